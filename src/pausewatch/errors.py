@@ -1,0 +1,59 @@
+"""The one exception hierarchy of pausewatch.
+
+Every error a caller can meet derives from :class:`Error`. Messages name the expected and the
+actual value, so that one line is enough to see what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Root of every pausewatch error."""
+
+
+class ConfigurationError(Error):
+    """A setting, a key file or a data directory is unusable."""
+
+
+class EncodingError(Error):
+    """A value cannot be encoded canonically (RFC 8785) or decoded from its wire form."""
+
+
+class VerificationError(Error):
+    """A signature, a proof, a note or a checkpoint does not verify."""
+
+
+class ProofError(VerificationError):
+    """A Merkle inclusion or consistency proof is malformed or does not match its root."""
+
+
+class NoteError(VerificationError):
+    """A C2SP signed note, key string or checkpoint is malformed or not signed by a trusted key."""
+
+
+class StatementError(Error):
+    """A statement is malformed: bad envelope, unknown kind, unknown or invalid field."""
+
+
+class UnknownKindError(StatementError):
+    """The statement's kind is not registered."""
+
+
+class UnknownFieldError(StatementError):
+    """The statement carries fields its kind does not define."""
+
+
+class SignatureError(StatementError, VerificationError):
+    """A statement's signature does not verify against its signer."""
+
+
+class LogError(Error):
+    """The log refused an operation (out-of-range index or size, unknown leaf, closed log)."""
+
+
+class NotFoundError(LogError):
+    """The requested entry, leaf or checkpoint does not exist in the log."""
+
+
+class ConsistencyError(LogError, VerificationError):
+    """The log's state is inconsistent with a checkpoint it published earlier."""

@@ -1,0 +1,447 @@
+"""The persistent log: entries, complete-subtree hashes and checkpoints in a SQL store.
+
+Entries are the canonical bytes ``{"integrated_at": <RFC 3339 UTC>, "statement": <statement>}``;
+leaf hashes follow RFC 9162. Every complete subtree's hash is stored once, when its last leaf is
+appended, so proofs and historical roots are served from O(log n) stored hashes. Only the right
+edge of the tree (a :class:`CompactRange`) is kept in memory.
+
+A batch is appended in one transaction together with the checkpoint that covers it. Before it
+signs that checkpoint the log proves, from the stored hashes, that the new tree is consistent with
+its previous checkpoint, so it never signs a checkpoint inconsistent with an earlier one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+
+from pausewatch.errors import ConfigurationError, ConsistencyError, NotFoundError, ProofError
+from pausewatch.ledger._checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from pausewatch.ledger._merkle import (
+    EMPTY_ROOT,
+    Node,
+    Range,
+    assemble,
+    complete_subtrees,
+    consistency_ranges,
+    inclusion_ranges,
+    nodes_for,
+    range_hash,
+    verify_consistency,
+)
+from pausewatch.ledger._note import Signer, Verifier
+from pausewatch.ledger._tree import CompactRange
+from pausewatch.store import (
+    log_checkpoints,
+    log_cosignatures,
+    log_entries,
+    log_meta,
+    log_nodes,
+)
+
+_sha256 = hashlib.sha256
+
+
+def format_time(t: datetime) -> str:
+    """RFC 3339 UTC with microseconds and a ``Z``, the log's one time format."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ConfigurationError(f"expected a timezone-aware time, got {t!r}")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def to_micros(t: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime."""
+    delta = t.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    """The aware UTC datetime of microseconds since the epoch."""
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+
+
+def encode_entry(payload: bytes, integrated_at: datetime) -> bytes:
+    """The entry bytes for a canonical JSON ``payload`` (RFC 8785 by construction: the two
+    keys are in sorted order and ``payload`` is itself canonical)."""
+    return b'{"integrated_at":"' + format_time(integrated_at).encode() + b'","statement":' + payload + b"}"
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """What a writer hands the log: the statement's canonical bytes and its dedup key."""
+
+    payload: bytes
+    dedup_key: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An entry as integrated: index, leaf hash, time; ``duplicate`` if it was already logged."""
+
+    index: int
+    leaf_hash: bytes
+    integrated_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stored entry."""
+
+    index: int
+    leaf_hash: bytes
+    integrated_at: datetime
+    data: bytes
+
+
+class PersistentLog:
+    """An RFC 9162 log over a SQL store. One writer at a time (the sequencer); any readers."""
+
+    def __init__(self, engine: Engine, signer: Signer) -> None:
+        self._engine = engine
+        self._signer = signer
+        self._write_lock = threading.Lock()
+        ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_entries = (
+            "INSERT INTO log_entries (idx, leaf_hash, dedup_key, integrated_us, data) "
+            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+        )
+        self._insert_nodes = f"INSERT INTO log_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
+        self.origin = signer.name
+        self.verifier = signer.verifier()
+        with engine.begin() as conn:
+            self._check_identity(conn)
+            size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+            nodes = CompactRange.nodes(size)
+            hashes = self._fetch(conn, nodes)
+            self._compact = CompactRange(size, [hashes[n] for n in nodes])
+            latest = conn.execute(
+                select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
+                .order_by(log_checkpoints.c.size.desc())
+                .limit(1)
+            ).first()
+        if latest is not None and latest.size != size:
+            raise ConsistencyError(
+                f"log store: latest checkpoint covers {latest.size} entries, store holds {size}"
+            )
+        if latest is not None and latest.root != self._compact.root():
+            raise ConsistencyError(
+                f"log store: stored hashes give root {self._compact.root().hex()}, latest "
+                f"checkpoint says {bytes(latest.root).hex()}"
+            )
+        self._size = size
+        self._latest_note: str | None = latest.note if latest is not None else None
+
+    def _check_identity(self, conn: Connection) -> None:
+        rows = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).tuples().all())
+        vkey = self.verifier.to_string()
+        if not rows:
+            conn.execute(
+                insert(log_meta),
+                [{"key": "origin", "value": self.origin}, {"key": "verifier_key", "value": vkey}],
+            )
+            return
+        if rows.get("origin") != self.origin or rows.get("verifier_key") != vkey:
+            raise ConfigurationError(
+                f"this store belongs to log {rows.get('verifier_key')!r}; "
+                f"refusing to run it as {vkey!r}"
+            )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of durable entries."""
+        return self._size
+
+    def root(self) -> bytes:
+        """Root of the durable tree."""
+        return self._compact.root() if self._size else EMPTY_ROOT
+
+    @staticmethod
+    def _fetch(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
+        wanted = set(nodes)
+        if not wanted:
+            return {}
+        by_level: dict[int, list[int]] = {}
+        for n in wanted:
+            by_level.setdefault(n.level, []).append(n.index)
+        # One (level = ? AND idx IN (...)) term per level: both SQLite and PostgreSQL answer it
+        # with primary-key lookups, where a row-value IN list may scan.
+        rows = conn.execute(
+            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
+                or_(
+                    *(
+                        and_(log_nodes.c.level == level, log_nodes.c.idx.in_(idxs))
+                        for level, idxs in by_level.items()
+                    )
+                )
+            )
+        )
+        found = {Node(r.level, r.idx): bytes(r.hash) for r in rows}
+        missing = wanted - set(found)
+        if missing:
+            raise ConsistencyError(f"log store is missing subtree hashes {sorted(missing)[:5]}")
+        return found
+
+    def _check_size(self, size: int, what: str = "tree size") -> None:
+        if not 0 <= size <= self._size:
+            raise ProofError(f"{what}: expected 0..{self._size}, got {size}")
+
+    def root_at(self, size: int) -> bytes:
+        """Root of the tree of the first ``size`` entries."""
+        self._check_size(size)
+        if size == 0:
+            return EMPTY_ROOT
+        with self._engine.connect() as conn:
+            return range_hash(Range(0, size), self._fetch(conn, complete_subtrees(0, size)))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Inclusion proof of entry ``index`` in the tree of ``size`` entries (default: all)."""
+        size = self._size if size is None else size
+        self._check_size(size)
+        ranges = inclusion_ranges(index, size)
+        with self._engine.connect() as conn:
+            return assemble(ranges, self._fetch(conn, nodes_for(ranges)))
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """Consistency proof from ``old_size`` to ``new_size`` entries (default: all)."""
+        new_size = self._size if new_size is None else new_size
+        self._check_size(new_size, "new size")
+        ranges = consistency_ranges(old_size, new_size)
+        with self._engine.connect() as conn:
+            return assemble(ranges, self._fetch(conn, nodes_for(ranges)))
+
+    def entry(self, index: int) -> Entry:
+        """The entry at ``index``."""
+        if not 0 <= index < self._size:
+            raise NotFoundError(f"entry index: expected 0..{self._size - 1}, got {index}")
+        entries = self.entries(index, 1)
+        return entries[0]
+
+    def entries(self, start: int, limit: int) -> list[Entry]:
+        """Up to ``limit`` durable entries from ``start``, in order."""
+        end = min(self._size, start + max(limit, 0))
+        if start < 0:
+            raise NotFoundError(f"entry index: expected >= 0, got {start}")
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    log_entries.c.idx,
+                    log_entries.c.leaf_hash,
+                    log_entries.c.integrated_us,
+                    log_entries.c.data,
+                )
+                .where(log_entries.c.idx >= start, log_entries.c.idx < end)
+                .order_by(log_entries.c.idx)
+            )
+            return [
+                Entry(r.idx, bytes(r.leaf_hash), from_micros(r.integrated_us), bytes(r.data))
+                for r in rows
+            ]
+
+    def index_of(self, leaf_hash: bytes) -> int:
+        """The index of the first entry with ``leaf_hash``."""
+        with self._engine.connect() as conn:
+            idx = conn.execute(
+                select(func.min(log_entries.c.idx)).where(
+                    log_entries.c.leaf_hash == leaf_hash, log_entries.c.idx < self._size
+                )
+            ).scalar()
+        if idx is None:
+            raise NotFoundError(f"no entry with leaf hash {leaf_hash.hex()}")
+        return int(idx)
+
+    def index_of_dedup(self, dedup_key: bytes) -> int | None:
+        """The index of the entry logged under ``dedup_key``, if any."""
+        with self._engine.connect() as conn:
+            idx = conn.execute(
+                select(log_entries.c.idx).where(log_entries.c.dedup_key == dedup_key)
+            ).scalar()
+        return None if idx is None else int(idx)
+
+    def latest_note(self) -> str | None:
+        """The newest signed checkpoint note (log signature only)."""
+        return self._latest_note
+
+    def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
+        """The signed checkpoint of ``size`` (default: newest), with the cosignatures it got."""
+        with self._engine.connect() as conn:
+            q = select(log_checkpoints.c.size, log_checkpoints.c.note)
+            q = (
+                q.order_by(log_checkpoints.c.size.desc()).limit(1)
+                if size is None
+                else q.where(log_checkpoints.c.size == size)
+            )
+            row = conn.execute(q).first()
+            if row is None:
+                raise NotFoundError(
+                    "the log has no checkpoint yet" if size is None else f"no checkpoint of size {size}"
+                )
+            note = str(row.note)
+            if with_cosignatures:
+                lines = conn.execute(
+                    select(log_cosignatures.c.line)
+                    .where(log_cosignatures.c.size == row.size)
+                    .order_by(log_cosignatures.c.witness)
+                ).scalars()
+                note += "".join(lines)
+        return note
+
+    def checkpoint_sizes(self, start: int = 0, limit: int = 100) -> list[int]:
+        """Sizes of the signed checkpoints, oldest first."""
+        with self._engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(log_checkpoints.c.size)
+                    .order_by(log_checkpoints.c.size)
+                    .offset(start)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def latest_witnessed(self, witnesses: Sequence[Verifier], threshold: int) -> str | None:
+        """The newest checkpoint cosigned by at least ``threshold`` of ``witnesses``."""
+        names = [w.name for w in witnesses]
+        if threshold <= 0:
+            return self.checkpoint_note() if self._latest_note else None
+        with self._engine.connect() as conn:
+            size = conn.execute(
+                select(log_cosignatures.c.size)
+                .where(log_cosignatures.c.witness.in_(names))
+                .group_by(log_cosignatures.c.size)
+                .having(func.count() >= threshold)
+                .order_by(log_cosignatures.c.size.desc())
+                .limit(1)
+            ).scalar()
+        return None if size is None else self.checkpoint_note(int(size))
+
+    def cosigned_sizes(self, witness: str) -> int | None:
+        """The largest checkpoint size ``witness`` cosigned, if any."""
+        with self._engine.connect() as conn:
+            size = conn.execute(
+                select(func.max(log_cosignatures.c.size)).where(log_cosignatures.c.witness == witness)
+            ).scalar()
+        return None if size is None else int(size)
+
+    def add_cosignature(self, size: int, witness: Verifier, note_with_cosig: str) -> None:
+        """Store a witness's cosignature on checkpoint ``size`` after verifying it."""
+        opened = SignedCheckpoint.open(note_with_cosig, self.verifier, [witness])
+        if opened.checkpoint.size != size or not opened.cosignatures:
+            raise ProofError(f"no valid cosignature by {witness.name} on checkpoint {size}")
+        cosig = opened.cosignatures[0]
+        with self._engine.begin() as conn:
+            exists = conn.execute(
+                select(log_cosignatures.c.size).where(
+                    log_cosignatures.c.size == size, log_cosignatures.c.witness == witness.name
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(log_cosignatures).values(
+                        size=size, witness=witness.name, timestamp=cosig.timestamp, line=cosig.line
+                    )
+                )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def append_batch(self, pending: Sequence[PendingEntry], now: datetime) -> list[Appended]:
+        """Integrate ``pending`` at time ``now`` in one durable transaction.
+
+        Entries whose dedup key is already logged (or repeated within the batch) are not
+        appended again; their existing index is returned with ``duplicate=True``.
+        """
+        with self._write_lock:
+            return self._append_locked(pending, now)
+
+    def _append_locked(self, pending: Sequence[PendingEntry], now: datetime) -> list[Appended]:
+        now_us = to_micros(now)
+        prefix = encode_entry(b"", now)[:-1]
+        keys = [p.dedup_key for p in pending if p.dedup_key is not None]
+        compact = CompactRange(self._compact.size, list(self._compact._hashes))
+        results: list[Appended] = []
+        entry_rows: list[tuple[object, ...]] = []
+        node_rows: list[tuple[object, ...]] = []
+        with self._engine.begin() as conn:
+            known: dict[bytes, Appended] = {}
+            for chunk_start in range(0, len(keys), 500):
+                rows = conn.execute(
+                    select(
+                        log_entries.c.dedup_key,
+                        log_entries.c.idx,
+                        log_entries.c.leaf_hash,
+                        log_entries.c.integrated_us,
+                    ).where(log_entries.c.dedup_key.in_(keys[chunk_start : chunk_start + 500]))
+                )
+                for r in rows:
+                    known[bytes(r.dedup_key)] = Appended(
+                        int(r.idx), bytes(r.leaf_hash), from_micros(r.integrated_us), True
+                    )
+            for p in pending:
+                if p.dedup_key is not None and p.dedup_key in known:
+                    first = known[p.dedup_key]
+                    results.append(
+                        Appended(first.index, first.leaf_hash, first.integrated_at, duplicate=True)
+                    )
+                    continue
+                data = prefix + p.payload + b"}"
+                lh = _sha256(b"\x00" + data).digest()
+                idx = compact.size
+                for node, h in compact.append(lh):
+                    node_rows.append((node.level, node.index, h))
+                entry_rows.append((idx, lh, p.dedup_key, now_us, data))
+                appended = Appended(idx, lh, now)
+                if p.dedup_key is not None:
+                    known[p.dedup_key] = appended
+                results.append(appended)
+            if not entry_rows:
+                return results
+            # The hot path goes straight to the driver's executemany: SQLAlchemy's per-row
+            # parameter processing would cost more than the database itself.
+            conn.exec_driver_sql(self._insert_entries, entry_rows)
+            conn.exec_driver_sql(self._insert_nodes, node_rows)
+            new_size, new_root = compact.size, compact.root()
+            self._check_consistent(conn, new_size, new_root)
+            note = sign_checkpoint(Checkpoint(self.origin, new_size, new_root), self._signer)
+            conn.execute(
+                insert(log_checkpoints).values(
+                    size=new_size, root=new_root, note=note, created_us=now_us
+                )
+            )
+        # Committed: only now do readers see the new size.
+        self._compact = compact
+        self._size = new_size
+        self._latest_note = note
+        return results
+
+    def _check_consistent(self, conn: Connection, new_size: int, new_root: bytes) -> None:
+        prev = conn.execute(
+            select(log_checkpoints.c.size, log_checkpoints.c.root)
+            .order_by(log_checkpoints.c.size.desc())
+            .limit(1)
+        ).first()
+        if prev is None:
+            return
+        ranges = consistency_ranges(prev.size, new_size)
+        proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
+        try:
+            verify_consistency(prev.size, new_size, proof, bytes(prev.root), new_root)
+        except ProofError as exc:
+            raise ConsistencyError(
+                f"refusing to sign checkpoint {new_size}: inconsistent with checkpoint {prev.size}"
+            ) from exc
+
+    def entries_since(self, start: int) -> Iterable[Entry]:
+        """Every durable entry from ``start`` on, read in pages (bounded memory)."""
+        pos = start
+        while pos < self._size:
+            page = self.entries(pos, 1000)
+            if not page:
+                return
+            yield from page
+            pos = page[-1].index + 1

@@ -1,0 +1,81 @@
+"""The registry of statement kinds: a closed set of versioned names, each with its body model.
+
+Kinds are registered with :func:`statement_kind` on a pydantic model that forbids unknown
+fields. A kind name is ``<dotted.name>/v<N>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from pausewatch.errors import StatementError, UnknownKindError
+
+KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*/v[1-9][0-9]*$")
+
+
+class Body(BaseModel):
+    """Base of every statement body: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+_B = TypeVar("_B", bound=type[Body])
+_KINDS: dict[str, type[Body]] = {}
+
+
+def statement_kind(name: str) -> Callable[[_B], _B]:
+    """Register ``cls`` as the body model of kind ``name`` (e.g. ``run.declaration/v1``)."""
+    if not KIND_PATTERN.match(name):
+        raise StatementError(f"kind name: expected '<dotted.name>/v<N>', got {name!r}")
+
+    def register(cls: _B) -> _B:
+        if name in _KINDS and _KINDS[name] is not cls:
+            raise StatementError(f"kind {name!r} is already registered to {_KINDS[name].__name__}")
+        _KINDS[name] = cls
+        return cls
+
+    return register
+
+
+def body_model(kind: str) -> type[Body]:
+    """The body model of ``kind``; :class:`UnknownKindError` names the known kinds."""
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(_KINDS)) or "none"
+        raise UnknownKindError(f"unknown statement kind {kind!r}; known kinds: {known}") from None
+
+
+def kinds() -> list[str]:
+    """Every registered kind name, sorted."""
+    return sorted(_KINDS)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None or value.utcoffset().total_seconds() != 0:  # type: ignore[union-attr]
+        raise ValueError("expected a UTC timestamp ending in 'Z' or '+00:00'")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+"""A timezone-aware UTC datetime (naive or offset times are refused)."""
+
+
+@statement_kind("notice/v1")
+class Notice(Body):
+    """A public notice: a signer puts a text on the record (for example the secretariat
+    announcing the log's establishment, a witness roster or a maintenance window)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    """One-line title."""
+    text: Annotated[str, Field(max_length=20_000)] = ""
+    """The notice itself, plain text."""
+    references: tuple[Annotated[str, Field(max_length=2_000)], ...] = ()
+    """URLs or log references the notice rests on."""
+    issued_at: UtcDatetime | None = None
+    """When the signer issued it, if it says (the log records its own integration time)."""

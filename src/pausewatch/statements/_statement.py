@@ -1,0 +1,112 @@
+"""Signed statements: ``{kind, body, signer, sig}``.
+
+The signature covers the domain-separation prefix ``pausewatch/statement/v1``, a newline, the
+kind, a newline and the RFC 8785 bytes of the body. Bodies are validated by the model registered
+for their kind; unknown kinds and unknown fields are refused with errors that name them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from pausewatch.errors import SignatureError, StatementError, UnknownFieldError
+from pausewatch.statements._canonical import canonical
+from pausewatch.statements._keys import KeyPair, public_key_of, verify_raw
+from pausewatch.statements._kinds import Body, body_model
+
+DOMAIN = b"pausewatch/statement/v1\n"
+ENVELOPE_FIELDS = ("kind", "body", "signer", "sig")
+MAX_STATEMENT_BYTES = 256 * 1024
+
+
+def signing_input(kind: str, body_bytes: bytes) -> bytes:
+    """The exact bytes a statement's signature covers."""
+    return DOMAIN + kind.encode() + b"\n" + body_bytes
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement whose envelope, body and signature have all been checked."""
+
+    kind: str
+    body: Body
+    signer: str
+    sig: str
+    raw_body: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope as a JSON object (the body exactly as it was signed)."""
+        return {"kind": self.kind, "body": self.raw_body, "signer": self.signer, "sig": self.sig}
+
+    def canonical_bytes(self) -> bytes:
+        """RFC 8785 bytes of the envelope, as stored in a log entry."""
+        return canonical(self.to_json())
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical envelope; equal statements share it."""
+        return hashlib.sha256(self.canonical_bytes()).digest()
+
+
+def _validate_body(kind: str, raw: Any) -> tuple[Body, bytes]:
+    """Validate ``raw`` against the kind's model (JSON mode, strict); return it and its bytes."""
+    model = body_model(kind)
+    if not isinstance(raw, dict):
+        raise StatementError(f"body of {kind}: expected a JSON object, got {type(raw).__name__}")
+    body_bytes = canonical(raw)
+    try:
+        return model.model_validate_json(body_bytes), body_bytes
+    except ValidationError as exc:
+        extra = [".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if extra:
+            raise UnknownFieldError(
+                f"unknown field(s) in body of {kind}: {', '.join(extra)}; "
+                f"allowed: {', '.join(model.model_fields)}"
+            ) from exc
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise StatementError(
+            f"invalid body of {kind}: {where}: {first['msg']} (got {first.get('input')!r})"[:500]
+        ) from exc
+
+
+def parse_statement(obj: Any) -> Statement:
+    """Check an envelope (a decoded JSON value) and return the verified :class:`Statement`."""
+    if not isinstance(obj, dict):
+        raise StatementError(f"statement: expected a JSON object, got {type(obj).__name__}")
+    extra = sorted(set(obj) - set(ENVELOPE_FIELDS))
+    if extra:
+        raise UnknownFieldError(
+            f"unknown field(s) in statement: {', '.join(extra)}; allowed: {', '.join(ENVELOPE_FIELDS)}"
+        )
+    missing = [f for f in ENVELOPE_FIELDS if f not in obj]
+    if missing:
+        raise StatementError(f"statement: missing field(s): {', '.join(missing)}")
+    kind, raw_body, signer, sig = (obj[f] for f in ENVELOPE_FIELDS)
+    for name, value in (("kind", kind), ("signer", signer), ("sig", sig)):
+        if not isinstance(value, str):
+            raise StatementError(f"statement {name}: expected a string, got {type(value).__name__}")
+    body, body_bytes = _validate_body(kind, raw_body)
+    public = public_key_of(signer)
+    try:
+        sig_bytes = base64.b64decode(sig, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError("sig: expected base64 of a 64-byte Ed25519 signature") from exc
+    if len(sig_bytes) != 64:
+        raise SignatureError(f"sig: expected 64 bytes, got {len(sig_bytes)}")
+    verify_raw(public, sig_bytes, signing_input(kind, body_bytes))
+    return Statement(kind, body, signer, sig, raw_body)
+
+
+def sign_statement(kind: str, body: Body | dict[str, Any], key: KeyPair) -> Statement:
+    """Sign ``body`` as a statement of ``kind``; the body is validated first."""
+    raw = body.model_dump(mode="json", exclude_defaults=True) if isinstance(body, Body) else body
+    validated, body_bytes = _validate_body(kind, raw)
+    sig = key.sign(signing_input(kind, body_bytes))
+    return Statement(kind, validated, key.signer_id, base64.b64encode(sig).decode(), raw)

@@ -1,0 +1,26 @@
+"""Storage: SQLAlchemy 2 engines (SQLite by default, PostgreSQL by URL) and Alembic migrations."""
+
+from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgrade
+from pausewatch.store._tables import (
+    log_checkpoints,
+    log_cosignatures,
+    log_entries,
+    log_meta,
+    log_nodes,
+    metadata,
+    witness_logs,
+)
+
+__all__ = [
+    "log_checkpoints",
+    "log_cosignatures",
+    "log_entries",
+    "log_meta",
+    "log_nodes",
+    "make_engine",
+    "metadata",
+    "sqlite_url",
+    "table_names",
+    "upgrade",
+    "witness_logs",
+]

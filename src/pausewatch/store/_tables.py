@@ -1,0 +1,79 @@
+"""Table definitions (SQLAlchemy Core). The schema itself is created by Alembic migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("dedup_key", LargeBinary(32), nullable=True),
+    Column("integrated_us", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_log_entries_leaf_hash", "leaf_hash"),
+    Index("ux_log_entries_dedup_key", "dedup_key", unique=True),
+)
+"""One row per log entry: its index, leaf hash, integration time and canonical bytes."""
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+"""The hash of every complete subtree: ``2**level`` leaves starting at ``idx * 2**level``."""
+
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+"""Every checkpoint the log signed, as its signed note."""
+
+log_cosignatures = Table(
+    "log_cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(255), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+)
+"""Witness cosignatures (tlog-cosignature/v1 signature lines) on the log's checkpoints."""
+
+log_meta = Table(
+    "log_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""The log's identity (origin, verifier key), fixed at creation."""
+
+witness_logs = Table(
+    "witness_logs",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+"""A witness's record of the latest checkpoint it cosigned for each log origin."""
