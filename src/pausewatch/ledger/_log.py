@@ -138,7 +138,7 @@ class PersistentLog:
         self._latest_note: str | None = latest.note if latest is not None else None
 
     def _check_identity(self, conn: Connection) -> None:
-        rows = dict(conn.execute(select(log_meta.c.key, log_meta.c.value)).tuples().all())
+        rows = {str(k): str(v) for k, v in conn.execute(select(log_meta.c.key, log_meta.c.value))}
         vkey = self.verifier.to_string()
         if not rows:
             conn.execute(

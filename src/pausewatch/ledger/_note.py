@@ -235,7 +235,10 @@ class Note:
         if split < 0:
             raise NoteError("note: expected text, a blank line, then signature lines")
         text = note[: split + 1]
-        lines = note[split + 2 :].splitlines()
+        # Split on "\n" only, as Go's note.Open does: str.splitlines() would also split on
+        # U+0085, U+2028 and U+2029 and so accept signature blocks that other verifiers refuse.
+        block = note[split + 2 :]
+        lines = block[:-1].split("\n") if block else []
         if not lines:
             raise NoteError("note: expected at least one signature line")
         if len(lines) > MAX_SIGNATURES:

@@ -12,7 +12,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from pausewatch.errors import ConfigurationError
@@ -34,6 +34,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _create(url: URL, **kwargs: Any) -> Engine:
+    # An unknown driver ("sqlite+nodriver") or one that is not installed ("postgresql+psycopg2")
+    # is a configuration error too, not a crash with an import error.
+    try:
+        return create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(
+            f"database URL {url.render_as_string(hide_password=True)!r}: {exc}"
+        ) from exc
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL and full synchronous commits."""
     try:
@@ -43,13 +54,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = _create(parsed, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10)
+        return _create(parsed, pool_pre_ping=True, pool_size=10)
     raise ConfigurationError(
         f"database URL: expected sqlite or postgresql, got {parsed.get_backend_name()!r}"
     )

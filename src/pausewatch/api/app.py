@@ -1,0 +1,52 @@
+"""The FastAPI application of the log service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pausewatch import __version__
+from pausewatch.api import problems
+from pausewatch.api.routes import log, statements
+from pausewatch.service import LogService
+
+DESCRIPTION = """
+pausewatch's transparency log. Every fact enters as a signed statement, is appended to one
+RFC 9162 log and is acknowledged only once durable. Checkpoints are C2SP signed notes signed by
+the log key and cosigned by witnesses (C2SP tlog-witness). Hashes in JSON are lowercase hex;
+errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+
+def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
+    """The API over ``service``; with ``manage`` the app starts and closes it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage:
+            service.start()
+        try:
+            yield
+        finally:
+            if manage:
+                service.close()
+
+    app = FastAPI(
+        title="pausewatch",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    problems.install(app)
+    app.include_router(statements.router)
+    app.include_router(log.router)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness")
+    def healthz() -> dict[str, object]:
+        return {"status": "ok", "size": service.log.size}
+
+    app.add_middleware(problems.BodyLimit, max_bytes=service.settings.max_body_bytes)
+    return app

@@ -1,0 +1,143 @@
+"""RFC 9457 problem documents for every error the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pausewatch.errors import (
+    ConsistencyError,
+    Error,
+    LogError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    StatementError,
+    UnknownFieldError,
+    UnknownKindError,
+)
+from pausewatch.ledger import QueueFullError
+from pausewatch.service import MalformedJSONError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://pausewatch.dev/problems/"
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    """A problem document response."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Most specific first.
+_MAP: list[tuple[type[Error], int, str, str]] = [
+    (MalformedJSONError, 400, "malformed-json", "Malformed JSON"),
+    (UnknownKindError, 422, "unknown-kind", "Unknown statement kind"),
+    (UnknownFieldError, 422, "unknown-field", "Unknown field"),
+    (SignatureError, 422, "bad-signature", "Signature does not verify"),
+    (StatementError, 422, "invalid-statement", "Invalid statement"),
+    (QueueFullError, 503, "busy", "Log busy"),
+    (NotFoundError, 404, "not-found", "Not found"),
+    (ConsistencyError, 500, "inconsistent-log", "Log inconsistency"),
+    (ProofError, 400, "bad-proof-request", "Bad proof request"),
+    (LogError, 400, "log-error", "Log refused the request"),
+]
+
+
+def _for_error(request: Request, exc: Exception) -> JSONResponse:
+    for cls, status, slug, title in _MAP:
+        if isinstance(exc, cls):
+            return problem(status, slug, title, str(exc), request.url.path)
+    return problem(400, "error", "Request refused", str(exc), request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so that every error is a problem document."""
+
+    @app.exception_handler(Error)
+    async def _pausewatch_error(request: Request, exc: Error) -> JSONResponse:
+        return _for_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errs[:5]
+        )
+        return problem(422, "invalid-request", "Invalid request", detail, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code, "http-" + str(exc.status_code), str(exc.detail), str(exc.detail),
+            request.url.path,
+        )
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``max_bytes`` with a 413 problem."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        refused = False
+
+        async def limited() -> Message:
+            nonlocal seen, refused
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    refused = True
+                    raise _TooLarge
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        resp = problem(
+            413,
+            "too-large",
+            "Request body too large",
+            f"request body exceeds {self.max_bytes} bytes",
+            scope.get("path"),
+        )
+        await resp(scope, _noop_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,58 @@
+"""Submitting signed statements."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request, Response
+
+from pausewatch.api.deps import ServiceDep
+from pausewatch.api.schemas import Accepted
+from pausewatch.ledger import format_time
+from pausewatch.service import decode_statement
+
+router = APIRouter(tags=["statements"])
+
+_EXAMPLE = {
+    "kind": "notice/v1",
+    "body": {"title": "Log established"},
+    "signer": "ed25519:<base64 public key>",
+    "sig": "<base64 Ed25519 signature>",
+}
+
+
+@router.post(
+    "/v1/statements",
+    response_model=Accepted,
+    status_code=201,
+    summary="Submit a signed statement",
+    description=(
+        "Verifies the statement (known kind, body valid for its kind with no unknown fields, "
+        "Ed25519 signature over `pausewatch/statement/v1\\n<kind>\\n<RFC 8785 body>`) and "
+        "appends it to the log. The answer comes only once the entry is durable. A statement "
+        "already on the log is not appended again: the answer is 200 with its existing entry "
+        "and `duplicate: true`. Errors are RFC 9457 problem documents: 400 malformed JSON, "
+        "413 body too large, 422 unknown kind / unknown field / invalid body / bad signature, "
+        "503 when the log's queue is full (retry after the `Retry-After` seconds)."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}, "example": _EXAMPLE}},
+        }
+    },
+    responses={200: {"model": Accepted, "description": "Already on the log."}},
+)
+async def submit_statement(request: Request, response: Response, service: ServiceDep) -> Accepted:
+    """Submit one statement."""
+    statement = decode_statement(await request.body())
+    appended = await asyncio.wrap_future(service.submit(statement))
+    if appended.duplicate:
+        response.status_code = 200
+    return Accepted(
+        index=appended.index,
+        leaf_hash=appended.leaf_hash.hex(),
+        integrated_at=format_time(appended.integrated_at),
+        duplicate=appended.duplicate,
+        checkpoint_size=max(service.log.size, appended.index + 1),
+    )

@@ -1,0 +1,75 @@
+"""Response schemas of the API (hashes are lowercase hex; entry bytes are base64)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Accepted(BaseModel):
+    """A statement as integrated into the log."""
+
+    index: int = Field(description="Position of the entry in the log.")
+    leaf_hash: str = Field(description="RFC 9162 leaf hash of the entry bytes, hex.")
+    integrated_at: str = Field(description="The log's integration time, RFC 3339 UTC.")
+    duplicate: bool = Field(
+        description="True when the same statement was already on the log; nothing was appended."
+    )
+    checkpoint_size: int = Field(description="Size of the first checkpoint that includes it.")
+
+
+class EntryPublic(BaseModel):
+    """One log entry."""
+
+    index: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || data), hex.")
+    integrated_at: str
+    entry: dict[str, Any] = Field(description="The entry decoded: integrated_at and statement.")
+    data: str = Field(description="The exact entry bytes (RFC 8785 JSON), base64.")
+
+
+class EntryPage(BaseModel):
+    """A page of entries."""
+
+    entries: list[EntryPublic]
+    next: int | None = Field(description="Index to ask for next, or null at the end.")
+    size: int = Field(description="Log size when the page was read.")
+
+
+class LogPublic(BaseModel):
+    """The log's identity and tree head."""
+
+    origin: str
+    verifier_key: str = Field(description="C2SP verifier key string of the log key.")
+    size: int
+    root_hash: str = Field(description="Root hash of the current tree, hex.")
+    witnesses: list[dict[str, str]]
+    witness_threshold: int = Field(description="Cosignatures needed to count as witnessed.")
+
+
+class InclusionProofPublic(BaseModel):
+    """An RFC 9162 inclusion proof."""
+
+    index: int
+    size: int
+    leaf_hash: str
+    root_hash: str = Field(description="Root of the tree of `size` entries, hex.")
+    proof: list[str] = Field(description="Audit path, leaf to root, hex.")
+
+
+class ConsistencyProofPublic(BaseModel):
+    """An RFC 9162 consistency proof."""
+
+    old_size: int
+    new_size: int
+    old_root_hash: str
+    new_root_hash: str
+    proof: list[str] = Field(description="Consistency path, hex.")
+
+
+class CheckpointList(BaseModel):
+    """Sizes of signed checkpoints, oldest first."""
+
+    sizes: list[int]
+    next: int | None

@@ -1,0 +1,132 @@
+"""`pausewatch audit`: recompute the log from its entries and check every checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pausewatch.audit import AuditReport, audit_log
+from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
+from pausewatch.cli._log import LogKeyOpt, WitnessOpt
+from pausewatch.client import PausewatchClient
+from pausewatch.errors import Error
+from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
+
+
+def _export_lines(path: Path) -> Iterator[dict[str, object]]:
+    with path.open() as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    fail(f"{path}:{n}: not JSON")
+
+
+def audit(
+    url: UrlOpt = "http://127.0.0.1:8080",
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Audit an export (pausewatch log export) instead.")
+    ] = None,
+    log_key: LogKeyOpt = None,
+    witness: WitnessOpt = None,
+    threshold: Annotated[int, typer.Option(help="Cosignatures a checkpoint needs.")] = 0,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="A checkpoint note you hold; repeatable."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the whole log (or read an export), recompute every leaf and root, check every
+    statement signature, every checkpoint signature and cosignature, and their consistency.
+
+    Exits 1 if anything is wrong. Trusts nothing the server says without a proof.
+    """
+    witnesses = [read_verifier(w) for w in witness or []]
+    held = [p.read_text() for p in checkpoint or []]
+    if file is not None:
+        lines = list(_export_lines(file))
+        header = next((x for x in lines if x.get("type") == "log"), None)
+        if log_key:
+            verifier = read_verifier(log_key)
+        elif header is not None:
+            err.print("warning: trusting the log key written in the export; pin it with --log-key")
+            verifier = Verifier.from_string(str(header["verifier_key"]))
+        else:
+            fail("the export has no log header; give --log-key")
+        entries = (
+            (int(str(x["index"])), base64.b64decode(str(x["data"])))
+            for x in lines
+            if x.get("type") == "entry"
+        )
+        notes = held + [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
+        report, _ = audit_log(entries, notes, verifier, witnesses, threshold)
+    else:
+        with PausewatchClient(url) as client:
+            from pausewatch.cli._log import log_verifier
+
+            verifier = log_verifier(client, log_key)
+            latest = client.checkpoint()
+            notes = held + [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
+            notes.append(latest)
+            entries = (
+                (int(e["index"]), base64.b64decode(e["data"])) for e in client.entries()
+            )
+            report, _ = audit_log(entries, notes, verifier, witnesses, threshold)
+            _check_server_proofs(client, report, held + [latest], verifier)
+    _print(report, as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _check_server_proofs(
+    client: PausewatchClient, report: AuditReport, notes: list[str], verifier: Verifier
+) -> None:
+    """Ask the server for consistency proofs between held checkpoints and the latest one, and
+    verify them: a server that recomputes honestly can always answer."""
+    try:
+        cps = sorted(
+            {SignedCheckpoint.open(n, verifier).checkpoint for n in notes}, key=lambda c: c.size
+        )
+    except Error:
+        return  # already reported by audit_log
+    if not cps:
+        return
+    newest = cps[-1]
+    for cp in cps[:-1]:
+        proof = client.consistency_proof(cp.size, newest.size)
+        try:
+            verify_consistency(
+                cp.size, newest.size, [bytes.fromhex(h) for h in proof["proof"]],
+                cp.root_hash, newest.root_hash,
+            )
+            report.server_proofs_checked += 1
+        except Error as exc:
+            report.problem(f"server consistency proof {cp.size} -> {newest.size}: {exc}")
+
+
+def _print(report: AuditReport, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_json())
+        return
+    out.print(f"log:          {report.origin}")
+    out.print(f"entries:      {report.entries}")
+    out.print(f"root:         {report.root_hash}")
+    out.print(f"kinds:        {', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items())) or '-'}")
+    out.print(
+        f"checkpoints:  {len(report.checkpoints)} verified, "
+        f"{sum(c.witnessed for c in report.checkpoints)} witnessed"
+    )
+    if report.server_proofs_checked:
+        out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
+    if report.ok:
+        out.print("[bold green]OK[/]: every entry, signature and checkpoint checks out", markup=True)
+    else:
+        for p in report.problems:
+            err.print(f"[red]problem:[/] {p}", markup=True)
+        err.print(f"[bold red]FAILED[/]: {len(report.problems)} problem(s)", markup=True)

@@ -1,0 +1,80 @@
+"""Shared CLI plumbing: options, output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from pausewatch.errors import ConfigurationError
+from pausewatch.ledger import Verifier
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+UrlOpt = Annotated[
+    str,
+    typer.Option("--url", envvar="PAUSEWATCH_URL", help="Base URL of the pausewatch service."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="PAUSEWATCH_DATA_DIR",
+        help="Data directory (database and keys). Default: ~/.local/share/pausewatch.",
+    ),
+]
+KeysDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys-dir",
+        envvar="PAUSEWATCH_KEYS_DIR",
+        help="Where key pairs live. Default: <data dir>/keys.",
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one error line and exit."""
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: Any) -> None:
+    """JSON on stdout, exactly (no Rich markup processing)."""
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def keys_dir(keys_dir_opt: Path | None, data_dir_opt: Path | None) -> Path:
+    """Resolve the keys directory from the options and settings."""
+    if keys_dir_opt is not None:
+        return keys_dir_opt
+    from pausewatch.settings import Settings
+
+    settings = Settings() if data_dir_opt is None else Settings(data_dir=data_dir_opt)
+    return settings.keys_dir
+
+
+def read_verifier(value: str) -> Verifier:
+    """A verifier key string, or a path to a file holding one."""
+    candidate = Path(value)
+    text = value
+    if "+" not in value or (candidate.exists() and candidate.is_file()):
+        try:
+            text = candidate.read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read key file {value}: {exc}") from exc
+    return Verifier.from_string(text)
+
+
+def env_flag(name: str) -> bool:
+    """True when an environment variable is set to a true value."""
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -1,0 +1,186 @@
+"""`pausewatch log`: checkpoints, entries and proofs, verified locally."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
+from pausewatch.client import PausewatchClient
+from pausewatch.ledger import (
+    SignedCheckpoint,
+    Verifier,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+
+app = typer.Typer(help="Read the log and check what it says.", no_args_is_help=True)
+
+LogKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-key",
+        envvar="PAUSEWATCH_LOG_KEY",
+        help="The log's verifier key (string or .pub file) to trust. Without it the server's "
+        "own key is used, with a warning.",
+    ),
+]
+WitnessOpt = Annotated[
+    list[str] | None,
+    typer.Option("--witness", help="A witness verifier key (string or file); repeatable."),
+]
+
+
+def log_verifier(client: PausewatchClient, log_key: str | None) -> Verifier:
+    """The pinned log key, or the server's with a warning."""
+    if log_key:
+        return read_verifier(log_key)
+    err.print("warning: trusting the log key the server reports; pin it with --log-key")
+    return Verifier.from_string(client.info()["verifier_key"])
+
+
+@app.command("checkpoint")
+def checkpoint(
+    url: UrlOpt = "http://127.0.0.1:8080",
+    log_key: LogKeyOpt = None,
+    witness: WitnessOpt = None,
+    witnessed: Annotated[bool, typer.Option("--witnessed", help="Newest witnessed one.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the latest checkpoint and verify its signature and cosignatures."""
+    with PausewatchClient(url) as client:
+        note = client.checkpoint(witnessed=witnessed)
+        signed = SignedCheckpoint.open(
+            note, log_verifier(client, log_key), [read_verifier(w) for w in witness or []]
+        )
+    cp = signed.checkpoint
+    info = {
+        "origin": cp.origin,
+        "size": cp.size,
+        "root_hash": cp.root_hash.hex(),
+        "cosigners": [c.name for c in signed.cosignatures],
+        "note": note,
+    }
+    if as_json:
+        print_json(info)
+    else:
+        out.print(note, end="")
+
+
+@app.command("entry")
+def entry(
+    index: Annotated[int, typer.Argument(help="Entry index.")],
+    url: UrlOpt = "http://127.0.0.1:8080",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one entry (its leaf hash is recomputed from its bytes)."""
+    with PausewatchClient(url) as client:
+        e = client.entry(index)
+    data = base64.b64decode(e["data"])
+    if leaf_hash(data).hex() != e["leaf_hash"]:
+        fail(f"entry {index}: server's leaf hash {e['leaf_hash']} does not match its bytes")
+    if as_json:
+        print_json(e)
+        return
+    out.print(f"index:         {e['index']}")
+    out.print(f"leaf hash:     {e['leaf_hash']}")
+    out.print(f"integrated at: {e['integrated_at']}")
+    out.print(json.dumps(e["entry"]["statement"], indent=2, sort_keys=True))
+
+
+@app.command("prove")
+def prove(
+    index: Annotated[int | None, typer.Argument(help="Entry index (inclusion proof).")] = None,
+    leaf: Annotated[str | None, typer.Option("--leaf-hash", help="Leaf hash, hex.")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Tree size (default: latest).")] = None,
+    old: Annotated[int | None, typer.Option("--old", help="Consistency proof from this size.")] = None,
+    new: Annotated[int | None, typer.Option("--new", help="... to this size (default: latest).")] = None,
+    url: UrlOpt = "http://127.0.0.1:8080",
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch an inclusion proof (INDEX or --leaf-hash) or a consistency proof (--old)."""
+    with PausewatchClient(url) as client:
+        if old is not None:
+            proof = client.consistency_proof(old, new)
+        elif index is not None or leaf is not None:
+            proof = client.inclusion_proof(index=index, leaf_hash=leaf, size=size)
+        else:
+            fail("give an entry INDEX, --leaf-hash, or --old for a consistency proof")
+    if as_json:
+        print_json(proof)
+        return
+    for k, v in proof.items():
+        if k != "proof":
+            out.print(f"{k}: {v}")
+    out.print("proof:")
+    for h in proof["proof"]:
+        out.print(f"  {h}")
+
+
+@app.command("verify")
+def verify(
+    index: Annotated[int, typer.Argument(help="Entry index to check.")],
+    url: UrlOpt = "http://127.0.0.1:8080",
+    log_key: LogKeyOpt = None,
+    witness: WitnessOpt = None,
+    threshold: Annotated[int, typer.Option(help="Witness cosignatures required.")] = 0,
+    since: Annotated[
+        Path | None,
+        typer.Option("--since", help="A checkpoint note seen earlier: prove the log grew from it."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify that entry INDEX is in the log under a checkpoint signed by the log key.
+
+    The entry's bytes are hashed here, the inclusion proof is checked against the signed
+    checkpoint's root, and with --since the new checkpoint is proved consistent with an older one.
+    """
+    witnesses = [read_verifier(w) for w in witness or []]
+    with PausewatchClient(url) as client:
+        verifier = log_verifier(client, log_key)
+        signed = SignedCheckpoint.open(client.checkpoint(), verifier, witnesses)
+        if threshold and not signed.witnessed(threshold):
+            fail(f"checkpoint {signed.checkpoint.size} has fewer than {threshold} valid cosignatures")
+        cp = signed.checkpoint
+        e = client.entry(index)
+        data = base64.b64decode(e["data"])
+        proof = client.inclusion_proof(index=index, size=cp.size)
+        verify_inclusion(data, index, cp.size, [bytes.fromhex(h) for h in proof["proof"]], cp.root_hash)
+        result = {"index": index, "size": cp.size, "root_hash": cp.root_hash.hex(), "included": True}
+        if since is not None:
+            older = SignedCheckpoint.open(since.read_text(), verifier, witnesses).checkpoint
+            cproof = client.consistency_proof(older.size, cp.size)
+            verify_consistency(
+                older.size, cp.size, [bytes.fromhex(h) for h in cproof["proof"]],
+                older.root_hash, cp.root_hash,
+            )
+            result["consistent_since"] = older.size
+    if as_json:
+        print_json(result)
+    else:
+        out.print(f"OK: entry {index} is in the log of size {cp.size} (root {cp.root_hash.hex()})")
+        if since is not None:
+            out.print(f"OK: the log of size {cp.size} extends the checkpoint of size {result['consistent_since']}")
+
+
+@app.command("export")
+def export(
+    path: Annotated[Path, typer.Argument(help="File to write (JSON lines).")],
+    url: UrlOpt = "http://127.0.0.1:8080",
+) -> None:
+    """Export the whole log (entries and every checkpoint) for offline audit."""
+    count = 0
+    with PausewatchClient(url) as client, path.open("w") as fh:
+        info = client.info()
+        fh.write(json.dumps({"type": "log", "origin": info["origin"], "verifier_key": info["verifier_key"]}) + "\n")
+        for e in client.entries():
+            fh.write(json.dumps({"type": "entry", "index": e["index"], "data": e["data"]}) + "\n")
+            count += 1
+        for s in client.checkpoint_sizes():
+            fh.write(json.dumps({"type": "checkpoint", "note": client.checkpoint_note(s)}) + "\n")
+    out.print(f"exported {count} entries to {path}")

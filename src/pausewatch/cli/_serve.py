@@ -1,0 +1,65 @@
+"""`pausewatch serve`: the log service on the embedded default or a database URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pausewatch.cli._common import DataDirOpt, out
+
+
+def serve(
+    data_dir: DataDirOpt = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="PAUSEWATCH_DATABASE_URL",
+            help="SQLAlchemy URL (default: SQLite file in the data directory).",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default 8080).")] = None,
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="Log origin (default pausewatch.local/log).")
+    ] = None,
+    witnesses: Annotated[
+        Path | None,
+        typer.Option("--witnesses", help="Witness roster: '<url> <verifier key>' per line."),
+    ] = None,
+    threshold: Annotated[
+        int | None, typer.Option("--witness-threshold", help="Cosignatures needed (default: all).")
+    ] = None,
+) -> None:
+    """Start the log service and print its URL. Ctrl-C stops it after the queue is integrated."""
+    import uvicorn
+
+    from pausewatch.api import create_app
+    from pausewatch.service import LogService
+    from pausewatch.settings import Settings
+
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "host": host,
+            "port": port,
+            "log_origin": origin,
+            "witnesses_file": witnesses,
+            "witness_threshold": threshold,
+        }.items()
+        if v is not None
+    }
+    settings = Settings(**overrides)
+    service = LogService(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    out.print(f"pausewatch log service: {url}  (API docs: {url}/docs)")
+    out.print(f"data directory: {settings.data_dir}")
+    out.print(f"log: {service.log.origin}, {service.log.size} entries")
+    out.print(f"log key: {service.log.verifier.to_string()}")
+    if service.witnesses:
+        out.print(f"witnesses: {len(service.witnesses)} (threshold {service.witness_threshold})")
+    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")

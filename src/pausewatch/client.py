@@ -1,0 +1,127 @@
+"""A Python client (httpx) for the pausewatch API: sign and submit statements, read the log.
+
+It returns what the server says; it proves nothing by itself. Verify what matters with
+:mod:`pausewatch.ledger` against a checkpoint signed by a log key you trust (see
+:mod:`pausewatch.audit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from pausewatch.errors import Error
+from pausewatch.statements import Body, KeyPair, Statement, sign_statement
+
+
+class ClientError(Error):
+    """The server refused a request or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, problem: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.problem = problem or {}
+
+
+class PausewatchClient:
+    """Talks to one pausewatch service."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> PausewatchClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.base_url}: {exc}") from exc
+        if resp.status_code >= 400:
+            problem: dict[str, Any] = {}
+            try:
+                problem = resp.json()
+            except ValueError:
+                pass
+            detail = problem.get("detail") or resp.text.strip() or resp.reason_phrase
+            raise ClientError(f"{resp.status_code} {detail}", resp.status_code, problem)
+        return resp
+
+    def submit(self, statement: Statement | dict[str, Any]) -> dict[str, Any]:
+        """Submit a signed statement; returns the accepted entry (index, leaf hash, time)."""
+        payload = statement.to_json() if isinstance(statement, Statement) else statement
+        result: dict[str, Any] = self._request("POST", "/v1/statements", json=payload).json()
+        return result
+
+    def sign_and_submit(self, kind: str, body: Body | dict[str, Any], key: KeyPair) -> dict[str, Any]:
+        """Sign ``body`` as ``kind`` with ``key`` and submit it."""
+        return self.submit(sign_statement(kind, body, key))
+
+    def info(self) -> dict[str, Any]:
+        """The log's origin, verifier key, size, root and witnesses."""
+        result: dict[str, Any] = self._request("GET", "/v1/log").json()
+        return result
+
+    def checkpoint(self, *, witnessed: bool = False) -> str:
+        """The latest checkpoint note."""
+        params = {"witnessed": "true"} if witnessed else None
+        return self._request("GET", "/checkpoint", params=params).text
+
+    def checkpoint_note(self, size: int) -> str:
+        """The checkpoint note of ``size``."""
+        return self._request("GET", f"/v1/checkpoints/{size}").text
+
+    def checkpoint_sizes(self) -> list[int]:
+        """Every signed checkpoint size, oldest first."""
+        sizes: list[int] = []
+        start: int | None = 0
+        while start is not None:
+            page = self._request("GET", "/v1/checkpoints", params={"start": start, "limit": 10_000}).json()
+            sizes.extend(page["sizes"])
+            start = page["next"]
+        return sizes
+
+    def entry(self, index: int) -> dict[str, Any]:
+        """One entry (decoded and as base64 bytes)."""
+        result: dict[str, Any] = self._request("GET", f"/v1/entries/{index}").json()
+        return result
+
+    def entries(self, start: int = 0, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every entry from ``start``, page by page."""
+        nxt: int | None = start
+        while nxt is not None:
+            page = self._request("GET", "/v1/entries", params={"start": nxt, "limit": page_size}).json()
+            yield from page["entries"]
+            nxt = page["next"]
+
+    def inclusion_proof(
+        self, *, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
+    ) -> dict[str, Any]:
+        """An inclusion proof by index or hex leaf hash."""
+        params: dict[str, Any] = {}
+        if index is not None:
+            params["index"] = index
+        if leaf_hash is not None:
+            params["leaf_hash"] = leaf_hash
+        if size is not None:
+            params["size"] = size
+        result: dict[str, Any] = self._request("GET", "/v1/proofs/inclusion", params=params).json()
+        return result
+
+    def consistency_proof(self, old: int, new: int | None = None) -> dict[str, Any]:
+        """A consistency proof between two sizes."""
+        params: dict[str, Any] = {"old": old}
+        if new is not None:
+            params["new"] = new
+        result: dict[str, Any] = self._request("GET", "/v1/proofs/consistency", params=params).json()
+        return result

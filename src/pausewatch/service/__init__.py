@@ -1,0 +1,31 @@
+"""Service layer: one function per use case, between the pure core and the API and CLI."""
+
+from pausewatch.service._log_service import (
+    LogInfo,
+    LogService,
+    MalformedJSONError,
+    decode_statement,
+    entry_to_json,
+    utc_now,
+)
+from pausewatch.service._witnessing import (
+    WitnessDistributor,
+    WitnessEndpoint,
+    add_checkpoint_body,
+    load_roster,
+    parse_roster,
+)
+
+__all__ = [
+    "LogInfo",
+    "LogService",
+    "MalformedJSONError",
+    "WitnessDistributor",
+    "WitnessEndpoint",
+    "add_checkpoint_body",
+    "decode_statement",
+    "entry_to_json",
+    "load_roster",
+    "parse_roster",
+    "utc_now",
+]

@@ -1,0 +1,144 @@
+"""The log service: one function per use case, over the store, the sequencer and witnesses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pausewatch.errors import ConfigurationError, NotFoundError, StatementError
+from pausewatch.ledger import Appended, PendingEntry, PersistentLog, Sequencer
+from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
+from pausewatch.settings import Settings
+from pausewatch.statements import Statement, load_or_create_key, parse_statement
+from pausewatch.store import make_engine, upgrade
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, UTC (the one place the service reads it)."""
+    return datetime.now(UTC)
+
+
+def decode_statement(raw: bytes) -> Statement:
+    """Parse and verify a statement from JSON bytes."""
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedJSONError(f"malformed JSON: {exc}") from exc
+    return parse_statement(obj)
+
+
+class MalformedJSONError(StatementError):
+    """The request body is not JSON."""
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    """What the log is: origin, key, size, root, witnesses."""
+
+    origin: str
+    verifier_key: str
+    size: int
+    root: bytes
+    witnesses: list[WitnessEndpoint]
+    witness_threshold: int
+
+
+class LogService:
+    """Owns the engine, the persistent log, its sequencer and the witness distributor."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine: Engine = make_engine(settings.resolved_database_url())
+        upgrade(self.engine)
+        key = load_or_create_key(settings.keys_dir, settings.log_origin)
+        self.log = PersistentLog(self.engine, key.signer)
+        self.witnesses = load_roster(settings.resolved_witnesses_file())
+        threshold = settings.witness_threshold
+        self.witness_threshold = len(self.witnesses) if threshold is None else threshold
+        if self.witness_threshold > len(self.witnesses):
+            raise ConfigurationError(
+                f"witness threshold {self.witness_threshold} exceeds the {len(self.witnesses)} "
+                "configured witnesses"
+            )
+        self.sequencer = Sequencer(
+            self.log,
+            clock,
+            batch_size=settings.batch_size,
+            max_latency=settings.batch_latency_ms / 1000,
+            max_queue=settings.max_queue,
+        )
+        self.distributor = WitnessDistributor(self.log, self.witnesses)
+        self.sequencer.on_integrated(self.distributor.notify)
+        self.started_at = clock()
+
+    def start(self) -> LogService:
+        """Start the sequencer and the witness distributor."""
+        self.sequencer.start()
+        self.distributor.start()
+        return self
+
+    def close(self) -> None:
+        """Integrate what is queued, stop the threads, release the database."""
+        self.sequencer.stop()
+        self.distributor.stop()
+        self.engine.dispose()
+
+    def submit(self, statement: Statement) -> Future[Appended]:
+        """Queue a verified statement; the future resolves when it is durable.
+
+        A statement already on the log (same canonical bytes) is not appended again: the
+        future resolves to its existing entry with ``duplicate=True``.
+        """
+        return self.sequencer.submit(
+            PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
+        )
+
+    def info(self) -> LogInfo:
+        """The log's identity and current tree head."""
+        return LogInfo(
+            self.log.origin,
+            self.log.verifier.to_string(),
+            self.log.size,
+            self.log.root(),
+            self.witnesses,
+            self.witness_threshold,
+        )
+
+    def checkpoint(self, *, witnessed: bool = False) -> str:
+        """The newest checkpoint note, or the newest that met the witness threshold."""
+        if not witnessed:
+            return self.log.checkpoint_note()
+        note = self.log.latest_witnessed(
+            [w.verifier for w in self.witnesses], self.witness_threshold
+        )
+        if note is None:
+            raise NotFoundError(
+                f"no checkpoint has been cosigned by {self.witness_threshold} witnesses yet"
+            )
+        return note
+
+    def entry_json(self, index: int) -> dict[str, Any]:
+        """An entry as JSON (see the API schema)."""
+        return entry_to_json(self.log.entry(index))
+
+
+def entry_to_json(entry: Any) -> dict[str, Any]:
+    """An :class:`pausewatch.ledger.Entry` as the API presents it."""
+    import base64
+
+    return {
+        "index": entry.index,
+        "leaf_hash": entry.leaf_hash.hex(),
+        "integrated_at": entry.integrated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "entry": json.loads(entry.data),
+        "data": base64.b64encode(entry.data).decode(),
+    }

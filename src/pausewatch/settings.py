@@ -1,0 +1,71 @@
+"""Settings, from ``PAUSEWATCH_*`` environment variables, a ``.env`` file or CLI options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pausewatch.store import sqlite_url
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/pausewatch`` (``~/.local/share/pausewatch`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pausewatch"
+
+
+class Settings(BaseSettings):
+    """Service settings. Every field can be set as ``PAUSEWATCH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PAUSEWATCH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Directory holding the SQLite database and the keys (``keys/``)."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default: the SQLite file ``<data_dir>/pausewatch.db``. PostgreSQL:
+    ``postgresql+psycopg://user@host/db``."""
+    host: str = "127.0.0.1"
+    """Address the service listens on."""
+    port: int = Field(default=8080, ge=0, le=65535)
+    """Port the service listens on."""
+    log_origin: str = "pausewatch.local/log"
+    """The log's origin line (C2SP tlog-checkpoint); also the name of the log's key."""
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    """Most entries the sequencer integrates in one transaction."""
+    batch_latency_ms: float = Field(default=10.0, ge=0, le=10_000)
+    """Longest an accepted entry waits for its batch to fill before it is integrated."""
+    max_queue: int = Field(default=100_000, ge=1)
+    """Submissions waiting for the sequencer beyond which the API answers 503."""
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Largest request body the API accepts (413 beyond)."""
+    witnesses_file: Path | None = None
+    """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
+    if it exists."""
+    witness_threshold: int | None = Field(default=None, ge=0)
+    """How many witnesses must cosign before a checkpoint counts as witnessed (default: all)."""
+
+    @field_validator("log_origin")
+    @classmethod
+    def _origin_is_key_name(cls, v: str) -> str:
+        if not v or "+" in v or any(c.isspace() for c in v):
+            raise ValueError("expected a non-empty origin without spaces or '+'")
+        return v
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where key pairs live."""
+        return self.data_dir / "keys"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the SQLite file in the data directory."""
+        return self.database_url or sqlite_url(self.data_dir / "pausewatch.db")
+
+    def resolved_witnesses_file(self) -> Path | None:
+        """The witness roster file, if one is configured or present."""
+        if self.witnesses_file is not None:
+            return self.witnesses_file
+        candidate = self.data_dir / "witnesses.txt"
+        return candidate if candidate.exists() else None
