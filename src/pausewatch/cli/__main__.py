@@ -1,0 +1,5 @@
+"""`python -m pausewatch.cli` runs the CLI."""
+
+from pausewatch.cli import main
+
+main()
