@@ -88,7 +88,9 @@ def check_entry(index: int, data: bytes, report: AuditReport, last_time: str) ->
         report.problem(f"entry {index}: integrated_at is not a string")
         return last_time
     if t < last_time:
-        report.problem(f"entry {index}: integrated_at {t} is before the previous entry's {last_time}")
+        report.problem(
+            f"entry {index}: integrated_at {t} is before the previous entry's {last_time}"
+        )
     try:
         statement = parse_statement(obj["statement"])
         report.kinds[statement.kind] = report.kinds.get(statement.kind, 0) + 1
@@ -110,7 +112,9 @@ def audit_log(
     last_time = ""
     for index, data in entries:
         if index != tree.size:
-            report.problem(f"entry index {index}: expected {tree.size} (entries must be contiguous)")
+            report.problem(
+                f"entry index {index}: expected {tree.size} (entries must be contiguous)"
+            )
             break
         tree.append_leaf_hash(leaf_hash(data))
         last_time = check_entry(index, data, report, last_time)

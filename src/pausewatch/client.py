@@ -7,6 +7,7 @@ It returns what the server says; it proves nothing by itself. Verify what matter
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,9 @@ from pausewatch.statements import Body, KeyPair, Statement, sign_statement
 class ClientError(Error):
     """The server refused a request or could not be reached."""
 
-    def __init__(self, message: str, status: int | None = None, problem: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, status: int | None = None, problem: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.problem = problem or {}
@@ -28,7 +31,9 @@ class ClientError(Error):
 class PausewatchClient:
     """Talks to one pausewatch service."""
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
@@ -49,10 +54,8 @@ class PausewatchClient:
             raise ClientError(f"cannot reach {self.base_url}: {exc}") from exc
         if resp.status_code >= 400:
             problem: dict[str, Any] = {}
-            try:
+            with contextlib.suppress(ValueError):
                 problem = resp.json()
-            except ValueError:
-                pass
             detail = problem.get("detail") or resp.text.strip() or resp.reason_phrase
             raise ClientError(f"{resp.status_code} {detail}", resp.status_code, problem)
         return resp
@@ -63,7 +66,9 @@ class PausewatchClient:
         result: dict[str, Any] = self._request("POST", "/v1/statements", json=payload).json()
         return result
 
-    def sign_and_submit(self, kind: str, body: Body | dict[str, Any], key: KeyPair) -> dict[str, Any]:
+    def sign_and_submit(
+        self, kind: str, body: Body | dict[str, Any], key: KeyPair
+    ) -> dict[str, Any]:
         """Sign ``body`` as ``kind`` with ``key`` and submit it."""
         return self.submit(sign_statement(kind, body, key))
 
@@ -86,7 +91,9 @@ class PausewatchClient:
         sizes: list[int] = []
         start: int | None = 0
         while start is not None:
-            page = self._request("GET", "/v1/checkpoints", params={"start": start, "limit": 10_000}).json()
+            page = self._request(
+                "GET", "/v1/checkpoints", params={"start": start, "limit": 10_000}
+            ).json()
             sizes.extend(page["sizes"])
             start = page["next"]
         return sizes
@@ -100,7 +107,9 @@ class PausewatchClient:
         """Every entry from ``start``, page by page."""
         nxt: int | None = start
         while nxt is not None:
-            page = self._request("GET", "/v1/entries", params={"start": nxt, "limit": page_size}).json()
+            page = self._request(
+                "GET", "/v1/entries", params={"start": nxt, "limit": page_size}
+            ).json()
             yield from page["entries"]
             nxt = page["next"]
 
@@ -123,5 +132,7 @@ class PausewatchClient:
         params: dict[str, Any] = {"old": old}
         if new is not None:
             params["new"] = new
-        result: dict[str, Any] = self._request("GET", "/v1/proofs/consistency", params=params).json()
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/proofs/consistency", params=params
+        ).json()
         return result

@@ -106,7 +106,7 @@ def _bad_requests(key: KeyPair) -> list[tuple[str, bytes | dict[str, Any], int, 
 def test_bad_statement_gets_a_problem_and_changes_nothing(
     client: TestClient, key: KeyPair, case: int
 ) -> None:
-    """Each kind of bad submission gets an RFC 9457 problem naming the fault; the log is unchanged."""
+    """Each bad submission gets an RFC 9457 problem naming the fault; the log is unchanged."""
     client.post("/v1/statements", json=notice(key, "before"))
     before = state(client)
     name, payload, status, needle = _bad_requests(key)[case]

@@ -41,9 +41,20 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
         shown = json.loads(cli_ok("keys", "show", name, "--keys-dir", str(keys), "--json"))
         port = free_port()
         w = Process(
-            ["witness", "serve", "--key", name, "--keys-dir", str(keys), "--logs",
-             str(tmp_path / "logs.txt"), "--data-dir", str(tmp_path / name.split(".")[1]),
-             "--port", str(port)],
+            [
+                "witness",
+                "serve",
+                "--key",
+                name,
+                "--keys-dir",
+                str(keys),
+                "--logs",
+                str(tmp_path / "logs.txt"),
+                "--data-dir",
+                str(tmp_path / name.split(".")[1]),
+                "--port",
+                str(port),
+            ],
             f"http://127.0.0.1:{port}",
             tmp_path / f"witness-{port}.log",
         ).start()
@@ -56,11 +67,19 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
     cli_ok("keys", "new", "secretariat", "--keys-dir", str(keys))
     for i in range(6):
         stmt = cli_ok(
-            "statement", "sign", "notice/v1", json.dumps({"title": f"notice {i}"}),
-            "--key", "secretariat", "--keys-dir", str(keys),
+            "statement",
+            "sign",
+            "notice/v1",
+            json.dumps({"title": f"notice {i}"}),
+            "--key",
+            "secretariat",
+            "--keys-dir",
+            str(keys),
         )
         (tmp_path / "s.json").write_text(stmt)
-        accepted = json.loads(cli_ok("statement", "submit", str(tmp_path / "s.json"), "--url", server.url))
+        accepted = json.loads(
+            cli_ok("statement", "submit", str(tmp_path / "s.json"), "--url", server.url)
+        )
         assert accepted["index"] == i
 
     deadline = time.monotonic() + 30
@@ -74,14 +93,31 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
 
     witness_args = [a for k in witness_keys for a in ("--witness", k)]
     verified = cli_ok(
-        "log", "verify", "4", "--url", server.url, "--log-key", log_vkey, *witness_args,
-        "--threshold", "2",
+        "log",
+        "verify",
+        "4",
+        "--url",
+        server.url,
+        "--log-key",
+        log_vkey,
+        *witness_args,
+        "--threshold",
+        "2",
     )
     assert "OK: entry 4 is in the log of size 6" in verified
 
     report = json.loads(
-        cli_ok("audit", "--url", server.url, "--log-key", log_vkey, *witness_args,
-               "--threshold", "2", "--json")
+        cli_ok(
+            "audit",
+            "--url",
+            server.url,
+            "--log-key",
+            log_vkey,
+            *witness_args,
+            "--threshold",
+            "2",
+            "--json",
+        )
     )
     assert report["ok"] is True
     assert report["entries"] == 6
@@ -91,7 +127,8 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
     export = tmp_path / "export.jsonl"
     cli_ok("log", "export", str(export), "--url", server.url)
     offline = json.loads(cli_ok("audit", "--file", str(export), "--log-key", log_vkey, "--json"))
-    assert offline["ok"] is True and offline["entries"] == 6
+    assert offline["ok"] is True
+    assert offline["entries"] == 6
 
     lines = export.read_text().splitlines()
     for n, line in enumerate(lines):
@@ -118,4 +155,6 @@ def test_cli_errors_are_one_line(tmp_path: Path, start_log: Any) -> None:
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     res = run_cli("log", "entry", "0", "--url", "http://127.0.0.1:9")
-    assert res.returncode == 1 and "cannot reach" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 1
+    assert "cannot reach" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -85,7 +85,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(
-            exc.status_code, "http-" + str(exc.status_code), str(exc.detail), str(exc.detail),
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            str(exc.detail),
+            str(exc.detail),
             request.url.path,
         )
 
@@ -116,12 +119,12 @@ class BodyLimit:
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
                     refused = True
-                    raise _TooLarge
+                    raise _TooLargeError
             return msg
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge:
+        except _TooLargeError:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
@@ -135,7 +138,7 @@ class BodyLimit:
         await resp(scope, _noop_receive, send)
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 

@@ -74,11 +74,9 @@ def audit(
             latest = client.checkpoint()
             notes = held + [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
             notes.append(latest)
-            entries = (
-                (int(e["index"]), base64.b64decode(e["data"])) for e in client.entries()
-            )
+            entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
             report, _ = audit_log(entries, notes, verifier, witnesses, threshold)
-            _check_server_proofs(client, report, held + [latest], verifier)
+            _check_server_proofs(client, report, [*held, latest], verifier)
     _print(report, as_json)
     if not report.ok:
         raise typer.Exit(1)
@@ -102,8 +100,11 @@ def _check_server_proofs(
         proof = client.consistency_proof(cp.size, newest.size)
         try:
             verify_consistency(
-                cp.size, newest.size, [bytes.fromhex(h) for h in proof["proof"]],
-                cp.root_hash, newest.root_hash,
+                cp.size,
+                newest.size,
+                [bytes.fromhex(h) for h in proof["proof"]],
+                cp.root_hash,
+                newest.root_hash,
             )
             report.server_proofs_checked += 1
         except Error as exc:
@@ -117,7 +118,9 @@ def _print(report: AuditReport, as_json: bool) -> None:
     out.print(f"log:          {report.origin}")
     out.print(f"entries:      {report.entries}")
     out.print(f"root:         {report.root_hash}")
-    out.print(f"kinds:        {', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items())) or '-'}")
+    out.print(
+        f"kinds:        {', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items())) or '-'}"
+    )
     out.print(
         f"checkpoints:  {len(report.checkpoints)} verified, "
         f"{sum(c.witnessed for c in report.checkpoints)} witnessed"
@@ -125,7 +128,9 @@ def _print(report: AuditReport, as_json: bool) -> None:
     if report.server_proofs_checked:
         out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
     if report.ok:
-        out.print("[bold green]OK[/]: every entry, signature and checkpoint checks out", markup=True)
+        out.print(
+            "[bold green]OK[/]: every entry, signature and checkpoint checks out", markup=True
+        )
     else:
         for p in report.problems:
             err.print(f"[red]problem:[/] {p}", markup=True)

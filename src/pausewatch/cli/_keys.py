@@ -10,12 +10,16 @@ from pausewatch.cli._common import DataDirOpt, JsonOpt, KeysDirOpt, keys_dir, ou
 from pausewatch.ledger import ALG_COSIGNATURE_V1
 from pausewatch.statements import KeyPair, load_key, write_key
 
-app = typer.Typer(help="Create and show Ed25519 key pairs (C2SP note key format).", no_args_is_help=True)
+app = typer.Typer(
+    help="Create and show Ed25519 key pairs (C2SP note key format).", no_args_is_help=True
+)
 
 
 @app.command("new")
 def new(
-    name: Annotated[str, typer.Argument(help="Key name, e.g. 'secretariat' or 'example.org/witness'.")],
+    name: Annotated[
+        str, typer.Argument(help="Key name, e.g. 'secretariat' or 'example.org/witness'.")
+    ],
     keys_dir_opt: KeysDirOpt = None,
     data_dir: DataDirOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing key.")] = False,

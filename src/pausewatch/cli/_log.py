@@ -98,8 +98,12 @@ def prove(
     index: Annotated[int | None, typer.Argument(help="Entry index (inclusion proof).")] = None,
     leaf: Annotated[str | None, typer.Option("--leaf-hash", help="Leaf hash, hex.")] = None,
     size: Annotated[int | None, typer.Option("--size", help="Tree size (default: latest).")] = None,
-    old: Annotated[int | None, typer.Option("--old", help="Consistency proof from this size.")] = None,
-    new: Annotated[int | None, typer.Option("--new", help="... to this size (default: latest).")] = None,
+    old: Annotated[
+        int | None, typer.Option("--old", help="Consistency proof from this size.")
+    ] = None,
+    new: Annotated[
+        int | None, typer.Option("--new", help="... to this size (default: latest).")
+    ] = None,
     url: UrlOpt = "http://127.0.0.1:8080",
     as_json: JsonOpt = False,
 ) -> None:
@@ -145,19 +149,31 @@ def verify(
         verifier = log_verifier(client, log_key)
         signed = SignedCheckpoint.open(client.checkpoint(), verifier, witnesses)
         if threshold and not signed.witnessed(threshold):
-            fail(f"checkpoint {signed.checkpoint.size} has fewer than {threshold} valid cosignatures")
+            fail(
+                f"checkpoint {signed.checkpoint.size} has fewer than {threshold} valid cosignatures"
+            )
         cp = signed.checkpoint
         e = client.entry(index)
         data = base64.b64decode(e["data"])
         proof = client.inclusion_proof(index=index, size=cp.size)
-        verify_inclusion(data, index, cp.size, [bytes.fromhex(h) for h in proof["proof"]], cp.root_hash)
-        result = {"index": index, "size": cp.size, "root_hash": cp.root_hash.hex(), "included": True}
+        verify_inclusion(
+            data, index, cp.size, [bytes.fromhex(h) for h in proof["proof"]], cp.root_hash
+        )
+        result = {
+            "index": index,
+            "size": cp.size,
+            "root_hash": cp.root_hash.hex(),
+            "included": True,
+        }
         if since is not None:
             older = SignedCheckpoint.open(since.read_text(), verifier, witnesses).checkpoint
             cproof = client.consistency_proof(older.size, cp.size)
             verify_consistency(
-                older.size, cp.size, [bytes.fromhex(h) for h in cproof["proof"]],
-                older.root_hash, cp.root_hash,
+                older.size,
+                cp.size,
+                [bytes.fromhex(h) for h in cproof["proof"]],
+                older.root_hash,
+                cp.root_hash,
             )
             result["consistent_since"] = older.size
     if as_json:
@@ -165,7 +181,10 @@ def verify(
     else:
         out.print(f"OK: entry {index} is in the log of size {cp.size} (root {cp.root_hash.hex()})")
         if since is not None:
-            out.print(f"OK: the log of size {cp.size} extends the checkpoint of size {result['consistent_since']}")
+            out.print(
+                f"OK: the log of size {cp.size} extends the checkpoint of size "
+                f"{result['consistent_since']}"
+            )
 
 
 @app.command("export")
@@ -177,7 +196,12 @@ def export(
     count = 0
     with PausewatchClient(url) as client, path.open("w") as fh:
         info = client.info()
-        fh.write(json.dumps({"type": "log", "origin": info["origin"], "verifier_key": info["verifier_key"]}) + "\n")
+        fh.write(
+            json.dumps(
+                {"type": "log", "origin": info["origin"], "verifier_key": info["verifier_key"]}
+            )
+            + "\n"
+        )
         for e in client.entries():
             fh.write(json.dumps({"type": "entry", "index": e["index"], "data": e["data"]}) + "\n")
             count += 1

@@ -52,7 +52,9 @@ def sign(
 
 @app.command("submit")
 def submit(
-    statement: Annotated[str, typer.Argument(help="Statement JSON: a file, a JSON text or - for stdin.")],
+    statement: Annotated[
+        str, typer.Argument(help="Statement JSON: a file, a JSON text or - for stdin.")
+    ],
     url: UrlOpt = "http://127.0.0.1:8080",
 ) -> None:
     """Submit a signed statement; print the accepted entry."""

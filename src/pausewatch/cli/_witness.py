@@ -14,14 +14,19 @@ app = typer.Typer(help="Run a transparency-log witness (C2SP tlog-witness).", no
 
 @app.command("serve")
 def serve(
-    key: Annotated[str, typer.Option("--key", help="Name of the witness's key (pausewatch keys new).")],
+    key: Annotated[
+        str, typer.Option("--key", help="Name of the witness's key (pausewatch keys new).")
+    ],
     logs: Annotated[
         Path, typer.Option("--logs", help="Trusted logs: one log verifier key string a line.")
     ],
     keys_dir_opt: KeysDirOpt = None,
     data_dir: DataDirOpt = None,
     database_url: Annotated[
-        str | None, typer.Option("--database-url", help="Witness state database (default: SQLite in the data directory).")
+        str | None,
+        typer.Option(
+            "--database-url", help="Witness state database (default: SQLite in the data directory)."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port.")] = 8081,

@@ -31,8 +31,8 @@ class Checkpoint:
     def __post_init__(self) -> None:
         if not self.origin or "\n" in self.origin:
             raise NoteError(f"checkpoint origin: expected one non-empty line, got {self.origin!r}")
-        if self.size < 0:
-            raise NoteError(f"checkpoint size: expected >= 0, got {self.size}")
+        if not 0 <= self.size < 1 << 64:
+            raise NoteError(f"checkpoint size: expected 0 <= size < 2^64, got {self.size}")
         if len(self.root_hash) != HASH_SIZE:
             raise NoteError(
                 f"checkpoint root: expected {HASH_SIZE} bytes, got {len(self.root_hash)}"
@@ -53,7 +53,9 @@ class Checkpoint:
             raise NoteError(f"checkpoint: expected at least 3 lines, got {len(lines)}")
         origin, size_s, root_s, *ext = lines
         if not _SIZE.match(size_s):
-            raise NoteError(f"checkpoint size: expected a decimal without leading zeros, got {size_s!r}")
+            raise NoteError(
+                f"checkpoint size: expected a decimal without leading zeros, got {size_s!r}"
+            )
         try:
             root_hash = base64.b64decode(root_s, validate=True)
         except (binascii.Error, ValueError) as exc:

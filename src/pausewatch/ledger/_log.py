@@ -68,7 +68,13 @@ def from_micros(us: int) -> datetime:
 def encode_entry(payload: bytes, integrated_at: datetime) -> bytes:
     """The entry bytes for a canonical JSON ``payload`` (RFC 8785 by construction: the two
     keys are in sorted order and ``payload`` is itself canonical)."""
-    return b'{"integrated_at":"' + format_time(integrated_at).encode() + b'","statement":' + payload + b"}"
+    return (
+        b'{"integrated_at":"'
+        + format_time(integrated_at).encode()
+        + b'","statement":'
+        + payload
+        + b"}"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,12 +112,15 @@ class PersistentLog:
         self._engine = engine
         self._signer = signer
         self._write_lock = threading.Lock()
+        # Fixed statements; only the driver's placeholder style varies (qmark or format).
         ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._insert_entries = (
             "INSERT INTO log_entries (idx, leaf_hash, dedup_key, integrated_us, data) "
-            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+            "VALUES (?, ?, ?, ?, ?)".replace("?", ph)
         )
-        self._insert_nodes = f"INSERT INTO log_nodes (level, idx, hash) VALUES ({ph}, {ph}, {ph})"
+        self._insert_nodes = "INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)".replace(
+            "?", ph
+        )
         self.origin = signer.name
         self.verifier = signer.verifier()
         with engine.begin() as conn:
@@ -281,7 +290,9 @@ class PersistentLog:
             row = conn.execute(q).first()
             if row is None:
                 raise NotFoundError(
-                    "the log has no checkpoint yet" if size is None else f"no checkpoint of size {size}"
+                    "the log has no checkpoint yet"
+                    if size is None
+                    else f"no checkpoint of size {size}"
                 )
             note = str(row.note)
             if with_cosignatures:
@@ -325,7 +336,9 @@ class PersistentLog:
         """The largest checkpoint size ``witness`` cosigned, if any."""
         with self._engine.connect() as conn:
             size = conn.execute(
-                select(func.max(log_cosignatures.c.size)).where(log_cosignatures.c.witness == witness)
+                select(func.max(log_cosignatures.c.size)).where(
+                    log_cosignatures.c.witness == witness
+                )
             ).scalar()
         return None if size is None else int(size)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from pausewatch.errors import ProofError
@@ -38,7 +39,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
-class Node(NamedTuple):
+@dataclass(frozen=True, slots=True, order=True)
+class Node:
     """A complete subtree: the ``2**level`` leaves starting at leaf ``index * 2**level``."""
 
     level: int
@@ -65,7 +67,9 @@ def complete_subtrees(begin: int, end: int) -> list[Node]:
     has at most ``log2(end - begin) + 1`` parts.
     """
     if not 0 <= begin < end:
-        raise ProofError(f"empty or negative range: expected 0 <= begin < end, got [{begin}, {end})")
+        raise ProofError(
+            f"empty or negative range: expected 0 <= begin < end, got [{begin}, {end})"
+        )
     nodes: list[Node] = []
     while begin < end:
         level = (end - begin).bit_length() - 1
@@ -164,7 +168,7 @@ def _from_leaves(leaves: Sequence[bytes]) -> Callable[[Iterable[Node]], dict[Nod
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) of raw entries ``leaves`` (RFC 9162 §2.1.1); the empty tree hashes to SHA-256('')."""
+    """MTH(D[n]) of raw entries ``leaves`` (RFC 9162 §2.1.1); empty: SHA-256 of nothing."""
     if not leaves:
         return EMPTY_ROOT
     r = Range(0, len(leaves))
@@ -178,7 +182,7 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
 
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """The consistency proof from the tree of ``leaves[:old_size]`` to the tree of all ``leaves``."""
+    """The consistency proof from the tree of ``leaves[:old_size]`` to that of all ``leaves``."""
     ranges = consistency_ranges(old_size, len(leaves))
     return assemble(ranges, _from_leaves(leaves)(nodes_for(ranges)))
 

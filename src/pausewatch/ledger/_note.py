@@ -81,7 +81,9 @@ class Verifier:
         name, hash_hex, material_b64 = parts
         check_key_name(name)
         if not re.fullmatch(r"[0-9a-f]{8}", hash_hex):
-            raise NoteError(f"verifier key {name}: expected an 8-digit hex key ID, got {hash_hex!r}")
+            raise NoteError(
+                f"verifier key {name}: expected an 8-digit hex key ID, got {hash_hex!r}"
+            )
         material = _b64decode(material_b64, f"verifier key {name}")
         if len(material) != 33 or material[0] not in (ALG_ED25519, ALG_COSIGNATURE_V1):
             raise NoteError(
@@ -124,12 +126,16 @@ class Verifier:
             signature = signature[8:]
         else:
             if len(signature) != 64:
-                raise NoteError(f"signature by {self.name}: expected 64 bytes, got {len(signature)}")
+                raise NoteError(
+                    f"signature by {self.name}: expected 64 bytes, got {len(signature)}"
+                )
             message = text.encode()
         try:
             pub.verify(signature, message)
         except InvalidSignature as exc:
-            raise NoteError(f"signature by {self.name} ({self.key_id:08x}) does not verify") from exc
+            raise NoteError(
+                f"signature by {self.name} ({self.key_id:08x}) does not verify"
+            ) from exc
         return timestamp
 
 
@@ -172,7 +178,9 @@ class Signer:
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(material[1:]))
         expected = f"{key_id(name, ALG_ED25519, signer.public_key):08x}"
         if hash_hex != expected:
-            raise NoteError(f"signer key {name}: key ID {hash_hex} does not match, expected {expected}")
+            raise NoteError(
+                f"signer key {name}: key ID {hash_hex} does not match, expected {expected}"
+            )
         return signer
 
     @classmethod
@@ -272,7 +280,7 @@ class Note:
 
 
 def _verifiers(keys: list[str] | list[Verifier] | str | Verifier) -> list[Verifier]:
-    items = [keys] if isinstance(keys, str | Verifier) else list(keys)
+    items: list[str | Verifier] = [keys] if isinstance(keys, str | Verifier) else list(keys)
     return [k if isinstance(k, Verifier) else Verifier.from_string(k) for k in items]
 
 

@@ -78,7 +78,9 @@ class Sequencer:
     def start(self) -> Sequencer:
         """Start the writer thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pausewatch-sequencer", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="pausewatch-sequencer", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -151,7 +153,7 @@ class Sequencer:
         started = time.perf_counter()
         try:
             results = self.log.append_batch([p for p, _ in batch], self._clock())
-        except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
+        except Exception as exc:
             self.stats.failures += 1
             for _, fut in batch:
                 fut.set_exception(exc)

@@ -98,7 +98,9 @@ class WitnessDistributor:
     def start(self) -> WitnessDistributor:
         """Start the background thread (a no-op without witnesses)."""
         if self.witnesses and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pausewatch-witnessing", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="pausewatch-witnessing", daemon=True
+            )
             self._thread.start()
             self._wake.set()
         return self
@@ -120,7 +122,7 @@ class WitnessDistributor:
                 return
             try:
                 self.round()
-            except Exception:  # noqa: BLE001 - a witness round must never stop the thread
+            except Exception:
                 self.failures += 1
                 log.exception("witness round failed")
 

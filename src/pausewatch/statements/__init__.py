@@ -21,7 +21,14 @@ from pausewatch.statements._keys import (
     signer_id,
     write_key,
 )
-from pausewatch.statements._kinds import Body, Notice, UtcDatetime, body_model, kinds, statement_kind
+from pausewatch.statements._kinds import (
+    Body,
+    Notice,
+    UtcDatetime,
+    body_model,
+    kinds,
+    statement_kind,
+)
 from pausewatch.statements._statement import (
     DOMAIN,
     MAX_STATEMENT_BYTES,

@@ -140,11 +140,17 @@ def load_key(keys_dir: Path, name: str) -> KeyPair:
     try:
         text = private.read_text()
     except FileNotFoundError as exc:
-        raise ConfigurationError(f"no key {name!r} in {keys_dir} (create it: pausewatch keys new {name})") from exc
+        raise ConfigurationError(
+            f"no key {name!r} in {keys_dir} (create it: pausewatch keys new {name})"
+        ) from exc
     try:
-        return KeyPair.from_signer_string(text)
+        key = KeyPair.from_signer_string(text)
     except NoteError as exc:
         raise ConfigurationError(f"key file {private} is malformed: {exc}") from exc
+    # Distinct names can share a file ('a/b' and 'a_b' are both a_b.key): refuse the other's key.
+    if key.name != name:
+        raise ConfigurationError(f"key file {private} holds key {key.name!r}, expected {name!r}")
+    return key
 
 
 def load_or_create_key(keys_dir: Path, name: str) -> KeyPair:
@@ -161,6 +167,13 @@ def load_public(keys_dir: Path, name: str) -> Verifier:
     """Load the verifier key ``name`` from ``NAME.pub``."""
     _, public = _paths(keys_dir, name)
     try:
-        return Verifier.from_string(public.read_text())
+        verifier = Verifier.from_string(public.read_text())
     except FileNotFoundError as exc:
         raise ConfigurationError(f"no public key {name!r} in {keys_dir}") from exc
+    except NoteError as exc:
+        raise ConfigurationError(f"public key file {public} is malformed: {exc}") from exc
+    if verifier.name != name:
+        raise ConfigurationError(
+            f"public key file {public} holds key {verifier.name!r}, expected {name!r}"
+        )
+    return verifier

@@ -63,7 +63,11 @@ def _validate_body(kind: str, raw: Any) -> tuple[Body, bytes]:
     try:
         return model.model_validate_json(body_bytes), body_bytes
     except ValidationError as exc:
-        extra = [".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        extra = [
+            ".".join(str(p) for p in e["loc"])
+            for e in exc.errors()
+            if e["type"] == "extra_forbidden"
+        ]
         if extra:
             raise UnknownFieldError(
                 f"unknown field(s) in body of {kind}: {', '.join(extra)}; "
@@ -83,7 +87,8 @@ def parse_statement(obj: Any) -> Statement:
     extra = sorted(set(obj) - set(ENVELOPE_FIELDS))
     if extra:
         raise UnknownFieldError(
-            f"unknown field(s) in statement: {', '.join(extra)}; allowed: {', '.join(ENVELOPE_FIELDS)}"
+            f"unknown field(s) in statement: {', '.join(extra)}; "
+            f"allowed: {', '.join(ENVELOPE_FIELDS)}"
         )
     missing = [f for f in ENVELOPE_FIELDS if f not in obj]
     if missing:

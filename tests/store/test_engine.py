@@ -1,0 +1,104 @@
+"""Engines and migrations: schema creation on both backends, SQLite durability, bad URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from pausewatch.errors import ConfigurationError
+from pausewatch.store import log_meta, make_engine, sqlite_url, table_names, upgrade
+
+LOG_TABLES = {
+    "log_checkpoints",
+    "log_cosignatures",
+    "log_entries",
+    "log_meta",
+    "log_nodes",
+    "witness_logs",
+}
+
+
+def _revision(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_upgrade_creates_tables(db_url: str) -> None:
+    """upgrade() creates every table of the schema and records the head revision."""
+    engine = make_engine(db_url)
+    try:
+        assert table_names(engine) == []
+        upgrade(engine)
+        assert set(table_names(engine)) == LOG_TABLES | {"alembic_version"}
+        assert _revision(engine) == ["0001"]
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent(engine: Engine) -> None:
+    """Running upgrade() again on a migrated database changes nothing and keeps the data."""
+    with engine.begin() as conn:
+        conn.execute(log_meta.insert().values(key="origin", value="test.example/log"))
+    upgrade(engine)
+    upgrade(engine)
+    assert set(table_names(engine)) == LOG_TABLES | {"alembic_version"}
+    assert _revision(engine) == ["0001"]
+    with engine.connect() as conn:
+        assert conn.execute(select(log_meta.c.value)).scalars().all() == ["test.example/log"]
+
+
+def test_sqlite_is_wal_with_full_sync(sqlite_db_url: str) -> None:
+    """Every SQLite connection runs in WAL journal mode with synchronous=FULL (2)."""
+    engine = make_engine(sqlite_db_url)
+    try:
+        upgrade(engine)
+        # Two connections at once: the pragmas are set on each new connection, not just one.
+        with engine.connect() as a, engine.connect() as b:
+            for conn in (a, b):
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_creates_parent_directories(tmp_path: Path) -> None:
+    """A SQLite URL under a directory that does not exist yet gets that directory created."""
+    path = tmp_path / "a" / "b" / "log.db"
+    engine = make_engine(sqlite_url(path))
+    try:
+        upgrade(engine)
+        assert path.exists()
+    finally:
+        engine.dispose()
+
+
+def test_plain_postgresql_url_uses_psycopg() -> None:
+    """A postgresql:// URL without a driver gets the psycopg (v3) driver (no connection made)."""
+    engine = make_engine("postgresql://user@db.invalid:5432/pausewatch")
+    try:
+        assert engine.dialect.name == "postgresql"
+        assert engine.dialect.driver == "psycopg"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "",
+        "://nothing",
+        "mysql://user@db.invalid/pausewatch",
+        "oracle://user@db.invalid/pausewatch",
+        "sqlite+nodriver:///log.db",
+        "postgresql+nodriver://user@db.invalid/pausewatch",
+        "postgresql+psycopg2cffi://user@db.invalid/pausewatch",
+    ],
+)
+def test_bad_url_is_a_configuration_error(url: str) -> None:
+    """An unparsable URL, an unsupported backend or an unknown driver raises ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="database URL"):
+        make_engine(url)
