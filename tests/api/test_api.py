@@ -55,6 +55,8 @@ def test_submitted_statement_is_in_a_signed_checkpoint(client: TestClient, key: 
     accepted = [client.post("/v1/statements", json=notice(key, f"n{i}")) for i in range(5)]
     assert [r.status_code for r in accepted] == [201] * 5
     assert [r.json()["index"] for r in accepted] == [0, 1, 2, 3, 4]
+    # Each submission waited for its own batch, so its first checkpoint is its own.
+    assert [r.json()["checkpoint_size"] for r in accepted] == [1, 2, 3, 4, 5]
     signed = SignedCheckpoint.open(client.get("/checkpoint").text, log_key(client))
     assert signed.checkpoint.size == 5
     entry = client.get("/v1/entries/3").json()

@@ -106,6 +106,30 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
     )
     assert "OK: entry 4 is in the log of size 6" in verified
 
+    shown_cp = json.loads(
+        cli_ok(
+            "log", "checkpoint", "--url", server.url, "--log-key", log_vkey, *witness_args, "--json"
+        )
+    )
+    assert shown_cp["size"] == 6
+    assert len(shown_cp["cosigners"]) == 2
+    proof = json.loads(cli_ok("log", "prove", "1", "--url", server.url, "--json"))
+    assert (proof["index"], proof["size"], len(proof["proof"])) == (1, 6, 3)
+    consistency = json.loads(cli_ok("log", "prove", "--old", "2", "--url", server.url, "--json"))
+    assert consistency["new_size"] == 6
+    (tmp_path / "bad-note.txt").write_text("pausewatch.local/log\n6\nnot base64\n")
+    res = run_cli(
+        "audit",
+        "--url",
+        server.url,
+        "--log-key",
+        log_vkey,
+        "--checkpoint",
+        str(tmp_path / "bad-note.txt"),
+    )
+    assert res.returncode == 1
+    assert "problem: checkpoint" in res.stderr
+
     report = json.loads(
         cli_ok(
             "audit",

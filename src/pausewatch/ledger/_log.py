@@ -274,6 +274,16 @@ class PersistentLog:
             ).scalar()
         return None if idx is None else int(idx)
 
+    def first_checkpoint_covering(self, index: int) -> int:
+        """Size of the oldest signed checkpoint that includes entry ``index``."""
+        with self._engine.connect() as conn:
+            size = conn.execute(
+                select(func.min(log_checkpoints.c.size)).where(log_checkpoints.c.size > index)
+            ).scalar()
+        if size is None:
+            raise NotFoundError(f"no checkpoint covers entry {index}")
+        return int(size)
+
     def latest_note(self) -> str | None:
         """The newest signed checkpoint note (log signature only)."""
         return self._latest_note

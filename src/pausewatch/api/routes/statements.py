@@ -54,5 +54,5 @@ async def submit_statement(request: Request, response: Response, service: Servic
         leaf_hash=appended.leaf_hash.hex(),
         integrated_at=format_time(appended.integrated_at),
         duplicate=appended.duplicate,
-        checkpoint_size=max(service.log.size, appended.index + 1),
+        checkpoint_size=service.log.first_checkpoint_covering(appended.index),
     )
