@@ -127,8 +127,10 @@ class Submitter(threading.Thread):
         stop: int,
         window: int,
         seen: bytearray,
+        group: int = 1,
     ) -> None:
         super().__init__(name=f"submitter-{start}", daemon=True)
+        self.group = group
         self.sequencer = sequencer
         self.payloads = payloads
         self.lo = start
@@ -139,8 +141,12 @@ class Submitter(threading.Thread):
         self.queue_full = 0
         self.errors: list[str] = []
 
-    def _settle(self, fut: Future[Appended]) -> None:
-        res = fut.result()
+    def _settle(self, fut: Future[Any]) -> None:
+        got = fut.result()
+        for res in got if isinstance(got, list) else [got]:
+            self._count(res)
+
+    def _count(self, res: Appended) -> None:
         if res.duplicate:
             self.errors.append(f"entry {res.index} reported as a duplicate")
         elif self.seen[res.index]:
@@ -156,13 +162,14 @@ class Submitter(threading.Thread):
             self.errors.append(repr(exc))
 
     def _run(self) -> None:
-        pending: deque[Future[Appended]] = deque()
-        submit = self.sequencer.submit
-        for i in range(self.lo, self.hi):
-            entry = PendingEntry(self.payloads[i])
+        pending: deque[Future[Any]] = deque()
+        seq = self.sequencer
+        step = self.group
+        for i in range(self.lo, self.hi, step):
+            chunk = [PendingEntry(p) for p in self.payloads[i : min(i + step, self.hi)]]
             while True:
                 try:
-                    pending.append(submit(entry))
+                    pending.append(seq.submit(chunk[0]) if step == 1 else seq.submit_many(chunk))
                     break
                 except QueueFullError:
                     self.queue_full += 1
@@ -170,7 +177,7 @@ class Submitter(threading.Thread):
                         self._settle(pending.popleft())
                     else:
                         time.sleep(0.001)
-            if len(pending) > self.window:
+            if len(pending) * step > self.window:
                 self._settle(pending.popleft())
         while pending:
             self._settle(pending.popleft())
@@ -194,7 +201,8 @@ def run_sequencer(
     window = max(1, args.max_queue // threads_n)
     bounds = [n * t // threads_n for t in range(threads_n + 1)]
     threads = [
-        Submitter(seq, payloads, bounds[t], bounds[t + 1], window, seen) for t in range(threads_n)
+        Submitter(seq, payloads, bounds[t], bounds[t + 1], window, seen, args.group)
+        for t in range(threads_n)
     ]
     started = time.perf_counter()
     for t in threads:
@@ -355,12 +363,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--entries", type=int, default=1_000_000, help="entries to append (1,000,000)")
     p.add_argument("--entry-bytes", type=int, default=200, help="stored bytes per entry (200)")
-    p.add_argument("--batch-size", type=int, default=1000, help="sequencer batch size (1000)")
+    p.add_argument("--batch-size", type=int, default=10_000, help="sequencer batch size (10000)")
     p.add_argument(
         "--max-latency", type=float, default=0.01, help="sequencer max batch wait, s (0.01)"
     )
     p.add_argument("--max-queue", type=int, default=100_000, help="sequencer queue bound (100000)")
     p.add_argument("--submitters", type=int, default=4, help="submitter threads (4)")
+    p.add_argument(
+        "--group",
+        type=int,
+        default=1000,
+        help="entries per Sequencer.submit_many call, as an operator submits a batch (1000); "
+        "1 submits each entry with its own future",
+    )
     p.add_argument("--dir", type=Path, default=None, help="where to put the stores (a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the stores afterwards")
     p.add_argument("--no-reference", action="store_true", help="skip the raw SQLite reference")

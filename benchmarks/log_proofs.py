@@ -315,6 +315,15 @@ def measure(args: argparse.Namespace) -> int:
 # -- parent: report ----------------------------------------------------------------------------
 
 
+def summarize_plan(plan: Sequence[str]) -> str:
+    """EXPLAIN QUERY PLAN lines without the 'INDEX k' markers, repeats counted."""
+    counts: dict[str, int] = {}
+    for line in plan:
+        if not line.startswith("INDEX "):
+            counts[line] = counts.get(line, 0) + 1
+    return "; ".join(f"{line} x{c}" if c > 1 else line for line, c in counts.items())
+
+
 def write_json(path: str | None, figures: dict[str, Any]) -> None:
     """Write the figures as JSON when ``--json FILE`` was given."""
     if path:
@@ -457,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(<= 2 log2 n + 2 = {2 * log2n + 2}): {'OK' if reads_ok else 'NOT O(log n)'}"
     )
     if res["query_plan"]:
-        print(f"    query plan of a proof's SELECT: {'; '.join(res['query_plan'])}")
+        print(f"    query plan of a proof's SELECT: {summarize_plan(res['query_plan'])}")
     verified = res["failure_count"] == 0 and wrong_roots == 0 and bad_entries == 0
     print(
         f"  verify: {res['failure_count']} proofs failed verification; {wrong_roots} of "

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     """Port the service listens on."""
     log_origin: str = "pausewatch.local/log"
     """The log's origin line (C2SP tlog-checkpoint); also the name of the log's key."""
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_size: int = Field(default=10_000, ge=1, le=100_000)
     """Most entries the sequencer integrates in one transaction."""
     batch_latency_ms: float = Field(default=10.0, ge=0, le=10_000)
     """Longest an accepted entry waits for its batch to fill before it is integrated."""

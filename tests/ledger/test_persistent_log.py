@@ -805,3 +805,22 @@ def test_failing_append_fails_every_future(
         seq.submit(PendingEntry(payload(7))).result(timeout=30)
     assert log.size == 1
     assert log.root() == leaf_hash(encode_entry(payload(0), at(0.001)))
+
+
+def test_submit_many_integrates_a_group_in_one_transaction(
+    sqlite_engine: Engine, log_signer: Signer, sequencers: Callable[..., Sequencer]
+) -> None:
+    """A group gets one future with every entry's result, contiguous, never split, and a
+    duplicate inside it resolves to its first copy."""
+    log = PersistentLog(sqlite_engine, log_signer)
+    seq = sequencers(log, batch_size=4, max_latency=0.005)
+    single = seq.submit(PendingEntry(payload(0), key(0)))
+    group = seq.submit_many([PendingEntry(payload(i), key(i)) for i in (1, 2, 3, 4, 5, 1)])
+    got = group.result(timeout=30)
+    assert single.result(timeout=30).index == 0
+    assert [a.index for a in got] == [1, 2, 3, 4, 5, 1]
+    assert [a.duplicate for a in got] == [False] * 5 + [True]
+    assert log.size == 6
+    # The group of six exceeded batch_size 4 but was not split: one checkpoint covers it whole.
+    assert log.first_checkpoint_covering(1) == log.first_checkpoint_covering(5)
+    assert seq.submit_many([]).result(timeout=1) == []

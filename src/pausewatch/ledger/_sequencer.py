@@ -1,9 +1,10 @@
 """The sequencer: the log's single writer, integrating submissions in batches.
 
-Writers call :meth:`Sequencer.submit` from any thread and get a future. One thread collects
+Writers call :meth:`Sequencer.submit` (one entry) or :meth:`Sequencer.submit_many` (a group, such
+as an operator's telemetry batch, with one future) from any thread. One thread collects
 submissions until the batch is full or the oldest has waited ``max_latency`` seconds, appends the
 batch in one durable transaction, and only then resolves the futures: an entry is acknowledged
-only when it is on disk.
+only when it is on disk. A group is never split across transactions.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pausewatch.errors import LogError
 from pausewatch.ledger._log import Appended, PendingEntry, PersistentLog
@@ -32,6 +34,13 @@ class SequencerStats:
     failures: int = 0
     last_batch_seconds: float = 0.0
     listeners: list[Callable[[int], None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Request:
+    entries: Sequence[PendingEntry]
+    future: Future[Any]
+    single: bool
 
 
 class QueueFullError(LogError):
@@ -59,9 +68,7 @@ class Sequencer:
         self._clock = clock
         self.batch_size = batch_size
         self.max_latency = max_latency
-        self._queue: queue.Queue[tuple[PendingEntry, Future[Appended]] | None] = queue.Queue(
-            max_queue
-        )
+        self._queue: queue.Queue[_Request | None] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.stats = SequencerStats()
@@ -95,25 +102,38 @@ class Sequencer:
 
     def submit(self, entry: PendingEntry) -> Future[Appended]:
         """Queue ``entry``; the future resolves once it is durable in the log."""
+        fut: Future[Appended] = Future()
+        self._put(_Request((entry,), fut, single=True))
+        return fut
+
+    def submit_many(self, entries: Sequence[PendingEntry]) -> Future[list[Appended]]:
+        """Queue a group of entries integrated in one transaction; one future for all of them."""
+        fut: Future[list[Appended]] = Future()
+        if not entries:
+            fut.set_result([])
+            return fut
+        self._put(_Request(tuple(entries), fut, single=False))
+        return fut
+
+    def _put(self, request: _Request) -> None:
         if self._stopping or self._thread is None:
             raise LogError("the sequencer is not running")
-        fut: Future[Appended] = Future()
         try:
-            self._queue.put_nowait((entry, fut))
+            self._queue.put_nowait(request)
         except queue.Full as exc:
             raise QueueFullError(
                 f"the log's queue is full ({self._queue.maxsize} waiting); retry later"
             ) from exc
-        return fut
 
-    def _collect(self) -> tuple[list[tuple[PendingEntry, Future[Appended]]], bool]:
+    def _collect(self) -> tuple[list[_Request], bool]:
         first = self._queue.get()
         if first is None:
             return [], True
         batch = [first]
+        count = len(first.entries)
         deadline = time.monotonic() + self.max_latency
         stop = False
-        while len(batch) < self.batch_size:
+        while count < self.batch_size:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -128,6 +148,7 @@ class Sequencer:
                 stop = True
                 break
             batch.append(item)
+            count += len(item.entries)
         return batch, stop
 
     def _run(self) -> None:
@@ -137,7 +158,7 @@ class Sequencer:
                 self._integrate(batch)
             if stop:
                 # Drain anything submitted before stop() was called.
-                rest: list[tuple[PendingEntry, Future[Appended]]] = []
+                rest: list[_Request] = []
                 while True:
                     try:
                         item = self._queue.get_nowait()
@@ -149,22 +170,25 @@ class Sequencer:
                     self._integrate(rest[i : i + self.batch_size])
                 return
 
-    def _integrate(self, batch: list[tuple[PendingEntry, Future[Appended]]]) -> None:
+    def _integrate(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
+        pending = [e for r in batch for e in r.entries]
         try:
-            results = self.log.append_batch([p for p, _ in batch], self._clock())
-        except Exception as exc:
+            results = self.log.append_batch(pending, self._clock())
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
             self.stats.failures += 1
-            for _, fut in batch:
-                fut.set_exception(exc)
+            for r in batch:
+                r.future.set_exception(exc)
             return
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started
-        for (_, fut), res in zip(batch, results, strict=True):
-            if res.duplicate:
-                self.stats.duplicates += 1
-            else:
-                self.stats.entries += 1
-            fut.set_result(res)
+        dups = sum(1 for res in results if res.duplicate)
+        self.stats.duplicates += dups
+        self.stats.entries += len(results) - dups
+        pos = 0
+        for r in batch:
+            n = len(r.entries)
+            r.future.set_result(results[pos] if r.single else results[pos : pos + n])
+            pos += n
         for listener in self.stats.listeners:
             listener(self.log.size)
