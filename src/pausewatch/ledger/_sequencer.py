@@ -175,7 +175,7 @@ class Sequencer:
         pending = [e for r in batch for e in r.entries]
         try:
             results = self.log.append_batch(pending, self._clock())
-        except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
+        except Exception as exc:  # every waiter must hear of the failure
             self.stats.failures += 1
             for r in batch:
                 r.future.set_exception(exc)

@@ -77,25 +77,13 @@ def list_entries(
     summary="Latest checkpoint (C2SP tlog-checkpoint)",
     description=(
         "The newest checkpoint as a C2SP signed note, with every witness cosignature it has. "
-        "With `witnessed=true`, the newest that reached the witness threshold (404 if none)."
+        "With `witnessed=true`, the newest that reached the witness threshold (404 if none). "
+        "Also served at `/v1/checkpoint`."
     ),
     responses={200: NOTE},
 )
+@router.get("/v1/checkpoint", response_class=PlainTextResponse, include_in_schema=False)
 def checkpoint(
-    service: ServiceDep, witnessed: Annotated[bool, Query()] = False
-) -> PlainTextResponse:
-    """The latest checkpoint note."""
-    return PlainTextResponse(service.checkpoint(witnessed=witnessed))
-
-
-@router.get(
-    "/v1/checkpoint",
-    response_class=PlainTextResponse,
-    summary="Latest checkpoint",
-    description="Same as `/checkpoint`.",
-    responses={200: NOTE},
-)
-def checkpoint_v1(
     service: ServiceDep, witnessed: Annotated[bool, Query()] = False
 ) -> PlainTextResponse:
     """The latest checkpoint note."""
