@@ -386,7 +386,7 @@ class PersistentLog:
         now_us = to_micros(now)
         prefix = encode_entry(b"", now)[:-1]
         keys = [p.dedup_key for p in pending if p.dedup_key is not None]
-        compact = CompactRange(self._compact.size, list(self._compact._hashes))
+        compact = self._compact.copy()
         results: list[Appended] = []
         entry_rows: list[tuple[object, ...]] = []
         node_rows: list[tuple[object, ...]] = []

@@ -130,6 +130,10 @@ class CompactRange:
         """The complete subtrees whose hashes make up the compact range of ``size`` leaves."""
         return complete_subtrees(0, size) if size else []
 
+    def copy(self) -> CompactRange:
+        """An independent copy (to extend without touching this one)."""
+        return CompactRange(self._size, self._hashes)
+
     @property
     def size(self) -> int:
         """Number of leaves covered."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -12,7 +13,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pausewatch.errors import ConfigurationError, NotFoundError, StatementError
-from pausewatch.ledger import Appended, PendingEntry, PersistentLog, Sequencer
+from pausewatch.ledger import (
+    Appended,
+    Entry,
+    PendingEntry,
+    PersistentLog,
+    Sequencer,
+    format_time,
+)
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.statements import Statement, load_or_create_key, parse_statement
@@ -131,14 +139,12 @@ class LogService:
         return entry_to_json(self.log.entry(index))
 
 
-def entry_to_json(entry: Any) -> dict[str, Any]:
-    """An :class:`pausewatch.ledger.Entry` as the API presents it."""
-    import base64
-
+def entry_to_json(entry: Entry) -> dict[str, Any]:
+    """An entry as the API presents it: decoded, and its exact bytes in base64."""
     return {
         "index": entry.index,
         "leaf_hash": entry.leaf_hash.hex(),
-        "integrated_at": entry.integrated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "integrated_at": format_time(entry.integrated_at),
         "entry": json.loads(entry.data),
         "data": base64.b64encode(entry.data).decode(),
     }
