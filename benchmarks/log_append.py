@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _common import verdict, write_json
 from pausewatch.ledger import (
     Appended,
     MerkleTree,
@@ -63,11 +64,6 @@ LOG_NAME = "bench.example/log"
 def clock() -> datetime:
     """The sequencer's clock: wall time, UTC."""
     return datetime.now(UTC)
-
-
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
 
 
 def filesystem_of(path: Path) -> str:
@@ -343,14 +339,6 @@ def verify_store(path: Path, signer: Signer, n: int, entry_bytes: int) -> dict[s
             and wrong_hash == 0
         ),
     }
-
-
-def write_json(path: str | None, figures: dict[str, Any]) -> None:
-    """Write the figures as JSON when ``--json FILE`` was given."""
-    if path:
-        Path(path).write_text(
-            json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from _common import stats_us, verdict, write_json
 from pausewatch.ledger import (
     MerkleTree,
     PendingEntry,
@@ -62,11 +63,6 @@ TARGET_RSS_MB = 300.0
 LOG_NAME = "bench.example/log"
 
 
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
 def rss_now_mib() -> float:
     """Current resident set size, MiB (from /proc/self/status)."""
     try:
@@ -82,21 +78,6 @@ def rss_now_mib() -> float:
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process (ru_maxrss is KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def stats_us(samples_ns: Sequence[int]) -> dict[str, float]:
-    """Mean, median, p99 and max of per-call timings, in µs."""
-    ordered = sorted(samples_ns)
-    n = len(ordered)
-    if not n:
-        return {"calls": 0.0, "mean_us": 0.0, "p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0}
-    return {
-        "calls": float(n),
-        "mean_us": sum(ordered) / n / 1000,
-        "p50_us": ordered[(n - 1) // 2] / 1000,
-        "p99_us": ordered[max(0, math.ceil(0.99 * n) - 1)] / 1000,
-        "max_us": ordered[-1] / 1000,
-    }
 
 
 def key_path(store: Path) -> Path:
@@ -322,14 +303,6 @@ def summarize_plan(plan: Sequence[str]) -> str:
         if not line.startswith("INDEX "):
             counts[line] = counts.get(line, 0) + 1
     return "; ".join(f"{line} x{c}" if c > 1 else line for line, c in counts.items())
-
-
-def write_json(path: str | None, figures: dict[str, Any]) -> None:
-    """Write the figures as JSON when ``--json FILE`` was given."""
-    if path:
-        Path(path).write_text(
-            json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import math
 import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pymerkle
 
+from _common import stats_us, verdict, write_json
 from pausewatch.ledger import (
     MerkleTree,
     leaf_hash,
@@ -48,11 +46,6 @@ from pausewatch.ledger import (
 TARGET_APPEND_RATIO = 2.0
 TARGET_PROVE_US = 100.0
 TARGET_VERIFY_US = 30.0
-
-
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
 
 
 def rss_mib() -> float:
@@ -80,19 +73,6 @@ def make_leaves(n: int, lo: int, hi: int, seed: int) -> list[bytes]:
     return leaves
 
 
-def stats_us(samples_ns: Sequence[int]) -> dict[str, float]:
-    """Mean, median, p99 and max of per-call timings, in µs."""
-    ordered = sorted(samples_ns)
-    n = len(ordered)
-    return {
-        "calls": float(n),
-        "mean_us": sum(ordered) / n / 1000,
-        "p50_us": ordered[(n - 1) // 2] / 1000,
-        "p99_us": ordered[max(0, math.ceil(0.99 * n) - 1)] / 1000,
-        "max_us": ordered[-1] / 1000,
-    }
-
-
 def time_calls(calls: Sequence[Callable[[], object]]) -> tuple[list[int], list[object]]:
     """Run each call once, timing each; return the timings (ns) and the results."""
     clock = time.perf_counter_ns
@@ -113,14 +93,6 @@ def timed_append(append: Callable[[bytes], object], leaves: Sequence[bytes]) -> 
     for data in leaves:
         append(data)
     return time.perf_counter() - started
-
-
-def write_json(path: str | None, figures: dict[str, Any]) -> None:
-    """Write the figures as JSON when ``--json FILE`` was given."""
-    if path:
-        Path(path).write_text(
-            json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
