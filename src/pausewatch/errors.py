@@ -47,6 +47,10 @@ class SignatureError(StatementError, VerificationError):
     """A statement's signature does not verify against its signer."""
 
 
+class AuthorizationError(StatementError):
+    """The statement's signer does not hold the role its kind requires."""
+
+
 class LogError(Error):
     """The log refused an operation (out-of-range index or size, unknown leaf, closed log)."""
 
@@ -57,3 +61,24 @@ class NotFoundError(LogError):
 
 class ConsistencyError(LogError, VerificationError):
     """The log's state is inconsistent with a checkpoint it published earlier."""
+
+
+class PolicyError(Error):
+    """A policy document or a facts file is invalid; ``problems`` lists every problem found.
+
+    Each problem is one line ``<file>: <path>: <reason>``, so that all of them can be fixed at
+    once instead of one per attempt.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems: list[str] = list(problems or [])
+        lines = [message, *(f"  {p}" for p in self.problems)]
+        super().__init__("\n".join(lines))
+
+
+class ComputeError(Error):
+    """A compute estimate cannot be made from the figures given (missing, negative, unknown)."""
+
+
+class UnknownChipError(ComputeError):
+    """The chip is not in the hardware catalogue; the message names the known ones."""

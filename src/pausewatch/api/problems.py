@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pausewatch.errors import (
+    AuthorizationError,
     ConsistencyError,
     Error,
     LogError,
@@ -51,6 +52,7 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
     (UnknownKindError, 422, "unknown-kind", "Unknown statement kind"),
     (UnknownFieldError, 422, "unknown-field", "Unknown field"),
     (SignatureError, 422, "bad-signature", "Signature does not verify"),
+    (AuthorizationError, 403, "forbidden-signer", "Signer may not make this statement"),
     (StatementError, 422, "invalid-statement", "Invalid statement"),
     (QueueFullError, 503, "busy", "Log busy"),
     (NotFoundError, 404, "not-found", "Not found"),

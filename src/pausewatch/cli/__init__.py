@@ -7,7 +7,7 @@ import sys
 import typer
 
 from pausewatch import __version__
-from pausewatch.cli import _keys, _log, _statement, _witness
+from pausewatch.cli import _compute, _keys, _log, _policy, _statement, _witness
 from pausewatch.cli._audit import audit
 from pausewatch.cli._common import err
 from pausewatch.cli._serve import serve
@@ -22,8 +22,10 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.command("audit")(audit)
+app.add_typer(_compute.app, name="compute")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_log.app, name="log")
+app.add_typer(_policy.app, name="policy")
 app.add_typer(_statement.app, name="statement")
 app.add_typer(_witness.app, name="witness")
 

@@ -1,6 +1,7 @@
 """Service layer: one function per use case, between the pure core and the API and CLI."""
 
 from pausewatch.service._log_service import (
+    SECRETARIAT_KEY_NAME,
     LogInfo,
     LogService,
     MalformedJSONError,
@@ -17,6 +18,7 @@ from pausewatch.service._witnessing import (
 )
 
 __all__ = [
+    "SECRETARIAT_KEY_NAME",
     "LogInfo",
     "LogService",
     "MalformedJSONError",

@@ -12,7 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pausewatch.errors import ConfigurationError, NotFoundError, StatementError
+from pausewatch.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    NotFoundError,
+    StatementError,
+)
 from pausewatch.ledger import (
     Appended,
     Entry,
@@ -27,6 +32,9 @@ from pausewatch.statements import Statement, load_or_create_key, parse_statement
 from pausewatch.store import make_engine, upgrade
 
 Clock = Callable[[], datetime]
+
+SECRETARIAT_KEY_NAME = "secretariat"
+"""Name of the secretariat's key pair in the service's keys directory."""
 
 
 def utc_now() -> datetime:
@@ -69,6 +77,10 @@ class LogService:
         upgrade(self.engine)
         key = load_or_create_key(settings.keys_dir, settings.log_origin)
         self.log = PersistentLog(self.engine, key.signer)
+        # Until governance assigns roles by vote, the service's own secretariat key is the one
+        # key that may make secretariat statements (policy adoptions).
+        secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
+        self.roles: dict[str, str] = {"secretariat": secretariat.signer_id}
         self.witnesses = load_roster(settings.resolved_witnesses_file())
         threshold = settings.witness_threshold
         self.witness_threshold = len(self.witnesses) if threshold is None else threshold
@@ -106,9 +118,22 @@ class LogService:
         A statement already on the log (same canonical bytes) is not appended again: the
         future resolves to its existing entry with ``duplicate=True``.
         """
+        self.authorize(statement)
         return self.sequencer.submit(
             PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
         )
+
+    def authorize(self, statement: Statement) -> None:
+        """Refuse a statement whose signer lacks the role its kind requires."""
+        role = type(statement.body).signed_by
+        if role == "anyone":
+            return
+        holder = self.roles.get(role)
+        if holder is None or statement.signer != holder:
+            raise AuthorizationError(
+                f"{statement.kind} must be signed by the {role} key "
+                f"{holder or '(none registered)'}, got {statement.signer}"
+            )
 
     def info(self) -> LogInfo:
         """The log's identity and current tree head."""

@@ -6,10 +6,11 @@ fields. A kind name is ``<dotted.name>/v<N>``.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -23,9 +24,25 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    signed_by: ClassVar[str] = "anyone"
+    """The role whose key must sign this kind (``anyone``, ``secretariat``, ...)."""
+
 
 _B = TypeVar("_B", bound=type[Body])
 _KINDS: dict[str, type[Body]] = {}
+
+# Modules that register the kinds pausewatch ships; imported on first lookup so that the
+# statements package does not depend on the domain packages at import time.
+_BUILTIN_MODULES = ("pausewatch.policy._statements",)
+_builtin_loaded = False
+
+
+def _load_builtin() -> None:
+    global _builtin_loaded
+    if not _builtin_loaded:
+        _builtin_loaded = True
+        for name in _BUILTIN_MODULES:
+            importlib.import_module(name)
 
 
 def statement_kind(name: str) -> Callable[[_B], _B]:
@@ -44,6 +61,7 @@ def statement_kind(name: str) -> Callable[[_B], _B]:
 
 def body_model(kind: str) -> type[Body]:
     """The body model of ``kind``; :class:`UnknownKindError` names the known kinds."""
+    _load_builtin()
     try:
         return _KINDS[kind]
     except KeyError:
@@ -53,6 +71,7 @@ def body_model(kind: str) -> type[Body]:
 
 def kinds() -> list[str]:
     """Every registered kind name, sorted."""
+    _load_builtin()
     return sorted(_KINDS)
 
 

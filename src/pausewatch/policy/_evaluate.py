@@ -1,0 +1,992 @@
+"""Policy evaluation: a pure function of (policy, facts, time) to findings and obligations.
+
+The rules, in the order they are applied (docs/adr/0005-policy-evaluation.md explains each):
+
+* A run's compute is the higher of its declared plan and its measured compute, bound by bound,
+  counted under the policy's counting rule. Phases the policy does not count are skipped.
+* A threshold applies when compute is *above* it (the legal texts say "exceeds" / "greater
+  than"). The central value decides whether a tier is reached; for the prohibited tier a high
+  bound above it is a finding of its own ("cannot be ruled out").
+* Run thresholds use the pre-training tiers for pre-training and hyper-parameter searches and the
+  post-training tiers for fine-tuning and RL. Lineage thresholds compare a model's cumulative
+  compute (its runs and its ancestors') with the pre-training tiers, and its cumulative
+  post-training compute with the post-training tiers.
+* A running job with a rate is projected to its next stricter tier; it is "approaching" when it
+  is expected to cross before its declared end or within the horizon.
+
+Nothing here reads the clock, the disk or the network; ``at`` is a parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
+
+from pausewatch.compute import CountingRule, Estimate, Method, count_flop, project_crossing
+from pausewatch.errors import PolicyError
+from pausewatch.policy._facts import (
+    Approval,
+    ClusterFact,
+    EvalFact,
+    EvalStatus,
+    Facts,
+    RunFact,
+    RunStatus,
+)
+from pausewatch.policy._findings import (
+    ConditionResult,
+    Evaluation,
+    Finding,
+    FindingKind,
+    Obligation,
+    ObligationStatus,
+    Severity,
+)
+from pausewatch.policy._load import policy_digest
+from pausewatch.policy._model import (
+    POST_TRAINING_PHASES,
+    TIER_ORDER,
+    Action,
+    Basis,
+    Bound,
+    CapabilityTrigger,
+    Comparison,
+    Condition,
+    Event,
+    Fact,
+    Phase,
+    Policy,
+    Threshold,
+    Tier,
+    TierSet,
+)
+
+H100E_FLOPS = 9.894e14
+"""Dense BF16 FLOP/s of one H100-equivalent (DESIGN.md)."""
+
+DEFAULT_HORIZON = timedelta(days=30)
+"""How far ahead a running job's projection looks for an "approaching" finding."""
+
+_TIER_SEVERITY = {
+    Tier.MONITOR: Severity.INFO,
+    Tier.REPORT_BEFORE_START: Severity.INFO,
+    Tier.APPROVAL_REQUIRED: Severity.NOTICE,
+    Tier.PROHIBITED: Severity.CRITICAL,
+}
+_TIER_WORDS = {
+    Tier.MONITOR: "monitoring threshold",
+    Tier.REPORT_BEFORE_START: "declaration threshold",
+    Tier.APPROVAL_REQUIRED: "approval threshold",
+    Tier.PROHIBITED: "prohibition",
+}
+
+
+class Compute(NamedTuple):
+    """Counted compute of a run or a lineage: central value and interval, in FLOP."""
+
+    value: float
+    low: float
+    high: float
+    method: str
+
+    def describe(self) -> str:
+        """``8.1e+23 FLOP (telemetry, ±12%)``."""
+        if self.value <= 0:
+            return f"0 FLOP ({self.method})"
+        rel = max(self.value - self.low, self.high - self.value) / self.value
+        return f"{self.value:.3g} FLOP ({self.method}, ±{rel:.0%})"
+
+
+_NONE = Compute(0.0, 0.0, 0.0, "none")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tiers:
+    """A tier set flattened for the hot loop: (tier, threshold, basis path) mildest first."""
+
+    run: tuple[tuple[Tier, Threshold, str], ...]
+    lineage: tuple[tuple[Tier, Threshold, str], ...]
+
+
+def _flatten(ts: TierSet, path: str) -> _Tiers:
+    items = [(tier, t, f"{path}.{tier.value}") for tier, t in ts.items()]
+    return _Tiers(
+        run=tuple(i for i in items if Basis.RUN in i[1].basis),
+        lineage=tuple(i for i in items if Basis.LINEAGE in i[1].basis),
+    )
+
+
+class _Lineage(NamedTuple):
+    """What the lineage pass knows about one model."""
+
+    model: str
+    subject: str
+    evidence: list[str]
+    operator: str | None
+    data: str | None
+    first_start: datetime | None
+    first_declared: datetime | None
+
+
+def _lo(value: float, low: float | None) -> float:
+    return value if low is None else low
+
+
+def _hi(value: float, high: float | None) -> float:
+    return value if high is None else high
+
+
+def _fmt_time(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC") if (t.hour or t.minute) else t.strftime("%Y-%m-%d")
+
+
+class _Evaluator:
+    """One evaluation's working state; :func:`evaluate` is its only user."""
+
+    def __init__(self, policy: Policy, facts: Facts, at: datetime, horizon: timedelta) -> None:
+        if at.tzinfo is None or at.utcoffset() != timedelta(0):
+            raise PolicyError(f"evaluation time must be timezone-aware UTC, got {at!r}")
+        self.policy = policy
+        self.facts = facts
+        self.at = at
+        self.horizon = horizon
+        self.rule: CountingRule = policy.counting.rule
+        self.counted = frozenset(policy.counting.includes)
+        self.pre = _flatten(policy.compute.pretraining, "compute.pretraining")
+        self.post = _flatten(policy.compute.post_training, "compute.post_training")
+        self.ordered_runs = sorted(facts.runs, key=attrgetter("id"))
+        self.findings: list[Finding] = []
+        self.obligations: list[Obligation] = []
+        self.revenue = {o.id: o.annual_revenue_usd for o in facts.operators}
+        self.clocks: dict[tuple[Event, Tier | None], list[tuple[float, str, str]]] = {}
+        for n in policy.notifications:
+            self.clocks.setdefault((n.event, n.tier), []).append((n.within_hours, n.duty, n.source))
+        approvals = policy.approvals
+        self.approval_tiers = frozenset(approvals.tiers) if approvals else frozenset()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def finding(
+        self,
+        kind: FindingKind,
+        severity: Severity,
+        subject: str,
+        explanation: str,
+        evidence: Iterable[str] = (),
+        *,
+        action: Action = Action.FINDING,
+        tier: Tier | None = None,
+        **figures: float | str,
+    ) -> None:
+        self.findings.append(
+            Finding(
+                kind,
+                severity,
+                subject,
+                explanation,
+                tuple(sorted(set(evidence))),
+                action,
+                tier,
+                tuple(sorted(figures.items())),
+            )
+        )
+
+    def obligation(
+        self,
+        duty: str,
+        subject: str,
+        deadline: datetime | None,
+        done_at: datetime | None,
+        basis: str,
+        source: str,
+    ) -> ObligationStatus:
+        if done_at is not None and (deadline is None or done_at <= deadline):
+            status = ObligationStatus.MET
+        elif deadline is not None and self.at > deadline:
+            status = ObligationStatus.OVERDUE
+        else:
+            status = ObligationStatus.OPEN
+        self.obligations.append(Obligation(duty, subject, deadline, status, basis, source))
+        return status
+
+    def applies(self, t: Threshold, cost: float | None, operator: str | None) -> bool:
+        if t.min_cost_usd is not None and cost is not None and cost <= t.min_cost_usd:
+            return False
+        if t.min_developer_revenue_usd is not None and operator is not None:
+            revenue = self.revenue.get(operator)
+            if revenue is not None and revenue <= t.min_developer_revenue_usd:
+                return False
+        return True
+
+    def compute_of(self, run: RunFact) -> tuple[Compute, Compute | None]:
+        """The higher of the declared plan and the measured compute, bound by bound; and the
+        measured compute alone (none when nothing was measured)."""
+        value = low = high = 0.0
+        methods: list[str] = []
+        d = run.declared
+        if d is not None:
+            value, low, high = d.value, _lo(d.value, d.low), _hi(d.value, d.high)
+            methods.append(d.method.value)
+        m = run.measured
+        m_value = m_low = m_high = 0.0
+        if run.measured_by_precision is not None:
+            # Counters are counted here, under this policy's rule; a measured figure given
+            # alongside lends its relative interval.
+            m_value = count_flop(run.measured_by_precision, self.rule)
+            rel_lo = rel_hi = 1.0
+            if m is not None and m.value > 0:
+                rel_lo, rel_hi = _lo(m.value, m.low) / m.value, _hi(m.value, m.high) / m.value
+            m_low, m_high = m_value * rel_lo, m_value * rel_hi
+            methods.append("telemetry")
+        elif m is not None:
+            m_value, m_low, m_high = m.value, _lo(m.value, m.low), _hi(m.value, m.high)
+            methods.append(m.method.value)
+        measured = run.measured_by_precision is not None or m is not None
+        used = Compute(m_value, m_low, m_high, methods[-1]) if measured else None
+        if m_value > value:
+            methods.reverse()  # the measured figure leads once it passes the plan
+        combined = Compute(
+            max(value, m_value),
+            max(low, m_low),
+            max(high, m_high),
+            "+".join(dict.fromkeys(methods)) or "none",
+        )
+        return combined, used
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def runs(self) -> dict[str, Compute]:
+        """Evaluate each run; return each run's counted compute (for the lineage pass)."""
+        computes: dict[str, Compute] = {}
+        pause = self.policy.pause if self.facts.pause.active else None
+        for run in self.ordered_runs:
+            if run.phase not in self.counted:
+                continue
+            c, used = self.compute_of(run)
+            computes[run.id] = c
+            tiers = self.post if run.phase in POST_TRAINING_PHASES else self.pre
+            subject = f"run:{run.id}"
+            crossed, next_up = self.crossed(
+                tiers.run,
+                Basis.RUN,
+                c,
+                run.phase,
+                run.primary_data,
+                run.compute_cost_usd,
+                run.operator,
+            )
+            if crossed:
+                self.run_tier(run, c, subject, *crossed[-1])
+            for tier, t, _ in crossed:
+                self.clocks_for(
+                    tier,
+                    t,
+                    what=f"run {run.id}",
+                    subject=subject,
+                    declared_above=run.declared is not None and run.declared.value > t.flop,
+                    known_at=run.declared_at or run.starts_at or self.at,
+                    met_at=self.crossing_time(run, used, t.flop),
+                    filed_at=run.declared_at,
+                )
+            if next_up is not None:
+                self.run_next(run, c, used, subject, *next_up)
+            if run.declared is not None and run.measured is not None:
+                d_high = _hi(run.declared.value, run.declared.high)
+                m_low = _lo(run.measured.value, run.measured.low)
+                if m_low > d_high:
+                    self.finding(
+                        FindingKind.EXCEEDS_DECLARATION,
+                        Severity.WARNING,
+                        subject,
+                        f"run {run.id} has used {c.describe()}, above its declared plan of "
+                        f"at most {d_high:.3g} FLOP",
+                        run.evidence,
+                        measured_low=m_low,
+                        declared_high=d_high,
+                    )
+            if pause is not None:
+                self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
+        return computes
+
+    def run_tier(
+        self, run: RunFact, c: Compute, subject: str, tier: Tier, t: Threshold, basis: str
+    ) -> None:
+        words = _TIER_WORDS[tier]
+        if tier is Tier.PROHIBITED:
+            self.finding(
+                FindingKind.PROHIBITED_COMPUTE,
+                Severity.CRITICAL,
+                subject,
+                f"run {run.id} ({run.phase.value}) "
+                f"{'has used' if run.measured or run.measured_by_precision else 'plans'} "
+                f"{c.describe()}, above the {t.flop:.3g} FLOP prohibition",
+                run.evidence,
+                action=Action.HALT_PROPOSAL,
+                tier=tier,
+                flop=c.value,
+                threshold=t.flop,
+            )
+            return
+        self.finding(
+            FindingKind.TIER_REACHED,
+            _TIER_SEVERITY[tier],
+            subject,
+            f"run {run.id} ({run.phase.value}) is at {c.describe()}, above the "
+            f"{t.flop:.3g} FLOP {words}",
+            run.evidence,
+            tier=tier,
+            flop=c.value,
+            threshold=t.flop,
+        )
+        start = run.starts_at
+        if tier in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
+            status = self.obligation(
+                f"declare run {run.id} on the log before it starts",
+                subject,
+                start,
+                run.declared_at,
+                basis,
+                t.source,
+            )
+            if run.started and status is not ObligationStatus.MET:
+                self.finding(
+                    FindingKind.UNDECLARED_RUN,
+                    Severity.SERIOUS,
+                    subject,
+                    f"run {run.id} started"
+                    + (f" on {_fmt_time(start)}" if start else "")
+                    + f" at {c.describe()} without a declaration filed before its start, "
+                    f"though it is above the {t.flop:.3g} FLOP {words}",
+                    run.evidence,
+                    tier=tier,
+                    flop=c.value,
+                    threshold=t.flop,
+                )
+        if tier in self.approval_tiers:
+            self.approval(run, subject, t)
+
+    def crossed(
+        self,
+        tiers: tuple[tuple[Tier, Threshold, str], ...],
+        basis: Basis,
+        c: Compute,
+        phase: Phase | None,
+        data: str | None,
+        cost: float | None,
+        operator: str | None,
+    ) -> tuple[list[tuple[Tier, Threshold, str]], tuple[Tier, Threshold, str] | None]:
+        """The tiers whose threshold ``c`` is above (mildest first; special thresholds for the
+        data kind included), and the next stricter tier not yet reached."""
+        crossed: list[tuple[Tier, Threshold, str]] = []
+        next_up: tuple[Tier, Threshold, str] | None = None
+        for item in tiers:
+            t = item[1]
+            if not self.applies(t, cost, operator):
+                continue
+            if c.value > t.flop:
+                crossed.append(item)
+            elif next_up is None:
+                next_up = item
+        if data is not None:
+            for i, sp in enumerate(self.policy.compute.special):
+                if (
+                    sp.data == data
+                    and (phase is None or phase in sp.phases)
+                    and basis in sp.basis
+                    and c.value > sp.flop
+                    and self.applies(sp, cost, operator)
+                ):
+                    crossed.append((sp.tier, sp, f"compute.special[{i}]"))
+            crossed.sort(key=lambda item: (TIER_ORDER.index(item[0]), item[1].flop))
+        return crossed, next_up
+
+    def approval(self, run: RunFact, subject: str, t: Threshold) -> None:
+        approvals = self.policy.approvals
+        assert approvals is not None
+        deemed: datetime | None = None
+        if approvals.deemed_after_days is not None and run.declared_at is not None:
+            deemed = run.declared_at + timedelta(
+                days=approvals.deemed_after_days + run.review_extended_days
+            )
+        if run.approval is Approval.APPROVED:
+            approved_at = run.decided_at
+        elif run.approval is Approval.REJECTED:
+            approved_at = None
+        else:
+            approved_at = deemed if deemed is not None and deemed <= self.at else None
+        self.obligation(
+            f"obtain approval for run {run.id} before it starts"
+            + (f" (deemed approved on {_fmt_time(deemed)})" if deemed else ""),
+            subject,
+            run.starts_at,
+            approved_at,
+            "approvals",
+            approvals.source,
+        )
+        if not run.started:
+            return
+        ok = approved_at is not None and (run.starts_at is None or approved_at <= run.starts_at)
+        if not ok:
+            why = (
+                "its approval was rejected"
+                if run.approval is Approval.REJECTED
+                else "before approval or deemed approval"
+                + (f" (deemed on {_fmt_time(deemed)})" if deemed else "")
+            )
+            self.finding(
+                FindingKind.STARTED_WITHOUT_APPROVAL,
+                Severity.SERIOUS,
+                subject,
+                f"run {run.id} started {why}; runs above {t.flop:.3g} FLOP need approval",
+                run.evidence,
+                tier=Tier.APPROVAL_REQUIRED,
+                threshold=t.flop,
+            )
+
+    def clocks_for(
+        self,
+        tier: Tier,
+        t: Threshold,
+        *,
+        what: str,
+        subject: str,
+        declared_above: bool,
+        known_at: datetime,
+        met_at: datetime,
+        filed_at: datetime | None,
+    ) -> None:
+        """Notification clocks a crossed threshold starts; a declaration on the log is the
+        notification, so ``filed_at`` (the declaration's time) meets them."""
+        for within, duty, source in self.clocks.get((Event.THRESHOLD_EXPECTED, tier), ()):
+            if declared_above:
+                self.obligation(
+                    f"{duty} ({what} is declared above {t.flop:.3g} FLOP)",
+                    subject,
+                    known_at + timedelta(hours=within),
+                    filed_at,
+                    f"notifications.{Event.THRESHOLD_EXPECTED.value}",
+                    source,
+                )
+        for within, duty, source in self.clocks.get((Event.THRESHOLD_MET, tier), ()):
+            self.obligation(
+                f"{duty} ({what} passed {t.flop:.3g} FLOP)",
+                subject,
+                met_at + timedelta(hours=within),
+                filed_at,
+                f"notifications.{Event.THRESHOLD_MET.value}",
+                source,
+            )
+
+    def crossing_time(self, run: RunFact, used: Compute | None, threshold: float) -> datetime:
+        """When the run passed ``threshold``: back-projected from its measured compute at its
+        current rate, never before its start; its start (or declaration) when that is unknown."""
+        t = run.starts_at or run.declared_at or self.at
+        rate = run.rate
+        if used is None or rate is None or rate.value <= 0 or run.status is not RunStatus.RUNNING:
+            return t
+        seconds = max(0.0, used.value - threshold) / rate.value
+        if seconds < (self.at - t).total_seconds():
+            t = self.at - timedelta(seconds=seconds)
+        return t
+
+    def run_next(
+        self,
+        run: RunFact,
+        c: Compute,
+        used: Compute | None,
+        subject: str,
+        tier: Tier,
+        t: Threshold,
+        basis: str,
+    ) -> None:
+        if tier is Tier.PROHIBITED and c.high > t.flop:
+            self.finding(
+                FindingKind.PROHIBITED_NOT_RULED_OUT,
+                Severity.SERIOUS,
+                subject,
+                f"run {run.id} is at {c.describe()}; its high bound {c.high:.3g} FLOP is above "
+                f"the {t.flop:.3g} FLOP prohibition",
+                run.evidence,
+                tier=tier,
+                flop=c.value,
+                high=c.high,
+                threshold=t.flop,
+            )
+            return
+        # The projection runs from what was used (measured), not from the plan.
+        rate = run.rate
+        if used is None or run.status is not RunStatus.RUNNING or rate is None or rate.value <= 0:
+            return
+        c = used
+        crossing = project_crossing(
+            measured=Estimate(c.value, c.low, c.high, Method.TELEMETRY),
+            rate=Estimate(
+                rate.value, _lo(rate.value, rate.low), _hi(rate.value, rate.high), rate.method
+            ),
+            threshold=t.flop,
+            now=self.at,
+        )
+        earliest, expected, latest = crossing.earliest, crossing.expected, crossing.latest
+        limit = self.at + self.horizon
+        if run.ends_at is not None and run.ends_at > limit:
+            limit = run.ends_at
+        if earliest is None or expected is None or earliest > limit:
+            return
+        # Never above the severity of reaching the tier: more compute must not lower severity.
+        severity = min(
+            Severity.SERIOUS if tier is Tier.PROHIBITED else Severity.NOTICE,
+            _TIER_SEVERITY[tier],
+            key=lambda s: s.rank,
+        )
+        between = f"between {_fmt_time(earliest)} and " + (
+            _fmt_time(latest) if latest is not None else "never"
+        )
+        self.finding(
+            FindingKind.THRESHOLD_APPROACHING,
+            severity,
+            subject,
+            f"run {run.id} has used {c.describe()}; at its current rate it crosses the "
+            f"{t.flop:.3g} FLOP {_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between})",
+            run.evidence,
+            tier=tier,
+            flop=c.value,
+            threshold=t.flop,
+            expected=expected.isoformat(),
+            earliest=earliest.isoformat(),
+            latest="never" if latest is None else latest.isoformat(),
+        )
+
+    def pause_check(self, run: RunFact, c: Compute, subject: str, limit: float) -> None:
+        pause = self.policy.pause
+        assert pause is not None
+        if run.phase not in pause.prohibits.phases or c.value <= limit:
+            return
+        if run.status not in (RunStatus.RUNNING, RunStatus.PLANNED):
+            return
+        self.finding(
+            FindingKind.PAUSE_VIOLATION,
+            Severity.CRITICAL,
+            subject,
+            f"run {run.id} is {run.status.value} at {c.describe()} while a pause prohibits "
+            f"training above {limit:.3g} FLOP",
+            run.evidence,
+            action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
+            flop=c.value,
+            threshold=limit,
+        )
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def lineages(self, computes: dict[str, Compute]) -> dict[str, Compute]:
+        """Cumulative compute per model (own runs plus ancestors); findings per model."""
+        # Sums run in run-id order (the caller sorted the runs), so that the same facts in any
+        # order give the same floating-point totals. A cost is NaN where any part is unknown.
+        own: dict[str, list[float]] = {}
+        own_post: dict[str, list[float]] = {}
+        base: dict[str, str | None] = {}
+        evidence: dict[str, list[str]] = {}
+        first_start: dict[str, datetime] = {}
+        first_declared: dict[str, datetime] = {}
+        operator: dict[str, str] = {}
+        data: dict[str, str] = {}
+        for run in self.ordered_runs:
+            c = computes.get(run.id)
+            if c is None:
+                continue
+            run_cost = math.nan if run.compute_cost_usd is None else run.compute_cost_usd
+            tables = [own]
+            if run.phase in POST_TRAINING_PHASES:
+                tables.append(own_post)
+            for table in tables:
+                acc = table.setdefault(run.model, [0.0, 0.0, 0.0, 0.0])
+                acc[0] += c.value
+                acc[1] += c.low
+                acc[2] += c.high
+                acc[3] += run_cost
+            base[run.model] = run.base_model
+            evidence.setdefault(run.model, []).extend(run.evidence)
+            operator[run.model] = run.operator
+            if run.primary_data is not None:
+                data[run.model] = run.primary_data
+            if run.declared_at is not None and (
+                run.model not in first_declared or run.declared_at < first_declared[run.model]
+            ):
+                first_declared[run.model] = run.declared_at
+            if run.starts_at is not None and (
+                run.model not in first_start or run.starts_at < first_start[run.model]
+            ):
+                first_start[run.model] = run.starts_at
+
+        cumulative: dict[str, Compute] = {}
+        cumulative_post: dict[str, Compute] = {}
+        costs: dict[str, float] = {}
+        costs_post: dict[str, float] = {}
+
+        def total(
+            model: str,
+            table: dict[str, list[float]],
+            memo: dict[str, Compute],
+            memo_cost: dict[str, float],
+        ) -> tuple[Compute, float | None]:
+            chain: list[str] = []
+            seen: set[str] = set()
+            m: str | None = model
+            while m is not None and m not in memo:
+                if m in seen:
+                    raise PolicyError(f"model lineage has a cycle through {m!r}")
+                seen.add(m)
+                chain.append(m)
+                m = base.get(m)
+            acc = memo[m] if m is not None else _NONE
+            acc_cost = memo_cost[m] if m is not None else 0.0
+            for name in reversed(chain):
+                o = table.get(name, [0.0, 0.0, 0.0, 0.0])
+                acc = Compute(acc.value + o[0], acc.low + o[1], acc.high + o[2], "lineage")
+                acc_cost += o[3]
+                memo[name] = acc
+                memo_cost[name] = acc_cost
+            return acc, None if math.isnan(acc_cost) else acc_cost
+
+        for model in sorted(own):
+            c, cost = total(model, own, cumulative, costs)
+            cp, cost_post = total(model, own_post, cumulative_post, costs_post)
+            subject = f"model:{model}"
+            ev = evidence.get(model, [])
+            lineage = _Lineage(
+                model,
+                subject,
+                ev,
+                operator.get(model),
+                data.get(model),
+                first_start.get(model),
+                first_declared.get(model),
+            )
+            self.lineage_tiers(lineage, c, cost, self.pre, "cumulative training compute")
+            self.lineage_tiers(
+                lineage, cp, cost_post, self.post, "cumulative post-training compute"
+            )
+            self.modification(
+                model, subject, own[model], base.get(model), cumulative, ev, first_start
+            )
+        return cumulative
+
+    def lineage_tiers(
+        self, lin: _Lineage, c: Compute, cost: float | None, tiers: _Tiers, what: str
+    ) -> None:
+        crossed, _ = self.crossed(
+            tiers.lineage, Basis.LINEAGE, c, None, lin.data, cost, lin.operator
+        )
+        if not crossed:
+            return
+        tier, t, _ = crossed[-1]
+        prohibited = tier is Tier.PROHIBITED
+        self.finding(
+            FindingKind.PROHIBITED_COMPUTE if prohibited else FindingKind.TIER_REACHED,
+            _TIER_SEVERITY[tier],
+            lin.subject,
+            f"model {lin.model}'s {what} is {c.describe()}, above the {t.flop:.3g} FLOP "
+            f"{_TIER_WORDS[tier]}",
+            lin.evidence,
+            action=Action.HALT_PROPOSAL if prohibited else Action.FINDING,
+            tier=tier,
+            flop=c.value,
+            threshold=t.flop,
+        )
+        for tier, t, _ in crossed:
+            self.clocks_for(
+                tier,
+                t,
+                what=f"model {lin.model}",
+                subject=lin.subject,
+                declared_above=lin.first_declared is not None,
+                known_at=lin.first_declared or self.at,
+                met_at=lin.first_start or self.at,
+                filed_at=lin.first_declared,
+            )
+
+    def modification(
+        self,
+        model: str,
+        subject: str,
+        own: list[float],
+        base_model: str | None,
+        cumulative: dict[str, Compute],
+        evidence: list[str],
+        first_start: dict[str, datetime],
+    ) -> None:
+        rule = self.policy.compute.modification
+        if rule is None or base_model is None:
+            return
+        base_total = cumulative.get(base_model)
+        if base_total is None or base_total.value <= 0:
+            return
+        if own[0] <= rule.fraction * base_total.value:
+            return
+        self.finding(
+            FindingKind.NEW_MODEL,
+            Severity.NOTICE,
+            subject,
+            f"model {model} used {own[0]:.3g} FLOP on top of {base_model} "
+            f"({base_total.value:.3g} FLOP), more than {rule.fraction:.3g} of it: it counts as "
+            f"a new model",
+            evidence,
+            own=own[0],
+            base=base_total.value,
+            fraction=rule.fraction,
+        )
+        start = first_start.get(model, self.at)
+        for within, duty, source in self.clocks.get((Event.NEW_MODEL, None), ()):
+            self.obligation(
+                f"{duty} (model {model})",
+                subject,
+                start + timedelta(hours=within),
+                None,
+                f"notifications.{Event.NEW_MODEL.value}",
+                source,
+            )
+
+    # -- clusters ----------------------------------------------------------------------------
+
+    def clusters(self) -> None:
+        rules = self.policy.clusters
+        mon, rep = rules.monitoring, rules.reporting
+        for cl in self.facts.clusters:
+            subject = f"cluster:{cl.id}"
+            if mon is not None and not cl.monitored and cl.h100e > mon.max_unmonitored_h100e:
+                self.finding(
+                    FindingKind.UNMONITORED_CLUSTER,
+                    Severity.SERIOUS,
+                    subject,
+                    f"cluster {cl.id} of {cl.operator} holds {cl.h100e:,.0f} H100-equivalents "
+                    f"without monitoring; the limit is {mon.max_unmonitored_h100e:,.0f}",
+                    cl.evidence,
+                    h100e=cl.h100e,
+                    limit=mon.max_unmonitored_h100e,
+                )
+                self.obligation(
+                    f"place cluster {cl.id} under chip-signed monitoring",
+                    subject,
+                    None,
+                    None,
+                    "clusters.monitoring",
+                    mon.source,
+                )
+            if rep is not None:
+                self.cluster_report(cl, subject, rep.min_flops_per_s, rep.min_network_gbps)
+
+    def cluster_report(
+        self, cl: ClusterFact, subject: str, min_flops: float, min_gbps: float
+    ) -> None:
+        rep = self.policy.clusters.reporting
+        assert rep is not None
+        peak = cl.peak_flops_per_s if cl.peak_flops_per_s is not None else cl.h100e * H100E_FLOPS
+        if peak <= min_flops or cl.network_gbps <= min_gbps:
+            return
+        deadline = (
+            cl.commissioned_at + timedelta(days=rep.within_days) if cl.commissioned_at else None
+        )
+        status = self.obligation(
+            f"report cluster {cl.id} ({peak:.3g} FLOP/s, {cl.network_gbps:g} Gbit/s)",
+            subject,
+            deadline,
+            cl.reported_at,
+            "clusters.reporting",
+            rep.source,
+        )
+        if status is ObligationStatus.OVERDUE:
+            self.finding(
+                FindingKind.CLUSTER_NOT_REPORTED,
+                Severity.WARNING,
+                subject,
+                f"cluster {cl.id} ({peak:.3g} FLOP/s, {cl.network_gbps:g} Gbit/s) was due to "
+                f"be reported by {_fmt_time(deadline)} and was not",  # type: ignore[arg-type]
+                cl.evidence,
+                peak_flops_per_s=peak,
+            )
+
+    # -- capabilities ------------------------------------------------------------------------
+
+    def capabilities(self, cumulative: dict[str, Compute]) -> None:
+        for trig in self.policy.capabilities:
+            evaluated: set[str] = set()
+            for ev in self.facts.evaluations:
+                if ev.domain is not trig.domain or ev.metric != trig.metric:
+                    continue
+                evaluated.add(ev.model)
+                self.capability(trig, ev)
+            if trig.required_above_flop is None:
+                continue
+            for model, c in cumulative.items():
+                if c.value > trig.required_above_flop and model not in evaluated:
+                    subject = f"model:{model}"
+                    self.finding(
+                        FindingKind.CAPABILITY_UNEVALUATED,
+                        Severity.WARNING,
+                        subject,
+                        f"model {model} ({c.describe()}) has no {trig.metric} result in "
+                        f"{trig.domain.value}, required above {trig.required_above_flop:.3g} FLOP; "
+                        f"the capability is not ruled out",
+                        (),
+                        action=trig.on_alert,
+                    )
+                    self.obligation(
+                        f"evaluate model {model} for {trig.domain.value} ({trig.metric})",
+                        subject,
+                        None,
+                        None,
+                        f"capabilities.{trig.domain.value}",
+                        trig.source,
+                    )
+
+    def capability(self, trig: CapabilityTrigger, ev: EvalFact) -> None:
+        subject = f"eval:{ev.id}"
+        evidence = (*ev.evidence, f"eval:{ev.id}")
+        alert = trig.alert_level - trig.buffer
+        critical = trig.critical_level - trig.buffer
+        buffer = f" (levels lowered by a buffer of {trig.buffer:g})" if trig.buffer else ""
+        if ev.status is not EvalStatus.SUCCESS or ev.value is None:
+            self.finding(
+                FindingKind.CAPABILITY_ALERT,
+                Severity.WARNING,
+                subject,
+                f"the {trig.domain.value} evaluation of {ev.model} ended with status "
+                f"{ev.status.value}: a failed evaluation does not rule the capability out",
+                evidence,
+                action=trig.on_alert,
+            )
+            self.alert_clock(ev, subject)
+            return
+        lo = ev.value if ev.ci_low is None else ev.ci_low
+        hi = ev.value if ev.ci_high is None else ev.ci_high
+        pick = {Bound.LOWER: lo, Bound.POINT: ev.value, Bound.UPPER: hi}
+        shown = f"{trig.metric} {ev.value:g} (CI {lo:g} to {hi:g})"
+        if pick[trig.critical_bound] >= critical:
+            self.finding(
+                FindingKind.CAPABILITY_CRITICAL,
+                Severity.CRITICAL,
+                subject,
+                f"{ev.model} scores {shown} in {trig.domain.value}; its "
+                f"{trig.critical_bound.value} bound reaches the critical level "
+                f"{critical:g}{buffer}: {trig.indicator}",
+                evidence,
+                action=trig.on_critical,
+                value=ev.value,
+                level=critical,
+            )
+        elif pick[trig.alert_bound] >= alert:
+            self.finding(
+                FindingKind.CAPABILITY_ALERT,
+                Severity.WARNING,
+                subject,
+                f"{ev.model} scores {shown} in {trig.domain.value}; its "
+                f"{trig.alert_bound.value} bound reaches the alert level {alert:g}{buffer}: "
+                f"the capability cannot be ruled out",
+                evidence,
+                action=trig.on_alert,
+                value=ev.value,
+                level=alert,
+            )
+            self.alert_clock(ev, subject)
+
+    def alert_clock(self, ev: EvalFact, subject: str) -> None:
+        for within, duty, source in self.clocks.get((Event.CAPABILITY_ALERT, None), ()):
+            start = ev.completed_at or self.at
+            self.obligation(
+                f"{duty} (model {ev.model}, {ev.domain.value})",
+                subject,
+                start + timedelta(hours=within),
+                None,
+                f"notifications.{Event.CAPABILITY_ALERT.value}",
+                source,
+            )
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def incidents(self) -> None:
+        for within, duty, source in self.clocks.get((Event.CRITICAL_INCIDENT, None), ()):
+            for inc in self.facts.incidents:
+                subject = f"incident:{inc.id}"
+                deadline = inc.occurred_at + timedelta(hours=within)
+                status = self.obligation(
+                    f"{duty} (incident {inc.id} of {inc.operator})",
+                    subject,
+                    deadline,
+                    inc.reported_at,
+                    f"notifications.{Event.CRITICAL_INCIDENT.value}",
+                    source,
+                )
+                if status is ObligationStatus.OVERDUE:
+                    self.finding(
+                        FindingKind.NOTIFICATION_OVERDUE,
+                        Severity.WARNING,
+                        subject,
+                        f"incident {inc.id} of {inc.operator} occurred on "
+                        f"{_fmt_time(inc.occurred_at)}; its report was due within {within:g} "
+                        f"hours, by {_fmt_time(deadline)}",
+                        (),
+                    )
+
+
+def check_conditions(
+    conditions: Iterable[Condition], state: dict[Fact, float]
+) -> tuple[ConditionResult, ...]:
+    """Each condition tested on ``state``; an unknown figure fails its condition."""
+    results: list[ConditionResult] = []
+    for cond in conditions:
+        actual = state.get(cond.fact)
+        if actual is None:
+            held = False
+        elif cond.op is Comparison.GE:
+            held = actual >= cond.value
+        elif cond.op is Comparison.GT:
+            held = actual > cond.value
+        elif cond.op is Comparison.LE:
+            held = actual <= cond.value
+        elif cond.op is Comparison.LT:
+            held = actual < cond.value
+        else:
+            held = actual == cond.value
+        results.append(ConditionResult(cond, actual, held))
+    return tuple(results)
+
+
+def evaluate(
+    policy: Policy,
+    facts: Facts,
+    at: datetime,
+    *,
+    horizon: timedelta = DEFAULT_HORIZON,
+    digest: str | None = None,
+) -> Evaluation:
+    """Evaluate ``policy`` over ``facts`` at time ``at``.
+
+    Pure and deterministic: equal arguments give equal :meth:`Evaluation.canonical_bytes`.
+    ``digest`` may pass the policy's precomputed digest (it is computed otherwise).
+    """
+    ev = _Evaluator(policy, facts, at, horizon)
+    computes = ev.runs()
+    cumulative = ev.lineages(computes)
+    ev.clusters()
+    ev.capabilities(cumulative)
+    ev.incidents()
+    lift = (
+        check_conditions(policy.pause.lift.conditions, dict(facts.state))
+        if policy.pause is not None
+        else ()
+    )
+    return Evaluation(
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_digest=digest if digest is not None else policy_digest(policy),
+        at=at,
+        findings=tuple(sorted(ev.findings, key=Finding.sort_key)),
+        obligations=tuple(sorted(ev.obligations, key=Obligation.sort_key)),
+        lift_conditions=lift,
+    )
+
+
+__all__ = ["DEFAULT_HORIZON", "Compute", "check_conditions", "evaluate"]

@@ -1,0 +1,294 @@
+"""The facts a policy is evaluated over: runs, models, clusters, evaluation results, incidents.
+
+Facts are what the state (the fold over the log) knows at a moment: declared and measured compute
+with intervals, lineage, clusters, capability evidence. ``pausewatch policy check POLICY FACTS``
+reads them from a YAML file; the service builds them from its views. Every fact may name the
+``evidence`` it rests on (log entries such as ``log:1234``) so that findings can cite them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from pausewatch.compute import Estimate, Method
+from pausewatch.errors import PolicyError
+from pausewatch.policy._load import read_yaml, validate_document
+from pausewatch.policy._model import Domain, Fact, Model, Phase
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _utc(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is None or offset.total_seconds() != 0:
+        raise ValueError("expected a UTC timestamp ending in 'Z' or '+00:00'")
+    return value
+
+
+Utc = Annotated[datetime, AfterValidator(_utc)]
+"""A timezone-aware UTC datetime."""
+
+
+class Figure(Model):
+    """A compute figure (FLOP, or FLOP/s for a rate) with its interval."""
+
+    value: NonNegative
+    """Central value."""
+    low: NonNegative | None = None
+    """Low bound (default: the value)."""
+    high: NonNegative | None = None
+    """High bound (default: the value)."""
+    method: Method = Method.DECLARED
+    """How it was obtained."""
+
+    @model_validator(mode="after")
+    def _interval(self) -> Figure:
+        low = self.value if self.low is None else self.low
+        high = self.value if self.high is None else self.high
+        if not low <= self.value <= high:
+            raise ValueError(f"interval must hold the value: {low} <= {self.value} <= {high}")
+        return self
+
+    def estimate(self) -> Estimate:
+        """As a :class:`~pausewatch.compute.Estimate`."""
+        low = self.value if self.low is None else self.low
+        high = self.value if self.high is None else self.high
+        return Estimate(self.value, low, high, self.method)
+
+
+class RunStatus(StrEnum):
+    """Where a run stands."""
+
+    PLANNED = "planned"
+    RUNNING = "running"
+    FINISHED = "finished"
+    HALTED = "halted"
+
+
+class Approval(StrEnum):
+    """Where a declared run's approval stands."""
+
+    NONE = "none"
+    PENDING = "pending"
+    EXTENDED = "extended"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RunFact(Model):
+    """One training run."""
+
+    id: Id
+    """Run id."""
+    operator: Id
+    """Operator running it."""
+    cluster: Id | None = None
+    """Cluster it runs on."""
+    model: Id
+    """The model this run trains (its lineage node)."""
+    base_model: Id | None = None
+    """The model it starts from (none: trained from scratch)."""
+    phase: Phase
+    """Pre-training, fine-tuning, RL or a hyper-parameter search."""
+    declared: Figure | None = None
+    """Planned compute as declared (none: not declared)."""
+    measured: Figure | None = None
+    """Compute measured so far (telemetry), already counted under the policy's rule."""
+    measured_by_precision: dict[str, NonNegative] | None = None
+    """Operations measured per precision, counted here under the policy's rule."""
+    rate: Figure | None = None
+    """Current compute rate in FLOP/s (for the projection)."""
+    status: RunStatus = RunStatus.PLANNED
+    """Planned, running, finished or halted."""
+    declared_at: Utc | None = None
+    """When the declaration reached the log."""
+    starts_at: Utc | None = None
+    """Declared or actual start."""
+    started: bool = False
+    """Whether telemetry shows it started (for planned runs: false)."""
+    ends_at: Utc | None = None
+    """Declared or actual end."""
+    approval: Approval = Approval.NONE
+    """Approval state of the declaration."""
+    decided_at: Utc | None = None
+    """When approval was decided."""
+    review_extended_days: NonNegative = 0
+    """Days by which review was extended."""
+    primary_data: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+    """The main kind of training data (e.g. ``biological_sequences``)."""
+    compute_cost_usd: NonNegative | None = None
+    """What the run's compute cost (unknown: none)."""
+    evidence: tuple[str, ...] = ()
+    """Log entries the facts about this run rest on."""
+
+
+class ClusterFact(Model):
+    """A computing cluster."""
+
+    id: Id
+    """Cluster id."""
+    operator: Id
+    """Who operates it."""
+    facility: Id | None = None
+    """The facility it stands in."""
+    h100e: NonNegative
+    """Size in H100-equivalents."""
+    peak_flops_per_s: NonNegative | None = None
+    """Theoretical peak throughput (FLOP/s); default: h100e * 9.894e14."""
+    network_gbps: NonNegative = 0
+    """Data-centre networking (Gbit/s)."""
+    monitored: bool = False
+    """Whether its chips report signed telemetry."""
+    commissioned_at: Utc | None = None
+    """When it started operating."""
+    reported_at: Utc | None = None
+    """When it was reported (none: not reported)."""
+    evidence: tuple[str, ...] = ()
+    """Log entries the facts about this cluster rest on."""
+
+
+class EvalStatus(StrEnum):
+    """How an evaluation ended (Inspect's log status)."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    STARTED = "started"
+
+
+class EvalFact(Model):
+    """A capability evaluation result."""
+
+    id: Id
+    """Evidence id (its log entry, or its Inspect log digest)."""
+    model: Id
+    """The model evaluated."""
+    domain: Domain
+    """The capability domain."""
+    metric: Annotated[str, Field(min_length=1)]
+    """The metric reported."""
+    value: float | None = None
+    """Point estimate (none when the evaluation failed)."""
+    ci_low: float | None = None
+    """Lower confidence bound."""
+    ci_high: float | None = None
+    """Upper confidence bound."""
+    status: EvalStatus = EvalStatus.SUCCESS
+    """Success, or how it failed (a failed evaluation never counts as a pass)."""
+    completed_at: Utc | None = None
+    """When it finished."""
+    evidence: tuple[str, ...] = ()
+    """Log entries it rests on."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> EvalFact:
+        if self.status is EvalStatus.SUCCESS and self.value is None:
+            raise ValueError("a successful evaluation must report a value")
+        lo = self.value if self.ci_low is None else self.ci_low
+        hi = self.value if self.ci_high is None else self.ci_high
+        if (
+            self.value is not None
+            and lo is not None
+            and hi is not None
+            and not lo <= self.value <= hi
+        ):
+            raise ValueError(f"interval must hold the value: {lo} <= {self.value} <= {hi}")
+        return self
+
+
+class OperatorFact(Model):
+    """An operator (a lab, a data-centre owner)."""
+
+    id: Id
+    """Operator id."""
+    annual_revenue_usd: NonNegative | None = None
+    """Annual revenue (unknown: none)."""
+
+
+class IncidentFact(Model):
+    """A safety incident."""
+
+    id: Id
+    """Incident id."""
+    operator: Id
+    """Operator concerned."""
+    occurred_at: Utc
+    """When it happened (or was discovered)."""
+    reported_at: Utc | None = None
+    """When it was reported (none: not yet)."""
+    summary: Annotated[str, Field(max_length=2_000)] = ""
+    """What happened."""
+
+
+class PauseFact(Model):
+    """The pause as the governance fold sees it."""
+
+    active: bool = False
+    """Whether a pause is in force."""
+    started_at: Utc | None = None
+    """When it started."""
+    expires_at: Utc | None = None
+    """When it expires without renewal."""
+
+
+class Facts(Model):
+    """Everything a policy evaluation reads."""
+
+    runs: tuple[RunFact, ...] = ()
+    """Training runs."""
+    clusters: tuple[ClusterFact, ...] = ()
+    """Computing clusters."""
+    evaluations: tuple[EvalFact, ...] = ()
+    """Capability evaluation results."""
+    operators: tuple[OperatorFact, ...] = ()
+    """Operators (revenue, for thresholds that depend on it)."""
+    incidents: tuple[IncidentFact, ...] = ()
+    """Safety incidents."""
+    pause: PauseFact = PauseFact()
+    """The pause's state."""
+    state: dict[Fact, float] = Field(default_factory=dict)
+    """State figures for lift conditions (coverage, witnesses, ...)."""
+
+    @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
+    @classmethod
+    def _unique_ids(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        seen: set[str] = set()
+        dup = sorted({x.id for x in value if x.id in seen or seen.add(x.id)})  # type: ignore[func-returns-value]
+        if dup:
+            raise ValueError(f"duplicate ids: {', '.join(dup)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_base_per_model(self) -> Facts:
+        base: dict[str, str | None] = {}
+        clashes: set[str] = set()
+        for run in self.runs:
+            if run.model in base and base[run.model] != run.base_model:
+                clashes.add(run.model)
+            base.setdefault(run.model, run.base_model)
+        if clashes:
+            raise ValueError(
+                f"runs of one model name different base models: {', '.join(sorted(clashes))}"
+            )
+        return self
+
+
+def parse_facts(text: str, filename: str = "<facts>") -> Facts:
+    """:class:`Facts` from YAML (or JSON) text, every problem listed at once."""
+    data, positions = read_yaml(text, filename)
+    return validate_document(Facts, data, filename=filename, positions=positions, what="facts file")
+
+
+def load_facts(path: str) -> Facts:
+    """:class:`Facts` from a YAML file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise PolicyError(f"cannot read facts file {path}: {exc.strerror or exc}") from exc
+    return parse_facts(text, path)

@@ -1,0 +1,235 @@
+"""What a policy evaluation returns: findings, obligations and lift-condition results.
+
+These are plain frozen values. :meth:`Evaluation.to_json` and :meth:`Evaluation.canonical_bytes`
+give the same bytes for the same inputs (RFC 8785), so that anyone who recomputes an evaluation
+from the log can compare it byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pausewatch.policy._model import Action, Condition, Tier
+from pausewatch.statements import canonical
+
+
+class Severity(StrEnum):
+    """How serious a finding is, from informational to critical."""
+
+    INFO = "info"
+    NOTICE = "notice"
+    WARNING = "warning"
+    SERIOUS = "serious"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 (info) .. 4 (critical), for ordering."""
+        return _RANK[self]
+
+
+_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+class FindingKind(StrEnum):
+    """What a finding is about."""
+
+    TIER_REACHED = "tier_reached"
+    """A run or a model's lineage reached a compute tier."""
+    THRESHOLD_APPROACHING = "threshold_approaching"
+    """A running job will cross a stricter tier's threshold soon, at its current rate."""
+    PROHIBITED_NOT_RULED_OUT = "prohibited_not_ruled_out"
+    """The interval of a run's compute reaches the prohibition, its central value does not."""
+    PROHIBITED_COMPUTE = "prohibited_compute"
+    """A run or lineage is above the prohibited threshold (planned or measured)."""
+    UNDECLARED_RUN = "undeclared_run"
+    """A run that had to be declared before it started was not."""
+    STARTED_WITHOUT_APPROVAL = "started_without_approval"
+    """A run that needed approval started before approval or deemed approval."""
+    EXCEEDS_DECLARATION = "exceeds_declaration"
+    """Measured compute is above the declared plan's high bound."""
+    NEW_MODEL = "new_model"
+    """A derivative counts as a new model under the modification rule."""
+    UNMONITORED_CLUSTER = "unmonitored_cluster"
+    """A cluster above the monitoring threshold is not monitored."""
+    CLUSTER_NOT_REPORTED = "cluster_not_reported"
+    """A cluster with a reporting duty was not reported in time."""
+    CAPABILITY_ALERT = "capability_alert"
+    """An evaluation cannot rule out a capability (alert level, or a failed evaluation)."""
+    CAPABILITY_CRITICAL = "capability_critical"
+    """An evaluation establishes a capability at the critical level."""
+    CAPABILITY_UNEVALUATED = "capability_unevaluated"
+    """A model that must be evaluated in a domain has no result there."""
+    PAUSE_VIOLATION = "pause_violation"
+    """A run the active pause prohibits is planned or running."""
+    NOTIFICATION_OVERDUE = "notification_overdue"
+    """A reporting clock ran out without the report."""
+
+
+class ObligationStatus(StrEnum):
+    """Where a duty stands at the evaluation time."""
+
+    OPEN = "open"
+    MET = "met"
+    OVERDUE = "overdue"
+
+
+def _ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A conclusion of the policy evaluation, with the evidence it rests on."""
+
+    kind: FindingKind
+    """What it is about."""
+    severity: Severity
+    """How serious it is."""
+    subject: str
+    """What it concerns: ``run:<id>``, ``model:<id>``, ``cluster:<id>``, ``eval:<id>``..."""
+    explanation: str
+    """One or two sentences a delegate can read."""
+    evidence: tuple[str, ...] = ()
+    """Log entries and facts it rests on."""
+    action: Action = Action.FINDING
+    """What it sets in motion under the policy."""
+    tier: Tier | None = None
+    """The compute tier concerned, if any."""
+    figures: tuple[tuple[str, float | str], ...] = field(default=())
+    """Figures it quotes, as sorted (name, value) pairs."""
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        """Most severe first, then by subject and kind."""
+        return (-self.severity.rank, self.subject, self.kind.value, self.explanation)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "subject": self.subject,
+            "explanation": self.explanation,
+            "evidence": list(self.evidence),
+            "action": self.action.value,
+            "tier": None if self.tier is None else self.tier.value,
+            "figures": dict(self.figures),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """A duty the policy places on someone, with its deadline."""
+
+    duty: str
+    """What must be done."""
+    subject: str
+    """Whom or what it concerns."""
+    deadline: datetime | None
+    """By when (none: at once, or no fixed date)."""
+    status: ObligationStatus
+    """Open, met or overdue at the evaluation time."""
+    basis: str
+    """The policy clause it comes from (``compute.pretraining.report_before_start``...)."""
+    source: str
+    """The source id of that clause."""
+
+    def sort_key(self) -> tuple[str, str, str]:
+        """Earliest deadline first (undated last), then subject and duty."""
+        return (_ts(self.deadline) or "~", self.subject, self.duty)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "duty": self.duty,
+            "subject": self.subject,
+            "deadline": _ts(self.deadline),
+            "status": self.status.value,
+            "basis": self.basis,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionResult:
+    """Whether one lift condition holds on the state."""
+
+    condition: Condition
+    """The condition."""
+    actual: float | None
+    """The state's figure (none: the state does not know it, and the condition fails)."""
+    held: bool
+    """Whether it holds."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "fact": self.condition.fact.value,
+            "op": self.condition.op.value,
+            "value": self.condition.value,
+            "description": self.condition.description,
+            "actual": self.actual,
+            "held": self.held,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The result of evaluating one policy over one set of facts at one time."""
+
+    policy_id: str
+    """Id of the policy evaluated."""
+    policy_version: str
+    """Its version."""
+    policy_digest: str
+    """SHA-256 of its canonical bytes."""
+    at: datetime
+    """The evaluation time (never the wall clock: a parameter)."""
+    findings: tuple[Finding, ...]
+    """Findings, most severe first."""
+    obligations: tuple[Obligation, ...]
+    """Obligations, earliest deadline first."""
+    lift_conditions: tuple[ConditionResult, ...] = ()
+    """The pause's lift conditions on this state (empty when the policy has no pause)."""
+
+    def max_severity(self, subject: str | None = None) -> Severity | None:
+        """The highest severity overall, or for one subject (none when there is no finding)."""
+        ranks = [f.severity for f in self.findings if subject is None or f.subject == subject]
+        return max(ranks, key=lambda s: s.rank) if ranks else None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "policy": {
+                "id": self.policy_id,
+                "version": self.policy_version,
+                "digest": self.policy_digest,
+            },
+            "at": _ts(self.at),
+            "findings": [f.to_json() for f in self.findings],
+            "obligations": [o.to_json() for o in self.obligations],
+            "lift_conditions": [c.to_json() for c in self.lift_conditions],
+            "summary": self.summary(),
+        }
+
+    def summary(self) -> dict[str, int]:
+        """Number of findings per severity (every severity named) and of open obligations."""
+        counts = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            counts[f.severity.value] += 1
+        counts["obligations_overdue"] = sum(
+            o.status is ObligationStatus.OVERDUE for o in self.obligations
+        )
+        counts["obligations_open"] = sum(
+            o.status is ObligationStatus.OPEN for o in self.obligations
+        )
+        return counts
+
+    def canonical_bytes(self) -> bytes:
+        """RFC 8785 bytes of :meth:`to_json`: equal inputs give equal bytes."""
+        return canonical(self.to_json())

@@ -1,0 +1,622 @@
+"""The moratorium policy: a versioned document of thresholds, duties and decision rules.
+
+A policy is data. It is written in YAML (see ``presets/``), validated by these pydantic models,
+signed on the log by a ``policy.adopt/v1`` statement, and read by the pure evaluation in
+:mod:`pausewatch.policy._evaluate`. Every figure carries ``source``: the id of an entry in the
+policy's ``sources``, so that a delegate can see what each number rests on. ``pausewatch policy
+schema`` prints the JSON Schema generated from these models, field docstrings included.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from pausewatch.compute import CountingRule
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+
+Figure = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A positive, finite figure."""
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+"""A fraction in (0, 1]."""
+Days = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A positive number of days."""
+Text = Annotated[str, Field(min_length=1, max_length=4_000)]
+"""A non-empty piece of prose."""
+
+
+class Model(BaseModel):
+    """Base of every policy model: frozen, unknown fields refused, docstrings as descriptions."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        validate_default=False,
+    )
+
+
+class Phase(StrEnum):
+    """A kind of training activity."""
+
+    PRETRAINING = "pretraining"
+    FINE_TUNING = "fine_tuning"
+    RL = "rl"
+    HYPERPARAMETER_SEARCH = "hyperparameter_search"
+
+
+POST_TRAINING_PHASES = frozenset({Phase.FINE_TUNING, Phase.RL})
+"""Phases counted against the post-training tiers; the others count against pre-training."""
+
+
+class Tier(StrEnum):
+    """Compute tiers, from the mildest to the strictest duty."""
+
+    MONITOR = "monitor"
+    REPORT_BEFORE_START = "report_before_start"
+    APPROVAL_REQUIRED = "approval_required"
+    PROHIBITED = "prohibited"
+
+
+TIER_ORDER: tuple[Tier, ...] = tuple(Tier)
+"""Tiers in increasing strictness; their thresholds may not decrease along this order."""
+
+
+class Basis(StrEnum):
+    """What a compute threshold is compared with."""
+
+    RUN = "run"
+    """The compute of one training run."""
+    LINEAGE = "lineage"
+    """The cumulative compute of a model: its own runs plus every ancestor it derives from."""
+
+
+class Sourced(Model):
+    """A part of the policy whose figures rest on a cited source."""
+
+    source: Annotated[str, Field(min_length=1)]
+    """Id of the entry in the policy's ``sources`` that this figure rests on."""
+    note: Text | None = None
+    """How the source's wording was turned into this figure, where that needed a choice."""
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("sources")
+        if known is not None and value not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"unknown source {value!r}; the policy's sources are: {listed}")
+        return value
+
+
+class Source(Model):
+    """A document a figure rests on."""
+
+    title: Text
+    """Title of the document."""
+    publisher: Text | None = None
+    """Who published it (a legislature, an institute, a company)."""
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    """Where to read it."""
+    date: Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")] | None = None
+    """Publication date, ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``."""
+    status: Text | None = None
+    """Legal status where it matters (draft, in force, rescinded on ...)."""
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _year(cls, value: object) -> object:
+        # YAML reads a bare year as an integer.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Counting(Sourced):
+    """How FLOP are counted."""
+
+    rule: CountingRule
+    """``fp16_equivalent_or_actual``: each operation counts the higher of its actual and its
+    FP16-equivalent count; ``precision_agnostic``: every operation counts once."""
+    includes: tuple[Phase, ...] = tuple(Phase)
+    """Activities that count as training (the others are not counted at all)."""
+
+    @field_validator("includes")
+    @classmethod
+    def _not_empty(cls, value: tuple[Phase, ...]) -> tuple[Phase, ...]:
+        if not value:
+            raise ValueError("at least one phase must count as training")
+        if len(set(value)) != len(value):
+            raise ValueError("a phase is listed twice")
+        return value
+
+
+class Threshold(Sourced):
+    """One compute threshold: above ``flop`` (strictly, as the legal texts say "exceeds"), the
+    tier's duty applies."""
+
+    flop: Figure
+    """The threshold in FLOP, counted under the policy's counting rule."""
+    basis: tuple[Basis, ...] = (Basis.RUN, Basis.LINEAGE)
+    """Compared with each run, with each model's cumulative lineage compute, or both."""
+    min_cost_usd: Annotated[float, Field(ge=0)] | None = None
+    """Applies only when the compute also cost more than this (unknown cost: it applies)."""
+    min_developer_revenue_usd: Annotated[float, Field(ge=0)] | None = None
+    """Applies only to developers with annual revenue above this (unknown revenue: it applies)."""
+
+    @field_validator("basis")
+    @classmethod
+    def _basis(cls, value: tuple[Basis, ...]) -> tuple[Basis, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("basis must name 'run', 'lineage' or both, each once")
+        return value
+
+
+class TierSet(Model):
+    """The four tiers for one class of training; a missing tier does not apply."""
+
+    monitor: Threshold | None = None
+    """Compute at which a run is monitored (telemetry, registry)."""
+    report_before_start: Threshold | None = None
+    """Compute at which a run must be declared before it starts."""
+    approval_required: Threshold | None = None
+    """Compute at which a run needs approval (or deemed approval) before it starts."""
+    prohibited: Threshold | None = None
+    """Compute above which training is prohibited."""
+
+    def items(self) -> list[tuple[Tier, Threshold]]:
+        """The tiers present, mildest first."""
+        out: list[tuple[Tier, Threshold]] = []
+        for tier in TIER_ORDER:
+            t = getattr(self, tier.value)
+            if t is not None:
+                out.append((tier, t))
+        return out
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TierSet:
+        present = self.items()
+        for (lo_tier, lo), (hi_tier, hi) in itertools.pairwise(present):
+            if hi.flop < lo.flop:
+                raise ValueError(
+                    f"inverted tier order: {hi_tier.value} ({hi.flop:.3g} FLOP) is below "
+                    f"{lo_tier.value} ({lo.flop:.3g} FLOP); stricter tiers need higher or "
+                    f"equal thresholds"
+                )
+        return self
+
+
+class SpecialThreshold(Threshold):
+    """A threshold for a narrower class of training (for example biological sequence data)."""
+
+    tier: Tier
+    """Which tier this threshold triggers."""
+    phases: tuple[Phase, ...] = tuple(Phase)
+    """Training phases it applies to."""
+    data: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The kind of training data it applies to, matched against a run's ``primary_data``."""
+
+
+class Modification(Sourced):
+    """When a derivative of a model counts as a new model."""
+
+    fraction: Fraction
+    """A derivative is a new model when its own compute exceeds this fraction of its base's
+    cumulative compute."""
+
+
+class ComputeTiers(Model):
+    """Compute thresholds, separately for pre-training and post-training."""
+
+    pretraining: TierSet = TierSet()
+    """Tiers for pre-training and hyper-parameter searches (and cumulative lineage totals)."""
+    post_training: TierSet = TierSet()
+    """Tiers for fine-tuning and reinforcement learning on an existing model."""
+    special: tuple[SpecialThreshold, ...] = ()
+    """Narrower thresholds (for a kind of data) that apply in addition."""
+    modification: Modification | None = None
+    """When a derivative counts as a new model."""
+
+
+class Approvals(Sourced):
+    """Which tiers need approval, and when silence counts as approval."""
+
+    tiers: tuple[Tier, ...] = (Tier.APPROVAL_REQUIRED,)
+    """Tiers whose runs need approval before they start."""
+    deemed_after_days: Days | None = None
+    """A declaration is deemed approved this many days after it was filed, unless extended."""
+    extension_days: Days | None = None
+    """How much longer review may be extended, once, by decision."""
+
+
+class ClusterMonitoring(Sourced):
+    """The largest cluster that may run without monitoring."""
+
+    max_unmonitored_h100e: Figure
+    """Largest cluster, in H100-equivalents, that may operate unregistered and unmonitored."""
+
+
+class ClusterReporting(Sourced):
+    """Reporting duties for large clusters."""
+
+    min_flops_per_s: Figure
+    """Theoretical peak throughput (FLOP/s) above which a cluster must be reported."""
+    min_network_gbps: Annotated[float, Field(ge=0)] = 0.0
+    """...and whose data-centre networking is faster than this (Gbit/s)."""
+    within_days: Days = 30
+    """Days from commissioning within which the cluster must be reported."""
+
+
+class Clusters(Model):
+    """Rules for computing clusters."""
+
+    monitoring: ClusterMonitoring | None = None
+    """The monitoring threshold (none: clusters are not limited)."""
+    reporting: ClusterReporting | None = None
+    """The reporting duty (none: no duty)."""
+
+
+class Domain(StrEnum):
+    """Capability domains a pause is drawn against."""
+
+    AI_RND_AUTOMATION = "ai_rnd_automation"
+    SELF_IMPROVEMENT = "self_improvement"
+    AUTONOMOUS_REPLICATION = "autonomous_replication"
+    CYBER_OFFENCE = "cyber_offence"
+    STEALTH_SITUATIONAL_AWARENESS = "stealth_situational_awareness"
+
+
+class Bound(StrEnum):
+    """Which end of an evaluation's confidence interval is compared with a level."""
+
+    LOWER = "lower"
+    POINT = "point"
+    UPPER = "upper"
+
+
+class Action(StrEnum):
+    """What a finding sets in motion."""
+
+    FINDING = "finding"
+    """Recorded and shown; no proposal."""
+    HALT_PROPOSAL = "halt_proposal"
+    """The secretariat files a halt order proposal for the subject."""
+    PAUSE_PROPOSAL = "pause_proposal"
+    """The secretariat files a proposal to start a pause."""
+
+
+class CapabilityTrigger(Sourced):
+    """A capability threshold in one domain, checked against evaluation results."""
+
+    domain: Domain
+    """The capability domain."""
+    indicator: Text
+    """What the trigger is about, in the source's words (e.g. 'fully automate the work of an
+    entry-level, remote-only researcher')."""
+    metric: Annotated[str, Field(min_length=1, max_length=200)]
+    """The metric of the evaluation results it reads (e.g. 'accuracy', 'horizon_minutes')."""
+    alert_level: float
+    """Level at which the capability can no longer be ruled out."""
+    critical_level: float
+    """Level at which the capability is taken as present."""
+    alert_bound: Bound = Bound.UPPER
+    """Bound compared with ``alert_level`` (upper: alert when it cannot be ruled out)."""
+    critical_bound: Bound = Bound.LOWER
+    """Bound compared with ``critical_level`` (lower: critical when it is established)."""
+    buffer: Annotated[float, Field(ge=0)] = 0.0
+    """Safety buffer: both levels are lowered by this much before comparing."""
+    on_alert: Action = Action.FINDING
+    """What an alert sets in motion."""
+    on_critical: Action = Action.PAUSE_PROPOSAL
+    """What a critical result sets in motion."""
+    required_above_flop: Figure | None = None
+    """Models whose lineage compute reaches this must have a result in this domain."""
+
+    @model_validator(mode="after")
+    def _levels(self) -> CapabilityTrigger:
+        if self.critical_level < self.alert_level:
+            raise ValueError(
+                f"critical_level ({self.critical_level}) is below alert_level "
+                f"({self.alert_level}); the critical level must be at or above the alert level"
+            )
+        return self
+
+
+class Fact(StrEnum):
+    """State figures a lift condition can test."""
+
+    MONITORING_COVERAGE = "monitoring_coverage"
+    """Fraction of known H100-equivalents under chip-signed telemetry."""
+    EVAL_DOMAINS_ADOPTED = "eval_domains_adopted"
+    """Number of capability domains with an adopted evaluation suite."""
+    WITNESSES = "witnesses"
+    """Number of independent witnesses cosigning the log's checkpoints."""
+    OPEN_CRITICAL_FINDINGS = "open_critical_findings"
+    """Critical findings not yet resolved."""
+    UNDECLARED_COMPUTE_FLOP = "undeclared_compute_flop"
+    """Compute tagged to no declared run in the last accounting period."""
+    DARK_CHIPS = "dark_chips"
+    """Registered chips silent past the telemetry limit."""
+    PARTIES = "parties"
+    """Number of parties to the agreement."""
+
+
+class Comparison(StrEnum):
+    """How a condition compares a fact with its value."""
+
+    GE = ">="
+    GT = ">"
+    LE = "<="
+    LT = "<"
+    EQ = "=="
+
+
+class Condition(Model):
+    """A checkable predicate over the state: ``<fact> <op> <value>``."""
+
+    fact: Fact
+    """The state figure tested."""
+    op: Comparison
+    """The comparison."""
+    value: float
+    """The figure compared with."""
+    description: Text
+    """What the condition means, for the people voting."""
+
+
+class VoteRule(StrEnum):
+    """How votes become a decision."""
+
+    SIMPLE_MAJORITY = "simple_majority"
+    TWO_THIRDS = "two_thirds"
+    UNANIMITY = "unanimity"
+
+
+class PauseScope(Model):
+    """What a pause prohibits."""
+
+    training_above_flop: Figure
+    """Training runs whose compute exceeds this are prohibited while a pause is active."""
+    phases: tuple[Phase, ...] = tuple(Phase)
+    """Training phases the prohibition covers."""
+    description: Text
+    """The prohibition in words."""
+
+
+class PauseDecision(Model):
+    """Who decides a pause step and by which rule."""
+
+    body: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The governance body that votes."""
+    rule: VoteRule
+    """The voting rule."""
+
+
+class Lift(PauseDecision):
+    """How a pause is lifted."""
+
+    conditions: tuple[Condition, ...] = ()
+    """Predicates that must all hold at the close of the vote for a lift to pass."""
+
+
+class Pause(Sourced):
+    """The time-limited pause: what it prohibits, how long it lasts, how it ends."""
+
+    prohibits: PauseScope
+    """What is prohibited while it is active."""
+    default_duration_days: Days
+    """How long a pause lasts when started, unless the decision says otherwise."""
+    minimum_duration_days: Days | None = None
+    """A pause may not be lifted before this many days."""
+    start: PauseDecision
+    """Who starts a pause."""
+    renewal: PauseDecision
+    """Who renews it; without a renewal it expires."""
+    renewal_duration_days: Days
+    """How long each renewal lasts."""
+    lift: Lift
+    """Who lifts it early, and the conditions that must hold."""
+    automatic_halt: bool = True
+    """File halt proposals for runs that violate an active pause."""
+
+
+class Event(StrEnum):
+    """Events that start a notification clock."""
+
+    THRESHOLD_MET = "threshold_met"
+    """A run or lineage reached a tier's threshold."""
+    THRESHOLD_EXPECTED = "threshold_expected"
+    """It became known (a declaration) that a tier's threshold will be met."""
+    CRITICAL_INCIDENT = "critical_incident"
+    """A critical safety incident occurred."""
+    NEW_MODEL = "new_model"
+    """A derivative became a new model under the modification rule."""
+    CAPABILITY_ALERT = "capability_alert"
+    """An evaluation reached a capability trigger's alert level."""
+
+
+class Notification(Sourced):
+    """A reporting clock: what must be reported within how long."""
+
+    event: Event
+    """The event that starts the clock."""
+    tier: Tier | None = None
+    """For threshold events: the tier whose threshold starts the clock."""
+    within_hours: Figure
+    """Hours from the event to the deadline."""
+    duty: Text
+    """What must be reported, and to whom."""
+
+
+class Withdrawal(Sourced):
+    """Leaving the agreement."""
+
+    notice_days: Days
+    """Notice period before a withdrawal takes effect."""
+    consequences: Text
+    """What happens to the withdrawing party's assets."""
+
+
+class Body(Model):
+    """A governance body."""
+
+    title: Text
+    """Its name (Conference of the Parties, Executive Council, ...)."""
+    members: Literal["all_parties"] | Annotated[int, Field(ge=1)]
+    """``all_parties`` (one vote each) or a number of seats."""
+    permanent_seats: tuple[str, ...] = ()
+    """Parties holding a permanent seat."""
+    term_days: Days | None = None
+    """Term of an elected seat."""
+    quorum: Fraction = 0.5
+    """Fraction of members who must vote for a decision to count (met at or above it)."""
+    default_rule: VoteRule = VoteRule.SIMPLE_MAJORITY
+    """Rule for decisions that name no other."""
+    veto_holders: tuple[str, ...] = ()
+    """Parties whose 'no' blocks a decision of this body."""
+
+
+class Decision(StrEnum):
+    """Kinds of decision a policy assigns to a body."""
+
+    ADOPT_POLICY = "adopt_policy"
+    APPROVE_DECLARATION = "approve_declaration"
+    HALT_ORDER = "halt_order"
+    CHALLENGE_INSPECTION = "challenge_inspection"
+    EXEMPTION = "exemption"
+    ENFORCEMENT = "enforcement"
+    APPOINT_DIRECTOR_GENERAL = "appoint_director_general"
+
+
+class DecisionRule(Model):
+    """Which body takes a kind of decision, by which rule."""
+
+    body: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The body."""
+    rule: VoteRule
+    """The voting rule."""
+
+
+class Governance(Sourced):
+    """The bodies that decide, and who decides what."""
+
+    bodies: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Body]
+    """Bodies by id (e.g. ``conference``, ``council``)."""
+    decisions: dict[Decision, DecisionRule] = Field(default_factory=dict)
+    """Which body takes which decision."""
+    vote_window_days: Days = 14
+    """How long a proposal stays open for votes."""
+
+    @model_validator(mode="after")
+    def _bodies_exist(self) -> Governance:
+        missing = sorted(
+            {
+                f"{d.value} -> {r.body}"
+                for d, r in self.decisions.items()
+                if r.body not in self.bodies
+            }
+        )
+        if missing:
+            raise ValueError(
+                f"decisions name bodies that are not defined: {', '.join(missing)}; "
+                f"defined: {', '.join(sorted(self.bodies)) or 'none'}"
+            )
+        return self
+
+
+class Policy(Model):
+    """A moratorium policy: thresholds, duties, triggers and decision rules, with sources."""
+
+    id: Annotated[str, Field(pattern=_ID.pattern, max_length=64)]
+    """Stable identifier (``miri-2025``)."""
+    version: Annotated[str, Field(pattern=_SEMVER.pattern)]
+    """Semantic version of this document (``1.0.0``)."""
+    title: Text
+    """Human title."""
+    summary: Text | None = None
+    """What the policy is, in a paragraph."""
+    sources: dict[Annotated[str, Field(pattern=_ID.pattern)], Source]
+    """Documents the figures rest on, by id; every ``source`` field names one of them."""
+    counting: Counting
+    """The counting rule every compute figure in this policy is measured under."""
+    compute: ComputeTiers = ComputeTiers()
+    """Compute tiers for pre- and post-training."""
+    approvals: Approvals | None = None
+    """Approval of declared runs (none: no tier needs approval)."""
+    clusters: Clusters = Clusters()
+    """Cluster monitoring and reporting."""
+    capabilities: tuple[CapabilityTrigger, ...] = ()
+    """Capability triggers per domain."""
+    pause: Pause | None = None
+    """The pause: scope, duration, renewal and lift (none: the policy defines no pause)."""
+    notifications: tuple[Notification, ...] = ()
+    """Reporting clocks."""
+    withdrawal: Withdrawal | None = None
+    """Withdrawal from the agreement."""
+    governance: Governance | None = None
+    """Bodies and decision rules."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        problems: list[str] = []
+        if self.approvals is not None:
+            for tier in self.approvals.tiers:
+                if all(
+                    getattr(ts, tier.value) is None
+                    for ts in (self.compute.pretraining, self.compute.post_training)
+                ) and not any(s.tier is tier for s in self.compute.special):
+                    problems.append(f"approvals name tier {tier.value!r}, which has no threshold")
+        if self.pause is not None and self.governance is not None:
+            for step in ("start", "renewal", "lift"):
+                body = getattr(self.pause, step).body
+                if body not in self.governance.bodies:
+                    problems.append(f"pause.{step} names body {body!r}, which is not defined")
+        for n in self.notifications:
+            if n.event in (Event.THRESHOLD_MET, Event.THRESHOLD_EXPECTED) and n.tier is None:
+                problems.append(f"notification for {n.event.value} must name a tier")
+        known = set(self.sources)
+        for path, source in _source_refs(self):
+            if source not in known:
+                problems.append(f"{path}: unknown source {source!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _source_refs(model: BaseModel, path: str = "") -> list[tuple[str, str]]:
+    """Every ``source`` reference in a model tree, with its dotted path."""
+    refs: list[tuple[str, str]] = []
+    if isinstance(model, Sourced):
+        refs.append((path or "<root>", model.source))
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items: list[tuple[str, Any]]
+        if isinstance(value, BaseModel):
+            items = [(name, value)]
+        elif isinstance(value, tuple):
+            items = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, dict):
+            items = [(f"{name}.{k}", v) for k, v in value.items()]
+        else:
+            continue
+        for sub, v in items:
+            if isinstance(v, BaseModel):
+                refs.extend(_source_refs(v, f"{path}.{sub}" if path else sub))
+    return refs
+
+
+def policy_context(raw: Any) -> dict[str, Any]:
+    """Validation context for a raw policy mapping: the source ids it declares."""
+    sources = raw.get("sources") if isinstance(raw, dict) else None
+    return {"sources": frozenset(sources) if isinstance(sources, dict) else frozenset()}
