@@ -30,7 +30,7 @@ from pausewatch.policy import (
     preset_names,
 )
 from pausewatch.policy._evaluate import evaluate
-from pausewatch.policy._facts import load_facts
+from pausewatch.policy._facts import load_facts, parse_facts
 from pausewatch.policy._findings import Evaluation, ObligationStatus, Severity
 from pausewatch.policy._statements import ADOPT_KIND, adoption_of, effective_policy
 
@@ -234,15 +234,16 @@ def schema() -> None:
 def check(
     policy: PolicyArg,
     facts: Annotated[
-        Path, typer.Argument(help="A facts file (YAML): runs, clusters, evaluations.")
+        str, typer.Argument(help="A facts file (YAML): runs, clusters, evaluations; - for stdin.")
     ],
     at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate POLICY over FACTS and print the findings and obligations."""
+    when = parse_time(at)
     p = resolve_policy(policy)
-    f = load_facts(str(facts))
-    result = evaluate(p, f, parse_time(at))
+    f = parse_facts(sys.stdin.read(), "<stdin>") if facts == "-" else load_facts(facts)
+    result = evaluate(p, f, when)
     if as_json:
         print_json(result.to_json())
         return

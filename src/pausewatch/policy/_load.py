@@ -10,7 +10,7 @@ overwrite.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pausewatch.errors import PolicyError
-from pausewatch.policy._model import Policy, policy_context
+from pausewatch.policy._model import Policy, policy_context, raw_tier_problems
 from pausewatch.statements import canonical, digest
 
 Loc = tuple[str | int, ...]
@@ -101,6 +101,11 @@ def read_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int]]:
     return data, _positions(node)
 
 
+def _line_of(problem: str) -> int:
+    parts = problem.split(":", 2)
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
+
+
 def problems_of(exc: ValidationError, filename: str, positions: Mapping[Loc, int]) -> list[str]:
     """One ``file:line: path: reason`` line per validation error, in document order."""
     lines: list[tuple[int, str]] = []
@@ -124,8 +129,13 @@ def validate_document(
     positions: Mapping[Loc, int],
     what: str,
     context: dict[str, Any] | None = None,
+    extra: Callable[[Any], list[tuple[Loc, str]]] | None = None,
 ) -> _M:
-    """Validate ``data`` against ``model``, listing every problem at once on failure."""
+    """Validate ``data`` against ``model``, listing every problem at once on failure.
+
+    ``extra`` finds problems in the raw data that the model's own checks would report but
+    pydantic skips when another field of the same part is invalid; they are merged in.
+    """
     if not isinstance(data, dict):
         raise PolicyError(
             f"{filename} is not a valid {what}",
@@ -135,6 +145,12 @@ def validate_document(
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems = problems_of(exc, filename, positions)
+        for loc, msg in extra(data) if extra else []:
+            line = _line(positions, loc)
+            text = f"{filename}:{line}: {_dotted(loc)}: {msg}" if line else f"{filename}: {msg}"
+            if text not in problems:
+                problems.append(text)
+        problems.sort(key=_line_of)
         n = len(problems)
         raise PolicyError(
             f"{filename} is not a valid {what} ({n} problem{'s' if n != 1 else ''})", problems
@@ -151,6 +167,7 @@ def parse_policy(text: str, filename: str = "<policy>") -> Policy:
         positions=positions,
         what="policy",
         context=policy_context(data),
+        extra=raw_tier_problems,
     )
 
 

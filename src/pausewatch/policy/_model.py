@@ -186,15 +186,46 @@ class TierSet(Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> TierSet:
-        present = self.items()
-        for (lo_tier, lo), (hi_tier, hi) in itertools.pairwise(present):
-            if hi.flop < lo.flop:
-                raise ValueError(
-                    f"inverted tier order: {hi_tier.value} ({hi.flop:.3g} FLOP) is below "
-                    f"{lo_tier.value} ({lo.flop:.3g} FLOP); stricter tiers need higher or "
-                    f"equal thresholds"
-                )
+        problem = tier_order_problem([(tier, t.flop) for tier, t in self.items()])
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def tier_order_problem(figures: list[tuple[Tier, float]]) -> str | None:
+    """Why tiers given mildest first are out of order (none when they are in order)."""
+    for (lo_tier, lo), (hi_tier, hi) in itertools.pairwise(figures):
+        if hi < lo:
+            return (
+                f"inverted tier order: {hi_tier.value} ({hi:.3g} FLOP) is below "
+                f"{lo_tier.value} ({lo:.3g} FLOP); stricter tiers need higher or equal thresholds"
+            )
+    return None
+
+
+def raw_tier_problems(raw: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Tier-order problems in a raw policy mapping, found even where other fields are invalid
+    (pydantic skips a model's own checks when one of its fields fails)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    compute = raw.get("compute") if isinstance(raw, dict) else None
+    if not isinstance(compute, dict):
+        return problems
+    for cls in ("pretraining", "post_training"):
+        tiers = compute.get(cls)
+        if not isinstance(tiers, dict):
+            continue
+        figures: list[tuple[Tier, float]] = []
+        for tier in TIER_ORDER:
+            t = tiers.get(tier.value)
+            flop = t.get("flop") if isinstance(t, dict) else None
+            try:
+                figures.append((tier, float(flop)))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+        problem = tier_order_problem(figures)
+        if problem:
+            problems.append((("compute", cls), problem))
+    return problems
 
 
 class SpecialThreshold(Threshold):

@@ -73,11 +73,16 @@ def _validate_body(kind: str, raw: Any) -> tuple[Body, bytes]:
                 f"unknown field(s) in body of {kind}: {', '.join(extra)}; "
                 f"allowed: {', '.join(model.model_fields)}"
             ) from exc
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise StatementError(
-            f"invalid body of {kind}: {where}: {first['msg']} (got {first.get('input')!r})"[:500]
-        ) from exc
+        problems = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(p) for p in e["loc"]) or "body"
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            value = e.get("input")
+            # Echo a scalar the signer sent; a whole object would drown the reason.
+            got = f" (got {value!r})"[:120] if not isinstance(value, dict | list) else ""
+            problems.append(f"{where}: {msg}{got}")
+        more = f"; and {exc.error_count() - 5} more" if exc.error_count() > 5 else ""
+        raise StatementError(f"invalid body of {kind}: {'; '.join(problems)}{more}"[:2000]) from exc
 
 
 def parse_statement(obj: Any) -> Statement:
