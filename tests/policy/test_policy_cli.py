@@ -134,3 +134,22 @@ def test_bad_input_is_one_error_line(args: tuple[str, ...], message: str) -> Non
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("error: ")
     assert message in lines[0]
+
+
+def test_documented_example_shows_what_the_guide_says() -> None:
+    """docs/examples/facts.yaml, evaluated as docs/policy.md shows, yields the findings the
+    guide describes."""
+    example = Path(__file__).parents[2] / "docs" / "examples" / "facts.yaml"
+    res = cli(
+        "policy", "check", "miri-2025", str(example), "--at", "2026-11-26T00:00:00Z", "--json"
+    )
+    assert res.returncode == 0, res.stderr
+    found = {(f["subject"], f["kind"], f["severity"]) for f in json.loads(res.stdout)["findings"]}
+    assert {
+        ("run:r1", "threshold_approaching", "serious"),
+        ("run:r2", "undeclared_run", "serious"),
+        ("cluster:c9", "unmonitored_cluster", "serious"),
+        ("eval:e1", "capability_alert", "warning"),
+        ("eval:e2", "capability_alert", "warning"),
+        ("incident:i1", "notification_overdue", "warning"),
+    } <= found
