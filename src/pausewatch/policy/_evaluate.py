@@ -26,7 +26,14 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 
-from pausewatch.compute import CountingRule, Estimate, Method, count_flop, project_crossing
+from pausewatch.compute import (
+    CountingRule,
+    Estimate,
+    Method,
+    Phase,
+    count_flop,
+    project_crossing,
+)
 from pausewatch.errors import PolicyError
 from pausewatch.policy._facts import (
     Approval,
@@ -58,7 +65,6 @@ from pausewatch.policy._model import (
     Condition,
     Event,
     Fact,
-    Phase,
     Policy,
     Threshold,
     Tier,
@@ -212,6 +218,33 @@ class _Evaluator:
             status = ObligationStatus.OPEN
         self.obligations.append(Obligation(duty, subject, deadline, status, basis, source))
         return status
+
+    def clock(
+        self,
+        event: Event,
+        tier: Tier | None,
+        *,
+        about: str,
+        subject: str,
+        start: datetime,
+        done_at: datetime | None,
+    ) -> list[tuple[ObligationStatus, float, datetime]]:
+        """Obligations for every notification clock the policy sets on ``event`` (and
+        ``tier``), started at ``start``; each is met by ``done_at``. Returns each clock's status,
+        its hours and its deadline."""
+        started: list[tuple[ObligationStatus, float, datetime]] = []
+        for within, duty, source in self.clocks.get((event, tier), ()):
+            deadline = start + timedelta(hours=within)
+            status = self.obligation(
+                f"{duty} ({about})",
+                subject,
+                deadline,
+                done_at,
+                f"notifications.{event.value}",
+                source,
+            )
+            started.append((status, within, deadline))
+        return started
 
     def applies(self, t: Threshold, cost: float | None, operator: str | None) -> bool:
         if t.min_cost_usd is not None and cost is not None and cost <= t.min_cost_usd:
@@ -461,25 +494,23 @@ class _Evaluator:
     ) -> None:
         """Notification clocks a crossed threshold starts; a declaration on the log is the
         notification, so ``filed_at`` (the declaration's time) meets them."""
-        for within, duty, source in self.clocks.get((Event.THRESHOLD_EXPECTED, tier), ()):
-            if declared_above:
-                self.obligation(
-                    f"{duty} ({what} is declared above {t.flop:.3g} FLOP)",
-                    subject,
-                    known_at + timedelta(hours=within),
-                    filed_at,
-                    f"notifications.{Event.THRESHOLD_EXPECTED.value}",
-                    source,
-                )
-        for within, duty, source in self.clocks.get((Event.THRESHOLD_MET, tier), ()):
-            self.obligation(
-                f"{duty} ({what} passed {t.flop:.3g} FLOP)",
-                subject,
-                met_at + timedelta(hours=within),
-                filed_at,
-                f"notifications.{Event.THRESHOLD_MET.value}",
-                source,
+        if declared_above:
+            self.clock(
+                Event.THRESHOLD_EXPECTED,
+                tier,
+                about=f"{what} is declared above {t.flop:.3g} FLOP",
+                subject=subject,
+                start=known_at,
+                done_at=filed_at,
             )
+        self.clock(
+            Event.THRESHOLD_MET,
+            tier,
+            about=f"{what} passed {t.flop:.3g} FLOP",
+            subject=subject,
+            start=met_at,
+            done_at=filed_at,
+        )
 
     def crossing_time(self, run: RunFact, used: Compute | None, threshold: float) -> datetime:
         """When the run passed ``threshold``: back-projected from its measured compute at its
@@ -738,16 +769,14 @@ class _Evaluator:
             base=base_total.value,
             fraction=rule.fraction,
         )
-        start = first_start.get(model, self.at)
-        for within, duty, source in self.clocks.get((Event.NEW_MODEL, None), ()):
-            self.obligation(
-                f"{duty} (model {model})",
-                subject,
-                start + timedelta(hours=within),
-                None,
-                f"notifications.{Event.NEW_MODEL.value}",
-                source,
-            )
+        self.clock(
+            Event.NEW_MODEL,
+            None,
+            about=f"model {model}",
+            subject=subject,
+            start=first_start.get(model, self.at),
+            done_at=None,
+        )
 
     # -- clusters ----------------------------------------------------------------------------
 
@@ -893,32 +922,29 @@ class _Evaluator:
             self.alert_clock(ev, subject)
 
     def alert_clock(self, ev: EvalFact, subject: str) -> None:
-        for within, duty, source in self.clocks.get((Event.CAPABILITY_ALERT, None), ()):
-            start = ev.completed_at or self.at
-            self.obligation(
-                f"{duty} (model {ev.model}, {ev.domain.value})",
-                subject,
-                start + timedelta(hours=within),
-                None,
-                f"notifications.{Event.CAPABILITY_ALERT.value}",
-                source,
-            )
+        self.clock(
+            Event.CAPABILITY_ALERT,
+            None,
+            about=f"model {ev.model}, {ev.domain.value}",
+            subject=subject,
+            start=ev.completed_at or self.at,
+            done_at=None,
+        )
 
     # -- incidents ---------------------------------------------------------------------------
 
     def incidents(self) -> None:
-        for within, duty, source in self.clocks.get((Event.CRITICAL_INCIDENT, None), ()):
-            for inc in self.facts.incidents:
-                subject = f"incident:{inc.id}"
-                deadline = inc.occurred_at + timedelta(hours=within)
-                status = self.obligation(
-                    f"{duty} (incident {inc.id} of {inc.operator})",
-                    subject,
-                    deadline,
-                    inc.reported_at,
-                    f"notifications.{Event.CRITICAL_INCIDENT.value}",
-                    source,
-                )
+        for inc in self.facts.incidents:
+            subject = f"incident:{inc.id}"
+            clocks = self.clock(
+                Event.CRITICAL_INCIDENT,
+                None,
+                about=f"incident {inc.id} of {inc.operator}",
+                subject=subject,
+                start=inc.occurred_at,
+                done_at=inc.reported_at,
+            )
+            for status, within, deadline in clocks:
                 if status is ObligationStatus.OVERDUE:
                     self.finding(
                         FindingKind.NOTIFICATION_OVERDUE,

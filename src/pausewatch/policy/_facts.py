@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from pausewatch.compute import Estimate, Method
+from pausewatch.compute import Estimate, Method, Phase
 from pausewatch.errors import PolicyError
 from pausewatch.policy._load import read_yaml, validate_document
-from pausewatch.policy._model import Domain, Fact, Model, Phase
+from pausewatch.policy._model import Domain, Fact, Model
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from pausewatch.compute import CountingRule
+from pausewatch.compute import CountingRule, Phase
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
@@ -47,15 +47,6 @@ class Model(BaseModel):
         use_attribute_docstrings=True,
         validate_default=False,
     )
-
-
-class Phase(StrEnum):
-    """A kind of training activity."""
-
-    PRETRAINING = "pretraining"
-    FINE_TUNING = "fine_tuning"
-    RL = "rl"
-    HYPERPARAMETER_SEARCH = "hyperparameter_search"
 
 
 POST_TRAINING_PHASES = frozenset({Phase.FINE_TUNING, Phase.RL})

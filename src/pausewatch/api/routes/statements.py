@@ -33,7 +33,9 @@ _EXAMPLE = {
         "already on the log is not appended again: the answer is 200 with its existing entry "
         "and `duplicate: true`. Errors are RFC 9457 problem documents: 400 malformed JSON, "
         "413 body too large, 422 unknown kind / unknown field / invalid body / bad signature, "
-        "503 when the log's queue is full (retry after the `Retry-After` seconds)."
+        "403 when the signer does not hold the role the kind requires (`policy.adopt/v1`: the "
+        "secretariat key), 503 when the log's queue is full (retry after the `Retry-After` "
+        "seconds)."
     ),
     openapi_extra={
         "requestBody": {
