@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pausewatch.policy._findings import Evaluation, FindingKind, ObligationStatu
 
 AT = datetime(2026, 11, 26, tzinfo=UTC)
 MIRI = load_preset("miri-2025")
+DOCS_FACTS = Path(__file__).parents[2] / "docs" / "examples" / "facts.yaml"
 
 
 def facts(**parts: Any) -> Facts:
@@ -527,3 +529,10 @@ def test_summary_counts_every_severity() -> None:
     """The summary names every severity, zero or not."""
     s = evaluate(MIRI, facts(), AT).summary()
     assert set(s) == {*(x.value for x in Severity), "obligations_open", "obligations_overdue"}
+
+
+def test_findings_come_in_sort_key_order() -> None:
+    """Findings are ordered exactly as Finding.sort_key says: most severe first."""
+    result = evaluate(MIRI, parse_facts(DOCS_FACTS.read_text()), AT)
+    assert list(result.findings) == sorted(result.findings, key=lambda f: f.sort_key())
+    assert result.findings[0].severity is Severity.SERIOUS

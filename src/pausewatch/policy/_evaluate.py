@@ -1,6 +1,7 @@
 """Policy evaluation: a pure function of (policy, facts, time) to findings and obligations.
 
-The rules, in the order they are applied (docs/adr/0005-policy-evaluation.md explains each):
+The rules, in the order they are applied (docs/adr/0005-policy-document-and-evaluation.md
+explains each):
 
 * A run's compute is the higher of its declared plan and its measured compute, bound by bound,
   counted under the policy's counting rule. Phases the policy does not count are skipped.
@@ -19,6 +20,7 @@ Nothing here reads the clock, the disk or the network; ``at`` is a parameter.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from pausewatch.compute import (
+    H100E_FLOPS,
     CountingRule,
     Estimate,
     Method,
@@ -71,9 +74,6 @@ from pausewatch.policy._model import (
     TierSet,
 )
 
-H100E_FLOPS = 9.894e14
-"""Dense BF16 FLOP/s of one H100-equivalent (DESIGN.md)."""
-
 DEFAULT_HORIZON = timedelta(days=30)
 """How far ahead a running job's projection looks for an "approaching" finding."""
 
@@ -101,13 +101,21 @@ class Compute(NamedTuple):
 
     def describe(self) -> str:
         """``8.1e+23 FLOP (telemetry, ±12%)``."""
-        if self.value <= 0:
+        value = self.value
+        if value <= 0:
             return f"0 FLOP ({self.method})"
-        rel = max(self.value - self.low, self.high - self.value) / self.value
-        return f"{self.value:.3g} FLOP ({self.method}, ±{rel:.0%})"
+        spread = self.high - value
+        below = value - self.low
+        rel = (below if below > spread else spread) / value
+        return f"{value:.3g} FLOP ({self.method}, ±{rel:.0%})"
 
 
 _NONE = Compute(0.0, 0.0, 0.0, "none")
+
+# The hot loops build hundreds of thousands of these records. A NamedTuple's generated
+# ``__new__`` is a Python function; ``tuple.__new__(cls, (fields...))`` builds the same object
+# from C, at half the cost. Only for call sites that pass every field, in order.
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +134,36 @@ def _flatten(ts: TierSet, path: str) -> _Tiers:
     )
 
 
-class _Lineage(NamedTuple):
-    """What the lineage pass knows about one model."""
+class _Lineage:
+    """One model in the lineage pass: its runs (in id order), read lazily, because most models
+    need none of these details."""
 
-    model: str
-    subject: str
-    evidence: list[str]
-    operator: str | None
-    data: str | None
-    first_start: datetime | None
-    first_declared: datetime | None
+    __slots__ = ("model", "runs", "subject")
+
+    def __init__(self, model: str, runs: list[RunFact]) -> None:
+        self.model = model
+        self.subject = f"model:{model}"
+        self.runs = runs
+
+    def evidence(self) -> tuple[str, ...]:
+        if len(self.runs) == 1:
+            return self.runs[0].evidence  # already sorted and unique (facts validation)
+        return tuple(sorted({e for r in self.runs for e in r.evidence}))
+
+    def operator(self) -> str:
+        return self.runs[-1].operator
+
+    def data(self) -> str | None:
+        for r in reversed(self.runs):
+            if r.primary_data is not None:
+                return r.primary_data
+        return None
+
+    def first_start(self) -> datetime | None:
+        return min((r.starts_at for r in self.runs if r.starts_at is not None), default=None)
+
+    def first_declared(self) -> datetime | None:
+        return min((r.declared_at for r in self.runs if r.declared_at is not None), default=None)
 
 
 def _lo(value: float, low: float | None) -> float:
@@ -147,7 +175,10 @@ def _hi(value: float, high: float | None) -> float:
 
 
 def _fmt_time(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:%M UTC") if (t.hour or t.minute) else t.strftime("%Y-%m-%d")
+    """``2026-12-03`` at midnight, ``2026-12-03 00:04 UTC`` otherwise (isoformat is cheaper
+    than strftime, and this runs once per obligation)."""
+    text = t.isoformat()
+    return text[:10] if not (t.hour or t.minute) else f"{text[:10]} {text[11:16]} UTC"
 
 
 class _Evaluator:
@@ -165,14 +196,31 @@ class _Evaluator:
         self.pre = _flatten(policy.compute.pretraining, "compute.pretraining")
         self.post = _flatten(policy.compute.post_training, "compute.post_training")
         self.ordered_runs = sorted(facts.runs, key=attrgetter("id"))
+        # Per model, filled by the run pass: [value, low, high, cost] sums, base, runs.
+        self.own: dict[str, list[float]] = {}
+        self.own_post: dict[str, list[float]] = {}
+        self.base: dict[str, str | None] = {}
+        self.runs_of: dict[str, list[RunFact]] = {}
         self.findings: list[Finding] = []
         self.obligations: list[Obligation] = []
         self.revenue = {o.id: o.annual_revenue_usd for o in facts.operators}
         self.clocks: dict[tuple[Event, Tier | None], list[tuple[float, str, str]]] = {}
         for n in policy.notifications:
             self.clocks.setdefault((n.event, n.tier), []).append((n.within_hours, n.duty, n.source))
+        # Tiers that start a threshold clock: the others skip that work entirely.
+        self.clocked_tiers = frozenset(
+            tier
+            for event, tier in self.clocks
+            if event in (Event.THRESHOLD_MET, Event.THRESHOLD_EXPECTED)
+        )
         approvals = policy.approvals
         self.approval_tiers = frozenset(approvals.tiers) if approvals else frozenset()
+        self.deemed_after = (
+            timedelta(days=approvals.deemed_after_days)
+            if approvals is not None and approvals.deemed_after_days is not None
+            else None
+        )
+        self.special = policy.compute.special
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -182,22 +230,26 @@ class _Evaluator:
         severity: Severity,
         subject: str,
         explanation: str,
-        evidence: Iterable[str] = (),
+        evidence: tuple[str, ...] = (),
         *,
         action: Action = Action.FINDING,
         tier: Tier | None = None,
         **figures: float | str,
     ) -> None:
+        # Figures keep the order each call site names them in: fixed, hence deterministic.
         self.findings.append(
-            Finding(
-                kind,
-                severity,
-                subject,
-                explanation,
-                tuple(sorted(set(evidence))),
-                action,
-                tier,
-                tuple(sorted(figures.items())),
+            _new(
+                Finding,
+                (
+                    kind,
+                    severity,
+                    subject,
+                    explanation,
+                    evidence,
+                    action,
+                    tier,
+                    tuple(figures.items()),
+                ),
             )
         )
 
@@ -216,7 +268,7 @@ class _Evaluator:
             status = ObligationStatus.OVERDUE
         else:
             status = ObligationStatus.OPEN
-        self.obligations.append(Obligation(duty, subject, deadline, status, basis, source))
+        self.obligations.append(_new(Obligation, (duty, subject, deadline, status, basis, source)))
         return status
 
     def clock(
@@ -258,50 +310,74 @@ class _Evaluator:
     def compute_of(self, run: RunFact) -> tuple[Compute, Compute | None]:
         """The higher of the declared plan and the measured compute, bound by bound; and the
         measured compute alone (none when nothing was measured)."""
-        value = low = high = 0.0
-        methods: list[str] = []
         d = run.declared
-        if d is not None:
-            value, low, high = d.value, _lo(d.value, d.low), _hi(d.value, d.high)
-            methods.append(d.method.value)
         m = run.measured
-        m_value = m_low = m_high = 0.0
+        used: Compute | None = None
         if run.measured_by_precision is not None:
             # Counters are counted here, under this policy's rule; a measured figure given
             # alongside lends its relative interval.
-            m_value = count_flop(run.measured_by_precision, self.rule)
+            value = count_flop(run.measured_by_precision, self.rule)
             rel_lo = rel_hi = 1.0
             if m is not None and m.value > 0:
                 rel_lo, rel_hi = _lo(m.value, m.low) / m.value, _hi(m.value, m.high) / m.value
-            m_low, m_high = m_value * rel_lo, m_value * rel_hi
-            methods.append("telemetry")
+            used = _new(Compute, (value, value * rel_lo, value * rel_hi, "telemetry"))
         elif m is not None:
-            m_value, m_low, m_high = m.value, _lo(m.value, m.low), _hi(m.value, m.high)
-            methods.append(m.method.value)
-        measured = run.measured_by_precision is not None or m is not None
-        used = Compute(m_value, m_low, m_high, methods[-1]) if measured else None
-        if m_value > value:
-            methods.reverse()  # the measured figure leads once it passes the plan
-        combined = Compute(
-            max(value, m_value),
-            max(low, m_low),
-            max(high, m_high),
-            "+".join(dict.fromkeys(methods)) or "none",
+            used = _new(Compute, (m.value, _lo(m.value, m.low), _hi(m.value, m.high), m.method))
+        if d is None:
+            return (used if used is not None else _NONE), used
+        d_value = d.value
+        d_low = d_value if d.low is None else d.low
+        d_high = d_value if d.high is None else d.high
+        if used is None:
+            return _new(Compute, (d_value, d_low, d_high, d.method)), None
+        # The measured figure leads the name once it passes the plan.
+        u_value, u_low, u_high, u_method = used
+        combined = _new(
+            Compute,
+            (
+                d_value if d_value > u_value else u_value,
+                d_low if d_low > u_low else u_low,
+                d_high if d_high > u_high else u_high,
+                f"{u_method}+{d.method}" if u_value > d_value else f"{d.method}+{u_method}",
+            ),
         )
         return combined, used
 
     # -- runs --------------------------------------------------------------------------------
 
-    def runs(self) -> dict[str, Compute]:
-        """Evaluate each run; return each run's counted compute (for the lineage pass)."""
-        computes: dict[str, Compute] = {}
+    def runs(self) -> None:
+        """Evaluate each run, and add its counted compute to its model's sums (own, and
+        post-training) for the lineage pass. Runs go in id order, so that the same facts in any
+        order give the same floating-point sums. A cost sum is NaN where any part is unknown."""
         pause = self.policy.pause if self.facts.pause.active else None
+        own, own_post, base, runs_of = self.own, self.own_post, self.base, self.runs_of
         for run in self.ordered_runs:
             if run.phase not in self.counted:
                 continue
             c, used = self.compute_of(run)
-            computes[run.id] = c
-            tiers = self.post if run.phase in POST_TRAINING_PHASES else self.pre
+            model = run.model
+            run_cost = math.nan if run.compute_cost_usd is None else run.compute_cost_usd
+            acc = own.get(model)
+            if acc is None:
+                own[model] = acc = [0.0, 0.0, 0.0, 0.0]
+                runs_of[model] = [run]
+                base[model] = run.base_model
+            else:
+                runs_of[model].append(run)
+            acc[0] += c.value
+            acc[1] += c.low
+            acc[2] += c.high
+            acc[3] += run_cost
+            post = run.phase in POST_TRAINING_PHASES
+            if post:
+                acc = own_post.get(model)
+                if acc is None:
+                    own_post[model] = acc = [0.0, 0.0, 0.0, 0.0]
+                acc[0] += c.value
+                acc[1] += c.low
+                acc[2] += c.high
+                acc[3] += run_cost
+            tiers = self.post if post else self.pre
             subject = f"run:{run.id}"
             crossed, next_up = self.crossed(
                 tiers.run,
@@ -315,6 +391,8 @@ class _Evaluator:
             if crossed:
                 self.run_tier(run, c, subject, *crossed[-1])
             for tier, t, _ in crossed:
+                if tier not in self.clocked_tiers:
+                    continue
                 self.clocks_for(
                     tier,
                     t,
@@ -343,7 +421,6 @@ class _Evaluator:
                     )
             if pause is not None:
                 self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
-        return computes
 
     def run_tier(
         self, run: RunFact, c: Compute, subject: str, tier: Tier, t: Threshold, basis: str
@@ -354,7 +431,7 @@ class _Evaluator:
                 FindingKind.PROHIBITED_COMPUTE,
                 Severity.CRITICAL,
                 subject,
-                f"run {run.id} ({run.phase.value}) "
+                f"run {run.id} ({run.phase}) "
                 f"{'has used' if run.measured or run.measured_by_precision else 'plans'} "
                 f"{c.describe()}, above the {t.flop:.3g} FLOP prohibition",
                 run.evidence,
@@ -364,12 +441,12 @@ class _Evaluator:
                 threshold=t.flop,
             )
             return
+        desc = c.describe()
         self.finding(
             FindingKind.TIER_REACHED,
             _TIER_SEVERITY[tier],
             subject,
-            f"run {run.id} ({run.phase.value}) is at {c.describe()}, above the "
-            f"{t.flop:.3g} FLOP {words}",
+            f"run {run.id} ({run.phase}) is at {desc}, above the {t.flop:.3g} FLOP {words}",
             run.evidence,
             tier=tier,
             flop=c.value,
@@ -392,7 +469,7 @@ class _Evaluator:
                     subject,
                     f"run {run.id} started"
                     + (f" on {_fmt_time(start)}" if start else "")
-                    + f" at {c.describe()} without a declaration filed before its start, "
+                    + f" at {desc} without a declaration filed before its start, "
                     f"though it is above the {t.flop:.3g} FLOP {words}",
                     run.evidence,
                     tier=tier,
@@ -416,35 +493,41 @@ class _Evaluator:
         data kind included), and the next stricter tier not yet reached."""
         crossed: list[tuple[Tier, Threshold, str]] = []
         next_up: tuple[Tier, Threshold, str] | None = None
+        value = c.value
         for item in tiers:
             t = item[1]
-            if not self.applies(t, cost, operator):
+            if (
+                t.min_cost_usd is not None or t.min_developer_revenue_usd is not None
+            ) and not self.applies(t, cost, operator):
                 continue
-            if c.value > t.flop:
+            if value > t.flop:
                 crossed.append(item)
             elif next_up is None:
                 next_up = item
-        if data is not None:
-            for i, sp in enumerate(self.policy.compute.special):
+        if data is not None and self.special:
+            added = False
+            for i, sp in enumerate(self.special):
                 if (
                     sp.data == data
                     and (phase is None or phase in sp.phases)
                     and basis in sp.basis
-                    and c.value > sp.flop
+                    and value > sp.flop
                     and self.applies(sp, cost, operator)
                 ):
                     crossed.append((sp.tier, sp, f"compute.special[{i}]"))
-            crossed.sort(key=lambda item: (TIER_ORDER.index(item[0]), item[1].flop))
+                    added = True
+            if added:
+                crossed.sort(key=lambda item: (TIER_ORDER.index(item[0]), item[1].flop))
         return crossed, next_up
 
     def approval(self, run: RunFact, subject: str, t: Threshold) -> None:
         approvals = self.policy.approvals
         assert approvals is not None
         deemed: datetime | None = None
-        if approvals.deemed_after_days is not None and run.declared_at is not None:
-            deemed = run.declared_at + timedelta(
-                days=approvals.deemed_after_days + run.review_extended_days
-            )
+        if self.deemed_after is not None and run.declared_at is not None:
+            deemed = run.declared_at + self.deemed_after
+            if run.review_extended_days:
+                deemed += timedelta(days=run.review_extended_days)
         if run.approval is Approval.APPROVED:
             approved_at = run.decided_at
         elif run.approval is Approval.REJECTED:
@@ -553,6 +636,13 @@ class _Evaluator:
         if used is None or run.status is not RunStatus.RUNNING or rate is None or rate.value <= 0:
             return
         c = used
+        limit = self.at + self.horizon
+        if run.ends_at is not None and run.ends_at > limit:
+            limit = run.ends_at
+        r_high = _hi(rate.value, rate.high)
+        # Most running jobs are far from their next tier: rule them out before projecting.
+        if (t.flop - c.high) / r_high > (limit - self.at).total_seconds():
+            return
         crossing = project_crossing(
             measured=Estimate(c.value, c.low, c.high, Method.TELEMETRY),
             rate=Estimate(
@@ -562,9 +652,6 @@ class _Evaluator:
             now=self.at,
         )
         earliest, expected, latest = crossing.earliest, crossing.expected, crossing.latest
-        limit = self.at + self.horizon
-        if run.ends_at is not None and run.ends_at > limit:
-            limit = run.ends_at
         if earliest is None or expected is None or earliest > limit:
             return
         # Never above the severity of reaching the tier: more compute must not lower severity.
@@ -612,46 +699,9 @@ class _Evaluator:
 
     # -- lineage -----------------------------------------------------------------------------
 
-    def lineages(self, computes: dict[str, Compute]) -> dict[str, Compute]:
+    def lineages(self) -> dict[str, Compute]:
         """Cumulative compute per model (own runs plus ancestors); findings per model."""
-        # Sums run in run-id order (the caller sorted the runs), so that the same facts in any
-        # order give the same floating-point totals. A cost is NaN where any part is unknown.
-        own: dict[str, list[float]] = {}
-        own_post: dict[str, list[float]] = {}
-        base: dict[str, str | None] = {}
-        evidence: dict[str, list[str]] = {}
-        first_start: dict[str, datetime] = {}
-        first_declared: dict[str, datetime] = {}
-        operator: dict[str, str] = {}
-        data: dict[str, str] = {}
-        for run in self.ordered_runs:
-            c = computes.get(run.id)
-            if c is None:
-                continue
-            run_cost = math.nan if run.compute_cost_usd is None else run.compute_cost_usd
-            tables = [own]
-            if run.phase in POST_TRAINING_PHASES:
-                tables.append(own_post)
-            for table in tables:
-                acc = table.setdefault(run.model, [0.0, 0.0, 0.0, 0.0])
-                acc[0] += c.value
-                acc[1] += c.low
-                acc[2] += c.high
-                acc[3] += run_cost
-            base[run.model] = run.base_model
-            evidence.setdefault(run.model, []).extend(run.evidence)
-            operator[run.model] = run.operator
-            if run.primary_data is not None:
-                data[run.model] = run.primary_data
-            if run.declared_at is not None and (
-                run.model not in first_declared or run.declared_at < first_declared[run.model]
-            ):
-                first_declared[run.model] = run.declared_at
-            if run.starts_at is not None and (
-                run.model not in first_start or run.starts_at < first_start[run.model]
-            ):
-                first_start[run.model] = run.starts_at
-
+        own, own_post, base, runs_of = self.own, self.own_post, self.base, self.runs_of
         cumulative: dict[str, Compute] = {}
         cumulative_post: dict[str, Compute] = {}
         costs: dict[str, float] = {}
@@ -685,31 +735,27 @@ class _Evaluator:
         for model in sorted(own):
             c, cost = total(model, own, cumulative, costs)
             cp, cost_post = total(model, own_post, cumulative_post, costs_post)
-            subject = f"model:{model}"
-            ev = evidence.get(model, [])
-            lineage = _Lineage(
-                model,
-                subject,
-                ev,
-                operator.get(model),
-                data.get(model),
-                first_start.get(model),
-                first_declared.get(model),
-            )
+            lineage = _Lineage(model, runs_of[model])
             self.lineage_tiers(lineage, c, cost, self.pre, "cumulative training compute")
             self.lineage_tiers(
                 lineage, cp, cost_post, self.post, "cumulative post-training compute"
             )
-            self.modification(
-                model, subject, own[model], base.get(model), cumulative, ev, first_start
-            )
+            self.modification(lineage, own[model], base.get(model), cumulative)
         return cumulative
 
     def lineage_tiers(
         self, lin: _Lineage, c: Compute, cost: float | None, tiers: _Tiers, what: str
     ) -> None:
+        if not tiers.lineage or (c.value <= tiers.lineage[0][1].flop and not self.special):
+            return  # below the mildest lineage threshold: nothing to find
         crossed, _ = self.crossed(
-            tiers.lineage, Basis.LINEAGE, c, None, lin.data, cost, lin.operator
+            tiers.lineage,
+            Basis.LINEAGE,
+            c,
+            None,
+            lin.data() if self.special else None,
+            cost,
+            lin.operator() if self.revenue else None,
         )
         if not crossed:
             return
@@ -721,34 +767,34 @@ class _Evaluator:
             lin.subject,
             f"model {lin.model}'s {what} is {c.describe()}, above the {t.flop:.3g} FLOP "
             f"{_TIER_WORDS[tier]}",
-            lin.evidence,
+            lin.evidence(),
             action=Action.HALT_PROPOSAL if prohibited else Action.FINDING,
             tier=tier,
             flop=c.value,
             threshold=t.flop,
         )
         for tier, t, _ in crossed:
+            if tier not in self.clocked_tiers:
+                continue
             self.clocks_for(
                 tier,
                 t,
                 what=f"model {lin.model}",
                 subject=lin.subject,
-                declared_above=lin.first_declared is not None,
-                known_at=lin.first_declared or self.at,
-                met_at=lin.first_start or self.at,
-                filed_at=lin.first_declared,
+                declared_above=lin.first_declared() is not None,
+                known_at=lin.first_declared() or self.at,
+                met_at=lin.first_start() or self.at,
+                filed_at=lin.first_declared(),
             )
 
     def modification(
         self,
-        model: str,
-        subject: str,
+        lin: _Lineage,
         own: list[float],
         base_model: str | None,
         cumulative: dict[str, Compute],
-        evidence: list[str],
-        first_start: dict[str, datetime],
     ) -> None:
+        model, subject = lin.model, lin.subject
         rule = self.policy.compute.modification
         if rule is None or base_model is None:
             return
@@ -764,7 +810,7 @@ class _Evaluator:
             f"model {model} used {own[0]:.3g} FLOP on top of {base_model} "
             f"({base_total.value:.3g} FLOP), more than {rule.fraction:.3g} of it: it counts as "
             f"a new model",
-            evidence,
+            lin.evidence(),
             own=own[0],
             base=base_total.value,
             fraction=rule.fraction,
@@ -774,7 +820,7 @@ class _Evaluator:
             None,
             about=f"model {model}",
             subject=subject,
-            start=first_start.get(model, self.at),
+            start=lin.first_start() or self.at,
             done_at=None,
         )
 
@@ -873,7 +919,7 @@ class _Evaluator:
 
     def capability(self, trig: CapabilityTrigger, ev: EvalFact) -> None:
         subject = f"eval:{ev.id}"
-        evidence = (*ev.evidence, f"eval:{ev.id}")
+        evidence = tuple(sorted({*ev.evidence, f"eval:{ev.id}"}))
         alert = trig.alert_level - trig.buffer
         critical = trig.critical_level - trig.buffer
         buffer = f" (levels lowered by a buffer of {trig.buffer:g})" if trig.buffer else ""
@@ -957,6 +1003,21 @@ class _Evaluator:
                     )
 
 
+_BY_SUBJECT = attrgetter("subject", "kind", "explanation")
+
+
+def _sorted_findings(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Most severe first, then by subject, kind and explanation (:meth:`Finding.sort_key`),
+    sorted per severity with a C-level key: the order is the same, the sort much cheaper."""
+    buckets: dict[Severity, list[Finding]] = {s: [] for s in Severity}
+    for f in findings:
+        buckets[f.severity].append(f)
+    ordered: list[Finding] = []
+    for severity in reversed(Severity):
+        ordered.extend(sorted(buckets[severity], key=_BY_SUBJECT))
+    return tuple(ordered)
+
+
 def check_conditions(
     conditions: Iterable[Condition], state: dict[Fact, float]
 ) -> tuple[ConditionResult, ...]:
@@ -993,9 +1054,25 @@ def evaluate(
     Pure and deterministic: equal arguments give equal :meth:`Evaluation.canonical_bytes`.
     ``digest`` may pass the policy's precomputed digest (it is computed otherwise).
     """
+    # The evaluation allocates hundreds of thousands of small acyclic records (findings,
+    # obligations, intermediate tuples); reference counting frees all of its garbage. The cyclic
+    # collector, left on, would repeatedly walk every live object -- the facts included -- for
+    # nothing. It is paused for the evaluation and restored as it was (docs/adr/0005).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(policy, facts, at, horizon, digest)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _evaluate(
+    policy: Policy, facts: Facts, at: datetime, horizon: timedelta, digest: str | None
+) -> Evaluation:
     ev = _Evaluator(policy, facts, at, horizon)
-    computes = ev.runs()
-    cumulative = ev.lineages(computes)
+    ev.runs()
+    cumulative = ev.lineages()
     ev.clusters()
     ev.capabilities(cumulative)
     ev.incidents()
@@ -1009,7 +1086,7 @@ def evaluate(
         policy_version=policy.version,
         policy_digest=digest if digest is not None else policy_digest(policy),
         at=at,
-        findings=tuple(sorted(ev.findings, key=Finding.sort_key)),
+        findings=_sorted_findings(ev.findings),
         obligations=tuple(sorted(ev.obligations, key=Obligation.sort_key)),
         lift_conditions=lift,
     )

@@ -34,6 +34,14 @@ Utc = Annotated[datetime, AfterValidator(_utc)]
 """A timezone-aware UTC datetime."""
 
 
+def _evidence(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(value))) if len(value) > 1 else value
+
+
+Evidence = Annotated[tuple[str, ...], AfterValidator(_evidence)]
+"""References a fact rests on (log entries such as ``log:1234``), kept sorted and unique."""
+
+
 class Figure(Model):
     """A compute figure (FLOP, or FLOP/s for a rate) with its interval."""
 
@@ -123,7 +131,7 @@ class RunFact(Model):
     """The main kind of training data (e.g. ``biological_sequences``)."""
     compute_cost_usd: NonNegative | None = None
     """What the run's compute cost (unknown: none)."""
-    evidence: tuple[str, ...] = ()
+    evidence: Evidence = ()
     """Log entries the facts about this run rest on."""
 
 
@@ -148,7 +156,7 @@ class ClusterFact(Model):
     """When it started operating."""
     reported_at: Utc | None = None
     """When it was reported (none: not reported)."""
-    evidence: tuple[str, ...] = ()
+    evidence: Evidence = ()
     """Log entries the facts about this cluster rest on."""
 
 
@@ -182,7 +190,7 @@ class EvalFact(Model):
     """Success, or how it failed (a failed evaluation never counts as a pass)."""
     completed_at: Utc | None = None
     """When it finished."""
-    evidence: tuple[str, ...] = ()
+    evidence: Evidence = ()
     """Log entries it rests on."""
 
     @model_validator(mode="after")

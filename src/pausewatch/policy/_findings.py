@@ -7,10 +7,10 @@ from the log can compare it byte for byte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pausewatch.policy._model import Action, Condition, Tier
 from pausewatch.statements import canonical
@@ -77,15 +77,21 @@ class ObligationStatus(StrEnum):
     OVERDUE = "overdue"
 
 
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
 def _ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A conclusion of the policy evaluation, with the evidence it rests on."""
+class Finding(NamedTuple):
+    """A conclusion of the policy evaluation, with the evidence it rests on.
+
+    A named tuple rather than a dataclass: an evaluation builds one per finding, often hundreds
+    of thousands, and a tuple is the cheapest immutable record Python builds.
+    """
 
     kind: FindingKind
     """What it is about."""
@@ -101,12 +107,12 @@ class Finding:
     """What it sets in motion under the policy."""
     tier: Tier | None = None
     """The compute tier concerned, if any."""
-    figures: tuple[tuple[str, float | str], ...] = field(default=())
-    """Figures it quotes, as sorted (name, value) pairs."""
+    figures: tuple[tuple[str, float | str], ...] = ()
+    """Figures it quotes, as (name, value) pairs in name order."""
 
     def sort_key(self) -> tuple[int, str, str, str]:
         """Most severe first, then by subject and kind."""
-        return (-self.severity.rank, self.subject, self.kind.value, self.explanation)
+        return (-_RANK[self.severity], self.subject, self.kind, self.explanation)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -122,9 +128,9 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Obligation:
-    """A duty the policy places on someone, with its deadline."""
+class Obligation(NamedTuple):
+    """A duty the policy places on someone, with its deadline (a named tuple, like
+    :class:`Finding`)."""
 
     duty: str
     """What must be done."""
@@ -139,9 +145,10 @@ class Obligation:
     source: str
     """The source id of that clause."""
 
-    def sort_key(self) -> tuple[str, str, str]:
+    def sort_key(self) -> tuple[bool, datetime, str, str]:
         """Earliest deadline first (undated last), then subject and duty."""
-        return (_ts(self.deadline) or "~", self.subject, self.duty)
+        deadline = self.deadline
+        return (deadline is None, deadline or _NEVER, self.subject, self.duty)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
