@@ -536,3 +536,21 @@ def test_findings_come_in_sort_key_order() -> None:
     result = evaluate(MIRI, parse_facts(DOCS_FACTS.read_text()), AT)
     assert list(result.findings) == sorted(result.findings, key=lambda f: f.sort_key())
     assert result.findings[0].severity is Severity.SERIOUS
+
+
+def test_evaluation_restores_the_garbage_collector() -> None:
+    """evaluate pauses the cyclic collector and leaves it as it found it, on or off."""
+    import gc
+
+    assert gc.isenabled()
+    evaluate(MIRI, facts(runs=[run(declared={"value": 5e22})]), AT)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate(MIRI, facts(), AT)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(PolicyError):
+        evaluate(MIRI, facts(), datetime(2026, 1, 1))  # noqa: DTZ001
+    assert gc.isenabled()
