@@ -60,5 +60,5 @@ def test_mixed_count_example() -> None:
 
 def test_negative_count_refused() -> None:
     """A negative operation count is a ComputeError."""
-    with pytest.raises(ComputeError, match="must be >= 0"):
+    with pytest.raises(ComputeError, match="must be finite and >= 0"):
         count_flop({"bf16": -1.0}, CountingRule.PRECISION_AGNOSTIC)

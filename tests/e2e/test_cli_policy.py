@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,19 @@ pytestmark = pytest.mark.slow
 
 
 def test_adopt_then_read_the_policy_in_force(tmp_path: Path, start_log: Any) -> None:
-    """The secretariat adopts two presets with effective times; `policy current` answers which
-    one rules at a given time; a lab key's adoption is refused and changes nothing."""
+    """The secretariat adopts two presets with effective times ahead; `policy current` answers
+    which one rules at a given time; a lab key's adoption is refused and changes nothing."""
+    now = datetime.now(UTC)
+
+    def day(n: int) -> str:
+        return (now + timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     data = tmp_path / "svc"
     log = start_log(data)
     common = ("--url", log.url, "--data-dir", str(data), "--json")
-    first = run_cli(
-        "policy", "adopt", "eu-ai-act", "--effective-at", "2026-01-01T00:00:00Z", *common
-    )
+    first = run_cli("policy", "adopt", "eu-ai-act", "--effective-at", day(10), *common)
     assert first.returncode == 0, first.stderr
-    second = run_cli(
-        "policy", "adopt", "miri-2025", "--effective-at", "2027-01-01T00:00:00Z", *common
-    )
+    second = run_cli("policy", "adopt", "miri-2025", "--effective-at", day(20), *common)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["accepted"]["index"] == 1
 
@@ -35,9 +37,9 @@ def test_adopt_then_read_the_policy_in_force(tmp_path: Path, start_log: Any) -> 
         assert res.returncode == 0, res.stderr
         return dict(json.loads(res.stdout))
 
-    assert current("2026-06-01T00:00:00Z")["id"] == "eu-ai-act"
-    assert current("2027-06-01T00:00:00Z")["id"] == "miri-2025"
-    before = run_cli("policy", "current", "--url", log.url, "--at", "2025-06-01T00:00:00Z")
+    assert current(day(15))["id"] == "eu-ai-act"
+    assert current(day(25))["id"] == "miri-2025"
+    before = run_cli("policy", "current", "--url", log.url, "--at", day(5))
     assert before.returncode == 1
     assert before.stderr.startswith("error: no policy is in force")
 
@@ -49,4 +51,4 @@ def test_adopt_then_read_the_policy_in_force(tmp_path: Path, start_log: Any) -> 
     assert refused.returncode == 1
     assert "must be signed by the secretariat key" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    assert current("2027-06-01T00:00:00Z")["adoptions"] == 2
+    assert current(day(25))["adoptions"] == 2

@@ -458,7 +458,9 @@ def test_pause_prohibits_runs_above_its_scope() -> None:
     off = evaluate(MIRI, facts(runs=[r]), AT)
     on = evaluate(MIRI, facts(runs=[r], pause={"active": True}), AT)
     assert FindingKind.PAUSE_VIOLATION not in kinds(off)
-    [f] = [f for f in on.findings if f.kind is FindingKind.PAUSE_VIOLATION]
+    found = {f.subject: f for f in on.findings if f.kind is FindingKind.PAUSE_VIOLATION}
+    assert set(found) == {"run:r1", "model:m-r1"}
+    f = found["run:r1"]
     assert f.severity is Severity.CRITICAL
     assert f.action.value == "halt_proposal"
 

@@ -134,7 +134,7 @@ def test_pause_naming_an_undefined_body_is_refused() -> None:
     """Pause decisions must name a body the governance section defines."""
     policy = policy_to_json(load_preset("miri-2025"))
     policy["pause"]["lift"]["body"] = "assembly"
-    with pytest.raises(PolicyError, match=r"pause\.lift names body 'assembly'"):
+    with pytest.raises(PolicyError, match=r"pause\.lift\.body: names body 'assembly'"):
         parse_policy(yaml.safe_dump(policy))
 
 

@@ -98,8 +98,9 @@ def test_miri_figures() -> None:
 def test_fli_figures() -> None:
     """fli-2023: training above GPT-4's 2.1e25 FLOP is paused for at least six months."""
     p = load_preset("fli-2023")
-    assert p.compute.pretraining.prohibited is not None
-    assert p.compute.pretraining.prohibited.flop == 2.1e25
+    assert p.compute.pretraining.prohibited is None  # a pause, not a standing ban
+    assert p.compute.pretraining.monitor is not None
+    assert p.compute.pretraining.monitor.flop == 2.1e25
     assert p.pause is not None
     assert p.pause.prohibits.training_above_flop == 2.1e25
     assert p.pause.minimum_duration_days is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from pausewatch import __version__
 from pausewatch.cli import _compute, _keys, _log, _policy, _statement, _witness
@@ -50,7 +51,7 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except Error as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         sys.exit(1)
 
 

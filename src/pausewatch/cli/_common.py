@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Verifier
@@ -44,7 +45,7 @@ KeysDirOpt = Annotated[
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line and exit."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 

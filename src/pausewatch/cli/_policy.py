@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape as esc
 from rich.table import Table
 
 from pausewatch.cli._common import (
@@ -19,7 +20,7 @@ from pausewatch.cli._common import (
     out,
     print_json,
 )
-from pausewatch.errors import PolicyError
+from pausewatch.errors import Error, PolicyError
 from pausewatch.policy import (
     Policy,
     dump_policy,
@@ -95,7 +96,7 @@ def presets(as_json: JsonOpt = False) -> None:
         return
     table = Table("preset", "version", "title", box=None)
     for r in rows:
-        table.add_row(r["name"], r["version"], r["title"])
+        table.add_row(esc(r["name"]), r["version"], esc(r["title"]))
     out.print(table)
 
 
@@ -117,7 +118,7 @@ def show(
 
 
 def _print_summary(p: Policy) -> None:
-    out.print(f"[bold]{p.title}[/]  ({p.id} {p.version})")
+    out.print(f"[bold]{esc(p.title)}[/]  ({p.id} {p.version})")
     out.print(f"digest  {policy_digest(p)}")
     out.print(f"counting  {p.counting.rule.value}  [dim]\\[{p.counting.source}][/]")
     table = Table("class", "tier", "FLOP above", "basis", "source", box=None)
@@ -173,11 +174,12 @@ def _print_summary(p: Policy) -> None:
         )
         for cond in pz.lift.conditions:
             out.print(
-                f"  {cond.fact.value} {cond.op.value} {cond.value:g}  [dim]{cond.description}[/]"
+                f"  {cond.fact.value} {cond.op.value} {cond.value:g}  "
+                f"[dim]{esc(cond.description)}[/]"
             )
     for n in p.notifications:
         on = f" ({n.tier.value})" if n.tier else ""
-        out.print(f"notify  {n.event.value}{on} within {n.within_hours:g} h: {n.duty}")
+        out.print(f"notify  {n.event.value}{on} within {n.within_hours:g} h: {esc(n.duty)}")
     if p.withdrawal:
         out.print(f"withdrawal  {p.withdrawal.notice_days:g} days' notice")
 
@@ -193,9 +195,10 @@ def validate(
     for f in files:
         try:
             p = load_policy(f)
-        except PolicyError as exc:
+        except Error as exc:  # every file is checked, whatever went wrong with one
             failed = True
-            results.append({"file": str(f), "valid": False, "problems": exc.problems or [str(exc)]})
+            problems = exc.problems if isinstance(exc, PolicyError) else []
+            results.append({"file": str(f), "valid": False, "problems": problems or [str(exc)]})
             continue
         results.append(
             {
@@ -211,10 +214,14 @@ def validate(
     else:
         for r in results:
             if r["valid"]:
-                out.print(f"[green]valid[/]  {r['file']}  {r['id']} {r['version']}  {r['digest']}")
+                out.print(
+                    f"[green]valid[/]  {esc(r['file'])}  {r['id']} {r['version']}  {r['digest']}"
+                )
             else:
                 n = len(r["problems"])
-                out.print(f"[red]invalid[/]  {r['file']}  ({n} problem{'s' if n != 1 else ''})")
+                out.print(
+                    f"[red]invalid[/]  {esc(r['file'])}  ({n} problem{'s' if n != 1 else ''})"
+                )
                 for line in r["problems"]:
                     out.print(f"  {line}", markup=False)
     if failed:
@@ -260,7 +267,7 @@ def _print_evaluation(result: Evaluation) -> None:
         style = _SEVERITY_STYLE[finding.severity]
         action = f"  -> {finding.action.value}" if finding.action.value != "finding" else ""
         head = f"{finding.severity.value:8}"
-        out.print(f"[{style}]{head}[/] {finding.kind.value:26} {finding.subject}{action}")
+        out.print(f"[{style}]{head}[/] {finding.kind.value:26} {esc(finding.subject)}{action}")
         out.print(f"         {finding.explanation}", markup=False)
         if finding.evidence:
             out.print(f"         evidence: {', '.join(finding.evidence)}", markup=False)
@@ -270,7 +277,7 @@ def _print_evaluation(result: Evaluation) -> None:
         deadline = o.deadline.isoformat().replace("+00:00", "Z") if o.deadline else "at once"
         style = {ObligationStatus.OVERDUE: "red", ObligationStatus.MET: "green"}.get(o.status, "")
         status = f"[{style}]{o.status.value:8}[/]" if style else f"{o.status.value:8}"
-        out.print(f"{status} {deadline:22} {o.duty}  [dim]\\[{o.basis}][/]")
+        out.print(f"{status} {deadline:22} {esc(o.duty)}  [dim]\\[{o.basis}][/]")
     if result.lift_conditions:
         out.print("[bold]lift conditions[/]")
         for c in result.lift_conditions:
@@ -278,7 +285,7 @@ def _print_evaluation(result: Evaluation) -> None:
             actual = "unknown" if c.actual is None else f"{c.actual:g}"
             out.print(
                 f"{mark}  {c.condition.fact.value} {c.condition.op.value} {c.condition.value:g} "
-                f"(is {actual})  [dim]{c.condition.description}[/]"
+                f"(is {actual})  [dim]{esc(c.condition.description)}[/]"
             )
 
 

@@ -11,6 +11,7 @@ A policy counts compute in one of two ways (see docs/adr/0004-flop-counting-and-
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -77,7 +78,7 @@ def count_flop(flop: Mapping[str, float] | Mapping[Precision, float], rule: Coun
     """
     counted = 0.0
     for name, ops in flop.items():
-        if ops < 0:
-            raise ComputeError(f"operation count for {name} must be >= 0, got {ops!r}")
+        if not math.isfinite(ops) or ops < 0:
+            raise ComputeError(f"operation count for {name} must be finite and >= 0, got {ops!r}")
         counted += ops * weight(parse_precision(name), rule)
     return counted

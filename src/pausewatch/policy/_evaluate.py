@@ -20,11 +20,12 @@ Nothing here reads the clock, the disk or the network; ``at`` is a parameter.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -124,13 +125,20 @@ class _Tiers:
 
     run: tuple[tuple[Tier, Threshold, str], ...]
     lineage: tuple[tuple[Tier, Threshold, str], ...]
+    run_prohibition: Threshold | None
+    lineage_prohibition: Threshold | None
 
 
 def _flatten(ts: TierSet, path: str) -> _Tiers:
     items = [(tier, t, f"{path}.{tier.value}") for tier, t in ts.items()]
+    prohibited = ts.prohibited
     return _Tiers(
         run=tuple(i for i in items if Basis.RUN in i[1].basis),
         lineage=tuple(i for i in items if Basis.LINEAGE in i[1].basis),
+        run_prohibition=prohibited if prohibited and Basis.RUN in prohibited.basis else None,
+        lineage_prohibition=(
+            prohibited if prohibited and Basis.LINEAGE in prohibited.basis else None
+        ),
     )
 
 
@@ -138,12 +146,13 @@ class _Lineage:
     """One model in the lineage pass: its runs (in id order), read lazily, because most models
     need none of these details."""
 
-    __slots__ = ("model", "runs", "subject")
+    __slots__ = ("counted", "model", "runs", "subject")
 
-    def __init__(self, model: str, runs: list[RunFact]) -> None:
+    def __init__(self, model: str, runs: list[RunFact], counted: dict[str, float]) -> None:
         self.model = model
         self.subject = f"model:{model}"
         self.runs = runs
+        self.counted = counted
 
     def evidence(self) -> tuple[str, ...]:
         if len(self.runs) == 1:
@@ -162,8 +171,26 @@ class _Lineage:
     def first_start(self) -> datetime | None:
         return min((r.starts_at for r in self.runs if r.starts_at is not None), default=None)
 
+    def crossing_run(self, prior: float, threshold: float) -> RunFact | None:
+        """The run whose compute took the lineage above ``threshold``, runs taken in order of
+        start (undated ones last); ``prior`` is the ancestors' compute. None if no run did (or
+        the ancestors alone are above it)."""
+        if prior > threshold:
+            return None
+        total = prior
+        for run in sorted(self.runs, key=_start_order):
+            total += self.counted.get(run.id, 0.0)
+            if total > threshold:
+                return run
+        return None
+
     def first_declared(self) -> datetime | None:
         return min((r.declared_at for r in self.runs if r.declared_at is not None), default=None)
+
+
+def _start_order(run: RunFact) -> tuple[bool, datetime, str]:
+    start = run.starts_at or run.declared_at
+    return (start is None, start or _LATEST, run.id)
 
 
 def _lo(value: float, low: float | None) -> float:
@@ -172,6 +199,17 @@ def _lo(value: float, low: float | None) -> float:
 
 def _hi(value: float, high: float | None) -> float:
     return value if high is None else high
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _plus(t: datetime, delta: timedelta) -> datetime:
+    """``t + delta``, saturating at the latest representable time instead of overflowing."""
+    try:
+        return t + delta
+    except OverflowError:
+        return _LATEST
 
 
 def _fmt_time(t: datetime) -> str:
@@ -201,6 +239,7 @@ class _Evaluator:
         self.own_post: dict[str, list[float]] = {}
         self.base: dict[str, str | None] = {}
         self.runs_of: dict[str, list[RunFact]] = {}
+        self.run_flop: dict[str, float] = {}
         self.findings: list[Finding] = []
         self.obligations: list[Obligation] = []
         self.revenue = {o.id: o.annual_revenue_usd for o in facts.operators}
@@ -221,6 +260,13 @@ class _Evaluator:
             else None
         )
         self.special = policy.compute.special
+        self.pause = policy.pause if facts.pause.in_force(at) else None
+        # Runs whose declaration and approval duties are already recorded, so that a run that
+        # reaches a tier both alone and through its lineage gets each duty once.
+        self.declarations_done: set[str] = set()
+        self.approvals_done: set[str] = set()
+        extension = approvals.extension_days if approvals is not None else None
+        self.max_extension = extension
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -278,15 +324,15 @@ class _Evaluator:
         *,
         about: str,
         subject: str,
-        start: datetime,
+        start: datetime | None,
         done_at: datetime | None,
-    ) -> list[tuple[ObligationStatus, float, datetime]]:
+    ) -> list[tuple[ObligationStatus, float, datetime | None]]:
         """Obligations for every notification clock the policy sets on ``event`` (and
-        ``tier``), started at ``start``; each is met by ``done_at``. Returns each clock's status,
-        its hours and its deadline."""
-        started: list[tuple[ObligationStatus, float, datetime]] = []
+        ``tier``), started at ``start`` (unknown: the obligation has no date and cannot be
+        overdue); each is met by ``done_at``. Returns each clock's status, hours and deadline."""
+        started: list[tuple[ObligationStatus, float, datetime | None]] = []
         for within, duty, source in self.clocks.get((event, tier), ()):
-            deadline = start + timedelta(hours=within)
+            deadline = None if start is None else _plus(start, timedelta(hours=within))
             status = self.obligation(
                 f"{duty} ({about})",
                 subject,
@@ -322,14 +368,16 @@ class _Evaluator:
                 rel_lo, rel_hi = _lo(m.value, m.low) / m.value, _hi(m.value, m.high) / m.value
             used = _new(Compute, (value, value * rel_lo, value * rel_hi, "telemetry"))
         elif m is not None:
-            used = _new(Compute, (m.value, _lo(m.value, m.low), _hi(m.value, m.high), m.method))
+            method = m.method or Method.TELEMETRY
+            used = _new(Compute, (m.value, _lo(m.value, m.low), _hi(m.value, m.high), method))
         if d is None:
             return (used if used is not None else _NONE), used
         d_value = d.value
         d_low = d_value if d.low is None else d.low
         d_high = d_value if d.high is None else d.high
+        d_method = d.method or Method.DECLARED
         if used is None:
-            return _new(Compute, (d_value, d_low, d_high, d.method)), None
+            return _new(Compute, (d_value, d_low, d_high, d_method)), None
         # The measured figure leads the name once it passes the plan.
         u_value, u_low, u_high, u_method = used
         combined = _new(
@@ -338,7 +386,7 @@ class _Evaluator:
                 d_value if d_value > u_value else u_value,
                 d_low if d_low > u_low else u_low,
                 d_high if d_high > u_high else u_high,
-                f"{u_method}+{d.method}" if u_value > d_value else f"{d.method}+{u_method}",
+                f"{u_method}+{d_method}" if u_value > d_value else f"{d_method}+{u_method}",
             ),
         )
         return combined, used
@@ -349,19 +397,21 @@ class _Evaluator:
         """Evaluate each run, and add its counted compute to its model's sums (own, and
         post-training) for the lineage pass. Runs go in id order, so that the same facts in any
         order give the same floating-point sums. A cost sum is NaN where any part is unknown."""
-        pause = self.policy.pause if self.facts.pause.active else None
+        pause = self.pause
         own, own_post, base, runs_of = self.own, self.own_post, self.base, self.runs_of
         for run in self.ordered_runs:
+            model = run.model
+            if model not in base or base[model] is None:
+                base[model] = run.base_model  # every run names the lineage, counted or not
             if run.phase not in self.counted:
                 continue
             c, used = self.compute_of(run)
-            model = run.model
+            self.run_flop[run.id] = c.value
             run_cost = math.nan if run.compute_cost_usd is None else run.compute_cost_usd
             acc = own.get(model)
             if acc is None:
                 own[model] = acc = [0.0, 0.0, 0.0, 0.0]
                 runs_of[model] = [run]
-                base[model] = run.base_model
             else:
                 runs_of[model].append(run)
             acc[0] += c.value
@@ -390,6 +440,24 @@ class _Evaluator:
             )
             if crossed:
                 self.run_tier(run, c, subject, *crossed[-1])
+            prohibition = tiers.run_prohibition
+            if (
+                prohibition is not None
+                and c.value <= prohibition.flop < c.high
+                and (not crossed or crossed[-1][0] is not Tier.PROHIBITED)
+            ):
+                self.finding(
+                    FindingKind.PROHIBITED_NOT_RULED_OUT,
+                    Severity.SERIOUS,
+                    subject,
+                    f"run {run.id} is at {c.describe()}; its high bound {c.high:.3g} FLOP is "
+                    f"above the {prohibition.flop:.3g} FLOP prohibition",
+                    run.evidence,
+                    tier=Tier.PROHIBITED,
+                    flop=c.value,
+                    high=c.high,
+                    threshold=prohibition.flop,
+                )
             for tier, t, _ in crossed:
                 if tier not in self.clocked_tiers:
                     continue
@@ -399,24 +467,23 @@ class _Evaluator:
                     what=f"run {run.id}",
                     subject=subject,
                     declared_above=run.declared is not None and run.declared.value > t.flop,
-                    known_at=run.declared_at or run.starts_at or self.at,
+                    known_at=run.declared_at or run.starts_at,
                     met_at=self.crossing_time(run, used, t.flop),
                     filed_at=run.declared_at,
                 )
             if next_up is not None:
-                self.run_next(run, c, used, subject, *next_up)
-            if run.declared is not None and run.measured is not None:
+                self.run_next(run, used, subject, *next_up)
+            if run.declared is not None and used is not None:
                 d_high = _hi(run.declared.value, run.declared.high)
-                m_low = _lo(run.measured.value, run.measured.low)
-                if m_low > d_high:
+                if used.low > d_high:
                     self.finding(
                         FindingKind.EXCEEDS_DECLARATION,
                         Severity.WARNING,
                         subject,
-                        f"run {run.id} has used {c.describe()}, above its declared plan of "
+                        f"run {run.id} has used {used.describe()}, above its declared plan of "
                         f"at most {d_high:.3g} FLOP",
                         run.evidence,
-                        measured_low=m_low,
+                        measured_low=used.low,
                         declared_high=d_high,
                     )
             if pause is not None:
@@ -425,7 +492,7 @@ class _Evaluator:
     def run_tier(
         self, run: RunFact, c: Compute, subject: str, tier: Tier, t: Threshold, basis: str
     ) -> None:
-        words = _TIER_WORDS[tier]
+        """The finding for the strictest tier a run reached on its own, and its duties."""
         if tier is Tier.PROHIBITED:
             self.finding(
                 FindingKind.PROHIBITED_COMPUTE,
@@ -446,38 +513,50 @@ class _Evaluator:
             FindingKind.TIER_REACHED,
             _TIER_SEVERITY[tier],
             subject,
-            f"run {run.id} ({run.phase}) is at {desc}, above the {t.flop:.3g} FLOP {words}",
+            f"run {run.id} ({run.phase}) is at {desc}, above the {t.flop:.3g} FLOP "
+            f"{_TIER_WORDS[tier]}",
             run.evidence,
             tier=tier,
             flop=c.value,
             threshold=t.flop,
         )
-        start = run.starts_at
-        if tier in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
-            status = self.obligation(
-                f"declare run {run.id} on the log before it starts",
-                subject,
-                start,
-                run.declared_at,
-                basis,
-                t.source,
-            )
-            if run.started and status is not ObligationStatus.MET:
-                self.finding(
-                    FindingKind.UNDECLARED_RUN,
-                    Severity.SERIOUS,
-                    subject,
-                    f"run {run.id} started"
-                    + (f" on {_fmt_time(start)}" if start else "")
-                    + f" at {desc} without a declaration filed before its start, "
-                    f"though it is above the {t.flop:.3g} FLOP {words}",
-                    run.evidence,
-                    tier=tier,
-                    flop=c.value,
-                    threshold=t.flop,
-                )
-        if tier in self.approval_tiers:
+        self.run_duties(run, subject, tier, t, basis, f"at {desc}")
+
+    def run_duties(
+        self, run: RunFact, subject: str, tier: Tier, t: Threshold, basis: str, why: str
+    ) -> None:
+        """Declaration before start and approval, for a run in ``tier`` (on its own, or
+        because its model's lineage is); ``why`` says how it got there, for the finding."""
+        if tier not in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
+            return
+        if tier in self.approval_tiers and run.id not in self.approvals_done:
+            self.approvals_done.add(run.id)
             self.approval(run, subject, t)
+        if run.id in self.declarations_done:
+            return
+        self.declarations_done.add(run.id)
+        start = run.starts_at
+        status = self.obligation(
+            f"declare run {run.id} on the log before it starts",
+            subject,
+            start,
+            run.declared_at,
+            basis,
+            t.source,
+        )
+        if run.has_started and status is not ObligationStatus.MET:
+            self.finding(
+                FindingKind.UNDECLARED_RUN,
+                Severity.SERIOUS,
+                subject,
+                f"run {run.id} started"
+                + (f" on {_fmt_time(start)}" if start else "")
+                + f" {why} without a declaration filed before its start, though it is above "
+                f"the {t.flop:.3g} FLOP {_TIER_WORDS[tier]}",
+                run.evidence,
+                tier=tier,
+                threshold=t.flop,
+            )
 
     def crossed(
         self,
@@ -525,9 +604,12 @@ class _Evaluator:
         assert approvals is not None
         deemed: datetime | None = None
         if self.deemed_after is not None and run.declared_at is not None:
-            deemed = run.declared_at + self.deemed_after
-            if run.review_extended_days:
-                deemed += timedelta(days=run.review_extended_days)
+            deemed = _plus(run.declared_at, self.deemed_after)
+            extended = run.review_extended_days
+            if self.max_extension is not None and extended > self.max_extension:
+                extended = self.max_extension  # review cannot be extended beyond the policy
+            if extended:
+                deemed = _plus(deemed, timedelta(days=extended))
         if run.approval is Approval.APPROVED:
             approved_at = run.decided_at
         elif run.approval is Approval.REJECTED:
@@ -543,7 +625,7 @@ class _Evaluator:
             "approvals",
             approvals.source,
         )
-        if not run.started:
+        if not run.has_started:
             return
         ok = approved_at is not None and (run.starts_at is None or approved_at <= run.starts_at)
         if not ok:
@@ -571,12 +653,13 @@ class _Evaluator:
         what: str,
         subject: str,
         declared_above: bool,
-        known_at: datetime,
-        met_at: datetime,
+        known_at: datetime | None,
+        met_at: datetime | None,
         filed_at: datetime | None,
     ) -> None:
         """Notification clocks a crossed threshold starts; a declaration on the log is the
-        notification, so ``filed_at`` (the declaration's time) meets them."""
+        notification, so ``filed_at`` (the declaration's time) meets them. A clock whose start is
+        unknown has no deadline."""
         if declared_above:
             self.clock(
                 Event.THRESHOLD_EXPECTED,
@@ -595,48 +678,38 @@ class _Evaluator:
             done_at=filed_at,
         )
 
-    def crossing_time(self, run: RunFact, used: Compute | None, threshold: float) -> datetime:
+    def crossing_time(
+        self, run: RunFact, used: Compute | None, threshold: float
+    ) -> datetime | None:
         """When the run passed ``threshold``: back-projected from its measured compute at its
-        current rate, never before its start; its start (or declaration) when that is unknown."""
-        t = run.starts_at or run.declared_at or self.at
+        current rate, never before its start; its start (or declaration) when that is unknown,
+        and none when no time is known at all."""
+        t = run.starts_at or run.declared_at
         rate = run.rate
         if used is None or rate is None or rate.value <= 0 or run.status is not RunStatus.RUNNING:
             return t
         seconds = max(0.0, used.value - threshold) / rate.value
-        if seconds < (self.at - t).total_seconds():
-            t = self.at - timedelta(seconds=seconds)
+        if t is None or seconds < (self.at - t).total_seconds():
+            with contextlib.suppress(OverflowError):  # a start before year 1 is no start
+                t = self.at - timedelta(seconds=seconds)
         return t
 
     def run_next(
         self,
         run: RunFact,
-        c: Compute,
         used: Compute | None,
         subject: str,
         tier: Tier,
         t: Threshold,
         basis: str,
     ) -> None:
-        if tier is Tier.PROHIBITED and c.high > t.flop:
-            self.finding(
-                FindingKind.PROHIBITED_NOT_RULED_OUT,
-                Severity.SERIOUS,
-                subject,
-                f"run {run.id} is at {c.describe()}; its high bound {c.high:.3g} FLOP is above "
-                f"the {t.flop:.3g} FLOP prohibition",
-                run.evidence,
-                tier=tier,
-                flop=c.value,
-                high=c.high,
-                threshold=t.flop,
-            )
-            return
+        """An "approaching" finding when a running job will cross its next tier soon."""
         # The projection runs from what was used (measured), not from the plan.
         rate = run.rate
         if used is None or run.status is not RunStatus.RUNNING or rate is None or rate.value <= 0:
             return
         c = used
-        limit = self.at + self.horizon
+        limit = _plus(self.at, self.horizon)
         if run.ends_at is not None and run.ends_at > limit:
             limit = run.ends_at
         r_high = _hi(rate.value, rate.high)
@@ -646,7 +719,10 @@ class _Evaluator:
         crossing = project_crossing(
             measured=Estimate(c.value, c.low, c.high, Method.TELEMETRY),
             rate=Estimate(
-                rate.value, _lo(rate.value, rate.low), _hi(rate.value, rate.high), rate.method
+                rate.value,
+                _lo(rate.value, rate.low),
+                _hi(rate.value, rate.high),
+                rate.method or Method.TELEMETRY,
             ),
             threshold=t.flop,
             now=self.at,
@@ -679,7 +755,7 @@ class _Evaluator:
         )
 
     def pause_check(self, run: RunFact, c: Compute, subject: str, limit: float) -> None:
-        pause = self.policy.pause
+        pause = self.pause
         assert pause is not None
         if run.phase not in pause.prohibits.phases or c.value <= limit:
             return
@@ -735,19 +811,51 @@ class _Evaluator:
         for model in sorted(own):
             c, cost = total(model, own, cumulative, costs)
             cp, cost_post = total(model, own_post, cumulative_post, costs_post)
-            lineage = _Lineage(model, runs_of[model])
-            self.lineage_tiers(lineage, c, cost, self.pre, "cumulative training compute")
+            lineage = _Lineage(model, runs_of[model], self.run_flop)
             self.lineage_tiers(
-                lineage, cp, cost_post, self.post, "cumulative post-training compute"
+                lineage, c, own[model][0], cost, self.pre, "cumulative training compute"
             )
+            if model in own_post:
+                self.lineage_tiers(
+                    lineage,
+                    cp,
+                    own_post[model][0],
+                    cost_post,
+                    self.post,
+                    "cumulative post-training compute",
+                )
+            if self.pause is not None:
+                self.lineage_pause(lineage, c, self.pause.prohibits.training_above_flop)
             self.modification(lineage, own[model], base.get(model), cumulative)
         return cumulative
 
     def lineage_tiers(
-        self, lin: _Lineage, c: Compute, cost: float | None, tiers: _Tiers, what: str
+        self,
+        lin: _Lineage,
+        c: Compute,
+        own_value: float,
+        cost: float | None,
+        tiers: _Tiers,
+        what: str,
     ) -> None:
-        if not tiers.lineage or (c.value <= tiers.lineage[0][1].flop and not self.special):
-            return  # below the mildest lineage threshold: nothing to find
+        """Findings, duties and clocks of a model's cumulative compute ``c`` (of which
+        ``own_value`` is its own runs'; the rest its ancestors')."""
+        prohibition = tiers.lineage_prohibition
+        if prohibition is not None and c.value <= prohibition.flop < c.high:
+            self.finding(
+                FindingKind.PROHIBITED_NOT_RULED_OUT,
+                Severity.SERIOUS,
+                lin.subject,
+                f"model {lin.model}'s {what} is {c.describe()}; its high bound {c.high:.3g} "
+                f"FLOP is above the {prohibition.flop:.3g} FLOP prohibition",
+                lin.evidence(),
+                tier=Tier.PROHIBITED,
+                flop=c.value,
+                high=c.high,
+                threshold=prohibition.flop,
+            )
+        if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
+            return  # below the mildest lineage threshold (tiers never decrease)
         crossed, _ = self.crossed(
             tiers.lineage,
             Basis.LINEAGE,
@@ -761,11 +869,12 @@ class _Evaluator:
             return
         tier, t, _ = crossed[-1]
         prohibited = tier is Tier.PROHIBITED
+        desc = c.describe()
         self.finding(
             FindingKind.PROHIBITED_COMPUTE if prohibited else FindingKind.TIER_REACHED,
             _TIER_SEVERITY[tier],
             lin.subject,
-            f"model {lin.model}'s {what} is {c.describe()}, above the {t.flop:.3g} FLOP "
+            f"model {lin.model}'s {what} is {desc}, above the {t.flop:.3g} FLOP "
             f"{_TIER_WORDS[tier]}",
             lin.evidence(),
             action=Action.HALT_PROPOSAL if prohibited else Action.FINDING,
@@ -773,19 +882,65 @@ class _Evaluator:
             flop=c.value,
             threshold=t.flop,
         )
+        # Above a declaration or approval tier through its lineage, each of the model's own runs
+        # carries the strictest such tier's duties: splitting a run cannot shed them.
+        duty_tiers = [
+            i for i in crossed if i[0] in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED)
+        ]
+        if duty_tiers:
+            d_tier, d_t, d_basis = duty_tiers[-1]
+            for run in lin.runs:
+                self.run_duties(
+                    run,
+                    f"run:{run.id}",
+                    d_tier,
+                    d_t,
+                    d_basis,
+                    f"as part of model {lin.model} ({what} {desc})",
+                )
+        prior = c.value - own_value
         for tier, t, _ in crossed:
             if tier not in self.clocked_tiers:
                 continue
+            crossing = lin.crossing_run(prior, t.flop)
             self.clocks_for(
                 tier,
                 t,
                 what=f"model {lin.model}",
                 subject=lin.subject,
-                declared_above=lin.first_declared() is not None,
-                known_at=lin.first_declared() or self.at,
-                met_at=lin.first_start() or self.at,
-                filed_at=lin.first_declared(),
+                declared_above=crossing is not None and crossing.declared_at is not None,
+                known_at=None if crossing is None else crossing.declared_at,
+                met_at=None if crossing is None else crossing.starts_at,
+                filed_at=None if crossing is None else crossing.declared_at,
             )
+
+    def lineage_pause(self, lin: _Lineage, c: Compute, limit: float) -> None:
+        """A model whose cumulative compute is above an active pause's limit, with a planned or
+        running job in the phases the pause covers: splitting runs cannot escape a pause."""
+        pause = self.pause
+        assert pause is not None
+        if c.value <= limit:
+            return
+        active = [
+            r
+            for r in lin.runs
+            if r.phase in pause.prohibits.phases
+            and r.status in (RunStatus.RUNNING, RunStatus.PLANNED)
+        ]
+        if not active:
+            return
+        self.finding(
+            FindingKind.PAUSE_VIOLATION,
+            Severity.CRITICAL,
+            lin.subject,
+            f"model {lin.model} is at {c.describe()} with {len(active)} planned or running "
+            f"job(s) ({', '.join(r.id for r in active)}) while a pause prohibits training "
+            f"above {limit:.3g} FLOP",
+            lin.evidence(),
+            action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
+            flop=c.value,
+            threshold=limit,
+        )
 
     def modification(
         self,
@@ -820,7 +975,7 @@ class _Evaluator:
             None,
             about=f"model {model}",
             subject=subject,
-            start=lin.first_start() or self.at,
+            start=lin.first_start(),
             done_at=None,
         )
 
@@ -859,10 +1014,13 @@ class _Evaluator:
         rep = self.policy.clusters.reporting
         assert rep is not None
         peak = cl.peak_flops_per_s if cl.peak_flops_per_s is not None else cl.h100e * H100E_FLOPS
-        if peak <= min_flops or cl.network_gbps <= min_gbps:
+        # A network condition of 0 means "no network condition", not "faster than 0 Gbit/s".
+        if peak <= min_flops or (min_gbps > 0 and cl.network_gbps <= min_gbps):
             return
         deadline = (
-            cl.commissioned_at + timedelta(days=rep.within_days) if cl.commissioned_at else None
+            _plus(cl.commissioned_at, timedelta(days=rep.within_days))
+            if cl.commissioned_at
+            else None
         )
         status = self.obligation(
             f"report cluster {cl.id} ({peak:.3g} FLOP/s, {cl.network_gbps:g} Gbit/s)",
@@ -991,7 +1149,7 @@ class _Evaluator:
                 done_at=inc.reported_at,
             )
             for status, within, deadline in clocks:
-                if status is ObligationStatus.OVERDUE:
+                if status is ObligationStatus.OVERDUE and deadline is not None:
                     self.finding(
                         FindingKind.NOTIFICATION_OVERDUE,
                         Severity.WARNING,

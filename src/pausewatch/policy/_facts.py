@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from pausewatch.compute import Estimate, Method, Phase
-from pausewatch.errors import PolicyError
-from pausewatch.policy._load import read_yaml, validate_document
+from pausewatch.compute import Estimate, Method, Phase, Precision
+from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Flop = Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)]
+"""A compute figure: finite, and below 1e40 (sums of them stay finite)."""
 
 
 def _utc(value: datetime) -> datetime:
@@ -45,14 +46,14 @@ Evidence = Annotated[tuple[str, ...], AfterValidator(_evidence)]
 class Figure(Model):
     """A compute figure (FLOP, or FLOP/s for a rate) with its interval."""
 
-    value: NonNegative
+    value: Flop
     """Central value."""
-    low: NonNegative | None = None
+    low: Flop | None = None
     """Low bound (default: the value)."""
-    high: NonNegative | None = None
+    high: Flop | None = None
     """High bound (default: the value)."""
-    method: Method = Method.DECLARED
-    """How it was obtained."""
+    method: Method | None = None
+    """How it was obtained (default: ``declared`` for a plan, ``telemetry`` for a measurement)."""
 
     @model_validator(mode="after")
     def _interval(self) -> Figure:
@@ -66,7 +67,7 @@ class Figure(Model):
         """As a :class:`~pausewatch.compute.Estimate`."""
         low = self.value if self.low is None else self.low
         high = self.value if self.high is None else self.high
-        return Estimate(self.value, low, high, self.method)
+        return Estimate(self.value, low, high, self.method or Method.DECLARED)
 
 
 class RunStatus(StrEnum):
@@ -88,6 +89,9 @@ class Approval(StrEnum):
     REJECTED = "rejected"
 
 
+_UNDER_WAY = frozenset({RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.HALTED})
+
+
 class RunFact(Model):
     """One training run."""
 
@@ -107,8 +111,9 @@ class RunFact(Model):
     """Planned compute as declared (none: not declared)."""
     measured: Figure | None = None
     """Compute measured so far (telemetry), already counted under the policy's rule."""
-    measured_by_precision: dict[str, NonNegative] | None = None
-    """Operations measured per precision, counted here under the policy's rule."""
+    measured_by_precision: dict[Precision, Flop] | None = None
+    """Operations measured per precision (``fp8``, ``bf16``, ...), counted here under the
+    policy's rule."""
     rate: Figure | None = None
     """Current compute rate in FLOP/s (for the projection)."""
     status: RunStatus = RunStatus.PLANNED
@@ -117,22 +122,38 @@ class RunFact(Model):
     """When the declaration reached the log."""
     starts_at: Utc | None = None
     """Declared or actual start."""
-    started: bool = False
-    """Whether telemetry shows it started (for planned runs: false)."""
+    started: bool | None = None
+    """Whether it has started (default: inferred from ``status``; a running, finished or
+    halted run has started)."""
     ends_at: Utc | None = None
     """Declared or actual end."""
     approval: Approval = Approval.NONE
     """Approval state of the declaration."""
     decided_at: Utc | None = None
     """When approval was decided."""
-    review_extended_days: NonNegative = 0
-    """Days by which review was extended."""
+    review_extended_days: Annotated[float, Field(ge=0, le=36_500)] = 0
+    """Days by which review was extended (counted up to the policy's ``extension_days``)."""
     primary_data: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
     """The main kind of training data (e.g. ``biological_sequences``)."""
     compute_cost_usd: NonNegative | None = None
     """What the run's compute cost (unknown: none)."""
     evidence: Evidence = ()
     """Log entries the facts about this run rest on."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunFact:
+        if self.started is False and self.status in _UNDER_WAY:
+            raise ValueError(
+                f"a {self.status.value} run has started; started: false contradicts it"
+            )
+        if self.approval is Approval.APPROVED and self.decided_at is None:
+            raise ValueError("an approved run needs decided_at, the time of the approval")
+        return self
+
+    @property
+    def has_started(self) -> bool:
+        """Whether the run has started: as given, or inferred from its status."""
+        return self.started if self.started is not None else self.status in _UNDER_WAY
 
 
 class ClusterFact(Model):
@@ -237,11 +258,19 @@ class PauseFact(Model):
     """The pause as the governance fold sees it."""
 
     active: bool = False
-    """Whether a pause is in force."""
+    """Whether a pause has been decided and not lifted."""
     started_at: Utc | None = None
-    """When it started."""
+    """When it started (none: in force since before any fact)."""
     expires_at: Utc | None = None
-    """When it expires without renewal."""
+    """When it expires without renewal (none: no expiry known)."""
+
+    def in_force(self, at: datetime) -> bool:
+        """Whether the pause binds at ``at``: active, started and not expired."""
+        return (
+            self.active
+            and (self.started_at is None or self.started_at <= at)
+            and (self.expires_at is None or at < self.expires_at)
+        )
 
 
 class Facts(Model):
@@ -294,9 +323,4 @@ def parse_facts(text: str, filename: str = "<facts>") -> Facts:
 
 def load_facts(path: str) -> Facts:
     """:class:`Facts` from a YAML file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise PolicyError(f"cannot read facts file {path}: {exc.strerror or exc}") from exc
-    return parse_facts(text, path)
+    return parse_facts(read_text(path, "facts file"), path)

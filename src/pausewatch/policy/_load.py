@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pausewatch.errors import PolicyError
-from pausewatch.policy._model import Policy, policy_context, raw_tier_problems
+from pausewatch.policy._model import Policy, document_problems, policy_context
 from pausewatch.statements import canonical, digest
 
 Loc = tuple[str | int, ...]
@@ -26,7 +26,17 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings and refuses duplicate keys."""
+    """SafeLoader that keeps timestamps as strings and refuses duplicate keys, keys that are not
+    plain scalars, and aliases (a policy has no use for them, and they allow "billion laughs"
+    documents that expand without bound)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -39,6 +49,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain scalar", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -90,15 +104,31 @@ def _dotted(loc: Loc) -> str:
 
 def read_yaml(text: str, filename: str) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML text; syntax errors become a :class:`PolicyError` with the line."""
+    loader = _Loader(text)
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-        node = yaml.compose(text, Loader=_Loader)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        return data, _positions(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark is not None else filename
         problem = getattr(exc, "problem", None) or str(exc)
         raise PolicyError(f"{filename} is not valid YAML", [f"{where}: {problem}"]) from exc
-    return data, _positions(node)
+    except RecursionError as exc:
+        raise PolicyError(f"{filename} is nested too deeply to be a policy or facts file") from exc
+    finally:
+        loader.dispose()
+
+
+def read_text(path: Path | str, what: str) -> str:
+    """A UTF-8 text file; unreadable or undecodable files are a :class:`PolicyError`."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"cannot read {what} {p}: not UTF-8 text ({exc.reason})") from exc
 
 
 def _line_of(problem: str) -> int:
@@ -106,11 +136,23 @@ def _line_of(problem: str) -> int:
     return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
 
 
-def problems_of(exc: ValidationError, filename: str, positions: Mapping[Loc, int]) -> list[str]:
-    """One ``file:line: path: reason`` line per validation error, in document order."""
+def problems_of(
+    exc: ValidationError,
+    filename: str,
+    positions: Mapping[Loc, int],
+    *,
+    drop_document_level: bool = False,
+) -> list[str]:
+    """One ``file:line: path: reason`` line per validation error, in document order.
+
+    ``drop_document_level`` leaves out errors of the whole document (a model check joining
+    several problems in one message) when the same problems are reported one by one with
+    their locations."""
     lines: list[tuple[int, str]] = []
     for e in exc.errors(include_url=False):
         loc: Loc = tuple(e["loc"])
+        if drop_document_level and not loc:
+            continue
         line = _line(positions, loc)
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
@@ -144,8 +186,9 @@ def validate_document(
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        problems = problems_of(exc, filename, positions)
-        for loc, msg in extra(data) if extra else []:
+        found = extra(data) if extra else []
+        problems = problems_of(exc, filename, positions, drop_document_level=bool(found))
+        for loc, msg in found:
             line = _line(positions, loc)
             text = f"{filename}:{line}: {_dotted(loc)}: {msg}" if line else f"{filename}: {msg}"
             if text not in problems:
@@ -167,18 +210,13 @@ def parse_policy(text: str, filename: str = "<policy>") -> Policy:
         positions=positions,
         what="policy",
         context=policy_context(data),
-        extra=raw_tier_problems,
+        extra=document_problems,
     )
 
 
 def load_policy(path: Path | str) -> Policy:
     """A :class:`Policy` from a YAML file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file {p}: {exc.strerror or exc}") from exc
-    return parse_policy(text, str(p))
+    return parse_policy(read_text(path, "policy file"), str(path))
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:

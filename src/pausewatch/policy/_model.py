@@ -32,8 +32,10 @@ Figure = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 """A positive, finite figure."""
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 """A fraction in (0, 1]."""
-Days = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-"""A positive number of days."""
+Days = Annotated[float, Field(gt=0, le=36_500, allow_inf_nan=False)]
+"""A positive number of days, at most a century."""
+Hours = Annotated[float, Field(gt=0, le=876_000, allow_inf_nan=False)]
+"""A positive number of hours, at most a century."""
 Text = Annotated[str, Field(min_length=1, max_length=4_000)]
 """A non-empty piece of prose."""
 
@@ -46,6 +48,7 @@ class Model(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
         validate_default=False,
+        allow_inf_nan=False,
     )
 
 
@@ -195,8 +198,7 @@ def tier_order_problem(figures: list[tuple[Tier, float]]) -> str | None:
 
 
 def raw_tier_problems(raw: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """Tier-order problems in a raw policy mapping, found even where other fields are invalid
-    (pydantic skips a model's own checks when one of its fields fails)."""
+    """Tier-order problems in a raw policy mapping."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     compute = raw.get("compute") if isinstance(raw, dict) else None
     if not isinstance(compute, dict):
@@ -216,6 +218,74 @@ def raw_tier_problems(raw: Any) -> list[tuple[tuple[str | int, ...], str]]:
         problem = tier_order_problem(figures)
         if problem:
             problems.append((("compute", cls), problem))
+    return problems
+
+
+_THRESHOLD_EVENTS = ("threshold_met", "threshold_expected")
+
+
+def document_problems(raw: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks across parts of a policy, on the raw mapping, each with its location.
+
+    They run on the raw document so that they are reported together with every other problem:
+    pydantic skips a model's own checks when one of its fields fails. :class:`Policy` runs the
+    same function on itself, so a policy built any other way is held to the same rules.
+    """
+    if not isinstance(raw, dict):
+        return []
+    problems = raw_tier_problems(raw)
+
+    def section(name: str) -> dict[str, Any]:
+        value = raw.get(name)
+        return value if isinstance(value, dict) else {}
+
+    compute = section("compute")
+    present: set[str] = set()
+    for cls in ("pretraining", "post_training"):
+        tiers = compute.get(cls)
+        if isinstance(tiers, dict):
+            present.update(k for k, v in tiers.items() if isinstance(v, dict))
+    special = compute.get("special")
+    if isinstance(special, list):
+        present.update(str(s.get("tier")) for s in special if isinstance(s, dict))
+    tiers_named = section("approvals").get("tiers")
+    if isinstance(tiers_named, list):
+        for i, tier in enumerate(tiers_named):
+            if isinstance(tier, str) and tier in {t.value for t in Tier} and tier not in present:
+                problems.append(
+                    (("approvals", "tiers", i), f"names tier {tier!r}, which has no threshold")
+                )
+    pause, governance = section("pause"), raw.get("governance")
+    bodies = governance.get("bodies") if isinstance(governance, dict) else None
+    if pause and isinstance(bodies, dict):
+        for step in ("start", "renewal", "lift"):
+            part = pause.get(step)
+            body = part.get("body") if isinstance(part, dict) else None
+            if isinstance(body, str) and body not in bodies:
+                defined = ", ".join(sorted(bodies)) or "none"
+                problems.append(
+                    (
+                        ("pause", step, "body"),
+                        f"names body {body!r}, which is not defined; defined: {defined}",
+                    )
+                )
+    notifications = raw.get("notifications")
+    if isinstance(notifications, list):
+        for i, n in enumerate(notifications):
+            if not isinstance(n, dict):
+                continue
+            threshold_event = n.get("event") in _THRESHOLD_EVENTS
+            if threshold_event and n.get("tier") is None:
+                problems.append(
+                    (("notifications", i), f"a {n.get('event')} notification must name a tier")
+                )
+            elif not threshold_event and n.get("tier") is not None:
+                problems.append(
+                    (
+                        ("notifications", i, "tier"),
+                        f"only {' and '.join(_THRESHOLD_EVENTS)} notifications name a tier",
+                    )
+                )
     return problems
 
 
@@ -475,7 +545,7 @@ class Notification(Sourced):
     """The event that starts the clock."""
     tier: Tier | None = None
     """For threshold events: the tier whose threshold starts the clock."""
-    within_hours: Figure
+    within_hours: Hours
     """Hours from the event to the deadline."""
     duty: Text
     """What must be reported, and to whom."""
@@ -591,22 +661,10 @@ class Policy(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
-        problems: list[str] = []
-        if self.approvals is not None:
-            for tier in self.approvals.tiers:
-                if all(
-                    getattr(ts, tier.value) is None
-                    for ts in (self.compute.pretraining, self.compute.post_training)
-                ) and not any(s.tier is tier for s in self.compute.special):
-                    problems.append(f"approvals name tier {tier.value!r}, which has no threshold")
-        if self.pause is not None and self.governance is not None:
-            for step in ("start", "renewal", "lift"):
-                body = getattr(self.pause, step).body
-                if body not in self.governance.bodies:
-                    problems.append(f"pause.{step} names body {body!r}, which is not defined")
-        for n in self.notifications:
-            if n.event in (Event.THRESHOLD_MET, Event.THRESHOLD_EXPECTED) and n.tier is None:
-                problems.append(f"notification for {n.event.value} must name a tier")
+        problems = [
+            f"{'.'.join(str(p) for p in loc)}: {msg}"
+            for loc, msg in document_problems(self.model_dump(mode="json", exclude_none=True))
+        ]
         known = set(self.sources)
         for path, source in _source_refs(self):
             if source not in known:

@@ -71,12 +71,19 @@ def adoption_of(index: int, integrated_at: datetime, statement: Statement) -> Ad
 
 
 def effective_policy(adoptions: Iterable[Adoption], at: datetime) -> Adoption | None:
-    """The adoption in force at ``at``: the latest ``effective_at`` not after ``at`` (ties go
-    to the later log entry); none before the first one takes effect."""
+    """The adoption in force at ``at``, or none before the first one takes effect.
+
+    An adoption takes effect at its ``effective_at`` or when the log integrated it, whichever is
+    later: an adoption cannot reach back and change which policy was in force before it was on
+    the log. The latest in effect wins; ties go to the later log entry.
+    """
     best: Adoption | None = None
+    best_key: tuple[datetime, int] | None = None
     for a in adoptions:
-        if a.body.effective_at > at:
+        start = max(a.body.effective_at, a.integrated_at)
+        if start > at:
             continue
-        if best is None or (a.body.effective_at, a.index) > (best.body.effective_at, best.index):
-            best = a
+        key = (start, a.index)
+        if best_key is None or key > best_key:
+            best, best_key = a, key
     return best
