@@ -440,14 +440,16 @@ def test_critical_capability_files_a_pause_proposal() -> None:
 
 
 def test_missing_domain_is_not_ruled_out() -> None:
-    """A model above the evaluation threshold with no result in a domain is a finding."""
+    """A model above the evaluation threshold with no result in a domain is one finding naming
+    every missing domain, and one obligation per domain."""
     result = evaluate(MIRI, facts(runs=[run(declared={"value": 5e22}, model="m")]), AT)
-    missing = {
-        f.explanation.split(" result in ")[1].split(",")[0]
-        for f in result.findings
-        if f.kind is FindingKind.CAPABILITY_UNEVALUATED
-    }
-    assert missing == {"ai_rnd_automation", "self_improvement"}
+    [f] = [f for f in result.findings if f.kind is FindingKind.CAPABILITY_UNEVALUATED]
+    assert "ai_rnd_automation (accuracy), self_improvement (accuracy)" in f.explanation
+    duties = sorted(o.duty for o in result.obligations if o.subject == "model:m")
+    assert duties == [
+        "evaluate model m for ai_rnd_automation (accuracy)",
+        "evaluate model m for self_improvement (accuracy)",
+    ]
 
 
 def test_pause_prohibits_runs_above_its_scope() -> None:
@@ -556,3 +558,10 @@ def test_evaluation_restores_the_garbage_collector() -> None:
     with pytest.raises(PolicyError):
         evaluate(MIRI, facts(), datetime(2026, 1, 1))  # noqa: DTZ001
     assert gc.isenabled()
+
+
+def test_obligations_come_in_sort_key_order() -> None:
+    """Obligations are ordered exactly as Obligation.sort_key says: earliest deadline first."""
+    result = evaluate(MIRI, parse_facts(DOCS_FACTS.read_text()), AT)
+    assert list(result.obligations) == sorted(result.obligations, key=lambda o: o.sort_key())
+    assert result.obligations[-1].deadline is None

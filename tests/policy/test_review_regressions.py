@@ -78,14 +78,13 @@ def test_lineage_threshold_carries_declaration_duty() -> None:
 
 
 def test_splitting_under_the_declaration_threshold_keeps_the_duty() -> None:
-    """Two undeclared 6e21 runs of one model (1.2e22 in all) are undeclared under MIRI."""
-    facts = {
-        "runs": [
-            run("a", measured={"value": 6e21}, status="running"),
-            run("b", measured={"value": 6e21}, status="running"),
-        ]
-    }
-    assert {"undeclared_run", "started_without_approval"} <= kinds("miri-2025", facts, "run:a")
+    """Two undeclared 6e21 runs of one model (1.2e22 in all): the second, which takes the model
+    over MIRI's 1e22, is undeclared; the first, still below it when it started, is not."""
+    first = run("a", measured={"value": 6e21}, status="running", starts_at="2026-10-01T00:00:00Z")
+    second = run("b", measured={"value": 6e21}, status="running", starts_at="2026-11-01T00:00:00Z")
+    facts = {"runs": [first, second]}
+    assert {"undeclared_run", "started_without_approval"} <= kinds("miri-2025", facts, "run:b")
+    assert "undeclared_run" not in kinds("miri-2025", facts, "run:a")
 
 
 def test_model_clock_is_not_met_by_an_unrelated_earlier_declaration() -> None:

@@ -84,6 +84,8 @@ _TIER_SEVERITY = {
     Tier.APPROVAL_REQUIRED: Severity.NOTICE,
     Tier.PROHIBITED: Severity.CRITICAL,
 }
+_ACTION_RANK = {Action.FINDING: 0, Action.HALT_PROPOSAL: 1, Action.PAUSE_PROPOSAL: 2}
+
 _TIER_WORDS = {
     Tier.MONITOR: "monitoring threshold",
     Tier.REPORT_BEFORE_START: "declaration threshold",
@@ -127,6 +129,8 @@ class _Tiers:
     lineage: tuple[tuple[Tier, Threshold, str], ...]
     run_prohibition: Threshold | None
     lineage_prohibition: Threshold | None
+    run_plain: bool
+    """No run threshold depends on cost or revenue."""
 
 
 def _flatten(ts: TierSet, path: str) -> _Tiers:
@@ -139,6 +143,9 @@ def _flatten(ts: TierSet, path: str) -> _Tiers:
         lineage_prohibition=(
             prohibited if prohibited and Basis.LINEAGE in prohibited.basis else None
         ),
+        run_plain=all(
+            t.min_cost_usd is None and t.min_developer_revenue_usd is None for _, t, _ in items
+        ),
     )
 
 
@@ -146,18 +153,21 @@ class _Lineage:
     """One model in the lineage pass: its runs (in id order), read lazily, because most models
     need none of these details."""
 
-    __slots__ = ("counted", "model", "runs", "subject")
+    __slots__ = ("_evidence", "counted", "model", "runs", "subject")
 
     def __init__(self, model: str, runs: list[RunFact], counted: dict[str, float]) -> None:
         self.model = model
         self.subject = f"model:{model}"
         self.runs = runs
         self.counted = counted
+        self._evidence: tuple[str, ...] | None = None
 
     def evidence(self) -> tuple[str, ...]:
-        if len(self.runs) == 1:
-            return self.runs[0].evidence  # already sorted and unique (facts validation)
-        return tuple(sorted({e for r in self.runs for e in r.evidence}))
+        """What a finding about the model rests on: its runs (``run:<id>``, in id order), each
+        of which cites its own log entries."""
+        if self._evidence is None:
+            self._evidence = tuple([f"run:{r.id}" for r in self.runs])
+        return self._evidence
 
     def operator(self) -> str:
         return self.runs[-1].operator
@@ -171,26 +181,33 @@ class _Lineage:
     def first_start(self) -> datetime | None:
         return min((r.starts_at for r in self.runs if r.starts_at is not None), default=None)
 
-    def crossing_run(self, prior: float, threshold: float) -> RunFact | None:
-        """The run whose compute took the lineage above ``threshold``, runs taken in order of
-        start (undated ones last); ``prior`` is the ancestors' compute. None if no run did (or
-        the ancestors alone are above it)."""
-        if prior > threshold:
-            return None
+    def runs_from_crossing(self, prior: float, threshold: float) -> list[RunFact]:
+        """The run whose compute took the lineage above ``threshold`` and every later one, in
+        order of start (undated runs last); ``prior`` is the ancestors' compute. All runs when
+        the ancestors alone are above it."""
+        ordered = sorted(self.runs, key=_start_order) if len(self.runs) > 1 else self.runs
         total = prior
-        for run in sorted(self.runs, key=_start_order):
+        for i, run in enumerate(ordered):
             total += self.counted.get(run.id, 0.0)
             if total > threshold:
-                return run
-        return None
+                return ordered[i:]
+        return []
+
+    def crossing_run(self, prior: float, threshold: float) -> RunFact | None:
+        """The run whose compute took the lineage above ``threshold`` (none when the ancestors
+        alone are above it, or no run did)."""
+        if prior > threshold:
+            return None
+        after = self.runs_from_crossing(prior, threshold)
+        return after[0] if after else None
 
     def first_declared(self) -> datetime | None:
         return min((r.declared_at for r in self.runs if r.declared_at is not None), default=None)
 
 
-def _start_order(run: RunFact) -> tuple[bool, datetime, str]:
-    start = run.starts_at or run.declared_at
-    return (start is None, start or _LATEST, run.id)
+def _start_order(run: RunFact) -> datetime:
+    """Sort key: start (or declaration) time, undated last; a stable sort keeps id order."""
+    return run.starts_at or run.declared_at or _LATEST
 
 
 def _lo(value: float, low: float | None) -> float:
@@ -265,6 +282,7 @@ class _Evaluator:
         # reaches a tier both alone and through its lineage gets each duty once.
         self.declarations_done: set[str] = set()
         self.approvals_done: set[str] = set()
+        self.prohibited_runs: set[str] = set()
         extension = approvals.extension_days if approvals is not None else None
         self.max_extension = extension
 
@@ -280,9 +298,9 @@ class _Evaluator:
         *,
         action: Action = Action.FINDING,
         tier: Tier | None = None,
-        **figures: float | str,
+        figures: tuple[tuple[str, float | str], ...] = (),
     ) -> None:
-        # Figures keep the order each call site names them in: fixed, hence deterministic.
+        # Figures keep the order each call site gives them in: fixed, hence deterministic.
         self.findings.append(
             _new(
                 Finding,
@@ -294,7 +312,7 @@ class _Evaluator:
                     evidence,
                     action,
                     tier,
-                    tuple(figures.items()),
+                    figures,
                 ),
             )
         )
@@ -397,84 +415,106 @@ class _Evaluator:
         """Evaluate each run, and add its counted compute to its model's sums (own, and
         post-training) for the lineage pass. Runs go in id order, so that the same facts in any
         order give the same floating-point sums. A cost sum is NaN where any part is unknown."""
+        # Locals for the hot loop: it runs once per run, often hundreds of thousands of times.
         pause = self.pause
         own, own_post, base, runs_of = self.own, self.own_post, self.base, self.runs_of
+        run_flop, counted, special = self.run_flop, self.counted, self.special
+        pre, post_tiers, clocked = self.pre, self.post, self.clocked_tiers
+        running = RunStatus.RUNNING
+        compute_of, run_tier, nan = self.compute_of, self.run_tier, math.nan
         for run in self.ordered_runs:
             model = run.model
-            if model not in base or base[model] is None:
+            if run.base_model is not None:
                 base[model] = run.base_model  # every run names the lineage, counted or not
-            if run.phase not in self.counted:
+            phase = run.phase
+            if phase not in counted:
                 continue
-            c, used = self.compute_of(run)
-            self.run_flop[run.id] = c.value
-            run_cost = math.nan if run.compute_cost_usd is None else run.compute_cost_usd
+            c, used = compute_of(run)
+            value, low, high, _ = c
+            run_flop[run.id] = value
+            run_cost = nan if run.compute_cost_usd is None else run.compute_cost_usd
             acc = own.get(model)
             if acc is None:
                 own[model] = acc = [0.0, 0.0, 0.0, 0.0]
                 runs_of[model] = [run]
             else:
                 runs_of[model].append(run)
-            acc[0] += c.value
-            acc[1] += c.low
-            acc[2] += c.high
+            acc[0] += value
+            acc[1] += low
+            acc[2] += high
             acc[3] += run_cost
-            post = run.phase in POST_TRAINING_PHASES
+            post = phase in POST_TRAINING_PHASES
             if post:
                 acc = own_post.get(model)
                 if acc is None:
                     own_post[model] = acc = [0.0, 0.0, 0.0, 0.0]
-                acc[0] += c.value
-                acc[1] += c.low
-                acc[2] += c.high
+                acc[0] += value
+                acc[1] += low
+                acc[2] += high
                 acc[3] += run_cost
-            tiers = self.post if post else self.pre
+            tiers = post_tiers if post else pre
             subject = f"run:{run.id}"
-            crossed, next_up = self.crossed(
-                tiers.run,
-                Basis.RUN,
-                c,
-                run.phase,
-                run.primary_data,
-                run.compute_cost_usd,
-                run.operator,
-            )
+            if tiers.run_plain and (run.primary_data is None or not special):
+                # The common case, inline: no cost, revenue or data conditions to weigh.
+                crossed = []
+                next_up = None
+                for item in tiers.run:
+                    if value > item[1].flop:
+                        crossed.append(item)
+                    elif next_up is None:
+                        next_up = item
+            else:
+                crossed, next_up = self.crossed(
+                    tiers.run,
+                    Basis.RUN,
+                    c,
+                    phase,
+                    run.primary_data,
+                    run.compute_cost_usd,
+                    run.operator,
+                )
             if crossed:
-                self.run_tier(run, c, subject, *crossed[-1])
+                run_tier(run, c, subject, *crossed[-1])
             prohibition = tiers.run_prohibition
             if (
                 prohibition is not None
-                and c.value <= prohibition.flop < c.high
+                and value <= prohibition.flop < high
                 and (not crossed or crossed[-1][0] is not Tier.PROHIBITED)
             ):
                 self.finding(
                     FindingKind.PROHIBITED_NOT_RULED_OUT,
                     Severity.SERIOUS,
                     subject,
-                    f"run {run.id} is at {c.describe()}; its high bound {c.high:.3g} FLOP is "
+                    f"run {run.id} is at {c.describe()}; its high bound {high:.3g} FLOP is "
                     f"above the {prohibition.flop:.3g} FLOP prohibition",
                     run.evidence,
                     tier=Tier.PROHIBITED,
-                    flop=c.value,
-                    high=c.high,
-                    threshold=prohibition.flop,
+                    figures=(("flop", value), ("high", high), ("threshold", prohibition.flop)),
                 )
-            for tier, t, _ in crossed:
-                if tier not in self.clocked_tiers:
-                    continue
-                self.clocks_for(
-                    tier,
-                    t,
-                    what=f"run {run.id}",
-                    subject=subject,
-                    declared_above=run.declared is not None and run.declared.value > t.flop,
-                    known_at=run.declared_at or run.starts_at,
-                    met_at=self.crossing_time(run, used, t.flop),
-                    filed_at=run.declared_at,
-                )
-            if next_up is not None:
+            declared = run.declared
+            if clocked:
+                for tier, t, _ in crossed:
+                    if tier not in clocked:
+                        continue
+                    self.clocks_for(
+                        tier,
+                        t,
+                        what=f"run {run.id}",
+                        subject=subject,
+                        declared_above=declared is not None and declared.value > t.flop,
+                        known_at=run.declared_at or run.starts_at,
+                        met_at=self.crossing_time(run, used, t.flop),
+                        filed_at=run.declared_at,
+                    )
+            if (
+                next_up is not None
+                and used is not None
+                and run.status is running
+                and run.rate is not None
+            ):
                 self.run_next(run, used, subject, *next_up)
-            if run.declared is not None and used is not None:
-                d_high = _hi(run.declared.value, run.declared.high)
+            if declared is not None and used is not None:
+                d_high = _hi(declared.value, declared.high)
                 if used.low > d_high:
                     self.finding(
                         FindingKind.EXCEEDS_DECLARATION,
@@ -483,8 +523,7 @@ class _Evaluator:
                         f"run {run.id} has used {used.describe()}, above its declared plan of "
                         f"at most {d_high:.3g} FLOP",
                         run.evidence,
-                        measured_low=used.low,
-                        declared_high=d_high,
+                        figures=(("measured_low", used.low), ("declared_high", d_high)),
                     )
             if pause is not None:
                 self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
@@ -494,6 +533,7 @@ class _Evaluator:
     ) -> None:
         """The finding for the strictest tier a run reached on its own, and its duties."""
         if tier is Tier.PROHIBITED:
+            self.prohibited_runs.add(run.id)
             self.finding(
                 FindingKind.PROHIBITED_COMPUTE,
                 Severity.CRITICAL,
@@ -504,8 +544,7 @@ class _Evaluator:
                 run.evidence,
                 action=Action.HALT_PROPOSAL,
                 tier=tier,
-                flop=c.value,
-                threshold=t.flop,
+                figures=(("flop", c.value), ("threshold", t.flop)),
             )
             return
         desc = c.describe()
@@ -517,8 +556,7 @@ class _Evaluator:
             f"{_TIER_WORDS[tier]}",
             run.evidence,
             tier=tier,
-            flop=c.value,
-            threshold=t.flop,
+            figures=(("flop", c.value), ("threshold", t.flop)),
         )
         self.run_duties(run, subject, tier, t, basis, f"at {desc}")
 
@@ -555,7 +593,7 @@ class _Evaluator:
                 f"the {t.flop:.3g} FLOP {_TIER_WORDS[tier]}",
                 run.evidence,
                 tier=tier,
-                threshold=t.flop,
+                figures=(("threshold", t.flop),),
             )
 
     def crossed(
@@ -642,7 +680,7 @@ class _Evaluator:
                 f"run {run.id} started {why}; runs above {t.flop:.3g} FLOP need approval",
                 run.evidence,
                 tier=Tier.APPROVAL_REQUIRED,
-                threshold=t.flop,
+                figures=(("threshold", t.flop),),
             )
 
     def clocks_for(
@@ -747,11 +785,13 @@ class _Evaluator:
             f"{t.flop:.3g} FLOP {_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between})",
             run.evidence,
             tier=tier,
-            flop=c.value,
-            threshold=t.flop,
-            expected=expected.isoformat(),
-            earliest=earliest.isoformat(),
-            latest="never" if latest is None else latest.isoformat(),
+            figures=(
+                ("flop", c.value),
+                ("threshold", t.flop),
+                ("expected", expected.isoformat()),
+                ("earliest", earliest.isoformat()),
+                ("latest", "never" if latest is None else latest.isoformat()),
+            ),
         )
 
     def pause_check(self, run: RunFact, c: Compute, subject: str, limit: float) -> None:
@@ -769,8 +809,7 @@ class _Evaluator:
             f"training above {limit:.3g} FLOP",
             run.evidence,
             action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
-            flop=c.value,
-            threshold=limit,
+            figures=(("flop", c.value), ("threshold", limit)),
         )
 
     # -- lineage -----------------------------------------------------------------------------
@@ -810,12 +849,14 @@ class _Evaluator:
 
         for model in sorted(own):
             c, cost = total(model, own, cumulative, costs)
-            cp, cost_post = total(model, own_post, cumulative_post, costs_post)
             lineage = _Lineage(model, runs_of[model], self.run_flop)
             self.lineage_tiers(
                 lineage, c, own[model][0], cost, self.pre, "cumulative training compute"
             )
             if model in own_post:
+                # Only a model with post-training runs of its own reaches a post-training tier
+                # it had not reached through its base.
+                cp, cost_post = total(model, own_post, cumulative_post, costs_post)
                 self.lineage_tiers(
                     lineage,
                     cp,
@@ -850,9 +891,7 @@ class _Evaluator:
                 f"FLOP is above the {prohibition.flop:.3g} FLOP prohibition",
                 lin.evidence(),
                 tier=Tier.PROHIBITED,
-                flop=c.value,
-                high=c.high,
-                threshold=prohibition.flop,
+                figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
             )
         if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
             return  # below the mildest lineage threshold (tiers never decrease)
@@ -879,17 +918,22 @@ class _Evaluator:
             lin.evidence(),
             action=Action.HALT_PROPOSAL if prohibited else Action.FINDING,
             tier=tier,
-            flop=c.value,
-            threshold=t.flop,
+            figures=(("flop", c.value), ("threshold", t.flop)),
         )
-        # Above a declaration or approval tier through its lineage, each of the model's own runs
-        # carries the strictest such tier's duties: splitting a run cannot shed them.
+        # Above a declaration or approval tier through its lineage, the run that took the model
+        # over the threshold and every later one carry the strictest such tier's duties:
+        # splitting a run cannot shed them.
+        prior = c.value - own_value
         duty_tiers = [
             i for i in crossed if i[0] in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED)
         ]
-        if duty_tiers:
+        # As for a run on its own, a prohibition dominates: a model above it gets the
+        # prohibited finding and a halt proposal, not approval duties nobody could grant.
+        if duty_tiers and not prohibited:
             d_tier, d_t, d_basis = duty_tiers[-1]
-            for run in lin.runs:
+            for run in lin.runs_from_crossing(prior, d_t.flop):
+                if run.id in self.prohibited_runs:
+                    continue
                 self.run_duties(
                     run,
                     f"run:{run.id}",
@@ -898,7 +942,6 @@ class _Evaluator:
                     d_basis,
                     f"as part of model {lin.model} ({what} {desc})",
                 )
-        prior = c.value - own_value
         for tier, t, _ in crossed:
             if tier not in self.clocked_tiers:
                 continue
@@ -938,8 +981,7 @@ class _Evaluator:
             f"above {limit:.3g} FLOP",
             lin.evidence(),
             action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
-            flop=c.value,
-            threshold=limit,
+            figures=(("flop", c.value), ("threshold", limit)),
         )
 
     def modification(
@@ -966,9 +1008,7 @@ class _Evaluator:
             f"({base_total.value:.3g} FLOP), more than {rule.fraction:.3g} of it: it counts as "
             f"a new model",
             lin.evidence(),
-            own=own[0],
-            base=base_total.value,
-            fraction=rule.fraction,
+            figures=(("own", own[0]), ("base", base_total.value), ("fraction", rule.fraction)),
         )
         self.clock(
             Event.NEW_MODEL,
@@ -994,8 +1034,7 @@ class _Evaluator:
                     f"cluster {cl.id} of {cl.operator} holds {cl.h100e:,.0f} H100-equivalents "
                     f"without monitoring; the limit is {mon.max_unmonitored_h100e:,.0f}",
                     cl.evidence,
-                    h100e=cl.h100e,
-                    limit=mon.max_unmonitored_h100e,
+                    figures=(("h100e", cl.h100e), ("limit", mon.max_unmonitored_h100e)),
                 )
                 self.obligation(
                     f"place cluster {cl.id} under chip-signed monitoring",
@@ -1036,14 +1075,16 @@ class _Evaluator:
                 Severity.WARNING,
                 subject,
                 f"cluster {cl.id} ({peak:.3g} FLOP/s, {cl.network_gbps:g} Gbit/s) was due to "
-                f"be reported by {_fmt_time(deadline)} and was not",  # type: ignore[arg-type]
+                f"be reported by {_fmt_time(deadline) if deadline else 'its deadline'} and was "
+                f"not",
                 cl.evidence,
-                peak_flops_per_s=peak,
+                figures=(("peak_flops_per_s", peak),),
             )
 
     # -- capabilities ------------------------------------------------------------------------
 
     def capabilities(self, cumulative: dict[str, Compute]) -> None:
+        required: list[tuple[CapabilityTrigger, float, set[str]]] = []
         for trig in self.policy.capabilities:
             evaluated: set[str] = set()
             for ev in self.facts.evaluations:
@@ -1051,29 +1092,40 @@ class _Evaluator:
                     continue
                 evaluated.add(ev.model)
                 self.capability(trig, ev)
-            if trig.required_above_flop is None:
+            if trig.required_above_flop is not None:
+                required.append((trig, trig.required_above_flop, evaluated))
+        if not required:
+            return
+        # One finding per model names every domain it lacks; one obligation per domain.
+        for model, c in cumulative.items():
+            missing = [
+                (trig, floor, f"{trig.domain.value} ({trig.metric})")
+                for trig, floor, evaluated in required
+                if c.value > floor and model not in evaluated
+            ]
+            if not missing:
                 continue
-            for model, c in cumulative.items():
-                if c.value > trig.required_above_flop and model not in evaluated:
-                    subject = f"model:{model}"
-                    self.finding(
-                        FindingKind.CAPABILITY_UNEVALUATED,
-                        Severity.WARNING,
-                        subject,
-                        f"model {model} ({c.describe()}) has no {trig.metric} result in "
-                        f"{trig.domain.value}, required above {trig.required_above_flop:.3g} FLOP; "
-                        f"the capability is not ruled out",
-                        (),
-                        action=trig.on_alert,
-                    )
-                    self.obligation(
-                        f"evaluate model {model} for {trig.domain.value} ({trig.metric})",
-                        subject,
-                        None,
-                        None,
-                        f"capabilities.{trig.domain.value}",
-                        trig.source,
-                    )
+            subject = f"model:{model}"
+            floor = min(floor for _, floor, _ in missing)
+            self.finding(
+                FindingKind.CAPABILITY_UNEVALUATED,
+                Severity.WARNING,
+                subject,
+                f"model {model} ({c.describe()}) has no result in "
+                f"{', '.join(name for _, _, name in missing)}, required above {floor:.3g} FLOP; "
+                f"the capability is not ruled out",
+                (),
+                action=max((trig.on_alert for trig, _, _ in missing), key=_ACTION_RANK.__getitem__),
+            )
+            for trig, _, name in missing:
+                self.obligation(
+                    f"evaluate model {model} for {name}",
+                    subject,
+                    None,
+                    None,
+                    f"capabilities.{trig.domain.value}",
+                    trig.source,
+                )
 
     def capability(self, trig: CapabilityTrigger, ev: EvalFact) -> None:
         subject = f"eval:{ev.id}"
@@ -1107,8 +1159,7 @@ class _Evaluator:
                 f"{critical:g}{buffer}: {trig.indicator}",
                 evidence,
                 action=trig.on_critical,
-                value=ev.value,
-                level=critical,
+                figures=(("value", ev.value), ("level", critical)),
             )
         elif pick[trig.alert_bound] >= alert:
             self.finding(
@@ -1120,8 +1171,7 @@ class _Evaluator:
                 f"the capability cannot be ruled out",
                 evidence,
                 action=trig.on_alert,
-                value=ev.value,
-                level=alert,
+                figures=(("value", ev.value), ("level", alert)),
             )
             self.alert_clock(ev, subject)
 
@@ -1174,6 +1224,17 @@ def _sorted_findings(findings: list[Finding]) -> tuple[Finding, ...]:
     for severity in reversed(Severity):
         ordered.extend(sorted(buckets[severity], key=_BY_SUBJECT))
     return tuple(ordered)
+
+
+_BY_DEADLINE = attrgetter("deadline", "subject", "duty")
+_BY_DUTY = attrgetter("subject", "duty")
+
+
+def _sorted_obligations(obligations: list[Obligation]) -> tuple[Obligation, ...]:
+    """Earliest deadline first, undated last (:meth:`Obligation.sort_key`), with C-level keys."""
+    dated = [o for o in obligations if o.deadline is not None]
+    undated = [o for o in obligations if o.deadline is None]
+    return (*sorted(dated, key=_BY_DEADLINE), *sorted(undated, key=_BY_DUTY))
 
 
 def check_conditions(
@@ -1245,7 +1306,7 @@ def _evaluate(
         policy_digest=digest if digest is not None else policy_digest(policy),
         at=at,
         findings=_sorted_findings(ev.findings),
-        obligations=tuple(sorted(ev.obligations, key=Obligation.sort_key)),
+        obligations=_sorted_obligations(ev.obligations),
         lift_conditions=lift,
     )
 
