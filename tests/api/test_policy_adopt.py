@@ -85,6 +85,12 @@ def test_secretariat_adopts_a_policy(client: TestClient, settings: Settings) -> 
     assert in_january.body.policy.id == "miri-2025"
 
 
+def test_log_names_the_secretariat_key(client: TestClient, settings: Settings) -> None:
+    """/v1/log publishes the secretariat's signer id, so that readers can check adoptions."""
+    secretariat = load_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
+    assert client.get("/v1/log").json()["roles"] == {"secretariat": secretariat.signer_id}
+
+
 def test_other_keys_may_not_adopt(client: TestClient) -> None:
     """An adoption signed by any other key is a 403 problem and the log does not change."""
     statement = sign_statement(ADOPT_KIND, adopt_body("miri-2025"), KeyPair.generate("lab"))

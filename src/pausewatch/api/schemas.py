@@ -46,6 +46,13 @@ class LogPublic(BaseModel):
     root_hash: str = Field(description="Root hash of the current tree, hex.")
     witnesses: list[dict[str, str]]
     witness_threshold: int = Field(description="Cosignatures needed to count as witnessed.")
+    roles: dict[str, str] = Field(
+        description=(
+            "Signer ids (`ed25519:<base64 public key>`) of the keys that hold a role, e.g. "
+            "`secretariat`, the only key that may sign `policy.adopt/v1` until governance "
+            "assigns roles by vote."
+        )
+    )
 
 
 class InclusionProofPublic(BaseModel):

@@ -342,21 +342,28 @@ def current(
     at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the policy in force on the log at a time (read and verified from its entries)."""
+    """Show the policy in force on the log at a time, read and verified from its entries;
+    adoptions not signed by the secretariat key the log names are ignored."""
     from pausewatch.client import PausewatchClient
     from pausewatch.statements import parse_statement
 
     when = parse_time(at)
     adoptions = []
+    ignored = 0
     with PausewatchClient(url) as client:
+        secretariat = client.info().get("roles", {}).get("secretariat")
         for e in client.entries():
             entry = e["entry"]
             if entry.get("statement", {}).get("kind") != ADOPT_KIND:
                 continue
             statement = parse_statement(entry["statement"])
             a = adoption_of(e["index"], parse_time(entry["integrated_at"]), statement)
-            if a is not None:
-                adoptions.append(a)
+            if a is None:
+                continue
+            if secretariat is not None and a.signer != secretariat:
+                ignored += 1  # not the secretariat's: it does not count, whatever served it
+                continue
+            adoptions.append(a)
     found = effective_policy(adoptions, when)
     if found is None:
         raise PolicyError(f"no policy is in force on the log at {when.isoformat()}")
@@ -369,6 +376,7 @@ def current(
         "effective_at": found.body.effective_at.isoformat().replace("+00:00", "Z"),
         "signer": found.signer,
         "adoptions": len(adoptions),
+        "ignored": ignored,
     }
     if as_json:
         print_json(info)

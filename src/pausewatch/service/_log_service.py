@@ -57,7 +57,7 @@ class MalformedJSONError(StatementError):
 
 @dataclass(frozen=True)
 class LogInfo:
-    """What the log is: origin, key, size, root, witnesses."""
+    """What the log is: origin, key, size, root, witnesses, role holders."""
 
     origin: str
     verifier_key: str
@@ -65,6 +65,7 @@ class LogInfo:
     root: bytes
     witnesses: list[WitnessEndpoint]
     witness_threshold: int
+    roles: dict[str, str]
 
 
 class LogService:
@@ -144,6 +145,7 @@ class LogService:
             self.log.root(),
             self.witnesses,
             self.witness_threshold,
+            dict(self.roles),
         )
 
     def checkpoint(self, *, witnessed: bool = False) -> str:

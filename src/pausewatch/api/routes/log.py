@@ -26,7 +26,7 @@ NOTE = {"content": {"text/plain": {"example": "origin\n12\nbase64root=\n\n— or
 
 @router.get("/v1/log", response_model=LogPublic, summary="The log's identity and tree head")
 def log_info(service: ServiceDep) -> LogPublic:
-    """Origin, verifier key, size, root and the witness roster."""
+    """Origin, verifier key, size, root, the witness roster and the role holders' keys."""
     info = service.info()
     return LogPublic(
         origin=info.origin,
@@ -35,6 +35,7 @@ def log_info(service: ServiceDep) -> LogPublic:
         root_hash=info.root.hex(),
         witnesses=[{"url": w.url, "verifier_key": w.verifier.to_string()} for w in info.witnesses],
         witness_threshold=info.witness_threshold,
+        roles=dict(info.roles),
     )
 
 
