@@ -536,10 +536,11 @@ def test_summary_counts_every_severity() -> None:
 
 
 def test_findings_come_in_sort_key_order() -> None:
-    """Findings are ordered exactly as Finding.sort_key says: most severe first."""
+    """by_severity orders findings exactly as Finding.sort_key says: most severe first."""
     result = evaluate(MIRI, parse_facts(DOCS_FACTS.read_text()), AT)
-    assert list(result.findings) == sorted(result.findings, key=lambda f: f.sort_key())
-    assert result.findings[0].severity is Severity.SERIOUS
+    ordered = result.by_severity()
+    assert list(ordered) == sorted(result.findings, key=lambda f: f.sort_key())
+    assert ordered[0].severity is Severity.SERIOUS
 
 
 def test_evaluation_restores_the_garbage_collector() -> None:
@@ -561,7 +562,8 @@ def test_evaluation_restores_the_garbage_collector() -> None:
 
 
 def test_obligations_come_in_sort_key_order() -> None:
-    """Obligations are ordered exactly as Obligation.sort_key says: earliest deadline first."""
+    """by_deadline orders obligations exactly as Obligation.sort_key says."""
     result = evaluate(MIRI, parse_facts(DOCS_FACTS.read_text()), AT)
-    assert list(result.obligations) == sorted(result.obligations, key=lambda o: o.sort_key())
-    assert result.obligations[-1].deadline is None
+    ordered = result.by_deadline()
+    assert list(ordered) == sorted(result.obligations, key=lambda o: o.sort_key())
+    assert ordered[-1].deadline is None

@@ -263,7 +263,7 @@ def _print_evaluation(result: Evaluation) -> None:
         f"{result.at.isoformat().replace('+00:00', 'Z')}: {len(result.findings)} findings, "
         f"{len(result.obligations)} obligations"
     )
-    for finding in result.findings:
+    for finding in result.by_severity():
         style = _SEVERITY_STYLE[finding.severity]
         action = f"  -> {finding.action.value}" if finding.action.value != "finding" else ""
         head = f"{finding.severity.value:8}"
@@ -273,7 +273,7 @@ def _print_evaluation(result: Evaluation) -> None:
             out.print(f"         evidence: {', '.join(finding.evidence)}", markup=False)
     if result.obligations:
         out.print("[bold]obligations[/]")
-    for o in result.obligations:
+    for o in result.by_deadline():
         deadline = o.deadline.isoformat().replace("+00:00", "Z") if o.deadline else "at once"
         style = {ObligationStatus.OVERDUE: "red", ObligationStatus.MET: "green"}.get(o.status, "")
         status = f"[{style}]{o.status.value:8}[/]" if style else f"{o.status.value:8}"

@@ -564,25 +564,33 @@ class _Evaluator:
         self, run: RunFact, subject: str, tier: Tier, t: Threshold, basis: str, why: str
     ) -> None:
         """Declaration before start and approval, for a run in ``tier`` (on its own, or
-        because its model's lineage is); ``why`` says how it got there, for the finding."""
+        because its model's lineage is); ``why`` says how it got there, for the finding.
+
+        Where the tier needs approval, the one obligation is "declare and obtain approval
+        before it starts": approval presupposes the declaration, so a second obligation for
+        the declaration alone would only repeat it."""
         if tier not in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
             return
-        if tier in self.approval_tiers and run.id not in self.approvals_done:
+        needs_approval = tier in self.approval_tiers
+        if needs_approval and run.id not in self.approvals_done:
             self.approvals_done.add(run.id)
             self.approval(run, subject, t)
         if run.id in self.declarations_done:
             return
         self.declarations_done.add(run.id)
         start = run.starts_at
-        status = self.obligation(
-            f"declare run {run.id} on the log before it starts",
-            subject,
-            start,
-            run.declared_at,
-            basis,
-            t.source,
-        )
-        if run.has_started and status is not ObligationStatus.MET:
+        declared_at = run.declared_at
+        if not needs_approval:
+            self.obligation(
+                f"declare run {run.id} on the log before it starts",
+                subject,
+                start,
+                declared_at,
+                basis,
+                t.source,
+            )
+        on_time = declared_at is not None and (start is None or declared_at <= start)
+        if run.has_started and not on_time:
             self.finding(
                 FindingKind.UNDECLARED_RUN,
                 Severity.SERIOUS,
@@ -655,7 +663,7 @@ class _Evaluator:
         else:
             approved_at = deemed if deemed is not None and deemed <= self.at else None
         self.obligation(
-            f"obtain approval for run {run.id} before it starts"
+            f"declare run {run.id} and obtain approval before it starts"
             + (f" (deemed approved on {_fmt_time(deemed)})" if deemed else ""),
             subject,
             run.starts_at,
@@ -1024,7 +1032,7 @@ class _Evaluator:
     def clusters(self) -> None:
         rules = self.policy.clusters
         mon, rep = rules.monitoring, rules.reporting
-        for cl in self.facts.clusters:
+        for cl in sorted(self.facts.clusters, key=_BY_ID):
             subject = f"cluster:{cl.id}"
             if mon is not None and not cl.monitored and cl.h100e > mon.max_unmonitored_h100e:
                 self.finding(
@@ -1085,9 +1093,10 @@ class _Evaluator:
 
     def capabilities(self, cumulative: dict[str, Compute]) -> None:
         required: list[tuple[CapabilityTrigger, float, set[str]]] = []
+        evaluations = sorted(self.facts.evaluations, key=_BY_ID)
         for trig in self.policy.capabilities:
             evaluated: set[str] = set()
-            for ev in self.facts.evaluations:
+            for ev in evaluations:
                 if ev.domain is not trig.domain or ev.metric != trig.metric:
                     continue
                 evaluated.add(ev.model)
@@ -1188,7 +1197,7 @@ class _Evaluator:
     # -- incidents ---------------------------------------------------------------------------
 
     def incidents(self) -> None:
-        for inc in self.facts.incidents:
+        for inc in sorted(self.facts.incidents, key=_BY_ID):
             subject = f"incident:{inc.id}"
             clocks = self.clock(
                 Event.CRITICAL_INCIDENT,
@@ -1211,30 +1220,7 @@ class _Evaluator:
                     )
 
 
-_BY_SUBJECT = attrgetter("subject", "kind", "explanation")
-
-
-def _sorted_findings(findings: list[Finding]) -> tuple[Finding, ...]:
-    """Most severe first, then by subject, kind and explanation (:meth:`Finding.sort_key`),
-    sorted per severity with a C-level key: the order is the same, the sort much cheaper."""
-    buckets: dict[Severity, list[Finding]] = {s: [] for s in Severity}
-    for f in findings:
-        buckets[f.severity].append(f)
-    ordered: list[Finding] = []
-    for severity in reversed(Severity):
-        ordered.extend(sorted(buckets[severity], key=_BY_SUBJECT))
-    return tuple(ordered)
-
-
-_BY_DEADLINE = attrgetter("deadline", "subject", "duty")
-_BY_DUTY = attrgetter("subject", "duty")
-
-
-def _sorted_obligations(obligations: list[Obligation]) -> tuple[Obligation, ...]:
-    """Earliest deadline first, undated last (:meth:`Obligation.sort_key`), with C-level keys."""
-    dated = [o for o in obligations if o.deadline is not None]
-    undated = [o for o in obligations if o.deadline is None]
-    return (*sorted(dated, key=_BY_DEADLINE), *sorted(undated, key=_BY_DUTY))
+_BY_ID = attrgetter("id")
 
 
 def check_conditions(
@@ -1305,8 +1291,8 @@ def _evaluate(
         policy_version=policy.version,
         policy_digest=digest if digest is not None else policy_digest(policy),
         at=at,
-        findings=_sorted_findings(ev.findings),
-        obligations=_sorted_obligations(ev.obligations),
+        findings=tuple(ev.findings),
+        obligations=tuple(ev.obligations),
         lift_conditions=lift,
     )
 

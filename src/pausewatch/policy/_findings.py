@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from pausewatch.policy._model import Action, Condition, Tier
@@ -78,6 +79,10 @@ class ObligationStatus(StrEnum):
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
+# C-level sort keys (the same order as the sort_key methods, much cheaper on large results).
+_BY_SUBJECT = attrgetter("subject", "kind", "explanation")
+_BY_DEADLINE = attrgetter("deadline", "subject", "duty")
+_BY_DUTY = attrgetter("subject", "duty")
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -198,11 +203,29 @@ class Evaluation:
     at: datetime
     """The evaluation time (never the wall clock: a parameter)."""
     findings: tuple[Finding, ...]
-    """Findings, most severe first."""
+    """Findings in canonical order: by subject as the evaluation meets them (runs by id, then
+    models, clusters, evaluations and incidents by id); :meth:`by_severity` for reading."""
     obligations: tuple[Obligation, ...]
-    """Obligations, earliest deadline first."""
+    """Obligations in canonical order, as the findings; :meth:`by_deadline` for reading."""
     lift_conditions: tuple[ConditionResult, ...] = ()
     """The pause's lift conditions on this state (empty when the policy has no pause)."""
+
+    def by_severity(self) -> tuple[Finding, ...]:
+        """Findings most severe first, then by subject, kind and explanation
+        (:meth:`Finding.sort_key`)."""
+        buckets: dict[Severity, list[Finding]] = {s: [] for s in Severity}
+        for f in self.findings:
+            buckets[f.severity].append(f)
+        ordered: list[Finding] = []
+        for severity in reversed(Severity):
+            ordered.extend(sorted(buckets[severity], key=_BY_SUBJECT))
+        return tuple(ordered)
+
+    def by_deadline(self) -> tuple[Obligation, ...]:
+        """Obligations earliest deadline first, undated last (:meth:`Obligation.sort_key`)."""
+        dated = [o for o in self.obligations if o.deadline is not None]
+        undated = [o for o in self.obligations if o.deadline is None]
+        return (*sorted(dated, key=_BY_DEADLINE), *sorted(undated, key=_BY_DUTY))
 
     def max_severity(self, subject: str | None = None) -> Severity | None:
         """The highest severity overall, or for one subject (none when there is no finding)."""
