@@ -280,3 +280,25 @@ def test_document_level_problems_come_with_the_rest() -> None:
     assert "pause.lift.body: names body 'assembly'" in text
     assert "approvals.tiers[1]: names tier 'monitor'" in text
     assert "withdrawal.notice_days" in text
+
+
+def test_model_projection_sums_the_running_jobs() -> None:
+    """A model whose finished 9e23 run and running 5e22 job will cross 1e24 within days is
+    'approaching', though neither run is near the prohibition on its own."""
+    facts = {
+        "runs": [
+            run("a", measured={"value": 9e23}, status="finished", starts_at="2026-01-01T00:00:00Z"),
+            run(
+                "b",
+                measured={"value": 5e22},
+                status="running",
+                starts_at="2026-11-01T00:00:00Z",
+                rate={"value": 1e17, "low": 8e16, "high": 1.2e17},
+            ),
+        ]
+    }
+    result = evaluate(load_preset("miri-2025"), Facts.model_validate(facts), AT)
+    [f] = [f for f in result.findings if f.kind is FindingKind.THRESHOLD_APPROACHING]
+    assert f.subject == "model:m"
+    assert f.severity.value == "serious"
+    assert "crosses the 1e+24 FLOP prohibition on 2026-12-01" in f.explanation

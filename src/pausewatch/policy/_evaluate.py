@@ -257,6 +257,10 @@ class _Evaluator:
         self.base: dict[str, str | None] = {}
         self.runs_of: dict[str, list[RunFact]] = {}
         self.run_flop: dict[str, float] = {}
+        # Per model: measured [value, low, high] and running rate [value, low, high] sums, and
+        # the latest declared end of a running job, for the model-level projection.
+        self.motion: dict[str, list[float]] = {}
+        self.ends: dict[str, datetime] = {}
         self.findings: list[Finding] = []
         self.obligations: list[Obligation] = []
         self.revenue = {o.id: o.annual_revenue_usd for o in facts.operators}
@@ -432,6 +436,8 @@ class _Evaluator:
             c, used = compute_of(run)
             value, low, high, _ = c
             run_flop[run.id] = value
+            if used is not None:
+                self.add_motion(run, used)
             run_cost = nan if run.compute_cost_usd is None else run.compute_cost_usd
             acc = own.get(model)
             if acc is None:
@@ -527,6 +533,25 @@ class _Evaluator:
                     )
             if pause is not None:
                 self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
+
+    def add_motion(self, run: RunFact, used: Compute) -> None:
+        """Add a run's measured compute, and its rate if it is running, to its model's sums
+        for the model-level projection."""
+        m = self.motion.get(run.model)
+        if m is None:
+            self.motion[run.model] = m = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        m[0] += used.value
+        m[1] += used.low
+        m[2] += used.high
+        rate = run.rate
+        if run.status is RunStatus.RUNNING and rate is not None and rate.value > 0:
+            m[3] += rate.value
+            m[4] += _lo(rate.value, rate.low)
+            m[5] += _hi(rate.value, rate.high)
+            if run.ends_at is not None:
+                end = self.ends.get(run.model)
+                if end is None or run.ends_at > end:
+                    self.ends[run.model] = run.ends_at
 
     def run_tier(
         self, run: RunFact, c: Compute, subject: str, tier: Tier, t: Threshold, basis: str
@@ -872,6 +897,7 @@ class _Evaluator:
                     cost_post,
                     self.post,
                     "cumulative post-training compute",
+                    project=False,
                 )
             if self.pause is not None:
                 self.lineage_pause(lineage, c, self.pause.prohibits.training_above_flop)
@@ -886,9 +912,13 @@ class _Evaluator:
         cost: float | None,
         tiers: _Tiers,
         what: str,
+        *,
+        project: bool = True,
     ) -> None:
         """Findings, duties and clocks of a model's cumulative compute ``c`` (of which
-        ``own_value`` is its own runs'; the rest its ancestors')."""
+        ``own_value`` is its own runs'; the rest its ancestors'). ``project``: also project the
+        model's running jobs to its next tier (the running sums cover every phase, so only the
+        all-phase lineage is projected)."""
         prohibition = tiers.lineage_prohibition
         if prohibition is not None and c.value <= prohibition.flop < c.high:
             self.finding(
@@ -901,6 +931,9 @@ class _Evaluator:
                 tier=Tier.PROHIBITED,
                 figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
             )
+        motion = self.motion.get(lin.model)
+        if project and motion is not None and motion[3] > 0 and tiers.lineage:
+            self.lineage_next(lin, c, own_value, cost, tiers, what, motion)
         if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
             return  # below the mildest lineage threshold (tiers never decrease)
         crossed, _ = self.crossed(
@@ -964,6 +997,74 @@ class _Evaluator:
                 met_at=None if crossing is None else crossing.starts_at,
                 filed_at=None if crossing is None else crossing.declared_at,
             )
+
+    def lineage_next(
+        self,
+        lin: _Lineage,
+        c: Compute,
+        own_value: float,
+        cost: float | None,
+        tiers: _Tiers,
+        what: str,
+        motion: list[float],
+    ) -> None:
+        """An "approaching" finding when a model's running jobs together will take it over its
+        next lineage tier soon: the projection runs from what its runs used (measured) plus its
+        ancestors' compute, at the sum of its running jobs' rates."""
+        _, next_up = self.crossed(
+            tiers.lineage,
+            Basis.LINEAGE,
+            c,
+            None,
+            lin.data() if self.special else None,
+            cost,
+            lin.operator() if self.revenue else None,
+        )
+        prior = c.value - own_value
+        if next_up is None or (len(lin.runs) == 1 and prior == 0):
+            return  # a lone run without ancestors is projected as the run itself
+        tier, t, _ = next_up
+        used = Compute(prior + motion[0], prior + motion[1], prior + motion[2], "lineage")
+        limit = _plus(self.at, self.horizon)
+        end = self.ends.get(lin.model)
+        if end is not None and end > limit:
+            limit = end
+        if (t.flop - used.high) / motion[5] > (limit - self.at).total_seconds():
+            return
+        crossing = project_crossing(
+            measured=Estimate(used.value, used.low, used.high, Method.SUM),
+            rate=Estimate(motion[3], motion[4], motion[5], Method.TELEMETRY),
+            threshold=t.flop,
+            now=self.at,
+        )
+        earliest, expected, latest = crossing.earliest, crossing.expected, crossing.latest
+        if earliest is None or expected is None or earliest > limit or crossing.already:
+            return
+        severity = min(
+            Severity.SERIOUS if tier is Tier.PROHIBITED else Severity.NOTICE,
+            _TIER_SEVERITY[tier],
+            key=lambda s: s.rank,
+        )
+        between = f"between {_fmt_time(earliest)} and " + (
+            _fmt_time(latest) if latest is not None else "never"
+        )
+        self.finding(
+            FindingKind.THRESHOLD_APPROACHING,
+            severity,
+            lin.subject,
+            f"model {lin.model}'s {what} has reached {used.describe()}; at the current rate of "
+            f"its running jobs it crosses the {t.flop:.3g} FLOP {_TIER_WORDS[tier]} on "
+            f"{_fmt_time(expected)} ({between})",
+            lin.evidence(),
+            tier=tier,
+            figures=(
+                ("flop", used.value),
+                ("threshold", t.flop),
+                ("expected", expected.isoformat()),
+                ("earliest", earliest.isoformat()),
+                ("latest", "never" if latest is None else latest.isoformat()),
+            ),
+        )
 
     def lineage_pause(self, lin: _Lineage, c: Compute, limit: float) -> None:
         """A model whose cumulative compute is above an active pause's limit, with a planned or
