@@ -1011,6 +1011,17 @@ class _Evaluator:
         """An "approaching" finding when a model's running jobs together will take it over its
         next lineage tier soon: the projection runs from what its runs used (measured) plus its
         ancestors' compute, at the sum of its running jobs' rates."""
+        prior = c.value - own_value
+        if tiers.run_plain and not self.special:
+            # Most models are far from their next tier: rule them out before any allocation.
+            for _, nt, _ in tiers.lineage:
+                if nt.flop >= c.value:
+                    horizon = max(self.horizon.total_seconds(), self.end_seconds(lin.model))
+                    if (nt.flop - prior - motion[2]) / motion[5] > horizon:
+                        return
+                    break
+            else:
+                return  # above every tier: nothing left to approach
         _, next_up = self.crossed(
             tiers.lineage,
             Basis.LINEAGE,
@@ -1020,7 +1031,6 @@ class _Evaluator:
             cost,
             lin.operator() if self.revenue else None,
         )
-        prior = c.value - own_value
         if next_up is None or (len(lin.runs) == 1 and prior == 0):
             return  # a lone run without ancestors is projected as the run itself
         tier, t, _ = next_up
@@ -1065,6 +1075,11 @@ class _Evaluator:
                 ("latest", "never" if latest is None else latest.isoformat()),
             ),
         )
+
+    def end_seconds(self, model: str) -> float:
+        """Seconds from now to the latest declared end of the model's running jobs (0: none)."""
+        end = self.ends.get(model)
+        return 0.0 if end is None else (end - self.at).total_seconds()
 
     def lineage_pause(self, lin: _Lineage, c: Compute, limit: float) -> None:
         """A model whose cumulative compute is above an active pause's limit, with a planned or
