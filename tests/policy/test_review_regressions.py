@@ -302,3 +302,150 @@ def test_model_projection_sums_the_running_jobs() -> None:
     assert f.subject == "model:m"
     assert f.severity.value == "serious"
     assert "crosses the 1e+24 FLOP prohibition on 2026-12-01" in f.explanation
+
+
+def two_tier_policy(post_flop: float = 1e22) -> Any:
+    """Declaration at 1e22, approval at 1e23 (pre-training); post-training tiers at post_flop."""
+    return parse_policy(
+        f"""
+id: two-tier
+version: 1.0.0
+title: two tiers
+sources: {{s: {{title: S}}}}
+counting: {{rule: precision_agnostic, source: s}}
+compute:
+  pretraining:
+    report_before_start: {{flop: 1.0e+22, source: s}}
+    approval_required: {{flop: 1.0e+23, source: s}}
+  post_training:
+    report_before_start: {{flop: {post_flop}, source: s}}
+approvals: {{tiers: [approval_required], deemed_after_days: 30, source: s}}
+"""
+    )
+
+
+def dated(id: str, flop: float, day: int, **fields: Any) -> dict[str, Any]:
+    return run(
+        id,
+        measured={"value": flop},
+        status="finished",
+        starts_at=f"2026-0{day}-01T00:00:00Z",
+        **fields,
+    )
+
+
+def test_a_stricter_tier_keeps_the_milder_tiers_duties() -> None:
+    """r2 took the model over the 1e22 declaration tier; r3 later takes it over 1e23. r2 keeps
+    its declaration duty."""
+    facts = Facts.model_validate(
+        {"runs": [dated("r1", 6e21, 1), dated("r2", 6e21, 2), dated("r3", 9.5e22, 3)]}
+    )
+    result = evaluate(two_tier_policy(), facts, AT)
+    undeclared = {f.subject for f in result.findings if f.kind is FindingKind.UNDECLARED_RUN}
+    assert undeclared == {"run:r2", "run:r3"}
+
+
+def test_crossing_the_prohibition_keeps_earlier_duties() -> None:
+    """Under MIRI, r2 took the model over 1e22 before r3 took it over 1e24: r2 stays
+    undeclared, and the model is above the prohibition."""
+    facts = Facts.model_validate(
+        {"runs": [dated("r1", 6e21, 1), dated("r2", 6e21, 2), dated("r3", 9.9e23, 3)]}
+    )
+    result = evaluate(load_preset("miri-2025"), facts, AT)
+    by_run = {(f.subject, f.kind.value) for f in result.findings}
+    assert ("run:r2", "undeclared_run") in by_run
+    assert ("model:m", "prohibited_compute") in by_run
+
+
+def test_post_training_crossing_counts_post_training_runs_only() -> None:
+    """The post-training lineage's duties go to the fine-tune that took it over, not to the
+    pre-training run or the first fine-tune."""
+    facts = Facts.model_validate(
+        {
+            "runs": [
+                dated("p", 2e21, 1),
+                dated("f1", 6e21, 2, phase="fine_tuning"),
+                dated("f2", 6e21, 3, phase="fine_tuning"),
+            ]
+        }
+    )
+    result = evaluate(two_tier_policy(post_flop=1e22), facts, AT)
+    undeclared = {f.subject for f in result.findings if f.kind is FindingKind.UNDECLARED_RUN}
+    assert undeclared == {"run:f2"}
+
+
+def test_lone_run_is_projected_under_lineage_only_policies() -> None:
+    """EU has only lineage tiers: a lone running job about to cross 1e25 is approaching."""
+    facts = {
+        "runs": [
+            run(
+                "a",
+                measured={"value": 9e24},
+                status="running",
+                starts_at="2026-11-01T00:00:00Z",
+                rate={"value": 1e19},
+            )
+        ]
+    }
+    assert "threshold_approaching" in kinds("eu-ai-act", facts, "model:m")
+
+
+def test_model_projection_counts_declared_only_runs() -> None:
+    """A finished run known only by its 9e24 plan counts in the model's projection."""
+    facts = {
+        "runs": [
+            run("a", declared={"value": 9e24}, status="finished", starts_at="2026-01-01T00:00:00Z"),
+            run(
+                "b",
+                measured={"value": 4e23},
+                status="running",
+                starts_at="2026-11-01T00:00:00Z",
+                rate={"value": 3e17},
+            ),
+        ]
+    }
+    assert "threshold_approaching" in kinds("eu-ai-act", facts, "model:m")
+
+
+def test_a_declaration_below_the_threshold_is_not_its_notice() -> None:
+    """EU: run b declared at 1e23 but measured at 2e24 takes the model over 1e25; its
+    declaration does not meet the notice."""
+    facts = Facts.model_validate(
+        {
+            "runs": [
+                dated("a", 9e24, 1),
+                run(
+                    "b",
+                    declared={"value": 1e23},
+                    declared_at="2026-01-15T00:00:00Z",
+                    measured={"value": 2e24},
+                    status="finished",
+                    starts_at="2026-02-01T00:00:00Z",
+                ),
+            ]
+        }
+    )
+    result = evaluate(load_preset("eu-ai-act"), facts, AT)
+    met = [o for o in result.obligations if o.basis.startswith("notifications.threshold")]
+    assert met
+    assert all(o.status is not ObligationStatus.MET for o in met)
+
+
+def test_pause_window_must_be_ordered() -> None:
+    """A pause that expires before it starts is refused."""
+    with pytest.raises(ValueError, match="expire after it starts"):
+        Facts.model_validate(
+            {
+                "pause": {
+                    "active": True,
+                    "started_at": "2027-01-01T00:00:00Z",
+                    "expires_at": "2026-01-01T00:00:00Z",
+                }
+            }
+        )
+
+
+def test_huge_clusters_are_refused() -> None:
+    """A cluster of 1e300 H100e is refused, rather than producing infinite figures."""
+    with pytest.raises(ValueError, match="less than or equal"):
+        Facts.model_validate({"clusters": [{"id": "c", "operator": "o", "h100e": 1e300}]})

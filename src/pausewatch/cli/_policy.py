@@ -351,7 +351,7 @@ def current(
     adoptions = []
     ignored = 0
     with PausewatchClient(url) as client:
-        secretariat = client.info().get("roles", {}).get("secretariat")
+        secretariat = (client.info().get("roles") or {}).get("secretariat")
         for e in client.entries():
             entry = e["entry"]
             if entry.get("statement", {}).get("kind") != ADOPT_KIND:
@@ -382,7 +382,7 @@ def current(
         print_json(info)
         return
     out.print(
-        f"{info['id']} {info['version']}  {info['title']}\n"
+        f"{info['id']} {info['version']}  {esc(str(info['title']))}\n"
         f"digest {info['digest']}, effective {info['effective_at']}, log index {info['index']}, "
         f"signed by {info['signer']}"
     )

@@ -181,11 +181,15 @@ class _Lineage:
     def first_start(self) -> datetime | None:
         return min((r.starts_at for r in self.runs if r.starts_at is not None), default=None)
 
-    def runs_from_crossing(self, prior: float, threshold: float) -> list[RunFact]:
+    def runs_from_crossing(
+        self, prior: float, threshold: float, *, post_only: bool = False
+    ) -> list[RunFact]:
         """The run whose compute took the lineage above ``threshold`` and every later one, in
         order of start (undated runs last); ``prior`` is the ancestors' compute. All runs when
-        the ancestors alone are above it."""
-        ordered = sorted(self.runs, key=_start_order) if len(self.runs) > 1 else self.runs
+        the ancestors alone are above it. ``post_only``: only post-training runs count (for
+        the post-training lineage)."""
+        runs = [r for r in self.runs if r.phase in POST_TRAINING_PHASES] if post_only else self.runs
+        ordered = sorted(runs, key=_start_order) if len(runs) > 1 else runs
         total = prior
         for i, run in enumerate(ordered):
             total += self.counted.get(run.id, 0.0)
@@ -193,13 +197,26 @@ class _Lineage:
                 return ordered[i:]
         return []
 
-    def crossing_run(self, prior: float, threshold: float) -> RunFact | None:
+    def crossing_run(
+        self, prior: float, threshold: float, *, post_only: bool = False
+    ) -> tuple[RunFact | None, float]:
         """The run whose compute took the lineage above ``threshold`` (none when the ancestors
-        alone are above it, or no run did)."""
+        alone are above it, or no run did), and the declared plans up to and including it
+        plus ``prior``: whether the crossing was known from declarations."""
         if prior > threshold:
-            return None
-        after = self.runs_from_crossing(prior, threshold)
-        return after[0] if after else None
+            return None, prior
+        after = self.runs_from_crossing(prior, threshold, post_only=post_only)
+        if not after:
+            return None, prior
+        crossing = after[0]
+        runs = [r for r in self.runs if r.phase in POST_TRAINING_PHASES] if post_only else self.runs
+        declared = prior
+        for run in sorted(runs, key=_start_order):
+            if run.declared is not None:
+                declared += run.declared.value
+            if run is crossing:
+                break
+        return crossing, declared
 
     def first_declared(self) -> datetime | None:
         return min((r.declared_at for r in self.runs if r.declared_at is not None), default=None)
@@ -436,8 +453,9 @@ class _Evaluator:
             c, used = compute_of(run)
             value, low, high, _ = c
             run_flop[run.id] = value
-            if used is not None:
-                self.add_motion(run, used)
+            # The model's projection starts from what its runs used, or planned where nothing
+            # was measured (as its ancestors' compute is counted).
+            self.add_motion(run, used if used is not None else c)
             run_cost = nan if run.compute_cost_usd is None else run.compute_cost_usd
             acc = own.get(model)
             if acc is None:
@@ -897,7 +915,7 @@ class _Evaluator:
                     cost_post,
                     self.post,
                     "cumulative post-training compute",
-                    project=False,
+                    post_training=True,
                 )
             if self.pause is not None:
                 self.lineage_pause(lineage, c, self.pause.prohibits.training_above_flop)
@@ -913,12 +931,12 @@ class _Evaluator:
         tiers: _Tiers,
         what: str,
         *,
-        project: bool = True,
+        post_training: bool = False,
     ) -> None:
         """Findings, duties and clocks of a model's cumulative compute ``c`` (of which
-        ``own_value`` is its own runs'; the rest its ancestors'). ``project``: also project the
-        model's running jobs to its next tier (the running sums cover every phase, so only the
-        all-phase lineage is projected)."""
+        ``own_value`` is its own runs'; the rest its ancestors'). ``post_training``: ``c`` is
+        the post-training lineage, counted over post-training runs only; it is not projected
+        (the running sums cover every phase)."""
         prohibition = tiers.lineage_prohibition
         if prohibition is not None and c.value <= prohibition.flop < c.high:
             self.finding(
@@ -932,7 +950,7 @@ class _Evaluator:
                 figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
             )
         motion = self.motion.get(lin.model)
-        if project and motion is not None and motion[3] > 0 and tiers.lineage:
+        if not post_training and motion is not None and motion[3] > 0 and tiers.lineage:
             self.lineage_next(lin, c, own_value, cost, tiers, what, motion)
         if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
             return  # below the mildest lineage threshold (tiers never decrease)
@@ -965,15 +983,21 @@ class _Evaluator:
         # over the threshold and every later one carry the strictest such tier's duties:
         # splitting a run cannot shed them.
         prior = c.value - own_value
-        duty_tiers = [
-            i for i in crossed if i[0] in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED)
-        ]
-        # As for a run on its own, a prohibition dominates: a model above it gets the
-        # prohibited finding and a halt proposal, not approval duties nobody could grant.
-        if duty_tiers and not prohibited:
-            d_tier, d_t, d_basis = duty_tiers[-1]
-            for run in lin.runs_from_crossing(prior, d_t.flop):
-                if run.id in self.prohibited_runs:
+        # Each crossed declaration or approval tier hands its duties to the run that took the
+        # model over it and every later run. Runs from the one that crossed the prohibition on
+        # get the prohibited finding instead: nobody could grant them approval.
+        post_only = post_training
+        prohibition = tiers.lineage_prohibition
+        past_prohibition: set[str] = set()
+        if prohibited and prohibition is not None:
+            past_prohibition = {
+                r.id for r in lin.runs_from_crossing(prior, prohibition.flop, post_only=post_only)
+            }
+        for d_tier, d_t, d_basis in crossed:
+            if d_tier not in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
+                continue
+            for run in lin.runs_from_crossing(prior, d_t.flop, post_only=post_only):
+                if run.id in self.prohibited_runs or run.id in past_prohibition:
                     continue
                 self.run_duties(
                     run,
@@ -986,16 +1010,18 @@ class _Evaluator:
         for tier, t, _ in crossed:
             if tier not in self.clocked_tiers:
                 continue
-            crossing = lin.crossing_run(prior, t.flop)
+            crossing, declared = lin.crossing_run(prior, t.flop, post_only=post_only)
             self.clocks_for(
                 tier,
                 t,
                 what=f"model {lin.model}",
                 subject=lin.subject,
-                declared_above=crossing is not None and crossing.declared_at is not None,
+                declared_above=crossing is not None and declared > t.flop,
                 known_at=None if crossing is None else crossing.declared_at,
-                met_at=None if crossing is None else crossing.starts_at,
-                filed_at=None if crossing is None else crossing.declared_at,
+                met_at=None if crossing is None else crossing.starts_at or crossing.declared_at,
+                filed_at=(
+                    crossing.declared_at if crossing is not None and declared > t.flop else None
+                ),
             )
 
     def lineage_next(
@@ -1031,7 +1057,7 @@ class _Evaluator:
             cost,
             lin.operator() if self.revenue else None,
         )
-        if next_up is None or (len(lin.runs) == 1 and prior == 0):
+        if next_up is None or (len(lin.runs) == 1 and prior == 0 and tiers.run):
             return  # a lone run without ancestors is projected as the run itself
         tier, t, _ = next_up
         used = Compute(prior + motion[0], prior + motion[1], prior + motion[2], "lineage")

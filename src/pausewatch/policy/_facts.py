@@ -165,9 +165,9 @@ class ClusterFact(Model):
     """Who operates it."""
     facility: Id | None = None
     """The facility it stands in."""
-    h100e: NonNegative
-    """Size in H100-equivalents."""
-    peak_flops_per_s: NonNegative | None = None
+    h100e: Annotated[float, Field(ge=0, le=1e12)]
+    """Size in H100-equivalents (at most a trillion)."""
+    peak_flops_per_s: Flop | None = None
     """Theoretical peak throughput (FLOP/s); default: h100e * 9.894e14."""
     network_gbps: NonNegative = 0
     """Data-centre networking (Gbit/s)."""
@@ -263,6 +263,12 @@ class PauseFact(Model):
     """When it started (none: in force since before any fact)."""
     expires_at: Utc | None = None
     """When it expires without renewal (none: no expiry known)."""
+
+    @model_validator(mode="after")
+    def _window(self) -> PauseFact:
+        if self.started_at and self.expires_at and self.expires_at <= self.started_at:
+            raise ValueError("a pause must expire after it starts")
+        return self
 
     def in_force(self, at: datetime) -> bool:
         """Whether the pause binds at ``at``: active, started and not expired."""

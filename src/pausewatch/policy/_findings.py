@@ -113,7 +113,7 @@ class Finding(NamedTuple):
     tier: Tier | None = None
     """The compute tier concerned, if any."""
     figures: tuple[tuple[str, float | str], ...] = ()
-    """Figures it quotes, as (name, value) pairs in name order."""
+    """Figures it quotes, as (name, value) pairs in a fixed order per kind of finding."""
 
     def sort_key(self) -> tuple[int, str, str, str]:
         """Most severe first, then by subject and kind."""
