@@ -153,7 +153,7 @@ class _Lineage:
     """One model in the lineage pass: its runs (in id order), read lazily, because most models
     need none of these details."""
 
-    __slots__ = ("_evidence", "counted", "model", "runs", "subject")
+    __slots__ = ("_evidence", "_from", "_ordered", "counted", "model", "runs", "subject")
 
     def __init__(self, model: str, runs: list[RunFact], counted: dict[str, float]) -> None:
         self.model = model
@@ -161,6 +161,8 @@ class _Lineage:
         self.runs = runs
         self.counted = counted
         self._evidence: tuple[str, ...] | None = None
+        self._ordered: dict[bool, list[RunFact]] = {}
+        self._from: dict[tuple[bool, float, float], list[RunFact]] = {}
 
     def evidence(self) -> tuple[str, ...]:
         """What a finding about the model rests on: its runs (``run:<id>``, in id order), each
@@ -181,6 +183,17 @@ class _Lineage:
     def first_start(self) -> datetime | None:
         return min((r.starts_at for r in self.runs if r.starts_at is not None), default=None)
 
+    def in_start_order(self, post_only: bool) -> list[RunFact]:
+        """The model's runs (or its post-training runs) in order of start, undated last."""
+        cached = self._ordered.get(post_only)
+        if cached is None:
+            runs = self.runs
+            if post_only:
+                runs = [r for r in runs if r.phase in POST_TRAINING_PHASES]
+            cached = sorted(runs, key=_start_order) if len(runs) > 1 else runs
+            self._ordered[post_only] = cached
+        return cached
+
     def runs_from_crossing(
         self, prior: float, threshold: float, *, post_only: bool = False
     ) -> list[RunFact]:
@@ -188,14 +201,20 @@ class _Lineage:
         order of start (undated runs last); ``prior`` is the ancestors' compute. All runs when
         the ancestors alone are above it. ``post_only``: only post-training runs count (for
         the post-training lineage)."""
-        runs = [r for r in self.runs if r.phase in POST_TRAINING_PHASES] if post_only else self.runs
-        ordered = sorted(runs, key=_start_order) if len(runs) > 1 else runs
+        key = (post_only, prior, threshold)
+        cached = self._from.get(key)
+        if cached is not None:
+            return cached
+        ordered = self.in_start_order(post_only)
         total = prior
+        found: list[RunFact] = []
         for i, run in enumerate(ordered):
             total += self.counted.get(run.id, 0.0)
             if total > threshold:
-                return ordered[i:]
-        return []
+                found = ordered[i:]
+                break
+        self._from[key] = found
+        return found
 
     def crossing_run(
         self, prior: float, threshold: float, *, post_only: bool = False
@@ -209,9 +228,8 @@ class _Lineage:
         if not after:
             return None, prior
         crossing = after[0]
-        runs = [r for r in self.runs if r.phase in POST_TRAINING_PHASES] if post_only else self.runs
         declared = prior
-        for run in sorted(runs, key=_start_order):
+        for run in self.in_start_order(post_only):
             if run.declared is not None:
                 declared += run.declared.value
             if run is crossing:
@@ -274,9 +292,10 @@ class _Evaluator:
         self.base: dict[str, str | None] = {}
         self.runs_of: dict[str, list[RunFact]] = {}
         self.run_flop: dict[str, float] = {}
-        # Per model: measured [value, low, high] and running rate [value, low, high] sums, and
-        # the latest declared end of a running job, for the model-level projection.
-        self.motion: dict[str, list[float]] = {}
+        # For the model-level projection: each run's measured (else planned) compute, each
+        # model's running rate [value, low, high] sums, and its running jobs' latest end.
+        self.run_used: dict[str, Compute] = {}
+        self.rates: dict[str, list[float]] = {}
         self.ends: dict[str, datetime] = {}
         self.findings: list[Finding] = []
         self.obligations: list[Obligation] = []
@@ -443,6 +462,7 @@ class _Evaluator:
         pre, post_tiers, clocked = self.pre, self.post, self.clocked_tiers
         running = RunStatus.RUNNING
         compute_of, run_tier, nan = self.compute_of, self.run_tier, math.nan
+        run_used = self.run_used
         for run in self.ordered_runs:
             model = run.model
             if run.base_model is not None:
@@ -455,7 +475,9 @@ class _Evaluator:
             run_flop[run.id] = value
             # The model's projection starts from what its runs used, or planned where nothing
             # was measured (as its ancestors' compute is counted).
-            self.add_motion(run, used if used is not None else c)
+            run_used[run.id] = used if used is not None else c
+            if run.status is running and run.rate is not None and run.rate.value > 0:
+                self.add_rate(run)
             run_cost = nan if run.compute_cost_usd is None else run.compute_cost_usd
             acc = own.get(model)
             if acc is None:
@@ -552,24 +574,20 @@ class _Evaluator:
             if pause is not None:
                 self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
 
-    def add_motion(self, run: RunFact, used: Compute) -> None:
-        """Add a run's measured compute, and its rate if it is running, to its model's sums
-        for the model-level projection."""
-        m = self.motion.get(run.model)
-        if m is None:
-            self.motion[run.model] = m = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-        m[0] += used.value
-        m[1] += used.low
-        m[2] += used.high
+    def add_rate(self, run: RunFact) -> None:
+        """Add a running job's rate to its model's sums, for the model-level projection."""
         rate = run.rate
-        if run.status is RunStatus.RUNNING and rate is not None and rate.value > 0:
-            m[3] += rate.value
-            m[4] += _lo(rate.value, rate.low)
-            m[5] += _hi(rate.value, rate.high)
-            if run.ends_at is not None:
-                end = self.ends.get(run.model)
-                if end is None or run.ends_at > end:
-                    self.ends[run.model] = run.ends_at
+        assert rate is not None
+        m = self.rates.get(run.model)
+        if m is None:
+            self.rates[run.model] = m = [0.0, 0.0, 0.0]
+        m[0] += rate.value
+        m[1] += _lo(rate.value, rate.low)
+        m[2] += _hi(rate.value, rate.high)
+        if run.ends_at is not None:
+            end = self.ends.get(run.model)
+            if end is None or run.ends_at > end:
+                self.ends[run.model] = run.ends_at
 
     def run_tier(
         self, run: RunFact, c: Compute, subject: str, tier: Tier, t: Threshold, basis: str
@@ -949,9 +967,9 @@ class _Evaluator:
                 tier=Tier.PROHIBITED,
                 figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
             )
-        motion = self.motion.get(lin.model)
-        if not post_training and motion is not None and motion[3] > 0 and tiers.lineage:
-            self.lineage_next(lin, c, own_value, cost, tiers, what, motion)
+        rate = self.rates.get(lin.model)
+        if not post_training and rate is not None and tiers.lineage:
+            self.lineage_next(lin, c, own_value, cost, tiers, what, rate)
         if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
             return  # below the mildest lineage threshold (tiers never decrease)
         crossed, _ = self.crossed(
@@ -1032,22 +1050,30 @@ class _Evaluator:
         cost: float | None,
         tiers: _Tiers,
         what: str,
-        motion: list[float],
+        rate: list[float],
     ) -> None:
         """An "approaching" finding when a model's running jobs together will take it over its
         next lineage tier soon: the projection runs from what its runs used (measured) plus its
         ancestors' compute, at the sum of its running jobs' rates."""
         prior = c.value - own_value
         if tiers.run_plain and not self.special:
-            # Most models are far from their next tier: rule them out before any allocation.
+            # Most models are far from their next tier: rule them out cheaply first (their
+            # cumulative compute is an upper bound of what their runs used).
             for _, nt, _ in tiers.lineage:
                 if nt.flop >= c.value:
                     horizon = max(self.horizon.total_seconds(), self.end_seconds(lin.model))
-                    if (nt.flop - prior - motion[2]) / motion[5] > horizon:
+                    if (nt.flop - c.high) / rate[2] > horizon:
                         return
                     break
             else:
                 return  # above every tier: nothing left to approach
+        run_used = self.run_used
+        motion = [0.0, 0.0, 0.0]
+        for r in lin.runs:
+            u = run_used[r.id]
+            motion[0] += u.value
+            motion[1] += u.low
+            motion[2] += u.high
         _, next_up = self.crossed(
             tiers.lineage,
             Basis.LINEAGE,
@@ -1065,11 +1091,11 @@ class _Evaluator:
         end = self.ends.get(lin.model)
         if end is not None and end > limit:
             limit = end
-        if (t.flop - used.high) / motion[5] > (limit - self.at).total_seconds():
+        if (t.flop - used.high) / rate[2] > (limit - self.at).total_seconds():
             return
         crossing = project_crossing(
             measured=Estimate(used.value, used.low, used.high, Method.SUM),
-            rate=Estimate(motion[3], motion[4], motion[5], Method.TELEMETRY),
+            rate=Estimate(rate[0], rate[1], rate[2], Method.TELEMETRY),
             threshold=t.flop,
             now=self.at,
         )
