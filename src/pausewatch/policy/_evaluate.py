@@ -1011,11 +1011,17 @@ class _Evaluator:
             past_prohibition = {
                 r.id for r in lin.runs_from_crossing(prior, prohibition.flop, post_only=post_only)
             }
-        for d_tier, d_t, d_basis in crossed:
+        # Strictest tier first: a stricter tier's runs are a subset of a milder one's (its
+        # threshold is crossed later), and each run takes the strictest duties that reach it.
+        handled: set[str] = set()
+        for d_tier, d_t, d_basis in reversed(crossed):
             if d_tier not in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
                 continue
             for run in lin.runs_from_crossing(prior, d_t.flop, post_only=post_only):
-                if run.id in self.prohibited_runs or run.id in past_prohibition:
+                if run.id in handled or run.id in self.prohibited_runs:
+                    continue
+                handled.add(run.id)
+                if run.id in past_prohibition:
                     continue
                 self.run_duties(
                     run,
