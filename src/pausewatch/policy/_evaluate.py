@@ -815,27 +815,47 @@ class _Evaluator:
         rate = run.rate
         if used is None or run.status is not RunStatus.RUNNING or rate is None or rate.value <= 0:
             return
-        c = used
+        self.approaching(
+            subject,
+            f"run {run.id} has used",
+            "at its current rate",
+            used,
+            (rate.value, _lo(rate.value, rate.low), _hi(rate.value, rate.high)),
+            run.ends_at,
+            tier,
+            t,
+            run.evidence,
+        )
+
+    def approaching(
+        self,
+        subject: str,
+        lead: str,
+        pace: str,
+        used: Compute,
+        rate: tuple[float, float, float],
+        end: datetime | None,
+        tier: Tier,
+        t: Threshold,
+        evidence: tuple[str, ...],
+    ) -> None:
+        """A "threshold approaching" finding when ``used`` compute growing at ``rate``
+        (value, low, high FLOP/s) is expected to cross ``t`` before ``end`` or within the
+        horizon. ``lead`` and ``pace`` word the explanation for a run or a model."""
         limit = _plus(self.at, self.horizon)
-        if run.ends_at is not None and run.ends_at > limit:
-            limit = run.ends_at
-        r_high = _hi(rate.value, rate.high)
-        # Most running jobs are far from their next tier: rule them out before projecting.
-        if (t.flop - c.high) / r_high > (limit - self.at).total_seconds():
+        if end is not None and end > limit:
+            limit = end
+        # Most jobs are far from their next tier: rule them out before projecting.
+        if (t.flop - used.high) / rate[2] > (limit - self.at).total_seconds():
             return
         crossing = project_crossing(
-            measured=Estimate(c.value, c.low, c.high, Method.TELEMETRY),
-            rate=Estimate(
-                rate.value,
-                _lo(rate.value, rate.low),
-                _hi(rate.value, rate.high),
-                rate.method or Method.TELEMETRY,
-            ),
+            measured=Estimate(used.value, used.low, used.high, Method.SUM),
+            rate=Estimate(rate[0], rate[1], rate[2], Method.TELEMETRY),
             threshold=t.flop,
             now=self.at,
         )
         earliest, expected, latest = crossing.earliest, crossing.expected, crossing.latest
-        if earliest is None or expected is None or earliest > limit:
+        if earliest is None or expected is None or earliest > limit or crossing.already:
             return
         # Never above the severity of reaching the tier: more compute must not lower severity.
         severity = min(
@@ -850,12 +870,12 @@ class _Evaluator:
             FindingKind.THRESHOLD_APPROACHING,
             severity,
             subject,
-            f"run {run.id} has used {c.describe()}; at its current rate it crosses the "
-            f"{t.flop:.3g} FLOP {_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between})",
-            run.evidence,
+            f"{lead} {used.describe()}; {pace} it crosses the {t.flop:.3g} FLOP "
+            f"{_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between})",
+            evidence,
             tier=tier,
             figures=(
-                ("flop", c.value),
+                ("flop", used.value),
                 ("threshold", t.flop),
                 ("expected", expected.isoformat()),
                 ("earliest", earliest.isoformat()),
@@ -967,12 +987,11 @@ class _Evaluator:
                 tier=Tier.PROHIBITED,
                 figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
             )
-        rate = self.rates.get(lin.model)
-        if not post_training and rate is not None and tiers.lineage:
-            self.lineage_next(lin, c, own_value, cost, tiers, what, rate)
-        if not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop):
-            return  # below the mildest lineage threshold (tiers never decrease)
-        crossed, _ = self.crossed(
+        rate = None if post_training else self.rates.get(lin.model)
+        below = not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop)
+        if below and rate is None:
+            return  # below the mildest lineage threshold (tiers never decrease), not moving
+        crossed, next_up = self.crossed(
             tiers.lineage,
             Basis.LINEAGE,
             c,
@@ -981,6 +1000,8 @@ class _Evaluator:
             cost,
             lin.operator() if self.revenue else None,
         )
+        if rate is not None and next_up is not None:
+            self.lineage_next(lin, c, own_value, tiers, what, rate, next_up)
         if not crossed:
             return
         tier, t, _ = crossed[-1]
@@ -1053,26 +1074,23 @@ class _Evaluator:
         lin: _Lineage,
         c: Compute,
         own_value: float,
-        cost: float | None,
         tiers: _Tiers,
         what: str,
         rate: list[float],
+        next_up: tuple[Tier, Threshold, str],
     ) -> None:
         """An "approaching" finding when a model's running jobs together will take it over its
-        next lineage tier soon: the projection runs from what its runs used (measured) plus its
-        ancestors' compute, at the sum of its running jobs' rates."""
+        next lineage tier soon: the projection runs from what its runs used (measured, else
+        planned) plus its ancestors' compute, at the sum of its running jobs' rates."""
         prior = c.value - own_value
-        if tiers.run_plain and not self.special:
-            # Most models are far from their next tier: rule them out cheaply first (their
-            # cumulative compute is an upper bound of what their runs used).
-            for _, nt, _ in tiers.lineage:
-                if nt.flop >= c.value:
-                    horizon = max(self.horizon.total_seconds(), self.end_seconds(lin.model))
-                    if (nt.flop - c.high) / rate[2] > horizon:
-                        return
-                    break
-            else:
-                return  # above every tier: nothing left to approach
+        if len(lin.runs) == 1 and prior == 0 and tiers.run:
+            return  # a lone run without ancestors is projected as the run itself
+        tier, t, _ = next_up
+        # Most models are far from their next tier: rule them out before summing (their
+        # cumulative compute bounds what their runs used).
+        horizon = max(self.horizon.total_seconds(), self.end_seconds(lin.model))
+        if (t.flop - c.high) / rate[2] > horizon:
+            return
         run_used = self.run_used
         motion = [0.0, 0.0, 0.0]
         for r in lin.runs:
@@ -1080,58 +1098,17 @@ class _Evaluator:
             motion[0] += u.value
             motion[1] += u.low
             motion[2] += u.high
-        _, next_up = self.crossed(
-            tiers.lineage,
-            Basis.LINEAGE,
-            c,
-            None,
-            lin.data() if self.special else None,
-            cost,
-            lin.operator() if self.revenue else None,
-        )
-        if next_up is None or (len(lin.runs) == 1 and prior == 0 and tiers.run):
-            return  # a lone run without ancestors is projected as the run itself
-        tier, t, _ = next_up
         used = Compute(prior + motion[0], prior + motion[1], prior + motion[2], "lineage")
-        limit = _plus(self.at, self.horizon)
-        end = self.ends.get(lin.model)
-        if end is not None and end > limit:
-            limit = end
-        if (t.flop - used.high) / rate[2] > (limit - self.at).total_seconds():
-            return
-        crossing = project_crossing(
-            measured=Estimate(used.value, used.low, used.high, Method.SUM),
-            rate=Estimate(rate[0], rate[1], rate[2], Method.TELEMETRY),
-            threshold=t.flop,
-            now=self.at,
-        )
-        earliest, expected, latest = crossing.earliest, crossing.expected, crossing.latest
-        if earliest is None or expected is None or earliest > limit or crossing.already:
-            return
-        severity = min(
-            Severity.SERIOUS if tier is Tier.PROHIBITED else Severity.NOTICE,
-            _TIER_SEVERITY[tier],
-            key=lambda s: s.rank,
-        )
-        between = f"between {_fmt_time(earliest)} and " + (
-            _fmt_time(latest) if latest is not None else "never"
-        )
-        self.finding(
-            FindingKind.THRESHOLD_APPROACHING,
-            severity,
+        self.approaching(
             lin.subject,
-            f"model {lin.model}'s {what} has reached {used.describe()}; at the current rate of "
-            f"its running jobs it crosses the {t.flop:.3g} FLOP {_TIER_WORDS[tier]} on "
-            f"{_fmt_time(expected)} ({between})",
+            f"model {lin.model}'s {what} has reached",
+            "at the current rate of its running jobs",
+            used,
+            (rate[0], rate[1], rate[2]),
+            self.ends.get(lin.model),
+            tier,
+            t,
             lin.evidence(),
-            tier=tier,
-            figures=(
-                ("flop", used.value),
-                ("threshold", t.flop),
-                ("expected", expected.isoformat()),
-                ("earliest", earliest.isoformat()),
-                ("latest", "never" if latest is None else latest.isoformat()),
-            ),
         )
 
     def end_seconds(self, model: str) -> float:
