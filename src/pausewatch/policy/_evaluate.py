@@ -131,6 +131,8 @@ class _Tiers:
     lineage_prohibition: Threshold | None
     run_plain: bool
     """No run threshold depends on cost or revenue."""
+    lineage_plain: bool
+    """No lineage threshold depends on cost or revenue."""
 
 
 def _flatten(ts: TierSet, path: str) -> _Tiers:
@@ -144,7 +146,14 @@ def _flatten(ts: TierSet, path: str) -> _Tiers:
             prohibited if prohibited and Basis.LINEAGE in prohibited.basis else None
         ),
         run_plain=all(
-            t.min_cost_usd is None and t.min_developer_revenue_usd is None for _, t, _ in items
+            t.min_cost_usd is None and t.min_developer_revenue_usd is None
+            for _, t, _ in items
+            if Basis.RUN in t.basis
+        ),
+        lineage_plain=all(
+            t.min_cost_usd is None and t.min_developer_revenue_usd is None
+            for _, t, _ in items
+            if Basis.LINEAGE in t.basis
         ),
     )
 
@@ -153,22 +162,39 @@ class _Lineage:
     """One model in the lineage pass: its runs (in id order), read lazily, because most models
     need none of these details."""
 
-    __slots__ = ("_evidence", "_from", "_ordered", "counted", "model", "runs", "subject")
+    __slots__ = (
+        "_evidence",
+        "_from",
+        "_ordered",
+        "counted",
+        "model",
+        "run_subjects",
+        "runs",
+        "subject",
+    )
 
-    def __init__(self, model: str, runs: list[RunFact], counted: dict[str, float]) -> None:
+    def __init__(
+        self,
+        model: str,
+        runs: list[RunFact],
+        run_subjects: list[str],
+        counted: dict[str, float],
+    ) -> None:
         self.model = model
         self.subject = f"model:{model}"
         self.runs = runs
+        self.run_subjects = run_subjects
+        """``run:<id>`` of each run, as the run pass wrote them."""
         self.counted = counted
         self._evidence: tuple[str, ...] | None = None
         self._ordered: dict[bool, list[RunFact]] = {}
-        self._from: dict[tuple[bool, float, float], list[RunFact]] = {}
+        self._from: dict[tuple[bool, float, float], int] = {}
 
     def evidence(self) -> tuple[str, ...]:
         """What a finding about the model rests on: its runs (``run:<id>``, in id order), each
         of which cites its own log entries."""
         if self._evidence is None:
-            self._evidence = tuple([f"run:{r.id}" for r in self.runs])
+            self._evidence = tuple(self.run_subjects)
         return self._evidence
 
     def operator(self) -> str:
@@ -194,27 +220,26 @@ class _Lineage:
             self._ordered[post_only] = cached
         return cached
 
-    def runs_from_crossing(
-        self, prior: float, threshold: float, *, post_only: bool = False
-    ) -> list[RunFact]:
-        """The run whose compute took the lineage above ``threshold`` and every later one, in
-        order of start (undated runs last); ``prior`` is the ancestors' compute. All runs when
-        the ancestors alone are above it. ``post_only``: only post-training runs count (for
-        the post-training lineage)."""
+    def crossing_index(self, prior: float, threshold: float, *, post_only: bool = False) -> int:
+        """Where, in :meth:`in_start_order`, the run whose compute took the lineage above
+        ``threshold`` stands (0 when the ancestors' compute ``prior`` alone is above it; the
+        number of runs when no run did). It and every later run are "from the crossing".
+        ``post_only``: only post-training runs count (for the post-training lineage)."""
         key = (post_only, prior, threshold)
         cached = self._from.get(key)
         if cached is not None:
             return cached
         ordered = self.in_start_order(post_only)
+        counted = self.counted
         total = prior
-        found: list[RunFact] = []
+        index = len(ordered)
         for i, run in enumerate(ordered):
-            total += self.counted.get(run.id, 0.0)
+            total += counted.get(run.id, 0.0)
             if total > threshold:
-                found = ordered[i:]
+                index = i
                 break
-        self._from[key] = found
-        return found
+        self._from[key] = index
+        return index
 
     def crossing_run(
         self, prior: float, threshold: float, *, post_only: bool = False
@@ -224,10 +249,11 @@ class _Lineage:
         plus ``prior``: whether the crossing was known from declarations."""
         if prior > threshold:
             return None, prior
-        after = self.runs_from_crossing(prior, threshold, post_only=post_only)
-        if not after:
+        ordered = self.in_start_order(post_only)
+        index = self.crossing_index(prior, threshold, post_only=post_only)
+        if index == len(ordered):
             return None, prior
-        crossing = after[0]
+        crossing = ordered[index]
         declared = prior
         for run in self.in_start_order(post_only):
             if run.declared is not None:
@@ -281,6 +307,7 @@ class _Evaluator:
         self.facts = facts
         self.at = at
         self.horizon = horizon
+        self.horizon_seconds = horizon.total_seconds()
         self.rule: CountingRule = policy.counting.rule
         self.counted = frozenset(policy.counting.includes)
         self.pre = _flatten(policy.compute.pretraining, "compute.pretraining")
@@ -291,6 +318,7 @@ class _Evaluator:
         self.own_post: dict[str, list[float]] = {}
         self.base: dict[str, str | None] = {}
         self.runs_of: dict[str, list[RunFact]] = {}
+        self.subjects_of: dict[str, list[str]] = {}
         self.run_flop: dict[str, float] = {}
         # For the model-level projection: each run's measured (else planned) compute, each
         # model's running rate [value, low, high] sums, and its running jobs' latest end.
@@ -458,6 +486,7 @@ class _Evaluator:
         # Locals for the hot loop: it runs once per run, often hundreds of thousands of times.
         pause = self.pause
         own, own_post, base, runs_of = self.own, self.own_post, self.base, self.runs_of
+        subjects_of = self.subjects_of
         run_flop, counted, special = self.run_flop, self.counted, self.special
         pre, post_tiers, clocked = self.pre, self.post, self.clocked_tiers
         running = RunStatus.RUNNING
@@ -479,12 +508,15 @@ class _Evaluator:
             if run.status is running and run.rate is not None and run.rate.value > 0:
                 self.add_rate(run)
             run_cost = nan if run.compute_cost_usd is None else run.compute_cost_usd
+            subject = f"run:{run.id}"
             acc = own.get(model)
             if acc is None:
                 own[model] = acc = [0.0, 0.0, 0.0, 0.0]
                 runs_of[model] = [run]
+                subjects_of[model] = [subject]
             else:
                 runs_of[model].append(run)
+                subjects_of[model].append(subject)
             acc[0] += value
             acc[1] += low
             acc[2] += high
@@ -499,7 +531,6 @@ class _Evaluator:
                 acc[2] += high
                 acc[3] += run_cost
             tiers = post_tiers if post else pre
-            subject = f"run:{run.id}"
             if tiers.run_plain and (run.primary_data is None or not special):
                 # The common case, inline: no cost, revenue or data conditions to weigh.
                 crossed = []
@@ -723,9 +754,10 @@ class _Evaluator:
             approved_at = None
         else:
             approved_at = deemed if deemed is not None and deemed <= self.at else None
+        deemed_text = _fmt_time(deemed) if deemed is not None else ""
         self.obligation(
             f"declare run {run.id} and obtain approval before it starts"
-            + (f" (deemed approved on {_fmt_time(deemed)})" if deemed else ""),
+            + (f" (deemed approved on {deemed_text})" if deemed_text else ""),
             subject,
             run.starts_at,
             approved_at,
@@ -740,7 +772,7 @@ class _Evaluator:
                 "its approval was rejected"
                 if run.approval is Approval.REJECTED
                 else "before approval or deemed approval"
-                + (f" (deemed on {_fmt_time(deemed)})" if deemed else "")
+                + (f" (deemed on {deemed_text})" if deemed_text else "")
             )
             self.finding(
                 FindingKind.STARTED_WITHOUT_APPROVAL,
@@ -815,12 +847,20 @@ class _Evaluator:
         rate = run.rate
         if used is None or run.status is not RunStatus.RUNNING or rate is None or rate.value <= 0:
             return
+        # Most running jobs are far from their next tier: the same test as ``approaching``
+        # makes, over a window never shorter than its, rules them out before any text is built.
+        high = _hi(rate.value, rate.high)
+        window = self.horizon_seconds
+        if run.ends_at is not None:
+            window = max(window, (run.ends_at - self.at).total_seconds())
+        if (t.flop - used.high) / high > window:
+            return
         self.approaching(
             subject,
             f"run {run.id} has used",
             "at its current rate",
             used,
-            (rate.value, _lo(rate.value, rate.low), _hi(rate.value, rate.high)),
+            (rate.value, _lo(rate.value, rate.low), high),
             run.ends_at,
             tier,
             t,
@@ -917,6 +957,13 @@ class _Evaluator:
             memo: dict[str, Compute],
             memo_cost: dict[str, float],
         ) -> tuple[Compute, float | None]:
+            if model not in base:
+                # No ancestors (the common case): the model's own sums.
+                o = table[model]
+                acc = _new(Compute, (o[0], o[1], o[2], "lineage"))
+                memo[model] = acc
+                memo_cost[model] = o[3]
+                return acc, None if o[3] != o[3] else o[3]  # NaN: a cost unknown
             chain: list[str] = []
             seen: set[str] = set()
             m: str | None = model
@@ -938,7 +985,7 @@ class _Evaluator:
 
         for model in sorted(own):
             c, cost = total(model, own, cumulative, costs)
-            lineage = _Lineage(model, runs_of[model], self.run_flop)
+            lineage = _Lineage(model, runs_of[model], self.subjects_of[model], self.run_flop)
             self.lineage_tiers(
                 lineage, c, own[model][0], cost, self.pre, "cumulative training compute"
             )
@@ -991,15 +1038,26 @@ class _Evaluator:
         below = not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop)
         if below and rate is None:
             return  # below the mildest lineage threshold (tiers never decrease), not moving
-        crossed, next_up = self.crossed(
-            tiers.lineage,
-            Basis.LINEAGE,
-            c,
-            None,
-            lin.data() if self.special else None,
-            cost,
-            lin.operator() if self.revenue else None,
-        )
+        if tiers.lineage_plain and not self.special:
+            # The common case, inline: no cost, revenue or data conditions to weigh.
+            crossed = []
+            next_up = None
+            value = c.value
+            for item in tiers.lineage:
+                if value > item[1].flop:
+                    crossed.append(item)
+                elif next_up is None:
+                    next_up = item
+        else:
+            crossed, next_up = self.crossed(
+                tiers.lineage,
+                Basis.LINEAGE,
+                c,
+                None,
+                lin.data() if self.special else None,
+                cost,
+                lin.operator() if self.revenue else None,
+            )
         if rate is not None and next_up is not None:
             self.lineage_next(lin, c, own_value, tiers, what, rate, next_up)
         if not crossed:
@@ -1026,23 +1084,21 @@ class _Evaluator:
         # model over it and every later run. Runs from the one that crossed the prohibition on
         # get the prohibited finding instead: nobody could grant them approval.
         post_only = post_training
+        ordered = lin.in_start_order(post_only)
+        # Strictest tier first: the runs from a tier's crossing on take its duties, except those
+        # a stricter tier (or the prohibition) already took, which all stand from ``stop`` on.
+        stop = len(ordered)
         prohibition = tiers.lineage_prohibition
-        past_prohibition: set[str] = set()
         if prohibited and prohibition is not None:
-            past_prohibition = {
-                r.id for r in lin.runs_from_crossing(prior, prohibition.flop, post_only=post_only)
-            }
-        # Strictest tier first: a stricter tier's runs are a subset of a milder one's (its
-        # threshold is crossed later), and each run takes the strictest duties that reach it.
-        handled: set[str] = set()
+            stop = lin.crossing_index(prior, prohibition.flop, post_only=post_only)
+        prohibited_runs = self.prohibited_runs
         for d_tier, d_t, d_basis in reversed(crossed):
             if d_tier not in (Tier.REPORT_BEFORE_START, Tier.APPROVAL_REQUIRED):
                 continue
-            for run in lin.runs_from_crossing(prior, d_t.flop, post_only=post_only):
-                if run.id in handled or run.id in self.prohibited_runs:
-                    continue
-                handled.add(run.id)
-                if run.id in past_prohibition:
+            start = lin.crossing_index(prior, d_t.flop, post_only=post_only)
+            for i in range(start, stop):
+                run = ordered[i]
+                if run.id in prohibited_runs:
                     continue
                 self.run_duties(
                     run,
@@ -1052,6 +1108,8 @@ class _Evaluator:
                     d_basis,
                     f"as part of model {lin.model} ({what} {desc})",
                 )
+            # The runs from here on took this tier's (or a stricter one's) duties.
+            stop = min(stop, start)
         for tier, t, _ in crossed:
             if tier not in self.clocked_tiers:
                 continue
@@ -1088,7 +1146,7 @@ class _Evaluator:
         tier, t, _ = next_up
         # Most models are far from their next tier: rule them out before summing (their
         # cumulative compute bounds what their runs used).
-        horizon = max(self.horizon.total_seconds(), self.end_seconds(lin.model))
+        horizon = max(self.horizon_seconds, self.end_seconds(lin.model))
         if (t.flop - c.high) / rate[2] > horizon:
             return
         run_used = self.run_used
