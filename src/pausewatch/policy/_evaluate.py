@@ -1314,35 +1314,45 @@ class _Evaluator:
                 required.append((trig, trig.required_above_flop, evaluated))
         if not required:
             return
-        # One finding per model names every domain it lacks; one obligation per domain.
+        # One finding per model names every domain it lacks; one obligation per domain. The
+        # few combinations of missing domains are worded once each.
+        worded: dict[tuple[int, ...], tuple[str, str, Action, list[tuple[str, str, str]]]] = {}
         for model, c in cumulative.items():
-            missing = [
-                (trig, floor, f"{trig.domain.value} ({trig.metric})")
-                for trig, floor, evaluated in required
-                if c.value > floor and model not in evaluated
-            ]
+            value = c.value
+            missing = tuple(
+                i
+                for i, (_, floor, evaluated) in enumerate(required)
+                if value > floor and model not in evaluated
+            )
             if not missing:
                 continue
+            words = worded.get(missing)
+            if words is None:
+                trigs = [(required[i][0], required[i][1]) for i in missing]
+                names = [f"{trig.domain.value} ({trig.metric})" for trig, _ in trigs]
+                words = worded[missing] = (
+                    ", ".join(names),
+                    f"{min(floor for _, floor in trigs):.3g}",
+                    max((trig.on_alert for trig, _ in trigs), key=_ACTION_RANK.__getitem__),
+                    [
+                        (name, f"capabilities.{trig.domain.value}", trig.source)
+                        for name, (trig, _) in zip(names, trigs, strict=True)
+                    ],
+                )
+            names_text, floor_text, action, duties = words
             subject = f"model:{model}"
-            floor = min(floor for _, floor, _ in missing)
             self.finding(
                 FindingKind.CAPABILITY_UNEVALUATED,
                 Severity.WARNING,
                 subject,
-                f"model {model} ({c.describe()}) has no result in "
-                f"{', '.join(name for _, _, name in missing)}, required above {floor:.3g} FLOP; "
-                f"the capability is not ruled out",
+                f"model {model} ({c.describe()}) has no result in {names_text}, required above "
+                f"{floor_text} FLOP; the capability is not ruled out",
                 (),
-                action=max((trig.on_alert for trig, _, _ in missing), key=_ACTION_RANK.__getitem__),
+                action=action,
             )
-            for trig, _, name in missing:
+            for name, basis, source in duties:
                 self.obligation(
-                    f"evaluate model {model} for {name}",
-                    subject,
-                    None,
-                    None,
-                    f"capabilities.{trig.domain.value}",
-                    trig.source,
+                    f"evaluate model {model} for {name}", subject, None, None, basis, source
                 )
 
     def capability(self, trig: CapabilityTrigger, ev: EvalFact) -> None:
