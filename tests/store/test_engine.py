@@ -18,6 +18,22 @@ LOG_TABLES = {
     "log_nodes",
     "witness_logs",
 }
+STATE_TABLES = {
+    "reg_adoptions",
+    "reg_chip_makers",
+    "reg_chips",
+    "reg_clusters",
+    "reg_facilities",
+    "reg_keys",
+    "reg_operators",
+    "reg_parties",
+    "reg_positions",
+    "reg_rejected",
+    "reg_runs",
+    "state_meta",
+}
+ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
+HEAD = ["0002"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -31,8 +47,8 @@ def test_upgrade_creates_tables(db_url: str) -> None:
     try:
         assert table_names(engine) == []
         upgrade(engine)
-        assert set(table_names(engine)) == LOG_TABLES | {"alembic_version"}
-        assert _revision(engine) == ["0001"]
+        assert set(table_names(engine)) == ALL_TABLES
+        assert _revision(engine) == HEAD
     finally:
         engine.dispose()
 
@@ -43,8 +59,8 @@ def test_upgrade_is_idempotent(engine: Engine) -> None:
         conn.execute(log_meta.insert().values(key="origin", value="test.example/log"))
     upgrade(engine)
     upgrade(engine)
-    assert set(table_names(engine)) == LOG_TABLES | {"alembic_version"}
-    assert _revision(engine) == ["0001"]
+    assert set(table_names(engine)) == ALL_TABLES
+    assert _revision(engine) == HEAD
     with engine.connect() as conn:
         assert conn.execute(select(log_meta.c.value)).scalars().all() == ["test.example/log"]
 

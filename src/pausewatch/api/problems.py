@@ -23,7 +23,7 @@ from pausewatch.errors import (
     UnknownKindError,
 )
 from pausewatch.ledger import QueueFullError
-from pausewatch.service import MalformedJSONError
+from pausewatch.service import MalformedJSONError, RegistryConflictError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://pausewatch.dev/problems/"
@@ -53,6 +53,7 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
     (UnknownFieldError, 422, "unknown-field", "Unknown field"),
     (SignatureError, 422, "bad-signature", "Signature does not verify"),
     (AuthorizationError, 403, "forbidden-signer", "Signer may not make this statement"),
+    (RegistryConflictError, 409, "registry-conflict", "The registry refuses this statement"),
     (StatementError, 422, "invalid-statement", "Invalid statement"),
     (QueueFullError, 503, "busy", "Log busy"),
     (NotFoundError, 404, "not-found", "Not found"),

@@ -28,6 +28,7 @@ from pausewatch.ledger import (
 )
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
+from pausewatch.state import StateStore
 from pausewatch.statements import Statement, load_or_create_key, parse_statement
 from pausewatch.store import make_engine, upgrade
 
@@ -53,6 +54,10 @@ def decode_statement(raw: bytes) -> Statement:
 
 class MalformedJSONError(StatementError):
     """The request body is not JSON."""
+
+
+class RegistryConflictError(StatementError):
+    """The registry would reject the statement: something it names is missing or conflicts."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,16 @@ class LogService:
         )
         self.distributor = WitnessDistributor(self.log, self.witnesses)
         self.sequencer.on_integrated(self.distributor.notify)
+        # The registry's views: resumed from the database, then brought up to the log (entries
+        # integrated before a crash may not have been folded yet), then advanced after each
+        # durable batch on the sequencer's thread.
+        self.state = StateStore(self.engine, [secretariat.signer_id])
+        self.state.catch_up(self.log)
+        self.sequencer.on_integrated(self._fold)
         self.started_at = clock()
+
+    def _fold(self, _size: int) -> None:
+        self.state.catch_up(self.log)
 
     def start(self) -> LogService:
         """Start the sequencer and the witness distributor."""
@@ -125,16 +139,24 @@ class LogService:
         )
 
     def authorize(self, statement: Statement) -> None:
-        """Refuse a statement whose signer lacks the role its kind requires."""
+        """Refuse a statement whose signer lacks the role its kind requires, or that the
+        registry would reject as the next entry (what it names must already be on the log).
+
+        The check runs against the views as they stand; the fold, run after the entry is
+        durable, is the authority (two statements that race can still both pass here, and
+        the fold then rejects the second: it stays on the log and changes nothing)."""
         role = type(statement.body).signed_by
-        if role == "anyone":
-            return
         holder = self.roles.get(role)
-        if holder is None or statement.signer != holder:
+        if role in self.roles and statement.signer != holder:
             raise AuthorizationError(
-                f"{statement.kind} must be signed by the {role} key "
-                f"{holder or '(none registered)'}, got {statement.signer}"
+                f"{statement.kind} must be signed by the {role} key {holder}, got "
+                f"{statement.signer}"
             )
+        rejected = self.state.check(statement, self.clock())
+        if rejected is not None:
+            if rejected.forbidden:
+                raise AuthorizationError(str(rejected))
+            raise RegistryConflictError(str(rejected))
 
     def info(self) -> LogInfo:
         """The log's identity and current tree head."""

@@ -34,8 +34,11 @@ _EXAMPLE = {
         "and `duplicate: true`. Errors are RFC 9457 problem documents: 400 malformed JSON, "
         "413 body too large, 422 unknown kind / unknown field / invalid body / bad signature, "
         "403 when the signer does not hold the role the kind requires (`policy.adopt/v1`: the "
-        "secretariat key), 503 when the log's queue is full (retry after the `Retry-After` "
-        "seconds)."
+        "secretariat key; registry kinds: the registered key of the party, operator or chip maker "
+        "the statement speaks for), 409 when the registry refuses it (something it names is not "
+        "registered, or it contradicts the registry: a second registration of an id, a chip "
+        "held by another operator), 503 when the log's queue is full (retry after the "
+        "`Retry-After` seconds)."
     ),
     openapi_extra={
         "requestBody": {

@@ -1,0 +1,732 @@
+"""The registry fold: log entries in, registry views out, one entry at a time.
+
+:class:`Registry` is pure: it reads no clock, file or database. :meth:`Registry.apply` takes a log
+entry's index, integration time and verified statement, checks what must already be on the log
+(who may sign it, that what it names exists, that it does not contradict the registry), and
+returns an :class:`Outcome`: accepted with the view rows it changes, or rejected with a reason a
+person can read. A rejected entry stays on the log (the log is append-only) and changes nothing;
+it is listed in the ``rejected`` view. Because the same entries in the same order give the same
+outcomes, every view can be rebuilt from the log alone (``pausewatch state rebuild``).
+
+Rows are plain mappings of JSON values (strings, numbers, booleans, null), one per primary key,
+keyed by view name; times are RFC 3339 UTC strings with microseconds (the log's time format).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pausewatch.ledger import format_time
+from pausewatch.policy import Policy, Tier
+from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
+from pausewatch.policy._statements import ADOPT_KIND, Adoption, PolicyAdopt, effective_policy
+from pausewatch.registry._kinds import (
+    ChipCertify,
+    ChipCustody,
+    ChipMakerRegister,
+    ClusterRegister,
+    CustodyAction,
+    FacilityRegister,
+    KeyRevoke,
+    KeyRotate,
+    OperatorRegister,
+    PartyRegister,
+    Position,
+    RunChange,
+    RunDeclaration,
+    RunEnd,
+    RunOutcome,
+    RunStart,
+    SubjectKind,
+)
+from pausewatch.statements import Body, Statement
+
+Row = dict[str, Any]
+"""One view row: column name to JSON value."""
+
+VIEWS: dict[str, tuple[str, ...]] = {
+    "parties": ("party_id",),
+    "operators": ("operator_id",),
+    "facilities": ("facility_id",),
+    "clusters": ("cluster_id",),
+    "chip_makers": ("maker_id",),
+    "chips": ("chip_id",),
+    "keys": ("key",),
+    "runs": ("run_id",),
+    "positions": ("subject_kind", "subject_id"),
+    "adoptions": ("idx",),
+    "rejected": ("idx",),
+}
+"""Every view the fold maintains, with its primary key columns."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A view row set (``row``) or removed (``row is None``) under ``key``."""
+
+    view: str
+    key: tuple[Any, ...]
+    row: Row | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one entry did: accepted with its changes, or rejected with the reason."""
+
+    index: int
+    accepted: bool
+    reason: str | None = None
+    changes: tuple[Change, ...] = ()
+
+
+class RejectedError(Exception):
+    """Raised inside the fold when an entry cannot take effect; becomes a rejected outcome.
+    ``forbidden``: the signer may not make this statement (rather than the registry lacking
+    what the statement needs)."""
+
+    def __init__(self, reason: str, *, forbidden: bool = False) -> None:
+        super().__init__(reason)
+        self.forbidden = forbidden
+
+
+@dataclass
+class Registry:
+    """The registry's state, folded from log entries in order.
+
+    ``secretariat`` holds the keys that may sign secretariat statements (the service's
+    secretariat key, as ``GET /v1/log`` names it under ``roles``).
+    """
+
+    secretariat: frozenset[str]
+    views: dict[str, dict[tuple[Any, ...], Row]] = field(
+        default_factory=lambda: {name: {} for name in VIEWS}
+    )
+    adoptions: list[Adoption] = field(default_factory=list)
+    applied: int = 0
+    """How many log entries have been folded (the next index to apply)."""
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, view: str, *key: Any) -> Row | None:
+        """The row of ``view`` under ``key``, or none."""
+        return self.views[view].get(tuple(key))
+
+    def key_holder(self, key: str) -> tuple[str, str] | None:
+        """The (subject kind, id) a live (unrevoked) key belongs to, or none."""
+        row = self.views["keys"].get((key,))
+        if row is None or row["revoked_idx"] is not None:
+            return None
+        return row["subject_kind"], row["subject_id"]
+
+    def policy_at(self, at: datetime) -> Policy | None:
+        """The policy adopted and in force at ``at``, if any."""
+        adoption = effective_policy(self.adoptions, at)
+        return None if adoption is None else adoption.body.policy
+
+    # -- folding -----------------------------------------------------------------------------
+
+    def apply(self, index: int, integrated_at: datetime, statement: Statement) -> Outcome:
+        """Fold one entry. Entries must come in log order, each exactly once."""
+        if index != self.applied:
+            raise ValueError(f"expected log entry {self.applied}, got {index}")
+        self.applied = index + 1
+        handler = _HANDLERS.get(statement.kind)
+        if handler is None:
+            return Outcome(index, True)  # a kind the registry does not fold (a notice, ...)
+        ctx = _Context(self, index, integrated_at, statement)
+        try:
+            handler(ctx, statement.body)
+        except RejectedError as exc:
+            reason = str(exc)
+            row = {
+                "idx": index,
+                "kind": statement.kind,
+                "signer": statement.signer,
+                "reason": reason,
+                "integrated_at": format_time(integrated_at),
+            }
+            return Outcome(index, False, reason, (self._set("rejected", (index,), row),))
+        for change in ctx.changes:
+            if change.row is None:
+                self.views[change.view].pop(change.key, None)
+            else:
+                self.views[change.view][change.key] = change.row
+        self.adoptions.extend(ctx.adoptions)
+        return Outcome(index, True, None, tuple(ctx.changes))
+
+    def check(self, statement: Statement, at: datetime) -> RejectedError | None:
+        """Why ``statement`` would be rejected if it were the next entry at ``at`` (none: it
+        would be accepted). Nothing changes; the service asks before it appends."""
+        handler = _HANDLERS.get(statement.kind)
+        if handler is None:
+            return None
+        ctx = _Context(self, self.applied, at, statement)
+        try:
+            handler(ctx, statement.body)
+        except RejectedError as exc:
+            return exc
+        return None
+
+    def _set(self, view: str, key: tuple[Any, ...], row: Row) -> Change:
+        self.views[view][key] = row
+        return Change(view, key, row)
+
+
+class _Context:
+    """One entry being folded: reads see the registry plus this entry's own earlier changes."""
+
+    def __init__(self, registry: Registry, index: int, at: datetime, statement: Statement) -> None:
+        self.registry = registry
+        self.index = index
+        self.at = at
+        self.when = format_time(at)
+        self.statement = statement
+        self.signer = statement.signer
+        self.changes: list[Change] = []
+        self.adoptions: list[Adoption] = []
+        """Adoptions this entry makes, kept once it is accepted."""
+        self._pending: dict[tuple[str, tuple[Any, ...]], Row | None] = {}
+
+    def get(self, view: str, *key: Any) -> Row | None:
+        k = (view, tuple(key))
+        if k in self._pending:
+            return self._pending[k]
+        return self.registry.views[view].get(tuple(key))
+
+    def set(self, view: str, row: Row) -> None:
+        key = tuple(row[c] for c in VIEWS[view])
+        self._pending[(view, key)] = row
+        self.changes.append(Change(view, key, row))
+
+    def update(self, view: str, row: Row, **values: Any) -> None:
+        self.set(view, {**row, **values})
+
+    # -- signer checks -----------------------------------------------------------------------
+
+    def holder(self) -> tuple[str, str] | None:
+        row = self.get("keys", self.signer)
+        if row is None or row["revoked_idx"] is not None:
+            return None
+        return row["subject_kind"], row["subject_id"]
+
+    def require_secretariat(self) -> None:
+        if self.signer not in self.registry.secretariat:
+            raise RejectedError(
+                f"{self.statement.kind} must be signed by the secretariat's key", forbidden=True
+            )
+
+    def require(self, kind: SubjectKind, subject_id: str) -> None:
+        """The signer must hold a live key of ``kind`` ``subject_id``."""
+        holder = self.holder()
+        if holder != (kind.value, subject_id):
+            raise RejectedError(
+                f"{self.statement.kind} must be signed by a live key of {kind.value} "
+                f"{subject_id!r}; the signer is {_describe(holder, self.signer)}",
+                forbidden=True,
+            )
+
+    def signing_operator(self) -> str:
+        holder = self.holder()
+        if holder is None or holder[0] != SubjectKind.OPERATOR.value:
+            raise RejectedError(
+                f"{self.statement.kind} must be signed by a registered operator's live key; "
+                f"the signer is {_describe(holder, self.signer)}",
+                forbidden=True,
+            )
+        return holder[1]
+
+    def new_key(self, key: str, kind: SubjectKind, subject_id: str) -> None:
+        """Bind ``key`` to a subject; a key serves one subject, once."""
+        existing = self.get("keys", key)
+        if existing is not None:
+            raise RejectedError(
+                f"key {key} is already bound to {existing['subject_kind']} "
+                f"{existing['subject_id']!r}"
+            )
+        self.set(
+            "keys",
+            {
+                "key": key,
+                "subject_kind": kind.value,
+                "subject_id": subject_id,
+                "added_idx": self.index,
+                "revoked_idx": None,
+                "revoked_reason": None,
+            },
+        )
+
+    def revoke_key(self, key: str, reason: str) -> None:
+        row = self.get("keys", key)
+        if row is not None and row["revoked_idx"] is None:
+            self.update("keys", row, revoked_idx=self.index, revoked_reason=reason)
+
+    def must_be_new(self, view: str, what: str, key: str) -> None:
+        if self.get(view, key) is not None:
+            raise RejectedError(f"{what} {key!r} is already registered")
+
+    def must_exist(self, view: str, what: str, key: str) -> Row:
+        row = self.get(view, key)
+        if row is None:
+            raise RejectedError(f"{what} {key!r} is not registered")
+        return row
+
+
+def _describe(holder: tuple[str, str] | None, signer: str) -> str:
+    return f"{holder[0]} {holder[1]!r}" if holder else f"{signer} (not a live registered key)"
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+
+def _party(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, PartyRegister)
+    ctx.require_secretariat()
+    ctx.must_be_new("parties", "party", body.party_id)
+    ctx.new_key(body.key, SubjectKind.PARTY, body.party_id)
+    ctx.set(
+        "parties",
+        {
+            "party_id": body.party_id,
+            "name": body.name,
+            "key": body.key,
+            "registered_idx": ctx.index,
+            "registered_at": ctx.when,
+        },
+    )
+
+
+def _operator(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, OperatorRegister)
+    ctx.must_exist("parties", "party", body.party_id)
+    ctx.require(SubjectKind.PARTY, body.party_id)
+    ctx.must_be_new("operators", "operator", body.operator_id)
+    ctx.new_key(body.key, SubjectKind.OPERATOR, body.operator_id)
+    ctx.set(
+        "operators",
+        {
+            "operator_id": body.operator_id,
+            "party_id": body.party_id,
+            "name": body.name,
+            "key": body.key,
+            "annual_revenue_usd": body.annual_revenue_usd,
+            "registered_idx": ctx.index,
+            "registered_at": ctx.when,
+        },
+    )
+
+
+def _facility(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, FacilityRegister)
+    ctx.must_exist("operators", "operator", body.operator_id)
+    ctx.require(SubjectKind.OPERATOR, body.operator_id)
+    ctx.must_be_new("facilities", "facility", body.facility_id)
+    loc = body.location
+    ctx.set(
+        "facilities",
+        {
+            "facility_id": body.facility_id,
+            "operator_id": body.operator_id,
+            "name": body.name,
+            "country": loc.country,
+            "region": loc.region,
+            "latitude": loc.latitude,
+            "longitude": loc.longitude,
+            "power_capacity_mw": body.power_capacity_mw,
+            "registered_idx": ctx.index,
+            "registered_at": ctx.when,
+        },
+    )
+
+
+def _cluster(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, ClusterRegister)
+    facility = ctx.must_exist("facilities", "facility", body.facility_id)
+    ctx.require(SubjectKind.OPERATOR, facility["operator_id"])
+    ctx.must_be_new("clusters", "cluster", body.cluster_id)
+    ctx.set(
+        "clusters",
+        {
+            "cluster_id": body.cluster_id,
+            "facility_id": body.facility_id,
+            "operator_id": facility["operator_id"],
+            "name": body.name,
+            "network_gbps": body.network_gbps,
+            "commissioned_at": _time(body.commissioned_at),
+            "registered_idx": ctx.index,
+            "registered_at": ctx.when,
+        },
+    )
+
+
+def _maker(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, ChipMakerRegister)
+    ctx.require_secretariat()
+    ctx.must_be_new("chip_makers", "chip maker", body.maker_id)
+    ctx.new_key(body.key, SubjectKind.CHIP_MAKER, body.maker_id)
+    ctx.set(
+        "chip_makers",
+        {
+            "maker_id": body.maker_id,
+            "name": body.name,
+            "key": body.key,
+            "registered_idx": ctx.index,
+            "registered_at": ctx.when,
+        },
+    )
+
+
+def _certify(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, ChipCertify)
+    ctx.must_exist("chip_makers", "chip maker", body.maker_id)
+    ctx.require(SubjectKind.CHIP_MAKER, body.maker_id)
+    ctx.must_be_new("chips", "chip", body.chip_id)
+    ctx.new_key(body.key, SubjectKind.CHIP, body.chip_id)
+    ctx.set(
+        "chips",
+        {
+            "chip_id": body.chip_id,
+            "maker_id": body.maker_id,
+            "model": body.model,
+            "serial": body.serial,
+            "key": body.key,
+            "firmware_digest": body.firmware_digest,
+            "status": "certified",
+            "operator_id": None,
+            "cluster_id": None,
+            "certified_idx": ctx.index,
+            "updated_idx": ctx.index,
+        },
+    )
+
+
+def _custody(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, ChipCustody)
+    operator = ctx.signing_operator()
+    chip = ctx.must_exist("chips", "chip", body.chip_id)
+    status, holder = chip["status"], chip["operator_id"]
+    if status == "retired":
+        raise RejectedError(f"chip {body.chip_id!r} is retired")
+    if body.action is CustodyAction.INSTALL:
+        assert body.cluster_id is not None
+        cluster = ctx.must_exist("clusters", "cluster", body.cluster_id)
+        if cluster["operator_id"] != operator:
+            raise RejectedError(
+                f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}"
+            )
+        free = status == "certified" or (status == "in_transit" and holder == operator)
+        moving = status == "installed" and holder == operator
+        if not (free or moving):
+            raise RejectedError(
+                f"chip {body.chip_id!r} is {status} with {holder!r}; it must be transferred to "
+                f"{operator!r} first"
+            )
+        ctx.update(
+            "chips",
+            chip,
+            status="installed",
+            operator_id=operator,
+            cluster_id=body.cluster_id,
+            updated_idx=ctx.index,
+        )
+        return
+    if status != "installed" or holder != operator:
+        raise RejectedError(
+            f"chip {body.chip_id!r} is not installed in a cluster of {operator!r} "
+            f"(it is {status}{f' with {holder!r}' if holder else ''})"
+        )
+    if body.action is CustodyAction.TRANSFER:
+        assert body.to_operator is not None
+        ctx.must_exist("operators", "operator", body.to_operator)
+        if body.to_operator == operator:
+            raise RejectedError(
+                "a transfer must go to another operator (install moves between clusters)"
+            )
+        ctx.update(
+            "chips",
+            chip,
+            status="in_transit",
+            operator_id=body.to_operator,
+            cluster_id=None,
+            updated_idx=ctx.index,
+        )
+        return
+    ctx.update("chips", chip, status="retired", cluster_id=None, updated_idx=ctx.index)
+    ctx.revoke_key(chip["key"], "chip retired")
+
+
+_SUBJECT_VIEWS = {
+    SubjectKind.PARTY: ("parties", "party"),
+    SubjectKind.OPERATOR: ("operators", "operator"),
+    SubjectKind.CHIP_MAKER: ("chip_makers", "chip maker"),
+    SubjectKind.CHIP: ("chips", "chip"),
+}
+
+
+def _rotate(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, KeyRotate)
+    if body.subject_kind is SubjectKind.CHIP:
+        raise RejectedError("a chip's key cannot be rotated: its maker certifies a new chip key")
+    view, what = _SUBJECT_VIEWS[body.subject_kind]
+    subject = ctx.must_exist(view, what, body.subject_id)
+    ctx.require(body.subject_kind, body.subject_id)
+    ctx.revoke_key(ctx.signer, f"rotated to {body.new_key}")
+    ctx.new_key(body.new_key, body.subject_kind, body.subject_id)
+    ctx.update(view, subject, key=body.new_key)
+
+
+def _voucher(ctx: _Context, kind: SubjectKind, subject: Row) -> bool:
+    """Whether the signer vouched for the subject (registered it)."""
+    if kind in (SubjectKind.PARTY, SubjectKind.CHIP_MAKER):
+        return ctx.signer in ctx.registry.secretariat
+    if kind is SubjectKind.OPERATOR:
+        return ctx.holder() == (SubjectKind.PARTY.value, subject["party_id"])
+    return ctx.holder() == (SubjectKind.CHIP_MAKER.value, subject["maker_id"])
+
+
+def _revoke(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, KeyRevoke)
+    view, what = _SUBJECT_VIEWS[body.subject_kind]
+    subject = ctx.must_exist(view, what, body.subject_id)
+    own = ctx.holder() == (body.subject_kind.value, body.subject_id)
+    if not own and not _voucher(ctx, body.subject_kind, subject):
+        raise RejectedError(
+            f"the key of {what} {body.subject_id!r} may be revoked by itself or by whoever "
+            f"registered it; the signer is {_describe(ctx.holder(), ctx.signer)}",
+            forbidden=True,
+        )
+    if body.replacement is not None and body.subject_kind is SubjectKind.CHIP:
+        raise RejectedError("a chip's key cannot be replaced: its maker certifies a new chip")
+    if body.replacement is not None and own:
+        raise RejectedError("a replacement key is issued by the voucher; use key.rotate/v1 instead")
+    ctx.revoke_key(subject["key"], body.reason)
+    if body.replacement is not None:
+        ctx.new_key(body.replacement, body.subject_kind, body.subject_id)
+        ctx.update(view, subject, key=body.replacement)
+    elif body.subject_kind is SubjectKind.CHIP:
+        ctx.update(view, subject, updated_idx=ctx.index)
+
+
+def _approval(policy: Policy | None, body: RunDeclaration, at: datetime) -> tuple[str, str | None]:
+    """``pending`` with the deemed-approval time when the adopted policy puts the run's
+    planned compute in an approval tier (per run, the declaration alone); ``none`` otherwise."""
+    if policy is None or policy.approvals is None:
+        return "none", None
+    tiers = (
+        policy.compute.post_training
+        if body.phase in POST_TRAINING_PHASES
+        else policy.compute.pretraining
+    )
+    reached = [
+        tier
+        for tier, t in tiers.items()
+        if Basis.RUN in t.basis and body.planned_flop > t.flop and tier is not Tier.PROHIBITED
+    ]
+    if not any(tier in policy.approvals.tiers for tier in reached):
+        return "none", None
+    days = policy.approvals.deemed_after_days
+    return "pending", None if days is None else format_time(at + timedelta(days=days))
+
+
+def _declare(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, RunDeclaration)
+    ctx.must_exist("operators", "operator", body.operator_id)
+    ctx.require(SubjectKind.OPERATOR, body.operator_id)
+    cluster = ctx.must_exist("clusters", "cluster", body.cluster_id)
+    if cluster["operator_id"] != body.operator_id:
+        raise RejectedError(f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}")
+    ctx.must_be_new("runs", "run", body.run_id)
+    approval, deemed_at = _approval(ctx.registry.policy_at(ctx.at), body, ctx.at)
+    ctx.set(
+        "runs",
+        {
+            "run_id": body.run_id,
+            "operator_id": body.operator_id,
+            "cluster_id": body.cluster_id,
+            "facility_id": cluster["facility_id"],
+            "model": body.model,
+            "base_model": body.base_model,
+            "phase": body.phase.value,
+            "planned_flop": body.planned_flop,
+            "planned_flop_low": body.planned_flop_low,
+            "planned_flop_high": body.planned_flop_high,
+            "estimate_method": body.estimate_method.value,
+            "chips": body.chips,
+            "chip_model": body.chip_model,
+            "starts_at": _time(body.starts_at),
+            "ends_at": _time(body.ends_at),
+            "hyperparameters_digest": body.hyperparameters_digest,
+            "data_order_seed_digest": body.data_order_seed_digest,
+            "checkpoint_interval_steps": body.checkpoint_interval_steps,
+            "primary_data": body.primary_data,
+            "compute_cost_usd": body.compute_cost_usd,
+            "declared_idx": ctx.index,
+            "declared_at": ctx.when,
+            "status": "declared",
+            "started_at": None,
+            "ended_at": None,
+            "final_flop": None,
+            "approval": approval,
+            "deemed_approved_at": deemed_at,
+            "changes": 0,
+            "updated_idx": ctx.index,
+        },
+    )
+
+
+def _own_run(ctx: _Context, run_id: str) -> Row:
+    run = ctx.must_exist("runs", "run", run_id)
+    operator = ctx.signing_operator()
+    if run["operator_id"] != operator:
+        raise RejectedError(
+            f"run {run_id!r} was declared by {run['operator_id']!r}, not {operator!r}",
+            forbidden=True,
+        )
+    return run
+
+
+def _start(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, RunStart)
+    run = _own_run(ctx, body.run_id)
+    if run["status"] != "declared":
+        raise RejectedError(f"run {body.run_id!r} is already {run['status']}")
+    ctx.update("runs", run, status="running", started_at=_time(body.at), updated_idx=ctx.index)
+
+
+def _end(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, RunEnd)
+    run = _own_run(ctx, body.run_id)
+    status = run["status"]
+    if status not in ("declared", "running"):
+        raise RejectedError(f"run {body.run_id!r} has already ended ({status})")
+    if (status == "declared") != (body.outcome is RunOutcome.ABANDONED):
+        raise RejectedError(
+            f"run {body.run_id!r} is {status}: "
+            + (
+                "a run that never started can only be abandoned"
+                if status == "declared"
+                else "a started run ends finished or halted"
+            )
+        )
+    if run["started_at"] is not None and _time(body.at) < run["started_at"]:
+        raise RejectedError(
+            f"run {body.run_id!r} cannot end before it started ({run['started_at']})"
+        )
+    ctx.update(
+        "runs",
+        run,
+        status=body.outcome.value,
+        ended_at=_time(body.at),
+        final_flop=body.final_flop,
+        updated_idx=ctx.index,
+    )
+
+
+def _change(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, RunChange)
+    run = _own_run(ctx, body.run_id)
+    if run["status"] not in ("declared", "running"):
+        raise RejectedError(f"run {body.run_id!r} has ended ({run['status']}); it cannot change")
+    values: Row = {}
+    for name in ("planned_flop", "planned_flop_low", "planned_flop_high", "chips"):
+        value = getattr(body, name)
+        if value is not None:
+            values[name] = value
+    if body.ends_at is not None:
+        values["ends_at"] = _time(body.ends_at)
+    merged = {**run, **values}
+    low, mid, high = merged["planned_flop_low"], merged["planned_flop"], merged["planned_flop_high"]
+    if (low is not None and low > mid) or (high is not None and high < mid):
+        raise RejectedError("the changed plan's interval does not contain planned_flop")
+    if merged["ends_at"] <= merged["starts_at"]:
+        raise RejectedError("ends_at must be after starts_at")
+    ctx.update("runs", run, **values, changes=run["changes"] + 1, updated_idx=ctx.index)
+
+
+def _position(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, Position)
+    holder = ctx.holder()
+    if holder is None or holder[0] not in (SubjectKind.PARTY.value, SubjectKind.OPERATOR.value):
+        raise RejectedError(
+            "position/v1 must be signed by a party's or an operator's live key; the signer is "
+            + _describe(holder, ctx.signer),
+            forbidden=True,
+        )
+    kind, subject_id = holder
+    current = ctx.get("positions", kind, subject_id)
+    as_of = _time(body.as_of)
+    if current is not None and current["as_of"] > as_of:
+        raise RejectedError(
+            f"{kind} {subject_id!r} already stated a position as of {current['as_of']}, later "
+            f"than {as_of}"
+        )
+    ctx.set(
+        "positions",
+        {
+            "subject_kind": kind,
+            "subject_id": subject_id,
+            "stance": body.stance.value,
+            "source": body.source,
+            "as_of": as_of,
+            "note": body.note,
+            "idx": ctx.index,
+        },
+    )
+
+
+def _adopt(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, PolicyAdopt)
+    ctx.require_secretariat()
+    # The fold keeps adoptions to know which policy a declaration falls under; the view keeps
+    # each whole document, so that the fold can resume from the views alone.
+    ctx.adoptions.append(Adoption(ctx.index, ctx.at, ctx.signer, body))
+    ctx.set(
+        "adoptions",
+        {
+            "idx": ctx.index,
+            "policy_id": body.policy.id,
+            "version": body.policy.version,
+            "digest": body.digest,
+            "effective_at": format_time(body.effective_at),
+            "integrated_at": ctx.when,
+            "signer": ctx.signer,
+            "supersedes": body.supersedes,
+            "body": json.dumps(body.model_dump(mode="json"), sort_keys=True),
+        },
+    )
+
+
+_HANDLERS: Mapping[str, Any] = {
+    "party.register/v1": _party,
+    "operator.register/v1": _operator,
+    "facility.register/v1": _facility,
+    "cluster.register/v1": _cluster,
+    "chip_maker.register/v1": _maker,
+    "chip.certify/v1": _certify,
+    "chip.custody/v1": _custody,
+    "key.rotate/v1": _rotate,
+    "key.revoke/v1": _revoke,
+    "run.declaration/v1": _declare,
+    "run.start/v1": _start,
+    "run.end/v1": _end,
+    "run.change/v1": _change,
+    "position/v1": _position,
+    ADOPT_KIND: _adopt,
+}
+
+
+def _time(t: datetime | None) -> str | None:
+    return None if t is None else format_time(t)
+
+
+def adoption_from_row(row: Row) -> Adoption:
+    """The :class:`Adoption` an ``adoptions`` view row holds (to resume a fold from views)."""
+    body = PolicyAdopt.model_validate_json(row["body"], strict=False)
+    integrated = datetime.fromisoformat(row["integrated_at"])
+    return Adoption(row["idx"], integrated, row["signer"], body)
+
+
+__all__ = ["VIEWS", "Change", "Outcome", "Registry", "RejectedError", "Row", "adoption_from_row"]

@@ -1,0 +1,14 @@
+"""State: the fold of the log into SQL views, resumed, advanced and rebuilt.
+
+Public API::
+
+    StateStore(engine, secretariat_keys)   .catch_up(log), .rebuild(log), .check(statement, at)
+    RebuildReport                          entries folded, rows per view, differences
+    dump_view(engine, view)                a view's rows in primary-key order
+    VIEW_TABLES                            each view's SQL table (``reg_*``)
+"""
+
+from pausewatch.state._store import RebuildReport, StateStore, dump_view, statement_of
+from pausewatch.state._tables import VIEW_TABLES, state_meta
+
+__all__ = ["VIEW_TABLES", "RebuildReport", "StateStore", "dump_view", "state_meta", "statement_of"]

@@ -1,0 +1,191 @@
+"""The fold over the log, kept in SQL views: resumed at start, advanced after each batch,
+rebuilt from the log alone on demand.
+
+:class:`StateStore` owns a :class:`~pausewatch.registry.Registry` (the fold, in memory) and the
+``reg_*`` tables that mirror its views. Each log entry's changes are written in the same
+transaction as the fold's new position (``state_meta.applied``), so the views always match a
+prefix of the log: a crash between the log's commit and the fold's loses nothing, because the
+next :meth:`catch_up` folds the entries the views have not seen.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from pausewatch.errors import ConfigurationError
+from pausewatch.ledger import Entry, PersistentLog
+from pausewatch.registry import VIEWS, Change, Outcome, Registry, Row
+from pausewatch.registry._fold import RejectedError, adoption_from_row
+from pausewatch.state._tables import VIEW_TABLES, state_meta
+from pausewatch.statements import Statement, parse_statement
+
+
+def statement_of(entry: Entry) -> Statement:
+    """The verified statement in a log entry (its signature is checked again)."""
+    return parse_statement(json.loads(entry.data)["statement"])
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What ``state rebuild`` found: entries folded, rows per view, and the views whose rows
+    differed from the ones the service had kept (empty: identical)."""
+
+    entries: int
+    rows: dict[str, int]
+    differences: dict[str, int]
+
+    @property
+    def identical(self) -> bool:
+        """True when the rebuilt views equal the ones kept incrementally."""
+        return not self.differences
+
+
+class StateStore:
+    """The registry's fold over one log, persisted in the log's database."""
+
+    def __init__(self, engine: Engine, secretariat: Iterable[str]) -> None:
+        self.engine = engine
+        self.secretariat = frozenset(secretariat)
+        self.lock = threading.RLock()
+        self.registry = self._load()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def check(self, statement: Statement, at: datetime) -> RejectedError | None:
+        """Why the fold would reject ``statement`` as the next entry (none: it would not)."""
+        with self.lock:
+            return self.registry.check(statement, at)
+
+    def rows(self, view: str) -> list[Row]:
+        """Every row of ``view`` from the database, in primary-key order."""
+        return dump_view(self.engine, view)
+
+    # -- folding -----------------------------------------------------------------------------
+
+    def catch_up(self, log: PersistentLog) -> list[Outcome]:
+        """Fold every log entry the views have not seen yet; return what each did."""
+        outcomes: list[Outcome] = []
+        with self.lock:
+            start = self.registry.applied
+            if start >= log.size:
+                return outcomes
+            batch: list[Outcome] = []
+            for entry in log.entries_since(start):
+                batch.append(
+                    self.registry.apply(entry.index, entry.integrated_at, statement_of(entry))
+                )
+                if len(batch) >= 1000:
+                    self._write(batch)
+                    outcomes += batch
+                    batch = []
+            self._write(batch)
+            outcomes += batch
+        return outcomes
+
+    def rebuild(self, log: PersistentLog) -> RebuildReport:
+        """Refold the whole log from nothing, replace the views with the result, and say
+        whether they differ from the views kept so far (they should not)."""
+        with self.lock:
+            fresh = Registry(self.secretariat)
+            count = 0
+            for entry in log.entries_since(0):
+                fresh.apply(entry.index, entry.integrated_at, statement_of(entry))
+                count += 1
+            before = {view: dump_view(self.engine, view) for view in VIEWS}
+            after = {view: _sorted_rows(view, fresh.views[view].values()) for view in VIEWS}
+            differences = {
+                view: _count_differences(view, before[view], after[view])
+                for view in VIEWS
+                if before[view] != after[view]
+            }
+            with self.engine.begin() as conn:
+                for view, table in VIEW_TABLES.items():
+                    conn.execute(delete(table))
+                    if after[view]:
+                        conn.execute(insert(table), after[view])
+                _set_meta(conn, "applied", str(fresh.applied))
+            self.registry = fresh
+            return RebuildReport(count, {v: len(after[v]) for v in VIEWS}, differences)
+
+    def _write(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        with self.engine.begin() as conn:
+            for outcome in outcomes:
+                for change in outcome.changes:
+                    _apply_change(conn, change)
+            _set_meta(conn, "applied", str(outcomes[-1].index + 1))
+
+    def _load(self) -> Registry:
+        registry = Registry(self.secretariat)
+        with self.engine.connect() as conn:
+            meta = dict(conn.execute(select(state_meta.c.key, state_meta.c.value)).all())
+            kept = meta.get("secretariat")
+            wanted = json.dumps(sorted(self.secretariat))
+            if kept is not None and kept != wanted and int(meta.get("applied", "0")) > 0:
+                raise ConfigurationError(
+                    "the registry views were folded with another secretariat key; run "
+                    "'pausewatch state rebuild' to refold them under this one"
+                )
+            for view in VIEWS:
+                for row in _read_view(conn, view):
+                    key = tuple(row[c] for c in VIEWS[view])
+                    registry.views[view][key] = row
+                    if view == "adoptions":
+                        registry.adoptions.append(adoption_from_row(row))
+        registry.applied = int(meta.get("applied", "0"))
+        with self.engine.begin() as conn:
+            _set_meta(conn, "secretariat", json.dumps(sorted(self.secretariat)))
+        return registry
+
+
+def _apply_change(conn: Connection, change: Change) -> None:
+    table = VIEW_TABLES[change.view]
+    where = [
+        table.c[col] == value for col, value in zip(VIEWS[change.view], change.key, strict=True)
+    ]
+    conn.execute(delete(table).where(*where))
+    if change.row is not None:
+        conn.execute(insert(table).values(**change.row))
+
+
+def _set_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(delete(state_meta).where(state_meta.c.key == key))
+    conn.execute(insert(state_meta).values(key=key, value=value))
+
+
+def _read_view(conn: Connection, view: str) -> list[Row]:
+    table = VIEW_TABLES[view]
+    order = [table.c[c] for c in VIEWS[view]]
+    return [dict(r._mapping) for r in conn.execute(select(table).order_by(*order))]
+
+
+def dump_view(engine: Engine, view: str) -> list[Row]:
+    """Every row of ``view`` in the database, in primary-key order."""
+    with engine.connect() as conn:
+        return _read_view(conn, view)
+
+
+def _sorted_rows(view: str, rows: Iterable[Row]) -> list[Row]:
+    cols = VIEWS[view]
+    return sorted((dict(r) for r in rows), key=lambda r: tuple(r[c] for c in cols))
+
+
+def _count_differences(view: str, before: list[Row], after: list[Row]) -> int:
+    cols = VIEWS[view]
+
+    def keyed(rows: list[Row]) -> dict[tuple[Any, ...], Row]:
+        return {tuple(r[c] for c in cols): r for r in rows}
+
+    a, b = keyed(before), keyed(after)
+    return sum(1 for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+__all__ = ["RebuildReport", "StateStore", "dump_view", "statement_of"]

@@ -1,0 +1,205 @@
+"""The registry's views as SQL tables (SQLAlchemy Core); Alembic migration 0002 creates them.
+
+Each table mirrors one view of :mod:`pausewatch.registry` column for column, so that anyone can
+query the registry with SQL. Times are RFC 3339 UTC strings (they sort as they compare).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, Index, MetaData, String, Table, Text
+
+from pausewatch.registry import VIEWS
+
+metadata = MetaData()
+
+_ID = 128
+_KEY = 60
+_TIME = 32
+
+
+def _id(name: str, **kw: object) -> Column[str]:
+    return Column(name, String(_ID), **kw)  # type: ignore[arg-type]
+
+
+def _time(name: str) -> Column[str]:
+    return Column(name, String(_TIME), nullable=True)
+
+
+def _idx(name: str, nullable: bool = False) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable)
+
+
+parties = Table(
+    "reg_parties",
+    metadata,
+    _id("party_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+operators = Table(
+    "reg_operators",
+    metadata,
+    _id("operator_id", primary_key=True),
+    _id("party_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("annual_revenue_usd", Float, nullable=True),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+facilities = Table(
+    "reg_facilities",
+    metadata,
+    _id("facility_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(200), nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("power_capacity_mw", Float, nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+clusters = Table(
+    "reg_clusters",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    _id("facility_id", nullable=False),
+    _id("operator_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("network_gbps", Float, nullable=False),
+    _time("commissioned_at"),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+chip_makers = Table(
+    "reg_chip_makers",
+    metadata,
+    _id("maker_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+chips = Table(
+    "reg_chips",
+    metadata,
+    _id("chip_id", primary_key=True),
+    _id("maker_id", nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("serial", String(128), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("firmware_digest", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    _id("operator_id", nullable=True),
+    _id("cluster_id", nullable=True),
+    _idx("certified_idx"),
+    _idx("updated_idx"),
+    Index("ix_reg_chips_cluster", "cluster_id"),
+)
+keys = Table(
+    "reg_keys",
+    metadata,
+    Column("key", String(_KEY), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),
+    _id("subject_id", nullable=False),
+    _idx("added_idx"),
+    _idx("revoked_idx", nullable=True),
+    Column("revoked_reason", Text, nullable=True),
+)
+runs = Table(
+    "reg_runs",
+    metadata,
+    _id("run_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    _id("cluster_id", nullable=False),
+    _id("facility_id", nullable=False),
+    _id("model", nullable=False),
+    _id("base_model", nullable=True),
+    Column("phase", String(32), nullable=False),
+    Column("planned_flop", Float, nullable=False),
+    Column("planned_flop_low", Float, nullable=True),
+    Column("planned_flop_high", Float, nullable=True),
+    Column("estimate_method", String(32), nullable=False),
+    Column("chips", BigInteger, nullable=False),
+    Column("chip_model", String(200), nullable=True),
+    _time("starts_at"),
+    _time("ends_at"),
+    Column("hyperparameters_digest", String(64), nullable=False),
+    Column("data_order_seed_digest", String(64), nullable=False),
+    Column("checkpoint_interval_steps", BigInteger, nullable=False),
+    Column("primary_data", String(64), nullable=True),
+    Column("compute_cost_usd", Float, nullable=True),
+    _idx("declared_idx"),
+    _time("declared_at"),
+    Column("status", String(16), nullable=False),
+    _time("started_at"),
+    _time("ended_at"),
+    Column("final_flop", Float, nullable=True),
+    Column("approval", String(16), nullable=False),
+    _time("deemed_approved_at"),
+    Column("changes", BigInteger, nullable=False),
+    _idx("updated_idx"),
+    Index("ix_reg_runs_cluster", "cluster_id"),
+    Index("ix_reg_runs_model", "model"),
+)
+positions = Table(
+    "reg_positions",
+    metadata,
+    Column("subject_kind", String(16), primary_key=True),
+    _id("subject_id", primary_key=True),
+    Column("stance", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    _time("as_of"),
+    Column("note", Text, nullable=True),
+    _idx("idx"),
+)
+adoptions = Table(
+    "reg_adoptions",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("policy_id", String(200), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    _time("effective_at"),
+    _time("integrated_at"),
+    Column("signer", String(_KEY), nullable=False),
+    Column("supersedes", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+)
+rejected = Table(
+    "reg_rejected",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(128), nullable=False),
+    Column("signer", String(_KEY), nullable=False),
+    Column("reason", Text, nullable=False),
+    _time("integrated_at"),
+)
+state_meta = Table(
+    "state_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""The fold's position: ``applied`` (entries folded) and ``secretariat`` (the keys it trusts)."""
+
+VIEW_TABLES: dict[str, Table] = {
+    "parties": parties,
+    "operators": operators,
+    "facilities": facilities,
+    "clusters": clusters,
+    "chip_makers": chip_makers,
+    "chips": chips,
+    "keys": keys,
+    "runs": runs,
+    "positions": positions,
+    "adoptions": adoptions,
+    "rejected": rejected,
+}
+"""Each view's table."""
+
+assert set(VIEW_TABLES) == set(VIEWS), "every view needs a table"
