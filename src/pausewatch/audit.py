@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pausewatch.errors import Error
 from pausewatch.ledger import MerkleTree, SignedCheckpoint, Verifier, leaf_hash
-from pausewatch.statements import canonical, parse_statement
+from pausewatch.statements import canonical, parse_json, parse_statement
 
 MAX_PROBLEMS = 100
 
@@ -74,7 +74,7 @@ class AuditReport:
 def check_entry(index: int, data: bytes, report: AuditReport, last_time: str) -> str:
     """Check one entry's bytes; return its integration time (for ordering)."""
     try:
-        obj = json.loads(data)
+        obj = parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         report.problem(f"entry {index}: not JSON")
         return last_time

@@ -16,6 +16,7 @@ from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import PausewatchClient
 from pausewatch.errors import Error
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
+from pausewatch.statements import parse_json
 
 
 def _export_lines(path: Path) -> Iterator[dict[str, object]]:
@@ -23,7 +24,7 @@ def _export_lines(path: Path) -> Iterator[dict[str, object]]:
         for n, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield parse_json(line)
                 except json.JSONDecodeError:
                     fail(f"{path}:{n}: not JSON")
 

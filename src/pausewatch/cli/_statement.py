@@ -11,7 +11,7 @@ import typer
 
 from pausewatch.cli._common import DataDirOpt, KeysDirOpt, UrlOpt, fail, keys_dir, out, print_json
 from pausewatch.client import PausewatchClient
-from pausewatch.statements import kinds, load_key, sign_statement
+from pausewatch.statements import kinds, load_key, parse_json, sign_statement
 
 app = typer.Typer(help="Sign statements and submit them to the log.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def _read_json(source: str) -> object:
         path = Path(source)
         text = path.read_text() if path.exists() else source
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         fail(f"not JSON ({exc})")
 

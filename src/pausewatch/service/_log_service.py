@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,10 +30,11 @@ from pausewatch.ledger import (
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
-from pausewatch.statements import Statement, load_or_create_key, parse_statement
+from pausewatch.statements import Statement, load_or_create_key, parse_json, parse_statement
 from pausewatch.store import make_engine, upgrade
 
 Clock = Callable[[], datetime]
+_logger = logging.getLogger("pausewatch.service")
 
 SECRETARIAT_KEY_NAME = "secretariat"
 """Name of the secretariat's key pair in the service's keys directory."""
@@ -46,7 +48,7 @@ def utc_now() -> datetime:
 def decode_statement(raw: bytes) -> Statement:
     """Parse and verify a statement from JSON bytes."""
     try:
-        obj = json.loads(raw)
+        obj = parse_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJSONError(f"malformed JSON: {exc}") from exc
     return parse_statement(obj)
@@ -113,7 +115,13 @@ class LogService:
         self.started_at = clock()
 
     def _fold(self, _size: int) -> None:
-        self.state.catch_up(self.log)
+        """Fold the new entries into the views. A failure here must not stop the sequencer
+        (the entries are durable already): it is logged, and the next batch or the next start
+        folds from where the views stand."""
+        try:
+            self.state.catch_up(self.log)
+        except Exception:
+            _logger.exception("folding the log into the registry views failed; will retry")
 
     def start(self) -> LogService:
         """Start the sequencer and the witness distributor."""
@@ -194,6 +202,6 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
         "index": entry.index,
         "leaf_hash": entry.leaf_hash.hex(),
         "integrated_at": format_time(entry.integrated_at),
-        "entry": json.loads(entry.data),
+        "entry": parse_json(entry.data),
         "data": base64.b64encode(entry.data).decode(),
     }

@@ -24,12 +24,12 @@ from pausewatch.ledger import Entry, PersistentLog
 from pausewatch.registry import VIEWS, Change, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
 from pausewatch.state._tables import VIEW_TABLES, state_meta
-from pausewatch.statements import Statement, parse_statement
+from pausewatch.statements import Statement, parse_json, parse_statement
 
 
 def statement_of(entry: Entry) -> Statement:
     """The verified statement in a log entry (its signature is checked again)."""
-    return parse_statement(json.loads(entry.data)["statement"])
+    return parse_statement(parse_json(entry.data)["statement"])
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Public API::
     parse_statement(json_obj) -> Statement     validates and verifies
 """
 
-from pausewatch.statements._canonical import canonical, digest
+from pausewatch.statements._canonical import canonical, digest, parse_json
 from pausewatch.statements._keys import (
     KeyPair,
     check_name,
@@ -55,6 +55,7 @@ __all__ = [
     "load_key",
     "load_or_create_key",
     "load_public",
+    "parse_json",
     "parse_statement",
     "public_key_of",
     "sign_statement",
