@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from pausewatch import __version__
-from pausewatch.cli import _compute, _keys, _log, _policy, _statement, _witness
+from pausewatch.cli import _compute, _keys, _log, _policy, _state, _statement, _witness
 from pausewatch.cli._audit import audit
 from pausewatch.cli._common import err
 from pausewatch.cli._serve import serve
@@ -27,6 +27,7 @@ app.add_typer(_compute.app, name="compute")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_log.app, name="log")
 app.add_typer(_policy.app, name="policy")
+app.add_typer(_state.app, name="state")
 app.add_typer(_statement.app, name="statement")
 app.add_typer(_witness.app, name="witness")
 
