@@ -22,22 +22,24 @@ def canonical(value: Any) -> bytes:
         raise EncodingError(f"cannot encode canonically (RFC 8785): {exc}") from exc
 
 
+_MAX_SAFE = 2**53 - 1
+"""The largest integer I-JSON (and RFC 8785) keeps exact: Number.MAX_SAFE_INTEGER."""
 _SAFE_DIGITS = 15
 """Integer literals this short are always within 2**53 (I-JSON's exact integers)."""
 
 
 def _parse_int(text: str) -> int | float:
     value = int(text)
-    if len(text) <= _SAFE_DIGITS or -(2**53) <= value <= 2**53:
+    if len(text) <= _SAFE_DIGITS or -_MAX_SAFE <= value <= _MAX_SAFE:
         return value
     # RFC 8785 writes a double such as 3.9e20 as "390676080556894500000": I-JSON numbers are
-    # doubles, so an integer literal beyond 2**53 is read back as the double it denotes, and
+    # doubles, so an integer literal beyond 2**53 - 1 is read back as the double it denotes, and
     # canonical bytes survive a round trip.
     return float(text)
 
 
 def parse_json(data: bytes | str) -> Any:
-    """Decode JSON as RFC 8785 / I-JSON mean it: numbers beyond 2**53 are doubles."""
+    """Decode JSON as RFC 8785 / I-JSON mean it: integers beyond 2**53 - 1 are doubles."""
     return json.loads(data, parse_int=_parse_int)
 
 
