@@ -1,0 +1,49 @@
+"""Simulations for tests, benchmarks and demonstrations; deterministic from a seed.
+
+Public API::
+
+    simulate_fleet(clusters, *, windows, seed=0, window_s=60, start=DEFAULT_START,
+                   misbehaviour=NONE, catalogue=None) -> Fleet
+    demo_clusters(chips, *, operator_id="operator-1") -> tuple[ClusterSpec, ...]
+    chip_private_key(seed, index) -> Ed25519PrivateKey
+    batches(fleet) -> Iterator[(upload time, lines)]
+
+Types: :class:`ClusterSpec`, :class:`Workload`, :class:`Misbehaviour`, :class:`SimChip`,
+:class:`Fleet`, :class:`GroundTruth`.
+"""
+
+from __future__ import annotations
+
+from pausewatch.simulate.fleet import (
+    DEFAULT_START,
+    FALLBACK_TDP_W,
+    MEMORY_BYTES,
+    NONE,
+    ClusterSpec,
+    Fleet,
+    GroundTruth,
+    Misbehaviour,
+    SimChip,
+    Workload,
+    batches,
+    chip_private_key,
+    demo_clusters,
+    simulate_fleet,
+)
+
+__all__ = [
+    "DEFAULT_START",
+    "FALLBACK_TDP_W",
+    "MEMORY_BYTES",
+    "NONE",
+    "ClusterSpec",
+    "Fleet",
+    "GroundTruth",
+    "Misbehaviour",
+    "SimChip",
+    "Workload",
+    "batches",
+    "chip_private_key",
+    "demo_clusters",
+    "simulate_fleet",
+]

@@ -1,0 +1,115 @@
+"""Chip telemetry: signed records, their verification, and the totals they add up to.
+
+Pure: no database, network or clock (``now`` and the registry are passed in). Public API::
+
+    parse_line(line) -> ParsedLine              check a JSONL line (raises RecordError)
+    parse_record(wire) -> TelemetryRecord       check a record's wire form
+    canonical_record_bytes(value) -> bytes      RFC 8785 bytes, json.dumps fast path
+    signing_input(record) -> bytes              DOMAIN + canonical bytes: what a chip signs
+    sign_record(record, key) -> bytes           a signed, canonical line (no newline)
+    line_bytes(record_bytes, sig), record_hash(line) -> str
+    split_lines(data) -> list[bytes]            the lines of a JSONL upload
+    verify_batch(lines, *, operator_id, now, registry, chains, catalogue=None,
+                 flop_tolerance=FLOP_TOLERANCE) -> BatchResult
+    aggregate(accepted, *, undeclared_tensor_active=0.3) -> Aggregate
+    merge_aggregates(first, *rest) -> Aggregate
+
+Types: :class:`TelemetryRecord`, :class:`ChipInfo`, :class:`ChipStatus`, :class:`RegistryView`
+(a Protocol), :class:`StaticRegistry`, :class:`ChainState`, :class:`Rule`, :class:`Rejected`,
+:class:`Duplicate`, :class:`Gap`, :class:`AcceptedRecord`, :class:`BatchResult`,
+:class:`ChipTotals`, :class:`RunTotals`, :class:`ClusterTotals`, :class:`Aggregate`; errors
+:class:`TelemetryError` and :class:`RecordError`. The record format is in DESIGN.md, "Domain
+vocabulary and formats"; the rules are listed in :mod:`pausewatch.telemetry._verify`.
+"""
+
+from __future__ import annotations
+
+from pausewatch.telemetry._aggregate import (
+    UNDECLARED_TENSOR_ACTIVE,
+    Aggregate,
+    ChipTotals,
+    ClusterTotals,
+    RunTotals,
+    aggregate,
+    merge_aggregates,
+)
+from pausewatch.telemetry._record import (
+    DOMAIN,
+    MAX_SAFE_INTEGER,
+    MAX_WINDOW_S,
+    OPTIONAL_FIELDS,
+    REQUIRED_FIELDS,
+    ParsedLine,
+    RecordError,
+    SigningKey,
+    TelemetryError,
+    TelemetryRecord,
+    canonical_record_bytes,
+    format_time,
+    line_bytes,
+    parse_line,
+    parse_record,
+    record_hash,
+    sign_record,
+    signing_input,
+)
+from pausewatch.telemetry._verify import (
+    ENERGY_HEADROOM,
+    FLOP_TOLERANCE,
+    AcceptedRecord,
+    BatchResult,
+    ChainState,
+    ChipInfo,
+    ChipStatus,
+    Duplicate,
+    Gap,
+    RegistryView,
+    Rejected,
+    Rule,
+    StaticRegistry,
+    split_lines,
+    verify_batch,
+)
+
+__all__ = [
+    "DOMAIN",
+    "ENERGY_HEADROOM",
+    "FLOP_TOLERANCE",
+    "MAX_SAFE_INTEGER",
+    "MAX_WINDOW_S",
+    "OPTIONAL_FIELDS",
+    "REQUIRED_FIELDS",
+    "UNDECLARED_TENSOR_ACTIVE",
+    "AcceptedRecord",
+    "Aggregate",
+    "BatchResult",
+    "ChainState",
+    "ChipInfo",
+    "ChipStatus",
+    "ChipTotals",
+    "ClusterTotals",
+    "Duplicate",
+    "Gap",
+    "ParsedLine",
+    "RecordError",
+    "RegistryView",
+    "Rejected",
+    "Rule",
+    "RunTotals",
+    "SigningKey",
+    "StaticRegistry",
+    "TelemetryError",
+    "TelemetryRecord",
+    "aggregate",
+    "canonical_record_bytes",
+    "format_time",
+    "line_bytes",
+    "merge_aggregates",
+    "parse_line",
+    "parse_record",
+    "record_hash",
+    "sign_record",
+    "signing_input",
+    "split_lines",
+    "verify_batch",
+]

@@ -1,0 +1,325 @@
+"""Totals over accepted telemetry: per chip, per declared run and per cluster.
+
+A batch's log entry carries its aggregate; the state's totals are the merge of every batch's.
+So aggregates merge associatively and exactly: every figure is an integer (FLOP per precision,
+joules, milliseconds of tensor activity, counts), a set (chip and cluster ids) or an extreme
+(first and last window), never a float sum whose value would depend on the order of merging.
+In JSON, FLOP counts are decimal strings (they exceed 2^53) and keys are sorted.
+
+**Undeclared compute.** A window counts as undeclared compute when its record names no run
+and its tensor pipes were busy at least :data:`UNDECLARED_TENSOR_ACTIVE` of the time. Training
+at 35-45% of peak keeps them busy 60-80% of the time; serving and idle chips average under 30%
+over a minute (decoding is memory-bound), so the threshold separates the two with margin on
+both sides. All FLOP with no run stays visible apart as ``unattributed_flop``, so a policy can
+judge windows below the threshold too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pausewatch.telemetry._record import TelemetryError, format_time
+from pausewatch.telemetry._verify import AcceptedRecord
+
+UNDECLARED_TENSOR_ACTIVE = 0.3
+"""Tensor-pipe activity at or above which a window with no run counts as undeclared compute."""
+
+
+def _add_flop(into: dict[str, int], flop: Mapping[str, int]) -> None:
+    for precision, count in flop.items():
+        into[precision] = into.get(precision, 0) + count
+
+
+def _sum_flop(*parts: Mapping[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in parts:
+        _add_flop(out, part)
+    return out
+
+
+def _flop_json(flop: Mapping[str, int]) -> dict[str, str]:
+    return {p: str(flop[p]) for p in sorted(flop)}
+
+
+def _flop_from(data: Any) -> dict[str, int]:
+    if not isinstance(data, dict):
+        raise TypeError("flop must be an object")
+    return {str(p): int(v) for p, v in data.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ChipTotals:
+    """What one chip's accepted records add up to."""
+
+    records: int
+    """Accepted records (chip-windows)."""
+    first_window_start: datetime
+    """Start of its earliest accepted window."""
+    last_window_end: datetime
+    """End of its latest accepted window."""
+    flop: Mapping[str, int]
+    """Operations per precision."""
+    energy_j: int
+    """Energy between its accepted records (a chip's first record ever adds none: it has no
+    earlier reading to subtract)."""
+    tensor_active_ms: int
+    """Milliseconds its tensor pipes were busy: sum of tensor_active x window (rounded per
+    record)."""
+
+    def merge(self, other: ChipTotals) -> ChipTotals:
+        """The totals of both sets of records."""
+        return ChipTotals(
+            records=self.records + other.records,
+            first_window_start=min(self.first_window_start, other.first_window_start),
+            last_window_end=max(self.last_window_end, other.last_window_end),
+            flop=_sum_flop(self.flop, other.flop),
+            energy_j=self.energy_j + other.energy_j,
+            tensor_active_ms=self.tensor_active_ms + other.tensor_active_ms,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys."""
+        return {
+            "energy_j": self.energy_j,
+            "first_window_start": format_time(self.first_window_start),
+            "flop": _flop_json(self.flop),
+            "last_window_end": format_time(self.last_window_end),
+            "records": self.records,
+            "tensor_active_ms": self.tensor_active_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChipTotals:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            records=int(data["records"]),
+            first_window_start=datetime.fromisoformat(data["first_window_start"]),
+            last_window_end=datetime.fromisoformat(data["last_window_end"]),
+            flop=_flop_from(data["flop"]),
+            energy_j=int(data["energy_j"]),
+            tensor_active_ms=int(data["tensor_active_ms"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    """What the records naming one declared run add up to."""
+
+    flop: Mapping[str, int]
+    """Operations per precision."""
+    chip_windows: int
+    """Accepted records naming the run."""
+    chips: frozenset[str]
+    """Chips that worked on it."""
+    clusters: frozenset[str]
+    """Clusters those chips were installed in."""
+
+    def merge(self, other: RunTotals) -> RunTotals:
+        """The totals of both sets of records."""
+        return RunTotals(
+            flop=_sum_flop(self.flop, other.flop),
+            chip_windows=self.chip_windows + other.chip_windows,
+            chips=self.chips | other.chips,
+            clusters=self.clusters | other.clusters,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys and lists."""
+        return {
+            "chip_windows": self.chip_windows,
+            "chips": sorted(self.chips),
+            "clusters": sorted(self.clusters),
+            "flop": _flop_json(self.flop),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunTotals:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            flop=_flop_from(data["flop"]),
+            chip_windows=int(data["chip_windows"]),
+            chips=frozenset(str(c) for c in data["chips"]),
+            clusters=frozenset(str(c) for c in data["clusters"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterTotals:
+    """What one cluster's chips did, declared or not."""
+
+    chip_windows: int
+    """Accepted records from its chips."""
+    chips: frozenset[str]
+    """Chips that reported."""
+    flop: Mapping[str, int]
+    """All operations per precision."""
+    energy_j: int
+    """Energy of its chips between their accepted records."""
+    unattributed_flop: Mapping[str, int]
+    """Operations in windows that name no run (serving, idle, and undeclared training)."""
+    undeclared_flop: Mapping[str, int]
+    """Operations in windows that name no run with tensor activity at or above the threshold."""
+    undeclared_windows: int
+    """How many such windows."""
+
+    def merge(self, other: ClusterTotals) -> ClusterTotals:
+        """The totals of both sets of records."""
+        return ClusterTotals(
+            chip_windows=self.chip_windows + other.chip_windows,
+            chips=self.chips | other.chips,
+            flop=_sum_flop(self.flop, other.flop),
+            energy_j=self.energy_j + other.energy_j,
+            unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
+            undeclared_flop=_sum_flop(self.undeclared_flop, other.undeclared_flop),
+            undeclared_windows=self.undeclared_windows + other.undeclared_windows,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys and lists."""
+        return {
+            "chip_windows": self.chip_windows,
+            "chips": sorted(self.chips),
+            "energy_j": self.energy_j,
+            "flop": _flop_json(self.flop),
+            "unattributed_flop": _flop_json(self.unattributed_flop),
+            "undeclared_flop": _flop_json(self.undeclared_flop),
+            "undeclared_windows": self.undeclared_windows,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClusterTotals:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            chip_windows=int(data["chip_windows"]),
+            chips=frozenset(str(c) for c in data["chips"]),
+            flop=_flop_from(data["flop"]),
+            energy_j=int(data["energy_j"]),
+            unattributed_flop=_flop_from(data["unattributed_flop"]),
+            undeclared_flop=_flop_from(data["undeclared_flop"]),
+            undeclared_windows=int(data["undeclared_windows"]),
+        )
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Totals per chip, per run and per cluster over a set of accepted records."""
+
+    chips: Mapping[str, ChipTotals] = field(default_factory=dict)
+    """Per chip id."""
+    runs: Mapping[str, RunTotals] = field(default_factory=dict)
+    """Per declared run id (records with no run are not here; see the clusters)."""
+    clusters: Mapping[str, ClusterTotals] = field(default_factory=dict)
+    """Per cluster id."""
+    undeclared_tensor_active: float = UNDECLARED_TENSOR_ACTIVE
+    """The threshold the undeclared figures were counted with; only equal ones merge."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys: equal aggregates give equal RFC 8785 bytes."""
+        return {
+            "chips": {c: self.chips[c].to_json() for c in sorted(self.chips)},
+            "clusters": {c: self.clusters[c].to_json() for c in sorted(self.clusters)},
+            "runs": {r: self.runs[r].to_json() for r in sorted(self.runs)},
+            "undeclared_tensor_active": self.undeclared_tensor_active,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Aggregate:
+        """Inverse of :meth:`to_json`; a malformed document is a TelemetryError."""
+        try:
+            return cls(
+                chips={str(k): ChipTotals.from_json(v) for k, v in data["chips"].items()},
+                runs={str(k): RunTotals.from_json(v) for k, v in data["runs"].items()},
+                clusters={str(k): ClusterTotals.from_json(v) for k, v in data["clusters"].items()},
+                undeclared_tensor_active=float(data["undeclared_tensor_active"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TelemetryError(f"invalid telemetry aggregate: {exc!r}") from exc
+
+
+def _merge_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        out[key] = value if mine is None else mine.merge(value)
+    return out
+
+
+def merge_aggregates(first: Aggregate, *rest: Aggregate) -> Aggregate:
+    """The aggregate of all the records the given aggregates were made from.
+
+    Associative and commutative: ``merge(aggregate(A), aggregate(B)) == aggregate(A + B)``.
+    Aggregates counted with different undeclared-compute thresholds cannot be merged.
+    """
+    chips, runs, clusters = dict(first.chips), dict(first.runs), dict(first.clusters)
+    for other in rest:
+        if other.undeclared_tensor_active != first.undeclared_tensor_active:
+            raise TelemetryError(
+                "cannot merge aggregates counted with different undeclared thresholds: "
+                f"{first.undeclared_tensor_active} and {other.undeclared_tensor_active}"
+            )
+        chips = _merge_maps(chips, other.chips)
+        runs = _merge_maps(runs, other.runs)
+        clusters = _merge_maps(clusters, other.clusters)
+    return Aggregate(chips, runs, clusters, first.undeclared_tensor_active)
+
+
+def aggregate(
+    records: Iterable[AcceptedRecord],
+    *,
+    undeclared_tensor_active: float = UNDECLARED_TENSOR_ACTIVE,
+) -> Aggregate:
+    """Add up accepted records per chip, per declared run and per cluster."""
+    # Mutable accumulators first (lists and dicts), frozen into totals at the end: building a
+    # frozen dataclass per record would cost more than the adding.
+    chips: dict[str, list[Any]] = {}
+    runs: dict[str, list[Any]] = {}
+    clusters: dict[str, list[Any]] = {}
+    for accepted in records:
+        record = accepted.record
+        chip_id, flop = record.chip_id, record.flop
+        energy = accepted.energy_delta_j or 0
+        seconds = (record.window_end - record.window_start).total_seconds()
+        chip = chips.get(chip_id)
+        if chip is None:
+            chip = chips[chip_id] = [0, record.window_start, record.window_end, {}, 0, 0]
+        chip[0] += 1
+        if record.window_start < chip[1]:
+            chip[1] = record.window_start
+        if record.window_end > chip[2]:
+            chip[2] = record.window_end
+        _add_flop(chip[3], flop)
+        chip[4] += energy
+        chip[5] += round(record.tensor_active * seconds * 1000)
+
+        cluster = clusters.get(accepted.cluster_id)
+        if cluster is None:
+            cluster = clusters[accepted.cluster_id] = [0, set(), {}, 0, {}, {}, 0]
+        cluster[0] += 1
+        cluster[1].add(chip_id)
+        _add_flop(cluster[2], flop)
+        cluster[3] += energy
+        if record.run_id is None:
+            _add_flop(cluster[4], flop)
+            if record.tensor_active >= undeclared_tensor_active:
+                _add_flop(cluster[5], flop)
+                cluster[6] += 1
+        else:
+            run = runs.get(record.run_id)
+            if run is None:
+                run = runs[record.run_id] = [{}, 0, set(), set()]
+            _add_flop(run[0], flop)
+            run[1] += 1
+            run[2].add(chip_id)
+            run[3].add(accepted.cluster_id)
+    return Aggregate(
+        chips={k: ChipTotals(*v) for k, v in chips.items()},
+        runs={k: RunTotals(v[0], v[1], frozenset(v[2]), frozenset(v[3])) for k, v in runs.items()},
+        clusters={
+            k: ClusterTotals(v[0], frozenset(v[1]), v[2], v[3], v[4], v[5], v[6])
+            for k, v in clusters.items()
+        },
+        undeclared_tensor_active=undeclared_tensor_active,
+    )

@@ -1,0 +1,644 @@
+"""Verifying a batch of telemetry records against the registry and each chip's chain.
+
+Pure: the registry is a :class:`RegistryView` passed in, ``now`` is a parameter, and the chain
+state each chip reached in earlier batches comes in and goes out as :class:`ChainState` values
+for the caller to persist. Nothing is read from a clock, a file or a database.
+
+Every record gets one verdict. The rules run in this order and the first that fails decides:
+
+1. ``malformed``: not JSON, a missing, unknown or ill-typed field (:func:`parse_line`).
+2. ``chip_unknown`` / ``chip_revoked``: no registered chip with that id (or of a model the
+   hardware catalogue lacks) / the chip's key is revoked.
+3. ``chip_not_installed``: not installed in a cluster of the submitting operator.
+4. ``signature``: the Ed25519 signature (RFC 8032) does not hold for the chip's key.
+5. Chain: a repeat of the last accepted record is a *duplicate* (counted once, not an error);
+   any other seq at or below the last is ``replay``; the next seq must name the last accepted
+   hash in ``prev`` (``chain_broken``); a seq further on is accepted with a :class:`Gap`.
+6. ``window_invalid`` / ``window_future`` / ``window_overlap``.
+7. ``energy_fell``: the cumulative energy counter went down.
+8. ``flop_impossible`` / ``energy_impossible``: more work or energy than the chip can do.
+9. ``run_undeclared``: the record names a run not declared on the chip's cluster.
+
+Records of one chip are checked in seq order whatever their order in the batch, so a batch
+may carry them shuffled. A rejected record does not advance the chain: the next accepted record
+of that chip then shows a gap, so missing windows are never papered over.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from pausewatch.compute import COUNTER_TOLERANCE, HardwareCatalogue, load_catalogue
+from pausewatch.errors import UnknownChipError
+from pausewatch.ledger import root as merkle_root
+from pausewatch.telemetry._record import (
+    DOMAIN,
+    MAX_WINDOW_S,
+    ParsedLine,
+    RecordError,
+    TelemetryError,
+    TelemetryRecord,
+    _partial,
+    format_time,
+    parse_line,
+)
+
+FLOP_TOLERANCE = COUNTER_TOLERANCE
+"""How far (as a fraction) a FLOP counter may exceed peak x window before it is impossible: the
+counters' stated accuracy of ±2% (records are cut at window boundaries, profiling samples)."""
+
+ENERGY_HEADROOM = 1.5
+"""Energy between two accepted records may reach TDP x elapsed seconds x this factor: boards
+draw above TDP in short excursions and TDP figures are nominal, but not 50% above for minutes."""
+
+_ZERO = timedelta(0)
+_first = operator.itemgetter(0)
+_index = operator.attrgetter("index")
+
+
+class Rule(StrEnum):
+    """Why a record was not accepted (``duplicate`` is no error: the record was already in)."""
+
+    MALFORMED = "malformed"
+    CHIP_UNKNOWN = "chip_unknown"
+    CHIP_REVOKED = "chip_revoked"
+    CHIP_NOT_INSTALLED = "chip_not_installed"
+    SIGNATURE = "signature"
+    DUPLICATE = "duplicate"
+    REPLAY = "replay"
+    CHAIN_BROKEN = "chain_broken"
+    WINDOW_INVALID = "window_invalid"
+    WINDOW_FUTURE = "window_future"
+    WINDOW_OVERLAP = "window_overlap"
+    ENERGY_FELL = "energy_fell"
+    FLOP_IMPOSSIBLE = "flop_impossible"
+    ENERGY_IMPOSSIBLE = "energy_impossible"
+    RUN_UNDECLARED = "run_undeclared"
+
+
+class ChipStatus(StrEnum):
+    """Where a chip stands in the registry."""
+
+    CERTIFIED = "certified"
+    """Its maker vouched for its key; not yet installed anywhere."""
+    INSTALLED = "installed"
+    """In a cluster of an operator; only then may its telemetry be submitted."""
+    IN_TRANSIT = "in_transit"
+    """Released by one operator, not yet installed by the next."""
+    RETIRED = "retired"
+    """Taken out of service for good."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChipInfo:
+    """What the verifier needs to know about one registered chip."""
+
+    chip_id: str
+    """The chip's registry id."""
+    public_key: bytes
+    """The chip's raw 32-byte Ed25519 public key."""
+    model: str
+    """The chip model, as the hardware catalogue names it (or an alias)."""
+    cluster_id: str | None = None
+    """The cluster it is installed in, if any."""
+    operator_id: str | None = None
+    """The operator whose cluster holds it, if any."""
+    status: ChipStatus = ChipStatus.CERTIFIED
+    """Its custody status."""
+    revoked: bool = False
+    """Whether its key has been revoked (its signatures then count for nothing)."""
+
+
+class RegistryView(Protocol):
+    """The part of the registry the verifier reads (a snapshot, a database view or a fake)."""
+
+    def chip(self, chip_id: str) -> ChipInfo | None:
+        """The registered chip with this id, or ``None``."""
+        ...
+
+    def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
+        """Whether run ``run_id`` is declared to use cluster ``cluster_id``."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticRegistry:
+    """An in-memory :class:`RegistryView`: for tests, simulations and audits of a snapshot."""
+
+    chips: Mapping[str, ChipInfo] = field(default_factory=dict)
+    """Registered chips by id."""
+    runs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Declared runs: run id to the clusters it is declared on."""
+
+    @classmethod
+    def of(
+        cls, chips: Iterable[ChipInfo], runs: Mapping[str, Iterable[str]] | None = None
+    ) -> StaticRegistry:
+        """A registry of ``chips`` and ``runs`` (run id to cluster ids)."""
+        return cls(
+            chips=MappingProxyType({c.chip_id: c for c in chips}),
+            runs=MappingProxyType({r: frozenset(c) for r, c in (runs or {}).items()}),
+        )
+
+    def chip(self, chip_id: str) -> ChipInfo | None:
+        """The registered chip with this id, or ``None``."""
+        return self.chips.get(chip_id)
+
+    def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
+        """Whether run ``run_id`` is declared on ``cluster_id``."""
+        return cluster_id in self.runs.get(run_id, ())
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """Where a chip's chain stood after its last accepted record; persisted between batches."""
+
+    seq: int
+    """Seq of the last accepted record."""
+    hash: str
+    """Hash of the last accepted record (what the next record's ``prev`` must name)."""
+    window_end: datetime
+    """End of the last accepted window (UTC); the next window may not start before it."""
+    energy_j: int
+    """Cumulative energy of the last accepted record; it may never go down."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping, for storage."""
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "window_end": format_time(self.window_end),
+            "energy_j": self.energy_j,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChainState:
+        """Restore a state written by :meth:`to_json`; a malformed one is a TelemetryError."""
+        try:
+            seq, hash_, end, energy = (
+                data["seq"],
+                data["hash"],
+                data["window_end"],
+                data["energy_j"],
+            )
+            if type(seq) is not int or seq < 0 or type(energy) is not int or energy < 0:
+                raise ValueError("seq and energy_j must be integers >= 0")
+            if type(hash_) is not str or len(hash_) != 64:
+                raise ValueError("hash must be 64 hex digits")
+            bytes.fromhex(hash_)
+            if type(end) is not str or not end.endswith("Z"):
+                raise ValueError("window_end must be an RFC 3339 UTC time ending in Z")
+            window_end = datetime.fromisoformat(end)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TelemetryError(f"invalid chain state {dict(data)!r}: {exc}") from exc
+        return cls(seq=seq, hash=hash_.lower(), window_end=window_end, energy_j=energy)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that was not accepted, and why."""
+
+    index: int
+    """Its position in the batch (0-based)."""
+    chip_id: str | None
+    """Its chip, where the line could be read that far."""
+    seq: int | None
+    """Its seq, where the line could be read that far."""
+    rule: Rule
+    """The first rule it failed."""
+    reason: str
+    """What was expected and what was found, for a person."""
+
+    def __str__(self) -> str:
+        where = f"record {self.index}"
+        if self.chip_id is not None:
+            where += f" (chip {self.chip_id}" + (
+                f" seq {self.seq})" if self.seq is not None else ")"
+            )
+        return f"{where}: {self.reason}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "index": self.index,
+            "chip_id": self.chip_id,
+            "seq": self.seq,
+            "rule": self.rule.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A record already accepted (earlier in this batch or in an earlier one): counted once."""
+
+    index: int
+    """Its position in the batch."""
+    chip_id: str
+    """Its chip."""
+    seq: int
+    """Its seq."""
+    hash: str
+    """Its hash (equal to the accepted copy's)."""
+    first_index: int | None
+    """Position of the accepted copy in this batch, ``None`` when accepted in an earlier one."""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "index": self.index,
+            "chip_id": self.chip_id,
+            "seq": self.seq,
+            "hash": self.hash,
+            "first_index": self.first_index,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Windows missing from a chip's chain: seqs ``from_seq`` to ``to_seq``, both included."""
+
+    index: int
+    """Position in the batch of the accepted record that came after the gap."""
+    chip_id: str
+    """The chip."""
+    from_seq: int
+    """First missing seq."""
+    to_seq: int
+    """Last missing seq."""
+
+    @property
+    def missing(self) -> int:
+        """How many windows are missing."""
+        return self.to_seq - self.from_seq + 1
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "index": self.index,
+            "chip_id": self.chip_id,
+            "from_seq": self.from_seq,
+            "to_seq": self.to_seq,
+            "missing": self.missing,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRecord:
+    """A record that passed every rule, with what aggregation needs from its context."""
+
+    index: int
+    """Its position in the batch."""
+    hash: str
+    """Its hash: lowercase hex SHA-256 of :attr:`line`."""
+    line: bytes
+    """Its canonical line bytes: what is stored and what the batch tree commits to."""
+    record: TelemetryRecord
+    """The parsed record."""
+    cluster_id: str
+    """The cluster the chip was installed in when the batch was verified."""
+    energy_delta_j: int | None
+    """Energy since the chip's previous accepted record (``None`` for its first record ever)."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The verdict on one batch: what was accepted, rejected, repeated or missing."""
+
+    accepted: tuple[AcceptedRecord, ...]
+    """Accepted records, in batch order."""
+    rejected: tuple[Rejected, ...]
+    """Rejected records, in batch order."""
+    duplicates: tuple[Duplicate, ...]
+    """Records already accepted, in batch order."""
+    gaps: tuple[Gap, ...]
+    """Missing windows found, in batch order of the record after each gap."""
+    chains: Mapping[str, ChainState]
+    """New chain states of the chips this batch advanced (persist them: ``store.update(...)``)."""
+    root: bytes
+    """RFC 9162 Merkle root over the accepted records' line bytes, in batch order."""
+
+    @property
+    def root_hex(self) -> str:
+        """:attr:`root` in lowercase hex."""
+        return self.root.hex()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (the accepted records themselves are stored apart)."""
+        return {
+            "root": self.root_hex,
+            "accepted": len(self.accepted),
+            "rejected": [r.to_json() for r in self.rejected],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "gaps": [g.to_json() for g in self.gaps],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The verifier
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """Keys are cached by their bytes, never by chip id, so a rotated key is never stale."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+class _Chip(NamedTuple):
+    """A registered chip as one batch uses it."""
+
+    info: ChipInfo
+    key: Ed25519PublicKey
+    model: str
+    cluster_id: str
+    flop_per_s: Mapping[str, float]
+    """Peak x (1 + tolerance) per precision the chip has."""
+    max_power_w: float | None
+    """TDP x headroom, when the catalogue knows the TDP."""
+
+
+def _chip_context(
+    chip_id: str,
+    info: ChipInfo | None,
+    operator_id: str,
+    catalogue: HardwareCatalogue,
+    tolerance: float,
+) -> _Chip | tuple[Rule, str]:
+    if info is None:
+        return Rule.CHIP_UNKNOWN, f"no registered chip {chip_id!r}"
+    if info.revoked:
+        return Rule.CHIP_REVOKED, f"the key of chip {chip_id!r} is revoked"
+    try:
+        model = catalogue.get(info.model)
+    except UnknownChipError:
+        return Rule.CHIP_UNKNOWN, (
+            f"chip {chip_id!r} is of model {info.model!r}, which the hardware catalogue lacks"
+        )
+    if (
+        info.status != ChipStatus.INSTALLED
+        or info.cluster_id is None
+        or info.operator_id != operator_id
+    ):
+        where = (
+            f"installed in cluster {info.cluster_id!r} of operator {info.operator_id!r}"
+            if info.status == ChipStatus.INSTALLED
+            else info.status.value
+        )
+        return Rule.CHIP_NOT_INSTALLED, (
+            f"chip {chip_id!r} is not installed in a cluster of operator {operator_id!r} "
+            f"(it is {where})"
+        )
+    try:
+        key = _public_key(bytes(info.public_key))
+    except ValueError:
+        return Rule.SIGNATURE, f"the registered key of chip {chip_id!r} is not an Ed25519 key"
+    limits = {p.value: peak * (1 + tolerance) for p, peak in model.peak_flops.items()}
+    max_power = None if model.tdp_w is None else model.tdp_w * ENERGY_HEADROOM
+    return _Chip(info, key, model.name, info.cluster_id, limits, max_power)
+
+
+def _require_utc(now: datetime) -> None:
+    if not isinstance(now, datetime) or now.utcoffset() != _ZERO:
+        raise TelemetryError(f"now must be a timezone-aware UTC datetime, got {now!r}")
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of a JSONL upload; a final newline ends the last line, it starts none.
+
+    Blank lines in the middle are kept (each is then a malformed record), so a record's index
+    is its line number minus one.
+    """
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def verify_batch(
+    lines: Iterable[bytes | str],
+    *,
+    operator_id: str,
+    now: datetime,
+    registry: RegistryView,
+    chains: Mapping[str, ChainState],
+    catalogue: HardwareCatalogue | None = None,
+    flop_tolerance: float = FLOP_TOLERANCE,
+) -> BatchResult:
+    """Verify one batch of signed record lines submitted by ``operator_id``.
+
+    ``chains`` holds each chip's :class:`ChainState` after earlier batches (absent: the chip has
+    no accepted record yet, and its first may start at any seq). ``now`` bounds window ends.
+    The result says, for every line, whether it was accepted, rejected (with its rule and a
+    reason), or a duplicate; it lists the gaps found and the chains' new states. Raises only
+    for unusable arguments (``now`` not UTC); a bad record is a verdict, never an exception.
+    """
+    _require_utc(now)
+    cat = catalogue if catalogue is not None else load_catalogue()
+    rejected: list[Rejected] = []
+    chips: dict[str, _Chip | tuple[Rule, str]] = {}
+    pending: dict[str, list[tuple[int, int, ParsedLine]]] = {}
+
+    # Pass 1, batch order: rules that need no chain (format, registry, signature).
+    for index, line in enumerate(lines):
+        try:
+            parsed = parse_line(line)
+        except RecordError as exc:
+            chip_id, seq = _partial(line)
+            rejected.append(Rejected(index, chip_id, seq, Rule.MALFORMED, str(exc)))
+            continue
+        record = parsed.record
+        chip_id = record.chip_id
+        chip = chips.get(chip_id)
+        if chip is None:
+            info = registry.chip(chip_id)
+            chip = chips[chip_id] = _chip_context(chip_id, info, operator_id, cat, flop_tolerance)
+        if not isinstance(chip, _Chip):
+            rejected.append(Rejected(index, chip_id, record.seq, chip[0], chip[1]))
+            continue
+        try:
+            chip.key.verify(parsed.signature, DOMAIN + parsed.record_bytes)
+        except InvalidSignature:
+            rejected.append(
+                Rejected(
+                    index,
+                    chip_id,
+                    record.seq,
+                    Rule.SIGNATURE,
+                    f"signature does not verify for the key of chip {chip_id!r}",
+                )
+            )
+            continue
+        items = pending.get(chip_id)
+        if items is None:
+            items = pending[chip_id] = []
+        items.append((record.seq, index, parsed))
+
+    # Pass 2, per chip in seq order: the chain and the rules that depend on it.
+    accepted: list[AcceptedRecord] = []
+    duplicates: list[Duplicate] = []
+    gaps: list[Gap] = []
+    new_chains: dict[str, ChainState] = {}
+    runs: dict[tuple[str, str], bool] = {}
+    for chip_id, items in pending.items():
+        chip = chips[chip_id]
+        assert isinstance(chip, _Chip)
+        items.sort(key=_first)  # stable: a repeat stays after its first copy
+        state = chains.get(chip_id)
+        last_seq = state.seq if state else None
+        last_hash = state.hash if state else None
+        last_end = state.window_end if state else None
+        last_energy = state.energy_j if state else None
+        last_index: int | None = None
+        advanced = False
+        for seq, index, parsed in items:
+            record = parsed.record
+            digest = hashlib.sha256(parsed.line).hexdigest()
+            verdict: tuple[Rule, str] | None = None
+            gap_from = -1
+            if last_seq is not None:
+                if seq == last_seq and digest == last_hash:
+                    duplicates.append(Duplicate(index, chip_id, seq, digest, last_index))
+                    continue
+                if seq <= last_seq:
+                    verdict = _replay(seq, last_seq, last_hash)
+                elif seq == last_seq + 1:
+                    if record.prev != last_hash:
+                        verdict = (
+                            Rule.CHAIN_BROKEN,
+                            f"prev {_short(record.prev)} does not name the last accepted "
+                            f"record {_short(last_hash)} (seq {last_seq})",
+                        )
+                else:
+                    gap_from = last_seq + 1
+            if verdict is None:
+                verdict = _window_energy_work(record, chip, now, last_seq, last_end, last_energy)
+            if verdict is None and record.run_id is not None:
+                key = (record.run_id, chip.cluster_id)
+                declared = runs.get(key)
+                if declared is None:
+                    declared = runs[key] = registry.run_declared_on(*key)
+                if not declared:
+                    verdict = (
+                        Rule.RUN_UNDECLARED,
+                        f"run {record.run_id!r} is not declared on cluster {chip.cluster_id!r}",
+                    )
+            if verdict is not None:
+                rejected.append(Rejected(index, chip_id, seq, verdict[0], verdict[1]))
+                continue
+            if gap_from >= 0:
+                gaps.append(Gap(index, chip_id, gap_from, seq - 1))
+            delta = None if last_energy is None else record.energy_j - last_energy
+            accepted.append(
+                AcceptedRecord(index, digest, parsed.line, record, chip.cluster_id, delta)
+            )
+            last_seq, last_hash, last_index = seq, digest, index
+            last_end, last_energy = record.window_end, record.energy_j
+            advanced = True
+        if advanced:
+            assert last_seq is not None
+            assert last_hash is not None
+            assert last_end is not None
+            assert last_energy is not None
+            new_chains[chip_id] = ChainState(last_seq, last_hash, last_end, last_energy)
+
+    accepted.sort(key=_index)  # the tree commits to batch order
+    rejected.sort(key=_index)
+    duplicates.sort(key=_index)
+    gaps.sort(key=_index)
+    return BatchResult(
+        accepted=tuple(accepted),
+        rejected=tuple(rejected),
+        duplicates=tuple(duplicates),
+        gaps=tuple(gaps),
+        chains=MappingProxyType(new_chains),
+        root=merkle_root([a.line for a in accepted]),
+    )
+
+
+def _short(digest: str | None) -> str:
+    return "null" if digest is None else digest[:12] + "…"
+
+
+def _replay(seq: int, last_seq: int, last_hash: str | None) -> tuple[Rule, str]:
+    if seq == last_seq:
+        return Rule.REPLAY, (
+            f"seq {seq} was already accepted as another record ({_short(last_hash)}); "
+            "a second, different record for the same seq"
+        )
+    return Rule.REPLAY, f"seq {seq} is not after the last accepted seq {last_seq}"
+
+
+def _window_energy_work(
+    record: TelemetryRecord,
+    chip: _Chip,
+    now: datetime,
+    last_seq: int | None,
+    last_end: datetime | None,
+    last_energy: int | None,
+) -> tuple[Rule, str] | None:
+    """Rules 6 to 8: the window, the energy counter, the physical bounds."""
+    start, end = record.window_start, record.window_end
+    span = end - start
+    seconds = span.total_seconds()
+    if seconds <= 0:
+        return Rule.WINDOW_INVALID, (
+            f"window_end {format_time(end)} is not after window_start {format_time(start)}"
+        )
+    if seconds > MAX_WINDOW_S:
+        return Rule.WINDOW_INVALID, (
+            f"window of {seconds:g} s is longer than the {MAX_WINDOW_S} s maximum"
+        )
+    if start.microsecond or end.microsecond:
+        return Rule.WINDOW_INVALID, (
+            f"window times must be whole seconds, got {format_time(start)} to {format_time(end)}"
+        )
+    if end > now:
+        return (
+            Rule.WINDOW_FUTURE,
+            f"window_end {format_time(end)} is after now ({format_time(now)})",
+        )
+    if last_end is not None and start < last_end:
+        return Rule.WINDOW_OVERLAP, (
+            f"window_start {format_time(start)} is before the end of the last accepted window "
+            f"{format_time(last_end)} (seq {last_seq})"
+        )
+    if last_energy is not None and record.energy_j < last_energy:
+        return Rule.ENERGY_FELL, (
+            f"energy_j {record.energy_j} is below the last accepted {last_energy} "
+            f"(seq {last_seq}); the counter is cumulative"
+        )
+    limits = chip.flop_per_s
+    for precision, count in record.flop.items():
+        if not count:
+            continue  # a zero counter for a format the chip lacks claims nothing
+        per_s = limits.get(precision)
+        if per_s is None:
+            return Rule.FLOP_IMPOSSIBLE, (
+                f"flop.{precision}: the {chip.model} has no {precision} peak "
+                f"(it has {', '.join(limits)}), got {count}"
+            )
+        if count > per_s * seconds:
+            return Rule.FLOP_IMPOSSIBLE, (
+                f"flop.{precision}: {count:.4g} in {seconds:g} s exceeds the {chip.model}'s "
+                f"{precision} peak * window * (1 + tolerance) = {per_s * seconds:.4g}"
+            )
+    if last_energy is not None and last_end is not None and chip.max_power_w is not None:
+        rise = record.energy_j - last_energy
+        elapsed = (end - last_end).total_seconds()
+        if rise > chip.max_power_w * elapsed:
+            return Rule.ENERGY_IMPOSSIBLE, (
+                f"energy rose {rise} J in {elapsed:g} s since the last accepted window; at most "
+                f"TDP * {ENERGY_HEADROOM} * elapsed = {chip.max_power_w * elapsed:.0f} J"
+            )
+    return None
