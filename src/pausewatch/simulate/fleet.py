@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -304,9 +304,17 @@ def _precision(chip: Chip, spec: ClusterSpec) -> str:
     return (Precision.BF16 if Precision.BF16 in have else Precision.FP16).value
 
 
-def _check(clusters: Sequence[ClusterSpec], windows: int, window_s: int, bad: Misbehaviour) -> None:
+def _check(
+    clusters: Sequence[ClusterSpec],
+    windows: int,
+    window_s: int,
+    start: datetime,
+    bad: Misbehaviour,
+) -> None:
     if windows < 0:
         raise TelemetryError(f"windows: expected >= 0, got {windows}")
+    if start.utcoffset() != timedelta(0) or start.microsecond:
+        raise TelemetryError(f"start: expected a whole-second UTC time, got {start!r}")
     if not 0 < window_s <= MAX_WINDOW_S:
         raise TelemetryError(f"window_s: expected 1..{MAX_WINDOW_S}, got {window_s}")
     ids = [c.cluster_id for c in clusters]
@@ -325,6 +333,92 @@ def _check(clusters: Sequence[ClusterSpec], windows: int, window_s: int, bad: Mi
             raise TelemetryError(f"cluster {spec.cluster_id}: chips >= 0 and allreduce_every >= 1")
 
 
+class _Figures(NamedTuple):
+    """What one chip did in one window, before rounding for the wire."""
+
+    tensor: float
+    sm: float
+    power_w: float
+    peak_w: float
+    flop: int
+    nvlink_tx: int
+    nvlink_rx: int
+    net_tx: int
+    net_rx: int
+    memory: int
+
+
+def _training(
+    sim: _ChipSim, rng: random.Random, window: int, window_s: int, mfu: float
+) -> _Figures:
+    """Sustained work at the cluster's MFU; an all-reduce burst every few windows."""
+    uniform = rng.uniform
+    every = sim.cluster.allreduce_every
+    burst = window % every == every - 1
+    util = min(0.45, max(0.35, mfu + uniform(-0.01, 0.01)))
+    tensor = min(0.8, max(0.6, util * uniform(1.65, 1.75)))
+    power = sim.tdp * (0.70 + 1.5 * (util - 0.35) + uniform(-0.01, 0.01))
+    power = min(0.85 * sim.tdp, max(0.70 * sim.tdp, power))
+    scale = _GB * window_s / 60
+    nvlink = int((uniform(300, 450) if burst else uniform(40, 70)) * scale)
+    net = int((uniform(40, 60) if burst else uniform(5, 10)) * scale)
+    return _Figures(
+        tensor=tensor,
+        sm=min(1.0, tensor + uniform(0.08, 0.16)),
+        power_w=power,
+        peak_w=power * uniform(1.04, 1.15),
+        flop=int(sim.peak * window_s * util),
+        nvlink_tx=nvlink,
+        nvlink_rx=int(nvlink * uniform(0.98, 1.02)),
+        net_tx=net,
+        net_rx=int(net * uniform(0.97, 1.03)),
+        memory=int(sim.memory * uniform(0.85, 0.95)),
+    )
+
+
+def _inference(sim: _ChipSim, rng: random.Random, window_s: int) -> _Figures:
+    """Bursty serving: decoding keeps tensor pipes mostly idle; requests come over the network."""
+    uniform = rng.uniform
+    tensor = uniform(0.02, 0.12)
+    if rng.random() < 0.35:
+        tensor += uniform(0.05, 0.15)
+    power = sim.tdp * (0.25 + 0.9 * tensor + uniform(-0.01, 0.01))
+    scale = _GB * window_s / 60
+    nvlink = int(uniform(0.01, 0.5) * scale)
+    received = int(uniform(0.1, 1.0) * scale)
+    return _Figures(
+        tensor=tensor,
+        sm=min(1.0, tensor + uniform(0.15, 0.35)),
+        power_w=power,
+        peak_w=min(sim.tdp * 1.05, power * uniform(1.2, 1.6)),
+        flop=int(sim.peak * window_s * tensor * uniform(0.45, 0.6)),
+        nvlink_tx=nvlink,
+        nvlink_rx=int(nvlink * uniform(0.9, 1.1)),
+        net_tx=int(received * uniform(2.0, 3.0)),
+        net_rx=received,
+        memory=int(sim.memory * uniform(0.5, 0.9)),
+    )
+
+
+def _idle(sim: _ChipSim, rng: random.Random) -> _Figures:
+    """Powered, waiting: no work, a tenth to a fifth of TDP, a trickle of management traffic."""
+    uniform = rng.uniform
+    power = sim.tdp * uniform(0.10, 0.20)
+    nvlink = int(uniform(0, 1e6))
+    return _Figures(
+        tensor=0.0,
+        sm=uniform(0.0, 0.01),
+        power_w=power,
+        peak_w=power * uniform(1.0, 1.1),
+        flop=0,
+        nvlink_tx=nvlink,
+        nvlink_rx=nvlink,
+        net_tx=int(uniform(1e4, 1e6)),
+        net_rx=int(uniform(1e4, 1e6)),
+        memory=int(sim.memory * uniform(0.0, 0.02)),
+    )
+
+
 class _ChipSim:
     """The running state of one chip during generation."""
 
@@ -332,7 +426,6 @@ class _ChipSim:
         "chip",
         "cluster",
         "delivered",
-        "digest",
         "energy",
         "firmware",
         "memory",
@@ -363,7 +456,6 @@ class _ChipSim:
         self.delivered: deque[tuple[int, bytes]] = deque(maxlen=4)
         self.run_id: str | None = None
         self.wrong_run_id = ""
-        self.digest = ""
 
 
 def simulate_fleet(
@@ -382,7 +474,7 @@ def simulate_fleet(
     ``misbehaviour.undeclared_clusters``. Raises :class:`~pausewatch.telemetry.TelemetryError`
     for an unusable specification (duplicate cluster ids, rates outside [0, 1]).
     """
-    _check(clusters, windows, window_s, misbehaviour)
+    _check(clusters, windows, window_s, start, misbehaviour)
     cat = catalogue if catalogue is not None else load_catalogue()
     rng = random.Random(seed)
     bad = misbehaviour
@@ -413,7 +505,6 @@ def simulate_fleet(
             sim.wrong_run_id = rng.choice(others) if others else f"run-undeclared-{spec.cluster_id}"
             sims.append(sim)
 
-    scale = window_s / 60
     times = [format_time(start + timedelta(seconds=window_s * w)) for w in range(windows + 1)]
     out: list[list[bytes]] = []
     line_chip_seq: list[tuple[str, int]] = []
@@ -423,7 +514,7 @@ def simulate_fleet(
     wrong_run: set[int] = set()
     undeclared: set[int] = set()
     good_lines: dict[tuple[str, int], bytes] = {}
-    uniform, random_ = rng.uniform, rng.random
+    random_ = rng.random
 
     for w in range(windows):
         sent: list[bytes] = []
@@ -435,51 +526,17 @@ def simulate_fleet(
             run_id = sim.run_id
             wrong = False
             if spec.workload is Workload.TRAINING:
-                burst = w % spec.allreduce_every == spec.allreduce_every - 1
-                util = min(0.47, max(0.3, mfu[spec.cluster_id] + uniform(-0.01, 0.01)))
-                tensor = min(0.95, util * uniform(1.65, 1.75))
-                sm = min(1.0, tensor + uniform(0.08, 0.16))
-                power = sim.tdp * (0.70 + 1.5 * (util - 0.35) + uniform(-0.01, 0.01))
-                power = min(0.85 * sim.tdp, max(0.70 * sim.tdp, power))
-                peak_w = power * uniform(1.04, 1.15)
-                flop = int(sim.peak * window_s * util)
-                nvlink = uniform(300, 450) if burst else uniform(40, 70)
-                net = uniform(40, 60) if burst else uniform(5, 10)
-                nv_tx = int(nvlink * _GB * scale)
-                nv_rx = int(nv_tx * uniform(0.98, 1.02))
-                net_tx = int(net * _GB * scale)
-                net_rx = int(net_tx * uniform(0.97, 1.03))
-                memory = int(sim.memory * uniform(0.85, 0.95))
-                weights: str | None = None
+                fig = _training(sim, rng, w, window_s, mfu[spec.cluster_id])
                 if (
                     run_id is not None and bad.wrong_run_rate and random_() < bad.wrong_run_rate
                 ) or chip_seq in bad.wrong_run:
                     run_id, wrong = sim.wrong_run_id, True
             elif spec.workload is Workload.INFERENCE:
-                tensor = uniform(0.02, 0.12)
-                if random_() < 0.35:
-                    tensor += uniform(0.05, 0.15)
-                sm = min(1.0, tensor + uniform(0.15, 0.35))
-                power = sim.tdp * (0.25 + 0.9 * tensor + uniform(-0.01, 0.01))
-                peak_w = min(sim.tdp * 1.05, power * uniform(1.2, 1.6))
-                flop = int(sim.peak * window_s * tensor * uniform(0.45, 0.6))
-                nv_tx = int(uniform(0.01, 0.5) * _GB * scale)
-                nv_rx = int(nv_tx * uniform(0.9, 1.1))
-                net_rx = int(uniform(0.1, 1.0) * _GB * scale)
-                net_tx = int(net_rx * uniform(2.0, 3.0))
-                memory = int(sim.memory * uniform(0.5, 0.9))
-                weights = sim.weights
+                fig = _inference(sim, rng, window_s)
             else:
-                tensor, sm = 0.0, uniform(0.0, 0.01)
-                power = sim.tdp * uniform(0.10, 0.20)
-                peak_w = power * uniform(1.0, 1.1)
-                flop = 0
-                nv_tx = nv_rx = int(uniform(0, 1e6))
-                net_tx, net_rx = int(uniform(1e4, 1e6)), int(uniform(1e4, 1e6))
-                memory = int(sim.memory * uniform(0.0, 0.02))
-                weights = None
-            power_avg = _num(power, 1)
-            power_peak = max(power_avg, _num(peak_w, 1))
+                fig = _idle(sim, rng)
+            power_avg = _num(fig.power_w, 1)
+            power_peak = max(power_avg, _num(fig.peak_w, 1))
             sim.energy += round(power_avg * window_s)
             record: dict[str, Any] = {
                 "chip_id": chip.chip_id,
@@ -490,19 +547,23 @@ def simulate_fleet(
                 "energy_j": sim.energy,
                 "power_w_avg": power_avg,
                 "power_w_peak": power_peak,
-                "tensor_active": _num(tensor, 4),
-                "sm_active": _num(sm, 4),
-                "flop": {sim.precision: str(flop)},
-                "nvlink_tx_bytes": nv_tx,
-                "nvlink_rx_bytes": nv_rx,
-                "net_tx_bytes": net_tx,
-                "net_rx_bytes": net_rx,
-                "mem_used_bytes": memory,
+                "tensor_active": _num(fig.tensor, 4),
+                "sm_active": _num(fig.sm, 4),
+                "flop": {sim.precision: str(fig.flop)},
+                "nvlink_tx_bytes": fig.nvlink_tx,
+                "nvlink_rx_bytes": fig.nvlink_rx,
+                "net_tx_bytes": fig.net_tx,
+                "net_rx_bytes": fig.net_rx,
+                "mem_used_bytes": fig.memory,
                 "run_id": run_id,
                 "firmware_digest": sim.firmware,
             }
-            if spec.workload is not Workload.TRAINING:
-                record["weights_digest"] = weights  # training leaves the optional field out
+            # Serving chips know the weights they serve; idle ones say null; training leaves
+            # the optional field out (the weights change every step).
+            if spec.workload is Workload.INFERENCE:
+                record["weights_digest"] = sim.weights
+            elif spec.workload is Workload.IDLE:
+                record["weights_digest"] = None
             line = sign_record(record, chip.private_key)
             sim.prev = hashlib.sha256(line).hexdigest()
             sim.seq += 1

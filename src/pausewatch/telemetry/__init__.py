@@ -33,26 +33,26 @@ from pausewatch.telemetry._aggregate import (
     aggregate,
     merge_aggregates,
 )
+from pausewatch.telemetry._canonical import (
+    canonical_record_bytes,
+    line_bytes,
+    record_hash,
+    signing_input,
+)
+from pausewatch.telemetry._parse import ParsedLine, parse_line, parse_record
 from pausewatch.telemetry._record import (
     DOMAIN,
     MAX_SAFE_INTEGER,
     MAX_WINDOW_S,
     OPTIONAL_FIELDS,
     REQUIRED_FIELDS,
-    ParsedLine,
     RecordError,
     SigningKey,
     TelemetryError,
     TelemetryRecord,
-    canonical_record_bytes,
     format_time,
-    line_bytes,
-    parse_line,
-    parse_record,
-    record_hash,
-    sign_record,
-    signing_input,
 )
+from pausewatch.telemetry._sign import sign_record
 from pausewatch.telemetry._verify import (
     ENERGY_HEADROOM,
     FLOP_TOLERANCE,

@@ -26,10 +26,12 @@ of that chip then shows a gap, so missing windows are never papered over.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,16 +44,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pausewatch.compute import COUNTER_TOLERANCE, HardwareCatalogue, load_catalogue
 from pausewatch.errors import UnknownChipError
 from pausewatch.ledger import root as merkle_root
+from pausewatch.telemetry._parse import _HEX64, _TIME, ParsedLine, _partial, parse_line
 from pausewatch.telemetry._record import (
     DOMAIN,
     MAX_WINDOW_S,
-    ParsedLine,
     RecordError,
     TelemetryError,
     TelemetryRecord,
-    _partial,
     format_time,
-    parse_line,
 )
 
 FLOP_TOLERANCE = COUNTER_TOLERANCE
@@ -184,7 +184,10 @@ class ChainState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChainState:
-        """Restore a state written by :meth:`to_json`; a malformed one is a TelemetryError."""
+        """Restore a state written by :meth:`to_json`; a malformed one is a TelemetryError.
+
+        Nothing is repaired: a damaged state must stop the chip's chain, not restart it.
+        """
         try:
             seq, hash_, end, energy = (
                 data["seq"],
@@ -194,15 +197,14 @@ class ChainState:
             )
             if type(seq) is not int or seq < 0 or type(energy) is not int or energy < 0:
                 raise ValueError("seq and energy_j must be integers >= 0")
-            if type(hash_) is not str or len(hash_) != 64:
-                raise ValueError("hash must be 64 hex digits")
-            bytes.fromhex(hash_)
-            if type(end) is not str or not end.endswith("Z"):
+            if type(hash_) is not str or _HEX64.fullmatch(hash_) is None:
+                raise ValueError("hash must be 64 lowercase hex digits")
+            if type(end) is not str or _TIME.fullmatch(end) is None:
                 raise ValueError("window_end must be an RFC 3339 UTC time ending in Z")
             window_end = datetime.fromisoformat(end)
         except (KeyError, TypeError, ValueError) as exc:
             raise TelemetryError(f"invalid chain state {dict(data)!r}: {exc}") from exc
-        return cls(seq=seq, hash=hash_.lower(), window_end=window_end, energy_j=energy)
+        return cls(seq=seq, hash=hash_, window_end=window_end, energy_j=energy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +395,7 @@ def _chip_context(
         where = (
             f"installed in cluster {info.cluster_id!r} of operator {info.operator_id!r}"
             if info.status == ChipStatus.INSTALLED
-            else info.status.value
+            else str(info.status)
         )
         return Rule.CHIP_NOT_INSTALLED, (
             f"chip {chip_id!r} is not installed in a cluster of operator {operator_id!r} "
@@ -444,12 +446,46 @@ def verify_batch(
     for unusable arguments (``now`` not UTC); a bad record is a verdict, never an exception.
     """
     _require_utc(now)
+    with _gc_paused():
+        return _verify(lines, operator_id, now, registry, chains, catalogue, flop_tolerance)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, and resume it only if it was running.
+
+    A batch keeps every record alive until it returns, and creates no reference cycles. With
+    100,000 records alive the collector's full passes cost about 7 µs a record, a third of all
+    the work outside the signature checks, and find nothing; reference counting still frees
+    everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _verify(
+    lines: Iterable[bytes | str],
+    operator_id: str,
+    now: datetime,
+    registry: RegistryView,
+    chains: Mapping[str, ChainState],
+    catalogue: HardwareCatalogue | None,
+    flop_tolerance: float,
+) -> BatchResult:
     cat = catalogue if catalogue is not None else load_catalogue()
     rejected: list[Rejected] = []
     chips: dict[str, _Chip | tuple[Rule, str]] = {}
     pending: dict[str, list[tuple[int, int, ParsedLine]]] = {}
 
-    # Pass 1, batch order: rules that need no chain (format, registry, signature).
+    # Pass 1, batch order: the rules that need no chain (format, registry, signature). The
+    # signatures are checked in a loop of their own, which measured about 1 µs a record faster
+    # than interleaving them with the parsing (warmer caches on both sides).
+    checked: list[tuple[_Chip, ParsedLine, int]] = []
     for index, line in enumerate(lines):
         try:
             parsed = parse_line(line)
@@ -457,32 +493,36 @@ def verify_batch(
             chip_id, seq = _partial(line)
             rejected.append(Rejected(index, chip_id, seq, Rule.MALFORMED, str(exc)))
             continue
-        record = parsed.record
-        chip_id = record.chip_id
+        chip_id = parsed.record.chip_id
         chip = chips.get(chip_id)
         if chip is None:
             info = registry.chip(chip_id)
             chip = chips[chip_id] = _chip_context(chip_id, info, operator_id, cat, flop_tolerance)
-        if not isinstance(chip, _Chip):
-            rejected.append(Rejected(index, chip_id, record.seq, chip[0], chip[1]))
-            continue
+        if isinstance(chip, _Chip):
+            checked.append((chip, parsed, index))
+        else:
+            rejected.append(Rejected(index, chip_id, parsed.record.seq, chip[0], chip[1]))
+    for chip, parsed, index in checked:
         try:
             chip.key.verify(parsed.signature, DOMAIN + parsed.record_bytes)
         except InvalidSignature:
+            chip_id = parsed.record.chip_id
             rejected.append(
                 Rejected(
                     index,
                     chip_id,
-                    record.seq,
+                    parsed.record.seq,
                     Rule.SIGNATURE,
                     f"signature does not verify for the key of chip {chip_id!r}",
                 )
             )
             continue
+        chip_id = parsed.record.chip_id
         items = pending.get(chip_id)
         if items is None:
             items = pending[chip_id] = []
-        items.append((record.seq, index, parsed))
+        items.append((parsed.record.seq, index, parsed))
+    del checked
 
     # Pass 2, per chip in seq order: the chain and the rules that depend on it.
     accepted: list[AcceptedRecord] = []

@@ -1,0 +1,173 @@
+"""Aggregates: per chip, run and cluster totals that merge exactly and serialise stably."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pausewatch.statements import canonical
+from pausewatch.telemetry import (
+    UNDECLARED_TENSOR_ACTIVE,
+    AcceptedRecord,
+    Aggregate,
+    TelemetryError,
+    TelemetryRecord,
+    aggregate,
+    merge_aggregates,
+)
+
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def accepted(
+    chip_id: str = "c1/a",
+    *,
+    cluster_id: str = "c1",
+    window: int = 0,
+    seconds: int = 60,
+    flop: dict[str, int] | None = None,
+    tensor_active: float = 0.7,
+    run_id: str | None = "run-1",
+    energy_delta_j: int | None = 36_000,
+) -> AcceptedRecord:
+    """An accepted record with just the fields aggregation reads set meaningfully."""
+    start = T0 + timedelta(seconds=60 * window)
+    record = TelemetryRecord(
+        chip_id=chip_id,
+        seq=window,
+        prev=None,
+        window_start=start,
+        window_end=start + timedelta(seconds=seconds),
+        energy_j=0,
+        power_w_avg=600.0,
+        power_w_peak=650.0,
+        tensor_active=tensor_active,
+        sm_active=0.8,
+        flop={"bf16": 10**16} if flop is None else flop,
+        nvlink_tx_bytes=0,
+        nvlink_rx_bytes=0,
+        net_tx_bytes=0,
+        net_rx_bytes=0,
+        mem_used_bytes=0,
+        run_id=run_id,
+        weights_digest=None,
+        firmware_digest="00" * 32,
+    )
+    return AcceptedRecord(window, "00" * 32, b"", record, cluster_id, energy_delta_j)
+
+
+def test_totals_per_chip_run_and_cluster() -> None:
+    """Two chips of one run, one of them also idle without a run, add up as expected."""
+    records = [
+        accepted("c1/a", window=0, flop={"bf16": 3 * 10**17}),
+        accepted("c1/a", window=1, flop={"bf16": 10**17, "fp8": 5}, energy_delta_j=40_000),
+        accepted("c1/b", window=0, flop={"bf16": 2 * 10**17}, energy_delta_j=None),
+        accepted("c1/b", window=1, flop={"bf16": 0}, tensor_active=0.01, run_id=None),
+    ]
+    result = aggregate(records)
+    a = result.chips["c1/a"]
+    assert a.records == 2
+    assert a.first_window_start == T0
+    assert a.last_window_end == T0 + timedelta(seconds=120)
+    assert a.flop == {"bf16": 4 * 10**17, "fp8": 5}
+    assert a.energy_j == 76_000
+    assert a.tensor_active_ms == 2 * 42_000
+    assert result.chips["c1/b"].energy_j == 36_000  # the first record ever adds no energy
+    run = result.runs["run-1"]
+    assert run.chip_windows == 3
+    assert run.chips == {"c1/a", "c1/b"}
+    assert run.clusters == {"c1"}
+    assert run.flop == {"bf16": 6 * 10**17, "fp8": 5}
+    cluster = result.clusters["c1"]
+    assert cluster.chip_windows == 4
+    assert cluster.energy_j == 112_000
+    assert cluster.unattributed_flop == {"bf16": 0}
+    assert cluster.undeclared_flop == {}
+    assert cluster.undeclared_windows == 0
+
+
+def test_undeclared_compute_needs_no_run_and_busy_tensor_pipes() -> None:
+    """Windows with no run count as undeclared at tensor_active >= the threshold, not below."""
+    records = [
+        accepted(run_id=None, tensor_active=UNDECLARED_TENSOR_ACTIVE, flop={"bf16": 7}),
+        accepted(run_id=None, tensor_active=0.29, flop={"bf16": 11}, window=1),
+        accepted(run_id="run-1", tensor_active=0.9, flop={"bf16": 13}, window=2),
+    ]
+    cluster = aggregate(records).clusters["c1"]
+    assert cluster.undeclared_flop == {"bf16": 7}
+    assert cluster.undeclared_windows == 1
+    assert cluster.unattributed_flop == {"bf16": 18}
+    assert cluster.flop == {"bf16": 31}
+    stricter = aggregate(records, undeclared_tensor_active=0.2).clusters["c1"]
+    assert stricter.undeclared_windows == 2
+
+
+def test_json_is_deterministic_exact_and_round_trips() -> None:
+    """FLOP beyond 2^53 travels as decimal strings; equal aggregates give equal bytes."""
+    big = 2**80 + 1
+    result = aggregate([accepted("c1/b", flop={"fp8": big}), accepted("c1/a", cluster_id="c2")])
+    data = result.to_json()
+    assert data["chips"]["c1/b"]["flop"] == {"fp8": str(big)}
+    assert list(data["chips"]) == ["c1/a", "c1/b"]
+    assert data["runs"]["run-1"]["chips"] == ["c1/a", "c1/b"]
+    assert json.loads(json.dumps(data)) == data
+    restored = Aggregate.from_json(json.loads(json.dumps(data)))
+    assert restored == result
+    assert canonical(restored.to_json()) == canonical(data)
+
+
+def test_from_json_refuses_garbage() -> None:
+    """A damaged stored aggregate is an error."""
+    with pytest.raises(TelemetryError, match="invalid telemetry aggregate"):
+        Aggregate.from_json({"chips": {"x": {"records": 1}}, "runs": {}, "clusters": {}})
+
+
+def test_merge_refuses_different_thresholds() -> None:
+    """Undeclared figures counted with different thresholds do not add up."""
+    with pytest.raises(TelemetryError, match="different undeclared thresholds"):
+        merge_aggregates(aggregate([]), aggregate([], undeclared_tensor_active=0.5))
+
+
+ACCEPTED = st.builds(
+    accepted,
+    st.sampled_from(["c1/a", "c1/b", "c2/a"]),
+    cluster_id=st.sampled_from(["c1", "c2"]),
+    window=st.integers(min_value=0, max_value=50),
+    seconds=st.integers(min_value=1, max_value=3600),
+    flop=st.dictionaries(
+        st.sampled_from(["bf16", "fp8", "fp32"]), st.integers(min_value=0, max_value=2**90)
+    ),
+    tensor_active=st.floats(min_value=0, max_value=1),
+    run_id=st.sampled_from([None, "run-1", "run-2"]),
+    energy_delta_j=st.none() | st.integers(min_value=0, max_value=10**12),
+)
+BATCHES = st.lists(ACCEPTED, max_size=12)
+
+
+@settings(max_examples=120, deadline=None)
+@given(BATCHES, BATCHES)
+def test_aggregate_of_concatenation_is_merge_of_aggregates(
+    a: list[AcceptedRecord], b: list[AcceptedRecord]
+) -> None:
+    """aggregate(A + B) == merge(aggregate(A), aggregate(B)), as values and as bytes."""
+    whole = aggregate(a + b)
+    merged = merge_aggregates(aggregate(a), aggregate(b))
+    assert merged == whole
+    assert canonical(merged.to_json()) == canonical(whole.to_json())
+
+
+@settings(max_examples=120, deadline=None)
+@given(BATCHES, BATCHES, BATCHES)
+def test_merge_is_associative_and_commutative(
+    a: list[AcceptedRecord], b: list[AcceptedRecord], c: list[AcceptedRecord]
+) -> None:
+    """Batches may be merged in any grouping and any order."""
+    x, y, z = aggregate(a), aggregate(b), aggregate(c)
+    left = merge_aggregates(merge_aggregates(x, y), z)
+    right = merge_aggregates(x, merge_aggregates(y, z))
+    assert left == right == merge_aggregates(z, y, x)
+    assert merge_aggregates(x, aggregate([])) == x
