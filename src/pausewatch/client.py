@@ -7,14 +7,16 @@ It returns what the server says; it proves nothing by itself. Verify what matter
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from pausewatch.errors import Error
-from pausewatch.statements import Body, KeyPair, Statement, sign_statement
+from pausewatch.statements import Body, KeyPair, Statement, canonical, sign_statement
 
 
 class ClientError(Error):
@@ -71,6 +73,33 @@ class PausewatchClient:
     ) -> dict[str, Any]:
         """Sign ``body`` as ``kind`` with ``key`` and submit it."""
         return self.submit(sign_statement(kind, body, key))
+
+    def send_telemetry(self, data: bytes, operator_id: str, key: KeyPair) -> dict[str, Any]:
+        """Upload a JSONL batch of chip-signed records as ``operator_id``, signing its
+        ``telemetry.submission/v1`` (digest and line count) with the operator's ``key``.
+        Returns the batch's receipt (accepted, duplicates, rejected with reasons, gaps)."""
+        lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+        submission = sign_statement(
+            "telemetry.submission/v1",
+            {
+                "operator_id": operator_id,
+                "batch_digest": hashlib.sha256(data).hexdigest(),
+                "records": lines,
+            },
+            key,
+        )
+        header = base64.b64encode(canonical(submission.to_json())).decode()
+        resp = self._request(
+            "POST",
+            "/v1/telemetry/batches",
+            content=data,
+            headers={
+                "Pausewatch-Submission": header,
+                "Content-Type": "application/x-ndjson",
+            },
+        )
+        result: dict[str, Any] = resp.json()
+        return result
 
     def info(self) -> dict[str, Any]:
         """The log's origin, verifier key, size, root and witnesses."""

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     """Submissions waiting for the sequencer beyond which the API answers 503."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest request body the API accepts (413 beyond)."""
+    max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
     witnesses_file: Path | None = None
     """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
     if it exists."""

@@ -31,6 +31,15 @@ STATE_TABLES = {
     "reg_rejected",
     "reg_runs",
     "state_meta",
+    "tel_batches",
+    "tel_chains",
+    "tel_chips",
+    "tel_clusters",
+    "tel_gaps",
+    "tel_rejections",
+    "tel_runs",
+    "tel_submissions",
+    "telemetry_records",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
 HEAD = ["0002"]

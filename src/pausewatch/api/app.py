@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pausewatch import __version__
 from pausewatch.api import problems
-from pausewatch.api.routes import log, statements
+from pausewatch.api.routes import log, statements, telemetry
 from pausewatch.service import LogService
 
 DESCRIPTION = """
@@ -43,10 +43,15 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     problems.install(app)
     app.include_router(statements.router)
     app.include_router(log.router)
+    app.include_router(telemetry.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, object]:
         return {"status": "ok", "size": service.log.size}
 
-    app.add_middleware(problems.BodyLimit, max_bytes=service.settings.max_body_bytes)
+    app.add_middleware(
+        problems.BodyLimit,
+        max_bytes=service.settings.max_body_bytes,
+        paths={telemetry.BATCHES_PATH: service.settings.max_batch_bytes},
+    )
     return app

@@ -99,18 +99,21 @@ def install(app: FastAPI) -> None:
 class BodyLimit:
     """ASGI middleware refusing request bodies over ``max_bytes`` with a 413 problem."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = paths or {}
+        """Paths with a limit of their own (telemetry batches are larger than statements)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
         refused = False
@@ -120,7 +123,7 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     refused = True
                     raise _TooLargeError
             return msg
@@ -128,14 +131,14 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLargeError:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         resp = problem(
             413,
             "too-large",
             "Request body too large",
-            f"request body exceeds {self.max_bytes} bytes",
+            f"request body exceeds {limit} bytes",
             scope.get("path"),
         )
         await resp(scope, _noop_receive, send)

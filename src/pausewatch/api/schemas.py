@@ -80,3 +80,42 @@ class CheckpointList(BaseModel):
 
     sizes: list[int]
     next: int | None
+
+
+class BatchRejectionPublic(BaseModel):
+    """A record the service refused."""
+
+    index: int = Field(description="Its line in the upload, from 0.")
+    chip_id: str | None = None
+    seq: int | None = None
+    rule: str = Field(
+        description="The rule it failed: malformed, chip_unknown, chip_revoked, "
+        "chip_not_installed, signature, replay, chain_broken, window_invalid, window_future, "
+        "window_overlap, energy_fell, flop_impossible, energy_impossible, run_undeclared."
+    )
+    reason: str = Field(description="Why, in words.")
+
+
+class BatchGapPublic(BaseModel):
+    """Windows a chip's chain skipped (recorded as missed)."""
+
+    chip_id: str
+    from_seq: int = Field(description="First missing seq.")
+    to_seq: int = Field(description="Last missing seq.")
+    missing: int
+
+
+class BatchAccepted(BaseModel):
+    """A telemetry batch as integrated."""
+
+    index: int = Field(description="Log index of its telemetry.batch/v1 entry.")
+    integrated_at: str = Field(description="The log's integration time, RFC 3339 UTC.")
+    duplicate: bool = Field(
+        description="True when this exact upload was integrated before; nothing was counted "
+        "again and the earlier entry is returned."
+    )
+    accepted: int = Field(description="Records accepted.")
+    duplicates: int = Field(description="Records already accepted before: counted once.")
+    rejected: list[BatchRejectionPublic]
+    gaps: list[BatchGapPublic]
+    records_root: str = Field(description="RFC 9162 Merkle root of the accepted lines, hex.")

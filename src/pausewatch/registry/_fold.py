@@ -44,6 +44,8 @@ from pausewatch.registry._kinds import (
     SubjectKind,
 )
 from pausewatch.statements import Body, Statement
+from pausewatch.telemetry import Aggregate, ChainState, ChipTotals, ClusterTotals, RunTotals
+from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
 Row = dict[str, Any]
 """One view row: column name to JSON value."""
@@ -60,6 +62,14 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "positions": ("subject_kind", "subject_id"),
     "adoptions": ("idx",),
     "rejected": ("idx",),
+    "tel_batches": ("idx",),
+    "tel_submissions": ("batch_digest",),
+    "tel_chains": ("chip_id",),
+    "tel_chips": ("chip_id",),
+    "tel_runs": ("run_id",),
+    "tel_clusters": ("cluster_id",),
+    "tel_gaps": ("idx", "chip_id", "from_seq"),
+    "tel_rejections": ("idx", "position"),
 }
 """Every view the fold maintains, with its primary key columns."""
 
@@ -699,6 +709,128 @@ def _adopt(ctx: _Context, body: Body) -> None:
     )
 
 
+# -- telemetry -----------------------------------------------------------------------------------
+
+_JSON_FIELDS = frozenset({"flop", "chips", "clusters", "unattributed_flop", "undeclared_flop"})
+"""Totals fields kept as JSON text in their view (maps of FLOP per precision, sets of ids)."""
+
+
+def _totals_row(key: str, value: str, doc: Mapping[str, Any], idx: int) -> Row:
+    row: Row = {key: value, "updated_idx": idx}
+    for name, field_value in doc.items():
+        row[name] = (
+            json.dumps(field_value, sort_keys=True, separators=(",", ":"))
+            if name in _JSON_FIELDS
+            else field_value
+        )
+    return row
+
+
+def _totals_doc(row: Row, key: str) -> dict[str, Any]:
+    return {
+        name: json.loads(value) if name in _JSON_FIELDS else value
+        for name, value in row.items()
+        if name not in (key, "updated_idx")
+    }
+
+
+def _submission_alone(ctx: _Context, body: Body) -> None:
+    raise RejectedError(
+        f"{SUBMISSION_KIND} is uploaded with its records (POST /v1/telemetry/batches), not on "
+        "its own"
+    )
+
+
+def _telemetry_batch(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, TelemetryBatch)
+    ctx.require_secretariat()
+    submission = body.submission_body()
+    if submission.operator_id != body.operator_id:
+        raise RejectedError(
+            f"the submission is {submission.operator_id!r}'s, the batch names {body.operator_id!r}"
+        )
+    holder = ctx.get("keys", body.submission_signer())
+    if (
+        holder is None
+        or holder["revoked_idx"] is not None
+        or (holder["subject_kind"], holder["subject_id"]) != ("operator", body.operator_id)
+    ):
+        raise RejectedError(
+            f"the submission must be signed by a live key of operator {body.operator_id!r}",
+            forbidden=True,
+        )
+    seen = ctx.get("tel_submissions", submission.batch_digest)
+    if seen is not None:
+        raise RejectedError(
+            f"batch {submission.batch_digest} was already integrated at entry {seen['idx']}"
+        )
+    chains = {chip: ChainState.from_json(state) for chip, state in body.chains.items()}
+    for chip, state in sorted(chains.items()):
+        current = ctx.get("tel_chains", chip)
+        if current is not None and state.seq <= current["seq"]:
+            raise RejectedError(
+                f"chip {chip!r}: the batch's chain head (seq {state.seq}) is not past the one "
+                f"on the log (seq {current['seq']})"
+            )
+    agg = Aggregate.from_json(body.aggregate)
+    gap_windows = sum(g.to_seq - g.from_seq + 1 for g in body.gaps)
+    ctx.set(
+        "tel_batches",
+        {
+            "idx": ctx.index,
+            "operator_id": body.operator_id,
+            "batch_digest": submission.batch_digest,
+            "records": submission.records,
+            "accepted": body.accepted,
+            "duplicates": body.duplicates,
+            "rejected": len(body.rejected),
+            "gap_windows": gap_windows,
+            "records_root": body.records_root,
+            "verified_at": format_time(body.verified_at),
+            "integrated_at": ctx.when,
+        },
+    )
+    ctx.set("tel_submissions", {"batch_digest": submission.batch_digest, "idx": ctx.index})
+    for chip, state in sorted(chains.items()):
+        ctx.set("tel_chains", {"chip_id": chip, **state.to_json(), "updated_idx": ctx.index})
+    _merge_totals(ctx, "tel_chips", "chip_id", agg.chips, ChipTotals)
+    _merge_totals(ctx, "tel_runs", "run_id", agg.runs, RunTotals)
+    _merge_totals(ctx, "tel_clusters", "cluster_id", agg.clusters, ClusterTotals)
+    for gap in body.gaps:
+        ctx.set(
+            "tel_gaps",
+            {
+                "idx": ctx.index,
+                "chip_id": gap.chip_id,
+                "from_seq": gap.from_seq,
+                "to_seq": gap.to_seq,
+                "missing": gap.to_seq - gap.from_seq + 1,
+            },
+        )
+    for position, rej in enumerate(body.rejected):
+        ctx.set(
+            "tel_rejections",
+            {
+                "idx": ctx.index,
+                "position": position,
+                "line": rej.index,
+                "chip_id": rej.chip_id,
+                "seq": rej.seq,
+                "rule": rej.rule,
+                "reason": rej.reason,
+            },
+        )
+
+
+def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any], cls: Any) -> None:
+    for name in sorted(totals):
+        new = totals[name]
+        row = ctx.get(view, name)
+        if row is not None:
+            new = cls.from_json(_totals_doc(row, key)).merge(new)
+        ctx.set(view, _totals_row(key, name, new.to_json(), ctx.index))
+
+
 _HANDLERS: Mapping[str, Any] = {
     "party.register/v1": _party,
     "operator.register/v1": _operator,
@@ -715,6 +847,8 @@ _HANDLERS: Mapping[str, Any] = {
     "run.change/v1": _change,
     "position/v1": _position,
     ADOPT_KIND: _adopt,
+    SUBMISSION_KIND: _submission_alone,
+    BATCH_KIND: _telemetry_batch,
 }
 
 

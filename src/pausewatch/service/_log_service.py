@@ -27,6 +27,7 @@ from pausewatch.ledger import (
     Sequencer,
     format_time,
 )
+from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
@@ -112,9 +113,15 @@ class LogService:
         self.state = StateStore(self.engine, [secretariat.signer_id])
         self.state.catch_up(self.log)
         self.sequencer.on_integrated(self._fold)
+        self.telemetry = TelemetryIngest(
+            self.engine, self.state, self.sequencer, secretariat, clock, self.fold
+        )
         self.started_at = clock()
 
     def _fold(self, _size: int) -> None:
+        self.fold()
+
+    def fold(self) -> None:
         """Fold the new entries into the views. A failure here must not stop the sequencer
         (the entries are durable already): it is logged, and the next batch or the next start
         folds from where the views stand."""
@@ -136,15 +143,34 @@ class LogService:
         self.engine.dispose()
 
     def submit(self, statement: Statement) -> Future[Appended]:
-        """Queue a verified statement; the future resolves when it is durable.
+        """Queue a verified statement; the future resolves when it is durable and folded.
 
         A statement already on the log (same canonical bytes) is not appended again: the
         future resolves to its existing entry with ``duplicate=True``.
         """
         self.authorize(statement)
-        return self.sequencer.submit(
+        durable = self.sequencer.submit(
             PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
         )
+        # Answer once the entry is folded too, so that a client's next statement, which may
+        # name what this one registered, is checked against views that include it.
+        folded: Future[Appended] = Future()
+
+        def then_fold(done: Future[Appended]) -> None:
+            exc = done.exception()
+            if exc is not None:
+                folded.set_exception(exc)
+                return
+            self.fold()
+            folded.set_result(done.result())
+
+        durable.add_done_callback(then_fold)
+        return folded
+
+    def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
+        """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
+        its entry is durable and folded."""
+        return self.telemetry.ingest(data, submission)
 
     def authorize(self, statement: Statement) -> None:
         """Refuse a statement whose signer lacks the role its kind requires, or that the

@@ -30,6 +30,7 @@ from pausewatch.simulate.fleet import (
     demo_clusters,
     simulate_fleet,
 )
+from pausewatch.simulate.world import FleetWorld, fleet_world
 
 __all__ = [
     "DEFAULT_START",
@@ -38,6 +39,7 @@ __all__ = [
     "NONE",
     "ClusterSpec",
     "Fleet",
+    "FleetWorld",
     "GroundTruth",
     "Misbehaviour",
     "SimChip",
@@ -45,5 +47,6 @@ __all__ = [
     "batches",
     "chip_private_key",
     "demo_clusters",
+    "fleet_world",
     "simulate_fleet",
 ]

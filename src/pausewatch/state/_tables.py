@@ -6,7 +6,17 @@ query the registry with SQL. Times are RFC 3339 UTC strings (they sort as they c
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from pausewatch.registry import VIEWS
 
@@ -179,6 +189,112 @@ rejected = Table(
     Column("reason", Text, nullable=False),
     _time("integrated_at"),
 )
+tel_batches = Table(
+    "tel_batches",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("operator_id", nullable=False),
+    Column("batch_digest", String(64), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("gap_windows", BigInteger, nullable=False),
+    Column("records_root", String(64), nullable=False),
+    _time("verified_at"),
+    _time("integrated_at"),
+)
+"""One row per integrated telemetry batch."""
+tel_submissions = Table(
+    "tel_submissions",
+    metadata,
+    Column("batch_digest", String(64), primary_key=True),
+    _idx("idx"),
+)
+"""Which entry integrated each uploaded batch (a batch is counted once)."""
+tel_chains = Table(
+    "tel_chains",
+    metadata,
+    _id("chip_id", primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    _time("window_end"),
+    Column("energy_j", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Each chip's chain head: its last accepted record."""
+tel_chips = Table(
+    "tel_chips",
+    metadata,
+    _id("chip_id", primary_key=True),
+    Column("records", BigInteger, nullable=False),
+    _time("first_window_start"),
+    _time("last_window_end"),
+    Column("flop", Text, nullable=False),
+    Column("energy_j", BigInteger, nullable=False),
+    Column("tensor_active_ms", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Each chip's totals (``flop``: JSON, precision to a decimal string of operations)."""
+tel_runs = Table(
+    "tel_runs",
+    metadata,
+    _id("run_id", primary_key=True),
+    Column("flop", Text, nullable=False),
+    Column("chip_windows", BigInteger, nullable=False),
+    Column("chips", Text, nullable=False),
+    Column("clusters", Text, nullable=False),
+    _idx("updated_idx"),
+)
+"""Measured compute per declared run (JSON columns: FLOP per precision, chip and cluster ids)."""
+tel_clusters = Table(
+    "tel_clusters",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    Column("chip_windows", BigInteger, nullable=False),
+    Column("chips", Text, nullable=False),
+    Column("flop", Text, nullable=False),
+    Column("energy_j", BigInteger, nullable=False),
+    Column("unattributed_flop", Text, nullable=False),
+    Column("undeclared_flop", Text, nullable=False),
+    Column("undeclared_windows", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Per cluster: all compute, energy, and compute tagged to no run (undeclared above the
+threshold)."""
+tel_gaps = Table(
+    "tel_gaps",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("chip_id", primary_key=True),
+    Column("from_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("to_seq", BigInteger, nullable=False),
+    Column("missing", BigInteger, nullable=False),
+)
+"""Windows a chip's chain skipped, as the batch that showed it recorded them."""
+tel_rejections = Table(
+    "tel_rejections",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("line", BigInteger, nullable=False),
+    _id("chip_id", nullable=True),
+    Column("seq", BigInteger, nullable=True),
+    Column("rule", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""Records a batch refused, with the rule and the reason."""
+telemetry_records = Table(
+    "telemetry_records",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    _id("chip_id", nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("line", LargeBinary, nullable=False),
+)
+"""Accepted records by content hash (SHA-256 of the line): the evidence behind each batch's
+root, for authorised auditors. Not a view: the log holds only their root."""
+
 state_meta = Table(
     "state_meta",
     metadata,
@@ -199,6 +315,14 @@ VIEW_TABLES: dict[str, Table] = {
     "positions": positions,
     "adoptions": adoptions,
     "rejected": rejected,
+    "tel_batches": tel_batches,
+    "tel_submissions": tel_submissions,
+    "tel_chains": tel_chains,
+    "tel_chips": tel_chips,
+    "tel_runs": tel_runs,
+    "tel_clusters": tel_clusters,
+    "tel_gaps": tel_gaps,
+    "tel_rejections": tel_rejections,
 }
 """Each view's table."""
 

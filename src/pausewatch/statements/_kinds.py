@@ -33,7 +33,11 @@ _KINDS: dict[str, type[Body]] = {}
 
 # Modules that register the kinds pausewatch ships; imported on first lookup so that the
 # statements package does not depend on the domain packages at import time.
-_BUILTIN_MODULES = ("pausewatch.policy._statements", "pausewatch.registry._kinds")
+_BUILTIN_MODULES = (
+    "pausewatch.policy._statements",
+    "pausewatch.registry._kinds",
+    "pausewatch.telemetry._statements",
+)
 _builtin_loaded = False
 
 

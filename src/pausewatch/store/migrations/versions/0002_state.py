@@ -1,4 +1,5 @@
-"""The registry's views (``reg_*``) and the fold's position (``state_meta``).
+"""The registry's views (``reg_*``), telemetry views (``tel_*``) and records
+(``telemetry_records``), and the fold's position (``state_meta``).
 
 Revision ID: 0002
 Revises: 0001

@@ -1,0 +1,81 @@
+"""Uploading telemetry batches."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from pausewatch.api.deps import ServiceDep
+from pausewatch.api.schemas import BatchAccepted, BatchGapPublic, BatchRejectionPublic
+from pausewatch.ledger import format_time
+from pausewatch.service import MalformedJSONError, decode_statement
+
+router = APIRouter(tags=["telemetry"])
+
+BATCHES_PATH = "/v1/telemetry/batches"
+SUBMISSION_HEADER = "Pausewatch-Submission"
+
+
+@router.post(
+    BATCHES_PATH,
+    response_model=BatchAccepted,
+    status_code=201,
+    summary="Upload a batch of chip-signed telemetry records",
+    description=(
+        'The body is JSONL: one signed record per line, `{"record": {...}, "sig": ...}` '
+        "(DESIGN.md, telemetry record). The `Pausewatch-Submission` header carries the base64 "
+        "of the operator's `telemetry.submission/v1` statement (JSON), signed by a live key "
+        "of that operator, naming the SHA-256 of the exact body and its number of lines. "
+        "Every record is verified (chip certified and installed in the operator's cluster, "
+        "signature, chain, windows, energy, physically possible FLOP, declared run); the "
+        "batch becomes one `telemetry.batch/v1` log entry with the root of the accepted "
+        "records, the rejections with their reasons, the gaps and the aggregates. The answer "
+        "comes once it is durable. The same upload again is answered 200 with the earlier "
+        "entry and `duplicate: true`: nothing is counted twice. Errors: 400 malformed "
+        "submission header, 403 submission not signed by the operator, 413 too large, 422 "
+        "digest or line count does not match."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+    responses={200: {"model": BatchAccepted, "description": "Integrated before."}},
+)
+async def upload_batch(
+    request: Request,
+    response: Response,
+    service: ServiceDep,
+    submission: Annotated[
+        str,
+        Header(
+            alias=SUBMISSION_HEADER,
+            description="Base64 of the telemetry.submission/v1 statement JSON.",
+        ),
+    ],
+) -> BatchAccepted:
+    """Upload one batch."""
+    try:
+        raw = base64.b64decode(submission, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedJSONError(f"{SUBMISSION_HEADER}: expected base64 of a statement") from exc
+    statement = decode_statement(raw)
+    data = await request.body()
+    receipt = await asyncio.to_thread(service.ingest_telemetry, data, statement)
+    if receipt.duplicate:
+        response.status_code = 200
+    return BatchAccepted(
+        index=receipt.index,
+        integrated_at=format_time(receipt.integrated_at),
+        duplicate=receipt.duplicate,
+        accepted=receipt.accepted,
+        duplicates=receipt.duplicates,
+        rejected=[BatchRejectionPublic(**r) for r in receipt.rejected],
+        gaps=[BatchGapPublic(**g) for g in receipt.gaps],
+        records_root=receipt.records_root,
+    )

@@ -1,0 +1,251 @@
+"""Telemetry ingest: an operator's batch of chip-signed records becomes one log entry.
+
+The path, for each batch, one batch at a time (each is checked against the chains the previous
+ones left):
+
+1. the operator's ``telemetry.submission/v1`` must be signed by a live key of that operator and
+   name the exact digest and line count of the upload; a batch already integrated is answered
+   with its entry (counted once);
+2. every record is verified (:func:`pausewatch.telemetry.verify_batch`) against the registry
+   and each chip's chain head as the log has them;
+3. the accepted records are stored by content hash (idempotent);
+4. a ``telemetry.batch/v1`` statement with the root, rejections, gaps, chain heads and
+   aggregates is signed with the secretariat's key and appended; the answer comes once it is
+   durable and folded into the views.
+
+A crash at any point loses nothing acknowledged: records stored before a crash are content
+addressed (storing them again changes nothing), and a batch whose entry reached the log is
+folded at the next start; the operator's retry then finds it integrated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.ledger import Appended, PendingEntry, Sequencer
+from pausewatch.registry import Registry
+from pausewatch.state import StateStore
+from pausewatch.state._tables import telemetry_records
+from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
+from pausewatch.telemetry import (
+    AcceptedRecord,
+    BatchResult,
+    ChainState,
+    ChipInfo,
+    ChipStatus,
+    aggregate,
+    split_lines,
+    verify_batch,
+)
+from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetrySubmission
+
+MAX_REJECTIONS_LOGGED = 1_000
+"""Rejections listed one by one in a batch's entry; more are counted, not listed."""
+
+
+class RegistrySnapshot:
+    """The registry as the telemetry verifier reads it (a ``RegistryView``)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def chip(self, chip_id: str) -> ChipInfo | None:
+        """The certified chip ``chip_id``, with its custody and whether its key is revoked."""
+        row = self.registry.get("chips", chip_id)
+        if row is None:
+            return None
+        key = self.registry.get("keys", row["key"])
+        return ChipInfo(
+            chip_id=chip_id,
+            public_key=public_key_of(row["key"]),
+            model=row["model"],
+            cluster_id=row["cluster_id"],
+            operator_id=row["operator_id"],
+            status=ChipStatus(row["status"]),
+            revoked=key is None or key["revoked_idx"] is not None,
+        )
+
+    def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
+        """Whether ``run_id`` is declared on ``cluster_id``."""
+        row = self.registry.get("runs", run_id)
+        return row is not None and row["cluster_id"] == cluster_id
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """What the service did with an uploaded batch."""
+
+    index: int
+    """Log index of the batch's ``telemetry.batch/v1`` entry."""
+    integrated_at: datetime
+    duplicate: bool
+    """The same upload was integrated before; nothing was counted again."""
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    records_root: str
+
+
+class TelemetryIngest:
+    """Verifies, stores and logs telemetry batches; one batch at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        state: StateStore,
+        sequencer: Sequencer,
+        secretariat: KeyPair,
+        clock: Callable[[], datetime],
+        fold: Callable[[], None],
+    ) -> None:
+        self.engine = engine
+        self.state = state
+        self.sequencer = sequencer
+        self.secretariat = secretariat
+        self.clock = clock
+        self.fold = fold
+        self.lock = threading.Lock()
+
+    def check_submission(self, data: bytes, submission: Statement) -> TelemetrySubmission:
+        """The submission's body, once it is shown to be the operator's own for ``data``."""
+        if submission.kind != SUBMISSION_KIND:
+            raise StatementError(f"expected a {SUBMISSION_KIND} statement, got {submission.kind}")
+        body = submission.body
+        assert isinstance(body, TelemetrySubmission)
+        holder = self.state.registry.key_holder(submission.signer)
+        if holder != ("operator", body.operator_id):
+            raise AuthorizationError(
+                f"the submission must be signed by a live key of operator {body.operator_id!r}"
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != body.batch_digest:
+            raise StatementError(
+                f"batch_digest {body.batch_digest} does not match the upload (SHA-256 {digest})"
+            )
+        lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+        if lines != body.records:
+            raise StatementError(
+                f"the submission says {body.records} records; the upload has {lines}"
+            )
+        return body
+
+    def ingest(self, data: bytes, submission: Statement) -> BatchReceipt:
+        """Verify, store and log one batch (see the module docstring)."""
+        body = self.check_submission(data, submission)
+        with self.lock:
+            with self.state.lock:
+                seen = self.state.registry.get("tel_submissions", body.batch_digest)
+                if seen is not None:
+                    return self._receipt_of(int(seen["idx"]))
+                registry = self.state.registry
+                chains = {
+                    chip: ChainState.from_json(row)
+                    for (chip,), row in registry.views["tel_chains"].items()
+                }
+                now = self.clock()
+                result = verify_batch(
+                    split_lines(data),
+                    operator_id=body.operator_id,
+                    now=now,
+                    registry=RegistrySnapshot(registry),
+                    chains=chains,
+                )
+            self._store(result.accepted)
+            statement = self._batch_statement(submission, body, result, now)
+            appended = self._append(statement)
+            self.fold()
+        return BatchReceipt(
+            index=appended.index,
+            integrated_at=appended.integrated_at,
+            duplicate=False,
+            accepted=len(result.accepted),
+            duplicates=len(result.duplicates),
+            rejected=[r.to_json() for r in result.rejected],
+            gaps=[g.to_json() for g in result.gaps],
+            records_root=result.root_hex,
+        )
+
+    def _store(self, accepted: Sequence[AcceptedRecord]) -> None:
+        if not accepted:
+            return
+        rows = [
+            {"hash": a.hash, "chip_id": a.record.chip_id, "seq": a.record.seq, "line": a.line}
+            for a in accepted
+        ]
+        with self.engine.begin() as conn:
+            dialect = conn.dialect.name
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as upsert
+            else:
+                from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+            # Content addressed: a record stored before (a retried batch) is left as it is.
+            conn.execute(upsert(telemetry_records).on_conflict_do_nothing(), rows)
+
+    def _batch_statement(
+        self,
+        submission: Statement,
+        body: TelemetrySubmission,
+        result: BatchResult,
+        now: datetime,
+    ) -> Statement:
+        rejected = [
+            {k: v for k, v in r.to_json().items() if v is not None}
+            for r in result.rejected[:MAX_REJECTIONS_LOGGED]
+        ]
+        return sign_statement(
+            BATCH_KIND,
+            {
+                "operator_id": body.operator_id,
+                "submission": submission.to_json(),
+                "verified_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "records_root": result.root_hex,
+                "accepted": len(result.accepted),
+                "duplicates": len(result.duplicates),
+                "rejected": rejected,
+                "gaps": [
+                    {"chip_id": g.chip_id, "from_seq": g.from_seq, "to_seq": g.to_seq}
+                    for g in result.gaps
+                ],
+                "chains": {c: s.to_json() for c, s in sorted(result.chains.items())},
+                "aggregate": aggregate(result.accepted).to_json(),
+            },
+            self.secretariat,
+        )
+
+    def _append(self, statement: Statement) -> Appended:
+        future: Future[Appended] = self.sequencer.submit(
+            PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
+        )
+        return future.result()
+
+    def _receipt_of(self, index: int) -> BatchReceipt:
+        row = self.state.registry.get("tel_batches", index)
+        assert row is not None
+        rejections = sorted(
+            (r for (i, _), r in self.state.registry.views["tel_rejections"].items() if i == index),
+            key=lambda r: r["position"],
+        )
+        gaps = [g for (i, _, _), g in self.state.registry.views["tel_gaps"].items() if i == index]
+        return BatchReceipt(
+            index=index,
+            integrated_at=datetime.fromisoformat(row["integrated_at"]),
+            duplicate=True,
+            accepted=row["accepted"],
+            duplicates=row["duplicates"],
+            rejected=[
+                {"index": r["line"], **{k: r[k] for k in ("chip_id", "seq", "rule", "reason")}}
+                for r in rejections
+            ],
+            gaps=[{k: g[k] for k in ("chip_id", "from_seq", "to_seq", "missing")} for g in gaps],
+            records_root=row["records_root"],
+        )

@@ -1,0 +1,127 @@
+"""Statement kinds for telemetry on the log.
+
+An operator uploads a JSONL batch of chip-signed records together with a
+``telemetry.submission/v1`` statement: its own signature over the batch's digest and size. The
+service verifies every record and appends one ``telemetry.batch/v1`` entry, signed by the
+secretariat's key, that carries the operator's submission, the Merkle root of the accepted
+records, what was rejected and why, the gaps, each chip's chain head and the batch's
+aggregates. The records themselves are kept by content hash; anyone holding them can verify the
+root and recompute every figure in the entry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from pausewatch.errors import Error
+from pausewatch.statements import Body, UtcDatetime, parse_statement, statement_kind
+from pausewatch.telemetry._aggregate import Aggregate
+from pausewatch.telemetry._verify import ChainState
+
+SUBMISSION_KIND = "telemetry.submission/v1"
+BATCH_KIND = "telemetry.batch/v1"
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+@statement_kind(SUBMISSION_KIND)
+class TelemetrySubmission(Body):
+    """An operator submits a batch: the SHA-256 of the exact uploaded bytes and their lines."""
+
+    signed_by: ClassVar[str] = "operator"
+
+    operator_id: Id
+    """The submitting operator (must sign this statement)."""
+    batch_digest: Hex64
+    """SHA-256 (hex) of the uploaded JSONL bytes."""
+    records: Annotated[int, Field(ge=0, le=10_000_000)]
+    """How many lines the upload holds."""
+
+
+class BatchRejection(Body):
+    """A record the service refused, and why."""
+
+    index: Annotated[int, Field(ge=0)]
+    """Its line in the upload, from 0."""
+    chip_id: str | None = None
+    seq: int | None = None
+    rule: str
+    """The rule it failed (``signature``, ``chain_broken``, ...; see pausewatch.telemetry)."""
+    reason: Annotated[str, Field(max_length=2_000)]
+
+
+class BatchGap(Body):
+    """Windows a chip's chain skipped: recorded as missed, never papered over."""
+
+    chip_id: str
+    from_seq: Annotated[int, Field(ge=0)]
+    """The first missing seq."""
+    to_seq: Annotated[int, Field(ge=0)]
+    """The last missing seq."""
+
+
+@statement_kind(BATCH_KIND)
+class TelemetryBatch(Body):
+    """One verified batch of telemetry, as the service integrated it."""
+
+    signed_by: ClassVar[str] = "secretariat"
+
+    operator_id: Id
+    submission: dict[str, Any]
+    """The operator's ``telemetry.submission/v1`` statement, as it signed it."""
+    verified_at: UtcDatetime
+    """The time the records were checked against (no window may end after it)."""
+    records_root: Hex64
+    """RFC 9162 Merkle root over the accepted records' lines, in upload order."""
+    accepted: Annotated[int, Field(ge=0)]
+    duplicates: Annotated[int, Field(ge=0)]
+    """Records already accepted (in this batch or an earlier one): counted once."""
+    rejected: tuple[BatchRejection, ...] = ()
+    gaps: tuple[BatchGap, ...] = ()
+    chains: dict[str, dict[str, Any]]
+    """Each chip's chain head after this batch (chips it advanced only)."""
+    aggregate: dict[str, Any]
+    """Totals per chip, run and cluster (``pausewatch.telemetry.Aggregate`` as JSON)."""
+
+    @field_validator("submission")
+    @classmethod
+    def _submission(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            statement = parse_statement(value)
+        except Error as exc:
+            raise ValueError(f"submission: {exc}") from exc
+        if statement.kind != SUBMISSION_KIND:
+            raise ValueError(f"submission: expected {SUBMISSION_KIND}, got {statement.kind}")
+        return value
+
+    @field_validator("chains")
+    @classmethod
+    def _chains(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for chip, state in value.items():
+            try:
+                ChainState.from_json(state)
+            except Error as exc:
+                raise ValueError(f"chains.{chip}: {exc}") from exc
+        return value
+
+    @field_validator("aggregate")
+    @classmethod
+    def _aggregate(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Aggregate.from_json(value)
+        except Error as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    def submission_body(self) -> TelemetrySubmission:
+        """The operator's submission, verified."""
+        body = parse_statement(self.submission).body
+        assert isinstance(body, TelemetrySubmission)
+        return body
+
+    def submission_signer(self) -> str:
+        """The key that signed the submission."""
+        return str(self.submission["signer"])
