@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pausewatch import __version__
 from pausewatch.api import problems
-from pausewatch.api.routes import log, statements, telemetry
+from pausewatch.api.routes import log, state, statements, telemetry
 from pausewatch.service import LogService
 
 DESCRIPTION = """
@@ -44,6 +44,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     app.include_router(statements.router)
     app.include_router(log.router)
     app.include_router(telemetry.router)
+    app.include_router(state.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, object]:

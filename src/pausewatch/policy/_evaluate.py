@@ -1263,6 +1263,33 @@ class _Evaluator:
                 )
             if rep is not None:
                 self.cluster_report(cl, subject, rep.min_flops_per_s, rep.min_network_gbps)
+            if cl.undeclared_flop > 0:
+                self.finding(
+                    FindingKind.UNDECLARED_COMPUTE,
+                    Severity.SERIOUS,
+                    subject,
+                    f"cluster {cl.id} of {cl.operator} ran {cl.undeclared_flop:.3g} FLOP of "
+                    f"training-like work over {cl.undeclared_windows:,} chip-windows tagged to "
+                    f"no declared run",
+                    cl.evidence,
+                    figures=(("flop", cl.undeclared_flop), ("windows", cl.undeclared_windows)),
+                )
+            if cl.dark_chips and rules.telemetry is not None:
+                shown = ", ".join(cl.dark_chips[:5])
+                more = f" and {len(cl.dark_chips) - 5} more" if len(cl.dark_chips) > 5 else ""
+                self.finding(
+                    FindingKind.DARK_CHIPS,
+                    Severity.WARNING,
+                    subject,
+                    f"{len(cl.dark_chips)} chip(s) installed in cluster {cl.id} of {cl.operator} "
+                    f"sent no accepted telemetry for more than "
+                    f"{rules.telemetry.max_silence_minutes:g} minutes: {shown}{more}",
+                    cl.evidence,
+                    figures=(
+                        ("dark_chips", len(cl.dark_chips)),
+                        ("max_silence_minutes", rules.telemetry.max_silence_minutes),
+                    ),
+                )
 
     def cluster_report(
         self, cl: ClusterFact, subject: str, min_flops: float, min_gbps: float

@@ -177,6 +177,13 @@ class ClusterFact(Model):
     """When it started operating."""
     reported_at: Utc | None = None
     """When it was reported (none: not reported)."""
+    undeclared_flop: Flop = 0
+    """Operations its chips reported in windows tagged to no declared run while their tensor
+    pipes were busy (training-like): undeclared compute, counted under the policy's rule."""
+    undeclared_windows: Annotated[int, Field(ge=0)] = 0
+    """How many chip-windows that compute spans."""
+    dark_chips: tuple[Id, ...] = ()
+    """Installed chips silent past the policy's telemetry limit."""
     evidence: Evidence = ()
     """Log entries the facts about this cluster rest on."""
 

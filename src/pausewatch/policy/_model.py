@@ -350,6 +350,13 @@ class ClusterReporting(Sourced):
     """Days from commissioning within which the cluster must be reported."""
 
 
+class TelemetryRules(Sourced):
+    """What chip-signed telemetry must show."""
+
+    max_silence_minutes: Annotated[float, Field(gt=0, le=525_600)]
+    """An installed chip with no accepted record for longer than this is dark."""
+
+
 class Clusters(Model):
     """Rules for computing clusters."""
 
@@ -357,6 +364,8 @@ class Clusters(Model):
     """The monitoring threshold (none: clusters are not limited)."""
     reporting: ClusterReporting | None = None
     """The reporting duty (none: no duty)."""
+    telemetry: TelemetryRules | None = None
+    """Telemetry duties of monitored chips (none: silence is not judged)."""
 
 
 class Domain(StrEnum):

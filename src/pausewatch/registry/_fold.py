@@ -409,6 +409,7 @@ def _certify(ctx: _Context, body: Body) -> None:
             "cluster_id": None,
             "certified_idx": ctx.index,
             "updated_idx": ctx.index,
+            "updated_at": ctx.when,
         },
     )
 
@@ -441,6 +442,7 @@ def _custody(ctx: _Context, body: Body) -> None:
             operator_id=operator,
             cluster_id=body.cluster_id,
             updated_idx=ctx.index,
+            updated_at=ctx.when,
         )
         return
     if status != "installed" or holder != operator:
@@ -462,9 +464,17 @@ def _custody(ctx: _Context, body: Body) -> None:
             operator_id=body.to_operator,
             cluster_id=None,
             updated_idx=ctx.index,
+            updated_at=ctx.when,
         )
         return
-    ctx.update("chips", chip, status="retired", cluster_id=None, updated_idx=ctx.index)
+    ctx.update(
+        "chips",
+        chip,
+        status="retired",
+        cluster_id=None,
+        updated_idx=ctx.index,
+        updated_at=ctx.when,
+    )
     ctx.revoke_key(chip["key"], "chip retired")
 
 
@@ -517,7 +527,7 @@ def _revoke(ctx: _Context, body: Body) -> None:
         ctx.new_key(body.replacement, body.subject_kind, body.subject_id)
         ctx.update(view, subject, key=body.replacement)
     elif body.subject_kind is SubjectKind.CHIP:
-        ctx.update(view, subject, updated_idx=ctx.index)
+        ctx.update(view, subject, updated_idx=ctx.index, updated_at=ctx.when)
 
 
 def _approval(policy: Policy | None, body: RunDeclaration, at: datetime) -> tuple[str, str | None]:

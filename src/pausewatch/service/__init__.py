@@ -10,6 +10,8 @@ from pausewatch.service._log_service import (
     entry_to_json,
     utc_now,
 )
+from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest
+from pausewatch.service._views import evaluation, run_report, view_page
 from pausewatch.service._witnessing import (
     WitnessDistributor,
     WitnessEndpoint,
@@ -20,16 +22,22 @@ from pausewatch.service._witnessing import (
 
 __all__ = [
     "SECRETARIAT_KEY_NAME",
+    "BatchReceipt",
     "LogInfo",
     "LogService",
     "MalformedJSONError",
     "RegistryConflictError",
+    "RegistrySnapshot",
+    "TelemetryIngest",
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",
     "decode_statement",
     "entry_to_json",
+    "evaluation",
     "load_roster",
     "parse_roster",
+    "run_report",
     "utc_now",
+    "view_page",
 ]

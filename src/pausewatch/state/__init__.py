@@ -5,10 +5,28 @@ Public API::
     StateStore(engine, secretariat_keys)   .catch_up(log), .rebuild(log), .check(statement, at)
     RebuildReport                          entries folded, rows per view, differences
     dump_view(engine, view)                a view's rows in primary-key order
-    VIEW_TABLES                            each view's SQL table (``reg_*``)
+    VIEW_TABLES                            each view's SQL table (``reg_*``, ``tel_*``)
+    facts_from_registry(registry, at, policy) the views as policy facts (accounting)
 """
 
+from pausewatch.state._facts import (
+    DEFAULT_SILENCE,
+    dark_chips,
+    facts_from_registry,
+    silence_limit,
+)
 from pausewatch.state._store import RebuildReport, StateStore, dump_view, statement_of
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 
-__all__ = ["VIEW_TABLES", "RebuildReport", "StateStore", "dump_view", "state_meta", "statement_of"]
+__all__ = [
+    "DEFAULT_SILENCE",
+    "VIEW_TABLES",
+    "RebuildReport",
+    "StateStore",
+    "dark_chips",
+    "dump_view",
+    "facts_from_registry",
+    "silence_limit",
+    "state_meta",
+    "statement_of",
+]

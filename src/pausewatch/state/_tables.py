@@ -108,6 +108,7 @@ chips = Table(
     _id("cluster_id", nullable=True),
     _idx("certified_idx"),
     _idx("updated_idx"),
+    _time("updated_at"),
     Index("ix_reg_chips_cluster", "cluster_id"),
 )
 keys = Table(

@@ -1,0 +1,89 @@
+"""Reading the folded state: registry and telemetry views, the evaluation, a run's report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from pausewatch.api.deps import ServiceDep
+from pausewatch.errors import StatementError
+from pausewatch.registry import VIEWS
+from pausewatch.service import LogService, evaluation, run_report, view_page
+
+router = APIRouter(tags=["state"])
+
+AtQuery = Annotated[
+    datetime | None,
+    Query(description="Evaluate at this time (RFC 3339 UTC); default: now."),
+]
+
+
+def _at(service: LogService, at: datetime | None) -> datetime:
+    if at is None:
+        return service.clock()
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise StatementError("at: expected a UTC time ending in 'Z'")
+    return at.astimezone(UTC)
+
+
+@router.get(
+    "/v1/views/{view}",
+    summary="A registry or telemetry view, paginated",
+    description=(
+        "Rows of a view folded from the log, in primary-key order: "
+        + ", ".join(f"`{v}`" for v in sorted(VIEWS))
+        + ". Up to `limit` rows from `offset`; follow `next` until it is null. 404 for an "
+        "unknown view."
+    ),
+)
+def get_view(
+    view: str,
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """One page of a view."""
+    return view_page(service.state, view, offset, limit)
+
+
+@router.get(
+    "/v1/findings",
+    summary="The adopted policy evaluated over the current accounting",
+    description=(
+        "Findings (kind, severity, subject, explanation, evidence, action) and obligations "
+        "(duty, deadline, status) of the policy in force at `at`, over the registry and the "
+        "telemetry folded from the log; the lift conditions with the state's figures. Findings "
+        "are paginated (`offset`, `limit`); the summary counts them all. 404 when no policy "
+        "is in force."
+    ),
+)
+def get_findings(
+    service: ServiceDep,
+    at: AtQuery = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The evaluation, findings paginated."""
+    result = evaluation(service.state, _at(service, at)).to_json()
+    findings = result["findings"]
+    result["findings"] = findings[offset : offset + limit]
+    result["total_findings"] = len(findings)
+    result["next"] = offset + limit if offset + limit < len(findings) else None
+    return result
+
+
+@router.get(
+    "/v1/runs/{run_id}",
+    summary="A declared run: plan against measured compute, and its findings",
+    description=(
+        "The run's declaration as folded, the FLOP its chips reported per precision and as "
+        "the policy counts them, the fraction of the plan used, and the findings and "
+        "obligations about the run and its model under the policy in force at `at`. 404 when "
+        "the run is not declared."
+    ),
+)
+def get_run(run_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
+    """One run's report."""
+    return run_report(service.state, run_id, _at(service, at))

@@ -1,0 +1,86 @@
+"""Read use cases over the folded state: views, the policy evaluation, one run's report."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pausewatch.compute import CountingRule, count_flop
+from pausewatch.errors import NotFoundError
+from pausewatch.policy import Evaluation, Policy, evaluate, policy_digest
+from pausewatch.registry import VIEWS, Registry
+from pausewatch.state import StateStore, facts_from_registry
+
+
+def _policy(registry: Registry, at: datetime) -> Policy:
+    policy = registry.policy_at(at)
+    if policy is None:
+        raise NotFoundError(
+            "no policy is in force: adopt one on the log first (pausewatch policy adopt)"
+        )
+    return policy
+
+
+def evaluation(state: StateStore, at: datetime) -> Evaluation:
+    """The adopted policy evaluated over the accounting the views hold at ``at``."""
+    with state.lock:
+        policy = _policy(state.registry, at)
+        facts = facts_from_registry(state.registry, at, policy)
+    return evaluate(policy, facts, at, digest=policy_digest(policy))
+
+
+def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:
+    """Rows ``offset`` to ``offset + limit`` of a view, in primary-key order."""
+    if view not in VIEWS:
+        raise NotFoundError(f"unknown view {view!r}; views: {', '.join(sorted(VIEWS))}")
+    with state.lock:
+        rows = [row for _, row in sorted(state.registry.views[view].items())]
+    page = rows[offset : offset + limit]
+    return {
+        "view": view,
+        "key": list(VIEWS[view]),
+        "total": len(rows),
+        "offset": offset,
+        "rows": page,
+        "next": offset + limit if offset + limit < len(rows) else None,
+    }
+
+
+def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
+    """A declared run: its declaration, the compute its chips measured (per precision and as
+    the policy counts it) against the plan, and the findings about it and its model."""
+    with state.lock:
+        registry = state.registry
+        run = registry.get("runs", run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} is not declared")
+        totals = registry.get("tel_runs", run_id)
+        policy = registry.policy_at(at)
+    measured = {} if totals is None else {p: int(v) for p, v in json.loads(totals["flop"]).items()}
+    rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL
+    counted = count_flop({p: float(v) for p, v in measured.items()}, rule) if measured else 0.0
+    report: dict[str, Any] = {
+        "run": run,
+        "measured": {
+            "flop_by_precision": {p: str(v) for p, v in sorted(measured.items())},
+            "counted_flop": counted,
+            "counting_rule": rule.value,
+            "chip_windows": 0 if totals is None else totals["chip_windows"],
+            "chips": 0 if totals is None else len(json.loads(totals["chips"])),
+            "fraction_of_plan": counted / run["planned_flop"] if run["planned_flop"] else None,
+        },
+        "policy": None,
+        "findings": [],
+        "obligations": [],
+    }
+    if policy is not None:
+        result = evaluation(state, at)
+        subjects = {f"run:{run_id}", f"model:{run['model']}"}
+        report["policy"] = {"id": result.policy_id, "version": result.policy_version}
+        report["findings"] = [f.to_json() for f in result.findings if f.subject in subjects]
+        report["obligations"] = [o.to_json() for o in result.obligations if o.subject in subjects]
+    return report
+
+
+__all__ = ["evaluation", "run_report", "view_page"]

@@ -1,0 +1,182 @@
+"""Accounting: the registry and telemetry views as the facts a policy evaluates.
+
+:func:`facts_from_registry` is pure: the same views, time and policy give the same facts. It
+maps each declared run to a :class:`~pausewatch.policy.RunFact` (its plan as the declared
+figure, the FLOP its chips reported per precision as the measured figure, counted later under
+the policy's rule), each cluster to a :class:`~pausewatch.policy.ClusterFact` (its size from
+the catalogue models of its installed chips, monitored when all of them report, its undeclared
+compute and its dark chips), and fills the state figures lift conditions test.
+
+A chip is **dark** at ``at`` when it is installed and its last accepted window ended (or, if it
+never reported, its installation was logged) more than the policy's
+``clusters.telemetry.max_silence_minutes`` before ``at``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_precision
+from pausewatch.errors import Error
+from pausewatch.policy import Facts, Policy
+from pausewatch.policy._model import Fact
+from pausewatch.registry import Registry, Row
+
+DEFAULT_SILENCE = timedelta(hours=1)
+"""Silence after which an installed chip counts as dark when no policy sets a limit."""
+
+_STATUS = {
+    "declared": "planned",
+    "running": "running",
+    "finished": "finished",
+    "halted": "halted",
+    "abandoned": "finished",
+}
+
+
+def _flop(text: str) -> dict[str, float]:
+    counts: dict[str, str] = json.loads(text)
+    return {p: float(int(v)) for p, v in counts.items() if int(v) > 0}
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def silence_limit(policy: Policy | None) -> timedelta:
+    """The policy's telemetry silence limit, or :data:`DEFAULT_SILENCE`."""
+    if policy is not None and policy.clusters.telemetry is not None:
+        return timedelta(minutes=policy.clusters.telemetry.max_silence_minutes)
+    return DEFAULT_SILENCE
+
+
+def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, list[str]]:
+    """Installed chips silent for more than ``limit`` at ``at``, per cluster (ids sorted)."""
+    dark: dict[str, list[str]] = {}
+    for (chip_id,), chip in sorted(registry.views["chips"].items()):
+        if chip["status"] != "installed" or chip["cluster_id"] is None:
+            continue
+        chain = registry.views["tel_chains"].get((chip_id,))
+        installed = _time(chip.get("updated_at"))
+        last = _time(chain["window_end"]) if chain is not None else installed
+        # A chip installed (or moved) after its last record is judged from its installation.
+        if installed is not None and last is not None and installed > last:
+            last = installed
+        if last is not None and at - last > limit:
+            dark.setdefault(chip["cluster_id"], []).append(chip_id)
+    return dark
+
+
+def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
+    """The facts the views hold at ``at`` (see the module docstring)."""
+    views = registry.views
+    measured = {run_id: _flop(row["flop"]) for (run_id,), row in views["tel_runs"].items()}
+    runs = [_run_fact(row, measured.get(row["run_id"])) for _, row in sorted(views["runs"].items())]
+    catalogue = load_catalogue()
+    h100e: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    installed: dict[str, int] = {}
+    for _, chip in views["chips"].items():
+        cluster = chip["cluster_id"]
+        if chip["status"] != "installed" or cluster is None:
+            continue
+        model = catalogue.get(chip["model"])
+        h100e[cluster] = h100e.get(cluster, 0.0) + model.h100e
+        peak[cluster] = peak.get(cluster, 0.0) + model.best_peak
+        installed[cluster] = installed.get(cluster, 0) + 1
+    dark = dark_chips(registry, at, silence_limit(policy))
+    undeclared: dict[str, tuple[float, int]] = {}
+    rule = policy.counting.rule if policy is not None else None
+    for (cluster_id,), row in views["tel_clusters"].items():
+        counted = _count(_flop(row["undeclared_flop"]), rule)
+        undeclared[cluster_id] = (counted, int(row["undeclared_windows"]))
+    clusters = []
+    for (cluster_id,), row in sorted(views["clusters"].items()):
+        undeclared_flop, windows = undeclared.get(cluster_id, (0.0, 0))
+        size = h100e.get(cluster_id, 0.0)
+        clusters.append(
+            {
+                "id": cluster_id,
+                "operator": row["operator_id"],
+                "facility": row["facility_id"],
+                "h100e": size,
+                "peak_flops_per_s": peak.get(cluster_id, 0.0),
+                "network_gbps": row["network_gbps"],
+                # Monitored: chips are installed and none of them is dark.
+                "monitored": installed.get(cluster_id, 0) > 0 and cluster_id not in dark,
+                "commissioned_at": row["commissioned_at"],
+                # Registration on the log is the cluster's report.
+                "reported_at": row["registered_at"],
+                "undeclared_flop": undeclared_flop,
+                "undeclared_windows": windows,
+                "dark_chips": dark.get(cluster_id, []),
+                "evidence": [f"log:{row['registered_idx']}"],
+            }
+        )
+    operators = [
+        {"id": row["operator_id"], "annual_revenue_usd": row["annual_revenue_usd"]}
+        for _, row in sorted(views["operators"].items())
+    ]
+    total = sum(h100e.values())
+    covered = sum(size for c, size in h100e.items() if c not in dark)
+    state: dict[Fact, float] = {
+        Fact.PARTIES: float(len(views["parties"])),
+        Fact.DARK_CHIPS: float(sum(len(ids) for ids in dark.values())),
+        Fact.UNDECLARED_COMPUTE_FLOP: sum(f for f, _ in undeclared.values()),
+        Fact.MONITORING_COVERAGE: covered / total if total else 0.0,
+    }
+    return Facts.model_validate(
+        {
+            "runs": runs,
+            "clusters": clusters,
+            "operators": operators,
+            "state": {k.value: v for k, v in state.items()},
+        }
+    )
+
+
+def _count(flop: Mapping[str, float], rule: CountingRule | None) -> float:
+    return count_flop(flop, rule or CountingRule.FP16_EQUIVALENT_OR_ACTUAL) if flop else 0.0
+
+
+def _run_fact(row: Row, measured: dict[str, float] | None) -> dict[str, Any]:
+    declared = {"value": row["planned_flop"]}
+    if row["planned_flop_low"] is not None:
+        declared["low"] = row["planned_flop_low"]
+    if row["planned_flop_high"] is not None:
+        declared["high"] = row["planned_flop_high"]
+    for precision in measured or {}:
+        try:
+            parse_precision(precision)
+        except Error:
+            measured = None  # a precision this version cannot count: leave the plan to speak
+            break
+    status = _STATUS[row["status"]]
+    fact: dict[str, Any] = {
+        "id": row["run_id"],
+        "operator": row["operator_id"],
+        "cluster": row["cluster_id"],
+        "model": row["model"],
+        "base_model": row["base_model"],
+        "phase": row["phase"],
+        "declared": declared,
+        "status": status,
+        "declared_at": row["declared_at"],
+        "starts_at": row["started_at"] or row["starts_at"],
+        "ends_at": row["ended_at"] or row["ends_at"],
+        "approval": row["approval"],
+        "primary_data": row["primary_data"],
+        "compute_cost_usd": row["compute_cost_usd"],
+        "evidence": [f"log:{row['declared_idx']}", f"log:{row['updated_idx']}"],
+    }
+    if row["status"] == "abandoned":
+        fact["started"] = False
+    if measured:
+        fact["measured_by_precision"] = measured
+    return fact
+
+
+__all__ = ["DEFAULT_SILENCE", "dark_chips", "facts_from_registry", "silence_limit"]
