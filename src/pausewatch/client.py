@@ -101,6 +101,18 @@ class PausewatchClient:
         result: dict[str, Any] = resp.json()
         return result
 
+    def run(self, run_id: str) -> dict[str, Any]:
+        """A declared run's report: declaration, measured compute, findings."""
+        result: dict[str, Any] = self._request("GET", f"/v1/runs/{run_id}").json()
+        return result
+
+    def findings(self, *, limit: int = 1000) -> dict[str, Any]:
+        """The adopted policy evaluated now (first ``limit`` findings)."""
+        result: dict[str, Any] = self._request(
+            "GET", "/v1/findings", params={"limit": limit}
+        ).json()
+        return result
+
     def info(self) -> dict[str, Any]:
         """The log's origin, verifier key, size, root and witnesses."""
         result: dict[str, Any] = self._request("GET", "/v1/log").json()

@@ -8,7 +8,16 @@ import typer
 from rich.markup import escape
 
 from pausewatch import __version__
-from pausewatch.cli import _compute, _keys, _log, _policy, _state, _statement, _witness
+from pausewatch.cli import (
+    _compute,
+    _keys,
+    _log,
+    _operations,
+    _policy,
+    _state,
+    _statement,
+    _witness,
+)
 from pausewatch.cli._audit import audit
 from pausewatch.cli._common import err
 from pausewatch.cli._serve import serve
@@ -24,6 +33,9 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("audit")(audit)
 app.add_typer(_compute.app, name="compute")
+app.add_typer(_operations.declare_app, name="declare")
+app.add_typer(_operations.runs_app, name="runs")
+app.add_typer(_operations.telemetry_app, name="telemetry")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_log.app, name="log")
 app.add_typer(_policy.app, name="policy")
