@@ -69,6 +69,12 @@ def test_measured_compute_reaches_the_policy_facts(service: LogService, fleet: F
     facts = facts_from_registry(service.state.registry, at, policy)
     run = next(r for r in facts.runs if r.id == "run-train-1")
     assert run.measured_by_precision
+    assert run.status.value == "running"
+    assert run.starts_at == fleet.start
+    assert run.rate is not None
+    seconds = (fleet.end - fleet.start).total_seconds()
+    counted = count_flop(run.measured_by_precision, CountingRule.FP16_EQUIVALENT_OR_ACTUAL)
+    assert run.rate.value == pytest.approx(counted / seconds)
     assert run.declared is not None
     assert run.declared.value == 5e23
     # The declaration falls in miri-2025's approval tier: pending.
@@ -127,6 +133,11 @@ def test_views_findings_and_runs_over_http(service: LogService, fleet: Fleet) ->
         assert measured["chips"] == 4
         assert measured["chip_windows"] == 4 * 6
         assert run["run"]["approval"] == "pending"
+        # No start notice was filed, but its chips reported: running at its measured pace.
+        projection = run["projection"]
+        assert projection["rate_flop_per_s"] > 0
+        assert projection["threshold_flop"] > measured["counted_flop"]
+        assert projection["expected"] is not None
         assert any(f["subject"] == "run:run-train-1" for f in run["findings"])
         missing = client.get("/v1/runs/nope")
         assert missing.status_code == 404

@@ -140,6 +140,13 @@ def runs_show(
         f"  measured  {measured['counted_flop']:.3g} FLOP under {measured['counting_rule']}"
         f"{share}, {measured['chip_windows']:,} chip-windows from {measured['chips']:,} chips"
     )
+    projection = report.get("projection")
+    if projection is not None:
+        out.print(
+            f"  pace      {projection['rate_flop_per_s']:.3g} FLOP/s: crosses the "
+            f"{projection['threshold_flop']:.3g} FLOP {projection['tier']} tier on "
+            f"{projection['expected'] or 'never'}"
+        )
     if report["policy"] is None:
         out.print("  no policy in force: no findings")
         return

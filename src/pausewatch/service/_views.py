@@ -6,9 +6,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pausewatch.compute import CountingRule, count_flop
+from pausewatch.compute import (
+    CountingRule,
+    Estimate,
+    Method,
+    count_flop,
+    project_crossing,
+)
 from pausewatch.errors import NotFoundError
 from pausewatch.policy import Evaluation, Policy, evaluate, policy_digest
+from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import VIEWS, Registry
 from pausewatch.state import StateStore, facts_from_registry
 
@@ -74,6 +81,7 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
         "findings": [],
         "obligations": [],
     }
+    report["projection"] = _projection(state, run, policy, at)
     if policy is not None:
         result = evaluation(state, at)
         subjects = {f"run:{run_id}", f"model:{run['model']}"}
@@ -81,6 +89,42 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
         report["findings"] = [f.to_json() for f in result.findings if f.subject in subjects]
         report["obligations"] = [o.to_json() for o in result.obligations if o.subject in subjects]
     return report
+
+
+def _projection(
+    state: StateStore, run: dict[str, Any], policy: Policy | None, at: datetime
+) -> dict[str, Any] | None:
+    """When the run, at its measured pace, crosses the next per-run tier of the policy (none
+    without a policy, a pace, or a tier above it)."""
+    if policy is None:
+        return None
+    with state.lock:
+        facts = facts_from_registry(state.registry, at, policy)
+    fact = next((r for r in facts.runs if r.id == run["run_id"]), None)
+    if fact is None or fact.rate is None or not fact.measured_by_precision:
+        return None
+    counted = count_flop(fact.measured_by_precision, policy.counting.rule)
+    tiers = (
+        policy.compute.post_training
+        if fact.phase in POST_TRAINING_PHASES
+        else policy.compute.pretraining
+    )
+    ahead = [(tier, t) for tier, t in tiers.items() if Basis.RUN in t.basis and t.flop > counted]
+    if not ahead:
+        return None
+    tier, threshold = ahead[0]
+    crossing = project_crossing(
+        measured=Estimate(counted, counted, counted, Method.TELEMETRY),
+        rate=Estimate(fact.rate.value, fact.rate.value, fact.rate.value, Method.TELEMETRY),
+        threshold=threshold.flop,
+        now=at,
+    )
+    return {
+        "tier": tier.value,
+        "threshold_flop": threshold.flop,
+        "rate_flop_per_s": fact.rate.value,
+        **crossing.to_json(),
+    }
 
 
 __all__ = ["evaluation", "run_report", "view_page"]

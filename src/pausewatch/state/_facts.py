@@ -7,6 +7,10 @@ the policy's rule), each cluster to a :class:`~pausewatch.policy.ClusterFact` (i
 the catalogue models of its installed chips, monitored when all of them report, its undeclared
 compute and its dark chips), and fills the state figures lift conditions test.
 
+A run whose chips reported compute under its id is running from its first window, whether or
+not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
+projects to its next threshold.
+
 A chip is **dark** at ``at`` when it is installed and its last accepted window ended (or, if it
 never reported, its installation was logged) more than the policy's
 ``clusters.telemetry.max_silence_minutes`` before ``at``.
@@ -73,8 +77,11 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
 def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     """The facts the views hold at ``at`` (see the module docstring)."""
     views = registry.views
-    measured = {run_id: _flop(row["flop"]) for (run_id,), row in views["tel_runs"].items()}
-    runs = [_run_fact(row, measured.get(row["run_id"])) for _, row in sorted(views["runs"].items())]
+    rule = policy.counting.rule if policy is not None else None
+    runs = [
+        _run_fact(row, views["tel_runs"].get((row["run_id"],)), rule, at)
+        for _, row in sorted(views["runs"].items())
+    ]
     catalogue = load_catalogue()
     h100e: dict[str, float] = {}
     peak: dict[str, float] = {}
@@ -89,7 +96,6 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
         installed[cluster] = installed.get(cluster, 0) + 1
     dark = dark_chips(registry, at, silence_limit(policy))
     undeclared: dict[str, tuple[float, int]] = {}
-    rule = policy.counting.rule if policy is not None else None
     for (cluster_id,), row in views["tel_clusters"].items():
         counted = _count(_flop(row["undeclared_flop"]), rule)
         undeclared[cluster_id] = (counted, int(row["undeclared_windows"]))
@@ -142,19 +148,26 @@ def _count(flop: Mapping[str, float], rule: CountingRule | None) -> float:
     return count_flop(flop, rule or CountingRule.FP16_EQUIVALENT_OR_ACTUAL) if flop else 0.0
 
 
-def _run_fact(row: Row, measured: dict[str, float] | None) -> dict[str, Any]:
+def _run_fact(
+    row: Row, telemetry: Row | None, rule: CountingRule | None, at: datetime
+) -> dict[str, Any]:
     declared = {"value": row["planned_flop"]}
     if row["planned_flop_low"] is not None:
         declared["low"] = row["planned_flop_low"]
     if row["planned_flop_high"] is not None:
         declared["high"] = row["planned_flop_high"]
+    measured = None if telemetry is None else _flop(telemetry["flop"])
     for precision in measured or {}:
         try:
             parse_precision(precision)
         except Error:
             measured = None  # a precision this version cannot count: leave the plan to speak
             break
-    status = _STATUS[row["status"]]
+    status = row["status"]
+    started_at = row["started_at"]
+    if measured and status == "declared":
+        # Chips reported compute under the run's id: it has started, notice or not.
+        status, started_at = "running", telemetry["first_window_start"]  # type: ignore[index]
     fact: dict[str, Any] = {
         "id": row["run_id"],
         "operator": row["operator_id"],
@@ -163,9 +176,9 @@ def _run_fact(row: Row, measured: dict[str, float] | None) -> dict[str, Any]:
         "base_model": row["base_model"],
         "phase": row["phase"],
         "declared": declared,
-        "status": status,
+        "status": _STATUS[status],
         "declared_at": row["declared_at"],
-        "starts_at": row["started_at"] or row["starts_at"],
+        "starts_at": started_at or row["starts_at"],
         "ends_at": row["ended_at"] or row["ends_at"],
         "approval": row["approval"],
         "primary_data": row["primary_data"],
@@ -176,6 +189,15 @@ def _run_fact(row: Row, measured: dict[str, float] | None) -> dict[str, Any]:
         fact["started"] = False
     if measured:
         fact["measured_by_precision"] = measured
+        assert telemetry is not None
+        first = datetime.fromisoformat(telemetry["first_window_start"])
+        last = datetime.fromisoformat(telemetry["last_window_end"])
+        seconds = (last - first).total_seconds()
+        if status == "running" and seconds > 0:
+            # The mean pace over the windows measured so far, counted under the policy's rule:
+            # what the projection extends. Its interval is the counters' (exact); a pace that
+            # changes shows up batch by batch as the mean moves.
+            fact["rate"] = {"value": _count(measured, rule) / seconds}
     return fact
 
 

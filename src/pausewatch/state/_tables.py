@@ -245,6 +245,8 @@ tel_runs = Table(
     Column("chip_windows", BigInteger, nullable=False),
     Column("chips", Text, nullable=False),
     Column("clusters", Text, nullable=False),
+    _time("first_window_start"),
+    _time("last_window_end"),
     _idx("updated_idx"),
 )
 """Measured compute per declared run (JSON columns: FLOP per precision, chip and cluster ids)."""

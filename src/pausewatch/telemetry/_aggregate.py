@@ -116,6 +116,10 @@ class RunTotals:
     """Chips that worked on it."""
     clusters: frozenset[str]
     """Clusters those chips were installed in."""
+    first_window_start: datetime
+    """Start of the earliest window that named the run."""
+    last_window_end: datetime
+    """End of the latest window that named the run (with the first: its measured pace)."""
 
     def merge(self, other: RunTotals) -> RunTotals:
         """The totals of both sets of records."""
@@ -124,6 +128,8 @@ class RunTotals:
             chip_windows=self.chip_windows + other.chip_windows,
             chips=self.chips | other.chips,
             clusters=self.clusters | other.clusters,
+            first_window_start=min(self.first_window_start, other.first_window_start),
+            last_window_end=max(self.last_window_end, other.last_window_end),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -132,7 +138,9 @@ class RunTotals:
             "chip_windows": self.chip_windows,
             "chips": sorted(self.chips),
             "clusters": sorted(self.clusters),
+            "first_window_start": format_time(self.first_window_start),
             "flop": _flop_json(self.flop),
+            "last_window_end": format_time(self.last_window_end),
         }
 
     @classmethod
@@ -143,6 +151,8 @@ class RunTotals:
             chip_windows=int(data["chip_windows"]),
             chips=frozenset(str(c) for c in data["chips"]),
             clusters=frozenset(str(c) for c in data["clusters"]),
+            first_window_start=datetime.fromisoformat(data["first_window_start"]),
+            last_window_end=datetime.fromisoformat(data["last_window_end"]),
         )
 
 
@@ -309,14 +319,23 @@ def aggregate(
         else:
             run = runs.get(record.run_id)
             if run is None:
-                run = runs[record.run_id] = [{}, 0, set(), set()]
+                run = runs[record.run_id] = [
+                    {}, 0, set(), set(), record.window_start, record.window_end,
+                ]  # fmt: skip
             _add_flop(run[0], flop)
             run[1] += 1
             run[2].add(chip_id)
             run[3].add(accepted.cluster_id)
+            if record.window_start < run[4]:
+                run[4] = record.window_start
+            if record.window_end > run[5]:
+                run[5] = record.window_end
     return Aggregate(
         chips={k: ChipTotals(*v) for k, v in chips.items()},
-        runs={k: RunTotals(v[0], v[1], frozenset(v[2]), frozenset(v[3])) for k, v in runs.items()},
+        runs={
+            k: RunTotals(v[0], v[1], frozenset(v[2]), frozenset(v[3]), v[4], v[5])
+            for k, v in runs.items()
+        },
         clusters={
             k: ClusterTotals(v[0], frozenset(v[1]), v[2], v[3], v[4], v[5], v[6])
             for k, v in clusters.items()
