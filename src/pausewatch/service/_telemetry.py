@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
@@ -78,6 +78,60 @@ class RegistrySnapshot:
         """Whether ``run_id`` is declared on ``cluster_id``."""
         row = self.registry.get("runs", run_id)
         return row is not None and row["cluster_id"] == cluster_id
+
+
+class ChainHeads(Mapping[str, ChainState]):
+    """The chain heads on the log (the ``tel_chains`` view), read as the verifier asks.
+
+    The verifier looks up only the chips in the batch; decoding the whole view for every batch
+    would cost time in proportion to the fleet, not to the batch. Read under the state's lock.
+    """
+
+    def __init__(self, rows: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
+        self.rows = rows
+
+    def __getitem__(self, chip_id: str) -> ChainState:
+        row = self.rows.get((chip_id,))
+        if row is None:
+            raise KeyError(chip_id)
+        return ChainState.from_json(row)
+
+    def __iter__(self) -> Iterator[str]:
+        return (chip_id for (chip_id,) in self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+_INSERT_RECORDS = (
+    "INSERT INTO telemetry_records (hash, chip_id, seq, line) VALUES ({}) ON CONFLICT DO NOTHING"
+)
+"""Content addressed: a record stored before (a retried batch) is left as it is. SQLite (3.24
+and later) and PostgreSQL both take ``ON CONFLICT DO NOTHING`` with no conflict target."""
+
+_PLACEHOLDERS = {"qmark": "?, ?, ?, ?", "format": "%s, %s, %s, %s", "pyformat": "%s, %s, %s, %s"}
+"""Positional placeholders by DB-API paramstyle (sqlite3: qmark; psycopg: pyformat)."""
+
+
+def _insert_records(conn: Connection, rows: list[tuple[str, str, int, bytes]]) -> None:
+    """Insert record rows ``(hash, chip_id, seq, line)``, skipping hashes already stored.
+
+    The driver's ``executemany`` takes the rows as they are: SQLAlchemy's insert construct
+    spent more per row than the database did (about 8 of 17 µs a record on SQLite). Rows go in
+    hash order, so that each transaction walks the hash index once instead of landing at random.
+    """
+    placeholders = _PLACEHOLDERS.get(conn.dialect.paramstyle)
+    if placeholders is None:  # pragma: no cover - another driver: the portable construct
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+        conn.execute(
+            upsert(telemetry_records).on_conflict_do_nothing(),
+            [dict(zip(("hash", "chip_id", "seq", "line"), row, strict=True)) for row in rows],
+        )
+        return
+    conn.exec_driver_sql(_INSERT_RECORDS.format(placeholders), rows)
 
 
 @dataclass(frozen=True)
@@ -148,17 +202,13 @@ class TelemetryIngest:
                 if seen is not None:
                     return self._receipt_of(int(seen["idx"]))
                 registry = self.state.registry
-                chains = {
-                    chip: ChainState.from_json(row)
-                    for (chip,), row in registry.views["tel_chains"].items()
-                }
                 now = self.clock()
                 result = verify_batch(
                     split_lines(data),
                     operator_id=body.operator_id,
                     now=now,
                     registry=RegistrySnapshot(registry),
-                    chains=chains,
+                    chains=ChainHeads(registry.views["tel_chains"]),
                 )
             self._store(result.accepted)
             statement = self._batch_statement(submission, body, result, now)
@@ -178,18 +228,9 @@ class TelemetryIngest:
     def _store(self, accepted: Sequence[AcceptedRecord]) -> None:
         if not accepted:
             return
-        rows = [
-            {"hash": a.hash, "chip_id": a.record.chip_id, "seq": a.record.seq, "line": a.line}
-            for a in accepted
-        ]
+        rows = sorted((a.hash, a.record.chip_id, a.record.seq, a.line) for a in accepted)
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as upsert
-            else:
-                from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
-            # Content addressed: a record stored before (a retried batch) is left as it is.
-            conn.execute(upsert(telemetry_records).on_conflict_do_nothing(), rows)
+            _insert_records(conn, rows)
 
     def _batch_statement(
         self,
@@ -223,8 +264,11 @@ class TelemetryIngest:
         )
 
     def _append(self, statement: Statement) -> Appended:
+        # statement.digest would encode the statement a second time (a batch's statement runs
+        # to megabytes with a large fleet); it is the SHA-256 of these same bytes.
+        data = statement.canonical_bytes()
         future: Future[Appended] = self.sequencer.submit(
-            PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
+            PendingEntry(data, dedup_key=hashlib.sha256(data).digest())
         )
         return future.result()
 
