@@ -134,6 +134,15 @@ def _insert_records(conn: Connection, rows: list[tuple[str, str, int, bytes]]) -
     conn.exec_driver_sql(_INSERT_RECORDS.format(placeholders), rows)
 
 
+_GAP_FIELDS = ("chip_id", "from_seq", "to_seq", "missing")
+
+
+def _gap_order(gap: Mapping[str, Any]) -> tuple[str, int]:
+    """Gaps in a receipt go by chip, then seq: the same on the first answer and on a repeat,
+    whether the views were folded in this process or reloaded."""
+    return gap["chip_id"], gap["from_seq"]
+
+
 @dataclass(frozen=True)
 class BatchReceipt:
     """What the service did with an uploaded batch."""
@@ -221,7 +230,9 @@ class TelemetryIngest:
             accepted=len(result.accepted),
             duplicates=len(result.duplicates),
             rejected=[r.to_json() for r in result.rejected],
-            gaps=[g.to_json() for g in result.gaps],
+            gaps=sorted(
+                ({k: g.to_json()[k] for k in _GAP_FIELDS} for g in result.gaps), key=_gap_order
+            ),
             records_root=result.root_hex,
         )
 
@@ -279,7 +290,11 @@ class TelemetryIngest:
             (r for (i, _), r in self.state.registry.views["tel_rejections"].items() if i == index),
             key=lambda r: r["position"],
         )
-        gaps = [g for (i, _, _), g in self.state.registry.views["tel_gaps"].items() if i == index]
+        gaps = [
+            {k: g[k] for k in _GAP_FIELDS}
+            for (i, _, _), g in self.state.registry.views["tel_gaps"].items()
+            if i == index
+        ]
         return BatchReceipt(
             index=index,
             integrated_at=datetime.fromisoformat(row["integrated_at"]),
@@ -290,6 +305,6 @@ class TelemetryIngest:
                 {"index": r["line"], **{k: r[k] for k in ("chip_id", "seq", "rule", "reason")}}
                 for r in rejections
             ],
-            gaps=[{k: g[k] for k in ("chip_id", "from_seq", "to_seq", "missing")} for g in gaps],
+            gaps=sorted(gaps, key=_gap_order),
             records_root=row["records_root"],
         )

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Entry, PersistentLog
-from pausewatch.registry import VIEWS, Change, Outcome, Registry, Row
+from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
@@ -115,12 +115,18 @@ class StateStore:
             return RebuildReport(count, {v: len(after[v]) for v in VIEWS}, differences)
 
     def _write(self, outcomes: list[Outcome]) -> None:
+        """Write the outcomes' changes in one transaction with the fold's new position. Per
+        view and key only the last change counts; each view's rows are deleted and inserted
+        in two bulk statements (a telemetry batch changes two rows a chip)."""
         if not outcomes:
             return
+        last: dict[str, dict[tuple[Any, ...], Row | None]] = {}
+        for outcome in outcomes:
+            for change in outcome.changes:
+                last.setdefault(change.view, {})[change.key] = change.row
         with self.engine.begin() as conn:
-            for outcome in outcomes:
-                for change in outcome.changes:
-                    _apply_change(conn, change)
+            for view, rows in last.items():
+                _write_view(conn, view, rows)
             _set_meta(conn, "applied", str(outcomes[-1].index + 1))
 
     def _load(self) -> Registry:
@@ -146,14 +152,16 @@ class StateStore:
         return registry
 
 
-def _apply_change(conn: Connection, change: Change) -> None:
-    table = VIEW_TABLES[change.view]
-    where = [
-        table.c[col] == value for col, value in zip(VIEWS[change.view], change.key, strict=True)
-    ]
-    conn.execute(delete(table).where(*where))
-    if change.row is not None:
-        conn.execute(insert(table).values(**change.row))
+def _write_view(conn: Connection, view: str, rows: dict[tuple[Any, ...], Row | None]) -> None:
+    """Replace the rows of ``view`` under these keys (a ``None`` row: removed)."""
+    table = VIEW_TABLES[view]
+    cols = VIEWS[view]
+    params = [{f"k_{c}": v for c, v in zip(cols, key, strict=True)} for key in rows]
+    where = [table.c[c] == bindparam(f"k_{c}") for c in cols]
+    conn.execute(delete(table).where(*where), params)
+    kept = [row for row in rows.values() if row is not None]
+    if kept:
+        conn.execute(insert(table), kept)
 
 
 def _set_meta(conn: Connection, key: str, value: str) -> None:
