@@ -13,65 +13,17 @@ to RFC 8785. See docs/adr/0002-canonical-encoding-and-statements.md.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from pausewatch.statements import canonical
-from pausewatch.telemetry._record import DOMAIN, MAX_SAFE_INTEGER
-
-_INF = math.inf
-
-
-def _fast_ok(value: Any) -> bool:
-    """Whether :func:`json.dumps` gives exactly the RFC 8785 bytes of ``value``.
-
-    They agree on strings (same escapes, UTF-8 out), ``true``/``false``/``null`` and integers in
-    the I-JSON range. They part on floats that are integral (``1.0`` against ``1``) or that
-    Python prints with an exponent (``1e-05`` against ``0.00001``), and on object keys outside
-    the Basic Multilingual Plane, which RFC 8785 sorts by UTF-16 code units and Python by code
-    points. Anything else unusual (tuples, subclasses, non-string keys) takes the slow path too.
-    """
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-    if kind is float:
-        return bool(
-            -_INF < value < _INF and not value.is_integer() and "e" not in float.__repr__(value)
-        )
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
-                return False
-            if not _fast_ok(item):
-                return False
-        return True
-    if kind is list:
-        return all(_fast_ok(item) for item in value)
-    return False
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+from pausewatch.telemetry._record import DOMAIN
 
 
 def canonical_record_bytes(value: Any) -> bytes:
-    """The RFC 8785 bytes of ``value``, by :func:`json.dumps` when that gives the same bytes.
-
-    The fast path is taken when every float is finite, not integral, and printed by Python with
-    no exponent, every integer is within ±(2^53 - 1) and every key is within the Basic
-    Multilingual Plane; otherwise :func:`pausewatch.statements.canonical` encodes it (about 20
-    times slower). A property test holds the two equal. Values RFC 8785 cannot encode raise
-    :class:`~pausewatch.errors.EncodingError`.
-    """
-    if _fast_ok(value):
-        try:
-            return _dumps(value)
-        except UnicodeEncodeError:  # a lone surrogate: let the canonical encoder name it
-            pass
+    """The RFC 8785 bytes of ``value`` (:func:`pausewatch.statements.canonical`, which takes
+    the :func:`json.dumps` fast path whenever that gives the same bytes). Values RFC 8785
+    cannot encode raise :class:`~pausewatch.errors.EncodingError`."""
     return canonical(value)
 
 
