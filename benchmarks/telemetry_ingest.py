@@ -282,7 +282,9 @@ def signatures_alone(fleet: Fleet) -> tuple[float, int]:
     return timed(run)
 
 
-def verify_batch_alone(fleet: Fleet, batches: list[tuple[bytes, Statement]]) -> tuple[float, int]:
+def verify_batch_alone(
+    fleet: Fleet, batches: list[tuple[bytes, Statement]], every_signature: bool
+) -> tuple[float, int]:
     """Seconds to run ``verify_batch`` over every upload, chains carried; records accepted."""
     registry = fleet.registry()
     now = fleet.end + timedelta(minutes=1)
@@ -292,7 +294,12 @@ def verify_batch_alone(fleet: Fleet, batches: list[tuple[bytes, Statement]]) -> 
         accepted = 0
         for data, _ in batches:
             result = verify_batch(
-                split_lines(data), operator_id=OPERATOR, now=now, registry=registry, chains=chains
+                split_lines(data),
+                operator_id=OPERATOR,
+                now=now,
+                registry=registry,
+                chains=chains,
+                every_signature=every_signature,
             )
             chains.update(result.chains)
             accepted += len(result.accepted)
@@ -409,6 +416,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--openssl-seconds", type=int, default=3, help="seconds per openssl speed run (3)"
     )
+    p.add_argument(
+        "--every-signature",
+        action="store_true",
+        help="check every record's own signature (default: one a chip per upload, the rest "
+        "vouched for by the chip's hash chain; docs/adr/0007)",
+    )
     p.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     p.add_argument("--no-split", action="store_true", help="do not time the ingest's stages")
     p.add_argument("--no-reference", action="store_true", help="skip the breakdown (a) and (b)")
@@ -441,7 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"telemetry_ingest: {args.chips:,} chips x {args.windows} windows = {n_records:,} "
         f"records, {args.batch_windows} windows per upload "
-        f"({-(-args.windows // args.batch_windows)} uploads), seed {args.seed}"
+        f"({-(-args.windows // args.batch_windows)} uploads), seed {args.seed}; signatures: "
+        + (
+            "every record's own"
+            if args.every_signature
+            else "one a chip per upload, through the chain"
+        )
     )
     print(
         f"  Python {platform.python_version()}, cryptography {cryptography.__version__}, "
@@ -457,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "windows": args.windows,
         "batch_windows": args.batch_windows,
         "seed": args.seed,
+        "every_signature": args.every_signature,
         "python": platform.python_version(),
         "cryptography": cryptography.__version__,
         "openssl": openssl_version(),
@@ -474,7 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         fleet = simulate_fleet(demo_clusters(args.chips), windows=args.windows, seed=args.seed)
         gen_s = time.perf_counter() - t0
         expected = expected_totals(fleet)
-        settings = Settings(data_dir=workdir, batch_latency_ms=1)
+        settings = Settings(
+            data_dir=workdir,
+            batch_latency_ms=1,
+            telemetry_every_signature=args.every_signature,
+        )
         service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
         progress(args, "registering the fleet")
         t0 = time.perf_counter()
@@ -496,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(args, "signatures alone")
             sig = signatures_alone(fleet)
             progress(args, "verify_batch alone")
-            vb = verify_batch_alone(fleet, batches)
+            vb = verify_batch_alone(fleet, batches, args.every_signature)
         timer = StageTimer()
         split = not args.no_split and instrument(service, timer)
         progress(args, "ingest through the service")

@@ -114,7 +114,13 @@ class LogService:
         self.state.catch_up(self.log)
         self.sequencer.on_integrated(self._fold)
         self.telemetry = TelemetryIngest(
-            self.engine, self.state, self.sequencer, secretariat, clock, self.fold
+            self.engine,
+            self.state,
+            self.sequencer,
+            secretariat,
+            clock,
+            self.fold,
+            every_signature=settings.telemetry_every_signature,
         )
         self.started_at = clock()
 

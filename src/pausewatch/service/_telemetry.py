@@ -170,6 +170,8 @@ class TelemetryIngest:
         secretariat: KeyPair,
         clock: Callable[[], datetime],
         fold: Callable[[], None],
+        *,
+        every_signature: bool = False,
     ) -> None:
         self.engine = engine
         self.state = state
@@ -177,6 +179,8 @@ class TelemetryIngest:
         self.secretariat = secretariat
         self.clock = clock
         self.fold = fold
+        self.every_signature = every_signature
+        """Check every record's signature (see ``verify_batch``)."""
         self.lock = threading.Lock()
 
     def check_submission(self, data: bytes, submission: Statement) -> TelemetrySubmission:
@@ -218,6 +222,7 @@ class TelemetryIngest:
                     now=now,
                     registry=RegistrySnapshot(registry),
                     chains=ChainHeads(registry.views["tel_chains"]),
+                    every_signature=self.every_signature,
                 )
             self._store(result.accepted)
             statement = self._batch_statement(submission, body, result, now)
