@@ -23,8 +23,9 @@ service's threads and the ``openssl`` child inherit the pinning):
    a. the signatures alone: ``Ed25519PublicKey.verify`` (cryptography) of every record, parsed
       beforehand;
    b. :func:`pausewatch.telemetry.verify_batch` alone, batch after batch with the chain heads
-      carried over, against an in-memory registry (parse, signature, chain, window and physical
-      bounds, Merkle root);
+      carried over, against an in-memory registry (parse, signatures, chain, window and physical
+      bounds, Merkle root). Signatures go through each chip's hash chain (one verification a
+      chip per upload, docs/adr/0007) unless ``--every-signature`` checks every record's own;
    c. the figure: :meth:`LogService.ingest_telemetry` for every upload, one after the other, each
       call timed to its return (the batch entry durable and folded into the views). Inside it,
       the stages are timed as well (verification, storing records, building and signing the
