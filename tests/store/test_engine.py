@@ -19,6 +19,9 @@ LOG_TABLES = {
     "witness_logs",
 }
 STATE_TABLES = {
+    "gov_ballots",
+    "gov_proposals",
+    "gov_seats",
     "reg_adoptions",
     "reg_chip_makers",
     "reg_chips",

@@ -70,6 +70,9 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "tel_clusters": ("cluster_id",),
     "tel_gaps": ("idx", "chip_id", "from_seq"),
     "tel_rejections": ("idx", "position"),
+    "seats": ("body", "party_id", "starts_at"),
+    "proposals": ("proposal_id",),
+    "ballots": ("proposal_id", "idx"),
 }
 """Every view the fold maintains, with its primary key columns."""
 
@@ -488,6 +491,8 @@ _SUBJECT_VIEWS = {
 
 def _rotate(ctx: _Context, body: Body) -> None:
     assert isinstance(body, KeyRotate)
+    if body.subject_kind is SubjectKind.DELEGATE:
+        raise RejectedError("a party adds and revokes delegate keys with delegate.register/v1")
     if body.subject_kind is SubjectKind.CHIP:
         raise RejectedError("a chip's key cannot be rotated: its maker certifies a new chip key")
     view, what = _SUBJECT_VIEWS[body.subject_kind]
@@ -509,6 +514,8 @@ def _voucher(ctx: _Context, kind: SubjectKind, subject: Row) -> bool:
 
 def _revoke(ctx: _Context, body: Body) -> None:
     assert isinstance(body, KeyRevoke)
+    if body.subject_kind is SubjectKind.DELEGATE:
+        raise RejectedError("a party adds and revokes delegate keys with delegate.register/v1")
     view, what = _SUBJECT_VIEWS[body.subject_kind]
     subject = ctx.must_exist(view, what, body.subject_id)
     own = ctx.holder() == (body.subject_kind.value, body.subject_id)
@@ -841,7 +848,7 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
         ctx.set(view, _totals_row(key, name, new.to_json(), ctx.index))
 
 
-_HANDLERS: Mapping[str, Any] = {
+_HANDLERS: dict[str, Any] = {
     "party.register/v1": _party,
     "operator.register/v1": _operator,
     "facility.register/v1": _facility,
@@ -866,6 +873,12 @@ def _time(t: datetime | None) -> str | None:
     return None if t is None else format_time(t)
 
 
+def register_handler(kind: str, handler: Any) -> None:
+    """Fold statements of ``kind`` with ``handler(ctx, body)`` (for domain packages, such as
+    governance, whose statements change views)."""
+    _HANDLERS[kind] = handler
+
+
 def adoption_from_row(row: Row) -> Adoption:
     """The :class:`Adoption` an ``adoptions`` view row holds (to resume a fold from views)."""
     body = PolicyAdopt.model_validate_json(row["body"], strict=False)
@@ -873,4 +886,16 @@ def adoption_from_row(row: Row) -> Adoption:
     return Adoption(row["idx"], integrated, row["signer"], body)
 
 
-__all__ = ["VIEWS", "Change", "Outcome", "Registry", "RejectedError", "Row", "adoption_from_row"]
+__all__ = [
+    "VIEWS",
+    "Change",
+    "Outcome",
+    "Registry",
+    "RejectedError",
+    "Row",
+    "adoption_from_row",
+    "register_handler",
+]
+
+# Governance's statements fold into views too; its module registers its handlers.
+import pausewatch.governance._fold  # noqa: E402, F401

@@ -195,6 +195,8 @@ class SubjectKind(StrEnum):
     OPERATOR = "operator"
     CHIP_MAKER = "chip_maker"
     CHIP = "chip"
+    DELEGATE = "delegate"
+    """A key that votes for a party (its subject id is the party's)."""
 
 
 @statement_kind("key.rotate/v1")

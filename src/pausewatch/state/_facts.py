@@ -5,7 +5,8 @@ maps each declared run to a :class:`~pausewatch.policy.RunFact` (its plan as the
 figure, the FLOP its chips reported per precision as the measured figure, counted later under
 the policy's rule), each cluster to a :class:`~pausewatch.policy.ClusterFact` (its size from
 the catalogue models of its installed chips, monitored when all of them report, its undeclared
-compute and its dark chips), and fills the state figures lift conditions test.
+compute and its dark chips), takes the pause from the governance decisions on the log, and
+fills the state figures lift conditions test.
 
 A run whose chips reported compute under its id is running from its first window, whether or
 not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
@@ -25,6 +26,8 @@ from typing import Any
 
 from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_precision
 from pausewatch.errors import Error
+from pausewatch.governance._fold import pause_of
+from pausewatch.ledger import format_time
 from pausewatch.policy import Facts, Policy
 from pausewatch.policy._model import Fact
 from pausewatch.registry import Registry, Row
@@ -134,11 +137,17 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
         Fact.UNDECLARED_COMPUTE_FLOP: sum(f for f, _ in undeclared.values()),
         Fact.MONITORING_COVERAGE: covered / total if total else 0.0,
     }
+    pause = pause_of(registry, at)
     return Facts.model_validate(
         {
             "runs": runs,
             "clusters": clusters,
             "operators": operators,
+            "pause": {
+                "active": pause.status.in_force,
+                "started_at": format_time(pause.started_at) if pause.started_at else None,
+                "expires_at": format_time(pause.expires_at) if pause.expires_at else None,
+            },
             "state": {k.value: v for k, v in state.items()},
         }
     )

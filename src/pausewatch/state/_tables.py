@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -287,6 +288,53 @@ tel_rejections = Table(
     Column("reason", Text, nullable=False),
 )
 """Records a batch refused, with the rule and the reason."""
+seats = Table(
+    "gov_seats",
+    metadata,
+    Column("body", String(64), primary_key=True),
+    _id("party_id", primary_key=True),
+    Column("starts_at", String(_TIME), primary_key=True),
+    _time("ends_at"),
+    _idx("idx"),
+)
+"""Elected seats of bodies, with their terms."""
+proposals = Table(
+    "gov_proposals",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("proposer", String(_ID), nullable=False),
+    Column("subject", String(200), nullable=True),
+    Column("days", Float, nullable=True),
+    _time("deadline"),
+    Column("policy_digest", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("body", String(64), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("quorum", Float, nullable=False),
+    Column("veto_holders", Text, nullable=False),
+    _time("opens_at"),
+    _time("closes_at"),
+    _idx("proposed_idx"),
+    Column("status", String(16), nullable=False),
+    Column("passed", Boolean, nullable=True),
+    Column("outcome", Text, nullable=True),
+    _idx("decided_idx", nullable=True),
+    _time("decided_at"),
+)
+"""Proposals, their windows and, once decided, the fold's outcome (JSON) with its reasons."""
+ballots = Table(
+    "gov_ballots",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("party_id", nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("choice", String(8), nullable=False),
+    _time("integrated_at"),
+)
+"""Every ballot on the log; which of them count is decided at the close."""
+
 telemetry_records = Table(
     "telemetry_records",
     metadata,
@@ -326,6 +374,9 @@ VIEW_TABLES: dict[str, Table] = {
     "tel_clusters": tel_clusters,
     "tel_gaps": tel_gaps,
     "tel_rejections": tel_rejections,
+    "seats": seats,
+    "proposals": proposals,
+    "ballots": ballots,
 }
 """Each view's table."""
 

@@ -37,6 +37,7 @@ _BUILTIN_MODULES = (
     "pausewatch.policy._statements",
     "pausewatch.registry._kinds",
     "pausewatch.telemetry._statements",
+    "pausewatch.governance._statements",
 )
 _builtin_loaded = False
 

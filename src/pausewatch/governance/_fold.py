@@ -1,0 +1,335 @@
+"""Governance in the fold: delegates, seats, proposals, ballots and decisions as views.
+
+The fold accepts a ballot only when a live key of a party or one of its delegates signs it, so
+a revoked key's later ballots never reach the count. It computes each proposal's outcome itself
+when the secretariat's decision arrives after the close, with :func:`counted_votes` and
+:func:`tally` over the ballots on the log and the body's members at the close, and refuses a
+decision that differs. A lift passes only if the policy's lift conditions also held on the state
+at the close.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from pausewatch.governance._pause import PauseDecision, PauseState, Step, pause_state
+from pausewatch.governance._statements import (
+    Decision,
+    DelegateAction,
+    DelegateRegister,
+    Proposal,
+    ProposalKind,
+    Seat,
+    Vote,
+)
+from pausewatch.governance._tally import Ballot, Choice, counted_votes, tally
+from pausewatch.ledger import format_time
+from pausewatch.policy import Policy
+from pausewatch.policy._model import Decision as DecisionKind
+from pausewatch.policy._model import VoteRule
+from pausewatch.registry._fold import Registry, RejectedError, Row, _Context, register_handler
+from pausewatch.registry._kinds import SubjectKind
+from pausewatch.statements import Body
+
+_DECISION_OF = {
+    ProposalKind.ADOPT_POLICY: DecisionKind.ADOPT_POLICY,
+    ProposalKind.AMEND_POLICY: DecisionKind.ADOPT_POLICY,
+    ProposalKind.APPROVE_DECLARATION: DecisionKind.APPROVE_DECLARATION,
+    ProposalKind.REJECT_DECLARATION: DecisionKind.APPROVE_DECLARATION,
+    ProposalKind.EXTEND_REVIEW: DecisionKind.APPROVE_DECLARATION,
+    ProposalKind.HALT_ORDER: DecisionKind.HALT_ORDER,
+    ProposalKind.CHALLENGE_INSPECTION: DecisionKind.CHALLENGE_INSPECTION,
+    ProposalKind.EXEMPTION: DecisionKind.EXEMPTION,
+    ProposalKind.ENFORCEMENT: DecisionKind.ENFORCEMENT,
+}
+_PAUSE_STEPS = {
+    ProposalKind.PAUSE_START: Step.START,
+    ProposalKind.PAUSE_RENEW: Step.RENEW,
+    ProposalKind.PAUSE_LIFT: Step.LIFT,
+}
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _delegate(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, DelegateRegister)
+    ctx.must_exist("parties", "party", body.party_id)
+    ctx.require(SubjectKind.PARTY, body.party_id)
+    if body.action is DelegateAction.ADD:
+        ctx.new_key(body.key, SubjectKind.DELEGATE, body.party_id)
+        return
+    row = ctx.get("keys", body.key)
+    if row is None or (row["subject_kind"], row["subject_id"]) != ("delegate", body.party_id):
+        raise RejectedError(f"{body.key} is not a delegate key of party {body.party_id!r}")
+    ctx.revoke_key(body.key, "delegate key revoked by its party")
+
+
+def _policy(ctx: _Context) -> Policy:
+    policy = ctx.registry.policy_at(ctx.at)
+    if policy is None or policy.governance is None:
+        raise RejectedError("no policy with governance rules is in force")
+    return policy
+
+
+def _seat(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, Seat)
+    ctx.require_secretariat()
+    policy = _policy(ctx)
+    assert policy.governance is not None
+    spec = policy.governance.bodies.get(body.body)
+    if spec is None:
+        raise RejectedError(
+            f"the policy defines no body {body.body!r}; bodies: "
+            + ", ".join(sorted(policy.governance.bodies))
+        )
+    if spec.members == "all_parties":
+        raise RejectedError(f"body {body.body!r} has every party as a member: it has no seats")
+    ctx.must_exist("parties", "party", body.party_id)
+    ctx.set(
+        "seats",
+        {
+            "body": body.body,
+            "party_id": body.party_id,
+            "starts_at": format_time(body.starts_at),
+            "ends_at": format_time(body.ends_at),
+            "idx": ctx.index,
+        },
+    )
+
+
+def _voter(ctx: _Context) -> str | None:
+    """The party a live party or delegate key speaks for, if the signer holds one."""
+    holder = ctx.holder()
+    if holder is not None and holder[0] in (SubjectKind.PARTY.value, SubjectKind.DELEGATE.value):
+        return holder[1]
+    return None
+
+
+def _proposal(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, Proposal)
+    secretariat = ctx.signer in ctx.registry.secretariat
+    proposer = "secretariat" if secretariat else _voter(ctx)
+    if proposer is None:
+        raise RejectedError(
+            "a proposal must be signed by a party's or a delegate's live key, or by the "
+            "secretariat",
+            forbidden=True,
+        )
+    if ctx.get("proposals", body.proposal_id) is not None:
+        raise RejectedError(f"proposal {body.proposal_id!r} already exists")
+    policy = _policy(ctx)
+    governance = policy.governance
+    assert governance is not None
+    step = _PAUSE_STEPS.get(body.kind)
+    if step is not None:
+        if policy.pause is None:
+            raise RejectedError("the policy in force defines no pause")
+        decided_by = {
+            Step.START: policy.pause.start,
+            Step.RENEW: policy.pause.renewal,
+            Step.LIFT: policy.pause.lift,
+        }[step]
+        body_id, rule = decided_by.body, decided_by.rule
+    else:
+        kind = _DECISION_OF.get(body.kind)
+        assigned = governance.decisions.get(kind) if kind is not None else None
+        if assigned is not None:
+            body_id, rule = assigned.body, assigned.rule
+        else:
+            body_id = "conference" if "conference" in governance.bodies else min(governance.bodies)
+            rule = governance.bodies[body_id].default_rule
+    spec = governance.bodies[body_id]
+    days = body.days
+    if body.kind is ProposalKind.PAUSE_START and days is None and policy.pause is not None:
+        days = policy.pause.default_duration_days
+    if body.kind is ProposalKind.PAUSE_RENEW and days is None and policy.pause is not None:
+        days = policy.pause.renewal_duration_days
+    closes = ctx.at + timedelta(days=governance.vote_window_days)
+    ctx.set(
+        "proposals",
+        {
+            "proposal_id": body.proposal_id,
+            "kind": body.kind.value,
+            "proposer": proposer,
+            "subject": body.subject,
+            "days": days,
+            "deadline": None if body.deadline is None else format_time(body.deadline),
+            "policy_digest": body.policy_digest,
+            "text": body.text,
+            "body": body_id,
+            "rule": rule.value,
+            "quorum": spec.quorum,
+            "veto_holders": json.dumps(sorted(spec.veto_holders)),
+            "opens_at": ctx.when,
+            "closes_at": format_time(closes),
+            "proposed_idx": ctx.index,
+            "status": "open",
+            "passed": None,
+            "outcome": None,
+            "decided_idx": None,
+            "decided_at": None,
+        },
+    )
+
+
+def _vote(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, Vote)
+    party = _voter(ctx)
+    if party is None:
+        raise RejectedError(
+            "a vote must be signed by a live key of a party or of one of its delegates",
+            forbidden=True,
+        )
+    proposal = ctx.get("proposals", body.proposal_id)
+    if proposal is None:
+        raise RejectedError(f"proposal {body.proposal_id!r} does not exist")
+    # Late ballots and non-members' ballots stay on the log; the count leaves them out.
+    ctx.set(
+        "ballots",
+        {
+            "proposal_id": body.proposal_id,
+            "idx": ctx.index,
+            "party_id": party,
+            "key": ctx.signer,
+            "choice": body.choice.value,
+            "integrated_at": ctx.when,
+        },
+    )
+
+
+def members_at(registry: Registry, body_id: str, policy: Policy, at: datetime) -> frozenset[str]:
+    """The parties holding a vote in ``body_id`` at ``at``: every party registered by then for
+    ``all_parties``; otherwise the permanent seats and the elected seats whose term covers it."""
+    governance = policy.governance
+    assert governance is not None
+    spec = governance.bodies[body_id]
+    when = format_time(at)
+    parties = {
+        pid for (pid,), row in registry.views["parties"].items() if row["registered_at"] < when
+    }
+    if spec.members == "all_parties":
+        return frozenset(parties)
+    elected = {
+        row["party_id"]
+        for (b, _, _), row in registry.views["seats"].items()
+        if b == body_id and row["starts_at"] <= when < row["ends_at"]
+    }
+    return frozenset((set(spec.permanent_seats) | elected) & parties)
+
+
+def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
+    """The outcome the ballots on the log give ``proposal`` at its close, with its reasons."""
+    opens, closes = _time(proposal["opens_at"]), _time(proposal["closes_at"])
+    policy = registry.policy_at(opens)
+    assert policy is not None
+    members = members_at(registry, proposal["body"], policy, closes)
+    ballots = [
+        Ballot(
+            row["idx"],
+            _time(row["integrated_at"]),
+            row["party_id"],
+            row["key"],
+            Choice(row["choice"]),
+        )
+        for (pid, _), row in sorted(registry.views["ballots"].items())
+        if pid == proposal["proposal_id"]
+    ]
+    # The fold accepted each ballot only under a live key of its party: every key is valid.
+    keys = {b.party: {b.key: (opens - timedelta(days=1), None)} for b in ballots}
+    votes, rejections = counted_votes(
+        ballots, members=members, keys=keys, opens_at=opens, closes_at=closes
+    )
+    result = tally(
+        votes,
+        members=members,
+        rule=VoteRule(proposal["rule"]),
+        quorum=proposal["quorum"],
+        veto_holders=json.loads(proposal["veto_holders"]),
+    )
+    passed, reason = result.passed, result.reason
+    conditions: list[dict[str, Any]] = []
+    if proposal["kind"] == ProposalKind.PAUSE_LIFT.value and policy.pause is not None:
+        from pausewatch.policy import check_conditions
+        from pausewatch.state._facts import facts_from_registry
+
+        state = dict(facts_from_registry(registry, closes, policy).state)
+        checked = check_conditions(policy.pause.lift.conditions, state)
+        conditions = [c.to_json() for c in checked]
+        unmet = [c.condition.description for c in checked if not c.held]
+        if passed and unmet:
+            passed = False
+            reason = f"{reason}; but lift conditions did not hold at the close: {'; '.join(unmet)}"
+    return {
+        "passed": passed,
+        "reason": reason,
+        "tally": result.to_json(),
+        "members": sorted(members),
+        "not_counted": [{"idx": r.index, "party": r.party, "reason": r.reason} for r in rejections],
+        "conditions": conditions,
+    }
+
+
+def _decision(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, Decision)
+    ctx.require_secretariat()
+    proposal = ctx.get("proposals", body.proposal_id)
+    if proposal is None:
+        raise RejectedError(f"proposal {body.proposal_id!r} does not exist")
+    if proposal["status"] != "open":
+        raise RejectedError(f"proposal {body.proposal_id!r} was already decided")
+    if ctx.when < proposal["closes_at"]:
+        raise RejectedError(
+            f"proposal {body.proposal_id!r} is open for votes until {proposal['closes_at']}"
+        )
+    result = outcome(ctx.registry, proposal)
+    mine = result["tally"]
+    if (body.passed, body.yes, body.no, body.abstain) != (
+        result["passed"],
+        mine["yes"],
+        mine["no"],
+        mine["abstain"],
+    ):
+        raise RejectedError(
+            f"the decision ({'passed' if body.passed else 'failed'}, {body.yes} yes, {body.no} "
+            f"no, {body.abstain} abstaining) differs from the count on the log: "
+            f"{result['reason']}"
+        )
+    ctx.update(
+        "proposals",
+        proposal,
+        status="decided",
+        passed=result["passed"],
+        outcome=json.dumps(result, sort_keys=True),
+        decided_idx=ctx.index,
+        decided_at=ctx.when,
+    )
+
+
+def pause_of(registry: Registry, at: datetime) -> PauseState:
+    """The pause at ``at``: the passed pause proposals, each taking effect at its close."""
+    decisions = [
+        PauseDecision(
+            _PAUSE_STEPS[ProposalKind(row["kind"])],
+            _time(row["closes_at"]),
+            row["days"],
+            row["proposal_id"],
+        )
+        for _, row in sorted(registry.views["proposals"].items())
+        if row["passed"] and ProposalKind(row["kind"]) in _PAUSE_STEPS
+    ]
+    policy = registry.policy_at(at)
+    minimum = policy.pause.minimum_duration_days if policy is not None and policy.pause else None
+    return pause_state(decisions, at, minimum_days=minimum)
+
+
+register_handler("delegate.register/v1", _delegate)
+register_handler("gov.seat/v1", _seat)
+register_handler("gov.proposal/v1", _proposal)
+register_handler("gov.vote/v1", _vote)
+register_handler("gov.decision/v1", _decision)
+
+__all__ = ["members_at", "outcome", "pause_of"]

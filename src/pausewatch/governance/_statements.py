@@ -1,0 +1,158 @@
+"""Governance statement kinds: delegates, seats, proposals, votes and decisions.
+
+A party registers the keys of its delegates; their votes (and the party's own key's) speak for
+it. A proposal is open for the policy's vote window from its integration; a vote is a signed
+ballot; after the close the secretariat appends a decision, and the fold accepts it only if it
+equals the outcome the fold computes itself from the ballots on the log.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, model_validator
+
+from pausewatch.governance._tally import Choice
+from pausewatch.statements import Body, UtcDatetime, statement_kind
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+KeyId = Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
+BodyId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+Text = Annotated[str, Field(max_length=4_000)]
+
+
+class DelegateAction(StrEnum):
+    """What a party does with a delegate key."""
+
+    ADD = "add"
+    REVOKE = "revoke"
+    """Votes it signs after this entry do not count."""
+
+
+@statement_kind("delegate.register/v1")
+class DelegateRegister(Body):
+    """A party adds or revokes a key that votes for it."""
+
+    signed_by: ClassVar[str] = "party"
+
+    party_id: Id
+    """The party (must sign this statement with its own key)."""
+    key: KeyId
+    action: DelegateAction = DelegateAction.ADD
+
+
+@statement_kind("gov.seat/v1")
+class Seat(Body):
+    """A party holds an elected seat of a body for a term (the secretariat records the
+    election's result)."""
+
+    signed_by: ClassVar[str] = "secretariat"
+
+    body: BodyId
+    party_id: Id
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _term(self) -> Seat:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class ProposalKind(StrEnum):
+    """What a proposal asks a body to decide."""
+
+    ADOPT_POLICY = "adopt_policy"
+    AMEND_POLICY = "amend_policy"
+    PAUSE_START = "pause_start"
+    PAUSE_RENEW = "pause_renew"
+    PAUSE_LIFT = "pause_lift"
+    APPROVE_DECLARATION = "approve_declaration"
+    REJECT_DECLARATION = "reject_declaration"
+    EXTEND_REVIEW = "extend_review"
+    HALT_ORDER = "halt_order"
+    CHALLENGE_INSPECTION = "challenge_inspection"
+    EXEMPTION = "exemption"
+    ENFORCEMENT = "enforcement"
+    WITHDRAWAL = "withdrawal"
+
+
+@statement_kind("gov.proposal/v1")
+class Proposal(Body):
+    """A proposal, open for votes for the policy's window from its integration. Signed by a
+    party's key or delegate key, or by the secretariat (proposals the policy files itself)."""
+
+    signed_by: ClassVar[str] = "party_or_secretariat"
+
+    proposal_id: Id
+    kind: ProposalKind
+    subject: Annotated[str, Field(max_length=200)] | None = None
+    """What it concerns: ``run:<id>``, ``cluster:<id>``, ``party:<id>``; none for the pause."""
+    days: Annotated[float, Field(gt=0, le=36_500)] | None = None
+    """For a pause start or renewal, a review extension or an exemption: how many days."""
+    deadline: UtcDatetime | None = None
+    """For a halt order: when the subject must have stopped training."""
+    policy_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """For adopting or amending a policy: the digest of the document proposed."""
+    text: Text = ""
+    """The proposal in words, for the people voting."""
+
+    @model_validator(mode="after")
+    def _fields(self) -> Proposal:
+        needs_subject = {
+            ProposalKind.APPROVE_DECLARATION,
+            ProposalKind.REJECT_DECLARATION,
+            ProposalKind.EXTEND_REVIEW,
+            ProposalKind.HALT_ORDER,
+            ProposalKind.CHALLENGE_INSPECTION,
+            ProposalKind.EXEMPTION,
+            ProposalKind.ENFORCEMENT,
+            ProposalKind.WITHDRAWAL,
+        }
+        if self.kind in needs_subject and self.subject is None:
+            raise ValueError(f"a {self.kind.value} proposal needs a subject")
+        if self.kind is ProposalKind.HALT_ORDER and self.deadline is None:
+            raise ValueError("a halt_order proposal needs a deadline")
+        if self.kind in (ProposalKind.ADOPT_POLICY, ProposalKind.AMEND_POLICY) and (
+            self.policy_digest is None
+        ):
+            raise ValueError(f"a {self.kind.value} proposal needs the policy_digest")
+        return self
+
+
+@statement_kind("gov.vote/v1")
+class Vote(Body):
+    """A ballot on an open proposal, signed by a delegate key (or the party's own key). A
+    party's last ballot before the close counts."""
+
+    signed_by: ClassVar[str] = "delegate"
+
+    proposal_id: Id
+    choice: Choice
+
+
+@statement_kind("gov.decision/v1")
+class Decision(Body):
+    """The secretariat's statement of a proposal's outcome after its close. The fold computes
+    the outcome from the ballots itself and refuses a decision that differs."""
+
+    signed_by: ClassVar[str] = "secretariat"
+
+    proposal_id: Id
+    passed: bool
+    yes: Annotated[int, Field(ge=0)]
+    no: Annotated[int, Field(ge=0)]
+    abstain: Annotated[int, Field(ge=0)]
+
+
+__all__ = [
+    "Decision",
+    "DelegateAction",
+    "DelegateRegister",
+    "Proposal",
+    "ProposalKind",
+    "Seat",
+    "Vote",
+]

@@ -1,0 +1,190 @@
+"""Governance in the fold: delegates, proposals, ballots and decisions; the outcome is the
+fold's own, and the pause it makes binds the policy evaluation."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pausewatch.governance._fold import pause_of
+from pausewatch.policy import evaluate, load_preset, policy_digest, policy_to_json
+from pausewatch.state import facts_from_registry
+from pausewatch.statements import KeyPair
+from registry.world import World, declaration, key  # type: ignore[import-not-found]
+
+PARTIES = ("us", "cn", "eu", "uk")
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    policy = load_preset("miri-2025")
+    w.ok(
+        "policy.adopt/v1",
+        {
+            "policy": policy_to_json(policy),
+            "digest": policy_digest(policy),
+            "effective_at": "2026-01-01T00:00:00Z",
+        },
+        w.secretariat,
+    )
+    for p in PARTIES:
+        w.party(p)
+        delegate = key(f"{p}-delegate")
+        w.keys[f"{p}-delegate"] = delegate
+        w.ok("delegate.register/v1", {"party_id": p, "key": delegate.signer_id}, p)
+    return w
+
+
+def propose(w: World, pid: str, kind: str, **extra: Any) -> dict[str, Any]:
+    w.ok("gov.proposal/v1", {"proposal_id": pid, "kind": kind, **extra}, "us-delegate")
+    row = w.registry.get("proposals", pid)
+    assert row is not None
+    return row
+
+
+def vote(w: World, pid: str, party: str, choice: str) -> None:
+    w.ok("gov.vote/v1", {"proposal_id": pid, "choice": choice}, f"{party}-delegate")
+
+
+def close(w: World, proposal: dict[str, Any]) -> None:
+    """Move the world's clock past the proposal's close."""
+    from datetime import datetime
+
+    w.now = datetime.fromisoformat(proposal["closes_at"]) + timedelta(minutes=1)
+
+
+def decide(w: World, pid: str, passed: bool, yes: int, no: int, abstain: int = 0) -> Any:
+    body = {"proposal_id": pid, "passed": passed, "yes": yes, "no": no, "abstain": abstain}
+    return w.submit("gov.decision/v1", body, w.secretariat)
+
+
+def test_a_pause_is_voted_in_and_binds_the_evaluation(world: World) -> None:
+    w = world
+    p = propose(w, "pause-1", "pause_start", text="start the pause")
+    assert (p["body"], p["rule"], p["days"]) == ("conference", "simple_majority", 180)
+    for party, choice in (("us", "yes"), ("cn", "no"), ("eu", "yes")):
+        vote(w, "pause-1", party, choice)
+    early = decide(w, "pause-1", True, 2, 1)
+    assert not early.accepted
+    assert "open for votes until" in (early.reason or "")
+    close(w, p)
+    wrong = decide(w, "pause-1", False, 2, 1)
+    assert not wrong.accepted
+    assert "differs from the count on the log" in (wrong.reason or "")
+    assert decide(w, "pause-1", True, 2, 1).accepted
+    row = w.registry.get("proposals", "pause-1")
+    assert row is not None
+    assert row["status"] == "decided"
+    assert row["passed"] is True
+    assert json.loads(row["outcome"])["members"] == sorted(PARTIES)
+
+    state = pause_of(w.registry, w.now)
+    assert state.status.value == "active"
+    assert state.started_at is not None
+    assert state.expires_at == state.started_at + timedelta(days=180)
+    # The pause binds: a run above its 1e22 FLOP prohibition is a pause violation.
+    w.party("x")  # (a party that joins later is not a member of decided votes)
+    w.operator("lab", "us")
+    w.facility("f1", "lab")
+    w.cluster("c1", "f1", "lab")
+    w.ok("run.declaration/v1", declaration("big", planned_flop=5e22), "lab")
+    policy = w.registry.policy_at(w.now)
+    assert policy is not None
+    facts = facts_from_registry(w.registry, w.now, policy)
+    assert facts.pause.in_force(w.now)
+    kinds = {f.kind.value for f in evaluate(policy, facts, w.now).findings}
+    assert "pause_violation" in kinds
+    # Without a renewal it expires.
+    later = state.expires_at + timedelta(seconds=1)
+    assert pause_of(w.registry, later).status.value == "expired"
+
+
+def test_revoked_delegates_and_strangers_do_not_vote(world: World) -> None:
+    w = world
+    p = propose(w, "pause-2", "pause_start")
+    w.ok(
+        "delegate.register/v1",
+        {"party_id": "cn", "key": w.keys["cn-delegate"].signer_id, "action": "revoke"},
+        "cn",
+    )
+    refused = w.submit("gov.vote/v1", {"proposal_id": "pause-2", "choice": "no"}, "cn-delegate")
+    assert not refused.accepted
+    stranger = KeyPair.generate("stranger")
+    refused = w.submit("gov.vote/v1", {"proposal_id": "pause-2", "choice": "no"}, stranger)
+    assert not refused.accepted
+    # Another party cannot revoke cn's delegates, nor register keys for it.
+    other = w.submit("delegate.register/v1", {"party_id": "cn", "key": stranger.signer_id}, "us")
+    assert not other.accepted
+    vote(w, "pause-2", "us", "yes")
+    vote(w, "pause-2", "eu", "yes")
+    close(w, p)
+    late = w.submit("gov.vote/v1", {"proposal_id": "pause-2", "choice": "no"}, "uk-delegate")
+    assert late.accepted  # on the log, but not counted
+    assert decide(w, "pause-2", True, 2, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "pause-2")["outcome"])  # type: ignore[index]
+    assert [n["reason"] for n in outcome["not_counted"]] == ["cast after the vote closed"]
+
+
+def test_a_failed_quorum_renews_nothing(world: World) -> None:
+    w = world
+    p = propose(w, "renew-1", "pause_renew")
+    vote(w, "renew-1", "us", "yes")  # 1 of 4: the quorum needs 2
+    close(w, p)
+    assert decide(w, "renew-1", False, 1, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "renew-1")["outcome"])  # type: ignore[index]
+    assert outcome["reason"].startswith("no quorum")
+
+
+def test_a_lift_fails_while_a_condition_is_unmet(world: World) -> None:
+    w = world
+    p = propose(w, "lift-1", "pause_lift")
+    for party in PARTIES:
+        vote(w, "lift-1", party, "yes")
+    close(w, p)
+    # Every party voted for it, but the lift conditions (coverage, evaluation suites,
+    # witnesses) do not hold on the state at the close.
+    assert decide(w, "lift-1", False, 4, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "lift-1")["outcome"])  # type: ignore[index]
+    assert "lift conditions did not hold" in outcome["reason"]
+    assert {c["fact"] for c in outcome["conditions"] if not c["held"]} >= {
+        "eval_domains_adopted",
+        "witnesses",
+    }
+
+
+def test_a_council_counts_its_seats_only(world: World) -> None:
+    w = world
+    start, end = "2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z"
+    for party in ("us", "cn"):
+        w.ok(
+            "gov.seat/v1",
+            {"body": "council", "party_id": party, "starts_at": start, "ends_at": end},
+            w.secretariat,
+        )
+    p = propose(w, "halt-1", "halt_order", subject="run:r1", deadline="2027-01-01T00:00:00Z")
+    assert p["body"] == "council"
+    vote(w, "halt-1", "us", "yes")
+    vote(w, "halt-1", "eu", "yes")  # not a council member
+    vote(w, "halt-1", "uk", "yes")  # nor this one
+    close(w, p)
+    assert decide(w, "halt-1", True, 1, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "halt-1")["outcome"])  # type: ignore[index]
+    assert outcome["members"] == ["cn", "us"]
+    assert sorted(n["party"] for n in outcome["not_counted"]) == ["eu", "uk"]
+
+
+def test_only_parties_delegates_and_the_secretariat_propose(world: World) -> None:
+    w = world
+    w.operator("lab", "us")
+    refused = w.submit("gov.proposal/v1", {"proposal_id": "x", "kind": "pause_start"}, "lab")
+    assert not refused.accepted
+    by_secretariat = w.submit(
+        "gov.proposal/v1", {"proposal_id": "auto-1", "kind": "pause_start"}, w.secretariat
+    )
+    assert by_secretariat.accepted
+    again = w.submit("gov.proposal/v1", {"proposal_id": "auto-1", "kind": "pause_start"}, "us")
+    assert not again.accepted
