@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     """Submissions waiting for the sequencer beyond which the API answers 503."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest request body the API accepts (413 beyond)."""
+    clerk_interval_s: float = Field(default=5.0, ge=0)
+    """How often the secretariat's clerk files due decisions and triggered proposals (0: only
+    when asked, ``LogService.run_clerk``)."""
     telemetry_every_signature: bool = False
     """Check every telemetry record's own signature, instead of one a chip per batch with the
     rest vouched for by the chip's hash chain (docs/adr/0007-chip-signed-telemetry.md)."""

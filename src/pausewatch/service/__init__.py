@@ -1,5 +1,12 @@
 """Service layer: one function per use case, between the pure core and the API and CLI."""
 
+from pausewatch.service._governance import (
+    clerk,
+    due_decisions,
+    pause_status,
+    proposal_report,
+    trigger_proposals,
+)
 from pausewatch.service._log_service import (
     SECRETARIAT_KEY_NAME,
     LogInfo,
@@ -32,12 +39,17 @@ __all__ = [
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",
+    "clerk",
     "decode_statement",
+    "due_decisions",
     "entry_to_json",
     "evaluation",
     "load_roster",
     "parse_roster",
+    "pause_status",
+    "proposal_report",
     "run_report",
+    "trigger_proposals",
     "utc_now",
     "view_page",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pausewatch.ledger import (
     Sequencer,
     format_time,
 )
+from pausewatch.service._governance import clerk
 from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
@@ -90,6 +92,7 @@ class LogService:
         # key that may make secretariat statements (policy adoptions).
         secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
         self.roles: dict[str, str] = {"secretariat": secretariat.signer_id}
+        self.secretariat_key = secretariat
         self.witnesses = load_roster(settings.resolved_witnesses_file())
         threshold = settings.witness_threshold
         self.witness_threshold = len(self.witnesses) if threshold is None else threshold
@@ -122,6 +125,9 @@ class LogService:
             self.fold,
             every_signature=settings.telemetry_every_signature,
         )
+        self._clerk_thread: threading.Thread | None = None
+        self._clerk_stop = threading.Event()
+        self._clerk_lock = threading.Lock()
         self.started_at = clock()
 
     def _fold(self, _size: int) -> None:
@@ -137,13 +143,37 @@ class LogService:
             _logger.exception("folding the log into the registry views failed; will retry")
 
     def start(self) -> LogService:
-        """Start the sequencer and the witness distributor."""
+        """Start the sequencer, the witness distributor and the secretariat's clerk."""
         self.sequencer.start()
         self.distributor.start()
+        interval = self.settings.clerk_interval_s
+        if interval > 0 and self._clerk_thread is None:
+            self._clerk_stop.clear()
+            self._clerk_thread = threading.Thread(
+                target=self._clerk_loop, args=(interval,), name="pausewatch-clerk", daemon=True
+            )
+            self._clerk_thread.start()
         return self
+
+    def run_clerk(self) -> int:
+        """Do the secretariat's due work now: decisions of closed votes, proposals the policy
+        files for trigger findings (see :mod:`pausewatch.service._governance`)."""
+        with self._clerk_lock:
+            return clerk(self.state, self.submit, self.clock(), self.secretariat_key)
+
+    def _clerk_loop(self, interval: float) -> None:
+        while not self._clerk_stop.wait(interval):
+            try:
+                self.run_clerk()
+            except Exception:
+                _logger.exception("the secretariat's clerk failed; will retry")
 
     def close(self) -> None:
         """Integrate what is queued, stop the threads, release the database."""
+        self._clerk_stop.set()
+        if self._clerk_thread is not None:
+            self._clerk_thread.join(30)
+            self._clerk_thread = None
         self.sequencer.stop()
         self.distributor.stop()
         self.engine.dispose()

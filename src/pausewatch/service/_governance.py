@@ -1,0 +1,150 @@
+"""Governance use cases: the pause's status, proposals, and the secretariat's clerk work.
+
+The clerk does what the policy says the secretariat does, and nothing it could get wrong: after
+a proposal's close it appends the decision the fold computes (the fold refuses any other), and
+for findings the policy marks as triggers (halt or pause proposals) it files the proposal once,
+under an id derived from the finding, so that filing twice is impossible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import Any
+
+from pausewatch.errors import NotFoundError
+from pausewatch.governance._fold import outcome, pause_of
+from pausewatch.ledger import Appended, format_time
+from pausewatch.policy import check_conditions
+from pausewatch.policy._model import Action
+from pausewatch.state import StateStore, facts_from_registry
+from pausewatch.statements import KeyPair, Statement, sign_statement
+
+Submit = Callable[[Statement], "Future[Appended]"]
+
+HALT_NOTICE = timedelta(hours=24)
+"""The deadline a halt proposal the policy files gives the run (a pausewatch default; the
+vote may amend it only by a new proposal)."""
+
+
+def pause_status(state: StateStore, at: datetime) -> dict[str, Any]:
+    """The pause at ``at``: status, dates, seconds left, history, and the lift conditions on
+    the state now."""
+    with state.lock:
+        registry = state.registry
+        pause = pause_of(registry, at)
+        policy = registry.policy_at(at)
+        conditions: list[dict[str, Any]] = []
+        if policy is not None and policy.pause is not None:
+            facts = facts_from_registry(registry, at, policy)
+            conditions = [
+                c.to_json()
+                for c in check_conditions(policy.pause.lift.conditions, dict(facts.state))
+            ]
+    return {
+        "at": at.isoformat().replace("+00:00", "Z"),
+        **pause.to_json(at),
+        "lift_conditions": conditions,
+    }
+
+
+def proposal_report(state: StateStore, proposal_id: str, at: datetime) -> dict[str, Any]:
+    """A proposal with its ballots and, once decided, its outcome (before: the count so far)."""
+    with state.lock:
+        registry = state.registry
+        row = registry.get("proposals", proposal_id)
+        if row is None:
+            raise NotFoundError(f"no proposal {proposal_id!r}")
+        ballots = [
+            b for (pid, _), b in sorted(registry.views["ballots"].items()) if pid == proposal_id
+        ]
+        result = json.loads(row["outcome"]) if row["outcome"] else outcome(registry, row)
+    report = {k: v for k, v in row.items() if k != "outcome"}
+    report["ballots"] = ballots
+    report["outcome"] = result
+    report["open"] = row["status"] == "open" and format_time(at) < row["closes_at"]
+    return report
+
+
+def due_decisions(state: StateStore, at: datetime, secretariat: KeyPair) -> list[Statement]:
+    """The ``gov.decision/v1`` statements due at ``at``: one for each open proposal whose vote
+    has closed, stating the outcome the fold computes."""
+    out: list[Statement] = []
+    with state.lock:
+        registry = state.registry
+        when = format_time(at)
+        for _, row in sorted(registry.views["proposals"].items()):
+            if row["status"] != "open" or row["closes_at"] > when:
+                continue
+            result = outcome(registry, row)
+            tally = result["tally"]
+            out.append(
+                sign_statement(
+                    "gov.decision/v1",
+                    {
+                        "proposal_id": row["proposal_id"],
+                        "passed": result["passed"],
+                        "yes": tally["yes"],
+                        "no": tally["no"],
+                        "abstain": tally["abstain"],
+                    },
+                    secretariat,
+                )
+            )
+    return out
+
+
+def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> list[Statement]:
+    """Proposals the policy files itself for findings it marks as triggers (a halt proposal for
+    a prohibited run, a pause proposal for a critical capability), each once: its id is derived
+    from the finding's kind and subject, and one that exists is not filed again."""
+    from pausewatch.service._views import evaluation
+
+    try:
+        result = evaluation(state, at)
+    except NotFoundError:
+        return []
+    out: list[Statement] = []
+    with state.lock:
+        registry = state.registry
+        pause = pause_of(registry, at)
+        for finding in result.findings:
+            if finding.action is Action.HALT_PROPOSAL and finding.subject.startswith("run:"):
+                kind = "halt_order"
+            elif finding.action is Action.PAUSE_PROPOSAL and not pause.status.in_force:
+                kind = "pause_start"
+            else:
+                continue
+            tag = hashlib.sha256(f"{kind}|{finding.subject}".encode()).hexdigest()[:16]
+            proposal_id = f"auto-{kind}-{tag}"
+            if registry.get("proposals", proposal_id) is not None:
+                continue
+            body: dict[str, Any] = {
+                "proposal_id": proposal_id,
+                "kind": kind,
+                "text": f"filed by the policy for finding {finding.kind.value}: "
+                f"{finding.explanation}"[:4000],
+            }
+            if kind == "halt_order":
+                body["subject"] = finding.subject
+                body["deadline"] = format_time(at + HALT_NOTICE)
+            out.append(sign_statement("gov.proposal/v1", body, secretariat))
+    return out
+
+
+def clerk(state: StateStore, submit: Submit, at: datetime, secretariat: KeyPair) -> int:
+    """File the due decisions and the triggered proposals; wait until each is folded. Returns
+    how many statements were filed."""
+    filed = 0
+    for make in (due_decisions, trigger_proposals):
+        futures = [submit(s) for s in make(state, at, secretariat)]
+        for future in futures:
+            future.result()
+        filed += len(futures)
+    return filed
+
+
+__all__ = ["clerk", "due_decisions", "pause_status", "proposal_report", "trigger_proposals"]
