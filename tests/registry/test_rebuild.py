@@ -8,10 +8,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pausewatch.errors import StatementError
 from pausewatch.ledger import PendingEntry
 from pausewatch.registry import VIEWS, Registry
-from pausewatch.service import LogService
+from pausewatch.service import LogService, RegistryConflictError
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore, dump_view, statement_of
 from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
@@ -253,3 +255,67 @@ def test_views_resume_after_entries_the_fold_has_not_seen(tmp_path: Path) -> Non
         assert dump_view(again.engine, "parties")[0]["party_id"] == "p"
     finally:
         again.close()
+
+
+def test_a_failed_write_leaves_nothing_skipped(tmp_path: Path) -> None:
+    """When writing the views fails, the fold in memory goes back to what was committed, and
+    the next catch-up folds the same entries again: no entry is skipped."""
+    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, clerk_interval_s=0)
+    service = LogService(settings).start()
+    try:
+        secretariat = load_key(settings.keys_dir, "secretariat")
+        service.sequencer.stats.listeners.clear()  # fold by hand below
+        for pid in ("a", "b"):
+            body = {"party_id": pid, "name": pid, "key": key(pid).signer_id}
+            statement = sign_statement("party.register/v1", body, secretariat)
+            service.sequencer.submit(PendingEntry(statement.canonical_bytes())).result(30)
+        store = service.state
+        original = store._write
+        calls = {"n": 0}
+
+        def failing(outcomes: Any) -> None:
+            calls["n"] += 1
+            raise RuntimeError("disk full")
+
+        store._write = failing  # type: ignore[method-assign]
+        try:
+            store.catch_up(service.log)
+        except RuntimeError:
+            pass
+        else:  # pragma: no cover - the write must have been attempted
+            raise AssertionError("catch_up did not fail")
+        assert calls["n"] == 1
+        assert store.registry.applied == 0
+        store._write = original  # type: ignore[method-assign]
+        store.catch_up(service.log)
+        assert [r["party_id"] for r in dump_view(service.engine, "parties")] == ["a", "b"]
+        assert store.rebuild(service.log).identical
+    finally:
+        service.close()
+
+
+def test_a_statement_that_loses_a_race_is_answered_409(tmp_path: Path) -> None:
+    """Two registrations of one party both pass the check before either is folded; the fold
+    rejects the second, and its submitter hears so instead of a success."""
+    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, clerk_interval_s=0)
+    service = LogService(settings).start()
+    try:
+        secretariat = load_key(settings.keys_dir, "secretariat")
+        first = sign_statement(
+            "party.register/v1",
+            {"party_id": "p", "name": "P", "key": key("1").signer_id},
+            secretariat,
+        )
+        second = sign_statement(
+            "party.register/v1",
+            {"party_id": "p", "name": "Q", "key": key("2").signer_id},
+            secretariat,
+        )
+        service.sequencer.stats.listeners.clear()
+        # The first reaches the log unfolded; the second is checked against views without it.
+        service.sequencer.submit(PendingEntry(first.canonical_bytes())).result(30)
+        with pytest.raises(RegistryConflictError, match="already registered"):
+            service.submit(second).result(30)
+        assert [r["name"] for r in dump_view(service.engine, "parties")] == ["P"]
+    finally:
+        service.close()

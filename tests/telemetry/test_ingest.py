@@ -213,3 +213,21 @@ def test_upload_over_http(service: LogService, fleet: Fleet) -> None:
         assert garbage.status_code == 400
         missing = client.post(url, content=data)
         assert missing.status_code == 422
+
+
+def test_a_monstrous_line_is_one_rejection_not_a_failed_batch(
+    service: LogService, fleet: Fleet
+) -> None:
+    """A malformed line whose reason would run long (thousands of unknown fields) is rejected
+    with a shortened reason; the valid records beside it are integrated."""
+    operator = register(service, fleet)
+    record = {f"field_{i}": i for i in range(3000)}
+    monster = json.dumps({"record": record, "sig": "x"}).encode()
+    data = b"".join(line + b"\n" for line in fleet.windows[0]) + monster + b"\n"
+    receipt = service.ingest_telemetry(data, submission(data, operator))
+    assert receipt.accepted == len(fleet.windows[0]) - sum(
+        1 for i in range(len(fleet.windows[0])) if i in fleet.truth.forged | fleet.truth.replayed
+    )
+    assert [r["rule"] for r in receipt.rejected][-1] == "malformed"
+    batches = dump_view(service.engine, "tel_batches")
+    assert batches[-1]["rejected"] == len(receipt.rejected)

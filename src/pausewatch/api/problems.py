@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,6 +47,8 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_logger = logging.getLogger("pausewatch.api")
+
 # Most specific first.
 _MAP: list[tuple[type[Error], int, str, str]] = [
     (MalformedJSONError, 400, "malformed-json", "Malformed JSON"),
@@ -84,6 +87,19 @@ def install(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errs[:5]
         )
         return problem(422, "invalid-request", "Invalid request", detail, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A defect or an outage (the database, say): still a problem document, without
+        # internals in the detail; the traceback goes to the service's log.
+        _logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem(
+            500,
+            "internal-error",
+            "Internal error",
+            f"the service failed to answer ({type(exc).__name__}); see its log",
+            request.url.path,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -27,7 +27,7 @@ def rebuild(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
         log_key = load_or_create_key(settings.keys_dir, settings.log_origin)
         secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
         log = PersistentLog(engine, log_key.signer)
-        store = StateStore(engine, [secretariat.signer_id])
+        store = StateStore(engine, [secretariat.signer_id], for_rebuild=True)
         report = store.rebuild(log)
     finally:
         engine.dispose()

@@ -146,14 +146,15 @@ class Registry:
         """Fold one entry. Entries must come in log order, each exactly once."""
         if index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {index}")
-        self.applied = index + 1
         handler = _HANDLERS.get(statement.kind)
         if handler is None:
+            self.applied = index + 1
             return Outcome(index, True)  # a kind the registry does not fold (a notice, ...)
         ctx = _Context(self, index, integrated_at, statement)
         try:
             handler(ctx, statement.body)
         except RejectedError as exc:
+            self.applied = index + 1
             reason = str(exc)
             row = {
                 "idx": index,
@@ -169,7 +170,15 @@ class Registry:
             else:
                 self.views[change.view][change.key] = change.row
         self.adoptions.extend(ctx.adoptions)
+        # Only now: a handler that fails otherwise than by rejecting leaves the entry unfolded,
+        # to be folded again, rather than skipped.
+        self.applied = index + 1
         return Outcome(index, True, None, tuple(ctx.changes))
+
+    @staticmethod
+    def folds(kind: str) -> bool:
+        """Whether statements of ``kind`` are checked and folded here."""
+        return kind in _HANDLERS
 
     def check(self, statement: Statement, at: datetime) -> RejectedError | None:
         """Why ``statement`` would be rejected if it were the next entry at ``at`` (none: it
@@ -800,7 +809,7 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             "records": submission.records,
             "accepted": body.accepted,
             "duplicates": body.duplicates,
-            "rejected": len(body.rejected),
+            "rejected": max(body.rejected_total, len(body.rejected)),
             "gap_windows": gap_windows,
             "records_root": body.records_root,
             "verified_at": format_time(body.verified_at),

@@ -1,5 +1,6 @@
 """Service layer: one function per use case, between the pure core and the API and CLI."""
 
+from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import (
     clerk,
     due_decisions,
@@ -12,7 +13,6 @@ from pausewatch.service._log_service import (
     LogInfo,
     LogService,
     MalformedJSONError,
-    RegistryConflictError,
     decode_statement,
     entry_to_json,
     utc_now,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pausewatch.ledger import (
     Sequencer,
     format_time,
 )
+from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import clerk
 from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
@@ -52,17 +52,13 @@ def decode_statement(raw: bytes) -> Statement:
     """Parse and verify a statement from JSON bytes."""
     try:
         obj = parse_json(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJSONError(f"malformed JSON: {exc}") from exc
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, huge ints
+        raise MalformedJSONError(f"malformed JSON: {exc}"[:500]) from exc
     return parse_statement(obj)
 
 
 class MalformedJSONError(StatementError):
     """The request body is not JSON."""
-
-
-class RegistryConflictError(StatementError):
-    """The registry would reject the statement: something it names is missing or conflicts."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +194,25 @@ class LogService:
                 folded.set_exception(exc)
                 return
             self.fold()
-            folded.set_result(done.result())
+            appended = done.result()
+            rejected = self.rejection(appended.index)
+            if rejected is not None and not appended.duplicate:
+                folded.set_exception(rejected)
+                return
+            folded.set_result(appended)
 
         durable.add_done_callback(then_fold)
         return folded
+
+    def rejection(self, index: int) -> RegistryConflictError | None:
+        """The error to answer with when the fold rejected log entry ``index`` (a statement
+        that passed the check before it was appended but lost a race on the log)."""
+        row = self.state.registry.get("rejected", index)
+        if row is None:
+            return None
+        return RegistryConflictError(
+            f"entry {index} is on the log, but the registry rejected it: {row['reason']}"
+        )
 
     def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
@@ -217,6 +228,11 @@ class LogService:
         the fold then rejects the second: it stays on the log and changes nothing)."""
         role = type(statement.body).signed_by
         holder = self.roles.get(role)
+        if role != "anyone" and role not in self.roles and not self.state.folds(statement.kind):
+            raise AuthorizationError(
+                f"{statement.kind} must be signed by the {role} role, which this service cannot "
+                "check"
+            )
         if role in self.roles and statement.signer != holder:
             raise AuthorizationError(
                 f"{statement.kind} must be signed by the {role} key {holder}, got "

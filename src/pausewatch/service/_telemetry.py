@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.registry import Registry
+from pausewatch.service._errors import RegistryConflictError
 from pausewatch.state import StateStore
 from pausewatch.state._tables import telemetry_records
 from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
@@ -228,6 +229,13 @@ class TelemetryIngest:
             statement = self._batch_statement(submission, body, result, now)
             appended = self._append(statement)
             self.fold()
+            rejected = self.state.registry.get("rejected", appended.index)
+            if rejected is not None:
+                # Something changed between the check and the append (a key rotated, say).
+                raise RegistryConflictError(
+                    f"entry {appended.index} is on the log, but the registry rejected the "
+                    f"batch: {rejected['reason']}"
+                )
         return BatchReceipt(
             index=appended.index,
             integrated_at=appended.integrated_at,
@@ -256,7 +264,7 @@ class TelemetryIngest:
         now: datetime,
     ) -> Statement:
         rejected = [
-            {k: v for k, v in r.to_json().items() if v is not None}
+            {k: (v[:2000] if k == "reason" else v) for k, v in r.to_json().items() if v is not None}
             for r in result.rejected[:MAX_REJECTIONS_LOGGED]
         ]
         return sign_statement(
@@ -269,6 +277,7 @@ class TelemetryIngest:
                 "accepted": len(result.accepted),
                 "duplicates": len(result.duplicates),
                 "rejected": rejected,
+                "rejected_total": len(result.rejected),
                 "gaps": [
                     {"chip_id": g.chip_id, "from_seq": g.from_seq, "to_seq": g.to_seq}
                     for g in result.gaps

@@ -50,11 +50,16 @@ class RebuildReport:
 class StateStore:
     """The registry's fold over one log, persisted in the log's database."""
 
-    def __init__(self, engine: Engine, secretariat: Iterable[str]) -> None:
+    def __init__(
+        self, engine: Engine, secretariat: Iterable[str], *, for_rebuild: bool = False
+    ) -> None:
         self.engine = engine
         self.secretariat = frozenset(secretariat)
         self.lock = threading.RLock()
-        self.registry = self._load()
+        self.for_rebuild = for_rebuild
+        """Open views folded under another secretariat key too (they are about to be
+        replaced by :meth:`rebuild`)."""
+        self.registry = Registry(self.secretariat) if for_rebuild else self._load()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -62,6 +67,10 @@ class StateStore:
         """Why the fold would reject ``statement`` as the next entry (none: it would not)."""
         with self.lock:
             return self.registry.check(statement, at)
+
+    def folds(self, kind: str) -> bool:
+        """Whether the fold checks statements of ``kind`` (who signs, what they name)."""
+        return self.registry.folds(kind)
 
     def rows(self, view: str) -> list[Row]:
         """Every row of ``view`` from the database, in primary-key order."""
@@ -77,15 +86,21 @@ class StateStore:
             if start >= log.size:
                 return outcomes
             batch: list[Outcome] = []
-            for entry in log.entries_since(start):
-                batch.append(
-                    self.registry.apply(entry.index, entry.integrated_at, statement_of(entry))
-                )
-                if len(batch) >= 1000:
-                    self._write(batch)
-                    outcomes += batch
-                    batch = []
-            self._write(batch)
+            try:
+                for entry in log.entries_since(start):
+                    batch.append(
+                        self.registry.apply(entry.index, entry.integrated_at, statement_of(entry))
+                    )
+                    if len(batch) >= 1000:
+                        self._write(batch)
+                        outcomes += batch
+                        batch = []
+                self._write(batch)
+            except BaseException:
+                # The fold in memory ran ahead of the database: go back to what was committed,
+                # so that the next catch-up folds the same entries again.
+                self.registry = self._load()
+                raise
             outcomes += batch
         return outcomes
 
@@ -111,6 +126,7 @@ class StateStore:
                     if after[view]:
                         conn.execute(insert(table), after[view])
                 _set_meta(conn, "applied", str(fresh.applied))
+                _set_meta(conn, "secretariat", json.dumps(sorted(self.secretariat)))
             self.registry = fresh
             return RebuildReport(count, {v: len(after[v]) for v in VIEWS}, differences)
 

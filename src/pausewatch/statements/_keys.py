@@ -40,6 +40,8 @@ def public_key_of(signer: str) -> bytes:
         raise SignatureError(f"signer: expected base64 after '{SIGNER_PREFIX}'") from exc
     if len(raw) != 32:
         raise SignatureError(f"signer: expected a 32-byte Ed25519 key, got {len(raw)} bytes")
+    if signer_id(raw) != signer:
+        raise SignatureError("signer: not canonical base64 (unused bits must be zero)")
     return raw
 
 

@@ -110,6 +110,11 @@ def parse_statement(obj: Any) -> Statement:
         raise SignatureError("sig: expected base64 of a 64-byte Ed25519 signature") from exc
     if len(sig_bytes) != 64:
         raise SignatureError(f"sig: expected 64 bytes, got {len(sig_bytes)}")
+    if base64.b64encode(sig_bytes).decode() != sig:
+        # Base64 lets the unused bits of the last character vary: one signature would have
+        # several spellings, hence several statements' bytes, and a copy of a logged statement
+        # re-spelled would pass as new. Only the canonical spelling is accepted.
+        raise SignatureError("sig: not canonical base64 (unused bits must be zero)")
     verify_raw(public, sig_bytes, signing_input(kind, body_bytes))
     return Statement(kind, body, signer, sig, raw_body)
 

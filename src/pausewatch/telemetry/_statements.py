@@ -80,6 +80,9 @@ class TelemetryBatch(Body):
     duplicates: Annotated[int, Field(ge=0)]
     """Records already accepted (in this batch or an earlier one): counted once."""
     rejected: tuple[BatchRejection, ...] = ()
+    """The rejected records, the first thousand listed one by one."""
+    rejected_total: Annotated[int, Field(ge=0)] = 0
+    """How many records were rejected in all."""
     gaps: tuple[BatchGap, ...] = ()
     chains: dict[str, dict[str, Any]]
     """Each chip's chain head after this batch (chips it advanced only)."""

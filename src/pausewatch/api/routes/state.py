@@ -75,7 +75,7 @@ def get_findings(
 
 
 @router.get(
-    "/v1/runs/{run_id}",
+    "/v1/runs/{run_id:path}",
     summary="A declared run: plan against measured compute, and its findings",
     description=(
         "The run's declaration as folded, the FLOP its chips reported per precision and as "
