@@ -113,6 +113,28 @@ class PausewatchClient:
         ).json()
         return result
 
+    def pause(self) -> dict[str, Any]:
+        """The pause's status now."""
+        result: dict[str, Any] = self._request("GET", "/v1/pause").json()
+        return result
+
+    def proposal(self, proposal_id: str) -> dict[str, Any]:
+        """One proposal with its ballots and outcome."""
+        result: dict[str, Any] = self._request("GET", f"/v1/proposals/{proposal_id}").json()
+        return result
+
+    def proposals(self) -> list[dict[str, Any]]:
+        """Every proposal (all pages)."""
+        rows: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = self._request(
+                "GET", "/v1/proposals", params={"offset": offset, "limit": 1000}
+            ).json()
+            rows += page["rows"]
+            offset = page["next"]
+        return rows
+
     def info(self) -> dict[str, Any]:
         """The log's origin, verifier key, size, root and witnesses."""
         result: dict[str, Any] = self._request("GET", "/v1/log").json()

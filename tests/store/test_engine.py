@@ -20,6 +20,7 @@ LOG_TABLES = {
 }
 STATE_TABLES = {
     "gov_ballots",
+    "gov_order_acks",
     "gov_proposals",
     "gov_seats",
     "reg_adoptions",

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pausewatch import __version__
 from pausewatch.api import problems
-from pausewatch.api.routes import log, state, statements, telemetry
+from pausewatch.api.routes import governance, log, state, statements, telemetry
 from pausewatch.service import LogService
 
 DESCRIPTION = """
@@ -45,6 +45,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     app.include_router(log.router)
     app.include_router(telemetry.router)
     app.include_router(state.router)
+    app.include_router(governance.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, object]:

@@ -19,6 +19,7 @@ from pausewatch.governance._statements import (
     Decision,
     DelegateAction,
     DelegateRegister,
+    OrderAck,
     Proposal,
     ProposalKind,
     Seat,
@@ -326,10 +327,46 @@ def pause_of(registry: Registry, at: datetime) -> PauseState:
     return pause_state(decisions, at, minimum_days=minimum)
 
 
+def subject_operator(registry: Registry, subject: str | None) -> str | None:
+    """The operator answerable for a ``run:<id>`` or ``cluster:<id>`` subject."""
+    kind, _, ident = (subject or "").partition(":")
+    view = {"run": "runs", "cluster": "clusters"}.get(kind)
+    row = registry.get(view, ident) if view is not None else None
+    return None if row is None else str(row["operator_id"])
+
+
+def _ack(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, OrderAck)
+    proposal = ctx.get("proposals", body.proposal_id)
+    if proposal is None or proposal["kind"] != ProposalKind.HALT_ORDER.value:
+        raise RejectedError(f"{body.proposal_id!r} is not a halt order")
+    if not proposal["passed"]:
+        raise RejectedError(f"halt order {body.proposal_id!r} was not decided in force")
+    operator = ctx.signing_operator()
+    answerable = subject_operator(ctx.registry, proposal["subject"])
+    if operator != answerable:
+        raise RejectedError(
+            f"halt order {body.proposal_id!r} concerns {proposal['subject']}, which is "
+            f"{answerable!r}'s, not {operator!r}'s",
+            forbidden=True,
+        )
+    if ctx.get("order_acks", body.proposal_id) is None:
+        ctx.set(
+            "order_acks",
+            {
+                "proposal_id": body.proposal_id,
+                "operator_id": operator,
+                "idx": ctx.index,
+                "at": ctx.when,
+            },
+        )
+
+
 register_handler("delegate.register/v1", _delegate)
+register_handler("order.ack/v1", _ack)
 register_handler("gov.seat/v1", _seat)
 register_handler("gov.proposal/v1", _proposal)
 register_handler("gov.vote/v1", _vote)
 register_handler("gov.decision/v1", _decision)
 
-__all__ = ["members_at", "outcome", "pause_of"]
+__all__ = ["members_at", "outcome", "pause_of", "subject_operator"]

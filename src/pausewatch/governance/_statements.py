@@ -147,10 +147,22 @@ class Decision(Body):
     abstain: Annotated[int, Field(ge=0)]
 
 
+@statement_kind("order.ack/v1")
+class OrderAck(Body):
+    """The operator of a halt order's subject acknowledges it."""
+
+    signed_by: ClassVar[str] = "operator"
+
+    proposal_id: Id
+    """The halt order (the proposal that decided it)."""
+    note: Text = ""
+
+
 __all__ = [
     "Decision",
     "DelegateAction",
     "DelegateRegister",
+    "OrderAck",
     "Proposal",
     "ProposalKind",
     "Seat",

@@ -45,6 +45,7 @@ from pausewatch.policy._facts import (
     EvalFact,
     EvalStatus,
     Facts,
+    OrderStatus,
     RunFact,
     RunStatus,
 )
@@ -84,7 +85,12 @@ _TIER_SEVERITY = {
     Tier.APPROVAL_REQUIRED: Severity.NOTICE,
     Tier.PROHIBITED: Severity.CRITICAL,
 }
-_ACTION_RANK = {Action.FINDING: 0, Action.HALT_PROPOSAL: 1, Action.PAUSE_PROPOSAL: 2}
+_ACTION_RANK = {
+    Action.FINDING: 0,
+    Action.ENFORCEMENT_PROPOSAL: 1,
+    Action.HALT_PROPOSAL: 1,
+    Action.PAUSE_PROPOSAL: 2,
+}
 
 _TIER_WORDS = {
     Tier.MONITOR: "monitoring threshold",
@@ -1442,6 +1448,24 @@ class _Evaluator:
 
     # -- incidents ---------------------------------------------------------------------------
 
+    def orders(self) -> None:
+        """A halt order not obeyed (training after its deadline, or its chips silent) is a
+        finding that files the policy's next enforcement step."""
+        for order in sorted(self.facts.orders, key=_BY_ID):
+            if order.status not in (OrderStatus.VIOLATED, OrderStatus.SILENT):
+                continue
+            violated = order.status is OrderStatus.VIOLATED
+            self.finding(
+                FindingKind.ORDER_NOT_OBEYED,
+                Severity.CRITICAL if violated else Severity.SERIOUS,
+                order.subject,
+                f"halt order {order.id} (deadline {_fmt_time(order.deadline)}) "
+                + ("was not obeyed" if violated else "cannot be confirmed")
+                + (f": {order.detail}" if order.detail else ""),
+                order.evidence,
+                action=Action.ENFORCEMENT_PROPOSAL,
+            )
+
     def incidents(self) -> None:
         for inc in sorted(self.facts.incidents, key=_BY_ID):
             subject = f"incident:{inc.id}"
@@ -1526,6 +1550,7 @@ def _evaluate(
     cumulative = ev.lineages()
     ev.clusters()
     ev.capabilities(cumulative)
+    ev.orders()
     ev.incidents()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))

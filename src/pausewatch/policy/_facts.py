@@ -286,6 +286,35 @@ class PauseFact(Model):
         )
 
 
+class OrderStatus(StrEnum):
+    """Where a halt order stands, as the telemetry shows it."""
+
+    PENDING = "pending"
+    """Its deadline has not passed."""
+    CONFIRMED = "confirmed"
+    """Every chip of its subject reported after the deadline, none of it training for it."""
+    VIOLATED = "violated"
+    """Its subject's chips reported training compute after the deadline."""
+    SILENT = "silent"
+    """Past the deadline and the telemetry silence limit, some of its chips have not reported."""
+
+
+class OrderFact(Model):
+    """A halt order the parties decided."""
+
+    id: Id
+    """The proposal that decided it."""
+    subject: Annotated[str, Field(max_length=200)]
+    """``run:<id>`` or ``cluster:<id>``."""
+    deadline: Utc
+    status: OrderStatus
+    acknowledged_at: Utc | None = None
+    """When the operator acknowledged it on the log (none: not yet)."""
+    detail: Annotated[str, Field(max_length=2_000)] = ""
+    """What the telemetry showed, in words."""
+    evidence: Evidence = ()
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -300,7 +329,9 @@ class Facts(Model):
     incidents: tuple[IncidentFact, ...] = ()
     """Safety incidents."""
     pause: PauseFact = PauseFact()
-    """The pause's state."""
+    """The pause's state, as the governance decisions make it."""
+    orders: tuple[OrderFact, ...] = ()
+    """Halt orders the parties decided, with what the telemetry showed."""
     state: dict[Fact, float] = Field(default_factory=dict)
     """State figures for lift conditions (coverage, witnesses, ...)."""
 

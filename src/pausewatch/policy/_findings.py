@@ -58,6 +58,8 @@ class FindingKind(StrEnum):
     """A cluster above the monitoring threshold is not monitored."""
     UNDECLARED_COMPUTE = "undeclared_compute"
     """A cluster's chips trained (tensor pipes busy) in windows tagged to no declared run."""
+    ORDER_NOT_OBEYED = "order_not_obeyed"
+    """A halt order's subject trained after its deadline, or its chips fell silent."""
     DARK_CHIPS = "dark_chips"
     """Installed chips sent no accepted telemetry for longer than the policy allows."""
     CLUSTER_NOT_REPORTED = "cluster_not_reported"

@@ -395,6 +395,8 @@ class Action(StrEnum):
     """The secretariat files a halt order proposal for the subject."""
     PAUSE_PROPOSAL = "pause_proposal"
     """The secretariat files a proposal to start a pause."""
+    ENFORCEMENT_PROPOSAL = "enforcement_proposal"
+    """The secretariat files the next enforcement step (an order was not obeyed)."""
 
 
 class CapabilityTrigger(Sourced):

@@ -73,6 +73,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "seats": ("body", "party_id", "starts_at"),
     "proposals": ("proposal_id",),
     "ballots": ("proposal_id", "idx"),
+    "order_acks": ("proposal_id",),
 }
 """Every view the fold maintains, with its primary key columns."""
 

@@ -116,6 +116,8 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 kind = "halt_order"
             elif finding.action is Action.PAUSE_PROPOSAL and not pause.status.in_force:
                 kind = "pause_start"
+            elif finding.action is Action.ENFORCEMENT_PROPOSAL:
+                kind = "enforcement"
             else:
                 continue
             tag = hashlib.sha256(f"{kind}|{finding.subject}".encode()).hexdigest()[:16]
@@ -128,8 +130,9 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 "text": f"filed by the policy for finding {finding.kind.value}: "
                 f"{finding.explanation}"[:4000],
             }
-            if kind == "halt_order":
+            if kind in ("halt_order", "enforcement"):
                 body["subject"] = finding.subject
+            if kind == "halt_order":
                 body["deadline"] = format_time(at + HALT_NOTICE)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out

@@ -138,6 +138,7 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
         Fact.MONITORING_COVERAGE: covered / total if total else 0.0,
     }
     pause = pause_of(registry, at)
+    orders = _orders(registry, at, silence_limit(policy))
     return Facts.model_validate(
         {
             "runs": runs,
@@ -148,9 +149,70 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
                 "started_at": format_time(pause.started_at) if pause.started_at else None,
                 "expires_at": format_time(pause.expires_at) if pause.expires_at else None,
             },
+            "orders": orders,
             "state": {k.value: v for k, v in state.items()},
         }
     )
+
+
+def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str, Any]]:
+    """Each decided halt order with what the telemetry of its subject's chips shows at ``at``:
+    *violated* when a run it covers reported windows ending after the deadline; *confirmed*
+    when every chip that worked on them reported a window ending after the deadline and none
+    of it for them; *silent* when that has not happened by the deadline plus the silence limit;
+    *pending* before."""
+    views = registry.views
+    out: list[dict[str, Any]] = []
+    for (pid,), row in sorted(views["proposals"].items()):
+        if row["kind"] != "halt_order" or not row["passed"] or row["deadline"] is None:
+            continue
+        deadline = datetime.fromisoformat(row["deadline"])
+        kind, _, ident = (row["subject"] or "").partition(":")
+        if kind == "run":
+            covered = [ident]
+        else:
+            covered = [r["run_id"] for _, r in views["runs"].items() if r["cluster_id"] == ident]
+        totals = [t for r in covered if (t := views["tel_runs"].get((r,))) is not None]
+        chips = sorted({c for t in totals for c in json.loads(t["chips"])})
+        late = [t for t in totals if datetime.fromisoformat(t["last_window_end"]) > deadline]
+        reported = [
+            c
+            for c in chips
+            if (chain := views["tel_chains"].get((c,))) is not None
+            and datetime.fromisoformat(chain["window_end"]) >= deadline
+        ]
+        if at < deadline:
+            status, detail = "pending", ""
+        elif late:
+            last = max(t["last_window_end"] for t in late)
+            status = "violated"
+            detail = f"its chips reported training for it in windows ending as late as {last}"
+        elif chips and len(reported) == len(chips):
+            status = "confirmed"
+            detail = f"all {len(chips)} of its chips reported after the deadline, none for it"
+        elif at - deadline > limit:
+            status = "silent"
+            detail = (
+                f"{len(chips) - len(reported)} of its {len(chips)} chips have not reported since "
+                "the deadline"
+                if chips
+                else "no telemetry of its chips is on the log"
+            )
+        else:
+            status, detail = "pending", ""
+        ack = views["order_acks"].get((pid,))
+        out.append(
+            {
+                "id": pid,
+                "subject": row["subject"],
+                "deadline": row["deadline"],
+                "status": status,
+                "acknowledged_at": None if ack is None else ack["at"],
+                "detail": detail,
+                "evidence": [f"log:{row['decided_idx']}"],
+            }
+        )
+    return out
 
 
 def _count(flop: Mapping[str, float], rule: CountingRule | None) -> float:

@@ -334,6 +334,15 @@ ballots = Table(
     _time("integrated_at"),
 )
 """Every ballot on the log; which of them count is decided at the close."""
+order_acks = Table(
+    "gov_order_acks",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    _idx("idx"),
+    _time("at"),
+)
+"""Halt orders acknowledged by their subject's operator."""
 
 telemetry_records = Table(
     "telemetry_records",
@@ -377,6 +386,7 @@ VIEW_TABLES: dict[str, Table] = {
     "seats": seats,
     "proposals": proposals,
     "ballots": ballots,
+    "order_acks": order_acks,
 }
 """Each view's table."""
 

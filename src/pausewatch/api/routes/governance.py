@@ -1,0 +1,72 @@
+"""Governance: the pause's status, proposals with their ballots and outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from pausewatch.api.deps import ServiceDep
+from pausewatch.errors import StatementError
+from pausewatch.service import pause_status, proposal_report, view_page
+
+router = APIRouter(tags=["governance"])
+
+AtQuery = Annotated[
+    datetime | None, Query(description="At this time (RFC 3339 UTC); default: now.")
+]
+
+
+def _at(clock_now: datetime, at: datetime | None) -> datetime:
+    if at is None:
+        return clock_now
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise StatementError("at: expected a UTC time ending in 'Z'")
+    return at.astimezone(UTC)
+
+
+@router.get(
+    "/v1/pause",
+    summary="The pause: status, expiry countdown, history, lift conditions",
+    description=(
+        "The pause at `at` (default now), a pure function of the decisions on the log: `none`, "
+        "`active`, `renewed`, `lifted` or `expired`, with its start, expiry, seconds left, "
+        "renewals and what each decision did; and each lift condition of the policy in force "
+        "with the state's figure and whether it holds."
+    ),
+)
+def get_pause(service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
+    """The pause's status."""
+    return pause_status(service.state, _at(service.clock(), at))
+
+
+@router.get(
+    "/v1/proposals",
+    summary="Proposals, paginated",
+    description=(
+        "Every proposal in id order with its body, rule, window, status and (once decided) "
+        "outcome; follow `next` until it is null."
+    ),
+)
+def list_proposals(
+    service: ServiceDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """A page of proposals."""
+    return view_page(service.state, "proposals", offset, limit)
+
+
+@router.get(
+    "/v1/proposals/{proposal_id:path}",
+    summary="One proposal: ballots and outcome",
+    description=(
+        "The proposal, every ballot on the log for it, and its outcome: once decided, the "
+        "fold's (members, counted ballots, tally, reason, lift conditions); while open, the "
+        "count so far. 404 when there is no such proposal."
+    ),
+)
+def get_proposal(proposal_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
+    """One proposal."""
+    return proposal_report(service.state, proposal_id, _at(service.clock(), at))
