@@ -19,6 +19,7 @@ from pausewatch.errors import NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
 from pausewatch.ledger import Appended, format_time
 from pausewatch.policy import check_conditions
+from pausewatch.policy._findings import FindingKind
 from pausewatch.policy._model import Action
 from pausewatch.state import StateStore, facts_from_registry
 from pausewatch.statements import KeyPair, Statement, sign_statement
@@ -98,9 +99,11 @@ def due_decisions(state: StateStore, at: datetime, secretariat: KeyPair) -> list
 
 
 def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> list[Statement]:
-    """Proposals the policy files itself for findings it marks as triggers (a halt proposal for
-    a prohibited run, a pause proposal for a critical capability), each once: its id is derived
-    from the finding's kind and subject, and one that exists is not filed again."""
+    """Proposals the policy files itself for findings it marks as triggers: a halt order for a
+    run the policy marks for one, a pause for a crossed prohibition or a critical capability
+    while no pause is in force, the next enforcement step for an order not obeyed. Each is
+    filed once: its id is derived from what it is about, and one that exists is not filed
+    again."""
     from pausewatch.service._views import evaluation
 
     try:
@@ -111,19 +114,28 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
     with state.lock:
         registry = state.registry
         pause = pause_of(registry, at)
+        wanted: list[tuple[str, Any]] = []
         for finding in result.findings:
             if finding.action is Action.HALT_PROPOSAL and finding.subject.startswith("run:"):
-                kind = "halt_order"
-            elif finding.action is Action.PAUSE_PROPOSAL and not pause.status.in_force:
-                kind = "pause_start"
-            elif finding.action is Action.ENFORCEMENT_PROPOSAL:
-                kind = "enforcement"
-            else:
-                continue
-            tag = hashlib.sha256(f"{kind}|{finding.subject}".encode()).hexdigest()[:16]
+                wanted.append(("halt_order", finding))
+            if finding.action is Action.ENFORCEMENT_PROPOSAL:
+                wanted.append(("enforcement", finding))
+            # A crossed prohibition or a critical capability is a trigger for the pause itself.
+            trigger = finding.action is Action.PAUSE_PROPOSAL or (
+                finding.kind is FindingKind.PROHIBITED_COMPUTE
+            )
+            if trigger and not pause.status.in_force:
+                wanted.append(("pause_start", finding))
+        filed: set[str] = set()
+        for kind, finding in wanted:
+            # One pause proposal per pause cycle (after the last pause's start), whatever
+            # finding triggered it; one halt or enforcement proposal per subject.
+            key = f"pause|{pause.started_at}" if kind == "pause_start" else finding.subject
+            tag = hashlib.sha256(f"{kind}|{key}".encode()).hexdigest()[:16]
             proposal_id = f"auto-{kind}-{tag}"
-            if registry.get("proposals", proposal_id) is not None:
+            if proposal_id in filed or registry.get("proposals", proposal_id) is not None:
                 continue
+            filed.add(proposal_id)
             body: dict[str, Any] = {
                 "proposal_id": proposal_id,
                 "kind": kind,

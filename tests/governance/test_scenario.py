@@ -1,0 +1,236 @@
+"""The governance story end to end over the API, with a clock the test moves: a run crosses the
+prohibition, the policy files a pause and a halt order, parties vote them in, the operator
+acknowledges the order and telemetry confirms it, a renewal fails for want of a quorum, the
+pause expires, a second pause is voted in, a lift fails while chips are dark and passes once
+they report; a rebuild from the log alone reproduces every outcome."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pausewatch.api import create_app
+from pausewatch.policy import Policy, load_preset, policy_digest, policy_to_json
+from pausewatch.service import LogService
+from pausewatch.settings import Settings
+from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simulate_fleet
+from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
+from pausewatch.telemetry import record_hash, sign_record
+
+pytestmark = pytest.mark.slow
+
+START = datetime(2027, 3, 1, tzinfo=UTC)
+PARTIES = ("cn", "eu", "uk")  # besides the fleet's own party, party-1
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
+        return self.now
+
+
+def scenario_policy() -> dict[str, Any]:
+    """miri-2025 with a one-day vote window, 30-day pauses decided by simple majority, and
+    lift conditions the telemetry can show: full coverage and no dark chip."""
+    doc = policy_to_json(load_preset("miri-2025"))
+    doc["id"] = "scenario"
+    doc["governance"]["vote_window_days"] = 1
+    doc["governance"]["decisions"]["halt_order"] = {"body": "conference", "rule": "simple_majority"}
+    pause = doc["pause"]
+    pause["default_duration_days"] = 30
+    pause["renewal_duration_days"] = 30
+    pause["lift"]["rule"] = "simple_majority"
+    pause["lift"]["conditions"] = [
+        {"fact": "monitoring_coverage", "op": ">=", "value": 0.95, "description": "coverage"},
+        {"fact": "dark_chips", "op": "==", "value": 0, "description": "no dark chip"},
+    ]
+    return doc
+
+
+def continue_chains(fleet: Fleet, last: dict[str, bytes], start: datetime, windows: int) -> bytes:
+    """Idle windows after ``start`` for every chip of ``fleet``, chained to ``last`` (each
+    chip's last line so far), signed by the chips; ``last`` is updated."""
+    lines = []
+    for chip in fleet.chips:
+        prev_line = last[chip.chip_id]
+        prev = json.loads(prev_line)["record"]
+        for w in range(windows):
+            begin = start + timedelta(minutes=w)
+            record = {
+                **prev,
+                "seq": prev["seq"] + 1,
+                "prev": record_hash(prev_line),
+                "window_start": begin.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "window_end": (begin + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "energy_j": prev["energy_j"] + 6000,
+                "power_w_avg": 100.5,
+                "power_w_peak": 110.5,
+                "tensor_active": 0.01,
+                "sm_active": 0.02,
+                "flop": {},
+                "run_id": None,
+            }
+            line = sign_record(record, chip.private_key)
+            lines.append(line)
+            prev_line, prev = line, record
+        last[chip.chip_id] = prev_line
+    return b"".join(line + b"\n" for line in lines)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[LogService, TestClient, Clock]]:
+    clock = Clock(START)
+    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, clerk_interval_s=0)
+    service = LogService(settings, clock=clock)
+    with TestClient(create_app(service)) as client:
+        yield service, client, clock
+
+
+def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
+    service, client, clock = world
+    secretariat = load_key(service.settings.keys_dir, "secretariat")
+
+    def post(statement: Statement) -> dict[str, Any]:
+        r = client.post("/v1/statements", json=statement.to_json())
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def submit(kind: str, body: dict[str, Any], key: KeyPair) -> dict[str, Any]:
+        return post(sign_statement(kind, body, key))
+
+    policy = scenario_policy()
+    submit(
+        "policy.adopt/v1",
+        {
+            "policy": policy,
+            "digest": policy_digest(load_policy(policy)),
+            "effective_at": "2027-01-01T00:00:00Z",
+        },
+        secretariat,
+    )
+    # A fleet of 4 chips whose declared run plans 2e24 FLOP: above the 1e24 prohibition.
+    fleet = simulate_fleet(
+        (ClusterSpec("c1", "lab", "H100 SXM", 4, Workload.TRAINING),),
+        windows=10,
+        seed=1,
+        start=START - timedelta(hours=1),
+    )
+    world_ = fleet_world(fleet, secretariat, party_id="us", planned_flop=2e24)
+    for stage in world_.stages:
+        for statement in stage:
+            post(statement)
+    delegates = {"us": world_.party}
+    for party in PARTIES:
+        k = KeyPair.generate(party)
+        submit(
+            "party.register/v1", {"party_id": party, "name": party, "key": k.signer_id}, secretariat
+        )
+        delegates[party] = k
+    operator = world_.operators["lab"]
+    data = fleet.jsonl()
+    last = {}
+    for line in fleet.lines:
+        last[json.loads(line)["record"]["chip_id"]] = line
+    receipt = service.ingest_telemetry(data, submission(data, operator))
+    assert receipt.accepted == 40
+
+    # The policy files a halt order for the run and a pause proposal.
+    assert service.run_clerk() == 2
+    proposals = {p["kind"]: p for p in client.get("/v1/proposals").json()["rows"]}
+    assert set(proposals) == {"halt_order", "pause_start"}
+    pause_id = proposals["pause_start"]["proposal_id"]
+    halt_id = proposals["halt_order"]["proposal_id"]
+    for party in ("us", "cn", "eu"):
+        for pid in (pause_id, halt_id):
+            submit("gov.vote/v1", {"proposal_id": pid, "choice": "yes"}, delegates[party])
+    clock.now += timedelta(days=1, minutes=1)
+    assert service.run_clerk() == 2  # the two decisions
+    pause = client.get("/v1/pause").json()
+    assert pause["status"] == "active"
+    # It took effect at the close of its vote, a minute ago, for 30 days.
+    assert pause["seconds_left"] == pytest.approx(30 * 86_400 - 60, abs=5)
+    shown = client.get(f"/v1/proposals/{halt_id}").json()
+    assert shown["outcome"]["passed"] is True
+
+    # The operator acknowledges; after the deadline its chips report idle windows.
+    submit("order.ack/v1", {"proposal_id": halt_id}, operator)
+    deadline = datetime.fromisoformat(shown["deadline"])
+    clock.now = deadline + timedelta(minutes=30)
+    idle = continue_chains(fleet, last, deadline + timedelta(minutes=1), 5)
+    service.ingest_telemetry(idle, submission(idle, operator))
+    findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
+    assert not [f for f in findings if f["kind"] == "order_not_obeyed"]
+
+    # A renewal fails for want of a quorum (1 of 4 votes; 2 needed).
+    submit("gov.proposal/v1", {"proposal_id": "renew-1", "kind": "pause_renew"}, delegates["us"])
+    submit("gov.vote/v1", {"proposal_id": "renew-1", "choice": "yes"}, delegates["us"])
+    clock.now += timedelta(days=1, minutes=1)
+    service.run_clerk()
+    renew = client.get("/v1/proposals/renew-1").json()
+    assert renew["outcome"]["reason"].startswith("no quorum")
+
+    # Without a renewal the pause expires.
+    clock.now = START + timedelta(days=32)
+    assert client.get("/v1/pause").json()["status"] == "expired"
+
+    # A second pause is voted in; a lift fails while the chips are dark...
+    submit("gov.proposal/v1", {"proposal_id": "pause-2", "kind": "pause_start"}, delegates["eu"])
+    for party in ("us", "cn", "eu", "uk"):
+        submit("gov.vote/v1", {"proposal_id": "pause-2", "choice": "yes"}, delegates[party])
+    clock.now += timedelta(days=1, minutes=1)
+    service.run_clerk()
+    assert client.get("/v1/pause").json()["status"] == "active"
+    submit("gov.proposal/v1", {"proposal_id": "lift-1", "kind": "pause_lift"}, delegates["uk"])
+    for party in ("us", "cn", "eu", "uk"):
+        submit("gov.vote/v1", {"proposal_id": "lift-1", "choice": "yes"}, delegates[party])
+    clock.now += timedelta(days=1, minutes=1)
+    service.run_clerk()
+    lift = client.get("/v1/proposals/lift-1").json()
+    assert lift["outcome"]["passed"] is False
+    assert "lift conditions did not hold" in lift["outcome"]["reason"]
+    assert client.get("/v1/pause").json()["status"] == "active"
+
+    # ... and passes once they report again.
+    submit("gov.proposal/v1", {"proposal_id": "lift-2", "kind": "pause_lift"}, delegates["uk"])
+    for party in ("us", "cn", "eu"):
+        submit("gov.vote/v1", {"proposal_id": "lift-2", "choice": "yes"}, delegates[party])
+    close = datetime.fromisoformat(client.get("/v1/proposals/lift-2").json()["closes_at"])
+    fresh = continue_chains(fleet, last, close - timedelta(minutes=20), 5)
+    clock.now = close - timedelta(minutes=10)
+    service.ingest_telemetry(fresh, submission(fresh, operator))
+    clock.now = close + timedelta(minutes=1)
+    service.run_clerk()
+    lift = client.get("/v1/proposals/lift-2").json()
+    assert lift["outcome"]["passed"] is True, lift["outcome"]["reason"]
+    assert all(c["held"] for c in lift["outcome"]["conditions"])
+    assert client.get("/v1/pause").json()["status"] == "lifted"
+
+    # Every outcome comes from the log alone.
+    report = service.state.rebuild(service.log)
+    assert report.identical, report.differences
+
+
+def load_policy(doc: dict[str, Any]) -> Policy:
+    return Policy.model_validate(doc)
+
+
+def submission(data: bytes, key: KeyPair) -> Statement:
+    return sign_statement(
+        "telemetry.submission/v1",
+        {
+            "operator_id": "lab",
+            "batch_digest": hashlib.sha256(data).hexdigest(),
+            "records": data.count(b"\n"),
+        },
+        key,
+    )
