@@ -188,3 +188,51 @@ def test_only_parties_delegates_and_the_secretariat_propose(world: World) -> Non
     assert by_secretariat.accepted
     again = w.submit("gov.proposal/v1", {"proposal_id": "auto-1", "kind": "pause_start"}, "us")
     assert not again.accepted
+
+
+def test_an_approval_decision_reaches_the_run(world: World) -> None:
+    w = world
+    w.operator("lab", "us")
+    w.facility("f1", "lab")
+    w.cluster("c1", "f1", "lab")
+    w.ok("run.declaration/v1", declaration("r1", planned_flop=5e23), "lab")
+    policy = w.registry.policy_at(w.now)
+    assert policy is not None
+    run = next(r for r in facts_from_registry(w.registry, w.now, policy).runs if r.id == "r1")
+    assert run.approval.value == "pending"
+    for pid in ("us", "cn"):
+        w.ok(
+            "gov.seat/v1",
+            {
+                "body": "council",
+                "party_id": pid,
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2030-01-01T00:00:00Z",
+            },
+            w.secretariat,
+        )
+    p = propose(w, "ok-r1", "approve_declaration", subject="run:r1")
+    vote(w, "ok-r1", "us", "yes")
+    vote(w, "ok-r1", "cn", "yes")
+    close(w, p)
+    assert decide(w, "ok-r1", True, 2, 0).accepted
+    run = next(r for r in facts_from_registry(w.registry, w.now, policy).runs if r.id == "r1")
+    assert run.approval.value == "approved"
+    assert run.decided_at is not None
+
+
+def test_a_withdrawal_takes_effect_after_its_notice(world: World) -> None:
+    w = world
+    w.ok(
+        "gov.proposal/v1",
+        {"proposal_id": "leave-uk", "kind": "withdrawal", "subject": "party:uk"},
+        "uk-delegate",
+    )
+    policy = w.registry.policy_at(w.now)
+    assert policy is not None
+    assert policy.withdrawal is not None
+    from pausewatch.governance._fold import members_at
+
+    assert "uk" in members_at(w.registry, "conference", policy, w.now)
+    later = w.now + timedelta(days=policy.withdrawal.notice_days + 1)
+    assert "uk" not in members_at(w.registry, "conference", policy, later)

@@ -209,8 +209,11 @@ def members_at(registry: Registry, body_id: str, policy: Policy, at: datetime) -
     assert governance is not None
     spec = governance.bodies[body_id]
     when = format_time(at)
+    gone = withdrawn(registry, policy, at)
     parties = {
-        pid for (pid,), row in registry.views["parties"].items() if row["registered_at"] < when
+        pid
+        for (pid,), row in registry.views["parties"].items()
+        if row["registered_at"] < when and pid not in gone
     }
     if spec.members == "all_parties":
         return frozenset(parties)
@@ -220,6 +223,23 @@ def members_at(registry: Registry, body_id: str, policy: Policy, at: datetime) -
         if b == body_id and row["starts_at"] <= when < row["ends_at"]
     }
     return frozenset((set(spec.permanent_seats) | elected) & parties)
+
+
+def withdrawn(registry: Registry, policy: Policy, at: datetime) -> set[str]:
+    """Parties whose withdrawal took effect by ``at``: a party's own withdrawal notice (a
+    ``withdrawal`` proposal about ``party:<itself>``, filed by it) takes effect the policy's
+    notice period after it reached the log, vote or no vote."""
+    notice = policy.withdrawal.notice_days if policy.withdrawal is not None else 0
+    out: set[str] = set()
+    for _, row in registry.views["proposals"].items():
+        if row["kind"] != ProposalKind.WITHDRAWAL.value:
+            continue
+        party = (row["subject"] or "").removeprefix("party:")
+        if row["proposer"] != party:
+            continue
+        if _time(row["opens_at"]) + timedelta(days=notice) <= at:
+            out.add(party)
+    return out
 
 
 def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
@@ -369,4 +389,4 @@ register_handler("gov.proposal/v1", _proposal)
 register_handler("gov.vote/v1", _vote)
 register_handler("gov.decision/v1", _decision)
 
-__all__ = ["members_at", "outcome", "pause_of", "subject_operator"]
+__all__ = ["members_at", "outcome", "pause_of", "subject_operator", "withdrawn"]

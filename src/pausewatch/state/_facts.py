@@ -81,8 +81,9 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
     """The facts the views hold at ``at`` (see the module docstring)."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
+    reviews = _reviews(registry, at)
     runs = [
-        _run_fact(row, views["tel_runs"].get((row["run_id"],)), rule, at)
+        _run_fact(row, views["tel_runs"].get((row["run_id"],)), rule, at, reviews)
         for _, row in sorted(views["runs"].items())
     ]
     catalogue = load_catalogue()
@@ -219,8 +220,37 @@ def _count(flop: Mapping[str, float], rule: CountingRule | None) -> float:
     return count_flop(flop, rule or CountingRule.FP16_EQUIVALENT_OR_ACTUAL) if flop else 0.0
 
 
+def _reviews(registry: Registry, at: datetime) -> dict[str, dict[str, Any]]:
+    """What the parties decided about declarations by ``at``, per run: approved or rejected
+    (with the time), and the days of review extension granted. Decisions take effect at the
+    close of their vote; a later decision on the same run overrides an earlier one."""
+    out: dict[str, dict[str, Any]] = {}
+    decided = [
+        row
+        for _, row in registry.views["proposals"].items()
+        if row["passed"]
+        and row["kind"] in ("approve_declaration", "reject_declaration", "extend_review")
+        and (row["subject"] or "").startswith("run:")
+        and datetime.fromisoformat(row["closes_at"]) <= at
+    ]
+    for row in sorted(decided, key=lambda r: (r["closes_at"], r["proposed_idx"])):
+        review = out.setdefault(row["subject"][4:], {})
+        if row["kind"] == "extend_review":
+            review["review_extended_days"] = review.get("review_extended_days", 0) + (
+                row["days"] or 0
+            )
+        else:
+            review["approval"] = "approved" if row["kind"] == "approve_declaration" else "rejected"
+            review["decided_at"] = row["closes_at"]
+    return out
+
+
 def _run_fact(
-    row: Row, telemetry: Row | None, rule: CountingRule | None, at: datetime
+    row: Row,
+    telemetry: Row | None,
+    rule: CountingRule | None,
+    at: datetime,
+    reviews: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     declared = {"value": row["planned_flop"]}
     if row["planned_flop_low"] is not None:
@@ -256,6 +286,14 @@ def _run_fact(
         "compute_cost_usd": row["compute_cost_usd"],
         "evidence": [f"log:{row['declared_idx']}", f"log:{row['updated_idx']}"],
     }
+    review = reviews.get(row["run_id"])
+    if review is not None:
+        if "approval" in review:
+            fact["approval"], fact["decided_at"] = review["approval"], review["decided_at"]
+        elif fact["approval"] == "pending" and review.get("review_extended_days"):
+            fact["approval"] = "extended"
+        if review.get("review_extended_days"):
+            fact["review_extended_days"] = review["review_extended_days"]
     if row["status"] == "abandoned":
         fact["started"] = False
     if measured:
