@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pausewatch.errors import Error
 from pausewatch.ledger import MerkleTree, SignedCheckpoint, Verifier, leaf_hash
+from pausewatch.registry import Registry
 from pausewatch.statements import canonical, parse_json, parse_statement
 
 MAX_PROBLEMS = 100
@@ -43,6 +45,10 @@ class AuditReport:
     checkpoints: list[CheckpointResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     server_proofs_checked: int = 0
+    decisions: list[dict[str, object]] = field(default_factory=list)
+    """Every proposal's outcome, recomputed by folding the entries (with a secretariat key)."""
+    rejected_entries: int = 0
+    """Entries the fold rejected (on the log, without effect)."""
 
     @property
     def ok(self) -> bool:
@@ -67,12 +73,21 @@ class AuditReport:
             "checkpoints": [c.__dict__ for c in self.checkpoints],
             "witnessed_checkpoints": sum(c.witnessed for c in self.checkpoints),
             "server_proofs_checked": self.server_proofs_checked,
+            "decisions": self.decisions,
+            "rejected_entries": self.rejected_entries,
             "problems": self.problems,
         }
 
 
-def check_entry(index: int, data: bytes, report: AuditReport, last_time: str) -> str:
-    """Check one entry's bytes; return its integration time (for ordering)."""
+def check_entry(
+    index: int,
+    data: bytes,
+    report: AuditReport,
+    last_time: str,
+    fold: Registry | None = None,
+) -> str:
+    """Check one entry's bytes; return its integration time (for ordering). With ``fold``,
+    fold the entry's statement into it (a registry recomputed from the entries alone)."""
     try:
         obj = parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -96,6 +111,17 @@ def check_entry(index: int, data: bytes, report: AuditReport, last_time: str) ->
         report.kinds[statement.kind] = report.kinds.get(statement.kind, 0) + 1
     except Error as exc:
         report.problem(f"entry {index}: {exc}")
+        if fold is not None:
+            fold.applied = index + 1  # an entry that is not a statement changes nothing
+        return max(t, last_time)
+    if fold is not None:
+        try:
+            outcome = fold.apply(index, datetime.fromisoformat(t), statement)
+        except (Error, ValueError) as exc:
+            report.problem(f"entry {index}: cannot be folded: {exc}")
+            fold.applied = index + 1
+        else:
+            report.rejected_entries += not outcome.accepted
     return max(t, last_time)
 
 
@@ -105,11 +131,15 @@ def audit_log(
     log_verifier: Verifier,
     witnesses: list[Verifier] | None = None,
     threshold: int = 0,
+    secretariat: str | None = None,
 ) -> tuple[AuditReport, MerkleTree]:
-    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes``."""
+    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes``. With the
+    ``secretariat`` key (a signer id), also fold the entries and recompute every proposal's
+    outcome from them alone (:attr:`AuditReport.decisions`)."""
     report = AuditReport(origin=log_verifier.name)
     tree = MerkleTree()
     last_time = ""
+    fold = Registry(frozenset({secretariat})) if secretariat else None
     for index, data in entries:
         if index != tree.size:
             report.problem(
@@ -117,8 +147,19 @@ def audit_log(
             )
             break
         tree.append_leaf_hash(leaf_hash(data))
-        last_time = check_entry(index, data, report, last_time)
+        last_time = check_entry(index, data, report, last_time, fold)
     report.entries = tree.size
+    if fold is not None:
+        report.decisions = [
+            {
+                "proposal_id": row["proposal_id"],
+                "kind": row["kind"],
+                "status": row["status"],
+                "passed": row["passed"],
+                "reason": json.loads(row["outcome"])["reason"] if row["outcome"] else None,
+            }
+            for _, row in sorted(fold.views["proposals"].items())
+        ]
     report.root_hash = tree.root().hex()
     for note in checkpoint_notes:
         try:

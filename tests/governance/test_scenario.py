@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
+from pausewatch.audit import audit_log
 from pausewatch.policy import Policy, load_preset, policy_digest, policy_to_json
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
@@ -215,7 +216,24 @@ def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
     assert all(c["held"] for c in lift["outcome"]["conditions"])
     assert client.get("/v1/pause").json()["status"] == "lifted"
 
-    # Every outcome comes from the log alone.
+    # Every outcome comes from the log alone: the audit folds the entries it verified and
+    # reaches the server's outcomes; a rebuild of the views finds them identical.
+    entries = [(e.index, e.data) for e in service.log.entries_since(0)]
+    audit, _ = audit_log(
+        entries,
+        [service.log.checkpoint_note()],
+        service.log.verifier,
+        secretariat=secretariat.signer_id,
+    )
+    assert audit.ok, audit.problems
+    served = {p["proposal_id"]: p["passed"] for p in client.get("/v1/proposals").json()["rows"]}
+    assert {d["proposal_id"]: d["passed"] for d in audit.decisions} == served
+    named = {pause_id: True, halt_id: True, "renew-1": False, "pause-2": True}
+    named.update({"lift-1": False, "lift-2": True})
+    assert {k: v for k, v in served.items() if k in named} == named
+    # After the first pause expired the run was still prohibited: the policy filed a new pause
+    # proposal, which nobody has voted on yet.
+    assert [v for k, v in served.items() if k not in named] == [None]
     report = service.state.rebuild(service.log)
     assert report.identical, report.differences
 

@@ -41,10 +41,20 @@ def audit(
         list[Path] | None,
         typer.Option("--checkpoint", help="A checkpoint note you hold; repeatable."),
     ] = None,
+    secretariat: Annotated[
+        str | None,
+        typer.Option(
+            "--secretariat",
+            help="The secretariat's key (ed25519:...), to recompute every governance outcome "
+            "from the entries; default: the key the server reports, with a warning.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Download the whole log (or read an export), recompute every leaf and root, check every
-    statement signature, every checkpoint signature and cosignature, and their consistency.
+    statement signature, every checkpoint signature and cosignature, and their consistency;
+    fold the entries and recompute every proposal's outcome, and compare them with the
+    server's.
 
     Exits 1 if anything is wrong. Trusts nothing the server says without a proof.
     """
@@ -66,7 +76,7 @@ def audit(
             if x.get("type") == "entry"
         )
         notes = held + [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        report, _ = audit_log(entries, notes, verifier, witnesses, threshold)
+        report, _ = audit_log(entries, notes, verifier, witnesses, threshold, secretariat)
     else:
         with PausewatchClient(url) as client:
             from pausewatch.cli._log import log_verifier
@@ -76,8 +86,16 @@ def audit(
             notes = held + [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
             notes.append(latest)
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
-            report, _ = audit_log(entries, notes, verifier, witnesses, threshold)
+            roles = client.info().get("roles", {})
+            key = secretariat or roles.get("secretariat")
+            if key and not secretariat:
+                err.print(
+                    "warning: trusting the secretariat key the server reports; pin it with "
+                    "--secretariat"
+                )
+            report, _ = audit_log(entries, notes, verifier, witnesses, threshold, key)
             _check_server_proofs(client, report, [*held, latest], verifier)
+            _check_server_outcomes(client, report)
     _print(report, as_json)
     if not report.ok:
         raise typer.Exit(1)
@@ -112,6 +130,24 @@ def _check_server_proofs(
             report.problem(f"server consistency proof {cp.size} -> {newest.size}: {exc}")
 
 
+def _check_server_outcomes(client: PausewatchClient, report: AuditReport) -> None:
+    """Compare the server's proposal outcomes with the ones recomputed from the entries."""
+    if not report.decisions:
+        return
+    served = {p["proposal_id"]: p for p in client.proposals()}
+    for mine in report.decisions:
+        theirs = served.get(str(mine["proposal_id"]))
+        if theirs is None or (theirs["status"], theirs["passed"]) != (
+            mine["status"],
+            mine["passed"],
+        ):
+            report.problem(
+                f"proposal {mine['proposal_id']}: the server says "
+                f"{None if theirs is None else (theirs['status'], theirs['passed'])}, the "
+                f"entries give {(mine['status'], mine['passed'])}"
+            )
+
+
 def _print(report: AuditReport, as_json: bool) -> None:
     if as_json:
         print_json(report.to_json())
@@ -126,6 +162,14 @@ def _print(report: AuditReport, as_json: bool) -> None:
         f"checkpoints:  {len(report.checkpoints)} verified, "
         f"{sum(c.witnessed for c in report.checkpoints)} witnessed"
     )
+    if report.decisions:
+        decided = [d for d in report.decisions if d["status"] == "decided"]
+        out.print(
+            f"decisions:    {len(decided)} recomputed from the entries "
+            f"({sum(1 for d in decided if d['passed'])} passed), "
+            f"{len(report.decisions) - len(decided)} open; "
+            f"{report.rejected_entries} entries rejected by the fold"
+        )
     if report.server_proofs_checked:
         out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
     if report.ok:
