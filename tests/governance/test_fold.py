@@ -236,3 +236,23 @@ def test_a_withdrawal_takes_effect_after_its_notice(world: World) -> None:
     assert "uk" in members_at(w.registry, "conference", policy, w.now)
     later = w.now + timedelta(days=policy.withdrawal.notice_days + 1)
     assert "uk" not in members_at(w.registry, "conference", policy, later)
+
+
+def test_a_new_policy_needs_a_passed_proposal(world: World) -> None:
+    w = world
+    other = load_preset("eu-ai-act")
+    body = {
+        "policy": policy_to_json(other),
+        "digest": policy_digest(other),
+        "effective_at": "2026-01-01T00:00:00Z",
+    }
+    refused = w.submit("policy.adopt/v1", body, w.secretariat)
+    assert not refused.accepted
+    assert "needs a passed adopt_policy" in (refused.reason or "")
+    p = propose(w, "adopt-eu", "adopt_policy", policy_digest=policy_digest(other))
+    for party in ("us", "cn", "eu"):
+        vote(w, "adopt-eu", party, "yes")
+    close(w, p)
+    assert decide(w, "adopt-eu", True, 3, 0).accepted
+    assert w.submit("policy.adopt/v1", body, w.secretariat).accepted
+    assert w.registry.policy_at(w.now) == other

@@ -22,7 +22,7 @@ from typing import Any
 
 from pausewatch.ledger import format_time
 from pausewatch.policy import Policy, Tier
-from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
+from pausewatch.policy._model import POST_TRAINING_PHASES, Basis, Decision
 from pausewatch.policy._statements import ADOPT_KIND, Adoption, PolicyAdopt, effective_policy
 from pausewatch.registry._kinds import (
     ChipCertify,
@@ -717,6 +717,27 @@ def _position(ctx: _Context, body: Body) -> None:
 def _adopt(ctx: _Context, body: Body) -> None:
     assert isinstance(body, PolicyAdopt)
     ctx.require_secretariat()
+    # The first policy is the secretariat's to adopt (there are no bodies to vote before
+    # it). After that, who adopts is governance's matter: a policy whose bodies decide
+    # adoptions needs a passed proposal for exactly this document, used once.
+    current = ctx.registry.adoptions[-1].body.policy if ctx.registry.adoptions else None
+    governance = current.governance if current is not None else None
+    if governance is not None and Decision.ADOPT_POLICY in governance.decisions:
+        views = ctx.registry.views
+        passed = sum(
+            1
+            for row in views["proposals"].values()
+            if row["passed"]
+            and row["kind"] in ("adopt_policy", "amend_policy")
+            and row["policy_digest"] == body.digest
+        )
+        adopted = sum(1 for row in views["adoptions"].values() if row["digest"] == body.digest)
+        if passed <= adopted:
+            raise RejectedError(
+                f"adopting policy {body.digest[:12]}... needs a passed adopt_policy or "
+                "amend_policy proposal for this digest (each adopts once)",
+                forbidden=True,
+            )
     # The fold keeps adoptions to know which policy a declaration falls under; the view keeps
     # each whole document, so that the fold can resume from the views alone.
     ctx.adoptions.append(Adoption(ctx.index, ctx.at, ctx.signer, body))
