@@ -256,3 +256,31 @@ def test_a_new_policy_needs_a_passed_proposal(world: World) -> None:
     assert decide(w, "adopt-eu", True, 3, 0).accepted
     assert w.submit("policy.adopt/v1", body, w.secretariat).accepted
     assert w.registry.policy_at(w.now) == other
+
+
+def test_an_exemption_lifts_the_pause_for_its_run_until_it_expires(world: World) -> None:
+    w = world
+    p = propose(w, "pause-x", "pause_start")
+    for party in ("us", "cn", "eu"):
+        vote(w, "pause-x", party, "yes")
+    close(w, p)
+    assert decide(w, "pause-x", True, 3, 0).accepted
+    w.operator("lab", "us")
+    w.facility("f1", "lab")
+    w.cluster("c1", "f1", "lab")
+    w.ok("run.declaration/v1", declaration("big", planned_flop=5e22), "lab")
+    p = propose(w, "exempt-big", "exemption", subject="run:big", days=10)
+    for party in ("us", "cn", "eu"):
+        vote(w, "exempt-big", party, "yes")
+    close(w, p)
+    assert decide(w, "exempt-big", True, 3, 0).accepted
+    policy = w.registry.policy_at(w.now)
+    assert policy is not None
+
+    def violations(at: Any) -> list[str]:
+        facts = facts_from_registry(w.registry, at, policy)
+        result = evaluate(policy, facts, at)
+        return [f.subject for f in result.findings if f.kind.value == "pause_violation"]
+
+    assert violations(w.now) == []
+    assert set(violations(w.now + timedelta(days=11))) == {"run:big", "model:m1"}

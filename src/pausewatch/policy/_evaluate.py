@@ -934,6 +934,8 @@ class _Evaluator:
         assert pause is not None
         if run.phase not in pause.prohibits.phases or c.value <= limit:
             return
+        if run.exempt_until is not None and self.at < run.exempt_until:
+            return
         if run.status not in (RunStatus.RUNNING, RunStatus.PLANNED):
             return
         self.finding(
@@ -1192,6 +1194,7 @@ class _Evaluator:
             for r in lin.runs
             if r.phase in pause.prohibits.phases
             and r.status in (RunStatus.RUNNING, RunStatus.PLANNED)
+            and not (r.exempt_until is not None and self.at < r.exempt_until)
         ]
         if not active:
             return

@@ -137,6 +137,8 @@ class RunFact(Model):
     """The main kind of training data (e.g. ``biological_sequences``)."""
     compute_cost_usd: NonNegative | None = None
     """What the run's compute cost (unknown: none)."""
+    exempt_until: Utc | None = None
+    """An exemption the parties granted covers the run until then: the pause does not bind it."""
     evidence: Evidence = ()
     """Log entries the facts about this run rest on."""
 

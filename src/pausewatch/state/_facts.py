@@ -221,21 +221,26 @@ def _count(flop: Mapping[str, float], rule: CountingRule | None) -> float:
 
 
 def _reviews(registry: Registry, at: datetime) -> dict[str, dict[str, Any]]:
-    """What the parties decided about declarations by ``at``, per run: approved or rejected
-    (with the time), and the days of review extension granted. Decisions take effect at the
-    close of their vote; a later decision on the same run overrides an earlier one."""
+    """What the parties decided about runs by ``at``: approved or rejected (with the time),
+    the days of review extension granted, and any exemption (until its close plus its days).
+    Decisions take effect at the close of their vote; a later one on the same run overrides
+    an earlier."""
     out: dict[str, dict[str, Any]] = {}
     decided = [
         row
         for _, row in registry.views["proposals"].items()
         if row["passed"]
-        and row["kind"] in ("approve_declaration", "reject_declaration", "extend_review")
+        and row["kind"]
+        in ("approve_declaration", "reject_declaration", "extend_review", "exemption")
         and (row["subject"] or "").startswith("run:")
         and datetime.fromisoformat(row["closes_at"]) <= at
     ]
     for row in sorted(decided, key=lambda r: (r["closes_at"], r["proposed_idx"])):
         review = out.setdefault(row["subject"][4:], {})
-        if row["kind"] == "extend_review":
+        if row["kind"] == "exemption":
+            until = datetime.fromisoformat(row["closes_at"]) + timedelta(days=row["days"] or 0)
+            review["exempt_until"] = format_time(until)
+        elif row["kind"] == "extend_review":
             review["review_extended_days"] = review.get("review_extended_days", 0) + (
                 row["days"] or 0
             )
@@ -294,6 +299,8 @@ def _run_fact(
             fact["approval"] = "extended"
         if review.get("review_extended_days"):
             fact["review_extended_days"] = review["review_extended_days"]
+        if "exempt_until" in review:
+            fact["exempt_until"] = review["exempt_until"]
     if row["status"] == "abandoned":
         fact["started"] = False
     if measured:
