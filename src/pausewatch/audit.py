@@ -117,8 +117,8 @@ def check_entry(
     if fold is not None:
         try:
             outcome = fold.apply(index, datetime.fromisoformat(t), statement)
-        except (Error, ValueError) as exc:
-            report.problem(f"entry {index}: cannot be folded: {exc}")
+        except Exception as exc:  # any failure of the fold is a finding of the audit
+            report.problem(f"entry {index}: cannot be folded: {type(exc).__name__}: {exc}")
             fold.applied = index + 1
         else:
             report.rejected_entries += not outcome.accepted

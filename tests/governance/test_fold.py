@@ -156,25 +156,92 @@ def test_a_lift_fails_while_a_condition_is_unmet(world: World) -> None:
     }
 
 
+def seat(w: World, party: str) -> None:
+    """An elected council seat for a year, from now."""
+    start = w.now + timedelta(seconds=1)
+    w.ok(
+        "gov.seat/v1",
+        {
+            "body": "council",
+            "party_id": party,
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "ends_at": (start + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        },
+        w.secretariat,
+    )
+
+
 def test_a_council_counts_its_seats_only(world: World) -> None:
     w = world
-    start, end = "2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z"
     for party in ("us", "cn"):
-        w.ok(
-            "gov.seat/v1",
-            {"body": "council", "party_id": party, "starts_at": start, "ends_at": end},
-            w.secretariat,
-        )
-    p = propose(w, "halt-1", "halt_order", subject="run:r1", deadline="2027-01-01T00:00:00Z")
+        seat(w, party)
+    deadline = (w.now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    p = propose(w, "halt-1", "halt_order", subject="run:r1", deadline=deadline)
     assert p["body"] == "council"
     vote(w, "halt-1", "us", "yes")
     vote(w, "halt-1", "eu", "yes")  # not a council member
     vote(w, "halt-1", "uk", "yes")  # nor this one
     close(w, p)
-    assert decide(w, "halt-1", True, 1, 0).accepted
+    # Two of the council's 15 seats are filled: its quorum (8) counts all 15.
+    assert decide(w, "halt-1", False, 1, 0).accepted
     outcome = json.loads(w.registry.get("proposals", "halt-1")["outcome"])  # type: ignore[index]
     assert outcome["members"] == ["cn", "us"]
     assert sorted(n["party"] for n in outcome["not_counted"]) == ["eu", "uk"]
+    assert outcome["reason"].startswith("no quorum: 1 of 15 members voted, 8 needed")
+
+
+def test_seats_are_neither_backdated_nor_more_than_the_body_has(world: World) -> None:
+    w = world
+    backdated = w.submit(
+        "gov.seat/v1",
+        {
+            "body": "council",
+            "party_id": "us",
+            "starts_at": "2026-01-01T00:00:00Z",
+            "ends_at": "2030-01-01T00:00:00Z",
+        },
+        w.secretariat,
+    )
+    assert not backdated.accepted
+    assert "backdated" in (backdated.reason or "")
+
+
+def test_a_halt_order_deadline_comes_after_the_vote(world: World) -> None:
+    w = world
+    early = (w.now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = w.submit(
+        "gov.proposal/v1",
+        {"proposal_id": "h", "kind": "halt_order", "subject": "run:r1", "deadline": early},
+        "us-delegate",
+    )
+    assert not out.accepted
+    assert "must come after the vote closes" in (out.reason or "")
+
+
+def test_a_majority_cannot_make_a_pause_longer_than_the_policy(world: World) -> None:
+    w = world
+    out = w.submit(
+        "gov.proposal/v1",
+        {"proposal_id": "forever", "kind": "pause_start", "days": 36500},
+        "us-delegate",
+    )
+    assert not out.accepted
+    assert "at most the policy's 180 days" in (out.reason or "")
+
+
+def test_a_changed_back_vote_counts(world: World) -> None:
+    w = world
+    p = propose(w, "pause-v", "pause_start")
+    for n, choice in enumerate(("yes", "no", "yes")):
+        cast = (w.now + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        w.ok(
+            "gov.vote/v1",
+            {"proposal_id": "pause-v", "choice": choice, "cast_at": cast},
+            "us-delegate",
+        )
+    vote(w, "pause-v", "cn", "yes")
+    close(w, p)
+    assert decide(w, "pause-v", True, 2, 0).accepted
 
 
 def test_only_parties_delegates_and_the_secretariat_propose(world: World) -> None:
@@ -200,22 +267,16 @@ def test_an_approval_decision_reaches_the_run(world: World) -> None:
     assert policy is not None
     run = next(r for r in facts_from_registry(w.registry, w.now, policy).runs if r.id == "r1")
     assert run.approval.value == "pending"
-    for pid in ("us", "cn"):
-        w.ok(
-            "gov.seat/v1",
-            {
-                "body": "council",
-                "party_id": pid,
-                "starts_at": "2026-01-01T00:00:00Z",
-                "ends_at": "2030-01-01T00:00:00Z",
-            },
-            w.secretariat,
-        )
+    council = [*PARTIES, "p5", "p6", "p7", "p8"]  # 8 of the council's 15 seats: a quorum
+    for party in council[4:]:
+        w.party(party)
+    for party in council:
+        seat(w, party)
     p = propose(w, "ok-r1", "approve_declaration", subject="run:r1")
-    vote(w, "ok-r1", "us", "yes")
-    vote(w, "ok-r1", "cn", "yes")
+    for party in council:
+        w.ok("gov.vote/v1", {"proposal_id": "ok-r1", "choice": "yes"}, party)
     close(w, p)
-    assert decide(w, "ok-r1", True, 2, 0).accepted
+    assert decide(w, "ok-r1", True, 8, 0).accepted
     run = next(r for r in facts_from_registry(w.registry, w.now, policy).runs if r.id == "r1")
     assert run.approval.value == "approved"
     assert run.decided_at is not None

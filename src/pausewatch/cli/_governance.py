@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -87,13 +88,18 @@ def vote(
 ) -> None:
     """Cast a ballot; a party's last ballot before the close counts."""
     signer = load_key(keys_dir(keys_dir_opt, data_dir), key)
-    body = {"proposal_id": proposal_id, "choice": choice.value}
+    body = {
+        "proposal_id": proposal_id,
+        "choice": choice.value,
+        "cast_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
     with PausewatchClient(url) as client:
         accepted = client.submit(sign_statement("gov.vote/v1", body, signer))
     if as_json:
         print_json(accepted)
         return
-    out.print(f"{choice.value} on {escape(proposal_id)}: entry {accepted['index']}")
+    again = " (already on the log)" if accepted.get("duplicate") else ""
+    out.print(f"{choice.value} on {escape(proposal_id)}: entry {accepted['index']}{again}")
 
 
 def _outcome_line(report: dict[str, Any]) -> str:

@@ -90,6 +90,25 @@ def _seat(ctx: _Context, body: Body) -> None:
     if spec.members == "all_parties":
         raise RejectedError(f"body {body.body!r} has every party as a member: it has no seats")
     ctx.must_exist("parties", "party", body.party_id)
+    if body.starts_at < ctx.at:
+        raise RejectedError(
+            "a seat starts no earlier than its record on the log: a backdated seat would "
+            "change votes already closed"
+        )
+    if spec.term_days is not None and body.ends_at - body.starts_at > timedelta(
+        days=spec.term_days
+    ):
+        raise RejectedError(f"a seat of {body.body!r} lasts at most {spec.term_days:g} days")
+    held = {
+        row["party_id"]
+        for (b, _, _), row in ctx.registry.views["seats"].items()
+        if b == body.body
+        and row["starts_at"] < format_time(body.ends_at)
+        and format_time(body.starts_at) < row["ends_at"]
+    } | set(spec.permanent_seats)
+    assert isinstance(spec.members, int)
+    if body.party_id not in held and len(held) >= spec.members:
+        raise RejectedError(f"{body.body!r} has {spec.members} seats, all held during that term")
     ctx.set(
         "seats",
         {
@@ -145,11 +164,24 @@ def _proposal(ctx: _Context, body: Body) -> None:
             rule = governance.bodies[body_id].default_rule
     spec = governance.bodies[body_id]
     days = body.days
-    if body.kind is ProposalKind.PAUSE_START and days is None and policy.pause is not None:
-        days = policy.pause.default_duration_days
-    if body.kind is ProposalKind.PAUSE_RENEW and days is None and policy.pause is not None:
-        days = policy.pause.renewal_duration_days
+    if step in (Step.START, Step.RENEW) and policy.pause is not None:
+        # A pause lasts what the policy says, at most: a majority cannot make it longer.
+        longest = (
+            policy.pause.default_duration_days
+            if step is Step.START
+            else policy.pause.renewal_duration_days
+        )
+        if days is not None and days > longest:
+            raise RejectedError(
+                f"a {body.kind.value} may last at most the policy's {longest:g} days, got {days:g}"
+            )
+        days = longest if days is None else days
     closes = ctx.at + timedelta(days=governance.vote_window_days)
+    if body.deadline is not None and body.deadline <= closes:
+        raise RejectedError(
+            f"the deadline {format_time(body.deadline)} must come after the vote closes "
+            f"({format_time(closes)}): an order binds once decided"
+        )
     ctx.set(
         "proposals",
         {
@@ -264,12 +296,15 @@ def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
     votes, rejections = counted_votes(
         ballots, members=members, keys=keys, opens_at=opens, closes_at=closes
     )
+    spec = policy.governance.bodies[proposal["body"]] if policy.governance else None
+    seats = spec.members if spec is not None and isinstance(spec.members, int) else None
     result = tally(
         votes,
         members=members,
         rule=VoteRule(proposal["rule"]),
         quorum=proposal["quorum"],
         veto_holders=json.loads(proposal["veto_holders"]),
+        seats=seats,
     )
     passed, reason = result.passed, result.reason
     conditions: list[dict[str, Any]] = []
@@ -331,20 +366,31 @@ def _decision(ctx: _Context, body: Body) -> None:
 
 
 def pause_of(registry: Registry, at: datetime) -> PauseState:
-    """The pause at ``at``: the passed pause proposals, each taking effect at its close."""
-    decisions = [
-        PauseDecision(
-            _PAUSE_STEPS[ProposalKind(row["kind"])],
-            _time(row["closes_at"]),
-            row["days"],
-            row["proposal_id"],
+    """The pause at ``at``: the passed pause proposals, each taking effect at its close (ties
+    in log order), a lift judged by the minimum duration of the policy in force then."""
+    rows = sorted(
+        (
+            row
+            for row in registry.views["proposals"].values()
+            if row["passed"] and ProposalKind(row["kind"]) in _PAUSE_STEPS
+        ),
+        key=lambda r: (r["closes_at"], r["proposed_idx"]),
+    )
+    decisions = []
+    for row in rows:
+        closes = _time(row["closes_at"])
+        policy = registry.policy_at(closes)
+        minimum = policy.pause.minimum_duration_days if policy and policy.pause else None
+        decisions.append(
+            PauseDecision(
+                _PAUSE_STEPS[ProposalKind(row["kind"])],
+                closes,
+                row["days"],
+                row["proposal_id"],
+                minimum_days=minimum,
+            )
         )
-        for _, row in sorted(registry.views["proposals"].items())
-        if row["passed"] and ProposalKind(row["kind"]) in _PAUSE_STEPS
-    ]
-    policy = registry.policy_at(at)
-    minimum = policy.pause.minimum_duration_days if policy is not None and policy.pause else None
-    return pause_state(decisions, at, minimum_days=minimum)
+    return pause_state(decisions, at)
 
 
 def subject_operator(registry: Registry, subject: str | None) -> str | None:

@@ -53,6 +53,9 @@ class PauseDecision:
     """For a start or a renewal: how long it lasts, or extends, in days."""
     reference: str = ""
     """The proposal it executes (for people reading the history)."""
+    minimum_days: float | None = None
+    """For a lift: the policy's minimum duration when it was decided (overrides the
+    ``minimum_days`` given to :func:`pause_state`)."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +147,10 @@ def pause_state(
                 history.append(f"{when} {name}: no effect, no pause is in force")
                 continue
             assert started is not None
-            if minimum_days is not None and d.at < started + timedelta(days=minimum_days):
+            minimum = d.minimum_days if d.minimum_days is not None else minimum_days
+            if minimum is not None and d.at < started + timedelta(days=minimum):
                 history.append(
-                    f"{when} {name}: no effect, the pause may not be lifted before "
-                    f"{minimum_days:g} days"
+                    f"{when} {name}: no effect, the pause may not be lifted before {minimum:g} days"
                 )
                 continue
             status, lifted = PauseStatus.LIFTED, d.at

@@ -131,6 +131,9 @@ class Vote(Body):
 
     proposal_id: Id
     choice: Choice
+    cast_at: UtcDatetime | None = None
+    """When the voter cast it. Clients set it: without it a ballot changed back to an earlier
+    choice would repeat an earlier statement byte for byte, and count as that one."""
 
 
 @statement_kind("gov.decision/v1")

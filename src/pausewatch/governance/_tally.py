@@ -149,6 +149,7 @@ def tally(
     rule: VoteRule,
     quorum: float,
     veto_holders: Iterable[str] = (),
+    seats: int | None = None,
 ) -> Tally:
     """Apply a body's quorum, voting rule and vetoes to the counted ``votes``.
 
@@ -157,13 +158,16 @@ def tally(
     * two thirds: yes at least twice no (two thirds of the votes cast for or against);
     * unanimity: at least one yes and no no;
     * a veto holder's no blocks the decision, whatever the count.
-    Only members' ballots are considered, whatever ``votes`` holds.
+    Only members' ballots are considered, whatever ``votes`` holds. ``seats``: a body of a
+    fixed number of seats counts its quorum against them, filled or not, so that a body with
+    empty seats cannot decide with fewer voters than its rule intends.
     """
     cast = {p: b for p, b in votes.items() if p in members}
     yes = sum(1 for b in cast.values() if b.choice is Choice.YES)
     no = sum(1 for b in cast.values() if b.choice is Choice.NO)
     abstain = len(cast) - yes - no
-    need = quorum_needed(len(members), quorum)
+    size = max(seats, len(members)) if seats is not None else len(members)
+    need = quorum_needed(size, quorum)
     quorum_met = len(cast) >= need and bool(members)
     vetoed = tuple(sorted(p for p in veto_holders if p in cast and cast[p].choice is Choice.NO))
     if rule is VoteRule.SIMPLE_MAJORITY:
@@ -175,11 +179,9 @@ def tally(
     else:
         majority = yes > 0 and no == 0
         wanted = "no vote against and at least one for"
-    figures = f"{yes} yes, {no} no, {abstain} abstaining of {len(members)} members"
+    figures = f"{yes} yes, {no} no, {abstain} abstaining of {size} members"
     if not quorum_met:
-        reason = (
-            f"no quorum: {len(cast)} of {len(members)} members voted, {need} needed ({figures})"
-        )
+        reason = f"no quorum: {len(cast)} of {size} members voted, {need} needed ({figures})"
     elif vetoed:
         reason = f"vetoed by {', '.join(vetoed)} ({figures})"
     elif not majority:
@@ -188,7 +190,7 @@ def tally(
         reason = f"passed by {rule.value} ({figures})"
     return Tally(
         passed=quorum_met and not vetoed and majority,
-        members=len(members),
+        members=size,
         yes=yes,
         no=no,
         abstain=abstain,

@@ -22,7 +22,7 @@ from typing import Any
 
 from pausewatch.ledger import format_time
 from pausewatch.policy import Policy, Tier
-from pausewatch.policy._model import POST_TRAINING_PHASES, Basis, Decision
+from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.policy._statements import ADOPT_KIND, Adoption, PolicyAdopt, effective_policy
 from pausewatch.registry._kinds import (
     ChipCertify,
@@ -718,11 +718,11 @@ def _adopt(ctx: _Context, body: Body) -> None:
     assert isinstance(body, PolicyAdopt)
     ctx.require_secretariat()
     # The first policy is the secretariat's to adopt (there are no bodies to vote before
-    # it). After that, who adopts is governance's matter: a policy whose bodies decide
-    # adoptions needs a passed proposal for exactly this document, used once.
+    # it). After that, under a policy with governance, each adoption needs a passed proposal
+    # for exactly this document; each proposal adopts once (the first adoption used none).
     current = ctx.registry.adoptions[-1].body.policy if ctx.registry.adoptions else None
     governance = current.governance if current is not None else None
-    if governance is not None and Decision.ADOPT_POLICY in governance.decisions:
+    if governance is not None:
         views = ctx.registry.views
         passed = sum(
             1
@@ -731,7 +731,12 @@ def _adopt(ctx: _Context, body: Body) -> None:
             and row["kind"] in ("adopt_policy", "amend_policy")
             and row["policy_digest"] == body.digest
         )
-        adopted = sum(1 for row in views["adoptions"].values() if row["digest"] == body.digest)
+        first = min(row["idx"] for row in views["adoptions"].values())
+        adopted = sum(
+            1
+            for row in views["adoptions"].values()
+            if row["digest"] == body.digest and row["idx"] != first
+        )
         if passed <= adopted:
             raise RejectedError(
                 f"adopting policy {body.digest[:12]}... needs a passed adopt_policy or "

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
-from pausewatch.errors import NotFoundError
+from pausewatch.errors import Error, NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
 from pausewatch.ledger import Appended, format_time
 from pausewatch.policy import check_conditions
@@ -25,6 +26,7 @@ from pausewatch.state import StateStore, facts_from_registry
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
 Submit = Callable[[Statement], "Future[Appended]"]
+_logger = logging.getLogger("pausewatch.clerk")
 
 HALT_NOTICE = timedelta(hours=24)
 """The deadline a halt proposal the policy files gives the run (a pausewatch default; the
@@ -80,7 +82,11 @@ def due_decisions(state: StateStore, at: datetime, secretariat: KeyPair) -> list
         for _, row in sorted(registry.views["proposals"].items()):
             if row["status"] != "open" or row["closes_at"] > when:
                 continue
-            result = outcome(registry, row)
+            try:
+                result = outcome(registry, row)
+            except Exception:  # a defect for this proposal must not block the others
+                _logger.exception("cannot compute the outcome of %s", row["proposal_id"])
+                continue
             tally = result["tally"]
             out.append(
                 sign_statement(
@@ -113,6 +119,10 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
     out: list[Statement] = []
     with state.lock:
         registry = state.registry
+        policy = registry.policy_at(at)
+        if policy is None or policy.governance is None:
+            return []  # no body to decide: nothing to propose
+        window = timedelta(days=policy.governance.vote_window_days)
         pause = pause_of(registry, at)
         wanted: list[tuple[str, Any]] = []
         for finding in result.findings:
@@ -124,7 +134,7 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
             trigger = finding.action is Action.PAUSE_PROPOSAL or (
                 finding.kind is FindingKind.PROHIBITED_COMPUTE
             )
-            if trigger and not pause.status.in_force:
+            if trigger and not pause.status.in_force and policy.pause is not None:
                 wanted.append(("pause_start", finding))
         filed: set[str] = set()
         for kind, finding in wanted:
@@ -145,7 +155,8 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
             if kind in ("halt_order", "enforcement"):
                 body["subject"] = finding.subject
             if kind == "halt_order":
-                body["deadline"] = format_time(at + HALT_NOTICE)
+                # The order binds once decided: its deadline runs from the close of the vote.
+                body["deadline"] = format_time(at + window + HALT_NOTICE)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out
 
@@ -155,10 +166,15 @@ def clerk(state: StateStore, submit: Submit, at: datetime, secretariat: KeyPair)
     how many statements were filed."""
     filed = 0
     for make in (due_decisions, trigger_proposals):
-        futures = [submit(s) for s in make(state, at, secretariat)]
-        for future in futures:
-            future.result()
-        filed += len(futures)
+        # Each statement on its own: one refused (a race, a policy that changed) must not
+        # keep the others from being filed.
+        for statement in make(state, at, secretariat):
+            try:
+                submit(statement).result()
+            except Error as exc:
+                _logger.warning("the clerk could not file %s: %s", statement.kind, exc)
+            else:
+                filed += 1
     return filed
 
 

@@ -32,6 +32,8 @@ from pausewatch.policy import Facts, Policy
 from pausewatch.policy._model import Fact
 from pausewatch.registry import Registry, Row
 
+ORDER_GRACE = timedelta(hours=1)
+"""Reported windows may end this long after a halt order's deadline (the longest window)."""
 DEFAULT_SILENCE = timedelta(hours=1)
 """Silence after which an installed chip counts as dark when no policy sets a limit."""
 
@@ -175,7 +177,12 @@ def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str
             covered = [r["run_id"] for _, r in views["runs"].items() if r["cluster_id"] == ident]
         totals = [t for r in covered if (t := views["tel_runs"].get((r,))) is not None]
         chips = sorted({c for t in totals for c in json.loads(t["chips"])})
-        late = [t for t in totals if datetime.fromisoformat(t["last_window_end"]) > deadline]
+        # A window that began before the deadline may end after it: one window's grace.
+        late = [
+            t
+            for t in totals
+            if datetime.fromisoformat(t["last_window_end"]) > deadline + ORDER_GRACE
+        ]
         reported = [
             c
             for c in chips
