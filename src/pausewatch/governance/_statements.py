@@ -15,11 +15,9 @@ from pydantic import Field, model_validator
 
 from pausewatch.governance._tally import Choice
 from pausewatch.statements import Body, UtcDatetime, statement_kind
+from pausewatch.statements._types import Id, KeyId, Text
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
-KeyId = Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
 BodyId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-Text = Annotated[str, Field(max_length=4_000)]
 
 
 class DelegateAction(StrEnum):

@@ -16,15 +16,8 @@ from pydantic import Field, field_validator, model_validator
 from pausewatch.compute import Phase, load_catalogue
 from pausewatch.errors import UnknownChipError
 from pausewatch.statements import Body, UtcDatetime, statement_kind
+from pausewatch.statements._types import Digest, Id, KeyId, Name, Text
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
-"""A registry identifier: 1-128 characters, letters, digits and ``. _ : / -``."""
-KeyId = Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
-"""A public key as a statement signer id: ``ed25519:`` and 44 characters of base64."""
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=4_000)]
-Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-"""A lowercase hex SHA-256."""
 Flop = Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)]
 
 

@@ -17,14 +17,14 @@ from pydantic import Field, field_validator
 
 from pausewatch.errors import Error
 from pausewatch.statements import Body, UtcDatetime, parse_statement, statement_kind
+from pausewatch.statements._types import Digest, Id
 from pausewatch.telemetry._aggregate import Aggregate
 from pausewatch.telemetry._verify import ChainState
 
 SUBMISSION_KIND = "telemetry.submission/v1"
 BATCH_KIND = "telemetry.batch/v1"
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
-Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Hex64 = Digest
 
 
 @statement_kind(SUBMISSION_KIND)

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from pausewatch.api.deps import ServiceDep
-from pausewatch.errors import StatementError
+from pausewatch.api.deps import AtQuery, ServiceDep, resolve_at
 from pausewatch.service import pause_status, proposal_report, view_page
 
 router = APIRouter(tags=["governance"])
-
-AtQuery = Annotated[
-    datetime | None, Query(description="At this time (RFC 3339 UTC); default: now.")
-]
-
-
-def _at(clock_now: datetime, at: datetime | None) -> datetime:
-    if at is None:
-        return clock_now
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise StatementError("at: expected a UTC time ending in 'Z'")
-    return at.astimezone(UTC)
 
 
 @router.get(
@@ -38,7 +24,7 @@ def _at(clock_now: datetime, at: datetime | None) -> datetime:
 )
 def get_pause(service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
     """The pause's status."""
-    return pause_status(service.state, _at(service.clock(), at))
+    return pause_status(service.state, resolve_at(service, at))
 
 
 @router.get(
@@ -69,4 +55,4 @@ def list_proposals(
 )
 def get_proposal(proposal_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
     """One proposal."""
-    return proposal_report(service.state, proposal_id, _at(service.clock(), at))
+    return proposal_report(service.state, proposal_id, resolve_at(service, at))

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from pausewatch.api.deps import ServiceDep
-from pausewatch.errors import StatementError
+from pausewatch.api.deps import AtQuery, ServiceDep, resolve_at
 from pausewatch.registry import VIEWS
-from pausewatch.service import LogService, evaluation, run_report, view_page
+from pausewatch.service import evaluation, run_report, view_page
 
 router = APIRouter(tags=["state"])
-
-AtQuery = Annotated[
-    datetime | None,
-    Query(description="Evaluate at this time (RFC 3339 UTC); default: now."),
-]
-
-
-def _at(service: LogService, at: datetime | None) -> datetime:
-    if at is None:
-        return service.clock()
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise StatementError("at: expected a UTC time ending in 'Z'")
-    return at.astimezone(UTC)
 
 
 @router.get(
@@ -66,7 +51,7 @@ def get_findings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The evaluation, findings paginated."""
-    result = evaluation(service.state, _at(service, at)).to_json()
+    result = evaluation(service.state, resolve_at(service, at)).to_json()
     findings = result["findings"]
     result["findings"] = findings[offset : offset + limit]
     result["total_findings"] = len(findings)
@@ -86,4 +71,4 @@ def get_findings(
 )
 def get_run(run_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
     """One run's report."""
-    return run_report(service.state, run_id, _at(service, at))
+    return run_report(service.state, run_id, resolve_at(service, at))
