@@ -51,7 +51,10 @@ _EXAMPLE = {
 async def submit_statement(request: Request, response: Response, service: ServiceDep) -> Accepted:
     """Submit one statement."""
     statement = decode_statement(await request.body())
-    appended = await asyncio.wrap_future(service.submit(statement))
+    # The registry check may wait for the state's lock (a telemetry batch being verified):
+    # it runs off the event loop, which keeps serving other requests meanwhile.
+    future = await asyncio.to_thread(service.submit, statement)
+    appended = await asyncio.wrap_future(future)
     if appended.duplicate:
         response.status_code = 200
     return Accepted(
