@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pausewatch.errors import StatementError
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
 from pausewatch.registry import Registry
-from pausewatch.statements import sign_statement
 
 from .world import World, declaration, key
 
@@ -69,18 +67,19 @@ def test_ids_and_keys_are_registered_once(world: World) -> None:
 def test_a_chip_is_certified_by_its_maker_for_a_catalogue_model(world: World) -> None:
     world.chip("g1", "nv")
     assert world.registry.get("chips", "g1")["status"] == "certified"  # type: ignore[index]
-    with pytest.raises(StatementError, match="H100 SXM"):
-        sign_statement(
-            "chip.certify/v1",
-            {
-                "chip_id": "g2",
-                "maker_id": "nv",
-                "model": "H9000",
-                "serial": "x",
-                "key": key("g2").signer_id,
-            },
-            world.keys["nv"],
-        )
+    out = world.submit(
+        "chip.certify/v1",
+        {
+            "chip_id": "g2",
+            "maker_id": "nv",
+            "model": "H9000",
+            "serial": "x",
+            "key": key("g2").signer_id,
+        },
+        "nv",
+    )
+    assert not out.accepted
+    assert "H100 SXM" in (out.reason or "")
 
 
 def test_custody_install_transfer_and_retire(world: World) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pausewatch.compute import load_catalogue
 from pausewatch.ledger import format_time
 from pausewatch.policy import Policy, Tier
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
@@ -404,6 +405,11 @@ def _maker(ctx: _Context, body: Body) -> None:
 
 def _certify(ctx: _Context, body: Body) -> None:
     assert isinstance(body, ChipCertify)
+    # Checked here, not when the statement is parsed: an entry must stay readable under any
+    # later catalogue, which may rename or drop a model.
+    if body.model not in load_catalogue():
+        known = ", ".join(load_catalogue().names)
+        raise RejectedError(f"chip model {body.model!r} is not in the hardware catalogue: {known}")
     ctx.must_exist("chip_makers", "chip maker", body.maker_id)
     ctx.require(SubjectKind.CHIP_MAKER, body.maker_id)
     ctx.must_be_new("chips", "chip", body.chip_id)

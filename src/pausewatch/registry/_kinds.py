@@ -11,10 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from pausewatch.compute import Phase, load_catalogue
-from pausewatch.errors import UnknownChipError
+from pausewatch.compute import Phase
 from pausewatch.statements import Body, UtcDatetime, statement_kind
 from pausewatch.statements._types import Digest, Id, KeyId, Name, Text
 
@@ -129,14 +128,6 @@ class ChipCertify(Body):
     """The chip's own key: it signs the chip's telemetry."""
     firmware_digest: Digest | None = None
     """Digest of the attested firmware, if the maker pins one."""
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        try:
-            return load_catalogue().get(value).name
-        except UnknownChipError as exc:
-            raise ValueError(str(exc)) from exc
 
 
 class CustodyAction(StrEnum):
