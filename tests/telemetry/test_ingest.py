@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
 from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
@@ -158,6 +159,22 @@ def test_a_fleet_is_verified_accounted_and_logged(service: LogService, fleet: Fl
     with service.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT count(*) FROM telemetry_records").scalar_one()
     assert stored == len(good)
+
+    # Anyone holding the stored records recomputes each batch's root: its records by upload
+    # and position, against the root on the log.
+    with service.engine.connect() as conn:
+        for batch in batches:
+            lines = [
+                bytes(row[0])
+                for row in conn.exec_driver_sql(
+                    "SELECT line FROM telemetry_records WHERE batch_digest = ? ORDER BY position"
+                    if conn.dialect.name == "sqlite"
+                    else "SELECT line FROM telemetry_records WHERE batch_digest = %s "
+                    "ORDER BY position",
+                    (batch["batch_digest"],),
+                )
+            ]
+            assert merkle_root(lines).hex() == batch["records_root"]
 
     # The same upload again is answered with the earlier entry; nothing counts twice.
     before = {view: dump_view(service.engine, view) for view in VIEWS}

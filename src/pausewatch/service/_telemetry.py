@@ -105,17 +105,26 @@ class ChainHeads(Mapping[str, ChainState]):
 
 
 _INSERT_RECORDS = (
-    "INSERT INTO telemetry_records (hash, chip_id, seq, line) VALUES ({}) ON CONFLICT DO NOTHING"
+    "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
+    "VALUES ({}) ON CONFLICT DO NOTHING"
 )
 """Content addressed: a record stored before (a retried batch) is left as it is. SQLite (3.24
 and later) and PostgreSQL both take ``ON CONFLICT DO NOTHING`` with no conflict target."""
 
-_PLACEHOLDERS = {"qmark": "?, ?, ?, ?", "format": "%s, %s, %s, %s", "pyformat": "%s, %s, %s, %s"}
+_PLACEHOLDERS = {
+    "qmark": ", ".join(["?"] * 6),
+    "format": ", ".join(["%s"] * 6),
+    "pyformat": ", ".join(["%s"] * 6),
+}
 """Positional placeholders by DB-API paramstyle (sqlite3: qmark; psycopg: pyformat)."""
 
 
-def _insert_records(conn: Connection, rows: list[tuple[str, str, int, bytes]]) -> None:
-    """Insert record rows ``(hash, chip_id, seq, line)``, skipping hashes already stored.
+_COLUMNS = ("hash", "chip_id", "seq", "batch_digest", "position", "line")
+
+
+def _insert_records(conn: Connection, rows: list[tuple[str, str, int, str, int, bytes]]) -> None:
+    """Insert record rows ``(hash, chip_id, seq, batch_digest, position, line)``, skipping
+    hashes already stored.
 
     The driver's ``executemany`` takes the rows as they are: SQLAlchemy's insert construct
     spent more per row than the database did (about 8 of 17 µs a record on SQLite). Rows go in
@@ -129,7 +138,7 @@ def _insert_records(conn: Connection, rows: list[tuple[str, str, int, bytes]]) -
             from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
         conn.execute(
             upsert(telemetry_records).on_conflict_do_nothing(),
-            [dict(zip(("hash", "chip_id", "seq", "line"), row, strict=True)) for row in rows],
+            [dict(zip(_COLUMNS, row, strict=True)) for row in rows],
         )
         return
     conn.exec_driver_sql(_INSERT_RECORDS.format(placeholders), rows)
@@ -225,7 +234,7 @@ class TelemetryIngest:
                     chains=ChainHeads(registry.views["tel_chains"]),
                     every_signature=self.every_signature,
                 )
-            self._store(result.accepted)
+            self._store(result.accepted, body.batch_digest)
             statement = self._batch_statement(submission, body, result, now)
             appended = self._append(statement)
             self.fold()
@@ -249,10 +258,15 @@ class TelemetryIngest:
             records_root=result.root_hex,
         )
 
-    def _store(self, accepted: Sequence[AcceptedRecord]) -> None:
+    def _store(self, accepted: Sequence[AcceptedRecord], batch_digest: str) -> None:
+        """Store the accepted records with the upload they came in and their position among
+        its accepted records: the order the batch's Merkle root commits to."""
         if not accepted:
             return
-        rows = sorted((a.hash, a.record.chip_id, a.record.seq, a.line) for a in accepted)
+        rows = sorted(
+            (a.hash, a.record.chip_id, a.record.seq, batch_digest, position, a.line)
+            for position, a in enumerate(accepted)
+        )
         with self.engine.begin() as conn:
             _insert_records(conn, rows)
 

@@ -350,10 +350,15 @@ telemetry_records = Table(
     Column("hash", String(64), primary_key=True),
     _id("chip_id", nullable=False),
     Column("seq", BigInteger, nullable=False),
+    Column("batch_digest", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
     Column("line", LargeBinary, nullable=False),
+    Index("ix_telemetry_records_batch", "batch_digest", "position"),
 )
 """Accepted records by content hash (SHA-256 of the line): the evidence behind each batch's
-root, for authorised auditors. Not a view: the log holds only their root."""
+root, for authorised auditors. ``batch_digest`` (the upload's SHA-256, which
+``tel_submissions`` maps to its log entry) and ``position`` (among the upload's accepted
+records) give the order the root commits to. Not a view: the log holds only their root."""
 
 state_meta = Table(
     "state_meta",
