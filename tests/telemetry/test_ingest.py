@@ -17,7 +17,7 @@ from pausewatch.api import create_app
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
-from pausewatch.service import LogService
+from pausewatch.service import LogService, RegistryConflictError
 from pausewatch.settings import Settings
 from pausewatch.simulate import (
     ClusterSpec,
@@ -248,3 +248,17 @@ def test_a_monstrous_line_is_one_rejection_not_a_failed_batch(
     assert [r["rule"] for r in receipt.rejected][-1] == "malformed"
     batches = dump_view(service.engine, "tel_batches")
     assert batches[-1]["rejected"] == len(receipt.rejected)
+
+
+def test_another_operators_copy_of_an_upload_is_refused(service: LogService, fleet: Fleet) -> None:
+    """The same bytes from a second operator are not answered with the first one's receipt."""
+    operator = register(service, fleet)
+    data = b"".join(line + b"\n" for line in fleet.windows[0])
+    service.ingest_telemetry(data, submission(data, operator))
+    secretariat = load_key(service.settings.keys_dir, "secretariat")
+    world = fleet_world(fleet, secretariat)
+    other = KeyPair.generate("other-op")
+    body = {"operator_id": "other", "party_id": "party-1", "name": "O", "key": other.signer_id}
+    service.submit(sign_statement("operator.register/v1", body, world.party)).result(30)
+    with pytest.raises(RegistryConflictError, match="for operator 'lab'"):
+        service.ingest_telemetry(data, submission(data, other, operator="other"))

@@ -223,6 +223,13 @@ class TelemetryIngest:
             with self.state.lock:
                 seen = self.state.registry.get("tel_submissions", body.batch_digest)
                 if seen is not None:
+                    batch = self.state.registry.get("tel_batches", int(seen["idx"]))
+                    if batch is not None and batch["operator_id"] != body.operator_id:
+                        # The receipt lists another operator's rejections: not this one's.
+                        raise RegistryConflictError(
+                            f"this exact upload was integrated at entry {seen['idx']} for "
+                            f"operator {batch['operator_id']!r}"
+                        )
                     return self._receipt_of(int(seen["idx"]))
                 registry = self.state.registry
                 now = self.clock()
