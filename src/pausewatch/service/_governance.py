@@ -22,6 +22,7 @@ from pausewatch.ledger import Appended, format_time
 from pausewatch.policy import check_conditions
 from pausewatch.policy._findings import FindingKind
 from pausewatch.policy._model import Action
+from pausewatch.service._views import evaluation
 from pausewatch.state import StateStore, facts_from_registry
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
@@ -110,8 +111,6 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
     while no pause is in force, the next enforcement step for an order not obeyed. Each is
     filed once: its id is derived from what it is about, and one that exists is not filed
     again."""
-    from pausewatch.service._views import evaluation
-
     try:
         result = evaluation(state, at)
     except NotFoundError:

@@ -15,6 +15,7 @@ from pausewatch.compute import (
 )
 from pausewatch.errors import NotFoundError
 from pausewatch.policy import Evaluation, Policy, evaluate, policy_digest
+from pausewatch.policy._facts import RunFact
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import VIEWS, Registry
 from pausewatch.state import StateStore, facts_from_registry
@@ -64,6 +65,8 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
             raise NotFoundError(f"run {run_id!r} is not declared")
         totals = registry.get("tel_runs", run_id)
         policy = registry.policy_at(at)
+        # The facts once, for both the projection and the evaluation.
+        facts = None if policy is None else facts_from_registry(registry, at, policy)
     measured = {} if totals is None else {p: int(v) for p, v in json.loads(totals["flop"]).items()}
     rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL
     counted = count_flop({p: float(v) for p, v in measured.items()}, rule) if measured else 0.0
@@ -78,12 +81,14 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
             "fraction_of_plan": counted / run["planned_flop"] if run["planned_flop"] else None,
         },
         "policy": None,
+        "projection": None,
         "findings": [],
         "obligations": [],
     }
-    report["projection"] = _projection(state, run, policy, at)
-    if policy is not None:
-        result = evaluation(state, at)
+    if policy is not None and facts is not None:
+        fact = next((r for r in facts.runs if r.id == run_id), None)
+        report["projection"] = None if fact is None else _projection(fact, policy, at)
+        result = evaluate(policy, facts, at, digest=policy_digest(policy))
         subjects = {f"run:{run_id}", f"model:{run['model']}"}
         report["policy"] = {"id": result.policy_id, "version": result.policy_version}
         report["findings"] = [f.to_json() for f in result.findings if f.subject in subjects]
@@ -91,17 +96,10 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
     return report
 
 
-def _projection(
-    state: StateStore, run: dict[str, Any], policy: Policy | None, at: datetime
-) -> dict[str, Any] | None:
+def _projection(fact: RunFact, policy: Policy, at: datetime) -> dict[str, Any] | None:
     """When the run, at its measured pace, crosses the next per-run tier of the policy (none
-    without a policy, a pace, or a tier above it)."""
-    if policy is None:
-        return None
-    with state.lock:
-        facts = facts_from_registry(state.registry, at, policy)
-    fact = next((r for r in facts.runs if r.id == run["run_id"]), None)
-    if fact is None or fact.rate is None or not fact.measured_by_precision:
+    without a pace or a tier above it)."""
+    if fact.rate is None or not fact.measured_by_precision:
         return None
     counted = count_flop(fact.measured_by_precision, policy.counting.rule)
     tiers = (

@@ -72,10 +72,6 @@ class StateStore:
         """Whether the fold checks statements of ``kind`` (who signs, what they name)."""
         return self.registry.folds(kind)
 
-    def rows(self, view: str) -> list[Row]:
-        """Every row of ``view`` from the database, in primary-key order."""
-        return dump_view(self.engine, view)
-
     # -- folding -----------------------------------------------------------------------------
 
     def catch_up(self, log: PersistentLog) -> list[Outcome]:
