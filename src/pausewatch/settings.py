@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         """Where key pairs live."""
         return self.data_dir / "keys"
 
+    @property
+    def kept_checkpoint_file(self) -> Path:
+        """Where the log keeps its newest signed checkpoint, outside the database (ADR 0014)."""
+        return self.data_dir / "checkpoint"
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the SQLite file in the data directory."""
         return self.database_url or sqlite_url(self.data_dir / "pausewatch.db")
