@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -629,3 +629,100 @@ class PersistentLog:
                 return
             yield from page
             pos = page[-1].index + 1
+
+
+def _completed_between(start: int, end: int | None) -> list[tuple[int, int, int | None]]:
+    """Per level, the index range ``(level, first, last)`` of the complete subtrees whose last
+    leaf lies in ``[start, end)`` (``last`` None: unbounded). Subtree ``(level, i)`` ends at
+    leaf ``(i + 1) * 2**level - 1``."""
+    out: list[tuple[int, int, int | None]] = []
+    top = 62 if end is None else end.bit_length()
+    for level in range(top + 1):
+        first = -(-(start + 1) >> level) - 1
+        last = None if end is None else (end >> level) - 1
+        if last is None or first <= last:
+            out.append((level, first, last))
+    return out
+
+
+class LogStore:
+    """Read-only access to a log's tables, for an auditor who holds its database (no key).
+
+    Everything is read in pages, so that an audit of a long log runs in bounded memory.
+    """
+
+    PAGE = 1000
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def identity(self) -> tuple[str, str] | None:
+        """The log's ``(origin, verifier key)`` as the store records them (None: a new store)."""
+        with self._engine.connect() as conn:
+            rows = {
+                str(k): str(v) for k, v in conn.execute(select(log_meta.c.key, log_meta.c.value))
+            }
+        if "origin" not in rows or "verifier_key" not in rows:
+            return None
+        return rows["origin"], rows["verifier_key"]
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored entry ``(index, bytes)``, in index order."""
+        pos = 0
+        while True:
+            with self._engine.connect() as conn:
+                page = conn.execute(
+                    select(log_entries.c.idx, log_entries.c.data)
+                    .where(log_entries.c.idx >= pos)
+                    .order_by(log_entries.c.idx)
+                    .limit(self.PAGE)
+                ).all()
+            for r in page:
+                yield int(r.idx), bytes(r.data)
+            if len(page) < self.PAGE:
+                return
+            pos = int(page[-1].idx) + 1
+
+    def checkpoint_notes(self) -> Iterator[str]:
+        """Every stored checkpoint note with its stored cosignature lines, oldest first."""
+        pos = -1
+        while True:
+            with self._engine.connect() as conn:
+                page = conn.execute(
+                    select(log_checkpoints.c.size, log_checkpoints.c.note)
+                    .where(log_checkpoints.c.size > pos)
+                    .order_by(log_checkpoints.c.size)
+                    .limit(self.PAGE)
+                ).all()
+                lines: dict[int, list[str]] = {}
+                if page:
+                    for c in conn.execute(
+                        select(log_cosignatures.c.size, log_cosignatures.c.line)
+                        .where(log_cosignatures.c.size.in_([r.size for r in page]))
+                        .order_by(log_cosignatures.c.size, log_cosignatures.c.witness)
+                    ):
+                        lines.setdefault(int(c.size), []).append(str(c.line))
+            for r in page:
+                yield str(r.note) + "".join(lines.get(int(r.size), []))
+            if len(page) < self.PAGE:
+                return
+            pos = int(page[-1].size)
+
+    def nodes_completed(self, start: int, end: int | None = None) -> dict[Node, bytes]:
+        """The stored hashes of the complete subtrees whose last leaf lies in ``[start, end)``
+        (``end`` None: every one from ``start`` on)."""
+        terms = [
+            and_(
+                log_nodes.c.level == level,
+                log_nodes.c.idx >= first,
+                *([] if last is None else [log_nodes.c.idx <= last]),
+            )
+            for level, first, last in _completed_between(start, end)
+        ]
+        if not terms:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*terms))
+            )
+            return {Node(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
