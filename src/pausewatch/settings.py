@@ -1,4 +1,9 @@
-"""Settings, from ``PAUSEWATCH_*`` environment variables, a ``.env`` file or CLI options."""
+"""Settings, from ``PAUSEWATCH_*`` environment variables or CLI options.
+
+No ``.env`` file is read: one lying in whatever directory a command runs from silently changed
+the log's origin and data directory (ADR 0014). Put settings in the environment (a systemd
+``EnvironmentFile``, ``set -a; . ./file; set +a``) where they can be seen.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Service settings. Every field can be set as ``PAUSEWATCH_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="PAUSEWATCH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PAUSEWATCH_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
     """Directory holding the SQLite database and the keys (``keys/``)."""
