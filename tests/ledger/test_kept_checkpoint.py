@@ -6,6 +6,7 @@ Every case runs on SQLite and PostgreSQL; the kept checkpoint is a real file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterator
@@ -298,3 +299,36 @@ def test_kept_file_is_replaced_atomically(kept: CheckpointFile) -> None:
     assert kept.read() == "two\n"
     assert os.stat(kept.path).st_ino != inode
     assert sorted(p.name for p in kept.path.parent.iterdir()) == ["checkpoint"]
+
+
+class FullDisk(CheckpointFile):
+    """The real kept file, on a disk that can be made full: writes then fail with ENOSPC
+    (root ignores permissions, so a read-only directory would not do)."""
+
+    full = False
+
+    def write(self, note: str) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        super().write(note)
+
+
+def test_a_checkpoint_that_could_not_be_kept_is_not_served_until_it_is(
+    engine: Engine, log_signer: Signer, tmp_path: Path
+) -> None:
+    """When the kept file cannot be written the batch fails and its checkpoint is not served;
+    the next append keeps it first, then appends."""
+    kept = FullDisk(tmp_path / "data" / "checkpoint")
+    log = PersistentLog(engine, log_signer, kept=kept)
+    append(log, 0, 2)
+    served = log.latest_note()
+    kept.full = True
+    with pytest.raises(OSError, match="No space left"):
+        append(log, 2, 3)
+    assert (log.size, log.latest_note(), kept.read()) == (2, served, served)
+    kept.full = False
+    append(log, 5, 1)
+    assert log.size == 6
+    assert kept.read() == log.latest_note()
+    assert [e.index for e in log.entries(0, 10)] == list(range(6))
+    assert log.checkpoint_sizes() == [2, 5, 6]
