@@ -6,10 +6,24 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, update
 
+from pausewatch import audit
 from pausewatch.audit import audit_log
-from pausewatch.ledger import Checkpoint, MerkleTree, Signer, encode_entry, sign_checkpoint
+from pausewatch.errors import ConfigurationError
+from pausewatch.ledger import (
+    Checkpoint,
+    LogStore,
+    MerkleTree,
+    Node,
+    PendingEntry,
+    PersistentLog,
+    Signer,
+    encode_entry,
+    sign_checkpoint,
+)
 from pausewatch.statements import KeyPair, canonical, sign_statement
+from pausewatch.store import log_nodes
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ORIGIN = "audit.example/log"
@@ -111,3 +125,188 @@ def test_witness_threshold_is_enforced() -> None:
     )
     assert report.ok, report.problems
     assert report.checkpoints[0].cosigners == ["w1.example", "w2.example"]
+
+
+# -- anchors (ADR 0014) --------------------------------------------------------------------------
+
+
+def cosigned(note: str, *witnesses: Signer) -> str:
+    """``note`` with a cosignature line from each of ``witnesses``."""
+    text = note.split("\n\n")[0] + "\n"
+    return note + "".join(
+        w.cosignature_line(text, 1_790_000_000 + i) for i, w in enumerate(witnesses)
+    )
+
+
+def test_without_witness_keys_nothing_is_witnessed() -> None:
+    """With no witness keys given, no checkpoint counts as witnessed, even one that carries
+    cosignatures, and the log is reported unanchored."""
+    entries, log = make_log(4)
+    w = Signer.generate("w.example")
+    notes = [checkpoint(entries, 2, log), cosigned(checkpoint(entries, 4, log), w)]
+    report, _ = audit_log(enumerate(entries), notes, log.verifier())
+    assert report.ok, report.problems
+    assert [c.witnessed for c in report.checkpoints] == [False, False]
+    as_json = report.to_json()
+    assert as_json["witnessed_checkpoints"] == 0
+    assert as_json["anchored"] is False
+    assert as_json["anchor"] == "unanchored"
+    assert "witness" not in str(as_json["anchor"])
+
+
+def test_pinned_checkpoint_anchors_the_log_up_to_its_size() -> None:
+    """A checkpoint the auditor held, found in the recomputed tree, anchors the log at its size."""
+    entries, log = make_log(6)
+    held = checkpoint(entries, 4, log)
+    report, _ = audit_log(
+        enumerate(entries), [checkpoint(entries, 6, log)], log.verifier(), pinned=[held]
+    )
+    assert report.ok, report.problems
+    assert (report.anchor, report.anchored_size, report.anchored) == ("pinned checkpoint", 4, True)
+    assert [c.pinned for c in report.checkpoints] == [True, False]
+
+
+def test_pinned_checkpoint_beyond_a_rolled_back_log_is_a_problem() -> None:
+    """A log rolled back behind a checkpoint the auditor holds fails the audit, naming it."""
+    entries, log = make_log(6)
+    held = checkpoint(entries, 6, log)
+    older = entries[:4]
+    report, _ = audit_log(
+        enumerate(older), [checkpoint(older, 4, log)], log.verifier(), pinned=[held]
+    )
+    assert report.problems == ["checkpoint 6 (pinned): covers more entries than the 4 audited"]
+    assert not report.anchored
+
+
+def test_witnessed_anchor_is_the_newest_checkpoint_with_k_cosignatures() -> None:
+    """With witness keys, the anchor is the newest checkpoint cosigned by the threshold of them;
+    a checkpoint cosigned by fewer, or by keys not given, does not count."""
+    entries, log = make_log(8)
+    w1, w2, stranger = (Signer.generate(f"w{i}.example") for i in (1, 2, 3))
+    notes = [
+        cosigned(checkpoint(entries, 3, log), w1, w2),
+        cosigned(checkpoint(entries, 5, log), w1, stranger),
+        checkpoint(entries, 8, log),
+    ]
+    report, _ = audit_log(enumerate(entries), notes, log.verifier(), [w1.verifier(), w2.verifier()])
+    assert report.ok, report.problems
+    assert report.witness_threshold == 2
+    assert [c.witnessed for c in report.checkpoints] == [True, False, False]
+    assert (report.anchor, report.anchored_size) == ("witnesses", 3)
+
+
+@pytest.mark.parametrize(("keys", "threshold"), [(0, 1), (2, 0), (2, 3)])
+def test_impossible_witness_thresholds_are_refused(keys: int, threshold: int) -> None:
+    """A threshold without witness keys, of zero, or above the keys given is a usage error."""
+    entries, log = make_log(1)
+    witnesses = [Signer.generate(f"w{i}.example").verifier() for i in range(keys)]
+    with pytest.raises(ConfigurationError, match="witness"):
+        audit_log(enumerate(entries), [], log.verifier(), witnesses, threshold)
+
+
+# -- stored subtree hashes -------------------------------------------------------------------------
+
+
+class StoredNodes:
+    """Stored subtree hashes held in a dict, recording each page asked for."""
+
+    def __init__(self, entries: list[bytes]) -> None:
+        tree = MerkleTree(entries)
+        n = len(entries)
+        self.nodes = {
+            Node(level, i): tree.node(Node(level, i))
+            for level in range(n.bit_length())
+            for i in range(n >> level)
+        }
+        self.calls: list[tuple[int, int | None]] = []
+
+    def __call__(self, start: int, end: int | None) -> dict[Node, bytes]:
+        self.calls.append((start, end))
+        return {
+            node: h
+            for node, h in self.nodes.items()
+            if start < (node.index + 1) << node.level
+            and (end is None or (node.index + 1) << node.level <= end)
+        }
+
+
+def test_stored_subtree_hashes_are_recomputed_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stored subtree hash is compared with the one recomputed from the entries, asking
+    the store one bounded page at a time."""
+    monkeypatch.setattr(audit, "PAGE", 8)
+    entries, log = make_log(37)
+    stored = StoredNodes(entries)
+    report, _ = audit_log(enumerate(entries), [], log.verifier(), stored_nodes=stored)
+    assert report.ok, report.problems
+    assert report.stored_hashes_checked == len(stored.nodes) == 2 * 37 - bin(37).count("1")
+    pages = [c for c in stored.calls if c[1] is not None]
+    assert all(end - start <= 8 for start, end in pages)
+    assert pages[0][0] == 0
+    assert pages[-1][1] == 37
+
+
+def test_tampered_missing_and_extra_stored_hashes_are_named() -> None:
+    """A stored subtree hash that differs is named by level and index (the first one first); a
+    missing one and one beyond the entries are problems too."""
+    entries, log = make_log(12)
+    stored = StoredNodes(entries)
+    stored.nodes[Node(1, 2)] = b"\x00" * 32
+    stored.nodes[Node(2, 2)] = b"\x00" * 32
+    del stored.nodes[Node(0, 9)]
+    stored.nodes[Node(2, 3)] = b"\x11" * 32
+    report, _ = audit_log(
+        enumerate(entries), [checkpoint(entries, 12, log)], log.verifier(), stored_nodes=stored
+    )
+    assert report.problems[0].startswith("stored subtree hash (level 1, index 2) is 0000")
+    assert report.problems[1:] == [
+        "stored subtree hash (level 0, index 9) is missing",
+        f"stored subtree hash (level 2, index 2) is {'00' * 32}, the entries give "
+        f"{MerkleTree(entries).node(Node(2, 2)).hex()}",
+        "stored subtree hash (level 2, index 3) covers leaves beyond the 12 entries",
+    ]
+
+
+def test_audit_of_a_store_names_a_tampered_subtree_hash(engine: Engine, log_signer: Signer) -> None:
+    """On a real store (SQLite and PostgreSQL), an altered hash inside the tree, which the
+    checkpoints alone do not reveal, is named by the audit of the store."""
+    log = PersistentLog(engine, log_signer)
+    key = KeyPair.generate("secretariat")
+    for batch in range(3):
+        pending = [
+            PendingEntry(
+                sign_statement("notice/v1", {"title": f"{batch}-{i}"}, key).canonical_bytes()
+            )
+            for i in range(3)
+        ]
+        log.append_batch(pending, T0 + timedelta(seconds=batch))
+    store = LogStore(engine)
+
+    def run() -> audit.AuditReport:
+        report, _ = audit_log(
+            store.entries(),
+            list(store.checkpoint_notes()),
+            log.verifier,
+            stored_nodes=store.nodes_completed,
+        )
+        return report
+
+    honest = run()
+    assert honest.ok, honest.problems
+    assert honest.stored_hashes_checked == 9 + 4 + 2 + 1
+    with engine.begin() as conn:
+        conn.execute(
+            update(log_nodes)
+            .where(log_nodes.c.level == 1, log_nodes.c.idx == 0)
+            .values(hash=b"\x07" * 32)
+        )
+    assert LogStore(engine).nodes_completed(0, 2)[Node(1, 0)] == b"\x07" * 32
+    report = run()
+    assert report.problems == [
+        f"stored subtree hash (level 1, index 0) is {'07' * 32}, the entries give "
+        f"{MerkleTree(store_entry_bytes(store)).node(Node(1, 0)).hex()}"
+    ]
+
+
+def store_entry_bytes(store: LogStore) -> list[bytes]:
+    """Every entry's bytes, from the store."""
+    return [data for _, data in store.entries()]

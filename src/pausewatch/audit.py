@@ -7,21 +7,48 @@ integration times never go backwards; the tree; that every checkpoint is signed 
 key, counts its valid witness cosignatures, and commits to exactly the root of the recomputed
 tree at its size (which makes all checkpoints consistent with each other). Problems are collected
 as values, not raised, so one report says everything that is wrong.
+
+Checkpoints signed by the log key prove only that the log's key signed them: a log rolled back
+to an older copy of its store, or one that forked, signs a consistent-looking history too. An
+audit is therefore *anchored* only by something outside the log: a checkpoint the auditor held
+before (pinned), or a checkpoint cosigned by ``threshold`` of the witness keys the auditor trusts.
+Without one the report says ``unanchored``; without witness keys nothing counts as witnessed.
+
+Given the store's subtree hashes (``stored_nodes``, an auditor holding the database), the audit
+also recomputes every stored complete-subtree hash from the entries, a page at a time, and names
+each one that differs. Memory stays bounded: the tree is a compact range (ADR 0014).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pausewatch.errors import Error
-from pausewatch.ledger import MerkleTree, SignedCheckpoint, Verifier, leaf_hash
+from pausewatch.errors import ConfigurationError, Error
+from pausewatch.ledger import (
+    EMPTY_ROOT,
+    CompactRange,
+    Node,
+    SignedCheckpoint,
+    Verifier,
+    leaf_hash,
+)
 from pausewatch.registry import Registry
 from pausewatch.statements import canonical, parse_json, parse_statement
 
 MAX_PROBLEMS = 100
+PAGE = 4096
+"""Leaves between two comparisons with the stored subtree hashes."""
+
+UNANCHORED = "unanchored"
+PINNED = "pinned checkpoint"
+WITNESSED = "witnesses"
+
+StoredNodes = Callable[[int, int | None], Mapping[Node, bytes]]
+"""The stored hashes of the complete subtrees whose last leaf lies in ``[start, end)``
+(``end`` None: from ``start`` on), e.g. :meth:`pausewatch.ledger.LogStore.nodes_completed`."""
 
 
 @dataclass
@@ -31,7 +58,11 @@ class CheckpointResult:
     size: int
     root_hash: str
     cosigners: list[str]
+    """Witnesses, among the keys the auditor gave, whose cosignature verified."""
     witnessed: bool
+    """Cosigned by at least the threshold of the auditor's witness keys (never without keys)."""
+    pinned: bool = False
+    """A checkpoint the auditor held (``--checkpoint``)."""
 
 
 @dataclass
@@ -49,6 +80,20 @@ class AuditReport:
     """Every proposal's outcome, recomputed by folding the entries (with a secretariat key)."""
     rejected_entries: int = 0
     """Entries the fold rejected (on the log, without effect)."""
+    anchor: str = UNANCHORED
+    """What ties the audited log to something outside it: :data:`PINNED`, :data:`WITNESSED`,
+    or :data:`UNANCHORED` (nothing: a rolled-back or forked log would pass as well)."""
+    anchored_size: int = 0
+    """Entries covered by the newest anchoring checkpoint (0 when unanchored)."""
+    witness_threshold: int = 0
+    """Cosignatures a checkpoint needed to count as witnessed (0: no witness keys given)."""
+    stored_hashes_checked: int = 0
+    """Stored complete-subtree hashes recomputed from the entries (an audit of the store)."""
+
+    @property
+    def anchored(self) -> bool:
+        """True when a pinned or witnessed checkpoint anchors the log."""
+        return self.anchor != UNANCHORED
 
     @property
     def ok(self) -> bool:
@@ -72,6 +117,11 @@ class AuditReport:
             "kinds": self.kinds,
             "checkpoints": [c.__dict__ for c in self.checkpoints],
             "witnessed_checkpoints": sum(c.witnessed for c in self.checkpoints),
+            "witness_threshold": self.witness_threshold,
+            "anchored": self.anchored,
+            "anchor": self.anchor,
+            "anchored_size": self.anchored_size,
+            "stored_hashes_checked": self.stored_hashes_checked,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -125,19 +175,54 @@ def check_entry(
     return max(t, last_time)
 
 
+def witness_threshold(witnesses: list[Verifier] | None, threshold: int | None) -> int:
+    """The cosignatures a checkpoint needs: ``threshold``, by default all of ``witnesses``;
+    0 without witness keys (then nothing is witnessed)."""
+    n = len(witnesses or [])
+    if n == 0:
+        if threshold:
+            raise ConfigurationError(
+                f"a witness threshold of {threshold} needs witness keys (--witness), got none"
+            )
+        return 0
+    k = n if threshold is None else threshold
+    if not 1 <= k <= n:
+        raise ConfigurationError(f"witness threshold: expected 1..{n}, got {k}")
+    return k
+
+
 def audit_log(
     entries: Iterable[tuple[int, bytes]],
     checkpoint_notes: Iterable[str],
     log_verifier: Verifier,
     witnesses: list[Verifier] | None = None,
-    threshold: int = 0,
+    threshold: int | None = None,
     secretariat: str | None = None,
-) -> tuple[AuditReport, MerkleTree]:
-    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes``. With the
-    ``secretariat`` key (a signer id), also fold the entries and recompute every proposal's
-    outcome from them alone (:attr:`AuditReport.decisions`)."""
-    report = AuditReport(origin=log_verifier.name)
-    tree = MerkleTree()
+    *,
+    pinned: Iterable[str] = (),
+    stored_nodes: StoredNodes | None = None,
+) -> tuple[AuditReport, CompactRange]:
+    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes`` and the
+    ``pinned`` checkpoints the auditor held. A checkpoint is witnessed when ``threshold``
+    (default: all) of ``witnesses`` cosigned it. With the ``secretariat`` key (a signer id),
+    also fold the entries and recompute every proposal's outcome from them alone
+    (:attr:`AuditReport.decisions`). With ``stored_nodes``, recompute every stored subtree hash.
+    Returns the report and the recomputed tree's right edge."""
+    k = witness_threshold(witnesses, threshold)
+    report = AuditReport(origin=log_verifier.name, witness_threshold=k)
+    held = [(note, True) for note in pinned]
+    notes = held + [(note, False) for note in checkpoint_notes]
+    opened: list[tuple[SignedCheckpoint, bool]] = []
+    for note, is_pinned in notes:
+        try:
+            opened.append((SignedCheckpoint.open(note, log_verifier, witnesses or []), is_pinned))
+        except Error as exc:
+            report.problem(f"checkpoint{' (pinned)' if is_pinned else ''}: {exc}")
+    wanted = {signed.checkpoint.size for signed, _ in opened}
+    roots: dict[int, bytes] = {0: EMPTY_ROOT}
+    tree = CompactRange()
+    created: list[tuple[Node, bytes]] = []
+    page_start = 0
     last_time = ""
     fold = Registry(frozenset({secretariat})) if secretariat else None
     for index, data in entries:
@@ -146,8 +231,22 @@ def audit_log(
                 f"entry index {index}: expected {tree.size} (entries must be contiguous)"
             )
             break
-        tree.append_leaf_hash(leaf_hash(data))
+        created += tree.append(leaf_hash(data))
+        if tree.size in wanted:
+            roots[tree.size] = tree.root()
+        if stored_nodes is not None and tree.size - page_start >= PAGE:
+            _compare_stored(report, created, stored_nodes(page_start, tree.size))
+            created, page_start = [], tree.size
+        if stored_nodes is None:
+            created = []
         last_time = check_entry(index, data, report, last_time, fold)
+    if stored_nodes is not None:
+        _compare_stored(report, created, stored_nodes(page_start, tree.size))
+        for node in sorted(stored_nodes(tree.size, None)):
+            report.problem(
+                f"stored subtree hash (level {node.level}, index {node.index}) covers leaves "
+                f"beyond the {tree.size} entries"
+            )
     report.entries = tree.size
     if fold is not None:
         report.decisions = [
@@ -161,32 +260,46 @@ def audit_log(
             for _, row in sorted(fold.views["proposals"].items())
         ]
     report.root_hash = tree.root().hex()
-    for note in checkpoint_notes:
-        try:
-            signed = SignedCheckpoint.open(note, log_verifier, witnesses or [])
-        except Error as exc:
-            report.problem(f"checkpoint: {exc}")
-            continue
+    for signed, is_pinned in opened:
         cp = signed.checkpoint
+        what = f"checkpoint {cp.size}{' (pinned)' if is_pinned else ''}"
         if cp.size > tree.size:
+            report.problem(f"{what}: covers more entries than the {tree.size} audited")
+            continue
+        if roots[cp.size] != cp.root_hash:
             report.problem(
-                f"checkpoint {cp.size}: covers more entries than the {tree.size} audited"
+                f"{what}: root {cp.root_hash.hex()} differs from the recomputed "
+                f"{roots[cp.size].hex()}: the log is inconsistent with this checkpoint"
             )
             continue
-        if tree.root(cp.size) != cp.root_hash:
-            report.problem(
-                f"checkpoint {cp.size}: root {cp.root_hash.hex()} differs from the recomputed "
-                f"{tree.root(cp.size).hex()}: the log is inconsistent with this checkpoint"
-            )
-            continue
+        witnessed = k > 0 and signed.witnessed(k)
         report.checkpoints.append(
             CheckpointResult(
                 cp.size,
                 cp.root_hash.hex(),
                 sorted({c.name for c in signed.cosignatures}),
-                signed.witnessed(threshold) if threshold else True,
+                witnessed,
+                is_pinned,
             )
         )
-    if threshold and report.checkpoints and not any(c.witnessed for c in report.checkpoints):
-        report.problem(f"no checkpoint carries {threshold} valid witness cosignatures")
+        anchor = PINNED if is_pinned else WITNESSED if witnessed else None
+        if anchor is not None and (not report.anchored or cp.size > report.anchored_size):
+            report.anchor, report.anchored_size = anchor, cp.size
+    if k and report.checkpoints and not any(c.witnessed for c in report.checkpoints):
+        report.problem(f"no checkpoint carries {k} valid witness cosignatures")
     return report, tree
+
+
+def _compare_stored(
+    report: AuditReport, created: list[tuple[Node, bytes]], stored: Mapping[Node, bytes]
+) -> None:
+    """Compare the subtree hashes recomputed from a page of entries with the stored ones."""
+    for node, expected in created:
+        got = stored.get(node)
+        where = f"stored subtree hash (level {node.level}, index {node.index})"
+        if got is None:
+            report.problem(f"{where} is missing")
+        elif got != expected:
+            report.problem(f"{where} is {got.hex()}, the entries give {expected.hex()}")
+        else:
+            report.stored_hashes_checked += 1

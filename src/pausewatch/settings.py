@@ -1,4 +1,9 @@
-"""Settings, from ``PAUSEWATCH_*`` environment variables, a ``.env`` file or CLI options."""
+"""Settings, from ``PAUSEWATCH_*`` environment variables or CLI options.
+
+No ``.env`` file is read: one lying in whatever directory a command runs from silently changed
+the log's origin and data directory (ADR 0014). Put settings in the environment (a systemd
+``EnvironmentFile``, ``set -a; . ./file; set +a``) where they can be seen.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Service settings. Every field can be set as ``PAUSEWATCH_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="PAUSEWATCH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PAUSEWATCH_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
     """Directory holding the SQLite database and the keys (``keys/``)."""
@@ -66,6 +71,11 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         """Where key pairs live."""
         return self.data_dir / "keys"
+
+    @property
+    def kept_checkpoint_file(self) -> Path:
+        """Where the log keeps its newest signed checkpoint, outside the database (ADR 0014)."""
+        return self.data_dir / "checkpoint"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the SQLite file in the data directory."""

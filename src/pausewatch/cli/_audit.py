@@ -1,4 +1,10 @@
-"""`pausewatch audit`: recompute the log from its entries and check every checkpoint."""
+"""`pausewatch audit`: recompute the log from its entries and check every checkpoint.
+
+Three sources: the service's API (``--url``), an export (``--file``), or the log's own database
+(``--data-dir`` / ``--database-url``), where every stored subtree hash is recomputed too. An
+anchor (``--checkpoint`` held before, or ``--witness`` keys) ties the log to something outside
+it; without one the report says unanchored (ADR 0014).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from pausewatch.audit import AuditReport, audit_log
+from pausewatch.audit import AuditReport, audit_log, witness_threshold
 from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import PausewatchClient
@@ -34,12 +40,39 @@ def audit(
     file: Annotated[
         Path | None, typer.Option("--file", help="Audit an export (pausewatch log export) instead.")
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Audit the log's own database in this data directory (its pausewatch.db, or "
+            "--database-url), every stored subtree hash included, and check the checkpoint the "
+            "log kept there. Stop the service first or expect a moving target.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Audit the log's database at this SQLAlchemy URL, every stored subtree hash "
+            "included.",
+        ),
+    ] = None,
     log_key: LogKeyOpt = None,
     witness: WitnessOpt = None,
-    threshold: Annotated[int, typer.Option(help="Cosignatures a checkpoint needs.")] = 0,
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            help="Cosignatures by the --witness keys a checkpoint needs to count as witnessed "
+            "(default: all of them)."
+        ),
+    ] = None,
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="A checkpoint note you hold; repeatable."),
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint note you held before (pinned): the log must contain it. "
+            "Repeatable. It, or --witness keys, anchors the audit.",
+        ),
     ] = None,
     secretariat: Annotated[
         str | None,
@@ -56,11 +89,20 @@ def audit(
     fold the entries and recompute every proposal's outcome, and compare them with the
     server's.
 
-    Exits 1 if anything is wrong. Trusts nothing the server says without a proof.
+    Exits 1 if anything is wrong. Trusts nothing the server says without a proof. Without a
+    pinned checkpoint or witness keys the log is reported unanchored: a log rolled back to an
+    older copy of its store would pass the same checks.
     """
     witnesses = [read_verifier(w) for w in witness or []]
+    threshold = witness_threshold(witnesses, threshold)
     held = [p.read_text() for p in checkpoint or []]
-    if file is not None:
+    if sum(x is not None for x in (file, data_dir or database_url)) > 1:
+        fail("give one of --file, or --data-dir / --database-url (or neither, for --url)")
+    if data_dir is not None or database_url is not None:
+        report = _audit_store(
+            data_dir, database_url, log_key, witnesses, threshold, held, secretariat
+        )
+    elif file is not None:
         lines = list(_export_lines(file))
         header = next((x for x in lines if x.get("type") == "log"), None)
         if log_key:
@@ -75,15 +117,17 @@ def audit(
             for x in lines
             if x.get("type") == "entry"
         )
-        notes = held + [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        report, _ = audit_log(entries, notes, verifier, witnesses, threshold, secretariat)
+        notes = [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
+        report, _ = audit_log(
+            entries, notes, verifier, witnesses, threshold, secretariat, pinned=held
+        )
     else:
         with PausewatchClient(url) as client:
             from pausewatch.cli._log import log_verifier
 
             verifier = log_verifier(client, log_key)
             latest = client.checkpoint()
-            notes = held + [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
+            notes = [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
             notes.append(latest)
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
             roles = client.info().get("roles", {})
@@ -93,12 +137,63 @@ def audit(
                     "warning: trusting the secretariat key the server reports; pin it with "
                     "--secretariat"
                 )
-            report, _ = audit_log(entries, notes, verifier, witnesses, threshold, key)
+            report, _ = audit_log(entries, notes, verifier, witnesses, threshold, key, pinned=held)
             _check_server_proofs(client, report, [*held, latest], verifier)
             _check_server_outcomes(client, report)
     _print(report, as_json)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _audit_store(
+    data_dir: Path | None,
+    database_url: str | None,
+    log_key: str | None,
+    witnesses: list[Verifier],
+    threshold: int,
+    held: list[str],
+    secretariat: str | None,
+) -> AuditReport:
+    """Audit the log's database directly: entries, checkpoints, every stored subtree hash, and
+    the checkpoint kept in the data directory."""
+    from pausewatch.ledger import LogStore
+    from pausewatch.store import CheckpointFile, make_engine, sqlite_url
+
+    if database_url is None:
+        assert data_dir is not None
+        if not (data_dir / "pausewatch.db").exists():
+            fail(f"no database {data_dir / 'pausewatch.db'}; give --database-url")
+        database_url = sqlite_url(data_dir / "pausewatch.db")
+    engine = make_engine(database_url)
+    try:
+        store = LogStore(engine)
+        identity = store.identity()
+        if log_key:
+            verifier = read_verifier(log_key)
+        elif identity is not None:
+            err.print(
+                "warning: trusting the log key recorded in the database; pin it with --log-key"
+            )
+            verifier = Verifier.from_string(identity[1])
+        else:
+            fail("the database holds no log; give --log-key to audit it anyway")
+        notes = list(store.checkpoint_notes())
+        kept = CheckpointFile(data_dir / "checkpoint").read() if data_dir is not None else None
+        if kept is not None:
+            notes.append(kept)
+        report, _ = audit_log(
+            store.entries(),
+            notes,
+            verifier,
+            witnesses,
+            threshold,
+            secretariat,
+            pinned=held,
+            stored_nodes=store.nodes_completed,
+        )
+    finally:
+        engine.dispose()
+    return report
 
 
 def _check_server_proofs(
@@ -158,10 +253,26 @@ def _print(report: AuditReport, as_json: bool) -> None:
     out.print(
         f"kinds:        {', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items())) or '-'}"
     )
-    out.print(
-        f"checkpoints:  {len(report.checkpoints)} verified, "
-        f"{sum(c.witnessed for c in report.checkpoints)} witnessed"
+    witnessed = (
+        f"{sum(c.witnessed for c in report.checkpoints)} witnessed "
+        f"({report.witness_threshold} cosignatures needed)"
+        if report.witness_threshold
+        else "none counted as witnessed (no --witness keys given)"
     )
+    out.print(f"checkpoints:  {len(report.checkpoints)} verified, {witnessed}")
+    if report.stored_hashes_checked:
+        out.print(f"stored hashes: {report.stored_hashes_checked} subtree hashes recomputed")
+    if report.anchored:
+        beyond = report.entries - report.anchored_size
+        out.print(
+            f"anchor:       {report.anchor} of size {report.anchored_size}"
+            + (f"; the last {beyond} entries are beyond it" if beyond else "")
+        )
+    else:
+        out.print(
+            "anchor:       unanchored: no pinned checkpoint (--checkpoint) and no checkpoint "
+            "cosigned by witness keys you gave (--witness)"
+        )
     if report.decisions:
         decided = [d for d in report.decisions if d["status"] == "decided"]
         out.print(
@@ -172,9 +283,17 @@ def _print(report: AuditReport, as_json: bool) -> None:
         )
     if report.server_proofs_checked:
         out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
-    if report.ok:
+    if report.ok and report.anchored:
         out.print(
             "[bold green]OK[/]: every entry, signature and checkpoint checks out", markup=True
+        )
+    elif report.ok:
+        out.print(
+            "[bold yellow]UNANCHORED[/]: every entry, signature and checkpoint checks out, but "
+            "nothing ties this log to one you saw before (a log rolled back to an older copy "
+            "would pass as well); pin a checkpoint with --checkpoint or give witness keys with "
+            "--witness",
+            markup=True,
         )
     else:
         for p in report.problems:

@@ -45,6 +45,16 @@ def serve(
     demo_pace: Annotated[
         float, typer.Option("--demo-pace", min=0, help="Real seconds between the demo's acts.")
     ] = 4.0,
+    unsafe_trust_database: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-trust-database",
+            help="Start even if the database is behind the checkpoint the log kept in its data "
+            "directory, or disagrees with it, and keep the database's newest checkpoint instead. "
+            "If the database lost entries the log then signs a second checkpoint of a size it "
+            "already signed: a fork witnesses refuse and auditors report (ADR 0014).",
+        ),
+    ] = False,
 ) -> None:
     """Start the log service and print its URL. Ctrl-C stops it after the queue is integrated.
 
@@ -72,7 +82,7 @@ def serve(
         if v is not None
     }
     settings = Settings(**overrides)
-    service = LogService(settings)
+    service = LogService(settings, unsafe_trust_database=unsafe_trust_database)
     url = f"http://{settings.host}:{settings.port}"
     out.print(f"pausewatch log service: {url}  (API docs: {url}/docs)")
     out.print(f"data directory: {settings.data_dir}")

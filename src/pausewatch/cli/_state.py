@@ -18,7 +18,7 @@ def rebuild(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     from pausewatch.settings import Settings
     from pausewatch.state import StateStore
     from pausewatch.statements import load_or_create_key
-    from pausewatch.store import make_engine, upgrade
+    from pausewatch.store import CheckpointFile, make_engine, upgrade
 
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     engine = make_engine(settings.resolved_database_url())
@@ -26,7 +26,9 @@ def rebuild(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
         upgrade(engine)
         log_key = load_or_create_key(settings.keys_dir, settings.log_origin)
         secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
-        log = PersistentLog(engine, log_key.signer)
+        log = PersistentLog(
+            engine, log_key.signer, kept=CheckpointFile(settings.kept_checkpoint_file)
+        )
         store = StateStore(engine, [secretariat.signer_id], for_rebuild=True)
         report = store.rebuild(log)
     finally:

@@ -25,6 +25,8 @@ from pausewatch.ledger._checkpoint import (
 from pausewatch.ledger._log import (
     Appended,
     Entry,
+    KeptCheckpoint,
+    LogStore,
     PendingEntry,
     PersistentLog,
     encode_entry,
@@ -74,6 +76,8 @@ __all__ = [
     "CompactRange",
     "Cosignature",
     "Entry",
+    "KeptCheckpoint",
+    "LogStore",
     "MerkleTree",
     "Node",
     "Note",

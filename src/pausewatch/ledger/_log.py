@@ -8,19 +8,34 @@ edge of the tree (a :class:`CompactRange`) is kept in memory.
 A batch is appended in one transaction together with the checkpoint that covers it. Before it
 signs that checkpoint the log proves, from the stored hashes, that the new tree is consistent with
 its previous checkpoint, so it never signs a checkpoint inconsistent with an earlier one.
+
+The newest signed checkpoint is also kept outside the database (:class:`KeptCheckpoint`, a file
+in the data directory; ADR 0014), written durably after the commit and before the batch is
+acknowledged or served. At start the store must reach it: a store behind it (rolled back or
+truncated) or disagreeing with it is refused, since serving it would make the log sign a second
+checkpoint of a size it already signed. Before each signature the kept checkpoint is read again,
+so that a second writer on another copy of the store cannot sign a size already signed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 
-from pausewatch.errors import ConfigurationError, ConsistencyError, NotFoundError, ProofError
+from pausewatch.errors import (
+    ConfigurationError,
+    ConsistencyError,
+    NotFoundError,
+    ProofError,
+    VerificationError,
+)
 from pausewatch.ledger._checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
 from pausewatch.ledger._merkle import (
     EMPTY_ROOT,
@@ -45,6 +60,32 @@ from pausewatch.store import (
 )
 
 _sha256 = hashlib.sha256
+_logger = logging.getLogger("pausewatch.ledger")
+
+ADR = "docs/adr/0014-kept-checkpoint.md"
+UNSAFE_FLAG = "--unsafe-trust-database"
+"""The `pausewatch serve` option that accepts a store the kept checkpoint refuses."""
+
+
+class KeptCheckpoint(Protocol):
+    """Where the log keeps its newest signed checkpoint, outside its database."""
+
+    @property
+    def where(self) -> str:
+        """A human-readable location, for messages."""
+        ...
+
+    def read(self) -> str | None:
+        """The kept note, or None if none was kept."""
+        ...
+
+    def write(self, note: str) -> None:
+        """Replace the kept note; durable when it returns."""
+        ...
+
+    def discard(self) -> None:
+        """Remove the kept note."""
+        ...
 
 
 def format_time(t: datetime) -> str:
@@ -106,11 +147,30 @@ class Entry:
 
 
 class PersistentLog:
-    """An RFC 9162 log over a SQL store. One writer at a time (the sequencer); any readers."""
+    """An RFC 9162 log over a SQL store. One writer at a time (the sequencer); any readers.
 
-    def __init__(self, engine: Engine, signer: Signer) -> None:
+    With ``kept``, the newest signed checkpoint is kept there too, and a store that is behind
+    it or disagrees with it is refused (:class:`ConsistencyError`). ``unsafe_trust_store``
+    accepts such a store anyway and keeps its newest checkpoint instead: if the store lost
+    entries the log will then sign a second, different checkpoint of a size it signed before,
+    a fork that witnesses refuse and auditors report. Without ``kept`` (tools, benchmarks) the
+    log cannot tell that its store went back.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        *,
+        kept: KeptCheckpoint | None = None,
+        unsafe_trust_store: bool = False,
+    ) -> None:
         self._engine = engine
         self._signer = signer
+        self._kept = kept
+        # A checkpoint committed to the store but not yet kept (the keeping failed): it is kept
+        # before anything else is appended, and only then served.
+        self._unkept: tuple[CompactRange, int, str] | None = None
         self._write_lock = threading.Lock()
         # Fixed statements; only the driver's placeholder style varies (qmark or format).
         ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
@@ -145,6 +205,83 @@ class PersistentLog:
             )
         self._size = size
         self._latest_note: str | None = latest.note if latest is not None else None
+        if kept is not None:
+            self._check_kept(kept, unsafe_trust_store)
+
+    def _check_kept(self, kept: KeptCheckpoint, unsafe: bool) -> None:
+        """Refuse a store that is behind the kept checkpoint or disagrees with it; bring the
+        kept checkpoint up to a store that extends it."""
+        try:
+            problem = self._kept_problem(kept)
+        except ConsistencyError as exc:
+            if not unsafe:
+                raise
+            problem = str(exc)
+        if problem is None:
+            if self._latest_note is not None and self._kept_size(kept) != self._size:
+                kept.write(self._latest_note)
+            return
+        if not unsafe:
+            raise ConsistencyError(problem)
+        _logger.warning(
+            "%s: trusting the database over the kept checkpoint (%s). If the database lost "
+            "entries, this log will sign a second checkpoint of a size it already signed: a "
+            "fork that witnesses refuse and auditors report",
+            UNSAFE_FLAG,
+            problem,
+        )
+        if self._latest_note is None:
+            kept.discard()
+        else:
+            kept.write(self._latest_note)
+
+    def _kept_problem(self, kept: KeptCheckpoint) -> str | None:
+        """What is wrong between the store and the kept checkpoint, as one line (None: fine)."""
+        note = kept.read()
+        size = self._size
+        if note is None:
+            if size == 0:
+                return None
+            return (
+                f"the database holds {size} entries but no checkpoint is kept in {kept.where} "
+                "(the file was lost, or the database comes from another data directory): "
+                "restore that file from the log's data directory; if this database is surely "
+                f"the newest copy of the log, start once with {UNSAFE_FLAG} ({ADR})"
+            )
+        try:
+            cp = SignedCheckpoint.open(note, self.verifier).checkpoint
+        except VerificationError as exc:
+            raise ConsistencyError(
+                f"the kept checkpoint {kept.where} is not a checkpoint of this log ({exc}): "
+                f"restore the file this log wrote there ({ADR})"
+            ) from exc
+        if cp.size > size:
+            return (
+                f"the database holds {size} entries, but this log already signed a checkpoint "
+                f"of size {cp.size} (kept in {kept.where}): the database was rolled back or "
+                "truncated, and serving it would make the log sign a second checkpoint of a "
+                f"size it already signed; restore the newest copy of the database ({ADR})"
+            )
+        root = self.root_at(cp.size)
+        if root != cp.root_hash:
+            return (
+                f"the database's tree of {cp.size} entries has root {root.hex()}, which "
+                f"disagrees with the checkpoint of size {cp.size} this log signed (root "
+                f"{cp.root_hash.hex()}, kept in {kept.where}): the database was altered or "
+                f"replaced; restore the copy that holds that checkpoint ({ADR})"
+            )
+        return None
+
+    @staticmethod
+    def _kept_size(kept: KeptCheckpoint) -> int | None:
+        """The size of the kept checkpoint, parsed without verifying it (None: none kept)."""
+        note = kept.read()
+        if note is None:
+            return None
+        try:
+            return Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n").size
+        except VerificationError as exc:
+            raise ConsistencyError(f"the kept checkpoint {kept.where} is malformed: {exc}") from exc
 
     def _check_identity(self, conn: Connection) -> None:
         rows = {str(k): str(v) for k, v in conn.execute(select(log_meta.c.key, log_meta.c.value))}
@@ -383,6 +520,8 @@ class PersistentLog:
             return self._append_locked(pending, now)
 
     def _append_locked(self, pending: Sequence[PendingEntry], now: datetime) -> list[Appended]:
+        if self._unkept is not None:
+            self._keep_and_publish(*self._unkept)
         now_us = to_micros(now)
         prefix = encode_entry(b"", now)[:-1]
         keys = [p.dedup_key for p in pending if p.dedup_key is not None]
@@ -430,17 +569,39 @@ class PersistentLog:
             conn.exec_driver_sql(self._insert_nodes, node_rows)
             new_size, new_root = compact.size, compact.root()
             self._check_consistent(conn, new_size, new_root)
+            self._check_not_signed(new_size)
             note = sign_checkpoint(Checkpoint(self.origin, new_size, new_root), self._signer)
             conn.execute(
                 insert(log_checkpoints).values(
                     size=new_size, root=new_root, note=note, created_us=now_us
                 )
             )
-        # Committed: only now do readers see the new size.
-        self._compact = compact
-        self._size = new_size
-        self._latest_note = note
+        # Committed; kept outside the store; only then do readers see the new size.
+        self._keep_and_publish(compact, new_size, note)
         return results
+
+    def _check_not_signed(self, new_size: int) -> None:
+        """Refuse to sign when the kept checkpoint is ahead of this log's own newest one:
+        another writer, on another copy of the store, signed it, maybe at ``new_size``."""
+        if self._kept is None:
+            return
+        kept_size = self._kept_size(self._kept)
+        if kept_size is not None and kept_size > self._size:
+            raise ConsistencyError(
+                f"refusing to sign checkpoint {new_size}: this log already signed a checkpoint "
+                f"of size {kept_size} (kept in {self._kept.where}) that its database, at "
+                f"{self._size} entries, does not hold; another process is writing this log "
+                "from another copy of the database"
+            )
+
+    def _keep_and_publish(self, compact: CompactRange, size: int, note: str) -> None:
+        if self._kept is not None:
+            self._unkept = (compact, size, note)
+            self._kept.write(note)
+            self._unkept = None
+        self._compact = compact
+        self._size = size
+        self._latest_note = note
 
     def _check_consistent(self, conn: Connection, new_size: int, new_root: bytes) -> None:
         prev = conn.execute(
@@ -468,3 +629,100 @@ class PersistentLog:
                 return
             yield from page
             pos = page[-1].index + 1
+
+
+def _completed_between(start: int, end: int | None) -> list[tuple[int, int, int | None]]:
+    """Per level, the index range ``(level, first, last)`` of the complete subtrees whose last
+    leaf lies in ``[start, end)`` (``last`` None: unbounded). Subtree ``(level, i)`` ends at
+    leaf ``(i + 1) * 2**level - 1``."""
+    out: list[tuple[int, int, int | None]] = []
+    top = 62 if end is None else end.bit_length()
+    for level in range(top + 1):
+        first = -(-(start + 1) >> level) - 1
+        last = None if end is None else (end >> level) - 1
+        if last is None or first <= last:
+            out.append((level, first, last))
+    return out
+
+
+class LogStore:
+    """Read-only access to a log's tables, for an auditor who holds its database (no key).
+
+    Everything is read in pages, so that an audit of a long log runs in bounded memory.
+    """
+
+    PAGE = 1000
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def identity(self) -> tuple[str, str] | None:
+        """The log's ``(origin, verifier key)`` as the store records them (None: a new store)."""
+        with self._engine.connect() as conn:
+            rows = {
+                str(k): str(v) for k, v in conn.execute(select(log_meta.c.key, log_meta.c.value))
+            }
+        if "origin" not in rows or "verifier_key" not in rows:
+            return None
+        return rows["origin"], rows["verifier_key"]
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored entry ``(index, bytes)``, in index order."""
+        pos = 0
+        while True:
+            with self._engine.connect() as conn:
+                page = conn.execute(
+                    select(log_entries.c.idx, log_entries.c.data)
+                    .where(log_entries.c.idx >= pos)
+                    .order_by(log_entries.c.idx)
+                    .limit(self.PAGE)
+                ).all()
+            for r in page:
+                yield int(r.idx), bytes(r.data)
+            if len(page) < self.PAGE:
+                return
+            pos = int(page[-1].idx) + 1
+
+    def checkpoint_notes(self) -> Iterator[str]:
+        """Every stored checkpoint note with its stored cosignature lines, oldest first."""
+        pos = -1
+        while True:
+            with self._engine.connect() as conn:
+                page = conn.execute(
+                    select(log_checkpoints.c.size, log_checkpoints.c.note)
+                    .where(log_checkpoints.c.size > pos)
+                    .order_by(log_checkpoints.c.size)
+                    .limit(self.PAGE)
+                ).all()
+                lines: dict[int, list[str]] = {}
+                if page:
+                    for c in conn.execute(
+                        select(log_cosignatures.c.size, log_cosignatures.c.line)
+                        .where(log_cosignatures.c.size.in_([r.size for r in page]))
+                        .order_by(log_cosignatures.c.size, log_cosignatures.c.witness)
+                    ):
+                        lines.setdefault(int(c.size), []).append(str(c.line))
+            for r in page:
+                yield str(r.note) + "".join(lines.get(int(r.size), []))
+            if len(page) < self.PAGE:
+                return
+            pos = int(page[-1].size)
+
+    def nodes_completed(self, start: int, end: int | None = None) -> dict[Node, bytes]:
+        """The stored hashes of the complete subtrees whose last leaf lies in ``[start, end)``
+        (``end`` None: every one from ``start`` on)."""
+        terms = [
+            and_(
+                log_nodes.c.level == level,
+                log_nodes.c.idx >= first,
+                *([] if last is None else [log_nodes.c.idx <= last]),
+            )
+            for level, first, last in _completed_between(start, end)
+        ]
+        if not terms:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*terms))
+            )
+            return {Node(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}

@@ -34,7 +34,7 @@ from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, 
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
 from pausewatch.statements import Statement, load_or_create_key, parse_json, parse_statement
-from pausewatch.store import make_engine, upgrade
+from pausewatch.store import CheckpointFile, make_engine, upgrade
 
 Clock = Callable[[], datetime]
 _logger = logging.getLogger("pausewatch.service")
@@ -89,13 +89,30 @@ class LogInfo:
 class LogService:
     """Owns the engine, the persistent log, its sequencer and the witness distributor."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        unsafe_trust_database: bool = False,
+    ) -> None:
+        """Open the log on ``settings``; refuse a database behind or disagreeing with the
+        checkpoint kept in the data directory unless ``unsafe_trust_database`` (ADR 0014)."""
         self.settings = settings
         self.clock = clock
         self.engine: Engine = make_engine(settings.resolved_database_url())
-        upgrade(self.engine)
-        key = load_or_create_key(settings.keys_dir, settings.log_origin)
-        self.log = PersistentLog(self.engine, key.signer)
+        try:
+            upgrade(self.engine)
+            key = load_or_create_key(settings.keys_dir, settings.log_origin)
+            self.log = PersistentLog(
+                self.engine,
+                key.signer,
+                kept=CheckpointFile(settings.kept_checkpoint_file),
+                unsafe_trust_store=unsafe_trust_database,
+            )
+        except BaseException:
+            self.engine.dispose()
+            raise
         # Until governance assigns roles by vote, the service's own secretariat key is the one
         # key that may make secretariat statements (policy adoptions).
         secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)

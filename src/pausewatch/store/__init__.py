@@ -1,6 +1,7 @@
 """Storage: SQLAlchemy 2 engines (SQLite by default, PostgreSQL by URL) and Alembic migrations."""
 
 from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgrade
+from pausewatch.store._kept import CheckpointFile
 from pausewatch.store._tables import (
     log_checkpoints,
     log_cosignatures,
@@ -12,6 +13,7 @@ from pausewatch.store._tables import (
 )
 
 __all__ = [
+    "CheckpointFile",
     "log_checkpoints",
     "log_cosignatures",
     "log_entries",

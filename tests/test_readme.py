@@ -1,0 +1,61 @@
+"""The README's CLI tour, run as written in a shell (`pausewatch` as a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def tour_lines(*starts: str) -> list[str]:
+    """The README's shell lines that begin with each of ``starts`` (continuations joined,
+    trailing comments dropped), in that order."""
+    text = README.read_text().replace("\\\n", " ")
+    lines = [re.sub(r"\s+# .*$", "", line).strip() for line in text.splitlines()]
+    found = []
+    for start in starts:
+        matches = [line for line in lines if line.startswith(start)]
+        assert matches, f"the README has no line starting with {start!r}"
+        found.append(matches[0])
+    return found
+
+
+def test_readme_log_key_lines_work_with_any_data_directory(tmp_path: Path) -> None:
+    """The README's `keys show pausewatch.local/log` and LOG_KEY lines find the log's key in
+    the data directory PAUSEWATCH_DATA_DIR names, not only in the default one."""
+    data_dir = tmp_path / "elsewhere"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
+    env.pop("XDG_DATA_HOME", None)
+    env.update(
+        HOME=str(tmp_path / "home"),
+        PAUSEWATCH_DATA_DIR=str(data_dir),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    made = subprocess.run(
+        [sys.executable, "-m", "pausewatch.cli", "keys", "new", "pausewatch.local/log"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    key = (data_dir / "keys" / "pausewatch.local_log.pub").read_text().strip()
+    show, log_key = tour_lines("pausewatch keys show pausewatch.local/log", "LOG_KEY=")
+    script = f'set -euo pipefail\n{show}\n{log_key}\nprintf "LOG_KEY=%s\\n" "$LOG_KEY"\n'
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"verifier key:     {key}" in done.stdout
+    assert f"LOG_KEY={key}\n" in done.stdout
