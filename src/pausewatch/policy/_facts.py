@@ -308,6 +308,17 @@ class OrderFact(Model):
     evidence: Evidence = ()
 
 
+class UnreadableFact(Model):
+    """A log entry set aside because the fold or the policy cannot read it (ADR 0017)."""
+
+    entry: Annotated[str, Field(pattern=r"^log:[0-9]{1,16}$")]
+    """The entry, as ``log:<index>``."""
+    kind: Annotated[str, Field(min_length=1, max_length=200)]
+    """The statement kind it holds, or what the policy could not read of it (``run``)."""
+    reason: Annotated[str, Field(max_length=2_000)]
+    """Why it cannot be read."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -327,6 +338,8 @@ class Facts(Model):
     """Halt orders the parties decided, with what the telemetry showed."""
     state: dict[Fact, float] = Field(default_factory=dict)
     """State figures for lift conditions (coverage, witnesses, ...)."""
+    unreadable: tuple[UnreadableFact, ...] = ()
+    """Log entries set aside because they cannot be read; each is a finding."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod
