@@ -8,6 +8,7 @@ every read still answers.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from api_world import (  # type: ignore[import-not-found]
 from fastapi.testclient import TestClient
 from readback import read_everything  # type: ignore[import-not-found]
 
+from pausewatch.ledger import PendingEntry
+from pausewatch.registry import _fold
 from pausewatch.service import LogService
 from pausewatch.statements import KeyPair, canonical, sign_statement, signing_input
 
@@ -162,3 +165,79 @@ def test_a_chip_key_must_be_a_canonical_ed25519_key(
     assert resp.status_code == 422, resp.text
     assert "key" in resp.json()["detail"]
     assert service.log.size == size
+
+
+def _append_as_an_older_version_did(service: LogService, envelope: dict[str, Any]) -> int:
+    """Put ``envelope`` on the log without the service's checks, as a log written by an older
+    version (with laxer models) holds it, and fold it; return its index."""
+    data = canonical(envelope)
+    appended = service.sequencer.submit(
+        PendingEntry(data, dedup_key=hashlib.sha256(data).digest())
+    ).result(timeout=30)
+    service.state.catch_up(service.log)
+    return appended.index
+
+
+def test_an_entry_the_fold_cannot_read_is_isolated_and_reported(
+    served: tuple[LogService, TestClient], world: World
+) -> None:
+    """An entry on the log that this version cannot read (accepted by an older one) is set
+    aside: listed in the unreadable view with its index and reason, reported as an
+    ``entry_unreadable`` finding, and every read, later statement and decision goes on."""
+    service, client = served
+    envelope = _signed_anyway(
+        "run.declaration/v1",
+        declaration("r-bio") | {"primary_data": "Biological"},
+        world.keys["operator"],
+    )
+    index = _append_as_an_older_version_did(service, envelope)
+    rows = client.get("/v1/views/unreadable").json()["rows"]
+    assert [(r["idx"], r["kind"]) for r in rows] == [(index, "run.declaration/v1")]
+    assert "primary_data" in rows[0]["reason"]
+    findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
+    assert any(
+        f["kind"] == "entry_unreadable" and f["subject"] == f"log:{index}" for f in findings
+    )
+    assert read_everything(client) == []
+    later = sign_statement("run.declaration/v1", declaration("r-next"), world.keys["operator"])
+    assert client.post("/v1/statements", json=later.to_json()).status_code == 201
+    assert client.get("/v1/runs/r-next").status_code == 200
+    assert service.state.rebuild(service.log).identical
+
+
+def test_a_handler_that_fails_isolates_its_entry_and_refuses_new_ones(
+    served: tuple[LogService, TestClient], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold handler that fails otherwise than by rejecting (a defect of this version) can
+    no longer stop the fold: a new statement of that kind is refused with 422, and one already
+    on the log is isolated while the entries after it are folded."""
+    service, client = served
+
+    def broken(ctx: object, body: object) -> None:
+        raise ZeroDivisionError("a defect in the handler")
+
+    monkeypatch.setitem(_fold._HANDLERS, "cluster.register/v1", broken)
+    statement = sign_statement("cluster.register/v1", _cluster(), world.keys["operator"])
+    size = service.log.size
+    resp = client.post("/v1/statements", json=statement.to_json())
+    assert resp.status_code == 422, resp.text
+    assert "ZeroDivisionError" in resp.json()["detail"]
+    assert service.log.size == size
+    index = _append_as_an_older_version_did(service, statement.to_json())
+    assert service.state.registry.get("unreadable", index) is not None
+    after = sign_statement("run.declaration/v1", declaration("r-after"), world.keys["operator"])
+    assert client.post("/v1/statements", json=after.to_json()).status_code == 201
+    assert service.state.registry.applied == service.log.size
+    assert read_everything(client) == []
+
+
+def test_a_second_base_model_for_one_model_breaks_no_read(
+    served: tuple[LogService, TestClient], world: World
+) -> None:
+    """Two runs of one model that name different base models contradict a rule across facts;
+    whatever the fold makes of the second, every read still answers."""
+    _, client = served
+    clash = declaration("r-clash") | {"model": "m-r1", "base_model": "other"}
+    statement = sign_statement("run.declaration/v1", clash, world.keys["operator"])
+    assert client.post("/v1/statements", json=statement.to_json()).status_code < 500
+    assert read_everything(client) == []
