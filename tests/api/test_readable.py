@@ -26,6 +26,7 @@ from readback import read_everything  # type: ignore[import-not-found]
 from pausewatch.ledger import PendingEntry
 from pausewatch.registry import _fold
 from pausewatch.service import LogService
+from pausewatch.state._facts import readable_facts
 from pausewatch.statements import KeyPair, canonical, sign_statement, signing_input
 
 PROBLEM = "application/problem+json"
@@ -195,9 +196,7 @@ def test_an_entry_the_fold_cannot_read_is_isolated_and_reported(
     assert [(r["idx"], r["kind"]) for r in rows] == [(index, "run.declaration/v1")]
     assert "primary_data" in rows[0]["reason"]
     findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
-    assert any(
-        f["kind"] == "entry_unreadable" and f["subject"] == f"log:{index}" for f in findings
-    )
+    assert any(f["kind"] == "entry_unreadable" and f["subject"] == f"log:{index}" for f in findings)
     assert read_everything(client) == []
     later = sign_statement("run.declaration/v1", declaration("r-next"), world.keys["operator"])
     assert client.post("/v1/statements", json=later.to_json()).status_code == 201
@@ -234,10 +233,47 @@ def test_a_handler_that_fails_isolates_its_entry_and_refuses_new_ones(
 def test_a_second_base_model_for_one_model_breaks_no_read(
     served: tuple[LogService, TestClient], world: World
 ) -> None:
-    """Two runs of one model that name different base models contradict a rule across facts;
-    whatever the fold makes of the second, every read still answers."""
+    """A run of a model that names another base model than the model's earlier runs did is
+    refused (409: a model has one base), and every read still answers."""
     _, client = served
     clash = declaration("r-clash") | {"model": "m-r1", "base_model": "other"}
     statement = sign_statement("run.declaration/v1", clash, world.keys["operator"])
-    assert client.post("/v1/statements", json=statement.to_json()).status_code < 500
+    resp = client.post("/v1/statements", json=statement.to_json())
+    assert resp.status_code == 409, resp.text
+    assert "base model" in resp.json()["detail"]
     assert read_everything(client) == []
+
+
+def test_a_lineage_cycle_is_refused(served: tuple[LogService, TestClient], world: World) -> None:
+    """A run whose base model descends from its own model would make the lineage a cycle,
+    which the policy cannot sum (it raised, answered 500): refused with 409."""
+    _, client = served
+    first = declaration("r-a") | {"model": "m-a", "base_model": "m-b"}
+    cycle = declaration("r-b") | {"model": "m-b", "base_model": "m-a"}
+    for body, status in ((first, 201), (cycle, 409)):
+        statement = sign_statement("run.declaration/v1", body, world.keys["operator"])
+        resp = client.post("/v1/statements", json=statement.to_json())
+        assert resp.status_code == status, resp.text
+    assert read_everything(client) == []
+
+
+def test_items_the_policy_cannot_read_are_set_aside_one_by_one() -> None:
+    """Facts built from views the policy cannot wholly read keep every readable item: an
+    item that fails alone, and the later of two that contradict each other, are set aside as
+    ``unreadable`` facts naming their entries."""
+    good = {
+        "id": "r1",
+        "operator": "lab",
+        "model": "m1",
+        "phase": "pretraining",
+        "declared": {"value": 1e22},
+        "evidence": ["log:5"],
+    }
+    bad = good | {"id": "r2", "primary_data": "Biological", "evidence": ["log:6"]}
+    clash = good | {"id": "r3", "base_model": "m0", "evidence": ["log:7"]}
+    facts = readable_facts({"runs": [good, bad, clash]})
+    assert [r.id for r in facts.runs] == ["r1"]
+    assert [(u.entry, u.kind) for u in facts.unreadable] == [
+        ("log:6", "run r2"),
+        ("log:7", "run r3"),
+    ]

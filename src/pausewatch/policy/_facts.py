@@ -362,6 +362,14 @@ class Facts(Model):
             raise ValueError(
                 f"runs of one model name different base models: {', '.join(sorted(clashes))}"
             )
+        for model in base:
+            seen = {model}
+            parent = base.get(model)
+            while parent is not None:
+                if parent in seen:
+                    raise ValueError(f"model lineage has a cycle through {parent!r}")
+                seen.add(parent)
+                parent = base.get(parent)
         return self
 
 

@@ -624,6 +624,24 @@ def _declare(ctx: _Context, body: Body) -> None:
     if cluster["operator_id"] != body.operator_id:
         raise RejectedError(f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}")
     ctx.must_be_new("runs", "run", body.run_id)
+    # A model has one base (its lineage is a tree): the policy counts a model's compute with
+    # its base's, and two bases for one model would make that sum mean two things.
+    for _, other in sorted(ctx.registry.views["runs"].items()):
+        if other["model"] == body.model and other["base_model"] != body.base_model:
+            raise RejectedError(
+                f"model {body.model!r} was declared with base model {other['base_model']!r} "
+                f"(run {other['run_id']!r}); a run of it cannot name {body.base_model!r}"
+            )
+    bases = {row["model"]: row["base_model"] for row in ctx.registry.views["runs"].values()}
+    parent, seen = body.base_model, {body.model}
+    while parent is not None:
+        if parent in seen:
+            raise RejectedError(
+                f"base model {body.base_model!r} descends from {body.model!r}: a lineage "
+                "cannot be a cycle"
+            )
+        seen.add(parent)
+        parent = bases.get(parent)
     approval, deemed_at = _approval(ctx.registry.policy_at(ctx.at), body, ctx.at)
     ctx.set(
         "runs",
