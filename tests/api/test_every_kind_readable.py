@@ -9,6 +9,7 @@ A world copy per kind; the statements of one kind accumulate in it across exampl
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from api_world import (  # type: ignore[import-not-found]
     digest_of,
     eval_result,
     open_world,
-    world_policy,
 )
 from body_strategies import body_strategy, model_strategy  # type: ignore[import-not-found]
 from hypothesis import HealthCheck, given, settings
@@ -114,18 +114,20 @@ BASES: dict[str, dict[str, Any]] = {
     "order.ack/v1": {"proposal_id": "halt-1"},
     "notice/v1": {"title": "A notice"},
     "key.rotate/v1": {"subject_kind": "operator", "subject_id": "lab", "new_key": ""},
-    "key.revoke/v1": {"subject_kind": "chip", "subject_id": "chip-1", "reason": "lost"},
-    "policy.adopt/v1": {
-        "policy": world_policy("drawn"),
-        "digest": digest_of(world_policy("drawn")),
-        "effective_at": "2027-01-01T00:00:00Z",
-    },
+    "key.revoke/v1": {"subject_kind": "operator", "subject_id": "lab", "reason": "lost"},
+    "policy.adopt/v1": {},  # the world's passed amendment, filled in from the world
     "telemetry.submission/v1": {"operator_id": "lab", "batch_digest": DIGEST, "records": 1},
 }
 """A body of each kind that the world's fold accepts (keys are filled in per example)."""
 
-EXAMPLES = 6
-"""Examples per kind; each submits up to three statements, then reads everything."""
+REFUSED_KINDS = {"gov.decision/v1", "telemetry.batch/v1", "telemetry.submission/v1"}
+"""Kinds the world's fold refuses whatever is drawn: a decision must equal the outcome the fold
+computes, a batch is the service's own statement over records it verified, and a submission
+must come with its records (``POST /v1/telemetry``)."""
+
+EXAMPLES = int(os.environ.get("PAUSEWATCH_PROPERTY_EXAMPLES", "6"))
+"""Examples per kind (``PAUSEWATCH_PROPERTY_EXAMPLES`` for a longer hunt); each submits up to
+three statements, then reads everything."""
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +173,10 @@ def test_no_drawn_statement_breaks_a_read(kind: str, world: World, tmp_path: Pat
     for name, value in base.items():
         if value == "" and name in ("key", "new_key"):
             base[name] = fresh
+    if kind == "policy.adopt/v1":
+        effective = "2027-01-01T00:00:00Z"
+        base = {"policy": world.amendment, "digest": digest_of(world.amendment)}
+        base["effective_at"] = effective
     with open_world(world, tmp_path / "copy") as (service, client, clock):
         secretariat = load_key(service.settings.keys_dir, "secretariat")
         statuses: list[int] = []
@@ -194,7 +200,8 @@ def test_no_drawn_statement_breaks_a_read(kind: str, world: World, tmp_path: Pat
             trigger_proposals(service.state, now, secretariat)
 
         check()
-    assert statuses, "no statement was submitted"
+    # The test has power only if some drawn statements took effect and reached the views.
+    assert 201 in statuses or kind in REFUSED_KINDS, sorted(statuses)
 
 
 def _sign(kind: str, body: dict[str, Any], key: Any) -> dict[str, Any]:
