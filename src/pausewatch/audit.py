@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from pausewatch.errors import ConfigurationError, Error
+from pausewatch.fields import parse_time
 from pausewatch.ledger import (
     EMPTY_ROOT,
     CompactRange,
@@ -162,16 +162,23 @@ def check_entry(
     except Error as exc:
         report.problem(f"entry {index}: {exc}")
         if fold is not None:
-            fold.applied = index + 1  # an entry that is not a statement changes nothing
+            # Set aside as the service's fold does (isolated, listed as unreadable), so that
+            # the views recomputed here are the service's.
+            envelope = obj["statement"] if isinstance(obj["statement"], dict) else {}
+            kind, signer = envelope.get("kind"), envelope.get("signer")
+            fold.isolate(
+                index,
+                parse_time(t),
+                kind if isinstance(kind, str) else "unknown",
+                signer if isinstance(signer, str) else None,
+                f"the statement cannot be read: {type(exc).__name__}: {exc}",
+            )
         return max(t, last_time)
     if fold is not None:
-        try:
-            outcome = fold.apply(index, datetime.fromisoformat(t), statement)
-        except Exception as exc:  # any failure of the fold is a finding of the audit
-            report.problem(f"entry {index}: cannot be folded: {type(exc).__name__}: {exc}")
-            fold.applied = index + 1
-        else:
-            report.rejected_entries += not outcome.accepted
+        outcome = fold.apply(index, parse_time(t), statement)
+        report.rejected_entries += not outcome.accepted
+        if fold.get("unreadable", index) is not None:
+            report.problem(f"entry {index}: {outcome.reason}")
     return max(t, last_time)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pausewatch.errors import Error
+from pausewatch.fields import format_time
 from pausewatch.statements import Body, KeyPair, Statement, canonical, sign_statement
 
 if TYPE_CHECKING:
@@ -324,4 +325,4 @@ def _time(at: datetime | None) -> str:
     t = datetime.now(UTC) if at is None else at
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware time, got {t.isoformat()}")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_time(t)

@@ -34,6 +34,7 @@ STATE_TABLES = EVAL_TABLES | {
     "reg_parties",
     "reg_positions",
     "reg_rejected",
+    "reg_unreadable",
     "reg_runs",
     "state_meta",
     "tel_batches",
@@ -47,7 +48,7 @@ STATE_TABLES = EVAL_TABLES | {
     "telemetry_records",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0003"]
+HEAD = ["0004"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -84,6 +85,31 @@ def test_a_store_at_0002_gains_the_evaluation_views(db_url: str) -> None:
                 conn.execute(text(f"DROP TABLE {name}"))
             conn.execute(log_meta.insert().values(key="origin", value="test.example/log"))
         assert EVAL_TABLES.isdisjoint(table_names(engine))
+        upgrade(engine)
+        assert set(table_names(engine)) == ALL_TABLES
+        assert _revision(engine) == HEAD
+        with engine.connect() as conn:
+            assert conn.execute(select(log_meta.c.value)).scalars().all() == ["test.example/log"]
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_0003_gains_the_unreadable_view(db_url: str) -> None:
+    """A store migrated before entries could be isolated gets ``reg_unreadable`` from 0004,
+    and keeps what it held."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+            conn.execute(text("DROP TABLE reg_unreadable"))
+            conn.execute(log_meta.insert().values(key="origin", value="test.example/log"))
+        assert "reg_unreadable" not in table_names(engine)
         upgrade(engine)
         assert set(table_names(engine)) == ALL_TABLES
         assert _revision(engine) == HEAD

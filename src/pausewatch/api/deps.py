@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from pydantic import BeforeValidator
 
 from pausewatch.api.metrics import Metrics
 from pausewatch.errors import StatementError
+from pausewatch.fields import check_time, parse_time
 from pausewatch.service import LogService
 
 
@@ -48,20 +48,12 @@ def next_offset(offset: int, limit: int, total: int) -> int | None:
     return offset + limit if offset + limit < total else None
 
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-"""The range of ``at``: wide enough for any question about the log, and far enough from year
-9999 that deadlines and pauses added to it stay representable."""
-
-
 def _rfc3339(value: object) -> object:
-    """Only an RFC 3339 date-time with its offset (pydantic alone takes numbers as Unix times
-    and dates without a time)."""
-    if isinstance(value, str) and not _RFC3339.fullmatch(value):
-        raise ValueError(
-            "expected an RFC 3339 date-time with its offset, e.g. 2027-01-01T00:00:00Z"
-        )
+    """Only an RFC 3339 date-time with its offset, within the range every time has
+    (:mod:`pausewatch.fields`); pydantic alone takes numbers as Unix times and dates without a
+    time."""
+    if isinstance(value, str):
+        return parse_time(value, utc_only=False)
     return value
 
 
@@ -77,14 +69,7 @@ def resolve_at(service: LogService, at: datetime | None) -> datetime:
     """``at`` as UTC, or the service's clock when it is not given."""
     if at is None:
         return service.clock()
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise StatementError("at: expected a UTC time ending in 'Z'")
     try:
-        utc = at.astimezone(UTC)
-    except OverflowError as exc:
-        raise StatementError(f"at: {at.isoformat()} is out of range") from exc
-    if not EARLIEST <= utc < LATEST:
-        raise StatementError(
-            f"at: expected a time from {EARLIEST.year} to {LATEST.year}, got {utc.isoformat()}"
-        )
-    return utc
+        return check_time(at.astimezone(UTC))
+    except (ValueError, OverflowError) as exc:
+        raise StatementError(f"at: {exc}") from exc

@@ -15,14 +15,13 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
+from pausewatch.fields import ONE_LINE, Count, Digest, Finite, Id, KeyId, Name, PositiveCount, Text
 from pausewatch.policy._model import Domain
 from pausewatch.statements import Body, UtcDatetime, statement_kind
-from pausewatch.statements._types import Digest, Id, KeyId, Name, Text
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 ResultId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,95}$")]
 """A result's id: no ``/``, so that ``<result_id>/<metric>`` names one metric of one result."""
-Label = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(min_length=1, max_length=200), ONE_LINE]
 
 
 @statement_kind("evaluator.register/v1")
@@ -46,7 +45,7 @@ class SuiteProbe(Body):
     """One probe of an adopted suite, pinned to its version."""
 
     probe_id: Label
-    version: Annotated[int, Field(ge=0)]
+    version: Count
 
 
 @statement_kind("eval.suite/v1")
@@ -86,7 +85,7 @@ class MetricResult(Body):
     name: Label
     """The metric's name, as a policy's trigger names it (``accuracy``, ``horizon_minutes``)."""
     value: Finite
-    stderr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    stderr: Annotated[Finite, Field(ge=0)] | None = None
     ci_low: Finite
     ci_high: Finite
     method: Label
@@ -104,16 +103,16 @@ class MetricResult(Body):
 class Elicitation(Body):
     """How hard the model was pushed: solver or agent, its limits and attempts."""
 
-    solver: Annotated[str, Field(max_length=2000)]
+    solver: Annotated[str, Field(max_length=2000), ONE_LINE]
     """The plan's steps, as Inspect names them (``basic_agent``, ``generate``, ...)."""
     agent: bool
     """Whether the model acted through tools."""
     tools: tuple[Label, ...] = ()
-    attempts: Annotated[int, Field(ge=1)] | None = None
-    message_limit: Annotated[int, Field(ge=0)] | None = None
-    token_limit: Annotated[int, Field(ge=0)] | None = None
-    time_limit_s: Annotated[int, Field(ge=0)] | None = None
-    working_limit_s: Annotated[int, Field(ge=0)] | None = None
+    attempts: PositiveCount | None = None
+    message_limit: Count | None = None
+    token_limit: Count | None = None
+    time_limit_s: Count | None = None
+    working_limit_s: Count | None = None
 
 
 @statement_kind("eval.result/v1")
@@ -133,14 +132,14 @@ class EvalResult(Body):
     """The probe (``pausewatch/...``, ``inspect_evals/...``) or, for a task of no known probe,
     the Inspect task's name."""
     task: Label
-    task_version: Annotated[int, Field(ge=0)]
+    task_version: Count
     status: ResultStatus
     error: Text | None = None
     """Inspect's error message when the evaluation failed."""
-    samples: Annotated[int, Field(ge=0)]
+    samples: Count
     """Samples the task holds (times epochs)."""
-    completed_samples: Annotated[int, Field(ge=0)]
-    epochs: Annotated[int, Field(ge=1)]
+    completed_samples: Count
+    epochs: PositiveCount
     metrics: tuple[MetricResult, ...] = Field(default=(), max_length=50)
     confidence: Annotated[float, Field(ge=0.95, lt=1)] = 0.95
     """Confidence level of every interval: 95% or more, so that a narrower interval cannot
@@ -148,7 +147,7 @@ class EvalResult(Body):
     elicitation: Elicitation
     log_digest: Digest
     """SHA-256 of the Inspect log file's bytes, so that the log can be matched to this result."""
-    log_name: Annotated[str, Field(max_length=500)] | None = None
+    log_name: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
     started_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
 

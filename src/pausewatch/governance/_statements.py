@@ -9,15 +9,15 @@ equals the outcome the fold computes itself from the ballots on the log.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
+from pausewatch.fields import Count, Days, Digest, Id, KeyId, Label, Ref, Text
 from pausewatch.governance._tally import Choice
 from pausewatch.statements import Body, UtcDatetime, statement_kind
-from pausewatch.statements._types import Id, KeyId, Text
 
-BodyId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+BodyId = Label
 
 
 class DelegateAction(StrEnum):
@@ -86,13 +86,13 @@ class Proposal(Body):
 
     proposal_id: Id
     kind: ProposalKind
-    subject: Annotated[str, Field(max_length=200)] | None = None
+    subject: Ref | None = None
     """What it concerns: ``run:<id>``, ``cluster:<id>``, ``party:<id>``; none for the pause."""
-    days: Annotated[float, Field(gt=0, le=36_500)] | None = None
+    days: Days | None = None
     """For a pause start or renewal, a review extension or an exemption: how many days."""
     deadline: UtcDatetime | None = None
     """For a halt order: when the subject must have stopped training."""
-    policy_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    policy_digest: Digest | None = None
     """For adopting or amending a policy: the digest of the document proposed."""
     text: Text = ""
     """The proposal in words, for the people voting."""
@@ -143,9 +143,9 @@ class Decision(Body):
 
     proposal_id: Id
     passed: bool
-    yes: Annotated[int, Field(ge=0)]
-    no: Annotated[int, Field(ge=0)]
-    abstain: Annotated[int, Field(ge=0)]
+    yes: Count
+    no: Count
+    abstain: Count
 
 
 @statement_kind("order.ack/v1")

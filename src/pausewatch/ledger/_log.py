@@ -29,6 +29,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 
+from pausewatch import fields
 from pausewatch.errors import (
     ConfigurationError,
     ConsistencyError,
@@ -92,7 +93,7 @@ def format_time(t: datetime) -> str:
     """RFC 3339 UTC with microseconds and a ``Z``, the log's one time format."""
     if t.tzinfo is None or t.utcoffset() is None:
         raise ConfigurationError(f"expected a timezone-aware time, got {t!r}")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return fields.format_time(t)
 
 
 def to_micros(t: datetime) -> int:

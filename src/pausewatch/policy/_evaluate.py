@@ -1469,6 +1469,17 @@ class _Evaluator:
                 action=Action.ENFORCEMENT_PROPOSAL,
             )
 
+    def unreadable(self) -> None:
+        for u in sorted(self.facts.unreadable, key=lambda u: (u.entry, u.kind)):
+            self.finding(
+                FindingKind.ENTRY_UNREADABLE,
+                Severity.SERIOUS,
+                u.entry,
+                f"log entry {u.entry.removeprefix('log:')} ({u.kind}) was set aside because it "
+                f"cannot be read: {u.reason}",
+                (u.entry,),
+            )
+
     def incidents(self) -> None:
         for inc in sorted(self.facts.incidents, key=_BY_ID):
             subject = f"incident:{inc.id}"
@@ -1555,6 +1566,7 @@ def _evaluate(
     ev.capabilities(cumulative)
     ev.orders()
     ev.incidents()
+    ev.unreadable()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

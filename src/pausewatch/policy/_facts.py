@@ -15,24 +15,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pausewatch.compute import Estimate, Method, Phase, Precision
+from pausewatch.fields import Flop, Id, Label, Time
 from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Flop = Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)]
-"""A compute figure: finite, and below 1e40 (sums of them stay finite)."""
-
-
-def _utc(value: datetime) -> datetime:
-    offset = value.utcoffset()
-    if offset is None or offset.total_seconds() != 0:
-        raise ValueError("expected a UTC timestamp ending in 'Z' or '+00:00'")
-    return value
-
-
-Utc = Annotated[datetime, AfterValidator(_utc)]
-"""A timezone-aware UTC datetime."""
+NonNegative = Annotated[float, Field(ge=0, le=1e300, allow_inf_nan=False)]
+Utc = Time
+"""A fact's time: :data:`pausewatch.fields.Time`, the same as a statement's."""
 
 
 def _evidence(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -133,7 +122,7 @@ class RunFact(Model):
     """When approval was decided."""
     review_extended_days: Annotated[float, Field(ge=0, le=36_500)] = 0
     """Days by which review was extended (counted up to the policy's ``extension_days``)."""
-    primary_data: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+    primary_data: Label | None = None
     """The main kind of training data (e.g. ``biological_sequences``)."""
     compute_cost_usd: NonNegative | None = None
     """What the run's compute cost (unknown: none)."""
@@ -319,6 +308,17 @@ class OrderFact(Model):
     evidence: Evidence = ()
 
 
+class UnreadableFact(Model):
+    """A log entry set aside because the fold or the policy cannot read it (ADR 0017)."""
+
+    entry: Annotated[str, Field(pattern=r"^log:[0-9]{1,16}$")]
+    """The entry, as ``log:<index>``."""
+    kind: Annotated[str, Field(min_length=1, max_length=200)]
+    """The statement kind it holds, or what the policy could not read of it (``run``)."""
+    reason: Annotated[str, Field(max_length=2_000)]
+    """Why it cannot be read."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -338,6 +338,8 @@ class Facts(Model):
     """Halt orders the parties decided, with what the telemetry showed."""
     state: dict[Fact, float] = Field(default_factory=dict)
     """State figures for lift conditions (coverage, witnesses, ...)."""
+    unreadable: tuple[UnreadableFact, ...] = ()
+    """Log entries set aside because they cannot be read; each is a finding."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod
@@ -360,6 +362,14 @@ class Facts(Model):
             raise ValueError(
                 f"runs of one model name different base models: {', '.join(sorted(clashes))}"
             )
+        for model in base:
+            seen = {model}
+            parent = base.get(model)
+            while parent is not None:
+                if parent in seen:
+                    raise ValueError(f"model lineage has a cycle through {parent!r}")
+                seen.add(parent)
+                parent = base.get(parent)
         return self
 
 

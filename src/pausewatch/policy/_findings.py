@@ -74,6 +74,9 @@ class FindingKind(StrEnum):
     """A run the active pause prohibits is planned or running."""
     NOTIFICATION_OVERDUE = "notification_overdue"
     """A reporting clock ran out without the report."""
+    ENTRY_UNREADABLE = "entry_unreadable"
+    """A log entry the fold or the policy cannot read was set aside; the secretariat must look
+    at it (it changes nothing and stops nothing else from being read or decided)."""
 
 
 class ObligationStatus(StrEnum):

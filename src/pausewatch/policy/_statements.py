@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
+from pausewatch.fields import Digest, Text
 from pausewatch.policy._load import policy_digest
 from pausewatch.policy._model import Policy
 from pausewatch.statements import Body, Statement, UtcDatetime, statement_kind
@@ -30,13 +31,13 @@ class PolicyAdopt(Body):
 
     policy: Policy
     """The whole policy document."""
-    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    digest: Digest
     """SHA-256 (hex) of the policy's RFC 8785 bytes; must match ``policy``."""
     effective_at: UtcDatetime
     """When it takes effect (adoptions with a later time wait; the latest effective one rules)."""
-    supersedes: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    supersedes: Digest | None = None
     """Digest of the policy it replaces, if any."""
-    note: Annotated[str, Field(max_length=4_000)] | None = None
+    note: Text | None = None
     """Why it is adopted (the decision it executes, for example)."""
 
     @model_validator(mode="after")

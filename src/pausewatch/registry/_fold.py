@@ -63,6 +63,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "positions": ("subject_kind", "subject_id"),
     "adoptions": ("idx",),
     "rejected": ("idx",),
+    "unreadable": ("idx",),
     "tel_batches": ("idx",),
     "tel_submissions": ("batch_digest",),
     "tel_chains": ("chip_id",),
@@ -105,11 +106,13 @@ class Outcome:
 class RejectedError(Exception):
     """Raised inside the fold when an entry cannot take effect; becomes a rejected outcome.
     ``forbidden``: the signer may not make this statement (rather than the registry lacking
-    what the statement needs)."""
+    what the statement needs). ``unreadable``: the fold cannot read it at all (see
+    :meth:`Registry.isolate`)."""
 
-    def __init__(self, reason: str, *, forbidden: bool = False) -> None:
+    def __init__(self, reason: str, *, forbidden: bool = False, unreadable: bool = False) -> None:
         super().__init__(reason)
         self.forbidden = forbidden
+        self.unreadable = unreadable
 
 
 @dataclass
@@ -170,16 +173,39 @@ class Registry:
                 "integrated_at": format_time(integrated_at),
             }
             return Outcome(index, False, reason, (self._set("rejected", (index,), row),))
+        except Exception as exc:
+            # The fold is pure: a handler that fails on an entry fails on it every time, so
+            # folding it again would stop the fold there for good. It is isolated instead.
+            return self.isolate(
+                index, integrated_at, statement.kind, statement.signer, _failure(exc)
+            )
         for change in ctx.changes:
             if change.row is None:
                 self.views[change.view].pop(change.key, None)
             else:
                 self.views[change.view][change.key] = change.row
         self.adoptions.extend(ctx.adoptions)
-        # Only now: a handler that fails otherwise than by rejecting leaves the entry unfolded,
-        # to be folded again, rather than skipped.
         self.applied = index + 1
         return Outcome(index, True, None, tuple(ctx.changes))
+
+    def isolate(
+        self, index: int, integrated_at: datetime, kind: str, signer: str | None, reason: str
+    ) -> Outcome:
+        """Set aside entry ``index``, which the fold cannot read (its statement no longer
+        parses under this version's models, or its handler fails): it changes nothing, is
+        listed in the ``unreadable`` view with its reason, and the fold goes on. The policy
+        reports each such entry to the secretariat as a finding (``entry_unreadable``)."""
+        if index != self.applied:
+            raise ValueError(f"expected log entry {self.applied}, got {index}")
+        self.applied = index + 1
+        row = {
+            "idx": index,
+            "kind": kind[:128],
+            "signer": signer if signer is None else signer[:60],
+            "reason": reason[:2_000],
+            "integrated_at": format_time(integrated_at),
+        }
+        return Outcome(index, False, reason, (self._set("unreadable", (index,), row),))
 
     @staticmethod
     def folds(kind: str) -> bool:
@@ -197,11 +223,18 @@ class Registry:
             handler(ctx, statement.body)
         except RejectedError as exc:
             return exc
+        except Exception as exc:
+            return RejectedError(_failure(exc), unreadable=True)
         return None
 
     def _set(self, view: str, key: tuple[Any, ...], row: Row) -> Change:
         self.views[view][key] = row
         return Change(view, key, row)
+
+
+def _failure(exc: BaseException) -> str:
+    """Why the fold could not read an entry, for the ``unreadable`` view."""
+    return f"the fold cannot read it: {type(exc).__name__}: {exc}"[:2_000]
 
 
 class _Context:
@@ -591,6 +624,24 @@ def _declare(ctx: _Context, body: Body) -> None:
     if cluster["operator_id"] != body.operator_id:
         raise RejectedError(f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}")
     ctx.must_be_new("runs", "run", body.run_id)
+    # A model has one base (its lineage is a tree): the policy counts a model's compute with
+    # its base's, and two bases for one model would make that sum mean two things.
+    for _, other in sorted(ctx.registry.views["runs"].items()):
+        if other["model"] == body.model and other["base_model"] != body.base_model:
+            raise RejectedError(
+                f"model {body.model!r} was declared with base model {other['base_model']!r} "
+                f"(run {other['run_id']!r}); a run of it cannot name {body.base_model!r}"
+            )
+    bases = {row["model"]: row["base_model"] for row in ctx.registry.views["runs"].values()}
+    parent, seen = body.base_model, {body.model}
+    while parent is not None:
+        if parent in seen:
+            raise RejectedError(
+                f"base model {body.base_model!r} descends from {body.model!r}: a lineage "
+                "cannot be a cycle"
+            )
+        seen.add(parent)
+        parent = bases.get(parent)
     approval, deemed_at = _approval(ctx.registry.policy_at(ctx.at), body, ctx.at)
     ctx.set(
         "runs",

@@ -14,10 +14,24 @@ from typing import Annotated, ClassVar
 from pydantic import Field, model_validator
 
 from pausewatch.compute import Phase
+from pausewatch.fields import (
+    ONE_LINE,
+    Digest,
+    Flop,
+    Gbps,
+    Id,
+    KeyId,
+    Label,
+    Megawatts,
+    Name,
+    PositiveCount,
+    Text,
+    Usd,
+)
 from pausewatch.statements import Body, UtcDatetime, statement_kind
-from pausewatch.statements._types import Digest, Id, KeyId, Name, Text
 
-Flop = Annotated[float, Field(ge=0, le=1e40, allow_inf_nan=False)]
+ChipCount = Annotated[int, Field(ge=1, le=10_000_000)]
+"""How many chips a run uses."""
 
 
 # -- parties, operators, places ---------------------------------------------------------------
@@ -51,7 +65,7 @@ class OperatorRegister(Body):
     """Its legal or trading name."""
     key: KeyId
     """The key that signs the operator's statements."""
-    annual_revenue_usd: Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)] | None = None
+    annual_revenue_usd: Usd | None = None
     """Annual revenue, where a policy's threshold depends on it (omit when unknown)."""
 
 
@@ -60,7 +74,7 @@ class Location(Body):
 
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     """ISO 3166-1 alpha-2 country code."""
-    region: Annotated[str, Field(max_length=200)] | None = None
+    region: Annotated[str, Field(max_length=200), ONE_LINE] | None = None
     """State, province or region."""
     latitude: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
@@ -77,7 +91,7 @@ class FacilityRegister(Body):
     """The operator that runs it (and must sign this statement)."""
     name: Name
     location: Location
-    power_capacity_mw: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+    power_capacity_mw: Megawatts
     """Power the facility can draw, in megawatts."""
 
 
@@ -91,7 +105,7 @@ class ClusterRegister(Body):
     facility_id: Id
     """The facility that houses it; its operator must sign this statement."""
     name: Name
-    network_gbps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    network_gbps: Gbps
     """Bandwidth between its nodes, Gbit/s per node (the figure reporting rules name)."""
     commissioned_at: UtcDatetime | None = None
     """When it entered service (starts the clock of cluster reporting duties)."""
@@ -123,7 +137,7 @@ class ChipCertify(Body):
     """The certifying maker (must sign this statement)."""
     model: Name
     """The chip model, as the hardware catalogue names it (``pausewatch compute hardware``)."""
-    serial: Annotated[str, Field(min_length=1, max_length=128)]
+    serial: Annotated[str, Field(min_length=1, max_length=128), ONE_LINE]
     key: KeyId
     """The chip's own key: it signs the chip's telemetry."""
     firmware_digest: Digest | None = None
@@ -244,7 +258,7 @@ class RunDeclaration(Body):
     planned_flop_low: Flop | None = None
     planned_flop_high: Flop | None = None
     estimate_method: EstimateMethod
-    chips: Annotated[int, Field(ge=1, le=10_000_000)]
+    chips: ChipCount
     """How many chips it uses."""
     chip_model: Name | None = None
     """Their catalogue model."""
@@ -254,11 +268,12 @@ class RunDeclaration(Body):
     """Digest of the pre-committed hyper-parameters (the document stays with the operator)."""
     data_order_seed_digest: Digest
     """Digest of the pre-committed data-order seed."""
-    checkpoint_interval_steps: Annotated[int, Field(ge=1)]
+    checkpoint_interval_steps: PositiveCount
     """A checkpoint commitment every this many optimiser steps (for transcript spot checks)."""
-    primary_data: Annotated[str, Field(max_length=64)] | None = None
-    """The primary kind of data, where a policy sets special thresholds (``biological``)."""
-    compute_cost_usd: Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)] | None = None
+    primary_data: Label | None = None
+    """The primary kind of data, where a policy sets special thresholds: a label in lower case
+    (``biological``), compared exactly with the policy's."""
+    compute_cost_usd: Annotated[Usd, Field(le=1e13)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> RunDeclaration:
@@ -317,7 +332,7 @@ class RunChange(Body):
     planned_flop_low: Flop | None = None
     planned_flop_high: Flop | None = None
     ends_at: UtcDatetime | None = None
-    chips: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    chips: ChipCount | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> RunChange:
@@ -346,7 +361,7 @@ class Position(Body):
     signed_by: ClassVar[str] = "party_or_operator"
 
     stance: Stance
-    source: Annotated[str, Field(min_length=1, max_length=2_000)]
+    source: Annotated[str, Field(min_length=1, max_length=2_000), ONE_LINE]
     """Where the stance is stated: a URL or a citation."""
     as_of: UtcDatetime
     """When the stance was taken."""

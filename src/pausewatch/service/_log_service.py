@@ -284,6 +284,8 @@ class LogService:
         if rejected is not None:
             if rejected.forbidden:
                 raise AuthorizationError(str(rejected))
+            if rejected.unreadable:
+                raise StatementError(str(rejected))
             raise RegistryConflictError(str(rejected))
 
     def info(self) -> LogInfo:

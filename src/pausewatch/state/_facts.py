@@ -24,13 +24,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_precision
 from pausewatch.errors import Error
 from pausewatch.evals._judge import eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
 from pausewatch.ledger import format_time
 from pausewatch.policy import Facts, Policy
-from pausewatch.policy._model import Fact
+from pausewatch.policy._facts import ClusterFact, EvalFact, OperatorFact, OrderFact, RunFact
+from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 
 ORDER_GRACE = timedelta(hours=1)
@@ -146,7 +149,7 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
     }
     pause = pause_of(registry, at)
     orders = _orders(registry, at, silence_limit(policy))
-    return Facts.model_validate(
+    return readable_facts(
         {
             "runs": runs,
             "clusters": clusters,
@@ -159,8 +162,73 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
             "state": {k.value: v for k, v in state.items()},
+            "unreadable": [
+                {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
+                for _, row in sorted(views["unreadable"].items())
+            ],
         }
     )
+
+
+_ITEMS: tuple[tuple[str, type[Model]], ...] = (
+    ("runs", RunFact),
+    ("clusters", ClusterFact),
+    ("operators", OperatorFact),
+    ("evaluations", EvalFact),
+    ("orders", OrderFact),
+)
+"""The lists of facts an item of which can be set aside, in the order they are checked."""
+
+
+def readable_facts(document: dict[str, Any]) -> Facts:
+    """``document`` as :class:`Facts`; an item the policy cannot read is set aside rather than
+    allowed to fail the whole evaluation (defence in depth, ADR 0017).
+
+    The field types make what the fold accepts readable here, so the first validation is the
+    one that normally returns. Should it fail, each item is checked alone, then the items that
+    pass alone are taken in log order for as long as the whole still validates (rules across
+    items: unique ids, one base model per model). Every item set aside becomes an
+    ``unreadable`` fact naming its entry and the reason, hence an ``entry_unreadable`` finding.
+    """
+    try:
+        return Facts.model_validate(document)
+    except ValidationError:
+        pass
+    unreadable = list(document.get("unreadable", []))
+    base: dict[str, Any] = {**document, **{name: [] for name, _ in _ITEMS}}
+    for name, model in _ITEMS:
+        kept: list[dict[str, Any]] = []
+        for item in document.get(name, []):
+            try:
+                model.model_validate(item)
+                Facts.model_validate({**base, name: [*kept, item], "unreadable": []})
+            except ValidationError as exc:
+                unreadable.append(_unreadable(name, item, exc))
+            else:
+                kept.append(item)
+        base[name] = kept
+    try:
+        return Facts.model_validate({**base, "unreadable": unreadable})
+    except ValidationError:
+        # What is left is the pause or the state figures, which the fold computes itself.
+        return Facts.model_validate({"unreadable": unreadable})
+
+
+def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    """The ``unreadable`` fact of an item set aside: its first log entry, and why."""
+    entry = next(
+        (e for e in item.get("evidence", ()) if isinstance(e, str) and e.startswith("log:")),
+        "log:0",
+    )
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()[:3]
+    )
+    what = f"{name.removesuffix('s')} {str(item.get('id', '?'))[:100]}"
+    return {
+        "entry": entry,
+        "kind": what,
+        "reason": f"the policy cannot read it: {problems}"[:2_000],
+    }
 
 
 def _evaluations(registry: Registry, policy: Policy | None) -> list[dict[str, Any]]:
@@ -379,5 +447,6 @@ __all__ = [
     "dark_chips",
     "facts_from_registry",
     "halt_orders",
+    "readable_facts",
     "silence_limit",
 ]

@@ -32,6 +32,32 @@ def statement_of(entry: Entry) -> Statement:
     return parse_statement(parse_json(entry.data)["statement"])
 
 
+def fold_entry(registry: Registry, entry: Entry) -> Outcome:
+    """Fold one log entry into ``registry``; an entry whose statement this version cannot
+    read (it no longer parses, or its signature no longer verifies) is isolated rather than
+    allowed to stop the fold (:meth:`Registry.isolate`)."""
+    try:
+        statement = statement_of(entry)
+    except Exception as exc:
+        kind, signer = _envelope_names(entry)
+        reason = f"the statement cannot be read: {type(exc).__name__}: {exc}"
+        return registry.isolate(entry.index, entry.integrated_at, kind, signer, reason)
+    return registry.apply(entry.index, entry.integrated_at, statement)
+
+
+def _envelope_names(entry: Entry) -> tuple[str, str | None]:
+    """The kind and signer an unreadable entry names, as far as they can be read."""
+    try:
+        envelope = parse_json(entry.data)["statement"]
+        kind, signer = envelope.get("kind"), envelope.get("signer")
+    except Exception:
+        return "unknown", None
+    return (
+        kind if isinstance(kind, str) else "unknown",
+        signer if isinstance(signer, str) else None,
+    )
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     """What ``state rebuild`` found: entries folded, rows per view, and the views whose rows
@@ -84,9 +110,7 @@ class StateStore:
             batch: list[Outcome] = []
             try:
                 for entry in log.entries_since(start):
-                    batch.append(
-                        self.registry.apply(entry.index, entry.integrated_at, statement_of(entry))
-                    )
+                    batch.append(fold_entry(self.registry, entry))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
@@ -107,7 +131,7 @@ class StateStore:
             fresh = Registry(self.secretariat)
             count = 0
             for entry in log.entries_since(0):
-                fresh.apply(entry.index, entry.integrated_at, statement_of(entry))
+                fold_entry(fresh, entry)
                 count += 1
             before = {view: dump_view(self.engine, view) for view in VIEWS}
             after = {view: _sorted_rows(view, fresh.views[view].values()) for view in VIEWS}

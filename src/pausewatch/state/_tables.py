@@ -191,6 +191,16 @@ rejected = Table(
     Column("reason", Text, nullable=False),
     _time("integrated_at"),
 )
+unreadable = Table(
+    "reg_unreadable",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(128), nullable=False),
+    Column("signer", String(_KEY), nullable=True),
+    Column("reason", Text, nullable=False),
+    _time("integrated_at"),
+)
+"""Log entries the fold could not read: isolated, with the reason (ADR 0017)."""
 tel_batches = Table(
     "tel_batches",
     metadata,
@@ -445,6 +455,7 @@ VIEW_TABLES: dict[str, Table] = {
     "positions": positions,
     "adoptions": adoptions,
     "rejected": rejected,
+    "unreadable": unreadable,
     "tel_batches": tel_batches,
     "tel_submissions": tel_submissions,
     "tel_chains": tel_chains,

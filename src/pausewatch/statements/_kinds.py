@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pausewatch.errors import StatementError, UnknownKindError
+from pausewatch.fields import LINES, Line, Name, Time
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*/v[1-9][0-9]*$")
 
@@ -81,14 +81,8 @@ def kinds() -> list[str]:
     return sorted(_KINDS)
 
 
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None or value.utcoffset().total_seconds() != 0:  # type: ignore[union-attr]
-        raise ValueError("expected a UTC timestamp ending in 'Z' or '+00:00'")
-    return value
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-"""A timezone-aware UTC datetime (naive or offset times are refused)."""
+UtcDatetime = Time
+"""A statement's time: :data:`pausewatch.fields.Time` (RFC 3339 in UTC, 1970 up to 9000)."""
 
 
 @statement_kind("notice/v1")
@@ -96,11 +90,11 @@ class Notice(Body):
     """A public notice: a signer puts a text on the record (for example the secretariat
     announcing the log's establishment, a witness roster or a maintenance window)."""
 
-    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Name
     """One-line title."""
-    text: Annotated[str, Field(max_length=20_000)] = ""
+    text: Annotated[str, Field(max_length=20_000), LINES] = ""
     """The notice itself, plain text."""
-    references: tuple[Annotated[str, Field(max_length=2_000)], ...] = ()
+    references: tuple[Line, ...] = Field(default=(), max_length=100)
     """URLs or log references the notice rests on."""
     issued_at: UtcDatetime | None = None
     """When the signer issued it, if it says (the log records its own integration time)."""

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from pausewatch.compute import Precision
 from pausewatch.errors import EncodingError
+from pausewatch.fields import EARLIEST, LATEST, check_time
 from pausewatch.telemetry._canonical import _record_bytes, line_bytes
 from pausewatch.telemetry._record import (
     MAX_SAFE_INTEGER,
@@ -56,6 +57,8 @@ def _memo_time(text: str) -> datetime | None:
     try:
         value = _fromisoformat(text)
     except ValueError:
+        return None
+    if not EARLIEST <= value < LATEST:
         return None
     if len(_TIMES) >= _MEMO_SIZE:
         _TIMES.clear()
@@ -126,7 +129,7 @@ def _time(record: Mapping[str, Any], name: str) -> datetime:
     value = record[name]
     if type(value) is str and _TIME.fullmatch(value) is not None:
         try:
-            return datetime.fromisoformat(value)
+            return check_time(datetime.fromisoformat(value))
         except ValueError as exc:
             raise RecordError(
                 name, f"expected a valid UTC time, got {_show(value)}: {exc}"
