@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from pausewatch.compute import CountingRule, Phase
+from pausewatch.fields import Label
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
@@ -296,8 +297,9 @@ class SpecialThreshold(Threshold):
     """Which tier this threshold triggers."""
     phases: tuple[Phase, ...] = tuple(Phase)
     """Training phases it applies to."""
-    data: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    """The kind of training data it applies to, matched against a run's ``primary_data``."""
+    data: Label
+    """The kind of training data it applies to, matched exactly against a run's
+    ``primary_data`` (the same :data:`~pausewatch.fields.Label` type)."""
 
 
 class Modification(Sourced):
