@@ -96,7 +96,7 @@ def _text(c: dict[str, Any], *, lines: bool) -> st.SearchStrategy[str]:
 
 def _number(kind: type, c: dict[str, Any]) -> st.SearchStrategy[Any]:
     if kind is int:
-        low = c.get("ge", c["gt"] + 1 if "gt" in c else -(2**53))
+        low = c.get("ge", c["gt"] + 1 if "gt" in c else -(2**53 - 1))
         high = c.get("le", c["lt"] - 1 if "lt" in c else 2**53 - 1)
         return st.one_of(st.integers(low, high), st.sampled_from([low, high]))
     low = c.get("ge", c.get("gt"))
