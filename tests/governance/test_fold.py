@@ -123,10 +123,43 @@ def test_revoked_delegates_and_strangers_do_not_vote(world: World) -> None:
     vote(w, "pause-2", "eu", "yes")
     close(w, p)
     late = w.submit("gov.vote/v1", {"proposal_id": "pause-2", "choice": "no"}, "uk-delegate")
-    assert late.accepted  # on the log, but not counted
+    assert not late.accepted  # after the close: refused, it never reaches the count
+    assert "a ballot after the close is not taken" in (late.reason or "")
     assert decide(w, "pause-2", True, 2, 0).accepted
     outcome = json.loads(w.registry.get("proposals", "pause-2")["outcome"])  # type: ignore[index]
-    assert [n["reason"] for n in outcome["not_counted"]] == ["cast after the vote closed"]
+    assert outcome["not_counted"] == []
+
+
+def test_a_late_ballot_on_the_view_from_a_second_key_flips_nothing(world: World) -> None:
+    """Regression (a halt order filed as failed): views folded before late ballots were
+    refused may hold one; a party's late ballot from its second key neither counts nor
+    disqualifies the party's in-window ballot from its first key, whose validity comes from
+    the keys view as it stood at that ballot."""
+    w = world
+    p = propose(w, "pause-3", "pause_start")
+    second = key("us-delegate-2")
+    w.keys["us-delegate-2"] = second
+    w.ok("delegate.register/v1", {"party_id": "us", "key": second.signer_id}, "us")
+    vote(w, "pause-3", "us", "yes")
+    vote(w, "pause-3", "eu", "yes")
+    close(w, p)
+    # What a fold that kept late ballots left on the view.
+    late = {
+        "proposal_id": "pause-3",
+        "idx": w.registry.applied,
+        "party_id": "us",
+        "key": second.signer_id,
+        "choice": "no",
+        "integrated_at": w.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    w.registry.views["ballots"][("pause-3", late["idx"])] = late
+    w.registry.applied += 1
+    assert decide(w, "pause-3", True, 2, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "pause-3")["outcome"])  # type: ignore[index]
+    assert outcome["passed"] is True
+    assert outcome["not_counted"] == [
+        {"idx": late["idx"], "party": "us", "reason": "cast after the vote closed"}
+    ]
 
 
 def test_a_failed_quorum_renews_nothing(world: World) -> None:
