@@ -139,7 +139,9 @@ def audit_log(
     report = AuditReport(origin=log_verifier.name)
     tree = MerkleTree()
     last_time = ""
-    fold = Registry(frozenset({secretariat})) if secretariat else None
+    # The fold checks recorded witness cosignatures against the tree recomputed here, which
+    # holds every entry up to the one being folded.
+    fold = Registry(frozenset({secretariat}), roots=tree.root) if secretariat else None
     for index, data in entries:
         if index != tree.size:
             report.problem(

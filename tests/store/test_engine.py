@@ -22,6 +22,8 @@ EVAL_TABLES = {"ev_evaluators", "ev_results", "ev_suites", "tel_run_batches"}
 STATE_TABLES = EVAL_TABLES | {
     "gov_ballots",
     "gov_order_acks",
+    "gov_witness_cosignatures",
+    "gov_witnesses",
     "gov_proposals",
     "gov_seats",
     "reg_adoptions",
@@ -47,7 +49,7 @@ STATE_TABLES = EVAL_TABLES | {
     "telemetry_records",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0003"]
+HEAD = ["0004"]
 
 
 def _revision(engine: Engine) -> list[str]:

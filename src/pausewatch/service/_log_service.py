@@ -169,7 +169,7 @@ class LogService:
         files for trigger findings (see :mod:`pausewatch.service._governance`)."""
         with self._clerk_lock:
             try:
-                filed = clerk(self.state, self.submit, self.clock(), self.secretariat_key)
+                filed = clerk(self.state, self.submit, self.clock(), self.secretariat_key, self.log)
             except Exception:
                 self.clerk_stats.failures += 1
                 raise

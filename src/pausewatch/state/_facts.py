@@ -6,7 +6,10 @@ figure, the FLOP its chips reported per precision as the measured figure, counte
 the policy's rule), each cluster to a :class:`~pausewatch.policy.ClusterFact` (its size from
 the catalogue models of its installed chips, monitored when all of them report, its undeclared
 compute and its dark chips), takes the pause from the governance decisions on the log, and
-fills the state figures lift conditions test.
+fills the state figures lift conditions test: every figure a shipped preset names, among them
+the witnesses counting at ``at`` (:func:`pausewatch.governance._witnesses.witnesses_at`) and
+the critical findings still open (:mod:`pausewatch.state._resolution`), both from the log
+alone (docs/adr/0012).
 
 A run whose chips reported compute under its id is running from its first window, whether or
 not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
@@ -28,10 +31,12 @@ from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_p
 from pausewatch.errors import Error
 from pausewatch.evals._judge import eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
+from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
-from pausewatch.policy import Facts, Policy
+from pausewatch.policy import Facts, Policy, evaluate
 from pausewatch.policy._model import Fact
 from pausewatch.registry import Registry, Row
+from pausewatch.state._resolution import open_critical
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -144,9 +149,10 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
             sum(1 for row in views["eval_suites"].values() if json.loads(row["probes"]))
         ),
     }
+    state[Fact.WITNESSES] = float(len(witnesses_at(registry, at)))
     pause = pause_of(registry, at)
     orders = _orders(registry, at, silence_limit(policy))
-    return Facts.model_validate(
+    facts = Facts.model_validate(
         {
             "runs": runs,
             "clusters": clusters,
@@ -160,6 +166,15 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
             "evaluations": _evaluations(registry, policy),
             "state": {k.value: v for k, v in state.items()},
         }
+    )
+    if policy is None or policy.pause is None:
+        return facts  # no lift conditions to test: spare the evaluation
+    # Open critical findings come from evaluating the policy over these facts, which do not
+    # hold the figure yet: the evaluation reads no state figure but for lift conditions.
+    evaluated = evaluate(policy, facts, at)
+    still_open = open_critical(registry, facts, at, evaluated.findings)
+    return facts.model_copy(
+        update={"state": {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}}
     )
 
 
