@@ -4,13 +4,16 @@ fold's own, and the pause it makes binds the policy evaluation."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from pausewatch.evals import suite
 from pausewatch.governance._fold import pause_of
+from pausewatch.ledger import Checkpoint, Signer
 from pausewatch.policy import evaluate, load_preset, policy_digest, policy_to_json
+from pausewatch.policy._model import Domain
 from pausewatch.state import facts_from_registry
 from pausewatch.statements import KeyPair
 from registry.world import World, declaration, key  # type: ignore[import-not-found]
@@ -172,21 +175,58 @@ def test_a_failed_quorum_renews_nothing(world: World) -> None:
     assert outcome["reason"].startswith("no quorum")
 
 
-def test_a_lift_fails_while_a_condition_is_unmet(world: World) -> None:
+def test_a_lift_passes_only_when_the_presets_own_conditions_hold(world: World) -> None:
+    """Under miri-2025's own lift conditions, a lift every party votes for fails while the log
+    shows no covered compute, three of five suites and no witness, and passes once chips report,
+    every domain has a suite and three witnesses' cosignatures of the log are recorded."""
     w = world
     p = propose(w, "lift-1", "pause_lift")
     for party in PARTIES:
         vote(w, "lift-1", party, "yes")
+    for domain in list(Domain)[:3]:
+        probes = [{"probe_id": q.id, "version": q.version} for q in suite(domain)]
+        w.ok("eval.suite/v1", {"domain": domain.value, "probes": probes}, w.secretariat)
     close(w, p)
-    # Every party voted for it, but the lift conditions (coverage, evaluation suites,
-    # witnesses) do not hold on the state at the close.
     assert decide(w, "lift-1", False, 4, 0).accepted
     outcome = json.loads(w.registry.get("proposals", "lift-1")["outcome"])  # type: ignore[index]
     assert "lift conditions did not hold" in outcome["reason"]
-    assert {c["fact"] for c in outcome["conditions"] if not c["held"]} >= {
-        "eval_domains_adopted",
-        "witnesses",
+    figures = {c["fact"]: (c["actual"], c["held"]) for c in outcome["conditions"]}
+    assert figures == {
+        "monitoring_coverage": (0.0, False),
+        "eval_domains_adopted": (3.0, False),
+        "witnesses": (0.0, False),
+        "open_critical_findings": (0.0, True),
     }
+
+    for domain in list(Domain)[3:]:
+        probes = [{"probe_id": q.id, "version": q.version} for q in suite(domain)]
+        w.ok("eval.suite/v1", {"domain": domain.value, "probes": probes}, w.secretariat)
+    w.operator("lab", "us")
+    w.facility("f1", "lab")
+    w.cluster("c1", "f1", "lab")
+    w.maker("nv")
+    p = propose(w, "lift-2", "pause_lift")
+    for party in PARTIES:
+        vote(w, "lift-2", party, "yes")
+    # Shortly before the close: chips installed (not dark yet), the witnesses cosign.
+    w.now = datetime.fromisoformat(p["closes_at"]) - timedelta(minutes=20)
+    for n in range(4):
+        w.chip(f"g{n}", "nv")
+        w.ok(
+            "chip.custody/v1", {"chip_id": f"g{n}", "action": "install", "cluster_id": "c1"}, "lab"
+        )
+    for n in range(3):
+        witness = Signer.generate(f"witness.example/w{n}")
+        w.ok("witness.register/v1", {"key": witness.verifier().to_string()}, w.secretariat)
+        size = w.registry.applied
+        text = Checkpoint("log.example", size, w.tree.root(size)).to_text()
+        line = witness.cosignature_line(text, int(w.now.timestamp()))
+        w.ok("witness.cosignature/v1", {"checkpoint": text, "cosignature": line}, w.secretariat)
+    close(w, p)
+    assert decide(w, "lift-2", True, 4, 0).accepted
+    outcome = json.loads(w.registry.get("proposals", "lift-2")["outcome"])  # type: ignore[index]
+    assert outcome["passed"] is True, outcome["reason"]
+    assert [c["held"] for c in outcome["conditions"]] == [True] * 4
 
 
 def seat(w: World, party: str) -> None:
