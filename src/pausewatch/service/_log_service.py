@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
 from pausewatch.errors import (
@@ -89,7 +90,15 @@ class LogInfo:
 class LogService:
     """Owns the engine, the persistent log, its sequencer and the witness distributor."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        witness_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``witness_transport``: how the distributor reaches the roster's witnesses (default:
+        the network; the demo world's witnesses answer in process)."""
         self.settings = settings
         self.clock = clock
         self.engine: Engine = make_engine(settings.resolved_database_url())
@@ -116,7 +125,7 @@ class LogService:
             max_latency=settings.batch_latency_ms / 1000,
             max_queue=settings.max_queue,
         )
-        self.distributor = WitnessDistributor(self.log, self.witnesses)
+        self.distributor = WitnessDistributor(self.log, self.witnesses, transport=witness_transport)
         self.sequencer.on_integrated(self.distributor.notify)
         # The registry's views: resumed from the database, then brought up to the log (entries
         # integrated before a crash may not have been folded yet), then advanced after each
