@@ -593,8 +593,10 @@ class Scenario:
         held = [c for c in r["outcome"].get("conditions", []) if c["held"]]
         self.story.facts["lift_held"] = [c["description"] for c in held]
         status = self.client.pause()["status"]
+        figures = ", ".join(f"{c['fact']} {c['actual']:g}" for c in held)
         return (
-            f"{r['outcome']['reason']}; all {len(held)} lift conditions held; the pause is {status}"
+            f"{r['outcome']['reason']}; all {len(held)} lift conditions held ({figures}: the "
+            f"critical findings were answered); the pause is {status}"
         )
 
 
