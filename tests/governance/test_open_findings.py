@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pausewatch.policy import Facts, load_preset, policy_digest, policy_to_json
+from pausewatch.policy import Facts, evaluate, load_preset, policy_digest, policy_to_json
 from pausewatch.policy._findings import Finding, FindingKind, Severity
 from pausewatch.policy._model import Action, Fact
-from pausewatch.state import facts_from_registry
+from pausewatch.state import evaluated, facts_from_registry
 from pausewatch.state._resolution import resolution
 from registry.world import World, key  # type: ignore[import-not-found]
 
@@ -168,3 +168,15 @@ def test_a_model_finding_is_resolved_when_every_run_of_the_model_stopped(world: 
     assert resolution(world.registry, facts("halted"), AT, finding) is not None
     other = finding._replace(subject="model:m-unknown")
     assert resolution(world.registry, facts("halted"), AT, other) is None
+
+
+def test_one_evaluation_gives_what_evaluating_the_full_facts_gives(world: World) -> None:
+    """The evaluation that counts the open critical findings, with its lift conditions checked
+    again on the full state, is byte for byte the evaluation of the full facts."""
+    w = world
+    critical_result(w, "res-1")
+    policy = w.registry.policy_at(w.now)
+    facts, result = evaluated(w.registry, w.now, policy)
+    assert facts.state[Fact.OPEN_CRITICAL_FINDINGS] == 1
+    assert result.canonical_bytes() == evaluate(policy, facts, w.now).canonical_bytes()
+    assert facts == facts_from_registry(w.registry, w.now, policy)

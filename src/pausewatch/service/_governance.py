@@ -21,10 +21,10 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
 from pausewatch.governance._witnesses import recorded_size
 from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_time
-from pausewatch.policy import check_conditions, evaluate
+from pausewatch.policy import check_conditions
 from pausewatch.policy._findings import FindingKind
 from pausewatch.policy._model import Action
-from pausewatch.state import StateStore, facts_from_registry, halt_orders
+from pausewatch.state import StateStore, evaluated, facts_from_registry, halt_orders
 from pausewatch.state._resolution import resolution
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
@@ -129,8 +129,7 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
         policy = registry.policy_at(at)
         if policy is None or policy.governance is None:
             return []  # no body to decide: nothing to propose
-        facts = facts_from_registry(registry, at, policy)
-        result = evaluate(policy, facts, at)
+        facts, result = evaluated(registry, at, policy)
         window = timedelta(days=policy.governance.vote_window_days)
         pause = pause_of(registry, at)
         wanted: list[tuple[str, Any]] = []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from pausewatch.evals._judge import eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
 from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
-from pausewatch.policy import Facts, Policy, evaluate
+from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._model import Fact
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
@@ -87,6 +88,33 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
 
 def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     """The facts the views hold at ``at`` (see the module docstring)."""
+    if policy is None or policy.pause is None:
+        return _facts(registry, at, policy)  # no lift conditions to test: spare the evaluation
+    return evaluated(registry, at, policy)[0]
+
+
+def evaluated(
+    registry: Registry, at: datetime, policy: Policy, *, digest: str | None = None
+) -> tuple[Facts, Evaluation]:
+    """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
+    evaluation: its findings do not depend on the state figures, so the open critical findings
+    are counted from them and only the lift conditions are checked again on the full state.
+    The result equals ``evaluate(policy, facts, at)`` byte for byte."""
+    facts = _facts(registry, at, policy)
+    # Open critical findings come from evaluating the policy over these facts, which do not
+    # hold the figure yet: the evaluation reads no state figure but for lift conditions.
+    evaluation = evaluate(policy, facts, at, digest=digest)
+    if policy.pause is None:
+        return facts, evaluation
+    still_open = open_critical(registry, facts, at, evaluation.findings)
+    state = {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}
+    facts = facts.model_copy(update={"state": state})
+    lift = check_conditions(policy.pause.lift.conditions, dict(state))
+    return facts, replace(evaluation, lift_conditions=lift)
+
+
+def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
+    """The facts but for the open critical findings."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
     reviews = _reviews(registry, at)
@@ -152,7 +180,7 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
     state[Fact.WITNESSES] = float(len(witnesses_at(registry, at)))
     pause = pause_of(registry, at)
     orders = _orders(registry, at, silence_limit(policy))
-    facts = Facts.model_validate(
+    return Facts.model_validate(
         {
             "runs": runs,
             "clusters": clusters,
@@ -166,15 +194,6 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
             "evaluations": _evaluations(registry, policy),
             "state": {k.value: v for k, v in state.items()},
         }
-    )
-    if policy is None or policy.pause is None:
-        return facts  # no lift conditions to test: spare the evaluation
-    # Open critical findings come from evaluating the policy over these facts, which do not
-    # hold the figure yet: the evaluation reads no state figure but for lift conditions.
-    evaluated = evaluate(policy, facts, at)
-    still_open = open_critical(registry, facts, at, evaluated.findings)
-    return facts.model_copy(
-        update={"state": {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}}
     )
 
 
@@ -392,6 +411,7 @@ def _run_fact(
 __all__ = [
     "DEFAULT_SILENCE",
     "dark_chips",
+    "evaluated",
     "facts_from_registry",
     "halt_orders",
     "silence_limit",
