@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from pausewatch.errors import ConfigurationError, Error
 from pausewatch.fields import parse_time
+from pausewatch.governance._witnesses import MAX_COSIGNATURE_LAG
 from pausewatch.ledger import (
     EMPTY_ROOT,
     CompactRange,
@@ -198,6 +199,33 @@ def witness_threshold(witnesses: list[Verifier] | None, threshold: int | None) -
     return k
 
 
+class _RecentRoots:
+    """The tree's root at each of the last ``keep`` sizes, in a ring of 32-byte slots: what
+    the fold needs to check recorded witness cosignatures, which cover recent checkpoints only
+    (:data:`~pausewatch.governance._witnesses.MAX_COSIGNATURE_LAG`), in bounded memory."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.size = 0
+        self._ring = bytearray()
+
+    def record(self, size: int, root: bytes) -> None:
+        """Remember ``root`` as the root at ``size`` (sizes come one after another)."""
+        at = (size % self.keep) * 32
+        if len(self._ring) < at + 32:
+            self._ring.extend(bytes(at + 32 - len(self._ring)))
+        self._ring[at : at + 32] = root
+        self.size = size
+
+    def __call__(self, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        if not self.size - self.keep < size <= self.size:
+            raise ConfigurationError(f"the audit holds no root at size {size}")
+        at = (size % self.keep) * 32
+        return bytes(self._ring[at : at + 32])
+
+
 def audit_log(
     entries: Iterable[tuple[int, bytes]],
     checkpoint_notes: Iterable[str],
@@ -231,7 +259,10 @@ def audit_log(
     created: list[tuple[Node, bytes]] = []
     page_start = 0
     last_time = ""
-    fold = Registry(frozenset({secretariat})) if secretariat else None
+    # The fold checks recorded witness cosignatures against the tree recomputed here, which
+    # holds every entry up to the one being folded.
+    recent = _RecentRoots(MAX_COSIGNATURE_LAG + 1)
+    fold = Registry(frozenset({secretariat}), roots=recent) if secretariat else None
     for index, data in entries:
         if index != tree.size:
             report.problem(
@@ -239,6 +270,8 @@ def audit_log(
             )
             break
         created += tree.append(leaf_hash(data))
+        if fold is not None:
+            recent.record(tree.size, tree.root())
         if tree.size in wanted:
             roots[tree.size] = tree.root()
         if stored_nodes is not None and tree.size - page_start >= PAGE:

@@ -3,10 +3,11 @@
 The secretariat (the service's own key), party ``us`` with a delegate, operator ``lab`` with
 facility ``f1``, cluster ``c1`` and runs ``r1`` and ``r-halt``, chip maker ``nv`` with chips
 ``chip-1`` (installed in ``c1``) and ``chip-2`` (certified only), evaluator ``aisi`` (registered by
-``us``), and a witness key (which the registry never binds: witnesses cosign checkpoints, they
-sign no statement). Governance under a copy of ``miri-2025`` with a one-day vote window: a
-halt order on ``r-halt`` and a policy amendment, both passed and decided; a challenge
-inspection whose vote has closed but which is not decided yet; a pause proposal open for votes.
+``us``), and a witness key (registered by the secretariat as the log's witness, so that its
+cosignatures can be recorded; the keys view never binds it: witnesses sign no statement).
+Governance under a copy of ``miri-2025`` with a one-day vote window: a halt order on
+``r-halt`` and a policy amendment, both passed and decided; a challenge inspection whose vote
+has closed but which is not decided yet; a pause proposal open for votes.
 
 :func:`build_world` builds it once into a data directory; :func:`open_world` opens a service on
 it (or on a copy) with a clock that carries on from where the world stopped.
@@ -45,7 +46,7 @@ ROLES = (
     "evaluator",
     "witness",
 )
-"""Every role a key can hold here; ``witness`` holds no registry role at all."""
+"""Every role a key can hold here; ``witness`` signs no statement (it cosigns checkpoints)."""
 
 
 class Clock:
@@ -126,6 +127,11 @@ def build_world(data_dir: Path) -> World:
         submit(
             "chip_maker.register/v1",
             {"maker_id": "nv", "name": "NV", "key": keys["chip_maker"].signer_id},
+            "secretariat",
+        )
+        submit(
+            "witness.register/v1",
+            {"key": keys["witness"].signer.verifier().to_string()},
             "secretariat",
         )
         submit(

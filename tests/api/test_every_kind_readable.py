@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from readback import read_everything  # type: ignore[import-not-found]
 
+from pausewatch.ledger import Signer
 from pausewatch.service import due_decisions, trigger_proposals
 from pausewatch.statements import body_model, canonical, kinds, load_key, signing_input
 
@@ -117,13 +118,21 @@ BASES: dict[str, dict[str, Any]] = {
     "key.revoke/v1": {"subject_kind": "operator", "subject_id": "lab", "reason": "lost"},
     "policy.adopt/v1": {},  # the world's passed amendment, filled in from the world
     "telemetry.submission/v1": {"operator_id": "lab", "batch_digest": DIGEST, "records": 1},
+    "witness.register/v1": {"key": Signer.generate("witness-new.example").verifier().to_string()},
+    "witness.cosignature/v1": {},
 }
 """A body of each kind that the world's fold accepts (keys are filled in per example)."""
 
-REFUSED_KINDS = {"gov.decision/v1", "telemetry.batch/v1", "telemetry.submission/v1"}
+REFUSED_KINDS = {
+    "gov.decision/v1",
+    "telemetry.batch/v1",
+    "telemetry.submission/v1",
+    "witness.cosignature/v1",
+}
 """Kinds the world's fold refuses whatever is drawn: a decision must equal the outcome the fold
-computes, a batch is the service's own statement over records it verified, and a submission
-must come with its records (``POST /v1/telemetry``)."""
+computes, a batch is the service's own statement over records it verified, a submission must
+come with its records (``POST /v1/telemetry``), and a cosignature must verify under a
+registered witness's key over the log's own root."""
 
 EXAMPLES = int(os.environ.get("PAUSEWATCH_PROPERTY_EXAMPLES", "6"))
 """Examples per kind (``PAUSEWATCH_PROPERTY_EXAMPLES`` for a longer hunt); each submits up to

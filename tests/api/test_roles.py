@@ -34,6 +34,7 @@ from api_world import (  # type: ignore[import-not-found]
 )
 from fastapi.testclient import TestClient
 
+from pausewatch.ledger import Checkpoint, Signer
 from pausewatch.service import LogService, due_decisions
 from pausewatch.statements import KeyPair, canonical, kinds, sign_statement
 from pausewatch.telemetry import aggregate
@@ -96,6 +97,14 @@ def _batch(ctx: Context) -> dict[str, Any]:
     }
 
 
+def _cosignature(ctx: Context) -> dict[str, Any]:
+    """The world's witness's cosignature of the log's checkpoint now."""
+    log = ctx.service.log
+    text = Checkpoint(log.verifier.name, log.size, log.root_at(log.size)).to_text()
+    line = ctx.world.keys["witness"].signer.cosignature_line(text, int(ctx.now.timestamp()))
+    return {"checkpoint": text, "cosignature": line}
+
+
 SUBJECTS = {
     "party": "us",
     "operator": "lab",
@@ -153,6 +162,15 @@ CASES: tuple[Case, ...] = (
         SECRETARIAT,
     ),
     Case("gov.decision/v1", "gov.decision/v1", _decision, SECRETARIAT),
+    Case(
+        "witness.register/v1",
+        "witness.register/v1",
+        lambda c: {"key": Signer.generate("witness.example/w9").verifier().to_string()},
+        SECRETARIAT,
+    ),
+    # The secretariat records the cosignatures it collects; the fold checks each against the
+    # registered witness's key and the log's own tree.
+    Case("witness.cosignature/v1", "witness.cosignature/v1", _cosignature, SECRETARIAT),
     Case(
         "eval.suite/v1",
         "eval.suite/v1",

@@ -13,6 +13,7 @@ import pytest
 
 from pausewatch.demo import T0, DemoClock, play_demo
 from pausewatch.demo._host import Host
+from pausewatch.policy import load_preset
 
 
 def test_the_world_clock_only_moves_forward() -> None:
@@ -41,18 +42,22 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert result.audit["entries"] > 4000  # 2,048 chips certified and installed, and the rest
     acts = [s.act for s in result.story.snapshots]
     assert acts[0] == "the agreement"
-    assert acts[-2:] == ["a lift fails", "the renewed pause runs out"]
+    assert acts[-3:] == ["a lift fails", "the safeguards are completed", "the pause is lifted"]
     by_act = {s.act: s for s in result.story.snapshots}
     assert by_act["the pause is voted in"].pause == "active"
     assert by_act["the pause is renewed"].pause == "renewed"
     assert by_act["a lift fails"].pause == "renewed"
-    assert by_act["the renewed pause runs out"].pause == "expired"
+    assert by_act["the pause is lifted"].pause == "lifted"
     assert by_act["the run crosses the prohibition"].run_flop > 1e23
     assert by_act["the run approaches the prohibition"].run_flop < 1e23
     assert result.story.facts["order"] == "confirmed"
+    # The demo's lift conditions are its preset's own (miri-2025's).
+    own = [c.description for c in load_preset("miri-2025").pause.lift.conditions]  # type: ignore[union-attr]
     assert result.story.facts["lift_unmet"] == [
-        "an adopted evaluation suite in every capability domain"
+        "an adopted evaluation suite exists for every capability domain",
+        "at least three independent witnesses cosign the log",
     ]
+    assert result.story.facts["lift_held"] == own
     html = result.report.read_text()
     assert "Plotly.newPlot" in html
     assert "compute counted from chip-signed telemetry" in html
@@ -71,11 +76,13 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         assert "over 1,536 chip-windows" in undeclared["explanation"]  # 512 chips, 3 hours
         proposals: list[dict[str, Any]] = httpx.get(f"{host.url}/v1/proposals").json()["rows"]
         outcome = sorted((p["kind"], str(p["passed"])) for p in proposals)
+        # No pause proposal after the lift: the findings that triggered the pause are answered
+        # (the run halted and confirmed, the pause decided after the critical evaluation).
         assert outcome == [
             ("halt_order", "True"),
             ("pause_lift", "False"),
+            ("pause_lift", "True"),
             ("pause_renew", "True"),
-            ("pause_start", "None"),  # filed after the expiry: the run is still prohibited
             ("pause_start", "True"),
         ]
         run = httpx.get(f"{host.url}/v1/runs/frontier-lab/rl-7").json()["measured"]
@@ -86,7 +93,14 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         assert totals == sorted(totals)
         assert totals[-1] == pytest.approx(run["counted_flop"])
         assert [f for _, f in result.story.run_series] == pytest.approx(totals)
-        lift = next(p for p in proposals if p["kind"] == "pause_lift")
+        lift = next(p for p in proposals if p["proposal_id"] == "lift-1")
         assert "lift conditions did not hold" in json.loads(lift["outcome"])["reason"]
+        lifted = json.loads(next(p for p in proposals if p["proposal_id"] == "lift-2")["outcome"])
+        figures = {c["fact"]: c["actual"] for c in lifted["conditions"]}
+        assert figures["witnesses"] == 3
+        assert figures["open_critical_findings"] == 0
+        assert figures["eval_domains_adopted"] == 5
+        assert figures["monitoring_coverage"] >= 0.95
+        assert httpx.get(f"{host.url}/v1/pause").json()["status"] == "lifted"
     finally:
         host.stop()

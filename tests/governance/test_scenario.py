@@ -1,8 +1,9 @@
 """The governance story end to end over the API, with a clock the test moves: a run crosses the
 prohibition, the policy files a pause and a halt order, parties vote them in, the operator
 acknowledges the order and telemetry confirms it, a renewal fails for want of a quorum, the
-pause expires, a second pause is voted in, a lift fails while chips are dark and passes once
-they report; a rebuild from the log alone reproduces every outcome."""
+pause expires, a second pause is voted in, a lift under miri-2025's own conditions fails while
+chips are dark, suites are missing and no witness is recorded, and passes once they are all
+there; a rebuild from the log alone reproduces every outcome."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
 from pausewatch.audit import audit_log
+from pausewatch.evals import suite
+from pausewatch.ledger import Note, Signer
 from pausewatch.policy import Policy, load_preset, policy_digest, policy_to_json
+from pausewatch.policy._model import Domain
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
 from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simulate_fleet
@@ -41,8 +45,9 @@ class Clock:
 
 
 def scenario_policy() -> dict[str, Any]:
-    """miri-2025 with a one-day vote window, 30-day pauses decided by simple majority, and
-    lift conditions the telemetry can show: full coverage and no dark chip."""
+    """miri-2025 with a one-day vote window and 30-day pauses decided by simple majority; its
+    own lift conditions (coverage, suites in every domain, three witnesses, no open critical
+    finding)."""
     doc = policy_to_json(load_preset("miri-2025"))
     doc["id"] = "scenario"
     doc["governance"]["vote_window_days"] = 1
@@ -51,10 +56,6 @@ def scenario_policy() -> dict[str, Any]:
     pause["default_duration_days"] = 30
     pause["renewal_duration_days"] = 30
     pause["lift"]["rule"] = "simple_majority"
-    pause["lift"]["conditions"] = [
-        {"fact": "monitoring_coverage", "op": ">=", "value": 0.95, "description": "coverage"},
-        {"fact": "dark_chips", "op": "==", "value": 0, "description": "no dark chip"},
-    ]
     return doc
 
 
@@ -201,7 +202,19 @@ def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
     assert "lift conditions did not hold" in lift["outcome"]["reason"]
     assert client.get("/v1/pause").json()["status"] == "active"
 
-    # ... and passes once they report again.
+    unmet = {c["fact"] for c in lift["outcome"]["conditions"] if not c["held"]}
+    assert unmet == {"monitoring_coverage", "eval_domains_adopted", "witnesses"}
+    # The halt order was confirmed: the run's critical findings are resolved.
+    assert {c["fact"]: c["held"] for c in lift["outcome"]["conditions"]}["open_critical_findings"]
+
+    # ... and passes once they report again, every domain has a suite and three witnesses'
+    # cosignatures of the log are recorded on it.
+    for domain in Domain:
+        probes = [{"probe_id": p.id, "version": p.version} for p in suite(domain)]
+        submit("eval.suite/v1", {"domain": domain.value, "probes": probes}, secretariat)
+    witnesses = [Signer.generate(f"witness.example/w{n}") for n in range(3)]
+    for w in witnesses:
+        submit("witness.register/v1", {"key": w.verifier().to_string()}, secretariat)
     submit("gov.proposal/v1", {"proposal_id": "lift-2", "kind": "pause_lift"}, delegates["uk"])
     for party in ("us", "cn", "eu"):
         submit("gov.vote/v1", {"proposal_id": "lift-2", "choice": "yes"}, delegates[party])
@@ -209,6 +222,12 @@ def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
     fresh = continue_chains(fleet, last, close - timedelta(minutes=20), 5)
     clock.now = close - timedelta(minutes=10)
     service.ingest_telemetry(fresh, submission(fresh, operator))
+    note = service.log.checkpoint_note(with_cosignatures=False)
+    text = Note.from_text(note).text
+    for w in witnesses:
+        line = w.cosignature_line(text, int(clock.now.timestamp()))
+        service.log.add_cosignature(service.log.size, w.verifier(), note + line)
+    assert service.run_clerk() == 3  # the secretariat records the three cosignatures
     clock.now = close + timedelta(minutes=1)
     service.run_clerk()
     lift = client.get("/v1/proposals/lift-2").json()
@@ -231,9 +250,9 @@ def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
     named = {pause_id: True, halt_id: True, "renew-1": False, "pause-2": True}
     named.update({"lift-1": False, "lift-2": True})
     assert {k: v for k, v in served.items() if k in named} == named
-    # After the first pause expired the run was still prohibited: the policy filed a new pause
-    # proposal, which nobody has voted on yet.
-    assert [v for k, v in served.items() if k not in named] == [None]
+    # After the first pause expired the run was above the prohibition still, but its halt
+    # order had been confirmed: the finding was answered, and the policy filed no new pause.
+    assert [k for k in served if k not in named] == []
     report = service.state.rebuild(service.log)
     assert report.identical, report.differences
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pausewatch.ledger import MerkleTree, encode_entry
 from pausewatch.registry import Outcome, Registry
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
@@ -29,7 +30,10 @@ class World:
     now: datetime = T0
 
     def __post_init__(self) -> None:
-        self.registry = Registry(frozenset({self.secretariat.signer_id}))
+        # The log's tree, as the service's log would hold it: recorded witness cosignatures
+        # are checked against it.
+        self.tree = MerkleTree()
+        self.registry = Registry(frozenset({self.secretariat.signer_id}), roots=self.tree.root)
 
     def sign(self, kind: str, body: dict[str, Any], signer: str | KeyPair) -> Statement:
         k = signer if isinstance(signer, KeyPair) else self.keys[signer]
@@ -37,6 +41,7 @@ class World:
 
     def fold(self, statement: Statement) -> Outcome:
         self.now += timedelta(seconds=1)
+        self.tree.append(encode_entry(statement.canonical_bytes(), self.now))
         return self.registry.apply(self.registry.applied, self.now, statement)
 
     def submit(self, kind: str, body: dict[str, Any], signer: str | KeyPair) -> Outcome:

@@ -22,6 +22,8 @@ EVAL_TABLES = {"ev_evaluators", "ev_results", "ev_suites", "tel_run_batches"}
 STATE_TABLES = EVAL_TABLES | {
     "gov_ballots",
     "gov_order_acks",
+    "gov_witness_cosignatures",
+    "gov_witnesses",
     "gov_proposals",
     "gov_seats",
     "reg_adoptions",
@@ -95,8 +97,8 @@ def test_a_store_at_0002_gains_the_evaluation_views(db_url: str) -> None:
 
 
 def test_a_store_at_0003_gains_the_unreadable_view(db_url: str) -> None:
-    """A store migrated before entries could be isolated gets ``reg_unreadable`` from 0004,
-    and keeps what it held."""
+    """A store migrated before this release gets ``reg_unreadable`` and the witness views from
+    0004, and keeps what it held."""
     from alembic import command
 
     from pausewatch.store._engine import _alembic_config
@@ -107,9 +109,11 @@ def test_a_store_at_0003_gains_the_unreadable_view(db_url: str) -> None:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0003")
-            conn.execute(text("DROP TABLE reg_unreadable"))
+            for name in ("reg_unreadable", "gov_witnesses", "gov_witness_cosignatures"):
+                conn.execute(text(f"DROP TABLE {name}"))
             conn.execute(log_meta.insert().values(key="origin", value="test.example/log"))
         assert "reg_unreadable" not in table_names(engine)
+        assert "gov_witnesses" not in table_names(engine)
         upgrade(engine)
         assert set(table_names(engine)) == ALL_TABLES
         assert _revision(engine) == HEAD

@@ -40,8 +40,10 @@ def demo(
     """Play the scripted story through a real service on loopback, time compressed: parties,
     operators and 2,048 chips register; a declared run crosses the prohibition; an Inspect
     evaluation comes back critical; a pause and a halt order are voted in and obeyed; undeclared
-    training is found; the pause is renewed; a lift fails while a condition is unmet. Then
-    `pausewatch audit` recomputes everything from the log, and an HTML report is written."""
+    training is found; the pause is renewed; a lift fails while conditions are unmet; the
+    safeguards are completed (every evaluation suite, three witnesses on the log) and a second
+    lift passes. Then `pausewatch audit` recomputes everything from the log, and an HTML report
+    is written."""
     from pausewatch.demo import DemoError, play_demo
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="pausewatch-demo-"))

@@ -124,7 +124,7 @@ def play_demo(
 ) -> DemoResult:
     """Play the whole story against a service on ``data_dir`` (see the module docstring)."""
     started = time.monotonic()
-    host = Host(data_dir, port=port).start()
+    host = Host(data_dir, port=port, seed=seed).start()
     lines: list[str] = []
     scenario = _scenario(host, data_dir, seed, 0.0, lines, narrate)
     try:
@@ -148,7 +148,7 @@ def serve_demo(
     """Serve on ``data_dir`` and stream the story through the API in the background, one act
     every ``pace_s`` seconds, the world clock running ``speed`` times real time in between.
     Returns the running host (``wait()`` blocks until it is stopped)."""
-    host = Host(data_dir, host=host_name, port=port, speed=speed).start()
+    host = Host(data_dir, host=host_name, port=port, speed=speed, seed=seed).start()
 
     def stream() -> None:
         started = time.monotonic()

@@ -1,5 +1,5 @@
 """The service the demo plays against: a real `LogService` and API on loopback, whose clock is
-the demo's world clock.
+the demo's world clock, with the demo's three witnesses cosigning its checkpoints.
 
 The world clock runs ``speed`` world seconds per real second and jumps forward when the story
 says days pass. A service restarted on the same data directory starts its clock at the last
@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pausewatch.demo._witnesses import DemoWitnesses
 from pausewatch.demo._world import T0
 
 
@@ -56,15 +57,29 @@ class Host:
         port: int = 8080,
         speed: float = 0.0,
         clerk_interval_s: float = 0.5,
+        seed: int = 0,
     ) -> None:
         from pausewatch.service import LogService
         from pausewatch.settings import Settings
 
         self.clock = DemoClock(T0, speed)
+        # Three witnesses cosign the log's checkpoints, in process (demo._witnesses).
+        self.witnesses = DemoWitnesses(seed, self.clock)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Not witnesses.txt, which a plain `pausewatch serve` on this directory would read.
+        roster = data_dir / "demo-witnesses.txt"
+        roster.write_text(self.witnesses.roster())
         self.settings = Settings(
-            data_dir=data_dir, host=host, port=port, clerk_interval_s=clerk_interval_s
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            clerk_interval_s=clerk_interval_s,
+            witnesses_file=roster,
         )
-        self.service = LogService(self.settings, clock=self.clock)
+        self.service = LogService(
+            self.settings, clock=self.clock, witness_transport=self.witnesses.transport()
+        )
+        self.witnesses.trust(self.service.log.verifier)
         size = self.service.log.size
         if size:
             last = self.service.log.entry(size - 1).integrated_at

@@ -14,9 +14,14 @@ Acts, in world time (``T0`` = 2027-03-01):
 6. Frontier Lab acknowledges the order; its chips report idle windows: confirmed.
 7. Dragon AI trains on 512 H100s with no declaration and is found.
 8. As the pause nears its expiry, a renewal is voted in.
-9. A lift is voted, and fails: suites are adopted in three domains, not five.
-10. The renewed pause runs out; the run is still above the prohibition, so the policy files
-    the next pause proposal.
+9. A lift is voted, and fails under the policy's own conditions: suites are adopted in three
+   domains, not five, and no witness of the log is registered.
+10. The safeguards are completed: suites in the last two domains, the log's three witnesses
+    registered; the secretariat's clerk records their cosignatures on the log.
+11. A second lift is voted, and passes: telemetry covers the compute, every domain has a suite,
+    three witnesses cosign the log, and no critical finding is open (the run was halted and
+    the telemetry confirmed it; the pause answered the critical evaluation). The pause is
+    lifted, and the policy files no new one.
 
 Every statement is deterministic, so replaying the story after a crash re-sends what is already
 on the log (answered as duplicates) and goes on where it stopped.
@@ -44,6 +49,7 @@ from pausewatch.demo._world import (
     PLANNED_FLOP,
     RUN_ID,
     SIMULATED,
+    WITNESSES,
     at,
     chip_ids,
     chip_key,
@@ -51,6 +57,7 @@ from pausewatch.demo._world import (
     iso,
     key,
     party_keys,
+    witness_signer,
 )
 from pausewatch.errors import Error
 from pausewatch.policy import Policy, policy_digest
@@ -251,7 +258,8 @@ class Scenario:
         self.act("undeclared training is found", self.undeclared)
         self.act("the pause is renewed", self.renew)
         self.act("a lift fails", self.lift)
-        self.act("the renewed pause runs out", self.expire)
+        self.act("the safeguards are completed", self.safeguards)
+        self.act("the pause is lifted", self.lift_passes)
         return self.story
 
     def agreement(self) -> str:
@@ -540,18 +548,55 @@ class Scenario:
         self.story.facts["lift_unmet"] = [c["description"] for c in unmet]
         return f"{r['outcome']['reason']}"
 
-    def expire(self) -> str:
-        expires = datetime.fromisoformat(self.client.pause()["expires_at"])
-        self.heartbeat(expires.replace(minute=0, second=0) - timedelta(hours=1))
-        self.advance(expires + timedelta(hours=1))
-        status = self.client.pause()["status"]
-        # The run's compute is still above the prohibition: the policy files the next pause.
-        again = self.wait_for(
-            "the next pause proposal", lambda: self.proposal_of("pause_start", after=expires)
-        )
+    def safeguards(self) -> str:
+        from pausewatch.evals import suite
+        from pausewatch.policy._model import Domain
+
+        missing = [d for d in Domain if d.value not in ADOPTED_DOMAINS]
+        for domain in missing:
+            probes = [{"probe_id": p.id, "version": p.version} for p in suite(domain)]
+            self.post("eval.suite/v1", {"domain": domain.value, "probes": probes}, self.secretariat)
+        for name in WITNESSES:
+            vkey = witness_signer(self.seed, name).verifier().to_string()
+            self.post("witness.register/v1", {"key": vkey}, self.secretariat)
+        # The witnesses have cosigned the log since the start; once registered, the clerk puts
+        # their newest cosignatures on the log, where the fold checks them.
+        rows = self.wait_for("the witnesses' cosignatures on the log", lambda: self.witnessed())
         return (
-            f"the pause is {status} (time-limited, unless renewed again); the run is still above "
-            f"the prohibition, so the policy files a new pause proposal ({again['proposal_id']})"
+            f"suites adopted in the last {len(missing)} domains; {len(WITNESSES)} witnesses "
+            f"registered, their cosignatures of checkpoints up to size "
+            f"{max(r['size'] for r in rows):,} recorded on the log"
+        )
+
+    def witnessed(self, since: datetime | None = None) -> list[dict[str, Any]] | None:
+        """The witnesses' cosignatures recorded on the log (at or after ``since``), once every
+        witness has one (none before)."""
+        rows = [
+            r
+            for r in self.view_rows("witness_cosignatures")
+            if since is None or datetime.fromisoformat(r["integrated_at"]) >= since
+        ]
+        return rows if {r["witness"] for r in rows} >= set(WITNESSES) else None
+
+    def lift_passes(self) -> str:
+        body = {"proposal_id": "lift-2", "kind": "pause_lift", "text": "lift the pause"}
+        self.post("gov.proposal/v1", body, "uk-delegate")
+        self.vote_all(["lift-2"])
+        closes = datetime.fromisoformat(self.client.proposal("lift-2")["closes_at"])
+        beat = closes.replace(minute=0, second=0) - timedelta(hours=1)
+        self.heartbeat(beat)
+        # The witnesses cosign the heartbeat's checkpoints and the clerk records them before the
+        # vote closes: a witness counts only with a cosignature on the log from the last day.
+        self.wait_for("fresh witness cosignatures on the log", lambda: self.witnessed(beat))
+        self.advance(closes + timedelta(minutes=5))
+        r = self.decided("lift-2")
+        held = [c for c in r["outcome"].get("conditions", []) if c["held"]]
+        self.story.facts["lift_held"] = [c["description"] for c in held]
+        status = self.client.pause()["status"]
+        figures = ", ".join(f"{c['fact']} {c['actual']:g}" for c in held)
+        return (
+            f"{r['outcome']['reason']}; all {len(held)} lift conditions held ({figures}: the "
+            f"critical findings were answered); the pause is {status}"
         )
 
 

@@ -80,8 +80,12 @@ EVALUATORS: tuple[tuple[str, str, str], ...] = (
     ("us-caisi", "us", "US Center for AI Standards and Innovation (simulated)"),
 )
 ADOPTED_DOMAINS = ("ai_rnd_automation", "self_improvement", "cyber_offence")
-"""The domains whose suites the secretariat adopts: three of five, so the lift condition on
-``eval_domains_adopted`` is unmet at the end."""
+"""The domains whose suites the secretariat adopts with the agreement: three of five, so the
+first lift fails on ``eval_domains_adopted``; the other two come with the safeguards."""
+
+WITNESSES = ("witness-1", "witness-2", "witness-3")
+"""The log's witnesses (their C2SP key names): three, as the lift condition on ``witnesses``
+asks. The secretariat registers them on the log once the safeguards are completed."""
 
 RUN_ID = "frontier-lab/rl-7"
 MODEL = "frontier-2"
@@ -109,8 +113,9 @@ def chip_ids(plan: ClusterPlan) -> list[str]:
 
 def demo_policy() -> dict[str, Any]:
     """miri-2025 with the demo's compressed clocks: one-day votes, 30-day pauses decided by
-    simple majority, chips dark after two silent days, halt orders by the Conference, and lift
-    conditions on coverage, dark chips and an adopted suite in every capability domain."""
+    simple majority, chips dark after two silent days, halt orders by the Conference. The lift
+    conditions are the preset's own: coverage, a suite in every capability domain, three
+    witnesses, no open critical finding."""
     doc = policy_to_json(load_preset("miri-2025"))
     doc["id"] = "demo-2027"
     doc["title"] = "pausewatch demo: MIRI's draft agreement with the demo's compressed clocks"
@@ -122,21 +127,6 @@ def demo_policy() -> dict[str, Any]:
     pause["default_duration_days"] = 30
     pause["renewal_duration_days"] = 30
     pause["lift"]["rule"] = "simple_majority"
-    pause["lift"]["conditions"] = [
-        {
-            "fact": "monitoring_coverage",
-            "op": ">=",
-            "value": 0.95,
-            "description": "telemetry covers 95% of known compute",
-        },
-        {"fact": "dark_chips", "op": "==", "value": 0, "description": "no chip is dark"},
-        {
-            "fact": "eval_domains_adopted",
-            "op": ">=",
-            "value": 5,
-            "description": "an adopted evaluation suite in every capability domain",
-        },
-    ]
     return doc
 
 
@@ -148,6 +138,11 @@ def at(days: float, hours: float = 0.0) -> datetime:
 def iso(t: datetime) -> str:
     """RFC 3339 UTC, whole seconds (``2027-03-01T00:00:00Z``)."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def witness_signer(seed: int, name: str) -> Signer:
+    """Witness ``name``'s key (deterministic from ``seed``); it cosigns under ``name``."""
+    return key(seed, name).signer
 
 
 def party_keys(seed: int) -> dict[str, KeyPair]:
@@ -170,6 +165,7 @@ __all__ = [
     "RUN_ID",
     "SIMULATED",
     "T0",
+    "WITNESSES",
     "ClusterPlan",
     "Party",
     "at",
@@ -180,4 +176,5 @@ __all__ = [
     "key",
     "party_keys",
     "signer_id",
+    "witness_signer",
 ]

@@ -220,7 +220,14 @@ def _vote(ctx: _Context, body: Body) -> None:
     proposal = ctx.get("proposals", body.proposal_id)
     if proposal is None:
         raise RejectedError(f"proposal {body.proposal_id!r} does not exist")
-    # Late ballots and non-members' ballots stay on the log; the count leaves them out.
+    if ctx.when >= proposal["closes_at"]:
+        # Refused rather than kept and ignored (docs/adr/0011): a ballot after the close can
+        # change nothing, so the log does not take it, and its signer learns so at once.
+        raise RejectedError(
+            f"the vote on proposal {body.proposal_id!r} closed at {proposal['closes_at']}: "
+            "a ballot after the close is not taken"
+        )
+    # Non-members' ballots stay on the log; the count leaves them out.
     ctx.set(
         "ballots",
         {
@@ -274,6 +281,19 @@ def withdrawn(registry: Registry, policy: Policy, at: datetime) -> set[str]:
     return out
 
 
+def key_valid_at(registry: Registry, party: str, key: str, index: int) -> bool:
+    """Whether ``key`` spoke for ``party`` (its own key or one of its delegates') when log
+    entry ``index`` was folded: bound to it by an earlier entry, and not yet revoked (the keys
+    view as it stood at that entry; a key is bound once and never rebound)."""
+    row = registry.views["keys"].get((key,))
+    if row is None or row["subject_id"] != party:
+        return False
+    if row["subject_kind"] not in (SubjectKind.PARTY.value, SubjectKind.DELEGATE.value):
+        return False
+    revoked = row["revoked_idx"]
+    return bool(row["added_idx"] < index and (revoked is None or index < revoked))
+
+
 def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
     """The outcome the ballots on the log give ``proposal`` at its close, with its reasons."""
     opens, closes = _time(proposal["opens_at"]), _time(proposal["closes_at"])
@@ -291,10 +311,12 @@ def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
         for (pid, _), row in sorted(registry.views["ballots"].items())
         if pid == proposal["proposal_id"]
     ]
-    # The fold accepted each ballot only under a live key of its party: every key is valid.
-    keys = {b.party: {b.key: (opens - timedelta(days=1), None)} for b in ballots}
     votes, rejections = counted_votes(
-        ballots, members=members, keys=keys, opens_at=opens, closes_at=closes
+        ballots,
+        members=members,
+        keys=lambda b: key_valid_at(registry, b.party, b.key, b.index),
+        opens_at=opens,
+        closes_at=closes,
     )
     spec = policy.governance.bodies[proposal["body"]] if policy.governance else None
     seats = spec.members if spec is not None and isinstance(spec.members, int) else None
@@ -435,4 +457,4 @@ register_handler("gov.proposal/v1", _proposal)
 register_handler("gov.vote/v1", _vote)
 register_handler("gov.decision/v1", _decision)
 
-__all__ = ["members_at", "outcome", "pause_of", "subject_operator", "withdrawn"]
+__all__ = ["key_valid_at", "members_at", "outcome", "pause_of", "subject_operator", "withdrawn"]

@@ -1,4 +1,5 @@
-"""Governance statement kinds: delegates, seats, proposals, votes and decisions.
+"""Governance statement kinds: delegates, seats, proposals, votes and decisions; the log's
+witnesses and their cosignatures.
 
 A party registers the keys of its delegates; their votes (and the party's own key's) speak for
 it. A proposal is open for the policy's vote window from its integration; a vote is a signed
@@ -9,11 +10,11 @@ equals the outcome the fold computes itself from the ballots on the log.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
-from pausewatch.fields import Count, Days, Digest, Id, KeyId, Label, Ref, Text
+from pausewatch.fields import LINES, ONE_LINE, Count, Days, Digest, Id, KeyId, Label, Ref, Text
 from pausewatch.governance._tally import Choice
 from pausewatch.statements import Body, UtcDatetime, statement_kind
 
@@ -159,6 +160,43 @@ class OrderAck(Body):
     note: Text = ""
 
 
+class WitnessAction(StrEnum):
+    """What the secretariat does with a witness."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    """Its cosignatures recorded after this entry are refused, and it no longer counts."""
+
+
+@statement_kind("witness.register/v1")
+class WitnessRegister(Body):
+    """The secretariat registers a witness of the log (or removes one). Only the cosignatures
+    of registered witnesses can be recorded on the log, and only they count toward the
+    ``witnesses`` fact lift conditions test (docs/adr/0012)."""
+
+    signed_by: ClassVar[str] = "secretariat"
+
+    key: Annotated[str, Field(min_length=3, max_length=400), ONE_LINE]
+    """The witness's C2SP verifier key (``<name>+<hex key id>+<base64 key>``); it cosigns
+    checkpoints under that name (tlog-cosignature/v1)."""
+    action: WitnessAction = WitnessAction.ADD
+
+
+@statement_kind("witness.cosignature/v1")
+class WitnessCosignature(Body):
+    """A registered witness's cosignature of one of this log's checkpoints, put on the log (by
+    the secretariat's clerk, which collects it from the witness). The fold verifies it with the
+    witness's registered key and checks the checkpoint's root against the log's own tree at
+    that size, so that the record proves the witness saw this log's history."""
+
+    signed_by: ClassVar[str] = "secretariat"
+
+    checkpoint: Annotated[str, Field(min_length=6, max_length=2_000), LINES]
+    """The checkpoint body the witness cosigned (``<origin>\\n<size>\\n<base64 root>\\n``)."""
+    cosignature: Annotated[str, Field(min_length=6, max_length=1_000), LINES]
+    """The witness's signature line, as its ``add-checkpoint`` answer gave it."""
+
+
 __all__ = [
     "Decision",
     "DelegateAction",
@@ -168,4 +206,7 @@ __all__ = [
     "ProposalKind",
     "Seat",
     "Vote",
+    "WitnessAction",
+    "WitnessCosignature",
+    "WitnessRegister",
 ]

@@ -8,7 +8,7 @@ in words and figures, so that anyone can check it by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,12 +50,20 @@ class Rejection:
     reason: str
 
 
-KeyCheck = Mapping[str, Mapping[str, tuple[datetime, datetime | None]]]
+KeyWindows = Mapping[str, Mapping[str, tuple[datetime, datetime | None]]]
 """Per party, its delegate keys with the time each became valid and the time it was revoked
 (none: still valid). A ballot counts only if its key was valid when it was integrated."""
+KeyValidity = Callable[[Ballot], bool]
+"""Whether a ballot's key spoke for its party when the ballot was integrated (the fold's
+answer, from the keys view as it stood at the ballot's log entry)."""
+KeyCheck = KeyWindows | KeyValidity
+"""How :func:`counted_votes` learns which keys were valid: windows in time, or a predicate."""
 
 
-def _key_valid(keys: KeyCheck, party: str, key: str, at: datetime) -> bool:
+def _key_valid(keys: KeyCheck, ballot: Ballot) -> bool:
+    if callable(keys):
+        return keys(ballot)
+    party, key, at = ballot.party, ballot.key, ballot.integrated_at
     window = keys.get(party, {}).get(key)
     if window is None:
         return False
@@ -82,7 +90,7 @@ def counted_votes(
     for ballot in sorted(ballots, key=lambda b: (b.integrated_at, b.index)):
         if ballot.party not in members:
             rejected.append(Rejection(ballot.index, ballot.party, "not a member of the body"))
-        elif not _key_valid(keys, ballot.party, ballot.key, ballot.integrated_at):
+        elif not _key_valid(keys, ballot):
             rejected.append(
                 Rejection(
                     ballot.index,
@@ -206,6 +214,8 @@ __all__ = [
     "Ballot",
     "Choice",
     "KeyCheck",
+    "KeyValidity",
+    "KeyWindows",
     "Rejection",
     "Tally",
     "counted_votes",

@@ -133,7 +133,9 @@ class RunFact(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunFact:
-        if self.started is False and self.status in _UNDER_WAY:
+        # A run may end (finished, halted) without having started: abandoned, or halted
+        # before its start. Only a running one has started for certain.
+        if self.started is False and self.status is RunStatus.RUNNING:
             raise ValueError(
                 f"a {self.status.value} run has started; started: false contradicts it"
             )

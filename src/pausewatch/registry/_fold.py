@@ -15,7 +15,7 @@ keyed by view name; times are RFC 3339 UTC strings with microseconds (the log's 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,6 +77,8 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "proposals": ("proposal_id",),
     "ballots": ("proposal_id", "idx"),
     "order_acks": ("proposal_id",),
+    "witnesses": ("name",),
+    "witness_cosignatures": ("witness", "idx"),
     "evaluators": ("evaluator_id",),
     "eval_suites": ("domain",),
     "eval_results": ("result_id",),
@@ -130,6 +132,10 @@ class Registry:
     adoptions: list[Adoption] = field(default_factory=list)
     applied: int = 0
     """How many log entries have been folded (the next index to apply)."""
+    roots: Callable[[int], bytes] | None = None
+    """The root of the log's tree at a size (up to the entry being folded): what a recorded
+    witness cosignature is checked against. The log itself, or the tree an auditor recomputed
+    from the entries; without it, cosignatures cannot be recorded (they are rejected)."""
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -1016,4 +1022,5 @@ __all__ = [
 # Governance's and evaluations' statements fold into views too; their modules register their
 # handlers.
 import pausewatch.evals._fold  # noqa: E402
-import pausewatch.governance._fold  # noqa: E402, F401
+import pausewatch.governance._fold  # noqa: E402
+import pausewatch.governance._witnesses  # noqa: E402, F401

@@ -1,9 +1,10 @@
 """Governance use cases: the pause's status, proposals, and the secretariat's clerk work.
 
 The clerk does what the policy says the secretariat does, and nothing it could get wrong: after
-a proposal's close it appends the decision the fold computes (the fold refuses any other), and
-for findings the policy marks as triggers (halt or pause proposals) it files the proposal once,
-under an id derived from the finding, so that filing twice is impossible.
+a proposal's close it appends the decision the fold computes (the fold refuses any other); for
+findings the policy marks as triggers (halt or pause proposals) it files the proposal once,
+under an id derived from the finding, so that filing twice is impossible; and it records the
+registered witnesses' cosignatures on the log, where the fold checks them.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from typing import Any
 
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
-from pausewatch.ledger import Appended, format_time
+from pausewatch.governance._witnesses import recorded_size
+from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_time
 from pausewatch.policy import check_conditions
 from pausewatch.policy._findings import FindingKind
 from pausewatch.policy._model import Action
-from pausewatch.service._views import evaluation
-from pausewatch.state import StateStore, facts_from_registry, halt_orders
+from pausewatch.state import StateStore, evaluated, facts_from_registry, halt_orders
+from pausewatch.state._resolution import resolution
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
 Submit = Callable[[Statement], "Future[Appended]"]
 _logger = logging.getLogger("pausewatch.clerk")
 
+WITNESS_RECORD_INTERVAL = timedelta(hours=1)
+"""The clerk records a witness's newest cosignature on the log at most this often (log time):
+enough for the ``witnesses`` fact, whose freshness is a day, without an entry per batch."""
 HALT_NOTICE = timedelta(hours=24)
 """The deadline a halt proposal the policy files gives the run (a pausewatch default; the
 vote may amend it only by a new proposal)."""
@@ -118,16 +123,13 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
     while no pause is in force, the next enforcement step for an order not obeyed. Each is
     filed once: its id is derived from what it is about, and one that exists is not filed
     again."""
-    try:
-        result = evaluation(state, at)
-    except NotFoundError:
-        return []
     out: list[Statement] = []
     with state.lock:
         registry = state.registry
         policy = registry.policy_at(at)
         if policy is None or policy.governance is None:
             return []  # no body to decide: nothing to propose
+        facts, result = evaluated(registry, at, policy)
         window = timedelta(days=policy.governance.vote_window_days)
         pause = pause_of(registry, at)
         wanted: list[tuple[str, Any]] = []
@@ -136,11 +138,18 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 wanted.append(("halt_order", finding))
             if finding.action is Action.ENFORCEMENT_PROPOSAL:
                 wanted.append(("enforcement", finding))
-            # A crossed prohibition or a critical capability is a trigger for the pause itself.
+            # A crossed prohibition or a critical capability is a trigger for the pause itself,
+            # while it is open: one the regime has answered (the run halted, a pause decided
+            # since) proposes no new pause (docs/adr/0012).
             trigger = finding.action is Action.PAUSE_PROPOSAL or (
                 finding.kind is FindingKind.PROHIBITED_COMPUTE
             )
-            if trigger and not pause.status.in_force and policy.pause is not None:
+            if (
+                trigger
+                and not pause.status.in_force
+                and policy.pause is not None
+                and resolution(registry, facts, at, finding) is None
+            ):
                 wanted.append(("pause_start", finding))
         filed: set[str] = set()
         for kind, finding in wanted:
@@ -167,11 +176,70 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
     return out
 
 
-def clerk(state: StateStore, submit: Submit, at: datetime, secretariat: KeyPair) -> int:
-    """File the due decisions and the triggered proposals; wait until each is folded. Returns
-    how many statements were filed."""
+def witness_cosignatures(
+    state: StateStore, log: PersistentLog, at: datetime, secretariat: KeyPair
+) -> list[Statement]:
+    """A ``witness.cosignature/v1`` for each witness registered on the log whose newest
+    cosignature the log's checkpoint store holds is of a larger checkpoint than its newest one
+    on the log, at most one per witness per :data:`WITNESS_RECORD_INTERVAL` of log time: what
+    the ``witnesses`` fact counts must be on the log (docs/adr/0012)."""
+    out: list[Statement] = []
+    with state.lock:
+        registry = state.registry
+        when = format_time(at)
+        for (name,), row in sorted(registry.views["witnesses"].items()):
+            if row["removed_idx"] is not None:
+                continue
+            size = log.cosigned_sizes(name)
+            if size is None or size <= recorded_size(registry, name):
+                continue
+            last = max(
+                (
+                    r["integrated_at"]
+                    for (w, _), r in registry.views["witness_cosignatures"].items()
+                    if w == name
+                ),
+                default=None,
+            )
+            if (
+                last is not None
+                and format_time(datetime.fromisoformat(last) + WITNESS_RECORD_INTERVAL) > when
+            ):
+                continue
+            note = Note.from_text(log.checkpoint_note(size))
+            cosigner = Verifier.from_string(row["key"]).as_cosigner()
+            line = next(
+                (
+                    sig.line
+                    for sig in note.signatures
+                    if (sig.name, sig.key_id) == (cosigner.name, cosigner.key_id)
+                ),
+                None,
+            )
+            if line is None:
+                continue  # cosigned under another key than the one registered
+            body = {"checkpoint": note.text, "cosignature": line}
+            out.append(sign_statement("witness.cosignature/v1", body, secretariat))
+    return out
+
+
+def clerk(
+    state: StateStore,
+    submit: Submit,
+    at: datetime,
+    secretariat: KeyPair,
+    log: PersistentLog | None = None,
+) -> int:
+    """File the due decisions, the triggered proposals and (given the ``log``) the witnesses'
+    new cosignatures; wait until each is folded. Returns how many statements were filed."""
     filed = 0
-    for make in (due_decisions, trigger_proposals):
+    makers: list[Callable[[StateStore, datetime, KeyPair], list[Statement]]] = [
+        due_decisions,
+        trigger_proposals,
+    ]
+    if log is not None:
+        makers.append(lambda s, t, k: witness_cosignatures(s, log, t, k))
+    for make in makers:
         # Each statement on its own: one refused (a race, a policy that changed) must not
         # keep the others from being filed.
         for statement in make(state, at, secretariat):
@@ -184,4 +252,12 @@ def clerk(state: StateStore, submit: Submit, at: datetime, secretariat: KeyPair)
     return filed
 
 
-__all__ = ["clerk", "due_decisions", "pause_status", "proposal_report", "trigger_proposals"]
+__all__ = [
+    "WITNESS_RECORD_INTERVAL",
+    "clerk",
+    "due_decisions",
+    "pause_status",
+    "proposal_report",
+    "trigger_proposals",
+    "witness_cosignatures",
+]

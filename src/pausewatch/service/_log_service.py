@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
 from pausewatch.errors import (
@@ -95,9 +96,12 @@ class LogService:
         *,
         clock: Clock = utc_now,
         unsafe_trust_database: bool = False,
+        witness_transport: httpx.BaseTransport | None = None,
     ) -> None:
         """Open the log on ``settings``; refuse a database behind or disagreeing with the
-        checkpoint kept in the data directory unless ``unsafe_trust_database`` (ADR 0014)."""
+        checkpoint kept in the data directory unless ``unsafe_trust_database`` (ADR 0014).
+        ``witness_transport``: how the distributor reaches the roster's witnesses (default:
+        the network; the demo world's witnesses answer in process)."""
         self.settings = settings
         self.clock = clock
         self.engine: Engine = make_engine(settings.resolved_database_url())
@@ -133,7 +137,7 @@ class LogService:
             max_latency=settings.batch_latency_ms / 1000,
             max_queue=settings.max_queue,
         )
-        self.distributor = WitnessDistributor(self.log, self.witnesses)
+        self.distributor = WitnessDistributor(self.log, self.witnesses, transport=witness_transport)
         self.sequencer.on_integrated(self.distributor.notify)
         # The registry's views: resumed from the database, then brought up to the log (entries
         # integrated before a crash may not have been folded yet), then advanced after each
@@ -186,7 +190,7 @@ class LogService:
         files for trigger findings (see :mod:`pausewatch.service._governance`)."""
         with self._clerk_lock:
             try:
-                filed = clerk(self.state, self.submit, self.clock(), self.secretariat_key)
+                filed = clerk(self.state, self.submit, self.clock(), self.secretariat_key, self.log)
             except Exception:
                 self.clerk_stats.failures += 1
                 raise

@@ -18,7 +18,7 @@ from pausewatch.policy import Evaluation, Policy, evaluate, policy_digest
 from pausewatch.policy._facts import RunFact
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import VIEWS, Registry
-from pausewatch.state import StateStore, facts_from_registry
+from pausewatch.state import StateStore, evaluated, facts_from_registry
 
 
 def _policy(registry: Registry, at: datetime) -> Policy:
@@ -34,8 +34,8 @@ def evaluation(state: StateStore, at: datetime) -> Evaluation:
     """The adopted policy evaluated over the accounting the views hold at ``at``."""
     with state.lock:
         policy = _policy(state.registry, at)
-        facts = facts_from_registry(state.registry, at, policy)
-    return evaluate(policy, facts, at, digest=policy_digest(policy))
+        _, result = evaluated(state.registry, at, policy, digest=policy_digest(policy))
+    return result
 
 
 def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:

@@ -7,11 +7,13 @@ Public API::
     dump_view(engine, view)                a view's rows in primary-key order
     VIEW_TABLES                            each view's SQL table (``reg_*``, ``tel_*``)
     facts_from_registry(registry, at, policy) the views as policy facts (accounting)
+    evaluated(registry, at, policy)        those facts and the policy evaluated over them
 """
 
 from pausewatch.state._facts import (
     DEFAULT_SILENCE,
     dark_chips,
+    evaluated,
     facts_from_registry,
     halt_orders,
     silence_limit,
@@ -26,6 +28,7 @@ __all__ = [
     "StateStore",
     "dark_chips",
     "dump_view",
+    "evaluated",
     "facts_from_registry",
     "halt_orders",
     "silence_limit",

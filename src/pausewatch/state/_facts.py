@@ -6,7 +6,10 @@ figure, the FLOP its chips reported per precision as the measured figure, counte
 the policy's rule), each cluster to a :class:`~pausewatch.policy.ClusterFact` (its size from
 the catalogue models of its installed chips, monitored when all of them report, its undeclared
 compute and its dark chips), takes the pause from the governance decisions on the log, and
-fills the state figures lift conditions test.
+fills the state figures lift conditions test: every figure a shipped preset names, among them
+the witnesses counting at ``at`` (:func:`pausewatch.governance._witnesses.witnesses_at`) and
+the critical findings still open (:mod:`pausewatch.state._resolution`), both from the log
+alone (docs/adr/0012).
 
 A run whose chips reported compute under its id is running from its first window, whether or
 not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,11 +34,13 @@ from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_p
 from pausewatch.errors import Error
 from pausewatch.evals._judge import eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
+from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
-from pausewatch.policy import Facts, Policy
+from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._facts import ClusterFact, EvalFact, OperatorFact, OrderFact, RunFact
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
+from pausewatch.state._resolution import open_critical
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -85,6 +91,33 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
 
 def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     """The facts the views hold at ``at`` (see the module docstring)."""
+    if policy is None or policy.pause is None:
+        return _facts(registry, at, policy)  # no lift conditions to test: spare the evaluation
+    return evaluated(registry, at, policy)[0]
+
+
+def evaluated(
+    registry: Registry, at: datetime, policy: Policy, *, digest: str | None = None
+) -> tuple[Facts, Evaluation]:
+    """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
+    evaluation: its findings do not depend on the state figures, so the open critical findings
+    are counted from them and only the lift conditions are checked again on the full state.
+    The result equals ``evaluate(policy, facts, at)`` byte for byte."""
+    facts = _facts(registry, at, policy)
+    # Open critical findings come from evaluating the policy over these facts, which do not
+    # hold the figure yet: the evaluation reads no state figure but for lift conditions.
+    evaluation = evaluate(policy, facts, at, digest=digest)
+    if policy.pause is None:
+        return facts, evaluation
+    still_open = open_critical(registry, facts, at, evaluation.findings)
+    state = {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}
+    facts = facts.model_copy(update={"state": state})
+    lift = check_conditions(policy.pause.lift.conditions, dict(state))
+    return facts, replace(evaluation, lift_conditions=lift)
+
+
+def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
+    """The facts but for the open critical findings."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
     reviews = _reviews(registry, at)
@@ -147,6 +180,7 @@ def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None)
             sum(1 for row in views["eval_suites"].values() if json.loads(row["probes"]))
         ),
     }
+    state[Fact.WITNESSES] = float(len(witnesses_at(registry, at)))
     pause = pause_of(registry, at)
     orders = _orders(registry, at, silence_limit(policy))
     return readable_facts(
@@ -445,6 +479,7 @@ def _run_fact(
 __all__ = [
     "DEFAULT_SILENCE",
     "dark_chips",
+    "evaluated",
     "facts_from_registry",
     "halt_orders",
     "readable_facts",

@@ -104,6 +104,8 @@ class StateStore:
         """Fold every log entry the views have not seen yet; return what each did."""
         outcomes: list[Outcome] = []
         with self.lock:
+            # Recorded witness cosignatures are checked against the log's own tree.
+            self.registry.roots = log.root_at
             start = self.registry.applied
             if start >= log.size:
                 return outcomes
@@ -120,6 +122,7 @@ class StateStore:
                 # The fold in memory ran ahead of the database: go back to what was committed,
                 # so that the next catch-up folds the same entries again.
                 self.registry = self._load()
+                self.registry.roots = log.root_at
                 raise
             outcomes += batch
         return outcomes
@@ -128,7 +131,7 @@ class StateStore:
         """Refold the whole log from nothing, replace the views with the result, and say
         whether they differ from the views kept so far (they should not)."""
         with self.lock:
-            fresh = Registry(self.secretariat)
+            fresh = Registry(self.secretariat, roots=log.root_at)
             count = 0
             for entry in log.entries_since(0):
                 fold_entry(fresh, entry)

@@ -365,6 +365,28 @@ order_acks = Table(
     _time("at"),
 )
 """Halt orders acknowledged by their subject's operator."""
+witnesses = Table(
+    "gov_witnesses",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("key", String(400), nullable=False),
+    _idx("added_idx"),
+    _time("added_at"),
+    _idx("removed_idx", nullable=True),
+    _time("removed_at"),
+)
+"""The log's witnesses the secretariat registered (``key``: the C2SP verifier key)."""
+witness_cosignatures = Table(
+    "gov_witness_cosignatures",
+    metadata,
+    Column("witness", String(200), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    _time("integrated_at"),
+)
+"""Witness cosignatures recorded on the log, each checked against the log's tree at its size."""
 evaluators = Table(
     "ev_evaluators",
     metadata,
@@ -469,6 +491,8 @@ VIEW_TABLES: dict[str, Table] = {
     "proposals": proposals,
     "ballots": ballots,
     "order_acks": order_acks,
+    "witnesses": witnesses,
+    "witness_cosignatures": witness_cosignatures,
     "evaluators": evaluators,
     "eval_suites": eval_suites,
     "eval_results": eval_results,

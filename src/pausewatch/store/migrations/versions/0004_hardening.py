@@ -1,5 +1,6 @@
 """Views added by the hardening release: log entries the fold could not read
-(``reg_unreadable``).
+(``reg_unreadable``), the log's registered witnesses (``gov_witnesses``) and their cosignatures
+recorded on the log (``gov_witness_cosignatures``).
 
 Revision ID: 0004
 Revises: 0003
@@ -17,7 +18,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("reg_unreadable",)
+_TABLES = ("reg_unreadable", "gov_witnesses", "gov_witness_cosignatures")
 
 
 def upgrade() -> None:
