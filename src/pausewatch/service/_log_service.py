@@ -33,7 +33,13 @@ from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
-from pausewatch.statements import Statement, load_or_create_key, parse_json, parse_statement
+from pausewatch.statements import (
+    MAX_JSON_DEPTH,
+    Statement,
+    load_or_create_key,
+    parse_json,
+    parse_statement,
+)
 from pausewatch.store import make_engine, upgrade
 
 Clock = Callable[[], datetime]
@@ -49,9 +55,10 @@ def utc_now() -> datetime:
 
 
 def decode_statement(raw: bytes) -> Statement:
-    """Parse and verify a statement from JSON bytes."""
+    """Parse and verify a statement from JSON bytes (nested at most
+    :data:`~pausewatch.statements.MAX_JSON_DEPTH` levels)."""
     try:
-        obj = parse_json(raw)
+        obj = parse_json(raw, max_depth=MAX_JSON_DEPTH)
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, huge ints
         raise MalformedJSONError(f"malformed JSON: {exc}"[:500]) from exc
     return parse_statement(obj)
