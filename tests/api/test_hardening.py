@@ -82,12 +82,18 @@ def test_a_submission_header_nested_too_deeply_is_a_400(client: TestClient) -> N
     assert resp.headers["content-type"] == PROBLEM
 
 
-def test_a_telemetry_line_nested_too_deeply_is_a_rejected_line(world: World, tmp_path: Path) -> None:
+def test_a_telemetry_line_nested_too_deeply_is_a_rejected_line(
+    world: World, tmp_path: Path
+) -> None:
     """A JSONL line nested 100,000 deep is one malformed line of its batch: the batch is
     integrated with that line rejected and the good line accepted, not answered 500."""
     with open_world(world, tmp_path / "copy") as (_service, client, clock):
         data = telemetry_line(world, clock.now) + b"[" * 100_000 + b"]" * 100_000 + b"\n"
-        body = {"operator_id": "lab", "batch_digest": hashlib.sha256(data).hexdigest(), "records": 2}
+        body = {
+            "operator_id": "lab",
+            "batch_digest": hashlib.sha256(data).hexdigest(),
+            "records": 2,
+        }
         submission = sign_statement("telemetry.submission/v1", body, world.keys["operator"])
         header = base64.b64encode(canonical(submission.to_json())).decode()
         resp = client.post(
