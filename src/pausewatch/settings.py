@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     rest vouched for by the chip's hash chain (docs/adr/0007-chip-signed-telemetry.md)."""
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
+    notice_max_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Largest ``notice/v1`` the service appends, as canonical statement bytes (413 beyond;
+    docs/adr/0015-notice-admission.md)."""
+    notice_window_s: float = Field(default=3600.0, gt=0)
+    """The trailing window, in seconds of the log's integration times, over which each
+    signer's notices are counted."""
+    notice_quota_count: int = Field(default=30, ge=1)
+    """Most notices one signer may have integrated in the window (429 beyond); the
+    secretariat's key is not held to it."""
+    notice_quota_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Most notice bytes one signer may have integrated in the window (429 beyond)."""
     witnesses_file: Path | None = None
     """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
     if it exists."""

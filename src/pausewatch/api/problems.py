@@ -25,7 +25,12 @@ from pausewatch.errors import (
     UnknownKindError,
 )
 from pausewatch.ledger import QueueFullError
-from pausewatch.service import MalformedJSONError, RegistryConflictError
+from pausewatch.service import (
+    MalformedJSONError,
+    NoticeQuotaError,
+    NoticeTooLargeError,
+    RegistryConflictError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://pausewatch.dev/problems/"
@@ -53,6 +58,8 @@ _logger = logging.getLogger("pausewatch.api")
 # Most specific first.
 _MAP: list[tuple[type[Error], int, str, str]] = [
     (MalformedJSONError, 400, "malformed-json", "Malformed JSON"),
+    (NoticeTooLargeError, 413, "notice-too-large", "Notice too large"),
+    (NoticeQuotaError, 429, "notice-quota", "Notice quota reached"),
     (UnknownKindError, 422, "unknown-kind", "Unknown statement kind"),
     (UnknownFieldError, 422, "unknown-field", "Unknown field"),
     (SignatureError, 422, "bad-signature", "Signature does not verify"),
@@ -70,7 +77,11 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
 def _for_error(request: Request, exc: Exception) -> JSONResponse:
     for cls, status, slug, title in _MAP:
         if isinstance(exc, cls):
-            return problem(status, slug, title, str(exc), request.url.path)
+            resp = problem(status, slug, title, str(exc), request.url.path)
+            retry_after = getattr(exc, "retry_after_s", None)
+            if retry_after is not None:
+                resp.headers["Retry-After"] = str(retry_after)
+            return resp
     return problem(400, "error", "Request refused", str(exc), request.url.path)
 
 

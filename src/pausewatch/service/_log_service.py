@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,6 +29,13 @@ from pausewatch.ledger import (
 )
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import clerk
+from pausewatch.service._notices import (
+    NOTICE_KIND,
+    NoticeLimits,
+    NoticeQuota,
+    NoticeTicket,
+    check_registered_signer,
+)
 from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
@@ -131,6 +138,14 @@ class LogService:
         self.state = StateStore(self.engine, [secretariat.signer_id])
         self.state.catch_up(self.log)
         self.sequencer.on_integrated(self._fold)
+        limits = NoticeLimits(
+            max_bytes=settings.notice_max_bytes,
+            window=timedelta(seconds=settings.notice_window_s),
+            max_count=settings.notice_quota_count,
+            max_window_bytes=settings.notice_quota_bytes,
+        )
+        self.notices = NoticeQuota(limits, frozenset({secretariat.signer_id}))
+        self.notices.prime(self.log, clock())
         self.telemetry = TelemetryIngest(
             self.engine,
             self.state,
@@ -209,13 +224,21 @@ class LogService:
         submission whose answer it lost), or fails as that entry did when the registry
         rejected it.
         """
+        ticket: NoticeTicket | None = None
         if self.log.index_of_dedup(statement.digest) is None:
             # Checked as a new statement; a retry of one already on the log is answered with
             # its entry, not judged again against the views its own first copy changed.
             self.authorize(statement)
-        durable = self.sequencer.submit(
-            PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
-        )
+            if statement.kind == NOTICE_KIND:
+                ticket = self.notices.admit(statement, self.clock())
+        try:
+            durable = self.sequencer.submit(
+                PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
+            )
+        except BaseException:
+            if ticket is not None:
+                ticket.cancel()
+            raise
         # Answer once the entry is folded too, so that a client's next statement, which may
         # name what this one registered, is checked against views that include it.
         folded: Future[Appended] = Future()
@@ -223,10 +246,17 @@ class LogService:
         def then_fold(done: Future[Appended]) -> None:
             exc = done.exception()
             if exc is not None:
+                if ticket is not None:
+                    ticket.cancel()
                 folded.set_exception(exc)
                 return
             self.fold()
             appended = done.result()
+            if ticket is not None:
+                if appended.duplicate:
+                    ticket.cancel()
+                else:
+                    ticket.settle(appended.integrated_at)
             rejected = self.rejection(appended.index)
             if rejected is not None:
                 folded.set_exception(rejected)
@@ -260,7 +290,12 @@ class LogService:
         the fold then rejects the second: it stays on the log and changes nothing)."""
         role = type(statement.body).signed_by
         holder = self.roles.get(role)
-        if role != "anyone" and role not in self.roles and not self.state.folds(statement.kind):
+        if role == "registered":
+            with self.state.lock:
+                registered = self.state.registry.key_holder(statement.signer)
+            secretariat = statement.signer == self.roles["secretariat"]
+            check_registered_signer(statement.kind, registered, statement.signer, secretariat)
+        elif role != "anyone" and role not in self.roles and not self.state.folds(statement.kind):
             raise AuthorizationError(
                 f"{statement.kind} must be signed by the {role} role, which this service cannot "
                 "check"
@@ -270,6 +305,8 @@ class LogService:
                 f"{statement.kind} must be signed by the {role} key {holder}, got "
                 f"{statement.signer}"
             )
+        if statement.kind == NOTICE_KIND:
+            self.notices.check_size(statement)
         rejected = self.state.check(statement, self.clock())
         if rejected is not None:
             if rejected.forbidden:

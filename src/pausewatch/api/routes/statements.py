@@ -37,8 +37,10 @@ _EXAMPLE = {
         "secretariat key; registry kinds: the registered key of the party, operator or chip maker "
         "the statement speaks for), 409 when the registry refuses it (something it names is not "
         "registered, or it contradicts the registry: a second registration of an id, a chip "
-        "held by another operator), 503 when the log's queue is full (retry after the "
-        "`Retry-After` seconds)."
+        "held by another operator), 503 when the log's queue is full or its storage is full "
+        "(retry after the `Retry-After` seconds). `notice/v1` is taken only from a live key of "
+        "the registry (403 otherwise), at most `notice_max_bytes` long (413), and within its "
+        "signer's quota of notices per window of the log's time (429 with `Retry-After`)."
     ),
     openapi_extra={
         "requestBody": {
