@@ -237,8 +237,17 @@ CASES: tuple[Case, ...] = (
             "model": "H100 SXM",
             "serial": "SN-chip-3",
             "key": fresh("chip-3"),
+            "operator_id": "lab",
         },
         frozenset({"chip_maker"}),
+    ),
+    # A sale passes the right to install: chip-2 is sold to lab, so lab alone may sell it on
+    # (its maker could only for a chip certified to no one; docs/adr/0016-chip-buyer.md).
+    Case(
+        "chip.transfer/v1",
+        "chip.transfer/v1",
+        lambda c: {"chip_id": "chip-2", "to_operator": "lab-b"},
+        OPERATOR,
     ),
     Case(
         "eval.result/v1",

@@ -27,6 +27,7 @@ from pausewatch.ledger import (
     Sequencer,
     format_time,
 )
+from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import clerk
 from pausewatch.service._notices import (
@@ -276,6 +277,12 @@ class LogService:
             f"entry {index} is on the log, but the registry rejected it: {row['reason']}"
         )
 
+    def effect(self, index: int, statement: Statement) -> Effect | None:
+        """Whether ``statement``, accepted at entry ``index``, still has its effect (none for
+        kinds no later entry undoes): what a client re-sending it learns."""
+        with self.state.lock:
+            return current_effect(self.state.registry, index, statement)
+
     def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded."""
@@ -307,6 +314,14 @@ class LogService:
             )
         if statement.kind == NOTICE_KIND:
             self.notices.check_size(statement)
+        body = statement.body
+        if isinstance(body, ChipCertify) and body.operator_id is None:
+            # The fold still takes a certification without a buyer (logs hold such entries, and
+            # must fold as they did); the service takes no new one (docs/adr/0016-chip-buyer.md).
+            raise StatementError(
+                f"{statement.kind}: a new certification must name operator_id, the operator the "
+                f"chip {body.chip_id!r} is sold to (the one that may install it)"
+            )
         rejected = self.state.check(statement, self.clock())
         if rejected is not None:
             if rejected.forbidden:
