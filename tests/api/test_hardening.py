@@ -7,10 +7,12 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_world import World, build_world, open_world, telemetry_line  # type: ignore[import-not-found]
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from pausewatch.api import create_app
 from pausewatch.service import LogService
@@ -105,3 +107,68 @@ def test_a_telemetry_line_nested_too_deeply_is_a_rejected_line(
         answer = resp.json()
         assert answer["accepted"] == 1
         assert [r["rule"] for r in answer["rejected"]] == ["malformed"]
+
+
+# -- a full disk ---------------------------------------------------------------------------------
+
+
+def _cap_pages(service: LogService, pages: int | None) -> None:
+    """Hold every connection of the service's SQLite database to ``pages`` pages (SQLite's own
+    ``max_page_count``: past it a write fails with SQLITE_FULL, as on a full disk)."""
+    engine = service.engine
+    for listener in list(getattr(engine, "_full_listeners", [])):
+        event.remove(engine, "connect", listener)
+
+    def cap(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA max_page_count = {pages if pages is not None else 2**31 - 2}")
+        cur.close()
+
+    event.listen(engine, "connect", cap)
+    engine._full_listeners = [cap]  # type: ignore[attr-defined]
+    engine.dispose()  # pooled connections reconnect under the new cap
+
+
+def test_a_full_database_is_a_503_and_loses_nothing(
+    client: TestClient, service: LogService
+) -> None:
+    """When the database cannot grow, a submission gets 503 with Retry-After (not a 500 with a
+    reset connection); every entry acknowledged before is intact, and once there is room again
+    the same statement is appended and the views rebuild identical."""
+    key = service.secretariat_key
+    acked = []
+    for i in range(5):
+        resp = client.post(
+            "/v1/statements", json=sign_statement("notice/v1", {"title": f"n{i}"}, key).to_json()
+        )
+        assert resp.status_code == 201, resp.text
+        acked.append(resp.json())
+    with service.engine.connect() as conn:
+        pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+    _cap_pages(service, pages)
+    refused = None
+    for i in range(40):
+        big = sign_statement("notice/v1", {"title": f"big{i}", "text": "z" * 20_000}, key)
+        resp = client.post("/v1/statements", json=big.to_json())
+        if resp.status_code == 201:
+            acked.append(resp.json())
+            continue
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["content-type"] == PROBLEM
+        assert resp.json()["type"].endswith("/storage-full")
+        assert int(resp.headers["Retry-After"]) >= 1
+        refused = big
+        break
+    assert refused is not None, "the capped database should have filled up"
+    assert client.get("/healthz").status_code == 200
+    _cap_pages(service, None)
+    for answer in acked:
+        entry = client.get(f"/v1/entries/{answer['index']}").json()
+        assert entry["leaf_hash"] == answer["leaf_hash"]
+    retried = client.post("/v1/statements", json=refused.to_json())
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["index"] == len(acked)
+    after = sign_statement("notice/v1", {"title": "after"}, key)
+    assert client.post("/v1/statements", json=after.to_json()).status_code == 201
+    assert client.get("/v1/log").json()["size"] == len(acked) + 2
+    assert service.state.rebuild(service.log).identical

@@ -21,6 +21,7 @@ from pausewatch.errors import (
     ProofError,
     SignatureError,
     StatementError,
+    StorageFullError,
     UnknownFieldError,
     UnknownKindError,
 )
@@ -31,6 +32,7 @@ from pausewatch.service import (
     NoticeTooLargeError,
     RegistryConflictError,
 )
+from pausewatch.store import storage_full
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://pausewatch.dev/problems/"
@@ -67,6 +69,7 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
     (RegistryConflictError, 409, "registry-conflict", "The registry refuses this statement"),
     (StatementError, 422, "invalid-statement", "Invalid statement"),
     (QueueFullError, 503, "busy", "Log busy"),
+    (StorageFullError, 503, "storage-full", "Storage full"),
     (NotFoundError, 404, "not-found", "Not found"),
     (ConsistencyError, 500, "inconsistent-log", "Log inconsistency"),
     (ProofError, 400, "bad-proof-request", "Bad proof request"),
@@ -95,6 +98,8 @@ def slug_of(exc: BaseException) -> str:
     for cls, _status, slug, _title in _MAP:
         if isinstance(exc, cls):
             return slug
+    if storage_full(exc):
+        return "storage-full"
     return "error" if isinstance(exc, Error) else "internal-error"
 
 
@@ -183,6 +188,12 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A defect or an outage (the database, say): still a problem document, without
         # internals in the detail; the traceback goes to the service's log.
+        if storage_full(exc):
+            # A full disk met outside the log's writer (telemetry records, the views): the
+            # write was rolled back; the client retries once space is freed.
+            _logger.error("storage full on %s", request.url.path, exc_info=exc)
+            full = StorageFullError("the service's storage is full; retry once space is freed")
+            return _for_error(request, full)
         _logger.error("unhandled error on %s", request.url.path, exc_info=exc)
         return problem(
             500,

@@ -18,6 +18,7 @@ from pausewatch.errors import (
     ConfigurationError,
     NotFoundError,
     StatementError,
+    StorageFullError,
 )
 from pausewatch.ledger import (
     Appended,
@@ -48,7 +49,7 @@ from pausewatch.statements import (
     parse_json,
     parse_statement,
 )
-from pausewatch.store import make_engine, upgrade
+from pausewatch.store import make_engine, storage_full, upgrade
 
 Clock = Callable[[], datetime]
 _logger = logging.getLogger("pausewatch.service")
@@ -169,10 +170,16 @@ class LogService:
         """Fold the new entries into the views. A failure here must not stop the sequencer
         (the entries are durable already): it is logged, and the next batch or the next start
         folds from where the views stand."""
+        self._try_fold()
+
+    def _try_fold(self) -> Exception | None:
+        """:meth:`fold`, returning its failure if there was one."""
         try:
             self.state.catch_up(self.log)
-        except Exception:
+        except Exception as exc:
             _logger.exception("folding the log into the registry views failed; will retry")
+            return exc
+        return None
 
     def start(self) -> LogService:
         """Start the sequencer, the witness distributor and the secretariat's clerk."""
@@ -251,8 +258,16 @@ class LogService:
                     ticket.cancel()
                 folded.set_exception(exc)
                 return
-            self.fold()
+            failure = self._try_fold()
             appended = done.result()
+            if failure is not None and self.state.registry.applied <= appended.index:
+                # Durable but not folded (the views could not be written): no answer that
+                # would let the client build on views that lack it. A retry is answered with
+                # the entry once the fold has caught up.
+                if ticket is not None:
+                    ticket.settle(appended.integrated_at)
+                folded.set_exception(_unfolded(appended.index, failure))
+                return
             if ticket is not None:
                 if appended.duplicate:
                     ticket.cancel()
@@ -356,6 +371,18 @@ class LogService:
     def entry_json(self, index: int) -> dict[str, Any]:
         """An entry as JSON (see the API schema)."""
         return entry_to_json(self.log.entry(index))
+
+
+def _unfolded(index: int, failure: Exception) -> Exception:
+    """The error to answer with when entry ``index`` is on the log but the fold failed."""
+    if storage_full(failure):
+        error: Exception = StorageFullError(
+            f"entry {index} is on the log, but the storage is too full to fold it into the "
+            "registry's views; retry once space is freed (the retry is answered with the entry)"
+        )
+        error.__cause__ = failure
+        return error
+    return failure
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
