@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     """Submissions waiting for the sequencer beyond which the API answers 503."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest request body the API accepts (413 beyond)."""
+    request_head_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds a request's head may take to arrive, from the connection's start or the previous
+    response; a slower one is answered 408 and its connection closed."""
+    request_body_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds a request's body may take to arrive after its head (a 64 MiB telemetry batch at
+    120 s needs about 4.5 Mbit/s); a slower one is answered 408 and its connection closed."""
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600)
+    """Seconds an idle kept-alive connection stays open after a response."""
     clerk_interval_s: float = Field(default=5.0, ge=0)
     """How often the secretariat's clerk files due decisions and triggered proposals (0: only
     when asked, ``LogService.run_clerk``)."""
