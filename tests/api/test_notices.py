@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import Clock, World, build_world  # type: ignore[import-not-found]
+from api_world import T0, Clock, World, build_world  # type: ignore[import-not-found]
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
@@ -161,3 +161,32 @@ def test_the_secretariat_is_held_to_the_size_not_the_quota(world: World, tmp_pat
         refs = ["x" * 1_990] * 20
         resp = client.post("/v1/statements", json=notice(key, "big", references=refs))
         assert resp.status_code == 413, resp.text
+
+
+def test_the_quota_is_read_back_from_either_database(tmp_path: Path, db_url: str) -> None:
+    """On SQLite and PostgreSQL alike, a restarted service counts the notices its log holds
+    in the window, and only those: an older one no longer counts."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        batch_latency_ms=1,
+        clerk_interval_s=0,
+        notice_quota_count=2,
+        notice_window_s=3600,
+    )
+    clock = Clock(T0)
+    party = KeyPair.generate("us")
+    service = LogService(settings, clock=clock)
+    with TestClient(create_app(service)) as client:
+        body = {"party_id": "us", "name": "US", "key": party.signer_id}
+        registration = sign_statement("party.register/v1", body, service.secretariat_key)
+        assert client.post("/v1/statements", json=registration.to_json()).status_code == 201
+        assert client.post("/v1/statements", json=notice(party, "old")).status_code == 201
+        clock.advance(timedelta(minutes=50))
+        assert client.post("/v1/statements", json=notice(party, "new")).status_code == 201
+    clock.advance(timedelta(minutes=20))  # "old" has left the window, "new" has not
+    service = LogService(settings, clock=clock)
+    with TestClient(create_app(service)) as client:
+        assert client.post("/v1/statements", json=notice(party, "a")).status_code == 201
+        resp = client.post("/v1/statements", json=notice(party, "b"))
+        assert resp.status_code == 429, resp.text

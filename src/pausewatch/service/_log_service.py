@@ -147,7 +147,7 @@ class LogService:
             max_window_bytes=settings.notice_quota_bytes,
         )
         self.notices = NoticeQuota(limits, frozenset({secretariat.signer_id}))
-        self.notices.prime(self.log, clock())
+        self.notices.prime(self.engine, clock())
         self.telemetry = TelemetryIngest(
             self.engine,
             self.state,

@@ -16,9 +16,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine, LargeBinary, bindparam, func, select, text
+
 from pausewatch.errors import AuthorizationError, StatementError
-from pausewatch.ledger import PersistentLog, encode_entry, to_micros
+from pausewatch.ledger import encode_entry, from_micros, to_micros
 from pausewatch.statements import Statement, parse_json
+from pausewatch.store import log_entries
 
 NOTICE_KIND = "notice/v1"
 _NOTICE_MARK = b'"kind":"notice/v1"'
@@ -93,25 +96,41 @@ class NoticeQuota:
         self.lock = threading.Lock()
         self.uses: dict[str, list[_Use]] = {}
 
-    def prime(self, log: PersistentLog, now: datetime) -> None:
-        """Count the notices the log integrated in the window before ``now``, newest first,
-        reading back only as far as the window reaches."""
+    def prime(self, engine: Engine, now: datetime) -> None:
+        """Count the notices the log integrated in the window before ``now``. Integration times
+        grow with the index, so the window's first entry is found by bisection on the primary
+        key, and the database returns only the notices from there on."""
         cutoff = to_micros(now - self.limits.window)
-        pos = log.size
-        while pos > 0:
-            start = max(0, pos - 1000)
-            page = log.entries(start, pos - start)
-            for entry in reversed(page):
-                at_us = to_micros(entry.integrated_at)
-                if at_us < cutoff:
-                    return
-                if _NOTICE_MARK not in entry.data:
-                    continue
-                statement = parse_json(entry.data)["statement"]
+        with engine.connect() as conn:
+            size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+            low, high = 0, int(size)
+            while low < high:
+                mid = (low + high) // 2
+                at = conn.execute(
+                    select(log_entries.c.integrated_us).where(log_entries.c.idx == mid)
+                ).scalar_one()
+                if at < cutoff:
+                    low = mid + 1
+                else:
+                    high = mid
+            # A byte search in the database (SQLite's instr on a BLOB, PostgreSQL's position in
+            # a bytea): it sends back the window's notices only, not every entry of it.
+            search = (
+                "position(:mark in data) > 0"
+                if engine.dialect.name == "postgresql"
+                else "instr(data, :mark) > 0"
+            )
+            marked = text(search).bindparams(bindparam("mark", _NOTICE_MARK, type_=LargeBinary))
+            rows = conn.execute(
+                select(log_entries.c.integrated_us, log_entries.c.data)
+                .where(log_entries.c.idx >= low, marked)
+                .order_by(log_entries.c.idx)
+            )
+            for at_us, data in rows:
+                statement = parse_json(bytes(data))["statement"]
                 if statement.get("kind") == NOTICE_KIND:
-                    size = len(entry.data) - len(encode_entry(b"", entry.integrated_at))
-                    self._add(str(statement["signer"]), _Use(at_us, size))
-            pos = start
+                    size_of = len(data) - len(encode_entry(b"", from_micros(at_us)))
+                    self._add(str(statement["signer"]), _Use(int(at_us), size_of))
 
     def _add(self, signer: str, use: _Use) -> None:
         self.uses.setdefault(signer, []).append(use)
