@@ -57,6 +57,8 @@ class GuardedH11Protocol(H11Protocol):
 
     _guard: asyncio.TimerHandle | None = None
     _phase: str = "head"
+    _idle: bool = False
+    """Kept alive after a response, and no byte of a next request yet."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the head's deadline with the connection."""
@@ -70,6 +72,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed h11, then move the deadline on if the request reached its body or its end."""
+        self._idle = False
         super().data_received(data)
         self._watch()
 
@@ -78,6 +81,7 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing():
             self._arm("head", self.head_timeout_s)
+            self._idle = True
             self._watch()
 
     def _watch(self) -> None:
@@ -104,7 +108,9 @@ class GuardedH11Protocol(H11Protocol):
             return
         cycle = self.cycle if phase == "body" else None
         started = cycle is not None and cycle.response_started
-        if not started:
+        # A kept-alive connection with no request begun is simply closed, as on keep-alive's
+        # own timeout: a 408 there could be read as the answer to a request sent meanwhile.
+        if not started and not self._idle:
             self.transport.write(_timeout_response(phase, seconds))
         if cycle is not None:
             # The app waiting for the body hears the client has gone; what it sends is dropped.
