@@ -9,6 +9,10 @@ the connection's start or from the previous response, and one for its body, coun
 head. A request that misses one is answered ``408`` (a problem document) when no response has
 started, and its connection is closed. Deadlines are totals, not idle times, so trickling does
 not extend them.
+
+The class extends uvicorn's own h11 protocol and reads its per-request state (``cycle``,
+``conn``); ``tests/e2e/test_limits.py`` holds it to its behaviour against a real ``pausewatch
+serve``, so an uvicorn upgrade that changes those internals fails there, not in production.
 """
 
 from __future__ import annotations
