@@ -212,3 +212,19 @@ def test_deep_json_is_a_400_and_the_connection_lives_on(tmp_path: Path, start_lo
     assert first.startswith(b"HTTP/1.1 400 "), answer[:300]
     assert b"malformed-json" in first
     assert b'"status":"ok"' in rest
+
+
+def test_an_idle_kept_alive_connection_is_closed_without_a_408(
+    tmp_path: Path, start_log: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With keep-alive longer than the head deadline, a connection left idle after its answer
+    is closed at the head deadline without an unasked-for 408 (which a client could take as
+    the answer to a request it sent meanwhile)."""
+    monkeypatch.setenv("PAUSEWATCH_REQUEST_HEAD_TIMEOUT_S", "1")
+    monkeypatch.setenv("PAUSEWATCH_KEEP_ALIVE_TIMEOUT_S", "60")
+    server = start_log(tmp_path / "log")
+    with _connect(server.url) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = _read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
