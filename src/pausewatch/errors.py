@@ -55,6 +55,14 @@ class LogError(Error):
     """The log refused an operation (out-of-range index or size, unknown leaf, closed log)."""
 
 
+class StorageFullError(LogError):
+    """The database or its disk has no room for a write; nothing of it was written, and what
+    was acknowledged before is intact. Retry once space is freed (answered 503)."""
+
+    retry_after_s = 30
+    """Seconds a client should wait before it retries."""
+
+
 class NotFoundError(LogError):
     """The requested entry, leaf or checkpoint does not exist in the log."""
 

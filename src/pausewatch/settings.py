@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     """Submissions waiting for the sequencer beyond which the API answers 503."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     """Largest request body the API accepts (413 beyond)."""
+    request_head_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds a request's head may take to arrive, from the connection's start or the previous
+    response; a slower one is answered 408 and its connection closed."""
+    request_body_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds a request's body may take to arrive after its head (a 64 MiB telemetry batch at
+    120 s needs about 4.5 Mbit/s); a slower one is answered 408 and its connection closed."""
+    keep_alive_timeout_s: int = Field(default=5, ge=1, le=3600)
+    """Seconds an idle kept-alive connection stays open after a response."""
     clerk_interval_s: float = Field(default=5.0, ge=0)
     """How often the secretariat's clerk files due decisions and triggered proposals (0: only
     when asked, ``LogService.run_clerk``)."""
@@ -54,6 +62,17 @@ class Settings(BaseSettings):
     rest vouched for by the chip's hash chain (docs/adr/0007-chip-signed-telemetry.md)."""
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
+    notice_max_bytes: int = Field(default=32 * 1024, ge=1024)
+    """Largest ``notice/v1`` the service appends, as canonical statement bytes (413 beyond;
+    docs/adr/0015-notice-admission.md)."""
+    notice_window_s: float = Field(default=3600.0, gt=0)
+    """The trailing window, in seconds of the log's integration times, over which each
+    signer's notices are counted."""
+    notice_quota_count: int = Field(default=30, ge=1)
+    """Most notices one signer may have integrated in the window (429 beyond); the
+    secretariat's key is not held to it."""
+    notice_quota_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Most notice bytes one signer may have integrated in the window (429 beyond)."""
     witnesses_file: Path | None = None
     """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
     if it exists."""

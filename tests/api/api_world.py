@@ -1,11 +1,12 @@
 """A world with one actor of each role, put on a real :class:`LogService` over HTTP.
 
 The secretariat (the service's own key), party ``us`` with a delegate, operator ``lab`` with
-facility ``f1``, cluster ``c1`` and runs ``r1`` and ``r-halt``, chip maker ``nv`` with chips
-``chip-1`` (installed in ``c1``) and ``chip-2`` (certified only), evaluator ``aisi`` (registered by
-``us``), and a witness key (registered by the secretariat as the log's witness, so that its
-cosignatures can be recorded; the keys view never binds it: witnesses sign no statement).
-Governance under a copy of ``miri-2025`` with a one-day vote window: a halt order on
+facility ``f1``, cluster ``c1`` and runs ``r1`` and ``r-halt``, a second operator ``lab-b`` (key
+``operator-b``, no role of the table), chip maker ``nv`` with chips ``chip-1`` (sold to ``lab``,
+installed in ``c1``) and ``chip-2`` (sold to ``lab``, not installed), evaluator ``aisi``
+(registered by ``us``), and a witness key (registered by the secretariat as the log's witness, so
+that its cosignatures can be recorded; the keys view never binds it: witnesses sign no
+statement). Governance under a copy of ``miri-2025`` with a one-day vote window: a halt order on
 ``r-halt`` and a policy amendment, both passed and decided; a challenge inspection whose vote
 has closed but which is not decided yet; a pause proposal open for votes.
 
@@ -92,7 +93,7 @@ class World:
     data_dir: Path
     now: datetime
     keys: dict[str, KeyPair] = field(default_factory=dict)
-    """Role name (:data:`ROLES`) to its key."""
+    """Role name (:data:`ROLES`) to its key; also ``operator-b``, ``lab-b``'s key."""
     amendment: dict[str, Any] = field(default_factory=dict)
     """The policy document a passed proposal allows the secretariat to adopt."""
 
@@ -104,6 +105,7 @@ def build_world(data_dir: Path) -> World:
     secretariat = load_key(service.settings.keys_dir, "secretariat")
     keys = {role: KeyPair.generate(role.replace("_", "-")) for role in ROLES}
     keys["secretariat"] = secretariat
+    keys["operator-b"] = KeyPair.generate("operator-b")  # a second operator, for chip sales
     chip2 = KeyPair.generate("chip-2")
     amendment = world_policy("roles-amended")
     with TestClient(create_app(service)) as client:
@@ -173,6 +175,16 @@ def build_world(data_dir: Path) -> World:
             {"cluster_id": "c1", "facility_id": "f1", "name": "C1", "network_gbps": 400.0},
             "operator",
         )
+        submit(
+            "operator.register/v1",
+            {
+                "operator_id": "lab-b",
+                "party_id": "us",
+                "name": "Lab B",
+                "key": keys["operator-b"].signer_id,
+            },
+            "party",
+        )
         for chip_id, chip_key in (("chip-1", keys["chip"]), ("chip-2", chip2)):
             submit(
                 "chip.certify/v1",
@@ -182,6 +194,7 @@ def build_world(data_dir: Path) -> World:
                     "model": "H100 SXM",
                     "serial": f"SN-{chip_id}",
                     "key": chip_key.signer_id,
+                    "operator_id": "lab",
                 },
                 "chip_maker",
             )

@@ -33,8 +33,9 @@ def client(service: LogService) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def key() -> KeyPair:
-    return KeyPair.generate("secretariat")
+def key(service: LogService) -> KeyPair:
+    """The service's secretariat key: a registered signer, not held to the notice quota."""
+    return service.secretariat_key
 
 
 def notice(key: KeyPair, title: str) -> dict[str, Any]:

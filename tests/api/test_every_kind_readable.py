@@ -36,8 +36,8 @@ from pausewatch.statements import body_model, canonical, kinds, load_key, signin
 KNOWN: dict[str, list[str]] = {
     "id": ["us", "lab", "f1", "c1", "r1", "r-halt", "nv", "chip-1", "chip-2", "aisi", "m-r1"],
     "party_id": ["us"],
-    "operator_id": ["lab"],
-    "to_operator": ["lab"],
+    "operator_id": ["lab", "lab-b"],
+    "to_operator": ["lab", "lab-b"],
     "facility_id": ["f1"],
     "cluster_id": ["c1"],
     "run_id": ["r1", "r-halt"],
@@ -62,6 +62,7 @@ SIGNERS = {
     "subject": "operator",
     "subject_or_voucher": "party",
     "anyone": "witness",
+    "registered": "operator",
 }
 """The world's key that signs each kind, by the role its model names."""
 
@@ -88,7 +89,9 @@ BASES: dict[str, dict[str, Any]] = {
         "model": "H100 SXM",
         "serial": "SN-new",
         "key": "",
+        "operator_id": "lab",
     },
+    "chip.transfer/v1": {"chip_id": "chip-2", "to_operator": "lab-b"},
     "chip.custody/v1": {"chip_id": "chip-2", "action": "install", "cluster_id": "c1"},
     "run.declaration/v1": declaration("r-new"),
     "run.start/v1": {"run_id": "r1", "at": "2027-02-01T00:00:00Z"},

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pausewatch.api import create_app
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
-from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.statements import sign_statement
 
 PROBLEM = "application/problem+json"
 TOO_BIG = str(2**63)
@@ -23,7 +23,7 @@ TOO_BIG = str(2**63)
 def client(tmp_path: Path) -> Iterator[TestClient]:
     service = LogService(Settings(data_dir=tmp_path, batch_latency_ms=1, clerk_interval_s=0))
     with TestClient(create_app(service)) as c:
-        statement = sign_statement("notice/v1", {"title": "one"}, KeyPair.generate("someone"))
+        statement = sign_statement("notice/v1", {"title": "one"}, service.secretariat_key)
         assert c.post("/v1/statements", json=statement.to_json()).status_code == 201
         yield c
 

@@ -63,7 +63,7 @@ def test_statements_are_counted_by_kind_and_outcome(
     """Accepted, duplicate and refused statements each count under their kind and outcome;
     a kind no one registered counts as ``unknown``."""
     _service, client, _clock = opened
-    notice = sign_statement("notice/v1", {"title": "hello"}, world.keys["witness"]).to_json()
+    notice = sign_statement("notice/v1", {"title": "hello"}, world.keys["party"]).to_json()
     client.post("/v1/statements", json=notice)
     client.post("/v1/statements", json=notice)
     party = {"party_id": "cn", "name": "CN", "key": KeyPair.generate("cn").signer_id}
@@ -168,7 +168,7 @@ def test_the_findings_are_evaluated_again_only_when_the_log_grows(
     cache = FindingsCache(service, min_interval_s=10, max_age_s=100, monotonic=lambda: now[0])
     first = cache.get()
     assert cache.get() is first
-    notice = sign_statement("notice/v1", {"title": "grow"}, world.keys["witness"]).to_json()
+    notice = sign_statement("notice/v1", {"title": "grow"}, world.keys["party"]).to_json()
     client.post("/v1/statements", json=notice)
     assert cache.get() is first  # grown, but within the minimum interval
     now[0] = 11
@@ -183,12 +183,12 @@ def test_the_findings_are_evaluated_again_only_when_the_log_grows(
 
 def test_two_apps_count_apart(tmp_path: Path) -> None:
     """Each app has its own registry: two in one process neither clash nor share counts."""
-    apps = [
-        create_app(LogService(Settings(data_dir=tmp_path / str(i), batch_latency_ms=1)))
-        for i in (1, 2)
+    services = [
+        LogService(Settings(data_dir=tmp_path / str(i), batch_latency_ms=1)) for i in (1, 2)
     ]
+    apps = [create_app(service) for service in services]
     with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
-        key = KeyPair.generate("someone")
+        key = services[0].secretariat_key
         first.post(
             "/v1/statements", json=sign_statement("notice/v1", {"title": "a"}, key).to_json()
         )

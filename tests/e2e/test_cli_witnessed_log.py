@@ -64,7 +64,7 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
     (tmp_path / "roster.txt").write_text("\n".join(roster) + "\n")
     server = start_log(log_dir, "--witnesses", str(tmp_path / "roster.txt"))
 
-    cli_ok("keys", "new", "secretariat", "--keys-dir", str(keys))
+    # Notices are the secretariat's to file here: the service's own key, in its data directory.
     for i in range(6):
         stmt = cli_ok(
             "statement",
@@ -74,7 +74,7 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
             "--key",
             "secretariat",
             "--keys-dir",
-            str(keys),
+            str(log_dir / "keys"),
         )
         (tmp_path / "s.json").write_text(stmt)
         accepted = json.loads(

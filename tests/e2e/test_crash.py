@@ -11,7 +11,7 @@ import pytest
 
 from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
-from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.statements import load_key, sign_statement
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,8 @@ def test_sigkill_loses_no_acknowledged_statement(tmp_path: Path, start_log: Any)
     is consistent with every checkpoint published before the crash."""
     data_dir = tmp_path / "log"
     server = start_log(data_dir)
-    key = KeyPair.generate("operator")
+    # The service's own secretariat key: a registered signer, not held to the notice quota.
+    key = load_key(data_dir / "keys", "secretariat")
     acked: list[tuple[int, str, dict[str, Any]]] = []
     notes: list[str] = []
     stop = threading.Event()

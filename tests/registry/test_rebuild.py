@@ -133,6 +133,7 @@ class Driver:
                 "model": r.choice(MODELS),
                 "serial": cid,
                 "key": self.keys[cid].signer_id,
+                "operator_id": self.pick("operator"),
             }
             self.send(sign_statement("chip.certify/v1", body, self.signer(maker)))
         elif action == "custody":

@@ -28,6 +28,8 @@ class World:
     keys: dict[str, KeyPair] = field(default_factory=dict)
     registry: Registry = field(init=False)
     now: datetime = T0
+    log: list[tuple[datetime, Statement]] = field(default_factory=list)
+    """Every statement folded, with its time, in order (to fold again from nothing)."""
 
     def __post_init__(self) -> None:
         # The log's tree, as the service's log would hold it: recorded witness cosignatures
@@ -42,6 +44,7 @@ class World:
     def fold(self, statement: Statement) -> Outcome:
         self.now += timedelta(seconds=1)
         self.tree.append(encode_entry(statement.canonical_bytes(), self.now))
+        self.log.append((self.now, statement))
         return self.registry.apply(self.registry.applied, self.now, statement)
 
     def submit(self, kind: str, body: dict[str, Any], signer: str | KeyPair) -> Outcome:
@@ -88,7 +91,11 @@ class World:
         body = {"maker_id": mid, "name": mid, "key": self.keys[mid].signer_id}
         self.ok("chip_maker.register/v1", body, self.secretariat)
 
-    def chip(self, chip_id: str, maker: str, model: str = "H100 SXM") -> None:
+    def chip(
+        self, chip_id: str, maker: str, model: str = "H100 SXM", buyer: str | None = None
+    ) -> None:
+        """Certify ``chip_id``, sold to ``buyer``; without one, as certifications on logs from
+        before buyers were named read (the fold still takes them; the service does not)."""
         self.keys[chip_id] = key(chip_id)
         body = {
             "chip_id": chip_id,
@@ -97,6 +104,8 @@ class World:
             "serial": f"SN-{chip_id}",
             "key": self.keys[chip_id].signer_id,
         }
+        if buyer is not None:
+            body["operator_id"] = buyer
         self.ok("chip.certify/v1", body, maker)
 
     def basic(self) -> None:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pausewatch import __version__
-from pausewatch.api import problems
+from pausewatch.api import docs, problems
 from pausewatch.api.metrics import Metrics, RequestMetrics
 from pausewatch.api.routes import governance, log, metrics, state, statements, telemetry
 from pausewatch.service import LogService
@@ -40,6 +40,9 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN: /docs is served from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     app.state.metrics = Metrics(service)
@@ -51,6 +54,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     app.include_router(governance.router)
     app.include_router(metrics.router)
     app.include_router(web_router)  # the dashboard: /ui, / -> /ui/ (HTML, not in OpenAPI)
+    app.include_router(docs.router)  # /docs: Swagger UI from the package, no CDN
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, object]:
@@ -61,6 +65,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
         max_bytes=service.settings.max_body_bytes,
         paths={telemetry.BATCHES_PATH: service.settings.max_batch_bytes},
     )
+    app.add_middleware(docs.SecurityHeaders)
     # Outermost: requests the body limit refuses are timed too.
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     return app

@@ -21,11 +21,18 @@ from pausewatch.errors import (
     ProofError,
     SignatureError,
     StatementError,
+    StorageFullError,
     UnknownFieldError,
     UnknownKindError,
 )
 from pausewatch.ledger import QueueFullError
-from pausewatch.service import MalformedJSONError, RegistryConflictError
+from pausewatch.service import (
+    MalformedJSONError,
+    NoticeQuotaError,
+    NoticeTooLargeError,
+    RegistryConflictError,
+)
+from pausewatch.store import storage_full
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://pausewatch.dev/problems/"
@@ -53,6 +60,8 @@ _logger = logging.getLogger("pausewatch.api")
 # Most specific first.
 _MAP: list[tuple[type[Error], int, str, str]] = [
     (MalformedJSONError, 400, "malformed-json", "Malformed JSON"),
+    (NoticeTooLargeError, 413, "notice-too-large", "Notice too large"),
+    (NoticeQuotaError, 429, "notice-quota", "Notice quota reached"),
     (UnknownKindError, 422, "unknown-kind", "Unknown statement kind"),
     (UnknownFieldError, 422, "unknown-field", "Unknown field"),
     (SignatureError, 422, "bad-signature", "Signature does not verify"),
@@ -60,6 +69,7 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
     (RegistryConflictError, 409, "registry-conflict", "The registry refuses this statement"),
     (StatementError, 422, "invalid-statement", "Invalid statement"),
     (QueueFullError, 503, "busy", "Log busy"),
+    (StorageFullError, 503, "storage-full", "Storage full"),
     (NotFoundError, 404, "not-found", "Not found"),
     (ConsistencyError, 500, "inconsistent-log", "Log inconsistency"),
     (ProofError, 400, "bad-proof-request", "Bad proof request"),
@@ -70,7 +80,11 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
 def _for_error(request: Request, exc: Exception) -> JSONResponse:
     for cls, status, slug, title in _MAP:
         if isinstance(exc, cls):
-            return problem(status, slug, title, str(exc), request.url.path)
+            resp = problem(status, slug, title, str(exc), request.url.path)
+            retry_after = getattr(exc, "retry_after_s", None)
+            if retry_after is not None:
+                resp.headers["Retry-After"] = str(retry_after)
+            return resp
     return problem(400, "error", "Request refused", str(exc), request.url.path)
 
 
@@ -84,6 +98,8 @@ def slug_of(exc: BaseException) -> str:
     for cls, _status, slug, _title in _MAP:
         if isinstance(exc, cls):
             return slug
+    if storage_full(exc):
+        return "storage-full"
     return "error" if isinstance(exc, Error) else "internal-error"
 
 
@@ -172,6 +188,12 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A defect or an outage (the database, say): still a problem document, without
         # internals in the detail; the traceback goes to the service's log.
+        if storage_full(exc):
+            # A full disk met outside the log's writer (telemetry records, the views): the
+            # write was rolled back; the client retries once space is freed.
+            _logger.error("storage full on %s", request.url.path, exc_info=exc)
+            full = StorageFullError("the service's storage is full; retry once space is freed")
+            return _for_error(request, full)
         _logger.error("unhandled error on %s", request.url.path, exc_info=exc)
         return problem(
             500,

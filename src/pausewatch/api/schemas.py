@@ -17,6 +17,24 @@ class Accepted(BaseModel):
         description="True when the same statement was already on the log; nothing was appended."
     )
     checkpoint_size: int = Field(description="Size of the first checkpoint that includes it.")
+    effect: EffectPublic | None = Field(
+        default=None,
+        description=(
+            "Whether what the statement did still stands, for kinds a later entry can undo "
+            "(a registered key revoked or rotated, a run ended, a chip moved on or sold, a "
+            "position or a policy superseded); null for kinds no entry undoes."
+        ),
+    )
+
+
+class EffectPublic(BaseModel):
+    """The current effect of an accepted statement."""
+
+    stands: bool = Field(description="Whether its effect is still in force.")
+    undone_by: int | None = Field(
+        description="The later entry that undid or superseded it, if one did."
+    )
+    detail: str = Field(description="What stands, or what undid it, in words.")
 
 
 class EntryPublic(BaseModel):

@@ -65,6 +65,7 @@ def serve(
     import uvicorn
 
     from pausewatch.api import create_app
+    from pausewatch.api.server import uvicorn_config
     from pausewatch.service import LogService
     from pausewatch.settings import Settings
 
@@ -90,7 +91,7 @@ def serve(
     out.print(f"log key: {service.log.verifier.to_string()}")
     if service.witnesses:
         out.print(f"witnesses: {len(service.witnesses)} (threshold {service.witness_threshold})")
-    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(uvicorn_config(create_app(service), settings, log_level="warning")).run()
 
 
 def _serve_demo(data_dir: Path | None, host: str | None, port: int | None, pace: float) -> None:

@@ -94,13 +94,10 @@ class Host:
         import uvicorn
 
         from pausewatch.api import create_app
+        from pausewatch.api.server import uvicorn_config
 
-        config = uvicorn.Config(
-            create_app(self.service),
-            host=self.settings.host,
-            port=self.settings.port,
-            log_level="warning",
-            lifespan="on",
+        config = uvicorn_config(
+            create_app(self.service), self.settings, log_level="warning", lifespan="on"
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -356,6 +356,7 @@ class Scenario:
                         "model": plan.model,
                         "serial": f"SN-{c}",
                         "key": signer_id(chip_key(self.seed, c).public_key().public_bytes_raw()),
+                        "operator_id": plan.operator_id,
                     },
                     "maker",
                 )

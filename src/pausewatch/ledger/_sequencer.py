@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pausewatch.errors import LogError
+from pausewatch.errors import LogError, StorageFullError
 from pausewatch.ledger._log import Appended, PendingEntry, PersistentLog
+from pausewatch.store import storage_full
 
 Clock = Callable[[], datetime]
 
@@ -177,8 +178,17 @@ class Sequencer:
             results = self.log.append_batch(pending, self._clock())
         except Exception as exc:  # every waiter must hear of the failure
             self.stats.failures += 1
+            # The batch's transaction rolled back: nothing of it is on the log, the log's state
+            # in memory is unchanged, and the next batch is appended as if it never came.
+            failure: Exception = exc
+            if storage_full(exc):
+                failure = StorageFullError(
+                    f"the log's storage is full; {len(pending)} entries were not appended "
+                    "(nothing acknowledged is lost); retry once space is freed"
+                )
+                failure.__cause__ = exc
             for r in batch:
-                r.future.set_exception(exc)
+                r.future.set_exception(failure)
             return
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started

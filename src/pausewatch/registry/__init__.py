@@ -9,12 +9,14 @@ Public API::
     PartyRegister, OperatorRegister, ...       their body models
 """
 
+from pausewatch.registry._effects import Effect, current_effect
 from pausewatch.registry._fold import VIEWS, Change, Outcome, Registry, Row
 from pausewatch.registry._kinds import (
     REGISTRY_KINDS,
     ChipCertify,
     ChipCustody,
     ChipMakerRegister,
+    ChipTransfer,
     ClusterRegister,
     CustodyAction,
     EstimateMethod,
@@ -41,8 +43,10 @@ __all__ = [
     "ChipCertify",
     "ChipCustody",
     "ChipMakerRegister",
+    "ChipTransfer",
     "ClusterRegister",
     "CustodyAction",
+    "Effect",
     "EstimateMethod",
     "FacilityRegister",
     "KeyRevoke",
@@ -61,4 +65,5 @@ __all__ = [
     "RunStart",
     "Stance",
     "SubjectKind",
+    "current_effect",
 ]

@@ -29,6 +29,7 @@ from pausewatch.registry._kinds import (
     ChipCertify,
     ChipCustody,
     ChipMakerRegister,
+    ChipTransfer,
     ClusterRegister,
     CustodyAction,
     FacilityRegister,
@@ -456,6 +457,8 @@ def _certify(ctx: _Context, body: Body) -> None:
     ctx.must_exist("chip_makers", "chip maker", body.maker_id)
     ctx.require(SubjectKind.CHIP_MAKER, body.maker_id)
     ctx.must_be_new("chips", "chip", body.chip_id)
+    if body.operator_id is not None:
+        ctx.must_exist("operators", "operator", body.operator_id)
     ctx.new_key(body.key, SubjectKind.CHIP, body.chip_id)
     ctx.set(
         "chips",
@@ -467,7 +470,9 @@ def _certify(ctx: _Context, body: Body) -> None:
             "key": body.key,
             "firmware_digest": body.firmware_digest,
             "status": "certified",
-            "operator_id": None,
+            # A certified chip's operator is the one that may install it: its buyer (none for a
+            # certification that names none, which any operator may install first).
+            "operator_id": body.operator_id,
             "cluster_id": None,
             "certified_idx": ctx.index,
             "updated_idx": ctx.index,
@@ -489,6 +494,13 @@ def _custody(ctx: _Context, body: Body) -> None:
         if cluster["operator_id"] != operator:
             raise RejectedError(
                 f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}"
+            )
+        if status in ("certified", "in_transit") and holder is not None and holder != operator:
+            raise RejectedError(
+                f"chip {body.chip_id!r} is sold to operator {holder!r} (entry "
+                f"{chip['updated_idx']}): only {holder!r} may install it, unless it passes it "
+                f"to {operator!r} with chip.transfer/v1",
+                forbidden=True,
             )
         free = status == "certified" or (status == "in_transit" and holder == operator)
         moving = status == "installed" and holder == operator
@@ -538,6 +550,43 @@ def _custody(ctx: _Context, body: Body) -> None:
         updated_at=ctx.when,
     )
     ctx.revoke_key(chip["key"], "chip retired")
+
+
+def _transfer(ctx: _Context, body: Body) -> None:
+    assert isinstance(body, ChipTransfer)
+    chip = ctx.must_exist("chips", "chip", body.chip_id)
+    status, holder = chip["status"], chip["operator_id"]
+    if status == "retired":
+        raise RejectedError(f"chip {body.chip_id!r} is retired")
+    if holder is None:
+        # Certified to no one (a certification from before buyers were named): its maker sells.
+        if ctx.holder() != (SubjectKind.CHIP_MAKER.value, chip["maker_id"]):
+            raise RejectedError(
+                f"chip {body.chip_id!r} is sold to no one yet: only its maker "
+                f"{chip['maker_id']!r} may sell it; the signer is "
+                f"{_describe(ctx.holder(), ctx.signer)}",
+                forbidden=True,
+            )
+    elif ctx.holder() != (SubjectKind.OPERATOR.value, holder):
+        raise RejectedError(
+            f"the right to install chip {body.chip_id!r} is operator {holder!r}'s: only "
+            f"{holder!r} may pass it on; the signer is {_describe(ctx.holder(), ctx.signer)}",
+            forbidden=True,
+        )
+    ctx.must_exist("operators", "operator", body.to_operator)
+    if body.to_operator == holder:
+        raise RejectedError(f"chip {body.chip_id!r} is already {holder!r}'s")
+    ctx.update(
+        "chips",
+        chip,
+        # An installed chip leaves its cluster; one never installed stays certified, now to
+        # its buyer.
+        status="certified" if status == "certified" else "in_transit",
+        operator_id=body.to_operator,
+        cluster_id=None,
+        updated_idx=ctx.index,
+        updated_at=ctx.when,
+    )
 
 
 _SUBJECT_VIEWS = {
@@ -978,6 +1027,7 @@ _HANDLERS: dict[str, Any] = {
     "chip_maker.register/v1": _maker,
     "chip.certify/v1": _certify,
     "chip.custody/v1": _custody,
+    "chip.transfer/v1": _transfer,
     "key.rotate/v1": _rotate,
     "key.revoke/v1": _revoke,
     "run.declaration/v1": _declare,

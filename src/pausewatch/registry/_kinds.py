@@ -142,6 +142,12 @@ class ChipCertify(Body):
     """The chip's own key: it signs the chip's telemetry."""
     firmware_digest: Digest | None = None
     """Digest of the attested firmware, if the maker pins one."""
+    operator_id: Id | None = None
+    """The operator the chip is sold to: the one operator that may install it (until it, or
+    the maker of a chip sold to no one, passes that right on with ``chip.transfer/v1``). The
+    service takes no new certification without it; one already on a log without it is folded
+    as it always was: its chip goes to the first operator that installs it
+    (docs/adr/0016-chip-buyer.md)."""
 
 
 class CustodyAction(StrEnum):
@@ -181,6 +187,22 @@ class ChipCustody(Body):
         if self.action is not CustodyAction.TRANSFER and self.to_operator is not None:
             raise ValueError(f"{self.action.value} takes no to_operator")
         return self
+
+
+@statement_kind("chip.transfer/v1")
+class ChipTransfer(Body):
+    """A sale: whoever holds the right to install a chip passes it to another operator. That is
+    the operator the chip is certified to, is in transit to or is installed with (an installed
+    chip leaves its cluster); for a chip certified to no one, its maker. From this entry on,
+    only ``to_operator`` may install the chip."""
+
+    signed_by: ClassVar[str] = "chip_maker_or_operator"
+
+    chip_id: Id
+    to_operator: Id
+    """The operator that buys it, and alone may install it next."""
+    at: UtcDatetime | None = None
+    """When the sale took effect, if the signer says (the log records its integration time)."""
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -376,6 +398,7 @@ REGISTRY_KINDS: tuple[str, ...] = (
     "chip_maker.register/v1",
     "chip.certify/v1",
     "chip.custody/v1",
+    "chip.transfer/v1",
     "key.rotate/v1",
     "key.revoke/v1",
     "run.declaration/v1",

@@ -18,6 +18,13 @@ from pausewatch.service._log_service import (
     entry_to_json,
     utc_now,
 )
+from pausewatch.service._notices import (
+    NOTICE_KIND,
+    NoticeLimits,
+    NoticeQuota,
+    NoticeQuotaError,
+    NoticeTooLargeError,
+)
 from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest
 from pausewatch.service._views import evaluation, run_report, view_page
 from pausewatch.service._witnessing import (
@@ -29,12 +36,17 @@ from pausewatch.service._witnessing import (
 )
 
 __all__ = [
+    "NOTICE_KIND",
     "SECRETARIAT_KEY_NAME",
     "BatchReceipt",
     "ClerkStats",
     "LogInfo",
     "LogService",
     "MalformedJSONError",
+    "NoticeLimits",
+    "NoticeQuota",
+    "NoticeQuotaError",
+    "NoticeTooLargeError",
     "RegistryConflictError",
     "RegistrySnapshot",
     "TelemetryIngest",

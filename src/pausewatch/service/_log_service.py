@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from pausewatch.errors import (
     ConfigurationError,
     NotFoundError,
     StatementError,
+    StorageFullError,
 )
 from pausewatch.ledger import (
     Appended,
@@ -28,14 +29,28 @@ from pausewatch.ledger import (
     Sequencer,
     format_time,
 )
+from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import clerk
+from pausewatch.service._notices import (
+    NOTICE_KIND,
+    NoticeLimits,
+    NoticeQuota,
+    NoticeTicket,
+    check_registered_signer,
+)
 from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
-from pausewatch.statements import Statement, load_or_create_key, parse_json, parse_statement
-from pausewatch.store import CheckpointFile, make_engine, upgrade
+from pausewatch.statements import (
+    MAX_JSON_DEPTH,
+    Statement,
+    load_or_create_key,
+    parse_json,
+    parse_statement,
+)
+from pausewatch.store import CheckpointFile, make_engine, storage_full, upgrade
 
 Clock = Callable[[], datetime]
 _logger = logging.getLogger("pausewatch.service")
@@ -50,9 +65,10 @@ def utc_now() -> datetime:
 
 
 def decode_statement(raw: bytes) -> Statement:
-    """Parse and verify a statement from JSON bytes."""
+    """Parse and verify a statement from JSON bytes (nested at most
+    :data:`~pausewatch.statements.MAX_JSON_DEPTH` levels)."""
     try:
-        obj = parse_json(raw)
+        obj = parse_json(raw, max_depth=MAX_JSON_DEPTH)
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, huge ints
         raise MalformedJSONError(f"malformed JSON: {exc}"[:500]) from exc
     return parse_statement(obj)
@@ -145,6 +161,14 @@ class LogService:
         self.state = StateStore(self.engine, [secretariat.signer_id])
         self.state.catch_up(self.log)
         self.sequencer.on_integrated(self._fold)
+        limits = NoticeLimits(
+            max_bytes=settings.notice_max_bytes,
+            window=timedelta(seconds=settings.notice_window_s),
+            max_count=settings.notice_quota_count,
+            max_window_bytes=settings.notice_quota_bytes,
+        )
+        self.notices = NoticeQuota(limits, frozenset({secretariat.signer_id}))
+        self.notices.prime(self.engine, clock())
         self.telemetry = TelemetryIngest(
             self.engine,
             self.state,
@@ -167,10 +191,16 @@ class LogService:
         """Fold the new entries into the views. A failure here must not stop the sequencer
         (the entries are durable already): it is logged, and the next batch or the next start
         folds from where the views stand."""
+        self._try_fold()
+
+    def _try_fold(self) -> Exception | None:
+        """:meth:`fold`, returning its failure if there was one."""
         try:
             self.state.catch_up(self.log)
-        except Exception:
+        except Exception as exc:
             _logger.exception("folding the log into the registry views failed; will retry")
+            return exc
+        return None
 
     def start(self) -> LogService:
         """Start the sequencer, the witness distributor and the secretariat's clerk."""
@@ -223,13 +253,21 @@ class LogService:
         submission whose answer it lost), or fails as that entry did when the registry
         rejected it.
         """
+        ticket: NoticeTicket | None = None
         if self.log.index_of_dedup(statement.digest) is None:
             # Checked as a new statement; a retry of one already on the log is answered with
             # its entry, not judged again against the views its own first copy changed.
             self.authorize(statement)
-        durable = self.sequencer.submit(
-            PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
-        )
+            if statement.kind == NOTICE_KIND:
+                ticket = self.notices.admit(statement, self.clock())
+        try:
+            durable = self.sequencer.submit(
+                PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
+            )
+        except BaseException:
+            if ticket is not None:
+                ticket.cancel()
+            raise
         # Answer once the entry is folded too, so that a client's next statement, which may
         # name what this one registered, is checked against views that include it.
         folded: Future[Appended] = Future()
@@ -237,10 +275,25 @@ class LogService:
         def then_fold(done: Future[Appended]) -> None:
             exc = done.exception()
             if exc is not None:
+                if ticket is not None:
+                    ticket.cancel()
                 folded.set_exception(exc)
                 return
-            self.fold()
+            failure = self._try_fold()
             appended = done.result()
+            if failure is not None and self.state.registry.applied <= appended.index:
+                # Durable but not folded (the views could not be written): no answer that
+                # would let the client build on views that lack it. A retry is answered with
+                # the entry once the fold has caught up.
+                if ticket is not None:
+                    ticket.settle(appended.integrated_at)
+                folded.set_exception(_unfolded(appended.index, failure))
+                return
+            if ticket is not None:
+                if appended.duplicate:
+                    ticket.cancel()
+                else:
+                    ticket.settle(appended.integrated_at)
             rejected = self.rejection(appended.index)
             if rejected is not None:
                 folded.set_exception(rejected)
@@ -260,6 +313,12 @@ class LogService:
             f"entry {index} is on the log, but the registry rejected it: {row['reason']}"
         )
 
+    def effect(self, index: int, statement: Statement) -> Effect | None:
+        """Whether ``statement``, accepted at entry ``index``, still has its effect (none for
+        kinds no later entry undoes): what a client re-sending it learns."""
+        with self.state.lock:
+            return current_effect(self.state.registry, index, statement)
+
     def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded."""
@@ -274,7 +333,12 @@ class LogService:
         the fold then rejects the second: it stays on the log and changes nothing)."""
         role = type(statement.body).signed_by
         holder = self.roles.get(role)
-        if role != "anyone" and role not in self.roles and not self.state.folds(statement.kind):
+        if role == "registered":
+            with self.state.lock:
+                registered = self.state.registry.key_holder(statement.signer)
+            secretariat = statement.signer == self.roles["secretariat"]
+            check_registered_signer(statement.kind, registered, statement.signer, secretariat)
+        elif role != "anyone" and role not in self.roles and not self.state.folds(statement.kind):
             raise AuthorizationError(
                 f"{statement.kind} must be signed by the {role} role, which this service cannot "
                 "check"
@@ -283,6 +347,16 @@ class LogService:
             raise AuthorizationError(
                 f"{statement.kind} must be signed by the {role} key {holder}, got "
                 f"{statement.signer}"
+            )
+        if statement.kind == NOTICE_KIND:
+            self.notices.check_size(statement)
+        body = statement.body
+        if isinstance(body, ChipCertify) and body.operator_id is None:
+            # The fold still takes a certification without a buyer (logs hold such entries, and
+            # must fold as they did); the service takes no new one (docs/adr/0016-chip-buyer.md).
+            raise StatementError(
+                f"{statement.kind}: a new certification must name operator_id, the operator the "
+                f"chip {body.chip_id!r} is sold to (the one that may install it)"
             )
         rejected = self.state.check(statement, self.clock())
         if rejected is not None:
@@ -320,6 +394,18 @@ class LogService:
     def entry_json(self, index: int) -> dict[str, Any]:
         """An entry as JSON (see the API schema)."""
         return entry_to_json(self.log.entry(index))
+
+
+def _unfolded(index: int, failure: Exception) -> Exception:
+    """The error to answer with when entry ``index`` is on the log but the fold failed."""
+    if storage_full(failure):
+        error: Exception = StorageFullError(
+            f"entry {index} is on the log, but the storage is too full to fold it into the "
+            "registry's views; retry once space is freed (the retry is answered with the entry)"
+        )
+        error.__cause__ = failure
+        return error
+    return failure
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:

@@ -108,6 +108,7 @@ def fleet_world(
                 "model": chip.model,
                 "serial": chip.chip_id,
                 "key": signer_id(chip.public_key),
+                "operator_id": chip.operator_id,
             },
             maker,
         )

@@ -9,7 +9,13 @@ Public API::
     parse_statement(json_obj) -> Statement     validates and verifies
 """
 
-from pausewatch.statements._canonical import canonical, digest, parse_json
+from pausewatch.statements._canonical import (
+    MAX_JSON_DEPTH,
+    canonical,
+    digest,
+    json_depth,
+    parse_json,
+)
 from pausewatch.statements._keys import (
     KeyPair,
     check_name,
@@ -40,6 +46,7 @@ from pausewatch.statements._statement import (
 
 __all__ = [
     "DOMAIN",
+    "MAX_JSON_DEPTH",
     "MAX_STATEMENT_BYTES",
     "Body",
     "KeyPair",
@@ -50,6 +57,7 @@ __all__ = [
     "canonical",
     "check_name",
     "digest",
+    "json_depth",
     "key_fingerprint",
     "kinds",
     "load_key",

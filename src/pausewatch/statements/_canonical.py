@@ -85,9 +85,44 @@ def _parse_int(text: str) -> int | float:
     return float(text)
 
 
-def parse_json(data: bytes | str) -> Any:
-    """Decode JSON as RFC 8785 / I-JSON mean it: integers beyond 2**53 - 1 are doubles."""
-    return json.loads(data, parse_int=_parse_int)
+MAX_JSON_DEPTH = 32
+"""How deeply a request's JSON may nest (objects and arrays; a scalar is depth 0). The deepest
+statement pausewatch defines nests about eight levels (a policy document inside its envelope);
+a deeper request is refused before anything walks it recursively."""
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays (``1`` for ``{}``), walked without
+    recursion so that any depth can be measured."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            items: Any = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in items)
+    return deepest
+
+
+def parse_json(data: bytes | str, *, max_depth: int | None = None) -> Any:
+    """Decode JSON as RFC 8785 / I-JSON mean it: integers beyond 2**53 - 1 are doubles.
+
+    JSON nested deeper than ``max_depth`` (or too deep for the decoder at all) raises
+    :class:`ValueError`, as malformed JSON does, never :class:`RecursionError`."""
+    try:
+        value = json.loads(data, parse_int=_parse_int)
+    except RecursionError as exc:
+        limit = f"{max_depth} levels" if max_depth is not None else "the decoder's limit"
+        raise ValueError(f"JSON nested deeper than {limit}") from exc
+    if max_depth is not None and json_depth(value) > max_depth:
+        raise ValueError(f"JSON nested deeper than {max_depth} levels")
+    return value
 
 
 def digest(value: Any) -> bytes:

@@ -25,7 +25,8 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     signed_by: ClassVar[str] = "anyone"
-    """The role whose key must sign this kind (``anyone``, ``secretariat``, ...)."""
+    """The role whose key must sign this kind (``anyone``, ``registered``: any live key of the
+    registry but a chip's, ``secretariat``, ...)."""
 
 
 _B = TypeVar("_B", bound=type[Body])
@@ -88,7 +89,12 @@ UtcDatetime = Time
 @statement_kind("notice/v1")
 class Notice(Body):
     """A public notice: a signer puts a text on the record (for example the secretariat
-    announcing the log's establishment, a witness roster or a maintenance window)."""
+    announcing the log's establishment, a witness roster or a maintenance window).
+
+    Only a registered signer may file one, within a size and a rate limit that the service
+    sets (docs/adr/0015-notice-admission.md)."""
+
+    signed_by: ClassVar[str] = "registered"
 
     title: Name
     """One-line title."""

@@ -1,6 +1,7 @@
 """Storage: SQLAlchemy 2 engines (SQLite by default, PostgreSQL by URL) and Alembic migrations."""
 
 from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgrade
+from pausewatch.store._full import storage_full
 from pausewatch.store._kept import CheckpointFile
 from pausewatch.store._tables import (
     log_checkpoints,
@@ -22,6 +23,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "sqlite_url",
+    "storage_full",
     "table_names",
     "upgrade",
     "witness_logs",

@@ -424,7 +424,7 @@ def _partial(line: bytes | str) -> tuple[str | None, int | None]:
         obj = _DECODER.decode(line.decode() if isinstance(line, bytes) else line)
         record = obj["record"]
         chip_id, seq = record.get("chip_id"), record.get("seq")
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None, None
     chip = chip_id if type(chip_id) is str and _ID.fullmatch(chip_id) else None
     return chip, seq if type(seq) is int and 0 <= seq <= MAX_SAFE_INTEGER else None
@@ -452,6 +452,8 @@ def parse_line(line: bytes | str) -> ParsedLine:
         obj = _decode(line.decode() if isinstance(line, bytes) else line)
     except (UnicodeDecodeError, ValueError) as exc:
         raise RecordError("", f"not a JSON line: {exc}") from exc
+    except RecursionError as exc:  # a record is flat: this deep is no record at all
+        raise RecordError("", "not a JSON line: nested too deeply") from exc
     if type(obj) is not dict or len(obj) != 2 or "record" not in obj or "sig" not in obj:
         keys = sorted(obj) if type(obj) is dict else None
         raise RecordError(

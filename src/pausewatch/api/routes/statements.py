@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 
 from pausewatch.api.deps import MetricsDep, ServiceDep
-from pausewatch.api.schemas import Accepted
+from pausewatch.api.schemas import Accepted, EffectPublic
 from pausewatch.ledger import format_time
 from pausewatch.service import decode_statement
 
@@ -30,15 +30,19 @@ _EXAMPLE = {
         "Verifies the statement (known kind, body valid for its kind with no unknown fields, "
         "Ed25519 signature over `pausewatch/statement/v1\\n<kind>\\n<RFC 8785 body>`) and "
         "appends it to the log. The answer comes only once the entry is durable. A statement "
-        "already on the log is not appended again: the answer is 200 with its existing entry "
-        "and `duplicate: true`. Errors are RFC 9457 problem documents: 400 malformed JSON, "
+        "already on the log is not appended again: the answer is 200 with its existing entry, "
+        "`duplicate: true`, and `effect`, which says whether what it did still stands or which "
+        "later entry undid it (a key revoked, a run ended, a chip sold on...). Errors are "
+        "RFC 9457 problem documents: 400 malformed JSON, "
         "413 body too large, 422 unknown kind / unknown field / invalid body / bad signature, "
         "403 when the signer does not hold the role the kind requires (`policy.adopt/v1`: the "
         "secretariat key; registry kinds: the registered key of the party, operator or chip maker "
         "the statement speaks for), 409 when the registry refuses it (something it names is not "
         "registered, or it contradicts the registry: a second registration of an id, a chip "
-        "held by another operator), 503 when the log's queue is full (retry after the "
-        "`Retry-After` seconds)."
+        "held by another operator), 503 when the log's queue is full or its storage is full "
+        "(retry after the `Retry-After` seconds). `notice/v1` is taken only from a live key of "
+        "the registry (403 otherwise), at most `notice_max_bytes` long (413), and within its "
+        "signer's quota of notices per window of the log's time (429 with `Retry-After`)."
     ),
     openapi_extra={
         "requestBody": {
@@ -67,10 +71,12 @@ async def submit_statement(
     metrics.statement(statement.kind, "duplicate" if appended.duplicate else "accepted")
     if appended.duplicate:
         response.status_code = 200
+    effect = service.effect(appended.index, statement)
     return Accepted(
         index=appended.index,
         leaf_hash=appended.leaf_hash.hex(),
         integrated_at=format_time(appended.integrated_at),
         duplicate=appended.duplicate,
         checkpoint_size=service.log.first_checkpoint_covering(appended.index),
+        effect=None if effect is None else EffectPublic(**effect.to_json()),
     )
