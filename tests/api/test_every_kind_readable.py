@@ -63,6 +63,7 @@ SIGNERS = {
     "subject_or_voucher": "party",
     "anyone": "witness",
     "registered": "operator",
+    "chip_maker_or_operator": "operator",
 }
 """The world's key that signs each kind, by the role its model names."""
 
