@@ -37,6 +37,7 @@ from pausewatch.ledger import (
     leaf_hash,
 )
 from pausewatch.registry import Registry
+from pausewatch.state import new_registry
 from pausewatch.statements import canonical, parse_json, parse_statement
 
 MAX_PROBLEMS = 100
@@ -262,7 +263,7 @@ def audit_log(
     # The fold checks recorded witness cosignatures against the tree recomputed here, which
     # holds every entry up to the one being folded.
     recent = _RecentRoots(MAX_COSIGNATURE_LAG + 1)
-    fold = Registry(frozenset({secretariat}), roots=recent) if secretariat else None
+    fold = new_registry({secretariat}, roots=recent) if secretariat else None
     for index, data in entries:
         if index != tree.size:
             report.problem(

@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 from readback import read_everything  # type: ignore[import-not-found]
 
 from pausewatch.ledger import PendingEntry
-from pausewatch.registry import _fold
 from pausewatch.service import LogService
 from pausewatch.state._facts import readable_facts
 from pausewatch.statements import KeyPair, canonical, sign_statement, signing_input
@@ -215,7 +214,8 @@ def test_a_handler_that_fails_isolates_its_entry_and_refuses_new_ones(
     def broken(ctx: object, body: object) -> None:
         raise ZeroDivisionError("a defect in the handler")
 
-    monkeypatch.setitem(_fold._HANDLERS, "cluster.register/v1", broken)
+    handlers = {**service.state.registry.handlers, "cluster.register/v1": broken}
+    monkeypatch.setattr(service.state.registry, "handlers", handlers)
     statement = sign_statement("cluster.register/v1", _cluster(), world.keys["operator"])
     size = service.log.size
     resp = client.post("/v1/statements", json=statement.to_json())

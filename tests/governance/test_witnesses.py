@@ -13,9 +13,9 @@ import pytest
 from pausewatch.audit import audit_log
 from pausewatch.governance._witnesses import WITNESS_FRESHNESS, witnesses_at
 from pausewatch.ledger import Checkpoint, Note, Signer
-from pausewatch.registry import Registry
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
+from pausewatch.state import new_registry
 from pausewatch.statements import load_key, sign_statement
 from registry.world import World  # type: ignore[import-not-found]
 
@@ -99,7 +99,7 @@ def test_a_fold_without_the_log_tree_records_no_cosignature(world: World) -> Non
     them unchecked."""
     w = world
     a = register(w, "witness.example/a")
-    blind = Registry(frozenset({w.secretariat.signer_id}))
+    blind = new_registry({w.secretariat.signer_id})
     blind.views = w.registry.views
     blind.applied = w.registry.applied
     statement = w.sign("witness.cosignature/v1", cosignature(w, a, checkpoint(w)), w.secretariat)

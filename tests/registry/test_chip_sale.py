@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pausewatch.registry import Registry
+from pausewatch.state import new_registry
 
 from .world import World, key
 
@@ -150,7 +150,7 @@ def test_a_refold_gives_the_same_owners(world: World) -> None:
     install(world, "g2", "c1", "lab")
     assert world.registry.views["chips"]  # something to compare
     statements = world.log
-    fresh = Registry(world.registry.secretariat)
+    fresh = new_registry(world.registry.secretariat)
     for index, (at, statement) in enumerate(statements):
         fresh.apply(index, at, statement)
     assert fresh.views == world.registry.views

@@ -12,10 +12,10 @@ import pytest
 
 from pausewatch.errors import StatementError
 from pausewatch.ledger import PendingEntry
-from pausewatch.registry import VIEWS, Registry
+from pausewatch.registry import VIEWS
 from pausewatch.service import LogService, RegistryConflictError
 from pausewatch.settings import Settings
-from pausewatch.state import StateStore, dump_view, statement_of
+from pausewatch.state import StateStore, dump_view, new_registry, statement_of
 from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
 
 from .world import DIGEST, key
@@ -227,7 +227,7 @@ def test_rebuild_yields_the_views_kept_entry_by_entry(tmp_path: Path, db_url: st
         assert resumed.registry.views == service.state.registry.views
 
         # And a pure fold of the log's entries, outside any database, agrees row for row.
-        pure = Registry(frozenset({secretariat.signer_id}))
+        pure = new_registry({secretariat.signer_id})
         for entry in service.log.entries_since(0):
             pure.apply(entry.index, entry.integrated_at, statement_of(entry))
         assert pure.views == service.state.registry.views

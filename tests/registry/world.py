@@ -9,6 +9,7 @@ from typing import Any
 
 from pausewatch.ledger import MerkleTree, encode_entry
 from pausewatch.registry import Outcome, Registry
+from pausewatch.state import new_registry
 from pausewatch.statements import KeyPair, Statement, sign_statement
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -35,7 +36,7 @@ class World:
         # The log's tree, as the service's log would hold it: recorded witness cosignatures
         # are checked against it.
         self.tree = MerkleTree()
-        self.registry = Registry(frozenset({self.secretariat.signer_id}), roots=self.tree.root)
+        self.registry = new_registry({self.secretariat.signer_id}, roots=self.tree.root)
 
     def sign(self, kind: str, body: dict[str, Any], signer: str | KeyPair) -> Statement:
         k = signer if isinstance(signer, KeyPair) else self.keys[signer]

@@ -11,10 +11,11 @@ does not erase a higher one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from pausewatch.evals._statements import EvalResult, EvalSuite, EvaluatorRegister, ResultStatus
 from pausewatch.ledger import format_time
-from pausewatch.registry._fold import RejectedError, _Context, register_handler
+from pausewatch.registry._fold import Handler, RejectedError, _Context
 from pausewatch.registry._kinds import SubjectKind
 from pausewatch.statements import Body
 
@@ -112,6 +113,9 @@ def _result(ctx: _Context, body: Body) -> None:
     )
 
 
-register_handler("evaluator.register/v1", _evaluator)
-register_handler("eval.suite/v1", _suite)
-register_handler("eval.result/v1", _result)
+HANDLERS: Mapping[str, Handler] = {
+    "evaluator.register/v1": _evaluator,
+    "eval.suite/v1": _suite,
+    "eval.result/v1": _result,
+}
+"""How evaluation statements fold; composed with the other domains' in :mod:`pausewatch.state`."""

@@ -11,6 +11,7 @@ at the close.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,10 +28,10 @@ from pausewatch.governance._statements import (
 )
 from pausewatch.governance._tally import Ballot, Choice, counted_votes, tally
 from pausewatch.ledger import format_time
-from pausewatch.policy import Policy
+from pausewatch.policy import Policy, check_conditions
 from pausewatch.policy._model import Decision as DecisionKind
 from pausewatch.policy._model import VoteRule
-from pausewatch.registry._fold import Registry, RejectedError, Row, _Context, register_handler
+from pausewatch.registry._fold import Handler, Registry, RejectedError, Row, _Context
 from pausewatch.registry._kinds import SubjectKind
 from pausewatch.statements import Body
 
@@ -331,10 +332,9 @@ def outcome(registry: Registry, proposal: Row) -> dict[str, Any]:
     passed, reason = result.passed, result.reason
     conditions: list[dict[str, Any]] = []
     if proposal["kind"] == ProposalKind.PAUSE_LIFT.value and policy.pause is not None:
-        from pausewatch.policy import check_conditions
-        from pausewatch.state._facts import facts_from_registry
-
-        state = dict(facts_from_registry(registry, closes, policy).state)
+        if registry.lift_state is None:
+            raise RejectedError("this fold cannot compute the state lift conditions test")
+        state = dict(registry.lift_state(registry, closes, policy))
         checked = check_conditions(policy.pause.lift.conditions, state)
         conditions = [c.to_json() for c in checked]
         unmet = [c.condition.description for c in checked if not c.held]
@@ -450,11 +450,15 @@ def _ack(ctx: _Context, body: Body) -> None:
         )
 
 
-register_handler("delegate.register/v1", _delegate)
-register_handler("order.ack/v1", _ack)
-register_handler("gov.seat/v1", _seat)
-register_handler("gov.proposal/v1", _proposal)
-register_handler("gov.vote/v1", _vote)
-register_handler("gov.decision/v1", _decision)
-
 __all__ = ["key_valid_at", "members_at", "outcome", "pause_of", "subject_operator", "withdrawn"]
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "delegate.register/v1": _delegate,
+    "order.ack/v1": _ack,
+    "gov.seat/v1": _seat,
+    "gov.proposal/v1": _proposal,
+    "gov.vote/v1": _vote,
+    "gov.decision/v1": _decision,
+}
+"""How governance's statements fold; composed with the other domains' in :mod:`pausewatch.state`."""

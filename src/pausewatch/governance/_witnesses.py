@@ -17,12 +17,13 @@ counting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from pausewatch.errors import Error
 from pausewatch.governance._statements import WitnessAction, WitnessCosignature, WitnessRegister
 from pausewatch.ledger import Checkpoint, Note, Verifier, format_time
-from pausewatch.registry._fold import Registry, RejectedError, _Context, register_handler
+from pausewatch.registry._fold import Handler, Registry, RejectedError, _Context
 from pausewatch.statements import Body
 
 WITNESS_FRESHNESS = timedelta(days=1)
@@ -152,7 +153,11 @@ def witnesses_at(registry: Registry, at: datetime) -> list[str]:
     return sorted(live & fresh)
 
 
-register_handler("witness.register/v1", _register)
-register_handler("witness.cosignature/v1", _cosignature)
-
 __all__ = ["WITNESS_FRESHNESS", "recorded_size", "witnesses_at"]
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "witness.register/v1": _register,
+    "witness.cosignature/v1": _cosignature,
+}
+"""How witness statements fold; composed with the other domains' in :mod:`pausewatch.state`."""

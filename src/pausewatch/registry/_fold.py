@@ -118,6 +118,13 @@ class RejectedError(Exception):
         self.unreadable = unreadable
 
 
+Handler = Callable[["_Context", Body], None]
+"""Folds one statement of its kind: reads the registry through the context, sets view rows
+through it, or raises :class:`RejectedError`."""
+LiftState = Callable[["Registry", datetime, Policy], Mapping[Any, float]]
+"""The state figures (by fact) that lift conditions test, at a time under a policy."""
+
+
 @dataclass
 class Registry:
     """The registry's state, folded from log entries in order.
@@ -137,6 +144,13 @@ class Registry:
     """The root of the log's tree at a size (up to the entry being folded): what a recorded
     witness cosignature is checked against. The log itself, or the tree an auditor recomputed
     from the entries; without it, cosignatures cannot be recorded (they are rejected)."""
+    handlers: Mapping[str, Handler] = field(default_factory=lambda: HANDLERS)
+    """How each kind is folded. By default the registry's own kinds only; the fold of the whole
+    log (every domain's handlers) is composed above the domains, in
+    :func:`pausewatch.state.new_registry`."""
+    lift_state: LiftState | None = None
+    """The state figures lift conditions test, at a time under a policy: what a lift decision
+    is checked against. Computed above the domains (the state's facts) and handed down."""
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -162,7 +176,7 @@ class Registry:
         """Fold one entry. Entries must come in log order, each exactly once."""
         if index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {index}")
-        handler = _HANDLERS.get(statement.kind)
+        handler = self.handlers.get(statement.kind)
         if handler is None:
             self.applied = index + 1
             return Outcome(index, True)  # a kind the registry does not fold (a notice, ...)
@@ -214,15 +228,14 @@ class Registry:
         }
         return Outcome(index, False, reason, (self._set("unreadable", (index,), row),))
 
-    @staticmethod
-    def folds(kind: str) -> bool:
+    def folds(self, kind: str) -> bool:
         """Whether statements of ``kind`` are checked and folded here."""
-        return kind in _HANDLERS
+        return kind in self.handlers
 
     def check(self, statement: Statement, at: datetime) -> RejectedError | None:
         """Why ``statement`` would be rejected if it were the next entry at ``at`` (none: it
         would be accepted). Nothing changes; the service asks before it appends."""
-        handler = _HANDLERS.get(statement.kind)
+        handler = self.handlers.get(statement.kind)
         if handler is None:
             return None
         ctx = _Context(self, self.applied, at, statement)
@@ -1019,7 +1032,7 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
         ctx.set(view, _totals_row(key, name, new.to_json(), ctx.index))
 
 
-_HANDLERS: dict[str, Any] = {
+HANDLERS: Mapping[str, Handler] = {
     "party.register/v1": _party,
     "operator.register/v1": _operator,
     "facility.register/v1": _facility,
@@ -1045,12 +1058,6 @@ def _time(t: datetime | None) -> str | None:
     return None if t is None else format_time(t)
 
 
-def register_handler(kind: str, handler: Any) -> None:
-    """Fold statements of ``kind`` with ``handler(ctx, body)`` (for domain packages, such as
-    governance, whose statements change views)."""
-    _HANDLERS[kind] = handler
-
-
 def adoption_from_row(row: Row) -> Adoption:
     """The :class:`Adoption` an ``adoptions`` view row holds (to resume a fold from views)."""
     body = PolicyAdopt.model_validate_json(row["body"], strict=False)
@@ -1059,18 +1066,14 @@ def adoption_from_row(row: Row) -> Adoption:
 
 
 __all__ = [
+    "HANDLERS",
     "VIEWS",
     "Change",
+    "Handler",
+    "LiftState",
     "Outcome",
     "Registry",
     "RejectedError",
     "Row",
     "adoption_from_row",
-    "register_handler",
 ]
-
-# Governance's and evaluations' statements fold into views too; their modules register their
-# handlers.
-import pausewatch.evals._fold  # noqa: E402
-import pausewatch.governance._fold  # noqa: E402
-import pausewatch.governance._witnesses  # noqa: E402, F401

@@ -35,8 +35,8 @@ from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.registry import Registry
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.state import StateStore
-from pausewatch.state._tables import telemetry_records
 from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
+from pausewatch.store._views import telemetry_records
 from pausewatch.telemetry import (
     AcceptedRecord,
     BatchResult,

@@ -18,6 +18,7 @@ from pausewatch.state._facts import (
     halt_orders,
     silence_limit,
 )
+from pausewatch.state._fold import new_registry
 from pausewatch.state._store import RebuildReport, StateStore, dump_view, statement_of
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 
@@ -31,6 +32,7 @@ __all__ = [
     "evaluated",
     "facts_from_registry",
     "halt_orders",
+    "new_registry",
     "silence_limit",
     "state_meta",
     "statement_of",

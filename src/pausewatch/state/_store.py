@@ -23,6 +23,7 @@ from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Entry, PersistentLog
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
+from pausewatch.state._fold import new_registry
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
 
@@ -85,7 +86,7 @@ class StateStore:
         self.for_rebuild = for_rebuild
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
-        self.registry = Registry(self.secretariat) if for_rebuild else self._load()
+        self.registry = new_registry(self.secretariat) if for_rebuild else self._load()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -131,7 +132,7 @@ class StateStore:
         """Refold the whole log from nothing, replace the views with the result, and say
         whether they differ from the views kept so far (they should not)."""
         with self.lock:
-            fresh = Registry(self.secretariat, roots=log.root_at)
+            fresh = new_registry(self.secretariat, roots=log.root_at)
             count = 0
             for entry in log.entries_since(0):
                 fold_entry(fresh, entry)
@@ -169,7 +170,7 @@ class StateStore:
             _set_meta(conn, "applied", str(outcomes[-1].index + 1))
 
     def _load(self) -> Registry:
-        registry = Registry(self.secretariat)
+        registry = new_registry(self.secretariat)
         with self.engine.connect() as conn:
             meta = dict(conn.execute(select(state_meta.c.key, state_meta.c.value)).all())
             kept = meta.get("secretariat")

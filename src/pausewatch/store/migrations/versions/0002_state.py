@@ -19,12 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from pausewatch.state._tables import metadata
+    from pausewatch.store._views import metadata
 
     metadata.create_all(bind=op.get_bind())
 
 
 def downgrade() -> None:
-    from pausewatch.state._tables import metadata
+    from pausewatch.store._views import metadata
 
     metadata.drop_all(bind=op.get_bind())

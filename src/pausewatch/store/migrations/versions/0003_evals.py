@@ -22,14 +22,14 @@ _TABLES = ("ev_evaluators", "ev_suites", "ev_results", "tel_run_batches")
 
 
 def upgrade() -> None:
-    from pausewatch.state._tables import metadata
+    from pausewatch.store._views import metadata
 
     tables = [metadata.tables[name] for name in _TABLES]
     metadata.create_all(bind=op.get_bind(), tables=tables, checkfirst=True)
 
 
 def downgrade() -> None:
-    from pausewatch.state._tables import metadata
+    from pausewatch.store._views import metadata
 
     tables = [metadata.tables[name] for name in _TABLES]
     metadata.drop_all(bind=op.get_bind(), tables=tables, checkfirst=True)

@@ -1,0 +1,500 @@
+"""The registry's views as SQL tables (SQLAlchemy Core); Alembic migration 0002 creates them.
+
+Each table mirrors one view of :mod:`pausewatch.registry` column for column, so that anyone can
+query the registry with SQL. Times are RFC 3339 UTC strings (they sort as they compare). The
+tables live with the store, under the domains, so that the store's migrations import nothing
+above it; :mod:`pausewatch.state` checks that every view has its table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+_ID = 128
+_KEY = 60
+_TIME = 32
+
+
+def _id(name: str, **kw: object) -> Column[str]:
+    return Column(name, String(_ID), **kw)  # type: ignore[arg-type]
+
+
+def _time(name: str) -> Column[str]:
+    return Column(name, String(_TIME), nullable=True)
+
+
+def _idx(name: str, nullable: bool = False) -> Column[int]:
+    return Column(name, BigInteger, nullable=nullable)
+
+
+parties = Table(
+    "reg_parties",
+    metadata,
+    _id("party_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+operators = Table(
+    "reg_operators",
+    metadata,
+    _id("operator_id", primary_key=True),
+    _id("party_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("annual_revenue_usd", Float, nullable=True),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+facilities = Table(
+    "reg_facilities",
+    metadata,
+    _id("facility_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(200), nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("power_capacity_mw", Float, nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+clusters = Table(
+    "reg_clusters",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    _id("facility_id", nullable=False),
+    _id("operator_id", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("network_gbps", Float, nullable=False),
+    _time("commissioned_at"),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+chip_makers = Table(
+    "reg_chip_makers",
+    metadata,
+    _id("maker_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+chips = Table(
+    "reg_chips",
+    metadata,
+    _id("chip_id", primary_key=True),
+    _id("maker_id", nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("serial", String(128), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("firmware_digest", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    _id("operator_id", nullable=True),
+    _id("cluster_id", nullable=True),
+    _idx("certified_idx"),
+    _idx("updated_idx"),
+    _time("updated_at"),
+    Index("ix_reg_chips_cluster", "cluster_id"),
+)
+keys = Table(
+    "reg_keys",
+    metadata,
+    Column("key", String(_KEY), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),
+    _id("subject_id", nullable=False),
+    _idx("added_idx"),
+    _idx("revoked_idx", nullable=True),
+    Column("revoked_reason", Text, nullable=True),
+)
+runs = Table(
+    "reg_runs",
+    metadata,
+    _id("run_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    _id("cluster_id", nullable=False),
+    _id("facility_id", nullable=False),
+    _id("model", nullable=False),
+    _id("base_model", nullable=True),
+    Column("phase", String(32), nullable=False),
+    Column("planned_flop", Float, nullable=False),
+    Column("planned_flop_low", Float, nullable=True),
+    Column("planned_flop_high", Float, nullable=True),
+    Column("estimate_method", String(32), nullable=False),
+    Column("chips", BigInteger, nullable=False),
+    Column("chip_model", String(200), nullable=True),
+    _time("starts_at"),
+    _time("ends_at"),
+    Column("hyperparameters_digest", String(64), nullable=False),
+    Column("data_order_seed_digest", String(64), nullable=False),
+    Column("checkpoint_interval_steps", BigInteger, nullable=False),
+    Column("primary_data", String(64), nullable=True),
+    Column("compute_cost_usd", Float, nullable=True),
+    _idx("declared_idx"),
+    _time("declared_at"),
+    Column("status", String(16), nullable=False),
+    _time("started_at"),
+    _time("ended_at"),
+    Column("final_flop", Float, nullable=True),
+    Column("approval", String(16), nullable=False),
+    _time("deemed_approved_at"),
+    Column("changes", BigInteger, nullable=False),
+    _idx("updated_idx"),
+    Index("ix_reg_runs_cluster", "cluster_id"),
+    Index("ix_reg_runs_model", "model"),
+)
+positions = Table(
+    "reg_positions",
+    metadata,
+    Column("subject_kind", String(16), primary_key=True),
+    _id("subject_id", primary_key=True),
+    Column("stance", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    _time("as_of"),
+    Column("note", Text, nullable=True),
+    _idx("idx"),
+)
+adoptions = Table(
+    "reg_adoptions",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("policy_id", String(200), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    _time("effective_at"),
+    _time("integrated_at"),
+    Column("signer", String(_KEY), nullable=False),
+    Column("supersedes", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+)
+rejected = Table(
+    "reg_rejected",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(128), nullable=False),
+    Column("signer", String(_KEY), nullable=False),
+    Column("reason", Text, nullable=False),
+    _time("integrated_at"),
+)
+unreadable = Table(
+    "reg_unreadable",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(128), nullable=False),
+    Column("signer", String(_KEY), nullable=True),
+    Column("reason", Text, nullable=False),
+    _time("integrated_at"),
+)
+"""Log entries the fold could not read: isolated, with the reason (ADR 0017)."""
+tel_batches = Table(
+    "tel_batches",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("operator_id", nullable=False),
+    Column("batch_digest", String(64), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("accepted", BigInteger, nullable=False),
+    Column("duplicates", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("gap_windows", BigInteger, nullable=False),
+    Column("records_root", String(64), nullable=False),
+    _time("verified_at"),
+    _time("integrated_at"),
+)
+"""One row per integrated telemetry batch."""
+tel_submissions = Table(
+    "tel_submissions",
+    metadata,
+    Column("batch_digest", String(64), primary_key=True),
+    _idx("idx"),
+)
+"""Which entry integrated each uploaded batch (a batch is counted once)."""
+tel_chains = Table(
+    "tel_chains",
+    metadata,
+    _id("chip_id", primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    _time("window_end"),
+    Column("energy_j", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Each chip's chain head: its last accepted record."""
+tel_chips = Table(
+    "tel_chips",
+    metadata,
+    _id("chip_id", primary_key=True),
+    Column("records", BigInteger, nullable=False),
+    _time("first_window_start"),
+    _time("last_window_end"),
+    Column("flop", Text, nullable=False),
+    Column("energy_j", BigInteger, nullable=False),
+    Column("tensor_active_ms", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Each chip's totals (``flop``: JSON, precision to a decimal string of operations)."""
+tel_runs = Table(
+    "tel_runs",
+    metadata,
+    _id("run_id", primary_key=True),
+    Column("flop", Text, nullable=False),
+    Column("chip_windows", BigInteger, nullable=False),
+    Column("chips", Text, nullable=False),
+    Column("clusters", Text, nullable=False),
+    _time("first_window_start"),
+    _time("last_window_end"),
+    _idx("updated_idx"),
+)
+"""Measured compute per declared run (JSON columns: FLOP per precision, chip and cluster ids)."""
+tel_run_batches = Table(
+    "tel_run_batches",
+    metadata,
+    _id("run_id", primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("flop", Text, nullable=False),
+    Column("chip_windows", BigInteger, nullable=False),
+    _time("first_window_start"),
+    _time("last_window_end"),
+)
+"""Each telemetry batch's part of a run (FLOP per precision as decimal strings, JSON): the
+history of the run's measured compute, entry by entry."""
+tel_clusters = Table(
+    "tel_clusters",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    Column("chip_windows", BigInteger, nullable=False),
+    Column("chips", Text, nullable=False),
+    Column("flop", Text, nullable=False),
+    Column("energy_j", BigInteger, nullable=False),
+    Column("unattributed_flop", Text, nullable=False),
+    Column("undeclared_flop", Text, nullable=False),
+    Column("undeclared_windows", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Per cluster: all compute, energy, and compute tagged to no run (undeclared above the
+threshold)."""
+tel_gaps = Table(
+    "tel_gaps",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("chip_id", primary_key=True),
+    Column("from_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("to_seq", BigInteger, nullable=False),
+    Column("missing", BigInteger, nullable=False),
+)
+"""Windows a chip's chain skipped, as the batch that showed it recorded them."""
+tel_rejections = Table(
+    "tel_rejections",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("line", BigInteger, nullable=False),
+    _id("chip_id", nullable=True),
+    Column("seq", BigInteger, nullable=True),
+    Column("rule", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""Records a batch refused, with the rule and the reason."""
+seats = Table(
+    "gov_seats",
+    metadata,
+    Column("body", String(64), primary_key=True),
+    _id("party_id", primary_key=True),
+    Column("starts_at", String(_TIME), primary_key=True),
+    _time("ends_at"),
+    _idx("idx"),
+)
+"""Elected seats of bodies, with their terms."""
+proposals = Table(
+    "gov_proposals",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("proposer", String(_ID), nullable=False),
+    Column("subject", String(200), nullable=True),
+    Column("days", Float, nullable=True),
+    _time("deadline"),
+    Column("policy_digest", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("body", String(64), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("quorum", Float, nullable=False),
+    Column("veto_holders", Text, nullable=False),
+    _time("opens_at"),
+    _time("closes_at"),
+    _idx("proposed_idx"),
+    Column("status", String(16), nullable=False),
+    Column("passed", Boolean, nullable=True),
+    Column("outcome", Text, nullable=True),
+    _idx("decided_idx", nullable=True),
+    _time("decided_at"),
+)
+"""Proposals, their windows and, once decided, the fold's outcome (JSON) with its reasons."""
+ballots = Table(
+    "gov_ballots",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    _id("party_id", nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("choice", String(8), nullable=False),
+    _time("integrated_at"),
+)
+"""Every ballot on the log; which of them count is decided at the close."""
+order_acks = Table(
+    "gov_order_acks",
+    metadata,
+    _id("proposal_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    _idx("idx"),
+    _time("at"),
+)
+"""Halt orders acknowledged by their subject's operator."""
+witnesses = Table(
+    "gov_witnesses",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("key", String(400), nullable=False),
+    _idx("added_idx"),
+    _time("added_at"),
+    _idx("removed_idx", nullable=True),
+    _time("removed_at"),
+)
+"""The log's witnesses the secretariat registered (``key``: the C2SP verifier key)."""
+witness_cosignatures = Table(
+    "gov_witness_cosignatures",
+    metadata,
+    Column("witness", String(200), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    _time("integrated_at"),
+)
+"""Witness cosignatures recorded on the log, each checked against the log's tree at its size."""
+evaluators = Table(
+    "ev_evaluators",
+    metadata,
+    _id("evaluator_id", primary_key=True),
+    _id("party_id", nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+"""Evaluators (safety institutes) whose signed results count; ``party_id`` null: registered
+by the secretariat."""
+eval_suites = Table(
+    "ev_suites",
+    metadata,
+    Column("domain", String(64), primary_key=True),
+    Column("probes", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    _idx("adopted_idx"),
+    _time("adopted_at"),
+)
+"""The suite adopted per capability domain (``probes``: JSON list of id and version)."""
+eval_results = Table(
+    "ev_results",
+    metadata,
+    _id("result_id", primary_key=True),
+    _id("evaluator_id", nullable=False),
+    _id("model", nullable=False),
+    Column("inspect_model", String(200), nullable=False),
+    Column("domain", String(64), nullable=False),
+    Column("probe_id", String(200), nullable=False),
+    Column("task", String(200), nullable=False),
+    Column("task_version", BigInteger, nullable=False),
+    Column("in_suite", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("samples", BigInteger, nullable=False),
+    Column("completed_samples", BigInteger, nullable=False),
+    Column("epochs", BigInteger, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("elicitation", Text, nullable=False),
+    Column("log_digest", String(64), nullable=False),
+    Column("log_name", String(500), nullable=True),
+    _time("started_at"),
+    _time("completed_at"),
+    _idx("idx"),
+    _time("integrated_at"),
+    Column("superseded_by", String(_ID), nullable=True),
+    Index("ix_ev_results_model_domain", "model", "domain"),
+)
+"""Signed evaluation results (``metrics`` and ``elicitation`` as JSON). A failed or incomplete
+result is ``superseded_by`` a later successful one of the same evaluator, model and probe."""
+
+telemetry_records = Table(
+    "telemetry_records",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    _id("chip_id", nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("batch_digest", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("line", LargeBinary, nullable=False),
+    Index("ix_telemetry_records_batch", "batch_digest", "position"),
+)
+"""Accepted records by content hash (SHA-256 of the line): the evidence behind each batch's
+root, for authorised auditors. ``batch_digest`` (the upload's SHA-256, which
+``tel_submissions`` maps to its log entry) and ``position`` (among the upload's accepted
+records) give the order the root commits to. Not a view: the log holds only their root."""
+
+state_meta = Table(
+    "state_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""The fold's position: ``applied`` (entries folded) and ``secretariat`` (the keys it trusts)."""
+
+VIEW_TABLES: dict[str, Table] = {
+    "parties": parties,
+    "operators": operators,
+    "facilities": facilities,
+    "clusters": clusters,
+    "chip_makers": chip_makers,
+    "chips": chips,
+    "keys": keys,
+    "runs": runs,
+    "positions": positions,
+    "adoptions": adoptions,
+    "rejected": rejected,
+    "unreadable": unreadable,
+    "tel_batches": tel_batches,
+    "tel_submissions": tel_submissions,
+    "tel_chains": tel_chains,
+    "tel_chips": tel_chips,
+    "tel_runs": tel_runs,
+    "tel_run_batches": tel_run_batches,
+    "tel_clusters": tel_clusters,
+    "tel_gaps": tel_gaps,
+    "tel_rejections": tel_rejections,
+    "seats": seats,
+    "proposals": proposals,
+    "ballots": ballots,
+    "order_acks": order_acks,
+    "witnesses": witnesses,
+    "witness_cosignatures": witness_cosignatures,
+    "evaluators": evaluators,
+    "eval_suites": eval_suites,
+    "eval_results": eval_results,
+}
+"""Each view's table."""
