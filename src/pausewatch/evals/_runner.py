@@ -21,6 +21,22 @@ class RunError(Error):
     """Inspect could not start the evaluation (an unknown model provider, a bad argument)."""
 
 
+def plain_message(exc: BaseException) -> str:
+    """An exception's whole message as one plain line: Inspect writes some of its errors in
+    Rich markup over several lines (``[bold]ERROR[/bold]: ... Install with:`` and the command
+    on a line of its own), which a one-line error must neither show raw nor cut short."""
+    text = str(exc) or type(exc).__name__
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        text = Text.from_markup(text).plain
+    except MarkupError:  # not markup after all (a stray closing tag): keep the text as it is
+        pass
+    line = " ".join(text.split())
+    return line.removeprefix("ERROR: ") or type(exc).__name__
+
+
 def run_suite(
     model: str,
     log_dir: Path,
@@ -60,8 +76,7 @@ def run_suite(
             log_format="eval",
         )
     except Exception as exc:  # Inspect raises before any log exists: no evidence to keep
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RunError(f"Inspect could not run {model}: {first[:300]}") from None
+        raise RunError(f"Inspect could not run {model}: {plain_message(exc)}") from None
     paths: list[Path] = []
     for log in logs:
         location = str(log.location or "")
@@ -71,4 +86,4 @@ def run_suite(
     return paths
 
 
-__all__ = ["RunError", "run_suite"]
+__all__ = ["RunError", "plain_message", "run_suite"]
