@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.markup import escape
 
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Verifier
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,6 +50,35 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line and exit."""
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
+
+
+def progress_display() -> Progress:
+    """A Rich progress display for a long command: on stderr, so that the output on stdout
+    (``--json`` above all) stays clean, and only when stderr is a terminal (nothing at all in a
+    pipe, a log file or a test). Use it as a context manager; it vanishes when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+        # Lines printed to stdout go above the display only when both share the terminal;
+        # stdout sent to a file or a pipe stays there.
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=False,
+    )
 
 
 def print_json(value: Any) -> None:

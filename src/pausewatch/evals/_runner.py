@@ -8,6 +8,7 @@ failure is evidence like any other result.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,9 @@ def plain_message(exc: BaseException) -> str:
     from rich.errors import MarkupError
     from rich.text import Text
 
-    try:
+    # Not markup after all (a stray closing tag): keep the text as it is.
+    with contextlib.suppress(MarkupError):
         text = Text.from_markup(text).plain
-    except MarkupError:  # not markup after all (a stray closing tag): keep the text as it is
-        pass
     line = " ".join(text.split())
     return line.removeprefix("ERROR: ") or type(exc).__name__
 
