@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from pausewatch.audit import AuditReport, audit_log
-from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
+from pausewatch.cli._common import (
+    JsonOpt,
+    UrlOpt,
+    counted,
+    err,
+    fail,
+    out,
+    print_json,
+    progress_display,
+    read_verifier,
+)
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import PausewatchClient
 from pausewatch.errors import Error
@@ -76,9 +86,14 @@ def audit(
             if x.get("type") == "entry"
         )
         notes = held + [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        report, _ = audit_log(entries, notes, verifier, witnesses, threshold, secretariat)
+        total = sum(1 for x in lines if x.get("type") == "entry")
+        with progress_display() as display:
+            task = display.add_task("auditing entries", total=total)
+            report, _ = audit_log(
+                counted(entries, display, task), notes, verifier, witnesses, threshold, secretariat
+            )
     else:
-        with PausewatchClient(url) as client:
+        with PausewatchClient(url) as client, progress_display() as display:
             from pausewatch.cli._log import log_verifier
 
             verifier = log_verifier(client, log_key)
@@ -86,14 +101,18 @@ def audit(
             notes = held + [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
             notes.append(latest)
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
-            roles = client.info().get("roles", {})
+            info = client.info()
+            roles = info.get("roles", {})
             key = secretariat or roles.get("secretariat")
             if key and not secretariat:
                 err.print(
                     "warning: trusting the secretariat key the server reports; pin it with "
                     "--secretariat"
                 )
-            report, _ = audit_log(entries, notes, verifier, witnesses, threshold, key)
+            task = display.add_task("auditing entries", total=info.get("size"))
+            report, _ = audit_log(
+                counted(entries, display, task), notes, verifier, witnesses, threshold, key
+            )
             _check_server_proofs(client, report, [*held, latest], verifier)
             _check_server_outcomes(client, report)
     _print(report, as_json)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,7 +17,9 @@ from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Verifier
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
+
+_T = TypeVar("_T")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,6 +82,17 @@ def progress_display() -> Progress:
         redirect_stdout=sys.stdout.isatty(),
         redirect_stderr=False,
     )
+
+
+def counted(items: Iterable[_T], display: Progress, task: TaskID, every: int = 100) -> Iterator[_T]:
+    """``items``, advancing ``task`` on ``display`` as they pass (every ``every`` items, so
+    that a million entries do not mean a million redraws)."""
+    n = 0
+    for n, item in enumerate(items, 1):
+        if n % every == 0:
+            display.update(task, completed=n)
+        yield item
+    display.update(task, completed=n)
 
 
 def print_json(value: Any) -> None:
