@@ -117,6 +117,7 @@ def _scenario(
         narrate=say,
         bulk=host.submit_all,
         progress=progress,
+        clerk=host.service.run_clerk,
     )
 
 
@@ -133,7 +134,9 @@ def play_demo(
     reporting each act and the counts of its long steps to ``progress``."""
     started = time.monotonic()
     (progress or NoProgress()).act("the service starts")
-    host = Host(data_dir, port=port).start()
+    # The story runs the clerk itself whenever it waits for the clerk's work; its own rounds
+    # (a full policy evaluation each) can then be rare, which matters on a busy machine.
+    host = Host(data_dir, port=port, clerk_interval_s=2.0).start()
     lines: list[str] = []
     scenario = _scenario(host, data_dir, seed, 0.0, lines, narrate, progress)
     try:

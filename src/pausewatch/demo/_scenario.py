@@ -122,6 +122,7 @@ class Scenario:
         narrate: Callable[[str], None] = print,
         bulk: Callable[[list[Statement]], object] | None = None,
         progress: DemoProgress | None = None,
+        clerk: Callable[[], object] | None = None,
     ) -> None:
         self.client = PausewatchClient(url, timeout=120.0)
         self.url = url
@@ -145,6 +146,9 @@ class Scenario:
         """Submits many statements at once (the host in-process); without it, one request
         each."""
         self.progress: DemoProgress = progress or NoProgress()
+        self.clerk = clerk
+        """Runs the secretariat's clerk now (the host in-process), so that a wait for what it
+        files need not wait for its next round."""
         self._evaluation: subprocess.Popen[str] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -210,6 +214,11 @@ class Scenario:
         """Poll ``check`` until it returns something true (the clerk works on its own)."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if self.clerk is not None:
+                try:
+                    self.clerk()
+                except Error as exc:
+                    raise DemoError(f"the clerk failed while waiting for {what}: {exc}") from None
             value = check()
             if value:
                 return value
