@@ -211,7 +211,8 @@ class Scenario:
             self.telemetry(cluster_id, start, run_id=None, utilisation=0.0)
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-        """Poll ``check`` until it returns something true (the clerk works on its own)."""
+        """Poll ``check`` until it returns something true (the clerk works on its own, and,
+        given :attr:`clerk`, is run before each poll)."""
         deadline = time.monotonic() + timeout_s
         while True:
             if self.clerk is not None:
