@@ -1,6 +1,7 @@
 # pausewatch: two commands do all the set-up.
 #   make run    install into .venv and start the service on the embedded default (SQLite) with
 #               the demo world streaming through it (data in ./demo-data; a rerun resumes it)
+#               on $PAUSEWATCH_HOST:$PAUSEWATCH_PORT (default 127.0.0.1:8080)
 #   make test   install what the tests need (Python packages, PostgreSQL when root) and run them
 PYTHON ?= python3
 VENV ?= .venv

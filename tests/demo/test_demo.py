@@ -104,3 +104,23 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         assert httpx.get(f"{host.url}/v1/pause").json()["status"] == "lifted"
     finally:
         host.stop()
+
+
+def test_the_chips_sign_the_same_bytes_as_ever() -> None:
+    """A demo chip's records are byte for byte those of earlier versions (a restarted demo
+    replays its chains onto an older log): the same seed, windows and utilisation give the
+    same signed lines, idle windows included."""
+    import hashlib
+
+    from pausewatch.demo._chips import ClusterChips
+    from pausewatch.demo._world import CLUSTERS, at
+
+    digest = hashlib.sha256()
+    for plan in CLUSTERS:
+        chips = ClusterChips.build(plan, 0)
+        for hour, (run_id, utilisation) in enumerate(
+            [("x/y", 0.7), (None, 0.0), (None, 0.45), (None, 0.0)]
+        ):
+            digest.update(chips.window(at(1, hour), run_id=run_id, utilisation=utilisation))
+    # Measured on the version before the records' integral numbers became ints.
+    assert digest.hexdigest() == "3fa994e4cbc45071b77f6e2a2478e9b48e2c0f77a52b32df36b023488407d58f"

@@ -79,3 +79,37 @@ def test_an_evaluator_submits_a_critical_result(tmp_path: Path, start_log: Any) 
         pauses = [p for p in proposals if p["kind"] == "pause_start"]
         time.sleep(0.2)
     assert pauses, "the clerk did not file the pause proposal"
+
+
+_PROVIDERS = {"anthropic": "anthropic/claude-3-5-sonnet", "openai": "openai/gpt-4o"}
+"""Inspect providers that need a Python package of their own, and a model of each."""
+
+
+def test_a_provider_without_its_package_is_one_clean_line(tmp_path: Path) -> None:
+    """An Inspect provider whose package is missing: one error line, free of Rich markup, with
+    Inspect's whole message (how to install the package included)."""
+    import importlib.util
+
+    missing = [p for p in _PROVIDERS if importlib.util.find_spec(p) is None]
+    if not missing:
+        pytest.skip("every provider package is installed here")
+    package = missing[0]
+    done = run_cli(
+        "eval",
+        "run",
+        "--model",
+        _PROVIDERS[package],
+        "--probe",
+        "pausewatch/repair_training_run",
+        "--log-dir",
+        str(tmp_path / "logs"),
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    [line] = lines
+    assert line.startswith(f"error: Inspect could not run {_PROVIDERS[package]}: ")
+    assert "[bold]" not in line
+    assert "[/" not in line
+    assert not line.rstrip().endswith("Install with:")
+    assert f"pip install {package}" in line

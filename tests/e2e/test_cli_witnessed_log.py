@@ -78,7 +78,7 @@ def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], star
         )
         (tmp_path / "s.json").write_text(stmt)
         accepted = json.loads(
-            cli_ok("statement", "submit", str(tmp_path / "s.json"), "--url", server.url)
+            cli_ok("statement", "submit", str(tmp_path / "s.json"), "--url", server.url, "--json")
         )
         assert accepted["index"] == i
 

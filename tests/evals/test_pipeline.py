@@ -335,3 +335,23 @@ def test_cli_refuses_bad_input_in_one_line(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("error:")
     assert message in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("raised", "shown"),
+    [
+        (
+            "[bold]ERROR[/bold]: Anthropic API requires optional dependencies. Install with:"
+            "\n\n[bold]$ pip install anthropic[/bold]\n",
+            "Anthropic API requires optional dependencies. Install with: $ pip install anthropic",
+        ),
+        ("cannot read /tmp/logs[2]/x.eval", "cannot read /tmp/logs[2]/x.eval"),
+        ("a stray [/bold] tag\nand a second line", "a stray [/bold] tag and a second line"),
+        ("", "RuntimeError"),
+    ],
+)
+def test_an_inspect_error_becomes_one_plain_line(raised: str, shown: str) -> None:
+    """Inspect's error messages lose their Rich markup and line breaks, and nothing else."""
+    from pausewatch.evals._runner import plain_message
+
+    assert plain_message(RuntimeError(raised)) == shown

@@ -359,3 +359,29 @@ def test_tables_work_without_javascript(browser: Browser, base_url: str, world: 
         assert tab.locator(".main-svg").count() == 0
     finally:
         ctx.close()
+
+
+def test_no_page_overflows_a_1400_pixel_window(
+    browser: Browser, base_url: str, world: World
+) -> None:
+    """In a 1400x900 window no dashboard page is wider than the window (long ids wrap, wide
+    tables scroll inside themselves, charts fit)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        tab = ctx.new_page()
+        for path in (
+            "/ui/",
+            "/ui/runs",
+            f"/ui/runs/{world.run_id}",
+            "/ui/facilities",
+            "/ui/governance",
+            "/ui/governance/renew-1",
+            "/ui/evaluations",
+            "/ui/log",
+            "/ui/log/5",
+        ):
+            visit(tab, base_url, path, charts=True)
+            widths = tab.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in {widths[1]} px"
+    finally:
+        ctx.close()

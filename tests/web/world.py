@@ -78,9 +78,10 @@ def _policy() -> dict[str, Any]:
     return doc
 
 
-def _result(result_id: str, domain: str, **over: Any) -> dict[str, Any]:
+def _result(name: str, domain: str, **over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "result_id": result_id,
+        # As `read_evidence` names results: long ids the pages must fit.
+        "result_id": f"eval-{hashlib.sha256(name.encode()).hexdigest()[:24]}",
         "evaluator_id": "aisi",
         "model": "model-c1",
         "inspect_model": "pausewatch/scripted",

@@ -17,7 +17,17 @@ from typing import Annotated
 import typer
 
 from pausewatch.audit import AuditReport, audit_log, witness_threshold
-from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
+from pausewatch.cli._common import (
+    JsonOpt,
+    UrlOpt,
+    counted,
+    err,
+    fail,
+    out,
+    print_json,
+    progress_display,
+    read_verifier,
+)
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import PausewatchClient
 from pausewatch.errors import Error
@@ -118,11 +128,20 @@ def audit(
             if x.get("type") == "entry"
         )
         notes = [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        report, _ = audit_log(
-            entries, notes, verifier, witnesses, threshold, secretariat, pinned=held
-        )
+        total = sum(1 for x in lines if x.get("type") == "entry")
+        with progress_display() as display:
+            task = display.add_task("auditing entries", total=total)
+            report, _ = audit_log(
+                counted(entries, display, task),
+                notes,
+                verifier,
+                witnesses,
+                threshold,
+                secretariat,
+                pinned=held,
+            )
     else:
-        with PausewatchClient(url) as client:
+        with PausewatchClient(url) as client, progress_display() as display:
             from pausewatch.cli._log import log_verifier
 
             verifier = log_verifier(client, log_key)
@@ -130,14 +149,24 @@ def audit(
             notes = [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
             notes.append(latest)
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
-            roles = client.info().get("roles", {})
+            info = client.info()
+            roles = info.get("roles", {})
             key = secretariat or roles.get("secretariat")
             if key and not secretariat:
                 err.print(
                     "warning: trusting the secretariat key the server reports; pin it with "
                     "--secretariat"
                 )
-            report, _ = audit_log(entries, notes, verifier, witnesses, threshold, key, pinned=held)
+            task = display.add_task("auditing entries", total=info.get("size"))
+            report, _ = audit_log(
+                counted(entries, display, task),
+                notes,
+                verifier,
+                witnesses,
+                threshold,
+                key,
+                pinned=held,
+            )
             _check_server_proofs(client, report, [*held, latest], verifier)
             _check_server_outcomes(client, report)
     _print(report, as_json)

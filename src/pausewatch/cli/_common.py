@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +15,11 @@ from rich.markup import escape
 
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import Verifier
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+_T = TypeVar("_T")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,6 +53,46 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line and exit."""
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
+
+
+def progress_display() -> Progress:
+    """A Rich progress display for a long command: on stderr, so that the output on stdout
+    (``--json`` above all) stays clean, and only when stderr is a terminal (nothing at all in a
+    pipe, a log file or a test). Use it as a context manager; it vanishes when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+        # Lines printed to stdout go above the display only when both share the terminal;
+        # stdout sent to a file or a pipe stays there.
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=False,
+    )
+
+
+def counted(items: Iterable[_T], display: Progress, task: TaskID, every: int = 100) -> Iterator[_T]:
+    """``items``, advancing ``task`` on ``display`` as they pass (every ``every`` items, so
+    that a million entries do not mean a million redraws)."""
+    n = 0
+    for n, item in enumerate(items, 1):
+        if n % every == 0:
+            display.update(task, completed=n)
+        yield item
+    display.update(task, completed=n)
 
 
 def print_json(value: Any) -> None:

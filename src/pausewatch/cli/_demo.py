@@ -5,18 +5,43 @@ from __future__ import annotations
 import socket
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from pausewatch.cli._common import JsonOpt, fail, out, print_json
+from pausewatch.cli._common import JsonOpt, fail, out, print_json, progress_display
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _Shown:
+    """The demo's progress on a Rich display: the act under way (with the time since the demo
+    began) and, below it, the count of the act's long step."""
+
+    def __init__(self, display: Progress) -> None:
+        self.display = display
+        self.acts = display.add_task("the demo starts", total=None)
+        self.step: TaskID | None = None
+
+    def act(self, title: str) -> None:
+        self.display.update(self.acts, description=title, advance=1)
+        if self.step is not None:
+            self.display.remove_task(self.step)
+            self.step = None
+
+    def count(self, what: str, done: int, total: int) -> None:
+        label = f"  {what}"
+        if self.step is None:
+            self.step = self.display.add_task(label, total=total)
+        self.display.update(self.step, description=label, completed=done, total=total)
 
 
 def demo(
@@ -49,7 +74,15 @@ def demo(
     where = data_dir or Path(tempfile.mkdtemp(prefix="pausewatch-demo-"))
     say = (lambda _line: None) if as_json else (lambda line: out.print(escape(line)))
     try:
-        result = play_demo(where, port=port or _free_port(), report=report, narrate=say, seed=seed)
+        with progress_display() as display:
+            result = play_demo(
+                where,
+                port=port or _free_port(),
+                report=report,
+                narrate=say,
+                seed=seed,
+                progress=_Shown(display),
+            )
     except DemoError as exc:
         fail(f"the demo stopped: {exc}")
     audit = result.audit

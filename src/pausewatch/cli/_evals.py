@@ -18,6 +18,7 @@ from pausewatch.cli._common import (
     keys_dir,
     out,
     print_json,
+    progress_display,
 )
 from pausewatch.policy._model import Domain
 
@@ -238,15 +239,19 @@ def run(
     if (suite is None) == (not probe_ids):
         fail("name either --suite DOMAIN or at least one --probe ID")
     chosen = [probe(p) for p in probe_ids or []]
-    paths = run_suite(
-        model,
-        log_dir,
-        domain=suite,
-        probes=chosen,
-        epochs=epochs,
-        model_args=_model_args(model_arg or []),
-        limit=limit,
-    )
+    what = ", ".join(p.id for p in chosen) if chosen else f"the {suite} suite"
+    with progress_display() as display:
+        running = display.add_task(f"Inspect: {what} on {model} (samples)", total=None)
+        paths = run_suite(
+            model,
+            log_dir,
+            domain=suite,
+            probes=chosen,
+            epochs=epochs,
+            model_args=_model_args(model_arg or []),
+            limit=limit,
+            on_sample=lambda done, total: display.update(running, completed=done, total=total),
+        )
     results = [
         read_evidence(p, evaluator_id=evaluator, model=subject, confidence=confidence)
         for p in paths

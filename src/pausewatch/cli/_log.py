@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from pausewatch.cli._common import JsonOpt, UrlOpt, err, fail, out, print_json, read_verifier
+from pausewatch.cli._common import (
+    JsonOpt,
+    UrlOpt,
+    counted,
+    err,
+    fail,
+    out,
+    print_json,
+    progress_display,
+    read_verifier,
+)
 from pausewatch.client import PausewatchClient
 from pausewatch.ledger import (
     SignedCheckpoint,
@@ -194,7 +204,7 @@ def export(
 ) -> None:
     """Export the whole log (entries and every checkpoint) for offline audit."""
     count = 0
-    with PausewatchClient(url) as client, path.open("w") as fh:
+    with PausewatchClient(url) as client, path.open("w") as fh, progress_display() as display:
         info = client.info()
         fh.write(
             json.dumps(
@@ -202,9 +212,12 @@ def export(
             )
             + "\n"
         )
-        for e in client.entries():
+        task = display.add_task("exporting entries", total=info.get("size"))
+        for e in counted(client.entries(), display, task):
             fh.write(json.dumps({"type": "entry", "index": e["index"], "data": e["data"]}) + "\n")
             count += 1
-        for s in client.checkpoint_sizes():
+        sizes = client.checkpoint_sizes()
+        task = display.add_task("exporting checkpoints", total=len(sizes))
+        for s in counted(sizes, display, task):
             fh.write(json.dumps({"type": "checkpoint", "note": client.checkpoint_note(s)}) + "\n")
     out.print(f"exported {count} entries to {path}")

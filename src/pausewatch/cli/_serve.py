@@ -21,8 +21,12 @@ def serve(
             help="SQLAlchemy URL (default: SQLite file in the data directory).",
         ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Listen address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (default 8080).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default $PAUSEWATCH_HOST, else 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (default $PAUSEWATCH_PORT, else 8080).")
+    ] = None,
     origin: Annotated[
         str | None, typer.Option("--origin", help="Log origin (default pausewatch.local/log).")
     ] = None,
@@ -98,11 +102,14 @@ def _serve_demo(data_dir: Path | None, host: str | None, port: int | None, pace:
     from pausewatch.demo import serve_demo
     from pausewatch.settings import Settings
 
-    where = data_dir or Settings().data_dir.parent / "pausewatch-demo"
+    # The address comes from the settings like plain `serve`'s (PAUSEWATCH_HOST/PORT, .env),
+    # so that `make run` listens where the environment says.
+    settings = Settings()
+    where = data_dir or settings.data_dir.parent / "pausewatch-demo"
     running = serve_demo(
         where,
-        host_name=host or "127.0.0.1",
-        port=port or 8080,
+        host_name=host or settings.host,
+        port=settings.port if port is None else port,
         pace_s=pace,
         narrate=lambda line: out.print(escape(line)),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pausewatch.cli._common import DataDirOpt, JsonOpt, out, print_json
+from pausewatch.cli._common import DataDirOpt, JsonOpt, out, print_json, progress_display
 
 app = typer.Typer(help="The state folded from the log: registry views.", no_args_is_help=True)
 
@@ -30,7 +30,14 @@ def rebuild(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
             engine, log_key.signer, kept=CheckpointFile(settings.kept_checkpoint_file)
         )
         store = StateStore(engine, [secretariat.signer_id], for_rebuild=True)
-        report = store.rebuild(log)
+        with progress_display() as display:
+            task = display.add_task("folding entries", total=log.size)
+
+            def folded(n: int) -> None:
+                if n % 100 == 0 or n == log.size:
+                    display.update(task, completed=n)
+
+            report = store.rebuild(log, folded)
     finally:
         engine.dispose()
     if as_json:

@@ -8,8 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from pausewatch.cli._common import DataDirOpt, KeysDirOpt, UrlOpt, fail, keys_dir, out, print_json
+from pausewatch.cli._common import (
+    DataDirOpt,
+    JsonOpt,
+    KeysDirOpt,
+    UrlOpt,
+    fail,
+    keys_dir,
+    out,
+    print_json,
+)
 from pausewatch.client import PausewatchClient
 from pausewatch.statements import kinds, load_key, parse_json, sign_statement
 
@@ -28,10 +38,30 @@ def _read_json(source: str) -> object:
 
 
 @app.command("kinds")
-def list_kinds() -> None:
-    """List the statement kinds this version knows."""
-    for k in kinds():
-        out.print(k)
+def list_kinds(
+    only: Annotated[
+        list[str] | None, typer.Argument(help="Describe only these kinds (default: all).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the statement kinds this version knows: for each, the role whose key signs it and
+    its body's fields (name, type, required or optional, what it holds)."""
+    from pausewatch.statements._describe import describe_kind
+
+    described = [describe_kind(k) for k in (only or kinds())]
+    if as_json:
+        print_json([d.to_json() for d in described])
+        return
+    for d in described:
+        out.print(f"[bold]{escape(d.kind)}[/]  signed by: {escape(d.signed_by)}")
+        if d.description:
+            out.print(f"  {escape(d.description)}")
+        width = max((len(f.name) for f in d.fields), default=0)
+        for f in d.fields:
+            need = "required" if f.required else "optional"
+            text = f"    {f.name:<{width}}  {f.type}  ({need})"
+            out.print(escape(text + (f": {f.description}" if f.description else "")))
+        out.print("")
 
 
 @app.command("sign")
@@ -56,10 +86,23 @@ def submit(
         str, typer.Argument(help="Statement JSON: a file, a JSON text or - for stdin.")
     ],
     url: UrlOpt = "http://127.0.0.1:8080",
+    as_json: JsonOpt = False,
 ) -> None:
-    """Submit a signed statement; print the accepted entry."""
+    """Submit a signed statement; print the accepted entry (its index, leaf hash, integration
+    time), once it is durable."""
     raw = _read_json(statement)
     if not isinstance(raw, dict):
         fail("statement: expected a JSON object")
     with PausewatchClient(url) as client:
-        print_json(client.submit(raw))
+        accepted = client.submit(raw)
+    if as_json:
+        print_json(accepted)
+        return
+    already = "already on the log as" if accepted.get("duplicate") else "logged as"
+    out.print(
+        escape(
+            f"{already} entry {accepted['index']} (leaf {accepted['leaf_hash']}, integrated "
+            f"{accepted['integrated_at']}; first checkpoint covering it: "
+            f"{accepted.get('checkpoint_size')})"
+        )
+    )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pausewatch.demo._host import DemoClock, Host
+from pausewatch.demo._progress import DemoProgress, NoProgress
 from pausewatch.demo._scenario import DemoError, Scenario, Story
 from pausewatch.demo._world import T0, demo_policy
 
@@ -74,7 +75,9 @@ def finish(
     """Audit the log, gather what the report shows and write it."""
     from pausewatch.demo._report import write_report
 
+    scenario.progress.act(f"the audit recomputes the log ({host.service.log.size:,} entries)")
     audit = _audit(host.url, host.service.secretariat_key.signer_id)
+    scenario.progress.act("the report")
     proposals = scenario.client.proposals()
     results = scenario.view_rows("eval_results")
     report = write_report(
@@ -96,6 +99,7 @@ def _scenario(
     pace_s: float,
     lines: list[str],
     narrate: Callable[[str], None],
+    progress: DemoProgress | None = None,
 ) -> Scenario:
     """The story against ``host``, narrating each act and keeping its line in ``lines``."""
 
@@ -111,6 +115,9 @@ def _scenario(
         pace_s=pace_s,
         log_dir=data_dir / "inspect-logs",
         narrate=say,
+        bulk=host.submit_all,
+        progress=progress,
+        clerk=host.service.run_clerk,
     )
 
 
@@ -121,12 +128,17 @@ def play_demo(
     report: Path | None = None,
     narrate: Callable[[str], None] = print,
     seed: int = 0,
+    progress: DemoProgress | None = None,
 ) -> DemoResult:
-    """Play the whole story against a service on ``data_dir`` (see the module docstring)."""
+    """Play the whole story against a service on ``data_dir`` (see the module docstring),
+    reporting each act and the counts of its long steps to ``progress``."""
     started = time.monotonic()
-    host = Host(data_dir, port=port, seed=seed).start()
+    (progress or NoProgress()).act("the service starts")
+    # The story runs the clerk itself whenever it waits for the clerk's work; its own rounds
+    # (a full policy evaluation each) can then be rare, which matters on a busy machine.
+    host = Host(data_dir, port=port, seed=seed, clerk_interval_s=2.0).start()
     lines: list[str] = []
-    scenario = _scenario(host, data_dir, seed, 0.0, lines, narrate)
+    scenario = _scenario(host, data_dir, seed, 0.0, lines, narrate, progress)
     try:
         scenario.play()
         return finish(scenario, host, lines, report or data_dir / "demo-report.html", started)
@@ -174,8 +186,10 @@ __all__ = [
     "T0",
     "DemoClock",
     "DemoError",
+    "DemoProgress",
     "DemoResult",
     "Host",
+    "NoProgress",
     "Scenario",
     "Story",
     "play_demo",

@@ -21,6 +21,13 @@ WINDOW = timedelta(hours=1)
 FIRMWARE = hashlib.sha256(b"pausewatch demo firmware 1.0").hexdigest()
 
 
+def _number(value: float) -> float | int:
+    """An integral value as an int: RFC 8785 writes ``0.0`` and ``0`` alike, so the signed
+    bytes are the same, but an int lets signing take its fast path (an integral float sends
+    every idle window's record through the slow canonical encoder)."""
+    return int(value) if value.is_integer() else value
+
+
 @dataclass
 class Chip:
     """One chip's chain so far."""
@@ -69,10 +76,10 @@ class ClusterChips:
                 "window_start": iso(start),
                 "window_end": iso(end),
                 "energy_j": chip.energy_j + int(power * seconds),
-                "power_w_avg": round(power, 1),
-                "power_w_peak": round(power * 1.08, 1),
-                "tensor_active": round(min(1.0, util * 1.2), 4),
-                "sm_active": round(min(1.0, util * 1.3 + 0.01), 4),
+                "power_w_avg": _number(round(power, 1)),
+                "power_w_peak": _number(round(power * 1.08, 1)),
+                "tensor_active": _number(round(min(1.0, util * 1.2), 4)),
+                "sm_active": _number(round(min(1.0, util * 1.3 + 0.01), 4)),
                 "flop": {self.plan.precision: str(int(chip.peak * seconds * util))} if busy else {},
                 "nvlink_tx_bytes": int(4e11 * util) + 1_000_000,
                 "nvlink_rx_bytes": int(4e11 * util) + 1_000_000,

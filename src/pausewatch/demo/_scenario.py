@@ -29,16 +29,20 @@ on the log (answered as duplicates) and goes on where it stopped.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.demo._chips import WINDOW, ClusterChips
+from pausewatch.demo._progress import DemoProgress, NoProgress
 from pausewatch.demo._world import (
     ADOPTED_DOMAINS,
     BASE_MODEL,
@@ -61,13 +65,20 @@ from pausewatch.demo._world import (
 )
 from pausewatch.errors import Error
 from pausewatch.policy import Policy, policy_digest
-from pausewatch.statements import KeyPair, sign_statement, signer_id
+from pausewatch.statements import KeyPair, Statement, sign_statement, signer_id
+
+if TYPE_CHECKING:
+    from pausewatch.evals import EvalResult
 
 APPROACH_HOURS = 3
 """Hours the RL run trains before it is seen approaching the prohibition (1,536 GB200s at 70%
 of their FP8 peak count about 1.9e22 FLOP an hour)."""
 CROSS_HOURS = 3
 """Further hours, after which it is past the 1e23 post-training prohibition."""
+EVALUATED = ("pausewatch/repair_training_run", "pausewatch/tune_own_heuristic")
+"""The probes the UK institute runs on the RL run's model."""
+BULK = 256
+"""Statements submitted together when the story has many independent ones (chips)."""
 
 
 class DemoError(Error):
@@ -116,6 +127,9 @@ class Scenario:
         pace_s: float = 0.0,
         log_dir: Path | None = None,
         narrate: Callable[[str], None] = print,
+        bulk: Callable[[list[Statement]], object] | None = None,
+        progress: DemoProgress | None = None,
+        clerk: Callable[[], object] | None = None,
     ) -> None:
         self.client = PausewatchClient(url, timeout=120.0)
         self.url = url
@@ -135,12 +149,23 @@ class Scenario:
         self.chips = {plan.cluster_id: ClusterChips.build(plan, seed) for plan in CLUSTERS}
         self.story = Story()
         self.policy_doc = demo_policy()
+        self.bulk = bulk
+        """Submits many statements at once (the host in-process); without it, one request
+        each."""
+        self.progress: DemoProgress = progress or NoProgress()
+        self.clerk = clerk
+        """Runs the secretariat's clerk now (the host in-process), so that a wait for what it
+        files need not wait for its next round."""
+        self._evaluation: subprocess.Popen[str] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client and stop an evaluation still running."""
         self.client.close()
+        if self._evaluation is not None and self._evaluation.poll() is None:
+            self._evaluation.kill()
+            self._evaluation.communicate()
 
     def post(self, kind: str, body: dict[str, Any], signer: str | KeyPair) -> dict[str, Any]:
         """Sign and submit; a statement already on the log is answered with its entry."""
@@ -151,10 +176,22 @@ class Scenario:
             raise DemoError(f"{kind} by {k.name} was refused: {exc}") from None
 
     def post_many(self, items: list[tuple[str, dict[str, Any], str]]) -> None:
-        """Submit independent statements concurrently (the log batches them)."""
+        """Submit independent statements concurrently (the log batches them), counting them
+        on the progress display; many at once go ``BULK`` a batch through :attr:`bulk`."""
+        what = f"{items[0][0]} statements" if items else "statements"
+        if self.bulk is not None and len(items) > BULK:
+            for first in range(0, len(items), BULK):
+                chunk = items[first : first + BULK]
+                statements = [sign_statement(kind, body, self.keys[by]) for kind, body, by in chunk]
+                try:
+                    self.bulk(statements)
+                except Error as exc:
+                    raise DemoError(f"{what} were refused: {exc}") from None
+                self.progress.count(what, first + len(chunk), len(items))
+            return
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for _ in pool.map(lambda item: self.post(*item), items):
-                pass
+            for n, _ in enumerate(pool.map(lambda item: self.post(*item), items), 1):
+                self.progress.count(what, n, len(items))
 
     def advance(self, when: datetime) -> None:
         """Move the world's clock to ``when`` (never back)."""
@@ -181,9 +218,15 @@ class Scenario:
             self.telemetry(cluster_id, start, run_id=None, utilisation=0.0)
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-        """Poll ``check`` until it returns something true (the clerk works on its own)."""
+        """Poll ``check`` until it returns something true (the clerk works on its own, and,
+        given :attr:`clerk`, is run before each poll)."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if self.clerk is not None:
+                try:
+                    self.clerk()
+                except Error as exc:
+                    raise DemoError(f"the clerk failed while waiting for {what}: {exc}") from None
             value = check()
             if value:
                 return value
@@ -231,6 +274,7 @@ class Scenario:
         self.story.snapshots.append(Snapshot(act, now, pause["status"], findings, self.run_flop()))
 
     def act(self, title: str, step: Callable[[], str]) -> None:
+        self.progress.act(title)
         started = time.monotonic()
         detail = step()
         self.snapshot(title)
@@ -247,6 +291,7 @@ class Scenario:
 
     def play(self) -> Story:
         """Play every act; returns what was seen."""
+        self.prepare_evaluation()
         self.act("the agreement", self.agreement)
         self.act("a run is declared", self.declare)
         self.act("deemed approved, the run starts", self.start)
@@ -440,23 +485,56 @@ class Scenario:
         kinds = sorted({f["kind"] for f in findings})
         return f"{self.run_flop():.2e} FLOP counted; findings on the run: {', '.join(kinds)}"
 
-    def evaluate(self) -> str:
-        from pausewatch.evals import probe, read_evidence, run_suite
+    def prepare_evaluation(self) -> None:
+        """Start the UK institute's evaluation now, as the institute would run it
+        (`pausewatch eval run`, its own process), so that Inspect's start-up and its run
+        overlap the acts before the results are due: the scripted model's answers do not
+        depend on when it runs."""
+        done = {r["probe_id"] for r in self.view_rows("eval_results")}
+        todo = [p for p in EVALUATED if p not in done]
+        if not todo or self._evaluation is not None:
+            return
+        log_dir = (self.log_dir or Path("inspect-logs")) / "uk-aisi"
+        args = ["--model", "pausewatch/scripted", "--log-dir", str(log_dir), "--json"]
+        args += ["-M", "horizon_minutes=2000.0", "-M", f"seed={self.seed}"]
+        args += ["--evaluator", "uk-aisi", "--subject", MODEL]
+        args += [a for p in todo for a in ("--probe", p)]
+        self._evaluation = subprocess.Popen(
+            [sys.executable, "-m", "pausewatch.cli", "eval", "run", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
+    def evaluated(self) -> dict[str, EvalResult]:
+        """The results of the evaluation :meth:`prepare_evaluation` started, by probe."""
+        from pausewatch.evals import EvalResult
+
+        running = self._evaluation
+        if running is None:
+            return {}
+        stdout, stderr = running.communicate(timeout=600)
+        if running.returncode != 0:
+            raise DemoError(f"the evaluation failed: {stderr.strip()[-500:]}")
+        results = [
+            EvalResult.model_validate_json(json.dumps({k: v for k, v in r.items() if k != "log"}))
+            for r in json.loads(stdout)["results"]
+        ]
+        return {r.probe_id: r for r in results}
+
+    def evaluate(self) -> str:
         done = {r["probe_id"] for r in self.view_rows("eval_results")}
         self.advance(at(30, 12))
+        if any(p not in done for p in EVALUATED):
+            self.prepare_evaluation()
+        self.progress.count("Inspect evaluation (probes)", 0, len(EVALUATED))
+        evaluated = self.evaluated()
         out: list[str] = []
-        for probe_id in ("pausewatch/repair_training_run", "pausewatch/tune_own_heuristic"):
+        for n, probe_id in enumerate(EVALUATED, 1):
+            self.progress.count("Inspect evaluation (probes)", n, len(EVALUATED))
             if probe_id in done:
                 continue  # evaluated before a restart: the result is on the log
-            log_dir = (self.log_dir or Path("inspect-logs")) / "uk-aisi"
-            [path] = run_suite(
-                "pausewatch/scripted",
-                log_dir,
-                probes=[probe(probe_id)],
-                model_args={"horizon_minutes": 2000.0, "seed": self.seed},
-            )
-            result = read_evidence(path, evaluator_id="uk-aisi", model=MODEL)
+            result = evaluated[probe_id]
             # Inspect ran now, in real time; in the story it ran at the world clock's time.
             now = self.clock().replace(microsecond=0)
             result = result.model_copy(update={"started_at": now, "completed_at": now})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,15 +128,20 @@ class StateStore:
             outcomes += batch
         return outcomes
 
-    def rebuild(self, log: PersistentLog) -> RebuildReport:
+    def rebuild(
+        self, log: PersistentLog, on_entry: Callable[[int], None] | None = None
+    ) -> RebuildReport:
         """Refold the whole log from nothing, replace the views with the result, and say
-        whether they differ from the views kept so far (they should not)."""
+        whether they differ from the views kept so far (they should not). ``on_entry(n)`` is
+        told how many entries are folded so far, for a progress display."""
         with self.lock:
             fresh = new_registry(self.secretariat, roots=log.root_at)
             count = 0
             for entry in log.entries_since(0):
                 fold_entry(fresh, entry)
                 count += 1
+                if on_entry is not None:
+                    on_entry(count)
             before = {view: dump_view(self.engine, view) for view in VIEWS}
             after = {view: _sorted_rows(view, fresh.views[view].values()) for view in VIEWS}
             differences = {

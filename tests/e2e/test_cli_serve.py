@@ -1,0 +1,36 @@
+"""`pausewatch serve` (and so `make run`) takes its listen address from the settings: the
+``PAUSEWATCH_PORT`` and ``PAUSEWATCH_HOST`` environment variables when no option names one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import Process, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("demo", [False, True], ids=["serve", "serve --demo"])
+def test_serve_listens_on_the_port_the_environment_names(
+    tmp_path: Path, processes: list[Process], monkeypatch: pytest.MonkeyPatch, demo: bool
+) -> None:
+    """With no --port, `serve` (with or without --demo) listens on $PAUSEWATCH_PORT."""
+    port = free_port()
+    monkeypatch.setenv("PAUSEWATCH_PORT", str(port))
+    monkeypatch.setenv("PAUSEWATCH_HOST", "127.0.0.1")
+    args = ["serve", "--data-dir", str(tmp_path / "data")]
+    if demo:
+        args += ["--demo", "--demo-pace", "60"]
+    p = Process(args, f"http://127.0.0.1:{port}", tmp_path / "serve.log").start(timeout=60)
+    processes.append(p)
+    assert f"127.0.0.1:{port}" in p.log.read_text()
+
+
+def test_make_run_names_no_port_of_its_own() -> None:
+    """The Makefile's `run` target leaves the port to the settings: no hard-coded --port."""
+    recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "pausewatch serve" in recipe
+    assert not re.search(r"--port|--host|8080", recipe)
