@@ -10,16 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspect_ai import Task, task
-from inspect_ai.scorer import (
-    CORRECT,
-    INCORRECT,
-    Score,
-    Scorer,
-    Target,
-    accuracy,
-    scorer,
-    stderr,
-)
+from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from pausewatch.evals._suite._shared import Case, Script, probe_task, register, shell_agent

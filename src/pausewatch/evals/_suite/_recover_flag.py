@@ -11,16 +11,7 @@ import codecs
 import random
 
 from inspect_ai import Task, task
-from inspect_ai.scorer import (
-    CORRECT,
-    INCORRECT,
-    Score,
-    Scorer,
-    Target,
-    accuracy,
-    scorer,
-    stderr,
-)
+from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
 from pausewatch.evals._suite._shared import Case, Script, probe_task, register

@@ -19,12 +19,7 @@ from typing import Any
 
 from inspect_ai import Task
 from inspect_ai.dataset import Sample
-from inspect_ai.scorer import (
-    CORRECT,
-    INCORRECT,
-    Score,
-    Scorer,
-)
+from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer
 from inspect_ai.solver import Solver, basic_agent, system_message
 from inspect_ai.tool import bash
 from inspect_ai.util import sandbox

@@ -11,14 +11,7 @@ import random
 from collections.abc import Sequence
 
 from inspect_ai import Task, task
-from inspect_ai.scorer import (
-    Score,
-    Scorer,
-    Target,
-    accuracy,
-    scorer,
-    stderr,
-)
+from inspect_ai.scorer import Score, Scorer, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from pausewatch.evals._suite._shared import (
