@@ -121,7 +121,8 @@ class Probe:
 def _ours(
     name: str, domain: Domain, measures: str, *, metric: str = "accuracy", version: int = 1
 ) -> Probe:
-    """One of our offline probes; its task function in ``_suite`` has the same name."""
+    """One of our offline probes; its task function in ``_suite`` (module ``_suite/_<name>.py``)
+    has the same name."""
     return Probe(
         id=f"pausewatch/{name}",
         domain=domain,
@@ -131,7 +132,7 @@ def _ours(
         human_baseline_minutes=None,
         offline=True,
         requires=(),
-        source="pausewatch: src/pausewatch/evals/_suite.py",
+        source=f"pausewatch: src/pausewatch/evals/_suite/_{name}.py",
         entry=(f"pausewatch.evals._suite:{name}",),
         install="pip install 'pausewatch[evals]'",
     )

@@ -1,0 +1,12 @@
+"""The policy evaluator, one module per rule family (see :mod:`pausewatch.policy._evaluate`).
+
+``_base``          working state, recording (findings, obligations, clocks), shared records
+``_tiers``         thresholds crossed and approached
+``_duties``        declaration, approval and notification clocks
+``_runs``          the run pass
+``_lineages``      the lineage pass
+``_clusters``      clusters
+``_capabilities``  capability evaluations
+``_incidents``     halt orders, unreadable entries, incidents
+``_conditions``    the pause's lift conditions
+"""
