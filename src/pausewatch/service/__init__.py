@@ -18,7 +18,7 @@ from pausewatch.service._log_service import (
     entry_to_json,
     utc_now,
 )
-from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest
+from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest, Upload
 from pausewatch.service._views import evaluation, run_report, view_page
 from pausewatch.service._witnessing import (
     WitnessDistributor,
@@ -38,6 +38,7 @@ __all__ = [
     "RegistryConflictError",
     "RegistrySnapshot",
     "TelemetryIngest",
+    "Upload",
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",

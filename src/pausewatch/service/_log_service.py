@@ -29,7 +29,7 @@ from pausewatch.ledger import (
 )
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import clerk
-from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
+from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest, Upload
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
@@ -239,7 +239,7 @@ class LogService:
             f"entry {index} is on the log, but the registry rejected it: {row['reason']}"
         )
 
-    def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
+    def ingest_telemetry(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded."""
         return self.telemetry.ingest(data, submission)

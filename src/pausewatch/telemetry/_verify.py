@@ -6,9 +6,12 @@ for the caller to persist. Nothing is read from a clock, a file or a database.
 
 Every record gets one verdict. The rules run in this order and the first that fails decides:
 
-1. ``malformed``: not JSON, a missing, unknown or ill-typed field (:func:`parse_line`).
-2. ``chip_unknown`` / ``chip_revoked``: no registered chip with that id (or of a model the
-   hardware catalogue lacks) / the chip's key is revoked.
+1. ``line_too_long`` / ``malformed``: a line over :data:`MAX_LINE_BYTES` (refused unread) /
+   not JSON, a missing, unknown or ill-typed field (:func:`parse_line`).
+2. ``chip_unknown`` / ``chip_revoked`` / ``chip_key_invalid``: no registered chip with that id
+   (or of a model the hardware catalogue lacks) / the chip's key is revoked / the registered key
+   is not a canonical Ed25519 public key of large order (RFC 8032 §5.1.3), so no signature by it
+   can mean anything. Each is a verdict on that chip's records only, never on the batch.
 3. ``chip_not_installed``: not installed in a cluster of the submitting operator.
 4. ``signature``: the Ed25519 signature (RFC 8032) does not hold for the chip's key.
 5. Chain: a repeat of the last accepted record is a *duplicate* (counted once, not an error);
@@ -16,7 +19,9 @@ Every record gets one verdict. The rules run in this order and the first that fa
    hash in ``prev`` (``chain_broken``); a seq further on is accepted with a :class:`Gap`.
 6. ``window_invalid`` / ``window_future`` / ``window_overlap``.
 7. ``energy_fell``: the cumulative energy counter went down.
-8. ``flop_impossible`` / ``energy_impossible``: more work or energy than the chip can do.
+8. ``flop_impossible`` / ``energy_impossible``: more work or energy than the chip can do. FLOP
+   are bounded for the window as a whole: each precision's count is turned into the time the
+   chip needs for it at that precision's peak, and the times together must fit in the window.
 9. ``run_undeclared``: the record names a run not declared on the chip's cluster.
 
 Records of one chip are checked in seq order whatever their order in the batch, so a batch
@@ -62,6 +67,11 @@ ENERGY_HEADROOM = 1.5
 """Energy between two accepted records may reach TDP x elapsed seconds x this factor: boards
 draw above TDP in short excursions and TDP figures are nominal, but not 50% above for minutes."""
 
+MAX_LINE_BYTES = 64 * 1024
+"""The longest record line read, in bytes (without its newline). A record line is about 700
+bytes; anything near this is no record, and is refused as ``line_too_long`` without being
+read whole into memory or parsed."""
+
 _ZERO = timedelta(0)
 _first = operator.itemgetter(0)
 _index = operator.attrgetter("index")
@@ -70,9 +80,11 @@ _index = operator.attrgetter("index")
 class Rule(StrEnum):
     """Why a record was not accepted (``duplicate`` is no error: the record was already in)."""
 
+    LINE_TOO_LONG = "line_too_long"
     MALFORMED = "malformed"
     CHIP_UNKNOWN = "chip_unknown"
     CHIP_REVOKED = "chip_revoked"
+    CHIP_KEY_INVALID = "chip_key_invalid"
     CHIP_NOT_INSTALLED = "chip_not_installed"
     SIGNATURE = "signature"
     DUPLICATE = "duplicate"
@@ -401,13 +413,67 @@ def _chip_context(
             f"chip {chip_id!r} is not installed in a cluster of operator {operator_id!r} "
             f"(it is {where})"
         )
-    try:
-        key = _public_key(bytes(info.public_key))
-    except ValueError:
-        return Rule.SIGNATURE, f"the registered key of chip {chip_id!r} is not an Ed25519 key"
+    raw = bytes(info.public_key)
+    problem = key_problem(raw)
+    if problem is None:
+        try:
+            key = _public_key(raw)
+        except ValueError as exc:  # pragma: no cover - key_problem admits only valid keys
+            problem = str(exc)
+    if problem is not None:
+        return Rule.CHIP_KEY_INVALID, (
+            f"the registered key of chip {chip_id!r} is not a usable Ed25519 public key: {problem}"
+        )
     limits = {p.value: peak * (1 + tolerance) for p, peak in model.peak_flops.items()}
     max_power = None if model.tdp_w is None else model.tdp_w * ENERGY_HEADROOM
     return _Chip(info, key, model.name, info.cluster_id, limits, max_power)
+
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def key_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not a usable Ed25519 public key, or ``None`` when it is.
+
+    Usable: 32 bytes, the canonical encoding of a point on the curve (``y < p``, no sign bit on
+    ``x = 0``; RFC 8032 §5.1.3), of large order. A point of small order is refused: with it
+    signatures that hold for every message exist, so the chip's records would prove nothing.
+    OpenSSL loads all 32-byte strings, so this is checked here.
+    """
+    if len(raw) != 32:
+        return f"expected 32 bytes, got {len(raw)}"
+    y = int.from_bytes(raw, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= _P:
+        return "not canonical: y is not below 2^255-19"
+    u = (y * y - 1) % _P
+    v = (_D * y * y + 1) % _P
+    x2 = u * pow(v, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+        if (x * x - x2) % _P:
+            return "not the encoding of a point on the curve"
+    if x == 0 and sign:
+        return "not canonical: x is 0 but its sign bit is set"
+    if x & 1 != sign:
+        x = _P - x
+    # [8]P is the identity exactly when P has small order (the curve's cofactor is 8).
+    px, py, pz = x, y, 1
+    for _ in range(3):
+        a, b, c = px * px % _P, py * py % _P, 2 * pz * pz % _P
+        h = (a + b) % _P
+        e = (h - (px + py) ** 2) % _P
+        g = (a - b) % _P
+        f = (c + g) % _P
+        px, py, pz = e * f % _P, g * h % _P, f * g % _P
+    if px == 0 and py == pz:
+        return "a point of small order (signatures by it hold for any message)"
+    return None
 
 
 def _require_utc(now: datetime) -> None:
@@ -461,7 +527,14 @@ def verify_batch(
     _require_utc(now)
     with _gc_paused():
         return _verify(
-            lines, operator_id, now, registry, chains, catalogue, flop_tolerance, every_signature
+            enumerate(lines),
+            operator_id,
+            now,
+            registry,
+            chains,
+            catalogue if catalogue is not None else load_catalogue(),
+            flop_tolerance,
+            every_signature,
         )
 
 
@@ -483,23 +556,36 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _too_long(index: int, size: int) -> Rejected:
+    return Rejected(
+        index,
+        None,
+        None,
+        Rule.LINE_TOO_LONG,
+        f"a line of {size} bytes is longer than the {MAX_LINE_BYTES}-byte limit of a record line",
+    )
+
+
 def _verify(
-    lines: Iterable[bytes | str],
+    lines: Iterable[tuple[int, bytes | str]],
     operator_id: str,
     now: datetime,
     registry: RegistryView,
     chains: Mapping[str, ChainState],
-    catalogue: HardwareCatalogue | None,
+    cat: HardwareCatalogue,
     flop_tolerance: float,
     every_signature: bool,
 ) -> BatchResult:
-    cat = catalogue if catalogue is not None else load_catalogue()
+    """Verify ``(index, line)`` pairs (indices increasing); see :func:`verify_batch`."""
     rejected: list[Rejected] = []
     chips: dict[str, _Chip | tuple[Rule, str]] = {}
     pending: dict[str, list[tuple[int, int, ParsedLine]]] = {}
 
     # Pass 1, batch order: the rules that need no chain (format, registry).
-    for index, line in enumerate(lines):
+    for index, line in lines:
+        if len(line) > MAX_LINE_BYTES:
+            rejected.append(_too_long(index, len(line)))
+            continue
         try:
             parsed = parse_line(line)
         except RecordError as exc:
@@ -685,6 +771,7 @@ def _window_energy_work(
             f"(seq {last_seq}); the counter is cumulative"
         )
     limits = chip.flop_per_s
+    busy = 0.0  # seconds the window's work needs, each precision at its own peak
     for precision, count in record.flop.items():
         if not count:
             continue  # a zero counter for a format the chip lacks claims nothing
@@ -699,6 +786,17 @@ def _window_energy_work(
                 f"flop.{precision}: {count:.4g} in {seconds:g} s exceeds the {chip.model}'s "
                 f"{precision} peak * window * (1 + tolerance) = {per_s * seconds:.4g}"
             )
+        busy += count / per_s
+    # One chip does one thing at a time: its formats share the window. Each alone fitting is
+    # not enough (four formats each at peak would be four times what the chip can do).
+    if busy > seconds and len(record.flop) > 1:
+        shares = ", ".join(
+            f"{p} {c / limits[p]:.4g} s" for p, c in sorted(record.flop.items()) if c
+        )
+        return Rule.FLOP_IMPOSSIBLE, (
+            f"the window's work needs {busy:.4g} s at the {chip.model}'s peaks * (1 + "
+            f"tolerance) ({shares}), more than the {seconds:g} s window"
+        )
     if last_energy is not None and last_end is not None and chip.max_power_w is not None:
         rise = record.energy_j - last_energy
         elapsed = (end - last_end).total_seconds()
