@@ -21,13 +21,14 @@ for uploads reshuffled on purpose, which a batch of 16,384 lines still allows.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, NamedTuple
 
 from pausewatch.compute import HardwareCatalogue, load_catalogue
-from pausewatch.ledger import CompactRange, leaf_hash
+from pausewatch.ledger import EMPTY_ROOT
 from pausewatch.telemetry._aggregate import (
     UNDECLARED_TENSOR_ACTIVE,
     Aggregate,
@@ -42,6 +43,8 @@ from pausewatch.telemetry._verify import (
     Gap,
     RegistryView,
     Rejected,
+    Rule,
+    _blank,
     _gc_paused,
     _require_utc,
     _too_long,
@@ -59,6 +62,7 @@ LISTED_REJECTIONS = 20
 rest are counted per rule."""
 
 _READ = 64 * 1024
+_sha256 = hashlib.sha256
 
 
 class OverlongLine(NamedTuple):
@@ -122,6 +126,16 @@ class RejectionSummary:
             if len(first) > self.listed:
                 first.pop()
 
+    def add_blank(self, index: int) -> None:
+        """Count a blank line at ``index``: malformed, and made into a :class:`Rejected` only
+        if it is to be listed (an upload of newlines costs a count a line, not an object)."""
+        first = self.first
+        if len(first) < self.listed or index < first[-1].index:
+            self.add(_blank(index))
+            return
+        self.total += 1
+        self.by_rule[_MALFORMED] = self.by_rule.get(_MALFORMED, 0) + 1
+
     def to_json(self) -> dict[str, Any]:
         """``rejected`` (the first few), ``rejected_total`` and ``rejected_by_rule``."""
         return {
@@ -133,6 +147,9 @@ class RejectionSummary:
 
 def _index_of(rejection: Rejected) -> int:
     return rejection.index
+
+
+_MALFORMED = Rule.MALFORMED.value
 
 
 @dataclass
@@ -163,6 +180,41 @@ class BatchSummary:
     def root_hex(self) -> str:
         """:attr:`root` in lowercase hex."""
         return self.root.hex()
+
+
+class _RootBuilder:
+    """RFC 9162 root over leaves appended one by one, in O(log n) memory: the hashes of the
+    maximal complete subtrees of the right edge (as the log's compact range, without its
+    bookkeeping of the subtrees each append completes: 1 µs a leaf, not 20)."""
+
+    __slots__ = ("size", "stack")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.stack: list[bytes] = []
+
+    def extend(self, entries: Iterable[bytes]) -> None:
+        """Append each entry's leaf ``SHA-256(0x00 || entry)``."""
+        stack = self.stack
+        size = self.size
+        for entry in entries:
+            node = _sha256(b"\x00" + entry).digest()
+            merged = size
+            while merged & 1:
+                node = _sha256(b"\x01" + stack.pop() + node).digest()
+                merged >>= 1
+            stack.append(node)
+            size += 1
+        self.size = size
+
+    def root(self) -> bytes:
+        """The tree head of the leaves so far."""
+        if not self.stack:
+            return EMPTY_ROOT
+        node = self.stack[-1]
+        for left in reversed(self.stack[:-1]):
+            node = _sha256(b"\x01" + left + node).digest()
+        return node
 
 
 class _CarriedHeads(Mapping[str, ChainState]):
@@ -223,7 +275,7 @@ def verify_stream(
     gaps: list[Gap] = []
     carried: dict[str, ChainState] = {}
     heads = _CarriedHeads(chains, carried)
-    tree = CompactRange()
+    tree = _RootBuilder()
     totals: Aggregate | None = None
     accepted = duplicates = 0
     segment: list[tuple[int, bytes | str]] = []
@@ -241,8 +293,7 @@ def verify_stream(
         if result.accepted:
             if on_accepted is not None:
                 on_accepted(accepted, result.accepted)
-            for record in result.accepted:
-                tree.append(leaf_hash(record.line))
+            tree.extend([record.line for record in result.accepted])
             part = aggregate(result.accepted, undeclared_tensor_active=undeclared_tensor_active)
             totals = part if totals is None else merge_aggregates(totals, part)
             accepted += len(result.accepted)
@@ -255,6 +306,9 @@ def verify_stream(
     for index, line in enumerate(lines):
         if isinstance(line, OverlongLine):
             rejections.add(_too_long(index, line.size))
+            continue
+        if not line or line.isspace():
+            rejections.add_blank(index)
             continue
         if len(line) > MAX_LINE_BYTES:
             rejections.add(_too_long(index, len(line)))

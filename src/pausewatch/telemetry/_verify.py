@@ -566,6 +566,10 @@ def _too_long(index: int, size: int) -> Rejected:
     )
 
 
+def _blank(index: int) -> Rejected:
+    return Rejected(index, None, None, Rule.MALFORMED, "not a JSON line: the line is blank")
+
+
 def _verify(
     lines: Iterable[tuple[int, bytes | str]],
     operator_id: str,
@@ -585,6 +589,9 @@ def _verify(
     for index, line in lines:
         if len(line) > MAX_LINE_BYTES:
             rejected.append(_too_long(index, len(line)))
+            continue
+        if not line or line.isspace():
+            rejected.append(_blank(index))
             continue
         try:
             parsed = parse_line(line)
