@@ -91,6 +91,7 @@ class Upload:
     def of(cls, data: bytes) -> Upload:
         """An upload of ``data``, read in place (not copied to a file)."""
         upload = cls()
+        upload.file.close()
         upload.file = io.BytesIO(data)
         upload._sha256.update(data)
         upload.size = len(data)
