@@ -3,9 +3,9 @@
 Target (hardening issue, item 4): the ingest's memory is bounded by a constant per upload
 whatever its size. Figure: for each upload, the peak resident memory of the process during the
 ingest minus its resident memory just before it (VmHWM, reset just before the upload, against
-the RSS read from ``/proc/self/statm`` before), at 1, 8 and 32 MB, for uploads of garbage (nothing but newlines,
-the issue's case, up to the 10,000,000 lines a submission may announce; and lines ``[0]``,
-JSON but no record) and of valid chip-signed records.
+the RSS read from ``/proc/self/statm`` before), at 1, 8 and 32 MB, for uploads of garbage
+(nothing but newlines, the issue's case, up to the 10,000,000 lines a submission may announce;
+and lines ``[0]``, JSON but no record) and of valid chip-signed records.
 
 What runs:
 
