@@ -140,18 +140,16 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(workdir: Path, sizes: list[int], chips: int, seed: int) -> dict[str, Any]:
-    """The registered store and every upload (see the module docstring, step 1)."""
+def register_store(store: Path, chips: int, windows: int, seed: int) -> tuple[Any, Any, Any]:
+    """A store at ``store`` with the fleet's registry on its log (by the code on the path);
+    the fleet, the operator's key and the time the uploads are verified at."""
     from pausewatch.service import LogService
     from pausewatch.settings import Settings
     from pausewatch.simulate import demo_clusters, fleet_world, simulate_fleet
-    from pausewatch.statements import load_key, sign_statement
+    from pausewatch.statements import load_key
 
-    line_bytes = 705  # about one record line; enough windows for the largest upload
-    windows = max(2, -(-max(sizes) * MB // (chips * line_bytes)) + 1)
     fleet = simulate_fleet(demo_clusters(chips, operator_id=OPERATOR), windows=windows, seed=seed)
     now = fleet.end + timedelta(minutes=1)
-    store = workdir / "store"
     service = LogService(Settings(data_dir=store, batch_latency_ms=1), clock=lambda: now).start()
     try:
         secretariat = load_key(service.settings.keys_dir, "secretariat")
@@ -162,6 +160,30 @@ def prepare(workdir: Path, sizes: list[int], chips: int, seed: int) -> dict[str,
         key = world.operators[OPERATOR]
     finally:
         service.close()
+    return fleet, key, now
+
+
+def prepare(
+    workdir: Path, sizes: list[int], chips: int, seed: int, old_src: str | None
+) -> dict[str, Any]:
+    """The registered store(s) and every upload (see the module docstring, step 1)."""
+    from pausewatch.statements import sign_statement
+
+    line_bytes = 705  # about one record line; enough windows for the largest upload
+    windows = max(2, -(-max(sizes) * MB // (chips * line_bytes)) + 1)
+    store = workdir / "store"
+    fleet, key, now = register_store(store, chips, windows, seed)
+    old_store = None
+    if old_src is not None:
+        # The previous code cannot open a store migrated by this one: it registers its own
+        # (the same fleet, keys and statements: all derive from the seed).
+        old_store = workdir / "store-old-src"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([old_src, str(Path(__file__).parent)]))
+        cmd = [sys.executable, __file__, "--register", str(old_store), "--chips", str(chips)]
+        cmd += ["--seed", str(seed), "--windows", str(windows)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+        if done.returncode != 0:
+            raise SystemExit(f"registering with {old_src} failed:\n{done.stderr[-4000:]}")
 
     def write(name: str, data: bytes) -> dict[str, Any]:
         path = workdir / name
@@ -192,7 +214,13 @@ def prepare(workdir: Path, sizes: list[int], chips: int, seed: int) -> dict[str,
                 break
             data += chunk
         uploads[f"valid-{size}"] = write(f"valid-{size}.jsonl", bytes(data))
-    return {"store": str(store), "now": now.isoformat(), "uploads": uploads, "chips": chips}
+    return {
+        "store": str(store),
+        "old_store": None if old_store is None else str(old_store),
+        "now": now.isoformat(),
+        "uploads": uploads,
+        "chips": chips,
+    }
 
 
 def measure(
@@ -201,7 +229,7 @@ def measure(
     """Run one child on a fresh copy of the store; its JSON figures."""
     store = workdir / f"store-{name}-{'old' if src else 'new'}"
     shutil.rmtree(store, ignore_errors=True)
-    shutil.copytree(setup["store"], store)
+    shutil.copytree(setup["old_store" if src else "store"], store)
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([src, str(Path(__file__).parent)])
@@ -245,15 +273,20 @@ def main() -> int:
     p.add_argument("--upload", help=argparse.SUPPRESS)
     p.add_argument("--now", help=argparse.SUPPRESS)
     p.add_argument("--bytes", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--register", help=argparse.SUPPRESS)
+    p.add_argument("--windows", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(args)
+    if args.register:
+        register_store(Path(args.register), args.chips, args.windows, args.seed)
+        return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="pausewatch-mem-", dir=args.dir))
     try:
         started = time.perf_counter()
-        setup = prepare(workdir, sizes, args.chips, args.seed)
+        setup = prepare(workdir, sizes, args.chips, args.seed, args.old_src)
         print(
             f"telemetry_ingest_memory: peak RSS of one ingest against the upload's size; "
             f"{args.chips:,} chips; set-up in {time.perf_counter() - started:.0f} s; "

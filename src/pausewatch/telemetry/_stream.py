@@ -15,7 +15,7 @@ A segment is a batch for the rules: a chip's records may come in any order withi
 checked in seq order); across segments they are checked in upload order, as if the upload had
 been cut into batches there (a record that comes after a higher seq of its chip, one segment
 later, is a ``replay``). Chips' agents write their records in seq order, so this only matters
-for uploads reshuffled on purpose, which a batch of 16,384 lines still allows.
+for uploads reshuffled on purpose, which a segment of 8 MiB still allows.
 """
 
 from __future__ import annotations
@@ -54,8 +54,12 @@ from pausewatch.telemetry._verify import (
 SEGMENT_RECORDS = 16_384
 """Most lines verified together (a chip's records may be shuffled within them)."""
 
-SEGMENT_BYTES = 16 * 2**20
-"""Most bytes of lines verified together: with :data:`SEGMENT_RECORDS`, what bounds memory."""
+SEGMENT_BYTES = 8 * 2**20
+"""Most bytes of lines verified together: with :data:`SEGMENT_RECORDS`, what bounds memory. A
+record in a segment costs about 4 KB while it is verified and stored (its line, canonical bytes,
+parsed fields, hash, accepted entry and stored row), so 8 MiB of lines (about 12,000 records of
+700 bytes) cost about 50 MiB. Ten one-minute windows of a thousand chips (7 MB) are one segment:
+one signature check a chip per upload (docs/adr/0007)."""
 
 LISTED_REJECTIONS = 20
 """Rejections listed one by one, with their line numbers, in an answer and a batch entry; the
