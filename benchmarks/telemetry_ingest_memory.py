@@ -337,12 +337,13 @@ def main() -> int:
         for kind in kinds:
             new = [r for r in rows if r["code"] == "new" and r["upload"].startswith(kind)]
             if len(new) >= 2:
-                low, high = new[0], new[-1]
+                # Between the two largest uploads: past one segment, what memory a byte costs.
+                low, high = new[-2], new[-1]
                 slope = (high["growth"] - low["growth"]) / max(1, high["bytes"] - low["bytes"])
                 print(
                     f"  {kind}: growth {low['growth'] / 2**20:.1f} MiB at "
-                    f"{low['bytes'] / MB:.0f} MB, {high['growth'] / 2**20:.1f} MiB at "
-                    f"{high['bytes'] / MB:.0f} MB: {slope:.3f} bytes of memory per byte uploaded"
+                    f"{low['bytes'] / MB:.1f} MB, {high['growth'] / 2**20:.1f} MiB at "
+                    f"{high['bytes'] / MB:.1f} MB: {slope:.3f} bytes of memory per byte uploaded"
                 )
         print(f"  verified: {'OK' if ok else 'FAILED'}")
         if args.json:
