@@ -376,11 +376,14 @@ class SlowFile(io.BytesIO):
         self.reached = threading.Event()
         self.release = threading.Event()
 
-    def readline(self, size: int | None = -1, /) -> bytes:
-        if self.tell() >= self.half and not self.release.is_set():
+    def read(self, size: int | None = -1, /) -> bytes:
+        if not self.release.is_set():
+            if self.tell() < self.half:
+                wanted = self.half - self.tell()
+                return super().read(wanted if size is None or size < 0 else min(size, wanted))
             self.reached.set()
             assert self.release.wait(120), "never released"
-        return super().readline(size)
+        return super().read(size)
 
 
 def slow_upload(data: bytes) -> tuple[Upload, SlowFile]:
@@ -409,6 +412,7 @@ def test_an_upload_being_parsed_holds_no_lock(service: LogService, fleet: Fleet)
         pending = pool.submit(service.ingest_telemetry, upload, submission(first, operator))
         assert slow.reached.wait(60)
         try:
+            assert not service.telemetry.lock.locked()
             other = service.ingest_telemetry(second, submission(second, operator))
             with TestClient(create_app(service, manage=False)) as client:
                 health = client.get("/healthz")

@@ -53,22 +53,37 @@ def test_read_lines_reports_long_lines_by_length(
     expected = [line if len(line) <= limit else OverlongLine(len(line)) for line in lines]
     if lines and lines[-1] == b"" and not final_newline:
         expected.pop()  # a trailing empty piece is no line
-    assert list(read_lines(io.BytesIO(data), max_line=limit)) == expected
+    assert list(read_lines(io.BytesIO(data), max_line=limit, block=5)) == expected
 
 
 def test_read_lines_never_reads_a_long_line_whole() -> None:
-    """A 5 MB line is read in pieces no larger than the limit or 64 KiB."""
+    """A 5 MB line is read past in blocks, never held: no read asks for more than a block."""
     sizes: list[int] = []
 
     class Counting(io.BytesIO):
-        def readline(self, size: int | None = -1, /) -> bytes:
-            line = super().readline(size)
-            sizes.append(len(line))
-            return line
+        def read(self, size: int | None = -1, /) -> bytes:
+            assert size is not None
+            assert size > 0
+            sizes.append(size)
+            return super().read(size)
 
-    lines = list(read_lines(Counting(b"y" * 5_000_000 + b"\nok\n"), max_line=1000))
-    assert lines == [OverlongLine(5_000_000), b"ok"]
-    assert max(sizes) <= 64 * 1024
+    data = b"y" * 5_000_000 + b"\nok\r\n" + b"z" * 3000
+    lines = list(read_lines(Counting(data), max_line=1000, block=4096))
+    assert lines == [OverlongLine(5_000_000), b"ok", OverlongLine(3000)]
+    assert max(sizes) == 4096
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"xyzxyzxyz", b" "]), max_size=40
+    ),
+    st.integers(1, 7),
+)
+def test_read_lines_cuts_as_split_lines_whatever_the_block(parts: list[bytes], block: int) -> None:
+    """Lines cut across blocks of any size come out as split_lines cuts them."""
+    data = b"".join(parts)
+    assert list(read_lines(io.BytesIO(data), block=block)) == split_lines(data)
 
 
 @settings(max_examples=200, deadline=None)

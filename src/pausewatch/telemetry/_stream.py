@@ -65,7 +65,7 @@ LISTED_REJECTIONS = 20
 """Rejections listed one by one, with their line numbers, in an answer and a batch entry; the
 rest are counted per rule."""
 
-_READ = 64 * 1024
+_BLOCK = 1 << 20
 _sha256 = hashlib.sha256
 
 
@@ -77,33 +77,44 @@ class OverlongLine(NamedTuple):
 
 
 def read_lines(
-    stream: IO[bytes], *, max_line: int = MAX_LINE_BYTES
+    stream: IO[bytes], *, max_line: int = MAX_LINE_BYTES, block: int = _BLOCK
 ) -> Iterator[bytes | OverlongLine]:
     """The lines of a JSONL upload read from ``stream``, as :func:`split_lines` cuts them.
 
-    A line longer than ``max_line`` bytes comes as an :class:`OverlongLine`: it is read past in
-    pieces, never held whole.
+    The stream is read ``block`` bytes at a time and cut in C (``bytes.split``), so no more
+    than a block and a line of ``max_line`` bytes are held at once. A line longer than
+    ``max_line`` comes as an :class:`OverlongLine` with its length: read past, never held whole.
     """
-    readline = stream.readline
-    while True:
-        line = readline(max_line + 1)
-        if not line:
-            return
-        if len(line) > max_line and not line.endswith(b"\n"):
-            size = len(line)
-            while True:
-                rest = readline(_READ)
-                size += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            ended = rest.endswith(b"\n")
-            yield OverlongLine(size - 1 if ended else size)
-            continue
-        if line.endswith(b"\n"):
-            line = line[:-1]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        yield line
+    rest = b""
+    skipped = 0  # length so far of an overlong line being read past; 0: none
+    read = stream.read
+    while chunk := read(block):
+        if skipped:
+            end = chunk.find(b"\n")
+            if end < 0:
+                skipped += len(chunk)
+                continue
+            yield OverlongLine(skipped + end)
+            skipped = 0
+            chunk = chunk[end + 1 :]
+        lines = (rest + chunk if rest else chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            if len(line) > max_line:
+                yield OverlongLine(len(line))
+            elif line[-1:] == b"\r":
+                yield line[:-1]
+            else:
+                yield line
+        if len(rest) > max_line:
+            skipped, rest = len(rest), b""
+    if skipped:
+        yield OverlongLine(skipped)
+    elif rest:
+        if len(rest) > max_line:
+            yield OverlongLine(len(rest))
+        else:
+            yield rest[:-1] if rest[-1:] == b"\r" else rest
 
 
 @dataclass
@@ -288,10 +299,9 @@ def verify_stream(
 
     def flush() -> None:
         nonlocal totals, accepted, duplicates, size
-        with _gc_paused():
-            result = _verify(
-                segment, operator_id, now, registry, heads, cat, flop_tolerance, every_signature
-            )
+        result = _verify(
+            segment, operator_id, now, registry, heads, cat, flop_tolerance, every_signature
+        )
         segment.clear()
         size = 0
         if result.accepted:
@@ -307,22 +317,25 @@ def verify_stream(
         gaps.extend(result.gaps)
         carried.update(result.chains)
 
-    for index, line in enumerate(lines):
-        if isinstance(line, OverlongLine):
-            rejections.add(_too_long(index, line.size))
-            continue
-        if not line or line.isspace():
-            rejections.add_blank(index)
-            continue
-        if len(line) > MAX_LINE_BYTES:
-            rejections.add(_too_long(index, len(line)))
-            continue
-        segment.append((index, line))
-        size += len(line)
-        if len(segment) >= segment_records or size >= segment_bytes:
+    # The collector is paused for the whole upload (see verify_batch): a segment's lines and
+    # records make no cycles, and with a segment alive its passes cost more than the parsing.
+    with _gc_paused():
+        for index, line in enumerate(lines):
+            if isinstance(line, OverlongLine):
+                rejections.add(_too_long(index, line.size))
+                continue
+            if not line or line.isspace():
+                rejections.add_blank(index)
+                continue
+            if len(line) > MAX_LINE_BYTES:
+                rejections.add(_too_long(index, len(line)))
+                continue
+            segment.append((index, line))
+            size += len(line)
+            if len(segment) >= segment_records or size >= segment_bytes:
+                flush()
+        if segment:
             flush()
-    if segment:
-        flush()
     return BatchSummary(
         accepted=accepted,
         duplicates=duplicates,
