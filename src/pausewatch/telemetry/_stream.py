@@ -65,7 +65,7 @@ LISTED_REJECTIONS = 20
 """Rejections listed one by one, with their line numbers, in an answer and a batch entry; the
 rest are counted per rule."""
 
-_BLOCK = 1 << 20
+_BLOCK = 256 * 1024
 _sha256 = hashlib.sha256
 
 
