@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             uploads += 1
             totals["records"] += data.count(b"\n")
             totals["accepted"] += receipt.accepted
-            totals["rejected"] += len(receipt.rejected)
+            totals["rejected"] += receipt.rejected_total
             totals["duplicates"] += receipt.duplicates
             totals["gaps"] += len(receipt.gaps)
             del data, submission, receipt

@@ -20,8 +20,9 @@ Labels (:data:`Label`)
     ASCII letters, digits and ``_``, starting with a letter, at most 64 characters. Compared
     exactly: ``Biological`` is not ``biological`` and is refused.
 Keys (:data:`KeyId`)
-    ``ed25519:`` and the canonical base64 of a canonical Ed25519 public key (RFC 8032 §5.1.3:
-    ``y`` below the field prime, a point on the curve).
+    ``ed25519:`` and the canonical base64 of a usable Ed25519 public key: its canonical encoding
+    (RFC 8032 §5.1.3: ``y`` below the field prime, a point on the curve) and of large order (a
+    small-order key makes signatures that hold for any message).
 Text (:data:`Name`, :data:`Text`)
     Unicode without control characters (``Text`` keeps tab and newline) and without unpaired
     surrogates, which no canonical JSON encoder can write.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -132,27 +134,51 @@ _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
 
-def is_canonical_ed25519(public: bytes) -> bool:
-    """Whether ``public`` is the canonical 32-byte encoding of a point on Ed25519 (RFC 8032
-    §5.1.3): ``y`` below p, ``x`` recoverable, and no negative zero."""
-    if len(public) != 32:
-        return False
-    value = int.from_bytes(public, "little")
-    sign = value >> 255
-    y = value & ((1 << 255) - 1)
+@functools.lru_cache(maxsize=1 << 12)
+def ed25519_key_problem(raw: bytes) -> str | None:
+    """Why ``raw`` is not a usable Ed25519 public key, or ``None`` when it is.
+
+    Usable: 32 bytes, the canonical encoding of a point on the curve (``y < p``, no sign bit on
+    ``x = 0``; RFC 8032 §5.1.3), of large order. A point of small order is refused: with it
+    signatures that hold for every message exist, so the chip's records would prove nothing.
+    OpenSSL loads all 32-byte strings, so this is checked here.
+    """
+    if len(raw) != 32:
+        return f"expected 32 bytes, got {len(raw)}"
+    y = int.from_bytes(raw, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
     if y >= _P:
-        return False
+        return "not canonical: y is not below 2^255-19"
     u = (y * y - 1) % _P
     v = (_D * y * y + 1) % _P
-    x = (u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P)) % _P
-    vx2 = (v * x * x) % _P
-    if vx2 == u:
-        pass
-    elif vx2 == (-u) % _P:
-        x = (x * _SQRT_M1) % _P
-    else:
-        return False
-    return not (x == 0 and sign == 1)
+    x2 = u * pow(v, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+        if (x * x - x2) % _P:
+            return "not the encoding of a point on the curve"
+    if x == 0 and sign:
+        return "not canonical: x is 0 but its sign bit is set"
+    if x & 1 != sign:
+        x = _P - x
+    # [8]P is the identity exactly when P has small order (the curve's cofactor is 8).
+    px, py, pz = x, y, 1
+    for _ in range(3):
+        a, b, c = px * px % _P, py * py % _P, 2 * pz * pz % _P
+        h = (a + b) % _P
+        e = (h - (px + py) ** 2) % _P
+        g = (a - b) % _P
+        f = (c + g) % _P
+        px, py, pz = e * f % _P, g * h % _P, f * g % _P
+    if px == 0 and py == pz:
+        return "a point of small order (signatures by it hold for any message)"
+    return None
+
+
+def is_canonical_ed25519(public: bytes) -> bool:
+    """Whether ``public`` is a usable Ed25519 public key (:func:`ed25519_key_problem`)."""
+    return ed25519_key_problem(public) is None
 
 
 def _key_id(value: str) -> str:
@@ -163,8 +189,9 @@ def _key_id(value: str) -> str:
         raise ValueError("expected 'ed25519:' and the base64 of a 32-byte public key") from exc
     if base64.b64encode(public).decode("ascii") != raw:
         raise ValueError("the key's base64 is not canonical (its unused bits must be zero)")
-    if not is_canonical_ed25519(public):
-        raise ValueError("not a canonical Ed25519 public key (RFC 8032 §5.1.3)")
+    problem = ed25519_key_problem(public)
+    if problem is not None:
+        raise ValueError(f"not a usable Ed25519 public key: {problem}")
     return value
 
 
@@ -247,6 +274,7 @@ __all__ = [
     "Usd",
     "Watts",
     "check_time",
+    "ed25519_key_problem",
     "format_time",
     "is_canonical_ed25519",
     "parse_time",

@@ -50,7 +50,7 @@ STATE_TABLES = EVAL_TABLES | {
     "telemetry_records",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0004"]
+HEAD = ["0005"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -119,6 +119,53 @@ def test_a_store_at_0003_gains_the_unreadable_view(db_url: str) -> None:
         assert _revision(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(select(log_meta.c.value)).scalars().all() == ["test.example/log"]
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_0003_keys_telemetry_uploads_by_operator(db_url: str) -> None:
+    """A store from before 0005 has its uploads keyed by operator and digest, each row's
+    operator taken from its batch, and gains the per-rule rejection counts."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0003")
+            # 0002 creates today's tables: put back the shapes 0003 left.
+            conn.execute(text("DROP TABLE tel_submissions"))
+            conn.execute(
+                text(
+                    "CREATE TABLE tel_submissions (batch_digest VARCHAR(64) PRIMARY KEY, "
+                    "idx BIGINT NOT NULL)"
+                )
+            )
+            conn.execute(text("ALTER TABLE tel_batches DROP COLUMN rejected_by_rule"))
+            conn.execute(
+                text(
+                    "INSERT INTO tel_batches (idx, operator_id, batch_digest, records, accepted, "
+                    "duplicates, rejected, gap_windows, records_root) VALUES "
+                    "(7, 'lab', :d, 1, 1, 0, 0, 0, :d)"
+                ),
+                {"d": "ab" * 32},
+            )
+            conn.execute(
+                text("INSERT INTO tel_submissions (batch_digest, idx) VALUES (:d, 7)"),
+                {"d": "ab" * 32},
+            )
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT operator_id, batch_digest, idx FROM tel_submissions")
+            ).all()
+            assert [tuple(r) for r in rows] == [("lab", "ab" * 32, 7)]
+            by_rule = conn.execute(text("SELECT rejected_by_rule FROM tel_batches")).scalar()
+            assert by_rule is None
     finally:
         engine.dispose()
 

@@ -4,8 +4,12 @@ records uploaded in batches, verified, stored, logged and folded into views; and
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import dataclasses
 import hashlib
+import io
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +21,7 @@ from pausewatch.api import create_app
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
-from pausewatch.service import LogService, RegistryConflictError
+from pausewatch.service import LogService, Upload
 from pausewatch.settings import Settings
 from pausewatch.simulate import (
     ClusterSpec,
@@ -250,15 +254,198 @@ def test_a_monstrous_line_is_one_rejection_not_a_failed_batch(
     assert batches[-1]["rejected"] == len(receipt.rejected)
 
 
-def test_another_operators_copy_of_an_upload_is_refused(service: LogService, fleet: Fleet) -> None:
-    """The same bytes from a second operator are not answered with the first one's receipt."""
-    operator = register(service, fleet)
-    data = b"".join(line + b"\n" for line in fleet.windows[0])
-    service.ingest_telemetry(data, submission(data, operator))
+def register_other_operator(service: LogService, fleet: Fleet) -> KeyPair:
+    """A second operator, "other", with no chips; its key."""
     secretariat = load_key(service.settings.keys_dir, "secretariat")
     world = fleet_world(fleet, secretariat)
     other = KeyPair.generate("other-op")
     body = {"operator_id": "other", "party_id": "party-1", "name": "O", "key": other.signer_id}
     service.submit(sign_statement("operator.register/v1", body, world.party)).result(30)
-    with pytest.raises(RegistryConflictError, match="for operator 'lab'"):
-        service.ingest_telemetry(data, submission(data, other, operator="other"))
+    return other
+
+
+def test_bytes_first_uploaded_by_another_operator_are_the_right_ones_batch(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Identical bytes uploaded first by the wrong operator neither answer nor block the right
+    operator's upload: each is that operator's own batch, and each repeat its own receipt."""
+    operator = register(service, fleet)
+    other = register_other_operator(service, fleet)
+    data = b"".join(line + b"\n" for line in fleet.windows[0])
+    wrong = service.ingest_telemetry(data, submission(data, other, operator="other"))
+    assert wrong.accepted == 0
+    assert set(wrong.rejected_by_rule) == {"chip_not_installed"}
+    right = service.ingest_telemetry(data, submission(data, operator))
+    assert not right.duplicate
+    assert right.index != wrong.index
+    assert right.accepted > 0
+    again = service.ingest_telemetry(data, submission(data, operator))
+    assert (again.duplicate, again.index, again.accepted) == (True, right.index, right.accepted)
+    wrong_again = service.ingest_telemetry(data, submission(data, other, operator="other"))
+    assert (wrong_again.duplicate, wrong_again.index) == (True, wrong.index)
+    assert service.state.rebuild(service.log).identical
+
+
+def batch_entry_size(service: LogService) -> int:
+    """Bytes of the last entry on the log (a telemetry.batch/v1 after an ingest)."""
+    return len(service.log.entry(service.log.size - 1).data)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\n", b"not json\n", b'{"record": {}, "sig": ""}\n'],
+    ids=["newlines", "text", "empty-records"],
+)
+def test_the_answer_and_entry_for_garbage_stay_small_whatever_its_size(
+    service: LogService, fleet: Fleet, garbage: bytes
+) -> None:
+    """Rejections are summarised: 10 KB and 200 KB of garbage get answers and log entries of
+    the same size, with counts per rule, totals and the first 20 rejections by line number."""
+    operator = register(service, fleet)
+    sizes = []
+    for total in (10_000, 200_000):
+        data = garbage * (total // len(garbage))
+        lines = data.count(b"\n")
+        receipt = service.ingest_telemetry(data, submission(data, operator))
+        assert receipt.rejected_total == lines
+        assert sum(receipt.rejected_by_rule.values()) == lines
+        assert [r["index"] for r in receipt.rejected] == list(range(20))
+        answer = json.dumps(dataclasses.asdict(receipt), default=str)
+        sizes.append((len(answer), batch_entry_size(service)))
+        row = dump_view(service.engine, "tel_batches")[-1]
+        assert row["rejected"] == lines
+        repeat = service.ingest_telemetry(data, submission(data, operator))
+        assert repeat.duplicate
+        assert repeat.rejected == receipt.rejected
+        assert (repeat.rejected_total, repeat.rejected_by_rule) == (
+            receipt.rejected_total,
+            receipt.rejected_by_rule,
+        )
+    (small_answer, small_entry), (large_answer, large_entry) = sizes
+    assert large_answer < small_answer + 100
+    assert large_entry < small_entry + 100
+    assert service.state.rebuild(service.log).identical
+
+
+def test_garbage_over_http_is_answered_with_a_summary(service: LogService, fleet: Fleet) -> None:
+    """Over HTTP, 200 KB of newlines with valid records around them: the records are accepted
+    and the answer lists 20 rejections, counts them per rule and stays small."""
+    operator = register(service, fleet)
+    valid = b"".join(line + b"\n" for line in fleet.windows[0])
+    data = valid[: len(valid) // 2].rsplit(b"\n", 1)[0] + b"\n" * 200_000
+    data += valid[len(data.rstrip(b"\n")) + 1 :]
+    header = base64.b64encode(json.dumps(submission(data, operator).to_json()).encode()).decode()
+    with TestClient(create_app(service, manage=False)) as client:
+        answer = client.post(
+            "/v1/telemetry/batches", content=data, headers={"Pausewatch-Submission": header}
+        )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert len(answer.content) < 20_000
+    assert body["accepted"] > 0
+    assert body["rejected_by_rule"]["malformed"] >= 199_999
+    assert body["rejected_total"] == sum(body["rejected_by_rule"].values())
+    assert len(body["rejected"]) == 20
+
+
+def test_an_overlong_line_is_refused_unread_and_the_rest_integrated(
+    service: LogService, fleet: Fleet
+) -> None:
+    """A 2 MB line is refused as line_too_long; the records before and after it go in."""
+    operator = register(service, fleet)
+    records = list(fleet.windows[0])
+    data = b"".join(line + b"\n" for line in records[:3])
+    data += b"{" * 2_000_000 + b"\n"
+    data += b"".join(line + b"\n" for line in records[3:])
+    receipt = service.ingest_telemetry(data, submission(data, operator))
+    too_long = [r for r in receipt.rejected if r["rule"] == "line_too_long"]
+    assert [r["index"] for r in too_long] == [3]
+    assert "2000000 bytes" in too_long[0]["reason"]
+    assert receipt.accepted == len(records) - sum(
+        1 for i in range(len(records)) if i in fleet.truth.forged | fleet.truth.replayed
+    )
+
+
+class SlowFile(io.BytesIO):
+    """An upload whose reading stops half way until ``release`` is set (``reached`` says it
+    got there): a slow upload, being parsed."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.half = len(data) // 2
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if not self.release.is_set():
+            if self.tell() < self.half:
+                wanted = self.half - self.tell()
+                return super().read(wanted if size is None or size < 0 else min(size, wanted))
+            self.reached.set()
+            assert self.release.wait(120), "never released"
+        return super().read(size)
+
+
+def slow_upload(data: bytes) -> tuple[Upload, SlowFile]:
+    upload = Upload.of(data)
+    upload.file = slow = SlowFile(data)
+    return upload, slow
+
+
+def records_of(fleet: Fleet, cluster: str, windows: slice) -> bytes:
+    return b"".join(
+        line + b"\n"
+        for w in fleet.windows[windows]
+        for line in w
+        if json.loads(line)["record"]["chip_id"].startswith(cluster + "/")
+    )
+
+
+def test_an_upload_being_parsed_holds_no_lock(service: LogService, fleet: Fleet) -> None:
+    """While one upload is half parsed, another operator upload is verified, appended and
+    answered, and /healthz answers: the ingest lock is not held while an upload is parsed."""
+    operator = register(service, fleet)
+    first = records_of(fleet, "train-1", slice(0, 2))
+    second = records_of(fleet, "serve-1", slice(0, 2))
+    upload, slow = slow_upload(first)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(service.ingest_telemetry, upload, submission(first, operator))
+        assert slow.reached.wait(60)
+        try:
+            assert not service.telemetry.lock.locked()
+            other = service.ingest_telemetry(second, submission(second, operator))
+            with TestClient(create_app(service, manage=False)) as client:
+                health = client.get("/healthz")
+            assert not pending.done()
+        finally:
+            slow.release.set()
+        receipt = pending.result(60)
+    assert health.status_code == 200
+    assert other.accepted > 0
+    assert receipt.accepted > 0
+    assert receipt.index > other.index
+    assert service.state.rebuild(service.log).identical
+
+
+def test_an_upload_overtaken_on_its_chips_is_verified_again(
+    service: LogService, fleet: Fleet
+) -> None:
+    """When a batch of the same chips is appended while an upload is parsed, the upload's
+    verdicts are taken again against the new chain heads: its older windows are replays, and
+    the views equal a rebuild from the log."""
+    operator = register(service, fleet)
+    older = records_of(fleet, "serve-1", slice(0, 1))
+    newer = records_of(fleet, "serve-1", slice(1, 2))
+    upload, slow = slow_upload(older)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(service.ingest_telemetry, upload, submission(older, operator))
+        assert slow.reached.wait(60)
+        try:
+            first = service.ingest_telemetry(newer, submission(newer, operator))
+        finally:
+            slow.release.set()
+        late = pending.result(60)
+    assert first.accepted > 0
+    assert late.accepted == 0
+    assert set(late.rejected_by_rule) == {"replay"}
+    assert service.state.rebuild(service.log).identical

@@ -20,6 +20,7 @@ from pausewatch.statements import canonical
 from pausewatch.telemetry import (
     DOMAIN,
     FLOP_TOLERANCE,
+    MAX_LINE_BYTES,
     BatchResult,
     ChainState,
     ChipInfo,
@@ -28,6 +29,7 @@ from pausewatch.telemetry import (
     StaticRegistry,
     TelemetryError,
     format_time,
+    key_problem,
     record_hash,
     sign_record,
     split_lines,
@@ -177,6 +179,56 @@ def test_chip_revoked() -> None:
     """A record signed by a chip whose key is revoked."""
     rule, _ = only_rejection(verify(line(), registry=registry_with(revoked=True)))
     assert rule is Rule.CHIP_REVOKED
+
+
+P25519 = 2**255 - 19
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        bytes(32),  # y = 0: a point of order 4, for which an all-zero signature verifies
+        (1).to_bytes(32, "little"),  # the identity point
+        (P25519 + 1).to_bytes(32, "little"),  # y >= p: a non-canonical spelling of y = 1
+        b"\xff" * 32,
+        (2).to_bytes(32, "little"),  # y = 2 is on no point of the curve
+        PUBLIC[:31],
+        b"",
+    ],
+    ids=["small-order", "identity", "y-not-reduced", "all-ones", "off-curve", "short", "empty"],
+)
+def test_chip_key_invalid(key: bytes) -> None:
+    """A chip whose registered key is no canonical Ed25519 key of large order has its records
+    refused by rule, and only its own: another chip's record in the same batch is accepted."""
+    other = dataclasses.replace(INFO, chip_id="c1/h100-0001")
+    registry = StaticRegistry.of([dataclasses.replace(INFO, public_key=key), other], REGISTRY.runs)
+    forged = sign_record(record(), Ed25519PrivateKey.generate())
+    good = line(chip_id="c1/h100-0001", seq=0, prev=None)
+    zero_sig = json.dumps(
+        {"record": record(), "sig": base64.b64encode(bytes(64)).decode()}
+    ).encode()
+    result = verify(forged, zero_sig, good, registry=registry)
+    assert [a.index for a in result.accepted] == [2]
+    assert [(r.index, r.rule) for r in result.rejected] == [
+        (0, Rule.CHIP_KEY_INVALID),
+        (1, Rule.CHIP_KEY_INVALID),
+    ]
+    assert "is not a usable Ed25519 public key" in result.rejected[0].reason
+
+
+def test_every_generated_key_is_usable() -> None:
+    """Keys made by a real Ed25519 implementation pass the key check."""
+    for _ in range(50):
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        assert key_problem(raw) is None
+
+
+def test_line_too_long() -> None:
+    """A line over the limit is refused by its own rule, not parsed; the line after it counts."""
+    long = b'{"record": "' + b"x" * MAX_LINE_BYTES + b'"}'
+    result = verify(long, line())
+    assert [a.index for a in result.accepted] == [1]
+    assert [(r.index, r.rule) for r in result.rejected] == [(0, Rule.LINE_TOO_LONG)]
 
 
 @pytest.mark.parametrize(
@@ -330,6 +382,39 @@ def test_flop_impossible_above_peak() -> None:
     rule, message = only_rejection(verify(line(flop={"bf16": str(int(limit) + 10**6)})))
     assert rule is Rule.FLOP_IMPOSSIBLE
     assert "flop.bf16:" in message
+
+
+def test_flop_impossible_summed_over_formats() -> None:
+    """FLOP are bounded for the window as a whole: four formats each at 90% of their peak need
+    3.6 windows of the chip's time, and are refused, though each alone would fit."""
+    peaks = {"bf16": H100_BF16, "fp16": H100_BF16, "fp8": 1.979e15, "tf32": 4.947e14}
+    each = {p: str(int(peak * 60 * 0.9)) for p, peak in peaks.items()}
+    for precision, count in each.items():
+        assert len(verify(line(flop={precision: count})).accepted) == 1
+    rule, message = only_rejection(verify(line(flop=each)))
+    assert rule is Rule.FLOP_IMPOSSIBLE
+    assert "more than the 60 s window" in message
+
+
+def test_flop_in_several_formats_that_share_the_window_is_accepted() -> None:
+    """Half the window at the BF16 peak and 45% of it at the FP8 peak fit in one window."""
+    flop = {"bf16": str(int(H100_BF16 * 30)), "fp8": str(int(1.979e15 * 27))}
+    assert len(verify(line(flop=flop)).accepted) == 1
+
+
+def test_flop_summed_over_formats_keeps_the_tolerance() -> None:
+    """Two formats together 1% over the window pass (the counters' 2% tolerance); 3% over
+    do not."""
+
+    def two(share: float) -> dict[str, str]:
+        return {
+            "bf16": str(int(H100_BF16 * 30 * share)),
+            "fp8": str(int(1.979e15 * 30 * share)),
+        }
+
+    assert len(verify(line(flop=two(1.01))).accepted) == 1
+    rule, _ = only_rejection(verify(line(flop=two(1.03))))
+    assert rule is Rule.FLOP_IMPOSSIBLE
 
 
 def test_flop_impossible_for_a_format_the_chip_lacks() -> None:

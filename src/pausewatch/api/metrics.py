@@ -314,9 +314,9 @@ class Metrics:
         self.telemetry_batches.labels("accepted").inc()
         self.telemetry_records.labels("accepted").inc(receipt.accepted)
         self.telemetry_records.labels("duplicate").inc(receipt.duplicates)
-        self.telemetry_records.labels("rejected").inc(len(receipt.rejected))
-        for rejection in receipt.rejected:
-            self.telemetry_rejections.labels(str(rejection.get("rule", "unknown"))).inc()
+        self.telemetry_records.labels("rejected").inc(receipt.rejected_total)
+        for rule, count in receipt.rejected_by_rule.items():
+            self.telemetry_rejections.labels(rule).inc(count)
 
     @contextmanager
     def batch_refusals(self) -> Iterator[None]:

@@ -107,9 +107,10 @@ class BatchRejectionPublic(BaseModel):
     chip_id: str | None = None
     seq: int | None = None
     rule: str = Field(
-        description="The rule it failed: malformed, chip_unknown, chip_revoked, "
-        "chip_not_installed, signature, replay, chain_broken, window_invalid, window_future, "
-        "window_overlap, energy_fell, flop_impossible, energy_impossible, run_undeclared."
+        description="The rule it failed: line_too_long, malformed, chip_unknown, chip_revoked, "
+        "chip_key_invalid, chip_not_installed, signature, replay, chain_broken, "
+        "window_invalid, window_future, window_overlap, energy_fell, flop_impossible, "
+        "energy_impossible, run_undeclared."
     )
     reason: str = Field(description="Why, in words.")
 
@@ -134,6 +135,12 @@ class BatchAccepted(BaseModel):
     )
     accepted: int = Field(description="Records accepted.")
     duplicates: int = Field(description="Records already accepted before: counted once.")
-    rejected: list[BatchRejectionPublic]
+    rejected: list[BatchRejectionPublic] = Field(
+        description="The first rejections by line number (at most 20), with their reasons."
+    )
+    rejected_total: int = Field(default=0, description="Records rejected in all.")
+    rejected_by_rule: dict[str, int] = Field(
+        default_factory=dict, description="Records rejected per rule."
+    )
     gaps: list[BatchGapPublic]
     records_root: str = Field(description="RFC 9162 Merkle root of the accepted lines, hex.")

@@ -104,15 +104,17 @@ def telemetry_send(
         print_json(receipt)
         return
     again = " (already integrated: nothing counted again)" if receipt["duplicate"] else ""
+    total = receipt.get("rejected_total", len(receipt["rejected"]))
     out.print(
         f"batch at entry {receipt['index']}{again}: {receipt['accepted']} accepted, "
-        f"{receipt['duplicates']} duplicate, {len(receipt['rejected'])} rejected, "
+        f"{receipt['duplicates']} duplicate, {total} rejected, "
         f"{sum(g['missing'] for g in receipt['gaps'])} missed window(s)"
     )
-    for rej in receipt["rejected"][:20]:
+    for rej in receipt["rejected"]:
         out.print(f"  line {rej['index'] + 1}: {rej['rule']}: {escape(rej['reason'])}")
-    if len(receipt["rejected"]) > 20:
-        out.print(f"  ... and {len(receipt['rejected']) - 20} more (--json lists them all)")
+    if total > len(receipt["rejected"]):
+        by_rule = ", ".join(f"{n} {r}" for r, n in receipt.get("rejected_by_rule", {}).items())
+        out.print(f"  ... and {total - len(receipt['rejected'])} more ({by_rule} in all)")
 
 
 @runs_app.command("show")

@@ -66,7 +66,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "rejected": ("idx",),
     "unreadable": ("idx",),
     "tel_batches": ("idx",),
-    "tel_submissions": ("batch_digest",),
+    "tel_submissions": ("operator_id", "batch_digest"),
     "tel_chains": ("chip_id",),
     "tel_chips": ("chip_id",),
     "tel_runs": ("run_id",),
@@ -946,10 +946,12 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             f"the submission must be signed by a live key of operator {body.operator_id!r}",
             forbidden=True,
         )
-    seen = ctx.get("tel_submissions", submission.batch_digest)
+    # A batch is the operator's: the same bytes from another operator are another batch.
+    seen = ctx.get("tel_submissions", body.operator_id, submission.batch_digest)
     if seen is not None:
         raise RejectedError(
-            f"batch {submission.batch_digest} was already integrated at entry {seen['idx']}"
+            f"batch {submission.batch_digest} of operator {body.operator_id!r} was already "
+            f"integrated at entry {seen['idx']}"
         )
     chains = {chip: ChainState.from_json(state) for chip, state in body.chains.items()}
     for chip, state in sorted(chains.items()):
@@ -971,13 +973,25 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             "accepted": body.accepted,
             "duplicates": body.duplicates,
             "rejected": max(body.rejected_total, len(body.rejected)),
+            "rejected_by_rule": (
+                json.dumps(body.rejected_by_rule, sort_keys=True, separators=(",", ":"))
+                if body.rejected_by_rule
+                else None
+            ),
             "gap_windows": gap_windows,
             "records_root": body.records_root,
             "verified_at": format_time(body.verified_at),
             "integrated_at": ctx.when,
         },
     )
-    ctx.set("tel_submissions", {"batch_digest": submission.batch_digest, "idx": ctx.index})
+    ctx.set(
+        "tel_submissions",
+        {
+            "operator_id": body.operator_id,
+            "batch_digest": submission.batch_digest,
+            "idx": ctx.index,
+        },
+    )
     for chip, state in sorted(chains.items()):
         ctx.set("tel_chains", {"chip_id": chip, **state.to_json(), "updated_idx": ctx.index})
     _merge_totals(ctx, "tel_chips", "chip_id", agg.chips, ChipTotals)

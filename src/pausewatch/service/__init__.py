@@ -25,7 +25,7 @@ from pausewatch.service._notices import (
     NoticeQuotaError,
     NoticeTooLargeError,
 )
-from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest
+from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest, Upload
 from pausewatch.service._views import evaluation, run_report, view_page
 from pausewatch.service._witnessing import (
     WitnessDistributor,
@@ -50,6 +50,7 @@ __all__ = [
     "RegistryConflictError",
     "RegistrySnapshot",
     "TelemetryIngest",
+    "Upload",
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",

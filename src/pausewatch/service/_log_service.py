@@ -39,7 +39,7 @@ from pausewatch.service._notices import (
     NoticeTicket,
     check_registered_signer,
 )
-from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest
+from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest, Upload
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
@@ -319,7 +319,7 @@ class LogService:
         with self.state.lock:
             return current_effect(self.state.registry, index, statement)
 
-    def ingest_telemetry(self, data: bytes, submission: Statement) -> BatchReceipt:
+    def ingest_telemetry(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded."""
         return self.telemetry.ingest(data, submission)

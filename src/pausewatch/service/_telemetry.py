@@ -1,17 +1,24 @@
 """Telemetry ingest: an operator's batch of chip-signed records becomes one log entry.
 
-The path, for each batch, one batch at a time (each is checked against the chains the previous
-ones left):
+The path, for each batch:
 
-1. the operator's ``telemetry.submission/v1`` must be signed by a live key of that operator and
-   name the exact digest and line count of the upload; a batch already integrated is answered
-   with its entry (counted once);
-2. every record is verified (:func:`pausewatch.telemetry.verify_batch`) against the registry
-   and each chip's chain head as the log has them;
-3. the accepted records are stored by content hash (idempotent);
-4. a ``telemetry.batch/v1`` statement with the root, rejections, gaps, chain heads and
-   aggregates is signed with the secretariat's key and appended; the answer comes once it is
-   durable and folded into the views.
+1. the upload is an :class:`Upload`: its bytes in a spooled temporary file (on disk past a
+   megabyte), their SHA-256 and line count taken as they arrived;
+2. the operator's ``telemetry.submission/v1`` must be signed by a live key of that operator and
+   name the exact digest and line count of the upload; a batch that operator already had
+   integrated is answered with its entry (counted once). Another operator's identical bytes are
+   another batch;
+3. every record is verified (:func:`pausewatch.telemetry.verify_stream`: line by line, in
+   bounded memory) against the registry and each chip's chain head as the log has them, and
+   the accepted ones are stored by content hash (idempotent) segment by segment. This runs
+   **outside** the ingest lock, so uploads are parsed and their signatures checked side by side;
+4. under the lock, which serialises appends: the chain heads the verification started from must
+   still be the log's (else another batch of the same chips came first, and the upload is
+   verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
+   statement with the root, a summary of the rejections (counts per rule and the first
+   :data:`~pausewatch.telemetry.LISTED_REJECTIONS` with their line numbers), gaps, chain heads
+   and aggregates is signed with the secretariat's key and appended; the answer comes once it
+   is durable and folded into the views.
 
 A crash at any point loses nothing acknowledged: records stored before a crash are content
 addressed (storing them again changes nothing), and a batch whose entry reached the log is
@@ -21,16 +28,20 @@ folded at the next start; the operator's retry then finds it integrated.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Connection, Engine
 
-from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.errors import AuthorizationError, Error, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.registry import Registry
 from pausewatch.service._errors import RegistryConflictError
@@ -38,36 +49,117 @@ from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
 from pausewatch.store._views import telemetry_records
 from pausewatch.telemetry import (
+    LISTED_REJECTIONS,
     AcceptedRecord,
-    BatchResult,
+    BatchSummary,
     ChainState,
     ChipInfo,
     ChipStatus,
-    aggregate,
-    split_lines,
-    verify_batch,
+    OverlongLine,
+    read_lines,
+    verify_stream,
 )
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetrySubmission
 
-MAX_REJECTIONS_LOGGED = 1_000
-"""Rejections listed one by one in a batch's entry; more are counted, not listed."""
+SPOOL_IN_MEMORY = 1 << 20
+"""An upload up to this size stays in memory while it is verified; a larger one goes to a
+temporary file, so that ingest holds no more than this much of any upload."""
+
+
+class Upload:
+    """An uploaded batch: its bytes (spooled to a temporary file past :data:`SPOOL_IN_MEMORY`),
+    their SHA-256 and their line count, taken as the bytes arrive.
+
+    Write it chunk by chunk (:meth:`write`), then :meth:`finish`; or take bytes already in hand
+    with :meth:`of`. Close it (or use it as a context manager) to free the file.
+    """
+
+    def __init__(self) -> None:
+        # Closed by close() / the context manager: it outlives this call.
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+        """Bytes received."""
+        self._newlines = 0
+        self._last = b""
+        self.digest = ""
+        """SHA-256 (hex) of the bytes, once finished."""
+        self.lines = 0
+        """Lines, once finished: newlines, plus one for a last line without its newline."""
+
+    @classmethod
+    def of(cls, data: bytes) -> Upload:
+        """An upload of ``data``, read in place (not copied to a file)."""
+        upload = cls()
+        upload.file.close()
+        upload.file = io.BytesIO(data)
+        upload._sha256.update(data)
+        upload.size = len(data)
+        upload._newlines = data.count(b"\n")
+        upload._last = data[-1:]
+        return upload.finish()
+
+    def write(self, chunk: bytes) -> None:
+        """Take the next chunk of the upload."""
+        if chunk:
+            self.file.write(chunk)
+            self._sha256.update(chunk)
+            self.size += len(chunk)
+            self._newlines += chunk.count(b"\n")
+            self._last = chunk[-1:]
+
+    def finish(self) -> Upload:
+        """The upload is complete: fix its digest and line count, rewind it for reading."""
+        self.digest = self._sha256.hexdigest()
+        self.lines = self._newlines + (0 if self.size == 0 or self._last == b"\n" else 1)
+        self.file.seek(0)
+        return self
+
+    def read_lines(self) -> Iterator[bytes | OverlongLine]:
+        """Its lines from the start (see :func:`pausewatch.telemetry.read_lines`)."""
+        self.file.seek(0)
+        return read_lines(self.file)
+
+    def close(self) -> None:
+        """Free the spooled file."""
+        self.file.close()
+
+    def __enter__(self) -> Upload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RegistrySnapshot:
-    """The registry as the telemetry verifier reads it (a ``RegistryView``)."""
+    """The registry as the telemetry verifier reads it (a ``RegistryView``).
 
-    def __init__(self, registry: Registry) -> None:
+    Each look-up holds ``lock`` (the state's), so that it never sees a fold half done; the
+    verifier looks up each chip once a segment, not once a record.
+    """
+
+    def __init__(self, registry: Registry, lock: AbstractContextManager[Any] | None = None) -> None:
         self.registry = registry
+        self.lock = lock if lock is not None else threading.RLock()
 
     def chip(self, chip_id: str) -> ChipInfo | None:
-        """The certified chip ``chip_id``, with its custody and whether its key is revoked."""
-        row = self.registry.get("chips", chip_id)
-        if row is None:
-            return None
-        key = self.registry.get("keys", row["key"])
+        """The certified chip ``chip_id``, with its custody and whether its key is revoked.
+
+        A registered key that cannot be read as 32 bytes is given as no bytes: the verifier
+        then refuses that chip's records (``chip_key_invalid``), and only those.
+        """
+        with self.lock:
+            row = self.registry.get("chips", chip_id)
+            if row is None:
+                return None
+            key = self.registry.get("keys", row["key"])
+        try:
+            public_key = public_key_of(row["key"])
+        except Error:
+            public_key = b""
         return ChipInfo(
             chip_id=chip_id,
-            public_key=public_key_of(row["key"]),
+            public_key=public_key,
             model=row["model"],
             cluster_id=row["cluster_id"],
             operator_id=row["operator_id"],
@@ -77,7 +169,8 @@ class RegistrySnapshot:
 
     def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
         """Whether ``run_id`` is declared on ``cluster_id``."""
-        row = self.registry.get("runs", run_id)
+        with self.lock:
+            row = self.registry.get("runs", run_id)
         return row is not None and row["cluster_id"] == cluster_id
 
 
@@ -85,20 +178,27 @@ class ChainHeads(Mapping[str, ChainState]):
     """The chain heads on the log (the ``tel_chains`` view), read as the verifier asks.
 
     The verifier looks up only the chips in the batch; decoding the whole view for every batch
-    would cost time in proportion to the fleet, not to the batch. Read under the state's lock.
+    would cost time in proportion to the fleet, not to the batch. Each look-up holds ``lock``.
     """
 
-    def __init__(self, rows: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        rows: Mapping[tuple[Any, ...], Mapping[str, Any]],
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
         self.rows = rows
+        self.lock = lock if lock is not None else threading.RLock()
 
     def __getitem__(self, chip_id: str) -> ChainState:
-        row = self.rows.get((chip_id,))
+        with self.lock:
+            row = self.rows.get((chip_id,))
         if row is None:
             raise KeyError(chip_id)
         return ChainState.from_json(row)
 
     def __iter__(self) -> Iterator[str]:
-        return (chip_id for (chip_id,) in self.rows)
+        with self.lock:
+            return iter([chip_id for (chip_id,) in self.rows])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -165,12 +265,18 @@ class BatchReceipt:
     accepted: int
     duplicates: int
     rejected: list[dict[str, Any]]
+    """The first rejections by line number (at most
+    :data:`~pausewatch.telemetry.LISTED_REJECTIONS`)."""
     gaps: list[dict[str, Any]]
     records_root: str
+    rejected_total: int = 0
+    """Rejections in all."""
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    """Rejections per rule."""
 
 
 class TelemetryIngest:
-    """Verifies, stores and logs telemetry batches; one batch at a time."""
+    """Verifies, stores and logs telemetry batches; appends one batch at a time."""
 
     def __init__(
         self,
@@ -192,9 +298,12 @@ class TelemetryIngest:
         self.every_signature = every_signature
         """Check every record's signature (see ``verify_batch``)."""
         self.lock = threading.Lock()
+        """Serialises what needs the log's order: the chain heads' check, the append, the fold.
+        Never held while an upload is read, parsed or its signatures checked."""
 
-    def check_submission(self, data: bytes, submission: Statement) -> TelemetrySubmission:
+    def check_submission(self, data: bytes | Upload, submission: Statement) -> TelemetrySubmission:
         """The submission's body, once it is shown to be the operator's own for ``data``."""
+        upload = data if isinstance(data, Upload) else Upload.of(data)
         if submission.kind != SUBMISSION_KIND:
             raise StatementError(f"expected a {SUBMISSION_KIND} statement, got {submission.kind}")
         body = submission.body
@@ -204,45 +313,37 @@ class TelemetryIngest:
             raise AuthorizationError(
                 f"the submission must be signed by a live key of operator {body.operator_id!r}"
             )
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != body.batch_digest:
+        if upload.digest != body.batch_digest:
             raise StatementError(
-                f"batch_digest {body.batch_digest} does not match the upload (SHA-256 {digest})"
+                f"batch_digest {body.batch_digest} does not match the upload "
+                f"(SHA-256 {upload.digest})"
             )
-        lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-        if lines != body.records:
+        if upload.lines != body.records:
             raise StatementError(
-                f"the submission says {body.records} records; the upload has {lines}"
+                f"the submission says {body.records} records; the upload has {upload.lines}"
             )
         return body
 
-    def ingest(self, data: bytes, submission: Statement) -> BatchReceipt:
+    def ingest(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         """Verify, store and log one batch (see the module docstring)."""
-        body = self.check_submission(data, submission)
+        upload = data if isinstance(data, Upload) else Upload.of(data)
+        body = self.check_submission(upload, submission)
+        seen = self._seen(body)
+        if seen is not None:
+            return self._receipt_of(seen)
+        now = self.clock()
+        summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
-            with self.state.lock:
-                seen = self.state.registry.get("tel_submissions", body.batch_digest)
-                if seen is not None:
-                    batch = self.state.registry.get("tel_batches", int(seen["idx"]))
-                    if batch is not None and batch["operator_id"] != body.operator_id:
-                        # The receipt lists another operator's rejections: not this one's.
-                        raise RegistryConflictError(
-                            f"this exact upload was integrated at entry {seen['idx']} for "
-                            f"operator {batch['operator_id']!r}"
-                        )
-                    return self._receipt_of(int(seen["idx"]))
-                registry = self.state.registry
+            seen = self._seen(body)
+            if seen is not None:  # the same upload, sent twice at once, went in first
+                return self._receipt_of(seen)
+            if self._moved(summary.heads_read):
+                # Another batch of the same chips was appended meanwhile: the verdicts rest on
+                # heads that are gone. Verify again, now in the log's order.
+                self._forget_records(body)
                 now = self.clock()
-                result = verify_batch(
-                    split_lines(data),
-                    operator_id=body.operator_id,
-                    now=now,
-                    registry=RegistrySnapshot(registry),
-                    chains=ChainHeads(registry.views["tel_chains"]),
-                    every_signature=self.every_signature,
-                )
-            self._store(result.accepted, body.batch_digest)
-            statement = self._batch_statement(submission, body, result, now)
+                summary = self._verify(upload, body, now)
+            statement = self._batch_statement(submission, body, summary, now)
             appended = self._append(statement)
             self.fold()
             rejected = self.state.registry.get("rejected", appended.index)
@@ -252,26 +353,77 @@ class TelemetryIngest:
                     f"entry {appended.index} is on the log, but the registry rejected the "
                     f"batch: {rejected['reason']}"
                 )
+        listed = summary.rejections.to_json()
         return BatchReceipt(
             index=appended.index,
             integrated_at=appended.integrated_at,
             duplicate=False,
-            accepted=len(result.accepted),
-            duplicates=len(result.duplicates),
-            rejected=[r.to_json() for r in result.rejected],
+            accepted=summary.accepted,
+            duplicates=summary.duplicates,
+            rejected=listed["rejected"],
             gaps=sorted(
-                ({k: g.to_json()[k] for k in _GAP_FIELDS} for g in result.gaps), key=_gap_order
+                ({k: g.to_json()[k] for k in _GAP_FIELDS} for g in summary.gaps), key=_gap_order
             ),
-            records_root=result.root_hex,
+            records_root=summary.root_hex,
+            rejected_total=listed["rejected_total"],
+            rejected_by_rule=listed["rejected_by_rule"],
         )
 
-    def _store(self, accepted: Sequence[AcceptedRecord], batch_digest: str) -> None:
-        """Store the accepted records with the upload they came in and their position among
-        its accepted records: the order the batch's Merkle root commits to."""
+    def _seen(self, body: TelemetrySubmission) -> int | None:
+        """The entry that integrated this operator's upload before, if any."""
+        with self.state.lock:
+            row = self.state.registry.get("tel_submissions", body.operator_id, body.batch_digest)
+        return None if row is None else int(row["idx"])
+
+    def _verify(self, upload: Upload, body: TelemetrySubmission, now: datetime) -> BatchSummary:
+        """Verify the upload line by line, storing each segment's accepted records."""
+        registry = self.state.registry
+        lock = self.state.lock
+
+        def store(position: int, accepted: Sequence[AcceptedRecord]) -> None:
+            self._store(accepted, body.batch_digest, position)
+
+        return verify_stream(
+            upload.read_lines(),
+            operator_id=body.operator_id,
+            now=now,
+            registry=RegistrySnapshot(registry, lock),
+            chains=ChainHeads(registry.views["tel_chains"], lock),
+            every_signature=self.every_signature,
+            on_accepted=store,
+        )
+
+    def _moved(self, heads: Mapping[str, ChainState | None]) -> bool:
+        """Whether any of these chain heads is no longer the log's."""
+        current = ChainHeads(self.state.registry.views["tel_chains"], self.state.lock)
+        return any(current.get(chip) != head for chip, head in heads.items())
+
+    def _forget_records(self, body: TelemetrySubmission) -> None:
+        """Drop the records stored for this upload by a verification that is void, so that the
+        one that replaces it stores its own at their positions (records are kept by hash, and a
+        row stays as first stored). Rows another integrated upload with the same bytes owns are
+        left alone."""
+        with self.state.lock:
+            owned = any(
+                digest == body.batch_digest
+                for (_, digest) in self.state.registry.views["tel_submissions"]
+            )
+        if owned:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                telemetry_records.delete().where(
+                    telemetry_records.c.batch_digest == body.batch_digest
+                )
+            )
+
+    def _store(self, accepted: Sequence[AcceptedRecord], batch_digest: str, first: int = 0) -> None:
+        """Store accepted records with the upload they came in and their position among its
+        accepted records (``first`` is the first's): the order the batch's root commits to."""
         if not accepted:
             return
         rows = sorted(
-            (a.hash, a.record.chip_id, a.record.seq, batch_digest, position, a.line)
+            (a.hash, a.record.chip_id, a.record.seq, batch_digest, first + position, a.line)
             for position, a in enumerate(accepted)
         )
         with self.engine.begin() as conn:
@@ -281,12 +433,13 @@ class TelemetryIngest:
         self,
         submission: Statement,
         body: TelemetrySubmission,
-        result: BatchResult,
+        summary: BatchSummary,
         now: datetime,
     ) -> Statement:
+        rejections = summary.rejections
         rejected = [
             {k: (v[:2000] if k == "reason" else v) for k, v in r.to_json().items() if v is not None}
-            for r in result.rejected[:MAX_REJECTIONS_LOGGED]
+            for r in rejections.first
         ]
         return sign_statement(
             BATCH_KIND,
@@ -294,17 +447,18 @@ class TelemetryIngest:
                 "operator_id": body.operator_id,
                 "submission": submission.to_json(),
                 "verified_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "records_root": result.root_hex,
-                "accepted": len(result.accepted),
-                "duplicates": len(result.duplicates),
+                "records_root": summary.root_hex,
+                "accepted": summary.accepted,
+                "duplicates": summary.duplicates,
                 "rejected": rejected,
-                "rejected_total": len(result.rejected),
+                "rejected_total": rejections.total,
+                "rejected_by_rule": dict(sorted(rejections.by_rule.items())),
                 "gaps": [
                     {"chip_id": g.chip_id, "from_seq": g.from_seq, "to_seq": g.to_seq}
-                    for g in result.gaps
+                    for g in summary.gaps
                 ],
-                "chains": {c: s.to_json() for c, s in sorted(result.chains.items())},
-                "aggregate": aggregate(result.accepted).to_json(),
+                "chains": {c: s.to_json() for c, s in sorted(summary.chains.items())},
+                "aggregate": summary.aggregate.to_json(),
             },
             self.secretariat,
         )
@@ -319,17 +473,29 @@ class TelemetryIngest:
         return future.result()
 
     def _receipt_of(self, index: int) -> BatchReceipt:
-        row = self.state.registry.get("tel_batches", index)
-        assert row is not None
-        rejections = sorted(
-            (r for (i, _), r in self.state.registry.views["tel_rejections"].items() if i == index),
-            key=lambda r: r["position"],
-        )
-        gaps = [
-            {k: g[k] for k in _GAP_FIELDS}
-            for (i, _, _), g in self.state.registry.views["tel_gaps"].items()
-            if i == index
-        ]
+        with self.state.lock:
+            row = self.state.registry.get("tel_batches", index)
+            assert row is not None
+            rejections = sorted(
+                (
+                    r
+                    for (i, _), r in self.state.registry.views["tel_rejections"].items()
+                    if i == index
+                ),
+                key=lambda r: r["position"],
+            )
+            gaps = [
+                {k: g[k] for k in _GAP_FIELDS}
+                for (i, _, _), g in self.state.registry.views["tel_gaps"].items()
+                if i == index
+            ]
+        by_rule_text = row.get("rejected_by_rule")
+        if by_rule_text:
+            by_rule = {str(k): int(v) for k, v in json.loads(by_rule_text).items()}
+        else:  # an entry written before counts per rule were kept: it listed them all
+            by_rule = {}
+            for r in rejections:
+                by_rule[r["rule"]] = by_rule.get(r["rule"], 0) + 1
         return BatchReceipt(
             index=index,
             integrated_at=datetime.fromisoformat(row["integrated_at"]),
@@ -338,8 +504,10 @@ class TelemetryIngest:
             duplicates=row["duplicates"],
             rejected=[
                 {"index": r["line"], **{k: r[k] for k in ("chip_id", "seq", "rule", "reason")}}
-                for r in rejections
+                for r in rejections[:LISTED_REJECTIONS]
             ],
             gaps=sorted(gaps, key=_gap_order),
             records_root=row["records_root"],
+            rejected_total=row["rejected"],
+            rejected_by_rule=dict(sorted(by_rule.items())),
         )

@@ -211,6 +211,7 @@ tel_batches = Table(
     Column("accepted", BigInteger, nullable=False),
     Column("duplicates", BigInteger, nullable=False),
     Column("rejected", BigInteger, nullable=False),
+    Column("rejected_by_rule", Text, nullable=True),
     Column("gap_windows", BigInteger, nullable=False),
     Column("records_root", String(64), nullable=False),
     _time("verified_at"),
@@ -220,10 +221,12 @@ tel_batches = Table(
 tel_submissions = Table(
     "tel_submissions",
     metadata,
+    _id("operator_id", primary_key=True),
     Column("batch_digest", String(64), primary_key=True),
     _idx("idx"),
 )
-"""Which entry integrated each uploaded batch (a batch is counted once)."""
+"""Which entry integrated each operator's uploaded batch (a batch is counted once; the same
+bytes from another operator are another batch)."""
 tel_chains = Table(
     "tel_chains",
     metadata,

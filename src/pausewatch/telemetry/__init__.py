@@ -9,14 +9,18 @@ Pure: no database, network or clock (``now`` and the registry are passed in). Pu
     sign_record(record, key) -> bytes           a signed, canonical line (no newline)
     line_bytes(record_bytes, sig), record_hash(line) -> str
     split_lines(data) -> list[bytes]            the lines of a JSONL upload
+    read_lines(stream) -> Iterator[bytes | OverlongLine]   the same, read from a file
     verify_batch(lines, *, operator_id, now, registry, chains, catalogue=None,
                  flop_tolerance=FLOP_TOLERANCE) -> BatchResult
+    verify_stream(lines, *, ..., on_accepted=None) -> BatchSummary   any size, bounded memory
+    key_problem(raw) -> str | None              why a chip key cannot be used (RFC 8032)
     aggregate(accepted, *, undeclared_tensor_active=0.3) -> Aggregate
     merge_aggregates(first, *rest) -> Aggregate
 
 Types: :class:`TelemetryRecord`, :class:`ChipInfo`, :class:`ChipStatus`, :class:`RegistryView`
 (a Protocol), :class:`StaticRegistry`, :class:`ChainState`, :class:`Rule`, :class:`Rejected`,
 :class:`Duplicate`, :class:`Gap`, :class:`AcceptedRecord`, :class:`BatchResult`,
+:class:`BatchSummary`, :class:`RejectionSummary`, :class:`OverlongLine`,
 :class:`ChipTotals`, :class:`RunTotals`, :class:`ClusterTotals`, :class:`Aggregate`; errors
 :class:`TelemetryError` and :class:`RecordError`. The record format is in DESIGN.md, "Domain
 vocabulary and formats"; the rules are listed in :mod:`pausewatch.telemetry._verify`.
@@ -24,6 +28,7 @@ vocabulary and formats"; the rules are listed in :mod:`pausewatch.telemetry._ver
 
 from __future__ import annotations
 
+from pausewatch.fields import ed25519_key_problem as key_problem
 from pausewatch.telemetry._aggregate import (
     UNDECLARED_TENSOR_ACTIVE,
     Aggregate,
@@ -53,9 +58,20 @@ from pausewatch.telemetry._record import (
     format_time,
 )
 from pausewatch.telemetry._sign import sign_record
+from pausewatch.telemetry._stream import (
+    LISTED_REJECTIONS,
+    SEGMENT_BYTES,
+    SEGMENT_RECORDS,
+    BatchSummary,
+    OverlongLine,
+    RejectionSummary,
+    read_lines,
+    verify_stream,
+)
 from pausewatch.telemetry._verify import (
     ENERGY_HEADROOM,
     FLOP_TOLERANCE,
+    MAX_LINE_BYTES,
     AcceptedRecord,
     BatchResult,
     ChainState,
@@ -75,14 +91,19 @@ __all__ = [
     "DOMAIN",
     "ENERGY_HEADROOM",
     "FLOP_TOLERANCE",
+    "LISTED_REJECTIONS",
+    "MAX_LINE_BYTES",
     "MAX_SAFE_INTEGER",
     "MAX_WINDOW_S",
     "OPTIONAL_FIELDS",
     "REQUIRED_FIELDS",
+    "SEGMENT_BYTES",
+    "SEGMENT_RECORDS",
     "UNDECLARED_TENSOR_ACTIVE",
     "AcceptedRecord",
     "Aggregate",
     "BatchResult",
+    "BatchSummary",
     "ChainState",
     "ChipInfo",
     "ChipStatus",
@@ -90,10 +111,12 @@ __all__ = [
     "ClusterTotals",
     "Duplicate",
     "Gap",
+    "OverlongLine",
     "ParsedLine",
     "RecordError",
     "RegistryView",
     "Rejected",
+    "RejectionSummary",
     "Rule",
     "RunTotals",
     "SigningKey",
@@ -103,13 +126,16 @@ __all__ = [
     "aggregate",
     "canonical_record_bytes",
     "format_time",
+    "key_problem",
     "line_bytes",
     "merge_aggregates",
     "parse_line",
     "parse_record",
+    "read_lines",
     "record_hash",
     "sign_record",
     "signing_input",
     "split_lines",
     "verify_batch",
+    "verify_stream",
 ]

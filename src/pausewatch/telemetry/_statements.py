@@ -80,9 +80,12 @@ class TelemetryBatch(Body):
     duplicates: Annotated[int, Field(ge=0)]
     """Records already accepted (in this batch or an earlier one): counted once."""
     rejected: tuple[BatchRejection, ...] = ()
-    """The rejected records, the first thousand listed one by one."""
+    """The first rejected records by line number, one by one (at most
+    :data:`~pausewatch.telemetry.LISTED_REJECTIONS`; earlier entries listed up to a thousand)."""
     rejected_total: Annotated[int, Field(ge=0)] = 0
     """How many records were rejected in all."""
+    rejected_by_rule: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    """How many records each rule rejected (empty in entries written before it was kept)."""
     gaps: tuple[BatchGap, ...] = ()
     chains: dict[str, dict[str, Any]]
     """Each chip's chain head after this batch (chips it advanced only)."""

@@ -6,9 +6,12 @@ for the caller to persist. Nothing is read from a clock, a file or a database.
 
 Every record gets one verdict. The rules run in this order and the first that fails decides:
 
-1. ``malformed``: not JSON, a missing, unknown or ill-typed field (:func:`parse_line`).
-2. ``chip_unknown`` / ``chip_revoked``: no registered chip with that id (or of a model the
-   hardware catalogue lacks) / the chip's key is revoked.
+1. ``line_too_long`` / ``malformed``: a line over :data:`MAX_LINE_BYTES` (refused unread) /
+   not JSON, a missing, unknown or ill-typed field (:func:`parse_line`).
+2. ``chip_unknown`` / ``chip_revoked`` / ``chip_key_invalid``: no registered chip with that id
+   (or of a model the hardware catalogue lacks) / the chip's key is revoked / the registered key
+   is not a canonical Ed25519 public key of large order (RFC 8032 §5.1.3), so no signature by it
+   can mean anything. Each is a verdict on that chip's records only, never on the batch.
 3. ``chip_not_installed``: not installed in a cluster of the submitting operator.
 4. ``signature``: the Ed25519 signature (RFC 8032) does not hold for the chip's key.
 5. Chain: a repeat of the last accepted record is a *duplicate* (counted once, not an error);
@@ -16,7 +19,9 @@ Every record gets one verdict. The rules run in this order and the first that fa
    hash in ``prev`` (``chain_broken``); a seq further on is accepted with a :class:`Gap`.
 6. ``window_invalid`` / ``window_future`` / ``window_overlap``.
 7. ``energy_fell``: the cumulative energy counter went down.
-8. ``flop_impossible`` / ``energy_impossible``: more work or energy than the chip can do.
+8. ``flop_impossible`` / ``energy_impossible``: more work or energy than the chip can do. FLOP
+   are bounded for the window as a whole: each precision's count is turned into the time the
+   chip needs for it at that precision's peak, and the times together must fit in the window.
 9. ``run_undeclared``: the record names a run not declared on the chip's cluster.
 
 Records of one chip are checked in seq order whatever their order in the batch, so a batch
@@ -43,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pausewatch.compute import COUNTER_TOLERANCE, HardwareCatalogue, load_catalogue
 from pausewatch.errors import UnknownChipError
+from pausewatch.fields import ed25519_key_problem as key_problem
 from pausewatch.ledger import root as merkle_root
 from pausewatch.telemetry._parse import _HEX64, _TIME, ParsedLine, _partial, parse_line
 from pausewatch.telemetry._record import (
@@ -62,6 +68,11 @@ ENERGY_HEADROOM = 1.5
 """Energy between two accepted records may reach TDP x elapsed seconds x this factor: boards
 draw above TDP in short excursions and TDP figures are nominal, but not 50% above for minutes."""
 
+MAX_LINE_BYTES = 64 * 1024
+"""The longest record line read, in bytes (without its newline). A record line is about 700
+bytes; anything near this is no record, and is refused as ``line_too_long`` without being
+read whole into memory or parsed."""
+
 _ZERO = timedelta(0)
 _first = operator.itemgetter(0)
 _index = operator.attrgetter("index")
@@ -70,9 +81,11 @@ _index = operator.attrgetter("index")
 class Rule(StrEnum):
     """Why a record was not accepted (``duplicate`` is no error: the record was already in)."""
 
+    LINE_TOO_LONG = "line_too_long"
     MALFORMED = "malformed"
     CHIP_UNKNOWN = "chip_unknown"
     CHIP_REVOKED = "chip_revoked"
+    CHIP_KEY_INVALID = "chip_key_invalid"
     CHIP_NOT_INSTALLED = "chip_not_installed"
     SIGNATURE = "signature"
     DUPLICATE = "duplicate"
@@ -401,10 +414,17 @@ def _chip_context(
             f"chip {chip_id!r} is not installed in a cluster of operator {operator_id!r} "
             f"(it is {where})"
         )
-    try:
-        key = _public_key(bytes(info.public_key))
-    except ValueError:
-        return Rule.SIGNATURE, f"the registered key of chip {chip_id!r} is not an Ed25519 key"
+    raw = bytes(info.public_key)
+    problem = key_problem(raw)
+    if problem is None:
+        try:
+            key = _public_key(raw)
+        except ValueError as exc:  # pragma: no cover - key_problem admits only valid keys
+            problem = str(exc)
+    if problem is not None:
+        return Rule.CHIP_KEY_INVALID, (
+            f"the registered key of chip {chip_id!r} is not a usable Ed25519 public key: {problem}"
+        )
     limits = {p.value: peak * (1 + tolerance) for p, peak in model.peak_flops.items()}
     max_power = None if model.tdp_w is None else model.tdp_w * ENERGY_HEADROOM
     return _Chip(info, key, model.name, info.cluster_id, limits, max_power)
@@ -461,7 +481,14 @@ def verify_batch(
     _require_utc(now)
     with _gc_paused():
         return _verify(
-            lines, operator_id, now, registry, chains, catalogue, flop_tolerance, every_signature
+            enumerate(lines),
+            operator_id,
+            now,
+            registry,
+            chains,
+            catalogue if catalogue is not None else load_catalogue(),
+            flop_tolerance,
+            every_signature,
         )
 
 
@@ -483,23 +510,43 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _too_long(index: int, size: int) -> Rejected:
+    return Rejected(
+        index,
+        None,
+        None,
+        Rule.LINE_TOO_LONG,
+        f"a line of {size} bytes is longer than the {MAX_LINE_BYTES}-byte limit of a record line",
+    )
+
+
+def _blank(index: int) -> Rejected:
+    return Rejected(index, None, None, Rule.MALFORMED, "not a JSON line: the line is blank")
+
+
 def _verify(
-    lines: Iterable[bytes | str],
+    lines: Iterable[tuple[int, bytes | str]],
     operator_id: str,
     now: datetime,
     registry: RegistryView,
     chains: Mapping[str, ChainState],
-    catalogue: HardwareCatalogue | None,
+    cat: HardwareCatalogue,
     flop_tolerance: float,
     every_signature: bool,
 ) -> BatchResult:
-    cat = catalogue if catalogue is not None else load_catalogue()
+    """Verify ``(index, line)`` pairs (indices increasing); see :func:`verify_batch`."""
     rejected: list[Rejected] = []
     chips: dict[str, _Chip | tuple[Rule, str]] = {}
     pending: dict[str, list[tuple[int, int, ParsedLine]]] = {}
 
     # Pass 1, batch order: the rules that need no chain (format, registry).
-    for index, line in enumerate(lines):
+    for index, line in lines:
+        if len(line) > MAX_LINE_BYTES:
+            rejected.append(_too_long(index, len(line)))
+            continue
+        if not line or line.isspace():
+            rejected.append(_blank(index))
+            continue
         try:
             parsed = parse_line(line)
         except RecordError as exc:
@@ -685,6 +732,7 @@ def _window_energy_work(
             f"(seq {last_seq}); the counter is cumulative"
         )
     limits = chip.flop_per_s
+    busy = 0.0  # seconds the window's work needs, each precision at its own peak
     for precision, count in record.flop.items():
         if not count:
             continue  # a zero counter for a format the chip lacks claims nothing
@@ -699,6 +747,17 @@ def _window_energy_work(
                 f"flop.{precision}: {count:.4g} in {seconds:g} s exceeds the {chip.model}'s "
                 f"{precision} peak * window * (1 + tolerance) = {per_s * seconds:.4g}"
             )
+        busy += count / per_s
+    # One chip does one thing at a time: its formats share the window. Each alone fitting is
+    # not enough (four formats each at peak would be four times what the chip can do).
+    if busy > seconds and len(record.flop) > 1:
+        shares = ", ".join(
+            f"{p} {c / limits[p]:.4g} s" for p, c in sorted(record.flop.items()) if c
+        )
+        return Rule.FLOP_IMPOSSIBLE, (
+            f"the window's work needs {busy:.4g} s at the {chip.model}'s peaks * (1 + "
+            f"tolerance) ({shares}), more than the {seconds:g} s window"
+        )
     if last_energy is not None and last_end is not None and chip.max_power_w is not None:
         rise = record.energy_j - last_energy
         elapsed = (end - last_end).total_seconds()

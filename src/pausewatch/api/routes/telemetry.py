@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pausewatch.api.deps import MetricsDep, ServiceDep
 from pausewatch.api.schemas import BatchAccepted, BatchGapPublic, BatchRejectionPublic
 from pausewatch.ledger import format_time
-from pausewatch.service import MalformedJSONError, decode_statement
+from pausewatch.service import MalformedJSONError, Upload, decode_statement
 from pausewatch.statements import Statement
 
 router = APIRouter(tags=["telemetry"])
@@ -31,12 +31,19 @@ SUBMISSION_HEADER = "Pausewatch-Submission"
         "(DESIGN.md, telemetry record). The `Pausewatch-Submission` header carries the base64 "
         "of the operator's `telemetry.submission/v1` statement (JSON), signed by a live key "
         "of that operator, naming the SHA-256 of the exact body and its number of lines. "
-        "Every record is verified (chip certified and installed in the operator's cluster, "
-        "signature, chain, windows, energy, physically possible FLOP, declared run); the "
-        "batch becomes one `telemetry.batch/v1` log entry with the root of the accepted "
-        "records, the rejections with their reasons, the gaps and the aggregates. The answer "
-        "comes once it is durable. The same upload again is answered 200 with the earlier "
-        "entry and `duplicate: true`: nothing is counted twice. Errors: 400 malformed "
+        "Every record is verified (chip certified, with a usable key, and installed in the "
+        "operator's cluster, signature, chain, windows, energy, physically possible FLOP for "
+        "the window as a whole, declared run); the batch becomes one `telemetry.batch/v1` log "
+        "entry with the root of the accepted records, a summary of the rejections, the gaps "
+        "and the aggregates. The answer comes once it is durable. **Rejections are "
+        "summarised**, in the answer as in the entry, whatever the upload's size: "
+        "`rejected_total`, `rejected_by_rule` (counts per rule) and `rejected`, the first 20 "
+        "by line number with their reasons. A line longer than 65,536 bytes is refused "
+        "(`line_too_long`) unread. The body is streamed to a temporary file and verified line "
+        "by line, so the service's memory per upload is bounded whatever its size. The same "
+        "upload again from the same operator is answered 200 with the earlier entry and "
+        "`duplicate: true`: nothing is counted twice (the same bytes from another operator "
+        "are that operator's own batch). Errors: 400 malformed "
         "submission header, 403 submission not signed by the operator, 413 too large, 422 "
         "digest or line count does not match."
     ),
@@ -64,9 +71,17 @@ async def upload_batch(
     """Upload one batch."""
     with metrics.batch_refusals():
         statement = _submission(submission)  # before the body: a bad header costs no upload
-    data = await request.body()  # not counted: a body over the limit is no upload
-    with metrics.batch_refusals():
-        receipt = await asyncio.to_thread(service.ingest_telemetry, data, statement)
+    upload = Upload()
+    try:
+        # Chunk by chunk into a spooled file: the upload is never one object in memory. Not
+        # counted: a body over the limit is no upload.
+        async for chunk in request.stream():
+            upload.write(chunk)
+        upload.finish()
+        with metrics.batch_refusals():
+            receipt = await asyncio.to_thread(service.ingest_telemetry, upload, statement)
+    finally:
+        upload.close()
     metrics.batch(receipt)
     if receipt.duplicate:
         response.status_code = 200
@@ -77,6 +92,8 @@ async def upload_batch(
         accepted=receipt.accepted,
         duplicates=receipt.duplicates,
         rejected=[BatchRejectionPublic(**r) for r in receipt.rejected],
+        rejected_total=receipt.rejected_total,
+        rejected_by_rule=receipt.rejected_by_rule,
         gaps=[BatchGapPublic(**g) for g in receipt.gaps],
         records_root=receipt.records_root,
     )
