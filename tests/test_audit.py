@@ -310,3 +310,28 @@ def test_audit_of_a_store_names_a_tampered_subtree_hash(engine: Engine, log_sign
 def store_entry_bytes(store: LogStore) -> list[bytes]:
     """Every entry's bytes, from the store."""
     return [data for _, data in store.entries()]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(b"not json", id="not JSON"),
+        pytest.param(canonical({"statement": {}}), id="missing integrated_at"),
+        pytest.param(canonical({"integrated_at": 7, "statement": {}}), id="time not a string"),
+        pytest.param(
+            canonical({"integrated_at": "2026-11-26T12:00:00.000000Z", "statement": {}}),
+            id="no statement",
+        ),
+    ],
+)
+def test_an_entry_holding_no_statement_is_reported_and_the_fold_goes_on(bad: bytes) -> None:
+    """An entry that holds no readable statement is a problem of the audit, set aside in the
+    recomputed views as the service sets it aside; the entries after it are folded (before,
+    the recomputing audit stopped with 'expected log entry 0, got 1')."""
+    entries, log = make_log(3)
+    key = KeyPair.generate("secretariat")
+    entries[1] = bad
+    report, _ = audit_log(enumerate(entries), [], log.verifier(), secretariat=key.signer_id)
+    assert report.entries == 3
+    assert any(p.startswith("entry 1:") for p in report.problems), report.problems
+    assert not any(p.startswith("entry 2:") for p in report.problems), report.problems

@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pausewatch.errors import ConfigurationError, Error
-from pausewatch.fields import parse_time
+from pausewatch.fields import EARLIEST, parse_time
 from pausewatch.governance._witnesses import MAX_COSIGNATURE_LAG
 from pausewatch.ledger import (
     EMPTY_ROOT,
@@ -37,7 +38,7 @@ from pausewatch.ledger import (
     leaf_hash,
 )
 from pausewatch.registry import Registry
-from pausewatch.state import new_registry
+from pausewatch.state import isolate_unreadable, new_registry
 from pausewatch.statements import canonical, parse_json, parse_statement
 
 MAX_PROBLEMS = 100
@@ -139,20 +140,27 @@ def check_entry(
     fold: Registry | None = None,
 ) -> str:
     """Check one entry's bytes; return its integration time (for ordering). With ``fold``,
-    fold the entry's statement into it (a registry recomputed from the entries alone)."""
+    fold the entry's statement into it (a registry recomputed from the entries alone); an entry
+    that holds no readable statement is set aside there as the service's fold sets it aside."""
+
+    def unreadable(reason: str, when: object = None) -> None:
+        report.problem(f"entry {index}: {reason}")
+        if fold is not None:
+            isolate_unreadable(fold, index, _time_or(when, last_time), data, reason)
+
     try:
         obj = parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        report.problem(f"entry {index}: not JSON")
+        unreadable("not JSON")
         return last_time
     if not isinstance(obj, dict) or set(obj) != {"integrated_at", "statement"}:
-        report.problem(f"entry {index}: expected keys integrated_at and statement")
+        unreadable("expected keys integrated_at and statement")
         return last_time
     if canonical(obj) != data:
         report.problem(f"entry {index}: bytes are not RFC 8785 canonical")
     t = obj["integrated_at"]
     if not isinstance(t, str):
-        report.problem(f"entry {index}: integrated_at is not a string")
+        unreadable("integrated_at is not a string")
         return last_time
     if t < last_time:
         report.problem(
@@ -162,26 +170,25 @@ def check_entry(
         statement = parse_statement(obj["statement"])
         report.kinds[statement.kind] = report.kinds.get(statement.kind, 0) + 1
     except Error as exc:
-        report.problem(f"entry {index}: {exc}")
-        if fold is not None:
-            # Set aside as the service's fold does (isolated, listed as unreadable), so that
-            # the views recomputed here are the service's.
-            envelope = obj["statement"] if isinstance(obj["statement"], dict) else {}
-            kind, signer = envelope.get("kind"), envelope.get("signer")
-            fold.isolate(
-                index,
-                parse_time(t),
-                kind if isinstance(kind, str) else "unknown",
-                signer if isinstance(signer, str) else None,
-                f"the statement cannot be read: {type(exc).__name__}: {exc}",
-            )
+        unreadable(f"the statement cannot be read: {type(exc).__name__}: {exc}", t)
         return max(t, last_time)
     if fold is not None:
-        outcome = fold.apply(index, parse_time(t), statement)
+        outcome = fold.apply(index, _time_or(t, last_time), statement)
         report.rejected_entries += not outcome.accepted
         if fold.get("unreadable", index) is not None:
             report.problem(f"entry {index}: {outcome.reason}")
     return max(t, last_time)
+
+
+def _time_or(text: object, fallback: str) -> datetime:
+    """``text`` as a time; else the previous entry's time, else the earliest time."""
+    for candidate in (text, fallback):
+        if isinstance(candidate, str):
+            try:
+                return parse_time(candidate)
+            except ValueError:
+                continue
+    return EARLIEST
 
 
 def witness_threshold(witnesses: list[Verifier] | None, threshold: int | None) -> int:
@@ -262,7 +269,9 @@ def audit_log(
     last_time = ""
     # The fold checks recorded witness cosignatures against the tree recomputed here, which
     # holds every entry up to the one being folded.
-    recent = _RecentRoots(MAX_COSIGNATURE_LAG + 1)
+    # While entry i is folded the ring holds sizes up to i + 1; a cosignature may reach back
+    # to size i - MAX_COSIGNATURE_LAG.
+    recent = _RecentRoots(MAX_COSIGNATURE_LAG + 2)
     fold = new_registry({secretariat}, roots=recent) if secretariat else None
     for index, data in entries:
         if index != tree.size:

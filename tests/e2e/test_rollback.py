@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from conftest import Process, free_port, run_cli
 from pausewatch.client import PausewatchClient
-from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.statements import load_key, sign_statement
 from pausewatch.store import make_engine
 
 pytestmark = pytest.mark.slow
@@ -96,9 +96,10 @@ def store(db_url: str, tmp_path: Path) -> Store:
     return Store(db_url, tmp_path / "log", tmp_path / "snapshot")
 
 
-def submit(url: str, first: int, count: int) -> None:
-    """Submit ``count`` notices, each acknowledged once durable."""
-    key = KeyPair.generate("clerk")
+def submit(url: str, first: int, count: int, data_dir: Path) -> None:
+    """Submit ``count`` notices signed by the log's secretariat (only registered keys may write
+    notices, ADR 0015), each acknowledged once durable."""
+    key = load_key(data_dir / "keys", "secretariat")
     with PausewatchClient(url) as client:
         for i in range(first, first + count):
             assert client.submit(sign_statement("notice/v1", {"title": f"n{i}"}, key))["index"] == i
@@ -107,7 +108,7 @@ def submit(url: str, first: int, count: int) -> None:
 def run_log(start_log: Callable[..., Process], store: Store, first: int, count: int) -> None:
     """Start the log on the store, submit, stop it cleanly."""
     server = start_log(store.data_dir, *store.serve_args())
-    submit(server.url, first, count)
+    submit(server.url, first, count, store.data_dir)
     server.stop()
 
 
@@ -153,7 +154,7 @@ def test_restored_older_database_is_refused(start_log: Any, store: Store) -> Non
         for f in newer.iterdir():
             shutil.copy2(f, store.data_dir / f.name)
         server = start_log(store.data_dir)
-        submit(server.url, 5, 1)
+        submit(server.url, 5, 1, store.data_dir)
 
 
 def test_truncated_database_is_refused(start_log: Any, store: Store) -> None:
@@ -180,14 +181,14 @@ def test_unsafe_override_starts_a_rolled_back_log_and_audit_catches_the_fork(
     run_log(start_log, store, 0, 2)
     store.snapshot()
     server = start_log(store.data_dir, *store.serve_args())
-    submit(server.url, 2, 2)
+    submit(server.url, 2, 2, store.data_dir)
     held = tmp_path / "held.txt"
     with PausewatchClient(server.url) as client:
         held.write_text(client.checkpoint())
     server.stop()
     store.restore()
     forked = start_log(store.data_dir, *store.serve_args(), "--unsafe-trust-database")
-    submit(forked.url, 2, 3)
+    submit(forked.url, 2, 3, store.data_dir)
     assert "fork" in forked.log.read_text()
     log_key = (store.data_dir / "keys" / "pausewatch.local_log.pub").read_text().strip()
     res = run_cli(

@@ -7,6 +7,7 @@ import pytest
 
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
 from pausewatch.registry import Registry
+from pausewatch.registry._fold import FoldInterruptedError
 
 from .world import World, declaration, key
 
@@ -280,3 +281,29 @@ def test_entries_must_come_in_order() -> None:
     )
     with pytest.raises(ValueError, match="expected log entry 0"):
         r.apply(3, w.now, statement)
+
+
+def test_a_handler_interrupted_by_what_lies_outside_the_views_isolates_nothing() -> None:
+    """A handler whose reading of the log's tree failed (a database error) raises
+    FoldInterruptedError: the entry is not set aside as unreadable, the fold does not move on,
+    and the same entry folds once the tree can be read again."""
+    w = World()
+    statement = w.sign(
+        "party.register/v1",
+        {"party_id": "a", "name": "A", "key": key("a").signer_id},
+        w.secretariat,
+    )
+    failing = {"party.register/v1": _interrupted}
+    r = Registry(frozenset({w.secretariat.signer_id}), handlers=failing)
+    with pytest.raises(FoldInterruptedError):
+        r.apply(0, w.now, statement)
+    assert r.applied == 0
+    assert r.views["unreadable"] == {}
+    with pytest.raises(FoldInterruptedError):
+        r.check(statement, w.now)
+    r.handlers = w.registry.handlers
+    assert r.apply(0, w.now, statement).accepted
+
+
+def _interrupted(ctx: object, body: object) -> None:
+    raise FoldInterruptedError("the log's root at size 1: database is locked")

@@ -23,7 +23,13 @@ from datetime import datetime, timedelta
 from pausewatch.errors import Error
 from pausewatch.governance._statements import WitnessAction, WitnessCosignature, WitnessRegister
 from pausewatch.ledger import Checkpoint, Note, Verifier, format_time
-from pausewatch.registry._fold import Handler, Registry, RejectedError, _Context
+from pausewatch.registry._fold import (
+    FoldInterruptedError,
+    Handler,
+    Registry,
+    RejectedError,
+    _Context,
+)
 from pausewatch.statements import Body
 
 WITNESS_FRESHNESS = timedelta(days=1)
@@ -104,7 +110,10 @@ def _cosignature(ctx: _Context, body: Body) -> None:
         raise RejectedError(
             "witness cosignature: this fold has no view of the log's tree to check it against"
         )
-    ours = roots(checkpoint.size)
+    try:
+        ours = roots(checkpoint.size)
+    except Exception as exc:  # the log's tree could not be read: fold this entry again later
+        raise FoldInterruptedError(f"the log's root at size {checkpoint.size}: {exc}") from exc
     if ours != checkpoint.root_hash:
         raise RejectedError(
             f"witness cosignature: the checkpoint's root at size {checkpoint.size} is "

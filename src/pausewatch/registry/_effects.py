@@ -57,7 +57,11 @@ def current_effect(registry: Registry, index: int, statement: Statement) -> Effe
     """The current effect of ``statement``, accepted at log entry ``index``; none for kinds
     whose effect no later entry undoes (a notice, a vote, a revocation), and for an entry the
     fold rejected or has not folded yet."""
-    if index >= registry.applied or registry.get("rejected", index) is not None:
+    if (
+        index >= registry.applied
+        or registry.get("rejected", index) is not None
+        or registry.get("unreadable", index) is not None
+    ):
         return None
     body = statement.body
     kind = statement.kind

@@ -194,6 +194,8 @@ class Registry:
                 "integrated_at": format_time(integrated_at),
             }
             return Outcome(index, False, reason, (self._set("rejected", (index,), row),))
+        except FoldInterruptedError:
+            raise
         except Exception as exc:
             # The fold is pure: a handler that fails on an entry fails on it every time, so
             # folding it again would stop the fold there for good. It is isolated instead.
@@ -243,6 +245,8 @@ class Registry:
             handler(ctx, statement.body)
         except RejectedError as exc:
             return exc
+        except FoldInterruptedError:
+            raise
         except Exception as exc:
             return RejectedError(_failure(exc), unreadable=True)
         return None
@@ -250,6 +254,12 @@ class Registry:
     def _set(self, view: str, key: tuple[Any, ...], row: Row) -> Change:
         self.views[view][key] = row
         return Change(view, key, row)
+
+
+class FoldInterruptedError(Exception):
+    """Raised by a handler whose reading of something outside the views failed (the log's
+    tree, read from the database): the entry is not at fault and must be folded again, so this
+    is never isolated, and the fold stops here until the next catch-up."""
 
 
 def _failure(exc: BaseException) -> str:
@@ -1083,6 +1093,7 @@ __all__ = [
     "HANDLERS",
     "VIEWS",
     "Change",
+    "FoldInterruptedError",
     "Handler",
     "LiftState",
     "Outcome",

@@ -19,7 +19,6 @@ from pausewatch.errors import (
     ConfigurationError,
     NotFoundError,
     StatementError,
-    StorageFullError,
 )
 from pausewatch.ledger import (
     Appended,
@@ -30,7 +29,7 @@ from pausewatch.ledger import (
     format_time,
 )
 from pausewatch.registry import ChipCertify, Effect, current_effect
-from pausewatch.service._errors import RegistryConflictError
+from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
 from pausewatch.service._governance import clerk
 from pausewatch.service._notices import (
     NOTICE_KIND,
@@ -50,7 +49,7 @@ from pausewatch.statements import (
     parse_json,
     parse_statement,
 )
-from pausewatch.store import CheckpointFile, make_engine, storage_full, upgrade
+from pausewatch.store import CheckpointFile, make_engine, upgrade
 
 Clock = Callable[[], datetime]
 _logger = logging.getLogger("pausewatch.service")
@@ -187,11 +186,11 @@ class LogService:
     def _fold(self, _size: int) -> None:
         self.fold()
 
-    def fold(self) -> None:
-        """Fold the new entries into the views. A failure here must not stop the sequencer
-        (the entries are durable already): it is logged, and the next batch or the next start
-        folds from where the views stand."""
-        self._try_fold()
+    def fold(self) -> Exception | None:
+        """Fold the new entries into the views; return the failure, if any. A failure must not
+        stop the sequencer (the entries are durable already): it is logged, and the next batch
+        or the next start folds from where the views stand."""
+        return self._try_fold()
 
     def _try_fold(self) -> Exception | None:
         """:meth:`fold`, returning its failure if there was one."""
@@ -287,7 +286,7 @@ class LogService:
                 # the entry once the fold has caught up.
                 if ticket is not None:
                     ticket.settle(appended.integrated_at)
-                folded.set_exception(_unfolded(appended.index, failure))
+                folded.set_exception(unfolded(appended.index, failure))
                 return
             if ticket is not None:
                 if appended.duplicate:
@@ -303,15 +302,11 @@ class LogService:
         durable.add_done_callback(then_fold)
         return folded
 
-    def rejection(self, index: int) -> RegistryConflictError | None:
+    def rejection(self, index: int) -> StatementError | None:
         """The error to answer with when the fold rejected log entry ``index`` (a statement
-        that passed the check before it was appended but lost a race on the log)."""
-        row = self.state.registry.get("rejected", index)
-        if row is None:
-            return None
-        return RegistryConflictError(
-            f"entry {index} is on the log, but the registry rejected it: {row['reason']}"
-        )
+        that passed the check before it was appended but lost a race on the log), or set it
+        aside as unreadable."""
+        return entry_refusal(self.state.registry, index)
 
     def effect(self, index: int, statement: Statement) -> Effect | None:
         """Whether ``statement``, accepted at entry ``index``, still has its effect (none for
@@ -394,18 +389,6 @@ class LogService:
     def entry_json(self, index: int) -> dict[str, Any]:
         """An entry as JSON (see the API schema)."""
         return entry_to_json(self.log.entry(index))
-
-
-def _unfolded(index: int, failure: Exception) -> Exception:
-    """The error to answer with when entry ``index`` is on the log but the fold failed."""
-    if storage_full(failure):
-        error: Exception = StorageFullError(
-            f"entry {index} is on the log, but the storage is too full to fold it into the "
-            "registry's views; retry once space is freed (the retry is answered with the entry)"
-        )
-        error.__cause__ = failure
-        return error
-    return failure
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from sqlalchemy import Connection, Engine
 from pausewatch.errors import AuthorizationError, Error, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.registry import Registry
-from pausewatch.service._errors import RegistryConflictError
+from pausewatch.service._errors import entry_refusal, unfolded
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
 from pausewatch.store._views import telemetry_records
@@ -285,7 +285,7 @@ class TelemetryIngest:
         sequencer: Sequencer,
         secretariat: KeyPair,
         clock: Callable[[], datetime],
-        fold: Callable[[], None],
+        fold: Callable[[], Exception | None],
         *,
         every_signature: bool = False,
     ) -> None:
@@ -345,14 +345,15 @@ class TelemetryIngest:
                 summary = self._verify(upload, body, now)
             statement = self._batch_statement(submission, body, summary, now)
             appended = self._append(statement)
-            self.fold()
-            rejected = self.state.registry.get("rejected", appended.index)
-            if rejected is not None:
-                # Something changed between the check and the append (a key rotated, say).
-                raise RegistryConflictError(
-                    f"entry {appended.index} is on the log, but the registry rejected the "
-                    f"batch: {rejected['reason']}"
-                )
+            failure = self.fold()
+            if failure is not None and self.state.registry.applied <= appended.index:
+                # Durable but not folded: no receipt that would let the operator's next batch
+                # be checked against chain heads that lack this one.
+                raise unfolded(appended.index, failure)
+            # Something may have changed between the check and the append (a key rotated).
+            refused = entry_refusal(self.state.registry, appended.index)
+            if refused is not None:
+                raise refused
         listed = summary.rejections.to_json()
         return BatchReceipt(
             index=appended.index,

@@ -19,7 +19,13 @@ from pausewatch.state._facts import (
     silence_limit,
 )
 from pausewatch.state._fold import new_registry
-from pausewatch.state._store import RebuildReport, StateStore, dump_view, statement_of
+from pausewatch.state._store import (
+    RebuildReport,
+    StateStore,
+    dump_view,
+    isolate_unreadable,
+    statement_of,
+)
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 
 __all__ = [
@@ -32,6 +38,7 @@ __all__ = [
     "evaluated",
     "facts_from_registry",
     "halt_orders",
+    "isolate_unreadable",
     "new_registry",
     "silence_limit",
     "state_meta",

@@ -40,16 +40,25 @@ def fold_entry(registry: Registry, entry: Entry) -> Outcome:
     try:
         statement = statement_of(entry)
     except Exception as exc:
-        kind, signer = _envelope_names(entry)
         reason = f"the statement cannot be read: {type(exc).__name__}: {exc}"
-        return registry.isolate(entry.index, entry.integrated_at, kind, signer, reason)
+        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, reason)
     return registry.apply(entry.index, entry.integrated_at, statement)
 
 
-def _envelope_names(entry: Entry) -> tuple[str, str | None]:
+def isolate_unreadable(
+    registry: Registry, index: int, integrated_at: datetime, data: bytes, reason: str
+) -> Outcome:
+    """Set aside entry ``index`` (its bytes ``data``), which holds no statement this version
+    can read, naming the kind and signer its envelope gives as far as they can be read. The
+    service's fold and the audit's both call this, so that their views agree."""
+    kind, signer = _envelope_names(data)
+    return registry.isolate(index, integrated_at, kind, signer, reason)
+
+
+def _envelope_names(data: bytes) -> tuple[str, str | None]:
     """The kind and signer an unreadable entry names, as far as they can be read."""
     try:
-        envelope = parse_json(entry.data)["statement"]
+        envelope = parse_json(data)["statement"]
         kind, signer = envelope.get("kind"), envelope.get("signer")
     except Exception:
         return "unknown", None
@@ -241,4 +250,4 @@ def _count_differences(view: str, before: list[Row], after: list[Row]) -> int:
     return sum(1 for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
-__all__ = ["RebuildReport", "StateStore", "dump_view", "statement_of"]
+__all__ = ["RebuildReport", "StateStore", "dump_view", "isolate_unreadable", "statement_of"]
