@@ -56,20 +56,25 @@ _RFC3339 = re.compile(
     r"(?P<offset>Z|[+-]\d{2}:\d{2})"
 )
 _UTC_OFFSETS = ("Z", "+00:00")
+_UTC_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|\+00:00)"
+).fullmatch
 
 
 def check_time(value: datetime) -> datetime:
     """``value`` as an aware UTC time within [:data:`EARLIEST`, :data:`LATEST`); else ValueError."""
-    offset = value.utcoffset()
-    if offset is None:
-        raise ValueError("expected a time with its offset, in UTC ('Z')")
-    if offset.total_seconds() != 0:
-        raise ValueError("expected a UTC time ending in 'Z' or '+00:00'")
+    if value.tzinfo is not UTC:
+        offset = value.utcoffset()
+        if offset is None:
+            raise ValueError("expected a time with its offset, in UTC ('Z')")
+        if offset:
+            raise ValueError("expected a UTC time ending in 'Z' or '+00:00'")
+        value = value.replace(tzinfo=UTC)
     if not EARLIEST <= value < LATEST:
         raise ValueError(
             f"expected a time from {EARLIEST.year} up to {LATEST.year}, got {format_time(value)}"
         )
-    return value.astimezone(UTC)
+    return value
 
 
 def parse_time(text: str, *, utc_only: bool = True) -> datetime:
@@ -107,7 +112,14 @@ def format_time(t: datetime) -> str:
 
 def _time_in(value: object) -> object:
     if isinstance(value, str):
-        return parse_time(value)
+        if _UTC_RFC3339(value) is not None:
+            # The common case, kept fast (facts hold hundreds of thousands of times):
+            # check_time, the after-validator, checks the range.
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        return parse_time(value)  # raises with the reason
     if isinstance(value, datetime):
         return value
     raise ValueError("expected an RFC 3339 date-time string such as 2027-01-01T00:00:00Z")
