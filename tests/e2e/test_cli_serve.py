@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,14 @@ def test_serve_listens_on_the_port_the_environment_names(
         args += ["--demo", "--demo-pace", "60"]
     p = Process(args, f"http://127.0.0.1:{port}", tmp_path / "serve.log").start(timeout=60)
     processes.append(p)
-    assert f"127.0.0.1:{port}" in p.log.read_text()
+    # It answers on the port (start() waited for that); it also says so, a moment later for
+    # --demo, which prints its address once the demo world's service is up.
+    address = f"127.0.0.1:{port}"
+    for _ in range(300):
+        if address in p.log.read_text():
+            break
+        time.sleep(0.1)
+    assert address in p.log.read_text()
 
 
 def test_make_run_names_no_port_of_its_own() -> None:

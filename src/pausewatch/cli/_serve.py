@@ -102,7 +102,7 @@ def _serve_demo(data_dir: Path | None, host: str | None, port: int | None, pace:
     from pausewatch.demo import serve_demo
     from pausewatch.settings import Settings
 
-    # The address comes from the settings like plain `serve`'s (PAUSEWATCH_HOST/PORT, .env),
+    # The address comes from the settings like plain `serve`'s (PAUSEWATCH_HOST/PORT),
     # so that `make run` listens where the environment says.
     settings = Settings()
     where = data_dir or settings.data_dir.parent / "pausewatch-demo"
