@@ -6,9 +6,25 @@ view, the findings, the pause, every proposal, every run report and every dashbo
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from pausewatch.registry import VIEWS
+from pausewatch.statements import KeyPair, canonical, signing_input
+
+
+def sign_unchecked(kind: str, body: dict[str, Any], key: KeyPair) -> dict[str, Any]:
+    """An envelope over ``body`` signed without validating it first (what any client that does
+    not use our models may send)."""
+    sig = key.sign(signing_input(kind, canonical(body)))
+    return {
+        "kind": kind,
+        "body": body,
+        "signer": key.signer_id,
+        "sig": base64.b64encode(sig).decode(),
+    }
 
 
 def read_everything(client: TestClient) -> list[str]:

@@ -8,7 +8,6 @@ A world copy per kind; the statements of one kind accumulate in it across exampl
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,14 @@ from api_world import (  # type: ignore[import-not-found]
     open_world,
 )
 from body_strategies import body_strategy, model_strategy  # type: ignore[import-not-found]
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from readback import read_everything  # type: ignore[import-not-found]
+from readback import read_everything, sign_unchecked  # type: ignore[import-not-found]
 
 from pausewatch.ledger import Signer
 from pausewatch.service import due_decisions, trigger_proposals
-from pausewatch.statements import body_model, canonical, kinds, load_key, signing_input
+from pausewatch.statements import body_model, canonical, kinds, load_key
 
 KNOWN: dict[str, list[str]] = {
     "id": ["us", "lab", "f1", "c1", "r1", "r-halt", "nv", "chip-1", "chip-2", "aisi", "m-r1"],
@@ -96,7 +95,7 @@ BASES: dict[str, dict[str, Any]] = {
     "chip.custody/v1": {"chip_id": "chip-2", "action": "install", "cluster_id": "c1"},
     "run.declaration/v1": declaration("r-new"),
     "run.start/v1": {"run_id": "r1", "at": "2027-02-01T00:00:00Z"},
-    "run.end/v1": {"run_id": "r1", "at": "2027-03-01T00:00:00Z", "outcome": "finished"},
+    "run.end/v1": {"run_id": "r1", "at": "2027-03-01T00:00:00Z", "outcome": "abandoned"},
     "run.change/v1": {"run_id": "r1", "reason": "more", "planned_flop": 6e22},
     "position/v1": {
         "stance": "backs",
@@ -201,9 +200,10 @@ def test_no_drawn_statement_breaks_a_read(kind: str, world: World, tmp_path: Pat
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
         @given(bodies=st.lists(body_strategy(model, base, KNOWN), min_size=1, max_size=3))
+        @example(bodies=[base])  # always: the base body, which the world's fold accepts
         def check(bodies: list[dict[str, Any]]) -> None:
             for body in bodies:
-                envelope = _sign(kind, body, key)
+                envelope = sign_unchecked(kind, body, key)
                 resp = client.post("/v1/statements", json=envelope)
                 statuses.append(resp.status_code)
                 assert resp.status_code < 500, resp.text
@@ -213,16 +213,6 @@ def test_no_drawn_statement_breaks_a_read(kind: str, world: World, tmp_path: Pat
             trigger_proposals(service.state, now, secretariat)
 
         check()
-    # The test has power only if some drawn statements took effect and reached the views.
+    # The test has power only if statements took effect and reached the views: the base body
+    # at least (an explicit example), so that a base the fold refuses fails here.
     assert 201 in statuses or kind in REFUSED_KINDS, sorted(statuses)
-
-
-def _sign(kind: str, body: dict[str, Any], key: Any) -> dict[str, Any]:
-    """An envelope over ``body`` signed without validating it (what any client may send)."""
-    sig = key.sign(signing_input(kind, canonical(body)))
-    return {
-        "kind": kind,
-        "body": body,
-        "signer": key.signer_id,
-        "sig": base64.b64encode(sig).decode(),
-    }

@@ -21,12 +21,12 @@ from api_world import (  # type: ignore[import-not-found]
     open_world,
 )
 from fastapi.testclient import TestClient
-from readback import read_everything  # type: ignore[import-not-found]
+from readback import read_everything, sign_unchecked  # type: ignore[import-not-found]
 
 from pausewatch.ledger import PendingEntry
 from pausewatch.service import LogService
 from pausewatch.state._facts import readable_facts
-from pausewatch.statements import KeyPair, canonical, sign_statement, signing_input
+from pausewatch.statements import KeyPair, canonical, sign_statement
 
 PROBLEM = "application/problem+json"
 
@@ -89,24 +89,12 @@ def test_a_value_no_layer_can_read_is_refused_and_every_read_still_answers(
     service, client = served
     kind, body = TRIGGERS[trigger]
     size = service.log.size
-    envelope = _signed_anyway(kind, body, world.keys["operator"])
+    envelope = sign_unchecked(kind, body, world.keys["operator"])
     resp = client.post("/v1/statements", json=envelope)
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"] == PROBLEM
     assert service.log.size == size
     assert read_everything(client) == []
-
-
-def _signed_anyway(kind: str, body: dict[str, Any], key: KeyPair) -> dict[str, Any]:
-    """An envelope signed over ``body`` without validating it first (a client that does not
-    use our models)."""
-    sig = key.sign(signing_input(kind, canonical(body)))
-    return {
-        "kind": kind,
-        "body": body,
-        "signer": key.signer_id,
-        "sig": base64.b64encode(sig).decode(),
-    }
 
 
 def test_a_utc_offset_spelled_plus_zero_is_taken(
@@ -160,7 +148,7 @@ def test_a_chip_key_must_be_a_canonical_ed25519_key(
         "key": key,
     }
     resp = client.post(
-        "/v1/statements", json=_signed_anyway("chip.certify/v1", body, world.keys["chip_maker"])
+        "/v1/statements", json=sign_unchecked("chip.certify/v1", body, world.keys["chip_maker"])
     )
     assert resp.status_code == 422, resp.text
     assert "key" in resp.json()["detail"]
@@ -185,7 +173,7 @@ def test_an_entry_the_fold_cannot_read_is_isolated_and_reported(
     aside: listed in the unreadable view with its index and reason, reported as an
     ``entry_unreadable`` finding, and every read, later statement and decision goes on."""
     service, client = served
-    envelope = _signed_anyway(
+    envelope = sign_unchecked(
         "run.declaration/v1",
         declaration("r-bio") | {"primary_data": "Biological"},
         world.keys["operator"],

@@ -3,17 +3,13 @@ each field) and the role whose key signs it (``pausewatch statement kinds``)."""
 
 from __future__ import annotations
 
-import ast
 import enum
 import inspect
-import itertools
-import textwrap
 import types
 from dataclasses import dataclass
-from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pausewatch.statements._kinds import Body, body_model
+from pausewatch.statements._kinds import body_model
 
 
 @dataclass(frozen=True)
@@ -61,13 +57,14 @@ class KindDescription:
 def describe_kind(kind: str) -> KindDescription:
     """Describe ``kind`` (:class:`~pausewatch.errors.UnknownKindError` when it is unknown)."""
     model = body_model(kind)
-    docs = _field_docstrings(model)
     fields = tuple(
         FieldDescription(
             name=name,
             type=type_name(info.annotation),
             required=info.is_required(),
-            description=info.description or docs.get(name, ""),
+            # Body models take their fields' docstrings as descriptions (pydantic's
+            # use_attribute_docstrings, as the policy model does).
+            description=" ".join((info.description or "").split()),
         )
         for name, info in model.model_fields.items()
     )
@@ -95,34 +92,6 @@ def type_name(annotation: Any) -> str:
         inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
         return f"{name}[{inner}]" if args else name
     return str(getattr(annotation, "__name__", annotation))
-
-
-@cache
-def _field_docstrings(model: type[Body]) -> dict[str, str]:
-    """The string literal written under each annotated field of ``model`` and its bases (the
-    house style documents every field so)."""
-    docs: dict[str, str] = {}
-    for cls in reversed(model.__mro__):
-        if not (isinstance(cls, type) and issubclass(cls, Body)):
-            continue
-        try:
-            source = textwrap.dedent(inspect.getsource(cls))
-        except (OSError, TypeError):
-            continue
-        [node] = ast.parse(source).body
-        if not isinstance(node, ast.ClassDef):
-            continue
-        body = node.body
-        for statement, after in itertools.pairwise(body):
-            if (
-                isinstance(statement, ast.AnnAssign)
-                and isinstance(statement.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[statement.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
-    return docs
 
 
 __all__ = ["FieldDescription", "KindDescription", "describe_kind", "type_name"]

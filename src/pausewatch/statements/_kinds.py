@@ -22,7 +22,9 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*/v[1-9][0-9]*$")
 class Body(BaseModel):
     """Base of every statement body: frozen, strict about unknown fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
 
     signed_by: ClassVar[str] = "anyone"
     """The role whose key must sign this kind (``anyone``, ``registered``: any live key of the
