@@ -14,11 +14,11 @@ from pausewatch.compute import (
     project_crossing,
 )
 from pausewatch.errors import NotFoundError
-from pausewatch.policy import Evaluation, Policy, evaluate, policy_digest
+from pausewatch.policy import Evaluation, Policy, policy_digest
 from pausewatch.policy._facts import RunFact
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import VIEWS, Registry
-from pausewatch.state import StateStore, evaluated, facts_from_registry
+from pausewatch.state import StateStore, evaluated
 
 
 def _policy(registry: Registry, at: datetime) -> Policy:
@@ -89,8 +89,13 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
             key=lambda row: int(row["idx"]),
         )
         policy = registry.policy_at(at)
-        # The facts once, for both the projection and the evaluation.
-        facts = None if policy is None else facts_from_registry(registry, at, policy)
+        # The facts and the evaluation once (the facts' open critical findings come from the
+        # same evaluation), for both the projection and the findings.
+        facts, result = (
+            (None, None)
+            if policy is None
+            else evaluated(registry, at, policy, digest=policy_digest(policy))
+        )
     measured = {} if totals is None else {p: int(v) for p, v in json.loads(totals["flop"]).items()}
     rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL
     history = _history(batches, rule)
@@ -111,10 +116,9 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
         "findings": [],
         "obligations": [],
     }
-    if policy is not None and facts is not None:
+    if policy is not None and facts is not None and result is not None:
         fact = next((r for r in facts.runs if r.id == run_id), None)
         report["projection"] = None if fact is None else _projection(fact, policy, at)
-        result = evaluate(policy, facts, at, digest=policy_digest(policy))
         subjects = {f"run:{run_id}", f"model:{run['model']}"}
         report["policy"] = {"id": result.policy_id, "version": result.policy_version}
         report["findings"] = [f.to_json() for f in result.findings if f.subject in subjects]
