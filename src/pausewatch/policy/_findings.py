@@ -121,8 +121,10 @@ class Finding(NamedTuple):
     """What it sets in motion under the policy."""
     tier: Tier | None = None
     """The compute tier concerned, if any."""
-    figures: tuple[tuple[str, float | str], ...] = ()
-    """Figures it quotes, as (name, value) pairs in a fixed order per kind of finding."""
+    figures: tuple[tuple[str, float | str | bool], ...] = ()
+    """Figures it quotes, as (name, value) pairs in a fixed order per kind of finding; a
+    threshold finding adds the ``low`` and ``high`` of the figure it compares and whether that
+    interval ``straddles`` the threshold (docs/adr/0022)."""
 
     def sort_key(self) -> tuple[int, str, str, str]:
         """Most severe first, then by subject and kind."""

@@ -58,6 +58,26 @@ class Compute(NamedTuple):
         rel = (below if below > spread else spread) / value
         return f"{value:.3g} FLOP ({self.method}, ±{rel:.0%})"
 
+    def straddles(self, threshold: float) -> bool:
+        """Whether the interval holds figures both at or below ``threshold`` and above it: the
+        compute may or may not be above it (a threshold applies *above* its figure)."""
+        return self.low <= threshold < self.high
+
+    def bounds(self, threshold: float) -> tuple[tuple[str, float | str | bool], ...]:
+        """The figures every threshold finding adds to its own: ``low``, ``high`` and
+        ``straddles`` (docs/adr/0022)."""
+        return (("low", self.low), ("high", self.high), ("straddles", self.straddles(threshold)))
+
+    def straddle_words(self, threshold: float, what: str) -> str:
+        """``; its interval 9.8e+25 to 1.02e+26 FLOP straddles the 1e+26 FLOP prohibition``
+        where it does (``what`` names the threshold), else nothing."""
+        if not self.straddles(threshold):
+            return ""
+        return (
+            f"; its interval {self.low:.3g} to {self.high:.3g} FLOP straddles the "
+            f"{threshold:.3g} FLOP {what}"
+        )
+
 
 _NONE = Compute(0.0, 0.0, 0.0, "none")
 
@@ -201,7 +221,7 @@ class State:
         *,
         action: Action = Action.FINDING,
         tier: Tier | None = None,
-        figures: tuple[tuple[str, float | str], ...] = (),
+        figures: tuple[tuple[str, float | str | bool], ...] = (),
     ) -> None:
         # Figures keep the order each call site gives them in: fixed, hence deterministic.
         self.findings.append(

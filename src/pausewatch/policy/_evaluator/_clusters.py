@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pausewatch.compute import H100E_FLOPS
+from pausewatch.compute import COUNTER_TOLERANCE, H100E_FLOPS
 from pausewatch.policy._evaluator._base import _BY_ID, State, _fmt_time, _plus
 from pausewatch.policy._facts import ClusterFact
 from pausewatch.policy._findings import FindingKind, ObligationStatus, Severity
@@ -26,7 +26,14 @@ class ClusterRules(State):
                     f"cluster {cl.id} of {cl.operator} holds {cl.h100e:,.0f} H100-equivalents "
                     f"without monitoring; the limit is {mon.max_unmonitored_h100e:,.0f}",
                     cl.evidence,
-                    figures=(("h100e", cl.h100e), ("limit", mon.max_unmonitored_h100e)),
+                    # A count of catalogued chips: exact, so its interval is the figure itself.
+                    figures=(
+                        ("h100e", cl.h100e),
+                        ("limit", mon.max_unmonitored_h100e),
+                        ("low", cl.h100e),
+                        ("high", cl.h100e),
+                        ("straddles", False),
+                    ),
                 )
                 self.obligation(
                     f"place cluster {cl.id} under chip-signed monitoring",
@@ -39,15 +46,22 @@ class ClusterRules(State):
             if rep is not None:
                 self.cluster_report(cl, subject, rep.min_flops_per_s, rep.min_network_gbps)
             if cl.undeclared_flop > 0:
+                # Counted by the chips' counters: their tolerance is its interval.
+                flop = cl.undeclared_flop
                 self.finding(
                     FindingKind.UNDECLARED_COMPUTE,
                     Severity.SERIOUS,
                     subject,
-                    f"cluster {cl.id} of {cl.operator} ran {cl.undeclared_flop:.3g} FLOP of "
-                    f"training-like work over {cl.undeclared_windows:,} chip-windows tagged to "
-                    f"no declared run",
+                    f"cluster {cl.id} of {cl.operator} ran {flop:.3g} FLOP "
+                    f"(telemetry, ±{COUNTER_TOLERANCE:.0%}) of training-like work over "
+                    f"{cl.undeclared_windows:,} chip-windows tagged to no declared run",
                     cl.evidence,
-                    figures=(("flop", cl.undeclared_flop), ("windows", cl.undeclared_windows)),
+                    figures=(
+                        ("flop", flop),
+                        ("windows", cl.undeclared_windows),
+                        ("low", flop * (1 - COUNTER_TOLERANCE)),
+                        ("high", flop * (1 + COUNTER_TOLERANCE)),
+                    ),
                 )
             if cl.dark_chips and rules.telemetry is not None:
                 shown = ", ".join(cl.dark_chips[:5])
@@ -97,7 +111,13 @@ class ClusterRules(State):
                 f"be reported by {_fmt_time(deadline) if deadline else 'its deadline'} and was "
                 f"not",
                 cl.evidence,
-                figures=(("peak_flops_per_s", peak),),
+                # Catalogue peaks of the installed chips: exact, as the threshold reads them.
+                figures=(
+                    ("peak_flops_per_s", peak),
+                    ("low", peak),
+                    ("high", peak),
+                    ("straddles", False),
+                ),
             )
 
 

@@ -230,11 +230,17 @@ class LineageRules(DutyRules, TierRules):
                 FindingKind.PROHIBITED_NOT_RULED_OUT,
                 Severity.SERIOUS,
                 lin.subject,
-                f"model {lin.model}'s {what} is {c.describe()}; its high bound {c.high:.3g} "
-                f"FLOP is above the {prohibition.flop:.3g} FLOP prohibition",
+                f"model {lin.model}'s {what} is {c.describe()}"
+                f"{c.straddle_words(prohibition.flop, 'prohibition')}",
                 lin.evidence(),
                 tier=Tier.PROHIBITED,
-                figures=(("flop", c.value), ("high", c.high), ("threshold", prohibition.flop)),
+                figures=(
+                    ("flop", c.value),
+                    ("high", c.high),
+                    ("threshold", prohibition.flop),
+                    ("low", c.low),
+                    ("straddles", c.straddles(prohibition.flop)),
+                ),
             )
         rate = None if post_training else self.rates.get(lin.model)
         below = not self.special and (not tiers.lineage or c.value <= tiers.lineage[0][1].flop)
@@ -272,11 +278,11 @@ class LineageRules(DutyRules, TierRules):
             _TIER_SEVERITY[tier],
             lin.subject,
             f"model {lin.model}'s {what} is {desc}, above the {t.flop:.3g} FLOP "
-            f"{_TIER_WORDS[tier]}",
+            f"{_TIER_WORDS[tier]}{c.straddle_words(t.flop, _TIER_WORDS[tier])}",
             lin.evidence(),
             action=Action.HALT_PROPOSAL if prohibited else Action.FINDING,
             tier=tier,
-            figures=(("flop", c.value), ("threshold", t.flop)),
+            figures=(("flop", c.value), ("threshold", t.flop), *c.bounds(t.flop)),
         )
         # Above a declaration or approval tier through its lineage, the run that took the model
         # over the threshold and every later one carry the strictest such tier's duties:
@@ -381,7 +387,7 @@ class LineageRules(DutyRules, TierRules):
         running job in the phases the pause covers: splitting runs cannot escape a pause."""
         pause = self.pause
         assert pause is not None
-        if c.value <= limit:
+        if c.high <= limit:
             return
         active = [
             r
@@ -392,16 +398,20 @@ class LineageRules(DutyRules, TierRules):
         ]
         if not active:
             return
+        # Only the interval above the limit: not ruled out, as a run's (docs/adr/0022).
+        below = c.value <= limit
         self.finding(
-            FindingKind.PAUSE_VIOLATION,
-            Severity.CRITICAL,
+            FindingKind.PROHIBITED_NOT_RULED_OUT if below else FindingKind.PAUSE_VIOLATION,
+            Severity.SERIOUS if below else Severity.CRITICAL,
             lin.subject,
             f"model {lin.model} is at {c.describe()} with {len(active)} planned or running "
             f"job(s) ({', '.join(r.id for r in active)}) while a pause prohibits training "
-            f"above {limit:.3g} FLOP",
+            f"above {limit:.3g} FLOP{c.straddle_words(limit, 'pause limit')}",
             lin.evidence(),
-            action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
-            figures=(("flop", c.value), ("threshold", limit)),
+            action=(
+                Action.HALT_PROPOSAL if pause.automatic_halt and not below else Action.FINDING
+            ),
+            figures=(("flop", c.value), ("threshold", limit), *c.bounds(limit)),
         )
 
     def modification(
@@ -420,15 +430,39 @@ class LineageRules(DutyRules, TierRules):
             return
         if own[0] <= rule.fraction * base_total.value:
             return
+        # The compared figure is the share of the base; its interval pairs the model's own
+        # bounds with the base's opposite ones.
+        share = Compute(
+            own[0] / base_total.value,
+            own[1] / base_total.high if base_total.high > 0 else 0.0,
+            own[2] / base_total.low if base_total.low > 0 else math.inf,
+            "share",
+        )
+        straddle = ""
+        if share.straddles(rule.fraction):
+            high = "unbounded" if math.isinf(share.high) else f"{share.high:.3g}"
+            straddle = (
+                f"; its share {share.low:.3g} to {high} of the base straddles "
+                f"{rule.fraction:.3g}"
+            )
         self.finding(
             FindingKind.NEW_MODEL,
             Severity.NOTICE,
             subject,
             f"model {model} used {own[0]:.3g} FLOP on top of {base_model} "
             f"({base_total.value:.3g} FLOP), more than {rule.fraction:.3g} of it: it counts as "
-            f"a new model",
+            f"a new model{straddle}",
             lin.evidence(),
-            figures=(("own", own[0]), ("base", base_total.value), ("fraction", rule.fraction)),
+            figures=(
+                ("own", own[0]),
+                ("base", base_total.value),
+                ("fraction", rule.fraction),
+                ("share", share.value),
+                ("low", share.low),
+                # A base whose low bound is 0 leaves the share without a high bound.
+                ("high", share.high if math.isfinite(share.high) else "unbounded"),
+                ("straddles", share.straddles(rule.fraction)),
+            ),
         )
         self.clock(
             Event.NEW_MODEL,

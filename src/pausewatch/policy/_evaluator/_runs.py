@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from pausewatch.compute import Method, count_flop
+from pausewatch.compute import COUNTER_TOLERANCE, Method, count_flop
 from pausewatch.policy._evaluator._base import (
     _NONE,
     _TIER_SEVERITY,
@@ -28,6 +28,23 @@ from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Action, Basis, Threshold, Tier
 
 
+_COUNTER_LO = 1 - COUNTER_TOLERANCE
+_COUNTER_HI = 1 + COUNTER_TOLERANCE
+
+
+def rate_of(run: RunFact) -> tuple[float, float, float]:
+    """A run's rate (FLOP/s) as (value, low, high); a rate measured by counters (method
+    ``telemetry``, the default) carries at least their tolerance, as the compute it paces."""
+    rate = run.rate
+    assert rate is not None
+    value = rate.value
+    low, high = _lo(value, rate.low), _hi(value, rate.high)
+    if rate.method is None or rate.method == Method.TELEMETRY:
+        low = min(low, value * _COUNTER_LO)
+        high = max(high, value * _COUNTER_HI)
+    return value, low, high
+
+
 class RunRules(DutyRules, TierRules):
     """The run pass: one run at a time, in id order."""
 
@@ -38,16 +55,23 @@ class RunRules(DutyRules, TierRules):
         m = run.measured
         used: Compute | None = None
         if run.measured_by_precision is not None:
-            # Counters are counted here, under this policy's rule; a measured figure given
-            # alongside lends its relative interval.
+            # Counters are counted here, under this policy's rule, and trusted to within their
+            # stated accuracy; a measured figure given alongside lends its relative interval
+            # where it is wider (docs/adr/0022).
             value = count_flop(run.measured_by_precision, self.rule)
-            rel_lo = rel_hi = 1.0
+            rel_lo, rel_hi = _COUNTER_LO, _COUNTER_HI
             if m is not None and m.value > 0:
-                rel_lo, rel_hi = _lo(m.value, m.low) / m.value, _hi(m.value, m.high) / m.value
+                rel_lo = min(rel_lo, _lo(m.value, m.low) / m.value)
+                rel_hi = max(rel_hi, _hi(m.value, m.high) / m.value)
             used = _new(Compute, (value, value * rel_lo, value * rel_hi, "telemetry"))
         elif m is not None:
             method = m.method or Method.TELEMETRY
-            used = _new(Compute, (m.value, _lo(m.value, m.low), _hi(m.value, m.high), method))
+            low, high = _lo(m.value, m.low), _hi(m.value, m.high)
+            if method == Method.TELEMETRY:
+                # A telemetry figure comes from counters: never closer than their accuracy.
+                low = min(low, m.value * _COUNTER_LO)
+                high = max(high, m.value * _COUNTER_HI)
+            used = _new(Compute, (m.value, low, high, method))
         if d is None:
             return (used if used is not None else _NONE), used
         d_value = d.value
@@ -152,11 +176,17 @@ class RunRules(DutyRules, TierRules):
                     FindingKind.PROHIBITED_NOT_RULED_OUT,
                     Severity.SERIOUS,
                     subject,
-                    f"run {run.id} is at {c.describe()}; its high bound {high:.3g} FLOP is "
-                    f"above the {prohibition.flop:.3g} FLOP prohibition",
+                    f"run {run.id} is at {c.describe()}"
+                    f"{c.straddle_words(prohibition.flop, 'prohibition')}",
                     run.evidence,
                     tier=Tier.PROHIBITED,
-                    figures=(("flop", value), ("high", high), ("threshold", prohibition.flop)),
+                    figures=(
+                        ("flop", value),
+                        ("high", high),
+                        ("threshold", prohibition.flop),
+                        ("low", low),
+                        ("straddles", c.straddles(prohibition.flop)),
+                    ),
                 )
             declared = run.declared
             if clocked:
@@ -182,29 +212,36 @@ class RunRules(DutyRules, TierRules):
                 self.run_next(run, used, subject, *next_up)
             if declared is not None and used is not None:
                 d_high = _hi(declared.value, declared.high)
-                if used.low > d_high:
+                if used.value > d_high:
+                    # Above the plan for certain is a warning; a central figure above it with
+                    # the low bound not is a notice that says so (docs/adr/0022).
+                    straddles = used.low <= d_high
                     self.finding(
                         FindingKind.EXCEEDS_DECLARATION,
-                        Severity.WARNING,
+                        Severity.NOTICE if straddles else Severity.WARNING,
                         subject,
                         f"run {run.id} has used {used.describe()}, above its declared plan of "
-                        f"at most {d_high:.3g} FLOP",
+                        f"at most {d_high:.3g} FLOP{used.straddle_words(d_high, 'plan')}",
                         run.evidence,
-                        figures=(("measured_low", used.low), ("declared_high", d_high)),
+                        figures=(
+                            ("measured_low", used.low),
+                            ("declared_high", d_high),
+                            ("flop", used.value),
+                            *used.bounds(d_high),
+                        ),
                     )
             if pause is not None:
                 self.pause_check(run, c, subject, pause.prohibits.training_above_flop)
 
     def add_rate(self, run: RunFact) -> None:
         """Add a running job's rate to its model's sums, for the model-level projection."""
-        rate = run.rate
-        assert rate is not None
+        value, low, high = rate_of(run)
         m = self.rates.get(run.model)
         if m is None:
             self.rates[run.model] = m = [0.0, 0.0, 0.0]
-        m[0] += rate.value
-        m[1] += _lo(rate.value, rate.low)
-        m[2] += _hi(rate.value, rate.high)
+        m[0] += value
+        m[1] += low
+        m[2] += high
         if run.ends_at is not None:
             end = self.ends.get(run.model)
             if end is None or run.ends_at > end:
@@ -222,11 +259,12 @@ class RunRules(DutyRules, TierRules):
                 subject,
                 f"run {run.id} ({run.phase}) "
                 f"{'has used' if run.measured or run.measured_by_precision else 'plans'} "
-                f"{c.describe()}, above the {t.flop:.3g} FLOP prohibition",
+                f"{c.describe()}, above the {t.flop:.3g} FLOP prohibition"
+                f"{c.straddle_words(t.flop, 'prohibition')}",
                 run.evidence,
                 action=Action.HALT_PROPOSAL,
                 tier=tier,
-                figures=(("flop", c.value), ("threshold", t.flop)),
+                figures=(("flop", c.value), ("threshold", t.flop), *c.bounds(t.flop)),
             )
             return
         desc = c.describe()
@@ -235,10 +273,10 @@ class RunRules(DutyRules, TierRules):
             _TIER_SEVERITY[tier],
             subject,
             f"run {run.id} ({run.phase}) is at {desc}, above the {t.flop:.3g} FLOP "
-            f"{_TIER_WORDS[tier]}",
+            f"{_TIER_WORDS[tier]}{c.straddle_words(t.flop, _TIER_WORDS[tier])}",
             run.evidence,
             tier=tier,
-            figures=(("flop", c.value), ("threshold", t.flop)),
+            figures=(("flop", c.value), ("threshold", t.flop), *c.bounds(t.flop)),
         )
         self.run_duties(run, subject, tier, t, basis, f"at {desc}")
 
@@ -258,7 +296,7 @@ class RunRules(DutyRules, TierRules):
             return
         # Most running jobs are far from their next tier: the same test as ``approaching``
         # makes, over a window never shorter than its, rules them out before any text is built.
-        high = _hi(rate.value, rate.high)
+        value, low, high = rate_of(run)
         window = self.horizon_seconds
         if run.ends_at is not None:
             window = max(window, (run.ends_at - self.at).total_seconds())
@@ -269,7 +307,7 @@ class RunRules(DutyRules, TierRules):
             f"run {run.id} has used",
             "at its current rate",
             used,
-            (rate.value, _lo(rate.value, rate.low), high),
+            (value, low, high),
             run.ends_at,
             tier,
             t,
@@ -279,21 +317,34 @@ class RunRules(DutyRules, TierRules):
     def pause_check(self, run: RunFact, c: Compute, subject: str, limit: float) -> None:
         pause = self.pause
         assert pause is not None
-        if run.phase not in pause.prohibits.phases or c.value <= limit:
+        if run.phase not in pause.prohibits.phases or c.high <= limit:
             return
         if run.exempt_until is not None and self.at < run.exempt_until:
             return
         if run.status not in (RunStatus.RUNNING, RunStatus.PLANNED):
+            return
+        if c.value <= limit:
+            # Only the interval reaches the pause's limit: not ruled out, as for a prohibition
+            # (docs/adr/0022); nothing is proposed on the strength of a high bound alone.
+            self.finding(
+                FindingKind.PROHIBITED_NOT_RULED_OUT,
+                Severity.SERIOUS,
+                subject,
+                f"run {run.id} is {run.status.value} at {c.describe()} while a pause prohibits "
+                f"training above {limit:.3g} FLOP{c.straddle_words(limit, 'pause limit')}",
+                run.evidence,
+                figures=(("flop", c.value), ("threshold", limit), *c.bounds(limit)),
+            )
             return
         self.finding(
             FindingKind.PAUSE_VIOLATION,
             Severity.CRITICAL,
             subject,
             f"run {run.id} is {run.status.value} at {c.describe()} while a pause prohibits "
-            f"training above {limit:.3g} FLOP",
+            f"training above {limit:.3g} FLOP{c.straddle_words(limit, 'pause limit')}",
             run.evidence,
             action=Action.HALT_PROPOSAL if pause.automatic_halt else Action.FINDING,
-            figures=(("flop", c.value), ("threshold", limit)),
+            figures=(("flop", c.value), ("threshold", limit), *c.bounds(limit)),
         )
 
 

@@ -116,12 +116,14 @@ class TierRules(State):
         between = f"between {_fmt_time(earliest)} and " + (
             _fmt_time(latest) if latest is not None else "never"
         )
+        # The crossing times span the interval of the compute and of the rate: both quoted.
         self.finding(
             FindingKind.THRESHOLD_APPROACHING,
             severity,
             subject,
             f"{lead} {used.describe()}; {pace} it crosses the {t.flop:.3g} FLOP "
-            f"{_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between})",
+            f"{_TIER_WORDS[tier]} on {_fmt_time(expected)} ({between}, at {rate[1]:.3g} to "
+            f"{rate[2]:.3g} FLOP/s){used.straddle_words(t.flop, _TIER_WORDS[tier])}",
             evidence,
             tier=tier,
             figures=(
@@ -130,6 +132,10 @@ class TierRules(State):
                 ("expected", expected.isoformat()),
                 ("earliest", earliest.isoformat()),
                 ("latest", "never" if latest is None else latest.isoformat()),
+                *used.bounds(t.flop),
+                ("rate", rate[0]),
+                ("rate_low", rate[1]),
+                ("rate_high", rate[2]),
             ),
         )
 
