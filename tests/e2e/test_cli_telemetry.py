@@ -65,6 +65,12 @@ def test_declare_send_and_show(tmp_path: Path, start_log: Any) -> None:
     assert report["measured"]["counted_flop"] > 0
     shown = cli_ok("runs", "show", "run-c1", "--url", server.url)
     assert "measured" in shown
+    # Counter figures are shown with the counters' interval, never as exact.
+    measured = report["measured"]
+    assert (
+        f"{measured['counted_flop']:.3g} FLOP ±2% ({measured['counted_flop_low']:.3g} to "
+        f"{measured['counted_flop_high']:.3g})" in shown
+    )
     assert "no policy in force" in shown
 
     # Errors are one line, with the reason.

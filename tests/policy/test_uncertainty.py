@@ -72,9 +72,7 @@ def test_counter_measured_compute_is_quoted_at_the_counter_tolerance() -> None:
 
 def test_a_measured_telemetry_figure_is_never_narrower_than_the_counters() -> None:
     """A measured telemetry figure given without an interval carries the counters' ±2%."""
-    result = evaluate(
-        MIRI, facts(runs=[run(measured={"value": 5e23, "method": "telemetry"})]), AT
-    )
+    result = evaluate(MIRI, facts(runs=[run(measured={"value": 5e23, "method": "telemetry"})]), AT)
     f = about(result.findings, FindingKind.TIER_REACHED)
     assert "(telemetry, ±2%)" in f.explanation
     assert dict(f.figures)["low"] == pytest.approx(4.9e23)

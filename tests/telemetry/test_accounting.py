@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
-from pausewatch.compute import CountingRule, count_flop
+from pausewatch.compute import COUNTER_TOLERANCE, CountingRule, count_flop
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
 from pausewatch.service import LogService, evaluation
 from pausewatch.settings import Settings
@@ -142,3 +142,25 @@ def test_views_findings_and_runs_over_http(service: LogService, fleet: Fleet) ->
         missing = client.get("/v1/runs/nope")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_counter_figures_carry_the_counter_tolerance(service: LogService, fleet: Fleet) -> None:
+    """The measured pace in the facts, the run report's counted compute and its projection all
+    carry the counters' ±2%, so that the crossing has an earliest and a latest time."""
+    at = fleet.end + timedelta(minutes=2)
+    policy = service.state.registry.policy_at(at)
+    assert policy is not None
+    facts = facts_from_registry(service.state.registry, at, policy)
+    fact = next(r for r in facts.runs if r.id == "run-train-1")
+    assert fact.rate is not None
+    assert fact.rate.low == pytest.approx(fact.rate.value * (1 - COUNTER_TOLERANCE))
+    assert fact.rate.high == pytest.approx(fact.rate.value * (1 + COUNTER_TOLERANCE))
+    with TestClient(create_app(service, manage=False)) as client:
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        report = client.get("/v1/runs/run-train-1", params={"at": stamp}).json()
+    measured, projection = report["measured"], report["projection"]
+    assert measured["counter_tolerance"] == COUNTER_TOLERANCE
+    assert measured["counted_flop_low"] == pytest.approx(measured["counted_flop"] * 0.98)
+    assert measured["counted_flop_high"] == pytest.approx(measured["counted_flop"] * 1.02)
+    assert projection["rate_low"] < projection["rate_flop_per_s"] < projection["rate_high"]
+    assert projection["earliest"] < projection["expected"] < projection["latest"]

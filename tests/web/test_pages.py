@@ -188,6 +188,23 @@ def test_a_run_page_shows_report_tiers_and_chart(client: TestClient, world: Worl
     assert roles["projection"]["meta"]["expected"] == projection["expected"]
 
 
+def test_a_run_page_shows_the_interval_of_counter_figures(client: TestClient, world: World) -> None:
+    """A run's page shows its counted compute's interval (the counters' ±2%, never ±0%) and its
+    projection's pace interval, as the report gives them."""
+    html = page(client, f"/ui/runs/{world.run_id}")
+    report = api(client, f"/v1/runs/{world.run_id}")
+    found = fields(html)
+    [interval] = found["measured-interval"]
+    assert float(interval["attrs"]["data-low"]) == report["measured"]["counted_flop_low"]
+    assert float(interval["attrs"]["data-high"]) == report["measured"]["counted_flop_high"]
+    assert "±2%" in interval["text"]
+    [pace] = found["projection-pace"]
+    assert float(pace["attrs"]["data-low"]) == report["projection"]["rate_low"]
+    assert float(pace["attrs"]["data-high"]) == report["projection"]["rate_high"]
+    assert report["projection"]["rate_low"] < report["projection"]["rate_high"]
+    assert "(telemetry, ±0%)" not in html
+
+
 def test_facilities_show_the_accounting_of_the_state(client: TestClient) -> None:
     """Chips installed per cluster are the chips view's; dark chips and coverage are the
     figures the lift conditions test."""

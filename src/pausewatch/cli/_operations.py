@@ -137,17 +137,31 @@ def runs_show(
     )
     fraction = measured["fraction_of_plan"]
     share = f" ({fraction:.1%} of the plan)" if fraction is not None else ""
+    # Counter figures are quoted with their interval (docs/adr/0022): the counters are
+    # trusted only to within their stated accuracy.
+    interval = ""
+    if measured["counted_flop"] > 0:
+        interval = (
+            f" ±{100 * measured['counter_tolerance']:g}% "
+            f"({measured['counted_flop_low']:.3g} to {measured['counted_flop_high']:.3g})"
+        )
     out.print(
         f"  planned   {run['planned_flop']:.3g} FLOP ({run['estimate_method']})\n"
-        f"  measured  {measured['counted_flop']:.3g} FLOP under {measured['counting_rule']}"
-        f"{share}, {measured['chip_windows']:,} chip-windows from {measured['chips']:,} chips"
+        f"  measured  {measured['counted_flop']:.3g} FLOP{interval} under "
+        f"{measured['counting_rule']}{share}, {measured['chip_windows']:,} chip-windows from "
+        f"{measured['chips']:,} chips"
     )
     projection = report.get("projection")
     if projection is not None:
+        straddles = (
+            "; the measured interval already straddles it" if projection["straddles"] else ""
+        )
         out.print(
-            f"  pace      {projection['rate_flop_per_s']:.3g} FLOP/s: crosses the "
+            f"  pace      {projection['rate_flop_per_s']:.3g} FLOP/s "
+            f"({projection['rate_low']:.3g} to {projection['rate_high']:.3g}): crosses the "
             f"{projection['threshold_flop']:.3g} FLOP {projection['tier']} tier on "
-            f"{projection['expected'] or 'never'}"
+            f"{projection['expected'] or 'never'} (between {projection['earliest'] or 'never'} "
+            f"and {projection['latest'] or 'never'}){straddles}"
         )
     if report["policy"] is None:
         out.print("  no policy in force: no findings")

@@ -52,6 +52,7 @@ from pausewatch.compute._telemetry import (
     COUNTER_TOLERANCE,
     PLAUSIBLE_EFFICIENCY,
     TelemetryResult,
+    counter_interval,
     estimate_telemetry,
 )
 
@@ -82,6 +83,7 @@ __all__ = [
     "catalogue_from_mapping",
     "catalogue_from_yaml",
     "count_flop",
+    "counter_interval",
     "estimate_architecture",
     "estimate_hardware",
     "estimate_telemetry",

@@ -40,6 +40,23 @@ COUNTER_TOLERANCE = 0.02
 """Stated accuracy of hardware FLOP counters (±2%): instruction counts are exact, but sampled
 profiling metrics and records cut at window boundaries are not."""
 
+
+def counter_interval(
+    value: float, low: float | None = None, high: float | None = None
+) -> tuple[float, float]:
+    """The low and high of a figure measured by FLOP counters (a total, or a pace over windows
+    whose signed times are exact): the bounds given, widened to at least
+    ±:data:`COUNTER_TOLERANCE` of ``value``, since no figure counted by the chips is known more
+    closely than the counters themselves (docs/adr/0022).
+
+    >>> counter_interval(100.0)
+    (98.0, 102.0)
+    """
+    lo = value * (1 - COUNTER_TOLERANCE)
+    hi = value * (1 + COUNTER_TOLERANCE)
+    return (lo if low is None or low > lo else low, hi if high is None or high < hi else high)
+
+
 PLAUSIBLE_EFFICIENCY = (0.15, 1.25)
 """Default plausible range of the implied efficiency (fraction of peak FLOP per joule)."""
 

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from pausewatch.compute import (
+    COUNTER_TOLERANCE,
     CountingRule,
     Estimate,
     Method,
     count_flop,
+    counter_interval,
     project_crossing,
 )
 from pausewatch.errors import NotFoundError
@@ -100,11 +102,16 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
     rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL
     history = _history(batches, rule)
     counted = count_flop({p: float(v) for p, v in measured.items()}, rule) if measured else 0.0
+    counted_low, counted_high = counter_interval(counted)
     report: dict[str, Any] = {
         "run": run,
         "measured": {
             "flop_by_precision": {p: str(v) for p, v in sorted(measured.items())},
             "counted_flop": counted,
+            # The counters are trusted to within their stated accuracy (docs/adr/0022).
+            "counted_flop_low": counted_low,
+            "counted_flop_high": counted_high,
+            "counter_tolerance": COUNTER_TOLERANCE,
             "counting_rule": rule.value,
             "chip_windows": 0 if totals is None else totals["chip_windows"],
             "chips": 0 if totals is None else len(json.loads(totals["chips"])),
@@ -141,16 +148,23 @@ def _projection(fact: RunFact, policy: Policy, at: datetime) -> dict[str, Any] |
     if not ahead:
         return None
     tier, threshold = ahead[0]
-    crossing = project_crossing(
-        measured=Estimate(counted, counted, counted, Method.TELEMETRY),
-        rate=Estimate(fact.rate.value, fact.rate.value, fact.rate.value, Method.TELEMETRY),
-        threshold=threshold.flop,
-        now=at,
+    # Both the total and the pace come from the counters: both carry their tolerance, and the
+    # earliest and latest crossings follow from it.
+    measured = Estimate(counted, *counter_interval(counted), Method.TELEMETRY)
+    rate = fact.rate
+    pace = Estimate(
+        rate.value, *counter_interval(rate.value, rate.low, rate.high), Method.TELEMETRY
     )
+    crossing = project_crossing(measured=measured, rate=pace, threshold=threshold.flop, now=at)
     return {
         "tier": tier.value,
         "threshold_flop": threshold.flop,
-        "rate_flop_per_s": fact.rate.value,
+        "rate_flop_per_s": pace.value,
+        "rate_low": pace.low,
+        "rate_high": pace.high,
+        "measured_low": measured.low,
+        "measured_high": measured.high,
+        "straddles": measured.low <= threshold.flop < measured.high,
         **crossing.to_json(),
     }
 

@@ -30,7 +30,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_precision
+from pausewatch.compute import (
+    CountingRule,
+    count_flop,
+    counter_interval,
+    load_catalogue,
+    parse_precision,
+)
 from pausewatch.errors import Error
 from pausewatch.evals._judge import eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -470,9 +476,12 @@ def _run_fact(
         seconds = (last - first).total_seconds()
         if status == "running" and seconds > 0:
             # The mean pace over the windows measured so far, counted under the policy's rule:
-            # what the projection extends. Its interval is the counters' (exact); a pace that
-            # changes shows up batch by batch as the mean moves.
-            fact["rate"] = {"value": _count(measured, rule) / seconds}
+            # what the projection extends. Its interval is the counters' tolerance (the window
+            # times are signed and exact); a pace that changes shows up batch by batch as the
+            # mean moves.
+            pace = _count(measured, rule) / seconds
+            low, high = counter_interval(pace)
+            fact["rate"] = {"value": pace, "low": low, "high": high, "method": "telemetry"}
     return fact
 
 

@@ -127,7 +127,11 @@ def run_chart(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "name": f"measured ({counted:.3g} FLOP, {measured['counting_rule']})",
+                "name": (
+                    f"measured ({counted:.3g} FLOP "
+                    f"±{100 * measured['counter_tolerance']:g}%, "
+                    f"{measured['counting_rule']})"
+                ),
                 "x": [plot_time(h["window_end"]) for h in points],
                 "y": [h["cumulative_flop"] for h in points],
                 "marker": {"size": 8},

@@ -14,7 +14,13 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from pausewatch.compute import CountingRule, count_flop, load_catalogue
+from pausewatch.compute import (
+    COUNTER_TOLERANCE,
+    CountingRule,
+    count_flop,
+    counter_interval,
+    load_catalogue,
+)
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import SignedCheckpoint, leaf_hash, verify_inclusion
 from pausewatch.policy import Evaluation, Policy, Severity
@@ -148,10 +154,14 @@ def runs(service: LogService, at: datetime, offset: int, limit: int = PAGE_SIZE)
             flop = {p: float(v) for p, v in json.loads(measured["flop"]).items()}
             counted = count_flop(flop, rule) if flop else 0.0
         about = findings.get(f"run:{run['run_id']}", [])
+        low, high = counter_interval(counted)
         out.append(
             {
                 **run,
                 "counted_flop": counted,
+                "counted_low": low,
+                "counted_high": high,
+                "tolerance": COUNTER_TOLERANCE,
                 "fraction": counted / run["planned_flop"] if run["planned_flop"] else None,
                 "findings": len(about),
                 "worst": about[0]["severity"] if about else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pausewatch.compute import COUNTER_TOLERANCE, H100E_FLOPS
+from pausewatch.compute import COUNTER_TOLERANCE, H100E_FLOPS, counter_interval
 from pausewatch.policy._evaluator._base import _BY_ID, State, _fmt_time, _plus
 from pausewatch.policy._facts import ClusterFact
 from pausewatch.policy._findings import FindingKind, ObligationStatus, Severity
@@ -48,6 +48,7 @@ class ClusterRules(State):
             if cl.undeclared_flop > 0:
                 # Counted by the chips' counters: their tolerance is its interval.
                 flop = cl.undeclared_flop
+                low, high = counter_interval(flop)
                 self.finding(
                     FindingKind.UNDECLARED_COMPUTE,
                     Severity.SERIOUS,
@@ -59,8 +60,8 @@ class ClusterRules(State):
                     figures=(
                         ("flop", flop),
                         ("windows", cl.undeclared_windows),
-                        ("low", flop * (1 - COUNTER_TOLERANCE)),
-                        ("high", flop * (1 + COUNTER_TOLERANCE)),
+                        ("low", low),
+                        ("high", high),
                     ),
                 )
             if cl.dark_chips and rules.telemetry is not None:

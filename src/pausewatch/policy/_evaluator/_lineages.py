@@ -408,9 +408,7 @@ class LineageRules(DutyRules, TierRules):
             f"job(s) ({', '.join(r.id for r in active)}) while a pause prohibits training "
             f"above {limit:.3g} FLOP{c.straddle_words(limit, 'pause limit')}",
             lin.evidence(),
-            action=(
-                Action.HALT_PROPOSAL if pause.automatic_halt and not below else Action.FINDING
-            ),
+            action=(Action.HALT_PROPOSAL if pause.automatic_halt and not below else Action.FINDING),
             figures=(("flop", c.value), ("threshold", limit), *c.bounds(limit)),
         )
 
@@ -442,8 +440,7 @@ class LineageRules(DutyRules, TierRules):
         if share.straddles(rule.fraction):
             high = "unbounded" if math.isinf(share.high) else f"{share.high:.3g}"
             straddle = (
-                f"; its share {share.low:.3g} to {high} of the base straddles "
-                f"{rule.fraction:.3g}"
+                f"; its share {share.low:.3g} to {high} of the base straddles {rule.fraction:.3g}"
             )
         self.finding(
             FindingKind.NEW_MODEL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from pausewatch.compute import COUNTER_TOLERANCE, Method, count_flop
+from pausewatch.compute import Method, count_flop, counter_interval
 from pausewatch.policy._evaluator._base import (
     _NONE,
     _TIER_SEVERITY,
@@ -28,21 +28,15 @@ from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Action, Basis, Threshold, Tier
 
 
-_COUNTER_LO = 1 - COUNTER_TOLERANCE
-_COUNTER_HI = 1 + COUNTER_TOLERANCE
-
-
 def rate_of(run: RunFact) -> tuple[float, float, float]:
     """A run's rate (FLOP/s) as (value, low, high); a rate measured by counters (method
     ``telemetry``, the default) carries at least their tolerance, as the compute it paces."""
     rate = run.rate
     assert rate is not None
     value = rate.value
-    low, high = _lo(value, rate.low), _hi(value, rate.high)
     if rate.method is None or rate.method == Method.TELEMETRY:
-        low = min(low, value * _COUNTER_LO)
-        high = max(high, value * _COUNTER_HI)
-    return value, low, high
+        return (value, *counter_interval(value, rate.low, rate.high))
+    return value, _lo(value, rate.low), _hi(value, rate.high)
 
 
 class RunRules(DutyRules, TierRules):
@@ -59,18 +53,19 @@ class RunRules(DutyRules, TierRules):
             # stated accuracy; a measured figure given alongside lends its relative interval
             # where it is wider (docs/adr/0022).
             value = count_flop(run.measured_by_precision, self.rule)
-            rel_lo, rel_hi = _COUNTER_LO, _COUNTER_HI
+            low, high = counter_interval(value)
             if m is not None and m.value > 0:
-                rel_lo = min(rel_lo, _lo(m.value, m.low) / m.value)
-                rel_hi = max(rel_hi, _hi(m.value, m.high) / m.value)
-            used = _new(Compute, (value, value * rel_lo, value * rel_hi, "telemetry"))
+                rel = value / m.value
+                low, high = counter_interval(
+                    value, _lo(m.value, m.low) * rel, _hi(m.value, m.high) * rel
+                )
+            used = _new(Compute, (value, low, high, "telemetry"))
         elif m is not None:
             method = m.method or Method.TELEMETRY
             low, high = _lo(m.value, m.low), _hi(m.value, m.high)
             if method == Method.TELEMETRY:
                 # A telemetry figure comes from counters: never closer than their accuracy.
-                low = min(low, m.value * _COUNTER_LO)
-                high = max(high, m.value * _COUNTER_HI)
+                low, high = counter_interval(m.value, m.low, m.high)
             used = _new(Compute, (m.value, low, high, method))
         if d is None:
             return (used if used is not None else _NONE), used
