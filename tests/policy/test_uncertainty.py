@@ -124,15 +124,15 @@ def test_a_model_whose_lineage_straddles_its_tier_says_so() -> None:
     assert "straddles the 1e+24 FLOP prohibition" in f.explanation
 
 
-def test_measured_above_the_plan_within_its_interval_is_a_notice() -> None:
+def test_measured_above_the_plan_within_its_interval_is_still_a_warning() -> None:
     """Measured compute whose central value is above the declared plan but whose low bound is
-    not is a notice that it straddles the plan; above it entirely stays a warning."""
+    not is the same warning as one above it entirely, and says that it straddles the plan."""
     straddling = run(declared={"value": 1e23}, measured_by_precision={"bf16": 1.01e23})
     beyond = run("r2", declared={"value": 1e23}, measured_by_precision={"bf16": 1.1e23})
     result = evaluate(MIRI, facts(runs=[straddling, beyond]), AT)
     near = about(result.findings, FindingKind.EXCEEDS_DECLARATION)
     far = about(result.findings, FindingKind.EXCEEDS_DECLARATION, "run:r2")
-    assert near.severity is Severity.NOTICE
+    assert near.severity is Severity.WARNING
     assert dict(near.figures)["straddles"] is True
     assert "straddles" in near.explanation
     assert far.severity is Severity.WARNING
@@ -231,3 +231,26 @@ def test_every_threshold_finding_carries_its_interval() -> None:
         FindingKind.UNMONITORED_CLUSTER,
         FindingKind.UNDECLARED_COMPUTE,
     } <= seen
+
+
+def test_a_run_straddling_the_pause_limit_is_not_ruled_out() -> None:
+    """Under an active pause, a running job measured just below the limit whose interval
+    reaches above it is a serious finding that proposes nothing; just above, a violation."""
+    limit = 1e22  # miri-2025's pause limit
+    pause = {"active": True, "started_at": "2026-11-01T00:00:00Z"}
+    below = run(measured_by_precision={"bf16": 0.99 * limit}, status="running")
+    above = run("r2", measured_by_precision={"bf16": 1.01 * limit}, status="running")
+    result = evaluate(MIRI, facts(runs=[below, above], pause=pause), AT)
+    [f] = [
+        f
+        for f in result.findings
+        if f.subject == "run:r1" and f.kind is FindingKind.PROHIBITED_NOT_RULED_OUT
+    ]
+    assert (f.severity, f.action.value) == (Severity.SERIOUS, "finding")
+    assert "straddles the 1e+22 FLOP pause limit" in f.explanation
+    assert FindingKind.PAUSE_VIOLATION not in {
+        x.kind for x in result.findings if x.subject == "run:r1"
+    }
+    violation = about(result.findings, FindingKind.PAUSE_VIOLATION, "run:r2")
+    assert violation.severity is Severity.CRITICAL
+    assert dict(violation.figures)["straddles"] is True

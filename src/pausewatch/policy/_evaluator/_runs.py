@@ -208,12 +208,12 @@ class RunRules(DutyRules, TierRules):
             if declared is not None and used is not None:
                 d_high = _hi(declared.value, declared.high)
                 if used.value > d_high:
-                    # Above the plan for certain is a warning; a central figure above it with
-                    # the low bound not is a notice that says so (docs/adr/0022).
-                    straddles = used.low <= d_high
+                    # The central value decides, as for a tier: counters trusted to ±2% must not
+                    # excuse a run measured above its plan; the words say when the interval
+                    # straddles the plan (docs/adr/0022).
                     self.finding(
                         FindingKind.EXCEEDS_DECLARATION,
-                        Severity.NOTICE if straddles else Severity.WARNING,
+                        Severity.WARNING,
                         subject,
                         f"run {run.id} has used {used.describe()}, above its declared plan of "
                         f"at most {d_high:.3g} FLOP{used.straddle_words(d_high, 'plan')}",
