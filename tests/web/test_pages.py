@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
+from pausewatch.compute import COUNTER_TOLERANCE
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
 from web.world import (
@@ -203,6 +204,16 @@ def test_a_run_page_shows_the_interval_of_counter_figures(client: TestClient, wo
     assert float(pace["attrs"]["data-high"]) == report["projection"]["rate_high"]
     assert report["projection"]["rate_low"] < report["projection"]["rate_high"]
     assert "(telemetry, ±0%)" not in html
+
+
+def test_undeclared_compute_shows_its_counter_interval(client: TestClient) -> None:
+    """A cluster's undeclared compute, counted by its chips, is shown with the counters' ±2%."""
+    found = fields(page(client, "/ui/facilities"))
+    [shown] = [r for r in found["undeclared"][1:] if float(r["attrs"]["data-value"]) > 0]
+    [interval] = found["undeclared-interval"]
+    value = float(shown["attrs"]["data-value"])
+    assert float(interval["attrs"]["data-low"]) == pytest.approx(value * (1 - COUNTER_TOLERANCE))
+    assert float(interval["attrs"]["data-high"]) == pytest.approx(value * (1 + COUNTER_TOLERANCE))
 
 
 def test_facilities_show_the_accounting_of_the_state(client: TestClient) -> None:

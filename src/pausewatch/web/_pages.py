@@ -239,6 +239,7 @@ def facilities(service: LogService, at: datetime) -> dict[str, Any]:
                 "dark_h100e": dark_h100e,
                 "dark_listed": dark[:DARK_LISTED],
                 "undeclared_flop": fact.undeclared_flop,
+                "undeclared_interval": counter_interval(fact.undeclared_flop),
                 "undeclared_windows": fact.undeclared_windows,
                 "findings": findings.get(f"cluster:{fact.id}", []),
             }
