@@ -22,13 +22,14 @@ from pausewatch.policy._evaluator._base import (
     _new,
 )
 from pausewatch.policy._evaluator._duties import DutyRules
+from pausewatch.policy._evaluator._halts import HaltRules
 from pausewatch.policy._evaluator._tiers import TierRules
 from pausewatch.policy._facts import RunFact, RunStatus
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Action, Basis, Threshold, Tier
 
 
-class RunRules(DutyRules, TierRules):
+class RunRules(DutyRules, TierRules, HaltRules):
     """The run pass: one run at a time, in id order."""
 
     def compute_of(self, run: RunFact) -> tuple[Compute, Compute | None]:
@@ -180,6 +181,13 @@ class RunRules(DutyRules, TierRules):
                 and run.rate is not None
             ):
                 self.run_next(run, used, subject, *next_up)
+            if (
+                prohibition is not None
+                and used is not None
+                and run.status is running
+                and not (crossed and crossed[-1][0] is Tier.PROHIBITED)
+            ):
+                self.halt_in_time(run, used, subject, prohibition)
             if declared is not None and used is not None:
                 d_high = _hi(declared.value, declared.high)
                 if used.low > d_high:
