@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from readback import sign_unchecked  # type: ignore[import-not-found]
 
 from pausewatch.api import create_app
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
@@ -390,3 +391,25 @@ def test_named_chips_confirm_the_order_while_other_chips_work(make_world: Any) -
     assert order["status"] == "violated", order
     assert named[0] in order["detail"]
     assert named[1] not in order["detail"]
+
+
+def test_a_declaration_names_only_chips_installed_in_its_cluster(make_world: Any) -> None:
+    """``chip_ids`` must name as many chips as ``chips`` says, each installed in the declared
+    cluster: otherwise the statement is refused with a problem document, nothing changed."""
+    world = make_world(1e17)
+    ids = [c.chip_id for c in world.fleet.chips[:2]]
+    body = declaration("run-named", world.fleet, ids)
+    body["chips"] = 3
+    r = world.client.post(
+        "/v1/statements", json=sign_unchecked("run.declaration/v1", body, world.operator)
+    )
+    assert r.status_code == 422, r.text
+    assert "chip_ids names 2 chips, chips says 3" in r.json()["detail"]
+    body = declaration("run-named", world.fleet, [*ids[:1], "no-such-chip"])
+    r = world.client.post(
+        "/v1/statements",
+        json=sign_statement("run.declaration/v1", body, world.operator).to_json(),
+    )
+    assert r.status_code == 409, r.text
+    assert "chip 'no-such-chip' is not installed in cluster 'c1'" in r.json()["detail"]
+    assert world.client.get("/v1/views/runs/run-named").status_code == 404

@@ -284,7 +284,7 @@ class RunDeclaration(Body):
     """How many chips it uses."""
     chip_model: Name | None = None
     """Their catalogue model."""
-    chip_ids: Annotated[tuple[Id, ...], Field(min_length=1, max_length=1_000)] | None = None
+    chip_ids: Annotated[tuple[Id, ...], Field(max_length=1_000)] | None = None
     """The chips it runs on, one id each (as many as ``chips``, installed in its cluster): a
     halt order for the run is confirmed on these, whatever run their records name; a run that
     names none is confirmed on every chip of its cluster (docs/adr/0020)."""

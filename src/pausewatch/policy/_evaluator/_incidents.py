@@ -7,7 +7,6 @@ from pausewatch.policy._facts import OrderStatus
 from pausewatch.policy._findings import FindingKind, ObligationStatus, Severity
 from pausewatch.policy._model import Action, Event
 
-
 _NOT_OBEYED = {
     OrderStatus.VIOLATED: "was not obeyed",
     OrderStatus.UNACKNOWLEDGED: "was not acknowledged in time",
