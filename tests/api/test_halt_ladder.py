@@ -262,7 +262,8 @@ def measured_pace(world: World) -> tuple[float, float]:
         flop += sum(float(v) for v in record["flop"].values())
         first = min(first or record["window_start"], record["window_start"])
         last = max(last or record["window_end"], record["window_end"])
-    assert first is not None and last is not None
+    assert first is not None
+    assert last is not None
     seconds = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
     return flop, flop / seconds
 
