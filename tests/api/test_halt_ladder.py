@@ -324,8 +324,9 @@ def order_of(world: World, proposal_id: str) -> dict[str, Any]:
 
 
 def test_unacknowledged_order_escalates(make_world: Any) -> None:
-    """An order whose chips go idle after the deadline but that the operator never
-    acknowledged is ``unacknowledged``: ``order_not_obeyed`` and the enforcement proposal."""
+    """An order whose chips go idle after the deadline but that the operator did not
+    acknowledge by it is ``unacknowledged`` (a late acknowledgement does not change that):
+    ``order_not_obeyed`` and the enforcement proposal."""
     world = make_world(1e17)
     halt = decide_halt(world)
     deadline = datetime.fromisoformat(halt["deadline"])
@@ -340,6 +341,11 @@ def test_unacknowledged_order_escalates(make_world: Any) -> None:
     [enforcement] = world.proposals("enforcement")
     assert enforcement["proposal_id"].startswith("auto-enforcement-")
     assert enforcement["subject"] == "run:run-c1"
+    # An acknowledgement after the deadline is not one in time.
+    world.post(sign_statement("order.ack/v1", {"proposal_id": halt["proposal_id"]}, world.operator))
+    order = order_of(world, halt["proposal_id"])
+    assert order["status"] == "unacknowledged"
+    assert "after the deadline" in order["detail"]
 
 
 def test_acknowledged_order_with_chips_busy_under_another_run_escalates(make_world: Any) -> None:
