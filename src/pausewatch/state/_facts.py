@@ -429,8 +429,9 @@ def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str
                 "status": status,
                 "acknowledged_at": acked_at,
                 "detail": detail,
-                "evidence": [f"log:{row['decided_idx']}"]
-                + ([f"log:{ack['idx']}"] if ack is not None else []),
+                # The decision alone: an enforcement step decided after it answers the finding
+                # (ADR 0012), whatever the operator files later.
+                "evidence": [f"log:{row['decided_idx']}"],
             }
         )
     return out
