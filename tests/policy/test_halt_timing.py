@@ -121,3 +121,9 @@ def test_default_timing_without_a_halts_section() -> None:
     assert governance.halt_notice == timedelta(hours=24)
     assert governance.halt_bound is Bound.UPPER
     assert projected(MIRI.model_copy(update={"governance": governance}), FACTS)
+
+
+def test_the_explanation_names_the_vote_and_the_notice() -> None:
+    """The explanation says how the bind time was reached: the body's vote and the notice."""
+    [f] = projected(MIRI, FACTS)
+    assert "(a 14-day vote and 24 hours' notice): a halt is proposed now" in f.explanation

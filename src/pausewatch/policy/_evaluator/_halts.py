@@ -70,7 +70,7 @@ class HaltRules(State):
             f"{t.flop:.3g} FLOP prohibition on "
             f"{_fmt_time(expected) if expected is not None else 'no date'} ({between}), "
             f"{_BOUND_WORDS[bound]} {_fmt_time(when)}, before a halt proposed now binds on "
-            f"{_fmt_time(binds_at)} ({governance.vote_window_days:g} days' vote and "
+            f"{_fmt_time(binds_at)} (a {governance.vote_window_days:g}-day vote and "
             f"{governance.halt_notice.total_seconds() / 3600:g} hours' notice): a halt is "
             "proposed now",
             run.evidence,
