@@ -13,6 +13,7 @@ import pytest
 
 from pausewatch.demo import T0, DemoClock, play_demo
 from pausewatch.demo._host import Host
+from pausewatch.demo._world import RUN_ID
 from pausewatch.policy import load_preset
 
 
@@ -51,6 +52,17 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert by_act["the run crosses the prohibition"].run_flop > 1e23
     assert by_act["the run approaches the prohibition"].run_flop < 1e23
     assert result.story.facts["order"] == "confirmed"
+    # The halt was proposed while the run was still below the prohibition, and it is the order
+    # the parties voted and the run obeyed.
+    facts = result.story.facts
+    assert facts["early_halt_flop"] < 1e23
+    assert facts["early_halt"] == facts["halt"]
+    assert by_act["a halt is proposed before the run crosses"].run_flop < 1e23
+    # Dragon AI's cluster was ordered halted, never acknowledged it, and the enforcement
+    # proposal the policy filed was voted in.
+    assert facts["escalation"]["status"] == "unacknowledged"
+    assert facts["escalation"]["enforcement"].startswith("auto-enforcement-")
+    assert facts["escalation"]["passed"] is True
     # The demo's lift conditions are its preset's own (miri-2025's).
     own = [c.description for c in load_preset("miri-2025").pause.lift.conditions]  # type: ignore[union-attr]
     assert result.story.facts["lift_unmet"] == [
@@ -71,14 +83,22 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         findings = httpx.get(f"{host.url}/v1/findings", params={"limit": 1000}).json()["findings"]
         kinds = {f["kind"] for f in findings}
         assert {"capability_critical", "undeclared_compute", "prohibited_compute"} <= kinds
-        assert "order_not_obeyed" not in kinds
+        # The only order not obeyed is Dragon AI's: the run's halt was confirmed.
+        assert {f["subject"] for f in findings if f["kind"] == "order_not_obeyed"} == {
+            "cluster:dr-ningxia-1"
+        }
         [undeclared] = [f for f in findings if f["kind"] == "undeclared_compute"]
         assert "over 1,536 chip-windows" in undeclared["explanation"]  # 512 chips, 3 hours
         proposals: list[dict[str, Any]] = httpx.get(f"{host.url}/v1/proposals").json()["rows"]
         outcome = sorted((p["kind"], str(p["passed"])) for p in proposals)
         # No pause proposal after the lift: the findings that triggered the pause are answered
-        # (the run halted and confirmed, the pause decided after the critical evaluation).
+        # (the run halted and confirmed, the pause decided after the critical evaluation). The
+        # run's halt order is the one filed before it crossed, for the projected crossing.
+        [run_halt] = [p for p in proposals if p["subject"] == f"run:{RUN_ID}"]
+        assert run_halt["text"].startswith("filed by the policy for finding prohibition_projected")
         assert outcome == [
+            ("enforcement", "True"),
+            ("halt_order", "True"),
             ("halt_order", "True"),
             ("pause_lift", "False"),
             ("pause_lift", "True"),

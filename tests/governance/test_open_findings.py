@@ -147,6 +147,8 @@ PROHIBITED = Finding(
         ("halted", ("run:r1=pending",), False),
         ("halted", ("run:r1=silent",), False),
         ("halted", ("run:r1=violated",), True),
+        ("halted", ("run:r1=unacknowledged",), True),
+        ("running", ("run:r1=unacknowledged",), False),
         ("planned", (), False),
         ("finished", ("run:r1=confirmed",), True),
     ],
@@ -156,7 +158,7 @@ def test_a_run_above_the_prohibition_is_resolved_once_it_has_stopped(
 ) -> None:
     """A halt-proposal finding is resolved when a halt order covering the run (or its
     cluster) is confirmed, or the run is no longer planned or running with no order covering
-    it pending or silent (a violated order is its own finding)."""
+    it pending or silent (a violated or unacknowledged order is its own finding)."""
     got = resolution(world.registry, facts(status, *orders), AT, PROHIBITED)
     assert (got is not None) is resolved, got
 

@@ -113,7 +113,10 @@ def test_check_prints_findings(tmp_path: Path) -> None:
     assert "unmonitored_cluster" in text.stdout
     data = json.loads(cli("policy", "check", "miri-2025", str(facts), "--at", at, "--json").stdout)
     assert data["at"] == at
-    assert data["summary"]["serious"] == 2
+    # The approach and the early halt it calls for (it crosses before a halt could bind), and
+    # the unmonitored cluster.
+    assert data["summary"]["serious"] == 3
+    assert "prohibition_projected" in {f["kind"] for f in data["findings"]}
     again = json.loads(cli("policy", "check", "miri-2025", str(facts), "--at", at, "--json").stdout)
     assert again == data
 
@@ -147,6 +150,7 @@ def test_documented_example_shows_what_the_guide_says() -> None:
     found = {(f["subject"], f["kind"], f["severity"]) for f in json.loads(res.stdout)["findings"]}
     assert {
         ("run:r1", "threshold_approaching", "serious"),
+        ("run:r1", "prohibition_projected", "serious"),
         ("run:r2", "undeclared_run", "serious"),
         ("cluster:c9", "unmonitored_cluster", "serious"),
         ("eval:e1", "capability_alert", "warning"),

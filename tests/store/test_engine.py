@@ -50,7 +50,7 @@ STATE_TABLES = EVAL_TABLES | {
     "telemetry_records",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0005"]
+HEAD = ["0006"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -166,6 +166,39 @@ def test_a_store_at_0003_keys_telemetry_uploads_by_operator(db_url: str) -> None
             assert [tuple(r) for r in rows] == [("lab", "ab" * 32, 7)]
             by_rule = conn.execute(text("SELECT rejected_by_rule FROM tel_batches")).scalar()
             assert by_rule is None
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_0005_gains_run_chips_and_busy_windows(db_url: str) -> None:
+    """A store from before 0006 gains ``reg_runs.chip_ids`` and ``tel_chips.last_busy_end``,
+    its rows kept with neither known."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+            # 0002 creates today's tables: put back the shapes 0005 left.
+            conn.execute(text("ALTER TABLE reg_runs DROP COLUMN chip_ids"))
+            conn.execute(text("ALTER TABLE tel_chips DROP COLUMN last_busy_end"))
+            conn.execute(
+                text(
+                    "INSERT INTO tel_chips (chip_id, records, first_window_start, "
+                    "last_window_end, flop, energy_j, tensor_active_ms, updated_idx) VALUES "
+                    "('chip-1', 1, '2027-01-01T00:00:00Z', '2027-01-01T00:01:00Z', '{}', 0, 0, 3)"
+                )
+            )
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT chip_id, last_busy_end FROM tel_chips")).one()
+            assert tuple(row) == ("chip-1", None)
+            conn.execute(text("SELECT chip_ids FROM reg_runs")).all()
     finally:
         engine.dispose()
 

@@ -171,3 +171,30 @@ def test_merge_is_associative_and_commutative(
     right = merge_aggregates(x, merge_aggregates(y, z))
     assert left == right == merge_aggregates(z, y, x)
     assert merge_aggregates(x, aggregate([])) == x
+
+
+def test_a_chip_keeps_its_last_busy_window_whatever_run_it_names() -> None:
+    """``last_busy_end`` is the end of a chip's latest window with busy tensor pipes, whether
+    the record names a run, another run or none; idle windows after it do not move it."""
+    agg = aggregate(
+        [
+            accepted(window=0, run_id="run-1"),
+            accepted(window=1, run_id="run-2"),
+            accepted(window=2, run_id=None, tensor_active=0.9),
+            accepted(window=3, run_id=None, tensor_active=0.01, flop={}),
+        ]
+    )
+    assert agg.chips["c1/a"].last_busy_end == T0 + timedelta(minutes=3)
+    idle = aggregate([accepted(window=0, run_id=None, tensor_active=0.01, flop={})])
+    assert idle.chips["c1/a"].last_busy_end is None
+    assert "last_busy_end" not in idle.to_json()["chips"]["c1/a"]
+    merged = merge_aggregates(idle, agg)
+    assert merged.chips["c1/a"].last_busy_end == T0 + timedelta(minutes=3)
+    assert Aggregate.from_json(json.loads(canonical(agg.to_json()))) == agg
+
+
+def test_an_aggregate_from_before_busy_windows_were_kept_still_reads() -> None:
+    """An aggregate logged without ``last_busy_end`` reads, its chips' busy end unknown."""
+    doc = aggregate([accepted()]).to_json()
+    del doc["chips"]["c1/a"]["last_busy_end"]
+    assert Aggregate.from_json(doc).chips["c1/a"].last_busy_end is None

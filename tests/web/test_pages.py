@@ -267,7 +267,7 @@ def test_a_halt_order_shows_what_the_telemetry_says_of_it(client: TestClient, wo
     report = api(client, f"/v1/proposals/{world.halt_id}")
     order = report["order"]
     assert order is not None
-    assert order["status"] in {"pending", "confirmed", "violated", "silent"}
+    assert order["status"] in {"pending", "confirmed", "violated", "unacknowledged", "silent"}
     html = page(client, f"/ui/governance/{world.halt_id}")
     assert text(html, "order-status").startswith(order["status"])
     assert api(client, f"/v1/proposals/{world.pause_id}")["order"] is None

@@ -8,17 +8,24 @@ Acts, in world time (``T0`` = 2027-03-01):
    the five capability domains.
 2. Frontier Lab declares an RL run of ``frontier-2`` (8e22 FLOP planned, under the 1e23
    post-training prohibition). It is deemed approved 30 days later and starts.
-3. Telemetry from 1,536 GB200s shows the run approaching, then crossing, the prohibition.
-4. The UK institute's Inspect evaluation of ``frontier-2`` comes back critical.
-5. The policy files a pause and a halt order; the parties vote them in.
-6. Frontier Lab acknowledges the order; its chips report idle windows: confirmed.
-7. Dragon AI trains on 512 H100s with no declaration and is found.
-8. As the pause nears its expiry, a renewal is voted in.
-9. A lift is voted, and fails under the policy's own conditions: suites are adopted in three
-   domains, not five, and no witness of the log is registered.
-10. The safeguards are completed: suites in the last two domains, the log's three witnesses
+3. Telemetry from 1,536 GB200s shows the run approaching the prohibition.
+4. Its projection crosses the prohibition within hours, before a halt proposed later could be
+   decided and bind (the one-day vote and 24 hours' notice): the policy files the halt order
+   proposal now, before the run crosses (``prohibition_projected``, docs/adr/0020).
+5. The run crosses the prohibition.
+6. The UK institute's Inspect evaluation of ``frontier-2`` comes back critical.
+7. The policy files a pause; the parties vote it and the halt order in.
+8. Frontier Lab acknowledges the order; its chips report idle windows: confirmed.
+9. Dragon AI trains on 512 H100s with no declaration and is found.
+10. The parties order Dragon AI's cluster halted; Dragon AI never acknowledges the order, so
+    past its deadline it is not obeyed and the policy files the enforcement proposal, which the
+    parties vote in.
+11. As the pause nears its expiry, a renewal is voted in.
+12. A lift is voted, and fails under the policy's own conditions: suites are adopted in three
+    domains, not five, and no witness of the log is registered.
+13. The safeguards are completed: suites in the last two domains, the log's three witnesses
     registered; the secretariat's clerk records their cosignatures on the log.
-11. A second lift is voted, and passes: telemetry covers the compute, every domain has a suite,
+14. A second lift is voted, and passes: telemetry covers the compute, every domain has a suite,
     three witnesses cosign the log, and no critical finding is open (the run was halted and
     the telemetry confirmed it; the pause answered the critical evaluation). The pause is
     lifted, and the policy files no new one.
@@ -296,11 +303,13 @@ class Scenario:
         self.act("a run is declared", self.declare)
         self.act("deemed approved, the run starts", self.start)
         self.act("the run approaches the prohibition", self.approach)
+        self.act("a halt is proposed before the run crosses", self.early_halt)
         self.act("the run crosses the prohibition", self.cross)
         self.act("an evaluation comes back critical", self.evaluate)
         self.act("the pause is voted in", self.vote_pause)
         self.act("the halt order is obeyed", self.halt)
         self.act("undeclared training is found", self.undeclared)
+        self.act("an ignored halt order escalates", self.escalate)
         self.act("the pause is renewed", self.renew)
         self.act("a lift fails", self.lift)
         self.act("the safeguards are completed", self.safeguards)
@@ -478,6 +487,18 @@ class Scenario:
         self.story.facts["approach_hours"] = APPROACH_HOURS
         return f"{APPROACH_HOURS} hours of telemetry: {self.run_flop():.2e} FLOP counted"
 
+    def early_halt(self) -> str:
+        """The halt order the policy proposes for the run before it crosses."""
+        halt = self.wait_for("the early halt proposal", lambda: self.proposal_of("halt_order"))
+        self.story.facts["early_halt"] = halt["proposal_id"]
+        self.story.facts["early_halt_opened"] = halt["opens_at"]
+        self.story.facts["early_halt_flop"] = self.run_flop()
+        [projected] = [
+            f for f in self.client.run(RUN_ID)["findings"] if f["kind"] == "prohibition_projected"
+        ] or [{"explanation": "(the projection no longer shows)"}]
+        flop = self.story.facts["early_halt_flop"]
+        return f"{halt['proposal_id']} filed at {flop:.2e} FLOP: {projected['explanation']}"
+
     def cross(self) -> str:
         self._train(2 + APPROACH_HOURS, CROSS_HOURS)
         self.story.facts["cross_hours"] = CROSS_HOURS
@@ -596,6 +617,56 @@ class Scenario:
         ]
         return f"{len(found)} undeclared-compute finding(s): " + "; ".join(
             f["explanation"][:140] for f in found
+        )
+
+    def escalate(self) -> str:
+        """A halt order on Dragon AI's cluster that Dragon AI never acknowledges: past its
+        deadline the order is not obeyed and the policy files the enforcement proposal."""
+        cluster = "dr-ningxia-1"
+        order_id = f"halt-{cluster}"
+        opened = datetime.fromisoformat(self.story.facts["after_deadline"]) + 4 * WINDOW
+        self.advance(opened)
+        closes = opened + timedelta(days=self.policy_doc["governance"]["vote_window_days"])
+        deadline = (closes + timedelta(hours=24)).replace(minute=0, second=0, microsecond=0)
+        body = {
+            "proposal_id": order_id,
+            "kind": "halt_order",
+            "subject": f"cluster:{cluster}",
+            "deadline": iso(deadline),
+            "text": "halt the undeclared training on Dragon AI's cluster",
+        }
+        self.post("gov.proposal/v1", body, "eu-delegate")
+        self.vote_all([order_id])
+        self.advance(datetime.fromisoformat(self.client.proposal(order_id)["closes_at"]))
+        self.decided(order_id)
+        # Its chips go quiet after the deadline, but Dragon AI never acknowledges the order.
+        self.heartbeat(deadline + timedelta(hours=1))
+        order = self.client.proposal(order_id)["order"] or {}
+        subject = f"cluster:{cluster}"
+
+        def enforcement() -> dict[str, Any] | None:
+            return next(
+                (
+                    p
+                    for p in self.client.proposals()
+                    if p["kind"] == "enforcement" and p["subject"] == subject
+                ),
+                None,
+            )
+
+        step = self.wait_for("the enforcement proposal", enforcement)
+        self.vote_all([step["proposal_id"]])
+        self.advance(datetime.fromisoformat(step["closes_at"]) + timedelta(minutes=5))
+        decided = self.decided(step["proposal_id"])
+        self.story.facts["escalation"] = {
+            "order": order_id,
+            "status": order.get("status"),
+            "enforcement": step["proposal_id"],
+            "passed": decided["outcome"]["passed"],
+        }
+        return (
+            f"{order_id} is {order.get('status')} ({order.get('detail')}); the policy filed "
+            f"{step['proposal_id']}: {decided['outcome']['reason']}"
         )
 
     def renew(self) -> str:

@@ -287,11 +287,16 @@ class OrderStatus(StrEnum):
     PENDING = "pending"
     """Its deadline has not passed."""
     CONFIRMED = "confirmed"
-    """Every chip of its subject reported after the deadline, none of it training for it."""
+    """Acknowledged by the deadline, and every chip it covers reported after the deadline, none
+    of them busy."""
     VIOLATED = "violated"
-    """Its subject's chips reported training compute after the deadline."""
+    """A chip it covers reported busy windows after the deadline, whatever run they named, or
+    records named a run it covers then."""
     SILENT = "silent"
     """Past the deadline and the telemetry silence limit, some of its chips have not reported."""
+    UNACKNOWLEDGED = "unacknowledged"
+    """Past the deadline, its operator had not acknowledged it on the log by then (and no chip
+    shows it violated)."""
 
 
 class OrderFact(Model):

@@ -46,6 +46,9 @@ class FindingKind(StrEnum):
     """The interval of a run's compute reaches the prohibition, its central value does not."""
     PROHIBITED_COMPUTE = "prohibited_compute"
     """A run or lineage is above the prohibited threshold (planned or measured)."""
+    PROHIBITION_PROJECTED = "prohibition_projected"
+    """A running job's projection crosses the prohibition before a halt proposed now could
+    bind (the policy's halt timing): the halt is proposed now."""
     UNDECLARED_RUN = "undeclared_run"
     """A run that had to be declared before it started was not."""
     STARTED_WITHOUT_APPROVAL = "started_without_approval"

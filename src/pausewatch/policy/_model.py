@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -613,6 +614,26 @@ class DecisionRule(Model):
     """The voting rule."""
 
 
+DEFAULT_HALT_NOTICE_HOURS = 24.0
+"""The notice a decided halt order gives where the policy sets none (a pausewatch default)."""
+
+
+class HaltTiming(Sourced):
+    """When the policy proposes a halt for a run that has not yet crossed the prohibition.
+
+    A halt proposed now binds once its vote closes and its notice runs out: after the body's
+    ``vote_window_days`` plus ``notice_hours``. A running job whose projection (the ``bound``
+    of its interval) crosses the prohibition before then gets its halt proposed now, as one
+    that has crossed does (docs/adr/0020)."""
+
+    notice_hours: Hours = DEFAULT_HALT_NOTICE_HOURS
+    """Time a decided halt order gives the run to stop: its deadline is the close of the vote
+    plus this."""
+    bound: Bound = Bound.UPPER
+    """Which end of the projection's interval is compared: ``upper`` (the earliest crossing,
+    the precautionary reading), ``point`` or ``lower``."""
+
+
 class Governance(Sourced):
     """The bodies that decide, and who decides what."""
 
@@ -622,6 +643,26 @@ class Governance(Sourced):
     """Which body takes which decision."""
     vote_window_days: Days = 14
     """How long a proposal stays open for votes."""
+    halts: HaltTiming | None = None
+    """When a halt is proposed ahead of a projected crossing and the notice a decided order
+    gives; none: the pausewatch default (24 hours' notice, the interval's upper bound)."""
+
+    @property
+    def halt_notice(self) -> timedelta:
+        """The time a decided halt order gives the run: ``halts.notice_hours``, else
+        :data:`DEFAULT_HALT_NOTICE_HOURS`."""
+        hours = DEFAULT_HALT_NOTICE_HOURS if self.halts is None else self.halts.notice_hours
+        return timedelta(hours=hours)
+
+    @property
+    def halt_lead(self) -> timedelta:
+        """How long a halt proposed now takes to bind: the vote window plus the notice."""
+        return timedelta(days=self.vote_window_days) + self.halt_notice
+
+    @property
+    def halt_bound(self) -> Bound:
+        """Which end of a projection's interval the halt timing compares."""
+        return Bound.UPPER if self.halts is None else self.halts.bound
 
     @model_validator(mode="after")
     def _bodies_exist(self) -> Governance:

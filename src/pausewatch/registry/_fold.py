@@ -702,6 +702,13 @@ def _declare(ctx: _Context, body: Body) -> None:
     if cluster["operator_id"] != body.operator_id:
         raise RejectedError(f"cluster {body.cluster_id!r} belongs to {cluster['operator_id']!r}")
     ctx.must_be_new("runs", "run", body.run_id)
+    for chip_id in body.chip_ids or ():
+        chip = ctx.get("chips", chip_id)
+        if chip is None or chip["status"] != "installed" or chip["cluster_id"] != body.cluster_id:
+            raise RejectedError(
+                f"chip {chip_id!r} is not installed in cluster {body.cluster_id!r}"
+                + ("" if chip is None else f" (it is {chip['status']} in {chip['cluster_id']!r})")
+            )
     # A model has one base (its lineage is a tree): the policy counts a model's compute with
     # its base's, and two bases for one model would make that sum mean two things.
     for _, other in sorted(ctx.registry.views["runs"].items()):
@@ -754,6 +761,7 @@ def _declare(ctx: _Context, body: Body) -> None:
             "deemed_approved_at": deemed_at,
             "changes": 0,
             "updated_idx": ctx.index,
+            "chip_ids": None if body.chip_ids is None else json.dumps(list(body.chip_ids)),
         },
     )
 
@@ -1053,7 +1061,10 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
         row = ctx.get(view, name)
         if row is not None:
             new = cls.from_json(_totals_doc(row, key)).merge(new)
-        ctx.set(view, _totals_row(key, name, new.to_json(), ctx.index))
+        merged = _totals_row(key, name, new.to_json(), ctx.index)
+        if view == "tel_chips":
+            merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
+        ctx.set(view, merged)
 
 
 HANDLERS: Mapping[str, Handler] = {

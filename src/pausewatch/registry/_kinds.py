@@ -284,6 +284,10 @@ class RunDeclaration(Body):
     """How many chips it uses."""
     chip_model: Name | None = None
     """Their catalogue model."""
+    chip_ids: Annotated[tuple[Id, ...], Field(max_length=1_000)] | None = None
+    """The chips it runs on, one id each (as many as ``chips``, installed in its cluster): a
+    halt order for the run is confirmed on these, whatever run their records name; a run that
+    names none is confirmed on every chip of its cluster (docs/adr/0020)."""
     starts_at: UtcDatetime
     ends_at: UtcDatetime
     hyperparameters_digest: Digest
@@ -307,6 +311,12 @@ class RunDeclaration(Body):
             raise ValueError("planned_flop_low is above planned_flop")
         if high is not None and high < self.planned_flop:
             raise ValueError("planned_flop_high is below planned_flop")
+        ids = self.chip_ids
+        if ids is not None:
+            if len(set(ids)) != len(ids):
+                raise ValueError("chip_ids names a chip twice")
+            if len(ids) != self.chips:
+                raise ValueError(f"chip_ids names {len(ids)} chips, chips says {self.chips}")
         return self
 
 

@@ -34,9 +34,6 @@ _logger = logging.getLogger("pausewatch.clerk")
 WITNESS_RECORD_INTERVAL = timedelta(hours=1)
 """The clerk records a witness's newest cosignature on the log at most this often (log time):
 enough for the ``witnesses`` fact, whose freshness is a day, without an entry per batch."""
-HALT_NOTICE = timedelta(hours=24)
-"""The deadline a halt proposal the policy files gives the run (a pausewatch default; the
-vote may amend it only by a new proposal)."""
 
 
 def pause_status(state: StateStore, at: datetime) -> dict[str, Any]:
@@ -63,7 +60,7 @@ def pause_status(state: StateStore, at: datetime) -> dict[str, Any]:
 def proposal_report(state: StateStore, proposal_id: str, at: datetime) -> dict[str, Any]:
     """A proposal with its ballots and, once decided, its outcome (before: the count so far);
     for a halt order in force, ``order``: what the telemetry shows of it (pending, confirmed,
-    violated, silent) with the acknowledgement."""
+    violated, unacknowledged, silent) with the acknowledgement."""
     with state.lock:
         registry = state.registry
         row = registry.get("proposals", proposal_id)
@@ -130,7 +127,6 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
         if policy is None or policy.governance is None:
             return []  # no body to decide: nothing to propose
         facts, result = evaluated(registry, at, policy)
-        window = timedelta(days=policy.governance.vote_window_days)
         pause = pause_of(registry, at)
         wanted: list[tuple[str, Any]] = []
         for finding in result.findings:
@@ -171,7 +167,8 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 body["subject"] = finding.subject
             if kind == "halt_order":
                 # The order binds once decided: its deadline runs from the close of the vote.
-                body["deadline"] = format_time(at + window + HALT_NOTICE)
+                # The notice is the policy's (governance.halts), the lead its early halt assumes.
+                body["deadline"] = format_time(at + policy.governance.halt_lead)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out
 

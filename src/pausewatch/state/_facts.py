@@ -316,46 +316,107 @@ def halt_orders(registry: Registry, at: datetime, policy: Policy | None) -> list
     return _orders(registry, at, silence_limit(policy))
 
 
+def _order_chips(registry: Registry, subject: str) -> tuple[list[str], list[str]]:
+    """The runs a halt order's subject covers, and the chips its confirmation reads: for a run,
+    the chips its declaration named, or every chip installed in its declared cluster when it
+    named none; for a cluster, every chip installed in it. Chips that reported windows for a
+    covered run are added wherever they sit. Which run later records name does not matter
+    (docs/adr/0020)."""
+    views = registry.views
+    kind, _, ident = subject.partition(":")
+    if kind == "run":
+        covered = [ident]
+        run = views["runs"].get((ident,))
+        named = json.loads(run["chip_ids"]) if run is not None and run.get("chip_ids") else []
+        cluster = None if named or run is None else run["cluster_id"]
+    else:
+        covered = sorted(r["run_id"] for _, r in views["runs"].items() if r["cluster_id"] == ident)
+        named, cluster = [], ident
+    chips = set(named)
+    if cluster is not None:
+        chips.update(
+            chip_id
+            for (chip_id,), chip in views["chips"].items()
+            if chip["status"] == "installed" and chip["cluster_id"] == cluster
+        )
+    for run_id in covered:
+        totals = views["tel_runs"].get((run_id,))
+        if totals is not None:
+            chips.update(json.loads(totals["chips"]))
+    return covered, sorted(chips)
+
+
 def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str, Any]]:
-    """Each decided halt order with what the telemetry of its subject's chips shows at ``at``:
-    *violated* when a run it covers reported windows ending after the deadline; *confirmed*
-    when every chip that worked on them reported a window ending after the deadline and none
-    of it for them; *silent* when that has not happened by the deadline plus the silence limit;
-    *pending* before."""
+    """Each decided halt order with what the log shows of it at ``at`` (docs/adr/0020):
+
+    * *violated*: a chip it covers (:func:`_order_chips`) reported a busy window ending after
+      the deadline plus one window's grace, whatever run the record named, or records named a
+      run it covers in such a window; acknowledged or not;
+    * *unacknowledged*: otherwise, when the operator did not acknowledge it on the log by the
+      deadline;
+    * *confirmed*: otherwise, when every chip it covers reported a window ending at or after
+      the deadline;
+    * *silent*: when that has not happened by the deadline plus the silence limit;
+    * *pending* before the deadline and until then.
+    """
     views = registry.views
     out: list[dict[str, Any]] = []
     for (pid,), row in sorted(views["proposals"].items()):
         if row["kind"] != "halt_order" or not row["passed"] or row["deadline"] is None:
             continue
         deadline = datetime.fromisoformat(row["deadline"])
-        kind, _, ident = (row["subject"] or "").partition(":")
-        if kind == "run":
-            covered = [ident]
-        else:
-            covered = [r["run_id"] for _, r in views["runs"].items() if r["cluster_id"] == ident]
+        covered, chips = _order_chips(registry, row["subject"] or "")
         totals = [t for r in covered if (t := views["tel_runs"].get((r,))) is not None]
-        chips = sorted({c for t in totals for c in json.loads(t["chips"])})
         # A window that began before the deadline may end after it: one window's grace.
+        late_end = deadline + ORDER_GRACE
         late = [
-            t
+            t["last_window_end"]
             for t in totals
-            if datetime.fromisoformat(t["last_window_end"]) > deadline + ORDER_GRACE
+            if datetime.fromisoformat(t["last_window_end"]) > late_end
         ]
+        busy: list[tuple[str, str]] = []
+        for chip_id in chips:
+            chip = views["tel_chips"].get((chip_id,))
+            end = None if chip is None else chip.get("last_busy_end")
+            if end is not None and datetime.fromisoformat(end) > late_end:
+                busy.append((end, chip_id))
         reported = [
             c
             for c in chips
             if (chain := views["tel_chains"].get((c,))) is not None
             and datetime.fromisoformat(chain["window_end"]) >= deadline
         ]
+        ack = views["order_acks"].get((pid,))
+        acked_at = None if ack is None else ack["at"]
+        in_time = acked_at is not None and datetime.fromisoformat(acked_at) <= deadline
         if at < deadline:
             status, detail = "pending", ""
-        elif late:
-            last = max(t["last_window_end"] for t in late)
+        elif busy or late:
             status = "violated"
-            detail = f"its chips reported training for it in windows ending as late as {last}"
+            parts = []
+            if busy:
+                names = ", ".join(c for _, c in sorted(busy)[-3:])
+                parts.append(
+                    f"{len(busy)} of its {len(chips)} chips ({names}"
+                    f"{', ...' if len(busy) > 3 else ''}) reported busy windows ending as late "
+                    f"as {max(busy)[0]}"
+                )
+            if late:
+                parts.append(
+                    f"its chips reported training for it in windows ending as late as {max(late)}"
+                )
+            said = f"acknowledged on {acked_at}, yet " if acked_at is not None else ""
+            detail = said + "; ".join(parts)
+        elif not in_time:
+            status = "unacknowledged"
+            detail = (
+                f"its operator acknowledged it only on {acked_at}, after the deadline"
+                if acked_at is not None
+                else "its operator has not acknowledged it on the log"
+            )
         elif chips and len(reported) == len(chips):
             status = "confirmed"
-            detail = f"all {len(chips)} of its chips reported after the deadline, none for it"
+            detail = f"all {len(chips)} of its chips reported after the deadline, none busy"
         elif at - deadline > limit:
             status = "silent"
             detail = (
@@ -366,15 +427,16 @@ def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str
             )
         else:
             status, detail = "pending", ""
-        ack = views["order_acks"].get((pid,))
         out.append(
             {
                 "id": pid,
                 "subject": row["subject"],
                 "deadline": row["deadline"],
                 "status": status,
-                "acknowledged_at": None if ack is None else ack["at"],
+                "acknowledged_at": acked_at,
                 "detail": detail,
+                # The decision alone: an enforcement step decided after it answers the finding
+                # (ADR 0012), whatever the operator files later.
                 "evidence": [f"log:{row['decided_idx']}"],
             }
         )

@@ -37,8 +37,9 @@ from pausewatch.policy._findings import Finding, Severity
 from pausewatch.policy._model import Action
 from pausewatch.registry import Registry
 
-_STOPPED_ORDER = (OrderStatus.CONFIRMED, OrderStatus.VIOLATED)
-"""Order statuses that leave nothing to wait for (a violation is its own finding)."""
+_STOPPED_ORDER = (OrderStatus.CONFIRMED, OrderStatus.VIOLATED, OrderStatus.UNACKNOWLEDGED)
+"""Order statuses that leave nothing to wait for (a violation or a missing acknowledgement is
+its own finding)."""
 
 
 def _cited(finding: Finding) -> int:

@@ -155,6 +155,7 @@ runs = Table(
     _time("deemed_approved_at"),
     Column("changes", BigInteger, nullable=False),
     _idx("updated_idx"),
+    Column("chip_ids", Text, nullable=True),
     Index("ix_reg_runs_cluster", "cluster_id"),
     Index("ix_reg_runs_model", "model"),
 )
@@ -249,8 +250,10 @@ tel_chips = Table(
     Column("energy_j", BigInteger, nullable=False),
     Column("tensor_active_ms", BigInteger, nullable=False),
     _idx("updated_idx"),
+    _time("last_busy_end"),
 )
-"""Each chip's totals (``flop``: JSON, precision to a decimal string of operations)."""
+"""Each chip's totals (``flop``: JSON, precision to a decimal string of operations;
+``last_busy_end``: its latest busy window's end, whatever run it named)."""
 tel_runs = Table(
     "tel_runs",
     metadata,

@@ -68,9 +68,16 @@ class ChipTotals:
     tensor_active_ms: int
     """Milliseconds its tensor pipes were busy: sum of tensor_active x window (rounded per
     record)."""
+    last_busy_end: datetime | None = None
+    """End of its latest window with tensor activity at or above the undeclared-compute
+    threshold, whatever run the record names (none: no such window, or an aggregate from
+    before this figure was kept). Halt confirmation reads it (docs/adr/0020)."""
 
     def merge(self, other: ChipTotals) -> ChipTotals:
         """The totals of both sets of records."""
+        busy = self.last_busy_end
+        if other.last_busy_end is not None and (busy is None or other.last_busy_end > busy):
+            busy = other.last_busy_end
         return ChipTotals(
             records=self.records + other.records,
             first_window_start=min(self.first_window_start, other.first_window_start),
@@ -78,11 +85,13 @@ class ChipTotals:
             flop=_sum_flop(self.flop, other.flop),
             energy_j=self.energy_j + other.energy_j,
             tensor_active_ms=self.tensor_active_ms + other.tensor_active_ms,
+            last_busy_end=busy,
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping with sorted keys."""
-        return {
+        """A JSON-ready mapping with sorted keys (``last_busy_end`` only when known, so that an
+        idle chip's totals read as they did before the figure was kept)."""
+        doc: dict[str, Any] = {
             "energy_j": self.energy_j,
             "first_window_start": format_time(self.first_window_start),
             "flop": _flop_json(self.flop),
@@ -90,10 +99,15 @@ class ChipTotals:
             "records": self.records,
             "tensor_active_ms": self.tensor_active_ms,
         }
+        if self.last_busy_end is not None:
+            doc["last_busy_end"] = format_time(self.last_busy_end)
+        return dict(sorted(doc.items()))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChipTotals:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json`; an aggregate without ``last_busy_end`` (logged before it
+        was kept) reads as none."""
+        busy = data.get("last_busy_end")
         return cls(
             records=int(data["records"]),
             first_window_start=datetime.fromisoformat(data["first_window_start"]),
@@ -101,6 +115,7 @@ class ChipTotals:
             flop=_flop_from(data["flop"]),
             energy_j=int(data["energy_j"]),
             tensor_active_ms=int(data["tensor_active_ms"]),
+            last_busy_end=None if busy is None else datetime.fromisoformat(busy),
         )
 
 
@@ -294,7 +309,7 @@ def aggregate(
         seconds = (record.window_end - record.window_start).total_seconds()
         chip = chips.get(chip_id)
         if chip is None:
-            chip = chips[chip_id] = [0, record.window_start, record.window_end, {}, 0, 0]
+            chip = chips[chip_id] = [0, record.window_start, record.window_end, {}, 0, 0, None]
         chip[0] += 1
         if record.window_start < chip[1]:
             chip[1] = record.window_start
@@ -303,6 +318,11 @@ def aggregate(
         _add_flop(chip[3], flop)
         chip[4] += energy
         chip[5] += round(record.tensor_active * seconds * 1000)
+        if record.tensor_active >= undeclared_tensor_active and (
+            chip[6] is None or record.window_end > chip[6]
+        ):
+            # Busy, whatever run the record names: what a halt order's confirmation reads.
+            chip[6] = record.window_end
 
         cluster = clusters.get(accepted.cluster_id)
         if cluster is None:

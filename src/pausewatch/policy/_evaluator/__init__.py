@@ -4,6 +4,7 @@
 ``_tiers``         thresholds crossed and approached
 ``_duties``        declaration, approval and notification clocks
 ``_runs``          the run pass
+``_halts``         halts proposed before a projected crossing
 ``_lineages``      the lineage pass
 ``_clusters``      clusters
 ``_capabilities``  capability evaluations

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 
-from pausewatch.compute import CountingRule
+from pausewatch.compute import CountingRule, Method, counter_interval
 from pausewatch.errors import PolicyError
 from pausewatch.policy._facts import Facts, RunFact
 from pausewatch.policy._findings import Finding, FindingKind, Obligation, ObligationStatus, Severity
@@ -284,3 +284,14 @@ class State:
             )
             started.append((status, within, deadline))
         return started
+
+
+def rate_of(run: RunFact) -> tuple[float, float, float]:
+    """A run's rate (FLOP/s) as (value, low, high); a rate measured by counters (method
+    ``telemetry``, the default) carries at least their tolerance, as the compute it paces."""
+    rate = run.rate
+    assert rate is not None
+    value = rate.value
+    if rate.method is None or rate.method == Method.TELEMETRY:
+        return (value, *counter_interval(value, rate.low, rate.high))
+    return value, _lo(value, rate.low), _hi(value, rate.high)

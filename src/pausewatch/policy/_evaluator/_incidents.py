@@ -7,15 +7,22 @@ from pausewatch.policy._facts import OrderStatus
 from pausewatch.policy._findings import FindingKind, ObligationStatus, Severity
 from pausewatch.policy._model import Action, Event
 
+_NOT_OBEYED = {
+    OrderStatus.VIOLATED: "was not obeyed",
+    OrderStatus.UNACKNOWLEDGED: "was not acknowledged in time",
+    OrderStatus.SILENT: "cannot be confirmed",
+}
+"""Order statuses that file ``order_not_obeyed``, and how its explanation words each."""
+
 
 class IncidentRules(State):
     """Halt orders, entries set aside as unreadable, and incidents with their report clocks."""
 
     def orders(self) -> None:
-        """A halt order not obeyed (training after its deadline, or its chips silent) is a
-        finding that files the policy's next enforcement step."""
+        """A halt order not obeyed (its chips busy after its deadline, not acknowledged by it,
+        or its chips silent) is a finding that files the policy's next enforcement step."""
         for order in sorted(self.facts.orders, key=_BY_ID):
-            if order.status not in (OrderStatus.VIOLATED, OrderStatus.SILENT):
+            if order.status not in _NOT_OBEYED:
                 continue
             violated = order.status is OrderStatus.VIOLATED
             self.finding(
@@ -23,7 +30,7 @@ class IncidentRules(State):
                 Severity.CRITICAL if violated else Severity.SERIOUS,
                 order.subject,
                 f"halt order {order.id} (deadline {_fmt_time(order.deadline)}) "
-                + ("was not obeyed" if violated else "cannot be confirmed")
+                + _NOT_OBEYED[order.status]
                 + (f": {order.detail}" if order.detail else ""),
                 order.evidence,
                 action=Action.ENFORCEMENT_PROPOSAL,

@@ -20,26 +20,17 @@ from pausewatch.policy._evaluator._base import (
     _hi,
     _lo,
     _new,
+    rate_of,
 )
 from pausewatch.policy._evaluator._duties import DutyRules
+from pausewatch.policy._evaluator._halts import HaltRules
 from pausewatch.policy._evaluator._tiers import TierRules
 from pausewatch.policy._facts import RunFact, RunStatus
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Action, Basis, Threshold, Tier
 
 
-def rate_of(run: RunFact) -> tuple[float, float, float]:
-    """A run's rate (FLOP/s) as (value, low, high); a rate measured by counters (method
-    ``telemetry``, the default) carries at least their tolerance, as the compute it paces."""
-    rate = run.rate
-    assert rate is not None
-    value = rate.value
-    if rate.method is None or rate.method == Method.TELEMETRY:
-        return (value, *counter_interval(value, rate.low, rate.high))
-    return value, _lo(value, rate.low), _hi(value, rate.high)
-
-
-class RunRules(DutyRules, TierRules):
+class RunRules(DutyRules, TierRules, HaltRules):
     """The run pass: one run at a time, in id order."""
 
     def compute_of(self, run: RunFact) -> tuple[Compute, Compute | None]:
@@ -205,6 +196,13 @@ class RunRules(DutyRules, TierRules):
                 and run.rate is not None
             ):
                 self.run_next(run, used, subject, *next_up)
+            if (
+                prohibition is not None
+                and used is not None
+                and run.status is running
+                and not (crossed and crossed[-1][0] is Tier.PROHIBITED)
+            ):
+                self.halt_in_time(run, used, subject, prohibition)
             if declared is not None and used is not None:
                 d_high = _hi(declared.value, declared.high)
                 if used.value > d_high:
