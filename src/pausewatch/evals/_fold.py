@@ -49,8 +49,18 @@ def _suite(ctx: _Context, body: Body) -> None:
         "eval_suites",
         {
             "domain": body.domain.value,
+            # The pin joins a probe's entry only when adopted, so suites adopted without one
+            # read as before.
             "probes": json.dumps(
-                [{"probe_id": p.probe_id, "version": p.version} for p in body.probes]
+                [
+                    {"probe_id": p.probe_id, "version": p.version}
+                    | (
+                        {"elicitation": p.elicitation.model_dump(mode="json", exclude_defaults=True)}
+                        if p.elicitation is not None
+                        else {}
+                    )
+                    for p in body.probes
+                ]
             ),
             "note": body.note,
             "adopted_idx": ctx.index,

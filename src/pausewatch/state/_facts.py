@@ -32,11 +32,12 @@ from pydantic import ValidationError
 
 from pausewatch.compute import CountingRule, count_flop, load_catalogue, parse_precision
 from pausewatch.errors import Error
-from pausewatch.evals._judge import eval_facts, trigger_metrics
+from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
 from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
+from pausewatch.policy._evaluator._capabilities import ruled_out
 from pausewatch.policy._facts import ClusterFact, EvalFact, OperatorFact, OrderFact, RunFact
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
@@ -110,7 +111,12 @@ def evaluated(
     if policy.pause is None:
         return facts, evaluation
     still_open = open_critical(registry, facts, at, evaluation.findings)
-    state = {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}
+    cleared = ruled_out(policy, facts, evaluation.findings, evaluation.obligations)
+    state = {
+        **facts.state,
+        Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open)),
+        Fact.EVAL_DOMAINS_RULED_OUT: float(len(cleared)),
+    }
     facts = facts.model_copy(update={"state": state})
     lift = check_conditions(policy.pause.lift.conditions, dict(state))
     return facts, replace(evaluation, lift_conditions=lift)
@@ -195,6 +201,7 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             },
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
+            "suites": _suites(registry),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -299,9 +306,32 @@ def _evaluations(registry: Registry, policy: Policy | None) -> list[dict[str, An
                 completed_at=row["completed_at"] or row["integrated_at"],
                 evidence=[f"log:{row['idx']}"],
                 wanted=wanted,
+                probe=row["probe_id"],
+                task_version=int(row["task_version"]),
+                elicitation=elicitation_fact(
+                    epochs=int(row["epochs"]),
+                    completed_samples=int(row["completed_samples"]),
+                    elicitation=json.loads(row["elicitation"]),
+                ),
             )
         )
     return out
+
+
+def _suites(registry: Registry) -> list[dict[str, Any]]:
+    """The suite adopted per domain as it stands in the views (docs/adr/0021)."""
+    return [
+        {
+            "domain": row["domain"],
+            "probes": [
+                {"probe": p["probe_id"], "version": p["version"]}
+                | ({"elicitation": p["elicitation"]} if p.get("elicitation") else {})
+                for p in json.loads(row["probes"])
+            ],
+            "evidence": [f"log:{row['adopted_idx']}"],
+        }
+        for _, row in sorted(registry.views["eval_suites"].items())
+    ]
 
 
 def halt_orders(registry: Registry, at: datetime, policy: Policy | None) -> list[dict[str, Any]]:
