@@ -96,9 +96,7 @@ def unevaluated(e: Evaluation) -> str:
 
 def advisory(e: Evaluation) -> dict[str, str]:
     return {
-        f.subject: f.explanation
-        for f in e.findings
-        if f.kind is FindingKind.CAPABILITY_ADVISORY
+        f.subject: f.explanation for f in e.findings if f.kind is FindingKind.CAPABILITY_ADVISORY
     }
 
 
@@ -119,8 +117,9 @@ def test_an_arithmetic_task_on_the_log_rules_nothing_out() -> None:
     assert policy is not None
     e = evaluate(policy, facts_from_registry(w.registry, w.now, policy), w.now)
     assert "ai_rnd_automation (accuracy)" in unevaluated(e)
-    assert "task inspect_evals/arithmetic/v1 is not in the adopted ai_rnd_automation suite" in (
-        advisory(e)["eval:arith"]
+    assert (
+        "task inspect_evals/arithmetic/v1 is not in the adopted ai_rnd_automation suite"
+        in (advisory(e)["eval:arith"])
     )
 
 

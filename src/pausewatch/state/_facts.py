@@ -9,7 +9,10 @@ compute and its dark chips), takes the pause from the governance decisions on th
 fills the state figures lift conditions test: every figure a shipped preset names, among them
 the witnesses counting at ``at`` (:func:`pausewatch.governance._witnesses.witnesses_at`) and
 the critical findings still open (:mod:`pausewatch.state._resolution`), both from the log
-alone (docs/adr/0012).
+alone (docs/adr/0012), and the capability domains the adopted suites' results rule out
+(``eval_domains_ruled_out``, docs/adr/0021). The facts carry the suites as they stand in the
+views, and each result's probe, task version and elicitation, from which the policy decides
+whether a result counts.
 
 A run whose chips reported compute under its id is running from its first window, whether or
 not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
@@ -102,7 +105,8 @@ def evaluated(
 ) -> tuple[Facts, Evaluation]:
     """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
     evaluation: its findings do not depend on the state figures, so the open critical findings
-    are counted from them and only the lift conditions are checked again on the full state.
+    and the domains ruled out are counted from them and only the lift conditions are checked
+    again on the full state.
     The result equals ``evaluate(policy, facts, at)`` byte for byte."""
     facts = _facts(registry, at, policy)
     # Open critical findings come from evaluating the policy over these facts, which do not
@@ -123,7 +127,7 @@ def evaluated(
 
 
 def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
-    """The facts but for the open critical findings."""
+    """The facts but for the open critical findings and the domains ruled out."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
     reviews = _reviews(registry, at)

@@ -79,8 +79,7 @@ def advisory_reason(
             reasons.append(f"task {task} is not in the adopted {domain} suite")
         elif pinned.version != ev.task_version:
             reasons.append(
-                f"task {task} is not in the adopted {domain} suite, which pins "
-                f"v{pinned.version}"
+                f"task {task} is not in the adopted {domain} suite, which pins v{pinned.version}"
             )
         elif pinned.elicitation is not None:
             reasons.extend(_short_of(ev, pinned.elicitation))
@@ -203,9 +202,9 @@ class CapabilityRules(State):
                 FindingKind.CAPABILITY_UNEVALUATED,
                 Severity.WARNING,
                 subject,
-                f"model {model} ({c.describe()}) has no result of the adopted suite in {names_text}, "
-                f"required above "
-                f"{floor_text} FLOP; the capability is not ruled out",
+                f"model {model} ({c.describe()}) has no result of the adopted suite in "
+                f"{names_text}, required above {floor_text} FLOP; the capability is not ruled "
+                "out",
                 (),
                 action=action,
             )
