@@ -41,7 +41,14 @@ from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._evaluator._capabilities import ruled_out
-from pausewatch.policy._facts import ClusterFact, EvalFact, OperatorFact, OrderFact, RunFact
+from pausewatch.policy._facts import (
+    ClusterFact,
+    EvalFact,
+    OperatorFact,
+    OrderFact,
+    RunFact,
+    SuiteFact,
+)
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
@@ -221,6 +228,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("operators", OperatorFact),
     ("evaluations", EvalFact),
     ("orders", OrderFact),
+    ("suites", SuiteFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
