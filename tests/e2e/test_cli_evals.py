@@ -27,6 +27,18 @@ def test_an_evaluator_submits_a_critical_result(tmp_path: Path, start_log: Any) 
     assert adopted.returncode == 0, adopted.stderr
     [pinned] = json.loads(adopted.stdout)["suite"]["probes"]
     assert pinned == {"probe_id": "pausewatch/repair_training_run", "version": 1}
+    strict = run_cli(
+        "eval", "adopt", "cyber_offence", "--min-epochs", "3", "--tool", "bash", *service
+    )
+    assert strict.returncode == 0, strict.stderr
+    [pinned] = json.loads(strict.stdout)["suite"]["probes"]
+    assert pinned["elicitation"] == {"min_epochs": 3, "tools": ["bash"]}
+    [row] = [
+        r
+        for r in httpx.get(f"{log.url}/v1/views/eval_suites").json()["rows"]
+        if r["domain"] == "cyber_offence"
+    ]
+    assert json.loads(row["probes"])[0]["elicitation"] == {"min_epochs": 3, "tools": ["bash"]}
 
     keys = tmp_path / "aisi-keys"
     uk, aisi = KeyPair.generate("uk"), KeyPair.generate("aisi")

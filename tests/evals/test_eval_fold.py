@@ -4,10 +4,13 @@ results stand until a success supersedes them; the facts the policy reads from t
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from pausewatch.evals import EvalSuite
 from pausewatch.policy import FindingKind, evaluate, load_preset, policy_digest, policy_to_json
 from pausewatch.policy._model import Fact
 from pausewatch.state import facts_from_registry
@@ -170,6 +173,26 @@ def test_suites_adopted_count_domains_and_mark_results(world: World) -> None:
     assert w.submit("eval.suite/v1", withdrawn, w.secretariat).accepted
     facts = facts_from_registry(w.registry, w.now, w.registry.policy_at(w.now))
     assert facts.state[Fact.EVAL_DOMAINS_ADOPTED] == 1.0
+
+
+def test_an_elicitation_pin_is_kept_with_its_probe(world: World) -> None:
+    """An adoption may pin the least elicitation per probe; the view keeps the pin with its
+    probe, and a probe adopted without one reads exactly as before the pin existed."""
+    w = world
+    probes = [
+        {"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 5}},
+        {"probe_id": "pausewatch/b", "version": 2},
+    ]
+    w.ok("eval.suite/v1", {"domain": "cyber_offence", "probes": probes}, w.secretariat)
+    row = w.registry.get("eval_suites", "cyber_offence")
+    assert row is not None
+    assert json.loads(row["probes"]) == [
+        {"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 5}},
+        {"probe_id": "pausewatch/b", "version": 2},
+    ]
+    bad = [{"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 0}}]
+    with pytest.raises(ValidationError):
+        EvalSuite.model_validate({"domain": "cyber_offence", "probes": bad})
 
 
 def test_the_evaluation_requirement_is_met_by_a_result(world: World) -> None:

@@ -169,11 +169,17 @@ def test_an_advisory_failure_is_still_not_a_pass() -> None:
             {"epochs": 5, "agent": True, "tools": ["bash"]},
             "elicitation: without python, which the adoption pins",
         ),
+        (
+            {"agent": False},
+            {"epochs": 5, "agent": True},
+            "elicitation: the model acted through tools, the adoption pins no agent",
+        ),
         ({"min_attempts": 3}, {"epochs": 5}, "elicitation: 1 attempt, the adoption pins 3"),
+        ({"min_epochs": 5}, None, "elicitation: not reported, and the adoption pins one"),
     ],
 )
 def test_elicitation_below_the_pin_is_advisory(
-    pin: dict[str, Any], elicitation: dict[str, Any], reason: str
+    pin: dict[str, Any], elicitation: dict[str, Any] | None, reason: str
 ) -> None:
     """A result of the adopted probe and version whose elicitation falls short of what the
     adoption pins is advisory: it rules nothing out, and the finding says what fell short."""

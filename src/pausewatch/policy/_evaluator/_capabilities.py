@@ -44,10 +44,14 @@ def _short_of(ev: EvalFact, pin: PinFact) -> list[str]:
     if pin.min_samples is not None and (e.samples or 0) < pin.min_samples:
         got = "unknown samples" if e.samples is None else _count(e.samples, "sample")
         out.append(f"elicitation: {got} scored, the adoption pins {pin.min_samples}")
-    if pin.agent is True and e.agent is not True:
-        out.append("elicitation: the model did not act through tools, the adoption pins an agent")
-    if pin.agent is False and e.agent is not False:
-        out.append("elicitation: the model acted through tools, the adoption pins none")
+    if pin.agent is not None and e.agent is not pin.agent:
+        acted = {
+            None: "not reported whether the model acted",
+            True: "the model acted",
+            False: "the model did not act",
+        }[e.agent]
+        wanted = "an agent" if pin.agent else "no agent"
+        out.append(f"elicitation: {acted} through tools, the adoption pins {wanted}")
     missing = sorted(set(pin.tools) - set(e.tools))
     if missing:
         out.append(f"elicitation: without {', '.join(missing)}, which the adoption pins")
