@@ -326,6 +326,7 @@ def evaluations(service: LogService, at: datetime) -> dict[str, Any]:
     domains = sorted({t.domain.value for t in triggers} | {r["domain"] for r in results})
     findings = _by_subject(_evaluation(service, at))
     advised = _advisories(findings)
+    named = {s[5:].split("/", 1)[0] for s in findings if s.startswith("eval:")}
     sections = []
     for domain in domains:
         mine = [t for t in triggers if t.domain.value == domain]
@@ -353,6 +354,10 @@ def evaluations(service: LogService, at: datetime) -> dict[str, Any]:
                         **r,
                         "findings": findings.get(f"eval:{r['result_id']}", []),
                         "advisory": advised.get(r["result_id"]),
+                        # The policy reads it: a finding names it, or it reports a metric a
+                        # trigger there reads (a counting result under the levels files none).
+                        "read": r["result_id"] in named
+                        or any(m["name"] in {t.metric for t in mine} for m in r["metrics"]),
                     }
                     for r in in_domain
                 ],
