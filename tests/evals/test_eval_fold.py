@@ -191,8 +191,9 @@ def test_an_elicitation_pin_is_kept_with_its_probe(world: World) -> None:
         {"probe_id": "pausewatch/b", "version": 2},
     ]
     bad = [{"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 0}}]
-    with pytest.raises(ValidationError):
-        EvalSuite.model_validate({"domain": "cyber_offence", "probes": bad})
+    EvalSuite.model_validate_json(json.dumps({"domain": "cyber_offence", "probes": probes}))
+    with pytest.raises(ValidationError, match=r"probes\.0\.elicitation\.min_epochs"):
+        EvalSuite.model_validate_json(json.dumps({"domain": "cyber_offence", "probes": bad}))
 
 
 def test_the_evaluation_requirement_is_met_by_a_result(world: World) -> None:
