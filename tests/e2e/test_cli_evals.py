@@ -13,6 +13,7 @@ import pytest
 
 from conftest import run_cli
 from pausewatch.statements import KeyPair, load_key, sign_statement, write_key
+from registry.world import declaration  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +27,18 @@ def test_an_evaluator_submits_a_critical_result(tmp_path: Path, start_log: Any) 
     assert adopted.returncode == 0, adopted.stderr
     [pinned] = json.loads(adopted.stdout)["suite"]["probes"]
     assert pinned == {"probe_id": "pausewatch/repair_training_run", "version": 1}
+    strict = run_cli(
+        "eval", "adopt", "cyber_offence", "--min-epochs", "3", "--tool", "bash", *service
+    )
+    assert strict.returncode == 0, strict.stderr
+    [pinned] = json.loads(strict.stdout)["suite"]["probes"]
+    assert pinned["elicitation"] == {"min_epochs": 3, "tools": ["bash"]}
+    [row] = [
+        r
+        for r in httpx.get(f"{log.url}/v1/views/eval_suites").json()["rows"]
+        if r["domain"] == "cyber_offence"
+    ]
+    assert json.loads(row["probes"])[0]["elicitation"] == {"min_epochs": 3, "tools": ["bash"]}
 
     keys = tmp_path / "aisi-keys"
     uk, aisi = KeyPair.generate("uk"), KeyPair.generate("aisi")
@@ -39,6 +52,19 @@ def test_an_evaluator_submits_a_critical_result(tmp_path: Path, start_log: Any) 
     post("party.register/v1", {"party_id": "uk", "name": "UK", "key": uk.signer_id}, secretariat)
     body = {"evaluator_id": "aisi", "party_id": "uk", "name": "AISI", "key": aisi.signer_id}
     post("evaluator.register/v1", body, uk)
+    # A declared run trains frontier-1, so the suite's result on it counts (docs/adr/0021).
+    lab = KeyPair.generate("lab")
+    body = {"operator_id": "lab", "party_id": "uk", "name": "Lab", "key": lab.signer_id}
+    post("operator.register/v1", body, uk)
+    body = {"facility_id": "f1", "operator_id": "lab", "name": "F1"}
+    post(
+        "facility.register/v1",
+        body | {"location": {"country": "GB"}, "power_capacity_mw": 50.0},
+        lab,
+    )
+    body = {"cluster_id": "c1", "facility_id": "f1", "name": "C1", "network_gbps": 400.0}
+    post("cluster.register/v1", body, lab)
+    post("run.declaration/v1", declaration("run-1", model="frontier-1", planned_flop=1e20), lab)
 
     ran = run_cli(
         "eval", "run", "--model", "pausewatch/scripted", "--suite", "ai_rnd_automation",

@@ -4,14 +4,17 @@ results stand until a success supersedes them; the facts the policy reads from t
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from pausewatch.evals import EvalSuite
 from pausewatch.policy import FindingKind, evaluate, load_preset, policy_digest, policy_to_json
 from pausewatch.policy._model import Fact
 from pausewatch.state import facts_from_registry
-from registry.world import World, key  # type: ignore[import-not-found]
+from registry.world import World, declaration, key  # type: ignore[import-not-found]
 
 DIGEST = hashlib.sha256(b"an inspect log").hexdigest()
 
@@ -62,6 +65,14 @@ def world() -> World:
         {"evaluator_id": "aisi", "party_id": "uk", "name": "AISI", "key": w.keys["aisi"].signer_id},
         "uk",
     )
+    # The results below count (docs/adr/0021): their probe is the adopted suite's, and a
+    # declared run (too small to require evaluation) trains their model.
+    suite = [{"probe_id": "pausewatch/fix_training_config", "version": 1}]
+    w.ok("eval.suite/v1", {"domain": "ai_rnd_automation", "probes": suite}, w.secretariat)
+    w.operator("lab", "us")
+    w.facility("f1", "lab")
+    w.cluster("c1", "f1", "lab")
+    w.ok("run.declaration/v1", declaration("run-0", planned_flop=1e20), "lab")
     return w
 
 
@@ -164,15 +175,33 @@ def test_suites_adopted_count_domains_and_mark_results(world: World) -> None:
     assert facts.state[Fact.EVAL_DOMAINS_ADOPTED] == 1.0
 
 
+def test_an_elicitation_pin_is_kept_with_its_probe(world: World) -> None:
+    """An adoption may pin the least elicitation per probe; the view keeps the pin with its
+    probe, and a probe adopted without one reads exactly as before the pin existed."""
+    w = world
+    probes = [
+        {"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 5}},
+        {"probe_id": "pausewatch/b", "version": 2},
+    ]
+    w.ok("eval.suite/v1", {"domain": "cyber_offence", "probes": probes}, w.secretariat)
+    row = w.registry.get("eval_suites", "cyber_offence")
+    assert row is not None
+    assert json.loads(row["probes"]) == [
+        {"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 5}},
+        {"probe_id": "pausewatch/b", "version": 2},
+    ]
+    bad = [{"probe_id": "pausewatch/a", "version": 1, "elicitation": {"min_epochs": 0}}]
+    EvalSuite.model_validate_json(json.dumps({"domain": "cyber_offence", "probes": probes}))
+    with pytest.raises(ValidationError, match=r"probes\.0\.elicitation\.min_epochs"):
+        EvalSuite.model_validate_json(json.dumps({"domain": "cyber_offence", "probes": bad}))
+
+
 def test_the_evaluation_requirement_is_met_by_a_result(world: World) -> None:
     """A model above the policy's evaluation floor with no result is not ruled out; a result
-    in each required domain clears the finding."""
-    from registry.world import declaration  # type: ignore[import-not-found]
-
+    of the adopted suite in each required domain clears the finding."""
     w = world
-    w.operator("lab", "us")
-    w.facility("f1", "lab")
-    w.cluster("c1", "f1", "lab")
+    suite = [{"probe_id": "pausewatch/fix_training_config", "version": 1}]
+    w.ok("eval.suite/v1", {"domain": "self_improvement", "probes": suite}, w.secretariat)
     w.ok("run.declaration/v1", declaration("run-1"), "lab")
     assert FindingKind.CAPABILITY_UNEVALUATED in findings(w)["model:m1"]
     for rid, domain in (("r1", "ai_rnd_automation"), ("r2", "self_improvement")):

@@ -379,9 +379,22 @@ def evaluation(**fields: Any) -> dict[str, Any]:
         "model": "m",
         "domain": "ai_rnd_automation",
         "metric": "accuracy",
+        "probe": "pausewatch/repair_training_run",
+        "task_version": 1,
     }
     base.update(fields)
     return base
+
+
+def counted(*evaluations: dict[str, Any]) -> Facts:
+    """Facts in which ``evaluations`` count (docs/adr/0021): their probe is the adopted
+    ai_rnd_automation suite's, and a small declared run trains their model ``m``."""
+    suite = {
+        "domain": "ai_rnd_automation",
+        "probes": [{"probe": "pausewatch/repair_training_run", "version": 1}],
+    }
+    small = run(model="m", declared={"value": 1e18})
+    return facts(evaluations=list(evaluations), suites=[suite], runs=[small])
 
 
 def capability_policy(buffer: float = 0.0) -> Any:
@@ -415,7 +428,7 @@ def test_capability_bounds_exactly_at_a_level(
     reaches the critical level; a bound exactly at a level reaches it."""
     result = evaluate(
         capability_policy(),
-        facts(evaluations=[evaluation(value=value, ci_low=low, ci_high=high)]),
+        counted(evaluation(value=value, ci_low=low, ci_high=high)),
         AT,
     )
     assert kinds(result) == expected
@@ -423,20 +436,20 @@ def test_capability_bounds_exactly_at_a_level(
 
 def test_failed_evaluation_is_not_a_pass() -> None:
     """An evaluation that errored counts as 'not ruled out'."""
-    result = evaluate(capability_policy(), facts(evaluations=[evaluation(status="error")]), AT)
+    result = evaluate(capability_policy(), counted(evaluation(status="error")), AT)
     assert kinds(result) == {FindingKind.CAPABILITY_ALERT}
 
 
 def test_buffer_lowers_the_levels() -> None:
     """A safety buffer of 0.1 turns an upper bound of 0.45 into an alert."""
-    e = facts(evaluations=[evaluation(value=0.3, ci_low=0.2, ci_high=0.45)])
+    e = counted(evaluation(value=0.3, ci_low=0.2, ci_high=0.45))
     assert kinds(evaluate(capability_policy(), e, AT)) == set()
     assert kinds(evaluate(capability_policy(buffer=0.1), e, AT)) == {FindingKind.CAPABILITY_ALERT}
 
 
 def test_critical_capability_files_a_pause_proposal() -> None:
     """MIRI's AI R&D trigger proposes a pause on a critical result."""
-    e = facts(evaluations=[evaluation(value=0.95, ci_low=0.9, ci_high=0.99)])
+    e = counted(evaluation(value=0.95, ci_low=0.9, ci_high=0.99))
     [f] = evaluate(MIRI, e, AT).findings
     assert (f.kind, f.action.value) == (FindingKind.CAPABILITY_CRITICAL, "pause_proposal")
 

@@ -155,5 +155,7 @@ def test_documented_example_shows_what_the_guide_says() -> None:
         ("cluster:c9", "unmonitored_cluster", "serious"),
         ("eval:e1", "capability_alert", "warning"),
         ("eval:e2", "capability_alert", "warning"),
+        ("eval:e2", "capability_advisory", "info"),
         ("incident:i1", "notification_overdue", "warning"),
     } <= found
+    assert ("eval:e1", "capability_advisory", "info") not in found

@@ -311,6 +311,16 @@ def test_evaluations_show_results_against_the_levels(client: TestClient) -> None
     assert "pausewatch/repair_training_run v1" in html  # the adopted suite
 
 
+def test_evaluations_mark_advisory_results_with_the_reason(client: TestClient) -> None:
+    """A result outside any adopted suite is marked advisory with the policy's reason; the
+    adopted suite's results on the declared model count (docs/adr/0021)."""
+    html = page(client, "/ui/evaluations")
+    marks = [c["attrs"]["data-counts"] for c in fields(html)["counts"]]
+    # r1 and r2: the adopted ai_rnd_automation probe; r3: self_improvement has no suite.
+    assert sorted(marks) == ["false", "true", "true"]
+    assert "no suite is adopted for self_improvement" in html
+
+
 def test_the_log_page_shows_the_checkpoint_and_its_cosignature(
     client: TestClient, world: World
 ) -> None:

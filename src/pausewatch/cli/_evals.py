@@ -302,6 +302,20 @@ def adopt(
         bool, typer.Option("--withdraw", help="Adopt an empty suite: no suite for the domain.")
     ] = False,
     note: Annotated[str | None, typer.Option("--note", help="Why it is adopted.")] = None,
+    min_epochs: Annotated[
+        int | None,
+        typer.Option("--min-epochs", min=1, help="Pin: a result counts with this many epochs."),
+    ] = None,
+    min_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--min-samples", min=1, help="Pin: a result counts with this many samples scored."
+        ),
+    ] = None,
+    tools: Annotated[
+        list[str] | None,
+        typer.Option("--tool", help="Pin: a tool the model must have had (repeatable)."),
+    ] = None,
     key: Annotated[
         str, typer.Option("--key", help="Name of the signing key (the secretariat's).")
     ] = "secretariat",
@@ -311,8 +325,10 @@ def adopt(
     as_json: JsonOpt = False,
 ) -> None:
     """Adopt the suite that counts as an evaluation of DOMAIN (eval.suite/v1, signed by the
-    secretariat), each probe pinned to its current version. The number of domains with an
-    adopted suite is the state figure eval_domains_adopted that lift conditions test."""
+    secretariat), each probe pinned to its current version and, with --min-epochs,
+    --min-samples or --tool, to the least elicitation a result must show. Only results of the
+    suite can rule the capability out (docs/adr/0021). The number of domains with an adopted
+    suite is the state figure eval_domains_adopted that lift conditions test."""
     from pausewatch.client import PausewatchClient
     from pausewatch.evals._probes import probe, suite
     from pausewatch.statements import load_key, sign_statement
@@ -323,9 +339,19 @@ def adopt(
     wrong = [p.id for p in chosen if p.domain is not domain]
     if wrong:
         fail(f"{', '.join(wrong)}: not a probe of {domain.value}")
+    pin: dict[str, Any] = {}
+    if min_epochs is not None:
+        pin["min_epochs"] = min_epochs
+    if min_samples is not None:
+        pin["min_samples"] = min_samples
+    if tools:
+        pin["tools"] = sorted(set(tools))
     body: dict[str, Any] = {
         "domain": domain.value,
-        "probes": [{"probe_id": p.id, "version": p.version} for p in chosen],
+        "probes": [
+            {"probe_id": p.id, "version": p.version} | ({"elicitation": pin} if pin else {})
+            for p in chosen
+        ],
     }
     if note:
         body["note"] = note

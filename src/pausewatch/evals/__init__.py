@@ -33,6 +33,7 @@ from pausewatch.evals._runner import RunError, run_suite
 from pausewatch.evals._statements import (
     EVAL_KINDS,
     Elicitation,
+    ElicitationPin,
     EvalResult,
     EvalSuite,
     EvaluatorRegister,
@@ -44,6 +45,7 @@ __all__ = [
     "EVAL_KINDS",
     "HORIZON_METRIC",
     "Elicitation",
+    "ElicitationPin",
     "EvalResult",
     "EvalSuite",
     "EvaluatorRegister",

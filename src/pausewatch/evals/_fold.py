@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from pausewatch.evals._statements import EvalResult, EvalSuite, EvaluatorRegister, ResultStatus
+from pausewatch.evals._statements import (
+    EvalResult,
+    EvalSuite,
+    EvaluatorRegister,
+    ResultStatus,
+    SuiteProbe,
+)
 from pausewatch.ledger import format_time
 from pausewatch.registry._fold import Handler, RejectedError, _Context
 from pausewatch.registry._kinds import SubjectKind
@@ -42,6 +49,15 @@ def _evaluator(ctx: _Context, body: Body) -> None:
     )
 
 
+def _probe(probe: SuiteProbe) -> dict[str, Any]:
+    """An adopted probe as ``ev_suites.probes`` holds it: its pin joins it only when adopted,
+    so suites adopted without one read as before."""
+    out: dict[str, Any] = {"probe_id": probe.probe_id, "version": probe.version}
+    if probe.elicitation is not None:
+        out["elicitation"] = probe.elicitation.model_dump(mode="json", exclude_defaults=True)
+    return out
+
+
 def _suite(ctx: _Context, body: Body) -> None:
     assert isinstance(body, EvalSuite)
     ctx.require_secretariat()
@@ -49,9 +65,7 @@ def _suite(ctx: _Context, body: Body) -> None:
         "eval_suites",
         {
             "domain": body.domain.value,
-            "probes": json.dumps(
-                [{"probe_id": p.probe_id, "version": p.version} for p in body.probes]
-            ),
+            "probes": json.dumps([_probe(p) for p in body.probes]),
             "note": body.note,
             "adopted_idx": ctx.index,
             "adopted_at": ctx.when,

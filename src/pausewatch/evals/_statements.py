@@ -41,18 +41,38 @@ class EvaluatorRegister(Body):
     """The key that signs its results."""
 
 
+class ElicitationPin(Body):
+    """The least elicitation a result of the probe must show to count (docs/adr/0021): each
+    part optional, every part given must be met."""
+
+    min_epochs: PositiveCount | None = None
+    """Epochs at least."""
+    min_samples: PositiveCount | None = None
+    """Samples scored at least (times epochs)."""
+    agent: bool | None = None
+    """The model must (true) or must not (false) have acted through tools."""
+    tools: tuple[Label, ...] = Field(default=(), max_length=50)
+    """Tools the model must have been given, every one of them."""
+    min_attempts: PositiveCount | None = None
+    """Attempts per sample at least."""
+
+
 class SuiteProbe(Body):
-    """One probe of an adopted suite, pinned to its version."""
+    """One probe of an adopted suite, pinned to its version (and, optionally, to the least
+    elicitation its results must show)."""
 
     probe_id: Label
     version: Count
+    elicitation: ElicitationPin | None = None
+    """What a result must show to count (none: any elicitation)."""
 
 
 @statement_kind("eval.suite/v1")
 class EvalSuite(Body):
     """The secretariat adopts the probes that count as an evaluation of one capability domain
     (a later adoption for the same domain replaces the earlier one; an empty list withdraws
-    it)."""
+    it). Only results of these probes, at these versions, with the elicitation a probe pins,
+    can rule the capability out (docs/adr/0021)."""
 
     signed_by: ClassVar[str] = "secretariat"
 
@@ -169,6 +189,7 @@ EVAL_KINDS: tuple[str, ...] = ("evaluator.register/v1", "eval.suite/v1", "eval.r
 __all__ = [
     "EVAL_KINDS",
     "Elicitation",
+    "ElicitationPin",
     "EvalResult",
     "EvalSuite",
     "EvaluatorRegister",

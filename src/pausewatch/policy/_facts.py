@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pausewatch.compute import Estimate, Method, Phase, Precision
-from pausewatch.fields import Flop, Id, Label, Time
+from pausewatch.fields import Count, Flop, Id, Label, Name, PositiveCount, Time
 from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
@@ -192,6 +192,59 @@ class EvalStatus(StrEnum):
     STARTED = "started"
 
 
+class ElicitationFact(Model):
+    """How hard an evaluation pushed its model, as its signed result reports it."""
+
+    epochs: PositiveCount | None = None
+    """Epochs run."""
+    samples: Count | None = None
+    """Samples scored (times epochs)."""
+    agent: bool | None = None
+    """Whether the model acted through tools."""
+    tools: tuple[Name, ...] = ()
+    """The tools it was given."""
+    attempts: PositiveCount | None = None
+    """Attempts allowed per sample (none: one)."""
+
+
+class PinFact(Model):
+    """The least elicitation an adopted suite asks of a probe's results (each part optional)."""
+
+    min_epochs: PositiveCount | None = None
+    """Epochs at least."""
+    min_samples: PositiveCount | None = None
+    """Samples scored at least (times epochs)."""
+    agent: bool | None = None
+    """The model must (true) or must not (false) act through tools."""
+    tools: tuple[Name, ...] = ()
+    """Tools the model must have been given, every one of them."""
+    min_attempts: PositiveCount | None = None
+    """Attempts per sample at least."""
+
+
+class SuiteProbeFact(Model):
+    """One probe of an adopted suite: its id, its task's version, the elicitation it pins."""
+
+    probe: Name
+    """The probe's id, as results name it."""
+    version: Count
+    """The task version adopted."""
+    elicitation: PinFact | None = None
+    """The least elicitation a result must show (none: any)."""
+
+
+class SuiteFact(Model):
+    """The suite adopted for a capability domain: the only evidence that can rule the
+    capability out there (docs/adr/0021)."""
+
+    domain: Domain
+    """The capability domain."""
+    probes: tuple[SuiteProbeFact, ...] = ()
+    """Its probes (empty: withdrawn)."""
+    evidence: Evidence = ()
+    """Log entries it rests on."""
+
+
 class EvalFact(Model):
     """A capability evaluation result."""
 
@@ -215,6 +268,13 @@ class EvalFact(Model):
     """When it finished."""
     evidence: Evidence = ()
     """Log entries it rests on."""
+    probe: Name | None = None
+    """The probe (or Inspect task) that produced it; none: unknown, so it counts for no
+    adopted suite (docs/adr/0021)."""
+    task_version: Count | None = None
+    """The version of that probe's task."""
+    elicitation: ElicitationFact | None = None
+    """How hard the model was pushed, as the result reports it."""
 
     @model_validator(mode="after")
     def _complete(self) -> EvalFact:
@@ -335,6 +395,8 @@ class Facts(Model):
     """Computing clusters."""
     evaluations: tuple[EvalFact, ...] = ()
     """Capability evaluation results."""
+    suites: tuple[SuiteFact, ...] = ()
+    """The evaluation suite adopted per capability domain (one per domain)."""
     operators: tuple[OperatorFact, ...] = ()
     """Operators (revenue, for thresholds that depend on it)."""
     incidents: tuple[IncidentFact, ...] = ()
@@ -355,6 +417,15 @@ class Facts(Model):
         dup = sorted({x.id for x in value if x.id in seen or seen.add(x.id)})  # type: ignore[func-returns-value]
         if dup:
             raise ValueError(f"duplicate ids: {', '.join(dup)}")
+        return value
+
+    @field_validator("suites")
+    @classmethod
+    def _one_suite_per_domain(cls, value: tuple[SuiteFact, ...]) -> tuple[SuiteFact, ...]:
+        domains = [s.domain.value for s in value]
+        dup = sorted({d for d in domains if domains.count(d) > 1})
+        if dup:
+            raise ValueError(f"more than one suite for: {', '.join(dup)}")
         return value
 
     @model_validator(mode="after")

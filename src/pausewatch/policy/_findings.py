@@ -72,7 +72,10 @@ class FindingKind(StrEnum):
     CAPABILITY_CRITICAL = "capability_critical"
     """An evaluation establishes a capability at the critical level."""
     CAPABILITY_UNEVALUATED = "capability_unevaluated"
-    """A model that must be evaluated in a domain has no result there."""
+    """A model that must be evaluated in a domain has no result there that counts."""
+    CAPABILITY_ADVISORY = "capability_advisory"
+    """A result does not count (not of the domain's adopted suite, short of the elicitation it
+    pins, or of a model no run declares): it can alert, it rules nothing out."""
     PAUSE_VIOLATION = "pause_violation"
     """A run the active pause prohibits is planned or running."""
     NOTIFICATION_OVERDUE = "notification_overdue"

@@ -446,6 +446,10 @@ class Fact(StrEnum):
     """Fraction of known H100-equivalents under chip-signed telemetry."""
     EVAL_DOMAINS_ADOPTED = "eval_domains_adopted"
     """Number of capability domains with an adopted evaluation suite."""
+    EVAL_DOMAINS_RULED_OUT = "eval_domains_ruled_out"
+    """Number of capability domains the adopted suites' results rule out: a counting result
+    for every trigger there, none reaching an alert, every model that must be evaluated there
+    evaluated by its suite (docs/adr/0021)."""
     WITNESSES = "witnesses"
     """Number of independent witnesses cosigning the log's checkpoints."""
     OPEN_CRITICAL_FINDINGS = "open_critical_findings"

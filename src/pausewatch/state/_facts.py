@@ -9,7 +9,10 @@ compute and its dark chips), takes the pause from the governance decisions on th
 fills the state figures lift conditions test: every figure a shipped preset names, among them
 the witnesses counting at ``at`` (:func:`pausewatch.governance._witnesses.witnesses_at`) and
 the critical findings still open (:mod:`pausewatch.state._resolution`), both from the log
-alone (docs/adr/0012).
+alone (docs/adr/0012), and the capability domains the adopted suites' results rule out
+(``eval_domains_ruled_out``, docs/adr/0021). The facts carry the suites as they stand in the
+views, and each result's probe, task version and elicitation, from which the policy decides
+whether a result counts.
 
 A run whose chips reported compute under its id is running from its first window, whether or
 not its operator filed a start notice; its rate is its mean measured pace, which the evaluation
@@ -38,12 +41,20 @@ from pausewatch.compute import (
     parse_precision,
 )
 from pausewatch.errors import Error
-from pausewatch.evals._judge import eval_facts, trigger_metrics
+from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
 from pausewatch.governance._witnesses import witnesses_at
 from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
-from pausewatch.policy._facts import ClusterFact, EvalFact, OperatorFact, OrderFact, RunFact
+from pausewatch.policy._evaluator._capabilities import ruled_out
+from pausewatch.policy._facts import (
+    ClusterFact,
+    EvalFact,
+    OperatorFact,
+    OrderFact,
+    RunFact,
+    SuiteFact,
+)
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
@@ -107,7 +118,8 @@ def evaluated(
 ) -> tuple[Facts, Evaluation]:
     """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
     evaluation: its findings do not depend on the state figures, so the open critical findings
-    are counted from them and only the lift conditions are checked again on the full state.
+    and the domains ruled out are counted from them and only the lift conditions are checked
+    again on the full state.
     The result equals ``evaluate(policy, facts, at)`` byte for byte."""
     facts = _facts(registry, at, policy)
     # Open critical findings come from evaluating the policy over these facts, which do not
@@ -116,14 +128,19 @@ def evaluated(
     if policy.pause is None:
         return facts, evaluation
     still_open = open_critical(registry, facts, at, evaluation.findings)
-    state = {**facts.state, Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open))}
+    cleared = ruled_out(policy, facts, evaluation.findings, evaluation.obligations)
+    state = {
+        **facts.state,
+        Fact.OPEN_CRITICAL_FINDINGS: float(len(still_open)),
+        Fact.EVAL_DOMAINS_RULED_OUT: float(len(cleared)),
+    }
     facts = facts.model_copy(update={"state": state})
     lift = check_conditions(policy.pause.lift.conditions, dict(state))
     return facts, replace(evaluation, lift_conditions=lift)
 
 
 def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
-    """The facts but for the open critical findings."""
+    """The facts but for the open critical findings and the domains ruled out."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
     reviews = _reviews(registry, at)
@@ -201,6 +218,7 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             },
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
+            "suites": _suites(registry),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -216,6 +234,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("operators", OperatorFact),
     ("evaluations", EvalFact),
     ("orders", OrderFact),
+    ("suites", SuiteFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -305,9 +324,32 @@ def _evaluations(registry: Registry, policy: Policy | None) -> list[dict[str, An
                 completed_at=row["completed_at"] or row["integrated_at"],
                 evidence=[f"log:{row['idx']}"],
                 wanted=wanted,
+                probe=row["probe_id"],
+                task_version=int(row["task_version"]),
+                elicitation=elicitation_fact(
+                    epochs=int(row["epochs"]),
+                    completed_samples=int(row["completed_samples"]),
+                    elicitation=json.loads(row["elicitation"]),
+                ),
             )
         )
     return out
+
+
+def _suites(registry: Registry) -> list[dict[str, Any]]:
+    """The suite adopted per domain as it stands in the views (docs/adr/0021)."""
+    return [
+        {
+            "domain": row["domain"],
+            "probes": [
+                {"probe": p["probe_id"], "version": p["version"]}
+                | ({"elicitation": p["elicitation"]} if p.get("elicitation") else {})
+                for p in json.loads(row["probes"])
+            ],
+            "evidence": [f"log:{row['adopted_idx']}"],
+        }
+        for _, row in sorted(registry.views["eval_suites"].items())
+    ]
 
 
 def halt_orders(registry: Registry, at: datetime, policy: Policy | None) -> list[dict[str, Any]]:

@@ -414,7 +414,8 @@ eval_suites = Table(
     _idx("adopted_idx"),
     _time("adopted_at"),
 )
-"""The suite adopted per capability domain (``probes``: JSON list of id and version)."""
+"""The suite adopted per capability domain (``probes``: JSON list of id and version, and the
+elicitation pin where the adoption gives one)."""
 eval_results = Table(
     "ev_results",
     metadata,

@@ -23,7 +23,7 @@ from pausewatch.compute import (
 )
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import SignedCheckpoint, leaf_hash, verify_inclusion
-from pausewatch.policy import Evaluation, Policy, Severity
+from pausewatch.policy import Evaluation, FindingKind, Policy, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
 from pausewatch.service import (
@@ -294,6 +294,29 @@ def proposal(service: LogService, proposal_id: str, at: datetime) -> dict[str, A
 # -- evaluations ------------------------------------------------------------------------------
 
 
+def _advisories(findings: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Why the policy holds a result advisory (docs/adr/0021), by result id, from its
+    ``capability_advisory`` finding (on the result, or on one metric of it: ``<id>/<metric>``,
+    result ids holding no ``/``)."""
+    out: dict[str, str] = {}
+    for subject, found in findings.items():
+        if subject.startswith("eval:"):
+            for f in found:
+                if f["kind"] == FindingKind.CAPABILITY_ADVISORY.value:
+                    out.setdefault(subject[5:].split("/", 1)[0], str(f["explanation"]))
+    return out
+
+
+def _pinned(probe: dict[str, Any]) -> dict[str, Any]:
+    """An adopted probe with its elicitation pin in words (``pin``; empty: none)."""
+    pin = probe.get("elicitation") or {}
+    words = [
+        f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, list) else v}"
+        for k, v in sorted(pin.items())
+    ]
+    return {**probe, "pin": "; ".join(words)}
+
+
 def evaluations(service: LogService, at: datetime) -> dict[str, Any]:
     """Signed results per capability domain against the policy's levels, and adopted suites."""
     policy = _policy(service, at)
@@ -306,10 +329,15 @@ def evaluations(service: LogService, at: datetime) -> dict[str, Any]:
                 "elicitation": json.loads(row["elicitation"]),
             }
         )
-    suites = [{**row, "probes": json.loads(row["probes"])} for row in _rows(service, "eval_suites")]
+    suites = [
+        {**row, "probes": [_pinned(p) for p in json.loads(row["probes"])]}
+        for row in _rows(service, "eval_suites")
+    ]
     triggers = [] if policy is None else list(policy.capabilities)
     domains = sorted({t.domain.value for t in triggers} | {r["domain"] for r in results})
     findings = _by_subject(_evaluation(service, at))
+    advised = _advisories(findings)
+    named = {s[5:].split("/", 1)[0] for s in findings if s.startswith("eval:")}
     sections = []
     for domain in domains:
         mine = [t for t in triggers if t.domain.value == domain]
@@ -333,7 +361,16 @@ def evaluations(service: LogService, at: datetime) -> dict[str, Any]:
                     for t in mine
                 ],
                 "results": [
-                    {**r, "findings": findings.get(f"eval:{r['result_id']}", [])} for r in in_domain
+                    {
+                        **r,
+                        "findings": findings.get(f"eval:{r['result_id']}", []),
+                        "advisory": advised.get(r["result_id"]),
+                        # The policy reads it: a finding names it, or it reports a metric a
+                        # trigger there reads (a counting result under the levels files none).
+                        "read": r["result_id"] in named
+                        or any(m["name"] in {t.metric for t in mine} for m in r["metrics"]),
+                    }
+                    for r in in_domain
                 ],
                 "charts": [_charts.eval_chart(domain, t, in_domain) for t in mine],
             }
