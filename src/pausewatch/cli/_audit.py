@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine, func, select
 
 from pausewatch.audit import AuditReport, audit_log, witness_threshold
 from pausewatch.cli._common import (
@@ -32,17 +34,83 @@ from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import PausewatchClient
 from pausewatch.errors import Error
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
+from pausewatch.service import iter_stored_records
+from pausewatch.state import dump_view, state_meta
 from pausewatch.statements import parse_json
+from pausewatch.telemetry._statements import TelemetryBatch
 
 
-def _export_lines(path: Path) -> Iterator[dict[str, object]]:
-    with path.open() as fh:
-        for n, line in enumerate(fh, 1):
+def _export_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """Each line of an export as JSON, with its byte offset (read a line at a time)."""
+    with path.open("rb") as fh:
+        n = 0
+        while True:
+            at = fh.tell()
+            line = fh.readline()
+            if not line:
+                return
+            n += 1
             if line.strip():
                 try:
-                    yield parse_json(line)
-                except json.JSONDecodeError:
+                    yield at, parse_json(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
                     fail(f"{path}:{n}: not JSON")
+
+
+class _Export:
+    """An export read in two passes, neither of which holds the entries or records: the first
+    notes the header, the checkpoints, the entries' count and where each batch's records start;
+    the second streams the entries, and each batch's records from where they start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: dict[str, object] | None = None
+        self.notes: list[str] = []
+        self.total = 0
+        self.record_offsets: dict[int, int] = {}
+        """Byte offset of the first record line of each batch that has one."""
+        for at, x in _export_lines(path):
+            kind = x.get("type")
+            if kind == "log" and self.header is None:
+                self.header = x
+            elif kind == "entry":
+                self.total += 1
+            elif kind == "checkpoint":
+                self.notes.append(str(x["note"]))
+            elif kind == "record":
+                self.record_offsets.setdefault(int(str(x["index"])), at)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether the export carries the batches' records (exports before 0.x did not)."""
+        return bool(self.header is not None and self.header.get("records") is True)
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        """Every entry, in the export's order."""
+        for _, x in _export_lines(self.path):
+            if x.get("type") == "entry":
+                yield int(str(x["index"])), base64.b64decode(str(x["data"]))
+
+    def records(self, index: int, _batch: object) -> Iterator[str] | None:
+        """The record lines exported after the batch at ``index``; none if the export holds no
+        records at all."""
+        if not self.has_records:
+            return None
+        return self._records(index)
+
+    def _records(self, index: int) -> Iterator[str]:
+        at = self.record_offsets.get(index)
+        if at is None:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(at)
+            for line in fh:
+                if not line.strip():
+                    continue
+                x = parse_json(line)
+                if x.get("type") != "record" or x.get("index") != index:
+                    return
+                yield str(x["line"])
 
 
 def audit(
@@ -113,32 +181,30 @@ def audit(
             data_dir, database_url, log_key, witnesses, threshold, held, secretariat
         )
     elif file is not None:
-        lines = list(_export_lines(file))
-        header = next((x for x in lines if x.get("type") == "log"), None)
+        export = _Export(file)
         if log_key:
             verifier = read_verifier(log_key)
-        elif header is not None:
+        elif export.header is not None:
             err.print("warning: trusting the log key written in the export; pin it with --log-key")
-            verifier = Verifier.from_string(str(header["verifier_key"]))
+            verifier = Verifier.from_string(str(export.header["verifier_key"]))
         else:
             fail("the export has no log header; give --log-key")
-        entries = (
-            (int(str(x["index"])), base64.b64decode(str(x["data"])))
-            for x in lines
-            if x.get("type") == "entry"
-        )
-        notes = [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        total = sum(1 for x in lines if x.get("type") == "entry")
+        if not export.has_records:
+            err.print(
+                "warning: the export holds no telemetry records (written before they were "
+                "exported); its batches are not verified again"
+            )
         with progress_display() as display:
-            task = display.add_task("auditing entries", total=total)
+            task = display.add_task("auditing entries", total=export.total)
             report, _ = audit_log(
-                counted(entries, display, task),
-                notes,
+                counted(export.entries(), display, task),
+                export.notes,
                 verifier,
                 witnesses,
                 threshold,
                 secretariat,
                 pinned=held,
+                records=export.records,
             )
     else:
         with PausewatchClient(url) as client, progress_display() as display:
@@ -158,6 +224,10 @@ def audit(
                     "--secretariat"
                 )
             task = display.add_task("auditing entries", total=info.get("size"))
+
+            def served_records(index: int, _batch: object) -> Iterator[str]:
+                return (str(r["line"]) for r in client.batch_records(index))
+
             report, _ = audit_log(
                 counted(entries, display, task),
                 notes,
@@ -166,6 +236,7 @@ def audit(
                 threshold,
                 key,
                 pinned=held,
+                records=served_records,
             )
             _check_server_proofs(client, report, [*held, latest], verifier)
             _check_server_outcomes(client, report)
@@ -210,6 +281,11 @@ def _audit_store(
         kept = CheckpointFile(data_dir / "checkpoint").read() if data_dir is not None else None
         if kept is not None:
             notes.append(kept)
+        views_behind = _views_behind(engine)
+
+        def records(_index: int, batch: TelemetryBatch) -> Iterator[bytes]:
+            return iter_stored_records(engine, batch.submission_body().batch_digest)
+
         report, _ = audit_log(
             store.entries(),
             notes,
@@ -219,10 +295,32 @@ def _audit_store(
             secretariat,
             pinned=held,
             stored_nodes=store.nodes_completed,
+            records=records,
+            stored_views=None if views_behind else partial(dump_view, engine),
         )
+        if views_behind:
+            report.problem(views_behind)
     finally:
         engine.dispose()
     return report
+
+
+def _views_behind(engine: Engine) -> str | None:
+    """Why the stored views cannot be compared with the entries' fold: they are folded up to
+    another entry than the last (none: they can)."""
+    from pausewatch.store import log_entries
+
+    with engine.connect() as conn:
+        size = conn.execute(select(func.count()).select_from(log_entries)).scalar() or 0
+        applied = conn.execute(
+            select(state_meta.c.value).where(state_meta.c.key == "applied")
+        ).scalar()
+    if applied is not None and int(applied) == size:
+        return None
+    return (
+        f"the stored views are folded up to {applied or 0} of the {size} entries: not compared "
+        "(start the service, which folds the rest, or run pausewatch state rebuild)"
+    )
 
 
 def _check_server_proofs(
