@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from api_world import (  # type: ignore[import-not-found]
@@ -158,7 +160,8 @@ def _served(data_dir: Path, now: datetime) -> Iterator[tuple[str, LogService]]:
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        assert thread.is_alive(), "the server stopped"
+        assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}", service
@@ -186,8 +189,6 @@ def _export(data_dir: Path, now: datetime, path: Path) -> tuple[str, str]:
 
 
 def _cli_info(url: str) -> str:
-    import httpx
-
     return httpx.get(url + "/v1/log", timeout=10).text
 
 
@@ -347,8 +348,6 @@ def test_the_store_audit_compares_every_view(audited: Audited, tmp_path: Path) -
     report = json.loads(res.stdout)
     assert report["batches_reverified"] == 2
     assert report["view_rows_compared"] > 0
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "data" / "pausewatch.db") as db:
         db.execute("UPDATE tel_runs SET chip_windows = chip_windows + 1 WHERE run_id = 'r1'")
     res = _cli("audit", "--data-dir", str(tmp_path / "data"), "--secretariat", key, "--json")

@@ -90,7 +90,8 @@ def test_pages_walk_the_accepted_records_in_root_order(
     offset: int | None = 0
     while offset is not None:
         page = client.get(_path(index), params={"offset": offset, "limit": 2}).json()
-        assert page["index"] == index and page["total"] == 5
+        assert page["index"] == index
+        assert page["total"] == 5
         assert len(page["records"]) <= 2
         walked += page["records"]
         offset = page["next"]
