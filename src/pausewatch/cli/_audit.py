@@ -156,8 +156,9 @@ def audit(
         str | None,
         typer.Option(
             "--secretariat",
-            help="The secretariat's key (ed25519:...), to recompute every governance outcome "
-            "from the entries; default: the key the server reports, with a warning.",
+            help="The secretariat's key (ed25519:...), to fold the entries: recompute every "
+            "governance outcome, every telemetry batch from its records, every filed finding; "
+            "default: the key the server (or the database) reports, with a warning.",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -165,7 +166,9 @@ def audit(
     """Download the whole log (or read an export), recompute every leaf and root, check every
     statement signature, every checkpoint signature and cosignature, and their consistency;
     fold the entries and recompute every proposal's outcome, and compare them with the
-    server's.
+    server's; verify every telemetry batch again from its stored records and compare its root,
+    counts, chain heads, gaps and aggregates; evaluate the policy again for every finding a
+    policy-filed proposal carries; with --data-dir, compare every view table with the fold.
 
     Exits 1 if anything is wrong. Trusts nothing the server says without a proof. Without a
     pinned checkpoint or witness keys the log is reported unanchored: a log rolled back to an
@@ -189,7 +192,12 @@ def audit(
             verifier = Verifier.from_string(str(export.header["verifier_key"]))
         else:
             fail("the export has no log header; give --log-key")
-        if not export.has_records:
+        if secretariat is None:
+            err.print(
+                "warning: without --secretariat the entries are not folded: no outcome, "
+                "telemetry batch or filed finding is recomputed"
+            )
+        elif not export.has_records:
             err.print(
                 "warning: the export holds no telemetry records (written before they were "
                 "exported); its batches are not verified again"
@@ -277,6 +285,8 @@ def _audit_store(
             verifier = Verifier.from_string(identity[1])
         else:
             fail("the database holds no log; give --log-key to audit it anyway")
+        if secretariat is None:
+            secretariat = _folded_with(engine)
         notes = list(store.checkpoint_notes())
         kept = CheckpointFile(data_dir / "checkpoint").read() if data_dir is not None else None
         if kept is not None:
@@ -303,6 +313,21 @@ def _audit_store(
     finally:
         engine.dispose()
     return report
+
+
+def _folded_with(engine: Engine) -> str | None:
+    """The secretariat key the stored views were folded with, trusted with a warning."""
+    with engine.connect() as conn:
+        kept = conn.execute(
+            select(state_meta.c.value).where(state_meta.c.key == "secretariat")
+        ).scalar()
+    keys = json.loads(kept) if kept else []
+    if len(keys) != 1:
+        return None
+    err.print(
+        "warning: trusting the secretariat key recorded in the database; pin it with --secretariat"
+    )
+    return str(keys[0])
 
 
 def _views_behind(engine: Engine) -> str | None:
@@ -408,6 +433,19 @@ def _print(report: AuditReport, as_json: bool) -> None:
             f"{len(report.decisions) - len(decided)} open; "
             f"{report.rejected_entries} entries rejected by the fold"
         )
+    if report.batches_reverified or report.batches_not_reverified:
+        out.print(
+            f"telemetry:    {report.batches_reverified} batches verified again from "
+            f"{report.records_reverified} stored records; {report.batches_not_reverified} "
+            "taken on the secretariat's word (no records, or no --secretariat key)"
+        )
+    if report.findings_rechecked:
+        out.print(
+            f"findings:     {report.findings_rechecked} filed findings found again by "
+            "evaluating the policy"
+        )
+    if report.view_rows_compared:
+        out.print(f"views:        {report.view_rows_compared} stored rows compared with the fold")
     if report.server_proofs_checked:
         out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
     if report.ok and report.anchored:
