@@ -358,6 +358,25 @@ def test_the_store_audit_compares_every_view(audited: Audited, tmp_path: Path) -
     ]
 
 
+def test_the_store_audit_fails_on_an_altered_stored_record(
+    audited: Audited, tmp_path: Path
+) -> None:
+    """`audit --data-dir` reads the records from the store: one changed there fails the audit
+    at its batch's entry."""
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    with sqlite3.connect(tmp_path / "data" / "pausewatch.db") as db:
+        (line,) = db.execute("SELECT line FROM telemetry_records WHERE seq = 9").fetchone()
+        altered = bytes(line).replace(b'"sm_active":0.6', b'"sm_active":0.7')
+        db.execute("UPDATE telemetry_records SET line = ? WHERE seq = 9", (altered,))
+    key = audited.world.keys["secretariat"].signer_id
+    res = _cli("audit", "--data-dir", str(tmp_path / "data"), "--secretariat", key, "--json")
+    assert res.returncode == 1
+    problems = json.loads(res.stdout)["problems"]
+    at = f"entry {audited.batches[1]} (telemetry.batch/v1)"
+    assert any(p.startswith(f"{at}: records_root is") for p in problems), problems
+    assert all(p.startswith(at) for p in problems), problems
+
+
 def test_reverify_batch_names_each_figure_that_differs(audited: Audited) -> None:
     """The re-verification of a batch's records over the fold before it: the honest records
     give no problem; a record missing changes the count, the root and the chain head."""
