@@ -269,6 +269,22 @@ def test_an_export_without_records_is_not_a_pass_for_its_batches(
     assert "not verified again" in res.stderr
 
 
+def test_a_malformed_record_line_is_one_clear_error(
+    exported: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """A record line of the export without its index or line: one line on stderr, exit 1."""
+    path, log_key, secretariat = exported
+    lines = path.read_text().splitlines()
+    n = next(i for i, x in enumerate(lines) if json.loads(x)["type"] == "record")
+    lines[n] = json.dumps({"type": "record", "index": "x"})
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join(lines) + "\n")
+    res = _audit(broken, log_key, secretariat)
+    assert res.returncode == 1
+    assert "expected an index and a line" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 class _LyingIngest(TelemetryIngest):
     """A secretariat that lies: it signs its batches with ten times the FLOP of ``r1``."""
 

@@ -78,7 +78,10 @@ class _Export:
             elif kind == "checkpoint":
                 self.notes.append(str(x["note"]))
             elif kind == "record":
-                self.record_offsets.setdefault(int(str(x["index"])), at)
+                index, line = x.get("index"), x.get("line")
+                if type(index) is not int or not isinstance(line, str):
+                    fail(f"{path}: the record line at byte {at}: expected an index and a line")
+                self.record_offsets.setdefault(index, at)
 
     @property
     def has_records(self) -> bool:
