@@ -354,6 +354,36 @@ def test_a_proposal_with_a_false_finding_figure_fails_the_audit(
     ]
 
 
+def test_a_proposal_about_another_subject_than_its_finding_fails_the_audit(
+    audited: Audited, tmp_path: Path
+) -> None:
+    """A validly signed policy proposal to halt a run its (true) finding is not about: the
+    audit names the entry, the subject and the finding's."""
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    filed = next(p for p in audited.proposals if p["kind"] == "halt_order")
+    body = {k: v for k, v in filed.items() if k != "index"}
+    body |= {"proposal_id": "forged-2", "subject": "run:r1"}
+    service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
+    try:
+        with TestClient(create_app(service)) as client:
+            forged = sign_statement("gov.proposal/v1", body, audited.world.keys["secretariat"])
+            resp = client.post("/v1/statements", json=forged.to_json())
+            assert resp.status_code == 201, resp.text
+            index = resp.json()["index"]
+        report, _ = audit_log(
+            LogStore(service.engine).entries(),
+            [],
+            service.log.verifier,
+            secretariat=audited.world.keys["secretariat"].signer_id,
+        )
+    finally:
+        service.close()
+    assert report.problems == [
+        f"entry {index} (proposal forged-2): subject run:r1 is not its finding's "
+        f"{filed['finding']['subject']}"
+    ]
+
+
 def test_the_store_audit_compares_every_view(audited: Audited, tmp_path: Path) -> None:
     """`audit --data-dir` verifies the batches from the stored records and compares every view
     row with the entries' fold; a changed view cell is named by table, key and column."""

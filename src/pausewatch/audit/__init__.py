@@ -417,6 +417,12 @@ def _recomputer(report: AuditReport, fold: Registry, records: BatchRecords | Non
             if statement.signer not in fold.secretariat or fold.check(statement, at) is not None:
                 return
             problems = recheck_finding(index, body.proposal_id, body.finding, fold, at)
+            if body.subject is not None and body.subject != body.finding.subject:
+                # A halt or an enforcement step is about what its finding is about.
+                problems.append(
+                    f"entry {index} (proposal {body.proposal_id}): subject {body.subject} is "
+                    f"not its finding's {body.finding.subject}"
+                )
             report.findings_rechecked += 1
         else:
             return
