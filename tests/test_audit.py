@@ -10,6 +10,7 @@ from sqlalchemy import Engine, update
 
 from pausewatch import audit
 from pausewatch.audit import audit_log
+from pausewatch.audit._recompute import compare_views
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import (
     Checkpoint,
@@ -22,6 +23,8 @@ from pausewatch.ledger import (
     encode_entry,
     sign_checkpoint,
 )
+from pausewatch.registry import Registry
+from pausewatch.state import new_registry
 from pausewatch.statements import KeyPair, canonical, sign_statement
 from pausewatch.store import log_nodes
 
@@ -335,3 +338,35 @@ def test_an_entry_holding_no_statement_is_reported_and_the_fold_goes_on(bad: byt
     assert report.entries == 3
     assert any(p.startswith("entry 1:") for p in report.problems), report.problems
     assert not any(p.startswith("entry 2:") for p in report.problems), report.problems
+
+
+def _one_party() -> tuple[Registry, KeyPair]:
+    secretariat = KeyPair.generate("secretariat")
+    fold = new_registry({secretariat.signer_id})
+    party = KeyPair.generate("party")
+    body = {"party_id": "us", "name": "US", "key": party.signer_id}
+    fold.apply(0, T0, sign_statement("party.register/v1", body, secretariat))
+    return fold, secretariat
+
+
+def test_compare_views_names_table_key_and_column() -> None:
+    """A stored view row that differs from the fold's is named by table, key and column; a
+    missing and an extra row by table and key; equal rows are counted."""
+    fold, _ = _one_party()
+    stored = {view: [dict(r) for r in rows.values()] for view, rows in fold.views.items()}
+    assert compare_views(fold, lambda view: stored[view]) == (
+        sum(len(rows) for rows in stored.values()),
+        [],
+    )
+    stored["parties"][0]["name"] = "Not US"
+    stored["parties"].append({**stored["parties"][0], "party_id": "extra"})
+    (key_row,) = stored["keys"]
+    stored["keys"] = []
+    compared, problems = compare_views(fold, lambda view: stored[view])
+    assert compared == sum(len(rows) for rows in fold.views.values()) - 1  # all but the missing
+    assert problems == [
+        "view table reg_parties key ('extra',): stored, but the entries give no such row",
+        "view table reg_parties key ('us',) column name: stored 'Not US', the entries give 'US'",
+        f"view table reg_keys key ({key_row['key']!r},): missing from the store, the entries "
+        "give it",
+    ]

@@ -295,6 +295,29 @@ class PausewatchClient:
             yield from page["entries"]
             nxt = page["next"]
 
+    def batch_records_page(
+        self, index: int, *, offset: int = 0, limit: int = 1000
+    ) -> dict[str, Any]:
+        """One page of the stored records of the telemetry batch at log ``index``:
+        ``records``, ``total``, ``next``."""
+        result: dict[str, Any] = self._request(
+            "GET",
+            f"/v1/telemetry/batches/{index}/records",
+            params={"offset": offset, "limit": limit},
+        ).json()
+        return result
+
+    def batch_records(
+        self, index: int, *, offset: int = 0, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every stored record of the telemetry batch at log ``index`` (``position``, ``hash``,
+        ``chip_id``, ``seq``, ``line``), in the order its root commits to, page by page."""
+        nxt: int | None = offset
+        while nxt is not None:
+            page = self.batch_records_page(index, offset=nxt, limit=page_size)
+            yield from page["records"]
+            nxt = page["next"]
+
     def inclusion_proof(
         self, *, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
     ) -> dict[str, Any]:

@@ -41,6 +41,10 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     )
     assert result.audit["ok"], result.audit["problems"]
     assert result.audit["entries"] > 4000  # 2,048 chips certified and installed, and the rest
+    # The compute too: every batch from its records, every finding the policy's proposals carry.
+    assert result.audit["batches_reverified"] > 0
+    assert result.audit["batches_not_reverified"] == 0
+    assert result.audit["findings_rechecked"] > 0, result.audit
     acts = [s.act for s in result.story.snapshots]
     assert acts[0] == "the agreement"
     assert acts[-3:] == ["a lift fails", "the safeguards are completed", "the pause is lifted"]

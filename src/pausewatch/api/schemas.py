@@ -100,6 +100,31 @@ class CheckpointList(BaseModel):
     next: int | None
 
 
+class BatchRecordPublic(BaseModel):
+    """A stored record of a telemetry batch, as the chip signed it."""
+
+    position: int = Field(
+        description="Its place among the batch's accepted records, from 0: the order the "
+        "batch's `records_root` commits to."
+    )
+    hash: str = Field(description="SHA-256 of `line`, hex: the record's content address.")
+    chip_id: str
+    seq: int = Field(description="Its place in the chip's hash chain.")
+    line: str = Field(
+        description='The exact stored line, `{"record": {...}, "sig": ...}`, with the '
+        "chip's signature: verify it, and the root over the lines, yourself."
+    )
+
+
+class BatchRecordPage(BaseModel):
+    """A page of a telemetry batch's stored records."""
+
+    index: int = Field(description="The batch's log entry index.")
+    records: list[BatchRecordPublic]
+    total: int = Field(description="Records the batch accepted (its `accepted`).")
+    next: int | None = Field(description="`offset` of the next page, or null at the end.")
+
+
 class BatchRejectionPublic(BaseModel):
     """A record the service refused."""
 

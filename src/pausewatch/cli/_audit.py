@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Engine, func, select
 
 from pausewatch.audit import AuditReport, audit_log, witness_threshold
 from pausewatch.cli._common import (
@@ -29,20 +31,89 @@ from pausewatch.cli._common import (
     read_verifier,
 )
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
-from pausewatch.client import PausewatchClient
+from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.errors import Error
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
+from pausewatch.service import iter_stored_records
+from pausewatch.state import dump_view, state_meta
 from pausewatch.statements import parse_json
+from pausewatch.telemetry._statements import TelemetryBatch
 
 
-def _export_lines(path: Path) -> Iterator[dict[str, object]]:
-    with path.open() as fh:
-        for n, line in enumerate(fh, 1):
+def _export_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """Each line of an export as JSON, with its byte offset (read a line at a time)."""
+    with path.open("rb") as fh:
+        n = 0
+        while True:
+            at = fh.tell()
+            line = fh.readline()
+            if not line:
+                return
+            n += 1
             if line.strip():
                 try:
-                    yield parse_json(line)
-                except json.JSONDecodeError:
+                    yield at, parse_json(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
                     fail(f"{path}:{n}: not JSON")
+
+
+class _Export:
+    """An export read in two passes, neither of which holds the entries or records: the first
+    notes the header, the checkpoints, the entries' count and where each batch's records start;
+    the second streams the entries, and each batch's records from where they start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: dict[str, object] | None = None
+        self.notes: list[str] = []
+        self.total = 0
+        self.record_offsets: dict[int, int] = {}
+        """Byte offset of the first record line of each batch that has one."""
+        for at, x in _export_lines(path):
+            kind = x.get("type")
+            if kind == "log" and self.header is None:
+                self.header = x
+            elif kind == "entry":
+                self.total += 1
+            elif kind == "checkpoint":
+                self.notes.append(str(x["note"]))
+            elif kind == "record":
+                index, line = x.get("index"), x.get("line")
+                if type(index) is not int or not isinstance(line, str):
+                    fail(f"{path}: the record line at byte {at}: expected an index and a line")
+                self.record_offsets.setdefault(index, at)
+
+    @property
+    def has_records(self) -> bool:
+        """Whether the export carries the batches' records (exports before 0.x did not)."""
+        return bool(self.header is not None and self.header.get("records") is True)
+
+    def entries(self) -> Iterator[tuple[int, bytes]]:
+        """Every entry, in the export's order."""
+        for _, x in _export_lines(self.path):
+            if x.get("type") == "entry":
+                yield int(str(x["index"])), base64.b64decode(str(x["data"]))
+
+    def records(self, index: int, _batch: object) -> Iterator[str] | None:
+        """The record lines exported after the batch at ``index``; none if the export holds no
+        records at all."""
+        if not self.has_records:
+            return None
+        return self._records(index)
+
+    def _records(self, index: int) -> Iterator[str]:
+        at = self.record_offsets.get(index)
+        if at is None:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(at)
+            for line in fh:
+                if not line.strip():
+                    continue
+                x = parse_json(line)
+                if x.get("type") != "record" or x.get("index") != index:
+                    return
+                yield str(x["line"])
 
 
 def audit(
@@ -88,8 +159,9 @@ def audit(
         str | None,
         typer.Option(
             "--secretariat",
-            help="The secretariat's key (ed25519:...), to recompute every governance outcome "
-            "from the entries; default: the key the server reports, with a warning.",
+            help="The secretariat's key (ed25519:...), to fold the entries: recompute every "
+            "governance outcome, every telemetry batch from its records, every filed finding; "
+            "default: the key the server (or the database) reports, with a warning.",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -97,7 +169,9 @@ def audit(
     """Download the whole log (or read an export), recompute every leaf and root, check every
     statement signature, every checkpoint signature and cosignature, and their consistency;
     fold the entries and recompute every proposal's outcome, and compare them with the
-    server's.
+    server's; verify every telemetry batch again from its stored records and compare its root,
+    counts, chain heads, gaps and aggregates; evaluate the policy again for every finding a
+    policy-filed proposal carries; with --data-dir, compare every view table with the fold.
 
     Exits 1 if anything is wrong. Trusts nothing the server says without a proof. Without a
     pinned checkpoint or witness keys the log is reported unanchored: a log rolled back to an
@@ -113,32 +187,35 @@ def audit(
             data_dir, database_url, log_key, witnesses, threshold, held, secretariat
         )
     elif file is not None:
-        lines = list(_export_lines(file))
-        header = next((x for x in lines if x.get("type") == "log"), None)
+        export = _Export(file)
         if log_key:
             verifier = read_verifier(log_key)
-        elif header is not None:
+        elif export.header is not None:
             err.print("warning: trusting the log key written in the export; pin it with --log-key")
-            verifier = Verifier.from_string(str(header["verifier_key"]))
+            verifier = Verifier.from_string(str(export.header["verifier_key"]))
         else:
             fail("the export has no log header; give --log-key")
-        entries = (
-            (int(str(x["index"])), base64.b64decode(str(x["data"])))
-            for x in lines
-            if x.get("type") == "entry"
-        )
-        notes = [str(x["note"]) for x in lines if x.get("type") == "checkpoint"]
-        total = sum(1 for x in lines if x.get("type") == "entry")
+        if secretariat is None:
+            err.print(
+                "warning: without --secretariat the entries are not folded: no outcome, "
+                "telemetry batch or filed finding is recomputed"
+            )
+        elif not export.has_records:
+            err.print(
+                "warning: the export holds no telemetry records (written before they were "
+                "exported); its batches are not verified again"
+            )
         with progress_display() as display:
-            task = display.add_task("auditing entries", total=total)
+            task = display.add_task("auditing entries", total=export.total)
             report, _ = audit_log(
-                counted(entries, display, task),
-                notes,
+                counted(export.entries(), display, task),
+                export.notes,
                 verifier,
                 witnesses,
                 threshold,
                 secretariat,
                 pinned=held,
+                records=export.records,
             )
     else:
         with PausewatchClient(url) as client, progress_display() as display:
@@ -158,6 +235,18 @@ def audit(
                     "--secretariat"
                 )
             task = display.add_task("auditing entries", total=info.get("size"))
+
+            def served_records(index: int, _batch: object) -> Iterator[str] | None:
+                try:
+                    first = client.batch_records_page(index, offset=0)
+                except ClientError as exc:
+                    if exc.status != 404:
+                        raise
+                    # A server that serves no records (an older release, or one that withholds
+                    # them): the batch is counted as taken on the secretariat's word.
+                    return None
+                return _served_pages(client, index, first)
+
             report, _ = audit_log(
                 counted(entries, display, task),
                 notes,
@@ -166,6 +255,7 @@ def audit(
                 threshold,
                 key,
                 pinned=held,
+                records=served_records,
             )
             _check_server_proofs(client, report, [*held, latest], verifier)
             _check_server_outcomes(client, report)
@@ -206,10 +296,17 @@ def _audit_store(
             verifier = Verifier.from_string(identity[1])
         else:
             fail("the database holds no log; give --log-key to audit it anyway")
+        if secretariat is None:
+            secretariat = _folded_with(engine)
         notes = list(store.checkpoint_notes())
         kept = CheckpointFile(data_dir / "checkpoint").read() if data_dir is not None else None
         if kept is not None:
             notes.append(kept)
+        views_behind = _views_behind(engine)
+
+        def records(_index: int, batch: TelemetryBatch) -> Iterator[bytes]:
+            return iter_stored_records(engine, batch.submission_body().batch_digest)
+
         report, _ = audit_log(
             store.entries(),
             notes,
@@ -219,10 +316,59 @@ def _audit_store(
             secretariat,
             pinned=held,
             stored_nodes=store.nodes_completed,
+            records=records,
+            stored_views=None if views_behind else partial(dump_view, engine),
         )
+        if views_behind:
+            report.problem(views_behind)
     finally:
         engine.dispose()
     return report
+
+
+def _served_pages(client: PausewatchClient, index: int, first: dict[str, Any]) -> Iterator[str]:
+    """The record lines of the batch at ``index``, from its first page on."""
+    page = first
+    while True:
+        for record in page["records"]:
+            yield str(record["line"])
+        nxt = page["next"]
+        if nxt is None:
+            return
+        page = client.batch_records_page(index, offset=int(nxt))
+
+
+def _folded_with(engine: Engine) -> str | None:
+    """The secretariat key the stored views were folded with, trusted with a warning."""
+    with engine.connect() as conn:
+        kept = conn.execute(
+            select(state_meta.c.value).where(state_meta.c.key == "secretariat")
+        ).scalar()
+    keys = json.loads(kept) if kept else []
+    if len(keys) != 1:
+        return None
+    err.print(
+        "warning: trusting the secretariat key recorded in the database; pin it with --secretariat"
+    )
+    return str(keys[0])
+
+
+def _views_behind(engine: Engine) -> str | None:
+    """Why the stored views cannot be compared with the entries' fold: they are folded up to
+    another entry than the last (none: they can)."""
+    from pausewatch.store import log_entries
+
+    with engine.connect() as conn:
+        size = conn.execute(select(func.count()).select_from(log_entries)).scalar() or 0
+        applied = conn.execute(
+            select(state_meta.c.value).where(state_meta.c.key == "applied")
+        ).scalar()
+    if applied is not None and int(applied) == size:
+        return None
+    return (
+        f"the stored views are folded up to {applied or 0} of the {size} entries: not compared "
+        "(start the service, which folds the rest, or run pausewatch state rebuild)"
+    )
 
 
 def _check_server_proofs(
@@ -310,8 +456,27 @@ def _print(report: AuditReport, as_json: bool) -> None:
             f"{len(report.decisions) - len(decided)} open; "
             f"{report.rejected_entries} entries rejected by the fold"
         )
+    if report.batches_reverified or report.batches_not_reverified:
+        out.print(
+            f"telemetry:    {report.batches_reverified} batches verified again from "
+            f"{report.records_reverified} stored records; {report.batches_not_reverified} "
+            "taken on the secretariat's word (no records, or no --secretariat key)"
+        )
+    if report.findings_rechecked:
+        out.print(
+            f"findings:     {report.findings_rechecked} filed findings found again by "
+            "evaluating the policy"
+        )
+    if report.view_rows_compared:
+        out.print(f"views:        {report.view_rows_compared} stored rows compared with the fold")
     if report.server_proofs_checked:
         out.print(f"server proofs: {report.server_proofs_checked} consistency proofs verified")
+    if report.ok and report.batches_not_reverified:
+        out.print(
+            f"[bold yellow]note[/]: {report.batches_not_reverified} telemetry batches were not "
+            "verified again (taken on the secretariat's word), not passed",
+            markup=True,
+        )
     if report.ok and report.anchored:
         out.print(
             "[bold green]OK[/]: every entry, signature and checkpoint checks out", markup=True

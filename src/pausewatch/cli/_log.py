@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TextIO
 
 import typer
+from rich.progress import Progress
 
 from pausewatch.cli._common import (
     JsonOpt,
@@ -28,6 +30,7 @@ from pausewatch.ledger import (
     verify_consistency,
     verify_inclusion,
 )
+from pausewatch.telemetry._statements import BATCH_KIND
 
 app = typer.Typer(help="Read the log and check what it says.", no_args_is_help=True)
 
@@ -202,22 +205,51 @@ def export(
     path: Annotated[Path, typer.Argument(help="File to write (JSON lines).")],
     url: UrlOpt = "http://127.0.0.1:8080",
 ) -> None:
-    """Export the whole log (entries and every checkpoint) for offline audit."""
-    count = 0
+    """Export the whole log (entries, the stored records behind each telemetry batch, and every
+    checkpoint) for offline audit."""
     with PausewatchClient(url) as client, path.open("w") as fh, progress_display() as display:
-        info = client.info()
-        fh.write(
-            json.dumps(
-                {"type": "log", "origin": info["origin"], "verifier_key": info["verifier_key"]}
-            )
-            + "\n"
-        )
-        task = display.add_task("exporting entries", total=info.get("size"))
-        for e in counted(client.entries(), display, task):
-            fh.write(json.dumps({"type": "entry", "index": e["index"], "data": e["data"]}) + "\n")
-            count += 1
-        sizes = client.checkpoint_sizes()
-        task = display.add_task("exporting checkpoints", total=len(sizes))
-        for s in counted(sizes, display, task):
-            fh.write(json.dumps({"type": "checkpoint", "note": client.checkpoint_note(s)}) + "\n")
+        count = write_export(client, fh, display)
     out.print(f"exported {count} entries to {path}")
+
+
+def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None = None) -> int:
+    """Write the log ``client`` serves to ``fh`` as JSON lines; return the entries written.
+
+    A ``log`` header (``records: true``: batches' records follow them), then each entry, each
+    ``telemetry.batch/v1`` entry followed by its stored records in position order (``record``
+    lines: the batch's index, the position and the exact signed line), then every checkpoint.
+    Streamed: a page of entries or records at a time.
+    """
+    count = 0
+    info = client.info()
+    header = {
+        "type": "log",
+        "origin": info["origin"],
+        "verifier_key": info["verifier_key"],
+        "records": True,
+    }
+    fh.write(json.dumps(header) + "\n")
+    entries: Iterator[dict[str, Any]] = client.entries()
+    if display is not None:
+        task = display.add_task("exporting entries", total=info.get("size"))
+        entries = counted(entries, display, task)
+    for e in entries:
+        fh.write(json.dumps({"type": "entry", "index": e["index"], "data": e["data"]}) + "\n")
+        count += 1
+        if e["entry"]["statement"].get("kind") == BATCH_KIND:
+            for r in client.batch_records(e["index"]):
+                record = {
+                    "type": "record",
+                    "index": e["index"],
+                    "position": r["position"],
+                    "line": r["line"],
+                }
+                fh.write(json.dumps(record) + "\n")
+    sizes = client.checkpoint_sizes()
+    notes: Iterator[str] = (client.checkpoint_note(s) for s in sizes)
+    if display is not None:
+        task = display.add_task("exporting checkpoints", total=len(sizes))
+        notes = counted(notes, display, task)
+    for note in notes:
+        fh.write(json.dumps({"type": "checkpoint", "note": note}) + "\n")
+    return count

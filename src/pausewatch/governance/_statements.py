@@ -14,7 +14,20 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
 
-from pausewatch.fields import LINES, ONE_LINE, Count, Days, Digest, Id, KeyId, Label, Ref, Text
+from pausewatch.fields import (
+    LINES,
+    ONE_LINE,
+    Count,
+    Days,
+    Digest,
+    Finite,
+    Id,
+    KeyId,
+    Label,
+    Line,
+    Ref,
+    Text,
+)
 from pausewatch.governance._tally import Choice
 from pausewatch.statements import Body, UtcDatetime, statement_kind
 
@@ -78,6 +91,23 @@ class ProposalKind(StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
+class FiledFinding(Body):
+    """The policy's finding a proposal the secretariat filed rests on, as the policy gave it:
+    what an auditor re-evaluates the policy to find again (docs/adr/0019)."""
+
+    kind: Label
+    """The finding's kind (``prohibited_compute``, ``order_not_obeyed``...)."""
+    subject: Line
+    """What it concerns (``run:<id>``, ``cluster:<id>``...)."""
+    figures: Annotated[dict[Label, Finite | Line], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+    """The figures it quotes (``Finding.figures``), by name."""
+    evaluated_at: UtcDatetime
+    """When the policy was evaluated (the clerk's time; no later than the entry's
+    integration)."""
+
+
 @statement_kind("gov.proposal/v1")
 class Proposal(Body):
     """A proposal, open for votes for the policy's window from its integration. Signed by a
@@ -97,6 +127,9 @@ class Proposal(Body):
     """For adopting or amending a policy: the digest of the document proposed."""
     text: Text = ""
     """The proposal in words, for the people voting."""
+    finding: FiledFinding | None = None
+    """For a proposal the policy filed (the secretariat's clerk): the finding that triggered
+    it, with its figures, so that an audit can evaluate the policy again and find it."""
 
     @model_validator(mode="after")
     def _fields(self) -> Proposal:

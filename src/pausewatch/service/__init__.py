@@ -25,7 +25,13 @@ from pausewatch.service._notices import (
     NoticeQuotaError,
     NoticeTooLargeError,
 )
-from pausewatch.service._telemetry import BatchReceipt, RegistrySnapshot, TelemetryIngest, Upload
+from pausewatch.service._telemetry import (
+    BatchReceipt,
+    TelemetryIngest,
+    Upload,
+    iter_stored_records,
+    stored_records,
+)
 from pausewatch.service._views import evaluation, run_report, view_page
 from pausewatch.service._witnessing import (
     WitnessDistributor,
@@ -34,6 +40,7 @@ from pausewatch.service._witnessing import (
     load_roster,
     parse_roster,
 )
+from pausewatch.state import RegistrySnapshot
 
 __all__ = [
     "NOTICE_KIND",
@@ -59,11 +66,13 @@ __all__ = [
     "due_decisions",
     "entry_to_json",
     "evaluation",
+    "iter_stored_records",
     "load_roster",
     "parse_roster",
     "pause_status",
     "proposal_report",
     "run_report",
+    "stored_records",
     "trigger_proposals",
     "utc_now",
     "view_page",

@@ -17,12 +17,15 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
+from pausewatch.governance._statements import FiledFinding
 from pausewatch.governance._witnesses import recorded_size
 from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_time
 from pausewatch.policy import check_conditions
-from pausewatch.policy._findings import FindingKind
+from pausewatch.policy._findings import Finding, FindingKind
 from pausewatch.policy._model import Action
 from pausewatch.state import StateStore, evaluated, facts_from_registry, halt_orders
 from pausewatch.state._resolution import resolution
@@ -163,6 +166,9 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 "text": f"filed by the policy for finding {finding.kind.value}: "
                 f"{finding.explanation}"[:4000],
             }
+            filed_finding = _filed_finding(finding, at)
+            if filed_finding is not None:
+                body["finding"] = filed_finding
             if kind in ("halt_order", "enforcement"):
                 body["subject"] = finding.subject
             if kind == "halt_order":
@@ -171,6 +177,25 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 body["deadline"] = format_time(at + policy.governance.halt_lead)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out
+
+
+def _filed_finding(finding: Finding, at: datetime) -> dict[str, Any] | None:
+    """The finding as a proposal carries it, for an audit to find again (docs/adr/0019); none
+    if a figure cannot be carried (the proposal is filed all the same, without it)."""
+    doc = {
+        "kind": finding.kind.value,
+        "subject": finding.subject,
+        "figures": dict(finding.figures),
+        "evaluated_at": format_time(at),
+    }
+    try:
+        FiledFinding.model_validate(doc)
+    except ValidationError:
+        _logger.warning(
+            "finding %s on %s: its figures cannot be filed", doc["kind"], doc["subject"]
+        )
+        return None
+    return doc
 
 
 def witness_cosignatures(

@@ -38,7 +38,7 @@ from pausewatch.service._notices import (
     NoticeTicket,
     check_registered_signer,
 )
-from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest, Upload
+from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest, Upload, stored_records
 from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
@@ -318,6 +318,19 @@ class LogService:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded."""
         return self.telemetry.ingest(data, submission)
+
+    def batch_records(
+        self, index: int, offset: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The stored records of the telemetry batch at log entry ``index`` from position
+        ``offset`` (at most ``limit``), and how many it accepted in all. Raises
+        :class:`NotFoundError` when no telemetry batch is folded at ``index``."""
+        with self.state.lock:
+            row = self.state.registry.get("tel_batches", index)
+        if row is None:
+            raise NotFoundError(f"entry {index} is no telemetry batch the log accepted")
+        records = stored_records(self.engine, row["batch_digest"], offset, limit)
+        return records, int(row["accepted"])
 
     def authorize(self, statement: Statement) -> None:
         """Refuse a statement whose signer lacks the role its kind requires, or that the

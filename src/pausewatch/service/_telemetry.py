@@ -34,27 +34,23 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
-from pausewatch.errors import AuthorizationError, Error, StatementError
+from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
-from pausewatch.registry import Registry
 from pausewatch.service._errors import entry_refusal, unfolded
-from pausewatch.state import StateStore
-from pausewatch.statements import KeyPair, Statement, public_key_of, sign_statement
+from pausewatch.state import ChainHeads, RegistrySnapshot, StateStore
+from pausewatch.statements import KeyPair, Statement, sign_statement
 from pausewatch.store._views import telemetry_records
 from pausewatch.telemetry import (
     LISTED_REJECTIONS,
     AcceptedRecord,
     BatchSummary,
     ChainState,
-    ChipInfo,
-    ChipStatus,
     OverlongLine,
     read_lines,
     verify_stream,
@@ -131,79 +127,6 @@ class Upload:
         self.close()
 
 
-class RegistrySnapshot:
-    """The registry as the telemetry verifier reads it (a ``RegistryView``).
-
-    Each look-up holds ``lock`` (the state's), so that it never sees a fold half done; the
-    verifier looks up each chip once a segment, not once a record.
-    """
-
-    def __init__(self, registry: Registry, lock: AbstractContextManager[Any] | None = None) -> None:
-        self.registry = registry
-        self.lock = lock if lock is not None else threading.RLock()
-
-    def chip(self, chip_id: str) -> ChipInfo | None:
-        """The certified chip ``chip_id``, with its custody and whether its key is revoked.
-
-        A registered key that cannot be read as 32 bytes is given as no bytes: the verifier
-        then refuses that chip's records (``chip_key_invalid``), and only those.
-        """
-        with self.lock:
-            row = self.registry.get("chips", chip_id)
-            if row is None:
-                return None
-            key = self.registry.get("keys", row["key"])
-        try:
-            public_key = public_key_of(row["key"])
-        except Error:
-            public_key = b""
-        return ChipInfo(
-            chip_id=chip_id,
-            public_key=public_key,
-            model=row["model"],
-            cluster_id=row["cluster_id"],
-            operator_id=row["operator_id"],
-            status=ChipStatus(row["status"]),
-            revoked=key is None or key["revoked_idx"] is not None,
-        )
-
-    def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
-        """Whether ``run_id`` is declared on ``cluster_id``."""
-        with self.lock:
-            row = self.registry.get("runs", run_id)
-        return row is not None and row["cluster_id"] == cluster_id
-
-
-class ChainHeads(Mapping[str, ChainState]):
-    """The chain heads on the log (the ``tel_chains`` view), read as the verifier asks.
-
-    The verifier looks up only the chips in the batch; decoding the whole view for every batch
-    would cost time in proportion to the fleet, not to the batch. Each look-up holds ``lock``.
-    """
-
-    def __init__(
-        self,
-        rows: Mapping[tuple[Any, ...], Mapping[str, Any]],
-        lock: AbstractContextManager[Any] | None = None,
-    ) -> None:
-        self.rows = rows
-        self.lock = lock if lock is not None else threading.RLock()
-
-    def __getitem__(self, chip_id: str) -> ChainState:
-        with self.lock:
-            row = self.rows.get((chip_id,))
-        if row is None:
-            raise KeyError(chip_id)
-        return ChainState.from_json(row)
-
-    def __iter__(self) -> Iterator[str]:
-        with self.lock:
-            return iter([chip_id for (chip_id,) in self.rows])
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
 _INSERT_RECORDS = (
     "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
     "VALUES ({}) ON CONFLICT DO NOTHING"
@@ -242,6 +165,37 @@ def _insert_records(conn: Connection, rows: list[tuple[str, str, int, str, int, 
         )
         return
     conn.exec_driver_sql(_INSERT_RECORDS.format(placeholders), rows)
+
+
+def stored_records(
+    engine: Engine, batch_digest: str, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The stored records of the upload ``batch_digest`` at positions ``offset`` onwards (at
+    most ``limit``), in position order, the order its batch's root commits to: each with its
+    ``position``, ``hash``, ``chip_id``, ``seq`` and exact signed ``line`` (bytes)."""
+    c = telemetry_records.c
+    query = (
+        select(c.position, c.hash, c.chip_id, c.seq, c.line)
+        .where(c.batch_digest == batch_digest, c.position >= offset)
+        .order_by(c.position)
+    )
+    if limit is not None:
+        query = query.where(c.position < offset + limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def iter_stored_records(engine: Engine, batch_digest: str, page: int = 4096) -> Iterator[bytes]:
+    """Every stored record line of the upload ``batch_digest`` in position order, read a page
+    at a time (memory does not grow with the batch)."""
+    offset = 0
+    while True:
+        rows = stored_records(engine, batch_digest, offset, page)
+        for row in rows:
+            yield bytes(row["line"])
+        if not rows:
+            return
+        offset = rows[-1]["position"] + 1
 
 
 _GAP_FIELDS = ("chip_id", "from_seq", "to_seq", "missing")

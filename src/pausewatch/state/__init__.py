@@ -8,6 +8,7 @@ Public API::
     VIEW_TABLES                            each view's SQL table (``reg_*``, ``tel_*``)
     facts_from_registry(registry, at, policy) the views as policy facts (accounting)
     evaluated(registry, at, policy)        those facts and the policy evaluated over them
+    RegistrySnapshot, ChainHeads           the registry and chain heads as telemetry reads them
 """
 
 from pausewatch.state._facts import (
@@ -27,11 +28,14 @@ from pausewatch.state._store import (
     statement_of,
 )
 from pausewatch.state._tables import VIEW_TABLES, state_meta
+from pausewatch.state._telemetry import ChainHeads, RegistrySnapshot
 
 __all__ = [
     "DEFAULT_SILENCE",
     "VIEW_TABLES",
+    "ChainHeads",
     "RebuildReport",
+    "RegistrySnapshot",
     "StateStore",
     "dark_chips",
     "dump_view",

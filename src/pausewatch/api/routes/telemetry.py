@@ -1,4 +1,4 @@
-"""Uploading telemetry batches."""
+"""Uploading telemetry batches, and reading the records behind each."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
-from pausewatch.api.deps import MetricsDep, ServiceDep
-from pausewatch.api.schemas import BatchAccepted, BatchGapPublic, BatchRejectionPublic
+from pausewatch.api.deps import MAX_INDEX, Limit, MetricsDep, Offset, ServiceDep, next_offset
+from pausewatch.api.schemas import (
+    BatchAccepted,
+    BatchGapPublic,
+    BatchRecordPage,
+    BatchRecordPublic,
+    BatchRejectionPublic,
+)
 from pausewatch.ledger import format_time
 from pausewatch.service import MalformedJSONError, Upload, decode_statement
 from pausewatch.statements import Statement
@@ -96,6 +102,45 @@ async def upload_batch(
         rejected_by_rule=receipt.rejected_by_rule,
         gaps=[BatchGapPublic(**g) for g in receipt.gaps],
         records_root=receipt.records_root,
+    )
+
+
+@router.get(
+    BATCHES_PATH + "/{index}/records",
+    response_model=BatchRecordPage,
+    summary="The stored records of a telemetry batch, paginated",
+    description=(
+        "The records the `telemetry.batch/v1` entry at log index `index` accepted, in the "
+        "order its `records_root` commits to (`position` from 0), each as the exact line the "
+        "chip signed (with its `sig`), its content hash, chip and seq. Up to `limit` from "
+        "`offset`; follow `next` until it is null. With them anyone can verify every record, "
+        "recompute the root, the chain heads, the gaps and the aggregates the entry asserts "
+        "(`pausewatch audit` does). Rejected records are not stored. 404 (problem document) "
+        "when no telemetry batch the log accepted is at `index`."
+    ),
+)
+def batch_records(
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX, description="The batch's log index.")],
+    service: ServiceDep,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> BatchRecordPage:
+    """A page of one batch's stored records."""
+    records, total = service.batch_records(index, offset, limit)
+    return BatchRecordPage(
+        index=index,
+        records=[
+            BatchRecordPublic(
+                position=r["position"],
+                hash=r["hash"],
+                chip_id=r["chip_id"],
+                seq=r["seq"],
+                line=bytes(r["line"]).decode(),
+            )
+            for r in records
+        ],
+        total=total,
+        next=next_offset(offset, limit, total),
     )
 
 

@@ -17,6 +17,14 @@ Without one the report says ``unanchored``; without witness keys nothing counts 
 Given the store's subtree hashes (``stored_nodes``, an auditor holding the database), the audit
 also recomputes every stored complete-subtree hash from the entries, a page at a time, and names
 each one that differs. Memory stays bounded: the tree is a compact range (ADR 0014).
+
+With the secretariat key and the stored records behind each telemetry batch (``records``), the
+audit also recomputes what the secretariat's own entries assert (docs/adr/0019): it verifies
+every batch's records again as the service did, against its own fold, and compares the root,
+the count, the chain heads, the gaps and the aggregates with the entry; it evaluates the policy
+again for each finding a policy-filed proposal carries; and given the store's views
+(``stored_views``) it compares every view it folded with the stored rows. Records stream: at
+most one segment of a batch is held at a time.
 """
 
 from __future__ import annotations
@@ -26,8 +34,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pausewatch.audit._recompute import (
+    BatchRecords,
+    StoredViews,
+    compare_views,
+    recheck_finding,
+    reverify_batch,
+)
 from pausewatch.errors import ConfigurationError, Error
 from pausewatch.fields import EARLIEST, parse_time
+from pausewatch.governance._statements import Proposal
 from pausewatch.governance._witnesses import MAX_COSIGNATURE_LAG
 from pausewatch.ledger import (
     EMPTY_ROOT,
@@ -39,7 +55,8 @@ from pausewatch.ledger import (
 )
 from pausewatch.registry import Registry
 from pausewatch.state import isolate_unreadable, new_registry
-from pausewatch.statements import canonical, parse_json, parse_statement
+from pausewatch.statements import Statement, canonical, parse_json, parse_statement
+from pausewatch.telemetry._statements import BATCH_KIND, TelemetryBatch
 
 MAX_PROBLEMS = 100
 PAGE = 4096
@@ -48,6 +65,9 @@ PAGE = 4096
 UNANCHORED = "unanchored"
 PINNED = "pinned checkpoint"
 WITNESSED = "witnesses"
+
+BeforeFold = Callable[[int, datetime, Statement], None]
+"""Called with each entry's index, integration time and statement before it is folded."""
 
 StoredNodes = Callable[[int, int | None], Mapping[Node, bytes]]
 """The stored hashes of the complete subtrees whose last leaf lies in ``[start, end)``
@@ -92,6 +112,18 @@ class AuditReport:
     """Cosignatures a checkpoint needed to count as witnessed (0: no witness keys given)."""
     stored_hashes_checked: int = 0
     """Stored complete-subtree hashes recomputed from the entries (an audit of the store)."""
+    batches_reverified: int = 0
+    """Telemetry batches whose stored records were verified again and their figures compared."""
+    records_reverified: int = 0
+    """Stored records read and verified again."""
+    batches_not_reverified: int = 0
+    """Telemetry batches taken on the secretariat's word: no records to verify them from (an
+    export written without them, or no secretariat key to fold with)."""
+    findings_rechecked: int = 0
+    """Findings filed with the policy's proposals that the audit evaluated the policy again
+    for."""
+    view_rows_compared: int = 0
+    """Stored view rows compared with the fold's (an audit of the store)."""
 
     @property
     def anchored(self) -> bool:
@@ -125,6 +157,11 @@ class AuditReport:
             "anchor": self.anchor,
             "anchored_size": self.anchored_size,
             "stored_hashes_checked": self.stored_hashes_checked,
+            "batches_reverified": self.batches_reverified,
+            "records_reverified": self.records_reverified,
+            "batches_not_reverified": self.batches_not_reverified,
+            "findings_rechecked": self.findings_rechecked,
+            "view_rows_compared": self.view_rows_compared,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -138,10 +175,13 @@ def check_entry(
     report: AuditReport,
     last_time: str,
     fold: Registry | None = None,
+    before_fold: BeforeFold | None = None,
 ) -> str:
     """Check one entry's bytes; return its integration time (for ordering). With ``fold``,
     fold the entry's statement into it (a registry recomputed from the entries alone); an entry
-    that holds no readable statement is set aside there as the service's fold sets it aside."""
+    that holds no readable statement is set aside there as the service's fold sets it aside.
+    ``before_fold(index, integrated_at, statement)`` sees each statement just before it is
+    folded (what the fold held before it is what its figures rest on)."""
 
     def unreadable(reason: str, when: object = None) -> None:
         report.problem(f"entry {index}: {reason}")
@@ -173,7 +213,10 @@ def check_entry(
         unreadable(f"the statement cannot be read: {type(exc).__name__}: {exc}", t)
         return max(t, last_time)
     if fold is not None:
-        outcome = fold.apply(index, _time_or(t, last_time), statement)
+        when = _time_or(t, last_time)
+        if before_fold is not None:
+            before_fold(index, when, statement)
+        outcome = fold.apply(index, when, statement)
         report.rejected_entries += not outcome.accepted
         if fold.get("unreadable", index) is not None:
             report.problem(f"entry {index}: {outcome.reason}")
@@ -244,12 +287,17 @@ def audit_log(
     *,
     pinned: Iterable[str] = (),
     stored_nodes: StoredNodes | None = None,
+    records: BatchRecords | None = None,
+    stored_views: StoredViews | None = None,
 ) -> tuple[AuditReport, CompactRange]:
     """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes`` and the
     ``pinned`` checkpoints the auditor held. A checkpoint is witnessed when ``threshold``
     (default: all) of ``witnesses`` cosigned it. With the ``secretariat`` key (a signer id),
     also fold the entries and recompute every proposal's outcome from them alone
-    (:attr:`AuditReport.decisions`). With ``stored_nodes``, recompute every stored subtree hash.
+    (:attr:`AuditReport.decisions`), re-evaluate the policy for each finding a policy-filed
+    proposal carries, and, given the ``records`` behind each telemetry batch, verify them again
+    and compare every figure of the batch's entry; with ``stored_views`` too, compare every
+    view with the stored rows. With ``stored_nodes``, recompute every stored subtree hash.
     Returns the report and the recomputed tree's right edge."""
     k = witness_threshold(witnesses, threshold)
     report = AuditReport(origin=log_verifier.name, witness_threshold=k)
@@ -273,6 +321,7 @@ def audit_log(
     # to size i - MAX_COSIGNATURE_LAG.
     recent = _RecentRoots(MAX_COSIGNATURE_LAG + 2)
     fold = new_registry({secretariat}, roots=recent) if secretariat else None
+    before_fold = _recomputer(report, fold, records) if fold is not None else None
     for index, data in entries:
         if index != tree.size:
             report.problem(
@@ -289,7 +338,7 @@ def audit_log(
             created, page_start = [], tree.size
         if stored_nodes is None:
             created = []
-        last_time = check_entry(index, data, report, last_time, fold)
+        last_time = check_entry(index, data, report, last_time, fold, before_fold)
     if stored_nodes is not None:
         _compare_stored(report, created, stored_nodes(page_start, tree.size))
         for node in sorted(stored_nodes(tree.size, None)):
@@ -309,6 +358,13 @@ def audit_log(
             }
             for _, row in sorted(fold.views["proposals"].items())
         ]
+        if stored_views is not None:
+            compared, problems = compare_views(fold, stored_views)
+            report.view_rows_compared = compared
+            for problem in problems:
+                report.problem(problem)
+    else:
+        report.batches_not_reverified = report.kinds.get(BATCH_KIND, 0)
     report.root_hash = tree.root().hex()
     for signed, is_pinned in opened:
         cp = signed.checkpoint
@@ -338,6 +394,42 @@ def audit_log(
     if k and report.checkpoints and not any(c.witnessed for c in report.checkpoints):
         report.problem(f"no checkpoint carries {k} valid witness cosignatures")
     return report, tree
+
+
+def _recomputer(report: AuditReport, fold: Registry, records: BatchRecords | None) -> BeforeFold:
+    """What the audit recomputes from an entry before folding it: a batch's verdicts from its
+    records, a filed finding from the policy (only for entries the fold accepts: a rejected
+    entry changes nothing)."""
+
+    def before_fold(index: int, at: datetime, statement: Statement) -> None:
+        body = statement.body
+        if isinstance(body, TelemetryBatch):
+            if fold.check(statement, at) is not None:
+                return
+            lines = None if records is None else records(index, body)
+            if lines is None:
+                report.batches_not_reverified += 1
+                return
+            read, problems = reverify_batch(index, body, lines, fold)
+            report.batches_reverified += 1
+            report.records_reverified += read
+        elif isinstance(body, Proposal) and body.finding is not None:
+            if statement.signer not in fold.secretariat or fold.check(statement, at) is not None:
+                return
+            problems = recheck_finding(index, body.proposal_id, body.finding, fold, at)
+            if body.subject is not None and body.subject != body.finding.subject:
+                # A halt or an enforcement step is about what its finding is about.
+                problems.append(
+                    f"entry {index} (proposal {body.proposal_id}): subject {body.subject} is "
+                    f"not its finding's {body.finding.subject}"
+                )
+            report.findings_rechecked += 1
+        else:
+            return
+        for problem in problems:
+            report.problem(problem)
+
+    return before_fold
 
 
 def _compare_stored(
