@@ -143,9 +143,16 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Audited:
         proposals = []
         for index, data in LogStore(service.engine).entries():
             envelope = parse_json(data)["statement"]
-            if envelope["kind"] == "gov.proposal/v1" and "finding" in envelope["body"]:
-                proposals.append({"index": index, **envelope["body"]})
+            body = envelope["body"]
+            if envelope["kind"] == "gov.proposal/v1" and body["proposal_id"].startswith("auto-"):
+                # Every proposal the policy files carries its finding, whatever its figures
+                # hold (numbers, words, the straddle flag).
+                assert "finding" in body, body["proposal_id"]
+                proposals.append({"index": index, **body})
     assert proposals, "the clerk filed no proposal with its finding"
+    assert any(
+        isinstance(v, bool) for p in proposals for v in p["finding"]["figures"].values()
+    ), "no filed finding carries a flag"
     return Audited(world, world.data_dir, clock.now, start, batches, proposals)
 
 

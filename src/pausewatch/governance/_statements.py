@@ -99,7 +99,7 @@ class FiledFinding(Body):
     """The finding's kind (``prohibited_compute``, ``order_not_obeyed``...)."""
     subject: Line
     """What it concerns (``run:<id>``, ``cluster:<id>``...)."""
-    figures: Annotated[dict[Label, Finite | Line], Field(max_length=64)] = Field(
+    figures: Annotated[dict[Label, bool | Finite | Line], Field(max_length=64)] = Field(
         default_factory=dict
     )
     """The figures it quotes (``Finding.figures``), by name."""
