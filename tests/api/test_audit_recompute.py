@@ -150,9 +150,9 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Audited:
                 assert "finding" in body, body["proposal_id"]
                 proposals.append({"index": index, **body})
     assert proposals, "the clerk filed no proposal with its finding"
-    assert any(
-        isinstance(v, bool) for p in proposals for v in p["finding"]["figures"].values()
-    ), "no filed finding carries a flag"
+    assert any(isinstance(v, bool) for p in proposals for v in p["finding"]["figures"].values()), (
+        "no filed finding carries a flag"
+    )
     return Audited(world, world.data_dir, clock.now, start, batches, proposals)
 
 

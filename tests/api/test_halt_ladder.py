@@ -301,6 +301,38 @@ def test_halt_proposed_before_the_run_crosses(make_world: Any, days: float, file
     assert len(world.proposals("halt_order")) == 1
 
 
+def test_a_crossing_after_an_early_halt_was_voted_down_files_the_halt_again(
+    make_world: Any,
+) -> None:
+    """The parties may vote an early halt down (a projection is a forecast); when the run then
+    crosses the prohibition, the clerk files the halt again, for the crossing, and only once."""
+    probe = make_world(1e30)
+    flop, pace = measured_pace(probe)
+    world = make_world(flop + pace * 0.3 * 86_400)
+    world.upload(b"".join(line + b"\n" for line in world.lines))
+    world.service.run_clerk()
+    [early] = world.proposals("halt_order")
+    assert early["text"].startswith("filed by the policy for finding prohibition_projected")
+    world.post(
+        sign_statement(
+            "gov.vote/v1", {"proposal_id": early["proposal_id"], "choice": "no"}, world.party
+        )
+    )
+    world.clock.now += timedelta(days=1, minutes=1)
+    world.service.run_clerk()
+    assert world.client.get(f"/v1/proposals/{early['proposal_id']}").json()["passed"] is False
+    last_end = max(json.loads(line)["record"]["window_end"] for line in world.lines)
+    world.upload(world.more(datetime.fromisoformat(last_end), 720, run_id="run-c1", busy=True))
+    assert world.findings("prohibited_compute") != []
+    world.service.run_clerk()
+    world.service.run_clerk()
+    halts = world.proposals("halt_order")
+    assert len(halts) == 2
+    [again] = [h for h in halts if h["proposal_id"] != early["proposal_id"]]
+    assert again["subject"] == "run:run-c1"
+    assert again["text"].startswith("filed by the policy for finding prohibited_compute")
+
+
 def decide_halt(world: World) -> dict[str, Any]:
     """Crossed telemetry, the clerk's halt proposal, the party's vote, the decision."""
     world.upload(b"".join(line + b"\n" for line in world.lines))

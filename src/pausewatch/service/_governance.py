@@ -27,6 +27,7 @@ from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_ti
 from pausewatch.policy import check_conditions
 from pausewatch.policy._findings import Finding, FindingKind
 from pausewatch.policy._model import Action
+from pausewatch.registry import Registry
 from pausewatch.state import StateStore, evaluated, facts_from_registry, halt_orders
 from pausewatch.state._resolution import resolution
 from pausewatch.statements import KeyPair, Statement, sign_statement
@@ -155,6 +156,15 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
             # One pause proposal per pause cycle (after the last pause's start), whatever
             # finding triggered it; one halt or enforcement proposal per subject.
             key = f"pause|{pause.started_at}" if kind == "pause_start" else finding.subject
+            projected = finding.kind is FindingKind.PROHIBITION_PROJECTED
+            if kind == "halt_order":
+                # An early halt (a projection) voted down must not keep the run's crossing
+                # from being put to the vote: each has its own id, and the crossing is filed
+                # unless a halt on the subject is open or in force (docs/adr/0020).
+                if projected:
+                    key = f"{key}|projected"
+                if _halt_open_or_passed(registry, finding.subject, any_status=projected):
+                    continue
             tag = hashlib.sha256(f"{kind}|{key}".encode()).hexdigest()[:16]
             proposal_id = f"auto-{kind}-{tag}"
             if proposal_id in filed or registry.get("proposals", proposal_id) is not None:
@@ -177,6 +187,17 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 body["deadline"] = format_time(at + policy.governance.halt_lead)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out
+
+
+def _halt_open_or_passed(registry: Registry, subject: str, *, any_status: bool) -> bool:
+    """Whether a halt order on ``subject`` is on the log and open or passed (with
+    ``any_status``: on the log at all)."""
+    return any(
+        row["kind"] == "halt_order"
+        and row["subject"] == subject
+        and (any_status or row["status"] == "open" or row["passed"])
+        for row in registry.views["proposals"].values()
+    )
 
 
 def _filed_finding(finding: Finding, at: datetime) -> dict[str, Any] | None:
