@@ -63,12 +63,14 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Play the scripted story through a real service on loopback, time compressed: parties,
-    operators and 2,048 chips register; a declared run crosses the prohibition; an Inspect
-    evaluation comes back critical; a pause and a halt order are voted in and obeyed; undeclared
-    training is found; the pause is renewed; a lift fails while conditions are unmet; the
+    operators and 2,048 chips register; a declared run's projection crosses the prohibition
+    before a halt could bind, so the policy proposes the halt early, and the run crosses; an
+    Inspect evaluation comes back critical; a pause and the halt order are voted in and obeyed;
+    undeclared training is found, its cluster ordered halted, and the ignored order escalates to
+    an enforcement proposal; the pause is renewed; a lift fails while conditions are unmet; the
     safeguards are completed (every evaluation suite, three witnesses on the log) and a second
-    lift passes. Then `pausewatch audit` recomputes everything from the log, and an HTML report
-    is written."""
+    lift passes. Then `pausewatch audit` recomputes everything from the log, telemetry batches
+    from their records included, and an HTML report is written."""
     from pausewatch.demo import DemoError, play_demo
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="pausewatch-demo-"))
@@ -92,7 +94,18 @@ def demo(
                 "data_dir": str(where),
                 "seconds": round(result.seconds, 1),
                 "story": result.lines,
-                "audit": {k: audit.get(k) for k in ("ok", "entries", "root_hash", "problems")},
+                "audit": {
+                    k: audit.get(k)
+                    for k in (
+                        "ok",
+                        "entries",
+                        "root_hash",
+                        "batches_reverified",
+                        "records_reverified",
+                        "findings_rechecked",
+                        "problems",
+                    )
+                },
                 "report": str(result.report),
             }
         )
@@ -100,7 +113,10 @@ def demo(
         verdict = "[green]passed[/]" if audit.get("ok") else "[red]FAILED[/]"
         out.print(
             f"audit {verdict}: {audit.get('entries')} entries recomputed from the log, "
-            f"{len(audit.get('decisions') or [])} outcomes refolded"
+            f"{len(audit.get('decisions') or [])} outcomes refolded, "
+            f"{audit.get('batches_reverified', 0)} telemetry batches verified again from their "
+            f"{audit.get('records_reverified', 0):,} records, "
+            f"{audit.get('findings_rechecked', 0)} filed findings found again by the policy"
         )
         out.print(f"report: {escape(str(result.report))}  ({result.seconds:.0f} s in all)")
         out.print(f"data directory: {escape(str(where))}")
