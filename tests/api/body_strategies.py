@@ -166,6 +166,16 @@ def field_strategy(
             and c.get("min_length", 0) <= len(v) <= c.get("max_length", 10**9)
         ]
         return st.one_of(st.sampled_from(fits), drawn) if fits else drawn
+    if origin is dict:
+        key, value = typing.get_args(annotation)
+        if value is not typing.Any and typing.get_origin(value) is not dict:
+            # A typed mapping (a filed finding's figures): keys and values as their types
+            # accept them, within the mapping's own size limit.
+            return st.dictionaries(
+                field_strategy(key, [], known, name),
+                field_strategy(value, [], known, name),
+                max_size=min(c.get("max_length", 2), 2),
+            )
     if annotation is typing.Any or origin is dict:
         return st.dictionaries(st.text(max_size=5), st.integers(0, 10), max_size=2)
     raise TypeError(f"no strategy for field {name!r} of type {annotation!r}")
