@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "telemetry": 4,
     "registry": 5,
     "simulate": 5,
+    "detect": 5,
     "governance": 6,
     "evals": 6,
     "state": 7,
