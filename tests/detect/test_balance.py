@@ -24,6 +24,7 @@ from pausewatch.detect._balance import (
     energy_unaccounted,
     fleet_flop_per_joule,
     flop_from_energy,
+    roll_up,
 )
 from pausewatch.detect._sitmuf import covariance
 
@@ -237,3 +238,36 @@ def test_a_measurement_refuses_a_sigma_that_is_not_a_finite_nonnegative_number(
 def test_an_exact_quantity_has_no_error() -> None:
     """A declared figure carries no error."""
     assert Quantity.exact(5.0).variance == 0.0
+
+
+def test_an_operator_balance_sums_its_facilities_with_shared_sources_counted_once() -> None:
+    """Two facilities with one shared calibration source roll up to their sum; the shared
+    systematic sigmas add linearly (2 + 3)², the independent random ones in quadrature."""
+    f1 = compute_unaccounted(
+        Level.FACILITY,
+        "F-1",
+        _period(0),
+        measured=[Measurement(10.0, 1.0, 2.0, "lab:L-1")],
+        declared=[8.0],
+        evidence=["1"],
+    )
+    f2 = compute_unaccounted(
+        Level.FACILITY,
+        "F-2",
+        _period(0),
+        measured=[Measurement(20.0, 1.0, 3.0, "lab:L-1")],
+        declared=[21.0],
+        evidence=["2", "1"],
+    )
+    op = roll_up(Level.OPERATOR, "op-1", [f1, f2])
+    assert (op.level, op.subject, op.value) == (Level.OPERATOR, "op-1", 1.0)
+    assert op.sigma == pytest.approx(math.sqrt(1 + 1 + 25))
+    assert op.evidence == ("1", "2")
+
+
+def test_balances_of_different_periods_do_not_roll_up() -> None:
+    """A roll-up refuses balances of different periods."""
+    a = compute_unaccounted(Level.FACILITY, "F-1", _period(0), measured=[1.0], declared=[])
+    b = compute_unaccounted(Level.FACILITY, "F-2", _period(1), measured=[1.0], declared=[])
+    with pytest.raises(BalanceError, match="one kind and period"):
+        roll_up(Level.OPERATOR, "op-1", [a, b])

@@ -33,10 +33,10 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from pausewatch.compute import PLAUSIBLE_EFFICIENCY, Chip, Precision, require_utc
-from pausewatch.errors import ComputeError, Error
+from pausewatch.errors import ComputeError, DetectionError
 
 
-class BalanceError(Error):
+class BalanceError(DetectionError):
     """A balance cannot be formed or tested: a negative sigma, an empty period, a singular
     covariance."""
 
@@ -424,6 +424,33 @@ def chips_unaccounted(
         as_quantity(shipped),
         accounted,
         tuple(evidence),
+    )
+
+
+def roll_up(level: Level, subject: str, balances: Sequence[Balance]) -> Balance:
+    """One balance for an operator or a party: the sum of its facilities' (or clusters')
+    balances of one kind and period.
+
+    The loadings add, so that a source shared by several facilities (one operator's meter model
+    calibrated by one laboratory, one efficiency figure) counts once, not in quadrature.
+    """
+    if not balances:
+        raise BalanceError(f"expected at least one balance to roll up into {subject}, got none")
+    first = balances[0]
+    for b in balances[1:]:
+        if (b.kind, b.period) != (first.kind, first.period):
+            raise BalanceError(
+                f"expected balances of one kind and period ({first.kind.value}, {first.period}), "
+                f"got also {b.kind.value}, {b.period}"
+            )
+    return Balance(
+        level,
+        subject,
+        first.kind,
+        first.period,
+        sum_of(b.measured for b in balances),
+        sum_of(b.accounted for b in balances),
+        tuple(dict.fromkeys(e for b in balances for e in b.evidence)),
     )
 
 
