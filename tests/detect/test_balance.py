@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pausewatch.compute import PLAUSIBLE_EFFICIENCY, load_catalogue
+from pausewatch.compute import COUNTER_TOLERANCE, PLAUSIBLE_EFFICIENCY, load_catalogue
 from pausewatch.detect._balance import (
     BalanceError,
     BalanceKind,
@@ -20,6 +20,7 @@ from pausewatch.detect._balance import (
     Quantity,
     chips_unaccounted,
     compute_unaccounted,
+    counter_reading,
     covariance_of,
     energy_unaccounted,
     fleet_flop_per_joule,
@@ -271,3 +272,10 @@ def test_balances_of_different_periods_do_not_roll_up() -> None:
     b = compute_unaccounted(Level.FACILITY, "F-2", _period(1), measured=[1.0], declared=[])
     with pytest.raises(BalanceError, match="one kind and period"):
         roll_up(Level.OPERATOR, "op-1", [a, b])
+
+
+def test_a_counter_reading_carries_the_counters_tolerance_as_a_random_error() -> None:
+    """Counted FLOP is read to within ±COUNTER_TOLERANCE, uniform: sigma = value·tol/sqrt(3)."""
+    m = counter_reading(1e24, "C-1", reading="7")
+    assert m.random_sigma == pytest.approx(1e24 * COUNTER_TOLERANCE / math.sqrt(3))
+    assert (m.systematic_sigma, m.source, m.reading) == (0.0, "counters:C-1", "7")

@@ -32,7 +32,13 @@ from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from pausewatch.compute import PLAUSIBLE_EFFICIENCY, Chip, Precision, require_utc
+from pausewatch.compute import (
+    COUNTER_TOLERANCE,
+    PLAUSIBLE_EFFICIENCY,
+    Chip,
+    Precision,
+    require_utc,
+)
 from pausewatch.errors import ComputeError, DetectionError
 
 
@@ -222,6 +228,19 @@ class Measurement:
             {self.source: self.systematic_sigma} if self.systematic_sigma else {}
         )
         return Quantity(self.value, random, systematic)
+
+
+def counter_reading(value: float, cluster: str, reading: str | None = None) -> Measurement:
+    """FLOP counted by a cluster's chips as a reading: the counters' ±COUNTER_TOLERANCE (ADR
+    0022) taken as uniform, so a random sigma of ``value·tolerance/sqrt(3)``.
+
+    The tolerance comes from sampled profiling metrics and records cut at window boundaries,
+    both drawn afresh each window, so it is random; ``counters:<cluster>`` is still the source,
+    for a caller that knows of a persistent counter bias to state it.
+    """
+    return Measurement(
+        value, abs(value) * COUNTER_TOLERANCE / math.sqrt(3), 0.0, f"counters:{cluster}", reading
+    )
 
 
 Amount = Quantity | Measurement | float
