@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pausewatch.compute import COUNTER_TOLERANCE, PLAUSIBLE_EFFICIENCY, load_catalogue
 from pausewatch.detect._balance import (
+    Balance,
     BalanceError,
     BalanceKind,
     Efficiency,
@@ -279,3 +280,28 @@ def test_a_counter_reading_carries_the_counters_tolerance_as_a_random_error() ->
     m = counter_reading(1e24, "C-1", reading="7")
     assert m.random_sigma == pytest.approx(1e24 * COUNTER_TOLERANCE / math.sqrt(3))
     assert (m.systematic_sigma, m.source, m.reading) == (0.0, "counters:C-1", "7")
+
+
+def _facility_euf(hidden_chips: int) -> Balance:
+    month_s = 30 * 86400.0
+    hidden = hidden_chips * 700.0 * 0.8 * month_s
+    reported, overheads = 8.0e12, 1.2e12
+    return energy_unaccounted(
+        Level.FACILITY,
+        "F-1",
+        _period(0),
+        meter=[Measurement.relative(reported + overheads + hidden, 0.005, 0.01, "meter:M-1")],
+        chips_reported=[reported],
+        overheads=Measurement.relative(overheads, 0.0, 0.02, "overheads:F-1"),
+    )
+
+
+def test_a_hidden_cluster_shows_in_its_facilitys_energy_balance() -> None:
+    """640 unreported H100 drawing 80% of 700 W for 30 days add 9.3e11 J to a meter good to 0.5%
+    random and 1% systematic on about 1e13 J: the EUF stands near 8 sigma. 64 such chips stay
+    within 1 sigma: the meter's accuracy bounds the hidden cluster it can see."""
+    big = _facility_euf(640)
+    assert big.value == pytest.approx(640 * 700.0 * 0.8 * 30 * 86400.0)
+    assert 7.0 < big.value / big.sigma < 9.0
+    small = _facility_euf(64)
+    assert small.value / small.sigma < 1.0

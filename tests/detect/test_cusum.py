@@ -224,3 +224,15 @@ def test_a_false_alarm_rate_is_one_valid_alpha_or_one_valid_arl(
     """Exactly one of alpha in (0, 1) or an ARL of at least one period."""
     with pytest.raises(BalanceError):
         FalseAlarmRate(alpha=alpha, arl0=arl0)
+
+
+def test_a_constant_loss_under_a_large_meter_bias_is_absorbed_as_bias() -> None:
+    """A known limit (ADR 0024): 1 sigma_r lost every period from period 13, read by a meter
+    whose bias sigma is 2 sigma_r, looks like bias. Its SITMUF residuals decay below k, so neither
+    the CUSUM nor the cumulative test alarms, while the same loss with an exact meter alarms the
+    CUSUM within 11 periods."""
+    biased = [_balance(i, 1.0 if i >= 12 else 0.0, 1.0, 2.0) for i in range(36)]
+    assert cusum_alarms(biased, k=K, h=H, arl0=ARL0) == ()
+    assert cumulative_alarms(biased, 0.05) == ()
+    exact = [_balance(i, 1.0 if i >= 12 else 0.0, 1.0, 0.0) for i in range(36)]
+    assert cusum_alarms(exact, k=K, h=H, arl0=ARL0)[0].period == _period(22)
