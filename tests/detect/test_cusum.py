@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pausewatch.detect._alarm import (
     AlarmTest,
     FalseAlarmRate,
+    balance_alarms,
     cumulative_alarms,
     cusum_alarms,
     one_shot_alarms,
@@ -29,6 +30,7 @@ from pausewatch.detect._balance import (
     Level,
     Measurement,
     Period,
+    chips_unaccounted,
     compute_unaccounted,
     energy_unaccounted,
 )
@@ -236,3 +238,35 @@ def test_a_constant_loss_under_a_large_meter_bias_is_absorbed_as_bias() -> None:
     assert cumulative_alarms(biased, 0.05) == ()
     exact = [_balance(i, 1.0 if i >= 12 else 0.0, 1.0, 0.0) for i in range(36)]
     assert cusum_alarms(exact, k=K, h=H, arl0=ARL0)[0].period == _period(22)
+
+
+def test_every_test_runs_on_one_series_and_its_alarms_come_in_period_order() -> None:
+    """balance_alarms runs the one-shot, cumulative and CUSUM tests and orders their alarms by
+    period, then test."""
+    series = [_balance(i, 4.0, 1.0, 0.0) for i in range(3)]
+    alarms = balance_alarms(series, alpha=0.01, k=K, h=H, arl0=ARL0)
+    assert [(a.period, a.test) for a in alarms] == [
+        (_period(0), AlarmTest.ONE_SHOT),
+        (_period(0), AlarmTest.CUMULATIVE),
+        (_period(1), AlarmTest.ONE_SHOT),
+        (_period(1), AlarmTest.CUMULATIVE),
+        (_period(1), AlarmTest.CUSUM),
+        (_period(2), AlarmTest.ONE_SHOT),
+        (_period(2), AlarmTest.CUMULATIVE),
+    ]
+
+
+def test_exact_chip_balances_get_the_one_shot_test_and_no_cusum() -> None:
+    """Chips counted from records (sigma 0): any chip missing alarms the one-shot test, and the
+    series, having nothing to standardise, runs no CUSUM."""
+    series = [
+        chips_unaccounted(
+            Level.PARTY, "P-1", _period(i), shipped=100, installed=0, retired=0, reporting=100 - i
+        )
+        for i in range(3)
+    ]
+    alarms = balance_alarms(series, alpha=0.01, k=K, h=H, arl0=ARL0)
+    one_shot = [a for a in alarms if a.test is AlarmTest.ONE_SHOT]
+    assert [a.period for a in one_shot] == [_period(1), _period(2)]
+    assert "with no error to explain it" in one_shot[0].explanation
+    assert all(a.test is not AlarmTest.CUSUM for a in alarms)

@@ -239,3 +239,20 @@ def cusum_alarms(
             )
         )
     return tuple(out)
+
+
+def balance_alarms(
+    balances: Sequence[Balance], *, alpha: float, k: float, h: float, arl0: float
+) -> tuple[Alarm, ...]:
+    """Every test on one series: one-shot and cumulative at ``alpha``, CUSUM at ``(k, h)`` with
+    in-control run length ``arl0``; alarms ordered by period, then test.
+
+    A series of exact balances (chips counted from records, sigma 0) has nothing to standardise:
+    it gets no CUSUM, and its one-shot test already alarms on any shortfall.
+    """
+    series = _series(balances)
+    found = [*one_shot_alarms(series, alpha), *cumulative_alarms(series, alpha)]
+    if any(b.sigma > 0 for b in series):
+        found.extend(cusum_alarms(series, k=k, h=h, arl0=arl0))
+    order = list(AlarmTest)
+    return tuple(sorted(found, key=lambda a: (a.period.start, order.index(a.test))))
