@@ -1,0 +1,1 @@
+"""Detection in the manner of nuclear safeguards: balances, sequential tests, sampling plans."""
