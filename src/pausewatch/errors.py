@@ -90,3 +90,8 @@ class ComputeError(Error):
 
 class UnknownChipError(ComputeError):
     """The chip is not in the hardware catalogue; the message names the known ones."""
+
+
+class DetectionError(Error):
+    """A detection figure cannot be computed from the values given (a sampling plan, a draw, a
+    run length): out of range, inconsistent, or a seed that the prover could have known."""

@@ -1,0 +1,168 @@
+"""``pausewatch detect``: sampling plans for inspections and run lengths of sequential tests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from pausewatch.cli._common import JsonOpt, fail, out, print_json
+from pausewatch.detect import (
+    cusum_arl_markov,
+    cusum_run_length,
+    decision_interval,
+    detection_probability,
+    plan,
+    two_sided_arl,
+)
+from pausewatch.errors import DetectionError
+
+app = typer.Typer(
+    help="Detection: inspection sampling plans and CUSUM run lengths.", no_args_is_help=True
+)
+
+
+@app.command("plan")
+def plan_cmd(
+    population: Annotated[
+        int, typer.Option("--population", help="N: items a falsification could hide among.")
+    ],
+    defects: Annotated[
+        int, typer.Option("--defects", help="M: the fewest items a falsification needs.")
+    ],
+    detection: Annotated[
+        float | None,
+        typer.Option("--detection", help="1 - beta: probability of detection asked for."),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-size", help="Instead of --detection: the detection of a sample this size."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The smallest sample (exact hypergeometric law) that finds a falsification of at least
+    M of N items with the probability asked for; or the detection of a given sample."""
+    if (detection is None) == (sample is None):
+        fail("expected exactly one of --detection P and --sample-size n")
+    result: dict[str, Any]
+    try:
+        if detection is not None:
+            p = plan(population=population, defects=defects, detection=detection)
+            result = {
+                "population": p.population,
+                "defects": p.defects,
+                "detection_target": p.detection_target,
+                "sample_size": p.sample_size,
+                "detection": p.detection,
+                "miss": p.miss,
+                "approximate_sample_size": p.approximate_sample_size,
+                "law": "hypergeometric",
+            }
+        else:
+            assert sample is not None
+            found = detection_probability(
+                population=population, defects=defects, sample_size=sample
+            )
+            result = {
+                "population": population,
+                "defects": defects,
+                "sample_size": sample,
+                "detection": found,
+                "miss": 1.0 - found,
+                "law": "hypergeometric",
+            }
+    except DetectionError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"verify {result['sample_size']} of {population} items: a falsification of at least "
+        f"{defects} is found with probability {result['detection']:.6f} (exact, hypergeometric)"
+    )
+    if "approximate_sample_size" in result:
+        out.print(
+            f"  asked for {result['detection_target']:g}; the approximation N(1 - beta^(1/M)) "
+            f"gives {result['approximate_sample_size']}"
+        )
+
+
+@app.command("arl")
+def arl_cmd(
+    k: Annotated[float, typer.Option("--k", help="Reference value, in standard deviations.")],
+    h: Annotated[float, typer.Option("--h", help="Decision interval, in standard deviations.")],
+    shift: Annotated[
+        float, typer.Option("--shift", help="Mean shift of the residuals (0: in control).")
+    ] = 0.0,
+    start: Annotated[
+        float, typer.Option("--start", help="Head start S_0 (fast initial response).")
+    ] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Average run length of the one-sided CUSUM S_t = max(0, S_t-1 + X_t - k), alarm when
+    S_t > h, for X_t ~ N(shift, 1); with the in-control figure and its false-alarm rate."""
+    try:
+        run = cusum_run_length(k=k, h=h, shift=shift, start=start)
+        in_control = run if shift == 0.0 and start == 0.0 else cusum_run_length(k=k, h=h)
+        result: dict[str, Any] = {
+            "k": k,
+            "h": h,
+            "shift": shift,
+            "start": start,
+            "arl": run.arl,
+            "in_control_arl": in_control.arl,
+            "false_alarm_per_period": 1.0 / in_control.arl,
+            "two_sided_arl": two_sided_arl(k=k, h=h, shift=shift) if start == 0.0 else None,
+            "markov_chain_arl": cusum_arl_markov(k=k, h=h, shift=shift) if start == 0.0 else None,
+            "method": run.method,
+            "nodes": run.nodes,
+            "relative_accuracy": run.accuracy,
+        }
+    except DetectionError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"ARL {run.arl:.6g} periods (one-sided CUSUM, k={k:g}, h={h:g}, shift={shift:g}"
+        + (f", head start {start:g}" if start else "")
+        + ")"
+    )
+    out.print(
+        f"  in control: ARL {in_control.arl:.6g}, false alarms {1.0 / in_control.arl:.3g} "
+        "per period"
+    )
+    if result["two_sided_arl"] is not None:
+        out.print(f"  two-sided scheme (same k, h): ARL {result['two_sided_arl']:.6g}")
+    out.print(f"  {escape(run.method)}, {run.nodes} nodes, relative accuracy {run.accuracy:.1g}")
+
+
+@app.command("interval")
+def interval_cmd(
+    k: Annotated[float, typer.Option("--k", help="Reference value, in standard deviations.")],
+    in_control_arl: Annotated[
+        float,
+        typer.Option("--in-control-arl", help="Target ARL in control (1 / false-alarm rate)."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """The decision interval h that gives the one-sided CUSUM the in-control ARL asked for."""
+    try:
+        h = decision_interval(k=k, in_control_arl=in_control_arl)
+        run = cusum_run_length(k=k, h=h)
+    except DetectionError as exc:
+        fail(str(exc))
+    result = {
+        "k": k,
+        "in_control_arl_target": in_control_arl,
+        "h": h,
+        "in_control_arl": run.arl,
+        "false_alarm_per_period": 1.0 / run.arl,
+    }
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"h = {h:.6g} gives ARL {run.arl:.6g} in control (k={k:g})")

@@ -1,0 +1,173 @@
+"""Attribute sampling for inspections: how many items to verify, under the exact hypergeometric law.
+
+A falsification that needs at least ``M`` of ``N`` items (chips reported but absent, seals
+replaced, counters altered) escapes an inspection of ``n`` items drawn without replacement only
+when every item drawn is a good one. The probability of that is hypergeometric::
+
+    miss(n) = C(N - M, n) / C(N, n) = C(N - n, M) / C(N, M)
+
+and the inspection detects it with probability ``1 - miss(n)``. The plan is the smallest ``n``
+with ``1 - miss(n) >= 1 - beta``. The IAEA's approximation ``n = N (1 - beta^(1/M))`` (IAEA
+Safeguards Glossary, 2022 edition, attribute sampling; ../shared/DESIGN.md) is an upper bound of
+the exact plan, because ``miss(n) = prod_j (N - n - j) / (N - j) <= (1 - n/N)^M``: it never
+samples too few, only sometimes one or two too many.
+
+The decisive comparison ``miss(n) <= beta`` is made in exact integer arithmetic (the target
+detection probability is taken exactly as the binary fraction it is), so that a plan is never
+one item short because of rounding; floating point (log-gamma) only guides the search.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from pausewatch.errors import DetectionError
+
+_EXACT_TERMS = 50_000
+"""Above this many factors, ``miss(n)`` for a reported figure is taken from log-gamma: the exact
+integers would have hundreds of thousands of digits, and the probability is then far below any
+rounding that matters (it is at most ``exp(-n M / N)``)."""
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """An attribute sampling plan: how many of ``population`` items to verify so that a
+    falsification of at least ``defects`` of them is found with probability ``detection_target``."""
+
+    population: int
+    """N: the number of items the falsification could hide among (chips of a facility)."""
+    defects: int
+    """M: the fewest items a falsification worth making needs (the goal quantity, in items)."""
+    detection_target: float
+    """1 - beta: the probability of detection asked for."""
+    sample_size: int
+    """n: the smallest sample, drawn without replacement, that reaches ``detection_target``."""
+    detection: float
+    """The exact probability that a sample of ``sample_size`` items holds at least one of the
+    ``defects`` (hypergeometric); at least ``detection_target``."""
+    approximate_sample_size: int
+    """``ceil(N (1 - beta^(1/M)))``: the IAEA's approximation, never below ``sample_size``."""
+
+    @property
+    def miss(self) -> float:
+        """beta achieved: the probability that the falsification escapes the sample."""
+        return 1.0 - self.detection
+
+
+def _check(population: int, defects: int) -> None:
+    if isinstance(population, bool) or not isinstance(population, int) or population < 1:
+        raise DetectionError(f"population: expected an integer >= 1, got {population!r}")
+    if isinstance(defects, bool) or not isinstance(defects, int) or defects < 1:
+        raise DetectionError(f"defects: expected an integer >= 1, got {defects!r}")
+    if defects > population:
+        raise DetectionError(
+            f"defects: expected at most the population ({population}), got {defects}"
+        )
+
+
+def _check_target(detection: float) -> None:
+    if not (isinstance(detection, int | float) and 0.0 < detection < 1.0):
+        raise DetectionError(
+            f"detection: expected a probability strictly between 0 and 1, got {detection!r}"
+        )
+
+
+def _miss_exact(population: int, defects: int, sample_size: int) -> Fraction:
+    """``C(N - M, n) / C(N, n)`` as an exact fraction, through whichever of the two equal forms
+    has fewer factors."""
+    n, m, size = population, defects, sample_size
+    if size > n - m:
+        return Fraction(0)
+    if m <= size:
+        return Fraction(math.comb(n - size, m), math.comb(n, m))
+    return Fraction(math.comb(n - m, size), math.comb(n, size))
+
+
+def _log_miss(population: int, defects: int, sample_size: int) -> float:
+    """``log miss(n)`` from log-gamma; ``-inf`` when no sample of that size can miss."""
+    n, m, size = population, defects, sample_size
+    if size > n - m:
+        return -math.inf
+    return (
+        math.lgamma(n - m + 1)
+        - math.lgamma(n - m - size + 1)
+        - math.lgamma(n + 1)
+        + math.lgamma(n - size + 1)
+    )
+
+
+def detection_probability(*, population: int, defects: int, sample_size: int) -> float:
+    """The probability that ``sample_size`` items drawn without replacement from ``population``
+    include at least one of ``defects`` falsified ones (hypergeometric, computed exactly and
+    rounded once, except for samples so large that the answer is 1 to the last digit)."""
+    _check(population, defects)
+    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 0:
+        raise DetectionError(f"sample size: expected an integer >= 0, got {sample_size!r}")
+    if sample_size > population:
+        raise DetectionError(
+            f"sample size: expected at most the population ({population}), got {sample_size}"
+        )
+    if min(defects, sample_size) <= _EXACT_TERMS:
+        return float(1 - _miss_exact(population, defects, sample_size))
+    return -math.expm1(_log_miss(population, defects, sample_size))
+
+
+def approximate_sample_size(*, population: int, defects: int, detection: float) -> int:
+    """``ceil(N (1 - beta^(1/M)))``, the IAEA's attribute-sampling approximation."""
+    _check(population, defects)
+    _check_target(detection)
+    beta = 1.0 - detection
+    # -expm1(log(beta)/M) is 1 - beta^(1/M) without cancellation when M is large.
+    n = population * -math.expm1(math.log(beta) / defects)
+    # Rounded to 9 digits first so that 58.000000000004 is 58, not 59.
+    return min(population, math.ceil(round(n, 9)))
+
+
+def sample_size(*, population: int, defects: int, detection: float) -> int:
+    """The smallest number of items to verify so that a falsification of at least ``defects``
+    of ``population`` items is found with probability at least ``detection``."""
+    _check(population, defects)
+    _check_target(detection)
+    beta = 1 - Fraction(detection)
+    log_beta = math.log(float(beta))
+
+    def enough(size: int) -> bool:
+        return _miss_exact(population, defects, size) <= beta
+
+    # log miss(n) decreases in n: bisect on floats, bounded above by the IAEA approximation
+    # (an upper bound, see the module docstring) and by N - M + 1 (a sample that cannot miss).
+    lo, hi = 0, min(population - defects + 1, population)
+    hi = min(
+        hi,
+        approximate_sample_size(population=population, defects=defects, detection=detection),
+    )
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _log_miss(population, defects, mid) <= log_beta:
+            hi = mid
+        else:
+            lo = mid + 1
+    # Exact integers settle the boundary that rounding could have moved by one or two.
+    size = lo
+    while size > 0 and enough(size - 1):
+        size -= 1
+    while not enough(size):
+        size += 1
+    return size
+
+
+def plan(*, population: int, defects: int, detection: float) -> SamplingPlan:
+    """The attribute sampling plan for ``defects`` of ``population`` items at ``detection``."""
+    size = sample_size(population=population, defects=defects, detection=detection)
+    return SamplingPlan(
+        population=population,
+        defects=defects,
+        detection_target=float(detection),
+        sample_size=size,
+        detection=detection_probability(population=population, defects=defects, sample_size=size),
+        approximate_sample_size=approximate_sample_size(
+            population=population, defects=defects, detection=detection
+        ),
+    )
