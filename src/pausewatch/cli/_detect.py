@@ -8,15 +8,10 @@ import typer
 from rich.markup import escape
 
 from pausewatch.cli._common import JsonOpt, fail, out, print_json
-from pausewatch.detect import (
-    cusum_arl_markov,
-    cusum_run_length,
-    decision_interval,
-    detection_probability,
-    plan,
-    two_sided_arl,
-)
 from pausewatch.errors import DetectionError
+
+# pausewatch.detect loads scipy (about a second): imported by the commands that use it, so that
+# every other command starts as fast as before.
 
 app = typer.Typer(
     help="Detection: inspection sampling plans and CUSUM run lengths.", no_args_is_help=True
@@ -45,6 +40,8 @@ def plan_cmd(
 ) -> None:
     """The smallest sample (exact hypergeometric law) that finds a falsification of at least
     M of N items with the probability asked for; or the detection of a given sample."""
+    from pausewatch.detect import detection_probability, plan
+
     if (detection is None) == (sample is None):
         fail("expected exactly one of --detection P and --sample-size n")
     result: dict[str, Any]
@@ -104,6 +101,8 @@ def arl_cmd(
 ) -> None:
     """Average run length of the one-sided CUSUM S_t = max(0, S_t-1 + X_t - k), alarm when
     S_t > h, for X_t ~ N(shift, 1); with the in-control figure and its false-alarm rate."""
+    from pausewatch.detect import cusum_arl_markov, cusum_run_length, two_sided_arl
+
     try:
         run = cusum_run_length(k=k, h=h, shift=shift, start=start)
         in_control = run if shift == 0.0 and start == 0.0 else cusum_run_length(k=k, h=h)
@@ -150,6 +149,8 @@ def interval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The decision interval h that gives the one-sided CUSUM the in-control ARL asked for."""
+    from pausewatch.detect import cusum_run_length, decision_interval
+
     try:
         h = decision_interval(k=k, in_control_arl=in_control_arl)
         run = cusum_run_length(k=k, h=h)

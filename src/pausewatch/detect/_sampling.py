@@ -13,7 +13,8 @@ the exact plan, because ``miss(n) = prod_j (N - n - j) / (N - j) <= (1 - n/N)^M`
 samples too few, only sometimes one or two too many.
 
 The decisive comparison ``miss(n) <= beta`` is made in exact integer arithmetic (the target
-detection probability is taken exactly as the binary fraction it is), so that a plan is never
+detection probability is taken as the decimal it was written as, its shortest round-trip form:
+0.1 means 1/10, not the binary fraction just above it), so that a plan is never
 one item short because of rounding; floating point (log-gamma) only guides the search.
 """
 
@@ -130,7 +131,8 @@ def sample_size(*, population: int, defects: int, detection: float) -> int:
     of ``population`` items is found with probability at least ``detection``."""
     _check(population, defects)
     _check_target(detection)
-    beta = 1 - Fraction(detection)
+    # The decimal the caller wrote (repr round-trips), not the binary fraction: 0.1 is 1/10.
+    beta = 1 - Fraction(repr(float(detection)))
     log_beta = math.log(float(beta))
 
     def enough(size: int) -> bool:
