@@ -51,6 +51,7 @@ def test_one_defect_needs_the_fraction_asked_for() -> None:
     assert sample_size(population=1000, defects=1, detection=0.95) == 950
     assert sample_size(population=10, defects=1, detection=0.1) == 1
     assert sample_size(population=10, defects=1, detection=0.11) == 2
+    assert sample_size(population=10**9, defects=1, detection=0.95) == 950_000_000
 
 
 @pytest.mark.parametrize(
@@ -135,3 +136,32 @@ def test_sample_that_cannot_miss_detects_surely() -> None:
     """A sample of more than N - M items must contain a falsified one: detection 1."""
     assert detection_probability(population=10, defects=3, sample_size=8) == 1.0
     assert detection_probability(population=10, defects=3, sample_size=0) == 0.0
+
+
+def _log_miss_products(population: int, defects: int, size: int) -> float:
+    """log miss(n) as the sum of log(1 - n/(N - j)) over j < M, in extended care (fsum)."""
+    m, o = sorted((defects, size))
+    return math.fsum(math.log1p(-o / (population - j)) for j in range(m))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("population", "defects"),
+    [(10**9, 100_000), (10**9, 55_000), (10**9, 30_000), (10**8, 2_000_000)],
+)
+def test_plans_with_many_defects_on_large_populations(population: int, defects: int) -> None:
+    """Where both M and n are large (tens of thousands of factors), the plan is still the
+    smallest sample reaching the target, found in a few steps rather than by walking or by
+    million-digit fractions (a guard timeout, not a timing)."""
+    p = plan(population=population, defects=defects, detection=0.95)
+    log_beta = math.log(0.05)
+    assert _log_miss_products(population, defects, p.sample_size) <= log_beta
+    assert _log_miss_products(population, defects, p.sample_size - 1) > log_beta
+    assert p.detection >= 0.95
+
+
+def test_population_beyond_a_billion_is_refused() -> None:
+    """Populations above 10^9 items are refused: no inspection counts more, and the floating
+    point guide of the search would no longer be accurate."""
+    with pytest.raises(DetectionError, match="population"):
+        plan(population=10**9 + 1, defects=5, detection=0.9)

@@ -12,7 +12,9 @@ Safeguards Glossary, 2022 edition, attribute sampling; ../shared/DESIGN.md) is a
 the exact plan, because ``miss(n) = prod_j (N - n - j) / (N - j) <= (1 - n/N)^M``: it never
 samples too few, only sometimes one or two too many.
 
-The decisive comparison ``miss(n) <= beta`` is made in exact integer arithmetic (the target
+The decisive comparison ``miss(n) <= beta`` is made in exact integer arithmetic while the smaller
+of ``M`` and ``n`` is at most 20,000, and beyond that from the product of its factors summed as
+logarithms (relative error about 1e-12; populations are at most 10^9 items) (the target
 detection probability is taken as the decimal it was written as, its shortest round-trip form:
 0.1 means 1/10, not the binary fraction just above it), so that a plan is never
 one item short because of rounding; floating point (log-gamma) only guides the search.
@@ -24,12 +26,22 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from pausewatch.errors import DetectionError
 
-_EXACT_TERMS = 50_000
-"""Above this many factors, ``miss(n)`` for a reported figure is taken from log-gamma: the exact
-integers would have hundreds of thousands of digits, and the probability is then far below any
-rounding that matters (it is at most ``exp(-n M / N)``)."""
+MAX_POPULATION = 10**9
+"""The largest population a plan is made for: more items than any inspection counts, and the
+bound up to which the floating-point guide of the search stays accurate to a few items."""
+
+_EXACT_TERMS = 20_000
+"""While the smaller of ``M`` and ``n`` is at most this, ``miss(n)`` is compared and reported
+from exact integers (numbers of up to about 200,000 digits, milliseconds). Beyond, it is the
+product of its ``min(M, n)`` factors summed as logarithms in double precision (relative error
+about 1e-12), which is where exact integers would take seconds to minutes."""
+
+_UNDERFLOW = 745.0
+"""``exp(-745)`` is below the smallest double: a miss bounded by it is 0 to the last digit."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,10 @@ class SamplingPlan:
 def _check(population: int, defects: int) -> None:
     if isinstance(population, bool) or not isinstance(population, int) or population < 1:
         raise DetectionError(f"population: expected an integer >= 1, got {population!r}")
+    if population > MAX_POPULATION:
+        raise DetectionError(
+            f"population: expected at most {MAX_POPULATION:,} items, got {population:,}"
+        )
     if isinstance(defects, bool) or not isinstance(defects, int) or defects < 1:
         raise DetectionError(f"defects: expected an integer >= 1, got {defects!r}")
     if defects > population:
@@ -75,19 +91,26 @@ def _check_target(detection: float) -> None:
         )
 
 
-def _miss_exact(population: int, defects: int, sample_size: int) -> Fraction:
-    """``C(N - M, n) / C(N, n)`` as an exact fraction, through whichever of the two equal forms
-    has fewer factors."""
+def _miss_ratio(population: int, defects: int, sample_size: int) -> tuple[int, int]:
+    """``miss(n)`` as exact integers ``(numerator, denominator)``, unreduced, through whichever
+    of ``C(N-n, M) / C(N, M)`` and ``C(N-M, n) / C(N, n)`` has fewer factors."""
     n, m, size = population, defects, sample_size
-    if size > n - m:
-        return Fraction(0)
     if m <= size:
-        return Fraction(math.comb(n - size, m), math.comb(n, m))
-    return Fraction(math.comb(n - m, size), math.comb(n, size))
+        return math.comb(n - size, m), math.comb(n, m)
+    return math.comb(n - m, size), math.comb(n, size)
 
 
-def _log_miss(population: int, defects: int, sample_size: int) -> float:
-    """``log miss(n)`` from log-gamma; ``-inf`` when no sample of that size can miss."""
+def _log_miss_sum(population: int, defects: int, sample_size: int) -> float:
+    """``log miss(n) = sum_(j < min) log(1 - max / (N - j))`` with ``min, max`` the smaller and
+    larger of ``M`` and ``n``: each factor exact to a rounding, summed exactly (fsum)."""
+    few, many = sorted((defects, sample_size))
+    j = np.arange(few, dtype=np.float64)
+    return math.fsum(np.log1p(-many / (population - j)).tolist())
+
+
+def _log_miss_guide(population: int, defects: int, sample_size: int) -> float:
+    """``log miss(n)`` from log-gamma, O(1): accurate to about 1e-6 for ``N <= 1e9``, enough to
+    guide the search; ``-inf`` when no sample of that size can miss."""
     n, m, size = population, defects, sample_size
     if size > n - m:
         return -math.inf
@@ -101,8 +124,8 @@ def _log_miss(population: int, defects: int, sample_size: int) -> float:
 
 def detection_probability(*, population: int, defects: int, sample_size: int) -> float:
     """The probability that ``sample_size`` items drawn without replacement from ``population``
-    include at least one of ``defects`` falsified ones (hypergeometric, computed exactly and
-    rounded once, except for samples so large that the answer is 1 to the last digit)."""
+    include at least one of ``defects`` falsified ones (hypergeometric: from exact integers,
+    rounded once, while ``min(M, n) <= 20,000``; beyond, from the product of its factors)."""
     _check(population, defects)
     if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 0:
         raise DetectionError(f"sample size: expected an integer >= 0, got {sample_size!r}")
@@ -110,9 +133,15 @@ def detection_probability(*, population: int, defects: int, sample_size: int) ->
         raise DetectionError(
             f"sample size: expected at most the population ({population}), got {sample_size}"
         )
+    if sample_size > population - defects:
+        return 1.0
     if min(defects, sample_size) <= _EXACT_TERMS:
-        return float(1 - _miss_exact(population, defects, sample_size))
-    return -math.expm1(_log_miss(population, defects, sample_size))
+        num, den = _miss_ratio(population, defects, sample_size)
+        # int / int is correctly rounded in Python, however many digits.
+        return (den - num) / den
+    if sample_size * defects > _UNDERFLOW * population:
+        return 1.0  # miss <= exp(-n M / N) < exp(-745)
+    return -math.expm1(_log_miss_sum(population, defects, sample_size))
 
 
 def approximate_sample_size(*, population: int, defects: int, detection: float) -> int:
@@ -134,30 +163,48 @@ def sample_size(*, population: int, defects: int, detection: float) -> int:
     # The decimal the caller wrote (repr round-trips), not the binary fraction: 0.1 is 1/10.
     beta = 1 - Fraction(repr(float(detection)))
     log_beta = math.log(float(beta))
+    surely = population - defects + 1  # a sample this large cannot miss
 
     def enough(size: int) -> bool:
-        return _miss_exact(population, defects, size) <= beta
+        if size >= surely:
+            return True
+        if min(defects, size) <= _EXACT_TERMS:
+            num, den = _miss_ratio(population, defects, size)
+            return num * beta.denominator <= den * beta.numerator
+        return _log_miss_sum(population, defects, size) <= log_beta
 
-    # log miss(n) decreases in n: bisect on floats, bounded above by the IAEA approximation
-    # (an upper bound, see the module docstring) and by N - M + 1 (a sample that cannot miss).
-    lo, hi = 0, min(population - defects + 1, population)
+    # log miss(n) decreases in n: a float bisection guesses the boundary, bounded above by the
+    # IAEA approximation (an upper bound, see the module docstring).
+    lo = 0
     hi = min(
-        hi,
+        surely,
         approximate_sample_size(population=population, defects=defects, detection=detection),
     )
     while lo < hi:
         mid = (lo + hi) // 2
-        if _log_miss(population, defects, mid) <= log_beta:
+        if _log_miss_guide(population, defects, mid) <= log_beta:
             hi = mid
         else:
             lo = mid + 1
-    # Exact integers settle the boundary that rounding could have moved by one or two.
-    size = lo
-    while size > 0 and enough(size - 1):
-        size -= 1
-    while not enough(size):
-        size += 1
-    return size
+    # The decisive comparisons: gallop from the guess to a bracket (not_enough, enough), then
+    # bisect it, a few evaluations of enough() however far rounding moved the guess.
+    guess, step = lo, 1
+    if enough(guess):
+        low, high = guess - 1, guess
+        while low >= 0 and enough(low):
+            high, low, step = low, guess - 2 * step, 2 * step
+    else:
+        low, high = guess, guess + 1
+        while not enough(high):
+            low, high, step = high, min(surely, guess + 2 * step), 2 * step
+    low = max(low, -1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if enough(mid):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def plan(*, population: int, defects: int, detection: float) -> SamplingPlan:
