@@ -153,9 +153,9 @@ def test_accuracy_estimate_is_small() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    k=st.floats(0.0, 1.5),
-    h=st.floats(0.5, 8.0),
-    shift=st.floats(-0.5, 3.0),
+    k=st.floats(0.0, 1.0),
+    h=st.floats(0.5, 6.0),
+    shift=st.floats(-0.25, 3.0),
     step=st.floats(0.05, 1.0),
 )
 def test_arl_falls_with_the_shift_and_rises_with_h(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
+from pausewatch.ledger import Checkpoint, Signer, root, sign_checkpoint
 
 
 def test_plan_json_contract() -> None:
@@ -95,3 +97,75 @@ def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str) -> None
     assert len(lines) == 1, r.stderr
     assert message in lines[0]
     assert lines[0].startswith("error:")
+
+
+def test_arl_when_the_in_control_run_is_beyond_reach() -> None:
+    """A design whose in-control ARL is beyond 1e12 periods still answers the shifted ARL, with
+    in_control_arl and the false-alarm rate null (it failed the whole command before)."""
+    r = run_cli("detect", "arl", "--k", "1.5", "--h", "10", "--shift", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["arl"] == pytest.approx(20.37, rel=1e-3)
+    assert body["in_control_arl"] is None
+    assert body["false_alarm_per_period"] is None
+
+
+ORIGIN = "log.pausewatch.example/v1"
+
+
+def _signed_checkpoint(tmp_path: Path, size: int) -> tuple[Path, str, bytes]:
+    """A real checkpoint note of a tree of ``size`` leaves, signed by a fresh log key."""
+    key = Signer.generate(ORIGIN)
+    tree_root = root([f"entry {i}".encode() for i in range(size)])
+    note = tmp_path / f"checkpoint-{size}.txt"
+    note.write_text(sign_checkpoint(Checkpoint(ORIGIN, size, tree_root), key))
+    return note, key.verifier().to_string(), tree_root
+
+
+def test_draw_from_a_checkpoint_after_the_commitment(tmp_path: Path) -> None:
+    """`detect draw ITEMS --count K --checkpoint NOTE --log-key KEY --commitment-index I` draws
+    K items from the checkpoint's root, the same as `--seed ROOT` recomputes."""
+    items = tmp_path / "chips.txt"
+    items.write_text("".join(f"chip-{i:04d}\n" for i in range(200)))
+    note, log_key, tree_root = _signed_checkpoint(tmp_path, 12)
+    common = ["detect", "draw", str(items), "--count", "7", "--context", "plan 1: chips"]
+    r = run_cli(
+        *common,
+        "--checkpoint",
+        str(note),
+        "--log-key",
+        log_key,
+        "--commitment-index",
+        "11",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert len(body["items"]) == 7
+    assert body["seed"] == tree_root.hex()
+    again = run_cli(*common, "--seed", tree_root.hex(), "--json")
+    assert json.loads(again.stdout)["items"] == body["items"]
+
+
+def test_draw_refuses_a_checkpoint_before_the_commitment(tmp_path: Path) -> None:
+    """A checkpoint whose tree does not yet hold the commitment is refused: one line, exit 1."""
+    items = tmp_path / "chips.txt"
+    items.write_text("a\nb\nc\n")
+    note, log_key, _ = _signed_checkpoint(tmp_path, 12)
+    r = run_cli(
+        "detect",
+        "draw",
+        str(items),
+        "--count",
+        "1",
+        "--checkpoint",
+        str(note),
+        "--log-key",
+        log_key,
+        "--commitment-index",
+        "12",
+    )
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "known before the plan" in lines[0]
