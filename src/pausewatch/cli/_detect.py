@@ -16,7 +16,7 @@ from pausewatch.errors import DetectionError, Error
 # every other command starts as fast as before.
 
 app = typer.Typer(
-    help="Detection: inspection sampling plans and CUSUM run lengths.", no_args_is_help=True
+    help="Detection: inspection sampling plans and draws, CUSUM run lengths.", no_args_is_help=True
 )
 
 
@@ -40,8 +40,11 @@ def plan_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The smallest sample (exact hypergeometric law) that finds a falsification of at least
-    M of N items with the probability asked for; or the detection of a given sample."""
+    """How many items an inspection verifies (exact hypergeometric law).
+
+    The smallest sample that finds a falsification of at least M of N items with the
+    probability asked for (--detection), or the detection of a given sample (--sample-size).
+    """
     from pausewatch.detect import detection_probability, plan
 
     if (detection is None) == (sample is None):
@@ -101,8 +104,11 @@ def arl_cmd(
     ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Average run length of the one-sided CUSUM S_t = max(0, S_t-1 + X_t - k), alarm when
-    S_t > h, for X_t ~ N(shift, 1); with the in-control figure and its false-alarm rate."""
+    """Average run length of a one-sided CUSUM on standard normal residuals.
+
+    S_t = max(0, S_t-1 + X_t - k), alarm when S_t > h, for X_t ~ N(shift, 1); with the
+    in-control ARL and its false-alarm probability per period.
+    """
     from pausewatch.detect import cusum_arl_markov, cusum_run_length, two_sided_arl
 
     try:
@@ -159,7 +165,7 @@ def interval_cmd(
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """The decision interval h that gives the one-sided CUSUM the in-control ARL asked for."""
+    """The decision interval h for a target in-control ARL (one-sided CUSUM)."""
     from pausewatch.detect import cusum_run_length, decision_interval
 
     try:
@@ -237,8 +243,11 @@ def draw_cmd(
     ] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Draw the items an inspection verifies, from the root of a checkpoint whose tree holds
-    the plan's commitment (refused otherwise), or from a given seed."""
+    """Draw the items an inspection verifies.
+
+    The seed is the root of a checkpoint whose tree holds the plan's commitment (an earlier
+    one is refused), or a given seed to recompute a draw.
+    """
     from pausewatch.detect import checkpoint_seed, draw_indices
 
     if (checkpoint is None) == (seed_hex is None):
