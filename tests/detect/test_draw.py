@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from pausewatch.detect import (
@@ -199,3 +201,23 @@ def test_witness_threshold_is_enforced(log_key: Signer) -> None:
         witness_threshold=1,
     )
     assert seed == tree_root
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(0, 10**12),
+    k_fraction=st.floats(0.0, 1.0),
+    seed=st.binary(min_size=1, max_size=64),
+    context=st.text(max_size=20),
+)
+def test_draw_is_k_distinct_sorted_indices_in_range(
+    size: int, k_fraction: float, seed: bytes, context: str
+) -> None:
+    """For any population size (up to 1e12), count and seed, the draw is k distinct ascending
+    indices below the size, and drawing again gives the same."""
+    k = min(size, round(k_fraction * min(size, 50)))
+    got = draw_indices(size, k, seed, context=context)
+    assert len(got) == k
+    assert got == sorted(set(got))
+    assert all(0 <= i < size for i in got)
+    assert got == draw_indices(size, k, seed, context=context)

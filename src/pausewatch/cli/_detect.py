@@ -12,8 +12,8 @@ from rich.markup import escape
 from pausewatch.cli._common import JsonOpt, fail, out, print_json, read_verifier
 from pausewatch.errors import DetectionError, Error
 
-# pausewatch.detect loads scipy (about a second): imported by the commands that use it, so that
-# every other command starts as fast as before.
+# pausewatch.detect (numpy, and scipy once a run length is computed) is imported by the commands
+# that use it, so that every other command starts as fast as before.
 
 app = typer.Typer(
     help="Detection: inspection sampling plans and draws, CUSUM run lengths.", no_args_is_help=True

@@ -17,6 +17,9 @@ square of the grid step; the tests hold the two against each other and against p
 
 With ``shift = 0`` the run length is the in-control one: ``1/ARL_0`` is the probability of a
 false alarm per period in the long run, which :func:`decision_interval` sets.
+
+scipy is imported when a run length is computed, not when the package is: the state's fold
+imports ``pausewatch.detect``, and every command would otherwise pay for loading it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
 
 from pausewatch.errors import DetectionError
 
@@ -62,6 +64,8 @@ def _check(k: float, h: float, shift: float, start: float) -> None:
 
 
 def _nystroem(k: float, h: float, shift: float, start: float, n: int) -> float:
+    from scipy import stats
+
     x, w = np.polynomial.legendre.leggauss(n)
     z = h * (x + 1.0) / 2.0
     w = w * h / 2.0
@@ -137,6 +141,8 @@ def cusum_arl_markov(*, k: float, h: float, shift: float = 0.0, states: int = 40
     ``states`` cells of width ``w = 2h / (2 states - 1)`` represented by their midpoints
     ``0, w, 2w, ...`` (the first cell, ``[0, w/2)``, holds the atom at 0), the alarm absorbing.
     Its error falls as ``w^2``; use it as an independent check of :func:`cusum_arl`."""
+    from scipy import stats
+
     _check(k, h, shift, 0.0)
     if states < 2:
         raise DetectionError(f"states: expected at least 2, got {states}")
@@ -155,6 +161,8 @@ def decision_interval(*, k: float, in_control_arl: float, shift: float = 0.0) ->
     """The decision interval ``h`` at which the one-sided CUSUM with reference value ``k`` has
     the average run length ``in_control_arl`` when the residuals' mean is ``shift`` (0: in
     control, so that ``1/in_control_arl`` is the false-alarm probability per period)."""
+    from scipy import optimize, stats
+
     _check(k, 1.0, shift, 0.0)
     floor = 1.0 / float(stats.norm.sf(k - shift))
     if not (isinstance(in_control_arl, int | float) and floor < in_control_arl <= _MAX_ARL / 10):
