@@ -10,6 +10,7 @@ from rich.markup import escape
 from pausewatch import __version__
 from pausewatch.cli import (
     _compute,
+    _detect,
     _evals,
     _governance,
     _keys,
@@ -38,6 +39,7 @@ app.command("audit")(audit)
 app.command("demo")(demo)
 app.add_typer(_compute.app, name="compute")
 app.add_typer(_operations.declare_app, name="declare")
+app.add_typer(_detect.app, name="detect")
 app.add_typer(_evals.app, name="eval")
 app.add_typer(_governance.gov_app, name="gov")
 app.add_typer(_governance.pause_app, name="pause")

@@ -1,1 +1,155 @@
-"""Detection in the manner of nuclear safeguards: balances, sequential tests, sampling plans."""
+"""Detecting defection: the standard mathematics of safeguards accounting, applied to compute.
+
+A pause is only as credible as the chance that a violation is found before a prohibited run
+could finish. ``pausewatch.detect`` computes that chance from the log, in the manner of nuclear
+material accounting (../shared/DESIGN.md, "Detection and deterrence: the standard mathematics";
+issue 16). Its parts, each pure (no database, clock or network; time is a parameter):
+
+- **Inspections: sampling plans** (:mod:`._sampling`): how many chips to verify so that a
+  falsification of at least ``M`` of ``N`` items is found with probability ``1 - beta``, under
+  the exact hypergeometric law, beside the IAEA's approximation ``N (1 - beta^(1/M))``
+  (``pausewatch detect plan``).
+- **Which items are inspected** (:mod:`._draw`): a deterministic, unbiased draw from a seed that
+  the prover cannot know in advance, the root of a log checkpoint whose tree already holds the
+  plan's commitment.
+- **Sequential tests** (:mod:`._arl`): the average run length of Page's one-sided CUSUM on
+  standard normal residuals, exact to the published tables (integral equation, with Brook and
+  Evans's Markov chain as a cross-check), and the decision interval for a target false-alarm
+  rate per period (``pausewatch detect arl``).
+- **Balances** (:mod:`._balance`, :mod:`._sitmuf`, :mod:`._cusum`, :mod:`._alarm`): compute,
+  energy and chips unaccounted for with random and systematic errors and their covariance;
+  SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
+  rate they were set for and their evidence.
+
+Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
+(sampling, draws, run lengths) and docs/adr/0024-balances-sitmuf-and-cusum.md (balances).
+"""
+
+from pausewatch.detect._alarm import (
+    Alarm,
+    AlarmTest,
+    FalseAlarmRate,
+    balance_alarms,
+    cumulative_alarms,
+    cusum_alarms,
+    one_shot_alarms,
+)
+from pausewatch.detect._arl import (
+    RunLength,
+    cusum_arl,
+    cusum_arl_markov,
+    cusum_run_length,
+    decision_interval,
+    two_sided_arl,
+)
+from pausewatch.detect._balance import (
+    UNITS,
+    Amount,
+    Balance,
+    BalanceError,
+    BalanceKind,
+    Efficiency,
+    Level,
+    Measurement,
+    Period,
+    Quantity,
+    as_quantity,
+    chips_unaccounted,
+    compute_unaccounted,
+    counter_reading,
+    covariance_of,
+    energy_unaccounted,
+    fleet_flop_per_joule,
+    flop_from_energy,
+    roll_up,
+    sum_of,
+)
+from pausewatch.detect._cusum import CusumPath, page_cusum
+from pausewatch.detect._draw import (
+    DRAW_DOMAIN,
+    checkpoint_seed,
+    draw,
+    draw_from_checkpoint,
+    draw_indices,
+)
+from pausewatch.detect._sampling import (
+    SamplingPlan,
+    approximate_sample_size,
+    detection_probability,
+    plan,
+    sample_size,
+)
+from pausewatch.detect._sitmuf import (
+    BalanceTest,
+    Matrix,
+    Sitmuf,
+    cholesky,
+    covariance,
+    cumulative,
+    detectable_loss,
+    forward_solve,
+    one_shot,
+    sitmuf,
+    z_quantile,
+)
+from pausewatch.errors import DetectionError
+
+__all__ = [
+    "DRAW_DOMAIN",
+    "UNITS",
+    "Alarm",
+    "AlarmTest",
+    "Amount",
+    "Balance",
+    "BalanceError",
+    "BalanceKind",
+    "BalanceTest",
+    "CusumPath",
+    "DetectionError",
+    "Efficiency",
+    "FalseAlarmRate",
+    "Level",
+    "Matrix",
+    "Measurement",
+    "Period",
+    "Quantity",
+    "RunLength",
+    "SamplingPlan",
+    "Sitmuf",
+    "approximate_sample_size",
+    "as_quantity",
+    "balance_alarms",
+    "checkpoint_seed",
+    "chips_unaccounted",
+    "cholesky",
+    "compute_unaccounted",
+    "counter_reading",
+    "covariance",
+    "covariance_of",
+    "cumulative",
+    "cumulative_alarms",
+    "cusum_alarms",
+    "cusum_arl",
+    "cusum_arl_markov",
+    "cusum_run_length",
+    "decision_interval",
+    "detectable_loss",
+    "detection_probability",
+    "draw",
+    "draw_from_checkpoint",
+    "draw_indices",
+    "energy_unaccounted",
+    "fleet_flop_per_joule",
+    "flop_from_energy",
+    "forward_solve",
+    "one_shot",
+    "one_shot_alarms",
+    "page_cusum",
+    "plan",
+    "roll_up",
+    "sample_size",
+    "sitmuf",
+    "sum_of",
+    "two_sided_arl",
+    "z_quantile",
+]

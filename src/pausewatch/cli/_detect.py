@@ -1,0 +1,295 @@
+"""``pausewatch detect``: sampling plans for inspections and run lengths of sequential tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from pausewatch.cli._common import JsonOpt, fail, out, print_json, read_verifier
+from pausewatch.errors import DetectionError, Error
+
+# pausewatch.detect (numpy, and scipy once a run length is computed) is imported by the commands
+# that use it, so that every other command starts as fast as before.
+
+app = typer.Typer(
+    help="Detection: inspection sampling plans and draws, CUSUM run lengths.", no_args_is_help=True
+)
+
+
+@app.command("plan")
+def plan_cmd(
+    population: Annotated[
+        int, typer.Option("--population", help="N: items a falsification could hide among.")
+    ],
+    defects: Annotated[
+        int, typer.Option("--defects", help="M: the fewest items a falsification needs.")
+    ],
+    detection: Annotated[
+        float | None,
+        typer.Option("--detection", help="1 - beta: probability of detection asked for."),
+    ] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample-size", help="Instead of --detection: the detection of a sample this size."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How many items an inspection verifies (exact hypergeometric law).
+
+    The smallest sample that finds a falsification of at least M of N items with the
+    probability asked for (--detection), or the detection of a given sample (--sample-size).
+    """
+    from pausewatch.detect import detection_probability, plan
+
+    if (detection is None) == (sample is None):
+        fail("expected exactly one of --detection P and --sample-size n")
+    result: dict[str, Any]
+    try:
+        if detection is not None:
+            p = plan(population=population, defects=defects, detection=detection)
+            result = {
+                "population": p.population,
+                "defects": p.defects,
+                "detection_target": p.detection_target,
+                "sample_size": p.sample_size,
+                "detection": p.detection,
+                "miss": p.miss,
+                "approximate_sample_size": p.approximate_sample_size,
+                "law": "hypergeometric",
+            }
+        else:
+            assert sample is not None
+            found = detection_probability(
+                population=population, defects=defects, sample_size=sample
+            )
+            result = {
+                "population": population,
+                "defects": defects,
+                "sample_size": sample,
+                "detection": found,
+                "miss": 1.0 - found,
+                "law": "hypergeometric",
+            }
+    except DetectionError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"verify {result['sample_size']} of {population} items: a falsification of at least "
+        f"{defects} is found with probability {result['detection']:.6f} (exact, hypergeometric)"
+    )
+    if "approximate_sample_size" in result:
+        out.print(
+            f"  asked for {result['detection_target']:g}; the approximation N(1 - beta^(1/M)) "
+            f"gives {result['approximate_sample_size']}"
+        )
+
+
+@app.command("arl")
+def arl_cmd(
+    k: Annotated[float, typer.Option("--k", help="Reference value, in standard deviations.")],
+    h: Annotated[float, typer.Option("--h", help="Decision interval, in standard deviations.")],
+    shift: Annotated[
+        float, typer.Option("--shift", help="Mean shift of the residuals (0: in control).")
+    ] = 0.0,
+    start: Annotated[
+        float, typer.Option("--start", help="Head start S_0 (fast initial response).")
+    ] = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Average run length of a one-sided CUSUM on standard normal residuals.
+
+    S_t = max(0, S_t-1 + X_t - k), alarm when S_t > h, for X_t ~ N(shift, 1); with the
+    in-control ARL and its false-alarm probability per period.
+    """
+    from pausewatch.detect import cusum_arl_markov, cusum_run_length, two_sided_arl
+
+    try:
+        run = cusum_run_length(k=k, h=h, shift=shift, start=start)
+        in_control: float | None
+        if shift == 0.0 and start == 0.0:
+            in_control = run.arl
+        else:
+            try:
+                in_control = cusum_run_length(k=k, h=h).arl
+            except DetectionError:
+                in_control = None  # beyond 1e12 periods: no false alarm worth a figure
+        result: dict[str, Any] = {
+            "k": k,
+            "h": h,
+            "shift": shift,
+            "start": start,
+            "arl": run.arl,
+            "in_control_arl": in_control,
+            "false_alarm_per_period": None if in_control is None else 1.0 / in_control,
+            "two_sided_arl": two_sided_arl(k=k, h=h, shift=shift) if start == 0.0 else None,
+            "markov_chain_arl": cusum_arl_markov(k=k, h=h, shift=shift) if start == 0.0 else None,
+            "method": run.method,
+            "nodes": run.nodes,
+            "relative_accuracy": run.accuracy,
+        }
+    except DetectionError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"ARL {run.arl:.6g} periods (one-sided CUSUM, k={k:g}, h={h:g}, shift={shift:g}"
+        + (f", head start {start:g}" if start else "")
+        + ")"
+    )
+    if in_control is None:
+        out.print("  in control: ARL beyond 1e12 periods")
+    else:
+        out.print(
+            f"  in control: ARL {in_control:.6g}, false alarms {1.0 / in_control:.3g} per period"
+        )
+    if result["two_sided_arl"] is not None:
+        out.print(f"  two-sided scheme (same k, h): ARL {result['two_sided_arl']:.6g}")
+    out.print(f"  {escape(run.method)}, {run.nodes} nodes, relative accuracy {run.accuracy:.1g}")
+
+
+@app.command("interval")
+def interval_cmd(
+    k: Annotated[float, typer.Option("--k", help="Reference value, in standard deviations.")],
+    in_control_arl: Annotated[
+        float,
+        typer.Option("--in-control-arl", help="Target ARL in control (1 / false-alarm rate)."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """The decision interval h for a target in-control ARL (one-sided CUSUM)."""
+    from pausewatch.detect import cusum_run_length, decision_interval
+
+    try:
+        h = decision_interval(k=k, in_control_arl=in_control_arl)
+        run = cusum_run_length(k=k, h=h)
+    except DetectionError as exc:
+        fail(str(exc))
+    result = {
+        "k": k,
+        "in_control_arl_target": in_control_arl,
+        "h": h,
+        "in_control_arl": run.arl,
+        "false_alarm_per_period": 1.0 / run.arl,
+    }
+    if as_json:
+        print_json(result)
+        return
+    out.print(f"h = {h:.6g} gives ARL {run.arl:.6g} in control (k={k:g})")
+
+
+def _read_items(source: str) -> list[str]:
+    """One item a line from a file, or stdin for ``-``; blank lines skipped, duplicates refused
+    (the population a plan commits to is a list of distinct items)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read the items from {source}: {exc}")
+    items = [line.strip() for line in text.splitlines() if line.strip()]
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            fail(f"items: expected distinct items, got {item!r} twice")
+        seen.add(item)
+    return items
+
+
+@app.command("draw")
+def draw_cmd(
+    items_source: Annotated[
+        str,
+        typer.Argument(
+            metavar="ITEMS", help="File of items, one a line, in the plan's order ('-': stdin)."
+        ),
+    ],
+    count: Annotated[int, typer.Option("--count", help="How many items to draw.")],
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="A signed checkpoint note published after the plan's commitment: its root is "
+            "the seed.",
+        ),
+    ] = None,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The log's verifier key (string or .pub file)."),
+    ] = None,
+    commitment_index: Annotated[
+        int | None,
+        typer.Option("--commitment-index", help="Log index of the plan's commitment."),
+    ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="A witness verifier key (string or file); repeatable."),
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option("--threshold", help="Witness cosignatures the checkpoint needs.")
+    ] = 0,
+    seed_hex: Annotated[
+        str | None,
+        typer.Option("--seed", help="Instead of a checkpoint: the seed, in hex (to recompute)."),
+    ] = None,
+    context: Annotated[
+        str, typer.Option("--context", help="What is drawn (e.g. 'plan 7f3a: chips').")
+    ] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Draw the items an inspection verifies.
+
+    The seed is the root of a checkpoint whose tree holds the plan's commitment (an earlier
+    one is refused), or a given seed to recompute a draw.
+    """
+    from pausewatch.detect import checkpoint_seed, draw_indices
+
+    if (checkpoint is None) == (seed_hex is None):
+        fail("expected exactly one of --checkpoint NOTE and --seed HEX")
+    items = _read_items(items_source)
+    try:
+        if seed_hex is not None:
+            try:
+                seed = bytes.fromhex(seed_hex)
+            except ValueError as exc:
+                raise DetectionError(f"seed: expected hex, got {seed_hex!r}") from exc
+        else:
+            assert checkpoint is not None
+            if log_key is None or commitment_index is None:
+                fail("--checkpoint needs --log-key and --commitment-index")
+            try:
+                note = checkpoint.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DetectionError(f"cannot read the checkpoint {checkpoint}: {exc}") from exc
+            seed = checkpoint_seed(
+                note,
+                read_verifier(log_key),
+                commitment_index=commitment_index,
+                witnesses=[read_verifier(w) for w in witness or []],
+                witness_threshold=threshold,
+            )
+        indices = draw_indices(len(items), count, seed, context=context)
+    except Error as exc:
+        fail(str(exc))
+    chosen = [items[i] for i in indices]
+    if as_json:
+        print_json(
+            {
+                "items": chosen,
+                "indices": indices,
+                "population": len(items),
+                "count": count,
+                "seed": seed.hex(),
+                "context": context,
+                "draw": "pausewatch/detect/draw/v1",
+            }
+        )
+        return
+    for item in chosen:
+        out.print(escape(item))
