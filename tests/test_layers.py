@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "simulate": 5,
     "governance": 6,
     "evals": 6,
+    "detect": 6,
     "state": 7,
     "audit": 8,
     "service": 8,

@@ -203,6 +203,9 @@ class ChipTransfer(Body):
     """The operator that buys it, and alone may install it next."""
     at: UtcDatetime | None = None
     """When the sale took effect, if the signer says (the log records its integration time)."""
+    receiving_party: Id | None = None
+    """The party ``to_operator`` is registered under, when the signer names it (a sale across
+    borders names the party the chip goes to; the fold checks it, docs/adr/0025)."""
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -219,6 +222,10 @@ class SubjectKind(StrEnum):
     """A key that votes for a party (its subject id is the party's)."""
     EVALUATOR = "evaluator"
     """A safety institute whose key signs evaluation results."""
+    INSPECTOR = "inspector"
+    """An inspector whose key signs inspection plans and reports (docs/adr/0025)."""
+    METER = "meter"
+    """A facility meter whose key signs its readings (docs/adr/0025)."""
 
 
 @statement_kind("key.rotate/v1")
