@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from pausewatch.detect import reading_digest
+from pausewatch.detect import next_reading, reading_digest
 from pausewatch.registry import Outcome
 from registry.world import World, key  # type: ignore[import-not-found]
 
@@ -355,6 +356,7 @@ def test_an_inspector_plans_and_reports_an_inspection(world: World) -> None:
     report = {
         "plan_id": "p1",
         "inspected_at": "2030-01-01T00:00:00Z",
+        "sample": ["g1"],
         "chips_present": [
             {"chip_id": "g1", "serial": "SN-other", "key": world.keys["g1"].signer_id},
             {"chip_id": "ghost", "serial": "SN-ghost", "key": key("ghost").signer_id},
@@ -382,6 +384,34 @@ def test_an_inspector_plans_and_reports_an_inspection(world: World) -> None:
     assert "already has its report" in again
 
 
+def test_a_reports_seed_is_the_logs_root_just_after_its_plan(world: World) -> None:
+    """The report keeps the plan's seed: the root of the log's tree at the plan's index + 1,
+    which no one knew when the plan was committed, and the sample drawn from it."""
+    inspector(world)
+    planned = world.ok("inspection.plan/v1", plan(), "iaea-1")
+    world.ok("workload.declare/v1", workload(), "lab")  # the log moves on
+    report = {"plan_id": "p1", "inspected_at": "2030-01-01T00:00:00Z", "sample": ["g2", "g1"]}
+    world.ok("inspection.report/v1", report, "iaea-1")
+    row = world.registry.get("inspection_reports", "p1")
+    assert row is not None
+    assert row["seed_size"] == planned.index + 1
+    assert row["seed_root"] == world.tree.root(planned.index + 1).hex()
+    assert row["seed_root"] != world.tree.root().hex()
+    assert json.loads(row["sample"]) == ["g2", "g1"]
+
+
+def test_a_fold_without_the_logs_tree_cannot_take_a_report(world: World) -> None:
+    """A fold that cannot read the log's tree refuses a report rather than keep it without
+    its seed (as it does a witness cosignature)."""
+    inspector(world)
+    world.ok("inspection.plan/v1", plan(), "iaea-1")
+    world.registry.roots = None
+    report = {"plan_id": "p1", "inspected_at": "2030-01-01T00:00:00Z"}
+    assert "no view of the log's tree" in refused(
+        world.submit("inspection.report/v1", report, "iaea-1")
+    )
+
+
 def test_a_report_dated_before_its_plan_is_refused(world: World) -> None:
     """An inspection cannot have drawn its sample before the plan was on the log."""
     inspector(world)
@@ -404,9 +434,8 @@ def test_only_a_registered_inspector_plans(world: World) -> None:
 # -- workloads ---------------------------------------------------------------------------------
 
 
-def test_an_operator_declares_non_training_work_on_its_cluster(world: World) -> None:
-    """A workload is declared by the cluster's operator; another operator's is refused."""
-    body = {
+def workload() -> dict[str, Any]:
+    return {
         "workload_id": "w1",
         "operator_id": "lab",
         "cluster_id": "c1",
@@ -416,6 +445,11 @@ def test_an_operator_declares_non_training_work_on_its_cluster(world: World) -> 
         "chips": 512,
         "power_w_max": 5e5,
     }
+
+
+def test_an_operator_declares_non_training_work_on_its_cluster(world: World) -> None:
+    """A workload is declared by the cluster's operator; another operator's is refused."""
+    body = workload()
     assert "operator 'lab'" in refused(world.submit("workload.declare/v1", body, "lab-uk"))
     world.ok("workload.declare/v1", body, "lab")
     row = world.registry.get("workloads", "w1")
@@ -436,3 +470,28 @@ def test_the_sources_fold_the_same_from_the_log_alone(world: World) -> None:
     for when, statement in world.log:
         fresh.registry.apply(fresh.registry.applied, when, statement)
     assert fresh.registry.views == world.registry.views
+
+
+def test_a_custody_transfer_is_a_movement_too(world: World) -> None:
+    """Handing an installed chip to another operator (chip.custody/v1 transfer) records the
+    parties on both sides, as a sale does."""
+    world.ok("chip.custody/v1", {"chip_id": "g1", "action": "install", "cluster_id": "c1"}, "lab")
+    world.ok(
+        "chip.custody/v1", {"chip_id": "g1", "action": "transfer", "to_operator": "lab-uk"}, "lab"
+    )
+    (move,) = [r for r in world.registry.views["chip_movements"].values() if r["chip_id"] == "g1"]
+    assert (move["kind"], move["to_party"], move["cross_border"]) == ("transfer", "uk", True)
+
+
+def test_next_reading_builds_the_chain_the_fold_takes(world: World) -> None:
+    """Readings built one after another with next_reading are each accepted in turn."""
+    certify_meter(world)
+    install_meter(world)
+    previous = None
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for hour in range(4):
+        t0 = start + timedelta(hours=hour)
+        body = next_reading("m1", previous, t0, t0 + timedelta(hours=1), 3.6e9 * (hour + 1))
+        world.ok("meter.reading/v1", body, "m1")
+        previous = body
+    assert world.registry.get("meters", "m1")["head_seq"] == 3  # type: ignore[index]

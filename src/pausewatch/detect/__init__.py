@@ -26,6 +26,7 @@ from pausewatch.detect._statements import (
     SeedRule,
     WorkloadDeclare,
     WorkloadKind,
+    next_reading,
     reading_digest,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "SeedRule",
     "WorkloadDeclare",
     "WorkloadKind",
+    "next_reading",
     "reading_digest",
 ]

@@ -29,9 +29,22 @@ from pausewatch.detect._statements import (
     reading_digest,
 )
 from pausewatch.fields import format_time
-from pausewatch.registry._fold import Handler, RejectedError, Row, _Context, record_movement
+from pausewatch.registry._fold import (
+    FoldInterruptedError,
+    Handler,
+    RejectedError,
+    Row,
+    _Context,
+    record_movement,
+)
 from pausewatch.registry._kinds import SubjectKind
 from pausewatch.statements import Body
+
+MAX_SEED_LAG = 1_000_000
+"""A report is folded at most this many entries after its plan's seed (the tree at the plan's
+index + 1), so that an audit computes the seed from the window of recent roots it keeps for
+witness cosignatures (``MAX_COSIGNATURE_LAG``, the same figure): a plan older than that is
+planned again."""
 
 
 def _time(t: datetime | None) -> str | None:
@@ -388,6 +401,7 @@ def _plan(ctx: _Context, body: Body) -> None:
             "note": body.note,
             "idx": ctx.index,
             "integrated_at": ctx.when,
+            "seed_size": ctx.index + 1,
             "reported_idx": None,
         },
     )
@@ -422,6 +436,25 @@ def _discrepancies(ctx: _Context, body: InspectionReport, facility_id: str) -> l
     return found
 
 
+def _seed(ctx: _Context, plan: Row) -> str:
+    """The plan's seed: the root (hex) of the log's tree at the plan's index + 1."""
+    size = int(plan["seed_size"])
+    if ctx.index - size > MAX_SEED_LAG:
+        raise RejectedError(
+            f"inspection plan {plan['plan_id']!r} is more than {MAX_SEED_LAG:,} entries old: "
+            "plan the inspection again"
+        )
+    roots = ctx.registry.roots
+    if roots is None:
+        raise RejectedError(
+            "inspection report: this fold has no view of the log's tree to compute the plan's seed"
+        )
+    try:
+        return roots(size).hex()
+    except Exception as exc:  # the log's tree could not be read: fold this entry again later
+        raise FoldInterruptedError(f"the log's root at size {size}: {exc}") from exc
+
+
 def _report(ctx: _Context, body: Body) -> None:
     assert isinstance(body, InspectionReport)
     plan = ctx.must_exist("inspection_plans", "inspection plan", body.plan_id)
@@ -437,6 +470,7 @@ def _report(ctx: _Context, body: Body) -> None:
             f"inspected at {inspected}, before the plan was on the log ({plan['integrated_at']}):"
             " its sample could not have been drawn yet"
         )
+    seed = _seed(ctx, plan)
     found = _discrepancies(ctx, body, plan["facility_id"])
     ctx.set(
         "inspection_reports",
@@ -445,6 +479,9 @@ def _report(ctx: _Context, body: Body) -> None:
             "inspector_id": plan["inspector_id"],
             "facility_id": plan["facility_id"],
             "inspected_at": inspected,
+            "seed_size": plan["seed_size"],
+            "seed_root": seed,
+            "sample": json.dumps(list(body.sample)),
             "chips_present": len(body.chips_present),
             "chips_missing": len(body.chips_missing),
             "present": json.dumps([c.model_dump(mode="json") for c in body.chips_present]),

@@ -23,6 +23,7 @@ Declared non-training work
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -38,6 +39,7 @@ from pausewatch.fields import (
     PositiveCount,
     Text,
     Watts,
+    format_time,
 )
 from pausewatch.statements import Body, UtcDatetime, canonical, statement_kind
 
@@ -126,11 +128,32 @@ class MeterReading(Body):
         return self
 
 
-def reading_digest(body: MeterReading | dict[str, Any]) -> str:
-    """The hex SHA-256 of a reading's body in canonical JSON (RFC 8785): what the next reading
-    names as ``prev``. The meter computes it offline from its own last body."""
-    raw = body.model_dump(mode="json", exclude_none=True) if isinstance(body, Body) else body
-    return hashlib.sha256(canonical(raw)).hexdigest()
+def reading_digest(body: dict[str, Any]) -> str:
+    """The hex SHA-256 of a reading's body, exactly as the meter signed it (the JSON object,
+    not a parsed model: a time may be spelled several ways), in canonical JSON (RFC 8785): what
+    the next reading names as ``prev``. The meter computes it offline from its own last body."""
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def next_reading(
+    meter_id: str,
+    previous: dict[str, Any] | None,
+    window_start: datetime,
+    window_end: datetime,
+    energy_j: float,
+) -> dict[str, Any]:
+    """The body of the reading that follows ``previous`` (the body the meter signed last; none
+    for its first), as a meter would sign it: ``seq`` one past, ``prev`` its digest."""
+    body: dict[str, Any] = {
+        "meter_id": meter_id,
+        "seq": 0 if previous is None else int(previous["seq"]) + 1,
+        "window_start": format_time(window_start),
+        "window_end": format_time(window_end),
+        "energy_j": energy_j,
+    }
+    if previous is not None:
+        body["prev"] = reading_digest(previous)
+    return body
 
 
 # -- supply chain ------------------------------------------------------------------------------
@@ -208,8 +231,10 @@ class SeedRule(StrEnum):
     """Where the draw of an inspection's sample takes its randomness from."""
 
     NEXT_CHECKPOINT_ROOT = "next_checkpoint_root"
-    """The root hash of the first log checkpoint published after the plan's entry: neither the
-    inspector nor the inspected can know it when the plan is committed."""
+    """The root hash of the log's first tree head after the plan's entry (the tree of size
+    ``plan index + 1``, which every later checkpoint proves consistent with): neither the
+    inspector nor the inspected can know it when the plan is committed. The fold computes it
+    and keeps it with the report (``seed_root``)."""
 
 
 @statement_kind("inspection.plan/v1")
@@ -278,6 +303,8 @@ class InspectionReport(Body):
 
     plan_id: Id
     inspected_at: UtcDatetime
+    sample: Annotated[tuple[Id, ...], Field(max_length=1_000)] = ()
+    """The chips drawn, in the order drawn (from the plan's seed, by its committed procedure)."""
     chips_present: Annotated[tuple[ChipSeen, ...], Field(max_length=1_000)] = ()
     chips_missing: Annotated[tuple[Id, ...], Field(max_length=1_000)] = ()
     """Chips of the sample the inspectors did not find."""
@@ -289,6 +316,7 @@ class InspectionReport(Body):
     @model_validator(mode="after")
     def _consistent(self) -> InspectionReport:
         present = [c.chip_id for c in self.chips_present]
+        _distinct(self.sample, "sample")
         _distinct(tuple(present), "chips_present")
         _distinct(self.chips_missing, "chips_missing")
         both = sorted(set(present) & set(self.chips_missing))

@@ -564,6 +564,18 @@ def _custody(ctx: _Context, body: Body) -> None:
             raise RejectedError(
                 "a transfer must go to another operator (install moves between clusters)"
             )
+        seller = ctx.get("operators", operator)
+        buyer = ctx.get("operators", body.to_operator)
+        record_movement(
+            ctx,
+            chip,
+            "transfer",
+            from_operator=operator,
+            from_party=None if seller is None else seller["party_id"],
+            to_operator=body.to_operator,
+            to_party=None if buyer is None else buyer["party_id"],
+            at=_time(body.at),
+        )
         ctx.update(
             "chips",
             chip,

@@ -587,6 +587,7 @@ inspection_plans = Table(
     Column("note", Text, nullable=True),
     _idx("idx"),
     _time("integrated_at"),
+    _idx("seed_size"),
     _idx("reported_idx", nullable=True),
 )
 """Inspection plans: what is drawn, from how many chips installed when the plan was logged."""
@@ -597,6 +598,9 @@ inspection_reports = Table(
     _id("inspector_id", nullable=False),
     _id("facility_id", nullable=False),
     _time("inspected_at"),
+    _idx("seed_size"),
+    Column("seed_root", String(64), nullable=False),
+    Column("sample", Text, nullable=False),
     Column("chips_present", BigInteger, nullable=False),
     Column("chips_missing", BigInteger, nullable=False),
     Column("present", Text, nullable=False),
