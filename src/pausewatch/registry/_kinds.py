@@ -243,8 +243,9 @@ class KeyRotate(Body):
 @statement_kind("key.revoke/v1")
 class KeyRevoke(Body):
     """A key is revoked: statements it signs after this entry do not count. Signed by the
-    actor itself, or by whoever vouched for it (the secretariat for parties and chip makers,
-    the party for its operators, the maker for its chips)."""
+    actor itself, or by whoever vouched for it (the secretariat for parties, chip makers and
+    inspectors, the party for its operators, the maker for its chips, the certifier for a
+    meter)."""
 
     signed_by: ClassVar[str] = "subject_or_voucher"
 
