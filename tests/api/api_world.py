@@ -4,7 +4,9 @@ The secretariat (the service's own key), party ``us`` with a delegate, operator 
 facility ``f1``, cluster ``c1`` and runs ``r1`` and ``r-halt``, a second operator ``lab-b`` (key
 ``operator-b``, no role of the table), chip maker ``nv`` with chips ``chip-1`` (sold to ``lab``,
 installed in ``c1``) and ``chip-2`` (sold to ``lab``, not installed), evaluator ``aisi``
-(registered by ``us``), and a witness key (registered by the secretariat as the log's witness, so
+(registered by ``us``), inspector ``insp-1`` (registered by the secretariat) with an inspection
+plan ``plan-1`` of ``f1``, meter ``meter-1`` (certified by the secretariat, installed on ``c1``),
+and a witness key (registered by the secretariat as the log's witness, so
 that its cosignatures can be recorded; the keys view never binds it: witnesses sign no
 statement). Governance under a copy of ``miri-2025`` with a one-day vote window: a halt order on
 ``r-halt`` and a policy amendment, both passed and decided; a challenge inspection whose vote
@@ -45,6 +47,8 @@ ROLES = (
     "chip_maker",
     "chip",
     "evaluator",
+    "inspector",
+    "meter",
     "witness",
 )
 """Every role a key can hold here; ``witness`` signs no statement (it cosigns checkpoints)."""
@@ -203,6 +207,34 @@ def build_world(data_dir: Path) -> World:
             {"chip_id": "chip-1", "action": "install", "cluster_id": "c1"},
             "operator",
         )
+        submit(
+            "inspector.register/v1",
+            {
+                "inspector_id": "insp-1",
+                "name": "Inspector",
+                "body": "Agency",
+                "key": keys["inspector"].signer_id,
+            },
+            "secretariat",
+        )
+        submit(
+            "meter.certify/v1",
+            {
+                "meter_id": "meter-1",
+                "model": "Acme 9000",
+                "serial": "SN-meter-1",
+                "key": keys["meter"].signer_id,
+                "random_sigma": 0.005,
+                "systematic_sigma": 0.01,
+            },
+            "secretariat",
+        )
+        submit(
+            "meter.install/v1",
+            {"meter_id": "meter-1", "facility_id": "f1", "cluster_id": "c1"},
+            "operator",
+        )
+        submit("inspection.plan/v1", inspection_plan("plan-1"), "inspector")
         for run_id in ("r1", "r-halt"):
             submit("run.declaration/v1", declaration(run_id), "operator")
         window = timedelta(days=1)
@@ -250,6 +282,28 @@ def declaration(run_id: str) -> dict[str, Any]:
         "hyperparameters_digest": DIGEST,
         "data_order_seed_digest": DIGEST,
         "checkpoint_interval_steps": 1000,
+    }
+
+
+def inspection_plan(plan_id: str) -> dict[str, Any]:
+    """A valid inspection plan of ``insp-1`` for facility ``f1``."""
+    return {
+        "plan_id": plan_id,
+        "inspector_id": "insp-1",
+        "facility_id": "f1",
+        "chips_drawn": 1,
+        "commitment": DIGEST,
+    }
+
+
+def meter_reading() -> dict[str, Any]:
+    """The first reading of ``meter-1``."""
+    return {
+        "meter_id": "meter-1",
+        "seq": 0,
+        "window_start": "2027-01-01T00:00:00Z",
+        "window_end": "2027-01-01T01:00:00Z",
+        "energy_j": 3.6e9,
     }
 
 

@@ -136,8 +136,9 @@ def field_strategy(
     c = _constraints(metadata)
     if origin is tuple:
         item, _ = typing.get_args(annotation)
-        size = min(c.get("max_length", 3), 3)
-        return st.lists(field_strategy(item, [], known, name), max_size=size)
+        least = c.get("min_length", 0)
+        size = max(min(c.get("max_length", 3), 3), least)
+        return st.lists(field_strategy(item, [], known, name), min_size=least, max_size=size)
     if annotation is datetime:
         return _times()
     if isinstance(annotation, type) and issubclass(annotation, Enum):

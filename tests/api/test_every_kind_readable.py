@@ -20,6 +20,8 @@ from api_world import (  # type: ignore[import-not-found]
     declaration,
     digest_of,
     eval_result,
+    inspection_plan,
+    meter_reading,
     open_world,
 )
 from body_strategies import body_strategy, model_strategy  # type: ignore[import-not-found]
@@ -45,7 +47,11 @@ KNOWN: dict[str, list[str]] = {
     "evaluator_id": ["aisi"],
     "model": ["m-r1", "H100 SXM"],
     "proposal_id": ["open-1", "halt-1", "due-1"],
-    "subject_id": ["us", "lab", "nv", "chip-1", "aisi"],
+    "subject_id": ["us", "lab", "nv", "chip-1", "aisi", "insp-1", "meter-1"],
+    "chip_ids": ["chip-1", "chip-2"],
+    "meter_id": ["meter-1"],
+    "inspector_id": ["insp-1"],
+    "plan_id": ["plan-1"],
 }
 
 SIGNERS = {
@@ -63,6 +69,10 @@ SIGNERS = {
     "anyone": "witness",
     "registered": "operator",
     "chip_maker_or_operator": "operator",
+    "secretariat_or_inspector": "secretariat",
+    "chip_maker_or_secretariat": "chip_maker",
+    "inspector": "inspector",
+    "meter": "meter",
 }
 """The world's key that signs each kind, by the role its model names."""
 
@@ -123,6 +133,47 @@ BASES: dict[str, dict[str, Any]] = {
     "telemetry.submission/v1": {"operator_id": "lab", "batch_digest": DIGEST, "records": 1},
     "witness.register/v1": {"key": Signer.generate("witness-new.example").verifier().to_string()},
     "witness.cosignature/v1": {},
+    "meter.certify/v1": {
+        "meter_id": "meter-new",
+        "model": "Acme",
+        "serial": "SN-meter-new",
+        "key": "",
+        "random_sigma": 0.01,
+        "systematic_sigma": 0.02,
+    },
+    "meter.install/v1": {"meter_id": "meter-1", "facility_id": "f1", "cluster_id": "c1"},
+    "meter.reading/v1": meter_reading(),
+    "chip.ship/v1": {
+        "shipment_id": "ship-new",
+        "maker_id": "nv",
+        "chip_ids": ["chip-2"],
+        "to_operator": "lab",
+        "receiving_party": "us",
+        "shipped_at": "2027-01-02T00:00:00Z",
+    },
+    "chip.export/v1": {
+        "export_id": "exp-new",
+        "chip_ids": ["chip-2"],
+        "destination_country": "ZZ",
+        "destination_entity": "Elsewhere Ltd",
+    },
+    "inspector.register/v1": {"inspector_id": "i-new", "name": "I", "body": "B", "key": ""},
+    "inspection.plan/v1": inspection_plan("plan-new"),
+    "inspection.report/v1": {
+        "plan_id": "plan-1",
+        "inspected_at": "2027-06-01T00:00:00Z",
+        "chips_present": [],
+        "chips_missing": ["chip-2"],
+    },
+    "workload.declare/v1": {
+        "workload_id": "w-new",
+        "operator_id": "lab",
+        "cluster_id": "c1",
+        "kind": "serving",
+        "starts_at": "2027-01-01T00:00:00Z",
+        "ends_at": "2027-02-01T00:00:00Z",
+        "chips": 16,
+    },
 }
 """A body of each kind that the world's fold accepts (keys are filled in per example)."""
 

@@ -29,6 +29,8 @@ from api_world import (  # type: ignore[import-not-found]
     digest_of,
     eval_result,
     fmt,
+    inspection_plan,
+    meter_reading,
     open_world,
     telemetry_line,
 )
@@ -111,6 +113,8 @@ SUBJECTS = {
     "chip_maker": "nv",
     "chip": "chip-1",
     "evaluator": "aisi",
+    "inspector": "insp-1",
+    "meter": "meter-1",
 }
 """The registered subject holding each key role (a delegate's key is the party's business:
 ``delegate.register/v1``)."""
@@ -120,6 +124,8 @@ VOUCHER = {
     "chip_maker": "secretariat",
     "chip": "chip_maker",
     "evaluator": "party",
+    "inspector": "secretariat",
+    "meter": "secretariat",
 }
 """Who registered each subject, and so may revoke its key."""
 
@@ -285,7 +291,8 @@ CASES: tuple[Case, ...] = (
             frozenset({role}),
         )
         for role, subject in SUBJECTS.items()
-        if role != "chip"  # a chip's key is never rotated: its maker certifies a new chip
+        # A chip's key is never rotated (its maker certifies a new chip), nor a meter's.
+        if role not in ("chip", "meter")
     ),
     # A key is revoked by its holder or by whoever registered it: the secretariat for a party
     # and a maker, the party for its operator and evaluator, the maker for its chip.
@@ -301,6 +308,105 @@ CASES: tuple[Case, ...] = (
             frozenset({role, VOUCHER[role]}),
         )
         for role, subject in SUBJECTS.items()
+    ),
+    # The independent sources of detection (docs/adr/0025): a meter is certified by the
+    # secretariat (or an inspector), installed by the facility's operator, and signs its own
+    # readings; the maker (or the secretariat) ships chips to their buyer, whose operator alone
+    # may export them; inspectors plan and report inspections; operators declare workloads.
+    Case(
+        "meter.certify/v1",
+        "meter.certify/v1",
+        lambda c: {
+            "meter_id": "meter-2",
+            "model": "Acme 9000",
+            "serial": "SN-meter-2",
+            "key": fresh("meter-2"),
+            "random_sigma": 0.005,
+            "systematic_sigma": 0.01,
+        },
+        SECRETARIAT,
+    ),
+    Case(
+        "meter.certify/v1:by-inspector",
+        "meter.certify/v1",
+        lambda c: {
+            "meter_id": "meter-3",
+            "inspector_id": "insp-1",
+            "model": "Acme 9000",
+            "serial": "SN-meter-3",
+            "key": fresh("meter-3"),
+            "random_sigma": 0.005,
+            "systematic_sigma": 0.01,
+        },
+        frozenset({"inspector"}),
+    ),
+    Case(
+        "meter.install/v1",
+        "meter.install/v1",
+        lambda c: {"meter_id": "meter-1", "facility_id": "f1"},
+        OPERATOR,
+    ),
+    Case("meter.reading/v1", "meter.reading/v1", lambda c: meter_reading(), frozenset({"meter"})),
+    Case(
+        "chip.ship/v1",
+        "chip.ship/v1",
+        lambda c: {
+            "shipment_id": "ship-1",
+            "maker_id": "nv",
+            "chip_ids": ["chip-2"],
+            "to_operator": "lab",
+            "receiving_party": "us",
+            "shipped_at": fmt(c.now),
+        },
+        frozenset({"chip_maker", "secretariat"}),
+    ),
+    Case(
+        "chip.export/v1",
+        "chip.export/v1",
+        lambda c: {
+            "export_id": "exp-1",
+            "chip_ids": ["chip-2"],
+            "destination_country": "ZZ",
+            "destination_entity": "Elsewhere Ltd",
+        },
+        OPERATOR,
+    ),
+    Case(
+        "inspector.register/v1",
+        "inspector.register/v1",
+        lambda c: {"inspector_id": "insp-2", "name": "I2", "body": "Agency", "key": fresh("i2")},
+        SECRETARIAT,
+    ),
+    Case(
+        "inspection.plan/v1",
+        "inspection.plan/v1",
+        lambda c: inspection_plan("plan-2"),
+        frozenset({"inspector"}),
+    ),
+    Case(
+        "inspection.report/v1",
+        "inspection.report/v1",
+        lambda c: {
+            "plan_id": "plan-1",
+            "inspected_at": fmt(c.now),
+            "chips_missing": ["chip-1"],
+            "seals": [{"seal_id": "s1", "intact": True}],
+        },
+        frozenset({"inspector"}),
+    ),
+    Case(
+        "workload.declare/v1",
+        "workload.declare/v1",
+        lambda c: {
+            "workload_id": "w-1",
+            "operator_id": "lab",
+            "cluster_id": "c1",
+            "kind": "inference",
+            "starts_at": fmt(c.now),
+            "ends_at": fmt(c.now + timedelta(days=30)),
+            "chips": 8,
+        },
+        OPERATOR,
     ),
     # A party speaks by its own key or its delegates'; the secretariat files the proposals the
     # policy makes itself.
@@ -329,7 +435,9 @@ CASES: tuple[Case, ...] = (
         "notice/v1",
         "notice/v1",
         lambda c: {"title": "a notice"},
-        frozenset({"secretariat", "party", "delegate", "operator", "chip_maker", "evaluator"}),
+        frozenset(
+            {"secretariat", "party", "delegate", "operator", "chip_maker", "evaluator", "inspector"}
+        ),
     ),
     # telemetry.submission/v1 is never a log entry of its own: it travels in the header of
     # POST /v1/telemetry/batches (see post()), and the batch's entry carries it.

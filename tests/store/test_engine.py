@@ -48,9 +48,19 @@ STATE_TABLES = EVAL_TABLES | {
     "tel_runs",
     "tel_submissions",
     "telemetry_records",
+    "det_meters",
+    "det_meter_readings",
+    "det_meter_gaps",
+    "det_chip_movements",
+    "det_shipments",
+    "det_exports",
+    "det_inspectors",
+    "det_inspection_plans",
+    "det_inspection_reports",
+    "det_workloads",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0006"]
+HEAD = ["0007"]
 
 
 def _revision(engine: Engine) -> list[str]:

@@ -16,13 +16,19 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
   standard normal residuals, exact to the published tables (integral equation, with Brook and
   Evans's Markov chain as a cross-check), and the decision interval for a target false-alarm
   rate per period (``pausewatch detect arl``).
+- **Signed sources** (:mod:`._statements`, folded by :mod:`._fold`): facility meters with
+  hash-chained readings (``meter.certify/v1``, ``meter.install/v1``, ``meter.reading/v1``), the
+  supply chain (``chip.ship/v1``, ``chip.export/v1``, ``chip.transfer/v1``'s receiving party),
+  inspectors and inspections (``inspector.register/v1``, ``inspection.plan/v1``,
+  ``inspection.report/v1``) and declared non-training work (``workload.declare/v1``).
 - **Balances** (:mod:`._balance`, :mod:`._sitmuf`, :mod:`._cusum`, :mod:`._alarm`): compute,
   energy and chips unaccounted for with random and systematic errors and their covariance;
   SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
   rate they were set for and their evidence.
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
-(sampling, draws, run lengths) and docs/adr/0024-balances-sitmuf-and-cusum.md (balances).
+(sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
+docs/adr/0025-independent-sources.md (the signed sources).
 """
 
 from pausewatch.detect._alarm import (
@@ -92,11 +98,33 @@ from pausewatch.detect._sitmuf import (
     sitmuf,
     z_quantile,
 )
+from pausewatch.detect._statements import (
+    DETECT_KINDS,
+    Activity,
+    ChipExport,
+    ChipSeen,
+    ChipShip,
+    InspectionPlan,
+    InspectionReport,
+    InspectorRegister,
+    MeterCertify,
+    MeterInstall,
+    MeterReading,
+    OnSiteReading,
+    SealState,
+    SeedRule,
+    WorkloadDeclare,
+    WorkloadKind,
+    next_reading,
+    reading_digest,
+)
 from pausewatch.errors import DetectionError
 
 __all__ = [
+    "DETECT_KINDS",
     "DRAW_DOMAIN",
     "UNITS",
+    "Activity",
     "Alarm",
     "AlarmTest",
     "Amount",
@@ -104,18 +132,32 @@ __all__ = [
     "BalanceError",
     "BalanceKind",
     "BalanceTest",
+    "ChipExport",
+    "ChipSeen",
+    "ChipShip",
     "CusumPath",
     "DetectionError",
     "Efficiency",
     "FalseAlarmRate",
+    "InspectionPlan",
+    "InspectionReport",
+    "InspectorRegister",
     "Level",
     "Matrix",
     "Measurement",
+    "MeterCertify",
+    "MeterInstall",
+    "MeterReading",
+    "OnSiteReading",
     "Period",
     "Quantity",
     "RunLength",
     "SamplingPlan",
+    "SealState",
+    "SeedRule",
     "Sitmuf",
+    "WorkloadDeclare",
+    "WorkloadKind",
     "approximate_sample_size",
     "as_quantity",
     "balance_alarms",
@@ -142,10 +184,12 @@ __all__ = [
     "fleet_flop_per_joule",
     "flop_from_energy",
     "forward_solve",
+    "next_reading",
     "one_shot",
     "one_shot_alarms",
     "page_cusum",
     "plan",
+    "reading_digest",
     "roll_up",
     "sample_size",
     "sitmuf",

@@ -30,6 +30,8 @@ _KEY_FIELDS = {
     "chip_maker.register/v1": "key",
     "chip.certify/v1": "key",
     "evaluator.register/v1": "key",
+    "inspector.register/v1": "key",
+    "meter.certify/v1": "key",
     "delegate.register/v1": "key",
     "key.rotate/v1": "new_key",
     "key.revoke/v1": "replacement",

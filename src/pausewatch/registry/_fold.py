@@ -83,6 +83,16 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "evaluators": ("evaluator_id",),
     "eval_suites": ("domain",),
     "eval_results": ("result_id",),
+    "meters": ("meter_id",),
+    "meter_readings": ("meter_id", "seq"),
+    "meter_gaps": ("meter_id", "from_seq"),
+    "chip_movements": ("chip_id", "idx"),
+    "shipments": ("shipment_id",),
+    "exports": ("export_id",),
+    "inspectors": ("inspector_id",),
+    "inspection_plans": ("plan_id",),
+    "inspection_reports": ("plan_id",),
+    "workloads": ("workload_id",),
 }
 """Every view the fold maintains, with its primary key columns."""
 
@@ -554,6 +564,18 @@ def _custody(ctx: _Context, body: Body) -> None:
             raise RejectedError(
                 "a transfer must go to another operator (install moves between clusters)"
             )
+        seller = ctx.get("operators", operator)
+        buyer = ctx.get("operators", body.to_operator)
+        record_movement(
+            ctx,
+            chip,
+            "transfer",
+            from_operator=operator,
+            from_party=None if seller is None else seller["party_id"],
+            to_operator=body.to_operator,
+            to_party=None if buyer is None else buyer["party_id"],
+            at=_time(body.at),
+        )
         ctx.update(
             "chips",
             chip,
@@ -573,6 +595,11 @@ def _custody(ctx: _Context, body: Body) -> None:
         updated_at=ctx.when,
     )
     ctx.revoke_key(chip["key"], "chip retired")
+    owner = ctx.get("operators", operator)
+    party = None if owner is None else owner["party_id"]
+    record_movement(
+        ctx, chip, "retire", from_operator=operator, from_party=party, at=_time(body.at)
+    )
 
 
 def _transfer(ctx: _Context, body: Body) -> None:
@@ -596,9 +623,25 @@ def _transfer(ctx: _Context, body: Body) -> None:
             f"{holder!r} may pass it on; the signer is {_describe(ctx.holder(), ctx.signer)}",
             forbidden=True,
         )
-    ctx.must_exist("operators", "operator", body.to_operator)
+    buyer = ctx.must_exist("operators", "operator", body.to_operator)
     if body.to_operator == holder:
         raise RejectedError(f"chip {body.chip_id!r} is already {holder!r}'s")
+    if body.receiving_party is not None and body.receiving_party != buyer["party_id"]:
+        raise RejectedError(
+            f"operator {body.to_operator!r} is registered under party {buyer['party_id']!r}, "
+            f"not {body.receiving_party!r}"
+        )
+    seller = None if holder is None else ctx.get("operators", holder)
+    record_movement(
+        ctx,
+        chip,
+        "transfer",
+        from_operator=holder,
+        from_party=None if seller is None else seller["party_id"],
+        to_operator=body.to_operator,
+        to_party=buyer["party_id"],
+        at=_time(body.at),
+    )
     ctx.update(
         "chips",
         chip,
@@ -612,12 +655,54 @@ def _transfer(ctx: _Context, body: Body) -> None:
     )
 
 
+def record_movement(
+    ctx: _Context,
+    chip: Row,
+    kind: str,
+    *,
+    from_operator: str | None = None,
+    from_party: str | None = None,
+    to_operator: str | None = None,
+    to_party: str | None = None,
+    destination_country: str | None = None,
+    destination_entity: str | None = None,
+    ref: str | None = None,
+    at: str | None = None,
+) -> None:
+    """One step in a chip's supply chain (``chip_movements``): a shipment from its maker, a
+    sale, an export to a non-party or a retirement; what the chip balance counts
+    (docs/adr/0025). ``cross_border``: the step changes the party that answers for the chip."""
+    ctx.set(
+        "chip_movements",
+        {
+            "chip_id": chip["chip_id"],
+            "idx": ctx.index,
+            "kind": kind,
+            "ref": ref,
+            "maker_id": chip["maker_id"],
+            "from_operator": from_operator,
+            "from_party": from_party,
+            "to_operator": to_operator,
+            "to_party": to_party,
+            "cross_border": from_party is not None
+            and to_party is not None
+            and from_party != to_party,
+            "destination_country": destination_country,
+            "destination_entity": destination_entity,
+            "at": at,
+            "integrated_at": ctx.when,
+        },
+    )
+
+
 _SUBJECT_VIEWS = {
     SubjectKind.PARTY: ("parties", "party"),
     SubjectKind.OPERATOR: ("operators", "operator"),
     SubjectKind.CHIP_MAKER: ("chip_makers", "chip maker"),
     SubjectKind.CHIP: ("chips", "chip"),
     SubjectKind.EVALUATOR: ("evaluators", "evaluator"),
+    SubjectKind.INSPECTOR: ("inspectors", "inspector"),
+    SubjectKind.METER: ("meters", "meter"),
 }
 
 
@@ -627,6 +712,8 @@ def _rotate(ctx: _Context, body: Body) -> None:
         raise RejectedError("a party adds and revokes delegate keys with delegate.register/v1")
     if body.subject_kind is SubjectKind.CHIP:
         raise RejectedError("a chip's key cannot be rotated: its maker certifies a new chip key")
+    if body.subject_kind is SubjectKind.METER:
+        raise RejectedError("a meter's key cannot be rotated: the meter is certified anew")
     view, what = _SUBJECT_VIEWS[body.subject_kind]
     subject = ctx.must_exist(view, what, body.subject_id)
     ctx.require(body.subject_kind, body.subject_id)
@@ -637,8 +724,12 @@ def _rotate(ctx: _Context, body: Body) -> None:
 
 def _voucher(ctx: _Context, kind: SubjectKind, subject: Row) -> bool:
     """Whether the signer vouched for the subject (registered it)."""
-    if kind in (SubjectKind.PARTY, SubjectKind.CHIP_MAKER):
+    if kind in (SubjectKind.PARTY, SubjectKind.CHIP_MAKER, SubjectKind.INSPECTOR):
         return ctx.signer in ctx.registry.secretariat
+    if kind is SubjectKind.METER:
+        if subject["inspector_id"] is None:
+            return ctx.signer in ctx.registry.secretariat
+        return ctx.holder() == (SubjectKind.INSPECTOR.value, subject["inspector_id"])
     if kind is SubjectKind.OPERATOR:
         return ctx.holder() == (SubjectKind.PARTY.value, subject["party_id"])
     if kind is SubjectKind.EVALUATOR:
@@ -663,6 +754,8 @@ def _revoke(ctx: _Context, body: Body) -> None:
         )
     if body.replacement is not None and body.subject_kind is SubjectKind.CHIP:
         raise RejectedError("a chip's key cannot be replaced: its maker certifies a new chip")
+    if body.replacement is not None and body.subject_kind is SubjectKind.METER:
+        raise RejectedError("a meter's key cannot be replaced: the meter is certified anew")
     if body.replacement is not None and own:
         raise RejectedError("a replacement key is issued by the voucher; use key.rotate/v1 instead")
     ctx.revoke_key(subject["key"], body.reason)
@@ -1112,4 +1205,5 @@ __all__ = [
     "RejectedError",
     "Row",
     "adoption_from_row",
+    "record_movement",
 ]

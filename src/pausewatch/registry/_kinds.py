@@ -203,6 +203,9 @@ class ChipTransfer(Body):
     """The operator that buys it, and alone may install it next."""
     at: UtcDatetime | None = None
     """When the sale took effect, if the signer says (the log records its integration time)."""
+    receiving_party: Id | None = None
+    """The party ``to_operator`` is registered under, when the signer names it (a sale across
+    borders names the party the chip goes to; the fold checks it, docs/adr/0025)."""
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -219,6 +222,10 @@ class SubjectKind(StrEnum):
     """A key that votes for a party (its subject id is the party's)."""
     EVALUATOR = "evaluator"
     """A safety institute whose key signs evaluation results."""
+    INSPECTOR = "inspector"
+    """An inspector whose key signs inspection plans and reports (docs/adr/0025)."""
+    METER = "meter"
+    """A facility meter whose key signs its readings (docs/adr/0025)."""
 
 
 @statement_kind("key.rotate/v1")
@@ -236,8 +243,9 @@ class KeyRotate(Body):
 @statement_kind("key.revoke/v1")
 class KeyRevoke(Body):
     """A key is revoked: statements it signs after this entry do not count. Signed by the
-    actor itself, or by whoever vouched for it (the secretariat for parties and chip makers,
-    the party for its operators, the maker for its chips)."""
+    actor itself, or by whoever vouched for it (the secretariat for parties, chip makers and
+    inspectors, the party for its operators, the maker for its chips, the certifier for a
+    meter)."""
 
     signed_by: ClassVar[str] = "subject_or_voucher"
 

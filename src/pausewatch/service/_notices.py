@@ -193,10 +193,10 @@ def check_registered_signer(
             f"{kind} must be signed by a live key of the registry (the secretariat, a party or "
             f"its delegate, an operator, a chip maker or an evaluator); {signer} is not one"
         )
-    if holder[0] == "chip":
+    if holder[0] in ("chip", "meter"):
         raise AuthorizationError(
-            f"{kind} may not be signed by a chip's key (chip {holder[1]!r}): a chip speaks "
-            "through its telemetry"
+            f"{kind} may not be signed by a {holder[0]}'s key ({holder[0]} {holder[1]!r}): a "
+            f"{holder[0]} speaks through its {'telemetry' if holder[0] == 'chip' else 'readings'}"
         )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pausewatch.detect._fold import HANDLERS as DETECTION_HANDLERS
 from pausewatch.evals._fold import HANDLERS as EVALUATION_HANDLERS
 from pausewatch.governance._fold import HANDLERS as GOVERNANCE_HANDLERS
 from pausewatch.governance._witnesses import HANDLERS as WITNESS_HANDLERS
@@ -35,7 +36,11 @@ def _compose(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
 
 
 HANDLERS: Mapping[str, Handler] = _compose(
-    REGISTRY_HANDLERS, GOVERNANCE_HANDLERS, WITNESS_HANDLERS, EVALUATION_HANDLERS
+    REGISTRY_HANDLERS,
+    GOVERNANCE_HANDLERS,
+    WITNESS_HANDLERS,
+    EVALUATION_HANDLERS,
+    DETECTION_HANDLERS,
 )
 """Every kind that changes a view, and how it folds."""
 

@@ -42,6 +42,7 @@ _BUILTIN_MODULES = (
     "pausewatch.telemetry._statements",
     "pausewatch.governance._statements",
     "pausewatch.evals._statements",
+    "pausewatch.detect._statements",
 )
 _builtin_loaded = False
 

@@ -448,6 +448,193 @@ eval_results = Table(
 """Signed evaluation results (``metrics`` and ``elicitation`` as JSON). A failed or incomplete
 result is ``superseded_by`` a later successful one of the same evaluator, model and probe."""
 
+# -- detection's independent sources (docs/adr/0025) ---------------------------------------------
+
+meters = Table(
+    "det_meters",
+    metadata,
+    _id("meter_id", primary_key=True),
+    _id("inspector_id", nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("serial", String(128), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    Column("random_sigma", Float, nullable=False),
+    Column("systematic_sigma", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    _id("operator_id", nullable=True),
+    _id("facility_id", nullable=True),
+    _id("cluster_id", nullable=True),
+    _time("installed_at"),
+    Column("head_seq", BigInteger, nullable=True),
+    Column("head_digest", String(64), nullable=True),
+    Column("head_energy_j", Float, nullable=True),
+    _time("head_window_end"),
+    Column("readings", BigInteger, nullable=False),
+    Column("gaps", BigInteger, nullable=False),
+    _idx("certified_idx"),
+    _idx("updated_idx"),
+    _time("updated_at"),
+)
+"""Certified facility meters (``inspector_id`` null: certified by the secretariat), where each
+is installed, its stated accuracy (relative sigma, random and systematic) and the head of its
+chain of readings."""
+meter_readings = Table(
+    "det_meter_readings",
+    metadata,
+    _id("meter_id", primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev", String(64), nullable=True),
+    _id("facility_id", nullable=True),
+    _id("cluster_id", nullable=True),
+    _time("window_start"),
+    _time("window_end"),
+    Column("energy_j", Float, nullable=False),
+    Column("delta_j", Float, nullable=True),
+    Column("after_gap", Boolean, nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+    Index("ix_det_meter_readings_facility", "facility_id", "window_end"),
+)
+"""Every accepted meter reading (cumulative ``energy_j``; ``delta_j`` since the reading before
+on the log), where the meter was when it was taken."""
+meter_gaps = Table(
+    "det_meter_gaps",
+    metadata,
+    _id("meter_id", primary_key=True),
+    Column("from_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("to_seq", BigInteger, nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Readings of a meter that never reached the log (``from_seq`` to ``to_seq``)."""
+chip_movements = Table(
+    "det_chip_movements",
+    metadata,
+    _id("chip_id", primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    _id("ref", nullable=True),
+    _id("maker_id", nullable=False),
+    _id("from_operator", nullable=True),
+    _id("from_party", nullable=True),
+    _id("to_operator", nullable=True),
+    _id("to_party", nullable=True),
+    Column("cross_border", Boolean, nullable=False),
+    Column("destination_country", String(2), nullable=True),
+    Column("destination_entity", String(200), nullable=True),
+    _time("at"),
+    _time("integrated_at"),
+)
+"""Each chip's supply chain, step by step: ``ship`` (maker to buyer), ``transfer`` (a sale),
+``export`` (to a non-party), ``retire``."""
+shipments = Table(
+    "det_shipments",
+    metadata,
+    _id("shipment_id", primary_key=True),
+    _id("maker_id", nullable=False),
+    _id("to_operator", nullable=False),
+    _id("receiving_party", nullable=False),
+    Column("chips", BigInteger, nullable=False),
+    Column("chip_ids", Text, nullable=False),
+    Column("from_country", String(2), nullable=True),
+    Column("to_country", String(2), nullable=True),
+    _time("shipped_at"),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Shipments of chips from their maker (``chip_ids``: JSON list)."""
+exports = Table(
+    "det_exports",
+    metadata,
+    _id("export_id", primary_key=True),
+    Column("signer", String(_KEY), nullable=False),
+    Column("chips", BigInteger, nullable=False),
+    Column("chip_ids", Text, nullable=False),
+    Column("destination_country", String(2), nullable=False),
+    Column("destination_entity", String(200), nullable=False),
+    Column("licence", String(200), nullable=True),
+    _time("at"),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Chips exported to non-parties (``chip_ids``: JSON list)."""
+inspectors = Table(
+    "det_inspectors",
+    metadata,
+    _id("inspector_id", primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("body", String(200), nullable=False),
+    Column("key", String(_KEY), nullable=False),
+    _idx("registered_idx"),
+    _time("registered_at"),
+)
+"""Inspectors and the inspectorate (``body``) each serves."""
+inspection_plans = Table(
+    "det_inspection_plans",
+    metadata,
+    _id("plan_id", primary_key=True),
+    _id("inspector_id", nullable=False),
+    _id("facility_id", nullable=False),
+    _id("cluster_id", nullable=True),
+    _id("operator_id", nullable=False),
+    Column("chips_drawn", BigInteger, nullable=False),
+    Column("population", BigInteger, nullable=False),
+    Column("seed_rule", String(32), nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("read_meters", Boolean, nullable=False),
+    _time("scheduled_at"),
+    Column("note", Text, nullable=True),
+    _idx("idx"),
+    _time("integrated_at"),
+    _idx("seed_size"),
+    _idx("reported_idx", nullable=True),
+)
+"""Inspection plans: what is drawn, from how many chips installed when the plan was logged."""
+inspection_reports = Table(
+    "det_inspection_reports",
+    metadata,
+    _id("plan_id", primary_key=True),
+    _id("inspector_id", nullable=False),
+    _id("facility_id", nullable=False),
+    _time("inspected_at"),
+    _idx("seed_size"),
+    Column("seed_root", String(64), nullable=False),
+    Column("sample", Text, nullable=False),
+    Column("chips_present", BigInteger, nullable=False),
+    Column("chips_missing", BigInteger, nullable=False),
+    Column("present", Text, nullable=False),
+    Column("missing", Text, nullable=False),
+    Column("seals", Text, nullable=False),
+    Column("seals_broken", BigInteger, nullable=False),
+    Column("meter_readings", Text, nullable=False),
+    Column("discrepancies", Text, nullable=False),
+    Column("activity", String(16), nullable=False),
+    Column("note", Text, nullable=True),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Inspection reports, one per plan (lists as JSON; ``discrepancies``: what the inspectors
+found that the registry does not say)."""
+workloads = Table(
+    "det_workloads",
+    metadata,
+    _id("workload_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    _id("cluster_id", nullable=False),
+    _id("facility_id", nullable=False),
+    Column("kind", String(16), nullable=False),
+    _time("starts_at"),
+    _time("ends_at"),
+    Column("chips", BigInteger, nullable=False),
+    Column("power_w_max", Float, nullable=True),
+    Column("flop_max", Float, nullable=True),
+    Column("description", Text, nullable=True),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Declared non-training work (inference, serving, other) per cluster."""
+
 telemetry_records = Table(
     "telemetry_records",
     metadata,
@@ -503,5 +690,15 @@ VIEW_TABLES: dict[str, Table] = {
     "evaluators": evaluators,
     "eval_suites": eval_suites,
     "eval_results": eval_results,
+    "meters": meters,
+    "meter_readings": meter_readings,
+    "meter_gaps": meter_gaps,
+    "chip_movements": chip_movements,
+    "shipments": shipments,
+    "exports": exports,
+    "inspectors": inspectors,
+    "inspection_plans": inspection_plans,
+    "inspection_reports": inspection_reports,
+    "workloads": workloads,
 }
 """Each view's table."""
