@@ -345,6 +345,8 @@ def test_a_proposal_with_a_false_finding_figure_fails_the_audit(
     body["finding"] = dict(body["finding"], figures={**body["finding"]["figures"], name: value * 3})
     service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
     with TestClient(create_app(service)) as client:
+        # Filed as the entry right after the log it claims to rest on, as the fold requires.
+        body["finding"]["log_size"] = client.get("/v1/log").json()["size"]
         forged = sign_statement("gov.proposal/v1", body, audited.world.keys["secretariat"])
         resp = client.post("/v1/statements", json=forged.to_json())
         assert resp.status_code == 201, resp.text
@@ -361,6 +363,29 @@ def test_a_proposal_with_a_false_finding_figure_fails_the_audit(
     ]
 
 
+def test_a_finding_filed_after_the_log_moved_on_is_refused(
+    audited: Audited, tmp_path: Path
+) -> None:
+    """A proposal whose finding was evaluated over fewer entries than come before it rests on a
+    log no audit can rebuild: the fold refuses it (409), naming both sizes."""
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    filed = audited.proposals[0]
+    body = {k: v for k, v in filed.items() if k != "index"}
+    body["proposal_id"] = "stale-1"
+    service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
+    with TestClient(create_app(service)) as client:
+        size = client.get("/v1/log").json()["size"]
+        body["finding"] = dict(body["finding"], log_size=size - 1)
+        stale = sign_statement("gov.proposal/v1", body, audited.world.keys["secretariat"])
+        resp = client.post("/v1/statements", json=stale.to_json())
+        assert resp.status_code == 409, resp.text
+        assert (
+            f"evaluated over {size - 1} entries, but this proposal is entry {size}"
+            in (resp.json()["detail"])
+        )
+        assert client.get("/v1/log").json()["size"] == size
+
+
 def test_a_proposal_about_another_subject_than_its_finding_fails_the_audit(
     audited: Audited, tmp_path: Path
 ) -> None:
@@ -373,6 +398,7 @@ def test_a_proposal_about_another_subject_than_its_finding_fails_the_audit(
     service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
     try:
         with TestClient(create_app(service)) as client:
+            body["finding"] = dict(body["finding"], log_size=client.get("/v1/log").json()["size"])
             forged = sign_statement("gov.proposal/v1", body, audited.world.keys["secretariat"])
             resp = client.post("/v1/statements", json=forged.to_json())
             assert resp.status_code == 201, resp.text

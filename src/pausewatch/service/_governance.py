@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.governance._fold import outcome, pause_of
-from pausewatch.governance._statements import FiledFinding
+from pausewatch.governance._statements import FiledFinding, Proposal
 from pausewatch.governance._witnesses import recorded_size
 from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_time
 from pausewatch.policy import check_conditions
@@ -34,6 +34,9 @@ from pausewatch.statements import KeyPair, Statement, sign_statement
 
 Submit = Callable[[Statement], "Future[Appended]"]
 _logger = logging.getLogger("pausewatch.clerk")
+CLERK_ROUNDS = 32
+"""The most times one clerk run evaluates the policy again to file the proposals it triggers
+(one a round: each rests on the log just before it)."""
 
 WITNESS_RECORD_INTERVAL = timedelta(hours=1)
 """The clerk records a witness's newest cosignature on the log at most this often (log time):
@@ -176,7 +179,7 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 "text": f"filed by the policy for finding {finding.kind.value}: "
                 f"{finding.explanation}"[:4000],
             }
-            filed_finding = _filed_finding(finding, at)
+            filed_finding = _filed_finding(finding, at, registry.applied)
             if filed_finding is not None:
                 body["finding"] = filed_finding
             if kind in ("halt_order", "enforcement"):
@@ -187,6 +190,14 @@ def trigger_proposals(state: StateStore, at: datetime, secretariat: KeyPair) -> 
                 body["deadline"] = format_time(at + policy.governance.halt_lead)
             out.append(sign_statement("gov.proposal/v1", body, secretariat))
     return out
+
+
+def _rests_on_log(statement: Statement) -> str | None:
+    """The id of ``statement`` when it is a proposal carrying the finding it rests on."""
+    body = statement.body
+    if isinstance(body, Proposal) and body.finding is not None:
+        return body.proposal_id
+    return None
 
 
 def _halt_open_or_passed(registry: Registry, subject: str, *, any_status: bool) -> bool:
@@ -200,7 +211,7 @@ def _halt_open_or_passed(registry: Registry, subject: str, *, any_status: bool) 
     )
 
 
-def _filed_finding(finding: Finding, at: datetime) -> dict[str, Any] | None:
+def _filed_finding(finding: Finding, at: datetime, log_size: int) -> dict[str, Any] | None:
     """The finding as a proposal carries it, for an audit to find again (docs/adr/0019); none
     if a figure cannot be carried (the proposal is filed all the same, without it)."""
     doc = {
@@ -208,6 +219,7 @@ def _filed_finding(finding: Finding, at: datetime) -> dict[str, Any] | None:
         "subject": finding.subject,
         "figures": dict(finding.figures),
         "evaluated_at": format_time(at),
+        "log_size": log_size,
     }
     try:
         FiledFinding.model_validate(doc)
@@ -283,15 +295,32 @@ def clerk(
     if log is not None:
         makers.append(lambda s, t, k: witness_cosignatures(s, log, t, k))
     for make in makers:
-        # Each statement on its own: one refused (a race, a policy that changed) must not
-        # keep the others from being filed.
-        for statement in make(state, at, secretariat):
-            try:
-                submit(statement).result()
-            except Error as exc:
-                _logger.warning("the clerk could not file %s: %s", statement.kind, exc)
-            else:
-                filed += 1
+        # A proposal that carries its finding must be the entry right after the log the policy
+        # read (docs/adr/0019): once one is filed, or refused because the log moved on, the
+        # policy is evaluated again before the next. Bounded, so that a busy log cannot keep
+        # the clerk here.
+        refused: dict[str, int] = {}
+        for _ in range(CLERK_ROUNDS):
+            again = False
+            for statement in make(state, at, secretariat):
+                rests_on = _rests_on_log(statement)
+                if rests_on is not None and refused.get(rests_on, 0) >= 2:
+                    continue  # refused for a reason evaluating again does not change
+                # Each statement on its own: one refused (a race, a policy that changed) must
+                # not keep the others from being filed.
+                try:
+                    submit(statement).result()
+                except Error as exc:
+                    _logger.warning("the clerk could not file %s: %s", statement.kind, exc)
+                    if rests_on is not None:
+                        refused[rests_on] = refused.get(rests_on, 0) + 1
+                else:
+                    filed += 1
+                if rests_on is not None:
+                    again = True
+                    break
+            if not again:
+                break
     return filed
 
 
