@@ -5,11 +5,15 @@ docs/adr/0026)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from pausewatch.detect import ChipAccount, chip_accounts
+from pausewatch.policy import evaluate, load_preset
+from pausewatch.policy._findings import FindingKind
+from pausewatch.state import facts_from_registry
 from registry.world import World, key  # type: ignore[import-not-found]
 
 COMMITMENT = hashlib.sha256(b"population order and draw").hexdigest()
@@ -187,3 +191,23 @@ def test_an_inspection_reports_missing_chips_discrepancies_and_broken_seals(
     assert found.discrepancies == ("g1: serial differs",)
     assert found.seals_broken == ("rack-1",)
     assert not found.clean
+
+
+def test_the_balance_flows_into_the_policys_findings(world: World) -> None:
+    """The state's facts carry the balance of a registry with chips unaccounted for, and the
+    policy files chips_unaccounted on the operator and on its party, citing the shipment."""
+    index = ship(world, "g1", "g2")
+    custody(world, "g1", "install")
+    policy = load_preset("miri-2025")
+    at = datetime(2026, 12, 10, tzinfo=UTC)
+    facts = facts_from_registry(world.registry, at, policy)
+    assert [(a.scope.value, a.id, a.unaccounted) for a in facts.chip_accounts] == [
+        ("operator", "lab", 1),
+        ("party", "us", 1),
+    ]
+    found = [
+        (f.subject, f.evidence)
+        for f in evaluate(policy, facts, at).findings
+        if f.kind is FindingKind.CHIPS_UNACCOUNTED
+    ]
+    assert sorted(found) == [("operator:lab", (f"log:{index}",)), ("party:us", (f"log:{index}",))]
