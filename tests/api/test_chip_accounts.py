@@ -127,7 +127,8 @@ def test_an_export_and_an_inspection_are_listed_and_found(
         reported,
     )
     (f,) = findings(client, "chips_exported")
-    assert f["subject"] == "party:us" and "Elsewhere Ltd (ZZ)" in f["explanation"]
+    assert f["subject"] == "party:us"
+    assert "Elsewhere Ltd (ZZ)" in f["explanation"]
     (g,) = findings(client, "inspection_discrepancy")
     assert (g["subject"], g["severity"], g["evidence"]) == (
         "facility:f1",

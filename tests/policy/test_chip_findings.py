@@ -54,7 +54,8 @@ def test_chips_unaccounted_for_ask_for_an_inspection_of_the_operator() -> None:
     )
     assert "2 chip(s) shipped to operator lab are unaccounted for" in f.explanation
     assert "10 shipped, less 1 transferred out, 5 installed, 1 retired, 1 exported" in f.explanation
-    assert "g9, g10" in f.explanation and "log entries 12" in f.explanation
+    assert "g9, g10" in f.explanation
+    assert "log entries 12" in f.explanation
     assert f.evidence == ("log:12",)
     assert dict(f.figures)["unaccounted"] == 2
 
@@ -140,7 +141,8 @@ def test_an_inspection_that_found_chips_missing_or_seals_broken_is_serious(
         Severity.SERIOUS,
         Action.INSPECTION,
     )
-    assert words in f.explanation and "log entries 77" in f.explanation
+    assert words in f.explanation
+    assert "log entries 77" in f.explanation
     assert "inspection p1 of facility f1 of operator lab" in f.explanation
 
 
