@@ -256,6 +256,7 @@ def chip_accounts(registry: Registry) -> ChipAccounts:
         elif move["kind"] == "export":
             exported[chip_id] = move["from_operator"]
     certified_only = set()
+    arrived = {chip_id for got in arrivals.values() for chip_id in got}
     for chip_id, chip in chips.items():
         holder = chip["operator_id"]
         if holder is None:
@@ -264,7 +265,7 @@ def chip_accounts(registry: Registry) -> ChipAccounts:
         if chip_id not in moved and not used:
             certified_only.add(chip_id)
             continue
-        if not any(chip_id in got for got in arrivals.values()) and used:
+        if chip_id not in arrived and used:
             # Certified with this buyer before shipments were recorded, and put to use.
             arrivals.setdefault(holder, {})[chip_id] = int(chip["certified_idx"])
     ops = sorted(set(arrivals))

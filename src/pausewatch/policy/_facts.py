@@ -440,7 +440,7 @@ class ChipExportFact(Model):
     """The first of them."""
     destination_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     destination_entity: Name
-    licence: Name | None = None
+    licence: Line | None = None
     """The export licence it states (none: none stated)."""
     at: Utc | None = None
     evidence: Evidence = ()
