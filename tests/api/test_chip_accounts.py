@@ -4,6 +4,7 @@ force and the ``pausewatch_chips_unaccounted`` gauge."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,41 @@ def test_the_chip_accounts_are_described_in_openapi(
     _, client, _ = opened
     path = client.get("/openapi.json").json()["paths"]["/v1/detect/chips"]["get"]
     assert "unaccounted" in path["description"]
+
+
+def test_the_dashboard_shows_the_balances_and_their_findings(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """The facilities page shows each balance with its chips unaccounted for and the
+    chips_unaccounted finding on it, and the inspection's finding under its facility."""
+    _, client, _ = opened
+    ship = {
+        "shipment_id": "ship-1",
+        "maker_id": "nv",
+        "chip_ids": ["chip-2"],
+        "to_operator": "lab",
+        "receiving_party": "us",
+        "shipped_at": "2027-01-02T00:00:00Z",
+    }
+    submit(world, client, "chip.ship/v1", ship, "chip_maker")
+    report = {
+        "plan_id": "plan-1",
+        "inspected_at": "2027-06-01T00:00:00Z",
+        "sample": ["chip-1"],
+        "seals": [{"seal_id": "rack-1", "intact": False}],
+    }
+    submit(world, client, "inspection.report/v1", report, "inspector")
+    html = client.get("/ui/facilities").text
+    for account in ("operator:lab", "party:us"):
+        row = re.search(rf'<tr data-account="{account}">(.*?)</tr>', html, re.S)
+        assert row is not None, account
+        cell = re.search(
+            r'data-field="account-unaccounted">(\d+)<details><summary>ids</summary>([^<]*)', row[1]
+        )
+        assert cell is not None
+        assert (cell[1], cell[2].strip()) == ("1", "chip-2")
+        assert ">chips_unaccounted</span>" in row[1]
+    facility = re.search(r'data-facility="f1">(.*?)</section>', html, re.S)
+    assert facility is not None
+    assert ">inspection_discrepancy</span>" in facility[1]
+    assert "1 seal(s) broken (rack-1)" in facility[1]
