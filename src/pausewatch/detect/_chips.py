@@ -249,10 +249,12 @@ def chip_accounts(registry: Registry) -> ChipAccounts:
     arrivals: dict[str, dict[str, int]] = {}
     exported: dict[str, str | None] = {}
     moved: set[str] = set()
-    for (chip_id, idx), move in sorted(views["chip_movements"].items()):
+    # In any order: an arrival keeps its latest index, and a chip is exported at most once.
+    for (chip_id, idx), move in views["chip_movements"].items():
         moved.add(chip_id)
         if move["kind"] in _ARRIVALS and move["to_operator"] is not None:
-            arrivals.setdefault(move["to_operator"], {})[chip_id] = int(idx)
+            got = arrivals.setdefault(move["to_operator"], {})
+            got[chip_id] = max(int(idx), got.get(chip_id, -1))
         elif move["kind"] == "export":
             exported[chip_id] = move["from_operator"]
     certified_only = set()
