@@ -225,6 +225,11 @@ class PausewatchClient:
         result: dict[str, Any] = self._request("GET", f"/v1/runs/{run_id}").json()
         return result
 
+    def chip_accounts(self) -> dict[str, Any]:
+        """Chips unaccounted for per operator and party, exports, inspections (ADR 0026)."""
+        result: dict[str, Any] = self._request("GET", "/v1/detect/chips").json()
+        return result
+
     def findings(self, *, limit: int = 1000) -> dict[str, Any]:
         """The adopted policy evaluated now (first ``limit`` findings)."""
         result: dict[str, Any] = self._request(

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pausewatch.api.problems import slug_of
 from pausewatch.errors import NotFoundError
 from pausewatch.policy._findings import ObligationStatus, Severity
-from pausewatch.service import BatchReceipt, LogService, evaluation
+from pausewatch.service import BatchReceipt, LogService, chip_report, evaluation
 from pausewatch.statements import kinds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -83,6 +83,8 @@ class FindingCounts:
     obligations: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     """How long the evaluation took."""
+    chips_unaccounted: dict[str, int] = field(default_factory=dict)
+    """Chips unaccounted for per party (docs/adr/0026), computed with the findings."""
 
 
 class FindingsCache:
@@ -130,10 +132,16 @@ class FindingsCache:
 
     def _compute(self, size: int) -> FindingCounts:
         started = time.perf_counter()
+        chips = {
+            party["id"]: int(party["unaccounted"]["count"])
+            for party in chip_report(self.service.state)["parties"]
+        }
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
-            return FindingCounts(size, False, seconds=time.perf_counter() - started)
+            return FindingCounts(
+                size, False, seconds=time.perf_counter() - started, chips_unaccounted=chips
+            )
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
             severities[finding.severity.value] += 1
@@ -141,7 +149,12 @@ class FindingsCache:
         for obligation in result.obligations:
             obligations[obligation.status.value] += 1
         return FindingCounts(
-            size, True, severities, obligations, seconds=time.perf_counter() - started
+            size,
+            True,
+            severities,
+            obligations,
+            seconds=time.perf_counter() - started,
+            chips_unaccounted=chips,
         )
 
 
@@ -217,6 +230,15 @@ class _ServiceCollector:
         for status in ObligationStatus:
             obligations.add_metric((status.value,), counts.obligations.get(status.value, 0))
         yield obligations
+        chips = GaugeMetricFamily(
+            "pausewatch_chips_unaccounted",
+            "Chips shipped to a party's operators and neither installed, retired, exported nor "
+            "seen reporting, per party (cached with the findings).",
+            labels=("party",),
+        )
+        for party, count in sorted(counts.chips_unaccounted.items()):
+            chips.add_metric((party,), count)
+        yield chips
         yield _gauge(
             "pausewatch_findings_log_size",
             "The log size at which the findings were last evaluated.",

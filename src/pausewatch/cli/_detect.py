@@ -9,14 +9,23 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from pausewatch.cli._common import JsonOpt, fail, out, print_json, read_verifier
+from pausewatch.cli._common import (
+    DEFAULT_URL,
+    JsonOpt,
+    UrlOpt,
+    fail,
+    out,
+    print_json,
+    read_verifier,
+)
 from pausewatch.errors import DetectionError, Error
 
 # pausewatch.detect (numpy, and scipy once a run length is computed) is imported by the commands
 # that use it, so that every other command starts as fast as before.
 
 app = typer.Typer(
-    help="Detection: inspection sampling plans and draws, CUSUM run lengths.", no_args_is_help=True
+    help="Detection: inspection sampling plans and draws, CUSUM run lengths, chip balances.",
+    no_args_is_help=True,
 )
 
 
@@ -293,3 +302,72 @@ def draw_cmd(
         return
     for item in chosen:
         out.print(escape(item))
+
+
+_FIGURES = (
+    ("shipped", "shipped"),
+    ("transferred_out", "out"),
+    ("installed", "inst"),
+    ("retired", "ret"),
+    ("exported", "exp"),
+    ("reporting", "rep"),
+    ("dark", "dark"),
+    ("unaccounted", "unacc"),
+)
+"""The balance's figures and their (short: the table fits 80 columns) headings."""
+
+
+@app.command("chips")
+def chips_cmd(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Chips unaccounted for per operator and party (shipped less transferred out, installed,
+    retired, exported and seen reporting), chips that reached a non-party, and what inspections
+    found (docs/adr/0026)."""
+    from rich import box
+    from rich.table import Table
+
+    from pausewatch.client import PausewatchClient
+
+    with PausewatchClient(url) as client:
+        report = client.chip_accounts()
+    if as_json:
+        print_json(report)
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("balance", no_wrap=True)
+    for _, label in _FIGURES:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("unaccounted for")
+    for account in (*report["operators"], *report["parties"]):
+        missing = account["unaccounted"]
+        shown = ", ".join(missing["chips"])
+        if missing["count"] > len(missing["chips"]):
+            shown += f" and {missing['count'] - len(missing['chips'])} more"
+        table.add_row(
+            escape(f"{account['scope']} {account['id']}"),
+            *(str(account[name]["count"]) for name, _ in _FIGURES),
+            escape(shown),
+        )
+    if report["operators"] or report["parties"]:
+        out.print(table)
+    else:
+        out.print("no chips shipped, sold or put to use on the log")
+    for export in report["exports"]:
+        source = export["from_operator"] or "its maker"
+        party = f" (party {export['from_party']})" if export["from_party"] else ""
+        out.print(
+            f"exported: {export['chips']['count']} chip(s) of {escape(source)}{escape(party)} to "
+            f"{escape(export['destination_entity'])} ({export['destination_country']}) on "
+            f"{export['at']}, log entry {export['idx']}"
+        )
+    for found in report["inspections"]:
+        parts = []
+        if found["missing"]:
+            parts.append(f"missing {', '.join(found['missing'])}")
+        if found["seals_broken"]:
+            parts.append(f"seals broken {', '.join(found['seals_broken'])}")
+        parts.extend(found["discrepancies"])
+        out.print(
+            f"inspection {escape(found['plan_id'])} of facility {escape(found['facility_id'])} "
+            f"on {found['inspected_at']}: {escape('; '.join(parts) or 'nothing amiss')}, "
+            f"log entry {found['idx']}"
+        )

@@ -21,6 +21,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
   supply chain (``chip.ship/v1``, ``chip.export/v1``, ``chip.transfer/v1``'s receiving party),
   inspectors and inspections (``inspector.register/v1``, ``inspection.plan/v1``,
   ``inspection.report/v1``) and declared non-training work (``workload.declare/v1``).
+- **Chips unaccounted for** (:mod:`._chips`): per operator and party, shipped less
+  transferred, installed, retired, exported and seen reporting; exports to non-parties; what
+  inspections found (docs/adr/0026-chip-accounts.md).
 - **Balances** (:mod:`._balance`, :mod:`._sitmuf`, :mod:`._cusum`, :mod:`._alarm`): compute,
   energy and chips unaccounted for with random and systematic errors and their covariance;
   SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
@@ -69,6 +72,14 @@ from pausewatch.detect._balance import (
     flop_from_energy,
     roll_up,
     sum_of,
+)
+from pausewatch.detect._chips import (
+    ChipAccount,
+    ChipAccounts,
+    ChipCount,
+    Export,
+    InspectionResult,
+    chip_accounts,
 )
 from pausewatch.detect._cusum import CusumPath, page_cusum
 from pausewatch.detect._draw import (
@@ -132,15 +143,20 @@ __all__ = [
     "BalanceError",
     "BalanceKind",
     "BalanceTest",
+    "ChipAccount",
+    "ChipAccounts",
+    "ChipCount",
     "ChipExport",
     "ChipSeen",
     "ChipShip",
     "CusumPath",
     "DetectionError",
     "Efficiency",
+    "Export",
     "FalseAlarmRate",
     "InspectionPlan",
     "InspectionReport",
+    "InspectionResult",
     "InspectorRegister",
     "Level",
     "Matrix",
@@ -162,6 +178,7 @@ __all__ = [
     "as_quantity",
     "balance_alarms",
     "checkpoint_seed",
+    "chip_accounts",
     "chips_unaccounted",
     "cholesky",
     "compute_unaccounted",

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from pausewatch.policy._evaluator._base import Compute
 from pausewatch.policy._evaluator._capabilities import CapabilityRules
+from pausewatch.policy._evaluator._chips import ChipRules
 from pausewatch.policy._evaluator._clusters import ClusterRules
 from pausewatch.policy._evaluator._conditions import check_conditions
 from pausewatch.policy._evaluator._incidents import IncidentRules
@@ -42,7 +43,7 @@ DEFAULT_HORIZON = timedelta(days=30)
 """How far ahead a running job's projection looks for an "approaching" finding."""
 
 
-class _Evaluator(RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules):
+class _Evaluator(RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules, ChipRules):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
 
@@ -84,6 +85,7 @@ def _evaluate(
     ev.orders()
     ev.incidents()
     ev.unreadable()
+    ev.chips()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

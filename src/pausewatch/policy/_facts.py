@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pausewatch.compute import Estimate, Method, Phase, Precision
-from pausewatch.fields import Count, Flop, Id, Label, Name, PositiveCount, Time
+from pausewatch.fields import Count, Flop, Id, Label, Line, Name, PositiveCount, Time
 from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
@@ -386,6 +386,82 @@ class UnreadableFact(Model):
     """Why it cannot be read."""
 
 
+class AccountScope(StrEnum):
+    """Whose chip balance: one operator's, or a party's (all its operators together)."""
+
+    OPERATOR = "operator"
+    PARTY = "party"
+
+
+class ChipAccountFact(Model):
+    """The chip balance of an operator or a party (docs/adr/0026): chips shipped to it, less
+    those transferred out, installed, retired, exported and seen reporting."""
+
+    scope: AccountScope
+    """An operator's balance or a party's."""
+    id: Id
+    """The operator's or the party's id."""
+    party: Id | None = None
+    """The operator's party."""
+    shipped: Count = 0
+    transferred_out: Count = 0
+    installed: Count = 0
+    retired: Count = 0
+    exported: Count = 0
+    reporting: Count = 0
+    dark: Count = 0
+    """Installed and never reported (the ``dark_chips`` finding's business, not unaccounted)."""
+    unaccounted: Count = 0
+    """Shipped less transferred out, installed, retired, exported and reporting."""
+    unaccounted_chips: tuple[Id, ...] = ()
+    """The first of the chips unaccounted for."""
+    evidence: Evidence = ()
+    """Log entries of their arrival."""
+
+    @model_validator(mode="after")
+    def _balanced(self) -> ChipAccountFact:
+        if len(self.unaccounted_chips) > self.unaccounted:
+            raise ValueError("more chips listed than unaccounted for")
+        return self
+
+
+class ChipExportFact(Model):
+    """Chips exported to a non-party."""
+
+    id: Id
+    """The export's id."""
+    party: Id | None = None
+    """The party whose operator held them (none: their maker did)."""
+    operator: Id | None = None
+    """The operator that held them."""
+    chips: Count
+    """How many chips."""
+    chip_ids: tuple[Id, ...] = ()
+    """The first of them."""
+    destination_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    destination_entity: Name
+    licence: Line | None = None
+    """The export licence it states (none: none stated)."""
+    at: Utc | None = None
+    evidence: Evidence = ()
+
+
+class InspectionFact(Model):
+    """What an inspection report found at a facility that the registry does not say."""
+
+    id: Id
+    """The inspection plan's id."""
+    facility: Id
+    operator: Id | None = None
+    inspected_at: Utc
+    missing: tuple[Id, ...] = ()
+    """Chips the inspectors looked for and did not find."""
+    discrepancies: tuple[Line, ...] = ()
+    """Chips or meters seen otherwise than the registry says (``id: problem``)."""
+    seals_broken: tuple[Id, ...] = ()
+    evidence: Evidence = ()
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -409,6 +485,12 @@ class Facts(Model):
     """State figures for lift conditions (coverage, witnesses, ...)."""
     unreadable: tuple[UnreadableFact, ...] = ()
     """Log entries set aside because they cannot be read; each is a finding."""
+    chip_accounts: tuple[ChipAccountFact, ...] = ()
+    """Chip balances per operator and party (docs/adr/0026)."""
+    chip_exports: tuple[ChipExportFact, ...] = ()
+    """Chips exported to non-parties."""
+    inspections: tuple[InspectionFact, ...] = ()
+    """Inspection reports, with what they found amiss."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

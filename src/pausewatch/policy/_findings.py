@@ -80,6 +80,13 @@ class FindingKind(StrEnum):
     """A run the active pause prohibits is planned or running."""
     NOTIFICATION_OVERDUE = "notification_overdue"
     """A reporting clock ran out without the report."""
+    CHIPS_UNACCOUNTED = "chips_unaccounted"
+    """Chips shipped to an operator or party are neither installed, retired, exported nor seen
+    reporting (docs/adr/0026)."""
+    CHIPS_EXPORTED = "chips_exported"
+    """Chips left the regime for a non-party."""
+    INSPECTION_DISCREPANCY = "inspection_discrepancy"
+    """An inspection found chips missing, seals broken or chips otherwise than registered."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -400,6 +400,9 @@ class Action(StrEnum):
     """The secretariat files a proposal to start a pause."""
     ENFORCEMENT_PROPOSAL = "enforcement_proposal"
     """The secretariat files the next enforcement step (an order was not obeyed)."""
+    INSPECTION = "inspection"
+    """An inspection of the subject is asked for (chips unaccounted for, an inspection that
+    found chips missing or seals broken)."""
 
 
 class CapabilityTrigger(Sourced):

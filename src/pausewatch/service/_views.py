@@ -15,6 +15,7 @@ from pausewatch.compute import (
     counter_interval,
     project_crossing,
 )
+from pausewatch.detect import chip_accounts
 from pausewatch.errors import NotFoundError
 from pausewatch.policy import Evaluation, Policy, policy_digest
 from pausewatch.policy._facts import RunFact
@@ -38,6 +39,14 @@ def evaluation(state: StateStore, at: datetime) -> Evaluation:
         policy = _policy(state.registry, at)
         _, result = evaluated(state.registry, at, policy, digest=policy_digest(policy))
     return result
+
+
+def chip_report(state: StateStore) -> dict[str, Any]:
+    """The chip balances per operator and party, the exports to non-parties and the inspection
+    results the views hold (docs/adr/0026)."""
+    with state.lock:
+        accounts = chip_accounts(state.registry)
+    return accounts.to_json()
 
 
 def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
+from pausewatch.detect import chip_accounts
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -48,8 +49,11 @@ from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._evaluator._capabilities import ruled_out
 from pausewatch.policy._facts import (
+    ChipAccountFact,
+    ChipExportFact,
     ClusterFact,
     EvalFact,
+    InspectionFact,
     OperatorFact,
     OrderFact,
     RunFact,
@@ -219,6 +223,7 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
             "suites": _suites(registry),
+            **chip_facts(registry),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -235,6 +240,9 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("evaluations", EvalFact),
     ("orders", OrderFact),
     ("suites", SuiteFact),
+    ("chip_accounts", ChipAccountFact),
+    ("chip_exports", ChipExportFact),
+    ("inspections", InspectionFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -271,6 +279,70 @@ def readable_facts(document: dict[str, Any]) -> Facts:
     except ValidationError:
         # What is left is the pause or the state figures, which the fold computes itself.
         return Facts.model_validate({"unreadable": unreadable})
+
+
+def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
+    """The chip balances (those with chips unaccounted for), the exports to non-parties and
+    the inspections that found something amiss, as facts (docs/adr/0026)."""
+    accounts = chip_accounts(registry)
+    balances = [
+        {
+            "scope": a.scope,
+            "id": a.id,
+            "party": a.party,
+            "shipped": a.shipped.count,
+            "transferred_out": a.transferred_out.count,
+            "installed": a.installed.count,
+            "retired": a.retired.count,
+            "exported": a.exported.count,
+            "reporting": a.reporting.count,
+            "dark": a.dark.count,
+            "unaccounted": a.unaccounted.count,
+            "unaccounted_chips": list(a.unaccounted.chips),
+            "evidence": [f"log:{i}" for i in a.evidence],
+        }
+        for a in (*accounts.operators, *accounts.parties)
+        if a.unaccounted.count
+    ]
+    exports = [
+        {
+            "id": e.export_id,
+            "party": e.from_party,
+            "operator": e.from_operator,
+            "chips": e.chips.count,
+            "chip_ids": list(e.chips.chips),
+            "destination_country": e.destination_country,
+            "destination_entity": e.destination_entity,
+            "licence": e.licence,
+            "at": e.at,
+            "evidence": [f"log:{e.idx}"],
+        }
+        for e in accounts.exports
+    ]
+    inspections = [
+        {
+            "id": i.plan_id,
+            "facility": i.facility_id,
+            "operator": i.operator_id,
+            "inspected_at": i.inspected_at,
+            "missing": list(i.missing),
+            "discrepancies": list(i.discrepancies),
+            "seals_broken": list(i.seals_broken),
+            "evidence": [f"log:{i.idx}"],
+        }
+        for i in accounts.inspections
+        if not i.clean
+    ]
+    out: dict[str, list[dict[str, Any]]] = {}
+    # Only lists that hold something: a world without these sources has the facts it had.
+    for name, items in (
+        ("chip_accounts", balances),
+        ("chip_exports", exports),
+        ("inspections", inspections),
+    ):
+        if items:
+            out[name] = items
+    return out
 
 
 def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
@@ -591,6 +663,7 @@ def _run_fact(
 
 __all__ = [
     "DEFAULT_SILENCE",
+    "chip_facts",
     "dark_chips",
     "evaluated",
     "facts_from_registry",

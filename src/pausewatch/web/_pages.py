@@ -28,6 +28,7 @@ from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
 from pausewatch.service import (
     LogService,
+    chip_report,
     entry_to_json,
     evaluation,
     pause_status,
@@ -244,13 +245,25 @@ def facilities(service: LogService, at: datetime) -> dict[str, Any]:
                 "findings": findings.get(f"cluster:{fact.id}", []),
             }
         )
-    listed = [{**f, "clusters": clusters.pop(f["facility_id"], [])} for f in facility_rows]
+    listed = [
+        {
+            **f,
+            "clusters": clusters.pop(f["facility_id"], []),
+            "findings": findings.get(f"facility:{f['facility_id']}", []),
+        }
+        for f in facility_rows
+    ]
+    chips_report = chip_report(service.state)
+    for account in (*chips_report["operators"], *chips_report["parties"]):
+        account["findings"] = findings.get(f"{account['scope']}:{account['id']}", [])
     state = {k.value: v for k, v in facts.state.items()}
     return {
         "facilities": listed,
         "orphans": [c for group in clusters.values() for c in group],
         "state": state,
         "chips_total": len(chips),
+        "chip_accounts": [*chips_report["operators"], *chips_report["parties"]],
+        "chip_exports": chips_report["exports"],
         "chips_installed": sum(installed.values()),
         "chart": _charts.coverage_chart(
             [c for f in listed for c in f["clusters"]]

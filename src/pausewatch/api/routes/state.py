@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from pausewatch.api.deps import AtQuery, Limit, Offset, ServiceDep, next_offset, resolve_at
 from pausewatch.registry import VIEWS
-from pausewatch.service import evaluation, run_report, view_page
+from pausewatch.service import chip_report, evaluation, run_report, view_page
 
 router = APIRouter(tags=["state"])
 
@@ -79,3 +79,24 @@ def get_findings(
 def get_run(run_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, Any]:
     """One run's report."""
     return run_report(service.state, run_id, resolve_at(service, at))
+
+
+@router.get(
+    "/v1/detect/chips",
+    summary="Chips unaccounted for, per operator and party; exports; inspection results",
+    description=(
+        "The chip balance of every operator and party the supply chain reached (docs/adr/0026): "
+        "chips `shipped` to it (a shipment or a sale to it, or a chip it put to use), less "
+        "`transferred_out`, `installed`, `retired`, `exported` (to non-parties) and "
+        "`reporting` (an accepted telemetry record), leaves `unaccounted`; `dark` counts the "
+        "installed chips that never reported (not in `unaccounted`). Each figure is a `count` "
+        "and the first `chips` behind it; `evidence` holds the log indices of the arrivals of "
+        "the chips unaccounted for. `exports` lists the chips that reached a non-party "
+        "(destination, date, log index); `inspections`, per report, the chips found missing, "
+        "the discrepancies with the registry and the seals found broken; `certified_only`, "
+        "chips certified with a buyer and never shipped nor used (still the maker's)."
+    ),
+)
+def get_chip_accounts(service: ServiceDep) -> dict[str, Any]:
+    """The chip balances, exports and inspection results."""
+    return chip_report(service.state)

@@ -9,5 +9,6 @@
 ``_clusters``      clusters
 ``_capabilities``  capability evaluations
 ``_incidents``     halt orders, unreadable entries, incidents
+``_chips``         chip balances, exports, inspections
 ``_conditions``    the pause's lift conditions
 """
