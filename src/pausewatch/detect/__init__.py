@@ -24,6 +24,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 - **Chips unaccounted for** (:mod:`._chips`): per operator and party, shipped less
   transferred, installed, retired, exported and seen reporting; exports to non-parties; what
   inspections found (docs/adr/0026-chip-accounts.md).
+- **Workload classification** (:mod:`._classify`): training, inference or idle from a chip's
+  own telemetry signals, with recall measured on held-out and disguised training
+  (docs/adr/0027-workload-classification.md).
 - **Balances** (:mod:`._balance`, :mod:`._sitmuf`, :mod:`._cusum`, :mod:`._alarm`): compute,
   energy and chips unaccounted for with random and systematic errors and their covariance;
   SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
@@ -81,6 +84,18 @@ from pausewatch.detect._chips import (
     InspectionResult,
     chip_accounts,
 )
+from pausewatch.detect._classify import (
+    CLASSIFIED_WORKLOADS,
+    MIN_WINDOWS,
+    WORKLOAD_FEATURES,
+    WorkloadClassifier,
+    WorkloadReport,
+    evaluate_workload_classification,
+    fit_on_simulation,
+    records_of,
+    simulated_traces,
+    workload_features,
+)
 from pausewatch.detect._cusum import CusumPath, page_cusum
 from pausewatch.detect._draw import (
     DRAW_DOMAIN,
@@ -132,9 +147,12 @@ from pausewatch.detect._statements import (
 from pausewatch.errors import DetectionError
 
 __all__ = [
+    "CLASSIFIED_WORKLOADS",
     "DETECT_KINDS",
     "DRAW_DOMAIN",
+    "MIN_WINDOWS",
     "UNITS",
+    "WORKLOAD_FEATURES",
     "Activity",
     "Alarm",
     "AlarmTest",
@@ -172,8 +190,10 @@ __all__ = [
     "SealState",
     "SeedRule",
     "Sitmuf",
+    "WorkloadClassifier",
     "WorkloadDeclare",
     "WorkloadKind",
+    "WorkloadReport",
     "approximate_sample_size",
     "as_quantity",
     "balance_alarms",
@@ -198,6 +218,8 @@ __all__ = [
     "draw_from_checkpoint",
     "draw_indices",
     "energy_unaccounted",
+    "evaluate_workload_classification",
+    "fit_on_simulation",
     "fleet_flop_per_joule",
     "flop_from_energy",
     "forward_solve",
@@ -207,10 +229,13 @@ __all__ = [
     "page_cusum",
     "plan",
     "reading_digest",
+    "records_of",
     "roll_up",
     "sample_size",
+    "simulated_traces",
     "sitmuf",
     "sum_of",
     "two_sided_arl",
+    "workload_features",
     "z_quantile",
 ]

@@ -1,0 +1,293 @@
+"""Workload classification: training, inference or idle from a chip's own telemetry signals.
+
+Features (:data:`WORKLOAD_FEATURES`) are computed per chip over a sequence of its windows,
+from signals the record carries only: tensor and SM activity, board power (mean, spread, the
+peak-to-mean ratio, the strength of its strongest period), memory held, NVLink and network
+bytes per second (level, spread, the strength of the all-reduce rhythm, the send/receive
+balance). The declared ``run_id`` and the self-reported FLOP are left out on purpose: the
+classifier is a second opinion on what the chip says it does, so it must not read the claim.
+
+The model is scikit-learn's random forest with a fixed ``random_state`` and one job, so the
+same traces give the same model. scikit-learn is imported inside the functions that need it,
+so importing :mod:`pausewatch.detect` does not pay its load time. See ADR 0027.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pausewatch.errors import DetectionError
+from pausewatch.simulate import ClusterSpec, Workload, simulate_fleet
+from pausewatch.simulate.adversarial import AdversarialKind, adversarial_traces
+from pausewatch.telemetry import TelemetryRecord, parse_line
+
+WORKLOAD_FEATURES: tuple[str, ...] = (
+    "tensor_mean",
+    "tensor_std",
+    "sm_mean",
+    "power_log_mean",
+    "power_cv",
+    "power_peak_ratio",
+    "power_period_strength",
+    "memory_log_mean",
+    "memory_cv",
+    "nvlink_log_mean",
+    "nvlink_cv",
+    "nvlink_period_strength",
+    "net_log_mean",
+    "net_cv",
+    "net_period_strength",
+    "net_tx_rx_ratio",
+)
+"""Names of the features :func:`workload_features` returns, in order."""
+
+CLASSIFIED_WORKLOADS: tuple[Workload, ...] = (Workload.TRAINING, Workload.INFERENCE, Workload.IDLE)
+"""Classes in the order of :meth:`WorkloadClassifier.predict_proba` columns and the matrix."""
+
+MIN_WINDOWS = 4
+"""Fewest windows a trace needs (a period needs a few samples to show)."""
+
+_MODELS = ("H100 SXM", "H200", "A100 SXM")
+
+
+def _period_strength(series: npt.NDArray[np.float64]) -> float:
+    """Share of the varying part's power in its strongest non-zero frequency (0 for flat)."""
+    spectrum = np.abs(np.fft.rfft(series - series.mean()))[1:] ** 2
+    total = float(spectrum.sum())
+    return float(spectrum.max() / total) if total > 0 else 0.0
+
+
+def _cv(series: npt.NDArray[np.float64]) -> float:
+    mean = float(series.mean())
+    return float(series.std() / mean) if mean > 0 else 0.0
+
+
+def workload_features(records: Sequence[TelemetryRecord]) -> npt.NDArray[np.float64]:
+    """The feature vector of one chip's windows (in ``seq`` order), named by WORKLOAD_FEATURES.
+
+    Raises :class:`DetectionError` for fewer than :data:`MIN_WINDOWS` records or records of
+    more than one chip.
+    """
+    if len(records) < MIN_WINDOWS:
+        raise DetectionError(f"a trace needs at least {MIN_WINDOWS} windows, got {len(records)}")
+    if len({r.chip_id for r in records}) != 1:
+        raise DetectionError("a trace is the windows of one chip")
+    ordered = sorted(records, key=lambda r: r.seq)
+    secs = np.array([r.window_s for r in ordered])
+    tensor = np.array([r.tensor_active for r in ordered])
+    sm = np.array([r.sm_active for r in ordered])
+    power = np.array([r.power_w_avg for r in ordered])
+    peak = np.array([r.power_w_peak for r in ordered])
+    memory = np.array([float(r.mem_used_bytes) for r in ordered])
+    nvlink = np.array([float(r.nvlink_tx_bytes + r.nvlink_rx_bytes) for r in ordered]) / secs
+    net_tx = np.array([float(r.net_tx_bytes) for r in ordered]) / secs
+    net_rx = np.array([float(r.net_rx_bytes) for r in ordered]) / secs
+    net = net_tx + net_rx
+    return np.array(
+        [
+            tensor.mean(),
+            tensor.std(),
+            sm.mean(),
+            np.log1p(power).mean(),
+            _cv(power),
+            float((peak / np.maximum(power, 1e-9)).mean()),
+            _period_strength(power),
+            np.log1p(memory).mean(),
+            _cv(memory),
+            np.log1p(nvlink).mean(),
+            _cv(nvlink),
+            _period_strength(nvlink),
+            np.log1p(net).mean(),
+            _cv(net),
+            _period_strength(net),
+            float(np.log1p(net_tx.sum()) - np.log1p(net_rx.sum())),
+        ],
+        dtype=np.float64,
+    )
+
+
+def records_of(lines: Sequence[bytes]) -> list[TelemetryRecord]:
+    """The checked records of signed lines (signatures are the verifier's business)."""
+    return [parse_line(line).record for line in lines]
+
+
+class WorkloadClassifier:
+    """A random forest over :func:`workload_features`; deterministic for given traces."""
+
+    def __init__(self, *, n_estimators: int = 200, random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+        self._model: Any = None
+
+    def fit(
+        self, traces: Sequence[Sequence[TelemetryRecord]], labels: Sequence[Workload]
+    ) -> WorkloadClassifier:
+        """Fit on chip traces and their true workloads; returns ``self``."""
+        from sklearn.ensemble import RandomForestClassifier
+
+        if len(traces) != len(labels) or not traces:
+            raise DetectionError("fit: expected as many labels as traces, and at least one")
+        model = RandomForestClassifier(
+            n_estimators=self.n_estimators, random_state=self.random_state, n_jobs=1
+        )
+        model.fit(_matrix(traces), [CLASSIFIED_WORKLOADS.index(w) for w in labels])
+        self._model = model
+        return self
+
+    def predict_proba(self, traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[np.float64]:
+        """Per trace, the probability of each of :data:`CLASSIFIED_WORKLOADS`, columns in order."""
+        if self._model is None:
+            raise DetectionError("the classifier is not fitted")
+        raw = np.asarray(self._model.predict_proba(_matrix(traces)), dtype=np.float64)
+        out = np.zeros((len(traces), len(CLASSIFIED_WORKLOADS)))
+        for column, cls in enumerate(self._model.classes_):
+            out[:, int(cls)] = raw[:, column]
+        return out
+
+    def predict(self, traces: Sequence[Sequence[TelemetryRecord]]) -> list[Workload]:
+        """The most probable workload of each trace."""
+        return [CLASSIFIED_WORKLOADS[int(i)] for i in self.predict_proba(traces).argmax(axis=1)]
+
+
+def _matrix(traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[np.float64]:
+    return np.vstack([workload_features(t) for t in traces])
+
+
+def simulated_traces(
+    seeds: Sequence[int], *, windows: int = 30, chips: int = 4
+) -> tuple[list[list[TelemetryRecord]], list[Workload]]:
+    """Honest traces of the fleet simulator, one per chip, and their true workloads.
+
+    Each seed makes one fleet of ``chips`` chips per workload; the chip models and the
+    all-reduce interval (3-8 windows) rotate with the seed, so a fit sees several of each.
+    """
+    traces: list[list[TelemetryRecord]] = []
+    labels: list[Workload] = []
+    for seed in seeds:
+        clusters = tuple(
+            ClusterSpec(
+                f"c{i}",
+                "operator-1",
+                _MODELS[(seed + i) % len(_MODELS)],
+                chips,
+                workload,
+                allreduce_every=3 + seed % 6,
+            )
+            for i, workload in enumerate(CLASSIFIED_WORKLOADS)
+        )
+        fleet = simulate_fleet(clusters, windows=windows, seed=seed)
+        by_chip: dict[str, list[TelemetryRecord]] = {}
+        for line in fleet.lines:
+            record = parse_line(line).record
+            by_chip.setdefault(record.chip_id, []).append(record)
+        workload_of = {c.cluster_id: c.workload for c in clusters}
+        for chip_id in sorted(by_chip):
+            traces.append(by_chip[chip_id])
+            labels.append(workload_of[chip_id.split("/", 1)[0]])
+    return traces, labels
+
+
+def fit_on_simulation(
+    seeds: Sequence[int], *, windows: int = 30, random_state: int = 0
+) -> WorkloadClassifier:
+    """A classifier fitted on :func:`simulated_traces` of ``seeds``."""
+    traces, labels = simulated_traces(seeds, windows=windows)
+    return WorkloadClassifier(random_state=random_state).fit(traces, labels)
+
+
+@dataclass(frozen=True)
+class WorkloadReport:
+    """How a classifier fitted on one seed range fared on another, and on disguised training."""
+
+    fit_seeds: range
+    """Seeds of the honest traces it was fitted on."""
+    test_seeds: range
+    """Seeds of the held-out honest and adversarial traces (disjoint from ``fit_seeds``)."""
+    windows: int
+    """Windows per trace."""
+    confusion: tuple[tuple[int, ...], ...]
+    """Held-out honest traces: rows true, columns predicted, in CLASSIFIED_WORKLOADS order."""
+    adversarial: dict[str, tuple[int, int]]
+    """Per adversarial kind: (traces called training, traces), all of them truly training."""
+
+    def recall(self, workload: Workload) -> float:
+        """Share of held-out honest traces of ``workload`` classified as such."""
+        row = self.confusion[CLASSIFIED_WORKLOADS.index(workload)]
+        return row[CLASSIFIED_WORKLOADS.index(workload)] / sum(row) if sum(row) else 0.0
+
+    def accuracy(self) -> float:
+        """Share of held-out honest traces classified correctly."""
+        total = sum(sum(row) for row in self.confusion)
+        return sum(self.confusion[i][i] for i in range(len(CLASSIFIED_WORKLOADS))) / total
+
+    def adversarial_recall(self, kind: str) -> float:
+        """Share of ``kind``'s traces (all training) classified as training."""
+        hit, total = self.adversarial[kind]
+        return hit / total if total else 0.0
+
+    def table(self) -> str:
+        """The report as plain text: recalls, the confusion matrix, the seed ranges."""
+
+        def span(r: range) -> str:
+            return f"{r.start}..{r.stop - 1}"
+
+        lines = [
+            f"fitted on seeds {span(self.fit_seeds)}, measured on seeds "
+            f"{span(self.test_seeds)}, {self.windows} one-minute windows per chip trace",
+            "",
+            f"{'true class':<22}{'traces':>8}{'recall':>9}",
+        ]
+        for w in CLASSIFIED_WORKLOADS:
+            n = sum(self.confusion[CLASSIFIED_WORKLOADS.index(w)])
+            lines.append(f"{w.value:<22}{n:>8}{self.recall(w):>9.3f}")
+        for kind, (_, total) in self.adversarial.items():
+            label = f"training ({kind})"
+            lines.append(f"{label:<22}{total:>8}{self.adversarial_recall(kind):>9.3f}")
+        lines += ["", "confusion (rows true, columns predicted):"]
+        lines.append(f"{'':<12}" + "".join(f"{w.value:>11}" for w in CLASSIFIED_WORKLOADS))
+        for w, row in zip(CLASSIFIED_WORKLOADS, self.confusion, strict=True):
+            lines.append(f"{w.value:<12}" + "".join(f"{n:>11}" for n in row))
+        lines.append(f"accuracy on held-out honest traces: {self.accuracy():.3f}")
+        return "\n".join(lines)
+
+
+def evaluate_workload_classification(
+    fit_seeds: range, test_seeds: range, *, windows: int = 30, adversarial_chips: int = 4
+) -> WorkloadReport:
+    """Fit on ``fit_seeds``, measure on ``test_seeds`` (honest and every AdversarialKind)."""
+    if set(fit_seeds) & set(test_seeds):
+        raise DetectionError("fit and test seed ranges must be disjoint")
+    classifier = fit_on_simulation(fit_seeds, windows=windows)
+    traces, labels = simulated_traces(test_seeds, windows=windows)
+    predicted = classifier.predict(traces)
+    confusion = [[0] * len(CLASSIFIED_WORKLOADS) for _ in CLASSIFIED_WORKLOADS]
+    for truth, guess in zip(labels, predicted, strict=True):
+        confusion[CLASSIFIED_WORKLOADS.index(truth)][CLASSIFIED_WORKLOADS.index(guess)] += 1
+    adversarial: dict[str, tuple[int, int]] = {}
+    for kind in AdversarialKind:
+        kind_traces = [
+            records_of(lines)
+            for seed in test_seeds
+            for lines in adversarial_traces(
+                kind,
+                chips=adversarial_chips,
+                windows=windows,
+                seed=seed,
+                model=_MODELS[seed % len(_MODELS)],
+                allreduce_every=3 + seed % 6,
+            ).values()
+        ]
+        calls = classifier.predict(kind_traces)
+        adversarial[kind.value] = (sum(c is Workload.TRAINING for c in calls), len(calls))
+    return WorkloadReport(
+        fit_seeds=fit_seeds,
+        test_seeds=test_seeds,
+        windows=windows,
+        confusion=tuple(tuple(row) for row in confusion),
+        adversarial=adversarial,
+    )
