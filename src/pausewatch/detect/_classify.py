@@ -14,7 +14,7 @@ so importing :mod:`pausewatch.detect` does not pay its load time. See ADR 0027.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,15 +256,28 @@ class WorkloadReport:
         return "\n".join(lines)
 
 
+Predictor = Callable[[Sequence[Sequence[TelemetryRecord]]], list[Workload]]
+"""Anything that names the workload of each chip trace (a fitted classifier's ``predict``)."""
+
+
 def evaluate_workload_classification(
-    fit_seeds: range, test_seeds: range, *, windows: int = 30, adversarial_chips: int = 4
+    fit_seeds: range,
+    test_seeds: range,
+    *,
+    windows: int = 30,
+    adversarial_chips: int = 4,
+    predictor: Predictor | None = None,
 ) -> WorkloadReport:
-    """Fit on ``fit_seeds``, measure on ``test_seeds`` (honest and every AdversarialKind)."""
+    """Fit on ``fit_seeds``, measure on ``test_seeds`` (honest and every AdversarialKind).
+
+    ``predictor`` replaces the fitted classifier (a reference rule measured on the same traces);
+    the seed ranges must be disjoint either way.
+    """
     if set(fit_seeds) & set(test_seeds):
         raise DetectionError("fit and test seed ranges must be disjoint")
-    classifier = fit_on_simulation(fit_seeds, windows=windows)
+    predict = predictor or fit_on_simulation(fit_seeds, windows=windows).predict
     traces, labels = simulated_traces(test_seeds, windows=windows)
-    predicted = classifier.predict(traces)
+    predicted = predict(traces)
     confusion = [[0] * len(CLASSIFIED_WORKLOADS) for _ in CLASSIFIED_WORKLOADS]
     for truth, guess in zip(labels, predicted, strict=True):
         confusion[CLASSIFIED_WORKLOADS.index(truth)][CLASSIFIED_WORKLOADS.index(guess)] += 1
@@ -282,7 +295,7 @@ def evaluate_workload_classification(
                 allreduce_every=3 + seed % 6,
             ).values()
         ]
-        calls = classifier.predict(kind_traces)
+        calls = predict(kind_traces)
         adversarial[kind.value] = (sum(c is Workload.TRAINING for c in calls), len(calls))
     return WorkloadReport(
         fit_seeds=fit_seeds,

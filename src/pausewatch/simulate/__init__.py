@@ -7,13 +7,16 @@ Public API::
     demo_clusters(chips, *, operator_id="operator-1") -> tuple[ClusterSpec, ...]
     chip_private_key(seed, index) -> Ed25519PrivateKey
     batches(fleet) -> Iterator[(upload time, lines)]
+    adversarial_traces(kind, *, chips, windows, seed=0, ...) -> {chip id: signed lines}
 
 Types: :class:`ClusterSpec`, :class:`Workload`, :class:`Misbehaviour`, :class:`SimChip`,
-:class:`Fleet`, :class:`GroundTruth`.
+:class:`Fleet`, :class:`GroundTruth`, :class:`AdversarialKind` (training disguised as
+something else, :mod:`.adversarial`).
 """
 
 from __future__ import annotations
 
+from pausewatch.simulate.adversarial import AdversarialKind, adversarial_traces
 from pausewatch.simulate.fleet import (
     DEFAULT_START,
     FALLBACK_TDP_W,
@@ -37,6 +40,7 @@ __all__ = [
     "FALLBACK_TDP_W",
     "MEMORY_BYTES",
     "NONE",
+    "AdversarialKind",
     "ClusterSpec",
     "Fleet",
     "FleetWorld",
@@ -44,6 +48,7 @@ __all__ = [
     "Misbehaviour",
     "SimChip",
     "Workload",
+    "adversarial_traces",
     "batches",
     "chip_private_key",
     "demo_clusters",

@@ -1,0 +1,115 @@
+"""Workload classification from a chip's own telemetry signals, measured on held-out seeds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pausewatch.detect import (
+    CLASSIFIED_WORKLOADS,
+    WORKLOAD_FEATURES,
+    WorkloadReport,
+    evaluate_workload_classification,
+    fit_on_simulation,
+    records_of,
+    simulated_traces,
+    workload_features,
+)
+from pausewatch.errors import DetectionError
+from pausewatch.simulate import AdversarialKind, Workload, adversarial_traces, chip_private_key
+from pausewatch.telemetry import DOMAIN, parse_line
+
+FIT = range(0, 8)
+HELD_OUT = range(100, 106)
+
+
+@pytest.fixture(scope="module")
+def report() -> WorkloadReport:
+    return evaluate_workload_classification(FIT, HELD_OUT, windows=20, adversarial_chips=3)
+
+
+def test_held_out_honest_traces_are_classified_accurately(report: WorkloadReport) -> None:
+    """Honest traces from seeds the fit never saw are classified with at least 90% accuracy."""
+    assert sum(sum(row) for row in report.confusion) == 3 * 4 * len(HELD_OUT)
+    assert report.accuracy() >= 0.9
+    for workload in CLASSIFIED_WORKLOADS:
+        assert report.recall(workload) >= 0.85
+
+
+def test_report_names_every_adversarial_kind_with_a_measured_recall(
+    report: WorkloadReport,
+) -> None:
+    """The report gives throttled (and every other disguise) a recall in [0, 1], and names it."""
+    assert set(report.adversarial) == {k.value for k in AdversarialKind}
+    for kind in AdversarialKind:
+        assert 0.0 <= report.adversarial_recall(kind.value) <= 1.0
+        assert report.adversarial[kind.value][1] == 3 * len(HELD_OUT)
+    table = report.table()
+    assert "training (throttled)" in table
+    assert "seeds 0..7" in table
+    assert "seeds 100..105" in table
+
+
+def test_training_tagged_to_another_run_is_still_training(report: WorkloadReport) -> None:
+    """The classifier reads the signals, not the run id: mistagged training is called training."""
+    assert report.adversarial_recall(AdversarialKind.MISTAGGED.value) >= 0.9
+
+
+def test_the_fit_is_deterministic() -> None:
+    """Two fits on the same seeds give the same probabilities for the same traces."""
+    traces, _ = simulated_traces(range(50, 52), windows=12, chips=2)
+    first = fit_on_simulation(range(0, 3), windows=12).predict_proba(traces)
+    second = fit_on_simulation(range(0, 3), windows=12).predict_proba(traces)
+    assert np.array_equal(first, second)
+    assert first.shape == (len(traces), len(CLASSIFIED_WORKLOADS))
+    assert np.allclose(first.sum(axis=1), 1.0)
+
+
+def test_features_come_from_one_chips_windows_only() -> None:
+    """A trace shorter than the minimum, or mixing chips, is refused with a DetectionError."""
+    traces, labels = simulated_traces(range(1), windows=6, chips=1)
+    assert labels == list(CLASSIFIED_WORKLOADS)
+    assert workload_features(traces[0]).shape == (len(WORKLOAD_FEATURES),)
+    with pytest.raises(DetectionError, match="at least"):
+        workload_features(traces[0][:3])
+    with pytest.raises(DetectionError, match="one chip"):
+        workload_features(traces[0][:3] + traces[1][:3])
+
+
+def test_overlapping_seed_ranges_are_refused() -> None:
+    """Measuring on seeds the classifier was fitted on is refused."""
+    with pytest.raises(DetectionError, match="disjoint"):
+        evaluate_workload_classification(range(0, 3), range(2, 4))
+
+
+@pytest.mark.parametrize("kind", list(AdversarialKind))
+def test_adversarial_traces_are_chained_and_signed_by_the_chip_key(kind: AdversarialKind) -> None:
+    """Disguised training lines are chip-signed records, in seq order, of training chips."""
+    by_chip = adversarial_traces(kind, chips=2, windows=5, seed=7)
+    assert len(by_chip) == 2
+    for index, (chip_id, lines) in enumerate(sorted(by_chip.items())):
+        records = records_of(lines)
+        assert [r.seq for r in records] == list(range(5))
+        assert {r.chip_id for r in records} == {chip_id}
+        public = chip_private_key(7, index).public_key()
+        for line in lines:
+            parsed = parse_line(line)
+            public.verify(parsed.signature, DOMAIN + parsed.record_bytes)
+        if kind is AdversarialKind.MISTAGGED:
+            assert all(r.run_id not in (None, "run-adv-mistagged") for r in records)
+        if kind is AdversarialKind.THROTTLED:
+            assert max(r.tensor_active for r in records) < 0.3
+
+
+def test_importing_detect_does_not_load_scikit_learn() -> None:
+    """scikit-learn is loaded only when a classifier is fitted, not by importing the package."""
+    code = "import sys, pausewatch.detect; assert 'sklearn' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_labels_are_the_simulators_workloads() -> None:
+    """The classes are exactly the simulator's workloads, training first."""
+    assert CLASSIFIED_WORKLOADS == (Workload.TRAINING, Workload.INFERENCE, Workload.IDLE)
