@@ -113,3 +113,17 @@ def test_importing_detect_does_not_load_scikit_learn() -> None:
 def test_labels_are_the_simulators_workloads() -> None:
     """The classes are exactly the simulator's workloads, training first."""
     assert CLASSIFIED_WORKLOADS == (Workload.TRAINING, Workload.INFERENCE, Workload.IDLE)
+
+
+def test_a_fit_that_has_seen_throttled_training_catches_it() -> None:
+    """Fitted also on throttled training of the fit seeds, the forest calls held-out throttled
+    training training, and still calls held-out serving inference."""
+    report = evaluate_workload_classification(
+        range(0, 6),
+        range(200, 204),
+        windows=20,
+        adversarial_chips=3,
+        fit_disguised=(AdversarialKind.THROTTLED,),
+    )
+    assert report.adversarial_recall(AdversarialKind.THROTTLED.value) >= 0.9
+    assert report.recall(Workload.INFERENCE) >= 0.85

@@ -192,11 +192,41 @@ def simulated_traces(
     return traces, labels
 
 
+def disguised_traces(
+    kind: AdversarialKind, seeds: Sequence[int], *, windows: int = 30, chips: int = 4
+) -> list[list[TelemetryRecord]]:
+    """Traces of training disguised as ``kind``, ``chips`` per seed (all truly training)."""
+    return [
+        records_of(lines)
+        for seed in seeds
+        for lines in adversarial_traces(
+            kind,
+            chips=chips,
+            windows=windows,
+            seed=seed,
+            model=_MODELS[seed % len(_MODELS)],
+            allreduce_every=3 + seed % 6,
+        ).values()
+    ]
+
+
 def fit_on_simulation(
-    seeds: Sequence[int], *, windows: int = 30, random_state: int = 0
+    seeds: Sequence[int],
+    *,
+    windows: int = 30,
+    random_state: int = 0,
+    disguised: Sequence[AdversarialKind] = (),
 ) -> WorkloadClassifier:
-    """A classifier fitted on :func:`simulated_traces` of ``seeds``."""
+    """A classifier fitted on :func:`simulated_traces` of ``seeds``.
+
+    ``disguised`` adds, for each kind named, :func:`disguised_traces` of the same seeds,
+    labelled training: a fit that has seen the disguise.
+    """
     traces, labels = simulated_traces(seeds, windows=windows)
+    for kind in disguised:
+        extra = disguised_traces(kind, seeds, windows=windows)
+        traces += extra
+        labels += [Workload.TRAINING] * len(extra)
     return WorkloadClassifier(random_state=random_state).fit(traces, labels)
 
 
@@ -267,15 +297,19 @@ def evaluate_workload_classification(
     windows: int = 30,
     adversarial_chips: int = 4,
     predictor: Predictor | None = None,
+    fit_disguised: Sequence[AdversarialKind] = (),
 ) -> WorkloadReport:
     """Fit on ``fit_seeds``, measure on ``test_seeds`` (honest and every AdversarialKind).
 
     ``predictor`` replaces the fitted classifier (a reference rule measured on the same traces);
-    the seed ranges must be disjoint either way.
+    ``fit_disguised`` names disguises the fit also sees (from the fit seeds, labelled training).
+    The seed ranges must be disjoint either way.
     """
     if set(fit_seeds) & set(test_seeds):
         raise DetectionError("fit and test seed ranges must be disjoint")
-    predict = predictor or fit_on_simulation(fit_seeds, windows=windows).predict
+    predict = (
+        predictor or fit_on_simulation(fit_seeds, windows=windows, disguised=fit_disguised).predict
+    )
     traces, labels = simulated_traces(test_seeds, windows=windows)
     predicted = predict(traces)
     confusion = [[0] * len(CLASSIFIED_WORKLOADS) for _ in CLASSIFIED_WORKLOADS]
@@ -283,18 +317,7 @@ def evaluate_workload_classification(
         confusion[CLASSIFIED_WORKLOADS.index(truth)][CLASSIFIED_WORKLOADS.index(guess)] += 1
     adversarial: dict[str, tuple[int, int]] = {}
     for kind in AdversarialKind:
-        kind_traces = [
-            records_of(lines)
-            for seed in test_seeds
-            for lines in adversarial_traces(
-                kind,
-                chips=adversarial_chips,
-                windows=windows,
-                seed=seed,
-                model=_MODELS[seed % len(_MODELS)],
-                allreduce_every=3 + seed % 6,
-            ).values()
-        ]
+        kind_traces = disguised_traces(kind, test_seeds, windows=windows, chips=adversarial_chips)
         calls = predict(kind_traces)
         adversarial[kind.value] = (sum(c is Workload.TRAINING for c in calls), len(calls))
     return WorkloadReport(
