@@ -144,7 +144,7 @@ def test_runs_with_one_set_of_hyper_parameters_split_under_the_prohibition_are_s
         Tier.PROHIBITED,
     )
     assert "runs ra, rb" in f.explanation
-    assert "clusters c1, c2" in f.explanation
+    assert "clusters c1 (facility f1), c2 (facility f2)" in f.explanation
     assert "same hyper-parameters" in f.explanation
     assert dict(f.figures)["flop"] == 1.2e24
     assert dict(f.figures)["threshold"] == 1e24

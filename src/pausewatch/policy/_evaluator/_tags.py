@@ -160,7 +160,13 @@ class TagRules(State):
             return
         tier, t = crossed[-1]  # mildest first: the last is the strictest
         ids = [run.id for run in group]
-        clusters = sorted({run.cluster for run in group if run.cluster is not None})
+        clusters = sorted(
+            {
+                f"{run.cluster}" + (f" (facility {run.facility})" if run.facility else "")
+                for run in group
+                if run.cluster is not None
+            }
+        )
         evidence = tuple(sorted({e for run in group for e in run.evidence}))
         shared = []
         if len({run.hyperparameters_digest for run in group}) == 1:
