@@ -90,9 +90,10 @@ class TagRules(State):
         """Chips outside the declaration's list, clusters other than the declared one."""
         foreign_clusters = sorted(c for c in run.clusters if c != run.cluster)
         named = run.declared_chips
-        foreign_chips = (
-            [] if named is None else sorted(c for c in run.chips if c not in frozenset(named))
-        )
+        foreign_chips: list[str] = []
+        if named is not None:
+            listed = frozenset(named)
+            foreign_chips = sorted(c for c in run.chips if c not in listed)
         if not foreign_clusters and not foreign_chips:
             return
         chips = len(run.chips)
