@@ -153,6 +153,32 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
         {"entry": f"log:{90000 + 7 * i}", "kind": kind, "reason": f"reason {i}"}
         for i, kind in enumerate(["run.declare/v1", "run", "cluster.register/v1", "run"])
     ]
+    # Tags (docs/adr/0028): chips and clusters a declaration does not name, at shares either
+    # side of the material one; and pairs of runs that declare one recipe on two clusters.
+    for i, run in enumerate(data["runs"][:60:6]):
+        chips = [f"chip-{run['id']}-{k:02d}" for k in range(20)]
+        run["declared_chips"] = chips[: 20 - (i % 4)]
+        run["chips"] = chips
+        run["clusters"] = [run["cluster"], "cluster-foreign"] if i % 5 == 4 else [run["cluster"]]
+    start = BENCH_AT - timedelta(days=10)
+    for k in range(3):
+        data["runs"].append(
+            {
+                "id": f"run-split-{k}",
+                "operator": f"op-00{k}",
+                "party": "party-bench",
+                "cluster": data["clusters"][k]["id"],
+                "model": f"model-split-{k}",
+                "phase": "pretraining",
+                "status": "running",
+                "starts_at": policy_eval.iso(start),
+                "ends_at": policy_eval.iso(start + timedelta(days=40)),
+                "declared": {"value": 4e23},
+                "hyperparameters_digest": "c" * 64,
+                "data_order_seed_digest": f"{k}" * 64,
+                "evidence": [f"log:s{k}"],
+            }
+        )
 
 
 def bench_facts(name: str) -> Facts:

@@ -34,6 +34,7 @@ from pausewatch.policy._evaluator._conditions import check_conditions
 from pausewatch.policy._evaluator._incidents import IncidentRules
 from pausewatch.policy._evaluator._lineages import LineageRules
 from pausewatch.policy._evaluator._runs import RunRules
+from pausewatch.policy._evaluator._tags import TagRules
 from pausewatch.policy._facts import Facts
 from pausewatch.policy._findings import Evaluation
 from pausewatch.policy._load import policy_digest
@@ -43,7 +44,9 @@ DEFAULT_HORIZON = timedelta(days=30)
 """How far ahead a running job's projection looks for an "approaching" finding."""
 
 
-class _Evaluator(RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules, ChipRules):
+class _Evaluator(
+    RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules, ChipRules, TagRules
+):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
 
@@ -86,6 +89,7 @@ def _evaluate(
     ev.incidents()
     ev.unreadable()
     ev.chips()
+    ev.tags()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

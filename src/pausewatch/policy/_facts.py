@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pausewatch.compute import Estimate, Method, Phase, Precision
-from pausewatch.fields import Count, Flop, Id, Label, Line, Name, PositiveCount, Time
+from pausewatch.fields import Count, Digest, Flop, Id, Label, Line, Name, PositiveCount, Time
 from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
@@ -130,6 +130,20 @@ class RunFact(Model):
     """An exemption the parties granted covers the run until then: the pause does not bind it."""
     evidence: Evidence = ()
     """Log entries the facts about this run rest on."""
+    party: Id | None = None
+    """The operator's party (runs of one party are weighed together for splitting)."""
+    facility: Id | None = None
+    """The facility of the declared cluster."""
+    declared_chips: tuple[Id, ...] | None = None
+    """The chips the declaration names (none: it names only the cluster)."""
+    chips: tuple[Id, ...] = ()
+    """The chips whose accepted records named the run (docs/adr/0028)."""
+    clusters: tuple[Id, ...] = ()
+    """The clusters those chips were installed in."""
+    hyperparameters_digest: Digest | None = None
+    """The declared hyper-parameters' digest."""
+    data_order_seed_digest: Digest | None = None
+    """The declared data-order seed's digest."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RunFact:

@@ -87,6 +87,13 @@ class FindingKind(StrEnum):
     """Chips left the regime for a non-party."""
     INSPECTION_DISCREPANCY = "inspection_discrepancy"
     """An inspection found chips missing, seals broken or chips otherwise than registered."""
+    TAG_MISMATCH = "tag_mismatch"
+    """Compute was tagged to a declared run from chips or clusters its declaration does not
+    name (docs/adr/0028)."""
+    SPLIT_RUN_SUSPECTED = "split_run_suspected"
+    """Runs of one operator or party, overlapping in time on different clusters with the same
+    declared hyper-parameters or data order, together cross a tier none crosses alone
+    (docs/adr/0028)."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -45,9 +45,13 @@ def fleet_world(
     maker_id: str = "maker-1",
     seed: int = 0,
     planned_flop: float = 5e23,
+    same_recipe: bool = False,
 ) -> FleetWorld:
     """The statements that register ``fleet``'s operators, clusters and chips, install every
-    chip and declare every run; signed by deterministic keys derived from ``seed``."""
+    chip and declare every run; signed by deterministic keys derived from ``seed``.
+
+    Each run declares its own hyper-parameters and data order; with ``same_recipe`` every run
+    declares the same ones: one run split across the clusters (docs/adr/0028)."""
     party = _key(seed, party_id)
     maker = _key(seed, maker_id)
     operator_ids = sorted({spec.operator_id for spec in fleet.clusters})
@@ -123,7 +127,11 @@ def fleet_world(
         for chip in fleet.chips
     ]
     owner = {spec.cluster_id: spec for spec in fleet.clusters}
-    digest = hashlib.sha256(b"simulated hyper-parameters").hexdigest()
+
+    def digest(run_id: str) -> str:
+        recipe = b"simulated hyper-parameters" + (b"" if same_recipe else run_id.encode())
+        return hashlib.sha256(recipe).hexdigest()
+
     declare = [
         sign_statement(
             "run.declaration/v1",
@@ -139,8 +147,8 @@ def fleet_world(
                 "chip_model": owner[cluster_id].model,
                 "starts_at": fleet.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "ends_at": (fleet.start + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "hyperparameters_digest": digest,
-                "data_order_seed_digest": digest,
+                "hyperparameters_digest": digest(run_id),
+                "data_order_seed_digest": digest(run_id),
                 "checkpoint_interval_steps": 1000,
             },
             operators[owner[cluster_id].operator_id],

@@ -152,6 +152,7 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
         _run_fact(row, views["tel_runs"].get((row["run_id"],)), rule, at, reviews)
         for _, row in sorted(views["runs"].items())
     ]
+    _run_places(runs, views)
     catalogue = load_catalogue()
     h100e: dict[str, float] = {}
     peak: dict[str, float] = {}
@@ -589,6 +590,25 @@ def _reviews(registry: Registry, at: datetime) -> dict[str, dict[str, Any]]:
             review["approval"] = "approved" if row["kind"] == "approve_declaration" else "rejected"
             review["decided_at"] = row["closes_at"]
     return out
+
+
+def _run_places(runs: list[dict[str, Any]], views: dict[str, dict[tuple[Any, ...], Row]]) -> None:
+    """Where each run's declaration says it runs, and where its records came from; and the
+    digests that tell one run split into several (docs/adr/0028)."""
+    for fact in runs:
+        row = views["runs"][(fact["id"],)]
+        operator = views["operators"].get((row["operator_id"],))
+        if operator is not None:
+            fact["party"] = operator["party_id"]
+        fact["facility"] = row["facility_id"]
+        if row["chip_ids"] is not None:
+            fact["declared_chips"] = json.loads(row["chip_ids"])
+        fact["hyperparameters_digest"] = row["hyperparameters_digest"]
+        fact["data_order_seed_digest"] = row["data_order_seed_digest"]
+        telemetry = views["tel_runs"].get((fact["id"],))
+        if telemetry is not None:
+            fact["chips"] = json.loads(telemetry["chips"])
+            fact["clusters"] = json.loads(telemetry["clusters"])
 
 
 def _run_fact(

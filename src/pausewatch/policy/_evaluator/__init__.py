@@ -10,5 +10,6 @@
 ``_capabilities``  capability evaluations
 ``_incidents``     halt orders, unreadable entries, incidents
 ``_chips``         chip balances, exports, inspections
+``_tags``          tags against declarations, runs split to stay under a tier
 ``_conditions``    the pause's lift conditions
 """

@@ -1,0 +1,200 @@
+"""Tags: compute tagged to a run from chips or clusters its declaration does not name, and one
+run split into several that each stay under a tier (docs/adr/0028).
+
+Runs after the run pass, whose counted compute per run (``run_flop``) it reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pausewatch.policy._evaluator._base import _TIER_WORDS, State
+from pausewatch.policy._facts import RunFact
+from pausewatch.policy._findings import FindingKind, Severity
+from pausewatch.policy._model import POST_TRAINING_PHASES, Action
+
+MATERIAL_SHARE = 0.10
+"""The share of a run's reporting chips, outside those its declaration names, from which a tag
+mismatch is serious: enough to move a run across a tier (a tier is a factor of ten or less
+above the next)."""
+
+_SHOWN = 5
+"""How many ids an explanation names before "and N more"."""
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_SHOWN])
+    more = len(ids) - _SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _entries(evidence: tuple[str, ...]) -> str:
+    return ", ".join(e.removeprefix("log:") for e in evidence) or "none"
+
+
+def _window(run: RunFact, at: datetime) -> tuple[datetime, datetime] | None:
+    if run.starts_at is None:
+        return None
+    return run.starts_at, run.ends_at if run.ends_at is not None else at
+
+
+def _linked(runs: list[tuple[RunFact, datetime, datetime]]) -> list[list[RunFact]]:
+    """The runs in groups: two are linked when they declare the same hyper-parameters or the
+    same data order, their windows overlap, on different clusters, of distinct models; a group
+    is all the runs linked to one another, directly or through others (union-find), in id
+    order. Only runs that share a digest are compared: most share none, and the pass stays
+    linear in the number of runs."""
+    parent = list(range(len(runs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    alike: dict[tuple[str, str], list[int]] = {}
+    for i, (run, _, _) in enumerate(runs):
+        if run.hyperparameters_digest is not None:
+            alike.setdefault(("hp", run.hyperparameters_digest), []).append(i)
+        if run.data_order_seed_digest is not None:
+            alike.setdefault(("seed", run.data_order_seed_digest), []).append(i)
+    for bucket in alike.values():
+        for n, i in enumerate(bucket):
+            a, a_start, a_end = runs[i]
+            for j in bucket[n + 1 :]:
+                b, b_start, b_end = runs[j]
+                if (
+                    a.cluster != b.cluster
+                    and a.model != b.model
+                    and a_start < b_end
+                    and b_start < a_end
+                ):
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[RunFact]] = {}
+    for i, (run, _, _) in enumerate(runs):
+        groups.setdefault(root(i), []).append(run)
+    return list(groups.values())
+
+
+class TagRules(State):
+    """Tag mismatches, run by run in id order; suspected splits, group by group."""
+
+    def tags(self) -> None:
+        """Both rules, after :meth:`runs`."""
+        for run in self.ordered_runs:
+            if run.chips or run.clusters:
+                self.tag_mismatch(run)
+        self.splits()
+
+    def tag_mismatch(self, run: RunFact) -> None:
+        """Chips outside the declaration's list, clusters other than the declared one."""
+        foreign_clusters = sorted(c for c in run.clusters if c != run.cluster)
+        named = run.declared_chips
+        foreign_chips: list[str] = []
+        if named is not None:
+            listed = frozenset(named)
+            foreign_chips = sorted(c for c in run.chips if c not in listed)
+        if not foreign_clusters and not foreign_chips:
+            return
+        chips = len(run.chips)
+        share = len(foreign_chips) / chips if chips else 0.0
+        # A whole other cluster is never a stray chip: its share cannot be told from the run's
+        # records, and it is treated as material.
+        serious = bool(foreign_clusters) or share >= MATERIAL_SHARE
+        flop = self.run_flop.get(run.id, 0.0)
+        parts = []
+        if foreign_clusters:
+            parts.append(
+                f"cluster(s) {_listed(foreign_clusters)} besides its declared cluster {run.cluster}"
+            )
+        if foreign_chips:
+            parts.append(
+                f"{len(foreign_chips)} of its {chips} reporting chip(s) ({share:.0%}) not among "
+                f"the {len(named or ())} its declaration names ({_listed(foreign_chips)})"
+            )
+        self.finding(
+            FindingKind.TAG_MISMATCH,
+            Severity.SERIOUS if serious else Severity.WARNING,
+            f"run:{run.id}",
+            f"compute was tagged to run {run.id} of operator {run.operator} from "
+            f"{' and from '.join(parts)}; the run counts {flop:.3g} FLOP "
+            f"(log entries {_entries(run.evidence)})",
+            run.evidence,
+            figures=(
+                ("foreign_clusters", len(foreign_clusters)),
+                ("foreign_chips", len(foreign_chips)),
+                ("chips", chips),
+                ("foreign_share", share),
+                ("flop", flop),
+            ),
+        )
+
+    def splits(self) -> None:
+        """Runs of one party (or one operator where no party is known) whose windows overlap,
+        on different clusters, of distinct models, that declare the same hyper-parameters or
+        the same data order: linked, and each linked group is weighed as one run."""
+        by_owner: dict[str, list[tuple[RunFact, datetime, datetime]]] = {}
+        for run in self.ordered_runs:
+            if run.id not in self.run_flop or run.cluster is None:
+                continue
+            window = _window(run, self.at)
+            if window is None:
+                continue
+            owner = f"party:{run.party}" if run.party else f"operator:{run.operator}"
+            by_owner.setdefault(owner, []).append((run, *window))
+        for owner in sorted(by_owner):
+            for group in _linked(by_owner[owner]):
+                if len(group) > 1:
+                    self.split_group(owner, group)
+
+    def split_group(self, owner: str, group: list[RunFact]) -> None:
+        """A finding when the group's compute crosses a tier none of its runs crosses alone."""
+        post = [run.phase in POST_TRAINING_PHASES for run in group]
+        if any(post) and not all(post):
+            return  # pre- and post-training tiers differ: no one scale to weigh them on
+        tiers = self.post if post[0] else self.pre
+        flops = [self.run_flop[run.id] for run in group]
+        combined = sum(flops)
+        alone = max(flops)
+        crossed = [(tier, t) for tier, t, _ in tiers.run if combined > t.flop >= alone]
+        if not crossed:
+            return
+        tier, t = crossed[-1]  # mildest first: the last is the strictest
+        ids = [run.id for run in group]
+        clusters = sorted(
+            {
+                f"{run.cluster}" + (f" (facility {run.facility})" if run.facility else "")
+                for run in group
+                if run.cluster is not None
+            }
+        )
+        evidence = tuple(sorted({e for run in group for e in run.evidence}))
+        shared = []
+        if len({run.hyperparameters_digest for run in group}) == 1:
+            shared.append("hyper-parameters")
+        if len({run.data_order_seed_digest for run in group}) == 1:
+            shared.append("data order")
+        alike = " and ".join(shared) if shared else "hyper-parameters or data order, pairwise"
+        self.finding(
+            FindingKind.SPLIT_RUN_SUSPECTED,
+            Severity.SERIOUS,
+            owner,
+            f"runs {', '.join(ids)} of {owner.replace(':', ' ')} overlap in time on clusters "
+            f"{', '.join(clusters)}, declare the same {alike} under distinct models, and "
+            f"together count {combined:.3g} FLOP, above the {t.flop:.3g} FLOP "
+            f"{_TIER_WORDS[tier]} that none of them reaches alone (at most {alone:.3g} FLOP): "
+            f"one run split to stay under it is suspected, and an inspection is asked for "
+            f"(log entries {_entries(evidence)})",
+            evidence,
+            action=Action.INSPECTION,
+            tier=tier,
+            figures=(
+                ("runs", len(group)),
+                ("flop", combined),
+                ("largest_run_flop", alone),
+                ("threshold", t.flop),
+            ),
+        )
+
+
+__all__ = ["MATERIAL_SHARE", "TagRules"]

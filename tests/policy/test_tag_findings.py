@@ -1,0 +1,182 @@
+"""Findings on the consistency of tags (issue 16 item 3; docs/adr/0028): ``tag_mismatch`` and
+``split_run_suspected``, through the evaluator with facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pausewatch.policy import load_preset
+from pausewatch.policy._evaluate import evaluate
+from pausewatch.policy._facts import Facts
+from pausewatch.policy._findings import Finding, FindingKind, Severity
+from pausewatch.policy._model import Action, Tier
+
+AT = datetime(2026, 12, 10, tzinfo=UTC)
+MIRI = load_preset("miri-2025")
+HP = "a" * 64
+
+
+def found(kind: FindingKind, *runs: dict[str, Any]) -> list[Finding]:
+    result = evaluate(MIRI, Facts.model_validate({"runs": list(runs)}), AT)
+    return [f for f in result.findings if f.kind is kind]
+
+
+def run(run_id: str, **over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": run_id,
+        "operator": "lab",
+        "party": "us",
+        "cluster": "c1",
+        "facility": "f1",
+        "model": f"m-{run_id}",
+        "phase": "pretraining",
+        "declared": {"value": 1e21},
+        "status": "running",
+        "starts_at": "2026-12-01T00:00:00Z",
+        "ends_at": "2026-12-20T00:00:00Z",
+        "hyperparameters_digest": _digest(f"hp {run_id}"),
+        "data_order_seed_digest": _digest(f"seed {run_id}"),
+        "evidence": [f"log:{len(run_id)}"],
+    }
+    base.update(over)
+    return base
+
+
+def _digest(tag: str) -> str:
+    return (tag.encode().hex() * 64)[:64]
+
+
+def test_chips_outside_the_declared_list_are_a_warning_below_the_material_share() -> None:
+    """A run whose records came from a chip its declaration does not name, one chip in twenty,
+    is a warning naming the chip, the share and the log entries."""
+    chips = [f"g{i:02d}" for i in range(20)]
+    (f,) = found(
+        FindingKind.TAG_MISMATCH,
+        run(
+            "r1",
+            declared_chips=chips[:19],
+            chips=chips,
+            clusters=["c1"],
+        ),
+    )
+    assert (f.subject, f.severity) == ("run:r1", Severity.WARNING)
+    assert "1 of its 20 reporting chip(s) (5%) not among the 19 its declaration names (g19)" in (
+        f.explanation
+    )
+    assert f.evidence == ("log:2",)
+    assert dict(f.figures)["foreign_chips"] == 1
+
+
+def test_a_material_share_of_foreign_chips_is_serious() -> None:
+    """From a tenth of the run's reporting chips outside its declared list, the mismatch is
+    serious."""
+    chips = [f"g{i:02d}" for i in range(10)]
+    (f,) = found(
+        FindingKind.TAG_MISMATCH,
+        run(
+            "r1",
+            declared_chips=chips[:9],
+            chips=chips,
+            clusters=["c1"],
+        ),
+    )
+    assert f.severity is Severity.SERIOUS
+    assert dict(f.figures)["foreign_share"] == 0.1
+
+
+def test_records_from_an_undeclared_cluster_are_serious() -> None:
+    """Compute tagged to a run from a cluster other than its declared one is serious and names
+    that cluster."""
+    (f,) = found(
+        FindingKind.TAG_MISMATCH,
+        run(
+            "r1",
+            chips=["g1", "h1"],
+            clusters=["c1", "c2"],
+        ),
+    )
+    assert f.severity is Severity.SERIOUS
+    assert "cluster(s) c2 besides its declared cluster c1" in f.explanation
+
+
+def test_records_from_the_declared_chips_only_raise_nothing() -> None:
+    """A run whose records came only from its declared cluster and chips has no mismatch."""
+    assert not found(
+        FindingKind.TAG_MISMATCH,
+        run(
+            "r1",
+            declared_chips=["g1", "g2"],
+            chips=["g1", "g2"],
+            clusters=["c1"],
+        ),
+    )
+
+
+def split(**over: Any) -> list[dict[str, Any]]:
+    a = run(
+        "ra",
+        declared={"value": 6e23},
+        hyperparameters_digest=HP,
+        data_order_seed_digest=_digest("a"),
+    )
+    b = run(
+        "rb",
+        cluster="c2",
+        facility="f2",
+        declared={"value": 6e23},
+        hyperparameters_digest=HP,
+        data_order_seed_digest=_digest("b"),
+    )
+    b.update(over)
+    return [a, b]
+
+
+def test_runs_with_one_set_of_hyper_parameters_split_under_the_prohibition_are_suspected() -> None:
+    """Two overlapping runs of one party on two clusters, distinct models, the same declared
+    hyper-parameters, each under the prohibition and above it together: a serious
+    ``split_run_suspected`` on the party that asks for an inspection."""
+    (f,) = found(FindingKind.SPLIT_RUN_SUSPECTED, *split())
+    assert (f.subject, f.severity, f.action, f.tier) == (
+        "party:us",
+        Severity.SERIOUS,
+        Action.INSPECTION,
+        Tier.PROHIBITED,
+    )
+    assert "runs ra, rb" in f.explanation
+    assert "clusters c1 (facility f1), c2 (facility f2)" in f.explanation
+    assert "same hyper-parameters" in f.explanation
+    assert dict(f.figures)["flop"] == 1.2e24
+    assert dict(f.figures)["threshold"] == 1e24
+
+
+def test_runs_of_two_operators_of_one_party_sharing_a_data_order_are_suspected() -> None:
+    """The same data-order seed links runs of two operators of one party as well."""
+    (f,) = found(
+        FindingKind.SPLIT_RUN_SUSPECTED,
+        *split(
+            operator="lab2",
+            hyperparameters_digest=_digest("z"),
+            data_order_seed_digest=_digest("a"),
+        ),
+    )
+    assert f.subject == "party:us"
+    assert "same data order" in f.explanation
+
+
+def test_runs_that_do_not_overlap_share_nothing_or_differ_in_party_are_not_linked() -> None:
+    """No suspicion when the windows do not overlap, when nothing declared coincides, when the
+    parties differ, or when one cluster runs both."""
+    later = {"starts_at": "2026-12-20T00:00:00Z", "ends_at": "2026-12-30T00:00:00Z"}
+    for over in (
+        later,
+        {"hyperparameters_digest": _digest("z")},
+        {"party": "uk"},
+        {"cluster": "c1"},
+    ):
+        assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *split(**over)), over
+
+
+def test_a_group_already_above_the_tier_alone_is_not_suspected() -> None:
+    """A tier one run crosses alone is that run's finding, not a split's."""
+    assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *split(declared={"value": 2e24}))
