@@ -386,6 +386,21 @@ def test_a_finding_filed_after_the_log_moved_on_is_refused(
         assert client.get("/v1/log").json()["size"] == size
 
 
+def test_a_finding_filed_without_its_log_size_still_reads(audited: Audited, tmp_path: Path) -> None:
+    """A filed finding written before ``log_size`` was kept (by an earlier build) is read and
+    folded, not set aside: logs already written stay readable."""
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    body = {k: v for k, v in audited.proposals[0].items() if k != "index"}
+    body["proposal_id"] = "older-1"
+    body["finding"] = {k: v for k, v in body["finding"].items() if k != "log_size"}
+    service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
+    with TestClient(create_app(service)) as client:
+        older = sign_statement("gov.proposal/v1", body, audited.world.keys["secretariat"])
+        resp = client.post("/v1/statements", json=older.to_json())
+        assert resp.status_code == 201, resp.text
+        assert client.get("/v1/proposals/older-1").status_code == 200
+
+
 def test_a_proposal_about_another_subject_than_its_finding_fails_the_audit(
     audited: Audited, tmp_path: Path
 ) -> None:

@@ -9,11 +9,12 @@ it; without one the report says unanchored (ADR 0014).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine, func, select
@@ -237,15 +238,17 @@ def audit(
             task = display.add_task("auditing entries", total=info.get("size"))
 
             def served_records(index: int, _batch: object) -> Iterator[str] | None:
+                records = client.batch_records(index)
                 try:
-                    first = client.batch_records_page(index, offset=0)
+                    first = next(records, None)
                 except ClientError as exc:
                     if exc.status != 404:
                         raise
                     # A server that serves no records (an older release, or one that withholds
                     # them): the batch is counted as taken on the secretariat's word.
                     return None
-                return _served_pages(client, index, first)
+                served = records if first is None else itertools.chain([first], records)
+                return (str(record["line"]) for record in served)
 
             report, _ = audit_log(
                 counted(entries, display, task),
@@ -324,18 +327,6 @@ def _audit_store(
     finally:
         engine.dispose()
     return report
-
-
-def _served_pages(client: PausewatchClient, index: int, first: dict[str, Any]) -> Iterator[str]:
-    """The record lines of the batch at ``index``, from its first page on."""
-    page = first
-    while True:
-        for record in page["records"]:
-            yield str(record["line"])
-        nxt = page["next"]
-        if nxt is None:
-            return
-        page = client.batch_records_page(index, offset=int(nxt))
 
 
 def _folded_with(engine: Engine) -> str | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pausewatch.detect._statements import (
@@ -35,6 +34,7 @@ from pausewatch.registry._fold import (
     RejectedError,
     Row,
     _Context,
+    _time,
     record_movement,
 )
 from pausewatch.registry._kinds import SubjectKind
@@ -45,10 +45,6 @@ MAX_SEED_LAG = 1_000_000
 index + 1), so that an audit computes the seed from the window of recent roots it keeps for
 witness cosignatures (``MAX_COSIGNATURE_LAG``, the same figure): a plan older than that is
 planned again."""
-
-
-def _time(t: datetime | None) -> str | None:
-    return None if t is None else format_time(t)
 
 
 def _describe(ctx: _Context) -> str:

@@ -142,7 +142,11 @@ def _proposal(ctx: _Context, body: Body) -> None:
         )
     if ctx.get("proposals", body.proposal_id) is not None:
         raise RejectedError(f"proposal {body.proposal_id!r} already exists")
-    if body.finding is not None and body.finding.log_size != ctx.index:
+    if (
+        body.finding is not None
+        and body.finding.log_size is not None
+        and body.finding.log_size != ctx.index
+    ):
         # A filed finding rests on the log the policy read: entries that came in between
         # would make it one no audit can find again (docs/adr/0019).
         raise RejectedError(

@@ -106,10 +106,11 @@ class FiledFinding(Body):
     evaluated_at: UtcDatetime
     """When the policy was evaluated (the clerk's time; no later than the entry's
     integration)."""
-    log_size: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    log_size: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
     """The entries the policy was evaluated over: the proposal must be the very next entry
     (the fold refuses it otherwise), so that the log before it is exactly what the policy read
-    and an audit finds the finding again from the entries alone (docs/adr/0019)."""
+    and an audit finds the finding again from the entries alone (docs/adr/0019). The clerk
+    always names it; findings filed before it was kept (none) still read."""
 
 
 @statement_kind("gov.proposal/v1")
