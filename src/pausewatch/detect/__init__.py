@@ -108,7 +108,7 @@ from pausewatch.detect._daily import (
     DayPoint,
     FacilityBalances,
     facility_balances,
-    tested_series,
+    series_tested,
 )
 from pausewatch.detect._draw import (
     DRAW_DOMAIN,
@@ -253,11 +253,11 @@ __all__ = [
     "records_of",
     "roll_up",
     "sample_size",
+    "series_tested",
     "simulated_traces",
     "sitmuf",
     "standardised",
     "sum_of",
-    "tested_series",
     "two_sided_arl",
     "workload_features",
     "z_quantile",

@@ -311,7 +311,7 @@ class DayPoint:
         }
 
 
-def tested_series(
+def series_tested(
     balances: Sequence[Balance], alpha_year: float = ALPHA_PER_TEST
 ) -> tuple[DayPoint, ...]:
     """SITMUF of a series of daily balances (oldest first), the one-shot test on each residual
@@ -603,7 +603,7 @@ def facility_balances(
                 continue
             allowance, evidence = _allowance(workloads.get(fid, []), day, peak_of)
             counters.append(counters_balance(fid, day, chip_days[day], allowance, evidence))
-        series[BalanceKind.COMPUTE_COUNTERS] = tested_series(counters)
+        series[BalanceKind.COMPUTE_COUNTERS] = series_tested(counters)
         out.append(
             FacilityBalances(
                 fid,
@@ -637,7 +637,7 @@ def _meter_series(
         and any(m in meter_days[d].seconds for m in ids)
     ]
     energy = [energy_balance(fid, d, meter_days[d], chip_days.get(d, ChipDay())) for d in days]
-    out = {BalanceKind.ENERGY: tested_series(energy)}
+    out = {BalanceKind.ENERGY: series_tested(energy)}
     fleet = _fleet(registry, metered)
     if fleet:
         total: dict[str, float] = {}
@@ -654,7 +654,7 @@ def _meter_series(
             ]
         except BalanceError:
             compute = []
-        out[BalanceKind.COMPUTE_ENERGY] = tested_series(compute)
+        out[BalanceKind.COMPUTE_ENERGY] = series_tested(compute)
     return out
 
 
@@ -681,5 +681,5 @@ __all__ = [
     "in_control_arl",
     "limits",
     "per_day_alpha",
-    "tested_series",
+    "series_tested",
 ]

@@ -1130,8 +1130,8 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             },
         )
     _merge_totals(ctx, "tel_clusters", "cluster_id", agg.clusters, ClusterTotals)
-    for cluster_id, totals in sorted(agg.clusters.items()):
-        _merge_days(ctx, cluster_id, totals.days)
+    for cluster_id, cluster_totals in sorted(agg.clusters.items()):
+        _merge_days(ctx, cluster_id, cluster_totals.days)
     for gap in body.gaps:
         ctx.set(
             "tel_gaps",
