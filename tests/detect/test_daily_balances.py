@@ -158,7 +158,7 @@ def alarms_of(w: World, days: int) -> dict[tuple[str, str], int]:
 def test_the_limits_give_the_stated_false_alarm_rate_per_facility_year() -> None:
     """The one-shot limit is z at the per-day alpha, and the CUSUM's h has the in-control run
     length whose alarm falls within a year with probability ALPHA_PER_TEST."""
-    assert ALPHA_PER_TEST * 6 == pytest.approx(FALSE_ALARMS_PER_FACILITY_YEAR)
+    assert pytest.approx(FALSE_ALARMS_PER_FACILITY_YEAR) == ALPHA_PER_TEST * 6
     daily = per_day_alpha(ALPHA_PER_TEST)
     assert 1 - (1 - daily) ** DAYS_PER_YEAR == pytest.approx(ALPHA_PER_TEST)
     z, h = limits()
