@@ -30,6 +30,7 @@ import functools
 import itertools
 import json
 import math
+import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -546,11 +547,35 @@ def _closed(day: date, at: datetime) -> bool:
     return day_period(day).end + DAY_CLOSES_AFTER <= at
 
 
+_CACHE: dict[tuple[int, int, date, str | None], tuple[Any, tuple[FacilityBalances, ...]]] = {}
+_CACHE_SIZE = 32
+
+
 def facility_balances(
     registry: Registry, at: datetime, *, facility: str | None = None
 ) -> tuple[FacilityBalances, ...]:
     """Every facility's daily balances over the days closed at ``at`` (or one facility's), in
-    id order; a facility with neither a meter nor telemetry has empty series."""
+    id order; a facility with neither a meter nor telemetry has empty series.
+
+    The answer depends on the views and on which days are closed only, so it is kept for the
+    registry's fold position and the last closed day: the policy's facts, ``/metrics`` and the
+    API asking at one log size within one day compute it once.
+    """
+    cutoff = (at - DAY_CLOSES_AFTER).date()
+    key = (id(registry), registry.applied, cutoff, facility)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is registry:
+        return hit[1]
+    found = _facility_balances(registry, at, facility)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (weakref.ref(registry), found)
+    return found
+
+
+def _facility_balances(
+    registry: Registry, at: datetime, facility: str | None
+) -> tuple[FacilityBalances, ...]:
     views = registry.views
     clusters_of: dict[str, list[str]] = {}
     for (cid,), row in views["clusters"].items():
