@@ -34,7 +34,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
 (sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
-docs/adr/0025-independent-sources.md (the signed sources).
+docs/adr/0025-independent-sources.md (the signed sources); the detectors' measured performance
+is published on the log as ``detect.evaluation/v1`` (:mod:`._published`,
+docs/adr/0031-detection-page.md).
 """
 
 from pausewatch.detect._alarm import (
@@ -105,6 +107,12 @@ from pausewatch.detect._draw import (
     draw_from_checkpoint,
     draw_indices,
 )
+from pausewatch.detect._published import (
+    DetectionEvaluation,
+    EvaluatedKind,
+    evaluation_body,
+    report_digest,
+)
 from pausewatch.detect._sampling import (
     SamplingPlan,
     approximate_sample_size,
@@ -170,7 +178,9 @@ __all__ = [
     "ChipShip",
     "CusumPath",
     "DetectionError",
+    "DetectionEvaluation",
     "Efficiency",
+    "EvaluatedKind",
     "Export",
     "FalseAlarmRate",
     "InspectionPlan",
@@ -221,6 +231,7 @@ __all__ = [
     "draw_indices",
     "energy_unaccounted",
     "evaluate_workload_classification",
+    "evaluation_body",
     "fit_on_simulation",
     "fleet_flop_per_joule",
     "flop_from_energy",
@@ -232,6 +243,7 @@ __all__ = [
     "plan",
     "reading_digest",
     "records_of",
+    "report_digest",
     "roll_up",
     "sample_size",
     "simulated_traces",

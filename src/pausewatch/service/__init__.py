@@ -32,7 +32,13 @@ from pausewatch.service._telemetry import (
     iter_stored_records,
     stored_records,
 )
-from pausewatch.service._views import chip_report, evaluation, run_report, view_page
+from pausewatch.service._views import (
+    chip_report,
+    detection_evaluation,
+    evaluation,
+    run_report,
+    view_page,
+)
 from pausewatch.service._witnessing import (
     WitnessDistributor,
     WitnessEndpoint,
@@ -62,6 +68,7 @@ __all__ = [
     "WitnessEndpoint",
     "add_checkpoint_body",
     "chip_report",
+    "detection_evaluation",
     "clerk",
     "decode_statement",
     "due_decisions",

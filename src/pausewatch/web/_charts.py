@@ -310,3 +310,77 @@ def coverage_chart(clusters: list[dict[str, Any]]) -> Figure:
         "yaxis": {"title": {"text": "H100-equivalents"}},
     }
     return {"data": data, "layout": layout}
+
+
+def balance_chart(
+    facility_id: str, kind: str, unit: str, periods: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One balance of a facility over its periods (``GET /v1/detect/balances``): above, each
+    period's balance with its one-sigma bar against the one-shot test's limit; below, Page's
+    CUSUM on the standardised balances against its decision interval. Periods that alarmed are
+    marked on both (``meta.role`` ``alarm``)."""
+    xs = [plot_time(p["start"]) for p in periods]
+    alarmed = [p for p in periods if p.get("alarm")]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": f"balance ({unit}, ±1σ)",
+            "x": xs,
+            "y": [p["value"] for p in periods],
+            "error_y": {"type": "data", "array": [p["sigma"] for p in periods], "visible": True},
+            "meta": {"role": "balance", "unit": unit},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "one-shot limit",
+            "x": xs,
+            "y": [p["one_shot_limit"] for p in periods],
+            "line": {"dash": "dash", "color": "#c0392b", "shape": "hv"},
+            "meta": {"role": "one_shot_limit"},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "CUSUM (standardised)",
+            "x": xs,
+            "y": [p["cusum"] for p in periods],
+            "xaxis": "x",
+            "yaxis": "y2",
+            "meta": {"role": "cusum"},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "decision interval h",
+            "x": xs,
+            "y": [p["cusum_limit"] for p in periods],
+            "xaxis": "x",
+            "yaxis": "y2",
+            "line": {"dash": "dash", "color": "#d08000", "shape": "hv"},
+            "meta": {"role": "cusum_limit"},
+        },
+    ]
+    if alarmed:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "alarm",
+                "x": [plot_time(p["start"]) for p in alarmed],
+                "y": [p["value"] for p in alarmed],
+                "text": [str(p["alarm"]) for p in alarmed],
+                "marker": {"size": 14, "symbol": "x", "color": "#c0392b"},
+                "meta": {"role": "alarm"},
+            }
+        )
+    layout = {
+        **_LAYOUT,
+        "height": 460,
+        "xaxis": {"title": {"text": "balance period (UTC day)"}, "type": "date", "anchor": "y2"},
+        "yaxis": {"title": {"text": unit}, "domain": [0.5, 1], "exponentformat": "power"},
+        "yaxis2": {"title": {"text": "CUSUM"}, "domain": [0, 0.4], "rangemode": "tozero"},
+        "meta": {"facility": facility_id, "kind": kind},
+    }
+    return {"id": f"{facility_id}-{kind}", "figure": {"data": data, "layout": layout}}
