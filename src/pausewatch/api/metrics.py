@@ -85,6 +85,12 @@ class FindingCounts:
     """How long the evaluation took."""
     chips_unaccounted: dict[str, int] = field(default_factory=dict)
     """Chips unaccounted for per party (docs/adr/0026), computed with the findings."""
+    chips_exported: dict[str, int] = field(default_factory=dict)
+    """Chips a party's operators exported to non-parties, computed with the findings."""
+    inspections: dict[str, int] = field(default_factory=dict)
+    """Inspection reports on the log per facility."""
+    inspections_discrepant: dict[str, int] = field(default_factory=dict)
+    """Of those, reports that found chips missing, seals broken or the registry contradicted."""
 
 
 class FindingsCache:
@@ -132,15 +138,27 @@ class FindingsCache:
 
     def _compute(self, size: int) -> FindingCounts:
         started = time.perf_counter()
-        chips = {
-            party["id"]: int(party["unaccounted"]["count"])
-            for party in chip_report(self.service.state)["parties"]
+        report = chip_report(self.service.state)
+        chips = {party["id"]: int(party["unaccounted"]["count"]) for party in report["parties"]}
+        detection: dict[str, Any] = {
+            "chips_unaccounted": chips,
+            "chips_exported": {
+                party["id"]: int(party["exported"]["count"]) for party in report["parties"]
+            },
+            "inspections": {},
+            "inspections_discrepant": {},
         }
+        for found in report["inspections"]:
+            facility = found["facility_id"]
+            amiss = found["missing"] or found["discrepancies"] or found["seals_broken"]
+            detection["inspections"][facility] = detection["inspections"].get(facility, 0) + 1
+            discrepant = detection["inspections_discrepant"]
+            discrepant[facility] = discrepant.get(facility, 0) + (1 if amiss else 0)
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
             return FindingCounts(
-                size, False, seconds=time.perf_counter() - started, chips_unaccounted=chips
+                size, False, seconds=time.perf_counter() - started, **detection
             )
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
@@ -154,7 +172,7 @@ class FindingsCache:
             severities,
             obligations,
             seconds=time.perf_counter() - started,
-            chips_unaccounted=chips,
+            **detection,
         )
 
 
@@ -239,6 +257,32 @@ class _ServiceCollector:
         for party, count in sorted(counts.chips_unaccounted.items()):
             chips.add_metric((party,), count)
         yield chips
+        exported = GaugeMetricFamily(
+            "pausewatch_chips_exported",
+            "Chips a party's operators exported to non-parties, per party (cached with the "
+            "findings).",
+            labels=("party",),
+        )
+        for party, count in sorted(counts.chips_exported.items()):
+            exported.add_metric((party,), count)
+        yield exported
+        inspections = GaugeMetricFamily(
+            "pausewatch_inspections",
+            "Inspection reports on the log per facility (cached with the findings).",
+            labels=("facility",),
+        )
+        for facility, count in sorted(counts.inspections.items()):
+            inspections.add_metric((facility,), count)
+        yield inspections
+        discrepant = GaugeMetricFamily(
+            "pausewatch_inspections_with_discrepancies",
+            "Inspection reports per facility that found chips missing, seals broken or the "
+            "registry contradicted (cached with the findings).",
+            labels=("facility",),
+        )
+        for facility, count in sorted(counts.inspections_discrepant.items()):
+            discrepant.add_metric((facility,), count)
+        yield discrepant
         yield _gauge(
             "pausewatch_findings_log_size",
             "The log size at which the findings were last evaluated.",

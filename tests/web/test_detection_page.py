@@ -1,0 +1,287 @@
+"""The Detection page and the non-party view through FastAPI's test client: each shows what
+the JSON API answers (chip balances, exports, inspections, the latest published evaluation),
+balances in the shape of ``GET /v1/detect/balances`` are drawn with their limits, and the
+detection gauges of ``/metrics`` count inspections and exports (issue 16, item 7)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from pausewatch.api import create_app
+from pausewatch.web import _pages
+from web.detection_world import REPORT, DetectionWorld
+from web.world import HOSTILE_TEXT, fields, text
+
+
+@pytest.fixture(scope="module")
+def client(detection_world: DetectionWorld) -> TestClient:
+    # manage=False: the world's service is started and closed by its own fixture.
+    return TestClient(create_app(detection_world.service, manage=False))
+
+
+def page(client: TestClient, path: str) -> str:
+    r = client.get(path)
+    assert r.status_code == 200, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html")
+    return str(r.text)
+
+
+def api(client: TestClient, path: str, **params: Any) -> Any:
+    r = client.get(path, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def period(day: int, value: float, cusum: float, alarm: str | None = None) -> dict[str, Any]:
+    """One period of a C4 balance: a day of March 2027 with sigma 1e9 J."""
+    return {
+        "start": f"2027-03-{day:02d}T00:00:00Z",
+        "end": f"2027-03-{day + 1:02d}T00:00:00Z",
+        "value": value,
+        "sigma": 1e9,
+        "standardised": value / 1e9,
+        "cusum": cusum,
+        "one_shot_limit": 3.4e9,
+        "cusum_limit": 4.1,
+        "alarm": alarm,
+    }
+
+
+def c4_report() -> dict[str, Any]:
+    """Balances in the JSON of ``GET /v1/detect/balances``: facility f1's energy balance over
+    five days, the fourth alarming the one-shot test and the fifth the CUSUM; no compute."""
+    energy = [
+        period(1, 2e8, 0.0),
+        period(2, -5e8, 0.0),
+        period(3, 1.5e9, 1.0),
+        period(4, 4.0e9, 4.5, "one_shot"),
+        period(5, 2.5e9, 6.5, "cusum"),
+    ]
+    return {
+        "period": "P1D",
+        "false_alarms_per_facility_year": 0.05,
+        "facilities": [
+            {
+                "facility_id": "f1",
+                "operator_id": "lab",
+                "party_id": "us",
+                "meters": ["meter-1"],
+                "balances": {"energy": energy, "compute_energy": [], "compute_counters": []},
+            }
+        ],
+    }
+
+
+def figure(html: str, chart_id: str) -> dict[str, Any]:
+    found = re.search(
+        rf'<script type="application/json" id="figure-{re.escape(chart_id)}">(.*?)</script>',
+        html,
+        re.S,
+    )
+    assert found is not None, chart_id
+    value: dict[str, Any] = json.loads(found[1])
+    return value
+
+
+def by_role(fig: dict[str, Any], role: str) -> dict[str, Any]:
+    (trace,) = [t for t in fig["data"] if t["meta"]["role"] == role]
+    return trace
+
+
+def test_the_detection_page_is_in_the_navigation(client: TestClient) -> None:
+    """Every page links the Detection page, which marks itself as the current one."""
+    assert 'href="/ui/detection"' in page(client, "/ui/")
+    html = page(client, "/ui/detection")
+    assert re.search(r'<a href="/ui/detection" aria-current="page"', html)
+
+
+def test_chip_balances_per_party_and_operator_are_the_apis(client: TestClient) -> None:
+    """Each party's and operator's row shows the figures of GET /v1/detect/chips: here chip-4,
+    shipped and never placed, is unaccounted for with its shipment's entry as evidence."""
+    chips = api(client, "/v1/detect/chips")
+    html = page(client, "/ui/detection")
+    accounts = [*chips["parties"], *chips["operators"]]
+    assert {(a["scope"], a["id"]) for a in accounts} == {("party", "us"), ("operator", "lab")}
+    for account in accounts:
+        row = re.search(rf'<tr data-account="{account["scope"]}:{account["id"]}"[^>]*>(.*?)</tr>', html, re.S)
+        assert row is not None
+        shown = fields(row[1])
+        for name in ("shipped", "installed", "exported", "reporting", "dark"):
+            assert shown[f"account-{name}"][0]["text"] == str(account[name]["count"]), name
+        assert shown["account-unaccounted"][0]["text"] == "1idschip-4"  # the count, then the ids
+        assert account["unaccounted"]["chips"] == ["chip-4"]
+        assert f'href="/ui/log/{account["evidence"][0]}"' in row[1]
+    assert text(html, "unaccounted-total") == "1 across parties"
+
+
+def test_exports_are_listed_with_destination_and_entry(
+    client: TestClient, detection_world: DetectionWorld
+) -> None:
+    """The export to a non-party is a row with its chips, destination, entity, licence and log
+    entry, and the count at a glance is the API's."""
+    html = page(client, "/ui/detection")
+    row = re.search(r'<tr data-export="exp-1">(.*?)</tr>', html, re.S)
+    assert row is not None
+    for shown in ("ZZ", "Elsewhere Compute Ltd", "LIC-0042", "chip-5"):
+        assert shown in row[1]
+    assert f'href="/ui/log/{detection_world.indices["exp-1"]}"' in row[1]
+    assert text(html, "exported-total") == "1"
+
+
+def test_an_inspection_shows_its_draw_findings_and_seed(
+    client: TestClient, detection_world: DetectionWorld
+) -> None:
+    """plan-1's card shows the chips drawn, found present and missing, each seal, the meter
+    read on site, what contradicts the registry and the root that seeded the draw (the view's),
+    with the inspection_discrepancy finding; plan-2, unreported, says so."""
+    html = page(client, "/ui/detection")
+    (report,) = api(client, "/v1/views/inspection_reports")["rows"]
+    card = re.search(r'<article class="inspection" data-plan="plan-1">(.*?)</article>', html, re.S)
+    assert card is not None
+    shown = {name: records[0]["text"] for name, records in fields(card[1]).items()}
+    assert shown["plan-sample"] == "chip-2, chip-3"
+    assert shown["plan-present"] == "chip-2, ghost-1"
+    assert shown["plan-missing"] == "chip-3"
+    assert shown["plan-seals"] == "rack-1 broken, rack-2 intact"
+    assert shown["plan-meters"].startswith("meter-1: 7.3e+12 J at 2027-03-01 12:00:00Z")
+    assert shown["plan-discrepancies"] == "ghost-1: not registered"
+    assert shown["plan-drawn"] == "2 of 4 chips installed"
+    assert f"tree of size {report['seed_size']}, root {report['seed_root'][:16]}" in shown["plan-seed"]
+    assert f'title="{report["seed_root"]}"' in card[1]
+    assert shown["plan-result"].startswith("✘ 1 missing, 1 seal(s) broken, 1 discrepancy(ies)")
+    assert ">inspection_discrepancy</span>" in card[1]
+    other = re.search(r'data-plan="plan-2">(.*?)</article>', html, re.S)
+    assert other is not None
+    assert "No report yet." in other[1]
+    assert text(html, "inspected") == "1 of 2 planned"
+    assert text(html, "with-discrepancies") == "1"
+
+
+def test_the_latest_evaluation_is_the_published_one(client: TestClient) -> None:
+    """The evaluation card and table show GET /v1/detect/evaluation: the overall figures, one
+    row per kind with every figure the report gave, the seed ranges and corpus digest; the rest
+    of the report is shown escaped."""
+    published = api(client, "/v1/detect/evaluation")
+    assert published["detection_before_completion"] == 0.962
+    assert published["fit_seeds"] == "0-199"
+    assert published["evaluation_seeds"] == "10000-10299"
+    html = page(client, "/ui/detection")
+    found = fields(html)
+    assert float(found["eval-detection"][0]["attrs"]["data-value"]) == 0.962
+    assert found["eval-detection"][0]["text"] == "96.2%"
+    assert float(found["eval-false-alarms"][0]["attrs"]["data-value"]) == 0.031
+    assert text(html, "eval-fit-seeds") == "0-199"
+    assert text(html, "eval-seeds") == "10000-10299"
+    assert text(html, "eval-corpus") == "ab" * 8
+    for row in REPORT["kinds"]:
+        tr = re.search(rf'<tr data-kind="{row["kind"]}">(.*?)</tr>', html, re.S)
+        assert tr is not None, row["kind"]
+        cells = {k: v[0]["text"] for k, v in fields(tr[1]).items()}
+        assert cells["eval-detection_before_completion"] == f"{row['detection_before_completion']:.4g}"
+    assert "[0.97, 1]" in html  # an interval, as the report gave it
+    assert HOSTILE_TEXT not in html
+    assert "\\u003cimg src=x" in html  # the report, as JSON that no tag can close
+
+
+def test_without_balances_the_page_says_none_is_computed(client: TestClient) -> None:
+    """Where the service computes no balance, the balances section says so and draws no chart
+    (the page loads no plotly.js)."""
+    html = page(client, "/ui/detection")
+    assert text(html, "balances-none") == "No balance is computed by this service."
+    assert "plotly.min.js" not in html
+
+
+def test_balances_are_drawn_with_their_limits_and_cusum(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A facility's energy balance from a report of the C4 shape is charted (balance with its
+    sigma against the one-shot limit, CUSUM against h, the alarming periods marked) and listed
+    latest first with its alarms; empty balances get no chart."""
+    report = c4_report()
+    monkeypatch.setattr(_pages, "balance_report", lambda service, at: report)
+    html = page(client, "/ui/detection")
+    energy = report["facilities"][0]["balances"]["energy"]
+    fig = figure(html, "balance-f1-energy")
+    assert by_role(fig, "balance")["y"] == [p["value"] for p in energy]
+    assert by_role(fig, "balance")["error_y"]["array"] == [p["sigma"] for p in energy]
+    assert by_role(fig, "one_shot_limit")["y"] == [3.4e9] * 5
+    assert by_role(fig, "cusum")["y"] == [p["cusum"] for p in energy]
+    assert by_role(fig, "cusum_limit")["y"] == [4.1] * 5
+    assert by_role(fig, "alarm")["text"] == ["one_shot", "cusum"]
+    assert by_role(fig, "cusum")["yaxis"] == "y2"
+    assert "figure-balance-f1-compute_energy" not in html
+    table = re.search(r'<table class="balances" data-balance="energy">(.*?)</table>', html, re.S)
+    assert table is not None
+    starts = re.findall(r'<tr data-period="([^"]+)"', table[1])
+    assert starts == [p["start"] for p in reversed(energy)]
+    assert [r["text"] for r in fields(table[1])["balance-alarm"]] == ["cusum", "one_shot", "—", "—", "—"]
+    assert text(html, "balance-alarms") == "2"
+    assert text(html, "balance-alarms-energy") == "(2 alarm(s) in 5 period(s))"
+    assert "plotly.min.js" in html
+
+
+def test_balance_sections_keep_the_latest_periods_and_count_every_alarm() -> None:
+    """Over more periods than the table lists, the table keeps the latest ones, in time order
+    from the newest, while the chart and the alarm count take every period."""
+    many = [
+        period(1 + i % 28, float(i), 0.0, "one_shot" if i in (0, 15) else None)
+        for i in range(_pages.TABLE_PERIODS + 6)
+    ]
+    for i, p in enumerate(many):
+        p["start"] = f"2027-{1 + i // 28:02d}-{1 + i % 28:02d}T00:00:00Z"
+    report = c4_report()
+    report["facilities"][0]["balances"] = {"compute_counters": list(reversed(many))}
+    (section,) = _pages.balance_sections(report)
+    (kind,) = section["kinds"]
+    assert kind["kind"] == "compute_counters"
+    assert kind["unit"] == "FLOP"
+    assert kind["alarms"] == 2
+    assert [p["value"] for p in kind["listed"]] == [float(i) for i in reversed(range(6, 20))]
+    assert len(kind["chart"]["figure"]["data"][0]["x"]) == len(many)
+
+
+def test_the_non_party_view_shows_exports_with_their_evidence(
+    client: TestClient, detection_world: DetectionWorld
+) -> None:
+    """The non-party view shows the export's destination, entity, licence, chips and the
+    entries behind it (the chips' shipment, then the export), the chip shipped and never
+    placed with its shipment, and the unregistered chip the inspectors found."""
+    html = page(client, "/ui/detection/non-parties")
+    ship, export = detection_world.indices["ship-1"], detection_world.indices["exp-1"]
+    card = re.search(r'<article class="export" data-export="exp-1">(.*?)</article>', html, re.S)
+    assert card is not None
+    shown = {name: records[0]["text"] for name, records in fields(card[1]).items()}
+    assert shown["np-destination"] == "ZZ"
+    assert shown["np-entity"] == "Elsewhere Compute Ltd"
+    assert shown["np-licence"] == "LIC-0042"
+    assert shown["np-chips"] == "chip-5"
+    assert shown["np-evidence"].startswith(f"#{ship}, #{export}")
+    assert text(html, "np-exported") == "1"
+    assert text(html, "np-destinations") == "ZZ"
+    row = re.search(r'<tr data-operator="lab">(.*?)</tr>', html, re.S)
+    assert row is not None
+    assert fields(row[1])["np-unplaced-chips"][0]["text"] == f"chip-4 (#{ship})"
+    assert ">chips_unaccounted</span>" in row[1]
+    (unknown,) = fields(html)["np-unknown-row"]
+    assert unknown["text"] == f"ghost-1not registeredf1plan-1, #{detection_world.indices['report-1']}"
+
+
+def test_the_metrics_count_inspections_and_exports(client: TestClient) -> None:
+    """/metrics has, per facility, the inspections reported and those that found something
+    amiss, and per party the chips exported, beside the chips unaccounted for."""
+    scrape = client.get("/metrics").text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scrape)
+        for s in family.samples
+    }
+    assert samples[("pausewatch_inspections", (("facility", "f1"),))] == 1
+    assert samples[("pausewatch_inspections_with_discrepancies", (("facility", "f1"),))] == 1
+    assert samples[("pausewatch_chips_exported", (("party", "us"),))] == 1
+    assert samples[("pausewatch_chips_unaccounted", (("party", "us"),))] == 1
