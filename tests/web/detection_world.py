@@ -212,3 +212,43 @@ def build_detection_world(data_dir: Path) -> DetectionWorld:
     submit("detect.evaluation/v1", evaluation_body(REPORT, "eval-2027-03"), "secretariat", "evaluation")
     clock.freeze()
     return DetectionWorld(service, clock, indices)
+
+
+def period(day: int, value: float, cusum: float, alarm: str | None = None) -> dict[str, Any]:
+    """One period of a C4 balance: a day of March 2027 with sigma 1e9 J."""
+    return {
+        "start": f"2027-03-{day:02d}T00:00:00Z",
+        "end": f"2027-03-{day + 1:02d}T00:00:00Z",
+        "value": value,
+        "sigma": 1e9,
+        "standardised": value / 1e9,
+        "cusum": cusum,
+        "one_shot_limit": 3.4e9,
+        "cusum_limit": 4.1,
+        "alarm": alarm,
+    }
+
+
+def c4_report() -> dict[str, Any]:
+    """Balances in the JSON of ``GET /v1/detect/balances``: facility f1's energy balance over
+    five days, the fourth alarming the one-shot test and the fifth the CUSUM; no compute."""
+    energy = [
+        period(1, 2e8, 0.0),
+        period(2, -5e8, 0.0),
+        period(3, 1.5e9, 1.0),
+        period(4, 4.0e9, 4.5, "one_shot"),
+        period(5, 2.5e9, 6.5, "cusum"),
+    ]
+    return {
+        "period": "P1D",
+        "false_alarms_per_facility_year": 0.05,
+        "facilities": [
+            {
+                "facility_id": "f1",
+                "operator_id": "lab",
+                "party_id": "us",
+                "meters": ["meter-1"],
+                "balances": {"energy": energy, "compute_energy": [], "compute_counters": []},
+            }
+        ],
+    }

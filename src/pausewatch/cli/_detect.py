@@ -436,9 +436,10 @@ def publish_cmd(
     if as_json:
         print_json({"evaluation": body, "accepted": accepted})
         return
+    already = " (already on the log: the same statement)" if accepted.get("duplicate") else ""
     out.print(
         f"evaluation {escape(body['evaluation_id'])}: detection before completion "
         f"{body['detection_before_completion']:.3g}, false alarms per facility-year "
         f"{body['false_alarms_per_facility_year']:.3g}, {len(body.get('kinds', []))} kind(s), "
-        f"at log index {accepted['index']}"
+        f"at log index {accepted['index']}{already}"
     )
