@@ -33,7 +33,11 @@ def test_a_list_table_and_seed_pairs_are_lifted_out_of_the_report() -> None:
     }
     body = validated(evaluation_body(report, "e1"))
     assert [(k.kind, k.figures) for k in body.kinds] == [("b", {"x": 1}), ("a", {"x": 2})]
-    assert (body.fit_seeds, body.evaluation_seeds, body.corpus_digest) == ("0-9", "100-109", "12" * 32)
+    assert (body.fit_seeds, body.evaluation_seeds, body.corpus_digest) == (
+        "0-9",
+        "100-109",
+        "12" * 32,
+    )
     assert body.report == {
         "overall": {**OVERALL, "interval": [0.9, 0.99]},
         "seeds": {"fit": [0, 9], "evaluation": [100, 109]},
@@ -81,7 +85,9 @@ _FIGURES = st.dictionaries(
 @given(
     detection=st.floats(0, 1),
     rate=st.floats(0, 1e6),
-    table=st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True), _FIGURES, max_size=8),
+    table=st.dictionaries(
+        st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True), _FIGURES, max_size=8
+    ),
     as_list=st.booleans(),
 )
 def test_any_report_with_its_figures_gives_a_valid_body_that_keeps_them(
@@ -96,7 +102,10 @@ def test_any_report_with_its_figures_gives_a_valid_body_that_keeps_them(
         else table
     )
     report = {
-        "overall": {"detection_before_completion": detection, "false_alarms_per_facility_year": rate},
+        "overall": {
+            "detection_before_completion": detection,
+            "false_alarms_per_facility_year": rate,
+        },
         "by_kind": rows,
     }
     body = validated(evaluation_body(report))

@@ -155,7 +155,12 @@ def build_detection_world(data_dir: Path) -> DetectionWorld:
     submit("chip.export/v1", export, "lab", "exp-1")
     submit(
         "inspector.register/v1",
-        {"inspector_id": "insp-1", "name": "Inspector", "body": "Agency", "key": keys["insp"].signer_id},
+        {
+            "inspector_id": "insp-1",
+            "name": "Inspector",
+            "body": "Agency",
+            "key": keys["insp"].signer_id,
+        },
         "secretariat",
     )
     submit(
@@ -209,7 +214,9 @@ def build_detection_world(data_dir: Path) -> DetectionWorld:
     }
     clock.now = datetime(2027, 3, 1, 13, tzinfo=UTC)
     submit("inspection.report/v1", report, "insp", "report-1")
-    submit("detect.evaluation/v1", evaluation_body(REPORT, "eval-2027-03"), "secretariat", "evaluation")
+    submit(
+        "detect.evaluation/v1", evaluation_body(REPORT, "eval-2027-03"), "secretariat", "evaluation"
+    )
     clock.freeze()
     return DetectionWorld(service, clock, indices)
 

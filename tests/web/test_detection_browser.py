@@ -61,7 +61,10 @@ def detection_url(detection_world: DetectionWorld) -> Iterator[str]:
             thread.join(15)
 
 
-def test_the_balance_chart_plots_the_reports_figures(page: Page, detection_url: str) -> None:
+def test_the_balance_chart_plots_the_reports_figures(
+    page: Page,  # noqa: F811 (the imported fixture)
+    detection_url: str,
+) -> None:
     """Plotly draws facility f1's energy balance, its one-shot limit, its CUSUM and decision
     interval and its two alarms with exactly the report's figures."""
     visit(page, detection_url, "/ui/detection", charts=True)
@@ -79,7 +82,8 @@ def test_the_balance_chart_plots_the_reports_figures(page: Page, detection_url: 
 
 
 def test_the_page_shows_the_apis_chips_inspections_and_evaluation(
-    page: Page, detection_url: str
+    page: Page,  # noqa: F811 (the imported fixture)
+    detection_url: str,
 ) -> None:
     """Chips unaccounted for, the inspection's missing chip and the latest evaluation's
     figures in the browser are the API's."""
@@ -99,7 +103,10 @@ def test_the_page_shows_the_apis_chips_inspections_and_evaluation(
     assert page.evaluate("() => window.__pwned") is None
 
 
-def test_the_non_party_view_shows_the_export(page: Page, detection_url: str) -> None:
+def test_the_non_party_view_shows_the_export(
+    page: Page,  # noqa: F811 (the imported fixture)
+    detection_url: str,
+) -> None:
     """The non-party view lists the export with its entity and licence as the API has them."""
     visit(page, detection_url, "/ui/detection/non-parties")
     (export,) = api(detection_url, "/v1/detect/chips")["exports"]

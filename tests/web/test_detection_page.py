@@ -69,7 +69,9 @@ def test_chip_balances_per_party_and_operator_are_the_apis(client: TestClient) -
     accounts = [*chips["parties"], *chips["operators"]]
     assert {(a["scope"], a["id"]) for a in accounts} == {("party", "us"), ("operator", "lab")}
     for account in accounts:
-        row = re.search(rf'<tr data-account="{account["scope"]}:{account["id"]}"[^>]*>(.*?)</tr>', html, re.S)
+        row = re.search(
+            rf'<tr data-account="{account["scope"]}:{account["id"]}"[^>]*>(.*?)</tr>', html, re.S
+        )
         assert row is not None
         shown = fields(row[1])
         for name in ("shipped", "installed", "exported", "reporting", "dark"):
@@ -112,7 +114,9 @@ def test_an_inspection_shows_its_draw_findings_and_seed(
     assert shown["plan-meters"].startswith("meter-1: 7.3e+12 J at 2027-03-01 12:00:00Z")
     assert shown["plan-discrepancies"] == "ghost-1: not registered"
     assert shown["plan-drawn"] == "2 of 4 chips installed"
-    assert f"tree of size {report['seed_size']}, root {report['seed_root'][:16]}" in shown["plan-seed"]
+    assert (
+        f"tree of size {report['seed_size']}, root {report['seed_root'][:16]}" in shown["plan-seed"]
+    )
     assert f'title="{report["seed_root"]}"' in card[1]
     assert shown["plan-result"].startswith("✘ 1 missing, 1 seal(s) broken, 1 discrepancy(ies)")
     assert ">inspection_discrepancy</span>" in card[1]
@@ -143,7 +147,9 @@ def test_the_latest_evaluation_is_the_published_one(client: TestClient) -> None:
         tr = re.search(rf'<tr data-kind="{row["kind"]}">(.*?)</tr>', html, re.S)
         assert tr is not None, row["kind"]
         cells = {k: v[0]["text"] for k, v in fields(tr[1]).items()}
-        assert cells["eval-detection_before_completion"] == f"{row['detection_before_completion']:.4g}"
+        assert (
+            cells["eval-detection_before_completion"] == f"{row['detection_before_completion']:.4g}"
+        )
     assert "[0.97, 1]" in html  # an interval, as the report gave it
     assert HOSTILE_TEXT not in html
     assert "\\u003cimg src=x" in html  # the report, as JSON that no tag can close
@@ -180,7 +186,13 @@ def test_balances_are_drawn_with_their_limits_and_cusum(
     assert table is not None
     starts = re.findall(r'<tr data-period="([^"]+)"', table[1])
     assert starts == [p["start"] for p in reversed(energy)]
-    assert [r["text"] for r in fields(table[1])["balance-alarm"]] == ["cusum", "one_shot", "—", "—", "—"]
+    assert [r["text"] for r in fields(table[1])["balance-alarm"]] == [
+        "cusum",
+        "one_shot",
+        "—",
+        "—",
+        "—",
+    ]
     assert text(html, "balance-alarms") == "2"
     assert text(html, "balance-alarms-energy") == "(2 alarm(s) in 5 period(s))"
     assert "plotly.min.js" in html
@@ -229,7 +241,9 @@ def test_the_non_party_view_shows_exports_with_their_evidence(
     assert fields(row[1])["np-unplaced-chips"][0]["text"] == f"chip-4 (#{ship})"
     assert ">chips_unaccounted</span>" in row[1]
     (unknown,) = fields(html)["np-unknown-row"]
-    assert unknown["text"] == f"ghost-1not registeredf1plan-1, #{detection_world.indices['report-1']}"
+    assert (
+        unknown["text"] == f"ghost-1not registeredf1plan-1, #{detection_world.indices['report-1']}"
+    )
 
 
 def test_the_metrics_count_inspections_and_exports(client: TestClient) -> None:

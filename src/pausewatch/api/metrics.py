@@ -157,9 +157,7 @@ class FindingsCache:
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
-            return FindingCounts(
-                size, False, seconds=time.perf_counter() - started, **detection
-            )
+            return FindingCounts(size, False, seconds=time.perf_counter() - started, **detection)
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
             severities[finding.severity.value] += 1

@@ -58,7 +58,9 @@ class EvaluatedKind(BaseModel):
     """One row of the per-kind table: a defection kind and its figures as the report has them
     (probability of detection before completion, median time to detection, intervals...)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
 
     kind: Name
     """The defection kind (``undeclared_training``, ``diversion``...)."""
@@ -156,9 +158,7 @@ def report_digest(report: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(dict(report))).hexdigest()
 
 
-def evaluation_body(
-    report: Mapping[str, Any], evaluation_id: str | None = None
-) -> dict[str, Any]:
+def evaluation_body(report: Mapping[str, Any], evaluation_id: str | None = None) -> dict[str, Any]:
     """The body of a ``detect.evaluation/v1`` statement from the JSON report of ``pausewatch
     detect evaluate`` (``evaluation_id`` by default ``detect-eval-`` and the first 16 hex digits
     of :func:`report_digest`). Raises :class:`ValueError` with one line when the report lacks
@@ -183,14 +183,18 @@ def evaluation_body(
         if key in rest:
             body["kinds"] = _rows(rest.pop(key))
             break
-    seeds = rest.get("seeds") if isinstance(rest.get("seeds"), Mapping) else {}
+    raw_seeds = rest.get("seeds")
+    seeds: Mapping[str, Any] = raw_seeds if isinstance(raw_seeds, Mapping) else {}
     fit = rest.pop("fit_seeds", None) or seeds.get("fit") or seeds.get("calibration")
-    evaluated = rest.pop("evaluation_seeds", None) or seeds.get("evaluation") or seeds.get("evaluate")
+    evaluated = (
+        rest.pop("evaluation_seeds", None) or seeds.get("evaluation") or seeds.get("evaluate")
+    )
     if fit is not None:
         body["fit_seeds"] = _seeds(fit)
     if evaluated is not None:
         body["evaluation_seeds"] = _seeds(evaluated)
-    corpus = rest.get("corpus") if isinstance(rest.get("corpus"), Mapping) else {}
+    raw_corpus = rest.get("corpus")
+    corpus: Mapping[str, Any] = raw_corpus if isinstance(raw_corpus, Mapping) else {}
     digest = rest.pop("corpus_digest", None) or corpus.get("digest")
     if isinstance(digest, str) and _DIGEST.match(digest):
         body["corpus_digest"] = digest

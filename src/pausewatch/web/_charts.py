@@ -325,7 +325,7 @@ def balance_chart(
         {
             "type": "scatter",
             "mode": "lines+markers",
-            "name": f"balance ({unit}, ±1σ)",
+            "name": f"balance ({unit}, ±1 s.d.)",
             "x": xs,
             "y": [p["value"] for p in periods],
             "error_y": {"type": "data", "array": [p["sigma"] for p in periods], "visible": True},
