@@ -58,6 +58,7 @@ STATE_TABLES = EVAL_TABLES | {
     "det_inspection_plans",
     "det_inspection_reports",
     "det_workloads",
+    "det_cluster_days",
     "det_evaluations",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}

@@ -222,17 +222,19 @@ def build_detection_world(data_dir: Path) -> DetectionWorld:
 
 
 def period(day: int, value: float, cusum: float, alarm: str | None = None) -> dict[str, Any]:
-    """One period of a C4 balance: a day of March 2027 with sigma 1e9 J."""
+    """One period of a C4 balance: a day of March 2027 with sigma 1e9 J, its limits on the
+    standardised residual (one-shot) and on the CUSUM."""
     return {
-        "start": f"2027-03-{day:02d}T00:00:00Z",
-        "end": f"2027-03-{day + 1:02d}T00:00:00Z",
+        "start": f"2027-03-{day:02d}T00:00:00+00:00",
+        "end": f"2027-03-{day + 1:02d}T00:00:00+00:00",
         "value": value,
         "sigma": 1e9,
         "standardised": value / 1e9,
         "cusum": cusum,
-        "one_shot_limit": 3.4e9,
+        "one_shot_limit": 3.4,
         "cusum_limit": 4.1,
         "alarm": alarm,
+        "evidence": [f"log:{day}"],
     }
 
 

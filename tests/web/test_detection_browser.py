@@ -65,18 +65,24 @@ def test_the_balance_chart_plots_the_reports_figures(
     page: Page,  # noqa: F811 (the imported fixture)
     detection_url: str,
 ) -> None:
-    """Plotly draws facility f1's energy balance, its one-shot limit, its CUSUM and decision
-    interval and its two alarms with exactly the report's figures."""
+    """Plotly draws facility f1's energy balance, its standardised residual against the
+    one-shot limit, its CUSUM against the decision interval and its alarms with exactly the
+    report's figures."""
     visit(page, detection_url, "/ui/detection", charts=True)
     energy = REPORT["facilities"][0]["balances"]["energy"]
     figure = page.evaluate(FIGURE, "chart-balance-f1-energy")
-    traces: dict[str, dict[str, Any]] = {t["meta"]["role"]: t for t in figure["data"]}
+    traces: dict[str, dict[str, Any]] = {
+        ":".join(filter(None, (t["meta"]["role"], t["meta"].get("test")))): t
+        for t in figure["data"]
+    }
     assert traces["balance"]["x"] == [plot_time(p["start"]) for p in energy]
     assert floats(traces["balance"]["y"]) == [p["value"] for p in energy]
+    assert floats(traces["standardised"]["y"]) == [p["standardised"] for p in energy]
     assert floats(traces["one_shot_limit"]["y"]) == [p["one_shot_limit"] for p in energy]
     assert floats(traces["cusum"]["y"]) == [p["cusum"] for p in energy]
     assert floats(traces["cusum_limit"]["y"]) == [p["cusum_limit"] for p in energy]
-    assert traces["alarm"]["text"] == ["one_shot", "cusum"]
+    assert floats(traces["alarm:one_shot"]["y"]) == [energy[3]["standardised"]]
+    assert floats(traces["alarm:cusum"]["y"]) == [energy[4]["cusum"]]
     assert page.locator("[id='chart-balance-f1-energy'] .main-svg").count() > 0
     assert field(page, "balance-alarms") == "2"
 

@@ -155,47 +155,40 @@ def test_the_latest_evaluation_is_the_published_one(client: TestClient) -> None:
     assert "\\u003cimg src=x" in html  # the report, as JSON that no tag can close
 
 
-def test_without_balances_the_page_says_none_is_computed(client: TestClient) -> None:
-    """Where the service computes no balance, the balances section says so and draws no chart
-    (the page loads no plotly.js)."""
+def test_the_balances_are_the_apis(client: TestClient) -> None:
+    """Facility f1's daily balances on the page are GET /v1/detect/balances': each balance's
+    chart plots its values, standardised residuals, limits and CUSUM, its table marks the days
+    that alarmed, and the energy_unaccounted finding the alarm filed is shown with it."""
+    report = api(client, "/v1/detect/balances")
     html = page(client, "/ui/detection")
-    assert text(html, "balances-none") == "No balance is computed by this service."
-    assert "plotly.min.js" not in html
-
-
-def test_balances_are_drawn_with_their_limits_and_cusum(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A facility's energy balance from a report of the C4 shape is charted (balance with its
-    sigma against the one-shot limit, CUSUM against h, the alarming periods marked) and listed
-    latest first with its alarms; empty balances get no chart."""
-    report = c4_report()
-    monkeypatch.setattr(_pages, "balance_report", lambda service, at: report)
-    html = page(client, "/ui/detection")
-    energy = report["facilities"][0]["balances"]["energy"]
-    fig = figure(html, "balance-f1-energy")
-    assert by_role(fig, "balance")["y"] == [p["value"] for p in energy]
-    assert by_role(fig, "balance")["error_y"]["array"] == [p["sigma"] for p in energy]
-    assert by_role(fig, "one_shot_limit")["y"] == [3.4e9] * 5
-    assert by_role(fig, "cusum")["y"] == [p["cusum"] for p in energy]
-    assert by_role(fig, "cusum_limit")["y"] == [4.1] * 5
-    assert by_role(fig, "alarm")["text"] == ["one_shot", "cusum"]
-    assert by_role(fig, "cusum")["yaxis"] == "y2"
-    assert "figure-balance-f1-compute_energy" not in html
-    table = re.search(r'<table class="balances" data-balance="energy">(.*?)</table>', html, re.S)
-    assert table is not None
-    starts = re.findall(r'<tr data-period="([^"]+)"', table[1])
-    assert starts == [p["start"] for p in reversed(energy)]
-    assert [r["text"] for r in fields(table[1])["balance-alarm"]] == [
-        "cusum",
-        "one_shot",
-        "—",
-        "—",
-        "—",
-    ]
-    assert text(html, "balance-alarms") == "2"
-    assert text(html, "balance-alarms-energy") == "(2 alarm(s) in 5 period(s))"
-    assert "plotly.min.js" in html
+    (facility,) = report["facilities"]
+    drawn = 0
+    for kind, days in facility["balances"].items():
+        if not days:
+            assert f"figure-balance-f1-{kind}" not in html
+            continue
+        drawn += 1
+        fig = figure(html, f"balance-f1-{kind}")
+        assert by_role(fig, "balance")["y"] == [p["value"] for p in days]
+        assert by_role(fig, "standardised")["y"] == [p["standardised"] for p in days]
+        assert by_role(fig, "one_shot_limit")["y"] == [p["one_shot_limit"] for p in days]
+        assert by_role(fig, "cusum")["y"] == [p["cusum"] for p in days]
+        assert by_role(fig, "cusum_limit")["y"] == [p["cusum_limit"] for p in days]
+        table = re.search(
+            rf'<table class="balances" data-balance="{kind}">(.*?)</table>', html, re.S
+        )
+        assert table is not None
+        alarms = [r["text"] for r in fields(table[1])["balance-alarm"]]
+        assert alarms == [p["alarm"] or "—" for p in reversed(days)]
+    assert drawn >= 1
+    alarmed = sum(1 for days in facility["balances"].values() for p in days if p["alarm"])
+    assert alarmed >= 1  # the world's meter saw energy no chip reported
+    assert text(html, "balance-alarms") == str(alarmed)
+    section = re.search(
+        r'<article class="facility-balances" data-facility="f1">(.*?)</article>', html, re.S
+    )
+    assert section is not None
+    assert ">energy_unaccounted</span>" in section[1]
 
 
 def test_balance_sections_keep_the_latest_periods_and_count_every_alarm() -> None:

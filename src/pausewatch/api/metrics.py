@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pausewatch.api.problems import slug_of
 from pausewatch.errors import NotFoundError
 from pausewatch.policy._findings import ObligationStatus, Severity
-from pausewatch.service import BatchReceipt, LogService, chip_report, evaluation
+from pausewatch.service import BatchReceipt, LogService, balance_report, chip_report, evaluation
 from pausewatch.statements import kinds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -91,6 +91,9 @@ class FindingCounts:
     """Inspection reports on the log per facility."""
     inspections_discrepant: dict[str, int] = field(default_factory=dict)
     """Of those, reports that found chips missing, seals broken or the registry contradicted."""
+    balances: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    """Per (facility, balance): the latest day's standardised value and the days that alarmed
+    (docs/adr/0029), computed with the findings."""
 
 
 class FindingsCache:
@@ -154,6 +157,13 @@ class FindingsCache:
             detection["inspections"][facility] = detection["inspections"].get(facility, 0) + 1
             discrepant = detection["inspections_discrepant"]
             discrepant[facility] = discrepant.get(facility, 0) + (1 if amiss else 0)
+        balances: dict[tuple[str, str], tuple[float, int]] = {}
+        for fac in balance_report(self.service.state, self.service.clock())["facilities"]:
+            for name, points in fac["balances"].items():
+                if points:
+                    alarms = sum(1 for p in points if p["alarm"] is not None)
+                    balances[(fac["facility_id"], name)] = (points[-1]["standardised"], alarms)
+        detection["balances"] = balances
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
@@ -281,6 +291,23 @@ class _ServiceCollector:
         for facility, count in sorted(counts.inspections_discrepant.items()):
             discrepant.add_metric((facility,), count)
         yield discrepant
+        standard = GaugeMetricFamily(
+            "pausewatch_balance_standardised",
+            "The latest closed day's standardised balance (SITMUF residual) per facility and "
+            "balance: energy, compute_energy, compute_counters (cached with the findings).",
+            labels=("facility", "balance"),
+        )
+        alarms = GaugeMetricFamily(
+            "pausewatch_balance_alarms",
+            "Days on which a balance test alarmed, per facility and balance (cached with the "
+            "findings).",
+            labels=("facility", "balance"),
+        )
+        for (facility, balance), (z, count) in sorted(counts.balances.items()):
+            standard.add_metric((facility, balance), z)
+            alarms.add_metric((facility, balance), count)
+        yield standard
+        yield alarms
         yield _gauge(
             "pausewatch_findings_log_size",
             "The log size at which the findings were last evaluated.",

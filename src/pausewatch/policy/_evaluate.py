@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 from datetime import datetime, timedelta
 
+from pausewatch.policy._evaluator._balances import BalanceRules
 from pausewatch.policy._evaluator._base import Compute
 from pausewatch.policy._evaluator._capabilities import CapabilityRules
 from pausewatch.policy._evaluator._chips import ChipRules
@@ -45,7 +46,14 @@ DEFAULT_HORIZON = timedelta(days=30)
 
 
 class _Evaluator(
-    RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules, ChipRules, TagRules
+    RunRules,
+    LineageRules,
+    ClusterRules,
+    CapabilityRules,
+    IncidentRules,
+    ChipRules,
+    TagRules,
+    BalanceRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
@@ -90,6 +98,7 @@ def _evaluate(
     ev.unreadable()
     ev.chips()
     ev.tags()
+    ev.balances()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

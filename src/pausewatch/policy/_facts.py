@@ -476,6 +476,59 @@ class InspectionFact(Model):
     evidence: Evidence = ()
 
 
+class BalanceName(StrEnum):
+    """Which daily balance of a facility (docs/adr/0029)."""
+
+    ENERGY = "energy"
+    """Energy unaccounted for: the meters against the chips' reported energy and overheads."""
+    COMPUTE_ENERGY = "compute_energy"
+    """Compute unaccounted for, measured from the meters' energy."""
+    COMPUTE_COUNTERS = "compute_counters"
+    """Compute unaccounted for, measured by the counters (untagged beyond declared work)."""
+
+
+class BalanceTestName(StrEnum):
+    """Which test alarmed on a balance series."""
+
+    ONE_SHOT = "one_shot"
+    CUSUM = "cusum"
+
+
+Finite = Annotated[float, Field(ge=-1e300, le=1e300, allow_inf_nan=False)]
+"""A finite figure of either sign."""
+
+
+class BalanceAlarmFact(Model):
+    """The first alarm of one test on one daily balance series of a facility, up to the
+    evaluation time (docs/adr/0029)."""
+
+    facility: Id
+    operator: Id | None = None
+    party: Id | None = None
+    balance: BalanceName
+    test: BalanceTestName
+    period_start: Utc
+    """Start of the day (UTC) the test first alarmed on."""
+    value: Finite
+    """That day's balance (J or FLOP), positive when more was measured than accounted for."""
+    sigma: NonNegative
+    """Its standard deviation under the error model."""
+    unit: Label
+    """``J`` or ``FLOP``."""
+    statistic: Finite
+    """The standardised residual (one-shot) or the CUSUM."""
+    limit: Finite
+    """What the statistic exceeded."""
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    """The test's false-alarm probability per facility-year."""
+    alarms: PositiveCount = 1
+    """Days the test alarmed on up to the evaluation time."""
+    last_period_start: Utc | None = None
+    """Start of the last day it alarmed on."""
+    evidence: Evidence = ()
+    """The meter readings and telemetry batches (and workloads) the day rests on."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -505,6 +558,8 @@ class Facts(Model):
     """Chips exported to non-parties."""
     inspections: tuple[InspectionFact, ...] = ()
     """Inspection reports, with what they found amiss."""
+    balance_alarms: tuple[BalanceAlarmFact, ...] = ()
+    """Alarms of the facilities' daily balances (docs/adr/0029)."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

@@ -94,6 +94,12 @@ class FindingKind(StrEnum):
     """Runs of one operator or party, overlapping in time on different clusters with the same
     declared hyper-parameters or data order, together cross a tier none crosses alone
     (docs/adr/0028)."""
+    ENERGY_UNACCOUNTED = "energy_unaccounted"
+    """A facility's meters measured more energy than its reporting chips and stated overheads
+    account for, beyond the errors' reach (docs/adr/0029)."""
+    COMPUTE_UNACCOUNTED = "compute_unaccounted"
+    """A facility did more compute than it declared: by its meters' energy, or by its counters
+    beyond its declared workloads (docs/adr/0029)."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -33,6 +33,7 @@ from pausewatch.service._telemetry import (
     stored_records,
 )
 from pausewatch.service._views import (
+    balance_report,
     chip_report,
     detection_evaluation,
     evaluation,
@@ -67,6 +68,7 @@ __all__ = [
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",
+    "balance_report",
     "chip_report",
     "clerk",
     "decode_statement",

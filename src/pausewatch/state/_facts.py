@@ -40,7 +40,7 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
-from pausewatch.detect import chip_accounts
+from pausewatch.detect import ALPHA_PER_TEST, chip_accounts, facility_balances
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -49,6 +49,7 @@ from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._evaluator._capabilities import ruled_out
 from pausewatch.policy._facts import (
+    BalanceAlarmFact,
     ChipAccountFact,
     ChipExportFact,
     ClusterFact,
@@ -225,6 +226,7 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             "evaluations": _evaluations(registry, policy),
             "suites": _suites(registry),
             **chip_facts(registry),
+            **balance_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -244,6 +246,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("chip_accounts", ChipAccountFact),
     ("chip_exports", ChipExportFact),
     ("inspections", InspectionFact),
+    ("balance_alarms", BalanceAlarmFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -344,6 +347,33 @@ def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
         if items:
             out[name] = items
     return out
+
+
+def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The alarms of the facilities' daily balances over the days closed at ``at``: the first
+    of each test on each series, as facts (docs/adr/0029)."""
+    alarms = [
+        {
+            "facility": a.facility_id,
+            "operator": a.operator_id,
+            "party": a.party_id,
+            "balance": a.balance.value,
+            "test": a.test,
+            "period_start": format_time(a.point.start),
+            "value": a.point.value,
+            "sigma": a.point.sigma,
+            "unit": "J" if a.balance.value == "energy" else "FLOP",
+            "statistic": a.statistic,
+            "limit": a.limit,
+            "alpha": ALPHA_PER_TEST,
+            "alarms": a.alarms,
+            "last_period_start": format_time(a.last),
+            "evidence": list(a.point.evidence),
+        }
+        for f in facility_balances(registry, at)
+        for a in f.alarms()
+    ]
+    return {"balance_alarms": alarms} if alarms else {}
 
 
 def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:

@@ -315,12 +315,42 @@ def coverage_chart(clusters: list[dict[str, Any]]) -> Figure:
 def balance_chart(
     facility_id: str, kind: str, unit: str, periods: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """One balance of a facility over its periods (``GET /v1/detect/balances``): above, each
-    period's balance with its one-sigma bar against the one-shot test's limit; below, Page's
-    CUSUM on the standardised balances against its decision interval. Periods that alarmed are
-    marked on both (``meta.role`` ``alarm``)."""
+    """One balance of a facility over its days (``GET /v1/detect/balances``), in three panels
+    on one time axis: the balance in its unit with its one-sigma bar; its standardised residual
+    (SITMUF) against the one-shot test's limit; Page's CUSUM on those residuals against its
+    decision interval ``h``. Days that alarmed are marked on the panel of the test that alarmed
+    (``meta.role`` ``alarm``)."""
     xs = [plot_time(p["start"]) for p in periods]
-    alarmed = [p for p in periods if p.get("alarm")]
+
+    def marks(test: str, key: str, axis: str) -> list[dict[str, Any]]:
+        hit = [p for p in periods if p.get("alarm") == test]
+        if not hit:
+            return []
+        return [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"alarm ({test.replace('_', '-')})",
+                "x": [plot_time(p["start"]) for p in hit],
+                "y": [p[key] for p in hit],
+                "yaxis": axis,
+                "marker": {"size": 14, "symbol": "x", "color": "#c0392b"},
+                "meta": {"role": "alarm", "test": test},
+            }
+        ]
+
+    def limit(name: str, key: str, axis: str, colour: str) -> dict[str, Any]:
+        return {
+            "type": "scatter",
+            "mode": "lines",
+            "name": name,
+            "x": xs,
+            "y": [p[key] for p in periods],
+            "yaxis": axis,
+            "line": {"dash": "dash", "color": colour, "shape": "hv"},
+            "meta": {"role": key},
+        }
+
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
@@ -333,54 +363,34 @@ def balance_chart(
         },
         {
             "type": "scatter",
-            "mode": "lines",
-            "name": "one-shot limit",
+            "mode": "lines+markers",
+            "name": "standardised residual",
             "x": xs,
-            "y": [p["one_shot_limit"] for p in periods],
-            "line": {"dash": "dash", "color": "#c0392b", "shape": "hv"},
-            "meta": {"role": "one_shot_limit"},
+            "y": [p["standardised"] for p in periods],
+            "yaxis": "y2",
+            "meta": {"role": "standardised"},
         },
+        limit("one-shot limit", "one_shot_limit", "y2", "#c0392b"),
         {
             "type": "scatter",
             "mode": "lines+markers",
-            "name": "CUSUM (standardised)",
+            "name": "CUSUM",
             "x": xs,
             "y": [p["cusum"] for p in periods],
-            "xaxis": "x",
-            "yaxis": "y2",
+            "yaxis": "y3",
             "meta": {"role": "cusum"},
         },
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "name": "decision interval h",
-            "x": xs,
-            "y": [p["cusum_limit"] for p in periods],
-            "xaxis": "x",
-            "yaxis": "y2",
-            "line": {"dash": "dash", "color": "#d08000", "shape": "hv"},
-            "meta": {"role": "cusum_limit"},
-        },
+        limit("decision interval h", "cusum_limit", "y3", "#d08000"),
+        *marks("one_shot", "standardised", "y2"),
+        *marks("cusum", "cusum", "y3"),
     ]
-    if alarmed:
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "alarm",
-                "x": [plot_time(p["start"]) for p in alarmed],
-                "y": [p["value"] for p in alarmed],
-                "text": [str(p["alarm"]) for p in alarmed],
-                "marker": {"size": 14, "symbol": "x", "color": "#c0392b"},
-                "meta": {"role": "alarm"},
-            }
-        )
     layout = {
         **_LAYOUT,
-        "height": 460,
-        "xaxis": {"title": {"text": "balance period (UTC day)"}, "type": "date", "anchor": "y2"},
-        "yaxis": {"title": {"text": unit}, "domain": [0.5, 1], "exponentformat": "power"},
-        "yaxis2": {"title": {"text": "CUSUM"}, "domain": [0, 0.4], "rangemode": "tozero"},
+        "height": 560,
+        "xaxis": {"title": {"text": "balance day (UTC)"}, "type": "date", "anchor": "y3"},
+        "yaxis": {"title": {"text": unit}, "domain": [0.7, 1], "exponentformat": "power"},
+        "yaxis2": {"title": {"text": "standardised"}, "domain": [0.36, 0.64]},
+        "yaxis3": {"title": {"text": "CUSUM"}, "domain": [0, 0.3], "rangemode": "tozero"},
         "meta": {"facility": facility_id, "kind": kind},
     }
     return {"id": f"{facility_id}-{kind}", "figure": {"data": data, "layout": layout}}

@@ -37,6 +37,7 @@ from pausewatch.service import (
     run_report,
     view_page,
 )
+from pausewatch.service import balance_report as daily_balances
 from pausewatch.state import facts_from_registry
 from pausewatch.statements import parse_json, parse_statement
 from pausewatch.web import _charts
@@ -543,20 +544,12 @@ TABLE_PERIODS = 14
 """Latest periods each balance's table lists (the chart draws them all; alarms are counted)."""
 
 
-def balance_report(service: LogService, at: datetime) -> dict[str, Any] | None:
-    """The balances per facility in the JSON of ``GET /v1/detect/balances`` (contract C4 of
-    issue 16), read at ``at``; ``None`` where this build computes no balances.
-
-    The Detection page renders whatever this returns through :func:`balance_sections`: an
-    object with ``period`` (``"P1D"``), ``false_alarms_per_facility_year`` and ``facilities``,
-    each with ``facility_id``, ``operator_id``, ``party_id``, ``meters`` (ids) and ``balances``
-    (``energy``, ``compute_energy``, ``compute_counters``: lists of periods ``{"start",
-    "end", "value", "sigma", "standardised", "cusum", "one_shot_limit", "cusum_limit",
-    "alarm"}``, energy in J and compute in FLOP, ``alarm`` null, ``"one_shot"`` or
-    ``"cusum"``). The service function that answers ``GET /v1/detect/balances`` is not part of
-    this build, so nothing is read here and the page says that no balance is computed."""
-    del service, at
-    return None
+def balance_report(service: LogService, at: datetime) -> dict[str, Any]:
+    """The balances per facility at ``at`` as ``GET /v1/detect/balances`` answers them
+    (contract C4 of issue 16; docs/adr/0029): ``period``, ``false_alarms_per_facility_year``
+    and, per facility, its ``balances`` (``energy``, ``compute_energy``,
+    ``compute_counters``), each a list of days with their tests."""
+    return daily_balances(service.state, at)
 
 
 def _series(periods: list[dict[str, Any]]) -> dict[str, Any]:
@@ -573,13 +566,11 @@ def _series(periods: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def balance_sections(
-    report: dict[str, Any] | None, findings: dict[str, list[dict[str, Any]]] | None = None
+    report: dict[str, Any], findings: dict[str, list[dict[str, Any]]] | None = None
 ) -> list[dict[str, Any]]:
     """Per facility of a C4 balances report (:func:`balance_report`), each balance with data:
     its periods (latest first, :data:`TABLE_PERIODS` of them), its alarm count and its chart
     (the balance with its one-shot limit over the CUSUM with its decision interval)."""
-    if not report:
-        return []
     out = []
     for facility in report.get("facilities", []):
         balances = facility.get("balances") or {}
@@ -701,11 +692,8 @@ def detection(
             1 for p in inspections if p["report"] is not None and not p["report"]["clean"]
         ),
         "balances": sections,
-        "balances_computed": balances is not None,
-        "balance_period": None if balances is None else balances.get("period"),
-        "balance_alpha": None
-        if balances is None
-        else balances.get("false_alarms_per_facility_year"),
+        "balance_period": balances.get("period"),
+        "balance_alpha": balances.get("false_alarms_per_facility_year"),
         "evaluation": _latest_evaluation(service),
         "unaccounted_total": sum(a["unaccounted"]["count"] for a in chips["parties"]),
     }

@@ -11,5 +11,6 @@
 ``_incidents``     halt orders, unreadable entries, incidents
 ``_chips``         chip balances, exports, inspections
 ``_tags``          tags against declarations, runs split to stay under a tier
+``_balances``      daily balances of energy and compute (alarms as findings)
 ``_conditions``    the pause's lift conditions
 """

@@ -1,7 +1,7 @@
 """Published evaluations of the detectors (``det_evaluations``; docs/adr/0031).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 Creates the table only where a store lacks it (a fresh store gets it from 0002, which creates
 every view table). Like every view, it can be rebuilt from the log.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
