@@ -20,6 +20,7 @@ from pausewatch.detect._balance import BalanceKind, Quantity
 from pausewatch.detect._daily import (
     ALPHA_PER_TEST,
     CUSUM_K,
+    DAY_CLOSES_AFTER,
     DAYS_PER_YEAR,
     FALSE_ALARMS_PER_FACILITY_YEAR,
     ChipDay,
@@ -304,3 +305,22 @@ def test_honest_years_false_alarm_at_the_stated_rate() -> None:
     stated = 2 * ALPHA_PER_TEST
     low, high = binom.interval(0.999, years, stated)
     assert low <= alarmed <= high, (alarmed, low, high)
+
+
+def test_an_alarm_counts_from_the_evaluation_after_its_day_closed() -> None:
+    """The facts built from the state carry a balance alarm, hence an energy_unaccounted
+    finding on the facility, only once its day is over and the close delay has passed."""
+    from pausewatch.policy import FindingKind, load_preset
+    from pausewatch.state._facts import evaluated
+
+    w = build(Facility(seed=11, days=60, hidden_from=40, hidden_w=2 * TDP * 0.9))
+    first = min(d for (balance, _), d in alarms_of(w, 60).items() if balance == "energy")
+    closes = _day(first + 1) + DAY_CLOSES_AFTER
+    policy = load_preset("miri-2025")
+
+    def energy(at: datetime) -> list[str]:
+        _, result = evaluated(w.registry, at, policy)
+        return [f.subject for f in result.findings if f.kind is FindingKind.ENERGY_UNACCOUNTED]
+
+    assert energy(closes - timedelta(minutes=1)) == []
+    assert "facility:f1" in energy(closes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -513,8 +513,8 @@ class BalanceAlarmFact(Model):
     """That day's balance (J or FLOP), positive when more was measured than accounted for."""
     sigma: NonNegative
     """Its standard deviation under the error model."""
-    unit: Label
-    """``J`` or ``FLOP``."""
+    unit: Literal["J", "FLOP"]
+    """Joules (energy) or FLOP (compute)."""
     statistic: Finite
     """The standardised residual (one-shot) or the CUSUM."""
     limit: Finite
