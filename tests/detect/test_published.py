@@ -115,3 +115,26 @@ def test_any_report_with_its_figures_gives_a_valid_body_that_keeps_them(
     for row, (kind, figures) in zip(body.kinds, table.items(), strict=True):
         expected = {n: v for n, v in figures.items() if not (as_list and n == "kind")}
         assert row.figures == expected, kind
+
+
+def test_the_shape_detect_evaluate_writes_is_read_whole() -> None:
+    """A report as `pausewatch detect evaluate --json` writes it (kinds as a mapping of nested
+    proportions, seeds.fit and seeds.evaluated, target, cost) gives its rows in order with their
+    nested figures, both seed ranges, and keeps the other keys in the report."""
+    proportion = {"detected": 9, "runs": 10, "estimate": 0.9, "wilson": [0.6, 0.98]}
+    report = {
+        "overall": {**OVERALL, "meets_target": False},
+        "kinds": {
+            "undeclared_training": {"runs": 10, "detection_before_completion": proportion},
+            "going_dark": {"runs": 0, "detection_before_completion": None},
+        },
+        "cannot_detect": [{"kind": "going_dark", "detection_before_completion": 0.0}],
+        "target": {"detection_before_completion": 0.95, "false_alarms_per_facility_year": 0.05},
+        "seeds": {"fit": [0, 999], "evaluated": [100_000, 100_199]},
+        "cost": {"records": 12, "seconds": 1.5},
+    }
+    body = validated(evaluation_body(report))
+    assert [k.kind for k in body.kinds] == ["undeclared_training", "going_dark"]
+    assert body.kinds[0].figures["detection_before_completion"] == proportion
+    assert (body.fit_seeds, body.evaluation_seeds) == ("0-999", "100000-100199")
+    assert set(body.report) == {"overall", "cannot_detect", "target", "seeds", "cost"}

@@ -33,27 +33,39 @@ REPORT: dict[str, Any] = {
     "overall": {
         "detection_before_completion": 0.962,
         "false_alarms_per_facility_year": 0.031,
-        "detection_interval": [0.94, 0.977],
+        "detection_before_completion_interval": [0.94, 0.977],
+        "false_alarms_interval": [0.01, 0.07],
+        "meets_target": True,
     },
-    "kinds": [
-        {
-            "kind": "undeclared_training",
-            "detection_before_completion": 1.0,
-            "median_time_to_detection_days": 1.5,
-            "interval": [0.97, 1.0],
+    "kinds": {
+        "undeclared_training": {
+            "runs": 40,
+            "detection_before_completion": {
+                "detected": 39,
+                "runs": 40,
+                "estimate": 0.975,
+                "wilson": [0.87, 0.996],
+            },
+            "median_days_to_detection": {"estimate": 1.5, "interval": [1.0, 2.0], "runs": 39},
+            "found_by": {"undeclared_compute": 30, "energy_unaccounted": 9},
+            "largest_undetected_flop": None,
         },
-        {
-            "kind": "diversion_to_non_party",
-            "detection_before_completion": 0.88,
-            "median_time_to_detection_days": 12.0,
-            "note": "found by the chip balance",
+        "diversion_to_non_party": {
+            "runs": 20,
+            "detection_before_completion": None,
+            "median_days_to_detection": None,
+            "found_by": {},
+            "largest_undetected_flop": 1e25,
         },
+    },
+    "cannot_detect": [
+        {"kind": "throttled_training", "detection_before_completion": 0.7, "why": HOSTILE_TEXT}
     ],
-    "seeds": {"fit": [0, 199], "evaluation": [10_000, 10_299]},
+    "seeds": {"fit": [0, 199], "evaluated": [10_000, 10_299]},
     "corpus_digest": "ab" * 32,
-    "cannot_detect": [{"kind": "throttled_training", "below": HOSTILE_TEXT}],
 }
-"""The evaluation the secretariat publishes (the shape of ``pausewatch detect evaluate``)."""
+"""The evaluation the secretariat publishes (the shape of ``pausewatch detect evaluate``'s
+report: per-kind proportions with their intervals, seeds fitted and evaluated on)."""
 
 
 @dataclass

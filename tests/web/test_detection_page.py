@@ -49,6 +49,11 @@ def figure(html: str, chart_id: str) -> dict[str, Any]:
     return value
 
 
+def table_rows(html: str) -> list[tuple[str, str]]:
+    """The per-kind rows of the evaluation's table: (kind, the row's HTML)."""
+    return re.findall(r'<tr data-kind="([^"]+)">(.*?)</tr>', html, re.S)
+
+
 def by_role(fig: dict[str, Any], role: str) -> dict[str, Any]:
     (trace,) = [t for t in fig["data"] if t["meta"]["role"] == role]
     return trace
@@ -134,25 +139,30 @@ def test_the_latest_evaluation_is_the_published_one(client: TestClient) -> None:
     published = api(client, "/v1/detect/evaluation")
     assert published["detection_before_completion"] == 0.962
     assert published["fit_seeds"] == "0-199"
-    assert published["evaluation_seeds"] == "10000-10299"
+    assert published["evaluation_seeds"] == "10000-10299"  # seeds.evaluated
     html = page(client, "/ui/detection")
     found = fields(html)
     assert float(found["eval-detection"][0]["attrs"]["data-value"]) == 0.962
-    assert found["eval-detection"][0]["text"] == "96.2%"
     assert float(found["eval-false-alarms"][0]["attrs"]["data-value"]) == 0.031
     assert text(html, "eval-fit-seeds") == "0-199"
     assert text(html, "eval-seeds") == "10000-10299"
     assert text(html, "eval-corpus") == "ab" * 8
-    for row in REPORT["kinds"]:
-        tr = re.search(rf'<tr data-kind="{row["kind"]}">(.*?)</tr>', html, re.S)
-        assert tr is not None, row["kind"]
-        cells = {k: v[0]["text"] for k, v in fields(tr[1]).items()}
-        assert (
-            cells["eval-detection_before_completion"] == f"{row['detection_before_completion']:.4g}"
-        )
-    assert "[0.97, 1]" in html  # an interval, as the report gave it
+    rows = {k: {n: v[0]["text"] for n, v in fields(tr).items()} for k, tr in table_rows(html)}
+    assert list(rows) == list(REPORT["kinds"])
+    first = rows["undeclared_training"]
+    assert first["eval-runs"] == "40"
+    assert first["eval-detection_before_completion"] == "0.975 [0.87, 0.996] (39/40)"
+    assert first["eval-median_days_to_detection"] == "1.5 [1, 2]"
+    assert first["eval-largest_undetected_flop"] == "—"
+    assert rows["diversion_to_non_party"]["eval-largest_undetected_flop"] == "1e+25"
+    assert rows["diversion_to_non_party"]["eval-detection_before_completion"] == "—"
+    assert text(html, "eval-meets-target") == "yes"
+    assert found["eval-detection"][0]["text"] == "96.2% [0.94, 0.977]"
+    (cannot,) = found["eval-cannot"]
+    assert cannot["text"].startswith("throttled_trainingdetection before completion: 0.7; why: ")
+    assert HOSTILE_TEXT in cannot["text"]  # shown as text, never as markup
     assert HOSTILE_TEXT not in html
-    assert "\\u003cimg src=x" in html  # the report, as JSON that no tag can close
+    assert "&lt;img src=x" in html
 
 
 def test_the_balances_are_the_apis(client: TestClient) -> None:

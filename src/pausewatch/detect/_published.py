@@ -11,7 +11,9 @@ are on the log, with the seed ranges and the corpus digest anyone needs to rerun
   probability; ``overall.false_alarms_per_facility_year``, a rate);
 * one row per defection kind, whose figures are kept as the report has them (a bounded JSON
   object each), so that the table the evaluation prints is the table the dashboard shows;
-* the seed ranges fitted and evaluated on, and the corpus digest, where the report names them;
+* the seed ranges fitted and evaluated on (``seeds.fit`` and ``seeds.evaluated``, as
+  ``pausewatch detect evaluate`` writes them), and the corpus digest, where the report names
+  them;
 * every other key of the report as one opaque JSON object of bounded size.
 
 :func:`evaluation_body` turns a report into a body; the fold keeps one row per evaluation
@@ -187,7 +189,10 @@ def evaluation_body(report: Mapping[str, Any], evaluation_id: str | None = None)
     seeds: Mapping[str, Any] = raw_seeds if isinstance(raw_seeds, Mapping) else {}
     fit = rest.pop("fit_seeds", None) or seeds.get("fit") or seeds.get("calibration")
     evaluated = (
-        rest.pop("evaluation_seeds", None) or seeds.get("evaluation") or seeds.get("evaluate")
+        rest.pop("evaluation_seeds", None)
+        or seeds.get("evaluated")
+        or seeds.get("evaluation")
+        or seeds.get("evaluate")
     )
     if fit is not None:
         body["fit_seeds"] = _seeds(fit)
