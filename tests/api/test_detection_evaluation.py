@@ -5,6 +5,7 @@ and a body the statement refuses is a problem document that appends nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,14 @@ def test_the_route_is_described_in_openapi(opened: tuple[LogService, TestClient,
     _, client, _ = opened
     path = client.get("/openapi.json").json()["paths"]["/v1/detect/evaluation"]["get"]
     assert "detection_before_completion" in path["description"]
+
+
+def test_a_published_evaluation_survives_a_restart(world: World, tmp_path: Path) -> None:
+    """The folded evaluation is kept in the state store: a service opened again on the same
+    data directory answers the same evaluation, figures and report included."""
+    data_dir = tmp_path / "copy"
+    with open_world(world, data_dir) as (_, client, _clock):
+        assert post(world, client, evaluation_body(REPORT, "eval-kept")).status_code == 201
+        before = client.get("/v1/detect/evaluation").json()
+    with open_world(replace(world, data_dir=data_dir)) as (_, client, _clock):
+        assert client.get("/v1/detect/evaluation").json() == before
