@@ -127,3 +127,26 @@ def test_the_openapi_document_describes_the_balances(
     path = client.get("/openapi.json").json()["paths"]["/v1/detect/balances"]["get"]
     assert "SITMUF" in path["description"]
     assert {p["name"] for p in path["parameters"]} >= {"facility", "at"}
+
+
+def test_the_audit_recomputes_the_balances_from_the_log_alone(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """An audit that folds the log itself recomputes every closed day's balances and their
+    alarms, and the log passes."""
+    from pausewatch.audit import audit_log
+    from pausewatch.ledger import LogStore
+
+    service, client, clock = opened
+    readings(world, client, 5)
+    clock.advance(timedelta(hours=12))
+    report, _ = audit_log(
+        LogStore(service.engine).entries(),
+        [],
+        service.log.verifier,
+        secretariat=world.keys["secretariat"].signer_id,
+    )
+    assert report.ok, report.problems
+    assert report.balances_recomputed >= 4
+    assert report.balance_alarms >= 1
+    assert report.to_json()["balances_recomputed"] == report.balances_recomputed

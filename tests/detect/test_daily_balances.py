@@ -58,6 +58,10 @@ class Facility:
     under_factor: float = 1.0
     untagged_flop: float = 0.0
     recalibrate_at: int | None = None
+    silent_from: int | None = None
+    """From this day the chips send no telemetry."""
+    outage: bool = False
+    """With ``silent_from``: the chips lost power too (else they kept working, going dark)."""
     meter_biases: dict[str, float] = field(default_factory=dict)
     """A meter's calibration bias if the test fixes it (else drawn from its sigma)."""
 
@@ -122,6 +126,9 @@ def build(f: Facility) -> World:
             previous = next_reading(meter, None, _day(d - 1), _day(d), 0.0)
             w.ok("meter.reading/v1", previous, meter)
         chips_true = CHIPS * 0.9 * TDP * SECONDS * (1 + rng.gauss(0, 0.03))
+        silent = f.silent_from is not None and d >= f.silent_from
+        if silent and f.outage:
+            chips_true = 0.0
         reported = chips_true * (1 + rng.uniform(-0.02, 0.02))
         overhead = (f.overhead_ratio * chips_true + f.overhead_w * SECONDS) * (1 + overhead_error)
         hidden = 0.0
@@ -138,6 +145,8 @@ def build(f: Facility) -> World:
         if f.under_from is not None and d >= f.under_from:
             counted *= f.under_factor
         untagged = f.untagged_flop
+        if silent:
+            continue
         w.registry.views["cluster_days"][("c1", (DAY0 + timedelta(days=d)).isoformat())] = {
             "cluster_id": "c1",
             "day": (DAY0 + timedelta(days=d)).isoformat(),
@@ -324,3 +333,32 @@ def test_an_alarm_counts_from_the_evaluation_after_its_day_closed() -> None:
 
     assert energy(closes - timedelta(minutes=1)) == []
     assert "facility:f1" in energy(closes)
+
+
+@pytest.mark.parametrize("outage", [False, True])
+def test_silent_chips_are_told_going_dark_or_an_outage_by_the_meter(outage: bool) -> None:
+    """Chips silent from day 30 while the meter goes on reading their power are going dark in
+    the words of the dark_chips finding; when the meter shows only the overheads, an outage."""
+    from pausewatch.policy import FindingKind, load_preset
+    from pausewatch.state._facts import evaluated
+
+    w = build(Facility(seed=4, days=40, silent_from=30, outage=outage))
+    # Each chip's last window, as the telemetry fold keeps it: the end of day 29.
+    for i in range(CHIPS):
+        w.registry.views["tel_chains"][(f"g{i}",)] = {
+            "chip_id": f"g{i}",
+            "seq": 1,
+            "digest": "0" * 64,
+            "window_end": _day(30).isoformat(),
+            "updated_idx": 1,
+        }
+    _, result = evaluated(w.registry, _day(40), load_preset("miri-2025"))
+    (dark,) = [f for f in result.findings if f.kind is FindingKind.DARK_CHIPS]
+    figures = dict(dark.figures)
+    assert figures["going_dark"] is (not outage)
+    if outage:
+        assert "an outage, not going dark" in dark.explanation
+        assert figures["meter_power_w"] < 0.25 * figures["dark_tdp_w"]
+    else:
+        assert "going dark, not an outage" in dark.explanation
+        assert figures["meter_power_w"] > 0.5 * figures["dark_tdp_w"]

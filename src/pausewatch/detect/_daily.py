@@ -27,6 +27,7 @@ parameter.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -658,6 +659,98 @@ def _meter_series(
     return out
 
 
+GOING_DARK_SHARE = 0.25
+"""Silent chips whose meter still shows at least this share of their TDP beyond the stated
+overheads and the reporting chips are going dark; below it, an outage."""
+
+
+@dataclass(frozen=True, slots=True)
+class DarkDraw:
+    """What a cluster's meters say while some of its chips are silent."""
+
+    power_w: float
+    """Mean power the meters measured over the silence, net of the stated overheads and of
+    what the chips still reporting drew (0 at least)."""
+    dark_tdp_w: float
+    """The silent chips' combined TDP."""
+    seconds: float
+    """Seconds of the silence the meters' readings cover."""
+
+    @property
+    def going_dark(self) -> bool:
+        """Whether the facility kept drawing the silent chips' power (else: an outage)."""
+        return self.power_w >= GOING_DARK_SHARE * self.dark_tdp_w
+
+
+def dark_draw(
+    registry: Registry, cluster_id: str, dark: Sequence[str], since: datetime, at: datetime
+) -> DarkDraw | None:
+    """Whether the meters of ``cluster_id``'s facility (or of the cluster) kept drawing power
+    over ``[since, at]`` while the chips ``dark`` were silent; none without a meter whose
+    readings cover at least a quarter of an hour of it."""
+    views = registry.views
+    cluster = views["clusters"].get((cluster_id,))
+    if cluster is None or not dark:
+        return None
+    fid = cluster["facility_id"]
+    installed = [
+        m
+        for m in views["meters"].values()
+        if m["status"] == "installed" and m["facility_id"] == fid
+    ]
+    whole = [m for m in installed if m["cluster_id"] is None]
+    used = whole or [m for m in installed if m["cluster_id"] == cluster_id]
+    if not used:
+        return None
+    metered = (
+        {c for (c,), row in views["clusters"].items() if row["facility_id"] == fid}
+        if whole
+        else {cluster_id}
+    )
+    energy = seconds = overhead = ratio = 0.0
+    for meter in used:
+        rows = sorted(
+            (r for (mid, _), r in views["meter_readings"].items() if mid == meter["meter_id"]),
+            key=lambda r: int(r["seq"]),
+        )
+        covered = 0.0
+        for prev, row in itertools.pairwise(rows):
+            if row["delta_j"] is None or row["facility_id"] != fid:
+                continue
+            start, end = _when(prev["window_end"]), _when(row["window_end"])
+            lo, hi = max(start, since), min(end, at)
+            if hi <= lo or end <= start:
+                continue
+            share = (hi - lo).total_seconds() / (end - start).total_seconds()
+            energy += float(row["delta_j"]) * share
+            covered += (hi - lo).total_seconds()
+            overhead += float(meter.get("overhead_w") or 0.0) * (hi - lo).total_seconds()
+            ratio = max(ratio, float(meter.get("overhead_ratio") or 0.0))
+        seconds = max(seconds, covered)
+    if seconds < 900:
+        return None
+    reported = 0.0
+    for (cid, day), row in views["cluster_days"].items():
+        if cid not in metered:
+            continue
+        p = day_period(date.fromisoformat(day))
+        overlap = (min(p.end, at) - max(p.start, since)).total_seconds()
+        if overlap > 0:
+            reported += float(row["energy_j"]) * overlap / _FULL_DAY
+    catalogue = load_catalogue()
+    tdp = 0.0
+    for chip_id in dark:
+        chip = views["chips"].get((chip_id,))
+        if chip is None:
+            continue
+        try:
+            tdp += catalogue.get(chip["model"]).tdp_w or 0.0
+        except Error:
+            continue
+    net = ((energy - overhead) / (1 + ratio) - reported) / seconds
+    return DarkDraw(max(0.0, net), tdp, seconds)
+
+
 __all__ = [
     "ALPHA_PER_TEST",
     "CUSUM_K",
@@ -665,16 +758,19 @@ __all__ = [
     "DAY_CLOSES_AFTER",
     "EFFICIENCY_DAY_SIGMA",
     "FALSE_ALARMS_PER_FACILITY_YEAR",
+    "GOING_DARK_SHARE",
     "PERIOD",
     "SERIES",
     "TESTS",
     "BalanceAlarm",
     "ChipDay",
+    "DarkDraw",
     "DayPoint",
     "FacilityBalances",
     "MeterDay",
     "compute_energy_balance",
     "counters_balance",
+    "dark_draw",
     "day_period",
     "energy_balance",
     "facility_balances",

@@ -191,6 +191,14 @@ class ClusterFact(Model):
     """How many chip-windows that compute spans."""
     dark_chips: tuple[Id, ...] = ()
     """Installed chips silent past the policy's telemetry limit."""
+    dark_power_w: NonNegative | None = None
+    """Mean power the facility's meters measured over the silence beyond the stated overheads
+    and the chips still reporting (none: no meter covers it; docs/adr/0029)."""
+    dark_tdp_w: NonNegative | None = None
+    """The silent chips' combined TDP, what they would draw at full load."""
+    going_dark: bool | None = None
+    """From the meter: the facility kept drawing the silent chips' power (going dark) or not
+    (an outage); none without a meter."""
     evidence: Evidence = ()
     """Log entries the facts about this cluster rest on."""
 

@@ -40,7 +40,7 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
-from pausewatch.detect import ALPHA_PER_TEST, chip_accounts, facility_balances
+from pausewatch.detect import ALPHA_PER_TEST, chip_accounts, dark_draw, facility_balances
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -175,8 +175,23 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     for (cluster_id,), row in sorted(views["clusters"].items()):
         undeclared_flop, windows = undeclared.get(cluster_id, (0.0, 0))
         size = h100e.get(cluster_id, 0.0)
+        draw = (
+            dark_draw(registry, cluster_id, dark[cluster_id], at - silence_limit(policy), at)
+            if cluster_id in dark
+            else None
+        )
+        meter: dict[str, Any] = (
+            {}
+            if draw is None
+            else {
+                "dark_power_w": draw.power_w,
+                "dark_tdp_w": draw.dark_tdp_w,
+                "going_dark": draw.going_dark,
+            }
+        )
         clusters.append(
             {
+                **meter,
                 "id": cluster_id,
                 "operator": row["operator_id"],
                 "facility": row["facility_id"],
