@@ -201,6 +201,51 @@ def test_the_balances_are_the_apis(client: TestClient) -> None:
     assert ">energy_unaccounted</span>" in section[1]
 
 
+def test_balances_are_drawn_with_their_limits_and_cusum(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A facility's energy balance from a report of the C4 shape is charted (the balance with
+    its sigma, the standardised residual against the one-shot limit, the CUSUM against h, each
+    alarm on the panel of its test, half a day of margin either side) and listed latest first
+    with its alarms and evidence; empty balances get no chart."""
+    report = c4_report()
+    monkeypatch.setattr(_pages, "balance_report", lambda service, at: report)
+    html = page(client, "/ui/detection")
+    energy = report["facilities"][0]["balances"]["energy"]
+    fig = figure(html, "balance-f1-energy")
+    assert by_role(fig, "balance")["y"] == [p["value"] for p in energy]
+    assert by_role(fig, "balance")["error_y"]["array"] == [p["sigma"] for p in energy]
+    assert by_role(fig, "standardised")["y"] == [p["standardised"] for p in energy]
+    assert by_role(fig, "one_shot_limit")["y"] == [3.4] * 5
+    assert by_role(fig, "one_shot_limit")["yaxis"] == "y2"
+    assert by_role(fig, "cusum")["y"] == [p["cusum"] for p in energy]
+    assert by_role(fig, "cusum_limit")["y"] == [4.1] * 5
+    assert by_role(fig, "cusum")["yaxis"] == "y3"
+    marks = {t["meta"]["test"]: t for t in fig["data"] if t["meta"]["role"] == "alarm"}
+    assert (marks["one_shot"]["y"], marks["one_shot"]["yaxis"]) == ([4.0], "y2")
+    assert (marks["cusum"]["y"], marks["cusum"]["yaxis"]) == ([6.5], "y3")
+    assert fig["layout"]["xaxis"]["range"] == [
+        "2027-02-28 12:00:00.000000",
+        "2027-03-05 12:00:00.000000",
+    ]
+    assert "figure-balance-f1-compute_energy" not in html
+    table = re.search(r'<table class="balances" data-balance="energy">(.*?)</table>', html, re.S)
+    assert table is not None
+    starts = re.findall(r'<tr data-period="([^"]+)"', table[1])
+    assert starts == [p["start"] for p in reversed(energy)]
+    assert [r["text"] for r in fields(table[1])["balance-alarm"]] == [
+        "cusum",
+        "one_shot",
+        "—",
+        "—",
+        "—",
+    ]
+    assert 'href="/ui/log/5"' in table[1]  # the latest day's evidence entry
+    assert text(html, "balance-alarms") == "2"
+    assert text(html, "balance-alarms-energy") == "(2 alarm(s) in 5 period(s))"
+    assert "plotly.min.js" in html
+
+
 def test_balance_sections_keep_the_latest_periods_and_count_every_alarm() -> None:
     """Over more periods than the table lists, the table keeps the latest ones, in time order
     from the newest, while the chart and the alarm count take every period."""
@@ -237,6 +282,8 @@ def test_the_non_party_view_shows_exports_with_their_evidence(
     assert shown["np-licence"] == "LIC-0042"
     assert shown["np-chips"] == "chip-5"
     assert shown["np-evidence"].startswith(f"#{ship}, #{export}")
+    assert ">chips_exported</span>" in card[1]
+    assert ">chips_unaccounted</span>" not in card[1]  # about chip-4, not this export
     assert text(html, "np-exported") == "1"
     assert text(html, "np-destinations") == "ZZ"
     row = re.search(r'<tr data-operator="lab">(.*?)</tr>', html, re.S)

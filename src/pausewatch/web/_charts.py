@@ -9,7 +9,7 @@ no time zones, and an offset in the string would be dropped rather than applied.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pausewatch.policy._model import CapabilityTrigger
@@ -384,10 +384,22 @@ def balance_chart(
         *marks("one_shot", "standardised", "y2"),
         *marks("cusum", "cusum", "y3"),
     ]
+    starts = [parse_time(p["start"]) for p in periods]
+    # Half a day either side: a lone day is shown as a day, not zoomed to microseconds.
+    span = (
+        [plot_time(min(starts) - timedelta(hours=12)), plot_time(max(starts) + timedelta(hours=12))]
+        if starts
+        else None
+    )
     layout = {
         **_LAYOUT,
         "height": 560,
-        "xaxis": {"title": {"text": "balance day (UTC)"}, "type": "date", "anchor": "y3"},
+        "xaxis": {
+            "title": {"text": "balance day (UTC)"},
+            "type": "date",
+            "anchor": "y3",
+            **({"range": span} if span else {}),
+        },
         "yaxis": {"title": {"text": unit}, "domain": [0.7, 1], "exponentformat": "power"},
         "yaxis2": {"title": {"text": "standardised"}, "domain": [0.36, 0.64]},
         "yaxis3": {"title": {"text": "CUSUM"}, "domain": [0, 0.3], "rangemode": "tozero"},

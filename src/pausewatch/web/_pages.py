@@ -724,9 +724,12 @@ def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
                 "integrated_at": None if row is None else row["integrated_at"],
                 "signer": None if row is None else row["signer"],
                 "evidence": [*chain, export["idx"]],
-                "findings": findings.get(f"party:{export['from_party']}", [])
-                if export["from_party"]
-                else [],
+                # The party's chips_exported findings that rest on this export.
+                "findings": [
+                    f
+                    for f in findings.get(f"party:{export['from_party']}", [])
+                    if f["kind"] == "chips_exported" and f"log:{export['idx']}" in f["evidence"]
+                ],
             }
         )
     shipped_by: dict[str, list[int]] = {}
@@ -747,7 +750,11 @@ def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
                     {"chip_id": c, "evidence": sorted(shipped_by.get(c, []))}
                     for c in missing["chips"]
                 ],
-                "findings": findings.get(f"operator:{account['id']}", []),
+                "findings": [
+                    f
+                    for f in findings.get(f"operator:{account['id']}", [])
+                    if f["kind"] == "chips_unaccounted"
+                ],
             }
         )
     unknown_chips = []
