@@ -661,14 +661,11 @@ def _latest_evaluation(service: LogService) -> dict[str, Any] | None:
     return {**latest, "columns": columns}
 
 
-def detection(
-    service: LogService, at: datetime, balances: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def detection(service: LogService, at: datetime) -> dict[str, Any]:
     """The Detection page: chips unaccounted for per party and operator, exports, inspection
-    plans and their results, the balances per facility (``balances``: the C4 report, by default
-    :func:`balance_report`'s) and the latest published evaluation of the detectors."""
-    if balances is None:
-        balances = balance_report(service, at)
+    plans and their results, the daily balances per facility (:func:`balance_report`) and the
+    latest published evaluation of the detectors."""
+    balances = balance_report(service, at)
     findings = _by_subject(_evaluation(service, at))
     chips = chip_report(service.state)
     accounts = [*chips["parties"], *chips["operators"]]
