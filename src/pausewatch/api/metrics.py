@@ -142,20 +142,13 @@ class FindingsCache:
     def _compute(self, size: int) -> FindingCounts:
         started = time.perf_counter()
         report = chip_report(self.service.state)
-        chips = {party["id"]: int(party["unaccounted"]["count"]) for party in report["parties"]}
-        detection: dict[str, Any] = {
-            "chips_unaccounted": chips,
-            "chips_exported": {
-                party["id"]: int(party["exported"]["count"]) for party in report["parties"]
-            },
-            "inspections": {},
-            "inspections_discrepant": {},
-        }
+        parties = report["parties"]
+        inspections: dict[str, int] = {}
+        discrepant: dict[str, int] = {}
         for found in report["inspections"]:
             facility = found["facility_id"]
             amiss = found["missing"] or found["discrepancies"] or found["seals_broken"]
-            detection["inspections"][facility] = detection["inspections"].get(facility, 0) + 1
-            discrepant = detection["inspections_discrepant"]
+            inspections[facility] = inspections.get(facility, 0) + 1
             discrepant[facility] = discrepant.get(facility, 0) + (1 if amiss else 0)
         balances: dict[tuple[str, str], tuple[float, int]] = {}
         for fac in balance_report(self.service.state, self.service.clock())["facilities"]:
@@ -163,25 +156,25 @@ class FindingsCache:
                 if points:
                     alarms = sum(1 for p in points if p["alarm"] is not None)
                     balances[(fac["facility_id"], name)] = (points[-1]["standardised"], alarms)
-        detection["balances"] = balances
+        detection = functools.partial(
+            FindingCounts,
+            chips_unaccounted={p["id"]: int(p["unaccounted"]["count"]) for p in parties},
+            chips_exported={p["id"]: int(p["exported"]["count"]) for p in parties},
+            inspections=inspections,
+            inspections_discrepant=discrepant,
+            balances=balances,
+        )
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
-            return FindingCounts(size, False, seconds=time.perf_counter() - started, **detection)
+            return detection(size, False, seconds=time.perf_counter() - started)
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
             severities[finding.severity.value] += 1
         obligations = {s.value: 0 for s in ObligationStatus}
         for obligation in result.obligations:
             obligations[obligation.status.value] += 1
-        return FindingCounts(
-            size,
-            True,
-            severities,
-            obligations,
-            seconds=time.perf_counter() - started,
-            **detection,
-        )
+        return detection(size, True, severities, obligations, seconds=time.perf_counter() - started)
 
 
 class _ServiceCollector:
