@@ -701,8 +701,8 @@ def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
     each export to a non-party (destination, entity, licence, chips, dates) with the entries
     of those chips' supply chain; chips shipped to an operator and never installed, retired,
     exported nor seen reporting (held somewhere the registry does not name), with their
-    shipments; chips inspectors found that the registry does not hold; and clusters whose
-    facility is not registered."""
+    shipments; and chips inspectors found that the registry does not hold. (Meters and
+    clusters are registered only at registered facilities: the fold refuses the rest.)"""
     findings = _by_subject(_evaluation(service, at))
     chips = chip_report(service.state)
     movements = _rows(service, "chip_movements")
@@ -770,19 +770,12 @@ def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
                         "idx": report["idx"],
                     }
                 )
-    facility_ids = {row["facility_id"] for row in _rows(service, "facilities")}
-    orphans = [
-        row
-        for row in _rows(service, "clusters")
-        if row.get("facility_id") is not None and row["facility_id"] not in facility_ids
-    ]
     return {
         "exports": exports,
         "exported_chips": sum(e["chips"]["count"] for e in exports),
         "destinations": sorted({e["destination_country"] for e in exports}),
         "unplaced": unplaced,
         "unknown_found": unknown_chips,
-        "orphan_clusters": orphans,
     }
 
 
