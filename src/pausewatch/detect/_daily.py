@@ -30,6 +30,7 @@ import functools
 import itertools
 import json
 import math
+import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -168,8 +169,10 @@ def energy_balance(facility: str, day: date, meter: MeterDay, chips: ChipDay) ->
     which persists from day to day like a meter's bias.
     """
     ratio = meter.overhead_ratio
+    # The counters' error reaches the balance through the ratio too: (1 + ratio) x its sigma.
     reported = Quantity(
-        chips.energy_j, {("chips-energy", facility, day): chips.energy_j * COUNTER_SIGMA}
+        chips.energy_j,
+        {("chips-energy", facility, day): chips.energy_j * COUNTER_SIGMA * (1 + ratio)},
     )
     stated = ratio * chips.energy_j + meter.overhead_j
     overhead = Quantity(stated, {}, {f"overhead:{facility}": meter.overhead_sigma * stated})
@@ -178,7 +181,7 @@ def energy_balance(facility: str, day: date, meter: MeterDay, chips: ChipDay) ->
         facility,
         day_period(day),
         meter=[meter.energy],
-        chips_reported=[reported * (1 + ratio)],
+        chips_reported=[reported],
         overheads=overhead,
         evidence=_log(meter.evidence | chips.evidence),
     )
@@ -546,11 +549,35 @@ def _closed(day: date, at: datetime) -> bool:
     return day_period(day).end + DAY_CLOSES_AFTER <= at
 
 
+_CACHE: dict[tuple[int, int, date, str | None], tuple[Any, tuple[FacilityBalances, ...]]] = {}
+_CACHE_SIZE = 32
+
+
 def facility_balances(
     registry: Registry, at: datetime, *, facility: str | None = None
 ) -> tuple[FacilityBalances, ...]:
     """Every facility's daily balances over the days closed at ``at`` (or one facility's), in
-    id order; a facility with neither a meter nor telemetry has empty series."""
+    id order; a facility with neither a meter nor telemetry has empty series.
+
+    The answer depends on the views and on which days are closed only, so it is kept for the
+    registry's fold position and the last closed day: the policy's facts, ``/metrics`` and the
+    API asking at one log size within one day compute it once.
+    """
+    cutoff = (at - DAY_CLOSES_AFTER).date()
+    key = (id(registry), registry.applied, cutoff, facility)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is registry:
+        return hit[1]
+    found = _facility_balances(registry, at, facility)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (weakref.ref(registry), found)
+    return found
+
+
+def _facility_balances(
+    registry: Registry, at: datetime, facility: str | None
+) -> tuple[FacilityBalances, ...]:
     views = registry.views
     clusters_of: dict[str, list[str]] = {}
     for (cid,), row in views["clusters"].items():

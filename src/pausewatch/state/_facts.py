@@ -111,6 +111,25 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
     return dark
 
 
+DARK_LOOKBACK = timedelta(days=7)
+"""How far back the meter is read to tell going dark from an outage."""
+
+
+def _silent_since(registry: Registry, chips: list[str], at: datetime) -> datetime:
+    """When the earliest of ``chips`` fell silent (its last window's end, or its installation),
+    at most :data:`DARK_LOOKBACK` before ``at``."""
+    since = at
+    for chip_id in chips:
+        chain = registry.views["tel_chains"].get((chip_id,))
+        row = registry.views["chips"].get((chip_id,))
+        last = _time(chain["window_end"]) if chain is not None else None
+        installed = _time(row.get("updated_at")) if row is not None else None
+        when = max((t for t in (last, installed) if t is not None), default=None)
+        if when is not None and when < since:
+            since = when
+    return max(since, at - DARK_LOOKBACK)
+
+
 def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     """The facts the views hold at ``at`` (see the module docstring)."""
     if policy is None or policy.pause is None:
@@ -176,7 +195,13 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
         undeclared_flop, windows = undeclared.get(cluster_id, (0.0, 0))
         size = h100e.get(cluster_id, 0.0)
         draw = (
-            dark_draw(registry, cluster_id, dark[cluster_id], at - silence_limit(policy), at)
+            dark_draw(
+                registry,
+                cluster_id,
+                dark[cluster_id],
+                _silent_since(registry, dark[cluster_id], at),
+                at,
+            )
             if cluster_id in dark
             else None
         )
