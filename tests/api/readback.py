@@ -43,7 +43,11 @@ def read_everything(client: TestClient) -> list[str]:
         "/ui/facilities",
         "/ui/governance",
         "/ui/evaluations",
+        "/ui/detection",
+        "/ui/detection/non-parties",
         "/ui/log",
+        "/v1/detect/chips",
+        "/v1/detect/evaluation",
     ]
     paths += [f"/v1/views/{view}?limit=1000" for view in VIEWS]
     failures: list[str] = []

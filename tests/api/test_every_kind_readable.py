@@ -172,6 +172,16 @@ BASES: dict[str, dict[str, Any]] = {
         "chips_present": [],
         "chips_missing": ["chip-2"],
     },
+    "detect.evaluation/v1": {
+        "evaluation_id": "eval-new",
+        "detection_before_completion": 0.95,
+        "false_alarms_per_facility_year": 0.04,
+        "kinds": [{"kind": "undeclared_training", "figures": {"detection_before_completion": 1}}],
+        "fit_seeds": "0-99",
+        "evaluation_seeds": "1000-1099",
+        "corpus_digest": DIGEST,
+        "report": {"overall": {"median_time_to_detection_days": 2.0}},
+    },
     "workload.declare/v1": {
         "workload_id": "w-new",
         "operator_id": "lab",

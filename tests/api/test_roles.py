@@ -408,6 +408,18 @@ CASES: tuple[Case, ...] = (
         },
         OPERATOR,
     ),
+    # The detectors' measured performance is the secretariat's to publish (docs/adr/0031).
+    Case(
+        "detect.evaluation/v1",
+        "detect.evaluation/v1",
+        lambda c: {
+            "evaluation_id": "eval-1",
+            "detection_before_completion": 0.96,
+            "false_alarms_per_facility_year": 0.03,
+            "kinds": [{"kind": "diversion", "figures": {"detection_before_completion": 0.9}}],
+        },
+        SECRETARIAT,
+    ),
     # A party speaks by its own key or its delegates'; the secretariat files the proposals the
     # policy makes itself.
     Case(

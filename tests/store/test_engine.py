@@ -59,9 +59,10 @@ STATE_TABLES = EVAL_TABLES | {
     "det_inspection_reports",
     "det_workloads",
     "det_cluster_days",
+    "det_evaluations",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0008"]
+HEAD = ["0009"]
 
 
 def _revision(engine: Engine) -> list[str]:

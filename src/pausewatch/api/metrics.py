@@ -85,6 +85,12 @@ class FindingCounts:
     """How long the evaluation took."""
     chips_unaccounted: dict[str, int] = field(default_factory=dict)
     """Chips unaccounted for per party (docs/adr/0026), computed with the findings."""
+    chips_exported: dict[str, int] = field(default_factory=dict)
+    """Chips a party's operators exported to non-parties, computed with the findings."""
+    inspections: dict[str, int] = field(default_factory=dict)
+    """Inspection reports on the log per facility."""
+    inspections_discrepant: dict[str, int] = field(default_factory=dict)
+    """Of those, reports that found chips missing, seals broken or the registry contradicted."""
     balances: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     """Per (facility, balance): the latest day's standardised value and the days that alarmed
     (docs/adr/0029), computed with the findings."""
@@ -135,41 +141,40 @@ class FindingsCache:
 
     def _compute(self, size: int) -> FindingCounts:
         started = time.perf_counter()
-        chips = {
-            party["id"]: int(party["unaccounted"]["count"])
-            for party in chip_report(self.service.state)["parties"]
-        }
+        report = chip_report(self.service.state)
+        parties = report["parties"]
+        inspections: dict[str, int] = {}
+        discrepant: dict[str, int] = {}
+        for found in report["inspections"]:
+            facility = found["facility_id"]
+            amiss = found["missing"] or found["discrepancies"] or found["seals_broken"]
+            inspections[facility] = inspections.get(facility, 0) + 1
+            discrepant[facility] = discrepant.get(facility, 0) + (1 if amiss else 0)
         balances: dict[tuple[str, str], tuple[float, int]] = {}
         for fac in balance_report(self.service.state, self.service.clock())["facilities"]:
             for name, points in fac["balances"].items():
                 if points:
                     alarms = sum(1 for p in points if p["alarm"] is not None)
                     balances[(fac["facility_id"], name)] = (points[-1]["standardised"], alarms)
+        detection = functools.partial(
+            FindingCounts,
+            chips_unaccounted={p["id"]: int(p["unaccounted"]["count"]) for p in parties},
+            chips_exported={p["id"]: int(p["exported"]["count"]) for p in parties},
+            inspections=inspections,
+            inspections_discrepant=discrepant,
+            balances=balances,
+        )
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
-            return FindingCounts(
-                size,
-                False,
-                seconds=time.perf_counter() - started,
-                chips_unaccounted=chips,
-                balances=balances,
-            )
+            return detection(size, False, seconds=time.perf_counter() - started)
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
             severities[finding.severity.value] += 1
         obligations = {s.value: 0 for s in ObligationStatus}
         for obligation in result.obligations:
             obligations[obligation.status.value] += 1
-        return FindingCounts(
-            size,
-            True,
-            severities,
-            obligations,
-            seconds=time.perf_counter() - started,
-            chips_unaccounted=chips,
-            balances=balances,
-        )
+        return detection(size, True, severities, obligations, seconds=time.perf_counter() - started)
 
 
 class _ServiceCollector:
@@ -253,6 +258,32 @@ class _ServiceCollector:
         for party, count in sorted(counts.chips_unaccounted.items()):
             chips.add_metric((party,), count)
         yield chips
+        exported = GaugeMetricFamily(
+            "pausewatch_chips_exported",
+            "Chips a party's operators exported to non-parties, per party (cached with the "
+            "findings).",
+            labels=("party",),
+        )
+        for party, count in sorted(counts.chips_exported.items()):
+            exported.add_metric((party,), count)
+        yield exported
+        inspections = GaugeMetricFamily(
+            "pausewatch_inspections",
+            "Inspection reports on the log per facility (cached with the findings).",
+            labels=("facility",),
+        )
+        for facility, count in sorted(counts.inspections.items()):
+            inspections.add_metric((facility,), count)
+        yield inspections
+        discrepant = GaugeMetricFamily(
+            "pausewatch_inspections_with_discrepancies",
+            "Inspection reports per facility that found chips missing, seals broken or the "
+            "registry contradicted (cached with the findings).",
+            labels=("facility",),
+        )
+        for facility, count in sorted(counts.inspections_discrepant.items()):
+            discrepant.add_metric((facility,), count)
+        yield discrepant
         standard = GaugeMetricFamily(
             "pausewatch_balance_standardised",
             "The latest closed day's standardised balance (SITMUF residual) per facility and "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,9 +12,12 @@ from rich.markup import escape
 
 from pausewatch.cli._common import (
     DEFAULT_URL,
+    DataDirOpt,
     JsonOpt,
+    KeysDirOpt,
     UrlOpt,
     fail,
+    keys_dir,
     out,
     print_json,
     read_verifier,
@@ -24,7 +28,10 @@ from pausewatch.errors import DetectionError, Error
 # that use it, so that every other command starts as fast as before.
 
 app = typer.Typer(
-    help="Detection: inspection sampling plans and draws, CUSUM run lengths, chip balances.",
+    help=(
+        "Detection: inspection sampling plans and draws, CUSUM run lengths, chip balances, "
+        "published evaluations."
+    ),
     no_args_is_help=True,
 )
 
@@ -371,6 +378,71 @@ def chips_cmd(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
             f"on {found['inspected_at']}: {escape('; '.join(parts) or 'nothing amiss')}, "
             f"log entry {found['idx']}"
         )
+
+
+@app.command("publish")
+def publish_cmd(
+    report_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="REPORT.json",
+            help="The JSON report of `pausewatch detect evaluate DIR --json` ('-': stdin).",
+        ),
+    ],
+    evaluation_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id", help="The evaluation's id (default: detect-eval- and the report's digest)."
+        ),
+    ] = None,
+    key: Annotated[
+        str, typer.Option("--key", help="Name of the signing key (the secretariat's).")
+    ] = "secretariat",
+    url: UrlOpt = DEFAULT_URL,
+    keys_dir_opt: KeysDirOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """File an evaluation of the detectors on the log (detect.evaluation/v1, signed by the
+    secretariat): its overall figures, its per-kind table, the seed ranges it was fitted and
+    evaluated on and the corpus digest, so that the dashboard's Detection page shows it and
+    anyone can rerun it (docs/adr/0031)."""
+    from pydantic import ValidationError
+
+    from pausewatch.client import PausewatchClient
+    from pausewatch.detect._published import KIND, DetectionEvaluation, evaluation_body
+    from pausewatch.statements import load_key, sign_statement
+
+    try:
+        raw = sys.stdin.read() if str(report_path) == "-" else report_path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {report_path}: {exc}")
+    try:
+        report = json.loads(raw)
+    except ValueError as exc:
+        fail(f"{report_path}: not JSON: {exc}")
+    try:
+        body = evaluation_body(report, evaluation_id)
+        DetectionEvaluation.model_validate_json(json.dumps(body))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        fail(f"{report_path}: {where}: {first['msg']}")
+    except ValueError as exc:
+        fail(f"{report_path}: {exc}")
+    statement = sign_statement(KIND, body, load_key(keys_dir(keys_dir_opt, data_dir), key))
+    with PausewatchClient(url) as client:
+        accepted = client.submit(statement)
+    if as_json:
+        print_json({"evaluation": body, "accepted": accepted})
+        return
+    already = " (already on the log: the same statement)" if accepted.get("duplicate") else ""
+    out.print(
+        f"evaluation {escape(body['evaluation_id'])}: detection before completion "
+        f"{body['detection_before_completion']:.3g}, false alarms per facility-year "
+        f"{body['false_alarms_per_facility_year']:.3g}, {len(body.get('kinds', []))} kind(s), "
+        f"at log index {accepted['index']}{already}"
+    )
 
 
 @app.command("balances")

@@ -37,7 +37,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
 (sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
-docs/adr/0025-independent-sources.md (the signed sources).
+docs/adr/0025-independent-sources.md (the signed sources); the detectors' measured performance
+is published on the log as ``detect.evaluation/v1`` (:mod:`._published`,
+docs/adr/0031-detection-page.md).
 """
 
 from pausewatch.detect._alarm import (
@@ -119,6 +121,12 @@ from pausewatch.detect._draw import (
     draw_from_checkpoint,
     draw_indices,
 )
+from pausewatch.detect._published import (
+    DetectionEvaluation,
+    EvaluatedKind,
+    evaluation_body,
+    report_digest,
+)
 from pausewatch.detect._sampling import (
     SamplingPlan,
     approximate_sample_size,
@@ -190,7 +198,9 @@ __all__ = [
     "DarkDraw",
     "DayPoint",
     "DetectionError",
+    "DetectionEvaluation",
     "Efficiency",
+    "EvaluatedKind",
     "Export",
     "FacilityBalances",
     "FalseAlarmRate",
@@ -243,6 +253,7 @@ __all__ = [
     "draw_indices",
     "energy_unaccounted",
     "evaluate_workload_classification",
+    "evaluation_body",
     "facility_balances",
     "fit_on_simulation",
     "fleet_flop_per_joule",
@@ -255,6 +266,7 @@ __all__ = [
     "plan",
     "reading_digest",
     "records_of",
+    "report_digest",
     "roll_up",
     "sample_size",
     "series_tested",

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pausewatch.detect._published import HANDLERS as PUBLISHED_HANDLERS
 from pausewatch.detect._statements import (
     ChipExport,
     ChipShip,
@@ -543,5 +544,6 @@ HANDLERS: Mapping[str, Handler] = {
     "inspection.plan/v1": _plan,
     "inspection.report/v1": _report,
     "workload.declare/v1": _workload,
+    **PUBLISHED_HANDLERS,
 }
 """How the detection sources fold; composed with the other domains' in :mod:`pausewatch.state`."""

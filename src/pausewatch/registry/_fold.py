@@ -101,6 +101,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "inspection_plans": ("plan_id",),
     "inspection_reports": ("plan_id",),
     "workloads": ("workload_id",),
+    "detection_evaluations": ("evaluation_id",),
 }
 """Every view the fold maintains, with its primary key columns."""
 

@@ -35,6 +35,7 @@ from pausewatch.service._telemetry import (
 from pausewatch.service._views import (
     balance_report,
     chip_report,
+    detection_evaluation,
     evaluation,
     run_report,
     view_page,
@@ -71,6 +72,7 @@ __all__ = [
     "chip_report",
     "clerk",
     "decode_statement",
+    "detection_evaluation",
     "due_decisions",
     "entry_to_json",
     "evaluation",

@@ -65,6 +65,24 @@ def balance_report(state: StateStore, at: datetime, facility: str | None = None)
     }
 
 
+def detection_evaluation(state: StateStore) -> dict[str, Any]:
+    """The latest evaluation of the detectors on the log (``detect.evaluation/v1``,
+    docs/adr/0031): its overall figures, per-kind table, seed ranges, corpus digest and the rest
+    of its report, with its log index; :class:`NotFoundError` while none is published."""
+    with state.lock:
+        rows = list(state.registry.views["detection_evaluations"].values())
+        latest = dict(max(rows, key=lambda r: int(r["idx"]))) if rows else None
+    if latest is None:
+        raise NotFoundError(
+            "no evaluation of the detectors is on the log: publish one with "
+            "pausewatch detect publish REPORT.json"
+        )
+    latest["kinds"] = json.loads(latest["kinds"])
+    latest["report"] = json.loads(latest["report"])
+    latest["published"] = len(rows)
+    return latest
+
+
 def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:
     """Rows ``offset`` to ``offset + limit`` of a view, in primary-key order."""
     if view not in VIEWS:

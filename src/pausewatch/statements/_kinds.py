@@ -43,6 +43,7 @@ _BUILTIN_MODULES = (
     "pausewatch.governance._statements",
     "pausewatch.evals._statements",
     "pausewatch.detect._statements",
+    "pausewatch.detect._published",
 )
 _builtin_loaded = False
 

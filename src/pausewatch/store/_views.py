@@ -650,6 +650,23 @@ workloads = Table(
     _time("integrated_at"),
 )
 """Declared non-training work (inference, serving, other) per cluster."""
+detection_evaluations = Table(
+    "det_evaluations",
+    metadata,
+    _id("evaluation_id", primary_key=True),
+    Column("detection_before_completion", Float, nullable=False),
+    Column("false_alarms_per_facility_year", Float, nullable=False),
+    Column("kinds", Text, nullable=False),
+    Column("fit_seeds", String(2000), nullable=True),
+    Column("evaluation_seeds", String(2000), nullable=True),
+    Column("corpus_digest", String(64), nullable=True),
+    Column("report", Text, nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Published evaluations of the detectors (``detect.evaluation/v1``, docs/adr/0031): the
+overall figures, the per-kind table and the rest of the report (JSON); the latest by ``idx`` is
+the one the dashboard shows."""
 
 telemetry_records = Table(
     "telemetry_records",
@@ -717,5 +734,6 @@ VIEW_TABLES: dict[str, Table] = {
     "inspection_plans": inspection_plans,
     "inspection_reports": inspection_reports,
     "workloads": workloads,
+    "detection_evaluations": detection_evaluations,
 }
 """Each view's table."""

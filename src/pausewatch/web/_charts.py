@@ -9,7 +9,7 @@ no time zones, and an offset in the string would be dropped rather than applied.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pausewatch.policy._model import CapabilityTrigger
@@ -310,3 +310,99 @@ def coverage_chart(clusters: list[dict[str, Any]]) -> Figure:
         "yaxis": {"title": {"text": "H100-equivalents"}},
     }
     return {"data": data, "layout": layout}
+
+
+def balance_chart(
+    facility_id: str, kind: str, unit: str, periods: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One balance of a facility over its days (``GET /v1/detect/balances``), in three panels
+    on one time axis: the balance in its unit with its one-sigma bar; its standardised residual
+    (SITMUF) against the one-shot test's limit; Page's CUSUM on those residuals against its
+    decision interval ``h``. Days that alarmed are marked on the panel of the test that alarmed
+    (``meta.role`` ``alarm``)."""
+    xs = [plot_time(p["start"]) for p in periods]
+
+    def marks(test: str, key: str, axis: str) -> list[dict[str, Any]]:
+        hit = [p for p in periods if p.get("alarm") == test]
+        if not hit:
+            return []
+        return [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"alarm ({test.replace('_', '-')})",
+                "x": [plot_time(p["start"]) for p in hit],
+                "y": [p[key] for p in hit],
+                "yaxis": axis,
+                "marker": {"size": 14, "symbol": "x", "color": "#c0392b"},
+                "meta": {"role": "alarm", "test": test},
+            }
+        ]
+
+    def limit(name: str, key: str, axis: str, colour: str) -> dict[str, Any]:
+        return {
+            "type": "scatter",
+            "mode": "lines",
+            "name": name,
+            "x": xs,
+            "y": [p[key] for p in periods],
+            "yaxis": axis,
+            "line": {"dash": "dash", "color": colour, "shape": "hv"},
+            "meta": {"role": key},
+        }
+
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": f"balance ({unit}, ±1 s.d.)",
+            "x": xs,
+            "y": [p["value"] for p in periods],
+            "error_y": {"type": "data", "array": [p["sigma"] for p in periods], "visible": True},
+            "meta": {"role": "balance", "unit": unit},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "standardised residual",
+            "x": xs,
+            "y": [p["standardised"] for p in periods],
+            "yaxis": "y2",
+            "meta": {"role": "standardised"},
+        },
+        limit("one-shot limit", "one_shot_limit", "y2", "#c0392b"),
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "CUSUM",
+            "x": xs,
+            "y": [p["cusum"] for p in periods],
+            "yaxis": "y3",
+            "meta": {"role": "cusum"},
+        },
+        limit("decision interval h", "cusum_limit", "y3", "#d08000"),
+        *marks("one_shot", "standardised", "y2"),
+        *marks("cusum", "cusum", "y3"),
+    ]
+    starts = [parse_time(p["start"]) for p in periods]
+    # Half a day either side: a lone day is shown as a day, not zoomed to microseconds.
+    span = (
+        [plot_time(min(starts) - timedelta(hours=12)), plot_time(max(starts) + timedelta(hours=12))]
+        if starts
+        else None
+    )
+    layout = {
+        **_LAYOUT,
+        "height": 560,
+        "xaxis": {
+            "title": {"text": "balance day (UTC)"},
+            "type": "date",
+            "anchor": "y3",
+            **({"range": span} if span else {}),
+        },
+        "yaxis": {"title": {"text": unit}, "domain": [0.7, 1], "exponentformat": "power"},
+        "yaxis2": {"title": {"text": "standardised"}, "domain": [0.36, 0.64]},
+        "yaxis3": {"title": {"text": "CUSUM"}, "domain": [0, 0.3], "rangemode": "tozero"},
+        "meta": {"facility": facility_id, "kind": kind},
+    }
+    return {"id": f"{facility_id}-{kind}", "figure": {"data": data, "layout": layout}}

@@ -29,6 +29,7 @@ from pausewatch.registry import Row
 from pausewatch.service import (
     LogService,
     chip_report,
+    detection_evaluation,
     entry_to_json,
     evaluation,
     pause_status,
@@ -36,6 +37,7 @@ from pausewatch.service import (
     run_report,
     view_page,
 )
+from pausewatch.service import balance_report as daily_balances
 from pausewatch.state import facts_from_registry
 from pausewatch.statements import parse_json, parse_statement
 from pausewatch.web import _charts
@@ -528,13 +530,266 @@ def log_entry(service: LogService, index: int) -> dict[str, Any]:
     }
 
 
+# -- detection --------------------------------------------------------------------------------
+
+BALANCE_KINDS = ("energy", "compute_energy", "compute_counters")
+"""The balances of ``GET /v1/detect/balances`` per facility, in the order the page shows them."""
+BALANCE_UNITS = {"energy": "J", "compute_energy": "FLOP", "compute_counters": "FLOP"}
+BALANCE_TITLES = {
+    "energy": "Energy unaccounted for (meter less the chips' reported energy and overheads)",
+    "compute_energy": "Compute unaccounted for, measured from energy",
+    "compute_counters": "Compute unaccounted for, measured by the chips' counters",
+}
+TABLE_PERIODS = 14
+"""Latest periods each balance's table lists (the chart draws them all; alarms are counted)."""
+
+
+def balance_report(service: LogService, at: datetime) -> dict[str, Any]:
+    """The balances per facility at ``at`` as ``GET /v1/detect/balances`` answers them
+    (contract C4 of issue 16; docs/adr/0029): ``period``, ``false_alarms_per_facility_year``
+    and, per facility, its ``balances`` (``energy``, ``compute_energy``,
+    ``compute_counters``), each a list of days with their tests."""
+    return daily_balances(service.state, at)
+
+
+def _series(periods: list[dict[str, Any]]) -> dict[str, Any]:
+    """One balance's periods in time order, with its alarms counted and its latest listed."""
+    ordered = sorted(periods, key=lambda p: str(p["start"]))
+    alarms = [p for p in ordered if p.get("alarm")]
+    return {
+        "periods": ordered,
+        "listed": list(reversed(ordered[-TABLE_PERIODS:])),
+        "alarms": len(alarms),
+        "first_alarm": alarms[0] if alarms else None,
+        "last": ordered[-1] if ordered else None,
+    }
+
+
+def balance_sections(
+    report: dict[str, Any], findings: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """Per facility of a C4 balances report (:func:`balance_report`), each balance with data:
+    its periods (latest first, :data:`TABLE_PERIODS` of them), its alarm count and its chart
+    (the balance with its one-shot limit over the CUSUM with its decision interval)."""
+    out = []
+    for facility in report.get("facilities", []):
+        balances = facility.get("balances") or {}
+        kinds = []
+        for kind in BALANCE_KINDS:
+            periods = balances.get(kind) or []
+            if not periods:
+                continue
+            series = _series(periods)
+            kinds.append(
+                {
+                    "kind": kind,
+                    "unit": BALANCE_UNITS[kind],
+                    "title": BALANCE_TITLES[kind],
+                    **series,
+                    "chart": _charts.balance_chart(
+                        facility["facility_id"], kind, BALANCE_UNITS[kind], series["periods"]
+                    ),
+                }
+            )
+        out.append(
+            {
+                "facility_id": facility["facility_id"],
+                "operator_id": facility.get("operator_id"),
+                "party_id": facility.get("party_id"),
+                "meters": list(facility.get("meters") or []),
+                "kinds": kinds,
+                "alarms": sum(k["alarms"] for k in kinds),
+                "findings": [
+                    f
+                    for f in (findings or {}).get(f"facility:{facility['facility_id']}", [])
+                    if f["kind"] in ("energy_unaccounted", "compute_unaccounted")
+                ],
+            }
+        )
+    return out
+
+
+def _inspections(service: LogService) -> list[dict[str, Any]]:
+    """Inspection plans, newest first, each with its report where one is on the log: the chips
+    drawn, found present and missing, the seals, the meters read on site, what differs from the
+    registry, and the checkpoint whose root seeded the draw."""
+    plans = _rows(service, "inspection_plans")
+    reports = {row["plan_id"]: row for row in _rows(service, "inspection_reports")}
+    out = []
+    for plan in sorted(plans, key=lambda p: -int(p["idx"])):
+        row = reports.get(plan["plan_id"])
+        report = None
+        if row is not None:
+            discrepancies = json.loads(row["discrepancies"])
+            report = {
+                "inspected_at": row["inspected_at"],
+                "idx": row["idx"],
+                "seed_size": row["seed_size"],
+                "seed_root": row["seed_root"],
+                "sample": json.loads(row["sample"]),
+                "present": [c["chip_id"] for c in json.loads(row["present"])],
+                "missing": json.loads(row["missing"]),
+                "seals": json.loads(row["seals"]),
+                "seals_broken": row["seals_broken"],
+                "meter_readings": json.loads(row["meter_readings"]),
+                "discrepancies": [
+                    f"{d.get('chip_id') or d.get('meter_id') or '?'}: {d.get('problem', '')}"
+                    for d in discrepancies
+                ],
+                "activity": row["activity"],
+                "note": row["note"],
+            }
+            report["clean"] = not (
+                report["missing"] or report["seals_broken"] or report["discrepancies"]
+            )
+        out.append({**plan, "report": report})
+    return out
+
+
+def _latest_evaluation(service: LogService) -> dict[str, Any] | None:
+    """The latest published evaluation of the detectors, with the columns of its per-kind table
+    (every figure any row has, in first-seen order)."""
+    try:
+        latest = detection_evaluation(service.state)
+    except NotFoundError:
+        return None
+    columns: list[str] = []
+    for row in latest["kinds"]:
+        for name in row["figures"]:
+            if name not in columns:
+                columns.append(name)
+    return {**latest, "columns": columns}
+
+
+def detection(service: LogService, at: datetime) -> dict[str, Any]:
+    """The Detection page: chips unaccounted for per party and operator, exports, inspection
+    plans and their results, the daily balances per facility (:func:`balance_report`) and the
+    latest published evaluation of the detectors."""
+    balances = balance_report(service, at)
+    findings = _by_subject(_evaluation(service, at))
+    chips = chip_report(service.state)
+    accounts = [*chips["parties"], *chips["operators"]]
+    for account in accounts:
+        account["findings"] = findings.get(f"{account['scope']}:{account['id']}", [])
+    inspections = _inspections(service)
+    for plan in inspections:
+        plan["findings"] = [
+            f
+            for f in findings.get(f"facility:{plan['facility_id']}", [])
+            if plan["report"] is not None and f"log:{plan['report']['idx']}" in f["evidence"]
+        ]
+    sections = balance_sections(balances, findings)
+    return {
+        "accounts": accounts,
+        "exports": chips["exports"],
+        "certified_only": chips["certified_only"],
+        "inspections": inspections,
+        "inspected": sum(1 for p in inspections if p["report"] is not None),
+        "with_discrepancies": sum(
+            1 for p in inspections if p["report"] is not None and not p["report"]["clean"]
+        ),
+        "balances": sections,
+        "balance_period": balances.get("period"),
+        "balance_alpha": balances.get("false_alarms_per_facility_year"),
+        "evaluation": _latest_evaluation(service),
+        "unaccounted_total": sum(a["unaccounted"]["count"] for a in chips["parties"]),
+    }
+
+
+def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
+    """What the log tells of chips that left the regime and of facilities it does not hold:
+    each export to a non-party (destination, entity, licence, chips, dates) with the entries
+    of those chips' supply chain; chips shipped to an operator and never installed, retired,
+    exported nor seen reporting (held somewhere the registry does not name), with their
+    shipments; and chips inspectors found that the registry does not hold. (Meters and
+    clusters are registered only at registered facilities: the fold refuses the rest.)"""
+    findings = _by_subject(_evaluation(service, at))
+    chips = chip_report(service.state)
+    movements = _rows(service, "chip_movements")
+    exports_rows = {row["export_id"]: row for row in _rows(service, "exports")}
+    exports = []
+    for export in chips["exports"]:
+        row = exports_rows.get(export["export_id"])
+        ids: list[str] = [] if row is None else json.loads(row["chip_ids"])
+        chain = sorted(
+            {int(m["idx"]) for m in movements if m["chip_id"] in set(ids) and m["kind"] != "export"}
+        )
+        exports.append(
+            {
+                **export,
+                "chip_ids": ids,
+                "integrated_at": None if row is None else row["integrated_at"],
+                "signer": None if row is None else row["signer"],
+                "evidence": [*chain, export["idx"]],
+                # The party's chips_exported findings that rest on this export.
+                "findings": [
+                    f
+                    for f in findings.get(f"party:{export['from_party']}", [])
+                    if f["kind"] == "chips_exported" and f"log:{export['idx']}" in f["evidence"]
+                ],
+            }
+        )
+    shipped_by: dict[str, list[int]] = {}
+    for m in movements:
+        if m["kind"] in ("ship", "transfer") and m["to_operator"] is not None:
+            shipped_by.setdefault(m["chip_id"], []).append(int(m["idx"]))
+    unplaced = []
+    for account in chips["operators"]:
+        missing = account["unaccounted"]
+        if not missing["count"]:
+            continue
+        unplaced.append(
+            {
+                "operator_id": account["id"],
+                "party_id": account["party"],
+                "count": missing["count"],
+                "chips": [
+                    {"chip_id": c, "evidence": sorted(shipped_by.get(c, []))}
+                    for c in missing["chips"]
+                ],
+                "findings": [
+                    f
+                    for f in findings.get(f"operator:{account['id']}", [])
+                    if f["kind"] == "chips_unaccounted"
+                ],
+            }
+        )
+    unknown_chips = []
+    for plan in _inspections(service):
+        report = plan["report"]
+        if report is None:
+            continue
+        for problem in report["discrepancies"]:
+            if problem.endswith(": not registered") or problem.endswith(": not certified"):
+                unknown_chips.append(
+                    {
+                        "what": problem.rsplit(": ", 1)[0],
+                        "problem": problem.rsplit(": ", 1)[1],
+                        "facility_id": plan["facility_id"],
+                        "plan_id": plan["plan_id"],
+                        "idx": report["idx"],
+                    }
+                )
+    return {
+        "exports": exports,
+        "exported_chips": sum(e["chips"]["count"] for e in exports),
+        "destinations": sorted({e["destination_country"] for e in exports}),
+        "unplaced": unplaced,
+        "unknown_found": unknown_chips,
+    }
+
+
 __all__ = [
     "PAGE_SIZE",
+    "balance_report",
+    "balance_sections",
+    "detection",
     "evaluations",
     "facilities",
     "governance",
     "log_entry",
     "log_index",
+    "non_parties",
     "overview",
     "proposal",
     "run_detail",

@@ -44,6 +44,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("facilities", f"{PREFIX}/facilities", "Facilities & chips"),
     ("governance", f"{PREFIX}/governance", "Governance"),
     ("evaluations", f"{PREFIX}/evaluations", "Evaluations"),
+    ("detection", f"{PREFIX}/detection", "Detection"),
     ("log", f"{PREFIX}/log", "Log"),
 )
 
@@ -342,6 +343,32 @@ def evaluations_page(request: Request) -> HTMLResponse:
         "evaluations.html",
         "evaluations",
         lambda: _pages.evaluations(service, service.clock()),
+    )
+
+
+@router.get(f"{PREFIX}/detection", response_class=HTMLResponse)
+def detection_page(request: Request) -> HTMLResponse:
+    """Chips unaccounted for, exports, inspections, balances with their tests, and the latest
+    published evaluation of the detectors."""
+    service = _service(request)
+    return _page(
+        request,
+        "detection.html",
+        "detection",
+        lambda: _pages.detection(service, service.clock()),
+    )
+
+
+@router.get(f"{PREFIX}/detection/non-parties", response_class=HTMLResponse)
+def non_parties_page(request: Request) -> HTMLResponse:
+    """What is known of chips that reached non-parties and of facilities outside the
+    registry."""
+    service = _service(request)
+    return _page(
+        request,
+        "non_parties.html",
+        "detection",
+        lambda: _pages.non_parties(service, service.clock()),
     )
 
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter
 
 from pausewatch.api.deps import AtQuery, Limit, Offset, ServiceDep, next_offset, resolve_at
 from pausewatch.registry import VIEWS
-from pausewatch.service import balance_report, chip_report, evaluation, run_report, view_page
+from pausewatch.service import (
+    balance_report,
+    chip_report,
+    detection_evaluation,
+    evaluation,
+    run_report,
+    view_page,
+)
 
 router = APIRouter(tags=["state"])
 
@@ -100,6 +107,24 @@ def get_run(run_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, A
 def get_chip_accounts(service: ServiceDep) -> dict[str, Any]:
     """The chip balances, exports and inspection results."""
     return chip_report(service.state)
+
+
+@router.get(
+    "/v1/detect/evaluation",
+    summary="The latest published evaluation of the detectors",
+    description=(
+        "The latest `detect.evaluation/v1` statement on the log (docs/adr/0031), as folded: "
+        "`detection_before_completion` (overall probability of detecting a defection before "
+        "its run could complete) and `false_alarms_per_facility_year` (on the honest "
+        "scenarios), `kinds` (the per-kind table: each `kind` with its `figures` as the report "
+        "has them), `fit_seeds` and `evaluation_seeds`, `corpus_digest`, `report` (every other "
+        "key of the report), `idx` (its log entry) and `published` (how many are on the log). "
+        "404 while none is published."
+    ),
+)
+def get_detection_evaluation(service: ServiceDep) -> dict[str, Any]:
+    """The latest published evaluation of the detectors."""
+    return detection_evaluation(service.state)
 
 
 @router.get(
