@@ -313,8 +313,9 @@ def _print_evaluation(report: dict[str, Any]) -> None:
     for miss in report["cannot_detect"]:
         rate = miss["detection_before_completion"]
         shown = "-" if rate is None else f"{rate:.0%}"
+        runs = miss["judged_on"].replace("_", " ")
         out.print(
-            f"short of the target: {escape(miss['kind'])} ({shown} of {miss['judged_on'].replace('_', ' ')}; "
+            f"short of the target: {escape(miss['kind'])} ({shown} of {runs}; "
             f"strategies {escape(', '.join(miss['strategies_missed']) or '-')}; largest run "
             f"missed {miss['largest_undetected_flop'] or 0:.3g} FLOP)"
         )
