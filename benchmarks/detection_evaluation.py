@@ -5,7 +5,7 @@ they could complete, at no more than 0.05 false alarms per facility-year, on see
 were never fit on.
 
 1. A corpus of ``--count`` scenarios from seed ``--seed`` (:func:`pausewatch.simulate.scenario.
-   generate_corpus`: one in four honest, with 16-24 small metered facilities for a year; the
+   generate_corpus`: one in four honest, with 36-48 small metered facilities for half a year; the
    others cycle through every defection kind, 1e22 to 2e25 FLOP on 8-512 B200s).
 2. Each played through a fresh in-process :class:`~pausewatch.service.LogService` over a
    temporary SQLite file (``--workdir``, default ``/dev/shm`` where it exists: the log's fsyncs
@@ -45,7 +45,7 @@ def _p(row: dict[str, object] | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=3_000_000)
-    parser.add_argument("--count", type=int, default=72)
+    parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

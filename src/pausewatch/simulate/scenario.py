@@ -349,6 +349,9 @@ def load_corpus(directory: Path) -> list[Scenario]:
 
 KIND_ORDER: tuple[DefectionKind, ...] = tuple(DefectionKind)
 HONEST_EVERY = 4
+HONEST_DAYS = 182
+"""An honest scenario lasts half a year: with 36-48 facilities that is 18-24 facility-years,
+and the fixed cost of a day (a batch per operator, the policy's evaluation) is shared."""
 """One scenario in this many is honest (the others defect)."""
 MAX_SIMULATED_DAYS = 60
 """A defecting scenario ends at most this many days after its defection starts (the
@@ -431,12 +434,12 @@ def generate_scenario(seed: int, kind: DefectionKind | None) -> Scenario:
     rng = random.Random(f"pausewatch/scenario/{seed}")
     start = DEFAULT_START
     if kind is None:
-        facilities = _honest_facilities(rng, rng.randint(16, 24), "party-1", operators=2)
+        facilities = _honest_facilities(rng, rng.randint(36, 48), "party-1", operators=2)
         return Scenario(
             scenario_id=f"s{seed}-honest",
             seed=seed,
             start=start,
-            days=365,
+            days=HONEST_DAYS,
             parties=["party-1"],
             facilities=facilities,
         )
@@ -598,6 +601,7 @@ def write_corpus(scenarios: list[Scenario], directory: Path) -> list[Path]:
 __all__ = [
     "DEFAULT_START",
     "FORMAT",
+    "HONEST_DAYS",
     "HONEST_EVERY",
     "KIND_ORDER",
     "MAX_SIMULATED_DAYS",
