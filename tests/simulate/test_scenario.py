@@ -84,9 +84,7 @@ def test_a_defections_duration_follows_from_its_size_chips_model_and_utilisation
         if d is None:
             continue
         clusters = scenario.clusters()
-        rate = sum(
-            clusters[c][1].chips * chip_peak(clusters[c][1].chip_model) for c in d.clusters
-        )
+        rate = sum(clusters[c][1].chips * chip_peak(clusters[c][1].chip_model) for c in d.clusters)
         assert d.duration_s == pytest.approx(d.size_flop / (rate * d.utilisation), rel=1e-9)
 
 
@@ -98,14 +96,15 @@ def test_a_scenario_whose_duration_disagrees_with_its_size_is_refused_in_one_lin
         parse_scenario(doc)
     message = str(caught.value)
     assert "\n" not in message
-    assert "duration_s" in message and "disagrees" in message
+    assert "duration_s" in message
+    assert "disagrees" in message
 
 
 def test_an_unknown_strategy_is_refused_in_one_line() -> None:
     """A strategy not of its kind's list is refused, naming the ones allowed."""
     doc = json.loads(scenario_json(generate_scenario(SEED, DefectionKind.DIVERSION)))
     doc["defection"]["strategy"] = "telepathy"
-    with pytest.raises(ScenarioError, match="telepathy.*declared_export"):
+    with pytest.raises(ScenarioError, match=r"telepathy.*declared_export"):
         parse_scenario(doc)
 
 
@@ -126,7 +125,8 @@ def test_the_cli_refuses_a_bad_scenario_with_one_line_and_exit_1(tmp_path: Path)
     result = _cli("simulate", "check", str(path))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Abacus 1" in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Abacus 1" in lines[0]
 
 
 def test_the_cli_writes_a_corpus(tmp_path: Path) -> None:

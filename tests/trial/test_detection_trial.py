@@ -58,20 +58,22 @@ def test_a_detection_finding_on_an_honest_scenario_is_a_false_alarm(tmp_path: Pa
     a detection kind, so it is counted once (an episode) as a false alarm, and the rate is
     alarms over honest facility-years."""
     s = small_honest(SEED + 1, days=4, facilities=1)
-    cluster = s.facilities[0].clusters[0].model_copy(
-        update={
-            "workload": Workload.TRAINING,
-            "run_id": "run-1",
-            "planned_flop": 1e15,
-            "run_days": None,
-        }
+    cluster = (
+        s.facilities[0]
+        .clusters[0]
+        .model_copy(
+            update={
+                "workload": Workload.TRAINING,
+                "run_id": "run-1",
+                "planned_flop": 1e15,
+                "run_days": None,
+            }
+        )
     )
     facility = s.facilities[0].model_copy(update={"clusters": [cluster]})
     s = s.model_copy(update={"facilities": [facility]})
     outcome = play(s, workdir=tmp_path)
-    assert [(a.kind, a.subject) for a in outcome.alarms] == [
-        ("exceeds_declaration", "run:run-1")
-    ]
+    assert [(a.kind, a.subject) for a in outcome.alarms] == [("exceeds_declaration", "run:run-1")]
     report = summarise([outcome], seeds=[s.seed])
     overall = report["overall"]
     assert overall["false_alarms"] == 1
@@ -92,7 +94,8 @@ def test_undeclared_training_is_detected_on_its_first_day_by_its_cluster(tmp_pat
     assert ("undeclared_compute", "cluster:cl-x") in {
         (a.kind, a.subject) for a in outcome.detected_by
     }
-    assert outcome.completes_at is not None and outcome.detected_at <= outcome.completes_at
+    assert outcome.completes_at is not None
+    assert outcome.detected_at <= outcome.completes_at
     assert outcome.alarms == []
     assert outcome.played_until == outcome.detected_at
 
@@ -119,7 +122,8 @@ def test_the_subjects_of_a_defection_name_its_places_runs_and_owners() -> None:
         "run:run-decoy",
         "chip:cl-x/0000",
     } <= subjects
-    assert "facility:fac-1" not in subjects and "party:party-1" not in subjects
+    assert "facility:fac-1" not in subjects
+    assert "party:party-1" not in subjects
 
 
 def _outcome(kind: str | None, size: float, detected_after_days: float | None) -> Outcome:
@@ -181,7 +185,8 @@ def test_detect_evaluate_refuses_a_corpus_that_overlaps_the_fit_range(tmp_path: 
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "overlap" in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "overlap" in lines[0]
     assert result.stdout == ""
 
 
@@ -198,7 +203,9 @@ def test_detect_evaluate_refuses_a_bad_scenario_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "bad.json" in lines[0] and "days" in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "bad.json" in lines[0]
+    assert "days" in lines[0]
 
 
 @pytest.mark.slow

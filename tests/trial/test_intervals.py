@@ -74,7 +74,7 @@ def test_the_median_interval_takes_the_order_statistics_of_the_binomial_ranks() 
 
 def test_bad_counts_are_refused() -> None:
     """A proportion of more successes than trials, or a rate over no exposure, is refused."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="successes <= trials"):
         wilson(3, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exposure > 0"):
         garwood(1, 0.0)

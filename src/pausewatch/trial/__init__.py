@@ -10,7 +10,8 @@ Public API::
     wilson, clopper_pearson, garwood, median_interval  the intervals
     DETECTION_KINDS, FIT_SEEDS, TARGET_DETECTION, TARGET_FALSE_ALARMS
 
-Rank 8 (beside ``audit`` and ``service``): it runs the service in process and reads the state.
+Rank 9 (beside ``web`` and ``client``, above ``service``): it runs the service in process and
+reads the state.
 """
 
 from pausewatch.trial._evaluate import (
