@@ -104,11 +104,13 @@ def main() -> None:
         f"{verdict(o['false_alarms_per_facility_year'] <= TARGET_FALSE_ALARMS)}"
     )
     for miss in report["cannot_detect"]:
+        found = miss["detected_from_flop"]
         print(
             f"short of the target: {miss['kind']} {miss['detection_before_completion']:.0%} of "
             f"{miss['judged_on'].replace('_', ' ')}, strategies missed "
             f"{', '.join(miss['strategies_missed']) or '-'}, largest run missed "
-            f"{miss['largest_undetected_flop'] or 0:.3g} FLOP"
+            f"{miss['largest_undetected_flop'] or 0:.3g} FLOP, every run found from "
+            f"{'none' if found is None else format(found, '.3g')}"
         )
     cost = report["cost"]
     print(

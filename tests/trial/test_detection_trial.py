@@ -164,6 +164,10 @@ def test_the_summary_counts_detection_before_completion_and_before_crossing() ->
     assert overall["detection_before_completion"] == pytest.approx(2 / 3)
     assert overall["false_alarms_per_facility_year"] == 0.0
     assert report["cannot_detect"][0]["kind"] == "going_dark"
+    # The 3e24 run escaped: no size above which every run was found.
+    assert row["detected_from_flop"] is None
+    found = summarise(outcomes[:2] + outcomes[3:], seeds=[SEED])["kinds"]["going_dark"]
+    assert found["detected_from_flop"] == 2e24  # the 1e22 run, found after completion, escaped
     assert report["seeds"] == {"fit": [0, FIT_SEEDS.stop - 1], "evaluated": [SEED, SEED]}
 
 

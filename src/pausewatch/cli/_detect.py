@@ -247,6 +247,10 @@ def evaluate_cmd(
     _print_evaluation(report)
 
 
+def _flop(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3g} FLOP"
+
+
 def _pct(p: dict[str, Any] | None) -> str:
     if p is None:
         return "-"
@@ -317,7 +321,8 @@ def _print_evaluation(report: dict[str, Any]) -> None:
         out.print(
             f"short of the target: {escape(miss['kind'])} ({shown} of {runs}; "
             f"strategies {escape(', '.join(miss['strategies_missed']) or '-')}; largest run "
-            f"missed {miss['largest_undetected_flop'] or 0:.3g} FLOP)"
+            f"missed {miss['largest_undetected_flop'] or 0:.3g} FLOP; every run found from "
+            f"{_flop(miss['detected_from_flop'])})"
         )
     seeds = report["seeds"]
     out.print(

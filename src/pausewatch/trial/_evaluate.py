@@ -13,6 +13,8 @@ Figures (docs/adr/0030-detection-measured.md):
   defection) counts as not detected: the figure is a lower bound;
 * **detection before crossing**: the same against the time the run crossed the prohibited
   threshold (runs at or above it only);
+* **below what size a kind escapes**: ``detected_from_flop``, the smallest size from which
+  every run at least that large was detected before completion (None: the largest escaped);
 * **days to detection**: median over the detected runs, from the run's start (a finding filed
   before the start, on chips shipped and never installed, counts at the start);
 * **false alarms per facility-year**: detection findings on honest scenarios (each first
@@ -93,6 +95,17 @@ def _before(o: Outcome, limit: str) -> bool:
     return o.detected_at is not None and deadline is not None and o.detected_at <= deadline
 
 
+def detected_from(outcomes: list[Outcome]) -> float | None:
+    """The smallest size from which every run at least that large was detected before it
+    could complete: below it, the kind escapes (None when the largest run escaped)."""
+    smallest = None
+    for o in sorted(outcomes, key=lambda o: o.size_flop or 0.0, reverse=True):
+        if not _before(o, "completion"):
+            break
+        smallest = o.size_flop
+    return smallest
+
+
 def _table(outcomes: list[Outcome]) -> dict[str, Any]:
     prohibited = [o for o in outcomes if (o.size_flop or 0) >= PROHIBITED_FLOP]
     detected = [o for o in outcomes if o.detected_at is not None]
@@ -128,6 +141,7 @@ def _table(outcomes: list[Outcome]) -> dict[str, Any]:
         "found_by": dict(sorted(by_finding.items())),
         "largest_undetected_flop": max((o.size_flop or 0.0 for o in missed), default=None),
         "smallest_detected_flop": min((o.size_flop or 0.0 for o in caught), default=None),
+        "detected_from_flop": detected_from(outcomes),
     }
 
 
@@ -164,6 +178,7 @@ def summarise(outcomes: list[Outcome], *, seeds: Sequence[int]) -> dict[str, Any
                 ),
                 "largest_undetected_flop": table["largest_undetected_flop"],
                 "smallest_detected_flop": table["smallest_detected_flop"],
+                "detected_from_flop": table["detected_from_flop"],
                 "strategies_missed": sorted(
                     s
                     for s, row in table["by_strategy"].items()

@@ -818,9 +818,7 @@ class _Play:
         out = self.outcome
         for kind, subject in fresh:
             alarm = Alarm(at, kind, subject)
-            if subject in self.subjects or (
-                subject.startswith("chip:") and subject in self.subjects
-            ):
+            if subject in self.subjects:
                 out.detected_by.append(alarm)
             else:
                 out.alarms.append(alarm)
