@@ -568,8 +568,11 @@ class _Play:
         run_id: str | None,
         util: float,
         counter_ratio: float = 1.0,
+        *,
+        sign: bool = True,
     ) -> tuple[bytes, float]:
-        """One signed record of ``chip`` doing ``activity`` over [start, end), and its power."""
+        """One signed record of ``chip`` doing ``activity`` over [start, end), and its power;
+        without ``sign``, the power alone (a chip that reports nothing still draws it)."""
         model = self.catalogue.get(c.chip_model)
         tdp = model.tdp_w if model.tdp_w is not None else FALLBACK_TDP_W
         memory = MEMORY_BYTES.get(model.name, 80 * 10**9)
@@ -633,6 +636,8 @@ class _Play:
             "run_id": run_id,
             "firmware_digest": _FIRMWARE,
         }
+        if not sign:
+            return b"", power
         line = sign_record(body, chip.key)
         chip.seq += 1
         chip.prev = record_hash(line)
@@ -670,8 +675,10 @@ class _Play:
                     run_id = d.decoy_run
                 elif kind is DefectionKind.INFERENCE_SHAPED:
                     activity = "throttled" if d.strategy in ("throttled", "bursty") else "shaped"
-                elif kind in (DefectionKind.GOING_DARK, DefectionKind.DIVERSION):
+                elif kind is DefectionKind.GOING_DARK:
                     reports = False
+                elif kind is DefectionKind.DIVERSION:
+                    continue  # gone: they draw nothing here and report nothing
             for chip in chips:
                 lines: list[bytes] = []
                 outage = reports and self.rng.random() < c.outage_rate
@@ -685,7 +692,9 @@ class _Play:
                     act, act_util = activity, util
                     if burst and self.rng.random() < burst:
                         act, act_util = "train", 0.4  # a burst of open training
-                    line, power = self.record(chip, c, start, end, act, run_id, act_util, ratio)
+                    line, power = self.record(
+                        chip, c, start, end, act, run_id, act_util, ratio, sign=reports
+                    )
                     facility_power[facility.facility_id] = (
                         facility_power.get(facility.facility_id, 0.0)
                         + power * (end - start).total_seconds()
