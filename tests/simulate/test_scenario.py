@@ -138,3 +138,16 @@ def test_the_cli_writes_a_corpus(tmp_path: Path) -> None:
     assert len(files) == 5
     assert sorted(load_scenario(p).seed for p in files) == list(range(SEED, SEED + 5))
     assert _cli("simulate", "check", *map(str, files)).returncode == 0
+
+
+def test_each_piece_of_a_split_run_stays_under_the_prohibition() -> None:
+    """A split defection's pieces each plan under 1e24 FLOP, however large the whole run (a
+    piece above it would be found as prohibited, not as a split)."""
+    splits = [
+        s.defection
+        for s in generate_corpus(SEED, 1000)
+        if s.defection is not None and s.defection.kind is DefectionKind.SPLIT_RUN
+    ]
+    assert max(d.size_flop for d in splits) > 8 * PROHIBITED_FLOP
+    for d in splits:
+        assert d.size_flop / len(d.clusters) < PROHIBITED_FLOP

@@ -458,8 +458,8 @@ def generate_scenario(seed: int, kind: DefectionKind | None) -> Scenario:
     chips = _defecting_chips(size, utilisation, rng)
     pieces = 1
     if kind is DefectionKind.SPLIT_RUN:
+        # Every piece under the prohibition (80% of it at most), hence up to 25 pieces.
         pieces = max(2, math.ceil(size / (0.8 * PROHIBITED_FLOP)))
-        pieces = min(pieces, 8)
         chips = max(8, chips // pieces)
     first_day = rng.randint(3, 10)
     declared = kind in (DefectionKind.SPLIT_RUN, DefectionKind.UNDERREPORTED_COUNTERS)
