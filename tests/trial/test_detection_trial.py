@@ -239,6 +239,7 @@ def test_detect_evaluate_over_a_small_corpus_gives_the_contract_keys(tmp_path: P
     assert isinstance(overall["detection_before_completion"], float)
     assert isinstance(overall["false_alarms_per_facility_year"], float)
     assert 0.0 <= overall["detection_before_completion"] <= 1.0
+    assert overall["detection_population"] in ("prohibited_runs", "all_sizes")
     assert overall["false_alarms_per_facility_year"] == 0.0
     assert overall["facility_years"] == pytest.approx((3 * 5 + 2 * 5) / 365)
     assert overall["detection_before_completion_all_sizes"]["estimate"] == 1.0

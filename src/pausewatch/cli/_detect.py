@@ -285,9 +285,13 @@ def _print_evaluation(report: dict[str, Any]) -> None:
                 "median_days_to_detection": overall["median_days_to_detection"],
             }
             low, high = overall["detection_before_completion_interval"]
+            counted = (
+                overall["prohibited_runs"]
+                if overall["detection_population"] == "prohibited_runs"
+                else f"{overall['runs']} (all sizes: no prohibited run)"
+            )
             first = (
-                f"{overall['detection_before_completion']:.0%} [{low:.0%}, {high:.0%}] of "
-                f"{overall['prohibited_runs']}"
+                f"{overall['detection_before_completion']:.0%} [{low:.0%}, {high:.0%}] of {counted}"
             )
         else:
             first = _pct(row["detection_before_completion"])
@@ -304,7 +308,7 @@ def _print_evaluation(report: dict[str, Any]) -> None:
     o = report["overall"]
     interval = o["false_alarms_interval"] or [0.0, 0.0]
     out.print(
-        f"false alarms: {o['false_alarms']} over {o['facility_years']:.1f} honest facility-years"
+        f"false alarms: {o['false_alarms']} over {o['facility_years']:.3g} honest facility-years"
         f" = {o['false_alarms_per_facility_year']:.3g} per facility-year "
         f"[{interval[0]:.3g}, {interval[1]:.3g}]"
     )

@@ -7,7 +7,8 @@ Figures (docs/adr/0030-detection-measured.md):
   (:data:`~pausewatch.trial._runner.DETECTION_KINDS`) came no later than the run could have
   completed (its start plus its duration). The overall figure,
   ``overall.detection_before_completion``, is over the runs at or above the prohibited
-  threshold (the target's population); ``overall.detection_before_completion_all_sizes``
+  threshold (the target's population; over every run where the corpus has none, as
+  ``overall.detection_population`` says); ``overall.detection_before_completion_all_sizes``
   beside it is over every run. A run still undetected when its scenario's play ends (a
   corpus plays at most :data:`~pausewatch.simulate.scenario.MAX_SIMULATED_DAYS` days of a
   defection) counts as not detected: the figure is a lower bound;
@@ -160,7 +161,11 @@ def summarise(outcomes: list[Outcome], *, seeds: Sequence[int]) -> dict[str, Any
     for o in honest:
         for a in o.alarms:
             by_finding[a.kind] = by_finding.get(a.kind, 0) + 1
-    prohibited = overall["detection_before_completion"]
+    # The target's population is the prohibited runs; a corpus without any is judged on all.
+    population = "prohibited_runs" if overall["detection_before_completion"] else "all_sizes"
+    prohibited = (
+        overall["detection_before_completion"] or overall["detection_before_completion_all_sizes"]
+    )
     detection = prohibited["estimate"] if prohibited else 0.0
     false_rate = rate.estimate if rate is not None else 0.0
     cannot = []
@@ -196,6 +201,7 @@ def summarise(outcomes: list[Outcome], *, seeds: Sequence[int]) -> dict[str, Any
         "overall": {
             "detection_before_completion": detection,
             "false_alarms_per_facility_year": false_rate,
+            "detection_population": population,
             "detection_before_completion_interval": (
                 prohibited["wilson"] if prohibited else [0.0, 1.0]
             ),
@@ -211,7 +217,7 @@ def summarise(outcomes: list[Outcome], *, seeds: Sequence[int]) -> dict[str, Any
             "facility_years": facility_years,
             "false_alarms_by_finding": dict(sorted(by_finding.items())),
             "meets_target": bool(
-                prohibited
+                population == "prohibited_runs"
                 and detection >= TARGET_DETECTION
                 and rate is not None
                 and false_rate <= TARGET_FALSE_ALARMS
