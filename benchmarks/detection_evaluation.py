@@ -19,7 +19,7 @@ were never fit on.
    beside the telemetry ingest's own per record (upload, verification, storage, the batch's log
    entry and its fold); and the runner's overall records/s.
 
-Run ``.venv/bin/python benchmarks/detection_evaluation.py`` (about 10 minutes on 2 shared
+Run ``.venv/bin/python benchmarks/detection_evaluation.py`` (7 to 10 minutes on 2 shared
 cores); ``--count 24`` runs smaller; ``--json FILE`` writes the whole report.
 """
 
