@@ -53,6 +53,16 @@ def test_an_honest_scenario_raises_no_alarm_and_counts_its_facility_days(tmp_pat
     assert outcome.evaluations == 6
 
 
+def test_more_sampled_hours_report_more_windows_and_still_no_alarm(tmp_path: Path) -> None:
+    """With three sampled hours a day each chip signs three chained windows a day, all
+    accepted, and the honest world still draws no detection finding."""
+    s = small_honest(SEED + 2, days=3, facilities=1).model_copy(update={"sample_hours": 3})
+    outcome = play(s, workdir=tmp_path)
+    chips = sum(c.chips for f in s.facilities for c in f.clusters)
+    assert outcome.records == chips * 3 * 3
+    assert outcome.alarms == []
+
+
 def test_a_detection_finding_on_an_honest_scenario_is_a_false_alarm(tmp_path: Path) -> None:
     """An honest operator whose training outruns its declared plan draws exceeds_declaration:
     a detection kind, so it is counted once (an episode) as a false alarm, and the rate is
