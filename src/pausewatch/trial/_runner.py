@@ -817,7 +817,7 @@ class _Play:
         self.outcome.evaluations += 1
         now: set[tuple[str, str]] = set()
         for f in evaluation.findings:
-            kind = str(f.kind.value) if hasattr(f.kind, "value") else str(f.kind)
+            kind = f.kind.value  # compared by name: kinds other branches add count too
             if kind not in DETECTION_KINDS:
                 continue
             now.add((kind, f.subject))
