@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "detect": 6,
     "state": 7,
     "audit": 8,
+    "trial": 9,
     "service": 8,
     "web": 9,
     "client": 9,

@@ -17,6 +17,7 @@ from pausewatch.cli import (
     _log,
     _operations,
     _policy,
+    _simulate,
     _state,
     _statement,
     _witness,
@@ -48,6 +49,7 @@ app.add_typer(_operations.telemetry_app, name="telemetry")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_log.app, name="log")
 app.add_typer(_policy.app, name="policy")
+app.add_typer(_simulate.app, name="simulate")
 app.add_typer(_state.app, name="state")
 app.add_typer(_statement.app, name="statement")
 app.add_typer(_witness.app, name="witness")

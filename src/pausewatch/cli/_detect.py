@@ -20,6 +20,7 @@ from pausewatch.cli._common import (
     keys_dir,
     out,
     print_json,
+    progress_display,
     read_verifier,
 )
 from pausewatch.errors import DetectionError, Error
@@ -200,6 +201,145 @@ def interval_cmd(
         print_json(result)
         return
     out.print(f"h = {h:.6g} gives ARL {run.arl:.6g} in control (k={k:g})")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    corpus: Annotated[
+        Path, typer.Argument(help="A directory of scenario files (pausewatch simulate scenarios).")
+    ],
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workdir", help="Where each scenario's temporary log goes (default: the system's)."
+        ),
+    ] = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option("--outcomes", help="Also write each scenario's outcome here (JSON lines)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play every scenario of a corpus through the real ingest and measure the detectors.
+
+    Per defection kind and overall: detection before the defecting run could have completed
+    and before it crossed the prohibited threshold, the median days to detection, false alarms
+    per facility-year on the honest scenarios, each with its 95% interval; the kinds it cannot
+    detect; the seeds fit on and evaluated on (a corpus that overlaps the fit range is refused).
+    """
+    import json as _json
+
+    from pausewatch.simulate.scenario import ScenarioError, load_corpus
+    from pausewatch.trial import check_seeds, evaluate_corpus
+
+    try:
+        scenarios = load_corpus(corpus)
+        check_seeds([s.seed for s in scenarios])
+    except (ScenarioError, DetectionError) as exc:
+        fail(str(exc))
+    display = progress_display()
+    with display:
+        task = display.add_task("scenarios", total=len(scenarios))
+        report, played = evaluate_corpus(
+            scenarios, workdir=workdir, progress=lambda _: display.advance(task)
+        )
+    if outcomes is not None:
+        outcomes.write_text(
+            "".join(_json.dumps(o.to_json(), sort_keys=True) + "\n" for o in played),
+            encoding="utf-8",
+        )
+    if as_json:
+        print_json(report)
+        return
+    _print_evaluation(report)
+
+
+def _flop(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3g} FLOP"
+
+
+def _pct(p: dict[str, Any] | None) -> str:
+    if p is None:
+        return "-"
+    low, high = p["wilson"]
+    return f"{p['estimate']:.0%} [{low:.0%}, {high:.0%}] of {p['runs']}"
+
+
+def _print_evaluation(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="detection, measured (95% intervals)")
+    for column in (
+        "kind",
+        "runs",
+        "before completion (>= threshold)",
+        "all sizes",
+        "before crossing",
+        "median days",
+    ):
+        table.add_column(column)
+    rows = [*report["kinds"].items(), ("overall", None)]
+    for kind, row in rows:
+        if row is None:
+            overall = report["overall"]
+            row = {
+                "runs": overall["runs"],
+                "detection_before_completion": None,
+                "detection_before_completion_all_sizes": overall[
+                    "detection_before_completion_all_sizes"
+                ],
+                "detection_before_crossing": overall["detection_before_crossing"],
+                "median_days_to_detection": overall["median_days_to_detection"],
+            }
+            low, high = overall["detection_before_completion_interval"]
+            counted = (
+                overall["prohibited_runs"]
+                if overall["detection_population"] == "prohibited_runs"
+                else f"{overall['runs']} (all sizes: no prohibited run)"
+            )
+            first = (
+                f"{overall['detection_before_completion']:.0%} [{low:.0%}, {high:.0%}] of {counted}"
+            )
+        else:
+            first = _pct(row["detection_before_completion"])
+        median = row["median_days_to_detection"]
+        table.add_row(
+            escape(kind),
+            str(row["runs"]),
+            first,
+            _pct(row["detection_before_completion_all_sizes"]),
+            _pct(row["detection_before_crossing"]),
+            "-" if median is None else f"{median['estimate']:.1f}",
+        )
+    out.print(table)
+    o = report["overall"]
+    interval = o["false_alarms_interval"] or [0.0, 0.0]
+    out.print(
+        f"false alarms: {o['false_alarms']} over {o['facility_years']:.3g} honest facility-years"
+        f" = {o['false_alarms_per_facility_year']:.3g} per facility-year "
+        f"[{interval[0]:.3g}, {interval[1]:.3g}]"
+    )
+    target = report["target"]
+    out.print(
+        f"target: >= {target['detection_before_completion']:.0%} of prohibited runs detected "
+        f"before completion at <= {target['false_alarms_per_facility_year']:g} false alarms per "
+        f"facility-year: {'met' if o['meets_target'] else 'not met'}"
+    )
+    for miss in report["cannot_detect"]:
+        rate = miss["detection_before_completion"]
+        shown = "-" if rate is None else f"{rate:.0%}"
+        runs = miss["judged_on"].replace("_", " ")
+        out.print(
+            f"short of the target: {escape(miss['kind'])} ({shown} of {runs}; "
+            f"strategies {escape(', '.join(miss['strategies_missed']) or '-')}; largest run "
+            f"missed {miss['largest_undetected_flop'] or 0:.3g} FLOP; every run found from "
+            f"{_flop(miss['detected_from_flop'])})"
+        )
+    seeds = report["seeds"]
+    out.print(
+        f"fit on seeds {seeds['fit'][0]}..{seeds['fit'][1]}; evaluated on seeds "
+        f"{seeds['evaluated'][0]}..{seeds['evaluated'][1]}"
+    )
 
 
 def _read_items(source: str) -> list[str]:
