@@ -66,6 +66,9 @@ class Facility:
     """With ``silent_from``: the chips lost power too (else they kept working, going dark)."""
     meter_biases: dict[str, float] = field(default_factory=dict)
     """A meter's calibration bias if the test fixes it (else drawn from its sigma)."""
+    serve_from: int | None = None
+    """From this day the chips serve (half their TDP, little compute, tensor pipes below the
+    busy threshold) instead of training."""
 
 
 def _day(n: int) -> datetime:
@@ -128,6 +131,9 @@ def build(f: Facility) -> World:
             previous = next_reading(meter, None, _day(d - 1), _day(d), 0.0)
             w.ok("meter.reading/v1", previous, meter)
         chips_true = CHIPS * 0.9 * TDP * SECONDS * (1 + rng.gauss(0, 0.03))
+        serving = f.serve_from is not None and d >= f.serve_from
+        if serving:
+            chips_true = CHIPS * 0.5 * TDP * SECONDS * (1 + rng.gauss(0, 0.03))
         silent = f.silent_from is not None and d >= f.silent_from
         if silent and f.outage:
             chips_true = 0.0
@@ -142,7 +148,7 @@ def build(f: Facility) -> World:
         body = next_reading(meter, previous, _day(d), _day(d + 1), cumulative)
         w.ok("meter.reading/v1", body, meter)
         previous = body
-        flop = chips_true * efficiency * (1 + rng.gauss(0, 0.1)) * PEAK / TDP
+        flop = chips_true * (0.03 if serving else efficiency) * (1 + rng.gauss(0, 0.1)) * PEAK / TDP
         counted = flop * (1 + rng.uniform(-0.02, 0.02))
         if f.under_from is not None and d >= f.under_from:
             counted *= f.under_factor
@@ -156,6 +162,7 @@ def build(f: Facility) -> World:
             "flop": json.dumps({"bf16": str(round(counted + untagged))}),
             "unattributed_flop": json.dumps({"bf16": str(round(untagged))} if untagged else {}),
             "chip_windows": CHIPS * 1440,
+            "busy_energy_j": 0 if serving else round(reported),
             "updated_idx": w.registry.applied - 1,
         }
     return w
@@ -216,6 +223,16 @@ def test_an_honest_twin_raises_no_alarm_over_a_year() -> None:
     w = build(Facility(seed=11, days=365))
     (fac,) = facility_balances(w.registry, _day(366))
     assert len(fac.series[BalanceKind.ENERGY]) == 365
+    assert len(fac.series[BalanceKind.COMPUTE_ENERGY]) == 365
+    assert fac.alarms() == ()
+
+
+def test_chips_that_serve_for_months_raise_no_compute_alarm() -> None:
+    """An honest facility whose chips train for a month and then serve for the rest of the
+    year (much energy, little compute) raises no alarm: the energy of windows that were not
+    busy paid for no compute, so the compute-from-energy balance leaves it out."""
+    w = build(Facility(seed=11, days=365, serve_from=30))
+    (fac,) = facility_balances(w.registry, _day(366))
     assert len(fac.series[BalanceKind.COMPUTE_ENERGY]) == 365
     assert fac.alarms() == ()
 

@@ -198,3 +198,17 @@ def test_an_aggregate_from_before_busy_windows_were_kept_still_reads() -> None:
     doc = aggregate([accepted()]).to_json()
     del doc["chips"]["c1/a"]["last_busy_end"]
     assert Aggregate.from_json(doc).chips["c1/a"].last_busy_end is None
+
+
+def test_a_window_that_ends_at_midnight_counts_in_the_day_it_covers() -> None:
+    """A window is [start, end): the last hour of a day, ending at the next midnight, is that
+    day's, as a meter reading over the same hour is; busy windows' energy is kept apart from
+    the rest of the day's."""
+    evening = accepted("c1/a", window=23 * 60, seconds=3600, energy_delta_j=2_000_000)
+    idle = accepted(
+        "c1/b", window=23 * 60, seconds=3600, tensor_active=0.01, energy_delta_j=300_000
+    )
+    days = aggregate([evening, idle]).clusters["c1"].days
+    assert list(days) == ["2026-11-27"]
+    assert days["2026-11-27"].energy_j == 2_300_000
+    assert days["2026-11-27"].busy_energy_j == 2_000_000

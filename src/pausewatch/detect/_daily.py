@@ -149,6 +149,9 @@ class ChipDay:
     flop: Mapping[str, float] = field(default_factory=dict)
     unattributed_flop: Mapping[str, float] = field(default_factory=dict)
     evidence: frozenset[int] = frozenset()
+    busy_energy_j: float = 0.0
+    """Of ``energy_j``, the energy of windows whose tensor pipes were busy (at or above the
+    undeclared-compute threshold): the rest paid for idling and serving, not for compute."""
 
 
 def day_period(day: date) -> Period:
@@ -221,18 +224,24 @@ def compute_energy_balance(
     fleet: Mapping[Chip, int],
     precision: str,
 ) -> Balance:
-    """CUF from energy: the meters' energy net of the overheads, as FLOP of ``precision``,
-    less the FLOP the chips counted (as FLOP of ``precision``).
+    """CUF from energy: the meters' energy net of the overheads and of what the chips spent
+    idling or serving, as FLOP of ``precision``, less the FLOP the chips counted (as FLOP of
+    ``precision``).
 
-    The net energy is ``(meter - overhead_w·s) / (1 + ratio)``; the efficiency is uniform on the
-    plausible interval (systematic, ``efficiency:<facility>``) and varies by
+    The net energy is ``(meter - overhead_w·s) / (1 + ratio) - idle``, with ``idle`` the chips'
+    reported energy in windows that were not busy (it pays for no compute: without taking it
+    out, a facility that idles or serves would show compute unaccounted for every day). Energy
+    the meter saw and no chip reported (hidden chips) stays in, as compute. The efficiency is
+    uniform on the plausible interval (systematic, ``efficiency:<facility>``) and varies by
     :data:`EFFICIENCY_DAY_SIGMA` from day to day (random).
     """
     ratio = meter.overhead_ratio
     src = f"overhead:{facility}"
     fixed = Quantity(meter.overhead_j, {}, {src: meter.overhead_sigma * meter.overhead_j})
     scale = Quantity(1 / (1 + ratio), {}, {src: meter.overhead_sigma * ratio / (1 + ratio) ** 2})
-    net = (meter.energy - fixed) * scale
+    idle_j = max(0.0, chips.energy_j - chips.busy_energy_j)
+    idle = Quantity(idle_j, {("chips-idle-energy", facility, day): idle_j * COUNTER_SIGMA})
+    net = (meter.energy - fixed) * scale - idle
     efficiency = Efficiency.from_interval(f"efficiency:{facility}")
     daily = Quantity(1.0, {("efficiency", facility, day): EFFICIENCY_DAY_SIGMA})
     measured = flop_from_energy(net, 0.0, fleet, precision, efficiency) * daily
@@ -496,15 +505,16 @@ def _chip_days(
     for cluster in clusters:
         for row in days_by_cluster.get(cluster, []):
             day = date.fromisoformat(row["day"])
-            a = acc.setdefault(day, [0.0, {}, {}, set()])
+            a = acc.setdefault(day, [0.0, {}, {}, set(), 0.0])
             a[0] += float(row["energy_j"])
+            a[4] += float(row["busy_energy_j"] or 0)
             for p, v in _flop(row["flop"]).items():
                 a[1][p] = a[1].get(p, 0.0) + v
             for p, v in _flop(row["unattributed_flop"]).items():
                 a[2][p] = a[2].get(p, 0.0) + v
             a[3].add(int(row["updated_idx"]))
     return {
-        d: ChipDay(a[0], MappingProxyType(a[1]), MappingProxyType(a[2]), frozenset(a[3]))
+        d: ChipDay(a[0], MappingProxyType(a[1]), MappingProxyType(a[2]), frozenset(a[3]), a[4])
         for d, a in acc.items()
     }
 

@@ -1185,6 +1185,7 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                     "energy_j": row["energy_j"],
                     "flop": json.loads(row["flop"]),
                     "unattributed_flop": json.loads(row["unattributed_flop"]),
+                    "busy_energy_j": row["busy_energy_j"],
                 }
             ).merge(new)
         doc = new.to_json()
@@ -1199,6 +1200,7 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                     doc["unattributed_flop"], sort_keys=True, separators=(",", ":")
                 ),
                 "chip_windows": doc["chip_windows"],
+                "busy_energy_j": doc["busy_energy_j"],
                 "updated_idx": ctx.index,
             },
         )

@@ -304,9 +304,11 @@ cluster_days = Table(
     Column("unattributed_flop", Text, nullable=False),
     Column("chip_windows", BigInteger, nullable=False),
     _idx("updated_idx"),
+    Column("busy_energy_j", BigInteger, nullable=False, server_default="0"),
 )
-"""Per cluster and UTC day (of each window's end): the chips' reported energy, their compute
-per precision and the compute tagged to no run (the inputs of the daily balances, ADR 0029)."""
+"""Per cluster and UTC day (of each window's end): the chips' reported energy (all of it, and
+that of busy windows), their compute per precision and the compute tagged to no run (the inputs
+of the daily balances, ADR 0029)."""
 tel_gaps = Table(
     "tel_gaps",
     metadata,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pausewatch.telemetry._record import TelemetryError, format_time
@@ -26,6 +26,9 @@ from pausewatch.telemetry._verify import AcceptedRecord
 
 UNDECLARED_TENSOR_ACTIVE = 0.3
 """Tensor-pipe activity at or above which a window with no run counts as undeclared compute."""
+
+_INSTANT = timedelta(microseconds=1)
+"""The smallest step of a time: a window's last instant is its end less this."""
 
 
 def _add_flop(into: dict[str, int], flop: Mapping[str, int]) -> None:
@@ -184,6 +187,9 @@ class DayTotals:
     """All operations per precision."""
     unattributed_flop: Mapping[str, int]
     """Operations in windows that name no run."""
+    busy_energy_j: int = 0
+    """Energy of the records whose tensor pipes were busy at or above the undeclared-compute
+    threshold, whatever run they name: the energy that paid for compute (ADR 0029)."""
 
     def merge(self, other: DayTotals) -> DayTotals:
         """The totals of both sets of records."""
@@ -192,11 +198,13 @@ class DayTotals:
             energy_j=self.energy_j + other.energy_j,
             flop=_sum_flop(self.flop, other.flop),
             unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
+            busy_energy_j=self.busy_energy_j + other.busy_energy_j,
         )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping with sorted keys."""
         return {
+            "busy_energy_j": self.busy_energy_j,
             "chip_windows": self.chip_windows,
             "energy_j": self.energy_j,
             "flop": _flop_json(self.flop),
@@ -211,6 +219,7 @@ class DayTotals:
             energy_j=int(data["energy_j"]),
             flop=_flop_from(data["flop"]),
             unattributed_flop=_flop_from(data["unattributed_flop"]),
+            busy_energy_j=int(data.get("busy_energy_j", 0)),
         )
 
 
@@ -383,13 +392,16 @@ def aggregate(
         cluster[1].add(chip_id)
         _add_flop(cluster[2], flop)
         cluster[3] += energy
-        day_key = record.window_end.date().isoformat()
+        # A window is [start, end): one that ends at midnight belongs to the day before.
+        day_key = (record.window_end - _INSTANT).date().isoformat()
         day = cluster[7].get(day_key)
         if day is None:
-            day = cluster[7][day_key] = [0, 0, {}, {}]
+            day = cluster[7][day_key] = [0, 0, {}, {}, 0]
         day[0] += 1
         day[1] += energy
         _add_flop(day[2], flop)
+        if record.tensor_active >= undeclared_tensor_active:
+            day[4] += energy
         if record.run_id is None:
             _add_flop(day[3], flop)
             _add_flop(cluster[4], flop)

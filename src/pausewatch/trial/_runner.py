@@ -727,7 +727,10 @@ class _Play:
             self.outcome.statements += 1
         self.outcome.ingest_s += time.perf_counter() - began
         readings: list[Statement] = []
-        secs = s.sample_hours * 3600.0
+        # The chips draw only in the sampled hours (the simulated day is compressed into them),
+        # but the facility's own draw beside them runs all day, and the meter reads all day:
+        # what a daily balance over the log expects of a meter.
+        secs = 86_400.0
         for facility_id, m in sorted(self.meters.items()):
             meter = m.facility.meter
             assert meter is not None
@@ -735,7 +738,7 @@ class _Play:
             noise = self.rng.gauss(0.0, meter.random_sigma)
             true_j = chips_j * (1 + meter.overhead_ratio) + meter.overhead_w * secs
             m.energy_j += max(0.0, true_j * (1 + meter.bias + noise))
-            body = next_reading(meter.meter_id, m.previous, first, day_end, round(m.energy_j))
+            body = next_reading(meter.meter_id, m.previous, day_start, day_end, round(m.energy_j))
             m.previous = body
             readings.append(sign_statement("meter.reading/v1", body, m.key))
         self.submit(readings)
