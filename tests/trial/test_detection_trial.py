@@ -41,16 +41,19 @@ def small_honest(seed: int, *, days: int = 6, facilities: int = 2) -> Scenario:
 
 
 def test_an_honest_scenario_raises_no_alarm_and_counts_its_facility_days(tmp_path: Path) -> None:
-    """Honest facilities that train, serve or idle within their declarations, with short
-    outages, draw no finding of a detection kind; every record is accepted by the ingest."""
-    s = small_honest(SEED)
+    """Honest metered facilities that train, serve or idle within their declarations, with
+    short outages, draw no finding of a detection kind over sixteen days (their daily energy
+    balances included); every record is accepted by the ingest; an honest scenario is
+    evaluated weekly and on its last day."""
+    s = small_honest(SEED, days=16)
+    assert all(f.meter is not None for f in s.facilities)
     outcome = play(s, workdir=tmp_path)
     assert outcome.alarms == []
     assert outcome.detected_at is None
-    assert outcome.facility_days == 2 * 6
+    assert outcome.facility_days == 2 * 16
     chips = sum(c.chips for f in s.facilities for c in f.clusters)
-    assert outcome.records == chips * 6
-    assert outcome.evaluations == 6
+    assert outcome.records == chips * 16
+    assert outcome.evaluations == 3  # days 7, 14 and 16
 
 
 def test_more_sampled_hours_report_more_windows_and_still_no_alarm(tmp_path: Path) -> None:

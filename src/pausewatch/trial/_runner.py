@@ -81,6 +81,13 @@ they follow declared work."""
 _FIRMWARE = hashlib.sha256(b"pausewatch scenario firmware 1.0").hexdigest()
 _HOUR = timedelta(hours=1)
 _EVAL_AFTER = timedelta(minutes=1)
+HONEST_EVALUATION_DAYS = 7
+"""How often an honest scenario is evaluated, in days (and on its last day). Balance alarms
+persist once raised and most findings stay while their cause does, so a weekly evaluation
+counts nearly the false alarms a daily one would; a finding that comes and goes within the
+week is missed (the honest facilities of defecting scenarios, evaluated daily, are counted
+too). It saves recomputing dozens of facilities' daily balances every day. A defecting
+scenario is evaluated every day: its time to detection is measured to the day."""
 """The policy is evaluated this long after a day's last window ends (its uploads are in)."""
 
 
@@ -854,7 +861,9 @@ class _Play:
             self.day(day_start)
             at = day_start + timedelta(days=1) + _EVAL_AFTER
             self.clock.set(at)
-            self.evaluate(at)
+            every = 1 if s.defection is not None else HONEST_EVALUATION_DAYS
+            if (n + 1) % every == 0 or n == s.days - 1:
+                self.evaluate(at)
             self.outcome.facility_days += len(honest_facilities)
             self.outcome.facility_periods += registered
             self.outcome.played_until = at
