@@ -35,6 +35,7 @@ from pausewatch.policy._evaluator._incidents import IncidentRules
 from pausewatch.policy._evaluator._lineages import LineageRules
 from pausewatch.policy._evaluator._runs import RunRules
 from pausewatch.policy._evaluator._tags import TagRules
+from pausewatch.policy._evaluator._workloads import WorkloadRules
 from pausewatch.policy._facts import Facts
 from pausewatch.policy._findings import Evaluation
 from pausewatch.policy._load import policy_digest
@@ -45,7 +46,14 @@ DEFAULT_HORIZON = timedelta(days=30)
 
 
 class _Evaluator(
-    RunRules, LineageRules, ClusterRules, CapabilityRules, IncidentRules, ChipRules, TagRules
+    RunRules,
+    LineageRules,
+    ClusterRules,
+    CapabilityRules,
+    IncidentRules,
+    ChipRules,
+    TagRules,
+    WorkloadRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
@@ -90,6 +98,7 @@ def _evaluate(
     ev.unreadable()
     ev.chips()
     ev.tags()
+    ev.workloads()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

@@ -94,6 +94,9 @@ class FindingKind(StrEnum):
     """Runs of one operator or party, overlapping in time on different clusters with the same
     declared hyper-parameters or data order, together cross a tier none crosses alone
     (docs/adr/0028)."""
+    TRAINING_SUSPECTED = "training_suspected"
+    """Windows of a cluster that name no run, or run under a declared inference workload,
+    look like training to the workload classifier over a sustained stretch (docs/adr/0032)."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -26,7 +26,7 @@ never reported, its installation was logged) more than the policy's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
-from pausewatch.detect import chip_accounts
+from pausewatch.detect import DeclaredWorkload, chip_accounts, classify_cluster
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -51,6 +51,7 @@ from pausewatch.policy._evaluator._capabilities import ruled_out
 from pausewatch.policy._facts import (
     ChipAccountFact,
     ChipExportFact,
+    ClassifiedClusterFact,
     ClusterFact,
     EvalFact,
     InspectionFact,
@@ -62,6 +63,7 @@ from pausewatch.policy._facts import (
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
+from pausewatch.telemetry import TelemetryRecord
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -234,6 +236,59 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
     )
 
 
+def declared_workloads(registry: Registry) -> list[DeclaredWorkload]:
+    """The workloads declared on the log (``det_workloads``), in id order."""
+    return [
+        DeclaredWorkload(
+            workload_id=row["workload_id"],
+            cluster_id=row["cluster_id"],
+            kind=row["kind"],
+            starts_at=datetime.fromisoformat(row["starts_at"]),
+            ends_at=datetime.fromisoformat(row["ends_at"]),
+        )
+        for _, row in sorted(registry.views["workloads"].items())
+    ]
+
+
+def classified_clusters(
+    registry: Registry, records: Mapping[str, Iterable[TelemetryRecord]]
+) -> list[dict[str, Any]]:
+    """The workload classifier's verdict on each registered cluster's windows that claim no
+    training (``records``: the accepted records of its chips, by cluster id), as the
+    ``classified_clusters`` facts (docs/adr/0032). The detector is fitted on simulated traces
+    only (:func:`pausewatch.detect.fitted_classifier`), never on these records. A cluster with
+    no such windows gives none."""
+    workloads = declared_workloads(registry)
+    idx = {row["workload_id"]: row["idx"] for row in registry.views["workloads"].values()}
+    out: list[dict[str, Any]] = []
+    for cluster_id in sorted(records):
+        row = registry.views["clusters"].get((cluster_id,))
+        if row is None:
+            continue
+        verdict = classify_cluster(cluster_id, records[cluster_id], workloads)
+        if verdict.traces == 0:
+            continue
+        evidence = [f"log:{row['registered_idx']}"]
+        evidence += [f"log:{idx[w]}" for w in verdict.workloads]
+        out.append(
+            {
+                "id": cluster_id,
+                "operator": row["operator_id"],
+                "facility": row["facility_id"],
+                "traces": verdict.traces,
+                "windows": verdict.windows,
+                "training_traces": verdict.training_traces,
+                "recall": verdict.recall,
+                "false_positive_rate": verdict.false_positive_rate,
+                "first_window": format_time(verdict.first_window) if verdict.first_window else None,
+                "last_window": format_time(verdict.last_window) if verdict.last_window else None,
+                "workloads": list(verdict.workloads),
+                "evidence": evidence,
+            }
+        )
+    return out
+
+
 _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("runs", RunFact),
     ("clusters", ClusterFact),
@@ -244,6 +299,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("chip_accounts", ChipAccountFact),
     ("chip_exports", ChipExportFact),
     ("inspections", InspectionFact),
+    ("classified_clusters", ClassifiedClusterFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
