@@ -1,5 +1,5 @@
 """The demo's detection acts: what the independent sources of truth find after the pause is
-lifted (issue 16, item 7; docs/adr/0032-demo-detection-acts.md).
+lifted (issue 16, item 7; docs/adr/0032-demo-acts-and-suspected-training.md).
 
 1. **A diversion, found by the chip balance.** The maker ships eight H100s to Dragon AI
    (``chip.ship/v1``); six are installed and report, one is exported to a buyer outside the
