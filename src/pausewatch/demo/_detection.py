@@ -321,19 +321,26 @@ def hidden_cluster(scenario: Scenario) -> str:
     days: list[dict[str, Any]] = []
     for d in range(2):
         metered = reported = 0.0
+        # The day's telemetry goes up in one batch after the day, each hour's reading after it.
+        data: list[bytes] = []
+        readings: list[dict[str, Any]] = []
         for h in range(24):
             start = first + timedelta(days=d, hours=h)
             before = chips.energy_j
-            scenario.telemetry(DRAGON.cluster_id, start, run_id=None, utilisation=0.0)
+            data.append(chips.window(start, run_id=None, utilisation=0.0))
             chips_j = chips.energy_j - before
             delta = chips_j * (1 + METER_BIAS + _hour_error(24 * d + h))
             if d == 1:
                 delta += hidden_w * WINDOW.total_seconds()
             register = float(round(register + delta))
             reading = next_reading(METER, reading, start, start + WINDOW, register)
-            scenario.post("meter.reading/v1", reading, meter_key)
+            readings.append(reading)
             metered += delta
             reported += chips_j
+        scenario.advance(first + timedelta(days=d + 1, minutes=1))
+        scenario.send(DRAGON.cluster_id, b"".join(data))
+        for body in readings:
+            scenario.post("meter.reading/v1", body, meter_key)
         days.append(
             {"day": iso(first + timedelta(days=d))[:10], "metered_j": metered, "chips_j": reported}
         )

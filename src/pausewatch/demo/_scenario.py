@@ -214,10 +214,13 @@ class Scenario:
 
     def telemetry(self, cluster_id: str, start: datetime, **kw: Any) -> dict[str, Any]:
         """One hour of a cluster's chips from ``start``, uploaded by its operator."""
-        chips = self.chips[cluster_id]
         self.advance(start + WINDOW + timedelta(minutes=1))
-        data = chips.window(start, **kw)
-        operator = chips.plan.operator_id
+        return self.send(cluster_id, self.chips[cluster_id].window(start, **kw))
+
+    def send(self, cluster_id: str, data: bytes) -> dict[str, Any]:
+        """Upload records of a cluster's chips (JSONL) as its operator; a rejected record
+        stops the story."""
+        operator = self.chips[cluster_id].plan.operator_id
         try:
             receipt = self.client.send_telemetry(data, operator, self.keys[operator])
         except ClientError as exc:
