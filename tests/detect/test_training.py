@@ -19,7 +19,7 @@ from pausewatch.detect._training import FIT_SEEDS, MEASURE_SEEDS, SUSTAINED_WIND
 from pausewatch.policy import Facts, evaluate, load_preset
 from pausewatch.simulate import ClusterSpec, Workload, simulate_fleet
 from pausewatch.simulate.fleet import Misbehaviour
-from pausewatch.state import classified_clusters
+from pausewatch.state import classified_clusters, evaluated
 from pausewatch.telemetry import TelemetryRecord
 from registry.world import World  # type: ignore[import-not-found]
 
@@ -152,3 +152,17 @@ def test_a_minority_of_training_traces_is_not_enough() -> None:
     }
     assert findings([{**base, "training_traces": 4}]) == []
     assert len(findings([{**base, "training_traces": 5}])) == 1
+
+
+def test_the_state_files_the_finding_from_records_it_is_given(world: World) -> None:
+    """The state's evaluation, given a cluster's records, files training_suspected for hidden
+    training; without records (the fold keeps no per-window signals) it files none."""
+    policy = load_preset("miri-2025")
+    hidden = {"c1": records(Workload.TRAINING, hidden=True)}
+    facts, result = evaluated(world.registry, AT, policy, records=hidden)
+    assert [c.id for c in facts.classified_clusters] == ["c1"]
+    assert [f.subject for f in result.findings if f.kind.value == "training_suspected"] == [
+        "cluster:c1"
+    ]
+    _, bare = evaluated(world.registry, AT, policy)
+    assert not [f for f in bare.findings if f.kind.value == "training_suspected"]

@@ -112,22 +112,36 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
     return dark
 
 
-def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
-    """The facts the views hold at ``at`` (see the module docstring)."""
+Records = Mapping[str, Iterable[TelemetryRecord]]
+"""Accepted telemetry records by cluster id, for the workload classifier (ADR 0032)."""
+
+
+def facts_from_registry(
+    registry: Registry, at: datetime, policy: Policy | None, *, records: Records | None = None
+) -> Facts:
+    """The facts the views hold at ``at`` (see the module docstring); given ``records``, also
+    the workload classifier's verdicts on them (:func:`classified_clusters`)."""
     if policy is None or policy.pause is None:
-        return _facts(registry, at, policy)  # no lift conditions to test: spare the evaluation
-    return evaluated(registry, at, policy)[0]
+        # No lift conditions to test: spare the evaluation.
+        return _facts(registry, at, policy, records)
+    return evaluated(registry, at, policy, records=records)[0]
 
 
 def evaluated(
-    registry: Registry, at: datetime, policy: Policy, *, digest: str | None = None
+    registry: Registry,
+    at: datetime,
+    policy: Policy,
+    *,
+    digest: str | None = None,
+    records: Records | None = None,
 ) -> tuple[Facts, Evaluation]:
     """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
     evaluation: its findings do not depend on the state figures, so the open critical findings
     and the domains ruled out are counted from them and only the lift conditions are checked
     again on the full state.
-    The result equals ``evaluate(policy, facts, at)`` byte for byte."""
-    facts = _facts(registry, at, policy)
+    The result equals ``evaluate(policy, facts, at)`` byte for byte. ``records``: as for
+    :func:`facts_from_registry`."""
+    facts = _facts(registry, at, policy, records)
     # Open critical findings come from evaluating the policy over these facts, which do not
     # hold the figure yet: the evaluation reads no state figure but for lift conditions.
     evaluation = evaluate(policy, facts, at, digest=digest)
@@ -145,7 +159,9 @@ def evaluated(
     return facts, replace(evaluation, lift_conditions=lift)
 
 
-def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
+def _facts(
+    registry: Registry, at: datetime, policy: Policy | None, records: Records | None = None
+) -> Facts:
     """The facts but for the open critical findings and the domains ruled out."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
@@ -226,6 +242,9 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
             "suites": _suites(registry),
+            # The fold keeps no per-window signals: only a caller that holds the records
+            # (a test, a scenario's evaluation) gives them (docs/adr/0032).
+            "classified_clusters": classified_clusters(registry, records) if records else [],
             **chip_facts(registry),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
