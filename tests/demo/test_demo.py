@@ -129,6 +129,7 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert "inspection_discrepancy" in html
     assert "chips_unaccounted" in html
     assert "Plotly.newPlot" in html
+    assert "the facility's energy per day, metered and reported" in html
     assert "compute counted from chip-signed telemetry" in html
     assert "every check passed" in html
     assert "but lift conditions did not hold at the close" in html
