@@ -95,8 +95,9 @@ EXAMPLE_TIMES: tuple[datetime, ...] = (
 def _extras(rng: random.Random, data: dict[str, Any]) -> None:
     """Add to benchmark facts what the benchmark does not draw: halt orders (every status),
     unreadable entries, clusters with undeclared compute or dark chips, exempt runs, capability
-    results near the critical levels (with and without an interval), tags, split runs and the
-    workload classifier's verdicts."""
+    results near the critical levels (with and without an interval), tags, split runs, the
+    workload classifier's verdicts, and the balance alarms of a metered facility
+    (docs/adr/0029)."""
     for cluster in data["clusters"]:
         if rng.random() < 0.15:
             cluster["undeclared_flop"] = policy_eval.log_uniform(rng, 1e19, 1e24)
@@ -200,6 +201,36 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
                 "evidence": [f"log:s{k}"],
             }
         )
+    # Daily balances (docs/adr/0029): a metered facility whose meter saw a hidden draw (energy,
+    # one-shot and CUSUM), whose counters under-reported (compute from energy) and whose
+    # untagged compute exceeded its declared workloads (compute from the counters).
+    day = BENCH_AT - timedelta(days=3)
+    alarms = [
+        ("energy", "one_shot", 6.2e10, 4.1e9, 15.1, 4.19, "J"),
+        ("energy", "cusum", 6.2e10, 4.1e9, 28.3, 9.34, "J"),
+        ("compute_energy", "cusum", 9.1e19, 3.3e19, 10.2, 9.34, "FLOP"),
+        ("compute_counters", "one_shot", 3.0e18, 3.5e16, 85.7, 4.19, "FLOP"),
+    ]
+    data["balance_alarms"] = [
+        {
+            "facility": "facility-metered",
+            "operator": "op-000",
+            "party": "party-bench",
+            "balance": balance,
+            "test": test,
+            "period_start": policy_eval.iso(day),
+            "value": value,
+            "sigma": sigma,
+            "unit": unit,
+            "statistic": statistic,
+            "limit": limit,
+            "alpha": 0.005,
+            "alarms": 3,
+            "last_period_start": policy_eval.iso(day + timedelta(days=2)),
+            "evidence": [f"log:m{i}", f"log:b{i}"],
+        }
+        for i, (balance, test, value, sigma, statistic, limit, unit) in enumerate(alarms)
+    ]
 
 
 def bench_facts(name: str) -> Facts:

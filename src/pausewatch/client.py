@@ -230,6 +230,12 @@ class PausewatchClient:
         result: dict[str, Any] = self._request("GET", "/v1/detect/chips").json()
         return result
 
+    def balances(self, facility: str | None = None) -> dict[str, Any]:
+        """Daily energy and compute balances per facility with their tests (ADR 0029)."""
+        params = {"facility": facility} if facility is not None else None
+        result: dict[str, Any] = self._request("GET", "/v1/detect/balances", params=params).json()
+        return result
+
     def findings(self, *, limit: int = 1000) -> dict[str, Any]:
         """The adopted policy evaluated now (first ``limit`` findings)."""
         result: dict[str, Any] = self._request(

@@ -141,7 +141,14 @@ BASES: dict[str, dict[str, Any]] = {
         "random_sigma": 0.01,
         "systematic_sigma": 0.02,
     },
-    "meter.install/v1": {"meter_id": "meter-1", "facility_id": "f1", "cluster_id": "c1"},
+    "meter.install/v1": {
+        "meter_id": "meter-1",
+        "facility_id": "f1",
+        "cluster_id": "c1",
+        "overhead_w": 1500.0,
+        "overhead_ratio": 0.3,
+        "overhead_sigma": 0.1,
+    },
     "meter.reading/v1": meter_reading(),
     "chip.ship/v1": {
         "shipment_id": "ship-new",

@@ -23,7 +23,7 @@ from pausewatch.demo._detection import (
 from pausewatch.demo._host import Host
 from pausewatch.demo._world import RUN_ID
 from pausewatch.detect import draw
-from pausewatch.policy import FindingKind, load_preset
+from pausewatch.policy import load_preset
 
 
 def test_the_world_clock_only_moves_forward() -> None:
@@ -112,19 +112,18 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert inspection["missing"]
     assert inspection["findings"] == [("inspection_discrepancy", "facility:dr-ningxia")]
     assert "inspection_discrepancy" in inspected
-    # The metered facility: the first day the meter agrees with the chips within its accuracy,
-    # the second it sees the hidden cluster's draw.
+    # The metered facility: the first day the meter agrees with the chips and the stated
+    # overhead within its accuracy, the second it sees the hidden cluster's draw, and the
+    # energy balance finds that day and no other.
     honest, hidden = facts["hidden_cluster"]["days"]
-    assert honest["metered_j"] == pytest.approx(honest["chips_j"], rel=0.01)
-    assert hidden["metered_j"] - hidden["chips_j"] == pytest.approx(
+    assert honest["metered_j"] == pytest.approx(honest["chips_j"] + honest["overhead_j"], rel=0.01)
+    assert hidden["metered_j"] - hidden["chips_j"] - hidden["overhead_j"] == pytest.approx(
         facts["hidden_cluster"]["hidden_w"] * 86_400, rel=0.01
     )
-    energy_balance = "energy_unaccounted" in {k.value for k in FindingKind}
-    if energy_balance:  # the energy balance is built on another branch (docs/adr/0032)
-        assert facts["hidden_cluster"]["findings"] == [
-            ("energy_unaccounted", "facility:dr-ningxia")
-        ]
-        assert "energy_unaccounted" in metered
+    periods = facts["hidden_cluster"]["periods"]
+    assert ("energy_unaccounted", hidden["day"]) in periods
+    assert {day for _, day in periods} == {hidden["day"]}
+    assert "energy_unaccounted" in metered
     html = result.report.read_text()
     assert "inspection_discrepancy" in html
     assert "chips_unaccounted" in html
@@ -144,9 +143,9 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         assert {"chips_exported", "chips_unaccounted", "inspection_discrepancy"} <= kinds
         [discrepancy] = [f for f in findings if f["kind"] == "inspection_discrepancy"]
         assert discrepancy["figures"]["missing"] == len(inspection["missing"])
-        if energy_balance:  # only the day the hidden cluster ran is out of balance
-            energy = [f for f in findings if f["kind"] == "energy_unaccounted"]
-            assert {f["figures"]["period_start"] for f in energy} == {hidden["day"]}
+        energy = [f for f in findings if f["kind"] == "energy_unaccounted"]
+        assert {f["subject"] for f in energy} == {"facility:dr-ningxia"}
+        assert {f["figures"]["period_start"] for f in energy} == {hidden["day"]}
         # The only order not obeyed is Dragon AI's: the run's halt was confirmed.
         assert {f["subject"] for f in findings if f["kind"] == "order_not_obeyed"} == {
             "cluster:dr-ningxia-1"

@@ -58,9 +58,10 @@ STATE_TABLES = EVAL_TABLES | {
     "det_inspection_plans",
     "det_inspection_reports",
     "det_workloads",
+    "det_cluster_days",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0007"]
+HEAD = ["0008"]
 
 
 def _revision(engine: Engine) -> list[str]:

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pausewatch.api.problems import slug_of
 from pausewatch.errors import NotFoundError
 from pausewatch.policy._findings import ObligationStatus, Severity
-from pausewatch.service import BatchReceipt, LogService, chip_report, evaluation
+from pausewatch.service import BatchReceipt, LogService, balance_report, chip_report, evaluation
 from pausewatch.statements import kinds
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -85,6 +85,9 @@ class FindingCounts:
     """How long the evaluation took."""
     chips_unaccounted: dict[str, int] = field(default_factory=dict)
     """Chips unaccounted for per party (docs/adr/0026), computed with the findings."""
+    balances: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    """Per (facility, balance): the latest day's standardised value and the days that alarmed
+    (docs/adr/0029), computed with the findings."""
 
 
 class FindingsCache:
@@ -136,11 +139,21 @@ class FindingsCache:
             party["id"]: int(party["unaccounted"]["count"])
             for party in chip_report(self.service.state)["parties"]
         }
+        balances: dict[tuple[str, str], tuple[float, int]] = {}
+        for fac in balance_report(self.service.state, self.service.clock())["facilities"]:
+            for name, points in fac["balances"].items():
+                if points:
+                    alarms = sum(1 for p in points if p["alarm"] is not None)
+                    balances[(fac["facility_id"], name)] = (points[-1]["standardised"], alarms)
         try:
             result = evaluation(self.service.state, self.service.clock())
         except NotFoundError:  # no policy in force
             return FindingCounts(
-                size, False, seconds=time.perf_counter() - started, chips_unaccounted=chips
+                size,
+                False,
+                seconds=time.perf_counter() - started,
+                chips_unaccounted=chips,
+                balances=balances,
             )
         severities = {s.value: 0 for s in Severity}
         for finding in result.findings:
@@ -155,6 +168,7 @@ class FindingsCache:
             obligations,
             seconds=time.perf_counter() - started,
             chips_unaccounted=chips,
+            balances=balances,
         )
 
 
@@ -239,6 +253,23 @@ class _ServiceCollector:
         for party, count in sorted(counts.chips_unaccounted.items()):
             chips.add_metric((party,), count)
         yield chips
+        standard = GaugeMetricFamily(
+            "pausewatch_balance_standardised",
+            "The latest closed day's standardised balance (SITMUF residual) per facility and "
+            "balance: energy, compute_energy, compute_counters (cached with the findings).",
+            labels=("facility", "balance"),
+        )
+        alarms = GaugeMetricFamily(
+            "pausewatch_balance_alarms",
+            "Days on which a balance test alarmed, per facility and balance (cached with the "
+            "findings).",
+            labels=("facility", "balance"),
+        )
+        for (facility, balance), (z, count) in sorted(counts.balances.items()):
+            standard.add_metric((facility, balance), z)
+            alarms.add_metric((facility, balance), count)
+        yield standard
+        yield alarms
         yield _gauge(
             "pausewatch_findings_log_size",
             "The log size at which the findings were last evaluated.",

@@ -124,6 +124,11 @@ class AuditReport:
     for."""
     view_rows_compared: int = 0
     """Stored view rows compared with the fold's (an audit of the store)."""
+    balances_recomputed: int = 0
+    """Daily facility balances recomputed and tested from the fold alone, at the last entry's
+    time (docs/adr/0029)."""
+    balance_alarms: int = 0
+    """Days among them on which a test alarmed."""
 
     @property
     def anchored(self) -> bool:
@@ -162,11 +167,28 @@ class AuditReport:
             "batches_not_reverified": self.batches_not_reverified,
             "findings_rechecked": self.findings_rechecked,
             "view_rows_compared": self.view_rows_compared,
+            "balances_recomputed": self.balances_recomputed,
+            "balance_alarms": self.balance_alarms,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
             "problems": self.problems,
         }
+
+
+def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> None:
+    """Every facility's daily balances and their tests, from the audit's own fold."""
+    from pausewatch.detect import facility_balances
+
+    try:
+        found = facility_balances(fold, at)
+    except Error as exc:
+        report.problem(f"daily balances: {exc}")
+        return
+    for facility in found:
+        for points in facility.series.values():
+            report.balances_recomputed += len(points)
+            report.balance_alarms += sum(1 for p in points if p.alarm is not None)
 
 
 def check_entry(
@@ -347,6 +369,8 @@ def audit_log(
                 f"beyond the {tree.size} entries"
             )
     report.entries = tree.size
+    if fold is not None and last_time:
+        _recompute_balances(report, fold, datetime.fromisoformat(last_time))
     if fold is not None:
         report.decisions = [
             {

@@ -371,3 +371,59 @@ def chips_cmd(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
             f"on {found['inspected_at']}: {escape('; '.join(parts) or 'nothing amiss')}, "
             f"log entry {found['idx']}"
         )
+
+
+@app.command("balances")
+def balances_cmd(
+    facility: Annotated[
+        str | None, typer.Option("--facility", help="Only this facility's balances.")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Daily energy and compute balances per facility, the latest day of each with its
+    standardised value, CUSUM and alarm limits, and every day that alarmed (docs/adr/0029)."""
+    from rich import box
+    from rich.table import Table
+
+    from pausewatch.client import PausewatchClient
+
+    with PausewatchClient(url) as client:
+        report = client.balances(facility)
+    if as_json:
+        print_json(report)
+        return
+    if not report["facilities"]:
+        out.print("no facilities on the log")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("facility", "balance", "days", "last day", "value", "z", "cusum", "alarms"):
+        table.add_column(name, justify="left" if name in ("facility", "balance") else "right")
+    alarmed: list[str] = []
+    for fac in report["facilities"]:
+        for name, points in fac["balances"].items():
+            if not points:
+                continue
+            last = points[-1]
+            hits = [p for p in points if p["alarm"] is not None]
+            table.add_row(
+                escape(fac["facility_id"]),
+                name,
+                str(len(points)),
+                last["start"][:10],
+                f"{last['value']:.3g}",
+                f"{last['standardised']:.2f}",
+                f"{last['cusum']:.2f}/{last['cusum_limit']:.2f}",
+                str(len(hits)),
+            )
+            alarmed.extend(
+                f"{fac['facility_id']} {name} {p['start'][:10]}: {p['alarm']} "
+                f"(value {p['value']:.4g}, z {p['standardised']:.2f}, cusum {p['cusum']:.2f})"
+                for p in hits[:5]
+            )
+    out.print(table)
+    out.print(
+        f"false alarms per facility-year, all tests: {report['false_alarms_per_facility_year']:g}"
+    )
+    for line in alarmed:
+        out.print(f"alarm: {escape(line)}")

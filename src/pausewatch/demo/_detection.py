@@ -16,9 +16,8 @@ lifted (issue 16, item 7; docs/adr/0032-demo-acts-and-suspected-training.md).
    hourly readings (``meter.certify/v1``, ``meter.install/v1``, ``meter.reading/v1``). On the
    first metered day the meter agrees with the energy the chips report, within its stated
    accuracy; on the second, 256 unregistered chips in the same facility draw power that no chip
-   reports, and the day's energy balance is out by several times its sigma
-   (``energy_unaccounted``, where the build has the energy balance: until then the act says
-   so, and the meter's figures stand in the story).
+   reports, and the day's energy balance (docs/adr/0029) is out by many times its sigma
+   (``energy_unaccounted``, and ``compute_unaccounted`` from the meter's energy).
 
 Every statement is deterministic given the seed, and every time is counted from the close of
 the successful lift vote, so a replay re-sends the same bytes.
@@ -67,6 +66,9 @@ METER_START_J = 4.2e12
 """The meter's register when installed, in joules."""
 METER_BIAS = 0.002
 """The meter's calibration bias (within its stated systematic sigma)."""
+OVERHEAD_W = 40_000.0
+"""The facility's stated constant draw beside the chips (hosts, network, cooling), in watts:
+``overhead_w`` of the meter's installation (contract C1)."""
 HIDDEN_CHIPS = 256
 HIDDEN_W_PER_CHIP = 630.0
 """Power of one hidden chip training, with its share of hosts and network, in watts."""
@@ -289,6 +291,7 @@ def hidden_cluster(scenario: Scenario) -> str:
     """Act 3: a metered facility; a day in balance, then a day with a hidden cluster drawing
     power that no chip reports."""
     from pausewatch.detect import next_reading
+    from pausewatch.detect._daily import DAY_CLOSES_AFTER
 
     day = datetime.fromisoformat(scenario.story.facts["detection_day"])
     scenario.keys[METER] = meter_key = key(scenario.seed, METER)
@@ -307,31 +310,36 @@ def hidden_cluster(scenario: Scenario) -> str:
         INSPECTOR,
     )
     # On the facility's whole supply: a hidden hall inside the facility draws through it.
-    scenario.post(
-        "meter.install/v1",
-        {"meter_id": METER, "facility_id": DRAGON.facility_id, "at": iso(day + 12 * WINDOW)},
-        DRAGON.operator_id,
-    )
+    install = {
+        "meter_id": METER,
+        "facility_id": DRAGON.facility_id,
+        "at": iso(day + 12 * WINDOW),
+        "overhead_w": OVERHEAD_W,
+    }
+    scenario.post("meter.install/v1", install, DRAGON.operator_id)
     first = day + timedelta(days=1)
     register = METER_START_J
     reading = next_reading(METER, None, day + 12 * WINDOW, first, register)
     scenario.post("meter.reading/v1", reading, meter_key)
     chips = scenario.chips[DRAGON.cluster_id]
     hidden_w = HIDDEN_CHIPS * HIDDEN_W_PER_CHIP
+    hour = WINDOW.total_seconds()
     days: list[dict[str, Any]] = []
     for d in range(2):
         metered = reported = 0.0
         # The day's telemetry goes up in one batch after the day, each hour's reading after it.
-        data: list[bytes] = []
+        # A chip's window counts on the day it ends (ADR 0029): the first day's batch also
+        # holds the hour before it, which ends at its midnight.
+        data = [chips.window(first - WINDOW, run_id=None, utilisation=0.0)] if d == 0 else []
         readings: list[dict[str, Any]] = []
         for h in range(24):
             start = first + timedelta(days=d, hours=h)
             before = chips.energy_j
             data.append(chips.window(start, run_id=None, utilisation=0.0))
             chips_j = chips.energy_j - before
-            delta = chips_j * (1 + METER_BIAS + _hour_error(24 * d + h))
+            delta = (chips_j + OVERHEAD_W * hour) * (1 + METER_BIAS + _hour_error(24 * d + h))
             if d == 1:
-                delta += hidden_w * WINDOW.total_seconds()
+                delta += hidden_w * hour
             register = float(round(register + delta))
             reading = next_reading(METER, reading, start, start + WINDOW, register)
             readings.append(reading)
@@ -342,29 +350,39 @@ def hidden_cluster(scenario: Scenario) -> str:
         for body in readings:
             scenario.post("meter.reading/v1", body, meter_key)
         days.append(
-            {"day": iso(first + timedelta(days=d))[:10], "metered_j": metered, "chips_j": reported}
+            {
+                "day": iso(first + timedelta(days=d))[:10],
+                "metered_j": metered,
+                "chips_j": reported,
+                "overhead_j": OVERHEAD_W * 24 * hour,
+            }
         )
+    # The balance takes a day once it has been closed for a while (late uploads).
+    scenario.advance(first + timedelta(days=2) + DAY_CLOSES_AFTER + timedelta(minutes=5))
     found = [
         f
-        for f in _kinds(scenario.client.findings(limit=1000)["findings"], "energy_unaccounted")
-        if f["subject"] == f"facility:{DRAGON.facility_id}"
+        for f in _kinds(
+            scenario.client.findings(limit=1000)["findings"],
+            "energy_unaccounted",
+            "compute_unaccounted",
+        )
+        if f["subject"] == f"facility:{DRAGON.facility_id}" and f["figures"].get("basis") == "meter"
     ]
     scenario.story.facts["hidden_cluster"] = {
         "meter": METER,
         "days": days,
         "hidden_w": hidden_w,
         "findings": sorted({(f["kind"], f["subject"]) for f in found}),
+        "periods": sorted({(f["kind"], f["figures"]["period_start"]) for f in found}),
     }
     honest, hidden = days
-    said = _said(found) or (
-        "no energy_unaccounted finding: this build does not yet test the energy balance"
-    )
     return (
-        f"meter {METER} on {DRAGON.facility_id}'s supply: {honest['day']} metered "
-        f"{honest['metered_j'] / 1e9:.2f} GJ against {honest['chips_j'] / 1e9:.2f} GJ reported by "
-        f"the chips; {hidden['day']} metered {hidden['metered_j'] / 1e9:.2f} GJ against "
-        f"{hidden['chips_j'] / 1e9:.2f} GJ ({HIDDEN_CHIPS} unregistered chips draw power no chip "
-        f"reports); {said}"
+        f"meter {METER} on {DRAGON.facility_id}'s supply, {OVERHEAD_W / 1e3:.0f} kW of overhead "
+        f"stated: {honest['day']} metered {honest['metered_j'] / 1e9:.2f} GJ against "
+        f"{honest['chips_j'] / 1e9:.2f} GJ reported by the chips and "
+        f"{honest['overhead_j'] / 1e9:.2f} GJ of overhead; {hidden['day']} metered "
+        f"{hidden['metered_j'] / 1e9:.2f} GJ ({HIDDEN_CHIPS} unregistered chips draw power no chip "
+        f"reports); the energy balance finds: {_said(found) or 'nothing'}"
     )
 
 

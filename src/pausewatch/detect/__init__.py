@@ -32,6 +32,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
   energy and chips unaccounted for with random and systematic errors and their covariance;
   SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
   rate they were set for and their evidence.
+- **Daily balances over the log** (:mod:`._daily`): per facility and UTC day, energy and
+  compute unaccounted for from the meters and the counters, standardised and tested at a
+  stated false-alarm rate per facility-year (docs/adr/0029-daily-balances.md).
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
 (sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
@@ -99,6 +102,17 @@ from pausewatch.detect._classify import (
     workload_features,
 )
 from pausewatch.detect._cusum import CusumPath, page_cusum
+from pausewatch.detect._daily import (
+    ALPHA_PER_TEST,
+    FALSE_ALARMS_PER_FACILITY_YEAR,
+    BalanceAlarm,
+    DarkDraw,
+    DayPoint,
+    FacilityBalances,
+    dark_draw,
+    facility_balances,
+    series_tested,
+)
 from pausewatch.detect._draw import (
     DRAW_DOMAIN,
     checkpoint_seed,
@@ -124,6 +138,7 @@ from pausewatch.detect._sitmuf import (
     forward_solve,
     one_shot,
     sitmuf,
+    standardised,
     z_quantile,
 )
 from pausewatch.detect._statements import (
@@ -156,9 +171,11 @@ from pausewatch.detect._training import (
 from pausewatch.errors import DetectionError
 
 __all__ = [
+    "ALPHA_PER_TEST",
     "CLASSIFIED_WORKLOADS",
     "DETECT_KINDS",
     "DRAW_DOMAIN",
+    "FALSE_ALARMS_PER_FACILITY_YEAR",
     "MIN_WINDOWS",
     "UNITS",
     "WORKLOAD_FEATURES",
@@ -167,6 +184,7 @@ __all__ = [
     "AlarmTest",
     "Amount",
     "Balance",
+    "BalanceAlarm",
     "BalanceError",
     "BalanceKind",
     "BalanceTest",
@@ -178,10 +196,13 @@ __all__ = [
     "ChipShip",
     "ClusterVerdict",
     "CusumPath",
+    "DarkDraw",
+    "DayPoint",
     "DeclaredWorkload",
     "DetectionError",
     "Efficiency",
     "Export",
+    "FacilityBalances",
     "FalseAlarmRate",
     "FittedClassifier",
     "InspectionPlan",
@@ -224,6 +245,7 @@ __all__ = [
     "cusum_arl",
     "cusum_arl_markov",
     "cusum_run_length",
+    "dark_draw",
     "decision_interval",
     "detectable_loss",
     "detection_probability",
@@ -233,6 +255,7 @@ __all__ = [
     "draw_indices",
     "energy_unaccounted",
     "evaluate_workload_classification",
+    "facility_balances",
     "fit_on_simulation",
     "fitted_classifier",
     "fleet_flop_per_joule",
@@ -247,8 +270,10 @@ __all__ = [
     "records_of",
     "roll_up",
     "sample_size",
+    "series_tested",
     "simulated_traces",
     "sitmuf",
+    "standardised",
     "sum_of",
     "two_sided_arl",
     "workload_features",

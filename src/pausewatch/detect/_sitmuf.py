@@ -22,9 +22,10 @@ written out here in plain Python rather than taken from a linear-algebra library
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 from pausewatch.detect._balance import Balance, BalanceError, Quantity, covariance_of
 
@@ -177,3 +178,82 @@ def cumulative(balances: Sequence[Balance | Quantity], alpha: float) -> tuple[Ba
         running = running + q
         out.append(BalanceTest(i, running.value, running.sigma, z * running.sigma, alpha))
     return tuple(out)
+
+
+def _loadings(qs: Sequence[Quantity]) -> tuple[Any, Any]:
+    """The covariance of ``qs`` as ``diag(d) + U·Uᵀ``: an error only one quantity carries adds
+    its square to ``d``; each error two or more share is a column of ``U``."""
+    import numpy as np
+
+    n = len(qs)
+    diag = np.zeros(n)
+    shared: list[list[tuple[int, float]]] = []
+    for part in ("random", "systematic"):
+        rows: dict[Hashable, list[tuple[int, float]]] = {}
+        for i, q in enumerate(qs):
+            loads: Mapping[Hashable, float] = getattr(q, part)
+            for key, load in loads.items():
+                rows.setdefault(key, []).append((i, load))
+        for r in rows.values():
+            if len(r) == 1:
+                i, load = r[0]
+                diag[i] += load * load
+            else:
+                shared.append(r)
+    columns = np.zeros((n, len(shared)))
+    for j, r in enumerate(shared):
+        for i, load in r:
+            columns[i, j] += load
+    return diag, columns
+
+
+def covariance_array(balances: Sequence[Balance | Quantity]) -> Any:
+    """:func:`covariance` as a numpy array, built from the loadings: ``diag(d) + U·Uᵀ``."""
+    import numpy as np
+
+    diag, columns = _loadings(_quantities(balances))
+    return np.diag(diag) + columns @ columns.T
+
+
+def standardised(
+    balances: Sequence[Balance | Quantity],
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """SITMUF residuals ``y = L⁻¹·B`` and the sigmas ``√Σ_ii`` of a long sequence of balances,
+    as :func:`sitmuf` gives them, in time linear in the number of balances.
+
+    With ``Σ = diag(d) + U·Uᵀ`` (:func:`_loadings`), the balances are ``B = U·s + e`` for
+    independent standard errors ``s`` (one per shared error) and ``e ~ N(0, d)``; the residual
+    ``y_i`` is ``B_i``'s innovation given ``B_1..B_(i-1)`` over its standard deviation, which
+    the recursive (Kalman) update of ``s``'s mean and covariance gives exactly: the same figures
+    as the Cholesky factor's forward solve, at a cost of ``n·m²`` for ``m`` shared errors
+    rather than ``n³``. A balance with no innovation left is a BalanceError.
+    """
+    import numpy as np
+
+    if not balances:
+        raise BalanceError("expected at least one balance, got none")
+    qs = _quantities(balances)
+    diag, columns = _loadings(qs)
+    m = columns.shape[1]
+    cov = np.eye(m)
+    mean = np.zeros(m)
+    residuals: list[float] = []
+    sigmas: list[float] = []
+    for i, q in enumerate(qs):
+        u = columns[i]
+        total = float(diag[i] + u @ u)
+        pu = cov @ u
+        var = float(diag[i] + u @ pu)
+        if not var > _RELATIVE_PIVOT * total:
+            raise BalanceError(
+                f"covariance is not positive definite at period {i + 1}: expected a residual "
+                f"variance > 0, got {var!r} (a balance without error, or one that repeats "
+                "earlier ones, cannot be standardised)"
+            )
+        innovation = q.value - float(u @ mean)
+        residuals.append(innovation / math.sqrt(var))
+        sigmas.append(math.sqrt(total))
+        gain = pu / var
+        mean = mean + gain * innovation
+        cov = cov - np.outer(gain, pu)
+    return tuple(residuals), tuple(sigmas)

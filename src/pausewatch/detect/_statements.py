@@ -98,6 +98,14 @@ class MeterInstall(Body):
     """The cluster whose supply it measures; none: the whole facility's."""
     at: UtcDatetime | None = None
     """When it was installed, if the signer says (the log records its integration time)."""
+    overhead_w: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] = 0.0
+    """The stated constant draw the meter sees beside the chips (hosts, network, cooling where
+    metered at the intake), in watts."""
+    overhead_ratio: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    """The stated extra energy per joule of chip energy (power conversion, cooling that scales
+    with load)."""
+    overhead_sigma: Sigma = 0.05
+    """Relative systematic uncertainty of the stated overhead (both parts)."""
 
 
 @statement_kind("meter.reading/v1")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 from datetime import datetime, timedelta
 
+from pausewatch.policy._evaluator._balances import BalanceRules
 from pausewatch.policy._evaluator._base import Compute
 from pausewatch.policy._evaluator._capabilities import CapabilityRules
 from pausewatch.policy._evaluator._chips import ChipRules
@@ -53,6 +54,7 @@ class _Evaluator(
     IncidentRules,
     ChipRules,
     TagRules,
+    BalanceRules,
     WorkloadRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
@@ -98,6 +100,7 @@ def _evaluate(
     ev.unreadable()
     ev.chips()
     ev.tags()
+    ev.balances()
     ev.workloads()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -202,6 +202,14 @@ class ClusterFact(Model):
     """How many chip-windows that compute spans."""
     dark_chips: tuple[Id, ...] = ()
     """Installed chips silent past the policy's telemetry limit."""
+    dark_power_w: NonNegative | None = None
+    """Mean power the facility's meters measured over the silence beyond the stated overheads
+    and the chips still reporting (none: no meter covers it; docs/adr/0029)."""
+    dark_tdp_w: NonNegative | None = None
+    """The silent chips' combined TDP, what they would draw at full load."""
+    going_dark: bool | None = None
+    """From the meter: the facility kept drawing the silent chips' power (going dark) or not
+    (an outage); none without a meter."""
     evidence: Evidence = ()
     """Log entries the facts about this cluster rest on."""
 
@@ -521,6 +529,59 @@ class ClassifiedClusterFact(Model):
         return self
 
 
+class BalanceName(StrEnum):
+    """Which daily balance of a facility (docs/adr/0029)."""
+
+    ENERGY = "energy"
+    """Energy unaccounted for: the meters against the chips' reported energy and overheads."""
+    COMPUTE_ENERGY = "compute_energy"
+    """Compute unaccounted for, measured from the meters' energy."""
+    COMPUTE_COUNTERS = "compute_counters"
+    """Compute unaccounted for, measured by the counters (untagged beyond declared work)."""
+
+
+class BalanceTestName(StrEnum):
+    """Which test alarmed on a balance series."""
+
+    ONE_SHOT = "one_shot"
+    CUSUM = "cusum"
+
+
+Finite = Annotated[float, Field(ge=-1e300, le=1e300, allow_inf_nan=False)]
+"""A finite figure of either sign."""
+
+
+class BalanceAlarmFact(Model):
+    """The first alarm of one test on one daily balance series of a facility, up to the
+    evaluation time (docs/adr/0029)."""
+
+    facility: Id
+    operator: Id | None = None
+    party: Id | None = None
+    balance: BalanceName
+    test: BalanceTestName
+    period_start: Utc
+    """Start of the day (UTC) the test first alarmed on."""
+    value: Finite
+    """That day's balance (J or FLOP), positive when more was measured than accounted for."""
+    sigma: NonNegative
+    """Its standard deviation under the error model."""
+    unit: Literal["J", "FLOP"]
+    """Joules (energy) or FLOP (compute)."""
+    statistic: Finite
+    """The standardised residual (one-shot) or the CUSUM."""
+    limit: Finite
+    """What the statistic exceeded."""
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    """The test's false-alarm probability per facility-year."""
+    alarms: PositiveCount = 1
+    """Days the test alarmed on up to the evaluation time."""
+    last_period_start: Utc | None = None
+    """Start of the last day it alarmed on."""
+    evidence: Evidence = ()
+    """The meter readings and telemetry batches (and workloads) the day rests on."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -552,6 +613,8 @@ class Facts(Model):
     """Inspection reports, with what they found amiss."""
     classified_clusters: tuple[ClassifiedClusterFact, ...] = ()
     """The workload classifier's verdicts on windows that claim no training (ADR 0032)."""
+    balance_alarms: tuple[BalanceAlarmFact, ...] = ()
+    """Alarms of the facilities' daily balances (docs/adr/0029)."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

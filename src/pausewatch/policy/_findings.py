@@ -94,6 +94,12 @@ class FindingKind(StrEnum):
     """Runs of one operator or party, overlapping in time on different clusters with the same
     declared hyper-parameters or data order, together cross a tier none crosses alone
     (docs/adr/0028)."""
+    ENERGY_UNACCOUNTED = "energy_unaccounted"
+    """A facility's meters measured more energy than its reporting chips and stated overheads
+    account for, beyond the errors' reach (docs/adr/0029)."""
+    COMPUTE_UNACCOUNTED = "compute_unaccounted"
+    """A facility did more compute than it declared: by its meters' energy, or by its counters
+    beyond its declared workloads (docs/adr/0029)."""
     TRAINING_SUSPECTED = "training_suspected"
     """Windows of a cluster that name no run, or run under a declared inference workload,
     look like training to the workload classifier over a sustained stretch (docs/adr/0032)."""

@@ -46,7 +46,14 @@ from pausewatch.registry._kinds import (
     SubjectKind,
 )
 from pausewatch.statements import Body, Statement
-from pausewatch.telemetry import Aggregate, ChainState, ChipTotals, ClusterTotals, RunTotals
+from pausewatch.telemetry import (
+    Aggregate,
+    ChainState,
+    ChipTotals,
+    ClusterTotals,
+    DayTotals,
+    RunTotals,
+)
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
 Row = dict[str, Any]
@@ -72,6 +79,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "tel_runs": ("run_id",),
     "tel_run_batches": ("run_id", "idx"),
     "tel_clusters": ("cluster_id",),
+    "cluster_days": ("cluster_id", "day"),
     "tel_gaps": ("idx", "chip_id", "from_seq"),
     "tel_rejections": ("idx", "position"),
     "seats": ("body", "party_id", "starts_at"),
@@ -1122,6 +1130,8 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             },
         )
     _merge_totals(ctx, "tel_clusters", "cluster_id", agg.clusters, ClusterTotals)
+    for cluster_id, cluster_totals in sorted(agg.clusters.items()):
+        _merge_days(ctx, cluster_id, cluster_totals.days)
     for gap in body.gaps:
         ctx.set(
             "tel_gaps",
@@ -1155,9 +1165,42 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
         if row is not None:
             new = cls.from_json(_totals_doc(row, key)).merge(new)
         merged = _totals_row(key, name, new.to_json(), ctx.index)
+        # A cluster's days have their own view (cluster_days): its row keeps the totals only.
+        merged.pop("days", None)
         if view == "tel_chips":
             merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
         ctx.set(view, merged)
+
+
+def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -> None:
+    """Add one batch's days of one cluster into ``cluster_days`` (ADR 0029)."""
+    for day in sorted(days):
+        new = days[day]
+        row = ctx.get("cluster_days", cluster_id, day)
+        if row is not None:
+            new = DayTotals.from_json(
+                {
+                    "chip_windows": row["chip_windows"],
+                    "energy_j": row["energy_j"],
+                    "flop": json.loads(row["flop"]),
+                    "unattributed_flop": json.loads(row["unattributed_flop"]),
+                }
+            ).merge(new)
+        doc = new.to_json()
+        ctx.set(
+            "cluster_days",
+            {
+                "cluster_id": cluster_id,
+                "day": day,
+                "energy_j": doc["energy_j"],
+                "flop": json.dumps(doc["flop"], sort_keys=True, separators=(",", ":")),
+                "unattributed_flop": json.dumps(
+                    doc["unattributed_flop"], sort_keys=True, separators=(",", ":")
+                ),
+                "chip_windows": doc["chip_windows"],
+                "updated_idx": ctx.index,
+            },
+        )
 
 
 HANDLERS: Mapping[str, Handler] = {

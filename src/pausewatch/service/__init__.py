@@ -32,7 +32,13 @@ from pausewatch.service._telemetry import (
     iter_stored_records,
     stored_records,
 )
-from pausewatch.service._views import chip_report, evaluation, run_report, view_page
+from pausewatch.service._views import (
+    balance_report,
+    chip_report,
+    evaluation,
+    run_report,
+    view_page,
+)
 from pausewatch.service._witnessing import (
     WitnessDistributor,
     WitnessEndpoint,
@@ -61,6 +67,7 @@ __all__ = [
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",
+    "balance_report",
     "chip_report",
     "clerk",
     "decode_statement",

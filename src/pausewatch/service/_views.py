@@ -15,8 +15,9 @@ from pausewatch.compute import (
     counter_interval,
     project_crossing,
 )
-from pausewatch.detect import chip_accounts
+from pausewatch.detect import FALSE_ALARMS_PER_FACILITY_YEAR, chip_accounts, facility_balances
 from pausewatch.errors import NotFoundError
+from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Policy, policy_digest
 from pausewatch.policy._facts import RunFact
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
@@ -47,6 +48,21 @@ def chip_report(state: StateStore) -> dict[str, Any]:
     with state.lock:
         accounts = chip_accounts(state.registry)
     return accounts.to_json()
+
+
+def balance_report(state: StateStore, at: datetime, facility: str | None = None) -> dict[str, Any]:
+    """Every facility's daily balances over the days closed at ``at`` (or one facility's), each
+    day tested (contract C4, docs/adr/0029); an unknown facility is a NotFoundError."""
+    with state.lock:
+        if facility is not None and state.registry.get("facilities", facility) is None:
+            raise NotFoundError(f"unknown facility {facility!r}")
+        found = facility_balances(state.registry, at, facility=facility)
+    return {
+        "period": "P1D",
+        "false_alarms_per_facility_year": FALSE_ALARMS_PER_FACILITY_YEAR,
+        "at": format_time(at),
+        "facilities": [f.to_json() for f in found],
+    }
 
 
 def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:

@@ -40,7 +40,14 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
-from pausewatch.detect import DeclaredWorkload, chip_accounts, classify_cluster
+from pausewatch.detect import (
+    ALPHA_PER_TEST,
+    DeclaredWorkload,
+    chip_accounts,
+    classify_cluster,
+    dark_draw,
+    facility_balances,
+)
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -49,6 +56,7 @@ from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Facts, Policy, check_conditions, evaluate
 from pausewatch.policy._evaluator._capabilities import ruled_out
 from pausewatch.policy._facts import (
+    BalanceAlarmFact,
     ChipAccountFact,
     ChipExportFact,
     ClassifiedClusterFact,
@@ -110,6 +118,25 @@ def dark_chips(registry: Registry, at: datetime, limit: timedelta) -> dict[str, 
         if last is not None and at - last > limit:
             dark.setdefault(chip["cluster_id"], []).append(chip_id)
     return dark
+
+
+DARK_LOOKBACK = timedelta(days=7)
+"""How far back the meter is read to tell going dark from an outage."""
+
+
+def _silent_since(registry: Registry, chips: list[str], at: datetime) -> datetime:
+    """When the earliest of ``chips`` fell silent (its last window's end, or its installation),
+    at most :data:`DARK_LOOKBACK` before ``at``."""
+    since = at
+    for chip_id in chips:
+        chain = registry.views["tel_chains"].get((chip_id,))
+        row = registry.views["chips"].get((chip_id,))
+        last = _time(chain["window_end"]) if chain is not None else None
+        installed = _time(row.get("updated_at")) if row is not None else None
+        when = max((t for t in (last, installed) if t is not None), default=None)
+        if when is not None and when < since:
+            since = when
+    return max(since, at - DARK_LOOKBACK)
 
 
 Records = Mapping[str, Iterable[TelemetryRecord]]
@@ -192,8 +219,29 @@ def _facts(
     for (cluster_id,), row in sorted(views["clusters"].items()):
         undeclared_flop, windows = undeclared.get(cluster_id, (0.0, 0))
         size = h100e.get(cluster_id, 0.0)
+        draw = (
+            dark_draw(
+                registry,
+                cluster_id,
+                dark[cluster_id],
+                _silent_since(registry, dark[cluster_id], at),
+                at,
+            )
+            if cluster_id in dark
+            else None
+        )
+        meter: dict[str, Any] = (
+            {}
+            if draw is None
+            else {
+                "dark_power_w": draw.power_w,
+                "dark_tdp_w": draw.dark_tdp_w,
+                "going_dark": draw.going_dark,
+            }
+        )
         clusters.append(
             {
+                **meter,
                 "id": cluster_id,
                 "operator": row["operator_id"],
                 "facility": row["facility_id"],
@@ -246,6 +294,7 @@ def _facts(
             # (a test, a scenario's evaluation) gives them (docs/adr/0032).
             "classified_clusters": classified_clusters(registry, records) if records else [],
             **chip_facts(registry),
+            **balance_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -319,6 +368,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("chip_exports", ChipExportFact),
     ("inspections", InspectionFact),
     ("classified_clusters", ClassifiedClusterFact),
+    ("balance_alarms", BalanceAlarmFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -419,6 +469,33 @@ def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
         if items:
             out[name] = items
     return out
+
+
+def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The alarms of the facilities' daily balances over the days closed at ``at``: the first
+    of each test on each series, as facts (docs/adr/0029)."""
+    alarms = [
+        {
+            "facility": a.facility_id,
+            "operator": a.operator_id,
+            "party": a.party_id,
+            "balance": a.balance.value,
+            "test": a.test,
+            "period_start": format_time(a.point.start),
+            "value": a.point.value,
+            "sigma": a.point.sigma,
+            "unit": "J" if a.balance.value == "energy" else "FLOP",
+            "statistic": a.statistic,
+            "limit": a.limit,
+            "alpha": ALPHA_PER_TEST,
+            "alarms": a.alarms,
+            "last_period_start": format_time(a.last),
+            "evidence": list(a.point.evidence),
+        }
+        for f in facility_balances(registry, at)
+        for a in f.alarms()
+    ]
+    return {"balance_alarms": alarms} if alarms else {}
 
 
 def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:

@@ -294,6 +294,19 @@ tel_clusters = Table(
 )
 """Per cluster: all compute, energy, and compute tagged to no run (undeclared above the
 threshold)."""
+cluster_days = Table(
+    "det_cluster_days",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("energy_j", BigInteger, nullable=False),
+    Column("flop", Text, nullable=False),
+    Column("unattributed_flop", Text, nullable=False),
+    Column("chip_windows", BigInteger, nullable=False),
+    _idx("updated_idx"),
+)
+"""Per cluster and UTC day (of each window's end): the chips' reported energy, their compute
+per precision and the compute tagged to no run (the inputs of the daily balances, ADR 0029)."""
 tel_gaps = Table(
     "tel_gaps",
     metadata,
@@ -465,6 +478,9 @@ meters = Table(
     _id("facility_id", nullable=True),
     _id("cluster_id", nullable=True),
     _time("installed_at"),
+    Column("overhead_w", Float, nullable=True),
+    Column("overhead_ratio", Float, nullable=True),
+    Column("overhead_sigma", Float, nullable=True),
     Column("head_seq", BigInteger, nullable=True),
     Column("head_digest", String(64), nullable=True),
     Column("head_energy_j", Float, nullable=True),
@@ -679,6 +695,7 @@ VIEW_TABLES: dict[str, Table] = {
     "tel_runs": tel_runs,
     "tel_run_batches": tel_run_batches,
     "tel_clusters": tel_clusters,
+    "cluster_days": cluster_days,
     "tel_gaps": tel_gaps,
     "tel_rejections": tel_rejections,
     "seats": seats,

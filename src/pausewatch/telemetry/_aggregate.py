@@ -172,6 +172,49 @@ class RunTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class DayTotals:
+    """What one cluster's chips did on one UTC day (windows counted by the day of their end):
+    the inputs of the daily balances (docs/adr/0029)."""
+
+    chip_windows: int
+    """Accepted records whose window ended that day."""
+    energy_j: int
+    """Energy of those records (as the cluster's total counts it)."""
+    flop: Mapping[str, int]
+    """All operations per precision."""
+    unattributed_flop: Mapping[str, int]
+    """Operations in windows that name no run."""
+
+    def merge(self, other: DayTotals) -> DayTotals:
+        """The totals of both sets of records."""
+        return DayTotals(
+            chip_windows=self.chip_windows + other.chip_windows,
+            energy_j=self.energy_j + other.energy_j,
+            flop=_sum_flop(self.flop, other.flop),
+            unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys."""
+        return {
+            "chip_windows": self.chip_windows,
+            "energy_j": self.energy_j,
+            "flop": _flop_json(self.flop),
+            "unattributed_flop": _flop_json(self.unattributed_flop),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DayTotals:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            chip_windows=int(data["chip_windows"]),
+            energy_j=int(data["energy_j"]),
+            flop=_flop_from(data["flop"]),
+            unattributed_flop=_flop_from(data["unattributed_flop"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterTotals:
     """What one cluster's chips did, declared or not."""
 
@@ -189,6 +232,9 @@ class ClusterTotals:
     """Operations in windows that name no run with tensor activity at or above the threshold."""
     undeclared_windows: int
     """How many such windows."""
+    days: Mapping[str, DayTotals] = field(default_factory=dict)
+    """The same records per UTC day of their window's end (ISO date; none in an aggregate
+    logged before the days were kept)."""
 
     def merge(self, other: ClusterTotals) -> ClusterTotals:
         """The totals of both sets of records."""
@@ -200,11 +246,13 @@ class ClusterTotals:
             unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
             undeclared_flop=_sum_flop(self.undeclared_flop, other.undeclared_flop),
             undeclared_windows=self.undeclared_windows + other.undeclared_windows,
+            days=_merge_maps(self.days, other.days),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping with sorted keys and lists."""
-        return {
+        """A JSON-ready mapping with sorted keys and lists (``days`` only when it holds any, so
+        that totals without them read as they did before they were kept)."""
+        doc: dict[str, Any] = {
             "chip_windows": self.chip_windows,
             "chips": sorted(self.chips),
             "energy_j": self.energy_j,
@@ -213,10 +261,13 @@ class ClusterTotals:
             "undeclared_flop": _flop_json(self.undeclared_flop),
             "undeclared_windows": self.undeclared_windows,
         }
+        if self.days:
+            doc["days"] = {d: self.days[d].to_json() for d in sorted(self.days)}
+        return dict(sorted(doc.items()))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ClusterTotals:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json`; an aggregate without ``days`` reads as none."""
         return cls(
             chip_windows=int(data["chip_windows"]),
             chips=frozenset(str(c) for c in data["chips"]),
@@ -225,6 +276,7 @@ class ClusterTotals:
             unattributed_flop=_flop_from(data["unattributed_flop"]),
             undeclared_flop=_flop_from(data["undeclared_flop"]),
             undeclared_windows=int(data["undeclared_windows"]),
+            days={str(d): DayTotals.from_json(v) for d, v in data.get("days", {}).items()},
         )
 
 
@@ -326,12 +378,20 @@ def aggregate(
 
         cluster = clusters.get(accepted.cluster_id)
         if cluster is None:
-            cluster = clusters[accepted.cluster_id] = [0, set(), {}, 0, {}, {}, 0]
+            cluster = clusters[accepted.cluster_id] = [0, set(), {}, 0, {}, {}, 0, {}]
         cluster[0] += 1
         cluster[1].add(chip_id)
         _add_flop(cluster[2], flop)
         cluster[3] += energy
+        day_key = record.window_end.date().isoformat()
+        day = cluster[7].get(day_key)
+        if day is None:
+            day = cluster[7][day_key] = [0, 0, {}, {}]
+        day[0] += 1
+        day[1] += energy
+        _add_flop(day[2], flop)
         if record.run_id is None:
+            _add_flop(day[3], flop)
             _add_flop(cluster[4], flop)
             if record.tensor_active >= undeclared_tensor_active:
                 _add_flop(cluster[5], flop)
@@ -357,7 +417,16 @@ def aggregate(
             for k, v in runs.items()
         },
         clusters={
-            k: ClusterTotals(v[0], frozenset(v[1]), v[2], v[3], v[4], v[5], v[6])
+            k: ClusterTotals(
+                v[0],
+                frozenset(v[1]),
+                v[2],
+                v[3],
+                v[4],
+                v[5],
+                v[6],
+                {d: DayTotals(*t) for d, t in v[7].items()},
+            )
             for k, v in clusters.items()
         },
         undeclared_tensor_active=undeclared_tensor_active,

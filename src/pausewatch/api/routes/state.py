@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from pausewatch.api.deps import AtQuery, Limit, Offset, ServiceDep, next_offset, resolve_at
 from pausewatch.registry import VIEWS
-from pausewatch.service import chip_report, evaluation, run_report, view_page
+from pausewatch.service import balance_report, chip_report, evaluation, run_report, view_page
 
 router = APIRouter(tags=["state"])
 
@@ -100,3 +100,28 @@ def get_run(run_id: str, service: ServiceDep, at: AtQuery = None) -> dict[str, A
 def get_chip_accounts(service: ServiceDep) -> dict[str, Any]:
     """The chip balances, exports and inspection results."""
     return chip_report(service.state)
+
+
+@router.get(
+    "/v1/detect/balances",
+    summary="Daily energy and compute balances per facility, with their alarm limits",
+    description=(
+        "Per facility and UTC day (`period` P1D) closed at `at` (docs/adr/0029): `energy` "
+        "(energy unaccounted for: the meters' energy less the chips' reported energy times "
+        "1 + `overhead_ratio` and `overhead_w` times the seconds metered, in J), "
+        "`compute_energy` (compute unaccounted for: the meters' net energy converted to FLOP "
+        "with the fleet's efficiency, less the FLOP the chips counted) and `compute_counters` "
+        "(FLOP in windows naming no run, less what declared workloads cover). The first two "
+        "exist only where a meter is installed. Each day gives `start`, `end`, `value`, "
+        "`sigma`, `standardised` (its SITMUF residual), `cusum` (Page's CUSUM after it), "
+        "`one_shot_limit`, `cusum_limit` and `alarm` (null, `one_shot` or `cusum`), with its "
+        "`evidence` (log entries). Each test is set for an equal share of "
+        "`false_alarms_per_facility_year`. `facility` narrows the answer to one facility; "
+        "404 (a problem document) for an unknown one."
+    ),
+)
+def get_balances(
+    service: ServiceDep, facility: str | None = None, at: AtQuery = None
+) -> dict[str, Any]:
+    """The daily balances and their tests."""
+    return balance_report(service.state, resolve_at(service, at), facility)

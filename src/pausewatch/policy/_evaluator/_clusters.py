@@ -10,6 +10,24 @@ from pausewatch.policy._facts import ClusterFact
 from pausewatch.policy._findings import FindingKind, ObligationStatus, Severity
 
 
+def _meter_says(cl: ClusterFact) -> str:
+    """What the facility's meter says of the silence (docs/adr/0029)."""
+    if cl.going_dark is None:
+        return ""
+    power = (cl.dark_power_w or 0.0) / 1e3
+    tdp = (cl.dark_tdp_w or 0.0) / 1e3
+    if cl.going_dark:
+        return (
+            f"; the facility's meter kept drawing {power:.3g} kW beyond its stated overheads "
+            f"and its reporting chips (the silent chips' TDP: {tdp:.3g} kW): going dark, not "
+            "an outage"
+        )
+    return (
+        f"; the facility's meter drew {power:.3g} kW beyond its stated overheads and its "
+        f"reporting chips (the silent chips' TDP: {tdp:.3g} kW): an outage, not going dark"
+    )
+
+
 class ClusterRules(State):
     """Findings and obligations about computing clusters, in id order."""
 
@@ -73,11 +91,21 @@ class ClusterRules(State):
                     subject,
                     f"{len(cl.dark_chips)} chip(s) installed in cluster {cl.id} of {cl.operator} "
                     f"sent no accepted telemetry for more than "
-                    f"{rules.telemetry.max_silence_minutes:g} minutes: {shown}{more}",
+                    f"{rules.telemetry.max_silence_minutes:g} minutes: {shown}{more}"
+                    f"{_meter_says(cl)}",
                     cl.evidence,
                     figures=(
                         ("dark_chips", len(cl.dark_chips)),
                         ("max_silence_minutes", rules.telemetry.max_silence_minutes),
+                        *(
+                            ()
+                            if cl.going_dark is None
+                            else (
+                                ("going_dark", cl.going_dark),
+                                ("meter_power_w", cl.dark_power_w or 0.0),
+                                ("dark_tdp_w", cl.dark_tdp_w or 0.0),
+                            )
+                        ),
                     ),
                 )
 

@@ -1,0 +1,77 @@
+"""Daily balances: alarms of a facility's energy and compute balances as findings
+(docs/adr/0029)."""
+
+from __future__ import annotations
+
+from pausewatch.policy._evaluator._base import State
+from pausewatch.policy._facts import BalanceAlarmFact, BalanceName
+from pausewatch.policy._findings import FindingKind, Severity
+from pausewatch.policy._model import Action
+
+_SHOWN = 8
+"""How many evidence entries an explanation names before "and N more"."""
+
+_WHAT = {
+    BalanceName.ENERGY: "energy unaccounted for (its meters against its reporting chips' "
+    "energy and stated overheads)",
+    BalanceName.COMPUTE_ENERGY: "compute unaccounted for measured from its meters' energy "
+    "(net of overheads, at the fleet's efficiency) against the FLOP its chips counted",
+    BalanceName.COMPUTE_COUNTERS: "compute unaccounted for measured by its counters (FLOP "
+    "tagged to no run beyond what its declared workloads cover)",
+}
+
+_TEST = {
+    "one_shot": "the one-shot test on the standardised balance (SITMUF)",
+    "cusum": "Page's CUSUM on the standardised balances (SITMUF)",
+}
+
+
+def _entries(evidence: tuple[str, ...]) -> str:
+    shown = ", ".join(e.removeprefix("log:") for e in evidence[:_SHOWN]) or "none"
+    more = len(evidence) - _SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _key(a: BalanceAlarmFact) -> tuple[str, str, str]:
+    return (a.facility, a.balance.value, a.test.value)
+
+
+class BalanceRules(State):
+    """Balance alarms, in facility, balance and test order."""
+
+    def balances(self) -> None:
+        for a in sorted(self.facts.balance_alarms, key=_key):
+            energy = a.balance is BalanceName.ENERGY
+            basis = "counters" if a.balance is BalanceName.COMPUTE_COUNTERS else "meter"
+            day = f"{a.period_start:%Y-%m-%d}"
+            again = (
+                f"; it alarmed on {a.alarms} day(s) up to {a.last_period_start:%Y-%m-%d}"
+                if a.alarms > 1 and a.last_period_start is not None
+                else ""
+            )
+            operator = f" of operator {a.operator}" if a.operator else ""
+            self.finding(
+                FindingKind.ENERGY_UNACCOUNTED if energy else FindingKind.COMPUTE_UNACCOUNTED,
+                Severity.SERIOUS,
+                f"facility:{a.facility}",
+                f"facility {a.facility}{operator}: {_WHAT[a.balance]} on {day} (UTC) was "
+                f"{a.value:.4g} {a.unit} (sigma {a.sigma:.3g} {a.unit}); "
+                f"{_TEST[a.test.value]} reached {a.statistic:.2f} > {a.limit:.2f}, a limit set "
+                f"for a false-alarm probability of {a.alpha:g} per facility-year{again}. "
+                f"Evidence: log entries {_entries(a.evidence)} (meter readings and telemetry "
+                "batches); an inspection is asked for",
+                a.evidence,
+                action=Action.INSPECTION,
+                figures=(
+                    ("test", a.test.value),
+                    ("period_start", day),
+                    ("value", a.value),
+                    ("sigma", a.sigma),
+                    ("statistic", a.statistic),
+                    ("limit", a.limit),
+                    ("alpha", a.alpha),
+                    ("basis", basis),
+                    ("unit", a.unit),
+                    ("alarms", a.alarms),
+                ),
+            )
