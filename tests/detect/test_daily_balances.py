@@ -25,6 +25,8 @@ from pausewatch.detect._daily import (
     FALSE_ALARMS_PER_FACILITY_YEAR,
     ChipDay,
     MeterDay,
+    _meter_days,
+    counters_balance,
     energy_balance,
     in_control_arl,
     limits,
@@ -362,3 +364,68 @@ def test_silent_chips_are_told_going_dark_or_an_outage_by_the_meter(outage: bool
     else:
         assert "going dark, not an outage" in dark.explanation
         assert figures["meter_power_w"] > 0.5 * figures["dark_tdp_w"]
+
+
+def test_the_energy_balance_is_the_meter_less_the_chips_and_the_stated_overheads() -> None:
+    """EUF = meter - (chips x (1 + ratio) + overhead_w x seconds), with the meter's, the
+    overheads' (per facility) and the counters' errors under their own keys."""
+    md = MeterDay(
+        energy=Quantity(1.0e9, {("r", 1): 1e7}, {"meter:m": 2e7}),
+        seconds={"m": SECONDS},
+        overhead_j=1_000.0 * SECONDS,
+        ratio_weight=0.2 * 1.0e9,
+        sigma_weight=0.05 * 1.0e9,
+    )
+    b = energy_balance("f", DAY0, md, ChipDay(energy_j=6.0e8))
+    assert b.value == pytest.approx(1.0e9 - (6.0e8 * 1.2 + 1_000.0 * SECONDS))
+    q = b.quantity
+    assert set(q.systematic) == {"meter:m", "overhead:f"}
+    assert q.systematic["overhead:f"] == pytest.approx(-0.05 * (0.2 * 6.0e8 + 1_000.0 * SECONDS))
+    assert q.random[("chips-energy", "f", DAY0)] == pytest.approx(
+        -1.2 * 6.0e8 * 0.02 / math.sqrt(3)
+    )
+
+
+def test_the_counters_balance_is_untagged_compute_less_the_declared_allowance() -> None:
+    """Compute unaccounted for by the counters: FLOP tagged to no run, summed over precisions,
+    less the allowance, with the counters' tolerance as its only error."""
+    chips = ChipDay(unattributed_flop={"bf16": 3e18, "fp8": 1e18})
+    b = counters_balance("f", DAY0, chips, 1.5e18, [7])
+    assert b.value == pytest.approx(2.5e18)
+    assert b.sigma == pytest.approx(4e18 * 0.02 / math.sqrt(3))
+    assert b.evidence == ("log:7",)
+
+
+def test_a_reading_across_midnight_is_shared_by_the_two_days_it_spans() -> None:
+    """A meter reading spanning 18:00 to 06:00 puts a half of its energy in each day, under one
+    random-error key, so the two days' balances covary through it."""
+    meter = {
+        "meter_id": "m",
+        "random_sigma": 0.01,
+        "systematic_sigma": 0.0,
+        "overhead_w": None,
+        "overhead_ratio": None,
+        "overhead_sigma": None,
+    }
+    rows = [
+        {
+            "seq": 0,
+            "window_end": "2027-01-01T18:00:00Z",
+            "delta_j": None,
+            "facility_id": "f",
+            "idx": 1,
+        },
+        {
+            "seq": 1,
+            "window_end": "2027-01-02T06:00:00Z",
+            "delta_j": 1.2e9,
+            "facility_id": "f",
+            "idx": 2,
+        },
+    ]
+    days = _meter_days([meter], {"m": rows}, "f")
+    first, second = days[DAY0], days[DAY0 + timedelta(days=1)]
+    assert first.energy.value == pytest.approx(0.6e9)
+    assert second.energy.value == pytest.approx(0.6e9)
+    assert (first.seconds["m"], second.seconds["m"]) == (6 * 3600, 6 * 3600)
+    assert set(first.energy.random) == set(second.energy.random) == {("reading", "m", 1)}

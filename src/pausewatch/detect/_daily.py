@@ -169,8 +169,10 @@ def energy_balance(facility: str, day: date, meter: MeterDay, chips: ChipDay) ->
     which persists from day to day like a meter's bias.
     """
     ratio = meter.overhead_ratio
+    # The counters' error reaches the balance through the ratio too: (1 + ratio) x its sigma.
     reported = Quantity(
-        chips.energy_j, {("chips-energy", facility, day): chips.energy_j * COUNTER_SIGMA}
+        chips.energy_j,
+        {("chips-energy", facility, day): chips.energy_j * COUNTER_SIGMA * (1 + ratio)},
     )
     stated = ratio * chips.energy_j + meter.overhead_j
     overhead = Quantity(stated, {}, {f"overhead:{facility}": meter.overhead_sigma * stated})
@@ -179,7 +181,7 @@ def energy_balance(facility: str, day: date, meter: MeterDay, chips: ChipDay) ->
         facility,
         day_period(day),
         meter=[meter.energy],
-        chips_reported=[reported * (1 + ratio)],
+        chips_reported=[reported],
         overheads=overhead,
         evidence=_log(meter.evidence | chips.evidence),
     )
