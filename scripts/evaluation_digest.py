@@ -94,9 +94,10 @@ EXAMPLE_TIMES: tuple[datetime, ...] = (
 
 def _extras(rng: random.Random, data: dict[str, Any]) -> None:
     """Add to benchmark facts what the benchmark does not draw: halt orders (every status),
-    unreadable entries, clusters with undeclared compute or dark chips, exempt runs,
-    capability results near the critical levels (with and without an interval), and the
-    balance alarms of a metered facility (docs/adr/0029)."""
+    unreadable entries, clusters with undeclared compute or dark chips, exempt runs, capability
+    results near the critical levels (with and without an interval), tags, split runs, the
+    workload classifier's verdicts, and the balance alarms of a metered facility
+    (docs/adr/0029)."""
     for cluster in data["clusters"]:
         if rng.random() < 0.15:
             cluster["undeclared_flop"] = policy_eval.log_uniform(rng, 1e19, 1e24)
@@ -153,6 +154,26 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
     data["unreadable"] = [
         {"entry": f"log:{90000 + 7 * i}", "kind": kind, "reason": f"reason {i}"}
         for i, kind in enumerate(["run.declare/v1", "run", "cluster.register/v1", "run"])
+    ]
+    # Suspected training (docs/adr/0032): the classifier's verdicts on clusters' windows that
+    # claim no training, at shares of traces called training either side of the policy's half.
+    data["classified_clusters"] = [
+        {
+            "id": cluster["id"],
+            "operator": cluster["operator"],
+            "traces": 20,
+            "windows": 600,
+            "training_traces": training,
+            "recall": 0.975,
+            "false_positive_rate": 0.0125,
+            "first_window": policy_eval.iso(BENCH_AT - timedelta(hours=12)),
+            "last_window": policy_eval.iso(BENCH_AT - timedelta(hours=2)),
+            "workloads": ["w-serving"] if k % 2 else [],
+            "evidence": [f"log:w{k}"],
+        }
+        for k, (cluster, training) in enumerate(
+            zip(data["clusters"][:4], (0, 6, 10, 19), strict=False)
+        )
     ]
     # Tags (docs/adr/0028): chips and clusters a declaration does not name, at shares either
     # side of the material one; and pairs of runs that declare one recipe on two clusters.

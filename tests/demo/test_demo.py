@@ -12,8 +12,17 @@ import httpx
 import pytest
 
 from pausewatch.demo import T0, DemoClock, play_demo
+from pausewatch.demo._detection import (
+    EXPORTED,
+    PLAN_ID,
+    VANISHED,
+    draw_context,
+    moved,
+    population,
+)
 from pausewatch.demo._host import Host
 from pausewatch.demo._world import RUN_ID
+from pausewatch.detect import draw
 from pausewatch.policy import load_preset
 
 
@@ -47,7 +56,14 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert result.audit["findings_rechecked"] > 0, result.audit
     acts = [s.act for s in result.story.snapshots]
     assert acts[0] == "the agreement"
-    assert acts[-3:] == ["a lift fails", "the safeguards are completed", "the pause is lifted"]
+    assert acts[-6:] == [
+        "a lift fails",
+        "the safeguards are completed",
+        "the pause is lifted",
+        "chips are diverted to a non-party",
+        "an inspection finds chips missing",
+        "a hidden cluster draws power",
+    ]
     by_act = {s.act: s for s in result.story.snapshots}
     assert by_act["the pause is voted in"].pause == "active"
     assert by_act["the pause is renewed"].pause == "renewed"
@@ -74,8 +90,45 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         "at least three independent witnesses cosign the log",
     ]
     assert result.story.facts["lift_held"] == own
+    # The detection acts (docs/adr/0032): each found by its own source, and said in its line.
+    assert facts["diversion"]["findings"] == [
+        ("chips_exported", "party:cn"),
+        ("chips_unaccounted", "operator:dragon-ai"),
+        ("chips_unaccounted", "party:cn"),
+    ]
+    diverted, inspected, metered = lines[-3:]
+    assert "chips_exported" in diverted
+    assert "chips_unaccounted" in diverted
+    assert VANISHED[0] in diverted
+    assert EXPORTED[0] in diverted
+    # The sample is the draw from the seed the fold computed, which no one knew at the plan;
+    # it found exactly the sampled chips that were off the racks.
+    inspection = facts["inspection"]
+    assert inspection["seed_root"] == inspection["seed_root_folded"]
+    seed = bytes.fromhex(inspection["seed_root_folded"])
+    sample = draw(population(), len(inspection["sample"]), seed, context=draw_context(PLAN_ID))
+    assert inspection["sample"] == sample
+    assert inspection["missing"] == [c for c in sample if c in moved()]
+    assert inspection["missing"]
+    assert inspection["findings"] == [("inspection_discrepancy", "facility:dr-ningxia")]
+    assert "inspection_discrepancy" in inspected
+    # The metered facility: the first day the meter agrees with the chips and the stated
+    # overhead within its accuracy, the second it sees the hidden cluster's draw, and the
+    # energy balance finds that day and no other.
+    honest, hidden = facts["hidden_cluster"]["days"]
+    assert honest["metered_j"] == pytest.approx(honest["chips_j"] + honest["overhead_j"], rel=0.01)
+    assert hidden["metered_j"] - hidden["chips_j"] - hidden["overhead_j"] == pytest.approx(
+        facts["hidden_cluster"]["hidden_w"] * 86_400, rel=0.01
+    )
+    periods = facts["hidden_cluster"]["periods"]
+    assert ("energy_unaccounted", hidden["day"]) in periods
+    assert {day for _, day in periods} == {hidden["day"]}
+    assert "energy_unaccounted" in metered
     html = result.report.read_text()
+    assert "inspection_discrepancy" in html
+    assert "chips_unaccounted" in html
     assert "Plotly.newPlot" in html
+    assert "the facility's energy per day, metered and reported" in html
     assert "compute counted from chip-signed telemetry" in html
     assert "every check passed" in html
     assert "but lift conditions did not hold at the close" in html
@@ -87,6 +140,12 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         findings = httpx.get(f"{host.url}/v1/findings", params={"limit": 1000}).json()["findings"]
         kinds = {f["kind"] for f in findings}
         assert {"capability_critical", "undeclared_compute", "prohibited_compute"} <= kinds
+        assert {"chips_exported", "chips_unaccounted", "inspection_discrepancy"} <= kinds
+        [discrepancy] = [f for f in findings if f["kind"] == "inspection_discrepancy"]
+        assert discrepancy["figures"]["missing"] == len(inspection["missing"])
+        energy = [f for f in findings if f["kind"] == "energy_unaccounted"]
+        assert {f["subject"] for f in energy} == {"facility:dr-ningxia"}
+        assert {f["figures"]["period_start"] for f in energy} == {hidden["day"]}
         # The only order not obeyed is Dragon AI's: the run's halt was confirmed.
         assert {f["subject"] for f in findings if f["kind"] == "order_not_obeyed"} == {
             "cluster:dr-ningxia-1"

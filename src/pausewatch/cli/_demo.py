@@ -69,8 +69,11 @@ def demo(
     undeclared training is found, its cluster ordered halted, and the ignored order escalates to
     an enforcement proposal; the pause is renewed; a lift fails while conditions are unmet; the
     safeguards are completed (every evaluation suite, three witnesses on the log) and a second
-    lift passes. Then `pausewatch audit` recomputes everything from the log, telemetry batches
-    from their records included, and an HTML report is written."""
+    lift passes. After the lift, chips diverted to a non-party are found by the chip balance, an
+    inspection sample drawn from the log's root finds chips missing, and a hidden cluster draws
+    power a facility meter sees and no chip reports. Then `pausewatch audit` recomputes
+    everything from the log, telemetry batches from their records included, and an HTML report
+    is written."""
     from pausewatch.demo import DemoError, play_demo
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="pausewatch-demo-"))

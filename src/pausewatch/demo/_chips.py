@@ -57,6 +57,19 @@ class ClusterChips:
         chips = [Chip(c, chip_key(seed, c), peak, tdp) for c in chip_ids(plan)]
         return cls(plan, chips)
 
+    def add(self, chip_ids: list[str], seed: int) -> None:
+        """Chips installed in the cluster later in the story (a shipment): they report with
+        the others from the next window on, their chains from the start."""
+        model = load_catalogue().get(self.plan.model)
+        peak = model.peak_flops[Precision(self.plan.precision)]
+        tdp = model.tdp_w or 700.0
+        self.chips.extend(Chip(c, chip_key(seed, c), peak, tdp) for c in chip_ids)
+
+    @property
+    def energy_j(self) -> int:
+        """The energy every chip has reported so far, in joules (cumulative counters summed)."""
+        return sum(chip.energy_j for chip in self.chips)
+
     def window(self, start: datetime, *, run_id: str | None, utilisation: float) -> bytes:
         """One hour of every chip, as JSONL: training at ``utilisation`` of peak (tagged to
         ``run_id``, or to no run), or idle when ``utilisation`` is 0."""

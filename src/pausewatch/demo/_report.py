@@ -94,6 +94,29 @@ def _findings_chart(story: Story) -> Any:
     return fig
 
 
+def _energy_chart(story: Story) -> Any | None:
+    """The metered facility's days: energy the meter read against energy its chips reported
+    (docs/adr/0032); none before the act has played."""
+    import plotly.graph_objects as go
+
+    hidden = story.facts.get("hidden_cluster")
+    if not hidden:
+        return None
+    days = [d["day"] for d in hidden["days"]]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=days, y=[d["metered_j"] / 1e9 for d in hidden["days"]], name="metered"))
+    fig.add_trace(
+        go.Bar(x=days, y=[d["chips_j"] / 1e9 for d in hidden["days"]], name="reported by chips")
+    )
+    fig.update_layout(
+        barmode="group",
+        title=f"{hidden['meter']}: the facility's energy per day, metered and reported (GJ)",
+        yaxis_title="GJ",
+        height=380,
+    )
+    return fig
+
+
 def _reason(outcome: Any) -> str:
     """An outcome's reason (the view keeps the outcome as JSON text)."""
     import json
@@ -118,6 +141,9 @@ def write_report(
 ) -> Path:
     """Write the report to ``path`` and return it."""
     charts = [_run_chart(story), _eval_chart(results, levels), _findings_chart(story)]
+    energy = _energy_chart(story)
+    if energy is not None:
+        charts.append(energy)
     parts = [
         fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(charts)
     ]

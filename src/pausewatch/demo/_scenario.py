@@ -29,6 +29,13 @@ Acts, in world time (``T0`` = 2027-03-01):
     three witnesses cosign the log, and no critical finding is open (the run was halted and
     the telemetry confirmed it; the pause answered the critical evaluation). The pause is
     lifted, and the policy files no new one.
+15. The verification goes on (:mod:`pausewatch.demo._detection`): eight chips shipped to
+    Dragon AI, one exported to a non-party and one vanishing, are found by the chip balance
+    (``chips_exported``, ``chips_unaccounted``).
+16. An inspector's sample of Dragon AI's chips, drawn from the root of the log's tree just past
+    the plan's commitment, finds chips missing (``inspection_discrepancy``).
+17. A metered facility: a day in balance, then a hidden cluster of unregistered chips whose
+    power no chip reports, found by the facility's energy balance (``energy_unaccounted``).
 
 Every statement is deterministic, so replaying the story after a crash re-sends what is already
 on the log (answered as duplicates) and goes on where it stopped.
@@ -49,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.demo._chips import WINDOW, ClusterChips
+from pausewatch.demo._detection import divert, hidden_cluster, inspect
 from pausewatch.demo._progress import DemoProgress, NoProgress
 from pausewatch.demo._world import (
     ADOPTED_DOMAINS,
@@ -206,10 +214,13 @@ class Scenario:
 
     def telemetry(self, cluster_id: str, start: datetime, **kw: Any) -> dict[str, Any]:
         """One hour of a cluster's chips from ``start``, uploaded by its operator."""
-        chips = self.chips[cluster_id]
         self.advance(start + WINDOW + timedelta(minutes=1))
-        data = chips.window(start, **kw)
-        operator = chips.plan.operator_id
+        return self.send(cluster_id, self.chips[cluster_id].window(start, **kw))
+
+    def send(self, cluster_id: str, data: bytes) -> dict[str, Any]:
+        """Upload records of a cluster's chips (JSONL) as its operator; a rejected record
+        stops the story."""
+        operator = self.chips[cluster_id].plan.operator_id
         try:
             receipt = self.client.send_telemetry(data, operator, self.keys[operator])
         except ClientError as exc:
@@ -314,6 +325,9 @@ class Scenario:
         self.act("a lift fails", self.lift)
         self.act("the safeguards are completed", self.safeguards)
         self.act("the pause is lifted", self.lift_passes)
+        self.act("chips are diverted to a non-party", lambda: divert(self))
+        self.act("an inspection finds chips missing", lambda: inspect(self))
+        self.act("a hidden cluster draws power", lambda: hidden_cluster(self))
         return self.story
 
     def agreement(self) -> str:

@@ -26,7 +26,8 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
   inspections found (docs/adr/0026-chip-accounts.md).
 - **Workload classification** (:mod:`._classify`): training, inference or idle from a chip's
   own telemetry signals, with recall measured on held-out and disguised training
-  (docs/adr/0027-workload-classification.md).
+  (docs/adr/0027-workload-classification.md); as a detector (:mod:`._training`), over a
+  cluster's windows that claim no training (docs/adr/0032-demo-acts-and-suspected-training.md).
 - **Balances** (:mod:`._balance`, :mod:`._sitmuf`, :mod:`._cusum`, :mod:`._alarm`): compute,
   energy and chips unaccounted for with random and systematic errors and their covariance;
   SITMUF; the one-shot, cumulative and Page's CUSUM tests; alarms that carry the false-alarm
@@ -168,6 +169,13 @@ from pausewatch.detect._statements import (
     next_reading,
     reading_digest,
 )
+from pausewatch.detect._training import (
+    ClusterVerdict,
+    DeclaredWorkload,
+    FittedClassifier,
+    classify_cluster,
+    fitted_classifier,
+)
 from pausewatch.errors import DetectionError
 
 __all__ = [
@@ -194,9 +202,11 @@ __all__ = [
     "ChipExport",
     "ChipSeen",
     "ChipShip",
+    "ClusterVerdict",
     "CusumPath",
     "DarkDraw",
     "DayPoint",
+    "DeclaredWorkload",
     "DetectionError",
     "DetectionEvaluation",
     "Efficiency",
@@ -204,6 +214,7 @@ __all__ = [
     "Export",
     "FacilityBalances",
     "FalseAlarmRate",
+    "FittedClassifier",
     "InspectionPlan",
     "InspectionReport",
     "InspectionResult",
@@ -233,6 +244,7 @@ __all__ = [
     "chip_accounts",
     "chips_unaccounted",
     "cholesky",
+    "classify_cluster",
     "compute_unaccounted",
     "counter_reading",
     "covariance",
@@ -256,6 +268,7 @@ __all__ = [
     "evaluation_body",
     "facility_balances",
     "fit_on_simulation",
+    "fitted_classifier",
     "fleet_flop_per_joule",
     "flop_from_energy",
     "forward_solve",

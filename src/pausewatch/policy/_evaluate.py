@@ -36,6 +36,7 @@ from pausewatch.policy._evaluator._incidents import IncidentRules
 from pausewatch.policy._evaluator._lineages import LineageRules
 from pausewatch.policy._evaluator._runs import RunRules
 from pausewatch.policy._evaluator._tags import TagRules
+from pausewatch.policy._evaluator._workloads import WorkloadRules
 from pausewatch.policy._facts import Facts
 from pausewatch.policy._findings import Evaluation
 from pausewatch.policy._load import policy_digest
@@ -54,6 +55,7 @@ class _Evaluator(
     ChipRules,
     TagRules,
     BalanceRules,
+    WorkloadRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
@@ -99,6 +101,7 @@ def _evaluate(
     ev.chips()
     ev.tags()
     ev.balances()
+    ev.workloads()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

@@ -15,7 +15,18 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pausewatch.compute import Estimate, Method, Phase, Precision
-from pausewatch.fields import Count, Digest, Flop, Id, Label, Line, Name, PositiveCount, Time
+from pausewatch.fields import (
+    Count,
+    Digest,
+    Flop,
+    Fraction,
+    Id,
+    Label,
+    Line,
+    Name,
+    PositiveCount,
+    Time,
+)
 from pausewatch.policy._load import read_text, read_yaml, validate_document
 from pausewatch.policy._model import Domain, Fact, Model
 
@@ -484,6 +495,40 @@ class InspectionFact(Model):
     evidence: Evidence = ()
 
 
+class ClassifiedClusterFact(Model):
+    """What the workload classifier made of a cluster's chip traces that claim no training:
+    windows that name no run, or run under a declared inference or serving workload
+    (docs/adr/0032)."""
+
+    id: Id
+    """The cluster's id."""
+    operator: Id
+    facility: Id | None = None
+    traces: Count
+    """Chip traces classified: each one chip's sustained stretch of such windows."""
+    windows: Count
+    """The chip-windows those traces span."""
+    training_traces: Count
+    """Traces the classifier called training with at least its required confidence."""
+    recall: Fraction
+    """The classifier's recall of training on held-out simulated traces (its fit's seeds
+    excluded), at that confidence."""
+    false_positive_rate: Fraction
+    """The share of held-out inference and idle traces it called training, at that
+    confidence."""
+    first_window: Utc | None = None
+    last_window: Utc | None = None
+    workloads: tuple[Id, ...] = ()
+    """Declared workloads the classified windows ran under (none: they named no run)."""
+    evidence: Evidence = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClassifiedClusterFact:
+        if self.training_traces > self.traces:
+            raise ValueError("training_traces cannot exceed traces")
+        return self
+
+
 class BalanceName(StrEnum):
     """Which daily balance of a facility (docs/adr/0029)."""
 
@@ -566,6 +611,8 @@ class Facts(Model):
     """Chips exported to non-parties."""
     inspections: tuple[InspectionFact, ...] = ()
     """Inspection reports, with what they found amiss."""
+    classified_clusters: tuple[ClassifiedClusterFact, ...] = ()
+    """The workload classifier's verdicts on windows that claim no training (ADR 0032)."""
     balance_alarms: tuple[BalanceAlarmFact, ...] = ()
     """Alarms of the facilities' daily balances (docs/adr/0029)."""
 

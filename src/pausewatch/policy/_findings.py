@@ -100,6 +100,9 @@ class FindingKind(StrEnum):
     COMPUTE_UNACCOUNTED = "compute_unaccounted"
     """A facility did more compute than it declared: by its meters' energy, or by its counters
     beyond its declared workloads (docs/adr/0029)."""
+    TRAINING_SUSPECTED = "training_suspected"
+    """Windows of a cluster that name no run, or run under a declared inference workload,
+    look like training to the workload classifier over a sustained stretch (docs/adr/0032)."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

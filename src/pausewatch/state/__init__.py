@@ -13,7 +13,9 @@ Public API::
 
 from pausewatch.state._facts import (
     DEFAULT_SILENCE,
+    classified_clusters,
     dark_chips,
+    declared_workloads,
     evaluated,
     facts_from_registry,
     halt_orders,
@@ -37,7 +39,9 @@ __all__ = [
     "RebuildReport",
     "RegistrySnapshot",
     "StateStore",
+    "classified_clusters",
     "dark_chips",
+    "declared_workloads",
     "dump_view",
     "evaluated",
     "facts_from_registry",

@@ -26,7 +26,7 @@ never reported, its installation was logged) more than the policy's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,14 @@ from pausewatch.compute import (
     load_catalogue,
     parse_precision,
 )
-from pausewatch.detect import ALPHA_PER_TEST, chip_accounts, dark_draw, facility_balances
+from pausewatch.detect import (
+    ALPHA_PER_TEST,
+    DeclaredWorkload,
+    chip_accounts,
+    classify_cluster,
+    dark_draw,
+    facility_balances,
+)
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -52,6 +59,7 @@ from pausewatch.policy._facts import (
     BalanceAlarmFact,
     ChipAccountFact,
     ChipExportFact,
+    ClassifiedClusterFact,
     ClusterFact,
     EvalFact,
     InspectionFact,
@@ -63,6 +71,7 @@ from pausewatch.policy._facts import (
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
+from pausewatch.telemetry import TelemetryRecord
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -130,22 +139,36 @@ def _silent_since(registry: Registry, chips: list[str], at: datetime) -> datetim
     return max(since, at - DARK_LOOKBACK)
 
 
-def facts_from_registry(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
-    """The facts the views hold at ``at`` (see the module docstring)."""
+Records = Mapping[str, Iterable[TelemetryRecord]]
+"""Accepted telemetry records by cluster id, for the workload classifier (ADR 0032)."""
+
+
+def facts_from_registry(
+    registry: Registry, at: datetime, policy: Policy | None, *, records: Records | None = None
+) -> Facts:
+    """The facts the views hold at ``at`` (see the module docstring); given ``records``, also
+    the workload classifier's verdicts on them (:func:`classified_clusters`)."""
     if policy is None or policy.pause is None:
-        return _facts(registry, at, policy)  # no lift conditions to test: spare the evaluation
-    return evaluated(registry, at, policy)[0]
+        # No lift conditions to test: spare the evaluation.
+        return _facts(registry, at, policy, records)
+    return evaluated(registry, at, policy, records=records)[0]
 
 
 def evaluated(
-    registry: Registry, at: datetime, policy: Policy, *, digest: str | None = None
+    registry: Registry,
+    at: datetime,
+    policy: Policy,
+    *,
+    digest: str | None = None,
+    records: Records | None = None,
 ) -> tuple[Facts, Evaluation]:
     """The facts the views hold at ``at`` and ``policy`` evaluated over them, with one
     evaluation: its findings do not depend on the state figures, so the open critical findings
     and the domains ruled out are counted from them and only the lift conditions are checked
     again on the full state.
-    The result equals ``evaluate(policy, facts, at)`` byte for byte."""
-    facts = _facts(registry, at, policy)
+    The result equals ``evaluate(policy, facts, at)`` byte for byte. ``records``: as for
+    :func:`facts_from_registry`."""
+    facts = _facts(registry, at, policy, records)
     # Open critical findings come from evaluating the policy over these facts, which do not
     # hold the figure yet: the evaluation reads no state figure but for lift conditions.
     evaluation = evaluate(policy, facts, at, digest=digest)
@@ -163,7 +186,9 @@ def evaluated(
     return facts, replace(evaluation, lift_conditions=lift)
 
 
-def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
+def _facts(
+    registry: Registry, at: datetime, policy: Policy | None, records: Records | None = None
+) -> Facts:
     """The facts but for the open critical findings and the domains ruled out."""
     views = registry.views
     rule = policy.counting.rule if policy is not None else None
@@ -265,6 +290,9 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
             "suites": _suites(registry),
+            # The fold keeps no per-window signals: only a caller that holds the records
+            # (a test, a scenario's evaluation) gives them (docs/adr/0032).
+            "classified_clusters": classified_clusters(registry, records) if records else [],
             **chip_facts(registry),
             **balance_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
@@ -274,6 +302,59 @@ def _facts(registry: Registry, at: datetime, policy: Policy | None) -> Facts:
             ],
         }
     )
+
+
+def declared_workloads(registry: Registry) -> list[DeclaredWorkload]:
+    """The workloads declared on the log (``det_workloads``), in id order."""
+    return [
+        DeclaredWorkload(
+            workload_id=row["workload_id"],
+            cluster_id=row["cluster_id"],
+            kind=row["kind"],
+            starts_at=datetime.fromisoformat(row["starts_at"]),
+            ends_at=datetime.fromisoformat(row["ends_at"]),
+        )
+        for _, row in sorted(registry.views["workloads"].items())
+    ]
+
+
+def classified_clusters(
+    registry: Registry, records: Mapping[str, Iterable[TelemetryRecord]]
+) -> list[dict[str, Any]]:
+    """The workload classifier's verdict on each registered cluster's windows that claim no
+    training (``records``: the accepted records of its chips, by cluster id), as the
+    ``classified_clusters`` facts (docs/adr/0032). The detector is fitted on simulated traces
+    only (:func:`pausewatch.detect.fitted_classifier`), never on these records. A cluster with
+    no such windows gives none."""
+    workloads = declared_workloads(registry)
+    idx = {row["workload_id"]: row["idx"] for row in registry.views["workloads"].values()}
+    out: list[dict[str, Any]] = []
+    for cluster_id in sorted(records):
+        row = registry.views["clusters"].get((cluster_id,))
+        if row is None:
+            continue
+        verdict = classify_cluster(cluster_id, records[cluster_id], workloads)
+        if verdict.traces == 0:
+            continue
+        evidence = [f"log:{row['registered_idx']}"]
+        evidence += [f"log:{idx[w]}" for w in verdict.workloads]
+        out.append(
+            {
+                "id": cluster_id,
+                "operator": row["operator_id"],
+                "facility": row["facility_id"],
+                "traces": verdict.traces,
+                "windows": verdict.windows,
+                "training_traces": verdict.training_traces,
+                "recall": verdict.recall,
+                "false_positive_rate": verdict.false_positive_rate,
+                "first_window": format_time(verdict.first_window) if verdict.first_window else None,
+                "last_window": format_time(verdict.last_window) if verdict.last_window else None,
+                "workloads": list(verdict.workloads),
+                "evidence": evidence,
+            }
+        )
+    return out
 
 
 _ITEMS: tuple[tuple[str, type[Model]], ...] = (
@@ -286,6 +367,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("chip_accounts", ChipAccountFact),
     ("chip_exports", ChipExportFact),
     ("inspections", InspectionFact),
+    ("classified_clusters", ClassifiedClusterFact),
     ("balance_alarms", BalanceAlarmFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""

@@ -1,0 +1,213 @@
+"""Training suspected: the workload classifier as a detector over a cluster's windows that claim
+no training (docs/adr/0032; the classifier is ADR 0027's).
+
+A cluster's windows *claim no training* when they name no run, or name (or fall within) an
+inference or serving workload its operator declared on the cluster (``workload.declare/v1``).
+Each chip's such windows, in ``seq`` order, are cut into consecutive stretches of
+:data:`SUSTAINED_WINDOWS` windows (a shorter remainder is left out: too short to show a
+rhythm); each stretch is one trace, and the classifier's probability of training decides it at
+:data:`CONFIDENCE`. What the cluster's verdict carries (traces, chip-windows, traces called
+training, the classifier's measured recall and false-positive rate) becomes a policy fact; the
+policy decides what share of a cluster is enough.
+
+The classifier is fitted once per process (:func:`fitted_classifier`) on simulated traces of a
+fixed seed range (:data:`FIT_SEEDS`, with throttled training among them, labelled training) and
+measured on another (:data:`MEASURE_SEEDS`): never on the log under evaluation, so that what it
+finds on one log does not depend on that log.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from pausewatch.detect._classify import (
+    CLASSIFIED_WORKLOADS,
+    WorkloadClassifier,
+    disguised_traces,
+    fit_on_simulation,
+    simulated_traces,
+)
+from pausewatch.simulate import Workload
+from pausewatch.simulate.adversarial import AdversarialKind
+from pausewatch.telemetry import TelemetryRecord
+
+FIT_SEEDS = range(0, 20)
+"""Seeds of the simulated traces the classifier is fitted on (ADR 0027's fit range)."""
+MEASURE_SEEDS = range(1000, 1010)
+"""Seeds of the held-out traces its recall and false-positive rate are measured on."""
+FIT_DISGUISED: tuple[AdversarialKind, ...] = (AdversarialKind.THROTTLED,)
+"""Disguises the fit also sees, labelled training (ADR 0027: unseen, throttled training is
+caught by accident or not at all)."""
+MEASURED_DISGUISED: tuple[AdversarialKind, ...] = (
+    AdversarialKind.THROTTLED,
+    AdversarialKind.MISTAGGED,
+)
+"""Disguised training counted in the measured recall. Training *shaped* like inference is left
+out: by construction telemetry cannot tell it from inference (ADR 0027); meters and inspections
+answer it."""
+CONFIDENCE = 0.8
+"""The probability of training from which a trace is called training."""
+SUSTAINED_WINDOWS = 30
+"""Windows in one trace: the length of the fit's traces (30 one-minute windows)."""
+CLAIMING_NO_TRAINING = frozenset({"inference", "serving"})
+"""Kinds of declared workload whose windows claim no training."""
+
+_TRAINING = CLASSIFIED_WORKLOADS.index(Workload.TRAINING)
+
+
+@dataclass(frozen=True)
+class DeclaredWorkload:
+    """A workload an operator declared on a cluster (``workload.declare/v1``)."""
+
+    workload_id: str
+    cluster_id: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class FittedClassifier:
+    """The classifier the detector uses, with what it was fitted and measured on."""
+
+    classifier: WorkloadClassifier
+    recall: float
+    """Share of held-out training traces (honest, and :data:`MEASURED_DISGUISED`) whose
+    probability of training reaches :data:`CONFIDENCE`."""
+    false_positive_rate: float
+    """Share of held-out inference and idle traces whose probability of training reaches it."""
+    fit_seeds: range
+    measure_seeds: range
+
+    def training_probability(self, traces: Sequence[Sequence[TelemetryRecord]]) -> list[float]:
+        """Per trace, the probability of training."""
+        if not traces:
+            return []
+        return [float(p) for p in self.classifier.predict_proba(traces)[:, _TRAINING]]
+
+
+@functools.cache
+def fitted_classifier() -> FittedClassifier:
+    """The detector's classifier, fitted and measured once per process (a few seconds)."""
+    classifier = fit_on_simulation(FIT_SEEDS, disguised=FIT_DISGUISED)
+    traces, labels = simulated_traces(MEASURE_SEEDS)
+    training = [t for t, w in zip(traces, labels, strict=True) if w is Workload.TRAINING]
+    for kind in MEASURED_DISGUISED:
+        training += disguised_traces(kind, MEASURE_SEEDS)
+    others = [t for t, w in zip(traces, labels, strict=True) if w is not Workload.TRAINING]
+    proba = classifier.predict_proba(training + others)[:, _TRAINING] >= CONFIDENCE
+    hits, false = proba[: len(training)], proba[len(training) :]
+    return FittedClassifier(
+        classifier=classifier,
+        recall=float(np.mean(hits)),
+        false_positive_rate=float(np.mean(false)),
+        fit_seeds=FIT_SEEDS,
+        measure_seeds=MEASURE_SEEDS,
+    )
+
+
+@dataclass(frozen=True)
+class ClusterVerdict:
+    """What the classifier made of one cluster's windows that claim no training."""
+
+    cluster_id: str
+    traces: int
+    windows: int
+    training_traces: int
+    first_window: datetime | None
+    last_window: datetime | None
+    workloads: tuple[str, ...]
+    """Declared workloads the classified windows ran under."""
+    recall: float
+    false_positive_rate: float
+
+    @property
+    def share_training(self) -> float:
+        """Share of the traces called training (0 with no trace)."""
+        return self.training_traces / self.traces if self.traces else 0.0
+
+
+def _claim(
+    record: TelemetryRecord, workloads: Sequence[DeclaredWorkload]
+) -> tuple[bool, str | None]:
+    """Whether the window claims no training, and the declared workload it runs under."""
+    for w in workloads:
+        if w.kind not in CLAIMING_NO_TRAINING:
+            continue
+        if record.run_id == w.workload_id:
+            return True, w.workload_id
+        if record.run_id is None and w.starts_at <= record.window_start < w.ends_at:
+            return True, w.workload_id
+    return record.run_id is None, None
+
+
+def _stretches(records: list[TelemetryRecord]) -> list[list[TelemetryRecord]]:
+    """One chip's windows cut into consecutive stretches of SUSTAINED_WINDOWS (by ``seq``)."""
+    out: list[list[TelemetryRecord]] = []
+    current: list[TelemetryRecord] = []
+    for r in sorted(records, key=lambda r: r.seq):
+        if current and r.seq != current[-1].seq + 1:
+            current = []
+        current.append(r)
+        if len(current) == SUSTAINED_WINDOWS:
+            out.append(current)
+            current = []
+    return out
+
+
+def classify_cluster(
+    cluster_id: str,
+    records: Iterable[TelemetryRecord],
+    workloads: Sequence[DeclaredWorkload] = (),
+    *,
+    fitted: FittedClassifier | None = None,
+) -> ClusterVerdict:
+    """The verdict on ``cluster_id`` from its chips' ``records`` (of that cluster only) and the
+    workloads declared on it (module docstring)."""
+    mine = [w for w in workloads if w.cluster_id == cluster_id]
+    by_chip: dict[str, list[TelemetryRecord]] = {}
+    under: set[str] = set()
+    for record in records:
+        claims, workload = _claim(record, mine)
+        if not claims:
+            continue
+        by_chip.setdefault(record.chip_id, []).append(record)
+        if workload is not None:
+            under.add(workload)
+    traces = [s for chip in sorted(by_chip) for s in _stretches(by_chip[chip])]
+    model = fitted or fitted_classifier()
+    calls = [p >= CONFIDENCE for p in model.training_probability(traces)]
+    starts = [r.window_start for t in traces for r in t]
+    ends = [r.window_end for t in traces for r in t]
+    return ClusterVerdict(
+        cluster_id=cluster_id,
+        traces=len(traces),
+        windows=sum(len(t) for t in traces),
+        training_traces=sum(calls),
+        first_window=min(starts, default=None),
+        last_window=max(ends, default=None),
+        workloads=tuple(sorted(under)),
+        recall=model.recall,
+        false_positive_rate=model.false_positive_rate,
+    )
+
+
+__all__ = [
+    "CLAIMING_NO_TRAINING",
+    "CONFIDENCE",
+    "FIT_DISGUISED",
+    "FIT_SEEDS",
+    "MEASURED_DISGUISED",
+    "MEASURE_SEEDS",
+    "SUSTAINED_WINDOWS",
+    "ClusterVerdict",
+    "DeclaredWorkload",
+    "FittedClassifier",
+    "classify_cluster",
+    "fitted_classifier",
+]

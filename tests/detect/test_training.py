@@ -1,0 +1,168 @@
+"""Training suspected (docs/adr/0032): the workload classifier as a detector over a cluster's
+windows that claim no training, from simulated signed telemetry through the state's facts to the
+policy's finding. The traces come from seeds the classifier was neither fitted nor measured on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pausewatch.detect import (
+    ClusterVerdict,
+    classify_cluster,
+    fitted_classifier,
+    records_of,
+)
+from pausewatch.detect._training import FIT_SEEDS, MEASURE_SEEDS, SUSTAINED_WINDOWS
+from pausewatch.policy import Facts, evaluate, load_preset
+from pausewatch.simulate import ClusterSpec, Workload, simulate_fleet
+from pausewatch.simulate.fleet import Misbehaviour
+from pausewatch.state import classified_clusters, evaluated
+from pausewatch.telemetry import TelemetryRecord
+from registry.world import World  # type: ignore[import-not-found]
+
+SEED = 7_000
+"""Outside FIT_SEEDS and MEASURE_SEEDS."""
+AT = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+def records(workload: Workload, *, hidden: bool = False, chips: int = 4) -> list[TelemetryRecord]:
+    """Two sustained stretches of ``chips`` chips of cluster c1 doing ``workload`` (training
+    with no run named when ``hidden``)."""
+    spec = ClusterSpec("c1", "lab", "H100 SXM", chips, workload, allreduce_every=4)
+    bad = Misbehaviour(undeclared_clusters=frozenset({"c1"})) if hidden else Misbehaviour()
+    fleet = simulate_fleet((spec,), windows=2 * SUSTAINED_WINDOWS, seed=SEED, misbehaviour=bad)
+    return records_of(fleet.lines)
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.basic()
+    return w
+
+
+def declare_inference(w: World) -> None:
+    body = {
+        "workload_id": "w1",
+        "operator_id": "lab",
+        "cluster_id": "c1",
+        "kind": "inference",
+        "starts_at": "2020-01-01T00:00:00Z",
+        "ends_at": "2030-01-01T00:00:00Z",
+        "chips": 4,
+    }
+    w.ok("workload.declare/v1", body, "lab")
+
+
+def findings(classified: list[dict[str, Any]]) -> list[Any]:
+    facts = Facts.model_validate({"classified_clusters": classified})
+    result = evaluate(load_preset("miri-2025"), facts, AT)
+    return [f for f in result.findings if f.kind.value == "training_suspected"]
+
+
+def test_the_detector_is_fitted_once_on_seeds_apart_from_any_log() -> None:
+    """The classifier is fitted once per process on a fixed simulated seed range and measured on
+    another, disjoint one; its measured recall and false-positive rate travel with it."""
+    fitted = fitted_classifier()
+    assert fitted is fitted_classifier()
+    assert (fitted.fit_seeds, fitted.measure_seeds) == (FIT_SEEDS, MEASURE_SEEDS)
+    assert not set(FIT_SEEDS) & set(MEASURE_SEEDS)
+    assert SEED not in FIT_SEEDS
+    assert SEED not in MEASURE_SEEDS
+    assert fitted.recall >= 0.9
+    assert fitted.false_positive_rate <= 0.05
+
+
+def test_honest_inference_under_a_declared_workload_is_not_suspected(world: World) -> None:
+    """Inference windows, naming no run, under the cluster's declared inference workload, are
+    classified, and none is called training: no finding."""
+    declare_inference(world)
+    [fact] = classified_clusters(world.registry, {"c1": records(Workload.INFERENCE)})
+    assert fact["traces"] == 8  # 4 chips, two stretches each
+    assert fact["windows"] == 8 * SUSTAINED_WINDOWS
+    assert fact["workloads"] == ["w1"]
+    assert fact["training_traces"] == 0
+    assert findings([fact]) == []
+
+
+def test_idle_windows_naming_no_run_are_not_suspected(world: World) -> None:
+    """Idle chips naming no run are classified and not called training."""
+    [fact] = classified_clusters(world.registry, {"c1": records(Workload.IDLE)})
+    assert fact["training_traces"] == 0
+    assert findings([fact]) == []
+
+
+def test_hidden_training_naming_no_run_is_suspected(world: World) -> None:
+    """Training whose windows name no run is called training on most of the cluster's traces:
+    a serious finding on the cluster that asks for an inspection, with the classifier's
+    measured recall and false-positive rate among its figures."""
+    [fact] = classified_clusters(world.registry, {"c1": records(Workload.TRAINING, hidden=True)})
+    assert fact["training_traces"] == fact["traces"] == 8
+    [finding] = findings([fact])
+    assert finding.subject == "cluster:c1"
+    assert finding.severity.value == "serious"
+    assert finding.action.value == "inspection"
+    figures = dict(finding.figures)
+    assert figures["windows"] == 8 * SUSTAINED_WINDOWS
+    assert figures["share_training"] == 1.0
+    assert figures["recall"] == fitted_classifier().recall
+    assert figures["false_positive_rate"] == fitted_classifier().false_positive_rate
+    assert "log:" in finding.evidence[0]
+
+
+def test_training_tagged_to_a_declared_inference_workload_is_suspected(world: World) -> None:
+    """Training whose windows name the cluster's declared inference workload claims no
+    training, and is found."""
+    declare_inference(world)
+    tagged = [r._replace(run_id="w1") for r in records(Workload.TRAINING)]
+    [fact] = classified_clusters(world.registry, {"c1": tagged})
+    assert fact["workloads"] == ["w1"]
+    [finding] = findings([fact])
+    assert "declared workload(s) w1" in finding.explanation
+
+
+def test_windows_of_a_declared_run_are_not_classified(world: World) -> None:
+    """Windows that name a run (not a declared workload) claim training already: the detector
+    leaves them to the run's accounting and gives no fact."""
+    assert classified_clusters(world.registry, {"c1": records(Workload.TRAINING)}) == []
+
+
+def test_a_stretch_shorter_than_sustained_is_not_classified() -> None:
+    """Fewer consecutive windows than a sustained stretch give no trace."""
+    short = [r for r in records(Workload.TRAINING, hidden=True) if r.seq < SUSTAINED_WINDOWS - 1]
+    verdict = classify_cluster("c1", short)
+    assert verdict == ClusterVerdict(
+        "c1", 0, 0, 0, None, None, (), verdict.recall, verdict.false_positive_rate
+    )
+
+
+def test_a_minority_of_training_traces_is_not_enough() -> None:
+    """Below half the cluster's traces called training, the policy files nothing; at half, it
+    does."""
+    base = {
+        "id": "c1",
+        "operator": "lab",
+        "traces": 10,
+        "windows": 300,
+        "recall": 1.0,
+        "false_positive_rate": 0.0,
+    }
+    assert findings([{**base, "training_traces": 4}]) == []
+    assert len(findings([{**base, "training_traces": 5}])) == 1
+
+
+def test_the_state_files_the_finding_from_records_it_is_given(world: World) -> None:
+    """The state's evaluation, given a cluster's records, files training_suspected for hidden
+    training; without records (the fold keeps no per-window signals) it files none."""
+    policy = load_preset("miri-2025")
+    hidden = {"c1": records(Workload.TRAINING, hidden=True)}
+    facts, result = evaluated(world.registry, AT, policy, records=hidden)
+    assert [c.id for c in facts.classified_clusters] == ["c1"]
+    assert [f.subject for f in result.findings if f.kind.value == "training_suspected"] == [
+        "cluster:c1"
+    ]
+    _, bare = evaluated(world.registry, AT, policy)
+    assert not [f for f in bare.findings if f.kind.value == "training_suspected"]
