@@ -328,9 +328,8 @@ def hidden_cluster(scenario: Scenario) -> str:
     for d in range(2):
         metered = reported = 0.0
         # The day's telemetry goes up in one batch after the day, each hour's reading after it.
-        # A chip's window counts on the day it ends (ADR 0029): the first day's batch also
-        # holds the hour before it, which ends at its midnight.
-        data = [chips.window(first - WINDOW, run_id=None, utilisation=0.0)] if d == 0 else []
+        # A chip's window counts on the day it covers, up to the midnight it ends at (ADR 0029).
+        data: list[bytes] = []
         readings: list[dict[str, Any]] = []
         for h in range(24):
             start = first + timedelta(days=d, hours=h)
