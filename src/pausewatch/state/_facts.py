@@ -74,7 +74,7 @@ from pausewatch.policy._facts import (
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
-from pausewatch.telemetry import Signal, TelemetryRecord, signals_from_json
+from pausewatch.telemetry import Signal, TelemetryRecord, signal_values, signals_from_json
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -423,7 +423,7 @@ def signal_records(signals: Mapping[str, tuple[Signal, ...]]) -> list[TelemetryR
             firmware_digest="",
         )
         for chip in sorted(signals)
-        for w in signals[chip]
+        for w in map(signal_values, signals[chip])
     ]
 
 

@@ -42,6 +42,7 @@ from pausewatch.telemetry._aggregate import (
     aggregate,
     merge_aggregates,
     merge_signals,
+    signal_values,
     signals_from_json,
     signals_json,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "read_lines",
     "record_hash",
     "sign_record",
+    "signal_values",
     "signals_from_json",
     "signals_json",
     "signing_input",

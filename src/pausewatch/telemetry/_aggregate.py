@@ -16,7 +16,9 @@ judge windows below the threshold too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,10 +37,13 @@ SIGNAL_WINDOWS = 60
 """Windows per sampled chip and run label (the run a window names, or none) whose signals an
 aggregate keeps: the latest by ``seq``, two of the workload classifier's traces."""
 
-Signal = tuple[Any, ...]
-"""One window's signals, as the workload classifier reads them: ``(seq, window_start,
-window_end, run_id, tensor_active, sm_active, power_w_avg, power_w_peak, mem_used_bytes,
-nvlink_bytes, net_tx_bytes, net_rx_bytes)`` (times as RFC 3339 text, NVLink both ways summed)."""
+Signal = str
+"""One window's signals, as the workload classifier reads them: the compact JSON text of
+``[seq, window_start, window_end, run_id, tensor_active, sm_active, power_w_avg, power_w_peak,
+mem_used_bytes, nvlink_bytes, net_tx_bytes, net_rx_bytes]`` (times as RFC 3339 text, NVLink both
+ways summed; :func:`signal_values` reads it). Text, not numbers, in the log entry and the view:
+exact (a float's shortest repr round-trips), and a merge moves it without writing it again
+(docs/adr/0032)."""
 
 _INSTANT = timedelta(microseconds=1)
 """The smallest step of a time: a window's last instant is its end less this."""
@@ -350,26 +355,27 @@ def _chip_rank(chip_id: str) -> bytes:
     return hashlib.sha256(chip_id.encode()).digest()
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def signal_values(window: Signal) -> tuple[Any, ...]:
+    """The values of one window's signals (:data:`Signal`); a malformed text is a TypeError."""
+    values = json.loads(window)
+    if not isinstance(values, list) or len(values) != 12:
+        raise TypeError("a window's signals are the JSON text of a list of 12 values")
+    return tuple(values)
+
+
 def _order(w: Signal) -> tuple[Any, ...]:
     """A total order of windows: by ``seq``, then (for the same window sent twice, which an
-    accepted chain never holds) by every value, so that no merge depends on its order."""
-    return (w[0], w[3] or "", w[1], w[2], *(float(v) for v in w[4:]))
-
-
-def _record_order(r: Any) -> tuple[Any, ...]:
-    """:func:`_order` of a record's signals, without formatting them."""
-    return (
-        r.seq, r.run_id or "", r.window_start, r.window_end, r.tensor_active, r.sm_active,
-        r.power_w_avg, r.power_w_peak, r.mem_used_bytes, r.nvlink_tx_bytes + r.nvlink_rx_bytes,
-        r.net_tx_bytes, r.net_rx_bytes,
-    )  # fmt: skip
+    accepted chain never holds) by run label and text, so that no merge depends on its order."""
+    values = signal_values(w)
+    return (values[0], values[3] or "", w)
 
 
 def _latest(windows: Iterable[Signal]) -> tuple[Signal, ...]:
     """The latest :data:`SIGNAL_WINDOWS` of each run label, in ``seq`` order."""
     by_label: dict[str, list[Signal]] = {}
     for w in sorted(windows, key=_order):
-        by_label.setdefault(w[3] or "", []).append(w)
+        by_label.setdefault(signal_values(w)[3] or "", []).append(w)
     kept = [w for ws in by_label.values() for w in ws[-SIGNAL_WINDOWS:]]
     return tuple(sorted(kept, key=_order))
 
@@ -392,28 +398,27 @@ def merge_signals(
     return out
 
 
-def signals_json(signals: Mapping[str, tuple[Signal, ...]]) -> dict[str, list[list[Any]]]:
+def signals_json(signals: Mapping[str, tuple[Signal, ...]]) -> dict[str, list[str]]:
     """A JSON-ready mapping of chips' window signals (sorted chip ids)."""
-    return {c: [list(w) for w in signals[c]] for c in sorted(signals)}
+    return {c: list(signals[c]) for c in sorted(signals)}
 
 
 def signals_from_json(data: Any) -> dict[str, tuple[Signal, ...]]:
-    """Inverse of :func:`signals_json`."""
+    """Inverse of :func:`signals_json`; each window's text is checked (:func:`signal_values`)."""
     if not isinstance(data, dict):
         raise TypeError("signals must be an object")
     out: dict[str, tuple[Signal, ...]] = {}
     for chip, windows in data.items():
-        rows = []
+        if not isinstance(windows, list) or not all(isinstance(w, str) for w in windows):
+            raise TypeError("a chip's signals are a list of texts")
         for w in windows:
-            if not isinstance(w, list) or len(w) != 12:
-                raise TypeError("a window's signals are a list of 12 values")
-            rows.append(tuple(w))
-        out[str(chip)] = tuple(rows)
+            signal_values(w)
+        out[str(chip)] = tuple(windows)
     return out
 
 
 def _signal(record: Any) -> Signal:
-    return (
+    values = (
         record.seq,
         format_time(record.window_start),
         format_time(record.window_end),
@@ -427,6 +432,7 @@ def _signal(record: Any) -> Signal:
         record.net_tx_bytes,
         record.net_rx_bytes,
     )
+    return json.dumps(values, separators=(",", ":"), allow_nan=False)
 
 
 def _sampled(pending: Mapping[str, list[Any]]) -> dict[str, tuple[Signal, ...]]:
@@ -437,11 +443,18 @@ def _sampled(pending: Mapping[str, list[Any]]) -> dict[str, tuple[Signal, ...]]:
 
 
 def _cut(records: list[Any]) -> list[Any]:
-    """The latest SIGNAL_WINDOWS records of each run label (any order)."""
+    """The records among which :func:`_latest` will choose: per run label, those from the
+    SIGNAL_WINDOWS-th latest ``seq`` on (ties kept, so that the choice stays its)."""
     by_label: dict[str, list[Any]] = {}
-    for r in sorted(records, key=_record_order):
+    for r in records:
         by_label.setdefault(r.run_id or "", []).append(r)
-    return [r for rs in by_label.values() for r in rs[-SIGNAL_WINDOWS:]]
+    out: list[Any] = []
+    for rs in by_label.values():
+        if len(rs) > SIGNAL_WINDOWS:
+            first = sorted(r.seq for r in rs)[-SIGNAL_WINDOWS]
+            rs = [r for r in rs if r.seq >= first]
+        out += rs
+    return out
 
 
 def _merge_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -522,7 +535,10 @@ def aggregate(
         if pending is None:
             pending = cluster[8][chip_id] = []
         pending.append(record)
-        if len(pending) > 4 * SIGNAL_WINDOWS:
+        n = len(pending)
+        if n > 4 * SIGNAL_WINDOWS and not n & (n - 1):
+            # At each power of two: however many run labels a chip's windows name (each keeps
+            # its own latest), the cutting costs a constant per record.
             pending[:] = _cut(pending)
         day[0] += 1
         day[1] += energy
