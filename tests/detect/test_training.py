@@ -156,7 +156,8 @@ def test_a_minority_of_training_traces_is_not_enough() -> None:
 
 def test_the_state_files_the_finding_from_records_it_is_given(world: World) -> None:
     """The state's evaluation, given a cluster's records, files training_suspected for hidden
-    training; without records (the fold keeps no per-window signals) it files none."""
+    training; without records, over a log with no telemetry (so no window signals in the
+    fold), it files none."""
     policy = load_preset("miri-2025")
     hidden = {"c1": records(Workload.TRAINING, hidden=True)}
     facts, result = evaluated(world.registry, AT, policy, records=hidden)

@@ -60,9 +60,10 @@ STATE_TABLES = EVAL_TABLES | {
     "det_workloads",
     "det_cluster_days",
     "det_evaluations",
+    "tel_signals",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0009"]
+HEAD = ["0010"]
 
 
 def _revision(engine: Engine) -> list[str]:

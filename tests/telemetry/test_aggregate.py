@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from pausewatch.statements import canonical
 from pausewatch.telemetry import (
+    SIGNAL_CHIPS,
+    SIGNAL_WINDOWS,
     UNDECLARED_TENSOR_ACTIVE,
     AcceptedRecord,
     Aggregate,
@@ -18,6 +21,7 @@ from pausewatch.telemetry import (
     TelemetryRecord,
     aggregate,
     merge_aggregates,
+    signal_values,
 )
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
@@ -212,3 +216,28 @@ def test_a_window_that_ends_at_midnight_counts_in_the_day_it_covers() -> None:
     assert list(days) == ["2026-11-27"]
     assert days["2026-11-27"].energy_j == 2_300_000
     assert days["2026-11-27"].busy_energy_j == 2_000_000
+
+
+def test_window_signals_are_bounded_per_cluster_chip_and_run_label() -> None:
+    """A cluster's aggregate keeps the signals of SIGNAL_CHIPS chips (the smallest id hashes)
+    and, per chip, the latest SIGNAL_WINDOWS windows of each run label, in seq order; merging
+    batches keeps the same bounds as aggregating them at once, and JSON round-trips them."""
+    chips = [f"c1/{i}" for i in range(SIGNAL_CHIPS + 4)]
+    windows = SIGNAL_WINDOWS + 10
+    records = [
+        accepted(chip, window=w, run_id=None if w % 2 else "run-1", tensor_active=0.7)
+        for chip in chips
+        for w in range(2 * windows)
+    ]
+    whole = aggregate(records)
+    signals = whole.clusters["c1"].signals
+    by_hash = sorted(chips, key=lambda c: hashlib.sha256(c.encode()).digest())
+    assert sorted(signals) == sorted(by_hash[:SIGNAL_CHIPS])
+    for texts in signals.values():
+        kept = [signal_values(w) for w in texts]
+        assert [w[0] for w in kept] == list(range(2 * windows - 2 * SIGNAL_WINDOWS, 2 * windows))
+        assert sum(1 for w in kept if w[3] is None) == SIGNAL_WINDOWS
+    half = len(records) // 2
+    merged = merge_aggregates(aggregate(records[half:]), aggregate(records[:half]))
+    assert merged == whole
+    assert Aggregate.from_json(json.loads(canonical(whole.to_json()))) == whole

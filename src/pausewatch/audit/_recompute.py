@@ -121,6 +121,10 @@ def _differences(path: str, logged: Any, found: Any) -> Iterator[str]:
     if isinstance(logged, dict) and isinstance(found, dict):
         for key in sorted(logged.keys() | found.keys()):
             yield from _differences(f"{path}.{key}", logged.get(key), found.get(key))
+    elif isinstance(logged, list) and isinstance(found, list) and len(logged) == len(found):
+        # Lists too, leaf by leaf: a window's signals differ by one value, not the whole list.
+        for i, (a, b) in enumerate(zip(logged, found, strict=True)):
+            yield from _differences(f"{path}[{i}]", a, b)
     elif _same(logged, found, SUM_TOLERANCE):
         return
     else:

@@ -53,6 +53,10 @@ from pausewatch.telemetry import (
     ClusterTotals,
     DayTotals,
     RunTotals,
+    Signal,
+    merge_signals,
+    signals_from_json,
+    signals_json,
 )
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
@@ -80,6 +84,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "tel_run_batches": ("run_id", "idx"),
     "tel_clusters": ("cluster_id",),
     "cluster_days": ("cluster_id", "day"),
+    "tel_signals": ("cluster_id",),
     "tel_gaps": ("idx", "chip_id", "from_seq"),
     "tel_rejections": ("idx", "position"),
     "seats": ("body", "party_id", "starts_at"),
@@ -1133,6 +1138,7 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
     _merge_totals(ctx, "tel_clusters", "cluster_id", agg.clusters, ClusterTotals)
     for cluster_id, cluster_totals in sorted(agg.clusters.items()):
         _merge_days(ctx, cluster_id, cluster_totals.days)
+        _merge_signals(ctx, cluster_id, cluster_totals.signals)
     for gap in body.gaps:
         ctx.set(
             "tel_gaps",
@@ -1168,9 +1174,30 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
         merged = _totals_row(key, name, new.to_json(), ctx.index)
         # A cluster's days have their own view (cluster_days): its row keeps the totals only.
         merged.pop("days", None)
+        merged.pop("signals", None)  # and its signals theirs (tel_signals, docs/adr/0032)
         if view == "tel_chips":
             merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
         ctx.set(view, merged)
+
+
+def _merge_signals(
+    ctx: _Context, cluster_id: str, signals: Mapping[str, tuple[Signal, ...]]
+) -> None:
+    """Add one batch's window signals of one cluster into ``tel_signals``, bounded as an
+    aggregate keeps them (docs/adr/0032): the row is the merge of every batch's."""
+    if not signals:
+        return
+    row = ctx.get("tel_signals", cluster_id)
+    if row is not None:
+        signals = merge_signals(signals_from_json(json.loads(row["signals"])), signals)
+    ctx.set(
+        "tel_signals",
+        {
+            "cluster_id": cluster_id,
+            "signals": json.dumps(signals_json(signals), sort_keys=True, separators=(",", ":")),
+            "updated_idx": ctx.index,
+        },
+    )
 
 
 def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -> None:

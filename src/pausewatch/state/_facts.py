@@ -25,6 +25,7 @@ never reported, its installation was logged) more than the policy's
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -42,12 +43,14 @@ from pausewatch.compute import (
 )
 from pausewatch.detect import (
     ALPHA_PER_TEST,
+    ClusterVerdict,
     DeclaredWorkload,
     chip_accounts,
     classify_cluster,
     dark_draw,
     facility_balances,
 )
+from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
 from pausewatch.governance._fold import pause_of
@@ -71,7 +74,7 @@ from pausewatch.policy._facts import (
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
-from pausewatch.telemetry import TelemetryRecord
+from pausewatch.telemetry import Signal, TelemetryRecord, signal_values, signals_from_json
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -290,9 +293,9 @@ def _facts(
             "orders": orders,
             "evaluations": _evaluations(registry, policy),
             "suites": _suites(registry),
-            # The fold keeps no per-window signals: only a caller that holds the records
-            # (a test, a scenario's evaluation) gives them (docs/adr/0032).
-            "classified_clusters": classified_clusters(registry, records) if records else [],
+            # From the records a caller holds (a test, a scenario's evaluation), else from the
+            # window signals the fold keeps (docs/adr/0032).
+            "classified_clusters": classified_clusters(registry, records),
             **chip_facts(registry),
             **balance_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
@@ -319,28 +322,38 @@ def declared_workloads(registry: Registry) -> list[DeclaredWorkload]:
 
 
 def classified_clusters(
-    registry: Registry, records: Mapping[str, Iterable[TelemetryRecord]]
+    registry: Registry, records: Mapping[str, Iterable[TelemetryRecord]] | None = None
 ) -> list[dict[str, Any]]:
     """The workload classifier's verdict on each registered cluster's windows that claim no
-    training (``records``: the accepted records of its chips, by cluster id), as the
-    ``classified_clusters`` facts (docs/adr/0032). The detector is fitted on simulated traces
+    training, as the ``classified_clusters`` facts (docs/adr/0032). ``records``: the accepted
+    records of its chips, by cluster id; without them, the window signals the fold keeps
+    (``tel_signals``: the latest windows of a sample of each cluster's chips), with each
+    cluster's verdict cached by those signals. The detector is fitted on simulated traces
     only (:func:`pausewatch.detect.fitted_classifier`), never on these records. A cluster with
     no such windows gives none."""
     workloads = declared_workloads(registry)
     idx = {row["workload_id"]: row["idx"] for row in registry.views["workloads"].values()}
+    verdicts: list[ClusterVerdict] = []
+    if records is not None:
+        for cluster_id in sorted(records):
+            if registry.views["clusters"].get((cluster_id,)) is not None:
+                verdicts.append(classify_cluster(cluster_id, records[cluster_id], workloads))
+    else:
+        for (cluster_id,), signals in sorted(registry.views["tel_signals"].items()):
+            if registry.views["clusters"].get((cluster_id,)) is not None:
+                verdict = _signal_verdict(cluster_id, signals["signals"], workloads)
+                if verdict is not None:
+                    verdicts.append(verdict)
     out: list[dict[str, Any]] = []
-    for cluster_id in sorted(records):
-        row = registry.views["clusters"].get((cluster_id,))
-        if row is None:
-            continue
-        verdict = classify_cluster(cluster_id, records[cluster_id], workloads)
+    for verdict in verdicts:
         if verdict.traces == 0:
             continue
+        row = registry.views["clusters"][(verdict.cluster_id,)]
         evidence = [f"log:{row['registered_idx']}"]
         evidence += [f"log:{idx[w]}" for w in verdict.workloads]
         out.append(
             {
-                "id": cluster_id,
+                "id": verdict.cluster_id,
                 "operator": row["operator_id"],
                 "facility": row["facility_id"],
                 "traces": verdict.traces,
@@ -355,6 +368,63 @@ def classified_clusters(
             }
         )
     return out
+
+
+_VERDICTS: dict[tuple[str, str, tuple[DeclaredWorkload, ...]], ClusterVerdict] = {}
+"""Verdicts on the fold's window signals, by cluster, digest of its signals and the workloads
+declared on it: a forest's prediction costs some 19 ms a cluster, and the signals change only
+when a batch of the cluster's is folded (docs/adr/0032)."""
+_VERDICTS_KEPT = 1024
+
+
+def _signal_verdict(
+    cluster_id: str, signals: str, workloads: list[DeclaredWorkload]
+) -> ClusterVerdict | None:
+    """The verdict on one cluster's ``tel_signals`` (none when no chip has a trace's worth of
+    windows: the classifier, fitted once per process in seconds, is then not needed)."""
+    mine = tuple(w for w in workloads if w.cluster_id == cluster_id)
+    key = (cluster_id, hashlib.sha256(signals.encode()).hexdigest(), mine)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        kept = signals_from_json(json.loads(signals))
+        if max((len(ws) for ws in kept.values()), default=0) < SUSTAINED_WINDOWS:
+            return None
+        verdict = classify_cluster(cluster_id, signal_records(kept), mine)
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.pop(next(iter(_VERDICTS)))
+        _VERDICTS[key] = verdict
+    return verdict
+
+
+def signal_records(signals: Mapping[str, tuple[Signal, ...]]) -> list[TelemetryRecord]:
+    """The fold's window signals of one cluster as records the classifier reads: what the
+    signals do not keep (counters, FLOP, digests, chain) is left empty, as the classifier does
+    not read it."""
+    return [
+        TelemetryRecord(
+            chip_id=chip,
+            seq=int(w[0]),
+            prev=None,
+            window_start=datetime.fromisoformat(w[1]),
+            window_end=datetime.fromisoformat(w[2]),
+            energy_j=0,
+            power_w_avg=float(w[6]),
+            power_w_peak=float(w[7]),
+            tensor_active=float(w[4]),
+            sm_active=float(w[5]),
+            flop={},
+            nvlink_tx_bytes=int(w[9]),
+            nvlink_rx_bytes=0,
+            net_tx_bytes=int(w[10]),
+            net_rx_bytes=int(w[11]),
+            mem_used_bytes=int(w[8]),
+            run_id=w[3],
+            weights_digest=None,
+            firmware_digest="",
+        )
+        for chip in sorted(signals)
+        for w in map(signal_values, signals[chip])
+    ]
 
 
 _ITEMS: tuple[tuple[str, type[Model]], ...] = (

@@ -309,6 +309,15 @@ cluster_days = Table(
 """Per cluster and UTC day (of each window's end): the chips' reported energy (all of it, and
 that of busy windows), their compute per precision and the compute tagged to no run (the inputs
 of the daily balances, ADR 0029)."""
+tel_signals = Table(
+    "tel_signals",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    Column("signals", Text, nullable=False),
+    _idx("updated_idx"),
+)
+"""Per cluster: the signals of its sampled chips' latest windows, as the merge of every batch's
+aggregate keeps them (what the workload classifier reads, docs/adr/0032)."""
 tel_gaps = Table(
     "tel_gaps",
     metadata,
@@ -715,6 +724,7 @@ VIEW_TABLES: dict[str, Table] = {
     "tel_run_batches": tel_run_batches,
     "tel_clusters": tel_clusters,
     "cluster_days": cluster_days,
+    "tel_signals": tel_signals,
     "tel_gaps": tel_gaps,
     "tel_rejections": tel_rejections,
     "seats": seats,

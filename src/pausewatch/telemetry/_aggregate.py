@@ -16,6 +16,9 @@ judge windows below the threshold too.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +29,21 @@ from pausewatch.telemetry._verify import AcceptedRecord
 
 UNDECLARED_TENSOR_ACTIVE = 0.3
 """Tensor-pipe activity at or above which a window with no run counts as undeclared compute."""
+
+SIGNAL_CHIPS = 16
+"""Chips per cluster whose windows' signals an aggregate keeps: those whose ids have the
+smallest SHA-256, so that every batch keeps the same ones (docs/adr/0032)."""
+SIGNAL_WINDOWS = 60
+"""Windows per sampled chip and run label (the run a window names, or none) whose signals an
+aggregate keeps: the latest by ``seq``, two of the workload classifier's traces."""
+
+Signal = str
+"""One window's signals, as the workload classifier reads them: the compact JSON text of
+``[seq, window_start, window_end, run_id, tensor_active, sm_active, power_w_avg, power_w_peak,
+mem_used_bytes, nvlink_bytes, net_tx_bytes, net_rx_bytes]`` (times as RFC 3339 text, NVLink both
+ways summed; :func:`signal_values` reads it). Text, not numbers, in the log entry and the view:
+exact (a float's shortest repr round-trips), and a merge moves it without writing it again
+(docs/adr/0032)."""
 
 _INSTANT = timedelta(microseconds=1)
 """The smallest step of a time: a window's last instant is its end less this."""
@@ -244,6 +262,10 @@ class ClusterTotals:
     days: Mapping[str, DayTotals] = field(default_factory=dict)
     """The same records per UTC day of their window's end (ISO date; none in an aggregate
     logged before the days were kept)."""
+    signals: Mapping[str, tuple[Signal, ...]] = field(default_factory=dict)
+    """Per sampled chip (:data:`SIGNAL_CHIPS`), the signals of its latest windows
+    (:data:`SIGNAL_WINDOWS` per run label) in ``seq`` order: what the workload classifier
+    reads (docs/adr/0032; none in an aggregate logged before they were kept)."""
 
     def merge(self, other: ClusterTotals) -> ClusterTotals:
         """The totals of both sets of records."""
@@ -256,6 +278,7 @@ class ClusterTotals:
             undeclared_flop=_sum_flop(self.undeclared_flop, other.undeclared_flop),
             undeclared_windows=self.undeclared_windows + other.undeclared_windows,
             days=_merge_maps(self.days, other.days),
+            signals=merge_signals(self.signals, other.signals),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -272,6 +295,8 @@ class ClusterTotals:
         }
         if self.days:
             doc["days"] = {d: self.days[d].to_json() for d in sorted(self.days)}
+        if self.signals:
+            doc["signals"] = signals_json(self.signals)
         return dict(sorted(doc.items()))
 
     @classmethod
@@ -286,6 +311,7 @@ class ClusterTotals:
             undeclared_flop=_flop_from(data["undeclared_flop"]),
             undeclared_windows=int(data["undeclared_windows"]),
             days={str(d): DayTotals.from_json(v) for d, v in data.get("days", {}).items()},
+            signals=signals_from_json(data.get("signals", {})),
         )
 
 
@@ -323,6 +349,112 @@ class Aggregate:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TelemetryError(f"invalid telemetry aggregate: {exc!r}") from exc
+
+
+def _chip_rank(chip_id: str) -> bytes:
+    return hashlib.sha256(chip_id.encode()).digest()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def signal_values(window: Signal) -> tuple[Any, ...]:
+    """The values of one window's signals (:data:`Signal`); a malformed text is a TypeError."""
+    values = json.loads(window)
+    if not isinstance(values, list) or len(values) != 12:
+        raise TypeError("a window's signals are the JSON text of a list of 12 values")
+    return tuple(values)
+
+
+def _order(w: Signal) -> tuple[Any, ...]:
+    """A total order of windows: by ``seq``, then (for the same window sent twice, which an
+    accepted chain never holds) by run label and text, so that no merge depends on its order."""
+    values = signal_values(w)
+    return (values[0], values[3] or "", w)
+
+
+def _latest(windows: Iterable[Signal]) -> tuple[Signal, ...]:
+    """The latest :data:`SIGNAL_WINDOWS` of each run label, in ``seq`` order."""
+    by_label: dict[str, list[Signal]] = {}
+    for w in sorted(windows, key=_order):
+        by_label.setdefault(signal_values(w)[3] or "", []).append(w)
+    kept = [w for ws in by_label.values() for w in ws[-SIGNAL_WINDOWS:]]
+    return tuple(sorted(kept, key=_order))
+
+
+def merge_signals(
+    a: Mapping[str, tuple[Signal, ...]], b: Mapping[str, tuple[Signal, ...]]
+) -> dict[str, tuple[Signal, ...]]:
+    """Both sets of chips' window signals, bounded as one aggregate keeps them: the
+    :data:`SIGNAL_CHIPS` chips of smallest id hash, and each one's latest windows. Associative
+    and commutative, as the aggregate's merge must be."""
+    if not b:
+        return dict(a)
+    if not a:
+        return dict(b)
+    chips = sorted(set(a) | set(b), key=_chip_rank)[:SIGNAL_CHIPS]
+    out: dict[str, tuple[Signal, ...]] = {}
+    for chip in chips:
+        mine, theirs = a.get(chip, ()), b.get(chip, ())
+        out[chip] = _latest((*mine, *theirs)) if mine and theirs else (mine or theirs)
+    return out
+
+
+def signals_json(signals: Mapping[str, tuple[Signal, ...]]) -> dict[str, list[str]]:
+    """A JSON-ready mapping of chips' window signals (sorted chip ids)."""
+    return {c: list(signals[c]) for c in sorted(signals)}
+
+
+def signals_from_json(data: Any) -> dict[str, tuple[Signal, ...]]:
+    """Inverse of :func:`signals_json`; each window's text is checked (:func:`signal_values`)."""
+    if not isinstance(data, dict):
+        raise TypeError("signals must be an object")
+    out: dict[str, tuple[Signal, ...]] = {}
+    for chip, windows in data.items():
+        if not isinstance(windows, list) or not all(isinstance(w, str) for w in windows):
+            raise TypeError("a chip's signals are a list of texts")
+        for w in windows:
+            signal_values(w)
+        out[str(chip)] = tuple(windows)
+    return out
+
+
+def _signal(record: Any) -> Signal:
+    values = (
+        record.seq,
+        format_time(record.window_start),
+        format_time(record.window_end),
+        record.run_id,
+        record.tensor_active,
+        record.sm_active,
+        record.power_w_avg,
+        record.power_w_peak,
+        record.mem_used_bytes,
+        record.nvlink_tx_bytes + record.nvlink_rx_bytes,
+        record.net_tx_bytes,
+        record.net_rx_bytes,
+    )
+    return json.dumps(values, separators=(",", ":"), allow_nan=False)
+
+
+def _sampled(pending: Mapping[str, list[Any]]) -> dict[str, tuple[Signal, ...]]:
+    """The signals a cluster's aggregate keeps from its chips' records (``pending``: per chip,
+    the records not yet cut down)."""
+    chips = sorted(pending, key=_chip_rank)[:SIGNAL_CHIPS]
+    return {c: _latest(_signal(r) for r in _cut(pending[c])) for c in chips}
+
+
+def _cut(records: list[Any]) -> list[Any]:
+    """The records among which :func:`_latest` will choose: per run label, those from the
+    SIGNAL_WINDOWS-th latest ``seq`` on (ties kept, so that the choice stays its)."""
+    by_label: dict[str, list[Any]] = {}
+    for r in records:
+        by_label.setdefault(r.run_id or "", []).append(r)
+    out: list[Any] = []
+    for rs in by_label.values():
+        if len(rs) > SIGNAL_WINDOWS:
+            first = sorted(r.seq for r in rs)[-SIGNAL_WINDOWS]
+            rs = [r for r in rs if r.seq >= first]
+        out += rs
+    return out
 
 
 def _merge_maps(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -387,7 +519,7 @@ def aggregate(
 
         cluster = clusters.get(accepted.cluster_id)
         if cluster is None:
-            cluster = clusters[accepted.cluster_id] = [0, set(), {}, 0, {}, {}, 0, {}]
+            cluster = clusters[accepted.cluster_id] = [0, set(), {}, 0, {}, {}, 0, {}, {}]
         cluster[0] += 1
         cluster[1].add(chip_id)
         _add_flop(cluster[2], flop)
@@ -397,6 +529,17 @@ def aggregate(
         day = cluster[7].get(day_key)
         if day is None:
             day = cluster[7][day_key] = [0, 0, {}, {}, 0]
+        # Kept as references and cut down now and then: signals are built only for the
+        # windows the aggregate keeps, so that a record costs an append here (docs/adr/0032).
+        pending = cluster[8].get(chip_id)
+        if pending is None:
+            pending = cluster[8][chip_id] = []
+        pending.append(record)
+        n = len(pending)
+        if n > 4 * SIGNAL_WINDOWS and not n & (n - 1):
+            # At each power of two: however many run labels a chip's windows name (each keeps
+            # its own latest), the cutting costs a constant per record.
+            pending[:] = _cut(pending)
         day[0] += 1
         day[1] += energy
         _add_flop(day[2], flop)
@@ -438,6 +581,7 @@ def aggregate(
                 v[5],
                 v[6],
                 {d: DayTotals(*t) for d, t in v[7].items()},
+                _sampled(v[8]),
             )
             for k, v in clusters.items()
         },

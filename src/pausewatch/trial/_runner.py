@@ -70,6 +70,7 @@ DETECTION_KINDS: tuple[str, ...] = (
     "inspection_discrepancy",
     "tag_mismatch",
     "split_run_suspected",
+    "training_suspected",
     "energy_unaccounted",
     "compute_unaccounted",
 )
