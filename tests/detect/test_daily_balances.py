@@ -34,6 +34,7 @@ from pausewatch.detect._daily import (
     series_tested,
 )
 from pausewatch.detect._sitmuf import sitmuf, standardised
+from pausewatch.state._facts import balance_facts
 from registry.world import World, key  # type: ignore[import-not-found]
 
 DAY0 = date(2027, 1, 1)
@@ -446,3 +447,13 @@ def test_a_reading_across_midnight_is_shared_by_the_two_days_it_spans() -> None:
     assert second.energy.value == pytest.approx(0.6e9)
     assert (first.seconds["m"], second.seconds["m"]) == (6 * 3600, 6 * 3600)
     assert set(first.energy.random) == set(second.energy.random) == {("reading", "m", 1)}
+
+
+def test_a_meter_without_random_error_over_silent_days_stops_no_evaluation() -> None:
+    """A meter certified with no random error, over days when no chip reports, gives days with
+    only systematic errors, which cannot be standardised: those days are left out and the
+    facility's balances (and every other facility's) are still drawn, not refused."""
+    w = build(Facility(seed=3, days=20, random_sigma=0.0, silent_from=0))
+    (fac,) = facility_balances(w.registry, _day(21))
+    assert fac.series[BalanceKind.ENERGY] == ()
+    assert balance_facts(w.registry, _day(21)) is not None

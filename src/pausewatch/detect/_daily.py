@@ -238,7 +238,10 @@ def compute_energy_balance(
     ratio = meter.overhead_ratio
     src = f"overhead:{facility}"
     fixed = Quantity(meter.overhead_j, {}, {src: meter.overhead_sigma * meter.overhead_j})
-    scale = Quantity(1 / (1 + ratio), {}, {src: meter.overhead_sigma * ratio / (1 + ratio) ** 2})
+    # 1 / (1 + ratio) falls as the stated ratio's error rises: the loading is negative.
+    scale = Quantity(
+        1 / (1 + ratio), {}, {src: -meter.overhead_sigma * ratio / (1 + ratio) ** 2}
+    )
     idle_j = max(0.0, chips.energy_j - chips.busy_energy_j)
     idle = Quantity(idle_j, {("chips-idle-energy", facility, day): idle_j * COUNTER_SIGMA})
     net = (meter.energy - fixed) * scale - idle
@@ -330,14 +333,20 @@ def series_tested(
     """SITMUF of a series of daily balances (oldest first), the one-shot test on each residual
     and Page's CUSUM on them, each set for ``alpha_year`` false alarms per facility-year.
 
-    A day whose balance has no error (nothing measured, nothing stated) is left out: it has
-    nothing to standardise.
+    A day whose balance has no random error (nothing measured that day, or a meter stated
+    without random error over days with no telemetry) is left out: given the days before, it
+    has nothing new to standardise. A series that still cannot be standardised (its covariance
+    is singular) is not tested at all rather than stopping every other facility's: it yields
+    no point.
     """
-    kept = [b for b in balances if b.sigma > 0]
+    kept = [b for b in balances if b.quantity.random_variance > 0]
     if not kept:
         return ()
     z, h = limits(alpha_year)
-    residuals, sigmas = standardised(kept)
+    try:
+        residuals, sigmas = standardised(kept)
+    except BalanceError:
+        return ()
     path = page_cusum(residuals, CUSUM_K, h)
     alarms = set(path.alarms)
     return tuple(
