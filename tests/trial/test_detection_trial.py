@@ -184,6 +184,16 @@ def test_the_summary_counts_detection_before_completion_and_before_crossing() ->
     assert report["seeds"] == {"fit": [0, FIT_SEEDS.stop - 1], "evaluated": [SEED, SEED]}
 
 
+def test_a_run_missed_at_a_size_keeps_that_size_out_of_detected_from() -> None:
+    """Two runs of one size, one found and one missed, and a larger run found: every run is
+    found only above that size, whatever order the outcomes come in."""
+    found, missed = _outcome("going_dark", 2e24, 1), _outcome("going_dark", 2e24, None)
+    larger = _outcome("going_dark", 5e24, 1)
+    for order in ([found, missed, larger], [missed, found, larger], [larger, found, missed]):
+        row = summarise(order, seeds=[SEED])["kinds"]["going_dark"]
+        assert row["detected_from_flop"] == 5e24
+
+
 def test_a_corpus_from_the_fit_seeds_is_refused() -> None:
     """Seeds inside the range the detectors were fit on are refused with one line."""
     with pytest.raises(DetectionError, match="overlap the range the detectors were fit on"):

@@ -227,8 +227,6 @@ def evaluate_cmd(
     per facility-year on the honest scenarios, each with its 95% interval; the kinds it cannot
     detect; the seeds fit on and evaluated on (a corpus that overlaps the fit range is refused).
     """
-    import json as _json
-
     from pausewatch.simulate.scenario import ScenarioError, load_corpus
     from pausewatch.trial import check_seeds, evaluate_corpus
 
@@ -237,6 +235,10 @@ def evaluate_cmd(
         check_seeds([s.seed for s in scenarios])
     except (ScenarioError, DetectionError) as exc:
         fail(str(exc))
+    if workdir is not None and not workdir.is_dir():
+        fail(f"--workdir {workdir}: not a directory")
+    if outcomes is not None and not outcomes.parent.is_dir():
+        fail(f"--outcomes {outcomes}: its directory {outcomes.parent} does not exist")
     display = progress_display()
     with display:
         task = display.add_task("scenarios", total=len(scenarios))
@@ -245,7 +247,7 @@ def evaluate_cmd(
         )
     if outcomes is not None:
         outcomes.write_text(
-            "".join(_json.dumps(o.to_json(), sort_keys=True) + "\n" for o in played),
+            "".join(json.dumps(o.to_json(), sort_keys=True) + "\n" for o in played),
             encoding="utf-8",
         )
     if as_json:

@@ -239,9 +239,7 @@ def compute_energy_balance(
     src = f"overhead:{facility}"
     fixed = Quantity(meter.overhead_j, {}, {src: meter.overhead_sigma * meter.overhead_j})
     # 1 / (1 + ratio) falls as the stated ratio's error rises: the loading is negative.
-    scale = Quantity(
-        1 / (1 + ratio), {}, {src: -meter.overhead_sigma * ratio / (1 + ratio) ** 2}
-    )
+    scale = Quantity(1 / (1 + ratio), {}, {src: -meter.overhead_sigma * ratio / (1 + ratio) ** 2})
     idle_j = max(0.0, chips.energy_j - chips.busy_energy_j)
     idle = Quantity(idle_j, {("chips-idle-energy", facility, day): idle_j * COUNTER_SIGMA})
     net = (meter.energy - fixed) * scale - idle

@@ -349,10 +349,10 @@ def load_corpus(directory: Path) -> list[Scenario]:
 
 KIND_ORDER: tuple[DefectionKind, ...] = tuple(DefectionKind)
 HONEST_EVERY = 4
+"""One scenario in this many is honest (the others defect)."""
 HONEST_DAYS = 182
 """An honest scenario lasts half a year: with 36-48 facilities that is 18-24 facility-years,
 and the fixed cost of a day (a batch per operator, the policy's evaluation) is shared."""
-"""One scenario in this many is honest (the others defect)."""
 MAX_SIMULATED_DAYS = 60
 """A defecting scenario ends at most this many days after its defection starts (the
 evaluation counts a run still undetected then, and lasting longer, as not detected)."""

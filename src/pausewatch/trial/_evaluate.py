@@ -100,7 +100,11 @@ def detected_from(outcomes: list[Outcome]) -> float | None:
     """The smallest size from which every run at least that large was detected before it
     could complete: below it, the kind escapes (None when the largest run escaped)."""
     smallest = None
-    for o in sorted(outcomes, key=lambda o: o.size_flop or 0.0, reverse=True):
+    # Largest first and, at one size, the missed before the found: a miss at a size means the
+    # kind does not escape only from above it.
+    for o in sorted(
+        outcomes, key=lambda o: (o.size_flop or 0.0, not _before(o, "completion")), reverse=True
+    ):
         if not _before(o, "completion"):
             break
         smallest = o.size_flop

@@ -82,6 +82,9 @@ they follow declared work."""
 _FIRMWARE = hashlib.sha256(b"pausewatch scenario firmware 1.0").hexdigest()
 _HOUR = timedelta(hours=1)
 _EVAL_AFTER = timedelta(minutes=1)
+"""The policy is evaluated this long after a day's last window ends (its uploads are in). A
+day's balances close six hours after it ends (``DAY_CLOSES_AFTER``), so a balance finding on a
+day shows at the next day's evaluation: one day later than it could (ADR 0030)."""
 HONEST_EVALUATION_DAYS = 7
 """How often an honest scenario is evaluated, in days (and on its last day). Balance alarms
 persist once raised and most findings stay while their cause does, so a weekly evaluation
@@ -89,7 +92,6 @@ counts nearly the false alarms a daily one would; a finding that comes and goes 
 week is missed (the honest facilities of defecting scenarios, evaluated daily, are counted
 too). It saves recomputing dozens of facilities' daily balances every day. A defecting
 scenario is evaluated every day: its time to detection is measured to the day."""
-"""The policy is evaluated this long after a day's last window ends (its uploads are in)."""
 
 
 def _key(seed: int, name: str) -> KeyPair:

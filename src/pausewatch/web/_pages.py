@@ -711,8 +711,9 @@ def non_parties(service: LogService, at: datetime) -> dict[str, Any]:
     for export in chips["exports"]:
         row = exports_rows.get(export["export_id"])
         ids: list[str] = [] if row is None else json.loads(row["chip_ids"])
+        members = set(ids)
         chain = sorted(
-            {int(m["idx"]) for m in movements if m["chip_id"] in set(ids) and m["kind"] != "export"}
+            {int(m["idx"]) for m in movements if m["chip_id"] in members and m["kind"] != "export"}
         )
         exports.append(
             {
