@@ -241,3 +241,15 @@ def test_window_signals_are_bounded_per_cluster_chip_and_run_label() -> None:
     merged = merge_aggregates(aggregate(records[half:]), aggregate(records[:half]))
     assert merged == whole
     assert Aggregate.from_json(json.loads(canonical(whole.to_json()))) == whole
+
+
+def test_a_chips_first_record_counts_its_own_draw_in_the_day() -> None:
+    """A chip's first record has no earlier count to take its energy from: the cluster's total
+    adds nothing for it, but its day counts the mean power the chip signed times its window, so
+    that a chip installed that day is not energy no chip reported."""
+    first = accepted("c1/a", window=0, seconds=3600, energy_delta_j=None)
+    result = aggregate([first])
+    assert result.clusters["c1"].energy_j == 0
+    day = result.clusters["c1"].days["2026-11-27"]
+    assert day.energy_j == 600 * 3600
+    assert day.busy_energy_j == 600 * 3600

@@ -200,7 +200,8 @@ class DayTotals:
     chip_windows: int
     """Accepted records whose window ended that day."""
     energy_j: int
-    """Energy of those records (as the cluster's total counts it)."""
+    """Energy of those records (as the cluster's total counts it, except a chip's first record,
+    which counts its mean power times its window)."""
     flop: Mapping[str, int]
     """All operations per precision."""
     unattributed_flop: Mapping[str, int]
@@ -541,10 +542,16 @@ def aggregate(
             # its own latest), the cutting costs a constant per record.
             pending[:] = _cut(pending)
         day[0] += 1
-        day[1] += energy
+        # A chip's first record has no record before it to take its energy from: the day
+        # counts what the chip says it drew over the window, or a chip installed that day would
+        # show as a day of energy the chips did not report (ADR 0029).
+        day_energy = (
+            energy if accepted.energy_delta_j is not None else round(record.power_w_avg * seconds)
+        )
+        day[1] += day_energy
         _add_flop(day[2], flop)
         if record.tensor_active >= undeclared_tensor_active:
-            day[4] += energy
+            day[4] += day_energy
         if record.run_id is None:
             _add_flop(day[3], flop)
             _add_flop(cluster[4], flop)
