@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import Process, free_port, run_cli
+from pausewatch.demo._detection import INSTALLED, SHIPPED
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
 from pausewatch.statements import load_key
 
@@ -105,8 +106,9 @@ def test_sigkill_during_the_demo_loses_nothing(tmp_path: Path, processes: list[P
     report = json.loads(audit.stdout)
     assert report["ok"], report["problems"]
     # Replayed statements were answered as duplicates: each chip certified and installed once.
-    assert report["kinds"]["chip.certify/v1"] == 2048
-    assert report["kinds"]["chip.custody/v1"] == 2048
+    # The fleet's 2048, and the shipment of the detection acts: all certified, some installed.
+    assert report["kinds"]["chip.certify/v1"] == 2048 + len(SHIPPED)
+    assert report["kinds"]["chip.custody/v1"] == 2048 + len(INSTALLED)
     assert report["kinds"]["policy.adopt/v1"] == 1
     outcomes = {(p["kind"], p["passed"]) for p in httpx.get(f"{url}/v1/proposals").json()["rows"]}
     assert {("pause_start", True), ("halt_order", True), ("pause_renew", True)} <= outcomes
