@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,13 +53,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    """A uvicorn server over the seeded world, on a free loopback port, in a thread."""
+@contextmanager
+def served(app: Any, name: str) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in a thread, until the block ends."""
     port = _free_port()
-    app = create_app(world.service, manage=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="web-test-server", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -70,6 +70,13 @@ def base_url(world: World) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def base_url(world: World) -> Iterator[str]:
+    """A uvicorn server over the seeded world, on a free loopback port, in a thread."""
+    with served(create_app(world.service, manage=False), "web-test-server") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

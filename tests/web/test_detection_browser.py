@@ -5,20 +5,16 @@ and no script error occurs."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 
 from pausewatch.api import create_app
 from pausewatch.web import _pages
 from web.detection_world import DetectionWorld, c4_report
 from web.test_browser import (  # noqa: F401 (fixtures, registered by their import)
     FIGURE,
-    _free_port,
     api,
     browser,
     context,
@@ -26,6 +22,7 @@ from web.test_browser import (  # noqa: F401 (fixtures, registered by their impo
     floats,
     page,
     plot_time,
+    served,
     visit,
 )
 
@@ -43,22 +40,9 @@ def detection_url(detection_world: DetectionWorld) -> Iterator[str]:
     """A uvicorn server over the detection world, its balances those of :data:`REPORT`."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_pages, "balance_report", lambda service, at: REPORT)
-        port = _free_port()
         app = create_app(detection_world.service, manage=False)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="detection-test-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive(), "the test server did not start"
-            assert time.monotonic() < deadline, "the test server did not start in 20 s"
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(15)
+        with served(app, "detection-test-server") as url:
+            yield url
 
 
 def test_the_balance_chart_plots_the_reports_figures(
