@@ -169,10 +169,13 @@ _MODELS = ("H100 SXM", "H200", "A100 SXM")
 _CHIPS = (16, 24, 32, 48, 64, 96, 128)
 
 
-def simulated_runs(seed: int, *, windows: int = 60) -> tuple[RunPattern, RunPattern]:
-    """One seed's phase-mislabelled job and honest search, both declared searches, as the
-    aggregate's sampled chips show them. The mislabelled job has 16-128 chips and an all-reduce
-    every 3-8 windows; the search has 32-128 chips; the model rotates with the seed."""
+def simulated_records(
+    seed: int, *, windows: int = 60
+) -> tuple[list[TelemetryRecord], list[TelemetryRecord]]:
+    """One seed's phase-mislabelled job (run ``run-adv-phase_mislabelled``) and honest search
+    (``run-search``), each as the records of the chips the aggregate samples. The job has
+    16-128 chips and an all-reduce every 3-8 windows; the search has 32-128 chips; the chip
+    model rotates with the seed."""
     model = _MODELS[seed % len(_MODELS)]
     job = adversarial_traces(
         AdversarialKind.PHASE_MISLABELLED,
@@ -185,10 +188,16 @@ def simulated_runs(seed: int, *, windows: int = 60) -> tuple[RunPattern, RunPatt
     search = search_traces(
         chips=_CHIPS[2 + seed % (len(_CHIPS) - 2)], windows=windows, seed=seed, model=model
     )
+    return _sampled(job), _sampled(search)
+
+
+def simulated_runs(seed: int, *, windows: int = 60) -> tuple[RunPattern, RunPattern]:
+    """The patterns of :func:`simulated_records`, both runs declared hyper-parameter searches."""
+    job, search = simulated_records(seed, windows=windows)
     phase = Phase.HYPERPARAMETER_SEARCH
     return (
-        run_pattern(f"run-adv-{AdversarialKind.PHASE_MISLABELLED.value}", phase, _sampled(job)),
-        run_pattern("run-search", phase, _sampled(search)),
+        run_pattern(f"run-adv-{AdversarialKind.PHASE_MISLABELLED.value}", phase, job),
+        run_pattern("run-search", phase, search),
     )
 
 
@@ -219,5 +228,6 @@ __all__ = [
     "RunPattern",
     "measure_phase_check",
     "run_pattern",
+    "simulated_records",
     "simulated_runs",
 ]
