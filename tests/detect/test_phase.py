@@ -25,7 +25,7 @@ from pausewatch.policy import Facts, FindingKind, Severity, evaluate, load_prese
 from pausewatch.policy._model import Action
 from pausewatch.simulate import AdversarialKind, adversarial_traces, chip_private_key
 from pausewatch.simulate.adversarial import search_traces
-from pausewatch.telemetry import DOMAIN, TelemetryRecord, parse_line
+from pausewatch.telemetry import DOMAIN, SIGNAL_CHIPS, TelemetryRecord, parse_line
 
 HELD_OUT = range(3_100_500, 3_100_506)
 """Outside FIT_SEEDS and the scenario benchmark's seeds."""
@@ -72,10 +72,11 @@ def test_a_synchronous_job_declared_a_training_phase_is_not_a_mismatch(phase: Ph
 
 
 def test_an_honest_search_declared_a_search_is_not_a_mismatch() -> None:
-    """A search of independent trials (some over two nodes) shares few synchronous pairs."""
+    """A search of independent trials (some over two nodes) shares few synchronous pairs; of its
+    48 chips, the 16 the aggregate would sample are compared."""
     pattern = run_pattern("run-search", Phase.HYPERPARAMETER_SEARCH, _search(HELD_OUT[1]))
-    assert pattern.chips == 48
-    assert pattern.pairs == 48 * 47 // 2
+    assert pattern.chips == SIGNAL_CHIPS
+    assert pattern.pairs == SIGNAL_CHIPS * (SIGNAL_CHIPS - 1) // 2
     assert not pattern.mismatch
 
 

@@ -108,11 +108,15 @@ def _correlation(a: dict[datetime, float], b: dict[datetime, float]) -> float | 
 
 
 def run_pattern(run_id: str, phase: Phase | str, records: Iterable[TelemetryRecord]) -> RunPattern:
-    """The pattern of ``run_id`` from ``records`` (any chips; only those naming the run count)."""
-    by_chip: dict[str, list[TelemetryRecord]] = {}
+    """The pattern of ``run_id`` from ``records`` (any chips; only those naming the run count).
+    Of the chips that name it, the :data:`~pausewatch.telemetry.SIGNAL_CHIPS` whose ids have the
+    smallest SHA-256 are compared, as the aggregate samples a cluster: the pairs stay bounded
+    whoever passes the records."""
+    named: dict[str, list[TelemetryRecord]] = {}
     for r in records:
         if r.run_id == run_id:
-            by_chip.setdefault(r.chip_id, []).append(r)
+            named.setdefault(r.chip_id, []).append(r)
+    by_chip = {c: named[c] for c in sorted(named, key=_rank)[:SIGNAL_CHIPS]}
     traffic = [_traffic(by_chip[c]) for c in sorted(by_chip)]
     pairs = synchronous = 0
     for a, b in itertools.combinations(traffic, 2):
@@ -134,10 +138,14 @@ def run_pattern(run_id: str, phase: Phase | str, records: Iterable[TelemetryReco
     )
 
 
+def _rank(chip_id: str) -> bytes:
+    return hashlib.sha256(chip_id.encode()).digest()
+
+
 def _sampled(by_chip: dict[str, list[bytes]]) -> list[TelemetryRecord]:
     """The records of the chips the telemetry aggregate keeps signals of (the
     :data:`~pausewatch.telemetry.SIGNAL_CHIPS` smallest SHA-256 of their ids)."""
-    keep = sorted(by_chip, key=lambda c: hashlib.sha256(c.encode()).digest())[:SIGNAL_CHIPS]
+    keep = sorted(by_chip, key=_rank)[:SIGNAL_CHIPS]
     return [parse_line(line).record for c in keep for line in by_chip[c]]
 
 
