@@ -25,7 +25,9 @@ from pausewatch.policy import Facts, FindingKind, Severity, evaluate, load_prese
 from pausewatch.policy._model import Action
 from pausewatch.simulate import AdversarialKind, adversarial_traces, chip_private_key
 from pausewatch.simulate.adversarial import search_traces
+from pausewatch.state import run_patterns
 from pausewatch.telemetry import DOMAIN, SIGNAL_CHIPS, TelemetryRecord, parse_line
+from registry.world import World, declaration  # type: ignore[import-not-found]
 
 HELD_OUT = range(3_100_500, 3_100_506)
 """Outside FIT_SEEDS and the scenario benchmark's seeds."""
@@ -166,3 +168,28 @@ def test_a_mismatch_is_a_warning_where_the_policy_counts_searches() -> None:
     assert finding.severity is Severity.WARNING
     assert finding.action is Action.FINDING
     assert _phase_findings("eu-ai-act", _fact(one_job=False, synchronous_pairs=10)) == []
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"), [("hyperparameter_search", True), ("pretraining", None)]
+)
+def test_the_state_builds_the_pattern_of_a_declared_search_from_records(
+    phase: str, expected: bool | None
+) -> None:
+    """Through the registry: a run declared a search whose records are one synchronous job has
+    a run_patterns fact with one_job set, naming its declaration; declared pre-training, the
+    same records give no fact (no phase to check)."""
+    world = World()
+    world.basic()
+    world.ok("run.declaration/v1", declaration(MISLABELLED, phase=phase), "lab")
+    records = _job(HELD_OUT[3], chips=8)
+    patterns = run_patterns(world.registry, {"c1": records})
+    if expected is None:
+        assert patterns == []
+        return
+    [fact] = patterns
+    assert fact["id"] == MISLABELLED
+    assert fact["one_job"] is expected
+    assert fact["chips"] == 8
+    assert fact["synchronous_pairs"] == fact["pairs"] == 28
+    assert fact["evidence"][0].startswith("log:")
