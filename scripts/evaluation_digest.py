@@ -96,8 +96,8 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
     """Add to benchmark facts what the benchmark does not draw: halt orders (every status),
     unreadable entries, clusters with undeclared compute or dark chips, exempt runs, capability
     results near the critical levels (with and without an interval), tags, split runs, the
-    workload classifier's verdicts, and the balance alarms of a metered facility
-    (docs/adr/0029)."""
+    workload classifier's verdicts, declared searches' patterns (docs/adr/0036), and the balance
+    alarms of a metered facility (docs/adr/0029)."""
     for cluster in data["clusters"]:
         if rng.random() < 0.15:
             cluster["undeclared_flop"] = policy_eval.log_uniform(rng, 1e19, 1e24)
@@ -173,6 +173,29 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
         }
         for k, (cluster, training) in enumerate(
             zip(data["clusters"][:4], (0, 6, 10, 19), strict=False)
+        )
+    ]
+    # Phase mismatch (docs/adr/0036): declared searches whose sampled chips do and do not move
+    # as one synchronous job.
+    data["run_patterns"] = [
+        {
+            "id": run["id"],
+            "operator": run["operator"],
+            "cluster": run["cluster"],
+            "phase": "hyperparameter_search",
+            "chips": 16,
+            "windows": 960,
+            "pairs": 120,
+            "synchronous_pairs": synchronous,
+            "correlation": 0.7,
+            "share_limit": 0.75,
+            "one_job": synchronous >= 90,
+            "first_window": policy_eval.iso(BENCH_AT - timedelta(hours=1)),
+            "last_window": policy_eval.iso(BENCH_AT),
+            "evidence": [f"log:p{k}"],
+        }
+        for k, (run, synchronous) in enumerate(
+            zip(data["runs"][1:40:13], (120, 12, 95), strict=False)
         )
     ]
     # Tags (docs/adr/0028): chips and clusters a declaration does not name, at shares either

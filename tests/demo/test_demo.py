@@ -153,6 +153,8 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         # The institute evaluates the declared model on the adopted suites' probes: its
         # results count, none is merely advisory (docs/adr/0021).
         assert "capability_advisory" not in kinds
+        # The story declares no hyper-parameter search: no phase is checked (docs/adr/0036).
+        assert "phase_mismatch" not in kinds
         [undeclared] = [f for f in findings if f["kind"] == "undeclared_compute"]
         assert "over 1,536 chip-windows" in undeclared["explanation"]  # 512 chips, 3 hours
         proposals: list[dict[str, Any]] = httpx.get(f"{host.url}/v1/proposals").json()["rows"]

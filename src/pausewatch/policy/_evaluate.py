@@ -34,6 +34,7 @@ from pausewatch.policy._evaluator._clusters import ClusterRules
 from pausewatch.policy._evaluator._conditions import check_conditions
 from pausewatch.policy._evaluator._incidents import IncidentRules
 from pausewatch.policy._evaluator._lineages import LineageRules
+from pausewatch.policy._evaluator._phases import PhaseRules
 from pausewatch.policy._evaluator._runs import RunRules
 from pausewatch.policy._evaluator._tags import TagRules
 from pausewatch.policy._evaluator._workloads import WorkloadRules
@@ -56,6 +57,7 @@ class _Evaluator(
     TagRules,
     BalanceRules,
     WorkloadRules,
+    PhaseRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
@@ -102,6 +104,7 @@ def _evaluate(
     ev.tags()
     ev.balances()
     ev.workloads()
+    ev.phases()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

@@ -529,6 +529,42 @@ class ClassifiedClusterFact(Model):
         return self
 
 
+class RunPatternFact(Model):
+    """What a declared run's sampled windows show against its declared phase: for a
+    hyper-parameter search, whether its chips move as one synchronous job (docs/adr/0036)."""
+
+    id: Id
+    """The run's id."""
+    operator: Id
+    cluster: Id | None = None
+    phase: Phase
+    """The phase the run was declared in."""
+    chips: Count
+    """Sampled chips that reported windows of the run."""
+    windows: Count
+    """Their windows of the run."""
+    pairs: Count
+    """Chip pairs with enough windows in common to compare."""
+    synchronous_pairs: Count
+    """Pairs whose network traffic rises and falls together."""
+    correlation: Fraction
+    """The correlation of two chips' log traffic from which they move together."""
+    share_limit: Fraction
+    """The share of synchronous pairs from which the run is one job."""
+    one_job: bool
+    """Whether the detector found one synchronous job where the phase claims independent
+    trials."""
+    first_window: Utc | None = None
+    last_window: Utc | None = None
+    evidence: Evidence = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunPatternFact:
+        if self.synchronous_pairs > self.pairs:
+            raise ValueError("synchronous_pairs cannot exceed pairs")
+        return self
+
+
 class BalanceName(StrEnum):
     """Which daily balance of a facility (docs/adr/0029)."""
 
@@ -615,6 +651,8 @@ class Facts(Model):
     """The workload classifier's verdicts on windows that claim no training (ADR 0032)."""
     balance_alarms: tuple[BalanceAlarmFact, ...] = ()
     """Alarms of the facilities' daily balances (docs/adr/0029)."""
+    run_patterns: tuple[RunPatternFact, ...] = ()
+    """Declared runs' window patterns against their phase (docs/adr/0036)."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

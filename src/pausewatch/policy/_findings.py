@@ -103,6 +103,9 @@ class FindingKind(StrEnum):
     TRAINING_SUSPECTED = "training_suspected"
     """Windows of a cluster that name no run, or run under a declared inference workload,
     look like training to the workload classifier over a sustained stretch (docs/adr/0032)."""
+    PHASE_MISMATCH = "phase_mismatch"
+    """Compute tagged to a declared run in a pattern that does not match its declared phase: a
+    hyper-parameter search whose chips move as one synchronous job (docs/adr/0036)."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -46,12 +46,14 @@ def fleet_world(
     seed: int = 0,
     planned_flop: float = 5e23,
     same_recipe: bool = False,
+    phase: str = "pretraining",
 ) -> FleetWorld:
     """The statements that register ``fleet``'s operators, clusters and chips, install every
     chip and declare every run; signed by deterministic keys derived from ``seed``.
 
     Each run declares its own hyper-parameters and data order; with ``same_recipe`` every run
-    declares the same ones: one run split across the clusters (docs/adr/0028)."""
+    declares the same ones: one run split across the clusters (docs/adr/0028). Every run is
+    declared in ``phase``."""
     party = _key(seed, party_id)
     maker = _key(seed, maker_id)
     operator_ids = sorted({spec.operator_id for spec in fleet.clusters})
@@ -140,7 +142,7 @@ def fleet_world(
                 "operator_id": owner[cluster_id].operator_id,
                 "cluster_id": cluster_id,
                 "model": f"model-{cluster_id}",
-                "phase": "pretraining",
+                "phase": phase,
                 "planned_flop": planned_flop,
                 "estimate_method": "hardware",
                 "chips": owner[cluster_id].chips,

@@ -19,6 +19,7 @@ from pausewatch.state._facts import (
     evaluated,
     facts_from_registry,
     halt_orders,
+    run_patterns,
     silence_limit,
 )
 from pausewatch.state._fold import new_registry
@@ -48,6 +49,7 @@ __all__ = [
     "halt_orders",
     "isolate_unreadable",
     "new_registry",
+    "run_patterns",
     "silence_limit",
     "state_meta",
     "statement_of",

@@ -50,6 +50,14 @@ from pausewatch.detect import (
     dark_draw,
     facility_balances,
 )
+from pausewatch.detect._phase import (
+    CHECKED_PHASES,
+    MIN_CHIPS,
+    SYNC_CORRELATION,
+    SYNC_SHARE,
+    RunPattern,
+    run_pattern,
+)
 from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
@@ -69,6 +77,7 @@ from pausewatch.policy._facts import (
     OperatorFact,
     OrderFact,
     RunFact,
+    RunPatternFact,
     SuiteFact,
 )
 from pausewatch.policy._model import Fact, Model
@@ -296,6 +305,7 @@ def _facts(
             # From the records a caller holds (a test, a scenario's evaluation), else from the
             # window signals the fold keeps (docs/adr/0032).
             "classified_clusters": classified_clusters(registry, records),
+            "run_patterns": run_patterns(registry, records),
             **chip_facts(registry),
             **balance_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
@@ -370,6 +380,78 @@ def classified_clusters(
     return out
 
 
+def run_patterns(
+    registry: Registry, records: Mapping[str, Iterable[TelemetryRecord]] | None = None
+) -> list[dict[str, Any]]:
+    """The pattern of each declared run whose phase the detector checks (a hyper-parameter
+    search), as the ``run_patterns`` facts (docs/adr/0036), from the windows that name it:
+    ``records`` by cluster id when given, else the window signals the fold keeps
+    (``tel_signals``), whichever cluster they come from. A run with fewer than
+    :data:`~pausewatch.detect._phase.MIN_CHIPS` sampled chips gives none."""
+    checked = [
+        row
+        for _, row in sorted(registry.views["runs"].items())
+        if row["phase"] in {p.value for p in CHECKED_PHASES}
+    ]
+    if not checked:
+        return []
+    if records is not None:
+        windows = [r for cluster in sorted(records) for r in records[cluster]]
+    else:
+        windows = [
+            r
+            for _, row in sorted(registry.views["tel_signals"].items())
+            for r in _signal_windows(row["signals"])
+        ]
+    by_run: dict[str, list[TelemetryRecord]] = {}
+    for r in windows:
+        if r.run_id is not None:
+            by_run.setdefault(r.run_id, []).append(r)
+    out: list[dict[str, Any]] = []
+    for row in checked:
+        pattern: RunPattern = run_pattern(
+            row["run_id"], row["phase"], by_run.get(row["run_id"], [])
+        )
+        if pattern.chips < MIN_CHIPS:
+            continue
+        out.append(
+            {
+                "id": row["run_id"],
+                "operator": row["operator_id"],
+                "cluster": row["cluster_id"],
+                "phase": row["phase"],
+                "chips": pattern.chips,
+                "windows": pattern.windows,
+                "pairs": pattern.pairs,
+                "synchronous_pairs": pattern.synchronous_pairs,
+                "correlation": SYNC_CORRELATION,
+                "share_limit": SYNC_SHARE,
+                "one_job": pattern.mismatch,
+                "first_window": format_time(pattern.first_window) if pattern.first_window else None,
+                "last_window": format_time(pattern.last_window) if pattern.last_window else None,
+                "evidence": [f"log:{row['declared_idx']}"],
+            }
+        )
+    return out
+
+
+_WINDOWS: dict[str, tuple[TelemetryRecord, ...]] = {}
+"""A cluster's ``tel_signals`` as records, by SHA-256 of the row's text: they change only when
+a batch of the cluster's is folded (a few clusters' worth: only declared searches read them)."""
+_WINDOWS_KEPT = 64
+
+
+def _signal_windows(signals: str) -> tuple[TelemetryRecord, ...]:
+    key = hashlib.sha256(signals.encode()).hexdigest()
+    kept = _WINDOWS.get(key)
+    if kept is None:
+        kept = tuple(signal_records(signals_from_json(json.loads(signals))))
+        if len(_WINDOWS) >= _WINDOWS_KEPT:
+            _WINDOWS.pop(next(iter(_WINDOWS)))
+        _WINDOWS[key] = kept
+    return kept
+
+
 _VERDICTS: dict[tuple[str, str, tuple[DeclaredWorkload, ...]], ClusterVerdict] = {}
 """Verdicts on the fold's window signals, by cluster, digest of its signals and the workloads
 declared on it: a forest's prediction costs some 19 ms a cluster, and the signals change only
@@ -439,6 +521,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("inspections", InspectionFact),
     ("classified_clusters", ClassifiedClusterFact),
     ("balance_alarms", BalanceAlarmFact),
+    ("run_patterns", RunPatternFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 

@@ -71,6 +71,7 @@ DETECTION_KINDS: tuple[str, ...] = (
     "tag_mismatch",
     "split_run_suspected",
     "training_suspected",
+    "phase_mismatch",
     "energy_unaccounted",
     "compute_unaccounted",
 )
