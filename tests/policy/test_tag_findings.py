@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from pausewatch.policy import load_preset
 from pausewatch.policy._evaluate import evaluate
 from pausewatch.policy._facts import Facts
@@ -222,28 +224,32 @@ def test_pieces_with_their_own_recipes_just_under_the_prohibition_are_structurin
     assert "started together" in f.explanation
 
 
-def test_structuring_pieces_that_started_apart_and_differ_in_size_are_a_warning() -> None:
-    """Pieces in the band that started five days apart and differ threefold in size, together
-    over the prohibition, are still linked, but only as a warning."""
+def test_structuring_pieces_that_differ_in_size_are_a_warning() -> None:
+    """Pieces in the band that started twelve hours apart and differ threefold in size,
+    together over the prohibition, are linked, but only as a warning."""
     (f,) = found(
         FindingKind.SPLIT_RUN_SUSPECTED,
-        *pieces(2, 9e23, declared={"value": 3e23}, starts_at="2026-12-06T00:00:00Z"),
+        *pieces(2, 9e23, declared={"value": 3e23}, starts_at="2026-12-01T12:00:00Z"),
     )
     assert f.severity is Severity.WARNING
     assert dict(f.figures)["basis"] == "structuring"
-    assert dict(f.figures)["start_spread_s"] == 5 * 86400
+    assert dict(f.figures)["start_spread_s"] == 12 * 3600
+    assert dict(f.figures)["size_ratio"] == pytest.approx(3)
+    assert "started within 12 hour(s) of one another" in f.explanation
     assert "possible" in f.explanation
 
 
 def test_structuring_needs_overlap_the_band_distinct_clusters_and_the_tier_crossed() -> None:
-    """No structuring when the windows do not overlap, when one piece is far below the band
-    (so the rest stay under the prohibition), when one cluster runs them, when they train one
-    model (the lineage pass weighs that), or when together they stay under the tier; the
-    same two runs unchanged are structuring."""
+    """No structuring when the windows do not overlap, when they overlap but started more
+    than a day apart, when one piece is far below the band (so the rest stay under the
+    prohibition), when one cluster runs them, when they train one model (the lineage pass
+    weighs that), or when together they stay under the tier; the same two runs unchanged are
+    structuring."""
     assert found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(2, 6e23))
     later = {"starts_at": "2026-12-20T00:00:00Z", "ends_at": "2026-12-30T00:00:00Z"}
     for over in (
         later,
+        {"starts_at": "2026-12-02T00:00:01Z"},
         {"declared": {"value": 1e22}},
         {"cluster": "c0", "facility": "f0"},
         {"model": "m-p0"},

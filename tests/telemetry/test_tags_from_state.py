@@ -49,9 +49,7 @@ def _findings(
             "effective_at": "2026-01-01T00:00:00Z",
         }
         svc.submit(sign_statement("policy.adopt/v1", body, secretariat)).result(30)
-        world = fleet_world(
-            fleet, secretariat, planned_flop=planned_flop, same_recipe=same_recipe
-        )
+        world = fleet_world(fleet, secretariat, planned_flop=planned_flop, same_recipe=same_recipe)
         operator = world.operators["lab"]
         for stage in world.stages:
             statements: list[Statement] = list(stage)

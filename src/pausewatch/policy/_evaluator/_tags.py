@@ -117,7 +117,8 @@ def _structured(
 
     open_: list[int] = []
     for i, (run, start, end) in enumerate(band):
-        open_ = [j for j in open_ if band[j][2] > start]
+        # Still open, and started near enough to this one to be one run cut in pieces.
+        open_ = [j for j in open_ if band[j][2] > start and start - band[j][1] <= START_SPREAD]
         for j in open_:
             other = band[j][0]
             if other.cluster != run.cluster and other.model != run.model:
