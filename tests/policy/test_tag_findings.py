@@ -220,7 +220,7 @@ def test_pieces_with_their_own_recipes_just_under_the_prohibition_are_structurin
     assert figures["threshold"] == 1e24
     assert figures["start_spread_s"] == 0
     assert "runs p0, p1, p2" in f.explanation
-    assert "share no declared recipe" in f.explanation
+    assert "declare distinct recipes" in f.explanation
     assert "started together" in f.explanation
 
 

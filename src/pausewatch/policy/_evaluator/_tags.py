@@ -51,7 +51,7 @@ def _entries(evidence: tuple[str, ...]) -> str:
 
 def _duration(span: timedelta) -> str:
     hours = span.total_seconds() / 3600
-    return f"{hours:.0f} hour(s)" if hours < 48 else f"{hours / 24:.0f} day(s)"
+    return f"{hours * 60:.0f} minute(s)" if hours < 1 else f"{hours:.0f} hour(s)"
 
 
 def _window(run: RunFact, at: datetime) -> tuple[datetime, datetime] | None:
@@ -98,13 +98,17 @@ def _linked(runs: list[tuple[RunFact, datetime, datetime]]) -> list[list[RunFact
     return list(groups.values())
 
 
+_Windowed = tuple[RunFact, datetime, datetime]
+
+
 def _structured(
-    runs: list[tuple[RunFact, datetime, datetime]], flop: dict[str, float], low: float, high: float
-) -> list[list[RunFact]]:
+    runs: list[_Windowed], flop: dict[str, float], low: float, high: float
+) -> list[list[_Windowed]]:
     """The runs whose compute is in ``[low, high)`` in groups: two are linked when their
-    windows overlap, on different clusters, of distinct models (union-find), in id order.
-    A sweep by start compares a run only with the band's runs still open when it starts, so
-    the pass is linear in the runs times the band's concurrency."""
+    windows overlap, they started within :data:`START_SPREAD` of one another, on different
+    clusters, of distinct models (union-find); each group in id order. A sweep by start
+    compares a run only with the band's runs still open and started near it, so the pass is
+    linear in the runs times the band's concurrency."""
     band = [r for r in runs if low <= flop[r[0].id] < high]
     band.sort(key=lambda r: (r[1], r[0].id))
     parent = list(range(len(band)))
@@ -125,10 +129,10 @@ def _structured(
                 parent[root(i)] = root(j)
         if start < end:
             open_.append(i)
-    groups: dict[int, list[RunFact]] = {}
-    for i, (run, _, _) in enumerate(band):
-        groups.setdefault(root(i), []).append(run)
-    return [sorted(g, key=lambda r: r.id) for g in groups.values()]
+    groups: dict[int, list[_Windowed]] = {}
+    for i, windowed in enumerate(band):
+        groups.setdefault(root(i), []).append(windowed)
+    return [sorted(g, key=lambda r: r[0].id) for g in groups.values()]
 
 
 class TagRules(State):
@@ -260,7 +264,7 @@ class TagRules(State):
     def structuring(
         self,
         owner: str,
-        runs: list[tuple[RunFact, datetime, datetime]],
+        runs: list[_Windowed],
         reported: set[str],
     ) -> None:
         """Runs of one owner that share no recipe but each sit in the band just under a
@@ -277,25 +281,25 @@ class TagRules(State):
                     continue
                 low = STRUCTURING_BAND * t.flop
                 for group in _structured(family, self.run_flop, low, t.flop):
-                    if len(group) < 2 or all(run.id in reported for run in group):
+                    if len(group) < 2 or all(r[0].id in reported for r in group):
                         continue
-                    if sum(self.run_flop[run.id] for run in group) > t.flop:
-                        self.structured_group(owner, group, runs, tier, t.flop)
-                        reported.update(run.id for run in group)
+                    if sum(self.run_flop[r[0].id] for r in group) > t.flop:
+                        self.structured_group(owner, group, tier, t.flop)
+                        reported.update(r[0].id for r in group)
 
     def structured_group(
         self,
         owner: str,
-        group: list[RunFact],
-        runs: list[tuple[RunFact, datetime, datetime]],
+        windowed: list[_Windowed],
         tier: Tier,
         threshold: float,
     ) -> None:
-        """The finding on a structured group: serious when its runs also started together
-        and are of similar size (the marks of one run cut in pieces), a warning otherwise."""
-        starts = {run.id: start for run, start, _ in runs}
-        first = min(starts[run.id] for run in group)
-        spread = max(starts[run.id] for run in group) - first
+        """The finding on a structured group: serious when its runs all started within
+        :data:`START_SPREAD` and are of similar size (the marks of one run cut in pieces), a
+        warning otherwise."""
+        group = [run for run, _, _ in windowed]
+        starts = [start for _, start, _ in windowed]
+        spread = max(starts) - min(starts)
         flops = [self.run_flop[run.id] for run in group]
         combined = sum(flops)
         alone, least = max(flops), min(flops)
@@ -311,6 +315,12 @@ class TagRules(State):
             }
         )
         evidence = tuple(sorted({e for run in group for e in run.evidence}))
+        n = len(group)
+        distinct = (
+            len({run.hyperparameters_digest for run in group}) == n
+            and len({run.data_order_seed_digest for run in group}) == n
+        )
+        recipes = "declare distinct recipes" if distinct else "do not all share a recipe"
         marks = []
         if together:
             marks.append(
@@ -331,7 +341,7 @@ class TagRules(State):
             severity,
             owner,
             f"runs {', '.join(ids)} of {owner.replace(':', ' ')} overlap in time on clusters "
-            f"{', '.join(clusters)}, train distinct models, share no declared recipe, and each "
+            f"{', '.join(clusters)}, train distinct models, {recipes}, and each "
             f"sits just under the {threshold:.3g} FLOP {_TIER_WORDS[tier]} (at least "
             f"{STRUCTURING_BAND:.0%} of it, at most {alone:.3g} FLOP) while together they "
             f"count {combined:.3g} FLOP{also}: {words}, and an inspection is asked for "
