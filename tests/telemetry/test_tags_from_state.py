@@ -1,6 +1,7 @@
 """Tags weighed through the state (issue 16 item 3; docs/adr/0028): a registry folded from
 signed statements and verified telemetry yields ``tag_mismatch`` for chips a declaration does
-not name, and ``split_run_suspected`` for runs that declare one recipe on two clusters."""
+not name, and ``split_run_suspected`` for runs that declare one recipe on two clusters, or
+distinct recipes just under the prohibition (docs/adr/0034)."""
 
 from __future__ import annotations
 
