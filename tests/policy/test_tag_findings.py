@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pausewatch.policy import load_preset
 from pausewatch.policy._evaluate import evaluate
@@ -272,3 +275,81 @@ def test_a_group_the_recipe_link_reported_is_not_reported_again_as_structuring()
     """Runs that share a recipe and sit in the band draw one finding, basis recipe."""
     (f,) = found(FindingKind.SPLIT_RUN_SUSPECTED, *split())
     assert dict(f.figures)["basis"] == "recipe"
+
+
+_PIECE = st.tuples(
+    st.floats(0.1, 1.2),  # compute, as a share of the prohibition
+    st.integers(0, 96),  # start, hours after the first
+    st.integers(1, 20),  # duration, days
+    st.integers(0, 3),  # cluster
+    st.integers(0, 2),  # model
+)
+
+
+def _reference_groups(runs: list[dict[str, Any]]) -> set[frozenset[str]]:
+    """The structuring groups by brute force over every pair: the definition, not the sweep."""
+    band = [r for r in runs if 0.25e24 <= r["declared"]["value"] < 1e24]
+    span = {
+        r["id"]: (datetime.fromisoformat(r["starts_at"]), datetime.fromisoformat(r["ends_at"]))
+        for r in band
+    }
+    parent = {r["id"]: r["id"] for r in band}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a in band:
+        for b in band:
+            (a0, a1), (b0, b1) = span[a["id"]], span[b["id"]]
+            if (
+                a["cluster"] != b["cluster"]
+                and a["model"] != b["model"]
+                and a0 < b1
+                and b0 < a1
+                and abs(a0 - b0) <= timedelta(days=1)
+            ):
+                parent[root(a["id"])] = root(b["id"])
+    groups: dict[str, set[str]] = {}
+    for r in band:
+        groups.setdefault(root(r["id"]), set()).add(r["id"])
+    value = {r["id"]: r["declared"]["value"] for r in band}
+    return {frozenset(g) for g in groups.values() if len(g) > 1 and sum(value[i] for i in g) > 1e24}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECE, min_size=2, max_size=8))
+def test_the_structuring_sweep_finds_the_groups_the_pairwise_definition_gives(
+    drawn: list[tuple[float, int, int, int, int]],
+) -> None:
+    """Over any runs of one party with distinct recipes, the structuring findings name exactly
+    the groups that comparing every pair by the definition gives, whatever the runs' order;
+    each is over the prohibition together and under it run by run."""
+    first = datetime(2026, 12, 1, tzinfo=UTC)
+    runs = []
+    for n, (share, hour, days, cluster, model) in enumerate(drawn):
+        starts = first + timedelta(hours=hour)
+        runs.append(
+            run(
+                f"r{n}",
+                cluster=f"c{cluster}",
+                facility=f"f{cluster}",
+                model=f"m{model}",
+                declared={"value": share * 1e24},
+                starts_at=starts.isoformat(),
+                ends_at=(starts + timedelta(days=days)).isoformat(),
+            )
+        )
+    expected = _reference_groups(runs)
+    for order in (runs, runs[::-1]):
+        findings = found(FindingKind.SPLIT_RUN_SUSPECTED, *order)
+        assert all(dict(f.figures)["basis"] == "structuring" for f in findings)
+        named = set()
+        for f in findings:
+            match = re.match(r"runs ([\w, ]+?) of party", f.explanation)
+            assert match is not None
+            named.add(frozenset(match.group(1).split(", ")))
+            figures = dict(f.figures)
+            assert figures["flop"] > 1e24 > figures["largest_run_flop"]
+        assert named == expected
