@@ -272,13 +272,16 @@ class TagRules(State):
         together cross it: one finding per group, the strictest tier first, none for a group
         the recipe link already reported."""
         for post in (False, True):
+            tiers = self.post if post else self.pre
+            structured = [
+                (tier, t) for tier, t, _ in reversed(tiers.run) if tier in STRUCTURED_TIERS
+            ]
+            if not structured:
+                continue  # a policy without a prohibition: nothing to structure under
             family = [r for r in runs if (r[0].phase in POST_TRAINING_PHASES) is post]
             if len(family) < 2:
                 continue
-            tiers = self.post if post else self.pre
-            for tier, t, _ in reversed(tiers.run):
-                if tier not in STRUCTURED_TIERS:
-                    continue
+            for tier, t in structured:
                 low = STRUCTURING_BAND * t.flop
                 for group in _structured(family, self.run_flop, low, t.flop):
                     if len(group) < 2 or all(r[0].id in reported for r in group):
