@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pausewatch.policy import load_preset
 from pausewatch.policy._evaluate import evaluate
@@ -148,6 +153,7 @@ def test_runs_with_one_set_of_hyper_parameters_split_under_the_prohibition_are_s
     assert "same hyper-parameters" in f.explanation
     assert dict(f.figures)["flop"] == 1.2e24
     assert dict(f.figures)["threshold"] == 1e24
+    assert dict(f.figures)["basis"] == "recipe"
 
 
 def test_runs_of_two_operators_of_one_party_sharing_a_data_order_are_suspected() -> None:
@@ -162,21 +168,188 @@ def test_runs_of_two_operators_of_one_party_sharing_a_data_order_are_suspected()
     )
     assert f.subject == "party:us"
     assert "same data order" in f.explanation
+    assert dict(f.figures)["basis"] == "recipe"
 
 
 def test_runs_that_do_not_overlap_share_nothing_or_differ_in_party_are_not_linked() -> None:
-    """No suspicion when the windows do not overlap, when nothing declared coincides, when the
-    parties differ, or when one cluster runs both."""
+    """No suspicion when the windows do not overlap, when the parties differ, or when one
+    cluster runs both; and no recipe link when nothing declared coincides (such runs are
+    weighed by the structuring link instead, docs/adr/0034)."""
     later = {"starts_at": "2026-12-20T00:00:00Z", "ends_at": "2026-12-30T00:00:00Z"}
-    for over in (
-        later,
-        {"hyperparameters_digest": _digest("z")},
-        {"party": "uk"},
-        {"cluster": "c1"},
-    ):
+    for over in (later, {"party": "uk"}, {"cluster": "c1"}):
         assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *split(**over)), over
+    unshared = found(FindingKind.SPLIT_RUN_SUSPECTED, *split(hyperparameters_digest=_digest("z")))
+    assert [dict(f.figures)["basis"] for f in unshared] == ["structuring"]
 
 
 def test_a_group_already_above_the_tier_alone_is_not_suspected() -> None:
     """A tier one run crosses alone is that run's finding, not a split's."""
     assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *split(declared={"value": 2e24}))
+
+
+def pieces(count: int, size: float, **over: Any) -> list[dict[str, Any]]:
+    """``count`` runs of one party, each of ``size`` FLOP planned, each on its own cluster and
+    facility, alternately of two operators, each declaring its own recipe, all started
+    together (``over`` changes the last)."""
+    out = [
+        run(
+            f"p{n}",
+            operator="lab" if n % 2 == 0 else "lab2",
+            cluster=f"c{n}",
+            facility=f"f{n}",
+            declared={"value": size},
+        )
+        for n in range(count)
+    ]
+    out[-1].update(over)
+    return out
+
+
+def test_pieces_with_their_own_recipes_just_under_the_prohibition_are_structuring() -> None:
+    """Three runs of one party on three clusters, each declaring its own recipe, each at 45%
+    of the prohibition, started together and alike in size, 1.35e24 together: a serious
+    ``split_run_suspected`` on the party, basis structuring, asking for an inspection."""
+    (f,) = found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(3, 4.5e23))
+    assert (f.subject, f.severity, f.action, f.tier) == (
+        "party:us",
+        Severity.SERIOUS,
+        Action.INSPECTION,
+        Tier.PROHIBITED,
+    )
+    figures = dict(f.figures)
+    assert figures["basis"] == "structuring"
+    assert figures["runs"] == 3
+    assert figures["flop"] == 1.35e24
+    assert figures["threshold"] == 1e24
+    assert figures["start_spread_s"] == 0
+    assert "runs p0, p1, p2" in f.explanation
+    assert "declare distinct recipes" in f.explanation
+    assert "started together" in f.explanation
+
+
+def test_structuring_pieces_that_differ_in_size_are_a_warning() -> None:
+    """Pieces in the band that started twelve hours apart and differ threefold in size,
+    together over the prohibition, are linked, but only as a warning."""
+    (f,) = found(
+        FindingKind.SPLIT_RUN_SUSPECTED,
+        *pieces(2, 9e23, declared={"value": 3e23}, starts_at="2026-12-01T12:00:00Z"),
+    )
+    assert f.severity is Severity.WARNING
+    assert dict(f.figures)["basis"] == "structuring"
+    assert dict(f.figures)["start_spread_s"] == 12 * 3600
+    assert dict(f.figures)["size_ratio"] == pytest.approx(3)
+    assert "started within 12 hour(s) of one another" in f.explanation
+    assert "possible" in f.explanation
+
+
+def test_structuring_needs_overlap_the_band_distinct_clusters_and_the_tier_crossed() -> None:
+    """No structuring when the windows do not overlap, when they overlap but started more
+    than a day apart, when one piece is far below the band (so the rest stay under the
+    prohibition), when one cluster runs them, when they train one model (the lineage pass
+    weighs that), or when together they stay under the tier; the same two runs unchanged are
+    structuring."""
+    assert found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(2, 6e23))
+    later = {"starts_at": "2026-12-20T00:00:00Z", "ends_at": "2026-12-30T00:00:00Z"}
+    for over in (
+        later,
+        {"starts_at": "2026-12-02T00:00:01Z"},
+        {"declared": {"value": 1e22}},
+        {"cluster": "c0", "facility": "f0"},
+        {"model": "m-p0"},
+        {"party": "uk", "operator": "other"},
+    ):
+        assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(2, 6e23, **over)), over
+    assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(3, 3e23))
+
+
+def test_honest_concurrent_runs_under_the_declaration_tier_are_not_structuring() -> None:
+    """Forty concurrent runs of one party, each planned at 0.8e22, just under the declaration
+    tier, started together on forty clusters (an honest fleet of the scenario corpus): the
+    milder tiers are not weighed for structuring, and no split is suspected; the same fleet
+    scaled to 0.3 of the prohibition per run is."""
+    assert not found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(40, 0.8e22))
+    assert found(FindingKind.SPLIT_RUN_SUSPECTED, *pieces(40, 0.3e24))
+
+
+def test_a_group_the_recipe_link_reported_is_not_reported_again_as_structuring() -> None:
+    """Runs that share a recipe and sit in the band draw one finding, basis recipe."""
+    (f,) = found(FindingKind.SPLIT_RUN_SUSPECTED, *split())
+    assert dict(f.figures)["basis"] == "recipe"
+
+
+_PIECE = st.tuples(
+    st.floats(0.1, 1.2),  # compute, as a share of the prohibition
+    st.integers(0, 96),  # start, hours after the first
+    st.integers(1, 20),  # duration, days
+    st.integers(0, 3),  # cluster
+    st.integers(0, 2),  # model
+)
+
+
+def _reference_groups(runs: list[dict[str, Any]]) -> set[frozenset[str]]:
+    """The structuring groups by brute force over every pair: the definition, not the sweep."""
+    band = [r for r in runs if 0.25e24 <= r["declared"]["value"] < 1e24]
+    span = {
+        r["id"]: (datetime.fromisoformat(r["starts_at"]), datetime.fromisoformat(r["ends_at"]))
+        for r in band
+    }
+    parent = {r["id"]: r["id"] for r in band}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a in band:
+        for b in band:
+            (a0, a1), (b0, b1) = span[a["id"]], span[b["id"]]
+            if (
+                a["cluster"] != b["cluster"]
+                and a["model"] != b["model"]
+                and a0 < b1
+                and b0 < a1
+                and abs(a0 - b0) <= timedelta(days=1)
+            ):
+                parent[root(a["id"])] = root(b["id"])
+    groups: dict[str, set[str]] = {}
+    for r in band:
+        groups.setdefault(root(r["id"]), set()).add(r["id"])
+    value = {r["id"]: r["declared"]["value"] for r in band}
+    return {frozenset(g) for g in groups.values() if len(g) > 1 and sum(value[i] for i in g) > 1e24}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECE, min_size=2, max_size=8))
+def test_the_structuring_sweep_finds_the_groups_the_pairwise_definition_gives(
+    drawn: list[tuple[float, int, int, int, int]],
+) -> None:
+    """Over any runs of one party with distinct recipes, the structuring findings name exactly
+    the groups that comparing every pair by the definition gives, whatever the runs' order;
+    each is over the prohibition together and under it run by run."""
+    first = datetime(2026, 12, 1, tzinfo=UTC)
+    runs = []
+    for n, (share, hour, days, cluster, model) in enumerate(drawn):
+        starts = first + timedelta(hours=hour)
+        runs.append(
+            run(
+                f"r{n}",
+                cluster=f"c{cluster}",
+                facility=f"f{cluster}",
+                model=f"m{model}",
+                declared={"value": share * 1e24},
+                starts_at=starts.isoformat(),
+                ends_at=(starts + timedelta(days=days)).isoformat(),
+            )
+        )
+    expected = _reference_groups(runs)
+    for order in (runs, runs[::-1]):
+        findings = found(FindingKind.SPLIT_RUN_SUSPECTED, *order)
+        assert all(dict(f.figures)["basis"] == "structuring" for f in findings)
+        named = set()
+        for f in findings:
+            match = re.match(r"runs ([\w, ]+?) of party", f.explanation)
+            assert match is not None
+            named.add(frozenset(match.group(1).split(", ")))
+            figures = dict(f.figures)
+            assert figures["flop"] > 1e24 > figures["largest_run_flop"]
+        assert named == expected

@@ -122,6 +122,28 @@ def test_going_dark_is_told_apart_from_short_outages(tmp_path: Path) -> None:
     assert outcome.alarms == []
 
 
+def test_a_split_whose_pieces_declare_distinct_recipes_is_detected_at_its_start(
+    tmp_path: Path,
+) -> None:
+    """A prohibited run (1.6e24 FLOP) split in three pieces on three facilities of two
+    operators of one party, each declaring its own recipe at 54% of the prohibition, all
+    starting together, is named ``split_run_suspected`` on the party by the structuring link
+    from its declarations, counted at the start, before it could complete; no false alarm."""
+    s = generate_scenario(SEED + 11, DefectionKind.SPLIT_RUN)
+    d = s.defection
+    assert d is not None
+    assert (d.strategy, len(d.clusters)) == ("distinct_recipe", 3)
+    assert d.size_flop > 1e24
+    outcome = play(s, workdir=tmp_path)
+    assert outcome.detected_at == d.start
+    assert ("split_run_suspected", "party:party-2") in {
+        (a.kind, a.subject) for a in outcome.detected_by
+    }
+    assert outcome.completes_at is not None
+    assert outcome.detected_at < outcome.completes_at
+    assert outcome.alarms == []
+
+
 def test_the_subjects_of_a_defection_name_its_places_runs_and_owners() -> None:
     """A mistagging defection is named by its cluster, facility, operator, party, chips and the
     decoy run it tags; not by an honest facility's."""

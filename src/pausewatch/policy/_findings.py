@@ -93,7 +93,8 @@ class FindingKind(StrEnum):
     SPLIT_RUN_SUSPECTED = "split_run_suspected"
     """Runs of one operator or party, overlapping in time on different clusters with the same
     declared hyper-parameters or data order, together cross a tier none crosses alone
-    (docs/adr/0028)."""
+    (docs/adr/0028); or, sharing no recipe, started together and each just under the
+    prohibition, together cross it (structuring, docs/adr/0034)."""
     ENERGY_UNACCOUNTED = "energy_unaccounted"
     """A facility's meters measured more energy than its reporting chips and stated overheads
     account for, beyond the errors' reach (docs/adr/0029)."""
