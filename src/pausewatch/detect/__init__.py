@@ -122,6 +122,16 @@ from pausewatch.detect._draw import (
     draw_from_checkpoint,
     draw_indices,
 )
+from pausewatch.detect._plausibility import (
+    ALPHA_PER_CLUSTER_YEAR,
+    CounterAlarm,
+    CounterDay,
+    counter_alarms,
+    counter_days,
+    counter_ratio,
+    fit_floor,
+    plausibility_limit,
+)
 from pausewatch.detect._published import (
     DetectionEvaluation,
     EvaluatedKind,
@@ -179,6 +189,7 @@ from pausewatch.detect._training import (
 from pausewatch.errors import DetectionError
 
 __all__ = [
+    "ALPHA_PER_CLUSTER_YEAR",
     "ALPHA_PER_TEST",
     "CLASSIFIED_WORKLOADS",
     "DETECT_KINDS",
@@ -203,6 +214,8 @@ __all__ = [
     "ChipSeen",
     "ChipShip",
     "ClusterVerdict",
+    "CounterAlarm",
+    "CounterDay",
     "CusumPath",
     "DarkDraw",
     "DayPoint",
@@ -246,6 +259,9 @@ __all__ = [
     "cholesky",
     "classify_cluster",
     "compute_unaccounted",
+    "counter_alarms",
+    "counter_days",
+    "counter_ratio",
     "counter_reading",
     "covariance",
     "covariance_of",
@@ -267,6 +283,7 @@ __all__ = [
     "evaluate_workload_classification",
     "evaluation_body",
     "facility_balances",
+    "fit_floor",
     "fit_on_simulation",
     "fitted_classifier",
     "fleet_flop_per_joule",
@@ -277,6 +294,7 @@ __all__ = [
     "one_shot_alarms",
     "page_cusum",
     "plan",
+    "plausibility_limit",
     "reading_digest",
     "records_of",
     "report_digest",
