@@ -35,6 +35,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 - **Daily balances over the log** (:mod:`._daily`): per facility and UTC day, energy and
   compute unaccounted for from the meters and the counters, standardised and tested at a
   stated false-alarm rate per facility-year (docs/adr/0029-daily-balances.md).
+- **Counters against sensors** (:mod:`._plausibility`): per cluster and UTC day, the FLOP the
+  busy windows counted per tensor-active second of dense peak, against the floor honest work
+  keeps (docs/adr/0033-counters-against-sensors.md).
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
 (sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
