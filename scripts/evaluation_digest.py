@@ -254,6 +254,27 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
         }
         for i, (balance, test, value, sigma, statistic, limit, unit) in enumerate(alarms)
     ]
+    # Counters against sensors (docs/adr/0033): a cluster whose counters reported a quarter of
+    # what its tensor activity makes plausible, on three days.
+    data["counter_alarms"] = [
+        {
+            "cluster": data["clusters"][0]["id"],
+            "facility": "facility-metered",
+            "operator": data["clusters"][0]["operator"],
+            "party": "party-bench",
+            "period_start": policy_eval.iso(day),
+            "ratio": 0.148,
+            "limit": 0.521,
+            "alpha": 0.005,
+            "flop": 2.1e21,
+            "expected_flop": 7.4e21,
+            "tensor_s": 1.6e7,
+            "chip_windows": 512,
+            "alarms": 3,
+            "last_period_start": policy_eval.iso(day + timedelta(days=2)),
+            "evidence": ["log:t0"],
+        }
+    ]
 
 
 def bench_facts(name: str) -> Facts:

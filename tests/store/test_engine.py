@@ -63,7 +63,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tel_signals",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0010"]
+HEAD = ["0011"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -212,6 +212,40 @@ def test_a_store_at_0005_gains_run_chips_and_busy_windows(db_url: str) -> None:
             row = conn.execute(text("SELECT chip_id, last_busy_end FROM tel_chips")).one()
             assert tuple(row) == ("chip-1", None)
             conn.execute(text("SELECT chip_ids FROM reg_runs")).all()
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_0010_gains_the_busy_windows_compute_and_tensor_time(db_url: str) -> None:
+    """A store from before 0011 gains ``det_cluster_days.busy_flop`` and ``busy_tensor_ms``,
+    its rows kept and read as no busy window counted (docs/adr/0033)."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0010")
+            # 0002 creates today's tables: put back the shape 0010 left.
+            conn.execute(text("ALTER TABLE det_cluster_days DROP COLUMN busy_flop"))
+            conn.execute(text("ALTER TABLE det_cluster_days DROP COLUMN busy_tensor_ms"))
+            conn.execute(
+                text(
+                    "INSERT INTO det_cluster_days (cluster_id, day, energy_j, flop, "
+                    "unattributed_flop, chip_windows, updated_idx, busy_energy_j) VALUES "
+                    "('c1', '2027-01-01', 5, '{}', '{}', 1, 3, 0)"
+                )
+            )
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT cluster_id, busy_flop, busy_tensor_ms FROM det_cluster_days")
+            ).one()
+            assert tuple(row) == ("c1", "{}", 0)
     finally:
         engine.dispose()
 

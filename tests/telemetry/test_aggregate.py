@@ -253,3 +253,38 @@ def test_a_chips_first_record_counts_its_own_draw_in_the_day() -> None:
     day = result.clusters["c1"].days["2026-11-27"]
     assert day.energy_j == 600 * 3600
     assert day.busy_energy_j == 600 * 3600
+
+
+def test_a_day_keeps_the_flop_and_tensor_time_of_its_busy_windows() -> None:
+    """Busy windows (tensor_active at or above the threshold), whatever run they name, add
+    their FLOP and their tensor-active milliseconds to the day; windows below it add neither;
+    merging batches gives the same day as aggregating them at once (docs/adr/0033)."""
+    records = [
+        accepted("c1/a", window=0, seconds=3600, flop={"bf16": 7 * 10**17}, tensor_active=0.6),
+        accepted(
+            "c1/b", window=0, seconds=3600, flop={"fp8": 10**17}, tensor_active=0.5, run_id=None
+        ),
+        accepted("c1/c", window=0, seconds=3600, flop={"bf16": 10**16}, tensor_active=0.2),
+    ]
+    whole = aggregate(records)
+    day = whole.clusters["c1"].days["2026-11-27"]
+    assert dict(day.busy_flop) == {"bf16": 7 * 10**17, "fp8": 10**17}
+    assert day.busy_tensor_ms == round(0.6 * 3600 * 1000) + round(0.5 * 3600 * 1000)
+    merged = merge_aggregates(aggregate(records[:1]), aggregate(records[1:]))
+    assert merged.clusters["c1"].days == whole.clusters["c1"].days
+    assert Aggregate.from_json(json.loads(canonical(whole.to_json()))) == whole
+
+
+def test_a_day_without_busy_windows_reads_and_writes_as_before() -> None:
+    """A day with no busy window writes neither busy_flop nor busy_tensor_ms, so its JSON is
+    what it was before they were kept; a day logged before reads as none."""
+    idle = aggregate([accepted(tensor_active=0.01, flop={})])
+    doc = idle.to_json()["clusters"]["c1"]["days"]["2026-11-27"]
+    assert sorted(doc) == [
+        "busy_energy_j", "chip_windows", "energy_j", "flop", "unattributed_flop"
+    ]  # fmt: skip
+    busy = aggregate([accepted()]).to_json()
+    old = busy["clusters"]["c1"]["days"]["2026-11-27"]
+    del old["busy_flop"], old["busy_tensor_ms"]
+    day = Aggregate.from_json(busy).clusters["c1"].days["2026-11-27"]
+    assert (dict(day.busy_flop), day.busy_tensor_ms) == ({}, 0)

@@ -113,6 +113,39 @@ def test_undeclared_training_is_detected_on_its_first_day_by_its_cluster(tmp_pat
     assert outcome.played_until == outcome.detected_at
 
 
+def test_scaled_counters_are_detected_as_implausible_on_their_cluster(tmp_path: Path) -> None:
+    """A declared run whose counters alone report a fraction of the work (strategy scaled) is
+    named by counters_implausible on its cluster at the first evaluation after its first day
+    closes, before it could complete; no honest facility beside it alarms."""
+    s = generate_scenario(SEED + 9, DefectionKind.UNDERREPORTED_COUNTERS)
+    d = s.defection
+    assert d is not None
+    assert d.strategy == "scaled"
+    outcome = play(s, workdir=tmp_path)
+    assert ("counters_implausible", "cluster:cl-x") in {
+        (a.kind, a.subject) for a in outcome.detected_by
+    }
+    assert outcome.detected_at == d.start + timedelta(days=2, minutes=1)
+    assert outcome.completes_at is not None
+    assert outcome.detected_at <= outcome.completes_at
+    assert outcome.alarms == []
+
+
+def test_scaled_sensors_look_plausible_and_only_the_meter_shows_them(tmp_path: Path) -> None:
+    """Chips that scale their tensor activity and power with their counters (strategy
+    scaled_sensors) raise no counters_implausible; the facility meter, which reads their true
+    draw, shows the energy they did not report (energy_unaccounted)."""
+    s = generate_scenario(SEED + 1, DefectionKind.UNDERREPORTED_COUNTERS)
+    d = s.defection
+    assert d is not None
+    assert d.strategy == "scaled_sensors"
+    outcome = play(s, workdir=tmp_path)
+    kinds = {(a.kind, a.subject) for a in outcome.detected_by}
+    assert ("energy_unaccounted", "facility:fac-x") in kinds
+    assert not any(kind == "counters_implausible" for kind, _ in kinds)
+    assert outcome.alarms == []
+
+
 def test_going_dark_is_told_apart_from_short_outages(tmp_path: Path) -> None:
     """Chips that withhold their telemetry are dark the first evaluation after they stop; the
     honest facilities beside them, with outages under the silence limit, are not."""

@@ -129,6 +129,11 @@ class AuditReport:
     time (docs/adr/0029)."""
     balance_alarms: int = 0
     """Days among them on which a test alarmed."""
+    counter_days_recomputed: int = 0
+    """Cluster-days whose counters were tested against their chips' tensor activity from the
+    fold alone, at the last entry's time (docs/adr/0033)."""
+    counter_alarms: int = 0
+    """Cluster-days among them whose counters were implausible."""
 
     @property
     def anchored(self) -> bool:
@@ -169,6 +174,8 @@ class AuditReport:
             "view_rows_compared": self.view_rows_compared,
             "balances_recomputed": self.balances_recomputed,
             "balance_alarms": self.balance_alarms,
+            "counter_days_recomputed": self.counter_days_recomputed,
+            "counter_alarms": self.counter_alarms,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -189,6 +196,20 @@ def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> No
         for points in facility.series.values():
             report.balances_recomputed += len(points)
             report.balance_alarms += sum(1 for p in points if p.alarm is not None)
+
+
+def _recompute_counters(report: AuditReport, fold: Registry, at: datetime) -> None:
+    """Every closed cluster-day's counters against its chips' tensor activity, from the
+    audit's own fold."""
+    from pausewatch.detect import counter_days
+
+    try:
+        days = counter_days(fold, at)
+    except Error as exc:
+        report.problem(f"counter plausibility: {exc}")
+        return
+    report.counter_days_recomputed += len(days)
+    report.counter_alarms += sum(1 for d in days if d.alarm)
 
 
 def check_entry(
@@ -371,6 +392,7 @@ def audit_log(
     report.entries = tree.size
     if fold is not None and last_time:
         _recompute_balances(report, fold, datetime.fromisoformat(last_time))
+        _recompute_counters(report, fold, datetime.fromisoformat(last_time))
     if fold is not None:
         report.decisions = [
             {

@@ -35,6 +35,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 - **Daily balances over the log** (:mod:`._daily`): per facility and UTC day, energy and
   compute unaccounted for from the meters and the counters, standardised and tested at a
   stated false-alarm rate per facility-year (docs/adr/0029-daily-balances.md).
+- **Counters against sensors** (:mod:`._plausibility`): per cluster and UTC day, the FLOP the
+  busy windows counted per tensor-active second of dense peak, against the floor honest work
+  keeps (docs/adr/0033-counters-against-sensors.md).
 
 Decisions and the accuracy of each method: docs/adr/0023-sampling-draws-and-run-lengths.md
 (sampling, draws, run lengths), docs/adr/0024-balances-sitmuf-and-cusum.md (balances) and
@@ -122,6 +125,16 @@ from pausewatch.detect._draw import (
     draw_from_checkpoint,
     draw_indices,
 )
+from pausewatch.detect._plausibility import (
+    ALPHA_PER_CLUSTER_YEAR,
+    CounterAlarm,
+    CounterDay,
+    counter_alarms,
+    counter_days,
+    counter_ratio,
+    fit_floor,
+    plausibility_limit,
+)
 from pausewatch.detect._published import (
     DetectionEvaluation,
     EvaluatedKind,
@@ -179,6 +192,7 @@ from pausewatch.detect._training import (
 from pausewatch.errors import DetectionError
 
 __all__ = [
+    "ALPHA_PER_CLUSTER_YEAR",
     "ALPHA_PER_TEST",
     "CLASSIFIED_WORKLOADS",
     "DETECT_KINDS",
@@ -203,6 +217,8 @@ __all__ = [
     "ChipSeen",
     "ChipShip",
     "ClusterVerdict",
+    "CounterAlarm",
+    "CounterDay",
     "CusumPath",
     "DarkDraw",
     "DayPoint",
@@ -246,6 +262,9 @@ __all__ = [
     "cholesky",
     "classify_cluster",
     "compute_unaccounted",
+    "counter_alarms",
+    "counter_days",
+    "counter_ratio",
     "counter_reading",
     "covariance",
     "covariance_of",
@@ -267,6 +286,7 @@ __all__ = [
     "evaluate_workload_classification",
     "evaluation_body",
     "facility_balances",
+    "fit_floor",
     "fit_on_simulation",
     "fitted_classifier",
     "fleet_flop_per_joule",
@@ -277,6 +297,7 @@ __all__ = [
     "one_shot_alarms",
     "page_cusum",
     "plan",
+    "plausibility_limit",
     "reading_digest",
     "records_of",
     "report_digest",

@@ -32,6 +32,7 @@ from pausewatch.policy._evaluator._capabilities import CapabilityRules
 from pausewatch.policy._evaluator._chips import ChipRules
 from pausewatch.policy._evaluator._clusters import ClusterRules
 from pausewatch.policy._evaluator._conditions import check_conditions
+from pausewatch.policy._evaluator._counters import CounterRules
 from pausewatch.policy._evaluator._incidents import IncidentRules
 from pausewatch.policy._evaluator._lineages import LineageRules
 from pausewatch.policy._evaluator._phases import PhaseRules
@@ -56,6 +57,7 @@ class _Evaluator(
     ChipRules,
     TagRules,
     BalanceRules,
+    CounterRules,
     WorkloadRules,
     PhaseRules,
 ):
@@ -103,6 +105,7 @@ def _evaluate(
     ev.chips()
     ev.tags()
     ev.balances()
+    ev.counters()
     ev.workloads()
     ev.phases()
     lift = (

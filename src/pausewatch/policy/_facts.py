@@ -618,6 +618,40 @@ class BalanceAlarmFact(Model):
     """The meter readings and telemetry batches (and workloads) the day rests on."""
 
 
+class CounterAlarmFact(Model):
+    """The first UTC day on which a cluster's FLOP counters reported less than its chips'
+    tensor activity makes plausible, up to the evaluation time (docs/adr/0033)."""
+
+    cluster: Id
+    facility: Id | None = None
+    operator: Id | None = None
+    party: Id | None = None
+    period_start: Utc
+    """Start of the day (UTC)."""
+    ratio: NonNegative
+    """The counter ratio that day: FLOP counted in busy windows over dense peak over
+    tensor-active seconds."""
+    limit: Annotated[float, Field(gt=0, le=1e300, allow_inf_nan=False)]
+    """The plausibility limit the ratio fell below."""
+    alpha: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+    """The test's false-alarm probability per cluster-year."""
+    flop: NonNegative
+    """FLOP the busy windows counted that day."""
+    expected_flop: NonNegative
+    """The least FLOP their tensor activity makes plausible (the counted FLOP scaled up to the
+    limit)."""
+    tensor_s: NonNegative
+    """Tensor-active seconds of the busy windows."""
+    chip_windows: Count
+    """The cluster's records that day."""
+    alarms: PositiveCount = 1
+    """Days the test alarmed on up to the evaluation time."""
+    last_period_start: Utc | None = None
+    """Start of the last day it alarmed on."""
+    evidence: Evidence = ()
+    """The telemetry batches the day rests on."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -653,6 +687,9 @@ class Facts(Model):
     """Alarms of the facilities' daily balances (docs/adr/0029)."""
     run_patterns: tuple[RunPatternFact, ...] = ()
     """Declared runs' window patterns against their phase (docs/adr/0036)."""
+    counter_alarms: tuple[CounterAlarmFact, ...] = ()
+    """Clusters whose counters reported less than their chips' activity makes plausible
+    (docs/adr/0033)."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

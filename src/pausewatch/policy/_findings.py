@@ -101,6 +101,9 @@ class FindingKind(StrEnum):
     COMPUTE_UNACCOUNTED = "compute_unaccounted"
     """A facility did more compute than it declared: by its meters' energy, or by its counters
     beyond its declared workloads (docs/adr/0029)."""
+    COUNTERS_IMPLAUSIBLE = "counters_implausible"
+    """A cluster's FLOP counters reported fewer operations than its own chips' tensor activity
+    makes plausible, beyond the floor honest work keeps (docs/adr/0033)."""
     TRAINING_SUSPECTED = "training_suspected"
     """Windows of a cluster that name no run, or run under a declared inference workload,
     look like training to the workload classifier over a sustained stretch (docs/adr/0032)."""

@@ -1213,6 +1213,8 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                     "flop": json.loads(row["flop"]),
                     "unattributed_flop": json.loads(row["unattributed_flop"]),
                     "busy_energy_j": row["busy_energy_j"],
+                    "busy_flop": json.loads(row.get("busy_flop") or "{}"),
+                    "busy_tensor_ms": row.get("busy_tensor_ms") or 0,
                 }
             ).merge(new)
         doc = new.to_json()
@@ -1228,6 +1230,10 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                 ),
                 "chip_windows": doc["chip_windows"],
                 "busy_energy_j": doc["busy_energy_j"],
+                "busy_flop": json.dumps(
+                    doc.get("busy_flop", {}), sort_keys=True, separators=(",", ":")
+                ),
+                "busy_tensor_ms": doc.get("busy_tensor_ms", 0),
                 "updated_idx": ctx.index,
             },
         )

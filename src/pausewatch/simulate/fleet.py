@@ -136,6 +136,11 @@ class Misbehaviour:
     """Good records sent a second time, after the last window's records."""
     wrong_run: frozenset[tuple[str, int]] = frozenset()
     """Training records that name a run not declared on their cluster."""
+    underreporting_clusters: frozenset[str] = frozenset()
+    """Clusters whose chips' FLOP counters report only ``counter_ratio`` of the work (their
+    tensor activity and power stay true: docs/adr/0033)."""
+    counter_ratio: float = 1.0
+    """The share of the work the counters of ``underreporting_clusters`` report."""
 
 
 NONE = Misbehaviour()
@@ -324,6 +329,8 @@ def _check(
     unknown = sorted(bad.undeclared_clusters - training)
     if unknown:
         raise TelemetryError(f"undeclared_clusters must be training clusters, got {unknown}")
+    if not 0 <= bad.counter_ratio <= 1:
+        raise TelemetryError(f"counter_ratio: expected a share in [0, 1], got {bad.counter_ratio}")
     for name in ("withhold_rate", "forge_rate", "replay_rate", "wrong_run_rate"):
         rate = getattr(bad, name)
         if not 0 <= rate <= 1:
@@ -527,6 +534,8 @@ def simulate_fleet(
             wrong = False
             if spec.workload is Workload.TRAINING:
                 fig = _training(sim, rng, w, window_s, mfu[spec.cluster_id])
+                if spec.cluster_id in bad.underreporting_clusters:
+                    fig = fig._replace(flop=int(fig.flop * bad.counter_ratio))
                 if (
                     run_id is not None and bad.wrong_run_rate and random_() < bad.wrong_run_rate
                 ) or chip_seq in bad.wrong_run:

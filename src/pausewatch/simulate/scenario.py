@@ -79,7 +79,7 @@ STRATEGIES: dict[DefectionKind, tuple[str, ...]] = {
     DefectionKind.UNDECLARED_TRAINING: ("untagged",),
     DefectionKind.UNREGISTERED_CHIPS: ("shipped", "smuggled"),
     DefectionKind.HIDDEN_FACILITY: ("shipped", "smuggled"),
-    DefectionKind.UNDERREPORTED_COUNTERS: ("scaled",),
+    DefectionKind.UNDERREPORTED_COUNTERS: ("scaled", "scaled_sensors"),
     DefectionKind.MISTAGGED: ("decoy_run",),
     DefectionKind.SPLIT_RUN: ("same_recipe", "distinct_recipe"),
     DefectionKind.INFERENCE_SHAPED: ("throttled", "shaped", "bursty"),
@@ -89,6 +89,9 @@ STRATEGIES: dict[DefectionKind, tuple[str, ...]] = {
 """The strategies of each kind. ``shipped``/``smuggled``: the maker's shipment of the chips is on
 the record, or they came by a channel the log never sees; ``same_recipe``/``distinct_recipe``:
 the pieces of a split declare the same hyper-parameters and data order, or each its own;
+``scaled``/``scaled_sensors``: the chips' FLOP counters alone report ``counter_ratio`` of the
+work, or their tensor activity and power (hence energy) too, consistently, so that only the
+facility meter can show it (docs/adr/0033);
 ``throttled``/``shaped``/``bursty``: :mod:`.adversarial`'s disguises, and bursts of plain
 training between them; ``declared_export``/``silent``: the diversion is filed as an export, or
 the chips simply stop reporting."""

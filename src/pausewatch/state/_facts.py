@@ -42,11 +42,13 @@ from pausewatch.compute import (
     parse_precision,
 )
 from pausewatch.detect import (
+    ALPHA_PER_CLUSTER_YEAR,
     ALPHA_PER_TEST,
     ClusterVerdict,
     DeclaredWorkload,
     chip_accounts,
     classify_cluster,
+    counter_alarms,
     dark_draw,
     facility_balances,
 )
@@ -58,6 +60,7 @@ from pausewatch.detect._phase import (
     RunPattern,
     run_pattern,
 )
+from pausewatch.detect._daily import day_period
 from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
@@ -72,6 +75,7 @@ from pausewatch.policy._facts import (
     ChipExportFact,
     ClassifiedClusterFact,
     ClusterFact,
+    CounterAlarmFact,
     EvalFact,
     InspectionFact,
     OperatorFact,
@@ -308,6 +312,7 @@ def _facts(
             "run_patterns": run_patterns(registry, records),
             **chip_facts(registry),
             **balance_facts(registry, at),
+            **counter_facts(registry, at),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -522,6 +527,7 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("classified_clusters", ClassifiedClusterFact),
     ("balance_alarms", BalanceAlarmFact),
     ("run_patterns", RunPatternFact),
+    ("counter_alarms", CounterAlarmFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -649,6 +655,33 @@ def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
         for a in f.alarms()
     ]
     return {"balance_alarms": alarms} if alarms else {}
+
+
+def counter_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The clusters whose counters reported less than their chips' tensor activity makes
+    plausible on a day closed at ``at``: the first such day of each, as facts
+    (docs/adr/0033)."""
+    alarms = [
+        {
+            "cluster": a.cluster_id,
+            "facility": a.facility_id,
+            "operator": a.operator_id,
+            "party": a.party_id,
+            "period_start": format_time(day_period(a.first.day).start),
+            "ratio": a.first.ratio,
+            "limit": a.first.limit,
+            "alpha": ALPHA_PER_CLUSTER_YEAR,
+            "flop": a.first.flop,
+            "expected_flop": a.first.expected_flop,
+            "tensor_s": a.first.tensor_s,
+            "chip_windows": a.first.chip_windows,
+            "alarms": a.alarms,
+            "last_period_start": format_time(day_period(a.last).start),
+            "evidence": list(a.first.evidence),
+        }
+        for a in counter_alarms(registry, at)
+    ]
+    return {"counter_alarms": alarms} if alarms else {}
 
 
 def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:

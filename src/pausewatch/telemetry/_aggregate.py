@@ -209,6 +209,12 @@ class DayTotals:
     busy_energy_j: int = 0
     """Energy of the records whose tensor pipes were busy at or above the undeclared-compute
     threshold, whatever run they name: the energy that paid for compute (ADR 0029)."""
+    busy_flop: Mapping[str, int] = field(default_factory=dict)
+    """Operations per precision of those busy records: what the counters say the busy
+    tensor pipes did (docs/adr/0033)."""
+    busy_tensor_ms: int = 0
+    """Milliseconds the tensor pipes of those busy records were active (tensor_active x window,
+    rounded per record): what the chips' activity sensors say they did (docs/adr/0033)."""
 
     def merge(self, other: DayTotals) -> DayTotals:
         """The totals of both sets of records."""
@@ -218,17 +224,26 @@ class DayTotals:
             flop=_sum_flop(self.flop, other.flop),
             unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
             busy_energy_j=self.busy_energy_j + other.busy_energy_j,
+            busy_flop=_sum_flop(self.busy_flop, other.busy_flop),
+            busy_tensor_ms=self.busy_tensor_ms + other.busy_tensor_ms,
         )
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping with sorted keys."""
-        return {
+        """A JSON-ready mapping with sorted keys (``busy_flop`` and ``busy_tensor_ms`` only when
+        some window was busy, so that a day without any reads as it did before they were
+        kept)."""
+        doc: dict[str, Any] = {
             "busy_energy_j": self.busy_energy_j,
             "chip_windows": self.chip_windows,
             "energy_j": self.energy_j,
             "flop": _flop_json(self.flop),
             "unattributed_flop": _flop_json(self.unattributed_flop),
         }
+        if self.busy_flop:
+            doc["busy_flop"] = _flop_json(self.busy_flop)
+        if self.busy_tensor_ms:
+            doc["busy_tensor_ms"] = self.busy_tensor_ms
+        return dict(sorted(doc.items()))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DayTotals:
@@ -239,6 +254,8 @@ class DayTotals:
             flop=_flop_from(data["flop"]),
             unattributed_flop=_flop_from(data["unattributed_flop"]),
             busy_energy_j=int(data.get("busy_energy_j", 0)),
+            busy_flop=_flop_from(data.get("busy_flop", {})),
+            busy_tensor_ms=int(data.get("busy_tensor_ms", 0)),
         )
 
 
@@ -529,7 +546,7 @@ def aggregate(
         day_key = (record.window_end - _INSTANT).date().isoformat()
         day = cluster[7].get(day_key)
         if day is None:
-            day = cluster[7][day_key] = [0, 0, {}, {}, 0]
+            day = cluster[7][day_key] = [0, 0, {}, {}, 0, {}, 0]
         # Kept as references and cut down now and then: signals are built only for the
         # windows the aggregate keeps, so that a record costs an append here (docs/adr/0032).
         pending = cluster[8].get(chip_id)
@@ -552,6 +569,8 @@ def aggregate(
         _add_flop(day[2], flop)
         if record.tensor_active >= undeclared_tensor_active:
             day[4] += day_energy
+            _add_flop(day[5], flop)
+            day[6] += round(record.tensor_active * seconds * 1000)
         if record.run_id is None:
             _add_flop(day[3], flop)
             _add_flop(cluster[4], flop)

@@ -44,7 +44,8 @@ from pausewatch.trial._runner import DETECTION_KINDS, Outcome, play
 
 FIT_SEEDS = range(0, 100_000)
 """Seeds the fitted detectors were fit and calibrated on: the workload classifier of
-docs/adr/0027 is fit on simulated traces of seeds in this range; the balances' alarm limits are
+docs/adr/0027 is fit on simulated traces of seeds in this range, and so is the counters'
+plausibility floor of docs/adr/0033 (seeds 0..39); the balances' alarm limits are
 set from the CUSUM run lengths and the stated false-alarm rate (analytic, no seed), and the
 policy's thresholds are the adopted policy's. A corpus evaluated must lie outside it."""
 

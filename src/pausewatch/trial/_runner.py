@@ -74,6 +74,7 @@ DETECTION_KINDS: tuple[str, ...] = (
     "phase_mismatch",
     "energy_unaccounted",
     "compute_unaccounted",
+    "counters_implausible",
 )
 """The finding kinds that are a detector's verdict of defection (contract C5). The balance
 findings ``energy_unaccounted`` and ``compute_unaccounted`` are counted whenever the policy files
@@ -581,9 +582,13 @@ class _Play:
         counter_ratio: float = 1.0,
         *,
         sign: bool = True,
+        sensor_ratio: float = 1.0,
     ) -> tuple[bytes, float]:
-        """One signed record of ``chip`` doing ``activity`` over [start, end), and its power;
-        without ``sign``, the power alone (a chip that reports nothing still draws it)."""
+        """One signed record of ``chip`` doing ``activity`` over [start, end), and its true
+        power (what the meter sees); without ``sign``, the power alone (a chip that reports
+        nothing still draws it). ``counter_ratio`` scales the FLOP it reports;
+        ``sensor_ratio`` its tensor activity and power (and so its energy) too, as a chip
+        forging every sensor consistently would (``scaled_sensors``)."""
         model = self.catalogue.get(c.chip_model)
         tdp = model.tdp_w if model.tdp_w is not None else FALLBACK_TDP_W
         memory = MEMORY_BYTES.get(model.name, 80 * 10**9)
@@ -625,7 +630,9 @@ class _Play:
             power = tdp * u(0.1, 0.15)
             nvlink = net = 1_000_000
             mem = int(memory * 0.01)
-        power = round(power, 1)
+        true_power = round(power, 1)
+        power = round(power * sensor_ratio, 1)
+        tensor *= sensor_ratio
         chip.energy_j += int(power * secs)
         body: dict[str, Any] = {
             "chip_id": chip.chip_id,
@@ -648,11 +655,11 @@ class _Play:
             "firmware_digest": _FIRMWARE,
         }
         if not sign:
-            return b"", power
+            return b"", true_power
         line = sign_record(body, chip.key)
         chip.seq += 1
         chip.prev = record_hash(line)
-        return line, power
+        return line, true_power
 
     def day(self, day_start: datetime) -> None:
         """Telemetry and meter readings of the day's sampled hours, then the day's events."""
@@ -669,7 +676,7 @@ class _Play:
             mode = self.mode(cluster_id, day_start)
             run_id: str | None = c.run_id if mode == "training" else None
             activity = {"training": "train", "inference": "inference"}.get(mode, "idle")
-            ratio = 1.0
+            ratio = sensors = 1.0
             reports = cluster_id in self.installed
             util = c.utilisation
             burst = 0.0
@@ -682,6 +689,8 @@ class _Play:
                 if kind is DefectionKind.UNDERREPORTED_COUNTERS or kind is DefectionKind.SPLIT_RUN:
                     run_id = _defection_run(d.defection_id, cluster_id)
                     ratio = d.counter_ratio
+                    if d.strategy == "scaled_sensors":
+                        sensors = d.counter_ratio
                 elif kind is DefectionKind.MISTAGGED:
                     run_id = d.decoy_run
                 elif kind is DefectionKind.INFERENCE_SHAPED:
@@ -704,7 +713,16 @@ class _Play:
                     if burst and self.rng.random() < burst:
                         act, act_util = "train", 0.4  # a burst of open training
                     line, power = self.record(
-                        chip, c, start, end, act, run_id, act_util, ratio, sign=reports
+                        chip,
+                        c,
+                        start,
+                        end,
+                        act,
+                        run_id,
+                        act_util,
+                        ratio,
+                        sign=reports,
+                        sensor_ratio=sensors,
                     )
                     facility_power[facility.facility_id] = (
                         facility_power.get(facility.facility_id, 0.0)

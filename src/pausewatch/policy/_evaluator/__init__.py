@@ -12,6 +12,7 @@
 ``_chips``         chip balances, exports, inspections
 ``_tags``          tags against declarations, runs split to stay under a tier
 ``_balances``      daily balances of energy and compute (alarms as findings)
+``_counters``      counters against the chips' own activity sensors (ADR 0033)
 ``_workloads``     windows that claim no training and look like training (ADR 0032)
 ``_phases``        runs whose windows' pattern contradicts their declared phase (ADR 0036)
 ``_conditions``    the pause's lift conditions

@@ -1,0 +1,223 @@
+"""The counters' plausibility (docs/adr/0033): a cluster's FLOP counters against its own chips'
+tensor activity, per UTC day. Pure functions first, then the running service over a SQLite
+file (findings from the log alone), then the honest world's false alarms."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pausewatch.audit import AuditReport, audit_log
+from pausewatch.compute import load_catalogue
+from pausewatch.detect import (
+    ALPHA_PER_CLUSTER_YEAR,
+    counter_ratio,
+    fit_floor,
+    plausibility_limit,
+)
+from pausewatch.errors import DetectionError
+from pausewatch.ledger import LogStore
+from pausewatch.policy import Finding, load_preset, policy_digest, policy_to_json
+from pausewatch.service import LogService, evaluation
+from pausewatch.settings import Settings
+from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simulate_fleet
+from pausewatch.simulate.fleet import Misbehaviour
+from pausewatch.statements import load_key, sign_statement
+from pausewatch.telemetry import UNDECLARED_TENSOR_ACTIVE
+from telemetry.test_ingest import submission, ticking  # type: ignore[import-not-found]
+
+SEED = 3_100_123
+"""Outside the fit seeds (0..99,999) the floor was set on."""
+MODELS = ("H100 SXM", "H200", "A100 SXM", "B200")
+
+
+def _busy_day(lines: Iterable[bytes], model: str) -> tuple[dict[str, float], float]:
+    """FLOP per precision and tensor-active seconds of the busy windows among ``lines``."""
+    flop: dict[str, float] = {}
+    tensor_s = 0.0
+    for line in lines:
+        rec = json.loads(line)["record"]
+        if rec["tensor_active"] < UNDECLARED_TENSOR_ACTIVE:
+            continue
+        start = datetime.fromisoformat(rec["window_start"])
+        end = datetime.fromisoformat(rec["window_end"])
+        tensor_s += rec["tensor_active"] * (end - start).total_seconds()
+        for p, v in rec["flop"].items():
+            flop[p] = flop.get(p, 0.0) + int(v)
+    return flop, tensor_s
+
+
+def _ratio(fleet: Fleet, cluster: str, model: str) -> float:
+    chip = load_catalogue().get(model)
+    lines = [line for line in fleet.lines if f'"chip_id":"{cluster}/' in line.decode()]
+    flop, tensor_s = _busy_day(lines, model)
+    peaks = {p.value: v for p, v in chip.peak_flops.items()}
+    return counter_ratio(flop, tensor_s, peaks, chip.best_peak)
+
+
+def _training_fleet(seed: int, model: str, bad: Misbehaviour | None = None) -> Fleet:
+    spec = ClusterSpec("c1", "lab", model, 4, Workload.TRAINING)
+    return simulate_fleet(
+        (spec,), windows=24, window_s=3600, seed=seed, misbehaviour=bad or Misbehaviour()
+    )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_an_honest_training_day_is_above_the_limit(model: str) -> None:
+    """The busy windows of an honest training cluster count at least the limit's share of
+    their chips' peak over their tensor-active time, on every chip model."""
+    assert _ratio(_training_fleet(SEED, model), "c1", model) > plausibility_limit()
+
+
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.5])
+def test_counters_scaled_down_fall_below_the_limit(share: float) -> None:
+    """Counters that report half of the work or less, with tensor activity and power true,
+    fall below the limit."""
+    bad = Misbehaviour(underreporting_clusters=frozenset({"c1"}), counter_ratio=share)
+    assert _ratio(_training_fleet(SEED, "H100 SXM", bad), "c1", "H100 SXM") < plausibility_limit()
+
+
+def test_the_ratio_weighs_each_precision_by_its_own_peak() -> None:
+    """FLOP counted in two precisions are each divided by their own dense peak; a precision the
+    chips have no peak in is divided by their best peak; no tensor time gives 0."""
+    peaks = {"bf16": 1e15, "fp8": 2e15}
+    assert counter_ratio({"bf16": 3e17, "fp8": 6e17}, 1000.0, peaks, 2e15) == pytest.approx(0.6)
+    assert counter_ratio({"int4": 4e17}, 1000.0, peaks, 2e15) == pytest.approx(0.2)
+    assert counter_ratio({"bf16": 1e17}, 0.0, peaks, 2e15) == 0.0
+
+
+def test_the_limit_falls_as_the_false_alarm_rate_is_made_smaller() -> None:
+    """A smaller false-alarm probability per cluster-year sets a lower limit, below the fitted
+    honest mean."""
+    loose, strict = plausibility_limit(0.05), plausibility_limit(0.0005)
+    assert strict < plausibility_limit(ALPHA_PER_CLUSTER_YEAR) < loose
+    assert loose < math.exp(-0.5148)
+
+
+def test_the_floor_is_fitted_on_logarithms_and_needs_two_ratios() -> None:
+    """fit_floor gives the mean and sample deviation of the ratios' logarithms, and refuses
+    fewer than two."""
+    mean, sigma = fit_floor([math.e, math.e**3])
+    assert (mean, sigma) == (pytest.approx(2.0), pytest.approx(math.sqrt(2)))
+    with pytest.raises(DetectionError, match="at least two"):
+        fit_floor([0.6])
+
+
+def _serve(data_dir: Path, fleet: Fleet) -> tuple[list[Finding], AuditReport]:
+    """The findings of a service that holds ``fleet``'s world and telemetry, uploaded once the
+    fleet's day has closed; then again after a restart on the same files; and the audit of its
+    log (which folds the log itself)."""
+    settings = Settings(data_dir=data_dir, batch_latency_ms=1)
+    at = fleet.end + timedelta(hours=7)
+    svc = LogService(settings, clock=ticking(at - timedelta(minutes=5))).start()
+    try:
+        secretariat = load_key(settings.keys_dir, "secretariat")
+        policy = load_preset("miri-2025")
+        body = {
+            "policy": policy_to_json(policy),
+            "digest": policy_digest(policy),
+            "effective_at": "2026-01-01T00:00:00Z",
+        }
+        svc.submit(sign_statement("policy.adopt/v1", body, secretariat)).result(30)
+        world = fleet_world(fleet, secretariat)
+        for stage in world.stages:
+            for future in [svc.submit(s) for s in stage]:
+                future.result(60)
+        data = fleet.jsonl()
+        svc.ingest_telemetry(data, submission(data, world.operators["lab"]))
+        found = list(evaluation(svc.state, at).findings)
+        report, _ = audit_log(
+            LogStore(svc.engine).entries(),
+            [],
+            svc.log.verifier,
+            secretariat=secretariat.signer_id,
+        )
+    finally:
+        svc.close()
+    again = LogService(settings, clock=ticking(at)).start()
+    try:
+        assert list(evaluation(again.state, at).findings) == found
+    finally:
+        again.close()
+    return found, report
+
+
+def _implausible(found: list[Finding]) -> list[Finding]:
+    return [f for f in found if f.kind.value == "counters_implausible"]
+
+
+def test_the_service_files_counters_implausible_from_the_log_alone(tmp_path: Path) -> None:
+    """A declared cluster whose counters report a quarter of the work is named by
+    counters_implausible (serious, asking for an inspection) with its day, ratio, limit and
+    alpha; its honest neighbour is not; the audit recomputes both days from the log alone."""
+    specs = (
+        ClusterSpec("c1", "lab", "H100 SXM", 4, Workload.TRAINING),
+        ClusterSpec("c2", "lab", "H100 SXM", 4, Workload.TRAINING),
+    )
+    bad = Misbehaviour(underreporting_clusters=frozenset({"c1"}), counter_ratio=0.25)
+    fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=SEED, misbehaviour=bad)
+    findings, report = _serve(tmp_path, fleet)
+    found = _implausible(findings)
+    assert [f.subject for f in found] == ["cluster:c1"]
+    f = found[0]
+    figures = dict(f.figures)
+    assert f.severity.value == "serious"
+    assert f.action is not None
+    assert f.action.value == "inspection"
+    assert figures["period_start"] == "2026-11-27"
+    assert figures["alpha"] == ALPHA_PER_CLUSTER_YEAR
+    assert figures["limit"] == pytest.approx(plausibility_limit())
+    assert 0.1 < float(figures["ratio"]) < 0.2  # a quarter of an honest ~0.59
+    assert float(figures["expected_flop"]) > float(figures["flop"])
+    assert f.evidence
+    assert all(e.startswith("log:") for e in f.evidence)
+    assert report.ok, report.problems
+    assert (report.counter_days_recomputed, report.counter_alarms) == (2, 1)
+    assert report.to_json()["counter_alarms"] == 1
+
+
+def test_the_service_files_nothing_for_honest_counters(tmp_path: Path) -> None:
+    """Honest training, serving and idle clusters give no counters_implausible."""
+    specs = (
+        ClusterSpec("c1", "lab", "B200", 4, Workload.TRAINING),
+        ClusterSpec("c2", "lab", "H200", 4, Workload.INFERENCE),
+        ClusterSpec("c3", "lab", "A100 SXM", 2, Workload.IDLE),
+    )
+    fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=SEED)
+    findings, report = _serve(tmp_path, fleet)
+    assert _implausible(findings) == []
+    assert (report.counter_days_recomputed, report.counter_alarms) == (1, 0)
+
+
+@pytest.mark.slow
+def test_honest_cluster_days_false_alarm_within_the_stated_rate() -> None:
+    """Over 2,000 honest simulated cluster-days (seeds outside the fit range; mixed models and
+    workloads), the test alarms on none: at the stated 0.005 per cluster-year, even one alarm
+    would be a rate about 100 times too high."""
+    limit = plausibility_limit()
+    catalogue = load_catalogue()
+    days = alarms = 0
+    for seed in range(SEED, SEED + 500):
+        rng = random.Random(seed)
+        specs = [
+            ClusterSpec(f"c{n}", "lab", rng.choice(MODELS), 2, rng.choice(list(Workload)))
+            for n in range(4)
+        ]
+        fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=seed)
+        for spec in specs:
+            chip = catalogue.get(spec.model)
+            lines = [x for x in fleet.lines if f'"chip_id":"{spec.cluster_id}/' in x.decode()]
+            flop, tensor_s = _busy_day(lines, spec.model)
+            days += 1
+            if tensor_s < 60:
+                continue
+            peaks = {p.value: v for p, v in chip.peak_flops.items()}
+            alarms += counter_ratio(flop, tensor_s, peaks, chip.best_peak) < limit
+    assert days == 2000
+    assert alarms == 0
