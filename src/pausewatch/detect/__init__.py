@@ -128,6 +128,13 @@ from pausewatch.detect._published import (
     evaluation_body,
     report_digest,
 )
+from pausewatch.detect._rollup import (
+    RollupAlarm,
+    RollupBalances,
+    Rollups,
+    rolled_up,
+    rollup_balances,
+)
 from pausewatch.detect._sampling import (
     SamplingPlan,
     approximate_sample_size,
@@ -228,6 +235,9 @@ __all__ = [
     "OnSiteReading",
     "Period",
     "Quantity",
+    "RollupAlarm",
+    "RollupBalances",
+    "Rollups",
     "RunLength",
     "SamplingPlan",
     "SealState",
@@ -281,6 +291,8 @@ __all__ = [
     "records_of",
     "report_digest",
     "roll_up",
+    "rolled_up",
+    "rollup_balances",
     "sample_size",
     "series_tested",
     "simulated_traces",

@@ -257,11 +257,22 @@ def as_quantity(x: Amount) -> Quantity:
 
 
 def sum_of(amounts: Iterable[Amount]) -> Quantity:
-    """The sum of several amounts with their loadings (zero for none)."""
-    total = Quantity.exact(0.0)
+    """The sum of several amounts with their loadings (zero for none).
+
+    One pass, one result: the same figures as adding them one by one, in time linear in the
+    loadings (a roll-up sums many facilities' balances, each with many loadings).
+    """
+    value = 0.0
+    random: dict[Hashable, float] = {}
+    systematic: dict[Hashable, float] = {}
     for x in amounts:
-        total = total + as_quantity(x)
-    return total
+        q = as_quantity(x)
+        value += q.value
+        for key, load in q.random.items():
+            random[key] = random.get(key, 0.0) + load
+        for key, load in q.systematic.items():
+            systematic[key] = systematic.get(key, 0.0) + load
+    return Quantity(value, random, systematic)
 
 
 @dataclass(frozen=True, slots=True)

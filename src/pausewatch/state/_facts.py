@@ -45,10 +45,12 @@ from pausewatch.detect import (
     ALPHA_PER_TEST,
     ClusterVerdict,
     DeclaredWorkload,
+    Level,
     chip_accounts,
     classify_cluster,
     dark_draw,
     facility_balances,
+    rollup_balances,
 )
 from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.errors import Error
@@ -542,8 +544,9 @@ def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
 
 
 def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
-    """The alarms of the facilities' daily balances over the days closed at ``at``: the first
-    of each test on each series, as facts (docs/adr/0029)."""
+    """The alarms of the facilities' daily balances over the days closed at ``at``, and of
+    their roll-ups per operator and party: the first of each test on each series, as facts
+    (docs/adr/0029, docs/adr/0035)."""
     alarms = [
         {
             "facility": a.facility_id,
@@ -565,6 +568,27 @@ def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
         for f in facility_balances(registry, at)
         for a in f.alarms()
     ]
+    alarms.extend(
+        {
+            "scope": a.level.value,
+            "operator": a.subject if a.level is Level.OPERATOR else None,
+            "party": a.party_id,
+            "facilities": list(a.facilities),
+            "balance": a.balance.value,
+            "test": a.test,
+            "period_start": format_time(a.point.start),
+            "value": a.point.value,
+            "sigma": a.point.sigma,
+            "unit": "J" if a.balance.value == "energy" else "FLOP",
+            "statistic": a.statistic,
+            "limit": a.limit,
+            "alpha": ALPHA_PER_TEST,
+            "alarms": a.alarms,
+            "last_period_start": format_time(a.last),
+            "evidence": list(a.point.evidence),
+        }
+        for a in rollup_balances(registry, at).alarms()
+    )
     return {"balance_alarms": alarms} if alarms else {}
 
 
