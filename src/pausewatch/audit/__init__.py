@@ -129,6 +129,11 @@ class AuditReport:
     time (docs/adr/0029)."""
     balance_alarms: int = 0
     """Days among them on which a test alarmed."""
+    rollups_recomputed: int = 0
+    """Daily balances of operators and parties (their facilities' summed) recomputed and
+    tested from the same fold (docs/adr/0035)."""
+    rollup_alarms: int = 0
+    """Days among them on which a test alarmed."""
 
     @property
     def anchored(self) -> bool:
@@ -169,6 +174,8 @@ class AuditReport:
             "view_rows_compared": self.view_rows_compared,
             "balances_recomputed": self.balances_recomputed,
             "balance_alarms": self.balance_alarms,
+            "rollups_recomputed": self.rollups_recomputed,
+            "rollup_alarms": self.rollup_alarms,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -177,11 +184,13 @@ class AuditReport:
 
 
 def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> None:
-    """Every facility's daily balances and their tests, from the audit's own fold."""
-    from pausewatch.detect import facility_balances
+    """Every facility's daily balances and their tests, and their roll-ups per operator and
+    party, from the audit's own fold."""
+    from pausewatch.detect import facility_balances, rolled_up
 
     try:
         found = facility_balances(fold, at)
+        rollups = rolled_up(found)
     except Error as exc:
         report.problem(f"daily balances: {exc}")
         return
@@ -189,6 +198,10 @@ def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> No
         for points in facility.series.values():
             report.balances_recomputed += len(points)
             report.balance_alarms += sum(1 for p in points if p.alarm is not None)
+    for rollup in (*rollups.operators, *rollups.parties):
+        for points in rollup.series.values():
+            report.rollups_recomputed += len(points)
+            report.rollup_alarms += sum(1 for p in points if p.alarm is not None)
 
 
 def check_entry(
