@@ -286,3 +286,14 @@ def test_the_audit_recomputes_the_roll_ups(
     assert report.rollups_recomputed >= 2
     assert report.rollup_alarms >= 2
     assert report.to_json()["rollup_alarms"] == report.rollup_alarms
+
+
+def test_the_openapi_document_describes_the_roll_ups(
+    opened: tuple[LogService, TestClient, Clock],
+) -> None:
+    """The OpenAPI description of GET /v1/detect/balances names the operators' and parties'
+    roll-ups and their false-alarm rates (contract C8)."""
+    _, client, _ = opened
+    path = client.get("/openapi.json").json()["paths"]["/v1/detect/balances"]["get"]
+    for word in ("`operators`", "`parties`", "`false_alarms_per_operator_year`", "`excluded`"):
+        assert word in path["description"]
