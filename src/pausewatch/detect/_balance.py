@@ -358,7 +358,11 @@ class Balance:
     @property
     def quantity(self) -> Quantity:
         """``measured - accounted`` with its loadings."""
-        return self.measured - self.accounted
+        a = self.accounted
+        if a.value == 0 and not a.random and not a.systematic:
+            # A net balance (nothing accounted): the difference would be a copy of measured.
+            return self.measured
+        return self.measured - a
 
     @property
     def value(self) -> float:

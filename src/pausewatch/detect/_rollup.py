@@ -33,7 +33,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from pausewatch.detect._balance import Balance, BalanceKind, Level, Quantity, roll_up
+from pausewatch.detect._balance import Balance, BalanceKind, Level, Quantity
 from pausewatch.detect._daily import (
     DAY_CLOSES_AFTER,
     SERIES,
@@ -44,6 +44,8 @@ from pausewatch.detect._daily import (
     series_tested,
 )
 from pausewatch.registry import Registry
+
+_ZERO = Quantity.exact(0.0)
 
 SCOPES: tuple[Level, ...] = (Level.OPERATOR, Level.PARTY)
 """The levels the facilities' balances are rolled up to."""
@@ -144,14 +146,16 @@ class RollupBalances:
         }
 
 
-def _shared_keys(facilities: Iterable[FacilityBalances]) -> frozenset[Hashable]:
-    """The random error keys that two or more of the facilities' tested days carry."""
+def _shared_keys(facilities: Iterable[FacilityBalances], kind: BalanceKind) -> frozenset[Hashable]:
+    """The random error keys that two or more of the facilities' tested days of series
+    ``kind`` carry (each series is tested on its own: a key another series shares does not
+    correlate two days of this one)."""
     seen: set[Hashable] = set()
     shared: set[Hashable] = set()
     for f in facilities:
-        for days in f.inputs.values():
+        for days in (f.inputs.get(kind, ()),):
             for b in days:
-                for key in b.measured.random:
+                for key in b.quantity.random:
                     if key in seen:
                         shared.add(key)
                     else:
@@ -159,31 +163,58 @@ def _shared_keys(facilities: Iterable[FacilityBalances]) -> frozenset[Hashable]:
     return frozenset(shared)
 
 
-def _compact(b: Balance, shared: frozenset[Hashable]) -> Balance:
-    """A facility's net day with its random errors that no other day carries folded into one
-    (the root of their squares): they covary with nothing, so the roll-up's covariance is the
-    same, and its sums carry a few loadings per facility-day rather than every reading's."""
-    own = [load for key, load in b.measured.random.items() if key not in shared]
-    random: dict[Hashable, float] = {
-        key: load for key, load in b.measured.random.items() if key in shared
-    }
-    if own:
-        random[("day", b.subject, b.kind.value, b.period.start)] = math.sqrt(
-            math.fsum(x * x for x in own)
-        )
-    q = Quantity(b.measured.value, random, b.measured.systematic)
-    return Balance(b.level, b.subject, b.kind, b.period, q, b.accounted, b.evidence)
+def summed_days(
+    level: Level,
+    subject: str,
+    series: Iterable[Sequence[Balance]],
+    shared: frozenset[Hashable] | None = None,
+) -> list[Balance]:
+    """The facilities' series of one kind summed day by day (oldest first): each day what
+    :func:`~pausewatch.detect._balance.roll_up` of the facilities' balances of that day gives
+    (a facility with no balance that day adds nothing), as a net balance (accounted zero).
 
-
-def summed_days(level: Level, subject: str, series: Iterable[Sequence[Balance]]) -> list[Balance]:
-    """The facilities' series of one kind summed day by day (oldest first): each day the
-    :func:`~pausewatch.detect._balance.roll_up` of the facilities' balances of that day (a
-    facility with no balance that day adds nothing)."""
+    Loadings add: random in quadrature, a key two balances share linearly (counted once). With
+    ``shared`` (the random keys more than one balance carries), a balance's other random
+    errors covary with nothing, so they are folded into one loading per balance (the root of
+    their squares) before summing: the covariance of the sums is the same, and each sum holds
+    a few loadings per facility rather than one per meter reading.
+    """
     by_day: dict[datetime, list[Balance]] = {}
     for balances in series:
         for b in balances:
             by_day.setdefault(b.period.start, []).append(b)
-    return [roll_up(level, subject, by_day[day]) for day in sorted(by_day)]
+    out: list[Balance] = []
+    for day in sorted(by_day):
+        group = by_day[day]
+        value = 0.0
+        random: dict[Hashable, float] = {}
+        systematic: dict[Hashable, float] = {}
+        for b in group:
+            q = b.quantity
+            value += q.value
+            own = 0.0
+            for key, load in q.random.items():
+                if shared is None or key in shared:
+                    random[key] = random.get(key, 0.0) + load
+                else:
+                    own += load * load
+            if own:
+                random[("day", b.subject, b.kind.value, day)] = math.sqrt(own)
+            for key, load in q.systematic.items():
+                systematic[key] = systematic.get(key, 0.0) + load
+        first = group[0]
+        out.append(
+            Balance(
+                level,
+                subject,
+                first.kind,
+                first.period,
+                Quantity(value, random, systematic),
+                _ZERO,
+                tuple(dict.fromkeys(e for b in group for e in b.evidence)),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +230,7 @@ def _sums(
     level: Level,
     subject: str,
     members: Sequence[FacilityBalances],
-    compact: Mapping[str, Mapping[BalanceKind, Sequence[Balance]]],
+    shared: Mapping[BalanceKind, frozenset[Hashable]],
     parts: Sequence[_Sums] = (),
 ) -> _Sums:
     """The facilities each series sums and their days summed; a party's days are summed from
@@ -211,12 +242,12 @@ def _sums(
         tested = [f for f in members if f.inputs.get(kind)]
         included[kind] = tuple(f for f in tested if not f.alarmed(kind))
         excluded[kind] = tuple(f for f in tested if f.alarmed(kind))
-        source = (
-            [p.days[kind] for p in parts]
-            if parts
-            else [compact[f.facility_id][kind] for f in included[kind]]
-        )
-        days[kind] = summed_days(level, subject, source)
+        if parts:
+            days[kind] = summed_days(level, subject, [p.days[kind] for p in parts])
+        else:
+            days[kind] = summed_days(
+                level, subject, [f.inputs[kind] for f in included[kind]], shared[kind]
+            )
     return _Sums(included, excluded, days)
 
 
@@ -273,12 +304,8 @@ def rolled_up(facilities: Sequence[FacilityBalances]) -> Rollups:
             party_of[f.operator_id] = f.party_id
         if f.party_id is not None:
             by_party.setdefault(f.party_id, []).append(f)
-    shared = _shared_keys(facilities)
-    compact = {
-        f.facility_id: {k: [_compact(b, shared) for b in days] for k, days in f.inputs.items()}
-        for f in facilities
-    }
-    sums = {o: _sums(Level.OPERATOR, o, members, compact) for o, members in by_operator.items()}
+    shared = {kind: _shared_keys(facilities, kind) for kind in SERIES}
+    sums = {o: _sums(Level.OPERATOR, o, members, shared) for o, members in by_operator.items()}
     operators = tuple(
         _tested(Level.OPERATOR, o, party_of[o], members, sums[o])
         for o, members in sorted(by_operator.items())
@@ -291,7 +318,7 @@ def rolled_up(facilities: Sequence[FacilityBalances]) -> Rollups:
         whole = all(f.operator_id is not None for f in members)
         parts = [sums[o] for o in ops] if whole else []
         parties.append(
-            _tested(Level.PARTY, p, p, members, _sums(Level.PARTY, p, members, compact, parts))
+            _tested(Level.PARTY, p, p, members, _sums(Level.PARTY, p, members, shared, parts))
         )
     return Rollups(operators, tuple(parties))
 
