@@ -171,3 +171,41 @@ def test_a_shared_source_persists_in_the_roll_up_series() -> None:
     (op,) = rolled_up(facilities).operators
     assert len(op.series[ENERGY]) == DAYS
     assert op.alarms() == ()
+
+
+def test_folding_unshared_random_errors_leaves_the_residuals_unchanged() -> None:
+    """Summing days with the random errors only one day carries folded into one loading gives
+    the same SITMUF residuals and sigmas as roll_up of the full balances, readings that
+    straddle midnight (one key on two days) and shared sources included."""
+    from pausewatch.detect._balance import roll_up
+    from pausewatch.detect._sitmuf import standardised
+
+    rng = random.Random(12)
+    series = []
+    for f in range(4):
+        days = []
+        for d in range(15):
+            loads = {("reading", f, d, r): rng.uniform(0.1, 1.0) for r in range(5)}
+            loads[("straddle", f, d)] = 0.4
+            if d:
+                loads[("straddle", f, d - 1)] = 0.3
+            days.append(
+                Balance(
+                    Level.FACILITY,
+                    f"f{f}",
+                    ENERGY,
+                    day_period(DAY0 + timedelta(days=d)),
+                    Quantity(rng.gauss(0, 2), loads, {f"meter:{f}": 0.5, "lab": 0.2}),
+                    Quantity.exact(0.0),
+                )
+            )
+        series.append(days)
+    shared = frozenset(
+        k for days in series for b in days for k in b.measured.random if k[0] == "straddle"
+    )
+    folded = summed_days(Level.OPERATOR, "op", series, shared)
+    full = [roll_up(Level.OPERATOR, "op", [s[d] for s in series]) for d in range(15)]
+    assert max(len(b.quantity.random) for b in folded) < min(len(b.quantity.random) for b in full)
+    got, want = standardised(folded), standardised(full)
+    assert got[0] == pytest.approx(want[0], rel=1e-9)
+    assert got[1] == pytest.approx(want[1], rel=1e-9)
