@@ -153,13 +153,12 @@ def _shared_keys(facilities: Iterable[FacilityBalances], kind: BalanceKind) -> f
     seen: set[Hashable] = set()
     shared: set[Hashable] = set()
     for f in facilities:
-        for days in (f.inputs.get(kind, ()),):
-            for b in days:
-                for key in b.quantity.random:
-                    if key in seen:
-                        shared.add(key)
-                    else:
-                        seen.add(key)
+        for b in f.inputs.get(kind, ()):
+            for key in b.quantity.random:
+                if key in seen:
+                    shared.add(key)
+                else:
+                    seen.add(key)
     return frozenset(shared)
 
 
