@@ -275,6 +275,27 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
             "evidence": ["log:t0"],
         }
     ]
+    # Roll-ups (docs/adr/0035): an operator's facilities summed, each under its own limit.
+    data["balance_alarms"].append(
+        {
+            "scope": "operator",
+            "operator": "op-000",
+            "party": "party-bench",
+            "facilities": ["facility-thin-1", "facility-thin-2"],
+            "balance": "energy",
+            "test": "cusum",
+            "period_start": policy_eval.iso(day),
+            "value": 3.1e10,
+            "sigma": 1.2e10,
+            "unit": "J",
+            "statistic": 9.8,
+            "limit": 9.34,
+            "alpha": 0.005,
+            "alarms": 2,
+            "last_period_start": policy_eval.iso(day + timedelta(days=1)),
+            "evidence": ["log:t1", "log:t2"],
+        }
+    )
 
 
 def bench_facts(name: str) -> Facts:

@@ -150,3 +150,150 @@ def test_the_audit_recomputes_the_balances_from_the_log_alone(
     assert report.balances_recomputed >= 4
     assert report.balance_alarms >= 1
     assert report.to_json()["balances_recomputed"] == report.balances_recomputed
+
+
+ROLLUP_FACILITIES = {"f2": "operator", "f3": "operator", "f4": "operator-b"}
+"""Facilities the roll-up test registers, with the role whose key registers them: f2 and f3
+of operator lab, f4 of operator lab-b, all of party us."""
+
+
+def thin_shortfall(world: World, client: TestClient, days: int = 2) -> None:
+    """Facilities f2, f3 (lab) and f4 (lab-b), each metered by a meter stated at 30% random
+    error reading 1 kW with no chip reporting for ``days`` days: each day is 3.3 sigma short
+    at each facility (under its limits), more at the operator's and party's sums."""
+    from pausewatch.statements import KeyPair
+
+    def submit(kind: str, body: dict[str, Any], key: Any) -> None:
+        statement = sign_statement(kind, body, key)
+        resp = client.post("/v1/statements", json=statement.to_json())
+        assert resp.status_code == 201, resp.text
+
+    end = datetime.combine(world.now.date(), datetime.min.time(), tzinfo=world.now.tzinfo)
+    start = end - timedelta(days=days)
+    for fid, role in ROLLUP_FACILITIES.items():
+        operator = "lab" if role == "operator" else "lab-b"
+        meter, meter_key = f"m-{fid}", KeyPair.generate(f"m-{fid}")
+        submit(
+            "facility.register/v1",
+            {
+                "facility_id": fid,
+                "operator_id": operator,
+                "name": fid.upper(),
+                "location": {"country": "US"},
+                "power_capacity_mw": 1.0,
+            },
+            world.keys[role],
+        )
+        submit(
+            "meter.certify/v1",
+            {
+                "meter_id": meter,
+                "model": "Acme 9000",
+                "serial": f"SN-{meter}",
+                "key": meter_key.signer_id,
+                "random_sigma": 0.3,
+                "systematic_sigma": 0.0,
+            },
+            world.keys["secretariat"],
+        )
+        submit("meter.install/v1", {"meter_id": meter, "facility_id": fid}, world.keys[role])
+        previous: dict[str, Any] | None = None
+        for d in range(days + 1):
+            previous = next_reading(
+                meter,
+                previous,
+                start + timedelta(days=d - 1),
+                start + timedelta(days=d),
+                8.64e7 * d,
+            )
+            submit("meter.reading/v1", previous, meter_key)
+
+
+def test_a_thin_shortfall_alarms_the_operator_and_party_roll_ups_over_http(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """Three facilities each short under its own limits: GET /v1/detect/balances lists the
+    operators and parties with contract C8's keys, lab's sum (f2, f3) and party us's sum (f2,
+    f3, f4) alarm the one-shot test on the first day, no facility alarms, the policy files
+    energy_unaccounted on operator:lab and party:us with figure scope, and /metrics has their
+    roll-up gauges beside the facility ones."""
+    _, client, clock = opened
+    thin_shortfall(world, client)
+    clock.advance(timedelta(hours=12))
+    got = client.get("/v1/detect/balances").json()
+    assert got["false_alarms_per_operator_year"] == got["false_alarms_per_party_year"] == 0.03
+    for fac in got["facilities"]:
+        assert all(p["alarm"] is None for days in fac["balances"].values() for p in days)
+    operators = {o["operator_id"]: o for o in got["operators"]}
+    lab = operators["lab"]
+    assert {"operator_id", "party_id", "facilities", "balances"} <= set(lab)
+    assert lab["party_id"] == "us"
+    assert set(lab["facilities"]) == {"f1", "f2", "f3"}
+    assert lab["included"]["energy"] == ["f2", "f3"]
+    energy = lab["balances"]["energy"]
+    assert len(energy) == 2
+    assert all(set(p) >= POINT for p in energy)
+    assert energy[0]["alarm"] == "one_shot"
+    assert energy[0]["value"] == pytest.approx(2 * 8.64e7)
+    assert energy[0]["sigma"] == pytest.approx(8.64e7 * 0.3 * 2**0.5)
+    assert operators["lab-b"]["balances"]["energy"] == []
+    (party,) = got["parties"]
+    assert party["party_id"] == "us"
+    assert party["included"]["energy"] == ["f2", "f3", "f4"]
+    assert party["balances"]["energy"][0]["alarm"] == "one_shot"
+
+    narrowed = client.get("/v1/detect/balances", params={"facility": "f4"}).json()
+    assert [o["operator_id"] for o in narrowed["operators"]] == ["lab-b"]
+    assert [p["party_id"] for p in narrowed["parties"]] == ["us"]
+
+    findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
+    energy_findings = [f for f in findings if f["kind"] == "energy_unaccounted"]
+    subjects = {f["subject"]: f for f in energy_findings}
+    assert {"operator:lab", "party:us"} <= set(subjects)
+    assert not any(s.startswith("facility:") for s in subjects)
+    assert subjects["operator:lab"]["figures"]["scope"] == "operator"
+    assert subjects["party:us"]["figures"]["scope"] == "party"
+    assert subjects["operator:lab"]["action"] == "inspection"
+
+    families = {m.name: m for m in text_string_to_metric_families(client.get("/metrics").text)}
+    rolled = {
+        (s.labels["scope"], s.labels["subject"], s.labels["balance"]): s.value
+        for s in families["pausewatch_rollup_balance_alarms"].samples
+    }
+    assert rolled[("operator", "lab", "energy")] >= 1
+    assert rolled[("party", "us", "energy")] >= 1
+    assert "pausewatch_balance_alarms" in families
+
+
+def test_the_audit_recomputes_the_roll_ups(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """An audit that folds the log itself recomputes the operators' and parties' summed days
+    and their alarms beside the facilities'."""
+    from pausewatch.audit import audit_log
+    from pausewatch.ledger import LogStore
+
+    service, client, clock = opened
+    thin_shortfall(world, client)
+    clock.advance(timedelta(hours=12))
+    report, _ = audit_log(
+        LogStore(service.engine).entries(),
+        [],
+        service.log.verifier,
+        secretariat=world.keys["secretariat"].signer_id,
+    )
+    assert report.ok, report.problems
+    assert report.rollups_recomputed >= 2
+    assert report.rollup_alarms >= 2
+    assert report.to_json()["rollup_alarms"] == report.rollup_alarms
+
+
+def test_the_openapi_document_describes_the_roll_ups(
+    opened: tuple[LogService, TestClient, Clock],
+) -> None:
+    """The OpenAPI description of GET /v1/detect/balances names the operators' and parties'
+    roll-ups and their false-alarm rates (contract C8)."""
+    _, client, _ = opened
+    path = client.get("/openapi.json").json()["paths"]["/v1/detect/balances"]["get"]
+    for word in ("`operators`", "`parties`", "`false_alarms_per_operator_year`", "`excluded`"):
+        assert word in path["description"]

@@ -98,3 +98,102 @@ def test_detect_balances_shows_a_metered_facilitys_days(tmp_path: Path, start_lo
     gone = run_cli("detect", "balances", "--url", "http://127.0.0.1:9")
     assert gone.returncode == 1
     assert len(gone.stderr.strip().splitlines()) == 1
+
+
+def test_detect_balances_shows_the_operator_and_party_roll_ups(
+    tmp_path: Path, start_log: Any
+) -> None:
+    """Three facilities of two operators of one party, each metered at 30% random error while
+    no chip reports, are each under their limits; the table lists lab's and us's summed energy
+    with their alarms, and --json keeps every key of the facility report and adds
+    operators and parties (contract C8)."""
+    data_dir = tmp_path / "log"
+    server = start_log(data_dir)
+    names = ("party", "lab", "lab-b", "m-f1", "m-f2", "m-f3")
+    keys = {
+        "secretariat": load_key(data_dir / "keys", "secretariat"),
+        **{n: KeyPair.generate(n) for n in names},
+    }
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        (
+            "party.register/v1",
+            {"party_id": "us", "name": "US", "key": keys["party"].signer_id},
+            "secretariat",
+        ),
+    ]
+    for operator in ("lab", "lab-b"):
+        steps.append(
+            (
+                "operator.register/v1",
+                {
+                    "operator_id": operator,
+                    "party_id": "us",
+                    "name": operator,
+                    "key": keys[operator].signer_id,
+                },
+                "party",
+            )
+        )
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=3)
+    for fid, operator in (("f1", "lab"), ("f2", "lab"), ("f3", "lab-b")):
+        meter = f"m-{fid}"
+        steps += [
+            (
+                "facility.register/v1",
+                {
+                    "facility_id": fid,
+                    "operator_id": operator,
+                    "name": fid,
+                    "location": {"country": "US"},
+                    "power_capacity_mw": 1.0,
+                },
+                operator,
+            ),
+            (
+                "meter.certify/v1",
+                {
+                    "meter_id": meter,
+                    "model": "Acme 9000",
+                    "serial": f"SN-{meter}",
+                    "key": keys[meter].signer_id,
+                    "random_sigma": 0.3,
+                    "systematic_sigma": 0.0,
+                },
+                "secretariat",
+            ),
+            ("meter.install/v1", {"meter_id": meter, "facility_id": fid}, operator),
+        ]
+        previous: dict[str, Any] | None = None
+        for d in range(3):
+            previous = next_reading(
+                meter,
+                previous,
+                start + timedelta(days=d - 1),
+                start + timedelta(days=d),
+                8.64e7 * d,
+            )
+            steps.append(("meter.reading/v1", previous, meter))
+    with PausewatchClient(server.url) as client:
+        for kind, body, signer in steps:
+            client.submit(sign_statement(kind, body, keys[signer]))
+
+    done = run_cli("detect", "balances", "--url", server.url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    (lab,) = [line for line in lines if line.split()[:3] == ["operator", "lab", "energy"]]
+    assert lab.split()[3:5] == ["2", "2"]  # two facilities summed, two days
+    (party,) = [line for line in lines if line.split()[:3] == ["party", "us", "energy"]]
+    assert party.split()[3] == "3"
+    assert any(line.startswith("alarm: operator lab energy") for line in lines)
+    assert any(line.startswith("alarm: party us energy") for line in lines)
+    assert not any(line.startswith("alarm: f") for line in lines)
+
+    done = run_cli("detect", "balances", "--url", server.url, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"period", "false_alarms_per_facility_year", "facilities"} <= set(report)
+    assert [o["operator_id"] for o in report["operators"]] == ["lab", "lab-b"]
+    (us,) = report["parties"]
+    assert us["included"]["energy"] == ["f1", "f2", "f3"]
+    assert us["balances"]["energy"][0]["alarm"] == "one_shot"

@@ -86,3 +86,52 @@ def test_compute_alarms_name_their_basis() -> None:
     assert sorted(dict(f.figures)["basis"] for f in fs) == ["counters", "meter"]
     assert any("Page's CUSUM" in f.explanation for f in fs)
     assert not found(FindingKind.ENERGY_UNACCOUNTED, alarm(balance="compute_counters", unit="FLOP"))
+
+
+def test_a_facility_alarm_has_scope_facility() -> None:
+    """A facility's balance alarm states scope "facility" among its figures (contract C8)."""
+    (f,) = found(FindingKind.ENERGY_UNACCOUNTED, alarm())
+    assert dict(f.figures)["scope"] == "facility"
+
+
+def test_operator_and_party_roll_up_alarms_name_their_subject_and_scope() -> None:
+    """A roll-up's alarm is a finding on operator:<id> or party:<id> with figure scope, an
+    explanation naming the facilities it sums and its false-alarm rate per operator- or
+    party-year (contract C8, docs/adr/0035)."""
+    fs = found(
+        FindingKind.COMPUTE_UNACCOUNTED,
+        alarm(
+            scope="operator",
+            facility=None,
+            facilities=["f1", "f2"],
+            balance="compute_energy",
+            unit="FLOP",
+        ),
+        alarm(
+            scope="party",
+            facility=None,
+            operator=None,
+            facilities=["f1", "f3"],
+            unit="FLOP",
+            balance="compute_counters",
+        ),
+    )
+    by_subject = {f.subject: f for f in fs}
+    assert set(by_subject) == {"operator:lab", "party:us"}
+    op = by_subject["operator:lab"]
+    assert dict(op.figures)["scope"] == "operator"
+    assert (op.severity, op.action) == (Severity.SERIOUS, Action.INSPECTION)
+    assert "f1, f2" in op.explanation
+    assert "0.005 per operator-year" in op.explanation
+    party = by_subject["party:us"]
+    assert dict(party.figures)["scope"] == "party"
+    assert "0.005 per party-year" in party.explanation
+
+
+def test_a_roll_up_alarm_without_its_subject_is_refused() -> None:
+    """A balance alarm of scope operator that names no operator is not a valid fact."""
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must name its operator"):
+        Facts.model_validate({"balance_alarms": [alarm(scope="operator", operator=None)]})

@@ -252,7 +252,9 @@ def period(day: int, value: float, cusum: float, alarm: str | None = None) -> di
 
 def c4_report() -> dict[str, Any]:
     """Balances in the JSON of ``GET /v1/detect/balances``: facility f1's energy balance over
-    five days, the fourth alarming the one-shot test and the fifth the CUSUM; no compute."""
+    five days, the fourth alarming the one-shot test and the fifth the CUSUM; no compute;
+    operator lab's energy summed over f2 and f3 (f1 left out) for two days, the second
+    alarming; party us with no tested series (contract C8)."""
     energy = [
         period(1, 2e8, 0.0),
         period(2, -5e8, 0.0),
@@ -270,6 +272,31 @@ def c4_report() -> dict[str, Any]:
                 "party_id": "us",
                 "meters": ["meter-1"],
                 "balances": {"energy": energy, "compute_energy": [], "compute_counters": []},
+            }
+        ],
+        "false_alarms_per_operator_year": 0.03,
+        "false_alarms_per_party_year": 0.03,
+        "operators": [
+            {
+                "operator_id": "lab",
+                "party_id": "us",
+                "facilities": ["f1", "f2", "f3"],
+                "included": {"energy": ["f2", "f3"], "compute_energy": [], "compute_counters": []},
+                "excluded": {"energy": ["f1"], "compute_energy": [], "compute_counters": []},
+                "balances": {
+                    "energy": [period(1, 1e9, 0.5), period(2, 5.2e9, 4.7, "one_shot")],
+                    "compute_energy": [],
+                    "compute_counters": [],
+                },
+            }
+        ],
+        "parties": [
+            {
+                "party_id": "us",
+                "facilities": ["f1", "f2", "f3"],
+                "included": {"energy": ["f2", "f3"], "compute_energy": [], "compute_counters": []},
+                "excluded": {"energy": ["f1"], "compute_energy": [], "compute_counters": []},
+                "balances": {"energy": [], "compute_energy": [], "compute_counters": []},
             }
         ],
     }

@@ -93,6 +93,34 @@ def test_the_page_shows_the_apis_chips_inspections_and_evaluation(
     assert page.evaluate("() => window.__pwned") is None
 
 
+def test_the_roll_up_table_shows_the_reports_figures(
+    page: Page,  # noqa: F811 (the imported fixture)
+    detection_url: str,
+) -> None:
+    """In the browser, the roll-up table has one row per tested series of the report's
+    operators and parties, with the report's latest standardised residual and alarm count."""
+    visit(page, detection_url, "/ui/detection")
+    rows = page.locator("table.rollups tbody tr[data-scope]")
+    tested = [
+        (scope, item[key], kind, days)
+        for scope, key, items in (
+            ("operator", "operator_id", REPORT["operators"]),
+            ("party", "party_id", REPORT["parties"]),
+        )
+        for item in items
+        for kind, days in item["balances"].items()
+        if days
+    ]
+    assert rows.count() == len(tested) == 1
+    scope, subject, kind, days = tested[0]
+    row = page.locator(f"tr[data-scope='{scope}'][data-subject='{subject}'][data-balance='{kind}']")
+    shown = row.locator("[data-field='rollup-standardised']").get_attribute("data-value")
+    assert shown is not None
+    assert float(shown) == days[-1]["standardised"]
+    alarms = row.locator("[data-field='rollup-alarms']").inner_text()
+    assert alarms.split()[0] == str(sum(1 for p in days if p["alarm"]))
+
+
 def test_the_non_party_view_shows_the_export(
     page: Page,  # noqa: F811 (the imported fixture)
     detection_url: str,

@@ -309,3 +309,29 @@ def test_the_metrics_count_inspections_and_exports(client: TestClient) -> None:
     assert samples[("pausewatch_inspections_with_discrepancies", (("facility", "f1"),))] == 1
     assert samples[("pausewatch_chips_exported", (("party", "us"),))] == 1
     assert samples[("pausewatch_chips_unaccounted", (("party", "us"),))] == 1
+
+
+def test_the_roll_ups_are_a_compact_table(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each tested series of an operator's or party's roll-up (contract C8) is one row of the
+    roll-up table: scope, id, balance, facilities summed and left out, days, the latest day's
+    standardised residual and the alarms; a roll-up with no tested series has no row."""
+    report = c4_report()
+    monkeypatch.setattr(_pages, "balance_report", lambda service, at: report)
+    html = page(client, "/ui/detection")
+    section = re.search(r'<section id="rollups">(.*?)</section>', html, re.S)
+    assert section is not None
+    rows = re.findall(
+        r'<tr data-scope="([^"]+)" data-subject="([^"]+)" data-balance="([^"]+)"[^>]*>(.*?)</tr>',
+        section[1],
+        re.S,
+    )
+    assert [r[:3] for r in rows] == [("operator", "lab", "energy")]
+    found = fields(rows[0][3])
+    assert found["rollup-included"][0]["text"] == "2"
+    assert found["rollup-excluded"][0]["text"] == "f1"
+    assert found["rollup-days"][0]["text"] == "2"
+    assert found["rollup-standardised"][0]["text"] == "5.20"
+    assert found["rollup-alarms"][0]["text"].startswith("1 (first ")
+    assert "0.03 false alarm(s) per operator- or party-year" in section[1]

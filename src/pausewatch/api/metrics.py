@@ -94,6 +94,8 @@ class FindingCounts:
     balances: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     """Per (facility, balance): the latest day's standardised value and the days that alarmed
     (docs/adr/0029), computed with the findings."""
+    rollups: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)
+    """Per (scope, operator or party, balance): the same of the roll-ups (docs/adr/0035)."""
 
 
 class FindingsCache:
@@ -151,11 +153,22 @@ class FindingsCache:
             inspections[facility] = inspections.get(facility, 0) + 1
             discrepant[facility] = discrepant.get(facility, 0) + (1 if amiss else 0)
         balances: dict[tuple[str, str], tuple[float, int]] = {}
-        for fac in balance_report(self.service.state, self.service.clock())["facilities"]:
+        rollups: dict[tuple[str, str, str], tuple[float, int]] = {}
+        daily = balance_report(self.service.state, self.service.clock())
+        for fac in daily["facilities"]:
             for name, points in fac["balances"].items():
                 if points:
                     alarms = sum(1 for p in points if p["alarm"] is not None)
                     balances[(fac["facility_id"], name)] = (points[-1]["standardised"], alarms)
+        for scope, items, key in (
+            ("operator", daily["operators"], "operator_id"),
+            ("party", daily["parties"], "party_id"),
+        ):
+            for item in items:
+                for name, points in item["balances"].items():
+                    if points:
+                        alarms = sum(1 for p in points if p["alarm"] is not None)
+                        rollups[(scope, item[key], name)] = (points[-1]["standardised"], alarms)
         detection = functools.partial(
             FindingCounts,
             chips_unaccounted={p["id"]: int(p["unaccounted"]["count"]) for p in parties},
@@ -163,6 +176,7 @@ class FindingsCache:
             inspections=inspections,
             inspections_discrepant=discrepant,
             balances=balances,
+            rollups=rollups,
         )
         try:
             result = evaluation(self.service.state, self.service.clock())
@@ -301,6 +315,24 @@ class _ServiceCollector:
             alarms.add_metric((facility, balance), count)
         yield standard
         yield alarms
+        rolled = GaugeMetricFamily(
+            "pausewatch_rollup_balance_standardised",
+            "The latest closed day's standardised balance (SITMUF residual) of the facilities "
+            "of an operator or party summed, per scope (operator, party), subject and balance "
+            "(cached with the findings).",
+            labels=("scope", "subject", "balance"),
+        )
+        rolled_alarms = GaugeMetricFamily(
+            "pausewatch_rollup_balance_alarms",
+            "Days on which a test of an operator's or party's summed balance alarmed, per "
+            "scope, subject and balance (cached with the findings).",
+            labels=("scope", "subject", "balance"),
+        )
+        for labels, (z, count) in sorted(counts.rollups.items()):
+            rolled.add_metric(labels, z)
+            rolled_alarms.add_metric(labels, count)
+        yield rolled
+        yield rolled_alarms
         yield _gauge(
             "pausewatch_findings_log_size",
             "The log size at which the findings were last evaluated.",

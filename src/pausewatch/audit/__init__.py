@@ -134,6 +134,11 @@ class AuditReport:
     fold alone, at the last entry's time (docs/adr/0033)."""
     counter_alarms: int = 0
     """Cluster-days among them whose counters were implausible."""
+    rollups_recomputed: int = 0
+    """Daily balances of operators and parties (their facilities' summed) recomputed and
+    tested from the same fold (docs/adr/0035)."""
+    rollup_alarms: int = 0
+    """Days among them on which a test alarmed."""
 
     @property
     def anchored(self) -> bool:
@@ -176,6 +181,8 @@ class AuditReport:
             "balance_alarms": self.balance_alarms,
             "counter_days_recomputed": self.counter_days_recomputed,
             "counter_alarms": self.counter_alarms,
+            "rollups_recomputed": self.rollups_recomputed,
+            "rollup_alarms": self.rollup_alarms,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -184,11 +191,13 @@ class AuditReport:
 
 
 def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> None:
-    """Every facility's daily balances and their tests, from the audit's own fold."""
-    from pausewatch.detect import facility_balances
+    """Every facility's daily balances and their tests, and their roll-ups per operator and
+    party, from the audit's own fold."""
+    from pausewatch.detect import facility_balances, rolled_up
 
     try:
         found = facility_balances(fold, at)
+        rollups = rolled_up(found)
     except Error as exc:
         report.problem(f"daily balances: {exc}")
         return
@@ -196,6 +205,10 @@ def _recompute_balances(report: AuditReport, fold: Registry, at: datetime) -> No
         for points in facility.series.values():
             report.balances_recomputed += len(points)
             report.balance_alarms += sum(1 for p in points if p.alarm is not None)
+    for rollup in (*rollups.operators, *rollups.parties):
+        for points in rollup.series.values():
+            report.rollups_recomputed += len(points)
+            report.rollup_alarms += sum(1 for p in points if p.alarm is not None)
 
 
 def _recompute_counters(report: AuditReport, fold: Registry, at: datetime) -> None:

@@ -595,8 +595,9 @@ def balances_cmd(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Daily energy and compute balances per facility, the latest day of each with its
-    standardised value, CUSUM and alarm limits, and every day that alarmed (docs/adr/0029)."""
+    """Daily energy and compute balances per facility, and rolled up per operator and party,
+    the latest day of each with its standardised value, CUSUM and alarm limits, and every day
+    that alarmed (docs/adr/0029, docs/adr/0035)."""
     from rich import box
     from rich.table import Table
 
@@ -638,6 +639,68 @@ def balances_cmd(
     out.print(table)
     out.print(
         f"false alarms per facility-year, all tests: {report['false_alarms_per_facility_year']:g}"
+    )
+    for line in alarmed:
+        out.print(f"alarm: {escape(line)}")
+    _print_rollups(report)
+
+
+def _print_rollups(report: dict[str, Any]) -> None:
+    """The roll-ups per operator and party (docs/adr/0035): one row per tested series."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [
+        (scope, item, name, points)
+        for scope, items in (
+            ("operator", report.get("operators") or []),
+            ("party", report.get("parties") or []),
+        )
+        for item in items
+        for name, points in item["balances"].items()
+        if points
+    ]
+    if not rows:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in (
+        "scope",
+        "id",
+        "balance",
+        "facilities",
+        "days",
+        "last day",
+        "z",
+        "cusum",
+        "alarms",
+    ):
+        table.add_column(name, justify="left" if name in ("scope", "id", "balance") else "right")
+    alarmed: list[str] = []
+    for scope, item, name, points in rows:
+        subject = item["operator_id"] if scope == "operator" else item["party_id"]
+        last = points[-1]
+        hits = [p for p in points if p["alarm"] is not None]
+        summed = len(item.get("included", {}).get(name, []))
+        table.add_row(
+            scope,
+            escape(subject),
+            name,
+            str(summed),
+            str(len(points)),
+            last["start"][:10],
+            f"{last['standardised']:.2f}",
+            f"{last['cusum']:.2f}/{last['cusum_limit']:.2f}",
+            str(len(hits)),
+        )
+        alarmed.extend(
+            f"{scope} {subject} {name} {p['start'][:10]}: {p['alarm']} "
+            f"(value {p['value']:.4g}, z {p['standardised']:.2f}, cusum {p['cusum']:.2f})"
+            for p in hits[:5]
+        )
+    out.print(table)
+    out.print(
+        "false alarms per operator-year and per party-year, all tests: "
+        f"{report.get('false_alarms_per_operator_year', 0):g}"
     )
     for line in alarmed:
         out.print(f"alarm: {escape(line)}")

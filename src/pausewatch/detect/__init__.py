@@ -141,6 +141,13 @@ from pausewatch.detect._published import (
     evaluation_body,
     report_digest,
 )
+from pausewatch.detect._rollup import (
+    RollupAlarm,
+    RollupBalances,
+    Rollups,
+    rolled_up,
+    rollup_balances,
+)
 from pausewatch.detect._sampling import (
     SamplingPlan,
     approximate_sample_size,
@@ -244,6 +251,9 @@ __all__ = [
     "OnSiteReading",
     "Period",
     "Quantity",
+    "RollupAlarm",
+    "RollupBalances",
+    "Rollups",
     "RunLength",
     "SamplingPlan",
     "SealState",
@@ -302,6 +312,8 @@ __all__ = [
     "records_of",
     "report_digest",
     "roll_up",
+    "rolled_up",
+    "rollup_balances",
     "sample_size",
     "series_tested",
     "simulated_traces",

@@ -89,6 +89,7 @@ beside the efficiency's systematic uncertainty."""
 COUNTER_SIGMA = COUNTER_TOLERANCE / math.sqrt(3)
 """Relative sigma of a day's counted energy or FLOP: the counters' ±tolerance, uniform."""
 _FULL_DAY = PERIOD.total_seconds()
+_ZERO = Quantity.exact(0.0)
 
 
 def per_day_alpha(alpha_year: float, days: int = DAYS_PER_YEAR) -> float:
@@ -328,6 +329,14 @@ class DayPoint:
 def series_tested(
     balances: Sequence[Balance], alpha_year: float = ALPHA_PER_TEST
 ) -> tuple[DayPoint, ...]:
+    """SITMUF of a series of daily balances and its tests (:func:`series_and_days`, the points
+    alone)."""
+    return series_and_days(balances, alpha_year)[0]
+
+
+def series_and_days(
+    balances: Sequence[Balance], alpha_year: float = ALPHA_PER_TEST
+) -> tuple[tuple[DayPoint, ...], tuple[Balance, ...]]:
     """SITMUF of a series of daily balances (oldest first), the one-shot test on each residual
     and Page's CUSUM on them, each set for ``alpha_year`` false alarms per facility-year.
 
@@ -335,23 +344,30 @@ def series_tested(
     without random error over days with no telemetry) is left out: given the days before, it
     has nothing new to standardise. A series that still cannot be standardised (its covariance
     is singular) is not tested at all rather than stopping every other facility's: it yields
-    no point.
+    no point. Beside the points, the days tested as net balances (``measured`` the balance,
+    ``accounted`` zero), with their loadings.
     """
-    kept = [b for b in balances if b.quantity.random_variance > 0]
+    # A balance's quantity is drawn from its two sides on each access: draw it once.
+    kept = [(b, q) for b in balances if (q := b.quantity).random_variance > 0]
     if not kept:
-        return ()
+        return (), ()
     z, h = limits(alpha_year)
     try:
-        residuals, sigmas = standardised(kept)
+        residuals, sigmas = standardised([q for _, q in kept])
     except BalanceError:
-        return ()
+        return (), ()
     path = page_cusum(residuals, CUSUM_K, h)
     alarms = set(path.alarms)
-    return tuple(
+    # The days tested, each as its net quantity (measured - accounted, accounted zero): what a
+    # roll-up sums without drawing it again.
+    nets = tuple(
+        Balance(b.level, b.subject, b.kind, b.period, q, _ZERO, b.evidence) for b, q in kept
+    )
+    points = tuple(
         DayPoint(
             b.period.start,
             b.period.end,
-            b.value,
+            q.value,
             sigma,
             y,
             s,
@@ -361,8 +377,11 @@ def series_tested(
             i in alarms,
             b.evidence,
         )
-        for i, (b, y, sigma, s) in enumerate(zip(kept, residuals, sigmas, path.path, strict=True))
+        for i, ((b, q), y, sigma, s) in enumerate(
+            zip(kept, residuals, sigmas, path.path, strict=True)
+        )
     )
+    return points, nets
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +424,15 @@ class FacilityBalances:
     party_id: str | None
     meters: tuple[str, ...]
     series: Mapping[BalanceKind, tuple[DayPoint, ...]]
+    inputs: Mapping[BalanceKind, tuple[Balance, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+    """The balances each tested series was drawn from, with their error loadings (the days
+    kept, oldest first): what the roll-ups per operator and party sum (docs/adr/0035)."""
+
+    def alarmed(self, kind: BalanceKind) -> bool:
+        """Whether either test alarmed on the series ``kind`` on any day."""
+        return any(p.alarm is not None for p in self.series.get(kind, ()))
 
     def alarms(self) -> tuple[BalanceAlarm, ...]:
         """The first alarm of each test on each series (one per series and test at most)."""
@@ -637,9 +665,10 @@ def _facility_balances(
         used = whole or installed
         metered = set(clusters_of.get(fid, [])) if whole else {m["cluster_id"] for m in used}
         series: dict[BalanceKind, tuple[DayPoint, ...]] = {}
+        inputs: dict[BalanceKind, tuple[Balance, ...]] = {}
         if used:
             series.update(
-                _meter_series(registry, fid, used, readings, days_by_cluster, metered, at)
+                _meter_series(registry, fid, used, readings, days_by_cluster, metered, at, inputs)
             )
         chip_days = _chip_days(days_by_cluster, clusters_of.get(fid, []))
         counters = []
@@ -648,7 +677,9 @@ def _facility_balances(
                 continue
             allowance, evidence = _allowance(workloads.get(fid, []), day, peak_of)
             counters.append(counters_balance(fid, day, chip_days[day], allowance, evidence))
-        series[BalanceKind.COMPUTE_COUNTERS] = series_tested(counters)
+        series[BalanceKind.COMPUTE_COUNTERS] = _tested(
+            counters, BalanceKind.COMPUTE_COUNTERS, inputs
+        )
         out.append(
             FacilityBalances(
                 fid,
@@ -656,9 +687,22 @@ def _facility_balances(
                 party,
                 tuple(str(m["meter_id"]) for m in used),
                 MappingProxyType(series),
+                MappingProxyType(inputs),
             )
         )
     return tuple(out)
+
+
+def _tested(
+    balances: Sequence[Balance],
+    kind: BalanceKind,
+    inputs: dict[BalanceKind, tuple[Balance, ...]],
+) -> tuple[DayPoint, ...]:
+    """The series tested; where it could be, the days it was drawn from go into ``inputs``."""
+    points, nets = series_and_days(balances)
+    if points:
+        inputs[kind] = nets
+    return points
 
 
 def _meter_series(
@@ -669,6 +713,7 @@ def _meter_series(
     days_by_cluster: Mapping[str, list[Row]],
     metered: set[str],
     at: datetime,
+    inputs: dict[BalanceKind, tuple[Balance, ...]],
 ) -> dict[BalanceKind, tuple[DayPoint, ...]]:
     meter_days = _meter_days(meters, readings, fid)
     chip_days = _chip_days(days_by_cluster, metered)
@@ -682,7 +727,7 @@ def _meter_series(
         and any(m in meter_days[d].seconds for m in ids)
     ]
     energy = [energy_balance(fid, d, meter_days[d], chip_days.get(d, ChipDay())) for d in days]
-    out = {BalanceKind.ENERGY: series_tested(energy)}
+    out = {BalanceKind.ENERGY: _tested(energy, BalanceKind.ENERGY, inputs)}
     fleet = _fleet(registry, metered)
     if fleet:
         total: dict[str, float] = {}
@@ -699,7 +744,7 @@ def _meter_series(
             ]
         except BalanceError:
             compute = []
-        out[BalanceKind.COMPUTE_ENERGY] = series_tested(compute)
+        out[BalanceKind.COMPUTE_ENERGY] = _tested(compute, BalanceKind.COMPUTE_ENERGY, inputs)
     return out
 
 
@@ -821,5 +866,6 @@ __all__ = [
     "in_control_arl",
     "limits",
     "per_day_alpha",
+    "series_and_days",
     "series_tested",
 ]

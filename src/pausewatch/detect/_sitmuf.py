@@ -201,9 +201,12 @@ def _loadings(qs: Sequence[Quantity]) -> tuple[Any, Any]:
             else:
                 shared.append(r)
     columns = np.zeros((n, len(shared)))
-    for j, r in enumerate(shared):
-        for i, load in r:
-            columns[i, j] += load
+    # One scatter rather than an indexed write per loading: a roll-up has many shared errors.
+    # A quantity holds each key once, so no cell is written twice.
+    cells = [(i, j, load) for j, r in enumerate(shared) for i, load in r]
+    if cells:
+        rows_, cols_, loads_ = zip(*cells, strict=True)
+        columns[list(rows_), list(cols_)] = loads_
     return diag, columns
 
 

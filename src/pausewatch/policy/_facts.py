@@ -588,12 +588,20 @@ Finite = Annotated[float, Field(ge=-1e300, le=1e300, allow_inf_nan=False)]
 
 
 class BalanceAlarmFact(Model):
-    """The first alarm of one test on one daily balance series of a facility, up to the
-    evaluation time (docs/adr/0029)."""
+    """The first alarm of one test on one daily balance series of a facility, or of an
+    operator's or a party's facilities summed, up to the evaluation time (docs/adr/0029,
+    docs/adr/0035)."""
 
-    facility: Id
+    scope: Literal["facility", "operator", "party"] = "facility"
+    """Whose balance: a facility's, or its operator's or party's roll-up."""
+    facility: Id | None = None
+    """The facility (scope ``facility``)."""
     operator: Id | None = None
+    """The facility's operator, or the operator rolled up (scope ``operator``)."""
     party: Id | None = None
+    """The operator's party, or the party rolled up (scope ``party``)."""
+    facilities: tuple[Id, ...] = ()
+    """Of a roll-up: the facilities it sums (those whose own series does not alarm)."""
     balance: BalanceName
     test: BalanceTestName
     period_start: Utc
@@ -616,6 +624,17 @@ class BalanceAlarmFact(Model):
     """Start of the last day it alarmed on."""
     evidence: Evidence = ()
     """The meter readings and telemetry batches (and workloads) the day rests on."""
+
+    @model_validator(mode="after")
+    def _names_its_subject(self) -> BalanceAlarmFact:
+        if getattr(self, self.scope) is None:
+            raise ValueError(f"a balance alarm of scope {self.scope!r} must name its {self.scope}")
+        return self
+
+    @property
+    def subject(self) -> str:
+        """``facility:<id>``, ``operator:<id>`` or ``party:<id>``."""
+        return f"{self.scope}:{getattr(self, self.scope)}"
 
 
 class CounterAlarmFact(Model):

@@ -15,7 +15,12 @@ from pausewatch.compute import (
     counter_interval,
     project_crossing,
 )
-from pausewatch.detect import FALSE_ALARMS_PER_FACILITY_YEAR, chip_accounts, facility_balances
+from pausewatch.detect import (
+    FALSE_ALARMS_PER_FACILITY_YEAR,
+    chip_accounts,
+    facility_balances,
+    rollup_balances,
+)
 from pausewatch.errors import NotFoundError
 from pausewatch.ledger import format_time
 from pausewatch.policy import Evaluation, Policy, policy_digest
@@ -52,16 +57,25 @@ def chip_report(state: StateStore) -> dict[str, Any]:
 
 def balance_report(state: StateStore, at: datetime, facility: str | None = None) -> dict[str, Any]:
     """Every facility's daily balances over the days closed at ``at`` (or one facility's), each
-    day tested (contract C4, docs/adr/0029); an unknown facility is a NotFoundError."""
+    day tested (contract C4, docs/adr/0029), and their roll-ups per operator and party (those
+    holding the facility, if one is named; contract C8, docs/adr/0035); an unknown facility is
+    a NotFoundError."""
     with state.lock:
         if facility is not None and state.registry.get("facilities", facility) is None:
             raise NotFoundError(f"unknown facility {facility!r}")
         found = facility_balances(state.registry, at, facility=facility)
+        rollups = rollup_balances(state.registry, at)
+    if facility is not None:
+        rollups = rollups.containing(facility)
     return {
         "period": "P1D",
         "false_alarms_per_facility_year": FALSE_ALARMS_PER_FACILITY_YEAR,
+        "false_alarms_per_operator_year": FALSE_ALARMS_PER_FACILITY_YEAR,
+        "false_alarms_per_party_year": FALSE_ALARMS_PER_FACILITY_YEAR,
         "at": format_time(at),
         "facilities": [f.to_json() for f in found],
+        "operators": [r.to_json() for r in rollups.operators],
+        "parties": [r.to_json() for r in rollups.parties],
     }
 
 

@@ -46,12 +46,15 @@ from pausewatch.detect import (
     ALPHA_PER_TEST,
     ClusterVerdict,
     DeclaredWorkload,
+    Level,
     chip_accounts,
     classify_cluster,
     counter_alarms,
     dark_draw,
     facility_balances,
+    rollup_balances,
 )
+from pausewatch.detect._daily import day_period
 from pausewatch.detect._phase import (
     CHECKED_PHASES,
     MIN_CHIPS,
@@ -60,7 +63,6 @@ from pausewatch.detect._phase import (
     RunPattern,
     run_pattern,
 )
-from pausewatch.detect._daily import day_period
 from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.errors import Error
 from pausewatch.evals._judge import elicitation_fact, eval_facts, trigger_metrics
@@ -631,8 +633,9 @@ def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
 
 
 def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
-    """The alarms of the facilities' daily balances over the days closed at ``at``: the first
-    of each test on each series, as facts (docs/adr/0029)."""
+    """The alarms of the facilities' daily balances over the days closed at ``at``, and of
+    their roll-ups per operator and party: the first of each test on each series, as facts
+    (docs/adr/0029, docs/adr/0035)."""
     alarms = [
         {
             "facility": a.facility_id,
@@ -654,6 +657,27 @@ def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
         for f in facility_balances(registry, at)
         for a in f.alarms()
     ]
+    alarms.extend(
+        {
+            "scope": a.level.value,
+            "operator": a.subject if a.level is Level.OPERATOR else None,
+            "party": a.party_id,
+            "facilities": list(a.facilities),
+            "balance": a.balance.value,
+            "test": a.test,
+            "period_start": format_time(a.point.start),
+            "value": a.point.value,
+            "sigma": a.point.sigma,
+            "unit": "J" if a.balance.value == "energy" else "FLOP",
+            "statistic": a.statistic,
+            "limit": a.limit,
+            "alpha": ALPHA_PER_TEST,
+            "alarms": a.alarms,
+            "last_period_start": format_time(a.last),
+            "evidence": list(a.point.evidence),
+        }
+        for a in rollup_balances(registry, at).alarms()
+    )
     return {"balance_alarms": alarms} if alarms else {}
 
 

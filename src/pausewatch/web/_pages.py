@@ -609,6 +609,57 @@ def balance_sections(
     return out
 
 
+def _series_of(finding: dict[str, Any]) -> str:
+    """The balance series a balance finding is of: its kind and basis tell it."""
+    if finding["kind"] == "energy_unaccounted":
+        return "energy"
+    basis = (finding.get("figures") or {}).get("basis")
+    return "compute_counters" if basis == "counters" else "compute_energy"
+
+
+def rollup_rows(
+    report: dict[str, Any], findings: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per tested series of each operator's and party's roll-up in a balances report
+    (contract C8, docs/adr/0035): who, which balance, the facilities summed and left out, its
+    days, its latest day's standardised residual and CUSUM, its alarms and its findings."""
+    out = []
+    for scope, key, items in (
+        ("operator", "operator_id", report.get("operators")),
+        ("party", "party_id", report.get("parties")),
+    ):
+        for item in items or []:
+            subject = item[key]
+            mine = [
+                f
+                for f in (findings or {}).get(f"{scope}:{subject}", [])
+                if f["kind"] in ("energy_unaccounted", "compute_unaccounted")
+            ]
+            for kind in BALANCE_KINDS:
+                periods = sorted(
+                    (item.get("balances") or {}).get(kind) or [], key=lambda p: str(p["start"])
+                )
+                if not periods:
+                    continue
+                alarmed = [p for p in periods if p.get("alarm")]
+                out.append(
+                    {
+                        "scope": scope,
+                        "subject": subject,
+                        "kind": kind,
+                        "title": BALANCE_TITLES[kind],
+                        "included": list((item.get("included") or {}).get(kind) or []),
+                        "excluded": list((item.get("excluded") or {}).get(kind) or []),
+                        "days": len(periods),
+                        "last": periods[-1],
+                        "alarms": len(alarmed),
+                        "first_alarm": alarmed[0] if alarmed else None,
+                        "findings": [f for f in mine if _series_of(f) == kind],
+                    }
+                )
+    return out
+
+
 def _inspections(service: LogService) -> list[dict[str, Any]]:
     """Inspection plans, newest first, each with its report where one is on the log: the chips
     drawn, found present and missing, the seals, the meters read on site, what differs from the
@@ -689,6 +740,8 @@ def detection(service: LogService, at: datetime) -> dict[str, Any]:
             1 for p in inspections if p["report"] is not None and not p["report"]["clean"]
         ),
         "balances": sections,
+        "rollups": rollup_rows(balances, findings),
+        "rollup_alpha": balances.get("false_alarms_per_operator_year"),
         "balance_period": balances.get("period"),
         "balance_alpha": balances.get("false_alarms_per_facility_year"),
         "evaluation": _latest_evaluation(service),

@@ -129,7 +129,8 @@ def get_detection_evaluation(service: ServiceDep) -> dict[str, Any]:
 
 @router.get(
     "/v1/detect/balances",
-    summary="Daily energy and compute balances per facility, with their alarm limits",
+    summary="Daily energy and compute balances per facility, operator and party, with their "
+    "alarm limits",
     description=(
         "Per facility and UTC day (`period` P1D) closed at `at` (docs/adr/0029): `energy` "
         "(energy unaccounted for: the meters' energy less the chips' reported energy times "
@@ -141,8 +142,17 @@ def get_detection_evaluation(service: ServiceDep) -> dict[str, Any]:
         "`sigma`, `standardised` (its SITMUF residual), `cusum` (Page's CUSUM after it), "
         "`one_shot_limit`, `cusum_limit` and `alarm` (null, `one_shot` or `cusum`), with its "
         "`evidence` (log entries). Each test is set for an equal share of "
-        "`false_alarms_per_facility_year`. `facility` narrows the answer to one facility; "
-        "404 (a problem document) for an unknown one."
+        "`false_alarms_per_facility_year`. `operators` and `parties` (docs/adr/0035) roll "
+        "the facilities' days up per operator and per party: each item has `operator_id` "
+        "(with its `party_id`) or `party_id`, `facilities` (all of its facilities), "
+        "`included` and `excluded` per series (the facilities summed, and those left out "
+        "because their own series alarms) and `balances` with the same three series of "
+        "summed days, each standardised and tested like a facility's, at "
+        "`false_alarms_per_operator_year` / `false_alarms_per_party_year` for all tests "
+        "together. A roll-up that would repeat a smaller one (an operator with one "
+        "facility summed, a party with one operator's) has empty series. `facility` narrows "
+        "the answer to one facility and the roll-ups holding it; 404 (a problem document) "
+        "for an unknown one."
     ),
 )
 def get_balances(

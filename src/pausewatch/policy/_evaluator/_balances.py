@@ -32,12 +32,31 @@ def _entries(evidence: tuple[str, ...]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def _key(a: BalanceAlarmFact) -> tuple[str, str, str]:
-    return (a.facility, a.balance.value, a.test.value)
+_SCOPES = ("facility", "operator", "party")
+
+
+def _key(a: BalanceAlarmFact) -> tuple[int, str, str, str]:
+    return (_SCOPES.index(a.scope), a.subject, a.balance.value, a.test.value)
+
+
+def _whose(a: BalanceAlarmFact) -> str:
+    """Who the balance is of, as the explanation opens."""
+    if a.scope == "facility":
+        operator = f" of operator {a.operator}" if a.operator else ""
+        return f"facility {a.facility}{operator}"
+    shown = ", ".join(a.facilities[:_SHOWN])
+    more = len(a.facilities) - _SHOWN
+    listed = f"{shown} and {more} more" if more > 0 else shown
+    party = f" of party {a.party}" if a.scope == "operator" and a.party else ""
+    return (
+        f"{a.scope} {a.subject.partition(':')[2]}{party}, its facilities summed ({listed}; "
+        "those whose own balance alarms are left out, their findings stand)"
+    )
 
 
 class BalanceRules(State):
-    """Balance alarms, in facility, balance and test order."""
+    """Balance alarms: facilities', then operators' and parties' roll-ups (docs/adr/0035), in
+    subject, balance and test order."""
 
     def balances(self) -> None:
         for a in sorted(self.facts.balance_alarms, key=_key):
@@ -49,15 +68,14 @@ class BalanceRules(State):
                 if a.alarms > 1 and a.last_period_start is not None
                 else ""
             )
-            operator = f" of operator {a.operator}" if a.operator else ""
             self.finding(
                 FindingKind.ENERGY_UNACCOUNTED if energy else FindingKind.COMPUTE_UNACCOUNTED,
                 Severity.SERIOUS,
-                f"facility:{a.facility}",
-                f"facility {a.facility}{operator}: {_WHAT[a.balance]} on {day} (UTC) was "
+                a.subject,
+                f"{_whose(a)}: {_WHAT[a.balance]} on {day} (UTC) was "
                 f"{a.value:.4g} {a.unit} (sigma {a.sigma:.3g} {a.unit}); "
                 f"{_TEST[a.test.value]} reached {a.statistic:.2f} > {a.limit:.2f}, a limit set "
-                f"for a false-alarm probability of {a.alpha:g} per facility-year{again}. "
+                f"for a false-alarm probability of {a.alpha:g} per {a.scope}-year{again}. "
                 f"Evidence: log entries {_entries(a.evidence)} (meter readings and telemetry "
                 "batches); an inspection is asked for",
                 a.evidence,
@@ -73,5 +91,6 @@ class BalanceRules(State):
                     ("basis", basis),
                     ("unit", a.unit),
                     ("alarms", a.alarms),
+                    ("scope", a.scope),
                 ),
             )
