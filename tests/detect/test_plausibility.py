@@ -182,6 +182,27 @@ def test_the_service_files_counters_implausible_from_the_log_alone(tmp_path: Pat
     assert report.to_json()["counter_alarms"] == 1
 
 
+def test_counters_that_report_nothing_are_filed_as_implausible_not_set_aside(
+    tmp_path: Path,
+) -> None:
+    """Counters that report no FLOP at all over busy tensor pipes (the bluntest underreport)
+    give counters_implausible with a finite expected_flop (the limit's share of the chips'
+    peak over their tensor-active time), not an unreadable fact."""
+    specs = (ClusterSpec("c1", "lab", "H100 SXM", 4, Workload.TRAINING),)
+    bad = Misbehaviour(underreporting_clusters=frozenset({"c1"}), counter_ratio=0.0)
+    fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=SEED, misbehaviour=bad)
+    findings, _ = _serve(tmp_path, fleet)
+    assert [f.kind.value for f in findings if f.kind.value == "entry_unreadable"] == []
+    found = _implausible(findings)
+    assert [f.subject for f in found] == ["cluster:c1"]
+    figures = dict(found[0].figures)
+    assert figures["ratio"] == 0.0
+    expected = float(figures["expected_flop"])
+    peak = load_catalogue().get("H100 SXM").best_peak
+    assert math.isfinite(expected)
+    assert expected == pytest.approx(plausibility_limit() * float(figures["tensor_s"]) * peak)
+
+
 def test_the_service_files_nothing_for_honest_counters(tmp_path: Path) -> None:
     """Honest training, serving and idle clusters give no counters_implausible."""
     specs = (
