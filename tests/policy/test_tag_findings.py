@@ -279,10 +279,11 @@ def test_a_group_the_recipe_link_reported_is_not_reported_again_as_structuring()
 
 _PIECE = st.tuples(
     st.floats(0.1, 1.2),  # compute, as a share of the prohibition
-    st.integers(0, 96),  # start, hours after the first
+    st.integers(0, 240),  # start, hours after the first (AT is 216 hours after it)
     st.integers(1, 20),  # duration, days
     st.integers(0, 3),  # cluster
     st.integers(0, 2),  # model
+    st.booleans(),  # the declaration states an end
 )
 
 
@@ -290,7 +291,10 @@ def _reference_groups(runs: list[dict[str, Any]]) -> set[frozenset[str]]:
     """The structuring groups by brute force over every pair: the definition, not the sweep."""
     band = [r for r in runs if 0.25e24 <= r["declared"]["value"] < 1e24]
     span = {
-        r["id"]: (datetime.fromisoformat(r["starts_at"]), datetime.fromisoformat(r["ends_at"]))
+        r["id"]: (
+            datetime.fromisoformat(r["starts_at"]),
+            datetime.fromisoformat(r["ends_at"]) if r["ends_at"] is not None else AT,
+        )
         for r in band
     }
     parent = {r["id"]: r["id"] for r in band}
@@ -321,14 +325,15 @@ def _reference_groups(runs: list[dict[str, Any]]) -> set[frozenset[str]]:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_PIECE, min_size=2, max_size=8))
 def test_the_structuring_sweep_finds_the_groups_the_pairwise_definition_gives(
-    drawn: list[tuple[float, int, int, int, int]],
+    drawn: list[tuple[float, int, int, int, int, bool]],
 ) -> None:
     """Over any runs of one party with distinct recipes, the structuring findings name exactly
-    the groups that comparing every pair by the definition gives, whatever the runs' order;
-    each is over the prohibition together and under it run by run."""
+    the groups that comparing every pair by the definition gives, whatever the runs' order,
+    runs not yet started and runs that declare no end (their window ends at the evaluation
+    time) included; each is over the prohibition together and under it run by run."""
     first = datetime(2026, 12, 1, tzinfo=UTC)
     runs = []
-    for n, (share, hour, days, cluster, model) in enumerate(drawn):
+    for n, (share, hour, days, cluster, model, ended) in enumerate(drawn):
         starts = first + timedelta(hours=hour)
         runs.append(
             run(
@@ -338,7 +343,7 @@ def test_the_structuring_sweep_finds_the_groups_the_pairwise_definition_gives(
                 model=f"m{model}",
                 declared={"value": share * 1e24},
                 starts_at=starts.isoformat(),
-                ends_at=(starts + timedelta(days=days)).isoformat(),
+                ends_at=(starts + timedelta(days=days)).isoformat() if ended else None,
             )
         )
     expected = _reference_groups(runs)
@@ -353,3 +358,29 @@ def test_the_structuring_sweep_finds_the_groups_the_pairwise_definition_gives(
             figures = dict(f.figures)
             assert figures["flop"] > 1e24 > figures["largest_run_flop"]
         assert named == expected
+
+
+@pytest.mark.parametrize("open_first", [True, False])
+def test_a_run_with_an_empty_window_is_linked_by_structuring_to_none(open_first: bool) -> None:
+    """A run that starts after the evaluation time and declares no end has an empty window
+    (start to the evaluation time): it overlaps no other run, so no structuring group holds it,
+    whether it starts before or after the run beside it."""
+    early, late = "2026-12-11T00:00:00+00:00", "2026-12-11T01:00:00+00:00"
+    pending = run(
+        "r-open",
+        cluster="c1",
+        declared={"value": 0.6e24},
+        starts_at=early if open_first else late,
+        ends_at=None,
+        status="planned",
+    )
+    other = run(
+        "r-closed",
+        cluster="c2",
+        facility="f2",
+        declared={"value": 0.6e24},
+        starts_at=late if open_first else early,
+        ends_at="2026-12-20T00:00:00+00:00",
+        status="planned",
+    )
+    assert found(FindingKind.SPLIT_RUN_SUSPECTED, pending, other) == []

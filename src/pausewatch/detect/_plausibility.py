@@ -111,6 +111,9 @@ class CounterDay:
     chip_windows: int
     """The cluster's records that day (busy or not)."""
     evidence: tuple[str, ...] = ()
+    best_peak: float = 0.0
+    """The chips' best dense peak (FLOP/s): what the busy pipes are held to when the counters
+    report nothing at all, so that no effective peak can be drawn from them."""
 
     @property
     def alarm(self) -> bool:
@@ -120,8 +123,12 @@ class CounterDay:
     @property
     def expected_flop(self) -> float:
         """The least FLOP the busy windows make plausible: the counted FLOP scaled up to the
-        limit."""
-        return self.flop * self.limit / self.ratio if self.ratio > 0 else math.inf
+        limit; with nothing counted, the limit's share of the best peak over the tensor-active
+        time (finite: a fact refuses infinity, and the bluntest underreport must stay a
+        finding)."""
+        if self.ratio > 0:
+            return self.flop * self.limit / self.ratio
+        return self.limit * self.tensor_s * self.best_peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +200,7 @@ def counter_days(registry: Registry, at: datetime) -> tuple[CounterDay, ...]:
                 limit,
                 int(row["chip_windows"]),
                 (f"log:{int(row['updated_idx'])}",),
+                best,
             )
         )
     return tuple(out)

@@ -124,8 +124,10 @@ def _structured(
         # Still open, and started near enough to this one to be one run cut in pieces.
         open_ = [j for j in open_ if band[j][2] > start and start - band[j][1] <= START_SPREAD]
         for j in open_:
-            other = band[j][0]
-            if other.cluster != run.cluster and other.model != run.model:
+            other, other_start, _ = band[j]
+            # Overlap needs the other to start before this one ends too: implied when this
+            # window is not empty, not when it is (a run yet to start that declares no end).
+            if other_start < end and other.cluster != run.cluster and other.model != run.model:
                 parent[root(i)] = root(j)
         if start < end:
             open_.append(i)

@@ -4,8 +4,9 @@ cluster-day's busy windows (``det_cluster_days.busy_flop``, ``busy_tensor_ms``).
 Revision ID: 0011
 Revises: 0010
 
-Existing rows read as no busy window counted (``{}`` and 0) until ``pausewatch state rebuild``
-folds the aggregates again (batches logged before this release carry neither figure).
+Existing rows read as no busy window counted (``{}`` and 0), and ``pausewatch state rebuild``
+leaves them so: the fold reads each batch's logged aggregate, and batches logged before this
+release carry neither figure (a day folded from such batches alone is not tested).
 """
 
 from __future__ import annotations
