@@ -23,6 +23,7 @@ from pausewatch.detect import (
     fit_floor,
     plausibility_limit,
 )
+from pausewatch.detect._plausibility import busy_peak_seconds
 from pausewatch.errors import DetectionError
 from pausewatch.ledger import LogStore
 from pausewatch.policy import Finding, load_preset, policy_digest, policy_to_json
@@ -92,6 +93,27 @@ def test_the_ratio_weighs_each_precision_by_its_own_peak() -> None:
     assert counter_ratio({"bf16": 3e17, "fp8": 6e17}, 1000.0, peaks, 2e15) == pytest.approx(0.6)
     assert counter_ratio({"int4": 4e17}, 1000.0, peaks, 2e15) == pytest.approx(0.2)
     assert counter_ratio({"bf16": 1e17}, 0.0, peaks, 2e15) == 0.0
+
+
+def test_each_chip_models_busy_work_is_held_to_its_own_peak() -> None:
+    """Busy work kept per chip model is divided by each model's own peaks (its best peak for a
+    precision it lacks) over the models' summed tensor-active time; the best peak it reports is
+    each busy model's weighted by its tensor-active time; a model the catalogue lacks counts
+    for nothing."""
+    catalogue = load_catalogue()
+    h100, b200 = catalogue.get("H100 SXM"), catalogue.get("B200")
+    h_bf16, b_bf16 = h100.peak("bf16"), b200.peak("bf16")
+    flop = {
+        "H100 SXM": {"bf16": 0.6 * h_bf16 * 3000, "fp4": 0.1 * h100.best_peak * 3000},
+        "B200": {"bf16": 0.6 * b_bf16 * 1000},
+        "Z9000": {"bf16": 1e30},
+    }
+    ms = {"H100 SXM": 3_000_000, "B200": 1_000_000, "Z9000": 5_000_000}
+    work, tensor_s, best = busy_peak_seconds(flop, ms, catalogue)
+    assert tensor_s == 4000.0
+    assert work == pytest.approx(0.7 * 3000 + 0.6 * 1000)
+    assert best == pytest.approx((3000 * h100.best_peak + 1000 * b200.best_peak) / 4000)
+    assert busy_peak_seconds({}, {}, catalogue) == (0.0, 0.0, 0.0)
 
 
 def test_the_limit_falls_as_the_false_alarm_rate_is_made_smaller() -> None:
