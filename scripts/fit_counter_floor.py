@@ -9,7 +9,8 @@ Two honest trace sources, both from seeds in the fit range (0..99,999) only:
   ``record``.
 
 Every window whose tensor pipes were busy (``tensor_active`` >= ``UNDECLARED_TENSOR_ACTIVE``)
-gives one ratio (FLOP over dense peak over tensor-active seconds). The script prints the mean and
+gives one ratio (FLOP over its own chip model's dense peak over tensor-active seconds, as the
+test holds each model's busy work to that model's peak). The script prints the mean and
 standard deviation of their logarithms (the constants ``FLOOR_LOG_MEAN`` and
 ``FLOOR_LOG_SIGMA``), the limit they give, and the lowest ratio seen.
 

@@ -4,12 +4,14 @@ file (findings from the log alone), then the honest world's false alarms."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from pausewatch.detect import (
     fit_floor,
     plausibility_limit,
 )
+from pausewatch.detect._plausibility import busy_peak_seconds
 from pausewatch.errors import DetectionError
 from pausewatch.ledger import LogStore
 from pausewatch.policy import Finding, load_preset, policy_digest, policy_to_json
@@ -92,6 +95,27 @@ def test_the_ratio_weighs_each_precision_by_its_own_peak() -> None:
     assert counter_ratio({"bf16": 1e17}, 0.0, peaks, 2e15) == 0.0
 
 
+def test_each_chip_models_busy_work_is_held_to_its_own_peak() -> None:
+    """Busy work kept per chip model is divided by each model's own peaks (its best peak for a
+    precision it lacks) over the models' summed tensor-active time; the best peak it reports is
+    each busy model's weighted by its tensor-active time; a model the catalogue lacks counts
+    for nothing."""
+    catalogue = load_catalogue()
+    h100, b200 = catalogue.get("H100 SXM"), catalogue.get("B200")
+    h_bf16, b_bf16 = h100.peak("bf16"), b200.peak("bf16")
+    flop = {
+        "H100 SXM": {"bf16": 0.6 * h_bf16 * 3000, "fp4": 0.1 * h100.best_peak * 3000},
+        "B200": {"bf16": 0.6 * b_bf16 * 1000},
+        "Z9000": {"bf16": 1e30},
+    }
+    ms = {"H100 SXM": 3_000_000, "B200": 1_000_000, "Z9000": 5_000_000}
+    work, tensor_s, best = busy_peak_seconds(flop, ms, catalogue)
+    assert tensor_s == 4000.0
+    assert work == pytest.approx(0.7 * 3000 + 0.6 * 1000)
+    assert best == pytest.approx((3000 * h100.best_peak + 1000 * b200.best_peak) / 4000)
+    assert busy_peak_seconds({}, {}, catalogue) == (0.0, 0.0, 0.0)
+
+
 def test_the_limit_falls_as_the_false_alarm_rate_is_made_smaller() -> None:
     """A smaller false-alarm probability per cluster-year sets a lower limit, below the fitted
     honest mean."""
@@ -110,12 +134,16 @@ def test_the_floor_is_fitted_on_logarithms_and_needs_two_ratios() -> None:
 
 
 def _serve(
-    data_dir: Path, fleet: Fleet, spares: tuple[str, int] = ("", 0)
+    data_dir: Path,
+    fleet: Fleet,
+    spares: tuple[str, int] = ("", 0),
+    days: dict[tuple[str, ...], dict[str, Any]] | None = None,
 ) -> tuple[list[Finding], AuditReport]:
     """The findings of a service that holds ``fleet``'s world and telemetry, uploaded once the
     fleet's day has closed; then again after a restart on the same files; and the audit of its
     log (which folds the log itself). ``spares`` (a chip model and a count): chips of that
-    model certified and installed on cluster c1 beside the fleet's, never reporting."""
+    model certified and installed on cluster c1 beside the fleet's, never reporting. ``days``,
+    when given, receives the service's ``cluster_days`` view."""
     settings = Settings(data_dir=data_dir, batch_latency_ms=1)
     at = fleet.end + timedelta(hours=7)
     svc = LogService(settings, clock=ticking(at - timedelta(minutes=5))).start()
@@ -151,6 +179,8 @@ def _serve(
         data = fleet.jsonl()
         svc.ingest_telemetry(data, submission(data, world.operators["lab"]))
         found = list(evaluation(svc.state, at).findings)
+        if days is not None:
+            days.update(svc.state.registry.views["cluster_days"])
         report, _ = audit_log(
             LogStore(svc.engine).entries(),
             [],
@@ -235,11 +265,6 @@ def test_the_service_files_nothing_for_honest_counters(tmp_path: Path) -> None:
     assert (report.counter_days_recomputed, report.counter_alarms) == (1, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left for the lead (review of issue 16): a mixed-model cluster is judged at the "
-    "count-weighted mean peak of its installed chips, not of the chips that did the busy work",
-)
 def test_idle_faster_chips_installed_beside_honest_ones_raise_no_alarm(tmp_path: Path) -> None:
     """An honest H100 training cluster with two B200 chips installed beside its four H100s,
     the B200s never reporting, gives no counters_implausible: chips that did none of the busy
@@ -248,6 +273,76 @@ def test_idle_faster_chips_installed_beside_honest_ones_raise_no_alarm(tmp_path:
     fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=SEED)
     findings, _ = _serve(tmp_path, fleet, spares=("B200", 2))
     assert _implausible(findings) == []
+
+
+def _one_cluster(fleet: Fleet) -> Fleet:
+    """``fleet`` with every chip installed in its first cluster and every run declared on it:
+    one cluster of mixed chip models."""
+    first = fleet.clusters[0].cluster_id
+    chips = tuple(dataclasses.replace(c, cluster_id=first) for c in fleet.chips)
+    runs = dict.fromkeys(fleet.runs, first)
+    return dataclasses.replace(fleet, chips=chips, clusters=fleet.clusters[:1], runs=runs)
+
+
+def test_slower_idle_chips_beside_fast_busy_ones_do_not_hide_counters_scaled_down(
+    tmp_path: Path,
+) -> None:
+    """A cluster of four B200s training with counters scaled to half, beside eight idle A100s
+    reporting, is named by counters_implausible: the busy work is held to the B200s' peak, not
+    to a mean the slow idle chips pull down (which would put the ratio above the limit)."""
+    specs = (
+        ClusterSpec("c1", "lab", "B200", 4, Workload.TRAINING),
+        ClusterSpec("c2", "lab", "A100 SXM", 8, Workload.IDLE),
+    )
+    bad = Misbehaviour(underreporting_clusters=frozenset({"c1"}), counter_ratio=0.5)
+    fleet = simulate_fleet(specs, windows=24, window_s=3600, seed=SEED, misbehaviour=bad)
+    days: dict[tuple[str, ...], dict[str, Any]] = {}
+    findings, report = _serve(tmp_path, _one_cluster(fleet), days=days)
+    found = _implausible(findings)
+    assert [f.subject for f in found] == ["cluster:c1"]
+    assert 0.25 < float(dict(found[0].figures)["ratio"]) < 0.35  # half of an honest ~0.59
+    (row,) = days.values()
+    assert sorted(json.loads(row["busy_tensor_ms"])) == ["B200"]
+    assert report.ok, report.problems
+    assert (report.counter_days_recomputed, report.counter_alarms) == (1, 1)
+
+
+def test_a_mixed_model_cluster_keeps_and_audits_its_busy_work_per_chip_model(
+    tmp_path: Path,
+) -> None:
+    """One cluster of H100s and B200s, both training honestly, keeps each model's busy FLOP and
+    tensor-active time apart in its day, is not named by counters_implausible, and the audit
+    recomputes those per-model figures from the stored records equal to the logged ones."""
+    specs = (
+        ClusterSpec("c1", "lab", "H100 SXM", 4, Workload.TRAINING),
+        ClusterSpec("c2", "lab", "B200", 2, Workload.TRAINING),
+    )
+    fleet = _one_cluster(simulate_fleet(specs, windows=24, window_s=3600, seed=SEED))
+    days: dict[tuple[str, ...], dict[str, Any]] = {}
+    findings, report = _serve(tmp_path, fleet, days=days)
+    assert _implausible(findings) == []
+    (row,) = days.values()
+    busy_flop, busy_ms = json.loads(row["busy_flop"]), json.loads(row["busy_tensor_ms"])
+    assert sorted(busy_flop) == sorted(busy_ms) == ["B200", "H100 SXM"]
+    model_of = {c.chip_id: c.model for c in fleet.chips}
+    flop: dict[str, dict[str, int]] = {}
+    ms: dict[str, int] = {}
+    for line in fleet.lines:
+        rec = json.loads(line)["record"]
+        if rec["tensor_active"] < UNDECLARED_TENSOR_ACTIVE:
+            continue
+        model = model_of[rec["chip_id"]]
+        seconds = (
+            datetime.fromisoformat(rec["window_end"]) - datetime.fromisoformat(rec["window_start"])
+        ).total_seconds()
+        ms[model] = ms.get(model, 0) + round(rec["tensor_active"] * seconds * 1000)
+        into = flop.setdefault(model, {})
+        for p, v in rec["flop"].items():
+            into[p] = into.get(p, 0) + int(v)
+    assert {m: {p: int(v) for p, v in f.items()} for m, f in busy_flop.items()} == flop
+    assert busy_ms == ms
+    assert report.ok, report.problems
+    assert (report.counter_days_recomputed, report.counter_alarms) == (1, 0)
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ def accepted(
     tensor_active: float = 0.7,
     run_id: str | None = "run-1",
     energy_delta_j: int | None = 36_000,
+    model: str = "H100 SXM",
 ) -> AcceptedRecord:
     """An accepted record with just the fields aggregation reads set meaningfully."""
     start = T0 + timedelta(seconds=60 * window)
@@ -61,7 +62,7 @@ def accepted(
         weights_digest=None,
         firmware_digest="00" * 32,
     )
-    return AcceptedRecord(window, "00" * 32, b"", record, cluster_id, energy_delta_j)
+    return AcceptedRecord(window, "00" * 32, b"", record, cluster_id, energy_delta_j, model)
 
 
 def test_totals_per_chip_run_and_cluster() -> None:
@@ -255,24 +256,51 @@ def test_a_chips_first_record_counts_its_own_draw_in_the_day() -> None:
     assert day.busy_energy_j == 600 * 3600
 
 
-def test_a_day_keeps_the_flop_and_tensor_time_of_its_busy_windows() -> None:
+def test_a_day_keeps_the_flop_and_tensor_time_of_its_busy_windows_per_chip_model() -> None:
     """Busy windows (tensor_active at or above the threshold), whatever run they name, add
-    their FLOP and their tensor-active milliseconds to the day; windows below it add neither;
-    merging batches gives the same day as aggregating them at once (docs/adr/0033)."""
+    their FLOP and their tensor-active milliseconds to the day under their chip's model; windows
+    below it add neither, and a model with no busy window is absent; the JSON keeps them exact
+    (FLOP as decimal text, milliseconds as integers); merging batches gives the same day as
+    aggregating them at once (docs/adr/0033)."""
     records = [
         accepted("c1/a", window=0, seconds=3600, flop={"bf16": 7 * 10**17}, tensor_active=0.6),
         accepted(
             "c1/b", window=0, seconds=3600, flop={"fp8": 10**17}, tensor_active=0.5, run_id=None
         ),
+        accepted("c1/d", seconds=3600, flop={"bf16": 3 * 10**18}, model="B200"),
         accepted("c1/c", window=0, seconds=3600, flop={"bf16": 10**16}, tensor_active=0.2),
+        accepted("c1/e", seconds=3600, flop={"bf16": 10**15}, tensor_active=0.1, model="A100 SXM"),
     ]
     whole = aggregate(records)
     day = whole.clusters["c1"].days["2026-11-27"]
-    assert dict(day.busy_flop) == {"bf16": 7 * 10**17, "fp8": 10**17}
-    assert day.busy_tensor_ms == round(0.6 * 3600 * 1000) + round(0.5 * 3600 * 1000)
-    merged = merge_aggregates(aggregate(records[:1]), aggregate(records[1:]))
-    assert merged.clusters["c1"].days == whole.clusters["c1"].days
+    assert {m: dict(f) for m, f in day.busy_flop.items()} == {
+        "B200": {"bf16": 3 * 10**18},
+        "H100 SXM": {"bf16": 7 * 10**17, "fp8": 10**17},
+    }
+    assert dict(day.busy_tensor_ms) == {
+        "B200": round(0.7 * 3600 * 1000),
+        "H100 SXM": round(0.6 * 3600 * 1000) + round(0.5 * 3600 * 1000),
+    }
+    doc = whole.to_json()["clusters"]["c1"]["days"]["2026-11-27"]
+    assert doc["busy_flop"] == {
+        "B200": {"bf16": "3000000000000000000"},
+        "H100 SXM": {"bf16": "700000000000000000", "fp8": "100000000000000000"},
+    }
+    assert doc["busy_tensor_ms"] == {"B200": 2_520_000, "H100 SXM": 3_960_000}
+    for cut in range(1, len(records)):
+        merged = merge_aggregates(aggregate(records[cut:]), aggregate(records[:cut]))
+        assert merged.clusters["c1"].days == whole.clusters["c1"].days
     assert Aggregate.from_json(json.loads(canonical(whole.to_json()))) == whole
+
+
+def test_busy_figures_not_keyed_by_chip_model_are_refused() -> None:
+    """A day's busy figures in a form not keyed by chip model (FLOP per precision, one total of
+    milliseconds) are a malformed aggregate, not figures read under a wrong model."""
+    doc = aggregate([accepted()]).to_json()
+    day = doc["clusters"]["c1"]["days"]["2026-11-27"]
+    day["busy_flop"], day["busy_tensor_ms"] = {"bf16": "10000000000000000"}, 42_000
+    with pytest.raises(TelemetryError, match="invalid telemetry aggregate"):
+        Aggregate.from_json(doc)
 
 
 def test_a_day_without_busy_windows_reads_and_writes_as_before() -> None:
@@ -287,4 +315,4 @@ def test_a_day_without_busy_windows_reads_and_writes_as_before() -> None:
     old = busy["clusters"]["c1"]["days"]["2026-11-27"]
     del old["busy_flop"], old["busy_tensor_ms"]
     day = Aggregate.from_json(busy).clusters["c1"].days["2026-11-27"]
-    assert (dict(day.busy_flop), day.busy_tensor_ms) == ({}, 0)
+    assert (dict(day.busy_flop), dict(day.busy_tensor_ms)) == ({}, {})

@@ -122,6 +122,15 @@ def registry_with(**changes: Any) -> StaticRegistry:
 # -- the valid case ----------------------------------------------------------------------------
 
 
+def test_an_accepted_record_names_its_chips_model_as_the_catalogue_does() -> None:
+    """A chip registered under an alias of its model is accepted with the catalogue's own name
+    of the model, so that the aggregate keeps its busy work under one key per model whatever
+    name its certificate used (docs/adr/0033)."""
+    for name in ("H100 SXM", "h100-sxm", "H100"):
+        (accepted,) = verify(line(), registry=registry_with(model=name)).accepted
+        assert accepted.model == "H100 SXM"
+
+
 def test_valid_record_is_accepted_and_advances_the_chain() -> None:
     """The base record passes every rule; the chain moves to it."""
     signed = line()

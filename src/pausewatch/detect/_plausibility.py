@@ -8,14 +8,18 @@ day, over the windows whose tensor pipes were busy (``tensor_active`` at or abov
 :data:`~pausewatch.telemetry.UNDECLARED_TENSOR_ACTIVE`, the windows ``busy_energy_j`` counts),
 the *counter ratio* is
 
-    ratio = sum over precisions of (FLOP counted / dense peak) / tensor-active seconds,
+    ratio = sum over chip models and precisions of (FLOP counted / that model's dense peak)
+            / tensor-active seconds,
 
-the share of peak the counters say the busy pipes ran at. Honest traces of the fit seeds put
-its logarithm at :data:`FLOOR_LOG_MEAN` with a spread of :data:`FLOOR_LOG_SIGMA` (per window,
-so that a day with a single busy window is covered too); the counters' own tolerance adds
-:data:`~pausewatch.detect._daily.COUNTER_SIGMA`. A day whose ratio falls below
-``exp(mean - z * sigma)``, with ``z`` the one-sided normal quantile of the per-day false-alarm
-probability that gives :data:`ALPHA_PER_CLUSTER_YEAR` per cluster-year, is implausible.
+the share of peak the counters say the busy pipes ran at. The aggregate keeps the busy windows
+per chip model, so each model's work is held to its own peak: chips installed beside the busy
+ones that did none of the work (faster or slower) move neither side.
+Honest traces of the fit seeds put its logarithm at :data:`FLOOR_LOG_MEAN` with a spread of
+:data:`FLOOR_LOG_SIGMA` (per window, so that a day with a single busy window is covered too);
+the counters' own tolerance adds :data:`~pausewatch.detect._daily.COUNTER_SIGMA`. A day whose
+ratio falls below ``exp(mean - z * sigma)``, with ``z`` the one-sided normal quantile of the
+per-day false-alarm probability that gives :data:`ALPHA_PER_CLUSTER_YEAR` per cluster-year, is
+implausible.
 
 The test cannot see a chip that forges its activity and power consistently with its counters
 (``scaled_sensors``): only the facility meter, which reads the true draw, can (the energy
@@ -32,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pausewatch.compute import load_catalogue
+from pausewatch.compute import HardwareCatalogue, load_catalogue
 from pausewatch.detect._daily import COUNTER_SIGMA, DAY_CLOSES_AFTER, day_period, per_day_alpha
 from pausewatch.detect._sitmuf import z_quantile
 from pausewatch.errors import DetectionError, Error
@@ -112,8 +116,9 @@ class CounterDay:
     """The cluster's records that day (busy or not)."""
     evidence: tuple[str, ...] = ()
     best_peak: float = 0.0
-    """The chips' best dense peak (FLOP/s): what the busy pipes are held to when the counters
-    report nothing at all, so that no effective peak can be drawn from them."""
+    """The best dense peak (FLOP/s) of the chips that did the busy work, each model weighted
+    by its tensor-active time: what the busy pipes are held to when the counters report nothing
+    at all, so that no effective peak can be drawn from them."""
 
     @property
     def alarm(self) -> bool:
@@ -144,59 +149,57 @@ class CounterAlarm:
     last: date
 
 
-def _peaks(registry: Registry) -> dict[str, tuple[dict[str, float], float]]:
-    """Per cluster: its installed chips' dense peak per precision (count-weighted mean over the
-    models that have it) and their best peak (same mean)."""
-    catalogue = load_catalogue()
-    counts: dict[str, dict[str, int]] = {}
-    for chip in registry.views["chips"].values():
-        if chip["status"] != "installed" or chip["cluster_id"] is None:
+def busy_peak_seconds(
+    busy_flop: Mapping[str, Mapping[str, float]],
+    busy_tensor_ms: Mapping[str, int],
+    catalogue: HardwareCatalogue,
+) -> tuple[float, float, float]:
+    """Over busy windows kept per chip model (a cluster-day's ``busy_flop`` and
+    ``busy_tensor_ms``): the seconds at dense peak their counted FLOP take, each model's FLOP
+    over that model's own peaks; their tensor-active seconds; and the peak those seconds ran
+    against, each model's best peak weighted by its tensor-active seconds (FLOP/s). A model the
+    catalogue lacks is left out of all three: no peak to hold its chips to."""
+    work = tensor_s = best = 0.0
+    for name in sorted(busy_flop.keys() | busy_tensor_ms.keys()):
+        try:
+            model = catalogue.get(name)
+        except Error:
             continue
-        per = counts.setdefault(chip["cluster_id"], {})
-        per[chip["model"]] = per.get(chip["model"], 0) + 1
-    out: dict[str, tuple[dict[str, float], float]] = {}
-    for cluster, models in counts.items():
-        sums: dict[str, list[float]] = {}
-        best = [0.0, 0.0]
-        for name, n in models.items():
-            try:
-                model = catalogue.get(name)
-            except Error:
-                continue
-            for precision, peak in model.peak_flops.items():
-                s = sums.setdefault(precision.value, [0.0, 0.0])
-                s[0] += n * peak
-                s[1] += n
-            best[0] += n * model.best_peak
-            best[1] += n
-        if best[1]:
-            out[cluster] = ({p: s[0] / s[1] for p, s in sums.items()}, best[0] / best[1])
-    return out
+        seconds = busy_tensor_ms.get(name, 0) / 1000
+        peaks = {p.value: v for p, v in model.peak_flops.items()}
+        work += peak_seconds(busy_flop.get(name, {}), peaks, model.best_peak)
+        tensor_s += seconds
+        best += seconds * model.best_peak
+    return work, tensor_s, (best / tensor_s if tensor_s > 0 else 0.0)
 
 
 def counter_days(registry: Registry, at: datetime) -> tuple[CounterDay, ...]:
     """Every cluster-day closed at ``at`` (as the daily balances close them) with at least
     :data:`MIN_TENSOR_SECONDS` of busy tensor time on chips of a known model, tested; in
-    cluster and day order."""
+    cluster and day order. Each model's busy work is held to that model's peak: chips installed
+    that did none of it change nothing."""
     limit = plausibility_limit()
-    peaks = _peaks(registry)
+    catalogue = load_catalogue()
     out: list[CounterDay] = []
     for (cid, day_text), row in sorted(registry.views["cluster_days"].items()):
         day = date.fromisoformat(day_text)
-        if day_period(day).end + DAY_CLOSES_AFTER > at or cid not in peaks:
+        if day_period(day).end + DAY_CLOSES_AFTER > at:
             continue
-        tensor_s = int(row.get("busy_tensor_ms") or 0) / 1000
+        busy_flop = {
+            m: {p: float(int(v)) for p, v in f.items()}
+            for m, f in json.loads(row.get("busy_flop") or "{}").items()
+        }
+        busy_ms = {m: int(v) for m, v in json.loads(row.get("busy_tensor_ms") or "{}").items()}
+        work, tensor_s, best = busy_peak_seconds(busy_flop, busy_ms, catalogue)
         if tensor_s < MIN_TENSOR_SECONDS:
             continue
-        flop = {p: float(int(v)) for p, v in json.loads(row.get("busy_flop") or "{}").items()}
-        per, best = peaks[cid]
         out.append(
             CounterDay(
                 cid,
                 day,
-                math.fsum(flop.values()),
+                math.fsum(v for f in busy_flop.values() for v in f.values()),
                 tensor_s,
-                counter_ratio(flop, tensor_s, per, best),
+                work / tensor_s,
                 limit,
                 int(row["chip_windows"]),
                 (f"log:{int(row['updated_idx'])}",),
@@ -235,6 +238,7 @@ __all__ = [
     "MIN_TENSOR_SECONDS",
     "CounterAlarm",
     "CounterDay",
+    "busy_peak_seconds",
     "counter_alarms",
     "counter_days",
     "counter_ratio",

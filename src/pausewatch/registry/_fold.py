@@ -1214,7 +1214,7 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                     "unattributed_flop": json.loads(row["unattributed_flop"]),
                     "busy_energy_j": row["busy_energy_j"],
                     "busy_flop": json.loads(row.get("busy_flop") or "{}"),
-                    "busy_tensor_ms": row.get("busy_tensor_ms") or 0,
+                    "busy_tensor_ms": json.loads(row.get("busy_tensor_ms") or "{}"),
                 }
             ).merge(new)
         doc = new.to_json()
@@ -1233,7 +1233,9 @@ def _merge_days(ctx: _Context, cluster_id: str, days: Mapping[str, DayTotals]) -
                 "busy_flop": json.dumps(
                     doc.get("busy_flop", {}), sort_keys=True, separators=(",", ":")
                 ),
-                "busy_tensor_ms": doc.get("busy_tensor_ms", 0),
+                "busy_tensor_ms": json.dumps(
+                    doc.get("busy_tensor_ms", {}), sort_keys=True, separators=(",", ":")
+                ),
                 "updated_idx": ctx.index,
             },
         )

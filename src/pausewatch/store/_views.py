@@ -306,12 +306,13 @@ cluster_days = Table(
     _idx("updated_idx"),
     Column("busy_energy_j", BigInteger, nullable=False, server_default="0"),
     Column("busy_flop", Text, nullable=False, server_default="{}"),
-    Column("busy_tensor_ms", BigInteger, nullable=False, server_default="0"),
+    Column("busy_tensor_ms", Text, nullable=False, server_default="{}"),
 )
 """Per cluster and UTC day (of each window's end): the chips' reported energy (all of it, and
 that of busy windows), their compute per precision and the compute tagged to no run (the inputs
-of the daily balances, ADR 0029); the compute and tensor-active time of the busy windows (the
-counters' plausibility, ADR 0033)."""
+of the daily balances, ADR 0029); per chip model, the compute and tensor-active time of the busy
+windows (JSON objects keyed by the catalogue's model name: the counters' plausibility, ADR
+0033)."""
 tel_signals = Table(
     "tel_signals",
     metadata,

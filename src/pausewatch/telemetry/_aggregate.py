@@ -61,6 +61,28 @@ def _sum_flop(*parts: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
+def _sum_per_model(*parts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for part in parts:
+        for model, flop in part.items():
+            _add_flop(out.setdefault(model, {}), flop)
+    return out
+
+
+def _sum_counts(*parts: Mapping[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in parts:
+        for key, count in part.items():
+            out[key] = out.get(key, 0) + count
+    return out
+
+
+def _object(data: Any) -> Iterable[tuple[Any, Any]]:
+    if not isinstance(data, dict):
+        raise TypeError("expected an object keyed by chip model")
+    return data.items()
+
+
 def _flop_json(flop: Mapping[str, int]) -> dict[str, str]:
     return {p: str(flop[p]) for p in sorted(flop)}
 
@@ -209,12 +231,13 @@ class DayTotals:
     busy_energy_j: int = 0
     """Energy of the records whose tensor pipes were busy at or above the undeclared-compute
     threshold, whatever run they name: the energy that paid for compute (ADR 0029)."""
-    busy_flop: Mapping[str, int] = field(default_factory=dict)
-    """Operations per precision of those busy records: what the counters say the busy
-    tensor pipes did (docs/adr/0033)."""
-    busy_tensor_ms: int = 0
-    """Milliseconds the tensor pipes of those busy records were active (tensor_active x window,
-    rounded per record): what the chips' activity sensors say they did (docs/adr/0033)."""
+    busy_flop: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Per chip model (the catalogue's name), operations per precision of those busy records:
+    what the counters of the chips that did the busy work say they did (docs/adr/0033)."""
+    busy_tensor_ms: Mapping[str, int] = field(default_factory=dict)
+    """Per chip model, milliseconds the tensor pipes of those busy records were active
+    (tensor_active x window, rounded per record): what the same chips' activity sensors say
+    they did (docs/adr/0033). Its models are those of :attr:`busy_flop`."""
 
     def merge(self, other: DayTotals) -> DayTotals:
         """The totals of both sets of records."""
@@ -224,8 +247,8 @@ class DayTotals:
             flop=_sum_flop(self.flop, other.flop),
             unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
             busy_energy_j=self.busy_energy_j + other.busy_energy_j,
-            busy_flop=_sum_flop(self.busy_flop, other.busy_flop),
-            busy_tensor_ms=self.busy_tensor_ms + other.busy_tensor_ms,
+            busy_flop=_sum_per_model(self.busy_flop, other.busy_flop),
+            busy_tensor_ms=_sum_counts(self.busy_tensor_ms, other.busy_tensor_ms),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -239,10 +262,9 @@ class DayTotals:
             "flop": _flop_json(self.flop),
             "unattributed_flop": _flop_json(self.unattributed_flop),
         }
-        if self.busy_flop:
-            doc["busy_flop"] = _flop_json(self.busy_flop)
-        if self.busy_tensor_ms:
-            doc["busy_tensor_ms"] = self.busy_tensor_ms
+        if self.busy_flop or self.busy_tensor_ms:
+            doc["busy_flop"] = {m: _flop_json(self.busy_flop.get(m, {})) for m in self._models()}
+            doc["busy_tensor_ms"] = {m: self.busy_tensor_ms.get(m, 0) for m in self._models()}
         return dict(sorted(doc.items()))
 
     @classmethod
@@ -254,9 +276,12 @@ class DayTotals:
             flop=_flop_from(data["flop"]),
             unattributed_flop=_flop_from(data["unattributed_flop"]),
             busy_energy_j=int(data.get("busy_energy_j", 0)),
-            busy_flop=_flop_from(data.get("busy_flop", {})),
-            busy_tensor_ms=int(data.get("busy_tensor_ms", 0)),
+            busy_flop={str(m): _flop_from(f) for m, f in _object(data.get("busy_flop", {}))},
+            busy_tensor_ms={str(m): int(ms) for m, ms in _object(data.get("busy_tensor_ms", {}))},
         )
+
+    def _models(self) -> list[str]:
+        return sorted(self.busy_flop.keys() | self.busy_tensor_ms.keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,7 +571,7 @@ def aggregate(
         day_key = (record.window_end - _INSTANT).date().isoformat()
         day = cluster[7].get(day_key)
         if day is None:
-            day = cluster[7][day_key] = [0, 0, {}, {}, 0, {}, 0]
+            day = cluster[7][day_key] = [0, 0, {}, {}, 0, {}, {}]
         # Kept as references and cut down now and then: signals are built only for the
         # windows the aggregate keeps, so that a record costs an append here (docs/adr/0032).
         pending = cluster[8].get(chip_id)
@@ -569,8 +594,11 @@ def aggregate(
         _add_flop(day[2], flop)
         if record.tensor_active >= undeclared_tensor_active:
             day[4] += day_energy
-            _add_flop(day[5], flop)
-            day[6] += round(record.tensor_active * seconds * 1000)
+            # Per model: the plausibility test holds busy work to the peak of the chips that
+            # did it, not of every chip installed (docs/adr/0033).
+            model = accepted.model
+            _add_flop(day[5].setdefault(model, {}), flop)
+            day[6][model] = day[6].get(model, 0) + round(record.tensor_active * seconds * 1000)
         if record.run_id is None:
             _add_flop(day[3], flop)
             _add_flop(cluster[4], flop)

@@ -325,6 +325,9 @@ class AcceptedRecord:
     """The cluster the chip was installed in when the batch was verified."""
     energy_delta_j: int | None
     """Energy since the chip's previous accepted record (``None`` for its first record ever)."""
+    model: str
+    """The chip's model, as the hardware catalogue names it (its canonical name, not an alias):
+    the aggregate keeps busy windows per model (docs/adr/0033)."""
 
 
 @dataclass(frozen=True)
@@ -653,7 +656,9 @@ def _verify(
                 gaps.append(Gap(index, chip_id, gap_from, seq - 1))
             delta = None if last_energy is None else record.energy_j - last_energy
             accepted.append(
-                AcceptedRecord(index, digest, parsed.line, record, chip.cluster_id, delta)
+                AcceptedRecord(
+                    index, digest, parsed.line, record, chip.cluster_id, delta, chip.model
+                )
             )
             last_seq, last_hash, last_index = seq, digest, index
             last_end, last_energy = record.window_end, record.energy_j

@@ -1,10 +1,11 @@
-"""The counters' plausibility (docs/adr/0033): the compute and tensor-active time of each
-cluster-day's busy windows (``det_cluster_days.busy_flop``, ``busy_tensor_ms``).
+"""The counters' plausibility (docs/adr/0033): per chip model, the compute and tensor-active
+time of each cluster-day's busy windows (``det_cluster_days.busy_flop``, ``busy_tensor_ms``:
+JSON objects keyed by the catalogue's model name).
 
 Revision ID: 0011
 Revises: 0010
 
-Existing rows read as no busy window counted (``{}`` and 0), and ``pausewatch state rebuild``
+Existing rows read as no busy window counted (``{}`` and ``{}``), and ``pausewatch state rebuild``
 leaves them so: the fold reads each batch's logged aggregate, and batches logged before this
 release carry neither figure (a day folded from such batches alone is not tested).
 """
@@ -37,7 +38,7 @@ def upgrade() -> None:
     if "busy_tensor_ms" not in have:
         op.add_column(
             _TABLE,
-            sa.Column("busy_tensor_ms", sa.BigInteger(), nullable=False, server_default="0"),
+            sa.Column("busy_tensor_ms", sa.Text(), nullable=False, server_default="{}"),
         )
 
 
