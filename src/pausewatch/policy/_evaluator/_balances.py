@@ -48,9 +48,11 @@ def _whose(a: BalanceAlarmFact) -> str:
     more = len(a.facilities) - _SHOWN
     listed = f"{shown} and {more} more" if more > 0 else shown
     party = f" of party {a.party}" if a.scope == "operator" and a.party else ""
+    # A party's sum also leaves out the operators whose own sum alarms (docs/adr/0035).
+    whose = "own balance" if a.scope == "operator" else "own balance or operator's sum"
     return (
         f"{a.scope} {a.subject.partition(':')[2]}{party}, its facilities summed ({listed}; "
-        "those whose own balance alarms are left out, their findings stand)"
+        f"those whose {whose} alarms are left out, their findings stand)"
     )
 
 
