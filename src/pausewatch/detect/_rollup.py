@@ -40,10 +40,10 @@ from pausewatch.detect._balance import Balance, BalanceKind, Level, Quantity
 from pausewatch.detect._daily import (
     DAY_CLOSES_AFTER,
     SERIES,
-    TESTS,
     DayPoint,
     FacilityBalances,
     facility_balances,
+    first_alarms,
     series_tested,
 )
 from pausewatch.registry import Registry
@@ -111,28 +111,20 @@ class RollupBalances:
 
     def alarms(self) -> tuple[RollupAlarm, ...]:
         """The first alarm of each test on each series (one per series and test at most)."""
-        out: list[RollupAlarm] = []
-        for kind in SERIES:
-            points = self.series.get(kind, ())
-            for test in TESTS:
-                hit = [
-                    p for p in points if (p.one_shot_alarm if test == "one_shot" else p.cusum_alarm)
-                ]
-                if hit:
-                    out.append(
-                        RollupAlarm(
-                            self.level,
-                            self.subject,
-                            self.party_id,
-                            kind,
-                            test,
-                            hit[0],
-                            len(hit),
-                            hit[-1].start,
-                            self.included.get(kind, ()),
-                        )
-                    )
-        return tuple(out)
+        return tuple(
+            RollupAlarm(
+                self.level,
+                self.subject,
+                self.party_id,
+                a.balance,
+                a.test,
+                a.point,
+                a.alarms,
+                a.last,
+                self.included.get(a.balance, ()),
+            )
+            for a in first_alarms(self.series)
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Contract C8's item: ``operator_id`` (with its ``party_id``) or ``party_id``, the
@@ -327,9 +319,7 @@ def rolled_up(facilities: Sequence[FacilityBalances]) -> Rollups:
     )
     # An operator whose roll-up alarms on a series is left out of its party's sum of it, as
     # a facility is of its operator's: one cause, one finding (docs/adr/0035).
-    alarmed = {
-        kind: frozenset(o.subject for o in operators if o.alarmed(kind)) for kind in SERIES
-    }
+    alarmed = {kind: frozenset(o.subject for o in operators if o.alarmed(kind)) for kind in SERIES}
     parties = []
     for p, members in sorted(by_party.items()):
         ops = sorted({f.operator_id for f in members if f.operator_id is not None})
