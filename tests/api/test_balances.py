@@ -4,9 +4,10 @@ readings taken over HTTP while the facility's chips report nothing are an energy
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -157,10 +158,16 @@ ROLLUP_FACILITIES = {"f2": "operator", "f3": "operator", "f4": "operator-b"}
 of operator lab, f4 of operator lab-b, all of party us."""
 
 
-def thin_shortfall(world: World, client: TestClient, days: int = 2) -> None:
-    """Facilities f2, f3 (lab) and f4 (lab-b), each metered by a meter stated at 30% random
-    error reading 1 kW with no chip reporting for ``days`` days: each day is 3.3 sigma short
-    at each facility (under its limits), more at the operator's and party's sums."""
+def thin_shortfall(
+    world: World,
+    client: TestClient,
+    days: int = 2,
+    facilities: Mapping[str, str] = MappingProxyType(ROLLUP_FACILITIES),
+) -> None:
+    """Facilities f2, f3 (lab) and f4 (lab-b), or those of ``facilities`` (id to the role
+    that registers it), each metered by a meter stated at 30% random error reading 1 kW with
+    no chip reporting for ``days`` days: each day is 3.3 sigma short at each facility (under
+    its limits), more at the operator's and party's sums."""
     from pausewatch.statements import KeyPair
 
     def submit(kind: str, body: dict[str, Any], key: Any) -> None:
@@ -170,7 +177,7 @@ def thin_shortfall(world: World, client: TestClient, days: int = 2) -> None:
 
     end = datetime.combine(world.now.date(), datetime.min.time(), tzinfo=world.now.tzinfo)
     start = end - timedelta(days=days)
-    for fid, role in ROLLUP_FACILITIES.items():
+    for fid, role in facilities.items():
         operator = "lab" if role == "operator" else "lab-b"
         meter, meter_key = f"m-{fid}", KeyPair.generate(f"m-{fid}")
         submit(
@@ -209,14 +216,15 @@ def thin_shortfall(world: World, client: TestClient, days: int = 2) -> None:
             submit("meter.reading/v1", previous, meter_key)
 
 
-def test_a_thin_shortfall_alarms_the_operator_and_party_roll_ups_over_http(
+def test_a_thin_shortfall_alarms_the_operator_roll_up_not_again_its_party_over_http(
     world: World, opened: tuple[LogService, TestClient, Clock]
 ) -> None:
     """Three facilities each short under its own limits: GET /v1/detect/balances lists the
-    operators and parties with contract C8's keys, lab's sum (f2, f3) and party us's sum (f2,
-    f3, f4) alarm the one-shot test on the first day, no facility alarms, the policy files
-    energy_unaccounted on operator:lab and party:us with figure scope, and /metrics has their
-    roll-up gauges beside the facility ones."""
+    operators and parties with contract C8's keys, lab's sum (f2, f3) alarms the one-shot test
+    on the first day, no facility alarms, party us leaves lab's alarming facilities out and
+    has one operator's (f4) left, so it repeats no test; the policy files energy_unaccounted
+    on operator:lab with figure scope and not on party:us, and /metrics has the roll-up
+    gauges beside the facility ones."""
     _, client, clock = opened
     thin_shortfall(world, client)
     clock.advance(timedelta(hours=12))
@@ -239,8 +247,9 @@ def test_a_thin_shortfall_alarms_the_operator_and_party_roll_ups_over_http(
     assert operators["lab-b"]["balances"]["energy"] == []
     (party,) = got["parties"]
     assert party["party_id"] == "us"
-    assert party["included"]["energy"] == ["f2", "f3", "f4"]
-    assert party["balances"]["energy"][0]["alarm"] == "one_shot"
+    assert party["included"]["energy"] == ["f4"]
+    assert party["excluded"]["energy"] == ["f2", "f3"]
+    assert party["balances"]["energy"] == []
 
     narrowed = client.get("/v1/detect/balances", params={"facility": "f4"}).json()
     assert [o["operator_id"] for o in narrowed["operators"]] == ["lab-b"]
@@ -249,10 +258,10 @@ def test_a_thin_shortfall_alarms_the_operator_and_party_roll_ups_over_http(
     findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
     energy_findings = [f for f in findings if f["kind"] == "energy_unaccounted"]
     subjects = {f["subject"]: f for f in energy_findings}
-    assert {"operator:lab", "party:us"} <= set(subjects)
+    assert "operator:lab" in subjects
+    assert "party:us" not in subjects
     assert not any(s.startswith("facility:") for s in subjects)
     assert subjects["operator:lab"]["figures"]["scope"] == "operator"
-    assert subjects["party:us"]["figures"]["scope"] == "party"
     assert subjects["operator:lab"]["action"] == "inspection"
 
     families = {m.name: m for m in text_string_to_metric_families(client.get("/metrics").text)}
@@ -261,20 +270,56 @@ def test_a_thin_shortfall_alarms_the_operator_and_party_roll_ups_over_http(
         for s in families["pausewatch_rollup_balance_alarms"].samples
     }
     assert rolled[("operator", "lab", "energy")] >= 1
-    assert rolled[("party", "us", "energy")] >= 1
+    assert rolled.get(("party", "us", "energy"), 0) == 0
     assert "pausewatch_balance_alarms" in families
+
+
+def test_a_shortfall_spread_over_two_operators_alarms_the_party_over_http(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """One facility of lab (f2) and one of lab-b (f4) each short under its own limits: no
+    operator sums two facilities, party us sums both operators' and alarms the one-shot test
+    on the first day; the policy files energy_unaccounted on party:us with figure scope party
+    and on no operator or facility, and /metrics has the party's roll-up gauge."""
+    _, client, clock = opened
+    thin_shortfall(world, client, facilities={"f2": "operator", "f4": "operator-b"})
+    clock.advance(timedelta(hours=12))
+    got = client.get("/v1/detect/balances").json()
+    assert all(o["balances"]["energy"] == [] for o in got["operators"])
+    (party,) = got["parties"]
+    assert party["included"]["energy"] == ["f2", "f4"]
+    assert party["excluded"]["energy"] == []
+    assert party["balances"]["energy"][0]["alarm"] == "one_shot"
+
+    findings = client.get("/v1/findings", params={"limit": 1000}).json()["findings"]
+    subjects = {f["subject"]: f for f in findings if f["kind"] == "energy_unaccounted"}
+    assert set(subjects) == {"party:us"}
+    assert subjects["party:us"]["figures"]["scope"] == "party"
+    assert subjects["party:us"]["action"] == "inspection"
+
+    families = {m.name: m for m in text_string_to_metric_families(client.get("/metrics").text)}
+    rolled = {
+        (s.labels["scope"], s.labels["subject"], s.labels["balance"]): s.value
+        for s in families["pausewatch_rollup_balance_alarms"].samples
+    }
+    assert rolled[("party", "us", "energy")] >= 1
 
 
 def test_the_audit_recomputes_the_roll_ups(
     world: World, opened: tuple[LogService, TestClient, Clock]
 ) -> None:
     """An audit that folds the log itself recomputes the operators' and parties' summed days
-    and their alarms beside the facilities'."""
+    and their alarms beside the facilities' (two facilities of each of two operators short,
+    so that both operators' roll-ups are tested and alarm)."""
     from pausewatch.audit import audit_log
     from pausewatch.ledger import LogStore
 
     service, client, clock = opened
-    thin_shortfall(world, client)
+    thin_shortfall(
+        world,
+        client,
+        facilities={"f2": "operator", "f3": "operator", "f4": "operator-b", "f5": "operator-b"},
+    )
     clock.advance(timedelta(hours=12))
     report, _ = audit_log(
         LogStore(service.engine).entries(),

@@ -110,18 +110,43 @@ def test_an_honest_twin_raises_no_roll_up_alarm() -> None:
 
 
 def test_a_party_of_two_operators_is_tested_over_both() -> None:
-    """A party whose facilities belong to two operators, each short 0.6 sigma at ten
-    facilities: the party's roll-up sums all twenty and alarms; its series has every day."""
+    """A party whose facilities belong to two operators, each short 0.55 sigma at ten
+    facilities for six days, under each operator's limits: no operator's roll-up alarms, the
+    party's sums all twenty and alarms; its series has every day."""
     facilities = [
-        *fleet(seed=9, n=10, short=0.6, operator="a", prefix="a"),
-        *fleet(seed=10, n=10, short=0.6, operator="b", prefix="b"),
+        *fleet(seed=9, n=10, short=0.55, short_days=6, operator="a", prefix="a"),
+        *fleet(seed=109, n=10, short=0.55, short_days=6, operator="b", prefix="b"),
     ]
     rollups = rolled_up(facilities)
+    assert [o.subject for o in rollups.operators] == ["a", "b"]
+    assert not any(o.alarms() for o in rollups.operators)
     (party,) = rollups.parties
     assert len(party.included[ENERGY]) == 20
+    assert party.excluded[ENERGY] == ()
     assert len(party.series[ENERGY]) == DAYS
     assert party.alarms()
-    assert [o.subject for o in rollups.operators] == ["a", "b"]
+
+
+def test_an_operator_whose_roll_up_alarms_is_left_out_of_its_party() -> None:
+    """A shortfall thin at each of one operator's 20 facilities alarms that operator's
+    roll-up; its party (three operators) leaves that operator's facilities out of its sum,
+    tests the other two operators' and raises nothing: one cause, one finding."""
+    facilities = [
+        *fleet(seed=8, short=0.6, operator="a", prefix="a"),
+        *fleet(seed=11, n=5, operator="b", prefix="b"),
+        *fleet(seed=12, n=5, operator="c", prefix="c"),
+    ]
+    assert not any(f.alarms() for f in facilities)
+    rollups = rolled_up(facilities)
+    a, b, c = rollups.operators
+    assert a.alarms()
+    assert b.alarms() == c.alarms() == ()
+    (party,) = rollups.parties
+    assert party.alarms() == ()
+    assert party.excluded[ENERGY] == a.facilities
+    assert party.included[ENERGY] == (*b.facilities, *c.facilities)
+    assert len(party.series[ENERGY]) == DAYS
+    assert party.to_json()["excluded"]["energy"] == list(a.facilities)
 
 
 def test_a_facility_that_alarms_alone_is_left_out_of_its_roll_ups() -> None:

@@ -103,13 +103,14 @@ def test_detect_balances_shows_a_metered_facilitys_days(tmp_path: Path, start_lo
 def test_detect_balances_shows_the_operator_and_party_roll_ups(
     tmp_path: Path, start_log: Any
 ) -> None:
-    """Three facilities of two operators of one party, each metered at 30% random error while
-    no chip reports, are each under their limits; the table lists lab's and us's summed energy
-    with their alarms, and --json keeps every key of the facility report and adds
-    operators and parties (contract C8)."""
+    """Four facilities of three operators of one party (f1, f2 of lab; f3 of lab-b; f4 of
+    lab-c), each metered at 30% random error while no chip reports, are each under their
+    limits; the table lists lab's summed energy and us's (lab's alarming facilities left
+    out, f3 and f4 summed) with their alarms, and --json keeps every key of the facility
+    report and adds operators and parties (contract C8)."""
     data_dir = tmp_path / "log"
     server = start_log(data_dir)
-    names = ("party", "lab", "lab-b", "m-f1", "m-f2", "m-f3")
+    names = ("party", "lab", "lab-b", "lab-c", "m-f1", "m-f2", "m-f3", "m-f4")
     keys = {
         "secretariat": load_key(data_dir / "keys", "secretariat"),
         **{n: KeyPair.generate(n) for n in names},
@@ -121,7 +122,7 @@ def test_detect_balances_shows_the_operator_and_party_roll_ups(
             "secretariat",
         ),
     ]
-    for operator in ("lab", "lab-b"):
+    for operator in ("lab", "lab-b", "lab-c"):
         steps.append(
             (
                 "operator.register/v1",
@@ -136,7 +137,7 @@ def test_detect_balances_shows_the_operator_and_party_roll_ups(
         )
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=3)
-    for fid, operator in (("f1", "lab"), ("f2", "lab"), ("f3", "lab-b")):
+    for fid, operator in (("f1", "lab"), ("f2", "lab"), ("f3", "lab-b"), ("f4", "lab-c")):
         meter = f"m-{fid}"
         steps += [
             (
@@ -184,7 +185,7 @@ def test_detect_balances_shows_the_operator_and_party_roll_ups(
     (lab,) = [line for line in lines if line.split()[:3] == ["operator", "lab", "energy"]]
     assert lab.split()[3:5] == ["2", "2"]  # two facilities summed, two days
     (party,) = [line for line in lines if line.split()[:3] == ["party", "us", "energy"]]
-    assert party.split()[3] == "3"
+    assert party.split()[3] == "2"
     assert any(line.startswith("alarm: operator lab energy") for line in lines)
     assert any(line.startswith("alarm: party us energy") for line in lines)
     assert not any(line.startswith("alarm: f") for line in lines)
@@ -193,7 +194,8 @@ def test_detect_balances_shows_the_operator_and_party_roll_ups(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert {"period", "false_alarms_per_facility_year", "facilities"} <= set(report)
-    assert [o["operator_id"] for o in report["operators"]] == ["lab", "lab-b"]
+    assert [o["operator_id"] for o in report["operators"]] == ["lab", "lab-b", "lab-c"]
     (us,) = report["parties"]
-    assert us["included"]["energy"] == ["f1", "f2", "f3"]
+    assert us["included"]["energy"] == ["f3", "f4"]
+    assert us["excluded"]["energy"] == ["f1", "f2"]
     assert us["balances"]["energy"][0]["alarm"] == "one_shot"

@@ -35,6 +35,9 @@ issue 16). Its parts, each pure (no database, clock or network; time is a parame
 - **Daily balances over the log** (:mod:`._daily`): per facility and UTC day, energy and
   compute unaccounted for from the meters and the counters, standardised and tested at a
   stated false-alarm rate per facility-year (docs/adr/0029-daily-balances.md).
+- **Phase against pattern** (:mod:`._phase`): whether the sampled chips of a run declared a
+  hyper-parameter search move their network traffic together, as one synchronous job does
+  (docs/adr/0036).
 - **Counters against sensors** (:mod:`._plausibility`): per cluster and UTC day, the FLOP the
   busy windows counted per tensor-active second of dense peak, against the floor honest work
   keeps (docs/adr/0033-counters-against-sensors.md).
@@ -115,6 +118,7 @@ from pausewatch.detect._daily import (
     DayPoint,
     FacilityBalances,
     dark_draw,
+    day_period,
     facility_balances,
     series_tested,
 )
@@ -124,6 +128,14 @@ from pausewatch.detect._draw import (
     draw,
     draw_from_checkpoint,
     draw_indices,
+)
+from pausewatch.detect._phase import (
+    CHECKED_PHASES,
+    MIN_CHIPS,
+    SYNC_CORRELATION,
+    SYNC_SHARE,
+    RunPattern,
+    run_pattern,
 )
 from pausewatch.detect._plausibility import (
     ALPHA_PER_CLUSTER_YEAR,
@@ -201,11 +213,15 @@ from pausewatch.errors import DetectionError
 __all__ = [
     "ALPHA_PER_CLUSTER_YEAR",
     "ALPHA_PER_TEST",
+    "CHECKED_PHASES",
     "CLASSIFIED_WORKLOADS",
     "DETECT_KINDS",
     "DRAW_DOMAIN",
     "FALSE_ALARMS_PER_FACILITY_YEAR",
+    "MIN_CHIPS",
     "MIN_WINDOWS",
+    "SYNC_CORRELATION",
+    "SYNC_SHARE",
     "UNITS",
     "WORKLOAD_FEATURES",
     "Activity",
@@ -255,6 +271,7 @@ __all__ = [
     "RollupBalances",
     "Rollups",
     "RunLength",
+    "RunPattern",
     "SamplingPlan",
     "SealState",
     "SeedRule",
@@ -285,6 +302,7 @@ __all__ = [
     "cusum_arl_markov",
     "cusum_run_length",
     "dark_draw",
+    "day_period",
     "decision_interval",
     "detectable_loss",
     "detection_probability",
@@ -314,6 +332,7 @@ __all__ = [
     "roll_up",
     "rolled_up",
     "rollup_balances",
+    "run_pattern",
     "sample_size",
     "series_tested",
     "simulated_traces",

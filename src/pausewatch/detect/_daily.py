@@ -385,6 +385,33 @@ def series_and_days(
 
 
 @dataclass(frozen=True, slots=True)
+class FirstAlarm:
+    """The first alarm of one test on one tested series, and how often it alarmed."""
+
+    balance: BalanceKind
+    test: str
+    point: DayPoint
+    """The first day it alarmed on."""
+    alarms: int
+    """Days this test alarmed on."""
+    last: datetime
+    """Start of the last day it alarmed on."""
+
+
+def first_alarms(series: Mapping[BalanceKind, Sequence[DayPoint]]) -> tuple[FirstAlarm, ...]:
+    """The first alarm of each test on each series (one per series and test at most), in
+    :data:`SERIES` and :data:`TESTS` order: what a facility's and a roll-up's alarms are."""
+    out: list[FirstAlarm] = []
+    for kind in SERIES:
+        points = series.get(kind, ())
+        for test in TESTS:
+            hit = [p for p in points if (p.one_shot_alarm if test == "one_shot" else p.cusum_alarm)]
+            if hit:
+                out.append(FirstAlarm(kind, test, hit[0], len(hit), hit[-1].start))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class BalanceAlarm:
     """The first alarm of one test on one balance series of a facility up to a time."""
 
@@ -436,27 +463,19 @@ class FacilityBalances:
 
     def alarms(self) -> tuple[BalanceAlarm, ...]:
         """The first alarm of each test on each series (one per series and test at most)."""
-        out: list[BalanceAlarm] = []
-        for kind in SERIES:
-            points = self.series.get(kind, ())
-            for test in TESTS:
-                hit = [
-                    p for p in points if (p.one_shot_alarm if test == "one_shot" else p.cusum_alarm)
-                ]
-                if hit:
-                    out.append(
-                        BalanceAlarm(
-                            self.facility_id,
-                            self.operator_id,
-                            self.party_id,
-                            kind,
-                            test,
-                            hit[0],
-                            len(hit),
-                            hit[-1].start,
-                        )
-                    )
-        return tuple(out)
+        return tuple(
+            BalanceAlarm(
+                self.facility_id,
+                self.operator_id,
+                self.party_id,
+                a.balance,
+                a.test,
+                a.point,
+                a.alarms,
+                a.last,
+            )
+            for a in first_alarms(self.series)
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Contract C4's facility entry."""
@@ -856,6 +875,7 @@ __all__ = [
     "DarkDraw",
     "DayPoint",
     "FacilityBalances",
+    "FirstAlarm",
     "MeterDay",
     "compute_energy_balance",
     "counters_balance",
@@ -863,6 +883,7 @@ __all__ = [
     "day_period",
     "energy_balance",
     "facility_balances",
+    "first_alarms",
     "in_control_arl",
     "limits",
     "per_day_alpha",

@@ -21,7 +21,6 @@ thresholds were chosen on :data:`FIT_SEEDS`).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -37,7 +36,7 @@ from pausewatch.simulate.adversarial import (
     adversarial_traces,
     search_traces,
 )
-from pausewatch.telemetry import SIGNAL_CHIPS, TelemetryRecord, parse_line
+from pausewatch.telemetry import SIGNAL_CHIPS, TelemetryRecord, parse_line, signal_chip_rank
 
 CHECKED_PHASES = frozenset({Phase.HYPERPARAMETER_SEARCH})
 """Declared phases whose pattern is checked (ADR 0036 says why the others are not)."""
@@ -116,7 +115,7 @@ def run_pattern(run_id: str, phase: Phase | str, records: Iterable[TelemetryReco
     for r in records:
         if r.run_id == run_id:
             named.setdefault(r.chip_id, []).append(r)
-    by_chip = {c: named[c] for c in sorted(named, key=_rank)[:SIGNAL_CHIPS]}
+    by_chip = {c: named[c] for c in sorted(named, key=signal_chip_rank)[:SIGNAL_CHIPS]}
     traffic = [_traffic(by_chip[c]) for c in sorted(by_chip)]
     pairs = synchronous = 0
     for a, b in itertools.combinations(traffic, 2):
@@ -138,14 +137,10 @@ def run_pattern(run_id: str, phase: Phase | str, records: Iterable[TelemetryReco
     )
 
 
-def _rank(chip_id: str) -> bytes:
-    return hashlib.sha256(chip_id.encode()).digest()
-
-
 def _sampled(by_chip: dict[str, list[bytes]]) -> list[TelemetryRecord]:
     """The records of the chips the telemetry aggregate keeps signals of (the
     :data:`~pausewatch.telemetry.SIGNAL_CHIPS` smallest SHA-256 of their ids)."""
-    keep = sorted(by_chip, key=_rank)[:SIGNAL_CHIPS]
+    keep = sorted(by_chip, key=signal_chip_rank)[:SIGNAL_CHIPS]
     return [parse_line(line).record for c in keep for line in by_chip[c]]
 
 

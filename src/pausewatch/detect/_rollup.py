@@ -15,8 +15,11 @@ party-year).
 A facility whose own series alarms is left out of that series' roll-ups: its finding already
 asks for an inspection, and the roll-up then tests what the others leave unaccounted for
 (without it, one facility's large shortfall would alarm its operator and its party too, three
-findings for one cause). A roll-up that would repeat a smaller one is not drawn: an operator's
-needs two facilities, a party's facilities of two operators.
+findings for one cause). The same rule holds one level up: an operator whose roll-up of a
+series alarms is left out of its party's sum of that series (its facilities are listed as
+excluded there), so a shortfall within one operator is filed on the operator, not again on
+its party. A roll-up that would repeat a smaller one is not drawn: an operator's needs two
+facilities, a party's facilities of two operators.
 
 Pure: the facilities' balances in, the roll-ups out; :func:`rollup_balances` reads them from
 :func:`~pausewatch.detect._daily.facility_balances` (cached), so the roll-ups reuse the
@@ -37,10 +40,10 @@ from pausewatch.detect._balance import Balance, BalanceKind, Level, Quantity
 from pausewatch.detect._daily import (
     DAY_CLOSES_AFTER,
     SERIES,
-    TESTS,
     DayPoint,
     FacilityBalances,
     facility_balances,
+    first_alarms,
     series_tested,
 )
 from pausewatch.registry import Registry
@@ -97,34 +100,31 @@ class RollupBalances:
     included: Mapping[BalanceKind, tuple[str, ...]]
     """Per series, the facilities summed: those with a tested series that does not alarm."""
     excluded: Mapping[BalanceKind, tuple[str, ...]]
-    """Per series, the facilities left out because their own series alarms."""
+    """Per series, the facilities left out because their own series alarms or (in a party's)
+    because their operator's roll-up of that series alarms."""
     series: Mapping[BalanceKind, tuple[DayPoint, ...]]
     """Per series, the summed days, tested (none where the roll-up would repeat a smaller one)."""
 
+    def alarmed(self, kind: BalanceKind) -> bool:
+        """Whether either test alarmed on the series ``kind`` on any day."""
+        return any(p.alarm is not None for p in self.series.get(kind, ()))
+
     def alarms(self) -> tuple[RollupAlarm, ...]:
         """The first alarm of each test on each series (one per series and test at most)."""
-        out: list[RollupAlarm] = []
-        for kind in SERIES:
-            points = self.series.get(kind, ())
-            for test in TESTS:
-                hit = [
-                    p for p in points if (p.one_shot_alarm if test == "one_shot" else p.cusum_alarm)
-                ]
-                if hit:
-                    out.append(
-                        RollupAlarm(
-                            self.level,
-                            self.subject,
-                            self.party_id,
-                            kind,
-                            test,
-                            hit[0],
-                            len(hit),
-                            hit[-1].start,
-                            self.included.get(kind, ()),
-                        )
-                    )
-        return tuple(out)
+        return tuple(
+            RollupAlarm(
+                self.level,
+                self.subject,
+                self.party_id,
+                a.balance,
+                a.test,
+                a.point,
+                a.alarms,
+                a.last,
+                self.included.get(a.balance, ()),
+            )
+            for a in first_alarms(self.series)
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Contract C8's item: ``operator_id`` (with its ``party_id``) or ``party_id``, the
@@ -230,19 +230,27 @@ def _sums(
     subject: str,
     members: Sequence[FacilityBalances],
     shared: Mapping[BalanceKind, frozenset[Hashable]],
-    parts: Sequence[_Sums] = (),
+    parts: Mapping[str, _Sums] | None = None,
+    alarmed: Mapping[BalanceKind, frozenset[str]] | None = None,
 ) -> _Sums:
-    """The facilities each series sums and their days summed; a party's days are summed from
-    its operators' sums (``parts``) rather than from its facilities again."""
+    """The facilities each series sums and their days summed. A facility is left out of a
+    series where its own series alarms or, in a party's, where its operator is in
+    ``alarmed`` for that series (the operators whose roll-up of it alarms). A party's days are
+    summed from its other operators' sums (``parts``, by operator) rather than from its
+    facilities again."""
     included: dict[BalanceKind, tuple[FacilityBalances, ...]] = {}
     excluded: dict[BalanceKind, tuple[FacilityBalances, ...]] = {}
     days: dict[BalanceKind, list[Balance]] = {}
     for kind in SERIES:
+        out = alarmed.get(kind, frozenset()) if alarmed else frozenset()
         tested = [f for f in members if f.inputs.get(kind)]
-        included[kind] = tuple(f for f in tested if not f.alarmed(kind))
-        excluded[kind] = tuple(f for f in tested if f.alarmed(kind))
+        left = {f.facility_id for f in tested if f.alarmed(kind) or f.operator_id in out}
+        included[kind] = tuple(f for f in tested if f.facility_id not in left)
+        excluded[kind] = tuple(f for f in tested if f.facility_id in left)
         if parts:
-            days[kind] = summed_days(level, subject, [p.days[kind] for p in parts])
+            days[kind] = summed_days(
+                level, subject, [s.days[kind] for o, s in parts.items() if o not in out]
+            )
         else:
             days[kind] = summed_days(
                 level, subject, [f.inputs[kind] for f in included[kind]], shared[kind]
@@ -309,15 +317,20 @@ def rolled_up(facilities: Sequence[FacilityBalances]) -> Rollups:
         _tested(Level.OPERATOR, o, party_of[o], members, sums[o])
         for o, members in sorted(by_operator.items())
     )
+    # An operator whose roll-up alarms on a series is left out of its party's sum of it, as
+    # a facility is of its operator's: one cause, one finding (docs/adr/0035).
+    alarmed = {kind: frozenset(o.subject for o in operators if o.alarmed(kind)) for kind in SERIES}
     parties = []
     for p, members in sorted(by_party.items()):
         ops = sorted({f.operator_id for f in members if f.operator_id is not None})
         # Every facility of a party has an operator on the registry (a facility's operator is
         # the one that registered it), so its operators' sums cover it.
         whole = all(f.operator_id is not None for f in members)
-        parts = [sums[o] for o in ops] if whole else []
+        parts = {o: sums[o] for o in ops} if whole else None
         parties.append(
-            _tested(Level.PARTY, p, p, members, _sums(Level.PARTY, p, members, shared, parts))
+            _tested(
+                Level.PARTY, p, p, members, _sums(Level.PARTY, p, members, shared, parts, alarmed)
+            )
         )
     return Rollups(operators, tuple(parties))
 

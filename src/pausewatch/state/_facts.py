@@ -44,23 +44,21 @@ from pausewatch.compute import (
 from pausewatch.detect import (
     ALPHA_PER_CLUSTER_YEAR,
     ALPHA_PER_TEST,
-    ClusterVerdict,
-    DeclaredWorkload,
-    Level,
-    chip_accounts,
-    classify_cluster,
-    counter_alarms,
-    dark_draw,
-    facility_balances,
-    rollup_balances,
-)
-from pausewatch.detect._daily import day_period
-from pausewatch.detect._phase import (
     CHECKED_PHASES,
     MIN_CHIPS,
     SYNC_CORRELATION,
     SYNC_SHARE,
+    ClusterVerdict,
+    DeclaredWorkload,
+    Level,
     RunPattern,
+    chip_accounts,
+    classify_cluster,
+    counter_alarms,
+    dark_draw,
+    day_period,
+    facility_balances,
+    rollup_balances,
     run_pattern,
 )
 from pausewatch.detect._training import SUSTAINED_WINDOWS

@@ -46,6 +46,11 @@ from pausewatch.telemetry._aggregate import (
     signals_from_json,
     signals_json,
 )
+from pausewatch.telemetry._aggregate import (
+    # The order in which the aggregate samples SIGNAL_CHIPS chips (the smallest SHA-256 of
+    # their ids), public so that a detector reading raw records samples the same chips.
+    _chip_rank as signal_chip_rank,
+)
 from pausewatch.telemetry._canonical import (
     canonical_record_bytes,
     line_bytes,
@@ -147,6 +152,7 @@ __all__ = [
     "read_lines",
     "record_hash",
     "sign_record",
+    "signal_chip_rank",
     "signal_values",
     "signals_from_json",
     "signals_json",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pausewatch.policy._evaluator._base import State
+from pausewatch.policy._evaluator._base import State, _entries
 from pausewatch.policy._facts import BalanceAlarmFact, BalanceName
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import Action
@@ -26,12 +26,6 @@ _TEST = {
 }
 
 
-def _entries(evidence: tuple[str, ...]) -> str:
-    shown = ", ".join(e.removeprefix("log:") for e in evidence[:_SHOWN]) or "none"
-    more = len(evidence) - _SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
 _SCOPES = ("facility", "operator", "party")
 
 
@@ -48,9 +42,11 @@ def _whose(a: BalanceAlarmFact) -> str:
     more = len(a.facilities) - _SHOWN
     listed = f"{shown} and {more} more" if more > 0 else shown
     party = f" of party {a.party}" if a.scope == "operator" and a.party else ""
+    # A party's sum also leaves out the operators whose own sum alarms (docs/adr/0035).
+    whose = "own balance" if a.scope == "operator" else "own balance or operator's sum"
     return (
         f"{a.scope} {a.subject.partition(':')[2]}{party}, its facilities summed ({listed}; "
-        "those whose own balance alarms are left out, their findings stand)"
+        f"those whose {whose} alarms are left out, their findings stand)"
     )
 
 
@@ -76,8 +72,8 @@ class BalanceRules(State):
                 f"{a.value:.4g} {a.unit} (sigma {a.sigma:.3g} {a.unit}); "
                 f"{_TEST[a.test.value]} reached {a.statistic:.2f} > {a.limit:.2f}, a limit set "
                 f"for a false-alarm probability of {a.alpha:g} per {a.scope}-year{again}. "
-                f"Evidence: log entries {_entries(a.evidence)} (meter readings and telemetry "
-                "batches); an inspection is asked for",
+                f"Evidence: log entries {_entries(a.evidence, _SHOWN)} (meter readings and "
+                "telemetry batches); an inspection is asked for",
                 a.evidence,
                 action=Action.INSPECTION,
                 figures=(

@@ -150,6 +150,14 @@ def _fmt_time(t: datetime) -> str:
     return text[:10] if not (t.hour or t.minute) else f"{text[:10]} {text[11:16]} UTC"
 
 
+def _entries(evidence: tuple[str, ...], most: int | None = None) -> str:
+    """Log entries as an explanation names them (``log:`` dropped, ``none`` for none); with
+    ``most``, the first ``most`` of them and "and N more"."""
+    shown = ", ".join(e.removeprefix("log:") for e in evidence[:most]) or "none"
+    more = len(evidence) - most if most is not None else 0
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 _BY_ID = attrgetter("id")
 
 

@@ -3,7 +3,7 @@ chips missing or seals broken (docs/adr/0026)."""
 
 from __future__ import annotations
 
-from pausewatch.policy._evaluator._base import _BY_ID, State, _fmt_time
+from pausewatch.policy._evaluator._base import _BY_ID, State, _entries, _fmt_time
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import Action
 
@@ -15,10 +15,6 @@ def _listed(ids: tuple[str, ...], total: int) -> str:
     shown = ", ".join(ids[:_SHOWN])
     more = total - min(len(ids), _SHOWN)
     return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _entries(evidence: tuple[str, ...]) -> str:
-    return ", ".join(e.removeprefix("log:") for e in evidence) or "none"
 
 
 class ChipRules(State):

@@ -8,19 +8,13 @@ evaluator only words the finding.
 
 from __future__ import annotations
 
-from pausewatch.policy._evaluator._base import State
+from pausewatch.policy._evaluator._base import State, _entries
 from pausewatch.policy._facts import CounterAlarmFact
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import Action
 
 _SHOWN = 8
 """How many evidence entries an explanation names before "and N more"."""
-
-
-def _entries(evidence: tuple[str, ...]) -> str:
-    shown = ", ".join(e.removeprefix("log:") for e in evidence[:_SHOWN]) or "none"
-    more = len(evidence) - _SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _key(a: CounterAlarmFact) -> str:
@@ -50,8 +44,8 @@ class CounterRules(State):
                 f"({a.limit:.3f}, set for a false-alarm probability of {a.alpha:g} per "
                 f"cluster-year): their own activity sensors make at least "
                 f"{a.expected_flop:.4g} FLOP plausible{again}. Evidence: log entries "
-                f"{_entries(a.evidence)} (telemetry batches); an inspection of the chips and "
-                "their firmware is asked for",
+                f"{_entries(a.evidence, _SHOWN)} (telemetry batches); an inspection of the "
+                "chips and their firmware is asked for",
                 a.evidence,
                 action=Action.INSPECTION,
                 figures=(

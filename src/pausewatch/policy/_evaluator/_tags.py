@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pausewatch.policy._evaluator._base import _TIER_WORDS, State
+from pausewatch.policy._evaluator._base import _TIER_WORDS, State, _entries
 from pausewatch.policy._facts import RunFact
 from pausewatch.policy._findings import FindingKind, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Action, Tier
@@ -43,10 +43,6 @@ def _listed(ids: list[str]) -> str:
     shown = ", ".join(ids[:_SHOWN])
     more = len(ids) - _SHOWN
     return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _entries(evidence: tuple[str, ...]) -> str:
-    return ", ".join(e.removeprefix("log:") for e in evidence) or "none"
 
 
 def _duration(span: timedelta) -> str:
