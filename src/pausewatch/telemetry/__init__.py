@@ -42,14 +42,10 @@ from pausewatch.telemetry._aggregate import (
     aggregate,
     merge_aggregates,
     merge_signals,
+    signal_chip_rank,
     signal_values,
     signals_from_json,
     signals_json,
-)
-from pausewatch.telemetry._aggregate import (
-    # The order in which the aggregate samples SIGNAL_CHIPS chips (the smallest SHA-256 of
-    # their ids), public so that a detector reading raw records samples the same chips.
-    _chip_rank as signal_chip_rank,
 )
 from pausewatch.telemetry._canonical import (
     canonical_record_bytes,

@@ -394,7 +394,9 @@ class Aggregate:
             raise TelemetryError(f"invalid telemetry aggregate: {exc!r}") from exc
 
 
-def _chip_rank(chip_id: str) -> bytes:
+def signal_chip_rank(chip_id: str) -> bytes:
+    """The order in which an aggregate samples a cluster's chips for their signals: by the
+    SHA-256 of the chip id, so that every batch keeps the same :data:`SIGNAL_CHIPS` (ADR 0032)."""
     return hashlib.sha256(chip_id.encode()).digest()
 
 
@@ -433,7 +435,7 @@ def merge_signals(
         return dict(a)
     if not a:
         return dict(b)
-    chips = sorted(set(a) | set(b), key=_chip_rank)[:SIGNAL_CHIPS]
+    chips = sorted(set(a) | set(b), key=signal_chip_rank)[:SIGNAL_CHIPS]
     out: dict[str, tuple[Signal, ...]] = {}
     for chip in chips:
         mine, theirs = a.get(chip, ()), b.get(chip, ())
@@ -481,7 +483,7 @@ def _signal(record: Any) -> Signal:
 def _sampled(pending: Mapping[str, list[Any]]) -> dict[str, tuple[Signal, ...]]:
     """The signals a cluster's aggregate keeps from its chips' records (``pending``: per chip,
     the records not yet cut down)."""
-    chips = sorted(pending, key=_chip_rank)[:SIGNAL_CHIPS]
+    chips = sorted(pending, key=signal_chip_rank)[:SIGNAL_CHIPS]
     return {c: _latest(_signal(r) for r in _cut(pending[c])) for c in chips}
 
 
