@@ -70,6 +70,38 @@ def test_a_corpus_covers_every_kind_and_honest_scenarios() -> None:
     assert strategies == {(k, s) for k, ss in STRATEGIES.items() for s in ss}
 
 
+def test_a_corpus_plays_each_kinds_strategies_in_turn() -> None:
+    """Every kind's strategies come in turn, so that a corpus with as many of a kind as it has
+    strategies holds each of them (a draw left the benchmark's corpus of 80 with no
+    ``scaled_sensors`` among six under-reported runs), and the rest of a seed's scenario is the
+    one its own draw gives."""
+    corpus = generate_corpus(SEED, 4 * 2 * len(DefectionKind) // 3)
+    defecting = [s for s in corpus if s.defection is not None]
+    assert len(defecting) == 2 * len(DefectionKind)
+    rounds: dict[DefectionKind, int] = {}
+    for s in defecting:
+        assert s.defection is not None
+        kind = s.defection.kind
+        r = rounds[kind] = rounds.get(kind, -1) + 1
+        assert s.defection.strategy == STRATEGIES[kind][r % len(STRATEGIES[kind])]
+    benchmark = generate_corpus(3_000_000, 80)
+    assert "scaled_sensors" in {s.defection.strategy for s in benchmark if s.defection}
+    for s in defecting:
+        assert s.defection is not None
+        drawn = generate_scenario(s.seed, s.defection.kind)
+        assert drawn.defection is not None
+        assert drawn.defection.size_flop == s.defection.size_flop
+        assert drawn.defection.start == s.defection.start
+
+
+def test_a_strategy_the_kind_does_not_have_is_refused() -> None:
+    """Naming a strategy of another kind, or one for an honest scenario, is a ScenarioError."""
+    with pytest.raises(ScenarioError, match="not one of"):
+        generate_scenario(SEED, DefectionKind.SPLIT_RUN, "smuggled")
+    with pytest.raises(ScenarioError, match="honest"):
+        generate_scenario(SEED, None, "scaled")
+
+
 def test_sizes_span_from_well_under_to_well_over_the_prohibited_threshold() -> None:
     """Defection sizes run from under a tenth of 1e24 FLOP to over ten times it."""
     sizes = [s.defection.size_flop for s in generate_corpus(SEED, 200) if s.defection]

@@ -431,9 +431,19 @@ def _defecting_chips(size: float, utilisation: float, rng: random.Random) -> int
     return max(8, min(MAX_DEFECTING_CHIPS, round(chips)))
 
 
-def generate_scenario(seed: int, kind: DefectionKind | None) -> Scenario:
+def generate_scenario(
+    seed: int, kind: DefectionKind | None, strategy: str | None = None
+) -> Scenario:
     """One scenario drawn from ``seed``: honest (``kind`` None) or with one defection of
-    ``kind``, its strategy, size and start drawn too."""
+    ``kind``, its strategy (unless ``strategy`` names one of the kind's), size and start drawn
+    too. A strategy given still consumes its draw, so that every other figure of the seed's
+    scenario is the same whichever strategy it plays."""
+    if strategy is not None and (kind is None or strategy not in STRATEGIES[kind]):
+        known = list(STRATEGIES[kind]) if kind is not None else []
+        raise ScenarioError(
+            f"strategy {strategy!r} is not one of {known} "
+            f"(the strategies of {kind.value if kind is not None else 'an honest scenario'})"
+        )
     rng = random.Random(f"pausewatch/scenario/{seed}")
     start = DEFAULT_START
     if kind is None:
@@ -446,7 +456,8 @@ def generate_scenario(seed: int, kind: DefectionKind | None) -> Scenario:
             parties=["party-1"],
             facilities=facilities,
         )
-    strategy = rng.choice(STRATEGIES[kind])
+    drawn = rng.choice(STRATEGIES[kind])
+    strategy = drawn if strategy is None else strategy
     facilities = _honest_facilities(rng, rng.randint(1, 2), "party-1")
     size = 10 ** rng.uniform(math.log10(PROHIBITED_FLOP) - 2, math.log10(PROHIBITED_FLOP) + 1.3)
     utilisation = round(rng.uniform(0.3, 0.5), 3)
@@ -575,13 +586,27 @@ def corpus_kind(index: int) -> DefectionKind | None:
     return KIND_ORDER[defecting % len(KIND_ORDER)]
 
 
+def corpus_strategy(index: int) -> str | None:
+    """The strategy of the ``index``-th scenario of a corpus: the *r*-th defection of a kind
+    plays the kind's strategies in turn (the *r*-th modulo their number), so that a corpus
+    covers every strategy of a kind as soon as it holds that many of the kind, instead of
+    leaving it to the seeds' draws (None for an honest scenario)."""
+    kind = corpus_kind(index)
+    if kind is None:
+        return None
+    defecting = index - index // HONEST_EVERY
+    strategies = STRATEGIES[kind]
+    return strategies[(defecting // len(KIND_ORDER)) % len(strategies)]
+
+
 def generate_corpus(seed: int, count: int) -> list[Scenario]:
-    """``count`` scenarios from seeds ``seed .. seed + count - 1`` (see :func:`corpus_kind`)."""
+    """``count`` scenarios from seeds ``seed .. seed + count - 1`` (see :func:`corpus_kind` and
+    :func:`corpus_strategy`)."""
     if count < 1:
         raise ScenarioError(f"count must be at least 1, got {count}")
     if seed < 0:
         raise ScenarioError(f"seed must be at least 0, got {seed}")
-    return [generate_scenario(seed + i, corpus_kind(i)) for i in range(count)]
+    return [generate_scenario(seed + i, corpus_kind(i), corpus_strategy(i)) for i in range(count)]
 
 
 def scenario_json(scenario: Scenario) -> str:
@@ -621,6 +646,7 @@ __all__ = [
     "Workload",
     "chip_peak",
     "corpus_kind",
+    "corpus_strategy",
     "defection_duration_s",
     "generate_corpus",
     "generate_scenario",
