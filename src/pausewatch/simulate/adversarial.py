@@ -57,6 +57,17 @@ class AdversarialKind(StrEnum):
     PHASE_MISLABELLED = "phase_mislabelled"
 
 
+def _model_figures(model: str) -> tuple[float, int, str, float, str]:
+    """A chip model's TDP, memory, the precision its traces count in, its dense peak there and
+    the digest of the firmware its traces name."""
+    chip_model = load_catalogue().get(model)
+    tdp = chip_model.tdp_w if chip_model.tdp_w is not None else FALLBACK_TDP_W
+    memory = MEMORY_BYTES.get(chip_model.name, 80 * _GB)
+    precision = "bf16" if "bf16" in chip_model.peak_flops else "fp16"
+    firmware = hashlib.sha256(f"firmware/{chip_model.name}/1".encode()).hexdigest()
+    return tdp, memory, precision, chip_model.peak(precision), firmware
+
+
 def _num(value: float, digits: int) -> float | int:
     rounded = round(value, digits)
     return int(rounded) if rounded.is_integer() else rounded
@@ -129,12 +140,7 @@ def adversarial_traces(
             out.setdefault(chip_id, []).append(line)
         return out
 
-    chip_model = load_catalogue().get(model)
-    tdp = chip_model.tdp_w if chip_model.tdp_w is not None else FALLBACK_TDP_W
-    memory = MEMORY_BYTES.get(chip_model.name, 80 * _GB)
-    precision = "bf16" if "bf16" in chip_model.peak_flops else "fp16"
-    peak = chip_model.peak(precision)
-    firmware = hashlib.sha256(f"firmware/{chip_model.name}/1".encode()).hexdigest()
+    tdp, memory, precision, peak, firmware = _model_figures(model)
     rng = random.Random(f"pausewatch/adversarial/{kind.value}/{seed}")
     uniform = rng.uniform
     scale = _GB * window_s / 60
@@ -256,12 +262,7 @@ def search_traces(
     """
     if chips < 1 or windows < 1:
         raise TelemetryError("search_traces: chips and windows must be >= 1")
-    chip_model = load_catalogue().get(model)
-    tdp = chip_model.tdp_w if chip_model.tdp_w is not None else FALLBACK_TDP_W
-    memory = MEMORY_BYTES.get(chip_model.name, 80 * _GB)
-    precision = "bf16" if "bf16" in chip_model.peak_flops else "fp16"
-    peak = chip_model.peak(precision)
-    firmware = hashlib.sha256(f"firmware/{chip_model.name}/1".encode()).hexdigest()
+    tdp, memory, precision, peak, firmware = _model_figures(model)
     rng = random.Random(f"pausewatch/search/{seed}")
     uniform = rng.uniform
     scale = _GB * window_s / 60

@@ -48,9 +48,11 @@ from pausewatch.detect import (
     MIN_CHIPS,
     SYNC_CORRELATION,
     SYNC_SHARE,
+    BalanceAlarm,
     ClusterVerdict,
     DeclaredWorkload,
     Level,
+    RollupAlarm,
     RunPattern,
     chip_accounts,
     classify_cluster,
@@ -630,6 +632,24 @@ def chip_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _tested(a: BalanceAlarm | RollupAlarm) -> dict[str, Any]:
+    """What a balance alarm's fact says of its test, the same for a facility and a roll-up."""
+    return {
+        "balance": a.balance.value,
+        "test": a.test,
+        "period_start": format_time(a.point.start),
+        "value": a.point.value,
+        "sigma": a.point.sigma,
+        "unit": "J" if a.balance.value == "energy" else "FLOP",
+        "statistic": a.statistic,
+        "limit": a.limit,
+        "alpha": ALPHA_PER_TEST,
+        "alarms": a.alarms,
+        "last_period_start": format_time(a.last),
+        "evidence": list(a.point.evidence),
+    }
+
+
 def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, Any]]]:
     """The alarms of the facilities' daily balances over the days closed at ``at``, and of
     their roll-ups per operator and party: the first of each test on each series, as facts
@@ -639,18 +659,7 @@ def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
             "facility": a.facility_id,
             "operator": a.operator_id,
             "party": a.party_id,
-            "balance": a.balance.value,
-            "test": a.test,
-            "period_start": format_time(a.point.start),
-            "value": a.point.value,
-            "sigma": a.point.sigma,
-            "unit": "J" if a.balance.value == "energy" else "FLOP",
-            "statistic": a.statistic,
-            "limit": a.limit,
-            "alpha": ALPHA_PER_TEST,
-            "alarms": a.alarms,
-            "last_period_start": format_time(a.last),
-            "evidence": list(a.point.evidence),
+            **_tested(a),
         }
         for f in facility_balances(registry, at)
         for a in f.alarms()
@@ -661,18 +670,7 @@ def balance_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
             "operator": a.subject if a.level is Level.OPERATOR else None,
             "party": a.party_id,
             "facilities": list(a.facilities),
-            "balance": a.balance.value,
-            "test": a.test,
-            "period_start": format_time(a.point.start),
-            "value": a.point.value,
-            "sigma": a.point.sigma,
-            "unit": "J" if a.balance.value == "energy" else "FLOP",
-            "statistic": a.statistic,
-            "limit": a.limit,
-            "alpha": ALPHA_PER_TEST,
-            "alarms": a.alarms,
-            "last_period_start": format_time(a.last),
-            "evidence": list(a.point.evidence),
+            **_tested(a),
         }
         for a in rollup_balances(registry, at).alarms()
     )
