@@ -6,7 +6,8 @@ were never fit on.
 
 1. A corpus of ``--count`` scenarios from seed ``--seed`` (:func:`pausewatch.simulate.scenario.
    generate_corpus`: one in four honest, with 36-48 small metered facilities for half a year; the
-   others cycle through every defection kind, 1e22 to 2e25 FLOP on 8-512 B200s).
+   others cycle through every defection kind, each kind's strategies in turn, 1e22 to 2e25 FLOP
+   on 8-512 B200s; 80 by default, so that every strategy of every kind is played).
 2. Each played through a fresh in-process :class:`~pausewatch.service.LogService` over a
    temporary SQLite file (``--workdir``, default ``/dev/shm`` where it exists: the log's fsyncs
    are then free and the figures are the detectors' and the ingest's, not the disk's), one
@@ -19,8 +20,8 @@ were never fit on.
    beside the telemetry ingest's own per record (upload, verification, storage, the batch's log
    entry and its fold); and the runner's overall records/s.
 
-Run ``.venv/bin/python benchmarks/detection_evaluation.py`` (7 to 10 minutes on 2 shared
-cores); ``--count 24`` runs smaller; ``--json FILE`` writes the whole report.
+Run ``.venv/bin/python benchmarks/detection_evaluation.py`` (about 25 minutes on 2 cores);
+``--count 24`` runs smaller; ``--json FILE`` writes the whole report.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _p(row: dict[str, object] | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=3_000_000)
-    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--count", type=int, default=80)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
