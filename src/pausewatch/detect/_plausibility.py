@@ -35,6 +35,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from pausewatch.compute import HardwareCatalogue, load_catalogue
 from pausewatch.detect._daily import COUNTER_SIGMA, DAY_CLOSES_AFTER, day_period, per_day_alpha
@@ -149,17 +150,30 @@ class CounterAlarm:
     last: date
 
 
+class BusyWork(NamedTuple):
+    """What a cluster-day's busy windows did, over the chip models the catalogue knows."""
+
+    work_s: float
+    """Seconds at dense peak their counted FLOP take, each model's FLOP over its own peaks."""
+    tensor_s: float
+    """Their tensor-active seconds."""
+    best_peak: float
+    """The peak those seconds ran against: each model's best peak weighted by its
+    tensor-active seconds (FLOP/s; 0 without any)."""
+    flop: float
+    """The FLOP their counters report."""
+
+
 def busy_peak_seconds(
     busy_flop: Mapping[str, Mapping[str, float]],
     busy_tensor_ms: Mapping[str, int],
     catalogue: HardwareCatalogue,
-) -> tuple[float, float, float]:
-    """Over busy windows kept per chip model (a cluster-day's ``busy_flop`` and
-    ``busy_tensor_ms``): the seconds at dense peak their counted FLOP take, each model's FLOP
-    over that model's own peaks; their tensor-active seconds; and the peak those seconds ran
-    against, each model's best peak weighted by its tensor-active seconds (FLOP/s). A model the
-    catalogue lacks is left out of all three: no peak to hold its chips to."""
+) -> BusyWork:
+    """The :class:`BusyWork` of busy windows kept per chip model (a cluster-day's ``busy_flop``
+    and ``busy_tensor_ms``). A model the catalogue lacks is left out of every figure, its FLOP
+    too: no peak to hold its chips to."""
     work = tensor_s = best = 0.0
+    counted: list[float] = []
     for name in sorted(busy_flop.keys() | busy_tensor_ms.keys()):
         try:
             model = catalogue.get(name)
@@ -170,7 +184,8 @@ def busy_peak_seconds(
         work += peak_seconds(busy_flop.get(name, {}), peaks, model.best_peak)
         tensor_s += seconds
         best += seconds * model.best_peak
-    return work, tensor_s, (best / tensor_s if tensor_s > 0 else 0.0)
+        counted.extend(busy_flop.get(name, {}).values())
+    return BusyWork(work, tensor_s, best / tensor_s if tensor_s > 0 else 0.0, math.fsum(counted))
 
 
 def counter_days(registry: Registry, at: datetime) -> tuple[CounterDay, ...]:
@@ -190,20 +205,20 @@ def counter_days(registry: Registry, at: datetime) -> tuple[CounterDay, ...]:
             for m, f in json.loads(row.get("busy_flop") or "{}").items()
         }
         busy_ms = {m: int(v) for m, v in json.loads(row.get("busy_tensor_ms") or "{}").items()}
-        work, tensor_s, best = busy_peak_seconds(busy_flop, busy_ms, catalogue)
-        if tensor_s < MIN_TENSOR_SECONDS:
+        busy = busy_peak_seconds(busy_flop, busy_ms, catalogue)
+        if busy.tensor_s < MIN_TENSOR_SECONDS:
             continue
         out.append(
             CounterDay(
                 cid,
                 day,
-                math.fsum(v for f in busy_flop.values() for v in f.values()),
-                tensor_s,
-                work / tensor_s,
+                busy.flop,
+                busy.tensor_s,
+                busy.work_s / busy.tensor_s,
                 limit,
                 int(row["chip_windows"]),
                 (f"log:{int(row['updated_idx'])}",),
-                best,
+                busy.best_peak,
             )
         )
     return tuple(out)
@@ -236,6 +251,7 @@ __all__ = [
     "FLOOR_LOG_MEAN",
     "FLOOR_LOG_SIGMA",
     "MIN_TENSOR_SECONDS",
+    "BusyWork",
     "CounterAlarm",
     "CounterDay",
     "busy_peak_seconds",
