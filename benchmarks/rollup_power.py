@@ -34,7 +34,6 @@ minutes). ``--json FILE`` writes the figures.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 from datetime import date, timedelta
@@ -51,6 +50,7 @@ from pausewatch.detect._daily import (
     day_period,
     series_and_days,
 )
+from pausewatch.trial import wilson
 
 DAY0 = date(2027, 1, 1)
 RANDOM = 1.0e9
@@ -111,16 +111,6 @@ def alarm_days(points: Any) -> list[int]:
 def within(days: list[int], short_days: int) -> bool:
     """Whether the first alarm falls in the shortfall's days."""
     return bool(days) and SHORT_FROM <= days[0] < SHORT_FROM + short_days
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson's 95% interval of a proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def power(seeds: range, n: int, short: float, short_days: int) -> dict[str, int]:
@@ -207,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     got = false_alarms(years, n)
     figures["false_alarms"] = got
     stated = 2 * ALPHA_PER_TEST
-    low, high = wilson(got["rollup"], got["operator_years"])
-    flow, fhigh = wilson(got["facility"], got["facility_years"])
+    rollup_ci = wilson(got["rollup"], got["operator_years"])
+    facility_ci = wilson(got["facility"], got["facility_years"])
+    low, high = rollup_ci.low, rollup_ci.high
+    flow, fhigh = facility_ci.low, facility_ci.high
     print(
         f"false alarms over {got['operator_years']} honest operator-years of {n} facilities "
         f"(energy series, two tests): roll-up {got['rollup']}/{got['operator_years']} = "

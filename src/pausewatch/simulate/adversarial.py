@@ -30,7 +30,7 @@ import hashlib
 import random
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pausewatch.compute import load_catalogue
 from pausewatch.simulate.fleet import (
@@ -57,15 +57,30 @@ class AdversarialKind(StrEnum):
     PHASE_MISLABELLED = "phase_mislabelled"
 
 
-def _model_figures(model: str) -> tuple[float, int, str, float, str]:
-    """A chip model's TDP, memory, the precision its traces count in, its dense peak there and
-    the digest of the firmware its traces name."""
+class _ModelFigures(NamedTuple):
+    """The figures of a chip model that its simulated traces read."""
+
+    tdp_w: float
+    memory: int
+    precision: str
+    """The precision its traces count in."""
+    peak: float
+    """Its dense peak in that precision (FLOP/s)."""
+    firmware: str
+    """The digest of the firmware its traces name."""
+
+
+def _model_figures(model: str) -> _ModelFigures:
+    """The :class:`_ModelFigures` of catalogue model ``model``."""
     chip_model = load_catalogue().get(model)
-    tdp = chip_model.tdp_w if chip_model.tdp_w is not None else FALLBACK_TDP_W
-    memory = MEMORY_BYTES.get(chip_model.name, 80 * _GB)
     precision = "bf16" if "bf16" in chip_model.peak_flops else "fp16"
-    firmware = hashlib.sha256(f"firmware/{chip_model.name}/1".encode()).hexdigest()
-    return tdp, memory, precision, chip_model.peak(precision), firmware
+    return _ModelFigures(
+        chip_model.tdp_w if chip_model.tdp_w is not None else FALLBACK_TDP_W,
+        MEMORY_BYTES.get(chip_model.name, 80 * _GB),
+        precision,
+        chip_model.peak(precision),
+        hashlib.sha256(f"firmware/{chip_model.name}/1".encode()).hexdigest(),
+    )
 
 
 def _num(value: float, digits: int) -> float | int:

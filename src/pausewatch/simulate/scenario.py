@@ -436,8 +436,11 @@ def generate_scenario(
 ) -> Scenario:
     """One scenario drawn from ``seed``: honest (``kind`` None) or with one defection of
     ``kind``, its strategy (unless ``strategy`` names one of the kind's), size and start drawn
-    too. A strategy given still consumes its draw, so that every other figure of the seed's
-    scenario is the same whichever strategy it plays."""
+    too. A strategy given still consumes its draw, so the facilities, size and utilisation
+    drawn before it are the seed's whichever strategy it plays; so are the draws after it,
+    except in an inference-shaped scenario where ``bursty`` is played but was not drawn, or
+    drawn but not played: its burst share is one more draw, which moves the start and every
+    figure drawn after it."""
     if strategy is not None and (kind is None or strategy not in STRATEGIES[kind]):
         known = list(STRATEGIES[kind]) if kind is not None else []
         raise ScenarioError(
