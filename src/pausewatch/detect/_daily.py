@@ -310,6 +310,15 @@ class DayPoint:
             return "one_shot"
         return "cusum" if self.cusum_alarm else None
 
+    def statistic(self, test: str) -> float:
+        """What ``test`` ("one_shot" or "cusum") compares with its limit: the standardised
+        residual or the CUSUM."""
+        return self.standardised if test == "one_shot" else self.cusum
+
+    def limit(self, test: str) -> float:
+        """The limit of ``test`` ("one_shot" or "cusum")."""
+        return self.one_shot_limit if test == "one_shot" else self.cusum_limit
+
     def to_json(self) -> dict[str, Any]:
         """Contract C4's mapping, with the evidence beside it."""
         return {
@@ -434,12 +443,12 @@ class BalanceAlarm:
     @property
     def statistic(self) -> float:
         """The standardised residual (one-shot) or the CUSUM."""
-        return self.point.standardised if self.test == "one_shot" else self.point.cusum
+        return self.point.statistic(self.test)
 
     @property
     def limit(self) -> float:
         """What the statistic exceeded."""
-        return self.point.one_shot_limit if self.test == "one_shot" else self.point.cusum_limit
+        return self.point.limit(self.test)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,12 +77,12 @@ class RollupAlarm:
     @property
     def statistic(self) -> float:
         """The standardised residual (one-shot) or the CUSUM."""
-        return self.point.standardised if self.test == "one_shot" else self.point.cusum
+        return self.point.statistic(self.test)
 
     @property
     def limit(self) -> float:
         """What the statistic exceeded."""
-        return self.point.one_shot_limit if self.test == "one_shot" else self.point.cusum_limit
+        return self.point.limit(self.test)
 
 
 @dataclass(frozen=True, slots=True)

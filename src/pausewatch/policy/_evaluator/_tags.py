@@ -133,6 +133,19 @@ def _structured(
     return [sorted(g, key=lambda r: r[0].id) for g in groups.values()]
 
 
+def _where(group: list[RunFact]) -> tuple[list[str], tuple[str, ...]]:
+    """A group's clusters (each with its facility, where known), sorted, and the log entries
+    its runs rest on."""
+    clusters = sorted(
+        {
+            f"{run.cluster}" + (f" (facility {run.facility})" if run.facility else "")
+            for run in group
+            if run.cluster is not None
+        }
+    )
+    return clusters, tuple(sorted({e for run in group for e in run.evidence}))
+
+
 class TagRules(State):
     """Tag mismatches, run by run in id order; suspected splits, group by group."""
 
@@ -222,14 +235,7 @@ class TagRules(State):
             return False
         tier, t = crossed[-1]  # mildest first: the last is the strictest
         ids = [run.id for run in group]
-        clusters = sorted(
-            {
-                f"{run.cluster}" + (f" (facility {run.facility})" if run.facility else "")
-                for run in group
-                if run.cluster is not None
-            }
-        )
-        evidence = tuple(sorted({e for run in group for e in run.evidence}))
+        clusters, evidence = _where(group)
         shared = []
         if len({run.hyperparameters_digest for run in group}) == 1:
             shared.append("hyper-parameters")
@@ -308,14 +314,7 @@ class TagRules(State):
         together = spread <= START_SPREAD
         alike = ratio <= SIZE_RATIO
         ids = [run.id for run in group]
-        clusters = sorted(
-            {
-                f"{run.cluster}" + (f" (facility {run.facility})" if run.facility else "")
-                for run in group
-                if run.cluster is not None
-            }
-        )
-        evidence = tuple(sorted({e for run in group for e in run.evidence}))
+        clusters, evidence = _where(group)
         n = len(group)
         distinct = (
             len({run.hyperparameters_digest for run in group}) == n
