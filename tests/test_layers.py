@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "governance": 6,
     "evals": 6,
     "detect": 6,
+    "transcript": 6,
     "state": 7,
     "audit": 8,
     "trial": 9,
