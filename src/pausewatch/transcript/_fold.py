@@ -223,6 +223,16 @@ def _replay(ctx: _Context, body: Body) -> None:
     )
 
 
+_LISTED = 20
+"""Segments a refusal names one by one; the rest are counted."""
+
+
+def _listed(segments: tuple[int, ...]) -> str:
+    shown = ", ".join(str(s) for s in segments[:_LISTED])
+    more = len(segments) - _LISTED
+    return f"[{shown}{f' and {more} more' if more > 0 else ''}]"
+
+
 def _beacon(ctx: _Context, size: int) -> str:
     """The root (hex) of the log's tree at ``size``."""
     if ctx.index - size > MAX_BEACON_LAG:
@@ -265,8 +275,8 @@ def _verdict(ctx: _Context, body: Body) -> None:
     )
     if body.segments != drawn:
         raise RejectedError(
-            f"segments are {list(body.segments)}, expected {list(drawn)}: the draw from the "
-            f"beacon at a budget of {body.budget!r}"
+            f"segments are {_listed(body.segments)}, expected {_listed(drawn)}: the draw from "
+            f"the beacon at a budget of {body.budget!r}"
         )
     failed: list[int] = []
     for segment in drawn:
