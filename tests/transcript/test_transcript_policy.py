@@ -300,6 +300,8 @@ def test_a_failed_audit_becomes_a_halt_proposal(api_world: Any, tmp_path: Path) 
     run, carrying its transcript_failed finding."""
     from api_world import open_world  # type: ignore[import-not-found]
 
+    from pausewatch.audit import audit_log
+    from pausewatch.ledger import LogStore
     from pausewatch.statements import sign_statement
 
     with open_world(api_world, tmp_path / "copy") as (service, client, _):
@@ -310,10 +312,19 @@ def test_a_failed_audit_becomes_a_halt_proposal(api_world: Any, tmp_path: Path) 
         assert service.run_clerk() >= 1
         rows = service.state.registry.views["proposals"]
         filed = [row for (p,), row in rows.items() if p not in before]
+        entries = list(LogStore(service.engine).entries())
+        verifier = service.log.verifier
     halts = [row for row in filed if row["kind"] == "halt_order"]
     assert [h["subject"] for h in halts] == ["run:r-tr"]
     assert halts[0]["text"].startswith("filed by the policy for finding transcript_failed")
     assert "audit audit-1 of run r-tr" in halts[0]["text"]
+    # An auditor folding the entries alone finds the filed finding again, figure for figure.
+    report, _ = audit_log(
+        entries, [], verifier, secretariat=api_world.keys["secretariat"].signer_id
+    )
+    assert report.problems == []
+    assert report.findings_rechecked >= 1
+    assert report.transcript_verdicts_checked == 1
 
 
 def test_pausewatch_audit_checks_every_commitment_and_verdict(
