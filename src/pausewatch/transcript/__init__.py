@@ -14,6 +14,23 @@ from pausewatch.transcript._draw import (
     segment_count,
     segments_for_budget,
 )
+
+# The engine: format, recipes, training, replay and verification (contracts T1, T2).
+from pausewatch.transcript._format import (
+    FORMAT,
+    CheckpointRef,
+    DatasetRef,
+    Manifest,
+    TranscriptError,
+    checkpoint_path,
+    file_digest,
+    hyperparameters_digest,
+    read_manifest,
+    seed_commitment,
+    write_manifest,
+)
+from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._replay import SegmentResult, SegmentTask, replay_segment
 from pausewatch.transcript._statements import (
     TRANSCRIPT_KINDS,
     CheckpointDigest,
@@ -22,16 +39,64 @@ from pausewatch.transcript._statements import (
     TranscriptReplay,
     TranscriptVerdict,
 )
+from pausewatch.transcript._tolerance import cosine_distance, relative_l2, tolerance_for
+from pausewatch.transcript._train import train
+from pausewatch.transcript._verify import (
+    ALPHA,
+    MIN_PAIRS,
+    AuditPlan,
+    Check,
+    Inclusion,
+    Runner,
+    Verdict,
+    conclude,
+    inclusion_test,
+    plan_audit,
+    replay_in_process,
+    verify,
+)
 
 __all__ = [
+    "ALPHA",
+    "FORMAT",
+    "MIN_PAIRS",
+    "RECIPES",
     "TRANSCRIPT_KINDS",
+    "AuditPlan",
+    "Check",
     "CheckpointDigest",
+    "CheckpointRef",
+    "DatasetRef",
+    "Inclusion",
+    "Manifest",
+    "Recipe",
+    "Runner",
+    "SegmentResult",
+    "SegmentTask",
     "TranscriptCheckpoint",
     "TranscriptCommit",
+    "TranscriptError",
     "TranscriptReplay",
     "TranscriptVerdict",
+    "Verdict",
+    "checkpoint_path",
+    "conclude",
+    "cosine_distance",
     "draw_segments",
+    "file_digest",
+    "hyperparameters_digest",
+    "inclusion_test",
     "miss_probability",
+    "plan_audit",
+    "read_manifest",
+    "relative_l2",
+    "replay_in_process",
+    "replay_segment",
+    "seed_commitment",
     "segment_count",
     "segments_for_budget",
+    "tolerance_for",
+    "train",
+    "verify",
+    "write_manifest",
 ]
