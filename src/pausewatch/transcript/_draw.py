@@ -5,13 +5,16 @@ A transcript of ``steps`` optimiser steps with a checkpoint every ``every`` step
 checkpoint ``min((i + 1) * every, steps)``. An audit replays ``Q`` of them. Which ones is a
 function of the beacon and ``N`` alone (never of distances the prover logged: Jia et al.'s
 reference code replays the intervals with the largest logged updates, so a forger who keeps every
-logged step small is never checked). The last segment is always replayed, so that a final model
-swapped in from elsewhere is caught at any budget; the other ``Q - 1`` are drawn uniformly without
-replacement from the rest by a partial Fisher-Yates shuffle driven by SHA-256 in counter mode
-(rejection sampling keeps every index equally likely).
+logged step small is never checked). The first and the last segment are always replayed: the
+first, so that training that did not start from the seed-derived initial weights is caught at
+any budget (a forger who commits the true initial weights at step 0 and jumps to weights trained
+from elsewhere at the next checkpoint forges segment 0 alone); the last, so that a final model
+swapped in from elsewhere is caught at any budget. The other ``Q - 2`` are drawn uniformly
+without replacement from the segments between by a partial Fisher-Yates shuffle driven by
+SHA-256 in counter mode (rejection sampling keeps every index equally likely).
 
-With ``F`` of the ``N - 1`` drawn-from segments forged, the chance that the draw misses all of them
-is ``C(N-1-F, Q-1) / C(N-1, Q-1)`` (:func:`miss_probability`).
+With ``F`` of the ``N - 2`` segments between forged, the chance that the draw misses all of them
+is ``C(N-2-F, Q-2) / C(N-2, Q-2)`` (:func:`miss_probability`).
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ def segment_count(steps: int, every: int) -> int:
 
 def segments_for_budget(budget: float, steps: int, every: int) -> int:
     """How many segments a replay budget (a fraction of the run's training steps) pays for:
-    ``floor(budget * steps / every)``, at least one (the final segment is always replayed)
-    and at most every segment."""
+    ``floor(budget * steps / every)``, at least two (the first and the final segment are
+    always replayed; one where the transcript has a single segment) and at most every
+    segment."""
     if not 0 < budget <= 1:
         raise ValueError(f"budget must be in (0, 1], got {budget}")
     total = segment_count(steps, every)
-    return max(1, min(total, math.floor(budget * steps / every + 1e-9)))
+    return min(total, max(2, math.floor(budget * steps / every + 1e-9)))
 
 
 class _Stream:
@@ -68,33 +72,36 @@ class _Stream:
 
 
 def draw_segments(beacon: bytes, segments: int, count: int) -> tuple[int, ...]:
-    """The segments to replay, in ascending order: always the last (``segments - 1``), and
-    ``count - 1`` more drawn uniformly without replacement from ``0 .. segments - 2``.
-    ``count`` is capped at ``segments``."""
+    """The segments to replay, in ascending order: always the first (0) and the last
+    (``segments - 1``), and ``count - 2`` more drawn uniformly without replacement from
+    ``1 .. segments - 2``. ``count`` is capped at ``segments`` and raised to two (or to the one
+    segment a transcript of one segment has)."""
     if segments < 1:
         raise ValueError(f"a transcript has at least one segment, got {segments}")
     if count < 1:
         raise ValueError(f"an audit replays at least one segment, got {count}")
     if not beacon:
         raise ValueError("the beacon is empty")
-    count = min(count, segments)
-    pool = list(range(segments - 1))
+    if segments == 1:
+        return (0,)
+    count = min(max(count, 2), segments)
+    pool = list(range(1, segments - 1))
     stream = _Stream(beacon)
-    for i in range(count - 1):
+    for i in range(count - 2):
         j = i + stream.below(len(pool) - i)
         pool[i], pool[j] = pool[j], pool[i]
-    return tuple(sorted([*pool[: count - 1], segments - 1]))
+    return tuple(sorted([0, *pool[: count - 2], segments - 1]))
 
 
 def miss_probability(segments: int, forged: int, count: int) -> float:
     """The chance that :func:`draw_segments` replays none of ``forged`` forged segments among
-    the ``segments - 1`` it draws from (the last segment assumed honest):
-    ``C(N-1-F, Q-1) / C(N-1, Q-1)``."""
-    pool = segments - 1
-    drawn = min(count, segments) - 1
+    the ``segments - 2`` it draws from (the first and last segments assumed honest, since they
+    are always replayed): ``C(N-2-F, Q-2) / C(N-2, Q-2)``."""
+    pool = max(segments - 2, 0)
+    drawn = max(min(count, segments) - 2, 0)
     if forged > pool:
         raise ValueError(f"{forged} forged segments among {pool}")
-    return math.comb(pool - forged, drawn) / math.comb(pool, drawn) if pool else 1.0
+    return math.comb(pool - forged, drawn) / math.comb(pool, drawn)
 
 
 __all__ = [
