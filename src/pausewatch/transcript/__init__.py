@@ -16,10 +16,41 @@ from pausewatch.transcript._draw import (
     segments_for_budget,
 )
 
+# The engine: format, recipes, training, replay and verification (contracts T1, T2).
+from pausewatch.transcript._format import (
+    FORMAT,
+    CheckpointRef,
+    DatasetRef,
+    Manifest,
+    TranscriptError,
+    checkpoint_path,
+    file_digest,
+    hyperparameters_digest,
+    read_manifest,
+    seed_commitment,
+    write_manifest,
+)
+from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._train import train
+
 __all__ = [
+    "FORMAT",
+    "RECIPES",
+    "CheckpointRef",
+    "DatasetRef",
+    "Manifest",
+    "Recipe",
+    "TranscriptError",
+    "checkpoint_path",
     "draw_segments",
+    "file_digest",
+    "hyperparameters_digest",
     "miss_probability",
+    "read_manifest",
     "run_keyed",
+    "seed_commitment",
     "segment_count",
     "segments_for_budget",
+    "train",
+    "write_manifest",
 ]
