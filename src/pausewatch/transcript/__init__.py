@@ -31,11 +31,13 @@ from pausewatch.transcript._format import (
     write_manifest,
 )
 from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._spoofs import SPOOFS
 from pausewatch.transcript._train import train
 
 __all__ = [
     "FORMAT",
     "RECIPES",
+    "SPOOFS",
     "CheckpointRef",
     "DatasetRef",
     "Manifest",
