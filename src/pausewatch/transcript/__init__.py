@@ -8,7 +8,7 @@ The package imports torch, safetensors and Ray only inside the functions that ne
 
 from __future__ import annotations
 
-from pausewatch.transcript._distribute import run_keyed
+from pausewatch.transcript._distribute import in_process_runner, ray_runner, run_keyed
 from pausewatch.transcript._draw import (
     draw_segments,
     miss_probability,
@@ -31,28 +31,62 @@ from pausewatch.transcript._format import (
     write_manifest,
 )
 from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._replay import SegmentResult, SegmentTask, replay_segment
 from pausewatch.transcript._spoofs import SPOOFS
+from pausewatch.transcript._tolerance import cosine_distance, relative_l2, tolerance_for
 from pausewatch.transcript._train import train
+from pausewatch.transcript._verify import (
+    ALPHA,
+    AuditPlan,
+    Check,
+    Inclusion,
+    Runner,
+    Verdict,
+    conclude,
+    inclusion_test,
+    plan_audit,
+    replay_in_process,
+    verify,
+)
 
 __all__ = [
+    "ALPHA",
     "FORMAT",
     "RECIPES",
     "SPOOFS",
+    "AuditPlan",
+    "Check",
     "CheckpointRef",
     "DatasetRef",
+    "Inclusion",
     "Manifest",
     "Recipe",
+    "Runner",
+    "SegmentResult",
+    "SegmentTask",
     "TranscriptError",
+    "Verdict",
     "checkpoint_path",
+    "conclude",
+    "cosine_distance",
     "draw_segments",
     "file_digest",
     "hyperparameters_digest",
+    "in_process_runner",
+    "inclusion_test",
     "miss_probability",
+    "plan_audit",
+    "ray_runner",
     "read_manifest",
+    "relative_l2",
+    "replay_in_process",
+    "replay_segment",
     "run_keyed",
     "seed_commitment",
     "segment_count",
     "segments_for_budget",
+    "tolerance_for",
     "train",
+    "verify",
     "write_manifest",
 ]
