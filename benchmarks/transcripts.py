@@ -210,6 +210,7 @@ def throughput(honest_dir: Path, train_s: float, runner: Runner | None) -> dict[
         "replayed_steps": float(replayed),
     }
     if runner is not None:
+        list(runner(tasks))  # each Ray worker imports torch and loads the dataset once
         began = time.perf_counter()
         through = list(runner(tasks))
         figures["ray_replay_steps_per_s"] = replayed / (time.perf_counter() - began)
@@ -354,12 +355,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"false rejections: {honest_rejected}/{honest_audits} honest audits "
-        f"({hci.estimate:.1%} [{hci.low:.1%}, {hci.high:.1%}]); "
+        f"({hci.estimate:.1%} [{hci.low:.1%}, {hci.high:.1%}]; "
+        + ", ".join(f"{rejected[b]}/{count} at {b:.0%}" for b in BUDGETS)
+        + "); "
         f"{rejected_other}/{count} replayed at {args.other_threads} threads "
         f"({oci.estimate:.1%} [{oci.low:.1%}, {oci.high:.1%}]); target 0: "
         f"{verdict(honest_rejected + rejected_other == 0)}"
     )
-    for line in rejections[:10]:
+    for line in rejections[:20]:
         print(f"  {line}")
     missed = sorted(
         {
@@ -414,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             "honest": {
                 "audits": honest_audits,
                 "rejected": honest_rejected,
+                "rejected_by_budget": {str(b): rejected[b] for b in BUDGETS},
                 "rate": hci.estimate,
                 "low": hci.low,
                 "high": hci.high,
