@@ -37,6 +37,7 @@ from pausewatch.transcript._tolerance import cosine_distance, relative_l2, toler
 from pausewatch.transcript._train import train
 from pausewatch.transcript._verify import (
     ALPHA,
+    MIN_PAIRS,
     AuditPlan,
     Check,
     Inclusion,
@@ -52,6 +53,7 @@ from pausewatch.transcript._verify import (
 __all__ = [
     "ALPHA",
     "FORMAT",
+    "MIN_PAIRS",
     "RECIPES",
     "SPOOFS",
     "AuditPlan",
