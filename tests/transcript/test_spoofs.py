@@ -4,8 +4,10 @@ cheater can make it so, and verification catches it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -56,10 +58,15 @@ def donor(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _self_consistent(forged: Path, honest: Path) -> None:
-    """What a cheater can satisfy: every digest is the file's, the hyper-parameters digest is
-    that of the claimed hyper-parameters, and the commitments (dataset, seed, steps, every,
-    run) are the honest run's."""
+    """What a cheater can satisfy: the manifest follows the format's JSON Schema, every digest
+    is the file's, the hyper-parameters digest is that of the claimed hyper-parameters, and the
+    commitments (dataset, seed, steps, every, run) are the honest run's."""
     claim, real = read_manifest(forged), read_manifest(honest)
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = resources.files("pausewatch.transcript").joinpath("transcript.schema.json")
+    jsonschema.validate(
+        json.loads((forged / "manifest.json").read_text()), json.loads(schema.read_text())
+    )
     for ref in claim.checkpoints:
         assert file_digest(forged / checkpoint_path(ref.step)) == ref.digest
     assert [c.step for c in claim.checkpoints] == [c.step for c in real.checkpoints]
