@@ -8,6 +8,7 @@ The package imports torch, safetensors and Ray only inside the functions that ne
 
 from __future__ import annotations
 
+from pausewatch.transcript._distribute import in_process_runner, ray_runner, run_keyed
 from pausewatch.transcript._draw import (
     draw_segments,
     miss_probability,
@@ -31,6 +32,7 @@ from pausewatch.transcript._format import (
 )
 from pausewatch.transcript._recipes import RECIPES, Recipe
 from pausewatch.transcript._replay import SegmentResult, SegmentTask, replay_segment
+from pausewatch.transcript._spoofs import SPOOFS
 from pausewatch.transcript._statements import (
     TRANSCRIPT_KINDS,
     CheckpointDigest,
@@ -61,6 +63,7 @@ __all__ = [
     "FORMAT",
     "MIN_PAIRS",
     "RECIPES",
+    "SPOOFS",
     "TRANSCRIPT_KINDS",
     "AuditPlan",
     "Check",
@@ -85,13 +88,16 @@ __all__ = [
     "draw_segments",
     "file_digest",
     "hyperparameters_digest",
+    "in_process_runner",
     "inclusion_test",
     "miss_probability",
     "plan_audit",
+    "ray_runner",
     "read_manifest",
     "relative_l2",
     "replay_in_process",
     "replay_segment",
+    "run_keyed",
     "seed_commitment",
     "segment_count",
     "segments_for_budget",
