@@ -92,6 +92,16 @@ class UnknownChipError(ComputeError):
     """The chip is not in the hardware catalogue; the message names the known ones."""
 
 
+class WorkLostError(Error):
+    """Distributed work was lost before every task finished (a Ray worker, node or the whole
+    cluster went away). The results already yielded stand; ``missing`` lists the keys of the
+    tasks still to do, so that a rerun with those done skipped redoes only these."""
+
+    def __init__(self, message: str, missing: list[object] | None = None) -> None:
+        self.missing: list[object] = list(missing or [])
+        super().__init__(message)
+
+
 class DetectionError(Error):
     """A detection figure cannot be computed from the values given (a sampling plan, a draw, a
     run length): out of range, inconsistent, or a seed that the prover could have known."""

@@ -8,6 +8,7 @@ The package imports torch, safetensors and Ray only inside the functions that ne
 
 from __future__ import annotations
 
+from pausewatch.transcript._distribute import run_keyed
 from pausewatch.transcript._draw import (
     draw_segments,
     miss_probability,
@@ -18,6 +19,7 @@ from pausewatch.transcript._draw import (
 __all__ = [
     "draw_segments",
     "miss_probability",
+    "run_keyed",
     "segment_count",
     "segments_for_budget",
 ]
