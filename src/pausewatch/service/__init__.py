@@ -41,6 +41,7 @@ from pausewatch.service._transcripts import (
     audit_transcript,
     commit_transcript,
     inspector_with_key,
+    read_transcript_manifest,
     transcript_report,
 )
 from pausewatch.service._views import (
@@ -100,6 +101,7 @@ __all__ = [
     "parse_roster",
     "pause_status",
     "proposal_report",
+    "read_transcript_manifest",
     "run_report",
     "stored_records",
     "transcript_report",
