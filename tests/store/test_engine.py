@@ -61,9 +61,13 @@ STATE_TABLES = EVAL_TABLES | {
     "det_cluster_days",
     "det_evaluations",
     "tel_signals",
+    "tr_transcripts",
+    "tr_checkpoints",
+    "tr_replays",
+    "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0011"]
+HEAD = ["0012"]
 
 
 def _revision(engine: Engine) -> list[str]:

@@ -123,6 +123,7 @@ def _result(ctx: _Context, body: Body) -> None:
             "idx": ctx.index,
             "integrated_at": ctx.when,
             "superseded_by": None,
+            "weights_digest": body.weights_digest,
         },
     )
 

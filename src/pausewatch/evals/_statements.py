@@ -170,6 +170,10 @@ class EvalResult(Body):
     log_name: Annotated[str, Field(max_length=500), ONE_LINE] | None = None
     started_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
+    weights_digest: Digest | None = None
+    """SHA-256 of the weights file evaluated: where the model's declaring run committed a
+    final checkpoint, it must be that checkpoint's digest (the model evaluated is the model
+    trained, issue 17)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalResult:

@@ -107,6 +107,10 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "inspection_reports": ("plan_id",),
     "workloads": ("workload_id",),
     "detection_evaluations": ("evaluation_id",),
+    "transcripts": ("run_id",),
+    "transcript_checkpoints": ("run_id", "step"),
+    "transcript_replays": ("audit_id", "segment"),
+    "transcript_verdicts": ("audit_id",),
 }
 """Every view the fold maintains, with its primary key columns."""
 

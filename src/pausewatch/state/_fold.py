@@ -2,8 +2,8 @@
 
 Each domain package exports how its statements fold (``HANDLERS``): the registry its own kinds
 (parties, operators, chips, runs, policies, telemetry), governance its proposals, votes,
-decisions and witnesses, evaluations their evaluators, suites and results. This module, above
-all of them, composes the one table the service, ``state rebuild`` and ``audit`` fold with, and
+decisions and witnesses, evaluations their evaluators, suites and results, transcripts their
+commitments, replays and verdicts. This module, above all of them, composes the one table the service, ``state rebuild`` and ``audit`` fold with, and
 hands the governance fold what it needs from above (the state figures a lift is checked against),
 so that every package imports only what lies below it (house style, rule 12).
 """
@@ -23,6 +23,7 @@ from pausewatch.registry import Registry
 from pausewatch.registry._fold import HANDLERS as REGISTRY_HANDLERS
 from pausewatch.registry._fold import Handler
 from pausewatch.state._facts import facts_from_registry
+from pausewatch.transcript._fold import HANDLERS as TRANSCRIPT_HANDLERS
 
 
 def _compose(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
@@ -41,6 +42,7 @@ HANDLERS: Mapping[str, Handler] = _compose(
     WITNESS_HANDLERS,
     EVALUATION_HANDLERS,
     DETECTION_HANDLERS,
+    TRANSCRIPT_HANDLERS,
 )
 """Every kind that changes a view, and how it folds."""
 

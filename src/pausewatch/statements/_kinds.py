@@ -44,6 +44,7 @@ _BUILTIN_MODULES = (
     "pausewatch.evals._statements",
     "pausewatch.detect._statements",
     "pausewatch.detect._published",
+    "pausewatch.transcript._statements",
 )
 _builtin_loaded = False
 

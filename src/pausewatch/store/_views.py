@@ -471,10 +471,12 @@ eval_results = Table(
     _idx("idx"),
     _time("integrated_at"),
     Column("superseded_by", String(_ID), nullable=True),
+    Column("weights_digest", String(64), nullable=True),
     Index("ix_ev_results_model_domain", "model", "domain"),
 )
 """Signed evaluation results (``metrics`` and ``elicitation`` as JSON). A failed or incomplete
-result is ``superseded_by`` a later successful one of the same evaluator, model and probe."""
+result is ``superseded_by`` a later successful one of the same evaluator, model and probe;
+``weights_digest``: the weights evaluated, where the result names them."""
 
 # -- detection's independent sources (docs/adr/0025) ---------------------------------------------
 
@@ -683,6 +685,82 @@ detection_evaluations = Table(
 overall figures, the per-kind table and the rest of the report (JSON); the latest by ``idx`` is
 the one the dashboard shows."""
 
+transcripts = Table(
+    "tr_transcripts",
+    metadata,
+    _id("run_id", primary_key=True),
+    _id("operator_id", nullable=False),
+    Column("recipe", String(64), nullable=False),
+    Column("hyperparameters_digest", String(64), nullable=False),
+    Column("seed_commitment", String(64), nullable=False),
+    Column("dataset_root", String(64), nullable=False),
+    Column("dataset_records", BigInteger, nullable=False),
+    Column("every", BigInteger, nullable=False),
+    Column("steps", BigInteger, nullable=False),
+    Column("framework", String(64), nullable=True),
+    _idx("committed_idx"),
+    _time("committed_at"),
+    Column("checkpoints", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=True),
+    _time("last_checkpoint_at"),
+    Column("final_digest", String(64), nullable=True),
+    _idx("final_idx", nullable=True),
+    _time("final_at"),
+)
+"""Training transcripts committed on the log (``transcript.commit/v1``), one per run, with
+where their checkpoint commitments stand (docs/adr/0038)."""
+transcript_checkpoints = Table(
+    "tr_checkpoints",
+    metadata,
+    _id("run_id", primary_key=True),
+    Column("step", BigInteger, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Each committed checkpoint's digest (``transcript.checkpoint/v1``)."""
+transcript_replays = Table(
+    "tr_replays",
+    metadata,
+    _id("audit_id", primary_key=True),
+    Column("segment", BigInteger, primary_key=True),
+    _id("run_id", nullable=False),
+    _id("inspector_id", nullable=False),
+    Column("start_step", BigInteger, nullable=False),
+    Column("end_step", BigInteger, nullable=False),
+    Column("distance", Float, nullable=False),
+    Column("tolerance", Float, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("train_loss_drop", Float, nullable=False),
+    Column("heldout_loss_drop", Float, nullable=False),
+    Column("steps_replayed", BigInteger, nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Segments replayed by audits (``transcript.replay/v1``), one per audit and segment."""
+transcript_verdicts = Table(
+    "tr_verdicts",
+    metadata,
+    _id("audit_id", primary_key=True),
+    _id("run_id", nullable=False),
+    _id("inspector_id", nullable=False),
+    Column("budget", Float, nullable=False),
+    _idx("beacon_size"),
+    Column("beacon", String(64), nullable=False),
+    Column("segments", Text, nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("inclusion_statistic", Float, nullable=False),
+    Column("inclusion_p_value", Float, nullable=False),
+    Column("inclusion_passed", Boolean, nullable=False),
+    Column("compute_fraction", Float, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    _idx("idx"),
+    _time("integrated_at"),
+)
+"""Audits' verdicts on transcripts (``transcript.verdict/v1``; ``segments`` and ``reasons``:
+JSON lists)."""
+
 telemetry_records = Table(
     "telemetry_records",
     metadata,
@@ -751,5 +829,9 @@ VIEW_TABLES: dict[str, Table] = {
     "inspection_reports": inspection_reports,
     "workloads": workloads,
     "detection_evaluations": detection_evaluations,
+    "transcripts": transcripts,
+    "transcript_checkpoints": transcript_checkpoints,
+    "transcript_replays": transcript_replays,
+    "transcript_verdicts": transcript_verdicts,
 }
 """Each view's table."""

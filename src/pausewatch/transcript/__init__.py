@@ -15,8 +15,22 @@ from pausewatch.transcript._draw import (
     segment_count,
     segments_for_budget,
 )
+from pausewatch.transcript._statements import (
+    TRANSCRIPT_KINDS,
+    CheckpointDigest,
+    TranscriptCheckpoint,
+    TranscriptCommit,
+    TranscriptReplay,
+    TranscriptVerdict,
+)
 
 __all__ = [
+    "TRANSCRIPT_KINDS",
+    "CheckpointDigest",
+    "TranscriptCheckpoint",
+    "TranscriptCommit",
+    "TranscriptReplay",
+    "TranscriptVerdict",
     "draw_segments",
     "miss_probability",
     "run_keyed",
