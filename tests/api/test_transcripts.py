@@ -5,15 +5,12 @@ use case from a manifest (contract T1), the audit's statements signed by the wor
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_world import (  # type: ignore[import-not-found]
-    DIGEST,
     Clock,
     World,
     build_world,
@@ -21,41 +18,13 @@ from api_world import (  # type: ignore[import-not-found]
     open_world,
 )
 from fastapi.testclient import TestClient
+from transcript.product_world import ROOT, checkpoint_digest, write_manifest
 
 from pausewatch.service import LocalTranscriptLog, LogService, commit_transcript
 from pausewatch.statements import sign_statement
 from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
 
 PROBLEM = "application/problem+json"
-ROOT = hashlib.sha256(b"dataset").hexdigest()
-
-
-def checkpoint_digest(step: int) -> str:
-    return hashlib.sha256(f"weights {step}".encode()).hexdigest()
-
-
-def write_manifest(directory: Path, *, run_id: str, steps: int, every: int) -> Path:
-    """A transcript directory's manifest (contract T1) whose commitments bind ``declaration``:
-    enough for the commitments, which read nothing else."""
-    directory.mkdir(parents=True, exist_ok=True)
-    marks = sorted({*range(0, steps, every), steps})
-    manifest = {
-        "format": "pausewatch-transcript/v1",
-        "run_id": run_id,
-        "recipe": "mlp",
-        "hyperparameters": {"lr": 0.1},
-        "hyperparameters_digest": DIGEST,
-        "dataset": {"name": "blobs", "records": 512, "merkle_root": ROOT},
-        "seed_commitment": DIGEST,
-        "every": every,
-        "steps": steps,
-        "threads": 1,
-        "deterministic": True,
-        "versions": {"python": "3.11", "torch": "2.13.0", "safetensors": "0.8", "pausewatch": "0"},
-        "checkpoints": [{"step": s, "digest": checkpoint_digest(s)} for s in marks],
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-    return directory
 
 
 @pytest.fixture(scope="module")
