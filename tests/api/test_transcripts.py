@@ -18,11 +18,11 @@ from api_world import (  # type: ignore[import-not-found]
     open_world,
 )
 from fastapi.testclient import TestClient
-from transcript.product_world import ROOT, checkpoint_digest, write_manifest
 
 from pausewatch.service import LocalTranscriptLog, LogService, commit_transcript
 from pausewatch.statements import sign_statement
 from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
+from transcript.product_world import ROOT, checkpoint_digest, write_manifest
 
 PROBLEM = "application/problem+json"
 

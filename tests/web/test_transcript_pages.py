@@ -6,10 +6,12 @@ as ``GET /v1/runs/{id}/transcript`` answers them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+from pausewatch.api import create_app
+from pausewatch.service import LocalTranscriptLog, commit_transcript
 from transcript.product_world import (
     build,
     declaration,
@@ -17,9 +19,6 @@ from transcript.product_world import (
     open_service,
     write_manifest,
 )
-
-from pausewatch.api import create_app
-from pausewatch.service import LocalTranscriptLog, commit_transcript
 from web.world import fields, text
 
 STEPS, EVERY = 4000, 1000
