@@ -20,6 +20,7 @@ from pausewatch.cli import (
     _simulate,
     _state,
     _statement,
+    _transcript,
     _witness,
 )
 from pausewatch.cli._audit import audit
@@ -52,6 +53,7 @@ app.add_typer(_policy.app, name="policy")
 app.add_typer(_simulate.app, name="simulate")
 app.add_typer(_state.app, name="state")
 app.add_typer(_statement.app, name="statement")
+app.add_typer(_transcript.app, name="transcript")
 app.add_typer(_witness.app, name="witness")
 
 

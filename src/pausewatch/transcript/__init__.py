@@ -15,6 +15,22 @@ from pausewatch.transcript._draw import (
     segment_count,
     segments_for_budget,
 )
+
+# The engine: format, recipes, training, replay and verification (contracts T1, T2).
+from pausewatch.transcript._format import (
+    FORMAT,
+    CheckpointRef,
+    DatasetRef,
+    Manifest,
+    TranscriptError,
+    checkpoint_path,
+    file_digest,
+    hyperparameters_digest,
+    read_manifest,
+    seed_commitment,
+    write_manifest,
+)
+from pausewatch.transcript._recipes import RECIPES, Recipe
 from pausewatch.transcript._statements import (
     TRANSCRIPT_KINDS,
     CheckpointDigest,
@@ -23,17 +39,32 @@ from pausewatch.transcript._statements import (
     TranscriptReplay,
     TranscriptVerdict,
 )
+from pausewatch.transcript._train import train
 
 __all__ = [
+    "FORMAT",
+    "RECIPES",
     "TRANSCRIPT_KINDS",
     "CheckpointDigest",
+    "CheckpointRef",
+    "DatasetRef",
+    "Manifest",
+    "Recipe",
     "TranscriptCheckpoint",
     "TranscriptCommit",
+    "TranscriptError",
     "TranscriptReplay",
     "TranscriptVerdict",
+    "checkpoint_path",
     "draw_segments",
+    "file_digest",
+    "hyperparameters_digest",
     "miss_probability",
+    "read_manifest",
     "run_keyed",
+    "seed_commitment",
     "segment_count",
     "segments_for_budget",
+    "train",
+    "write_manifest",
 ]
