@@ -224,3 +224,67 @@ def hand_audit(
     }
     submit("transcript.verdict/v1", verdict)
     return drawn
+
+
+class Served:
+    """`pausewatch serve` on a data directory, as a subprocess on a loopback port."""
+
+    def __init__(self, data_dir: Path, log: Path) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
+        self.log = log
+        self.args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+        self.proc: Any = None
+
+    def __enter__(self) -> Served:
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        fh = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pausewatch.cli", *self.args], stdout=fh, stderr=fh
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"serve did not start: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *_exc: object) -> None:
+        import signal
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def run_cli(*args: str, timeout: float = 300) -> Any:
+    """`pausewatch ARGS` as a subprocess, to completion."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "pausewatch.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from pausewatch.cli._common import JsonOpt, fail, out, print_json
+from pausewatch.cli._transcript_log import audit, commit
 from pausewatch.errors import Error
 
 # torch is imported by the commands that train or replay (through pausewatch.transcript's
@@ -99,5 +100,9 @@ def train_cmd(
         f"final {manifest.final_digest}"
     )
 
+
+# Putting a transcript's commitments on the log, and an inspector's audit written back to it.
+app.command("commit")(commit)
+app.command("audit")(audit)
 
 __all__ = ["app"]
