@@ -58,7 +58,8 @@ def test_commit_puts_the_transcript_on_the_log(
     same statements and appends nothing."""
     server, world = served
     key = str(world.keys_dir / "operator.key")
-    done = run_cli("transcript", "commit", str(honest), "--key", key, "--url", server.url, "--json")
+    args = ("transcript", "commit", str(honest), "--key", key, "--url", server.url, "--json")
+    done = run_cli(*args)
     assert done.returncode == 0, done.stderr
     receipt = json.loads(done.stdout)
     assert receipt["run_id"] == RUN
@@ -69,7 +70,7 @@ def test_commit_puts_the_transcript_on_the_log(
     manifest = json.loads((honest / "manifest.json").read_text())
     assert got["checkpoints"]["final_digest"] == manifest["checkpoints"][-1]["digest"]
     before = size(server)
-    again = run_cli("transcript", "commit", str(honest), "--key", key, "--url", server.url, "--json")
+    again = run_cli(*args)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == receipt
     assert size(server) == before
