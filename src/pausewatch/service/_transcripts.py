@@ -33,6 +33,9 @@ REPLAY_KIND = "transcript.replay/v1"
 VERDICT_KIND = "transcript.verdict/v1"
 CHECKPOINTS_PER_STATEMENT = 1000
 """The most checkpoints one ``transcript.checkpoint/v1`` statement carries (contract T4)."""
+MAX_REASONS = 100
+MAX_REASON = 4000
+"""A verdict statement's reasons: at most 100, each at most 4,000 characters (contract T4)."""
 FRAMEWORK = "torch"
 """What the shipped recipes train with (the commitment's ``framework``)."""
 TRANSCRIPT_FINDINGS = ("transcript_missing", "transcript_late", "transcript_failed")
@@ -414,7 +417,8 @@ def verdict_body(
         "inclusion_p_value": inclusion["p_value"],
         "inclusion_passed": inclusion["passed"],
         "compute_fraction": verdict["compute_fraction"],
-        "reasons": list(verdict["reasons"]),
+        # The statement holds at most MAX_REASONS reasons of at most MAX_REASON characters.
+        "reasons": [str(r)[:MAX_REASON] for r in verdict["reasons"]][:MAX_REASONS],
         "manifest_digest": verdict["manifest_digest"],
     }
 
