@@ -96,8 +96,9 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
     """Add to benchmark facts what the benchmark does not draw: halt orders (every status),
     unreadable entries, clusters with undeclared compute or dark chips, exempt runs, capability
     results near the critical levels (with and without an interval), tags, split runs, the
-    workload classifier's verdicts, declared searches' patterns (docs/adr/0036), and the balance
-    alarms of a metered facility (docs/adr/0029)."""
+    workload classifier's verdicts, declared searches' patterns (docs/adr/0036), the balance
+    alarms of a metered facility (docs/adr/0029), and transcripts, audits and evaluated weights
+    (issue 17)."""
     for cluster in data["clusters"]:
         if rng.random() < 0.15:
             cluster["undeclared_flop"] = policy_eval.log_uniform(rng, 1e19, 1e24)
@@ -274,6 +275,63 @@ def _extras(rng: random.Random, data: dict[str, Any]) -> None:
             "last_period_start": policy_eval.iso(day + timedelta(days=2)),
             "evidence": ["log:t0"],
         }
+    ]
+    # Transcripts (issue 17): running runs that committed theirs, a day after their start, or
+    # long before it and then stopped committing checkpoints; a finished one whose final
+    # weights were committed; a failed audit; a result that evaluated other weights.
+    under_way = [r for r in data["runs"] if r.get("status") == "running" and r.get("starts_at")]
+    transcripts = []
+    for i, run in enumerate(under_way[:6]):
+        start = datetime.fromisoformat(run["starts_at"].replace("Z", "+00:00"))
+        committed = start + (timedelta(days=1) if i % 2 else -timedelta(days=30))
+        transcripts.append(
+            {
+                "run": run["id"],
+                "committed_at": policy_eval.iso(committed),
+                "checkpoints": 1 + i,
+                "last_checkpoint_at": policy_eval.iso(committed + timedelta(hours=i)),
+                "evidence": [f"log:tr{i}"],
+            }
+        )
+    weights_run = data["runs"][-1]
+    weights = hashlib.sha256(f"final {weights_run['id']}".encode()).hexdigest()
+    transcripts.append(
+        {
+            "run": weights_run["id"],
+            "committed_at": policy_eval.iso(BENCH_AT - timedelta(days=400)),
+            "checkpoints": 40,
+            "last_checkpoint_at": policy_eval.iso(BENCH_AT - timedelta(days=300)),
+            "final_digest": weights,
+            "final_at": policy_eval.iso(BENCH_AT - timedelta(days=300)),
+            "evidence": ["log:trf"],
+        }
+    )
+    data["transcripts"] = transcripts
+    data["transcript_verdicts"] = [
+        {
+            "audit": f"audit-{k}",
+            "run": run["id"],
+            "inspector": "inspector-bench",
+            "verdict": verdict,
+            "segments": [3, 17, 41],
+            "failed_segments": [17] if verdict == "fail" else [],
+            "inclusion_passed": verdict == "pass",
+            "reasons": ["the manifest's final digest differs from the committed one"]
+            if verdict == "fail"
+            else [],
+            "at": policy_eval.iso(BENCH_AT - timedelta(days=2)),
+            "evidence": [f"log:v{k}"],
+        }
+        for k, (run, verdict) in enumerate(zip(data["runs"][:2], ("fail", "pass"), strict=False))
+    ]
+    data["evaluated_weights"] = [
+        {
+            "result": f"weights-{k}",
+            "model": weights_run["model"],
+            "weights_digest": digest,
+            "evidence": [f"log:w{k}"],
+        }
+        for k, digest in enumerate((weights, hashlib.sha256(b"other weights").hexdigest()))
     ]
     # Roll-ups (docs/adr/0035): an operator's facilities summed, each under its own limit.
     data["balance_alarms"].append(

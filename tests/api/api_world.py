@@ -1,16 +1,19 @@
 """A world with one actor of each role, put on a real :class:`LogService` over HTTP.
 
 The secretariat (the service's own key), party ``us`` with a delegate, operator ``lab`` with
-facility ``f1``, cluster ``c1`` and runs ``r1`` and ``r-halt``, a second operator ``lab-b`` (key
-``operator-b``, no role of the table), chip maker ``nv`` with chips ``chip-1`` (sold to ``lab``,
-installed in ``c1``) and ``chip-2`` (sold to ``lab``, not installed), evaluator ``aisi``
+facility ``f1``, cluster ``c1`` and runs ``r1``, ``r-halt`` and ``r-tr``, a second operator
+``lab-b`` (key ``operator-b``, no role of the table), chip maker ``nv`` with chips ``chip-1``
+(sold to ``lab``, installed in ``c1``) and ``chip-2`` (sold to ``lab``, not installed),
+evaluator ``aisi``
 (registered by ``us``), inspector ``insp-1`` (registered by the secretariat) with an inspection
 plan ``plan-1`` of ``f1``, meter ``meter-1`` (certified by the secretariat, installed on ``c1``),
 and a witness key (registered by the secretariat as the log's witness, so
 that its cosignatures can be recorded; the keys view never binds it: witnesses sign no
 statement). Governance under a copy of ``miri-2025`` with a one-day vote window: a halt order on
 ``r-halt`` and a policy amendment, both passed and decided; a challenge inspection whose vote
-has closed but which is not decided yet; a pause proposal open for votes.
+has closed but which is not decided yet; a pause proposal open for votes. Transcripts: ``r1``
+committed with its initial weights, ``r-tr`` to its final weights with one replay of audit
+``audit-1`` (no verdict yet).
 
 :func:`build_world` builds it once into a data directory; :func:`open_world` opens a service on
 it (or on a copy) with a clock that carries on from where the world stopped.
@@ -263,6 +266,16 @@ def build_world(data_dir: Path) -> World:
                 r = client.post("/v1/statements", json=decision.to_json())
                 assert r.status_code == 201, r.text
         submit("gov.proposal/v1", {"proposal_id": "open-1", "kind": "pause_start"}, "delegate")
+        # Transcripts: r1 committed with its initial weights; r-tr trained to its final
+        # weights, and segment 3 (the final one) replayed by audit-1, whose verdict is not yet
+        # on the log; r-halt has none.
+        submit("run.declaration/v1", declaration("r-tr"), "operator")
+        submit("transcript.commit/v1", transcript_commit("r1"), "operator")
+        submit("transcript.checkpoint/v1", transcript_checkpoints("r1", 0), "operator")
+        submit("transcript.commit/v1", transcript_commit("r-tr"), "operator")
+        final = transcript_checkpoints("r-tr", *range(0, TRANSCRIPT_STEPS + 1, 1000))
+        submit("transcript.checkpoint/v1", {**final, "final": True}, "operator")
+        submit("transcript.replay/v1", transcript_replay("audit-1", "r-tr", 3), "inspector")
     return World(data_dir, clock.now, keys, amendment)
 
 
@@ -282,6 +295,78 @@ def declaration(run_id: str) -> dict[str, Any]:
         "hyperparameters_digest": DIGEST,
         "data_order_seed_digest": DIGEST,
         "checkpoint_interval_steps": 1000,
+    }
+
+
+TRANSCRIPT_STEPS = 4000
+"""Steps of the world's transcripts (four segments of the declarations' 1,000)."""
+
+
+def transcript_commit(run_id: str) -> dict[str, Any]:
+    """A transcript commitment of ``run_id`` that its declaration (:func:`declaration`)
+    accepts."""
+    return {
+        "run_id": run_id,
+        "recipe": "mlp",
+        "hyperparameters_digest": DIGEST,
+        "seed_commitment": DIGEST,
+        "dataset_root": hashlib.sha256(b"dataset").hexdigest(),
+        "dataset_records": 1000,
+        "every": 1000,
+        "steps": TRANSCRIPT_STEPS,
+    }
+
+
+def transcript_checkpoints(run_id: str, *steps: int) -> dict[str, Any]:
+    """A checkpoint commitment of ``run_id`` at ``steps``."""
+    return {
+        "run_id": run_id,
+        "checkpoints": [
+            {"step": s, "digest": hashlib.sha256(f"{run_id}@{s}".encode()).hexdigest()}
+            for s in steps
+        ],
+    }
+
+
+def transcript_replay(audit_id: str, run_id: str, segment: int) -> dict[str, Any]:
+    """A passing replay by ``insp-1`` of ``segment`` of a world transcript."""
+    return {
+        "audit_id": audit_id,
+        "run_id": run_id,
+        "inspector_id": "insp-1",
+        "segment": segment,
+        "start_step": segment * 1000,
+        "end_step": min((segment + 1) * 1000, TRANSCRIPT_STEPS),
+        "distance": 0.001,
+        "tolerance": 0.01,
+        "passed": True,
+        "train_loss_drop": 0.2,
+        "heldout_loss_drop": 0.05,
+        "steps_replayed": 1000,
+    }
+
+
+def transcript_verdict(service: LogService) -> dict[str, Any]:
+    """The passing verdict of audit-1 of ``r-tr`` at a budget of 25% (which draws only the
+    final segment, replayed in the world), its beacon read from the service's log."""
+    row = service.state.registry.get("transcripts", "r-tr")
+    assert row is not None
+    assert row["final_idx"] is not None
+    size = int(row["final_idx"]) + 1
+    return {
+        "audit_id": "audit-1",
+        "run_id": "r-tr",
+        "inspector_id": "insp-1",
+        "budget": 0.25,
+        "beacon_size": size,
+        "beacon": service.log.root_at(size).hex(),
+        "segments": [3],
+        "verdict": "pass",
+        "inclusion_statistic": 2.0,
+        "inclusion_p_value": 0.02,
+        "inclusion_passed": True,
+        "compute_fraction": 0.25,
+        "manifest_digest": DIGEST,
     }
 
 

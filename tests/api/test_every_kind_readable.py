@@ -23,6 +23,10 @@ from api_world import (  # type: ignore[import-not-found]
     inspection_plan,
     meter_reading,
     open_world,
+    transcript_checkpoints,
+    transcript_commit,
+    transcript_replay,
+    transcript_verdict,
 )
 from body_strategies import body_strategy, model_strategy  # type: ignore[import-not-found]
 from hypothesis import HealthCheck, example, given, settings
@@ -41,7 +45,8 @@ KNOWN: dict[str, list[str]] = {
     "to_operator": ["lab", "lab-b"],
     "facility_id": ["f1"],
     "cluster_id": ["c1"],
-    "run_id": ["r1", "r-halt"],
+    "run_id": ["r1", "r-halt", "r-tr"],
+    "audit_id": ["audit-1"],
     "maker_id": ["nv"],
     "chip_id": ["chip-1", "chip-2"],
     "evaluator_id": ["aisi"],
@@ -182,6 +187,11 @@ BASES: dict[str, dict[str, Any]] = {
         "corpus_digest": DIGEST,
         "report": {"overall": {"median_time_to_detection_days": 2.0}},
     },
+    "transcript.commit/v1": transcript_commit("r-halt"),
+    "transcript.checkpoint/v1": transcript_checkpoints("r1", 1000),
+    "transcript.replay/v1": transcript_replay("audit-new", "r-tr", 2),
+    # The verdict's beacon is read from the world's log (see the test).
+    "transcript.verdict/v1": {},
     "workload.declare/v1": {
         "workload_id": "w-new",
         "operator_id": "lab",
@@ -253,6 +263,9 @@ def test_no_drawn_statement_breaks_a_read(kind: str, world: World, tmp_path: Pat
     for name, value in base.items():
         if value == "" and name in ("key", "new_key"):
             base[name] = fresh
+    if kind == "transcript.verdict/v1":
+        with open_world(world, tmp_path / "beacon") as (service, _, _):
+            base = transcript_verdict(service)
     if kind == "policy.adopt/v1":
         effective = "2027-01-01T00:00:00Z"
         base = {"policy": world.amendment, "digest": digest_of(world.amendment)}

@@ -33,6 +33,10 @@ from api_world import (  # type: ignore[import-not-found]
     meter_reading,
     open_world,
     telemetry_line,
+    transcript_checkpoints,
+    transcript_commit,
+    transcript_replay,
+    transcript_verdict,
 )
 from fastapi.testclient import TestClient
 
@@ -407,6 +411,32 @@ CASES: tuple[Case, ...] = (
             "chips": 8,
         },
         OPERATOR,
+    ),
+    # A run's transcript commitments are its operator's; an audit's replays and verdict the
+    # inspector's that ran it (issue 17).
+    Case(
+        "transcript.commit/v1",
+        "transcript.commit/v1",
+        lambda c: transcript_commit("r-halt"),
+        OPERATOR,
+    ),
+    Case(
+        "transcript.checkpoint/v1",
+        "transcript.checkpoint/v1",
+        lambda c: transcript_checkpoints("r1", 1000, 2000),
+        OPERATOR,
+    ),
+    Case(
+        "transcript.replay/v1",
+        "transcript.replay/v1",
+        lambda c: transcript_replay("audit-2", "r-tr", 3),
+        frozenset({"inspector"}),
+    ),
+    Case(
+        "transcript.verdict/v1",
+        "transcript.verdict/v1",
+        lambda c: transcript_verdict(c.service),
+        frozenset({"inspector"}),
     ),
     # The detectors' measured performance is the secretariat's to publish (docs/adr/0031).
     Case(

@@ -140,7 +140,14 @@ def test_declared_run_deemed_approved_after_the_review_period() -> None:
         starts_at="2026-11-01T00:00:00Z",
         approval="pending",
     )
-    result = evaluate(MIRI, facts(runs=[declared]), AT)
+    # Its transcript is kept as the policy requires (committed before the start, checkpointed
+    # within the day): nothing but the approval is in question here.
+    transcript = {
+        "run": "r1",
+        "committed_at": "2026-10-02T00:00:00Z",
+        "last_checkpoint_at": "2026-11-25T12:00:00Z",
+    }
+    result = evaluate(MIRI, facts(runs=[declared], transcripts=[transcript]), AT)
     assert kinds(result, "run:r1") == {FindingKind.TIER_REACHED}
     assert all(
         o.status is ObligationStatus.MET for o in result.obligations if o.subject == "run:r1"

@@ -31,6 +31,8 @@ runs:
     evidence: [log:12]
 clusters:
   - {id: c9, operator: lab-b, h100e: 2000}
+transcripts:
+  - {run: r1, committed_at: 2026-10-25T00:00:00Z, last_checkpoint_at: 2026-11-25T18:00:00Z}
 """
 
 

@@ -178,7 +178,8 @@ def test_a_commitment_that_contradicts_the_declaration_is_refused(
     """The hyper-parameters, the seed and the interval are the ones the declaration committed
     to; the refusal names the figure, the declaration's and the commitment's."""
     reason = refused(world.submit("transcript.commit/v1", commit_body(**{field: value}), "lab"))
-    assert field in reason and str(value) in reason
+    assert field in reason
+    assert str(value) in reason
     assert str(DIGEST if field != "every" else EVERY) in reason
 
 
@@ -201,7 +202,8 @@ def test_checkpoints_continue_to_the_final_weights(world: World) -> None:
     assert (row["checkpoints"], row["last_step"], row["final_idx"]) == (5, STEPS, final_idx)
     assert row["final_digest"] == digest(STEPS)
     stored = world.registry.get("transcript_checkpoints", "r1", 2000)
-    assert stored is not None and stored["digest"] == digest(2000)
+    assert stored is not None
+    assert stored["digest"] == digest(2000)
 
 
 def test_checkpoints_need_the_commitment_first(world: World) -> None:
@@ -275,7 +277,8 @@ def test_the_final_steps_need_not_be_a_multiple_of_the_interval() -> None:
     w.ok("transcript.commit/v1", commit_body(steps=2500), "lab")
     w.ok("transcript.checkpoint/v1", checkpoints(0, 1000, 2000, 2500, final=True), "lab")
     row = w.registry.get("transcripts", "r1")
-    assert row is not None and row["final_digest"] == digest(2500)
+    assert row is not None
+    assert row["final_digest"] == digest(2500)
 
 
 def test_nothing_follows_the_final_commitment(world: World) -> None:
@@ -387,7 +390,8 @@ def test_a_failed_replay_makes_a_fail(world: World) -> None:
     replayed(world, body, failing=frozenset({3}))
     world.ok("transcript.verdict/v1", body, "iaea-1")
     row = world.registry.get("transcript_verdicts", "a1")
-    assert row is not None and row["verdict"] == "fail"
+    assert row is not None
+    assert row["verdict"] == "fail"
 
 
 def test_a_pass_over_a_failed_replay_is_refused(world: World) -> None:
@@ -396,7 +400,8 @@ def test_a_pass_over_a_failed_replay_is_refused(world: World) -> None:
     body = verdict_body(world, final_idx)
     replayed(world, body, failing=frozenset({3}))
     reason = refused(world.submit("transcript.verdict/v1", body, "iaea-1"))
-    assert "verdict is pass, expected fail" in reason and "[3]" in reason
+    assert "verdict is pass, expected fail" in reason
+    assert "[3]" in reason
 
 
 @pytest.mark.parametrize(
@@ -444,7 +449,7 @@ def test_segments_other_than_the_draw_are_refused(world: World) -> None:
     final_idx = committed(world)
     body = verdict_body(world, final_idx)
     expected = body["segments"]
-    other = [s for s in range(3) if s not in expected][:1] + [3]
+    other = [*[s for s in range(3) if s not in expected][:1], 3]
     body["segments"] = other
     replayed(world, body)
     reason = refused(world.submit("transcript.verdict/v1", body, "iaea-1"))

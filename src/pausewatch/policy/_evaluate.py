@@ -38,6 +38,7 @@ from pausewatch.policy._evaluator._lineages import LineageRules
 from pausewatch.policy._evaluator._phases import PhaseRules
 from pausewatch.policy._evaluator._runs import RunRules
 from pausewatch.policy._evaluator._tags import TagRules
+from pausewatch.policy._evaluator._transcripts import TranscriptRules
 from pausewatch.policy._evaluator._workloads import WorkloadRules
 from pausewatch.policy._facts import Facts
 from pausewatch.policy._findings import Evaluation
@@ -60,6 +61,7 @@ class _Evaluator(
     CounterRules,
     WorkloadRules,
     PhaseRules,
+    TranscriptRules,
 ):
     """One evaluation's working state and every rule family; :func:`evaluate` is its only
     user."""
@@ -108,6 +110,7 @@ def _evaluate(
     ev.counters()
     ev.workloads()
     ev.phases()
+    ev.transcripts()
     lift = (
         check_conditions(policy.pause.lift.conditions, dict(facts.state))
         if policy.pause is not None

@@ -671,6 +671,65 @@ class CounterAlarmFact(Model):
     """The telemetry batches the day rests on."""
 
 
+class TranscriptFact(Model):
+    """A run's training transcript, as its commitments stand on the log (issue 17): when it
+    was committed, its checkpoint commitments so far, and the final weights' digest."""
+
+    run: Id
+    """The run it is the transcript of."""
+    committed_at: Utc
+    """When its commitment (``transcript.commit/v1``) reached the log."""
+    checkpoints: Count = 0
+    """Checkpoints committed so far."""
+    last_checkpoint_at: Utc | None = None
+    """When the last checkpoint commitment reached the log (none: no checkpoint yet)."""
+    final_digest: Digest | None = None
+    """SHA-256 of the final weights' file (none: not committed yet)."""
+    final_at: Utc | None = None
+    """When the final checkpoint commitment reached the log."""
+    evidence: Evidence = ()
+    """The commitment's and the latest checkpoint commitment's entries."""
+
+
+class TranscriptVerdictFact(Model):
+    """An audit's verdict on a run's transcript (``transcript.verdict/v1``)."""
+
+    audit: Id
+    """The audit's id."""
+    run: Id
+    """The run audited."""
+    inspector: Id
+    """The inspector that audited it."""
+    verdict: Literal["pass", "fail"]
+    """The verdict."""
+    segments: tuple[Count, ...] = ()
+    """The segments drawn and replayed."""
+    failed_segments: tuple[Count, ...] = ()
+    """Those whose replay ended beyond its tolerance."""
+    inclusion_passed: bool = True
+    """Whether the data-inclusion test passed."""
+    reasons: tuple[Line, ...] = ()
+    """Why it failed beyond the replays (integrity checks of the transcript)."""
+    at: Utc
+    """When the verdict reached the log."""
+    evidence: Evidence = ()
+    """The verdict's entry."""
+
+
+class EvaluatedWeightsFact(Model):
+    """The weights an evaluation result says it evaluated (``eval.result/v1``
+    ``weights_digest``)."""
+
+    result: Id
+    """The result's id."""
+    model: Id
+    """The model it evaluated."""
+    weights_digest: Digest
+    """SHA-256 of the weights file evaluated."""
+    evidence: Evidence = ()
+    """The result's entry."""
+
+
 class Facts(Model):
     """Everything a policy evaluation reads."""
 
@@ -709,6 +768,12 @@ class Facts(Model):
     counter_alarms: tuple[CounterAlarmFact, ...] = ()
     """Clusters whose counters reported less than their chips' activity makes plausible
     (docs/adr/0033)."""
+    transcripts: tuple[TranscriptFact, ...] = ()
+    """Runs' training transcripts as their commitments stand (issue 17)."""
+    transcript_verdicts: tuple[TranscriptVerdictFact, ...] = ()
+    """Audits' verdicts on transcripts."""
+    evaluated_weights: tuple[EvaluatedWeightsFact, ...] = ()
+    """The weights evaluation results name."""
 
     @field_validator("runs", "clusters", "evaluations", "operators", "incidents")
     @classmethod

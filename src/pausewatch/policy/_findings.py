@@ -110,6 +110,19 @@ class FindingKind(StrEnum):
     PHASE_MISMATCH = "phase_mismatch"
     """Compute tagged to a declared run in a pattern that does not match its declared phase: a
     hyper-parameter search whose chips move as one synchronous job (docs/adr/0036)."""
+    TRANSCRIPT_MISSING = "transcript_missing"
+    """A run the policy requires a training transcript of started without its commitment on
+    the log (issue 17; docs/adr/0039)."""
+    TRANSCRIPT_LATE = "transcript_late"
+    """A required transcript's checkpoint commitments were not made as the run went: a running
+    run went longer than the policy allows without one, or an ended run's final commitment came
+    later than the grace after its end, or has not come."""
+    TRANSCRIPT_FAILED = "transcript_failed"
+    """An audit's verdict on a run's transcript is ``fail``: what was trained is not what the
+    transcript says (docs/adr/0038)."""
+    EVALUATED_WEIGHTS_MISMATCH = "evaluated_weights_mismatch"
+    """An evaluation result names weights other than the final weights its model's run
+    committed: the model evaluated is not the model trained."""
     ENTRY_UNREADABLE = "entry_unreadable"
     """A log entry the fold or the policy cannot read was set aside; the secretariat must look
     at it (it changes nothing and stops nothing else from being read or decided)."""

@@ -371,6 +371,24 @@ class Clusters(Model):
     """Telemetry duties of monitored chips (none: silence is not judged)."""
 
 
+Gap = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=36_500))]
+"""A positive duration, at most a century: ISO 8601 in a policy document (``P1D``, ``PT6H``)."""
+
+
+class Transcripts(Sourced):
+    """Which runs must keep a training transcript on the log, and how promptly its
+    commitments must be made (issue 17; docs/adr/0039-transcript-policy.md)."""
+
+    required_from_flop: Figure | None = None
+    """Runs whose planned compute is at or above this (FLOP) must commit a transcript before
+    they start and checkpoint commitments as they train; none: no run must."""
+    max_checkpoint_gap: Gap = timedelta(days=1)
+    """How long a running run that must keep a transcript may go without a new checkpoint
+    commitment (from its commitment or its start, whichever is later, before the first)."""
+    commit_grace: Gap = timedelta(days=1)
+    """How long after a run's end its final checkpoint commitment may come."""
+
+
 class Domain(StrEnum):
     """Capability domains a pause is drawn against."""
 
@@ -719,6 +737,8 @@ class Policy(Model):
     """Withdrawal from the agreement."""
     governance: Governance | None = None
     """Bodies and decision rules."""
+    transcripts: Transcripts | None = None
+    """Training transcripts the policy requires (none: it requires none)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

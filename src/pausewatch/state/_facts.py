@@ -79,12 +79,15 @@ from pausewatch.policy._facts import (
     ClusterFact,
     CounterAlarmFact,
     EvalFact,
+    EvaluatedWeightsFact,
     InspectionFact,
     OperatorFact,
     OrderFact,
     RunFact,
     RunPatternFact,
     SuiteFact,
+    TranscriptFact,
+    TranscriptVerdictFact,
 )
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
@@ -315,6 +318,7 @@ def _facts(
             **chip_facts(registry),
             **balance_facts(registry, at),
             **counter_facts(registry, at),
+            **transcript_facts(registry),
             "state": {k.value: v for k, v in state.items()},
             "unreadable": [
                 {"entry": f"log:{row['idx']}", "kind": row["kind"], "reason": row["reason"]}
@@ -530,6 +534,9 @@ _ITEMS: tuple[tuple[str, type[Model]], ...] = (
     ("balance_alarms", BalanceAlarmFact),
     ("run_patterns", RunPatternFact),
     ("counter_alarms", CounterAlarmFact),
+    ("transcripts", TranscriptFact),
+    ("transcript_verdicts", TranscriptVerdictFact),
+    ("evaluated_weights", EvaluatedWeightsFact),
 )
 """The lists of facts an item of which can be set aside, in the order they are checked."""
 
@@ -702,6 +709,64 @@ def counter_facts(registry: Registry, at: datetime) -> dict[str, list[dict[str, 
         for a in counter_alarms(registry, at)
     ]
     return {"counter_alarms": alarms} if alarms else {}
+
+
+def transcript_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
+    """Runs' transcripts as their commitments stand, audits' verdicts (with the segments
+    whose replay failed) and the weights evaluation results name, as facts (issue 17)."""
+    views = registry.views
+    transcripts = [
+        {
+            "run": row["run_id"],
+            "committed_at": row["committed_at"],
+            "checkpoints": row["checkpoints"],
+            "last_checkpoint_at": row["last_checkpoint_at"],
+            "final_digest": row["final_digest"],
+            "final_at": row["final_at"],
+            "evidence": [f"log:{row['committed_idx']}"]
+            + ([] if row["final_idx"] is None else [f"log:{row['final_idx']}"]),
+        }
+        for _, row in sorted(views["transcripts"].items())
+    ]
+    verdicts = []
+    for (audit_id,), row in sorted(views["transcript_verdicts"].items()):
+        segments = json.loads(row["segments"])
+        failed = [
+            s
+            for s in segments
+            if not (views["transcript_replays"].get((audit_id, s)) or {"passed": True})["passed"]
+        ]
+        verdicts.append(
+            {
+                "audit": audit_id,
+                "run": row["run_id"],
+                "inspector": row["inspector_id"],
+                "verdict": row["verdict"],
+                "segments": segments,
+                "failed_segments": failed,
+                "inclusion_passed": row["inclusion_passed"],
+                # A reason may span lines; a fact's is one line.
+                "reasons": [" ".join(r.split())[:2_000] for r in json.loads(row["reasons"])],
+                "at": row["integrated_at"],
+                "evidence": [f"log:{row['idx']}"],
+            }
+        )
+    weights = [
+        {
+            "result": row["result_id"],
+            "model": row["model"],
+            "weights_digest": row["weights_digest"],
+            "evidence": [f"log:{row['idx']}"],
+        }
+        for _, row in sorted(views["eval_results"].items())
+        if row.get("weights_digest") is not None
+    ]
+    found = {
+        "transcripts": transcripts,
+        "transcript_verdicts": verdicts,
+        "evaluated_weights": weights,
+    }
+    return {name: items for name, items in found.items() if items}
 
 
 def _unreadable(name: str, item: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
@@ -1048,4 +1113,5 @@ __all__ = [
     "halt_orders",
     "readable_facts",
     "silence_limit",
+    "transcript_facts",
 ]

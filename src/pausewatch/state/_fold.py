@@ -3,9 +3,10 @@
 Each domain package exports how its statements fold (``HANDLERS``): the registry its own kinds
 (parties, operators, chips, runs, policies, telemetry), governance its proposals, votes,
 decisions and witnesses, evaluations their evaluators, suites and results, transcripts their
-commitments, replays and verdicts. This module, above all of them, composes the one table the service, ``state rebuild`` and ``audit`` fold with, and
-hands the governance fold what it needs from above (the state figures a lift is checked against),
-so that every package imports only what lies below it (house style, rule 12).
+commitments, replays and verdicts. This module, above all of them, composes the one table the
+service, ``state rebuild`` and ``audit`` fold with, and hands the governance fold what it needs
+from above (the state figures a lift is checked against), so that every package imports only
+what lies below it (house style, rule 12).
 """
 
 from __future__ import annotations

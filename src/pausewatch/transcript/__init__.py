@@ -31,6 +31,7 @@ from pausewatch.transcript._format import (
     write_manifest,
 )
 from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._spoofs import SPOOFS
 from pausewatch.transcript._statements import (
     TRANSCRIPT_KINDS,
     CheckpointDigest,
@@ -44,6 +45,7 @@ from pausewatch.transcript._train import train
 __all__ = [
     "FORMAT",
     "RECIPES",
+    "SPOOFS",
     "TRANSCRIPT_KINDS",
     "CheckpointDigest",
     "CheckpointRef",

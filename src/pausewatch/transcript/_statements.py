@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, ClassVar
 
 from pydantic import Field, model_validator
@@ -101,7 +102,7 @@ class TranscriptCheckpoint(Body):
     @model_validator(mode="after")
     def _consistent(self) -> TranscriptCheckpoint:
         steps = [c.step for c in self.checkpoints]
-        for before, after in zip(steps, steps[1:], strict=False):
+        for before, after in pairwise(steps):
             if after <= before:
                 raise ValueError(
                     f"checkpoint steps must increase strictly: {after} follows {before}"
@@ -156,7 +157,7 @@ class TranscriptReplay(Body):
 class Outcome(StrEnum):
     """An audit's verdict."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
     FAIL = "fail"
 
 
@@ -200,7 +201,7 @@ class TranscriptVerdict(Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> TranscriptVerdict:
-        for before, after in zip(self.segments, self.segments[1:], strict=False):
+        for before, after in pairwise(self.segments):
             if after <= before:
                 raise ValueError(f"segments must increase strictly: {after} follows {before}")
         if self.verdict is Outcome.PASS and not self.inclusion_passed:

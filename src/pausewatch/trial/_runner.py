@@ -75,11 +75,13 @@ DETECTION_KINDS: tuple[str, ...] = (
     "energy_unaccounted",
     "compute_unaccounted",
     "counters_implausible",
+    "transcript_failed",
 )
 """The finding kinds that are a detector's verdict of defection (contract C5). The balance
 findings ``energy_unaccounted`` and ``compute_unaccounted`` are counted whenever the policy files
 them; tier findings on declared runs (``tier_reached``, ``threshold_approaching``) are not:
-they follow declared work."""
+they follow declared work. ``transcript_failed`` (a failed audit of a run's transcript) is a
+verdict of defection; a transcript missing or late is a duty not met, not one."""
 
 _FIRMWARE = hashlib.sha256(b"pausewatch scenario firmware 1.0").hexdigest()
 _HOUR = timedelta(hours=1)
