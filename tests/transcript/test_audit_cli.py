@@ -104,3 +104,70 @@ def test_commit_refuses_bad_input_in_one_line(
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert message in done.stderr
     assert size(server) == before
+
+
+def test_the_audit_passes_and_verify_with_its_beacon_agrees(
+    honest: Path, served: tuple[Served, ProductWorld]
+) -> None:
+    """`transcript audit RUN --json` signed with the inspector's key file answers pass, with
+    the audit's id, the beacon's tree size and the log entries of its replays and verdict, all
+    on the log; `transcript verify DIR --beacon` with the audit's beacon gives the same verdict
+    and segments; the audit run again appends nothing and answers the same entries."""
+    server, world = served
+    operator = str(world.keys_dir / "operator.key")
+    inspector = str(world.keys_dir / "inspector.key")
+    committed = run_cli("transcript", "commit", str(honest), "--key", operator, "--url", server.url)
+    assert committed.returncode == 0, committed.stderr
+    audit = (
+        "transcript", "audit", RUN, "--budget", "0.1", "--dir", str(honest), "--key", inspector,
+        "--no-ray", "--url", server.url, "--json",
+    )  # fmt: skip
+    done = run_cli(*audit)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["verdict"] == "pass", result["reasons"]
+    got = httpx.get(f"{server.url}/v1/runs/{RUN}/transcript").json()
+    [on_log] = got["audits"]
+    assert on_log["audit_id"] == result["audit_id"]
+    assert on_log["verdict"]["idx"] == result["entries"]["verdict"]
+    assert sorted(r["idx"] for r in on_log["replays"]) == sorted(result["entries"]["replays"])
+    assert result["beacon_size"] == got["commitment"]["final_idx"] + 1
+    alone = run_cli(
+        "transcript", "verify", str(honest), "--budget", "0.1", "--beacon", result["beacon"],
+        "--json",
+    )  # fmt: skip
+    verified = json.loads(alone.stdout)
+    assert verified["verdict"] == result["verdict"]
+    assert verified["segments"] == result["segments"]
+    assert verified["inclusion"] == result["inclusion"]
+    before = size(server)
+    again = run_cli(*audit)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["entries"] == result["entries"]
+    assert size(server) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "0"], "--budget"),
+        (["--budget", "0.1", "--no-ray", "--ray-address", "ray://x:1"], "exclude each other"),
+        (["--budget", "0.1", "--no-ray"], "committed no transcript"),
+    ],
+)
+def test_the_audit_refuses_bad_input_in_one_line(
+    honest: Path, served: tuple[Served, ProductWorld], args: list[str], message: str
+) -> None:
+    """A budget out of (0, 1], --no-ray with --ray-address and a run with no commitment each
+    print one line and exit 1; nothing is appended."""
+    server, world = served
+    inspector = str(world.keys_dir / "inspector.key")
+    before = size(server)
+    done = run_cli(
+        "transcript", "audit", RUN, "--dir", str(honest), "--key", inspector, "--url",
+        server.url, *args,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert message in done.stderr
+    assert size(server) == before

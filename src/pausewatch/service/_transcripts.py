@@ -498,8 +498,6 @@ def audit_transcript(
     ``use_ray`` asks for it and Ray is installed, in process otherwise), each replay put on the
     log as it completes; then the ``transcript.verdict/v1``. ``on_replay(done, total)`` is
     told of each replay on the log."""
-    from pausewatch.transcript import conclude, plan_audit, replay_segment, run_keyed
-
     manifest = read_transcript_manifest(directory)
     held = log.transcript(run_id)
     commitment = held["commitment"]
@@ -516,6 +514,9 @@ def audit_transcript(
     beacon = log.root_after(int(final_idx))
     audit_id = audit_id or default_audit_id(run_id, inspector_id, beacon_size, budget)
     mismatches = manifest_mismatches(manifest, commitment, held["checkpoints"]["items"])
+
+    # The engine (torch) is needed from here on: what the log holds is checked first.
+    from pausewatch.transcript import conclude, plan_audit, replay_segment, run_keyed
 
     plan = plan_audit(Path(directory), budget=budget, beacon=beacon)
     tasks = {task.key: task for task in plan.tasks}
