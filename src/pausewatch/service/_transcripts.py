@@ -260,10 +260,8 @@ def commit_body(manifest: dict[str, Any], run_id: str) -> dict[str, Any]:
 def checkpoint_bodies(manifest: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """The ``transcript.checkpoint/v1`` bodies of a manifest: its checkpoints in step order, at
     most :data:`CHECKPOINTS_PER_STATEMENT` a statement, the last marked final."""
-    checkpoints = sorted(
-        ({"step": int(c["step"]), "digest": str(c["digest"])} for c in manifest["checkpoints"]),
-        key=lambda c: c["step"],
-    )
+    pairs = sorted((int(c["step"]), str(c["digest"])) for c in manifest["checkpoints"])
+    checkpoints = [{"step": step, "digest": digest} for step, digest in pairs]
     size = CHECKPOINTS_PER_STATEMENT
     chunks = [checkpoints[i : i + size] for i in range(0, len(checkpoints), size)]
     return [

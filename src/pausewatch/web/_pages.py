@@ -189,9 +189,9 @@ def _transcripts(service: LogService) -> dict[str, dict[str, Any]]:
     for row in rows.values():
         row["verdicts"] = []
     for verdict in verdicts:
-        row = rows.get(str(verdict["run_id"]))
-        if row is not None:
-            row["verdicts"].append(verdict)
+        held = rows.get(str(verdict["run_id"]))
+        if held is not None:
+            held["verdicts"].append(verdict)
     return rows
 
 
