@@ -21,6 +21,7 @@ from pausewatch.demo._detection import (
     population,
 )
 from pausewatch.demo._host import Host
+from pausewatch.demo._transcripts import SPOOF_RUN
 from pausewatch.demo._world import RUN_ID
 from pausewatch.detect import draw
 from pausewatch.policy import load_preset
@@ -56,13 +57,14 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert result.audit["findings_rechecked"] > 0, result.audit
     acts = [s.act for s in result.story.snapshots]
     assert acts[0] == "the agreement"
-    assert acts[-6:] == [
+    assert acts[-7:] == [
         "a lift fails",
         "the safeguards are completed",
         "the pause is lifted",
         "chips are diverted to a non-party",
         "an inspection finds chips missing",
         "a hidden cluster draws power",
+        "a spoofed transcript is caught",
     ]
     by_act = {s.act: s for s in result.story.snapshots}
     assert by_act["the pause is voted in"].pause == "active"
@@ -96,7 +98,7 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         ("chips_unaccounted", "operator:dragon-ai"),
         ("chips_unaccounted", "party:cn"),
     ]
-    diverted, inspected, metered = lines[-3:]
+    diverted, inspected, metered, transcribed = lines[-4:]
     assert "chips_exported" in diverted
     assert "chips_unaccounted" in diverted
     assert VANISHED[0] in diverted
@@ -124,6 +126,18 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert ("energy_unaccounted", hidden["day"]) in periods
     assert {day for _, day in periods} == {hidden["day"]}
     assert "energy_unaccounted" in metered
+    # What was trained (issue 17): the honest transcript passes its audit, the forged one
+    # (its final model swapped in: the segment every audit replays) fails, and the policy's
+    # transcript_failed is a halt order proposal for the run.
+    transcripts = facts["transcripts"]
+    assert transcripts["honest"]["verdict"] == "pass"
+    assert transcripts["spoof"]["verdict"] == "fail"
+    assert transcripts["spoof"]["segments_total"] - 1 in transcripts["spoof"]["segments"]
+    assert transcripts["findings"] == [("transcript_failed", f"run:{SPOOF_RUN}")]
+    assert transcripts["halt"].startswith("auto-halt_order-")
+    assert "pass" in transcribed
+    assert "fail" in transcribed
+    assert transcripts["halt"] in transcribed
     html = result.report.read_text()
     assert "inspection_discrepancy" in html
     assert "chips_unaccounted" in html
@@ -131,6 +145,8 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert "the facility's energy per day, metered and reported" in html
     assert "compute counted from chip-signed telemetry" in html
     assert "every check passed" in html
+    assert "<h2>Transcripts</h2>" in html
+    assert "swapped_final" in html
     assert "but lift conditions did not hold at the close" in html
 
     # Restarted on the same directory, the service serves the same world, and the story's
@@ -164,8 +180,12 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         # run's halt order is the one filed before it crossed, for the projected crossing.
         [run_halt] = [p for p in proposals if p["subject"] == f"run:{RUN_ID}"]
         assert run_halt["text"].startswith("filed by the policy for finding prohibition_projected")
+        # The forged transcript's halt order is filed, and open (nobody votes on it).
+        [spoof_halt] = [p for p in proposals if p["subject"] == f"run:{SPOOF_RUN}"]
+        assert spoof_halt["proposal_id"] == transcripts["halt"]
         assert outcome == [
             ("enforcement", "True"),
+            ("halt_order", "None"),
             ("halt_order", "True"),
             ("halt_order", "True"),
             ("pause_lift", "False"),
