@@ -201,3 +201,26 @@ def test_a_directory_unlike_its_commitments_fails_with_reasons(
     assert "differ from their commitment" in reasons
     [audit] = transcript_report(service.state, OTHER)["audits"]
     assert audit["verdict"]["reasons"] == outcome.verdict["reasons"]
+
+
+@pytest.mark.slow
+def test_the_audit_replays_on_ray_with_the_same_verdict(
+    world: tuple[LogService, ProductWorld], transcripts: dict[str, Path]
+) -> None:
+    """Through a local Ray (use_ray), the audit's replays run as Ray tasks and the verdict is
+    the one an in-process replay gives (verify with the same beacon)."""
+    pytest.importorskip("ray")
+    from pausewatch.transcript import verify
+
+    service, built = world
+    outcome = audit_transcript(
+        run_id=HONEST,
+        directory=transcripts["honest"],
+        budget=BUDGET,
+        key=built.keys["inspector"],
+        log=LocalTranscriptLog(service),
+        use_ray=True,
+    )
+    assert outcome.passed, outcome.verdict["reasons"]
+    beacon = bytes.fromhex(outcome.verdict["beacon"])
+    assert verify(transcripts["honest"], budget=BUDGET, beacon=beacon).to_json() == outcome.verdict
