@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
 from pausewatch.service import LocalTranscriptLog, commit_transcript
+from pausewatch.statements import sign_statement
 from transcript.product_world import (
     build,
     declaration,
@@ -27,11 +28,17 @@ STEPS, EVERY = 4000, 1000
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """r-pass committed and audited (pass), r-fail committed and audited (fail: every drawn
-    segment out of tolerance), r-none declared with no transcript."""
+    segment out of tolerance), r-none declared with no transcript, r-missing started with none
+    though the policy requires one."""
     base = tmp_path_factory.mktemp("transcript-pages")
-    world = build(base / "world", [declaration(r) for r in ("r-pass", "r-fail", "r-none")])
+    runs = [declaration(r) for r in ("r-pass", "r-fail", "r-none")]
+    # Above the 1e22 FLOP from which miri-2025 requires a transcript, started without one.
+    runs.append({**declaration("r-missing"), "planned_flop": 5e22})
+    world = build(base / "world", runs)
     service = open_service(world)
     try:
+        start = {"run_id": "r-missing", "at": "2027-01-04T00:00:00Z"}
+        service.submit(sign_statement("run.start/v1", start, world.keys["operator"])).result(30)
         log = LocalTranscriptLog(service)
         for run_id in ("r-pass", "r-fail"):
             directory = write_manifest(base / run_id, run_id=run_id, steps=STEPS, every=EVERY)
@@ -52,7 +59,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         service.close()
 
 
-ORDER = ("r-fail", "r-none", "r-pass")
+ORDER = ("r-fail", "r-missing", "r-none", "r-pass")
 """The runs in the list's order (the runs view's primary key)."""
 
 
@@ -96,3 +103,18 @@ def test_a_run_without_a_transcript_says_so(client: TestClient) -> None:
     html = client.get("/ui/runs/r-none").text
     assert "No transcript is committed for this run." in html
     assert "No audit yet." in html
+
+
+def test_a_transcript_the_policy_requires_shows_missing(client: TestClient) -> None:
+    """A run the policy requires a transcript of, started without one, is marked missing on
+    the list and on its page, with the policy's finding; a transcript committed before its run
+    started is on time."""
+    html = client.get("/ui/runs").text
+    assert cell(html, "r-missing")["data-timeliness"] == "missing"
+    assert cell(html, "r-pass")["data-timeliness"] == "on_time"
+    page = client.get("/ui/runs/r-missing").text
+    assert "No transcript is committed, and the policy requires one." in page
+    api = client.get("/v1/runs/r-missing/transcript").json()
+    assert api["timeliness"] == "missing"
+    assert [f["kind"] for f in api["findings"]] == ["transcript_missing"]
+    assert "transcript_missing" in page
