@@ -101,6 +101,66 @@ def train_cmd(
     )
 
 
+@app.command("verify")
+def verify_cmd(
+    directory: Annotated[Path, typer.Argument(help="The transcript directory.")],
+    budget: Annotated[
+        float,
+        typer.Option("--budget", help="Replay budget: a fraction of the run's steps, (0, 1]."),
+    ],
+    beacon: Annotated[
+        str, typer.Option("--beacon", help="The public beacon the segments are drawn from, hex.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Audit a transcript directory on its own: integrity checks, the segments drawn from the
+    beacon replayed, the data-inclusion test, a verdict.
+
+    Exit status 0 whenever a verdict is reached, "pass" or "fail" alike (read the verdict);
+    1 on an error that prevents an audit (no transcript there, its seed not revealed, a bad
+    beacon or budget)."""
+    from pausewatch.transcript import read_manifest, verify
+
+    key = _hex_bytes(beacon, "--beacon")
+    if not 0 < budget <= 1:
+        fail(f"--budget must be in (0, 1], got {budget}")
+    if not directory.is_dir():
+        fail(f"{directory} is not a directory")
+    if not (directory / "manifest.json").is_file():
+        fail(f"{directory} holds no manifest.json: not a transcript directory")
+    try:
+        if read_manifest(directory).seed is None:
+            fail(f"the seed of the transcript in {directory} is not revealed: an audit needs it")
+    except Error:
+        pass  # a malformed manifest is a fail verdict, not an error
+    try:
+        verdict = verify(directory, budget=budget, beacon=key)
+    except Error as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(verdict.to_json())
+        return
+    colour = "green" if verdict.passed else "red"
+    out.print(
+        f"[bold {colour}]{verdict.verdict}[/]: {len(verdict.segments)} of "
+        f"{verdict.segments_total} segments replayed, compute {verdict.compute_fraction:.1%} "
+        f"of the run's"
+    )
+    for result in verdict.segments:
+        out.print(
+            f"  segment {result.segment} (steps {result.start_step}-{result.end_step}): "
+            f"distance {result.distance:.3g} / tolerance {result.tolerance:.3g}, "
+            f"{'passed' if result.passed else 'FAILED'}"
+        )
+    inclusion = verdict.inclusion
+    out.print(
+        f"  inclusion: W+ {inclusion.statistic:.3g}, p {inclusion.p_value:.3g}, "
+        f"{'passed' if inclusion.passed else 'FAILED'}"
+    )
+    for reason in verdict.reasons:
+        out.print(f"  [red]reason[/]: {escape(reason)}")
+
+
 # Putting a transcript's commitments on the log, and an inspector's audit written back to it.
 app.command("commit")(commit)
 app.command("audit")(audit)

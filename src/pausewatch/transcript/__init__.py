@@ -31,6 +31,7 @@ from pausewatch.transcript._format import (
     write_manifest,
 )
 from pausewatch.transcript._recipes import RECIPES, Recipe
+from pausewatch.transcript._replay import SegmentResult, SegmentTask, replay_segment
 from pausewatch.transcript._spoofs import SPOOFS
 from pausewatch.transcript._statements import (
     TRANSCRIPT_KINDS,
@@ -40,33 +41,64 @@ from pausewatch.transcript._statements import (
     TranscriptReplay,
     TranscriptVerdict,
 )
+from pausewatch.transcript._tolerance import cosine_distance, relative_l2, tolerance_for
 from pausewatch.transcript._train import train
+from pausewatch.transcript._verify import (
+    ALPHA,
+    AuditPlan,
+    Check,
+    Inclusion,
+    Runner,
+    Verdict,
+    conclude,
+    inclusion_test,
+    plan_audit,
+    replay_in_process,
+    verify,
+)
 
 __all__ = [
+    "ALPHA",
     "FORMAT",
     "RECIPES",
     "SPOOFS",
     "TRANSCRIPT_KINDS",
+    "AuditPlan",
+    "Check",
     "CheckpointDigest",
     "CheckpointRef",
     "DatasetRef",
+    "Inclusion",
     "Manifest",
     "Recipe",
+    "Runner",
+    "SegmentResult",
+    "SegmentTask",
     "TranscriptCheckpoint",
     "TranscriptCommit",
     "TranscriptError",
     "TranscriptReplay",
     "TranscriptVerdict",
+    "Verdict",
     "checkpoint_path",
+    "conclude",
+    "cosine_distance",
     "draw_segments",
     "file_digest",
     "hyperparameters_digest",
+    "inclusion_test",
     "miss_probability",
+    "plan_audit",
     "read_manifest",
+    "relative_l2",
+    "replay_in_process",
+    "replay_segment",
     "run_keyed",
     "seed_commitment",
     "segment_count",
     "segments_for_budget",
+    "tolerance_for",
     "train",
+    "verify",
     "write_manifest",
 ]

@@ -1,0 +1,228 @@
+"""Replay of one transcript segment, and the inclusion test's losses on it (issue 17 §3).
+
+:func:`replay_segment` is a pure function of the transcript's files (safe to run in a Ray
+worker): it loads checkpoint ``i * every`` (its digest checked against the manifest), trains
+``every`` steps on the seed's batches with the manifest's hyper-parameters, and measures the
+relative L2 distance to the committed checkpoint at the segment's end. It also measures, for the
+data-inclusion test, the loss drop from the segment's first committed checkpoint to its last on
+the segment's own training batches and on as many held-out records
+(:func:`~pausewatch.transcript._data.heldout_indices`, one held-out batch per step).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pausewatch.transcript._data import batch_indices, heldout_indices
+from pausewatch.transcript._format import (
+    Manifest,
+    TranscriptError,
+    checkpoint_path,
+    file_digest,
+    read_manifest,
+)
+from pausewatch.transcript._tolerance import relative_l2, tolerance_for
+from pausewatch.transcript._train import (
+    Encoded,
+    Weights,
+    deterministic,
+    encode,
+    load_weights,
+    recipe_named,
+    run_steps,
+    training_records,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from pausewatch.transcript._recipes import Recipe
+
+FORWARDS_PER_STEP = 4
+"""Batch forward passes the inclusion test makes per replayed step: the step's training batch
+and its held-out batch, each at the segment's first and last checkpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTask:
+    """One segment of one transcript to replay (picklable: it crosses to Ray workers)."""
+
+    directory: str
+    """The transcript directory."""
+    run_id: str | None
+    """The run it belongs to, or None for a stand-alone transcript."""
+    segment: int
+    """Segment number: from checkpoint ``segment * every`` to ``min((segment + 1) * every,
+    steps)``."""
+    threads: int | None = None
+    """Intra-op threads of the replay; None: the manifest's."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(run_id or the manifest digest, segment)``: what makes a replay idempotent."""
+        if self.run_id is not None:
+            return (self.run_id, self.segment)
+        return (read_manifest(self.directory).digest(), self.segment)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """What a replay of one segment found."""
+
+    segment: int
+    """The segment number."""
+    start_step: int
+    """The checkpoint it started from."""
+    end_step: int
+    """The checkpoint it is compared with."""
+    distance: float
+    """Relative L2 distance between the replayed and the committed end checkpoint."""
+    tolerance: float
+    """The recipe's calibrated tolerance."""
+    passed: bool
+    """``distance <= tolerance``."""
+    train_loss_drop: float
+    """Mean loss drop, start to end checkpoint, on the segment's training batches."""
+    heldout_loss_drop: float
+    """Mean loss drop, start to end checkpoint, on as many held-out records."""
+    steps_replayed: int
+    """Optimiser steps the replay ran."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as a JSON object (the fields, by name)."""
+        return {
+            "segment": self.segment,
+            "start_step": self.start_step,
+            "end_step": self.end_step,
+            "distance": self.distance,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+            "train_loss_drop": self.train_loss_drop,
+            "heldout_loss_drop": self.heldout_loss_drop,
+            "steps_replayed": self.steps_replayed,
+        }
+
+
+def segment_bounds(manifest: Manifest, segment: int) -> tuple[int, int]:
+    """The start and end step of ``segment``."""
+    start = segment * manifest.every
+    if segment < 0 or start >= manifest.steps:
+        raise TranscriptError(f"segment {segment} is outside a run of {manifest.steps} steps")
+    return start, min(start + manifest.every, manifest.steps)
+
+
+def checked_weights(directory: Path, manifest: Manifest, step: int) -> Weights:
+    """The checkpoint at ``step``, refused unless its digest is the manifest's."""
+    path = directory / checkpoint_path(step)
+    expected = manifest.digest_at(step)
+    try:
+        actual = file_digest(path)
+    except OSError as exc:
+        raise TranscriptError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    if actual != expected:
+        raise TranscriptError(
+            f"checkpoint at step {step} has digest {actual}, the manifest commits to {expected}"
+        )
+    return load_weights(path)
+
+
+def _load(model: torch.nn.Module, weights: Weights, step: int) -> None:
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise TranscriptError(
+            f"checkpoint at step {step} does not fit the recipe: {first}"
+        ) from exc
+
+
+def _mean_losses(
+    recipe: Recipe, model: torch.nn.Module, data: Encoded, batches: Sequence[Sequence[int]]
+) -> list[float]:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return [float(recipe.loss(model, *data.batch(b))) for b in batches]
+
+
+def replay_segment(task: SegmentTask) -> SegmentResult:
+    """Replay ``task``'s segment and measure it (see the module docstring)."""
+    directory = Path(task.directory)
+    manifest = read_manifest(directory)
+    recipe = recipe_named(manifest.recipe)
+    seed = manifest.seed_bytes()
+    if seed is None:
+        raise TranscriptError("the transcript's seed is not revealed: a replay needs it")
+    start, end = segment_bounds(manifest, task.segment)
+    hp = manifest.hyperparameters
+    batch_size = int(hp["batch_size"])
+    records = training_records(recipe)
+    train_data = encode(recipe, records.train)
+    heldout_data = encode(recipe, records.heldout)
+    steps = range(start, end)
+    train_batches = [batch_indices(seed, s, len(records.train), batch_size) for s in steps]
+    heldout_batches = [heldout_indices(seed, s, len(records.heldout), batch_size) for s in steps]
+    first = checked_weights(directory, manifest, start)
+    last = checked_weights(directory, manifest, end)
+    with deterministic(task.threads or manifest.threads):
+        model = recipe.build(hp)
+        try:
+            _load(model, last, end)
+        except TranscriptError:
+            # Weights of another shape cannot be the replay's outcome: the segment fails.
+            return SegmentResult(
+                segment=task.segment,
+                start_step=start,
+                end_step=end,
+                distance=sys.float_info.max,
+                tolerance=tolerance_for(recipe.name),
+                passed=False,
+                train_loss_drop=0.0,
+                heldout_loss_drop=0.0,
+                steps_replayed=0,
+            )
+        train_after = _mean_losses(recipe, model, train_data, train_batches)
+        heldout_after = _mean_losses(recipe, model, heldout_data, heldout_batches)
+        _load(model, first, start)
+        train_before = _mean_losses(recipe, model, train_data, train_batches)
+        heldout_before = _mean_losses(recipe, model, heldout_data, heldout_batches)
+        run_steps(recipe, model, train_data, hp, seed, start, end)
+        replayed = {k: v.detach() for k, v in model.state_dict().items()}
+    distance = relative_l2(replayed, last)
+    if not math.isfinite(distance):  # a diverged replay: keep the JSON finite, and failing
+        distance = sys.float_info.max
+    tolerance = tolerance_for(recipe.name)
+    return SegmentResult(
+        segment=task.segment,
+        start_step=start,
+        end_step=end,
+        distance=distance,
+        tolerance=tolerance,
+        passed=distance <= tolerance,
+        train_loss_drop=_mean_drop(train_before, train_after),
+        heldout_loss_drop=_mean_drop(heldout_before, heldout_after),
+        steps_replayed=end - start,
+    )
+
+
+def _mean_drop(before: Sequence[float], after: Sequence[float]) -> float:
+    drops = [b - a for b, a in zip(before, after, strict=True)]
+    value = sum(drops) / len(drops)
+    # A non-finite loss (a diverged forgery) must not become NaN in a JSON result.
+    return value if math.isfinite(value) else -1e300
+
+
+__all__ = [
+    "FORWARDS_PER_STEP",
+    "SegmentResult",
+    "SegmentTask",
+    "checked_weights",
+    "replay_segment",
+    "segment_bounds",
+]

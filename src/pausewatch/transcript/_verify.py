@@ -1,0 +1,421 @@
+"""Audit of a transcript directory: integrity checks, the drawn replays, the inclusion test, a
+verdict (issue 17 §3; docs/transcripts.md, ADR 0037).
+
+:func:`plan_audit` runs every integrity check before any replay (the manifest, each checkpoint's
+digest, the hyper-parameters' digest, the dataset's Merkle root, the revealed seed against its
+commitment, the initial weights against the seed, the checkpoint schedule); if all pass it draws
+the segments to replay from the beacon alone (:func:`~pausewatch.transcript._draw.draw_segments`,
+never from anything the prover logged). A runner replays them (in process by default; Ray through
+``ray_runner``), and :func:`conclude` turns the plan and the results into a :class:`Verdict`.
+
+The data-inclusion test (Choi, Shavit and Duvenaud): in each replayed segment the committed end
+checkpoint's loss on the segment's own training batches should have dropped more than on as many
+held-out records. Across the ``n`` replayed segments, the differences ``train_loss_drop -
+heldout_loss_drop`` go to a one-sided Wilcoxon signed-rank test (alternative: greater than zero)
+at ``ALPHA = 0.05``. With fewer than five segments the exact test cannot reach ``ALPHA`` even when
+every difference is positive (its smallest p-value is ``2**-n``), so there the test passes iff every
+segment's difference is positive; the p-value is reported all the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pausewatch.transcript._data import dataset
+from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript._format import (
+    FORMAT,
+    Manifest,
+    TranscriptError,
+    checkpoint_path,
+    checkpoint_steps,
+    file_digest,
+    hyperparameters_digest,
+    read_manifest,
+)
+from pausewatch.transcript._replay import (
+    FORWARDS_PER_STEP,
+    SegmentResult,
+    SegmentTask,
+    replay_segment,
+)
+from pausewatch.transcript._train import (
+    initial_model,
+    load_weights,
+    recipe_named,
+    resolve_hyperparameters,
+    weights_of,
+)
+
+ALPHA = 0.05
+"""Significance level of the data-inclusion test."""
+
+MIN_PAIRS = 5
+"""The fewest segments at which the one-sided Wilcoxon test can reach ``ALPHA``."""
+
+FORWARD_COST = 1 / 3
+"""A batch forward pass costs a third of an optimiser step (forward + backward ~ 3 forwards)."""
+
+Runner = Callable[[Sequence[SegmentTask]], Iterable[SegmentResult]]
+"""Replays tasks and yields their results, in any order."""
+
+
+def replay_in_process(tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+    """The default runner: each task replayed in turn in this process."""
+    for task in tasks:
+        yield replay_segment(task)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One integrity check of :func:`plan_audit`."""
+
+    check: str
+    """What was checked (``manifest``, ``checkpoint_digests``, ``initial_weights``...)."""
+    passed: bool
+    """Whether it held."""
+    detail: str
+    """What was found, with the expected and actual values where it failed."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"check", "passed", "detail"}``."""
+        return {"check": self.check, "passed": self.passed, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    """The data-inclusion test across the replayed segments."""
+
+    statistic: float
+    """Wilcoxon's W+ (sum of the ranks of the positive differences)."""
+    p_value: float
+    """One-sided p-value (alternative: training batches' loss drops more)."""
+    passed: bool
+    """``p_value <= ALPHA``, or with fewer than ``MIN_PAIRS`` segments, every difference > 0."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"statistic", "p_value", "passed"}``."""
+        return {"statistic": self.statistic, "p_value": self.p_value, "passed": self.passed}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPlan:
+    """What :func:`plan_audit` found and what it asks a runner to replay."""
+
+    directory: str
+    """The transcript directory."""
+    manifest: Manifest | None
+    """The manifest, or None when it could not be read."""
+    budget: float
+    """The replay budget, a fraction of the run's steps."""
+    beacon: bytes
+    """The public beacon the draw is made from."""
+    checks: tuple[Check, ...]
+    """Every integrity check, in the order run."""
+    segments_total: int
+    """Segments in the transcript (0 when the manifest could not be read)."""
+    tasks: tuple[SegmentTask, ...]
+    """The drawn segments to replay; empty when an integrity check failed."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether every integrity check held."""
+        return all(c.passed for c in self.checks)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of an audit (contract T2)."""
+
+    verdict: str
+    """``pass`` or ``fail``."""
+    run_id: str | None
+    recipe: str | None
+    budget: float
+    beacon: bytes
+    segments_total: int
+    segments: tuple[SegmentResult, ...]
+    """The replays' results, segment ascending."""
+    inclusion: Inclusion
+    checks: tuple[Check, ...]
+    reasons: tuple[str, ...]
+    """Why it failed (empty on ``pass``)."""
+    compute_fraction: float
+    """(Replayed steps + the inclusion test's forward passes / 3) / the run's steps."""
+    manifest_digest: str | None
+    final_digest: str | None
+    steps: int | None
+    every: int | None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the verdict is ``pass``."""
+        return self.verdict == "pass"
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as the JSON object ``pausewatch transcript verify --json`` prints."""
+        return {
+            "verdict": self.verdict,
+            "run_id": self.run_id,
+            "recipe": self.recipe,
+            "budget": self.budget,
+            "beacon": self.beacon.hex(),
+            "segments_total": self.segments_total,
+            "segments": [s.to_json() for s in self.segments],
+            "inclusion": self.inclusion.to_json(),
+            "checks": [c.to_json() for c in self.checks],
+            "reasons": list(self.reasons),
+            "compute_fraction": self.compute_fraction,
+            "manifest_digest": self.manifest_digest,
+            "final_digest": self.final_digest,
+            "steps": self.steps,
+            "every": self.every,
+        }
+
+
+def _validate(budget: float, beacon: bytes) -> None:
+    if not 0 < budget <= 1:
+        raise TranscriptError(f"budget must be in (0, 1], got {budget}")
+    if not beacon:
+        raise TranscriptError("the beacon is empty")
+
+
+def _integrity(directory: Path, manifest: Manifest) -> list[Check]:
+    checks: list[Check] = []
+
+    def add(name: str, passed: bool, detail: str) -> bool:
+        checks.append(Check(name, passed, detail))
+        return passed
+
+    try:
+        recipe = recipe_named(manifest.recipe)
+    except TranscriptError as exc:
+        add("recipe", False, str(exc))
+        return checks
+    add("recipe", True, f"recipe {recipe.name}")
+
+    expected_steps = checkpoint_steps(manifest.steps, manifest.every)
+    actual_steps = tuple(c.step for c in manifest.checkpoints)
+    schedule = add(
+        "checkpoint_schedule",
+        actual_steps == expected_steps,
+        f"{len(actual_steps)} checkpoints at 0, every {manifest.every} and {manifest.steps}"
+        if actual_steps == expected_steps
+        else f"expected checkpoints at {_steps(expected_steps)}, the manifest has "
+        f"{_steps(actual_steps)}",
+    )
+
+    bad: list[str] = []
+    for ref in manifest.checkpoints:
+        path = directory / checkpoint_path(ref.step)
+        if not path.is_file():
+            bad.append(f"step {ref.step}: {checkpoint_path(ref.step)} is missing")
+        elif (actual := file_digest(path)) != ref.digest:
+            bad.append(f"step {ref.step}: digest {actual}, manifest {ref.digest}")
+    digests = add(
+        "checkpoint_digests",
+        not bad,
+        "; ".join(bad[:3]) + (f" (and {len(bad) - 3} more)" if len(bad) > 3 else "")
+        if bad
+        else f"{len(manifest.checkpoints)} files match their SHA-256",
+    )
+
+    recomputed = hyperparameters_digest(manifest.hyperparameters)
+    add(
+        "hyperparameters_digest",
+        recomputed == manifest.hyperparameters_digest,
+        f"SHA-256 of the RFC 8785 bytes is {recomputed}"
+        + (
+            ""
+            if recomputed == manifest.hyperparameters_digest
+            else f", the manifest says {manifest.hyperparameters_digest}"
+        ),
+    )
+    try:
+        hp = resolve_hyperparameters(recipe, manifest.hyperparameters)
+        usable = add(
+            "hyperparameters",
+            set(hp) == set(manifest.hyperparameters),
+            "every hyper-parameter the recipe reads is committed"
+            if set(hp) == set(manifest.hyperparameters)
+            else f"not committed: {', '.join(sorted(set(hp) - set(manifest.hyperparameters)))}",
+        )
+    except TranscriptError as exc:
+        usable = add("hyperparameters", False, str(exc))
+
+    records = dataset(recipe.dataset_name)
+    root, count = records.merkle_root(), len(records.train)
+    same = (manifest.dataset.name, manifest.dataset.records, manifest.dataset.merkle_root) == (
+        records.name,
+        count,
+        root,
+    )
+    add(
+        "dataset",
+        same,
+        f"{records.name}: {count} records, Merkle root {root}"
+        + (
+            ""
+            if same
+            else f"; the manifest says {manifest.dataset.name}: {manifest.dataset.records} "
+            f"records, root {manifest.dataset.merkle_root}"
+        ),
+    )
+
+    seed = manifest.seed_bytes()
+    if seed is None:
+        seeded = add("seed", False, "the seed is not revealed")
+    else:
+        hashed = hashlib.sha256(seed).hexdigest()
+        seeded = add(
+            "seed",
+            hashed == manifest.seed_commitment,
+            f"SHA-256 of the revealed seed is {hashed}"
+            + (
+                ""
+                if hashed == manifest.seed_commitment
+                else f", committed {manifest.seed_commitment}"
+            ),
+        )
+
+    add(
+        "deterministic",
+        manifest.deterministic,
+        f"trained with deterministic algorithms on {manifest.threads} thread(s), "
+        f"torch {manifest.versions.get('torch', '?')}"
+        if manifest.deterministic
+        else "the manifest says the run did not use deterministic algorithms",
+    )
+
+    if seed is not None and seeded and digests and schedule and usable:
+        derived = weights_of(initial_model(recipe, manifest.hyperparameters, seed))
+        stored = load_weights(directory / checkpoint_path(0))
+        equal = stored.keys() == derived.keys() and all(
+            stored[k].shape == derived[k].shape and bool(stored[k].equal(derived[k]))
+            for k in derived
+        )
+        add(
+            "initial_weights",
+            equal,
+            "step 0 equals the weights derived from the seed"
+            if equal
+            else "step 0 differs from the weights derived from the seed",
+        )
+    else:
+        add("initial_weights", False, "not checked: needs the seed, the digests and the schedule")
+    return checks
+
+
+def _steps(steps: Sequence[int]) -> str:
+    shown = ", ".join(str(s) for s in steps[:6])
+    return shown + (f", ... ({len(steps)} in all)" if len(steps) > 6 else "")
+
+
+def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditPlan:
+    """Run the integrity checks and, if all hold, draw the segments to replay."""
+    _validate(budget, beacon)
+    directory = Path(directory)
+    try:
+        manifest = read_manifest(directory)
+    except TranscriptError as exc:
+        return AuditPlan(
+            str(directory), None, budget, beacon, (Check("manifest", False, str(exc)),), 0, ()
+        )
+    checks = [Check("manifest", True, f"{FORMAT}, digest {manifest.digest()}")]
+    checks.extend(_integrity(directory, manifest))
+    total = segment_count(manifest.steps, manifest.every)
+    tasks: tuple[SegmentTask, ...] = ()
+    if all(c.passed for c in checks):
+        count = segments_for_budget(budget, manifest.steps, manifest.every)
+        tasks = tuple(
+            SegmentTask(str(directory), manifest.run_id, s)
+            for s in draw_segments(beacon, total, count)
+        )
+    return AuditPlan(str(directory), manifest, budget, beacon, tuple(checks), total, tasks)
+
+
+def inclusion_test(results: Sequence[SegmentResult]) -> Inclusion:
+    """The one-sided data-inclusion test over the replayed segments (module docstring)."""
+    differences = [r.train_loss_drop - r.heldout_loss_drop for r in results]
+    if not differences:
+        return Inclusion(0.0, 1.0, False)
+    nonzero = [d for d in differences if d != 0]
+    if not nonzero:
+        return Inclusion(0.0, 1.0, False)
+    from scipy.stats import wilcoxon
+
+    test = wilcoxon(nonzero, alternative="greater", zero_method="wilcox")
+    statistic, p_value = float(test.statistic), float(test.pvalue)
+    passed = all(d > 0 for d in differences) if len(differences) < MIN_PAIRS else p_value <= ALPHA
+    return Inclusion(statistic, p_value, passed)
+
+
+def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:
+    """The verdict of ``plan`` given the replays' ``results`` (extra results are ignored)."""
+    manifest = plan.manifest
+    drawn = {t.segment for t in plan.tasks}
+    by_segment = {r.segment: r for r in results if r.segment in drawn}
+    segments = tuple(by_segment[s] for s in sorted(by_segment))
+    reasons = [f"{c.check}: {c.detail}" for c in plan.checks if not c.passed]
+    reasons.extend(f"segment {s}: no replay result" for s in sorted(drawn - set(by_segment)))
+    for r in segments:
+        if not r.passed:
+            reasons.append(
+                f"segment {r.segment} (steps {r.start_step}-{r.end_step}): replay distance "
+                f"{r.distance:.3g} exceeds tolerance {r.tolerance:.3g}"
+            )
+    inclusion = inclusion_test(segments) if plan.passed else Inclusion(0.0, 1.0, False)
+    if plan.passed and segments and not inclusion.passed:
+        reasons.append(
+            f"data inclusion: the training batches' loss did not drop more than held-out "
+            f"records' (W+ {inclusion.statistic:.3g}, one-sided p {inclusion.p_value:.3g})"
+        )
+    replayed = sum(r.steps_replayed for r in segments)
+    compute = replayed * (1 + FORWARDS_PER_STEP * FORWARD_COST)
+    return Verdict(
+        verdict="fail" if reasons or not plan.passed else "pass",
+        run_id=manifest.run_id if manifest else None,
+        recipe=manifest.recipe if manifest else None,
+        budget=plan.budget,
+        beacon=plan.beacon,
+        segments_total=plan.segments_total,
+        segments=segments,
+        inclusion=inclusion,
+        checks=plan.checks,
+        reasons=tuple(reasons),
+        compute_fraction=compute / manifest.steps if manifest else 0.0,
+        manifest_digest=manifest.digest() if manifest else None,
+        final_digest=manifest.final_digest if manifest else None,
+        steps=manifest.steps if manifest else None,
+        every=manifest.every if manifest else None,
+    )
+
+
+def verify(
+    directory: Path | str, *, budget: float, beacon: bytes, runner: Runner | None = None
+) -> Verdict:
+    """Audit a transcript directory on its own: plan, replay the drawn segments, conclude."""
+    plan = plan_audit(directory, budget=budget, beacon=beacon)
+    results = list((runner or replay_in_process)(plan.tasks)) if plan.tasks else []
+    return conclude(plan, results)
+
+
+__all__ = [
+    "ALPHA",
+    "FORWARD_COST",
+    "MIN_PAIRS",
+    "AuditPlan",
+    "Check",
+    "Inclusion",
+    "Runner",
+    "Verdict",
+    "conclude",
+    "inclusion_test",
+    "plan_audit",
+    "replay_in_process",
+    "verify",
+]
