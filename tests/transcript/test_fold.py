@@ -532,3 +532,17 @@ def test_the_views_rebuild_from_the_log(world: World) -> None:
         "transcript_verdicts",
     ):
         assert again.views[view] == world.registry.views[view]
+
+
+def test_a_verdict_too_long_after_its_beacon_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verdict more than MAX_BEACON_LAG entries after the final commitment is refused: an
+    audit keeps only that window of roots to recompute the beacon from."""
+    from pausewatch.transcript import _fold
+
+    final_idx = committed(world)
+    body = verdict_body(world, final_idx)
+    replayed(world, body)
+    monkeypatch.setattr(_fold, "MAX_BEACON_LAG", 1)
+    assert "entries old" in refused(world.submit("transcript.verdict/v1", body, "iaea-1"))

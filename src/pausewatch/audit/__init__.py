@@ -57,6 +57,11 @@ from pausewatch.registry import Registry
 from pausewatch.state import isolate_unreadable, new_registry
 from pausewatch.statements import Statement, canonical, parse_json, parse_statement
 from pausewatch.telemetry._statements import BATCH_KIND, TelemetryBatch
+from pausewatch.transcript._statements import (
+    TranscriptCheckpoint,
+    TranscriptCommit,
+    TranscriptVerdict,
+)
 
 MAX_PROBLEMS = 100
 PAGE = 4096
@@ -139,6 +144,12 @@ class AuditReport:
     tested from the same fold (docs/adr/0035)."""
     rollup_alarms: int = 0
     """Days among them on which a test alarmed."""
+    transcript_commitments_checked: int = 0
+    """Transcript and checkpoint commitments the audit's fold checked and took (issue 17):
+    bound to their run's declaration, continuing its checkpoints."""
+    transcript_verdicts_checked: int = 0
+    """Audits' verdicts whose beacon (the root after the final commitment) and drawn segments
+    the audit recomputed from the entries and found equal, with a replay of every segment."""
 
     @property
     def anchored(self) -> bool:
@@ -183,6 +194,8 @@ class AuditReport:
             "counter_alarms": self.counter_alarms,
             "rollups_recomputed": self.rollups_recomputed,
             "rollup_alarms": self.rollup_alarms,
+            "transcript_commitments_checked": self.transcript_commitments_checked,
+            "transcript_verdicts_checked": self.transcript_verdicts_checked,
             "server_proofs_checked": self.server_proofs_checked,
             "decisions": self.decisions,
             "rejected_entries": self.rejected_entries,
@@ -483,6 +496,17 @@ def _recomputer(report: AuditReport, fold: Registry, records: BatchRecords | Non
                     f"not its finding's {body.finding.subject}"
                 )
             report.findings_rechecked += 1
+        elif isinstance(body, TranscriptCommit | TranscriptCheckpoint):
+            report.transcript_commitments_checked += fold.check(statement, at) is None
+            return
+        elif isinstance(body, TranscriptVerdict):
+            # The service checks a verdict before it appends it: one the entries' own fold
+            # refuses (a beacon or a draw that differs) is the log's word against the entries.
+            refused = fold.check(statement, at)
+            if refused is None:
+                report.transcript_verdicts_checked += 1
+                return
+            problems = [f"entry {index} (transcript.verdict/v1 {body.audit_id}): {refused}"]
         else:
             return
         for problem in problems:

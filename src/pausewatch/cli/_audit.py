@@ -458,6 +458,11 @@ def _print(report: AuditReport, as_json: bool) -> None:
             f"findings:     {report.findings_rechecked} filed findings found again by "
             "evaluating the policy"
         )
+    if report.transcript_commitments_checked or report.transcript_verdicts_checked:
+        out.print(
+            f"transcripts:  {report.transcript_commitments_checked} commitments checked; "
+            f"{report.transcript_verdicts_checked} verdicts whose beacon and draw were recomputed"
+        )
     if report.view_rows_compared:
         out.print(f"views:        {report.view_rows_compared} stored rows compared with the fold")
     if report.server_proofs_checked:

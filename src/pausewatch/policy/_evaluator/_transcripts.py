@@ -148,8 +148,8 @@ class TranscriptRules(State):
             f"{_hours(rules.commit_grace)} after the end)",
             evidence,
             (
-                ("ended_at", _fmt_time(run.ends_at)),
-                ("deadline", _fmt_time(deadline)),
+                ("ended_at", _iso(run.ends_at)),
+                ("deadline", _iso(deadline)),
                 ("final_committed", final is not None),
             ),
         )
@@ -197,6 +197,10 @@ class TranscriptRules(State):
                     ("final_digests", ", ".join(sorted(committed))),
                 ),
             )
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
 
 
 def _hours(span: timedelta) -> str:
