@@ -55,17 +55,18 @@ def test_an_unknown_run_is_a_problem(opened: tuple[LogService, TestClient, Clock
 
 
 def test_a_declared_run_without_a_transcript_has_none(
-    opened: tuple[LogService, TestClient, Clock],
+    world: World, opened: tuple[LogService, TestClient, Clock]
 ) -> None:
     """A declared run that committed nothing answers a null commitment, no checkpoints and no
     audits (not a 404), and the run's own report is still served beside it."""
     _, client, _ = opened
-    got = client.get("/v1/runs/r1/transcript").json()
+    post(world, client, "run.declaration/v1", declaration("r-bare"), "operator")
+    got = client.get("/v1/runs/r-bare/transcript").json()
     assert got["commitment"] is None
     assert got["checkpoints"]["count"] == 0
     assert got["checkpoints"]["final"] is False
     assert got["audits"] == []
-    assert client.get("/v1/runs/r1").json()["run"]["run_id"] == "r1"
+    assert client.get("/v1/runs/r-bare").json()["run"]["run_id"] == "r-bare"
 
 
 def test_commitments_are_answered_with_checkpoints_paginated(
@@ -126,7 +127,8 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
     """An audit's replays are listed under it while it is under way (verdict null), then its
     verdict: the drawn segments, pass or fail, the compute fraction and its log entry."""
     service, client, _ = opened
-    directory = write_manifest(tmp_path / "t", run_id="r1", steps=4000, every=1000)
+    post(world, client, "run.declaration/v1", declaration("r-audit"), "operator")
+    directory = write_manifest(tmp_path / "t", run_id="r-audit", steps=4000, every=1000)
     receipt = commit_transcript(
         directory=directory, key=world.keys["operator"], log=LocalTranscriptLog(service)
     )
@@ -136,7 +138,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
     for n, segment in enumerate(drawn):
         replay = {
             "audit_id": "a1",
-            "run_id": "r1",
+            "run_id": "r-audit",
             "inspector_id": "insp-1",
             "segment": segment,
             "start_step": segment * 1000,
@@ -150,7 +152,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
         }
         post(world, client, "transcript.replay/v1", replay, "inspector")
         if n == 0:
-            [audit] = client.get("/v1/runs/r1/transcript").json()["audits"]
+            [audit] = client.get("/v1/runs/r-audit/transcript").json()["audits"]
             assert (audit["audit_id"], audit["segments_replayed"], audit["verdict"]) == (
                 "a1",
                 1,
@@ -158,7 +160,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
             )
     verdict = {
         "audit_id": "a1",
-        "run_id": "r1",
+        "run_id": "r-audit",
         "inspector_id": "insp-1",
         "budget": 0.5,
         "beacon_size": size,
@@ -173,7 +175,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
         "manifest_digest": ROOT,
     }
     accepted = post(world, client, "transcript.verdict/v1", verdict, "inspector")
-    [audit] = client.get("/v1/runs/r1/transcript").json()["audits"]
+    [audit] = client.get("/v1/runs/r-audit/transcript").json()["audits"]
     assert audit["segments_replayed"] == audit["passed_replays"] == len(drawn)
     assert audit["verdict"]["verdict"] == "pass"
     assert audit["verdict"]["segments"] == list(drawn)
