@@ -232,3 +232,50 @@ def test_the_chips_sign_the_same_bytes_as_ever() -> None:
             digest.update(chips.window(at(1, hour), run_id=run_id, utilisation=utilisation))
     # Measured on the version before the records' integral numbers became ints.
     assert digest.hexdigest() == "3fa994e4cbc45071b77f6e2a2478e9b48e2c0f77a52b32df36b023488407d58f"
+
+
+def test_the_transcript_act_is_skipped_without_torch(tmp_path: Path) -> None:
+    """Without torch (the transcript extra not installed), the transcript act trains nothing,
+    posts nothing, says it was skipped in its line and in the story's facts, and logs why, so
+    that the demo's other acts play on."""
+    import subprocess
+    import sys
+
+    script = f"""
+import importlib.abc, logging, sys
+from datetime import datetime
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    # As if the transcript extra were not installed: torch cannot be imported.
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+from pausewatch.demo._scenario import Story
+from pausewatch.demo._transcripts import transcripts
+
+class Stage:
+    seed = 0
+    log_dir = __import__("pathlib").Path({str(tmp_path / "inspect-logs")!r})
+    story = Story(facts={{"detection_day": "2027-06-01T00:00:00+00:00"}})
+    def advance(self, when: datetime) -> None:
+        pass
+    def post(self, *args: object) -> None:
+        raise AssertionError("nothing is posted")
+
+stage = Stage()
+print(transcripts(stage))
+print(stage.story.facts["transcripts"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    line, facts = done.stdout.splitlines()
+    assert line.startswith("skipped: training needs the transcript extra")
+    assert "skipped" in facts
+    assert "pausewatch.demo: the transcript act is skipped" in done.stderr
+    assert not (tmp_path / "transcripts" / "frontier-honest" / "manifest.json").exists()
