@@ -254,6 +254,44 @@ def test_a_store_at_0010_gains_the_busy_windows_compute_and_tensor_time(db_url: 
         engine.dispose()
 
 
+def test_a_store_at_0011_gains_the_transcript_views_and_evaluated_weights(db_url: str) -> None:
+    """A store from before 0012 gains the ``tr_*`` views and ``ev_results.weights_digest``;
+    a result it held reads as naming no weights (issue 17)."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    transcripts = {"tr_transcripts", "tr_checkpoints", "tr_replays", "tr_verdicts"}
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+            # 0002 creates today's tables: put back the shape 0011 left.
+            for name in transcripts:
+                conn.execute(text(f"DROP TABLE {name}"))
+            conn.execute(text("ALTER TABLE ev_results DROP COLUMN weights_digest"))
+            conn.execute(
+                text(
+                    "INSERT INTO ev_results (result_id, evaluator_id, model, inspect_model, "
+                    "domain, probe_id, task, task_version, in_suite, status, samples, "
+                    "completed_samples, epochs, metrics, confidence, elicitation, log_digest, "
+                    "idx) VALUES ('res-1', 'aisi', 'm1', 'p/m', 'cyber_offence', 'probe', "
+                    "'task', 1, false, 'success', 1, 1, 1, '[]', 0.95, '{}', 'd', 3)"
+                )
+            )
+        assert transcripts.isdisjoint(table_names(engine))
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert set(table_names(engine)) == ALL_TABLES
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT result_id, weights_digest FROM ev_results")).one()
+            assert tuple(row) == ("res-1", None)
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     """Running upgrade() again on a migrated database changes nothing and keeps the data."""
     with engine.begin() as conn:

@@ -245,6 +245,19 @@ def test_a_checkpoint_falls_on_the_interval(world: World) -> None:
     )
 
 
+def test_no_checkpoint_is_skipped(world: World) -> None:
+    """Each checkpoint follows the one before by ``every``: a skipped one would leave its
+    segments without a committed start to replay from."""
+    world.ok("transcript.commit/v1", commit_body(), "lab")
+    world.ok("transcript.checkpoint/v1", checkpoints(0), "lab")
+    assert "checkpoint step 2000 skips step 1000" in refused(
+        world.submit("transcript.checkpoint/v1", checkpoints(2000), "lab")
+    )
+    assert "checkpoint step 3000 skips step 2000" in refused(
+        world.submit("transcript.checkpoint/v1", checkpoints(1000, 3000), "lab")
+    )
+
+
 def test_a_checkpoint_past_the_steps_is_refused(world: World) -> None:
     """No checkpoint lies beyond the transcript's committed steps."""
     world.ok("transcript.commit/v1", commit_body(), "lab")

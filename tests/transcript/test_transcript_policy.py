@@ -296,30 +296,35 @@ def _failing_verdict(service: Any) -> dict[str, Any]:
 
 
 def test_a_failed_audit_becomes_a_halt_proposal(api_world: Any, tmp_path: Path) -> None:
-    """A fail verdict on the log makes the policy file a halt order proposal for the run,
-    carrying its transcript_failed finding, which the service accepts."""
+    """A fail verdict on the log makes the service's clerk file a halt order proposal for the
+    run, carrying its transcript_failed finding."""
     from api_world import open_world  # type: ignore[import-not-found]
 
-    from pausewatch.service import trigger_proposals
-    from pausewatch.statements import load_key, sign_statement
+    from pausewatch.audit import audit_log
+    from pausewatch.ledger import LogStore
+    from pausewatch.statements import sign_statement
 
-    with open_world(api_world, tmp_path / "copy") as (service, client, clock):
+    with open_world(api_world, tmp_path / "copy") as (service, client, _):
+        before = {p for (p,) in service.state.registry.views["proposals"]}
         body = _failing_verdict(service)
         statement = sign_statement("transcript.verdict/v1", body, api_world.keys["inspector"])
         assert client.post("/v1/statements", json=statement.to_json()).status_code == 201
-        secretariat = load_key(service.settings.keys_dir, "secretariat")
-        halts = [
-            p
-            for p in trigger_proposals(service.state, clock(), secretariat)
-            if p.body.kind.value == "halt_order"  # type: ignore[attr-defined]
-        ]
-        assert [h.body.subject for h in halts] == ["run:r-tr"]  # type: ignore[attr-defined]
-        [halt] = halts
-        filed = halt.body.finding  # type: ignore[attr-defined]
-        assert filed.kind == "transcript_failed"
-        assert filed.figures["audit"] == "audit-1"
-        response = client.post("/v1/statements", json=halt.to_json())
-        assert response.status_code == 201, response.text
+        assert service.run_clerk() >= 1
+        rows = service.state.registry.views["proposals"]
+        filed = [row for (p,), row in rows.items() if p not in before]
+        entries = list(LogStore(service.engine).entries())
+        verifier = service.log.verifier
+    halts = [row for row in filed if row["kind"] == "halt_order"]
+    assert [h["subject"] for h in halts] == ["run:r-tr"]
+    assert halts[0]["text"].startswith("filed by the policy for finding transcript_failed")
+    assert "audit audit-1 of run r-tr" in halts[0]["text"]
+    # An auditor folding the entries alone finds the filed finding again, figure for figure.
+    report, _ = audit_log(
+        entries, [], verifier, secretariat=api_world.keys["secretariat"].signer_id
+    )
+    assert report.problems == []
+    assert report.findings_rechecked >= 1
+    assert report.transcript_verdicts_checked == 1
 
 
 def test_pausewatch_audit_checks_every_commitment_and_verdict(

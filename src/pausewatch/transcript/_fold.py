@@ -6,10 +6,11 @@ Like the registry's handlers, each checks who signs (a refusal of the signer is 
 A commitment binds the run's declaration: the same hyper-parameters' digest, the seed's
 commitment equal to the declaration's ``data_order_seed_digest``, the same checkpoint interval;
 one per run. Checkpoint commitments continue the run's last (step 0 first, steps strictly
-increasing, each a multiple of ``every`` or the final ``steps``), and nothing follows the final
-one. A verdict's beacon is the root of the log's tree that ends with the final commitment (its
-index + 1), computed here from the log itself; the fold draws the segments again from it and
-requires them, and a replay of the audit for each, whose figures decide the verdict.
+increasing, each a multiple of ``every`` or the final ``steps``, none skipped), and nothing
+follows the final one. A verdict's beacon is the root of the log's tree that ends with the
+final commitment (its index + 1), computed here from the log itself; the fold draws the
+segments again from it and requires them, and a replay of the audit for each, whose figures
+decide the verdict.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def _checkpoint(ctx: _Context, body: Body) -> None:
         raise RejectedError(
             f"checkpoint step {first} does not continue the run's last, step {last}"
         )
+    previous = last
     for checkpoint in body.checkpoints:
         step = checkpoint.step
         if step > steps:
@@ -153,6 +155,15 @@ def _checkpoint(ctx: _Context, body: Body) -> None:
                 f"checkpoint step {step} is neither a multiple of every ({every}) nor the "
                 f"final step ({steps})"
             )
+        # Every checkpoint is committed in turn: a skipped one would leave its segments with
+        # no committed start or end to replay against.
+        expected = 0 if previous is None else min(previous + every, steps)
+        if step != expected:
+            raise RejectedError(
+                f"checkpoint step {step} skips step {expected}: every checkpoint is committed "
+                "in turn"
+            )
+        previous = step
     final_step = body.checkpoints[-1].step
     if body.final and final_step != steps:
         raise RejectedError(
@@ -223,6 +234,16 @@ def _replay(ctx: _Context, body: Body) -> None:
     )
 
 
+_LISTED = 20
+"""Segments a refusal names one by one; the rest are counted."""
+
+
+def _listed(segments: tuple[int, ...]) -> str:
+    shown = ", ".join(str(s) for s in segments[:_LISTED])
+    more = len(segments) - _LISTED
+    return f"[{shown}{f' and {more} more' if more > 0 else ''}]"
+
+
 def _beacon(ctx: _Context, size: int) -> str:
     """The root (hex) of the log's tree at ``size``."""
     if ctx.index - size > MAX_BEACON_LAG:
@@ -265,8 +286,8 @@ def _verdict(ctx: _Context, body: Body) -> None:
     )
     if body.segments != drawn:
         raise RejectedError(
-            f"segments are {list(body.segments)}, expected {list(drawn)}: the draw from the "
-            f"beacon at a budget of {body.budget!r}"
+            f"segments are {_listed(body.segments)}, expected {_listed(drawn)}: the draw from "
+            f"the beacon at a budget of {body.budget!r}"
         )
     failed: list[int] = []
     for segment in drawn:
