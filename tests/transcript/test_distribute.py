@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from pausewatch.errors import ConfigurationError, WorkLostError
-from pausewatch.transcript import run_keyed
+from pausewatch.transcript import (
+    SegmentTask,
+    in_process_runner,
+    ray_runner,
+    replay_segment,
+    run_keyed,
+)
 from pausewatch.transcript._distribute import (
     LOCAL_CPUS,
     LOCAL_OBJECT_STORE_BYTES,
@@ -115,6 +121,30 @@ def test_importing_the_package_imports_neither_ray_nor_torch() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.fixture(scope="module")
+def transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small honest mlp transcript: 12 steps, a checkpoint every 3 (4 segments)."""
+    pytest.importorskip("torch")
+    from pausewatch.transcript import train
+
+    out = tmp_path_factory.mktemp("distribute") / "run"
+    train("mlp", steps=12, every=3, out=out, seed=b"\x05" * 32, threads=1, run_id="run-d")
+    return out
+
+
+def _tasks(transcript: Path, segments: list[int]) -> list[SegmentTask]:
+    return [SegmentTask(str(transcript), "run-d", s) for s in segments]
+
+
+def test_the_in_process_runner_replays_each_keyed_segment_once(transcript: Path) -> None:
+    """in_process_runner gives replay_segment's result per segment, in the tasks' order, and a
+    segment listed twice is replayed once."""
+    results = list(in_process_runner(_tasks(transcript, [2, 0, 3, 0])))
+    assert [r.segment for r in results] == [2, 0, 3]
+    assert results == [replay_segment(t) for t in _tasks(transcript, [2, 0, 3])]
+    assert all(r.passed for r in results)
+
+
 # -- through Ray -------------------------------------------------------------------------------
 
 
@@ -190,6 +220,15 @@ def test_a_dead_worker_is_reported_after_the_finished_results(
     assert caught.value.missing == [("run-1", 3)]
     assert "run again" in str(caught.value)
     assert TASK_RETRIES >= 1
+
+
+@pytest.mark.slow
+def test_the_ray_runner_gives_the_in_process_results(ray_session: None, transcript: Path) -> None:
+    """ray_runner replays through Ray with the results in process gives (in completion order),
+    a segment listed twice replayed once."""
+    tasks = _tasks(transcript, [0, 1, 2, 3, 1])
+    through_ray = sorted(ray_runner(None)(tasks), key=lambda r: r.segment)
+    assert through_ray == list(in_process_runner(tasks))
 
 
 @pytest.mark.slow

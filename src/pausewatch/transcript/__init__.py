@@ -8,7 +8,7 @@ The package imports torch, safetensors and Ray only inside the functions that ne
 
 from __future__ import annotations
 
-from pausewatch.transcript._distribute import run_keyed
+from pausewatch.transcript._distribute import in_process_runner, ray_runner, run_keyed
 from pausewatch.transcript._draw import (
     draw_segments,
     miss_probability,
@@ -86,9 +86,11 @@ __all__ = [
     "draw_segments",
     "file_digest",
     "hyperparameters_digest",
+    "in_process_runner",
     "inclusion_test",
     "miss_probability",
     "plan_audit",
+    "ray_runner",
     "read_manifest",
     "relative_l2",
     "replay_in_process",

@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pausewatch.errors import ConfigurationError, WorkLostError
+
+if TYPE_CHECKING:
+    from pausewatch.transcript._replay import SegmentResult, SegmentTask
 
 K = TypeVar("K", bound=Hashable)
 A = TypeVar("A")
@@ -151,10 +154,42 @@ def _lost(reason: str, missing: Sequence[object]) -> WorkLostError:
     )
 
 
+def in_process_runner(tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+    """Replay segments one after another in this process (the default of ``verify``); a task
+    keyed twice is replayed once."""
+    from pausewatch.transcript._replay import replay_segment
+
+    for _, result in run_keyed(replay_segment, _by_key(tasks), use_ray=False):
+        yield result
+
+
+def ray_runner(
+    address: str | None = None,
+) -> Callable[[Sequence[SegmentTask]], Iterator[SegmentResult]]:
+    """A runner that replays segments as Ray tasks on the cluster at ``address`` (a local Ray
+    when None), yielding each result as it completes; a task keyed twice is replayed once."""
+
+    def run(tasks: Sequence[SegmentTask]) -> Iterator[SegmentResult]:
+        from pausewatch.transcript._replay import replay_segment
+
+        for _, result in run_keyed(
+            replay_segment, _by_key(tasks), ray_address=address, use_ray=True
+        ):
+            yield result
+
+    return run
+
+
+def _by_key(tasks: Sequence[SegmentTask]) -> dict[Hashable, SegmentTask]:
+    return {task.key: task for task in tasks}
+
+
 __all__ = [
     "LOCAL_CPUS",
     "LOCAL_OBJECT_STORE_BYTES",
     "TASK_RETRIES",
+    "in_process_runner",
     "ray_available",
+    "ray_runner",
     "run_keyed",
 ]
