@@ -124,3 +124,18 @@ def test_manifest_json_round_trips(
     """from_json(to_json(m)) == m for any well-formed manifest, unknown keys kept."""
     manifest = _manifest(run_id=run_id, every=every, steps=steps, threads=threads, extra=extra)
     assert Manifest.from_json(json.loads(json.dumps(manifest.to_json()))) == manifest
+
+
+def test_a_trained_manifest_validates_against_the_schema(honest_mlp: Path) -> None:
+    """The shipped JSON Schema accepts a trained manifest and refuses a malformed one."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    text = resources.files("pausewatch.transcript").joinpath("transcript.schema.json").read_text()
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    value = json.loads((honest_mlp / "manifest.json").read_text())
+    jsonschema.validate(value, schema)
+    value["checkpoints"][0]["digest"] = "XYZ"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(value, schema)

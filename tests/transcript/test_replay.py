@@ -135,3 +135,20 @@ def test_pol_defect_cosine_distance_uses_each_models_own_norm() -> None:
     assert cosine_distance(b, a) == pytest.approx(0.4)
     assert _defective_cosine_distance(a, b) == pytest.approx(0.76)
     assert cosine_distance(a, {"w": 7 * a["w"]}) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_tolerance_is_the_recorded_calibration() -> None:
+    """Each recipe's tolerance is max(margin x the largest honest distance, floor) as recorded
+    from replays at several thread counts, and far below a 1% change of the weights."""
+    from pausewatch.transcript._tolerance import calibration, choose_tolerance
+
+    recorded = calibration()
+    assert len(recorded["replay_threads"]) >= 3
+    for name in ("mlp", "tinylm"):
+        entry = recorded["recipes"][name]
+        assert entry["replays"] > 0
+        expected = choose_tolerance(entry["max_distance"], recorded["margin"], recorded["floor"])
+        assert tolerance_for(name) == expected
+        assert 0 < tolerance_for(name) < 1e-4
+    with pytest.raises(TranscriptError, match="no calibrated tolerance"):
+        tolerance_for("nope")

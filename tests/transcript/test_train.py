@@ -111,3 +111,56 @@ def test_a_withheld_seed_is_only_committed(tmp_path: Path) -> None:
     assert manifest.seed is None
     assert read_manifest(tmp_path / "w").seed is None
     assert manifest.seed_commitment == seed_commitment(SEED)
+
+
+def test_an_outsider_writes_the_same_transcript_with_torch_alone(tmp_path: Path) -> None:
+    """The recipe of docs/transcripts.md, written with torch, safetensors and hashlib only,
+    gives byte-identical checkpoints to `train` (so its transcript verifies)."""
+    import hashlib
+
+    import torch
+    from safetensors.torch import save_file
+
+    recipe = RECIPES["mlp"]
+    lr, batch, steps, every = 0.1, 32, 12, 4
+    records = dataset("sklearn-digits/v1").train
+    inputs, targets = recipe.encode(records)
+    n = len(records)
+
+    def derive_int(purpose: str) -> int:
+        d = hashlib.sha256(SEED + b"pausewatch-transcript/v1/" + purpose.encode()).digest()
+        return int.from_bytes(d[:8], "big") & (2**63 - 1)
+
+    was = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    torch.manual_seed(derive_int("init"))
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+    digests = {}
+
+    def checkpoint(step: int) -> None:
+        path = tmp_path / "outsider" / checkpoint_path(step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(path), metadata={"format": "pausewatch-transcript/v1"})
+        digests[step] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    checkpoint(0)
+    per_epoch = n // batch
+    for t in range(steps):
+        epoch, pos = divmod(t, per_epoch)
+        g = torch.Generator().manual_seed(derive_int(f"order/{epoch}"))
+        idx = torch.randperm(n, generator=g)[pos * batch : (pos + 1) * batch]
+        model.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(inputs[idx]), targets[idx])
+        loss.backward()  # type: ignore[no-untyped-call]
+        with torch.no_grad():
+            for p in model.parameters():
+                assert p.grad is not None
+                p.add_(p.grad, alpha=-lr)
+        if (t + 1) % every == 0 or t + 1 == steps:
+            checkpoint(t + 1)
+    torch.use_deterministic_algorithms(was[0])
+    torch.set_num_threads(was[1])
+    ours = train("mlp", steps=steps, every=every, out=tmp_path / "ours", seed=SEED)
+    assert {c.step: c.digest for c in ours.checkpoints} == digests

@@ -45,6 +45,7 @@ from pausewatch.transcript._tolerance import cosine_distance, relative_l2, toler
 from pausewatch.transcript._train import train
 from pausewatch.transcript._verify import (
     ALPHA,
+    MIN_PAIRS,
     AuditPlan,
     Check,
     Inclusion,
@@ -60,6 +61,7 @@ from pausewatch.transcript._verify import (
 __all__ = [
     "ALPHA",
     "FORMAT",
+    "MIN_PAIRS",
     "RECIPES",
     "SPOOFS",
     "TRANSCRIPT_KINDS",

@@ -98,7 +98,9 @@ def deterministic(threads: int) -> Iterator[None]:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-def initial_model(recipe: Recipe, hyperparameters: Mapping[str, Any], seed: bytes) -> Any:
+def initial_model(
+    recipe: Recipe, hyperparameters: Mapping[str, Any], seed: bytes
+) -> torch.nn.Module:
     """The recipe's model initialised from ``derive_int(seed, "init")``."""
     import torch
 

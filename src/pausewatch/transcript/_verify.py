@@ -12,9 +12,11 @@ The data-inclusion test (Choi, Shavit and Duvenaud): in each replayed segment th
 checkpoint's loss on the segment's own training batches should have dropped more than on as many
 held-out records. Across the ``n`` replayed segments, the differences ``train_loss_drop -
 heldout_loss_drop`` go to a one-sided Wilcoxon signed-rank test (alternative: greater than zero)
-at ``ALPHA = 0.05``. With fewer than five segments the exact test cannot reach ``ALPHA`` even when
-every difference is positive (its smallest p-value is ``2**-n``), so there the test passes iff every
-segment's difference is positive; the p-value is reported all the same.
+at ``ALPHA = 0.05``, from ``MIN_PAIRS = 8`` segments on. Below that the exact test cannot reach
+``ALPHA`` (under five segments its smallest p-value, ``2**-n``, exceeds it) or is sunk by one
+honest segment with a slightly negative difference (about one segment in 200 has one), so there
+the test passes iff the mean difference is positive; W+ and the p-value are reported all the
+same.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ from pausewatch.transcript._train import (
 ALPHA = 0.05
 """Significance level of the data-inclusion test."""
 
-MIN_PAIRS = 5
-"""The fewest segments at which the one-sided Wilcoxon test can reach ``ALPHA``."""
+MIN_PAIRS = 8
+"""The fewest segments the Wilcoxon test decides for. It can reach ``ALPHA`` from five on, but
+at five a single honest segment with a slightly negative difference fails it (W+ = 14, p =
+0.0625); from eight on such a segment no longer sinks an honest run."""
 
 FORWARD_COST = 1 / 3
 """A batch forward pass costs a third of an optimiser step (forward + backward ~ 3 forwards)."""
@@ -95,7 +99,7 @@ class Inclusion:
     p_value: float
     """One-sided p-value (alternative: training batches' loss drops more)."""
     passed: bool
-    """``p_value <= ALPHA``, or with fewer than ``MIN_PAIRS`` segments, every difference > 0."""
+    """``p_value <= ALPHA``; with fewer than ``MIN_PAIRS`` segments, the mean difference > 0."""
 
     def to_json(self) -> dict[str, Any]:
         """``{"statistic", "p_value", "passed"}``."""
@@ -350,7 +354,7 @@ def inclusion_test(results: Sequence[SegmentResult]) -> Inclusion:
 
     test = wilcoxon(nonzero, alternative="greater", zero_method="wilcox")
     statistic, p_value = float(test.statistic), float(test.pvalue)
-    passed = all(d > 0 for d in differences) if len(differences) < MIN_PAIRS else p_value <= ALPHA
+    passed = sum(differences) > 0 if len(differences) < MIN_PAIRS else p_value <= ALPHA
     return Inclusion(statistic, p_value, passed)
 
 
