@@ -225,6 +225,20 @@ class PausewatchClient:
         result: dict[str, Any] = self._request("GET", f"/v1/runs/{run_id}").json()
         return result
 
+    def transcript(self, run_id: str) -> dict[str, Any]:
+        """A declared run's transcript: its commitment, checkpoint commitments (every page) and
+        audits."""
+        path = f"/v1/runs/{run_id}/transcript"
+        result: dict[str, Any] = self._request("GET", path, params={"limit": 1000}).json()
+        items = result["checkpoints"]["items"]
+        nxt = result["checkpoints"].get("next")
+        while nxt is not None:
+            page = self._request("GET", path, params={"offset": nxt, "limit": 1000}).json()
+            items += page["checkpoints"]["items"]
+            nxt = page["checkpoints"].get("next")
+        result["checkpoints"]["next"] = None
+        return result
+
     def chip_accounts(self) -> dict[str, Any]:
         """Chips unaccounted for per operator and party, exports, inspections (ADR 0026)."""
         result: dict[str, Any] = self._request("GET", "/v1/detect/chips").json()
@@ -352,6 +366,47 @@ class PausewatchClient:
             "GET", "/v1/proofs/consistency", params=params
         ).json()
         return result
+
+
+class RemoteTranscriptLog:
+    """The log the transcript use cases (:mod:`pausewatch.service`'s ``TranscriptLog``) need,
+    over the API: statements submitted, the run's transcript read, and the root of a tree
+    computed from an entry's leaf hash and its inclusion proof (RFC 9162 §2.1.3.2), so that
+    the beacon is no root the server merely states."""
+
+    def __init__(self, client: PausewatchClient) -> None:
+        self.client = client
+
+    def submit(self, statement: Statement) -> int:
+        """Submit; the accepted entry's index."""
+        return int(self.client.submit(statement)["index"])
+
+    def transcript(self, run_id: str) -> dict[str, Any]:
+        """``GET /v1/runs/{run_id}/transcript``."""
+        return self.client.transcript(run_id)
+
+    def root_after(self, index: int) -> bytes:
+        """The root of the tree of ``index + 1`` entries, from the entry's leaf hash and its
+        inclusion proof in that tree."""
+        from pausewatch.ledger import root_from_inclusion_proof
+
+        proof = self.client.inclusion_proof(index=index, size=index + 1)
+        return root_from_inclusion_proof(
+            bytes.fromhex(proof["leaf_hash"]),
+            index,
+            index + 1,
+            [bytes.fromhex(h) for h in proof["proof"]],
+        )
+
+    def inspector_of(self, signer: str) -> str:
+        """The inspector registered with ``signer`` (from the ``inspectors`` view)."""
+        for row in self.client.views("inspectors", limit=1000):
+            if row.get("key") == signer:
+                return str(row["inspector_id"])
+        raise ClientError(
+            f"the key {signer} is no registered inspector's: an audit's statements are signed "
+            "by an inspector (inspector.register/v1)"
+        )
 
 
 def _time(at: datetime | None) -> str:

@@ -21,6 +21,7 @@ from pausewatch.demo._detection import (
     population,
 )
 from pausewatch.demo._host import Host
+from pausewatch.demo._transcripts import SPOOF_RUN
 from pausewatch.demo._world import RUN_ID
 from pausewatch.detect import draw
 from pausewatch.policy import load_preset
@@ -56,13 +57,14 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert result.audit["findings_rechecked"] > 0, result.audit
     acts = [s.act for s in result.story.snapshots]
     assert acts[0] == "the agreement"
-    assert acts[-6:] == [
+    assert acts[-7:] == [
         "a lift fails",
         "the safeguards are completed",
         "the pause is lifted",
         "chips are diverted to a non-party",
         "an inspection finds chips missing",
         "a hidden cluster draws power",
+        "a spoofed transcript is caught",
     ]
     by_act = {s.act: s for s in result.story.snapshots}
     assert by_act["the pause is voted in"].pause == "active"
@@ -96,7 +98,7 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         ("chips_unaccounted", "operator:dragon-ai"),
         ("chips_unaccounted", "party:cn"),
     ]
-    diverted, inspected, metered = lines[-3:]
+    diverted, inspected, metered, transcribed = lines[-4:]
     assert "chips_exported" in diverted
     assert "chips_unaccounted" in diverted
     assert VANISHED[0] in diverted
@@ -124,6 +126,18 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert ("energy_unaccounted", hidden["day"]) in periods
     assert {day for _, day in periods} == {hidden["day"]}
     assert "energy_unaccounted" in metered
+    # What was trained (issue 17): the honest transcript passes its audit, the forged one
+    # (its final model swapped in: the segment every audit replays) fails, and the policy's
+    # transcript_failed is a halt order proposal for the run.
+    transcripts = facts["transcripts"]
+    assert transcripts["honest"]["verdict"] == "pass"
+    assert transcripts["spoof"]["verdict"] == "fail"
+    assert transcripts["spoof"]["segments_total"] - 1 in transcripts["spoof"]["segments"]
+    assert transcripts["findings"] == [("transcript_failed", f"run:{SPOOF_RUN}")]
+    assert transcripts["halt"].startswith("auto-halt_order-")
+    assert "pass" in transcribed
+    assert "fail" in transcribed
+    assert transcripts["halt"] in transcribed
     html = result.report.read_text()
     assert "inspection_discrepancy" in html
     assert "chips_unaccounted" in html
@@ -131,6 +145,8 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert "the facility's energy per day, metered and reported" in html
     assert "compute counted from chip-signed telemetry" in html
     assert "every check passed" in html
+    assert "<h2>Transcripts</h2>" in html
+    assert "swapped_final" in html
     assert "but lift conditions did not hold at the close" in html
 
     # Restarted on the same directory, the service serves the same world, and the story's
@@ -164,8 +180,12 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
         # run's halt order is the one filed before it crossed, for the projected crossing.
         [run_halt] = [p for p in proposals if p["subject"] == f"run:{RUN_ID}"]
         assert run_halt["text"].startswith("filed by the policy for finding prohibition_projected")
+        # The forged transcript's halt order is filed, and open (nobody votes on it).
+        [spoof_halt] = [p for p in proposals if p["subject"] == f"run:{SPOOF_RUN}"]
+        assert spoof_halt["proposal_id"] == transcripts["halt"]
         assert outcome == [
             ("enforcement", "True"),
+            ("halt_order", "None"),
             ("halt_order", "True"),
             ("halt_order", "True"),
             ("pause_lift", "False"),
@@ -212,3 +232,50 @@ def test_the_chips_sign_the_same_bytes_as_ever() -> None:
             digest.update(chips.window(at(1, hour), run_id=run_id, utilisation=utilisation))
     # Measured on the version before the records' integral numbers became ints.
     assert digest.hexdigest() == "3fa994e4cbc45071b77f6e2a2478e9b48e2c0f77a52b32df36b023488407d58f"
+
+
+def test_the_transcript_act_is_skipped_without_torch(tmp_path: Path) -> None:
+    """Without torch (the transcript extra not installed), the transcript act trains nothing,
+    posts nothing, says it was skipped in its line and in the story's facts, and logs why, so
+    that the demo's other acts play on."""
+    import subprocess
+    import sys
+
+    script = f"""
+import importlib.abc, logging, sys
+from datetime import datetime
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    # As if the transcript extra were not installed: torch cannot be imported.
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+from pausewatch.demo._scenario import Story
+from pausewatch.demo._transcripts import transcripts
+
+class Stage:
+    seed = 0
+    log_dir = __import__("pathlib").Path({str(tmp_path / "inspect-logs")!r})
+    story = Story(facts={{"detection_day": "2027-06-01T00:00:00+00:00"}})
+    def advance(self, when: datetime) -> None:
+        pass
+    def post(self, *args: object) -> None:
+        raise AssertionError("nothing is posted")
+
+stage = Stage()
+print(transcripts(stage))
+print(stage.story.facts["transcripts"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    line, facts = done.stdout.splitlines()
+    assert line.startswith("skipped: training needs the transcript extra")
+    assert "skipped" in facts
+    assert "pausewatch.demo: the transcript act is skipped" in done.stderr
+    assert not (tmp_path / "transcripts" / "frontier-honest" / "manifest.json").exists()

@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from pausewatch import __version__
 from pausewatch.api import docs, problems
 from pausewatch.api.metrics import Metrics, RequestMetrics
-from pausewatch.api.routes import governance, log, metrics, state, statements, telemetry
+from pausewatch.api.routes import (
+    governance,
+    log,
+    metrics,
+    state,
+    statements,
+    telemetry,
+    transcripts,
+)
 from pausewatch.service import LogService
 from pausewatch.web import router as web_router
 
@@ -50,6 +58,8 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     app.include_router(statements.router)
     app.include_router(log.router)
     app.include_router(telemetry.router)
+    # Before the state's /v1/runs/{run_id:path}, which would take '<run>/transcript' as an id.
+    app.include_router(transcripts.router)
     app.include_router(state.router)
     app.include_router(governance.router)
     app.include_router(metrics.router)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from pausewatch.cli._common import JsonOpt, fail, out, print_json
+from pausewatch.cli._transcript_log import audit, commit
 from pausewatch.errors import Error
 
 # torch is imported by the commands that train or replay (through pausewatch.transcript's
@@ -159,5 +160,9 @@ def verify_cmd(
     for reason in verdict.reasons:
         out.print(f"  [red]reason[/]: {escape(reason)}")
 
+
+# Putting a transcript's commitments on the log, and an inspector's audit written back to it.
+app.command("commit")(commit)
+app.command("audit")(audit)
 
 __all__ = ["app"]

@@ -117,6 +117,39 @@ def _energy_chart(story: Story) -> Any | None:
     return fig
 
 
+def _transcripts(story: Story) -> str:
+    """The transcript act's audits as a table (empty before the act, a line if it was
+    skipped)."""
+    facts = story.facts.get("transcripts")
+    if not facts:
+        return ""
+    if "skipped" in facts:
+        return f"<h2>Transcripts</h2><p>skipped: {html.escape(str(facts['skipped']))}</p>"
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (
+                a["run_id"],
+                a.get("spoof", "honest"),
+                a["verdict"],
+                f"{len(a['segments'])} of {a['segments_total']}",
+                f"{a['compute_fraction']:.1%}",
+                "; ".join(a["reasons"]) or "-",
+                a["verdict_idx"],
+            )
+        )
+        + "</tr>"
+        for a in (facts["honest"], facts["spoof"])
+    )
+    return (
+        "<h2>Transcripts</h2><p>Each run's transcript committed on the log, audited by replaying "
+        "segments drawn from the log's root after its final commitment.</p><table><tr><th>run"
+        "</th><th>transcript</th><th>verdict</th><th>segments replayed</th><th>compute</th>"
+        f"<th>reasons</th><th>verdict entry</th></tr>{rows}</table>"
+    )
+
+
 def _reason(outcome: Any) -> str:
     """An outcome's reason (the view keeps the outcome as JSON text)."""
     import json
@@ -178,6 +211,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;fo
 <h2>The story</h2><ol>{story_items}</ol>
 <h2>Audit</h2><p class="ok">{verdict} ({audit.get("entries", "?")} entries)</p>
 <h2>Charts</h2>{"".join(parts)}
+{_transcripts(story)}
 <h2>Proposals</h2><table><tr><th>id</th><th>kind</th><th>status</th><th>outcome</th>
 <th>reason</th></tr>{rows}</table>
 </body></html>"""

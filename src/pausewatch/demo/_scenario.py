@@ -36,6 +36,11 @@ Acts, in world time (``T0`` = 2027-03-01):
     the plan's commitment, finds chips missing (``inspection_discrepancy``).
 17. A metered facility: a day in balance, then a hidden cluster of unregistered chips whose
     power no chip reports, found by the facility's energy balance (``energy_unaccounted``).
+18. What was trained (:mod:`pausewatch.demo._transcripts`): Frontier Lab commits the
+    transcript of a small run and the inspector's audit, replaying segments drawn from the log's
+    root after the final commitment, passes it; Dragon AI commits a forged transcript (a final
+    model swapped in), the audit fails it (``transcript_failed``) and the policy files a halt
+    order proposal for the run.
 
 Every statement is deterministic, so replaying the story after a crash re-sends what is already
 on the log (answered as duplicates) and goes on where it stopped.
@@ -58,6 +63,7 @@ from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.demo._chips import WINDOW, ClusterChips
 from pausewatch.demo._detection import divert, hidden_cluster, inspect
 from pausewatch.demo._progress import DemoProgress, NoProgress
+from pausewatch.demo._transcripts import transcripts
 from pausewatch.demo._world import (
     ADOPTED_DOMAINS,
     BASE_MODEL,
@@ -328,6 +334,7 @@ class Scenario:
         self.act("chips are diverted to a non-party", lambda: divert(self))
         self.act("an inspection finds chips missing", lambda: inspect(self))
         self.act("a hidden cluster draws power", lambda: hidden_cluster(self))
+        self.act("a spoofed transcript is caught", lambda: transcripts(self))
         return self.story
 
     def agreement(self) -> str:

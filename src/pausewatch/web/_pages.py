@@ -35,6 +35,7 @@ from pausewatch.service import (
     pause_status,
     proposal_report,
     run_report,
+    transcript_report,
     view_page,
 )
 from pausewatch.service import balance_report as daily_balances
@@ -149,6 +150,7 @@ def runs(service: LogService, at: datetime, offset: int, limit: int = PAGE_SIZE)
     rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL
     findings = _by_subject(_evaluation(service, at))
     totals = {row["run_id"]: row for row in _rows(service, "tel_runs")}
+    transcripts = _transcripts(service)
     out = []
     for run in page["rows"]:
         measured = totals.get(run["run_id"])
@@ -168,9 +170,57 @@ def runs(service: LogService, at: datetime, offset: int, limit: int = PAGE_SIZE)
                 "fraction": counted / run["planned_flop"] if run["planned_flop"] else None,
                 "findings": len(about),
                 "worst": about[0]["severity"] if about else None,
+                "transcript": _transcript_summary(transcripts.get(run["run_id"]), about),
             }
         )
     return {"runs": out, "page": _page(page["total"], offset, limit)}
+
+
+def _transcripts(service: LogService) -> dict[str, dict[str, Any]]:
+    """Each committed run's transcript row, with its verdicts (oldest first) under
+    ``verdicts``; empty where the transcript views are not folded."""
+    with service.state.lock:
+        views = service.state.registry.views
+        rows = {str(r["run_id"]): dict(r) for r in views.get("transcripts", {}).values()}
+        verdicts = sorted(
+            (dict(v) for v in views.get("transcript_verdicts", {}).values()),
+            key=lambda v: int(v["idx"]),
+        )
+    for row in rows.values():
+        row["verdicts"] = []
+    for verdict in verdicts:
+        held = rows.get(str(verdict["run_id"]))
+        if held is not None:
+            held["verdicts"].append(verdict)
+    return rows
+
+
+def _timeliness(committed: bool, findings: list[dict[str, Any]]) -> str | None:
+    """``missing``, ``late`` or ``on_time`` from the policy's transcript findings about a run;
+    none when nothing is committed and no finding asks for a transcript."""
+    kinds = {f["kind"] for f in findings}
+    if "transcript_missing" in kinds:
+        return "missing"
+    if "transcript_late" in kinds:
+        return "late"
+    return "on_time" if committed else None
+
+
+def _transcript_summary(
+    row: dict[str, Any] | None, findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A run's transcript on the Runs list: committed or not, checkpoints, whether the final
+    one is in, timeliness, and its last audit's verdict."""
+    last = row["verdicts"][-1] if row is not None and row["verdicts"] else None
+    return {
+        "committed": row is not None,
+        "checkpoints": 0 if row is None else row.get("checkpoints") or 0,
+        "final": row is not None and row.get("final_idx") is not None,
+        "timeliness": _timeliness(row is not None, findings),
+        "audits": 0 if row is None else len(row["verdicts"]),
+        "verdict": None if last is None else last["verdict"],
+        "verdict_idx": None if last is None else last["idx"],
+    }
 
 
 def run_detail(service: LogService, run_id: str, at: datetime) -> dict[str, Any]:
@@ -195,7 +245,18 @@ def run_detail(service: LogService, run_id: str, at: datetime) -> dict[str, Any]
         totals = service.state.registry.get("tel_runs", run_id)
         totals = None if totals is None else dict(totals)
     chart = _charts.run_chart(report, tiers, totals)
-    return {"report": report, "tiers": tiers, "totals": totals, "chart": chart}
+    # The run's findings are evaluated once, for the report; the transcript's are among them.
+    transcript = transcript_report(service.state, run_id)
+    about = [f for f in report["findings"] if f["subject"] == f"run:{run_id}"]
+    transcript["findings"] = [f for f in about if f["kind"].startswith("transcript_")]
+    transcript["timeliness"] = _timeliness(transcript["commitment"] is not None, about)
+    return {
+        "report": report,
+        "tiers": tiers,
+        "totals": totals,
+        "chart": chart,
+        "transcript": transcript,
+    }
 
 
 # -- facilities and chips ---------------------------------------------------------------------
