@@ -267,15 +267,18 @@ def build_world(data_dir: Path) -> World:
                 assert r.status_code == 201, r.text
         submit("gov.proposal/v1", {"proposal_id": "open-1", "kind": "pause_start"}, "delegate")
         # Transcripts: r1 committed with its initial weights; r-tr trained to its final
-        # weights, and segment 3 (the final one) replayed by audit-1, whose verdict is not yet
-        # on the log; r-halt has none.
+        # weights, and segments 0 and 3 (the first and the final) replayed by audit-1, whose
+        # verdict is not yet on the log; r-halt has none.
         submit("run.declaration/v1", declaration("r-tr"), "operator")
         submit("transcript.commit/v1", transcript_commit("r1"), "operator")
         submit("transcript.checkpoint/v1", transcript_checkpoints("r1", 0), "operator")
         submit("transcript.commit/v1", transcript_commit("r-tr"), "operator")
         final = transcript_checkpoints("r-tr", *range(0, TRANSCRIPT_STEPS + 1, 1000))
         submit("transcript.checkpoint/v1", {**final, "final": True}, "operator")
-        submit("transcript.replay/v1", transcript_replay("audit-1", "r-tr", 3), "inspector")
+        for segment in (0, 3):
+            submit(
+                "transcript.replay/v1", transcript_replay("audit-1", "r-tr", segment), "inspector"
+            )
     return World(data_dir, clock.now, keys, amendment)
 
 
@@ -347,8 +350,8 @@ def transcript_replay(audit_id: str, run_id: str, segment: int) -> dict[str, Any
 
 
 def transcript_verdict(service: LogService) -> dict[str, Any]:
-    """The passing verdict of audit-1 of ``r-tr`` at a budget of 25% (which draws only the
-    final segment, replayed in the world), its beacon read from the service's log."""
+    """The passing verdict of audit-1 of ``r-tr`` at a budget of 25% (which draws the first and
+    the final segment, both replayed in the world), its beacon read from the service's log."""
     row = service.state.registry.get("transcripts", "r-tr")
     assert row is not None
     assert row["final_idx"] is not None
@@ -360,7 +363,7 @@ def transcript_verdict(service: LogService) -> dict[str, Any]:
         "budget": 0.25,
         "beacon_size": size,
         "beacon": service.log.root_at(size).hex(),
-        "segments": [3],
+        "segments": [0, 3],
         "verdict": "pass",
         "inclusion_statistic": 2.0,
         "inclusion_p_value": 0.02,

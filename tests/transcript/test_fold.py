@@ -469,6 +469,24 @@ def test_segments_other_than_the_draw_are_refused(world: World) -> None:
     assert f"expected {expected}" in reason
 
 
+def test_an_audit_stopped_by_an_integrity_check_fails_without_replays(world: World) -> None:
+    """A fail whose reasons say why the audit stopped (a checkpoint unlike its commitment)
+    names the drawn segments and is kept without replaying them; without reasons it is
+    refused, since nothing on the log would then show why it failed."""
+    final_idx = committed(world)
+    stopped = {
+        **verdict_body(world, final_idx),
+        "verdict": "fail",
+        "reasons": ["checkpoint_digests: step 2 differs from its commitment"],
+    }
+    reason = refused(world.submit("transcript.verdict/v1", {**stopped, "reasons": []}, "iaea-1"))
+    assert "no replay of segment" in reason
+    world.ok("transcript.verdict/v1", stopped, "iaea-1")
+    row = world.registry.get("transcript_verdicts", "a1")
+    assert row is not None
+    assert row["verdict"] == "fail"
+
+
 def test_a_verdict_needs_a_replay_of_every_drawn_segment(world: World) -> None:
     """A drawn segment with no replay of this audit on the log is named."""
     final_idx = committed(world)

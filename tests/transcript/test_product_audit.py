@@ -24,7 +24,7 @@ from pausewatch.service import (
 from transcript.product_world import ProductWorld, build, declaration, open_service
 
 STEPS, EVERY, BUDGET = 40, 2, 0.1
-HONEST, SPOOF, OTHER = "lab/honest", "lab/spoof", "lab/other"
+HONEST, SPOOF, OTHER, FOREIGN = "lab/honest", "lab/spoof", "lab/other", "lab/foreign"
 
 
 def bound(run_id: str, directory: Path) -> dict[str, object]:
@@ -39,17 +39,18 @@ def bound(run_id: str, directory: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def transcripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """An honest mlp transcript, a forgery of it (its final model swapped in), and another
-    honest run (another seed)."""
+    """An honest mlp transcript, two forgeries of it (its final model swapped in; initial
+    weights not from the seed), and another honest run (another seed)."""
     from pausewatch.transcript import SPOOFS, train
 
     base = tmp_path_factory.mktemp("product-audit")
     honest = base / "honest"
     train("mlp", steps=STEPS, every=EVERY, out=honest, seed=b"\x01" * 32, threads=1)
     forged = Path(SPOOFS["swapped_final"](honest, base / "forged", rng_seed=7))
+    foreign = Path(SPOOFS["foreign_init"](honest, base / "foreign", rng_seed=7))
     other = base / "other"
     train("mlp", steps=STEPS, every=EVERY, out=other, seed=b"\x02" * 32, threads=1)
-    return {"honest": honest, "forged": forged, "other": other}
+    return {"honest": honest, "forged": forged, "foreign": foreign, "other": other}
 
 
 @pytest.fixture
@@ -60,12 +61,18 @@ def world(
         bound(HONEST, transcripts["honest"]),
         bound(SPOOF, transcripts["forged"]),
         bound(OTHER, transcripts["honest"]),
+        bound(FOREIGN, transcripts["foreign"]),
     ]
     built = build(tmp_path / "log", runs)
     service = open_service(built)
     try:
         log = LocalTranscriptLog(service)
-        for run_id, name in ((HONEST, "honest"), (SPOOF, "forged"), (OTHER, "honest")):
+        for run_id, name in (
+            (HONEST, "honest"),
+            (SPOOF, "forged"),
+            (OTHER, "honest"),
+            (FOREIGN, "foreign"),
+        ):
             commit_transcript(
                 directory=transcripts[name], key=built.keys["operator"], log=log, run_id=run_id
             )
@@ -224,3 +231,31 @@ def test_the_audit_replays_on_ray_with_the_same_verdict(
     assert outcome.passed, outcome.verdict["reasons"]
     beacon = bytes.fromhex(outcome.verdict["beacon"])
     assert verify(transcripts["honest"], budget=BUDGET, beacon=beacon).to_json() == outcome.verdict
+
+
+def test_an_audit_stopped_by_an_integrity_check_is_filed_as_a_fail(
+    world: tuple[LogService, ProductWorld], transcripts: dict[str, Path]
+) -> None:
+    """Initial weights not derived from the committed seed fail the audit's integrity checks
+    before any replay: the fail, naming the drawn segments and the reason, is taken by the
+    fold with no replay on the log, and the policy files it as transcript_failed."""
+    from pausewatch.service import evaluation
+
+    service, built = world
+    outcome = audit_transcript(
+        run_id=FOREIGN,
+        directory=transcripts["foreign"],
+        budget=BUDGET,
+        key=built.keys["inspector"],
+        log=LocalTranscriptLog(service),
+        use_ray=False,
+    )
+    assert outcome.verdict["verdict"] == "fail"
+    assert outcome.replay_indices == {}
+    assert any("initial" in reason for reason in outcome.verdict["reasons"])
+    [audit] = transcript_report(service.state, FOREIGN)["audits"]
+    assert audit["replays"] == []
+    assert audit["verdict"]["verdict"] == "fail"
+    assert audit["verdict"]["segments"][0] == 0
+    found = {(f.kind.value, f.subject) for f in evaluation(service.state, service.clock()).findings}
+    assert ("transcript_failed", f"run:{FOREIGN}") in found

@@ -11,6 +11,7 @@ cluster costs only the segments it had not written back (docs/adr/0040).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,7 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.registry import Registry
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, canonical, sign_statement
+from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
 
 if TYPE_CHECKING:
     from pausewatch.service._log_service import LogService
@@ -398,9 +400,17 @@ def replay_body(result: Any, *, audit_id: str, run_id: str, inspector_id: str) -
 
 
 def verdict_body(
-    verdict: dict[str, Any], *, audit_id: str, run_id: str, inspector_id: str, beacon_size: int
+    verdict: dict[str, Any],
+    *,
+    audit_id: str,
+    run_id: str,
+    inspector_id: str,
+    beacon_size: int,
+    segments: Iterable[int] | None = None,
 ) -> dict[str, Any]:
-    """The ``transcript.verdict/v1`` body of a verdict's JSON (``Verdict.to_json()``)."""
+    """The ``transcript.verdict/v1`` body of a verdict's JSON (``Verdict.to_json()``).
+    ``segments``: the segments drawn from the log's commitment (default: those replayed), which
+    an audit stopped by an integrity check names without replaying them."""
     inclusion = verdict["inclusion"]
     return {
         "audit_id": audit_id,
@@ -409,7 +419,11 @@ def verdict_body(
         "budget": verdict["budget"],
         "beacon_size": beacon_size,
         "beacon": verdict["beacon"],
-        "segments": [int(s["segment"]) for s in verdict["segments"]],
+        "segments": (
+            [int(s["segment"]) for s in verdict["segments"]]
+            if segments is None
+            else sorted(segments)
+        ),
         "verdict": verdict["verdict"],
         "inclusion_statistic": inclusion["statistic"],
         "inclusion_p_value": inclusion["p_value"],
@@ -517,6 +531,10 @@ def audit_transcript(
     from pausewatch.transcript import conclude, plan_audit, replay_segment, run_keyed
 
     plan = plan_audit(Path(directory), budget=budget, beacon=beacon)
+    if mismatches:
+        # The directory is not the transcript the log holds: replaying it would check
+        # something else than what was committed (and draw from its own steps).
+        plan = dataclasses.replace(plan, tasks=())
     tasks = {task.key: task for task in plan.tasks}
     by_segment = {task.segment: task.key for task in plan.tasks}
     on_log = {
@@ -547,12 +565,17 @@ def audit_transcript(
         verdict["verdict"] = "fail"
         verdict["reasons"] = [*mismatches, *verdict["reasons"]]
     outcome.verdict = verdict
+    steps, every = int(commitment["steps"]), int(commitment["every"])
+    drawn = draw_segments(
+        beacon, segment_count(steps, every), segments_for_budget(budget, steps, every)
+    )
     body = verdict_body(
         verdict,
         audit_id=audit_id,
         run_id=run_id,
         inspector_id=inspector_id,
         beacon_size=beacon_size,
+        segments=drawn,
     )
     outcome.verdict_index = log.submit(sign_statement(VERDICT_KIND, body, key))
     return outcome

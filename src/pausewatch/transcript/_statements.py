@@ -182,7 +182,8 @@ class TranscriptVerdict(Body):
     beacon: Digest
     """The log's root at ``beacon_size`` (hex): the seed of the draw."""
     segments: Annotated[tuple[Count, ...], Field(min_length=1, max_length=MAX_DRAWN)]
-    """The segments drawn, ascending (``draw_segments``): each has its replay on the log."""
+    """The segments drawn, ascending (``draw_segments``): each has its replay on the log, but
+    for a ``fail`` whose reasons say why the audit stopped before replaying them."""
     verdict: Outcome
     """``pass`` iff every replay passed, the inclusion test passed and there is no reason to
     fail."""
