@@ -18,8 +18,9 @@ honest segment with a slightly negative difference (about one segment in 200 has
 it is inconclusive (``conclusive`` false) and does not decide the verdict; W+ and the p-value
 are reported all the same. An inconclusive test loses nothing: a replay within tolerance already
 shows that its segment trained on the committed batches, and the test only corroborates it. (A
-first rule, passing below eight segments iff the mean difference was positive, rejected 13 of
-300 honest audits in ``benchmarks/transcripts.py``, every one on fewer than five segments.)
+first rule, asking every replayed segment for a positive difference, rejected 13 of 300 honest
+audits in ``benchmarks/transcripts.py``, every one on fewer than five segments; a second, asking
+for a positive mean, still misjudges a lone segment about once in 200.)
 """
 
 from __future__ import annotations
