@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -107,6 +108,22 @@ def test_without_ray_the_default_runs_in_process(
         run_keyed(_square, _items(log, 3), use_ray=True)
     with pytest.raises(ConfigurationError, match="Ray is not installed"):
         run_keyed(_square, _items(log, 3), ray_address="ray://10.0.0.1:10001")
+
+
+def test_an_unreachable_ray_address_is_one_clear_error(tmp_path: Path) -> None:
+    """Joining a cluster whose head refuses connections, or an address that is not one, is a
+    ConfigurationError naming the address, at once (not after Ray's minutes of retries)."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray session is already up: run_keyed would use it")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConfigurationError, match=f"Ray cluster at 127.0.0.1:{port}"):
+        run_keyed(_square, _items(tmp_path / "runs", 2), ray_address=f"127.0.0.1:{port}")
+    with pytest.raises(ConfigurationError, match="HOST:PORT"):
+        run_keyed(_square, _items(tmp_path / "runs", 2), ray_address="head-without-port")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_importing_the_package_imports_neither_ray_nor_torch() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import socket
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -34,6 +35,8 @@ LOCAL_CPUS = 2
 LOCAL_OBJECT_STORE_BYTES = 80 * 1024 * 1024
 """Object store of that local Ray: a task's argument and result are a few hundred bytes, and
 Ray refuses less than 75 MiB."""
+CONNECT_TIMEOUT_S = 5.0
+"""How long joining a cluster waits for its head to accept a connection."""
 TASK_RETRIES = 2
 """How often Ray re-runs a task whose worker died; safe because every task is idempotent."""
 
@@ -89,6 +92,8 @@ def _ray_session(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
+    if address is not None:
+        _reachable(address)
     try:
         if address is None:
             ray.init(
@@ -103,6 +108,26 @@ def _ray_session(address: str | None) -> bool:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise ConfigurationError(f"cannot start {where}: {exc}") from exc
     return True
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once an address whose head does not accept a connection: ``ray.init`` would
+    otherwise wait minutes for its GCS before it fails."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigurationError(
+            f"a Ray address is 'auto', HOST:PORT or ray://HOST:PORT, got {address!r}"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot join the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _through_ray(
@@ -185,6 +210,7 @@ def _by_key(tasks: Sequence[SegmentTask]) -> dict[Hashable, SegmentTask]:
 
 
 __all__ = [
+    "CONNECT_TIMEOUT_S",
     "LOCAL_CPUS",
     "LOCAL_OBJECT_STORE_BYTES",
     "TASK_RETRIES",
