@@ -13,9 +13,9 @@ behind the true step-0 weights; skipped compute at ``--skip-fraction``; swapped 
 from the previous honest run). Each forgery is audited with :func:`pausewatch.transcript.verify`
 at budgets of 1%, 2% and 5%, each audit with its own beacon. The figure: the share of forgeries
 that fail, with a 95% Wilson interval; the reference: the draw's theory
-``1 - miss_probability(N, F, Q)`` for the attack's F forged segments (1 where the final segment,
-always replayed, or the initial weights, always checked, give it away). For an attack below 99% at
-5%, the budget at which the theory reaches 99%.
+``1 - miss_probability(N, F, Q)`` for the attack's F forged segments (1 where the first or the
+final segment, always replayed, or the initial weights, always checked, give it away). For an
+attack below 99% at 5%, the budget at which the theory reaches 99%.
 
 False rejections: every honest run audited at each budget, and once more at 5% with its segments
 replayed at ``--other-threads`` threads (reductions then add in another order: the tolerance must
@@ -79,8 +79,8 @@ class Variant:
     spoof: str
     params: dict[str, Any]
     forged: Callable[[int, int], int | None]
-    """``(segments, rng_seed) -> F``: forged segments among the N - 1 the draw picks from, or
-    None when the attack is caught at any budget (final segment or initial weights)."""
+    """``(segments, rng_seed) -> F``: forged segments among the N - 2 the draw picks from, or
+    None when the attack is caught at any budget (first or final segment, initial weights)."""
     why: str
 
 
@@ -118,7 +118,7 @@ def variants(skip_fraction: float) -> list[Variant]:
             "skipped_compute",
             {"fraction": skip_fraction},
             lambda n, s: len(fabricated_segments(n, skip_fraction, s)),
-            "F segments fabricated, the final kept honest",
+            "F segments fabricated, the first and final kept honest",
         ),
         Variant("reordered_batches", "reordered_batches", {}, always, "every segment"),
         Variant("swapped_final", "swapped_final", {}, always, "the final segment"),
@@ -127,8 +127,8 @@ def variants(skip_fraction: float) -> list[Variant]:
             "foreign_init, hidden at step 0",
             "foreign_init",
             {"hide": True},
-            lambda _n, _s: 1,
-            "segment 0 only",
+            always,
+            "segment 0 only, replayed in every audit",
         ),
     ]
 

@@ -59,3 +59,30 @@ def test_readme_log_key_lines_work_with_any_data_directory(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert f"verifier key:     {key}" in done.stdout
     assert f"LOG_KEY={key}\n" in done.stdout
+
+
+def test_readme_transcript_lines_train_and_verify_as_written(tmp_path: Path) -> None:
+    """The README's `transcript recipes`, `train` and `verify` lines, run in a shell as written,
+    list the mlp recipe, train a transcript and verify it: its verdict is pass."""
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    recipes, train, verify = tour_lines(
+        "pausewatch transcript recipes",
+        "pausewatch transcript train",
+        "pausewatch transcript verify",
+    )
+    done = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{recipes}\n{train}\n{verify}\n"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mlp" in done.stdout
+    verdict = json.loads(done.stdout[done.stdout.index("\n{\n") + 1 :])
+    assert verdict["verdict"] == "pass", verdict["reasons"]

@@ -165,17 +165,18 @@ def test_the_forger_s_training_loop_is_the_engine_s(honest: Path, tmp_path: Path
     assert read_manifest(again) == read_manifest(honest)
 
 
-def test_fabricated_blocks_are_disjoint_pairs_among_the_non_final_segments() -> None:
-    """F = max(2, round(f (N-1))) segments in blocks of two (one of three if odd), disjoint,
-    never the final segment, and placed differently for different forgers."""
+def test_fabricated_blocks_are_disjoint_pairs_between_the_first_and_final_segments() -> None:
+    """F = max(2, round(f (N-2))) segments in blocks of two (one of three if odd), disjoint,
+    never the first or the final segment (both always replayed), and placed differently for
+    different forgers."""
     for rng_seed in range(50):
         for segments, fraction in ((12, 0.2), (400, 0.1), (101, 0.05), (5, 0.5)):
             blocks = fabricated_blocks(segments, fraction, rng_seed)
             chosen = fabricated_segments(segments, fraction, rng_seed)
-            forged = max(2, round(fraction * (segments - 1)))
+            forged = max(2, round(fraction * (segments - 2)))
             assert len(chosen) == len(set(chosen)) == forged
             assert max(chosen) < segments - 1
-            assert min(chosen) >= 0
+            assert min(chosen) >= 1
             assert sorted(len(b) for b in blocks)[:-1] == [2] * (len(blocks) - 1)
             assert all(a.stop <= b.start for a, b in itertools.pairwise(blocks))
     assert fabricated_segments(400, 0.1, 1) != fabricated_segments(400, 0.1, 2)
@@ -203,23 +204,23 @@ def _detected(
 def test_skipped_compute_is_caught_as_often_as_the_draw_predicts(
     honest: Path, tmp_path: Path
 ) -> None:
-    """At a budget of 2 segments in 12 with 2 fabricated, an audit fails exactly when the draw
-    holds a fabricated segment, and the detection rate over 80 beacons agrees with
-    1 - miss_probability (within four binomial standard deviations)."""
+    """At a budget of 3 segments in 12 (the first, the final and one drawn) with 2 fabricated,
+    an audit fails exactly when the draw holds a fabricated segment, and the detection rate
+    over 80 beacons agrees with 1 - miss_probability (within four binomial standard
+    deviations)."""
     forged = SPOOFS["skipped_compute"](honest, tmp_path / "forged", rng_seed=5, fraction=0.1)
     fabricated = set(fabricated_segments(STEPS // EVERY, 0.1, 5))
     assert len(fabricated) == 2
-    failures, theory = _detected(forged, 2 * EVERY / STEPS, range(80), fabricated)
+    failures, theory = _detected(forged, 3 * EVERY / STEPS, range(80), fabricated)
     p = theory()
     assert failures / 80 == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / 80))
 
 
 @pytest.mark.slow
-def test_a_hidden_foreign_init_is_one_forged_segment(honest: Path, tmp_path: Path) -> None:
+def test_a_hidden_foreign_init_is_caught_at_any_budget(honest: Path, tmp_path: Path) -> None:
     """A foreign initialisation hidden behind the true step-0 weights leaves segment 0 the only
-    inconsistent one: an audit fails exactly when the draw replays it, as often as
-    1 - miss_probability(N, 1, Q) predicts."""
+    inconsistent one, and every draw replays segment 0: every audit at the smallest budget
+    fails. (Before the draw held the first segment, 3 in 100 were caught at 5%.)"""
     forged = SPOOFS["foreign_init"](honest, tmp_path / "forged", rng_seed=5, hide=True)
-    failures, theory = _detected(forged, 4 * EVERY / STEPS, range(60), {0})
-    p = theory()
-    assert failures / 60 == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / 60))
+    failures, _ = _detected(forged, EVERY / STEPS, range(20), {0})
+    assert failures == 20

@@ -251,13 +251,13 @@ def data_subtraction(honest_dir: Path, out_dir: Path, *, rng_seed: int, kept: fl
 
 def fabricated_blocks(segments: int, fraction: float, rng_seed: int) -> tuple[range, ...]:
     """The blocks of segments :func:`skipped_compute` fabricates, ascending and disjoint:
-    ``F = max(2, round(fraction * (N - 1)))`` of the ``N - 1`` non-final segments (the forger
-    keeps the always-replayed final segment honest), in blocks of two (one of three when F is
-    odd) placed uniformly at random. A block runs between two real checkpoints, so that
-    interpolation has ends to run between; blocks may touch."""
+    ``F = max(2, round(fraction * (N - 2)))`` of the ``N - 2`` segments between the first and
+    the last (the forger keeps the always-replayed first and final segments honest), in blocks
+    of two (one of three when F is odd) placed uniformly at random. A block runs between two
+    real checkpoints, so that interpolation has ends to run between; blocks may touch."""
     if not 0 < fraction < 1:
         raise TranscriptError(f"fraction must be in (0, 1), got {fraction}")
-    pool = segments - 1
+    pool = segments - 2
     forged = min(pool, max(2, round(fraction * pool)))
     if forged < 2:
         raise TranscriptError(f"{segments} segments leave no two to fabricate")
@@ -270,7 +270,7 @@ def fabricated_blocks(segments: int, fraction: float, rng_seed: int) -> tuple[ra
     slots = sorted(rng.sample(range(pool - forged + len(lengths)), len(lengths)))
     blocks = []
     for j, slot in enumerate(slots):
-        start = slot - j + sum(lengths[:j])
+        start = 1 + slot - j + sum(lengths[:j])
         blocks.append(range(start, start + lengths[j]))
     return tuple(blocks)
 
