@@ -11,6 +11,7 @@ Pure: JSON and hashing only (no torch), so that tools that only read manifests n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -285,18 +286,45 @@ def _parse(value: Any) -> Manifest:
     )
 
 
-def read_manifest(directory: Path | str) -> Manifest:
-    """Read and parse ``manifest.json`` of a transcript directory."""
+def _manifest_text(directory: Path | str) -> tuple[Path, str]:
     path = Path(directory) / MANIFEST
     try:
-        text = path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TranscriptError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _parse_text(path: Path, text: str) -> Manifest:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"{path} is not JSON: {exc}") from exc
     return Manifest.from_json(value)
+
+
+def read_manifest(directory: Path | str) -> Manifest:
+    """Read and parse ``manifest.json`` of a transcript directory."""
+    return _parse_text(*_manifest_text(directory))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Manifest:
+    # Keyed on the file's whole text, never on its path or mtime: a manifest rewritten on disk
+    # (even within one mtime tick, at the same size) is parsed afresh.
+    return Manifest.from_json(json.loads(text))
+
+
+def cached_manifest(directory: Path | str) -> Manifest:
+    """:func:`read_manifest`, with the parse cached per process by the file's content.
+
+    The file is read on every call, so a manifest changed on disk is never served stale; only
+    the JSON parse and validation of identical text are shared. The result is shared between
+    callers: treat it (and its ``hyperparameters``) as read-only."""
+    path, text = _manifest_text(directory)
+    try:
+        return _parsed(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{path} is not JSON: {exc}") from exc
 
 
 def write_manifest(directory: Path | str, manifest: Manifest) -> None:
@@ -315,6 +343,7 @@ __all__ = [
     "DatasetRef",
     "Manifest",
     "TranscriptError",
+    "cached_manifest",
     "checkpoint_path",
     "checkpoint_steps",
     "file_digest",

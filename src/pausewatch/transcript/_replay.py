@@ -22,20 +22,19 @@ from pausewatch.transcript._data import batch_indices, heldout_indices
 from pausewatch.transcript._format import (
     Manifest,
     TranscriptError,
+    cached_manifest,
     checkpoint_path,
     file_digest,
-    read_manifest,
 )
 from pausewatch.transcript._tolerance import relative_l2, tolerance_for
 from pausewatch.transcript._train import (
     Encoded,
     Weights,
     deterministic,
-    encode,
+    encoded_records,
     load_weights,
     recipe_named,
     run_steps,
-    training_records,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ class SegmentTask:
         """``(run_id or the manifest digest, segment)``: what makes a replay idempotent."""
         if self.run_id is not None:
             return (self.run_id, self.segment)
-        return (read_manifest(self.directory).digest(), self.segment)
+        return (cached_manifest(self.directory).digest(), self.segment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +153,9 @@ def _mean_losses(
 def replay_segment(task: SegmentTask) -> SegmentResult:
     """Replay ``task``'s segment and measure it (see the module docstring)."""
     directory = Path(task.directory)
-    manifest = read_manifest(directory)
+    # Per process, the manifest's parse (keyed on its text, re-read every call) and the encoded
+    # dataset are shared between replays; the checkpoints' digests are checked every time.
+    manifest = cached_manifest(directory)
     recipe = recipe_named(manifest.recipe)
     seed = manifest.seed_bytes()
     if seed is None:
@@ -162,12 +163,11 @@ def replay_segment(task: SegmentTask) -> SegmentResult:
     start, end = segment_bounds(manifest, task.segment)
     hp = manifest.hyperparameters
     batch_size = int(hp["batch_size"])
-    records = training_records(recipe)
-    train_data = encode(recipe, records.train)
-    heldout_data = encode(recipe, records.heldout)
+    train_data, heldout_data = encoded_records(recipe)
+    train_records, heldout_records = len(train_data.inputs), len(heldout_data.inputs)
     steps = range(start, end)
-    train_batches = [batch_indices(seed, s, len(records.train), batch_size) for s in steps]
-    heldout_batches = [heldout_indices(seed, s, len(records.heldout), batch_size) for s in steps]
+    train_batches = [batch_indices(seed, s, train_records, batch_size) for s in steps]
+    heldout_batches = [heldout_indices(seed, s, heldout_records, batch_size) for s in steps]
     first = checked_weights(directory, manifest, start)
     last = checked_weights(directory, manifest, end)
     with deterministic(task.threads or manifest.threads):

@@ -11,6 +11,7 @@ checkpoint is saved at step 0, every multiple of ``every`` and at ``steps``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import platform
 import secrets
@@ -208,6 +209,28 @@ def versions() -> dict[str, str]:
 def training_records(recipe: Recipe) -> Records:
     """The recipe's bundled dataset, split."""
     return dataset(recipe.dataset_name)
+
+
+def encoded_records(recipe: Recipe) -> tuple[Encoded, Encoded]:
+    """The recipe's training and held-out records as its tensors, encoded once per process.
+
+    Shared between callers: nothing may change the tensors in place (:meth:`Encoded.batch`
+    copies the rows it takes). A recipe that is not a shipped one (equal by value to
+    ``RECIPES[recipe.name]``) is encoded afresh on every call."""
+    if RECIPES.get(recipe.name) == recipe:
+        return _encoded(recipe.name, recipe.dataset_name)
+    records = training_records(recipe)
+    return encode(recipe, records.train), encode(recipe, records.heldout)
+
+
+@functools.lru_cache(maxsize=4)
+def _encoded(recipe: str, dataset_name: str) -> tuple[Encoded, Encoded]:
+    # Keyed on names, not objects: the shipped recipes are immutable values and a bundled
+    # dataset's versioned name fixes its records, so the key means the same in every process
+    # (a Ray worker included).
+    chosen = recipe_named(recipe)
+    records = dataset(dataset_name)
+    return encode(chosen, records.train), encode(chosen, records.heldout)
 
 
 def train(
