@@ -73,6 +73,7 @@ from pausewatch.demo._world import (
     PARTIES,
     PLANNED_FLOP,
     RUN_ID,
+    RUN_STEPS,
     SIMULATED,
     WITNESSES,
     at,
@@ -487,12 +488,28 @@ class Scenario:
             "checkpoint_interval_steps": 500,
         }
         self.post("run.declaration/v1", body, "frontier-lab")
+        # miri-2025 asks a run of this size for a training transcript: the lab commits to its
+        # hyper-parameters, data and seed before it trains (the checkpoints follow as it does).
+        commitment = {
+            "run_id": RUN_ID,
+            "recipe": "frontier_rl",
+            "hyperparameters_digest": body["hyperparameters_digest"],
+            "seed_commitment": body["data_order_seed_digest"],
+            "dataset_root": "c" * 64,
+            "dataset_records": 4_000_000,
+            "every": body["checkpoint_interval_steps"],
+            "steps": RUN_STEPS,
+            "framework": "torch",
+        }
+        self.post("transcript.commit/v1", commitment, "frontier-lab")
         return f"{RUN_ID} ({MODEL} from {BASE_MODEL}, RL, {PLANNED_FLOP:.0e} FLOP planned)"
 
     def start(self) -> str:
         self.heartbeat(at(30))
         self.advance(at(30, 2))
         self.post("run.start/v1", {"run_id": RUN_ID, "at": iso(at(30, 2))}, "frontier-lab")
+        initial = {"run_id": RUN_ID, "checkpoints": [{"step": 0, "digest": "d" * 64}]}
+        self.post("transcript.checkpoint/v1", initial, "frontier-lab")
         return "deemed approved after 30 days; the run starts"
 
     def _train(self, first_hour: int, hours: int) -> None:

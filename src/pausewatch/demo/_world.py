@@ -92,6 +92,8 @@ MODEL = "frontier-2"
 BASE_MODEL = "frontier-1"
 PLANNED_FLOP = 8e22
 """The RL run's plan: below the 1e23 post-training prohibition, in the approval tier."""
+RUN_STEPS = 200_000
+"""Optimiser steps the RL run's transcript commitment plans (a checkpoint every 500)."""
 
 
 def key(seed: int, name: str) -> KeyPair:
@@ -163,6 +165,7 @@ __all__ = [
     "PARTIES",
     "PLANNED_FLOP",
     "RUN_ID",
+    "RUN_STEPS",
     "SIMULATED",
     "T0",
     "WITNESSES",
