@@ -276,8 +276,15 @@ class Served:
                 self.proc.wait(10)
 
 
-def run_cli(*args: str, timeout: float = 300) -> Any:
-    """`pausewatch ARGS` as a subprocess, to completion."""
+def run_cli(
+    *args: str,
+    timeout: float = 300,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Any:
+    """`pausewatch ARGS` as a subprocess, to completion (in ``cwd``, with ``env`` added to the
+    environment)."""
+    import os
     import subprocess
     import sys
 
@@ -287,4 +294,6 @@ def run_cli(*args: str, timeout: float = 300) -> Any:
         text=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
     )

@@ -147,6 +147,33 @@ def test_the_audit_passes_and_verify_with_its_beacon_agrees(
     assert size(server) == before
 
 
+def test_the_commands_as_the_issue_writes_them(
+    honest: Path, served: tuple[Served, ProductWorld], tmp_path: Path
+) -> None:
+    """`pausewatch transcript commit DIR` and `pausewatch transcript audit RUN --budget F
+    --json`, exactly as written, with the keys and the service in the environment: the audit
+    reads the transcript from ./RUN and passes."""
+    import shutil
+
+    server, world = served
+    here = tmp_path / "inspector"
+    shutil.copytree(honest, here / RUN)
+    env = {
+        "PAUSEWATCH_URL": server.url,
+        "PAUSEWATCH_OPERATOR_KEY": str(world.keys_dir / "operator.key"),
+        "PAUSEWATCH_INSPECTOR_KEY": str(world.keys_dir / "inspector.key"),
+    }
+    committed = run_cli("transcript", "commit", RUN, cwd=here, env=env)
+    assert committed.returncode == 0, committed.stderr
+    done = run_cli("transcript", "audit", RUN, "--budget", "0.1", "--json", cwd=here, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "pass"
+    unkeyed = {**env, "PAUSEWATCH_INSPECTOR_KEY": ""}
+    refused = run_cli("transcript", "audit", RUN, "--budget", "0.1", cwd=here, env=unkeyed)
+    assert refused.returncode == 1
+    assert "no inspector key" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

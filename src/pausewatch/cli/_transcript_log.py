@@ -47,7 +47,11 @@ def commit(
     directory: DirArg,
     key: Annotated[
         str,
-        typer.Option("--key", help="The operator's private key: a .key file or a key's name."),
+        typer.Option(
+            "--key",
+            envvar="PAUSEWATCH_OPERATOR_KEY",
+            help="The operator's private key: a .key file or a key's name.",
+        ),
     ],
     run_id: Annotated[
         str | None,
@@ -91,12 +95,21 @@ def audit(
         typer.Option("--budget", help="Replay budget: a fraction of the run's training steps."),
     ],
     directory: Annotated[
-        Path, typer.Option("--dir", help="The run's transcript directory, as the lab gave it.")
-    ],
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="The run's transcript directory, as the lab gave it (default: the directory "
+            "named after the run in the working directory, ./RUN).",
+        ),
+    ] = None,
     key: Annotated[
-        str,
-        typer.Option("--key", help="The inspector's private key: a .key file or a key's name."),
-    ],
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="PAUSEWATCH_INSPECTOR_KEY",
+            help="The inspector's private key: a .key file or a key's name.",
+        ),
+    ] = None,
     audit_id: Annotated[
         str | None,
         typer.Option(
@@ -129,6 +142,16 @@ def audit(
         fail(f"--budget: expected a fraction in (0, 1], got {budget:g}")
     if no_ray and ray_address is not None:
         fail("--no-ray and --ray-address exclude each other")
+    if key is None:
+        fail(
+            "no inspector key: give --key (a .key file or a key's name) or set "
+            "PAUSEWATCH_INSPECTOR_KEY"
+        )
+    if directory is None:
+        here = Path.cwd().resolve()
+        directory = (here / run).resolve()
+        if not directory.is_relative_to(here):
+            fail(f"run {run!r} names no directory under the working directory: give --dir")
     if not directory.is_dir():
         fail(f"--dir {directory}: not a directory")
 
