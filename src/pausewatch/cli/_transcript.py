@@ -19,7 +19,8 @@ from pausewatch.errors import Error
 app = typer.Typer(
     help=(
         "Training transcripts: train a reference recipe into a transcript directory, verify "
-        "one by replaying segments drawn from a beacon."
+        "one alone by replaying segments drawn from a beacon, commit one to the log, audit a "
+        "committed run."
     ),
     no_args_is_help=True,
 )
@@ -113,7 +114,9 @@ def verify_cmd(
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Audit a transcript directory on its own: integrity checks, the segments drawn from the
+    """Audit a transcript directory on its own, with a beacon given.
+
+    Integrity checks, the segments drawn from the
     beacon replayed, the data-inclusion test, a verdict.
 
     Exit status 0 whenever a verdict is reached, "pass" or "fail" alike (read the verdict);

@@ -62,7 +62,8 @@ def commit(
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Put a transcript's commitments on the log, signed by the run's operator:
+    """Put a transcript's commitments on the log, signed by the run's operator.
+
     transcript.commit/v1 (recipe, hyper-parameters, dataset root, seed commitment, every,
     steps), then its checkpoints in transcript.checkpoint/v1 batches of at most 1,000, the last
     final. Committing again re-sends the same statements (answered with their entries)."""
@@ -130,7 +131,9 @@ def audit(
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Audit a committed run: draw the segments to replay from the root of the log's tree just
+    """Audit a committed run against its transcript; the verdict goes on the log.
+
+    Draw the segments to replay from the root of the log's tree just
     past the run's final commitment, replay them (on Ray, or in process), put each replay and
     then the verdict on the log signed by the inspector, and print the verdict (pass or fail,
     each segment's distance and tolerance, the inclusion test, the compute spent). Segments
