@@ -116,8 +116,8 @@ def verify_cmd(
 ) -> None:
     """Audit a transcript directory on its own, with a beacon given.
 
-    Integrity checks, the segments drawn from the
-    beacon replayed, the data-inclusion test, a verdict.
+    Integrity checks, the segments drawn from the beacon replayed, the data-inclusion test, a
+    verdict.
 
     Exit status 0 whenever a verdict is reached, "pass" or "fail" alike (read the verdict);
     1 on an error that prevents an audit (no transcript there, its seed not revealed, a bad

@@ -133,11 +133,12 @@ def audit(
 ) -> None:
     """Audit a committed run against its transcript; the verdict goes on the log.
 
-    Draw the segments to replay from the root of the log's tree just
-    past the run's final commitment, replay them (on Ray, or in process), put each replay and
-    then the verdict on the log signed by the inspector, and print the verdict (pass or fail,
-    each segment's distance and tolerance, the inclusion test, the compute spent). Segments
-    this audit already replayed on the log are read back, not replayed again."""
+    Draw the segments to replay from the root of the log's tree just past the run's final
+    commitment, replay them (on Ray, or in process), put each replay and then the verdict on
+    the log signed by the inspector, and print the verdict (pass or fail, each segment's
+    distance and tolerance, the inclusion test, the compute spent). Segments this audit
+    already replayed on the log are read back, not replayed again. The transcript is read from
+    ./RUN unless --dir says where; the key may come from PAUSEWATCH_INSPECTOR_KEY."""
     from pausewatch.client import PausewatchClient, RemoteTranscriptLog
     from pausewatch.service import audit_transcript
 
