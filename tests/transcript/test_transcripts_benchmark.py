@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_benchmark_reports_every_attack_at_every_budget(tmp_path: Path) -> None:
     """With --count 3 the benchmark exits 0 and its JSON holds a row per attack and budget with
     the detection rate, its Wilson interval and the theory, the honest audits (at the
-    run's and another thread count), throughput and Ray's overhead."""
+    run's and another thread count, none rejected), throughput and Ray's overhead; every
+    attack the theory says is caught at any budget is caught in every trial."""
     out = tmp_path / "figures.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
@@ -65,6 +66,8 @@ def test_the_benchmark_reports_every_attack_at_every_budget(tmp_path: Path) -> N
     assert honest["audits"] == 9
     assert sorted(honest["rejected_by_budget"]) == ["0.01", "0.02", "0.05"]
     assert sum(honest["rejected_by_budget"].values()) == honest["rejected"]
+    assert honest["rejected"] == 0
+    assert figures["honest_other_threads"]["rejected"] == 0
     assert figures["honest_other_threads"]["audits"] == 3
     throughput = figures["throughput"]
     assert throughput["train_steps_per_s"] > 0
