@@ -11,11 +11,12 @@ For each of ``--count`` honest runs (recipe ``--recipe``, ``--steps`` steps, a c
 run's number; variants: interpolation from a fake initialisation, a foreign initialisation hidden
 behind the true step-0 weights; skipped compute at ``--skip-fraction``, plain (caught by the
 interpolation screen at any budget) and perturbed by ``--perturb`` to pass the screen (caught only
-by a replay of a fabricated segment); swapped final weights come from the previous honest run). Each forgery is audited with :func:`pausewatch.transcript.verify`
-at budgets of 1%, 2% and 5%, each audit with its own beacon. The figure: the share of forgeries
-that fail, with a 95% Wilson interval; the reference: the draw's theory
-``1 - miss_probability(N, F, Q)`` for the attack's F forged segments (1 where the first or the
-final segment, always replayed, or the initial weights, always checked, give it away). For an
+by a replay of a fabricated segment); swapped final weights come from the previous honest run).
+Each forgery is audited with :func:`pausewatch.transcript.verify` at budgets of 1%, 2% and 5%,
+each audit with its own beacon. The figure: the share of forgeries that fail, with a 95% Wilson
+interval; the reference: the draw's theory ``1 - miss_probability(N, F, Q)`` for the attack's F
+forged segments (1 where the first or the final segment, always replayed, or the integrity checks
+before any replay (initial weights, interpolation screen) give it away). For an
 attack below 99% at 5%, the budget at which the theory reaches 99%.
 
 False rejections: every honest run audited at each budget, and once more at 5% with its segments
