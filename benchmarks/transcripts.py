@@ -93,7 +93,13 @@ def variants(skip_fraction: float, perturb: float = 0.1) -> list[Variant]:
         return None
 
     return [
-        Variant("interpolation", "interpolation", {}, always, "every segment, the final too"),
+        Variant(
+            "interpolation",
+            "interpolation",
+            {},
+            always,
+            "the screen; every segment, the final too",
+        ),
         Variant(
             "interpolation, fake init",
             "interpolation",
