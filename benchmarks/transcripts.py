@@ -9,12 +9,14 @@ For each of ``--count`` honest runs (recipe ``--recipe``, ``--steps`` steps, a c
 ``--every``, each from its own seed, threads=1) every attack of
 :data:`pausewatch.transcript.SPOOFS` forges a transcript of it (the forger's ``rng_seed`` is the
 run's number; variants: interpolation from a fake initialisation, a foreign initialisation hidden
-behind the true step-0 weights; skipped compute at ``--skip-fraction``; swapped final weights come
-from the previous honest run). Each forgery is audited with :func:`pausewatch.transcript.verify`
-at budgets of 1%, 2% and 5%, each audit with its own beacon. The figure: the share of forgeries
-that fail, with a 95% Wilson interval; the reference: the draw's theory
-``1 - miss_probability(N, F, Q)`` for the attack's F forged segments (1 where the first or the
-final segment, always replayed, or the initial weights, always checked, give it away). For an
+behind the true step-0 weights; skipped compute at ``--skip-fraction``, plain (caught by the
+interpolation screen at any budget) and perturbed by ``--perturb`` to pass the screen (caught only
+by a replay of a fabricated segment); swapped final weights come from the previous honest run).
+Each forgery is audited with :func:`pausewatch.transcript.verify` at budgets of 1%, 2% and 5%,
+each audit with its own beacon. The figure: the share of forgeries that fail, with a 95% Wilson
+interval; the reference: the draw's theory ``1 - miss_probability(N, F, Q)`` for the attack's F
+forged segments (1 where the first or the final segment, always replayed, or the integrity checks
+before any replay (initial weights, interpolation screen) give it away). For an
 attack below 99% at 5%, the budget at which the theory reaches 99%.
 
 False rejections: every honest run audited at each budget, and once more at 5% with its segments
@@ -84,14 +86,20 @@ class Variant:
     why: str
 
 
-def variants(skip_fraction: float) -> list[Variant]:
+def variants(skip_fraction: float, perturb: float = 0.1) -> list[Variant]:
     """The attacks, with what the theory says of each."""
 
     def always(_n: int, _s: int) -> None:
         return None
 
     return [
-        Variant("interpolation", "interpolation", {}, always, "every segment, the final too"),
+        Variant(
+            "interpolation",
+            "interpolation",
+            {},
+            always,
+            "the screen; every segment, the final too",
+        ),
         Variant(
             "interpolation, fake init",
             "interpolation",
@@ -117,8 +125,16 @@ def variants(skip_fraction: float) -> list[Variant]:
             f"skipped_compute (f={skip_fraction:g})",
             "skipped_compute",
             {"fraction": skip_fraction},
+            always,
+            "caught at any budget (the screen)",
+        ),
+        Variant(
+            f"skipped_compute, perturbed (f={skip_fraction:g})",
+            "skipped_compute",
+            {"fraction": skip_fraction, "perturb": perturb},
             lambda n, s: len(fabricated_segments(n, skip_fraction, s)),
-            "F segments fabricated, the first and final kept honest",
+            f"off the line by noise {perturb:g}, passes the screen: only a replay of a "
+            "fabricated segment",
         ),
         Variant("reordered_batches", "reordered_batches", {}, always, "every segment"),
         Variant("swapped_final", "swapped_final", {}, always, "the final segment"),
@@ -225,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--every", type=int, default=2)
     parser.add_argument("--skip-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--perturb",
+        type=float,
+        default=0.1,
+        help="noise the screen-aware skipped_compute forger adds (relative to a block's "
+        "displacement; 0.1 puts its checkpoints at r ~ 0.2, honest-looking)",
+    )
     parser.add_argument("--other-threads", type=int, default=2)
     parser.add_argument("--ray-tasks", type=int, default=200, help="trivial tasks timed")
     parser.add_argument("--ray", action="store_true", help="replay every audit through Ray")
@@ -232,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     steps, every = args.steps, args.every
     n = segment_count(steps, every)
-    plays = variants(args.skip_fraction)
+    plays = variants(args.skip_fraction, args.perturb)
     print(
         f"{args.count} honest {args.recipe} runs of {steps} steps, a checkpoint every {every} "
         f"({n} segments); budgets "
@@ -410,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                 "segments": n,
                 "budgets": list(BUDGETS),
                 "skip_fraction": args.skip_fraction,
+                "perturb": args.perturb,
                 "other_threads": args.other_threads,
                 "ray": bool(runner),
             },

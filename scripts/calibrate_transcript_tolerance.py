@@ -92,6 +92,10 @@ def main() -> None:
     )
     text = json.dumps(value, indent=2, sort_keys=True) + "\n"
     if args.write:
+        # Keep what other calibrations recorded (the interpolation screen's floor).
+        existing = json.loads(TARGET.read_text(encoding="utf-8")) if TARGET.exists() else {}
+        value = {**{k: v for k, v in existing.items() if k not in value}, **value}
+        text = json.dumps(value, indent=2, sort_keys=True) + "\n"
         TARGET.write_text(text, encoding="utf-8")
         print(f"wrote {TARGET}", file=sys.stderr)
     else:

@@ -79,18 +79,30 @@ def _self_consistent(forged: Path, honest: Path) -> None:
     assert (claim.run_id, claim.steps, claim.every) == (real.run_id, real.steps, real.every)
 
 
-CASES: dict[str, tuple[dict[str, object], str]] = {
-    "interpolation": ({}, "segment 0 (steps 0-2): replay distance"),
-    "interpolation/fake-init": ({"init": "fake"}, "initial_weights: step 0 differs"),
-    "forged_hyperparameter": ({}, "segment 0 (steps 0-2): replay distance"),
-    "data_subtraction": ({}, "segment 0 (steps 0-2): replay distance"),
-    "skipped_compute": ({"fraction": 0.2}, "replay distance"),
-    "reordered_batches": ({}, "segment 0 (steps 0-2): replay distance"),
-    "swapped_final": ({}, "segment 11 (steps 22-24): replay distance"),
-    "foreign_init": ({}, "initial_weights: step 0 differs"),
-    "foreign_init/hidden": ({"hide": True}, "segment 0 (steps 0-2): replay distance"),
+SCREEN = "interpolation_screen: 11 checkpoint(s) on the straight line"
+CASES: dict[str, tuple[dict[str, object], str, set[str]]] = {
+    "interpolation": ({}, SCREEN, {"interpolation_screen"}),
+    "interpolation/fake-init": (
+        {"init": "fake"},
+        "initial_weights: step 0 differs",
+        {"initial_weights", "interpolation_screen"},
+    ),
+    "forged_hyperparameter": ({}, "segment 0 (steps 0-2): replay distance", set()),
+    "data_subtraction": ({}, "segment 0 (steps 0-2): replay distance", set()),
+    "skipped_compute": (
+        {"fraction": 0.2},
+        "interpolation_screen: 1 checkpoint(s) on the straight line",
+        {"interpolation_screen"},
+    ),
+    "skipped_compute/perturbed": ({"fraction": 0.2, "perturb": 0.1}, "replay distance", set()),
+    "reordered_batches": ({}, "segment 0 (steps 0-2): replay distance", set()),
+    "swapped_final": ({}, "segment 11 (steps 22-24): replay distance", set()),
+    "foreign_init": ({}, "initial_weights: step 0 differs", {"initial_weights"}),
+    "foreign_init/hidden": ({"hide": True}, "segment 0 (steps 0-2): replay distance", set()),
 }
-"""Each attack (and variant): its parameters, and a reason a full audit gives for failing it."""
+"""Each attack (and variant): its parameters, a reason a full audit gives for failing it, and
+the integrity checks it fails (the interpolation screen flags every checkpoint written on the
+straight line between its neighbours)."""
 
 
 def test_the_suite_names_every_attack_of_the_issue() -> None:
@@ -116,9 +128,9 @@ def test_a_spoof_is_self_consistent_and_caught_at_full_budget(
     case: str, honest: Path, tmp_path: Path
 ) -> None:
     """Each forgery's manifest is self-consistent (no stale digest gives it away), it differs
-    from the honest run, and verify replaying every segment fails it for what the attack
-    changed: a replay out of tolerance, or the initial weights."""
-    params, reason = CASES[case]
+    from the honest run, and verify at a budget of every segment fails it for what the attack
+    changed: a replay out of tolerance, the initial weights, or checkpoints on a line."""
+    params, reason, checks = CASES[case]
     forged = SPOOFS[case.split("/")[0]](honest, tmp_path / "forged", rng_seed=3, **params)
     _self_consistent(forged, honest)
     assert read_manifest(forged).checkpoints != read_manifest(honest).checkpoints
@@ -126,7 +138,7 @@ def test_a_spoof_is_self_consistent_and_caught_at_full_budget(
     assert verdict["verdict"] == "fail"
     assert any(reason in r for r in verdict["reasons"]), verdict["reasons"]
     failed = {c["check"] for c in verdict["checks"] if not c["passed"]}
-    assert failed <= {"initial_weights"}
+    assert failed == checks
 
 
 def test_swapped_final_takes_the_donor_s_weights(honest: Path, donor: Path, tmp_path: Path) -> None:
@@ -143,13 +155,21 @@ def test_swapped_final_takes_the_donor_s_weights(honest: Path, donor: Path, tmp_
 def test_the_forgeries_caught_at_any_budget_fail_at_the_smallest(
     honest: Path, tmp_path: Path
 ) -> None:
-    """Attacks that break every segment (or the initial weights) fail an audit at the smallest
-    budget, which replays only the first and the final segment."""
-    for name in ("interpolation", "forged_hyperparameter", "reordered_batches", "foreign_init"):
+    """Attacks that break every segment, the initial weights or lay checkpoints on a straight
+    line fail an audit at the smallest budget, which replays only the first and the final
+    segment (none where an integrity check already failed)."""
+    for name in (
+        "interpolation",
+        "forged_hyperparameter",
+        "reordered_batches",
+        "foreign_init",
+        "skipped_compute",
+    ):
         forged = SPOOFS[name](honest, tmp_path / name, rng_seed=1)
         verdict = verify(forged, budget=0.01, beacon=BEACON).to_json()
         assert verdict["verdict"] == "fail", name
-        assert len(verdict["segments"]) == (0 if name == "foreign_init" else 2)
+        checked = name in ("foreign_init", "interpolation", "skipped_compute")
+        assert len(verdict["segments"]) == (0 if checked else 2)
 
 
 def test_the_forger_s_training_loop_is_the_engine_s(honest: Path, tmp_path: Path) -> None:
@@ -204,11 +224,13 @@ def _detected(
 def test_skipped_compute_is_caught_as_often_as_the_draw_predicts(
     honest: Path, tmp_path: Path
 ) -> None:
-    """At a budget of 3 segments in 12 (the first, the final and one drawn) with 2 fabricated,
-    an audit fails exactly when the draw holds a fabricated segment, and the detection rate
-    over 80 beacons agrees with 1 - miss_probability (within four binomial standard
-    deviations)."""
-    forged = SPOOFS["skipped_compute"](honest, tmp_path / "forged", rng_seed=5, fraction=0.1)
+    """Skipped compute perturbed off the line (it passes the interpolation screen): at a budget
+    of 3 segments in 12 (the first, the final and one drawn) with 2 fabricated, an audit fails
+    exactly when the draw holds a fabricated segment, and the detection rate over 80 beacons
+    agrees with 1 - miss_probability (within four binomial standard deviations)."""
+    forged = SPOOFS["skipped_compute"](
+        honest, tmp_path / "forged", rng_seed=5, fraction=0.1, perturb=0.1
+    )
     fabricated = set(fabricated_segments(STEPS // EVERY, 0.1, 5))
     assert len(fabricated) == 2
     failures, theory = _detected(forged, 3 * EVERY / STEPS, range(80), fabricated)

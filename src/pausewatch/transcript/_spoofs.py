@@ -281,21 +281,51 @@ def fabricated_segments(segments: int, fraction: float, rng_seed: int) -> tuple[
 
 
 def skipped_compute(
-    honest_dir: Path, out_dir: Path, *, rng_seed: int, fraction: float = 0.1
+    honest_dir: Path,
+    out_dir: Path,
+    *,
+    rng_seed: int,
+    fraction: float = 0.1,
+    perturb: float = 0.0,
 ) -> Path:
     """Skip a fraction ``fraction`` of the segments (:func:`fabricated_blocks`): the
     checkpoints inside a skipped block are fabricated by linear interpolation between the
     block's end checkpoints, which stay real. (The forger reaches a block's far end some cheaper
-    way; the honest run's checkpoint stands in for it here, which only helps the forger.)"""
+    way; the honest run's checkpoint stands in for it here, which only helps the forger.)
+
+    Plain interpolation lays the fabricated checkpoints on a straight line at equal steps, which
+    the interpolation screen flags at any budget. With ``perturb > 0`` the forger knows the
+    screen: it adds to each fabricated tensor Gaussian noise (its own generator, from
+    ``rng_seed``) whose norm is about ``perturb`` times that tensor's displacement across the
+    block, ``||end - start||``, which moves the checkpoint off the line."""
+    import torch
+
+    if perturb < 0:
+        raise TranscriptError(f"perturb must be >= 0, got {perturb}")
     manifest, _ = _honest(honest_dir)
     marks = checkpoint_steps(manifest.steps, manifest.every)
     out = _copy(honest_dir, out_dir)
+    noise = torch.Generator().manual_seed(
+        int.from_bytes(_forger_seed(rng_seed, "perturb")[:8], "big") >> 1
+    )
     forged: dict[int, Weights] = {}
     for block in fabricated_blocks(len(marks) - 1, fraction, rng_seed):
         a, b = marks[block.start], marks[block.stop]
         start_w, end_w = _load(honest_dir, a), _load(honest_dir, b)
         for step in marks[block.start + 1 : block.stop]:
-            forged[step] = _lerp(start_w, end_w, (step - a) / (b - a))
+            weights = _lerp(start_w, end_w, (step - a) / (b - a))
+            if perturb > 0:
+                weights = {
+                    k: (
+                        v
+                        + perturb
+                        * float(torch.linalg.vector_norm(end_w[k] - start_w[k]))
+                        / max(1, v.numel()) ** 0.5
+                        * torch.randn(v.shape, generator=noise, dtype=v.dtype)
+                    ).contiguous()
+                    for k, v in weights.items()
+                }
+            forged[step] = weights
     return _replace_checkpoints(out, manifest, forged)
 
 

@@ -126,6 +126,16 @@ def save_weights(weights: Weights, path: Path) -> str:
     return file_digest(path)
 
 
+def weights_from_bytes(data: bytes) -> Weights:
+    """Read a checkpoint from its file's bytes."""
+    from safetensors.torch import load
+
+    try:
+        return dict(load(data))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise TranscriptError(f"not a safetensors file: {exc}") from exc
+
+
 def load_weights(path: Path) -> Weights:
     """Read a checkpoint file."""
     from safetensors.torch import load_file
@@ -311,5 +321,6 @@ __all__ = [
     "train",
     "training_records",
     "versions",
+    "weights_from_bytes",
     "weights_of",
 ]

@@ -2,7 +2,8 @@
 verdict (issue 17 §3; docs/transcripts.md, ADR 0037).
 
 :func:`plan_audit` runs every integrity check before any replay (the manifest, each checkpoint's
-digest, the hyper-parameters' digest, the dataset's Merkle root, the revealed seed against its
+digest, the interpolation screen over every checkpoint (:mod:`~pausewatch.transcript._screen`),
+the hyper-parameters' digest, the dataset's Merkle root, the revealed seed against its
 commitment, the initial weights against the seed, the checkpoint schedule); if all pass it draws
 the segments to replay from the beacon alone (:func:`~pausewatch.transcript._draw.draw_segments`,
 never from anything the prover logged). A runner replays them (in process by default; Ray through
@@ -39,7 +40,6 @@ from pausewatch.transcript._format import (
     TranscriptError,
     checkpoint_path,
     checkpoint_steps,
-    file_digest,
     hyperparameters_digest,
     read_manifest,
 )
@@ -49,11 +49,13 @@ from pausewatch.transcript._replay import (
     SegmentTask,
     replay_segment,
 )
+from pausewatch.transcript._screen import Screen, screen_floor
 from pausewatch.transcript._train import (
     initial_model,
     load_weights,
     recipe_named,
     resolve_hyperparameters,
+    weights_from_bytes,
     weights_of,
 )
 
@@ -225,12 +227,24 @@ def _integrity(directory: Path, manifest: Manifest) -> list[Check]:
     )
 
     bad: list[str] = []
+    # The screen rides on the digest pass: each file is read once, hashed, and (while every
+    # digest so far holds) loaded for the screen, which keeps three checkpoints at a time.
+    screen = Screen(screen_floor()) if schedule else None
+    unreadable: str | None = None
     for ref in manifest.checkpoints:
         path = directory / checkpoint_path(ref.step)
         if not path.is_file():
             bad.append(f"step {ref.step}: {checkpoint_path(ref.step)} is missing")
-        elif (actual := file_digest(path)) != ref.digest:
+            continue
+        data = path.read_bytes()
+        if (actual := hashlib.sha256(data).hexdigest()) != ref.digest:
             bad.append(f"step {ref.step}: digest {actual}, manifest {ref.digest}")
+        elif screen is not None and not bad and unreadable is None:
+            try:
+                screen.add(ref.step, weights_from_bytes(data))
+            except TranscriptError as exc:
+                unreadable = f"step {ref.step}: {exc}"
+        del data
     digests = add(
         "checkpoint_digests",
         not bad,
@@ -238,6 +252,13 @@ def _integrity(directory: Path, manifest: Manifest) -> list[Check]:
         if bad
         else f"{len(manifest.checkpoints)} files match their SHA-256",
     )
+
+    if screen is None or bad:
+        add("interpolation_screen", False, "not checked: needs the schedule and the digests")
+    elif unreadable is not None:
+        add("interpolation_screen", False, f"cannot read checkpoint {unreadable}")
+    else:
+        add("interpolation_screen", screen.passed, screen.detail())
 
     recomputed = hyperparameters_digest(manifest.hyperparameters)
     add(
