@@ -24,7 +24,7 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.registry import Registry
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, canonical, sign_statement
-from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
 
 if TYPE_CHECKING:
     from pausewatch.service._log_service import LogService
