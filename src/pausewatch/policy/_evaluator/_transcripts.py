@@ -170,7 +170,7 @@ class TranscriptRules(State):
             for c in transcript.commitments
         ]
         last = transcript.last_checkpoint_at
-        if not moments and transcript.checkpoints and last is not None:
+        if not moments and last is not None:
             # Facts that list no commitments tell only of the last one: judged is the time
             # since it while the run goes on, and nothing of a run that is over.
             if ran or transcript.final_at is not None:
