@@ -156,7 +156,7 @@ def test_an_audit_id_another_inspector_took_is_not_this_audits(
     id first does not block the audit, nor is its replay read back as this audit's: the audit
     goes under the next free id derived from the default, and running it again is a rescan of
     that one."""
-    from pausewatch.service import default_audit_id
+    from pausewatch.service._transcripts import default_audit_id
     from pausewatch.statements import KeyPair, sign_statement
 
     service, built = world
