@@ -751,3 +751,15 @@ def test_the_figures_survive_the_logs_json(
     again = inclusion_test([Drops(t, h) for t, h in read["drops"]])
     assert [again.statistic, again.p_value, compute_fraction(replayed, steps)] == read["figures"]
     assert read["figures"] == stated["figures"]
+
+
+def test_a_replay_only_checked_takes_no_audit_id(world: World) -> None:
+    """A replay the service only checks (the fold's dry run before it appends) is not on the
+    log: it takes no audit id, and the inspector whose replay is folded first owns it."""
+    committed(world)
+    checked = world.sign("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    assert world.registry.check(checked, world.now) is None
+    world.ok("transcript.replay/v1", replay_body(0), "iaea-1")
+    assert "is by 'iaea-1', not 'iaea-2'" in refused(
+        world.submit("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    )

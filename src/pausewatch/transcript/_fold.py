@@ -20,10 +20,10 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pausewatch.registry import Registry
 from pausewatch.registry._fold import (
     FoldInterruptedError,
     Handler,
-    Registry,
     RejectedError,
     Row,
     _Context,
