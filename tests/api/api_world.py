@@ -365,11 +365,27 @@ def transcript_verdict(service: LogService) -> dict[str, Any]:
         "beacon": service.log.root_at(size).hex(),
         "segments": [0, 3],
         "verdict": "pass",
-        "inclusion_statistic": 2.0,
-        "inclusion_p_value": 0.02,
-        "inclusion_passed": True,
-        "compute_fraction": 0.25,
+        **transcript_figures([transcript_replay("audit-1", "r-tr", s) for s in (0, 3)]),
         "manifest_digest": DIGEST,
+    }
+
+
+def transcript_figures(replays: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inclusion test's and the compute's figures the fold recomputes from ``replays``
+    (the engine's own functions)."""
+    from pausewatch.transcript import compute_fraction, inclusion_test
+    from pausewatch.transcript._inclusion import Drops
+
+    inclusion = inclusion_test(
+        [Drops(r["train_loss_drop"], r["heldout_loss_drop"]) for r in replays]
+    )
+    return {
+        "inclusion_statistic": inclusion.statistic,
+        "inclusion_p_value": inclusion.p_value,
+        "inclusion_passed": inclusion.passed,
+        "compute_fraction": compute_fraction(
+            sum(r["steps_replayed"] for r in replays), TRANSCRIPT_STEPS
+        ),
     }
 
 

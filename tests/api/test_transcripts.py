@@ -121,6 +121,21 @@ def test_commitments_are_answered_with_checkpoints_paginated(
     assert again == receipt
 
 
+def _figures(replays: list[dict[str, Any]], steps: int) -> dict[str, Any]:
+    from pausewatch.transcript import compute_fraction, inclusion_test
+    from pausewatch.transcript._inclusion import Drops
+
+    inclusion = inclusion_test(
+        [Drops(r["train_loss_drop"], r["heldout_loss_drop"]) for r in replays]
+    )
+    return {
+        "inclusion_statistic": inclusion.statistic,
+        "inclusion_p_value": inclusion.p_value,
+        "inclusion_passed": inclusion.passed,
+        "compute_fraction": compute_fraction(sum(r["steps_replayed"] for r in replays), steps),
+    }
+
+
 def test_an_audit_is_answered_with_its_replays_and_verdict(
     world: World, opened: tuple[LogService, TestClient, Clock], tmp_path: Path
 ) -> None:
@@ -135,6 +150,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
     size = receipt.checkpoint_indices[-1] + 1
     beacon = service.log.root_at(size)
     drawn = draw_segments(beacon, segment_count(4000, 1000), segments_for_budget(0.5, 4000, 1000))
+    replays = []
     for n, segment in enumerate(drawn):
         replay = {
             "audit_id": "a1",
@@ -151,6 +167,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
             "steps_replayed": 1000,
         }
         post(world, client, "transcript.replay/v1", replay, "inspector")
+        replays.append(replay)
         if n == 0:
             [audit] = client.get("/v1/runs/r-audit/transcript").json()["audits"]
             assert (audit["audit_id"], audit["segments_replayed"], audit["verdict"]) == (
@@ -167,10 +184,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
         "beacon": beacon.hex(),
         "segments": list(drawn),
         "verdict": "pass",
-        "inclusion_statistic": 3.0,
-        "inclusion_p_value": 0.001,
-        "inclusion_passed": True,
-        "compute_fraction": 0.5,
+        **_figures(replays, 4000),
         "reasons": [],
         "manifest_digest": ROOT,
     }
@@ -181,7 +195,7 @@ def test_an_audit_is_answered_with_its_replays_and_verdict(
     assert audit["verdict"]["segments"] == list(drawn)
     assert audit["verdict"]["reasons"] == []
     assert audit["verdict"]["idx"] == accepted["index"]
-    assert audit["verdict"]["compute_fraction"] == 0.5
+    assert audit["verdict"]["compute_fraction"] == 2000 * (1 + 4 / 3) / 4000
 
 
 def test_the_route_is_described_in_openapi(opened: tuple[LogService, TestClient, Clock]) -> None:

@@ -176,7 +176,14 @@ def hand_audit(
     """An audit of ``run_id`` signed by ``insp-1`` without the engine: a replay of each drawn
     segment (those in ``failing`` out of tolerance), then the verdict the fold expects; the
     drawn segments."""
-    from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
+    from pausewatch.transcript import (
+        compute_fraction,
+        draw_segments,
+        inclusion_test,
+        segment_count,
+        segments_for_budget,
+    )
+    from pausewatch.transcript._inclusion import Drops
 
     final_idx = service.state.registry.get("transcripts", run_id)["final_idx"]  # type: ignore[index]
     size = int(final_idx) + 1
@@ -188,6 +195,7 @@ def hand_audit(
     def submit(kind: str, body: dict[str, Any]) -> None:
         service.submit(sign_statement(kind, body, inspector)).result(30)
 
+    replays = []
     for segment in drawn:
         start, end = segment * every, min(segment * every + every, steps)
         bad = segment in failing
@@ -206,6 +214,8 @@ def hand_audit(
             "steps_replayed": end - start,
         }
         submit("transcript.replay/v1", replay)
+        replays.append(replay)
+    inclusion = inclusion_test([Drops(0.2, 0.05) for _ in replays])
     verdict = {
         "audit_id": audit_id,
         "run_id": run_id,
@@ -215,10 +225,10 @@ def hand_audit(
         "beacon": beacon.hex(),
         "segments": list(drawn),
         "verdict": "fail" if failing & set(drawn) else "pass",
-        "inclusion_statistic": 3.0,
-        "inclusion_p_value": 0.001,
-        "inclusion_passed": True,
-        "compute_fraction": budget,
+        "inclusion_statistic": inclusion.statistic,
+        "inclusion_p_value": inclusion.p_value,
+        "inclusion_passed": inclusion.passed,
+        "compute_fraction": compute_fraction(sum(r["steps_replayed"] for r in replays), steps),
         "reasons": [],
         "manifest_digest": ROOT,
     }

@@ -79,3 +79,21 @@ def test_budgets_buy_whole_segments() -> None:
     assert segments_for_budget(1.0, 1000, 10) == 100
     with pytest.raises(ValueError, match="budget"):
         segments_for_budget(0, 1000, 10)
+
+
+def test_a_budget_never_draws_more_segments_than_a_verdict_may_name() -> None:
+    """A budget is capped at MAX_DRAWN segments, the most one verdict statement may list, so
+    that an audit never replays segments it could then not file a verdict for; the fold draws
+    with the same function, so it asks for the same capped draw."""
+    from pausewatch.transcript._draw import MAX_DRAWN
+    from pausewatch.transcript._statements import MAX_DRAWN as STATEMENT_MAX_DRAWN
+    from pausewatch.transcript._statements import MAX_SEGMENTS
+
+    assert STATEMENT_MAX_DRAWN == MAX_DRAWN == 10_000
+    steps = MAX_SEGMENTS
+    assert segments_for_budget(1.0, steps, 1) == MAX_DRAWN
+    assert segments_for_budget(0.5, steps, 1) == MAX_DRAWN
+    assert segments_for_budget(0.01, steps, 1) == MAX_DRAWN
+    assert segments_for_budget(0.005, steps, 1) == 5_000
+    drawn = draw_segments(b"beacon", segment_count(steps, 1), segments_for_budget(1.0, steps, 1))
+    assert len(drawn) == MAX_DRAWN

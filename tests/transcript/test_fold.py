@@ -9,10 +9,19 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pausewatch.registry import Outcome
 from pausewatch.state import new_registry
-from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript import (
+    compute_fraction,
+    draw_segments,
+    inclusion_test,
+    segment_count,
+    segments_for_budget,
+)
+from pausewatch.transcript._inclusion import Drops
 from registry.world import DIGEST, World, declaration, key  # type: ignore[import-not-found]
 
 STEPS, EVERY = 4000, 1000
@@ -108,6 +117,21 @@ def replay_body(
     return {**body, **over}
 
 
+def figures(
+    segments: list[int], steps: int = STEPS, train: float = 0.3, heldout: float = 0.1
+) -> dict[str, Any]:
+    """The inclusion test's and the compute's figures of replays of ``segments`` whose loss
+    drops are ``train`` and ``heldout`` (the engine's functions: the fold recomputes them)."""
+    inclusion = inclusion_test([Drops(train, heldout) for _ in segments])
+    replayed = sum(min((s + 1) * EVERY, steps) - s * EVERY for s in segments)
+    return {
+        "inclusion_statistic": inclusion.statistic,
+        "inclusion_p_value": inclusion.p_value,
+        "inclusion_passed": inclusion.passed,
+        "compute_fraction": compute_fraction(replayed, steps),
+    }
+
+
 def verdict_body(w: World, final_idx: int, budget: float = 0.5, **over: Any) -> dict[str, Any]:
     size = final_idx + 1
     beacon = w.tree.root(size)
@@ -123,10 +147,7 @@ def verdict_body(w: World, final_idx: int, budget: float = 0.5, **over: Any) -> 
         "beacon": beacon.hex(),
         "segments": list(drawn),
         "verdict": "pass",
-        "inclusion_statistic": 3.1,
-        "inclusion_p_value": 0.001,
-        "inclusion_passed": True,
-        "compute_fraction": budget,
+        **figures(list(drawn)),
         "reasons": [],
         "manifest_digest": OTHER,
     }
@@ -417,13 +438,11 @@ def test_a_pass_over_a_failed_replay_is_refused(world: World) -> None:
     assert "[3]" in reason
 
 
-@pytest.mark.parametrize(
-    "over",
-    [{}, {"inclusion_passed": False}, {"reasons": ["the manifest's final digest differs"]}],
-)
+@pytest.mark.parametrize("over", [{}, {"reasons": ["the manifest's final digest differs"]}])
 def test_a_fail_must_have_a_cause(world: World, over: dict[str, Any]) -> None:
-    """A fail with every replay passed needs the inclusion test failed or a reason; without
-    either it is refused, with either it is kept."""
+    """A fail with every replay passed and the inclusion test passed needs a reason: without
+    one it is refused, with one it is kept (a failed inclusion test as the cause:
+    test_a_failed_inclusion_test_makes_a_fail)."""
     final_idx = committed(world)
     body = verdict_body(world, final_idx, verdict="fail", **over)
     replayed(world, body)
@@ -476,6 +495,7 @@ def test_an_audit_stopped_by_an_integrity_check_fails_without_replays(world: Wor
     final_idx = committed(world)
     stopped = {
         **verdict_body(world, final_idx),
+        "compute_fraction": 0.0,
         "verdict": "fail",
         "reasons": ["checkpoint_digests: step 2 differs from its commitment"],
     }
@@ -577,3 +597,169 @@ def test_a_verdict_too_long_after_its_beacon_is_refused(
     replayed(world, body)
     monkeypatch.setattr(_fold, "MAX_BEACON_LAG", 1)
     assert "entries old" in refused(world.submit("transcript.verdict/v1", body, "iaea-1"))
+
+
+# -- audit ids -----------------------------------------------------------------------------------
+
+
+def test_an_audit_id_belongs_to_the_inspector_that_first_used_it(world: World) -> None:
+    """Another inspector that takes an audit id first keeps it: the inspector that comes
+    second can neither replay nor conclude under it, and is told whose it is and to choose
+    another id; the first goes on under it."""
+    final_idx = committed(world)
+    taken = world.ok("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    reason = refused(world.submit("transcript.replay/v1", replay_body(0), "iaea-1"))
+    assert f"its first replay (entry {taken.index}) is by 'iaea-2', not 'iaea-1'" in reason
+    assert "choose another audit id" in reason
+    stopped = {
+        **verdict_body(world, final_idx),
+        "compute_fraction": 0.0,
+        "verdict": "fail",
+        "reasons": ["checkpoint_digests: step 2 differs from its commitment"],
+    }
+    reason = refused(world.submit("transcript.verdict/v1", stopped, "iaea-1"))
+    assert "audit 'a1' is another inspector's" in reason
+    world.ok("transcript.replay/v1", replay_body(0, inspector_id="iaea-2"), "iaea-2")
+
+
+def test_an_audit_id_belongs_to_one_run(world: World) -> None:
+    """An audit's replays are of one run: a replay of another run under its id is refused."""
+    world.ok("run.declaration/v1", declaration("r2"), "lab")
+    committed(world)
+    world.ok("transcript.commit/v1", commit_body(run_id="r2"), "lab")
+    world.ok("transcript.checkpoint/v1", checkpoints(0, 1000, 2000, 3000, run_id="r2"), "lab")
+    world.ok("transcript.checkpoint/v1", checkpoints(4000, final=True, run_id="r2"), "lab")
+    world.ok("transcript.replay/v1", replay_body(1), "iaea-1")
+    reason = refused(world.submit("transcript.replay/v1", replay_body(0, run_id="r2"), "iaea-1"))
+    assert "audit 'a1' is of run 'r1'" in reason
+
+
+def test_audit_owners_survive_a_fold_from_the_views(world: World) -> None:
+    """Whose an audit id is follows from the views alone: a registry loaded from them (as the
+    service loads its database) refuses another inspector's replay just the same."""
+    committed(world)
+    world.ok("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    again = new_registry({world.secretariat.signer_id}, roots=world.tree.root)
+    again.views = {view: dict(rows) for view, rows in world.registry.views.items()}
+    again.applied = world.registry.applied
+    world.registry = again
+    assert "is by 'iaea-2', not 'iaea-1'" in refused(
+        world.submit("transcript.replay/v1", replay_body(0), "iaea-1")
+    )
+
+
+# -- the verdict's figures -----------------------------------------------------------------------
+
+
+def test_a_failed_inclusion_test_makes_a_fail() -> None:
+    """From MIN_PAIRS segments on, replays whose own batches lost less than held-out records
+    fail the inclusion test the fold recomputes: a fail with those figures is kept without a
+    reason, and a pass that claims the test passed is refused."""
+    w = World()
+    w.basic()
+    w.ok("run.declaration/v1", declaration("r1"), "lab")
+    inspector(w)
+    steps = 10 * EVERY
+    w.ok("transcript.commit/v1", commit_body(steps=steps), "lab")
+    w.ok("transcript.checkpoint/v1", checkpoints(*range(0, steps, EVERY)), "lab")
+    final_idx = w.ok("transcript.checkpoint/v1", checkpoints(steps, final=True), "lab").index
+    drawn = list(range(10))
+    for segment in drawn:
+        body = replay_body(segment, train_loss_drop=0.1, heldout_loss_drop=0.3)
+        w.ok("transcript.replay/v1", {**body, "end_step": (segment + 1) * EVERY}, "iaea-1")
+    size = final_idx + 1
+    body = {
+        **verdict_body(w, final_idx),
+        "budget": 1.0,
+        "beacon": w.tree.root(size).hex(),
+        "segments": drawn,
+        **figures(drawn, steps, train=0.1, heldout=0.3),
+    }
+    assert body["inclusion_passed"] is False
+    claimed = {**body, "inclusion_passed": True}
+    reason = refused(w.submit("transcript.verdict/v1", claimed, "iaea-1"))
+    assert "inclusion_passed is True, the replays give False" in reason
+    w.ok("transcript.verdict/v1", {**body, "verdict": "fail"}, "iaea-1")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("inclusion_statistic", 99.0),
+        ("inclusion_p_value", 0.001),
+        ("inclusion_passed", False),
+        ("compute_fraction", 0.5),
+    ],
+)
+def test_a_verdicts_figures_are_recomputed_from_its_replays(
+    world: World, field: str, value: Any
+) -> None:
+    """The inclusion test's statistic, p-value and outcome and the compute the audit spent
+    are recomputed from the replays on the log: a verdict that states others (an inclusion
+    test failed over replays that pass it, to turn them into a fail) is refused, with both
+    figures named."""
+    final_idx = committed(world)
+    body = verdict_body(world, final_idx)
+    replayed(world, body)
+    wrong = {**body, field: value, "verdict": "fail" if field == "inclusion_passed" else "pass"}
+    reason = refused(world.submit("transcript.verdict/v1", wrong, "iaea-1"))
+    assert f"{field} is {value!r}, the replays give {body[field]!r}" in reason
+    world.ok("transcript.verdict/v1", body, "iaea-1")
+
+
+def test_a_stopped_audits_compute_is_what_it_replayed(world: World) -> None:
+    """An audit stopped before replaying spent no replay compute: a fail without replays that
+    states some is refused."""
+    final_idx = committed(world)
+    stopped = {
+        **verdict_body(world, final_idx),
+        "verdict": "fail",
+        "reasons": ["checkpoint_digests: step 2 differs from its commitment"],
+    }
+    reason = refused(world.submit("transcript.verdict/v1", stopped, "iaea-1"))
+    assert "compute_fraction is" in reason
+    world.ok("transcript.verdict/v1", {**stopped, "compute_fraction": 0.0}, "iaea-1")
+
+
+@given(
+    drops=st.lists(
+        st.tuples(
+            st.floats(-10, 10, allow_nan=False, allow_infinity=False),
+            st.floats(-10, 10, allow_nan=False, allow_infinity=False),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    replayed=st.integers(0, 10**9),
+    steps=st.integers(1, 10**9),
+)
+@settings(deadline=None, max_examples=60)
+def test_the_figures_survive_the_logs_json(
+    drops: list[tuple[float, float]], replayed: int, steps: int
+) -> None:
+    """The log keeps statements as RFC 8785 JSON: the replays' loss drops and the verdict's
+    figures read back from it are the same floats, so the fold's recomputation from them
+    equals the engine's exactly."""
+    from pausewatch.statements import canonical
+
+    engine = inclusion_test([Drops(t, h) for t, h in drops])
+    stated = {
+        "drops": [list(d) for d in drops],
+        "figures": [engine.statistic, engine.p_value, compute_fraction(replayed, steps)],
+    }
+    read = json.loads(canonical(stated))
+    again = inclusion_test([Drops(t, h) for t, h in read["drops"]])
+    assert [again.statistic, again.p_value, compute_fraction(replayed, steps)] == read["figures"]
+    assert read["figures"] == stated["figures"]
+
+
+def test_a_replay_only_checked_takes_no_audit_id(world: World) -> None:
+    """A replay the service only checks (the fold's dry run before it appends) is not on the
+    log: it takes no audit id, and the inspector whose replay is folded first owns it."""
+    committed(world)
+    checked = world.sign("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    assert world.registry.check(checked, world.now) is None
+    world.ok("transcript.replay/v1", replay_body(0), "iaea-1")
+    assert "is by 'iaea-1', not 'iaea-2'" in refused(
+        world.submit("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
+    )

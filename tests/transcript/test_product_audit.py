@@ -149,6 +149,64 @@ def test_an_audit_run_again_is_a_rescan(
     assert again.rescanned == tuple(sorted(resumed.replay_indices))
 
 
+def test_an_audit_id_another_inspector_took_is_not_this_audits(
+    world: tuple[LogService, ProductWorld], transcripts: dict[str, Path]
+) -> None:
+    """Another registered inspector that puts a replay on the log under this audit's default
+    id first does not block the audit, nor is its replay read back as this audit's: the audit
+    goes under the next free id derived from the default, and running it again is a rescan of
+    that one."""
+    from pausewatch.service._transcripts import default_audit_id
+    from pausewatch.statements import KeyPair, sign_statement
+
+    service, built = world
+    log = LocalTranscriptLog(service)
+    squatter = KeyPair.generate("squatter")
+    register = {
+        "inspector_id": "insp-2",
+        "name": "Other",
+        "body": "Other Inspectorate",
+        "key": squatter.signer_id,
+    }
+    service.submit(
+        sign_statement("inspector.register/v1", register, built.keys["secretariat"])
+    ).result(30)
+    held = transcript_report(service.state, HONEST)
+    size = int(held["commitment"]["final_idx"]) + 1
+    default = default_audit_id(HONEST, "insp-1", size, BUDGET)
+    taken = {
+        "audit_id": default,
+        "run_id": HONEST,
+        "inspector_id": "insp-2",
+        "segment": 0,
+        "start_step": 0,
+        "end_step": EVERY,
+        "distance": 0.0,
+        "tolerance": 1.0,
+        "passed": True,
+        "train_loss_drop": 9.0,
+        "heldout_loss_drop": 0.0,
+        "steps_replayed": EVERY,
+    }
+    log.submit(sign_statement("transcript.replay/v1", taken, squatter))
+    args = {
+        "run_id": HONEST,
+        "directory": transcripts["honest"],
+        "budget": BUDGET,
+        "key": built.keys["inspector"],
+        "log": log,
+        "use_ray": False,
+    }
+    outcome = audit_transcript(**args)  # type: ignore[arg-type]
+    assert outcome.audit_id == f"{default}-2"
+    assert outcome.passed, outcome.verdict["reasons"]
+    assert outcome.rescanned == ()
+    again = audit_transcript(**args)  # type: ignore[arg-type]
+    assert again.audit_id == outcome.audit_id
+    assert again.verdict_index == outcome.verdict_index
+    assert again.rescanned == tuple(sorted(outcome.replay_indices))
+
+
 def test_a_forged_transcript_fails_and_its_run_is_proposed_for_a_halt(
     world: tuple[LogService, ProductWorld], transcripts: dict[str, Path]
 ) -> None:

@@ -127,14 +127,20 @@ def test_a_running_run_that_stopped_committing_checkpoints_is_late() -> None:
     stale = transcript(last_checkpoint_at="2026-11-24T12:00:00Z")
     [f] = found(FindingKind.TRANSCRIPT_LATE, runs=[run()], transcripts=[stale])
     assert (f.subject, f.severity) == ("run:r1", Severity.SERIOUS)
-    assert dict(f.figures) == {"gap_hours": 36.0, "limit_hours": 24.0}
+    assert dict(f.figures) == {
+        "gap_hours": 36.0,
+        "limit_hours": 24.0,
+        "gap_from": "2026-11-24T12:00:00Z",
+        "gap_to": "2026-11-26T00:00:00Z",
+        "gap_between": "its last checkpoint commitment and now",
+    }
 
 
 def test_a_running_run_with_no_checkpoint_is_late_from_its_start() -> None:
     """Before its first checkpoint, the gap runs from its start (after the commitment)."""
     empty = transcript(checkpoints=0, last_checkpoint_at=None)
     [f] = found(FindingKind.TRANSCRIPT_LATE, runs=[run()], transcripts=[empty])
-    assert "since 2026-11-01," in f.explanation
+    assert "from its start at 2026-11-01 to now at 2026-11-26" in f.explanation
 
 
 def test_a_finished_runs_final_commitment_is_due_within_the_grace() -> None:
@@ -165,6 +171,89 @@ def test_a_halted_run_owes_no_final_weights() -> None:
     """A halted run stops short of its committed steps: no final commitment is due."""
     halted = run(status="halted", ends_at="2026-11-20T00:00:00Z")
     assert found(FindingKind.TRANSCRIPT_LATE, runs=[halted], transcripts=[transcript()]) == []
+
+
+def commitment(at: str, entry: int, last_step: int) -> dict[str, Any]:
+    return {"at": at, "entry": entry, "last_step": last_step}
+
+
+def test_a_finished_run_that_committed_nothing_while_it_trained_is_late() -> None:
+    """A run that committed no checkpoint while it trained and put every one on the log within
+    a day of its end (final commitment within the grace) made no commitment as it went: the
+    longest gap, from its start to its first checkpoint commitment, is the finding, with both
+    moments named."""
+    ended = run(status="finished", ends_at="2026-11-20T00:00:00Z")
+    batch = transcript(
+        last_checkpoint_at="2026-11-20T12:00:00Z",
+        final_digest=FINAL,
+        final_at="2026-11-20T12:00:00Z",
+        commitments=[
+            commitment("2026-11-20T06:00:00Z", 7, 3000),
+            commitment("2026-11-20T12:00:00Z", 8, 4000),
+        ],
+    )
+    [f] = found(FindingKind.TRANSCRIPT_LATE, runs=[ended], transcripts=[batch])
+    assert dict(f.figures) == {
+        "gap_hours": 456.0,
+        "limit_hours": 24.0,
+        "gap_from": "2026-11-01T00:00:00Z",
+        "gap_to": "2026-11-20T00:00:00Z",
+        "gap_between": "its start and its end",
+    }
+    assert "from its start at 2026-11-01 to its end at 2026-11-20" in f.explanation
+
+
+def test_the_longest_gap_while_the_run_went_is_judged() -> None:
+    """Commitments every day but for one three-day pause make the pause the finding, between
+    the two commitments around it, whether the run is still going, finished or halted (a
+    halted run owes no final weights, but its gaps while it ran count); daily commitments
+    make none."""
+    daily = [commitment(f"2026-11-{d:02d}T00:00:00Z", d, d * 1000) for d in range(1, 26)]
+    paused = [c for c in daily if not 10 < int(c["at"][8:10]) < 13]
+    for ran in (
+        run(),
+        run(status="halted", ends_at="2026-11-25T12:00:00Z"),
+        run(status="finished", ends_at="2026-11-25T12:00:00Z"),
+    ):
+        done = {"final_digest": FINAL, "final_at": "2026-11-25T18:00:00Z"}
+        extra = done if ran["status"] == "finished" else {}
+        honest = transcript(commitments=daily, **extra)
+        assert found(FindingKind.TRANSCRIPT_LATE, runs=[ran], transcripts=[honest]) == []
+        [f] = found(
+            FindingKind.TRANSCRIPT_LATE,
+            runs=[ran],
+            transcripts=[transcript(commitments=paused, **extra)],
+        )
+        figures = dict(f.figures)
+        assert (figures["gap_hours"], figures["gap_from"], figures["gap_to"]) == (
+            72.0,
+            "2026-11-10T00:00:00Z",
+            "2026-11-13T00:00:00Z",
+        )
+        assert figures["gap_between"] == (
+            "its checkpoint commitment up to step 10000 (log:10) and its checkpoint "
+            "commitment up to step 13000 (log:13)"
+        )
+
+
+def test_a_checkpoint_batch_is_one_commitment_in_the_facts() -> None:
+    """The fold's facts list each checkpoint statement once, at the time it reached the log,
+    with the last step it commits: however many checkpoints a batch carries, they were all
+    committed then."""
+    from transcript.test_fold import checkpoints, commit_body  # type: ignore[import-not-found]
+
+    w = World()
+    w.basic()
+    w.ok("run.declaration/v1", declaration("r1"), "lab")
+    w.ok("transcript.commit/v1", commit_body(), "lab")
+    first = w.ok("transcript.checkpoint/v1", checkpoints(0, 1000, 2000, 3000), "lab")
+    final = w.ok("transcript.checkpoint/v1", checkpoints(4000, final=True), "lab")
+    [t] = facts_from_registry(w.registry, w.now, MIRI).transcripts
+    assert [(c.entry, c.last_step) for c in t.commitments] == [
+        (first.index, 3000),
+        (final.index, 4000),
+    ]
+    assert t.commitments[-1].at == t.final_at
 
 
 # -- transcript_failed ---------------------------------------------------------------------------
@@ -290,7 +379,6 @@ def _failing_verdict(service: Any) -> dict[str, Any]:
     return {
         **transcript_verdict(service),
         "verdict": "fail",
-        "inclusion_passed": False,
         "reasons": ["segments trained on 70% of the committed records"],
     }
 

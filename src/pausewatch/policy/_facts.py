@@ -671,6 +671,18 @@ class CounterAlarmFact(Model):
     """The telemetry batches the day rests on."""
 
 
+class CheckpointCommitmentFact(Model):
+    """One checkpoint commitment (``transcript.checkpoint/v1``): however many checkpoints the
+    statement carries, all of them were committed when it reached the log."""
+
+    at: Utc
+    """When it reached the log."""
+    entry: Count
+    """Its log entry."""
+    last_step: Count
+    """The last step it commits."""
+
+
 class TranscriptFact(Model):
     """A run's training transcript, as its commitments stand on the log (issue 17): when it
     was committed, its checkpoint commitments so far, and the final weights' digest."""
@@ -687,6 +699,9 @@ class TranscriptFact(Model):
     """SHA-256 of the final weights' file (none: not committed yet)."""
     final_at: Utc | None = None
     """When the final checkpoint commitment reached the log."""
+    commitments: tuple[CheckpointCommitmentFact, ...] = ()
+    """Each checkpoint commitment, in log order (the fold lists them all; facts written
+    without them are judged on ``last_checkpoint_at`` alone)."""
     evidence: Evidence = ()
     """The commitment's and the latest checkpoint commitment's entries."""
 

@@ -24,7 +24,7 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.registry import Registry
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, canonical, sign_statement
-from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
 
 if TYPE_CHECKING:
     from pausewatch.service._log_service import LogService
@@ -381,6 +381,23 @@ def default_audit_id(run_id: str, inspector_id: str, beacon_size: int, budget: f
     return "audit-" + hashlib.sha256(canonical(material)).hexdigest()[:24]
 
 
+def _own_audit_id(default: str, inspector_id: str, audits: Iterable[dict[str, Any]]) -> str:
+    """``default``, or where another inspector already used it (an audit id is the first
+    user's), the first of ``default-2``, ``default-3``... that no other inspector has used:
+    the same on every run of the same audit, so that running it again is still a rescan."""
+    taken = {
+        str(a["audit_id"])
+        for a in audits
+        if a["inspector_id"] != inspector_id
+        or any(r["inspector_id"] != inspector_id for r in a["replays"])
+    }
+    audit_id, n = default, 1
+    while audit_id in taken:
+        n += 1
+        audit_id = f"{default}-{n}"
+    return audit_id
+
+
 def replay_body(result: Any, *, audit_id: str, run_id: str, inspector_id: str) -> dict[str, Any]:
     """The ``transcript.replay/v1`` body of an engine ``SegmentResult``."""
     return {
@@ -524,7 +541,9 @@ def audit_transcript(
     inspector_id = log.inspector_of(key.signer_id)
     beacon_size = int(final_idx) + 1
     beacon = log.root_after(int(final_idx))
-    audit_id = audit_id or default_audit_id(run_id, inspector_id, beacon_size, budget)
+    audit_id = audit_id or _own_audit_id(
+        default_audit_id(run_id, inspector_id, beacon_size, budget), inspector_id, held["audits"]
+    )
     mismatches = manifest_mismatches(manifest, commitment, held["checkpoints"]["items"])
 
     # The engine (torch) is needed from here on: what the log holds is checked first.
@@ -537,11 +556,13 @@ def audit_transcript(
         plan = dataclasses.replace(plan, tasks=())
     tasks = {task.key: task for task in plan.tasks}
     by_segment = {task.segment: task.key for task in plan.tasks}
+    # Only this inspector's replays are its audit's (the fold refuses another's under its id).
     on_log = {
         int(r["segment"]): r
         for a in held["audits"]
         if a["audit_id"] == audit_id
         for r in a["replays"]
+        if r["inspector_id"] == inspector_id
     }
     outcome = AuditOutcome({}, audit_id, beacon_size)
     results: dict[int, Any] = {}

@@ -715,6 +715,14 @@ def transcript_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
     """Runs' transcripts as their commitments stand, audits' verdicts (with the segments
     whose replay failed) and the weights evaluation results name, as facts (issue 17)."""
     views = registry.views
+    # One moment per checkpoint statement: a batch of checkpoints was committed at once.
+    commitments: dict[str, dict[int, dict[str, Any]]] = {}
+    for (run_id, step), row in views["transcript_checkpoints"].items():
+        entry = int(row["idx"])
+        moment = commitments.setdefault(run_id, {}).setdefault(
+            entry, {"at": row["integrated_at"], "entry": entry, "last_step": step}
+        )
+        moment["last_step"] = max(moment["last_step"], step)
     transcripts = [
         {
             "run": row["run_id"],
@@ -723,6 +731,9 @@ def transcript_facts(registry: Registry) -> dict[str, list[dict[str, Any]]]:
             "last_checkpoint_at": row["last_checkpoint_at"],
             "final_digest": row["final_digest"],
             "final_at": row["final_at"],
+            "commitments": [
+                moment for _, moment in sorted(commitments.get(row["run_id"], {}).items())
+            ],
             "evidence": [f"log:{row['committed_idx']}"]
             + ([] if row["final_idx"] is None else [f"log:{row['final_idx']}"]),
         }

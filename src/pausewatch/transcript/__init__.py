@@ -30,6 +30,7 @@ from pausewatch.transcript._format import (
     seed_commitment,
     write_manifest,
 )
+from pausewatch.transcript._inclusion import compute_fraction
 from pausewatch.transcript._recipes import RECIPES, Recipe
 from pausewatch.transcript._replay import SegmentResult, SegmentTask, replay_segment
 from pausewatch.transcript._spoofs import SPOOFS
@@ -83,6 +84,7 @@ __all__ = [
     "TranscriptVerdict",
     "Verdict",
     "checkpoint_path",
+    "compute_fraction",
     "conclude",
     "cosine_distance",
     "draw_segments",

@@ -25,6 +25,12 @@ import math
 DRAW_DOMAIN = b"pausewatch/transcript-draw/v1\x00"
 """Domain separation for the draw's hash stream."""
 
+MAX_DRAWN = 10_000
+"""The most segments one audit draws, and so the most one ``transcript.verdict/v1`` may name.
+A budget that pays for more is capped here: an audit that replayed more segments than its
+verdict may list could not file that verdict after replaying them all. The fold recomputes the
+draw with :func:`segments_for_budget` too, so both ask for the same capped count."""
+
 
 def segment_count(steps: int, every: int) -> int:
     """How many segments a transcript of ``steps`` steps, checkpointed every ``every``, has."""
@@ -36,12 +42,12 @@ def segment_count(steps: int, every: int) -> int:
 def segments_for_budget(budget: float, steps: int, every: int) -> int:
     """How many segments a replay budget (a fraction of the run's training steps) pays for:
     ``floor(budget * steps / every)``, at least two (the first and the final segment are
-    always replayed; one where the transcript has a single segment) and at most every
-    segment."""
+    always replayed; one where the transcript has a single segment), at most every segment
+    and at most :data:`MAX_DRAWN` (what one verdict may name)."""
     if not 0 < budget <= 1:
         raise ValueError(f"budget must be in (0, 1], got {budget}")
     total = segment_count(steps, every)
-    return min(total, max(2, math.floor(budget * steps / every + 1e-9)))
+    return min(total, MAX_DRAWN, max(2, math.floor(budget * steps / every + 1e-9)))
 
 
 class _Stream:
@@ -106,6 +112,7 @@ def miss_probability(segments: int, forged: int, count: int) -> float:
 
 __all__ = [
     "DRAW_DOMAIN",
+    "MAX_DRAWN",
     "draw_segments",
     "miss_probability",
     "segment_count",

@@ -16,8 +16,11 @@ decide the verdict.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from pausewatch.registry import Registry
 from pausewatch.registry._fold import (
     FoldInterruptedError,
     Handler,
@@ -28,6 +31,7 @@ from pausewatch.registry._fold import (
 from pausewatch.registry._kinds import SubjectKind
 from pausewatch.statements import Body
 from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript._inclusion import Drops, compute_fraction, inclusion_test
 from pausewatch.transcript._statements import (
     Outcome,
     TranscriptCheckpoint,
@@ -66,6 +70,74 @@ def _final(ctx: _Context, transcript: Row) -> None:
         raise RejectedError(
             f"run {transcript['run_id']!r} has no final checkpoint commitment yet: its audit's "
             "beacon does not exist"
+        )
+
+
+@dataclass
+class _Owners:
+    """Whose each audit id is: the inspector and run of its first replay, by audit id. Derived
+    from the ``transcript_replays`` view (the fold's own rows, in the order it set them), so
+    that a replay's owner is found without scanning every replay on the log each time."""
+
+    rows: dict[tuple[object, ...], Row]
+    """The view this index was built from."""
+    seen: int = 0
+    """How many of its rows are indexed."""
+    owners: dict[str, Row] = field(default_factory=dict)
+    """The first replay of each audit id."""
+    pending: Row | None = None
+    """A replay the fold accepted since (indexed once the view holds it)."""
+
+
+_OWNERS: dict[int, tuple[weakref.ref[Registry], _Owners]] = {}
+
+
+def _owner(ctx: _Context, audit_id: str) -> Row | None:
+    """The first replay of ``audit_id`` on the log, if any."""
+    registry = ctx.registry
+    rows = registry.views["transcript_replays"]
+    held = _OWNERS.get(id(registry))
+    index = held[1] if held is not None and held[0]() is registry else None
+    if index is not None and index.rows is rows:
+        pending, index.pending = index.pending, None
+        if len(rows) == index.seen + 1 and pending is not None:
+            key = (pending["audit_id"], pending["segment"])
+            if rows.get(key) == pending:
+                index.owners.setdefault(str(pending["audit_id"]), pending)
+                index.seen += 1
+    if index is None or index.rows is not rows or len(rows) != index.seen:
+        # Built afresh from the view where it was replaced (a registry loaded from the
+        # database) or changed other than by the last replay folded here.
+        index = _Owners(rows, len(rows))
+        for row in sorted(rows.values(), key=lambda r: int(r["idx"])):
+            index.owners.setdefault(str(row["audit_id"]), row)
+        key_id = id(registry)
+        _OWNERS[key_id] = (weakref.ref(registry, lambda _: _OWNERS.pop(key_id, None)), index)
+    return index.owners.get(audit_id)
+
+
+def _accepted(ctx: _Context, row: Row) -> None:
+    """Tell the owners' index of a replay about to be set (the fold accepts it)."""
+    held = _OWNERS.get(id(ctx.registry))
+    if held is not None and held[0]() is ctx.registry:
+        held[1].pending = row
+
+
+def _audit_of(ctx: _Context, audit_id: str, inspector_id: str, run_id: str) -> None:
+    """An audit id is the inspector's and the run's that first used it: another inspector's
+    replay or verdict under it, or one of another run, is refused."""
+    first = _owner(ctx, audit_id)
+    if first is None:
+        return
+    if first["inspector_id"] != inspector_id:
+        raise RejectedError(
+            f"audit {audit_id!r} is another inspector's: its first replay (entry {first['idx']}) "
+            f"is by {first['inspector_id']!r}, not {inspector_id!r}; choose another audit id"
+        )
+    if first["run_id"] != run_id:
+        raise RejectedError(
+            f"audit {audit_id!r} is of run {first['run_id']!r}: its first replay (entry "
+            f"{first['idx']}) is of that run, not of run {run_id!r}; choose another audit id"
         )
 
 
@@ -205,6 +277,7 @@ def _replay(ctx: _Context, body: Body) -> None:
     transcript = _transcript(ctx, body.run_id)
     _final(ctx, transcript)
     _verdict_of(ctx, body.audit_id)
+    _audit_of(ctx, body.audit_id, body.inspector_id, body.run_id)
     earlier = ctx.get("transcript_replays", body.audit_id, body.segment)
     if earlier is not None:
         raise RejectedError(
@@ -224,14 +297,9 @@ def _replay(ctx: _Context, body: Body) -> None:
             f"segment {body.segment} runs from step {start} to {end}, not from "
             f"{body.start_step} to {body.end_step}"
         )
-    ctx.set(
-        "transcript_replays",
-        {
-            **body.model_dump(mode="json"),
-            "idx": ctx.index,
-            "integrated_at": ctx.when,
-        },
-    )
+    row = {**body.model_dump(mode="json"), "idx": ctx.index, "integrated_at": ctx.when}
+    _accepted(ctx, row)
+    ctx.set("transcript_replays", row)
 
 
 _LISTED = 20
@@ -267,6 +335,7 @@ def _verdict(ctx: _Context, body: Body) -> None:
     transcript = _transcript(ctx, body.run_id)
     _final(ctx, transcript)
     _verdict_of(ctx, body.audit_id)
+    _audit_of(ctx, body.audit_id, body.inspector_id, body.run_id)
     size = int(transcript["final_idx"]) + 1
     if body.beacon_size != size:
         raise RejectedError(
@@ -290,6 +359,7 @@ def _verdict(ctx: _Context, body: Body) -> None:
             f"the beacon at a budget of {body.budget!r}"
         )
     failed: list[int] = []
+    replays: list[Row] = []
     for segment in drawn:
         replay = ctx.get("transcript_replays", body.audit_id, segment)
         if replay is None:
@@ -307,8 +377,10 @@ def _verdict(ctx: _Context, body: Body) -> None:
                 f"{replay['run_id']!r} by {replay['inspector_id']!r}, not of run "
                 f"{body.run_id!r} by {body.inspector_id!r}"
             )
+        replays.append(replay)
         if not replay["passed"]:
             failed.append(segment)
+    _figures(body, replays, complete=len(replays) == len(drawn), steps=steps)
     passes = not failed and body.inclusion_passed and not body.reasons
     expected = Outcome.PASS if passes else Outcome.FAIL
     if body.verdict is not expected:
@@ -330,6 +402,30 @@ def _verdict(ctx: _Context, body: Body) -> None:
             "integrated_at": ctx.when,
         },
     )
+
+
+def _figures(body: TranscriptVerdict, replays: list[Row], *, complete: bool, steps: int) -> None:
+    """The verdict's inclusion figures (where every drawn segment has its replay) and the
+    compute it spent are recomputed from its replays with the engine's own functions: the same
+    floats in, the same floats out (the log's JSON keeps every float as it was)."""
+    stated: list[tuple[str, object, object]] = []
+    if complete:
+        inclusion = inclusion_test(
+            [Drops(float(r["train_loss_drop"]), float(r["heldout_loss_drop"])) for r in replays]
+        )
+        stated += [
+            ("inclusion_statistic", body.inclusion_statistic, inclusion.statistic),
+            ("inclusion_p_value", body.inclusion_p_value, inclusion.p_value),
+            ("inclusion_passed", body.inclusion_passed, inclusion.passed),
+        ]
+    replayed = sum(int(r["steps_replayed"]) for r in replays)
+    stated.append(("compute_fraction", body.compute_fraction, compute_fraction(replayed, steps)))
+    for name, actual, expected in stated:
+        if actual != expected:
+            raise RejectedError(
+                f"{name} is {actual!r}, the replays give {expected!r} (recomputed from the "
+                f"audit's {len(replays)} replays on the log)"
+            )
 
 
 HANDLERS: Mapping[str, Handler] = {

@@ -26,6 +26,7 @@ from pausewatch.transcript._format import (
     checkpoint_path,
     file_digest,
 )
+from pausewatch.transcript._inclusion import FORWARDS_PER_STEP
 from pausewatch.transcript._tolerance import relative_l2, tolerance_for
 from pausewatch.transcript._train import (
     Encoded,
@@ -41,10 +42,6 @@ if TYPE_CHECKING:
     import torch
 
     from pausewatch.transcript._recipes import Recipe
-
-FORWARDS_PER_STEP = 4
-"""Batch forward passes the inclusion test makes per replayed step: the step's training batch
-and its held-out batch, each at the segment's first and last checkpoint."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,13 +25,11 @@ from pydantic import Field, model_validator
 
 from pausewatch.fields import Count, Digest, Finite, Fraction, Id, Label, PositiveCount, Text
 from pausewatch.statements import Body, statement_kind
-from pausewatch.transcript._draw import segment_count
+from pausewatch.transcript._draw import MAX_DRAWN, segment_count
 
 MAX_SEGMENTS = 1_000_000
 """The most segments a committed transcript may have (``ceil(steps / every)``): an audit draws
 from them in memory, and a million checkpoints is far beyond any run's."""
-MAX_DRAWN = 10_000
-"""The most segments one verdict may name (one audit's replays)."""
 
 Distance = Annotated[float, Field(ge=0, le=1e300, allow_inf_nan=False)]
 """A distance between weights, or its tolerance (non-negative)."""

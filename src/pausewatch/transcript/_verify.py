@@ -43,6 +43,13 @@ from pausewatch.transcript._format import (
     hyperparameters_digest,
     read_manifest,
 )
+from pausewatch.transcript._inclusion import (
+    ALPHA,
+    FORWARD_COST,
+    MIN_PAIRS,
+    Inclusion,
+    inclusion_test,
+)
 from pausewatch.transcript._replay import (
     FORWARDS_PER_STEP,
     SegmentResult,
@@ -58,17 +65,6 @@ from pausewatch.transcript._train import (
     weights_from_bytes,
     weights_of,
 )
-
-ALPHA = 0.05
-"""Significance level of the data-inclusion test."""
-
-MIN_PAIRS = 8
-"""The fewest segments the Wilcoxon test decides for. It can reach ``ALPHA`` from five on, but
-at five a single honest segment with a slightly negative difference fails it (W+ = 14, p =
-0.0625); from eight on such a segment no longer sinks an honest run."""
-
-FORWARD_COST = 1 / 3
-"""A batch forward pass costs a third of an optimiser step (forward + backward ~ 3 forwards)."""
 
 Runner = Callable[[Sequence[SegmentTask]], Iterable[SegmentResult]]
 """Replays tasks and yields their results, in any order."""
@@ -94,29 +90,6 @@ class Check:
     def to_json(self) -> dict[str, Any]:
         """``{"check", "passed", "detail"}``."""
         return {"check": self.check, "passed": self.passed, "detail": self.detail}
-
-
-@dataclass(frozen=True, slots=True)
-class Inclusion:
-    """The data-inclusion test across the replayed segments."""
-
-    statistic: float
-    """Wilcoxon's W+ (sum of the ranks of the positive differences)."""
-    p_value: float
-    """One-sided p-value (alternative: training batches' loss drops more)."""
-    passed: bool
-    """``p_value <= ALPHA`` where the test is conclusive; true where it is not."""
-    conclusive: bool = True
-    """Whether the test had ``MIN_PAIRS`` segments or more to decide on."""
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"statistic", "p_value", "passed", "conclusive"}``."""
-        return {
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "passed": self.passed,
-            "conclusive": self.conclusive,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,20 +345,6 @@ def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditP
             for s in draw_segments(beacon, total, count)
         )
     return AuditPlan(str(directory), manifest, budget, beacon, tuple(checks), total, tasks)
-
-
-def inclusion_test(results: Sequence[SegmentResult]) -> Inclusion:
-    """The one-sided data-inclusion test over the replayed segments (module docstring)."""
-    differences = [r.train_loss_drop - r.heldout_loss_drop for r in results]
-    conclusive = len(differences) >= MIN_PAIRS
-    nonzero = [d for d in differences if d != 0]
-    if not nonzero:
-        return Inclusion(0.0, 1.0, not conclusive, conclusive=conclusive)
-    from scipy.stats import wilcoxon
-
-    test = wilcoxon(nonzero, alternative="greater", zero_method="wilcox")
-    statistic, p_value = float(test.statistic), float(test.pvalue)
-    return Inclusion(statistic, p_value, p_value <= ALPHA or not conclusive, conclusive=conclusive)
 
 
 def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:

@@ -14,6 +14,7 @@ weights other than the final weights its model's run committed is
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from pausewatch.policy._evaluator._base import _BY_ID, State, _fmt_time
 from pausewatch.policy._facts import RunFact, RunStatus, TranscriptFact
@@ -106,53 +107,87 @@ class TranscriptRules(State):
         self, run: RunFact, transcript: TranscriptFact, rules: Transcripts, required: str
     ) -> None:
         evidence = tuple(sorted({*run.evidence, *transcript.evidence}))
-        if run.status is RunStatus.RUNNING and transcript.final_at is None:
-            last = transcript.last_checkpoint_at
-            since = last or _latest(transcript.committed_at, run.starts_at) or self.at
-            gap = self.at - since
-            if gap <= rules.max_checkpoint_gap:
-                return
-            what = (
-                f"its last checkpoint commitment reached the log at {_fmt_time(last)}"
-                if last is not None
-                else f"no checkpoint has been committed since {_fmt_time(since)}"
+        parts: list[str] = []
+        figures: list[tuple[str, float | str | bool]] = []
+        gap = self._longest_gap(run, transcript)
+        if gap is not None and gap[0] > rules.max_checkpoint_gap:
+            span, (since, since_what), (until, until_what) = gap
+            parts.append(
+                f"it went {_hours(span)} without a checkpoint commitment, from {since_what} at "
+                f"{_fmt_time(since)} to {until_what} at {_fmt_time(until)}, longer than the "
+                f"{_hours(rules.max_checkpoint_gap)} the policy allows between commitments"
             )
-            self._late_finding(
-                run,
-                f"{required}: {what}, {_hours(gap)} ago, longer than the "
-                f"{_hours(rules.max_checkpoint_gap)} the policy allows between commitments",
-                evidence,
-                (
-                    ("gap_hours", _hours_figure(gap)),
-                    ("limit_hours", _hours_figure(rules.max_checkpoint_gap)),
-                ),
-            )
-            return
+            figures += [
+                ("gap_hours", _hours_figure(span)),
+                ("limit_hours", _hours_figure(rules.max_checkpoint_gap)),
+                ("gap_from", _iso(since)),
+                ("gap_to", _iso(until)),
+                ("gap_between", f"{since_what} and {until_what}"),
+            ]
         # A halted run stops short of its committed steps: it has no final weights to commit.
-        if run.status is not RunStatus.FINISHED or run.ends_at is None:
-            return
-        deadline = run.ends_at + rules.commit_grace
-        final = transcript.final_at
-        if final is None and self.at > deadline:
-            what = f"its final checkpoint commitment is still missing, due by {_fmt_time(deadline)}"
-        elif final is not None and final > deadline:
-            what = (
-                f"its final checkpoint commitment reached the log at {_fmt_time(final)}, after "
-                f"{_fmt_time(deadline)}"
-            )
-        else:
-            return
-        self._late_finding(
-            run,
-            f"{required}: it ended at {_fmt_time(run.ends_at)} and {what} (the policy allows "
-            f"{_hours(rules.commit_grace)} after the end)",
-            evidence,
-            (
-                ("ended_at", _iso(run.ends_at)),
-                ("deadline", _iso(deadline)),
-                ("final_committed", final is not None),
-            ),
-        )
+        if run.status is RunStatus.FINISHED and run.ends_at is not None:
+            deadline = run.ends_at + rules.commit_grace
+            final = transcript.final_at
+            what = ""
+            if final is None and self.at > deadline:
+                what = (
+                    "its final checkpoint commitment is still missing, due by "
+                    f"{_fmt_time(deadline)}"
+                )
+            elif final is not None and final > deadline:
+                what = (
+                    f"its final checkpoint commitment reached the log at {_fmt_time(final)}, "
+                    f"after {_fmt_time(deadline)}"
+                )
+            if what:
+                parts.append(
+                    f"it ended at {_fmt_time(run.ends_at)} and {what} (the policy allows "
+                    f"{_hours(rules.commit_grace)} after the end)"
+                )
+                figures += [
+                    ("ended_at", _iso(run.ends_at)),
+                    ("deadline", _iso(deadline)),
+                    ("final_committed", final is not None),
+                ]
+        if parts:
+            self._late_finding(run, f"{required}: {'; '.join(parts)}", evidence, tuple(figures))
+
+    def _longest_gap(
+        self, run: RunFact, transcript: TranscriptFact
+    ) -> tuple[timedelta, tuple[datetime, str], tuple[datetime, str]] | None:
+        """The longest time the run went without a checkpoint commitment while it ran: between
+        consecutive moments of its start, each checkpoint commitment (one statement commits
+        all its checkpoints at once) and its end (``at`` while it runs, or its final
+        commitment where that came first). None where there is nothing to judge."""
+        start, start_what = run.starts_at or transcript.committed_at, "its start"
+        ran = run.status in (RunStatus.FINISHED, RunStatus.HALTED) and run.ends_at is not None
+        end, end_what = (run.ends_at, "its end") if ran and run.ends_at else (self.at, "now")
+        if transcript.final_at is not None and transcript.final_at < end:
+            end, end_what = transcript.final_at, "its final checkpoint commitment"
+        end = min(end, self.at)
+        moments = [
+            (c.at, f"its checkpoint commitment up to step {c.last_step} (log:{c.entry})")
+            for c in transcript.commitments
+        ]
+        last = transcript.last_checkpoint_at
+        if not moments and last is not None:
+            # Facts that list no commitments tell only of the last one: judged is the time
+            # since it while the run goes on, and nothing of a run that is over.
+            if ran or transcript.final_at is not None:
+                return None
+            if last > start:
+                start, start_what = last, "its last checkpoint commitment"
+        if end <= start:
+            return None
+        # A commitment before the start (the initial weights) counts from the start; one
+        # after the end (the final weights, within the grace) is judged by the grace.
+        points = [
+            (start, start_what),
+            *((t, what) for t, what in moments if start < t < end),
+            (end, end_what),
+        ]
+        longest = max(pairwise(points), key=lambda p: p[1][0] - p[0][0])
+        return longest[1][0] - longest[0][0], longest[0], longest[1]
 
     def _late_finding(
         self,
