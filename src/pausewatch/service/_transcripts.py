@@ -504,6 +504,35 @@ class AuditOutcome:
         }
 
 
+def _bounds(segment: int, steps: int, every: int) -> tuple[int, int]:
+    start = segment * every
+    return start, min(start + every, steps)
+
+
+def _mismatches_of(
+    directory: Path, commitment: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> list[str]:
+    """:func:`manifest_mismatches` of the directory's manifest, or the one reason why it cannot
+    be compared."""
+    try:
+        return manifest_mismatches(read_transcript_manifest(directory), commitment, items)
+    except TranscriptAuditError as exc:
+        return [f"the manifest: {exc}"]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())[:500]
+        return [f"the manifest cannot be compared with the log's commitment: {detail}"]
+
+
+def _raw_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (of none where it cannot be read): the digest a verdict names
+    for a manifest that does not parse."""
+    try:
+        content = path.read_bytes()
+    except OSError:
+        content = b""
+    return hashlib.sha256(content).hexdigest()
+
+
 def audit_transcript(
     *,
     run_id: str,
@@ -527,7 +556,9 @@ def audit_transcript(
     ``use_ray`` asks for it and Ray is installed, in process otherwise), each replay put on the
     log as it completes; then the ``transcript.verdict/v1``. ``on_replay(done, total)`` is
     told of each replay on the log."""
-    manifest = read_transcript_manifest(directory)
+    if not (Path(directory) / "manifest.json").is_file():
+        # No transcript here at all (most likely the wrong directory): no verdict to file.
+        raise TranscriptAuditError(f"{directory}: no manifest.json (not a transcript)")
     held = log.transcript(run_id)
     commitment = held["commitment"]
     if commitment is None:
@@ -544,16 +575,42 @@ def audit_transcript(
     audit_id = audit_id or _own_audit_id(
         default_audit_id(run_id, inspector_id, beacon_size, budget), inspector_id, held["audits"]
     )
-    mismatches = manifest_mismatches(manifest, commitment, held["checkpoints"]["items"])
+    items = held["checkpoints"]["items"]
+    steps, every = int(commitment["steps"]), int(commitment["every"])
+    # A manifest the lab handed over that cannot be read or compared is a reason of a `fail`,
+    # never an error: an error would file nothing on the log.
+    mismatches = _mismatches_of(directory, commitment, items)
 
     # The engine (torch) is needed from here on: what the log holds is checked first.
     from pausewatch.transcript import conclude, plan_audit, replay_segment, run_keyed
 
     plan = plan_audit(Path(directory), budget=budget, beacon=beacon)
+    if plan.manifest is not None:
+        # The plan re-read the manifest: compare what it checked, too (the storage is the
+        # lab's, and may have changed since the first read).
+        mismatches = list(
+            dict.fromkeys(
+                [*mismatches, *manifest_mismatches(plan.manifest.to_json(), commitment, items)]
+            )
+        )
     if mismatches:
         # The directory is not the transcript the log holds: replaying it would check
         # something else than what was committed (and draw from its own steps).
         plan = dataclasses.replace(plan, tasks=())
+    committed = {int(c["step"]): str(c["digest"]) for c in items}
+    # Each replay is pinned to the manifest the plan checked and to the log's checkpoint
+    # digests, so that files swapped after the checks are refused rather than replayed.
+    plan = dataclasses.replace(
+        plan,
+        tasks=tuple(
+            dataclasses.replace(
+                task,
+                start_digest=committed.get(_bounds(task.segment, steps, every)[0], ""),
+                end_digest=committed.get(_bounds(task.segment, steps, every)[1], ""),
+            )
+            for task in plan.tasks
+        ),
+    )
     tasks = {task.key: task for task in plan.tasks}
     by_segment = {task.segment: task.key for task in plan.tasks}
     # Only this inspector's replays are its audit's (the fold refuses another's under its id).
@@ -576,6 +633,10 @@ def audit_transcript(
         replay_segment, tasks, ray_address=ray_address, use_ray=use_ray, done=done
     ):
         segment = tasks[task_key].segment
+        if result.error is not None:
+            # A segment that could not be replayed is filed at the commitment's bounds.
+            start, end = _bounds(segment, steps, every)
+            result = dataclasses.replace(result, start_step=start, end_step=end)
         body = replay_body(result, audit_id=audit_id, run_id=run_id, inspector_id=inspector_id)
         outcome.replay_indices[segment] = log.submit(sign_statement(REPLAY_KIND, body, key))
         results[segment] = result
@@ -585,8 +646,9 @@ def audit_transcript(
     if mismatches:
         verdict["verdict"] = "fail"
         verdict["reasons"] = [*mismatches, *verdict["reasons"]]
+    if verdict["manifest_digest"] is None:
+        verdict["manifest_digest"] = _raw_digest(Path(directory) / "manifest.json")
     outcome.verdict = verdict
-    steps, every = int(commitment["steps"]), int(commitment["every"])
     drawn = draw_segments(
         beacon, segment_count(steps, every), segments_for_budget(budget, steps, every)
     )

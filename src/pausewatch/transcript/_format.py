@@ -15,6 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,14 @@ FORMAT = "pausewatch-transcript/v1"
 MANIFEST = "manifest.json"
 """The manifest's file name inside a transcript directory."""
 
+MAX_STEP = 99_999_999
+"""The largest step a checkpoint file name (8 digits) can carry: the bound of ``steps`` and
+``every``."""
+
+MAX_CHECKPOINTS = 100_000
+"""The most checkpoints a transcript may hold, so that a hostile manifest cannot ask the checks
+and the draw for billions of items (a checkpoint every step of a 99,999-step run fits)."""
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX = re.compile(r"^(?:[0-9a-f]{2})+$")
 
@@ -40,7 +49,7 @@ class TranscriptError(Error):
 
 def checkpoint_path(step: int) -> str:
     """The path of the checkpoint at ``step``, relative to the transcript directory."""
-    if not 0 <= step <= 99_999_999:
+    if not 0 <= step <= MAX_STEP:
         raise TranscriptError(f"a checkpoint step has at most 8 digits, got {step}")
     return f"checkpoints/step-{step:08d}.safetensors"
 
@@ -70,6 +79,13 @@ def checkpoint_steps(steps: int, every: int) -> tuple[int, ...]:
     ``steps``, and ``steps``."""
     if steps < 1 or every < 1:
         raise TranscriptError(f"steps and every must be positive, got {steps} and {every}")
+    if steps > MAX_STEP:
+        raise TranscriptError(f"at most {MAX_STEP} steps (8-digit file names), got {steps}")
+    count = -(-steps // every) + 1
+    if count > MAX_CHECKPOINTS:
+        raise TranscriptError(
+            f"{steps} steps every {every} make {count} checkpoints, more than {MAX_CHECKPOINTS}"
+        )
     return (*range(0, steps, every), steps)
 
 
@@ -190,8 +206,14 @@ class Manifest:
         """Parse a manifest object, refusing anything not of this format."""
         try:
             return _parse(value)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise TranscriptError(f"malformed transcript manifest: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise TranscriptError(f"malformed transcript manifest: {_line(exc)}") from exc
+
+
+def _line(exc: BaseException) -> str:
+    """An exception as one line (a hostile manifest may put line breaks in any value)."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text[:500]
 
 
 def _str(value: Any, name: str) -> str:
@@ -258,12 +280,19 @@ def _parse(value: Any) -> Manifest:
     checkpoints = value["checkpoints"]
     if not isinstance(checkpoints, list):
         raise TypeError("checkpoints must be a list")
+    if len(checkpoints) > MAX_CHECKPOINTS:
+        raise ValueError(f"a transcript holds at most {MAX_CHECKPOINTS} checkpoints")
     refs = tuple(
         CheckpointRef(_int(c["step"], "checkpoint step", 0), _hex64(c["digest"], "digest"))
         for c in checkpoints
     )
     if any(a.step >= b.step for a, b in itertools.pairwise(refs)):
         raise ValueError("checkpoint steps must be strictly increasing")
+    steps, every = _int(value["steps"], "steps", 1), _int(value["every"], "every", 1)
+    if steps > MAX_STEP or every > MAX_STEP:
+        raise ValueError(f"steps and every must be at most {MAX_STEP}, got {steps} and {every}")
+    if len(refs) > MAX_CHECKPOINTS or -(-steps // every) + 1 > MAX_CHECKPOINTS:
+        raise ValueError(f"a transcript holds at most {MAX_CHECKPOINTS} checkpoints")
     return Manifest(
         run_id=run_id,
         recipe=_str(value["recipe"], "recipe"),
@@ -276,8 +305,8 @@ def _parse(value: Any) -> Manifest:
         ),
         seed_commitment=_hex64(value["seed_commitment"], "seed_commitment"),
         seed=seed,
-        every=_int(value["every"], "every", 1),
-        steps=_int(value["steps"], "steps", 1),
+        every=every,
+        steps=steps,
         threads=_int(value["threads"], "threads", 1),
         deterministic=deterministic,
         versions=dict(versions),
@@ -292,14 +321,32 @@ def _manifest_text(directory: Path | str) -> tuple[Path, str]:
         return path, path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TranscriptError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise TranscriptError(f"{path} is not UTF-8: {_line(exc)}") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range for a number")
+    return number
+
+
+def _loads(path: Path, text: str) -> Any:
+    """Strict JSON: no NaN or Infinity (which RFC 8785 cannot hash), no overflowing numbers,
+    and nesting too deep to parse is an error like any other malformed text."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise TranscriptError(f"{path} is not JSON: {_line(exc)}") from exc
 
 
 def _parse_text(path: Path, text: str) -> Manifest:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TranscriptError(f"{path} is not JSON: {exc}") from exc
-    return Manifest.from_json(value)
+    return Manifest.from_json(_loads(path, text))
 
 
 def read_manifest(directory: Path | str) -> Manifest:
@@ -311,7 +358,7 @@ def read_manifest(directory: Path | str) -> Manifest:
 def _parsed(text: str) -> Manifest:
     # Keyed on the file's whole text, never on its path or mtime: a manifest rewritten on disk
     # (even within one mtime tick, at the same size) is parsed afresh.
-    return Manifest.from_json(json.loads(text))
+    return Manifest.from_json(_loads(Path(MANIFEST), text))
 
 
 def cached_manifest(directory: Path | str) -> Manifest:
@@ -320,11 +367,8 @@ def cached_manifest(directory: Path | str) -> Manifest:
     The file is read on every call, so a manifest changed on disk is never served stale; only
     the JSON parse and validation of identical text are shared. The result is shared between
     callers: treat it (and its ``hyperparameters``) as read-only."""
-    path, text = _manifest_text(directory)
-    try:
-        return _parsed(text)
-    except json.JSONDecodeError as exc:
-        raise TranscriptError(f"{path} is not JSON: {exc}") from exc
+    _, text = _manifest_text(directory)
+    return _parsed(text)
 
 
 def write_manifest(directory: Path | str, manifest: Manifest) -> None:
@@ -339,6 +383,8 @@ def write_manifest(directory: Path | str, manifest: Manifest) -> None:
 __all__ = [
     "FORMAT",
     "MANIFEST",
+    "MAX_CHECKPOINTS",
+    "MAX_STEP",
     "CheckpointRef",
     "DatasetRef",
     "Manifest",

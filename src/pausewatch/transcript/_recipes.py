@@ -40,6 +40,14 @@ class Recipe(Protocol):
     def defaults(self) -> Mapping[str, Any]:
         """The default hyper-parameters; ``lr`` and ``batch_size`` are always among them."""
 
+    @property
+    def bounds(self) -> Mapping[str, tuple[int, int]]:
+        """The inclusive range of each integer size hyper-parameter (``batch_size`` is further
+        bounded by the dataset's records), so that no manifest can ask for a huge model."""
+
+    def constraint(self, hyperparameters: Mapping[str, Any]) -> str | None:
+        """What is wrong with in-bounds sizes that still cannot build the model, or None."""
+
     def build(self, hyperparameters: Mapping[str, Any]) -> torch.nn.Module:
         """A freshly initialised model (from torch's global generator, which the caller seeds)."""
 
@@ -62,6 +70,13 @@ class MlpRecipe:
     defaults: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({"lr": 0.1, "batch_size": 32, "hidden": 64})
     )
+    bounds: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: MappingProxyType({"batch_size": (1, 4096), "hidden": (1, 4096)})
+    )
+
+    def constraint(self, hyperparameters: Mapping[str, Any]) -> str | None:
+        """None: any in-bounds hidden size builds."""
+        return None
 
     def build(self, hyperparameters: Mapping[str, Any]) -> torch.nn.Module:
         """Linear(64, hidden) -> ReLU -> Linear(hidden, 10)."""
@@ -88,6 +103,9 @@ class MlpRecipe:
 
 VOCABULARY = "0123456789+=\n"
 """The characters of the arithmetic lines, in token order."""
+
+LINE_TOKENS = 9
+"""Input positions of an arithmetic line ``aa+bb=ccc\\n`` (its 10 characters but the last)."""
 
 
 def _tiny_lm(hyperparameters: Mapping[str, Any]) -> torch.nn.Module:
@@ -152,6 +170,23 @@ class TinyLmRecipe:
             {"lr": 0.3, "batch_size": 32, "width": 32, "heads": 2, "layers": 1, "context": 9}
         )
     )
+    bounds: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "batch_size": (1, 4096),
+                "width": (1, 1024),
+                "heads": (1, 64),
+                "layers": (1, 16),
+                # A line is 10 characters: 9 input positions need 9 position embeddings.
+                "context": (LINE_TOKENS, 64),
+            }
+        )
+    )
+
+    def constraint(self, hyperparameters: Mapping[str, Any]) -> str | None:
+        """The heads must divide the width."""
+        width, heads = hyperparameters["width"], hyperparameters["heads"]
+        return None if width % heads == 0 else f"heads ({heads}) must divide width ({width})"
 
     def build(self, hyperparameters: Mapping[str, Any]) -> torch.nn.Module:
         """Token and position embeddings, ``layers`` pre-norm blocks, a linear head."""

@@ -11,8 +11,8 @@ the segment's own training batches and on as many held-out records
 
 from __future__ import annotations
 
+import hashlib
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,6 @@ from pausewatch.transcript._format import (
     TranscriptError,
     cached_manifest,
     checkpoint_path,
-    file_digest,
 )
 from pausewatch.transcript._inclusion import FORWARDS_PER_STEP
 from pausewatch.transcript._tolerance import relative_l2, tolerance_for
@@ -33,8 +32,9 @@ from pausewatch.transcript._train import (
     Weights,
     deterministic,
     encoded_records,
-    load_weights,
+    load_weights_bytes,
     recipe_named,
+    resolve_hyperparameters,
     run_steps,
 )
 
@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     import torch
 
     from pausewatch.transcript._recipes import Recipe
+
+UNREPLAYED_DISTANCE = 1e300
+"""The distance of a segment that could not be replayed, or whose replay diverged: finite, so
+that a result stays JSON-safe, the largest a ``transcript.replay/v1`` accepts, and beyond every
+tolerance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,14 @@ class SegmentTask:
     steps)``."""
     threads: int | None = None
     """Intra-op threads of the replay; None: the manifest's."""
+    manifest_digest: str | None = None
+    """The digest of the manifest the plan checked; the replay refuses another (None: not
+    pinned, for a task made by hand)."""
+    start_digest: str | None = None
+    """The checked digest of the segment's start checkpoint (None: the manifest's)."""
+    end_digest: str | None = None
+    """The checked digest of the segment's end checkpoint (None: the manifest's). In an audit
+    these two are the log's commitments, so files swapped after the checks are refused."""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -88,6 +101,10 @@ class SegmentResult:
     """Mean loss drop, start to end checkpoint, on as many held-out records."""
     steps_replayed: int
     """Optimiser steps the replay ran."""
+    error: str | None = None
+    """Why the segment could not be replayed (a checkpoint unreadable, of another shape or
+    unlike the checked digest; the manifest changed since the plan), or None. With an error
+    ``passed`` is false and ``distance`` is :data:`UNREPLAYED_DISTANCE`."""
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON object (the fields, by name)."""
@@ -101,6 +118,7 @@ class SegmentResult:
             "train_loss_drop": self.train_loss_drop,
             "heldout_loss_drop": self.heldout_loss_drop,
             "steps_replayed": self.steps_replayed,
+            "error": self.error,
         }
 
 
@@ -112,19 +130,28 @@ def segment_bounds(manifest: Manifest, segment: int) -> tuple[int, int]:
     return start, min(start + manifest.every, manifest.steps)
 
 
-def checked_weights(directory: Path, manifest: Manifest, step: int) -> Weights:
-    """The checkpoint at ``step``, refused unless its digest is the manifest's."""
+def checked_weights(
+    directory: Path, manifest: Manifest, step: int, expected: str | None = None
+) -> Weights:
+    """The checkpoint at ``step``, refused unless its digest is ``expected`` (default: the
+    manifest's). The file is read once: the bytes hashed are the bytes loaded."""
     path = directory / checkpoint_path(step)
-    expected = manifest.digest_at(step)
+    committed = manifest.digest_at(step) if expected is None else expected
     try:
-        actual = file_digest(path)
+        content = path.read_bytes()
     except OSError as exc:
-        raise TranscriptError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
-    if actual != expected:
         raise TranscriptError(
-            f"checkpoint at step {step} has digest {actual}, the manifest commits to {expected}"
+            f"cannot read checkpoint at step {step} ({path}): {exc.strerror or exc}"
+        ) from exc
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != committed:
+        raise TranscriptError(
+            f"checkpoint at step {step} has digest {actual}, the audit checked {committed}"
         )
-    return load_weights(path)
+    try:
+        return load_weights_bytes(content)
+    except TranscriptError as exc:
+        raise TranscriptError(f"checkpoint at step {step}: {exc}") from exc
 
 
 def _load(model: torch.nn.Module, weights: Weights, step: int) -> None:
@@ -148,42 +175,76 @@ def _mean_losses(
 
 
 def replay_segment(task: SegmentTask) -> SegmentResult:
-    """Replay ``task``'s segment and measure it (see the module docstring)."""
+    """Replay ``task``'s segment and measure it (see the module docstring).
+
+    Never raises for a hostile transcript: whatever keeps the segment from being replayed (the
+    manifest changed since the plan, a checkpoint unreadable, unlike the checked digest or of
+    another shape, hyper-parameters no replay can use) is a failed result whose ``error`` says
+    why."""
     directory = Path(task.directory)
     # Per process, the manifest's parse (keyed on its text, re-read every call) and the encoded
     # dataset are shared between replays; the checkpoints' digests are checked every time.
-    manifest = cached_manifest(directory)
+    try:
+        manifest = cached_manifest(directory)
+        start, end = segment_bounds(manifest, task.segment)
+    except TranscriptError as exc:
+        return _unreplayed(task, 0, 0, str(exc))
+    try:
+        if task.manifest_digest is not None and manifest.digest() != task.manifest_digest:
+            raise TranscriptError(
+                f"the manifest on disk has digest {manifest.digest()}, the audit checked "
+                f"{task.manifest_digest}"
+            )
+        return _replay(task, directory, manifest, start, end)
+    except (TranscriptError, ValueError, RuntimeError) as exc:
+        # ValueError and RuntimeError come from torch on inputs the checks did not foresee: a
+        # hostile transcript fails its segment rather than stopping the audit.
+        return _unreplayed(task, start, end, " ".join(str(exc).split())[:1000])
+
+
+def _unreplayed(task: SegmentTask, start: int, end: int, error: str) -> SegmentResult:
+    recipe = _recipe_name(task.directory)
+    return SegmentResult(
+        segment=task.segment,
+        start_step=start,
+        end_step=end,
+        distance=UNREPLAYED_DISTANCE,
+        tolerance=tolerance_for(recipe) if recipe is not None else 0.0,
+        passed=False,
+        train_loss_drop=0.0,
+        heldout_loss_drop=0.0,
+        steps_replayed=0,
+        error=error,
+    )
+
+
+def _recipe_name(directory: str) -> str | None:
+    try:
+        return recipe_named(cached_manifest(directory).recipe).name
+    except TranscriptError:
+        return None
+
+
+def _replay(
+    task: SegmentTask, directory: Path, manifest: Manifest, start: int, end: int
+) -> SegmentResult:
     recipe = recipe_named(manifest.recipe)
     seed = manifest.seed_bytes()
     if seed is None:
         raise TranscriptError("the transcript's seed is not revealed: a replay needs it")
-    start, end = segment_bounds(manifest, task.segment)
-    hp = manifest.hyperparameters
+    hp = resolve_hyperparameters(recipe, manifest.hyperparameters)
     batch_size = int(hp["batch_size"])
     train_data, heldout_data = encoded_records(recipe)
     train_records, heldout_records = len(train_data.inputs), len(heldout_data.inputs)
     steps = range(start, end)
     train_batches = [batch_indices(seed, s, train_records, batch_size) for s in steps]
     heldout_batches = [heldout_indices(seed, s, heldout_records, batch_size) for s in steps]
-    first = checked_weights(directory, manifest, start)
-    last = checked_weights(directory, manifest, end)
+    first = checked_weights(directory, manifest, start, task.start_digest)
+    last = checked_weights(directory, manifest, end, task.end_digest)
     with deterministic(task.threads or manifest.threads):
         model = recipe.build(hp)
-        try:
-            _load(model, last, end)
-        except TranscriptError:
-            # Weights of another shape cannot be the replay's outcome: the segment fails.
-            return SegmentResult(
-                segment=task.segment,
-                start_step=start,
-                end_step=end,
-                distance=sys.float_info.max,
-                tolerance=tolerance_for(recipe.name),
-                passed=False,
-                train_loss_drop=0.0,
-                heldout_loss_drop=0.0,
-                steps_replayed=0,
-            )
+        # Weights of another shape cannot be the replay's outcome: the segment fails.
+        _load(model, last, end)
         train_after = _mean_losses(recipe, model, train_data, train_batches)
         heldout_after = _mean_losses(recipe, model, heldout_data, heldout_batches)
         _load(model, first, start)
@@ -193,7 +254,7 @@ def replay_segment(task: SegmentTask) -> SegmentResult:
         replayed = {k: v.detach() for k, v in model.state_dict().items()}
     distance = relative_l2(replayed, last)
     if not math.isfinite(distance):  # a diverged replay: keep the JSON finite, and failing
-        distance = sys.float_info.max
+        distance = UNREPLAYED_DISTANCE
     tolerance = tolerance_for(recipe.name)
     return SegmentResult(
         segment=task.segment,
@@ -217,6 +278,7 @@ def _mean_drop(before: Sequence[float], after: Sequence[float]) -> float:
 
 __all__ = [
     "FORWARDS_PER_STEP",
+    "UNREPLAYED_DISTANCE",
     "SegmentResult",
     "SegmentTask",
     "checked_weights",

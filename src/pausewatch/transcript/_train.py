@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import math
 import platform
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -73,11 +74,34 @@ def resolve_hyperparameters(
             f"(known: {', '.join(sorted(merged))})"
         )
     merged.update(hyperparameters or {})
-    lr, batch_size = merged["lr"], merged["batch_size"]
-    if not isinstance(lr, int | float) or isinstance(lr, bool) or not lr > 0:
-        raise TranscriptError(f"lr must be a positive number, got {lr!r}")
-    if type(batch_size) is not int or batch_size < 1:
-        raise TranscriptError(f"batch_size must be a positive integer, got {batch_size!r}")
+    lr = merged["lr"]
+    if (
+        not isinstance(lr, int | float)
+        or isinstance(lr, bool)
+        or not math.isfinite(lr)
+        or not lr > 0
+    ):
+        raise TranscriptError(f"lr must be a finite positive number, got {lr!r}")
+    for name, (low, high) in recipe.bounds.items():
+        value = merged.get(name)
+        if type(value) is not int or not low <= value <= high:
+            raise TranscriptError(
+                f"{name} must be an integer in [{low}, {high}] for recipe {recipe.name!r}, "
+                f"got {value!r}"
+            )
+    # Every step needs a full training batch and, for the inclusion test, a held-out batch of
+    # the same size: a larger batch trains but can never be verified.
+    records = dataset(recipe.dataset_name)
+    fits = min(len(records.train), len(records.heldout))
+    if merged["batch_size"] > fits:
+        raise TranscriptError(
+            f"batch_size must be at most {fits} for recipe {recipe.name!r} "
+            f"({len(records.train)} training, {len(records.heldout)} held-out records), "
+            f"got {merged['batch_size']}"
+        )
+    problem = recipe.constraint(merged)
+    if problem is not None:
+        raise TranscriptError(f"recipe {recipe.name!r}: {problem}")
     return merged
 
 
@@ -137,13 +161,28 @@ def weights_from_bytes(data: bytes) -> Weights:
 
 
 def load_weights(path: Path) -> Weights:
-    """Read a checkpoint file."""
-    from safetensors.torch import load_file
+    """Read a checkpoint file; :class:`TranscriptError` for anything that is not one."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        raise TranscriptError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    try:
+        return load_weights_bytes(content)
+    except TranscriptError as exc:
+        raise TranscriptError(f"{path}: {exc}") from exc
+
+
+def load_weights_bytes(content: bytes) -> Weights:
+    """A checkpoint from its bytes (those whose digest was checked); :class:`TranscriptError`
+    for bytes that are not a safetensors file of tensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
 
     try:
-        return dict(load_file(str(path)))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise TranscriptError(f"cannot read checkpoint {path}: {exc}") from exc
+        return dict(load(content))
+    except (ValueError, RuntimeError, TypeError, SafetensorError) as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise TranscriptError(f"cannot read checkpoint: {first}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +302,7 @@ def train(
     chosen = recipe_named(recipe)
     if steps < 1 or every < 1:
         raise TranscriptError(f"steps and every must be positive, got {steps} and {every}")
-    if steps > 99_999_999:
-        raise TranscriptError(f"at most 99999999 steps, got {steps}")
+    checkpoint_steps(steps, every)  # refuses more steps or checkpoints than a transcript holds
     if seed is not None and not seed:
         raise TranscriptError("the seed is empty")
     out = Path(out)
@@ -273,8 +311,6 @@ def train(
     secret = secrets.token_bytes(SEED_BYTES) if seed is None else seed
     hp = resolve_hyperparameters(chosen, hyperparameters)
     records = training_records(chosen)
-    if len(records.train) // int(hp["batch_size"]) < 1:
-        raise TranscriptError(f"batch_size {hp['batch_size']} exceeds the training records")
     data = encode(chosen, records.train)
     checkpoints: list[CheckpointRef] = []
     with deterministic(threads):
@@ -313,6 +349,7 @@ __all__ = [
     "encode",
     "initial_model",
     "load_weights",
+    "load_weights_bytes",
     "recipe_named",
     "resolve_hyperparameters",
     "run_steps",

@@ -335,13 +335,27 @@ def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditP
             str(directory), None, budget, beacon, (Check("manifest", False, str(exc)),), 0, ()
         )
     checks = [Check("manifest", True, f"{FORMAT}, digest {manifest.digest()}")]
-    checks.extend(_integrity(directory, manifest))
+    try:
+        checks.extend(_integrity(directory, manifest))
+    except (TranscriptError, ValueError, RuntimeError, OSError) as exc:
+        # A hostile transcript the checks did not foresee (torch refusing a model or weights,
+        # a file vanishing mid-check) is a failed check: an audit always reaches a verdict.
+        detail = " ".join(str(exc).split())[:1000] or type(exc).__name__
+        checks.append(Check("integrity", False, f"the checks stopped: {detail}"))
     total = segment_count(manifest.steps, manifest.every)
     tasks: tuple[SegmentTask, ...] = ()
     if all(c.passed for c in checks):
         count = segments_for_budget(budget, manifest.steps, manifest.every)
+        digest = manifest.digest()
         tasks = tuple(
-            SegmentTask(str(directory), manifest.run_id, s)
+            SegmentTask(
+                str(directory),
+                manifest.run_id,
+                s,
+                manifest_digest=digest,
+                start_digest=manifest.digest_at(s * manifest.every),
+                end_digest=manifest.digest_at(min((s + 1) * manifest.every, manifest.steps)),
+            )
             for s in draw_segments(beacon, total, count)
         )
     return AuditPlan(str(directory), manifest, budget, beacon, tuple(checks), total, tasks)
@@ -356,7 +370,11 @@ def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:
     reasons = [f"{c.check}: {c.detail}" for c in plan.checks if not c.passed]
     reasons.extend(f"segment {s}: no replay result" for s in sorted(drawn - set(by_segment)))
     for r in segments:
-        if not r.passed:
+        if r.error is not None:
+            reasons.append(
+                f"segment {r.segment} (steps {r.start_step}-{r.end_step}): not replayed: {r.error}"
+            )
+        elif not r.passed:
             reasons.append(
                 f"segment {r.segment} (steps {r.start_step}-{r.end_step}): replay distance "
                 f"{r.distance:.3g} exceeds tolerance {r.tolerance:.3g}"
