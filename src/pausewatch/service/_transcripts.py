@@ -286,9 +286,13 @@ class CommitReceipt:
     """Where a transcript's commitments went on the log."""
 
     run_id: str
+    """The run the commitments are of."""
     commit_index: int
+    """Log index of the ``transcript.commit/v1``."""
     checkpoint_indices: tuple[int, ...]
+    """Log index of each ``transcript.checkpoint/v1``, in order (the last is the final one)."""
     checkpoints: int
+    """How many checkpoints were committed."""
 
     def to_json(self) -> dict[str, Any]:
         """As the CLI prints it."""
@@ -475,12 +479,16 @@ class AuditOutcome:
 
     verdict: dict[str, Any]
     """The engine's verdict JSON (with the manifest's disagreements with the log added to its
-    reasons)."""
+    reasons; where the manifest does not parse, ``manifest_digest`` is the SHA-256 of its
+    bytes)."""
     audit_id: str
+    """The audit's id, which its replays and verdict on the log carry."""
     beacon_size: int
+    """Size of the log's tree whose root is the beacon (the final commitment's index + 1)."""
     replay_indices: dict[int, int] = field(default_factory=dict)
     """Log index of each drawn segment's replay."""
     verdict_index: int | None = None
+    """Log index of the ``transcript.verdict/v1`` (None until it is on the log)."""
     rescanned: tuple[int, ...] = ()
     """Segments whose replay was already on the log (read back, not run again)."""
 

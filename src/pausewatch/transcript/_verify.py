@@ -124,22 +124,34 @@ class Verdict:
     verdict: str
     """``pass`` or ``fail``."""
     run_id: str | None
+    """The manifest's run, or None (stand-alone, or the manifest could not be read)."""
     recipe: str | None
+    """The manifest's recipe, or None when the manifest could not be read."""
     budget: float
+    """The replay budget, a fraction of the run's steps."""
     beacon: bytes
+    """The public beacon the segments were drawn from."""
     segments_total: int
+    """Segments in the transcript (0 when the manifest could not be read)."""
     segments: tuple[SegmentResult, ...]
-    """The replays' results, segment ascending."""
+    """The replays' results, segment ascending (a segment that could not be replayed has a
+    failed result with its ``error``)."""
     inclusion: Inclusion
+    """The data-inclusion test over the replayed segments."""
     checks: tuple[Check, ...]
+    """Every integrity check, in the order run."""
     reasons: tuple[str, ...]
     """Why it failed (empty on ``pass``)."""
     compute_fraction: float
     """(Replayed steps + the inclusion test's forward passes / 3) / the run's steps."""
     manifest_digest: str | None
+    """The manifest's digest (without its seed), or None when it could not be read."""
     final_digest: str | None
+    """The committed digest of the final checkpoint, if the manifest names one."""
     steps: int | None
+    """The run's optimiser steps, or None when the manifest could not be read."""
     every: int | None
+    """Steps between checkpoints, or None when the manifest could not be read."""
 
     @property
     def passed(self) -> bool:
