@@ -13,7 +13,6 @@ from pausewatch.transcript import (
     RECIPES,
     SegmentResult,
     SegmentTask,
-    TranscriptError,
     checkpoint_path,
     read_manifest,
     replay_segment,
@@ -94,7 +93,7 @@ def test_the_cached_manifest_is_the_parsed_one(honest_mlp: Path) -> None:
 
 def test_a_manifest_rewritten_on_disk_is_read_again(mlp_copy: Path) -> None:
     """A manifest changed after a replay (same inode, size and mtime) is not served stale: the
-    next replay sees the new commitment and refuses the checkpoint it no longer matches."""
+    next replay sees the new commitment and fails the checkpoint it no longer matches."""
     manifest = read_manifest(mlp_copy)
     task = SegmentTask(str(mlp_copy), manifest.run_id, 0, threads=1)
     assert replay_segment(task).passed
@@ -102,8 +101,10 @@ def test_a_manifest_rewritten_on_disk_is_read_again(mlp_copy: Path) -> None:
     forged = ("0" if committed[0] != "0" else "1") + committed[1:]
     _rewrite_in_place(mlp_copy / MANIFEST, committed.encode(), forged.encode())
     assert cached_manifest(mlp_copy).digest_at(manifest.every) == forged
-    with pytest.raises(TranscriptError, match=f"the manifest commits to {forged}"):
-        replay_segment(task)
+    refused = replay_segment(task)
+    assert not refused.passed
+    assert refused.error is not None
+    assert f"the manifest commits to {forged}" in refused.error
 
 
 def test_a_checkpoint_changed_after_a_replay_is_refused(mlp_copy: Path) -> None:
@@ -114,5 +115,7 @@ def test_a_checkpoint_changed_after_a_replay_is_refused(mlp_copy: Path) -> None:
     path = mlp_copy / checkpoint_path(0)
     tail = path.read_bytes()[-8:]
     _rewrite_in_place(path, tail, bytes(b ^ 1 for b in tail))
-    with pytest.raises(TranscriptError, match="checkpoint at step 0 has digest"):
-        replay_segment(task)
+    refused = replay_segment(task)
+    assert not refused.passed
+    assert refused.error is not None
+    assert "checkpoint at step 0 has digest" in refused.error

@@ -145,9 +145,8 @@ def checked_weights(
         ) from exc
     actual = hashlib.sha256(content).hexdigest()
     if actual != committed:
-        raise TranscriptError(
-            f"checkpoint at step {step} has digest {actual}, the audit checked {committed}"
-        )
+        by = "the manifest commits to" if expected is None else "the audit checked"
+        raise TranscriptError(f"checkpoint at step {step} has digest {actual}, {by} {committed}")
     try:
         return load_weights_bytes(content)
     except TranscriptError as exc:
