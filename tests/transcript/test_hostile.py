@@ -395,3 +395,39 @@ def test_defect_segment_result_keeps_its_json_keys() -> None:
     result = SegmentResult(0, 0, 10, 0.0, 1e-6, True, 0.1, 0.05, 10)
     assert result.error is None
     assert SegmentResult(**result.to_json()) == result
+
+
+@pytest.mark.slow
+def test_defect_cli_audit_of_a_garbage_manifest_files_a_fail(tmp_path: Path) -> None:
+    """`transcript audit` of a committed run whose handed-over manifest is not JSON exits 0
+    with a `fail` verdict on the log (it used to stop with an error line, filing nothing)."""
+    from transcript import test_audit_cli as cli
+    from transcript.product_world import Served, build, declaration, run_cli
+
+    honest = tmp_path / "honest"
+    train("mlp", steps=8, every=2, out=honest, seed=b"\x07" * 32, threads=1, run_id=cli.RUN)
+    manifest = read_manifest(honest)
+    run = declaration(
+        cli.RUN,
+        hyperparameters=manifest.hyperparameters_digest,
+        seed=manifest.seed_commitment,
+        every=manifest.every,
+    )
+    built = build(tmp_path / "log", [run])
+    with Served(built.data_dir, tmp_path / "serve.log") as server:
+        operator = str(built.keys_dir / "operator.key")
+        inspector = str(built.keys_dir / "inspector.key")
+        done = run_cli("transcript", "commit", str(honest), "--key", operator, "--url", server.url)
+        assert done.returncode == 0, done.stderr
+        handed = tmp_path / "handed"
+        shutil.copytree(honest, handed)
+        (handed / "manifest.json").write_text("{not json")
+        done = run_cli(
+            "transcript", "audit", cli.RUN, "--budget", "0.5", "--dir", str(handed),
+            "--key", inspector, "--no-ray", "--url", server.url, "--json",
+        )  # fmt: skip
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    _failed(result, "manifest")
+    assert result["entries"]["verdict"] is not None

@@ -76,6 +76,8 @@ class SegmentTask:
         """``(run_id or the manifest digest, segment)``: what makes a replay idempotent."""
         if self.run_id is not None:
             return (self.run_id, self.segment)
+        if self.manifest_digest is not None:  # the checked manifest's, without re-reading it
+            return (self.manifest_digest, self.segment)
         return (cached_manifest(self.directory).digest(), self.segment)
 
 
