@@ -32,10 +32,10 @@ from pausewatch.transcript._train import (
     Weights,
     deterministic,
     encoded_records,
-    load_weights_bytes,
     recipe_named,
     resolve_hyperparameters,
     run_steps,
+    weights_from_bytes,
 )
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def checked_weights(
         by = "the manifest commits to" if expected is None else "the audit checked"
         raise TranscriptError(f"checkpoint at step {step} has digest {actual}, {by} {committed}")
     try:
-        return load_weights_bytes(content)
+        return weights_from_bytes(content)
     except TranscriptError as exc:
         raise TranscriptError(f"checkpoint at step {step}: {exc}") from exc
 

@@ -151,13 +151,17 @@ def save_weights(weights: Weights, path: Path) -> str:
 
 
 def weights_from_bytes(data: bytes) -> Weights:
-    """Read a checkpoint from its file's bytes."""
+    """A checkpoint from its file's bytes (those whose digest was checked);
+    :class:`TranscriptError` for bytes that are not a safetensors file of tensors (safetensors
+    raises its own ``SafetensorError``, an ``Exception`` only, on a malformed header)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load
 
     try:
         return dict(load(data))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise TranscriptError(f"not a safetensors file: {exc}") from exc
+    except (OSError, ValueError, RuntimeError, TypeError, SafetensorError) as exc:
+        first = " ".join(str(exc).split())[:300]
+        raise TranscriptError(f"not a safetensors file: {first}") from exc
 
 
 def load_weights(path: Path) -> Weights:
@@ -167,22 +171,9 @@ def load_weights(path: Path) -> Weights:
     except OSError as exc:
         raise TranscriptError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
     try:
-        return load_weights_bytes(content)
+        return weights_from_bytes(content)
     except TranscriptError as exc:
-        raise TranscriptError(f"{path}: {exc}") from exc
-
-
-def load_weights_bytes(content: bytes) -> Weights:
-    """A checkpoint from its bytes (those whose digest was checked); :class:`TranscriptError`
-    for bytes that are not a safetensors file of tensors."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    try:
-        return dict(load(content))
-    except (ValueError, RuntimeError, TypeError, SafetensorError) as exc:
-        first = " ".join(str(exc).split())[:300]
-        raise TranscriptError(f"cannot read checkpoint: {first}") from exc
+        raise TranscriptError(f"cannot read checkpoint {path}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +340,6 @@ __all__ = [
     "encode",
     "initial_model",
     "load_weights",
-    "load_weights_bytes",
     "recipe_named",
     "resolve_hyperparameters",
     "run_steps",
