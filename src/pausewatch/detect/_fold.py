@@ -30,7 +30,6 @@ from pausewatch.detect._statements import (
 )
 from pausewatch.fields import format_time
 from pausewatch.registry._fold import (
-    FoldInterruptedError,
     Handler,
     RejectedError,
     Row,
@@ -441,21 +440,8 @@ def _discrepancies(ctx: _Context, body: InspectionReport, facility_id: str) -> l
 
 def _seed(ctx: _Context, plan: Row) -> str:
     """The plan's seed: the root (hex) of the log's tree at the plan's index + 1."""
-    size = int(plan["seed_size"])
-    if ctx.index - size > MAX_SEED_LAG:
-        raise RejectedError(
-            f"inspection plan {plan['plan_id']!r} is more than {MAX_SEED_LAG:,} entries old: "
-            "plan the inspection again"
-        )
-    roots = ctx.registry.roots
-    if roots is None:
-        raise RejectedError(
-            "inspection report: this fold has no view of the log's tree to compute the plan's seed"
-        )
-    try:
-        return roots(size).hex()
-    except Exception as exc:  # the log's tree could not be read: fold this entry again later
-        raise FoldInterruptedError(f"the log's root at size {size}: {exc}") from exc
+    what = f"inspection report of plan {plan['plan_id']!r} (plan the inspection again if old)"
+    return ctx.log_root(int(plan["seed_size"]), lag=MAX_SEED_LAG, what=what)
 
 
 def _report(ctx: _Context, body: Body) -> None:

@@ -324,6 +324,22 @@ class _Context:
     def update(self, view: str, row: Row, **values: Any) -> None:
         self.set(view, {**row, **values})
 
+    def log_root(self, size: int, *, lag: int, what: str) -> str:
+        """The root (hex) of the log's tree at ``size``, as a seed or beacon drawn from the log
+        (an inspection's sample, a transcript audit's segments): refused when the tree is more
+        than ``lag`` entries behind this one or this fold has no view of the log's tree, and
+        folded again later when the tree cannot be read (``what`` names the statement's
+        purpose in the messages)."""
+        if self.index - size > lag:
+            raise RejectedError(f"{what}: the tree of size {size} is more than {lag:,} entries old")
+        roots = self.registry.roots
+        if roots is None:
+            raise RejectedError(f"{what}: this fold has no view of the log's tree to compute it")
+        try:
+            return roots(size).hex()
+        except Exception as exc:  # the log's tree could not be read: fold this entry again later
+            raise FoldInterruptedError(f"the log's root at size {size}: {exc}") from exc
+
     # -- signer checks -----------------------------------------------------------------------
 
     def holder(self) -> tuple[str, str] | None:

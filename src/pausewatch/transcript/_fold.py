@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from pausewatch.registry import Registry
 from pausewatch.registry._fold import (
-    FoldInterruptedError,
     Handler,
     RejectedError,
     Row,
@@ -314,19 +313,7 @@ def _listed(segments: tuple[int, ...]) -> str:
 
 def _beacon(ctx: _Context, size: int) -> str:
     """The root (hex) of the log's tree at ``size``."""
-    if ctx.index - size > MAX_BEACON_LAG:
-        raise RejectedError(
-            f"the beacon's tree (size {size}) is more than {MAX_BEACON_LAG:,} entries old"
-        )
-    roots = ctx.registry.roots
-    if roots is None:
-        raise RejectedError(
-            "transcript verdict: this fold has no view of the log's tree to compute the beacon"
-        )
-    try:
-        return roots(size).hex()
-    except Exception as exc:  # the log's tree could not be read: fold this entry again later
-        raise FoldInterruptedError(f"the log's root at size {size}: {exc}") from exc
+    return ctx.log_root(size, lag=MAX_BEACON_LAG, what="transcript verdict's beacon")
 
 
 def _verdict(ctx: _Context, body: Body) -> None:
