@@ -64,6 +64,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_transcripts",
     "tr_checkpoints",
     "tr_replays",
+    "tr_audits",
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
@@ -261,7 +262,7 @@ def test_a_store_at_0011_gains_the_transcript_views_and_evaluated_weights(db_url
 
     from pausewatch.store._engine import _alembic_config
 
-    transcripts = {"tr_transcripts", "tr_checkpoints", "tr_replays", "tr_verdicts"}
+    transcripts = {"tr_transcripts", "tr_checkpoints", "tr_replays", "tr_audits", "tr_verdicts"}
     engine = make_engine(db_url)
     try:
         cfg = _alembic_config()

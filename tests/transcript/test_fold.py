@@ -580,6 +580,7 @@ def test_the_views_rebuild_from_the_log(world: World) -> None:
         "transcripts",
         "transcript_checkpoints",
         "transcript_replays",
+        "transcript_audits",
         "transcript_verdicts",
     ):
         assert again.views[view] == world.registry.views[view]
@@ -609,7 +610,7 @@ def test_an_audit_id_belongs_to_the_inspector_that_first_used_it(world: World) -
     final_idx = committed(world)
     taken = world.ok("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
     reason = refused(world.submit("transcript.replay/v1", replay_body(0), "iaea-1"))
-    assert f"its first replay (entry {taken.index}) is by 'iaea-2', not 'iaea-1'" in reason
+    assert f"its first statement (entry {taken.index}) is by 'iaea-2', not 'iaea-1'" in reason
     assert "choose another audit id" in reason
     stopped = {
         **verdict_body(world, final_idx),
@@ -635,8 +636,9 @@ def test_an_audit_id_belongs_to_one_run(world: World) -> None:
 
 
 def test_audit_owners_survive_a_fold_from_the_views(world: World) -> None:
-    """Whose an audit id is follows from the views alone: a registry loaded from them (as the
-    service loads its database) refuses another inspector's replay just the same."""
+    """Whose an audit id is follows from the views alone (``transcript_audits``): a registry
+    loaded from them (as the service loads its database) refuses another inspector's replay
+    just the same."""
     committed(world)
     world.ok("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
     again = new_registry({world.secretariat.signer_id}, roots=world.tree.root)
@@ -759,6 +761,7 @@ def test_a_replay_only_checked_takes_no_audit_id(world: World) -> None:
     committed(world)
     checked = world.sign("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
     assert world.registry.check(checked, world.now) is None
+    assert world.registry.views["transcript_audits"] == {}
     world.ok("transcript.replay/v1", replay_body(0), "iaea-1")
     assert "is by 'iaea-1', not 'iaea-2'" in refused(
         world.submit("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")

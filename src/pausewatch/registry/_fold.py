@@ -110,6 +110,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "transcripts": ("run_id",),
     "transcript_checkpoints": ("run_id", "step"),
     "transcript_replays": ("audit_id", "segment"),
+    "transcript_audits": ("audit_id",),
     "transcript_verdicts": ("audit_id",),
 }
 """Every view the fold maintains, with its primary key columns."""

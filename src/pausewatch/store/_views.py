@@ -738,6 +738,15 @@ transcript_replays = Table(
     _time("integrated_at"),
 )
 """Segments replayed by audits (``transcript.replay/v1``), one per audit and segment."""
+transcript_audits = Table(
+    "tr_audits",
+    metadata,
+    _id("audit_id", primary_key=True),
+    _id("run_id", nullable=False),
+    _id("inspector_id", nullable=False),
+    _idx("first_idx"),
+)
+"""Whose each audit id is: the run and inspector of its first replay (docs/adr/0038)."""
 transcript_verdicts = Table(
     "tr_verdicts",
     metadata,
@@ -832,6 +841,7 @@ VIEW_TABLES: dict[str, Table] = {
     "transcripts": transcripts,
     "transcript_checkpoints": transcript_checkpoints,
     "transcript_replays": transcript_replays,
+    "transcript_audits": transcript_audits,
     "transcript_verdicts": transcript_verdicts,
 }
 """Each view's table."""

@@ -16,11 +16,8 @@ decide the verdict.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from pausewatch.registry import Registry
 from pausewatch.registry._fold import (
     Handler,
     RejectedError,
@@ -72,72 +69,30 @@ def _final(ctx: _Context, transcript: Row) -> None:
         )
 
 
-@dataclass
-class _Owners:
-    """Whose each audit id is: the inspector and run of its first replay, by audit id. Derived
-    from the ``transcript_replays`` view (the fold's own rows, in the order it set them), so
-    that a replay's owner is found without scanning every replay on the log each time."""
-
-    rows: dict[tuple[object, ...], Row]
-    """The view this index was built from."""
-    seen: int = 0
-    """How many of its rows are indexed."""
-    owners: dict[str, Row] = field(default_factory=dict)
-    """The first replay of each audit id."""
-    pending: Row | None = None
-    """A replay the fold accepted since (indexed once the view holds it)."""
-
-
-_OWNERS: dict[int, tuple[weakref.ref[Registry], _Owners]] = {}
-
-
-def _owner(ctx: _Context, audit_id: str) -> Row | None:
-    """The first replay of ``audit_id`` on the log, if any."""
-    registry = ctx.registry
-    rows = registry.views["transcript_replays"]
-    held = _OWNERS.get(id(registry))
-    index = held[1] if held is not None and held[0]() is registry else None
-    if index is not None and index.rows is rows:
-        pending, index.pending = index.pending, None
-        if len(rows) == index.seen + 1 and pending is not None:
-            key = (pending["audit_id"], pending["segment"])
-            if rows.get(key) == pending:
-                index.owners.setdefault(str(pending["audit_id"]), pending)
-                index.seen += 1
-    if index is None or index.rows is not rows or len(rows) != index.seen:
-        # Built afresh from the view where it was replaced (a registry loaded from the
-        # database) or changed other than by the last replay folded here.
-        index = _Owners(rows, len(rows))
-        for row in sorted(rows.values(), key=lambda r: int(r["idx"])):
-            index.owners.setdefault(str(row["audit_id"]), row)
-        key_id = id(registry)
-        _OWNERS[key_id] = (weakref.ref(registry, lambda _: _OWNERS.pop(key_id, None)), index)
-    return index.owners.get(audit_id)
-
-
-def _accepted(ctx: _Context, row: Row) -> None:
-    """Tell the owners' index of a replay about to be set (the fold accepts it)."""
-    held = _OWNERS.get(id(ctx.registry))
-    if held is not None and held[0]() is ctx.registry:
-        held[1].pending = row
-
-
 def _audit_of(ctx: _Context, audit_id: str, inspector_id: str, run_id: str) -> None:
-    """An audit id is the inspector's and the run's that first used it: another inspector's
-    replay or verdict under it, or one of another run, is refused."""
-    first = _owner(ctx, audit_id)
+    """An audit id is the inspector's and the run's that first used it (``transcript_audits``):
+    another inspector's replay or verdict under it, or one of another run, is refused."""
+    first = ctx.get("transcript_audits", audit_id)
     if first is None:
         return
     if first["inspector_id"] != inspector_id:
         raise RejectedError(
-            f"audit {audit_id!r} is another inspector's: its first replay (entry {first['idx']}) "
-            f"is by {first['inspector_id']!r}, not {inspector_id!r}; choose another audit id"
+            f"audit {audit_id!r} is another inspector's: its first statement (entry "
+            f"{first['first_idx']}) is by {first['inspector_id']!r}, not {inspector_id!r}; "
+            "choose another audit id"
         )
     if first["run_id"] != run_id:
         raise RejectedError(
-            f"audit {audit_id!r} is of run {first['run_id']!r}: its first replay (entry "
-            f"{first['idx']}) is of that run, not of run {run_id!r}; choose another audit id"
+            f"audit {audit_id!r} is of run {first['run_id']!r}: its first statement (entry "
+            f"{first['first_idx']}) is of that run, not of run {run_id!r}; choose another audit id"
         )
+
+
+def _claim(ctx: _Context, audit_id: str, inspector_id: str, run_id: str) -> None:
+    """Record whose ``audit_id`` is, at its first replay or verdict."""
+    if ctx.get("transcript_audits", audit_id) is None:
+        owner = {"audit_id": audit_id, "run_id": run_id, "inspector_id": inspector_id}
+        ctx.set("transcript_audits", {**owner, "first_idx": ctx.index})
 
 
 def _verdict_of(ctx: _Context, audit_id: str) -> None:
@@ -297,8 +252,8 @@ def _replay(ctx: _Context, body: Body) -> None:
             f"{body.start_step} to {body.end_step}"
         )
     row = {**body.model_dump(mode="json"), "idx": ctx.index, "integrated_at": ctx.when}
-    _accepted(ctx, row)
     ctx.set("transcript_replays", row)
+    _claim(ctx, body.audit_id, body.inspector_id, body.run_id)
 
 
 _LISTED = 20
@@ -389,6 +344,7 @@ def _verdict(ctx: _Context, body: Body) -> None:
             "integrated_at": ctx.when,
         },
     )
+    _claim(ctx, body.audit_id, body.inspector_id, body.run_id)
 
 
 def _figures(body: TranscriptVerdict, replays: list[Row], *, complete: bool, steps: int) -> None:

@@ -1,5 +1,6 @@
 """Training transcripts (issue 17; docs/adr/0038): commitments (``tr_transcripts``), checkpoint
-digests (``tr_checkpoints``), audits' replays (``tr_replays``) and verdicts (``tr_verdicts``);
+digests (``tr_checkpoints``), audits' replays (``tr_replays``), owners (``tr_audits``) and
+verdicts (``tr_verdicts``);
 and the weights an evaluation result names (``ev_results.weights_digest``).
 
 Revision ID: 0012
@@ -20,7 +21,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-_TABLES = ("tr_transcripts", "tr_checkpoints", "tr_replays", "tr_verdicts")
+_TABLES = ("tr_transcripts", "tr_checkpoints", "tr_replays", "tr_audits", "tr_verdicts")
 _RESULTS = "ev_results"
 
 
