@@ -766,3 +766,28 @@ def test_a_replay_only_checked_takes_no_audit_id(world: World) -> None:
     assert "is by 'iaea-1', not 'iaea-2'" in refused(
         world.submit("transcript.replay/v1", replay_body(1, inspector_id="iaea-2"), "iaea-2")
     )
+
+
+def test_a_replay_beyond_the_draw_counts_like_a_drawn_one(world: World) -> None:
+    """Segments an audit replayed beyond the draw (those the interpolation screen targets)
+    count in the verdict: a pass over a failed one is refused, a fail is kept, and they count
+    in the figures the fold recomputes."""
+    final_idx = committed(world)
+    body = verdict_body(world, final_idx, budget=0.25)
+    replayed(world, body)
+    extra = next(s for s in range(segment_count(STEPS, EVERY)) if s not in body["segments"])
+    world.ok("transcript.replay/v1", replay_body(extra, passed=False), "iaea-1")
+    every = sorted([*body["segments"], extra])
+    stated = {**body, **figures(every)}
+    reason = refused(world.submit("transcript.verdict/v1", stated, "iaea-1"))
+    assert "verdict is pass, expected fail" in reason
+    short = {**body, "verdict": "fail", "reasons": ["segment replayed beyond the draw failed"]}
+    # Figures of the drawn replays alone leave the extra one out: refused.
+    assert "from the audit's 3 replays" in refused(
+        world.submit("transcript.verdict/v1", short, "iaea-1")
+    )
+    world.ok(
+        "transcript.verdict/v1",
+        {**stated, "verdict": "fail", "reasons": ["segment replayed beyond the draw failed"]},
+        "iaea-1",
+    )

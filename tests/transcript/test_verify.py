@@ -121,12 +121,12 @@ def test_honest_short_runs_pass_the_inclusion_test(tmp_path: Path) -> None:
 
 
 def test_the_verdict_json_has_the_contract_keys(honest_mlp: Path) -> None:
-    """Verdict.to_json() has exactly the keys of contract T2, and is JSON."""
+    """Verdict.to_json() has exactly the keys of contract T2 (and `targeted`), and is JSON."""
     value = verify(honest_mlp, budget=0.2, beacon=BEACON).to_json()
     assert set(value) == {
         "verdict", "run_id", "recipe", "budget", "beacon", "segments_total", "segments",
         "inclusion", "checks", "reasons", "compute_fraction", "manifest_digest",
-        "final_digest", "steps", "every",
+        "final_digest", "steps", "every", "targeted",
     }  # fmt: skip
     assert value["beacon"] == BEACON.hex()
     assert value["run_id"] == "run-mlp"

@@ -16,6 +16,7 @@ decide the verdict.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 
 from pausewatch.registry._fold import (
@@ -322,7 +323,16 @@ def _verdict(ctx: _Context, body: Body) -> None:
         replays.append(replay)
         if not replay["passed"]:
             failed.append(segment)
-    _figures(body, replays, complete=len(replays) == len(drawn), steps=steps)
+    complete = len(replays) == len(drawn)
+    # Segments the audit replayed beyond the draw (those the interpolation screen targeted)
+    # count as much as drawn ones: a pass must have every replay of the audit passed.
+    drawn_set = set(drawn)
+    for (audit_id, segment), replay in sorted(ctx.registry.views["transcript_replays"].items()):
+        if audit_id == body.audit_id and segment not in drawn_set:
+            replays.append(replay)
+            if not replay["passed"]:
+                failed.append(int(segment))
+    _figures(body, replays, complete=complete, steps=steps)
     passes = not failed and body.inclusion_passed and not body.reasons
     expected = Outcome.PASS if passes else Outcome.FAIL
     if body.verdict is not expected:
@@ -347,6 +357,14 @@ def _verdict(ctx: _Context, body: Body) -> None:
     _claim(ctx, body.audit_id, body.inspector_id, body.run_id)
 
 
+def _agrees(actual: object, expected: object) -> bool:
+    """Equal; floats to 1e-9 relative (a p-value may move in its last digits between scipy
+    releases, and a refold after an upgrade must not refuse what it took before)."""
+    if isinstance(actual, float) and isinstance(expected, float):
+        return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12)
+    return actual == expected
+
+
 def _figures(body: TranscriptVerdict, replays: list[Row], *, complete: bool, steps: int) -> None:
     """The verdict's inclusion figures (where every drawn segment has its replay) and the
     compute it spent are recomputed from its replays with the engine's own functions: the same
@@ -364,7 +382,7 @@ def _figures(body: TranscriptVerdict, replays: list[Row], *, complete: bool, ste
     replayed = sum(int(r["steps_replayed"]) for r in replays)
     stated.append(("compute_fraction", body.compute_fraction, compute_fraction(replayed, steps)))
     for name, actual, expected in stated:
-        if actual != expected:
+        if not _agrees(actual, expected):
             raise RejectedError(
                 f"{name} is {actual!r}, the replays give {expected!r} (recomputed from the "
                 f"audit's {len(replays)} replays on the log)"

@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from pausewatch.transcript._data import dataset
-from pausewatch.transcript._draw import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript._draw import (
+    MAX_DRAWN,
+    draw_segments,
+    segment_count,
+    segments_for_budget,
+)
 from pausewatch.transcript._format import (
     FORMAT,
     Manifest,
@@ -109,7 +114,11 @@ class AuditPlan:
     segments_total: int
     """Segments in the transcript (0 when the manifest could not be read)."""
     tasks: tuple[SegmentTask, ...]
-    """The drawn segments to replay; empty when an integrity check failed."""
+    """The segments to replay (drawn, and targeted by the screen); empty when an integrity
+    check failed."""
+    targeted: tuple[int, ...] = ()
+    """Segments replayed, beyond the draw, because the interpolation screen flagged the
+    checkpoint each ends at (at most ``MAX_DRAWN``)."""
 
     @property
     def passed(self) -> bool:
@@ -152,6 +161,8 @@ class Verdict:
     """The run's optimiser steps, or None when the manifest could not be read."""
     every: int | None
     """Steps between checkpoints, or None when the manifest could not be read."""
+    targeted: tuple[int, ...] = ()
+    """Segments replayed beyond the draw because the interpolation screen flagged them."""
 
     @property
     def passed(self) -> bool:
@@ -176,6 +187,7 @@ class Verdict:
             "final_digest": self.final_digest,
             "steps": self.steps,
             "every": self.every,
+            "targeted": list(self.targeted),
         }
 
 
@@ -186,7 +198,9 @@ def _validate(budget: float, beacon: bytes) -> None:
         raise TranscriptError("the beacon is empty")
 
 
-def _integrity(directory: Path, manifest: Manifest) -> list[Check]:
+def _integrity(directory: Path, manifest: Manifest, targets: list[int]) -> list[Check]:
+    """Every integrity check, in order; ``targets`` receives the segments the interpolation
+    screen asks to replay whatever the draw (each ending at a flagged checkpoint)."""
     checks: list[Check] = []
 
     def add(name: str, passed: bool, detail: str) -> bool:
@@ -244,6 +258,8 @@ def _integrity(directory: Path, manifest: Manifest) -> list[Check]:
         add("interpolation_screen", False, f"cannot read checkpoint {unreadable}")
     else:
         add("interpolation_screen", screen.passed, screen.detail())
+        index = {ref.step: i for i, ref in enumerate(manifest.checkpoints)}
+        targets.extend(index[step] - 1 for step in screen.flagged)
 
     recomputed = hyperparameters_digest(manifest.hyperparameters)
     add(
@@ -347,8 +363,9 @@ def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditP
             str(directory), None, budget, beacon, (Check("manifest", False, str(exc)),), 0, ()
         )
     checks = [Check("manifest", True, f"{FORMAT}, digest {manifest.digest()}")]
+    targets: list[int] = []
     try:
-        checks.extend(_integrity(directory, manifest))
+        checks.extend(_integrity(directory, manifest, targets))
     except (TranscriptError, ValueError, RuntimeError, OSError) as exc:
         # A hostile transcript the checks did not foresee (torch refusing a model or weights,
         # a file vanishing mid-check) is a failed check: an audit always reaches a verdict.
@@ -356,8 +373,11 @@ def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditP
         checks.append(Check("integrity", False, f"the checks stopped: {detail}"))
     total = segment_count(manifest.steps, manifest.every)
     tasks: tuple[SegmentTask, ...] = ()
+    targeted: tuple[int, ...] = ()
     if all(c.passed for c in checks):
         count = segments_for_budget(budget, manifest.steps, manifest.every)
+        drawn = draw_segments(beacon, total, count)
+        targeted = tuple(sorted(set(targets) - set(drawn)))[:MAX_DRAWN]
         digest = manifest.digest()
         tasks = tuple(
             SegmentTask(
@@ -368,9 +388,11 @@ def plan_audit(directory: Path | str, *, budget: float, beacon: bytes) -> AuditP
                 start_digest=manifest.digest_at(s * manifest.every),
                 end_digest=manifest.digest_at(min((s + 1) * manifest.every, manifest.steps)),
             )
-            for s in draw_segments(beacon, total, count)
+            for s in sorted({*drawn, *targeted})
         )
-    return AuditPlan(str(directory), manifest, budget, beacon, tuple(checks), total, tasks)
+    return AuditPlan(
+        str(directory), manifest, budget, beacon, tuple(checks), total, tasks, targeted
+    )
 
 
 def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:
@@ -387,8 +409,9 @@ def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:
                 f"segment {r.segment} (steps {r.start_step}-{r.end_step}): not replayed: {r.error}"
             )
         elif not r.passed:
+            why = " (flagged by the interpolation screen)" if r.segment in plan.targeted else ""
             reasons.append(
-                f"segment {r.segment} (steps {r.start_step}-{r.end_step}): replay distance "
+                f"segment {r.segment} (steps {r.start_step}-{r.end_step}){why}: replay distance "
                 f"{r.distance:.3g} exceeds tolerance {r.tolerance:.3g}"
             )
     inclusion = inclusion_test(segments) if plan.passed else Inclusion(0.0, 1.0, False)
@@ -415,6 +438,7 @@ def conclude(plan: AuditPlan, results: Iterable[SegmentResult]) -> Verdict:
         final_digest=manifest.final_digest if manifest else None,
         steps=manifest.steps if manifest else None,
         every=manifest.every if manifest else None,
+        targeted=plan.targeted,
     )
 
 
