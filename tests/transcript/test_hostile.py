@@ -431,3 +431,23 @@ def test_defect_cli_audit_of_a_garbage_manifest_files_a_fail(tmp_path: Path) -> 
     result = json.loads(done.stdout)
     _failed(result, "manifest")
     assert result["entries"]["verdict"] is not None
+
+
+def test_defect_an_inspector_out_of_memory_is_no_failed_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch running out of memory on the inspector's machine stops the replay (a rescan runs
+    it again) instead of filing a failed segment against an honest transcript."""
+    from pausewatch.transcript import _replay
+
+    directory = tmp_path / "honest"
+    train("mlp", steps=4, every=2, out=directory, seed=b"\x05" * 32, threads=1)
+
+    def exhausted(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"
+        )
+
+    monkeypatch.setattr(_replay, "run_steps", exhausted)
+    with pytest.raises(RuntimeError, match="allocate memory"):
+        replay_segment(SegmentTask(str(directory), None, 0))

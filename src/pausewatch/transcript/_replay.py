@@ -199,8 +199,18 @@ def replay_segment(task: SegmentTask) -> SegmentResult:
         return _replay(task, directory, manifest, start, end)
     except (TranscriptError, ValueError, RuntimeError) as exc:
         # ValueError and RuntimeError come from torch on inputs the checks did not foresee: a
-        # hostile transcript fails its segment rather than stopping the audit.
+        # hostile transcript fails its segment rather than stopping the audit. A fault of the
+        # inspector's own machine (torch out of memory) is no finding about the transcript: it
+        # stops the replay, which a rescan of the log runs again.
+        if isinstance(exc, RuntimeError) and _out_of_memory(exc):
+            raise
         return _unreplayed(task, start, end, " ".join(str(exc).split())[:1000])
+
+
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """Whether torch raised ``exc`` because this machine ran out of memory."""
+    text = str(exc).lower()
+    return "can't allocate memory" in text or "out of memory" in text
 
 
 def _unreplayed(task: SegmentTask, start: int, end: int, error: str) -> SegmentResult:
