@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[evals,transcript]'
+	$(BIN)/pip install --quiet -e '.[evals,transcript,simulate]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

@@ -10,7 +10,13 @@ import typer
 
 from pausewatch.cli._common import JsonOpt, fail, out, print_json
 
-app = typer.Typer(help="Simulations: corpora of detection scenarios.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "Simulations: corpora of detection scenarios, and whether the regime deters "
+        "(inspection games, a race model, an agent-based model)."
+    ),
+    no_args_is_help=True,
+)
 
 
 @app.command("scenarios")
@@ -69,5 +75,12 @@ def schema_cmd() -> None:
 
     typer.echo(json.dumps(scenario_schema(), indent=2, sort_keys=True))
 
+
+# The deterrence analysis (issue 18) lives in its own modules, each adding its commands here.
+from pausewatch.cli import _simulate_abm, _simulate_games, _simulate_race  # noqa: E402
+
+_simulate_games.register(app)
+_simulate_race.register(app)
+_simulate_abm.register(app)
 
 __all__ = ["app"]
