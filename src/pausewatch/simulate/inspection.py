@@ -11,6 +11,8 @@ probability of detection is at least ``(d + h*alpha) / (d + b)``.
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 class GameError(ValueError):
@@ -41,4 +43,91 @@ def required_detection(
     return (gain + false_alarm_cost * false_alarm_rate) / (gain + penalty)
 
 
-__all__ = ["GameError", "required_detection"]
+def timely_detection(per_period: float, periods: float) -> float:
+    """The probability that a run needing ``periods`` periods is detected before it completes,
+    with an independent chance ``per_period`` of detection in each: ``1 - (1 - p)^T``."""
+    _check("per_period", per_period, high=1.0)
+    _check("periods", periods)
+    return float(1.0 - (1.0 - per_period) ** periods)
+
+
+def inspections_needed(per_inspection: float, required: float) -> float:
+    """The number of independent inspections, each detecting with ``per_inspection``, that
+    together detect with at least ``required`` (``inf`` when none can: ``per_inspection`` is 0
+    or ``required`` is above 1; 0 when ``required`` is 0 or below)."""
+    _check("per_inspection", per_inspection, high=1.0)
+    if math.isnan(required):
+        raise GameError("required must be a number")
+    if required <= 0:
+        return 0.0
+    if required > 1 or per_inspection == 0:
+        return math.inf
+    if per_inspection == 1:
+        return 1.0
+    if required == 1:
+        return math.inf
+    return float(math.ceil(math.log1p(-required) / math.log1p(-per_inspection) - 1e-12))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Whether an inspectee with the given stakes is deterred by a detection probability.
+
+    ``margin`` is ``detection - required_detection`` (deterred when it is at least 0);
+    ``needed_penalty`` the loss when caught at which ``detection`` would just deter (``inf`` when
+    no penalty can: ``detection`` is 0)."""
+
+    gain: float
+    penalty: float
+    false_alarm_cost: float
+    false_alarm_rate: float
+    detection: float
+    required_detection: float
+    deterred: bool
+    margin: float
+    needed_penalty: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The assessment as JSON (an infinite figure is ``null``)."""
+        return {
+            k: (None if isinstance(v, float) and math.isinf(v) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+def assess(
+    gain: float,
+    penalty: float,
+    false_alarm_cost: float,
+    false_alarm_rate: float,
+    detection: float,
+) -> Assessment:
+    """Assess a detection probability against the inspector-leadership threshold."""
+    _check("detection", detection, high=1.0)
+    required = required_detection(gain, penalty, false_alarm_cost, false_alarm_rate)
+    needed = (
+        math.inf
+        if detection == 0
+        else max(0.0, (gain + false_alarm_cost * false_alarm_rate) / detection - gain)
+    )
+    return Assessment(
+        gain=gain,
+        penalty=penalty,
+        false_alarm_cost=false_alarm_cost,
+        false_alarm_rate=false_alarm_rate,
+        detection=detection,
+        required_detection=required,
+        deterred=detection >= required,
+        margin=detection - required,
+        needed_penalty=needed,
+    )
+
+
+__all__ = [
+    "Assessment",
+    "GameError",
+    "assess",
+    "inspections_needed",
+    "required_detection",
+    "timely_detection",
+]
