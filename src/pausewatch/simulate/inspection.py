@@ -51,6 +51,22 @@ def timely_detection(per_period: float, periods: float) -> float:
     return float(1.0 - (1.0 - per_period) ** periods)
 
 
+def balance_detection(loss: float, sigma: float, false_alarm_rate: float) -> float:
+    """The power of a balance test (Neyman-Pearson for a Gaussian balance): the probability that
+    a loss ``loss`` is detected by a balance with standard deviation ``sigma`` alarming at
+    false-alarm probability ``false_alarm_rate``: ``1 - beta = Phi(M/sigma - z(1 - alpha))``."""
+    from scipy.stats import norm
+
+    _check("loss", loss)
+    _check("sigma", sigma)
+    _check("false_alarm_rate", false_alarm_rate, high=1.0)
+    if sigma == 0:
+        raise GameError("sigma must be positive")
+    if false_alarm_rate in (0.0, 1.0):
+        return false_alarm_rate
+    return float(norm.cdf(loss / sigma - norm.ppf(1.0 - false_alarm_rate)))
+
+
 def inspections_needed(per_inspection: float, required: float) -> float:
     """The number of independent inspections, each detecting with ``per_inspection``, that
     together detect with at least ``required`` (``inf`` when none can: ``per_inspection`` is 0
@@ -127,6 +143,7 @@ __all__ = [
     "Assessment",
     "GameError",
     "assess",
+    "balance_detection",
     "inspections_needed",
     "required_detection",
     "timely_detection",
