@@ -49,6 +49,12 @@ KINDS: tuple[DefectionKind, ...] = tuple(DefectionKind)
 """Every defection kind, in the enum's order (the order ties are broken in)."""
 
 
+MESA_MISSING = (
+    "the agent-based model needs Mesa: install the simulate extra (pip install 'pausewatch[simulate]')"
+)
+"""The one line a run without Mesa raises."""
+
+
 class AbmError(GameError):
     """Parameters of the agent-based model outside its domain (one line naming the parameter)."""
 
@@ -216,7 +222,8 @@ class AbmConfig:
     the median party (each party's own is this times ``exp(prize_spread * Z)``, drawn once): it
     gives notice when the belief of collapse ``q`` exceeds its cost."""
     collapse_share: float = 0.5
-    """The pause collapses in a period when at least this share of labs is running a defection."""
+    """The pause collapses in a period when more than this share of labs is running a defection
+    (1 turns this off: only withdrawals then end it)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -361,7 +368,7 @@ class RunResult:
     """Notices of withdrawal given."""
     collapse_period: int | None
     """The period the pause collapsed in (a withdrawal took effect, or the share of labs
-    defecting reached ``collapse_share``); None when it held to its expiry."""
+    defecting exceeded ``collapse_share``); None when it held to its expiry."""
 
     @property
     def held(self) -> bool:
@@ -414,7 +421,10 @@ def run_abm(
     ``inputs`` are drawn from ``config``'s ranges with the generator unless given; ``lab_type``
     replaces the labs' decision rule (a subclass of :class:`.abm_model.Lab`). Needs Mesa (the
     ``simulate`` extra)."""
-    from pausewatch.simulate.abm_model import DeterrenceModel
+    try:
+        from pausewatch.simulate.abm_model import DeterrenceModel
+    except ImportError as exc:
+        raise ImportError(MESA_MISSING) from exc
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if inputs is None:
@@ -612,6 +622,7 @@ __all__ = [
     "DAYS_PER_PERIOD",
     "DEFAULT_NOTICE_PERIODS",
     "KINDS",
+    "MESA_MISSING",
     "AbmConfig",
     "AbmError",
     "AbmSummary",

@@ -213,7 +213,7 @@ class DeterrenceModel(mesa.Model):  # type: ignore[misc]  # Mesa ships no type i
         self.labs.shuffle_do("step")
         share = self.violating / self.config.agents
         self.violation_rate.append(share)
-        if self.violating and share >= self.config.collapse_share:
+        if share > self.config.collapse_share:
             self.collapse()
         self.seen = self.config.memory * self.seen + self.seen_now
         self.seen_now = 0.0
