@@ -1,12 +1,256 @@
-"""``pausewatch simulate`` commands: abm (issue 18)."""
+"""``pausewatch simulate`` commands: abm (issue 18, docs/deterrence-abm.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from pausewatch.cli._common import JsonOpt, fail, out, print_json
+
+if TYPE_CHECKING:
+    from pausewatch.simulate.abm import AbmSummary, Range
+    from pausewatch.simulate.scenario import DefectionKind
+
+
+def _range(text: str, name: str) -> Range:
+    from pausewatch.simulate.abm import Range
+
+    return Range.parse(text, name)
+
+
+def _kind_detection(items: list[str]) -> dict[DefectionKind, Range]:
+    from pausewatch.simulate.abm import AbmError
+    from pausewatch.simulate.scenario import DefectionKind
+
+    known = ", ".join(k.value for k in DefectionKind)
+    chosen: dict[DefectionKind, Range] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise AbmError(f"--kind-detection must be KIND=P or KIND=LOW:HIGH, got {item!r}")
+        try:
+            kind = DefectionKind(name.strip())
+        except ValueError:
+            raise AbmError(f"--kind-detection: unknown kind {name!r}; kinds: {known}") from None
+        chosen[kind] = _range(value, f"--kind-detection {kind.value}")
+    return chosen
+
+
+def _text(summary: AbmSummary) -> None:
+    figures = summary.to_json()
+    closed = figures["closed_form"]
+
+    def share(key: str) -> str:
+        s = figures[key]
+        rate = "n/a" if s["rate"] is None else f"{s['rate']:.4g}"
+        return f"{rate} [{s['low']:.4g}, {s['high']:.4g}] ({s['count']}/{s['of']})"
+
+    rate = figures["violation_rate"]
+    lags = figures["time_to_detection"]["lag_periods"]
+    out.print(
+        f"{summary.replications} replication(s) of {summary.config.agents} labs in "
+        f"{summary.config.parties} parties over {summary.config.periods} periods (seed {summary.seed})"
+    )
+    out.print(
+        f"violation rate (share of lab-periods): {rate['mean']:.4f} "
+        f"[{rate['low']:.4f}, {rate['high']:.4f}]; closed form (no contagion): "
+        f"{closed['predicted_violation_rate']:.4f}"
+    )
+    out.print(f"decisions to defect: {share('defect_decisions')}")
+    out.print(f"defections detected before completion: {share('detected')}")
+    if lags["mean"] is not None:
+        out.print(
+            f"time to detection: mean {lags['mean']:.2f} period(s), 95% within "
+            f"[{lags['low']:.0f}, {lags['high']:.0f}]"
+        )
+    out.print(f"pause held to expiry: {share('pause_held')}")
+    out.print(f"a party gave notice of withdrawal: {share('withdrawals')}")
+    out.print(f"a seen detection triggered others: {share('cascades')}")
+    verdict = "deterred" if closed["deterred"] else "NOT deterred"
+    out.print(
+        f"closed form at the central inputs: weakest kind {closed['weakest_kind']} detected "
+        f"before completion with {closed['detection_before_completion']:.3f}, needs "
+        f"{closed['required_detection']:.3f}: the median lab is {verdict}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``pausewatch simulate``."""
+
+    @app.command("abm")
+    def abm_cmd(
+        agents: Annotated[int, typer.Option("--agents", help="Labs.")] = 100,
+        parties: Annotated[int, typer.Option("--parties", help="Parties (labs spread evenly).")] = 10,
+        periods: Annotated[
+            int, typer.Option("--periods", help="Periods (months) until the pause expires.")
+        ] = 120,
+        replications: Annotated[
+            int, typer.Option("--replications", help="Monte Carlo replications.")
+        ] = 100,
+        seed: Annotated[int, typer.Option("--seed", help="The Monte Carlo's seed.")] = 0,
+        detection: Annotated[
+            str,
+            typer.Option(
+                "--detection",
+                help="Per inspection, the probability of detecting a run in progress, for every "
+                "kind: P or LOW:HIGH (drawn per replication).",
+            ),
+        ] = "0.2",
+        kind_detection: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--kind-detection",
+                help="KIND=P or KIND=LOW:HIGH for one defection kind (repeatable; overrides "
+                "--detection for it).",
+            ),
+        ] = None,
+        inspections: Annotated[
+            int, typer.Option("--inspections", help="Independent inspections per period.")
+        ] = 1,
+        run_periods: Annotated[
+            int, typer.Option("--run-periods", help="Periods a frontier run needs to complete.")
+        ] = 3,
+        prize: Annotated[
+            str, typer.Option("--prize", help="Median gain of an undetected run: X or LOW:HIGH.")
+        ] = "1",
+        penalty: Annotated[
+            str, typer.Option("--penalty", help="Sanction on a detected run: X or LOW:HIGH.")
+        ] = "3",
+        false_alarm_cost: Annotated[
+            str,
+            typer.Option("--false-alarm-cost", help="Cost of a false alarm: X or LOW:HIGH."),
+        ] = "0",
+        false_alarm_rate: Annotated[
+            str,
+            typer.Option(
+                "--false-alarm-rate",
+                help="Per inspection, the probability of a false alarm: X or LOW:HIGH.",
+            ),
+        ] = "0",
+        prize_spread: Annotated[
+            float,
+            typer.Option("--prize-spread", help="Std. dev. of the log of a lab's prize."),
+        ] = 0.3,
+        contagion: Annotated[
+            float,
+            typer.Option(
+                "--contagion", help="Rise in the belief of collapse per seen event (0 to 1)."
+            ),
+        ] = 0.05,
+        memory: Annotated[
+            float, typer.Option("--memory", help="Share of seen events remembered a period on.")
+        ] = 0.9,
+        withdrawal_notice: Annotated[
+            int | None,
+            typer.Option(
+                "--withdrawal-notice",
+                help="Periods of notice before a withdrawal takes effect (default: the policy's, "
+                "else 12).",
+            ),
+        ] = None,
+        withdrawal_cost: Annotated[
+            float,
+            typer.Option("--withdrawal-cost", help="Median cost of leaving per lab, in prizes."),
+        ] = 0.5,
+        collapse_share: Annotated[
+            float,
+            typer.Option(
+                "--collapse-share",
+                help="The pause collapses when more than this share of labs defects at once.",
+            ),
+        ] = 0.5,
+        policy: Annotated[
+            str | None,
+            typer.Option("--policy", help="Take the withdrawal notice from this preset or file."),
+        ] = None,
+        plot: Annotated[
+            Path | None,
+            typer.Option(
+                "--plot", help="Write the plots to FILE.html (Plotly, offline) or FILE.png."
+            ),
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Run the agent-based model of the pause: labs comply, defect in one of the detection
+        kinds or (their party) withdraw, over Monte Carlo replications that draw the uncertain
+        inputs from their ranges. Prints the violation rate, time to detection, how often the
+        pause holds and how often one defection triggers others, each with a 95% interval."""
+        from pausewatch.errors import Error
+        from pausewatch.simulate.abm import KINDS, MESA_MISSING, AbmConfig, monte_carlo
+        from pausewatch.simulate.inspection import GameError
+
+        if plot is not None and plot.suffix.lower() not in (".html", ".png"):
+            fail(f"--plot must name a .html or .png file, got {plot}")
+        try:
+            import pausewatch.simulate.abm_model  # noqa: F401
+        except ImportError:
+            fail(MESA_MISSING)
+        try:
+            every = _range(detection, "--detection")
+            per_kind = {kind: every for kind in KINDS} | _kind_detection(kind_detection or [])
+            values = {
+                "agents": agents,
+                "parties": parties,
+                "periods": periods,
+                "run_periods": run_periods,
+                "inspections": inspections,
+                "detection": per_kind,
+                "prize": _range(prize, "--prize"),
+                "penalty": _range(penalty, "--penalty"),
+                "false_alarm_cost": _range(false_alarm_cost, "--false-alarm-cost"),
+                "false_alarm_rate": _range(false_alarm_rate, "--false-alarm-rate"),
+                "prize_spread": prize_spread,
+                "contagion": contagion,
+                "memory": memory,
+                "withdrawal_cost": withdrawal_cost,
+                "collapse_share": collapse_share,
+            }
+            if withdrawal_notice is not None:
+                values["withdrawal_notice"] = withdrawal_notice
+            if policy is not None:
+                from pausewatch.cli._policy import resolve_policy
+
+                config = AbmConfig.from_policy(resolve_policy(policy), **values)
+            else:
+                config = AbmConfig(**values)  # type: ignore[arg-type]
+            if replications < 1:
+                fail(f"--replications must be at least 1, got {replications}")
+        except (GameError, Error) as exc:
+            fail(str(exc).splitlines()[0])
+
+        from pausewatch.cli._common import progress_display
+
+        with progress_display() as display:
+            task = display.add_task("replications", total=replications)
+            summary = monte_carlo(
+                config, replications, seed, progress=lambda n: display.update(task, completed=n)
+            )
+        if plot is not None:
+            _write_plot(summary, plot)
+        if as_json:
+            print_json(summary.to_json())
+            return
+        _text(summary)
+        if plot is not None:
+            out.print(f"plots written to {plot}")
+
+
+def _write_plot(summary: AbmSummary, path: Path) -> None:
+    from pausewatch.simulate.abm_plots import abm_html, abm_png
+
+    try:
+        if path.suffix.lower() == ".png":
+            try:
+                data = abm_png(summary)
+            except ImportError:
+                fail("a PNG needs matplotlib: install the simulate extra (pausewatch[simulate])")
+            path.write_bytes(data)
+        else:
+            path.write_text(abm_html(summary), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 __all__ = ["register"]
