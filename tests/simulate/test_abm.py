@@ -30,7 +30,7 @@ from pausewatch.simulate.scenario import DefectionKind
 
 pytest.importorskip("mesa")
 
-from pausewatch.simulate.abm_model import Lab  # noqa: E402
+from pausewatch.simulate.abm_model import Lab
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -111,7 +111,7 @@ def test_the_violation_rate_switches_at_the_closed_form_threshold(run_periods: i
     low, high = _switch(rows)
     assert low < threshold < high, (low, high)
     assert high - low < 0.04
-    # The rate really switches: nearly all defect at the bottom of the sweep, nearly none at the top.
+    # The rate really switches: nearly all defect at the sweep's bottom, nearly none at its top.
     assert rows[0][1] / rows[0][2] > 0.9
     assert rows[-1][1] / rows[-1][2] < 0.1
 
@@ -296,7 +296,9 @@ def test_the_monte_carlo_draws_inputs_and_gives_intervals() -> None:
     assert figures == monte_carlo(config, 6, seed=9).to_json()
     band = figures["violation_rate_by_period"]
     assert len(band["mean"]) == len(band["low"]) == len(band["high"]) == 24
-    assert all(lo <= m <= hi for lo, m, hi in zip(band["low"], band["mean"], band["high"]))
+    assert all(
+        lo <= m <= hi for lo, m, hi in zip(band["low"], band["mean"], band["high"], strict=True)
+    )
     rate = figures["violation_rate"]
     assert rate["low"] <= rate["median"] <= rate["high"]
     for key in ("pause_held", "withdrawals", "defect_decisions"):

@@ -51,7 +51,8 @@ def _text(summary: AbmSummary) -> None:
     lags = figures["time_to_detection"]["lag_periods"]
     out.print(
         f"{summary.replications} replication(s) of {summary.config.agents} labs in "
-        f"{summary.config.parties} parties over {summary.config.periods} periods (seed {summary.seed})"
+        f"{summary.config.parties} parties over {summary.config.periods} periods "
+        f"(seed {summary.seed})"
     )
     out.print(
         f"violation rate (share of lab-periods): {rate['mean']:.4f} "
@@ -82,7 +83,9 @@ def register(app: typer.Typer) -> None:
     @app.command("abm")
     def abm_cmd(
         agents: Annotated[int, typer.Option("--agents", help="Labs.")] = 100,
-        parties: Annotated[int, typer.Option("--parties", help="Parties (labs spread evenly).")] = 10,
+        parties: Annotated[
+            int, typer.Option("--parties", help="Parties (labs spread evenly).")
+        ] = 10,
         periods: Annotated[
             int, typer.Option("--periods", help="Periods (months) until the pause expires.")
         ] = 120,

@@ -17,10 +17,11 @@ when that belief makes staying cost more than leaving, and its notice takes effe
 agreement's notice period (MIRI's draft treaty: 365 days, ``withdrawal.notice_days`` of the
 miri-2025 preset).
 
-:func:`run_abm` runs one replication; :func:`monte_carlo` draws the uncertain inputs (:class:`Range`)
-per replication and summarises the runs with intervals (:class:`AbmSummary`). The Mesa model
-itself lives in :mod:`.abm_model`, imported only when a run starts, so that this module (and the
-service) import without Mesa. Everything is reproducible from a seed (a numpy ``Generator``).
+:func:`run_abm` runs one replication; :func:`monte_carlo` draws the uncertain inputs
+(:class:`Range`) per replication and summarises the runs with intervals (:class:`AbmSummary`).
+The Mesa model itself lives in :mod:`.abm_model`, imported only when a run starts, so that this
+module (and the service) import without Mesa. Everything is reproducible from a seed (a numpy
+``Generator``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ KINDS: tuple[DefectionKind, ...] = tuple(DefectionKind)
 
 
 MESA_MISSING = (
-    "the agent-based model needs Mesa: install the simulate extra (pip install 'pausewatch[simulate]')"
+    "the agent-based model needs Mesa: install the simulate extra "
+    "(pip install 'pausewatch[simulate]')"
 )
 """The one line a run without Mesa raises."""
 

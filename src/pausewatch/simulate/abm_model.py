@@ -95,7 +95,9 @@ class Lab(mesa.Agent):  # type: ignore[misc]  # Mesa ships no type information
             # A run that cannot complete before the pause expires gains nothing.
             self.comply()
             return
-        gain = model.inputs.prize * math.exp(model.config.prize_spread * model.rng.standard_normal())
+        gain = model.inputs.prize * math.exp(
+            model.config.prize_spread * model.rng.standard_normal()
+        )
         kind, defect = self.choose(gain)
         model.decisions += 1
         if defect > self.comply_payoff(gain, model.collapse_belief):
@@ -181,7 +183,7 @@ class DeterrenceModel(mesa.Model):  # type: ignore[misc]  # Mesa ships no type i
         self.labs = self.agents_by_type[lab]
 
     def give_notice(self, party: Party) -> None:
-        """Record a party's notice; it is public, and weighs as many events as the party has labs."""
+        """Record a party's notice: public, it weighs as many seen events as the party has labs."""
         self.withdrawals.append(
             Withdrawal(party.index, self.period, self.period + self.config.withdrawal_notice)
         )
