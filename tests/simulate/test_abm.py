@@ -309,6 +309,10 @@ def test_the_monte_carlo_draws_inputs_and_gives_intervals() -> None:
     assert figures["closed_form"]["required_detection"] == pytest.approx(
         required_detection(1.25, 2.5)
     )
+    deterred = sum(
+        r.inputs.run_detection(r.inputs.weakest()) >= r.inputs.threshold() for r in summary.runs
+    )
+    assert figures["closed_form"]["replications_deterred"]["count"] == deterred
 
 
 @pytest.mark.parametrize(
@@ -330,6 +334,14 @@ def test_a_bad_configuration_is_refused_with_one_line(
         AbmConfig(**overrides)  # type: ignore[arg-type]
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_wilson_bounds_are_exact_at_none_and_all() -> None:
+    """Wilson's interval is [0, high] with no success and [low, 1] with all, exactly."""
+    assert wilson(0, 100)[0] == 0.0
+    assert wilson(100, 100)[1] == 1.0
+    low, high = wilson(50, 100)
+    assert low < 0.5 < high
 
 
 def test_a_range_parses_a_value_or_low_high() -> None:

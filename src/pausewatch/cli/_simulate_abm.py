@@ -75,6 +75,11 @@ def _text(summary: AbmSummary) -> None:
         f"before completion with {closed['detection_before_completion']:.3f}, needs "
         f"{closed['required_detection']:.3f}: the median lab is {verdict}"
     )
+    deterred = closed["replications_deterred"]
+    out.print(
+        f"replications whose own inputs deter the median lab (closed form): "
+        f"{deterred['count']}/{deterred['of']}"
+    )
 
 
 def register(app: typer.Typer) -> None:

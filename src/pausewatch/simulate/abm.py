@@ -474,7 +474,10 @@ def wilson(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[f
     denominator = 1.0 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n successes the bound sits on the estimate; say so exactly, not up to rounding.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return (low, high)
 
 
 def _proportion(successes: int, trials: int) -> dict[str, Any]:
@@ -498,6 +501,10 @@ def _percentiles(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, flo
         "low": float(low),
         "high": float(high),
     }
+
+
+def _deterred(inputs: Inputs) -> bool:
+    return inputs.run_detection(inputs.weakest()) >= inputs.threshold()
 
 
 @dataclass(frozen=True)
@@ -592,6 +599,9 @@ class AbmSummary:
                 "detection_before_completion": weakest_detection,
                 "required_detection": threshold,
                 "deterred": weakest_detection >= threshold,
+                "replications_deterred": _proportion(
+                    sum(_deterred(r.inputs) for r in self.runs), n
+                ),
                 "predicted_defect_share": predicted_defect_share(central, self.config.prize_spread),
                 "predicted_violation_rate": predicted_violation_rate(
                     central, self.config.prize_spread
