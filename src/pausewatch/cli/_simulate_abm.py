@@ -56,7 +56,8 @@ def _text(summary: AbmSummary) -> None:
     )
     out.print(
         f"violation rate (share of lab-periods): {rate['mean']:.4f} "
-        f"[{rate['low']:.4f}, {rate['high']:.4f}]; closed form (no contagion): "
+        f"[{rate['low']:.4f}, {rate['high']:.4f}]; closed form (no contagion, each "
+        f"replication's draw): "
         f"{closed['predicted_violation_rate']:.4f}"
     )
     out.print(f"decisions to defect: {share('defect_decisions')}")

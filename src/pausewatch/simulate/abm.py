@@ -569,6 +569,7 @@ class AbmSummary:
         threshold = central.threshold()
         weakest_detection = central.run_detection(weakest)
         with_seen = [r for r in self.runs if r.detected]
+        spread = self.config.prize_spread
         return {
             "config": self.config.to_json(),
             "seed": self.seed,
@@ -602,9 +603,13 @@ class AbmSummary:
                 "replications_deterred": _proportion(
                     sum(_deterred(r.inputs) for r in self.runs), n
                 ),
-                "predicted_defect_share": predicted_defect_share(central, self.config.prize_spread),
-                "predicted_violation_rate": predicted_violation_rate(
-                    central, self.config.prize_spread
+                # Each replication's own draw through the closed form, averaged: the figure the
+                # simulation matches with no contagion (the central inputs' alone need not).
+                "predicted_defect_share": float(
+                    np.mean([predicted_defect_share(r.inputs, spread) for r in self.runs])
+                ),
+                "predicted_violation_rate": float(
+                    np.mean([predicted_violation_rate(r.inputs, spread) for r in self.runs])
                 ),
             },
         }
