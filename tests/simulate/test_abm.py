@@ -12,12 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pausewatch.policy import load_preset
 from pausewatch.simulate.abm import (
     KINDS,
     AbmConfig,
     AbmError,
+    Inputs,
     Range,
     monte_carlo,
     predicted_defect_share,
@@ -342,6 +345,47 @@ def test_wilson_bounds_are_exact_at_none_and_all() -> None:
     assert wilson(100, 100)[1] == 1.0
     low, high = wilson(50, 100)
     assert low < 0.5 < high
+
+
+@given(st.integers(0, 10_000), st.integers(1, 10_000))
+def test_a_wilson_interval_holds_its_estimate_within_0_and_1(k: int, n: int) -> None:
+    """For any count of successes, 0 <= low <= k/n <= high <= 1."""
+    k = min(k, n)
+    low, high = wilson(k, n)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+
+
+def _inputs(caught: float, gain: float, penalty: float, cost: float, alarm: float) -> Inputs:
+    return Inputs(
+        prize=gain,
+        penalty=penalty,
+        false_alarm_cost=cost,
+        false_alarm_rate=alarm,
+        detection=dict.fromkeys(KINDS, caught),
+        inspections=1,
+        run_periods=1,
+    )
+
+
+stakes = st.floats(0.01, 100.0)
+
+
+@given(stakes, stakes, st.floats(0.0, 10.0), st.floats(0.0, 0.5), st.floats(0.05, 2.0))
+def test_the_closed_form_share_is_one_half_at_the_threshold(
+    gain: float, penalty: float, cost: float, alarm: float, spread: float
+) -> None:
+    """At detection = required_detection(d, b, h, alpha) the median lab is indifferent, so the
+    closed form's defect share is exactly 1/2, and it falls as detection rises."""
+    threshold = required_detection(gain, penalty, cost, alarm)
+    if not 0.0 < threshold < 1.0:
+        return
+    at = predicted_defect_share(_inputs(threshold, gain, penalty, cost, alarm), spread)
+    assert at == pytest.approx(0.5, abs=1e-6)
+    lower = predicted_defect_share(_inputs(threshold * 0.9, gain, penalty, cost, alarm), spread)
+    higher = predicted_defect_share(
+        _inputs(threshold + (1 - threshold) * 0.1, gain, penalty, cost, alarm), spread
+    )
+    assert lower >= at >= higher
 
 
 def test_a_range_parses_a_value_or_low_high() -> None:
