@@ -182,10 +182,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """Run the agent-based model of the pause: labs comply, defect in one of the detection
-        kinds or (their party) withdraw, over Monte Carlo replications that draw the uncertain
-        inputs from their ranges. Prints the violation rate, time to detection, how often the
-        pause holds and how often one defection triggers others, each with a 95% interval."""
+        """Run the agent-based model of the pause over Monte Carlo replications.
+
+        Labs comply, defect in one of the detection kinds, or (their party) withdraw; each
+        replication draws the uncertain inputs from their ranges. Prints the violation rate,
+        time to detection, how often the pause holds and how often one defection triggers
+        others, each with a 95% interval (docs/deterrence-abm.md)."""
         from pausewatch.errors import Error
         from pausewatch.simulate.abm import KINDS, MESA_MISSING, AbmConfig, monte_carlo
         from pausewatch.simulate.inspection import GameError
