@@ -347,14 +347,17 @@ def simultaneous(
         damage=damage,
         detected_loss=detected_loss,
     )
-    deterrence = detection * (gain + penalty) - false_alarm_rate * false_alarm_cost
-    worth = detection * (damage - detected_loss)
-    deterrable = deterrence > gain
-    worthwhile = worth > inspection_cost
+    # Both conditions and both probabilities are read off the payoffs as the bimatrix holds
+    # them, so that rounding can never make the closed form and the matrix disagree on a case.
+    # p* = d / ((1-beta)(d+b) - h*alpha) and q* = e / ((1-beta)(c-a)), each as the ratio that
+    # makes the other player indifferent.
+    ee, er = inspectee, inspector
+    p_star = float((ee[1, 1] - ee[1, 0]) / (ee[0, 0] - ee[1, 0] - ee[0, 1] + ee[1, 1]))
+    q_star = float((er[1, 1] - er[0, 1]) / (er[0, 0] - er[1, 0] - er[0, 1] + er[1, 1]))
+    deterrable = bool(ee[0, 0] < ee[0, 1])
+    worthwhile = bool(er[0, 0] > er[1, 0])
     if deterrable and worthwhile:
-        kind = "mixed"
-        p = gain / deterrence
-        q = inspection_cost / worth
+        kind, p, q = "mixed", p_star, q_star
     elif worthwhile:
         kind, p, q = "violate, inspect", 1.0, 1.0
     else:
@@ -362,8 +365,8 @@ def simultaneous(
     rows, cols = np.array([p, 1 - p]), np.array([q, 1 - q])
     # The leader commits to the least deterring probability unless even that costs more than
     # letting a violation through uninspected (it never does when inspecting is worthwhile).
-    if deterrable and inspection_cost * gain / deterrence <= damage:
-        lp, lq = gain / deterrence, 0.0
+    if deterrable and inspection_cost * p_star <= damage:
+        lp, lq = p_star, 0.0
     elif deterrable:
         lp, lq = 0.0, 1.0
     else:

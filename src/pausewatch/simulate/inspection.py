@@ -279,7 +279,12 @@ def best_balance_threshold(
         alpha = max_false_alarm_rate
     else:
         z = k / 2 + math.log(slope) / k
-        alpha = min(max_false_alarm_rate, max(0.0, 1.0 - NormalDist().cdf(z)))
+        # Phi(-z) rather than 1 - Phi(z), and detection from z itself: far in the tail alpha is
+        # tiny and 1 - alpha rounds to 1, where z(1 - alpha) can no longer be recovered.
+        alpha = NormalDist().cdf(-z)
+        if alpha <= max_false_alarm_rate:
+            return assess(gain, penalty, false_alarm_cost, alpha, NormalDist().cdf(k - z))
+        alpha = max_false_alarm_rate
     detection = balance_detection(loss, sigma, alpha)
     return assess(gain, penalty, false_alarm_cost, alpha, detection)
 
