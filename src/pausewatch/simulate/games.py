@@ -384,8 +384,12 @@ def simultaneous(
         kind=kind,
         inspect_probability=p,
         violate_probability=q,
-        inspector_payoff=float(rows @ inspector @ cols),
-        inspectee_payoff=float(rows @ inspectee @ cols),
+        # In the mixed equilibrium each player is indifferent: read its payoff off the pure
+        # strategy with no rounding noise (not inspecting; complying).
+        inspector_payoff=float(inspector[1] @ cols if kind == "mixed" else rows @ inspector @ cols),
+        inspectee_payoff=float(
+            rows @ inspectee[:, 1] if kind == "mixed" else rows @ inspectee @ cols
+        ),
         leader_inspect_probability=lp,
         leader_violate_probability=lq,
         leader_inspector_payoff=float(lrows @ inspector @ lcols),
