@@ -217,6 +217,8 @@ def test_simultaneous_refuses_bad_input() -> None:
         simultaneous(1, 1, inspection_cost=1, damage=1, detected_loss=2)
     with pytest.raises(GameError, match="inspection_cost must be positive"):
         simultaneous(1, 1, inspection_cost=0, damage=1)
+    with pytest.raises(GameError, match="damage must be a finite number"):
+        simultaneous(1, 1, inspection_cost=1, damage=float("inf"))
 
 
 def test_sweep_default_grid_and_progress() -> None:

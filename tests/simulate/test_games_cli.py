@@ -88,6 +88,7 @@ def test_deterrence_with_a_balance() -> None:
         (("--gain", "1", "--penalty", "4", "--detection", "0.5", "--loss", "1"), "at most one"),
         (("--gain", "1", "--penalty", "4", "--loss", "1"), "go together"),
         (("--gain", "1", "--penalty", "4", "--roc", "/nonexistent.json"), "cannot read the ROC"),
+        (("--gain", "inf", "--penalty", "4"), "--gain must be a finite number, got inf"),
     ],
 )
 def test_deterrence_bad_input_is_one_line(args: tuple[str, ...], message: str) -> None:

@@ -165,3 +165,11 @@ def test_wilson_interval_holds_the_estimate(trials: int, data: st.DataObject) ->
     low, high = wilson_interval(k, trials)
     assert 0 <= low <= k / trials + 1e-12
     assert k / trials - 1e-12 <= high <= 1
+
+
+def test_infinite_stakes_are_refused() -> None:
+    """An infinite gain would make the threshold inf/inf = nan: one GameError instead."""
+    with pytest.raises(GameError, match="gain must be a finite number"):
+        best_on_roc(math.inf, 1, 0, [(0.1, 0.5)])
+    with pytest.raises(GameError, match="penalty must be a finite number"):
+        best_balance_threshold(1, math.inf, 0, 1, 1)

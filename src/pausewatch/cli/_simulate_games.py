@@ -63,6 +63,13 @@ def _read_roc(path: Path) -> list[RocPoint]:
     return points
 
 
+def _finite(**values: float | None) -> None:
+    # An infinite stake passes the games' lower-bound checks and turns the threshold into nan.
+    for name, value in values.items():
+        if value is not None and math.isinf(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+
+
 def _figure(value: float | None) -> str:
     return "none" if value is None or math.isinf(value) else f"{value:.4g}"
 
@@ -98,6 +105,7 @@ def _deterrence(
         roc_hull,
     )
 
+    _finite(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost, loss=loss)
     sources = [
         detection is not None,
         roc is not None,

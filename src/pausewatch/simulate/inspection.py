@@ -149,6 +149,13 @@ def assess(
     )
 
 
+def _stakes(**values: float) -> None:
+    # _check lets an infinite stake through (its bound is open above), and inf/inf is nan.
+    for name, value in values.items():
+        if math.isinf(value):
+            raise GameError(f"{name} must be a finite number, got {value}")
+
+
 @dataclass(frozen=True)
 class RocPoint:
     """One operating point of a detector: alarming at ``false_alarm_rate`` (alpha) it detects a
@@ -236,6 +243,7 @@ def best_on_roc(
     margin is concave and piecewise linear: its maximum lies at a vertex of the envelope (a
     given point, or ``(0, 0)`` when every point costs more in false alarms than it detects).
     Ties go to the smaller false-alarm rate. The margin is never below that of any given point."""
+    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost)
     required_detection(gain, penalty, false_alarm_cost)
     best: Assessment | None = None
     for vertex in roc_hull(roc):
@@ -265,6 +273,7 @@ def best_balance_threshold(
     ``z(1-alpha*) = k/2 + ln(h/(d+b))/k``. When false alarms cost the inspectee nothing
     (``h = 0``) the margin only grows with alpha and the cap is chosen; with ``k = 0`` the ROC is
     the diagonal and the optimum is an end point."""
+    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost, loss=loss, sigma=sigma)
     required_detection(gain, penalty, false_alarm_cost)
     _check("loss", loss)
     _check("sigma", sigma)
