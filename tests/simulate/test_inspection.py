@@ -121,6 +121,13 @@ def test_balance_threshold_answers_the_question() -> None:
     assert a.detection == pytest.approx(0.9644963, abs=1e-6)
 
 
+def test_balance_threshold_with_a_negligible_false_alarm_cost() -> None:
+    """A false-alarm cost so small beside the stakes that h/(d+b) underflows is treated as
+    free, not a math domain error (found by hypothesis)."""
+    a = best_balance_threshold(1, 1, 5e-324, 1, 1, max_false_alarm_rate=0.05)
+    assert a.false_alarm_rate == 0.05
+
+
 def test_balance_threshold_respects_the_cap() -> None:
     """False alarms free (h=0): the margin grows with alpha, so the cap is chosen."""
     a = best_balance_threshold(1, 4, 0, 1, 1, max_false_alarm_rate=0.05)

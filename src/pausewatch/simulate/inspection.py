@@ -284,7 +284,8 @@ def best_balance_threshold(
     slope = false_alarm_cost / (gain + penalty)
     if k == 0:
         alpha = max_false_alarm_rate if slope < 1 else 0.0
-    elif false_alarm_cost == 0:
+    elif slope == 0:
+        # False alarms free (or so cheap beside the stakes that their slope underflows).
         alpha = max_false_alarm_rate
     else:
         z = k / 2 + math.log(slope) / k
