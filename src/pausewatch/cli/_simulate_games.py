@@ -1,12 +1,610 @@
-"""``pausewatch simulate`` commands: games (issue 18)."""
+"""``pausewatch simulate`` commands: the inspection games (issue 18, docs/deterrence.md,
+docs/adr/0045-inspection-games.md)."""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from pausewatch.cli._common import JsonOpt, fail, out, print_json
+
+if TYPE_CHECKING:
+    from pausewatch.simulate.games import Sweep
+    from pausewatch.simulate.inspection import RocPoint
+
+GainOpt = Annotated[
+    float, typer.Option("--gain", help="d: the inspectee's gain from an undetected violation.")
+]
+PenaltyOpt = Annotated[
+    float, typer.Option("--penalty", help="b: the inspectee's loss when a violation is caught.")
+]
+FalseAlarmCostOpt = Annotated[
+    float,
+    typer.Option("--false-alarm-cost", help="h: the inspectee's cost of a false alarm."),
+]
+
+ROC_HELP = (
+    'A JSON file holding the detector\'s ROC: a list of {"false_alarm_rate": A, "detection": P} '
+    "objects. Points between two given ones are reached by randomising between their "
+    "thresholds (the concave envelope); nothing past the largest rate is assumed. Without "
+    "--false-alarm-rate the rate that maximises the margin is chosen."
+)
+
+
+def _read_roc(path: Path) -> list[RocPoint]:
+    from pausewatch.simulate.inspection import RocPoint
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"cannot read the ROC file {path}: {exc.strerror}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"the ROC file {path} is not JSON: {exc}")
+    if not isinstance(raw, list):
+        fail(f'the ROC file {path} must hold a list of {{"false_alarm_rate", "detection"}} objects')
+    points = []
+    for i, item in enumerate(raw):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"false_alarm_rate", "detection"}
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in item.values()
+            )
+        ):
+            fail(
+                f"the ROC file {path}: item {i} must be an object with the numbers "
+                '"false_alarm_rate" and "detection" and nothing else'
+            )
+        points.append(RocPoint(float(item["false_alarm_rate"]), float(item["detection"])))
+    return points
+
+
+def _finite(**values: float | None) -> None:
+    # An infinite stake passes the games' lower-bound checks and turns the threshold into nan.
+    for name, value in values.items():
+        if value is not None and math.isinf(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+
+
+def _figure(value: float | None) -> str:
+    return "none" if value is None or math.isinf(value) else f"{value:.4g}"
+
+
+def _print_assessment(data: dict[str, Any]) -> None:
+    verdict = "deterred" if data["deterred"] else "NOT deterred"
+    out.print(
+        f"{verdict}: detection {data['detection']:.4g} against {data['required_detection']:.4g} "
+        f"required (margin {data['margin']:+.4g}) at false-alarm rate "
+        f"{data['false_alarm_rate']:.4g}; the penalty that would just deter: "
+        f"{_figure(data['needed_penalty'])}"
+    )
+
+
+def _deterrence(
+    gain: float,
+    penalty: float,
+    false_alarm_cost: float,
+    false_alarm_rate: float | None,
+    detection: float | None,
+    roc: Path | None,
+    balance_sigma: float | None,
+    loss: float | None,
+    max_false_alarm_rate: float,
+) -> dict[str, Any]:
+    from pausewatch.simulate.inspection import (
+        assess,
+        balance_detection,
+        best_balance_threshold,
+        best_on_roc,
+        required_detection,
+        roc_detection,
+        roc_hull,
+    )
+
+    _finite(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost, loss=loss)
+    sources = [
+        detection is not None,
+        roc is not None,
+        balance_sigma is not None or loss is not None,
+    ]
+    if sum(sources) > 1:
+        fail("give at most one of --detection, --roc and --balance-sigma with --loss")
+    if (balance_sigma is None) != (loss is None):
+        fail("--balance-sigma and --loss go together")
+    alpha = 0.0 if false_alarm_rate is None else false_alarm_rate
+    if detection is not None:
+        return {
+            "source": "detection",
+            **assess(gain, penalty, false_alarm_cost, alpha, detection).to_json(),
+        }
+    if roc is not None:
+        points = _read_roc(roc)
+        if false_alarm_rate is None:
+            a = best_on_roc(gain, penalty, false_alarm_cost, points)
+        else:
+            a = assess(gain, penalty, false_alarm_cost, alpha, roc_detection(points, alpha))
+        hull = [
+            {"false_alarm_rate": p.false_alarm_rate, "detection": p.detection}
+            for p in roc_hull(points)
+        ]
+        return {
+            "source": "roc",
+            "chosen": false_alarm_rate is None,
+            **a.to_json(),
+            "roc_hull": hull,
+        }
+    if balance_sigma is not None and loss is not None:
+        if false_alarm_rate is None:
+            a = best_balance_threshold(
+                gain, penalty, false_alarm_cost, loss, balance_sigma, max_false_alarm_rate
+            )
+        else:
+            a = assess(
+                gain,
+                penalty,
+                false_alarm_cost,
+                alpha,
+                balance_detection(loss, balance_sigma, alpha),
+            )
+        return {
+            "source": "balance",
+            "chosen": false_alarm_rate is None,
+            "loss": loss,
+            "balance_sigma": balance_sigma,
+            **a.to_json(),
+        }
+    return {
+        "source": None,
+        "gain": gain,
+        "penalty": penalty,
+        "false_alarm_cost": false_alarm_cost,
+        "false_alarm_rate": alpha,
+        "required_detection": required_detection(gain, penalty, false_alarm_cost, alpha),
+    }
+
+
+def _plot(result: Sweep, path: Path) -> None:
+    curves = result.to_json()["curves"]
+    ratios = [float(x) for x in result.gain_ratio]
+    title = "Detection needed to deter (inspector leadership)"
+    if path.suffix.lower() == ".html":
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for c in curves:
+            fig.add_trace(
+                go.Scatter(
+                    x=ratios,
+                    y=c["required_detection"],
+                    mode="lines",
+                    name=f"alpha {c['false_alarm_rate']:g}, h/b {c['false_alarm_cost_ratio']:g}",
+                )
+            )
+        fig.add_hline(y=1.0, line_dash="dot", annotation_text="no detector deters above")
+        fig.update_layout(
+            title=title,
+            xaxis={"title": "gain / penalty (d/b)", "type": "log"},
+            yaxis={"title": "required detection (d + h alpha)/(d + b)"},
+        )
+        # The whole plotly.js inside, so that the report opens with no network.
+        fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig2, ax = plt.subplots(figsize=(8, 5))
+    for c in curves:
+        ax.plot(
+            ratios,
+            c["required_detection"],
+            label=f"alpha {c['false_alarm_rate']:g}, h/b {c['false_alarm_cost_ratio']:g}",
+        )
+    ax.axhline(1.0, linestyle=":", color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("gain / penalty (d/b)")
+    ax.set_ylabel("required detection (d + h alpha)/(d + b)")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    fig2.tight_layout()
+    fig2.savefig(path, format="png", dpi=120)
+    plt.close(fig2)
+
+
+def _floats(name: str, text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        fail(f"{name} must be a comma-separated list of numbers, got {text!r}")
+    if not values:
+        fail(f"{name} must hold at least one number")
+    return values
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``pausewatch simulate``."""
+    game = typer.Typer(
+        help="Equilibria of the inspection games: Dresher's sequential game, the simultaneous one.",
+        no_args_is_help=True,
+    )
+    app.add_typer(game, name="game")
+
+    @app.command("deterrence")
+    def deterrence_cmd(
+        gain: GainOpt,
+        penalty: PenaltyOpt,
+        false_alarm_cost: FalseAlarmCostOpt = 0.0,
+        false_alarm_rate: Annotated[
+            float | None,
+            typer.Option(
+                "--false-alarm-rate",
+                help="alpha: the false-alarm probability (default 0; with --roc or a balance, "
+                "leave it out to have the best one chosen).",
+            ),
+        ] = None,
+        detection: Annotated[
+            float | None, typer.Option("--detection", help="The measured probability of detection.")
+        ] = None,
+        roc: Annotated[Path | None, typer.Option("--roc", help=ROC_HELP)] = None,
+        balance_sigma: Annotated[
+            float | None,
+            typer.Option(
+                "--balance-sigma", help="A Gaussian balance's standard deviation (with --loss)."
+            ),
+        ] = None,
+        loss: Annotated[
+            float | None,
+            typer.Option(
+                "--loss", help="The diversion the balance must catch (with --balance-sigma)."
+            ),
+        ] = None,
+        max_false_alarm_rate: Annotated[
+            float,
+            typer.Option(
+                "--max-false-alarm-rate",
+                help="The largest alpha a balance may be run at when it is chosen.",
+            ),
+        ] = 1.0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The detection probability that deters under inspector leadership, (d + h*alpha)/(d + b),
+        and, given a detection figure, a detector's ROC or a Gaussian balance, whether the
+        inspectee is deterred and by what margin."""
+        from pausewatch.simulate.inspection import GameError
+
+        try:
+            data = _deterrence(
+                gain,
+                penalty,
+                false_alarm_cost,
+                false_alarm_rate,
+                detection,
+                roc,
+                balance_sigma,
+                loss,
+                max_false_alarm_rate,
+            )
+        except GameError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(data)
+        elif data["source"] is None:
+            out.print(
+                f"required detection: {data['required_detection']:.4g} "
+                f"(d={gain:g}, b={penalty:g}, h={false_alarm_cost:g}, "
+                f"alpha={data['false_alarm_rate']:g})"
+                + (
+                    "; no detector can deter at these stakes"
+                    if data["required_detection"] > 1
+                    else ""
+                )
+            )
+        else:
+            _print_assessment(data)
+
+    @game.command("dresher")
+    def dresher_cmd(
+        periods: Annotated[int, typer.Option("--periods", help="n: the number of periods.")],
+        inspections: Annotated[
+            int, typer.Option("--inspections", help="m: the number of inspections.")
+        ],
+        penalty: Annotated[
+            str,
+            typer.Option(
+                "--penalty",
+                help="b: a caught violation scores -b (a number or a fraction such as 1/3).",
+            ),
+        ],
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Dresher's sequential inspection game (von Stengel 2016): its value to the inspectee and
+        the first period's equilibrium, by backward induction and by the closed form."""
+        from pausewatch.simulate.games import dresher
+        from pausewatch.simulate.inspection import GameError
+
+        try:
+            result = dresher(periods, inspections, penalty)
+        except GameError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(result.to_json())
+            return
+        out.print(
+            f"value {result.value} = {float(result.value):.6g} (closed form "
+            f"{result.value_closed_form}: {'agrees' if result.agree else 'DISAGREES'}); "
+            f"first period: inspect with {float(result.inspect_probability):.4g}, "
+            f"violate with {float(result.violate_probability):.4g}"
+        )
+
+    @game.command("simultaneous")
+    def simultaneous_cmd(
+        gain: GainOpt,
+        penalty: PenaltyOpt,
+        inspection_cost: Annotated[
+            float,
+            typer.Option("--inspection-cost", help="e: the inspector's cost of an inspection."),
+        ],
+        damage: Annotated[
+            float,
+            typer.Option("--damage", help="c: the inspector's loss from an undetected violation."),
+        ],
+        detected_loss: Annotated[
+            float,
+            typer.Option(
+                "--detected-loss",
+                help="a: the inspector's loss from a detected violation (at most c).",
+            ),
+        ] = 0.0,
+        detection: Annotated[
+            float,
+            typer.Option("--detection", help="1-beta: detection when inspecting a violation."),
+        ] = 1.0,
+        false_alarm_rate: Annotated[
+            float,
+            typer.Option(
+                "--false-alarm-rate", help="alpha: a false alarm when inspecting compliance."
+            ),
+        ] = 0.0,
+        false_alarm_cost: FalseAlarmCostOpt = 0.0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The simultaneous inspection game's equilibrium (checked with nashpy where installed)
+        beside inspector leadership's: a larger penalty lowers the inspection rate, not the
+        violation rate, unless the inspector commits in advance."""
+        from pausewatch.simulate.games import simultaneous
+        from pausewatch.simulate.inspection import GameError
+
+        try:
+            g = simultaneous(
+                gain,
+                penalty,
+                detection=detection,
+                false_alarm_rate=false_alarm_rate,
+                false_alarm_cost=false_alarm_cost,
+                inspection_cost=inspection_cost,
+                damage=damage,
+                detected_loss=detected_loss,
+            )
+        except GameError as exc:
+            fail(str(exc))
+        if g.nashpy_agrees is False:
+            fail("nashpy does not find the closed form's equilibrium (please report these inputs)")
+        if as_json:
+            print_json(g.to_json())
+            return
+        checked = {True: "checked with nashpy", None: "nashpy not installed"}[g.nashpy_agrees]
+        out.print(
+            f"simultaneous ({g.kind}, {checked}): inspect {g.inspect_probability:.4g}, violate "
+            f"{g.violate_probability:.4g}; inspector leadership: inspect "
+            f"{g.leader_inspect_probability:.4g}, violate {g.leader_violate_probability:.4g}"
+        )
+
+    @app.command("power")
+    def power_cmd(
+        loss: Annotated[float, typer.Option("--loss", help="M: the loss (diversion) to detect.")],
+        sigma: Annotated[float, typer.Option("--sigma", help="The balance's standard deviation.")],
+        false_alarm_rate: Annotated[
+            float,
+            typer.Option(
+                "--false-alarm-rate", help="alpha: the balance's false-alarm probability."
+            ),
+        ],
+        target: Annotated[
+            float,
+            typer.Option(
+                "--target",
+                help="A detection probability 1-beta: the loss detectable with it is printed.",
+            ),
+        ] = 0.95,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The power of a Gaussian balance test (Neyman-Pearson):
+        1-beta = Phi(M/sigma - z(1-alpha)), and the loss it detects with --target,
+        (z(1-alpha) + z(target))*sigma."""
+        from statistics import NormalDist
+
+        from pausewatch.simulate.inspection import GameError, balance_detection
+
+        try:
+            detection = balance_detection(loss, sigma, false_alarm_rate)
+        except GameError as exc:
+            fail(str(exc))
+        if not 0 < target < 1:
+            fail(f"target must be between 0 and 1 (exclusive), got {target}")
+        if 0 < false_alarm_rate < 1:
+            unit = NormalDist()
+            detectable: float | None = (
+                unit.inv_cdf(1 - false_alarm_rate) + unit.inv_cdf(target)
+            ) * sigma
+        else:
+            detectable = None
+        data = {
+            "loss": loss,
+            "sigma": sigma,
+            "false_alarm_rate": false_alarm_rate,
+            "detection": detection,
+            "target": target,
+            "detectable_loss": detectable,
+        }
+        if as_json:
+            print_json(data)
+            return
+        out.print(
+            f"detection {detection:.4g} of a loss {loss:g} "
+            f"(sigma {sigma:g}, alpha {false_alarm_rate:g}); "
+            f"loss detected with {target:g}: {_figure(detectable)}"
+        )
+
+    @app.command("timeliness")
+    def timeliness_cmd(
+        detection: Annotated[
+            float | None,
+            typer.Option("--detection", help="p: the chance of detection in each period."),
+        ] = None,
+        periods: Annotated[
+            float | None, typer.Option("--periods", help="T: the periods a run needs to complete.")
+        ] = None,
+        times: Annotated[
+            Path | None,
+            typer.Option(
+                "--times",
+                help="A JSON list of measured days to detection (null: never detected), "
+                "instead of --detection.",
+            ),
+        ] = None,
+        run_days: Annotated[
+            float | None, typer.Option("--run-days", help="The days a run needs (with --times).")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """The probability that a run is detected before it completes: 1 - (1-p)^T, or the share of
+        measured times to detection below the run's length, with a Wilson 95% interval."""
+        from pausewatch.simulate.inspection import (
+            GameError,
+            timely_detection,
+            timely_detection_from,
+        )
+
+        data: dict[str, Any]
+        try:
+            if times is not None:
+                if detection is not None or periods is not None or run_days is None:
+                    fail("--times goes with --run-days (and not with --detection or --periods)")
+                try:
+                    raw = json.loads(times.read_text(encoding="utf-8"))
+                except OSError as exc:
+                    fail(f"cannot read {times}: {exc.strerror}")
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    fail(f"{times} is not JSON: {exc}")
+                if not isinstance(raw, list) or not all(
+                    t is None or (isinstance(t, int | float) and not isinstance(t, bool))
+                    for t in raw
+                ):
+                    fail(f"{times} must hold a list of numbers of days (null: never detected)")
+                data = {"source": "measured", **timely_detection_from(raw, run_days).to_json()}
+                data["timely_detection"] = data["probability"]
+            else:
+                if detection is None or periods is None:
+                    fail("give --detection and --periods, or --times and --run-days")
+                data = {
+                    "source": "per_period",
+                    "detection": detection,
+                    "periods": periods,
+                    "timely_detection": timely_detection(detection, periods),
+                }
+        except GameError as exc:
+            fail(str(exc))
+        if as_json:
+            print_json(data)
+        elif data["source"] == "measured":
+            out.print(
+                f"detected before completion in {data['detected']} of {data['runs']} runs: "
+                f"{data['probability']:.4g} (95% {data['low']:.4g} to {data['high']:.4g})"
+            )
+        else:
+            out.print(f"detected before completion with probability {data['timely_detection']:.4g}")
+
+    @app.command("sweep")
+    def sweep_cmd(
+        detection_points: Annotated[
+            int, typer.Option("--detection-points", help="Detection probabilities from 0 to 1.")
+        ] = 51,
+        ratio_min: Annotated[
+            float, typer.Option("--ratio-min", help="The smallest gain/penalty d/b.")
+        ] = 0.01,
+        ratio_max: Annotated[
+            float, typer.Option("--ratio-max", help="The largest gain/penalty d/b.")
+        ] = 100.0,
+        ratio_points: Annotated[
+            int, typer.Option("--ratio-points", help="Gain/penalty ratios, log-spaced.")
+        ] = 41,
+        false_alarm_rates: Annotated[
+            str, typer.Option("--false-alarm-rates", help="Comma-separated false-alarm rates.")
+        ] = "0,0.01,0.05,0.1,0.2",
+        false_alarm_cost_ratios: Annotated[
+            str, typer.Option("--false-alarm-cost-ratios", help="Comma-separated h/b.")
+        ] = "0,1",
+        plot: Annotated[
+            Path | None,
+            typer.Option("--plot", help="Write a plot: .html (Plotly, self-contained) or .png."),
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Sweep the inspector-leadership threshold over a grid (by default 51 x 41 x 5 x 2 =
+        20,910 points): the share of points deterred and the threshold curves."""
+        import numpy as np
+
+        from pausewatch.cli._common import progress_display
+        from pausewatch.simulate.games import sweep
+        from pausewatch.simulate.inspection import GameError
+
+        if plot is not None and plot.suffix.lower() not in (".html", ".png"):
+            fail(f"--plot must end in .html or .png, got {plot.name}")
+        if detection_points < 1 or ratio_points < 1:
+            fail("--detection-points and --ratio-points must be at least 1")
+        if not 0 < ratio_min <= ratio_max or not math.isfinite(ratio_max):
+            fail("the gain/penalty ratios must satisfy 0 < --ratio-min <= --ratio-max (finite)")
+        alphas = _floats("--false-alarm-rates", false_alarm_rates)
+        etas = _floats("--false-alarm-cost-ratios", false_alarm_cost_ratios)
+        detections = (
+            np.linspace(0.0, 1.0, detection_points) if detection_points > 1 else np.array([1.0])
+        )
+        ratios = np.geomspace(ratio_min, ratio_max, ratio_points)
+        try:
+            with progress_display() as display:
+                task = display.add_task(
+                    "sweep", total=detection_points * ratio_points * len(alphas) * len(etas)
+                )
+                display.update(task, visible=not as_json)
+                result = sweep(
+                    list(detections),
+                    list(ratios),
+                    alphas,
+                    etas,
+                    progress=lambda done, _total: display.update(task, completed=done),
+                )
+        except GameError as exc:
+            fail(str(exc))
+        if plot is not None:
+            try:
+                _plot(result, plot)
+            except OSError as exc:
+                fail(f"cannot write {plot}: {exc.strerror}")
+        data = result.to_json()
+        data["plot"] = None if plot is None else str(plot)
+        if as_json:
+            print_json(data)
+            return
+        out.print(
+            f"{data['points']:,} points: {data['deterred']:,} deterred "
+            f"({data['share_deterred']:.1%})"
+            + (f"; plot written to {plot}" if plot is not None else "")
+        )
 
 
 __all__ = ["register"]

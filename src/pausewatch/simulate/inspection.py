@@ -6,12 +6,22 @@ Handbook of Game Theory vol. 3, 2002; Avenhaus and Canty, *Compliance Quantified
 inspectee who gains ``d`` from an undetected violation, loses ``b`` when caught, and bears a cost
 ``h`` of a false alarm raised with probability ``alpha`` complies as its best response when the
 probability of detection is at least ``(d + h*alpha) / (d + b)``.
+
+A detector is rarely one point: its ROC trades false alarms against detection. Given the ROC
+(:func:`best_on_roc`) or a Gaussian balance (:func:`best_balance_threshold`), the inspector
+picks the false-alarm rate that maximises the margin ``detection(alpha) - (d + h*alpha)/(d + b)``
+(docs/adr/0045-inspection-games.md). :func:`timely_detection_from` turns measured times to
+detection into the probability of detection before a run completes, with a Wilson interval.
+The sequential and simultaneous games are in :mod:`pausewatch.simulate.games`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 
@@ -139,12 +149,228 @@ def assess(
     )
 
 
+def _stakes(**values: float) -> None:
+    # _check lets an infinite stake through (its bound is open above), and inf/inf is nan.
+    for name, value in values.items():
+        if math.isinf(value):
+            raise GameError(f"{name} must be a finite number, got {value}")
+
+
+@dataclass(frozen=True)
+class RocPoint:
+    """One operating point of a detector: alarming at ``false_alarm_rate`` (alpha) it detects a
+    violation with probability ``detection`` (1 - beta)."""
+
+    false_alarm_rate: float
+    detection: float
+
+
+def _roc_points(points: Iterable[RocPoint | tuple[float, float]]) -> list[RocPoint]:
+    checked: dict[float, float] = {}
+    for i, raw in enumerate(points):
+        point = raw if isinstance(raw, RocPoint) else RocPoint(float(raw[0]), float(raw[1]))
+        _check(f"roc[{i}].false_alarm_rate", point.false_alarm_rate, high=1.0)
+        _check(f"roc[{i}].detection", point.detection, high=1.0)
+        # Two points at one alpha: the better one dominates (the inspector uses that threshold).
+        checked[point.false_alarm_rate] = max(
+            point.detection, checked.get(point.false_alarm_rate, 0.0)
+        )
+    if not checked:
+        raise GameError("roc must hold at least one point")
+    return [RocPoint(a, d) for a, d in sorted(checked.items())]
+
+
+def roc_hull(points: Iterable[RocPoint | tuple[float, float]]) -> tuple[RocPoint, ...]:
+    """The operating points an inspector can reach with the detector: the upper concave envelope
+    of the given points and of ``(0, 0)`` (never alarming), from alpha 0 to the largest alpha
+    given.
+
+    A point on a segment between two vertices is reached by randomising between their two
+    thresholds (each decision drawn afresh), so detection there is the linear interpolation; a
+    given point under the envelope is dominated by such a mixture. Nothing is extrapolated past
+    the largest false-alarm rate given."""
+    given = _roc_points(points)
+    candidates = [RocPoint(0.0, 0.0), *(p for p in given if p.false_alarm_rate > 0)]
+    if given[0].false_alarm_rate == 0.0:
+        candidates[0] = RocPoint(0.0, given[0].detection)
+    hull: list[RocPoint] = []
+    for p in candidates:
+        # Monotone chain: drop the last vertex while it lies on or under the chord to p.
+        while len(hull) >= 2:
+            o, a = hull[-2], hull[-1]
+            cross = (a.false_alarm_rate - o.false_alarm_rate) * (p.detection - o.detection) - (
+                a.detection - o.detection
+            ) * (p.false_alarm_rate - o.false_alarm_rate)
+            if cross < 0:
+                break
+            hull.pop()
+        hull.append(p)
+    return tuple(hull)
+
+
+def roc_detection(
+    points: Iterable[RocPoint | tuple[float, float]], false_alarm_rate: float
+) -> float:
+    """The detection reached at ``false_alarm_rate`` on the detector's :func:`roc_hull` (linear
+    between vertices: randomising between two thresholds)."""
+    _check("false_alarm_rate", false_alarm_rate, high=1.0)
+    hull = roc_hull(points)
+    last = hull[-1].false_alarm_rate
+    if false_alarm_rate > last:
+        raise GameError(
+            f"false_alarm_rate {false_alarm_rate:g} is beyond the ROC's largest false-alarm "
+            f"rate {last:g}"
+        )
+    for lo, hi in itertools.pairwise(hull):
+        if lo.false_alarm_rate <= false_alarm_rate <= hi.false_alarm_rate:
+            share = (false_alarm_rate - lo.false_alarm_rate) / (
+                hi.false_alarm_rate - lo.false_alarm_rate
+            )
+            return lo.detection + share * (hi.detection - lo.detection)
+    return hull[0].detection
+
+
+def best_on_roc(
+    gain: float,
+    penalty: float,
+    false_alarm_cost: float,
+    roc: Iterable[RocPoint | tuple[float, float]],
+) -> Assessment:
+    """The assessment at the false-alarm rate that maximises the margin
+    ``detection(alpha) - (d + h*alpha)/(d + b)`` over the detector's :func:`roc_hull`.
+
+    The envelope is concave and piecewise linear and the threshold linear in alpha, so the
+    margin is concave and piecewise linear: its maximum lies at a vertex of the envelope (a
+    given point, or ``(0, 0)`` when every point costs more in false alarms than it detects).
+    Ties go to the smaller false-alarm rate. The margin is never below that of any given point."""
+    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost)
+    required_detection(gain, penalty, false_alarm_cost)
+    best: Assessment | None = None
+    for vertex in roc_hull(roc):
+        candidate = assess(
+            gain, penalty, false_alarm_cost, vertex.false_alarm_rate, vertex.detection
+        )
+        if best is None or candidate.margin > best.margin:
+            best = candidate
+    assert best is not None
+    return best
+
+
+def best_balance_threshold(
+    gain: float,
+    penalty: float,
+    false_alarm_cost: float,
+    loss: float,
+    sigma: float,
+    max_false_alarm_rate: float = 1.0,
+) -> Assessment:
+    """The assessment at the false-alarm rate of a Gaussian balance test (:func:`balance_detection`,
+    loss ``loss``, standard deviation ``sigma``) that maximises the margin, alpha at most
+    ``max_false_alarm_rate``.
+
+    With ``k = M/sigma`` the balance's ROC ``Phi(k - z(1-alpha))`` is concave with slope
+    ``exp(k*z(1-alpha) - k^2/2)``; setting it to the threshold's slope ``h/(d+b)`` gives
+    ``z(1-alpha*) = k/2 + ln(h/(d+b))/k``. When false alarms cost the inspectee nothing
+    (``h = 0``) the margin only grows with alpha and the cap is chosen; with ``k = 0`` the ROC is
+    the diagonal and the optimum is an end point."""
+    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost, loss=loss, sigma=sigma)
+    required_detection(gain, penalty, false_alarm_cost)
+    _check("loss", loss)
+    _check("sigma", sigma)
+    _check("max_false_alarm_rate", max_false_alarm_rate, high=1.0)
+    if sigma == 0:
+        raise GameError("sigma must be positive")
+    k = loss / sigma
+    slope = false_alarm_cost / (gain + penalty)
+    if k == 0:
+        alpha = max_false_alarm_rate if slope < 1 else 0.0
+    elif slope == 0:
+        # False alarms free (or so cheap beside the stakes that their slope underflows).
+        alpha = max_false_alarm_rate
+    else:
+        z = k / 2 + math.log(slope) / k
+        # Phi(-z) rather than 1 - Phi(z), and detection from z itself: far in the tail alpha is
+        # tiny and 1 - alpha rounds to 1, where z(1 - alpha) can no longer be recovered.
+        alpha = NormalDist().cdf(-z)
+        if alpha <= max_false_alarm_rate:
+            return assess(gain, penalty, false_alarm_cost, alpha, NormalDist().cdf(k - z))
+        alpha = max_false_alarm_rate
+    detection = balance_detection(loss, sigma, alpha)
+    return assess(gain, penalty, false_alarm_cost, alpha, detection)
+
+
+@dataclass(frozen=True)
+class TimelyDetection:
+    """The share of runs detected before they completed, from measured times to detection, with
+    its Wilson score interval at ``confidence``."""
+
+    probability: float
+    low: float
+    high: float
+    detected: int
+    runs: int
+    run_days: float
+    confidence: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The figure as JSON."""
+        return asdict(self)
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a binomial proportion (Wilson 1927)."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise GameError(f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}")
+    _check("confidence", confidence, high=1.0)
+    if not 0 < confidence < 1:
+        raise GameError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def timely_detection_from(
+    days_to_detection: Sequence[float | None], run_days: float, confidence: float = 0.95
+) -> TimelyDetection:
+    """The empirical probability that detection came before a run of ``run_days`` days
+    completed, from measured times to detection (``None``: never detected).
+
+    A detection counts only when strictly earlier than ``run_days``: one on the day the run
+    completes comes too late to stop it."""
+    _check("run_days", run_days)
+    if not days_to_detection:
+        raise GameError("days_to_detection must hold at least one measured run")
+    detected = 0
+    for i, t in enumerate(days_to_detection):
+        if t is None:
+            continue
+        _check(f"days_to_detection[{i}]", t)
+        if math.isinf(t):
+            continue
+        if t < run_days:
+            detected += 1
+    runs = len(days_to_detection)
+    low, high = wilson_interval(detected, runs, confidence)
+    return TimelyDetection(detected / runs, low, high, detected, runs, run_days, confidence)
+
+
 __all__ = [
     "Assessment",
     "GameError",
+    "RocPoint",
+    "TimelyDetection",
     "assess",
     "balance_detection",
+    "best_balance_threshold",
+    "best_on_roc",
     "inspections_needed",
     "required_detection",
+    "roc_detection",
+    "roc_hull",
     "timely_detection",
+    "timely_detection_from",
+    "wilson_interval",
 ]
