@@ -180,3 +180,18 @@ def test_infinite_stakes_are_refused() -> None:
         best_on_roc(math.inf, 1, 0, [(0.1, 0.5)])
     with pytest.raises(GameError, match="penalty must be a finite number"):
         best_balance_threshold(1, math.inf, 0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((math.inf, 1.0), "gain"),
+        ((1.0, math.inf), "penalty"),
+        ((1.0, 1.0, math.inf, 0.1), "false_alarm_cost"),
+    ],
+)
+def test_the_threshold_refuses_infinite_stakes(args: tuple[float, ...], name: str) -> None:
+    """The shared threshold refuses an infinite figure in one line rather than answering nan
+    (inf/inf), as every function built on it does."""
+    with pytest.raises(GameError, match=f"{name} must be a finite number"):
+        required_detection(*args)

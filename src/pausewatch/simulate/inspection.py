@@ -30,7 +30,8 @@ class GameError(ValueError):
 
 
 def _check(name: str, value: float, *, low: float = 0.0, high: float = math.inf) -> None:
-    if not math.isfinite(value) and high != math.inf:
+    # Every figure of a game is finite: an infinite stake makes a threshold inf/inf (nan).
+    if not math.isfinite(value):
         raise GameError(f"{name} must be a finite number, got {value}")
     if math.isnan(value) or value < low or value > high:
         bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
