@@ -537,6 +537,7 @@ def deterrence(
         interval = None
         raw = (report.get("overall") or {}) if isinstance(report, Mapping) else {}
         pair = raw.get("detection_before_completion_interval") if isinstance(raw, Mapping) else None
+        population = raw.get("detection_population") if isinstance(raw, Mapping) else None
         found = _proportion({"estimate": latest["detection_before_completion"], "interval": pair})
         if found is not None:
             interval = found.interval
@@ -548,7 +549,7 @@ def deterrence(
             assumptions=assumptions,
             source="evaluation",
             looks=assumptions.run_days,
-            judged_on=raw.get("detection_population") if isinstance(raw, Mapping) else None,
+            judged_on=population if isinstance(population, str) else None,
         )
     transcripts_from = None if policy is None else policy["transcripts_required_from_flop"]
     transcript = transcript_row(assumptions, transcripts_from)
