@@ -218,7 +218,9 @@ def test_the_transcript_row_is_the_draws_theory(
         "catch": pytest.approx(catch),
     }
     assert row["required_detection"] == pytest.approx(0.5)  # no false alarm from a replay
-    needed = min(q for q in range(2, 201) if 1 - math.comb(178, q - 2) / math.comb(198, q - 2) >= 0.5)
+    needed = min(
+        q for q in range(2, 201) if 1 - math.comb(178, q - 2) / math.comb(198, q - 2) >= 0.5
+    )
     assert row["needed"]["budget"] == pytest.approx(needed / 200)
     stricter = client.get("/v1/deterrence", params={"penalty": 0.1}).json()["transcript"]
     assert stricter["deterred"] is False

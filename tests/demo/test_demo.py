@@ -152,7 +152,9 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     # The deterrence section judges the world's own figures (the energy balance the service
     # tested on the metered facility's days among them).
     assert '<h2 id="deterrence">Deterrence</h2>' in html
-    assert [d["day"] for d in facts["hidden_cluster"]["balance"]] == [honest["day"], hidden["day"]]
+    tested = {d["day"]: d for d in facts["hidden_cluster"]["balance"]}
+    assert tested[honest["day"]]["alarm"] is None
+    assert tested[hidden["day"]]["alarm"] is not None
     assert 'data-kind="inspection_sample"' in html
     assert f'data-kind="hidden_cluster_{HIDDEN_CHIPS}_chips"' in html
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pausewatch.demo._deterrence import SMALL_HIDDEN_CHIPS, deterrence_rows
 from pausewatch.demo._detection import DEFECT_SHARE, DETECTION, HIDDEN_CHIPS, population
+from pausewatch.demo._deterrence import SMALL_HIDDEN_CHIPS, deterrence_rows
 from pausewatch.demo._report import write_report
 from pausewatch.demo._scenario import Story
 from pausewatch.demo._transcripts import BUDGET, EVERY, SPOOF, STEPS
@@ -134,7 +134,10 @@ def test_an_act_not_played_gives_no_row() -> None:
     del partial["inspection"]
     partial["transcripts"] = {"skipped": "no torch"}
     kinds = [r["kind"] for r in deterrence_rows(partial)]
-    assert kinds == [f"hidden_cluster_{HIDDEN_CHIPS}_chips", f"hidden_cluster_{SMALL_HIDDEN_CHIPS}_chips"]
+    assert kinds == [
+        f"hidden_cluster_{HIDDEN_CHIPS}_chips",
+        f"hidden_cluster_{SMALL_HIDDEN_CHIPS}_chips",
+    ]
     assert deterrence_rows({}) == []
 
 
@@ -143,7 +146,13 @@ def test_the_report_has_the_deterrence_section(tmp_path: Path) -> None:
     detection and verdict, where each figure came from, and the chart of margins."""
     story = Story(facts=facts())
     path = write_report(
-        tmp_path / "r.html", story, proposals=[], results=[], levels={}, audit={"ok": True}, lines=[]
+        tmp_path / "r.html",
+        story,
+        proposals=[],
+        results=[],
+        levels={},
+        audit={"ok": True},
+        lines=[],
     )
     page = path.read_text()
     assert '<h2 id="deterrence">Deterrence</h2>' in page

@@ -65,8 +65,11 @@ def _balance(facts: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     from scipy.stats import norm
 
+    # The act's honest day (the meter agrees with the chips), else the first day without an
+    # alarm: the balance's sigma there is the one a hidden draw must stand out from.
+    honest = {d["day"] for d in hidden.get("days", [])[:1]}
     quiet = [d for d in hidden["balance"] if d["alarm"] is None] or hidden["balance"]
-    day = quiet[0]
+    day = next((d for d in quiet if d["day"] in honest), quiet[0])
     sigma, limit = float(day["sigma_j"]), float(day["one_shot_limit"])
     alpha_day = float(norm.sf(limit))
     days = DEFAULTS.run_days

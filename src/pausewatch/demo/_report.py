@@ -166,6 +166,7 @@ def _deterrence(story: Story) -> str:
     rows = deterrence_rows(story.facts)
     if not rows:
         return ""
+    chart: str = go.Figure(deterrence_chart(rows)).to_html(full_html=False, include_plotlyjs=False)
     a = DEFAULTS
     body = "".join(
         f'<tr data-kind="{html.escape(r["kind"])}">'
@@ -195,8 +196,7 @@ def _deterrence(story: Story) -> str:
         "of balances or audits at the same power each; sanction needed: the b at which the "
         "figure just deters.</p><table><tr><th>defection</th><th>detection</th>"
         "<th>required</th><th>margin</th><th>verdict</th><th>looks needed</th>"
-        f"<th>sanction needed</th><th>where the figure came from</th></tr>{body}</table>"
-        + go.Figure(deterrence_chart(rows)).to_html(full_html=False, include_plotlyjs=False)
+        f"<th>sanction needed</th><th>where the figure came from</th></tr>{body}</table>" + chart
     )
 
 

@@ -297,7 +297,9 @@ def assess_figure(
             "assessment": None,
             "pessimistic": None,
         }
-    central: Assessment = assess(a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability, detection)
+    central: Assessment = assess(
+        a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability, detection
+    )
     low: Assessment | None = None
     if interval is not None:
         low = assess(

@@ -415,12 +415,8 @@ def deterrence_chart(rows: list[dict[str, Any]]) -> Figure:
     without a figure are left out (the table lists them)."""
     judged = [r for r in rows if r["margin"] is not None]
     kinds = [r["kind"] for r in judged]
-    plus = [
-        0.0 if r["interval"] is None else r["interval"][1] - r["detection"] for r in judged
-    ]
-    minus = [
-        0.0 if r["interval"] is None else r["detection"] - r["interval"][0] for r in judged
-    ]
+    plus = [0.0 if r["interval"] is None else r["interval"][1] - r["detection"] for r in judged]
+    minus = [0.0 if r["interval"] is None else r["detection"] - r["interval"][0] for r in judged]
     low = [r for r in judged if r["margin_low"] is not None]
     data: list[dict[str, Any]] = [
         {
@@ -463,6 +459,6 @@ def deterrence_chart(rows: list[dict[str, Any]]) -> Figure:
     layout = {
         **_LAYOUT,
         "xaxis": {"title": {"text": "defection kind"}, "type": "category"},
-        "yaxis": {"title": {"text": "detection − required detection"}, "zeroline": True},
+        "yaxis": {"title": {"text": "detection - required detection"}, "zeroline": True},
     }
     return {"data": data, "layout": layout}

@@ -27,9 +27,9 @@ def _described(name: str) -> str:
 
 def _number(name: str) -> Any:
     spec = PARAMETERS[name]
-    bounds: dict[str, float] = {"le": spec.high}
-    bounds["gt" if spec.low_open else "ge"] = spec.low
-    return Query(description=_described(name), **bounds)
+    if spec.low_open:
+        return Query(description=_described(name), gt=spec.low, le=spec.high)
+    return Query(description=_described(name), ge=spec.low, le=spec.high)
 
 
 @router.get(
@@ -61,9 +61,7 @@ def get_deterrence(
     run_days: Annotated[float, _number("run_days")] = DEFAULTS.run_days,
     false_alarms: Annotated[float | None, _number("false_alarms")] = None,
     forged_fraction: Annotated[float, _number("forged_fraction")] = DEFAULTS.forged_fraction,
-    transcript_budget: Annotated[
-        float, _number("transcript_budget")
-    ] = DEFAULTS.transcript_budget,
+    transcript_budget: Annotated[float, _number("transcript_budget")] = DEFAULTS.transcript_budget,
     transcript_segments: Annotated[
         int, _number("transcript_segments")
     ] = DEFAULTS.transcript_segments,
