@@ -231,6 +231,34 @@ def test_the_transcript_row_is_the_draws_theory(
     )
 
 
+def test_stakes_at_the_ends_of_their_ranges_are_answered(
+    world: World, opened: tuple[LogService, TestClient, Clock]
+) -> None:
+    """A vanishing gain against no sanction overflows the threshold: the answer says no
+    detection suffices (null), never a server error or a non-JSON number; the widest ranges of
+    the horizon and the transcript are answered too."""
+    _, client, _ = opened
+    publish(world, client, REPORT, "eval-1")
+    tiny = client.get("/v1/deterrence", params={"gain": 5e-324, "penalty": 0})
+    assert tiny.status_code == 200, tiny.text
+    row = rows(tiny.json())["split_run"]
+    assert row["deterred"] is False
+    assert row["needed"]["detection"] is None
+    wide = client.get(
+        "/v1/deterrence",
+        params={
+            "run_days": 3650,
+            "false_alarms": 1e6,
+            "transcript_segments": 100_000,
+            "transcript_budget": 1,
+            "forged_fraction": 1,
+        },
+    )
+    assert wide.status_code == 200, wide.text
+    assert wide.json()["false_alarms"]["probability"] == 1.0
+    assert wide.json()["transcript"]["detection"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("params", "names"),
     [

@@ -556,7 +556,7 @@ def deterrence(
     transcripts_from = None if policy is None else policy["transcripts_required_from_flop"]
     transcript = transcript_row(assumptions, transcripts_from)
     judged = [r for r in rows if r["deterred"] is not None]
-    return {
+    answer = {
         "at": format_time(at),
         "policy": policy,
         "evaluation": None
@@ -594,6 +594,20 @@ def deterrence(
             "without_figure": [r["kind"] for r in rows if r["deterred"] is None],
         },
     }
+    finite: dict[str, Any] = _finite_json(answer)
+    return finite
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with every non-finite number as null: stakes at the ends of their ranges
+    (a gain of 5e-324 against no sanction) overflow the threshold, and JSON has no infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 __all__ = [
