@@ -115,6 +115,10 @@ def test_the_form_is_a_get_whose_fields_are_the_assumptions(client: TestClient) 
         "detection": "extra_kind:0.4",
     }
     assert "over 45 days" in text(html, "det-false-alarms")
+    # A value keeps its digits through the form, so a resubmission recomputes the same page.
+    exact = page(client, "/ui/deterrence", penalty="654321.5", detection="k:0.123456789")
+    assert 'name="penalty" value="654321.5"' in exact
+    assert 'name="detection" value="k:0.123456789"' in exact
     assert "measured by the evaluation" in text(html, "det-false-alarms")
 
 

@@ -182,8 +182,9 @@ class Assumptions:
         }
 
     def query(self) -> str:
-        """The assumptions as the ``detection`` parameter's text (``kind:p,kind:p``)."""
-        return ",".join(f"{kind}:{p:g}" for kind, p in self.detection)
+        """The per-kind overrides as the ``detection`` parameter's text (``kind:p,kind:p``),
+        to twelve significant digits."""
+        return ",".join(f"{kind}:{p:.12g}" for kind, p in self.detection)
 
 
 DEFAULTS = Assumptions()

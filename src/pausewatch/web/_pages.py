@@ -826,7 +826,7 @@ def deterrence_page(
     fields = [
         {
             "name": name,
-            "value": "" if given[name] is None else f"{given[name]:g}",
+            "value": "" if given[name] is None else f"{given[name]:.12g}",
             "default": "" if getattr(DEFAULTS, name) is None else f"{getattr(DEFAULTS, name):g}",
             "description": spec.description,
             "integer": spec.integer,
@@ -847,7 +847,7 @@ def deterrence_page(
         for name in PARAMETERS
         if given[name] is not None and given[name] != getattr(DEFAULTS, name)
     ]
-    changed += [("detection", f"{kind}:{p:g}") for kind, p in assumptions.detection]
+    changed += [("detection", f"{kind}:{p:.12g}") for kind, p in assumptions.detection]
     return {
         **analysis,
         "judged": judged,
