@@ -45,9 +45,11 @@ def read_everything(client: TestClient) -> list[str]:
         "/ui/evaluations",
         "/ui/detection",
         "/ui/detection/non-parties",
+        "/ui/deterrence",
         "/ui/log",
         "/v1/detect/chips",
         "/v1/detect/evaluation",
+        "/v1/deterrence",
     ]
     paths += [f"/v1/views/{view}?limit=1000" for view in VIEWS]
     failures: list[str] = []

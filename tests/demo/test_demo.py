@@ -14,6 +14,7 @@ import pytest
 from pausewatch.demo import T0, DemoClock, play_demo
 from pausewatch.demo._detection import (
     EXPORTED,
+    HIDDEN_CHIPS,
     PLAN_ID,
     VANISHED,
     draw_context,
@@ -148,6 +149,14 @@ def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     assert "<h2>Transcripts</h2>" in html
     assert "swapped_final" in html
     assert "but lift conditions did not hold at the close" in html
+    # The deterrence section judges the world's own figures (the energy balance the service
+    # tested on the metered facility's days among them).
+    assert '<h2 id="deterrence">Deterrence</h2>' in html
+    tested = {d["day"]: d for d in facts["hidden_cluster"]["balance"]}
+    assert tested[honest["day"]]["alarm"] is None
+    assert tested[hidden["day"]]["alarm"] is not None
+    assert 'data-kind="inspection_sample"' in html
+    assert f'data-kind="hidden_cluster_{HIDDEN_CHIPS}_chips"' in html
 
     # Restarted on the same directory, the service serves the same world, and the story's
     # outcomes are on the log: the critical evaluation, the undeclared compute, the decisions.

@@ -11,6 +11,7 @@ from pausewatch import __version__
 from pausewatch.api import docs, problems
 from pausewatch.api.metrics import Metrics, RequestMetrics
 from pausewatch.api.routes import (
+    deterrence,
     governance,
     log,
     metrics,
@@ -61,6 +62,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     # Before the state's /v1/runs/{run_id:path}, which would take '<run>/transcript' as an id.
     app.include_router(transcripts.router)
     app.include_router(state.router)
+    app.include_router(deterrence.router)
     app.include_router(governance.router)
     app.include_router(metrics.router)
     app.include_router(web_router)  # the dashboard: /ui, / -> /ui/ (HTML, not in OpenAPI)

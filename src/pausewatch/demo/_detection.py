@@ -287,6 +287,23 @@ def _hour_error(n: int) -> float:
     return ((n * 7919) % 13 - 6) / 1000
 
 
+def _energy_days(scenario: Scenario) -> list[dict[str, Any]]:
+    """The metered facility's energy balance per day as the service tests it: day, value,
+    sigma (J) and the one-shot test's limit on the standardised residual."""
+    report = scenario.client.balances(DRAGON.facility_id)
+    return [
+        {
+            "day": p["start"][:10],
+            "value_j": p["value"],
+            "sigma_j": p["sigma"],
+            "one_shot_limit": p["one_shot_limit"],
+            "alarm": p["alarm"],
+        }
+        for facility in report["facilities"]
+        for p in facility["balances"].get("energy", [])
+    ]
+
+
 def hidden_cluster(scenario: Scenario) -> str:
     """Act 3: a metered facility; a day in balance, then a day with a hidden cluster drawing
     power that no chip reports."""
@@ -371,8 +388,12 @@ def hidden_cluster(scenario: Scenario) -> str:
         "meter": METER,
         "days": days,
         "hidden_w": hidden_w,
+        "hidden_w_per_chip": HIDDEN_W_PER_CHIP,
         "findings": sorted({(f["kind"], f["subject"]) for f in found}),
         "periods": sorted({(f["kind"], f["figures"]["period_start"]) for f in found}),
+        # The energy balance as GET /v1/detect/balances tests it, for the report's deterrence
+        # section: each day's sigma and one-shot limit (the power of the test follows).
+        "balance": _energy_days(scenario),
     }
     honest, hidden = days
     return (

@@ -150,6 +150,56 @@ def _transcripts(story: Story) -> str:
     )
 
 
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _deterrence(story: Story) -> str:
+    """The deterrence section: the demo world's own detection figures judged against the
+    inspection game's threshold at the Deterrence page's default stakes (docs/adr/0044)."""
+    import plotly.graph_objects as go
+
+    from pausewatch.demo._deterrence import deterrence_rows
+    from pausewatch.service._deterrence import DEFAULTS
+    from pausewatch.web._charts import deterrence_chart
+
+    rows = deterrence_rows(story.facts)
+    if not rows:
+        return ""
+    chart: str = go.Figure(deterrence_chart(rows)).to_html(full_html=False, include_plotlyjs=False)
+    a = DEFAULTS
+    body = "".join(
+        f'<tr data-kind="{html.escape(r["kind"])}">'
+        + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (
+                r["kind"],
+                _fmt(r["detection"]),
+                _fmt(r["required_detection"]),
+                _fmt(r["margin"], "+.3f"),
+                "deterred" if r["deterred"] else "not deterred",
+                _fmt(r["needed"]["inspections"], "g"),
+                _fmt(r["needed"]["penalty"], ".3g"),
+                r["source"],
+            )
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        '<h2 id="deterrence">Deterrence</h2><p>Does defecting pay in this world? Each figure '
+        "below is the demo's own, judged against the inspection game's threshold "
+        "(d + h&middot;&alpha;) / (d + b) (inspector leadership with false alarms) at the "
+        f"Deterrence page's default stakes: gain d = {a.gain:g}, sanction b = {a.penalty:g} "
+        f"(in units of d), false-alarm cost h = {a.false_alarm_cost:g}, a run of "
+        f"{a.run_days:g} days (docs/adr/0044). Looks needed: independent inspections, days "
+        "of balances or audits at the same power each; sanction needed: the b at which the "
+        "figure just deters.</p><table><tr><th>defection</th><th>detection</th>"
+        "<th>required</th><th>margin</th><th>verdict</th><th>looks needed</th>"
+        f"<th>sanction needed</th><th>where the figure came from</th></tr>{body}</table>" + chart
+    )
+
+
 def _reason(outcome: Any) -> str:
     """An outcome's reason (the view keeps the outcome as JSON text)."""
     import json
@@ -212,6 +262,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;fo
 <h2>Audit</h2><p class="ok">{verdict} ({audit.get("entries", "?")} entries)</p>
 <h2>Charts</h2>{"".join(parts)}
 {_transcripts(story)}
+{_deterrence(story)}
 <h2>Proposals</h2><table><tr><th>id</th><th>kind</th><th>status</th><th>outcome</th>
 <th>reason</th></tr>{rows}</table>
 </body></html>"""

@@ -1,5 +1,11 @@
 """Service layer: one function per use case, between the pure core and the API and CLI."""
 
+from pausewatch.service._deterrence import (
+    Assumptions,
+    DeterrenceError,
+    assumptions_from_query,
+    deterrence,
+)
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import (
     clerk,
@@ -64,10 +70,12 @@ from pausewatch.state import RegistrySnapshot
 __all__ = [
     "NOTICE_KIND",
     "SECRETARIAT_KEY_NAME",
+    "Assumptions",
     "AuditOutcome",
     "BatchReceipt",
     "ClerkStats",
     "CommitReceipt",
+    "DeterrenceError",
     "LocalTranscriptLog",
     "LogInfo",
     "LogService",
@@ -85,6 +93,7 @@ __all__ = [
     "WitnessDistributor",
     "WitnessEndpoint",
     "add_checkpoint_body",
+    "assumptions_from_query",
     "audit_transcript",
     "balance_report",
     "chip_report",
@@ -92,6 +101,7 @@ __all__ = [
     "commit_transcript",
     "decode_statement",
     "detection_evaluation",
+    "deterrence",
     "due_decisions",
     "entry_to_json",
     "evaluation",

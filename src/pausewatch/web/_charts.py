@@ -406,3 +406,59 @@ def balance_chart(
         "meta": {"facility": facility_id, "kind": kind},
     }
     return {"id": f"{facility_id}-{kind}", "figure": {"data": data, "layout": layout}}
+
+
+def deterrence_chart(rows: list[dict[str, Any]]) -> Figure:
+    """Each judged row's margin (detection less the detection the inspection game requires)
+    as a bar, with the margin's interval from the detection's interval, and the margin at the
+    interval's lower bound as a marker, against the zero line where deterrence starts. Rows
+    without a figure are left out (the table lists them)."""
+    judged = [r for r in rows if r["margin"] is not None]
+    kinds = [r["kind"] for r in judged]
+    plus = [0.0 if r["interval"] is None else r["interval"][1] - r["detection"] for r in judged]
+    minus = [0.0 if r["interval"] is None else r["detection"] - r["interval"][0] for r in judged]
+    low = [r for r in judged if r["margin_low"] is not None]
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "name": "margin (estimate, 95% interval)",
+            "x": kinds,
+            "y": [r["margin"] for r in judged],
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": plus,
+                "arrayminus": minus,
+                "visible": True,
+            },
+            "marker": {"color": ["#2e7d32" if r["deterred"] else "#c0392b" for r in judged]},
+            "meta": {"role": "margin", "deterred": [bool(r["deterred"]) for r in judged]},
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "margin at the interval's lower bound",
+            "x": [r["kind"] for r in low],
+            "y": [r["margin_low"] for r in low],
+            "marker": {"symbol": "line-ew-open", "size": 18, "color": "#333"},
+            "meta": {"role": "margin_low"},
+        },
+    ]
+    if kinds:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "deterred above this line",
+                "x": [kinds[0], kinds[-1]],
+                "y": [0.0, 0.0],
+                "line": {"dash": "dash", "color": "#555", "width": 1.5},
+                "meta": {"role": "threshold"},
+            }
+        )
+    layout = {
+        **_LAYOUT,
+        "xaxis": {"title": {"text": "defection kind"}, "type": "category"},
+        "yaxis": {"title": {"text": "detection - required detection"}, "zeroline": True},
+    }
+    return {"data": data, "layout": layout}

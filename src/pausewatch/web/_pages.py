@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from pausewatch.compute import (
     COUNTER_TOLERANCE,
@@ -27,9 +28,11 @@ from pausewatch.policy import Evaluation, FindingKind, Policy, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
 from pausewatch.service import (
+    Assumptions,
     LogService,
     chip_report,
     detection_evaluation,
+    deterrence,
     entry_to_json,
     evaluation,
     pause_status,
@@ -39,6 +42,7 @@ from pausewatch.service import (
     view_page,
 )
 from pausewatch.service import balance_report as daily_balances
+from pausewatch.service._deterrence import DEFAULTS, DETECTION_DESCRIPTION, PARAMETERS
 from pausewatch.state import facts_from_registry
 from pausewatch.statements import parse_json, parse_statement
 from pausewatch.web import _charts
@@ -807,6 +811,50 @@ def detection(service: LogService, at: datetime) -> dict[str, Any]:
         "balance_alpha": balances.get("false_alarms_per_facility_year"),
         "evaluation": _latest_evaluation(service),
         "unaccounted_total": sum(a["unaccounted"]["count"] for a in chips["parties"]),
+    }
+
+
+def deterrence_page(
+    service: LogService, at: datetime, assumptions: Assumptions = DEFAULTS
+) -> dict[str, Any]:
+    """The Deterrence page: :func:`~pausewatch.service.deterrence` (what ``GET
+    /v1/deterrence`` answers at the same assumptions), its chart of margins, and the form's
+    fields (each assumption with its value, default and meaning)."""
+    analysis = deterrence(service.state, at, assumptions)
+    judged = [*analysis["rows"], analysis["transcript"]]
+    given = analysis["assumptions"]
+    fields = [
+        {
+            "name": name,
+            "value": "" if given[name] is None else f"{given[name]:.12g}",
+            "default": "" if getattr(DEFAULTS, name) is None else f"{getattr(DEFAULTS, name):g}",
+            "description": spec.description,
+            "integer": spec.integer,
+        }
+        for name, spec in PARAMETERS.items()
+    ]
+    fields.append(
+        {
+            "name": "detection",
+            "value": assumptions.query(),
+            "default": "",
+            "description": DETECTION_DESCRIPTION,
+            "integer": False,
+        }
+    )
+    changed = [
+        (name, given[name])
+        for name in PARAMETERS
+        if given[name] is not None and given[name] != getattr(DEFAULTS, name)
+    ]
+    changed += [("detection", f"{kind}:{p:.12g}") for kind, p in assumptions.detection]
+    return {
+        **analysis,
+        "judged": judged,
+        "fields": fields,
+        "api_path": "/v1/deterrence" + (f"?{urlencode(changed)}" if changed else ""),
+        "chart": _charts.deterrence_chart(judged),
+        "error": None,
     }
 
 

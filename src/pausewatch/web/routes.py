@@ -27,7 +27,7 @@ from plotly.offline import get_plotlyjs
 from pausewatch import __version__
 from pausewatch.errors import NotFoundError
 from pausewatch.ledger import format_time
-from pausewatch.service import LogService
+from pausewatch.service import DeterrenceError, LogService, assumptions_from_query
 from pausewatch.web import _pages
 from pausewatch.web._charts import parse_time
 
@@ -45,6 +45,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("governance", f"{PREFIX}/governance", "Governance"),
     ("evaluations", f"{PREFIX}/evaluations", "Evaluations"),
     ("detection", f"{PREFIX}/detection", "Detection"),
+    ("deterrence", f"{PREFIX}/deterrence", "Deterrence"),
     ("log", f"{PREFIX}/log", "Log"),
 )
 
@@ -212,17 +213,24 @@ def _int(request: Request, name: str, default: int | None, low: int = 0) -> int 
     return max(low, min(int(raw), 2**62))
 
 
-def _refresh(request: Request) -> int:
-    value = _int(request, "refresh", REFRESH_S)
+def _refresh(request: Request, default: int = REFRESH_S) -> int:
+    value = _int(request, "refresh", default)
     if not value:
         return 0
     return max(MIN_REFRESH_S, min(value, 3600))
 
 
 def render(
-    request: Request, template: str, context: dict[str, Any], *, active: str, status: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    active: str,
+    status: int = 200,
+    refresh: int = REFRESH_S,
 ) -> HTMLResponse:
-    """A page: the template with the navigation, refresh and time of the reading."""
+    """A page: the template with the navigation, refresh (``refresh`` seconds unless the query
+    says otherwise; 0: none) and time of the reading."""
     service = _service(request)
     html = (
         _environment()
@@ -230,7 +238,7 @@ def render(
         .render(
             **context,
             active=active,
-            refresh=_refresh(request),
+            refresh=_refresh(request, refresh),
             path=request.url.path,
             now=format_time(service.clock()),
             log_size=service.log.size,
@@ -244,14 +252,19 @@ def _not_found(request: Request, message: str) -> HTMLResponse:
 
 
 def _page(
-    request: Request, template: str, active: str, build: Callable[[], dict[str, Any]]
+    request: Request,
+    template: str,
+    active: str,
+    build: Callable[[], dict[str, Any]],
+    *,
+    refresh: int = REFRESH_S,
 ) -> HTMLResponse:
     """Render ``build()``'s context, or the 404 page when what it reads does not exist."""
     try:
         context = build()
     except NotFoundError as exc:
         return _not_found(request, str(exc))
-    return render(request, template, context, active=active)
+    return render(request, template, context, active=active, refresh=refresh)
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -369,6 +382,31 @@ def non_parties_page(request: Request) -> HTMLResponse:
         "non_parties.html",
         "detection",
         lambda: _pages.non_parties(service, service.clock()),
+    )
+
+
+@router.get(f"{PREFIX}/deterrence", response_class=HTMLResponse)
+def deterrence_page(request: Request) -> HTMLResponse:
+    """Which defection kinds the regime deters, by what margin, and what would close each gap,
+    at the assumptions the query string holds (the page's form is a GET)."""
+    service = _service(request)
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    try:
+        assumptions = assumptions_from_query(params)
+    except DeterrenceError as exc:
+        # The analysis at the defaults, with what was wrong said above the form.
+        context = _pages.deterrence_page(service, service.clock())
+        context["error"] = str(exc)
+        return render(
+            request, "deterrence.html", context, active="deterrence", status=422, refresh=0
+        )
+    # Not reloading unless asked (?refresh=N): a reload would wipe a form being edited.
+    return _page(
+        request,
+        "deterrence.html",
+        "deterrence",
+        lambda: _pages.deterrence_page(service, service.clock(), assumptions),
+        refresh=0,
     )
 
 
