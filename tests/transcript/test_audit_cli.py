@@ -80,6 +80,7 @@ def test_commit_puts_the_transcript_on_the_log(
     ("case", "message"),
     [
         ("no-manifest", "no manifest.json"),
+        ("malformed", "format must be 'pausewatch-transcript/v1'"),
         ("undeclared", "is not registered"),
         ("no-key", "key"),
     ],
@@ -87,12 +88,18 @@ def test_commit_puts_the_transcript_on_the_log(
 def test_commit_refuses_bad_input_in_one_line(
     honest: Path, served: tuple[Served, ProductWorld], tmp_path: Path, case: str, message: str
 ) -> None:
-    """A directory without a manifest, a run that is not declared and a key that does not
-    exist each print one line and exit 1; nothing is appended."""
+    """A directory without a manifest, a manifest the engine refuses (another format), a run
+    that is not declared and a key that does not exist each print one line and exit 1; nothing
+    is appended."""
     server, world = served
     key = str(world.keys_dir / "operator.key")
     args = [str(honest), "--key", key]
     if case == "no-manifest":
+        args[0] = str(tmp_path)
+    elif case == "malformed":
+        manifest = json.loads((honest / "manifest.json").read_text())
+        manifest["format"] = "pausewatch-transcript/v9"
+        (tmp_path / "manifest.json").write_text(json.dumps(manifest))
         args[0] = str(tmp_path)
     elif case == "undeclared":
         args += ["--run-id", "lab/other"]

@@ -98,9 +98,9 @@ def _declare(
         "chips": 1,
         "starts_at": iso(at + timedelta(hours=1)),
         "ends_at": iso(at + timedelta(hours=2)),
-        "hyperparameters_digest": manifest["hyperparameters_digest"],
-        "data_order_seed_digest": manifest["seed_commitment"],
-        "checkpoint_interval_steps": manifest["every"],
+        "hyperparameters_digest": manifest.hyperparameters_digest,
+        "data_order_seed_digest": manifest.seed_commitment,
+        "checkpoint_interval_steps": manifest.every,
     }
     scenario.post("run.declaration/v1", body, operator)
 

@@ -24,7 +24,14 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.registry import Registry
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, Statement, canonical, sign_statement
-from pausewatch.transcript import draw_segments, segment_count, segments_for_budget
+from pausewatch.transcript import (
+    Manifest,
+    TranscriptError,
+    draw_segments,
+    read_manifest,
+    segment_count,
+    segments_for_budget,
+)
 
 if TYPE_CHECKING:
     from pausewatch.service._log_service import LogService
@@ -209,61 +216,41 @@ def inspector_with_key(rows: Iterable[dict[str, Any]], signer: str) -> str:
 # -- the manifest ------------------------------------------------------------------------------
 
 
-def read_transcript_manifest(directory: Path) -> dict[str, Any]:
-    """A transcript directory's ``manifest.json`` (contract T1), with the keys the commitments
-    need checked; :class:`TranscriptAuditError` in one line otherwise."""
-    path = Path(directory) / "manifest.json"
+def read_transcript_manifest(directory: Path) -> Manifest:
+    """A transcript directory's ``manifest.json`` (contract T1) as the engine parses it
+    (:func:`pausewatch.transcript.read_manifest`): what the engine refuses is never committed
+    nor compared. :class:`TranscriptAuditError` in one line, with the engine's message,
+    otherwise."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TranscriptAuditError(f"{directory}: no manifest.json (not a transcript)") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise TranscriptAuditError(f"{path}: cannot read it as JSON ({exc})") from exc
-    if not isinstance(manifest, dict):
-        raise TranscriptAuditError(f"{path}: expected a JSON object")
-    needed = (
-        "recipe",
-        "hyperparameters_digest",
-        "seed_commitment",
-        "dataset",
-        "every",
-        "steps",
-        "checkpoints",
-    )
-    missing = [k for k in needed if k not in manifest]
-    if missing:
-        raise TranscriptAuditError(f"{path}: missing {', '.join(missing)}")
-    dataset = manifest["dataset"]
-    if not isinstance(dataset, dict) or not {"records", "merkle_root"} <= dataset.keys():
-        raise TranscriptAuditError(f"{path}: dataset needs records and merkle_root")
-    checkpoints = manifest["checkpoints"]
-    if not isinstance(checkpoints, list) or not all(
-        isinstance(c, dict) and {"step", "digest"} <= c.keys() for c in checkpoints
-    ):
-        raise TranscriptAuditError(f"{path}: checkpoints: expected a list of {{step, digest}}")
-    return manifest
+        return read_manifest(directory)
+    except TranscriptError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            raise TranscriptAuditError(f"{directory}: no manifest.json (not a transcript)") from exc
+        message = str(exc)
+        path = str(Path(directory) / "manifest.json")
+        raise TranscriptAuditError(message if path in message else f"{path}: {message}") from exc
 
 
-def commit_body(manifest: dict[str, Any], run_id: str) -> dict[str, Any]:
+def commit_body(manifest: Manifest, run_id: str) -> dict[str, Any]:
     """The ``transcript.commit/v1`` body of a manifest (contract T4)."""
     return {
         "run_id": run_id,
-        "recipe": manifest["recipe"],
-        "hyperparameters_digest": manifest["hyperparameters_digest"],
-        "seed_commitment": manifest["seed_commitment"],
-        "dataset_root": manifest["dataset"]["merkle_root"],
-        "dataset_records": manifest["dataset"]["records"],
-        "every": manifest["every"],
-        "steps": manifest["steps"],
+        "recipe": manifest.recipe,
+        "hyperparameters_digest": manifest.hyperparameters_digest,
+        "seed_commitment": manifest.seed_commitment,
+        "dataset_root": manifest.dataset.merkle_root,
+        "dataset_records": manifest.dataset.records,
+        "every": manifest.every,
+        "steps": manifest.steps,
         "framework": FRAMEWORK,
     }
 
 
-def checkpoint_bodies(manifest: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
-    """The ``transcript.checkpoint/v1`` bodies of a manifest: its checkpoints in step order, at
-    most :data:`CHECKPOINTS_PER_STATEMENT` a statement, the last marked final."""
-    pairs = sorted((int(c["step"]), str(c["digest"])) for c in manifest["checkpoints"])
-    checkpoints = [{"step": step, "digest": digest} for step, digest in pairs]
+def checkpoint_bodies(manifest: Manifest, run_id: str) -> list[dict[str, Any]]:
+    """The ``transcript.checkpoint/v1`` bodies of a manifest: its checkpoints in step order
+    (the engine's parser holds them so), at most :data:`CHECKPOINTS_PER_STATEMENT` a statement,
+    the last marked final."""
+    checkpoints = [c.to_json() for c in manifest.checkpoints]
     size = CHECKPOINTS_PER_STATEMENT
     chunks = [checkpoints[i : i + size] for i in range(0, len(checkpoints), size)]
     return [
@@ -272,13 +259,13 @@ def checkpoint_bodies(manifest: dict[str, Any], run_id: str) -> list[dict[str, A
     ]
 
 
-def _run_id(manifest: dict[str, Any], run_id: str | None, directory: Path) -> str:
-    chosen = run_id if run_id is not None else manifest.get("run_id")
+def _run_id(manifest: Manifest, run_id: str | None, directory: Path) -> str:
+    chosen = run_id if run_id is not None else manifest.run_id
     if not chosen:
         raise TranscriptAuditError(
             f"{directory}: the manifest names no run_id: give the run's id (--run-id)"
         )
-    return str(chosen)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -323,14 +310,14 @@ def commit_transcript(
         log.submit(sign_statement(CHECKPOINT_KIND, body, key))
         for body in checkpoint_bodies(manifest, rid)
     )
-    return CommitReceipt(rid, commit_index, indices, len(manifest["checkpoints"]))
+    return CommitReceipt(rid, commit_index, indices, len(manifest.checkpoints))
 
 
 # -- the audit ---------------------------------------------------------------------------------
 
 
 def manifest_mismatches(
-    manifest: dict[str, Any], commitment: dict[str, Any], checkpoints: Sequence[dict[str, Any]]
+    manifest: Manifest, commitment: dict[str, Any], checkpoints: Sequence[dict[str, Any]]
 ) -> list[str]:
     """Where a transcript directory's manifest disagrees with what the run committed on the
     log (each a reason of a ``fail`` verdict)."""
@@ -351,7 +338,7 @@ def manifest_mismatches(
                 f"{commitment.get(name)!r}"
             )
     committed = {int(c["step"]): str(c["digest"]) for c in checkpoints}
-    held = {int(c["step"]): str(c["digest"]) for c in manifest["checkpoints"]}
+    held = {c.step: c.digest for c in manifest.checkpoints}
     differ = sorted(s for s in committed.keys() & held.keys() if committed[s] != held[s])
     if differ:
         reasons.append(
@@ -597,9 +584,7 @@ def audit_transcript(
         # The plan re-read the manifest: compare what it checked, too (the storage is the
         # lab's, and may have changed since the first read).
         mismatches = list(
-            dict.fromkeys(
-                [*mismatches, *manifest_mismatches(plan.manifest.to_json(), commitment, items)]
-            )
+            dict.fromkeys([*mismatches, *manifest_mismatches(plan.manifest, commitment, items)])
         )
     if mismatches:
         # The directory is not the transcript the log holds: replaying it would check
