@@ -552,10 +552,18 @@ def _public_profile(
     nash = (u1 >= u1.max(axis=0, keepdims=True) - tolerance) & (
         u2 >= u2.max(axis=1, keepdims=True) - tolerance
     )
-    if not nash.any():
-        raise GameError("no equilibrium found for the public race: raise the resolution")
-    score = np.where(nash, u1, -np.inf)
-    i, j = (int(k) for k in np.argwhere(score >= score.max() - 1e-12)[-1])
+    if nash.any():
+        score = np.where(nash, u1, -np.inf)
+        i, j = (int(k) for k in np.argwhere(score >= score.max() - 1e-12)[-1])
+    else:
+        # No equilibrium in pure strategies (the teams would mix): the leader moves first
+        # and the runner-up replies; the regret says how far this is from an equilibrium.
+        replies = (len(grid) - 1) - np.argmax(
+            (u2 >= u2.max(axis=1, keepdims=True))[:, ::-1], axis=1
+        )
+        leader = u1[np.arange(len(grid)), replies]
+        i = int(np.flatnonzero(leader >= leader.max() - 1e-12)[-1])
+        j = int(replies[i])
     lead, runner = float(grid[i]), float(grid[j])
     regret = max(float(u1[:, j].max() - u1[i, j]), float(u2[i, :].max() - u2[i, j]))
     return (
@@ -587,22 +595,28 @@ def _solve_public(race: Race, regime: Regime, resolution: int) -> Equilibrium:
         totals["team"] += weight * (lead + runner) / 2
         regret = max(regret, out["regret"])
     # Violations by the leader or the runner-up, per team of the field (the others never race).
-    violation = totals["violation"] * 2.0 / n
+    violation = float(totals["violation"]) * 2.0 / n
     deterred = violation <= 1e-12
     closed = _closed_forms(race, regime, deterred=deterred)
     return Equilibrium(
         race=race,
         regime=regime,
-        safety=totals["winner_safe"],
-        team_safety=totals["team"],
-        disaster=totals["disaster"],
+        safety=float(totals["winner_safe"]),
+        team_safety=float(totals["team"]),
+        disaster=float(totals["disaster"]),
         violation=violation,
         deterred=deterred,
         closed_form_safety=closed[0],
         closed_form_disaster=closed[1],
-        converged=True,
+        converged=regret <= PUBLIC_TOLERANCE,
         regret=regret,
     )
+
+
+PUBLIC_TOLERANCE = 0.02
+"""The most the leader or the runner-up may gain by deviating, for any lead, for a reported
+public-information equilibrium to count as converged (two grid steps of utility are the
+grid's own error)."""
 
 
 def _closed_forms(race: Race, regime: Regime, *, deterred: bool) -> tuple[float | None, ...]:
