@@ -153,8 +153,8 @@ class Equilibrium:
     deterred: bool
     """Whether the equilibrium has no violation (the pause holds)."""
     closed_form_safety: float | None
-    """The paper's closed form for :attr:`safety`, where one holds (no regime, or a regime
-    that deters)."""
+    """The paper's closed form for :attr:`safety`, where one holds (no regime, nor one that
+    detects nothing and raises no false alarms, or a regime that deters)."""
     closed_form_disaster: float | None
     """The closed form for :attr:`disaster`, where one holds."""
     converged: bool
@@ -436,6 +436,8 @@ def _private_reply(
     nearest = np.clip(np.rint(s * (len(grid) - 1)).astype(int), 0, len(grid) - 1)
     regret = float(np.max(top[:, 0] - value[np.arange(len(c)), nearest]))
     wins = ws * (1.0 - above(xs)) ** (n - 1) * n
+    # The discretised chances of winning sum to 1 only up to the grid's error.
+    wins = wins / wins.sum()
     outcome = {
         "disaster": float(np.sum(wins * (1.0 - ss))),
         "winner_safety": float(np.sum(wins * ss)),
@@ -473,7 +475,7 @@ def _solve_private(race: Race, regime: Regime, resolution: int) -> Equilibrium:
     regime_free = np.minimum(1.0, c / (1.0 + (race.teams - 1) * race.enmity))
     comply = np.ones(types)
     reply, outcome = _private_reply(comply, c, grid, race, regime)
-    if regime == NO_REGIME:
+    if _inert(regime):
         # The closed-form profile, integrated over the type grid, with its regret on the grid
         # (the check that it is an equilibrium; ADR 0042 on why it is not iterated to).
         s = regime_free
@@ -619,8 +621,13 @@ public-information equilibrium to count as converged (two grid steps of utility 
 grid's own error)."""
 
 
+def _inert(regime: Regime) -> bool:
+    """With nothing detected and no false alarms a sanction is never paid: no regime at all."""
+    return regime.detection == 0.0 and regime.false_alarm_cost * regime.false_alarm_rate == 0.0
+
+
 def _closed_forms(race: Race, regime: Regime, *, deterred: bool) -> tuple[float | None, ...]:
-    if regime == NO_REGIME:
+    if _inert(regime):
         safety = closed_form_safety(race)
         return safety, 1.0 - safety
     if deterred:
