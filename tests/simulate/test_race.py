@@ -5,6 +5,7 @@ computed by the module under test."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -215,11 +216,13 @@ def test_the_regime_deters_exactly_from_the_inspection_threshold(
     racing = equilibrium(race, below, resolution=400)
     assert deterrence(race, above).deterred
     assert not deterrence(race, below).deterred
-    assert deterred.deterred and deterred.violation == 0.0
+    assert deterred.deterred
+    assert deterred.violation == 0.0
     assert deterred.disaster == 0.0
     assert deterred.safety == pytest.approx(1.0, abs=1e-12)
     assert deterred.closed_form_disaster == 0.0
-    assert not racing.deterred and racing.violation > 0.0
+    assert not racing.deterred
+    assert racing.violation > 0.0
     assert racing.disaster > 0.0
 
 
@@ -264,7 +267,7 @@ def test_detection_curve_falls_to_zero_past_the_threshold() -> None:
     regime = Regime(sanction=0.5)
     c = curve("detection", race, regime, [0.0, 0.02, 0.05, 0.1, 0.5], cases=[NONE])
     risks = [p.disaster for p in c.points["none"]]
-    assert all(a >= b - 1e-9 for a, b in zip(risks, risks[1:], strict=False))
+    assert all(a >= b - 1e-9 for a, b in itertools.pairwise(risks))
     assert risks[0] == pytest.approx(0.5, abs=0.005)
     assert risks[-2:] == [0.0, 0.0]
 
@@ -285,7 +288,8 @@ def test_curve_covers_every_case_and_value_and_reports_progress() -> None:
     assert [p.race.teams for p in c.points["public"]] == [2, 3]
     assert len(calls) == 6
     body = c.to_json()
-    assert body["parameter"] == "teams" and body["values"] == [2.0, 3.0]
+    assert body["parameter"] == "teams"
+    assert body["values"] == [2.0, 3.0]
 
 
 def test_curve_is_deterministic() -> None:
@@ -306,7 +310,8 @@ def test_plots_as_plotly_html_and_png(tmp_path: Path) -> None:
     write_html(c, str(html))
     text = html.read_text()
     assert '<script src="https://cdn.plot.ly' not in text
-    assert "Plotly.newPlot" in text and len(text) > 1_000_000
+    assert "Plotly.newPlot" in text
+    assert len(text) > 1_000_000
     png = tmp_path / "race.png"
     write_png(c, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -341,4 +346,5 @@ def test_no_regime_is_the_default() -> None:
     """``Regime()`` is no regime: the equilibrium under it is the paper's."""
     assert Regime() == NO_REGIME
     eq = equilibrium(Race(2, 1.0, 1.0))
-    assert eq.closed_form_safety == 0.5 and eq.regime == NO_REGIME
+    assert eq.closed_form_safety == 0.5
+    assert eq.regime == NO_REGIME

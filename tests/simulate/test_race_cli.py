@@ -54,7 +54,8 @@ def test_detection_past_the_threshold_deters() -> None:
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["deterrence"]["required_detection"] == pytest.approx(2 / 3)
-    assert body["deterred"] is True and body["disaster"] == 0.0
+    assert body["deterred"] is True
+    assert body["disaster"] == 0.0
 
 
 def test_text_output_names_the_figures() -> None:
@@ -73,7 +74,8 @@ def test_sweep_writes_png_and_prints_json(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
-    assert body["parameter"] == "teams" and body["values"] == [2.0, 3.0]
+    assert body["parameter"] == "teams"
+    assert body["values"] == [2.0, 3.0]
     assert set(body["cases"]) == {"none", "private", "public"}
     assert [p["teams"] for p in body["cases"]["none"]] == [2, 3]
     assert body["plot"] == str(png)
@@ -98,7 +100,8 @@ def test_sweep_writes_offline_html(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"wrote {page}" in done.stdout
     text = page.read_text()
-    assert '<script src="https://cdn.plot.ly' not in text and "Plotly.newPlot" in text
+    assert '<script src="https://cdn.plot.ly' not in text
+    assert "Plotly.newPlot" in text
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,8 @@ def test_bad_input_is_one_line_and_exit_1(args: tuple[str, ...], message: str) -
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0]
+    assert len(lines) == 1
+    assert message in lines[0]
 
 
 def test_unwritable_plot_is_one_line(tmp_path: Path) -> None:
