@@ -741,6 +741,9 @@ class Curve:
     points: dict[str, tuple[Equilibrium, ...]]
     """Per information case (``"none"``, ``"private"``, ``"public"``), one equilibrium per
     value."""
+    thresholds: dict[str, float]
+    """For a detection sweep, per case, the detection at and above which the pause holds
+    (:func:`deterrence`); empty otherwise."""
 
     def to_json(self) -> dict[str, Any]:
         """As JSON: the swept values and, per case, the equilibrium at each."""
@@ -749,6 +752,7 @@ class Curve:
                 {
                     "parameter": self.parameter,
                     "values": list(self.values),
+                    "thresholds": self.thresholds,
                     "cases": {
                         case: [p.to_json() for p in points] for case, points in self.points.items()
                     },
@@ -788,6 +792,7 @@ def curve(
     if not chosen:
         raise GameError("a sweep needs at least one value")
     points: dict[str, tuple[Equilibrium, ...]] = {}
+    thresholds: dict[str, float] = {}
     for case in cases:
         row: list[Equilibrium] = []
         for value in chosen:
@@ -802,7 +807,16 @@ def curve(
             if progress is not None:
                 progress()
         points[str(case)] = tuple(row)
-    return Curve(parameter=parameter, values=tuple(float(v) for v in chosen), points=points)
+        if parameter == "detection":
+            thresholds[str(case)] = deterrence(
+                replace(race, information=case), regime
+            ).required_detection
+    return Curve(
+        parameter=parameter,
+        values=tuple(float(v) for v in chosen),
+        points=points,
+        thresholds=thresholds,
+    )
 
 
 _LABELS = {
@@ -815,6 +829,9 @@ _CASE_NAMES = {
     "private": "private information",
     "public": "public information",
 }
+
+
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
 
 
 def _title(c: Curve) -> str:
@@ -841,7 +858,8 @@ def plotly_figure(c: Curve) -> Any:
         subplot_titles=("safety of the AI that is built", "probability of disaster"),
     )
     for col, key in ((1, "safety"), (2, "disaster")):
-        for case, points in c.points.items():
+        for k, (case, points) in enumerate(c.points.items()):
+            colour = _COLOURS[k % len(_COLOURS)]
             fig.add_scatter(
                 x=list(c.values),
                 y=[getattr(p, key) for p in points],
@@ -849,9 +867,20 @@ def plotly_figure(c: Curve) -> Any:
                 name=_CASE_NAMES[case],
                 legendgroup=case,
                 showlegend=col == 1,
+                line={"color": colour},
+                marker={
+                    "color": colour,
+                    # Open markers: no pure-strategy equilibrium was found there (ADR 0042).
+                    "symbol": ["circle" if p.converged else "circle-open" for p in points],
+                    "size": 7,
+                },
                 row=1,
                 col=col,
             )
+            if case in c.thresholds and math.isfinite(c.thresholds[case]):
+                fig.add_vline(
+                    x=c.thresholds[case], line={"color": colour, "dash": "dot"}, row=1, col=col
+                )
         fig.update_xaxes(title_text=_LABELS[c.parameter], row=1, col=col)
         fig.update_yaxes(range=[-0.02, 1.02], row=1, col=col)
     fig.update_layout(title=_title(c), template="plotly_white")
@@ -876,14 +905,27 @@ def write_png(c: Curve, path: str) -> None:
             (axes[0], "safety", "safety of the AI that is built"),
             (axes[1], "disaster", "probability of disaster"),
         ):
-            for case, points in c.points.items():
-                ax.plot(
-                    c.values,
-                    [getattr(p, key) for p in points],
-                    marker="o",
-                    ms=3,
-                    label=_CASE_NAMES[case],
+            for k, (case, points) in enumerate(c.points.items()):
+                colour = _COLOURS[k % len(_COLOURS)]
+                ys = [getattr(p, key) for p in points]
+                ax.plot(c.values, ys, color=colour, label=_CASE_NAMES[case])
+                solid = [p.converged for p in points]
+                ax.scatter(
+                    [v for v, ok in zip(c.values, solid, strict=True) if ok],
+                    [y for y, ok in zip(ys, solid, strict=True) if ok],
+                    color=colour,
+                    s=14,
                 )
+                # Open markers: no pure-strategy equilibrium was found there (ADR 0042).
+                ax.scatter(
+                    [v for v, ok in zip(c.values, solid, strict=True) if not ok],
+                    [y for y, ok in zip(ys, solid, strict=True) if not ok],
+                    facecolors="white",
+                    edgecolors=colour,
+                    s=18,
+                )
+                if case in c.thresholds and math.isfinite(c.thresholds[case]):
+                    ax.axvline(c.thresholds[case], color=colour, linestyle=":", lw=1)
             ax.set_xlabel(_LABELS[c.parameter])
             ax.set_title(label)
             ax.set_ylim(-0.02, 1.02)
