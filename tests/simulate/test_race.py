@@ -348,3 +348,19 @@ def test_no_regime_is_the_default() -> None:
     eq = equilibrium(Race(2, 1.0, 1.0))
     assert eq.closed_form_safety == 0.5
     assert eq.regime == NO_REGIME
+
+
+def test_below_the_threshold_teams_mix_between_racing_and_complying() -> None:
+    """With no information, just below the threshold no pure equilibrium exists: each team
+    complies with some probability and otherwise races, indifferent between the two."""
+    race = Race(3, 1.0, 0.5, NONE)
+    regime = Regime(detection=0.2, sanction=0.5)
+    assert deterrence(race, regime).required_detection > 0.3
+    eq = equilibrium(race, regime, resolution=400)
+    assert eq.converged
+    assert eq.regret <= 0.005
+    assert 0.0 < eq.violation < 1.0
+    assert eq.racing_safety is not None
+    assert eq.racing_safety < 1.0
+    free = equilibrium(race).disaster
+    assert 0.0 < eq.disaster < free

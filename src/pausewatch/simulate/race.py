@@ -159,6 +159,9 @@ class Equilibrium:
     """The closed form for :attr:`disaster`, where one holds."""
     converged: bool
     """Whether the numerical search met its tolerance (always true for no information)."""
+    racing_safety: float | None = None
+    """For no information: the safety level of a team that races (in a mixed equilibrium,
+    each team complies with probability ``1 - violation`` and otherwise takes this)."""
     regret: float = 0.0
     """The most any team (any type, for private information) could gain by deviating from
     the reported equilibrium, on the solver's grid."""
@@ -236,13 +239,13 @@ def _uniform_cdf(x: Floats, safety: Floats | float, mu: float) -> Floats:
     return np.asarray(np.clip((x + safety) / mu, 0.0, 1.0), dtype=np.float64)
 
 
-def _none_race_value(s: Floats, t: float, race: Race, regime: Regime) -> Floats:
+def _none_race_value(s: Floats, t: float, at_full: float, race: Race) -> Floats:
     """A racing team's expected utility from the AI alone (no sanction, no false alarm) when
-    it takes safety ``s`` and every other team takes ``t``: each other team that races in
-    defiance of the pause (``t < 1``) is caught with probability ``q`` and then proceeds at
-    full precautions. Integrated over the winner's score on a fine grid."""
+    it takes safety ``s`` and every other team is, independently, at full precautions with
+    probability ``at_full`` (it complied, or was caught) and at ``t`` otherwise. Integrated
+    over the winner's score on a fine grid."""
     n, e, mu = race.teams, race.enmity, race.capability
-    q = regime.detection if t < _COMPLY else 0.0
+    q = at_full if t < _COMPLY else 0.0
     if q == 0.0:
         # Every other team at t: the chance of beating them all is a closed form.
         win = _win_probability(t - s, n - 1, mu)
@@ -274,13 +277,15 @@ def _none_race_value(s: Floats, t: float, race: Race, regime: Regime) -> Floats:
     return np.asarray(s * win + (1.0 - e) * lost, dtype=np.float64)
 
 
-def _none_payoff(s: Floats, t: float, race: Race, regime: Regime) -> Floats:
-    """A team's expected utility when it takes safety ``s`` and every other team takes ``t``:
-    racing in defiance of the pause, it is caught with probability ``q``, pays ``S`` and
-    proceeds at full precautions; complying, it bears the expected false alarm."""
+def _none_payoff(s: Floats, t: float, race: Race, regime: Regime, comply: float = 0.0) -> Floats:
+    """A team's expected utility when it takes safety ``s`` and every other team complies with
+    probability ``comply`` and takes ``t`` otherwise: racing in defiance of the pause, a team
+    is caught with probability ``q``, pays ``S`` and proceeds at full precautions; complying,
+    it bears the expected false alarm."""
     q = regime.detection
     levels = np.append(s, 1.0)
-    values = _none_race_value(levels, t, race, regime)
+    at_full = comply + (1.0 - comply) * q
+    values = _none_race_value(levels, t, at_full, race)
     racing, complying = values[:-1], values[-1]
     violating = s < _COMPLY
     value = np.where(
@@ -298,13 +303,14 @@ def _best_reply(values: Floats, grid: Floats) -> float:
     return float(grid[best[-1]])
 
 
-def _none_winner_safety(t: float, race: Race, regime: Regime) -> float:
-    """The expected safety of the winning AI when every team takes ``t`` (each caught with
-    probability ``q`` when ``t < 1``, and then at full precautions)."""
+def _none_winner_safety(t: float, race: Race, regime: Regime, comply: float = 0.0) -> float:
+    """The expected safety of the winning AI when every team complies with probability
+    ``comply`` and takes ``t`` otherwise (caught with probability ``q`` when ``t < 1``, and
+    then at full precautions)."""
     n, mu = race.teams, race.capability
-    if t >= _COMPLY or regime.detection == 0.0:
+    q = comply + (1.0 - comply) * regime.detection
+    if t >= _COMPLY or q == 0.0:
         return t
-    q = regime.detection
     cells = 1500
     edges = np.linspace(-1.0, mu, cells + 1)
     x = (edges[:-1] + edges[1:]) / 2
@@ -346,23 +352,32 @@ def _solve_none(race: Race, regime: Regime, resolution: int) -> Equilibrium:
     for level in sorted(found, reverse=True):
         if not merged or merged[-1] - level > 3 * step:
             merged.append(level)
+    comply = 0.0
     converged = bool(merged)
-    if not merged:
-        # No symmetric equilibrium in pure strategies (the teams would mix between racing and
-        # complying); report the profile where every team races as it would against a
-        # complying field, flagged as not converged.
-        merged = [replies[-1]]
-    t = merged[0]
-    winner = _none_winner_safety(t, race, regime)
-    violation = 0.0 if t >= _COMPLY else 1.0
-    own = _none_payoff(np.array([t]), t, race, regime)[0]
-    regret = float(_none_payoff(grid, t, race, regime).max() - own)
+    if merged:
+        t = merged[0]
+        own = _none_payoff(np.array([t]), t, race, regime)[0]
+        regret = float(_none_payoff(grid, t, race, regime).max() - own)
+    else:
+        mixed = _none_mixed(race, regime, grid)
+        if mixed is not None:
+            comply, t, regret = mixed
+            converged = regret <= 2 * step
+        else:
+            # Neither pure nor mixed: report every team racing as it would against a
+            # complying field, flagged as not converged.
+            t = replies[-1]
+            own = _none_payoff(np.array([t]), t, race, regime)[0]
+            regret = float(_none_payoff(grid, t, race, regime).max() - own)
+        merged = [t]
+    winner = _none_winner_safety(t, race, regime, comply)
+    violation = 0.0 if t >= _COMPLY else 1.0 - comply
     closed = _closed_forms(race, regime, deterred=violation == 0.0)
     return Equilibrium(
         race=race,
         regime=regime,
         safety=winner,
-        team_safety=t,
+        team_safety=comply + (1.0 - comply) * t,
         disaster=1.0 - winner,
         violation=violation,
         deterred=violation == 0.0,
@@ -370,8 +385,53 @@ def _solve_none(race: Race, regime: Regime, resolution: int) -> Equilibrium:
         closed_form_disaster=closed[1],
         converged=converged,
         regret=max(0.0, regret),
+        racing_safety=t,
         other_equilibria=tuple(merged[1:]),
     )
+
+
+def _none_mixed(race: Race, regime: Regime, grid: Floats) -> tuple[float, float, float] | None:
+    """The symmetric mixed equilibrium where there is no pure one: each team complies with a
+    probability ``p`` and otherwise races at ``v``, with ``v`` its best racing level against
+    that field and complying and racing equally good. Returns ``(p, v, regret)``, or ``None``
+    when complying and racing do not change places between ``p = 0`` and ``p = 1``."""
+    step = float(grid[1] - grid[0])
+
+    def racing_level(p: float, start: float) -> tuple[float, float]:
+        """The racing level v that is a best racing reply to itself, and racing's advantage
+        over complying there."""
+        v = start
+        for _ in range(30):
+            values = _none_payoff(grid, v, race, regime, p)
+            best = float(grid[int(np.argmax(values[:-1]))])
+            if abs(best - v) <= step:
+                v = best
+                break
+            v = (v + best) / 2
+        values = _none_payoff(grid, v, race, regime, p)
+        return v, float(values[:-1].max() - values[-1])
+
+    lo, hi = 0.0, 1.0
+    v_lo, edge_lo = racing_level(lo, 0.5)
+    v_hi, edge_hi = racing_level(hi, v_lo)
+    # Racing must lose against a field that races, and win against one that complies.
+    if not (edge_lo < 0 < edge_hi):
+        return None
+    v = v_hi
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        v, edge = racing_level(mid, v)
+        if edge < 0:
+            lo = mid
+        else:
+            hi = mid
+    p = (lo + hi) / 2
+    v, edge = racing_level(p, v)
+    values = _none_payoff(grid, v, race, regime, p)
+    mixed_value = p * values[-1] + (1.0 - p) * float(
+        _none_payoff(np.array([v]), v, race, regime, p)[0]
+    )
+    return p, v, max(0.0, float(values.max()) - mixed_value)
 
 
 # --- private information: best replies over a capability grid -------------------------------
