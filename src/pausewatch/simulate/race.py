@@ -398,16 +398,19 @@ def _none_mixed(race: Race, regime: Regime, grid: Floats) -> tuple[float, float,
     step = float(grid[1] - grid[0])
 
     def racing_level(p: float, start: float) -> tuple[float, float]:
-        """The racing level v that is a best racing reply to itself, and racing's advantage
-        over complying there."""
-        v = start
-        for _ in range(30):
-            values = _none_payoff(grid, v, race, regime, p)
-            best = float(grid[int(np.argmax(values[:-1]))])
-            if abs(best - v) <= step:
-                v = best
-                break
-            v = (v + best) / 2
+        """The racing level v that is a best racing reply to itself (bisection on the
+        crossing of the reply with the diagonal), and racing's advantage over complying
+        there."""
+        del start
+        a, b = 0.0, 1.0 - step
+        for _ in range(11):
+            mid = (a + b) / 2
+            values = _none_payoff(grid, mid, race, regime, p)
+            if float(grid[int(np.argmax(values[:-1]))]) > mid:
+                a = mid
+            else:
+                b = mid
+        v = (a + b) / 2
         values = _none_payoff(grid, v, race, regime, p)
         return v, float(values[:-1].max() - values[-1])
 
@@ -418,7 +421,7 @@ def _none_mixed(race: Race, regime: Regime, grid: Floats) -> tuple[float, float,
     if not (edge_lo < 0 < edge_hi):
         return None
     v = v_hi
-    for _ in range(25):
+    for _ in range(16):
         mid = (lo + hi) / 2
         v, edge = racing_level(mid, v)
         if edge < 0:
