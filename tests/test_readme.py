@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -86,3 +88,54 @@ def test_readme_transcript_lines_train_and_verify_as_written(tmp_path: Path) -> 
     assert "mlp" in done.stdout
     verdict = json.loads(done.stdout[done.stdout.index("\n{\n") + 1 :])
     assert verdict["verdict"] == "pass", verdict["reasons"]
+
+
+def _run_line(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    return subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{line}\n"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_readme_deterrence_lines_print_what_the_readme_says(tmp_path: Path) -> None:
+    """The README's `simulate deterrence ... --json` and `simulate game dresher ... --json`
+    lines, run as written, print the threshold and the game's value and inspection probability
+    the README's comments give."""
+    import json
+
+    deterrence, dresher = tour_lines(
+        "pausewatch simulate deterrence", "pausewatch simulate game dresher"
+    )
+    done = _run_line(deterrence, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["required_detection"] == pytest.approx(0.202)
+    done = _run_line(dresher, tmp_path)
+    assert done.returncode == 0, done.stderr
+    game = json.loads(done.stdout)
+    assert game["value"] == pytest.approx(55 / 136)
+    assert game["inspect_probability"] == pytest.approx(27 / 136)
+    assert game["value_backward_induction"] == game["value_closed_form"]
+
+
+def test_readme_other_deterrence_lines_run(tmp_path: Path) -> None:
+    """Every `pausewatch simulate` line of the README's deterrence tour runs as written (exit 0,
+    output on stdout)."""
+    text = README.read_text()
+    section = text[text.index("### Deterrence") : text.index("## A short tour of the API")]
+    lines = [
+        re.sub(r"\s+# .*$", "", line).strip()
+        for line in section.splitlines()
+        if line.startswith("pausewatch simulate ")
+    ]
+    assert len(lines) >= 6
+    for line in lines:
+        done = _run_line(line, tmp_path)
+        assert done.returncode == 0, (line, done.stderr)
+        assert done.stdout.strip(), line
