@@ -393,13 +393,10 @@ def _taken_text(taken: dict[str, Any], detection: str) -> None:
     )
     if taken["lacking"]:
         fallback = [k for k in taken["lacking"] if k not in taken["overridden"]]
+        which = "them" if fallback == taken["lacking"] else ", ".join(fallback)
         out.print(
             f"the report gives no figure for {', '.join(taken['lacking'])}"
-            + (
-                f": --detection {escape(detection)} per inspection for {', '.join(fallback)}"
-                if fallback
-                else ""
-            )
+            + (f": --detection {escape(detection)} per inspection for {which}" if fallback else "")
         )
     if taken["not_modelled"]:
         out.print(f"not modelled by the ABM: {escape(', '.join(taken['not_modelled']))}")

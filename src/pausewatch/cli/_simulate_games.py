@@ -278,8 +278,8 @@ def _print_rows(answer: dict[str, Any], path: Path) -> None:
         f"{alarms['days']:g} days: alpha {alarms['probability']:.4g}"
     )
     table = Table(title="deterrence per defection kind (95% intervals)")
+    table.add_column("kind", no_wrap=True)
     for column in (
-        "kind",
         "detection",
         "interval",
         "required",
