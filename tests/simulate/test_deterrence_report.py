@@ -231,3 +231,30 @@ def test_without_an_evaluation_the_single_figure_needs_its_stakes(
     alone = json.loads(run("--gain", "1", "--penalty", "3", "--json").stdout)
     assert alone["required_detection"] == pytest.approx(0.25)
     assert alone["false_alarm_cost"] == 0.0
+
+
+@pytest.mark.slow
+def test_the_kept_report_is_what_detect_evaluate_writes(tmp_path: Path) -> None:
+    """The report kept in tests/simulate/data is, but for its timings, what
+    ``pausewatch simulate scenarios --seed 3000000 --count 4`` then ``pausewatch detect
+    evaluate DIR --json`` write today (about three minutes), so the tests of --evaluation read
+    the real shape."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cli = [sys.executable, "-m", "pausewatch.cli"]
+    corpus, work = tmp_path / "corpus", tmp_path / "work"
+    work.mkdir()
+    made = subprocess.run(
+        [*cli, "simulate", "scenarios", "--seed", "3000000", "--count", "4", "--out", str(corpus)],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    done = subprocess.run(
+        [*cli, "detect", "evaluate", str(corpus), "--json", "--workdir", str(work)],
+        capture_output=True, text=True, env=env, check=False, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    fresh = json.loads(done.stdout)
+    kept = json.loads(REAL_REPORT.read_text(encoding="utf-8"))
+    for report in (fresh, kept):
+        report.pop("cost")
+    assert fresh == kept
