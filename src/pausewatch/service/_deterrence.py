@@ -526,7 +526,7 @@ def deterrence(
 
 
 def deterrence_of(
-    latest: Mapping[str, Any] | None,
+    evaluation: Mapping[str, Any] | None,
     policy: Mapping[str, Any] | None,
     assumptions: Assumptions = DEFAULTS,
     at: datetime | None = None,
@@ -538,6 +538,7 @@ def deterrence_of(
     of the evaluation (overrides applied, kinds only given as parameters added), the transcript
     forgery row, the overall figure's row, and a summary of which kinds are deterred. ``at``
     is only stated (none: null); nothing here reads a clock or the log."""
+    latest = evaluation
     if assumptions.false_alarms is not None:
         rate, rate_source = assumptions.false_alarms, "query"
     elif latest is not None:
