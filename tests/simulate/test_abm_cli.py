@@ -10,6 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from deterrence_reports import (  # type: ignore[import-not-found]
+    REAL_REPORT,
+    constructed_report,
+    write_report,
+)
 
 pytest.importorskip("mesa")
 
@@ -114,3 +119,107 @@ def test_without_mesa_the_command_names_the_simulate_extra(tmp_path: Path) -> No
     assert done.returncode == 1
     assert "install the simulate extra" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _report(tmp_path: Path) -> Path:
+    """The constructed report, plus a kind the ABM does not model and a kind whose figure is a
+    bare probability (no interval)."""
+    report = constructed_report()
+    report["kinds"]["rowhammer"] = {"detection_before_completion": {"estimate": 0.5}}
+    report["kinds"]["mistagged"] = {"detection_before_completion": 0.7}
+    return write_report(tmp_path / "report.json", report)
+
+
+def _run_detection(p: float, looks: int) -> float:
+    return 1.0 - (1.0 - p) ** looks
+
+
+def test_evaluation_gives_each_kind_its_detection_before_completion(tmp_path: Path) -> None:
+    """--evaluation takes each kind's estimate of detection before completion and turns it
+    into the detection per inspection that gives it over --run-periods x --inspections looks;
+    kinds the report gives no figure keep --detection and are named, as are report kinds the
+    ABM does not model; --kind-detection still overrides."""
+    args = (*SMALL, "--run-periods", "3", "--inspections", "2", "--detection", "0.05")
+    done = _cli(
+        *args, "--evaluation", str(_report(tmp_path)),
+        "--kind-detection", "undeclared_training=0.4", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    detection = figures["config"]["detection"]
+    assert _run_detection(detection["hidden_facility"], 6) == pytest.approx(1 / 3)
+    assert detection["going_dark"] == 1.0  # found below the threshold: judged on every size
+    assert detection["undeclared_training"] == 0.4
+    assert detection["diversion"] == 0.05
+    taken = figures["evaluation"]
+    assert taken["figure"] == "estimate"
+    assert taken["kinds"]["hidden_facility"]["detection_before_completion"] == pytest.approx(1 / 3)
+    assert taken["kinds"]["going_dark"]["judged_on"] == "all_sizes"
+    assert taken["not_modelled"] == ["rowhammer"]
+    assert taken["overridden"] == ["undeclared_training"]
+    assert "diversion" in taken["lacking"]
+    assert "hidden_facility" not in taken["lacking"]
+    text = _cli(*args, "--evaluation", str(_report(tmp_path)))
+    assert text.returncode == 0, text.stderr
+    assert "the report gives no figure for" in text.stdout
+    assert "not modelled by the ABM: rowhammer" in text.stdout
+
+
+def test_the_pessimistic_figure_and_the_interval_as_a_range(tmp_path: Path) -> None:
+    """--pessimistic takes each kind's interval's lower bound; --evaluation-range draws it
+    from the whole interval per replication (LOW:HIGH, both ends mapped per inspection); a
+    figure without an interval is taken as it is and named."""
+    report = _report(tmp_path)
+    interval = constructed_report()["kinds"]["hidden_facility"]["detection_before_completion"][
+        "wilson"
+    ]
+    low = json.loads(_cli(*SMALL, "--evaluation", str(report), "--pessimistic", "--json").stdout)
+    assert low["evaluation"]["figure"] == "lower_bound"
+    assert _run_detection(low["config"]["detection"]["hidden_facility"], 3) == pytest.approx(
+        interval[0]
+    )
+    ranged = json.loads(
+        _cli(*SMALL, "--evaluation", str(report), "--evaluation-range", "--json").stdout
+    )
+    lo, hi = ranged["config"]["detection"]["hidden_facility"]
+    assert (_run_detection(lo, 3), _run_detection(hi, 3)) == pytest.approx(tuple(interval))
+    # A figure without an interval is taken as it is, and named.
+    assert ranged["evaluation"]["without_interval"] == ["mistagged"]
+    assert _run_detection(ranged["config"]["detection"]["mistagged"], 3) == pytest.approx(0.7)
+
+
+def test_the_real_report_names_the_kinds_it_lacks() -> None:
+    """The report of four scenarios played the real way measured three kinds; the six others
+    are named as lacking and keep --detection."""
+    done = _cli(*SMALL, "--evaluation", str(REAL_REPORT), "--json")
+    assert done.returncode == 0, done.stderr
+    taken = json.loads(done.stdout)["evaluation"]
+    assert sorted(taken["kinds"]) == [
+        "hidden_facility",
+        "undeclared_training",
+        "unregistered_chips",
+    ]
+    assert len(taken["lacking"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--pessimistic",), "--pessimistic goes only with --evaluation REPORT.json"),
+        (("--evaluation-range",), "--evaluation-range goes only with --evaluation"),
+        (("--evaluation", "REPORT", "--pessimistic", "--evaluation-range"), "at most one of"),
+        (("--evaluation", "REPORT", "--inspections", "0"), "needs --inspections at least 1"),
+        (("--evaluation", "/nonexistent/report.json"), "cannot read the evaluation report"),
+    ],
+)
+def test_bad_evaluation_options_are_one_line(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """A report flag without a report, both figures at once, no inspections, or a report that
+    cannot be read: one line, exit 1, nothing on stdout."""
+    report = str(_report(tmp_path))
+    done = _cli(*SMALL, *(report if a == "REPORT" else a for a in args))
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stdout == ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,6 +36,68 @@ def _kind_detection(items: list[str]) -> dict[DefectionKind, Range]:
             raise AbmError(f"--kind-detection: unknown kind {name!r}; kinds: {known}") from None
         chosen[kind] = _range(value, f"--kind-detection {kind.value}")
     return chosen
+
+
+FIGURES = {"estimate": "estimate", "pessimistic": "lower_bound", "range": "interval"}
+"""Which of an evaluation's figures ``--evaluation`` takes, by flag, as the JSON names it."""
+
+
+def _evaluation_detection(
+    evaluation: dict[str, Any],
+    figure: str,
+    inspections: int,
+    run_periods: int,
+) -> tuple[dict[DefectionKind, Range], dict[str, Any]]:
+    """Per ABM kind, the detection per inspection that an evaluation's detection before
+    completion implies (its estimate, its interval's lower bound, or its interval as a range),
+    and what was taken: each kind's figure, the ABM's kinds the evaluation gives no figure for,
+    and the evaluation's kinds the ABM does not model."""
+    from pausewatch.service._deterrence import kind_figure
+    from pausewatch.simulate.abm import KINDS, Range, per_inspection
+    from pausewatch.simulate.scenario import DefectionKind
+
+    def per_look(d: float) -> float:
+        return per_inspection(d, inspections, run_periods)
+
+    taken: dict[DefectionKind, Range] = {}
+    kinds: dict[str, Any] = {}
+    not_modelled: list[str] = []
+    without_interval: list[str] = []
+    for item in evaluation["kinds"]:
+        name = str(item.get("kind"))
+        try:
+            kind = DefectionKind(name)
+        except ValueError:
+            not_modelled.append(name)
+            continue
+        figures = item.get("figures")
+        found, population = kind_figure(figures if isinstance(figures, dict) else {})
+        if found is None:
+            continue
+        if figure != "estimate" and found.interval is None:
+            without_interval.append(name)
+        if figure == "lower_bound" and found.interval is not None:
+            chosen: float | list[float] = found.interval[0]
+            taken[kind] = Range.fixed(per_look(found.interval[0]))
+        elif figure == "interval" and found.interval is not None:
+            chosen = list(found.interval)
+            taken[kind] = Range(per_look(found.interval[0]), per_look(found.interval[1]))
+        else:
+            chosen = found.estimate
+            taken[kind] = Range.fixed(per_look(found.estimate))
+        kinds[name] = {
+            "detection_before_completion": chosen,
+            "judged_on": population,
+            "per_inspection": taken[kind].to_json(),
+        }
+    return taken, {
+        "evaluation_id": evaluation["evaluation_id"],
+        "figure": figure,
+        "kinds": kinds,
+        "lacking": [k.value for k in KINDS if k not in taken],
+        "not_modelled": not_modelled,
+        "without_interval": without_interval,
+    }
 
 
 def _text(summary: AbmSummary) -> None:
@@ -180,6 +242,33 @@ def register(app: typer.Typer) -> None:
                 "--plot", help="Write the plots to FILE.html (Plotly, offline) or FILE.png."
             ),
         ] = None,
+        evaluation: Annotated[
+            Path | None,
+            typer.Option(
+                "--evaluation",
+                metavar="REPORT.json",
+                help="Take each kind's detection from the report of `pausewatch detect evaluate "
+                "DIR --json`: its detection before completion, turned into the detection per "
+                "inspection that gives it over --run-periods x --inspections looks. Kinds the "
+                "report lacks keep --detection; --kind-detection still overrides.",
+            ),
+        ] = None,
+        pessimistic: Annotated[
+            bool,
+            typer.Option(
+                "--pessimistic",
+                help="With --evaluation: take each kind's interval's lower bound, not its "
+                "estimate.",
+            ),
+        ] = False,
+        evaluation_range: Annotated[
+            bool,
+            typer.Option(
+                "--evaluation-range",
+                help="With --evaluation: draw each kind's detection per replication from its "
+                "interval (LOW:HIGH), so that the figures' intervals include the measurement's.",
+            ),
+        ] = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Run the agent-based model of the pause over Monte Carlo replications.
@@ -198,9 +287,36 @@ def register(app: typer.Typer) -> None:
             import pausewatch.simulate.abm_model  # noqa: F401
         except ImportError:
             fail(MESA_MISSING)
+        measured: dict[DefectionKind, Range] = {}
+        taken: dict[str, Any] | None = None
+        if evaluation is None and (pessimistic or evaluation_range):
+            fail(
+                f"{'--pessimistic' if pessimistic else '--evaluation-range'} goes only with "
+                "--evaluation REPORT.json"
+            )
+        if evaluation is not None:
+            from pausewatch.cli._simulate_games import read_evaluation
+
+            if pessimistic and evaluation_range:
+                fail("give at most one of --pessimistic and --evaluation-range")
+            if inspections < 1:
+                fail("--evaluation needs --inspections at least 1: no inspection detects nothing")
+            figure = (
+                "lower_bound" if pessimistic else "interval" if evaluation_range else "estimate"
+            )
+            try:
+                measured, taken = _evaluation_detection(
+                    read_evaluation(evaluation), figure, inspections, max(run_periods, 1)
+                )
+            except GameError as exc:
+                fail(str(exc).splitlines()[0])
+            taken["report"] = str(evaluation)
         try:
             every = _range(detection, "--detection")
-            per_kind = {kind: every for kind in KINDS} | _kind_detection(kind_detection or [])
+            overrides = _kind_detection(kind_detection or [])
+            per_kind = {kind: every for kind in KINDS} | measured | overrides
+            if taken is not None:
+                taken["overridden"] = [k.value for k in KINDS if k in overrides]
             values = {
                 "agents": agents,
                 "parties": parties,
@@ -241,11 +357,51 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             _write_plot(summary, plot)
         if as_json:
-            print_json(summary.to_json())
+            figures = summary.to_json()
+            if taken is not None:
+                figures["evaluation"] = taken
+            print_json(figures)
             return
+        if taken is not None:
+            _taken_text(taken, detection)
         _text(summary)
         if plot is not None:
             out.print(f"plots written to {plot}")
+
+
+def _shown(value: float | list[float]) -> str:
+    if isinstance(value, list):
+        return f"[{value[0]:.3g}, {value[1]:.3g}]"
+    return f"{value:.3g}"
+
+
+def _taken_text(taken: dict[str, Any], detection: str) -> None:
+    from rich.markup import escape
+
+    name = {
+        "estimate": "estimates",
+        "lower_bound": "intervals' lower bounds",
+        "interval": "intervals",
+    }
+    out.print(
+        f"detection from evaluation {escape(str(taken['evaluation_id']))} "
+        f"({name[taken['figure']]}) for {len(taken['kinds'])} kind(s): "
+        + ", ".join(
+            f"{kind} {_shown(row['detection_before_completion'])}"
+            for kind, row in taken["kinds"].items()
+        )
+    )
+    if taken["lacking"]:
+        fallback = [k for k in taken["lacking"] if k not in taken["overridden"]]
+        which = "them" if fallback == taken["lacking"] else ", ".join(fallback)
+        out.print(
+            f"the report gives no figure for {', '.join(taken['lacking'])}"
+            + (f": --detection {escape(detection)} per inspection for {which}" if fallback else "")
+        )
+    if taken["not_modelled"]:
+        out.print(f"not modelled by the ABM: {escape(', '.join(taken['not_modelled']))}")
+    if taken["overridden"]:
+        out.print(f"--kind-detection overrides: {', '.join(taken['overridden'])}")
 
 
 def _write_plot(summary: AbmSummary, path: Path) -> None:

@@ -27,6 +27,10 @@ FalseAlarmCostOpt = Annotated[
     typer.Option("--false-alarm-cost", help="h: the inspectee's cost of a false alarm."),
 ]
 
+DEFAULT_POLICY = "miri-2025"
+"""The preset whose thresholds an evaluation file is judged under by default: the one the demo
+(``make run``) adopts."""
+
 ROC_HELP = (
     'A JSON file holding the detector\'s ROC: a list of {"false_alarm_rate": A, "detection": P} '
     "objects. Points between two given ones are reached by randomising between their "
@@ -226,6 +230,120 @@ def _floats(name: str, text: str) -> list[float]:
     return values
 
 
+EVALUATION_HELP = (
+    "The JSON report of `pausewatch detect evaluate DIR --json`: judge each defection kind it "
+    "measured, as the Deterrence page judges the published one (docs/deterrence.md)."
+)
+
+
+def read_evaluation(path: Path) -> dict[str, Any]:
+    """The report at ``path`` as the log would keep it once published
+    (:func:`pausewatch.service.evaluation_of_report`: the mapping of ``pausewatch detect
+    publish``); one line and exit 1 for a file that is not such a report."""
+    from pausewatch.service import evaluation_of_report
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read the evaluation report {path}: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"the evaluation report {path} is not UTF-8 text")
+    try:
+        report = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        fail(f"the evaluation report {path} is not JSON: {exc}")
+    try:
+        return evaluation_of_report(report)
+    except ValueError as exc:
+        fail(f"the evaluation report {path}: {str(exc).splitlines()[0]}")
+
+
+def _verdict(value: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "-"}[value]
+
+
+def _print_rows(answer: dict[str, Any], path: Path) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    evaluation = answer["evaluation"]
+    policy = answer["policy"]
+    alarms = answer["false_alarms"]
+    a = answer["assumptions"]
+    out.print(
+        f"evaluation {escape(str(evaluation['evaluation_id']))} from {escape(str(path))}; "
+        f"policy {escape(policy['id']) if policy else 'none'}; d={a['gain']:g}, "
+        f"b={a['penalty']:g}, h={a['false_alarm_cost']:g}; false alarms "
+        f"{alarms['per_facility_year']:.4g} per facility-year ({alarms['source']}) over "
+        f"{alarms['days']:g} days: alpha {alarms['probability']:.4g}"
+    )
+    table = Table(title="deterrence per defection kind (95% intervals)")
+    table.add_column("kind", no_wrap=True)
+    for column in (
+        "detection",
+        "interval",
+        "required",
+        "margin",
+        "deterred",
+        "at low",
+        "needed penalty",
+        "source",
+    ):
+        table.add_column(column)
+    rows = [*answer["rows"], answer["transcript"]]
+    if answer["overall"] is not None:
+        rows.append(answer["overall"])
+    for row in rows:
+        interval = row["interval"]
+        needed = row["needed"] or {}
+        table.add_row(
+            escape(row["kind"]),
+            _figure(row["detection"]),
+            "-" if interval is None else f"[{interval[0]:.3g}, {interval[1]:.3g}]",
+            _figure(row["required_detection"]),
+            "-" if row["margin"] is None else f"{row['margin']:+.3g}",
+            _verdict(row["deterred"]),
+            _verdict(row["deterred_low"]),
+            _figure(needed.get("penalty")),
+            escape(row["source"] + (f" ({row['judged_on']})" if row.get("judged_on") else "")),
+        )
+    out.print(table)
+    summary = answer["summary"]
+    out.print(
+        f"deterred: {', '.join(summary['deterred']) or 'none'}; not deterred: "
+        f"{', '.join(summary['not_deterred']) or 'none'}; without a figure: "
+        f"{', '.join(summary['without_figure']) or 'none'}"
+    )
+
+
+def _from_evaluation(
+    path: Path,
+    policy_id: str,
+    at: str | None,
+    assumptions: dict[str, Any],
+    kind_detection: list[str],
+) -> dict[str, Any]:
+    """``GET /v1/deterrence``'s document for the report at ``path`` under the preset (or
+    policy file) ``policy_id``."""
+    from pausewatch.cli._policy import parse_time, resolve_policy
+    from pausewatch.errors import Error
+    from pausewatch.service import Assumptions, DeterrenceError, deterrence_of, policy_summary
+    from pausewatch.service._deterrence import parse_detection
+
+    evaluation = read_evaluation(path)
+    try:
+        policy = resolve_policy(policy_id)
+        when = parse_time(at)
+        given = {k: v for k, v in assumptions.items() if v is not None}
+        chosen = Assumptions(**given, detection=parse_detection(kind_detection))
+    except DeterrenceError as exc:
+        option = "kind-detection" if exc.parameter == "detection" else exc.parameter
+        fail(f"--{option.replace('_', '-')}: {str(exc).partition(': ')[2]}")
+    except Error as exc:
+        fail(str(exc).splitlines()[0])
+    return deterrence_of(evaluation, policy_summary(policy), chosen, when)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``pausewatch simulate``."""
     game = typer.Typer(
@@ -236,9 +354,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("deterrence")
     def deterrence_cmd(
-        gain: GainOpt,
-        penalty: PenaltyOpt,
-        false_alarm_cost: FalseAlarmCostOpt = 0.0,
+        gain: Annotated[
+            float | None,
+            typer.Option(
+                "--gain",
+                help="d: the inspectee's gain from an undetected violation (required without "
+                "--evaluation; with it, default 1).",
+            ),
+        ] = None,
+        penalty: Annotated[
+            float | None,
+            typer.Option(
+                "--penalty",
+                help="b: the inspectee's loss when a violation is caught (required without "
+                "--evaluation; with it, default 1).",
+            ),
+        ] = None,
+        false_alarm_cost: Annotated[
+            float | None,
+            typer.Option(
+                "--false-alarm-cost",
+                help="h: the inspectee's cost of a false alarm (default 0; with --evaluation, "
+                "0.5 as on the Deterrence page).",
+            ),
+        ] = None,
         false_alarm_rate: Annotated[
             float | None,
             typer.Option(
@@ -270,13 +409,128 @@ def register(app: typer.Typer) -> None:
                 help="The largest alpha a balance may be run at when it is chosen.",
             ),
         ] = 1.0,
+        evaluation: Annotated[
+            Path | None, typer.Option("--evaluation", metavar="REPORT.json", help=EVALUATION_HELP)
+        ] = None,
+        policy: Annotated[
+            str | None,
+            typer.Option(
+                "--policy",
+                help="With --evaluation: the policy preset (or file) whose thresholds are shown "
+                f"(default {DEFAULT_POLICY}, the one the demo adopts).",
+            ),
+        ] = None,
+        run_days: Annotated[
+            float | None,
+            typer.Option(
+                "--run-days",
+                help="With --evaluation: days a prohibited run takes, over which false alarms "
+                "accrue (default 30).",
+            ),
+        ] = None,
+        false_alarms: Annotated[
+            float | None,
+            typer.Option(
+                "--false-alarms",
+                help="With --evaluation: false alarms per facility-year (default: the report's).",
+            ),
+        ] = None,
+        forged_fraction: Annotated[
+            float | None,
+            typer.Option(
+                "--forged-fraction",
+                help="With --evaluation: the share of a forged transcript's segments fabricated "
+                "(default 0.1).",
+            ),
+        ] = None,
+        transcript_budget: Annotated[
+            float | None,
+            typer.Option(
+                "--transcript-budget",
+                help="With --evaluation: the audit's replay budget (default 0.05).",
+            ),
+        ] = None,
+        transcript_segments: Annotated[
+            int | None,
+            typer.Option(
+                "--transcript-segments",
+                help="With --evaluation: segments of an audited transcript (default 200).",
+            ),
+        ] = None,
+        kind_detection: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--kind-detection",
+                help="With --evaluation: KIND:P overrides one kind's detection (repeatable).",
+            ),
+        ] = None,
+        at: Annotated[
+            str | None,
+            typer.Option(
+                "--at", help="With --evaluation: the time the answer states (default now)."
+            ),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """The detection probability that deters under inspector leadership, (d + h*alpha)/(d + b),
         and, given a detection figure, a detector's ROC or a Gaussian balance, whether the
-        inspectee is deterred and by what margin."""
+        inspectee is deterred and by what margin; given an evaluation report, the Deterrence
+        page's table for each defection kind it measured."""
         from pausewatch.simulate.inspection import GameError
 
+        only_with_evaluation = {
+            "--policy": policy,
+            "--run-days": run_days,
+            "--false-alarms": false_alarms,
+            "--forged-fraction": forged_fraction,
+            "--transcript-budget": transcript_budget,
+            "--transcript-segments": transcript_segments,
+            "--kind-detection": kind_detection,
+            "--at": at,
+        }
+        if evaluation is not None:
+            single = {
+                "--false-alarm-rate": false_alarm_rate,
+                "--detection": detection,
+                "--roc": roc,
+                "--balance-sigma": balance_sigma,
+                "--loss": loss,
+            }
+            clash = [name for name, value in single.items() if value is not None]
+            if clash:
+                fail(
+                    f"{clash[0]} does not go with --evaluation (the report gives the detection, "
+                    "and --false-alarms per facility-year over --run-days the false alarms)"
+                )
+            _finite(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost)
+            answer = _from_evaluation(
+                evaluation,
+                policy or DEFAULT_POLICY,
+                at,
+                {
+                    "gain": gain,
+                    "penalty": penalty,
+                    "false_alarm_cost": false_alarm_cost,
+                    "run_days": run_days,
+                    "false_alarms": false_alarms,
+                    "forged_fraction": forged_fraction,
+                    "transcript_budget": transcript_budget,
+                    "transcript_segments": transcript_segments,
+                },
+                kind_detection or [],
+            )
+            if as_json:
+                print_json(answer)
+            else:
+                _print_rows(answer, evaluation)
+            return
+        given = [name for name, value in only_with_evaluation.items() if value]
+        if given:
+            fail(f"{given[0]} goes only with --evaluation REPORT.json")
+        if gain is None or penalty is None:
+            fail("give --gain and --penalty (or --evaluation REPORT.json)")
+        if false_alarm_cost is None:
+            false_alarm_cost = 0.0
         try:
             data = _deterrence(
                 gain,

@@ -5,6 +5,9 @@ from pausewatch.service._deterrence import (
     DeterrenceError,
     assumptions_from_query,
     deterrence,
+    deterrence_of,
+    evaluation_of_report,
+    policy_summary,
 )
 from pausewatch.service._errors import RegistryConflictError
 from pausewatch.service._governance import (
@@ -102,14 +105,17 @@ __all__ = [
     "decode_statement",
     "detection_evaluation",
     "deterrence",
+    "deterrence_of",
     "due_decisions",
     "entry_to_json",
     "evaluation",
+    "evaluation_of_report",
     "inspector_with_key",
     "iter_stored_records",
     "load_roster",
     "parse_roster",
     "pause_status",
+    "policy_summary",
     "proposal_report",
     "read_transcript_manifest",
     "run_report",

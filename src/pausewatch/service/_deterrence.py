@@ -20,15 +20,19 @@ an evaluation on the log, the only per-kind rows are those given as parameters.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pausewatch.detect import FALSE_ALARMS_PER_FACILITY_YEAR
+from pydantic import ValidationError
+
+from pausewatch.detect import FALSE_ALARMS_PER_FACILITY_YEAR, DetectionEvaluation, evaluation_body
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import format_time
+from pausewatch.policy import Policy
 from pausewatch.service._views import detection_evaluation
 from pausewatch.simulate.inspection import Assessment, assess, inspections_needed
 from pausewatch.state import StateStore
@@ -447,7 +451,7 @@ def transcript_row(assumptions: Assumptions, transcripts_from_flop: float | None
     return row
 
 
-# -- from the log ------------------------------------------------------------------------------
+# -- from the log or a report file -------------------------------------------------------------
 
 
 def _latest_evaluation(state: StateStore) -> dict[str, Any] | None:
@@ -457,9 +461,40 @@ def _latest_evaluation(state: StateStore) -> dict[str, Any] | None:
         return None
 
 
-def _policy(state: StateStore, at: datetime) -> dict[str, Any] | None:
-    with state.lock:
-        policy = state.registry.policy_at(at)
+def evaluation_of_report(
+    report: Mapping[str, Any], evaluation_id: str | None = None
+) -> dict[str, Any]:
+    """A report of ``pausewatch detect evaluate DIR --json`` as the log would keep it once
+    published: mapped by :func:`pausewatch.detect.evaluation_body` and checked by
+    :class:`~pausewatch.detect.DetectionEvaluation` exactly as ``pausewatch detect publish``
+    does, then shaped as the fold's row (no log index, none published), so that the file and
+    the log give :func:`deterrence_of` the same evaluation. :class:`ValueError` with one line
+    for a report that cannot be published."""
+    body = evaluation_body(report, evaluation_id)
+    try:
+        checked = DetectionEvaluation.model_validate_json(json.dumps(body))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ValueError(f"{where}: {first['msg']}") from None
+    # The fold's row, through JSON as the view stores its table and its report.
+    return {
+        "evaluation_id": checked.evaluation_id,
+        "detection_before_completion": checked.detection_before_completion,
+        "false_alarms_per_facility_year": checked.false_alarms_per_facility_year,
+        "kinds": json.loads(json.dumps([row.model_dump(mode="json") for row in checked.kinds])),
+        "fit_seeds": checked.fit_seeds,
+        "evaluation_seeds": checked.evaluation_seeds,
+        "corpus_digest": checked.corpus_digest,
+        "report": json.loads(json.dumps(checked.report)),
+        "idx": None,
+        "published": None,
+    }
+
+
+def policy_summary(policy: Policy | None) -> dict[str, Any] | None:
+    """What the analysis shows of a policy: its id and version, the thresholds of prohibited
+    training and of the pause, and the size from which it requires training transcripts."""
     if policy is None:
         return None
     prohibited = policy.compute.pretraining.prohibited
@@ -476,16 +511,34 @@ def _policy(state: StateStore, at: datetime) -> dict[str, Any] | None:
     }
 
 
+def _policy(state: StateStore, at: datetime) -> dict[str, Any] | None:
+    with state.lock:
+        policy = state.registry.policy_at(at)
+    return policy_summary(policy)
+
+
 def deterrence(
     state: StateStore, at: datetime, assumptions: Assumptions = DEFAULTS
 ) -> dict[str, Any]:
-    """The deterrence analysis at ``at``: the adopted policy (none if none is in force), the
-    latest evaluation on the log (none if none is published), the assumptions with their
-    defaults, the false-alarm figure and where it came from, one row per defection kind of the
-    evaluation (overrides applied, kinds only given as parameters added), the transcript
-    forgery row, the overall figure's row, and a summary of which kinds are deterred."""
-    latest = _latest_evaluation(state)
-    policy = _policy(state, at)
+    """The deterrence analysis at ``at`` for what the log holds: the policy in force and the
+    latest published evaluation (:func:`deterrence_of`)."""
+    return deterrence_of(_latest_evaluation(state), _policy(state, at), assumptions, at)
+
+
+def deterrence_of(
+    evaluation: Mapping[str, Any] | None,
+    policy: Mapping[str, Any] | None,
+    assumptions: Assumptions = DEFAULTS,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The deterrence analysis of an evaluation (the fold's row of a ``detect.evaluation/v1``,
+    or :func:`evaluation_of_report` of a report file; none: no evaluation) under a policy
+    (:func:`policy_summary`; none: no policy): the policy, the evaluation, the assumptions with
+    their defaults, the false-alarm figure and where it came from, one row per defection kind
+    of the evaluation (overrides applied, kinds only given as parameters added), the transcript
+    forgery row, the overall figure's row, and a summary of which kinds are deterred. ``at``
+    is only stated (none: null); nothing here reads a clock or the log."""
+    latest = evaluation
     if assumptions.false_alarms is not None:
         rate, rate_source = assumptions.false_alarms, "query"
     elif latest is not None:
@@ -558,8 +611,8 @@ def deterrence(
     transcript = transcript_row(assumptions, transcripts_from)
     judged = [r for r in rows if r["deterred"] is not None]
     answer = {
-        "at": format_time(at),
-        "policy": policy,
+        "at": None if at is None else format_time(at),
+        "policy": None if policy is None else dict(policy),
         "evaluation": None
         if latest is None
         else {
@@ -623,9 +676,12 @@ __all__ = [
     "assumptions_from_query",
     "budget_needed",
     "deterrence",
+    "deterrence_of",
+    "evaluation_of_report",
     "false_alarm_probability",
     "kind_figure",
     "parse_detection",
+    "policy_summary",
     "transcript_catch",
     "transcript_row",
 ]

@@ -435,6 +435,26 @@ def run_abm(
     return model.run()
 
 
+def per_inspection(before_completion: float, inspections: int, run_periods: int) -> float:
+    """The probability per inspection at which a run of ``run_periods`` periods, inspected
+    ``inspections`` times a period, is detected before it completes with ``before_completion``
+    (what ``pausewatch detect evaluate`` measures): ``1 - (1 - D)^(1 / (M*T))``, the inverse of
+    :meth:`Inputs.run_detection`, each look equally likely to find the run."""
+    if not 0.0 <= before_completion <= 1.0:
+        raise AbmError(
+            f"detection before completion must be between 0 and 1, got {before_completion}"
+        )
+    if inspections < 1 or run_periods < 1:
+        raise AbmError(
+            "a detection before completion needs at least one inspection and one period, got "
+            f"{inspections} inspection(s) over {run_periods} period(s)"
+        )
+    if before_completion == 1.0:
+        return 1.0
+    looks = inspections * run_periods
+    return min(1.0, max(0.0, -math.expm1(math.log1p(-before_completion) / looks)))
+
+
 def predicted_defect_share(inputs: Inputs, prize_spread: float) -> float:
     """The closed form's share of decisions that defect, with no contagion: a lab whose prize is
     ``d * exp(spread * Z)`` (Z standard normal) defects when the weakest kind's detection before
@@ -648,6 +668,7 @@ __all__ = [
     "RunResult",
     "Withdrawal",
     "monte_carlo",
+    "per_inspection",
     "predicted_defect_share",
     "predicted_violation_rate",
     "run_abm",
