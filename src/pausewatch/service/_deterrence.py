@@ -34,7 +34,12 @@ from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import format_time
 from pausewatch.policy import Policy
 from pausewatch.service._views import detection_evaluation
-from pausewatch.simulate.inspection import Assessment, assess, inspections_needed
+from pausewatch.simulate.inspection import (
+    Assessment,
+    assess,
+    inspections_needed,
+    required_detection,
+)
 from pausewatch.state import StateStore
 from pausewatch.transcript import miss_probability, segments_for_budget
 
@@ -249,13 +254,46 @@ def _finite(value: float) -> float | None:
     return None if math.isinf(value) else value
 
 
-def _looks_for(detection: float, looks: float | None, required: float) -> dict[str, Any]:
-    """The independent looks needed for ``required`` at the power per look that ``detection``
-    over ``looks`` looks implies, and that count against ``looks``."""
+#: Beyond this many times today's looks, the looks needed are reported as none: the false alarms
+#: that more looks raise keep the threshold out of reach (or the answer is no schedule anyone
+#: would run).
+MAX_LOOK_FACTOR = 1.0e6
+
+
+def _looks_for(
+    detection: float,
+    looks: float | None,
+    required: float,
+    *,
+    false_alarm_probability: float,
+    assumptions: Assumptions,
+) -> dict[str, Any]:
+    """The independent looks needed at the power per look that ``detection`` over ``looks``
+    looks implies, and that count against ``looks``.
+
+    Looking more often raises false alarms as well: at ``k`` times today's looks the
+    false-alarm probability over the run is ``1 - (1 - alpha)^k`` (the rate scales with the
+    looks), which raises the threshold. The answer is the fewest looks that reach the threshold
+    at the false alarms they raise themselves, found by iterating from today's threshold (each
+    step can only raise it); none when no number of looks reaches it."""
     if looks is None:
         return {"inspections": None, "inspection_factor": None}
     per_look = 1.0 - (1.0 - detection) ** (1.0 / looks) if detection < 1.0 else 1.0
+    a = assumptions
     needed = inspections_needed(per_look, required)
+    while math.isfinite(needed) and needed / looks <= MAX_LOOK_FACTOR:
+        alpha = (
+            1.0
+            if false_alarm_probability >= 1.0
+            else -math.expm1(math.log1p(-false_alarm_probability) * needed / looks)
+        )
+        threshold = required_detection(a.gain, a.penalty, a.false_alarm_cost, alpha)
+        again = inspections_needed(per_look, threshold)
+        if again <= needed:
+            break
+        needed = again
+    if needed / looks > MAX_LOOK_FACTOR:
+        needed = math.inf
     return {
         "per_look": per_look,
         "inspections": _finite(needed),
@@ -313,7 +351,13 @@ def assess_figure(
     required = central.required_detection
     needed = {
         "detection": required if required <= 1.0 else None,
-        **_looks_for(detection, looks, required),
+        **_looks_for(
+            detection,
+            looks,
+            required,
+            false_alarm_probability=false_alarm_probability,
+            assumptions=a,
+        ),
         "penalty": _finite(central.needed_penalty),
         "penalty_low": None if low is None else _finite(low.needed_penalty),
     }
