@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -255,9 +256,95 @@ def test_a_withdrawal_takes_effect_after_its_notice_and_never_past_expiry() -> N
         assert w.effective_period == w.notice_period + 12
         assert w.effective_period <= config.periods
     assert result.collapse_period == min(w.effective_period for w in result.withdrawals)
-    if len(result.withdrawals) == config.parties:
-        last = max(w.effective_period for w in result.withdrawals)
-        assert all(rate == 0 for rate in result.violation_rate[last - 1 :])
+    # Every party leaves in this replication, so from the last withdrawal on no lab is bound.
+    assert len(result.withdrawals) == config.parties
+    last = max(w.effective_period for w in result.withdrawals)
+    assert all(rate == 0 for rate in result.violation_rate[last - 1 :])
+    assert all(bound == 0 for bound in result.bound_labs[last - 1 :])
+
+
+class AlwaysDefects(Lab):
+    """A lab that runs whenever it may (complying is worth nothing to it)."""
+
+    def comply_payoff(self, gain: float, collapse_belief: float) -> float:
+        return -math.inf
+
+
+def _leaving_config(run_periods: int) -> AbmConfig:
+    """Every lab defecting, detections seen and a cheap exit: parties give notice early and
+    leave while their labs' runs are in progress."""
+    return AbmConfig(
+        agents=40,
+        parties=4,
+        periods=30,
+        run_periods=run_periods,
+        detection=_every(0.15),
+        contagion=0.2,
+        withdrawal_notice=6,
+        withdrawal_cost=0.3,
+        collapse_share=1.0,
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_withdrawing_partys_runs_are_settled_when_its_withdrawal_takes_effect(seed: int) -> None:
+    """A run in progress when its party's withdrawal takes effect completes outside the
+    agreement: it is counted apart (withdrawn_runs), neither detected nor completed undetected,
+    so every run started ends one of the three ways and no lab is left mid-run."""
+    from pausewatch.simulate.abm_model import DeterrenceModel
+
+    config = _leaving_config(3)
+    rng = np.random.default_rng(seed)
+    model = DeterrenceModel(config, config.draw(rng), rng, lab_type=AlwaysDefects)
+    result = model.run()
+    assert result.withdrawals
+    assert [lab for lab in model.labs if lab.kind is not None] == []
+    assert result.withdrawn_runs > 0
+    assert result.detected + result.completed + result.withdrawn_runs == result.defections
+
+
+def test_the_violation_rate_counts_only_labs_still_bound() -> None:
+    """The violation rate of a period is the share of the labs still bound that run a
+    defection: with every bound lab running in every period it is 1 throughout, before and after
+    parties leave, and the bound labs' count falls as each withdrawal takes effect."""
+    config = _leaving_config(1)
+    result = run_abm(config, 4, lab_type=AlwaysDefects)
+    assert len(result.withdrawals) >= 2
+    assert result.withdrawals[0].effective_period <= config.periods
+    bound = list(result.violation_rate)
+    assert all(rate == 1.0 for rate, n in zip(bound, result.bound_labs, strict=True) if n)
+    first = result.withdrawals[0].effective_period
+    assert result.bound_labs[first - 2] == config.agents
+    assert result.bound_labs[first - 1] < config.agents
+
+
+def test_summary_intervals_of_replication_figures_are_taken_across_replications() -> None:
+    """Decisions within a replication share its inputs and its contagion, so the summary's
+    intervals for the share of decisions to defect and of runs detected are percentiles of each
+    replication's own share, not one pooled Wilson interval over every decision."""
+    config = AbmConfig(
+        agents=20,
+        periods=36,
+        prize=Range(0.5, 1.5),
+        penalty=Range(2.0, 4.0),
+        detection={k: Range(0.15, 0.4) for k in KINDS},
+    )
+    summary = monte_carlo(config, 30, seed=18)
+    figures = summary.to_json()
+    shares = np.array([r.defect_decisions / r.decisions for r in summary.runs if r.decisions])
+    low, high = np.percentile(shares, [2.5, 97.5])
+    assert figures["defect_decisions"]["low"] == pytest.approx(low)
+    assert figures["defect_decisions"]["high"] == pytest.approx(high)
+    assert figures["defect_decisions"]["rate"] == pytest.approx(shares.mean())
+    detected = np.array(
+        [r.detected / (r.detected + r.completed) for r in summary.runs if r.detected + r.completed]
+    )
+    low, high = np.percentile(detected, [2.5, 97.5])
+    assert figures["detected"]["low"] == pytest.approx(low)
+    assert figures["detected"]["high"] == pytest.approx(high)
+    # The pause's holding is one independent trial per replication: Wilson's interval is right.
+    held = sum(r.held for r in summary.runs)
+    assert (figures["pause_held"]["low"], figures["pause_held"]["high"]) == wilson(held, 30)
 
 
 def test_the_policy_sets_the_withdrawal_notice() -> None:

@@ -346,7 +346,11 @@ class RunResult:
     inputs: Inputs
     """The inputs it ran with."""
     violation_rate: tuple[float, ...]
-    """Per period: the share of labs running a defection in it."""
+    """Per period: the share of the labs still bound by the agreement running a defection in it
+    (0 when none is bound)."""
+    bound_labs: tuple[int, ...]
+    """Per period: the labs still bound (those of parties whose withdrawal has not taken
+    effect)."""
     decisions: int
     """Decisions taken by idle labs of bound parties."""
     defect_decisions: int
@@ -356,7 +360,11 @@ class RunResult:
     detected: int
     """Defections detected before they completed."""
     completed: int
-    """Defections that completed undetected."""
+    """Defections that completed undetected under the agreement."""
+    withdrawn_runs: int
+    """Defections in progress when their party's withdrawal took effect: they complete outside
+    the agreement, neither detected nor completed undetected (``detected + completed +
+    withdrawn_runs == defections``)."""
     detection_lags: tuple[int, ...]
     """For each detected defection, the periods from its start to its detection (1 = the period
     it started in)."""
@@ -392,12 +400,14 @@ class RunResult:
         return {
             "inputs": self.inputs.to_json(),
             "violation_rate": list(self.violation_rate),
+            "bound_labs": list(self.bound_labs),
             "decisions": self.decisions,
             "defect_decisions": self.defect_decisions,
             "defections": self.defections,
             "by_kind": {k.value: n for k, n in self.by_kind.items()},
             "detected": self.detected,
             "completed": self.completed,
+            "withdrawn_runs": self.withdrawn_runs,
             "detection_lags": list(self.detection_lags),
             "first_detection": self.first_detection,
             "false_alarms": self.false_alarms,
@@ -503,14 +513,41 @@ def _percentiles(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, flo
     }
 
 
+def _across(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    """A share of events within replications (decisions, runs), one ``(count, of)`` per
+    replication: its interval is taken across replications (the 2.5th and 97.5th percentiles of
+    each replication's own share), because the events of one replication share its drawn inputs
+    and its contagion and are no independent trials. ``rate`` is the mean of the replications'
+    shares (those with at least one event); the pooled count is kept for the record."""
+    shares = np.array([k / n for k, n in counts if n], dtype=np.float64)
+    figures = _percentiles(shares)
+    return {
+        "count": sum(k for k, _ in counts),
+        "of": sum(n for _, n in counts),
+        "rate": figures["mean"],
+        "median": figures["median"],
+        "low": figures["low"],
+        "high": figures["high"],
+        "replications": int(shares.size),
+        "interval": "percentiles across replications",
+    }
+
+
+def _per_replication(values: list[float]) -> dict[str, float | None]:
+    return _percentiles(np.array(values, dtype=np.float64))
+
+
 def _deterred(inputs: Inputs) -> bool:
     return inputs.run_detection(inputs.weakest()) >= inputs.threshold()
 
 
 @dataclass(frozen=True)
 class AbmSummary:
-    """A Monte Carlo of the agent-based model: every figure with an interval (95%: percentiles
-    across replications for rates, Wilson's interval for shares of replications or events)."""
+    """A Monte Carlo of the agent-based model: every figure with an interval (95%). Figures of a
+    replication (rates, shares of its decisions or runs, counts) get the 2.5th and 97.5th
+    percentiles across replications, since within one replication the events share the drawn
+    inputs and the contagion; shares of replications (the pause held, a withdrawal, a cascade),
+    which are independent trials, get Wilson's score interval."""
 
     config: AbmConfig
     """What was run."""
@@ -548,10 +585,7 @@ class AbmSummary:
         """The summary as JSON (the per-replication records are left out; the figures a report
         needs are in)."""
         n = self.replications
-        decisions = sum(r.decisions for r in self.runs)
-        defects = sum(r.defect_decisions for r in self.runs)
         started = sum(r.defections for r in self.runs)
-        detected = sum(r.detected for r in self.runs)
         lags = np.array(self.detection_lags(), dtype=np.float64)
         firsts = np.array(
             [r.first_detection for r in self.runs if r.first_detection is not None],
@@ -576,12 +610,24 @@ class AbmSummary:
             "replications": n,
             "violation_rate": self.violation_rate(),
             "violation_rate_by_period": self.violation_rate_by_period(),
-            "defect_decisions": _proportion(defects, decisions),
+            "defect_decisions": _across([(r.defect_decisions, r.decisions) for r in self.runs]),
             "defections": started,
+            "defections_per_replication": _per_replication([r.defections for r in self.runs]),
             "defections_by_kind": by_kind,
-            "detected": _proportion(detected, started),
+            # Of the runs that ended under the agreement: a withdrawing party's runs in progress
+            # are neither caught nor missed by it (withdrawn_runs).
+            "detected": _across([(r.detected, r.detected + r.completed) for r in self.runs]),
+            "withdrawn_runs": {
+                "count": sum(r.withdrawn_runs for r in self.runs),
+                "per_replication": _per_replication([r.withdrawn_runs for r in self.runs]),
+            },
             "time_to_detection": {
+                # The distribution of every detection's lag (where 95% of lags fall), and its
+                # mean per replication with an interval across replications.
                 "lag_periods": _percentiles(lags),
+                "mean_lag_per_replication": _per_replication(
+                    [float(np.mean(r.detection_lags)) for r in self.runs if r.detection_lags]
+                ),
                 "histogram": histogram,
                 "first_detection_period": _percentiles(firsts),
                 "replications_with_detection": len(firsts),
@@ -595,6 +641,9 @@ class AbmSummary:
                 ),
             },
             "false_alarms": sum(r.false_alarms for r in self.runs),
+            "false_alarms_per_replication": _per_replication(
+                [r.false_alarms for r in self.runs]
+            ),
             "closed_form": {
                 "weakest_kind": weakest.value,
                 "detection_before_completion": weakest_detection,
