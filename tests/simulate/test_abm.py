@@ -105,10 +105,13 @@ class IgnoresPenalty(Lab):
 
 
 @pytest.mark.parametrize("run_periods", [1, 3])
-def test_the_violation_rate_switches_at_the_closed_form_threshold(run_periods: int) -> None:
+def test_the_share_of_decisions_to_defect_switches_at_the_closed_form_threshold(
+    run_periods: int,
+) -> None:
     """Sweeping the detection probability before completion through (d + h*alpha)/(d + b), the
-    simulated share of defecting decisions crosses 1/2 within sampling error of it, and the
-    switch is sharp enough (narrower than the gap a wrong rule would make)."""
+    simulated share of defecting decisions crosses 1/2 within sampling error of it (with fixed
+    inputs and no contagion a replication's decisions are independent draws), and the switch is
+    sharp enough (narrower than the gap a wrong rule would make)."""
     threshold = required_detection(GAIN, PENALTY, ALARM_COST, ALARM_WINDOW)
     assert threshold == pytest.approx(0.3)
     rows = _sweep(run_periods)
@@ -118,6 +121,90 @@ def test_the_violation_rate_switches_at_the_closed_form_threshold(run_periods: i
     # The rate really switches: nearly all defect at the sweep's bottom, nearly none at its top.
     assert rows[0][1] / rows[0][2] > 0.9
     assert rows[-1][1] / rows[-1][2] < 0.1
+
+
+RATE_SEEDS = 6
+
+
+def _rate_sweep(
+    run_periods: int, lab_type: type[Lab] | None = None
+) -> list[tuple[float, float, float, float]]:
+    """At each point of the grid: the detection before completion, the mean over
+    ``RATE_SEEDS`` independent replications of the share of bound lab-periods in violation
+    (leaving out a run's length at each end: the renewal's warm-up, and the last periods in which
+    no run may start), its standard error across those replications, and the closed form's
+    violation rate there."""
+    rows = []
+    for i, caught in enumerate(GRID):
+        config = _oracle_config(caught, run_periods)
+        rates = []
+        for j in range(RATE_SEEDS):
+            result = run_abm(config, 5000 + 100 * i + j, lab_type=lab_type)
+            rates.append(float(np.mean(result.violation_rate[run_periods:-run_periods])))
+        mean = float(np.mean(rates))
+        error = float(np.std(rates, ddof=1) / math.sqrt(RATE_SEEDS))
+        rows.append((caught, mean, error, predicted_violation_rate(result.inputs, 0.3)))
+    return rows
+
+
+def _rate_switch(
+    rows: Sequence[tuple[float, float, float, float]], level: float
+) -> tuple[float, float]:
+    """The interval in which the simulated violation rate crosses ``level``: above the last
+    detection at which the rate exceeds it by more than Z standard errors (across independent
+    replications), below the first at which it falls short of it by more."""
+    above = [p for p, mean, se, _ in rows if mean - Z * se > level]
+    below = [p for p, mean, se, _ in rows if mean + Z * se < level]
+    low = max(above, default=-math.inf)
+    high = min((p for p in below if p > low), default=math.inf)
+    return low, high
+
+
+@pytest.mark.parametrize(
+    ("run_periods", "at_threshold", "below", "above"),
+    # The closed form's violation rate at the threshold 0.3, and at 0.25 and 0.35 on each side:
+    # with T = 1 a run lasts one period, so the rate is the defect share (1/2 at the threshold);
+    # with T = 3 a run lasts (1 - (1-p)^3)/p = 2.68 periods on average at the threshold.
+    [(1, 0.5, 0.8494, 0.1856), (3, 0.7280, 0.9391, 0.3736)],
+)
+def test_the_simulated_violation_rate_switches_where_the_closed_form_says(
+    run_periods: int, at_threshold: float, below: float, above: float
+) -> None:
+    """Sweeping the detection before completion through (d + h*alpha)/(d + b) = 0.3, the
+    simulated share of lab-periods in violation crosses the closed form's rate at the threshold
+    within sampling error of 0.3, and at every point it agrees with the closed form's rate there
+    within sampling error (Z standard errors across independent replications, plus 0.01 for
+    what the renewal argument leaves out: the warm-up after all labs decide together).
+
+    Limits: the agents are given the per-kind probability of detection and compute the closed
+    form's own comparison, so this checks the decision, sampling and accounting pipeline (prizes
+    drawn per decision, runs advanced, detected or completed, lab-periods counted), not that labs
+    would learn or believe those probabilities."""
+    rows = _rate_sweep(run_periods)
+    rate = {round(p, 3): (mean, se, expected) for p, mean, se, expected in rows}
+    assert rate[0.3][2] == pytest.approx(at_threshold, abs=1e-4)
+    assert rate[0.25][2] == pytest.approx(below, abs=1e-4)
+    assert rate[0.35][2] == pytest.approx(above, abs=1e-4)
+    low, high = _rate_switch(rows, at_threshold)
+    assert low < 0.3 < high, (low, high)
+    assert high - low < 0.04
+    misses = [(p, mean, se, e) for p, mean, se, e in rows if abs(mean - e) > Z * se + 0.01]
+    assert misses == []
+
+
+def test_a_rule_ignoring_false_alarms_would_move_the_violation_rates_switch_outside() -> None:
+    """The violation-rate oracle has power: labs that leave false alarms out switch at 0.25, and
+    the estimated crossing of the threshold's rate then excludes 0.3."""
+    low, high = _rate_switch(_rate_sweep(1, IgnoresFalseAlarms), 0.5)
+    assert not low < 0.3 < high, (low, high)
+    assert low < 0.25 < high
+
+
+def test_a_rule_ignoring_the_penalty_shows_no_violation_rate_switch() -> None:
+    """The violation-rate oracle has power: labs that ignore the sanction violate at every
+    detection below 1, so no crossing is found near the threshold."""
+    low, high = _rate_switch(_rate_sweep(1, IgnoresPenalty), 0.5)
+    assert not low < 0.3 < high, (low, high)
 
 
 def test_a_rule_ignoring_false_alarms_would_move_the_switch_outside() -> None:
@@ -316,6 +403,8 @@ def test_the_violation_rate_counts_only_labs_still_bound() -> None:
     first = result.withdrawals[0].effective_period
     assert result.bound_labs[first - 2] == config.agents
     assert result.bound_labs[first - 1] < config.agents
+    assert result.lab_period_violation_rate == 1.0
+    assert result.violation_rate_all_labs(config.agents) < 1.0
 
 
 def test_summary_intervals_of_replication_figures_are_taken_across_replications() -> None:

@@ -46,6 +46,11 @@ DAYS_PER_PERIOD = 365.0 / 12.0
 DEFAULT_NOTICE_PERIODS = 12
 """The withdrawal notice when no policy says otherwise (MIRI's draft treaty: 12 months)."""
 
+MAX_STAKE = 1e15
+"""The greatest prize, penalty or false-alarm cost: a lab's prize is the median's times a
+lognormal draw, and sums and products of stakes must stay finite (any larger stake, in units of
+the prize, is outside the model's domain)."""
+
 KINDS: tuple[DefectionKind, ...] = tuple(DefectionKind)
 """Every defection kind, in the enum's order (the order ties are broken in)."""
 
@@ -90,11 +95,9 @@ class Range:
         raise AbmError(f"{name} must be a number or LOW:HIGH, got {text!r}")
 
     def check(self, name: str, *, low: float = 0.0, high: float = math.inf) -> None:
-        """Refuse a range outside ``[low, high]`` or upside down."""
+        """Refuse a range that is not finite, outside ``[low, high]`` or upside down."""
         for value in (self.low, self.high):
-            if math.isnan(value) or value < low or value > high or math.isinf(value):
-                bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
-                raise AbmError(f"{name} must be {bound}, got {value}")
+            _check_bounds(name, value, low, high)
         if self.low > self.high:
             raise AbmError(f"{name}: low {self.low} is above high {self.high}")
 
@@ -249,9 +252,9 @@ class AbmConfig:
             raise AbmError(f"detection is missing for kind(s): {', '.join(missing)}")
         for kind in KINDS:
             self.detection[kind].check(f"detection of {kind.value}", high=1.0)
-        self.prize.check("prize")
-        self.penalty.check("penalty")
-        self.false_alarm_cost.check("false_alarm_cost")
+        self.prize.check("prize", high=MAX_STAKE)
+        self.penalty.check("penalty", high=MAX_STAKE)
+        self.false_alarm_cost.check("false_alarm_cost", high=MAX_STAKE)
         self.false_alarm_rate.check("false_alarm_rate", high=1.0)
         if self.prize.high + self.penalty.high <= 0:
             raise AbmError("prize + penalty must be positive")
@@ -322,9 +325,22 @@ class AbmConfig:
 def _check_number(name: str, value: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AbmError(f"{name} must be a number, got {value!r}")
-    if math.isnan(value) or math.isinf(value) or value < 0 or value > high:
-        bound = f"between 0 and {high:g}" if high != math.inf else "at least 0"
-        raise AbmError(f"{name} must be {bound}, got {value}")
+    _check_bounds(name, value, 0.0, high)
+
+
+def _check_bounds(name: str, value: float, low: float, high: float) -> None:
+    """One line naming ``name`` unless ``value`` is a finite number in ``[low, high]``."""
+    if not math.isfinite(value):
+        raise AbmError(f"{name} must be a finite number, got {value}")
+    if low <= value <= high:
+        return
+    if high <= 1.0:
+        bound = f"between {low:g} and {high:g}"
+    elif value < low:
+        bound = f"at least {low:g}"
+    else:
+        bound = f"at most {high:g}"
+    raise AbmError(f"{name} must be {bound}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -389,6 +405,20 @@ class RunResult:
     def defections(self) -> int:
         """Defections started."""
         return sum(self.by_kind.values())
+
+    @property
+    def lab_period_violation_rate(self) -> float:
+        """The share of bound lab-periods in violation: lab-periods running a defection over
+        lab-periods of labs still bound (0 when none was)."""
+        bound = sum(self.bound_labs)
+        violating = sum(r * n for r, n in zip(self.violation_rate, self.bound_labs, strict=True))
+        return violating / bound if bound else 0.0
+
+    def violation_rate_all_labs(self, agents: int) -> float:
+        """The same lab-periods in violation over every lab's periods, withdrawn labs included
+        (what a count over the whole population would say)."""
+        violating = sum(r * n for r, n in zip(self.violation_rate, self.bound_labs, strict=True))
+        return violating / (agents * len(self.violation_rate)) if self.violation_rate else 0.0
 
     @property
     def defect_share(self) -> float:
@@ -573,9 +603,9 @@ class AbmSummary:
         }
 
     def violation_rate(self) -> dict[str, float | None]:
-        """The share of lab-periods in violation: mean, median and percentile interval across
-        replications."""
-        return _percentiles(np.array([np.mean(r.violation_rate) for r in self.runs]))
+        """The share of bound lab-periods in violation: mean, median and percentile interval
+        across replications."""
+        return _percentiles(np.array([r.lab_period_violation_rate for r in self.runs]))
 
     def detection_lags(self) -> list[int]:
         """Every detected defection's periods from start to detection, over all replications."""
@@ -609,6 +639,9 @@ class AbmSummary:
             "seed": self.seed,
             "replications": n,
             "violation_rate": self.violation_rate(),
+            "violation_rate_all_labs": _per_replication(
+                [r.violation_rate_all_labs(self.config.agents) for r in self.runs]
+            ),
             "violation_rate_by_period": self.violation_rate_by_period(),
             "defect_decisions": _across([(r.defect_decisions, r.decisions) for r in self.runs]),
             "defections": started,
@@ -641,9 +674,7 @@ class AbmSummary:
                 ),
             },
             "false_alarms": sum(r.false_alarms for r in self.runs),
-            "false_alarms_per_replication": _per_replication(
-                [r.false_alarms for r in self.runs]
-            ),
+            "false_alarms_per_replication": _per_replication([r.false_alarms for r in self.runs]),
             "closed_form": {
                 "weakest_kind": weakest.value,
                 "detection_before_completion": weakest_detection,
@@ -688,6 +719,7 @@ __all__ = [
     "DAYS_PER_PERIOD",
     "DEFAULT_NOTICE_PERIODS",
     "KINDS",
+    "MAX_STAKE",
     "MESA_MISSING",
     "AbmConfig",
     "AbmError",
