@@ -2,11 +2,12 @@
 only :func:`pausewatch.simulate.abm.run_abm` imports it, when a run starts.
 
 One step is one period, in this order: withdrawals whose notice has run take effect (the leaving
-party's runs in progress are settled outside the agreement); every party
-still bound decides whether to give notice; every lab, in a fresh random order, runs its period
-(an idle lab of a bound party decides, a running one advances its run and may be detected); the
-period's violation share among the labs still bound is recorded; then what became public this period (detections, notices)
-joins what every agent remembers, which sets next period's belief that the pause collapses.
+party's runs in progress are settled outside the agreement); every party still bound decides
+whether to give notice; every lab, in a fresh random order, runs its period (an idle lab of a
+bound party decides, a running one advances its run and may be detected); the period's violation
+share among the labs still bound is recorded; then what became public this period (detections,
+notices) joins what every agent remembers, which sets next period's belief that the pause
+collapses.
 """
 
 from __future__ import annotations
