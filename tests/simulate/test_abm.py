@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pausewatch.cli._simulate_abm import _kind_detection
 from pausewatch.policy import load_preset
 from pausewatch.simulate.abm import (
     KINDS,
@@ -589,3 +590,52 @@ def test_the_package_and_the_model_configuration_import_without_mesa() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "install the simulate extra" in done.stdout
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(finite, finite)
+def test_a_range_round_trips_through_its_text(low: float, high: float) -> None:
+    """``repr(X)`` parses to the fixed value X and ``repr(LOW):repr(HIGH)`` to that range,
+    exactly (whatever the numbers: the parser reads, the check judges)."""
+    assert Range.parse(repr(low)) == Range.fixed(low)
+    assert Range.parse(f"{low!r}:{high!r}") == Range(low, high)
+
+
+@given(st.text())
+def test_garbage_for_a_range_is_one_line_never_another_exception(text: str) -> None:
+    """Any text either parses and checks to a range in the domain, or is refused with one
+    AbmError line naming the option."""
+    message: str | None = None
+    try:
+        Range.parse(text, "--prize").check("--prize")
+    except AbmError as exc:
+        message = str(exc)
+    assert message is None or ("\n" not in message and message.startswith("--prize"))
+
+
+@given(st.dictionaries(st.sampled_from(KINDS), st.tuples(finite, finite)))
+def test_kind_detection_options_round_trip(
+    chosen: dict[DefectionKind, tuple[float, float]],
+) -> None:
+    """``--kind-detection KIND=LOW:HIGH`` (or ``KIND=P``) items parse back to the ranges they
+    were written from, one per kind."""
+    items = [f"{k.value}={lo!r}:{hi!r}" for k, (lo, hi) in chosen.items()]
+    assert _kind_detection(items) == {k: Range(lo, hi) for k, (lo, hi) in chosen.items()}
+    fixed = [f"{k.value}={lo!r}" for k, (lo, _) in chosen.items()]
+    assert _kind_detection(fixed) == {k: Range.fixed(lo) for k, (lo, _) in chosen.items()}
+
+
+@given(st.lists(st.text(), max_size=4))
+def test_garbage_kind_detection_is_one_line_never_another_exception(items: list[str]) -> None:
+    """Any ``--kind-detection`` items either parse to ranges per kind or are refused with one
+    AbmError line naming the option."""
+    message: str | None = None
+    chosen: dict[DefectionKind, Range] = {}
+    try:
+        chosen = _kind_detection(items)
+    except AbmError as exc:
+        message = str(exc)
+    assert message is None or ("\n" not in message and message.startswith("--kind-detection"))
+    assert set(chosen) <= set(KINDS)
