@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pausewatch.cli._simulate_abm import _kind_detection
 from pausewatch.policy import load_preset
 from pausewatch.simulate.abm import (
     KINDS,
@@ -104,10 +106,13 @@ class IgnoresPenalty(Lab):
 
 
 @pytest.mark.parametrize("run_periods", [1, 3])
-def test_the_violation_rate_switches_at_the_closed_form_threshold(run_periods: int) -> None:
+def test_the_share_of_decisions_to_defect_switches_at_the_closed_form_threshold(
+    run_periods: int,
+) -> None:
     """Sweeping the detection probability before completion through (d + h*alpha)/(d + b), the
-    simulated share of defecting decisions crosses 1/2 within sampling error of it, and the
-    switch is sharp enough (narrower than the gap a wrong rule would make)."""
+    simulated share of defecting decisions crosses 1/2 within sampling error of it (with fixed
+    inputs and no contagion a replication's decisions are independent draws), and the switch is
+    sharp enough (narrower than the gap a wrong rule would make)."""
     threshold = required_detection(GAIN, PENALTY, ALARM_COST, ALARM_WINDOW)
     assert threshold == pytest.approx(0.3)
     rows = _sweep(run_periods)
@@ -117,6 +122,90 @@ def test_the_violation_rate_switches_at_the_closed_form_threshold(run_periods: i
     # The rate really switches: nearly all defect at the sweep's bottom, nearly none at its top.
     assert rows[0][1] / rows[0][2] > 0.9
     assert rows[-1][1] / rows[-1][2] < 0.1
+
+
+RATE_SEEDS = 6
+
+
+def _rate_sweep(
+    run_periods: int, lab_type: type[Lab] | None = None
+) -> list[tuple[float, float, float, float]]:
+    """At each point of the grid: the detection before completion, the mean over
+    ``RATE_SEEDS`` independent replications of the share of bound lab-periods in violation
+    (leaving out a run's length at each end: the renewal's warm-up, and the last periods in which
+    no run may start), its standard error across those replications, and the closed form's
+    violation rate there."""
+    rows = []
+    for i, caught in enumerate(GRID):
+        config = _oracle_config(caught, run_periods)
+        rates = []
+        for j in range(RATE_SEEDS):
+            result = run_abm(config, 5000 + 100 * i + j, lab_type=lab_type)
+            rates.append(float(np.mean(result.violation_rate[run_periods:-run_periods])))
+        mean = float(np.mean(rates))
+        error = float(np.std(rates, ddof=1) / math.sqrt(RATE_SEEDS))
+        rows.append((caught, mean, error, predicted_violation_rate(result.inputs, 0.3)))
+    return rows
+
+
+def _rate_switch(
+    rows: Sequence[tuple[float, float, float, float]], level: float
+) -> tuple[float, float]:
+    """The interval in which the simulated violation rate crosses ``level``: above the last
+    detection at which the rate exceeds it by more than Z standard errors (across independent
+    replications), below the first at which it falls short of it by more."""
+    above = [p for p, mean, se, _ in rows if mean - Z * se > level]
+    below = [p for p, mean, se, _ in rows if mean + Z * se < level]
+    low = max(above, default=-math.inf)
+    high = min((p for p in below if p > low), default=math.inf)
+    return low, high
+
+
+@pytest.mark.parametrize(
+    ("run_periods", "at_threshold", "below", "above"),
+    # The closed form's violation rate at the threshold 0.3, and at 0.25 and 0.35 on each side:
+    # with T = 1 a run lasts one period, so the rate is the defect share (1/2 at the threshold);
+    # with T = 3 a run lasts (1 - (1-p)^3)/p = 2.68 periods on average at the threshold.
+    [(1, 0.5, 0.8494, 0.1856), (3, 0.7280, 0.9391, 0.3736)],
+)
+def test_the_simulated_violation_rate_switches_where_the_closed_form_says(
+    run_periods: int, at_threshold: float, below: float, above: float
+) -> None:
+    """Sweeping the detection before completion through (d + h*alpha)/(d + b) = 0.3, the
+    simulated share of lab-periods in violation crosses the closed form's rate at the threshold
+    within sampling error of 0.3, and at every point it agrees with the closed form's rate there
+    within sampling error (Z standard errors across independent replications, plus 0.01 for
+    what the renewal argument leaves out: the warm-up after all labs decide together).
+
+    Limits: the agents are given the per-kind probability of detection and compute the closed
+    form's own comparison, so this checks the decision, sampling and accounting pipeline (prizes
+    drawn per decision, runs advanced, detected or completed, lab-periods counted), not that labs
+    would learn or believe those probabilities."""
+    rows = _rate_sweep(run_periods)
+    rate = {round(p, 3): (mean, se, expected) for p, mean, se, expected in rows}
+    assert rate[0.3][2] == pytest.approx(at_threshold, abs=1e-4)
+    assert rate[0.25][2] == pytest.approx(below, abs=1e-4)
+    assert rate[0.35][2] == pytest.approx(above, abs=1e-4)
+    low, high = _rate_switch(rows, at_threshold)
+    assert low < 0.3 < high, (low, high)
+    assert high - low < 0.04
+    misses = [(p, mean, se, e) for p, mean, se, e in rows if abs(mean - e) > Z * se + 0.01]
+    assert misses == []
+
+
+def test_a_rule_ignoring_false_alarms_would_move_the_violation_rates_switch_outside() -> None:
+    """The violation-rate oracle has power: labs that leave false alarms out switch at 0.25, and
+    the estimated crossing of the threshold's rate then excludes 0.3."""
+    low, high = _rate_switch(_rate_sweep(1, IgnoresFalseAlarms), 0.5)
+    assert not low < 0.3 < high, (low, high)
+    assert low < 0.25 < high
+
+
+def test_a_rule_ignoring_the_penalty_shows_no_violation_rate_switch() -> None:
+    """The violation-rate oracle has power: labs that ignore the sanction violate at every
+    detection below 1, so no crossing is found near the threshold."""
+    low, high = _rate_switch(_rate_sweep(1, IgnoresPenalty), 0.5)
+    assert not low < 0.3 < high, (low, high)
 
 
 def test_a_rule_ignoring_false_alarms_would_move_the_switch_outside() -> None:
@@ -255,9 +344,97 @@ def test_a_withdrawal_takes_effect_after_its_notice_and_never_past_expiry() -> N
         assert w.effective_period == w.notice_period + 12
         assert w.effective_period <= config.periods
     assert result.collapse_period == min(w.effective_period for w in result.withdrawals)
-    if len(result.withdrawals) == config.parties:
-        last = max(w.effective_period for w in result.withdrawals)
-        assert all(rate == 0 for rate in result.violation_rate[last - 1 :])
+    # Every party leaves in this replication, so from the last withdrawal on no lab is bound.
+    assert len(result.withdrawals) == config.parties
+    last = max(w.effective_period for w in result.withdrawals)
+    assert all(rate == 0 for rate in result.violation_rate[last - 1 :])
+    assert all(bound == 0 for bound in result.bound_labs[last - 1 :])
+
+
+class AlwaysDefects(Lab):
+    """A lab that runs whenever it may (complying is worth nothing to it)."""
+
+    def comply_payoff(self, gain: float, collapse_belief: float) -> float:
+        return -math.inf
+
+
+def _leaving_config(run_periods: int) -> AbmConfig:
+    """Every lab defecting, detections seen and a cheap exit: parties give notice early and
+    leave while their labs' runs are in progress."""
+    return AbmConfig(
+        agents=40,
+        parties=4,
+        periods=30,
+        run_periods=run_periods,
+        detection=_every(0.15),
+        contagion=0.2,
+        withdrawal_notice=6,
+        withdrawal_cost=0.3,
+        collapse_share=1.0,
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_withdrawing_partys_runs_are_settled_when_its_withdrawal_takes_effect(seed: int) -> None:
+    """A run in progress when its party's withdrawal takes effect completes outside the
+    agreement: it is counted apart (withdrawn_runs), neither detected nor completed undetected,
+    so every run started ends one of the three ways and no lab is left mid-run."""
+    from pausewatch.simulate.abm_model import DeterrenceModel
+
+    config = _leaving_config(3)
+    rng = np.random.default_rng(seed)
+    model = DeterrenceModel(config, config.draw(rng), rng, lab_type=AlwaysDefects)
+    result = model.run()
+    assert result.withdrawals
+    assert [lab for lab in model.labs if lab.kind is not None] == []
+    assert result.withdrawn_runs > 0
+    assert result.detected + result.completed + result.withdrawn_runs == result.defections
+
+
+def test_the_violation_rate_counts_only_labs_still_bound() -> None:
+    """The violation rate of a period is the share of the labs still bound that run a
+    defection: with every bound lab running in every period it is 1 throughout, before and after
+    parties leave, and the bound labs' count falls as each withdrawal takes effect."""
+    config = _leaving_config(1)
+    result = run_abm(config, 4, lab_type=AlwaysDefects)
+    assert len(result.withdrawals) >= 2
+    assert result.withdrawals[0].effective_period <= config.periods
+    bound = list(result.violation_rate)
+    assert all(rate == 1.0 for rate, n in zip(bound, result.bound_labs, strict=True) if n)
+    first = result.withdrawals[0].effective_period
+    assert result.bound_labs[first - 2] == config.agents
+    assert result.bound_labs[first - 1] < config.agents
+    assert result.lab_period_violation_rate == 1.0
+    assert result.violation_rate_all_labs(config.agents) < 1.0
+
+
+def test_summary_intervals_of_replication_figures_are_taken_across_replications() -> None:
+    """Decisions within a replication share its inputs and its contagion, so the summary's
+    intervals for the share of decisions to defect and of runs detected are percentiles of each
+    replication's own share, not one pooled Wilson interval over every decision."""
+    config = AbmConfig(
+        agents=20,
+        periods=36,
+        prize=Range(0.5, 1.5),
+        penalty=Range(2.0, 4.0),
+        detection={k: Range(0.15, 0.4) for k in KINDS},
+    )
+    summary = monte_carlo(config, 30, seed=18)
+    figures = summary.to_json()
+    shares = np.array([r.defect_decisions / r.decisions for r in summary.runs if r.decisions])
+    low, high = np.percentile(shares, [2.5, 97.5])
+    assert figures["defect_decisions"]["low"] == pytest.approx(low)
+    assert figures["defect_decisions"]["high"] == pytest.approx(high)
+    assert figures["defect_decisions"]["rate"] == pytest.approx(shares.mean())
+    detected = np.array(
+        [r.detected / (r.detected + r.completed) for r in summary.runs if r.detected + r.completed]
+    )
+    low, high = np.percentile(detected, [2.5, 97.5])
+    assert figures["detected"]["low"] == pytest.approx(low)
+    assert figures["detected"]["high"] == pytest.approx(high)
+    # The pause's holding is one independent trial per replication: Wilson's interval is right.
+    held = sum(r.held for r in summary.runs)
+    assert (figures["pause_held"]["low"], figures["pause_held"]["high"]) == wilson(held, 30)
 
 
 def test_the_policy_sets_the_withdrawal_notice() -> None:
@@ -413,3 +590,52 @@ def test_the_package_and_the_model_configuration_import_without_mesa() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "install the simulate extra" in done.stdout
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(finite, finite)
+def test_a_range_round_trips_through_its_text(low: float, high: float) -> None:
+    """``repr(X)`` parses to the fixed value X and ``repr(LOW):repr(HIGH)`` to that range,
+    exactly (whatever the numbers: the parser reads, the check judges)."""
+    assert Range.parse(repr(low)) == Range.fixed(low)
+    assert Range.parse(f"{low!r}:{high!r}") == Range(low, high)
+
+
+@given(st.text())
+def test_garbage_for_a_range_is_one_line_never_another_exception(text: str) -> None:
+    """Any text either parses and checks to a range in the domain, or is refused with one
+    AbmError line naming the option."""
+    message: str | None = None
+    try:
+        Range.parse(text, "--prize").check("--prize")
+    except AbmError as exc:
+        message = str(exc)
+    assert message is None or ("\n" not in message and message.startswith("--prize"))
+
+
+@given(st.dictionaries(st.sampled_from(KINDS), st.tuples(finite, finite)))
+def test_kind_detection_options_round_trip(
+    chosen: dict[DefectionKind, tuple[float, float]],
+) -> None:
+    """``--kind-detection KIND=LOW:HIGH`` (or ``KIND=P``) items parse back to the ranges they
+    were written from, one per kind."""
+    items = [f"{k.value}={lo!r}:{hi!r}" for k, (lo, hi) in chosen.items()]
+    assert _kind_detection(items) == {k: Range(lo, hi) for k, (lo, hi) in chosen.items()}
+    fixed = [f"{k.value}={lo!r}" for k, (lo, _) in chosen.items()]
+    assert _kind_detection(fixed) == {k: Range.fixed(lo) for k, (lo, _) in chosen.items()}
+
+
+@given(st.lists(st.text(), max_size=4))
+def test_garbage_kind_detection_is_one_line_never_another_exception(items: list[str]) -> None:
+    """Any ``--kind-detection`` items either parse to ranges per kind or are refused with one
+    AbmError line naming the option."""
+    message: str | None = None
+    chosen: dict[DefectionKind, Range] = {}
+    try:
+        chosen = _kind_detection(items)
+    except AbmError as exc:
+        message = str(exc)
+    assert message is None or ("\n" not in message and message.startswith("--kind-detection"))
+    assert set(chosen) <= set(KINDS)

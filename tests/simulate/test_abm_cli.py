@@ -99,6 +99,12 @@ def test_plots_are_written_as_offline_html_and_as_png(tmp_path: Path) -> None:
         (("--replications", "0"), "--replications must be at least 1"),
         (("--policy", "no-such-policy"), "no policy file or preset named 'no-such-policy'"),
         (("--plot", "out.svg"), "--plot must name a .html or .png file"),
+        (("--seed", "-1"), "--seed must be a whole number at least 0, got -1"),
+        (("--prize", "1e308", "--penalty", "1e308"), "prize must be at most 1e+15"),
+        (("--penalty", "1e300"), "penalty must be at most 1e+15"),
+        (("--prize", "nan"), "prize must be a finite number, got nan"),
+        (("--detection", "0.1:inf"), "detection of undeclared_training must be a finite number"),
+        (("--prize-spread", "nan"), "prize_spread must be a finite number, got nan"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:

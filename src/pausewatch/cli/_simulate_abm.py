@@ -106,8 +106,16 @@ def _text(summary: AbmSummary) -> None:
 
     def share(key: str) -> str:
         s = figures[key]
-        rate = "n/a" if s["rate"] is None else f"{s['rate']:.4g}"
-        return f"{rate} [{s['low']:.4g}, {s['high']:.4g}] ({s['count']}/{s['of']})"
+        if s["rate"] is None:
+            return f"n/a ({s['count']}/{s['of']})"
+        interval = f"[{s['low']:.4g}, {s['high']:.4g}]"
+        if "replications" in s:
+            # A share within replications: its interval is across them, its count pooled.
+            return (
+                f"mean {s['rate']:.4g}, 95% of replications in {interval} "
+                f"(pooled {s['count']}/{s['of']})"
+            )
+        return f"{s['rate']:.4g} {interval} ({s['count']}/{s['of']})"
 
     rate = figures["violation_rate"]
     lags = figures["time_to_detection"]["lag_periods"]
@@ -124,6 +132,9 @@ def _text(summary: AbmSummary) -> None:
     )
     out.print(f"decisions to defect: {share('defect_decisions')}")
     out.print(f"defections detected before completion: {share('detected')}")
+    withdrawn = figures["withdrawn_runs"]["count"]
+    if withdrawn:
+        out.print(f"runs in progress when their party left (outside the agreement): {withdrawn}")
     if lags["mean"] is not None:
         out.print(
             f"time to detection: mean {lags['mean']:.2f} period(s), 95% within "
@@ -344,20 +355,26 @@ def register(app: typer.Typer) -> None:
                 config = AbmConfig(**values)  # type: ignore[arg-type]
             if replications < 1:
                 fail(f"--replications must be at least 1, got {replications}")
+            if seed < 0:
+                fail(f"--seed must be a whole number at least 0, got {seed}")
         except (GameError, Error) as exc:
             fail(str(exc).splitlines()[0])
 
         from pausewatch.cli._common import progress_display
 
-        with progress_display() as display:
-            task = display.add_task("replications", total=replications)
-            summary = monte_carlo(
-                config, replications, seed, progress=lambda n: display.update(task, completed=n)
-            )
+        # The run and its summary are guarded too: whatever the model refuses is one line.
+        try:
+            with progress_display() as display:
+                task = display.add_task("replications", total=replications)
+                summary = monte_carlo(
+                    config, replications, seed, progress=lambda n: display.update(task, completed=n)
+                )
+            figures = summary.to_json()
+        except (GameError, Error) as exc:
+            fail(str(exc).splitlines()[0])
         if plot is not None:
             _write_plot(summary, plot)
         if as_json:
-            figures = summary.to_json()
             if taken is not None:
                 figures["evaluation"] = taken
             print_json(figures)

@@ -46,6 +46,11 @@ DAYS_PER_PERIOD = 365.0 / 12.0
 DEFAULT_NOTICE_PERIODS = 12
 """The withdrawal notice when no policy says otherwise (MIRI's draft treaty: 12 months)."""
 
+MAX_STAKE = 1e15
+"""The greatest prize, penalty or false-alarm cost: a lab's prize is the median's times a
+lognormal draw, and sums and products of stakes must stay finite (any larger stake, in units of
+the prize, is outside the model's domain)."""
+
 KINDS: tuple[DefectionKind, ...] = tuple(DefectionKind)
 """Every defection kind, in the enum's order (the order ties are broken in)."""
 
@@ -90,11 +95,9 @@ class Range:
         raise AbmError(f"{name} must be a number or LOW:HIGH, got {text!r}")
 
     def check(self, name: str, *, low: float = 0.0, high: float = math.inf) -> None:
-        """Refuse a range outside ``[low, high]`` or upside down."""
+        """Refuse a range that is not finite, outside ``[low, high]`` or upside down."""
         for value in (self.low, self.high):
-            if math.isnan(value) or value < low or value > high or math.isinf(value):
-                bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
-                raise AbmError(f"{name} must be {bound}, got {value}")
+            _check_bounds(name, value, low, high)
         if self.low > self.high:
             raise AbmError(f"{name}: low {self.low} is above high {self.high}")
 
@@ -249,9 +252,9 @@ class AbmConfig:
             raise AbmError(f"detection is missing for kind(s): {', '.join(missing)}")
         for kind in KINDS:
             self.detection[kind].check(f"detection of {kind.value}", high=1.0)
-        self.prize.check("prize")
-        self.penalty.check("penalty")
-        self.false_alarm_cost.check("false_alarm_cost")
+        self.prize.check("prize", high=MAX_STAKE)
+        self.penalty.check("penalty", high=MAX_STAKE)
+        self.false_alarm_cost.check("false_alarm_cost", high=MAX_STAKE)
         self.false_alarm_rate.check("false_alarm_rate", high=1.0)
         if self.prize.high + self.penalty.high <= 0:
             raise AbmError("prize + penalty must be positive")
@@ -322,9 +325,22 @@ class AbmConfig:
 def _check_number(name: str, value: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AbmError(f"{name} must be a number, got {value!r}")
-    if math.isnan(value) or math.isinf(value) or value < 0 or value > high:
-        bound = f"between 0 and {high:g}" if high != math.inf else "at least 0"
-        raise AbmError(f"{name} must be {bound}, got {value}")
+    _check_bounds(name, value, 0.0, high)
+
+
+def _check_bounds(name: str, value: float, low: float, high: float) -> None:
+    """One line naming ``name`` unless ``value`` is a finite number in ``[low, high]``."""
+    if not math.isfinite(value):
+        raise AbmError(f"{name} must be a finite number, got {value}")
+    if low <= value <= high:
+        return
+    if high <= 1.0:
+        bound = f"between {low:g} and {high:g}"
+    elif value < low:
+        bound = f"at least {low:g}"
+    else:
+        bound = f"at most {high:g}"
+    raise AbmError(f"{name} must be {bound}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -346,7 +362,11 @@ class RunResult:
     inputs: Inputs
     """The inputs it ran with."""
     violation_rate: tuple[float, ...]
-    """Per period: the share of labs running a defection in it."""
+    """Per period: the share of the labs still bound by the agreement running a defection in it
+    (0 when none is bound)."""
+    bound_labs: tuple[int, ...]
+    """Per period: the labs still bound (those of parties whose withdrawal has not taken
+    effect)."""
     decisions: int
     """Decisions taken by idle labs of bound parties."""
     defect_decisions: int
@@ -356,7 +376,11 @@ class RunResult:
     detected: int
     """Defections detected before they completed."""
     completed: int
-    """Defections that completed undetected."""
+    """Defections that completed undetected under the agreement."""
+    withdrawn_runs: int
+    """Defections in progress when their party's withdrawal took effect: they complete outside
+    the agreement, neither detected nor completed undetected (``detected + completed +
+    withdrawn_runs == defections``)."""
     detection_lags: tuple[int, ...]
     """For each detected defection, the periods from its start to its detection (1 = the period
     it started in)."""
@@ -383,6 +407,20 @@ class RunResult:
         return sum(self.by_kind.values())
 
     @property
+    def lab_period_violation_rate(self) -> float:
+        """The share of bound lab-periods in violation: lab-periods running a defection over
+        lab-periods of labs still bound (0 when none was)."""
+        bound = sum(self.bound_labs)
+        violating = sum(r * n for r, n in zip(self.violation_rate, self.bound_labs, strict=True))
+        return violating / bound if bound else 0.0
+
+    def violation_rate_all_labs(self, agents: int) -> float:
+        """The same lab-periods in violation over every lab's periods, withdrawn labs included
+        (what a count over the whole population would say)."""
+        violating = sum(r * n for r, n in zip(self.violation_rate, self.bound_labs, strict=True))
+        return violating / (agents * len(self.violation_rate)) if self.violation_rate else 0.0
+
+    @property
     def defect_share(self) -> float:
         """The share of decisions that were to defect (0 with no decision)."""
         return self.defect_decisions / self.decisions if self.decisions else 0.0
@@ -392,12 +430,14 @@ class RunResult:
         return {
             "inputs": self.inputs.to_json(),
             "violation_rate": list(self.violation_rate),
+            "bound_labs": list(self.bound_labs),
             "decisions": self.decisions,
             "defect_decisions": self.defect_decisions,
             "defections": self.defections,
             "by_kind": {k.value: n for k, n in self.by_kind.items()},
             "detected": self.detected,
             "completed": self.completed,
+            "withdrawn_runs": self.withdrawn_runs,
             "detection_lags": list(self.detection_lags),
             "first_detection": self.first_detection,
             "false_alarms": self.false_alarms,
@@ -523,14 +563,41 @@ def _percentiles(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, flo
     }
 
 
+def _across(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    """A share of events within replications (decisions, runs), one ``(count, of)`` per
+    replication: its interval is taken across replications (the 2.5th and 97.5th percentiles of
+    each replication's own share), because the events of one replication share its drawn inputs
+    and its contagion and are no independent trials. ``rate`` is the mean of the replications'
+    shares (those with at least one event); the pooled count is kept for the record."""
+    shares = np.array([k / n for k, n in counts if n], dtype=np.float64)
+    figures = _percentiles(shares)
+    return {
+        "count": sum(k for k, _ in counts),
+        "of": sum(n for _, n in counts),
+        "rate": figures["mean"],
+        "median": figures["median"],
+        "low": figures["low"],
+        "high": figures["high"],
+        "replications": int(shares.size),
+        "interval": "percentiles across replications",
+    }
+
+
+def _per_replication(values: list[float]) -> dict[str, float | None]:
+    return _percentiles(np.array(values, dtype=np.float64))
+
+
 def _deterred(inputs: Inputs) -> bool:
     return inputs.run_detection(inputs.weakest()) >= inputs.threshold()
 
 
 @dataclass(frozen=True)
 class AbmSummary:
-    """A Monte Carlo of the agent-based model: every figure with an interval (95%: percentiles
-    across replications for rates, Wilson's interval for shares of replications or events)."""
+    """A Monte Carlo of the agent-based model: every figure with an interval (95%). Figures of a
+    replication (rates, shares of its decisions or runs, counts) get the 2.5th and 97.5th
+    percentiles across replications, since within one replication the events share the drawn
+    inputs and the contagion; shares of replications (the pause held, a withdrawal, a cascade),
+    which are independent trials, get Wilson's score interval."""
 
     config: AbmConfig
     """What was run."""
@@ -556,9 +623,9 @@ class AbmSummary:
         }
 
     def violation_rate(self) -> dict[str, float | None]:
-        """The share of lab-periods in violation: mean, median and percentile interval across
-        replications."""
-        return _percentiles(np.array([np.mean(r.violation_rate) for r in self.runs]))
+        """The share of bound lab-periods in violation: mean, median and percentile interval
+        across replications."""
+        return _percentiles(np.array([r.lab_period_violation_rate for r in self.runs]))
 
     def detection_lags(self) -> list[int]:
         """Every detected defection's periods from start to detection, over all replications."""
@@ -568,10 +635,7 @@ class AbmSummary:
         """The summary as JSON (the per-replication records are left out; the figures a report
         needs are in)."""
         n = self.replications
-        decisions = sum(r.decisions for r in self.runs)
-        defects = sum(r.defect_decisions for r in self.runs)
         started = sum(r.defections for r in self.runs)
-        detected = sum(r.detected for r in self.runs)
         lags = np.array(self.detection_lags(), dtype=np.float64)
         firsts = np.array(
             [r.first_detection for r in self.runs if r.first_detection is not None],
@@ -595,13 +659,28 @@ class AbmSummary:
             "seed": self.seed,
             "replications": n,
             "violation_rate": self.violation_rate(),
+            "violation_rate_all_labs": _per_replication(
+                [r.violation_rate_all_labs(self.config.agents) for r in self.runs]
+            ),
             "violation_rate_by_period": self.violation_rate_by_period(),
-            "defect_decisions": _proportion(defects, decisions),
+            "defect_decisions": _across([(r.defect_decisions, r.decisions) for r in self.runs]),
             "defections": started,
+            "defections_per_replication": _per_replication([r.defections for r in self.runs]),
             "defections_by_kind": by_kind,
-            "detected": _proportion(detected, started),
+            # Of the runs that ended under the agreement: a withdrawing party's runs in progress
+            # are neither caught nor missed by it (withdrawn_runs).
+            "detected": _across([(r.detected, r.detected + r.completed) for r in self.runs]),
+            "withdrawn_runs": {
+                "count": sum(r.withdrawn_runs for r in self.runs),
+                "per_replication": _per_replication([r.withdrawn_runs for r in self.runs]),
+            },
             "time_to_detection": {
+                # The distribution of every detection's lag (where 95% of lags fall), and its
+                # mean per replication with an interval across replications.
                 "lag_periods": _percentiles(lags),
+                "mean_lag_per_replication": _per_replication(
+                    [float(np.mean(r.detection_lags)) for r in self.runs if r.detection_lags]
+                ),
                 "histogram": histogram,
                 "first_detection_period": _percentiles(firsts),
                 "replications_with_detection": len(firsts),
@@ -615,6 +694,7 @@ class AbmSummary:
                 ),
             },
             "false_alarms": sum(r.false_alarms for r in self.runs),
+            "false_alarms_per_replication": _per_replication([r.false_alarms for r in self.runs]),
             "closed_form": {
                 "weakest_kind": weakest.value,
                 "detection_before_completion": weakest_detection,
@@ -659,6 +739,7 @@ __all__ = [
     "DAYS_PER_PERIOD",
     "DEFAULT_NOTICE_PERIODS",
     "KINDS",
+    "MAX_STAKE",
     "MESA_MISSING",
     "AbmConfig",
     "AbmError",

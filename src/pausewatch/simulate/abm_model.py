@@ -1,11 +1,13 @@
 """The Mesa model behind :mod:`.abm` (docs/adr/0043-agent-based-model.md). Imports Mesa at load:
 only :func:`pausewatch.simulate.abm.run_abm` imports it, when a run starts.
 
-One step is one period, in this order: withdrawals whose notice has run take effect; every party
-still bound decides whether to give notice; every lab, in a fresh random order, runs its period
-(an idle lab of a bound party decides, a running one advances its run and may be detected); the
-period's violation share is recorded; then what became public this period (detections, notices)
-joins what every agent remembers, which sets next period's belief that the pause collapses.
+One step is one period, in this order: withdrawals whose notice has run take effect (the leaving
+party's runs in progress are settled outside the agreement); every party still bound decides
+whether to give notice; every lab, in a fresh random order, runs its period (an idle lab of a
+bound party decides, a running one advances its run and may be detected); the period's violation
+share among the labs still bound is recorded; then what became public this period (detections,
+notices) joins what every agent remembers, which sets next period's belief that the pause
+collapses.
 """
 
 from __future__ import annotations
@@ -131,6 +133,14 @@ class Lab(mesa.Agent):  # type: ignore[misc]  # Mesa ships no type information
             self.payoff += self.gain
             self.kind = None
 
+    def settle(self) -> None:
+        """Its party's withdrawal has taken effect: a run in progress goes on outside the
+        agreement, where it is no violation and no inspection looks for it, so it leaves the
+        accounting of the agreement's runs (neither detected nor completed undetected)."""
+        if self.kind is not None:
+            self.model.withdrawn_runs += 1
+            self.kind = None
+
     def step(self) -> None:
         """This lab's period."""
         if self.party.withdrawn:
@@ -167,12 +177,14 @@ class DeterrenceModel(mesa.Model):  # type: ignore[misc]  # Mesa ships no type i
         self.by_kind = dict.fromkeys(KINDS, 0)
         self.detected = 0
         self.completed = 0
+        self.withdrawn_runs = 0
         self.detection_lags: list[int] = []
         self.first_detection: int | None = None
         self.false_alarms = 0
         self.triggered = 0
         self.violating = 0
         self.violation_rate: list[float] = []
+        self.bound_labs: list[int] = []
         self.withdrawals: list[Withdrawal] = []
         self.collapse_period: int | None = None
         parties = [Party(self, i) for i in range(config.parties)]
@@ -209,11 +221,17 @@ class DeterrenceModel(mesa.Model):  # type: ignore[misc]  # Mesa ships no type i
             if w.effective_period == self.period:
                 party = next(p for p in self.parties if p.index == w.party)
                 party.withdrawn = True
+                for lab in self.labs:
+                    if lab.party is party:
+                        lab.settle()
                 self.collapse()
         self.parties.do("step")
         self.violating = 0
         self.labs.shuffle_do("step")
-        share = self.violating / self.config.agents
+        # Only labs still bound can violate the agreement: a withdrawn party's are out of it.
+        bound = sum(1 for lab in self.labs if not lab.party.withdrawn)
+        share = self.violating / bound if bound else 0.0
+        self.bound_labs.append(bound)
         self.violation_rate.append(share)
         if share > self.config.collapse_share:
             self.collapse()
@@ -228,11 +246,13 @@ class DeterrenceModel(mesa.Model):  # type: ignore[misc]  # Mesa ships no type i
         return RunResult(
             inputs=self.inputs,
             violation_rate=tuple(self.violation_rate),
+            bound_labs=tuple(self.bound_labs),
             decisions=self.decisions,
             defect_decisions=self.defect_decisions,
             by_kind=dict(self.by_kind),
             detected=self.detected,
             completed=self.completed,
+            withdrawn_runs=self.withdrawn_runs,
             detection_lags=tuple(self.detection_lags),
             first_detection=self.first_detection,
             false_alarms=self.false_alarms,

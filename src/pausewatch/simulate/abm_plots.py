@@ -50,9 +50,9 @@ def abm_figures(summary: AbmSummary) -> list[Any]:
         go.Scatter(x=periods, y=band["mean"], mode="lines", line={"color": "#b22"}, name="mean")
     )
     rate.update_layout(
-        title=f"Share of labs in violation per period ({n} replications)",
+        title=f"Share of bound labs in violation per period ({n} replications)",
         xaxis_title="period (month)",
-        yaxis_title="share of labs running a defection",
+        yaxis_title="share of labs still bound running a defection",
         yaxis={"rangemode": "tozero"},
     )
     lag = go.Figure(go.Bar(x=list(histogram), y=list(histogram.values()), marker_color="#36c"))
@@ -87,7 +87,7 @@ def abm_png(summary: AbmSummary) -> bytes:
     rate.fill_between(periods, band["low"], band["high"], alpha=0.3, color="#c33", label="95%")
     rate.plot(periods, band["mean"], color="#b22", label="mean")
     rate.set_xlabel("period (month)")
-    rate.set_ylabel("share of labs running a defection")
+    rate.set_ylabel("share of bound labs running a defection")
     rate.set_title(f"Violation rate ({summary.replications} replications)")
     rate.set_ylim(bottom=0)
     rate.legend()
