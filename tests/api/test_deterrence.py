@@ -302,3 +302,18 @@ def test_the_parameters_are_documented(opened: tuple[LogService, TestClient, Clo
         "at",
     } <= set(described)
     assert all(described.values())
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name", ["gain", "penalty", "run_days", "false_alarms"])
+def test_a_number_that_is_not_finite_is_said_so(
+    opened: tuple[LogService, TestClient, Clock], name: str, value: str
+) -> None:
+    """A stake or horizon given as nan or an infinity is refused as not a finite number, not
+    as out of range."""
+    _, client, _ = opened
+    refused = client.get("/v1/deterrence", params={name: value})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert name in detail
+    assert "finite" in detail, detail

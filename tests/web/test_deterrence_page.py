@@ -170,3 +170,12 @@ def test_without_an_evaluation_no_kind_is_invented(bare: TestClient) -> None:
     assert "<img src=x" not in given
     row = [f for f in fields(given)["det-detection"]]
     assert row[0]["attrs"]["data-value"] == "0.9"
+
+
+def test_a_parameter_given_twice_is_refused(client: TestClient) -> None:
+    """A query that gives one assumption twice (gain=1&gain=2) is refused on a 422 page
+    naming it: the page never picks one of two values silently."""
+    response = client.get("/ui/deterrence?gain=1&gain=2")
+    assert response.status_code == 422, response.text
+    assert "gain" in response.text
+    assert "given twice" in response.text

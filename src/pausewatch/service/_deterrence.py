@@ -241,8 +241,10 @@ def assumptions_from_query(params: Mapping[str, Sequence[str]]) -> Assumptions:
     given: dict[str, Any] = {}
     for name in PARAMETERS:
         values = [v for v in params.get(name, ()) if v.strip()]
+        if len(values) > 1:
+            raise DeterrenceError(name, f"{name} is given twice: give it once")
         if values:
-            given[name] = _number(name, values[-1])
+            given[name] = _number(name, values[0])
     given["detection"] = parse_detection(params.get("detection", ()))
     return Assumptions(**given)
 

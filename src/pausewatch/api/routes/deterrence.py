@@ -27,9 +27,11 @@ def _described(name: str) -> str:
 
 def _number(name: str) -> Any:
     spec = PARAMETERS[name]
+    # nan and the infinities are refused as what they are, before any range is checked.
+    finite: dict[str, Any] = {} if spec.integer else {"allow_inf_nan": False}
     if spec.low_open:
-        return Query(description=_described(name), gt=spec.low, le=spec.high)
-    return Query(description=_described(name), ge=spec.low, le=spec.high)
+        return Query(description=_described(name), gt=spec.low, le=spec.high, **finite)
+    return Query(description=_described(name), ge=spec.low, le=spec.high, **finite)
 
 
 @router.get(
