@@ -242,7 +242,7 @@ def assumptions_from_query(params: Mapping[str, Sequence[str]]) -> Assumptions:
     for name in PARAMETERS:
         values = [v for v in params.get(name, ()) if v.strip()]
         if len(values) > 1:
-            raise DeterrenceError(name, f"{name} is given twice: give it once")
+            raise DeterrenceError(name, "given twice: give it once")
         if values:
             given[name] = _number(name, values[0])
     given["detection"] = parse_detection(params.get("detection", ()))
