@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pausewatch.simulate.inspection import GameError, _check, _stakes
+from pausewatch.simulate.inspection import GameError, _check
 
 MAX_PERIODS = 500
 """The largest number of periods solved exactly (the table is O(n*m) exact rationals)."""
@@ -328,14 +328,6 @@ def simultaneous(
     _check("inspection_cost", inspection_cost)
     _check("damage", damage)
     _check("detected_loss", detected_loss)
-    _stakes(
-        gain=gain,
-        penalty=penalty,
-        false_alarm_cost=false_alarm_cost,
-        inspection_cost=inspection_cost,
-        damage=damage,
-        detected_loss=detected_loss,
-    )
     if gain <= 0:
         raise GameError(f"gain must be positive (else nothing tempts a violation), got {gain}")
     if inspection_cost <= 0:
