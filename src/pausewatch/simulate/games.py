@@ -603,12 +603,18 @@ def sweep(
     required = np.empty(shape)
     margin = np.empty(shape)
     slice_points = d.size * r.size
-    # With the larger of r and 1 as the unit the denominator lies in [1, 2] and the numerator
-    # cannot overflow: (r + eta*alpha)/(r + 1) as written is inf (or inf/inf) at large ratios.
+    # (r + eta*alpha)/(r + 1) as written overflows to inf where r + eta*alpha passes the float
+    # range; there the larger of r and 1 is the unit, which bounds the denominator in [1, 2]
+    # and the numerator by the float range.
     unit = np.maximum(r, 1.0)
     for i, alpha in enumerate(a):
         for j, eta in enumerate(h):
-            threshold = (r / unit + (eta / unit) * alpha) / (r / unit + 1.0 / unit)
+            with np.errstate(over="ignore"):
+                threshold = (r + eta * alpha) / (r + 1.0)
+            over = ~np.isfinite(threshold)
+            if over.any():
+                u = unit[over]
+                threshold[over] = (r[over] / u + (eta / u) * alpha) / (r[over] / u + 1.0 / u)
             required[:, :, i, j] = threshold[np.newaxis, :]
             margin[:, :, i, j] = d[:, np.newaxis] - threshold[np.newaxis, :]
             done += slice_points

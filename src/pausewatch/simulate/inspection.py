@@ -64,10 +64,18 @@ def required_detection(
 FLOAT_MAX = sys.float_info.max
 
 
+def _plain(*values: float) -> bool:
+    # Between 2^-300 and 2^300 (or 0) no sum, product or quotient below can overflow or
+    # underflow, and the plain float expression is within a few units in the last place.
+    return all(v == 0 or 2.0**-300 <= v <= 2.0**300 for v in values)
+
+
 def _threshold(d: float, b: float, h: float, alpha: float) -> float:
-    # In exact rationals, rounded once: in floats d + b overflows to inf at large stakes (the
-    # threshold turns 0) and h*alpha with d + b to inf/inf (nan), and any rescaling trades that
-    # for underflow somewhere in the float range. A threshold past the float range is refused.
+    if _plain(d, b, h, alpha):
+        return (d + h * alpha) / (d + b)
+    # Elsewhere in exact rationals, rounded once: in floats d + b overflows to inf at large
+    # stakes (the threshold turns 0) and h*alpha with d + b to inf/inf (nan), and a rescaling
+    # only trades that for underflow. A threshold past the float range is refused.
     exact = (Fraction(d) + Fraction(h) * Fraction(alpha)) / (Fraction(d) + Fraction(b))
     try:
         return float(exact)
@@ -175,6 +183,9 @@ def _needed_penalty(d: float, h: float, alpha: float, p: float) -> float:
     # and the difference cancels. Past the float range no float penalty deters: inf, as at p 0.
     if p == 0:
         return math.inf
+    if _plain(d, h, alpha, p):
+        # Two terms of one sign: no cancellation as in (d + h*alpha)/p - d with p near 1.
+        return d * ((1.0 - p) / p) + (h * alpha) / p
     exact = (Fraction(d) + Fraction(h) * Fraction(alpha)) / Fraction(p) - Fraction(d)
     try:
         return float(exact)
