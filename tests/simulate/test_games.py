@@ -3,14 +3,19 @@ against values computed independently: by hand, and with nashpy."""
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pausewatch.simulate.games import (
+    MAX_PERIODS,
+    MAX_SWEEP_POINTS,
+    _nashpy_agrees,
+    _penalty,
     dresher,
     dresher_table,
     dresher_value,
@@ -257,3 +262,138 @@ def test_sweep_refuses_bad_axes() -> None:
         sweep([1.5])
     with pytest.raises(GameError, match="non-empty"):
         sweep(gain_ratio=[])
+
+
+# --- Extreme inputs: exact answers or one GameError, never a crash -------------------------
+
+
+def test_simultaneous_at_stakes_whose_sums_overflow() -> None:
+    """Payoffs near the float range (d + b overflows) give the same equilibrium as the same
+    game in a smaller unit, and the nashpy check runs on it rather than crashing."""
+    big = simultaneous(1e308, 1e308, inspection_cost=0.1, damage=5, detection=0.9)
+    small = simultaneous(1.0, 1.0, inspection_cost=0.1, damage=5, detection=0.9)
+    assert big.kind == small.kind == "mixed"
+    assert big.inspect_probability == pytest.approx(small.inspect_probability, rel=1e-12)
+    assert big.violate_probability == pytest.approx(small.violate_probability, rel=1e-12)
+    assert big.leader_inspect_probability == pytest.approx(small.leader_inspect_probability)
+    assert big.nashpy_agrees in (True, None)
+
+
+def test_the_nashpy_check_never_raises() -> None:
+    """A bimatrix nashpy's linear programs cannot take gives ``None`` with the reason, not an
+    exception out of the game."""
+    pytest.importorskip("nashpy")
+    inspector = np.array([[-5.0, -0.1], [-5.0, 0.0]])
+    inspectee = np.array([[-1.6e308, -0.0], [1e308, 0.0]])
+    agrees, reason = _nashpy_agrees(inspector, inspectee, 0.5, 0.5)
+    assert agrees is None
+    assert reason is not None
+    assert "nashpy" in reason
+
+
+def test_simultaneous_without_detection_is_silent() -> None:
+    """A detection of 0 (no mixed equilibrium) computes no 0/0 and warns of nothing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = simultaneous(1.0, 1.0, inspection_cost=0.1, damage=5, detection=0.0)
+    assert g.kind == "violate, no inspection"
+
+
+@given(
+    st.lists(st.floats(0, 1), min_size=1, max_size=3),
+    st.lists(st.floats(min_value=0, allow_nan=False, allow_infinity=False), min_size=1, max_size=3),
+    st.lists(st.floats(0, 1), min_size=1, max_size=3),
+    st.lists(st.floats(min_value=0, allow_nan=False, allow_infinity=False), min_size=1, max_size=3),
+)
+@settings(max_examples=200, deadline=None)
+@example([0.5], [1e308], [1.0], [1e308])
+def test_sweep_is_exact_over_the_float_range(
+    det: list[float], ratio: list[float], alpha: list[float], eta: list[float]
+) -> None:
+    """Each threshold of the sweep is (r + eta*alpha)/(r + 1) in exact rationals, rounded:
+    never inf or nan where the sums overflow."""
+    s = sweep(det, ratio, alpha, eta)
+    for j, r in enumerate(ratio):
+        for k, a in enumerate(alpha):
+            for m, h in enumerate(eta):
+                exact = (F(r) + F(h) * F(a)) / (F(r) + 1)
+                got = F(float(s.required_detection[0, j, k, m]))
+                assert abs(got - exact) <= exact * F(1, 2**48) + F(1, 2**1070)
+
+
+def test_sweep_caps_its_points() -> None:
+    """A grid of more than MAX_SWEEP_POINTS points is refused before anything is allocated."""
+    with pytest.raises(GameError, match=f"at most {MAX_SWEEP_POINTS:,} points"):
+        sweep(list(np.linspace(0, 1, 2000)), list(np.geomspace(0.1, 10, 2000)))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((5, 2, "1e5000"), "penalty must be at most"),
+        ((5, 2, "1e-5000"), "penalty"),
+        ((5, 2, "1e1000000"), "penalty"),
+        ((5, 2, "1e999999999999"), "penalty"),
+        ((5, 2, 10**5000), "penalty must be at most"),
+        ((500, 499, "1e300"), "too large to solve exactly"),
+        ((500, 250, 1), "too large to solve exactly"),
+    ],
+)
+def test_dresher_refuses_what_it_cannot_answer_at_once(
+    args: tuple[int, int, object], message: str
+) -> None:
+    """A penalty past the float range or too finely given, and a game whose exact solution
+    would take long, are each one GameError saying what to reduce."""
+    with pytest.raises(GameError, match=message):
+        dresher(*args)  # type: ignore[arg-type]
+
+
+def test_the_largest_accepted_games_still_print() -> None:
+    """At the bounds the exact value's digits stay printable (str of a Fraction)."""
+    for n, m, b in ((MAX_PERIODS, 1, "1e300"), (12, 6, "1e300"), (40, 20, "1/3")):
+        result = dresher(n, m, b)
+        assert result.agree
+        assert str(result.value)
+        assert result.to_json()["exact"]["inspect_probability"]
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"\A[-+]?\d{0,3}(\.\d{0,3})?(e[-+]?\d{1,12})?(/\d{0,5})?\Z"),
+    )
+)
+@settings(max_examples=400, deadline=None)
+@example("1e999999999999")
+@example("1" * 5000)
+@example("\u0967e\u0967\u0966\u0966\u0966\u0966\u0966\u0966\u0966\u0966\u0966")
+@example("1/0")
+def test_penalty_garbage_is_one_game_error(text: str) -> None:
+    """Any text is a penalty or one GameError at once: never another exception, nor a hang
+    building a huge integer (an exponent in any script's digits included)."""
+    try:
+        value: Fraction | str = _penalty(text)
+    except GameError as exc:
+        value = str(exc)
+    if isinstance(value, str):
+        assert "\n" not in value
+    else:
+        assert value >= 0
+
+
+@given(
+    st.one_of(
+        st.fractions(min_value=0, max_value=10**30, max_denominator=10**30),
+        st.integers(0, 10**300),
+    )
+)
+def test_penalty_round_trips(value: Fraction | int) -> None:
+    """A penalty given as a fraction's text, or as the number itself, is read exactly."""
+    assert _penalty(str(value)) == value
+    assert _penalty(value) == value
+
+
+@given(st.floats(min_value=0, allow_nan=False, allow_infinity=False))
+def test_float_penalty_reads_its_repr(value: float) -> None:
+    """A float penalty is read as its shortest decimal repr."""
+    assert _penalty(value) == Fraction(repr(value))

@@ -202,3 +202,123 @@ def test_sweep_bad_input() -> None:
     r = run("sweep", "--false-alarm-rates", "2")
     assert r.returncode == 1
     assert "false_alarm_rate must be between 0 and 1" in r.stderr
+
+
+# --- Extreme inputs: an answer or one line, never a traceback or a hang ---------------------
+
+
+def one_line_error(r: subprocess.CompletedProcess[str], message: str) -> None:
+    assert r.returncode == 1, r.stdout
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert message in r.stderr
+
+
+def test_deterrence_at_stakes_whose_sum_overflows() -> None:
+    """d = b = 1e308 (d + b overflows) needs detection 0.5, not 0: 0.01 does not deter, and the
+    penalty that would is named as beyond the float range rather than "none"."""
+    args = ("deterrence", "--gain", "1e308", "--penalty", "1e308", "--detection", "0.01")
+    data = run_json(*args)
+    assert data["required_detection"] == 0.5
+    assert data["deterred"] is False
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert "NOT deterred" in r.stdout
+    assert "beyond the float range" in r.stdout
+    data = run_json(*args[:5], "--false-alarm-cost", "1e308", "--false-alarm-rate", "1")
+    assert data["required_detection"] == 1.0
+
+
+def test_deterrence_threshold_past_the_float_range_is_one_line() -> None:
+    """A threshold (d + h*alpha)/(d + b) past the float range is refused in one line that says
+    why, not printed as null."""
+    r = run(
+        "deterrence",
+        *("--gain", "1e-300", "--penalty", "1e-300"),
+        *("--false-alarm-cost", "1e308", "--false-alarm-rate", "0.5", "--json"),
+    )
+    one_line_error(r, "beyond the float range")
+
+
+def test_simultaneous_at_huge_stakes() -> None:
+    """Stakes near the float range give the equilibrium, not a solver's traceback."""
+    data = run_json(
+        "game",
+        "simultaneous",
+        *("--gain", "1e308", "--penalty", "1e308", "--inspection-cost", "0.1"),
+        *("--damage", "5", "--detection", "0.9"),
+    )
+    assert data["kind"] == "mixed"
+    assert data["inspect_probability"] == pytest.approx(1 / 1.8)
+    assert data["nashpy_agrees"] is True or data["nashpy_note"]
+
+
+def test_simultaneous_without_detection_writes_nothing_to_stderr() -> None:
+    """Detection 0 gives the pure equilibrium with nothing on stderr (no numpy warning)."""
+    r = run(
+        "game",
+        "simultaneous",
+        *("--gain", "1", "--penalty", "1", "--inspection-cost", "0.1", "--damage", "5"),
+        *("--detection", "0"),
+    )
+    assert r.returncode == 0
+    assert r.stderr == ""
+    assert "violate, no inspection" in r.stdout
+
+
+def test_sweep_caps_its_grid() -> None:
+    """A grid past the cap is one line naming the cap, which --help states too."""
+    r = run("sweep", "--detection-points", "100000", "--ratio-points", "100000")
+    one_line_error(r, "at most 1,000,000 points")
+    assert "1,000,000" in run("sweep", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("5", "2", "1e5000"), "penalty must be at most"),
+        (("5", "2", "1e1000000"), "penalty must be at most"),
+        (("5", "2", "1" * 5000), "penalty must be at most"),
+        (("500", "499", "1e300"), "too large to solve exactly"),
+    ],
+)
+def test_dresher_refuses_what_it_cannot_answer_at_once(
+    args: tuple[str, str, str], message: str
+) -> None:
+    """A penalty past the float range and a game too large to solve exactly at once are one
+    line each (the run is bounded by the helper's timeout: a hang fails)."""
+    n, m, b = args
+    r = run("game", "dresher", "--periods", n, "--inspections", m, "--penalty", b)
+    one_line_error(r, message)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "is not JSON"),
+        ('[{"false_alarm_rate": 0.1, "detection": 1' + "0" * 5000 + "}]", "is not JSON"),
+        ('[{"false_alarm_rate": 0.1, "detection": 1' + "0" * 400 + "}]", "detection"),
+        ('[{"false_alarm_rate": 0.1, "detection": 1e400}]', "detection must be a finite"),
+    ],
+)
+def test_roc_file_garbage_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    """A ROC file nested too deeply, or holding a number past the float range, is one line."""
+    roc = tmp_path / "roc.json"
+    roc.write_text(text)
+    one_line_error(run("deterrence", "--gain", "1", "--penalty", "4", "--roc", str(roc)), message)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "is not JSON"),
+        ("[1" + "0" * 5000 + "]", "is not JSON"),
+        ("[1" + "0" * 400 + "]", "days_to_detection[0] must be a finite number"),
+    ],
+)
+def test_times_file_garbage_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    """A --times file nested too deeply, or holding a number past the float range, is one
+    line."""
+    times = tmp_path / "t.json"
+    times.write_text(text)
+    one_line_error(run("timeliness", "--times", str(times), "--run-days", "5"), message)

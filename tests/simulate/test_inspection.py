@@ -4,9 +4,10 @@ timeliness from measured times to detection (pausewatch.simulate.inspection)."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pausewatch.simulate.inspection import (
@@ -195,3 +196,104 @@ def test_the_threshold_refuses_infinite_stakes(args: tuple[float, ...], name: st
     (inf/inf), as every function built on it does."""
     with pytest.raises(GameError, match=f"{name} must be a finite number"):
         required_detection(*args)
+
+
+# --- Overflow: every finite stake gives the exact threshold or one GameError ----------------
+
+finite = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+
+
+def _beyond(exact: Fraction) -> bool:
+    try:
+        float(exact)
+    except OverflowError:
+        return True
+    return False
+
+
+def _exact_threshold(d: float, b: float, h: float, a: float) -> Fraction:
+    return (Fraction(d) + Fraction(h) * Fraction(a)) / (Fraction(d) + Fraction(b))
+
+
+def _close(value: float, exact: Fraction) -> bool:
+    # Within a few units in the last place, or a few of the smallest subnormal when tiny.
+    return math.isfinite(value) and abs(Fraction(value) - exact) <= (
+        exact * Fraction(1, 2**50) + Fraction(2, 2**1074)
+    )
+
+
+@given(finite, finite, finite, unit)
+@settings(max_examples=500, deadline=None)
+@example(1e308, 1e308, 0.0, 0.0)
+@example(1e308, 1e308, 1e308, 1.0)
+@example(1e-300, 1e-300, 1e308, 0.5)
+def test_threshold_equals_the_exact_rational(d: float, b: float, h: float, a: float) -> None:
+    """Over the whole float range the threshold is the exact rational (d + h*alpha)/(d + b)
+    rounded, never 0 or nan by overflow; when that rational is beyond the float range the
+    stakes are refused in one GameError."""
+    if d + b == 0:
+        with pytest.raises(GameError, match="gain \\+ penalty must be positive"):
+            required_detection(d, b, h, a)
+        return
+    exact = _exact_threshold(d, b, h, a)
+    if _beyond(exact):
+        with pytest.raises(GameError, match="beyond the float range"):
+            required_detection(d, b, h, a)
+        return
+    assert _close(required_detection(d, b, h, a), exact)
+
+
+@given(finite, finite, finite, unit, unit)
+@settings(max_examples=500, deadline=None)
+@example(1e308, 1e308, 0.0, 0.0, 0.01)
+@example(1.0, 1.0, 0.0, 0.0, 1e-310)
+def test_needed_penalty_equals_the_exact_rational(
+    d: float, b: float, h: float, a: float, p: float
+) -> None:
+    """The penalty that would just deter, (d + h*alpha)/p - d, is the exact rational rounded;
+    ``inf`` only when detection is 0 or that penalty is beyond the float range."""
+    if d + b == 0 or _beyond(_exact_threshold(d, b, h, a)):
+        return
+    result = assess(d, b, h, a, p)
+    assert _close(result.required_detection, _exact_threshold(d, b, h, a))
+    if p == 0:
+        assert result.needed_penalty == math.inf
+        return
+    exact = (Fraction(d) + Fraction(h) * Fraction(a)) / Fraction(p) - Fraction(d)
+    if _beyond(exact):
+        assert result.needed_penalty == math.inf
+    else:
+        assert _close(result.needed_penalty, exact)
+
+
+@given(finite, finite, finite, roc_points)
+@settings(max_examples=200, deadline=None)
+@example(1e308, 1e308, 0.0, [(0.0, 0.6)])
+def test_roc_choice_is_exact_over_the_float_range(
+    d: float, b: float, h: float, points: list[tuple[float, float]]
+) -> None:
+    """At any finite stakes the chosen point's threshold is the exact rational, and its margin
+    is never below a given point's (by more than rounding)."""
+    if d + b == 0 or any(_beyond(_exact_threshold(d, b, h, a)) for a, _ in points):
+        return
+    best = best_on_roc(d, b, h, points)
+    assert _close(best.required_detection, _exact_threshold(d, b, h, best.false_alarm_rate))
+    for a, p in points:
+        assert best.margin >= float(Fraction(p) - _exact_threshold(d, b, h, a)) - 1e-12
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300, 1e308])
+def test_balance_threshold_is_scale_free(scale: float) -> None:
+    """Multiplying every stake by one factor leaves the balance's best threshold unchanged,
+    even where the sum of the stakes overflows."""
+    base = best_balance_threshold(1.0, 1.0, 1.0, 1.0, 1.0)
+    scaled = best_balance_threshold(scale, scale, scale, 1.0, 1.0)
+    assert scaled.false_alarm_rate == pytest.approx(base.false_alarm_rate, rel=1e-9)
+    assert scaled.required_detection == pytest.approx(base.required_detection, rel=1e-9)
+    assert scaled.detection == pytest.approx(base.detection, rel=1e-9)
+
+
+def test_balance_threshold_refuses_an_unrepresentable_ratio() -> None:
+    """A loss so large beside sigma that loss/sigma overflows is one GameError, not nan."""
+    with pytest.raises(GameError, match="loss / sigma"):
+        best_balance_threshold(1.0, 1.0, 1.0, 1e308, 1e-308)

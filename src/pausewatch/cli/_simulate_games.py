@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,36 +40,77 @@ ROC_HELP = (
 )
 
 
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {what}: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        fail(f"{what} is not JSON: {exc}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not JSON: {exc}")
+    except RecursionError:
+        fail(f"{what} is not JSON this reader takes: it is nested too deeply")
+    except ValueError:
+        # Python refuses to read an integer of more than 4,300 digits.
+        fail(f"{what} is not JSON this reader takes: it holds a number too long to read")
+
+
+def _number(value: Any) -> float | None:
+    # A JSON number as a float: None for anything else. An integer past the float range becomes
+    # inf, which the games refuse in one line naming the field.
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _read_roc(path: Path) -> list[RocPoint]:
     from pausewatch.simulate.inspection import RocPoint
 
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"cannot read the ROC file {path}: {exc.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        fail(f"the ROC file {path} is not JSON: {exc}")
+    raw = _load_json(path, f"the ROC file {path}")
     if not isinstance(raw, list):
         fail(f'the ROC file {path} must hold a list of {{"false_alarm_rate", "detection"}} objects')
     points = []
     for i, item in enumerate(raw):
+        alpha, detection = (
+            (_number(item.get("false_alarm_rate")), _number(item.get("detection")))
+            if isinstance(item, dict)
+            else (None, None)
+        )
         if (
             not isinstance(item, dict)
             or set(item) != {"false_alarm_rate", "detection"}
-            or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in item.values()
-            )
+            or alpha is None
+            or detection is None
         ):
             fail(
                 f"the ROC file {path}: item {i} must be an object with the numbers "
                 '"false_alarm_rate" and "detection" and nothing else'
             )
-        points.append(RocPoint(float(item["false_alarm_rate"]), float(item["detection"])))
+        points.append(RocPoint(alpha, detection))
     return points
 
 
+def _read_times(path: Path) -> list[float | None]:
+    raw = _load_json(path, str(path))
+    if not isinstance(raw, list):
+        fail(f"{path} must hold a list of numbers of days (null: never detected)")
+    times: list[float | None] = []
+    for t in raw:
+        days = _number(t)
+        if t is not None and days is None:
+            fail(f"{path} must hold a list of numbers of days (null: never detected)")
+        times.append(days)
+    return times
+
+
 def _finite(**values: float | None) -> None:
-    # An infinite stake passes the games' lower-bound checks and turns the threshold into nan.
+    # Names the flag (--false-alarm-cost) where the games would name the parameter.
     for name, value in values.items():
         if value is not None and math.isinf(value):
             fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
@@ -84,7 +126,11 @@ def _print_assessment(data: dict[str, Any]) -> None:
         f"{verdict}: detection {data['detection']:.4g} against {data['required_detection']:.4g} "
         f"required (margin {data['margin']:+.4g}) at false-alarm rate "
         f"{data['false_alarm_rate']:.4g}; the penalty that would just deter: "
-        f"{_figure(data['needed_penalty'])}"
+        + (
+            f"beyond the float range ({sys.float_info.max:.4g})"
+            if data["needed_penalty"] is None and data["detection"] > 0
+            else _figure(data["needed_penalty"])
+        )
     )
 
 
@@ -651,7 +697,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(g.to_json())
             return
-        checked = {True: "checked with nashpy", None: "nashpy not installed"}[g.nashpy_agrees]
+        checked = "checked with nashpy" if g.nashpy_agrees else g.nashpy_note or "not checked"
         out.print(
             f"simultaneous ({g.kind}, {checked}): inspect {g.inspect_probability:.4g}, violate "
             f"{g.violate_probability:.4g}; inspector leadership: inspect "
@@ -749,18 +795,11 @@ def register(app: typer.Typer) -> None:
             if times is not None:
                 if detection is not None or periods is not None or run_days is None:
                     fail("--times goes with --run-days (and not with --detection or --periods)")
-                try:
-                    raw = json.loads(times.read_text(encoding="utf-8"))
-                except OSError as exc:
-                    fail(f"cannot read {times}: {exc.strerror}")
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    fail(f"{times} is not JSON: {exc}")
-                if not isinstance(raw, list) or not all(
-                    t is None or (isinstance(t, int | float) and not isinstance(t, bool))
-                    for t in raw
-                ):
-                    fail(f"{times} must hold a list of numbers of days (null: never detected)")
-                data = {"source": "measured", **timely_detection_from(raw, run_days).to_json()}
+                measured = _read_times(times)
+                data = {
+                    "source": "measured",
+                    **timely_detection_from(measured, run_days).to_json(),
+                }
                 data["timely_detection"] = data["probability"]
             else:
                 if detection is None or periods is None:
@@ -786,7 +825,12 @@ def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep_cmd(
         detection_points: Annotated[
-            int, typer.Option("--detection-points", help="Detection probabilities from 0 to 1.")
+            int,
+            typer.Option(
+                "--detection-points",
+                help="Detection probabilities from 0 to 1 (the grid holds at most 1,000,000 "
+                "points).",
+            ),
         ] = 51,
         ratio_min: Annotated[
             float, typer.Option("--ratio-min", help="The smallest gain/penalty d/b.")
@@ -795,7 +839,11 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--ratio-max", help="The largest gain/penalty d/b.")
         ] = 100.0,
         ratio_points: Annotated[
-            int, typer.Option("--ratio-points", help="Gain/penalty ratios, log-spaced.")
+            int,
+            typer.Option(
+                "--ratio-points",
+                help="Gain/penalty ratios, log-spaced (the grid holds at most 1,000,000 points).",
+            ),
         ] = 41,
         false_alarm_rates: Annotated[
             str, typer.Option("--false-alarm-rates", help="Comma-separated false-alarm rates.")
@@ -810,11 +858,12 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Sweep the inspector-leadership threshold over a grid (by default 51 x 41 x 5 x 2 =
-        20,910 points): the share of points deterred and the threshold curves."""
+        20,910 points; at most 1,000,000): the share of points deterred and the threshold
+        curves."""
         import numpy as np
 
         from pausewatch.cli._common import progress_display
-        from pausewatch.simulate.games import sweep
+        from pausewatch.simulate.games import MAX_SWEEP_POINTS, sweep
         from pausewatch.simulate.inspection import GameError
 
         if plot is not None and plot.suffix.lower() not in (".html", ".png"):
@@ -825,6 +874,13 @@ def register(app: typer.Typer) -> None:
             fail("the gain/penalty ratios must satisfy 0 < --ratio-min <= --ratio-max (finite)")
         alphas = _floats("--false-alarm-rates", false_alarm_rates)
         etas = _floats("--false-alarm-cost-ratios", false_alarm_cost_ratios)
+        points = detection_points * ratio_points * len(alphas) * len(etas)
+        if points > MAX_SWEEP_POINTS:
+            # Before the axes are built: --detection-points 1e12 would allocate first.
+            fail(
+                f"the grid must hold at most {MAX_SWEEP_POINTS:,} points, got {points:,}: "
+                "lower --detection-points, --ratio-points or the lists of rates and costs"
+            )
         detections = (
             np.linspace(0.0, 1.0, detection_points) if detection_points > 1 else np.array([1.0])
         )

@@ -18,6 +18,8 @@ nashpy, where installed, checks each simultaneous equilibrium (imported inside t
 from __future__ import annotations
 
 import math
+import re
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,24 +29,82 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pausewatch.simulate.inspection import GameError, _check, _stakes
+from pausewatch.simulate.inspection import GameError, _check
 
 MAX_PERIODS = 500
 """The largest number of periods solved exactly (the table is O(n*m) exact rationals)."""
 
+MAX_PENALTY_BITS = 1080
+"""The most bits in the exact penalty's numerator and in its denominator (about 325 digits:
+enough for the decimal repr of every float)."""
+
+MAX_EXACT_BITS = 6_000
+"""The most bits a value of Dresher's game may need, estimated as ``m * bits(b) + n``: its exact
+strategies (twice that) must still print as decimal digits (Python's limit is 4,300)."""
+
+MAX_DRESHER_WORK = 30_000_000
+"""The most work the backward induction may take, estimated as ``n * m * (size + 200)`` with
+``size`` the estimate above: about a second on one core (benchmarks/deterrence.py)."""
+
+MAX_SWEEP_POINTS = 1_000_000
+"""The most points a sweep's grid may hold (three arrays of that size are kept)."""
+
 Rational = Fraction | int | str
+
+_EXPONENT = re.compile(r"[eE]\s*([-+]?[0-9_]+)")
+_FLOAT_MAX = Fraction(sys.float_info.max)
 
 
 def _penalty(penalty: Rational | float) -> Fraction:
+    shown = _shown(penalty)
+    if isinstance(penalty, str):
+        if not penalty.isascii():
+            # Fraction reads any script's digits, past the exponent check below.
+            raise GameError(f"penalty must be a number or a fraction such as 1/3, got {shown}")
+        # Fraction("1e999999999") would build a billion-digit integer before any check ran.
+        exponent = _EXPONENT.search(penalty)
+        if len(penalty) > 400 or (
+            exponent is not None and abs(int(exponent.group(1).replace("_", "") or 0)) > 400
+        ):
+            raise GameError(_penalty_range(shown))
     try:
         value = Fraction(repr(penalty)) if isinstance(penalty, float) else Fraction(penalty)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise GameError(
-            f"penalty must be a number or a fraction such as 1/3, got {penalty!r}"
-        ) from exc
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError) as exc:
+        raise GameError(f"penalty must be a number or a fraction such as 1/3, got {shown}") from exc
     if value < 0:
-        raise GameError(f"penalty must be at least 0, got {value}")
+        raise GameError(f"penalty must be at least 0, got {shown}")
+    if (
+        value > _FLOAT_MAX
+        or value.numerator.bit_length() > MAX_PENALTY_BITS
+        or value.denominator.bit_length() > MAX_PENALTY_BITS
+    ):
+        raise GameError(_penalty_range(shown))
     return value
+
+
+def _shown(penalty: object) -> str:
+    # A huge int or Fraction cannot even be printed (past 4,300 digits str raises).
+    if isinstance(penalty, int | Fraction):
+        value = Fraction(penalty)
+        bits = max(value.numerator.bit_length(), value.denominator.bit_length())
+        if bits > 64:
+            return f"a number of {bits} bits"
+        return str(value)
+    text = penalty if isinstance(penalty, str) else repr(penalty)
+    return (
+        repr(text[:40] + "...")
+        if len(text) > 40
+        else repr(text)
+        if isinstance(penalty, str)
+        else text
+    )
+
+
+def _penalty_range(shown: str) -> str:
+    return (
+        f"penalty must be at most {sys.float_info.max:.4g}, with a numerator and a denominator "
+        f"of at most {MAX_PENALTY_BITS} bits (about 325 digits), got {shown}"
+    )
 
 
 def _periods(periods: int, inspections: int) -> None:
@@ -54,6 +114,20 @@ def _periods(periods: int, inspections: int) -> None:
         raise GameError(f"periods must be at most {MAX_PERIODS}, got {periods}")
     if isinstance(inspections, bool) or not isinstance(inspections, int) or inspections < 0:
         raise GameError(f"inspections must be a whole number at least 0, got {inspections!r}")
+
+
+def _bound(periods: int, inspections: int, b: Fraction) -> None:
+    # Exact rationals grow with m*bits(b) and every stage's arithmetic with them: bound both
+    # so that an accepted game answers at once and its digits can still be printed.
+    m = min(inspections, periods - 1)
+    bits = max(b.numerator.bit_length(), b.denominator.bit_length(), 1)
+    size = m * bits + periods
+    if size > MAX_EXACT_BITS or periods * m * (size + 200) > MAX_DRESHER_WORK:
+        raise GameError(
+            f"Dresher's game with {periods} periods, {inspections} inspections and a penalty of "
+            f"{bits} bits is too large to solve exactly at once: reduce the periods, the "
+            "inspections or the penalty's digits (docs/deterrence.md gives the bound)"
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +172,7 @@ def dresher_table(
     games that follow it."""
     _periods(periods, inspections)
     b = _penalty(penalty)
+    _bound(periods, inspections, b)
     table = [[Fraction(0)] * (inspections + 1) for _ in range(periods + 1)]
     for k in range(1, periods + 1):
         for j in range(inspections + 1):
@@ -117,6 +192,7 @@ def dresher_value(periods: int, inspections: int, penalty: Rational | float) -> 
     (0 when ``m >= n``: every period is inspected)."""
     _periods(periods, inspections)
     b = _penalty(penalty)
+    _bound(periods, inspections, b)
     if inspections >= periods:
         return Fraction(0)
     denominator = sum(
@@ -224,7 +300,8 @@ class SimultaneousInspection:
     announces and commits to the least inspection probability at which complying is the
     inspectee's best response (ties go to compliance), or, when none deters, to its best
     response to a sure violator (or to none, when deterring costs more than the damage).
-    ``nashpy_agrees`` is None where nashpy is not installed."""
+    ``nashpy_agrees`` is None where nashpy did not check, ``nashpy_note`` then saying why (not
+    installed, or its solvers refused the game)."""
 
     gain: float
     penalty: float
@@ -244,6 +321,7 @@ class SimultaneousInspection:
     leader_inspector_payoff: float
     leader_inspectee_payoff: float
     nashpy_agrees: bool | None
+    nashpy_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The equilibria as JSON."""
@@ -283,19 +361,24 @@ def simultaneous_payoffs(
 
 def _nashpy_agrees(
     inspector: npt.NDArray[np.float64], inspectee: npt.NDArray[np.float64], p: float, q: float
-) -> bool | None:
+) -> tuple[bool | None, str | None]:
     try:
         import nashpy
     except ImportError:
-        return None
+        return None, "nashpy not installed"
     game = nashpy.Game(inspector, inspectee)
-    with warnings.catch_warnings():
-        # Degenerate games (a pure equilibrium on a tie) make nashpy warn; we only look for ours.
-        warnings.simplefilter("ignore")
-        found = list(game.support_enumeration()) + list(game.vertex_enumeration())
-    return any(
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # Degenerate games (a pure equilibrium on a tie) make nashpy warn; we only look for
+            # ours.
+            warnings.simplefilter("ignore")
+            found = list(game.support_enumeration()) + list(game.vertex_enumeration())
+    except Exception as exc:  # a check that cannot run must not sink the game it checks
+        return None, f"nashpy could not check this game ({type(exc).__name__})"
+    agrees = any(
         abs(float(rows[0]) - p) < 1e-9 and abs(float(cols[0]) - q) < 1e-9 for rows, cols in found
     )
+    return agrees, None
 
 
 def simultaneous(
@@ -328,14 +411,6 @@ def simultaneous(
     _check("inspection_cost", inspection_cost)
     _check("damage", damage)
     _check("detected_loss", detected_loss)
-    _stakes(
-        gain=gain,
-        penalty=penalty,
-        false_alarm_cost=false_alarm_cost,
-        inspection_cost=inspection_cost,
-        damage=damage,
-        detected_loss=detected_loss,
-    )
     if gain <= 0:
         raise GameError(f"gain must be positive (else nothing tempts a violation), got {gain}")
     if inspection_cost <= 0:
@@ -355,16 +430,39 @@ def simultaneous(
         damage=damage,
         detected_loss=detected_loss,
     )
+    if not (np.isfinite(inspector).all() and np.isfinite(inspectee).all()):
+        raise GameError(
+            "the inspector's payoffs are beyond the float range: give inspection_cost, damage "
+            "and detected_loss in a larger unit"
+        )
+    # The equilibrium is read off each player's payoffs in units of its largest stake: a
+    # positive scale changes no best response, and the sums below (d + b at 1e308) would
+    # otherwise overflow, as would nashpy's linear programs.
+    ue, ur = max(gain, penalty, false_alarm_cost), max(inspection_cost, damage, detected_loss)
+    er, ee = simultaneous_payoffs(
+        gain / ue,
+        penalty / ue,
+        detection=detection,
+        false_alarm_rate=false_alarm_rate,
+        false_alarm_cost=false_alarm_cost / ue,
+        inspection_cost=inspection_cost / ur,
+        damage=damage / ur,
+        detected_loss=detected_loss / ur,
+    )
     # Both conditions and both probabilities are read off the payoffs as the bimatrix holds
     # them, so that rounding can never make the closed form and the matrix disagree on a case.
     # p* = d / ((1-beta)(d+b) - h*alpha) and q* = e / ((1-beta)(c-a)), each as the ratio that
-    # makes the other player indifferent.
-    ee, er = inspectee, inspector
-    p_star = float((ee[1, 1] - ee[1, 0]) / (ee[0, 0] - ee[1, 0] - ee[0, 1] + ee[1, 1]))
-    q_star = float((er[1, 1] - er[0, 1]) / (er[0, 0] - er[1, 0] - er[0, 1] + er[1, 1]))
+    # makes the other player indifferent; each only where its denominator is nonzero (where
+    # the inspectee can be deterred, and where inspecting pays).
     deterrable = bool(ee[0, 0] < ee[0, 1])
     worthwhile = bool(er[0, 0] > er[1, 0])
+    p_star = (
+        float((ee[1, 1] - ee[1, 0]) / (ee[0, 0] - ee[1, 0] - ee[0, 1] + ee[1, 1]))
+        if deterrable
+        else math.nan
+    )
     if deterrable and worthwhile:
+        q_star = float((er[1, 1] - er[0, 1]) / (er[0, 0] - er[1, 0] - er[0, 1] + er[1, 1]))
         kind, p, q = "mixed", p_star, q_star
     elif worthwhile:
         kind, p, q = "violate, inspect", 1.0, 1.0
@@ -380,6 +478,7 @@ def simultaneous(
     else:
         lp, lq = p, q
     lrows, lcols = np.array([lp, 1 - lp]), np.array([lq, 1 - lq])
+    agrees, note = _nashpy_agrees(er, ee, p, q) if check else (None, "not checked")
     return SimultaneousInspection(
         gain=gain,
         penalty=penalty,
@@ -402,7 +501,8 @@ def simultaneous(
         leader_violate_probability=lq,
         leader_inspector_payoff=float(lrows @ inspector @ lcols),
         leader_inspectee_payoff=float(lrows @ inspectee @ lcols),
-        nashpy_agrees=_nashpy_agrees(inspector, inspectee, p, q) if check else None,
+        nashpy_agrees=agrees,
+        nashpy_note=note,
     )
 
 
@@ -482,7 +582,8 @@ def sweep(
     progress: Progress | None = None,
 ) -> Sweep:
     """Evaluate the inspector-leadership threshold over the grid of every combination of the
-    axes (defaults: 51 x 41 x 5 x 2 = 20,910 points), vectorised one (alpha, h/b) slice at a
+    axes (defaults: 51 x 41 x 5 x 2 = 20,910 points; at most :data:`MAX_SWEEP_POINTS`),
+    vectorised one (alpha, h/b) slice at a
     time, calling ``progress`` after each slice."""
     d = _axis("detection", detection, DEFAULT_DETECTION, 1.0)
     r = _axis("gain_ratio", gain_ratio, DEFAULT_GAIN_RATIO, math.inf)
@@ -493,13 +594,27 @@ def sweep(
     if not np.isfinite(r).all() or not np.isfinite(h).all():
         raise GameError("gain_ratio and false_alarm_cost_ratio must be finite")
     shape = (d.size, r.size, a.size, h.size)
+    total, done = math.prod(shape), 0
+    if total > MAX_SWEEP_POINTS:
+        raise GameError(
+            f"the grid must hold at most {MAX_SWEEP_POINTS:,} points, got {total:,} "
+            f"({' x '.join(str(n) for n in shape)}): use fewer values on an axis"
+        )
     required = np.empty(shape)
     margin = np.empty(shape)
-    total, done = int(np.prod(shape)), 0
     slice_points = d.size * r.size
+    # (r + eta*alpha)/(r + 1) as written overflows to inf where r + eta*alpha passes the float
+    # range; there the larger of r and 1 is the unit, which bounds the denominator in [1, 2]
+    # and the numerator by the float range.
+    unit = np.maximum(r, 1.0)
     for i, alpha in enumerate(a):
         for j, eta in enumerate(h):
-            threshold = (r + eta * alpha) / (r + 1.0)
+            with np.errstate(over="ignore"):
+                threshold = (r + eta * alpha) / (r + 1.0)
+            over = ~np.isfinite(threshold)
+            if over.any():
+                u = unit[over]
+                threshold[over] = (r[over] / u + (eta / u) * alpha) / (r[over] / u + 1.0 / u)
             required[:, :, i, j] = threshold[np.newaxis, :]
             margin[:, :, i, j] = d[:, np.newaxis] - threshold[np.newaxis, :]
             done += slice_points
@@ -509,7 +624,11 @@ def sweep(
 
 
 __all__ = [
+    "MAX_DRESHER_WORK",
+    "MAX_EXACT_BITS",
+    "MAX_PENALTY_BITS",
     "MAX_PERIODS",
+    "MAX_SWEEP_POINTS",
     "Progress",
     "SequentialInspection",
     "SimultaneousInspection",

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from statistics import NormalDist
 from typing import Any
 
@@ -30,8 +32,13 @@ class GameError(ValueError):
 
 
 def _check(name: str, value: float, *, low: float = 0.0, high: float = math.inf) -> None:
-    # Every figure of a game is finite: an infinite stake makes a threshold inf/inf (nan).
-    if not math.isfinite(value):
+    # Every figure of a game is finite: an infinite stake makes a threshold inf/inf (nan). An
+    # int past the float range (a JSON file's 1 followed by 400 zeros) is not one either.
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
         raise GameError(f"{name} must be a finite number, got {value}")
     if math.isnan(value) or value < low or value > high:
         bound = f"between {low:g} and {high:g}" if high != math.inf else f"at least {low:g}"
@@ -51,7 +58,33 @@ def required_detection(
     _check("false_alarm_rate", false_alarm_rate, high=1.0)
     if gain + penalty <= 0:
         raise GameError("gain + penalty must be positive")
-    return (gain + false_alarm_cost * false_alarm_rate) / (gain + penalty)
+    return _threshold(gain, penalty, false_alarm_cost, false_alarm_rate)
+
+
+FLOAT_MAX = sys.float_info.max
+
+
+def _plain(*values: float) -> bool:
+    # Between 2^-300 and 2^300 (or 0) no sum, product or quotient below can overflow or
+    # underflow, and the plain float expression is within a few units in the last place.
+    return all(v == 0 or 2.0**-300 <= v <= 2.0**300 for v in values)
+
+
+def _threshold(d: float, b: float, h: float, alpha: float) -> float:
+    if _plain(d, b, h, alpha):
+        return (d + h * alpha) / (d + b)
+    # Elsewhere in exact rationals, rounded once: in floats d + b overflows to inf at large
+    # stakes (the threshold turns 0) and h*alpha with d + b to inf/inf (nan), and a rescaling
+    # only trades that for underflow. A threshold past the float range is refused.
+    exact = (Fraction(d) + Fraction(h) * Fraction(alpha)) / (Fraction(d) + Fraction(b))
+    try:
+        return float(exact)
+    except OverflowError:
+        raise GameError(
+            f"the threshold (d + h*alpha)/(d + b) is beyond the float range ({FLOAT_MAX:.4g}): "
+            "false_alarm_cost * false_alarm_rate dwarfs gain + penalty, and no detector can "
+            "deter at these stakes"
+        ) from None
 
 
 def timely_detection(per_period: float, periods: float) -> float:
@@ -102,7 +135,7 @@ class Assessment:
 
     ``margin`` is ``detection - required_detection`` (deterred when it is at least 0);
     ``needed_penalty`` the loss when caught at which ``detection`` would just deter (``inf`` when
-    no penalty can: ``detection`` is 0)."""
+    no float penalty can: ``detection`` is 0, or the penalty needed is beyond the float range)."""
 
     gain: float
     penalty: float
@@ -132,11 +165,6 @@ def assess(
     """Assess a detection probability against the inspector-leadership threshold."""
     _check("detection", detection, high=1.0)
     required = required_detection(gain, penalty, false_alarm_cost, false_alarm_rate)
-    needed = (
-        math.inf
-        if detection == 0
-        else max(0.0, (gain + false_alarm_cost * false_alarm_rate) / detection - gain)
-    )
     return Assessment(
         gain=gain,
         penalty=penalty,
@@ -146,15 +174,23 @@ def assess(
         required_detection=required,
         deterred=detection >= required,
         margin=detection - required,
-        needed_penalty=needed,
+        needed_penalty=_needed_penalty(gain, false_alarm_cost, false_alarm_rate, detection),
     )
 
 
-def _stakes(**values: float) -> None:
-    # _check lets an infinite stake through (its bound is open above), and inf/inf is nan.
-    for name, value in values.items():
-        if math.isinf(value):
-            raise GameError(f"{name} must be a finite number, got {value}")
+def _needed_penalty(d: float, h: float, alpha: float, p: float) -> float:
+    # (d + h*alpha)/p - d in exact rationals: in floats d + h*alpha overflows at large stakes
+    # and the difference cancels. Past the float range no float penalty deters: inf, as at p 0.
+    if p == 0:
+        return math.inf
+    if _plain(d, h, alpha, p):
+        # Two terms of one sign: no cancellation as in (d + h*alpha)/p - d with p near 1.
+        return d * ((1.0 - p) / p) + (h * alpha) / p
+    exact = (Fraction(d) + Fraction(h) * Fraction(alpha)) / Fraction(p) - Fraction(d)
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf
 
 
 @dataclass(frozen=True)
@@ -244,7 +280,6 @@ def best_on_roc(
     margin is concave and piecewise linear: its maximum lies at a vertex of the envelope (a
     given point, or ``(0, 0)`` when every point costs more in false alarms than it detects).
     Ties go to the smaller false-alarm rate. The margin is never below that of any given point."""
-    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost)
     required_detection(gain, penalty, false_alarm_cost)
     best: Assessment | None = None
     for vertex in roc_hull(roc):
@@ -274,7 +309,6 @@ def best_balance_threshold(
     ``z(1-alpha*) = k/2 + ln(h/(d+b))/k``. When false alarms cost the inspectee nothing
     (``h = 0``) the margin only grows with alpha and the cap is chosen; with ``k = 0`` the ROC is
     the diagonal and the optimum is an end point."""
-    _stakes(gain=gain, penalty=penalty, false_alarm_cost=false_alarm_cost, loss=loss, sigma=sigma)
     required_detection(gain, penalty, false_alarm_cost)
     _check("loss", loss)
     _check("sigma", sigma)
@@ -282,14 +316,26 @@ def best_balance_threshold(
     if sigma == 0:
         raise GameError("sigma must be positive")
     k = loss / sigma
-    slope = false_alarm_cost / (gain + penalty)
+    if math.isinf(k):
+        raise GameError(
+            f"loss / sigma is beyond the float range ({loss:g} / {sigma:g}): the balance "
+            "detects any loss; give loss and sigma in one unit nearer their size"
+        )
+    # ln(h/(d+b)) with the larger of d and b as the unit: d + b and h/(d+b) may overflow or
+    # underflow at extreme stakes where the logarithm is an ordinary number.
+    s = max(gain, penalty)
+    log_slope = (
+        -math.inf
+        if false_alarm_cost == 0
+        else math.log(false_alarm_cost) - math.log(s) - math.log(gain / s + penalty / s)
+    )
     if k == 0:
-        alpha = max_false_alarm_rate if slope < 1 else 0.0
-    elif slope == 0:
-        # False alarms free (or so cheap beside the stakes that their slope underflows).
+        alpha = max_false_alarm_rate if log_slope < 0 else 0.0
+    elif false_alarm_cost == 0:
+        # False alarms free: the margin only grows with alpha and the cap is chosen.
         alpha = max_false_alarm_rate
     else:
-        z = k / 2 + math.log(slope) / k
+        z = k / 2 + log_slope / k
         # Phi(-z) rather than 1 - Phi(z), and detection from z itself: far in the tail alpha is
         # tiny and 1 - alpha rounds to 1, where z(1 - alpha) can no longer be recovered.
         alpha = NormalDist().cdf(-z)
@@ -349,8 +395,6 @@ def timely_detection_from(
         if t is None:
             continue
         _check(f"days_to_detection[{i}]", t)
-        if math.isinf(t):
-            continue
         if t < run_days:
             detected += 1
     runs = len(days_to_detection)
