@@ -13,6 +13,11 @@ evaluation of the same closed form in the same run, and Dresher's table by both 
    (:func:`pausewatch.simulate.games.dresher_table`) against von Stengel's closed form
    (:func:`pausewatch.simulate.games.dresher_value`); every entry must be equal.
 
+3. The agent-based model: 100 labs over 120 periods with 100 replications (``--abm-agents``,
+   ``--abm-periods``, ``--abm-replications``), timed, beside a plain NumPy simulation of the
+   same decision rule and the closed form's violation rate (``benchmarks/deterrence_abm.py``,
+   whose checks decide the exit code too); ``--no-abm`` leaves it out.
+
 Each timing is the best of ``--repeat`` runs. Run ``.venv/bin/python benchmarks/deterrence.py``
 (a few seconds); ``--json FILE`` writes the figures. :func:`main` takes ``argv`` so that another
 benchmark can call it.
@@ -86,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--periods", type=int, default=60)
     parser.add_argument("--penalty", default="1")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--abm-agents", type=int, default=100)
+    parser.add_argument("--abm-periods", type=int, default=120)
+    parser.add_argument("--abm-replications", type=int, default=100)
+    parser.add_argument("--no-abm", action="store_true", help="Leave the ABM run out.")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
 
@@ -169,8 +178,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "value_at": [args.periods, args.periods // 2],
         },
     }
+    abm_ok = True
+    if not args.no_abm:
+        from deterrence_abm import main as abm_main
+
+        print(
+            f"agent-based model, {args.abm_agents} labs x {args.abm_periods} periods x "
+            f"{args.abm_replications} replications (benchmarks/deterrence_abm.py)"
+        )
+        abm = abm_main(
+            [
+                *("--agents", str(args.abm_agents), "--periods", str(args.abm_periods)),
+                *("--replications", str(args.abm_replications)),
+            ]
+        )
+        abm_ok = bool(abm["passed"])
+        figures["abm"] = abm
     write_json(args.json, figures)
-    return 0 if sweep_ok and mismatches == 0 else 1
+    return 0 if sweep_ok and mismatches == 0 and abm_ok else 1
 
 
 if __name__ == "__main__":

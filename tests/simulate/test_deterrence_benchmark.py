@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_benchmark_reports_the_sweep_and_dresher_table(tmp_path: Path) -> None:
-    """With a 3 x 4 x 2 x 1 grid and n <= 6 the benchmark exits 0, prints each timing beside
-    its NumPy or closed-form reference, and its JSON shows that every computation agrees."""
+    """With a 3 x 4 x 2 x 1 grid, n <= 6 and a tiny agent-based run the benchmark exits 0,
+    prints each timing beside its NumPy or closed-form reference, and its JSON shows that every
+    computation agrees, the agent-based model's checks included."""
     out = tmp_path / "figures.json"
     done = subprocess.run(
         [
@@ -21,6 +22,7 @@ def test_the_benchmark_reports_the_sweep_and_dresher_table(tmp_path: Path) -> No
             str(ROOT / "benchmarks" / "deterrence.py"),
             *("--detection-points", "3", "--ratio-points", "4", "--rates", "0,0.1"),
             *("--costs", "1", "--periods", "6", "--penalty", "1/3", "--repeat", "1"),
+            *("--abm-agents", "10", "--abm-periods", "12", "--abm-replications", "3"),
             *("--json", str(out)),
         ],
         capture_output=True,
@@ -41,5 +43,8 @@ def test_the_benchmark_reports_the_sweep_and_dresher_table(tmp_path: Path) -> No
     assert figures["dresher"]["value"] == "135/347"
     assert "plain NumPy (reference)" in done.stdout
     assert "closed form (reference)" in done.stdout
+    assert figures["abm"]["passed"] is True
+    assert figures["abm"]["config"]["agents"] == 10
+    assert "agent-based model, 10 labs x 12 periods x 3 replications" in done.stdout
     assert "PASS" in done.stdout
     assert "MISS" not in done.stdout
