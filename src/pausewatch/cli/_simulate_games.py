@@ -398,7 +398,10 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(game, name="game")
 
-    @app.command("deterrence")
+    @app.command(
+        "deterrence",
+        short_help="Whether a detection figure deters: (d + h*alpha)/(d + b) and the margin.",
+    )
     def deterrence_cmd(
         gain: Annotated[
             float | None,
@@ -607,7 +610,10 @@ def register(app: typer.Typer) -> None:
         else:
             _print_assessment(data)
 
-    @game.command("dresher")
+    @game.command(
+        "dresher",
+        short_help="Dresher's sequential game: value and first-period strategies, two ways.",
+    )
     def dresher_cmd(
         periods: Annotated[int, typer.Option("--periods", help="n: the number of periods.")],
         inspections: Annotated[
@@ -641,7 +647,10 @@ def register(app: typer.Typer) -> None:
             f"violate with {float(result.violate_probability):.4g}"
         )
 
-    @game.command("simultaneous")
+    @game.command(
+        "simultaneous",
+        short_help="The simultaneous game's equilibrium beside inspector leadership's.",
+    )
     def simultaneous_cmd(
         gain: GainOpt,
         penalty: PenaltyOpt,
@@ -704,7 +713,7 @@ def register(app: typer.Typer) -> None:
             f"{g.leader_inspect_probability:.4g}, violate {g.leader_violate_probability:.4g}"
         )
 
-    @app.command("power")
+    @app.command("power", short_help="The power of a Gaussian balance test (Neyman-Pearson).")
     def power_cmd(
         loss: Annotated[float, typer.Option("--loss", help="M: the loss (diversion) to detect.")],
         sigma: Annotated[float, typer.Option("--sigma", help="The balance's standard deviation.")],
@@ -760,7 +769,9 @@ def register(app: typer.Typer) -> None:
             f"loss detected with {target:g}: {_figure(detectable)}"
         )
 
-    @app.command("timeliness")
+    @app.command(
+        "timeliness", short_help="The probability that a run is detected before it completes."
+    )
     def timeliness_cmd(
         detection: Annotated[
             float | None,
@@ -822,7 +833,10 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(f"detected before completion with probability {data['timely_detection']:.4g}")
 
-    @app.command("sweep")
+    @app.command(
+        "sweep",
+        short_help="The threshold over a grid of stakes, with a plot (at least 10,000 points).",
+    )
     def sweep_cmd(
         detection_points: Annotated[
             int,

@@ -19,7 +19,10 @@ def _figure(value: float | None) -> str:
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``pausewatch simulate``."""
 
-    @app.command("race")
+    @app.command(
+        "race",
+        short_help="The AI race's equilibrium safety and chance of disaster under a pause regime.",
+    )
     def race_cmd(
         teams: Annotated[int, typer.Option("--teams", help="Number of teams n (2 to 50).")] = 2,
         enmity: Annotated[
