@@ -37,7 +37,6 @@ from pausewatch.service._views import detection_evaluation
 from pausewatch.simulate.inspection import (
     Assessment,
     assess,
-    inspections_needed,
     required_detection,
 )
 from pausewatch.state import StateStore
@@ -262,40 +261,79 @@ def _finite(value: float) -> float | None:
 MAX_LOOK_FACTOR = 1.0e6
 
 
+def looks_needed(
+    per_look: float, false_alarm_probability: float, looks: float, assumptions: Assumptions
+) -> float:
+    """The fewest independent looks, each detecting with ``per_look``, that reach the threshold
+    at the false alarms they raise themselves; ``inf`` when no number up to
+    :data:`MAX_LOOK_FACTOR` times ``looks`` does.
+
+    ``false_alarm_probability`` is today's over the run, from ``looks`` looks; ``n`` looks raise
+    ``1 - (1 - alpha)^(n/looks)``. With ``f(n)`` the detection of ``n`` looks less the threshold
+    at their false alarms, ``f(n) = c - A e^(la n) - B e^(lc n)`` (both exponents at most 0),
+    whose derivative changes sign at most once: ``f`` rises then falls, falls then rises, or is
+    monotone, so the fewest looks are found by locating that turn and bisecting the side that
+    rises, in a few dozen evaluations."""
+    a = assumptions
+    cap = max(1, math.ceil(MAX_LOOK_FACTOR * looks))
+    la = -math.inf if per_look >= 1.0 else math.log1p(-per_look)
+    lc = -math.inf if false_alarm_probability >= 1.0 else math.log1p(-false_alarm_probability)
+    lc /= looks
+
+    def margin(n: int) -> float:
+        alpha = 1.0 if lc == -math.inf else -math.expm1(lc * n)
+        detection = 1.0 if la == -math.inf else -math.expm1(la * n)
+        return detection - required_detection(a.gain, a.penalty, a.false_alarm_cost, alpha)
+
+    def first_meeting(low: int, high: int) -> float:
+        # margin rises on [low, high]: the first n there with margin(n) >= 0.
+        if margin(high) < 0:
+            return math.inf
+        while low < high:
+            mid = (low + high) // 2
+            if margin(mid) >= 0:
+                high = mid
+            else:
+                low = mid + 1
+        return float(low)
+
+    if margin(1) >= 0:
+        return 1.0
+    slope_alarm = a.false_alarm_cost / (a.gain + a.penalty) * -lc  # B|lc|, 0 when no cost
+    if la == 0.0:  # no look detects anything
+        return math.inf
+    if la == -math.inf or slope_alarm == math.inf:
+        # One look detects for certain, or false alarms are certain from the first look: the
+        # margin cannot rise past its value at one look.
+        return math.inf
+    if slope_alarm == 0.0 or la == lc:
+        rising = slope_alarm == 0.0 or -la > slope_alarm
+        return first_meeting(1, cap) if rising else math.inf
+    # f'(n) = |la| e^(la n) - B|lc| e^(lc n) is zero at n* below.
+    turn = math.log(slope_alarm / -la) / (la - lc)
+    if la < lc:  # rises until n*, then falls: the first meeting lies before the peak
+        peak = min(cap, max(1, round(turn)))
+        best = max((n for n in (peak - 1, peak, peak + 1) if 1 <= n <= cap), key=margin)
+        return first_meeting(1, best) if margin(best) >= 0 else math.inf
+    # falls until n*, then rises: having missed at 1, the first meeting lies after the trough
+    trough = min(cap, max(1, math.ceil(turn)))
+    return first_meeting(trough, cap)
+
+
 def _looks_for(
     detection: float,
     looks: float | None,
-    required: float,
     *,
     false_alarm_probability: float,
     assumptions: Assumptions,
 ) -> dict[str, Any]:
     """The independent looks needed at the power per look that ``detection`` over ``looks``
-    looks implies, and that count against ``looks``.
-
-    Looking more often raises false alarms as well: at ``k`` times today's looks the
-    false-alarm probability over the run is ``1 - (1 - alpha)^k`` (the rate scales with the
-    looks), which raises the threshold. The answer is the fewest looks that reach the threshold
-    at the false alarms they raise themselves, found by iterating from today's threshold (each
-    step can only raise it); none when no number of looks reaches it."""
+    looks implies (:func:`looks_needed`: looking more often raises false alarms too, which
+    raises the threshold), and that count against ``looks``."""
     if looks is None:
         return {"inspections": None, "inspection_factor": None}
     per_look = 1.0 - (1.0 - detection) ** (1.0 / looks) if detection < 1.0 else 1.0
-    a = assumptions
-    needed = inspections_needed(per_look, required)
-    while math.isfinite(needed) and needed / looks <= MAX_LOOK_FACTOR:
-        alpha = (
-            1.0
-            if false_alarm_probability >= 1.0
-            else -math.expm1(math.log1p(-false_alarm_probability) * needed / looks)
-        )
-        threshold = required_detection(a.gain, a.penalty, a.false_alarm_cost, alpha)
-        again = inspections_needed(per_look, threshold)
-        if again <= needed:
-            break
-        needed = again
-    if needed / looks > MAX_LOOK_FACTOR:
-        needed = math.inf
+    needed = looks_needed(per_look, false_alarm_probability, looks, assumptions)
     return {
         "per_look": per_look,
         "inspections": _finite(needed),
@@ -356,7 +394,6 @@ def assess_figure(
         **_looks_for(
             detection,
             looks,
-            required,
             false_alarm_probability=false_alarm_probability,
             assumptions=a,
         ),
@@ -726,6 +763,7 @@ __all__ = [
     "evaluation_of_report",
     "false_alarm_probability",
     "kind_figure",
+    "looks_needed",
     "parse_detection",
     "policy_summary",
     "transcript_catch",
