@@ -143,3 +143,33 @@ def test_the_looks_needed_are_found_without_counting_one_by_one() -> None:
     if n is not None:
         assert _meets(int(n), needed["per_look"], 0.001, 3650.0, a)
         assert not _meets(int(n) - 1, needed["per_look"], 0.001, 3650.0, a)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    detection=st.floats(0.0, 1.0),
+    alpha=st.floats(0.0, 1.0),
+    gain=st.floats(5e-324, 1e6),
+    penalty=st.floats(0.0, 1e6),
+    cost=st.floats(0.0, 1e6),
+    looks=st.floats(1.0, 3650.0),
+)
+def test_every_row_within_the_parameters_ranges_is_answered(
+    detection: float, alpha: float, gain: float, penalty: float, cost: float, looks: float
+) -> None:
+    """Whatever stakes the API's ranges allow, a row is answered with finite numbers or
+    nulls (never an exception, never nan): the vanishing gains and huge costs at the ends of
+    the ranges included."""
+    row = assess_figure(
+        kind="k",
+        detection=detection,
+        interval=(detection / 2, detection),
+        false_alarm_probability=alpha,
+        assumptions=Assumptions(gain=gain, penalty=penalty, false_alarm_cost=cost),
+        source="query",
+        looks=looks,
+    )
+    needed = row["needed"]
+    assert isinstance(needed, dict)
+    for value in (row["required_detection"], row["margin"], *needed.values()):
+        assert value is None or (isinstance(value, float) and not math.isnan(value))

@@ -36,6 +36,7 @@ from pausewatch.policy import Policy
 from pausewatch.service._views import detection_evaluation
 from pausewatch.simulate.inspection import (
     Assessment,
+    GameError,
     assess,
     required_detection,
 )
@@ -283,7 +284,11 @@ def looks_needed(
     def margin(n: int) -> float:
         alpha = 1.0 if lc == -math.inf else -math.expm1(lc * n)
         detection = 1.0 if la == -math.inf else -math.expm1(la * n)
-        return detection - required_detection(a.gain, a.penalty, a.false_alarm_cost, alpha)
+        try:
+            threshold = required_detection(a.gain, a.penalty, a.false_alarm_cost, alpha)
+        except GameError:  # past the float range: no number of looks reaches it
+            return -math.inf
+        return detection - threshold
 
     def first_meeting(low: int, high: int) -> float:
         # margin rises on [low, high]: the first n there with margin(n) >= 0.
@@ -299,7 +304,11 @@ def looks_needed(
 
     if margin(1) >= 0:
         return 1.0
-    slope_alarm = a.false_alarm_cost / (a.gain + a.penalty) * -lc  # B|lc|, 0 when no cost
+    # B|lc|: 0 when false alarms cost nothing or never come (never inf * 0).
+    if a.false_alarm_cost == 0.0 or lc == 0.0:
+        slope_alarm = 0.0
+    else:
+        slope_alarm = a.false_alarm_cost / (a.gain + a.penalty) * -lc
     if la == 0.0:  # no look detects anything
         return math.inf
     if la == -math.inf or slope_alarm == math.inf:
@@ -377,6 +386,22 @@ def assess_figure(
             "margin_low": None,
             "deterred_low": None,
             "needed": None,
+            "assessment": None,
+            "pessimistic": None,
+        }
+    try:
+        required_detection(a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability)
+    except GameError as exc:
+        # The threshold is past the float range: no detector deters at these stakes.
+        return {
+            **row,
+            "note": "; ".join(n for n in (note, str(exc)) if n),
+            "required_detection": None,
+            "margin": None,
+            "deterred": False,
+            "margin_low": None,
+            "deterred_low": None if interval is None else False,
+            "needed": {"detection": None, "inspections": None, "penalty": None},
             "assessment": None,
             "pessimistic": None,
         }
