@@ -317,3 +317,17 @@ def test_a_number_that_is_not_finite_is_said_so(
     detail = refused.json()["detail"]
     assert name in detail
     assert "finite" in detail, detail
+
+
+@pytest.mark.parametrize("name", ["gain", "penalty", "run_days", "transcript_segments"])
+def test_a_parameter_given_twice_is_a_problem_document(
+    opened: tuple[LogService, TestClient, Clock], name: str
+) -> None:
+    """One assumption given twice (gain=1&gain=2) is a 422 problem naming it, as on the page:
+    the API never picks one of two values silently."""
+    _, client, _ = opened
+    refused = client.get(f"/v1/deterrence?{name}=10&{name}=20")
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == PROBLEM
+    assert name in refused.json()["detail"]
+    assert "given twice" in refused.json()["detail"]

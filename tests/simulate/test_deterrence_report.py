@@ -258,3 +258,18 @@ def test_the_kept_report_is_what_detect_evaluate_writes(tmp_path: Path) -> None:
     for report in (fresh, kept):
         report.pop("cost")
     assert fresh == kept
+
+
+def test_a_report_with_a_number_json_cannot_carry_names_the_field(tmp_path: Path) -> None:
+    """A report holding nan or an infinity (Python's json writes them) is refused in one line
+    naming the file and the field, not with the canonical encoder's message alone."""
+    report = json.loads(write_report(tmp_path / "r.json", constructed_report()).read_text())
+    report["overall"]["false_alarms_interval"] = [0.0, float("nan")]
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(report), encoding="utf-8")
+    done = run("--evaluation", str(path), "--json")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "nan.json" in lines[0]
+    assert "overall.false_alarms_interval" in lines[0]

@@ -179,3 +179,17 @@ def test_a_parameter_given_twice_is_refused(client: TestClient) -> None:
     assert response.status_code == 422, response.text
     assert "gain" in response.text
     assert "given twice" in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("gain=nan", "gain"), ("run_days=inf", "run_days"), ("detection=split_run:nan", "detection")],
+)
+def test_a_number_that_is_not_finite_is_said_so_on_the_page(
+    client: TestClient, query: str, name: str
+) -> None:
+    """nan or an infinity in the form is named as not a finite number, not as out of range."""
+    response = client.get(f"/ui/deterrence?{query}")
+    assert response.status_code == 422, response.text
+    assert name in response.text
+    assert "finite" in response.text

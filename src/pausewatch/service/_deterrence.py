@@ -161,12 +161,9 @@ class Assumptions:
                 raise DeterrenceError(name, f"expected a number, got {value!r}")
             if spec.integer and not isinstance(value, int):
                 raise DeterrenceError(name, f"expected a whole number, got {value!r}")
-            if (
-                not math.isfinite(value)
-                or value > spec.high
-                or value < spec.low
-                or (spec.low_open and value == spec.low)
-            ):
+            if not math.isfinite(value):
+                raise DeterrenceError(name, f"must be a finite number, got {value!r}")
+            if value > spec.high or value < spec.low or (spec.low_open and value == spec.low):
                 low = f"above {spec.low:g}" if spec.low_open else f"at least {spec.low:g}"
                 raise DeterrenceError(
                     name, f"must be {low} and at most {spec.high:g}, got {value!r}"
@@ -219,6 +216,10 @@ def parse_detection(values: Iterable[str]) -> tuple[tuple[str, float], ...]:
                 raise DeterrenceError(
                     "detection", f"{kind}: expected a probability, got {number[:40]!r}"
                 ) from None
+            if not math.isfinite(p):
+                raise DeterrenceError(
+                    "detection", f"{kind}: expected a finite probability, got {number[:40]}"
+                )
             if not 0.0 <= p <= 1.0:
                 raise DeterrenceError("detection", f"{kind}: expected 0 to 1, got {number[:40]}")
             out.append((kind, p))
@@ -569,6 +570,24 @@ def _latest_evaluation(state: StateStore) -> dict[str, Any] | None:
         return None
 
 
+def _first_non_finite(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first nan or infinity in a JSON document (Python's json module
+    writes them; RFC 8785 and the log cannot carry them), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[str, Any]] = ((str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _first_non_finite(item, f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
+
+
 def evaluation_of_report(
     report: Mapping[str, Any], evaluation_id: str | None = None
 ) -> dict[str, Any]:
@@ -578,6 +597,11 @@ def evaluation_of_report(
     does, then shaped as the fold's row (no log index, none published), so that the file and
     the log give :func:`deterrence_of` the same evaluation. :class:`ValueError` with one line
     for a report that cannot be published."""
+    where = _first_non_finite(report)
+    if where is not None:
+        raise ValueError(
+            f"{where or 'the report'}: holds nan or an infinity, which no statement can carry"
+        )
     body = evaluation_body(report, evaluation_id)
     try:
         checked = DetectionEvaluation.model_validate_json(json.dumps(body))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from pausewatch.api.deps import AtQuery, ServiceDep, resolve_at
@@ -55,6 +55,7 @@ def _number(name: str) -> Any:
     ),
 )
 def get_deterrence(
+    request: Request,
     service: ServiceDep,
     at: AtQuery = None,
     gain: Annotated[float, _number("gain")] = DEFAULTS.gain,
@@ -71,6 +72,10 @@ def get_deterrence(
 ) -> dict[str, Any]:
     """The deterrence analysis at the given assumptions."""
     try:
+        for name in PARAMETERS:
+            # A scalar query parameter would silently take the last of two values.
+            if len(request.query_params.getlist(name)) > 1:
+                raise DeterrenceError(name, "given twice: give it once")
         assumptions = Assumptions(
             gain=gain,
             penalty=penalty,
