@@ -15,6 +15,7 @@ import pytest
 
 from pausewatch.simulate.inspection import GameError, required_detection
 from pausewatch.simulate.race import (
+    MAX_EQUILIBRIA,
     MAX_RESOLUTION,
     MAX_TEAMS,
     NO_REGIME,
@@ -434,12 +435,18 @@ def test_private_below_the_threshold_reports_not_converged() -> None:
 
 
 def _monte_carlo_payoffs(
-    race: Race, regime: Regime, comply: float, level: float, samples: int
+    race: Race,
+    regime: Regime,
+    comply: float,
+    level: float,
+    samples: int,
+    own_level: float | None = None,
 ) -> tuple[float, float]:
-    """One team's expected utility from complying and from racing at ``level`` when each
-    other team independently complies with probability ``comply`` and otherwise races at
-    ``level`` (a racer is caught with probability q: it pays S and proceeds at full
-    precautions). Common random numbers for both actions."""
+    """One team's expected utility from complying and from racing at ``own_level`` (default
+    ``level``) when each other team independently complies with probability ``comply`` and
+    otherwise races at ``level`` (a racer is caught with probability q: it pays S and
+    proceeds at full precautions). Common random numbers for both actions."""
+    own = level if own_level is None else own_level
     rng = np.random.default_rng(20261205)
     n, e, mu = race.teams, race.enmity, race.capability
     q, sanction = regime.detection, regime.sanction
@@ -459,7 +466,7 @@ def _monte_carlo_payoffs(
         return float(np.mean(np.where(won, safety, (1.0 - e) * best_safety)))
 
     complying = value(np.ones(samples))
-    racing_value = value(np.where(caught_me, 1.0, level)) - q * sanction
+    racing_value = value(np.where(caught_me, 1.0, own)) - q * sanction
     return complying, racing_value
 
 
@@ -480,3 +487,34 @@ def test_mixed_equilibrium_is_indifferent_by_monte_carlo() -> None:
         race, regime, min(1.0, comply + 0.2), eq.racing_safety, 1_000_000
     )
     assert more - racing_more > 0.01
+
+
+def test_no_pure_no_mixed_fallback_reports_not_converged() -> None:
+    """No information, where neither a pure nor a mixed equilibrium exists: the reported
+    all-racing profile is flagged as not converged, and a seeded simulation confirms that it
+    is no equilibrium (racing lower than the field pays clearly more)."""
+    race = Race(2, 1.0, 0.1, NONE)
+    regime = Regime(detection=0.25, sanction=0.3)
+    eq = equilibrium(race, regime, resolution=100)
+    assert eq.converged is False
+    assert eq.violation == 1.0
+    assert eq.deterred is False
+    assert eq.racing_safety is not None
+    assert eq.racing_safety < 1.0
+    assert eq.regret > 0.1
+    _, at_level = _monte_carlo_payoffs(race, regime, 0.0, eq.racing_safety, 400_000)
+    _, undercut = _monte_carlo_payoffs(
+        race, regime, 0.0, eq.racing_safety, 400_000, own_level=eq.racing_safety - 0.1
+    )
+    assert undercut - at_level > 0.05
+
+
+def test_many_symmetric_equilibria_are_not_converged() -> None:
+    """With no information, when the solver finds more than a handful of symmetric equilibria
+    (the best reply is flat on the grid), the result is flagged as not converged."""
+    eq = equilibrium(Race(2, 0.01, 1e-3, NONE), resolution=100)
+    assert len(eq.other_equilibria) + 1 > MAX_EQUILIBRIA
+    assert eq.converged is False
+    few = equilibrium(Race(2, 1.0, 1.0, NONE), resolution=100)
+    assert len(few.other_equilibria) + 1 <= MAX_EQUILIBRIA
+    assert few.converged is True
