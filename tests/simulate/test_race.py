@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pausewatch.simulate.inspection import GameError, required_detection
 from pausewatch.simulate.race import (
+    MAX_EQUILIBRIA,
+    MAX_RESOLUTION,
+    MAX_TEAMS,
     NO_REGIME,
+    PRIVATE_TOLERANCE,
     Information,
     Race,
     Regime,
@@ -325,7 +331,7 @@ def test_plots_as_plotly_html_and_png(tmp_path: Path) -> None:
     [
         (lambda: Race(1, 1.0, 1.0), "teams must be between 2"),
         (lambda: Race(2, 1.5, 1.0), "enmity must be a finite number between 0 and 1"),
-        (lambda: Race(2, 1.0, 0.0), "capability must be positive"),
+        (lambda: Race(2, 1.0, 0.0), "capability must be a finite number between 1e-06 and 1e"),
         (lambda: Race(2, 1.0, math.inf), "capability must be a finite number"),
         (lambda: Race(2, 1.0, 1.0, "secret"), "information must be one of"),  # type: ignore[arg-type]
         (lambda: Regime(detection=-0.1), "detection must be a finite number between 0 and 1"),
@@ -364,3 +370,151 @@ def test_below_the_threshold_teams_mix_between_racing_and_complying() -> None:
     assert eq.racing_safety < 1.0
     free = equilibrium(race).disaster
     assert 0.0 < eq.disaster < free
+
+
+# --- review of the race model (issue 18) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("mu", [1e-20, 1e-12, 1e-7, 2e6, 1e17, 1e308])
+def test_capability_outside_the_resolvable_range_is_refused(mu: float) -> None:
+    """A capability far below a grid step (every level a fixed point) or far above (closed
+    forms and grids overflow) is refused in one line naming the range."""
+    for case in Information:
+        with pytest.raises(GameError, match="capability must be a finite number between") as info:
+            Race(2, 1.0, mu, case)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("teams", [2, 3, 50])
+def test_public_closed_form_does_not_cancel_at_large_capability(teams: int) -> None:
+    """The public closed form ``mu/(e(n+1)) (1 - (1 - e/mu)^(n+1))`` keeps its precision at
+    the largest capability (exact rational arithmetic as the reference)."""
+    mu, e = 1e6, 1.0
+    x = Fraction(e) / Fraction(mu)
+    exact = Fraction(mu) / (Fraction(e) * (teams + 1)) * (1 - (1 - x) ** (teams + 1))
+    got = closed_form_safety(Race(teams, e, mu, PUBLIC))
+    assert got == pytest.approx(float(exact), rel=1e-14, abs=0.0)
+
+
+def test_private_closed_form_at_the_bounds_is_finite_and_exact() -> None:
+    """The private closed form with the most teams and the largest capability is the exact
+    value (no power overflows)."""
+    n, e, mu = MAX_TEAMS, 1.0, 1e6
+    ratio = Fraction(1 + (n - 1) * e) / Fraction(mu)
+    exact = Fraction(n, n + 1) * ratio**n + 1 - ratio**n
+    got = closed_form_safety(Race(n, e, mu, PRIVATE))
+    assert got == pytest.approx(float(exact), rel=1e-14, abs=0.0)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("parameter", ["teams", "detection", "sanction"])
+def test_curve_refuses_non_finite_values(parameter: str, value: float) -> None:
+    """A swept value that is not a finite number is a GameError, not a ValueError or an
+    OverflowError."""
+    with pytest.raises(GameError, match=f"{parameter} values must be finite numbers"):
+        curve(parameter, Race(2, 1.0, 1.0), values=[value], cases=(NONE,), resolution=20)
+
+
+@pytest.mark.parametrize("resolution", [MAX_RESOLUTION + 1, 100_000_000])
+def test_resolution_above_the_maximum_is_refused(resolution: int) -> None:
+    """A safety grid finer than the stated maximum is refused before anything is allocated."""
+    for case in Information:
+        with pytest.raises(GameError, match="resolution must be a whole number between 20 and"):
+            equilibrium(Race(50, 1.0, 1.0, case), resolution=resolution)
+
+
+def test_private_below_the_threshold_reports_not_converged() -> None:
+    """Private information below the threshold: the damped best replies do not settle (the
+    regret is far above the tolerance), and the equilibrium says so."""
+    race = Race(3, 1.0, 0.5, PRIVATE)
+    for q, regret in ((0.2, 0.15), (0.45, 0.22)):
+        eq = equilibrium(race, Regime(detection=q, sanction=0.5), resolution=400)
+        assert eq.converged is False
+        assert eq.regret == pytest.approx(regret, abs=0.03)
+        assert eq.regret > PRIVATE_TOLERANCE
+
+
+def _monte_carlo_payoffs(
+    race: Race,
+    regime: Regime,
+    comply: float,
+    level: float,
+    samples: int,
+    own_level: float | None = None,
+) -> tuple[float, float]:
+    """One team's expected utility from complying and from racing at ``own_level`` (default
+    ``level``) when each other team independently complies with probability ``comply`` and
+    otherwise races at ``level`` (a racer is caught with probability q: it pays S and
+    proceeds at full precautions). Common random numbers for both actions."""
+    own = level if own_level is None else own_level
+    rng = np.random.default_rng(20261205)
+    n, e, mu = race.teams, race.enmity, race.capability
+    q, sanction = regime.detection, regime.sanction
+    mine = rng.uniform(0.0, mu, samples)
+    caught_me = rng.uniform(size=samples) < q
+    others = rng.uniform(0.0, mu, (samples, n - 1))
+    racing = rng.uniform(size=(samples, n - 1)) >= comply
+    caught = rng.uniform(size=(samples, n - 1)) < q
+    their_safety = np.where(racing & ~caught, level, 1.0)
+    their_scores = others - their_safety
+    best = their_scores.argmax(axis=1)
+    best_score = their_scores[np.arange(samples), best]
+    best_safety = their_safety[np.arange(samples), best]
+
+    def value(safety: np.ndarray) -> float:
+        won = mine - safety > best_score
+        return float(np.mean(np.where(won, safety, (1.0 - e) * best_safety)))
+
+    complying = value(np.ones(samples))
+    racing_value = value(np.where(caught_me, 1.0, own)) - q * sanction
+    return complying, racing_value
+
+
+def test_mixed_equilibrium_is_indifferent_by_monte_carlo() -> None:
+    """At the reported mixed equilibrium (no information, below the threshold), complying and
+    racing at the reported level pay the same, checked by an independent seeded simulation."""
+    race = Race(3, 1.0, 0.5, NONE)
+    regime = Regime(detection=0.2, sanction=0.5)
+    eq = equilibrium(race, regime, resolution=400)
+    assert eq.racing_safety is not None
+    comply = 1.0 - eq.violation
+    assert 0.0 < comply < 1.0
+    complying, racing = _monte_carlo_payoffs(race, regime, comply, eq.racing_safety, 1_000_000)
+    assert racing == pytest.approx(complying, abs=0.005)
+    # The check can fail: against a field that complies more often, at the same racing
+    # level, complying is clearly better.
+    more, racing_more = _monte_carlo_payoffs(
+        race, regime, min(1.0, comply + 0.2), eq.racing_safety, 1_000_000
+    )
+    assert more - racing_more > 0.01
+
+
+def test_no_pure_no_mixed_fallback_reports_not_converged() -> None:
+    """No information, where neither a pure nor a mixed equilibrium exists: the reported
+    all-racing profile is flagged as not converged, and a seeded simulation confirms that it
+    is no equilibrium (racing lower than the field pays clearly more)."""
+    race = Race(2, 1.0, 0.1, NONE)
+    regime = Regime(detection=0.25, sanction=0.3)
+    eq = equilibrium(race, regime, resolution=100)
+    assert eq.converged is False
+    assert eq.violation == 1.0
+    assert eq.deterred is False
+    assert eq.racing_safety is not None
+    assert eq.racing_safety < 1.0
+    assert eq.regret > 0.1
+    _, at_level = _monte_carlo_payoffs(race, regime, 0.0, eq.racing_safety, 400_000)
+    _, undercut = _monte_carlo_payoffs(
+        race, regime, 0.0, eq.racing_safety, 400_000, own_level=eq.racing_safety - 0.1
+    )
+    assert undercut - at_level > 0.05
+
+
+def test_many_symmetric_equilibria_are_not_converged() -> None:
+    """With no information, when the solver finds more than a handful of symmetric equilibria
+    (the best reply is flat on the grid), the result is flagged as not converged."""
+    eq = equilibrium(Race(2, 0.01, 1e-3, NONE), resolution=100)
+    assert len(eq.other_equilibria) + 1 > MAX_EQUILIBRIA
+    assert eq.converged is False
+    few = equilibrium(Race(2, 1.0, 1.0, NONE), resolution=100)
+    assert len(few.other_equilibria) + 1 <= MAX_EQUILIBRIA
+    assert few.converged is True

@@ -109,7 +109,25 @@ def test_sweep_writes_offline_html(tmp_path: Path) -> None:
     [
         (("--teams", "1"), "teams must be between 2 and 50"),
         (("--enmity", "2"), "enmity must be a finite number between 0 and 1"),
-        (("--capability", "0"), "capability must be positive"),
+        (("--capability", "0"), "capability must be a finite number between 1e-06 and 1e+06"),
+        (("--capability", "1e-20"), "capability must be a finite number between 1e-06 and 1e+06"),
+        (("--capability", "inf"), "capability must be a finite number between 1e-06 and 1e+06"),
+        (
+            ("--capability", "1e17", "--information", "public"),
+            "capability must be a finite number between",
+        ),
+        (
+            ("--capability", "1e308", "--information", "private"),
+            "capability must be a finite number between",
+        ),
+        (("--sweep", "teams", "--values", "nan"), "--values must be finite numbers"),
+        (("--sweep", "teams", "--values", "2,inf"), "--values must be finite numbers"),
+        (("--sweep", "detection", "--values", "-inf"), "--values must be finite numbers"),
+        (
+            ("--information", "private", "--resolution", "100000000"),
+            "resolution must be between 20 and 2000",
+        ),
+        (("--resolution", "2001"), "resolution must be between 20 and 2000"),
         (("--information", "secret"), "information must be one of none, private, public"),
         (("--detection", "1.5"), "detection must be a finite number between 0 and 1"),
         (("--sanction", "-1"), "sanction must be a finite number at least 0"),
@@ -119,7 +137,7 @@ def test_sweep_writes_offline_html(tmp_path: Path) -> None:
         (("--sweep", "teams", "--values", "2,2.5"), "teams must be whole numbers"),
         (("--sweep", "teams", "--plot", "out.pdf"), "--plot must name a .png or .html file"),
         (("--plot", "out.png"), "--values and --plot need --sweep"),
-        (("--resolution", "5"), "resolution must be at least 20"),
+        (("--resolution", "5"), "resolution must be between 20 and 2000"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
@@ -148,3 +166,33 @@ def test_unwritable_plot_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert "cannot write" in done.stderr
+
+
+def test_missing_plot_folder_is_refused_before_the_sweep() -> None:
+    """A --plot whose folder does not exist is refused up front, naming the folder, before
+    the sweep (a minute of computation) runs."""
+    done = _race(
+        "--sweep", "teams", "--values", "2", "--resolution", "20", "--plot", "/nonexist/x.png"
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "cannot write /nonexist/x.png: no folder /nonexist" in lines[0]
+
+
+def test_help_states_the_resolution_caps() -> None:
+    """--help states the resolution's range and that none and public use at most 400."""
+    done = _race("--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.replace("│", " ").split())
+    assert "20 to 2000" in text
+    assert "none and public information use at most 400" in text
+
+
+def test_huge_sanction_prints_short_figures() -> None:
+    """A huge sanction is printed in scientific form, not as hundreds of digits."""
+    done = _race("--sanction", "1e308")
+    assert done.returncode == 0, done.stderr
+    assert "penalty 1e+308" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) < 200

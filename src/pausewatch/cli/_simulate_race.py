@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,8 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(
                 "--capability",
-                help="mu > 0: capabilities are uniform on [0, mu] (large: skill decides).",
+                help="mu in [1e-6, 1e6]: capabilities are uniform on [0, mu] "
+                "(large: skill decides).",
             ),
         ] = 1.0,
         information: Annotated[
@@ -74,7 +76,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         resolution: Annotated[
             int,
-            typer.Option("--resolution", help="Safety-grid steps (>= 20; more is slower)."),
+            typer.Option(
+                "--resolution",
+                help="Safety-grid steps, 20 to 2000 (more is slower; none and public "
+                "information use at most 400).",
+            ),
         ] = 400,
         as_json: JsonOpt = False,
     ) -> None:
@@ -98,8 +104,8 @@ def register(app: typer.Typer) -> None:
             )
         except GameError as exc:
             fail(str(exc))
-        if resolution < 20:
-            fail(f"resolution must be at least 20, got {resolution}")
+        if not 20 <= resolution <= model.MAX_RESOLUTION:
+            fail(f"resolution must be between 20 and {model.MAX_RESOLUTION}, got {resolution}")
         if sweep is None:
             if values is not None or plot is not None:
                 fail("--values and --plot need --sweep teams|detection|sanction")
@@ -117,14 +123,16 @@ def register(app: typer.Typer) -> None:
             return
         if sweep not in model.SWEEPS:
             fail(f"--sweep must be one of {', '.join(model.SWEEPS)}, got {sweep!r}")
-        if plot is not None and plot.suffix.lower() not in {".png", ".html"}:
-            fail(f"--plot must name a .png or .html file, got {plot}")
+        if plot is not None:
+            _check_plot(plot)
         try:
             chosen = (
                 None if values is None else tuple(float(v) for v in values.split(",") if v.strip())
             )
         except ValueError:
             fail(f"--values must be numbers separated by commas, got {values!r}")
+        if chosen is not None and not all(math.isfinite(v) for v in chosen):
+            fail(f"--values must be finite numbers, got {values!r}")
         try:
             points = model.default_values(sweep, race, regime) if chosen is None else chosen
             # Check every point's parameters before the long computation starts.
@@ -168,6 +176,19 @@ def register(app: typer.Typer) -> None:
             out.print(f"wrote {plot}")
 
 
+def _check_plot(plot: Path) -> None:
+    """Refuse a plot that cannot be written before the sweep, which takes a minute, starts."""
+    if plot.suffix.lower() not in {".png", ".html"}:
+        fail(f"--plot must name a .png or .html file, got {plot}")
+    folder = plot.parent if str(plot.parent) else Path(".")
+    if not folder.is_dir():
+        fail(f"cannot write {plot}: no folder {folder}")
+    if not os.access(folder, os.W_OK) or (plot.exists() and not os.access(plot, os.W_OK)):
+        fail(f"cannot write {plot}: permission denied")
+    if plot.is_dir():
+        fail(f"cannot write {plot}: it is a folder")
+
+
 def _regime_args(regime: Any) -> dict[str, float]:
     return {
         "detection": regime.detection,
@@ -182,7 +203,7 @@ def _print_equilibrium(body: dict[str, Any]) -> None:
     out.print(
         f"{body['teams']} teams, enmity {body['enmity']:g}, capability {body['capability']:g}, "
         f"information {body['information']}; detection {body['detection']:g}, "
-        f"sanction {body['sanction']:g}"
+        f"sanction {body['sanction']:.4g}"
     )
     out.print(
         f"safety of the AI built  {_figure(body['safety'])}"
@@ -199,7 +220,7 @@ def _print_equilibrium(body: dict[str, Any]) -> None:
     verdict = "deterred" if d["deterred"] else "not deterred"
     out.print(
         f"regime: {verdict}: required detection {_figure(d['required_detection'])} "
-        f"(gain {_figure(d['gain'])}, penalty {_figure(d['penalty'])}; most tempted: "
+        f"(gain {_figure(d['gain'])}, penalty {d['penalty']:.4g}; most tempted: "
         f"{d['tempted']})"
     )
 

@@ -42,6 +42,21 @@ if TYPE_CHECKING:
 MAX_TEAMS = 50
 """The most teams a race may have (the solvers' cost grows with it)."""
 
+MIN_CAPABILITY = 1e-6
+"""The least capability ``mu`` a race may have: far below a safety grid's step the race is
+decided by risk-taking alone and the solvers cannot resolve it (every level looks alike)."""
+
+MAX_CAPABILITY = 1e6
+"""The most capability ``mu`` a race may have: far above it skill alone decides the race."""
+
+MAX_RESOLUTION = 2000
+"""The most safety-grid steps :func:`equilibrium` takes (the private solver's arrays grow with
+its square; no information and public information use at most 400)."""
+
+MAX_EQUILIBRIA = 5
+"""More symmetric equilibria than this (no information) mean the solver cannot tell the
+levels apart: the result is flagged as not converged."""
+
 _COMPLY = 1.0 - 1e-12
 """A safety level at or above this complies with the pause (full precautions)."""
 
@@ -86,9 +101,7 @@ class Race:
         if not 2 <= self.teams <= MAX_TEAMS:
             raise GameError(f"teams must be between 2 and {MAX_TEAMS}, got {self.teams}")
         _check("enmity", self.enmity, low=0.0, high=1.0)
-        _check("capability", self.capability, low=0.0)
-        if self.capability <= 0:
-            raise GameError(f"capability must be positive, got {self.capability}")
+        _check("capability", self.capability, low=MIN_CAPABILITY, high=MAX_CAPABILITY)
         try:
             object.__setattr__(self, "information", Information(self.information))
         except ValueError:
@@ -158,7 +171,9 @@ class Equilibrium:
     closed_form_disaster: float | None
     """The closed form for :attr:`disaster`, where one holds."""
     converged: bool
-    """Whether the numerical search met its tolerance (always true for no information)."""
+    """Whether the numerical search met its tolerance: for no information, a pure equilibrium
+    was found (and not more than :data:`MAX_EQUILIBRIA` of them), or a mixed one whose regret
+    is within two grid steps; false in the fallback where neither exists."""
     racing_safety: float | None = None
     """For no information: the safety level of a team that races (in a mixed equilibrium,
     each team complies with probability ``1 - violation`` and otherwise takes this)."""
@@ -200,8 +215,11 @@ def closed_form_safety(race: Race) -> float:
         k = 1.0 + (n - 1) * e
         if mu <= k:
             return n * mu / ((n + 1) * k)
-        return n * k**n / ((n + 1) * mu**n) + 1.0 - (k / mu) ** n
-    return mu / (e * (n + 1)) * (1.0 - (1.0 - min(1.0, e / mu)) ** (n + 1))
+        # (k / mu) ** n, not k**n / mu**n: the powers alone overflow for many teams.
+        return n / (n + 1) * (k / mu) ** n + 1.0 - (k / mu) ** n
+    # 1 - (1 - x)^(n+1) without the cancellation of 1 - (1 - x) for a small x = e / mu.
+    lead = 1.0 if e >= mu else -math.expm1((n + 1) * math.log1p(-e / mu))
+    return mu / (e * (n + 1)) * lead
 
 
 def closed_form_team_safety(race: Race) -> float | None:
@@ -353,7 +371,8 @@ def _solve_none(race: Race, regime: Regime, resolution: int) -> Equilibrium:
         if not merged or merged[-1] - level > 3 * step:
             merged.append(level)
     comply = 0.0
-    converged = bool(merged)
+    # Many fixed points mean the best reply is flat on the grid: nothing is resolved.
+    converged = 0 < len(merged) <= MAX_EQUILIBRIA
     if merged:
         t = merged[0]
         own = _none_payoff(np.array([t]), t, race, regime)[0]
@@ -701,8 +720,14 @@ def _closed_forms(race: Race, regime: Regime, *, deterred: bool) -> tuple[float 
 def equilibrium(race: Race, regime: Regime = NO_REGIME, *, resolution: int = 1000) -> Equilibrium:
     """The race's equilibrium under ``regime``, computed numerically on safety grids of
     ``resolution`` steps (deterministic; a step of ``1/resolution`` bounds the grid's error)."""
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 20:
-        raise GameError(f"resolution must be a whole number of at least 20, got {resolution}")
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, int)
+        or not 20 <= resolution <= MAX_RESOLUTION
+    ):
+        raise GameError(
+            f"resolution must be a whole number between 20 and {MAX_RESOLUTION}, got {resolution}"
+        )
     if race.information is Information.NONE:
         return _solve_none(race, regime, resolution)
     if race.information is Information.PRIVATE:
@@ -859,6 +884,8 @@ def curve(
     for case in cases:
         row: list[Equilibrium] = []
         for value in chosen:
+            if not math.isfinite(float(value)):
+                raise GameError(f"{parameter} values must be finite numbers, got {value}")
             if parameter == "teams":
                 if float(value) != int(value):
                     raise GameError(f"teams must be whole numbers, got {value}")
@@ -1001,7 +1028,11 @@ def write_png(c: Curve, path: str) -> None:
 
 
 __all__ = [
+    "MAX_CAPABILITY",
+    "MAX_EQUILIBRIA",
+    "MAX_RESOLUTION",
     "MAX_TEAMS",
+    "MIN_CAPABILITY",
     "NO_REGIME",
     "SWEEPS",
     "Curve",
