@@ -157,6 +157,8 @@ def test_overrides_and_the_policy_are_options(tmp_path: Path) -> None:
     [
         (None, "cannot read the evaluation report"),
         ("{not json", "is not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("[" + "1" * 5_000 + "]", "a number too long to read"),
         ("[1, 2]", "the report: expected a JSON object"),
         ('{"kinds": {}}', "the report has no 'overall' object"),
         (

@@ -288,16 +288,7 @@ def read_evaluation(path: Path) -> dict[str, Any]:
     publish``); one line and exit 1 for a file that is not such a report."""
     from pausewatch.service import evaluation_of_report
 
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read the evaluation report {path}: {exc.strerror}")
-    except UnicodeDecodeError:
-        fail(f"the evaluation report {path} is not UTF-8 text")
-    try:
-        report = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        fail(f"the evaluation report {path} is not JSON: {exc}")
+    report = _load_json(path, f"the evaluation report {path}")
     try:
         return evaluation_of_report(report)
     except ValueError as exc:
