@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pausewatch.simulate.inspection import GameError, required_detection, timely_detection
+from pausewatch.simulate.inspection import (
+    GameError,
+    required_detection,
+    timely_detection,
+    wilson_bounds,
+)
 from pausewatch.simulate.scenario import DefectionKind
 
 if TYPE_CHECKING:
@@ -530,14 +535,7 @@ def wilson(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[f
     trial."""
     if trials <= 0:
         return (0.0, 1.0)
-    p = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    # At 0 or n successes the bound sits on the estimate; say so exactly, not up to rounding.
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= trials else min(1.0, centre + half)
-    return (low, high)
+    return wilson_bounds(successes, trials, z)
 
 
 def _proportion(successes: int, trials: int) -> dict[str, Any]:

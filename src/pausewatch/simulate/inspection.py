@@ -364,19 +364,27 @@ class TimelyDetection:
         return asdict(self)
 
 
+def wilson_bounds(successes: int, trials: int, z: float) -> tuple[float, float]:
+    """Wilson's score interval (Wilson 1927) for ``successes`` of ``trials`` (at least one) at
+    ``z`` standard errors. At 0 or all successes the bound on that side is exactly the
+    estimate, not a rounding of it."""
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return low, high
+
+
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson's score interval for a binomial proportion (Wilson 1927)."""
+    """Wilson's score interval for a binomial proportion at ``confidence``."""
     if trials <= 0 or not 0 <= successes <= trials:
         raise GameError(f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}")
     _check("confidence", confidence, high=1.0)
     if not 0 < confidence < 1:
         raise GameError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return wilson_bounds(successes, trials, NormalDist().inv_cdf(0.5 + confidence / 2))
 
 
 def timely_detection_from(
@@ -417,5 +425,6 @@ __all__ = [
     "roc_hull",
     "timely_detection",
     "timely_detection_from",
+    "wilson_bounds",
     "wilson_interval",
 ]
