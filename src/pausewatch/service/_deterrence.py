@@ -391,7 +391,9 @@ def assess_figure(
             "pessimistic": None,
         }
     try:
-        required_detection(a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability)
+        central: Assessment = assess(
+            a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability, detection
+        )
     except GameError as exc:
         # The threshold is past the float range: no detector deters at these stakes.
         return {
@@ -406,9 +408,6 @@ def assess_figure(
             "assessment": None,
             "pessimistic": None,
         }
-    central: Assessment = assess(
-        a.gain, a.penalty, a.false_alarm_cost, false_alarm_probability, detection
-    )
     low: Assessment | None = None
     if interval is not None:
         low = assess(
