@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pausewatch.cli._simulate_abm import _kind_detection
@@ -554,8 +554,7 @@ def test_the_closed_form_share_is_one_half_at_the_threshold(
     """At detection = required_detection(d, b, h, alpha) the median lab is indifferent, so the
     closed form's defect share is exactly 1/2, and it falls as detection rises."""
     threshold = required_detection(gain, penalty, cost, alarm)
-    if not 0.0 < threshold < 1.0:
-        return
+    assume(0.0 < threshold < 1.0)
     at = predicted_defect_share(_inputs(threshold, gain, penalty, cost, alarm), spread)
     assert at == pytest.approx(0.5, abs=1e-6)
     lower = predicted_defect_share(_inputs(threshold * 0.9, gain, penalty, cost, alarm), spread)
