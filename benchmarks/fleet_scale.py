@@ -71,7 +71,14 @@ from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simul
 from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
 from pausewatch.telemetry import RecordInclusion, record_path, verify_record_inclusion
 from pausewatch.witness import MemoryWitnessStore, Witness
-from telemetry_ingest import openssl_speed, openssl_version, pin_one_core, ticking
+from telemetry_ingest import (
+    StageTimer,
+    instrument,
+    openssl_speed,
+    openssl_version,
+    pin_one_core,
+    ticking,
+)
 
 SECONDS_A_YEAR = 365.25 * 86_400
 HASH = 32
@@ -381,6 +388,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=7.0,
         help="days records and entries stay in the database before they are archived (7)",
     )
+    p.add_argument("--db-vcpus", type=int, default=16, help="vCPUs of each database machine (16)")
     p.add_argument("--replicas", type=int, default=2, help="copies of the database (2)")
     p.add_argument("--proofs", type=int, default=200, help="two-level proofs built (200)")
     p.add_argument("--seed", type=int, default=2026, help="seed (2026)")
@@ -433,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         size_before = service.log.size
         checkpoints_before = len(service.log.checkpoint_sizes(0, 10**9))
         ossl_before = openssl_speed(args.openssl_seconds, cpu)
+        timer = StageTimer()
+        split = instrument(service, timer)
         counter.on = True
         run = ingest(service, minutes, args.quiet)
         counter.on = False
@@ -451,6 +461,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     n, batches, wall = run["records"], run["batches"], run["wall_s"]
+    # What runs under the ingest lock, one batch at a time whatever the workers: the batch
+    # statement, the durable append and the fold (docs/adr/0013). It bounds the rate that
+    # more verifying workers can reach.
+    serial_s = sum(timer.seconds.get(k, 0.0) for k in ("statement", "append", "fold"))
+    serial_us = serial_s / n * 1e6 if split else float("nan")
+    verify_us = (timer.seconds.get("verify", 0.0) - timer.seconds.get("store", 0.0)) / n * 1e6
+    store_us = timer.seconds.get("store", 0.0) / n * 1e6
     openssl = (ossl_before["verify_per_s"] + ossl_after["verify_per_s"]) / 2
     grown = {t: after.get(t, 0) - before.get(t, 0) for t in after}
     log_tables = ("log_entries", "log_nodes", "log_checkpoints")
@@ -488,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     t_witness_cpu = t_cp_s * witness["cpu_us_per_checkpoint"] / 1e6
     hours_a_month = SECONDS_A_YEAR / 12 / 3600
     t_cost_cpu_month = t_workers * args.price_vcpu_hour * hours_a_month
+    t_cost_db_month = args.db_vcpus * args.replicas * args.price_vcpu_hour * hours_a_month
     t_gb_year = t_year / 1e9
     # As shipped, everything stays in the database: year one's mean size is half a year, on
     # every replica. As designed, records and entries leave it after --hot-days for object
@@ -513,6 +531,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{t_cores:,.1f} cores busy",
     )
     row("  reference: openssl speed verify/s", f"{openssl:,.0f}", "")
+    row(
+        "  in it: verify / store / statement+append+fold",
+        f"{verify_us:,.0f} / {store_us:,.0f} / {serial_us:,.0f} µs wall",
+        f"serial part: {serial_us * t_rps / 1e6:,.2f} s a second",
+    )
+    row(
+        "  one sequencer's ceiling (1 / serial part)",
+        f"{1e6 / serial_us:,.0f} records/s",
+        f"{1e6 / serial_us / t_rps:,.2f} x the target",
+    )
     row("ingest workers (cores) provisioned", "1", f"{t_workers} (x{args.headroom} headroom)")
     row("batches = log entries", f"{batches} ({batches / wall:,.1f}/s)", f"{t_batches_s:,.1f}/s")
     row(
@@ -600,9 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  cost at the target (prices: ${args.price_vcpu_hour}/vCPU-h, "
         f"${args.price_ssd_gb_month}/GB-month SSD x {args.replicas} copies, "
         f"${args.price_object_gb_month}/GB-month object store): ingest cores "
-        f"${t_cost_cpu_month:,.0f}/month; as shipped (all in the database) SSD year one "
+        f"${t_cost_cpu_month:,.0f}/month; database machines ({args.replicas} x "
+        f"{args.db_vcpus} vCPUs) ${t_cost_db_month:,.0f}/month; as shipped (all in the "
+        "database) SSD year one "
         f"${t_cost_ssd_year:,.0f}; as designed: SSD for {args.hot_days:g} hot days "
-        f"${t_cost_hot_month:,.0f}/month, each archived year ${t_cost_archive_month:,.0f}/month"
+        f"${t_cost_hot_month:,.0f}/month, each archived year "
+        f"${t_cost_archive_month:,.0f}/month"
     )
     checks = {
         "all_accepted": run["accepted"] == n and run["not_clean"] == 0,
@@ -634,6 +665,10 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_to_openssl": rate_per_core / openssl,
                 "cpu_us_per_record": cpu_per_record * 1e6,
                 "checkpoints": checkpoints_made,
+                "stage_seconds": dict(timer.seconds),
+                "verify_us_per_record": verify_us,
+                "store_us_per_record": store_us,
+                "serial_us_per_record": serial_us,
                 "rows_written": dict(counter.rows),
                 "statements": dict(counter.statements),
                 "bytes_grown_per_table": grown,
@@ -665,6 +700,8 @@ def main(argv: list[str] | None = None) -> int:
                 "witness_bytes_per_s_each": t_witness_bytes_s,
                 "witness_core_fraction": t_witness_cpu,
                 "cost_cpu_usd_month": t_cost_cpu_month,
+                "cost_db_machines_usd_month": t_cost_db_month,
+                "sequencer_ceiling_records_per_s": 1e6 / serial_us,
                 "cost_ssd_usd_year_one": t_cost_ssd_year,
                 "hot_database_bytes": t_hot_gb * 1e9,
                 "cost_hot_ssd_usd_month": t_cost_hot_month,
