@@ -142,14 +142,15 @@ def facilities(chips: int, per_facility: int) -> tuple[ClusterSpec, ...]:
 
 
 def uploads(
-    fleet: Fleet, world_operators: dict[str, KeyPair]
+    fleet: Fleet, world_operators: dict[str, KeyPair], every: int = 1
 ) -> list[list[tuple[str, bytes, Statement]]]:
-    """Per minute, one upload per facility: (facility, JSONL bytes, signed submission)."""
+    """Every ``every`` minutes, one upload per facility: (facility, JSONL bytes, signed
+    submission), the facility's records of those minutes in time order."""
     owner = {spec.cluster_id: spec.operator_id for spec in fleet.clusters}
     minutes = []
-    for window in fleet.windows:
+    for first in range(0, len(fleet.windows), every):
         by_facility: dict[str, list[bytes]] = {}
-        for line in window:
+        for line in (x for w in fleet.windows[first : first + every] for x in w):
             # A chip id is "<cluster>/<model>-<n>": its facility is what precedes the slash.
             start = line.index(b'"chip_id":"') + 11
             facility = line[start : line.index(b"/", start)].decode()
@@ -378,6 +379,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="chips a facility, simulated and at "
         "the target: one batch entry per facility and minute (500)",
     )
+    p.add_argument(
+        "--upload-minutes",
+        type=int,
+        default=1,
+        help="minutes a facility's upload covers, simulated and at the target (1)",
+    )
     p.add_argument("--target-chips", type=int, default=1_000_000, help="the fleet (1,000,000)")
     p.add_argument("--witnesses", type=int, default=5, help="witnesses cosigning (5)")
     p.add_argument(
@@ -428,6 +435,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.chips < 3 or args.minutes < 1 or args.facility_chips < 1 or args.proofs < 1:
         p.error("expected --chips >= 3, --minutes >= 1, --facility-chips >= 1, --proofs >= 1")
+    if args.upload_minutes < 1:
+        p.error("expected --upload-minutes >= 1")
     return args
 
 
@@ -446,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"fleet_scale: {args.chips:,} chips in {len(specs)} facilities of up to "
         f"{args.facility_chips} x {args.minutes} minutes; extrapolated to "
-        f"{args.target_chips:,} chips, one record a chip a minute, one batch a facility a minute"
+        f"{args.target_chips:,} chips, one record a chip a minute, one batch a facility every "
+        f"{args.upload_minutes} minute(s)"
     )
     print(
         f"  Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {pinned}, load average "
@@ -460,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(data_dir=workdir, batch_latency_ms=1)
         service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
         operators, registry_entries = register(service, fleet, args.seed)
-        minutes = uploads(fleet, operators)
+        minutes = uploads(fleet, operators, args.upload_minutes)
         raw = sum(len(data) for minute in minutes for _, data, _ in minute)
         packed = sum(len(zlib.compress(data, 6)) for minute in minutes for _, data, _ in minute)
         db = Path(str(service.engine.url.database))
@@ -507,13 +517,15 @@ def main(argv: list[str] | None = None) -> int:
     archived = packed / n
     entry_archived = entries_packed / len(entries)
     entry_mean = sum(entry_bytes) / len(entry_bytes)
-    chips_per_batch = n / batches
+    records_per_batch = n / batches
+    chips_per_batch = records_per_batch / args.upload_minutes
     rows_per_record = sum(counter.rows.values()) / n
 
     # The target
     t_rps = args.target_chips / 60
     t_facilities = -(-args.target_chips // args.facility_chips)
-    t_batches_s = t_facilities / 60
+    t_batches_s = t_facilities / 60 / args.upload_minutes
+    t_batch_records = args.facility_chips * args.upload_minutes
     rate_per_core = n / wall
     cpu_per_record = run["cpu_s"] / n
     # CPU time, not wall time: on a shared machine the wall clock counts other tenants' turns
@@ -525,9 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     t_year = t_bytes_s * SECONDS_A_YEAR
     t_views_year_row = per_record_views  # views hold a row a chip: they do not grow a year
     t_entries_year = t_batches_s * SECONDS_A_YEAR
-    t_record_path = math.ceil(math.log2(args.facility_chips)) if args.facility_chips > 1 else 0
+    t_record_path = math.ceil(math.log2(t_batch_records)) if t_batch_records > 1 else 0
     t_entry_path = math.ceil(math.log2(t_entries_year))
-    t_entry_bytes = entry_mean / chips_per_batch * args.facility_chips
+    t_entry_bytes = entry_mean / records_per_batch * t_batch_records
     t_cp_s = min(t_batches_s, 1 / args.checkpoint_interval_s)
     cp_per_batch = checkpoints_made / batches
     t_witness_bytes_s = t_cp_s * (witness["request_bytes_mean"] + witness["cosignature_bytes_mean"])
@@ -627,8 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     row("log entries a year", "", f"{t_entries_year / 1e6:,.1f} M")
     row(
         "two-level proof: record path hashes",
-        f"{proof['record_path_hashes_max']} (batch of {chips_per_batch:,.0f})",
-        f"{t_record_path} (batch of {args.facility_chips:,})",
+        f"{proof['record_path_hashes_max']} (batch of {records_per_batch:,.0f})",
+        f"{t_record_path} (batch of {t_batch_records:,})",
     )
     row(
         "  entry path hashes",
