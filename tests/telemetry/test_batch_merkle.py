@@ -180,3 +180,25 @@ def test_an_entry_that_is_no_telemetry_batch_is_refused(
     registry_entry = service.log.entry(0).data
     with pytest.raises(ProofError, match=r"telemetry\.batch/v1"):
         verify_record_inclusion(dataclasses.replace(proof, entry=registry_entry), root)
+
+
+def test_a_proof_against_another_checkpoint_root_fails(
+    logged: tuple[LogService, list[int]],
+) -> None:
+    """A valid record path through a valid entry still fails against a root the log never
+    signed for that size."""
+    service, indices = logged
+    proof, _ = _proof(service, indices[0], 0)
+    with pytest.raises(ProofError, match="does not match the root"):
+        verify_record_inclusion(proof, bytes(32))
+
+
+def test_an_entry_that_is_not_a_signed_statement_is_refused(
+    logged: tuple[LogService, list[int]],
+) -> None:
+    """Bytes that are not a log entry holding a statement are a ProofError, not a crash."""
+    service, indices = logged
+    proof, root = _proof(service, indices[0], 0)
+    for entry in (b"not json", b"[1]", b'{"statement": {"kind": 1}}'):
+        with pytest.raises(ProofError, match="expected a signed statement"):
+            verify_record_inclusion(dataclasses.replace(proof, entry=entry), root)
