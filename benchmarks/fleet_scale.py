@@ -3,7 +3,8 @@ extrapolation to one million chips uploading every minute.
 
 The design (docs/fleet-scale.md, docs/adr/0050-fleet-scale.md) sizes the ingest workers, the log,
 the database, the witnesses and the cost for ``--target-chips`` chips (1,000,000) that each sign
-one record a minute, uploaded as one ``telemetry.batch/v1`` entry per facility and minute. It
+one record a minute, uploaded as one ``telemetry.batch/v1`` entry per facility and minute (or
+per ``--upload-minutes`` minutes: the design starts with ten). It
 rests on per-unit figures; this script measures every one of them through the real code, at a
 scale this machine runs in minutes, and prints each beside what it gives at the target:
 
@@ -13,10 +14,10 @@ scale this machine runs in minutes, and prints each beside what it gives at the 
    one-minute windows. A fresh :class:`pausewatch.service.LogService` on a SQLite file on disk;
    the registry statements (:func:`~pausewatch.simulate.fleet_world`) on its log.
 2. Reference: ``openssl speed ed25519`` verify/s on the same core, before and after.
-3. The figure: minute after minute, each facility's minute is uploaded through
-   :meth:`LogService.ingest_telemetry` (the submission check, the signature and chain checks,
-   storing the records, the signed batch entry, the durable append, the fold), the process
-   pinned to one core. Counted meanwhile: every row the database was asked to write, per table
+3. The figure: minute after minute, each facility's minute (or ``--upload-minutes``) is uploaded
+   through :meth:`LogService.ingest_telemetry` (the submission check, the signature and chain
+   checks, storing the records, the signed batch entry, the durable append, the fold), the
+   process pinned to one core. Counted meanwhile: every row the database was asked to write, per table
    (an SQLAlchemy cursor hook), the wall and CPU time, the log entries and checkpoints made.
 4. Bytes stored, per table and index (SQLite's ``dbstat``), before and after the ingest: per
    record (``telemetry_records``), per batch entry (``log_entries``, ``log_nodes``,
