@@ -17,8 +17,9 @@ scale this machine runs in minutes, and prints each beside what it gives at the 
 3. The figure: minute after minute, each facility's minute (or ``--upload-minutes``) is uploaded
    through :meth:`LogService.ingest_telemetry` (the submission check, the signature and chain
    checks, storing the records, the signed batch entry, the durable append, the fold), the
-   process pinned to one core. Counted meanwhile: every row the database was asked to write, per table
-   (an SQLAlchemy cursor hook), the wall and CPU time, the log entries and checkpoints made.
+   process pinned to one core. Counted meanwhile: every row the database was asked to write,
+   per table (an SQLAlchemy cursor hook), the wall and CPU time, the log entries and
+   checkpoints made.
 4. Bytes stored, per table and index (SQLite's ``dbstat``), before and after the ingest: per
    record (``telemetry_records``), per batch entry (``log_entries``, ``log_nodes``,
    ``log_checkpoints``) and for the views; the mean batch entry and its bytes per chip.
