@@ -15,12 +15,14 @@ Pure: no database, network or clock (``now`` and the registry are passed in). Pu
     verify_stream(lines, *, ..., on_accepted=None) -> BatchSummary   any size, bounded memory
     key_problem(raw) -> str | None              why a chip key cannot be used (RFC 8032)
     aggregate(accepted, *, undeclared_tensor_active=0.3) -> Aggregate
+    batch_root(lines), record_path(lines, position)   a batch's records_root and one record's path
+    verify_record_inclusion(proof, log_root) -> TelemetryBatch   record -> batch -> log, two levels
     merge_aggregates(first, *rest) -> Aggregate
 
 Types: :class:`TelemetryRecord`, :class:`ChipInfo`, :class:`ChipStatus`, :class:`RegistryView`
 (a Protocol), :class:`StaticRegistry`, :class:`ChainState`, :class:`Rule`, :class:`Rejected`,
 :class:`Duplicate`, :class:`Gap`, :class:`AcceptedRecord`, :class:`BatchResult`,
-:class:`BatchSummary`, :class:`RejectionSummary`, :class:`OverlongLine`,
+:class:`BatchSummary`, :class:`RejectionSummary`, :class:`OverlongLine`, :class:`RecordInclusion`,
 :class:`ChipTotals`, :class:`RunTotals`, :class:`ClusterTotals`, :class:`Aggregate`; errors
 :class:`TelemetryError` and :class:`RecordError`. The record format is in DESIGN.md, "Domain
 vocabulary and formats"; the rules are listed in :mod:`pausewatch.telemetry._verify`.
@@ -54,6 +56,12 @@ from pausewatch.telemetry._canonical import (
     signing_input,
 )
 from pausewatch.telemetry._parse import ParsedLine, parse_line, parse_record
+from pausewatch.telemetry._proof import (
+    RecordInclusion,
+    batch_root,
+    record_path,
+    verify_record_inclusion,
+)
 from pausewatch.telemetry._record import (
     DOMAIN,
     MAX_SAFE_INTEGER,
@@ -126,6 +134,7 @@ __all__ = [
     "OverlongLine",
     "ParsedLine",
     "RecordError",
+    "RecordInclusion",
     "RegistryView",
     "Rejected",
     "RejectionSummary",
@@ -137,6 +146,7 @@ __all__ = [
     "TelemetryError",
     "TelemetryRecord",
     "aggregate",
+    "batch_root",
     "canonical_record_bytes",
     "format_time",
     "key_problem",
@@ -147,6 +157,7 @@ __all__ = [
     "parse_record",
     "read_lines",
     "record_hash",
+    "record_path",
     "sign_record",
     "signal_chip_rank",
     "signal_values",
@@ -155,5 +166,6 @@ __all__ = [
     "signing_input",
     "split_lines",
     "verify_batch",
+    "verify_record_inclusion",
     "verify_stream",
 ]
