@@ -11,7 +11,8 @@ Pure functions for outside checkers (all over raw bytes)::
     sign_note(text, signer_key_string) -> str                      PRIVATE+KEY+name+hash+base64
     open_note(note, verifier_key_strings) -> str                   name+hash+base64
 
-and the machinery of the persistent log (:class:`PersistentLog`, :class:`Sequencer`).
+and the machinery of the persistent log (:class:`PersistentLog`, :class:`Sequencer`), and its
+C2SP tlog-tiles form (:class:`Tile`, :class:`TileClient`).
 """
 
 from pausewatch.errors import NoteError, ProofError, VerificationError
@@ -64,13 +65,46 @@ from pausewatch.ledger._note import (
     sign_note,
 )
 from pausewatch.ledger._sequencer import QueueFullError, Sequencer
+from pausewatch.ledger._tiles import (
+    ENTRIES,
+    ENTRY_OVERHEAD,
+    FULL_TILE_BYTES,
+    MAX_BUNDLE_ENTRY,
+    MAX_BUNDLE_STATEMENT,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    WIDE_ENTRIES,
+    Tile,
+    TileClient,
+    bundles,
+    decode_bundle,
+    encode_bundle,
+    encode_index,
+    parse_tile_path,
+    partial_tiles,
+    tile_for_node,
+    tile_hashes,
+    tile_in_tree,
+    tile_widths,
+    tiles,
+    tiles_for_consistency,
+    tiles_for_inclusion,
+)
 from pausewatch.ledger._tree import CompactRange, MerkleTree
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
     "ALG_ED25519",
     "EMPTY_ROOT",
+    "ENTRIES",
+    "ENTRY_OVERHEAD",
+    "FULL_TILE_BYTES",
     "HASH_SIZE",
+    "MAX_BUNDLE_ENTRY",
+    "MAX_BUNDLE_STATEMENT",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "WIDE_ENTRIES",
     "Appended",
     "Checkpoint",
     "CompactRange",
@@ -90,14 +124,20 @@ __all__ = [
     "Sequencer",
     "SignedCheckpoint",
     "Signer",
+    "Tile",
+    "TileClient",
     "VerificationError",
     "Verifier",
     "add_signature_lines",
+    "bundles",
     "complete_subtrees",
     "consistency_proof",
     "consistency_ranges",
     "cosignature_message",
+    "decode_bundle",
+    "encode_bundle",
     "encode_entry",
+    "encode_index",
     "format_time",
     "from_micros",
     "inclusion_proof",
@@ -106,10 +146,19 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "open_note",
+    "parse_tile_path",
+    "partial_tiles",
     "root",
     "root_from_inclusion_proof",
     "sign_checkpoint",
     "sign_note",
+    "tile_for_node",
+    "tile_hashes",
+    "tile_in_tree",
+    "tile_widths",
+    "tiles",
+    "tiles_for_consistency",
+    "tiles_for_inclusion",
     "to_micros",
     "verify_consistency",
     "verify_inclusion",
