@@ -28,13 +28,17 @@ from dataclasses import dataclass
 from pausewatch.errors import EncodingError, NotFoundError, ProofError
 from pausewatch.ledger._checkpoint import Checkpoint, SignedCheckpoint
 from pausewatch.ledger._merkle import (
+    EMPTY_ROOT,
     HASH_SIZE,
     Node,
+    Range,
     assemble,
+    complete_subtrees,
     consistency_ranges,
     inclusion_ranges,
     node_hash,
     nodes_for,
+    range_hash,
     verify_consistency,
     verify_inclusion_hash,
 )
@@ -285,6 +289,14 @@ def _subtree(hashes: Sequence[bytes], pos: int, k: int) -> bytes:
     return level[0]
 
 
+def full_tile_hash(hashes: Sequence[bytes]) -> bytes:
+    """The hash a full tile contributes to the tile level above: the Merkle Tree Hash of its
+    256 hashes."""
+    if len(hashes) != TILE_WIDTH:
+        raise ProofError(f"tile: expected {TILE_WIDTH} hashes, got {len(hashes)}")
+    return _subtree(hashes, 0, TILE_HEIGHT)
+
+
 Fetch = Callable[[str], bytes]
 """Fetch the resource at a path under the log's prefix; raise :class:`NotFoundError` when
 there is none."""
@@ -387,6 +399,22 @@ class TileClient:
         self._verified(new_size)
         ranges = consistency_ranges(old_size, new_size)
         return assemble(ranges, self._hashes(nodes_for(ranges), new_size))
+
+    def root(self, size: int) -> bytes:
+        """The root of the tree of ``size`` computed from the hash tiles of that size."""
+        if size == 0:
+            return EMPTY_ROOT
+        return range_hash(Range(0, size), self._hashes(complete_subtrees(0, size), size))
+
+    def verify_root(self, size: int) -> None:
+        """Check that the hash tiles of the verified checkpoint of ``size`` give its root."""
+        cp = self._verified(size)
+        got = self.root(size)
+        if got != cp.root_hash:
+            raise ProofError(
+                f"the tiles of size {size} give root {got.hex()}, the checkpoint says "
+                f"{cp.root_hash.hex()}"
+            )
 
     def leaf_hash(self, index: int, size: int) -> bytes:
         """The leaf hash of entry ``index`` from the level-0 tile of a verified tree."""
