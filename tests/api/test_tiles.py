@@ -78,7 +78,19 @@ def test_full_and_partial_tiles(client: TestClient, service: LogService) -> None
 
 
 @pytest.mark.parametrize(
-    "path", ["/tile/0/002", "/tile/0/001", "/tile/1/000", "/tile/entries/002", "/tile/0/001.p/255"]
+    "path",
+    [
+        "/tile/0/002",
+        "/tile/0/001",
+        "/tile/1/000",
+        "/tile/entries/002",
+        "/tile/0/001.p/255",
+        "/tile/63/000.p/1",
+        "/tile/63/000",
+        "/tile/0/x999/x999/x999/x999/x999/x999/999",
+        "/tile/entries/x999/x999/x999/x999/x999/x999/999.p/7",
+        "/tile/40/x999/x999/x999/x999/x999/x999/999.p/7",
+    ],
 )
 def test_tiles_the_log_does_not_publish_are_not_found(client: TestClient, path: str) -> None:
     """Tiles beyond the newest checkpoint, and partial widths no checkpoint implies, are 404

@@ -646,10 +646,11 @@ class PersistentLog:
         width that no signed checkpoint's size implies."""
         if tile_in_tree(tile, self._size):
             return
-        if not tile.full:
-            level = max(tile.level, 0)
-            shift = TILE_HEIGHT * level
-            count = (tile.index << TILE_HEIGHT) + tile.width
+        level = max(tile.level, 0)
+        shift = TILE_HEIGHT * level
+        count = (tile.index << TILE_HEIGHT) + tile.width
+        # Sizes beyond the tree are answered without a query (whose integers could overflow).
+        if not tile.full and count << shift <= self._size:
             signed = conn.execute(
                 select(log_checkpoints.c.size)
                 .where(
