@@ -6,7 +6,8 @@ No target in the issue: it asks for the three figures. What runs:
 1. Served (``--served-entries``, default 1,000 notices): a data directory is filled through an
    in-process ``LogService`` (signed notices, as a client submits them), then ``pausewatch
    serve`` runs as a subprocess on a free loopback port. One keep-alive HTTP client GETs, each
-   for ``--seconds``: ``/healthz`` and ``/v1/proofs/inclusion`` (the references), random full
+   for ``--seconds`` in ``--rounds`` interleaved rounds (the median round is reported):
+   ``/healthz`` and ``/v1/proofs/inclusion`` (the references), random full
    hash tiles, the partial tile of the newest checkpoint, and entry bundles (gzip). Every tile's
    bytes are checked once against the log's leaf hashes.
 2. From tiles (``--entries``, default 10,000,000): a ``MerkleTree`` of that many leaves in memory
@@ -30,6 +31,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,24 +158,26 @@ def measure_served(http: httpx.Client, args: argparse.Namespace) -> dict[str, An
 
         return call
 
-    figures = {
-        "healthz_per_s": rate(get("/healthz"), args.seconds),
-        "inclusion_proof_per_s": rate(
-            lambda: http.get(
-                "/v1/proofs/inclusion", params={"index": rng.randrange(size), "size": size}
-            ).raise_for_status(),
-            args.seconds,
-        ),
-        "full_tile_per_s": rate(
-            lambda: http.get(_path(0, rng.randrange(full))).raise_for_status(), args.seconds
-        ),
-        "partial_tile_per_s": rate(get(partial), args.seconds),
-        "bundle_gzip_per_s": rate(
-            lambda: http.get(_path(ENTRIES, rng.randrange(full))).raise_for_status(),
-            args.seconds,
-        ),
-        "served_entries": size,
+    calls: dict[str, Callable[[], object]] = {
+        "healthz_per_s": get("/healthz"),
+        "inclusion_proof_per_s": lambda: http.get(
+            "/v1/proofs/inclusion", params={"index": rng.randrange(size), "size": size}
+        ).raise_for_status(),
+        "full_tile_per_s": lambda: http.get(_path(0, rng.randrange(full))).raise_for_status(),
+        "partial_tile_per_s": get(partial),
+        "bundle_gzip_per_s": lambda: http.get(
+            _path(ENTRIES, rng.randrange(full))
+        ).raise_for_status(),
     }
+    # Interleaved short rounds, the median of each: the machine's load drifts, and a figure is
+    # only compared with its reference measured in the same stretch of time.
+    rounds = max(1, args.rounds)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            samples[name].append(rate(call, args.seconds / rounds))
+    figures: dict[str, Any] = {name: statistics.median(v) for name, v in samples.items()}
+    figures["served_entries"] = size
     return figures
 
 
@@ -307,7 +311,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--entries", type=int, default=10_000_000, help="Tree size (tiles).")
     parser.add_argument("--served-entries", type=int, default=1000, help="Log size (served).")
-    parser.add_argument("--seconds", type=float, default=3.0, help="Per served endpoint.")
+    parser.add_argument("--seconds", type=float, default=5.0, help="Per served endpoint.")
+    parser.add_argument("--rounds", type=int, default=10, help="Interleaved rounds (median).")
     parser.add_argument("--proofs", type=int, default=2000, help="Proofs per timed figure.")
     parser.add_argument("--skip-served", action="store_true", help="Only the tile client.")
     parser.add_argument("--json", help="Write the figures here too.")

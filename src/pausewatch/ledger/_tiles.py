@@ -289,6 +289,16 @@ def _subtree(hashes: Sequence[bytes], pos: int, k: int) -> bytes:
     return level[0]
 
 
+def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every Merkle level inside a tile: the tile's hashes, then each complete pair hashed,
+    up to the tile's top (at most 255 hashes computed)."""
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels
+
+
 def full_tile_hash(hashes: Sequence[bytes]) -> bytes:
     """The hash a full tile contributes to the tile level above: the Merkle Tree Hash of its
     256 hashes."""
@@ -306,10 +316,11 @@ class TileClient:
     """Verifies a log from its tiles alone: checkpoints signed by the log key, then inclusion
     and consistency proofs computed from the hash tiles those checkpoints require.
 
-    Tiles are cached (a full tile, or the widest partial one seen, per position), so repeated
-    proofs do not fetch again; :attr:`fetched_tiles` and :attr:`fetched_bytes` count what was
-    fetched. Partial tiles are fetched only at the width a verified checkpoint's size implies;
-    when one is gone (the log completed the tile) the full tile is fetched instead.
+    Tiles are cached (a full tile, or the widest partial one seen, per position), with the
+    Merkle levels inside them hashed once, so repeated proofs neither fetch nor hash again;
+    :attr:`fetched_tiles` and :attr:`fetched_bytes` count what was fetched. Partial tiles are
+    fetched only at the width a verified checkpoint's size implies; when one is gone (the log
+    completed the tile) the full tile is fetched instead.
     """
 
     def __init__(
@@ -323,7 +334,7 @@ class TileClient:
         self.fetched_tiles = 0
         self.fetched_bytes = 0
         self._cache: dict[tuple[int, int], list[bytes]] = {}
-        self._nodes: dict[Node, bytes] = {}
+        self._levels: dict[Tile, list[list[bytes]]] = {}
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -373,15 +384,12 @@ class TileClient:
 
     def node(self, node: Node, size: int) -> bytes:
         """The hash of the complete subtree ``node``, from the tiles of a tree of ``size``."""
-        found = self._nodes.get(node)
-        if found is not None:
-            return found
         tile, pos, k = tile_for_node(node, size)
-        h = _subtree(self.tile(tile), pos, k)
-        if tile.full:
-            # A full tile never changes; its subtrees are worth keeping.
-            self._nodes[node] = h
-        return h
+        # The levels inside a tile are hashed once, then every proof through it only looks up.
+        levels = self._levels.get(tile)
+        if levels is None:
+            levels = self._levels[tile] = _tile_levels(self.tile(tile))
+        return levels[k][pos >> k]
 
     def _hashes(self, nodes: Iterable[Node], size: int) -> dict[Node, bytes]:
         return {n: self.node(n, size) for n in nodes}
