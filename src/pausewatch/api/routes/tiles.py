@@ -25,6 +25,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 PARTIAL = "public, max-age=60"
 """A partial tile's bytes never change either, but the log may stop serving it."""
 
+# Documented, not enforced by the framework: a path outside them is a bad-tile-path problem
+# from the one strict parser.
+_REST = {"pattern": r"^(x[0-9]{3}/){0,6}[0-9]{3}(\.p/[1-9][0-9]{0,2})?$"}
+_LEVEL = {"pattern": r"^(0|[1-9][0-9]?)$"}
+RestPath = Annotated[str, Path(description="`<N>[.p/<W>]`", json_schema_extra=_REST)]
+
 _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}}},
 }
@@ -73,7 +79,7 @@ def _answer(data: bytes, tile: Tile, request: Request, *, compress: bool) -> Res
     responses=_TILE_RESPONSES,
 )
 def entry_bundle(
-    rest: Annotated[str, Path(description="`<N>[.p/<W>]`")],
+    rest: RestPath,
     request: Request,
     service: ServiceDep,
 ) -> Response:
@@ -99,8 +105,8 @@ def entry_bundle(
     responses=_TILE_RESPONSES,
 )
 def hash_tile(
-    level: Annotated[str, Path(description="The tile level, 0..63.")],
-    rest: Annotated[str, Path(description="`<N>[.p/<W>]`")],
+    level: Annotated[str, Path(description="The tile level, 0..63.", json_schema_extra=_LEVEL)],
+    rest: RestPath,
     request: Request,
     service: ServiceDep,
 ) -> Response:
