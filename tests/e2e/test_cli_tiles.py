@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,19 @@ import httpx
 import pytest
 
 from conftest import run_cli
-from pausewatch.ledger import Signer, decode_bundle, encode_bundle
+from pausewatch.cli._log import write_tiles
+from pausewatch.errors import NotFoundError, VerificationError
+from pausewatch.ledger import (
+    Checkpoint,
+    MerkleTree,
+    Node,
+    Signer,
+    bundles,
+    decode_bundle,
+    encode_bundle,
+    sign_checkpoint,
+    tiles,
+)
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
 from pausewatch.statements import KeyPair, sign_statement
@@ -129,3 +141,57 @@ def test_audit_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Pa
     assert empty.stderr.strip().splitlines() == [
         f"error: {url}: no checkpoint there (is it a tiled log's URL prefix?)"
     ]
+
+
+def _tree_source(n: int, signer: Signer) -> dict[str, bytes]:
+    """Every resource of a tiled log of ``n`` entries, computed from an in-memory tree."""
+    data = [b"entry %d" % i for i in range(n)]
+    tree = MerkleTree(data)
+    files = {
+        "checkpoint": sign_checkpoint(Checkpoint(signer.name, n, tree.root()), signer).encode()
+    }
+    for t in tiles(n):
+        first = t.index * 256
+        files[t.path] = b"".join(tree.node(Node(8 * t.level, first + i)) for i in range(t.width))
+    for b in bundles(n):
+        files[b.path] = encode_bundle(data[b.start : b.start + b.width])
+    return files
+
+
+def _fetch(files: dict[str, bytes]) -> Callable[[str], bytes]:
+    def fetch(path: str) -> bytes:
+        if path not in files:
+            raise NotFoundError(path)
+        return files[path]
+
+    return fetch
+
+
+@pytest.mark.parametrize("bad", ["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/000"])
+def test_write_tiles_refuses_a_tampered_source(tmp_path: Path, bad: str) -> None:
+    """A tile or bundle that disagrees with the others or with the checkpoint stops the copy
+    before the checkpoint is written."""
+    signer = Signer.generate("test.example/log")
+    files = _tree_source(300, signer)
+    body = bytearray(files[bad])
+    body[-1] ^= 1
+    files[bad] = bytes(body)
+    with pytest.raises(VerificationError):
+        write_tiles(_fetch(files), signer.verifier(), tmp_path / "site")
+    assert not (tmp_path / "site" / "checkpoint").exists()
+
+
+def test_write_tiles_is_incremental(tmp_path: Path) -> None:
+    """A second copy after the log grew keeps the full tiles it wrote and adds the rest."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    small = _tree_source(300, signer)
+    first = write_tiles(_fetch(small), signer.verifier(), site)
+    assert first["written"] == 5  # tile/0/000, 0/001.p/44, 1/000.p/1, entries/000, entries/001.p/44
+    big = _tree_source(600, signer)
+    second = write_tiles(_fetch(big), signer.verifier(), site)
+    # Kept: tile/0/000 and its bundle. Written: 0/001, 0/002.p/88, 1/000.p/2 and two bundles.
+    assert (second["kept"], second["written"]) == (2, 5)
+    assert (site / "checkpoint").read_bytes() == big["checkpoint"]
+    for path, body in big.items():
+        assert (site / path).read_bytes() == body, path
