@@ -156,3 +156,28 @@ def test_proofs_from_served_tiles(client: TestClient, service: LogService) -> No
     tiles.verify_consistency(old, cp.size)
     with pytest.raises(NotFoundError):
         fetch("tile/9/000")
+
+
+def test_an_entry_too_long_for_a_bundle(tmp_path: Path) -> None:
+    """A bundle holding an entry over 65,535 bytes is a 404 problem at the standard path that
+    names the extension, and is served there with uint32 lengths; a tile client reads it."""
+    service = LogService(Settings(data_dir=tmp_path, batch_latency_ms=5, notice_max_bytes=200_000))
+    with TestClient(create_app(service)) as client:
+        key = service.secretariat_key
+        body = {"title": "long", "text": "x" * 20_000, "references": ["r" * 2_000] * 30}
+        long = sign_statement("notice/v1", body, key)
+        assert len(long.canonical_bytes()) > 65_535
+        service.submit(sign_statement("notice/v1", {"title": "short"}, key)).result(60)
+        service.submit(long).result(60)
+        size = service.log.size
+        standard = client.get(f"/tile/entries/000.p/{size}")
+        assert standard.status_code == 404
+        assert "tile/pausewatch-entries32/000.p/" in standard.json()["detail"]
+        wide = client.get(f"/tile/pausewatch-entries32/000.p/{size}")
+        assert wide.status_code == 200
+        entries = decode_bundle(wide.content, size, wide=True)
+        assert long.canonical_bytes() in entries[-1]
+        fetch = TileFetcher("http://testserver", transport=client._transport)
+        tiles = TileClient(fetch, verifier(client))
+        tiles.latest()
+        assert [d for _, d in tiles.entries(size)] == entries

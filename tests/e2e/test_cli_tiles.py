@@ -22,6 +22,7 @@ from pausewatch.ledger import (
     MerkleTree,
     Node,
     Signer,
+    TileClient,
     bundles,
     decode_bundle,
     encode_bundle,
@@ -195,3 +196,26 @@ def test_write_tiles_is_incremental(tmp_path: Path) -> None:
     assert (site / "checkpoint").read_bytes() == big["checkpoint"]
     for path, body in big.items():
         assert (site / path).read_bytes() == body, path
+
+
+def test_write_tiles_copies_the_uint32_extension(tmp_path: Path) -> None:
+    """A bundle the source serves only with uint32 lengths (an entry too long for uint16) is
+    copied to the extension's path, where a tile client finds it."""
+    signer = Signer.generate("test.example/log")
+    files = _tree_source(300, signer)
+    entries = decode_bundle(files.pop("tile/entries/000"))
+    files["tile/pausewatch-entries32/000"] = encode_bundle(entries, wide=True)
+    site = tmp_path / "site"
+    write_tiles(_fetch(files), signer.verifier(), site)
+    assert not (site / "tile/entries/000").exists()
+    assert (site / "tile/pausewatch-entries32/000").is_file()
+    client = TileClient(lambda p: _read(site, p), signer.verifier())
+    client.latest()
+    assert [d for _, d in client.entries(300)][:256] == entries
+
+
+def _read(site: Path, path: str) -> bytes:
+    try:
+        return (site / path).read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFoundError(path) from exc
