@@ -29,8 +29,9 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def service(tmp_path: Path, db_url: str) -> LogService:
-    return LogService(Settings(data_dir=tmp_path, database_url=db_url, batch_latency_ms=5))
+def service(tmp_path: Path, sqlite_db_url: str) -> LogService:
+    """A service on SQLite (tests/ledger/test_tiles.py reads tiles from both backends)."""
+    return LogService(Settings(data_dir=tmp_path, database_url=sqlite_db_url, batch_latency_ms=5))
 
 
 @pytest.fixture
@@ -77,48 +78,48 @@ def test_full_and_partial_tiles(client: TestClient, service: LogService) -> None
     assert client.get("/tile/1/000.p/1").content == tree.root(256)
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/tile/0/002",
-        "/tile/0/001",
-        "/tile/1/000",
-        "/tile/entries/002",
-        "/tile/0/001.p/255",
-        "/tile/63/000.p/1",
-        "/tile/63/000",
-        "/tile/0/x999/x999/x999/x999/x999/x999/999",
-        "/tile/entries/x999/x999/x999/x999/x999/x999/999.p/7",
-        "/tile/40/x999/x999/x999/x999/x999/x999/999.p/7",
-    ],
-)
-def test_tiles_the_log_does_not_publish_are_not_found(client: TestClient, path: str) -> None:
-    """Tiles beyond the newest checkpoint, and partial widths no checkpoint implies, are 404
-    problems."""
-    r = client.get(path)
-    assert r.status_code == 404
-    assert r.headers["content-type"] == PROBLEM
+NOT_PUBLISHED = [
+    "/tile/0/002",
+    "/tile/0/001",
+    "/tile/1/000",
+    "/tile/entries/002",
+    "/tile/0/001.p/255",
+    "/tile/63/000.p/1",
+    "/tile/63/000",
+    "/tile/0/x999/x999/x999/x999/x999/x999/999",
+    "/tile/entries/x999/x999/x999/x999/x999/x999/999.p/7",
+    "/tile/40/x999/x999/x999/x999/x999/x999/999.p/7",
+]
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/tile/00/000",
-        "/tile/64/000",
-        "/tile/0/x000/001",
-        "/tile/0/000.p/256",
-        "/tile/0/000.p/0",
-        "/tile/0/1",
-        "/tile/entries/0000",
-        "/tile/x/000",
-    ],
-)
-def test_bad_tile_paths_are_problems(client: TestClient, path: str) -> None:
+def test_tiles_the_log_does_not_publish_are_not_found(client: TestClient) -> None:
+    """Tiles beyond the newest checkpoint, partial widths no checkpoint implies, and indices
+    far beyond any tree are 404 problems."""
+    for path in NOT_PUBLISHED:
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert r.headers["content-type"] == PROBLEM
+
+
+BAD_PATHS = [
+    "/tile/00/000",
+    "/tile/64/000",
+    "/tile/0/x000/001",
+    "/tile/0/000.p/256",
+    "/tile/0/000.p/0",
+    "/tile/0/1",
+    "/tile/entries/0000",
+    "/tile/x/000",
+]
+
+
+def test_bad_tile_paths_are_problems(client: TestClient) -> None:
     """A path that is not a canonical tile path is a 400 problem naming it."""
-    r = client.get(path)
-    assert r.status_code == 400
-    assert r.headers["content-type"] == PROBLEM
-    assert r.json()["type"].endswith("/bad-tile-path")
+    for path in BAD_PATHS:
+        r = client.get(path)
+        assert r.status_code == 400, path
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["type"].endswith("/bad-tile-path")
 
 
 def test_entry_bundles_gzip_on_request(client: TestClient, service: LogService) -> None:
