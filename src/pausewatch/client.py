@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pausewatch.errors import Error
+from pausewatch.errors import Error, NotFoundError
 from pausewatch.fields import format_time
 from pausewatch.statements import Body, KeyPair, Statement, canonical, sign_statement
 
@@ -415,3 +415,43 @@ def _time(at: datetime | None) -> str:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware time, got {t.isoformat()}")
     return format_time(t)
+
+
+class TileFetcher:
+    """Fetches a tiled log's resources (C2SP tlog-tiles) under a URL prefix over HTTP: a
+    pausewatch service, or any static web server or object store holding the files written by
+    ``pausewatch log tiles``. Call it with a path (``checkpoint``, ``tile/0/000``); a 404 raises
+    :class:`~pausewatch.errors.NotFoundError`, any other failure :class:`ClientError`. Give it
+    to :class:`pausewatch.ledger.TileClient`."""
+
+    def __init__(
+        self, prefix: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.prefix = prefix.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.prefix,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept-Encoding": "gzip, identity"},
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> TileFetcher:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __call__(self, path: str) -> bytes:
+        try:
+            resp = self._http.get("/" + path)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.prefix}: {exc}") from exc
+        if resp.status_code == 404:
+            raise NotFoundError(f"{self.prefix}/{path}: not found")
+        if resp.status_code >= 400:
+            raise ClientError(f"{self.prefix}/{path}: {resp.status_code}", resp.status_code)
+        return resp.content

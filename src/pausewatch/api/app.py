@@ -18,6 +18,7 @@ from pausewatch.api.routes import (
     state,
     statements,
     telemetry,
+    tiles,
     transcripts,
 )
 from pausewatch.service import LogService
@@ -58,6 +59,7 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     problems.install(app)
     app.include_router(statements.router)
     app.include_router(log.router)
+    app.include_router(tiles.router)
     app.include_router(telemetry.router)
     # Before the state's /v1/runs/{run_id:path}, which would take '<run>/transcript' as an id.
     app.include_router(transcripts.router)

@@ -1,6 +1,7 @@
 """`pausewatch audit`: recompute the log from its entries and check every checkpoint.
 
-Three sources: the service's API (``--url``), an export (``--file``), or the log's own database
+Four sources: the service's API (``--url``), an export (``--file``), the log's C2SP tlog-tiles
+(``--tiles``, served by the service or by any static web server), or the log's own database
 (``--data-dir`` / ``--database-url``), where every stored subtree hash is recomputed too. An
 anchor (``--checkpoint`` held before, or ``--witness`` keys) ties the log to something outside
 it; without one the report says unanchored (ADR 0014).
@@ -32,9 +33,9 @@ from pausewatch.cli._common import (
     read_verifier,
 )
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
-from pausewatch.client import ClientError, PausewatchClient
-from pausewatch.errors import Error
-from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
+from pausewatch.client import ClientError, PausewatchClient, TileFetcher
+from pausewatch.errors import Error, NotFoundError
+from pausewatch.ledger import SignedCheckpoint, TileClient, Verifier, verify_consistency
 from pausewatch.service import iter_stored_records
 from pausewatch.state import dump_view, state_meta
 from pausewatch.statements import parse_json
@@ -139,6 +140,15 @@ def audit(
             "included.",
         ),
     ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(
+            "--tiles",
+            help="Audit the log from its C2SP tlog-tiles at this URL prefix (a pausewatch "
+            "service, or a static copy written by pausewatch log tiles): its checkpoint, entry "
+            "bundles and hash tiles. Needs --log-key.",
+        ),
+    ] = None,
     log_key: LogKeyOpt = None,
     witness: WitnessOpt = None,
     threshold: Annotated[
@@ -181,9 +191,15 @@ def audit(
     witnesses = [read_verifier(w) for w in witness or []]
     threshold = witness_threshold(witnesses, threshold)
     held = [p.read_text() for p in checkpoint or []]
-    if sum(x is not None for x in (file, data_dir or database_url)) > 1:
-        fail("give one of --file, or --data-dir / --database-url (or neither, for --url)")
-    if data_dir is not None or database_url is not None:
+    if sum(x is not None for x in (file, data_dir or database_url, tiles)) > 1:
+        fail("give one of --file, --tiles, or --data-dir / --database-url (or none, for --url)")
+    if tiles is not None:
+        if not log_key:
+            fail("--tiles needs --log-key: a tiled log serves no key of its own to trust")
+        report = _audit_tiles(
+            tiles, read_verifier(log_key), witnesses, threshold, held, secretariat
+        )
+    elif data_dir is not None or database_url is not None:
         report = _audit_store(
             data_dir, database_url, log_key, witnesses, threshold, held, secretariat
         )
@@ -326,6 +342,59 @@ def _audit_store(
             report.problem(views_behind)
     finally:
         engine.dispose()
+    return report
+
+
+def _audit_tiles(
+    prefix: str,
+    verifier: Verifier,
+    witnesses: list[Verifier],
+    threshold: int,
+    held: list[str],
+    secretariat: str | None,
+) -> AuditReport:
+    """Audit a log from its tiles: its checkpoint, every entry from the bundles (the tree
+    recomputed from them must give the checkpoint's root), the root from the hash tiles, and
+    consistency from each pinned checkpoint, proved from the hash tiles."""
+    with TileFetcher(prefix) as fetch:
+        try:
+            latest = TileClient(fetch, verifier, witnesses).latest()
+        except NotFoundError:
+            fail(f"{prefix}: no checkpoint there (is it a tiled log's URL prefix?)")
+    if secretariat is None:
+        err.print(
+            "warning: without --secretariat the entries are not folded: no outcome, "
+            "telemetry batch or filed finding is recomputed"
+        )
+    size = latest.checkpoint.size
+    with TileFetcher(prefix) as fetch, progress_display() as display:
+        client = TileClient(fetch, verifier, witnesses)
+        client.open_checkpoint(latest.note)
+        task = display.add_task("auditing entries", total=size)
+        report, _ = audit_log(
+            counted(client.entries(size), display, task),
+            [latest.note],
+            verifier,
+            witnesses,
+            threshold,
+            secretariat,
+            pinned=held,
+        )
+    with TileFetcher(prefix) as fetch:
+        client = TileClient(fetch, verifier, witnesses)
+        client.open_checkpoint(latest.note)
+        try:
+            client.verify_root(size)
+        except Error as exc:
+            report.problem(f"hash tiles: {exc}")
+        for note in held:
+            try:
+                old = client.open_checkpoint(note).checkpoint
+                if old.size <= size:
+                    client.verify_consistency(old.size, size)
+                    report.server_proofs_checked += 1
+            except Error as exc:
+                report.problem(f"consistency from the tiles, pinned checkpoint: {exc}")
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -22,14 +23,24 @@ from pausewatch.cli._common import (
     progress_display,
     read_verifier,
 )
-from pausewatch.client import PausewatchClient
+from pausewatch.client import PausewatchClient, TileFetcher
+from pausewatch.errors import NotFoundError, VerificationError
 from pausewatch.ledger import (
+    WIDE_ENTRIES,
     SignedCheckpoint,
+    Tile,
+    TileClient,
     Verifier,
+    bundles,
+    decode_bundle,
+    full_tile_hash,
     leaf_hash,
+    tile_hashes,
+    tiles,
     verify_consistency,
     verify_inclusion,
 )
+from pausewatch.ledger._tiles import Fetch
 from pausewatch.telemetry._statements import BATCH_KIND
 
 app = typer.Typer(help="Read the log and check what it says.", no_args_is_help=True)
@@ -253,3 +264,97 @@ def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None 
     for note in notes:
         fh.write(json.dumps({"type": "checkpoint", "note": note}) + "\n")
     return count
+
+
+@app.command("tiles")
+def tiles_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Directory to write the tiles to (created if absent).")
+    ],
+    url: UrlOpt = "http://127.0.0.1:8080",
+    log_key: LogKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the log's checkpoint, hash tiles and entry bundles to DIRECTORY in the C2SP
+    tlog-tiles layout, for any static web server or object store (python -m http.server
+    serves it). Incremental: full tiles already there are kept; each file is written whole
+    (a temporary file renamed), the checkpoint last. Every tile is checked against the
+    entries and the tiles below it, and the tree against the signed checkpoint, first."""
+    with PausewatchClient(url) as client, TileFetcher(url) as fetch:
+        verifier = log_verifier(client, log_key)
+        stats = write_tiles(fetch, verifier, directory)
+    if as_json:
+        print_json(stats)
+    else:
+        out.print(
+            f"{directory}: checkpoint of size {stats['size']}; wrote {stats['written']} tiles "
+            f"and bundles ({stats['bytes']} bytes), kept {stats['kept']}"
+        )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a reader never sees half a tile)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_tiles(fetch: Fetch, verifier: Verifier, directory: Path) -> dict[str, int]:
+    """Copy the tiled log ``fetch`` serves into ``directory``: the checkpoint (verified with
+    ``verifier``), every hash tile and entry bundle of its size. A full tile already in the
+    directory is kept; a new level-0 tile must hold its bundle's leaf hashes, a new tile above
+    the hashes of the full tiles below it, and the tiles together the checkpoint's root, or
+    nothing more is written (:class:`VerificationError`). The checkpoint is written last."""
+    note = fetch("checkpoint")
+    size = SignedCheckpoint.open(note, verifier).checkpoint.size
+    stats = {"size": size, "written": 0, "kept": 0, "bytes": 0}
+
+    def put(tile: Tile, data: bytes) -> None:
+        _write_atomically(directory / tile.path, data)
+        stats["written"] += 1
+        stats["bytes"] += len(data)
+
+    for bundle in bundles(size):
+        tile = Tile(0, bundle.index, bundle.width)
+        wide = Tile(WIDE_ENTRIES, bundle.index, bundle.width)
+        if (
+            bundle.full
+            and (directory / tile.path).exists()
+            and ((directory / bundle.path).exists() or (directory / wide.path).exists())
+        ):
+            stats["kept"] += 2
+            continue
+        try:
+            raw, where = fetch(bundle.path), bundle
+        except NotFoundError:
+            raw, where = fetch(wide.path), wide
+        entries = decode_bundle(raw, bundle.width, wide=where.level == WIDE_ENTRIES)
+        hashes = fetch(tile.path)
+        if tile_hashes(hashes, tile.width) != [leaf_hash(e) for e in entries]:
+            raise VerificationError(f"{tile.path} does not hold the leaf hashes of {where.path}")
+        put(where, raw)
+        put(tile, hashes)
+    for tile in tiles(size):
+        if tile.level == 0:
+            continue
+        path = directory / tile.path
+        if tile.full and path.exists():
+            stats["kept"] += 1
+            continue
+        data = fetch(tile.path)
+        for i, h in enumerate(tile_hashes(data, tile.width)):
+            below = directory / Tile(tile.level - 1, (tile.index << 8) + i).path
+            if full_tile_hash(tile_hashes(below.read_bytes(), 256)) != h:
+                raise VerificationError(
+                    f"{tile.path}: hash {i} is not the hash of the full tile {below.name} below"
+                )
+        put(tile, data)
+    local = TileClient(lambda p: (directory / p).read_bytes(), verifier)
+    local.open_checkpoint(note)
+    local.verify_root(size)
+    _write_atomically(directory / "checkpoint", note)
+    return stats

@@ -33,6 +33,7 @@ from pausewatch import fields
 from pausewatch.errors import (
     ConfigurationError,
     ConsistencyError,
+    EncodingError,
     NotFoundError,
     ProofError,
     VerificationError,
@@ -51,6 +52,13 @@ from pausewatch.ledger._merkle import (
     verify_consistency,
 )
 from pausewatch.ledger._note import Signer, Verifier
+from pausewatch.ledger._tiles import (
+    TILE_HEIGHT,
+    WIDE_ENTRIES,
+    Tile,
+    encode_bundle,
+    tile_in_tree,
+)
 from pausewatch.ledger._tree import CompactRange
 from pausewatch.store import (
     log_checkpoints,
@@ -630,6 +638,85 @@ class PersistentLog:
                 return
             yield from page
             pos = page[-1].index + 1
+
+    # -- tiles (C2SP tlog-tiles, ADR 0046) -----------------------------------------------------
+
+    def _check_tile(self, conn: Connection, tile: Tile) -> None:
+        """Refuse a tile the log does not publish: beyond its newest checkpoint, or a partial
+        width that no signed checkpoint's size implies."""
+        if tile_in_tree(tile, self._size):
+            return
+        level = max(tile.level, 0)
+        shift = TILE_HEIGHT * level
+        count = (tile.index << TILE_HEIGHT) + tile.width
+        # Sizes beyond the tree are answered without a query (whose integers could overflow).
+        if not tile.full and count << shift <= self._size:
+            signed = conn.execute(
+                select(log_checkpoints.c.size)
+                .where(
+                    log_checkpoints.c.size >= count << shift,
+                    log_checkpoints.c.size < (count + 1) << shift,
+                    log_checkpoints.c.size <= self._size,
+                )
+                .limit(1)
+            ).first()
+            if signed is not None:
+                return
+        raise NotFoundError(
+            f"no tile {tile.path}: the log publishes the full tiles of its tree of "
+            f"{self._size} entries and the partial tiles of its signed checkpoints' sizes"
+        )
+
+    def tile(self, tile: Tile) -> bytes:
+        """The bytes of hash tile ``tile``: its stored subtree hashes at Merkle level
+        ``8 * level``, in one range read. :class:`NotFoundError` for a tile the log does not
+        publish."""
+        if tile.is_bundle:
+            raise NotFoundError(f"{tile.path} is an entry bundle, not a hash tile")
+        first = tile.index << TILE_HEIGHT
+        with self._engine.connect() as conn:
+            self._check_tile(conn, tile)
+            rows = conn.execute(
+                select(log_nodes.c.hash)
+                .where(
+                    log_nodes.c.level == TILE_HEIGHT * tile.level,
+                    log_nodes.c.idx >= first,
+                    log_nodes.c.idx < first + tile.width,
+                )
+                .order_by(log_nodes.c.idx)
+            ).all()
+        if len(rows) != tile.width:
+            raise ConsistencyError(
+                f"log store: tile {tile.path} needs {tile.width} subtree hashes, found {len(rows)}"
+            )
+        return b"".join(bytes(r.hash) for r in rows)
+
+    def entry_bundle(self, tile: Tile) -> bytes:
+        """The entry bundle ``tile`` (uint16 length prefixes; uint32 for the extension), in one
+        range read. :class:`NotFoundError` for a bundle the log does not publish, and for a
+        standard bundle that holds an entry too long for it (served by the extension)."""
+        if not tile.is_bundle:
+            raise NotFoundError(f"{tile.path} is a hash tile, not an entry bundle")
+        first = tile.index << TILE_HEIGHT
+        with self._engine.connect() as conn:
+            self._check_tile(conn, tile)
+            rows = conn.execute(
+                select(log_entries.c.data)
+                .where(log_entries.c.idx >= first, log_entries.c.idx < first + tile.width)
+                .order_by(log_entries.c.idx)
+            ).all()
+        if len(rows) != tile.width:
+            raise ConsistencyError(
+                f"log store: bundle {tile.path} needs {tile.width} entries, found {len(rows)}"
+            )
+        try:
+            return encode_bundle([bytes(r.data) for r in rows], wide=tile.level == WIDE_ENTRIES)
+        except EncodingError as exc:
+            wide = Tile(WIDE_ENTRIES, tile.index, tile.width)
+            raise NotFoundError(
+                f"no bundle {tile.path}: {exc}; this bundle is served with uint32 lengths at "
+                f"{wide.path} (ADR 0046)"
+            ) from exc
 
 
 def _completed_between(start: int, end: int | None) -> list[tuple[int, int, int | None]]:

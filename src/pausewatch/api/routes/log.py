@@ -88,7 +88,10 @@ def checkpoint(
     service: ServiceDep, witnessed: Annotated[bool, Query()] = False
 ) -> PlainTextResponse:
     """The latest checkpoint note."""
-    return PlainTextResponse(service.checkpoint(witnessed=witnessed))
+    # Mutable: C2SP tlog-tiles asks that it not be cached beyond a few seconds.
+    return PlainTextResponse(
+        service.checkpoint(witnessed=witnessed), headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get(

@@ -1,0 +1,474 @@
+"""The log as C2SP tlog-tiles: tile paths, which tiles a tree has, entry bundles, and proofs
+computed from tiles alone (c2sp.org/tlog-tiles; ADR 0046).
+
+A hash tile at tile level ``L``, index ``N``, holds up to 256 consecutive hashes of the complete
+subtrees at Merkle level ``8 * L``: its ``i``-th hash is the subtree ``(8 * L, N * 256 + i)``,
+exactly what the log stores in ``log_nodes``. The Merkle levels between two tile levels are
+recomputed by hashing a tile's hashes. A tree of size ``s`` has, at each tile level ``L``,
+``s // 256**(L + 1)`` full tiles and one partial tile of width ``(s // 256**L) % 256`` when that
+is not zero.
+
+An entry bundle holds the entries of one level-0 tile, each prefixed by its length as a
+big-endian uint16. pausewatch refuses new entries longer than 65,535 bytes
+(:data:`MAX_BUNDLE_ENTRY`); a bundle that holds an older, longer entry is also served in a
+pausewatch extension, :data:`WIDE_BUNDLE_PREFIX` (uint32 lengths), at a different URL, as the
+spec allows.
+
+:class:`TileClient` verifies a checkpoint and then inclusion and consistency proofs from the
+tiles a checkpoint of that size requires, fetching each tile at most once through a
+``fetch(path) -> bytes`` callable (any transport: HTTP, files, a dict).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pausewatch.errors import EncodingError, NotFoundError, ProofError
+from pausewatch.ledger._checkpoint import Checkpoint, SignedCheckpoint
+from pausewatch.ledger._merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    Node,
+    Range,
+    assemble,
+    complete_subtrees,
+    consistency_ranges,
+    inclusion_ranges,
+    node_hash,
+    nodes_for,
+    range_hash,
+    verify_consistency,
+    verify_inclusion_hash,
+)
+from pausewatch.ledger._note import Verifier
+
+TILE_HEIGHT = 8
+"""Merkle levels a tile spans."""
+TILE_WIDTH = 1 << TILE_HEIGHT
+"""Hashes (or entries) in a full tile."""
+FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
+MAX_TILE_LEVEL = 63
+MAX_BUNDLE_ENTRY = 0xFFFF
+"""The longest entry an entry bundle can hold (its uint16 length prefix)."""
+ENTRY_OVERHEAD = len('{"integrated_at":"2026-01-01T00:00:00.000000Z","statement":}')
+"""Bytes a log entry adds to its statement's canonical bytes (fixed: the time has a fixed
+width)."""
+MAX_BUNDLE_STATEMENT = MAX_BUNDLE_ENTRY - ENTRY_OVERHEAD
+"""The longest canonical statement whose entry fits an entry bundle."""
+ENTRIES_PREFIX = "tile/entries/"
+WIDE_BUNDLE_PREFIX = "tile/pausewatch-entries32/"
+"""pausewatch's extension: the same bundles with big-endian uint32 length prefixes, for a
+bundle that holds an entry longer than :data:`MAX_BUNDLE_ENTRY` (ADR 0046)."""
+
+ENTRIES = -1
+"""The ``level`` of an entry bundle in a :class:`Tile`."""
+WIDE_ENTRIES = -2
+"""The ``level`` of a bundle in the uint32 extension."""
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Tile:
+    """One tile: ``level`` (a tile level 0..63, or :data:`ENTRIES`), ``index`` and ``width``
+    (256 for a full tile, 1..255 for a partial one)."""
+
+    level: int
+    index: int
+    width: int = TILE_WIDTH
+
+    def __post_init__(self) -> None:
+        if not (ENTRIES >= self.level >= WIDE_ENTRIES or 0 <= self.level <= MAX_TILE_LEVEL):
+            raise EncodingError(f"tile level: expected 0..{MAX_TILE_LEVEL}, got {self.level}")
+        if self.index < 0:
+            raise EncodingError(f"tile index: expected >= 0, got {self.index}")
+        if not 1 <= self.width <= TILE_WIDTH:
+            raise EncodingError(f"tile width: expected 1..{TILE_WIDTH}, got {self.width}")
+
+    @property
+    def full(self) -> bool:
+        """Whether the tile holds all 256 hashes (or entries)."""
+        return self.width == TILE_WIDTH
+
+    @property
+    def is_bundle(self) -> bool:
+        """Whether this is an entry bundle (standard or extension) rather than a hash tile."""
+        return self.level < 0
+
+    @property
+    def start(self) -> int:
+        """The first entry the tile spans (the spec's start index)."""
+        return self.index << (TILE_HEIGHT * (max(self.level, 0) + 1))
+
+    @property
+    def path(self) -> str:
+        """The tile's path under the log's prefix, e.g. ``tile/1/x001/234.p/17``."""
+        if self.level == ENTRIES:
+            head = ENTRIES_PREFIX
+        elif self.level == WIDE_ENTRIES:
+            head = WIDE_BUNDLE_PREFIX
+        else:
+            head = f"tile/{self.level}/"
+        return head + encode_index(self.index) + ("" if self.full else f".p/{self.width}")
+
+
+def encode_index(n: int) -> str:
+    """``n`` as zero-padded 3-digit path elements, all but the last prefixed ``x``
+    (1234067 -> ``x001/x234/067``)."""
+    if n < 0:
+        raise EncodingError(f"tile index: expected >= 0, got {n}")
+    parts = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n:
+        parts.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(parts))
+
+
+_INDEX = r"(?P<index>(?:x[0-9]{3}/){0,6}[0-9]{3})"
+_WIDTH = r"(?:\.p/(?P<width>[1-9][0-9]{0,2}))?"
+_TILE_PATH = re.compile(
+    r"tile/(?:(?P<level>0|[1-9][0-9]?)|(?P<kind>entries|pausewatch-entries32))/" + _INDEX + _WIDTH
+)
+
+
+def parse_tile_path(path: str) -> Tile:
+    """The tile at ``path`` (``tile/<L>/<N>[.p/<W>]``, ``tile/entries/<N>[.p/<W>]`` or the
+    extension's), refusing every non-canonical spelling: a leading zero in ``L`` or ``W``, a
+    level above 63, a width of 0 or above 255, an index element that is not three digits, a
+    first element ``x000``, a missing ``x``."""
+    m = _TILE_PATH.fullmatch(path)
+    if m is None:
+        raise EncodingError(f"not a tile path: {path!r}")
+    elements = m["index"].split("/")
+    if len(elements) > 1 and elements[0] == "x000":
+        raise EncodingError(f"tile path {path!r}: the index has a leading zero element")
+    index = int("".join(e.lstrip("x") for e in elements))
+    width = TILE_WIDTH if m["width"] is None else int(m["width"])
+    if m["width"] is not None and width >= TILE_WIDTH:
+        raise EncodingError(f"tile path {path!r}: a partial width is 1..{TILE_WIDTH - 1}")
+    if m["kind"] is not None:
+        level = ENTRIES if m["kind"] == "entries" else WIDE_ENTRIES
+    else:
+        level = int(m["level"])
+        if level > MAX_TILE_LEVEL:
+            raise EncodingError(f"tile path {path!r}: level above {MAX_TILE_LEVEL}")
+    return Tile(level, index, width)
+
+
+def tile_widths(size: int) -> list[tuple[int, int, int]]:
+    """Per tile level ``L`` that a tree of ``size`` has: ``(L, full tiles, partial width)``
+    (width 0: no partial tile at that level)."""
+    if size < 0:
+        raise ProofError(f"tree size: expected >= 0, got {size}")
+    out: list[tuple[int, int, int]] = []
+    level = 0
+    while size >> (TILE_HEIGHT * level):
+        below = size >> (TILE_HEIGHT * level)
+        out.append((level, below >> TILE_HEIGHT, below & (TILE_WIDTH - 1)))
+        level += 1
+    return out
+
+
+def partial_tiles(size: int) -> list[Tile]:
+    """The partial hash tiles of a tree of ``size``, lowest level first."""
+    return [Tile(level, full, width) for level, full, width in tile_widths(size) if width]
+
+
+def tiles(size: int, *, start: int = 0) -> Iterator[Tile]:
+    """Every hash tile of a tree of ``size``, level by level, full ones first; with ``start``,
+    only the tiles that hold a hash of an entry at or after ``start`` (what grew since a tree
+    of size ``start``, full tiles already written left out)."""
+    for level, full, width in tile_widths(size):
+        first = start >> (TILE_HEIGHT * (level + 1))
+        for n in range(first, full):
+            yield Tile(level, n)
+        if width:
+            yield Tile(level, full, width)
+
+
+def bundles(size: int, *, start: int = 0) -> Iterator[Tile]:
+    """The entry bundles of a tree of ``size`` (from the one holding entry ``start``)."""
+    full, width = size >> TILE_HEIGHT, size & (TILE_WIDTH - 1)
+    for n in range(start >> TILE_HEIGHT, full):
+        yield Tile(ENTRIES, n)
+    if width:
+        yield Tile(ENTRIES, full, width)
+
+
+def tile_in_tree(tile: Tile, size: int) -> bool:
+    """Whether a tree of ``size`` has ``tile`` (a full tile it completed, or its partial tile
+    of exactly that width)."""
+    level = max(tile.level, 0)
+    below = size >> (TILE_HEIGHT * level)
+    if tile.full:
+        return (tile.index + 1) << TILE_HEIGHT <= below
+    return tile.index == below >> TILE_HEIGHT and tile.width == below & (TILE_WIDTH - 1)
+
+
+def tile_for_node(node: Node, size: int) -> tuple[Tile, int, int]:
+    """The hash tile of a tree of ``size`` that yields the complete subtree ``node``, with the
+    subtree's first position in the tile and the Merkle levels to hash above the tile."""
+    level, k = divmod(node.level, TILE_HEIGHT)
+    first = node.index << k
+    n, pos = divmod(first, TILE_WIDTH)
+    end_leaf = (node.index + 1) << node.level
+    if end_leaf > size:
+        raise ProofError(f"subtree {node} is not complete in a tree of size {size}")
+    if (n + 1) << (TILE_HEIGHT * (level + 1)) <= size:
+        width = TILE_WIDTH
+    else:
+        width = (size >> (TILE_HEIGHT * level)) & (TILE_WIDTH - 1)
+    return Tile(level, n, width), pos, k
+
+
+def tiles_for_nodes(nodes: Iterable[Node], size: int) -> list[Tile]:
+    """The distinct tiles a tree of ``size`` needs to yield ``nodes``."""
+    return sorted({tile_for_node(n, size)[0] for n in nodes})
+
+
+def tiles_for_inclusion(index: int, size: int) -> list[Tile]:
+    """The tiles an inclusion proof of entry ``index`` in a tree of ``size`` needs."""
+    return tiles_for_nodes(nodes_for(inclusion_ranges(index, size)), size)
+
+
+def tiles_for_consistency(old_size: int, new_size: int) -> list[Tile]:
+    """The tiles a consistency proof from ``old_size`` to ``new_size`` needs."""
+    return tiles_for_nodes(nodes_for(consistency_ranges(old_size, new_size)), new_size)
+
+
+def tile_hashes(data: bytes, width: int) -> list[bytes]:
+    """The ``width`` hashes of a tile's bytes."""
+    if len(data) != width * HASH_SIZE:
+        raise ProofError(
+            f"tile: expected {width} hashes ({width * HASH_SIZE} bytes), got {len(data)} bytes"
+        )
+    return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+
+
+def encode_bundle(entries: Sequence[bytes], *, wide: bool = False) -> bytes:
+    """Entries as a bundle: each prefixed by its length, a big-endian uint16 (uint32 with
+    ``wide``, the extension)."""
+    size = 4 if wide else 2
+    limit = (1 << (8 * size)) - 1
+    out = bytearray()
+    for i, data in enumerate(entries):
+        if len(data) > limit:
+            raise EncodingError(
+                f"entry {i} of the bundle is {len(data)} bytes; a bundle holds at most {limit}"
+            )
+        out += len(data).to_bytes(size, "big")
+        out += data
+    return bytes(out)
+
+
+def decode_bundle(data: bytes, width: int | None = None, *, wide: bool = False) -> list[bytes]:
+    """The entries of a bundle (exactly ``width`` of them when given)."""
+    size = 4 if wide else 2
+    entries: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        if pos + size > len(data):
+            raise EncodingError(f"entry bundle: truncated length at byte {pos}")
+        n = int.from_bytes(data[pos : pos + size], "big")
+        pos += size
+        if pos + n > len(data):
+            raise EncodingError(f"entry bundle: entry {len(entries)} runs past the end")
+        entries.append(data[pos : pos + n])
+        pos += n
+    if width is not None and len(entries) != width:
+        raise EncodingError(f"entry bundle: expected {width} entries, got {len(entries)}")
+    return entries
+
+
+def _subtree(hashes: Sequence[bytes], pos: int, k: int) -> bytes:
+    """The hash of the complete subtree over ``hashes[pos : pos + 2**k]``."""
+    level = list(hashes[pos : pos + (1 << k)])
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def _tile_levels(hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every Merkle level inside a tile: the tile's hashes, then each complete pair hashed,
+    up to the tile's top (at most 255 hashes computed)."""
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels
+
+
+def full_tile_hash(hashes: Sequence[bytes]) -> bytes:
+    """The hash a full tile contributes to the tile level above: the Merkle Tree Hash of its
+    256 hashes."""
+    if len(hashes) != TILE_WIDTH:
+        raise ProofError(f"tile: expected {TILE_WIDTH} hashes, got {len(hashes)}")
+    return _subtree(hashes, 0, TILE_HEIGHT)
+
+
+Fetch = Callable[[str], bytes]
+"""Fetch the resource at a path under the log's prefix; raise :class:`NotFoundError` when
+there is none."""
+
+
+class TileClient:
+    """Verifies a log from its tiles alone: checkpoints signed by the log key, then inclusion
+    and consistency proofs computed from the hash tiles those checkpoints require.
+
+    Tiles are cached (a full tile, or the widest partial one seen, per position), with the
+    Merkle levels inside them hashed once, so repeated proofs neither fetch nor hash again;
+    :attr:`fetched_tiles` and :attr:`fetched_bytes` count what was fetched. Partial tiles are
+    fetched only at the width a verified checkpoint's size implies; when one is gone (the log
+    completed the tile) the full tile is fetched instead.
+    """
+
+    def __init__(
+        self, fetch: Fetch, verifier: Verifier, witnesses: Sequence[Verifier] = ()
+    ) -> None:
+        self._fetch = fetch
+        self.verifier = verifier
+        self.witnesses = list(witnesses)
+        self.checkpoints: dict[int, Checkpoint] = {}
+        """Every checkpoint verified so far, by size."""
+        self.fetched_tiles = 0
+        self.fetched_bytes = 0
+        self._cache: dict[tuple[int, int], list[bytes]] = {}
+        self._levels: dict[Tile, list[list[bytes]]] = {}
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def open_checkpoint(self, note: str | bytes) -> SignedCheckpoint:
+        """Verify a checkpoint note with the log key and remember it."""
+        signed = SignedCheckpoint.open(note, self.verifier, self.witnesses)
+        self.checkpoints[signed.checkpoint.size] = signed.checkpoint
+        return signed
+
+    def latest(self) -> SignedCheckpoint:
+        """Fetch the log's ``checkpoint`` and verify it."""
+        data = self._fetch("checkpoint")
+        self.fetched_bytes += len(data)
+        try:
+            return self.open_checkpoint(data)
+        except UnicodeDecodeError as exc:
+            raise ProofError(f"checkpoint: not UTF-8 ({exc})") from exc
+
+    def _verified(self, size: int) -> Checkpoint:
+        cp = self.checkpoints.get(size)
+        if cp is None:
+            raise ProofError(f"no verified checkpoint of size {size}: verify one first")
+        return cp
+
+    # -- tiles ---------------------------------------------------------------------------------
+
+    def tile(self, tile: Tile) -> list[bytes]:
+        """The hashes of ``tile`` (from the cache, or fetched and cached)."""
+        key = (tile.level, tile.index)
+        cached = self._cache.get(key)
+        if cached is not None and len(cached) >= tile.width:
+            return cached[: tile.width]
+        try:
+            data = self._fetch(tile.path)
+            hashes = tile_hashes(data, tile.width)
+        except NotFoundError:
+            if tile.full:
+                raise
+            # The log may drop a partial tile once the full one exists.
+            full = Tile(tile.level, tile.index)
+            data = self._fetch(full.path)
+            hashes = tile_hashes(data, TILE_WIDTH)
+        self.fetched_tiles += 1
+        self.fetched_bytes += len(data)
+        self._cache[key] = hashes
+        return hashes[: tile.width]
+
+    def node(self, node: Node, size: int) -> bytes:
+        """The hash of the complete subtree ``node``, from the tiles of a tree of ``size``."""
+        tile, pos, k = tile_for_node(node, size)
+        # The levels inside a tile are hashed once, then every proof through it only looks up.
+        levels = self._levels.get(tile)
+        if levels is None:
+            levels = self._levels[tile] = _tile_levels(self.tile(tile))
+        return levels[k][pos >> k]
+
+    def _hashes(self, nodes: Iterable[Node], size: int) -> dict[Node, bytes]:
+        return {n: self.node(n, size) for n in nodes}
+
+    # -- proofs --------------------------------------------------------------------------------
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``index`` in the verified checkpoint of ``size``."""
+        self._verified(size)
+        ranges = inclusion_ranges(index, size)
+        return assemble(ranges, self._hashes(nodes_for(ranges), size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The consistency proof from ``old_size`` to the verified checkpoint of ``new_size``."""
+        self._verified(new_size)
+        ranges = consistency_ranges(old_size, new_size)
+        return assemble(ranges, self._hashes(nodes_for(ranges), new_size))
+
+    def root(self, size: int) -> bytes:
+        """The root of the tree of ``size`` computed from the hash tiles of that size."""
+        if size == 0:
+            return EMPTY_ROOT
+        return range_hash(Range(0, size), self._hashes(complete_subtrees(0, size), size))
+
+    def verify_root(self, size: int) -> None:
+        """Check that the hash tiles of the verified checkpoint of ``size`` give its root."""
+        cp = self._verified(size)
+        got = self.root(size)
+        if got != cp.root_hash:
+            raise ProofError(
+                f"the tiles of size {size} give root {got.hex()}, the checkpoint says "
+                f"{cp.root_hash.hex()}"
+            )
+
+    def leaf_hash(self, index: int, size: int) -> bytes:
+        """The leaf hash of entry ``index`` from the level-0 tile of a verified tree."""
+        self._verified(size)
+        if not 0 <= index < size:
+            raise ProofError(f"entry index: expected 0..{size - 1}, got {index}")
+        return self.node(Node(0, index), size)
+
+    def verify_inclusion(self, leaf_hash_: bytes, index: int, size: int) -> None:
+        """Check that the leaf with ``leaf_hash_`` sits at ``index`` in the verified checkpoint
+        of ``size``, from tiles alone."""
+        cp = self._verified(size)
+        verify_inclusion_hash(
+            leaf_hash_, index, size, self.inclusion_proof(index, size), cp.root_hash
+        )
+
+    def verify_consistency(self, old_size: int, new_size: int) -> None:
+        """Check that the verified checkpoint of ``new_size`` extends that of ``old_size``."""
+        old, new = self._verified(old_size), self._verified(new_size)
+        verify_consistency(
+            old_size,
+            new_size,
+            self.consistency_proof(old_size, new_size),
+            old.root_hash,
+            new.root_hash,
+        )
+
+    # -- entries -------------------------------------------------------------------------------
+
+    def bundle(self, bundle: Tile) -> list[bytes]:
+        """The entries of one bundle; the uint32 extension when the standard one is refused."""
+        try:
+            data = self._fetch(bundle.path)
+            wide = False
+        except NotFoundError:
+            data = self._fetch(Tile(WIDE_ENTRIES, bundle.index, bundle.width).path)
+            wide = True
+        self.fetched_tiles += 1
+        self.fetched_bytes += len(data)
+        return decode_bundle(data, bundle.width, wide=wide)
+
+    def entries(self, size: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Every entry ``(index, bytes)`` of the verified checkpoint of ``size`` from
+        ``start``, a bundle at a time (they prove nothing until hashed into the tree)."""
+        self._verified(size)
+        for b in bundles(size, start=start):
+            for i, data in enumerate(self.bundle(b)):
+                if b.start + i >= start:
+                    yield b.start + i, data

@@ -1,0 +1,221 @@
+"""The log as static tiles, as an operator and an auditor meet it: `pausewatch log tiles`
+copies a running service's tiles to a directory, a plain `http.server` serves it, and
+`pausewatch audit --tiles` audits the log from it (all real processes)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import run_cli
+from pausewatch.cli._log import write_tiles
+from pausewatch.errors import NotFoundError, VerificationError
+from pausewatch.ledger import (
+    Checkpoint,
+    MerkleTree,
+    Node,
+    Signer,
+    TileClient,
+    bundles,
+    decode_bundle,
+    encode_bundle,
+    sign_checkpoint,
+    tiles,
+)
+from pausewatch.service import LogService
+from pausewatch.settings import Settings
+from pausewatch.statements import KeyPair, sign_statement
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A plain `http.server` serving a directory on loopback (what any web server does)."""
+    root = tmp_path / "static"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def filled(data_dir: Path, count: int) -> tuple[str, KeyPair, str]:
+    """A data directory whose log holds ``count`` notices; its log key, the secretariat key and
+    the checkpoint note after the first 10."""
+    service = LogService(Settings(data_dir=data_dir, batch_latency_ms=5))
+    service.start()
+    try:
+        key = service.secretariat_key
+        for i in range(10):
+            service.submit(sign_statement("notice/v1", {"title": f"n{i}"}, key)).result(60)
+        early = service.log.checkpoint_note()
+        futures = [
+            service.submit(sign_statement("notice/v1", {"title": f"m{i}"}, key))
+            for i in range(count - 10)
+        ]
+        for f in futures:
+            f.result(60)
+        return service.log.verifier.to_string(), key, early
+    finally:
+        service.close()
+
+
+@pytest.mark.slow
+def test_tiles_copied_served_statically_and_audited(
+    tmp_path: Path, start_log: Any, static_server: tuple[Path, str]
+) -> None:
+    """`log tiles` writes the checkpoint, tiles and bundles to a directory (again only what
+    changed); a static server serves them; `audit --tiles` passes on it, anchored by a pinned
+    checkpoint, and on the service itself; a tampered bundle fails it."""
+    data_dir = tmp_path / "data"
+    log_key, key, early = filled(data_dir, 300)
+    (tmp_path / "early.note").write_text(early)
+    served = start_log(data_dir)
+    root, url = static_server
+
+    done = run_cli("log", "tiles", str(root), "--url", served.url, "--log-key", log_key, "--json")
+    assert done.returncode == 0, done.stderr
+    size = int(httpx.get(served.url + "/v1/log").json()["size"])
+    width = size % 256
+    for path in [
+        "checkpoint",
+        "tile/0/000",
+        f"tile/0/001.p/{width}",
+        "tile/1/000.p/1",
+        "tile/entries/000",
+        f"tile/entries/001.p/{width}",
+    ]:
+        assert (root / path).is_file(), path
+        assert httpx.get(f"{url}/{path}").content == httpx.get(f"{served.url}/{path}").content
+    full_tile = root / "tile/0/000"
+    first_written = full_tile.stat().st_mtime_ns
+
+    # More entries; a second copy keeps the full tiles it has and adds the new partial ones.
+    for i in range(3):
+        r = httpx.post(
+            served.url + "/v1/statements",
+            json=sign_statement("notice/v1", {"title": f"later {i}"}, key).to_json(),
+        )
+        assert r.status_code == 201, r.text
+    again = run_cli("log", "tiles", str(root), "--url", served.url, "--log-key", log_key)
+    assert again.returncode == 0, again.stderr
+    assert "kept" in again.stdout
+    assert full_tile.stat().st_mtime_ns == first_written
+    new_size = int(httpx.get(served.url + "/v1/log").json()["size"])
+    assert (root / f"tile/0/001.p/{new_size % 256}").is_file()
+
+    pinned = ["--checkpoint", str(tmp_path / "early.note")]
+    for source in (url, served.url):
+        audited = run_cli("audit", "--tiles", source, "--log-key", log_key, *pinned)
+        assert audited.returncode == 0, audited.stderr
+        assert f"entries:      {new_size}" in audited.stdout
+        assert "OK" in audited.stdout
+
+    # One altered entry in the static copy: the recomputed tree no longer gives the root.
+    bundle = root / "tile/entries/000"
+    entries = decode_bundle(bundle.read_bytes())
+    entries[5] = entries[5].replace(b"n5", b"n6")
+    bundle.write_bytes(encode_bundle(entries))
+    tampered = run_cli("audit", "--tiles", url, "--log-key", log_key, *pinned)
+    assert tampered.returncode == 1
+    assert "FAILED" in tampered.stderr
+
+
+def test_audit_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Path, str]) -> None:
+    """`audit --tiles` without a log key, or on a URL with no checkpoint, fails in one line."""
+    _, url = static_server
+    no_key = run_cli("audit", "--tiles", url)
+    assert no_key.returncode == 1
+    assert no_key.stderr.strip().startswith("error: --tiles needs --log-key")
+    key = Signer.generate("test.example/log").verifier().to_string()
+    empty = run_cli("audit", "--tiles", url, "--log-key", key)
+    assert empty.returncode == 1
+    assert empty.stderr.strip().splitlines() == [
+        f"error: {url}: no checkpoint there (is it a tiled log's URL prefix?)"
+    ]
+
+
+def _tree_source(n: int, signer: Signer) -> dict[str, bytes]:
+    """Every resource of a tiled log of ``n`` entries, computed from an in-memory tree."""
+    data = [b"entry %d" % i for i in range(n)]
+    tree = MerkleTree(data)
+    files = {
+        "checkpoint": sign_checkpoint(Checkpoint(signer.name, n, tree.root()), signer).encode()
+    }
+    for t in tiles(n):
+        first = t.index * 256
+        files[t.path] = b"".join(tree.node(Node(8 * t.level, first + i)) for i in range(t.width))
+    for b in bundles(n):
+        files[b.path] = encode_bundle(data[b.start : b.start + b.width])
+    return files
+
+
+def _fetch(files: dict[str, bytes]) -> Callable[[str], bytes]:
+    def fetch(path: str) -> bytes:
+        if path not in files:
+            raise NotFoundError(path)
+        return files[path]
+
+    return fetch
+
+
+@pytest.mark.parametrize("bad", ["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/000"])
+def test_write_tiles_refuses_a_tampered_source(tmp_path: Path, bad: str) -> None:
+    """A tile or bundle that disagrees with the others or with the checkpoint stops the copy
+    before the checkpoint is written."""
+    signer = Signer.generate("test.example/log")
+    files = _tree_source(300, signer)
+    body = bytearray(files[bad])
+    body[-1] ^= 1
+    files[bad] = bytes(body)
+    with pytest.raises(VerificationError):
+        write_tiles(_fetch(files), signer.verifier(), tmp_path / "site")
+    assert not (tmp_path / "site" / "checkpoint").exists()
+
+
+def test_write_tiles_is_incremental(tmp_path: Path) -> None:
+    """A second copy after the log grew keeps the full tiles it wrote and adds the rest."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    small = _tree_source(300, signer)
+    first = write_tiles(_fetch(small), signer.verifier(), site)
+    assert first["written"] == 5  # tile/0/000, 0/001.p/44, 1/000.p/1, entries/000, entries/001.p/44
+    big = _tree_source(600, signer)
+    second = write_tiles(_fetch(big), signer.verifier(), site)
+    # Kept: tile/0/000 and its bundle. Written: 0/001, 0/002.p/88, 1/000.p/2 and two bundles.
+    assert (second["kept"], second["written"]) == (2, 5)
+    assert (site / "checkpoint").read_bytes() == big["checkpoint"]
+    for path, body in big.items():
+        assert (site / path).read_bytes() == body, path
+
+
+def test_write_tiles_copies_the_uint32_extension(tmp_path: Path) -> None:
+    """A bundle the source serves only with uint32 lengths (an entry too long for uint16) is
+    copied to the extension's path, where a tile client finds it."""
+    signer = Signer.generate("test.example/log")
+    files = _tree_source(300, signer)
+    entries = decode_bundle(files.pop("tile/entries/000"))
+    files["tile/pausewatch-entries32/000"] = encode_bundle(entries, wide=True)
+    site = tmp_path / "site"
+    write_tiles(_fetch(files), signer.verifier(), site)
+    assert not (site / "tile/entries/000").exists()
+    assert (site / "tile/pausewatch-entries32/000").is_file()
+    client = TileClient(lambda p: _read(site, p), signer.verifier())
+    client.latest()
+    assert [d for _, d in client.entries(300)][:256] == entries
+
+
+def _read(site: Path, path: str) -> bytes:
+    try:
+        return (site / path).read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFoundError(path) from exc
