@@ -63,6 +63,13 @@ from pausewatch.ledger._note import (
     open_note,
     sign_note,
 )
+from pausewatch.ledger._replica import (
+    SEQUENCER_LOCK_KEY,
+    Handoff,
+    HandoffPump,
+    NoSequencerError,
+    SequencerLock,
+)
 from pausewatch.ledger._sequencer import QueueFullError, Sequencer
 from pausewatch.ledger._tree import CompactRange, MerkleTree
 
@@ -71,14 +78,18 @@ __all__ = [
     "ALG_ED25519",
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "SEQUENCER_LOCK_KEY",
     "Appended",
     "Checkpoint",
     "CompactRange",
     "Cosignature",
     "Entry",
+    "Handoff",
+    "HandoffPump",
     "KeptCheckpoint",
     "LogStore",
     "MerkleTree",
+    "NoSequencerError",
     "Node",
     "Note",
     "NoteError",
@@ -88,6 +99,7 @@ __all__ = [
     "QueueFullError",
     "Range",
     "Sequencer",
+    "SequencerLock",
     "SignedCheckpoint",
     "Signer",
     "VerificationError",

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -184,30 +185,96 @@ class PersistentLog:
         )
         self.origin = signer.name
         self.verifier = signer.verifier()
-        with engine.begin() as conn:
+        with _snapshot(engine) as conn:
             self._check_identity(conn)
-            size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-            nodes = CompactRange.nodes(size)
-            hashes = self._fetch(conn, nodes)
-            self._compact = CompactRange(size, [hashes[n] for n in nodes])
+            self._size, self._compact, self._latest_note = self._load(conn)
+        if kept is not None:
+            self._check_kept(kept, unsafe_trust_store)
+
+    def _load(self, conn: Connection) -> tuple[int, CompactRange, str | None]:
+        """The store's size, right edge and newest checkpoint, checked against each other."""
+        size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+        nodes = CompactRange.nodes(size)
+        hashes = self._fetch(conn, nodes)
+        compact = CompactRange(size, [hashes[n] for n in nodes])
+        latest = conn.execute(
+            select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
+            .order_by(log_checkpoints.c.size.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.size != size:
+            raise ConsistencyError(
+                f"log store: latest checkpoint covers {latest.size} entries, store holds {size}"
+            )
+        if latest is not None and latest.root != compact.root():
+            raise ConsistencyError(
+                f"log store: stored hashes give root {compact.root().hex()}, latest "
+                f"checkpoint says {bytes(latest.root).hex()}"
+            )
+        return size, compact, None if latest is None else str(latest.note)
+
+    def reload(self) -> None:
+        """Read the log's state from the store again, as a replica does before it starts to
+        sequence (ADR 0047): another replica may have appended since this one last looked.
+        The store must extend the kept checkpoint (:class:`ConsistencyError` otherwise, and the
+        state in memory is left as it was); the kept checkpoint is brought up to the store."""
+        with self._write_lock:
+            with _snapshot(self._engine) as conn:
+                loaded = self._load(conn)
+            before = (self._size, self._compact, self._latest_note)
+            self._size, self._compact, self._latest_note = loaded
+            self._unkept = None
+            if self._kept is not None:
+                try:
+                    self._check_kept(self._kept, False)
+                except BaseException:
+                    self._size, self._compact, self._latest_note = before
+                    raise
+
+    def refresh(self) -> bool:
+        """Catch up with checkpoints another process (the sequencing replica) signed into the
+        store; return whether the log grew. Signs nothing. The newest checkpoint is taken only
+        if it verifies under the log's key, the stored hashes give its root, and it is
+        consistent with the one this log had; it is then kept (ADR 0014) like one signed here.
+        """
+        with _snapshot(self._engine) as conn:
             latest = conn.execute(
                 select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
                 .order_by(log_checkpoints.c.size.desc())
                 .limit(1)
             ).first()
-        if latest is not None and latest.size != size:
-            raise ConsistencyError(
-                f"log store: latest checkpoint covers {latest.size} entries, store holds {size}"
-            )
-        if latest is not None and latest.root != self._compact.root():
-            raise ConsistencyError(
-                f"log store: stored hashes give root {self._compact.root().hex()}, latest "
-                f"checkpoint says {bytes(latest.root).hex()}"
-            )
-        self._size = size
-        self._latest_note: str | None = latest.note if latest is not None else None
-        if kept is not None:
-            self._check_kept(kept, unsafe_trust_store)
+            old_size = self._size
+            if latest is None or latest.size <= old_size:
+                return False
+            size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
+            try:
+                cp = SignedCheckpoint.open(note, self.verifier).checkpoint
+            except VerificationError as exc:
+                raise ConsistencyError(
+                    f"the store's checkpoint of size {size} does not verify: {exc}"
+                ) from exc
+            nodes = CompactRange.nodes(size)
+            hashes = self._fetch(conn, nodes)
+            compact = CompactRange(size, [hashes[n] for n in nodes])
+            if cp.size != size or cp.root_hash != root or compact.root() != root:
+                raise ConsistencyError(
+                    f"the store's checkpoint of size {size} disagrees with its stored hashes"
+                )
+            if old_size:
+                ranges = consistency_ranges(old_size, size)
+                proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
+                try:
+                    verify_consistency(old_size, size, proof, self.root(), root)
+                except ProofError as exc:
+                    raise ConsistencyError(
+                        f"the store's checkpoint of size {size} is inconsistent with checkpoint "
+                        f"{old_size}, which this log served"
+                    ) from exc
+        with self._write_lock:
+            if self._size != old_size:  # refreshed meanwhile by another thread
+                return self._size > old_size
+            self._keep_and_publish(compact, size, note)
+        return True
 
     def _check_kept(self, kept: KeptCheckpoint, unsafe: bool) -> None:
         """Refuse a store that is behind the kept checkpoint or disagrees with it; bring the
@@ -612,6 +679,13 @@ class PersistentLog:
         ).first()
         if prev is None:
             return
+        if prev.size != self._size:
+            # Another process appended to this store since this log last looked (a replica
+            # that lost the sequencer's lock without knowing it): signing would fork the log.
+            raise ConsistencyError(
+                f"refusing to sign checkpoint {new_size}: the store's newest checkpoint is of "
+                f"size {prev.size}, this log's is {self._size}; another process is writing it"
+            )
         ranges = consistency_ranges(prev.size, new_size)
         proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
         try:
@@ -630,6 +704,18 @@ class PersistentLog:
                 return
             yield from page
             pos = page[-1].index + 1
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose reads all see one snapshot of the store. PostgreSQL's default (read
+    committed) gives each statement its own, so that a count and a checkpoint read one after
+    the other could straddle another process's commit; SQLite's transactions are snapshots."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def _completed_between(start: int, end: int | None) -> list[tuple[int, int, int | None]]:

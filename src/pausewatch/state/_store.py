@@ -87,11 +87,19 @@ class StateStore:
     """The registry's fold over one log, persisted in the log's database."""
 
     def __init__(
-        self, engine: Engine, secretariat: Iterable[str], *, for_rebuild: bool = False
+        self,
+        engine: Engine,
+        secretariat: Iterable[str],
+        *,
+        for_rebuild: bool = False,
+        persist: bool = True,
     ) -> None:
         self.engine = engine
         self.secretariat = frozenset(secretariat)
         self.lock = threading.RLock()
+        self.persist = persist
+        """Write the views to the database as they are folded. A replica that does not sequence
+        folds in memory only (the sequencing replica writes them; ADR 0047)."""
         self.for_rebuild = for_rebuild
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
@@ -137,6 +145,15 @@ class StateStore:
             outcomes += batch
         return outcomes
 
+    def resume(self, log: PersistentLog) -> None:
+        """Start writing the views: reload them from the database as the last writer left them
+        and fold (persistently) what they lack, as a replica does when it starts to sequence."""
+        with self.lock:
+            self.persist = True
+            self.registry = self._load()
+            self.registry.roots = log.root_at
+        self.catch_up(log)
+
     def rebuild(
         self, log: PersistentLog, on_entry: Callable[[int], None] | None = None
     ) -> RebuildReport:
@@ -172,7 +189,7 @@ class StateStore:
         """Write the outcomes' changes in one transaction with the fold's new position. Per
         view and key only the last change counts; each view's rows are deleted and inserted
         in two bulk statements (a telemetry batch changes two rows a chip)."""
-        if not outcomes:
+        if not outcomes or not self.persist:
             return
         last: dict[str, dict[tuple[Any, ...], Row | None]] = {}
         for outcome in outcomes:
@@ -186,6 +203,9 @@ class StateStore:
     def _load(self) -> Registry:
         registry = new_registry(self.secretariat)
         with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # One snapshot for every view: another process may be writing them.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             meta = dict(conn.execute(select(state_meta.c.key, state_meta.c.value)).all())
             kept = meta.get("secretariat")
             wanted = json.dumps(sorted(self.secretariat))
@@ -201,8 +221,9 @@ class StateStore:
                     if view == "adoptions":
                         registry.adoptions.append(adoption_from_row(row))
         registry.applied = int(meta.get("applied", "0"))
-        with self.engine.begin() as conn:
-            _set_meta(conn, "secretariat", json.dumps(sorted(self.secretariat)))
+        if self.persist and kept != wanted:
+            with self.engine.begin() as conn:
+                _set_meta(conn, "secretariat", wanted)
         return registry
 
 
