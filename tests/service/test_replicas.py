@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from pausewatch.errors import ConfigurationError
+from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import NoSequencerError, PendingEntry, SignedCheckpoint, verify_consistency
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
@@ -166,6 +166,29 @@ def test_a_follower_refuses_telemetry_batches_as_retryable(replica: Replica) -> 
     _a, b = replica("a"), replica("b")
     with pytest.raises(NoSequencerError, match="does not sequence"):
         b.ingest_telemetry(b"", notice(b, "not a submission"))
+
+
+def test_a_new_replica_joins_a_running_log_with_a_running_replicas_checkpoint(
+    replica: Replica, tmp_path: Path
+) -> None:
+    """A replica whose data directory keeps no checkpoint is refused on a log that holds
+    entries (ADR 0014); given a running replica's kept checkpoint it joins as a follower."""
+    a = replica("a")
+    for i in range(2):
+        a.submit(notice(a, f"n{i}")).result(10)
+    url = a.settings.database_url
+    data_dir = tmp_path / "late"
+    shutil.copytree(a.settings.keys_dir, data_dir / "keys")
+    settings = Settings(data_dir=data_dir, database_url=url, replica_id="late", clerk_interval_s=0)
+    with pytest.raises(ConsistencyError, match="no checkpoint is kept"):
+        LogService(settings)
+    shutil.copy(a.settings.kept_checkpoint_file, settings.kept_checkpoint_file)
+    late = LogService(settings).start()
+    try:
+        assert (late.role, late.log.size) == ("follower", 2)
+        assert late.submit(notice(late, "from the late one")).result(10).index == 2
+    finally:
+        late.close()
 
 
 def test_replicas_need_postgresql(tmp_path: Path) -> None:

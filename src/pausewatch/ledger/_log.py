@@ -598,6 +598,7 @@ class PersistentLog:
         entry_rows: list[tuple[object, ...]] = []
         node_rows: list[tuple[object, ...]] = []
         with self._engine.begin() as conn:
+            prev = self._newest_checkpoint(conn)
             known: dict[bytes, Appended] = {}
             for chunk_start in range(0, len(keys), 500):
                 rows = conn.execute(
@@ -636,7 +637,7 @@ class PersistentLog:
             conn.exec_driver_sql(self._insert_entries, entry_rows)
             conn.exec_driver_sql(self._insert_nodes, node_rows)
             new_size, new_root = compact.size, compact.root()
-            self._check_consistent(conn, new_size, new_root)
+            self._check_consistent(conn, prev, new_size, new_root)
             self._check_not_signed(new_size)
             note = sign_checkpoint(Checkpoint(self.origin, new_size, new_root), self._signer)
             conn.execute(
@@ -671,28 +672,35 @@ class PersistentLog:
         self._size = size
         self._latest_note = note
 
-    def _check_consistent(self, conn: Connection, new_size: int, new_root: bytes) -> None:
+    def _newest_checkpoint(self, conn: Connection) -> tuple[int, bytes] | None:
+        """The store's newest checkpoint ``(size, root)``, which must be this log's own."""
         prev = conn.execute(
             select(log_checkpoints.c.size, log_checkpoints.c.root)
             .order_by(log_checkpoints.c.size.desc())
             .limit(1)
         ).first()
+        if prev is not None and prev.size != self._size:
+            # Another process appended to this store since this log last looked (a replica
+            # that lost the sequencer's lock without knowing it): appending would fork the log.
+            raise ConsistencyError(
+                f"refusing to append: the store's newest checkpoint is of size {prev.size}, "
+                f"this log's is {self._size}; another process is writing it"
+            )
+        return None if prev is None else (int(prev.size), bytes(prev.root))
+
+    def _check_consistent(
+        self, conn: Connection, prev: tuple[int, bytes] | None, new_size: int, new_root: bytes
+    ) -> None:
         if prev is None:
             return
-        if prev.size != self._size:
-            # Another process appended to this store since this log last looked (a replica
-            # that lost the sequencer's lock without knowing it): signing would fork the log.
-            raise ConsistencyError(
-                f"refusing to sign checkpoint {new_size}: the store's newest checkpoint is of "
-                f"size {prev.size}, this log's is {self._size}; another process is writing it"
-            )
-        ranges = consistency_ranges(prev.size, new_size)
+        prev_size, prev_root = prev
+        ranges = consistency_ranges(prev_size, new_size)
         proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
         try:
-            verify_consistency(prev.size, new_size, proof, bytes(prev.root), new_root)
+            verify_consistency(prev_size, new_size, proof, prev_root, new_root)
         except ProofError as exc:
             raise ConsistencyError(
-                f"refusing to sign checkpoint {new_size}: inconsistent with checkpoint {prev.size}"
+                f"refusing to sign checkpoint {new_size}: inconsistent with checkpoint {prev_size}"
             ) from exc
 
     def entries_since(self, start: int) -> Iterable[Entry]:

@@ -210,8 +210,10 @@ class LogService:
             max_count=settings.notice_quota_count,
             max_window_bytes=settings.notice_quota_bytes,
         )
+        self._notice_limits = limits
         self.notices = NoticeQuota(limits, frozenset({secretariat.signer_id}))
         self.notices.prime(self.engine, clock())
+        self._notices_primed_at = (time.monotonic(), self.log.size)
         self.telemetry = TelemetryIngest(
             self.engine,
             self.state,
@@ -312,6 +314,7 @@ class LogService:
             try:
                 if self.role == "follower":
                     self._try_fold()
+                    self._recount_notices(every=5.0)
                 if time.monotonic() >= next_election:
                     next_election = time.monotonic() + poll
                     self._elect()
@@ -343,6 +346,19 @@ class LogService:
                 election.release()
                 raise
 
+    def _recount_notices(self, every: float, *, force: bool = False) -> None:
+        """Count the notices again from the log, which other replicas also append to: each
+        replica admits notices against every replica's integrated ones, a few seconds late at
+        most (ADR 0047)."""
+        at, size = self._notices_primed_at
+        if not force and (self.log.size == size or time.monotonic() - at < every):
+            return
+        quota = NoticeQuota(self._notice_limits, self.notices.exempt)
+        size = self.log.size
+        quota.prime(self.engine, self.clock(), size)
+        self.notices = quota
+        self._notices_primed_at = (time.monotonic(), size)
+
     def _take_over(self) -> None:
         """Start to sequence: the log's and the views' state as the database has them (another
         replica may have appended up to the moment it died), checked against the checkpoint
@@ -350,6 +366,7 @@ class LogService:
         assert self.handoff is not None
         self.log.reload()
         self.state.resume(self.log)
+        self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()
         self.distributor.stop()
         self.sequencer, self.distributor = self._new_sequencer()

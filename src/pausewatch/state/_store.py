@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 
-from pausewatch.errors import ConfigurationError
+from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import Entry, PersistentLog
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
@@ -196,6 +196,17 @@ class StateStore:
             for change in outcome.changes:
                 last.setdefault(change.view, {})[change.key] = change.row
         with self.engine.begin() as conn:
+            # The views must stand where this fold started: another process (a replica that
+            # took over the sequencer) may have written them since, and writing over its rows
+            # from an older fold would break the views' match with a prefix of the log.
+            applied = conn.execute(
+                select(state_meta.c.value).where(state_meta.c.key == "applied").with_for_update()
+            ).scalar()
+            if int(applied or "0") != outcomes[0].index:
+                raise ConsistencyError(
+                    f"the registry views stand at entry {applied}, this fold started at "
+                    f"{outcomes[0].index}: another process writes them"
+                )
             for view, rows in last.items():
                 _write_view(conn, view, rows)
             _set_meta(conn, "applied", str(outcomes[-1].index + 1))
