@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import NoSequencerError, PendingEntry, SignedCheckpoint, verify_consistency
@@ -118,6 +118,30 @@ def test_another_replica_takes_over_and_keeps_the_log_consistent(replica: Replic
     # The views the new sequencer writes continue those of the old one.
     assert b.state.persist
     wait_for(lambda: b.state.registry.applied == 4)
+
+
+def test_a_sequencer_whose_session_ends_steps_down_and_follows(replica: Replica) -> None:
+    """When the sequencer's database session ends under it (the server restarted, the network
+    dropped), it stops sequencing, another replica takes over, and the old one follows and
+    hands its submissions off like any follower."""
+    a, b = replica("a"), replica("b")
+    a.submit(notice(a, "before")).result(10)
+    with a.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            )
+        )
+    wait_for(lambda: a.stepdowns == 1 and [a.role, b.role].count("sequencer") == 1)
+    # Usually b wins the free lock; a busy machine may let a win it back, which is as correct.
+    follower, sequencer = (a, b) if b.role == "sequencer" else (b, a)
+    assert not follower.state.persist
+    handed = follower.submit(notice(follower, "after, through the follower")).result(10)
+    own = sequencer.submit(notice(sequencer, "after, through the sequencer")).result(10)
+    assert sorted([handed.index, own.index]) == [1, 2]
+    wait_for(lambda: follower.log.size == 3)
+    assert a.log.root() == b.log.root()
 
 
 def test_a_new_sequencer_takes_what_a_dead_one_left_pending(replica: Replica) -> None:

@@ -179,6 +179,10 @@ class LogService:
         self._handoff_pool: ThreadPoolExecutor | None = None
         self._replica_thread: threading.Thread | None = None
         self._replica_stop = threading.Event()
+        self.takeovers = 0
+        """Times this replica started to sequence."""
+        self.stepdowns = 0
+        """Times this replica stopped sequencing because it lost the sequencer's lock."""
         if settings.replica_id is not None:
             self._election = SequencerLock(self.engine)
             self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
@@ -375,6 +379,7 @@ class LogService:
         self.distributor.start()
         self._pump = HandoffPump(self.handoff, self.sequencer).start()
         self.role = "sequencer"
+        self.takeovers += 1
         _logger.warning(
             "replica %s sequences the log from %d entries", self.settings.replica_id, self.log.size
         )
@@ -385,6 +390,7 @@ class LogService:
         the clients of anything refused hear so, and nothing they were told is durable is lost.
         """
         self.role = "follower"
+        self.stepdowns += 1
         self.state.persist = False
         if self._pump is not None:
             self._pump.stop()
