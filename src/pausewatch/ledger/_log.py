@@ -231,6 +231,29 @@ class PersistentLog:
                     self._size, self._compact, self._latest_note = before
                     raise
 
+    def _check_behind_kept(self, size: int, root: bytes) -> None:
+        """Refuse to follow a store to a checkpoint older than, or different from, the one kept
+        here: the store was restored from an older copy, and its next checkpoints would be a
+        fork of those this log already signed."""
+        if self._kept is None:
+            return
+        note = self._kept.read()
+        if note is None:
+            return
+        try:
+            kept = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n")
+        except VerificationError as exc:
+            raise ConsistencyError(
+                f"the kept checkpoint {self._kept.where} is malformed: {exc}"
+            ) from exc
+        kept_size = kept.size
+        if kept_size > size or (kept_size == size and kept.root_hash != root):
+            raise ConsistencyError(
+                f"the store's newest checkpoint is of size {size}, but this log already "
+                f"signed or followed one of size {kept_size} (kept in {self._kept.where}) that "
+                f"the store does not hold: the database was rolled back or replaced ({ADR})"
+            )
+
     def refresh(self) -> bool:
         """Catch up with checkpoints another process (the sequencing replica) signed into the
         store; return whether the log grew. Signs nothing. The newest checkpoint is taken only
@@ -260,6 +283,7 @@ class PersistentLog:
                 raise ConsistencyError(
                     f"the store's checkpoint of size {size} disagrees with its stored hashes"
                 )
+            self._check_behind_kept(size, root)
             if old_size:
                 ranges = consistency_ranges(old_size, size)
                 proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))

@@ -343,12 +343,14 @@ class LogService:
             try:
                 self._take_over()
             except Exception:
+                # Say why (a database behind this data directory's kept checkpoint, say), give
+                # the lock to another replica, and keep following; the next round tries again.
                 _logger.exception(
                     "replica %s won the sequencer's lock but cannot sequence; giving it up",
                     self.settings.replica_id,
                 )
+                self._stop_sequencing()
                 election.release()
-                raise
 
     def _recount_notices(self, every: float, *, force: bool = False) -> None:
         """Count the notices again from the log, which other replicas also append to: each
@@ -389,8 +391,11 @@ class LogService:
         replica appended meanwhile (the log refuses to sign over another writer's checkpoint);
         the clients of anything refused hear so, and nothing they were told is durable is lost.
         """
-        self.role = "follower"
         self.stepdowns += 1
+        self._stop_sequencing()
+
+    def _stop_sequencing(self) -> None:
+        self.role = "follower"
         self.state.persist = False
         if self._pump is not None:
             self._pump.stop()

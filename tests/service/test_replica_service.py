@@ -11,15 +11,22 @@ import pytest
 from sqlalchemy import func, insert, select, text
 
 from pausewatch.errors import ConfigurationError, ConsistencyError
-from pausewatch.ledger import NoSequencerError, PendingEntry, SignedCheckpoint, verify_consistency
+from pausewatch.ledger import (
+    Checkpoint,
+    NoSequencerError,
+    PendingEntry,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verify_consistency,
+)
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
-from pausewatch.statements import Statement, sign_statement
-from pausewatch.store import log_handoff, make_engine
+from pausewatch.statements import Statement, load_key, sign_statement
+from pausewatch.store import CheckpointFile, log_handoff, make_engine
 
 pytestmark = pytest.mark.postgres
 
-Replica = Callable[[str], LogService]
+Replica = Callable[..., LogService]
 
 
 @pytest.fixture
@@ -28,10 +35,12 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
     holds the first replica's keys (as a deployment copies them)."""
     started: list[LogService] = []
 
-    def start(name: str) -> LogService:
+    def start(name: str, checkpoint_from: LogService | None = None) -> LogService:
         data_dir = tmp_path / name
         if started:
             shutil.copytree(started[0].settings.keys_dir, data_dir / "keys")
+        if checkpoint_from is not None:
+            shutil.copy(checkpoint_from.settings.kept_checkpoint_file, data_dir / "checkpoint")
         settings = Settings(
             data_dir=data_dir,
             database_url=pg_url,
@@ -142,6 +151,30 @@ def test_a_sequencer_whose_session_ends_steps_down_and_follows(replica: Replica)
     assert sorted([handed.index, own.index]) == [1, 2]
     wait_for(lambda: follower.log.size == 3)
     assert a.log.root() == b.log.root()
+
+
+def test_a_replica_that_kept_a_newer_checkpoint_refuses_to_sequence(replica: Replica) -> None:
+    """A replica whose data directory keeps a checkpoint the database lacks (the database was
+    restored from an older copy) wins the lock but refuses to sequence: it gives the lock up,
+    keeps following, writes no views, and another replica sequences instead."""
+    a, b = replica("a"), replica("b")
+    for i in range(3):
+        a.submit(notice(a, f"n{i}")).result(10)
+    wait_for(lambda: b.log.size == 3)
+    key = load_key(b.settings.keys_dir, b.settings.log_origin)
+    ahead = sign_checkpoint(Checkpoint(b.log.origin, 10, b"\x01" * 32), key.signer)
+    CheckpointFile(b.settings.kept_checkpoint_file).write(ahead)
+    c = replica("c", checkpoint_from=a)
+    a.close()
+    b._elect()
+    assert (b.role, b.takeovers, b.state.persist) == ("follower", 0, False)
+    wait_for(lambda: c.role == "sequencer")
+    assert c.submit(notice(c, "after")).result(10).index == 3
+    assert b.role == "follower"
+    # Nor does it follow the database past the checkpoint it keeps, or overwrite that one.
+    with pytest.raises(ConsistencyError, match="rolled back"):
+        b.log.refresh()
+    assert CheckpointFile(b.settings.kept_checkpoint_file).read() == ahead
 
 
 def test_a_new_sequencer_takes_what_a_dead_one_left_pending(replica: Replica) -> None:
