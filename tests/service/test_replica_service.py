@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,27 @@ def test_a_handoff_nobody_answers_is_refused_not_acknowledged(replica: Replica) 
     with b.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(log_handoff)).scalar() == 0
     assert a.log.index_of_dedup(statement.digest) is None
+
+
+def test_a_failed_append_is_answered_as_retryable(replica: Replica) -> None:
+    """When the sequencer's append of a handed-off submission fails (its transaction rolled
+    back), the follower answers with a retryable refusal (503), never as accepted."""
+    a, b = replica("a"), replica("b")
+    assert a._pump is not None
+    a._pump.stop()
+    sequencing, following = a.handoff, b.handoff
+    assert sequencing is not None
+    assert following is not None
+    statement = notice(b, "its append fails")
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(
+            following.submit, PendingEntry(statement.canonical_bytes(), statement.digest), 10.0
+        )
+        wait_for(lambda: len(sequencing.pending(10)) == 1)
+        [row] = sequencing.pending(10)
+        sequencing.resolve([(row.id, ConsistencyError("another process is writing it"))])
+        with pytest.raises(NoSequencerError, match="nothing was acknowledged"):
+            answer.result(10)
 
 
 def test_a_follower_refuses_telemetry_batches_as_retryable(replica: Replica) -> None:

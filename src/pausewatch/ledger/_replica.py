@@ -168,7 +168,12 @@ class Handoff:
             kind, _, message = str(row.error).partition(": ")
             if kind == "StorageFullError":
                 raise StorageFullError(message)
-            raise LogError(f"the sequencing replica did not append it: {message}")
+            # The append failed as a whole (its transaction rolled back): nothing of it is on
+            # the log, and a retry, here or on another replica, is safe.
+            raise NoSequencerError(
+                f"the sequencing replica could not append it ({message}); nothing was "
+                "acknowledged: retry"
+            )
         with self._engine.connect() as conn:
             entry_row = conn.execute(
                 select(log_entries.c.leaf_hash, log_entries.c.integrated_us).where(
