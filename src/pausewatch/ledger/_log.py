@@ -15,6 +15,12 @@ acknowledged or served. At start the store must reach it: a store behind it (rol
 truncated) or disagreeing with it is refused, since serving it would make the log sign a second
 checkpoint of a size it already signed. Before each signature the kept checkpoint is read again,
 so that a second writer on another copy of the store cannot sign a size already signed.
+
+Replicas of one log on one PostgreSQL database (ADR 0047) share the store itself: the one that
+sequences appends, the others :meth:`PersistentLog.refresh` to the checkpoints it signs, and a
+replica that starts to sequence first calls :meth:`PersistentLog.reload`. Each append checks, in
+its transaction, that the store's newest checkpoint is this log's own, so that a writer another
+one overtook cannot append over it.
 """
 
 from __future__ import annotations
