@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     secretariat's key is not held to it."""
     notice_quota_bytes: int = Field(default=256 * 1024, ge=1024)
     """Most notice bytes one signer may have integrated in the window (429 beyond)."""
+    replica_id: str | None = Field(default=None, min_length=1, max_length=255)
+    """Run as one of several replicas of the log on one PostgreSQL database, under this name
+    (docs/adr/0047-replicas.md): one replica at a time sequences, elected through the
+    database; the others serve reads and hand their submissions to it. Unset: the one process
+    that writes its database."""
+    replica_poll_s: float = Field(default=0.5, gt=0, le=60)
+    """How often a replica tries to become the sequencer, and how often a replica that does not
+    sequence reads the log's newest checkpoint from the database."""
     witnesses_file: Path | None = None
     """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
     if it exists."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Process, free_port
+from conftest import Process, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +42,13 @@ def test_make_run_names_no_port_of_its_own() -> None:
     recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "pausewatch serve" in recipe
     assert not re.search(r"--port|--host|8080", recipe)
+
+
+def test_serve_refuses_a_replica_id_on_sqlite(tmp_path: Path) -> None:
+    """`serve --replica-id` on the SQLite default exits 1 with one line: replicas share a
+    PostgreSQL database (ADR 0047)."""
+    done = run_cli("serve", "--data-dir", str(tmp_path / "data"), "--replica-id", "a")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "PostgreSQL" in lines[0]

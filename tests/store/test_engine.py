@@ -14,6 +14,7 @@ LOG_TABLES = {
     "log_checkpoints",
     "log_cosignatures",
     "log_entries",
+    "log_handoff",
     "log_meta",
     "log_nodes",
     "witness_logs",
@@ -68,7 +69,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0012"]
+HEAD = ["0013"]
 
 
 def _revision(engine: Engine) -> list[str]:

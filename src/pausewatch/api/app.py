@@ -72,7 +72,11 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
     def healthz() -> dict[str, object]:
-        return {"status": "ok", "size": service.log.size}
+        health: dict[str, object] = {"status": "ok", "size": service.log.size}
+        if service.settings.replica_id is not None:
+            # Which replica answered, and whether it sequences now (ADR 0047).
+            health |= {"replica": service.settings.replica_id, "role": service.role}
+        return health
 
     app.add_middleware(
         problems.BodyLimit,

@@ -49,6 +49,17 @@ def serve(
     demo_pace: Annotated[
         float, typer.Option("--demo-pace", min=0, help="Real seconds between the demo's acts.")
     ] = 4.0,
+    replica_id: Annotated[
+        str | None,
+        typer.Option(
+            "--replica-id",
+            envvar="PAUSEWATCH_REPLICA_ID",
+            help="Run as one of several replicas of the log on one PostgreSQL database, under "
+            "this name: one replica at a time sequences, the others serve reads and hand "
+            "their submissions to it (docs/adr/0047-replicas.md). Each replica has its own "
+            "data directory holding the same keys.",
+        ),
+    ] = None,
     unsafe_trust_database: Annotated[
         bool,
         typer.Option(
@@ -83,6 +94,7 @@ def serve(
             "log_origin": origin,
             "witnesses_file": witnesses,
             "witness_threshold": threshold,
+            "replica_id": replica_id,
         }.items()
         if v is not None
     }
@@ -93,6 +105,8 @@ def serve(
     out.print(f"data directory: {settings.data_dir}")
     out.print(f"log: {service.log.origin}, {service.log.size} entries")
     out.print(f"log key: {service.log.verifier.to_string()}")
+    if settings.replica_id is not None:
+        out.print(f"replica: {settings.replica_id} (the sequencer is elected through the database)")
     if service.witnesses:
         out.print(f"witnesses: {len(service.witnesses)} (threshold {service.witness_threshold})")
     uvicorn.Server(uvicorn_config(create_app(service), settings, log_level="warning")).run()

@@ -64,6 +64,13 @@ from pausewatch.ledger._note import (
     open_note,
     sign_note,
 )
+from pausewatch.ledger._replica import (
+    SEQUENCER_LOCK_KEY,
+    Handoff,
+    HandoffPump,
+    NoSequencerError,
+    SequencerLock,
+)
 from pausewatch.ledger._sequencer import QueueFullError, Sequencer
 from pausewatch.ledger._tiles import (
     ENTRIES,
@@ -103,6 +110,7 @@ __all__ = [
     "HASH_SIZE",
     "MAX_BUNDLE_ENTRY",
     "MAX_BUNDLE_STATEMENT",
+    "SEQUENCER_LOCK_KEY",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "WIDE_ENTRIES",
@@ -111,9 +119,12 @@ __all__ = [
     "CompactRange",
     "Cosignature",
     "Entry",
+    "Handoff",
+    "HandoffPump",
     "KeptCheckpoint",
     "LogStore",
     "MerkleTree",
+    "NoSequencerError",
     "Node",
     "Note",
     "NoteError",
@@ -123,6 +134,7 @@ __all__ = [
     "QueueFullError",
     "Range",
     "Sequencer",
+    "SequencerLock",
     "SignedCheckpoint",
     "Signer",
     "Tile",

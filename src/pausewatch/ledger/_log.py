@@ -15,6 +15,12 @@ acknowledged or served. At start the store must reach it: a store behind it (rol
 truncated) or disagreeing with it is refused, since serving it would make the log sign a second
 checkpoint of a size it already signed. Before each signature the kept checkpoint is read again,
 so that a second writer on another copy of the store cannot sign a size already signed.
+
+Replicas of one log on one PostgreSQL database (ADR 0047) share the store itself: the one that
+sequences appends, the others :meth:`PersistentLog.refresh` to the checkpoints it signs, and a
+replica that starts to sequence first calls :meth:`PersistentLog.reload`. Each append checks, in
+its transaction, that the store's newest checkpoint is this log's own, so that a writer another
+one overtook cannot append over it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -192,30 +199,120 @@ class PersistentLog:
         )
         self.origin = signer.name
         self.verifier = signer.verifier()
-        with engine.begin() as conn:
+        with _snapshot(engine) as conn:
             self._check_identity(conn)
-            size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
-            nodes = CompactRange.nodes(size)
-            hashes = self._fetch(conn, nodes)
-            self._compact = CompactRange(size, [hashes[n] for n in nodes])
+            self._size, self._compact, self._latest_note = self._load(conn)
+        if kept is not None:
+            self._check_kept(kept, unsafe_trust_store)
+
+    def _load(self, conn: Connection) -> tuple[int, CompactRange, str | None]:
+        """The store's size, right edge and newest checkpoint, checked against each other."""
+        size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+        nodes = CompactRange.nodes(size)
+        hashes = self._fetch(conn, nodes)
+        compact = CompactRange(size, [hashes[n] for n in nodes])
+        latest = conn.execute(
+            select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
+            .order_by(log_checkpoints.c.size.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.size != size:
+            raise ConsistencyError(
+                f"log store: latest checkpoint covers {latest.size} entries, store holds {size}"
+            )
+        if latest is not None and latest.root != compact.root():
+            raise ConsistencyError(
+                f"log store: stored hashes give root {compact.root().hex()}, latest "
+                f"checkpoint says {bytes(latest.root).hex()}"
+            )
+        return size, compact, None if latest is None else str(latest.note)
+
+    def reload(self) -> None:
+        """Read the log's state from the store again, as a replica does before it starts to
+        sequence (ADR 0047): another replica may have appended since this one last looked.
+        The store must extend the kept checkpoint (:class:`ConsistencyError` otherwise, and the
+        state in memory is left as it was); the kept checkpoint is brought up to the store."""
+        with self._write_lock:
+            with _snapshot(self._engine) as conn:
+                loaded = self._load(conn)
+            before = (self._size, self._compact, self._latest_note)
+            self._size, self._compact, self._latest_note = loaded
+            self._unkept = None
+            if self._kept is not None:
+                try:
+                    self._check_kept(self._kept, False)
+                except BaseException:
+                    self._size, self._compact, self._latest_note = before
+                    raise
+
+    def _check_behind_kept(self, size: int, root: bytes) -> None:
+        """Refuse to follow a store to a checkpoint older than, or different from, the one kept
+        here: the store was restored from an older copy, and its next checkpoints would be a
+        fork of those this log already signed."""
+        if self._kept is None:
+            return
+        note = self._kept.read()
+        if note is None:
+            return
+        try:
+            kept = Checkpoint.from_text(note.split("\n\n", 1)[0] + "\n")
+        except VerificationError as exc:
+            raise ConsistencyError(
+                f"the kept checkpoint {self._kept.where} is malformed: {exc}"
+            ) from exc
+        kept_size = kept.size
+        if kept_size > size or (kept_size == size and kept.root_hash != root):
+            raise ConsistencyError(
+                f"the store's newest checkpoint is of size {size}, but this log already "
+                f"signed or followed one of size {kept_size} (kept in {self._kept.where}) that "
+                f"the store does not hold: the database was rolled back or replaced ({ADR})"
+            )
+
+    def refresh(self) -> bool:
+        """Catch up with checkpoints another process (the sequencing replica) signed into the
+        store; return whether the log grew. Signs nothing. The newest checkpoint is taken only
+        if it verifies under the log's key, the stored hashes give its root, and it is
+        consistent with the one this log had; it is then kept (ADR 0014) like one signed here.
+        """
+        with _snapshot(self._engine) as conn:
             latest = conn.execute(
                 select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
                 .order_by(log_checkpoints.c.size.desc())
                 .limit(1)
             ).first()
-        if latest is not None and latest.size != size:
-            raise ConsistencyError(
-                f"log store: latest checkpoint covers {latest.size} entries, store holds {size}"
-            )
-        if latest is not None and latest.root != self._compact.root():
-            raise ConsistencyError(
-                f"log store: stored hashes give root {self._compact.root().hex()}, latest "
-                f"checkpoint says {bytes(latest.root).hex()}"
-            )
-        self._size = size
-        self._latest_note: str | None = latest.note if latest is not None else None
-        if kept is not None:
-            self._check_kept(kept, unsafe_trust_store)
+            old_size = self._size
+            if latest is None or latest.size <= old_size:
+                return False
+            size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
+            try:
+                cp = SignedCheckpoint.open(note, self.verifier).checkpoint
+            except VerificationError as exc:
+                raise ConsistencyError(
+                    f"the store's checkpoint of size {size} does not verify: {exc}"
+                ) from exc
+            nodes = CompactRange.nodes(size)
+            hashes = self._fetch(conn, nodes)
+            compact = CompactRange(size, [hashes[n] for n in nodes])
+            if cp.size != size or cp.root_hash != root or compact.root() != root:
+                raise ConsistencyError(
+                    f"the store's checkpoint of size {size} disagrees with its stored hashes"
+                )
+            self._check_behind_kept(size, root)
+            if old_size:
+                ranges = consistency_ranges(old_size, size)
+                proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
+                try:
+                    verify_consistency(old_size, size, proof, self.root(), root)
+                except ProofError as exc:
+                    raise ConsistencyError(
+                        f"the store's checkpoint of size {size} is inconsistent with checkpoint "
+                        f"{old_size}, which this log served"
+                    ) from exc
+        with self._write_lock:
+            if self._size != old_size:  # refreshed meanwhile by another thread
+                return self._size > old_size
+            self._keep_and_publish(compact, size, note)
+        return True
 
     def _check_kept(self, kept: KeptCheckpoint, unsafe: bool) -> None:
         """Refuse a store that is behind the kept checkpoint or disagrees with it; bring the
@@ -539,6 +636,7 @@ class PersistentLog:
         entry_rows: list[tuple[object, ...]] = []
         node_rows: list[tuple[object, ...]] = []
         with self._engine.begin() as conn:
+            prev = self._newest_checkpoint(conn)
             known: dict[bytes, Appended] = {}
             for chunk_start in range(0, len(keys), 500):
                 rows = conn.execute(
@@ -577,7 +675,7 @@ class PersistentLog:
             conn.exec_driver_sql(self._insert_entries, entry_rows)
             conn.exec_driver_sql(self._insert_nodes, node_rows)
             new_size, new_root = compact.size, compact.root()
-            self._check_consistent(conn, new_size, new_root)
+            self._check_consistent(conn, prev, new_size, new_root)
             self._check_not_signed(new_size)
             note = sign_checkpoint(Checkpoint(self.origin, new_size, new_root), self._signer)
             conn.execute(
@@ -612,21 +710,35 @@ class PersistentLog:
         self._size = size
         self._latest_note = note
 
-    def _check_consistent(self, conn: Connection, new_size: int, new_root: bytes) -> None:
+    def _newest_checkpoint(self, conn: Connection) -> tuple[int, bytes] | None:
+        """The store's newest checkpoint ``(size, root)``, which must be this log's own."""
         prev = conn.execute(
             select(log_checkpoints.c.size, log_checkpoints.c.root)
             .order_by(log_checkpoints.c.size.desc())
             .limit(1)
         ).first()
+        if prev is not None and prev.size != self._size:
+            # Another process appended to this store since this log last looked (a replica
+            # that lost the sequencer's lock without knowing it): appending would fork the log.
+            raise ConsistencyError(
+                f"refusing to append: the store's newest checkpoint is of size {prev.size}, "
+                f"this log's is {self._size}; another process is writing it"
+            )
+        return None if prev is None else (int(prev.size), bytes(prev.root))
+
+    def _check_consistent(
+        self, conn: Connection, prev: tuple[int, bytes] | None, new_size: int, new_root: bytes
+    ) -> None:
         if prev is None:
             return
-        ranges = consistency_ranges(prev.size, new_size)
+        prev_size, prev_root = prev
+        ranges = consistency_ranges(prev_size, new_size)
         proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
         try:
-            verify_consistency(prev.size, new_size, proof, bytes(prev.root), new_root)
+            verify_consistency(prev_size, new_size, proof, prev_root, new_root)
         except ProofError as exc:
             raise ConsistencyError(
-                f"refusing to sign checkpoint {new_size}: inconsistent with checkpoint {prev.size}"
+                f"refusing to sign checkpoint {new_size}: inconsistent with checkpoint {prev_size}"
             ) from exc
 
     def entries_since(self, start: int) -> Iterable[Entry]:
@@ -717,6 +829,18 @@ class PersistentLog:
                 f"no bundle {tile.path}: {exc}; this bundle is served with uint32 lengths at "
                 f"{wide.path} (ADR 0046)"
             ) from exc
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose reads all see one snapshot of the store. PostgreSQL's default (read
+    committed) gives each statement its own, so that a count and a checkpoint read one after
+    the other could straddle another process's commit; SQLite's transactions are snapshots."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def _completed_between(start: int, end: int | None) -> list[tuple[int, int, int | None]]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pausewatch.errors import (
     AuthorizationError,
@@ -23,10 +25,15 @@ from pausewatch.errors import (
 from pausewatch.ledger import (
     Appended,
     Entry,
+    Handoff,
+    HandoffPump,
+    NoSequencerError,
     PendingEntry,
     PersistentLog,
     Sequencer,
+    SequencerLock,
     format_time,
+    to_micros,
 )
 from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
@@ -71,6 +78,29 @@ def decode_statement(raw: bytes) -> Statement:
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: JSONDecodeError, huge ints
         raise MalformedJSONError(f"malformed JSON: {exc}"[:500]) from exc
     return parse_statement(obj)
+
+
+class NotSequencingError(NoSequencerError):
+    """This replica does not sequence the log and cannot take this request (answered 503)."""
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine, replicated: bool) -> Iterator[None]:
+    """Among replicas, one at a time migrates the database and opens the log (two replicas
+    started together would both create the first tables and the log's identity)."""
+    if not replicated:
+        yield
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _STARTUP_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _STARTUP_LOCK_KEY})
+
+
+_STARTUP_LOCK_KEY = 0x7061_7573_6577_0002
 
 
 class MalformedJSONError(StatementError):
@@ -120,18 +150,43 @@ class LogService:
         self.settings = settings
         self.clock = clock
         self.engine: Engine = make_engine(settings.resolved_database_url())
+        replicated = settings.replica_id is not None
         try:
-            upgrade(self.engine)
-            key = load_or_create_key(settings.keys_dir, settings.log_origin)
-            self.log = PersistentLog(
-                self.engine,
-                key.signer,
-                kept=CheckpointFile(settings.kept_checkpoint_file),
-                unsafe_trust_store=unsafe_trust_database,
-            )
+            if replicated and self.engine.dialect.name != "postgresql":
+                raise ConfigurationError(
+                    "replicas (--replica-id) share one PostgreSQL database; got "
+                    f"{self.engine.dialect.name} (docs/adr/0047-replicas.md)"
+                )
+            with _one_at_a_time(self.engine, replicated):
+                upgrade(self.engine)
+                key = load_or_create_key(settings.keys_dir, settings.log_origin)
+                self.log = PersistentLog(
+                    self.engine,
+                    key.signer,
+                    kept=CheckpointFile(settings.kept_checkpoint_file),
+                    unsafe_trust_store=unsafe_trust_database,
+                )
         except BaseException:
             self.engine.dispose()
             raise
+        self.role = "follower" if replicated else "single"
+        """``single`` (the one process that writes its database), or, among replicas,
+        ``sequencer`` or ``follower`` (ADR 0047)."""
+        self._role_lock = threading.RLock()
+        self._election: SequencerLock | None = None
+        self.handoff: Handoff | None = None
+        self._pump: HandoffPump | None = None
+        self._handoff_pool: ThreadPoolExecutor | None = None
+        self._replica_thread: threading.Thread | None = None
+        self._replica_stop = threading.Event()
+        self.takeovers = 0
+        """Times this replica started to sequence."""
+        self.stepdowns = 0
+        """Times this replica stopped sequencing because it lost the sequencer's lock."""
+        if settings.replica_id is not None:
+            self._election = SequencerLock(self.engine)
+            self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
+            self._handoff_pool = ThreadPoolExecutor(64, thread_name_prefix="pausewatch-handoff")
         # Until governance assigns roles by vote, the service's own secretariat key is the one
         # key that may make secretariat statements (policy adoptions).
         secretariat = load_or_create_key(settings.keys_dir, SECRETARIAT_KEY_NAME)
@@ -145,29 +200,24 @@ class LogService:
                 f"witness threshold {self.witness_threshold} exceeds the {len(self.witnesses)} "
                 "configured witnesses"
             )
-        self.sequencer = Sequencer(
-            self.log,
-            clock,
-            batch_size=settings.batch_size,
-            max_latency=settings.batch_latency_ms / 1000,
-            max_queue=settings.max_queue,
-        )
-        self.distributor = WitnessDistributor(self.log, self.witnesses, transport=witness_transport)
-        self.sequencer.on_integrated(self.distributor.notify)
+        self._witness_transport = witness_transport
         # The registry's views: resumed from the database, then brought up to the log (entries
         # integrated before a crash may not have been folded yet), then advanced after each
-        # durable batch on the sequencer's thread.
-        self.state = StateStore(self.engine, [secretariat.signer_id])
+        # durable batch on the sequencer's thread. A replica that does not sequence folds in
+        # memory only.
+        self.state = StateStore(self.engine, [secretariat.signer_id], persist=self.role == "single")
         self.state.catch_up(self.log)
-        self.sequencer.on_integrated(self._fold)
+        self.sequencer, self.distributor = self._new_sequencer()
         limits = NoticeLimits(
             max_bytes=settings.notice_max_bytes,
             window=timedelta(seconds=settings.notice_window_s),
             max_count=settings.notice_quota_count,
             max_window_bytes=settings.notice_quota_bytes,
         )
+        self._notice_limits = limits
         self.notices = NoticeQuota(limits, frozenset({secretariat.signer_id}))
         self.notices.prime(self.engine, clock())
+        self._notices_primed_at = (time.monotonic(), self.log.size)
         self.telemetry = TelemetryIngest(
             self.engine,
             self.state,
@@ -183,6 +233,23 @@ class LogService:
         self.clerk_stats = ClerkStats()
         self.started_at = clock()
 
+    def _new_sequencer(self) -> tuple[Sequencer, WitnessDistributor]:
+        """A sequencer (not started) and the witness distributor it notifies."""
+        settings = self.settings
+        sequencer = Sequencer(
+            self.log,
+            self.clock,
+            batch_size=settings.batch_size,
+            max_latency=settings.batch_latency_ms / 1000,
+            max_queue=settings.max_queue,
+        )
+        distributor = WitnessDistributor(
+            self.log, self.witnesses, transport=self._witness_transport
+        )
+        sequencer.on_integrated(distributor.notify)
+        sequencer.on_integrated(self._fold)
+        return sequencer, distributor
+
     def _fold(self, _size: int) -> None:
         self.fold()
 
@@ -195,6 +262,8 @@ class LogService:
     def _try_fold(self) -> Exception | None:
         """:meth:`fold`, returning its failure if there was one."""
         try:
+            if self.role == "follower":
+                self.log.refresh()
             self.state.catch_up(self.log)
         except Exception as exc:
             _logger.exception("folding the log into the registry views failed; will retry")
@@ -202,9 +271,20 @@ class LogService:
         return None
 
     def start(self) -> LogService:
-        """Start the sequencer, the witness distributor and the secretariat's clerk."""
-        self.sequencer.start()
-        self.distributor.start()
+        """Start the sequencer, the witness distributor and the secretariat's clerk. A replica
+        tries once to become the sequencer, then keeps trying (or keeps its lock) on a thread
+        of its own; until it sequences it only follows the log."""
+        if self._election is None:
+            self.sequencer.start()
+            self.distributor.start()
+        else:
+            self._elect()
+            if self._replica_thread is None:
+                self._replica_stop.clear()
+                self._replica_thread = threading.Thread(
+                    target=self._replica_loop, name="pausewatch-replica", daemon=True
+                )
+                self._replica_thread.start()
         interval = self.settings.clerk_interval_s
         if interval > 0 and self._clerk_thread is None:
             self._clerk_stop.clear()
@@ -227,8 +307,115 @@ class LogService:
             self.clerk_stats.filed += filed
             return filed
 
+    # -- replicas (ADR 0047) ------------------------------------------------------------------
+
+    def _replica_loop(self) -> None:
+        """Follow the log, and try for the sequencer's lock (or check it is still held)."""
+        poll = self.settings.replica_poll_s
+        refresh = min(poll, 0.1)
+        next_election = time.monotonic() + poll
+        while not self._replica_stop.wait(refresh):
+            try:
+                if self.role == "follower":
+                    self._try_fold()
+                    self._recount_notices(every=5.0)
+                if time.monotonic() >= next_election:
+                    next_election = time.monotonic() + poll
+                    self._elect()
+            except Exception:
+                _logger.exception("replica %s: the election round failed", self.settings.replica_id)
+
+    def _elect(self) -> None:
+        """Become the sequencer if the lock is free; step down if it was lost."""
+        election = self._election
+        assert election is not None
+        with self._role_lock:
+            if self.role == "sequencer":
+                if not election.check():
+                    _logger.error(
+                        "replica %s lost the sequencer's lock; it follows the log again",
+                        self.settings.replica_id,
+                    )
+                    self._step_down()
+                return
+            if not election.try_acquire():
+                return
+            try:
+                self._take_over()
+            except Exception:
+                # Say why (a database behind this data directory's kept checkpoint, say), give
+                # the lock to another replica, and keep following; the next round tries again.
+                _logger.exception(
+                    "replica %s won the sequencer's lock but cannot sequence; giving it up",
+                    self.settings.replica_id,
+                )
+                self._stop_sequencing()
+                election.release()
+
+    def _recount_notices(self, every: float, *, force: bool = False) -> None:
+        """Count the notices again from the log, which other replicas also append to: each
+        replica admits notices against every replica's integrated ones, a few seconds late at
+        most (ADR 0047)."""
+        at, size = self._notices_primed_at
+        if not force and (self.log.size == size or time.monotonic() - at < every):
+            return
+        quota = NoticeQuota(self._notice_limits, self.notices.exempt)
+        size = self.log.size
+        quota.prime(self.engine, self.clock(), size)
+        self.notices = quota
+        self._notices_primed_at = (time.monotonic(), size)
+
+    def _take_over(self) -> None:
+        """Start to sequence: the log's and the views' state as the database has them (another
+        replica may have appended up to the moment it died), checked against the checkpoint
+        kept in this data directory; then the sequencer, the pump, the witnesses."""
+        assert self.handoff is not None
+        self.log.reload()
+        self.state.resume(self.log)
+        self._recount_notices(every=0.0, force=True)
+        self.sequencer.stop()
+        self.distributor.stop()
+        self.sequencer, self.distributor = self._new_sequencer()
+        self.telemetry.sequencer = self.sequencer
+        self.sequencer.start()
+        self.distributor.start()
+        self._pump = HandoffPump(self.handoff, self.sequencer).start()
+        self.role = "sequencer"
+        self.takeovers += 1
+        _logger.warning(
+            "replica %s sequences the log from %d entries", self.settings.replica_id, self.log.size
+        )
+
+    def _step_down(self) -> None:
+        """Stop sequencing. What the old sequencer still holds is appended only if no other
+        replica appended meanwhile (the log refuses to sign over another writer's checkpoint);
+        the clients of anything refused hear so, and nothing they were told is durable is lost.
+        """
+        self.stepdowns += 1
+        self._stop_sequencing()
+
+    def _stop_sequencing(self) -> None:
+        self.role = "follower"
+        self.state.persist = False
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump = None
+        self.sequencer.stop()
+        self.distributor.stop()
+
+    def _durable(self, entry: PendingEntry) -> Future[Appended]:
+        """The entry's future: from this process's sequencer, or handed to the replica that
+        sequences."""
+        if self.role != "follower":
+            return self.sequencer.submit(entry)
+        assert self.handoff is not None
+        assert self._handoff_pool is not None
+        return self._handoff_pool.submit(self.handoff.submit, entry)
+
     def _clerk_loop(self, interval: float) -> None:
         while not self._clerk_stop.wait(interval):
+            if self.role == "follower":
+                continue  # the sequencing replica's clerk files the secretariat's work
             try:
                 self.run_clerk()
             except Exception:
@@ -240,8 +427,19 @@ class LogService:
         if self._clerk_thread is not None:
             self._clerk_thread.join(30)
             self._clerk_thread = None
+        self._replica_stop.set()
+        if self._replica_thread is not None:
+            self._replica_thread.join(30)
+            self._replica_thread = None
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump = None
         self.sequencer.stop()
         self.distributor.stop()
+        if self._handoff_pool is not None:
+            self._handoff_pool.shutdown(wait=True, cancel_futures=True)
+        if self._election is not None:
+            self._election.release()
         self.engine.dispose()
 
     def submit(self, statement: Statement) -> Future[Appended]:
@@ -260,7 +458,7 @@ class LogService:
             if statement.kind == NOTICE_KIND:
                 ticket = self.notices.admit(statement, self.clock())
         try:
-            durable = self.sequencer.submit(
+            durable = self._durable(
                 PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)
             )
         except BaseException:
@@ -316,7 +514,14 @@ class LogService:
 
     def ingest_telemetry(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
-        its entry is durable and folded."""
+        its entry is durable and folded. A replica that does not sequence refuses it (503:
+        the batch's checks rest on chain heads only the sequencer's order fixes; ADR 0047)."""
+        if self.role == "follower":
+            raise NotSequencingError(
+                f"replica {self.settings.replica_id} does not sequence the log; telemetry "
+                "batches go to the sequencing replica (GET /healthz names each replica's "
+                "role): retry"
+            )
         return self.telemetry.ingest(data, submission)
 
     def batch_records(

@@ -96,13 +96,15 @@ class NoticeQuota:
         self.lock = threading.Lock()
         self.uses: dict[str, list[_Use]] = {}
 
-    def prime(self, engine: Engine, now: datetime) -> None:
-        """Count the notices the log integrated in the window before ``now``. Integration times
-        grow with the index, so the window's first entry is found by bisection on the primary
-        key, and the database returns only the notices from there on."""
+    def prime(self, engine: Engine, now: datetime, size: int | None = None) -> None:
+        """Count the notices the log integrated in the window before ``now`` (among its first
+        ``size`` entries; default: all). Integration times grow with the index, so the
+        window's first entry is found by bisection on the primary key, and the database
+        returns only the notices from there on."""
         cutoff = to_micros(now - self.limits.window)
         with engine.connect() as conn:
-            size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
+            if size is None:
+                size = conn.execute(select(func.count()).select_from(log_entries)).scalar_one()
             low, high = 0, int(size)
             while low < high:
                 mid = (low + high) // 2

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 
-from pausewatch.errors import ConfigurationError
+from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import Entry, PersistentLog
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
@@ -87,11 +87,19 @@ class StateStore:
     """The registry's fold over one log, persisted in the log's database."""
 
     def __init__(
-        self, engine: Engine, secretariat: Iterable[str], *, for_rebuild: bool = False
+        self,
+        engine: Engine,
+        secretariat: Iterable[str],
+        *,
+        for_rebuild: bool = False,
+        persist: bool = True,
     ) -> None:
         self.engine = engine
         self.secretariat = frozenset(secretariat)
         self.lock = threading.RLock()
+        self.persist = persist
+        """Write the views to the database as they are folded. A replica that does not sequence
+        folds in memory only (the sequencing replica writes them; ADR 0047)."""
         self.for_rebuild = for_rebuild
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
@@ -137,6 +145,15 @@ class StateStore:
             outcomes += batch
         return outcomes
 
+    def resume(self, log: PersistentLog) -> None:
+        """Start writing the views: reload them from the database as the last writer left them
+        and fold (persistently) what they lack, as a replica does when it starts to sequence."""
+        with self.lock:
+            self.persist = True
+            self.registry = self._load()
+            self.registry.roots = log.root_at
+        self.catch_up(log)
+
     def rebuild(
         self, log: PersistentLog, on_entry: Callable[[int], None] | None = None
     ) -> RebuildReport:
@@ -172,13 +189,24 @@ class StateStore:
         """Write the outcomes' changes in one transaction with the fold's new position. Per
         view and key only the last change counts; each view's rows are deleted and inserted
         in two bulk statements (a telemetry batch changes two rows a chip)."""
-        if not outcomes:
+        if not outcomes or not self.persist:
             return
         last: dict[str, dict[tuple[Any, ...], Row | None]] = {}
         for outcome in outcomes:
             for change in outcome.changes:
                 last.setdefault(change.view, {})[change.key] = change.row
         with self.engine.begin() as conn:
+            # The views must stand where this fold started: another process (a replica that
+            # took over the sequencer) may have written them since, and writing over its rows
+            # from an older fold would break the views' match with a prefix of the log.
+            applied = conn.execute(
+                select(state_meta.c.value).where(state_meta.c.key == "applied").with_for_update()
+            ).scalar()
+            if int(applied or "0") != outcomes[0].index:
+                raise ConsistencyError(
+                    f"the registry views stand at entry {applied}, this fold started at "
+                    f"{outcomes[0].index}: another process writes them"
+                )
             for view, rows in last.items():
                 _write_view(conn, view, rows)
             _set_meta(conn, "applied", str(outcomes[-1].index + 1))
@@ -186,6 +214,9 @@ class StateStore:
     def _load(self) -> Registry:
         registry = new_registry(self.secretariat)
         with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # One snapshot for every view: another process may be writing them.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             meta = dict(conn.execute(select(state_meta.c.key, state_meta.c.value)).all())
             kept = meta.get("secretariat")
             wanted = json.dumps(sorted(self.secretariat))
@@ -201,8 +232,9 @@ class StateStore:
                     if view == "adoptions":
                         registry.adoptions.append(adoption_from_row(row))
         registry.applied = int(meta.get("applied", "0"))
-        with self.engine.begin() as conn:
-            _set_meta(conn, "secretariat", json.dumps(sorted(self.secretariat)))
+        if self.persist and kept != wanted:
+            with self.engine.begin() as conn:
+                _set_meta(conn, "secretariat", wanted)
         return registry
 
 

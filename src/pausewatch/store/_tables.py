@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -66,6 +68,24 @@ log_meta = Table(
     Column("value", Text, nullable=False),
 )
 """The log's identity (origin, verifier key), fixed at creation."""
+
+log_handoff = Table(
+    "log_handoff",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("dedup_key", LargeBinary(32), nullable=False),
+    Column("submitted_us", BigInteger, nullable=False),
+    Column("replica", String(255), nullable=False),
+    Column("idx", BigInteger, nullable=True),
+    Column("duplicate", Boolean, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("resolved_us", BigInteger, nullable=True),
+    Index("ix_log_handoff_pending", "resolved_us", "id"),
+)
+"""Submissions a replica that does not sequence hands to the one that does (ADR 0047): a row
+is pending until the sequencer writes back the entry's index (``idx``, ``duplicate``) or the
+reason it failed (``error``), both with ``resolved_us``."""
 
 witness_logs = Table(
     "witness_logs",

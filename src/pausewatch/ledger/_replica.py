@@ -1,0 +1,299 @@
+"""Replicas of one log on one PostgreSQL database: who sequences, and how the others hand their
+submissions to it (docs/adr/0047-replicas.md).
+
+:class:`SequencerLock` elects the sequencing replica: a session-level advisory lock held on one
+dedicated connection. PostgreSQL releases it when that connection ends, so the lock of a killed
+process is free at once (the server notices the closed socket), and a replica that lost its
+connection knows it may no longer sequence.
+
+:class:`Handoff` is the table ``log_handoff``: a replica that does not sequence inserts its
+submission (committed) and waits for the sequencer to write the entry's index back; the
+sequencer's :class:`HandoffPump` takes pending rows, integrates them through its
+:class:`~pausewatch.ledger.Sequencer` and writes the indices back once they are durable. An
+answer therefore always follows the entry's commit. A row whose sequencer died before writing
+back stays pending and the next sequencer takes it: the dedup key makes the second append of an
+entry that did reach the log answer with its first index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+
+from pausewatch.errors import LogError, StorageFullError
+from pausewatch.ledger._log import Appended, PendingEntry, from_micros
+from pausewatch.ledger._sequencer import QueueFullError, Sequencer
+from pausewatch.store import log_entries, log_handoff
+
+_logger = logging.getLogger("pausewatch.ledger")
+
+SEQUENCER_LOCK_KEY = 0x7061_7573_6577_0001
+"""The advisory lock key the sequencing replica holds (advisory locks are per database)."""
+
+
+class NoSequencerError(QueueFullError):
+    """No replica integrated a handed-off submission in time (none holds the sequencer's lock,
+    or it is overloaded); nothing was acknowledged and the client should retry (answered 503).
+    """
+
+
+class SequencerLock:
+    """The sequencer's election: ``pg_try_advisory_lock`` on a connection of its own."""
+
+    def __init__(self, engine: Engine, key: int = SEQUENCER_LOCK_KEY) -> None:
+        if engine.dialect.name != "postgresql":
+            raise LogError("replicas elect their sequencer through PostgreSQL only")
+        self._engine = engine
+        self._key = key
+        self._conn: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock, as far as it last saw."""
+        return self._conn is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no other session holds it; return whether this process holds it."""
+        if self._conn is not None:
+            return self.check()
+        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
+            )
+        except Exception:
+            conn.invalidate()
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def check(self) -> bool:
+        """Whether the lock is still held: its session must be alive and hold it."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            # The lock lives as long as its session, and this process never unlocks it but by
+            # ending the session: a live session still holds it.
+            alive = conn.execute(text("SELECT 1")).scalar()
+        except Exception:
+            _logger.warning("the sequencer's lock connection failed", exc_info=True)
+            alive = 0
+        if not alive:
+            self._drop(conn)
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lock up (the session ends: the lock cannot outlive this call)."""
+        conn = self._conn
+        if conn is not None:
+            self._drop(conn)
+
+    def _drop(self, conn: Connection) -> None:
+        self._conn = None
+        # Closed for good, not returned to the pool: a pooled session would keep the lock.
+        try:
+            conn.invalidate()
+        finally:
+            conn.close()
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    entry: PendingEntry
+
+
+class Handoff:
+    """The ``log_handoff`` table, from both sides."""
+
+    def __init__(self, engine: Engine, replica: str, clock_us: Callable[[], int]) -> None:
+        self._engine = engine
+        self.replica = replica
+        self._clock_us = clock_us
+
+    # -- a replica that does not sequence -------------------------------------------------------
+
+    def submit(self, entry: PendingEntry, timeout: float = 30.0) -> Appended:
+        """Hand ``entry`` to the sequencing replica; return it as integrated once durable.
+
+        Raises :class:`NoSequencerError` after ``timeout`` seconds without an answer (the row
+        is withdrawn; a retry is safe, the dedup key answers it with the first index if the
+        entry did reach the log meanwhile)."""
+        if entry.dedup_key is None:
+            raise LogError("a handed-off entry needs a dedup key")
+        with self._engine.begin() as conn:
+            row_id = conn.execute(
+                insert(log_handoff)
+                .values(
+                    payload=entry.payload,
+                    dedup_key=entry.dedup_key,
+                    submitted_us=self._clock_us(),
+                    replica=self.replica,
+                )
+                .returning(log_handoff.c.id)
+            ).scalar_one()
+        deadline = time.monotonic() + timeout
+        wait = 0.002
+        while True:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    select(log_handoff.c.idx, log_handoff.c.duplicate, log_handoff.c.error).where(
+                        log_handoff.c.id == row_id
+                    )
+                ).first()
+            if row is not None and (row.idx is not None or row.error is not None):
+                break
+            if time.monotonic() >= deadline:
+                self._withdraw(row_id)
+                raise NoSequencerError(
+                    f"no replica sequenced this submission within {timeout:g} s (the log's "
+                    "sequencer is changing or overloaded); nothing was acknowledged: retry"
+                )
+            time.sleep(wait)
+            wait = min(wait * 2, 0.05)
+        self._withdraw(row_id)
+        if row.error is not None:
+            kind, _, message = str(row.error).partition(": ")
+            if kind == "StorageFullError":
+                raise StorageFullError(message)
+            # The append failed as a whole (its transaction rolled back): nothing of it is on
+            # the log, and a retry, here or on another replica, is safe.
+            raise NoSequencerError(
+                f"the sequencing replica could not append it ({message}); nothing was "
+                "acknowledged: retry"
+            )
+        with self._engine.connect() as conn:
+            entry_row = conn.execute(
+                select(log_entries.c.leaf_hash, log_entries.c.integrated_us).where(
+                    log_entries.c.idx == row.idx
+                )
+            ).one()
+        return Appended(
+            int(row.idx),
+            bytes(entry_row.leaf_hash),
+            from_micros(int(entry_row.integrated_us)),
+            duplicate=bool(row.duplicate),
+        )
+
+    def _withdraw(self, row_id: int) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(delete(log_handoff).where(log_handoff.c.id == row_id))
+
+    # -- the sequencing replica ------------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[_Row]:
+        """The oldest submissions not answered yet."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(log_handoff.c.id, log_handoff.c.payload, log_handoff.c.dedup_key)
+                .where(log_handoff.c.resolved_us.is_(None))
+                .order_by(log_handoff.c.id)
+                .limit(limit)
+            ).all()
+        return [_Row(int(r.id), PendingEntry(bytes(r.payload), bytes(r.dedup_key))) for r in rows]
+
+    def resolve(self, answers: list[tuple[int, Appended | BaseException]]) -> None:
+        """Write the answers back: each row's entry index, or why it was not appended."""
+        if not answers:
+            return
+        now = self._clock_us()
+        with self._engine.begin() as conn:
+            for row_id, answer in answers:
+                values: dict[str, object] = {"resolved_us": now}
+                if isinstance(answer, Appended):
+                    values |= {"idx": answer.index, "duplicate": answer.duplicate}
+                else:
+                    values["error"] = f"{type(answer).__name__}: {answer}"[:2000]
+                conn.execute(update(log_handoff).where(log_handoff.c.id == row_id).values(values))
+
+    def prune(self, older_than_us: int) -> int:
+        """Delete answered rows older than ``older_than_us`` whose replica never came back for
+        them (it was killed while waiting)."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(log_handoff).where(
+                    log_handoff.c.resolved_us.is_not(None),
+                    log_handoff.c.resolved_us < older_than_us,
+                )
+            )
+        return int(result.rowcount or 0)
+
+
+class HandoffPump:
+    """On the sequencing replica: integrates handed-off submissions through its sequencer."""
+
+    def __init__(
+        self, handoff: Handoff, sequencer: Sequencer, *, interval: float = 0.01, limit: int = 1000
+    ) -> None:
+        self.handoff = handoff
+        self.sequencer = sequencer
+        self.interval = interval
+        self.limit = limit
+        self.integrated = 0
+        """Submissions answered since the pump started."""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> HandoffPump:
+        """Start the pump's thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="pausewatch-handoff", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the round in progress (its rows are answered, or left pending)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        last_prune = 0.0
+        while not self._stop.is_set():
+            try:
+                did = self.round()
+                if time.monotonic() - last_prune > 60:
+                    last_prune = time.monotonic()
+                    self.handoff.prune(self.handoff._clock_us() - 3_600_000_000)
+            except Exception:
+                _logger.exception("handing submissions to the sequencer failed; will retry")
+                did = 0
+            if not did:
+                self._stop.wait(self.interval)
+
+    def round(self) -> int:
+        """Integrate the pending rows once; return how many were answered."""
+        rows = self.handoff.pending(self.limit)
+        if not rows:
+            return 0
+        futures: list[tuple[int, Future[Appended]]] = []
+        for row in rows:
+            try:
+                futures.append((row.id, self.sequencer.submit(row.entry)))
+            except QueueFullError:
+                break  # the rest stay pending for the next round
+        answers: list[tuple[int, Appended | BaseException]] = []
+        for row_id, fut in futures:
+            try:
+                answers.append((row_id, fut.result()))
+            except Exception as exc:
+                answers.append((row_id, exc))
+        self.handoff.resolve(answers)
+        self.integrated += len(answers)
+        return len(answers)
