@@ -8,6 +8,7 @@ import functools
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import run_cli
+from pausewatch.cli._audit import _audit_tiles
 from pausewatch.cli._log import write_tiles
 from pausewatch.errors import NotFoundError, VerificationError
 from pausewatch.ledger import (
@@ -26,12 +28,13 @@ from pausewatch.ledger import (
     bundles,
     decode_bundle,
     encode_bundle,
+    encode_entry,
     sign_checkpoint,
     tiles,
 )
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
-from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.statements import KeyPair, canonical, sign_statement
 
 
 @pytest.fixture
@@ -144,9 +147,10 @@ def test_audit_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Pa
     ]
 
 
-def _tree_source(n: int, signer: Signer) -> dict[str, bytes]:
-    """Every resource of a tiled log of ``n`` entries, computed from an in-memory tree."""
-    data = [b"entry %d" % i for i in range(n)]
+def _tree_source(n: int, signer: Signer, data: list[bytes] | None = None) -> dict[str, bytes]:
+    """Every resource of a tiled log of ``n`` entries (``data``, default small made-up ones),
+    computed from an in-memory tree."""
+    data = [b"entry %d" % i for i in range(n)] if data is None else data
     tree = MerkleTree(data)
     files = {
         "checkpoint": sign_checkpoint(Checkpoint(signer.name, n, tree.root()), signer).encode()
@@ -219,3 +223,58 @@ def _read(site: Path, path: str) -> bytes:
         return (site / path).read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(path) from exc
+
+
+def _serve(root: Path, files: dict[str, bytes]) -> None:
+    for path, body in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(body)
+
+
+def _audited(n: int, signer: Signer) -> dict[str, bytes]:
+    """A tiled log of ``n`` entries that audit clean: one signed notice, integrated ``n``
+    times."""
+    statement = sign_statement("notice/v1", {"title": "n"}, KeyPair.generate("secretariat"))
+    entry = encode_entry(canonical(statement.to_json()), datetime(2026, 1, 1, tzinfo=UTC))
+    return _tree_source(n, signer, [entry] * n)
+
+
+def test_audit_tiles_checks_every_hash_tile(static_server: tuple[Path, str]) -> None:
+    """`audit --tiles` checks the full hash tiles too, not only the right edge: a zeroed full
+    level-0 tile is a problem naming it (every level: test_tile_checker_* in tests/ledger)."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    files = _audited(600, signer)
+    _serve(root, files)
+    assert _audit_tiles(url, signer.verifier(), [], 0, [], None).problems == []
+    (root / "tile/0/001").write_bytes(bytes(8192))
+    report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
+    assert any("tile/0/001" in p for p in report.problems), report.problems
+
+
+def test_audit_tiles_reports_a_fork(static_server: tuple[Path, str], tmp_path: Path) -> None:
+    """A pinned checkpoint of the latest's size with another root is reported as a fork."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    _serve(root, _audited(300, signer))
+    other = MerkleTree([b"other %d" % i for i in range(300)])
+    forked = sign_checkpoint(Checkpoint(signer.name, 300, other.root()), signer)
+    report = _audit_tiles(url, signer.verifier(), [], 0, [forked], None)
+    assert any("fork" in p for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize("body", [None, b"\x00\x05ab"])
+def test_audit_tiles_reports_a_bad_bundle(
+    static_server: tuple[Path, str], body: bytes | None
+) -> None:
+    """A bundle that is missing or malformed is a problem in the report naming it."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    _serve(root, _audited(600, signer))
+    bundle = root / "tile/entries/001"
+    if body is None:
+        bundle.unlink()
+    else:
+        bundle.write_bytes(body)
+    report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
+    assert any("tile/entries/001" in p for p in report.problems), report.problems

@@ -27,6 +27,7 @@ from pausewatch.ledger import (
     PersistentLog,
     Signer,
     Tile,
+    TileChecker,
     TileClient,
     TileRebuilder,
     bundles,
@@ -659,3 +660,34 @@ def test_client_leaf_hash_is_verified(log_signer: Signer) -> None:
         client.leaf_hash(5, 1000)
     for name in ("tile", "node", "root"):
         assert not hasattr(client, name), name
+
+
+def test_tile_checker_names_every_bad_full_tile(log_signer: Signer) -> None:
+    """The checker compares every hash tile served with the one rebuilt from the entries:
+    zeroed full tiles at levels 0 and 1 of a 70,000-entry tree are each named; the honest
+    tiles give no problem."""
+    tree, data = tree_of(70_000)
+    honest = tree_fetch(tree, "")
+    zeroed = {"tile/0/010", "tile/1/000"}
+
+    def fetch(path: str) -> bytes:
+        return bytes(FULL_TILE_BYTES) if path in zeroed else honest(path)
+
+    for source, expected in ((honest, set()), (fetch, zeroed)):
+        checker = TileChecker(source, 70_000)
+        for b in bundles(70_000):
+            checker.add([leaf_hash(d) for d in data[b.start : b.start + b.width]])
+        checker.finish()
+        assert checker.checked == len(list(tiles(70_000)))
+        assert {p.split(":")[0].split()[-1] for p in checker.problems} == expected
+
+
+def test_tile_checker_reports_a_missing_tile(log_signer: Signer) -> None:
+    """A hash tile the source does not serve is a problem naming it, not an abort."""
+    tree, data = tree_of(300)
+    checker = TileChecker(malicious(tree_fetch(tree, ""), "tile/1/000.p/1", b"404"), 300)
+    for b in bundles(300):
+        checker.add([leaf_hash(d) for d in data[b.start : b.start + b.width]])
+    checker.finish()
+    assert len(checker.problems) == 1
+    assert "tile/1/000.p/1" in checker.problems[0]

@@ -30,6 +30,7 @@ from typing import TypeVar
 from pausewatch.errors import (
     ConsistencyError,
     EncodingError,
+    Error,
     NotFoundError,
     ProofError,
     VerificationError,
@@ -376,6 +377,51 @@ class TileRebuilder:
             for level, hashes in enumerate(self._gathered)
             if hashes
         ]
+
+
+class TileChecker:
+    """Checks every hash tile a tiled log serves (through ``fetch``) against the tile rebuilt
+    from its entries (:class:`TileRebuilder`), fed one bundle's leaf hashes at a time, in
+    order: the level-0 tile must hold its bundle's leaf hashes, each tile above the hashes of
+    the full tiles below it. Streaming: one tile is fetched at a time, and only the right edge
+    is held. A tile that differs, is missing or malformed is recorded in :attr:`problems`,
+    naming it; :attr:`checked` counts the tiles compared."""
+
+    def __init__(self, fetch: Fetch, size: int) -> None:
+        self._fetch = fetch
+        self._rebuilder = TileRebuilder(size)
+        self.problems: list[str] = []
+        self.checked = 0
+
+    def add(self, leaf_hashes: Sequence[bytes]) -> None:
+        """Take the leaf hashes of the next bundle and check the full tiles they complete."""
+        for tile, expected in self._rebuilder.add(leaf_hashes):
+            self._check(tile, expected)
+
+    def finish(self) -> None:
+        """Check the partial tiles, once every bundle was added."""
+        for tile, expected in self._rebuilder.finish():
+            self._check(tile, expected)
+
+    def _check(self, tile: Tile, expected: list[bytes]) -> None:
+        self.checked += 1
+        try:
+            try:
+                got = tile_hashes(self._fetch(tile.path), tile.width)
+            except NotFoundError:
+                if tile.full:
+                    raise
+                # The log may drop a partial tile once the full one exists.
+                got = tile_hashes(self._fetch(Tile(tile.level, tile.index).path), TILE_WIDTH)
+                got = got[: tile.width]
+        except (Error, OSError) as exc:
+            self.problems.append(f"hash tile {tile.path}: {exc}")
+            return
+        if got != expected:
+            first = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
+            self.problems.append(
+                f"hash tile {tile.path}: hash {first} is not the one rebuilt from the entries"
+            )
 
 
 class TileClient:
