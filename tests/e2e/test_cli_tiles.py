@@ -278,3 +278,109 @@ def test_audit_tiles_reports_a_bad_bundle(
         bundle.write_bytes(body)
     report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
     assert any("tile/entries/001" in p for p in report.problems), report.problems
+
+
+def _files_under(site: Path) -> list[str]:
+    """Every file in ``site``, staging included."""
+    return sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+
+
+def _forged(n: int, signer: Signer) -> dict[str, bytes]:
+    """The honest source of ``n`` entries, except that entry 5 is forged in a bundle and a
+    level-0 tile that agree with each other (not with the signed checkpoint)."""
+    data = [b"entry %d" % i for i in range(n)]
+    honest = _tree_source(n, signer, data)
+    fake = _tree_source(n, signer, [*data[:5], b"FORGED", *data[6:]])
+    return {
+        **honest,
+        "tile/entries/000": fake["tile/entries/000"],
+        "tile/0/000": fake["tile/0/000"],
+    }
+
+
+@pytest.mark.parametrize(
+    "bad", ["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/000", "tile/0/000", "forged"]
+)
+def test_a_refused_copy_publishes_nothing(tmp_path: Path, bad: str) -> None:
+    """A source that disagrees with its signed checkpoint leaves no tile, bundle or staging
+    file in the directory; the honest source copied afterwards gives the honest site."""
+    signer = Signer.generate("test.example/log")
+    honest = _tree_source(300, signer)
+    if bad == "forged":
+        files = _forged(300, signer)
+    else:
+        body = bytearray(honest[bad])
+        body[-1] ^= 1
+        files = {**honest, bad: bytes(body)}
+    site = tmp_path / "site"
+    with pytest.raises(VerificationError):
+        write_tiles(_fetch(files), signer.verifier(), site)
+    assert _files_under(site) == [] if site.exists() else True
+    write_tiles(_fetch(honest), signer.verifier(), site)
+    assert _files_under(site) == sorted(honest)
+    for path, body in honest.items():
+        assert (site / path).read_bytes() == body, path
+
+
+@pytest.mark.parametrize("poison", ["zeroed tile", "forged pair", "missing tile"])
+def test_a_poisoned_mirror_is_repaired(tmp_path: Path, poison: str) -> None:
+    """Full tiles and bundles kept from an earlier copy are checked again: a zeroed or
+    forged one is replaced, a missing one fetched again, from an honest source."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    write_tiles(_fetch(_tree_source(600, signer)), signer.verifier(), site)
+    if poison == "zeroed tile":
+        (site / "tile/0/001").write_bytes(bytes(8192))
+    elif poison == "forged pair":
+        forged = _forged(600, signer)
+        for path in ("tile/entries/000", "tile/0/000"):
+            (site / path).write_bytes(forged[path])
+    else:
+        (site / "tile/0/000").unlink()
+    big = _tree_source(700, signer)
+    write_tiles(_fetch(big), signer.verifier(), site)
+    for path, body in big.items():
+        assert (site / path).read_bytes() == body, path
+
+
+def test_the_mirror_never_rolls_back(tmp_path: Path) -> None:
+    """A source whose signed checkpoint is older than the mirror's is refused, and so is one
+    that forks from it (same size, another root) or does not extend it; the mirror keeps its
+    checkpoint."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    data = [b"entry %d" % i for i in range(600)]
+    write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    kept = (site / "checkpoint").read_bytes()
+    other = [b"other %d" % i for i in range(700)]
+    for name, files in [
+        ("older", _tree_source(300, signer, data[:300])),
+        ("fork", _tree_source(600, signer, other[:600])),
+        ("not an extension", _tree_source(700, signer, other)),
+    ]:
+        with pytest.raises(VerificationError, match="mirror"):
+            write_tiles(_fetch(files), signer.verifier(), site)
+        assert (site / "checkpoint").read_bytes() == kept, name
+    same = write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    assert same["written"] == 0
+
+
+def test_log_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Path, str]) -> None:
+    """`log tiles` into a path that is a file fails in one line (exit 1), as does a source
+    older than the mirror."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    data = [b"entry %d" % i for i in range(600)]
+    _serve(root, _tree_source(300, signer, data[:300]))
+    key = signer.verifier().to_string()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    done = run_cli("log", "tiles", str(afile), "--url", url, "--log-key", key)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error:"), done.stderr
+    site = tmp_path / "site"
+    write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    older = run_cli("log", "tiles", str(site), "--url", url, "--log-key", key)
+    assert older.returncode == 1
+    assert len(older.stderr.strip().splitlines()) == 1, older.stderr
