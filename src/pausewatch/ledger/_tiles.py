@@ -9,14 +9,17 @@ recomputed by hashing a tile's hashes. A tree of size ``s`` has, at each tile le
 is not zero.
 
 An entry bundle holds the entries of one level-0 tile, each prefixed by its length as a
-big-endian uint16. pausewatch refuses new entries longer than 65,535 bytes
-(:data:`MAX_BUNDLE_ENTRY`); a bundle that holds an older, longer entry is also served in a
-pausewatch extension, :data:`WIDE_BUNDLE_PREFIX` (uint32 lengths), at a different URL, as the
-spec allows.
+big-endian uint16, so it holds entries of at most 65,535 bytes (:data:`MAX_BUNDLE_ENTRY`).
+The log refuses no entry for being longer (statements and telemetry batches may be): a bundle
+that holds a longer entry is served only in a pausewatch extension,
+:data:`WIDE_BUNDLE_PREFIX` (uint32 lengths), at a different URL, as the spec allows (every
+bundle is served there too).
 
 :class:`TileClient` verifies a checkpoint and then inclusion and consistency proofs from the
-tiles a checkpoint of that size requires, fetching each tile at most once through a
-``fetch(path) -> bytes`` callable (any transport: HTTP, files, a dict).
+tiles a checkpoint of that size requires, fetching each tile at most once while it stays in
+its bounded cache, through a ``fetch(path) -> bytes`` callable (any transport: HTTP, files, a
+dict). :class:`TileRebuilder` rebuilds every hash tile from the entries' leaf hashes, a bundle
+at a time, and :class:`TileChecker` compares a log's served tiles with them.
 """
 
 from __future__ import annotations
