@@ -453,6 +453,8 @@ class TileFetcher:
     def __call__(self, path: str) -> bytes:
         try:
             resp = self._http.get("/" + path)
+        except httpx.TooManyRedirects as exc:
+            raise ClientError(f"{self.prefix}/{path}: too many redirects ({exc})") from exc
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.prefix}: {exc}") from exc
         if resp.status_code == 404:
