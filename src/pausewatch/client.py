@@ -421,8 +421,11 @@ class TileFetcher:
     """Fetches a tiled log's resources (C2SP tlog-tiles) under a URL prefix over HTTP: a
     pausewatch service, or any static web server or object store holding the files written by
     ``pausewatch log tiles``. Call it with a path (``checkpoint``, ``tile/0/000``); a 404 raises
-    :class:`~pausewatch.errors.NotFoundError`, any other failure :class:`ClientError`. Give it
-    to :class:`pausewatch.ledger.TileClient`."""
+    :class:`~pausewatch.errors.NotFoundError`, any other answer but 200 :class:`ClientError`.
+    Redirects are followed, :data:`MAX_REDIRECTS` at most (an object store or CDN may
+    redirect). Give it to :class:`pausewatch.ledger.TileClient`."""
+
+    MAX_REDIRECTS = 5
 
     def __init__(
         self, prefix: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
@@ -433,6 +436,8 @@ class TileFetcher:
             timeout=timeout,
             transport=transport,
             headers={"Accept-Encoding": "gzip, identity"},
+            follow_redirects=True,
+            max_redirects=self.MAX_REDIRECTS,
         )
 
     def close(self) -> None:
@@ -448,10 +453,12 @@ class TileFetcher:
     def __call__(self, path: str) -> bytes:
         try:
             resp = self._http.get("/" + path)
+        except httpx.TooManyRedirects as exc:
+            raise ClientError(f"{self.prefix}/{path}: too many redirects ({exc})") from exc
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.prefix}: {exc}") from exc
         if resp.status_code == 404:
             raise NotFoundError(f"{self.prefix}/{path}: not found")
-        if resp.status_code >= 400:
+        if resp.status_code != 200:
             raise ClientError(f"{self.prefix}/{path}: {resp.status_code}", resp.status_code)
         return resp.content

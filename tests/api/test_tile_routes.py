@@ -7,19 +7,23 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
-from pausewatch.client import TileFetcher
+from pausewatch.client import ClientError, TileFetcher
 from pausewatch.errors import NotFoundError
 from pausewatch.ledger import (
     MerkleTree,
+    Node,
+    Tile,
     TileClient,
     Verifier,
     decode_bundle,
     encode_bundle,
     leaf_hash,
+    tiles,
 )
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
@@ -59,23 +63,21 @@ def test_checkpoint_is_text_and_not_cached(client: TestClient) -> None:
 
 
 def test_full_and_partial_tiles(client: TestClient, service: LogService) -> None:
-    """A full tile is 8,192 immutable bytes; the partial tile of the newest size is cached
-    briefly; both are the log's stored subtree hashes."""
+    """Every hash tile of the newest size, whatever it is, holds the log's subtree hashes: a
+    full tile 8,192 immutable bytes, a partial tile cached briefly."""
     size = service.log.size
     assert size >= 300
-    full = client.get("/tile/0/000")
-    assert full.status_code == 200
-    assert full.headers["content-type"] == "application/octet-stream"
-    assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
-    entries = [e.data for e in service.log.entries(0, size)]
-    tree = MerkleTree(entries)
-    assert full.content == b"".join(leaf_hash(d) for d in entries[:256])
-    width = size % 256
-    partial = client.get(f"/tile/0/001.p/{width}")
-    assert partial.status_code == 200
-    assert partial.headers["cache-control"] == "public, max-age=60"
-    assert partial.content == b"".join(leaf_hash(d) for d in entries[256:size])
-    assert client.get("/tile/1/000.p/1").content == tree.root(256)
+    tree = MerkleTree([e.data for e in service.log.entries(0, size)])
+    assert any(t.full for t in tiles(size))
+    for t in tiles(size):
+        r = client.get("/" + t.path)
+        assert r.status_code == 200, t.path
+        assert r.headers["content-type"] == "application/octet-stream"
+        cache = "public, max-age=31536000, immutable" if t.full else "public, max-age=60"
+        assert r.headers["cache-control"] == cache, t.path
+        first = t.index * 256
+        expected = b"".join(tree.node(Node(8 * t.level, first + i)) for i in range(t.width))
+        assert r.content == expected, t.path
 
 
 NOT_PUBLISHED = [
@@ -182,3 +184,96 @@ def test_an_entry_too_long_for_a_bundle(tmp_path: Path) -> None:
         tiles = TileClient(fetch, verifier(client))
         tiles.latest()
         assert [d for _, d in tiles.entries(size)] == entries
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("gzip;q=0.5, identity", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("*;q=0, identity", False),
+        ("identity", False),
+        ("br", False),
+        ("*", True),
+    ],
+)
+def test_bundle_gzip_honours_q_values(client: TestClient, accept: str, gzipped: bool) -> None:
+    """A bundle is gzipped only when the client's Accept-Encoding gives gzip a q-value above
+    zero (by name or by ``*``)."""
+    r = client.get("/tile/entries/000", headers={"Accept-Encoding": accept})
+    assert r.status_code == 200
+    assert (r.headers.get("content-encoding") == "gzip") is gzipped
+
+
+def test_head_on_tiles_is_served(client: TestClient, service: LogService) -> None:
+    """HEAD on a tile or a bundle answers like GET without the body, as a static server
+    does."""
+    for path in ("/tile/0/000", "/tile/entries/000", f"/tile/0/001.p/{service.log.size % 256}"):
+        got = client.get(path, headers={"Accept-Encoding": "identity"})
+        head = client.head(path, headers={"Accept-Encoding": "identity"})
+        assert head.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers["cache-control"] == got.headers["cache-control"]
+
+
+def test_percent_encoded_tile_paths_are_refused(client: TestClient) -> None:
+    """A tile path spelt with percent-escapes is not canonical: a 400 problem, even when it
+    decodes to a canonical one."""
+    for path in ("/tile/0/000%2Ep/1", "/tile/0/%30%30%30", "/tile/entries/00%30"):
+        r = client.get(path)
+        assert r.status_code == 400, path
+        assert r.headers["content-type"] == PROBLEM
+
+
+def test_full_bundles_are_encoded_once(client: TestClient, service: LogService) -> None:
+    """A full bundle is read from the store once and then served from a cache, gzipped or
+    not; a partial bundle is read each time."""
+    reads: list[str] = []
+    read = service.log.entry_bundle
+
+    def counting(tile: Tile) -> bytes:
+        reads.append(tile.path)
+        return read(tile)
+
+    service.log.entry_bundle = counting  # type: ignore[method-assign]
+    width = service.log.size % 256
+    for _ in range(3):
+        for accept in ("gzip", "identity"):
+            assert client.get("/tile/entries/000", headers={"Accept-Encoding": accept}).is_success
+            assert client.get(f"/tile/entries/001.p/{width}").is_success
+    assert reads.count("tile/entries/000") == 1
+    assert reads.count(f"tile/entries/001.p/{width}") == 6
+
+
+def test_tile_fetcher_follows_redirects_and_refuses_other_answers() -> None:
+    """The tile fetcher follows a redirect (a few at most) and refuses any answer but 200,
+    rather than taking a redirect's or an empty answer's body for the tile."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/moved/tile/0/000":
+            return httpx.Response(302, headers={"Location": "/tile/0/000"}, content=b"moved")
+        if path == "/tile/0/000":
+            return httpx.Response(200, content=b"x" * 8192)
+        if path.startswith("/loop"):
+            return httpx.Response(302, headers={"Location": path + "x"}, content=b"loop")
+        if path == "/nothing/tile/0/000":
+            return httpx.Response(204)
+        return httpx.Response(304, content=b"not modified")
+
+    transport = httpx.MockTransport(handler)
+    with TileFetcher("http://x/moved", transport=transport) as fetch:
+        assert fetch("tile/0/000") == b"x" * 8192
+    for prefix, why in [
+        ("http://x/loop", "too many redirects"),
+        ("http://x/nothing", "204"),
+        ("http://x/other", "304"),
+    ]:
+        with (
+            TileFetcher(prefix, transport=transport) as fetch,
+            pytest.raises(ClientError, match=why),
+        ):
+            fetch("tile/0/000")

@@ -8,6 +8,7 @@ import functools
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from conftest import run_cli
+from pausewatch.cli._audit import _audit_tiles
 from pausewatch.cli._log import write_tiles
 from pausewatch.errors import NotFoundError, VerificationError
 from pausewatch.ledger import (
@@ -26,12 +28,13 @@ from pausewatch.ledger import (
     bundles,
     decode_bundle,
     encode_bundle,
+    encode_entry,
     sign_checkpoint,
     tiles,
 )
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
-from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.statements import KeyPair, canonical, sign_statement
 
 
 @pytest.fixture
@@ -144,9 +147,10 @@ def test_audit_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Pa
     ]
 
 
-def _tree_source(n: int, signer: Signer) -> dict[str, bytes]:
-    """Every resource of a tiled log of ``n`` entries, computed from an in-memory tree."""
-    data = [b"entry %d" % i for i in range(n)]
+def _tree_source(n: int, signer: Signer, data: list[bytes] | None = None) -> dict[str, bytes]:
+    """Every resource of a tiled log of ``n`` entries (``data``, default small made-up ones),
+    computed from an in-memory tree."""
+    data = [b"entry %d" % i for i in range(n)] if data is None else data
     tree = MerkleTree(data)
     files = {
         "checkpoint": sign_checkpoint(Checkpoint(signer.name, n, tree.root()), signer).encode()
@@ -219,3 +223,164 @@ def _read(site: Path, path: str) -> bytes:
         return (site / path).read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(path) from exc
+
+
+def _serve(root: Path, files: dict[str, bytes]) -> None:
+    for path, body in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(body)
+
+
+def _audited(n: int, signer: Signer) -> dict[str, bytes]:
+    """A tiled log of ``n`` entries that audit clean: one signed notice, integrated ``n``
+    times."""
+    statement = sign_statement("notice/v1", {"title": "n"}, KeyPair.generate("secretariat"))
+    entry = encode_entry(canonical(statement.to_json()), datetime(2026, 1, 1, tzinfo=UTC))
+    return _tree_source(n, signer, [entry] * n)
+
+
+def test_audit_tiles_checks_every_hash_tile(static_server: tuple[Path, str]) -> None:
+    """`audit --tiles` checks the full hash tiles too, not only the right edge: a zeroed full
+    level-0 tile is a problem naming it (every level: test_tile_checker_* in tests/ledger)."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    files = _audited(600, signer)
+    _serve(root, files)
+    assert _audit_tiles(url, signer.verifier(), [], 0, [], None).problems == []
+    (root / "tile/0/001").write_bytes(bytes(8192))
+    report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
+    assert any("tile/0/001" in p for p in report.problems), report.problems
+
+
+def test_audit_tiles_reports_a_fork(static_server: tuple[Path, str], tmp_path: Path) -> None:
+    """A pinned checkpoint of the latest's size with another root is reported as a fork."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    _serve(root, _audited(300, signer))
+    other = MerkleTree([b"other %d" % i for i in range(300)])
+    forked = sign_checkpoint(Checkpoint(signer.name, 300, other.root()), signer)
+    report = _audit_tiles(url, signer.verifier(), [], 0, [forked], None)
+    assert any("fork" in p for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize("body", [None, b"\x00\x05ab"])
+def test_audit_tiles_reports_a_bad_bundle(
+    static_server: tuple[Path, str], body: bytes | None
+) -> None:
+    """A bundle that is missing or malformed is a problem in the report naming it."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    _serve(root, _audited(600, signer))
+    bundle = root / "tile/entries/001"
+    if body is None:
+        bundle.unlink()
+    else:
+        bundle.write_bytes(body)
+    report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
+    assert any("tile/entries/001" in p for p in report.problems), report.problems
+
+
+def _files_under(site: Path) -> list[str]:
+    """Every file in ``site``, staging included."""
+    return sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+
+
+def _forged(n: int, signer: Signer) -> dict[str, bytes]:
+    """The honest source of ``n`` entries, except that entry 5 is forged in a bundle and a
+    level-0 tile that agree with each other (not with the signed checkpoint)."""
+    data = [b"entry %d" % i for i in range(n)]
+    honest = _tree_source(n, signer, data)
+    fake = _tree_source(n, signer, [*data[:5], b"FORGED", *data[6:]])
+    return {
+        **honest,
+        "tile/entries/000": fake["tile/entries/000"],
+        "tile/0/000": fake["tile/0/000"],
+    }
+
+
+@pytest.mark.parametrize(
+    "bad", ["tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/000", "tile/0/000", "forged"]
+)
+def test_a_refused_copy_publishes_nothing(tmp_path: Path, bad: str) -> None:
+    """A source that disagrees with its signed checkpoint leaves no tile, bundle or staging
+    file in the directory; the honest source copied afterwards gives the honest site."""
+    signer = Signer.generate("test.example/log")
+    honest = _tree_source(300, signer)
+    if bad == "forged":
+        files = _forged(300, signer)
+    else:
+        body = bytearray(honest[bad])
+        body[-1] ^= 1
+        files = {**honest, bad: bytes(body)}
+    site = tmp_path / "site"
+    with pytest.raises(VerificationError):
+        write_tiles(_fetch(files), signer.verifier(), site)
+    assert _files_under(site) == [] if site.exists() else True
+    write_tiles(_fetch(honest), signer.verifier(), site)
+    assert _files_under(site) == sorted(honest)
+    for path, body in honest.items():
+        assert (site / path).read_bytes() == body, path
+
+
+@pytest.mark.parametrize("poison", ["zeroed tile", "forged pair", "missing tile"])
+def test_a_poisoned_mirror_is_repaired(tmp_path: Path, poison: str) -> None:
+    """Full tiles and bundles kept from an earlier copy are checked again: a zeroed or
+    forged one is replaced, a missing one fetched again, from an honest source."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    write_tiles(_fetch(_tree_source(600, signer)), signer.verifier(), site)
+    if poison == "zeroed tile":
+        (site / "tile/0/001").write_bytes(bytes(8192))
+    elif poison == "forged pair":
+        forged = _forged(600, signer)
+        for path in ("tile/entries/000", "tile/0/000"):
+            (site / path).write_bytes(forged[path])
+    else:
+        (site / "tile/0/000").unlink()
+    big = _tree_source(700, signer)
+    write_tiles(_fetch(big), signer.verifier(), site)
+    for path, body in big.items():
+        assert (site / path).read_bytes() == body, path
+
+
+def test_the_mirror_never_rolls_back(tmp_path: Path) -> None:
+    """A source whose signed checkpoint is older than the mirror's is refused, and so is one
+    that forks from it (same size, another root) or does not extend it; the mirror keeps its
+    checkpoint."""
+    signer = Signer.generate("test.example/log")
+    site = tmp_path / "site"
+    data = [b"entry %d" % i for i in range(600)]
+    write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    kept = (site / "checkpoint").read_bytes()
+    other = [b"other %d" % i for i in range(700)]
+    for name, files in [
+        ("older", _tree_source(300, signer, data[:300])),
+        ("fork", _tree_source(600, signer, other[:600])),
+        ("not an extension", _tree_source(700, signer, other)),
+    ]:
+        with pytest.raises(VerificationError, match="mirror"):
+            write_tiles(_fetch(files), signer.verifier(), site)
+        assert (site / "checkpoint").read_bytes() == kept, name
+    same = write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    assert same["written"] == 0
+
+
+def test_log_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Path, str]) -> None:
+    """`log tiles` into a path that is a file fails in one line (exit 1), as does a source
+    older than the mirror."""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    data = [b"entry %d" % i for i in range(600)]
+    _serve(root, _tree_source(300, signer, data[:300]))
+    key = signer.verifier().to_string()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    done = run_cli("log", "tiles", str(afile), "--url", url, "--log-key", key)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error:"), done.stderr
+    site = tmp_path / "site"
+    write_tiles(_fetch(_tree_source(600, signer, data)), signer.verifier(), site)
+    older = run_cli("log", "tiles", str(site), "--url", url, "--log-key", key)
+    assert older.returncode == 1
+    assert len(older.stderr.strip().splitlines()) == 1, older.stderr

@@ -10,9 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from pausewatch.errors import EncodingError, NotFoundError, ProofError, VerificationError
+from pausewatch.errors import (
+    ConsistencyError,
+    EncodingError,
+    NotFoundError,
+    ProofError,
+    VerificationError,
+)
 from pausewatch.ledger import (
     ENTRY_OVERHEAD,
+    FULL_TILE_BYTES,
     MAX_BUNDLE_STATEMENT,
     MerkleTree,
     Node,
@@ -20,7 +27,9 @@ from pausewatch.ledger import (
     PersistentLog,
     Signer,
     Tile,
+    TileChecker,
     TileClient,
+    TileRebuilder,
     bundles,
     decode_bundle,
     encode_bundle,
@@ -444,3 +453,241 @@ def test_store_serves_a_long_entry_in_the_extension(engine: Engine, log_signer: 
     client = TileClient(log_fetch(log), log_signer.verifier())
     client.latest()
     assert [d for _, d in client.entries(2)][1] == encode_entry(long, T0)
+
+
+# -- the review of issue 19: hand-written tile lists, a malicious fetch ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "old", "size", "expected"),
+    [
+        # 12345 = 48*256 + 57; 70000 = 65536 + 4096 + 256 + 112 (65536: tile/1/000's span).
+        (
+            "inclusion",
+            12_345,
+            70_000,
+            ["tile/0/048", "tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17"],
+        ),
+        # 300 = 256 + 44: the nodes left of 512 sit in tile/0/001, the right edge as above.
+        (
+            "consistency",
+            300,
+            70_000,
+            ["tile/0/001", "tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17"],
+        ),
+        # 10,000,000 = 0x98_96_80 (widths 152, 150, 128); 5,000,000 = 0x4C_4B_40.
+        (
+            "inclusion",
+            5_000_000,
+            10_000_000,
+            [
+                "tile/0/x019/531",
+                "tile/0/x039/062.p/128",
+                "tile/1/076",
+                "tile/1/152.p/150",
+                "tile/2/000.p/152",
+            ],
+        ),
+    ],
+)
+def test_proof_tiles_by_hand(kind: str, old: int, size: int, expected: list[str]) -> None:
+    """The tiles a proof needs are the ones worked out by hand from RFC 9162 and the spec."""
+    planned = tiles_for_inclusion(old, size) if kind == "inclusion" else None
+    if planned is None:
+        planned = tiles_for_consistency(old, size)
+    assert [t.path for t in planned] == expected
+
+
+@pytest.mark.parametrize("size", [1, 255, 256, 300, 511, 512, 600, 65_536, 70_000])
+def test_full_and_partial_tiles_general(size: int) -> None:
+    """Each tile level of a tree has ``size >> 8(L+1)`` full tiles and a partial tile of width
+    ``(size >> 8L) % 256`` when that is not zero, whatever the size."""
+    got = list(tiles(size))
+    for level, full, width in tile_widths(size):
+        at = [t for t in got if t.level == level]
+        assert [t.index for t in at if t.full] == list(range(full))
+        assert [(t.index, t.width) for t in at if not t.full] == ([(full, width)] if width else [])
+
+
+@pytest.mark.parametrize("size", [1, 255, 256, 257, 600, 65_536, 70_000])
+def test_rebuilt_tiles_are_the_tree_tiles(size: int) -> None:
+    """Tiles rebuilt a bundle at a time from the leaf hashes are every tile of the tree, each
+    with the tree's hashes, and nothing else."""
+    tree, data = tree_of(size)
+    reference = tree_fetch(tree, "")
+    rebuilder = TileRebuilder(size)
+    got: list[Tile] = []
+    for b in bundles(size):
+        batch = [leaf_hash(d) for d in data[b.start : b.start + b.width]]
+        for tile, hashes in rebuilder.add(batch):
+            assert b"".join(hashes) == reference(tile.path), tile.path
+            got.append(tile)
+    for tile, hashes in rebuilder.finish():
+        assert b"".join(hashes) == reference(tile.path), tile.path
+        got.append(tile)
+    assert sorted(got) == sorted(tiles(size))
+
+
+def test_rebuilder_refuses_a_bundle_of_the_wrong_width() -> None:
+    """A bundle's worth of leaf hashes that is not the width the tree's size implies is
+    refused, and so is finishing before every bundle arrived."""
+    rebuilder = TileRebuilder(300)
+    with pytest.raises(ProofError):
+        rebuilder.add([b"\0" * 32] * 255)
+    rebuilder = TileRebuilder(300)
+    rebuilder.add([b"\0" * 32] * 256)
+    with pytest.raises(ProofError):
+        rebuilder.finish()
+
+
+def test_client_refuses_a_fork(log_signer: Signer) -> None:
+    """Two signed checkpoints of the same size with different roots are a fork: refused,
+    naming both roots."""
+    tree, _ = tree_of(300)
+    other, _ = tree_of(301)
+    client = TileClient(tree_fetch(tree, signed(tree, log_signer)), log_signer.verifier())
+    client.latest()
+    forked = sign_checkpoint(Checkpoint(log_signer.name, 300, other.root(299)), log_signer)
+    with pytest.raises(ConsistencyError, match="fork") as caught:
+        client.open_checkpoint(forked)
+    assert tree.root(300).hex() in str(caught.value)
+    assert other.root(299).hex() in str(caught.value)
+    client.verify_consistency(300, 300)
+
+
+def malicious(honest: Callable[[str], bytes], path: str, body: bytes) -> Callable[[str], bytes]:
+    """``honest``, except that ``path`` answers ``body`` (missing: ``b"404"``)."""
+
+    def fetch(p: str) -> bytes:
+        if p == path:
+            if body == b"404":
+                raise NotFoundError(p)
+            return body
+        return honest(p)
+
+    return fetch
+
+
+def test_client_refuses_a_tile_of_the_wrong_length(log_signer: Signer) -> None:
+    """A tile one byte short, or a partial tile of another width, is refused."""
+    tree, data = tree_of(1000)
+    honest = tree_fetch(tree, signed(tree, log_signer))
+    for path, body in [
+        ("tile/0/001", honest("tile/0/001")[:-1]),
+        ("tile/0/003.p/232", honest("tile/0/003.p/232")[:-32]),
+    ]:
+        client = TileClient(malicious(honest, path, body), log_signer.verifier())
+        client.latest()
+        index = 300 if path == "tile/0/001" else 999
+        with pytest.raises(ProofError, match="expected"):
+            client.verify_inclusion(leaf_hash(data[index]), index, 1000)
+
+
+def test_client_refuses_a_bundle_of_the_wrong_count(log_signer: Signer) -> None:
+    """A bundle holding one entry fewer than its width is refused."""
+    tree, data = tree_of(300)
+    honest = tree_fetch(tree, signed(tree, log_signer), data)
+    short = encode_bundle(data[256:299])
+    client = TileClient(malicious(honest, "tile/entries/001.p/44", short), log_signer.verifier())
+    client.latest()
+    with pytest.raises(EncodingError, match="expected 44 entries"):
+        list(client.entries(300))
+
+
+def test_client_refuses_a_bogus_full_tile_on_the_partial_fallback(log_signer: Signer) -> None:
+    """When the partial tile is gone and the full tile that replaces it is bogus, the proof
+    fails."""
+    tree, data = tree_of(1000)
+    honest = tree_fetch(tree, signed(tree, log_signer, 300))
+
+    def fetch(path: str) -> bytes:
+        if path == "tile/0/001.p/44":
+            raise NotFoundError(path)
+        if path == "tile/0/001":
+            return bytes(FULL_TILE_BYTES)
+        return honest(path)
+
+    client = TileClient(fetch, log_signer.verifier())
+    client.latest()
+    with pytest.raises(ProofError):
+        client.verify_inclusion(leaf_hash(data[299]), 299, 300)
+
+
+def test_client_drops_a_tile_that_failed_a_proof(log_signer: Signer) -> None:
+    """A tile that made a proof fail is not kept: once the server is honest again, the proof
+    fetches it afresh and verifies."""
+    tree, data = tree_of(1000)
+    honest = tree_fetch(tree, signed(tree, log_signer))
+    bad = {"on": True}
+
+    def fetch(path: str) -> bytes:
+        if bad["on"] and path == "tile/0/001":
+            return bytes(FULL_TILE_BYTES)
+        return honest(path)
+
+    client = TileClient(fetch, log_signer.verifier())
+    client.latest()
+    with pytest.raises(ProofError):
+        client.verify_inclusion(leaf_hash(data[300]), 300, 1000)
+    bad["on"] = False
+    client.verify_inclusion(leaf_hash(data[300]), 300, 1000)
+    assert client.leaf_hash(300, 1000) == leaf_hash(data[300])
+
+
+def test_client_cache_is_bounded(log_signer: Signer) -> None:
+    """The tile cache holds at most the tiles it was given room for (least recently used
+    dropped first)."""
+    tree, data = tree_of(70_000)
+    client = TileClient(
+        tree_fetch(tree, signed(tree, log_signer)), log_signer.verifier(), cache_tiles=3
+    )
+    client.latest()
+    for index in range(0, 70_000, 997):
+        client.verify_inclusion(leaf_hash(data[index]), index, 70_000)
+    assert len(client._cache) <= 3
+
+
+def test_client_leaf_hash_is_verified(log_signer: Signer) -> None:
+    """``leaf_hash`` answers only what a verified checkpoint's root proves: a zeroed level-0
+    tile is refused, not returned; the raw tile, node and root reads are private."""
+    tree, _ = tree_of(1000)
+    honest = tree_fetch(tree, signed(tree, log_signer))
+    client = TileClient(
+        malicious(honest, "tile/0/000", bytes(FULL_TILE_BYTES)), log_signer.verifier()
+    )
+    client.latest()
+    with pytest.raises(ProofError):
+        client.leaf_hash(5, 1000)
+    for name in ("tile", "node", "root"):
+        assert not hasattr(client, name), name
+
+
+def test_tile_checker_names_every_bad_full_tile(log_signer: Signer) -> None:
+    """The checker compares every hash tile served with the one rebuilt from the entries:
+    zeroed full tiles at levels 0 and 1 of a 70,000-entry tree are each named; the honest
+    tiles give no problem."""
+    tree, data = tree_of(70_000)
+    honest = tree_fetch(tree, "")
+    zeroed = {"tile/0/010", "tile/1/000"}
+
+    def fetch(path: str) -> bytes:
+        return bytes(FULL_TILE_BYTES) if path in zeroed else honest(path)
+
+    for source, expected in ((honest, set()), (fetch, zeroed)):
+        checker = TileChecker(source, 70_000)
+        for b in bundles(70_000):
+            checker.add([leaf_hash(d) for d in data[b.start : b.start + b.width]])
+        checker.finish()
+        assert checker.checked == len(list(tiles(70_000)))
+        assert {p.split(":")[0].split()[-1] for p in checker.problems} == expected
+
+
+def test_tile_checker_reports_a_missing_tile(log_signer: Signer) -> None:
+    """A hash tile the source does not serve is a problem naming it, not an abort."""
+    tree, data = tree_of(300)
+    checker = TileChecker(malicious(tree_fetch(tree, ""), "tile/1/000.p/1", b"404"), 300)
+    for b in bundles(300):
+        checker.add([leaf_hash(d) for d in data[b.start : b.start + b.width]])
+    checker.finish()
+    assert len(checker.problems) == 1
+    assert "tile/1/000.p/1" in checker.problems[0]

@@ -35,7 +35,15 @@ from pausewatch.cli._common import (
 from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import ClientError, PausewatchClient, TileFetcher
 from pausewatch.errors import Error, NotFoundError
-from pausewatch.ledger import SignedCheckpoint, TileClient, Verifier, verify_consistency
+from pausewatch.ledger import (
+    SignedCheckpoint,
+    TileChecker,
+    TileClient,
+    Verifier,
+    bundles,
+    leaf_hash,
+    verify_consistency,
+)
 from pausewatch.service import iter_stored_records
 from pausewatch.state import dump_view, state_meta
 from pausewatch.statements import parse_json
@@ -354,8 +362,10 @@ def _audit_tiles(
     secretariat: str | None,
 ) -> AuditReport:
     """Audit a log from its tiles: its checkpoint, every entry from the bundles (the tree
-    recomputed from them must give the checkpoint's root), the root from the hash tiles, and
-    consistency from each pinned checkpoint, proved from the hash tiles."""
+    recomputed from them must give the checkpoint's root), every hash tile against the one
+    rebuilt from the entries (a bundle and a tile at a time), the root from the hash tiles,
+    and consistency from each pinned checkpoint, proved from the hash tiles. A bundle or tile
+    that is missing or malformed is a problem in the report."""
     with TileFetcher(prefix) as fetch:
         try:
             latest = TileClient(fetch, verifier, witnesses).latest()
@@ -370,9 +380,24 @@ def _audit_tiles(
     with TileFetcher(prefix) as fetch, progress_display() as display:
         client = TileClient(fetch, verifier, witnesses)
         client.open_checkpoint(latest.note)
+        checker = TileChecker(fetch, size)
+        unread: list[str] = []
+
+        def entries() -> Iterator[tuple[int, bytes]]:
+            for bundle in bundles(size):
+                try:
+                    data = client.bundle(bundle)
+                except Error as exc:
+                    unread.append(f"entry bundle {bundle.path}: {exc}")
+                    return
+                checker.add([leaf_hash(d) for d in data])
+                for i, d in enumerate(data):
+                    yield bundle.start + i, d
+            checker.finish()
+
         task = display.add_task("auditing entries", total=size)
         report, _ = audit_log(
-            counted(client.entries(size), display, task),
+            counted(entries(), display, task),
             [latest.note],
             verifier,
             witnesses,
@@ -380,6 +405,8 @@ def _audit_tiles(
             secretariat,
             pinned=held,
         )
+    for problem in [*unread, *checker.problems]:
+        report.problem(problem)
     with TileFetcher(prefix) as fetch:
         client = TileClient(fetch, verifier, witnesses)
         client.open_checkpoint(latest.note)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -24,19 +25,24 @@ from pausewatch.cli._common import (
     read_verifier,
 )
 from pausewatch.client import PausewatchClient, TileFetcher
-from pausewatch.errors import NotFoundError, VerificationError
+from pausewatch.errors import (
+    ConsistencyError,
+    EncodingError,
+    Error,
+    NotFoundError,
+    VerificationError,
+)
 from pausewatch.ledger import (
     WIDE_ENTRIES,
+    Checkpoint,
     SignedCheckpoint,
     Tile,
     TileClient,
+    TileRebuilder,
     Verifier,
     bundles,
     decode_bundle,
-    full_tile_hash,
     leaf_hash,
-    tile_hashes,
-    tiles,
     verify_consistency,
     verify_inclusion,
 )
@@ -277,12 +283,19 @@ def tiles_command(
 ) -> None:
     """Write the log's checkpoint, hash tiles and entry bundles to DIRECTORY in the C2SP
     tlog-tiles layout, for any static web server or object store (python -m http.server
-    serves it). Incremental: full tiles already there are kept; each file is written whole
-    (a temporary file renamed), the checkpoint last. Every tile is checked against the
-    entries and the tiles below it, and the tree against the signed checkpoint, first."""
+    serves it). Nothing is published until the whole copy verifies: every tile is rebuilt
+    from the entries and compared with the source's, the tree with the signed checkpoint,
+    which must extend the one DIRECTORY already holds; then the files are moved into place,
+    the checkpoint last. Incremental: files already there are checked again and kept (one
+    that does not verify is replaced)."""
+    if directory.exists() and not directory.is_dir():
+        fail(f"{directory}: not a directory")
     with PausewatchClient(url) as client, TileFetcher(url) as fetch:
         verifier = log_verifier(client, log_key)
-        stats = write_tiles(fetch, verifier, directory)
+        try:
+            stats = write_tiles(fetch, verifier, directory)
+        except OSError as exc:
+            fail(f"{exc.filename or directory}: {exc.strerror or exc}")
     if as_json:
         print_json(stats)
     else:
@@ -292,69 +305,190 @@ def tiles_command(
         )
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (a reader never sees half a tile)."""
+STAGING = ".pausewatch-staging"
+"""The folder inside the tiles directory where a copy is staged until it verifies."""
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``path`` and flush it to disk (before it is renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
+    with path.open("wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the renames in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _mirror_checkpoint(directory: Path, verifier: Verifier) -> tuple[str, Checkpoint] | None:
+    """The checkpoint the tiles directory already publishes (none: a new copy)."""
+    note = _read(directory / "checkpoint")
+    if note is None:
+        return None
+    try:
+        text = note.decode()
+        return text, SignedCheckpoint.open(text, verifier).checkpoint
+    except (UnicodeDecodeError, Error) as exc:
+        raise VerificationError(
+            f"{directory / 'checkpoint'}: the mirror's checkpoint does not verify with the log "
+            f"key ({exc}); remove it to copy afresh"
+        ) from exc
 
 
 def write_tiles(fetch: Fetch, verifier: Verifier, directory: Path) -> dict[str, int]:
     """Copy the tiled log ``fetch`` serves into ``directory``: the checkpoint (verified with
-    ``verifier``), every hash tile and entry bundle of its size. A full tile already in the
-    directory is kept; a new level-0 tile must hold its bundle's leaf hashes, a new tile above
-    the hashes of the full tiles below it, and the tiles together the checkpoint's root, or
-    nothing more is written (:class:`VerificationError`). The checkpoint is written last."""
+    ``verifier``), every hash tile and entry bundle of its size.
+
+    Everything is staged in ``directory/.pausewatch-staging`` and published only once the
+    whole copy verifies: every hash tile is rebuilt from the entries' leaf hashes
+    (:class:`TileRebuilder`) and must equal the source's, the tiles must give the signed
+    checkpoint's root, and that checkpoint must extend the one ``directory`` already holds
+    (never smaller, the same root at the same size, a consistency proof from the tiles).
+    Then the staged files are renamed into place (each folder fsynced) and the checkpoint is
+    written last. Files already in ``directory`` are kept when they equal the rebuilt ones;
+    when a kept file makes the copy fail, it is copied again wholly from the source, so a
+    poisoned mirror is repaired. Partial tiles of older sizes are left in place (the spec
+    lets a log keep serving them). Refusals raise :class:`VerificationError`, and nothing is
+    published."""
     note = fetch("checkpoint")
+    try:
+        text = note.decode()
+        new = SignedCheckpoint.open(text, verifier).checkpoint
+    except UnicodeDecodeError as exc:
+        raise VerificationError(f"the source's checkpoint is not UTF-8 ({exc})") from exc
+    held = _mirror_checkpoint(directory, verifier)
+    if held is not None:
+        old = held[1]
+        if new.size < old.size:
+            raise VerificationError(
+                f"the source's checkpoint (size {new.size}) is older than the mirror's "
+                f"(size {old.size}): refusing to roll the mirror back"
+            )
+        if new.size == old.size and new.root_hash != old.root_hash:
+            raise ConsistencyError(
+                f"fork: the source's checkpoint of size {new.size} has root "
+                f"{new.root_hash.hex()}, the mirror's {old.root_hash.hex()}"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        try:
+            stats = _stage(fetch, verifier, directory, text, held, reuse=True)
+        except VerificationError:
+            # A file kept from an earlier copy may be what failed: copy all from the source.
+            shutil.rmtree(staging, ignore_errors=True)
+            stats = _stage(fetch, verifier, directory, text, held, reuse=False)
+        _publish(staging, directory, note)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return stats
+
+
+def _stage(
+    fetch: Fetch,
+    verifier: Verifier,
+    directory: Path,
+    note: str,
+    held: tuple[str, Checkpoint] | None,
+    *,
+    reuse: bool,
+) -> dict[str, int]:
+    """Stage the copy of the checkpoint ``note`` (with ``reuse``, keeping the files
+    ``directory`` has that verify) and verify it; return what was written and kept."""
+    staging = directory / STAGING
     size = SignedCheckpoint.open(note, verifier).checkpoint.size
     stats = {"size": size, "written": 0, "kept": 0, "bytes": 0}
 
-    def put(tile: Tile, data: bytes) -> None:
-        _write_atomically(directory / tile.path, data)
+    def stage(path: str, data: bytes) -> None:
+        _write_file(staging / path, data)
         stats["written"] += 1
         stats["bytes"] += len(data)
 
-    for bundle in bundles(size):
-        tile = Tile(0, bundle.index, bundle.width)
-        wide = Tile(WIDE_ENTRIES, bundle.index, bundle.width)
-        if (
-            bundle.full
-            and (directory / tile.path).exists()
-            and ((directory / bundle.path).exists() or (directory / wide.path).exists())
-        ):
-            stats["kept"] += 2
-            continue
-        try:
-            raw, where = fetch(bundle.path), bundle
-        except NotFoundError:
-            raw, where = fetch(wide.path), wide
-        entries = decode_bundle(raw, bundle.width, wide=where.level == WIDE_ENTRIES)
-        hashes = fetch(tile.path)
-        if tile_hashes(hashes, tile.width) != [leaf_hash(e) for e in entries]:
-            raise VerificationError(f"{tile.path} does not hold the leaf hashes of {where.path}")
-        put(where, raw)
-        put(tile, hashes)
-    for tile in tiles(size):
-        if tile.level == 0:
-            continue
-        path = directory / tile.path
-        if tile.full and path.exists():
+    def settle(tile: Tile, rebuilt: list[bytes]) -> None:
+        body = b"".join(rebuilt)
+        if reuse and _read(directory / tile.path) == body:
             stats["kept"] += 1
-            continue
-        data = fetch(tile.path)
-        for i, h in enumerate(tile_hashes(data, tile.width)):
-            below = directory / Tile(tile.level - 1, (tile.index << 8) + i).path
-            if full_tile_hash(tile_hashes(below.read_bytes(), 256)) != h:
-                raise VerificationError(
-                    f"{tile.path}: hash {i} is not the hash of the full tile {below.name} below"
-                )
-        put(tile, data)
-    local = TileClient(lambda p: (directory / p).read_bytes(), verifier)
+            return
+        if fetch(tile.path) != body:
+            raise VerificationError(
+                f"{tile.path} from the source is not the tile rebuilt from its entries"
+            )
+        stage(tile.path, body)
+
+    rebuilder = TileRebuilder(size)
+    for bundle in bundles(size):
+        wide = Tile(WIDE_ENTRIES, bundle.index, bundle.width)
+        entries: list[bytes] | None = None
+        for where in (bundle, wide) if reuse else ():
+            raw = _read(directory / where.path)
+            if raw is not None:
+                try:
+                    entries = decode_bundle(raw, bundle.width, wide=where is wide)
+                    stats["kept"] += 1
+                except EncodingError:
+                    entries = None
+                break
+        if entries is None:
+            try:
+                raw, where = fetch(bundle.path), bundle
+            except NotFoundError:
+                raw, where = fetch(wide.path), wide
+            entries = decode_bundle(raw, bundle.width, wide=where is wide)
+            stage(where.path, raw)
+        for tile, rebuilt in rebuilder.add([leaf_hash(e) for e in entries]):
+            settle(tile, rebuilt)
+    for tile, rebuilt in rebuilder.finish():
+        settle(tile, rebuilt)
+
+    def read(path: str) -> bytes:
+        data = _read(staging / path)
+        if data is None:
+            data = _read(directory / path)
+        if data is None:
+            raise NotFoundError(path)
+        return data
+
+    local = TileClient(read, verifier)
     local.open_checkpoint(note)
     local.verify_root(size)
-    _write_atomically(directory / "checkpoint", note)
+    if held is not None and 0 < held[1].size < size:
+        local.open_checkpoint(held[0])
+        try:
+            local.verify_consistency(held[1].size, size)
+        except VerificationError as exc:
+            raise VerificationError(
+                f"the source's checkpoint of size {size} does not extend the mirror's of size "
+                f"{held[1].size}: {exc}"
+            ) from exc
     return stats
+
+
+def _publish(staging: Path, directory: Path, note: bytes) -> None:
+    """Rename every staged file into place, fsync each folder, then write the checkpoint."""
+    folders = set()
+    for path in sorted(staging.rglob("*")):
+        if path.is_file():
+            target = directory / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            folders.add(target.parent)
+    for folder in sorted(folders):
+        _fsync_dir(folder)
+    _write_file(staging / "checkpoint", note)
+    os.replace(staging / "checkpoint", directory / "checkpoint")
+    _fsync_dir(directory)

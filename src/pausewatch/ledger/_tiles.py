@@ -9,23 +9,35 @@ recomputed by hashing a tile's hashes. A tree of size ``s`` has, at each tile le
 is not zero.
 
 An entry bundle holds the entries of one level-0 tile, each prefixed by its length as a
-big-endian uint16. pausewatch refuses new entries longer than 65,535 bytes
-(:data:`MAX_BUNDLE_ENTRY`); a bundle that holds an older, longer entry is also served in a
-pausewatch extension, :data:`WIDE_BUNDLE_PREFIX` (uint32 lengths), at a different URL, as the
-spec allows.
+big-endian uint16, so it holds entries of at most 65,535 bytes (:data:`MAX_BUNDLE_ENTRY`).
+The log refuses no entry for being longer (statements and telemetry batches may be): a bundle
+that holds a longer entry is served only in a pausewatch extension,
+:data:`WIDE_BUNDLE_PREFIX` (uint32 lengths), at a different URL, as the spec allows (every
+bundle is served there too).
 
 :class:`TileClient` verifies a checkpoint and then inclusion and consistency proofs from the
-tiles a checkpoint of that size requires, fetching each tile at most once through a
-``fetch(path) -> bytes`` callable (any transport: HTTP, files, a dict).
+tiles a checkpoint of that size requires, fetching each tile at most once while it stays in
+its bounded cache, through a ``fetch(path) -> bytes`` callable (any transport: HTTP, files, a
+dict). :class:`TileRebuilder` rebuilds every hash tile from the entries' leaf hashes, a bundle
+at a time, and :class:`TileChecker` compares a log's served tiles with them.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pausewatch.errors import EncodingError, NotFoundError, ProofError
+from pausewatch.errors import (
+    ConsistencyError,
+    EncodingError,
+    Error,
+    NotFoundError,
+    ProofError,
+    VerificationError,
+)
 from pausewatch.ledger._checkpoint import Checkpoint, SignedCheckpoint
 from pausewatch.ledger._merkle import (
     EMPTY_ROOT,
@@ -307,25 +319,142 @@ def full_tile_hash(hashes: Sequence[bytes]) -> bytes:
     return _subtree(hashes, 0, TILE_HEIGHT)
 
 
+_T = TypeVar("_T")
+
 Fetch = Callable[[str], bytes]
 """Fetch the resource at a path under the log's prefix; raise :class:`NotFoundError` when
 there is none."""
+
+
+DEFAULT_CACHE_TILES = 1024
+"""Tiles a :class:`TileClient` keeps by default: each a tile's hashes and the Merkle levels
+inside it, about 16 KiB, so about 16 MiB in all."""
+
+
+class TileRebuilder:
+    """Every hash tile of a tree of ``size`` rebuilt from its entries' leaf hashes, given one
+    entry bundle's worth at a time in order (:meth:`add`): each level-0 tile is its bundle's
+    leaf hashes, each tile above holds the hashes of the full tiles below it. A full tile is
+    answered as soon as it is complete, the partial tiles (the right edge) by :meth:`finish`.
+    Memory is bounded: at most one tile's hashes per tile level are held."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._widths = [b.width for b in bundles(size)]
+        self._seen = 0
+        levels = len(tile_widths(size))
+        self._next = [0] * levels
+        self._gathered: list[list[bytes]] = [[] for _ in range(levels)]
+
+    def add(self, leaf_hashes: Sequence[bytes]) -> list[tuple[Tile, list[bytes]]]:
+        """Take the leaf hashes of the next bundle; return the full tiles they complete."""
+        if self._seen >= len(self._widths):
+            raise ProofError(f"a tree of size {self.size} has {len(self._widths)} bundles")
+        width = self._widths[self._seen]
+        if len(leaf_hashes) != width:
+            raise ProofError(
+                f"bundle {self._seen}: expected {width} leaf hashes, got {len(leaf_hashes)}"
+            )
+        self._seen += 1
+        done: list[tuple[Tile, list[bytes]]] = []
+        self._gathered[0] = list(leaf_hashes)
+        level = 0
+        while level < len(self._gathered) and len(self._gathered[level]) == TILE_WIDTH:
+            hashes = self._gathered[level]
+            done.append((Tile(level, self._next[level]), hashes))
+            self._next[level] += 1
+            self._gathered[level] = []
+            level += 1
+            if level < len(self._gathered):
+                self._gathered[level].append(full_tile_hash(hashes))
+        return done
+
+    def finish(self) -> list[tuple[Tile, list[bytes]]]:
+        """The partial tiles, lowest level first, once every bundle was added."""
+        if self._seen != len(self._widths):
+            raise ProofError(
+                f"a tree of size {self.size} has {len(self._widths)} bundles, got {self._seen}"
+            )
+        return [
+            (Tile(level, self._next[level], len(hashes)), hashes)
+            for level, hashes in enumerate(self._gathered)
+            if hashes
+        ]
+
+
+class TileChecker:
+    """Checks every hash tile a tiled log serves (through ``fetch``) against the tile rebuilt
+    from its entries (:class:`TileRebuilder`), fed one bundle's leaf hashes at a time, in
+    order: the level-0 tile must hold its bundle's leaf hashes, each tile above the hashes of
+    the full tiles below it. Streaming: one tile is fetched at a time, and only the right edge
+    is held. A tile that differs, is missing or malformed is recorded in :attr:`problems`,
+    naming it; :attr:`checked` counts the tiles compared."""
+
+    def __init__(self, fetch: Fetch, size: int) -> None:
+        self._fetch = fetch
+        self._rebuilder = TileRebuilder(size)
+        self.problems: list[str] = []
+        self.checked = 0
+
+    def add(self, leaf_hashes: Sequence[bytes]) -> None:
+        """Take the leaf hashes of the next bundle and check the full tiles they complete."""
+        for tile, expected in self._rebuilder.add(leaf_hashes):
+            self._check(tile, expected)
+
+    def finish(self) -> None:
+        """Check the partial tiles, once every bundle was added."""
+        for tile, expected in self._rebuilder.finish():
+            self._check(tile, expected)
+
+    def _check(self, tile: Tile, expected: list[bytes]) -> None:
+        self.checked += 1
+        try:
+            try:
+                got = tile_hashes(self._fetch(tile.path), tile.width)
+            except NotFoundError:
+                if tile.full:
+                    raise
+                # The log may drop a partial tile once the full one exists.
+                got = tile_hashes(self._fetch(Tile(tile.level, tile.index).path), TILE_WIDTH)
+                got = got[: tile.width]
+        except (Error, OSError) as exc:
+            self.problems.append(f"hash tile {tile.path}: {exc}")
+            return
+        if got != expected:
+            first = next(i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b)
+            self.problems.append(
+                f"hash tile {tile.path}: hash {first} is not the one rebuilt from the entries"
+            )
 
 
 class TileClient:
     """Verifies a log from its tiles alone: checkpoints signed by the log key, then inclusion
     and consistency proofs computed from the hash tiles those checkpoints require.
 
-    Tiles are cached (a full tile, or the widest partial one seen, per position), with the
-    Merkle levels inside them hashed once, so repeated proofs neither fetch nor hash again;
-    :attr:`fetched_tiles` and :attr:`fetched_bytes` count what was fetched. Partial tiles are
-    fetched only at the width a verified checkpoint's size implies; when one is gone (the log
-    completed the tile) the full tile is fetched instead.
+    Only sizes of verified checkpoints are read, so partial tiles are fetched only at the
+    widths such a size implies (the spec forbids arbitrary partial tiles); when one is gone
+    (the log completed the tile) the full tile is fetched instead. Everything a public method
+    answers is verified against a checkpoint's root: a proof before it is returned, a leaf
+    hash through its inclusion proof. Two checkpoints of one size with different roots are a
+    fork (:class:`ConsistencyError`).
+
+    Tiles are cached (the widest seen per position, with the Merkle levels inside hashed once)
+    in a least-recently-used cache of ``cache_tiles`` tiles, so repeated proofs neither fetch
+    nor hash again; every tile a failed verification used is dropped from it, so a bad tile
+    is fetched afresh next time. :attr:`fetched_tiles` and :attr:`fetched_bytes` count what
+    was fetched.
     """
 
     def __init__(
-        self, fetch: Fetch, verifier: Verifier, witnesses: Sequence[Verifier] = ()
+        self,
+        fetch: Fetch,
+        verifier: Verifier,
+        witnesses: Sequence[Verifier] = (),
+        *,
+        cache_tiles: int = DEFAULT_CACHE_TILES,
     ) -> None:
+        if cache_tiles < 1:
+            raise ValueError(f"cache_tiles: expected >= 1, got {cache_tiles}")
         self._fetch = fetch
         self.verifier = verifier
         self.witnesses = list(witnesses)
@@ -333,15 +462,24 @@ class TileClient:
         """Every checkpoint verified so far, by size."""
         self.fetched_tiles = 0
         self.fetched_bytes = 0
-        self._cache: dict[tuple[int, int], list[bytes]] = {}
-        self._levels: dict[Tile, list[list[bytes]]] = {}
+        self._cache_tiles = cache_tiles
+        self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._used: set[tuple[int, int]] = set()
 
     # -- checkpoints ---------------------------------------------------------------------------
 
     def open_checkpoint(self, note: str | bytes) -> SignedCheckpoint:
-        """Verify a checkpoint note with the log key and remember it."""
+        """Verify a checkpoint note with the log key and remember it; a checkpoint of a size
+        already verified with another root is a fork (:class:`ConsistencyError`)."""
         signed = SignedCheckpoint.open(note, self.verifier, self.witnesses)
-        self.checkpoints[signed.checkpoint.size] = signed.checkpoint
+        cp = signed.checkpoint
+        known = self.checkpoints.get(cp.size)
+        if known is not None and known.root_hash != cp.root_hash:
+            raise ConsistencyError(
+                f"fork: two checkpoints of size {cp.size} signed by the log key, with roots "
+                f"{known.root_hash.hex()} and {cp.root_hash.hex()}"
+            )
+        self.checkpoints[cp.size] = cp
         return signed
 
     def latest(self) -> SignedCheckpoint:
@@ -359,14 +497,16 @@ class TileClient:
             raise ProofError(f"no verified checkpoint of size {size}: verify one first")
         return cp
 
-    # -- tiles ---------------------------------------------------------------------------------
+    # -- tiles (unverified until a proof through them checks against a root) ------------------
 
-    def tile(self, tile: Tile) -> list[bytes]:
-        """The hashes of ``tile`` (from the cache, or fetched and cached)."""
+    def _levels(self, tile: Tile) -> list[list[bytes]]:
+        """The Merkle levels inside ``tile`` (from the cache, or fetched and cached)."""
         key = (tile.level, tile.index)
+        self._used.add(key)
         cached = self._cache.get(key)
-        if cached is not None and len(cached) >= tile.width:
-            return cached[: tile.width]
+        if cached is not None and len(cached[0]) >= tile.width:
+            self._cache.move_to_end(key)
+            return cached
         try:
             data = self._fetch(tile.path)
             hashes = tile_hashes(data, tile.width)
@@ -379,36 +519,65 @@ class TileClient:
             hashes = tile_hashes(data, TILE_WIDTH)
         self.fetched_tiles += 1
         self.fetched_bytes += len(data)
-        self._cache[key] = hashes
-        return hashes[: tile.width]
+        # The Merkle levels of a wider tile hold those of every narrower one at its position.
+        levels = self._cache[key] = _tile_levels(hashes)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_tiles:
+            self._cache.popitem(last=False)
+        return levels
 
-    def node(self, node: Node, size: int) -> bytes:
+    def _node(self, node: Node, size: int) -> bytes:
         """The hash of the complete subtree ``node``, from the tiles of a tree of ``size``."""
         tile, pos, k = tile_for_node(node, size)
-        # The levels inside a tile are hashed once, then every proof through it only looks up.
-        levels = self._levels.get(tile)
-        if levels is None:
-            levels = self._levels[tile] = _tile_levels(self.tile(tile))
-        return levels[k][pos >> k]
+        return self._levels(tile)[k][pos >> k]
 
     def _hashes(self, nodes: Iterable[Node], size: int) -> dict[Node, bytes]:
-        return {n: self.node(n, size) for n in nodes}
+        return {n: self._node(n, size) for n in nodes}
+
+    def _checked(self, check: Callable[[], _T]) -> _T:
+        """Run ``check``; when it fails verification, drop every tile it used from the cache."""
+        self._used = set()
+        try:
+            return check()
+        except VerificationError:
+            for key in self._used:
+                self._cache.pop(key, None)
+            raise
+        finally:
+            self._used = set()
 
     # -- proofs --------------------------------------------------------------------------------
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """The inclusion proof of entry ``index`` in the verified checkpoint of ``size``."""
-        self._verified(size)
-        ranges = inclusion_ranges(index, size)
-        return assemble(ranges, self._hashes(nodes_for(ranges), size))
+        """The inclusion proof of entry ``index`` in the verified checkpoint of ``size``,
+        checked against its root with the leaf hash its level-0 tile holds."""
+        cp = self._verified(size)
+        if not 0 <= index < size:
+            raise ProofError(f"entry index: expected 0..{size - 1}, got {index}")
+
+        def check() -> list[bytes]:
+            ranges = inclusion_ranges(index, size)
+            proof = assemble(ranges, self._hashes(nodes_for(ranges), size))
+            leaf = self._node(Node(0, index), size)
+            verify_inclusion_hash(leaf, index, size, proof, cp.root_hash)
+            return proof
+
+        return self._checked(check)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        """The consistency proof from ``old_size`` to the verified checkpoint of ``new_size``."""
-        self._verified(new_size)
-        ranges = consistency_ranges(old_size, new_size)
-        return assemble(ranges, self._hashes(nodes_for(ranges), new_size))
+        """The consistency proof between the verified checkpoints of ``old_size`` and
+        ``new_size``, checked against both roots."""
+        old, new = self._verified(old_size), self._verified(new_size)
 
-    def root(self, size: int) -> bytes:
+        def check() -> list[bytes]:
+            ranges = consistency_ranges(old_size, new_size)
+            proof = assemble(ranges, self._hashes(nodes_for(ranges), new_size))
+            verify_consistency(old_size, new_size, proof, old.root_hash, new.root_hash)
+            return proof
+
+        return self._checked(check)
+
+    def _root(self, size: int) -> bytes:
         """The root of the tree of ``size`` computed from the hash tiles of that size."""
         if size == 0:
             return EMPTY_ROOT
@@ -417,38 +586,38 @@ class TileClient:
     def verify_root(self, size: int) -> None:
         """Check that the hash tiles of the verified checkpoint of ``size`` give its root."""
         cp = self._verified(size)
-        got = self.root(size)
-        if got != cp.root_hash:
-            raise ProofError(
-                f"the tiles of size {size} give root {got.hex()}, the checkpoint says "
-                f"{cp.root_hash.hex()}"
-            )
+
+        def check() -> None:
+            got = self._root(size)
+            if got != cp.root_hash:
+                raise ProofError(
+                    f"the tiles of size {size} give root {got.hex()}, the checkpoint says "
+                    f"{cp.root_hash.hex()}"
+                )
+
+        self._checked(check)
 
     def leaf_hash(self, index: int, size: int) -> bytes:
-        """The leaf hash of entry ``index`` from the level-0 tile of a verified tree."""
-        self._verified(size)
-        if not 0 <= index < size:
-            raise ProofError(f"entry index: expected 0..{size - 1}, got {index}")
-        return self.node(Node(0, index), size)
+        """The leaf hash of entry ``index`` from the level-0 tile of the verified checkpoint of
+        ``size``, once its inclusion proof checks against that checkpoint's root."""
+        self.inclusion_proof(index, size)
+        return self._node(Node(0, index), size)
 
     def verify_inclusion(self, leaf_hash_: bytes, index: int, size: int) -> None:
         """Check that the leaf with ``leaf_hash_`` sits at ``index`` in the verified checkpoint
         of ``size``, from tiles alone."""
         cp = self._verified(size)
-        verify_inclusion_hash(
-            leaf_hash_, index, size, self.inclusion_proof(index, size), cp.root_hash
-        )
+
+        def check() -> None:
+            ranges = inclusion_ranges(index, size)
+            proof = assemble(ranges, self._hashes(nodes_for(ranges), size))
+            verify_inclusion_hash(leaf_hash_, index, size, proof, cp.root_hash)
+
+        self._checked(check)
 
     def verify_consistency(self, old_size: int, new_size: int) -> None:
         """Check that the verified checkpoint of ``new_size`` extends that of ``old_size``."""
-        old, new = self._verified(old_size), self._verified(new_size)
-        verify_consistency(
-            old_size,
-            new_size,
-            self.consistency_proof(old_size, new_size),
-            old.root_hash,
-            new.root_hash,
-        )
+        self.consistency_proof(old_size, new_size)
 
     # -- entries -------------------------------------------------------------------------------
 

@@ -2,12 +2,18 @@
 
 The checkpoint is ``/checkpoint`` (:mod:`pausewatch.api.routes.log`). Full tiles never change and
 are cached for a year; a partial tile is cached briefly, since the log may stop serving it once
-the full tile exists. Entry bundles are gzip-compressed for a client that accepts gzip.
+the full tile exists. Entry bundles are gzip-compressed for a client whose Accept-Encoding
+gives gzip a q-value above zero; a full bundle's bytes, plain and gzipped, are kept in a
+bounded cache (:data:`BUNDLE_CACHE` bundles), since they never change. HEAD is answered like
+GET without the body, as static servers do. A path spelt with percent-escapes is not
+canonical (400), even when it decodes to a canonical one.
 """
 
 from __future__ import annotations
 
 import gzip
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -36,26 +42,93 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+BUNDLE_CACHE = 256
+"""Full entry bundles kept encoded (plain and gzipped) per app, least recently used dropped:
+at most about 256 * 2 * 64 KiB for typical statements."""
+
+
+class _BundleCache:
+    """A bounded LRU of full bundles' bytes, plain and gzipped (they never change)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+
+    def get(self, path: str) -> tuple[bytes, bytes] | None:
+        with self._lock:
+            item = self._items.get(path)
+            if item is not None:
+                self._items.move_to_end(path)
+            return item
+
+    def put(self, path: str, item: tuple[bytes, bytes]) -> None:
+        with self._lock:
+            self._items[path] = item
+            self._items.move_to_end(path)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 def _parsed(path: str, request: Request) -> Tile | JSONResponse:
+    raw = request.scope.get("raw_path") or b""
+    if b"%" in raw:
+        # The router decodes escapes; a tile path has one spelling, so refuse any escape.
+        return problem(
+            400,
+            "bad-tile-path",
+            "Not a tile path",
+            "percent-escapes in a tile path",
+            request.url.path,
+        )
     try:
         return parse_tile_path(path)
     except EncodingError as exc:
         return problem(400, "bad-tile-path", "Not a tile path", str(exc), request.url.path)
 
 
-def _answer(data: bytes, tile: Tile, request: Request, *, compress: bool) -> Response:
+def _accepts_gzip(accepted: str) -> bool:
+    """Whether an Accept-Encoding value gives gzip a q-value above zero (by name, else by
+    ``*``); a malformed q-value counts as zero."""
+    q: dict[str, float] = {}
+    for part in accepted.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if name:
+            q[name.lower()] = weight
+    return q.get("gzip", q.get("*", 0.0)) > 0
+
+
+def _answer(
+    data: bytes, tile: Tile, request: Request, *, compress: bool, gzipped: bytes | None = None
+) -> Response:
     headers = {"Cache-Control": IMMUTABLE if tile.full else PARTIAL}
     if compress:
         headers["Vary"] = "Accept-Encoding"
-        accepted = request.headers.get("accept-encoding", "")
-        if "gzip" in {part.split(";")[0].strip() for part in accepted.split(",")}:
-            data = gzip.compress(data, compresslevel=6, mtime=0)
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
+            data = gzipped if gzipped is not None else _gzip(data)
             headers["Content-Encoding"] = "gzip"
-    return Response(data, media_type=OCTETS, headers=headers)
+    response = Response(data, media_type=OCTETS, headers=headers)
+    if request.method == "HEAD":
+        # Content-Length stays that of the body a GET gets, as a static server answers.
+        response.body = b""
+    return response
 
 
-@router.get(
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+@router.api_route(
     "/tile/entries/{rest:path}",
+    methods=["GET", "HEAD"],
     response_class=Response,
     summary="An entry bundle (C2SP tlog-tiles)",
     description=(
@@ -68,8 +141,9 @@ def _answer(data: bytes, tile: Tile, request: Request, *, compress: bool) -> Res
     ),
     responses=_TILE_RESPONSES,
 )
-@router.get(
+@router.api_route(
     "/tile/pausewatch-entries32/{rest:path}",
+    methods=["GET", "HEAD"],
     response_class=Response,
     summary="An entry bundle with uint32 lengths (pausewatch extension)",
     description=(
@@ -88,11 +162,22 @@ def entry_bundle(
     parsed = _parsed((head or "tile/entries/") + rest, request)
     if isinstance(parsed, JSONResponse):
         return parsed
-    return _answer(service.log.entry_bundle(parsed), parsed, request, compress=True)
+    if not parsed.full:
+        return _answer(service.log.entry_bundle(parsed), parsed, request, compress=True)
+    cache = getattr(request.app.state, "tile_bundles", None)
+    if cache is None:
+        cache = request.app.state.tile_bundles = _BundleCache(BUNDLE_CACHE)
+    item = cache.get(parsed.path)
+    if item is None:
+        data = service.log.entry_bundle(parsed)
+        item = (data, _gzip(data))
+        cache.put(parsed.path, item)
+    return _answer(item[0], parsed, request, compress=True, gzipped=item[1])
 
 
-@router.get(
+@router.api_route(
     "/tile/{level}/{rest:path}",
+    methods=["GET", "HEAD"],
     response_class=Response,
     summary="A hash tile (C2SP tlog-tiles)",
     description=(
