@@ -31,6 +31,7 @@ from pausewatch.ledger import (
 from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
 from pausewatch.service._governance import clerk
+from pausewatch.service._ingest_pool import default_ingest_workers
 from pausewatch.service._notices import (
     NOTICE_KIND,
     NoticeLimits,
@@ -176,6 +177,11 @@ class LogService:
             clock,
             self.fold,
             every_signature=settings.telemetry_every_signature,
+            workers=(
+                default_ingest_workers()
+                if settings.ingest_workers is None
+                else settings.ingest_workers
+            ),
         )
         self._clerk_thread: threading.Thread | None = None
         self._clerk_stop = threading.Event()
@@ -242,6 +248,7 @@ class LogService:
             self._clerk_thread = None
         self.sequencer.stop()
         self.distributor.stop()
+        self.telemetry.close()
         self.engine.dispose()
 
     def submit(self, statement: Statement) -> Future[Appended]:
