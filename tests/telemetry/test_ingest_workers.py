@@ -19,11 +19,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
+from pausewatch.errors import IngestWorkerError
 from pausewatch.service import LogService, stored_records
 from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, Misbehaviour, simulate_fleet
 from pausewatch.store import sqlite_url
 from pausewatch.telemetry import (
+    SEGMENT_RECORDS,
     MissingContext,
     SegmentJob,
     SegmentVerdict,
@@ -73,20 +75,25 @@ def pooled(tmp_path: Path, fleet: Fleet) -> Iterator[LogService]:
 
 
 def uploads(fleet: Fleet) -> list[bytes]:
-    """The fleet's windows in three uploads, with lines no verifier accepts mixed in: blank,
-    not JSON, a chip nobody registered, and a record whose chip id is spelled with a JSON
-    escape (a scan of the bytes does not find it: the worker has to ask for it)."""
+    """The fleet's windows in three uploads, with lines no verifier accepts mixed in (blank,
+    not JSON, a chip nobody registered); in the first, every record of one chip has its chip id
+    spelled with a JSON escape, so that a scan of the bytes does not find that chip and the
+    worker has to ask for it."""
     third = len(fleet.windows) // 3
     parts = [fleet.windows[:third], fleet.windows[third : 2 * third], fleet.windows[2 * third :]]
     first = fleet.windows[0][0]
     chip = first.split(b'"chip_id":"')[1].split(b'"')[0]
-    escaped = first.replace(b'"chip_id":"' + chip, b'"chip_id":"\\u00' + b"%x" % chip[0] + chip[1:])
-    ghost = first.replace(b'"chip_id":"' + chip, b'"chip_id":"ghost-chip')
-    extra = [b"", b"not json", ghost, escaped]
-    return [
-        b"".join(line + b"\n" for line in [*extra, *(ln for w in part for ln in w)])
-        for part in parts
-    ]
+    plain = b'"chip_id":"' + chip + b'"'
+    escaped = b'"chip_id":"\\u00' + b"%x" % chip[0] + chip[1:] + b'"'
+    ghost = first.replace(plain, b'"chip_id":"ghost-chip"')
+    extra = [b"", b"not json", ghost]
+    out = []
+    for n, part in enumerate(parts):
+        lines = [*extra, *(ln for w in part for ln in w)]
+        if n == 0:
+            lines = [ln.replace(plain, escaped) for ln in lines]
+        out.append(b"".join(line + b"\n" for line in lines))
+    return out
 
 
 def outcome(service: LogService, fleet: Fleet, data: list[bytes]) -> list[dict[str, Any]]:
@@ -218,3 +225,39 @@ def test_a_killed_worker_fails_the_upload_cleanly_over_http(
         assert set(pool.pids()).isdisjoint(pids)
     body = again.json()
     assert body["accepted"] == len(stored_records(pooled.engine, digest)) > 0
+
+
+def test_a_worker_killed_mid_upload_leaves_nothing_of_it(pooled: LogService, fleet: Fleet) -> None:
+    """The workers are killed once an upload's first segment is verified and its records
+    stored: the upload fails with IngestWorkerError, none of its records stay stored, the log
+    does not grow, and the same upload sent again is accepted in full."""
+    operator = register(pooled, fleet)
+    first = [ln for ln in fleet.windows[0]]
+    rest = [ln for w in fleet.windows[1:] for ln in w]
+    # Lines that fail to parse still fill a segment: the first segment ends inside them.
+    data = b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+    pool = pooled.telemetry.pool
+    assert pool is not None
+    real = pool.verify
+    digest = hashlib.sha256(data).hexdigest()
+    stored_before_kill: list[int] = []
+
+    def verify_then_kill(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        answer = real(job)
+        if isinstance(answer, SegmentVerdict) and not stored_before_kill:
+            stored_before_kill.append(len(answer.accepted))
+            for pid in pool.pids():
+                kill(pid)
+        return answer
+
+    pool.verify = verify_then_kill  # type: ignore[method-assign]
+    size = pooled.log.size
+    with pytest.raises(IngestWorkerError):
+        pooled.ingest_telemetry(data, submission(data, operator))
+    assert stored_before_kill[0] > 0
+    assert stored_records(pooled.engine, digest) == []
+    assert pooled.log.size == size
+    pool.verify = real  # type: ignore[method-assign]
+    receipt = pooled.ingest_telemetry(data, submission(data, operator))
+    assert receipt.accepted == len(stored_records(pooled.engine, digest)) > 0
+    assert receipt.rejected_by_rule["malformed"] == SEGMENT_RECORDS
