@@ -12,18 +12,27 @@ that has imported the verifier once, so a worker starts in milliseconds and inhe
 or lock of the serving process. A worker that dies (killed, out of memory) fails the uploads
 it was serving with :class:`~pausewatch.errors.IngestWorkerError`, and the pool is replaced
 for the next upload.
+
+With the first upload, the pool also has a process of its own fit the workload classifier
+(:func:`pausewatch.detect.fitted_classifier`, seconds of work the first read of the policy's
+facts would otherwise do while holding the state's lock) and hands it to this process.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
 
+from pausewatch.detect import fitted_classifier, prime_classifier
 from pausewatch.errors import IngestWorkerError
 from pausewatch.telemetry import MissingContext, SegmentJob, SegmentVerdict, verify_segment
+
+_logger = logging.getLogger("pausewatch.service")
 
 _PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
 """Imported once by the fork server, so that each worker starts with the verifier loaded."""
@@ -37,6 +46,27 @@ def default_ingest_workers() -> int:
     except AttributeError:  # pragma: no cover - not on Linux
         cores = os.cpu_count() or 1
     return max(0, min(8, cores - 1))
+
+
+_fit_started = threading.Event()
+
+
+def _fit_classifier_aside(context: BaseContext) -> None:
+    """Once a process: fit the workload classifier in a process apart, and take it here."""
+    if _fit_started.is_set():
+        return
+    _fit_started.set()
+    executor = ProcessPoolExecutor(1, mp_context=context)
+
+    def fit() -> None:
+        try:
+            prime_classifier(executor.submit(fitted_classifier).result())
+        except Exception:  # the fit failed there: the first read fits it here, as before
+            _logger.warning("the workload classifier could not be fitted aside", exc_info=True)
+        finally:
+            executor.shutdown(wait=False)
+
+    threading.Thread(target=fit, name="pausewatch-classifier-fit", daemon=True).start()
 
 
 class IngestPool:
@@ -58,6 +88,7 @@ class IngestPool:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(_PRELOAD)
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                _fit_classifier_aside(context)
             return self._executor
 
     def _discard(self, executor: ProcessPoolExecutor) -> None:

@@ -92,6 +92,8 @@ class StateStore:
         self.engine = engine
         self.secretariat = frozenset(secretariat)
         self.lock = threading.RLock()
+        self.fold_lock = threading.RLock()
+        """Held by a fold from reading the log to committing the views: folds in log order."""
         self.for_rebuild = for_rebuild
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
@@ -111,18 +113,28 @@ class StateStore:
     # -- folding -----------------------------------------------------------------------------
 
     def catch_up(self, log: PersistentLog) -> list[Outcome]:
-        """Fold every log entry the views have not seen yet; return what each did."""
+        """Fold every log entry the views have not seen yet; return what each did.
+
+        Folds run one at a time (:attr:`fold_lock`), so the views' rows reach the database in
+        log order. :attr:`lock`, which every reader of the views takes, is held only while an
+        entry is folded in memory, not while the log is read or the changes are written and
+        committed (a commit can take a disk's flush, and readers would wait for it:
+        docs/adr/0048-ingest-workers.md). A reader may so see the views a few entries ahead of
+        their copy in the database; both are prefixes of the durable log.
+        """
         outcomes: list[Outcome] = []
-        with self.lock:
-            # Recorded witness cosignatures are checked against the log's own tree.
-            self.registry.roots = log.root_at
-            start = self.registry.applied
+        with self.fold_lock:
+            with self.lock:
+                # Recorded witness cosignatures are checked against the log's own tree.
+                self.registry.roots = log.root_at
+                start = self.registry.applied
             if start >= log.size:
                 return outcomes
             batch: list[Outcome] = []
             try:
                 for entry in log.entries_since(start):
-                    batch.append(fold_entry(self.registry, entry))
+                    with self.lock:
+                        batch.append(fold_entry(self.registry, entry))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
@@ -131,8 +143,10 @@ class StateStore:
             except BaseException:
                 # The fold in memory ran ahead of the database: go back to what was committed,
                 # so that the next catch-up folds the same entries again.
-                self.registry = self._load()
-                self.registry.roots = log.root_at
+                registry = self._load()
+                registry.roots = log.root_at
+                with self.lock:
+                    self.registry = registry
                 raise
             outcomes += batch
         return outcomes
@@ -143,7 +157,7 @@ class StateStore:
         """Refold the whole log from nothing, replace the views with the result, and say
         whether they differ from the views kept so far (they should not). ``on_entry(n)`` is
         told how many entries are folded so far, for a progress display."""
-        with self.lock:
+        with self.fold_lock, self.lock:
             fresh = new_registry(self.secretariat, roots=log.root_at)
             count = 0
             for entry in log.entries_since(0):
