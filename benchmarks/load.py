@@ -29,8 +29,8 @@ What runs, in one invocation (about 2.5 minutes with the defaults on a 2-core ma
 3. Idle ``/healthz`` latency: ``--healthz`` sequential GETs on one kept-alive connection.
 4. A warm-up, not reported: the uploaders alone for ``--warm-up`` seconds (the service's
    start-up work on its first uploads: its ingest worker processes, the workload classifier's
-   fit). Then three locust runs, each a subprocess (``locust -f benchmarks/locustfile.py --headless -u N -r
-   N -t S --csv ... --only-summary``), continuing the same chains:
+   fit). Then three locust runs, each a subprocess (``locust -f benchmarks/locustfile.py
+   --headless -u N -r N -t S --csv ... --only-summary``), continuing the same chains:
    a. ingest alone (reference, before): the uploaders only, ``--alone`` seconds;
    b. mixed load: the uploaders and ``--users`` minus ``--uploaders`` dashboard readers for
       ``--duration`` seconds. A reader waits ``--think`` seconds on average between two GETs;
