@@ -37,12 +37,22 @@ def fold_entry(registry: Registry, entry: Entry) -> Outcome:
     """Fold one log entry into ``registry``; an entry whose statement this version cannot
     read (it no longer parses, or its signature no longer verifies) is isolated rather than
     allowed to stop the fold (:meth:`Registry.isolate`)."""
+    return _apply_read(registry, entry, _read_entry(entry))
+
+
+def _read_entry(entry: Entry) -> Statement | str:
+    """The entry's statement, or why it cannot be read: the part of a fold that needs no
+    registry (parsing, signatures), done before the state's lock is taken."""
     try:
-        statement = statement_of(entry)
+        return statement_of(entry)
     except Exception as exc:
-        reason = f"the statement cannot be read: {type(exc).__name__}: {exc}"
-        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, reason)
-    return registry.apply(entry.index, entry.integrated_at, statement)
+        return f"the statement cannot be read: {type(exc).__name__}: {exc}"
+
+
+def _apply_read(registry: Registry, entry: Entry, read: Statement | str) -> Outcome:
+    if isinstance(read, str):
+        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, read)
+    return registry.apply(entry.index, entry.integrated_at, read)
 
 
 def isolate_unreadable(
@@ -119,7 +129,8 @@ class StateStore:
         log order. :attr:`lock`, which every reader of the views takes, is held only while an
         entry is folded in memory, not while the log is read or the changes are written and
         committed (a commit can take a disk's flush, and readers would wait for it:
-        docs/adr/0048-ingest-workers.md). A reader may so see the views a few entries ahead of
+        docs/adr/0048-ingest-workers.md), nor while an entry's statement is parsed and its
+        signatures checked. A reader may so see the views a few entries ahead of
         their copy in the database; both are prefixes of the durable log.
         """
         outcomes: list[Outcome] = []
@@ -133,8 +144,9 @@ class StateStore:
             batch: list[Outcome] = []
             try:
                 for entry in log.entries_since(start):
+                    read = _read_entry(entry)  # a batch's statement: milliseconds to parse
                     with self.lock:
-                        batch.append(fold_entry(self.registry, entry))
+                        batch.append(_apply_read(self.registry, entry, read))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
