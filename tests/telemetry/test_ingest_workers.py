@@ -8,6 +8,8 @@ import base64
 import hashlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -261,3 +263,69 @@ def test_a_worker_killed_mid_upload_leaves_nothing_of_it(pooled: LogService, fle
     receipt = pooled.ingest_telemetry(data, submission(data, operator))
     assert receipt.accepted == len(stored_records(pooled.engine, digest)) > 0
     assert receipt.rejected_by_rule["malformed"] == SEGMENT_RECORDS
+
+
+_SERVING = """
+import hashlib, sys, time
+from datetime import timedelta
+from pathlib import Path
+
+from pausewatch.service import LogService
+from pausewatch.settings import Settings
+from pausewatch.simulate import ClusterSpec, Workload, fleet_world, simulate_fleet
+from pausewatch.statements import load_key, sign_statement
+
+if __name__ == "__main__":
+    fleet = simulate_fleet(
+        (ClusterSpec("train-1", "lab", "H100 SXM", 4, Workload.TRAINING),), windows=2, seed=5
+    )
+    now = fleet.end + timedelta(minutes=1)
+    settings = Settings(data_dir=Path(sys.argv[1]), batch_latency_ms=1, ingest_workers=1)
+    service = LogService(settings, clock=lambda: now).start()
+    world = fleet_world(fleet, load_key(settings.keys_dir, "secretariat"))
+    for stage in world.stages:
+        for future in [service.submit(s) for s in stage]:
+            future.result(timeout=60)
+    data = b"".join(line + b"\\n" for line in fleet.lines)
+    body = {"operator_id": "lab", "batch_digest": hashlib.sha256(data).hexdigest(),
+            "records": len(fleet.lines)}
+    service.ingest_telemetry(data, sign_statement("telemetry.submission/v1", body,
+                                                  world.operators["lab"]))
+    print(" ".join(str(p) for p in service.telemetry.pool.pids()), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_workers_exit_when_the_serving_process_is_killed(tmp_path: Path) -> None:
+    """A serving process SIGKILLed after an upload leaves no worker behind: its ingest
+    workers see it gone and exit (they are the fork server's children, not its own)."""
+    script = tmp_path / "serving.py"
+    script.write_text(_SERVING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids
+        assert all(alive(pid) for pid in pids)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
@@ -36,6 +37,27 @@ _logger = logging.getLogger("pausewatch.service")
 
 _PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
 """Imported once by the fork server, so that each worker starts with the verifier loaded."""
+
+
+def _watch_server(server_pid: int, interval: float = 1.0) -> None:
+    """In a worker: exit once the serving process is gone.
+
+    A worker is a child of the fork server, not of the serving process, and holds both ends of
+    its result pipe: were the serving process killed, it would block on a full pipe forever and
+    keep the fork server alive. A daemon thread looks for the serving process every second.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - alive, another user's
+                pass
+
+    threading.Thread(target=watch, name="pausewatch-server-watch", daemon=True).start()
 
 
 def default_ingest_workers() -> int:
@@ -56,7 +78,9 @@ def _fit_classifier_aside(context: BaseContext) -> None:
     if _fit_started.is_set():
         return
     _fit_started.set()
-    executor = ProcessPoolExecutor(1, mp_context=context)
+    executor = ProcessPoolExecutor(
+        1, mp_context=context, initializer=_watch_server, initargs=(os.getpid(),)
+    )
 
     def fit() -> None:
         try:
@@ -87,7 +111,12 @@ class IngestPool:
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(_PRELOAD)
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=context,
+                    initializer=_watch_server,
+                    initargs=(os.getpid(),),
+                )
                 _fit_classifier_aside(context)
             return self._executor
 
