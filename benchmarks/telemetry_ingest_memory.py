@@ -25,6 +25,11 @@ What runs:
    ``await request.body()``), at the sizes that machine can afford (``--old-garbage-mb``: 1 MB
    of newlines needed about 1.8 GB there).
 
+``--ingest-workers N`` (default 0) is the child's ``PAUSEWATCH_INGEST_WORKERS``: with 0 the
+records are verified in the measured process, as before docs/adr/0048; with N they are verified
+in worker processes and the figure is the serving process's own peak (each worker holds one
+segment at a time, the bound the in-process figure already includes).
+
 Run ``.venv/bin/python benchmarks/telemetry_ingest_memory.py`` (add
 ``--old-src /path/to/previous/src`` for the reference).
 """
@@ -275,7 +280,15 @@ def main() -> int:
     p.add_argument("--bytes", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--register", help=argparse.SUPPRESS)
     p.add_argument("--windows", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=0,
+        help="PAUSEWATCH_INGEST_WORKERS of the measured child (0: verified in it)",
+    )
     args = p.parse_args()
+    # The children read it through Settings; the previous release ignores it.
+    os.environ["PAUSEWATCH_INGEST_WORKERS"] = str(args.ingest_workers)
     if args.child:
         return child(args)
     if args.register:

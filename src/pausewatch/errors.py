@@ -63,6 +63,14 @@ class StorageFullError(LogError):
     """Seconds a client should wait before it retries."""
 
 
+class IngestWorkerError(Error):
+    """A worker process verifying a telemetry upload stopped; nothing of the upload was
+    accepted, and it can be sent again (answered 503)."""
+
+    retry_after_s = 1
+    """Seconds a client should wait before it retries."""
+
+
 class NotFoundError(LogError):
     """The requested entry, leaf or checkpoint does not exist in the log."""
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     telemetry_every_signature: bool = False
     """Check every telemetry record's own signature, instead of one a chip per batch with the
     rest vouched for by the chip's hash chain (docs/adr/0007-chip-signed-telemetry.md)."""
+    ingest_workers: int | None = Field(default=None, ge=0, le=64)
+    """Worker processes verifying telemetry uploads (docs/adr/0048-ingest-workers.md); 0:
+    verify in the serving process; default: one core short of the machine's, at most 8."""
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
     notice_max_bytes: int = Field(default=32 * 1024, ge=1024)

@@ -207,6 +207,7 @@ from pausewatch.detect._training import (
     FittedClassifier,
     classify_cluster,
     fitted_classifier,
+    prime_classifier,
 )
 from pausewatch.errors import DetectionError
 
@@ -326,6 +327,7 @@ __all__ = [
     "page_cusum",
     "plan",
     "plausibility_limit",
+    "prime_classifier",
     "reading_digest",
     "records_of",
     "report_digest",

@@ -18,7 +18,7 @@ finds on one log does not depend on that log.
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,9 +91,30 @@ class FittedClassifier:
         return [float(p) for p in self.classifier.predict_proba(traces)[:, _TRAINING]]
 
 
-@functools.cache
+_fitted: list[FittedClassifier] = []
+_fitting = threading.Lock()
+
+
 def fitted_classifier() -> FittedClassifier:
-    """The detector's classifier, fitted and measured once per process (a few seconds)."""
+    """The detector's classifier, fitted and measured once per process (a few seconds).
+
+    Callers at the same time wait for the one fit instead of each fitting it."""
+    with _fitting:
+        if not _fitted:
+            _fitted.append(_fit())
+        return _fitted[0]
+
+
+def prime_classifier(fitted: FittedClassifier) -> None:
+    """Take the classifier :func:`fitted_classifier` gave in another process (the fit is the
+    same from the same seeds), so that this process does not spend the seconds of its own fit:
+    the service has a worker process fit it (docs/adr/0048-ingest-workers.md)."""
+    with _fitting:
+        if not _fitted:
+            _fitted.append(fitted)
+
+
+def _fit() -> FittedClassifier:
     classifier = fit_on_simulation(FIT_SEEDS, disguised=FIT_DISGUISED)
     traces, labels = simulated_traces(MEASURE_SEEDS)
     training = [t for t, w in zip(traces, labels, strict=True) if w is Workload.TRAINING]
@@ -210,4 +231,5 @@ __all__ = [
     "FittedClassifier",
     "classify_cluster",
     "fitted_classifier",
+    "prime_classifier",
 ]

@@ -17,6 +17,7 @@ from pausewatch.service._governance import (
     proposal_report,
     trigger_proposals,
 )
+from pausewatch.service._ingest_pool import IngestPool, default_ingest_workers
 from pausewatch.service._log_service import (
     SECRETARIAT_KEY_NAME,
     ClerkStats,
@@ -79,6 +80,7 @@ __all__ = [
     "ClerkStats",
     "CommitReceipt",
     "DeterrenceError",
+    "IngestPool",
     "LocalTranscriptLog",
     "LogInfo",
     "LogService",
@@ -103,6 +105,7 @@ __all__ = [
     "clerk",
     "commit_transcript",
     "decode_statement",
+    "default_ingest_workers",
     "detection_evaluation",
     "deterrence",
     "deterrence_of",

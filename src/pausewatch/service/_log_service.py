@@ -38,6 +38,7 @@ from pausewatch.ledger import (
 from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
 from pausewatch.service._governance import clerk
+from pausewatch.service._ingest_pool import default_ingest_workers
 from pausewatch.service._notices import (
     NOTICE_KIND,
     NoticeLimits,
@@ -226,6 +227,11 @@ class LogService:
             clock,
             self.fold,
             every_signature=settings.telemetry_every_signature,
+            workers=(
+                default_ingest_workers()
+                if settings.ingest_workers is None
+                else settings.ingest_workers
+            ),
         )
         self._clerk_thread: threading.Thread | None = None
         self._clerk_stop = threading.Event()
@@ -440,6 +446,7 @@ class LogService:
             self._handoff_pool.shutdown(wait=True, cancel_futures=True)
         if self._election is not None:
             self._election.release()
+        self.telemetry.close()
         self.engine.dispose()
 
     def submit(self, statement: Statement) -> Future[Appended]:

@@ -11,7 +11,12 @@ The path, for each batch:
 3. every record is verified (:func:`pausewatch.telemetry.verify_stream`: line by line, in
    bounded memory) against the registry and each chip's chain head as the log has them, and
    the accepted ones are stored by content hash (idempotent) segment by segment. This runs
-   **outside** the ingest lock, so uploads are parsed and their signatures checked side by side;
+   **outside** the ingest lock, so uploads are parsed and their signatures checked side by side,
+   and, with ``workers``, in worker processes (:class:`IngestPool`, docs/adr/0048): the
+   serving process then only reads the lines, looks up the chips they name, stores and folds,
+   and its answers to reads do not wait behind the parsing and the signature checks. A worker
+   that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
+   records it stored dropped: nothing of it is accepted;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -40,18 +45,19 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, select
 
-from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.service._errors import entry_refusal, unfolded
+from pausewatch.service._ingest_pool import IngestPool
 from pausewatch.state import ChainHeads, RegistrySnapshot, StateStore
 from pausewatch.statements import KeyPair, Statement, sign_statement
 from pausewatch.store._views import telemetry_records
 from pausewatch.telemetry import (
     LISTED_REJECTIONS,
-    AcceptedRecord,
     BatchSummary,
     ChainState,
     OverlongLine,
+    StoredRecord,
     read_lines,
     verify_stream,
 )
@@ -242,6 +248,7 @@ class TelemetryIngest:
         fold: Callable[[], Exception | None],
         *,
         every_signature: bool = False,
+        workers: int = 0,
     ) -> None:
         self.engine = engine
         self.state = state
@@ -251,6 +258,8 @@ class TelemetryIngest:
         self.fold = fold
         self.every_signature = every_signature
         """Check every record's signature (see ``verify_batch``)."""
+        self.pool = IngestPool(workers) if workers > 0 else None
+        """Worker processes that verify uploads' segments; ``None``: verify in this process."""
         self.lock = threading.Lock()
         """Serialises what needs the log's order: the chain heads' check, the append, the fold.
         Never held while an upload is read, parsed or its signatures checked."""
@@ -331,22 +340,33 @@ class TelemetryIngest:
         return None if row is None else int(row["idx"])
 
     def _verify(self, upload: Upload, body: TelemetrySubmission, now: datetime) -> BatchSummary:
-        """Verify the upload line by line, storing each segment's accepted records."""
+        """Verify the upload line by line, storing each segment's accepted records. A worker
+        that dies on it leaves none of them stored."""
         registry = self.state.registry
         lock = self.state.lock
 
-        def store(position: int, accepted: Sequence[AcceptedRecord]) -> None:
+        def store(position: int, accepted: Sequence[StoredRecord]) -> None:
             self._store(accepted, body.batch_digest, position)
 
-        return verify_stream(
-            upload.read_lines(),
-            operator_id=body.operator_id,
-            now=now,
-            registry=RegistrySnapshot(registry, lock),
-            chains=ChainHeads(registry.views["tel_chains"], lock),
-            every_signature=self.every_signature,
-            on_accepted=store,
-        )
+        try:
+            return verify_stream(
+                upload.read_lines(),
+                operator_id=body.operator_id,
+                now=now,
+                registry=RegistrySnapshot(registry, lock),
+                chains=ChainHeads(registry.views["tel_chains"], lock),
+                every_signature=self.every_signature,
+                on_accepted=store,
+                verifier=None if self.pool is None else self.pool.verify,
+            )
+        except IngestWorkerError:
+            self._forget_records(body)
+            raise
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self.pool is not None:
+            self.pool.close()
 
     def _moved(self, heads: Mapping[str, ChainState | None]) -> bool:
         """Whether any of these chain heads is no longer the log's."""
@@ -372,13 +392,13 @@ class TelemetryIngest:
                 )
             )
 
-    def _store(self, accepted: Sequence[AcceptedRecord], batch_digest: str, first: int = 0) -> None:
+    def _store(self, accepted: Sequence[StoredRecord], batch_digest: str, first: int = 0) -> None:
         """Store accepted records with the upload they came in and their position among its
         accepted records (``first`` is the first's): the order the batch's root commits to."""
         if not accepted:
             return
         rows = sorted(
-            (a.hash, a.record.chip_id, a.record.seq, batch_digest, first + position, a.line)
+            (a.hash, a.chip_id, a.seq, batch_digest, first + position, a.line)
             for position, a in enumerate(accepted)
         )
         with self.engine.begin() as conn:

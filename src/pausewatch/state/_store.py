@@ -37,12 +37,22 @@ def fold_entry(registry: Registry, entry: Entry) -> Outcome:
     """Fold one log entry into ``registry``; an entry whose statement this version cannot
     read (it no longer parses, or its signature no longer verifies) is isolated rather than
     allowed to stop the fold (:meth:`Registry.isolate`)."""
+    return _apply_read(registry, entry, _read_entry(entry))
+
+
+def _read_entry(entry: Entry) -> Statement | str:
+    """The entry's statement, or why it cannot be read: the part of a fold that needs no
+    registry (parsing, signatures), done before the state's lock is taken."""
     try:
-        statement = statement_of(entry)
+        return statement_of(entry)
     except Exception as exc:
-        reason = f"the statement cannot be read: {type(exc).__name__}: {exc}"
-        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, reason)
-    return registry.apply(entry.index, entry.integrated_at, statement)
+        return f"the statement cannot be read: {type(exc).__name__}: {exc}"
+
+
+def _apply_read(registry: Registry, entry: Entry, read: Statement | str) -> Outcome:
+    if isinstance(read, str):
+        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, read)
+    return registry.apply(entry.index, entry.integrated_at, read)
 
 
 def isolate_unreadable(
@@ -100,6 +110,8 @@ class StateStore:
         self.persist = persist
         """Write the views to the database as they are folded. A replica that does not sequence
         folds in memory only (the sequencing replica writes them; ADR 0047)."""
+        self.fold_lock = threading.RLock()
+        """Held by a fold from reading the log to committing the views: folds in log order."""
         self.for_rebuild = for_rebuild
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
@@ -119,18 +131,30 @@ class StateStore:
     # -- folding -----------------------------------------------------------------------------
 
     def catch_up(self, log: PersistentLog) -> list[Outcome]:
-        """Fold every log entry the views have not seen yet; return what each did."""
+        """Fold every log entry the views have not seen yet; return what each did.
+
+        Folds run one at a time (:attr:`fold_lock`), so the views' rows reach the database in
+        log order. :attr:`lock`, which every reader of the views takes, is held only while an
+        entry is folded in memory, not while the log is read or the changes are written and
+        committed (a commit can take a disk's flush, and readers would wait for it:
+        docs/adr/0048-ingest-workers.md), nor while an entry's statement is parsed and its
+        signatures checked. A reader may so see the views a few entries ahead of
+        their copy in the database; both are prefixes of the durable log.
+        """
         outcomes: list[Outcome] = []
-        with self.lock:
-            # Recorded witness cosignatures are checked against the log's own tree.
-            self.registry.roots = log.root_at
-            start = self.registry.applied
+        with self.fold_lock:
+            with self.lock:
+                # Recorded witness cosignatures are checked against the log's own tree.
+                self.registry.roots = log.root_at
+                start = self.registry.applied
             if start >= log.size:
                 return outcomes
             batch: list[Outcome] = []
             try:
                 for entry in log.entries_since(start):
-                    batch.append(fold_entry(self.registry, entry))
+                    read = _read_entry(entry)  # a batch's statement: milliseconds to parse
+                    with self.lock:
+                        batch.append(_apply_read(self.registry, entry, read))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
@@ -139,8 +163,10 @@ class StateStore:
             except BaseException:
                 # The fold in memory ran ahead of the database: go back to what was committed,
                 # so that the next catch-up folds the same entries again.
-                self.registry = self._load()
-                self.registry.roots = log.root_at
+                registry = self._load()
+                registry.roots = log.root_at
+                with self.lock:
+                    self.registry = registry
                 raise
             outcomes += batch
         return outcomes
@@ -148,11 +174,13 @@ class StateStore:
     def resume(self, log: PersistentLog) -> None:
         """Start writing the views: reload them from the database as the last writer left them
         and fold (persistently) what they lack, as a replica does when it starts to sequence."""
-        with self.lock:
-            self.persist = True
-            self.registry = self._load()
-            self.registry.roots = log.root_at
-        self.catch_up(log)
+        with self.fold_lock:  # no fold of the old views may write after the reload
+            registry = self._load()
+            registry.roots = log.root_at
+            with self.lock:
+                self.persist = True
+                self.registry = registry
+            self.catch_up(log)
 
     def rebuild(
         self, log: PersistentLog, on_entry: Callable[[int], None] | None = None
@@ -160,7 +188,7 @@ class StateStore:
         """Refold the whole log from nothing, replace the views with the result, and say
         whether they differ from the views kept so far (they should not). ``on_entry(n)`` is
         told how many entries are folded so far, for a progress display."""
-        with self.lock:
+        with self.fold_lock, self.lock:
             fresh = new_registry(self.secretariat, roots=log.root_at)
             count = 0
             for entry in log.entries_since(0):

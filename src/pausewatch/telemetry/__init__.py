@@ -12,7 +12,9 @@ Pure: no database, network or clock (``now`` and the registry are passed in). Pu
     read_lines(stream) -> Iterator[bytes | OverlongLine]   the same, read from a file
     verify_batch(lines, *, operator_id, now, registry, chains, catalogue=None,
                  flop_tolerance=FLOP_TOLERANCE) -> BatchResult
-    verify_stream(lines, *, ..., on_accepted=None) -> BatchSummary   any size, bounded memory
+    verify_stream(lines, *, ..., on_accepted=None, verifier=None) -> BatchSummary
+                                                any size, bounded memory
+    verify_segment(job) -> SegmentVerdict | MissingContext   one segment, in a worker process
     key_problem(raw) -> str | None              why a chip key cannot be used (RFC 8032)
     aggregate(accepted, *, undeclared_tensor_active=0.3) -> Aggregate
     batch_root(lines), record_path(lines, position)   a batch's records_root and one record's path
@@ -23,6 +25,7 @@ Types: :class:`TelemetryRecord`, :class:`ChipInfo`, :class:`ChipStatus`, :class:
 (a Protocol), :class:`StaticRegistry`, :class:`ChainState`, :class:`Rule`, :class:`Rejected`,
 :class:`Duplicate`, :class:`Gap`, :class:`AcceptedRecord`, :class:`BatchResult`,
 :class:`BatchSummary`, :class:`RejectionSummary`, :class:`OverlongLine`, :class:`RecordInclusion`,
+:class:`StoredRecord`, :class:`SegmentJob`, :class:`SegmentVerdict`, :class:`MissingContext`,
 :class:`ChipTotals`, :class:`RunTotals`, :class:`ClusterTotals`, :class:`Aggregate`; errors
 :class:`TelemetryError` and :class:`RecordError`. The record format is in DESIGN.md, "Domain
 vocabulary and formats"; the rules are listed in :mod:`pausewatch.telemetry._verify`.
@@ -80,9 +83,15 @@ from pausewatch.telemetry._stream import (
     SEGMENT_BYTES,
     SEGMENT_RECORDS,
     BatchSummary,
+    MissingContext,
     OverlongLine,
     RejectionSummary,
+    SegmentJob,
+    SegmentVerdict,
+    SegmentVerifier,
+    StoredRecord,
     read_lines,
+    verify_segment,
     verify_stream,
 )
 from pausewatch.telemetry._verify import (
@@ -131,6 +140,7 @@ __all__ = [
     "DayTotals",
     "Duplicate",
     "Gap",
+    "MissingContext",
     "OverlongLine",
     "ParsedLine",
     "RecordError",
@@ -140,9 +150,13 @@ __all__ = [
     "RejectionSummary",
     "Rule",
     "RunTotals",
+    "SegmentJob",
+    "SegmentVerdict",
+    "SegmentVerifier",
     "Signal",
     "SigningKey",
     "StaticRegistry",
+    "StoredRecord",
     "TelemetryError",
     "TelemetryRecord",
     "aggregate",
@@ -167,5 +181,6 @@ __all__ = [
     "split_lines",
     "verify_batch",
     "verify_record_inclusion",
+    "verify_segment",
     "verify_stream",
 ]

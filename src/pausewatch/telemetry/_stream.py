@@ -16,12 +16,21 @@ checked in seq order); across segments they are checked in upload order, as if t
 been cut into batches there (a record that comes after a higher seq of its chip, one segment
 later, is a ``replay``). Chips' agents write their records in seq order, so this only matters
 for uploads reshuffled on purpose, which a segment of 8 MiB still allows.
+
+A segment can be verified in another process (docs/adr/0048-ingest-workers.md): give
+:func:`verify_stream` a ``verifier`` that runs :func:`verify_segment` elsewhere (a process pool).
+The segment then travels as a :class:`SegmentJob` with the registry entries and chain heads of
+the chips and runs its lines name (found by a scan of the bytes, not a parse); a chip or run the
+scan missed comes back as :class:`MissingContext` and the job is sent again with it. What comes
+back is a :class:`SegmentVerdict`, the same one the in-process path builds from its own
+verification, merged by the same code: so the two paths give the same summary.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,8 +47,9 @@ from pausewatch.telemetry._aggregate import (
 from pausewatch.telemetry._verify import (
     FLOP_TOLERANCE,
     MAX_LINE_BYTES,
-    AcceptedRecord,
+    BatchResult,
     ChainState,
+    ChipInfo,
     Gap,
     RegistryView,
     Rejected,
@@ -252,11 +262,243 @@ class _CarriedHeads(Mapping[str, ChainState]):
             raise KeyError(chip_id)
         return state
 
+    def peek(self, chip_id: str) -> ChainState | None:
+        """The head the next segment would see for ``chip_id``, without remembering a read
+        (a job sent to a worker names heads the verification may not look up)."""
+        if chip_id in self.carried:
+            return self.carried[chip_id]
+        if chip_id in self.read:
+            return self.read[chip_id]
+        return self.stored.get(chip_id)
+
     def __iter__(self) -> Iterator[str]:  # pragma: no cover - the verifier only looks up
         return iter({**self.read, **self.carried})
 
     def __len__(self) -> int:  # pragma: no cover
         return len({**self.read, **self.carried})
+
+
+class StoredRecord(NamedTuple):
+    """An accepted record as it is stored: what the callback of :func:`verify_stream` gets."""
+
+    hash: str
+    """Its hash: lowercase hex SHA-256 of :attr:`line`."""
+    chip_id: str
+    """Its chip."""
+    seq: int
+    """Its seq."""
+    line: bytes
+    """Its exact signed line: what is stored and what the batch's root commits to."""
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    """One segment to verify in another process, with all the registry and chain heads its
+    verification reads (plain data: it is pickled)."""
+
+    lines: list[tuple[int, bytes | str]]
+    """``(line number, line)`` pairs, line numbers increasing."""
+    operator_id: str
+    now: datetime
+    chips: dict[str, ChipInfo | None]
+    """The registry's answer for each chip the lines name (``None``: no such chip)."""
+    runs: dict[tuple[str, str], bool]
+    """Whether run ``r`` is declared on cluster ``c``, for the pairs the lines may ask about."""
+    heads: dict[str, ChainState | None]
+    """The chain head each chip in :attr:`chips` has before this segment (``None``: none)."""
+    catalogue: HardwareCatalogue | None
+    """``None``: the packaged catalogue (loaded by the worker, not sent)."""
+    flop_tolerance: float
+    every_signature: bool
+    undeclared_tensor_active: float
+
+
+@dataclass(frozen=True)
+class MissingContext:
+    """A job's snapshot lacked these chips or run pairs: send it again with them."""
+
+    chips: tuple[str, ...]
+    runs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SegmentVerdict:
+    """What one segment's verification gives the merge: compact, to cross a process boundary
+    (the accepted records as stored, not parsed)."""
+
+    accepted: list[StoredRecord]
+    """Accepted records, in upload order."""
+    aggregate: Aggregate | None
+    """Their totals (``None`` when none was accepted)."""
+    rejected: tuple[Rejected, ...]
+    duplicates: int
+    gaps: tuple[Gap, ...]
+    chains: dict[str, ChainState]
+    """New heads of the chips the segment advanced."""
+    looked_up: tuple[str, ...]
+    """Chips whose chain head the verification read."""
+
+
+SegmentVerifier = Callable[[SegmentJob], "SegmentVerdict | MissingContext"]
+"""Runs :func:`verify_segment` on a job, where it likes (a process pool), and returns its answer."""
+
+
+def _segment_verdict(
+    result: BatchResult, undeclared_tensor_active: float, looked_up: Iterable[str] = ()
+) -> SegmentVerdict:
+    accepted = result.accepted
+    return SegmentVerdict(
+        accepted=[StoredRecord(a.hash, a.record.chip_id, a.record.seq, a.line) for a in accepted],
+        aggregate=(
+            aggregate(accepted, undeclared_tensor_active=undeclared_tensor_active)
+            if accepted
+            else None
+        ),
+        rejected=result.rejected,
+        duplicates=len(result.duplicates),
+        gaps=result.gaps,
+        chains=dict(result.chains),
+        looked_up=tuple(looked_up),
+    )
+
+
+class _SnapshotRegistry:
+    """A :class:`RegistryView` over a job's snapshot that notes what it lacks."""
+
+    def __init__(self, job: SegmentJob) -> None:
+        self.job = job
+        self.missing_chips: set[str] = set()
+        self.missing_runs: set[tuple[str, str]] = set()
+
+    def chip(self, chip_id: str) -> ChipInfo | None:
+        if chip_id not in self.job.chips:
+            self.missing_chips.add(chip_id)
+            return None
+        return self.job.chips[chip_id]
+
+    def run_declared_on(self, run_id: str, cluster_id: str) -> bool:
+        declared = self.job.runs.get((run_id, cluster_id))
+        if declared is None:
+            self.missing_runs.add((run_id, cluster_id))
+            return False
+        return declared
+
+
+class _SnapshotHeads(Mapping[str, ChainState]):
+    """A job's chain heads, noting which the verification read and which it lacked."""
+
+    def __init__(self, heads: Mapping[str, ChainState | None], missing: set[str]) -> None:
+        self.heads = heads
+        self.missing = missing
+        self.looked_up: list[str] = []
+
+    def __getitem__(self, chip_id: str) -> ChainState:
+        if chip_id not in self.heads:
+            self.missing.add(chip_id)
+            raise KeyError(chip_id)
+        self.looked_up.append(chip_id)
+        state = self.heads[chip_id]
+        if state is None:
+            raise KeyError(chip_id)
+        return state
+
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - the verifier only looks up
+        return iter(self.heads)
+
+    def __len__(self) -> int:  # pragma: no cover
+        return len(self.heads)
+
+
+def verify_segment(job: SegmentJob) -> SegmentVerdict | MissingContext:
+    """Verify one segment against the snapshot it carries: the work a worker process does.
+
+    Pure and self-contained (module level, so that a process pool can run it). Answers
+    :class:`MissingContext` when the lines name a chip or run pair the snapshot lacks.
+    """
+    registry = _SnapshotRegistry(job)
+    heads = _SnapshotHeads(job.heads, registry.missing_chips)
+    cat = job.catalogue if job.catalogue is not None else load_catalogue()
+    with _gc_paused():
+        result = _verify(
+            job.lines,
+            job.operator_id,
+            job.now,
+            registry,
+            heads,
+            cat,
+            job.flop_tolerance,
+            job.every_signature,
+        )
+        if registry.missing_chips or registry.missing_runs:
+            return MissingContext(
+                tuple(sorted(registry.missing_chips)), tuple(sorted(registry.missing_runs))
+            )
+        return _segment_verdict(result, job.undeclared_tensor_active, heads.looked_up)
+
+
+_CHIP_ID = re.compile(rb'"chip_id"\s*:\s*"([^"\\]*)"')
+_RUN_ID = re.compile(rb'"run_id"\s*:\s*"([^"\\]*)"')
+
+
+def _named(pattern: re.Pattern[bytes], lines: Sequence[tuple[int, bytes | str]]) -> set[str]:
+    """The values of a string field the lines seem to name, by a scan of their bytes (a hint:
+    what it misses, the worker asks for)."""
+    found: set[str] = set()
+    for _, line in lines:
+        raw = line.encode() if isinstance(line, str) else line
+        for value in pattern.findall(raw):
+            try:
+                found.add(value.decode())
+            except UnicodeDecodeError:
+                continue
+    return found
+
+
+def _verify_elsewhere(
+    verifier: SegmentVerifier,
+    segment: list[tuple[int, bytes | str]],
+    operator_id: str,
+    now: datetime,
+    registry: RegistryView,
+    heads: _CarriedHeads,
+    catalogue: HardwareCatalogue | None,
+    flop_tolerance: float,
+    every_signature: bool,
+    undeclared_tensor_active: float,
+) -> SegmentVerdict:
+    """One segment through ``verifier``, with the snapshot its lines need."""
+    chips = {c: registry.chip(c) for c in _named(_CHIP_ID, segment)}
+    clusters = {info.cluster_id for info in chips.values() if info and info.cluster_id}
+    runs = {
+        (r, c): registry.run_declared_on(r, c) for r in _named(_RUN_ID, segment) for c in clusters
+    }
+    snapshot = {c: heads.peek(c) for c in chips}
+    while True:
+        answer = verifier(
+            SegmentJob(
+                lines=list(segment),
+                operator_id=operator_id,
+                now=now,
+                chips=chips,
+                runs=runs,
+                heads=snapshot,
+                catalogue=catalogue,
+                flop_tolerance=flop_tolerance,
+                every_signature=every_signature,
+                undeclared_tensor_active=undeclared_tensor_active,
+            )
+        )
+        if isinstance(answer, SegmentVerdict):
+            break
+        for chip_id in answer.chips:
+            chips[chip_id] = registry.chip(chip_id)
+            snapshot[chip_id] = heads.peek(chip_id)
+        for run_id, cluster_id in answer.runs:
+            runs[run_id, cluster_id] = registry.run_declared_on(run_id, cluster_id)
+    for chip_id in answer.looked_up:
+        if chip_id not in heads.carried and chip_id not in heads.read:
+            heads.read[chip_id] = snapshot[chip_id]
+    return answer
 
 
 def verify_stream(
@@ -270,17 +512,19 @@ def verify_stream(
     flop_tolerance: float = FLOP_TOLERANCE,
     every_signature: bool = False,
     undeclared_tensor_active: float = UNDECLARED_TENSOR_ACTIVE,
-    on_accepted: Callable[[int, Sequence[AcceptedRecord]], None] | None = None,
+    on_accepted: Callable[[int, Sequence[StoredRecord]], None] | None = None,
     segment_records: int = SEGMENT_RECORDS,
     segment_bytes: int = SEGMENT_BYTES,
     listed: int = LISTED_REJECTIONS,
+    verifier: SegmentVerifier | None = None,
 ) -> BatchSummary:
     """Verify an upload line by line in bounded memory (see the module docstring).
 
     ``on_accepted(position, records)`` receives each segment's accepted records, in upload
     order, with the position of the first among all the upload's accepted records (what the
     root commits to). The verdicts are :func:`~pausewatch.telemetry.verify_batch`'s for an
-    upload of one segment.
+    upload of one segment. ``verifier``: verify each segment through it (in another process)
+    instead of here; the summary is the same.
     """
     _require_utc(now)
     if segment_records < 1 or segment_bytes < 1:
@@ -299,23 +543,41 @@ def verify_stream(
 
     def flush() -> None:
         nonlocal totals, accepted, duplicates, size
-        result = _verify(
-            segment, operator_id, now, registry, heads, cat, flop_tolerance, every_signature
-        )
+        if verifier is None:
+            verdict = _segment_verdict(
+                _verify(
+                    segment, operator_id, now, registry, heads, cat, flop_tolerance, every_signature
+                ),
+                undeclared_tensor_active,
+            )
+        else:
+            verdict = _verify_elsewhere(
+                verifier,
+                segment,
+                operator_id,
+                now,
+                registry,
+                heads,
+                catalogue,
+                flop_tolerance,
+                every_signature,
+                undeclared_tensor_active,
+            )
         segment.clear()
         size = 0
-        if result.accepted:
+        if verdict.accepted:
             if on_accepted is not None:
-                on_accepted(accepted, result.accepted)
-            tree.extend([record.line for record in result.accepted])
-            part = aggregate(result.accepted, undeclared_tensor_active=undeclared_tensor_active)
+                on_accepted(accepted, verdict.accepted)
+            tree.extend([record.line for record in verdict.accepted])
+            part = verdict.aggregate
+            assert part is not None
             totals = part if totals is None else merge_aggregates(totals, part)
-            accepted += len(result.accepted)
-        for rejection in result.rejected:
+            accepted += len(verdict.accepted)
+        for rejection in verdict.rejected:
             rejections.add(rejection)
-        duplicates += len(result.duplicates)
-        gaps.extend(result.gaps)
-        carried.update(result.chains)
+        duplicates += verdict.duplicates
+        gaps.extend(verdict.gaps)
+        carried.update(verdict.chains)
 
     # The collector is paused for the whole upload (see verify_batch): a segment's lines and
     # records make no cycles, and with a segment alive its passes cost more than the parsing.

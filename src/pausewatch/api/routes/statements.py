@@ -59,7 +59,8 @@ async def submit_statement(
     raw = await request.body()  # outside the try: a body over the limit is no statement
     kind: str | None = None
     try:
-        statement = decode_statement(raw)
+        # Parsing checks the signature: CPU the event loop should not spend (docs/adr/0048).
+        statement = await asyncio.to_thread(decode_statement, raw)
         kind = statement.kind
         # The registry check may wait for the state's lock (a telemetry batch being
         # verified): it runs off the event loop, which keeps serving other requests meanwhile.
@@ -71,12 +72,19 @@ async def submit_statement(
     metrics.statement(statement.kind, "duplicate" if appended.duplicate else "accepted")
     if appended.duplicate:
         response.status_code = 200
-    effect = service.effect(appended.index, statement)
+    # The effect takes the state's lock and the checkpoint is a query: off the event loop, so
+    # that a fold or a policy read holding the lock does not stop every other request.
+    effect, checkpoint_size = await asyncio.to_thread(
+        lambda: (
+            service.effect(appended.index, statement),
+            service.log.first_checkpoint_covering(appended.index),
+        )
+    )
     return Accepted(
         index=appended.index,
         leaf_hash=appended.leaf_hash.hex(),
         integrated_at=format_time(appended.integrated_at),
         duplicate=appended.duplicate,
-        checkpoint_size=service.log.first_checkpoint_covering(appended.index),
+        checkpoint_size=checkpoint_size,
         effect=None if effect is None else EffectPublic(**effect.to_json()),
     )

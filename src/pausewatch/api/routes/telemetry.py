@@ -76,7 +76,9 @@ async def upload_batch(
 ) -> BatchAccepted:
     """Upload one batch."""
     with metrics.batch_refusals():
-        statement = _submission(submission)  # before the body: a bad header costs no upload
+        # Before the body: a bad header costs no upload. Off the event loop: parsing checks
+        # the signature.
+        statement = await asyncio.to_thread(_submission, submission)
     upload = Upload()
     try:
         # Chunk by chunk into a spooled file: the upload is never one object in memory. Not

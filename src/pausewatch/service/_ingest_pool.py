@@ -1,0 +1,162 @@
+"""Worker processes that verify telemetry segments, so the serving process stays free to answer.
+
+Parsing a record line and checking its Ed25519 signature and chain is pure work that holds the
+interpreter lock: done in the serving process, every read waits behind it. An
+:class:`IngestPool` runs :func:`pausewatch.telemetry.verify_segment` in a
+:class:`~concurrent.futures.ProcessPoolExecutor` instead: the serving thread sends a segment's
+lines with the registry entries and chain heads they name, and gets back the accepted records
+as they are stored and the verdicts' summary (docs/adr/0048-ingest-workers.md).
+
+Workers are started lazily (a service that ingests nothing starts none) from a fork server
+that has imported the verifier once, so a worker starts in milliseconds and inherits no thread
+or lock of the serving process. A worker that dies (killed, out of memory) fails the uploads
+it was serving with :class:`~pausewatch.errors.IngestWorkerError`, and the pool is replaced
+for the next upload.
+
+With the first upload, the pool also has a process of its own fit the workload classifier
+(:func:`pausewatch.detect.fitted_classifier`, seconds of work the first read of the policy's
+facts would otherwise do while holding the state's lock) and hands it to this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
+
+from pausewatch.detect import fitted_classifier, prime_classifier
+from pausewatch.errors import IngestWorkerError
+from pausewatch.telemetry import MissingContext, SegmentJob, SegmentVerdict, verify_segment
+
+_logger = logging.getLogger("pausewatch.service")
+
+_PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
+"""Imported once by the fork server, so that each worker starts with the verifier loaded."""
+
+
+def _watch_server(server_pid: int, interval: float = 1.0) -> None:
+    """In a worker: exit once the serving process is gone.
+
+    A worker is a child of the fork server, not of the serving process, and holds both ends of
+    its result pipe: were the serving process killed, it would block on a full pipe forever and
+    keep the fork server alive. A daemon thread looks for the serving process every second.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # pragma: no cover - alive, another user's
+                pass
+
+    threading.Thread(target=watch, name="pausewatch-server-watch", daemon=True).start()
+
+
+def default_ingest_workers() -> int:
+    """Workers by default: one core short of the machine's (the serving process keeps one),
+    at most 8; 0 (verify in process) on a machine with one core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(8, cores - 1))
+
+
+_fit_started = threading.Event()
+
+
+def _fit_classifier_aside(context: BaseContext) -> None:
+    """Once a process: fit the workload classifier in a process apart, and take it here."""
+    if _fit_started.is_set():
+        return
+    _fit_started.set()
+    executor = ProcessPoolExecutor(
+        1, mp_context=context, initializer=_watch_server, initargs=(os.getpid(),)
+    )
+
+    def fit() -> None:
+        try:
+            prime_classifier(executor.submit(fitted_classifier).result())
+        except Exception:  # the fit failed there: the first read fits it here, as before
+            _logger.warning("the workload classifier could not be fitted aside", exc_info=True)
+        finally:
+            executor.shutdown(wait=False)
+
+    threading.Thread(target=fit, name="pausewatch-classifier-fit", daemon=True).start()
+
+
+class IngestPool:
+    """A pool of ``workers`` processes verifying telemetry segments (see the module docstring)."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"an ingest pool needs at least one worker, got {workers}")
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise IngestWorkerError("the ingest workers are shut down")
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(_PRELOAD)
+                self._executor = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=context,
+                    initializer=_watch_server,
+                    initargs=(os.getpid(),),
+                )
+                _fit_classifier_aside(context)
+            return self._executor
+
+    def _discard(self, executor: ProcessPoolExecutor) -> None:
+        """Drop a broken executor, so that the next upload gets a fresh one."""
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def verify(self, job: SegmentJob) -> SegmentVerdict | MissingContext:
+        """Verify one segment in a worker (a :data:`~pausewatch.telemetry.SegmentVerifier`).
+
+        Raises :class:`~pausewatch.errors.IngestWorkerError` when the worker died on it.
+        """
+        executor = self._pool()
+        try:
+            return executor.submit(verify_segment, job).result()
+        except BrokenProcessPool as exc:
+            self._discard(executor)
+            raise IngestWorkerError(
+                "a telemetry verification worker stopped while verifying this upload; nothing "
+                "of it was accepted: send it again"
+            ) from exc
+
+    def pids(self) -> list[int]:
+        """Process ids of the workers started so far (none before the first upload)."""
+        with self._lock:
+            executor = self._executor
+        if executor is None:
+            return []
+        return [pid for pid in list(executor._processes or {})]
+
+    def close(self) -> None:
+        """Stop the workers (what they are verifying is abandoned)."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["IngestPool", "default_ingest_workers"]

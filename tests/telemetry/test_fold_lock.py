@@ -1,0 +1,65 @@
+"""A fold does not hold the state's lock while it writes and commits the views
+(docs/adr/0048-ingest-workers.md): readers of the views do not wait for the database."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from pausewatch.service import LogService
+from pausewatch.settings import Settings
+from pausewatch.simulate import simulate_fleet
+from pausewatch.state import StateStore, dump_view
+from pausewatch.store import sqlite_url
+
+from .test_ingest import CLUSTERS, register, ticking
+
+
+def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
+    tmp_path: Path,
+) -> None:
+    """A fold whose commit waits behind another connection's write transaction has folded
+    the entries in memory, and the state's lock is free to readers meanwhile; once the
+    database is free, the views reach it."""
+    fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
+    db = tmp_path / "pausewatch.db"
+    settings = Settings(
+        data_dir=tmp_path, database_url=sqlite_url(db), batch_latency_ms=1, ingest_workers=0
+    )
+    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+    try:
+        register(service, fleet)
+        size = service.log.size
+        # A fold from nothing, on the same database, of the entries the service folded.
+        store = StateStore(service.engine, service.state.secretariat, for_rebuild=True)
+        blocker = sqlite3.connect(db, timeout=30, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the database's write lock, held
+        failure: list[BaseException] = []
+
+        def fold() -> None:
+            try:
+                store.catch_up(service.log)
+            except BaseException as exc:  # pragma: no cover - reported below
+                failure.append(exc)
+
+        folding = threading.Thread(target=fold)
+        folding.start()
+        try:
+            deadline = threading.Event()
+            while store.registry.applied < size and not deadline.wait(0.01):
+                pass
+            assert store.registry.applied == size  # folded in memory, commit pending
+            assert folding.is_alive()
+            assert store.lock.acquire(timeout=5), "a reader waited for the fold's commit"
+            store.lock.release()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+            folding.join(30)
+        assert not failure
+        assert not folding.is_alive()
+        assert len(dump_view(service.engine, "chips")) == len(fleet.chips)
+    finally:
+        service.close()

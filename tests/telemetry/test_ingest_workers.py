@@ -1,0 +1,331 @@
+"""Telemetry verified in worker processes (docs/adr/0048-ingest-workers.md): the same verdicts,
+receipts and stored records as verification in the serving process, and a worker that dies
+fails its upload cleanly."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pausewatch.api import create_app
+from pausewatch.errors import IngestWorkerError
+from pausewatch.service import LogService, stored_records
+from pausewatch.settings import Settings
+from pausewatch.simulate import Fleet, Misbehaviour, simulate_fleet
+from pausewatch.store import sqlite_url
+from pausewatch.telemetry import (
+    SEGMENT_RECORDS,
+    MissingContext,
+    SegmentJob,
+    SegmentVerdict,
+    verify_segment,
+    verify_stream,
+)
+
+from .test_ingest import CLUSTERS, register, submission, ticking
+
+# Worker processes are real and slow to start on a loaded machine: SQLite only here (the pool
+# changes nothing in the database's part; the parametrised ingest tests cover both backends).
+
+
+@pytest.fixture
+def fleet() -> Fleet:
+    return simulate_fleet(
+        CLUSTERS,
+        windows=6,
+        seed=19,
+        misbehaviour=Misbehaviour(
+            undeclared_clusters=frozenset({"shadow-1"}),
+            forge_rate=0.08,
+            withhold_rate=0.08,
+            replay_rate=0.08,
+        ),
+    )
+
+
+def open_service(path: Path, fleet: Fleet, workers: int) -> LogService:
+    """A service with its own data directory and SQLite database under ``path``."""
+    settings = Settings(
+        data_dir=path,
+        database_url=sqlite_url(path / "pausewatch.db"),
+        batch_latency_ms=1,
+        ingest_workers=workers,
+    )
+    return LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+
+
+@pytest.fixture
+def pooled(tmp_path: Path, fleet: Fleet) -> Iterator[LogService]:
+    svc = open_service(tmp_path / "pooled", fleet, workers=2)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def uploads(fleet: Fleet) -> list[bytes]:
+    """The fleet's windows in three uploads, with lines no verifier accepts mixed in (blank,
+    not JSON, a chip nobody registered); in the first, every record of one chip has its chip id
+    spelled with a JSON escape, so that a scan of the bytes does not find that chip and the
+    worker has to ask for it."""
+    third = len(fleet.windows) // 3
+    parts = [fleet.windows[:third], fleet.windows[third : 2 * third], fleet.windows[2 * third :]]
+    first = fleet.windows[0][0]
+    chip = first.split(b'"chip_id":"')[1].split(b'"')[0]
+    plain = b'"chip_id":"' + chip + b'"'
+    escaped = b'"chip_id":"\\u00' + b"%x" % chip[0] + chip[1:] + b'"'
+    ghost = first.replace(plain, b'"chip_id":"ghost-chip"')
+    extra = [b"", b"not json", ghost]
+    out = []
+    for n, part in enumerate(parts):
+        lines = [*extra, *(ln for w in part for ln in w)]
+        if n == 0:
+            lines = [ln.replace(plain, escaped) for ln in lines]
+        out.append(b"".join(line + b"\n" for line in lines))
+    return out
+
+
+def outcome(service: LogService, fleet: Fleet, data: list[bytes]) -> list[dict[str, Any]]:
+    """The fleet registered, then each upload's receipt (less its time) and stored records."""
+    operator = register(service, fleet)
+    results = []
+    for upload in data:
+        receipt = asdict(service.ingest_telemetry(upload, submission(upload, operator)))
+        receipt.pop("integrated_at")
+        digest = hashlib.sha256(upload).hexdigest()
+        results.append({"receipt": receipt, "stored": stored_records(service.engine, digest)})
+    return results
+
+
+def test_worker_processes_give_the_same_receipts_and_stored_records(
+    tmp_path: Path, fleet: Fleet, pooled: LogService
+) -> None:
+    """A fleet with forged, replayed, withheld, undeclared, malformed and unknown-chip records,
+    in three uploads: verified in two worker processes, every receipt and every stored record
+    is the one verification in the serving process gives."""
+    local = open_service(tmp_path / "local", fleet, workers=0)
+    try:
+        data = uploads(fleet)
+        expected = outcome(local, fleet, data)
+        got = outcome(pooled, fleet, data)
+    finally:
+        local.close()
+    assert local.telemetry.pool is None
+    assert pooled.telemetry.pool is not None
+    assert pooled.telemetry.pool.pids()
+    assert got == expected
+    rules = {r for o in expected for r in o["receipt"]["rejected_by_rule"]}
+    assert {"malformed", "chip_unknown", "signature"} <= rules
+    assert all(o["stored"] for o in expected)
+
+
+def test_a_segment_naming_a_chip_its_snapshot_lacks_asks_for_it(fleet: Fleet) -> None:
+    """verify_segment on a snapshot without the chips its lines name answers with those chips
+    instead of verdicts; verify_stream through it then equals verify_stream in process."""
+    registry = fleet.registry()
+    now = fleet.end + timedelta(minutes=1)
+    lines = [ln for w in fleet.windows for ln in w]
+    job = SegmentJob(
+        lines=list(enumerate(lines)),
+        operator_id="lab",
+        now=now,
+        chips={},
+        runs={},
+        heads={},
+        catalogue=None,
+        flop_tolerance=0.02,
+        every_signature=False,
+        undeclared_tensor_active=0.3,
+    )
+    missing = verify_segment(job)
+    assert isinstance(missing, MissingContext)
+    assert set(missing.chips) == {c.chip_id for c in registry.chips.values()}
+    args: dict[str, Any] = {"operator_id": "lab", "now": now, "registry": registry, "chains": {}}
+    here = verify_stream(iter(lines), segment_records=5, **args)
+    calls: list[SegmentVerdict | MissingContext] = []
+
+    def verifier(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        calls.append(verify_segment(job))
+        return calls[-1]
+
+    there = verify_stream(iter(lines), segment_records=5, verifier=verifier, **args)
+    assert there == here
+    assert calls
+    assert all(isinstance(c, SegmentVerdict) for c in calls)
+
+
+def kill(pid: int) -> None:
+    """SIGKILL a worker and wait until it is gone."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+        try:  # the fork server reaps it; a zombie still answers signal 0
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split()[2] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+    raise AssertionError(f"worker {pid} did not die")
+
+
+def test_a_killed_worker_fails_the_upload_cleanly_over_http(
+    pooled: LogService, fleet: Fleet
+) -> None:
+    """Over HTTP with worker processes: an upload whose worker was killed is answered 503 with a
+    problem document, nothing of it is stored or logged, and the same upload sent again is
+    accepted with the verdicts an upload never interrupted gets."""
+    operator = register(pooled, fleet)
+    first, second, _ = uploads(fleet)
+    with TestClient(create_app(pooled)) as client:
+
+        def post(data: bytes) -> Any:
+            header = base64.b64encode(submission(data, operator).canonical_bytes()).decode()
+            return client.post(
+                "/v1/telemetry/batches",
+                content=data,
+                headers={"Pausewatch-Submission": header},
+            )
+
+        ok = post(first)
+        assert ok.status_code == 201, ok.text
+        pool = pooled.telemetry.pool
+        assert pool is not None
+        pids = pool.pids()
+        assert pids
+        size = pooled.log.size
+        for pid in pids:
+            kill(pid)
+        failed = post(second)
+        assert failed.status_code == 503
+        assert failed.headers["content-type"].startswith("application/problem+json")
+        problem = failed.json()
+        assert problem["type"].endswith("/ingest-interrupted")
+        assert "send it again" in problem["detail"]
+        digest = hashlib.sha256(second).hexdigest()
+        assert stored_records(pooled.engine, digest) == []
+        assert pooled.log.size == size
+        again = post(second)
+        assert again.status_code == 201, again.text
+        assert set(pool.pids()).isdisjoint(pids)
+    body = again.json()
+    assert body["accepted"] == len(stored_records(pooled.engine, digest)) > 0
+
+
+def test_a_worker_killed_mid_upload_leaves_nothing_of_it(pooled: LogService, fleet: Fleet) -> None:
+    """The workers are killed once an upload's first segment is verified and its records
+    stored: the upload fails with IngestWorkerError, none of its records stay stored, the log
+    does not grow, and the same upload sent again is accepted in full."""
+    operator = register(pooled, fleet)
+    first = [ln for ln in fleet.windows[0]]
+    rest = [ln for w in fleet.windows[1:] for ln in w]
+    # Lines that fail to parse still fill a segment: the first segment ends inside them.
+    data = b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+    pool = pooled.telemetry.pool
+    assert pool is not None
+    real = pool.verify
+    digest = hashlib.sha256(data).hexdigest()
+    stored_before_kill: list[int] = []
+
+    def verify_then_kill(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        answer = real(job)
+        if isinstance(answer, SegmentVerdict) and not stored_before_kill:
+            stored_before_kill.append(len(answer.accepted))
+            for pid in pool.pids():
+                kill(pid)
+        return answer
+
+    pool.verify = verify_then_kill  # type: ignore[method-assign]
+    size = pooled.log.size
+    with pytest.raises(IngestWorkerError):
+        pooled.ingest_telemetry(data, submission(data, operator))
+    assert stored_before_kill[0] > 0
+    assert stored_records(pooled.engine, digest) == []
+    assert pooled.log.size == size
+    pool.verify = real  # type: ignore[method-assign]
+    receipt = pooled.ingest_telemetry(data, submission(data, operator))
+    assert receipt.accepted == len(stored_records(pooled.engine, digest)) > 0
+    assert receipt.rejected_by_rule["malformed"] == SEGMENT_RECORDS
+
+
+_SERVING = """
+import hashlib, sys, time
+from datetime import timedelta
+from pathlib import Path
+
+from pausewatch.service import LogService
+from pausewatch.settings import Settings
+from pausewatch.simulate import ClusterSpec, Workload, fleet_world, simulate_fleet
+from pausewatch.statements import load_key, sign_statement
+
+if __name__ == "__main__":
+    fleet = simulate_fleet(
+        (ClusterSpec("train-1", "lab", "H100 SXM", 4, Workload.TRAINING),), windows=2, seed=5
+    )
+    now = fleet.end + timedelta(minutes=1)
+    settings = Settings(data_dir=Path(sys.argv[1]), batch_latency_ms=1, ingest_workers=1)
+    service = LogService(settings, clock=lambda: now).start()
+    world = fleet_world(fleet, load_key(settings.keys_dir, "secretariat"))
+    for stage in world.stages:
+        for future in [service.submit(s) for s in stage]:
+            future.result(timeout=60)
+    data = b"".join(line + b"\\n" for line in fleet.lines)
+    body = {"operator_id": "lab", "batch_digest": hashlib.sha256(data).hexdigest(),
+            "records": len(fleet.lines)}
+    service.ingest_telemetry(data, sign_statement("telemetry.submission/v1", body,
+                                                  world.operators["lab"]))
+    print(" ".join(str(p) for p in service.telemetry.pool.pids()), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_workers_exit_when_the_serving_process_is_killed(tmp_path: Path) -> None:
+    """A serving process SIGKILLed after an upload leaves no worker behind: its ingest
+    workers see it gone and exit (they are the fork server's children, not its own)."""
+    script = tmp_path / "serving.py"
+    script.write_text(_SERVING, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids
+        assert all(alive(pid) for pid in pids)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
