@@ -12,7 +12,7 @@ from pausewatch.service import LogService
 from pausewatch.settings import Settings
 from pausewatch.simulate import simulate_fleet
 from pausewatch.state import StateStore, dump_view
-from pausewatch.store import sqlite_url
+from pausewatch.store import make_engine, sqlite_url, upgrade
 
 from .test_ingest import CLUSTERS, register, ticking
 
@@ -24,17 +24,23 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
     the entries in memory, and the state's lock is free to readers meanwhile; once the
     database is free, the views reach it."""
     fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
-    db = tmp_path / "pausewatch.db"
     settings = Settings(
-        data_dir=tmp_path, database_url=sqlite_url(db), batch_latency_ms=1, ingest_workers=0
+        data_dir=tmp_path,
+        database_url=sqlite_url(tmp_path / "pausewatch.db"),
+        batch_latency_ms=1,
+        ingest_workers=0,
     )
     service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
     try:
         register(service, fleet)
         size = service.log.size
-        # A fold from nothing, on the same database, of the entries the service folded.
-        store = StateStore(service.engine, service.state.secretariat, for_rebuild=True)
-        blocker = sqlite3.connect(db, timeout=30, isolation_level=None)
+        # A fold from nothing of the entries the service folded, into views of a database of
+        # its own (two folds may not write one database's views: ADR 0047).
+        views_db = tmp_path / "views.db"
+        views = make_engine(sqlite_url(views_db))
+        upgrade(views)
+        store = StateStore(views, service.state.secretariat, for_rebuild=True)
+        blocker = sqlite3.connect(views_db, timeout=30, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the database's write lock, held
         failure: list[BaseException] = []
 
@@ -60,6 +66,7 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
             folding.join(30)
         assert not failure
         assert not folding.is_alive()
-        assert len(dump_view(service.engine, "chips")) == len(fleet.chips)
+        assert len(dump_view(views, "chips")) == len(fleet.chips)
+        views.dispose()
     finally:
         service.close()
