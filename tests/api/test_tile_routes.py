@@ -41,12 +41,18 @@ def service(tmp_path: Path, sqlite_db_url: str) -> LogService:
 @pytest.fixture
 def client(service: LogService) -> Iterator[TestClient]:
     with TestClient(create_app(service)) as c:
-        futures = [
-            service.submit(sign_statement("notice/v1", {"title": f"n{i}"}, service.secretariat_key))
-            for i in range(300)
-        ]
-        for f in futures:
-            f.result(timeout=60)
+        # Six waves, each integrated before the next is sent: at least six checkpoints, however
+        # the sequencer happens to batch a wave.
+        for wave in range(6):
+            futures = [
+                service.submit(
+                    sign_statement("notice/v1", {"title": f"n{i}"}, service.secretariat_key)
+                )
+                for i in range(wave * 50, wave * 50 + 50)
+            ]
+            for f in futures:
+                f.result(timeout=60)
+        assert len(service.log.checkpoint_sizes()) >= 6
         yield c
 
 
