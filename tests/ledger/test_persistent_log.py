@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from pausewatch.errors import (
@@ -193,6 +193,28 @@ def test_proofs_reject_out_of_range_sizes(log: PersistentLog) -> None:
         log.consistency_proof(3, 6)
     with pytest.raises(ProofError):
         log.consistency_proof(4, 3)
+
+
+def test_proofs_send_one_fixed_statement_to_the_driver(log: PersistentLog, engine: Engine) -> None:
+    """Each proof and root is one statement sent as fixed text (no SQLAlchemy query compiled
+    per call), the same text for the same number of stored hashes (ADR 0049)."""
+    Mirror(log).append(100)
+    sent: list[tuple[str, bool]] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, _p: Any, context: Any, _many: bool) -> None:
+        sent.append((statement, context.compiled is not None))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        log.inclusion_proof(5, 64)
+        log.inclusion_proof(9, 64)
+        log.consistency_proof(3, 100)
+        log.root_at(77)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 4
+    assert [compiled for _, compiled in sent] == [False] * 4
+    assert sent[0][0] == sent[1][0]
 
 
 def test_root_at_historical_sizes(log: PersistentLog) -> None:
