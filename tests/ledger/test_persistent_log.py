@@ -217,6 +217,37 @@ def test_proofs_send_one_fixed_statement_to_the_driver(log: PersistentLog, engin
     assert sent[0][0] == sent[1][0]
 
 
+def test_leaf_hash_lookup_reads_an_index_of_8_byte_prefixes(
+    log: PersistentLog, engine: Engine
+) -> None:
+    """No index on log_entries keys on the whole 32-byte leaf hash (each append would write it
+    into a random page of a wide index, ADR 0049); the lookup finds entries through the
+    prefix index, and two entries sharing a prefix are told apart by the whole hash."""
+    got = Mirror(log).append(30)
+    sql = (
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log_entries' "
+        "AND sql IS NOT NULL"
+        if engine.dialect.name == "sqlite"
+        else "SELECT indexdef FROM pg_indexes WHERE tablename = 'log_entries'"
+    )
+    with engine.connect() as conn:
+        definitions = [str(d) for d in conn.execute(text(sql)).scalars()]
+    assert any("substr(leaf_hash, 1, 8)" in d for d in definitions), definitions
+    assert not any(d.replace(" ", "").endswith("(leaf_hash)") for d in definitions), definitions
+    assert [log.index_of(a.leaf_hash) for a in got] == list(range(30))
+    # A hash sharing the first 8 bytes of a logged one is not that entry.
+    with pytest.raises(NotFoundError):
+        log.index_of(got[3].leaf_hash[:8] + bytes(24))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT min(idx) FROM log_entries WHERE "
+                "substr(leaf_hash, 1, 8) = ? AND leaf_hash = ?",
+                (got[3].leaf_hash[:8], got[3].leaf_hash),
+            ).all()
+        assert "ix_log_entries_leaf_prefix" in " ".join(str(r[-1]) for r in plan)
+
+
 def test_root_at_historical_sizes(log: PersistentLog) -> None:
     """root_at(size) gives the root each earlier checkpoint signed, and the empty root at 0."""
     m = Mirror(log)
