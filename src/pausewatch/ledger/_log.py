@@ -321,17 +321,24 @@ class PersistentLog:
         wanted = set(nodes)
         if not wanted:
             return {}
-        params: list[int] = []
-        for n in wanted:
-            params += (n.level, n.index)
-        # A proof is served by one fixed statement per node count, straight to the driver:
-        # building the query through SQLAlchemy cost ten times what the database took (ADR
-        # 0049), and a fixed text lets sqlite3's statement cache and psycopg's automatic
-        # preparation reuse the plan. Each (level = ? AND idx = ?) term is a primary-key
-        # lookup on both engines, where a row-value IN list may scan.
-        rows = conn.exec_driver_sql(
-            _nodes_statement(len(wanted), conn.dialect.paramstyle), tuple(params)
-        )
+        # A proof is served by one fixed statement, straight to the driver: building the query
+        # through SQLAlchemy cost ten times what the database took (ADR 0049), and a fixed
+        # text lets sqlite3's statement cache and psycopg's automatic preparation reuse the
+        # plan. PostgreSQL takes the nodes as two arrays (one text for every proof); SQLite one
+        # (level = ? AND idx = ?) term per node (one text per node count), each a primary-key
+        # lookup, where a row-value IN list may scan.
+        if conn.dialect.name == "postgresql":
+            nodes_ = list(wanted)
+            rows = conn.exec_driver_sql(
+                _NODES_UNNEST, ([n.level for n in nodes_], [n.index for n in nodes_])
+            )
+        else:
+            params: list[int] = []
+            for n in wanted:
+                params += (n.level, n.index)
+            rows = conn.exec_driver_sql(
+                _nodes_statement(len(wanted), conn.dialect.paramstyle), tuple(params)
+            )
         found = {Node(level, idx): bytes(h) for level, idx, h in rows}
         missing = wanted - set(found)
         if missing:
@@ -662,6 +669,10 @@ _DEDUP_SELECT = (
     "SELECT dedup_key, idx, leaf_hash, integrated_us FROM log_entries WHERE dedup_key IN "
 )
 _NODES_SELECT = "SELECT level, idx, hash FROM log_nodes WHERE "
+_NODES_UNNEST = (
+    "SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN "
+    "(SELECT * FROM unnest(%s::int2[], %s::int8[]))"
+)
 
 
 @functools.lru_cache(maxsize=2 * _DEDUP_CHUNK)
