@@ -204,7 +204,7 @@ def _pg_admin(base: str, sql: str) -> None:
 
     dsn = base.replace("postgresql+psycopg://", "postgresql://", 1) + "/postgres"
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql.encode())
 
 
 # -- children ------------------------------------------------------------------------------------
