@@ -210,6 +210,25 @@ def _pg_admin(base: str, sql: str) -> None:
 # -- children ------------------------------------------------------------------------------------
 
 
+def server_cpu(data_dir: str | None) -> float:
+    """CPU seconds used so far by the live processes of the private PostgreSQL cluster in
+    ``data_dir`` (its backends run there); 0 without one."""
+    if not data_dir:
+        return 0.0
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if not os.readlink(f"/proc/{pid}/cwd").startswith(data_dir):
+                continue
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def child_build(args: argparse.Namespace) -> dict[str, Any]:
     """Append ``--from``..``--to`` through the sequencer; rates per million; peak memory."""
     signer = Signer.from_string(Path(args.key).read_text(encoding="ascii").strip())
@@ -230,7 +249,10 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
         for t in range(threads_n)
     ]
     marks: list[tuple[int, float]] = [(args.start, 0.0)]
+    cpu_marks: list[tuple[int, float]] = [(args.start, 0.0)]
     step = args.mark
+    server0 = server_cpu(args.server_dir)
+    cpu0 = time.process_time()
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -240,6 +262,8 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
         size = log.size
         if size >= next_mark:
             marks.append((size, time.perf_counter() - started))
+            cpu = time.process_time() - cpu0 + server_cpu(args.server_dir) - server0
+            cpu_marks.append((size, cpu))
             (s0, t0), (s1, t1) = marks[-2:]
             print(
                 f"    ... {size:,} durable, {(s1 - s0) / (t1 - t0):,.0f}/s over the last "
@@ -257,12 +281,15 @@ def child_build(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"build: expected {args.to} entries, the log holds {log.size}")
     if marks[-1][0] != log.size:
         marks.append((log.size, elapsed))
+        cpu = time.process_time() - cpu0 + server_cpu(args.server_dir) - server0
+        cpu_marks.append((log.size, cpu))
     engine.dispose()
     return {
         "entries": n,
         "seconds": elapsed,
         "per_s": n / elapsed,
         "marks": marks,
+        "cpu_marks": cpu_marks,
         "peak_rss": peak_rss_self(),
         "root": log.root().hex(),
     }
@@ -446,7 +473,12 @@ def disk_bytes(path: Path) -> int:
 
 
 def run_engine(
-    engine_name: str, url: str, workdir: Path, args: argparse.Namespace, base: str | None
+    engine_name: str,
+    url: str,
+    workdir: Path,
+    args: argparse.Namespace,
+    base: str | None,
+    server_dir: str | None = None,
 ) -> dict[str, Any]:
     """Build, measure at each checkpoint and audit one engine's log; return its figures."""
     signer = Signer.generate(LOG_NAME)
@@ -468,17 +500,23 @@ def run_engine(
     stops = sorted({min(args.checkpoint, args.entries), args.entries})
     start = 0
     marks: list[tuple[int, float]] = []
-    offset = 0.0
+    cpu_marks: list[tuple[int, float]] = []
+    offset = cpu_offset = 0.0
     for stop in stops:
         print(f"  {engine_name}: building {start:,} -> {stop:,} ...", file=sys.stderr, flush=True)
         built = _run_child(
             args,
             "build",
             [*common, "--from", str(start), "--to", str(stop), "--mark", str(args.mark),
-             "--batch-size", str(args.batch_size), "--entry-bytes", str(args.entry_bytes)],
+             "--batch-size", str(args.batch_size), "--entry-bytes", str(args.entry_bytes),
+             *(["--server-dir", server_dir] if server_dir else [])],
         )  # fmt: skip
         marks += [(s, t + offset) for s, t in built["marks"] if s > start or not marks]
         offset = marks[-1][1]
+        cpu_marks += [
+            (s, c + cpu_offset) for s, c in built["cpu_marks"] if s > start or not cpu_marks
+        ]
+        cpu_offset = cpu_marks[-1][1]
         proofs = _run_child(args, "proofs", [*common, "--proofs", str(args.proofs)])
         on_disk = (
             proofs["pg_database_bytes"]
@@ -503,6 +541,7 @@ def run_engine(
         figures["checkpoints"].append(point)
         start = stop
     figures["marks"] = marks
+    figures["cpu_marks"] = cpu_marks
     return figures
 
 
@@ -530,6 +569,20 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> bool:
             for a, b in itertools.pairwise(marks)
         )
     )
+    cpu = figures.get("cpu_marks", [])
+    if len(cpu) > 1:
+        (c0s, c0), (c1s, c1) = cpu[-2:]
+        (f0s, f0), (f1s, f1) = cpu[:2]
+        who = "writer process + database server" if name == "postgresql" else "writer process"
+        if name == "postgresql" and args.database_url is not None:
+            who = "writer process only (the server is not this machine's to measure)"
+        print(
+            f"    CPU per entry ({who}, submitter threads included): "
+            f"{(f1 - f0) / (f1s - f0s) * 1e6:.1f} us over the first {f1s - f0s:,}, "
+            f"{(c1 - c0) / (c1s - c0s) * 1e6:.1f} us over the last {c1s - c0s:,} "
+            f"(= {(c1s - c0s) / (c1 - c0):,.0f}/s if it had a core to itself); the wall rate is "
+            "this times the share of the 2 shared cores it got"
+        )
     print(
         f"  reference: raw {name} ceiling          {figures['ceiling_per_s']:>10,.0f} rows/s "
         f"(plain table, {'COPY' if name == 'postgresql' else 'executemany'}, batch "
@@ -606,6 +659,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--key", default=None, help=argparse.SUPPRESS)
     p.add_argument("--from", dest="start", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--to", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--server-dir", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.mark = min(args.mark, args.entries)
     return args
@@ -649,7 +703,8 @@ def main(argv: list[str] | None = None) -> int:
                         file=sys.stderr,
                     )
                 _pg_admin(base, "CREATE DATABASE log10m")
-                results.append(run_engine(name, f"{base}/log10m", workdir, args, base))
+                server_dir = str(cluster.data) if cluster is not None else None
+                results.append(run_engine(name, f"{base}/log10m", workdir, args, base, server_dir))
                 if not args.keep:
                     _pg_admin(base, "DROP DATABASE log10m")
             else:
