@@ -571,8 +571,9 @@ class PersistentLog:
                 results.append(appended)
             if not entry_rows:
                 return results
-            # The hot path goes straight to the driver's executemany: SQLAlchemy's per-row
-            # parameter processing would cost more than the database itself.
+            # The hot path goes straight to the driver (COPY on PostgreSQL, executemany on
+            # SQLite): SQLAlchemy's per-row parameter processing would cost more than the
+            # database itself.
             if self._copy:
                 _copy_rows(conn, _COPY_ENTRIES, _ENTRY_TYPES, entry_rows)
                 _copy_rows(conn, _COPY_NODES, _NODE_TYPES, node_rows)
