@@ -1,7 +1,8 @@
 """Proofs served from the persistent log at 1,000,000 entries, and the memory it takes.
 
-Target (from the issue): proofs from the persistent log at 1,000,000 entries with resident memory
-under 300 MB.
+Targets (from the issues): proofs from the persistent log at 1,000,000 entries with resident memory
+under 300 MB; and a proof from the store within a few times (here: at most 5x) the cost of the same
+proof from the in-memory :class:`MerkleTree`, timed in the same run (the reference).
 
 What runs:
 
@@ -18,7 +19,8 @@ What runs:
    ``log.root_at(size)`` (inclusion proofs over the stored entry's raw bytes). SQL statements are
    counted with a ``before_cursor_execute`` listener; subtree hashes per proof are counted from
    the proof plan. Peak resident memory is ``ru_maxrss`` of the child.
-3. The parent checks every root the child verified against its own tree and prints the figures.
+3. The parent checks every root the child verified against its own tree, times the same proofs
+   (same seed, same draws) on that in-memory tree, and prints the figures with the ratio.
 
 Run ``.venv/bin/python benchmarks/log_proofs.py`` (full size) or add ``--entries 100000``.
 """
@@ -60,6 +62,8 @@ from pausewatch.ledger import (
 from pausewatch.store import make_engine, sqlite_url, upgrade
 
 TARGET_RSS_MB = 300.0
+TARGET_RATIO = 5.0
+"""A proof from the store within a few times the in-memory tree's cost (issue 19, section 5)."""
 LOG_NAME = "bench.example/log"
 
 
@@ -293,6 +297,31 @@ def measure(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- parent: the in-memory reference ---------------------------------------------------------
+
+
+def tree_latencies(tree: MerkleTree, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Time the same proofs the child served (same seed, same draws) on the in-memory tree."""
+    size = tree.size
+    rng = random.Random(args.seed)
+    clock = time.perf_counter_ns
+    inc_ns: list[int] = []
+    for _ in range(args.inclusion):
+        s = rng.randint(1, size)
+        i = rng.randrange(s)
+        t_a = clock()
+        tree.inclusion_proof(i, s)
+        inc_ns.append(clock() - t_a)
+    con_ns: list[int] = []
+    for _ in range(args.consistency):
+        old = rng.randint(1, size)
+        new = rng.randint(old, size)
+        t_a = clock()
+        tree.consistency_proof(old, new)
+        con_ns.append(clock() - t_a)
+    return {"inclusion": stats_us(inc_ns), "consistency": stats_us(con_ns)}
+
+
 # -- parent: report ----------------------------------------------------------------------------
 
 
@@ -381,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         result_file.unlink()
         print("  checking roots against an independent tree ...", file=sys.stderr, flush=True)
         tree, bad_entries = reference_tree(store, args.entry_bytes)
+        in_memory = tree_latencies(tree, args)
         store_bytes = sum(
             f.stat().st_size for f in store.parent.glob(store.name + "*") if f.is_file()
         )
@@ -409,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  peak RSS of the serving process   {peak_mb:>8.1f} MB   target < {TARGET_RSS_MB:g} MB"
         f"   {verdict(rss_ok)}"
     )
+    ratios: dict[str, float] = {}
     for name, part, count in (
         ("inclusion", inc, args.inclusion),
         ("consistency", con, args.consistency),
@@ -419,6 +450,15 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:<11} proofs  {count:>6,}: {rate:>8,.0f} proofs/s (one thread)   mean "
             f"{lat['mean_us']:>6.1f} us  p99 {lat['p99_us']:>6.1f} us  max {lat['max_us']:>7.1f} us"
         )
+        ref = in_memory[name]
+        ratio = lat["mean_us"] / ref["mean_us"] if ref["mean_us"] else float("inf")
+        ok = ratio <= TARGET_RATIO
+        print(
+            f"    reference: in-memory MerkleTree, same proofs, same run: mean "
+            f"{ref['mean_us']:>6.1f} us  p99 {ref['p99_us']:>6.1f} us; the store costs "
+            f"{ratio:.1f}x the tree   target <= {TARGET_RATIO:g}x   {verdict(ok)}"
+        )
+        ratios[name] = ratio
         print(
             f"    SQL statements per proof: mean {part['statements_mean']:.2f}, max "
             f"{part['statements_max']}; subtree hashes read per proof: mean "
@@ -459,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         "build": built,
         "store_bytes": store_bytes,
         "reads_o_log_n": reads_ok,
+        "in_memory_tree": in_memory,
+        "ratio_to_tree": ratios,
+        "target_ratio": TARGET_RATIO,
         "verified": verified,
         "wrong_roots": wrong_roots,
         **{k: v for k, v in res.items() if k not in ("roots",)},

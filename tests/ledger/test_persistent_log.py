@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from pausewatch.errors import (
@@ -193,6 +193,59 @@ def test_proofs_reject_out_of_range_sizes(log: PersistentLog) -> None:
         log.consistency_proof(3, 6)
     with pytest.raises(ProofError):
         log.consistency_proof(4, 3)
+
+
+def test_proofs_send_one_fixed_statement_to_the_driver(log: PersistentLog, engine: Engine) -> None:
+    """Each proof and root is one statement sent as fixed text (no SQLAlchemy query compiled
+    per call), the same text for the same number of stored hashes (ADR 0049)."""
+    Mirror(log).append(100)
+    sent: list[tuple[str, bool]] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, _p: Any, context: Any, _many: bool) -> None:
+        sent.append((statement, context.compiled is not None))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        log.inclusion_proof(5, 64)
+        log.inclusion_proof(9, 64)
+        log.consistency_proof(3, 100)
+        log.root_at(77)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 4
+    assert [compiled for _, compiled in sent] == [False] * 4
+    assert sent[0][0] == sent[1][0]
+
+
+def test_leaf_hash_lookup_reads_an_index_of_8_byte_prefixes(
+    log: PersistentLog, engine: Engine
+) -> None:
+    """No index on log_entries keys on the whole 32-byte leaf hash (each append would write it
+    into a random page of a wide index, ADR 0049); the lookup finds entries through the
+    prefix index, and two entries sharing a prefix are told apart by the whole hash."""
+    got = Mirror(log).append(30)
+    sql = (
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log_entries' "
+        "AND sql IS NOT NULL"
+        if engine.dialect.name == "sqlite"
+        else "SELECT indexdef FROM pg_indexes WHERE tablename = 'log_entries'"
+    )
+    with engine.connect() as conn:
+        definitions = [str(d) for d in conn.execute(text(sql)).scalars()]
+    assert any("substr(leaf_hash, 1, 8)" in d for d in definitions), definitions
+    assert not any(d.replace(" ", "").endswith("(leaf_hash)") for d in definitions), definitions
+    assert [log.index_of(a.leaf_hash) for a in got] == list(range(30))
+    # A hash sharing the first 8 bytes of a logged one is not that entry.
+    with pytest.raises(NotFoundError):
+        log.index_of(got[3].leaf_hash[:8] + bytes(24))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT min(idx) FROM log_entries WHERE "
+                "substr(leaf_hash, 1, 8) = ? AND leaf_hash = ?",
+                (got[3].leaf_hash[:8], got[3].leaf_hash),
+            ).all()
+        assert "ix_log_entries_leaf_prefix" in " ".join(str(r[-1]) for r in plan)
 
 
 def test_root_at_historical_sizes(log: PersistentLog) -> None:

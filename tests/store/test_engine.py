@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0013"]
+HEAD = ["0014"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -294,6 +295,47 @@ def test_a_store_at_0011_gains_the_transcript_views_and_evaluated_weights(db_url
         engine.dispose()
 
 
+def _index_names(engine: Engine) -> set[str]:
+    """Every index on log_entries, expression indexes included (reflection skips those)."""
+    sql = (
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log_entries'"
+        if engine.dialect.name == "sqlite"
+        else "SELECT indexname FROM pg_indexes WHERE tablename = 'log_entries'"
+    )
+    with engine.connect() as conn:
+        return {str(n) for n in conn.execute(text(sql)).scalars()}
+
+
+def test_a_store_at_0012_keys_its_leaf_hash_lookup_on_a_prefix(db_url: str) -> None:
+    """0014 replaces the 32-byte leaf-hash index with one on the hash's first 8 bytes (issue 19
+    §5); a log appended before it reopens with the same root and finds every entry by its
+    leaf hash."""
+    from alembic import command
+
+    from pausewatch.ledger import PendingEntry, PersistentLog, Signer
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0012")
+        signer = Signer.generate("test.example/log")
+        now = datetime(2026, 12, 5, tzinfo=UTC)
+        before = PersistentLog(engine, signer)
+        appended = before.append_batch([PendingEntry(b'{"n":%d}' % i) for i in range(40)], now)
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert "ix_log_entries_leaf_prefix" in _index_names(engine)
+        assert "ix_log_entries_leaf_hash" not in _index_names(engine)
+        after = PersistentLog(engine, signer)
+        assert after.root() == before.root()
+        assert [after.index_of(a.leaf_hash) for a in appended] == list(range(40))
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     """Running upgrade() again on a migrated database changes nothing and keeps the data."""
     with engine.begin() as conn:
@@ -317,6 +359,20 @@ def test_sqlite_is_wal_with_full_sync(sqlite_db_url: str) -> None:
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_checkpoints_its_wal_every_64_mib(sqlite_db_url: str) -> None:
+    """Every SQLite connection copies its WAL back after 16,384 pages (64 MiB), not the default
+    1,000: a durable batch dirties thousands of index pages, which the default would copy back
+    after every commit (issue 19 §5, ADR 0049); commits stay synchronous=FULL."""
+    engine = make_engine(sqlite_db_url)
+    try:
+        with engine.connect() as a, engine.connect() as b:
+            for conn in (a, b):
+                assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 16_384
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     finally:
         engine.dispose()
 

@@ -4,6 +4,8 @@ from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgra
 from pausewatch.store._full import storage_full
 from pausewatch.store._kept import CheckpointFile
 from pausewatch.store._tables import (
+    LEAF_PREFIX,
+    LEAF_PREFIX_BYTES,
     log_checkpoints,
     log_cosignatures,
     log_entries,
@@ -15,6 +17,8 @@ from pausewatch.store._tables import (
 )
 
 __all__ = [
+    "LEAF_PREFIX",
+    "LEAF_PREFIX_BYTES",
     "CheckpointFile",
     "log_checkpoints",
     "log_cosignatures",

@@ -14,6 +14,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 
 metadata = MetaData()
@@ -26,10 +28,20 @@ log_entries = Table(
     Column("dedup_key", LargeBinary(32), nullable=True),
     Column("integrated_us", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
-    Index("ix_log_entries_leaf_hash", "leaf_hash"),
     Index("ux_log_entries_dedup_key", "dedup_key", unique=True),
 )
 """One row per log entry: its index, leaf hash, integration time and canonical bytes."""
+
+LEAF_PREFIX_BYTES = 8
+"""Bytes of the leaf hash that its lookup index keys on (migration 0014; ADR 0049)."""
+
+LEAF_PREFIX = func.substr(
+    log_entries.c.leaf_hash, literal_column("1"), literal_column(str(LEAF_PREFIX_BYTES))
+)
+"""The indexed expression, with its bounds as literals: an engine matches a query to an
+expression index only when the query spells the expression the same way."""
+
+Index("ix_log_entries_leaf_prefix", LEAF_PREFIX)
 
 log_nodes = Table(
     "log_nodes",
