@@ -16,6 +16,7 @@ from pausewatch.ledger import (
     Checkpoint,
     NoSequencerError,
     PendingEntry,
+    PersistentLog,
     SignedCheckpoint,
     sign_checkpoint,
     verify_consistency,
@@ -152,6 +153,58 @@ def test_a_sequencer_whose_session_ends_steps_down_and_follows(replica: Replica)
     assert sorted([handed.index, own.index]) == [1, 2]
     wait_for(lambda: follower.log.size == 3)
     assert a.log.root() == b.log.root()
+
+
+def test_a_stale_sequencer_cannot_commit_after_a_takeover(replica: Replica) -> None:
+    """A sequencer whose lock session ended without its noticing cannot commit its in-flight
+    batch once another replica took over, and the new sequencer keeps appending."""
+    a, b = replica("a"), replica("b")
+    a.submit(notice(a, "before")).result(10)
+    a._replica_stop.set()  # a no longer looks at its lock: it cannot notice losing it
+    assert a._replica_thread is not None
+    a._replica_thread.join(10)
+    _end_lock_session(a)
+    wait_for(lambda: b.role == "sequencer")
+    stale = notice(a, "stale in-flight")
+    with pytest.raises(ConsistencyError):
+        a.log.append_batch([PendingEntry(stale.canonical_bytes(), stale.digest)], a.clock())
+    after = b.submit(notice(b, "after")).result(10)
+    assert after.index == 1
+    assert b.log.index_of_dedup(stale.digest) is None
+
+
+def test_a_sequencer_overtaken_by_another_writer_recovers(replica: Replica) -> None:
+    """A sequencer whose append is refused because another writer took the log over (it
+    holds the lock no longer, or never held it) does not refuse every append from then on:
+    it steps down, and a sequencer (itself again if the lock is free) appends after the
+    other writer's entries."""
+    a = replica("a")
+    a.submit(notice(a, "before")).result(10)
+    key = load_key(a.settings.keys_dir, a.settings.log_origin)
+    other = PersistentLog(a.engine, key.signer)
+    other.take_over()
+    intruder = notice(a, "the other writer's")
+    other.append_batch([PendingEntry(intruder.canonical_bytes(), intruder.digest)], a.clock())
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            appended = a.submit(notice(a, f"after {time.monotonic()}")).result(10)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the sequencer never recovered"
+            time.sleep(0.1)
+    assert appended.index == 2
+    assert a.stepdowns >= 1
+
+
+def _end_lock_session(service: LogService) -> None:
+    with service.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            )
+        )
 
 
 def test_a_replica_that_kept_a_newer_checkpoint_refuses_to_sequence(replica: Replica) -> None:

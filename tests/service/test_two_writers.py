@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import Engine
 
 from pausewatch.errors import ConsistencyError
-from pausewatch.ledger import PendingEntry, PersistentLog, Signer
+from pausewatch.ledger import (
+    FencedError,
+    PendingEntry,
+    PersistentLog,
+    QueueFullError,
+    Sequencer,
+    Signer,
+)
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, sign_statement
 
@@ -65,3 +72,49 @@ def test_an_older_fold_does_not_write_over_newer_views(engine: Engine) -> None:
         stale.catch_up(log)
     assert stale.registry.applied == 3
     assert stale.catch_up(log) == []
+
+
+def test_a_writer_overtaken_by_a_new_sequencer_cannot_commit(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """Once a new sequencer took the log over (a new epoch, in the transaction before it
+    reloads), the old one's next batch is refused even though its size still matches the
+    store's, and the new sequencer appends after it as if it never came."""
+    old = PersistentLog(engine, log_signer)
+    old.take_over()
+    old.append_batch([entry(0)], NOW)
+    new = PersistentLog(engine, log_signer)
+    new.take_over()
+    with pytest.raises(FencedError):
+        old.append_batch([entry(1)], NOW)
+    assert new.append_batch([entry(2)], NOW)[0].index == 1
+    assert PersistentLog(engine, log_signer).size == 2
+
+
+def test_a_log_that_never_took_over_cannot_write_a_store_a_sequencer_holds(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """A writer that never claimed the log (a tool, an old process) cannot append to a store
+    a sequencer took over."""
+    seq = PersistentLog(engine, log_signer)
+    seq.take_over()
+    stranger = PersistentLog(engine, log_signer)
+    with pytest.raises(FencedError):
+        stranger.append_batch([entry(0)], NOW)
+    assert seq.append_batch([entry(1)], NOW)[0].index == 0
+
+
+def test_a_sequencer_that_steps_down_refuses_what_it_still_holds(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """A sequencer that stops sequencing (it lost the lock) appends nothing it still holds:
+    each waiter hears a retryable refusal and the log stays as it was."""
+    log = PersistentLog(engine, log_signer)
+    seq = Sequencer(log, lambda: NOW, batch_size=1000, max_latency=30.0).start()
+    held = [seq.submit(entry(n)) for n in range(3)]
+    seq.abandon()
+    for fut in held:
+        with pytest.raises(QueueFullError, match="retry"):
+            fut.result(10)
+    assert log.size == 0
+    assert PersistentLog(engine, log_signer).size == 0

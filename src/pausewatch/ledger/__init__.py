@@ -26,6 +26,7 @@ from pausewatch.ledger._checkpoint import (
 from pausewatch.ledger._log import (
     Appended,
     Entry,
+    FencedError,
     KeptCheckpoint,
     LogStore,
     PendingEntry,
@@ -71,7 +72,7 @@ from pausewatch.ledger._replica import (
     NoSequencerError,
     SequencerLock,
 )
-from pausewatch.ledger._sequencer import QueueFullError, Sequencer
+from pausewatch.ledger._sequencer import QueueFullError, Sequencer, SequencerStoppedError
 from pausewatch.ledger._tiles import (
     ENTRIES,
     ENTRY_OVERHEAD,
@@ -119,6 +120,7 @@ __all__ = [
     "CompactRange",
     "Cosignature",
     "Entry",
+    "FencedError",
     "Handoff",
     "HandoffPump",
     "KeptCheckpoint",
@@ -135,6 +137,7 @@ __all__ = [
     "Range",
     "Sequencer",
     "SequencerLock",
+    "SequencerStoppedError",
     "SignedCheckpoint",
     "Signer",
     "Tile",

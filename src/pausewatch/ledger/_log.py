@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from pausewatch import fields
 from pausewatch.errors import (
@@ -81,6 +81,16 @@ _logger = logging.getLogger("pausewatch.ledger")
 ADR = "docs/adr/0014-kept-checkpoint.md"
 UNSAFE_FLAG = "--unsafe-trust-database"
 """The `pausewatch serve` option that accepts a store the kept checkpoint refuses."""
+
+
+EPOCH_KEY = "sequencer_epoch"
+"""The ``log_meta`` row that names the writer that holds the log (ADR 0047): a number that each
+:meth:`PersistentLog.take_over` raises, and that each append checks is still its own."""
+
+
+class FencedError(ConsistencyError):
+    """Another writer took the log over since this one did (or this one never did): appending
+    would write over the other's entries, so nothing was appended (ADR 0047)."""
 
 
 class KeptCheckpoint(Protocol):
@@ -188,6 +198,9 @@ class PersistentLog:
         # before anything else is appended, and only then served.
         self._unkept: tuple[CompactRange, int, str] | None = None
         self._write_lock = threading.Lock()
+        # The epoch this log took the store over at (None: it never did; it may then append
+        # only to a store no writer ever took over, as a single process or a tool does).
+        self._epoch: int | None = None
         # Fixed statements; only the driver's placeholder style varies (qmark or format).
         ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._insert_entries = (
@@ -244,6 +257,49 @@ class PersistentLog:
                 except BaseException:
                     self._size, self._compact, self._latest_note = before
                     raise
+
+    def take_over(self) -> int:
+        """Become the store's one writer (ADR 0047): raise the epoch in a transaction of its
+        own, then :meth:`reload`. Every append checks, in its own transaction, that the epoch
+        is still this log's, so that a writer taken over can no longer commit: one whose batch
+        was in flight either committed before the epoch moved (and the reload sees it) or
+        is refused. Return the epoch."""
+        with self._write_lock:
+            with self._engine.begin() as conn:
+                current = conn.execute(
+                    select(log_meta.c.value).where(log_meta.c.key == EPOCH_KEY).with_for_update()
+                ).scalar()
+                epoch = 1 if current is None else int(current) + 1
+                if current is None:
+                    conn.execute(insert(log_meta).values(key=EPOCH_KEY, value=str(epoch)))
+                else:
+                    conn.execute(
+                        update(log_meta).where(log_meta.c.key == EPOCH_KEY).values(value=str(epoch))
+                    )
+            self._epoch = None  # no append between the new epoch and the reload
+        self.reload()
+        with self._write_lock:
+            self._epoch = epoch
+        return epoch
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch this log took the store over at (None: it never did)."""
+        return self._epoch
+
+    def _check_epoch(self, conn: Connection) -> None:
+        """Refuse to append unless the store's epoch is this log's own. Read ``FOR SHARE``, so
+        that a :meth:`take_over` waits for this transaction to end before it moves the epoch
+        (and then reloads what it committed)."""
+        stored = conn.execute(
+            select(log_meta.c.value).where(log_meta.c.key == EPOCH_KEY).with_for_update(read=True)
+        ).scalar()
+        epoch = None if stored is None else int(stored)
+        if epoch != self._epoch:
+            raise FencedError(
+                f"refusing to append: the log was taken over by another writer (epoch {epoch}, "
+                f"this log's {self._epoch}); this process no longer sequences it"
+            )
 
     def _check_behind_kept(self, size: int, root: bytes) -> None:
         """Refuse to follow a store to a checkpoint older than, or different from, the one kept
@@ -636,6 +692,7 @@ class PersistentLog:
         entry_rows: list[tuple[object, ...]] = []
         node_rows: list[tuple[object, ...]] = []
         with self._engine.begin() as conn:
+            self._check_epoch(conn)
             prev = self._newest_checkpoint(conn)
             known: dict[bytes, Appended] = {}
             for chunk_start in range(0, len(keys), 500):

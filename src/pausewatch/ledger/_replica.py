@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
 from pausewatch.errors import LogError, StorageFullError
 from pausewatch.ledger._log import Appended, PendingEntry, from_micros
-from pausewatch.ledger._sequencer import QueueFullError, Sequencer
+from pausewatch.ledger._sequencer import QueueFullError, Sequencer, SequencerStoppedError
 from pausewatch.store import log_entries, log_handoff
 
 _logger = logging.getLogger("pausewatch.ledger")
@@ -292,6 +292,8 @@ class HandoffPump:
         for row_id, fut in futures:
             try:
                 answers.append((row_id, fut.result()))
+            except SequencerStoppedError:
+                pass  # this replica stopped sequencing: the row stays for the next sequencer
             except Exception as exc:
                 answers.append((row_id, exc))
         self.handoff.resolve(answers)

@@ -15,10 +15,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from pausewatch.errors import (
     AuthorizationError,
     ConfigurationError,
+    ConsistencyError,
     NotFoundError,
     StatementError,
 )
@@ -166,6 +168,10 @@ class LogService:
                     kept=CheckpointFile(settings.kept_checkpoint_file),
                     unsafe_trust_store=unsafe_trust_database,
                 )
+                if not replicated and self.engine.dialect.name == "postgresql":
+                    # The one writer of a database others could reach: a replica left running
+                    # on it can no longer append (ADR 0047).
+                    self.log.take_over()
         except BaseException:
             self.engine.dispose()
             raise
@@ -182,7 +188,9 @@ class LogService:
         self.takeovers = 0
         """Times this replica started to sequence."""
         self.stepdowns = 0
-        """Times this replica stopped sequencing because it lost the sequencer's lock."""
+        """Times this replica stopped sequencing because it lost the sequencer's lock or
+        another writer took the log over."""
+        self._overtaken = threading.Event()
         if settings.replica_id is not None:
             self._election = SequencerLock(self.engine)
             self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
@@ -248,7 +256,14 @@ class LogService:
         )
         sequencer.on_integrated(distributor.notify)
         sequencer.on_integrated(self._fold)
+        sequencer.on_failed(self._append_failed)
         return sequencer, distributor
+
+    def _append_failed(self, exc: Exception) -> None:
+        """A batch failed: if because another writer appended to the log or took it over, this
+        replica must reload before it appends again (its next election round steps down)."""
+        if self._election is not None and isinstance(exc, ConsistencyError | IntegrityError):
+            self._overtaken.set()
 
     def _fold(self, _size: int) -> None:
         self.fold()
@@ -330,6 +345,18 @@ class LogService:
         election = self._election
         assert election is not None
         with self._role_lock:
+            if self.role == "sequencer" and self._overtaken.is_set():
+                # Another writer appended or took the log over: this replica's state is stale
+                # and every append would be refused. Step down and give the lock up; the next
+                # round elects a sequencer (this one again if the lock is free) that reloads.
+                self._overtaken.clear()
+                _logger.error(
+                    "replica %s: another writer took the log over; it stops sequencing",
+                    self.settings.replica_id,
+                )
+                self._step_down()
+                election.release()
+                return
             if self.role == "sequencer":
                 if not election.check():
                     _logger.error(
@@ -370,7 +397,8 @@ class LogService:
         replica may have appended up to the moment it died), checked against the checkpoint
         kept in this data directory; then the sequencer, the pump, the witnesses."""
         assert self.handoff is not None
-        self.log.reload()
+        self._overtaken.clear()
+        self.log.take_over()
         self.state.resume(self.log)
         self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()
@@ -387,20 +415,21 @@ class LogService:
         )
 
     def _step_down(self) -> None:
-        """Stop sequencing. What the old sequencer still holds is appended only if no other
-        replica appended meanwhile (the log refuses to sign over another writer's checkpoint);
-        the clients of anything refused hear so, and nothing they were told is durable is lost.
-        """
+        """Stop sequencing. What the old sequencer still holds is refused, not appended (its
+        clients hear a retryable 503, handed-off rows stay pending for the next sequencer); a
+        batch already in flight commits only if no other replica took the log over meanwhile
+        (the epoch, :meth:`PersistentLog.take_over`), so nothing forks and nothing a client
+        was told is durable is lost."""
         self.stepdowns += 1
         self._stop_sequencing()
 
     def _stop_sequencing(self) -> None:
         self.role = "follower"
         self.state.persist = False
+        self.sequencer.abandon()
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
-        self.sequencer.stop()
         self.distributor.stop()
 
     def _durable(self, entry: PendingEntry) -> Future[Appended]:
