@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import (
@@ -37,7 +38,9 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
     holds the first replica's keys (as a deployment copies them)."""
     started: list[LogService] = []
 
-    def start(name: str, checkpoint_from: LogService | None = None) -> LogService:
+    def start(
+        name: str, checkpoint_from: LogService | None = None, stale_s: float = 10.0
+    ) -> LogService:
         data_dir = tmp_path / name
         if started:
             shutil.copytree(started[0].settings.keys_dir, data_dir / "keys")
@@ -49,6 +52,7 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
             replica_id=name,
             clerk_interval_s=0,
             replica_poll_s=0.05,
+            replica_stale_s=stale_s,
         )
         service = LogService(settings).start()
         started.append(service)
@@ -195,6 +199,37 @@ def test_a_sequencer_overtaken_by_another_writer_recovers(replica: Replica) -> N
             time.sleep(0.1)
     assert appended.index == 2
     assert a.stepdowns >= 1
+
+
+def test_a_paused_sequencer_is_replaced_and_cannot_commit_when_it_resumes(
+    replica: Replica,
+) -> None:
+    """A sequencer that stops answering (paused, hung) while its sessions stay open, one of
+    them in the middle of an append, is replaced once its heartbeat is stale: a follower ends
+    its sessions and takes over. When it resumes it cannot commit and steps down."""
+    a, b = replica("a", stale_s=2.0), replica("b", stale_s=2.0)
+    a.submit(notice(a, "before")).result(10)
+    assert a._replica_thread is not None
+    a._replica_stop.set()  # paused: no heartbeat, no look at its lock
+    a._replica_thread.join(10)
+    a._replica_thread = None
+    in_flight = a.engine.connect()
+    in_flight.begin()
+    in_flight.execute(text("SELECT value FROM log_meta WHERE key = 'sequencer_epoch' FOR SHARE"))
+    wait_for(lambda: b.role == "sequencer", timeout=30)
+    after = b.submit(notice(b, "after")).result(10)
+    assert after.index == 1
+    with pytest.raises(OperationalError):  # its session was ended under it
+        in_flight.execute(text("SELECT 1"))
+    in_flight.invalidate()
+    in_flight.close()
+    a.start()  # resumes
+    wait_for(lambda: a.role == "follower" and a.stepdowns == 1)
+    stale = notice(a, "stale")
+    with pytest.raises(ConsistencyError):
+        a.log.append_batch([PendingEntry(stale.canonical_bytes(), stale.digest)], a.clock())
+    wait_for(lambda: a.log.size == 2)
+    assert a.log.root() == b.log.root()
 
 
 def _end_lock_session(service: LogService) -> None:

@@ -66,11 +66,13 @@ from pausewatch.ledger._note import (
     sign_note,
 )
 from pausewatch.ledger._replica import (
+    CLIENT_SETTINGS,
     SEQUENCER_LOCK_KEY,
     Handoff,
     HandoffPump,
     NoSequencerError,
     SequencerLock,
+    application_name,
 )
 from pausewatch.ledger._sequencer import QueueFullError, Sequencer, SequencerStoppedError
 from pausewatch.ledger._tiles import (
@@ -104,6 +106,7 @@ from pausewatch.ledger._tree import CompactRange, MerkleTree
 __all__ = [
     "ALG_COSIGNATURE_V1",
     "ALG_ED25519",
+    "CLIENT_SETTINGS",
     "EMPTY_ROOT",
     "ENTRIES",
     "ENTRY_OVERHEAD",
@@ -145,6 +148,7 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "add_signature_lines",
+    "application_name",
     "bundles",
     "complete_subtrees",
     "consistency_proof",

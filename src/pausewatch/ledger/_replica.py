@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 
@@ -35,6 +36,36 @@ _logger = logging.getLogger("pausewatch.ledger")
 
 SEQUENCER_LOCK_KEY = 0x7061_7573_6577_0001
 """The advisory lock key the sequencing replica holds (advisory locks are per database)."""
+
+HEARTBEAT_KEY = "sequencer_heartbeat"
+"""The ``log_meta`` row the sequencer rewrites on its lock's session: ``<epoch> <seconds>``, the
+time the database's clock read (so that replicas' clocks need not agree)."""
+
+SESSION_SETTINGS = (
+    # A peer that vanished (host down, network cut) is noticed by the server in ~15 s, not the
+    # two hours of TCP's defaults; a statement never waits forever on a wedged server.
+    "SET statement_timeout = '5s'",
+    "SET tcp_keepalives_idle = 5",
+    "SET tcp_keepalives_interval = 2",
+    "SET tcp_keepalives_count = 3",
+    "SET tcp_user_timeout = 10000",
+)
+
+CLIENT_SETTINGS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+"""libpq connection options of a replica's sessions: a dead server or path is noticed in
+seconds (they do nothing on a Unix socket)."""
+
+
+def application_name(replica: str) -> str:
+    """The ``application_name`` of every session of ``replica``, by which a replica that takes
+    over a paused sequencer finds and ends that sequencer's sessions."""
+    return f"pausewatch:{replica}"[:63]
 
 
 class NoSequencerError(QueueFullError):
@@ -74,8 +105,84 @@ class SequencerLock:
         if not got:
             conn.close()
             return False
+        try:
+            for statement in SESSION_SETTINGS:
+                conn.execute(text(statement))
+        except Exception:
+            self._drop(conn)
+            raise
         self._conn = conn
         return True
+
+    def beat(self, epoch: int) -> bool:
+        """Write the heartbeat on the lock's session (so a beat proves the lock alive); return
+        whether it was written (False: the session failed and the lock is no longer held)."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            conn.execute(
+                text(
+                    "INSERT INTO log_meta (key, value) VALUES (:k, :v || ' ' || "
+                    "extract(epoch FROM clock_timestamp())::text) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                ),
+                {"k": HEARTBEAT_KEY, "v": str(epoch)},
+            )
+        except Exception:
+            _logger.warning("the sequencer's lock connection failed", exc_info=True)
+            self._drop(conn)
+            return False
+        return True
+
+    def silent_for(self) -> float | None:
+        """Seconds since the sequencer's last heartbeat, by the database's clock (None: none
+        was written, or no session holds the lock)."""
+        with self._engine.connect() as conn:
+            held = conn.execute(self._holder_query()).first()
+            if held is None:
+                return None
+            age = conn.execute(
+                text(
+                    "SELECT extract(epoch FROM clock_timestamp()) - "
+                    "split_part(value, ' ', 2)::float8 FROM log_meta WHERE key = :k"
+                ),
+                {"k": HEARTBEAT_KEY},
+            ).scalar()
+        return None if age is None else float(age)
+
+    def evict(self) -> int:
+        """End the sessions of the replica that holds the lock (its lock's session, and every
+        session of the same ``application_name``, in which it may hold an append open): its
+        lock is then free. Safe only because an append checks the log's epoch
+        (:meth:`~pausewatch.ledger.PersistentLog.take_over`): a holder that was merely slow
+        cannot commit once another took over. Return how many sessions were ended."""
+        with self._engine.connect() as conn:
+            held = conn.execute(self._holder_query()).first()
+            if held is None:
+                return 0
+            mine = conn.execute(text("SELECT current_setting('application_name')")).scalar()
+            name = str(held.application_name or "")
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() AND "
+                    "(pid = :pid OR (application_name = :name AND :name <> '' "
+                    "AND application_name <> :mine))"
+                ),
+                {"pid": int(held.pid), "name": name, "mine": str(mine or "")},
+            ).scalar()
+            conn.commit()
+        return int(ended or 0)
+
+    def _holder_query(self) -> Any:
+        return text(
+            "SELECT l.pid, a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).bindparams(hi=self._key >> 32, lo=self._key & 0xFFFF_FFFF)
 
     def check(self) -> bool:
         """Whether the lock is still held: its session must be alive and hold it."""

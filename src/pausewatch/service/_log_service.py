@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from pausewatch.errors import (
@@ -25,6 +25,7 @@ from pausewatch.errors import (
     StatementError,
 )
 from pausewatch.ledger import (
+    CLIENT_SETTINGS,
     Appended,
     Entry,
     Handoff,
@@ -34,6 +35,7 @@ from pausewatch.ledger import (
     PersistentLog,
     Sequencer,
     SequencerLock,
+    application_name,
     format_time,
     to_micros,
 )
@@ -84,6 +86,20 @@ def decode_statement(raw: bytes) -> Statement:
 
 class NotSequencingError(NoSequencerError):
     """This replica does not sequence the log and cannot take this request (answered 503)."""
+
+
+def _name_sessions(engine: Engine, replica: str) -> None:
+    """Every session of this replica carries its name (a replica that takes over from a paused
+    sequencer ends that one's sessions by it) and keepalives that notice a dead peer in
+    seconds (ADR 0047)."""
+    name = application_name(replica)
+
+    def options(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.setdefault("application_name", name)
+        for option, value in CLIENT_SETTINGS.items():
+            cparams.setdefault(option, value)
+
+    event.listen(engine, "do_connect", options)
 
 
 @contextmanager
@@ -159,6 +175,8 @@ class LogService:
                     "replicas (--replica-id) share one PostgreSQL database; got "
                     f"{self.engine.dialect.name} (docs/adr/0047-replicas.md)"
                 )
+            if settings.replica_id is not None:
+                _name_sessions(self.engine, settings.replica_id)
             with _one_at_a_time(self.engine, replicated):
                 upgrade(self.engine)
                 key = load_or_create_key(settings.keys_dir, settings.log_origin)
@@ -326,7 +344,8 @@ class LogService:
 
     def _replica_loop(self) -> None:
         """Follow the log, and try for the sequencer's lock (or check it is still held)."""
-        poll = self.settings.replica_poll_s
+        # The sequencer beats at each round: several times within the bound a follower waits.
+        poll = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
         refresh = min(poll, 0.1)
         next_election = time.monotonic() + poll
         while not self._replica_stop.wait(refresh):
@@ -358,7 +377,12 @@ class LogService:
                 election.release()
                 return
             if self.role == "sequencer":
-                if not election.check():
+                # The heartbeat, written on the lock's session, also checks that it lives. A
+                # sequencer stuck in one append for longer than the bound stops beating, so
+                # that another replica replaces it.
+                stuck = self.sequencer.busy_for > self.settings.replica_stale_s / 2
+                alive = election.check() if stuck else election.beat(self._epoch())
+                if not alive:
                     _logger.error(
                         "replica %s lost the sequencer's lock; it follows the log again",
                         self.settings.replica_id,
@@ -366,6 +390,19 @@ class LogService:
                     self._step_down()
                 return
             if not election.try_acquire():
+                silent = election.silent_for()
+                if silent is not None and silent > self.settings.replica_stale_s:
+                    # The holder is paused, hung or cut off, and its session lives on: end
+                    # its sessions (the epoch keeps it from committing once it resumes); the
+                    # next round takes the lock.
+                    ended = election.evict()
+                    _logger.error(
+                        "replica %s: the sequencer's heartbeat is %.1f s old; ended %d of its "
+                        "database sessions to take over",
+                        self.settings.replica_id,
+                        silent,
+                        ended,
+                    )
                 return
             try:
                 self._take_over()
@@ -378,6 +415,10 @@ class LogService:
                 )
                 self._stop_sequencing()
                 election.release()
+
+    def _epoch(self) -> int:
+        epoch = self.log.epoch
+        return 0 if epoch is None else epoch
 
     def _recount_notices(self, every: float, *, force: bool = False) -> None:
         """Count the notices again from the log, which other replicas also append to: each
@@ -399,6 +440,8 @@ class LogService:
         assert self.handoff is not None
         self._overtaken.clear()
         self.log.take_over()
+        assert self._election is not None
+        self._election.beat(self._epoch())
         self.state.resume(self.log)
         self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()
