@@ -3,14 +3,17 @@ and the one that took over (ADR 0047): the second to write is refused, never for
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pausewatch.errors import ConsistencyError
 from pausewatch.ledger import (
     FencedError,
+    Node,
     PendingEntry,
     PersistentLog,
     QueueFullError,
@@ -118,3 +121,43 @@ def test_a_sequencer_that_steps_down_refuses_what_it_still_holds(
             fut.result(10)
     assert log.size == 0
     assert PersistentLog(engine, log_signer).size == 0
+
+
+def test_a_refresh_that_races_an_older_one_still_reaches_its_checkpoint(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """Two refreshes at once: when the one that read the older checkpoint applies it first,
+    the other still brings the log to the newer checkpoint it read before it returns True."""
+    writer = PersistentLog(engine, log_signer)
+    follower = PersistentLog(engine, log_signer)
+    writer.append_batch([entry(0)], NOW)
+    gates = {"older": threading.Event(), "newer": threading.Event()}
+    entered = {"older": threading.Event(), "newer": threading.Event()}
+    fetch = follower._fetch
+
+    def gated_fetch(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
+        name = threading.current_thread().name
+        if name in gates and not entered[name].is_set():
+            entered[name].set()
+            gates[name].wait(10)
+        return fetch(conn, nodes)
+
+    follower._fetch = gated_fetch  # type: ignore[method-assign]
+    results: dict[str, bool] = {}
+
+    def refresh() -> None:
+        results[threading.current_thread().name] = follower.refresh()
+
+    older = threading.Thread(target=refresh, name="older")
+    older.start()
+    assert entered["older"].wait(10)
+    writer.append_batch([entry(1)], NOW)
+    newer = threading.Thread(target=refresh, name="newer")
+    newer.start()
+    assert entered["newer"].wait(10)
+    gates["older"].set()
+    older.join(10)
+    gates["newer"].set()
+    newer.join(10)
+    assert results == {"older": True, "newer": True}
+    assert (follower.size, follower.root()) == (writer.size, writer.root())

@@ -329,7 +329,17 @@ class PersistentLog:
         store; return whether the log grew. Signs nothing. The newest checkpoint is taken only
         if it verifies under the log's key, the stored hashes give its root, and it is
         consistent with the one this log had; it is then kept (ADR 0014) like one signed here.
+        When it returns, the log is at least at the newest checkpoint it read (another thread's
+        refresh of an older one does not stop it short).
         """
+        start = self._size
+        while self._refresh_once() is False:
+            pass  # another thread moved the log meanwhile: look again
+        return self._size > start
+
+    def _refresh_once(self) -> bool | None:
+        """Apply the store's newest checkpoint: True if applied, None if there was none newer,
+        False if another thread moved the log meanwhile."""
         with _snapshot(self._engine) as conn:
             latest = conn.execute(
                 select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
@@ -338,7 +348,7 @@ class PersistentLog:
             ).first()
             old_size = self._size
             if latest is None or latest.size <= old_size:
-                return False
+                return None
             size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
             try:
                 cp = SignedCheckpoint.open(note, self.verifier).checkpoint
@@ -365,8 +375,8 @@ class PersistentLog:
                         f"{old_size}, which this log served"
                     ) from exc
         with self._write_lock:
-            if self._size != old_size:  # refreshed meanwhile by another thread
-                return self._size > old_size
+            if self._size != old_size:  # moved meanwhile by another thread: look again
+                return False
             self._keep_and_publish(compact, size, note)
         return True
 

@@ -84,6 +84,11 @@ def decode_statement(raw: bytes) -> Statement:
     return parse_statement(obj)
 
 
+class NotFoldedError(NoSequencerError):
+    """The entry is on the log but this replica has not folded it yet (answered 503; the
+    retry is answered with the entry)."""
+
+
 class NotSequencingError(NoSequencerError):
     """This replica does not sequence the log and cannot take this request (answered 503)."""
 
@@ -550,7 +555,16 @@ class LogService:
                 return
             failure = self._try_fold()
             appended = done.result()
-            if failure is not None and self.state.registry.applied <= appended.index:
+            if failure is None and not self._folded(appended.index):
+                # A follower answers only for an entry its own log and views hold (a refresh
+                # could come short of it): fold once more, else the client retries.
+                failure = self._try_fold()
+                if failure is None and not self._folded(appended.index):
+                    failure = NotFoldedError(
+                        f"entry {appended.index} is on the log, but this replica has not "
+                        "folded it yet; retry (the retry is answered with the entry)"
+                    )
+            if failure is not None and not self._folded(appended.index):
                 # Durable but not folded (the views could not be written): no answer that
                 # would let the client build on views that lack it. A retry is answered with
                 # the entry once the fold has caught up.
@@ -571,6 +585,10 @@ class LogService:
 
         durable.add_done_callback(then_fold)
         return folded
+
+    def _folded(self, index: int) -> bool:
+        """Whether entry ``index`` is in this process's log and folded into its views."""
+        return self.log.size > index and self.state.registry.applied > index
 
     def rejection(self, index: int) -> StatementError | None:
         """The error to answer with when the fold rejected log entry ``index`` (a statement
