@@ -232,6 +232,21 @@ def test_a_paused_sequencer_is_replaced_and_cannot_commit_when_it_resumes(
     assert a.log.root() == b.log.root()
 
 
+def test_a_follower_serves_the_checkpoint_it_verified(replica: Replica) -> None:
+    """A follower behind the database serves the checkpoint it verified, which its own proofs
+    cover, not the newer one the sequencer just wrote."""
+    a, b = replica("a"), replica("b")
+    a.submit(notice(a, "n0")).result(10)
+    wait_for(lambda: b.log.size == 1)
+    b._replica_stop.set()  # b's refresh is slow this time
+    assert b._replica_thread is not None
+    b._replica_thread.join(10)
+    a.submit(notice(a, "n1")).result(10)
+    served = SignedCheckpoint.open(b.checkpoint(), b.log.verifier).checkpoint
+    assert (served.size, served.root_hash) == (b.log.size, b.log.root()) == (1, b.log.root())
+    b.log.inclusion_proof(0, served.size)
+
+
 def _end_lock_session(service: LogService) -> None:
     with service.engine.connect() as conn:
         conn.execute(

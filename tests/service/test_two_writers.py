@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Connection, Engine
 
-from pausewatch.errors import ConsistencyError
+from pausewatch.errors import ConsistencyError, NotFoundError
 from pausewatch.ledger import (
+    Checkpoint,
     FencedError,
     Node,
     PendingEntry,
@@ -161,3 +162,24 @@ def test_a_refresh_that_races_an_older_one_still_reaches_its_checkpoint(
     newer.join(10)
     assert results == {"older": True, "newer": True}
     assert (follower.size, follower.root()) == (writer.size, writer.root())
+
+
+def test_a_log_serves_only_checkpoints_within_its_own_size(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """A log behind its store (a follower that has not refreshed yet) serves its own newest
+    checkpoint and lists, covers and cosigns only checkpoints it can prove, not the store's
+    newer ones."""
+    follower = PersistentLog(engine, log_signer)
+    writer = PersistentLog(engine, log_signer)
+    writer.append_batch([entry(0)], NOW)
+    assert follower.refresh()
+    writer.append_batch([entry(1)], NOW)
+    served = Checkpoint.from_text(follower.checkpoint_note().split("\n\n", 1)[0] + "\n")
+    assert (served.size, served.root_hash) == (1, follower.root())
+    assert follower.checkpoint_sizes() == [1]
+    with pytest.raises(NotFoundError):
+        follower.first_checkpoint_covering(1)
+    with pytest.raises(NotFoundError):
+        follower.checkpoint_note(2)
+    assert follower.latest_witnessed([], 0) == follower.checkpoint_note()

@@ -584,10 +584,13 @@ class PersistentLog:
         return None if idx is None else int(idx)
 
     def first_checkpoint_covering(self, index: int) -> int:
-        """Size of the oldest signed checkpoint that includes entry ``index``."""
+        """Size of the oldest signed checkpoint that includes entry ``index`` (and that this
+        log holds: the store may be ahead of a replica that follows it)."""
         with self._engine.connect() as conn:
             size = conn.execute(
-                select(func.min(log_checkpoints.c.size)).where(log_checkpoints.c.size > index)
+                select(func.min(log_checkpoints.c.size)).where(
+                    log_checkpoints.c.size > index, log_checkpoints.c.size <= self._size
+                )
             ).scalar()
         if size is None:
             raise NotFoundError(f"no checkpoint covers entry {index}")
@@ -598,26 +601,29 @@ class PersistentLog:
         return self._latest_note
 
     def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
-        """The signed checkpoint of ``size`` (default: newest), with the cosignatures it got."""
+        """The signed checkpoint of ``size`` (default: this log's newest, the one it verified
+        or signed, never a newer one the store holds that this log has not reached), with the
+        cosignatures it got."""
         with self._engine.connect() as conn:
-            q = select(log_checkpoints.c.size, log_checkpoints.c.note)
-            q = (
-                q.order_by(log_checkpoints.c.size.desc()).limit(1)
-                if size is None
-                else q.where(log_checkpoints.c.size == size)
-            )
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFoundError(
-                    "the log has no checkpoint yet"
-                    if size is None
-                    else f"no checkpoint of size {size}"
-                )
-            note = str(row.note)
+            if size is None:
+                latest = self._latest_note
+                if latest is None:
+                    raise NotFoundError("the log has no checkpoint yet")
+                note = latest
+                size = Checkpoint.from_text(latest.split("\n\n", 1)[0] + "\n").size
+            else:
+                row = None
+                if 0 <= size <= self._size:
+                    row = conn.execute(
+                        select(log_checkpoints.c.note).where(log_checkpoints.c.size == size)
+                    ).first()
+                if row is None:
+                    raise NotFoundError(f"no checkpoint of size {size}")
+                note = str(row.note)
             if with_cosignatures:
                 lines = conn.execute(
                     select(log_cosignatures.c.line)
-                    .where(log_cosignatures.c.size == row.size)
+                    .where(log_cosignatures.c.size == size)
                     .order_by(log_cosignatures.c.witness)
                 ).scalars()
                 note += "".join(lines)
@@ -629,6 +635,7 @@ class PersistentLog:
             return list(
                 conn.execute(
                     select(log_checkpoints.c.size)
+                    .where(log_checkpoints.c.size <= self._size)
                     .order_by(log_checkpoints.c.size)
                     .offset(start)
                     .limit(limit)
@@ -643,7 +650,7 @@ class PersistentLog:
         with self._engine.connect() as conn:
             size = conn.execute(
                 select(log_cosignatures.c.size)
-                .where(log_cosignatures.c.witness.in_(names))
+                .where(log_cosignatures.c.witness.in_(names), log_cosignatures.c.size <= self._size)
                 .group_by(log_cosignatures.c.size)
                 .having(func.count() >= threshold)
                 .order_by(log_cosignatures.c.size.desc())
