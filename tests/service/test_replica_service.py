@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
+from pausewatch.api import create_app
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import (
     Checkpoint,
@@ -245,6 +247,37 @@ def test_a_follower_serves_the_checkpoint_it_verified(replica: Replica) -> None:
     served = SignedCheckpoint.open(b.checkpoint(), b.log.verifier).checkpoint
     assert (served.size, served.root_hash) == (b.log.size, b.log.root()) == (1, b.log.root())
     b.log.inclusion_proof(0, served.size)
+
+
+def test_healthz_reports_a_stuck_sequencer_and_a_follower_that_cannot_refresh(
+    replica: Replica,
+) -> None:
+    """/healthz answers 503 for a sequencer whose append has hung beyond the bound and for a
+    follower that has not refreshed within it, and says how far behind the database it is."""
+    a, b = replica("a", stale_s=1.0), replica("b", stale_s=60.0)
+    a_api, b_api = TestClient(create_app(a, manage=False)), TestClient(create_app(b, manage=False))
+    a.submit(notice(a, "n0")).result(10)
+    wait_for(lambda: b.log.size == 1)
+    assert a_api.get("/healthz").status_code == 200
+    health = b_api.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["lag"] == 0
+    b.settings.replica_stale_s = 1.0
+    assert b._replica_thread is not None
+    b._replica_stop.set()  # b refreshes no more
+    b._replica_thread.join(10)
+    with a.engine.connect() as blocker:
+        blocker.begin()
+        # Another session holds the row every append reads: a's next append hangs.
+        blocker.execute(text("SELECT value FROM log_meta WHERE key = 'sequencer_epoch' FOR UPDATE"))
+        hung = a.submit(notice(a, "n1"))
+        wait_for(lambda: a_api.get("/healthz").status_code == 503)
+        assert a_api.get("/healthz").json()["status"] == "stuck"
+        blocker.rollback()
+    hung.result(10)
+    wait_for(lambda: b_api.get("/healthz").status_code == 503)
+    assert b_api.get("/healthz").json()["lag"] == 1
+    wait_for(lambda: a_api.get("/healthz").status_code == 200)
 
 
 def _end_lock_session(service: LogService) -> None:

@@ -214,6 +214,8 @@ class LogService:
         """Times this replica stopped sequencing because it lost the sequencer's lock or
         another writer took the log over."""
         self._overtaken = threading.Event()
+        self._refreshed_at = time.monotonic()
+        self._appended_at = time.monotonic()
         if settings.replica_id is not None:
             self._election = SequencerLock(self.engine)
             self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
@@ -289,7 +291,38 @@ class LogService:
             self._overtaken.set()
 
     def _fold(self, _size: int) -> None:
+        self._appended_at = time.monotonic()
         self.fold()
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Whether this process does its part, and what /healthz reports. A replica is stuck
+        when, beyond ``replica_stale_s``, its sequencer's append has hung, or as a follower it
+        has not refreshed from the database (ADR 0047)."""
+        health: dict[str, object] = {"status": "ok", "size": self.log.size}
+        if self.settings.replica_id is None:
+            return True, health
+        bound = self.settings.replica_stale_s
+        now = time.monotonic()
+        health |= {"replica": self.settings.replica_id, "role": self.role}
+        if self.role == "sequencer":
+            health |= {
+                "append_busy_s": round(self.sequencer.busy_for, 3),
+                "last_append_age_s": round(now - self._appended_at, 3),
+                "queued": self.sequencer.depth,
+            }
+            stuck = self.sequencer.busy_for > bound
+        else:
+            refresh_age = now - self._refreshed_at
+            with self.engine.connect() as conn:
+                newest = conn.execute(text("SELECT max(size) FROM log_checkpoints")).scalar()
+            health |= {
+                "last_refresh_age_s": round(refresh_age, 3),
+                "lag": max(0, int(newest or 0) - self.log.size),
+            }
+            stuck = refresh_age > bound
+        if stuck:
+            health["status"] = "stuck"
+        return not stuck, health
 
     def fold(self) -> Exception | None:
         """Fold the new entries into the views; return the failure, if any. A failure must not
@@ -302,6 +335,7 @@ class LogService:
         try:
             if self.role == "follower":
                 self.log.refresh()
+                self._refreshed_at = time.monotonic()
             self.state.catch_up(self.log)
         except Exception as exc:
             _logger.exception("folding the log into the registry views failed; will retry")
