@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,8 +26,9 @@ from pausewatch.ledger import (
     verify_consistency,
 )
 from pausewatch.service import LogService
+from pausewatch.service._notices import NoticeQuotaError
 from pausewatch.settings import Settings
-from pausewatch.statements import Statement, load_key, sign_statement
+from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
 from pausewatch.store import CheckpointFile, log_handoff, make_engine
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +43,7 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
     started: list[LogService] = []
 
     def start(
-        name: str, checkpoint_from: LogService | None = None, stale_s: float = 10.0
+        name: str, checkpoint_from: LogService | None = None, stale_s: float = 10.0, **extra: Any
     ) -> LogService:
         data_dir = tmp_path / name
         if started:
@@ -55,6 +57,7 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
             clerk_interval_s=0,
             replica_poll_s=0.05,
             replica_stale_s=stale_s,
+            **extra,
         )
         service = LogService(settings).start()
         started.append(service)
@@ -278,6 +281,28 @@ def test_healthz_reports_a_stuck_sequencer_and_a_follower_that_cannot_refresh(
     wait_for(lambda: b_api.get("/healthz").status_code == 503)
     assert b_api.get("/healthz").json()["lag"] == 1
     wait_for(lambda: a_api.get("/healthz").status_code == 200)
+
+
+def test_the_sequencer_counts_notices_handed_off_by_followers(replica: Replica) -> None:
+    """The sequencer holds a signer to the notice quota with the notices other replicas
+    handed off counted too, not only those it admitted itself."""
+    a = replica("a", notice_quota_count=2, notice_window_s=3600)
+    b = replica("b", notice_quota_count=2, notice_window_s=3600)
+    signer = KeyPair.generate("delegate")
+    assert b.handoff is not None
+    for n in range(2):  # admitted by b, appended by a
+        handed = sign_statement("notice/v1", {"title": f"via b {n}"}, signer)
+        b.handoff.submit(PendingEntry(handed.canonical_bytes(), handed.digest))
+    third = sign_statement("notice/v1", {"title": "third"}, signer)
+
+    def refused() -> bool:
+        try:
+            a.notices.admit(third, a.clock()).cancel()
+        except NoticeQuotaError:
+            return True
+        return False
+
+    wait_for(refused)
 
 
 def _end_lock_session(service: LogService) -> None:

@@ -391,7 +391,8 @@ class LogService:
             try:
                 if self.role == "follower":
                     self._try_fold()
-                    self._recount_notices(every=5.0)
+                # On every role: the sequencer appends what followers admitted too.
+                self._recount_notices(every=5.0)
                 if time.monotonic() >= next_election:
                     next_election = time.monotonic() + poll
                     self._elect()
