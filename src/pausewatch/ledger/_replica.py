@@ -227,6 +227,8 @@ class Handoff:
 
     def __init__(self, engine: Engine, replica: str, clock_us: Callable[[], int]) -> None:
         self._engine = engine
+        self.engine = engine
+        """The database the table is in."""
         self.replica = replica
         self._clock_us = clock_us
 
@@ -263,11 +265,15 @@ class Handoff:
             if row is not None and (row.idx is not None or row.error is not None):
                 break
             if time.monotonic() >= deadline:
-                self._withdraw(row_id)
-                raise NoSequencerError(
-                    f"no replica sequenced this submission within {timeout:g} s (the log's "
-                    "sequencer is changing or overloaded); nothing was acknowledged: retry"
-                )
+                if self._withdraw_unclaimed(row_id):
+                    raise NoSequencerError(
+                        f"no replica sequenced this submission within {timeout:g} s (the log's "
+                        "sequencer is changing or overloaded); nothing was acknowledged: retry"
+                    )
+                # A sequencer's pump holds the row: it is being appended, and may be on the
+                # log already. Wait for the answer; a pump whose replica is replaced lets the
+                # row go (its session ends), and it is withdrawn or taken again then.
+                deadline = time.monotonic() + timeout
             time.sleep(wait)
             wait = min(wait * 2, 0.05)
         self._withdraw(row_id)
@@ -298,32 +304,65 @@ class Handoff:
         with self._engine.begin() as conn:
             conn.execute(delete(log_handoff).where(log_handoff.c.id == row_id))
 
+    def _withdraw_unclaimed(self, row_id: int) -> bool:
+        """Delete the row unless a pump holds it or answered it; return whether it was."""
+        taken = (
+            select(log_handoff.c.id)
+            .where(log_handoff.c.id == row_id, log_handoff.c.resolved_us.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        with self._engine.begin() as conn:
+            gone = conn.execute(
+                delete(log_handoff)
+                .where(log_handoff.c.id.in_(taken.scalar_subquery()))
+                .returning(log_handoff.c.id)
+            ).first()
+        return gone is not None
+
     # -- the sequencing replica ------------------------------------------------------------------
 
-    def pending(self, limit: int) -> list[_Row]:
-        """The oldest submissions not answered yet."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(log_handoff.c.id, log_handoff.c.payload, log_handoff.c.dedup_key)
-                .where(log_handoff.c.resolved_us.is_(None))
-                .order_by(log_handoff.c.id)
-                .limit(limit)
-            ).all()
+    def pending(self, limit: int, conn: Connection | None = None) -> list[_Row]:
+        """The oldest submissions not answered yet that no other pump holds. In ``conn``'s
+        transaction they are held (``FOR UPDATE SKIP LOCKED``) until it ends, so that no other
+        pump takes them and their replica does not withdraw them meanwhile."""
+        query = (
+            select(log_handoff.c.id, log_handoff.c.payload, log_handoff.c.dedup_key)
+            .where(log_handoff.c.resolved_us.is_(None))
+            .order_by(log_handoff.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if conn is None:
+            with self._engine.begin() as own:
+                rows = own.execute(query).all()
+        else:
+            rows = conn.execute(query).all()
         return [_Row(int(r.id), PendingEntry(bytes(r.payload), bytes(r.dedup_key))) for r in rows]
 
-    def resolve(self, answers: list[tuple[int, Appended | BaseException]]) -> None:
-        """Write the answers back: each row's entry index, or why it was not appended."""
+    def resolve(
+        self, answers: list[tuple[int, Appended | BaseException]], conn: Connection | None = None
+    ) -> None:
+        """Write the answers back: each row's entry index, or why it was not appended (in
+        ``conn``'s transaction, the one that holds the rows, if given)."""
         if not answers:
             return
+        if conn is None:
+            with self._engine.begin() as own:
+                self._resolve(own, answers)
+        else:
+            self._resolve(conn, answers)
+
+    def _resolve(
+        self, conn: Connection, answers: list[tuple[int, Appended | BaseException]]
+    ) -> None:
         now = self._clock_us()
-        with self._engine.begin() as conn:
-            for row_id, answer in answers:
-                values: dict[str, object] = {"resolved_us": now}
-                if isinstance(answer, Appended):
-                    values |= {"idx": answer.index, "duplicate": answer.duplicate}
-                else:
-                    values["error"] = f"{type(answer).__name__}: {answer}"[:2000]
-                conn.execute(update(log_handoff).where(log_handoff.c.id == row_id).values(values))
+        for row_id, answer in answers:
+            values: dict[str, object] = {"resolved_us": now}
+            if isinstance(answer, Appended):
+                values |= {"idx": answer.index, "duplicate": answer.duplicate}
+            else:
+                values["error"] = f"{type(answer).__name__}: {answer}"[:2000]
+            conn.execute(update(log_handoff).where(log_handoff.c.id == row_id).values(values))
 
     def prune(self, older_than_us: int) -> int:
         """Delete answered rows older than ``older_than_us`` whose replica never came back for
@@ -385,8 +424,14 @@ class HandoffPump:
                 self._stop.wait(self.interval)
 
     def round(self) -> int:
-        """Integrate the pending rows once; return how many were answered."""
-        rows = self.handoff.pending(self.limit)
+        """Integrate the pending rows once; return how many were answered. The rows are held
+        from the moment they are taken until their answers are written, in one transaction: if
+        this replica's session ends meanwhile they are left to the next sequencer."""
+        with self.handoff.engine.begin() as conn:
+            return self._round(conn)
+
+    def _round(self, conn: Connection) -> int:
+        rows = self.handoff.pending(self.limit, conn)
         if not rows:
             return 0
         futures: list[tuple[int, Future[Appended]]] = []
@@ -403,6 +448,6 @@ class HandoffPump:
                 pass  # this replica stopped sequencing: the row stays for the next sequencer
             except Exception as exc:
                 answers.append((row_id, exc))
-        self.handoff.resolve(answers)
+        self.handoff.resolve(answers, conn)
         self.integrated += len(answers)
         return len(answers)
