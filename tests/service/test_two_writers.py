@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, insert
 
 from pausewatch.errors import ConsistencyError, NotFoundError
 from pausewatch.ledger import (
     Checkpoint,
     FencedError,
     Node,
+    Note,
     PendingEntry,
     PersistentLog,
     QueueFullError,
@@ -23,6 +24,7 @@ from pausewatch.ledger import (
 )
 from pausewatch.state import StateStore
 from pausewatch.statements import KeyPair, sign_statement
+from pausewatch.store import log_cosignatures, make_engine, upgrade
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
@@ -183,3 +185,42 @@ def test_a_log_serves_only_checkpoints_within_its_own_size(
     with pytest.raises(NotFoundError):
         follower.checkpoint_note(2)
     assert follower.latest_witnessed([], 0) == follower.checkpoint_note()
+
+
+@pytest.mark.postgres
+def test_two_distributors_storing_one_cosignature_at_once_both_succeed(
+    pg_url: str, log_signer: Signer
+) -> None:
+    """Two processes that store the same witness's cosignature at once (two distributors
+    during a change of sequencer) both succeed: the second finds it stored."""
+    engine = make_engine(pg_url)
+    try:
+        upgrade(engine)
+        log = PersistentLog(engine, log_signer)
+        log.append_batch([entry(0)], NOW)
+        witness = Signer.generate("witness.example")
+        note = log.checkpoint_note(with_cosignatures=False)
+        line = witness.cosignature_line(Note.from_text(note).text, 1_800_000_000)
+        failures: list[BaseException] = []
+        with engine.connect() as other, other.begin():
+            # The other process has inserted it but not yet committed.
+            other.execute(
+                insert(log_cosignatures).values(
+                    size=1, witness=witness.name, timestamp=1_800_000_000, line=line
+                )
+            )
+
+            def store() -> None:
+                try:
+                    log.add_cosignature(1, witness.verifier(), note + line)
+                except BaseException as exc:
+                    failures.append(exc)
+
+            racing = threading.Thread(target=store)
+            racing.start()
+            racing.join(1.0)  # it waits on the other's uncommitted row
+        racing.join(10)
+        assert failures == []
+        assert log.checkpoint_note().endswith(line)
+    finally:
+        engine.dispose()

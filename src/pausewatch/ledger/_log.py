@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pausewatch import fields
 from pausewatch.errors import (
@@ -674,18 +675,26 @@ class PersistentLog:
         if opened.checkpoint.size != size or not opened.cosignatures:
             raise ProofError(f"no valid cosignature by {witness.name} on checkpoint {size}")
         cosig = opened.cosignatures[0]
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                select(log_cosignatures.c.size).where(
-                    log_cosignatures.c.size == size, log_cosignatures.c.witness == witness.name
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(log_cosignatures).values(
-                        size=size, witness=witness.name, timestamp=cosig.timestamp, line=cosig.line
+        stored = select(log_cosignatures.c.size).where(
+            log_cosignatures.c.size == size, log_cosignatures.c.witness == witness.name
+        )
+        try:
+            with self._engine.begin() as conn:
+                if conn.execute(stored).first() is None:
+                    conn.execute(
+                        insert(log_cosignatures).values(
+                            size=size,
+                            witness=witness.name,
+                            timestamp=cosig.timestamp,
+                            line=cosig.line,
+                        )
                     )
-                )
+        except IntegrityError:
+            # Another process (a second distributor while the sequencer changes) stored this
+            # witness's cosignature between the check and the insert: it is stored.
+            with self._engine.connect() as conn:
+                if conn.execute(stored).first() is None:
+                    raise
 
     # -- writes --------------------------------------------------------------------------------
 
