@@ -83,6 +83,8 @@ class SequencerLock:
         self._engine = engine
         self._key = key
         self._conn: Connection | None = None
+        # The lock's connection is used by the election and by the heartbeat's thread.
+        self._use = threading.RLock()
 
     @property
     def held(self) -> bool:
@@ -91,6 +93,10 @@ class SequencerLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if no other session holds it; return whether this process holds it."""
+        with self._use:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self._conn is not None:
             return self.check()
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -117,6 +123,10 @@ class SequencerLock:
     def beat(self, epoch: int) -> bool:
         """Write the heartbeat on the lock's session (so a beat proves the lock alive); return
         whether it was written (False: the session failed and the lock is no longer held)."""
+        with self._use:
+            return self._beat(epoch)
+
+    def _beat(self, epoch: int) -> bool:
         conn = self._conn
         if conn is None:
             return False
@@ -186,6 +196,10 @@ class SequencerLock:
 
     def check(self) -> bool:
         """Whether the lock is still held: its session must be alive and hold it."""
+        with self._use:
+            return self._check()
+
+    def _check(self) -> bool:
         conn = self._conn
         if conn is None:
             return False
@@ -203,9 +217,10 @@ class SequencerLock:
 
     def release(self) -> None:
         """Give the lock up (the session ends: the lock cannot outlive this call)."""
-        conn = self._conn
-        if conn is not None:
-            self._drop(conn)
+        with self._use:
+            conn = self._conn
+            if conn is not None:
+                self._drop(conn)
 
     def _drop(self, conn: Connection) -> None:
         self._conn = None

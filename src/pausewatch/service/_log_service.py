@@ -214,6 +214,8 @@ class LogService:
         """Times this replica stopped sequencing because it lost the sequencer's lock or
         another writer took the log over."""
         self._overtaken = threading.Event()
+        self._beating = False
+        self._heartbeat_thread: threading.Thread | None = None
         self._refreshed_at = time.monotonic()
         self._appended_at = time.monotonic()
         if settings.replica_id is not None:
@@ -357,6 +359,11 @@ class LogService:
                     target=self._replica_loop, name="pausewatch-replica", daemon=True
                 )
                 self._replica_thread.start()
+            if self._heartbeat_thread is None:
+                self._heartbeat_thread = threading.Thread(
+                    target=self._heartbeat_loop, name="pausewatch-heartbeat", daemon=True
+                )
+                self._heartbeat_thread.start()
         interval = self.settings.clerk_interval_s
         if interval > 0 and self._clerk_thread is None:
             self._clerk_stop.clear()
@@ -399,6 +406,17 @@ class LogService:
             except Exception:
                 _logger.exception("replica %s: the election round failed", self.settings.replica_id)
 
+    def _heartbeat_loop(self) -> None:
+        """While this replica sequences (or takes over), beat on the lock's session several
+        times within the bound a follower waits (ADR 0047). A sequencer stuck in one append
+        for half the bound stops beating, so that another replica replaces it."""
+        election = self._election
+        assert election is not None
+        period = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
+        while not self._replica_stop.wait(period):
+            if self._beating and self.sequencer.busy_for <= self.settings.replica_stale_s / 2:
+                election.beat(self._epoch())
+
     def _elect(self) -> None:
         """Become the sequencer if the lock is free; step down if it was lost."""
         election = self._election
@@ -417,12 +435,7 @@ class LogService:
                 election.release()
                 return
             if self.role == "sequencer":
-                # The heartbeat, written on the lock's session, also checks that it lives. A
-                # sequencer stuck in one append for longer than the bound stops beating, so
-                # that another replica replaces it.
-                stuck = self.sequencer.busy_for > self.settings.replica_stale_s / 2
-                alive = election.check() if stuck else election.beat(self._epoch())
-                if not alive:
+                if not election.check():
                     _logger.error(
                         "replica %s lost the sequencer's lock; it follows the log again",
                         self.settings.replica_id,
@@ -482,6 +495,7 @@ class LogService:
         self.log.take_over()
         assert self._election is not None
         self._election.beat(self._epoch())
+        self._beating = True  # through the rest of the takeover too, however long it takes
         self.state.resume(self.log)
         self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()
@@ -507,6 +521,7 @@ class LogService:
         self._stop_sequencing()
 
     def _stop_sequencing(self) -> None:
+        self._beating = False
         self.role = "follower"
         self.state.persist = False
         self.sequencer.abandon()
@@ -543,6 +558,9 @@ class LogService:
         if self._replica_thread is not None:
             self._replica_thread.join(30)
             self._replica_thread = None
+        if self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(30)
+            self._heartbeat_thread = None
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
