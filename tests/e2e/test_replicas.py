@@ -146,7 +146,7 @@ def test_a_paused_sequencer_is_replaced_and_steps_down_when_it_resumes(
     """A sequencing replica paused with SIGSTOP (its sessions stay open) is replaced once its
     heartbeat is stale; resumed with SIGCONT it follows, and the log its clients read is one
     log: every acknowledged statement at its index, one root per size."""
-    monkeypatch.setenv("PAUSEWATCH_REPLICA_STALE_S", "3")
+    monkeypatch.setenv("PAUSEWATCH_REPLICA_STALE_S", "4")
     dirs = [tmp_path / "r0", tmp_path / "r1"]
     common = ["--database-url", pg_url]
     first = start_log(dirs[0], *common, "--replica-id", "r0")
