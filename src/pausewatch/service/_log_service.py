@@ -315,12 +315,14 @@ class LogService:
             stuck = self.sequencer.busy_for > bound
         else:
             refresh_age = now - self._refreshed_at
-            with self.engine.connect() as conn:
-                newest = conn.execute(text("SELECT max(size) FROM log_checkpoints")).scalar()
-            health |= {
-                "last_refresh_age_s": round(refresh_age, 3),
-                "lag": max(0, int(newest or 0) - self.log.size),
-            }
+            health["last_refresh_age_s"] = round(refresh_age, 3)
+            try:
+                with self.engine.connect() as conn:
+                    newest = conn.execute(text("SELECT max(size) FROM log_checkpoints")).scalar()
+            except Exception:
+                _logger.warning("/healthz could not read the database", exc_info=True)
+                return False, health | {"status": "stuck", "lag": None}
+            health["lag"] = max(0, int(newest or 0) - self.log.size)
             stuck = refresh_age > bound
         if stuck:
             health["status"] = "stuck"
@@ -390,7 +392,7 @@ class LogService:
 
     def _replica_loop(self) -> None:
         """Follow the log, and try for the sequencer's lock (or check it is still held)."""
-        # The sequencer beats at each round: several times within the bound a follower waits.
+        # A follower looks at the heartbeat each round: several times within its bound.
         poll = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
         refresh = min(poll, 0.1)
         next_election = time.monotonic() + poll
