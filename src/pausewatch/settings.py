@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     replica_poll_s: float = Field(default=0.5, gt=0, le=60)
     """How often a replica tries to become the sequencer, and how often a replica that does not
     sequence reads the log's newest checkpoint from the database."""
+    replica_stale_s: float = Field(default=10.0, gt=0, le=3600)
+    """How long the sequencing replica's heartbeat may be silent before another replica ends
+    its database sessions and takes over (it is paused, hung or cut off; ADR 0047)."""
     witnesses_file: Path | None = None
     """Witness roster, one ``<url> <verifier key>`` a line; default ``<data_dir>/witnesses.txt``
     if it exists."""

@@ -4,7 +4,9 @@ replica served is consistent with every other (ADR 0047)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -136,3 +138,50 @@ def test_sigkill_of_the_sequencer_loses_nothing_and_forks_nothing(
                     latest.root_hash,
                 )
     assert all(notes.values()), f"every replica should have served checkpoints: {notes}"
+
+
+def test_a_paused_sequencer_is_replaced_and_steps_down_when_it_resumes(
+    tmp_path: Path, pg_url: str, start_log: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sequencing replica paused with SIGSTOP (its sessions stay open) is replaced once its
+    heartbeat is stale; resumed with SIGCONT it follows, and the log its clients read is one
+    log: every acknowledged statement at its index, one root per size."""
+    monkeypatch.setenv("PAUSEWATCH_REPLICA_STALE_S", "4")
+    dirs = [tmp_path / "r0", tmp_path / "r1"]
+    common = ["--database-url", pg_url]
+    first = start_log(dirs[0], *common, "--replica-id", "r0")
+    shutil.copytree(dirs[0] / "keys", dirs[1] / "keys")
+    second = start_log(dirs[1], *common, "--replica-id", "r1")
+    assert [role(first.url), role(second.url)] == ["sequencer", "follower"]
+    key = load_key(dirs[0] / "keys", "secretariat")
+    acked: list[tuple[int, str]] = []
+    with PausewatchClient(first.url, timeout=10) as client:
+        for n in range(3):
+            res = client.submit(sign_statement("notice/v1", {"title": f"before {n}"}, key))
+            acked.append((res["index"], res["leaf_hash"]))
+    assert first.proc is not None
+    os.kill(first.proc.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 30
+        while role(second.url) != "sequencer":
+            assert time.monotonic() < deadline, "no replica took over from the paused one"
+            time.sleep(0.2)
+        with PausewatchClient(second.url, timeout=10) as client:
+            res = client.submit(sign_statement("notice/v1", {"title": "after"}, key))
+            acked.append((res["index"], res["leaf_hash"]))
+    finally:
+        os.kill(first.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while role(first.url) != "follower":
+        assert time.monotonic() < deadline, "the resumed replica did not step down"
+        time.sleep(0.2)
+    with PausewatchClient(first.url, timeout=10) as client:
+        res = client.submit(sign_statement("notice/v1", {"title": "resumed"}, key))
+        acked.append((res["index"], res["leaf_hash"]))
+    assert role(second.url) == "sequencer"
+    verifier = Verifier.from_string((dirs[0] / "keys" / "pausewatch.local_log.pub").read_text())
+    with PausewatchClient(second.url) as client:
+        latest = SignedCheckpoint.open(client.checkpoint(), verifier).checkpoint
+        assert latest.size == len(acked) == 5
+        for index, leaf in acked:
+            assert client.entry(index)["leaf_hash"] == leaf

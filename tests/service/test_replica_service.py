@@ -7,22 +7,28 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
+from pausewatch.api import create_app
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import (
     Checkpoint,
     NoSequencerError,
     PendingEntry,
+    PersistentLog,
     SignedCheckpoint,
     sign_checkpoint,
     verify_consistency,
 )
 from pausewatch.service import LogService
+from pausewatch.service._notices import NoticeQuotaError
 from pausewatch.settings import Settings
-from pausewatch.statements import Statement, load_key, sign_statement
+from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
 from pausewatch.store import CheckpointFile, log_handoff, make_engine
 
 pytestmark = pytest.mark.postgres
@@ -36,7 +42,9 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
     holds the first replica's keys (as a deployment copies them)."""
     started: list[LogService] = []
 
-    def start(name: str, checkpoint_from: LogService | None = None) -> LogService:
+    def start(
+        name: str, checkpoint_from: LogService | None = None, stale_s: float = 10.0, **extra: Any
+    ) -> LogService:
         data_dir = tmp_path / name
         if started:
             shutil.copytree(started[0].settings.keys_dir, data_dir / "keys")
@@ -48,6 +56,8 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
             replica_id=name,
             clerk_interval_s=0,
             replica_poll_s=0.05,
+            replica_stale_s=stale_s,
+            **extra,
         )
         service = LogService(settings).start()
         started.append(service)
@@ -152,6 +162,157 @@ def test_a_sequencer_whose_session_ends_steps_down_and_follows(replica: Replica)
     assert sorted([handed.index, own.index]) == [1, 2]
     wait_for(lambda: follower.log.size == 3)
     assert a.log.root() == b.log.root()
+
+
+def test_a_stale_sequencer_cannot_commit_after_a_takeover(replica: Replica) -> None:
+    """A sequencer whose lock session ended without its noticing cannot commit its in-flight
+    batch once another replica took over, and the new sequencer keeps appending."""
+    a, b = replica("a"), replica("b")
+    a.submit(notice(a, "before")).result(10)
+    a._replica_stop.set()  # a no longer looks at its lock: it cannot notice losing it
+    assert a._replica_thread is not None
+    a._replica_thread.join(10)
+    _end_lock_session(a)
+    wait_for(lambda: b.role == "sequencer")
+    stale = notice(a, "stale in-flight")
+    with pytest.raises(ConsistencyError):
+        a.log.append_batch([PendingEntry(stale.canonical_bytes(), stale.digest)], a.clock())
+    after = b.submit(notice(b, "after")).result(10)
+    assert after.index == 1
+    assert b.log.index_of_dedup(stale.digest) is None
+
+
+def test_a_sequencer_overtaken_by_another_writer_recovers(replica: Replica) -> None:
+    """A sequencer whose append is refused because another writer took the log over (it
+    holds the lock no longer, or never held it) does not refuse every append from then on:
+    it steps down, and a sequencer (itself again if the lock is free) appends after the
+    other writer's entries."""
+    a = replica("a")
+    a.submit(notice(a, "before")).result(10)
+    key = load_key(a.settings.keys_dir, a.settings.log_origin)
+    other = PersistentLog(a.engine, key.signer)
+    other.take_over()
+    intruder = notice(a, "the other writer's")
+    other.append_batch([PendingEntry(intruder.canonical_bytes(), intruder.digest)], a.clock())
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            appended = a.submit(notice(a, f"after {time.monotonic()}")).result(10)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the sequencer never recovered"
+            time.sleep(0.1)
+    assert appended.index == 2
+    assert a.stepdowns >= 1
+
+
+def test_a_paused_sequencer_is_replaced_and_cannot_commit_when_it_resumes(
+    replica: Replica,
+) -> None:
+    """A sequencer that stops answering (paused, hung) while its sessions stay open, one of
+    them in the middle of an append, is replaced once its heartbeat is stale: a follower ends
+    its sessions and takes over. When it resumes it cannot commit and steps down."""
+    a, b = replica("a", stale_s=2.0), replica("b", stale_s=2.0)
+    a.submit(notice(a, "before")).result(10)
+    assert a._replica_thread is not None
+    a._replica_stop.set()  # paused: no heartbeat, no look at its lock
+    a._replica_thread.join(10)
+    a._replica_thread = None
+    in_flight = a.engine.connect()
+    in_flight.begin()
+    in_flight.execute(text("SELECT value FROM log_meta WHERE key = 'sequencer_epoch' FOR SHARE"))
+    wait_for(lambda: b.role == "sequencer", timeout=30)
+    after = b.submit(notice(b, "after")).result(10)
+    assert after.index == 1
+    with pytest.raises(OperationalError):  # its session was ended under it
+        in_flight.execute(text("SELECT 1"))
+    in_flight.invalidate()
+    in_flight.close()
+    a.start()  # resumes
+    wait_for(lambda: a.role == "follower" and a.stepdowns == 1)
+    stale = notice(a, "stale")
+    with pytest.raises(ConsistencyError):
+        a.log.append_batch([PendingEntry(stale.canonical_bytes(), stale.digest)], a.clock())
+    wait_for(lambda: a.log.size == 2)
+    assert a.log.root() == b.log.root()
+
+
+def test_a_follower_serves_the_checkpoint_it_verified(replica: Replica) -> None:
+    """A follower behind the database serves the checkpoint it verified, which its own proofs
+    cover, not the newer one the sequencer just wrote."""
+    a, b = replica("a"), replica("b")
+    a.submit(notice(a, "n0")).result(10)
+    wait_for(lambda: b.log.size == 1)
+    b._replica_stop.set()  # b's refresh is slow this time
+    assert b._replica_thread is not None
+    b._replica_thread.join(10)
+    a.submit(notice(a, "n1")).result(10)
+    served = SignedCheckpoint.open(b.checkpoint(), b.log.verifier).checkpoint
+    assert (served.size, served.root_hash) == (b.log.size, b.log.root()) == (1, b.log.root())
+    b.log.inclusion_proof(0, served.size)
+
+
+def test_healthz_reports_a_stuck_sequencer_and_a_follower_that_cannot_refresh(
+    replica: Replica,
+) -> None:
+    """/healthz answers 503 for a sequencer whose append has hung beyond the bound and for a
+    follower that has not refreshed within it, and says how far behind the database it is."""
+    a, b = replica("a", stale_s=1.0), replica("b", stale_s=60.0)
+    a_api, b_api = TestClient(create_app(a, manage=False)), TestClient(create_app(b, manage=False))
+    a.submit(notice(a, "n0")).result(10)
+    wait_for(lambda: b.log.size == 1)
+    assert a_api.get("/healthz").status_code == 200
+    health = b_api.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["lag"] == 0
+    b.settings.replica_stale_s = 1.0
+    assert b._replica_thread is not None
+    b._replica_stop.set()  # b refreshes no more
+    b._replica_thread.join(10)
+    with a.engine.connect() as blocker:
+        blocker.begin()
+        # Another session holds the row every append reads: a's next append hangs.
+        blocker.execute(text("SELECT value FROM log_meta WHERE key = 'sequencer_epoch' FOR UPDATE"))
+        hung = a.submit(notice(a, "n1"))
+        wait_for(lambda: a_api.get("/healthz").status_code == 503)
+        assert a_api.get("/healthz").json()["status"] == "stuck"
+        blocker.rollback()
+    hung.result(10)
+    wait_for(lambda: b_api.get("/healthz").status_code == 503)
+    assert b_api.get("/healthz").json()["lag"] == 1
+    wait_for(lambda: a_api.get("/healthz").status_code == 200)
+
+
+def test_the_sequencer_counts_notices_handed_off_by_followers(replica: Replica) -> None:
+    """The sequencer holds a signer to the notice quota with the notices other replicas
+    handed off counted too, not only those it admitted itself."""
+    a = replica("a", notice_quota_count=2, notice_window_s=3600)
+    b = replica("b", notice_quota_count=2, notice_window_s=3600)
+    signer = KeyPair.generate("delegate")
+    assert b.handoff is not None
+    for n in range(2):  # admitted by b, appended by a
+        handed = sign_statement("notice/v1", {"title": f"via b {n}"}, signer)
+        b.handoff.submit(PendingEntry(handed.canonical_bytes(), handed.digest))
+    third = sign_statement("notice/v1", {"title": "third"}, signer)
+
+    def refused() -> bool:
+        try:
+            a.notices.admit(third, a.clock()).cancel()
+        except NoticeQuotaError:
+            return True
+        return False
+
+    wait_for(refused)
+
+
+def _end_lock_session(service: LogService) -> None:
+    with service.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+            )
+        )
 
 
 def test_a_replica_that_kept_a_newer_checkpoint_refuses_to_sequence(replica: Replica) -> None:

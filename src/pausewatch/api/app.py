@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from pausewatch import __version__
 from pausewatch.api import docs, problems
@@ -71,12 +73,10 @@ def create_app(service: LogService, *, manage: bool = True) -> FastAPI:
     app.include_router(docs.router)  # /docs: Swagger UI from the package, no CDN
 
     @app.get("/healthz", tags=["service"], summary="Liveness")
-    def healthz() -> dict[str, object]:
-        health: dict[str, object] = {"status": "ok", "size": service.log.size}
-        if service.settings.replica_id is not None:
-            # Which replica answered, and whether it sequences now (ADR 0047).
-            health |= {"replica": service.settings.replica_id, "role": service.role}
-        return health
+    def healthz() -> Any:
+        # Among replicas: which answered, its role, and 503 when it is stuck (ADR 0047).
+        ok, health = service.health()
+        return health if ok else JSONResponse(health, status_code=503)
 
     app.add_middleware(
         problems.BodyLimit,

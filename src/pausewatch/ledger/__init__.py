@@ -26,6 +26,7 @@ from pausewatch.ledger._checkpoint import (
 from pausewatch.ledger._log import (
     Appended,
     Entry,
+    FencedError,
     KeptCheckpoint,
     LogStore,
     PendingEntry,
@@ -65,13 +66,15 @@ from pausewatch.ledger._note import (
     sign_note,
 )
 from pausewatch.ledger._replica import (
+    CLIENT_SETTINGS,
     SEQUENCER_LOCK_KEY,
     Handoff,
     HandoffPump,
     NoSequencerError,
     SequencerLock,
+    application_name,
 )
-from pausewatch.ledger._sequencer import QueueFullError, Sequencer
+from pausewatch.ledger._sequencer import QueueFullError, Sequencer, SequencerStoppedError
 from pausewatch.ledger._tiles import (
     ENTRIES,
     ENTRY_OVERHEAD,
@@ -105,6 +108,7 @@ from pausewatch.ledger._tree import CompactRange, MerkleTree
 __all__ = [
     "ALG_COSIGNATURE_V1",
     "ALG_ED25519",
+    "CLIENT_SETTINGS",
     "EMPTY_ROOT",
     "ENTRIES",
     "ENTRY_OVERHEAD",
@@ -121,6 +125,7 @@ __all__ = [
     "CompactRange",
     "Cosignature",
     "Entry",
+    "FencedError",
     "Handoff",
     "HandoffPump",
     "KeptCheckpoint",
@@ -137,6 +142,7 @@ __all__ = [
     "Range",
     "Sequencer",
     "SequencerLock",
+    "SequencerStoppedError",
     "SignedCheckpoint",
     "Signer",
     "Tile",
@@ -146,6 +152,7 @@ __all__ = [
     "VerificationError",
     "Verifier",
     "add_signature_lines",
+    "application_name",
     "bundles",
     "complete_subtrees",
     "consistency_proof",

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pausewatch import fields
 from pausewatch.errors import (
@@ -84,6 +85,16 @@ _logger = logging.getLogger("pausewatch.ledger")
 ADR = "docs/adr/0014-kept-checkpoint.md"
 UNSAFE_FLAG = "--unsafe-trust-database"
 """The `pausewatch serve` option that accepts a store the kept checkpoint refuses."""
+
+
+EPOCH_KEY = "sequencer_epoch"
+"""The ``log_meta`` row that names the writer that holds the log (ADR 0047): a number that each
+:meth:`PersistentLog.take_over` raises, and that each append checks is still its own."""
+
+
+class FencedError(ConsistencyError):
+    """Another writer took the log over since this one did (or this one never did): appending
+    would write over the other's entries, so nothing was appended (ADR 0047)."""
 
 
 class KeptCheckpoint(Protocol):
@@ -191,6 +202,9 @@ class PersistentLog:
         # before anything else is appended, and only then served.
         self._unkept: tuple[CompactRange, int, str] | None = None
         self._write_lock = threading.Lock()
+        # The epoch this log took the store over at (None: it never did; it may then append
+        # only to a store no writer ever took over, as a single process or a tool does).
+        self._epoch: int | None = None
         # Fixed statements; only the driver's placeholder style varies (qmark or format).
         ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._insert_entries = (
@@ -251,6 +265,49 @@ class PersistentLog:
                     self._size, self._compact, self._latest_note = before
                     raise
 
+    def take_over(self) -> int:
+        """Become the store's one writer (ADR 0047): raise the epoch in a transaction of its
+        own, then :meth:`reload`. Every append checks, in its own transaction, that the epoch
+        is still this log's, so that a writer taken over can no longer commit: one whose batch
+        was in flight either committed before the epoch moved (and the reload sees it) or
+        is refused. Return the epoch."""
+        with self._write_lock:
+            with self._engine.begin() as conn:
+                current = conn.execute(
+                    select(log_meta.c.value).where(log_meta.c.key == EPOCH_KEY).with_for_update()
+                ).scalar()
+                epoch = 1 if current is None else int(current) + 1
+                if current is None:
+                    conn.execute(insert(log_meta).values(key=EPOCH_KEY, value=str(epoch)))
+                else:
+                    conn.execute(
+                        update(log_meta).where(log_meta.c.key == EPOCH_KEY).values(value=str(epoch))
+                    )
+            self._epoch = None  # no append between the new epoch and the reload
+        self.reload()
+        with self._write_lock:
+            self._epoch = epoch
+        return epoch
+
+    @property
+    def epoch(self) -> int | None:
+        """The epoch this log took the store over at (None: it never did)."""
+        return self._epoch
+
+    def _check_epoch(self, conn: Connection) -> None:
+        """Refuse to append unless the store's epoch is this log's own. Read ``FOR SHARE``, so
+        that a :meth:`take_over` waits for this transaction to end before it moves the epoch
+        (and then reloads what it committed)."""
+        stored = conn.execute(
+            select(log_meta.c.value).where(log_meta.c.key == EPOCH_KEY).with_for_update(read=True)
+        ).scalar()
+        epoch = None if stored is None else int(stored)
+        if epoch != self._epoch:
+            raise FencedError(
+                f"refusing to append: the log was taken over by another writer (epoch {epoch}, "
+                f"this log's {self._epoch}); this process no longer sequences it"
+            )
+
     def _check_behind_kept(self, size: int, root: bytes) -> None:
         """Refuse to follow a store to a checkpoint older than, or different from, the one kept
         here: the store was restored from an older copy, and its next checkpoints would be a
@@ -279,7 +336,17 @@ class PersistentLog:
         store; return whether the log grew. Signs nothing. The newest checkpoint is taken only
         if it verifies under the log's key, the stored hashes give its root, and it is
         consistent with the one this log had; it is then kept (ADR 0014) like one signed here.
+        When it returns, the log is at least at the newest checkpoint it read (another thread's
+        refresh of an older one does not stop it short).
         """
+        start = self._size
+        while self._refresh_once() is False:
+            pass  # another thread moved the log meanwhile: look again
+        return self._size > start
+
+    def _refresh_once(self) -> bool | None:
+        """Apply the store's newest checkpoint: True if applied, None if there was none newer,
+        False if another thread moved the log meanwhile."""
         with _snapshot(self._engine) as conn:
             latest = conn.execute(
                 select(log_checkpoints.c.size, log_checkpoints.c.root, log_checkpoints.c.note)
@@ -288,7 +355,7 @@ class PersistentLog:
             ).first()
             old_size = self._size
             if latest is None or latest.size <= old_size:
-                return False
+                return None
             size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
             try:
                 cp = SignedCheckpoint.open(note, self.verifier).checkpoint
@@ -315,8 +382,8 @@ class PersistentLog:
                         f"{old_size}, which this log served"
                     ) from exc
         with self._write_lock:
-            if self._size != old_size:  # refreshed meanwhile by another thread
-                return self._size > old_size
+            if self._size != old_size:  # moved meanwhile by another thread: look again
+                return False
             self._keep_and_publish(compact, size, note)
         return True
 
@@ -531,10 +598,13 @@ class PersistentLog:
         return None if idx is None else int(idx)
 
     def first_checkpoint_covering(self, index: int) -> int:
-        """Size of the oldest signed checkpoint that includes entry ``index``."""
+        """Size of the oldest signed checkpoint that includes entry ``index`` (and that this
+        log holds: the store may be ahead of a replica that follows it)."""
         with self._engine.connect() as conn:
             size = conn.execute(
-                select(func.min(log_checkpoints.c.size)).where(log_checkpoints.c.size > index)
+                select(func.min(log_checkpoints.c.size)).where(
+                    log_checkpoints.c.size > index, log_checkpoints.c.size <= self._size
+                )
             ).scalar()
         if size is None:
             raise NotFoundError(f"no checkpoint covers entry {index}")
@@ -545,26 +615,29 @@ class PersistentLog:
         return self._latest_note
 
     def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
-        """The signed checkpoint of ``size`` (default: newest), with the cosignatures it got."""
+        """The signed checkpoint of ``size`` (default: this log's newest, the one it verified
+        or signed, never a newer one the store holds that this log has not reached), with the
+        cosignatures it got."""
         with self._engine.connect() as conn:
-            q = select(log_checkpoints.c.size, log_checkpoints.c.note)
-            q = (
-                q.order_by(log_checkpoints.c.size.desc()).limit(1)
-                if size is None
-                else q.where(log_checkpoints.c.size == size)
-            )
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFoundError(
-                    "the log has no checkpoint yet"
-                    if size is None
-                    else f"no checkpoint of size {size}"
-                )
-            note = str(row.note)
+            if size is None:
+                latest = self._latest_note
+                if latest is None:
+                    raise NotFoundError("the log has no checkpoint yet")
+                note = latest
+                size = Checkpoint.from_text(latest.split("\n\n", 1)[0] + "\n").size
+            else:
+                row = None
+                if 0 <= size <= self._size:
+                    row = conn.execute(
+                        select(log_checkpoints.c.note).where(log_checkpoints.c.size == size)
+                    ).first()
+                if row is None:
+                    raise NotFoundError(f"no checkpoint of size {size}")
+                note = str(row.note)
             if with_cosignatures:
                 lines = conn.execute(
                     select(log_cosignatures.c.line)
-                    .where(log_cosignatures.c.size == row.size)
+                    .where(log_cosignatures.c.size == size)
                     .order_by(log_cosignatures.c.witness)
                 ).scalars()
                 note += "".join(lines)
@@ -576,6 +649,7 @@ class PersistentLog:
             return list(
                 conn.execute(
                     select(log_checkpoints.c.size)
+                    .where(log_checkpoints.c.size <= self._size)
                     .order_by(log_checkpoints.c.size)
                     .offset(start)
                     .limit(limit)
@@ -590,7 +664,7 @@ class PersistentLog:
         with self._engine.connect() as conn:
             size = conn.execute(
                 select(log_cosignatures.c.size)
-                .where(log_cosignatures.c.witness.in_(names))
+                .where(log_cosignatures.c.witness.in_(names), log_cosignatures.c.size <= self._size)
                 .group_by(log_cosignatures.c.size)
                 .having(func.count() >= threshold)
                 .order_by(log_cosignatures.c.size.desc())
@@ -614,18 +688,26 @@ class PersistentLog:
         if opened.checkpoint.size != size or not opened.cosignatures:
             raise ProofError(f"no valid cosignature by {witness.name} on checkpoint {size}")
         cosig = opened.cosignatures[0]
-        with self._engine.begin() as conn:
-            exists = conn.execute(
-                select(log_cosignatures.c.size).where(
-                    log_cosignatures.c.size == size, log_cosignatures.c.witness == witness.name
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(log_cosignatures).values(
-                        size=size, witness=witness.name, timestamp=cosig.timestamp, line=cosig.line
+        stored = select(log_cosignatures.c.size).where(
+            log_cosignatures.c.size == size, log_cosignatures.c.witness == witness.name
+        )
+        try:
+            with self._engine.begin() as conn:
+                if conn.execute(stored).first() is None:
+                    conn.execute(
+                        insert(log_cosignatures).values(
+                            size=size,
+                            witness=witness.name,
+                            timestamp=cosig.timestamp,
+                            line=cosig.line,
+                        )
                     )
-                )
+        except IntegrityError:
+            # Another process (a second distributor while the sequencer changes) stored this
+            # witness's cosignature between the check and the insert: it is stored.
+            with self._engine.connect() as conn:
+                if conn.execute(stored).first() is None:
+                    raise
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -649,6 +731,7 @@ class PersistentLog:
         entry_rows: list[tuple[object, ...]] = []
         node_rows: list[tuple[object, ...]] = []
         with self._engine.begin() as conn:
+            self._check_epoch(conn)
             prev = self._newest_checkpoint(conn)
             known: dict[bytes, Appended] = {}
             paramstyle = conn.dialect.paramstyle

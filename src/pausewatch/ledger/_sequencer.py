@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pausewatch.errors import LogError, StorageFullError
-from pausewatch.ledger._log import Appended, PendingEntry, PersistentLog
+from pausewatch.ledger._log import Appended, FencedError, PendingEntry, PersistentLog
 from pausewatch.store import storage_full
 
 Clock = Callable[[], datetime]
@@ -35,6 +35,7 @@ class SequencerStats:
     failures: int = 0
     last_batch_seconds: float = 0.0
     listeners: list[Callable[[int], None]] = field(default_factory=list)
+    failure_listeners: list[Callable[[Exception], None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class _Request:
 
 class QueueFullError(LogError):
     """The sequencer's queue is full; the caller should retry later."""
+
+
+class SequencerStoppedError(QueueFullError):
+    """This process stopped sequencing the log (another took it over) before it appended the
+    request; nothing of it was appended and the caller should retry (answered 503)."""
 
 
 class Sequencer:
@@ -72,6 +78,8 @@ class Sequencer:
         self._queue: queue.Queue[_Request | None] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._abandoned = False
+        self._busy_since: float | None = None
         self.stats = SequencerStats()
 
     @property
@@ -79,9 +87,19 @@ class Sequencer:
         """Submissions waiting to be integrated."""
         return self._queue.qsize()
 
+    @property
+    def busy_for(self) -> float:
+        """Seconds the batch being appended has taken so far (0 when none is)."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def on_integrated(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(new_size)`` on the sequencer thread after each durable batch."""
         self.stats.listeners.append(listener)
+
+    def on_failed(self, listener: Callable[[Exception], None]) -> None:
+        """Call ``listener(error)`` on the sequencer thread after each batch that failed."""
+        self.stats.failure_listeners.append(listener)
 
     def start(self) -> Sequencer:
         """Start the writer thread."""
@@ -101,6 +119,13 @@ class Sequencer:
         self._thread.join(timeout)
         self._thread = None
 
+    def abandon(self, timeout: float = 30.0) -> None:
+        """Stop without appending what is queued: this process no longer sequences the log.
+        Each waiter hears :class:`SequencerStoppedError` (nothing acknowledged, retry); a
+        batch already being appended commits only if the log is still this process's."""
+        self._abandoned = True
+        self.stop(timeout)
+
     def submit(self, entry: PendingEntry) -> Future[Appended]:
         """Queue ``entry``; the future resolves once it is durable in the log."""
         fut: Future[Appended] = Future()
@@ -118,7 +143,7 @@ class Sequencer:
 
     def _put(self, request: _Request) -> None:
         if self._stopping or self._thread is None:
-            raise LogError("the sequencer is not running")
+            raise SequencerStoppedError("the sequencer is not running; retry")
         try:
             self._queue.put_nowait(request)
         except queue.Full as exc:
@@ -156,7 +181,10 @@ class Sequencer:
         while True:
             batch, stop = self._collect()
             if batch:
-                self._integrate(batch)
+                if self._abandoned:
+                    self._refuse(batch)
+                else:
+                    self._integrate(batch)
             if stop:
                 # Drain anything submitted before stop() was called.
                 rest: list[_Request] = []
@@ -167,21 +195,39 @@ class Sequencer:
                         break
                     if item is not None:
                         rest.append(item)
+                if self._abandoned:
+                    self._refuse(rest)
+                    return
                 for i in range(0, len(rest), self.batch_size):
                     self._integrate(rest[i : i + self.batch_size])
                 return
 
+    @staticmethod
+    def _refuse(batch: list[_Request]) -> None:
+        for r in batch:
+            r.future.set_exception(
+                SequencerStoppedError(
+                    "this replica stopped sequencing the log before it appended the request; "
+                    "nothing was acknowledged: retry"
+                )
+            )
+
     def _integrate(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
         pending = [e for r in batch for e in r.entries]
+        self._busy_since = time.monotonic()
         try:
             results = self.log.append_batch(pending, self._clock())
         except Exception as exc:  # every waiter must hear of the failure
+            self._busy_since = None
             self.stats.failures += 1
             # The batch's transaction rolled back: nothing of it is on the log, the log's state
             # in memory is unchanged, and the next batch is appended as if it never came.
             failure: Exception = exc
-            if storage_full(exc):
+            if isinstance(exc, FencedError):
+                failure = SequencerStoppedError(f"{exc}; nothing was acknowledged: retry")
+                failure.__cause__ = exc
+            elif storage_full(exc):
                 failure = StorageFullError(
                     f"the log's storage is full; {len(pending)} entries were not appended "
                     "(nothing acknowledged is lost); retry once space is freed"
@@ -189,7 +235,10 @@ class Sequencer:
                 failure.__cause__ = exc
             for r in batch:
                 r.future.set_exception(failure)
+            for on_failed in self.stats.failure_listeners:
+                on_failed(exc)
             return
+        self._busy_since = None
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started
         dups = sum(1 for res in results if res.duplicate)

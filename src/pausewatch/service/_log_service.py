@@ -14,15 +14,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import IntegrityError
 
 from pausewatch.errors import (
     AuthorizationError,
     ConfigurationError,
+    ConsistencyError,
     NotFoundError,
     StatementError,
 )
 from pausewatch.ledger import (
+    CLIENT_SETTINGS,
     Appended,
     Entry,
     Handoff,
@@ -32,6 +35,7 @@ from pausewatch.ledger import (
     PersistentLog,
     Sequencer,
     SequencerLock,
+    application_name,
     format_time,
     to_micros,
 )
@@ -81,8 +85,27 @@ def decode_statement(raw: bytes) -> Statement:
     return parse_statement(obj)
 
 
+class NotFoldedError(NoSequencerError):
+    """The entry is on the log but this replica has not folded it yet (answered 503; the
+    retry is answered with the entry)."""
+
+
 class NotSequencingError(NoSequencerError):
     """This replica does not sequence the log and cannot take this request (answered 503)."""
+
+
+def _name_sessions(engine: Engine, replica: str) -> None:
+    """Every session of this replica carries its name (a replica that takes over from a paused
+    sequencer ends that one's sessions by it) and keepalives that notice a dead peer in
+    seconds (ADR 0047)."""
+    name = application_name(replica)
+
+    def options(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.setdefault("application_name", name)
+        for option, value in CLIENT_SETTINGS.items():
+            cparams.setdefault(option, value)
+
+    event.listen(engine, "do_connect", options)
 
 
 @contextmanager
@@ -158,6 +181,8 @@ class LogService:
                     "replicas (--replica-id) share one PostgreSQL database; got "
                     f"{self.engine.dialect.name} (docs/adr/0047-replicas.md)"
                 )
+            if settings.replica_id is not None:
+                _name_sessions(self.engine, settings.replica_id)
             with _one_at_a_time(self.engine, replicated):
                 upgrade(self.engine)
                 key = load_or_create_key(settings.keys_dir, settings.log_origin)
@@ -167,6 +192,10 @@ class LogService:
                     kept=CheckpointFile(settings.kept_checkpoint_file),
                     unsafe_trust_store=unsafe_trust_database,
                 )
+                if not replicated and self.engine.dialect.name == "postgresql":
+                    # The one writer of a database others could reach: a replica left running
+                    # on it can no longer append (ADR 0047).
+                    self.log.take_over()
         except BaseException:
             self.engine.dispose()
             raise
@@ -183,7 +212,13 @@ class LogService:
         self.takeovers = 0
         """Times this replica started to sequence."""
         self.stepdowns = 0
-        """Times this replica stopped sequencing because it lost the sequencer's lock."""
+        """Times this replica stopped sequencing because it lost the sequencer's lock or
+        another writer took the log over."""
+        self._overtaken = threading.Event()
+        self._beating = False
+        self._heartbeat_thread: threading.Thread | None = None
+        self._refreshed_at = time.monotonic()
+        self._appended_at = time.monotonic()
         if settings.replica_id is not None:
             self._election = SequencerLock(self.engine)
             self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
@@ -254,10 +289,50 @@ class LogService:
         )
         sequencer.on_integrated(distributor.notify)
         sequencer.on_integrated(self._fold)
+        sequencer.on_failed(self._append_failed)
         return sequencer, distributor
 
+    def _append_failed(self, exc: Exception) -> None:
+        """A batch failed: if because another writer appended to the log or took it over, this
+        replica must reload before it appends again (its next election round steps down)."""
+        if self._election is not None and isinstance(exc, ConsistencyError | IntegrityError):
+            self._overtaken.set()
+
     def _fold(self, _size: int) -> None:
+        self._appended_at = time.monotonic()
         self.fold()
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Whether this process does its part, and what /healthz reports. A replica is stuck
+        when, beyond ``replica_stale_s``, its sequencer's append has hung, or as a follower it
+        has not refreshed from the database (ADR 0047)."""
+        health: dict[str, object] = {"status": "ok", "size": self.log.size}
+        if self.settings.replica_id is None:
+            return True, health
+        bound = self.settings.replica_stale_s
+        now = time.monotonic()
+        health |= {"replica": self.settings.replica_id, "role": self.role}
+        if self.role == "sequencer":
+            health |= {
+                "append_busy_s": round(self.sequencer.busy_for, 3),
+                "last_append_age_s": round(now - self._appended_at, 3),
+                "queued": self.sequencer.depth,
+            }
+            stuck = self.sequencer.busy_for > bound
+        else:
+            refresh_age = now - self._refreshed_at
+            health["last_refresh_age_s"] = round(refresh_age, 3)
+            try:
+                with self.engine.connect() as conn:
+                    newest = conn.execute(text("SELECT max(size) FROM log_checkpoints")).scalar()
+            except Exception:
+                _logger.warning("/healthz could not read the database", exc_info=True)
+                return False, health | {"status": "stuck", "lag": None}
+            health["lag"] = max(0, int(newest or 0) - self.log.size)
+            stuck = refresh_age > bound
+        if stuck:
+            health["status"] = "stuck"
+        return not stuck, health
 
     def fold(self) -> Exception | None:
         """Fold the new entries into the views; return the failure, if any. A failure must not
@@ -270,6 +345,7 @@ class LogService:
         try:
             if self.role == "follower":
                 self.log.refresh()
+                self._refreshed_at = time.monotonic()
             self.state.catch_up(self.log)
         except Exception as exc:
             _logger.exception("folding the log into the registry views failed; will retry")
@@ -291,6 +367,11 @@ class LogService:
                     target=self._replica_loop, name="pausewatch-replica", daemon=True
                 )
                 self._replica_thread.start()
+            if self._heartbeat_thread is None:
+                self._heartbeat_thread = threading.Thread(
+                    target=self._heartbeat_loop, name="pausewatch-heartbeat", daemon=True
+                )
+                self._heartbeat_thread.start()
         interval = self.settings.clerk_interval_s
         if interval > 0 and self._clerk_thread is None:
             self._clerk_stop.clear()
@@ -317,25 +398,50 @@ class LogService:
 
     def _replica_loop(self) -> None:
         """Follow the log, and try for the sequencer's lock (or check it is still held)."""
-        poll = self.settings.replica_poll_s
+        # A follower looks at the heartbeat each round: several times within its bound.
+        poll = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
         refresh = min(poll, 0.1)
         next_election = time.monotonic() + poll
         while not self._replica_stop.wait(refresh):
             try:
                 if self.role == "follower":
                     self._try_fold()
-                    self._recount_notices(every=5.0)
+                # On every role: the sequencer appends what followers admitted too.
+                self._recount_notices(every=5.0)
                 if time.monotonic() >= next_election:
                     next_election = time.monotonic() + poll
                     self._elect()
             except Exception:
                 _logger.exception("replica %s: the election round failed", self.settings.replica_id)
 
+    def _heartbeat_loop(self) -> None:
+        """While this replica sequences (or takes over), beat on the lock's session several
+        times within the bound a follower waits (ADR 0047). A sequencer stuck in one append
+        for half the bound stops beating, so that another replica replaces it."""
+        election = self._election
+        assert election is not None
+        period = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
+        while not self._replica_stop.wait(period):
+            if self._beating and self.sequencer.busy_for <= self.settings.replica_stale_s / 2:
+                election.beat(self._epoch())
+
     def _elect(self) -> None:
         """Become the sequencer if the lock is free; step down if it was lost."""
         election = self._election
         assert election is not None
         with self._role_lock:
+            if self.role == "sequencer" and self._overtaken.is_set():
+                # Another writer appended or took the log over: this replica's state is stale
+                # and every append would be refused. Step down and give the lock up; the next
+                # round elects a sequencer (this one again if the lock is free) that reloads.
+                self._overtaken.clear()
+                _logger.error(
+                    "replica %s: another writer took the log over; it stops sequencing",
+                    self.settings.replica_id,
+                )
+                self._step_down()
+                election.release()
+                return
             if self.role == "sequencer":
                 if not election.check():
                     _logger.error(
@@ -345,6 +451,19 @@ class LogService:
                     self._step_down()
                 return
             if not election.try_acquire():
+                silent = election.silent_for()
+                if silent is not None and silent > self.settings.replica_stale_s:
+                    # The holder is paused, hung or cut off, and its session lives on: end
+                    # its sessions (the epoch keeps it from committing once it resumes); the
+                    # next round takes the lock.
+                    ended = election.evict()
+                    _logger.error(
+                        "replica %s: the sequencer's heartbeat is %.1f s old; ended %d of its "
+                        "database sessions to take over",
+                        self.settings.replica_id,
+                        silent,
+                        ended,
+                    )
                 return
             try:
                 self._take_over()
@@ -357,6 +476,10 @@ class LogService:
                 )
                 self._stop_sequencing()
                 election.release()
+
+    def _epoch(self) -> int:
+        epoch = self.log.epoch
+        return 0 if epoch is None else epoch
 
     def _recount_notices(self, every: float, *, force: bool = False) -> None:
         """Count the notices again from the log, which other replicas also append to: each
@@ -376,7 +499,11 @@ class LogService:
         replica may have appended up to the moment it died), checked against the checkpoint
         kept in this data directory; then the sequencer, the pump, the witnesses."""
         assert self.handoff is not None
-        self.log.reload()
+        self._overtaken.clear()
+        self.log.take_over()
+        assert self._election is not None
+        self._election.beat(self._epoch())
+        self._beating = True  # through the rest of the takeover too, however long it takes
         self.state.resume(self.log)
         self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()
@@ -393,20 +520,22 @@ class LogService:
         )
 
     def _step_down(self) -> None:
-        """Stop sequencing. What the old sequencer still holds is appended only if no other
-        replica appended meanwhile (the log refuses to sign over another writer's checkpoint);
-        the clients of anything refused hear so, and nothing they were told is durable is lost.
-        """
+        """Stop sequencing. What the old sequencer still holds is refused, not appended (its
+        clients hear a retryable 503, handed-off rows stay pending for the next sequencer); a
+        batch already in flight commits only if no other replica took the log over meanwhile
+        (the epoch, :meth:`PersistentLog.take_over`), so nothing forks and nothing a client
+        was told is durable is lost."""
         self.stepdowns += 1
         self._stop_sequencing()
 
     def _stop_sequencing(self) -> None:
+        self._beating = False
         self.role = "follower"
         self.state.persist = False
+        self.sequencer.abandon()
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
-        self.sequencer.stop()
         self.distributor.stop()
 
     def _durable(self, entry: PendingEntry) -> Future[Appended]:
@@ -437,6 +566,9 @@ class LogService:
         if self._replica_thread is not None:
             self._replica_thread.join(30)
             self._replica_thread = None
+        if self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(30)
+            self._heartbeat_thread = None
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
@@ -485,7 +617,16 @@ class LogService:
                 return
             failure = self._try_fold()
             appended = done.result()
-            if failure is not None and self.state.registry.applied <= appended.index:
+            if failure is None and not self._folded(appended.index):
+                # A follower answers only for an entry its own log and views hold (a refresh
+                # could come short of it): fold once more, else the client retries.
+                failure = self._try_fold()
+                if failure is None and not self._folded(appended.index):
+                    failure = NotFoldedError(
+                        f"entry {appended.index} is on the log, but this replica has not "
+                        "folded it yet; retry (the retry is answered with the entry)"
+                    )
+            if failure is not None and not self._folded(appended.index):
                 # Durable but not folded (the views could not be written): no answer that
                 # would let the client build on views that lack it. A retry is answered with
                 # the entry once the fold has caught up.
@@ -506,6 +647,10 @@ class LogService:
 
         durable.add_done_callback(then_fold)
         return folded
+
+    def _folded(self, index: int) -> bool:
+        """Whether entry ``index`` is in this process's log and folded into its views."""
+        return self.log.size > index and self.state.registry.applied > index
 
     def rejection(self, index: int) -> StatementError | None:
         """The error to answer with when the fold rejected log entry ``index`` (a statement

@@ -1,0 +1,107 @@
+"""The hand-off table between replicas (ADR 0047): a row one sequencer's pump has taken is
+neither taken by another pump nor withdrawn under it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from pausewatch.ledger import (
+    Appended,
+    Handoff,
+    NoSequencerError,
+    PendingEntry,
+    PersistentLog,
+    Signer,
+)
+from pausewatch.store import make_engine, upgrade
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def entry(n: int) -> PendingEntry:
+    return PendingEntry(b'{"n":%d}' % n, dedup_key=n.to_bytes(32, "big"))
+
+
+def test_a_row_a_pump_has_taken_is_not_taken_by_another(pg_engine: Engine) -> None:
+    """While one sequencer's pump holds a row (it is appending it), another pump does not
+    take it too."""
+    handoff = Handoff(pg_engine, "f", lambda: 0)
+    submitted = threading.Thread(target=lambda: _submit_quietly(handoff, entry(0), 1.0))
+    submitted.start()
+    try:
+        with pg_engine.connect() as conn, conn.begin():
+            assert len(_wait_rows(lambda: _take(conn))) == 1  # as the first pump does
+            assert handoff.pending(10) == []
+    finally:
+        submitted.join(10)
+
+
+def test_a_follower_does_not_withdraw_a_row_being_appended(
+    pg_engine: Engine, log_signer: Signer
+) -> None:
+    """A follower whose wait runs out while the sequencer's pump holds its row does not
+    withdraw it: it waits for the answer, and answers with the entry the pump appended."""
+    log = PersistentLog(pg_engine, log_signer)
+    handoff = Handoff(pg_engine, "f", lambda: 0)
+    answers: list[Appended | BaseException] = []
+
+    def submit() -> None:
+        try:
+            answers.append(handoff.submit(entry(0), timeout=0.3))
+        except Exception as exc:
+            answers.append(exc)
+
+    follower = threading.Thread(target=submit)
+    follower.start()
+    with pg_engine.connect() as conn, conn.begin():
+        (row_id,) = _wait_rows(lambda: _take(conn))  # as the sequencer's pump does
+        threading.Event().wait(1.0)  # the append outlasts the follower's wait
+        appended = log.append_batch([entry(0)], NOW)
+        conn.execute(
+            text(
+                "UPDATE log_handoff SET idx = 0, duplicate = false, resolved_us = 1 WHERE id = :i"
+            ),
+            {"i": row_id},
+        )
+    follower.join(10)
+    assert answers == [appended[0]]
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM log_handoff")).scalar() == 0
+
+
+def _take(conn: Connection) -> list[int]:
+    return list(
+        conn.execute(
+            text("SELECT id FROM log_handoff WHERE resolved_us IS NULL FOR UPDATE SKIP LOCKED")
+        ).scalars()
+    )
+
+
+def _submit_quietly(handoff: Handoff, pending: PendingEntry, timeout: float) -> None:
+    with contextlib.suppress(NoSequencerError):
+        handoff.submit(pending, timeout=timeout)
+
+
+def _wait_rows(take):  # type: ignore[no-untyped-def]
+    for _ in range(500):
+        rows = take()
+        if rows:
+            return rows
+        threading.Event().wait(0.01)
+    raise AssertionError("no hand-off row appeared")
