@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -329,3 +330,63 @@ def alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """Upload A's verification fails at its second segment while B, the same upload resent
+    (the client timed out), is under way: B's receipt accepts exactly the records stored for
+    it, and A's failure deletes none of them."""
+    svc = open_service(tmp_path / "race", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        first = [ln for ln in fleet.windows[0]]
+        rest = [ln for w in fleet.windows[1:] for ln in w]
+        data = b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        b_at_second = threading.Event()
+        a_done = threading.Event()
+        calls: dict[str, int] = {}
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            name = threading.current_thread().name
+            n = calls[name] = calls.get(name, 0) + 1
+            if name == "A" and n == 2:
+                # B may be held back until A is over: then it never gets here.
+                b_at_second.wait(2)
+                raise IngestWorkerError("a worker stopped")
+            if name == "B" and n == 2:
+                b_at_second.set()
+                a_done.wait(30)
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        out: dict[str, Any] = {}
+
+        def run(name: str) -> None:
+            try:
+                out[name] = svc.ingest_telemetry(data, submission(data, operator))
+            except Exception as exc:
+                out[name] = exc
+            finally:
+                if name == "A":
+                    a_done.set()
+
+        a = threading.Thread(target=run, args=("A",), name="A")
+        a.start()
+        deadline = time.monotonic() + 30
+        while calls.get("A", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        b = threading.Thread(target=run, args=("B",), name="B")
+        b.start()
+        a.join(60)
+        b.join(60)
+        assert isinstance(out["A"], IngestWorkerError)
+        receipt = out["B"]
+        assert not isinstance(receipt, Exception), receipt
+        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+    finally:
+        svc.close()
