@@ -390,3 +390,74 @@ def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
         assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
     finally:
         svc.close()
+
+
+def _first_segment_then(data_of: Fleet) -> bytes:
+    """An upload whose first segment has accepted records and whose second starts after it."""
+    first = [ln for ln in data_of.windows[0]]
+    rest = [ln for w in data_of.windows[1:] for ln in w]
+    return b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+
+
+@pytest.mark.parametrize("failure", [MemoryError, ValueError, KeyboardInterrupt])
+def test_any_failure_of_the_verification_leaves_nothing_stored(
+    tmp_path: Path, fleet: Fleet, failure: type[BaseException]
+) -> None:
+    """Whatever stops an upload's verification once its first segment is stored (not only a
+    dead worker: memory, a bug, an interrupt), the exception reaches the caller and none of the
+    upload's records stay stored; the same upload sent again is accepted in full."""
+    svc = open_service(tmp_path / "fail", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        data = _first_segment_then(fleet)
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        calls: list[int] = []
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            calls.append(1)
+            if len(calls) == 2:
+                assert stored_records(svc.engine, digest)
+                raise failure("the verification stopped")
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        with pytest.raises(failure):
+            svc.ingest_telemetry(data, submission(data, operator))
+        assert stored_records(svc.engine, digest) == []
+        receipt = svc.ingest_telemetry(data, submission(data, operator))
+        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+    finally:
+        svc.close()
+
+
+def test_a_pool_shut_down_under_an_upload_answers_a_retryable_error(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """The workers' executor shuts down (the service closing) between two segments of an
+    upload: the upload fails with IngestWorkerError (503, send it again), not a bare
+    RuntimeError, and none of its records stay stored."""
+    svc = open_service(tmp_path / "shut", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        data = _first_segment_then(fleet)
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        real = pool.verify
+
+        def verify_then_shut(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            answer = real(job)
+            # What close() does to the executor, as the upload is about to send its next
+            # segment: the pool still hands out that executor.
+            pool._pool().shutdown(wait=True, cancel_futures=True)
+            pool.verify = real  # type: ignore[method-assign]
+            return answer
+
+        pool.verify = verify_then_shut  # type: ignore[method-assign]
+        with pytest.raises(IngestWorkerError):
+            svc.ingest_telemetry(data, submission(data, operator))
+        assert stored_records(svc.engine, digest) == []
+    finally:
+        svc.close()

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,7 +49,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, select
 
-from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
+from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.service._errors import entry_refusal, unfolded
 from pausewatch.service._ingest_pool import IngestPool
@@ -65,6 +66,8 @@ from pausewatch.telemetry import (
     verify_stream,
 )
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetrySubmission
+
+_logger = logging.getLogger("pausewatch.service")
 
 SPOOL_IN_MEMORY = 1 << 20
 """An upload up to this size stays in memory while it is verified; a larger one goes to a
@@ -376,7 +379,8 @@ class TelemetryIngest:
 
     def _verify(self, upload: Upload, body: TelemetrySubmission, now: datetime) -> BatchSummary:
         """Verify the upload line by line, storing each segment's accepted records. A worker
-        that dies on it leaves none of them stored."""
+        that dies on it, or anything else that stops it (a bug, memory, the pool shut down
+        under it), leaves none of them stored."""
         registry = self.state.registry
         lock = self.state.lock
 
@@ -394,8 +398,13 @@ class TelemetryIngest:
                 on_accepted=store,
                 verifier=None if self.pool is None else self.pool.verify,
             )
-        except IngestWorkerError:
-            self._forget_records(body)
+        except BaseException:
+            # Only this attempt stores under this digest (_one_attempt): nothing else relies on
+            # the rows. A failure to forget them must not hide why the attempt stopped.
+            try:
+                self._forget_records(body)
+            except Exception:
+                _logger.warning("records of a failed upload could not be dropped", exc_info=True)
             raise
 
     def close(self) -> None:
