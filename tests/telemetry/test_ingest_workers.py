@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -155,6 +156,10 @@ def test_a_segment_naming_a_chip_its_snapshot_lacks_asks_for_it(fleet: Fleet) ->
     assert isinstance(missing, MissingContext)
     assert set(missing.chips) == {c.chip_id for c in registry.chips.values()}
     args: dict[str, Any] = {"operator_id": "lab", "now": now, "registry": registry, "chains": {}}
+    # The scan of the bytes misses names spelled with a JSON escape: the worker asks for them.
+    lines = [
+        escaped(ln, b"chip_id") if n % 2 else escaped(ln, b"run_id") for n, ln in enumerate(lines)
+    ]
     here = verify_stream(iter(lines), segment_records=5, **args)
     calls: list[SegmentVerdict | MissingContext] = []
 
@@ -164,8 +169,43 @@ def test_a_segment_naming_a_chip_its_snapshot_lacks_asks_for_it(fleet: Fleet) ->
 
     there = verify_stream(iter(lines), segment_records=5, verifier=verifier, **args)
     assert there == here
-    assert calls
-    assert all(isinstance(c, SegmentVerdict) for c in calls)
+    assert here.accepted > 0
+    asked = [c for c in calls if isinstance(c, MissingContext)]
+    assert any(c.chips for c in asked)
+    assert any(c.runs for c in asked)
+
+
+def escaped(line: bytes, name: bytes) -> bytes:
+    """``line`` with the first character of its string field ``name`` spelled as a JSON
+    escape (the same value to a JSON parser, not to a scan of the bytes)."""
+    key = b'"' + name + b'":"'
+    head, sep, tail = line.partition(key)
+    if not sep:
+        return line
+    return head + key + b"\\u00%02x" % tail[0] + tail[1:]
+
+
+def test_a_run_id_spelled_with_an_escape_is_asked_for_and_judged_as_in_process(
+    fleet: Fleet,
+) -> None:
+    """A record whose run id the byte scan misses (a JSON escape) gets the run's declaration
+    from the worker's MissingContext: verdicts through the verifier equal those in process."""
+    registry = fleet.registry()
+    now = fleet.end + timedelta(minutes=1)
+    lines = [escaped(ln, b"run_id") for w in fleet.windows for ln in w]
+    assert any(b'"run_id":"\\u00' in ln for ln in lines)
+    args: dict[str, Any] = {"operator_id": "lab", "now": now, "registry": registry, "chains": {}}
+    here = verify_stream(iter(lines), **args)
+    calls: list[SegmentVerdict | MissingContext] = []
+
+    def verifier(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        calls.append(verify_segment(job))
+        return calls[-1]
+
+    there = verify_stream(iter(lines), verifier=verifier, **args)
+    assert there == here
+    assert here.accepted > 0
+    assert any(isinstance(c, MissingContext) and c.runs for c in calls)
 
 
 def kill(pid: int) -> None:
@@ -311,6 +351,9 @@ def test_workers_exit_when_the_serving_process_is_killed(tmp_path: Path) -> None
     )
     try:
         assert proc.stdout is not None
+        # The script prints its workers' pids once its upload is in: wait for that, bounded.
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "the serving process printed no worker pids"
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert pids
         assert all(alive(pid) for pid in pids)
@@ -461,3 +504,67 @@ def test_a_pool_shut_down_under_an_upload_answers_a_retryable_error(
         assert stored_records(svc.engine, digest) == []
     finally:
         svc.close()
+
+
+def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other(
+    tmp_path: Path, fleet: Fleet, pooled: LogService
+) -> None:
+    """Two uploads of the same chips in worker processes at once: the later windows' upload
+    is verified against chain heads that the earlier one moves before it is appended. Its
+    receipt and stored records are those the serving process gives them one after the other."""
+    half = len(fleet.windows) // 2
+    data = [
+        b"".join(ln + b"\n" for w in part for ln in w)
+        for part in (fleet.windows[:half], fleet.windows[half:])
+    ]
+    local = open_service(tmp_path / "local", fleet, workers=0)
+    try:
+        expected = outcome(local, fleet, data)
+    finally:
+        local.close()
+    operator = register(pooled, fleet)
+    pool = pooled.telemetry.pool
+    assert pool is not None
+    real = pool.verify
+    later_verifying = threading.Event()
+    earlier_in = threading.Event()
+
+    later_segments: list[int] = []
+
+    def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        if threading.current_thread().name == "later":
+            later_segments.append(len(job.lines))
+        if threading.current_thread().name == "later" and not later_verifying.is_set():
+            later_verifying.set()
+            earlier_in.wait(60)  # its heads are read: the earlier upload moves them now
+        return real(job)
+
+    pool.verify = verify  # type: ignore[method-assign]
+    receipts: dict[str, Any] = {}
+
+    def send(name: str, upload: bytes) -> None:
+        try:
+            receipts[name] = pooled.ingest_telemetry(upload, submission(upload, operator))
+        except Exception as exc:  # pragma: no cover - reported below
+            receipts[name] = exc
+        finally:
+            if name == "earlier":
+                earlier_in.set()
+
+    later = threading.Thread(target=send, args=("later", data[1]), name="later")
+    later.start()
+    assert later_verifying.wait(60)
+    send("earlier", data[0])
+    later.join(120)
+    got = []
+    for name, upload in (("earlier", data[0]), ("later", data[1])):
+        receipt = receipts[name]
+        assert not isinstance(receipt, Exception), receipt
+        as_dict = asdict(receipt)
+        as_dict.pop("integrated_at")
+        digest = hashlib.sha256(upload).hexdigest()
+        got.append({"receipt": as_dict, "stored": stored_records(pooled.engine, digest)})
+    assert got == expected
+    assert all(o["stored"] for o in expected)
+    # Its first verdicts rested on heads that moved: it was verified a second time.
+    assert sum(later_segments) >= 2 * data[1].count(b"\n")
