@@ -23,10 +23,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
+from pausewatch.api.routes.telemetry import INGEST_UPLOADS
 from pausewatch.errors import IngestWorkerError
 from pausewatch.service import LogService, stored_records
 from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, Misbehaviour, simulate_fleet
+from pausewatch.statements import sign_statement
 from pausewatch.store import sqlite_url
 from pausewatch.telemetry import (
     SEGMENT_RECORDS,
@@ -568,3 +570,70 @@ def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other
     assert all(o["stored"] for o in expected)
     # Its first verdicts rested on heads that moved: it was verified a second time.
     assert sum(later_segments) >= 2 * data[1].count(b"\n")
+
+
+def test_statements_are_answered_while_uploads_fill_every_ingest_thread(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """As many uploads as asyncio's default executor has threads, those being ingested held
+    mid-verification: a statement posted meanwhile is answered (its decode and checks do not
+    queue behind the uploads); then every upload finishes."""
+    svc = open_service(tmp_path / "busy", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        held = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor's threads
+        verifying = min(held, INGEST_UPLOADS)  # the rest wait for their turn to be ingested
+        lines = [ln for w in fleet.windows for ln in w]
+        assert len(lines) >= held
+        pool = svc.telemetry.pool
+        assert pool is not None
+        arrived = threading.Semaphore(0)
+        release = threading.Event()
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            arrived.release()
+            release.wait(60)
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        with TestClient(create_app(svc)) as client:
+            answers: list[Any] = []
+
+            def upload(data: bytes) -> None:
+                header = base64.b64encode(submission(data, operator).canonical_bytes()).decode()
+                answers.append(
+                    client.post(
+                        "/v1/telemetry/batches",
+                        content=data,
+                        headers={"Pausewatch-Submission": header},
+                    )
+                )
+
+            uploaders = [
+                threading.Thread(target=upload, args=(lines[n] + b"\n",)) for n in range(held)
+            ]
+            for t in uploaders:
+                t.start()
+            try:
+                for _ in range(verifying):
+                    assert arrived.acquire(timeout=60), "an upload never reached verification"
+                notice = sign_statement("notice/v1", {"title": "while uploads run"}, operator)
+                posted: list[Any] = []
+                poster = threading.Thread(
+                    target=lambda: posted.append(
+                        client.post("/v1/statements", json=notice.to_json())
+                    )
+                )
+                poster.start()
+                poster.join(30)
+                answered = not poster.is_alive()
+            finally:
+                release.set()
+                for t in uploaders:
+                    t.join(60)
+            poster.join(60)
+            assert answered, "the statement waited for the uploads"
+            assert posted[0].status_code == 201, posted[0].text
+            assert [a.status_code for a in answers] == [201] * held
+    finally:
+        svc.close()
