@@ -48,6 +48,12 @@ from sqlalchemy import Engine
 from pausewatch.ledger import Signer
 from pausewatch.store import make_engine, sqlite_url, upgrade
 
+# Telemetry is verified in worker processes by default on a machine with more than one core:
+# which path a test took depended on the machine. Tests take the in-process path unless they
+# name ingest_workers (the worker path has tests of its own, and the key ingest tests run on
+# both); PAUSEWATCH_INGEST_WORKERS=N in the environment runs the rest through workers too.
+os.environ.setdefault("PAUSEWATCH_INGEST_WORKERS", "0")
+
 PG_USER = "postgres"
 _db_counter = itertools.count()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,9 +54,16 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
         folding = threading.Thread(target=fold)
         folding.start()
         try:
-            deadline = threading.Event()
-            while store.registry.applied < size and not deadline.wait(0.01):
-                pass
+            # Bounded, and over as soon as the fold fails or ends: then the asserts say why.
+            deadline = time.monotonic() + 60
+            while (
+                store.registry.applied < size
+                and not failure
+                and folding.is_alive()
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
+            assert not failure, failure
             assert store.registry.applied == size  # folded in memory, commit pending
             assert folding.is_alive()
             assert store.lock.acquire(timeout=5), "a reader waited for the fold's commit"

@@ -68,11 +68,21 @@ def fleet() -> Fleet:
 
 
 @pytest.fixture
-def service(tmp_path: Path, db_url: str, fleet: Fleet) -> Iterator[LogService]:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, batch_latency_ms=1)
+def service(
+    tmp_path: Path, db_url: str, fleet: Fleet, request: pytest.FixtureRequest
+) -> Iterator[LogService]:
+    """The service, verifying in process unless a test asks for worker processes (its
+    ``service`` parameter: the number of workers)."""
+    workers = getattr(request, "param", 0)
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, batch_latency_ms=1, ingest_workers=workers
+    )
     svc = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
     try:
         yield svc
+        # The path asked for is the one taken: workers started, or none to start.
+        pool = svc.telemetry.pool
+        assert (pool is not None and bool(pool.pids())) == (workers > 0)
     finally:
         svc.close()
 
@@ -113,6 +123,7 @@ def flop_of(lines: list[bytes]) -> dict[str, dict[str, int]]:
     return totals
 
 
+@pytest.mark.parametrize("service", [0, 1], indirect=True, ids=["in-process", "workers"])
 def test_a_fleet_is_verified_accounted_and_logged(service: LogService, fleet: Fleet) -> None:
     operator = register(service, fleet)
     truth = fleet.truth
@@ -213,6 +224,7 @@ def test_a_submission_alone_is_refused(service: LogService, fleet: Fleet) -> Non
         service.submit(submission(b"x\n", operator))
 
 
+@pytest.mark.parametrize("service", [0, 1], indirect=True, ids=["in-process", "workers"])
 def test_upload_over_http(service: LogService, fleet: Fleet) -> None:
     operator = register(service, fleet)
     data = b"".join(line + b"\n" for line in fleet.windows[0])

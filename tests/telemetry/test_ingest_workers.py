@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -21,10 +23,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
+from pausewatch.api.routes.telemetry import INGEST_UPLOADS
 from pausewatch.errors import IngestWorkerError
 from pausewatch.service import LogService, stored_records
 from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, Misbehaviour, simulate_fleet
+from pausewatch.statements import sign_statement
 from pausewatch.store import sqlite_url
 from pausewatch.telemetry import (
     SEGMENT_RECORDS,
@@ -154,6 +158,10 @@ def test_a_segment_naming_a_chip_its_snapshot_lacks_asks_for_it(fleet: Fleet) ->
     assert isinstance(missing, MissingContext)
     assert set(missing.chips) == {c.chip_id for c in registry.chips.values()}
     args: dict[str, Any] = {"operator_id": "lab", "now": now, "registry": registry, "chains": {}}
+    # The scan of the bytes misses names spelled with a JSON escape: the worker asks for them.
+    lines = [
+        escaped(ln, b"chip_id") if n % 2 else escaped(ln, b"run_id") for n, ln in enumerate(lines)
+    ]
     here = verify_stream(iter(lines), segment_records=5, **args)
     calls: list[SegmentVerdict | MissingContext] = []
 
@@ -163,8 +171,43 @@ def test_a_segment_naming_a_chip_its_snapshot_lacks_asks_for_it(fleet: Fleet) ->
 
     there = verify_stream(iter(lines), segment_records=5, verifier=verifier, **args)
     assert there == here
-    assert calls
-    assert all(isinstance(c, SegmentVerdict) for c in calls)
+    assert here.accepted > 0
+    asked = [c for c in calls if isinstance(c, MissingContext)]
+    assert any(c.chips for c in asked)
+    assert any(c.runs for c in asked)
+
+
+def escaped(line: bytes, name: bytes) -> bytes:
+    """``line`` with the first character of its string field ``name`` spelled as a JSON
+    escape (the same value to a JSON parser, not to a scan of the bytes)."""
+    key = b'"' + name + b'":"'
+    head, sep, tail = line.partition(key)
+    if not sep:
+        return line
+    return head + key + b"\\u00%02x" % tail[0] + tail[1:]
+
+
+def test_a_run_id_spelled_with_an_escape_is_asked_for_and_judged_as_in_process(
+    fleet: Fleet,
+) -> None:
+    """A record whose run id the byte scan misses (a JSON escape) gets the run's declaration
+    from the worker's MissingContext: verdicts through the verifier equal those in process."""
+    registry = fleet.registry()
+    now = fleet.end + timedelta(minutes=1)
+    lines = [escaped(ln, b"run_id") for w in fleet.windows for ln in w]
+    assert any(b'"run_id":"\\u00' in ln for ln in lines)
+    args: dict[str, Any] = {"operator_id": "lab", "now": now, "registry": registry, "chains": {}}
+    here = verify_stream(iter(lines), **args)
+    calls: list[SegmentVerdict | MissingContext] = []
+
+    def verifier(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        calls.append(verify_segment(job))
+        return calls[-1]
+
+    there = verify_stream(iter(lines), verifier=verifier, **args)
+    assert there == here
+    assert here.accepted > 0
+    assert any(isinstance(c, MissingContext) and c.runs for c in calls)
 
 
 def kill(pid: int) -> None:
@@ -310,6 +353,9 @@ def test_workers_exit_when_the_serving_process_is_killed(tmp_path: Path) -> None
     )
     try:
         assert proc.stdout is not None
+        # The script prints its workers' pids once its upload is in: wait for that, bounded.
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "the serving process printed no worker pids"
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert pids
         assert all(alive(pid) for pid in pids)
@@ -329,3 +375,265 @@ def alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """Upload A's verification fails at its second segment while B, the same upload resent
+    (the client timed out), is under way: B's receipt accepts exactly the records stored for
+    it, and A's failure deletes none of them."""
+    svc = open_service(tmp_path / "race", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        first = [ln for ln in fleet.windows[0]]
+        rest = [ln for w in fleet.windows[1:] for ln in w]
+        data = b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        b_at_second = threading.Event()
+        a_done = threading.Event()
+        calls: dict[str, int] = {}
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            name = threading.current_thread().name
+            n = calls[name] = calls.get(name, 0) + 1
+            if name == "A" and n == 2:
+                # B may be held back until A is over: then it never gets here.
+                b_at_second.wait(2)
+                raise IngestWorkerError("a worker stopped")
+            if name == "B" and n == 2:
+                b_at_second.set()
+                a_done.wait(30)
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        out: dict[str, Any] = {}
+
+        def run(name: str) -> None:
+            try:
+                out[name] = svc.ingest_telemetry(data, submission(data, operator))
+            except Exception as exc:
+                out[name] = exc
+            finally:
+                if name == "A":
+                    a_done.set()
+
+        a = threading.Thread(target=run, args=("A",), name="A")
+        a.start()
+        deadline = time.monotonic() + 30
+        while calls.get("A", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        b = threading.Thread(target=run, args=("B",), name="B")
+        b.start()
+        a.join(60)
+        b.join(60)
+        assert isinstance(out["A"], IngestWorkerError)
+        receipt = out["B"]
+        assert not isinstance(receipt, Exception), receipt
+        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+    finally:
+        svc.close()
+
+
+def _first_segment_then(data_of: Fleet) -> bytes:
+    """An upload whose first segment has accepted records and whose second starts after it."""
+    first = [ln for ln in data_of.windows[0]]
+    rest = [ln for w in data_of.windows[1:] for ln in w]
+    return b"".join(ln + b"\n" for ln in [*first, *[b"x"] * SEGMENT_RECORDS, *rest])
+
+
+@pytest.mark.parametrize("failure", [MemoryError, ValueError, KeyboardInterrupt])
+def test_any_failure_of_the_verification_leaves_nothing_stored(
+    tmp_path: Path, fleet: Fleet, failure: type[BaseException]
+) -> None:
+    """Whatever stops an upload's verification once its first segment is stored (not only a
+    dead worker: memory, a bug, an interrupt), the exception reaches the caller and none of the
+    upload's records stay stored; the same upload sent again is accepted in full."""
+    svc = open_service(tmp_path / "fail", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        data = _first_segment_then(fleet)
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        calls: list[int] = []
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            calls.append(1)
+            if len(calls) == 2:
+                assert stored_records(svc.engine, digest)
+                raise failure("the verification stopped")
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        with pytest.raises(failure):
+            svc.ingest_telemetry(data, submission(data, operator))
+        assert stored_records(svc.engine, digest) == []
+        receipt = svc.ingest_telemetry(data, submission(data, operator))
+        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+    finally:
+        svc.close()
+
+
+def test_a_pool_shut_down_under_an_upload_answers_a_retryable_error(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """The workers' executor shuts down (the service closing) between two segments of an
+    upload: the upload fails with IngestWorkerError (503, send it again), not a bare
+    RuntimeError, and none of its records stay stored."""
+    svc = open_service(tmp_path / "shut", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        data = _first_segment_then(fleet)
+        digest = hashlib.sha256(data).hexdigest()
+        pool = svc.telemetry.pool
+        assert pool is not None
+        real = pool.verify
+
+        def verify_then_shut(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            answer = real(job)
+            # What close() does to the executor, as the upload is about to send its next
+            # segment: the pool still hands out that executor.
+            pool._pool().shutdown(wait=True, cancel_futures=True)
+            pool.verify = real  # type: ignore[method-assign]
+            return answer
+
+        pool.verify = verify_then_shut  # type: ignore[method-assign]
+        with pytest.raises(IngestWorkerError):
+            svc.ingest_telemetry(data, submission(data, operator))
+        assert stored_records(svc.engine, digest) == []
+    finally:
+        svc.close()
+
+
+def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other(
+    tmp_path: Path, fleet: Fleet, pooled: LogService
+) -> None:
+    """Two uploads of the same chips in worker processes at once: the later windows' upload
+    is verified against chain heads that the earlier one moves before it is appended. Its
+    receipt and stored records are those the serving process gives them one after the other."""
+    half = len(fleet.windows) // 2
+    data = [
+        b"".join(ln + b"\n" for w in part for ln in w)
+        for part in (fleet.windows[:half], fleet.windows[half:])
+    ]
+    local = open_service(tmp_path / "local", fleet, workers=0)
+    try:
+        expected = outcome(local, fleet, data)
+    finally:
+        local.close()
+    operator = register(pooled, fleet)
+    pool = pooled.telemetry.pool
+    assert pool is not None
+    real = pool.verify
+    later_verifying = threading.Event()
+    earlier_in = threading.Event()
+
+    later_segments: list[int] = []
+
+    def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        if threading.current_thread().name == "later":
+            later_segments.append(len(job.lines))
+        if threading.current_thread().name == "later" and not later_verifying.is_set():
+            later_verifying.set()
+            earlier_in.wait(60)  # its heads are read: the earlier upload moves them now
+        return real(job)
+
+    pool.verify = verify  # type: ignore[method-assign]
+    receipts: dict[str, Any] = {}
+
+    def send(name: str, upload: bytes) -> None:
+        try:
+            receipts[name] = pooled.ingest_telemetry(upload, submission(upload, operator))
+        except Exception as exc:  # pragma: no cover - reported below
+            receipts[name] = exc
+        finally:
+            if name == "earlier":
+                earlier_in.set()
+
+    later = threading.Thread(target=send, args=("later", data[1]), name="later")
+    later.start()
+    assert later_verifying.wait(60)
+    send("earlier", data[0])
+    later.join(120)
+    got = []
+    for name, upload in (("earlier", data[0]), ("later", data[1])):
+        receipt = receipts[name]
+        assert not isinstance(receipt, Exception), receipt
+        as_dict = asdict(receipt)
+        as_dict.pop("integrated_at")
+        digest = hashlib.sha256(upload).hexdigest()
+        got.append({"receipt": as_dict, "stored": stored_records(pooled.engine, digest)})
+    assert got == expected
+    assert all(o["stored"] for o in expected)
+    # Its first verdicts rested on heads that moved: it was verified a second time.
+    assert sum(later_segments) >= 2 * data[1].count(b"\n")
+
+
+def test_statements_are_answered_while_uploads_fill_every_ingest_thread(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """As many uploads as asyncio's default executor has threads, those being ingested held
+    mid-verification: a statement posted meanwhile is answered (its decode and checks do not
+    queue behind the uploads); then every upload finishes."""
+    svc = open_service(tmp_path / "busy", fleet, workers=1)
+    try:
+        operator = register(svc, fleet)
+        held = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor's threads
+        verifying = min(held, INGEST_UPLOADS)  # the rest wait for their turn to be ingested
+        lines = [ln for w in fleet.windows for ln in w]
+        assert len(lines) >= held
+        pool = svc.telemetry.pool
+        assert pool is not None
+        arrived = threading.Semaphore(0)
+        release = threading.Event()
+
+        def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+            arrived.release()
+            release.wait(60)
+            return verify_segment(job)
+
+        pool.verify = verify  # type: ignore[method-assign]
+        with TestClient(create_app(svc)) as client:
+            answers: list[Any] = []
+
+            def upload(data: bytes) -> None:
+                header = base64.b64encode(submission(data, operator).canonical_bytes()).decode()
+                answers.append(
+                    client.post(
+                        "/v1/telemetry/batches",
+                        content=data,
+                        headers={"Pausewatch-Submission": header},
+                    )
+                )
+
+            uploaders = [
+                threading.Thread(target=upload, args=(lines[n] + b"\n",)) for n in range(held)
+            ]
+            for t in uploaders:
+                t.start()
+            try:
+                for _ in range(verifying):
+                    assert arrived.acquire(timeout=60), "an upload never reached verification"
+                notice = sign_statement("notice/v1", {"title": "while uploads run"}, operator)
+                posted: list[Any] = []
+                poster = threading.Thread(
+                    target=lambda: posted.append(
+                        client.post("/v1/statements", json=notice.to_json())
+                    )
+                )
+                poster.start()
+                poster.join(30)
+                answered = not poster.is_alive()
+            finally:
+                release.set()
+                for t in uploaders:
+                    t.join(60)
+            poster.join(60)
+            assert answered, "the statement waited for the uploads"
+            assert posted[0].status_code == 201, posted[0].text
+            assert [a.status_code for a in answers] == [201] * held
+    finally:
+        svc.close()

@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 
@@ -93,6 +93,13 @@ def _fit_classifier_aside(context: BaseContext) -> None:
     threading.Thread(target=fit, name="pausewatch-classifier-fit", daemon=True).start()
 
 
+def _shut_down() -> IngestWorkerError:
+    return IngestWorkerError(
+        "the telemetry verification workers shut down while verifying this upload; nothing of "
+        "it was accepted: send it again"
+    )
+
+
 class IngestPool:
     """A pool of ``workers`` processes verifying telemetry segments (see the module docstring)."""
 
@@ -130,17 +137,28 @@ class IngestPool:
     def verify(self, job: SegmentJob) -> SegmentVerdict | MissingContext:
         """Verify one segment in a worker (a :data:`~pausewatch.telemetry.SegmentVerifier`).
 
-        Raises :class:`~pausewatch.errors.IngestWorkerError` when the worker died on it.
+        Raises :class:`~pausewatch.errors.IngestWorkerError` when the worker died on it, or
+        when the pool was shut down (the service closing) while the upload was under way.
         """
         executor = self._pool()
         try:
-            return executor.submit(verify_segment, job).result()
+            try:
+                future = executor.submit(verify_segment, job)
+            except BrokenProcessPool:
+                raise
+            except RuntimeError as exc:
+                # close() shut the executor down after _pool() handed it out. (A RuntimeError
+                # the verifier raises in a worker comes from result(): a bug, and stays one.)
+                raise _shut_down() from exc
+            return future.result()
         except BrokenProcessPool as exc:
             self._discard(executor)
             raise IngestWorkerError(
                 "a telemetry verification worker stopped while verifying this upload; nothing "
                 "of it was accepted: send it again"
             ) from exc
+        except CancelledError as exc:  # close() cancelled the segment before a worker took it
+            raise _shut_down() from exc
 
     def pids(self) -> list[int]:
         """Process ids of the workers started so far (none before the first upload)."""

@@ -16,7 +16,9 @@ The path, for each batch:
    serving process then only reads the lines, looks up the chips they name, stores and folds,
    and its answers to reads do not wait behind the parsing and the signature checks. A worker
    that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
-   records it stored dropped: nothing of it is accepted;
+   records it stored dropped: nothing of it is accepted. Attempts at the same bytes (a resent
+   upload) go one at a time from here to the receipt, since they share the stored rows: the
+   later one waits, then answers as a duplicate or starts afresh;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -35,17 +37,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, select
 
-from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
+from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.service._errors import entry_refusal, unfolded
 from pausewatch.service._ingest_pool import IngestPool
@@ -62,6 +66,8 @@ from pausewatch.telemetry import (
     verify_stream,
 )
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetrySubmission
+
+_logger = logging.getLogger("pausewatch.service")
 
 SPOOL_IN_MEMORY = 1 << 20
 """An upload up to this size stays in memory while it is verified; a larger one goes to a
@@ -263,6 +269,31 @@ class TelemetryIngest:
         self.lock = threading.Lock()
         """Serialises what needs the log's order: the chain heads' check, the append, the fold.
         Never held while an upload is read, parsed or its signatures checked."""
+        self._attempts: dict[str, tuple[threading.Lock, int]] = {}
+        """Per batch digest: a lock held by the attempt in flight, and how many attempts hold
+        or wait for it (the entry goes with the last)."""
+        self._attempts_lock = threading.Lock()
+
+    @contextmanager
+    def _one_attempt(self, batch_digest: str) -> Iterator[None]:
+        """Hold the upload ``batch_digest`` for one attempt at a time, from its verification to
+        its receipt. Its stored records are shared by every attempt (rows are kept by record
+        hash, as first stored), and an attempt that fails deletes them: a resent upload that
+        ran beside it would be integrated with records no longer stored. A concurrent attempt
+        waits here, then finds the first one's entry (a duplicate) or starts afresh."""
+        with self._attempts_lock:
+            lock, waiting = self._attempts.get(batch_digest, (threading.Lock(), 0))
+            self._attempts[batch_digest] = (lock, waiting + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._attempts_lock:
+                lock, waiting = self._attempts[batch_digest]
+                if waiting == 1:
+                    del self._attempts[batch_digest]
+                else:
+                    self._attempts[batch_digest] = (lock, waiting - 1)
 
     def check_submission(self, data: bytes | Upload, submission: Statement) -> TelemetrySubmission:
         """The submission's body, once it is shown to be the operator's own for ``data``."""
@@ -294,12 +325,19 @@ class TelemetryIngest:
         seen = self._seen(body)
         if seen is not None:
             return self._receipt_of(seen)
+        with self._one_attempt(body.batch_digest):
+            return self._ingest_once(submission, upload, body)
+
+    def _ingest_once(
+        self, submission: Statement, upload: Upload, body: TelemetrySubmission
+    ) -> BatchReceipt:
+        """One attempt at an upload, the only one in flight for its digest."""
+        seen = self._seen(body)
+        if seen is not None:  # the same upload, sent again meanwhile, went in first
+            return self._receipt_of(seen)
         now = self.clock()
         summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
-            seen = self._seen(body)
-            if seen is not None:  # the same upload, sent twice at once, went in first
-                return self._receipt_of(seen)
             if self._moved(summary.heads_read):
                 # Another batch of the same chips was appended meanwhile: the verdicts rest on
                 # heads that are gone. Verify again, now in the log's order.
@@ -341,7 +379,8 @@ class TelemetryIngest:
 
     def _verify(self, upload: Upload, body: TelemetrySubmission, now: datetime) -> BatchSummary:
         """Verify the upload line by line, storing each segment's accepted records. A worker
-        that dies on it leaves none of them stored."""
+        that dies on it, or anything else that stops it (a bug, memory, the pool shut down
+        under it), leaves none of them stored."""
         registry = self.state.registry
         lock = self.state.lock
 
@@ -359,8 +398,13 @@ class TelemetryIngest:
                 on_accepted=store,
                 verifier=None if self.pool is None else self.pool.verify,
             )
-        except IngestWorkerError:
-            self._forget_records(body)
+        except BaseException:
+            # Only this attempt stores under this digest (_one_attempt): nothing else relies on
+            # the rows. A failure to forget them must not hide why the attempt stopped.
+            try:
+                self._forget_records(body)
+            except Exception:
+                _logger.warning("records of a failed upload could not be dropped", exc_info=True)
             raise
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import base64
 import binascii
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from pausewatch.api.deps import MAX_INDEX, Limit, MetricsDep, Offset, ServiceDep, next_offset
@@ -25,6 +26,20 @@ router = APIRouter(tags=["telemetry"])
 
 BATCHES_PATH = "/v1/telemetry/batches"
 SUBMISSION_HEADER = "Pausewatch-Submission"
+
+INGEST_UPLOADS = 8
+"""Uploads ingested at once by one app; more wait their turn without holding a thread. An
+upload holds its thread for its whole verification: on the threads statements and reads use,
+a few uploads would queue everything else behind them (docs/adr/0048)."""
+
+
+def _ingest_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's own limit on uploads being ingested (made in the event loop, on first use)."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "ingest_limiter", None)
+    if limiter is None:
+        limiter = state.ingest_limiter = anyio.CapacityLimiter(INGEST_UPLOADS)
+    return limiter
 
 
 @router.post(
@@ -87,7 +102,10 @@ async def upload_batch(
             upload.write(chunk)
         upload.finish()
         with metrics.batch_refusals():
-            receipt = await asyncio.to_thread(service.ingest_telemetry, upload, statement)
+            # Not asyncio's default executor, which statements use: threads of their own.
+            receipt = await anyio.to_thread.run_sync(
+                service.ingest_telemetry, upload, statement, limiter=_ingest_limiter(request)
+            )
     finally:
         upload.close()
     metrics.batch(receipt)
