@@ -56,6 +56,14 @@ The server and locust share the machine's CPUs; each one's CPU use during each p
 system, read by the locust process at the test's start and stop) is printed with the figures.
 They are loopback figures for this machine, not a capacity of the service.
 
+``--replicas N`` (N >= 1): instead of one server on SQLite, ``pausewatch serve --replica-id``
+``r0`` (it sequences: the uploads go to it) and ``r1`` .. ``rN`` (followers: each reader GETs
+from one of them, dealt round robin) on one PostgreSQL database (``--database-url``, an empty
+one, or a private cluster started for the run as ``log_10m.py`` starts it). Each replica has
+its own data directory holding ``r0``'s keys. The pages are probed and ``/healthz`` timed on
+the first follower; the views are verified on the sequencer. The replicas' roles before and
+after, and which replica answered how many requests in each phase, are printed.
+
 Run ``.venv/bin/python benchmarks/load.py`` or ``... --duration 30``.
 """
 
