@@ -56,6 +56,14 @@ The server and locust share the machine's CPUs; each one's CPU use during each p
 system, read by the locust process at the test's start and stop) is printed with the figures.
 They are loopback figures for this machine, not a capacity of the service.
 
+``--replicas N`` (N >= 1): instead of one server on SQLite, ``pausewatch serve --replica-id``
+``r0`` (it sequences: the uploads go to it) and ``r1`` .. ``rN`` (followers: each reader GETs
+from one of them, dealt round robin) on one PostgreSQL database (``--database-url``, an empty
+one, or a private cluster started for the run as ``log_10m.py`` starts it). Each replica has
+its own data directory holding ``r0``'s keys. The pages are probed and ``/healthz`` timed on
+the first follower; the views are verified on the sequencer. The replicas' roles before and
+after, and which replica answered how many requests in each phase, are printed.
+
 Run ``.venv/bin/python benchmarks/load.py`` or ``... --duration 30``.
 """
 
@@ -84,6 +92,7 @@ from typing import Any
 import httpx
 
 from _common import write_json
+from log_10m import Cluster, _pg_admin
 from log_append import filesystem_of
 from pausewatch.client import PausewatchClient
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
@@ -166,9 +175,19 @@ def free_port() -> int:
 class Server:
     """``pausewatch serve`` as a subprocess on loopback, with its own data directory."""
 
-    def __init__(self, data_dir: Path, log: Path, ingest_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log: Path,
+        ingest_workers: int | None = None,
+        *,
+        database_url: str | None = None,
+        replica_id: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.ingest_workers = ingest_workers
+        self.database_url = database_url
+        self.replica_id = replica_id
         self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -181,6 +200,10 @@ class Server:
             env["PAUSEWATCH_INGEST_WORKERS"] = str(self.ingest_workers)
         cmd = [sys.executable, "-m", "pausewatch.cli", "serve"]
         cmd += ["--data-dir", str(self.data_dir), "--port", str(self.port)]
+        if self.database_url is not None:
+            cmd += ["--database-url", self.database_url]
+        if self.replica_id is not None:
+            cmd += ["--replica-id", self.replica_id]
         with self.log.open("ab") as fh:
             # cwd: the data directory's parent, so that no stray .env file configures it
             self.proc = subprocess.Popen(
@@ -222,6 +245,71 @@ class Server:
     def alive(self) -> bool:
         """Whether it still runs."""
         return self.proc is not None and self.proc.poll() is None
+
+    def health(self) -> dict[str, Any]:
+        """Its ``/healthz`` document (a replica names its role there), or why there is none."""
+        try:
+            resp = httpx.get(self.url + "/healthz", timeout=5)
+            body: dict[str, Any] = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"status": type(exc).__name__}
+        return body | {"http": resp.status_code}
+
+    def name(self) -> str:
+        """The replica's id, or ``server`` for a lone one."""
+        return self.replica_id or "server"
+
+
+# ----------------------------------------------------------------------------- replicas
+
+
+def start_replicas(
+    workdir: Path, database_url: str, followers: int, ingest_workers: int | None
+) -> list[Server]:
+    """``pausewatch serve --replica-id`` on one PostgreSQL database: ``r0`` first, which takes
+    the sequencer's role, then ``followers`` more, each with its own data directory holding
+    ``r0``'s keys (one log, one key; as tests/e2e/test_replicas.py starts them)."""
+    replicas: list[Server] = []
+    for i in range(followers + 1):
+        data_dir = workdir / f"data-r{i}"
+        data_dir.mkdir()
+        if replicas:
+            shutil.copytree(replicas[0].data_dir / "keys", data_dir / "keys")
+        replica = Server(
+            data_dir,
+            workdir / f"serve-r{i}.log",
+            ingest_workers,
+            database_url=database_url,
+            replica_id=f"r{i}",
+        )
+        replicas.append(replica.start())
+        if i == 0:
+            deadline = time.monotonic() + 60
+            while replica.health().get("role") != "sequencer":
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"replica r0 did not sequence:\n{replica.tail()}")
+                time.sleep(0.2)
+    return replicas
+
+
+def caught_up(sequencer: Server, followers: Sequence[Server], timeout: float = 120.0) -> None:
+    """Wait until every follower's log is as large as the sequencer's."""
+    size = int(sequencer.health().get("size", 0))
+    deadline = time.monotonic() + timeout
+    for follower in followers:
+        while int(follower.health().get("size", -1)) < size:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"replica {follower.name()} did not reach size {size}")
+            time.sleep(0.2)
+
+
+def roles(servers: Sequence[Server]) -> str:
+    """Each replica's role and log size, from its ``/healthz``."""
+    out = []
+    for s in servers:
+        h = s.health()
+        out.append(f"{s.name()} {h.get('role', h.get('status'))} (size {h.get('size', '?')})")
+    return ", ".join(out)
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -335,6 +423,7 @@ def run_phase(
     seconds: int,
     start: list[int],
     quiet: bool,
+    read_hosts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One locust run, headless, in a subprocess; its summary, CSV rows and exit status."""
     summary_path = load_dir / f"summary-{name}.json"
@@ -345,6 +434,8 @@ def run_phase(
         "start": start,
         "summary": str(summary_path),
         "server_pid": server.proc.pid if server.proc else None,
+        "upload_host": server.url,
+        "read_hosts": list(read_hosts) or [server.url],
     }
     if "DashboardReader" not in classes:
         phase_manifest["readers"] = 0
@@ -420,6 +511,7 @@ def run_phase(
         "failure_messages": failures,
         "next_batch": {int(k): v for k, v in summary["next_batch"].items()},
         "exhausted": summary["exhausted"],
+        "served": summary.get("served", {}),
         "endpoints": rows,
         "locust_tail": output[-2000:],
     }
@@ -685,6 +777,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the server's PAUSEWATCH_INGEST_WORKERS (default: its own default; 0: verify in "
         "the serving process)",
     )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="followers besides the sequencing replica, on one PostgreSQL: uploads go to the "
+        "sequencer, readers' GETs to the followers round robin (0: one server on SQLite)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="with --replicas: an empty PostgreSQL database (postgresql+psycopg://USER@HOST:"
+        "PORT/DB); default: a private cluster started for the run",
+    )
     p.add_argument("--policy", default="miri-2025", help="preset adopted (miri-2025)")
     p.add_argument("--seed", type=int, default=2026, help="seed of the fleet (2026)")
     p.add_argument("--dir", type=Path, default=None, help="where to put the temp dir")
@@ -704,6 +809,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("expected --chips >= 3 and >= --uploaders")
     if args.max_rate <= 0 or args.think <= 0:
         p.error("expected --max-rate > 0 and --think > 0")
+    if args.replicas < 0:
+        p.error("expected --replicas >= 0")
+    if args.database_url is not None and not args.replicas:
+        p.error("--database-url goes with --replicas N (N >= 1)")
     return args
 
 
@@ -732,8 +841,11 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="pausewatch-load-", dir=args.dir))
     data_dir, load_dir = workdir / "data", workdir / "load"
-    data_dir.mkdir()
     load_dir.mkdir()
+    if args.replicas:
+        workdir.chmod(0o755)  # the private cluster's owner (postgres) goes through it
+    else:
+        data_dir.mkdir()
     print(
         f"load: pausewatch serve on loopback, {args.chips:,} chips in {args.uploaders} upload "
         f"groups of ~{args.chips // args.uploaders} (one window a POST); {args.users} users "
@@ -746,7 +858,15 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load:.2f}; Python {platform.python_version()}, "
         f"locust {package_version('locust')}, pausewatch {package_version('pausewatch')}"
     )
-    print(f"  data dir {data_dir} ({filesystem_of(workdir)}), SQLite (the embedded default)")
+    if args.replicas:
+        print(
+            f"  replicas: r0 sequences (takes the uploads), {args.replicas} follower(s) "
+            f"r1..r{args.replicas} serve the readers' GETs round robin; one PostgreSQL "
+            + ("(--database-url)" if args.database_url else "(a private cluster for the run)")
+            + f"; data dirs under {workdir} ({filesystem_of(workdir)})"
+        )
+    else:
+        print(f"  data dir {data_dir} ({filesystem_of(workdir)}), SQLite (the embedded default)")
     workers = default_ingest_workers() if args.ingest_workers is None else args.ingest_workers
     print(
         f"  ingest workers: {workers}"
@@ -772,15 +892,31 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "policy": args.policy,
         "ingest_workers": workers,
+        "replicas": args.replicas,
     }
     server: Server | None = None
+    followers: list[Server] = []
+    cluster: Cluster | None = None
     phases: dict[str, dict[str, Any]] = {}
     try:
         progress(args, f"simulating {args.chips} chips x {windows} windows")
         t0 = time.perf_counter()
         fleet = make_fleet(args.chips, windows, args.seed)
         gen_s = time.perf_counter() - t0
-        server = Server(data_dir, workdir / "serve.log", args.ingest_workers).start()
+        if args.replicas:
+            url = args.database_url
+            if url is None:
+                pg_root = workdir / "pg"
+                pg_root.mkdir()
+                cluster = Cluster(pg_root)
+                base = cluster.start()
+                _pg_admin(base, "CREATE DATABASE pausewatch_load")
+                url = base + "/pausewatch_load"
+            server, *followers = start_replicas(workdir, url, args.replicas, args.ingest_workers)
+            figures["roles_before"] = roles([server, *followers])
+            print(f"  roles before: {figures['roles_before']}")
+        else:
+            server = Server(data_dir, workdir / "serve.log", args.ingest_workers).start()
         progress(args, "registering the fleet over HTTP")
         t0 = time.perf_counter()
         operator_key, statements = seed_world(server, fleet, args.seed, args.policy)
@@ -788,8 +924,10 @@ def main(argv: list[str] | None = None) -> int:
         write_key(load_dir / "keys", operator_key)
         groups = write_batches(fleet, args.uploaders, load_dir)
         batch_bytes = groups[0]["offsets"][1]
-        pages, skipped = probe(server.url, PAGES)
-        json_paths, skipped_json = probe(server.url, JSON_PATHS)
+        caught_up(server, followers)
+        read_hosts = [f.url for f in followers] or [server.url]
+        pages, skipped = probe(read_hosts[0], PAGES)
+        json_paths, skipped_json = probe(read_hosts[0], JSON_PATHS)
         skipped.update(skipped_json)
         print(
             f"  set-up (not timed): {len(fleet.lines):,} signed records in {gen_s:.1f} s; "
@@ -806,7 +944,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         progress(args, "idle /healthz")
-        healthz = idle_healthz(server.url, args.healthz)
+        healthz = idle_healthz(read_hosts[0], args.healthz)
         manifest = {
             "operator_id": OPERATOR,
             "operator_key": operator_key.name,
@@ -839,10 +977,12 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=seconds,
                 start=start,
                 quiet=args.quiet,
+                read_hosts=read_hosts,
             )
             phases[name] = phase
-            if not server.alive():
-                raise SystemExit(f"pausewatch serve died during {name}:\n{server.tail()}")
+            for s in (server, *followers):
+                if not s.alive():
+                    raise SystemExit(f"pausewatch serve {s.name()} died during {name}:\n{s.tail()}")
             start, uneven = next_from_chains(server.url, groups)
             phase["server_next_batch"] = start
             phase["failure_messages"] += uneven
@@ -850,10 +990,17 @@ def main(argv: list[str] | None = None) -> int:
                 break  # no point loading a service that already failed: report it
         uploads = sum(p["uploads"] for p in phases.values())
         progress(args, "verification")
+        # Against the sequencer: it took every upload, and its tables are the database's.
         check = verify(server.url, fleet, groups, start, uploads)
+        if followers:
+            figures["roles_after"] = roles([server, *followers])
     finally:
+        for f in followers:
+            f.stop()
         if server is not None:
             server.stop()
+        if cluster is not None:
+            cluster.stop()
         if args.keep:
             print(f"  kept {workdir}")
         else:
@@ -866,6 +1013,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{figures['load_average_1min_at_end']:.2f} at its end (its own processes included; "
         "other work on the machine makes the figures noisy)"
     )
+    if followers and server is not None:
+        names = {r.url: r.name() for r in (server, *followers)}
+        print(f"  roles before: {figures['roles_before']}")
+        print(f"  roles after:  {figures.get('roles_after', '(not read)')}")
+        print("  served (requests answered, by replica; CPU figures below are the sequencer's):")
+        for n, p in phases.items():
+            served = {names.get(h, h): c for h, c in sorted(p["served"].items())}
+            p["served_by_replica"] = served
+            print(f"    {n:<13} " + ", ".join(f"{k} {v:,}" for k, v in served.items()))
     complete = all(n in phases for n in PHASES)
     if complete:
         figures.update(report_rates(phases, readers, healthz))

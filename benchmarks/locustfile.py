@@ -14,10 +14,13 @@ per phase. What this file reads there, ``manifest.json``:
 - ``uploaders``, ``readers``: how many of each (``fixed_count``), ``think_s``: a reader's wait
   between two reads, drawn uniformly from ``[think_s / 2, think_s * 3 / 2]``;
 - ``pages`` and ``json_paths``: what the readers GET (the ``/ui`` pages that exist);
+- ``upload_host`` and ``read_hosts`` (optional): where uploads go and the hosts readers GET
+  from, dealt to the readers round robin (one host a reader, as a load balancer routing reads
+  to several replicas would); both default to ``--host``;
 - ``summary``: where to write, on quitting, what the phase did (records accepted, the span of
   the uploads, every response time by group, the next batch of each group, whether a group ran
   out of batches, the CPU seconds this process and the server, ``server_pid``, used between the
-  test's start and its stop).
+  test's start and its stop), and how many requests each host answered.
 
 An upload counts as a failure unless it is answered 201 with every record accepted: no
 duplicate batch, no rejected record, no gap, ``accepted`` equal to the batch's records. A read
@@ -93,9 +96,11 @@ class Phase:
     failures: dict[str, int] = {}  # noqa: RUF012
     next_batch: dict[str, int] = {}  # noqa: RUF012
     exhausted: list[int] = []  # noqa: RUF012
+    served: dict[str, int] = {}  # noqa: RUF012
 
 
 _group_ids = itertools.count()
+_reader_ids = itertools.count()
 
 
 @events.test_start.add_listener
@@ -138,6 +143,7 @@ def _on_quitting(**_kwargs: Any) -> None:
                 "failures": Phase.failures,
                 "next_batch": Phase.next_batch,
                 "exhausted": Phase.exhausted,
+                "served": Phase.served,
             }
         ),
         encoding="utf-8",
@@ -150,6 +156,7 @@ class TelemetryUploader(FastHttpUser):
     fixed_count = int(MANIFEST.get("uploaders", 1))
     connection_timeout = 60.0
     network_timeout = 300.0
+    host = MANIFEST.get("upload_host")
 
     def on_start(self) -> None:
         """Take the next group of chips; load the operator's key."""
@@ -211,6 +218,7 @@ class TelemetryUploader(FastHttpUser):
             # The chain cannot go on past a batch that was not taken whole: stop this user.
             raise StopUser()
         Phase.last_upload_end = time.time()
+        Phase.served[str(self.host)] = Phase.served.get(str(self.host), 0) + 1
         Phase.records += lines
         Phase.uploads += 1
         self.batch += 1
@@ -243,6 +251,13 @@ class DashboardReader(FastHttpUser):
     connection_timeout = 60.0
     network_timeout = 300.0
 
+    def __init__(self, environment: Any) -> None:
+        # Before the session is made: FastHttpUser binds its client to ``self.host``.
+        hosts = MANIFEST.get("read_hosts") or []
+        if hosts:
+            self.host = hosts[next(_reader_ids) % len(hosts)]
+        super().__init__(environment)
+
     def wait_time(self) -> float:
         """Uniform in [think/2, 3 think/2]."""
         think = float(MANIFEST.get("think_s", 1.0))
@@ -254,6 +269,7 @@ class DashboardReader(FastHttpUser):
                 resp.failure(f"HTTP {resp.status_code}")
             else:
                 resp.success()
+        Phase.served[str(self.host)] = Phase.served.get(str(self.host), 0) + 1
 
     @task(3)
     def page(self) -> None:
