@@ -449,3 +449,20 @@ def test_the_handoff_table_is_empty_after_a_single_process(tmp_path: Path) -> No
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(log_handoff)).scalar() == 0
     engine.dispose()
+
+
+def test_a_replica_with_ingest_workers_fits_the_classifier_aside_at_start(
+    replica: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica whose heavy work runs in worker processes has the workload classifier fitted
+    in a process apart as it starts (a follower takes no uploads, and its first read would fit
+    it under the state's lock); one that verifies in process does not start that process."""
+    from pausewatch.service import _ingest_pool
+
+    asked: list[object] = []
+    monkeypatch.setattr(_ingest_pool, "_fit_classifier_aside", asked.append)
+    replica("r0", ingest_workers=0)
+    assert asked == []
+    follower = replica("r1", ingest_workers=1)
+    assert follower.role == "follower"
+    assert len(asked) == 1

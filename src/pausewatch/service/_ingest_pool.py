@@ -93,6 +93,15 @@ def _fit_classifier_aside(context: BaseContext) -> None:
     threading.Thread(target=fit, name="pausewatch-classifier-fit", daemon=True).start()
 
 
+def fit_classifier_aside() -> None:
+    """Once a process, have a process apart fit the workload classifier (as the first upload
+    does): a replica that follows takes no uploads, yet its reads evaluate the policy, and the
+    first of them would otherwise spend the seconds of the fit under the state's lock."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    _fit_classifier_aside(context)
+
+
 def _shut_down() -> IngestWorkerError:
     return IngestWorkerError(
         "the telemetry verification workers shut down while verifying this upload; nothing of "
@@ -177,4 +186,4 @@ class IngestPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["IngestPool", "default_ingest_workers"]
+__all__ = ["IngestPool", "default_ingest_workers", "fit_classifier_aside"]

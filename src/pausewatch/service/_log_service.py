@@ -42,7 +42,7 @@ from pausewatch.ledger import (
 from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
 from pausewatch.service._governance import clerk
-from pausewatch.service._ingest_pool import default_ingest_workers
+from pausewatch.service._ingest_pool import default_ingest_workers, fit_classifier_aside
 from pausewatch.service._notices import (
     NOTICE_KIND,
     NoticeLimits,
@@ -360,6 +360,10 @@ class LogService:
             self.sequencer.start()
             self.distributor.start()
         else:
+            if self.telemetry.pool is not None:
+                # Heavy work stays out of this process: a follower's first read would fit the
+                # classifier under the state's lock (ADR 0048).
+                fit_classifier_aside()
             self._elect()
             if self._replica_thread is None:
                 self._replica_stop.clear()
