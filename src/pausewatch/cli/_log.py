@@ -47,6 +47,7 @@ from pausewatch.ledger import (
     verify_inclusion,
 )
 from pausewatch.ledger._tiles import Fetch
+from pausewatch.store import fsync_dir
 from pausewatch.telemetry._statements import BATCH_KIND
 
 app = typer.Typer(help="Read the log and check what it says.", no_args_is_help=True)
@@ -318,15 +319,6 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make the renames in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -488,7 +480,7 @@ def _publish(staging: Path, directory: Path, note: bytes) -> None:
             os.replace(path, target)
             folders.add(target.parent)
     for folder in sorted(folders):
-        _fsync_dir(folder)
+        fsync_dir(folder)
     _write_file(staging / "checkpoint", note)
     os.replace(staging / "checkpoint", directory / "checkpoint")
-    _fsync_dir(directory)
+    fsync_dir(directory)

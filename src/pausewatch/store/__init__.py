@@ -2,7 +2,7 @@
 
 from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgrade
 from pausewatch.store._full import storage_full
-from pausewatch.store._kept import CheckpointFile
+from pausewatch.store._kept import CheckpointFile, fsync_dir
 from pausewatch.store._tables import (
     LEAF_PREFIX,
     LEAF_PREFIX_BYTES,
@@ -20,6 +20,7 @@ __all__ = [
     "LEAF_PREFIX",
     "LEAF_PREFIX_BYTES",
     "CheckpointFile",
+    "fsync_dir",
     "log_checkpoints",
     "log_cosignatures",
     "log_entries",

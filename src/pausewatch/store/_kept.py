@@ -51,7 +51,7 @@ class CheckpointFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
     def discard(self) -> None:
         """Remove the kept note (durably)."""
@@ -59,11 +59,12 @@ class CheckpointFile:
             self.path.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
+def fsync_dir(directory: Path) -> None:
+    """Make the renames in ``directory`` durable: a rename is on disk only once the
+    directory's entry is."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
