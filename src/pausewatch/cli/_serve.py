@@ -81,7 +81,7 @@ def serve(
 
     from pausewatch.api import create_app
     from pausewatch.api.server import uvicorn_config
-    from pausewatch.service import LogService
+    from pausewatch.service import LogService, freeze_long_lived
     from pausewatch.settings import Settings
 
     overrides: dict[str, Any] = {
@@ -109,7 +109,11 @@ def serve(
         out.print(f"replica: {settings.replica_id} (the sequencer is elected through the database)")
     if service.witnesses:
         out.print(f"witnesses: {len(service.witnesses)} (threshold {service.witness_threshold})")
-    uvicorn.Server(uvicorn_config(create_app(service), settings, log_level="warning")).run()
+    app = create_app(service)
+    # What start-up loaded (modules, the state) lives as long as the process: the cyclic
+    # collector's full passes need not scan it again (docs/adr/0052-serving-heap.md).
+    freeze_long_lived()
+    uvicorn.Server(uvicorn_config(app, settings, log_level="warning")).run()
 
 
 def _serve_demo(data_dir: Path | None, host: str | None, port: int | None, pace: float) -> None:

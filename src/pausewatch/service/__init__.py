@@ -17,6 +17,7 @@ from pausewatch.service._governance import (
     proposal_report,
     trigger_proposals,
 )
+from pausewatch.service._heap import freeze_long_lived
 from pausewatch.service._ingest_pool import IngestPool, default_ingest_workers
 from pausewatch.service._log_service import (
     SECRETARIAT_KEY_NAME,
@@ -113,6 +114,7 @@ __all__ = [
     "entry_to_json",
     "evaluation",
     "evaluation_of_report",
+    "freeze_long_lived",
     "inspector_with_key",
     "iter_stored_records",
     "load_roster",

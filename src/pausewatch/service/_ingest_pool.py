@@ -31,6 +31,7 @@ from multiprocessing.context import BaseContext
 
 from pausewatch.detect import fitted_classifier, prime_classifier
 from pausewatch.errors import IngestWorkerError
+from pausewatch.service._heap import settled
 from pausewatch.telemetry import MissingContext, SegmentJob, SegmentVerdict, verify_segment
 
 _logger = logging.getLogger("pausewatch.service")
@@ -85,6 +86,7 @@ def _fit_classifier_aside(context: BaseContext) -> None:
     def fit() -> None:
         try:
             prime_classifier(executor.submit(fitted_classifier).result())
+            settled()  # the classifier's modules and model live as long as the process
         except Exception:  # the fit failed there: the first read fits it here, as before
             _logger.warning("the workload classifier could not be fitted aside", exc_info=True)
         finally:
