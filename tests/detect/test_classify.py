@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +128,72 @@ def test_a_fit_that_has_seen_throttled_training_catches_it() -> None:
     )
     assert report.adversarial_recall(AdversarialKind.THROTTLED.value) >= 0.9
     assert report.recall(Workload.INFERENCE) >= 0.85
+
+
+# -- the compiled forest: the forest's own answers, bit for bit -----------------------------
+
+
+@pytest.fixture(scope="module")
+def forest() -> Any:
+    from pausewatch.detect import fitted_classifier
+
+    return fitted_classifier().classifier._model
+
+
+def _edges(forest: Any) -> np.ndarray:
+    """Rows that sit on every split of every tree: at its threshold (as float32 rounds it) and
+    the floats either side, the other features drawn at random."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for estimator in forest.estimators_:
+        tree = estimator.tree_
+        for node in np.flatnonzero(tree.children_left >= 0):
+            at = np.float32(tree.threshold[node])
+            for value in (np.nextafter(at, np.float32(-np.inf)), at, np.nextafter(at, np.inf)):
+                row = rng.normal(size=len(WORKLOAD_FEATURES))
+                row[tree.feature[node]] = value
+                rows.append(row)
+    return np.array(rows)
+
+
+def test_the_compiled_forest_answers_as_the_forest_does(forest: Any) -> None:
+    """On real traces' features, on rows that sit on every split (threshold and the floats next
+    to it), on missing values and on wide random rows, the compiled forest's probabilities equal
+    scikit-learn's exactly, and so do the classifier's."""
+    from pausewatch.detect._classify import CompiledForest
+
+    traces, _ = simulated_traces(range(200, 203), windows=12, chips=3)
+    real = np.vstack([workload_features(t) for t in traces])
+    rng = np.random.default_rng(1)
+    missing = rng.normal(size=(64, len(WORKLOAD_FEATURES)))
+    missing[rng.random(missing.shape) < 0.2] = np.nan
+    compiled = CompiledForest.of(forest)
+    for matrix in (real, _edges(forest), missing, rng.normal(scale=50, size=(256, 16))):
+        ours = compiled.predict_proba(matrix)
+        theirs = forest.predict_proba(matrix)
+        assert ours.dtype == theirs.dtype
+        assert ours.shape == theirs.shape
+        assert np.array_equal(ours, theirs)
+    classifier = fit_on_simulation(range(0, 2), windows=12)
+    expected = np.zeros((len(traces), len(CLASSIFIED_WORKLOADS)))
+    raw = classifier._model.predict_proba(real)
+    for column, cls in enumerate(classifier._model.classes_):
+        expected[:, int(cls)] = raw[:, column]
+    assert np.array_equal(classifier.predict_proba(traces), expected)
+
+
+def test_the_compiled_forest_refuses_what_the_forest_refuses(forest: Any) -> None:
+    """An infinite feature (or one past float32's range) is refused, as scikit-learn refuses
+    it; a forest that is not fitted cannot be compiled."""
+    from pausewatch.detect._classify import CompiledForest
+
+    compiled = CompiledForest.of(forest)
+    for bad in (np.inf, -np.inf, 1e39):
+        row = np.zeros((1, len(WORKLOAD_FEATURES)))
+        row[0, 5] = bad
+        with pytest.raises(ValueError, match="infinity"):
+            forest.predict_proba(row)
+        with pytest.raises(DetectionError, match="infinite"):
+            compiled.predict_proba(row)
+    with pytest.raises(DetectionError, match="fitted"):
+        CompiledForest.of(None)
