@@ -265,3 +265,23 @@ def test_items_the_policy_cannot_read_are_set_aside_one_by_one() -> None:
         ("log:6", "run r2"),
         ("log:7", "run r3"),
     ]
+
+
+def test_the_log_page_lists_an_entry_that_is_not_json(
+    served: tuple[LogService, TestClient],
+) -> None:
+    """An entry whose bytes are not even JSON (a log an older or faulty writer filled) is listed
+    on the log page as of an unknown kind, with its index and leaf hash, beside the entries that
+    read; before, listing it failed the whole page with a 500."""
+    service, client = served
+    data = b"\xffnot a statement"
+    appended = service.sequencer.submit(
+        PendingEntry(data, dedup_key=hashlib.sha256(data).digest())
+    ).result(timeout=30)
+    service.state.catch_up(service.log)
+    page = client.get("/ui/log", params={"start": appended.index, "refresh": 0})
+    assert page.status_code == 200, page.text
+    row = page.text.split(f">{appended.index}<", 1)[1].split("</tr>", 1)[0]
+    assert "unknown" in row
+    assert appended.leaf_hash.hex()[:16] in row
+    assert client.get("/ui/log", params={"refresh": 0}).status_code == 200

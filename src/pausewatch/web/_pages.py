@@ -10,7 +10,7 @@ rows before they leave it.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +23,7 @@ from pausewatch.compute import (
     load_catalogue,
 )
 from pausewatch.errors import Error, NotFoundError
-from pausewatch.ledger import SignedCheckpoint, leaf_hash, verify_inclusion
+from pausewatch.ledger import SignedCheckpoint, format_time, leaf_hash, verify_inclusion
 from pausewatch.policy import Evaluation, FindingKind, Policy, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
@@ -482,6 +482,33 @@ def _latest_checkpoint(service: LogService) -> tuple[SignedCheckpoint | None, st
     return signed, None
 
 
+_NAMES: OrderedDict[bytes, tuple[str, str | None]] = OrderedDict()
+"""The kind and signer of the entries the log page listed, by leaf hash (which commits to the
+entry's bytes): a telemetry batch's entry is tens of kilobytes of JSON to decode, and the
+newest page is listed again on every view while the log grows."""
+_NAMES_KEPT = 4096
+
+
+def _names(leaf: bytes, data: bytes) -> tuple[str, str | None]:
+    """The kind and signer entry ``data`` names (``unknown`` and none where it cannot be
+    read: the log holds it, and the fold set it aside)."""
+    names = _NAMES.get(leaf)
+    if names is None:
+        try:
+            envelope = json.loads(data)["statement"]
+            kind, signer = envelope.get("kind"), envelope.get("signer")
+        except Exception:
+            kind, signer = None, None
+        names = (
+            kind if isinstance(kind, str) else "unknown",
+            signer if isinstance(signer, str) else None,
+        )
+        _NAMES[leaf] = names
+        if len(_NAMES) > _NAMES_KEPT:
+            _NAMES.popitem(last=False)
+    return names
+
+
 def log_index(service: LogService, start: int | None, limit: int = PAGE_SIZE) -> dict[str, Any]:
     """The latest checkpoint with its cosignatures, the witness roster, and a page of
     entries (the newest by default)."""
@@ -490,13 +517,13 @@ def log_index(service: LogService, start: int | None, limit: int = PAGE_SIZE) ->
     first = max(0, info.size - limit) if start is None else min(start, max(0, info.size - 1))
     entries = []
     for entry in service.log.entries(first, limit) if info.size else []:
-        statement = parse_json(entry.data)["statement"]
+        kind, signer = _names(entry.leaf_hash, entry.data)
         entries.append(
             {
                 "index": entry.index,
-                "kind": statement.get("kind"),
-                "signer": statement.get("signer"),
-                "integrated_at": entry_to_json(entry)["integrated_at"],
+                "kind": kind,
+                "signer": signer,
+                "integrated_at": format_time(entry.integrated_at),
                 "leaf_hash": entry.leaf_hash.hex(),
             }
         )
