@@ -566,3 +566,32 @@ def test_uploads_sharing_lines_each_store_the_evidence_of_their_own_root(
     assert list(after) == [second.index, first.index]
     assert recomputed(after) == stated(after)
     assert service.state.rebuild(service.log).identical
+
+
+def test_a_retry_after_other_batches_stores_its_own_records_not_a_dead_attempts(
+    service: LogService, fleet: Fleet
+) -> None:
+    """An attempt at upload A stored its records and died before its entry (the process was
+    killed: nothing dropped them). Batch B, which holds A's first window, is integrated; then
+    A is sent again. A's retry accepts only its second window, and its stored records are
+    those: the dead attempt's rows at the same positions are not kept."""
+    operator = register(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    b = records_of(fleet, "serve-1", slice(0, 1))
+    digest_a = hashlib.sha256(a).hexdigest()
+    stored, release = hold_first_store(service, digest_a, fail=True)
+    release.set()
+    ingest = service.telemetry
+    forget = ingest._forget_records
+    ingest._forget_records = lambda body: None  # type: ignore[method-assign]
+    with pytest.raises(IngestWorkerError):
+        service.ingest_telemetry(a, submission(a, operator))
+    ingest._forget_records = forget  # type: ignore[method-assign]
+    assert stored.is_set()
+    assert len(list(iter_stored_records(service.engine, digest_a))) == a.count(b"\n")
+    service.ingest_telemetry(b, submission(b, operator))
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert retried.accepted == a.count(b"\n") - b.count(b"\n")
+    after = evidence_of(service)
+    assert recomputed(after) == stated(after)
+    assert len(list(iter_stored_records(service.engine, digest_a))) == retried.accepted
