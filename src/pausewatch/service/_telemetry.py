@@ -29,9 +29,10 @@ The path, for each batch:
    and aggregates is signed with the secretariat's key and appended; the answer comes once it
    is durable and folded into the views.
 
-A crash at any point loses nothing acknowledged: records stored before a crash are kept by
-upload and position (storing them again changes nothing), and a batch whose entry reached the
-log is folded at the next start; the operator's retry then finds it integrated.
+A crash at any point loses nothing acknowledged: records stored before a crash, by an attempt
+whose entry never reached the log, are dropped by the next attempt at the upload, which stores
+its own (other batches of its chips may have come first); a batch whose entry reached the log
+is folded at the next start, and the operator's retry then finds it integrated.
 """
 
 from __future__ import annotations
@@ -340,6 +341,9 @@ class TelemetryIngest:
         seen = self._seen(body)
         if seen is not None:  # the same upload, sent again meanwhile, went in first
             return self._receipt_of(seen)
+        # Rows an attempt that died left (the process was killed before its entry) rest on the
+        # chain heads of then: other batches may have moved them, and its positions with them.
+        self._forget_records(body)
         now = self.clock()
         summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
@@ -423,11 +427,19 @@ class TelemetryIngest:
         return any(current.get(chip) != head for chip, head in heads.items())
 
     def _forget_records(self, body: TelemetrySubmission) -> None:
-        """Drop the records stored for this upload by a verification that is void, so that the
-        one that replaces it stores its own at their positions (a row stays as first stored).
+        """Drop the records stored for this upload by a verification that is void (this
+        attempt's, or a dead attempt's), so that the one that replaces it stores its own at
+        their positions (a row stays as first stored).
         Only this upload's rows go: rows are kept by upload digest and position, so another
         upload's copies of lines it shares are not touched. Rows an integrated upload of the
         same bytes owns (another operator's batch: same digest) are left alone."""
+        c = telemetry_records.c
+        with self.engine.connect() as conn:  # the key's index answers: no scan of the views
+            stored = conn.execute(
+                select(c.position).where(c.batch_digest == body.batch_digest).limit(1)
+            ).first()
+        if stored is None:
+            return
         with self.state.lock:
             owned = any(
                 digest == body.batch_digest
