@@ -595,3 +595,22 @@ def test_a_retry_after_other_batches_stores_its_own_records_not_a_dead_attempts(
     after = evidence_of(service)
     assert recomputed(after) == stated(after)
     assert len(list(iter_stored_records(service.engine, digest_a))) == retried.accepted
+
+
+def test_bytes_integrated_uploaded_again_by_another_operator_keep_the_first_evidence(
+    service: LogService, fleet: Fleet
+) -> None:
+    """An operator's integrated upload, sent again by another operator (the same digest, another
+    batch): the first batch's stored records are untouched, and each batch's recompute its
+    root."""
+    operator = register(service, fleet)
+    other = register_other_operator(service, fleet)
+    data = b"".join(line + b"\n" for line in fleet.windows[0])
+    right = service.ingest_telemetry(data, submission(data, operator))
+    digest = hashlib.sha256(data).hexdigest()
+    before = list(iter_stored_records(service.engine, digest))
+    assert len(before) == right.accepted > 0
+    wrong = service.ingest_telemetry(data, submission(data, other, operator="other"))
+    assert (wrong.duplicate, wrong.accepted) == (False, 0)
+    assert list(iter_stored_records(service.engine, digest)) == before
+    assert evidence_of(service)[right.index] == (right.records_root, right.records_root)
