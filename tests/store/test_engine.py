@@ -6,7 +6,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+)
 
 from pausewatch.errors import ConfigurationError
 from pausewatch.store import log_meta, make_engine, sqlite_url, table_names, upgrade
@@ -70,7 +82,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0014"]
+HEAD = ["0015"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -332,6 +344,91 @@ def test_a_store_at_0012_keys_its_leaf_hash_lookup_on_a_prefix(db_url: str) -> N
         after = PersistentLog(engine, signer)
         assert after.root() == before.root()
         assert [after.index_of(a.leaf_hash) for a in appended] == list(range(40))
+    finally:
+        engine.dispose()
+
+
+def _records_0014() -> Table:
+    """``telemetry_records`` as 0014 left it: keyed by the record's hash."""
+    return Table(
+        "telemetry_records",
+        MetaData(),
+        Column("hash", String(64), primary_key=True),
+        Column("chip_id", String(128), nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("batch_digest", String(64), nullable=False),
+        Column("position", BigInteger, nullable=False),
+        Column("line", LargeBinary, nullable=False),
+        Index("ix_telemetry_records_batch", "batch_digest", "position"),
+    )
+
+
+def _records(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT batch_digest, position, hash, chip_id, seq, line FROM telemetry_records "
+                "ORDER BY batch_digest, position"
+            )
+        )
+        return [(*r[:5], bytes(r[5])) for r in rows]
+
+
+def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
+    """0015 keys ``telemetry_records`` by upload and position instead of record hash
+    (docs/adr/0051): the rows stored before are kept, a line another upload stored can be
+    stored again under a second upload, and the old batch index goes with the old key. Two
+    rows at one upload and position keep the first in hash order. Downgrading keys them by
+    hash again, one row a line."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    a, b = "aa" * 32, "bb" * 32
+    before = [
+        (a, 0, "h1", "c1", 1, b"l1"),
+        (a, 1, "h2", "c1", 2, b"l2"),
+        (b, 0, "h0", "c2", 7, b"l0"),
+        (b, 0, "h3", "c2", 9, b"l3"),  # stale: a crashed attempt's row at the same position
+    ]
+    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0014")
+            # 0002 creates today's tables: put back the shape 0014 left.
+            conn.execute(text("DROP TABLE telemetry_records"))
+            old = _records_0014()
+            old.create(conn)
+            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        inspector = inspect(engine)
+        key = inspector.get_pk_constraint("telemetry_records")["constrained_columns"]
+        assert key == ["batch_digest", "position"]
+        assert inspector.get_indexes("telemetry_records") == []
+        assert _records(engine) == before[:3]
+        with engine.begin() as conn:  # the same line, stored again by another upload
+            conn.execute(
+                text(
+                    "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, "
+                    "line) VALUES ('h1', 'c1', 1, :d, 0, :line)"
+                ),
+                {"d": "cc" * 32, "line": b"l1"},
+            )
+        assert len(_records(engine)) == 4
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0014")
+        assert inspect(engine).get_pk_constraint("telemetry_records")["constrained_columns"] == [
+            "hash"
+        ]
+        assert sorted(r[2] for r in _records(engine)) == ["h0", "h1", "h2"]
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert len(_records(engine)) == 3
     finally:
         engine.dispose()
 

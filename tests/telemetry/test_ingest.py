@@ -13,15 +13,16 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
-from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
-from pausewatch.service import LogService, Upload
+from pausewatch.service import LogService, Upload, iter_stored_records
 from pausewatch.settings import Settings
 from pausewatch.simulate import (
     ClusterSpec,
@@ -33,6 +34,7 @@ from pausewatch.simulate import (
 )
 from pausewatch.state import dump_view
 from pausewatch.statements import KeyPair, load_key, sign_statement
+from pausewatch.telemetry import batch_root
 
 CLUSTERS = (
     ClusterSpec("train-1", "lab", "H100 SXM", 6, Workload.TRAINING),
@@ -461,3 +463,154 @@ def test_an_upload_overtaken_on_its_chips_is_verified_again(
     assert late.accepted == 0
     assert set(late.rejected_by_rule) == {"replay"}
     assert service.state.rebuild(service.log).identical
+
+
+def evidence_of(service: LogService) -> dict[int, tuple[str, str]]:
+    """Per integrated batch (log index): the root its entry states and the root of the records
+    stored for it, read as auditors read them (:func:`iter_stored_records`)."""
+    return {
+        batch["idx"]: (
+            batch["records_root"],
+            batch_root(list(iter_stored_records(service.engine, batch["batch_digest"]))).hex(),
+        )
+        for batch in dump_view(service.engine, "tel_batches")
+    }
+
+
+def shared_uploads(fleet: Fleet) -> tuple[bytes, bytes]:
+    """Two different uploads that share their serve-1 lines: A holds only those, B those and
+    train-1's of the same window."""
+    shared = records_of(fleet, "serve-1", slice(0, 1))
+    return shared, shared + records_of(fleet, "train-1", slice(0, 1))
+
+
+def hold_first_store(service: LogService, digest: str, fail: bool) -> tuple[Any, Any]:
+    """Make the upload ``digest`` stop right after it stores its first records, until
+    ``release`` is set; then fail its attempt (as a worker that died does) when ``fail``. The
+    events (``stored``, ``release``)."""
+    ingest = service.telemetry
+    real = ingest._store
+    stored, release = threading.Event(), threading.Event()
+
+    def store(accepted: Any, batch_digest: str, first: int = 0) -> None:
+        real(accepted, batch_digest, first)
+        if batch_digest == digest and accepted and not stored.is_set():
+            stored.set()
+            assert release.wait(120), "never released"
+            if fail:
+                raise IngestWorkerError("a worker stopped")
+
+    ingest._store = store  # type: ignore[method-assign]
+    return stored, release
+
+
+def race(service: LogService, fleet: Fleet, fail: bool) -> tuple[Any, Any, Any]:
+    """Uploads A and B (:func:`shared_uploads`) in flight at once: A stores the shared lines
+    first and is held there while B is verified, stored, integrated and answered; then A's
+    attempt fails (``fail``) or goes on, its chains moved. B's receipt, the evidence
+    (:func:`evidence_of`) as B was answered, and A's receipt or exception."""
+    operator = register(service, fleet)
+    a, b = shared_uploads(fleet)
+    stored, release = hold_first_store(service, hashlib.sha256(a).hexdigest(), fail)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(service.ingest_telemetry, a, submission(a, operator))
+        try:
+            assert stored.wait(60)
+            second = service.ingest_telemetry(b, submission(b, operator))
+            answered = evidence_of(service)
+        finally:
+            release.set()
+        first = pending.exception(60) or pending.result()
+    assert second.accepted == b.count(b"\n")  # the shared lines are B's records too
+    return second, answered, first
+
+
+def recomputed(evidence: dict[int, tuple[str, str]]) -> dict[int, str]:
+    """Per batch, the root recomputed from its stored records where it is the stated one, else
+    the two side by side: equal to :func:`stated` exactly when every batch's evidence holds."""
+    return {
+        idx: got if got == want else f"stored records give {got}, entry states {want}"
+        for idx, (want, got) in evidence.items()
+    }
+
+
+def stated(evidence: dict[int, tuple[str, str]]) -> dict[int, str]:
+    return {idx: want for idx, (want, _) in evidence.items()}
+
+
+def test_a_failed_upload_drops_no_record_another_upload_sharing_it_was_integrated_with(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Upload A stores records it shares with upload B, B is integrated, then A's attempt fails
+    (a worker died) and A's records are dropped: every integrated batch's stored records still
+    recompute the records_root its entry states (B's included), so an audit of B passes."""
+    second, _, first = race(service, fleet, fail=True)
+    assert isinstance(first, IngestWorkerError)
+    after = evidence_of(service)
+    assert list(after) == [second.index]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical
+
+
+def test_uploads_sharing_lines_each_store_the_evidence_of_their_own_root(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Upload B shares lines with upload A, which stored them first: B's stored records are
+    complete as soon as B is answered, and once A, its chains moved by B, is verified again
+    and integrated, every integrated batch's stored records recompute its records_root."""
+    second, answered, first = race(service, fleet, fail=False)
+    assert recomputed(answered) == stated(answered)
+    assert not isinstance(first, Exception), first
+    assert first.accepted == 0  # its lines are B's, on the log before it
+    after = evidence_of(service)
+    assert list(after) == [second.index, first.index]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical
+
+
+def test_a_retry_after_other_batches_stores_its_own_records_not_a_dead_attempts(
+    service: LogService, fleet: Fleet
+) -> None:
+    """An attempt at upload A stored its records and died before its entry (the process was
+    killed: nothing dropped them). Batch B, which holds A's first window, is integrated; then
+    A is sent again. A's retry accepts only its second window, and its stored records are
+    those: the dead attempt's rows at the same positions are not kept."""
+    operator = register(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    b = records_of(fleet, "serve-1", slice(0, 1))
+    digest_a = hashlib.sha256(a).hexdigest()
+    stored, release = hold_first_store(service, digest_a, fail=True)
+    release.set()
+    ingest = service.telemetry
+    forget = ingest._forget_records
+    ingest._forget_records = lambda body: None  # type: ignore[method-assign]
+    with pytest.raises(IngestWorkerError):
+        service.ingest_telemetry(a, submission(a, operator))
+    ingest._forget_records = forget  # type: ignore[method-assign]
+    assert stored.is_set()
+    assert len(list(iter_stored_records(service.engine, digest_a))) == a.count(b"\n")
+    service.ingest_telemetry(b, submission(b, operator))
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert retried.accepted == a.count(b"\n") - b.count(b"\n")
+    after = evidence_of(service)
+    assert recomputed(after) == stated(after)
+    assert len(list(iter_stored_records(service.engine, digest_a))) == retried.accepted
+
+
+def test_bytes_integrated_uploaded_again_by_another_operator_keep_the_first_evidence(
+    service: LogService, fleet: Fleet
+) -> None:
+    """An operator's integrated upload, sent again by another operator (the same digest, another
+    batch): the first batch's stored records are untouched, and each batch's recompute its
+    root."""
+    operator = register(service, fleet)
+    other = register_other_operator(service, fleet)
+    data = b"".join(line + b"\n" for line in fleet.windows[0])
+    right = service.ingest_telemetry(data, submission(data, operator))
+    digest = hashlib.sha256(data).hexdigest()
+    before = list(iter_stored_records(service.engine, digest))
+    assert len(before) == right.accepted > 0
+    wrong = service.ingest_telemetry(data, submission(data, other, operator="other"))
+    assert (wrong.duplicate, wrong.accepted) == (False, 0)
+    assert list(iter_stored_records(service.engine, digest)) == before
+    assert evidence_of(service)[right.index] == (right.records_root, right.records_root)

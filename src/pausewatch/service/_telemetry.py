@@ -10,15 +10,17 @@ The path, for each batch:
    another batch;
 3. every record is verified (:func:`pausewatch.telemetry.verify_stream`: line by line, in
    bounded memory) against the registry and each chip's chain head as the log has them, and
-   the accepted ones are stored by content hash (idempotent) segment by segment. This runs
+   the accepted ones are stored under the upload's digest and their positions (idempotent)
+   segment by segment. This runs
    **outside** the ingest lock, so uploads are parsed and their signatures checked side by side,
    and, with ``workers``, in worker processes (:class:`IngestPool`, docs/adr/0048): the
    serving process then only reads the lines, looks up the chips they name, stores and folds,
    and its answers to reads do not wait behind the parsing and the signature checks. A worker
    that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
    records it stored dropped: nothing of it is accepted. Attempts at the same bytes (a resent
-   upload) go one at a time from here to the receipt, since they share the stored rows: the
-   later one waits, then answers as a duplicate or starts afresh;
+   upload) go one at a time from here to the receipt, since they store under the same digest:
+   the later one waits, then answers as a duplicate or starts afresh. Different uploads never
+   share rows, even where they share lines;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -27,9 +29,10 @@ The path, for each batch:
    and aggregates is signed with the secretariat's key and appended; the answer comes once it
    is durable and folded into the views.
 
-A crash at any point loses nothing acknowledged: records stored before a crash are content
-addressed (storing them again changes nothing), and a batch whose entry reached the log is
-folded at the next start; the operator's retry then finds it integrated.
+A crash at any point loses nothing acknowledged: records stored before a crash, by an attempt
+whose entry never reached the log, are dropped by the next attempt at the upload, which stores
+its own (other batches of its chips may have come first); a batch whose entry reached the log
+is folded at the next start, and the operator's retry then finds it integrated.
 """
 
 from __future__ import annotations
@@ -143,8 +146,10 @@ _INSERT_RECORDS = (
     "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
     "VALUES ({}) ON CONFLICT DO NOTHING"
 )
-"""Content addressed: a record stored before (a retried batch) is left as it is. SQLite (3.24
-and later) and PostgreSQL both take ``ON CONFLICT DO NOTHING`` with no conflict target."""
+"""Keyed by upload and position: a record this upload stored before at its position (a retried
+attempt of the same batch) is left as it is; another upload's rows never conflict. SQLite (3.24
+and later) and PostgreSQL both take ``ON CONFLICT DO NOTHING`` with no conflict target (the
+primary key is the table's only unique constraint)."""
 
 _PLACEHOLDERS = {
     "qmark": ", ".join(["?"] * 6),
@@ -159,11 +164,11 @@ _COLUMNS = ("hash", "chip_id", "seq", "batch_digest", "position", "line")
 
 def _insert_records(conn: Connection, rows: list[tuple[str, str, int, str, int, bytes]]) -> None:
     """Insert record rows ``(hash, chip_id, seq, batch_digest, position, line)``, skipping
-    hashes already stored.
+    positions of the upload already stored.
 
     The driver's ``executemany`` takes the rows as they are: SQLAlchemy's insert construct
     spent more per row than the database did (about 8 of 17 µs a record on SQLite). Rows go in
-    hash order, so that each transaction walks the hash index once instead of landing at random.
+    position order: each lands after the last in the key's index.
     """
     placeholders = _PLACEHOLDERS.get(conn.dialect.paramstyle)
     if placeholders is None:  # pragma: no cover - another driver: the portable construct
@@ -277,10 +282,11 @@ class TelemetryIngest:
     @contextmanager
     def _one_attempt(self, batch_digest: str) -> Iterator[None]:
         """Hold the upload ``batch_digest`` for one attempt at a time, from its verification to
-        its receipt. Its stored records are shared by every attempt (rows are kept by record
-        hash, as first stored), and an attempt that fails deletes them: a resent upload that
-        ran beside it would be integrated with records no longer stored. A concurrent attempt
-        waits here, then finds the first one's entry (a duplicate) or starts afresh."""
+        its receipt. Its stored records are shared by every attempt at it (rows are kept by
+        upload digest and position), and an attempt that fails deletes them: a resent upload
+        that ran beside it would be integrated with records no longer stored. A concurrent
+        attempt waits here, then finds the first one's entry (a duplicate) or starts afresh.
+        Attempts at different uploads never touch each other's rows."""
         with self._attempts_lock:
             lock, waiting = self._attempts.get(batch_digest, (threading.Lock(), 0))
             self._attempts[batch_digest] = (lock, waiting + 1)
@@ -335,6 +341,9 @@ class TelemetryIngest:
         seen = self._seen(body)
         if seen is not None:  # the same upload, sent again meanwhile, went in first
             return self._receipt_of(seen)
+        # Rows an attempt that died left (the process was killed before its entry) rest on the
+        # chain heads of then: other batches may have moved them, and its positions with them.
+        self._forget_records(body)
         now = self.clock()
         summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
@@ -418,10 +427,19 @@ class TelemetryIngest:
         return any(current.get(chip) != head for chip, head in heads.items())
 
     def _forget_records(self, body: TelemetrySubmission) -> None:
-        """Drop the records stored for this upload by a verification that is void, so that the
-        one that replaces it stores its own at their positions (records are kept by hash, and a
-        row stays as first stored). Rows another integrated upload with the same bytes owns are
-        left alone."""
+        """Drop the records stored for this upload by a verification that is void (this
+        attempt's, or a dead attempt's), so that the one that replaces it stores its own at
+        their positions (a row stays as first stored).
+        Only this upload's rows go: rows are kept by upload digest and position, so another
+        upload's copies of lines it shares are not touched. Rows an integrated upload of the
+        same bytes owns (another operator's batch: same digest) are left alone."""
+        c = telemetry_records.c
+        with self.engine.connect() as conn:  # the key's index answers: no scan of the views
+            stored = conn.execute(
+                select(c.position).where(c.batch_digest == body.batch_digest).limit(1)
+            ).first()
+        if stored is None:
+            return
         with self.state.lock:
             owned = any(
                 digest == body.batch_digest
@@ -441,10 +459,10 @@ class TelemetryIngest:
         accepted records (``first`` is the first's): the order the batch's root commits to."""
         if not accepted:
             return
-        rows = sorted(
+        rows = [
             (a.hash, a.chip_id, a.seq, batch_digest, first + position, a.line)
             for position, a in enumerate(accepted)
-        )
+        ]
         with self.engine.begin() as conn:
             _insert_records(conn, rows)
 

@@ -773,18 +773,19 @@ JSON lists)."""
 telemetry_records = Table(
     "telemetry_records",
     metadata,
-    Column("hash", String(64), primary_key=True),
+    Column("hash", String(64), nullable=False),
     _id("chip_id", nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("batch_digest", String(64), nullable=False),
-    Column("position", BigInteger, nullable=False),
+    Column("batch_digest", String(64), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
     Column("line", LargeBinary, nullable=False),
-    Index("ix_telemetry_records_batch", "batch_digest", "position"),
 )
-"""Accepted records by content hash (SHA-256 of the line): the evidence behind each batch's
-root, for authorised auditors. ``batch_digest`` (the upload's SHA-256, which
-``tel_submissions`` maps to its log entry) and ``position`` (among the upload's accepted
-records) give the order the root commits to. Not a view: the log holds only their root."""
+"""Accepted records by upload: the evidence behind each batch's root, for authorised auditors.
+``batch_digest`` (the upload's SHA-256, which ``tel_submissions`` maps to its log entry) and
+``position`` (among the upload's accepted records, the order the root commits to) are the key,
+so each upload owns its rows: a line two uploads share is stored once for each, and dropping
+one upload's rows leaves the other's (migration 0015, docs/adr/0051). ``hash`` is the line's
+SHA-256. Not a view: the log holds only their root."""
 
 state_meta = Table(
     "state_meta",

@@ -5,8 +5,8 @@ An operator uploads a JSONL batch of chip-signed records together with a
 service verifies every record and appends one ``telemetry.batch/v1`` entry, signed by the
 secretariat's key, that carries the operator's submission, the Merkle root of the accepted
 records, what was rejected and why, the gaps, each chip's chain head and the batch's
-aggregates. The records themselves are kept by content hash; anyone holding them can verify the
-root and recompute every figure in the entry.
+aggregates. The records themselves are kept by upload and position; anyone holding them can
+verify the root and recompute every figure in the entry.
 """
 
 from __future__ import annotations
