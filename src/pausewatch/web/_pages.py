@@ -24,7 +24,7 @@ from pausewatch.compute import (
 )
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import SignedCheckpoint, format_time, leaf_hash, verify_inclusion
-from pausewatch.policy import Evaluation, FindingKind, Policy, Severity
+from pausewatch.policy import Evaluation, FindingKind, Policy, Severity, policy_digest
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
 from pausewatch.service import (
@@ -43,7 +43,7 @@ from pausewatch.service import (
 )
 from pausewatch.service import balance_report as daily_balances
 from pausewatch.service._deterrence import DEFAULTS, DETECTION_DESCRIPTION, PARAMETERS
-from pausewatch.state import facts_from_registry
+from pausewatch.state import evaluated, facts_from_registry
 from pausewatch.statements import parse_json, parse_statement
 from pausewatch.web import _charts
 
@@ -269,10 +269,16 @@ def run_detail(service: LogService, run_id: str, at: datetime) -> dict[str, Any]
 def facilities(service: LogService, at: datetime) -> dict[str, Any]:
     """Per facility and cluster: chips installed, H100e, coverage, dark chips, undeclared
     compute, as the policy's facts have them (``facts_from_registry``)."""
+    service.state.prepare_policy_read()
     with service.state.lock:
         registry = service.state.registry
         policy = registry.policy_at(at)
-        facts = facts_from_registry(registry, at, policy)
+        # The facts and the evaluation once: the facts are computed by evaluating the policy.
+        facts, result = (
+            (facts_from_registry(registry, at, None), None)
+            if policy is None
+            else evaluated(registry, at, policy, digest=policy_digest(policy))
+        )
         chips = [dict(row) for _, row in sorted(registry.views["chips"].items())]
         facility_rows = [dict(row) for _, row in sorted(registry.views["facilities"].items())]
     catalogue = load_catalogue()
@@ -287,7 +293,6 @@ def facilities(service: LogService, at: datetime) -> dict[str, Any]:
         weight[chip["chip_id"]] = h100e
         installed[cluster] += 1
         models.setdefault(cluster, Counter())[chip["model"]] += 1
-    result = _evaluation(service, at)
     findings = _by_subject(result)
     clusters: dict[str, list[dict[str, Any]]] = {}
     for fact in facts.clusters:
