@@ -110,6 +110,8 @@ GROUPS = ("telemetry upload", "dashboard page", "JSON read", "healthz")
 READ_GROUPS = GROUPS[1:]
 """Every read a reader makes: what the issue's read target is about."""
 READ_P99_TARGET_MS = 50.0
+SLOWEST = 5
+"""The slowest reads under mixed load listed, with when they were sent."""
 """Issue 19, section 4: read p99 under this while ingest runs at the rate it reaches alone."""
 
 
@@ -512,6 +514,7 @@ def run_phase(
         "next_batch": {int(k): v for k, v in summary["next_batch"].items()},
         "exhausted": summary["exhausted"],
         "served": summary.get("served", {}),
+        "slowest_reads": sorted(summary.get("reads", []), key=lambda r: -r[2])[:SLOWEST],
         "endpoints": rows,
         "locust_tail": output[-2000:],
     }
@@ -690,6 +693,11 @@ def report_rates(
     for g in GROUPS:
         if g in mixed["groups"]:
             print(fmt_group(g, mixed["groups"][g]))
+    if mixed.get("slowest_reads"):
+        print(
+            "  slowest reads under mixed load: "
+            + "; ".join(f"{p} {ms:.0f} ms at {at:.1f} s" for at, p, ms in mixed["slowest_reads"])
+        )
     print("  latency with no readers (ms):")
     for name in ("alone-before", "alone-after"):
         if "telemetry upload" in phases[name]["groups"]:

@@ -12,7 +12,8 @@ per phase. What this file reads there, ``manifest.json``:
   chips (a disjoint set), so an uploader posts its chips' windows strictly in chain order;
 - ``start``: the first batch each group sends in this phase (where the previous phase stopped);
 - ``uploaders``, ``readers``: how many of each (``fixed_count``), ``think_s``: a reader's wait
-  between two reads, drawn uniformly from ``[think_s / 2, think_s * 3 / 2]``;
+  between two reads, drawn uniformly from ``[think_s / 2, think_s * 3 / 2]`` (and before its
+  first, from ``[0, think_s]``);
 - ``pages`` and ``json_paths``: what the readers GET (the ``/ui`` pages that exist);
 - ``upload_host`` and ``read_hosts`` (optional): where uploads go and the hosts readers GET
   from, dealt to the readers round robin (one host a reader, as a load balancer routing reads
@@ -20,7 +21,8 @@ per phase. What this file reads there, ``manifest.json``:
 - ``summary``: where to write, on quitting, what the phase did (records accepted, the span of
   the uploads, every response time by group, the next batch of each group, whether a group ran
   out of batches, the CPU seconds this process and the server, ``server_pid``, used between the
-  test's start and its stop), and how many requests each host answered.
+  test's start and its stop), how many requests each host answered, and each read's start
+  (seconds into the phase), path and time.
 
 An upload counts as a failure unless it is answered 201 with every record accepted: no
 duplicate batch, no rejected record, no gap, ``accepted`` equal to the batch's records. A read
@@ -40,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
@@ -97,6 +100,7 @@ class Phase:
     next_batch: dict[str, int] = {}  # noqa: RUF012
     exhausted: list[int] = []  # noqa: RUF012
     served: dict[str, int] = {}  # noqa: RUF012
+    reads: list[tuple[float, str, float]] = []  # noqa: RUF012 (seconds into the phase, path, ms)
 
 
 _group_ids = itertools.count()
@@ -119,6 +123,9 @@ def _on_test_stop(**_kwargs: Any) -> None:
 def _on_request(name: str, response_time: float, exception: Any, **_kwargs: Any) -> None:
     group = group_of(name)
     Phase.samples.setdefault(group, []).append(response_time)
+    if group != "telemetry upload":
+        sent = time.time() - response_time / 1000 - Phase.started
+        Phase.reads.append((round(sent, 3), name, round(response_time, 1)))
     if exception is not None:
         Phase.failures[group] = Phase.failures.get(group, 0) + 1
 
@@ -144,6 +151,7 @@ def _on_quitting(**_kwargs: Any) -> None:
                 "next_batch": Phase.next_batch,
                 "exhausted": Phase.exhausted,
                 "served": Phase.served,
+                "reads": Phase.reads,
             }
         ),
         encoding="utf-8",
@@ -257,6 +265,12 @@ class DashboardReader(FastHttpUser):
         if hosts:
             self.host = hosts[next(_reader_ids) % len(hosts)]
         super().__init__(environment)
+
+    def on_start(self) -> None:
+        """Arrive at a random point of a first think time, as readers who watch on their own
+        do: all readers at the phase's first instant timed locust's own start-up (its first
+        requests waited 0.5 s in locust while the service answered them in milliseconds)."""
+        gevent.sleep(random.uniform(0.0, float(MANIFEST.get("think_s", 1.0))))
 
     def wait_time(self) -> float:
         """Uniform in [think/2, 3 think/2]."""
