@@ -433,6 +433,59 @@ def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
         engine.dispose()
 
 
+def test_a_0015_upgrade_stopped_during_its_copy_resumes_on_the_next(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0015's copy fails after the old table was set aside and the new one created (the
+    process killed, the disk full): SQLite has committed the rename and the create, PostgreSQL
+    nothing. The next upgrade completes the copy from the table set aside and drops it; no row
+    is lost and 0015 is not stamped on an empty table."""
+    import alembic.operations
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    a = "aa" * 32
+    before = [(a, 0, "h1", "c1", 1, b"l1"), (a, 1, "h2", "c1", 2, b"l2")]
+    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0014")
+            conn.execute(text("DROP TABLE telemetry_records"))
+            old = _records_0014()
+            old.create(conn)
+            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            conn.execute(
+                text(
+                    "INSERT INTO tel_submissions (operator_id, batch_digest, idx) "
+                    "VALUES ('lab', :d, 5)"
+                ),
+                {"d": a},
+            )
+        real = alembic.operations.Operations.execute
+
+        def execute(self: object, sql: object, *args: object, **kwargs: object) -> object:
+            if "INSERT" in str(sql) and "telemetry_records_0014" in str(sql):
+                raise RuntimeError("killed during the copy")
+            return real(self, sql, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(alembic.operations.Operations, "execute", execute)
+        with pytest.raises(RuntimeError, match="killed during the copy"):
+            upgrade(engine)
+        monkeypatch.undo()
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert [t for t in inspect(engine).get_table_names() if "records" in t] == [
+            "telemetry_records"
+        ]
+        assert _records(engine) == before
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_is_idempotent(engine: Engine) -> None:
     """Running upgrade() again on a migrated database changes nothing and keeps the data."""
     with engine.begin() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -19,7 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
-from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
+from pausewatch.errors import (
+    AuthorizationError,
+    IngestWorkerError,
+    StatementError,
+    StorageFullError,
+)
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
 from pausewatch.service import LogService, Upload, iter_stored_records
@@ -614,3 +620,106 @@ def test_bytes_integrated_uploaded_again_by_another_operator_keep_the_first_evid
     assert (wrong.duplicate, wrong.accepted) == (False, 0)
     assert list(iter_stored_records(service.engine, digest)) == before
     assert evidence_of(service)[right.index] == (right.records_root, right.records_root)
+
+
+def test_another_operators_integrated_upload_of_the_bytes_leaves_no_dead_rows_of_mine(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Operator "other" uploads bytes A first (integrated, none of its chips: 0 accepted). Lab's
+    attempt at A dies after storing records (nothing dropped them), batch B moves A's chains,
+    and lab sends A again: the retry's stored records are its own, not the dead attempt's,
+    though another operator's batch of the same bytes is integrated."""
+    operator = register(service, fleet)
+    other = register_other_operator(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    b = records_of(fleet, "serve-1", slice(0, 1))
+    digest_a = hashlib.sha256(a).hexdigest()
+    wrong = service.ingest_telemetry(a, submission(a, other, operator="other"))
+    assert wrong.accepted == 0
+    stored, release = hold_first_store(service, digest_a, fail=True)
+    release.set()
+    ingest = service.telemetry
+    forget = ingest._forget_records
+    ingest._forget_records = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    with pytest.raises(IngestWorkerError):  # as if killed: its rows stay
+        service.ingest_telemetry(a, submission(a, operator))
+    ingest._forget_records = forget  # type: ignore[method-assign]
+    assert stored.is_set()
+    service.ingest_telemetry(b, submission(b, operator))
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert retried.accepted == a.count(b"\n") - b.count(b"\n")
+    after = evidence_of(service)
+    assert recomputed(after) == stated(after)
+
+
+def register_world(service: LogService, fleet: Fleet) -> dict[str, KeyPair]:
+    """Put ``fleet``'s registry on the log; each operator's key."""
+    secretariat = load_key(service.settings.keys_dir, "secretariat")
+    world = fleet_world(fleet, secretariat)
+    for stage in world.stages:
+        for future in [service.submit(s) for s in stage]:
+            future.result(timeout=60)
+    return dict(world.operators)
+
+
+def test_two_operators_identical_uploads_each_store_the_evidence_of_their_own_root(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Lab and "other" each upload the same bytes, holding chips of both: each batch accepts its
+    own chips' records (the other's are chip_not_installed) under one digest, and each batch's
+    stored records recompute the root its entry states."""
+    two = simulate_fleet(
+        (
+            ClusterSpec("serve-1", "lab", "H200", 3, Workload.INFERENCE),
+            ClusterSpec("serve-2", "other", "H200", 2, Workload.INFERENCE),
+        ),
+        windows=8,
+        seed=7,
+    )
+    assert two.end == fleet.end  # the service's clock follows the fixture's fleet
+    keys = register_world(service, two)
+    data = b"".join(line + b"\n" for line in two.windows[0])
+    lab = service.ingest_telemetry(data, submission(data, keys["lab"]))
+    other = service.ingest_telemetry(data, submission(data, keys["other"], operator="other"))
+    assert (lab.accepted, other.accepted) == (3, 2)
+    assert set(lab.rejected_by_rule) == set(other.rejected_by_rule) == {"chip_not_installed"}
+    assert lab.records_root != other.records_root
+    after = evidence_of(service)
+    assert list(after) == [lab.index, other.index]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical
+
+
+def test_a_retry_after_an_unfolded_entry_keeps_the_records_of_the_batch_on_the_log(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Lab's batch reaches the log but the fold fails (storage full): the answer is an error,
+    and the batch's records stay stored. The retry finds the entry once the fold takes it and
+    answers with it; it never drops the records of a batch that is on the log, even if it
+    would have failed after storing its own (a worker died)."""
+    operator = register(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    digest_a = hashlib.sha256(a).hexdigest()
+    state = service.state
+    catch_up = state.catch_up
+    failing = {"on": True}
+
+    def fold(log: Any) -> Any:
+        if failing["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return catch_up(log)
+
+    state.catch_up = fold  # type: ignore[method-assign]
+    with pytest.raises(StorageFullError):  # on the log, not folded
+        service.ingest_telemetry(a, submission(a, operator))
+    on_log = service.log.size - 1
+    assert state.registry.applied == on_log
+    failing["on"] = False
+    hold_first_store(service, digest_a, fail=True)[1].set()  # a new verification would fail
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert (retried.duplicate, retried.index) == (True, on_log)
+    assert retried.accepted == a.count(b"\n") > 0
+    after = evidence_of(service)
+    assert list(after) == [on_log]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical
