@@ -190,11 +190,12 @@ def test_a_fleet_is_verified_accounted_and_logged(service: LogService, fleet: Fl
             lines = [
                 bytes(row[0])
                 for row in conn.exec_driver_sql(
-                    "SELECT line FROM telemetry_records WHERE batch_digest = ? ORDER BY position"
+                    "SELECT line FROM telemetry_records WHERE operator_id = ? AND batch_digest = ? "
+                    "ORDER BY position"
                     if conn.dialect.name == "sqlite"
-                    else "SELECT line FROM telemetry_records WHERE batch_digest = %s "
-                    "ORDER BY position",
-                    (batch["batch_digest"],),
+                    else "SELECT line FROM telemetry_records WHERE operator_id = %s "
+                    "AND batch_digest = %s ORDER BY position",
+                    (batch["operator_id"], batch["batch_digest"]),
                 )
             ]
             assert merkle_root(lines).hex() == batch["records_root"]
@@ -477,7 +478,11 @@ def evidence_of(service: LogService) -> dict[int, tuple[str, str]]:
     return {
         batch["idx"]: (
             batch["records_root"],
-            batch_root(list(iter_stored_records(service.engine, batch["batch_digest"]))).hex(),
+            batch_root(
+                list(
+                    iter_stored_records(service.engine, batch["operator_id"], batch["batch_digest"])
+                )
+            ).hex(),
         )
         for batch in dump_view(service.engine, "tel_batches")
     }
@@ -498,8 +503,8 @@ def hold_first_store(service: LogService, digest: str, fail: bool) -> tuple[Any,
     real = ingest._store
     stored, release = threading.Event(), threading.Event()
 
-    def store(accepted: Any, batch_digest: str, first: int = 0) -> None:
-        real(accepted, batch_digest, first)
+    def store(accepted: Any, operator_id: str, batch_digest: str, first: int = 0) -> None:
+        real(accepted, operator_id, batch_digest, first)
         if batch_digest == digest and accepted and not stored.is_set():
             stored.set()
             assert release.wait(120), "never released"
@@ -589,37 +594,40 @@ def test_a_retry_after_other_batches_stores_its_own_records_not_a_dead_attempts(
     release.set()
     ingest = service.telemetry
     forget = ingest._forget_records
-    ingest._forget_records = lambda body: None  # type: ignore[method-assign]
+    ingest._forget_records = lambda *args, **kwargs: None  # type: ignore[method-assign]
     with pytest.raises(IngestWorkerError):
         service.ingest_telemetry(a, submission(a, operator))
     ingest._forget_records = forget  # type: ignore[method-assign]
     assert stored.is_set()
-    assert len(list(iter_stored_records(service.engine, digest_a))) == a.count(b"\n")
+    assert len(list(iter_stored_records(service.engine, "lab", digest_a))) == a.count(b"\n")
     service.ingest_telemetry(b, submission(b, operator))
     retried = service.ingest_telemetry(a, submission(a, operator))
     assert retried.accepted == a.count(b"\n") - b.count(b"\n")
     after = evidence_of(service)
     assert recomputed(after) == stated(after)
-    assert len(list(iter_stored_records(service.engine, digest_a))) == retried.accepted
+    assert len(list(iter_stored_records(service.engine, "lab", digest_a))) == retried.accepted
 
 
 def test_bytes_integrated_uploaded_again_by_another_operator_keep_the_first_evidence(
     service: LogService, fleet: Fleet
 ) -> None:
     """An operator's integrated upload, sent again by another operator (the same digest, another
-    batch): the first batch's stored records are untouched, and each batch's recompute its
-    root."""
+    batch): the first batch's stored records are untouched, the second stores none of its own
+    (none of its chips), and each batch's stored records recompute its root."""
     operator = register(service, fleet)
     other = register_other_operator(service, fleet)
     data = b"".join(line + b"\n" for line in fleet.windows[0])
     right = service.ingest_telemetry(data, submission(data, operator))
     digest = hashlib.sha256(data).hexdigest()
-    before = list(iter_stored_records(service.engine, digest))
+    before = list(iter_stored_records(service.engine, "lab", digest))
     assert len(before) == right.accepted > 0
     wrong = service.ingest_telemetry(data, submission(data, other, operator="other"))
     assert (wrong.duplicate, wrong.accepted) == (False, 0)
-    assert list(iter_stored_records(service.engine, digest)) == before
-    assert evidence_of(service)[right.index] == (right.records_root, right.records_root)
+    assert list(iter_stored_records(service.engine, "lab", digest)) == before
+    assert list(iter_stored_records(service.engine, "other", digest)) == []
+    after = evidence_of(service)
+    assert list(after) == [right.index, wrong.index]
+    assert recomputed(after) == stated(after)
 
 
 def test_another_operators_integrated_upload_of_the_bytes_leaves_no_dead_rows_of_mine(
