@@ -23,6 +23,12 @@ between the two, is among them: its records are not recovered either.) Two rows 
 and position (left by an attempt that crashed, then a retry verified against other chain
 heads) keep one, the first in hash order. A store created at 0002 or later by this code
 already has the key, and is left as it is.
+
+The upgrade resumes: on SQLite the rename and the create are committed as they run (sqlite3
+runs them outside the migration's transaction), so one stopped during the copy (killed, the
+disk full) leaves the old rows in ``telemetry_records_0014``; the next upgrade finds that
+table, rebuilds the new one and copies again. The downgrade resumes from
+``telemetry_records_0015`` in the same way.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ _COPY = {
 under the operator of the first batch integrated with its digest, none where there is none."""
 
 
+def _tables() -> set[str]:
+    return set(sa.inspect(op.get_bind()).get_table_names())
+
+
 def _key() -> list[str]:
     return list(sa.inspect(op.get_bind()).get_pk_constraint(_TABLE)["constrained_columns"])
 
@@ -79,7 +89,11 @@ def _set_aside(name: str) -> None:
 
 def _copy_to_new(aside: str, create: Callable[[], None]) -> None:
     """Create the table anew (``create``) and copy into it the rows of the table set aside as
-    ``aside`` (see :data:`_COPY`), then drop that."""
+    ``aside`` (see :data:`_COPY`), then drop that. A table of the new shape already there was
+    created by a run that stopped before its copy was done: it goes, and the copy goes again,
+    whole."""
+    if _TABLE in _tables():
+        op.drop_table(_TABLE)
     create()
     op.execute(_COPY[aside])
     op.drop_table(aside)
@@ -105,15 +119,17 @@ def _create_keyed_by_hash() -> None:
 
 
 def upgrade() -> None:
-    if _key() == _KEY:
-        return
-    _set_aside(_UP)
+    if _UP not in _tables():  # else an upgrade stopped during its copy: it resumes
+        if _key() == _KEY:
+            return
+        _set_aside(_UP)
     _copy_to_new(_UP, _create_keyed_by_upload)
 
 
 def downgrade() -> None:
-    if _key() == ["hash"]:
-        return
-    _set_aside(_DOWN)
+    if _DOWN not in _tables():  # else a downgrade stopped during its copy: it resumes
+        if _key() == ["hash"]:
+            return
+        _set_aside(_DOWN)
     # Keyed by hash again: a line several uploads stored is kept once, under one of them.
     _copy_to_new(_DOWN, _create_keyed_by_hash)
