@@ -702,9 +702,10 @@ def test_a_retry_after_an_unfolded_entry_keeps_the_records_of_the_batch_on_the_l
     service: LogService, fleet: Fleet
 ) -> None:
     """Lab's batch reaches the log but the fold fails (storage full): the answer is an error,
-    and the batch's records stay stored. The retry finds the entry once the fold takes it and
-    answers with it; it never drops the records of a batch that is on the log, even if it
-    would have failed after storing its own (a worker died)."""
+    and the batch's records stay stored. A retry while the fold still fails is answered so,
+    and drops nothing; once the fold takes the entry, the retry finds it and answers with it.
+    It never drops the records of a batch that is on the log, even if it would have failed
+    after storing its own (a worker died)."""
     operator = register(service, fleet)
     a = records_of(fleet, "serve-1", slice(0, 2))
     digest_a = hashlib.sha256(a).hexdigest()
@@ -722,8 +723,14 @@ def test_a_retry_after_an_unfolded_entry_keeps_the_records_of_the_batch_on_the_l
         service.ingest_telemetry(a, submission(a, operator))
     on_log = service.log.size - 1
     assert state.registry.applied == on_log
-    failing["on"] = False
+    rows = list(iter_stored_records(service.engine, "lab", digest_a))
+    assert len(rows) == a.count(b"\n")
     hold_first_store(service, digest_a, fail=True)[1].set()  # a new verification would fail
+    with pytest.raises(StorageFullError):  # still no fold: the retry drops nothing
+        service.ingest_telemetry(a, submission(a, operator))
+    assert list(iter_stored_records(service.engine, "lab", digest_a)) == rows
+    assert service.log.size == on_log + 1
+    failing["on"] = False
     retried = service.ingest_telemetry(a, submission(a, operator))
     assert (retried.duplicate, retried.index) == (True, on_log)
     assert retried.accepted == a.count(b"\n") > 0

@@ -33,7 +33,8 @@ The path, for each batch:
 A crash at any point loses nothing acknowledged: records stored before a crash, by an attempt
 whose entry never reached the log, are dropped by the next attempt at the upload, which stores
 its own (other batches of its chips may have come first); a batch whose entry reached the log
-is folded at the next start, and the operator's retry then finds it integrated.
+is folded at the next start (or, where the fold failed, by that next attempt before it drops
+anything), and the operator's retry then finds it integrated.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
@@ -211,6 +212,12 @@ def stored_records(
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
+def _upload_rows(body: TelemetrySubmission) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The rows of the operator's upload: where its operator and digest are ``body``'s."""
+    c = telemetry_records.c
+    return c.operator_id == body.operator_id, c.batch_digest == body.batch_digest
+
+
 def iter_stored_records(
     engine: Engine, operator_id: str, batch_digest: str, page: int = 4096
 ) -> Iterator[bytes]:
@@ -356,7 +363,9 @@ class TelemetryIngest:
             return self._receipt_of(seen)
         # Rows an attempt that died left (the process was killed before its entry) rest on the
         # chain heads of then: other batches may have moved them, and its positions with them.
-        self._forget_records(body)
+        seen = self._drop_leftovers(body)
+        if seen is not None:  # an earlier attempt's entry, on the log but not folded till now
+            return self._receipt_of(seen)
         now = self.clock()
         summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
@@ -421,8 +430,9 @@ class TelemetryIngest:
                 verifier=None if self.pool is None else self.pool.verify,
             )
         except BaseException:
-            # Only this attempt stores under this upload (_one_attempt): nothing else relies on
-            # the rows. A failure to forget them must not hide why the attempt stopped.
+            # Only this attempt stores under this upload (_one_attempt), and no batch of it with
+            # records is on the log (_drop_leftovers): nothing else relies on the rows. A
+            # failure to forget them must not hide why the attempt stopped.
             try:
                 self._forget_records(body)
             except Exception:
@@ -439,22 +449,45 @@ class TelemetryIngest:
         current = ChainHeads(self.state.registry.views["tel_chains"], self.state.lock)
         return any(current.get(chip) != head for chip, head in heads.items())
 
+    def _drop_leftovers(self, body: TelemetrySubmission) -> int | None:
+        """Before an attempt at the upload: drop the rows an attempt that died left (killed
+        before its entry), unless that attempt's entry is on the log; then return the entry's
+        index (its batch is integrated: the retry is answered with it).
+
+        The key's index first answers whether the upload has rows at all: a fresh upload pays
+        one indexed read. Where it has none, no entry of it with records is on the log either
+        (an attempt stores its records before it appends). Where it has, the log decides, under
+        :attr:`lock` (no entry of this upload is appended but under it and
+        :meth:`_one_attempt`, both held): the views are caught up with the log first, so an
+        entry that reached the log while its fold failed is folded, not mistaken for a dead
+        attempt's whose rows may go. A fold that fails again is the answer (the rows stay)."""
+        with self.engine.connect() as conn:  # the key's index answers: no scan
+            stored = conn.execute(
+                select(telemetry_records.c.position).where(*_upload_rows(body)).limit(1)
+            ).first()
+        if stored is None:
+            return None
+        with self.lock:
+            failure = self.fold()
+            if failure is not None:
+                raise unfolded(self.state.registry.applied, failure)
+            seen = self._seen(body)
+            if seen is None:
+                self._forget_records(body)
+        return seen
+
     def _forget_records(self, body: TelemetrySubmission) -> None:
         """Drop the records stored for this operator's upload by a verification that is void
         (this attempt's, or a dead attempt's), so that the one that replaces it stores its own
         at their positions (a row stays as first stored). Rows are kept by operator, digest and
         position: another upload's rows, another operator's of the same bytes included, are not
-        touched. Never the rows of this operator's integrated batch of the upload.
-        The key's index first answers whether the upload has rows at all, so a fresh upload pays
-        one indexed read."""
-        c = telemetry_records.c
-        upload = (c.operator_id == body.operator_id, c.batch_digest == body.batch_digest)
-        with self.engine.connect() as conn:  # the key's index answers: no scan
-            stored = conn.execute(select(c.position).where(*upload).limit(1)).first()
-        if stored is None or self._seen(body) is not None:
+        touched. Never the rows of an integrated batch of the upload (checked under the views'
+        lock; an attempt runs only once :meth:`_drop_leftovers` has found no entry of its upload
+        with records on the log, and the only entry that can reach it later is its own)."""
+        if self._seen(body) is not None:
             return
         with self.engine.begin() as conn:
-            conn.execute(telemetry_records.delete().where(*upload))
+            conn.execute(telemetry_records.delete().where(*_upload_rows(body)))
 
     def _store(
         self,
