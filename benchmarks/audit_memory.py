@@ -63,7 +63,9 @@ def child(store: Path) -> int:
         Verifier.from_string(identity[1]),
         secretariat=secretariat,
         stored_nodes=log.nodes_completed,
-        records=lambda _i, b: iter_stored_records(engine, b.submission_body().batch_digest),
+        records=lambda _i, b: iter_stored_records(
+            engine, b.submission_body().operator_id, b.submission_body().batch_digest
+        ),
         stored_views=partial(dump_view, engine),
     )
     seconds = time.perf_counter() - started

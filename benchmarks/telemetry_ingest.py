@@ -181,7 +181,7 @@ class StageTimer:
 STAGES = (
     ("check", "submission check (operator key, digest, line count)"),
     ("verify", "verify_stream in the service, less the store (parse, chain, root, aggregate)"),
-    ("store", "store accepted records by hash (telemetry_records), segment by segment"),
+    ("store", "store accepted records by upload and position (telemetry_records), by segment"),
     ("statement", "build and sign the telemetry.batch/v1 statement"),
     ("append", "append through the sequencer, wait until durable"),
     ("fold", "fold the entry into the views (SQL)"),

@@ -487,8 +487,8 @@ def test_reverify_batch_names_each_figure_that_differs(audited: Audited) -> None
             statement = parse_statement(parse_json(data)["statement"])
             fold.apply(i, datetime.fromisoformat(parse_json(data)["integrated_at"]), statement)
         assert isinstance(batch, TelemetryBatch)
-        digest = batch.submission_body().batch_digest
-        lines = list(iter_stored_records(engine, digest))
+        upload = batch.submission_body()
+        lines = list(iter_stored_records(engine, upload.operator_id, upload.batch_digest))
         assert reverify_batch(index, batch, lines, fold) == (6, [])
         read, problems = reverify_batch(index, batch, lines[:-1], fold)
         assert read == 5

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Index,
     LargeBinary,
@@ -363,33 +364,46 @@ def _records_0014() -> Table:
     )
 
 
-def _records(engine: Engine) -> list[tuple[object, ...]]:
+def _records(engine: Engine, operator: bool = True) -> list[tuple[object, ...]]:
+    """The rows of ``telemetry_records`` in key order: each ``(operator_id, batch_digest,
+    position, hash, chip_id, seq, line)``, less ``operator_id`` unless ``operator``."""
+    columns = "batch_digest, position, hash, chip_id, seq, line"
+    if operator:
+        columns = "operator_id, " + columns
     with engine.connect() as conn:
         rows = conn.execute(
-            text(
-                "SELECT batch_digest, position, hash, chip_id, seq, line FROM telemetry_records "
-                "ORDER BY batch_digest, position"
-            )
+            text(f"SELECT {columns} FROM telemetry_records ORDER BY {columns}")  # noqa: S608
         )
-        return [(*r[:5], bytes(r[5])) for r in rows]
+        return [(*r[:-1], bytes(r[-1])) for r in rows]
+
+
+def _submitted(conn: Connection, *rows: tuple[str, str, int]) -> None:
+    """Put ``(operator_id, batch_digest, idx)`` rows in ``tel_submissions``."""
+    conn.execute(
+        text("INSERT INTO tel_submissions (operator_id, batch_digest, idx) VALUES (:o, :d, :i)"),
+        [{"o": o, "d": d, "i": i} for o, d, i in rows],
+    )
 
 
 def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
-    """0015 keys ``telemetry_records`` by upload and position instead of record hash
-    (docs/adr/0051): the rows stored before are kept, a line another upload stored can be
-    stored again under a second upload, and the old batch index goes with the old key. Two
-    rows at one upload and position keep the first in hash order. Downgrading keys them by
-    hash again, one row a line."""
+    """0015 keys ``telemetry_records`` by upload (operator and digest) and position instead of
+    record hash (docs/adr/0051): the rows stored before are kept, each under the operator of
+    the first batch integrated with its digest; rows of a digest no batch was integrated with
+    (a dead attempt's) are dropped; a line another upload stored can be stored again under a
+    second upload, another operator's of the same bytes included; the old batch index goes
+    with the old key. Two rows at one upload and position keep the first in hash order.
+    Downgrading keys them by hash again, one row a line."""
     from alembic import command
 
     from pausewatch.store._engine import _alembic_config
 
-    a, b = "aa" * 32, "bb" * 32
+    a, b, dead = "aa" * 32, "bb" * 32, "dd" * 32
     before = [
         (a, 0, "h1", "c1", 1, b"l1"),
         (a, 1, "h2", "c1", 2, b"l2"),
         (b, 0, "h0", "c2", 7, b"l0"),
         (b, 0, "h3", "c2", 9, b"l3"),  # stale: a crashed attempt's row at the same position
+        (dead, 0, "h4", "c3", 1, b"l4"),  # no batch of this digest was integrated
     ]
     columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
     engine = make_engine(db_url)
@@ -403,32 +417,88 @@ def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
             old = _records_0014()
             old.create(conn)
             conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            # A's bytes: lab's batch first (its rows), then other's; B's: other's alone.
+            _submitted(conn, ("other", a, 9), ("lab", a, 3), ("other", b, 4))
         upgrade(engine)
         assert _revision(engine) == HEAD
         inspector = inspect(engine)
         key = inspector.get_pk_constraint("telemetry_records")["constrained_columns"]
-        assert key == ["batch_digest", "position"]
+        assert key == ["operator_id", "batch_digest", "position"]
         assert inspector.get_indexes("telemetry_records") == []
-        assert _records(engine) == before[:3]
-        with engine.begin() as conn:  # the same line, stored again by another upload
+        assert _records(engine) == [
+            ("lab", *before[0]),
+            ("lab", *before[1]),
+            ("other", *before[2]),
+        ]
+        with engine.begin() as conn:  # the same line, stored again by other uploads
             conn.execute(
                 text(
-                    "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, "
-                    "line) VALUES ('h1', 'c1', 1, :d, 0, :line)"
+                    "INSERT INTO telemetry_records (operator_id, batch_digest, position, hash, "
+                    "chip_id, seq, line) VALUES (:o, :d, 0, 'h1', 'c1', 1, :line)"
                 ),
-                {"d": "cc" * 32, "line": b"l1"},
+                [
+                    {"o": "lab", "d": "cc" * 32, "line": b"l1"},
+                    {"o": "other", "d": a, "line": b"l1"},
+                ],
             )
-        assert len(_records(engine)) == 4
+        assert len(_records(engine)) == 5
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0014")
         assert inspect(engine).get_pk_constraint("telemetry_records")["constrained_columns"] == [
             "hash"
         ]
-        assert sorted(r[2] for r in _records(engine)) == ["h0", "h1", "h2"]
+        assert sorted(r[2] for r in _records(engine, operator=False)) == ["h0", "h1", "h2"]
         upgrade(engine)
         assert _revision(engine) == HEAD
         assert len(_records(engine)) == 3
+    finally:
+        engine.dispose()
+
+
+def test_a_0015_upgrade_stopped_during_its_copy_resumes_on_the_next(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0015's copy fails after the old table was set aside and the new one created (the
+    process killed, the disk full): SQLite has committed the rename and the create, PostgreSQL
+    nothing. The next upgrade completes the copy from the table set aside and drops it; no row
+    is lost and 0015 is not stamped on an empty table."""
+    import alembic.operations
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    a = "aa" * 32
+    before = [(a, 0, "h1", "c1", 1, b"l1"), (a, 1, "h2", "c1", 2, b"l2")]
+    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0014")
+            conn.execute(text("DROP TABLE telemetry_records"))
+            old = _records_0014()
+            old.create(conn)
+            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            _submitted(conn, ("lab", a, 5))
+        real = alembic.operations.Operations.execute
+
+        def execute(self: object, sql: object, *args: object, **kwargs: object) -> object:
+            if "INSERT" in str(sql) and "telemetry_records_0014" in str(sql):
+                raise RuntimeError("killed during the copy")
+            return real(self, sql, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(alembic.operations.Operations, "execute", execute)
+        with pytest.raises(RuntimeError, match="killed during the copy"):
+            upgrade(engine)
+        monkeypatch.undo()
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert [t for t in inspect(engine).get_table_names() if "records" in t] == [
+            "telemetry_records"
+        ]
+        assert _records(engine) == [("lab", *r) for r in before]
     finally:
         engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import dataclasses
+import errno
 import hashlib
 import io
 import json
@@ -19,7 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pausewatch.api import create_app
-from pausewatch.errors import AuthorizationError, IngestWorkerError, StatementError
+from pausewatch.errors import (
+    AuthorizationError,
+    IngestWorkerError,
+    StatementError,
+    StorageFullError,
+)
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
 from pausewatch.service import LogService, Upload, iter_stored_records
@@ -184,11 +190,12 @@ def test_a_fleet_is_verified_accounted_and_logged(service: LogService, fleet: Fl
             lines = [
                 bytes(row[0])
                 for row in conn.exec_driver_sql(
-                    "SELECT line FROM telemetry_records WHERE batch_digest = ? ORDER BY position"
+                    "SELECT line FROM telemetry_records WHERE operator_id = ? AND batch_digest = ? "
+                    "ORDER BY position"
                     if conn.dialect.name == "sqlite"
-                    else "SELECT line FROM telemetry_records WHERE batch_digest = %s "
-                    "ORDER BY position",
-                    (batch["batch_digest"],),
+                    else "SELECT line FROM telemetry_records WHERE operator_id = %s "
+                    "AND batch_digest = %s ORDER BY position",
+                    (batch["operator_id"], batch["batch_digest"]),
                 )
             ]
             assert merkle_root(lines).hex() == batch["records_root"]
@@ -471,7 +478,11 @@ def evidence_of(service: LogService) -> dict[int, tuple[str, str]]:
     return {
         batch["idx"]: (
             batch["records_root"],
-            batch_root(list(iter_stored_records(service.engine, batch["batch_digest"]))).hex(),
+            batch_root(
+                list(
+                    iter_stored_records(service.engine, batch["operator_id"], batch["batch_digest"])
+                )
+            ).hex(),
         )
         for batch in dump_view(service.engine, "tel_batches")
     }
@@ -492,8 +503,8 @@ def hold_first_store(service: LogService, digest: str, fail: bool) -> tuple[Any,
     real = ingest._store
     stored, release = threading.Event(), threading.Event()
 
-    def store(accepted: Any, batch_digest: str, first: int = 0) -> None:
-        real(accepted, batch_digest, first)
+    def store(accepted: Any, operator_id: str, batch_digest: str, first: int = 0) -> None:
+        real(accepted, operator_id, batch_digest, first)
         if batch_digest == digest and accepted and not stored.is_set():
             stored.set()
             assert release.wait(120), "never released"
@@ -583,34 +594,147 @@ def test_a_retry_after_other_batches_stores_its_own_records_not_a_dead_attempts(
     release.set()
     ingest = service.telemetry
     forget = ingest._forget_records
-    ingest._forget_records = lambda body: None  # type: ignore[method-assign]
+    ingest._forget_records = lambda *args, **kwargs: None  # type: ignore[method-assign]
     with pytest.raises(IngestWorkerError):
         service.ingest_telemetry(a, submission(a, operator))
     ingest._forget_records = forget  # type: ignore[method-assign]
     assert stored.is_set()
-    assert len(list(iter_stored_records(service.engine, digest_a))) == a.count(b"\n")
+    assert len(list(iter_stored_records(service.engine, "lab", digest_a))) == a.count(b"\n")
     service.ingest_telemetry(b, submission(b, operator))
     retried = service.ingest_telemetry(a, submission(a, operator))
     assert retried.accepted == a.count(b"\n") - b.count(b"\n")
     after = evidence_of(service)
     assert recomputed(after) == stated(after)
-    assert len(list(iter_stored_records(service.engine, digest_a))) == retried.accepted
+    assert len(list(iter_stored_records(service.engine, "lab", digest_a))) == retried.accepted
 
 
 def test_bytes_integrated_uploaded_again_by_another_operator_keep_the_first_evidence(
     service: LogService, fleet: Fleet
 ) -> None:
     """An operator's integrated upload, sent again by another operator (the same digest, another
-    batch): the first batch's stored records are untouched, and each batch's recompute its
-    root."""
+    batch): the first batch's stored records are untouched, the second stores none of its own
+    (none of its chips), and each batch's stored records recompute its root."""
     operator = register(service, fleet)
     other = register_other_operator(service, fleet)
     data = b"".join(line + b"\n" for line in fleet.windows[0])
     right = service.ingest_telemetry(data, submission(data, operator))
     digest = hashlib.sha256(data).hexdigest()
-    before = list(iter_stored_records(service.engine, digest))
+    before = list(iter_stored_records(service.engine, "lab", digest))
     assert len(before) == right.accepted > 0
     wrong = service.ingest_telemetry(data, submission(data, other, operator="other"))
     assert (wrong.duplicate, wrong.accepted) == (False, 0)
-    assert list(iter_stored_records(service.engine, digest)) == before
-    assert evidence_of(service)[right.index] == (right.records_root, right.records_root)
+    assert list(iter_stored_records(service.engine, "lab", digest)) == before
+    assert list(iter_stored_records(service.engine, "other", digest)) == []
+    after = evidence_of(service)
+    assert list(after) == [right.index, wrong.index]
+    assert recomputed(after) == stated(after)
+
+
+def test_another_operators_integrated_upload_of_the_bytes_leaves_no_dead_rows_of_mine(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Operator "other" uploads bytes A first (integrated, none of its chips: 0 accepted). Lab's
+    attempt at A dies after storing records (nothing dropped them), batch B moves A's chains,
+    and lab sends A again: the retry's stored records are its own, not the dead attempt's,
+    though another operator's batch of the same bytes is integrated."""
+    operator = register(service, fleet)
+    other = register_other_operator(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    b = records_of(fleet, "serve-1", slice(0, 1))
+    digest_a = hashlib.sha256(a).hexdigest()
+    wrong = service.ingest_telemetry(a, submission(a, other, operator="other"))
+    assert wrong.accepted == 0
+    stored, release = hold_first_store(service, digest_a, fail=True)
+    release.set()
+    ingest = service.telemetry
+    forget = ingest._forget_records
+    ingest._forget_records = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    with pytest.raises(IngestWorkerError):  # as if killed: its rows stay
+        service.ingest_telemetry(a, submission(a, operator))
+    ingest._forget_records = forget  # type: ignore[method-assign]
+    assert stored.is_set()
+    service.ingest_telemetry(b, submission(b, operator))
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert retried.accepted == a.count(b"\n") - b.count(b"\n")
+    after = evidence_of(service)
+    assert recomputed(after) == stated(after)
+
+
+def register_world(service: LogService, fleet: Fleet) -> dict[str, KeyPair]:
+    """Put ``fleet``'s registry on the log; each operator's key."""
+    secretariat = load_key(service.settings.keys_dir, "secretariat")
+    world = fleet_world(fleet, secretariat)
+    for stage in world.stages:
+        for future in [service.submit(s) for s in stage]:
+            future.result(timeout=60)
+    return dict(world.operators)
+
+
+def test_two_operators_identical_uploads_each_store_the_evidence_of_their_own_root(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Lab and "other" each upload the same bytes, holding chips of both: each batch accepts its
+    own chips' records (the other's are chip_not_installed) under one digest, and each batch's
+    stored records recompute the root its entry states."""
+    two = simulate_fleet(
+        (
+            ClusterSpec("serve-1", "lab", "H200", 3, Workload.INFERENCE),
+            ClusterSpec("serve-2", "other", "H200", 2, Workload.INFERENCE),
+        ),
+        windows=8,
+        seed=7,
+    )
+    assert two.end == fleet.end  # the service's clock follows the fixture's fleet
+    keys = register_world(service, two)
+    data = b"".join(line + b"\n" for line in two.windows[0])
+    lab = service.ingest_telemetry(data, submission(data, keys["lab"]))
+    other = service.ingest_telemetry(data, submission(data, keys["other"], operator="other"))
+    assert (lab.accepted, other.accepted) == (3, 2)
+    assert set(lab.rejected_by_rule) == set(other.rejected_by_rule) == {"chip_not_installed"}
+    assert lab.records_root != other.records_root
+    after = evidence_of(service)
+    assert list(after) == [lab.index, other.index]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical
+
+
+def test_a_retry_after_an_unfolded_entry_keeps_the_records_of_the_batch_on_the_log(
+    service: LogService, fleet: Fleet
+) -> None:
+    """Lab's batch reaches the log but the fold fails (storage full): the answer is an error,
+    and the batch's records stay stored. A retry while the fold still fails is answered so,
+    and drops nothing; once the fold takes the entry, the retry finds it and answers with it.
+    It never drops the records of a batch that is on the log, even if it would have failed
+    after storing its own (a worker died)."""
+    operator = register(service, fleet)
+    a = records_of(fleet, "serve-1", slice(0, 2))
+    digest_a = hashlib.sha256(a).hexdigest()
+    state = service.state
+    catch_up = state.catch_up
+    failing = {"on": True}
+
+    def fold(log: Any) -> Any:
+        if failing["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return catch_up(log)
+
+    state.catch_up = fold  # type: ignore[method-assign]
+    with pytest.raises(StorageFullError):  # on the log, not folded
+        service.ingest_telemetry(a, submission(a, operator))
+    on_log = service.log.size - 1
+    assert state.registry.applied == on_log
+    rows = list(iter_stored_records(service.engine, "lab", digest_a))
+    assert len(rows) == a.count(b"\n")
+    hold_first_store(service, digest_a, fail=True)[1].set()  # a new verification would fail
+    with pytest.raises(StorageFullError):  # still no fold: the retry drops nothing
+        service.ingest_telemetry(a, submission(a, operator))
+    assert list(iter_stored_records(service.engine, "lab", digest_a)) == rows
+    assert service.log.size == on_log + 1
+    failing["on"] = False
+    retried = service.ingest_telemetry(a, submission(a, operator))
+    assert (retried.duplicate, retried.index) == (True, on_log)
+    assert retried.accepted == a.count(b"\n") > 0
+    after = evidence_of(service)
+    assert list(after) == [on_log]
+    assert recomputed(after) == stated(after)
+    assert service.state.rebuild(service.log).identical

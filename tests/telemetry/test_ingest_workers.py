@@ -110,7 +110,9 @@ def outcome(service: LogService, fleet: Fleet, data: list[bytes]) -> list[dict[s
         receipt = asdict(service.ingest_telemetry(upload, submission(upload, operator)))
         receipt.pop("integrated_at")
         digest = hashlib.sha256(upload).hexdigest()
-        results.append({"receipt": receipt, "stored": stored_records(service.engine, digest)})
+        results.append(
+            {"receipt": receipt, "stored": stored_records(service.engine, "lab", digest)}
+        )
     return results
 
 
@@ -263,13 +265,13 @@ def test_a_killed_worker_fails_the_upload_cleanly_over_http(
         assert problem["type"].endswith("/ingest-interrupted")
         assert "send it again" in problem["detail"]
         digest = hashlib.sha256(second).hexdigest()
-        assert stored_records(pooled.engine, digest) == []
+        assert stored_records(pooled.engine, "lab", digest) == []
         assert pooled.log.size == size
         again = post(second)
         assert again.status_code == 201, again.text
         assert set(pool.pids()).isdisjoint(pids)
     body = again.json()
-    assert body["accepted"] == len(stored_records(pooled.engine, digest)) > 0
+    assert body["accepted"] == len(stored_records(pooled.engine, "lab", digest)) > 0
 
 
 def test_a_worker_killed_mid_upload_leaves_nothing_of_it(pooled: LogService, fleet: Fleet) -> None:
@@ -300,11 +302,11 @@ def test_a_worker_killed_mid_upload_leaves_nothing_of_it(pooled: LogService, fle
     with pytest.raises(IngestWorkerError):
         pooled.ingest_telemetry(data, submission(data, operator))
     assert stored_before_kill[0] > 0
-    assert stored_records(pooled.engine, digest) == []
+    assert stored_records(pooled.engine, "lab", digest) == []
     assert pooled.log.size == size
     pool.verify = real  # type: ignore[method-assign]
     receipt = pooled.ingest_telemetry(data, submission(data, operator))
-    assert receipt.accepted == len(stored_records(pooled.engine, digest)) > 0
+    assert receipt.accepted == len(stored_records(pooled.engine, "lab", digest)) > 0
     assert receipt.rejected_by_rule["malformed"] == SEGMENT_RECORDS
 
 
@@ -432,7 +434,7 @@ def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
         assert isinstance(out["A"], IngestWorkerError)
         receipt = out["B"]
         assert not isinstance(receipt, Exception), receipt
-        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+        assert receipt.accepted == len(stored_records(svc.engine, "lab", digest)) > 0
     finally:
         svc.close()
 
@@ -463,16 +465,16 @@ def test_any_failure_of_the_verification_leaves_nothing_stored(
         def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
             calls.append(1)
             if len(calls) == 2:
-                assert stored_records(svc.engine, digest)
+                assert stored_records(svc.engine, "lab", digest)
                 raise failure("the verification stopped")
             return verify_segment(job)
 
         pool.verify = verify  # type: ignore[method-assign]
         with pytest.raises(failure):
             svc.ingest_telemetry(data, submission(data, operator))
-        assert stored_records(svc.engine, digest) == []
+        assert stored_records(svc.engine, "lab", digest) == []
         receipt = svc.ingest_telemetry(data, submission(data, operator))
-        assert receipt.accepted == len(stored_records(svc.engine, digest)) > 0
+        assert receipt.accepted == len(stored_records(svc.engine, "lab", digest)) > 0
     finally:
         svc.close()
 
@@ -503,7 +505,7 @@ def test_a_pool_shut_down_under_an_upload_answers_a_retryable_error(
         pool.verify = verify_then_shut  # type: ignore[method-assign]
         with pytest.raises(IngestWorkerError):
             svc.ingest_telemetry(data, submission(data, operator))
-        assert stored_records(svc.engine, digest) == []
+        assert stored_records(svc.engine, "lab", digest) == []
     finally:
         svc.close()
 
@@ -565,7 +567,7 @@ def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other
         as_dict = asdict(receipt)
         as_dict.pop("integrated_at")
         digest = hashlib.sha256(upload).hexdigest()
-        got.append({"receipt": as_dict, "stored": stored_records(pooled.engine, digest)})
+        got.append({"receipt": as_dict, "stored": stored_records(pooled.engine, "lab", digest)})
     assert got == expected
     assert all(o["stored"] for o in expected)
     # Its first verdicts rested on heads that moved: it was verified a second time.

@@ -332,7 +332,8 @@ def _audit_store(
         views_behind = _views_behind(engine)
 
         def records(_index: int, batch: TelemetryBatch) -> Iterator[bytes]:
-            return iter_stored_records(engine, batch.submission_body().batch_digest)
+            upload = batch.submission_body()  # its operator's bytes: the batch's records
+            return iter_stored_records(engine, upload.operator_id, upload.batch_digest)
 
         report, _ = audit_log(
             store.entries(),

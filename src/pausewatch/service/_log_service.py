@@ -690,7 +690,9 @@ class LogService:
             row = self.state.registry.get("tel_batches", index)
         if row is None:
             raise NotFoundError(f"entry {index} is no telemetry batch the log accepted")
-        records = stored_records(self.engine, row["batch_digest"], offset, limit)
+        records = stored_records(
+            self.engine, row["operator_id"], row["batch_digest"], offset, limit
+        )
         return records, int(row["accepted"])
 
     def authorize(self, statement: Statement) -> None:

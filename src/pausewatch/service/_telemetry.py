@@ -10,17 +10,18 @@ The path, for each batch:
    another batch;
 3. every record is verified (:func:`pausewatch.telemetry.verify_stream`: line by line, in
    bounded memory) against the registry and each chip's chain head as the log has them, and
-   the accepted ones are stored under the upload's digest and their positions (idempotent)
-   segment by segment. This runs
+   the accepted ones are stored under the upload (the operator and the digest) and their
+   positions (idempotent) segment by segment. This runs
    **outside** the ingest lock, so uploads are parsed and their signatures checked side by side,
    and, with ``workers``, in worker processes (:class:`IngestPool`, docs/adr/0048): the
    serving process then only reads the lines, looks up the chips they name, stores and folds,
    and its answers to reads do not wait behind the parsing and the signature checks. A worker
    that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
-   records it stored dropped: nothing of it is accepted. Attempts at the same bytes (a resent
-   upload) go one at a time from here to the receipt, since they store under the same digest:
-   the later one waits, then answers as a duplicate or starts afresh. Different uploads never
-   share rows, even where they share lines;
+   records it stored dropped: nothing of it is accepted. Attempts at the same upload (an
+   operator's bytes, resent) go one at a time from here to the receipt, since they store under
+   the same key: the later one waits, then answers as a duplicate or starts afresh. Different
+   uploads never share rows, even where they share lines or, from two operators, all their
+   bytes;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -32,7 +33,8 @@ The path, for each batch:
 A crash at any point loses nothing acknowledged: records stored before a crash, by an attempt
 whose entry never reached the log, are dropped by the next attempt at the upload, which stores
 its own (other batches of its chips may have come first); a batch whose entry reached the log
-is folded at the next start, and the operator's retry then finds it integrated.
+is folded at the next start (or, where the fold failed, by that next attempt before it drops
+anything), and the operator's retry then finds it integrated.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
@@ -143,8 +145,8 @@ class Upload:
 
 
 _INSERT_RECORDS = (
-    "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
-    "VALUES ({}) ON CONFLICT DO NOTHING"
+    "INSERT INTO telemetry_records (operator_id, batch_digest, position, hash, chip_id, seq, "
+    "line) VALUES ({}) ON CONFLICT DO NOTHING"
 )
 """Keyed by upload and position: a record this upload stored before at its position (a retried
 attempt of the same batch) is left as it is; another upload's rows never conflict. SQLite (3.24
@@ -152,19 +154,21 @@ and later) and PostgreSQL both take ``ON CONFLICT DO NOTHING`` with no conflict 
 primary key is the table's only unique constraint)."""
 
 _PLACEHOLDERS = {
-    "qmark": ", ".join(["?"] * 6),
-    "format": ", ".join(["%s"] * 6),
-    "pyformat": ", ".join(["%s"] * 6),
+    "qmark": ", ".join(["?"] * 7),
+    "format": ", ".join(["%s"] * 7),
+    "pyformat": ", ".join(["%s"] * 7),
 }
 """Positional placeholders by DB-API paramstyle (sqlite3: qmark; psycopg: pyformat)."""
 
 
-_COLUMNS = ("hash", "chip_id", "seq", "batch_digest", "position", "line")
+_COLUMNS = ("operator_id", "batch_digest", "position", "hash", "chip_id", "seq", "line")
+
+_Row = tuple[str, str, int, str, str, int, bytes]
 
 
-def _insert_records(conn: Connection, rows: list[tuple[str, str, int, str, int, bytes]]) -> None:
-    """Insert record rows ``(hash, chip_id, seq, batch_digest, position, line)``, skipping
-    positions of the upload already stored.
+def _insert_records(conn: Connection, rows: list[_Row]) -> None:
+    """Insert record rows ``(operator_id, batch_digest, position, hash, chip_id, seq, line)``,
+    skipping positions of the upload already stored.
 
     The driver's ``executemany`` takes the rows as they are: SQLAlchemy's insert construct
     spent more per row than the database did (about 8 of 17 µs a record on SQLite). Rows go in
@@ -185,15 +189,21 @@ def _insert_records(conn: Connection, rows: list[tuple[str, str, int, str, int, 
 
 
 def stored_records(
-    engine: Engine, batch_digest: str, offset: int = 0, limit: int | None = None
+    engine: Engine,
+    operator_id: str,
+    batch_digest: str,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The stored records of the upload ``batch_digest`` at positions ``offset`` onwards (at
-    most ``limit``), in position order, the order its batch's root commits to: each with its
-    ``position``, ``hash``, ``chip_id``, ``seq`` and exact signed ``line`` (bytes)."""
+    """The stored records of operator ``operator_id``'s upload ``batch_digest`` (its batch's
+    ``operator_id`` and ``batch_digest``) at positions ``offset`` onwards (at most ``limit``), in
+    position order, the order its batch's root commits to: each with its ``position``, ``hash``,
+    ``chip_id``, ``seq`` and exact signed ``line`` (bytes). Another operator's upload of the same
+    bytes is another batch, with records of its own."""
     c = telemetry_records.c
     query = (
         select(c.position, c.hash, c.chip_id, c.seq, c.line)
-        .where(c.batch_digest == batch_digest, c.position >= offset)
+        .where(c.operator_id == operator_id, c.batch_digest == batch_digest, c.position >= offset)
         .order_by(c.position)
     )
     if limit is not None:
@@ -202,12 +212,20 @@ def stored_records(
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def iter_stored_records(engine: Engine, batch_digest: str, page: int = 4096) -> Iterator[bytes]:
-    """Every stored record line of the upload ``batch_digest`` in position order, read a page
-    at a time (memory does not grow with the batch)."""
+def _upload_rows(body: TelemetrySubmission) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The rows of the operator's upload: where its operator and digest are ``body``'s."""
+    c = telemetry_records.c
+    return c.operator_id == body.operator_id, c.batch_digest == body.batch_digest
+
+
+def iter_stored_records(
+    engine: Engine, operator_id: str, batch_digest: str, page: int = 4096
+) -> Iterator[bytes]:
+    """Every stored record line of operator ``operator_id``'s upload ``batch_digest`` in
+    position order, read a page at a time (memory does not grow with the batch)."""
     offset = 0
     while True:
-        rows = stored_records(engine, batch_digest, offset, page)
+        rows = stored_records(engine, operator_id, batch_digest, offset, page)
         for row in rows:
             yield bytes(row["line"])
         if not rows:
@@ -274,32 +292,34 @@ class TelemetryIngest:
         self.lock = threading.Lock()
         """Serialises what needs the log's order: the chain heads' check, the append, the fold.
         Never held while an upload is read, parsed or its signatures checked."""
-        self._attempts: dict[str, tuple[threading.Lock, int]] = {}
-        """Per batch digest: a lock held by the attempt in flight, and how many attempts hold
-        or wait for it (the entry goes with the last)."""
+        self._attempts: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
+        """Per upload (operator and batch digest): a lock held by the attempt in flight, and how
+        many attempts hold or wait for it (the entry goes with the last)."""
         self._attempts_lock = threading.Lock()
 
     @contextmanager
-    def _one_attempt(self, batch_digest: str) -> Iterator[None]:
-        """Hold the upload ``batch_digest`` for one attempt at a time, from its verification to
-        its receipt. Its stored records are shared by every attempt at it (rows are kept by
-        upload digest and position), and an attempt that fails deletes them: a resent upload
-        that ran beside it would be integrated with records no longer stored. A concurrent
-        attempt waits here, then finds the first one's entry (a duplicate) or starts afresh.
-        Attempts at different uploads never touch each other's rows."""
+    def _one_attempt(self, body: TelemetrySubmission) -> Iterator[None]:
+        """Hold the upload (``body``'s operator and batch digest) for one attempt at a time,
+        from its verification to its receipt. Its stored records are shared by every attempt at
+        it (rows are kept by operator, digest and position), and an attempt that fails deletes
+        them: a resent upload that ran beside it would be integrated with records no longer
+        stored. A concurrent attempt waits here, then finds the first one's entry (a duplicate)
+        or starts afresh. Attempts at different uploads (another operator's identical bytes
+        included) never touch each other's rows."""
+        upload = (body.operator_id, body.batch_digest)
         with self._attempts_lock:
-            lock, waiting = self._attempts.get(batch_digest, (threading.Lock(), 0))
-            self._attempts[batch_digest] = (lock, waiting + 1)
+            lock, waiting = self._attempts.get(upload, (threading.Lock(), 0))
+            self._attempts[upload] = (lock, waiting + 1)
         try:
             with lock:
                 yield
         finally:
             with self._attempts_lock:
-                lock, waiting = self._attempts[batch_digest]
+                lock, waiting = self._attempts[upload]
                 if waiting == 1:
-                    del self._attempts[batch_digest]
+                    del self._attempts[upload]
                 else:
-                    self._attempts[batch_digest] = (lock, waiting - 1)
+                    self._attempts[upload] = (lock, waiting - 1)
 
     def check_submission(self, data: bytes | Upload, submission: Statement) -> TelemetrySubmission:
         """The submission's body, once it is shown to be the operator's own for ``data``."""
@@ -331,7 +351,7 @@ class TelemetryIngest:
         seen = self._seen(body)
         if seen is not None:
             return self._receipt_of(seen)
-        with self._one_attempt(body.batch_digest):
+        with self._one_attempt(body):
             return self._ingest_once(submission, upload, body)
 
     def _ingest_once(
@@ -343,7 +363,9 @@ class TelemetryIngest:
             return self._receipt_of(seen)
         # Rows an attempt that died left (the process was killed before its entry) rest on the
         # chain heads of then: other batches may have moved them, and its positions with them.
-        self._forget_records(body)
+        seen = self._drop_leftovers(body)
+        if seen is not None:  # an earlier attempt's entry, on the log but not folded till now
+            return self._receipt_of(seen)
         now = self.clock()
         summary = self._verify(upload, body, now)  # not under the lock: the slow part
         with self.lock:
@@ -394,7 +416,7 @@ class TelemetryIngest:
         lock = self.state.lock
 
         def store(position: int, accepted: Sequence[StoredRecord]) -> None:
-            self._store(accepted, body.batch_digest, position)
+            self._store(accepted, body.operator_id, body.batch_digest, position)
 
         try:
             return verify_stream(
@@ -408,8 +430,9 @@ class TelemetryIngest:
                 verifier=None if self.pool is None else self.pool.verify,
             )
         except BaseException:
-            # Only this attempt stores under this digest (_one_attempt): nothing else relies on
-            # the rows. A failure to forget them must not hide why the attempt stopped.
+            # Only this attempt stores under this upload (_one_attempt), and no batch of it with
+            # records is on the log (_drop_leftovers): nothing else relies on the rows. A
+            # failure to forget them must not hide why the attempt stopped.
             try:
                 self._forget_records(body)
             except Exception:
@@ -426,41 +449,60 @@ class TelemetryIngest:
         current = ChainHeads(self.state.registry.views["tel_chains"], self.state.lock)
         return any(current.get(chip) != head for chip, head in heads.items())
 
-    def _forget_records(self, body: TelemetrySubmission) -> None:
-        """Drop the records stored for this upload by a verification that is void (this
-        attempt's, or a dead attempt's), so that the one that replaces it stores its own at
-        their positions (a row stays as first stored).
-        Only this upload's rows go: rows are kept by upload digest and position, so another
-        upload's copies of lines it shares are not touched. Rows an integrated upload of the
-        same bytes owns (another operator's batch: same digest) are left alone."""
-        c = telemetry_records.c
-        with self.engine.connect() as conn:  # the key's index answers: no scan of the views
+    def _drop_leftovers(self, body: TelemetrySubmission) -> int | None:
+        """Before an attempt at the upload: drop the rows an attempt that died left (killed
+        before its entry), unless that attempt's entry is on the log; then return the entry's
+        index (its batch is integrated: the retry is answered with it).
+
+        The key's index first answers whether the upload has rows at all: a fresh upload pays
+        one indexed read. Where it has none, no entry of it with records is on the log either
+        (an attempt stores its records before it appends). Where it has, the log decides, under
+        :attr:`lock` (no entry of this upload is appended but under it and
+        :meth:`_one_attempt`, both held): the views are caught up with the log first, so an
+        entry that reached the log while its fold failed is folded, not mistaken for a dead
+        attempt's whose rows may go. A fold that fails again is the answer (the rows stay)."""
+        with self.engine.connect() as conn:  # the key's index answers: no scan
             stored = conn.execute(
-                select(c.position).where(c.batch_digest == body.batch_digest).limit(1)
+                select(telemetry_records.c.position).where(*_upload_rows(body)).limit(1)
             ).first()
         if stored is None:
-            return
-        with self.state.lock:
-            owned = any(
-                digest == body.batch_digest
-                for (_, digest) in self.state.registry.views["tel_submissions"]
-            )
-        if owned:
+            return None
+        with self.lock:
+            failure = self.fold()
+            if failure is not None:
+                raise unfolded(self.state.registry.applied, failure)
+            seen = self._seen(body)
+            if seen is None:
+                self._forget_records(body)
+        return seen
+
+    def _forget_records(self, body: TelemetrySubmission) -> None:
+        """Drop the records stored for this operator's upload by a verification that is void
+        (this attempt's, or a dead attempt's), so that the one that replaces it stores its own
+        at their positions (a row stays as first stored). Rows are kept by operator, digest and
+        position: another upload's rows, another operator's of the same bytes included, are not
+        touched. Never the rows of an integrated batch of the upload (checked under the views'
+        lock; an attempt runs only once :meth:`_drop_leftovers` has found no entry of its upload
+        with records on the log, and the only entry that can reach it later is its own)."""
+        if self._seen(body) is not None:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                telemetry_records.delete().where(
-                    telemetry_records.c.batch_digest == body.batch_digest
-                )
-            )
+            conn.execute(telemetry_records.delete().where(*_upload_rows(body)))
 
-    def _store(self, accepted: Sequence[StoredRecord], batch_digest: str, first: int = 0) -> None:
-        """Store accepted records with the upload they came in and their position among its
-        accepted records (``first`` is the first's): the order the batch's root commits to."""
+    def _store(
+        self,
+        accepted: Sequence[StoredRecord],
+        operator_id: str,
+        batch_digest: str,
+        first: int = 0,
+    ) -> None:
+        """Store accepted records with the upload they came in (the operator's and the bytes'
+        digest) and their position among its accepted records (``first`` is the first's): the
+        order the batch's root commits to."""
         if not accepted:
             return
         rows = [
-            (a.hash, a.chip_id, a.seq, batch_digest, first + position, a.line)
+            (operator_id, batch_digest, first + position, a.hash, a.chip_id, a.seq, a.line)
             for position, a in enumerate(accepted)
         ]
         with self.engine.begin() as conn:

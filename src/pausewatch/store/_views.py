@@ -773,19 +773,22 @@ JSON lists)."""
 telemetry_records = Table(
     "telemetry_records",
     metadata,
+    _id("operator_id", primary_key=True),
+    Column("batch_digest", String(64), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
     Column("hash", String(64), nullable=False),
     _id("chip_id", nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("batch_digest", String(64), primary_key=True),
-    Column("position", BigInteger, primary_key=True),
     Column("line", LargeBinary, nullable=False),
 )
 """Accepted records by upload: the evidence behind each batch's root, for authorised auditors.
-``batch_digest`` (the upload's SHA-256, which ``tel_submissions`` maps to its log entry) and
-``position`` (among the upload's accepted records, the order the root commits to) are the key,
-so each upload owns its rows: a line two uploads share is stored once for each, and dropping
-one upload's rows leaves the other's (migration 0015, docs/adr/0051). ``hash`` is the line's
-SHA-256. Not a view: the log holds only their root."""
+The upload is an operator's (``operator_id``) bytes (``batch_digest``, their SHA-256): the key
+``tel_submissions`` maps to the batch's log entry, since two operators' identical bytes are two
+batches, each accepting its own chips' records. With ``position`` (among the upload's accepted
+records, the order the root commits to) it keys the rows, so each upload owns its rows: a line
+two uploads share is stored once for each, and dropping one upload's rows leaves the other's
+(migration 0015, docs/adr/0051). ``hash`` is the line's SHA-256. Not a view: the log holds only
+their root."""
 
 state_meta = Table(
     "state_meta",

@@ -1,22 +1,39 @@
 """Stored telemetry records are keyed by upload (``telemetry_records`` keyed by
-``batch_digest`` and ``position`` instead of the record's hash; docs/adr/0051).
+``operator_id``, ``batch_digest`` and ``position`` instead of the record's hash;
+docs/adr/0051).
 
 Revision ID: 0015
 Revises: 0014
 
 Keyed by hash, a line two uploads shared was stored once, under the upload that stored it
 first: the other's evidence lacked it, and dropping the first's rows (its attempt failed)
-dropped it for both. Keyed by upload, each upload owns its rows. The key's index replaces
+dropped it for both. Keyed by upload, each upload owns its rows. An upload is an operator's
+bytes: two operators' identical bytes are two batches (``tel_submissions``), each accepting its
+own chips' records, so the operator is part of the key. The key's index replaces
 ``ix_telemetry_records_batch``; nothing looks rows up by hash.
 
-The table is rebuilt (SQLite cannot change a primary key in place), its rows kept. Two rows
-at one upload and position (left by an attempt that crashed, then a retry verified against
-other chain heads) keep one, the first in hash order. Lines a batch lacked under the old key
-(stored under another upload's digest, or dropped with it) are not recovered here. A store
-created at 0002 or later by this code already has the key, and is left as it is.
+The table is rebuilt (SQLite cannot change a primary key in place), its rows kept, each under
+the operator of the first batch (lowest log index in ``tel_submissions``) integrated with its
+digest: under the old key the rows of a digest are those its first stored upload left, and a
+later batch of the same bytes from another operator had none of its own (it stays without:
+lines a batch lacked under the old key are not recovered here). Rows of a digest no integrated
+batch has are dropped: an attempt that died before its entry left them, and its retry stores
+its own. (A batch whose entry was durable but not yet folded when the store stopped, a crash
+between the two, is among them: its records are not recovered either.) Two rows at one upload
+and position (left by an attempt that crashed, then a retry verified against other chain
+heads) keep one, the first in hash order. A store created at 0002 or later by this code
+already has the key, and is left as it is.
+
+The upgrade resumes: on SQLite the rename and the create are committed as they run (sqlite3
+runs them outside the migration's transaction), so one stopped during the copy (killed, the
+disk full) leaves the old rows in ``telemetry_records_0014``; the next upgrade finds that
+table, rebuilds the new one and copies again. The downgrade resumes from
+``telemetry_records_0015`` in the same way.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,21 +44,34 @@ branch_labels = None
 depends_on = None
 
 _TABLE = "telemetry_records"
-_KEY = ["batch_digest", "position"]
+_KEY = ["operator_id", "batch_digest", "position"]
+_UP = f"{_TABLE}_0014"
+_DOWN = f"{_TABLE}_0015"
 _COPY = {
-    "telemetry_records_0014": (
-        "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
-        "SELECT hash, chip_id, seq, batch_digest, position, line FROM telemetry_records_0014 "
-        "WHERE true ORDER BY batch_digest, position, hash ON CONFLICT DO NOTHING"
+    _UP: (
+        "INSERT INTO telemetry_records "
+        "(operator_id, batch_digest, position, hash, chip_id, seq, line) "
+        "SELECT s.operator_id, r.batch_digest, r.position, r.hash, r.chip_id, r.seq, r.line "
+        "FROM telemetry_records_0014 r JOIN tel_submissions s "
+        "ON s.batch_digest = r.batch_digest "
+        "AND s.idx = (SELECT min(f.idx) FROM tel_submissions f "
+        "WHERE f.batch_digest = r.batch_digest) "
+        "WHERE true ORDER BY s.operator_id, r.batch_digest, r.position, r.hash "
+        "ON CONFLICT DO NOTHING"
     ),
-    "telemetry_records_0015": (
+    _DOWN: (
         "INSERT INTO telemetry_records (hash, chip_id, seq, batch_digest, position, line) "
         "SELECT hash, chip_id, seq, batch_digest, position, line FROM telemetry_records_0015 "
         "WHERE true ORDER BY batch_digest, position, hash ON CONFLICT DO NOTHING"
     ),
 }
 """Copy the rows of the table set aside into the new one, the first of any that share its key
-(``WHERE true``: SQLite would read ``ON`` after a bare ``FROM`` as a join's)."""
+(``WHERE true``: SQLite would read ``ON`` after a bare ``FROM`` as a join's). Up: each row
+under the operator of the first batch integrated with its digest, none where there is none."""
+
+
+def _tables() -> set[str]:
+    return set(sa.inspect(op.get_bind()).get_table_names())
 
 
 def _key() -> list[str]:
@@ -57,26 +87,25 @@ def _set_aside(name: str) -> None:
         op.execute(f'ALTER TABLE {name} RENAME CONSTRAINT "{key}" TO {name}_pkey')
 
 
-def _copy_from(name: str) -> None:
-    """Copy the rows of the table set aside as ``name`` (see :data:`_COPY`), then drop it."""
-    op.execute(_COPY[name])
-    op.drop_table(name)
+def _copy_to_new(aside: str, create: Callable[[], None]) -> None:
+    """Create the table anew (``create``) and copy into it the rows of the table set aside as
+    ``aside`` (see :data:`_COPY`), then drop that. A table of the new shape already there was
+    created by a run that stopped before its copy was done: it goes, and the copy goes again,
+    whole."""
+    if _TABLE in _tables():
+        op.drop_table(_TABLE)
+    create()
+    op.execute(_COPY[aside])
+    op.drop_table(aside)
 
 
-def upgrade() -> None:
-    if _key() == _KEY:
-        return
+def _create_keyed_by_upload() -> None:
     from pausewatch.store._views import telemetry_records
 
-    _set_aside(f"{_TABLE}_0014")
     telemetry_records.create(bind=op.get_bind())
-    _copy_from(f"{_TABLE}_0014")
 
 
-def downgrade() -> None:
-    if _key() == ["hash"]:
-        return
-    _set_aside(f"{_TABLE}_0015")
+def _create_keyed_by_hash() -> None:
     op.create_table(
         _TABLE,
         sa.Column("hash", sa.String(64), primary_key=True),
@@ -87,5 +116,20 @@ def downgrade() -> None:
         sa.Column("line", sa.LargeBinary(), nullable=False),
     )
     op.create_index("ix_telemetry_records_batch", _TABLE, ["batch_digest", "position"])
+
+
+def upgrade() -> None:
+    if _UP not in _tables():  # else an upgrade stopped during its copy: it resumes
+        if _key() == _KEY:
+            return
+        _set_aside(_UP)
+    _copy_to_new(_UP, _create_keyed_by_upload)
+
+
+def downgrade() -> None:
+    if _DOWN not in _tables():  # else a downgrade stopped during its copy: it resumes
+        if _key() == ["hash"]:
+            return
+        _set_aside(_DOWN)
     # Keyed by hash again: a line several uploads stored is kept once, under one of them.
-    _copy_from(f"{_TABLE}_0015")
+    _copy_to_new(_DOWN, _create_keyed_by_hash)
