@@ -6,13 +6,8 @@ findings (those of ``GET /v1/findings``) come from them with no records passed."
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from pausewatch.detect._training import SUSTAINED_WINDOWS
 from pausewatch.policy import Finding, load_preset, policy_digest, policy_to_json
@@ -20,7 +15,7 @@ from pausewatch.service import LogService, evaluation
 from pausewatch.settings import Settings
 from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simulate_fleet
 from pausewatch.simulate.fleet import Misbehaviour
-from pausewatch.state import evaluated, facts_from_registry
+from pausewatch.state import facts_from_registry
 from pausewatch.statements import load_key, sign_statement
 from pausewatch.telemetry import SIGNAL_CHIPS, SIGNAL_WINDOWS
 from telemetry.test_ingest import submission, ticking  # type: ignore[import-not-found]
@@ -117,71 +112,3 @@ def test_honest_inference_under_a_declared_workload_is_not_filed(tmp_path: Path)
     assert len(signals) == 4
     assert traces == 8
     assert _suspected(found) == []
-
-
-def test_a_read_computes_the_verdicts_before_it_takes_the_state_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A read of the policy's facts computes the classifier's verdicts on signals that changed
-    before it takes the state's lock, each once however many readers ask at the same time; the
-    findings equal those computed under the lock."""
-    from pausewatch.state import _facts, stale_verdicts
-
-    fleet = _fleet(Workload.TRAINING, hidden=True)
-    settings = Settings(data_dir=tmp_path, batch_latency_ms=1)
-    at = fleet.end + timedelta(minutes=2)
-    svc = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
-    try:
-        secretariat = load_key(settings.keys_dir, "secretariat")
-        policy = load_preset("miri-2025")
-        body = {
-            "policy": policy_to_json(policy),
-            "digest": policy_digest(policy),
-            "effective_at": "2026-01-01T00:00:00Z",
-        }
-        svc.submit(sign_statement("policy.adopt/v1", body, secretariat)).result(30)
-        world = fleet_world(fleet, secretariat)
-        for stage in world.stages:
-            for future in [svc.submit(s) for s in stage]:
-                future.result(60)
-        data = fleet.jsonl()
-        svc.ingest_telemetry(data, submission(data, world.operators["lab"]))
-        _facts._VERDICTS.clear()  # an earlier test's service may have classified these signals
-        with svc.state.lock:
-            assert [c for c, _, _ in stale_verdicts(svc.state.registry)] == ["c1"]
-
-        computed: list[str] = []
-        started = threading.Barrier(4)
-        classify = _facts.classify_cluster
-
-        def counted(cluster_id: str, *args: Any, **kwargs: Any) -> Any:
-            # Held until every reader has asked: they all ask while it is being computed.
-            computed.append(cluster_id)
-            assert not svc.state.lock._is_owned(), "classified under the state's lock"  # type: ignore[attr-defined]
-            time.sleep(0.3)
-            return classify(cluster_id, *args, **kwargs)
-
-        monkeypatch.setattr(_facts, "classify_cluster", counted)
-        results: list[list[Finding]] = []
-
-        def read() -> None:
-            started.wait()
-            results.append(list(evaluation(svc.state, at).findings))
-
-        readers = [threading.Thread(target=read) for _ in range(4)]
-        for t in readers:
-            t.start()
-        for t in readers:
-            t.join(60)
-        assert computed == ["c1"], "one verdict computed once for four readers"
-        with svc.state.lock:
-            assert stale_verdicts(svc.state.registry) == []
-        monkeypatch.setattr(_facts, "classify_cluster", classify)
-        _facts._VERDICTS.clear()
-        with svc.state.lock:
-            _, under_lock = evaluated(svc.state.registry, at, policy)
-        assert len(results) == 4
-        assert all(found == list(under_lock.findings) for found in results)
-        assert [f.subject for f in _suspected(results[0])] == ["cluster:c1"]
-    finally:
-        svc.close()

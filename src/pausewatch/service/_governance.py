@@ -46,7 +46,6 @@ enough for the ``witnesses`` fact, whose freshness is a day, without an entry pe
 def pause_status(state: StateStore, at: datetime) -> dict[str, Any]:
     """The pause at ``at``: status, dates, seconds left, history, and the lift conditions on
     the state now."""
-    state.prepare_policy_read()
     with state.lock:
         registry = state.registry
         pause = pause_of(registry, at)

@@ -41,7 +41,6 @@ def _policy(registry: Registry, at: datetime) -> Policy:
 
 def evaluation(state: StateStore, at: datetime) -> Evaluation:
     """The adopted policy evaluated over the accounting the views hold at ``at``."""
-    state.prepare_policy_read()
     with state.lock:
         policy = _policy(state.registry, at)
         _, result = evaluated(state.registry, at, policy, digest=policy_digest(policy))
@@ -138,7 +137,6 @@ def _history(batches: list[dict[str, Any]], rule: CountingRule) -> list[dict[str
 def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
     """A declared run: its declaration, the compute its chips measured (per precision and as
     the policy counts it) against the plan, and the findings about it and its model."""
-    state.prepare_policy_read()
     with state.lock:
         registry = state.registry
         run = registry.get("runs", run_id)

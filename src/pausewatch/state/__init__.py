@@ -9,7 +9,6 @@ Public API::
     facts_from_registry(registry, at, policy) the views as policy facts (accounting)
     evaluated(registry, at, policy)        those facts and the policy evaluated over them
     RegistrySnapshot, ChainHeads           the registry and chain heads as telemetry reads them
-    stale_verdicts(registry), warm_verdicts(stale)  the classifier's verdicts, computed aside
 """
 
 from pausewatch.state._facts import (
@@ -22,8 +21,6 @@ from pausewatch.state._facts import (
     halt_orders,
     run_patterns,
     silence_limit,
-    stale_verdicts,
-    warm_verdicts,
 )
 from pausewatch.state._fold import new_registry
 from pausewatch.state._store import (
@@ -54,8 +51,6 @@ __all__ = [
     "new_registry",
     "run_patterns",
     "silence_limit",
-    "stale_verdicts",
     "state_meta",
     "statement_of",
-    "warm_verdicts",
 ]

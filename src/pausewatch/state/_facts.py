@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -464,92 +463,30 @@ def _signal_windows(signals: str) -> tuple[TelemetryRecord, ...]:
     return kept
 
 
-VerdictKey = tuple[str, str, tuple[DeclaredWorkload, ...]]
-"""A cluster, the digest of its window signals and the workloads declared on it."""
-
-_VERDICTS: dict[VerdictKey, ClusterVerdict | None] = {}
-"""Verdicts on the fold's window signals, by :data:`VerdictKey` (none: no chip has a trace's
-worth of windows): building the traces and their features costs some 15 ms a cluster, and the
-signals change only when a batch of the cluster's is folded (docs/adr/0032)."""
+_VERDICTS: dict[tuple[str, str, tuple[DeclaredWorkload, ...]], ClusterVerdict] = {}
+"""Verdicts on the fold's window signals, by cluster, digest of its signals and the workloads
+declared on it: a forest's prediction costs some 19 ms a cluster, and the signals change only
+when a batch of the cluster's is folded (docs/adr/0032)."""
 _VERDICTS_KEPT = 1024
-_VERDICTS_LOCK = threading.Lock()
-"""Guards :data:`_VERDICTS` and :data:`_COMPUTING`: verdicts are computed outside the state's
-lock too (:func:`warm_verdicts`)."""
-_COMPUTING: dict[VerdictKey, threading.Event] = {}
-"""The verdicts being computed, each set when done: one computation a key at a time."""
-
-
-def _verdict_key(
-    cluster_id: str, signals: str, workloads: Iterable[DeclaredWorkload]
-) -> VerdictKey:
-    mine = tuple(w for w in workloads if w.cluster_id == cluster_id)
-    return (cluster_id, hashlib.sha256(signals.encode()).hexdigest(), mine)
 
 
 def _signal_verdict(
-    cluster_id: str, signals: str, workloads: Iterable[DeclaredWorkload]
+    cluster_id: str, signals: str, workloads: list[DeclaredWorkload]
 ) -> ClusterVerdict | None:
     """The verdict on one cluster's ``tel_signals`` (none when no chip has a trace's worth of
     windows: the classifier, fitted once per process in seconds, is then not needed)."""
-    key = _verdict_key(cluster_id, signals, workloads)
-    while True:
-        with _VERDICTS_LOCK:
-            if key in _VERDICTS:
-                return _VERDICTS[key]
-            running = _COMPUTING.get(key)
-            if running is None:
-                running = _COMPUTING[key] = threading.Event()
-                break
-        running.wait()  # another thread computes it: take its result rather than do it twice
-    try:
+    mine = tuple(w for w in workloads if w.cluster_id == cluster_id)
+    key = (cluster_id, hashlib.sha256(signals.encode()).hexdigest(), mine)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
         kept = signals_from_json(json.loads(signals))
-        verdict = (
-            None
-            if max((len(ws) for ws in kept.values()), default=0) < SUSTAINED_WINDOWS
-            else classify_cluster(cluster_id, signal_records(kept), key[2])
-        )
-        with _VERDICTS_LOCK:
-            if len(_VERDICTS) >= _VERDICTS_KEPT:
-                _VERDICTS.pop(next(iter(_VERDICTS)))
-            _VERDICTS[key] = verdict
-        return verdict
-    finally:
-        with _VERDICTS_LOCK:
-            del _COMPUTING[key]
-        running.set()  # a waiter that finds no verdict (this one failed) computes it itself
-
-
-StaleVerdict = tuple[str, str, tuple[DeclaredWorkload, ...]]
-"""A cluster whose verdict is not computed yet: its id, its window signals (``tel_signals``)
-and the workloads declared on it."""
-
-
-def stale_verdicts(registry: Registry) -> list[StaleVerdict]:
-    """The registered clusters whose verdict on the fold's window signals is not computed yet.
-    Read the registry under the state's lock; compute them without it (:func:`warm_verdicts`),
-    so that the policy's facts, read next under the lock, find them computed."""
-    workloads = declared_workloads(registry)
-    stale: list[StaleVerdict] = []
-    for (cluster_id,), row in sorted(registry.views["tel_signals"].items()):
-        if registry.views["clusters"].get((cluster_id,)) is None:
-            continue
-        key = _verdict_key(cluster_id, row["signals"], workloads)
-        with _VERDICTS_LOCK:
-            known = key in _VERDICTS
-        if not known:
-            stale.append((cluster_id, row["signals"], key[2]))
-    return stale
-
-
-def warm_verdicts(stale: Iterable[StaleVerdict]) -> int:
-    """Compute the verdicts :func:`stale_verdicts` listed (no lock needed: the signals are
-    text, the workloads frozen); return how many were computed. The verdict is the one the
-    facts would compute: the same function, the same key."""
-    count = 0
-    for cluster_id, signals, workloads in stale:
-        _signal_verdict(cluster_id, signals, workloads)
-        count += 1
-    return count
+        if max((len(ws) for ws in kept.values()), default=0) < SUSTAINED_WINDOWS:
+            return None
+        verdict = classify_cluster(cluster_id, signal_records(kept), mine)
+        if len(_VERDICTS) >= _VERDICTS_KEPT:
+            _VERDICTS.pop(next(iter(_VERDICTS)))
+        _VERDICTS[key] = verdict
+    return verdict
 
 
 def signal_records(signals: Mapping[str, tuple[Signal, ...]]) -> list[TelemetryRecord]:

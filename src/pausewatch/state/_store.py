@@ -23,7 +23,6 @@ from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import Entry, PersistentLog
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
-from pausewatch.state._facts import stale_verdicts, warm_verdicts
 from pausewatch.state._fold import new_registry
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
@@ -119,15 +118,6 @@ class StateStore:
         self.registry = new_registry(self.secretariat) if for_rebuild else self._load()
 
     # -- reading -----------------------------------------------------------------------------
-
-    def prepare_policy_read(self) -> None:
-        """Before a read of the policy's facts takes :attr:`lock`: compute the workload
-        classifier's verdicts it would compute under the lock (one per cluster whose window
-        signals changed since they were last computed), without the lock, so that the fold and
-        other readers do not wait behind them (docs/adr/0052-serving-heap.md)."""
-        with self.lock:
-            stale = stale_verdicts(self.registry)
-        warm_verdicts(stale)
 
     def check(self, statement: Statement, at: datetime) -> RejectedError | None:
         """Why the fold would reject ``statement`` as the next entry (none: it would not)."""

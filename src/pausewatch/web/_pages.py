@@ -269,7 +269,6 @@ def run_detail(service: LogService, run_id: str, at: datetime) -> dict[str, Any]
 def facilities(service: LogService, at: datetime) -> dict[str, Any]:
     """Per facility and cluster: chips installed, H100e, coverage, dark chips, undeclared
     compute, as the policy's facts have them (``facts_from_registry``)."""
-    service.state.prepare_policy_read()
     with service.state.lock:
         registry = service.state.registry
         policy = registry.policy_at(at)
