@@ -64,6 +64,12 @@ its own data directory holding ``r0``'s keys. The pages are probed and ``/health
 the first follower; the views are verified on the sequencer. The replicas' roles before and
 after, and which replica answered how many requests in each phase, are printed.
 
+Beside the readers' latencies as locust timed them, the run prints the reads of the mixed phase
+as the service timed them (its ``pausewatch_http_request_duration_seconds`` histogram, read from
+``/metrics`` before and after the phase on every host readers GET): the share answered within the
+read target and the bucket that holds their p99. The two differ by what happens outside the
+service (the client's own work, the machine's scheduling of it).
+
 Run ``.venv/bin/python benchmarks/load.py`` or ``... --duration 30``.
 """
 
@@ -76,6 +82,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -143,6 +150,41 @@ def package_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "?"
+
+
+READ_ROUTES_EXCLUDED = ("/v1/telemetry/batches", "/metrics")
+"""Routes whose GETs are not readers' reads (the uploads are POSTs; /metrics is this script's)."""
+
+
+def read_buckets(urls: Sequence[str]) -> dict[float, float]:
+    """The servers' own count of GETs answered within each latency bucket, summed over
+    ``urls`` (``pausewatch_http_request_duration_seconds``, readers' routes only): the time
+    from the request's arrival in the service to its answer, without the client's side."""
+    out: dict[float, float] = {}
+    for url in urls:
+        for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+            if not line.startswith("pausewatch_http_request_duration_seconds_bucket{"):
+                continue
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            if labels.get("method") != "GET" or labels.get("route") in READ_ROUTES_EXCLUDED:
+                continue
+            le = math.inf if labels["le"] == "+Inf" else float(labels["le"])
+            out[le] = out.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def server_side(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
+    """From two :func:`read_buckets`: the reads answered between them, the share the service
+    answered within the read target, and the bucket that holds the p99 (an upper bound)."""
+    counts = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in sorted(after)}
+    total = counts.get(math.inf, 0.0)
+    within = counts.get(READ_P99_TARGET_MS / 1000, 0.0)
+    p99 = next((le for le, c in counts.items() if total and c >= 0.99 * total), math.inf)
+    return {
+        "reads": total,
+        "within_target": within / total if total else 0.0,
+        "p99_at_most_ms": p99 * 1000,
+    }
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -693,6 +735,13 @@ def report_rates(
     for g in GROUPS:
         if g in mixed["groups"]:
             print(fmt_group(g, mixed["groups"][g]))
+    side = mixed.get("server_side")
+    if side and side["reads"]:
+        print(
+            f"  reads as the service timed them (its /metrics, arrival to answer): "
+            f"{side['reads']:,.0f} reads, {side['within_target']:.1%} within "
+            f"{READ_P99_TARGET_MS:g} ms, p99 at most {side['p99_at_most_ms']:g} ms"
+        )
     if mixed.get("slowest_reads"):
         print(
             "  slowest reads under mixed load: "
@@ -975,6 +1024,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if readers == 0 and name == "mixed":
                 classes = ["TelemetryUploader"]
+            buckets = read_buckets(read_hosts)
             phase = run_phase(
                 name,
                 server=server,
@@ -987,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
                 quiet=args.quiet,
                 read_hosts=read_hosts,
             )
+            phase["server_side"] = server_side(buckets, read_buckets(read_hosts))
             phases[name] = phase
             for s in (server, *followers):
                 if not s.alive():
