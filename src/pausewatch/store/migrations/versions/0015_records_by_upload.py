@@ -52,10 +52,10 @@ _COPY = {
         "INSERT INTO telemetry_records "
         "(operator_id, batch_digest, position, hash, chip_id, seq, line) "
         "SELECT s.operator_id, r.batch_digest, r.position, r.hash, r.chip_id, r.seq, r.line "
-        "FROM telemetry_records_0014 r JOIN tel_submissions s "
-        "ON s.batch_digest = r.batch_digest "
-        "AND s.idx = (SELECT min(f.idx) FROM tel_submissions f "
-        "WHERE f.batch_digest = r.batch_digest) "
+        "FROM (SELECT batch_digest, min(idx) AS idx FROM tel_submissions "
+        "GROUP BY batch_digest) m "
+        "JOIN tel_submissions s ON s.batch_digest = m.batch_digest AND s.idx = m.idx "
+        "JOIN telemetry_records_0014 r ON r.batch_digest = m.batch_digest "
         "WHERE true ORDER BY s.operator_id, r.batch_digest, r.position, r.hash "
         "ON CONFLICT DO NOTHING"
     ),
@@ -67,7 +67,11 @@ _COPY = {
 }
 """Copy the rows of the table set aside into the new one, the first of any that share its key
 (``WHERE true``: SQLite would read ``ON`` after a bare ``FROM`` as a join's). Up: each row
-under the operator of the first batch integrated with its digest, none where there is none."""
+under the operator of the first batch integrated with its digest, none where there is none.
+The first batch of each digest is found once (``m``: one pass over ``tel_submissions``,
+grouped), then joined to the rows by the old table's index on ``batch_digest``: a subquery per
+row would read the submissions once for each row (``tel_submissions`` has no index on the
+digest alone), minutes on a large store."""
 
 
 def _tables() -> set[str]:
