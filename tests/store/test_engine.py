@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -452,6 +453,80 @@ def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
         upgrade(engine)
         assert _revision(engine) == HEAD
         assert len(_records(engine)) == 3
+    finally:
+        engine.dispose()
+
+
+def _batch_entry(operator: str, digest: str) -> bytes:
+    """A ``telemetry.batch/v1`` log entry's bytes, as far as migration 0015 reads them (its
+    operator, and its submission's digest); unsigned."""
+    submission = {
+        "body": {"batch_digest": digest, "operator_id": operator, "records": 1},
+        "kind": "telemetry.submission/v1",
+        "sig": "",
+        "signer": "",
+    }
+    body = {"operator_id": operator, "records_root": "00" * 32, "submission": submission}
+    return json.dumps(
+        {"body": body, "kind": "telemetry.batch/v1", "sig": "", "signer": ""},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+
+
+def test_0015_keeps_the_records_of_a_batch_on_the_log_not_yet_folded(db_url: str) -> None:
+    """A batch whose entry reached the log but was not folded when the store stopped has no
+    ``tel_submissions`` row yet: 0015 keeps its rows, under the operator its entry names (the
+    first such entry of the digest), rather than dropping them as a dead attempt's. Rows of a
+    digest whose only entry was folded yet has no batch (the fold refused it), or that has no
+    entry at all, are dropped."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    folded, unfolded, refused, dead = "aa" * 32, "ee" * 32, "ff" * 32, "dd" * 32
+    before = [
+        (folded, 0, "h1", "c1", 1, b"l1"),
+        (unfolded, 0, "h2", "c2", 1, b"l2"),
+        (unfolded, 1, "h3", "c2", 2, b"l3"),
+        (refused, 0, "h4", "c3", 1, b"l4"),
+        (dead, 0, "h5", "c4", 1, b"l5"),
+    ]
+    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
+    entries = [
+        (0, b'{"n":0}'),
+        (1, _batch_entry("lab", folded)),
+        (2, _batch_entry("lab", refused)),  # folded, refused: no batch
+        (3, b'{"n":3}'),
+        (4, _batch_entry("other", unfolded)),  # not folded: past "applied"
+        (5, _batch_entry("lab", unfolded)),  # a later batch of the same bytes
+    ]
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0014")
+            conn.execute(text("DROP TABLE telemetry_records"))
+            old = _records_0014()
+            old.create(conn)
+            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            _submitted(conn, ("lab", folded, 1))
+            conn.execute(
+                text(
+                    "INSERT INTO log_entries (idx, leaf_hash, integrated_us, data) "
+                    "VALUES (:i, :h, 0, :d)"
+                ),
+                [{"i": i, "h": bytes([i]) * 32, "d": d} for i, d in entries],
+            )
+            conn.execute(text("INSERT INTO state_meta (key, value) VALUES ('applied', '4')"))
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert _records(engine) == [
+            ("lab", *before[0]),
+            ("other", *before[1]),
+            ("other", *before[2]),
+        ]
     finally:
         engine.dispose()
 

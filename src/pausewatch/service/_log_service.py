@@ -267,6 +267,7 @@ class LogService:
                 if settings.ingest_workers is None
                 else settings.ingest_workers
             ),
+            refusal=self._not_sequencing,
         )
         self._clerk_thread: threading.Thread | None = None
         self._clerk_stop = threading.Event()
@@ -672,13 +673,22 @@ class LogService:
         """Verify, store and log one telemetry batch (:class:`TelemetryIngest`); blocks until
         its entry is durable and folded. A replica that does not sequence refuses it (503:
         the batch's checks rest on chain heads only the sequencer's order fixes; ADR 0047)."""
-        if self.role == "follower":
-            raise NotSequencingError(
-                f"replica {self.settings.replica_id} does not sequence the log; telemetry "
-                "batches go to the sequencing replica (GET /healthz names each replica's "
-                "role): retry"
-            )
+        refused = self._not_sequencing()
+        if refused is not None:
+            raise refused
         return self.telemetry.ingest(data, submission)
+
+    def _not_sequencing(self) -> NotSequencingError | None:
+        """The refusal of a telemetry batch by a replica that does not sequence, or none; asked
+        again by an attempt once it holds its upload (it may have waited while this replica
+        stepped down)."""
+        if self.role != "follower":
+            return None
+        return NotSequencingError(
+            f"replica {self.settings.replica_id} does not sequence the log; telemetry "
+            "batches go to the sequencing replica (GET /healthz names each replica's "
+            "role): retry"
+        )
 
     def batch_records(
         self, index: int, offset: int = 0, limit: int = 100

@@ -19,9 +19,10 @@ The path, for each batch:
    that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
    records it stored dropped: nothing of it is accepted. Attempts at the same upload (an
    operator's bytes, resent) go one at a time from here to the receipt, since they store under
-   the same key: the later one waits, then answers as a duplicate or starts afresh. Different
-   uploads never share rows, even where they share lines or, from two operators, all their
-   bytes;
+   the same key: the later one waits (across replicas too, on PostgreSQL: an advisory lock),
+   then answers as a duplicate or starts afresh, or is refused where its replica stopped
+   sequencing meanwhile. Different uploads never share rows, even where they share lines or,
+   from two operators, all their bytes;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -52,7 +53,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, exists, select, text
 
 from pausewatch.errors import AuthorizationError, StatementError
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
@@ -60,7 +61,7 @@ from pausewatch.service._errors import entry_refusal, unfolded
 from pausewatch.service._ingest_pool import IngestPool
 from pausewatch.state import ChainHeads, RegistrySnapshot, StateStore
 from pausewatch.statements import KeyPair, Statement, sign_statement
-from pausewatch.store._views import telemetry_records
+from pausewatch.store._views import tel_submissions, telemetry_records
 from pausewatch.telemetry import (
     LISTED_REJECTIONS,
     BatchSummary,
@@ -218,6 +219,15 @@ def _upload_rows(body: TelemetrySubmission) -> tuple[ColumnElement[bool], Column
     return c.operator_id == body.operator_id, c.batch_digest == body.batch_digest
 
 
+def _upload_lock_key(operator_id: str, batch_digest: str) -> int:
+    """The PostgreSQL advisory lock key of an upload: the first 8 bytes (signed) of the SHA-256
+    of its operator and digest, kept apart from other keys by a prefix (the sequencer's and the
+    start-up locks have fixed keys; a collision with either is as likely as one of SHA-256's
+    64-bit prefixes, and would only make an attempt wait)."""
+    named = b"pausewatch.upload\0" + operator_id.encode() + b"\0" + batch_digest.encode()
+    return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
+
+
 def iter_stored_records(
     engine: Engine, operator_id: str, batch_digest: str, page: int = 4096
 ) -> Iterator[bytes]:
@@ -278,6 +288,7 @@ class TelemetryIngest:
         *,
         every_signature: bool = False,
         workers: int = 0,
+        refusal: Callable[[], Exception | None] = lambda: None,
     ) -> None:
         self.engine = engine
         self.state = state
@@ -287,6 +298,9 @@ class TelemetryIngest:
         self.fold = fold
         self.every_signature = every_signature
         """Check every record's signature (see ``verify_batch``)."""
+        self.refusal = refusal
+        """Why this process may not append now (a replica that does not sequence), or ``None``:
+        asked once an attempt holds its upload, which it may have waited for."""
         self.pool = IngestPool(workers) if workers > 0 else None
         """Worker processes that verify uploads' segments; ``None``: verify in this process."""
         self.lock = threading.Lock()
@@ -305,13 +319,17 @@ class TelemetryIngest:
         them: a resent upload that ran beside it would be integrated with records no longer
         stored. A concurrent attempt waits here, then finds the first one's entry (a duplicate)
         or starts afresh. Attempts at different uploads (another operator's identical bytes
-        included) never touch each other's rows."""
+        included) never touch each other's rows.
+
+        On PostgreSQL, replicas of the log (ADR 0047) share the rows: the upload is held across
+        processes too (:meth:`_across_processes`), taken after this process's own hold, so that
+        one session per upload at most waits in the database."""
         upload = (body.operator_id, body.batch_digest)
         with self._attempts_lock:
             lock, waiting = self._attempts.get(upload, (threading.Lock(), 0))
             self._attempts[upload] = (lock, waiting + 1)
         try:
-            with lock:
+            with lock, self._across_processes(body):
                 yield
         finally:
             with self._attempts_lock:
@@ -320,6 +338,35 @@ class TelemetryIngest:
                     del self._attempts[upload]
                 else:
                     self._attempts[upload] = (lock, waiting - 1)
+
+    @contextmanager
+    def _across_processes(self, body: TelemetrySubmission) -> Iterator[None]:
+        """On PostgreSQL, hold the upload against attempts in other processes (a replica that
+        lost the sequencer's lock without knowing it yet, and the one that took over): a
+        session-level ``pg_advisory_lock`` on :func:`_upload_lock_key`, on a connection of its
+        own, for the whole attempt; released at its end, or by PostgreSQL when the session ends
+        (the process died, the connection dropped). On SQLite one process has the store: its
+        own hold is enough."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        key = {"k": _upload_lock_key(body.operator_id, body.batch_digest)}
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), key)
+        except BaseException:
+            conn.invalidate()
+            conn.close()
+            raise
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+            except Exception:  # the session is gone, and its lock with it
+                _logger.warning("an upload's lock could not be released", exc_info=True)
+                conn.invalidate()
+            conn.close()
 
     def check_submission(self, data: bytes | Upload, submission: Statement) -> TelemetrySubmission:
         """The submission's body, once it is shown to be the operator's own for ``data``."""
@@ -358,6 +405,11 @@ class TelemetryIngest:
         self, submission: Statement, upload: Upload, body: TelemetrySubmission
     ) -> BatchReceipt:
         """One attempt at an upload, the only one in flight for its digest."""
+        # This process may have stopped sequencing while the attempt waited for the upload: a
+        # follower's views lag the log, and what it would drop or store rests on them.
+        refused = self.refusal()
+        if refused is not None:
+            raise refused
         seen = self._seen(body)
         if seen is not None:  # the same upload, sent again meanwhile, went in first
             return self._receipt_of(seen)
@@ -483,11 +535,18 @@ class TelemetryIngest:
         position: another upload's rows, another operator's of the same bytes included, are not
         touched. Never the rows of an integrated batch of the upload (checked under the views'
         lock; an attempt runs only once :meth:`_drop_leftovers` has found no entry of its upload
-        with records on the log, and the only entry that can reach it later is its own)."""
+        with records on the log, and the only entry that can reach it later is its own).
+        The database decides too, in the delete itself: no batch of the upload is integrated
+        (``tel_submissions``, as the sequencing process folded it; this process's views may
+        lag it)."""
         if self._seen(body) is not None:
             return
+        s = tel_submissions.c
+        integrated = exists().where(
+            s.operator_id == body.operator_id, s.batch_digest == body.batch_digest
+        )
         with self.engine.begin() as conn:
-            conn.execute(telemetry_records.delete().where(*_upload_rows(body)))
+            conn.execute(telemetry_records.delete().where(*_upload_rows(body), ~integrated))
 
     def _store(
         self,
