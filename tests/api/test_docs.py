@@ -167,3 +167,23 @@ def test_the_docs_page_renders_offline_in_a_browser(service: LogService) -> None
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def test_every_operation_has_an_id_of_its_own(client: TestClient) -> None:
+    """Client generators key operations by their ``operationId``: no two operations of the
+    OpenAPI document share one (a route answering GET and HEAD gave both the GET's id)."""
+    schema = client.get("/openapi.json").json()
+    ids = [
+        (op["operationId"], f"{method.upper()} {path}")
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    ]
+    seen: dict[str, str] = {}
+    shared = []
+    for op_id, where in ids:
+        if op_id in seen:
+            shared.append(f"{op_id}: {seen[op_id]} and {where}")
+        seen.setdefault(op_id, where)
+    assert shared == []
+    assert any(where.startswith("HEAD /tile/") for _, where in ids)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import OrderedDict
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
@@ -122,13 +123,27 @@ def _answer(
     return response
 
 
+_Route = TypeVar("_Route", bound=Callable[..., Response])
+
+
+def _get_and_head(path: str, **options: Any) -> Callable[[_Route], _Route]:
+    """Register a route for GET and, apart, for HEAD: one route for both methods gives both
+    operations one ``operationId`` in the OpenAPI document, which client generators refuse."""
+
+    def register(func: _Route) -> _Route:
+        router.add_api_route(path, func, methods=["GET"], **options)
+        router.add_api_route(path, func, methods=["HEAD"], **options)
+        return func
+
+    return register
+
+
 def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 
-@router.api_route(
+@_get_and_head(
     "/tile/entries/{rest:path}",
-    methods=["GET", "HEAD"],
     response_class=Response,
     summary="An entry bundle (C2SP tlog-tiles)",
     description=(
@@ -141,9 +156,8 @@ def _gzip(data: bytes) -> bytes:
     ),
     responses=_TILE_RESPONSES,
 )
-@router.api_route(
+@_get_and_head(
     "/tile/pausewatch-entries32/{rest:path}",
-    methods=["GET", "HEAD"],
     response_class=Response,
     summary="An entry bundle with uint32 lengths (pausewatch extension)",
     description=(
@@ -175,9 +189,8 @@ def entry_bundle(
     return _answer(item[0], parsed, request, compress=True, gzipped=item[1])
 
 
-@router.api_route(
+@_get_and_head(
     "/tile/{level}/{rest:path}",
-    methods=["GET", "HEAD"],
     response_class=Response,
     summary="A hash tile (C2SP tlog-tiles)",
     description=(
