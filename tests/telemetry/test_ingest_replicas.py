@@ -149,7 +149,9 @@ def test_an_attempt_that_waited_while_its_replica_stepped_down_is_refused_as_ret
 ) -> None:
     """An attempt at upload U waits for another attempt at U in the same replica, which steps
     down meanwhile: once its turn comes it is refused as a follower's is (503: retry at the
-    sequencer), and stores nothing."""
+    sequencer), and stores nothing. The first attempt's rows stay (its session, through which
+    it would drop them, ended with the replica's) until the retry at the new sequencer drops
+    them as a dead attempt's, and the batch it integrates keeps only its own."""
     a, b = replica("a"), replica("b")
     operator = register(a, fleet)
     u = records_of(fleet, "serve-1", slice(0, 2))
@@ -159,7 +161,12 @@ def test_an_attempt_that_waited_while_its_replica_stepped_down_is_refused_as_ret
         first = pool.submit(a.ingest_telemetry, u, submission(u, operator))
         try:
             assert stored.wait(60)
+            leftovers = list(iter_stored_records(b.engine, "lab", digest))
+            assert leftovers
             second = pool.submit(a.ingest_telemetry, u, submission(u, operator))
+            # The second waits behind the first before the replica steps down: its refusal
+            # comes from the check made once it holds the upload, not from the one before.
+            wait_for(lambda: a.telemetry._attempts.get(("lab", digest), (None, 0))[1] == 2)
             end_lock_sessions(a)
             wait_for(lambda: b.role == "sequencer" and a.role == "follower")
         finally:
@@ -167,7 +174,11 @@ def test_an_attempt_that_waited_while_its_replica_stepped_down_is_refused_as_ret
         assert isinstance(first.exception(60), IngestWorkerError)
         with pytest.raises(NotSequencingError, match="does not sequence"):
             second.result(60)
-    assert list(iter_stored_records(b.engine, "lab", digest)) == []
+    assert list(iter_stored_records(b.engine, "lab", digest)) == leftovers
+    receipt = b.ingest_telemetry(u, submission(u, operator))
+    assert len(list(iter_stored_records(b.engine, "lab", digest))) == receipt.accepted
+    after = evidence_of(b)
+    assert recomputed(after) == stated(after)
 
 
 def test_a_replica_with_stale_views_cannot_drop_the_records_of_an_integrated_upload(
@@ -194,4 +205,51 @@ def test_a_replica_with_stale_views_cannot_drop_the_records_of_an_integrated_upl
     a.telemetry._forget_records(body)
     assert list(iter_stored_records(b.engine, "lab", digest)) == rows
     after = evidence_of(b)
+    assert recomputed(after) == stated(after)
+
+
+@pytest.mark.parametrize("fail", [True, False], ids=["fails", "goes-on"])
+def test_an_evicted_sequencers_attempt_writes_nothing_once_its_upload_lock_is_gone(
+    replica: Replica, fleet: Fleet, monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> None:
+    """A paused sequencer a is evicted while its attempt at upload U holds U's advisory lock:
+    its sessions are ended (as ADR 0047's eviction does), which releases the lock, b takes
+    over and the client's retry of U runs at b. When a resumes, its attempt can neither store
+    rows checked against its stale heads nor delete b's: every write of an attempt goes through
+    the session that holds the upload's lock. b's stored records recompute its root."""
+    from pausewatch.ledger._replica import application_name
+
+    monkeypatch.setattr(
+        _telemetry, "verify_stream", functools.partial(_telemetry.verify_stream, segment_records=3)
+    )
+    a, b = replica("a"), replica("b")
+    operator = register(a, fleet)
+    a._replica_stop.set()  # a is paused: it never notices it lost the lock
+    assert a._replica_thread is not None
+    a._replica_thread.join(10)
+    upload = records_of(fleet, "serve-1", slice(0, 2))
+    digest = hashlib.sha256(upload).hexdigest()
+    a_stored, a_release = hold_first_store(a, digest, fail=fail)
+    b_stored, b_release = hold_first_store(b, digest, fail=False)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        stale = pool.submit(a.ingest_telemetry, upload, submission(upload, operator))
+        assert a_stored.wait(60)
+        with b.engine.connect() as conn:  # what b's eviction of a does
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": application_name("a")},
+            )
+        wait_for(lambda: b.role == "sequencer")
+        retry = pool.submit(b.ingest_telemetry, upload, submission(upload, operator))
+        assert b_stored.wait(60), "b's retry did not get the upload once a's lock was gone"
+        a_release.set()  # a resumes: it stores its next segment, or fails and forgets
+        assert stale.exception(60) is not None
+        b_release.set()
+        receipt = retry.result(60)
+    rows = list(iter_stored_records(b.engine, "lab", digest))
+    after = evidence_of(b)
+    assert len(rows) == receipt.accepted
     assert recomputed(after) == stated(after)

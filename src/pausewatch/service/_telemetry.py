@@ -310,6 +310,9 @@ class TelemetryIngest:
         """Per upload (operator and batch digest): a lock held by the attempt in flight, and how
         many attempts hold or wait for it (the entry goes with the last)."""
         self._attempts_lock = threading.Lock()
+        self._lock_sessions: dict[tuple[str, str], Connection] = {}
+        """Per upload in flight, on PostgreSQL: the connection whose session holds its advisory
+        lock (:meth:`_across_processes`), through which the attempt writes its rows."""
 
     @contextmanager
     def _one_attempt(self, body: TelemetrySubmission) -> Iterator[None]:
@@ -358,9 +361,12 @@ class TelemetryIngest:
             conn.invalidate()
             conn.close()
             raise
+        upload = (body.operator_id, body.batch_digest)
+        self._lock_sessions[upload] = conn
         try:
             yield
         finally:
+            del self._lock_sessions[upload]
             try:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
             except Exception:  # the session is gone, and its lock with it
@@ -545,8 +551,25 @@ class TelemetryIngest:
         integrated = exists().where(
             s.operator_id == body.operator_id, s.batch_digest == body.batch_digest
         )
-        with self.engine.begin() as conn:
+        with self._rows(body.operator_id, body.batch_digest) as conn:
             conn.execute(telemetry_records.delete().where(*_upload_rows(body), ~integrated))
+
+    @contextmanager
+    def _rows(self, operator_id: str, batch_digest: str) -> Iterator[Connection]:
+        """Where an attempt writes or deletes its upload's rows. On PostgreSQL, the session
+        that holds the upload's advisory lock: once that session is gone (the replica evicted
+        while paused, ADR 0047), the lock is free for the sequencer that took over, and every
+        later write of this attempt fails with it, instead of mixing rows checked against stale
+        chain heads into the new attempt's or deleting them. Each statement commits on its own
+        there (the session holds no transaction between them: a partial store is a dead
+        attempt's leftovers, dropped by the next attempt). Elsewhere, a transaction of its
+        own."""
+        session = self._lock_sessions.get((operator_id, batch_digest))
+        if session is not None:
+            yield session
+            return
+        with self.engine.begin() as conn:
+            yield conn
 
     def _store(
         self,
@@ -564,7 +587,7 @@ class TelemetryIngest:
             (operator_id, batch_digest, first + position, a.hash, a.chip_id, a.seq, a.line)
             for position, a in enumerate(accepted)
         ]
-        with self.engine.begin() as conn:
+        with self._rows(operator_id, batch_digest) as conn:
             _insert_records(conn, rows)
 
     def _batch_statement(
