@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from sqlalchemy import (
 )
 
 from pausewatch.errors import ConfigurationError
+from pausewatch.ledger._log import encode_entry
+from pausewatch.statements import canonical
 from pausewatch.store import log_meta, make_engine, sqlite_url, table_names, upgrade
 
 LOG_TABLES = {
@@ -458,8 +459,8 @@ def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
 
 
 def _batch_entry(operator: str, digest: str) -> bytes:
-    """A ``telemetry.batch/v1`` log entry's bytes, as far as migration 0015 reads them (its
-    operator, and its submission's digest); unsigned."""
+    """A ``telemetry.batch/v1`` log entry's bytes as the log stores them, as far as migration
+    0015 reads them (its operator, and its submission's digest); unsigned."""
     submission = {
         "body": {"batch_digest": digest, "operator_id": operator, "records": 1},
         "kind": "telemetry.submission/v1",
@@ -467,11 +468,9 @@ def _batch_entry(operator: str, digest: str) -> bytes:
         "signer": "",
     }
     body = {"operator_id": operator, "records_root": "00" * 32, "submission": submission}
-    return json.dumps(
-        {"body": body, "kind": "telemetry.batch/v1", "sig": "", "signer": ""},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
+    statement = {"body": body, "kind": "telemetry.batch/v1", "sig": "", "signer": ""}
+    # As the log stores every entry: the statement wrapped with its integration time.
+    return encode_entry(canonical(statement), datetime(2026, 12, 5, tzinfo=UTC))
 
 
 def test_0015_keeps_the_records_of_a_batch_on_the_log_not_yet_folded(db_url: str) -> None:

@@ -112,7 +112,7 @@ def _unfolded_batches() -> dict[str, str]:
         if _BATCH_KIND.encode() not in raw:
             continue
         try:
-            statement = json.loads(raw)
+            statement = json.loads(raw)["statement"]  # {"integrated_at": ..., "statement": ...}
             body = statement["body"]
             operator, digest = body["operator_id"], body["submission"]["body"]["batch_digest"]
         except (ValueError, KeyError, TypeError):
