@@ -387,6 +387,25 @@ def _submitted(conn: Connection, *rows: tuple[str, str, int]) -> None:
     )
 
 
+_COLUMNS_0014 = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
+
+
+def _at_0014(conn: Connection, rows: list[tuple[str, int, str, str, int, bytes]]) -> None:
+    """Bring an empty store to 0014 with the records table as 0014 left it, holding ``rows``
+    (:data:`_COLUMNS_0014`): 0002 creates today's tables, so the old shape is put back."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "0014")
+    conn.execute(text("DROP TABLE telemetry_records"))
+    old = _records_0014()
+    old.create(conn)
+    conn.execute(old.insert(), [dict(zip(_COLUMNS_0014, r, strict=True)) for r in rows])
+
+
 def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
     """0015 keys ``telemetry_records`` by upload (operator and digest) and position instead of
     record hash (docs/adr/0051): the rows stored before are kept, each under the operator of
@@ -407,18 +426,11 @@ def test_a_store_at_0014_keys_its_stored_records_by_upload(db_url: str) -> None:
         (b, 0, "h3", "c2", 9, b"l3"),  # stale: a crashed attempt's row at the same position
         (dead, 0, "h4", "c3", 1, b"l4"),  # no batch of this digest was integrated
     ]
-    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
     engine = make_engine(db_url)
     try:
         cfg = _alembic_config()
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0014")
-            # 0002 creates today's tables: put back the shape 0014 left.
-            conn.execute(text("DROP TABLE telemetry_records"))
-            old = _records_0014()
-            old.create(conn)
-            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            _at_0014(conn, before)
             # A's bytes: lab's batch first (its rows), then other's; B's: other's alone.
             _submitted(conn, ("other", a, 9), ("lab", a, 3), ("other", b, 4))
         upgrade(engine)
@@ -479,9 +491,6 @@ def test_0015_keeps_the_records_of_a_batch_on_the_log_not_yet_folded(db_url: str
     first such entry of the digest), rather than dropping them as a dead attempt's. Rows of a
     digest whose only entry was folded yet has no batch (the fold refused it), or that has no
     entry at all, are dropped."""
-    from alembic import command
-
-    from pausewatch.store._engine import _alembic_config
 
     folded, unfolded, refused, dead = "aa" * 32, "ee" * 32, "ff" * 32, "dd" * 32
     before = [
@@ -491,7 +500,6 @@ def test_0015_keeps_the_records_of_a_batch_on_the_log_not_yet_folded(db_url: str
         (refused, 0, "h4", "c3", 1, b"l4"),
         (dead, 0, "h5", "c4", 1, b"l5"),
     ]
-    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
     entries = [
         (0, b'{"n":0}'),
         (1, _batch_entry("lab", folded)),
@@ -502,14 +510,8 @@ def test_0015_keeps_the_records_of_a_batch_on_the_log_not_yet_folded(db_url: str
     ]
     engine = make_engine(db_url)
     try:
-        cfg = _alembic_config()
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0014")
-            conn.execute(text("DROP TABLE telemetry_records"))
-            old = _records_0014()
-            old.create(conn)
-            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            _at_0014(conn, before)
             _submitted(conn, ("lab", folded, 1))
             conn.execute(
                 text(
@@ -538,23 +540,13 @@ def test_a_0015_upgrade_stopped_during_its_copy_resumes_on_the_next(
     nothing. The next upgrade completes the copy from the table set aside and drops it; no row
     is lost and 0015 is not stamped on an empty table."""
     import alembic.operations
-    from alembic import command
-
-    from pausewatch.store._engine import _alembic_config
 
     a = "aa" * 32
     before = [(a, 0, "h1", "c1", 1, b"l1"), (a, 1, "h2", "c1", 2, b"l2")]
-    columns = ("batch_digest", "position", "hash", "chip_id", "seq", "line")
     engine = make_engine(db_url)
     try:
-        cfg = _alembic_config()
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0014")
-            conn.execute(text("DROP TABLE telemetry_records"))
-            old = _records_0014()
-            old.create(conn)
-            conn.execute(old.insert(), [dict(zip(columns, r, strict=True)) for r in before])
+            _at_0014(conn, before)
             _submitted(conn, ("lab", a, 5))
         real = alembic.operations.Operations.execute
 
