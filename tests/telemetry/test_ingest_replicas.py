@@ -21,6 +21,9 @@ from pausewatch.service import LogService, _telemetry, iter_stored_records
 from pausewatch.service._log_service import NotSequencingError
 from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, simulate_fleet
+from service.test_replica_service import (  # type: ignore[import-not-found]
+    _end_lock_session as end_lock_sessions,  # every session holding an advisory lock
+)
 
 from .test_ingest import (
     CLUSTERS,
@@ -76,17 +79,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not come true in time"
         time.sleep(0.02)
-
-
-def end_lock_sessions(service: LogService) -> None:
-    """End every session that holds an advisory lock (the sequencer's among them)."""
-    with service.engine.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
-            )
-        )
 
 
 def waits_on_a_lock(service: LogService) -> bool:
