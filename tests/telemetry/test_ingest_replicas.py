@@ -8,7 +8,6 @@ import concurrent.futures
 import functools
 import hashlib
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,9 @@ from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, simulate_fleet
 from service.test_replica_service import (  # type: ignore[import-not-found]
     _end_lock_session as end_lock_sessions,  # every session holding an advisory lock
+)
+from service.test_replica_service import (
+    wait_for,
 )
 
 from .test_ingest import (
@@ -72,13 +74,6 @@ def replica(tmp_path: Path, pg_url: str, fleet: Fleet) -> Iterator[Replica]:
     yield start
     for s in started:
         s.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        time.sleep(0.02)
 
 
 def waits_on_a_lock(service: LogService) -> bool:
