@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,9 @@ from pausewatch.detect import (
     CLASSIFIED_WORKLOADS,
     WORKLOAD_FEATURES,
     WorkloadReport,
+    disguised_traces,
     evaluate_workload_classification,
+    feature_matrix,
     fit_on_simulation,
     records_of,
     simulated_traces,
@@ -21,7 +24,7 @@ from pausewatch.detect import (
 )
 from pausewatch.errors import DetectionError
 from pausewatch.simulate import AdversarialKind, Workload, adversarial_traces, chip_private_key
-from pausewatch.telemetry import DOMAIN, parse_line
+from pausewatch.telemetry import DOMAIN, TelemetryRecord, parse_line
 
 FIT = range(0, 8)
 HELD_OUT = range(100, 106)
@@ -197,3 +200,68 @@ def test_the_compiled_forest_refuses_what_the_forest_refuses(forest: Any) -> Non
             compiled.predict_proba(row)
     with pytest.raises(DetectionError, match="fitted"):
         CompiledForest.of(None)
+
+
+def _random_trace(rng: np.random.Generator, chip: str, length: int) -> list[TelemetryRecord]:
+    """Windows of wide-ranging signals, some of them flat zeros, in shuffled ``seq`` order."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    flat = rng.random() < 0.3  # a chip that sends nothing, uses no power: the zero branches
+    records = []
+    for seq in rng.permutation(length):
+        begin = start + timedelta(seconds=60 * int(seq))
+        scale = 0.0 if flat else float(10 ** rng.uniform(0, 12))
+        records.append(
+            TelemetryRecord(
+                chip_id=chip,
+                seq=int(seq),
+                prev=None,
+                window_start=begin,
+                window_end=begin + timedelta(seconds=float(rng.choice([1, 60, 61.5]))),
+                energy_j=0,
+                power_w_avg=0.0 if flat else float(rng.uniform(0, 1000)),
+                power_w_peak=0.0 if flat else float(rng.uniform(0, 2000)),
+                tensor_active=float(rng.random()),
+                sm_active=float(rng.random()),
+                flop={},
+                nvlink_tx_bytes=int(scale * rng.random()),
+                nvlink_rx_bytes=int(scale * rng.random()),
+                net_tx_bytes=int(scale * rng.random()),
+                net_rx_bytes=int(scale * rng.random()),
+                mem_used_bytes=int(scale * rng.random()),
+                run_id=None,
+                weights_digest=None,
+                firmware_digest="",
+            )
+        )
+    return records
+
+
+def test_the_feature_matrix_equals_each_traces_features_bit_for_bit() -> None:
+    """feature_matrix computes all traces of a length at once; every feature of every trace is
+    the float workload_features gives for that trace alone: honest and disguised simulated
+    traces of several lengths mixed in one call, and random ones (shuffled windows, flat zeros,
+    values across twelve orders of magnitude, windows of different lengths)."""
+    traces: list[list[TelemetryRecord]] = []
+    for windows in (4, 7, 30, 61):
+        traces += simulated_traces(range(windows, windows + 3), windows=windows, chips=3)[0]
+    for kind in AdversarialKind:
+        traces += [list(t) for t in disguised_traces(kind, range(2), windows=30, chips=2)]
+    rng = np.random.default_rng(7)
+    traces += [_random_trace(rng, f"chip-{i}", int(rng.integers(4, 70))) for i in range(200)]
+    order = rng.permutation(len(traces))
+    traces = [traces[i] for i in order]
+    expected = np.vstack([workload_features(t) for t in traces])
+    got = feature_matrix(traces)
+    assert got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()  # NaNs included, had any arisen
+
+
+def test_the_feature_matrix_refuses_what_workload_features_refuses() -> None:
+    """No traces, a short trace or one mixing chips anywhere in the call: a DetectionError."""
+    traces, _ = simulated_traces(range(1), windows=6, chips=1)
+    with pytest.raises(DetectionError, match="no traces"):
+        feature_matrix([])
+    with pytest.raises(DetectionError, match="at least"):
+        feature_matrix([traces[0], traces[1][:3]])
+    with pytest.raises(DetectionError, match="one chip"):
+        feature_matrix([traces[0], traces[0][:3] + traces[1][:3]])

@@ -136,7 +136,7 @@ class WorkloadClassifier:
         model = RandomForestClassifier(
             n_estimators=self.n_estimators, random_state=self.random_state, n_jobs=1
         )
-        model.fit(_matrix(traces), [CLASSIFIED_WORKLOADS.index(w) for w in labels])
+        model.fit(feature_matrix(traces), [CLASSIFIED_WORKLOADS.index(w) for w in labels])
         self._model = model
         self._forest = None
         return self
@@ -151,7 +151,7 @@ class WorkloadClassifier:
         """Per trace, the probability of each of :data:`CLASSIFIED_WORKLOADS`, columns in order."""
         if self._model is None:
             raise DetectionError("the classifier is not fitted")
-        raw = self._compiled().predict_proba(_matrix(traces))
+        raw = self._compiled().predict_proba(feature_matrix(traces))
         out = np.zeros((len(traces), len(CLASSIFIED_WORKLOADS)))
         for column, cls in enumerate(self._model.classes_):
             out[:, int(cls)] = raw[:, column]
@@ -250,8 +250,96 @@ class CompiledForest:
         return total
 
 
-def _matrix(traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[np.float64]:
-    return np.vstack([workload_features(t) for t in traces])
+def feature_matrix(traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[np.float64]:
+    """The feature vectors of ``traces``, one row each: equal bit for bit to
+    ``np.vstack([workload_features(t) for t in traces])``, computed for all the traces of one
+    length at once.
+
+    :func:`workload_features` makes some forty NumPy calls a trace; a cluster's verdict reads
+    32 traces, recomputed on a read of the policy whenever a batch of the cluster's changes
+    its signals (docs/adr/0052). Here each call covers every trace of a length, one row per
+    trace: NumPy reduces each row of a C-contiguous matrix along its last axis as it reduces
+    the same values alone, and transforms each row as it transforms the row alone, so every
+    feature is the float :func:`workload_features` gives (tests/detect/test_classify.py
+    compares them on simulated, disguised and random traces).
+    """
+    if not traces:
+        raise DetectionError("no traces to compute features of")
+    ordered: list[list[TelemetryRecord]] = []
+    for trace in traces:
+        if len(trace) < MIN_WINDOWS:
+            raise DetectionError(f"a trace needs at least {MIN_WINDOWS} windows, got {len(trace)}")
+        if len({r.chip_id for r in trace}) != 1:
+            raise DetectionError("a trace is the windows of one chip")
+        ordered.append(sorted(trace, key=lambda r: r.seq))
+    out = np.empty((len(ordered), len(WORKLOAD_FEATURES)), dtype=np.float64)
+    by_length: dict[int, list[int]] = {}
+    for row, trace in enumerate(ordered):
+        by_length.setdefault(len(trace), []).append(row)
+    for rows in by_length.values():
+        out[rows] = _same_length_features([ordered[i] for i in rows])
+    return out
+
+
+def _same_length_features(traces: list[list[TelemetryRecord]]) -> npt.NDArray[np.float64]:
+    """:func:`workload_features` of traces of one length, in ``seq`` order, one row each."""
+    flat = [r for t in traces for r in t]
+    shape = (len(traces), len(traces[0]))
+
+    def column(values: list[float]) -> npt.NDArray[np.float64]:
+        return np.array(values, dtype=np.float64).reshape(shape)  # C-contiguous rows
+
+    secs = column([r.window_s for r in flat])
+    tensor = column([r.tensor_active for r in flat])
+    sm = column([r.sm_active for r in flat])
+    power = column([r.power_w_avg for r in flat])
+    peak = column([r.power_w_peak for r in flat])
+    memory = column([float(r.mem_used_bytes) for r in flat])
+    nvlink = column([float(r.nvlink_tx_bytes + r.nvlink_rx_bytes) for r in flat]) / secs
+    net_tx = column([float(r.net_tx_bytes) for r in flat]) / secs
+    net_rx = column([float(r.net_rx_bytes) for r in flat]) / secs
+    net = net_tx + net_rx
+    return np.column_stack(
+        [
+            tensor.mean(axis=1),
+            tensor.std(axis=1),
+            sm.mean(axis=1),
+            np.log1p(power).mean(axis=1),
+            _rows_cv(power),
+            (peak / np.maximum(power, 1e-9)).mean(axis=1),
+            _rows_period_strength(power),
+            np.log1p(memory).mean(axis=1),
+            _rows_cv(memory),
+            np.log1p(nvlink).mean(axis=1),
+            _rows_cv(nvlink),
+            _rows_period_strength(nvlink),
+            np.log1p(net).mean(axis=1),
+            _rows_cv(net),
+            _rows_period_strength(net),
+            np.log1p(net_tx.sum(axis=1)) - np.log1p(net_rx.sum(axis=1)),
+        ]
+    )
+
+
+def _rows_cv(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """:func:`_cv` of each row."""
+    mean = rows.mean(axis=1)
+    std = rows.std(axis=1)
+    out = np.zeros(len(rows))
+    positive = mean > 0
+    out[positive] = std[positive] / mean[positive]
+    return out
+
+
+def _rows_period_strength(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """:func:`_period_strength` of each row."""
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    spectrum = np.abs(np.fft.rfft(centred, axis=1))[:, 1:] ** 2
+    total = spectrum.sum(axis=1)
+    out = np.zeros(len(rows))
+    positive = total > 0
+    out[positive] = spectrum.max(axis=1)[positive] / total[positive]
+    return out
 
 
 def simulated_traces(
