@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pausewatch.errors import (
     EncodingError,
@@ -301,3 +304,27 @@ def test_statement_kind_refuses_reregistering_a_name() -> None:
 
     with pytest.raises(StatementError, match="already registered"):
         statement_kind("notice/v1")(Impostor)
+
+
+_TEXT = st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from('"\\/\u2028\U0001f600')
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    title=st.text(_TEXT, min_size=1, max_size=40).filter(str.strip),
+    text=st.text(_TEXT | st.sampled_from("\t\n"), max_size=200),
+)
+def test_a_statements_bytes_are_the_canonical_bytes_of_its_envelope(
+    key: KeyPair, title: str, text: str
+) -> None:
+    """canonical_bytes() puts the signed body's bytes into the envelope instead of encoding the
+    body again: for any text (escapes, characters outside the BMP), signed or parsed, they are
+    RFC 8785's bytes of the whole envelope, as a statement built without them gives."""
+    body = dict(BODY, title=title, text=text, references=[title, "log:0"])
+    signed = sign_statement("notice/v1", body, key)
+    parsed = parse_statement(json.loads(signed.canonical_bytes()))
+    for statement in (signed, parsed):
+        assert statement.canonical_bytes() == canonical(statement.to_json())
+        bare = replace(statement, body_bytes=b"")
+        assert bare == statement
+        assert bare.canonical_bytes() == statement.canonical_bytes()

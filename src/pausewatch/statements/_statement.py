@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,14 +39,35 @@ class Statement:
     signer: str
     sig: str
     raw_body: dict[str, Any]
+    body_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """The RFC 8785 bytes of ``raw_body``, the ones the signature covers, when the statement
+    was made by :func:`parse_statement` or :func:`sign_statement` (empty otherwise)."""
 
     def to_json(self) -> dict[str, Any]:
         """The envelope as a JSON object (the body exactly as it was signed)."""
         return {"kind": self.kind, "body": self.raw_body, "signer": self.signer, "sig": self.sig}
 
     def canonical_bytes(self) -> bytes:
-        """RFC 8785 bytes of the envelope, as stored in a log entry."""
-        return canonical(self.to_json())
+        """RFC 8785 bytes of the envelope, as stored in a log entry.
+
+        An RFC 8785 object is its members in key order, each value's own canonical bytes: the
+        envelope's are the signed body's bytes between its other three members', not a second
+        encoding of the body (a telemetry batch's body runs to hundreds of kilobytes)."""
+        if not self.body_bytes:
+            return canonical(self.to_json())
+        return b"".join(
+            (
+                b'{"body":',
+                self.body_bytes,
+                b',"kind":',
+                canonical(self.kind),
+                b',"sig":',
+                canonical(self.sig),
+                b',"signer":',
+                canonical(self.signer),
+                b"}",
+            )
+        )
 
     @property
     def digest(self) -> bytes:
@@ -116,7 +137,7 @@ def parse_statement(obj: Any) -> Statement:
         # re-spelled would pass as new. Only the canonical spelling is accepted.
         raise SignatureError("sig: not canonical base64 (unused bits must be zero)")
     verify_raw(public, sig_bytes, signing_input(kind, body_bytes))
-    return Statement(kind, body, signer, sig, raw_body)
+    return Statement(kind, body, signer, sig, raw_body, body_bytes)
 
 
 def sign_statement(kind: str, body: Body | dict[str, Any], key: KeyPair) -> Statement:
@@ -124,4 +145,6 @@ def sign_statement(kind: str, body: Body | dict[str, Any], key: KeyPair) -> Stat
     raw = body.model_dump(mode="json", exclude_defaults=True) if isinstance(body, Body) else body
     validated, body_bytes = _validate_body(kind, raw)
     sig = key.sign(signing_input(kind, body_bytes))
-    return Statement(kind, validated, key.signer_id, base64.b64encode(sig).decode(), raw)
+    return Statement(
+        kind, validated, key.signer_id, base64.b64encode(sig).decode(), raw, body_bytes
+    )
