@@ -320,3 +320,48 @@ def test_a_statement_that_loses_a_race_is_answered_409(tmp_path: Path) -> None:
         assert [r["name"] for r in dump_view(service.engine, "parties")] == ["P"]
     finally:
         service.close()
+
+
+def test_a_statement_handed_to_the_fold_is_folded_as_its_entry_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StateStore.expect hands the fold a verified statement: the entry of exactly its bytes is
+    folded from that object, not read back; any other entry is read from its bytes; the fold
+    keeps a bounded number of statements that never reach the log."""
+    import pausewatch.state._store as store
+
+    settings = Settings(data_dir=tmp_path, batch_latency_ms=1)
+    service = LogService(settings).start()
+    try:
+        secretariat = load_key(settings.keys_dir, "secretariat")
+        reads: list[int] = []
+        read_entry = store._read_entry
+
+        def counted(entry: Any) -> Any:
+            reads.append(entry.index)
+            return read_entry(entry)
+
+        monkeypatch.setattr(store, "_read_entry", counted)
+        party = sign_statement(
+            "party.register/v1", {"party_id": "p", "name": "P", "key": key("p").signer_id},
+            secretariat,
+        )  # fmt: skip
+        logged = service.submit(party).result(timeout=30)
+        assert reads == []  # handed over by submit: not read back
+        other = sign_statement(
+            "party.register/v1", {"party_id": "q", "name": "Q", "key": key("q").signer_id},
+            secretariat,
+        )  # fmt: skip
+        service.state.expect(party)  # handed, but the entry logged holds other bytes
+        forced = service.sequencer.submit(PendingEntry(other.canonical_bytes())).result(30)
+        service.state.catch_up(service.log)
+        assert reads == [forced.index]
+        assert service.state.registry.get("parties", "q") is not None
+        for n in range(200):
+            body = {"party_id": f"x{n}", "name": "X", "key": key("x").signer_id}
+            service.state.expect(sign_statement("party.register/v1", body, secretariat))
+        assert len(service.state._expected) == store._EXPECTED_KEPT
+        assert logged.index < forced.index
+        assert service.state.rebuild(service.log).identical
+    finally:
+        service.close()

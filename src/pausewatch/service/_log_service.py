@@ -601,6 +601,7 @@ class LogService:
             self.authorize(statement)
             if statement.kind == NOTICE_KIND:
                 ticket = self.notices.admit(statement, self.clock())
+        self.state.expect(statement)  # verified: the fold need not read it back
         try:
             durable = self._durable(
                 PendingEntry(statement.canonical_bytes(), dedup_key=statement.digest)

@@ -628,6 +628,7 @@ class TelemetryIngest:
         # statement.digest would encode the statement a second time (a batch's statement runs
         # to megabytes with a large fleet); it is the SHA-256 of these same bytes.
         data = statement.canonical_bytes()
+        self.state.expect(statement)  # signed here: the fold need not read it back
         future: Future[Appended] = self.sequencer.submit(
             PendingEntry(data, dedup_key=hashlib.sha256(data).digest())
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select
 
 from pausewatch.errors import ConfigurationError, ConsistencyError
-from pausewatch.ledger import Entry, PersistentLog
+from pausewatch.ledger import Entry, PersistentLog, encode_entry
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
 from pausewatch.registry._fold import RejectedError, adoption_from_row
 from pausewatch.state._fold import new_registry
@@ -78,6 +79,10 @@ def _envelope_names(data: bytes) -> tuple[str, str | None]:
     )
 
 
+_EXPECTED_KEPT = 64
+"""Statements :meth:`StateStore.expect` keeps for the fold at most."""
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     """What ``state rebuild`` found: entries folded, rows per view, and the views whose rows
@@ -116,6 +121,36 @@ class StateStore:
         """Open views folded under another secretariat key too (they are about to be
         replaced by :meth:`rebuild`)."""
         self.registry = new_registry(self.secretariat) if for_rebuild else self._load()
+        self._expected: OrderedDict[bytes, Statement] = OrderedDict()
+        self._expected_lock = threading.Lock()
+
+    def expect(self, statement: Statement) -> None:
+        """Hand the fold a statement this process is about to log, already verified (parsed
+        from a submission, or signed here): when its entry is folded, this object is folded
+        instead of the entry's bytes being parsed and its signature checked again. A
+        telemetry batch's statement is hundreds of kilobytes; its second reading was a tenth of
+        the serving process's work under ingest (docs/adr/0052). Only an entry whose bytes are
+        exactly this statement's takes it; at most :data:`_EXPECTED_KEPT` wait (one that is
+        never logged, a duplicate, is dropped in time). ``state rebuild`` and the audit read
+        every entry from its bytes."""
+        payload = statement.canonical_bytes()
+        with self._expected_lock:
+            self._expected[payload] = statement
+            while len(self._expected) > _EXPECTED_KEPT:
+                self._expected.popitem(last=False)
+
+    def _read(self, entry: Entry) -> Statement | str:
+        """The entry's statement: the one :meth:`expect` was handed for exactly these bytes,
+        else read from them (:func:`_read_entry`)."""
+        if self._expected:
+            head = encode_entry(b"", entry.integrated_at)[:-1]  # up to the statement's bytes
+            data = entry.data
+            if data.startswith(head) and data.endswith(b"}"):
+                with self._expected_lock:
+                    statement = self._expected.pop(data[len(head) : -1], None)
+                if statement is not None:
+                    return statement
+        return _read_entry(entry)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -152,7 +187,7 @@ class StateStore:
             batch: list[Outcome] = []
             try:
                 for entry in log.entries_since(start):
-                    read = _read_entry(entry)  # a batch's statement: milliseconds to parse
+                    read = self._read(entry)  # a batch's statement: milliseconds to parse
                     with self.lock:
                         batch.append(_apply_read(self.registry, entry, read))
                     if len(batch) >= 1000:
