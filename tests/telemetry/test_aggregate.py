@@ -17,11 +17,14 @@ from pausewatch.telemetry import (
     UNDECLARED_TENSOR_ACTIVE,
     AcceptedRecord,
     Aggregate,
+    SignalsText,
     TelemetryError,
     TelemetryRecord,
     aggregate,
     merge_aggregates,
     signal_values,
+    signals_from_json,
+    signals_json,
 )
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
@@ -316,3 +319,27 @@ def test_a_day_without_busy_windows_reads_and_writes_as_before() -> None:
     del old["busy_flop"], old["busy_tensor_ms"]
     day = Aggregate.from_json(busy).clusters["c1"].days["2026-11-27"]
     assert (dict(day.busy_flop), dict(day.busy_tensor_ms)) == ({}, {})
+
+
+def test_a_signals_row_reads_back_as_it_was_written_and_any_other_text_is_parsed() -> None:
+    """SignalsText: the text it wrote (the same object) reads as the signals it was written
+    from, exactly what parsing the text gives; an equal text that is another object, and a
+    text it never saw, are parsed; a malformed one is refused as parsing refuses it; it keeps
+    a bounded number of texts."""
+    records = [accepted(f"c1/{i}", window=w) for i in range(5) for w in range(8)]
+    signals = aggregate(records).clusters["c1"].signals
+    kept = SignalsText(kept=4)
+    text = kept.write(signals)
+    parsed = signals_from_json(json.loads(text))
+    assert text == json.dumps(signals_json(signals), sort_keys=True, separators=(",", ":"))
+    assert kept.read(text) == parsed == dict(signals)
+    assert list(kept.read(text)) == list(parsed)  # chips in the text's order
+    copy = "".join(list(text))  # equal, another object: parsed, and equal
+    assert copy is not text
+    assert kept.read(copy) == parsed
+    with pytest.raises(TypeError):
+        kept.read('{"c1/0": [1]}')
+    for n in range(10):
+        kept.write({"c1/0": signals["c1/0"][: n % 8 + 1]})
+    assert len(kept._by_id) <= 4
+    assert kept.read(text) == parsed  # dropped from the kept ones: parsed again

@@ -15,6 +15,7 @@ keyed by view name; times are RFC 3339 UTC strings with microseconds (the log's 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from pausewatch.registry._kinds import (
 )
 from pausewatch.statements import Body, Statement
 from pausewatch.telemetry import (
+    SIGNALS_TEXT,
     Aggregate,
     ChainState,
     ChipTotals,
@@ -55,8 +57,6 @@ from pausewatch.telemetry import (
     RunTotals,
     Signal,
     merge_signals,
-    signals_from_json,
-    signals_json,
 )
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
@@ -1187,18 +1187,52 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
 
 
 def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any], cls: Any) -> None:
+    chips = view == "tel_chips"
     for name in sorted(totals):
         new = totals[name]
         row = ctx.get(view, name)
         if row is not None:
-            new = cls.from_json(_totals_doc(row, key)).merge(new)
+            old = _kept_chip_totals(name, row) if chips else None
+            if old is None:
+                old = cls.from_json(_totals_doc(row, key))
+            new = old.merge(new)
         merged = _totals_row(key, name, new.to_json(), ctx.index)
         # A cluster's days have their own view (cluster_days): its row keeps the totals only.
         merged.pop("days", None)
         merged.pop("signals", None)  # and its signals theirs (tel_signals, docs/adr/0032)
-        if view == "tel_chips":
+        if chips:
             merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
+            _keep_chip_totals(name, merged, new)
         ctx.set(view, merged)
+
+
+_CHIP_TOTALS: dict[str, tuple[tuple[tuple[str, Any], ...], ChipTotals]] = {}
+"""Per chip, a ``tel_chips`` row the fold wrote (its items) and the totals it was written from.
+A batch rewrites the rows of its two hundred chips, and reading each back (its JSON, its times)
+was a tenth of the fold under ingest (docs/adr/0052). Kept by value: a row whose items are not
+these (read from the database, folded by another registry) is read from its items."""
+_CHIP_TOTALS_KEPT = 8192
+_CHIP_TOTALS_LOCK = threading.Lock()
+
+
+def _kept_chip_totals(chip_id: str, row: Row) -> ChipTotals | None:
+    """The totals ``row`` reads as, if the fold wrote a row of exactly these items."""
+    with _CHIP_TOTALS_LOCK:
+        kept = _CHIP_TOTALS.get(chip_id)
+    if kept is not None and kept[0] == tuple(row.items()):
+        return kept[1]
+    return None
+
+
+def _keep_chip_totals(chip_id: str, row: Row, totals: ChipTotals) -> None:
+    # ChipTotals.from_json(_totals_doc(row)) == totals: the row is totals.to_json() in text
+    # (tests/registry: test_a_chips_kept_totals_are_what_its_row_reads_as).
+    items = tuple(row.items())
+    with _CHIP_TOTALS_LOCK:  # registries fold on several threads (the service's, an audit's)
+        _CHIP_TOTALS.pop(chip_id, None)
+        while len(_CHIP_TOTALS) >= _CHIP_TOTALS_KEPT:
+            _CHIP_TOTALS.pop(next(iter(_CHIP_TOTALS)))
+        _CHIP_TOTALS[chip_id] = (items, totals)
 
 
 def _merge_signals(
@@ -1210,12 +1244,12 @@ def _merge_signals(
         return
     row = ctx.get("tel_signals", cluster_id)
     if row is not None:
-        signals = merge_signals(signals_from_json(json.loads(row["signals"])), signals)
+        signals = merge_signals(SIGNALS_TEXT.read(row["signals"]), signals)
     ctx.set(
         "tel_signals",
         {
             "cluster_id": cluster_id,
-            "signals": json.dumps(signals_json(signals), sort_keys=True, separators=(",", ":")),
+            "signals": SIGNALS_TEXT.write(signals),
             "updated_idx": ctx.index,
         },
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -94,7 +95,7 @@ from pausewatch.policy._facts import (
 from pausewatch.policy._model import Fact, Model
 from pausewatch.registry import Registry, Row
 from pausewatch.state._resolution import open_critical
-from pausewatch.telemetry import Signal, TelemetryRecord, signal_values, signals_from_json
+from pausewatch.telemetry import SIGNALS_TEXT, Signal, TelemetryRecord, signal_values
 
 ORDER_GRACE = timedelta(hours=1)
 """Reported windows may end this long after a halt order's deadline (the longest window)."""
@@ -458,7 +459,7 @@ def _signal_windows(signals: str) -> tuple[TelemetryRecord, ...]:
     key = hashlib.sha256(signals.encode()).hexdigest()
     kept = _WINDOWS.get(key)
     if kept is None:
-        kept = tuple(signal_records(signals_from_json(json.loads(signals))))
+        kept = tuple(signal_records(SIGNALS_TEXT.read(signals)))
         if len(_WINDOWS) >= _WINDOWS_KEPT:
             _WINDOWS.pop(next(iter(_WINDOWS)))
         _WINDOWS[key] = kept
@@ -470,6 +471,9 @@ _VERDICTS: dict[tuple[str, str, tuple[DeclaredWorkload, ...]], ClusterVerdict] =
 declared on it: a forest's prediction costs some 19 ms a cluster, and the signals change only
 when a batch of the cluster's is folded (docs/adr/0032)."""
 _VERDICTS_KEPT = 1024
+_LAST_VERDICT: dict[str, tuple[str, tuple[DeclaredWorkload, ...], ClusterVerdict | None]] = {}
+"""Per cluster, the ``tel_signals`` text object the last verdict read, and the verdict."""
+_VERDICTS_LOCK = threading.Lock()
 
 
 def _signal_verdict(
@@ -478,16 +482,25 @@ def _signal_verdict(
     """The verdict on one cluster's ``tel_signals`` (none when no chip has a trace's worth of
     windows: the classifier, fitted once per process in seconds, is then not needed)."""
     mine = tuple(w for w in workloads if w.cluster_id == cluster_id)
+    last = _LAST_VERDICT.get(cluster_id)
+    if last is not None and last[0] is signals and last[1] == mine:
+        # The very text the last look read (the row is unchanged): no need to hash 100 kB.
+        return last[2]
     key = (cluster_id, hashlib.sha256(signals.encode()).hexdigest(), mine)
     verdict = _VERDICTS.get(key)
     if verdict is None:
-        kept = signals_from_json(json.loads(signals))
-        if max((len(ws) for ws in kept.values()), default=0) < SUSTAINED_WINDOWS:
-            return None
-        verdict = classify_cluster(cluster_id, signal_records(kept), mine)
-        if len(_VERDICTS) >= _VERDICTS_KEPT:
-            _VERDICTS.pop(next(iter(_VERDICTS)))
-        _VERDICTS[key] = verdict
+        kept = SIGNALS_TEXT.read(signals)
+        if max((len(ws) for ws in kept.values()), default=0) >= SUSTAINED_WINDOWS:
+            verdict = classify_cluster(cluster_id, signal_records(kept), mine)
+    with _VERDICTS_LOCK:  # readers look on several threads at once
+        if verdict is not None:
+            while len(_VERDICTS) >= _VERDICTS_KEPT:
+                _VERDICTS.pop(next(iter(_VERDICTS)))
+            _VERDICTS[key] = verdict
+        _LAST_VERDICT.pop(cluster_id, None)
+        while len(_LAST_VERDICT) >= _VERDICTS_KEPT:
+            _LAST_VERDICT.pop(next(iter(_LAST_VERDICT)))
+        _LAST_VERDICT[cluster_id] = (signals, mine, verdict)
     return verdict
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -460,6 +461,49 @@ def signals_from_json(data: Any) -> dict[str, tuple[Signal, ...]]:
             signal_values(w)
         out[str(chip)] = tuple(windows)
     return out
+
+
+class SignalsText:
+    """The window signals a ``tel_signals`` row keeps, between its JSON text and the chips'
+    signals, with the last texts read or written kept by identity.
+
+    The fold reads a cluster's row back and writes it anew for every batch of the cluster's, and
+    the workload classifier reads it on the next look at the policy: some 100 kB of JSON and
+    960 windows' checks each time (docs/adr/0052). A text this object wrote or read, the very
+    same ``str`` object, reads as what it was made from; any other text is parsed. Strings are
+    immutable, and a kept text is referenced, so its identity cannot pass to another."""
+
+    def __init__(self, kept: int = 256) -> None:
+        self._kept = kept
+        self._by_id: dict[int, tuple[str, dict[str, tuple[Signal, ...]]]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, text: str) -> dict[str, tuple[Signal, ...]]:
+        """:func:`signals_from_json` of the JSON ``text`` (the mapping is not to be changed)."""
+        with self._lock:
+            hit = self._by_id.get(id(text))
+        if hit is not None and hit[0] is text:
+            return hit[1]
+        signals = signals_from_json(json.loads(text))
+        self._keep(text, signals)
+        return signals
+
+    def write(self, signals: Mapping[str, tuple[Signal, ...]]) -> str:
+        """The row's JSON text of ``signals`` (sorted chips, no spaces)."""
+        data = signals_json(signals)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        self._keep(text, {c: tuple(ws) for c, ws in data.items()})
+        return text
+
+    def _keep(self, text: str, signals: dict[str, tuple[Signal, ...]]) -> None:
+        with self._lock:
+            while len(self._by_id) >= self._kept:
+                self._by_id.pop(next(iter(self._by_id)))
+            self._by_id[id(text)] = (text, signals)
+
+
+SIGNALS_TEXT = SignalsText()
+"""The process's :class:`SignalsText`: the fold writes the rows, the classifier reads them."""
 
 
 def _signal(record: Any) -> Signal:
