@@ -365,3 +365,37 @@ def test_a_statement_handed_to_the_fold_is_folded_as_its_entry_reads(
         assert service.state.rebuild(service.log).identical
     finally:
         service.close()
+
+
+def test_view_rows_of_any_key_order_and_any_columns_are_written_as_given(engine: Any) -> None:
+    """The views' rows go to the driver as tuples: rows whose keys come in another order, rows
+    that leave a nullable column out, a replaced row and a removed one are stored exactly as
+    the fold gave them, on both engines."""
+    from pausewatch.state._store import _write_view
+
+    def chip(name: str, busy: str | None, **more: Any) -> dict[str, Any]:
+        row = {
+            "chip_id": name, "updated_idx": 3, "records": 2, "energy_j": 5,
+            "first_window_start": "2026-12-01T00:00:00Z", "flop": '{"bf16":7}',
+            "last_window_end": "2026-12-01T00:02:00Z", "tensor_active_ms": 9, **more,
+        }  # fmt: skip
+        if busy is not None:  # sorted among the others, as a chip's totals write it
+            row = dict(sorted({**row, "last_busy_end": busy}.items()))
+        else:  # put last, as the fold's setdefault does
+            row["last_busy_end"] = None
+        return row
+
+    first = {("a",): chip("a", None), ("b",): chip("b", "2026-12-01T00:01:00Z")}
+    with engine.begin() as conn:
+        _write_view(conn, "tel_chips", first)
+    second = {
+        ("a",): chip("a", "2026-12-01T00:03:00Z", records=4),  # replaced
+        ("b",): None,  # removed
+        ("c",): {k: v for k, v in chip("c", None).items() if k != "last_busy_end"},
+    }
+    with engine.begin() as conn:
+        _write_view(conn, "tel_chips", second)
+    stored = {row["chip_id"]: row for row in dump_view(engine, "tel_chips")}
+    assert set(stored) == {"a", "c"}
+    assert stored["a"] == {**second[("a",)]}
+    assert stored["c"] == {**chip("c", None)}  # the column left out is null

@@ -315,13 +315,13 @@ def _write_view(conn: Connection, view: str, rows: dict[tuple[Any, ...], Row | N
     kept = [row for row in rows.values() if row is not None]
     if not kept:
         return
-    columns = tuple(kept[0])
-    if all(tuple(row) == columns for row in kept):
-        values = [tuple(row.values()) for row in kept]
+    by_columns: dict[frozenset[str], list[Row]] = {}
+    for row in kept:  # the same columns, in whatever order the fold built each row
+        by_columns.setdefault(frozenset(row), []).append(row)
+    for group in by_columns.values():
+        columns = tuple(sorted(group[0]))
+        values = [tuple(row[c] for c in columns) for row in group]
         conn.exec_driver_sql(_view_insert(view, columns, paramstyle), values)
-    else:  # rows of different columns (none the fold writes): each as SQLAlchemy takes it
-        for row in kept:
-            conn.execute(insert(VIEW_TABLES[view]), row)
 
 
 @functools.cache
