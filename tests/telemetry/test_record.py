@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -33,6 +33,7 @@ from pausewatch.telemetry import (
 )
 from pausewatch.telemetry._canonical import _record_bytes
 from pausewatch.telemetry._parse import _fast_parse, _parse_slow
+from pausewatch.telemetry._record import format_time
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
@@ -400,3 +401,24 @@ def test_line_bytes_splices_the_envelope() -> None:
     body = canonical(WIRE)
     sig = base64.b64encode(b"\x01" * 64).decode()
     assert line_bytes(body, sig) == canonical({"record": WIRE, "sig": sig})
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    instant=st.datetimes(  # hypothesis takes naive bounds and zones the times it draws
+        min_value=datetime(1970, 1, 2),  # noqa: DTZ001
+        max_value=datetime(9999, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    offset_min=st.integers(-23 * 60, 23 * 60),
+)
+def test_a_time_is_written_in_utc_however_it_is_zoned_and_whatever_was_written_before(
+    instant: datetime, offset_min: int
+) -> None:
+    """format_time keeps the latest times it wrote: the same instant in another zone, written
+    after it, gives the same UTC text, and each text is the instant's own."""
+    zoned = instant.astimezone(timezone(timedelta(minutes=offset_min)))
+    expected = instant.replace(tzinfo=None).isoformat() + "Z"
+    assert format_time(zoned) == expected
+    assert format_time(instant) == expected
+    assert format_time(instant + timedelta(microseconds=1)) != expected

@@ -14,6 +14,7 @@ refused, and FLOP counts travel as decimal strings because they exceed 2^53 (I-J
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -156,7 +157,12 @@ class SigningKey(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with ``Z``: ``2026-11-27T01:00:00Z`` (microseconds only when non-zero)."""
+    """RFC 3339 UTC with ``Z``: ``2026-11-27T01:00:00Z`` (microseconds only when non-zero).
+
+    Kept for the latest times written: a batch's two hundred chips' totals write the same few
+    window times again and again, the fold's most frequent call (docs/adr/0052). Equal times
+    are the same instant (an aware time never equals a naive one), written alike."""
     text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
     return text + "Z"
