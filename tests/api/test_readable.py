@@ -285,3 +285,36 @@ def test_the_log_page_lists_an_entry_that_is_not_json(
     assert "unknown" in row
     assert appended.leaf_hash.hex()[:16] in row
     assert client.get("/ui/log", params={"refresh": 0}).status_code == 200
+
+
+def test_the_log_page_reads_whole_only_the_entries_it_has_not_listed(
+    served: tuple[LogService, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log page lists each entry's kind and signer; an entry it listed before is not read
+    whole again (a page of telemetry batches is megabytes), and what it lists is the same."""
+    from pausewatch.web._pages import log_index
+
+    service, client = served
+    assert client.get("/ui/log", params={"refresh": 0}).status_code == 200
+    listed = log_index(service, None)["entries"]
+    read: list[tuple[int, int]] = []
+    entries = service.log.entries
+
+    def counted(start: int, limit: int) -> Any:
+        read.append((start, limit))
+        return entries(start, limit)
+
+    monkeypatch.setattr(service.log, "entries", counted)
+    assert client.get("/ui/log", params={"refresh": 0}).status_code == 200
+    assert log_index(service, None)["entries"] == listed
+    assert read == []
+    data = b'{"kind":"k/v1","signer":"s"}'  # the log wraps it in its entry
+    appended = service.sequencer.submit(
+        PendingEntry(data, dedup_key=hashlib.sha256(data).digest())
+    ).result(timeout=30)
+    service.state.catch_up(service.log)  # the fold reads it too: not the page's reading
+    read.clear()
+    page = client.get("/ui/log", params={"refresh": 0})
+    assert read == [(appended.index, 1)]
+    row = page.text.split(f">{appended.index}<", 1)[1].split("</tr>", 1)[0]
+    assert "k/v1" in row

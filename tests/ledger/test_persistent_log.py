@@ -288,6 +288,20 @@ def test_entries_and_lookups(log: PersistentLog) -> None:
         log.index_of(leaf_hash(b"never logged"))
 
 
+def test_entry_heads_are_the_entries_without_their_bytes(log: PersistentLog) -> None:
+    """entry_heads() gives each entry's index, leaf hash and time, as entries() does, for the
+    same ranges; a negative start is NotFound."""
+    m = Mirror(log)
+    m.append(4)
+    m.append(3)
+    for start, limit in ((0, 100), (2, 3), (6, 1), (7, 10), (3, 0)):
+        assert log.entry_heads(start, limit) == [
+            (e.index, e.leaf_hash, e.integrated_at) for e in log.entries(start, limit)
+        ]
+    with pytest.raises(NotFoundError):
+        log.entry_heads(-1, 5)
+
+
 def test_index_of_returns_first_of_equal_entries(log: PersistentLog) -> None:
     """index_of() of a leaf logged twice (same bytes, no dedup key) is the first index."""
     got = log.append_batch([PendingEntry(payload(1)), PendingEntry(payload(1))], at(0))

@@ -573,6 +573,21 @@ class PersistentLog:
                 for r in rows
             ]
 
+    def entry_heads(self, start: int, limit: int) -> list[tuple[int, bytes, datetime]]:
+        """Index, leaf hash and integration time of up to ``limit`` durable entries from
+        ``start``, in order: :meth:`entries` without the entries' bytes (a telemetry batch's
+        run to hundreds of kilobytes, and a listing needs only what it has not seen)."""
+        end = min(self._size, start + max(limit, 0))
+        if start < 0:
+            raise NotFoundError(f"entry index: expected >= 0, got {start}")
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(log_entries.c.idx, log_entries.c.leaf_hash, log_entries.c.integrated_us)
+                .where(log_entries.c.idx >= start, log_entries.c.idx < end)
+                .order_by(log_entries.c.idx)
+            )
+            return [(r.idx, bytes(r.leaf_hash), from_micros(r.integrated_us)) for r in rows]
+
     def index_of(self, leaf_hash: bytes) -> int:
         """The index of the first entry with ``leaf_hash``."""
         with self._engine.connect() as conn:

@@ -519,16 +519,28 @@ def log_index(service: LogService, start: int | None, limit: int = PAGE_SIZE) ->
     info = service.info()
     signed, problem = _latest_checkpoint(service)
     first = max(0, info.size - limit) if start is None else min(start, max(0, info.size - 1))
+    heads = service.log.entry_heads(first, limit) if info.size else []
+    # Only the entries not listed before are read whole (a page of telemetry batches is
+    # megabytes; the newest page is listed again on every view while the log grows).
+    names: dict[bytes, tuple[str, str | None]] = {}
+    for _, leaf, _ in heads:
+        known = _NAMES.get(leaf)  # one look: another view may drop it from the kept ones
+        if known is not None:
+            names[leaf] = known
+    unseen = [index for index, leaf, _ in heads if leaf not in names]
+    if unseen:
+        for entry in service.log.entries(unseen[0], unseen[-1] - unseen[0] + 1):
+            names[entry.leaf_hash] = _names(entry.leaf_hash, entry.data)
     entries = []
-    for entry in service.log.entries(first, limit) if info.size else []:
-        kind, signer = _names(entry.leaf_hash, entry.data)
+    for index, leaf, integrated_at in heads:
+        kind, signer = names[leaf]
         entries.append(
             {
-                "index": entry.index,
+                "index": index,
                 "kind": kind,
                 "signer": signer,
-                "integrated_at": format_time(entry.integrated_at),
-                "leaf_hash": entry.leaf_hash.hex(),
+                "integrated_at": format_time(integrated_at),
+                "leaf_hash": leaf.hex(),
             }
         )
     entries.reverse()
