@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pausewatch.policy import (
     preset_names,
 )
 from pausewatch.policy._model import Basis, Event, Phase, Tier
+from pausewatch.statements import canonical
 
 EXPECTED = {"miri-2025", "fli-2023", "eu-ai-act", "us-eo-14110", "ca-sb53", "ny-raise"}
 
@@ -172,3 +174,15 @@ def test_ny_raise_figures() -> None:
     assert frontier.flop == 1e26
     assert frontier.min_cost_usd == 1e8
     assert _incident_hours(p) == [72]
+
+
+def test_a_policys_digest_is_its_own_however_often_and_in_whatever_order_asked() -> None:
+    """policy_digest keeps the digests it gave by the policy object: every preset, asked twice
+    and interleaved with the others, and a copy with one change, each get the SHA-256 of their
+    own RFC 8785 bytes."""
+    policies = [load_preset(name) for name in sorted(preset_names())]
+    changed = policies[0].model_copy(update={"version": policies[0].version + "-changed.1"})
+    for policy in [*policies, changed, *reversed(policies), changed]:
+        expected = hashlib.sha256(canonical(policy_to_json(policy))).hexdigest()
+        assert policy_digest(policy) == expected
+    assert policy_digest(changed) != policy_digest(policies[0])
