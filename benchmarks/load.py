@@ -105,6 +105,7 @@ from pausewatch.client import PausewatchClient
 from pausewatch.policy import load_preset, policy_digest, policy_to_json
 from pausewatch.policy._statements import ADOPT_KIND
 from pausewatch.service import default_ingest_workers
+from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, demo_clusters, fleet_world, simulate_fleet
 from pausewatch.statements import KeyPair, load_key, sign_statement, write_key
 
@@ -242,6 +243,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
         if self.ingest_workers is not None:
             env["PAUSEWATCH_INGEST_WORKERS"] = str(self.ingest_workers)
+        env.update(SERVER_ENV)
         cmd = [sys.executable, "-m", "pausewatch.cli", "serve"]
         cmd += ["--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.database_url is not None:
@@ -302,6 +304,10 @@ class Server:
     def name(self) -> str:
         """The replica's id, or ``server`` for a lone one."""
         return self.replica_id or "server"
+
+
+SERVER_ENV: dict[str, str] = {}
+"""Settings every ``pausewatch serve`` of the run is given (``--ingest-nice``)."""
 
 
 # ----------------------------------------------------------------------------- replicas
@@ -835,6 +841,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the serving process)",
     )
     p.add_argument(
+        "--ingest-nice",
+        type=int,
+        default=None,
+        help="the server's PAUSEWATCH_INGEST_NICE: how much lower the ingest workers' "
+        "priority is (default: its own default, 10; 0: the serving process's)",
+    )
+    p.add_argument(
         "--replicas",
         type=int,
         default=0,
@@ -925,9 +938,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"  data dir {data_dir} ({filesystem_of(workdir)}), SQLite (the embedded default)")
     workers = default_ingest_workers() if args.ingest_workers is None else args.ingest_workers
+    nice = args.ingest_nice
+    if nice is None:
+        nice = Settings.model_fields["ingest_nice"].default
+    if args.ingest_nice is not None:
+        SERVER_ENV["PAUSEWATCH_INGEST_NICE"] = str(args.ingest_nice)
     print(
         f"  ingest workers: {workers}"
-        + (" (verified in the serving process)" if workers == 0 else " processes")
+        + (" (verified in the serving process)" if workers == 0 else f" processes, nice +{nice}")
         + ("" if args.ingest_workers is not None else " (the service's default)")
     )
 
@@ -949,6 +967,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "policy": args.policy,
         "ingest_workers": workers,
+        "ingest_nice": nice,
         "replicas": args.replicas,
     }
     server: Server | None = None

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     ingest_workers: int | None = Field(default=None, ge=0, le=64)
     """Worker processes verifying telemetry uploads (docs/adr/0048-ingest-workers.md); 0:
     verify in the serving process; default: one core short of the machine's, at most 8."""
+    ingest_nice: int = Field(default=10, ge=0, le=19)
+    """How much lower the ingest workers' scheduling priority is than the serving process's
+    (added to their nice value): verifying uploads is batch work, answering reads is not, and
+    when both want a core the reads go first (docs/adr/0054); 0: the same priority."""
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
     notice_max_bytes: int = Field(default=32 * 1024, ge=1024)

@@ -40,6 +40,13 @@ _PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
 """Imported once by the fork server, so that each worker starts with the verifier loaded."""
 
 
+def _start_worker(server_pid: int, nice: int) -> None:
+    """In a worker, first: lower its scheduling priority by ``nice``, and watch the server."""
+    if nice:
+        os.nice(nice)
+    _watch_server(server_pid)
+
+
 def _watch_server(server_pid: int, interval: float = 1.0) -> None:
     """In a worker: exit once the serving process is gone.
 
@@ -114,10 +121,12 @@ def _shut_down() -> IngestWorkerError:
 class IngestPool:
     """A pool of ``workers`` processes verifying telemetry segments (see the module docstring)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, nice: int = 0) -> None:
         if workers < 1:
             raise ValueError(f"an ingest pool needs at least one worker, got {workers}")
         self.workers = workers
+        self.nice = nice
+        """Added to each worker's nice value (``Settings.ingest_nice``)."""
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -132,8 +141,8 @@ class IngestPool:
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=context,
-                    initializer=_watch_server,
-                    initargs=(os.getpid(),),
+                    initializer=_start_worker,
+                    initargs=(os.getpid(), self.nice),
                 )
                 _fit_classifier_aside(context)
             return self._executor

@@ -267,6 +267,7 @@ class LogService:
                 if settings.ingest_workers is None
                 else settings.ingest_workers
             ),
+            nice=settings.ingest_nice,
             refusal=self._not_sequencing,
         )
         self._clerk_thread: threading.Thread | None = None

@@ -288,6 +288,7 @@ class TelemetryIngest:
         *,
         every_signature: bool = False,
         workers: int = 0,
+        nice: int = 0,
         refusal: Callable[[], Exception | None] = lambda: None,
     ) -> None:
         self.engine = engine
@@ -301,7 +302,7 @@ class TelemetryIngest:
         self.refusal = refusal
         """Why this process may not append now (a replica that does not sequence), or ``None``:
         asked once an attempt holds its upload, which it may have waited for."""
-        self.pool = IngestPool(workers) if workers > 0 else None
+        self.pool = IngestPool(workers, nice=nice) if workers > 0 else None
         """Worker processes that verify uploads' segments; ``None``: verify in this process."""
         self.lock = threading.Lock()
         """Serialises what needs the log's order: the chain heads' check, the append, the fold.
