@@ -16,7 +16,10 @@ What runs, per engine (``--engines sqlite,postgresql``):
    ``--entries``, so each checkpoint's peak memory is a fresh process's.
 2. At each checkpoint (1M and ``--entries``), each in a fresh child process: ``--proofs``
    inclusion proofs at random (index, size) served by ``PersistentLog.inclusion_proof``, timed one
-   call each (p50, p99) and verified against ``root_at(size)``; the size on disk (SQLite: the
+   call each (p50, p99) and verified against ``root_at(size)``; ``--lookups`` lookups by leaf
+   hash (``PersistentLog.index_of``, one probe per block of the index; ADR 0053) of entries at
+   random, timed one call each beside the proofs and checked, with whether the engine's plan
+   for the lookup at that size reads the index; the size on disk (SQLite: the
    files; PostgreSQL: ``pg_database_size``) per million entries; then (``--audit``) the store is
    written out in the export format of ``pausewatch log export`` (JSON lines, read in pages
    through :class:`LogStore`) and ``pausewatch audit --file`` runs on it as a subprocess: its
@@ -62,6 +65,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
+
+from sqlalchemy import event
 
 from _common import verdict, write_json
 from log_append import Submitter
@@ -320,6 +325,7 @@ def child_proofs(args: argparse.Namespace) -> dict[str, Any]:
             except Exception:  # counted and reported
                 failures += 1
     ns.sort()
+    lookups = time_lookups(log, engine, rng, args.lookups)
     size_bytes = 0
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
@@ -337,6 +343,45 @@ def child_proofs(args: argparse.Namespace) -> dict[str, Any]:
         "failures": failures,
         "peak_rss": peak_rss_self(),
         "pg_database_bytes": size_bytes,
+        **lookups,
+    }
+
+
+def time_lookups(log: PersistentLog, engine: Any, rng: random.Random, n: int) -> dict[str, Any]:
+    """``n`` lookups by leaf hash (``PersistentLog.index_of``, the API's proof by leaf hash) of
+    entries at random, timed one call each, each checked to find its entry; and whether the
+    engine's plan for the lookup, at this size, reads the leaf-hash index (ADR 0053)."""
+    size = log.size
+    wanted = [rng.randrange(size) for _ in range(n)]
+    hashes = [log.entry(i).leaf_hash for i in wanted]  # read first, not timed
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if not sent:
+            sent.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    ns: list[int] = []
+    wrong = 0
+    try:
+        for i, h in zip(wanted, hashes, strict=True):
+            t0 = time.perf_counter_ns()
+            found = log.index_of(h)
+            ns.append(time.perf_counter_ns() - t0)
+            wrong += found != i
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    ns.sort()
+    statement, params = sent[0]
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + statement, params))
+    return {
+        "lookups": n,
+        "lookup_p50_us": ns[(n - 1) // 2] / 1000,
+        "lookup_p99_us": ns[max(0, -(-99 * n // 100) - 1)] / 1000,
+        "lookup_wrong": wrong,
+        "lookup_index_used": "ix_log_entries_leaf_block" in plan,
     }
 
 
@@ -517,7 +562,11 @@ def run_engine(
             (s, c + cpu_offset) for s, c in built["cpu_marks"] if s > start or not cpu_marks
         ]
         cpu_offset = cpu_marks[-1][1]
-        proofs = _run_child(args, "proofs", [*common, "--proofs", str(args.proofs)])
+        proofs = _run_child(
+            args,
+            "proofs",
+            [*common, "--proofs", str(args.proofs), "--lookups", str(args.lookups)],
+        )
         on_disk = (
             proofs["pg_database_bytes"]
             if base is not None
@@ -608,6 +657,14 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> bool:
             f"{pr['p99_us']:8.1f} us ({args.proofs:,}; {pr['verified']:,} verified, "
             f"{pr['failures']} failed); open {pr['open_seconds'] * 1000:.0f} ms"
         )
+        if "lookups" in pr:
+            ok_all &= pr["lookup_wrong"] == 0
+            print(
+                f"      lookups by leaf hash (index_of, {pr['lookups']:,}): p50 "
+                f"{pr['lookup_p50_us']:7.1f} us  p99 {pr['lookup_p99_us']:8.1f} us "
+                f"({pr['lookup_wrong']} wrong; plan reads ix_log_entries_leaf_block: "
+                f"{'yes' if pr['lookup_index_used'] else 'NO'}); reference: the proofs above"
+            )
         print(
             f"      peak RSS: writer {bd['peak_rss'] / mib:.0f} MiB, proof server "
             f"{pr['peak_rss'] / mib:.0f} MiB; disk {point['disk_bytes'] / 1e6:,.0f} MB = "
@@ -645,6 +702,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entry-bytes", type=int, default=200, help="stored bytes per entry (200)")
     p.add_argument("--batch-size", type=int, default=10_000, help="sequencer batch (10,000)")
     p.add_argument("--proofs", type=int, default=10_000, help="inclusion proofs per point")
+    p.add_argument("--lookups", type=int, default=1_000, help="lookups by leaf hash per point")
     p.add_argument("--ceiling", type=int, default=1_000_000, help="rows of the raw ceiling")
     p.add_argument("--no-audit", dest="audit", action="store_false", help="skip the audits")
     p.add_argument(

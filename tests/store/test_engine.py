@@ -85,7 +85,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0015"]
+HEAD = ["0016"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -321,10 +321,10 @@ def _index_names(engine: Engine) -> set[str]:
         return {str(n) for n in conn.execute(text(sql)).scalars()}
 
 
-def test_a_store_at_0012_keys_its_leaf_hash_lookup_on_a_prefix(db_url: str) -> None:
-    """0014 replaces the 32-byte leaf-hash index with one on the hash's first 8 bytes (issue 19
-    §5); a log appended before it reopens with the same root and finds every entry by its
-    leaf hash."""
+def test_a_store_at_0012_keys_its_leaf_hash_lookup_on_block_and_prefix(db_url: str) -> None:
+    """0014 replaces the 32-byte leaf-hash index with one on the hash's first 8 bytes, and 0016
+    that with one on the entry's block and the prefix (issue 19 §5); a log appended before them
+    reopens with the same root and finds every entry by its leaf hash."""
     from alembic import command
 
     from pausewatch.ledger import PendingEntry, PersistentLog, Signer
@@ -342,8 +342,57 @@ def test_a_store_at_0012_keys_its_leaf_hash_lookup_on_a_prefix(db_url: str) -> N
         appended = before.append_batch([PendingEntry(b'{"n":%d}' % i) for i in range(40)], now)
         upgrade(engine)
         assert _revision(engine) == HEAD
+        assert _index_names(engine) >= {"ix_log_entries_leaf_block"}
+        assert not _index_names(engine) & {"ix_log_entries_leaf_hash", "ix_log_entries_leaf_prefix"}
+        after = PersistentLog(engine, signer)
+        assert after.root() == before.root()
+        assert [after.index_of(a.leaf_hash) for a in appended] == list(range(40))
+    finally:
+        engine.dispose()
+
+
+def test_0016_builds_the_block_index_from_stored_entries_and_downgrades(db_url: str) -> None:
+    """0016 builds the (block, prefix) index over the entries a store at 0015 holds and drops
+    the prefix index; an upgrade that finds the new index already there (a run stopped after
+    building it) goes on; the downgrade restores 0014's index, and the log finds its entries
+    by leaf hash at every step."""
+    from alembic import command
+
+    from pausewatch.ledger import PendingEntry, PersistentLog, Signer
+    from pausewatch.store._engine import _alembic_config
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0015")
+        signer = Signer.generate("test.example/log")
+        now = datetime(2026, 12, 6, tzinfo=UTC)
+        before = PersistentLog(engine, signer)
+        appended = before.append_batch([PendingEntry(b'{"n":%d}' % i) for i in range(40)], now)
         assert "ix_log_entries_leaf_prefix" in _index_names(engine)
-        assert "ix_log_entries_leaf_hash" not in _index_names(engine)
+        with engine.begin() as conn:  # as a run stopped between the create and the drop
+            conn.execute(
+                text(
+                    "CREATE INDEX ix_log_entries_leaf_block ON log_entries "
+                    "((idx >> 18), substr(leaf_hash, 1, 8))"
+                )
+            )
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert _index_names(engine) >= {"ix_log_entries_leaf_block"}
+        assert "ix_log_entries_leaf_prefix" not in _index_names(engine)
+        assert [PersistentLog(engine, signer).index_of(a.leaf_hash) for a in appended] == list(
+            range(40)
+        )
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0015")
+        assert "ix_log_entries_leaf_prefix" in _index_names(engine)
+        assert "ix_log_entries_leaf_block" not in _index_names(engine)
+        upgrade(engine)
+        assert _revision(engine) == HEAD
         after = PersistentLog(engine, signer)
         assert after.root() == before.root()
         assert [after.index_of(a.leaf_hash) for a in appended] == list(range(40))

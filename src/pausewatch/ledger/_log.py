@@ -70,7 +70,7 @@ from pausewatch.ledger._tiles import (
 )
 from pausewatch.ledger._tree import CompactRange
 from pausewatch.store import (
-    LEAF_PREFIX,
+    LEAF_BLOCK_BITS,
     LEAF_PREFIX_BYTES,
     log_checkpoints,
     log_cosignatures,
@@ -590,19 +590,28 @@ class PersistentLog:
 
     def index_of(self, leaf_hash: bytes) -> int:
         """The index of the first entry with ``leaf_hash``."""
-        with self._engine.connect() as conn:
-            # The index holds the hash's first bytes (ADR 0049): the prefix finds the rows,
-            # the whole hash picks among them.
-            idx = conn.execute(
-                select(func.min(log_entries.c.idx)).where(
-                    LEAF_PREFIX.op("=")(leaf_hash[:LEAF_PREFIX_BYTES]),
-                    log_entries.c.leaf_hash == leaf_hash,
-                    log_entries.c.idx < self._size,
-                )
-            ).scalar()
-        if idx is None:
+        if self._size == 0:
             raise NotFoundError(f"no entry with leaf hash {leaf_hash.hex()}")
-        return int(idx)
+        # The index is keyed on each entry's block and its hash's first bytes (ADR 0053): one
+        # equality probe per block finds the rows, the whole hash picks among them. The rows
+        # come back unordered and the lowest is taken here, so that no engine is tempted to
+        # walk the primary key in order for a min().
+        blocks = list(range(((self._size - 1) >> LEAF_BLOCK_BITS) + 1))
+        prefix = leaf_hash[:LEAF_PREFIX_BYTES]
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                rows = conn.exec_driver_sql(
+                    _LEAF_ANY, (blocks, prefix, leaf_hash, self._size)
+                ).scalars()
+            else:
+                rows = conn.exec_driver_sql(
+                    _leaf_statement(len(blocks), conn.dialect.paramstyle),
+                    (*blocks, prefix, leaf_hash, self._size),
+                ).scalars()
+            found = [int(idx) for idx in rows]
+        if not found:
+            raise NotFoundError(f"no entry with leaf hash {leaf_hash.hex()}")
+        return min(found)
 
     def index_of_dedup(self, dedup_key: bytes) -> int | None:
         """The index of the entry logged under ``dedup_key``, if any."""
@@ -983,6 +992,27 @@ _NODES_UNNEST = (
     "SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN "
     "(SELECT * FROM unnest(%s::int2[], %s::int8[]))"
 )
+
+
+# The leaf-hash lookup spells the index's expressions (pausewatch.store.LEAF_BLOCK and
+# LEAF_PREFIX) so that both engines answer it from ix_log_entries_leaf_block (ADR 0053). Only
+# the two constants and placeholders are spliced in; the values travel as parameters.
+_LEAF_SELECT = "".join(("SELECT idx FROM log_entries WHERE (idx >> ", str(LEAF_BLOCK_BITS), ") "))
+_LEAF_WHERE = "".join(
+    (" AND substr(leaf_hash, 1, ", str(LEAF_PREFIX_BYTES), ") = ? AND leaf_hash = ? AND idx < ?")
+)
+_LEAF_ANY = "".join((_LEAF_SELECT, "= ANY(?::int8[])", _LEAF_WHERE)).replace("?", "%s")
+"""PostgreSQL: the blocks as one array, one text for every log size."""
+
+
+@functools.lru_cache(maxsize=256)
+def _leaf_statement(blocks: int, paramstyle: str) -> str:
+    """SQLite: the lookup of a leaf hash in ``blocks`` blocks, one equality term per block (an
+    IN list, which SQLite answers with one index probe per term)."""
+    ph = "?" if paramstyle == "qmark" else "%s"
+    return "".join(
+        (_LEAF_SELECT, "IN (", ", ".join([ph] * blocks), ")", _LEAF_WHERE.replace("?", ph))
+    )
 
 
 @functools.lru_cache(maxsize=2 * _DEDUP_CHUNK)

@@ -4,6 +4,8 @@ from pausewatch.store._engine import make_engine, sqlite_url, table_names, upgra
 from pausewatch.store._full import storage_full
 from pausewatch.store._kept import CheckpointFile, fsync_dir
 from pausewatch.store._tables import (
+    LEAF_BLOCK,
+    LEAF_BLOCK_BITS,
     LEAF_PREFIX,
     LEAF_PREFIX_BYTES,
     log_checkpoints,
@@ -17,6 +19,8 @@ from pausewatch.store._tables import (
 )
 
 __all__ = [
+    "LEAF_BLOCK",
+    "LEAF_BLOCK_BITS",
     "LEAF_PREFIX",
     "LEAF_PREFIX_BYTES",
     "CheckpointFile",

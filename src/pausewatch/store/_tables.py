@@ -33,7 +33,7 @@ log_entries = Table(
 """One row per log entry: its index, leaf hash, integration time and canonical bytes."""
 
 LEAF_PREFIX_BYTES = 8
-"""Bytes of the leaf hash that its lookup index keys on (migration 0014; ADR 0049)."""
+"""Bytes of the leaf hash that its lookup index keys on (migrations 0014 and 0016; ADR 0049)."""
 
 LEAF_PREFIX = func.substr(
     log_entries.c.leaf_hash, literal_column("1"), literal_column(str(LEAF_PREFIX_BYTES))
@@ -41,7 +41,16 @@ LEAF_PREFIX = func.substr(
 """The indexed expression, with its bounds as literals: an engine matches a query to an
 expression index only when the query spells the expression the same way."""
 
-Index("ix_log_entries_leaf_prefix", LEAF_PREFIX)
+LEAF_BLOCK_BITS = 18
+"""The leaf-hash lookup index is partitioned into blocks of ``2**LEAF_BLOCK_BITS`` entries
+(migration 0016; ADR 0053): appends write into the newest block's part of the index only, whose
+size is bounded, and a lookup probes every block."""
+
+LEAF_BLOCK = log_entries.c.idx.op(">>")(literal_column(str(LEAF_BLOCK_BITS)))
+"""The block of an entry, as the index spells it: an engine uses an expression index only for
+a query that spells the expression the same way (``(idx >> 18)`` on both engines)."""
+
+Index("ix_log_entries_leaf_block", LEAF_BLOCK, LEAF_PREFIX)
 
 log_nodes = Table(
     "log_nodes",
