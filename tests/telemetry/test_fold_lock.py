@@ -1,5 +1,6 @@
 """A fold does not hold the state's lock while it writes and commits the views
-(docs/adr/0048-ingest-workers.md): readers of the views do not wait for the database."""
+(docs/adr/0048-ingest-workers.md), nor while it computes an entry's changes (docs/adr/0054):
+readers of the views do not wait for the database or for the fold's computing."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from pausewatch.registry import Registry
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
 from pausewatch.simulate import simulate_fleet
-from pausewatch.state import StateStore, dump_view
+from pausewatch.state import StateStore, dump_view, new_registry, statement_of
 from pausewatch.store import make_engine, sqlite_url, upgrade
 
 from .test_ingest import CLUSTERS, register, ticking
@@ -75,6 +80,59 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
         assert not failure
         assert not folding.is_alive()
         assert len(dump_view(views, "chips")) == len(fleet.chips)
+        views.dispose()
+    finally:
+        service.close()
+
+
+def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold computes what an entry changes (a telemetry batch's fold takes milliseconds)
+    without the state's lock; readers take the lock meanwhile and see the views as they were
+    before the entry; the fold then makes the changes, and the views equal a fold of the log
+    done entry by entry under the lock."""
+    fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=sqlite_url(tmp_path / "pausewatch.db"),
+        batch_latency_ms=1,
+        ingest_workers=0,
+    )
+    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+    try:
+        register(service, fleet)
+        size = service.log.size
+        views = make_engine(sqlite_url(tmp_path / "views.db"))
+        upgrade(views)
+        store = StateStore(views, service.state.secretariat, for_rebuild=True)
+        computing, release = threading.Event(), threading.Event()
+        prepare = Registry.prepare
+
+        def held(registry: Registry, index: int, *args: Any) -> Any:
+            if index == 3:
+                computing.set()
+                assert release.wait(30)
+            return prepare(registry, index, *args)
+
+        monkeypatch.setattr(Registry, "prepare", held)
+        folding = threading.Thread(target=store.catch_up, args=(service.log,))
+        folding.start()
+        try:
+            assert computing.wait(30)
+            assert store.lock.acquire(timeout=5), "a reader waited for the fold's computing"
+            try:
+                assert store.registry.applied == 3  # the entry's changes not made yet
+            finally:
+                store.lock.release()
+        finally:
+            release.set()
+            folding.join(30)
+        assert store.registry.applied == size
+        pure = new_registry(service.state.secretariat)
+        for entry in service.log.entries_since(0):
+            pure.apply(entry.index, entry.integrated_at, statement_of(entry))
+        assert store.registry.views == pure.views
         views.dispose()
     finally:
         service.close()

@@ -135,6 +135,17 @@ class Outcome:
     changes: tuple[Change, ...] = ()
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An entry's fold computed and not yet made (:meth:`Registry.prepare`)."""
+
+    index: int
+    accepted: bool
+    reason: str | None = None
+    changes: tuple[Change, ...] = ()
+    adoptions: tuple[Adoption, ...] = ()
+
+
 class RejectedError(Exception):
     """Raised inside the fold when an entry cannot take effect; becomes a rejected outcome.
     ``forbidden``: the signer may not make this statement (rather than the registry lacking
@@ -203,17 +214,22 @@ class Registry:
 
     def apply(self, index: int, integrated_at: datetime, statement: Statement) -> Outcome:
         """Fold one entry. Entries must come in log order, each exactly once."""
+        return self.commit(self.prepare(index, integrated_at, statement))
+
+    def prepare(self, index: int, integrated_at: datetime, statement: Statement) -> Prepared:
+        """What folding entry ``index`` would change, computed from the views as they stand
+        without changing them (:meth:`commit` makes the changes). Readers may read the views
+        meanwhile: a fold that keeps them consistent for readers needs their lock only to
+        commit (docs/adr/0054)."""
         if index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {index}")
         handler = self.handlers.get(statement.kind)
         if handler is None:
-            self.applied = index + 1
-            return Outcome(index, True)  # a kind the registry does not fold (a notice, ...)
+            return Prepared(index, True)  # a kind the registry does not fold (a notice, ...)
         ctx = _Context(self, index, integrated_at, statement)
         try:
             handler(ctx, statement.body)
         except RejectedError as exc:
-            self.applied = index + 1
             reason = str(exc)
             row = {
                 "idx": index,
@@ -222,23 +238,29 @@ class Registry:
                 "reason": reason,
                 "integrated_at": format_time(integrated_at),
             }
-            return Outcome(index, False, reason, (self._set("rejected", (index,), row),))
+            return Prepared(index, False, reason, (Change("rejected", (index,), row),))
         except FoldInterruptedError:
             raise
         except Exception as exc:
             # The fold is pure: a handler that fails on an entry fails on it every time, so
             # folding it again would stop the fold there for good. It is isolated instead.
-            return self.isolate(
+            return self.prepare_isolation(
                 index, integrated_at, statement.kind, statement.signer, _failure(exc)
             )
-        for change in ctx.changes:
+        return Prepared(index, True, None, tuple(ctx.changes), tuple(ctx.adoptions))
+
+    def commit(self, prepared: Prepared) -> Outcome:
+        """Make the changes :meth:`prepare` computed, on the views it computed them from."""
+        if prepared.index != self.applied:
+            raise ValueError(f"expected log entry {self.applied}, got {prepared.index}")
+        for change in prepared.changes:
             if change.row is None:
                 self.views[change.view].pop(change.key, None)
             else:
                 self.views[change.view][change.key] = change.row
-        self.adoptions.extend(ctx.adoptions)
-        self.applied = index + 1
-        return Outcome(index, True, None, tuple(ctx.changes))
+        self.adoptions.extend(prepared.adoptions)
+        self.applied = prepared.index + 1
+        return Outcome(prepared.index, prepared.accepted, prepared.reason, prepared.changes)
 
     def isolate(
         self, index: int, integrated_at: datetime, kind: str, signer: str | None, reason: str
@@ -247,9 +269,14 @@ class Registry:
         parses under this version's models, or its handler fails): it changes nothing, is
         listed in the ``unreadable`` view with its reason, and the fold goes on. The policy
         reports each such entry to the secretariat as a finding (``entry_unreadable``)."""
+        return self.commit(self.prepare_isolation(index, integrated_at, kind, signer, reason))
+
+    def prepare_isolation(
+        self, index: int, integrated_at: datetime, kind: str, signer: str | None, reason: str
+    ) -> Prepared:
+        """What :meth:`isolate` would change, as :meth:`prepare` computes it."""
         if index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {index}")
-        self.applied = index + 1
         row = {
             "idx": index,
             "kind": kind[:128],
@@ -257,7 +284,7 @@ class Registry:
             "reason": reason[:2_000],
             "integrated_at": format_time(integrated_at),
         }
-        return Outcome(index, False, reason, (self._set("unreadable", (index,), row),))
+        return Prepared(index, False, reason, (Change("unreadable", (index,), row),))
 
     def folds(self, kind: str) -> bool:
         """Whether statements of ``kind`` are checked and folded here."""
@@ -279,10 +306,6 @@ class Registry:
         except Exception as exc:
             return RejectedError(_failure(exc), unreadable=True)
         return None
-
-    def _set(self, view: str, key: tuple[Any, ...], row: Row) -> Change:
-        self.views[view][key] = row
-        return Change(view, key, row)
 
 
 class FoldInterruptedError(Exception):

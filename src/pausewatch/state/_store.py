@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import Entry, PersistentLog, encode_entry
 from pausewatch.registry import VIEWS, Outcome, Registry, Row
-from pausewatch.registry._fold import RejectedError, adoption_from_row
+from pausewatch.registry._fold import Prepared, RejectedError, adoption_from_row
 from pausewatch.state._fold import new_registry
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
@@ -52,9 +52,15 @@ def _read_entry(entry: Entry) -> Statement | str:
 
 
 def _apply_read(registry: Registry, entry: Entry, read: Statement | str) -> Outcome:
+    return registry.commit(_prepare_read(registry, entry, read))
+
+
+def _prepare_read(registry: Registry, entry: Entry, read: Statement | str) -> Prepared:
+    """What folding ``entry`` (read as ``read``) would change (:meth:`Registry.prepare`)."""
     if isinstance(read, str):
-        return isolate_unreadable(registry, entry.index, entry.integrated_at, entry.data, read)
-    return registry.apply(entry.index, entry.integrated_at, read)
+        kind, signer = _envelope_names(entry.data)
+        return registry.prepare_isolation(entry.index, entry.integrated_at, kind, signer, read)
+    return registry.prepare(entry.index, entry.integrated_at, read)
 
 
 def isolate_unreadable(
@@ -170,8 +176,10 @@ class StateStore:
         """Fold every log entry the views have not seen yet; return what each did.
 
         Folds run one at a time (:attr:`fold_lock`), so the views' rows reach the database in
-        log order. :attr:`lock`, which every reader of the views takes, is held only while an
-        entry is folded in memory, not while the log is read or the changes are written and
+        log order, and only a fold changes the registry. :attr:`lock`, which every reader of
+        the views takes, is held only while an entry's changes are made in memory
+        (:meth:`Registry.commit`): not while they are computed from the views, which only
+        reads them (docs/adr/0054), not while the log is read or the changes are written and
         committed (a commit can take a disk's flush, and readers would wait for it:
         docs/adr/0048-ingest-workers.md), nor while an entry's statement is parsed and its
         signatures checked. A reader may so see the views a few entries ahead of
@@ -189,8 +197,12 @@ class StateStore:
             try:
                 for entry in log.entries_since(start):
                     read = self._read(entry)  # a batch's statement: milliseconds to parse
+                    # Only a fold, holding fold_lock, changes the registry: computing what the
+                    # entry changes only reads it, so readers go on meanwhile, and wait only
+                    # for the changes to be made (a telemetry batch's fold takes some 8 ms).
+                    prepared = _prepare_read(self.registry, entry, read)
                     with self.lock:
-                        batch.append(_apply_read(self.registry, entry, read))
+                        batch.append(self.registry.commit(prepared))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
