@@ -97,6 +97,8 @@ def test_a_pause_is_voted_in_and_binds_the_evaluation(world: World) -> None:
     w.ok("run.declaration/v1", declaration("big", planned_flop=5e22), "lab")
     policy = w.registry.policy_at(w.now)
     assert policy is not None
+    # What an evaluation records as the policy's digest: the one its adoption names.
+    assert w.registry.policy_digest_at(w.now) == policy_digest(policy)
     facts = facts_from_registry(w.registry, w.now, policy)
     assert facts.pause.in_force(w.now)
     kinds = {f.kind.value for f in evaluate(policy, facts, w.now).findings}

@@ -10,7 +10,6 @@ overwrite.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -226,26 +225,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_digest(policy: Policy) -> str:
-    """SHA-256 (hex) of the policy's RFC 8785 bytes: the identity a ``policy.adopt`` names.
-
-    Kept for the policies it digested last, by the object: a policy is frozen, and the one in
-    force is digested on every evaluation, about 2 ms of the 4 ms an evaluation takes (its
-    integral floats take the RFC 8785 encoder's slow path; docs/adr/0054)."""
-    with _DIGESTS_LOCK:
-        kept = _DIGESTS.get(id(policy))
-    if kept is not None and kept[0] is policy:
-        return kept[1]
-    value = digest(policy_to_json(policy)).hex()
-    with _DIGESTS_LOCK:
-        while len(_DIGESTS) >= _DIGESTS_KEPT:
-            _DIGESTS.pop(next(iter(_DIGESTS)))
-        _DIGESTS[id(policy)] = (policy, value)  # the policy held: its id is not reused
-    return value
-
-
-_DIGESTS: dict[int, tuple[Policy, str]] = {}
-_DIGESTS_KEPT = 64
-_DIGESTS_LOCK = threading.Lock()
+    """SHA-256 (hex) of the policy's RFC 8785 bytes: the identity a ``policy.adopt`` names."""
+    return digest(policy_to_json(policy)).hex()
 
 
 def policy_bytes(policy: Policy) -> bytes:

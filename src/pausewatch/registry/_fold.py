@@ -210,6 +210,14 @@ class Registry:
         adoption = effective_policy(self.adoptions, at)
         return None if adoption is None else adoption.body.policy
 
+    def policy_digest_at(self, at: datetime) -> str | None:
+        """The digest of the policy in force at ``at`` as its adoption names it (checked
+        against the policy whenever an adoption is read), if any: what an evaluation records,
+        without encoding the policy again on every read (its integral floats take the RFC 8785
+        encoder's slow path, about half an evaluation's time; docs/adr/0054)."""
+        adoption = effective_policy(self.adoptions, at)
+        return None if adoption is None else adoption.body.digest
+
     # -- folding -----------------------------------------------------------------------------
 
     def apply(self, index: int, integrated_at: datetime, statement: Statement) -> Outcome:

@@ -23,7 +23,7 @@ from pausewatch.detect import (
 )
 from pausewatch.errors import NotFoundError
 from pausewatch.ledger import format_time
-from pausewatch.policy import Evaluation, Policy, policy_digest
+from pausewatch.policy import Evaluation, Policy
 from pausewatch.policy._facts import RunFact
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import VIEWS, Registry
@@ -43,7 +43,8 @@ def evaluation(state: StateStore, at: datetime) -> Evaluation:
     """The adopted policy evaluated over the accounting the views hold at ``at``."""
     with state.lock:
         policy = _policy(state.registry, at)
-        _, result = evaluated(state.registry, at, policy, digest=policy_digest(policy))
+        digest = state.registry.policy_digest_at(at)
+        _, result = evaluated(state.registry, at, policy, digest=digest)
     return result
 
 
@@ -153,7 +154,7 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
         facts, result = (
             (None, None)
             if policy is None
-            else evaluated(registry, at, policy, digest=policy_digest(policy))
+            else evaluated(registry, at, policy, digest=registry.policy_digest_at(at))
         )
     measured = {} if totals is None else {p: int(v) for p, v in json.loads(totals["flop"]).items()}
     rule = policy.counting.rule if policy is not None else CountingRule.FP16_EQUIVALENT_OR_ACTUAL

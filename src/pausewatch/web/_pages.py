@@ -24,7 +24,7 @@ from pausewatch.compute import (
 )
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import SignedCheckpoint, format_time, leaf_hash, verify_inclusion
-from pausewatch.policy import Evaluation, FindingKind, Policy, Severity, policy_digest
+from pausewatch.policy import Evaluation, FindingKind, Policy, Severity
 from pausewatch.policy._model import POST_TRAINING_PHASES, Basis
 from pausewatch.registry import Row
 from pausewatch.service import (
@@ -276,7 +276,7 @@ def facilities(service: LogService, at: datetime) -> dict[str, Any]:
         facts, result = (
             (facts_from_registry(registry, at, None), None)
             if policy is None
-            else evaluated(registry, at, policy, digest=policy_digest(policy))
+            else evaluated(registry, at, policy, digest=registry.policy_digest_at(at))
         )
         chips = [dict(row) for _, row in sorted(registry.views["chips"].items())]
         facility_rows = [dict(row) for _, row in sorted(registry.views["facilities"].items())]
