@@ -399,3 +399,22 @@ def test_view_rows_of_any_key_order_and_any_columns_are_written_as_given(engine:
     assert set(stored) == {"a", "c"}
     assert stored["a"] == {**second[("a",)]}
     assert stored["c"] == {**chip("c", None)}  # the column left out is null
+
+
+def test_view_values_are_converted_as_sqlalchemy_converts_them(engine: Any) -> None:
+    """A float column given an integer (one past what an integer column holds, too) stores the
+    float SQLAlchemy's own conversion stores, on both engines."""
+    from pausewatch.state._store import _write_view
+
+    def operator(name: str, revenue: Any) -> dict[str, Any]:
+        return {
+            "operator_id": name, "party_id": "p", "name": name, "key": "k",
+            "annual_revenue_usd": revenue, "registered_idx": 1, "registered_at": None,
+        }  # fmt: skip
+
+    rows = {("a",): operator("a", 2**64), ("b",): operator("b", 7), ("c",): operator("c", None)}
+    with engine.begin() as conn:
+        _write_view(conn, "operators", rows)
+    stored = {r["operator_id"]: r["annual_revenue_usd"] for r in dump_view(engine, "operators")}
+    assert stored == {"a": float(2**64), "b": 7.0, "c": None}
+    assert all(type(v) is float for v in (stored["a"], stored["b"]))

@@ -328,3 +328,22 @@ def test_a_statements_bytes_are_the_canonical_bytes_of_its_envelope(
         bare = replace(statement, body_bytes=b"")
         assert bare == statement
         assert bare.canonical_bytes() == statement.canonical_bytes()
+
+
+def test_a_signed_statement_holds_its_body_as_signed_not_the_callers_object(
+    key: KeyPair,
+) -> None:
+    """sign_statement keeps the body as its signed bytes read back: the caller changing its
+    object afterwards changes nothing of the statement, and the body holds what a reader of
+    the logged statement gets (an integral float reads back as an integer)."""
+    body: dict[str, Any] = dict(BODY, references=["log:0"])
+    statement = sign_statement("notice/v1", body, key)
+    logged = statement.canonical_bytes()
+    body["title"] = "Changed after signing"
+    body["references"].append("log:1")
+    assert statement.canonical_bytes() == logged
+    assert statement.raw_body["title"] == BODY["title"]
+    assert statement.raw_body["references"] == ["log:0"]
+    read = parse_statement(json.loads(logged))
+    assert statement.raw_body == read.raw_body
+    assert json.dumps(statement.raw_body) == json.dumps(read.raw_body)

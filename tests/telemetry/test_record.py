@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
@@ -422,3 +422,31 @@ def test_a_time_is_written_in_utc_however_it_is_zoned_and_whatever_was_written_b
     assert format_time(zoned) == expected
     assert format_time(instant) == expected
     assert format_time(instant + timedelta(microseconds=1)) != expected
+
+
+class _Ambiguous(tzinfo):
+    """A zone whose offset depends on ``fold``, as a zone's does in the hour clocks go back."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=-5 if dt is not None and dt.fold else -4)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "ambiguous"
+
+
+def test_two_instants_that_compare_equal_in_a_zone_are_each_written_as_themselves() -> None:
+    """In a zone's repeated hour two times an hour apart compare equal (Python ignores fold
+    between times of one zone): each is written as its own instant, whichever comes first."""
+    zone = _Ambiguous()
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert first == second
+    for pair in ((first, second), (second, first)):
+        assert [format_time(t) for t in pair] == [
+            t.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z" for t in pair
+        ]
+    assert format_time(first) == "2026-11-01T05:30:00Z"
+    assert format_time(second) == "2026-11-01T06:30:00Z"

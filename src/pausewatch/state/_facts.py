@@ -460,9 +460,10 @@ def _signal_windows(signals: str) -> tuple[TelemetryRecord, ...]:
     kept = _WINDOWS.get(key)
     if kept is None:
         kept = tuple(signal_records(SIGNALS_TEXT.read(signals)))
-        if len(_WINDOWS) >= _WINDOWS_KEPT:
-            _WINDOWS.pop(next(iter(_WINDOWS)))
-        _WINDOWS[key] = kept
+        with _VERDICTS_LOCK:  # readers look on several threads at once
+            while len(_WINDOWS) >= _WINDOWS_KEPT:
+                _WINDOWS.pop(next(iter(_WINDOWS)))
+            _WINDOWS[key] = kept
     return kept
 
 

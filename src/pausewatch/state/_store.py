@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Dialect, Engine, delete, insert, select
 
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import Entry, PersistentLog, encode_entry
@@ -332,8 +332,39 @@ def _write_view(conn: Connection, view: str, rows: dict[tuple[Any, ...], Row | N
         by_columns.setdefault(frozenset(row), []).append(row)
     for group in by_columns.values():
         columns = tuple(sorted(group[0]))
-        values = [tuple(row[c] for c in columns) for row in group]
+        processors = _bind_processors(view, columns, conn.dialect)
+        if processors:  # as SQLAlchemy converts them (floats, booleans): the same stored values
+            values = [
+                tuple(
+                    row[c] if (p := processors.get(c)) is None or row[c] is None else p(row[c])
+                    for c in columns
+                )
+                for row in group
+            ]
+        else:
+            values = [tuple(row[c] for c in columns) for row in group]
         conn.exec_driver_sql(_view_insert(view, columns, paramstyle), values)
+
+
+_PROCESSORS: dict[tuple[str, tuple[str, ...], str], dict[str, Callable[[Any], Any]]] = {}
+
+
+def _bind_processors(
+    view: str, columns: tuple[str, ...], dialect: Dialect
+) -> dict[str, Callable[[Any], Any]]:
+    """The conversions SQLAlchemy applies to these columns' values on ``dialect`` (a float
+    column's ``float()``, a boolean's check), by column; none for most."""
+    key = (view, columns, dialect.name)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        table = VIEW_TABLES[view]
+        found = {}
+        for c in columns:
+            processor = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                found[c] = processor
+        _PROCESSORS[key] = found  # bounded: views x their sets of columns x two engines
+    return found
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +146,15 @@ def sign_statement(kind: str, body: Body | dict[str, Any], key: KeyPair) -> Stat
     raw = body.model_dump(mode="json", exclude_defaults=True) if isinstance(body, Body) else body
     validated, body_bytes = _validate_body(kind, raw)
     sig = key.sign(signing_input(kind, body_bytes))
+    # The body as the log will hold it, read back from the signed bytes: not the caller's
+    # object, which it may still change, and with the same values a reader of the entry gets
+    # (an integral float reads back as an integer), since the fold may take this statement
+    # instead of reading its entry (StateStore.expect).
     return Statement(
-        kind, validated, key.signer_id, base64.b64encode(sig).decode(), raw, body_bytes
+        kind,
+        validated,
+        key.signer_id,
+        base64.b64encode(sig).decode(),
+        json.loads(body_bytes),
+        body_bytes,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any, NamedTuple, Protocol
 
 from pausewatch.errors import Error
@@ -157,12 +157,24 @@ class SigningKey(Protocol):
         ...
 
 
-@functools.lru_cache(maxsize=1 << 14)
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with ``Z``: ``2026-11-27T01:00:00Z`` (microseconds only when non-zero).
 
-    Kept for the latest times written: a batch's two hundred chips' totals write the same few
-    window times again and again, the fold's most frequent call (docs/adr/0052). Equal times
-    are the same instant (an aware time never equals a naive one), written alike."""
+    Kept for the latest times written in a fixed offset (UTC, as every record's): a batch's
+    two hundred chips' totals write the same few window times again and again, the fold's most
+    frequent call (docs/adr/0054). Two such times that are equal are the same instant; a naive
+    time, or one in a zone with daylight saving (where times an hour apart can compare equal),
+    is written afresh."""
+    if type(value.tzinfo) is timezone:
+        return _format_fixed(value)
+    return _format(value)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _format_fixed(value: datetime) -> str:
+    return _format(value)
+
+
+def _format(value: datetime) -> str:
     text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
     return text + "Z"
