@@ -9,6 +9,7 @@ Public API::
     facts_from_registry(registry, at, policy) the views as policy facts (accounting)
     evaluated(registry, at, policy)        those facts and the policy evaluated over them
     RegistrySnapshot, ChainHeads           the registry and chain heads as telemetry reads them
+    EntryNames, names_in(data)             the kind and signer each entry names (the log page)
 """
 
 from pausewatch.state._facts import (
@@ -24,10 +25,12 @@ from pausewatch.state._facts import (
 )
 from pausewatch.state._fold import new_registry
 from pausewatch.state._store import (
+    EntryNames,
     RebuildReport,
     StateStore,
     dump_view,
     isolate_unreadable,
+    names_in,
     statement_of,
 )
 from pausewatch.state._tables import VIEW_TABLES, state_meta
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_SILENCE",
     "VIEW_TABLES",
     "ChainHeads",
+    "EntryNames",
     "RebuildReport",
     "RegistrySnapshot",
     "StateStore",
@@ -48,6 +52,7 @@ __all__ = [
     "facts_from_registry",
     "halt_orders",
     "isolate_unreadable",
+    "names_in",
     "new_registry",
     "run_patterns",
     "silence_limit",

@@ -90,6 +90,55 @@ _EXPECTED_KEPT = 64
 """Statements :meth:`StateStore.expect` keeps for the fold at most."""
 
 
+Names = tuple[str, str | None]
+"""An entry's kind and signer as its envelope names them (``unknown`` and none where it
+cannot be read)."""
+
+
+def names_in(data: bytes) -> Names:
+    """The kind and signer log entry ``data`` names, as the dashboard's log page lists them:
+    ``unknown`` and none where its bytes cannot be read (the log holds it, and the fold set it
+    aside)."""
+    try:
+        envelope = json.loads(data)["statement"]
+        kind, signer = envelope.get("kind"), envelope.get("signer")
+    except Exception:
+        kind, signer = None, None
+    return (
+        kind if isinstance(kind, str) else "unknown",
+        signer if isinstance(signer, str) else None,
+    )
+
+
+class EntryNames:
+    """The kind and signer of the latest log entries, by leaf hash (which commits to the
+    entry's bytes): noted by the fold as it reads each entry, read by the log page, which would
+    otherwise read each listed entry's bytes (a telemetry batch's are hundreds of kilobytes of
+    JSON) on every view while the log grows. Bounded: the oldest are dropped."""
+
+    def __init__(self, kept: int = 4096) -> None:
+        self._kept = kept
+        self._names: OrderedDict[bytes, Names] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, leaf_hash: bytes) -> Names | None:
+        """The names noted for ``leaf_hash``, if they still are."""
+        with self._lock:
+            return self._names.get(leaf_hash)
+
+    def note(self, leaf_hash: bytes, names: Names) -> Names:
+        """Keep ``names`` for ``leaf_hash``; return them."""
+        with self._lock:
+            self._names[leaf_hash] = names
+            while len(self._names) > self._kept:
+                self._names.popitem(last=False)
+        return names
+
+    def read(self, leaf_hash: bytes, data: bytes) -> Names:
+        """The names entry ``data`` (of ``leaf_hash``) holds (:func:`names_in`), noted."""
+        return self.note(leaf_hash, names_in(data))
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     """What ``state rebuild`` found: entries folded, rows per view, and the views whose rows
@@ -130,6 +179,8 @@ class StateStore:
         self.registry = new_registry(self.secretariat) if for_rebuild else self._load()
         self._expected: OrderedDict[bytes, Statement] = OrderedDict()
         self._expected_lock = threading.Lock()
+        self.entry_names = EntryNames()
+        """The kind and signer of the entries this process folded lately (the log page's)."""
 
     def expect(self, statement: Statement) -> None:
         """Hand the fold a statement this process is about to log, already verified (parsed
@@ -197,6 +248,12 @@ class StateStore:
             try:
                 for entry in log.entries_since(start):
                     read = self._read(entry)  # a batch's statement: milliseconds to parse
+                    self.entry_names.note(
+                        entry.leaf_hash,
+                        (read.kind, read.signer)  # what its bytes name: it was read from them
+                        if isinstance(read, Statement)
+                        else names_in(entry.data),
+                    )
                     # Only a fold, holding fold_lock, changes the registry: computing what the
                     # entry changes only reads it, so readers go on meanwhile, and wait only
                     # for the changes to be made (a telemetry batch's fold takes some 8 ms).
@@ -425,4 +482,12 @@ def _count_differences(view: str, before: list[Row], after: list[Row]) -> int:
     return sum(1 for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
-__all__ = ["RebuildReport", "StateStore", "dump_view", "isolate_unreadable", "statement_of"]
+__all__ = [
+    "EntryNames",
+    "RebuildReport",
+    "StateStore",
+    "dump_view",
+    "isolate_unreadable",
+    "names_in",
+    "statement_of",
+]

@@ -10,7 +10,7 @@ rows before they leave it.
 from __future__ import annotations
 
 import json
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -486,33 +486,6 @@ def _latest_checkpoint(service: LogService) -> tuple[SignedCheckpoint | None, st
     return signed, None
 
 
-_NAMES: OrderedDict[bytes, tuple[str, str | None]] = OrderedDict()
-"""The kind and signer of the entries the log page listed, by leaf hash (which commits to the
-entry's bytes): a telemetry batch's entry is tens of kilobytes of JSON to decode, and the
-newest page is listed again on every view while the log grows."""
-_NAMES_KEPT = 4096
-
-
-def _names(leaf: bytes, data: bytes) -> tuple[str, str | None]:
-    """The kind and signer entry ``data`` names (``unknown`` and none where it cannot be
-    read: the log holds it, and the fold set it aside)."""
-    names = _NAMES.get(leaf)
-    if names is None:
-        try:
-            envelope = json.loads(data)["statement"]
-            kind, signer = envelope.get("kind"), envelope.get("signer")
-        except Exception:
-            kind, signer = None, None
-        names = (
-            kind if isinstance(kind, str) else "unknown",
-            signer if isinstance(signer, str) else None,
-        )
-        _NAMES[leaf] = names
-        if len(_NAMES) > _NAMES_KEPT:
-            _NAMES.popitem(last=False)
-    return names
-
-
 def log_index(service: LogService, start: int | None, limit: int = PAGE_SIZE) -> dict[str, Any]:
     """The latest checkpoint with its cosignatures, the witness roster, and a page of
     entries (the newest by default)."""
@@ -520,17 +493,18 @@ def log_index(service: LogService, start: int | None, limit: int = PAGE_SIZE) ->
     signed, problem = _latest_checkpoint(service)
     first = max(0, info.size - limit) if start is None else min(start, max(0, info.size - 1))
     heads = service.log.entry_heads(first, limit) if info.size else []
-    # Only the entries not listed before are read whole (a page of telemetry batches is
-    # megabytes; the newest page is listed again on every view while the log grows).
+    # Only entries neither folded nor listed lately by this process are read whole (a page of
+    # telemetry batches is megabytes; the newest page is listed again on every view).
+    kept = service.state.entry_names
     names: dict[bytes, tuple[str, str | None]] = {}
     for _, leaf, _ in heads:
-        known = _NAMES.get(leaf)  # one look: another view may drop it from the kept ones
+        known = kept.get(leaf)  # one look: another view may drop it from the kept ones
         if known is not None:
             names[leaf] = known
     unseen = [index for index, leaf, _ in heads if leaf not in names]
     if unseen:
         for entry in service.log.entries(unseen[0], unseen[-1] - unseen[0] + 1):
-            names[entry.leaf_hash] = _names(entry.leaf_hash, entry.data)
+            names[entry.leaf_hash] = kept.read(entry.leaf_hash, entry.data)
     entries = []
     for index, leaf, integrated_at in heads:
         kind, signer = names[leaf]
