@@ -24,6 +24,8 @@ from pausewatch.ledger import Note, Signer
 from pausewatch.policy import Policy, load_preset, policy_digest, policy_to_json
 from pausewatch.policy._model import Domain
 from pausewatch.service import LogService
+from pausewatch.service._governance import pause_status
+from pausewatch.service._views import evaluation
 from pausewatch.settings import Settings
 from pausewatch.simulate import ClusterSpec, Fleet, Workload, fleet_world, simulate_fleet
 from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
@@ -159,6 +161,15 @@ def test_the_pause_story(world: tuple[LogService, TestClient, Clock]) -> None:
     assert service.run_clerk() == 2  # the two decisions
     pause = client.get("/v1/pause").json()
     assert pause["status"] == "active"
+    # The dashboard's overview shows the lift conditions of the one evaluation it makes: the
+    # same as the pause's own evaluation.
+    at = service.clock()
+    overview = pause_status(service.state, at, evaluation(service.state, at))
+    assert overview["lift_conditions"] == pause["lift_conditions"] != []
+    assert overview == pause_status(service.state, at)
+    in_force = service.state.registry.policy_at(at)
+    assert in_force is not None
+    assert evaluation(service.state, at).policy_digest == policy_digest(in_force)
     # It took effect at the close of its vote, a minute ago, for 30 days.
     assert pause["seconds_left"] == pytest.approx(30 * 86_400 - 60, abs=5)
     shown = client.get(f"/v1/proposals/{halt_id}").json()

@@ -31,8 +31,10 @@ _CHIP_REQUIRED = ("name", "vendor", "release_year", "tdp_w", "peak_flops", "sour
 _CHIP_OPTIONAL = ("aliases", "notes")
 
 
+@functools.lru_cache(maxsize=1024)
 def _key(name: str) -> str:
-    """The lookup key of a chip name or alias: case-insensitive, outer spaces ignored."""
+    """The lookup key of a chip name or alias: case-insensitive, outer spaces ignored (kept:
+    an evaluation looks up every installed chip's model)."""
     return name.strip().casefold()
 
 

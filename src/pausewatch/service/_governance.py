@@ -24,7 +24,7 @@ from pausewatch.governance._fold import outcome, pause_of
 from pausewatch.governance._statements import FiledFinding, Proposal
 from pausewatch.governance._witnesses import recorded_size
 from pausewatch.ledger import Appended, Note, PersistentLog, Verifier, format_time
-from pausewatch.policy import check_conditions
+from pausewatch.policy import Evaluation, check_conditions
 from pausewatch.policy._findings import Finding, FindingKind
 from pausewatch.policy._model import Action
 from pausewatch.registry import Registry
@@ -43,20 +43,26 @@ WITNESS_RECORD_INTERVAL = timedelta(hours=1)
 enough for the ``witnesses`` fact, whose freshness is a day, without an entry per batch."""
 
 
-def pause_status(state: StateStore, at: datetime) -> dict[str, Any]:
+def pause_status(
+    state: StateStore, at: datetime, evaluation: Evaluation | None = None
+) -> dict[str, Any]:
     """The pause at ``at``: status, dates, seconds left, history, and the lift conditions on
-    the state now."""
+    the state now: as ``evaluation`` (the policy in force evaluated at ``at``) checked them,
+    when the caller has it, rather than evaluating the policy a second time."""
     with state.lock:
         registry = state.registry
         pause = pause_of(registry, at)
         policy = registry.policy_at(at)
         conditions: list[dict[str, Any]] = []
         if policy is not None and policy.pause is not None:
-            facts = facts_from_registry(registry, at, policy)
-            conditions = [
-                c.to_json()
-                for c in check_conditions(policy.pause.lift.conditions, dict(facts.state))
-            ]
+            if evaluation is not None and evaluation.at == at:
+                conditions = [c.to_json() for c in evaluation.lift_conditions]
+            else:
+                facts = facts_from_registry(registry, at, policy)
+                conditions = [
+                    c.to_json()
+                    for c in check_conditions(policy.pause.lift.conditions, dict(facts.state))
+                ]
     return {
         "at": at.isoformat().replace("+00:00", "Z"),
         **pause.to_json(at),

@@ -192,6 +192,10 @@ def evaluated(
     again on the full state.
     The result equals ``evaluate(policy, facts, at)`` byte for byte. ``records``: as for
     :func:`facts_from_registry`."""
+    if digest is None and policy is registry.policy_at(at):
+        # The policy in force: its adoption names its digest (encoding the policy again costs
+        # half an evaluation; docs/adr/0054).
+        digest = registry.policy_digest_at(at)
     facts = _facts(registry, at, policy, records)
     # Open critical findings come from evaluating the policy over these facts, which do not
     # hold the figure yet: the evaluation reads no state figure but for lift conditions.

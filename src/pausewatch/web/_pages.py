@@ -100,8 +100,8 @@ def _by_subject(result: Evaluation | None) -> dict[str, list[dict[str, Any]]]:
 
 def overview(service: LogService, at: datetime) -> dict[str, Any]:
     """The pause, the policy in force, parties with their last votes, positions, findings."""
-    pause = pause_status(service.state, at)
     result = _evaluation(service, at)
+    pause = pause_status(service.state, at, result)  # its lift conditions: one evaluation
     policy: dict[str, Any] | None = None
     if result is not None:
         adoptions = [
