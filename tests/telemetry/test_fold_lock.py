@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,11 @@ from pausewatch.store import make_engine, sqlite_url, upgrade
 from .test_ingest import CLUSTERS, register, ticking
 
 
-def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
-    tmp_path: Path,
-) -> None:
-    """A fold whose commit waits behind another connection's write transaction has folded
-    the entries in memory, and the state's lock is free to readers meanwhile; once the
-    database is free, the views reach it."""
+@contextmanager
+def folding_apart(tmp_path: Path) -> Iterator[tuple[LogService, Path, StateStore, int]]:
+    """A service with a fleet registered, and a store to fold its entries from nothing into
+    views of a database of its own (two folds may not write one database's views: ADR 0047):
+    the service, that database's file, the store and how many chips the fleet has."""
     fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
     settings = Settings(
         data_dir=tmp_path,
@@ -39,13 +40,26 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
     service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
     try:
         register(service, fleet)
-        size = service.log.size
-        # A fold from nothing of the entries the service folded, into views of a database of
-        # its own (two folds may not write one database's views: ADR 0047).
         views_db = tmp_path / "views.db"
         views = make_engine(sqlite_url(views_db))
         upgrade(views)
-        store = StateStore(views, service.state.secretariat, for_rebuild=True)
+        try:
+            store = StateStore(views, service.state.secretariat, for_rebuild=True)
+            yield service, views_db, store, len(fleet.chips)
+        finally:
+            views.dispose()
+    finally:
+        service.close()
+
+
+def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
+    tmp_path: Path,
+) -> None:
+    """A fold whose commit waits behind another connection's write transaction has folded
+    the entries in memory, and the state's lock is free to readers meanwhile; once the
+    database is free, the views reach it."""
+    with folding_apart(tmp_path) as (service, views_db, store, chips):
+        size = service.log.size
         blocker = sqlite3.connect(views_db, timeout=30, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the database's write lock, held
         failure: list[BaseException] = []
@@ -79,10 +93,7 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
             folding.join(30)
         assert not failure
         assert not folding.is_alive()
-        assert len(dump_view(views, "chips")) == len(fleet.chips)
-        views.dispose()
-    finally:
-        service.close()
+        assert len(dump_view(store.engine, "chips")) == chips
 
 
 def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
@@ -92,20 +103,8 @@ def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
     without the state's lock; readers take the lock meanwhile and see the views as they were
     before the entry; the fold then makes the changes, and the views equal a fold of the log
     done entry by entry under the lock."""
-    fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=sqlite_url(tmp_path / "pausewatch.db"),
-        batch_latency_ms=1,
-        ingest_workers=0,
-    )
-    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
-    try:
-        register(service, fleet)
+    with folding_apart(tmp_path) as (service, _, store, _):
         size = service.log.size
-        views = make_engine(sqlite_url(tmp_path / "views.db"))
-        upgrade(views)
-        store = StateStore(views, service.state.secretariat, for_rebuild=True)
         computing, release = threading.Event(), threading.Event()
         prepare = Registry.prepare
 
@@ -133,6 +132,3 @@ def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
         for entry in service.log.entries_since(0):
             pure.apply(entry.index, entry.integrated_at, statement_of(entry))
         assert store.registry.views == pure.views
-        views.dispose()
-    finally:
-        service.close()
