@@ -257,7 +257,7 @@ def feature_matrix(traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[n
 
     :func:`workload_features` makes some forty NumPy calls a trace; a cluster's verdict reads
     32 traces, recomputed on a read of the policy whenever a batch of the cluster's changes
-    its signals (docs/adr/0052). Here each call covers every trace of a length, one row per
+    its signals (docs/adr/0054). Here each call covers every trace of a length, one row per
     trace: NumPy reduces each row of a C-contiguous matrix along its last axis as it reduces
     the same values alone, and transforms each row as it transforms the row alone, so every
     feature is the float :func:`workload_features` gives (tests/detect/test_classify.py

@@ -1240,7 +1240,7 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
 _CHIP_TOTALS: dict[str, tuple[tuple[tuple[str, Any], ...], ChipTotals]] = {}
 """Per chip, a ``tel_chips`` row the fold wrote (its items) and the totals it was written from.
 A batch rewrites the rows of its two hundred chips, and reading each back (its JSON, its times)
-was a tenth of the fold under ingest (docs/adr/0052). Kept by value: a row whose items are not
+was a tenth of the fold under ingest (docs/adr/0054). Kept by value: a row whose items are not
 these (read from the database, folded by another registry) is read from its items."""
 _CHIP_TOTALS_KEPT = 8192
 _CHIP_TOTALS_LOCK = threading.Lock()

@@ -29,6 +29,10 @@ from pausewatch.state._fold import new_registry
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
 
+Names = tuple[str, str | None]
+"""An entry's kind and signer as its envelope names them (``unknown`` and none where it
+cannot be read)."""
+
 
 def statement_of(entry: Entry) -> Statement:
     """The verified statement in a log entry (its signature is checked again)."""
@@ -73,7 +77,7 @@ def isolate_unreadable(
     return registry.isolate(index, integrated_at, kind, signer, reason)
 
 
-def _envelope_names(data: bytes) -> tuple[str, str | None]:
+def _envelope_names(data: bytes) -> Names:
     """The kind and signer an unreadable entry names, as far as they can be read."""
     try:
         envelope = parse_json(data)["statement"]
@@ -90,24 +94,11 @@ _EXPECTED_KEPT = 64
 """Statements :meth:`StateStore.expect` keeps for the fold at most."""
 
 
-Names = tuple[str, str | None]
-"""An entry's kind and signer as its envelope names them (``unknown`` and none where it
-cannot be read)."""
-
-
 def names_in(data: bytes) -> Names:
-    """The kind and signer log entry ``data`` names, as the dashboard's log page lists them:
-    ``unknown`` and none where its bytes cannot be read (the log holds it, and the fold set it
-    aside)."""
-    try:
-        envelope = json.loads(data)["statement"]
-        kind, signer = envelope.get("kind"), envelope.get("signer")
-    except Exception:
-        kind, signer = None, None
-    return (
-        kind if isinstance(kind, str) else "unknown",
-        signer if isinstance(signer, str) else None,
-    )
+    """The kind and signer log entry ``data`` names, as far as its bytes can be read
+    (``unknown`` and none where they cannot): what the fold lists an unreadable entry under,
+    and the dashboard's log page each entry."""
+    return _envelope_names(data)
 
 
 class EntryNames:
@@ -186,8 +177,8 @@ class StateStore:
         """Hand the fold a statement this process is about to log, already verified (parsed
         from a submission, or signed here): when its entry is folded, this object is folded
         instead of the entry's bytes being parsed and its signature checked again. A
-        telemetry batch's statement is hundreds of kilobytes; its second reading was a tenth of
-        the serving process's work under ingest (docs/adr/0052). Only an entry whose bytes are
+        telemetry batch's statement is hundreds of kilobytes; its second reading was a twentieth
+        of the serving process's work under ingest (docs/adr/0054). Only an entry whose bytes are
         exactly this statement's takes it; at most :data:`_EXPECTED_KEPT` wait (one that is
         never logged, a duplicate, is dropped in time). ``state rebuild`` and the audit read
         every entry from its bytes."""
@@ -376,7 +367,7 @@ def _write_view(conn: Connection, view: str, rows: dict[tuple[Any, ...], Row | N
 
     A telemetry batch changes two rows a chip, some four hundred a batch, on the serving
     process's thread: SQLAlchemy's preparation of each row's parameters cost more than the
-    database's work (docs/adr/0052). The statements go to the driver as fixed text, each row
+    database's work (docs/adr/0054). The statements go to the driver as fixed text, each row
     a tuple, as the log's own appends do; the views' columns are integers, floats, texts and
     booleans, which need no conversion on the way."""
     paramstyle = conn.dialect.paramstyle

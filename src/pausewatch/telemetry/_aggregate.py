@@ -469,7 +469,7 @@ class SignalsText:
 
     The fold reads a cluster's row back and writes it anew for every batch of the cluster's, and
     the workload classifier reads it on the next look at the policy: some 100 kB of JSON and
-    960 windows' checks each time (docs/adr/0052). A text this object wrote or read, the very
+    960 windows' checks each time (docs/adr/0054). A text this object wrote or read, the very
     same ``str`` object, reads as what it was made from; any other text is parsed. Strings are
     immutable, and a kept text is referenced, so its identity cannot pass to another."""
 
