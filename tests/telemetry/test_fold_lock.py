@@ -22,12 +22,13 @@ from pausewatch.simulate import simulate_fleet
 from pausewatch.state import StateStore, dump_view, new_registry, statement_of
 from pausewatch.store import make_engine, sqlite_url, upgrade
 
-from .test_ingest import CLUSTERS, register, ticking
+from .test_ingest import CLUSTERS, register, submission, ticking
 
 
 @contextmanager
 def folding_apart(tmp_path: Path) -> Iterator[tuple[LogService, Path, StateStore, int]]:
-    """A service with a fleet registered, and a store to fold its entries from nothing into
+    """A service with a fleet registered and one telemetry batch of it logged last, and a store
+    to fold its entries from nothing into
     views of a database of its own (two folds may not write one database's views: ADR 0047):
     the service, that database's file, the store and how many chips the fleet has."""
     fleet = simulate_fleet(CLUSTERS, windows=1, seed=3)
@@ -39,7 +40,9 @@ def folding_apart(tmp_path: Path) -> Iterator[tuple[LogService, Path, StateStore
     )
     service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
     try:
-        register(service, fleet)
+        operator = register(service, fleet)
+        upload = b"".join(line + b"\n" for window in fleet.windows for line in window)
+        service.ingest_telemetry(upload, submission(upload, operator))  # the last entry
         views_db = tmp_path / "views.db"
         views = make_engine(sqlite_url(views_db))
         upgrade(views)
@@ -96,23 +99,28 @@ def test_readers_take_the_state_lock_while_a_fold_waits_for_the_database(
         assert len(dump_view(store.engine, "chips")) == chips
 
 
-def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
+def test_readers_take_the_state_lock_while_a_fold_computes_a_batchs_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A fold computes what an entry changes (a telemetry batch's fold takes milliseconds)
-    without the state's lock; readers take the lock meanwhile and see the views as they were
-    before the entry; the fold then makes the changes, and the views equal a fold of the log
-    done entry by entry under the lock."""
+    """A fold computes what a telemetry batch changes (milliseconds) without the state's lock;
+    readers take the lock meanwhile and see the views as they were before the batch; the fold
+    then makes the changes. Every other kind is computed under the lock (a lift's decision
+    computes the policy's facts, whose caches readers share under it). The views equal a fold
+    of the log done entry by entry."""
     with folding_apart(tmp_path) as (service, _, store, _):
         size = service.log.size
+        batch = size - 1
         computing, release = threading.Event(), threading.Event()
+        locked: dict[str, set[bool]] = {}
         prepare = Registry.prepare
 
-        def held(registry: Registry, index: int, *args: Any) -> Any:
-            if index == 3:
+        def held(registry: Registry, index: int, at: Any, statement: Any) -> Any:
+            owned = store.lock._is_owned()  # type: ignore[attr-defined]
+            locked.setdefault(statement.kind, set()).add(owned)
+            if index == batch:
                 computing.set()
                 assert release.wait(30)
-            return prepare(registry, index, *args)
+            return prepare(registry, index, at, statement)
 
         monkeypatch.setattr(Registry, "prepare", held)
         folding = threading.Thread(target=store.catch_up, args=(service.log,))
@@ -121,13 +129,16 @@ def test_readers_take_the_state_lock_while_a_fold_computes_an_entrys_changes(
             assert computing.wait(30)
             assert store.lock.acquire(timeout=5), "a reader waited for the fold's computing"
             try:
-                assert store.registry.applied == 3  # the entry's changes not made yet
+                assert store.registry.applied == batch  # the batch's changes not made yet
             finally:
                 store.lock.release()
         finally:
             release.set()
             folding.join(30)
         assert store.registry.applied == size
+        assert locked.pop("telemetry.batch/v1") == {False}
+        assert locked
+        assert all(owned == {True} for owned in locked.values()), locked
         pure = new_registry(service.state.secretariat)
         for entry in service.log.entries_since(0):
             pure.apply(entry.index, entry.integrated_at, statement_of(entry))

@@ -30,6 +30,7 @@ import functools
 import itertools
 import json
 import math
+import threading
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -624,6 +625,7 @@ def _closed(day: date, at: datetime) -> bool:
 
 _CACHE: dict[tuple[int, int, date, str | None], tuple[Any, tuple[FacilityBalances, ...]]] = {}
 _CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
 
 
 def facility_balances(
@@ -642,9 +644,10 @@ def facility_balances(
     if hit is not None and hit[0]() is registry:
         return hit[1]
     found = _facility_balances(registry, at, facility)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (weakref.ref(registry), found)
+    with _CACHE_LOCK:  # callers on several threads (readers, a fold deciding a lift)
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)), None)
+        _CACHE[key] = (weakref.ref(registry), found)
     return found
 
 

@@ -29,6 +29,7 @@ facility series rather than drawing them again.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -337,6 +338,7 @@ def rolled_up(facilities: Sequence[FacilityBalances]) -> Rollups:
 
 _CACHE: dict[tuple[int, int, object], tuple[Any, Rollups]] = {}
 _CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
 
 
 def rollup_balances(registry: Registry, at: datetime) -> Rollups:
@@ -348,9 +350,10 @@ def rollup_balances(registry: Registry, at: datetime) -> Rollups:
     if hit is not None and hit[0]() is registry:
         return hit[1]
     found = rolled_up(facility_balances(registry, at))
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (weakref.ref(registry), found)
+    with _CACHE_LOCK:  # callers on several threads (readers, a fold deciding a lift)
+        while len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)), None)
+        _CACHE[key] = (weakref.ref(registry), found)
     return found
 
 

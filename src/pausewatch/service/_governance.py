@@ -48,7 +48,8 @@ def pause_status(
 ) -> dict[str, Any]:
     """The pause at ``at``: status, dates, seconds left, history, and the lift conditions on
     the state now: as ``evaluation`` (the policy in force evaluated at ``at``) checked them,
-    when the caller has it, rather than evaluating the policy a second time."""
+    when the caller has it, rather than evaluating the policy a second time. A caller that
+    passes one holds ``state.lock`` from the evaluation to here, so that both read one state."""
     with state.lock:
         registry = state.registry
         pause = pause_of(registry, at)

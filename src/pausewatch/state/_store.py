@@ -28,6 +28,7 @@ from pausewatch.registry._fold import Prepared, RejectedError, adoption_from_row
 from pausewatch.state._fold import new_registry
 from pausewatch.state._tables import VIEW_TABLES, state_meta
 from pausewatch.statements import Statement, parse_json, parse_statement
+from pausewatch.telemetry._statements import BATCH_KIND
 
 Names = tuple[str, str | None]
 """An entry's kind and signer as its envelope names them (``unknown`` and none where it
@@ -92,6 +93,10 @@ def _envelope_names(data: bytes) -> Names:
 
 _EXPECTED_KEPT = 64
 """Statements :meth:`StateStore.expect` keeps for the fold at most."""
+
+_PREPARED_APART = frozenset({BATCH_KIND})
+"""Kinds whose fold computes its changes outside the state's lock: their handlers read the
+views and the fold's own locked caches only (docs/adr/0054)."""
 
 
 def names_in(data: bytes) -> Names:
@@ -219,9 +224,10 @@ class StateStore:
 
         Folds run one at a time (:attr:`fold_lock`), so the views' rows reach the database in
         log order, and only a fold changes the registry. :attr:`lock`, which every reader of
-        the views takes, is held only while an entry's changes are made in memory
-        (:meth:`Registry.commit`): not while they are computed from the views, which only
-        reads them (docs/adr/0054), not while the log is read or the changes are written and
+        the views takes, is held only while an entry is folded in memory, and for a telemetry
+        batch only while its changes are made (:meth:`Registry.commit`), not while they are
+        computed from the views, which only reads them and the fold's own locked caches
+        (docs/adr/0054); not while the log is read or the changes are written and
         committed (a commit can take a disk's flush, and readers would wait for it:
         docs/adr/0048-ingest-workers.md), nor while an entry's statement is parsed and its
         signatures checked. A reader may so see the views a few entries ahead of
@@ -245,12 +251,19 @@ class StateStore:
                         if isinstance(read, Statement)
                         else names_in(entry.data),
                     )
-                    # Only a fold, holding fold_lock, changes the registry: computing what the
-                    # entry changes only reads it, so readers go on meanwhile, and wait only
-                    # for the changes to be made (a telemetry batch's fold takes some 8 ms).
-                    prepared = _prepare_read(self.registry, entry, read)
-                    with self.lock:
-                        batch.append(self.registry.commit(prepared))
+                    if isinstance(read, Statement) and read.kind in _PREPARED_APART:
+                        # Only a fold, holding fold_lock, changes the registry: computing what
+                        # a telemetry batch changes only reads it (and the fold's own locked
+                        # caches), so readers go on meanwhile and wait only for the changes to
+                        # be made (a batch's fold takes some 8 ms).
+                        prepared = _prepare_read(self.registry, entry, read)
+                        with self.lock:
+                            batch.append(self.registry.commit(prepared))
+                    else:
+                        # Other kinds may compute the policy's facts (a lift's decision reads
+                        # the state figures), whose caches readers share under this lock.
+                        with self.lock:
+                            batch.append(_apply_read(self.registry, entry, read))
                     if len(batch) >= 1000:
                         self._write(batch)
                         outcomes += batch
@@ -368,8 +381,8 @@ def _write_view(conn: Connection, view: str, rows: dict[tuple[Any, ...], Row | N
     A telemetry batch changes two rows a chip, some four hundred a batch, on the serving
     process's thread: SQLAlchemy's preparation of each row's parameters cost more than the
     database's work (docs/adr/0054). The statements go to the driver as fixed text, each row
-    a tuple, as the log's own appends do; the views' columns are integers, floats, texts and
-    booleans, which need no conversion on the way."""
+    a tuple, as the log's own appends do, with the conversions SQLAlchemy would apply to the
+    columns (a float column's ``float()``, a boolean's check)."""
     paramstyle = conn.dialect.paramstyle
     conn.exec_driver_sql(_view_delete(view, paramstyle), list(rows))
     kept = [row for row in rows.values() if row is not None]

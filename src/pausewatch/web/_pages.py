@@ -100,8 +100,9 @@ def _by_subject(result: Evaluation | None) -> dict[str, list[dict[str, Any]]]:
 
 def overview(service: LogService, at: datetime) -> dict[str, Any]:
     """The pause, the policy in force, parties with their last votes, positions, findings."""
-    result = _evaluation(service, at)
-    pause = pause_status(service.state, at, result)  # its lift conditions: one evaluation
+    with service.state.lock:  # one state for both: the pause's lift conditions are the
+        result = _evaluation(service, at)  # evaluation's, checked on the views it read
+        pause = pause_status(service.state, at, result)
     policy: dict[str, Any] | None = None
     if result is not None:
         adoptions = [
