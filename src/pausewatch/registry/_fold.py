@@ -227,8 +227,10 @@ class Registry:
     def prepare(self, index: int, integrated_at: datetime, statement: Statement) -> Prepared:
         """What folding entry ``index`` would change, computed from the views as they stand
         without changing them (:meth:`commit` makes the changes). Readers may read the views
-        meanwhile: a fold that keeps them consistent for readers needs their lock only to
-        commit (docs/adr/0054)."""
+        meanwhile where the kind's handler reads nothing else they share: the state folds a
+        telemetry batch so, taking the readers' lock only to commit (docs/adr/0054); a handler
+        that computes the policy's facts (a lift's decision) shares their caches, and is
+        prepared under the lock."""
         if index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {index}")
         handler = self.handlers.get(statement.kind)
