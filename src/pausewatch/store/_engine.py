@@ -7,15 +7,16 @@ crash of the process or the machine: the log acknowledges an entry only after th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from pausewatch.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,6 +77,10 @@ def make_engine(url: str) -> Engine:
 
 
 def _alembic_config() -> Config:
+    # Alembic is imported where a schema is migrated, not by every process that only reads a
+    # store's names (its import is a tenth of a second: docs/adr/0055-lazy-cli.md).
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -83,6 +88,8 @@ def _alembic_config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
+    from alembic import command
+
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
