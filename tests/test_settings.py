@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pausewatch.settings import Settings, default_data_dir
 
@@ -65,3 +66,25 @@ def test_cli_ignores_a_dotenv_in_the_working_directory(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "xdg" / "pausewatch" / "keys" / "clerk.pub").exists()
     assert not (tmp_path / "evil").exists()
+
+
+def test_the_upload_lock_timeout_defaults_to_30_s_and_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``upload_lock_timeout_s`` is 30 s unless PAUSEWATCH_UPLOAD_LOCK_TIMEOUT_S says
+    otherwise."""
+    clean_env(monkeypatch, tmp_path / "xdg")
+    assert Settings().upload_lock_timeout_s == 30.0
+    monkeypatch.setenv("PAUSEWATCH_UPLOAD_LOCK_TIMEOUT_S", "2.5")
+    assert Settings().upload_lock_timeout_s == 2.5
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0])
+def test_an_upload_lock_timeout_of_zero_or_less_is_refused(
+    seconds: float, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No wait at all, or a negative one, is refused: PostgreSQL reads a ``lock_timeout`` of
+    0 as no bound."""
+    clean_env(monkeypatch, tmp_path / "xdg")
+    with pytest.raises(ValidationError, match="upload_lock_timeout_s"):
+        Settings(upload_lock_timeout_s=seconds)

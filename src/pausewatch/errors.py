@@ -71,6 +71,18 @@ class IngestWorkerError(Error):
     """Seconds a client should wait before it retries."""
 
 
+class UploadBusyError(Error):
+    """Another process holds the telemetry upload being sent (an attempt at the same operator's
+    same bytes, in another replica or a session left behind) for longer than the service waits
+    (``upload_lock_timeout_s``); nothing of this attempt was accepted, and the upload can be sent
+    again (answered 503)."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        """Seconds a client should wait before it retries."""
+
+
 class NotFoundError(LogError):
     """The requested entry, leaf or checkpoint does not exist in the log."""
 

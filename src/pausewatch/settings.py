@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     """How much lower the ingest workers' scheduling priority is than the serving process's
     (added to their nice value): verifying uploads is batch work, answering reads is not, and
     when both want a core the reads go first (docs/adr/0054); 0: the same priority."""
+    upload_lock_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """On PostgreSQL, seconds a telemetry upload waits for another attempt at the same upload
+    (the same operator's same bytes, in another replica, or a session a stuck or paused
+    process left open) to let go of it; past that it is answered 503 with ``Retry-After``,
+    nothing of it accepted, and can be sent again (docs/deployment.md)."""
     max_batch_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Largest telemetry batch upload (``POST /v1/telemetry/batches``) the API accepts."""
     notice_max_bytes: int = Field(default=32 * 1024, ge=1024)

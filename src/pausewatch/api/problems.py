@@ -25,6 +25,7 @@ from pausewatch.errors import (
     StorageFullError,
     UnknownFieldError,
     UnknownKindError,
+    UploadBusyError,
 )
 from pausewatch.ledger import QueueFullError
 from pausewatch.service import (
@@ -72,6 +73,7 @@ _MAP: list[tuple[type[Error], int, str, str]] = [
     (QueueFullError, 503, "busy", "Log busy"),
     (StorageFullError, 503, "storage-full", "Storage full"),
     (IngestWorkerError, 503, "ingest-interrupted", "Telemetry verification interrupted"),
+    (UploadBusyError, 503, "upload-busy", "Upload being ingested elsewhere"),
     (NotFoundError, 404, "not-found", "Not found"),
     (ConsistencyError, 500, "inconsistent-log", "Log inconsistency"),
     (ProofError, 400, "bad-proof-request", "Bad proof request"),

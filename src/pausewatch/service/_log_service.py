@@ -268,6 +268,7 @@ class LogService:
                 else settings.ingest_workers
             ),
             nice=settings.ingest_nice,
+            upload_lock_timeout_s=settings.upload_lock_timeout_s,
             refusal=self._not_sequencing,
         )
         self._clerk_thread: threading.Thread | None = None

@@ -19,10 +19,11 @@ The path, for each batch:
    that dies fails the upload (:class:`~pausewatch.errors.IngestWorkerError`, 503) with the
    records it stored dropped: nothing of it is accepted. Attempts at the same upload (an
    operator's bytes, resent) go one at a time from here to the receipt, since they store under
-   the same key: the later one waits (across replicas too, on PostgreSQL: an advisory lock),
-   then answers as a duplicate or starts afresh, or is refused where its replica stopped
-   sequencing meanwhile. Different uploads never share rows, even where they share lines or,
-   from two operators, all their bytes;
+   the same key: the later one waits (across replicas too, on PostgreSQL: an advisory lock,
+   waited for at most ``upload_lock_timeout_s``, then refused with
+   :class:`~pausewatch.errors.UploadBusyError`, 503), then answers as a duplicate or starts
+   afresh, or is refused where its replica stopped sequencing meanwhile. Different uploads
+   never share rows, even where they share lines or, from two operators, all their bytes;
 4. under the lock, which serialises appends: the chain heads the verification started from must
    still be the log's (else another batch of the same chips came first, and the upload is
    verified again, under the lock, against the new heads); then a ``telemetry.batch/v1``
@@ -44,6 +45,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -54,8 +56,14 @@ from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, exists, select, text
+from sqlalchemy.exc import OperationalError
 
-from pausewatch.errors import AuthorizationError, StatementError
+from pausewatch.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    StatementError,
+    UploadBusyError,
+)
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.service._errors import entry_refusal, unfolded
 from pausewatch.service._ingest_pool import IngestPool
@@ -228,6 +236,12 @@ def _upload_lock_key(operator_id: str, batch_digest: str) -> int:
     return int.from_bytes(hashlib.sha256(named).digest()[:8], "big", signed=True)
 
 
+def _lock_timed_out(exc: OperationalError) -> bool:
+    """Whether PostgreSQL ended a statement's wait for a lock at ``lock_timeout`` (SQLSTATE
+    55P03, ``lock_not_available``)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03"
+
+
 def iter_stored_records(
     engine: Engine, operator_id: str, batch_digest: str, page: int = 4096
 ) -> Iterator[bytes]:
@@ -289,6 +303,7 @@ class TelemetryIngest:
         every_signature: bool = False,
         workers: int = 0,
         nice: int = 0,
+        upload_lock_timeout_s: float = 30.0,
         refusal: Callable[[], Exception | None] = lambda: None,
     ) -> None:
         self.engine = engine
@@ -299,6 +314,13 @@ class TelemetryIngest:
         self.fold = fold
         self.every_signature = every_signature
         """Check every record's signature (see ``verify_batch``)."""
+        if not upload_lock_timeout_s > 0:  # PostgreSQL reads a lock_timeout of 0 as no bound
+            raise ConfigurationError(
+                f"upload_lock_timeout_s must be > 0, got {upload_lock_timeout_s}"
+            )
+        self.upload_lock_timeout_s = upload_lock_timeout_s
+        """On PostgreSQL, the longest an attempt waits for its upload's advisory lock
+        (:meth:`_across_processes`) before it is refused with :class:`UploadBusyError`."""
         self.refusal = refusal
         """Why this process may not append now (a replica that does not sequence), or ``None``:
         asked once an attempt holds its upload, which it may have waited for."""
@@ -349,18 +371,43 @@ class TelemetryIngest:
         lost the sequencer's lock without knowing it yet, and the one that took over): a
         session-level ``pg_advisory_lock`` on :func:`_upload_lock_key`, on a connection of its
         own, for the whole attempt; released at its end, or by PostgreSQL when the session ends
-        (the process died, the connection dropped). On SQLite one process has the store: its
-        own hold is enough."""
+        (the process died, the connection dropped). Waited for at most
+        :attr:`upload_lock_timeout_s`: a session that holds it and does not go on (a replica
+        paused by the OS or hung, a leaked session) would otherwise hold this request's thread,
+        and its client, for as long; past it the attempt is refused with
+        :class:`UploadBusyError` (503, send it again) having stored nothing. On SQLite one
+        process has the store: its own hold is enough."""
         if self.engine.dialect.name != "postgresql":
             yield
             return
         key = {"k": _upload_lock_key(body.operator_id, body.batch_digest)}
+        # lock_timeout, in milliseconds; 0 would mean no bound.
+        bound = f"{max(1, math.ceil(self.upload_lock_timeout_s * 1000))}ms"
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
+            # PostgreSQL's lock_timeout, not pg_try_advisory_lock polled until a deadline: the
+            # attempt waits in the server's lock queue as before (first come, first served,
+            # woken the moment the holder lets go, seen in pg_locks), and the server ends the
+            # wait after the bound (SQLSTATE 55P03; it bounds any wait for a heavyweight lock,
+            # advisory ones included). Polling would wake late, let a newcomer overtake a
+            # waiter and cost a query per poll. The bound is this session's only while it
+            # waits: the attempt's writes through it (_rows) keep the server's default.
+            conn.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": bound})
             conn.execute(text("SELECT pg_advisory_lock(:k)"), key)
-        except BaseException:
+            conn.execute(text("RESET lock_timeout"))
+        except BaseException as exc:
             conn.invalidate()
             conn.close()
+            if isinstance(exc, OperationalError) and _lock_timed_out(exc):
+                raise UploadBusyError(
+                    f"another process is ingesting the same upload (operator "
+                    f"{body.operator_id!r}, batch {body.batch_digest}); it still held it after "
+                    f"{self.upload_lock_timeout_s:g} s: nothing of this attempt was accepted, "
+                    "send it again",
+                    # The holder has gone on for the whole bound already: a retry much sooner
+                    # would mostly wait it out again, on one of the app's ingest threads.
+                    retry_after_s=max(1, math.ceil(self.upload_lock_timeout_s)),
+                ) from exc
             raise
         upload = (body.operator_id, body.batch_digest)
         self._lock_sessions[upload] = conn

@@ -66,7 +66,9 @@ def _ingest_limiter(request: Request) -> anyio.CapacityLimiter:
         "`duplicate: true`: nothing is counted twice (the same bytes from another operator "
         "are that operator's own batch). Errors: 400 malformed "
         "submission header, 403 submission not signed by the operator, 413 too large, 422 "
-        "digest or line count does not match."
+        "digest or line count does not match, 503 with `Retry-After` nothing accepted, send it "
+        "again (`upload-busy`: on PostgreSQL, another process held the same upload longer "
+        "than `PAUSEWATCH_UPLOAD_LOCK_TIMEOUT_S`)."
     ),
     openapi_extra={
         "requestBody": {
