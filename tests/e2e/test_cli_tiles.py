@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -384,3 +385,111 @@ def test_log_tiles_errors_are_one_line(tmp_path: Path, static_server: tuple[Path
     older = run_cli("log", "tiles", str(site), "--url", url, "--log-key", key)
     assert older.returncode == 1
     assert len(older.stderr.strip().splitlines()) == 1, older.stderr
+
+
+# -- from the store: `log tiles DIR --data-dir PATH` ----------------------------------------------
+
+
+def _same_files(left: Path, right: Path) -> None:
+    """``left`` and ``right`` hold the same files, byte for byte."""
+    assert _files_under(left) == _files_under(right)
+    for path in _files_under(left):
+        assert (left / path).read_bytes() == (right / path).read_bytes(), path
+
+
+def _one_error_line(done: Any) -> str:
+    """The one line a refused command printed (exit 1, no traceback)."""
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: "), done.stderr
+    return str(lines[0])
+
+
+@pytest.mark.slow
+def test_tiles_from_the_store_are_the_tiles_from_the_service(
+    tmp_path: Path, start_log: Any, static_server: tuple[Path, str]
+) -> None:
+    """`log tiles --data-dir` beside the running service writes byte for byte the files
+    `--url` writes (one full tile and a partial one), verified with the key in the data
+    directory; `audit --tiles` passes on them; the service goes on appending, and a later copy
+    from the stopped service's store reads without writing to it."""
+    data_dir = tmp_path / "data"
+    log_key, key, _ = filled(data_dir, 300)
+    served = start_log(data_dir)
+    root, url = static_server
+
+    from_url = tmp_path / "from-url"
+    done = run_cli("log", "tiles", str(from_url), "--url", served.url, "--log-key", log_key)
+    assert done.returncode == 0, done.stderr
+    local = run_cli("log", "tiles", str(root), "--data-dir", str(data_dir), "--json")
+    assert local.returncode == 0, local.stderr
+    assert local.stderr == ""  # the key came from the data directory: no warning
+    assert json.loads(local.stdout)["size"] == 300
+    assert (root / "tile/0/000").is_file()
+    assert (root / "tile/0/001.p/44").is_file()
+    _same_files(from_url, root)
+    audited = run_cli("audit", "--tiles", url, "--log-key", log_key)
+    assert audited.returncode == 0, audited.stderr
+    assert "entries:      300" in audited.stdout
+
+    # The service was not disturbed: it appends, and the next copy from the store has it.
+    r = httpx.post(
+        served.url + "/v1/statements",
+        json=sign_statement("notice/v1", {"title": "after"}, key).to_json(),
+    )
+    assert r.status_code == 201, r.text
+    again = run_cli("log", "tiles", str(root), "--data-dir", str(data_dir), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["size"] == 301
+    assert json.loads(again.stdout)["kept"] >= 2  # the full tile and its bundle
+
+    # Stopped: the store is read as it was left, and nothing in the data directory changes.
+    served.stop()
+    before = {p: (data_dir / p).read_bytes() for p in _files_under(data_dir)}
+    database = data_dir / "pausewatch.db"
+    stopped = run_cli(
+        "log", "tiles", str(tmp_path / "stopped"), "--database-url", f"sqlite:///{database}"
+    )
+    assert stopped.returncode == 0, stopped.stderr
+    assert "trusting the log key recorded in the database" in stopped.stderr
+    # The same tiles as the running service's store gave (the mirror also keeps size 300's).
+    for path in _files_under(tmp_path / "stopped"):
+        assert (tmp_path / "stopped" / path).read_bytes() == (root / path).read_bytes(), path
+    assert {p: (data_dir / p).read_bytes() for p in _files_under(data_dir)} == before
+
+
+def test_log_tiles_from_the_store_refusals_are_one_line(tmp_path: Path) -> None:
+    """`--url` with `--data-dir`, a data directory that does not exist, one without a
+    database, a database that holds no log and a SQLite URL to no file are each refused in one
+    line (exit 1), and nothing is created."""
+    site = tmp_path / "site"
+    missing = tmp_path / "missing"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nolog = tmp_path / "nolog"
+    nolog.mkdir()
+    (nolog / "pausewatch.db").write_bytes(b"")
+    url = "http://127.0.0.1:1"
+    cases = [
+        (("--url", url, "--data-dir", str(empty)), "give --url or --data-dir"),
+        (("--data-dir", str(missing)), "no such data directory"),
+        (("--data-dir", str(empty)), "no log there"),
+        (("--data-dir", str(nolog)), "holds no log"),
+        (("--database-url", f"sqlite:///{missing}/x.db"), "no database"),
+    ]
+    for args, expected in cases:
+        line = _one_error_line(run_cli("log", "tiles", str(site), *args))
+        assert expected in line, (args, line)
+    assert not missing.exists()
+    assert not site.exists()
+    assert sorted(p.name for p in empty.iterdir()) == []
+
+
+def test_log_tiles_help_names_both_sources() -> None:
+    """`log tiles --help` says how to copy from a service and from the store."""
+    done = run_cli("log", "tiles", "--help", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    for option in ("--url", "--data-dir", "--database-url"):
+        assert option in done.stdout
+    assert "straight from its" in done.stdout

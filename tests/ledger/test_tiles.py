@@ -21,8 +21,10 @@ from pausewatch.ledger import (
     ENTRY_OVERHEAD,
     FULL_TILE_BYTES,
     MAX_BUNDLE_STATEMENT,
+    LogStore,
     MerkleTree,
     Node,
+    Note,
     PendingEntry,
     PersistentLog,
     Signer,
@@ -453,6 +455,54 @@ def test_store_serves_a_long_entry_in_the_extension(engine: Engine, log_signer: 
     client = TileClient(log_fetch(log), log_signer.verifier())
     client.latest()
     assert [d for _, d in client.entries(2)][1] == encode_entry(long, T0)
+
+
+def test_published_log_reads_what_the_log_serves(engine: Engine, log_signer: Signer) -> None:
+    """The store read without the log's key (``LogStore.published``) answers every path as
+    the log serves it: the cosigned checkpoint, every tile and bundle, the partial tiles of
+    older checkpoints; a tile the log refuses, or a path that is not a tile's, is not found."""
+    log, _ = filled_log(engine, log_signer, [100, 200, 300])
+    witness = Signer.generate("witness.example/w1")
+    plain = log.checkpoint_note(600, with_cosignatures=False)
+    line = witness.cosignature_line(Note.from_text(plain).text, int(T0.timestamp()))
+    log.add_cosignature(600, witness.verifier(), plain + line)
+    published = LogStore(engine).published()
+    assert published is not None
+    assert published.size == 600
+    assert published.read("checkpoint") == log.checkpoint_note().encode()
+    assert published.read("checkpoint").decode().endswith(line)
+    served = log_fetch(log)
+    older = ["tile/0/001.p/44", "tile/0/000.p/100", "tile/1/000.p/1", "tile/entries/001.p/44"]
+    for path in [*(t.path for t in [*tiles(600), *bundles(600)]), *older]:
+        assert published.read(path) == served(path), path
+    for path in ["tile/0/002.p/89", "tile/0/003", "tile/entries/003.p/1", "tile/0/1", "x"]:
+        with pytest.raises(NotFoundError):
+            published.read(path)
+
+
+def test_published_log_keeps_its_size_while_the_log_grows(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """Read once, the published log stays at the checkpoint it read while the log appends
+    (its partial tiles stay published); the store read again has the new one."""
+    log, _ = filled_log(engine, log_signer, [300])
+    published = LogStore(engine).published()
+    assert published is not None
+    note = published.read("checkpoint")
+    log.append_batch([PendingEntry(b'{"n":%d}' % i) for i in range(300, 520)], T0)
+    assert published.read("checkpoint") == note
+    assert len(published.read("tile/0/001.p/44")) == 44 * 32
+    with pytest.raises(NotFoundError):
+        published.read("tile/0/001")
+    again = LogStore(engine).published()
+    assert again is not None
+    assert again.size == 520
+    assert len(again.read("tile/0/001")) == FULL_TILE_BYTES
+
+
+def test_a_store_without_a_checkpoint_publishes_nothing(engine: Engine) -> None:
+    """A store whose log has signed no checkpoint yet has no published log."""
+    assert LogStore(engine).published() is None
 
 
 # -- the review of issue 19: hand-written tile lists, a malicious fetch ---------------------------

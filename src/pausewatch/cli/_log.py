@@ -12,8 +12,11 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import Progress
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pausewatch.cli._common import (
+    DEFAULT_URL,
     JsonOpt,
     UrlOpt,
     counted,
@@ -26,6 +29,7 @@ from pausewatch.cli._common import (
 )
 from pausewatch.client import PausewatchClient, TileFetcher
 from pausewatch.errors import (
+    ConfigurationError,
     ConsistencyError,
     EncodingError,
     Error,
@@ -35,6 +39,7 @@ from pausewatch.errors import (
 from pausewatch.ledger import (
     WIDE_ENTRIES,
     Checkpoint,
+    LogStore,
     SignedCheckpoint,
     Tile,
     TileClient,
@@ -47,7 +52,8 @@ from pausewatch.ledger import (
     verify_inclusion,
 )
 from pausewatch.ledger._tiles import Fetch
-from pausewatch.store import fsync_dir
+from pausewatch.statements import load_public
+from pausewatch.store import fsync_dir, make_engine, sqlite_url, table_names
 from pausewatch.telemetry._statements import BATCH_KIND
 
 app = typer.Typer(help="Read the log and check what it says.", no_args_is_help=True)
@@ -275,28 +281,59 @@ def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None 
 
 @app.command("tiles")
 def tiles_command(
+    ctx: typer.Context,
     directory: Annotated[
         Path, typer.Argument(help="Directory to write the tiles to (created if absent).")
     ],
-    url: UrlOpt = "http://127.0.0.1:8080",
+    url: UrlOpt = DEFAULT_URL,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Copy from the log's own store in this data directory (its pausewatch.db, or "
+            "--database-url) instead of a service, running or not: read only, no lock taken. "
+            "The checkpoint is verified with the key in its keys/ (or --log-key).",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Copy from the log's database at this SQLAlchemy URL instead of a service.",
+        ),
+    ] = None,
     log_key: LogKeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the log's checkpoint, hash tiles and entry bundles to DIRECTORY in the C2SP
     tlog-tiles layout, for any static web server or object store (python -m http.server
-    serves it). Nothing is published until the whole copy verifies: every tile is rebuilt
-    from the entries and compared with the source's, the tree with the signed checkpoint,
-    which must extend the one DIRECTORY already holds; then the files are moved into place,
-    the checkpoint last. Incremental: files already there are checked again and kept (one
-    that does not verify is replaced)."""
+    serves it). From a running service (--url), or, for the log's operator, straight from its
+    store (--data-dir / --database-url), with or without the service running. Nothing is
+    published until the whole copy verifies: every tile is rebuilt from the entries and
+    compared with the source's, the tree with the signed checkpoint, which must extend the one
+    DIRECTORY already holds; then the files are moved into place, the checkpoint last.
+    Incremental: files already there are checked again and kept (one that does not verify is
+    replaced).
+
+    From the store, the tiles are read by the same code the service serves them with (so the
+    files are byte for byte those --url writes at the same checkpoint) and verified the same
+    way, with the log key the data directory holds. The store is only read, as audit
+    --data-dir reads it: no migration, neither the start-up nor the sequencer lock, no write,
+    so a service running on it goes on undisturbed (SQLite in WAL mode lets a reader beside
+    the writer); the copy is of the newest checkpoint the store held when it was opened."""
     if directory.exists() and not directory.is_dir():
         fail(f"{directory}: not a directory")
-    with PausewatchClient(url) as client, TileFetcher(url) as fetch:
-        verifier = log_verifier(client, log_key)
-        try:
-            stats = write_tiles(fetch, verifier, directory)
-        except OSError as exc:
-            fail(f"{exc.filename or directory}: {exc.strerror or exc}")
+    if data_dir is not None or database_url is not None:
+        # By the source's name: Typer carries its own copy of Click's enum. A URL from
+        # PAUSEWATCH_URL is not a conflict: the option given on the line wins.
+        source = ctx.get_parameter_source("url")
+        if source is not None and source.name == "COMMANDLINE":
+            fail("give --url or --data-dir / --database-url, not both")
+        stats = _tiles_from_store(directory, data_dir, database_url, log_key)
+    else:
+        with PausewatchClient(url) as client, TileFetcher(url) as fetch:
+            verifier = log_verifier(client, log_key)
+            stats = _write_or_fail(fetch, verifier, directory)
     if as_json:
         print_json(stats)
     else:
@@ -304,6 +341,78 @@ def tiles_command(
             f"{directory}: checkpoint of size {stats['size']}; wrote {stats['written']} tiles "
             f"and bundles ({stats['bytes']} bytes), kept {stats['kept']}"
         )
+
+
+def _write_or_fail(fetch: Fetch, verifier: Verifier, directory: Path) -> dict[str, int]:
+    """:func:`write_tiles`, a file system error as one line."""
+    try:
+        return write_tiles(fetch, verifier, directory)
+    except OSError as exc:
+        fail(f"{exc.filename or directory}: {exc.strerror or exc}")
+
+
+def _tiles_from_store(
+    directory: Path, data_dir: Path | None, database_url: str | None, log_key: str | None
+) -> dict[str, int]:
+    """:func:`write_tiles` from the log's store (:class:`PublishedLog`), opened to read only."""
+    if database_url is None:
+        assert data_dir is not None
+        if not data_dir.is_dir():
+            fail(f"{data_dir}: no such data directory")
+        database = data_dir / "pausewatch.db"
+        if not database.is_file():
+            fail(f"{data_dir}: no log there (no {database.name}; or give --database-url)")
+        database_url = sqlite_url(database)
+    where = _existing_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        if "log_checkpoints" not in table_names(engine):
+            fail(f"{where}: holds no log")
+        store = LogStore(engine)
+        identity = store.identity()
+        published = store.published()
+        if identity is None or published is None:
+            fail(f"{where}: the log has signed no checkpoint yet")
+        verifier = _store_verifier(log_key, data_dir, identity)
+        return _write_or_fail(published.read, verifier, directory)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        fail(f"{where}: {reason}")
+    finally:
+        engine.dispose()
+
+
+def _existing_database(database_url: str) -> str:
+    """A SQLite database's file, or another database's URL without its password (for
+    messages); a URL that does not parse is refused by ``make_engine``."""
+    try:
+        parsed = make_url(database_url)
+    except ArgumentError:
+        return database_url
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        if parsed.database != ":memory:" and not Path(parsed.database).is_file():
+            # Connecting would create it (and the folders above it).
+            fail(f"no database {parsed.database}")
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
+
+
+def _store_verifier(
+    log_key: str | None, data_dir: Path | None, identity: tuple[str, str]
+) -> Verifier:
+    """The key the copy is verified with: ``--log-key``, else the log's public key in the data
+    directory's ``keys/``, else (a database without its data directory) the key the database
+    records, with a warning."""
+    if log_key:
+        return read_verifier(log_key)
+    origin, recorded = identity
+    if data_dir is not None and (data_dir / "keys").is_dir():
+        try:
+            return load_public(data_dir / "keys", origin)
+        except ConfigurationError:
+            pass  # no public key file of that name: fall back, with the warning below
+    err.print("warning: trusting the log key recorded in the database; pin it with --log-key")
+    return Verifier.from_string(recorded)
 
 
 STAGING = ".pausewatch-staging"

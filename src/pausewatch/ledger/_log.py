@@ -66,6 +66,7 @@ from pausewatch.ledger._tiles import (
     WIDE_ENTRIES,
     Tile,
     encode_bundle,
+    parse_tile_path,
     tile_in_tree,
 )
 from pausewatch.ledger._tree import CompactRange
@@ -659,12 +660,7 @@ class PersistentLog:
                     raise NotFoundError(f"no checkpoint of size {size}")
                 note = str(row.note)
             if with_cosignatures:
-                lines = conn.execute(
-                    select(log_cosignatures.c.line)
-                    .where(log_cosignatures.c.size == size)
-                    .order_by(log_cosignatures.c.witness)
-                ).scalars()
-                note += "".join(lines)
+                note += _cosignature_lines(conn, size)
         return note
 
     def checkpoint_sizes(self, start: int = 0, limit: int = 100) -> list[int]:
@@ -872,82 +868,106 @@ class PersistentLog:
 
     # -- tiles (C2SP tlog-tiles, ADR 0046) -----------------------------------------------------
 
-    def _check_tile(self, conn: Connection, tile: Tile) -> None:
-        """Refuse a tile the log does not publish: beyond its newest checkpoint, or a partial
-        width that no signed checkpoint's size implies."""
-        if tile_in_tree(tile, self._size):
-            return
-        level = max(tile.level, 0)
-        shift = TILE_HEIGHT * level
-        count = (tile.index << TILE_HEIGHT) + tile.width
-        # Sizes beyond the tree are answered without a query (whose integers could overflow).
-        if not tile.full and count << shift <= self._size:
-            signed = conn.execute(
-                select(log_checkpoints.c.size)
-                .where(
-                    log_checkpoints.c.size >= count << shift,
-                    log_checkpoints.c.size < (count + 1) << shift,
-                    log_checkpoints.c.size <= self._size,
-                )
-                .limit(1)
-            ).first()
-            if signed is not None:
-                return
-        raise NotFoundError(
-            f"no tile {tile.path}: the log publishes the full tiles of its tree of "
-            f"{self._size} entries and the partial tiles of its signed checkpoints' sizes"
-        )
-
     def tile(self, tile: Tile) -> bytes:
         """The bytes of hash tile ``tile``: its stored subtree hashes at Merkle level
         ``8 * level``, in one range read. :class:`NotFoundError` for a tile the log does not
-        publish."""
-        if tile.is_bundle:
-            raise NotFoundError(f"{tile.path} is an entry bundle, not a hash tile")
-        first = tile.index << TILE_HEIGHT
-        with self._engine.connect() as conn:
-            self._check_tile(conn, tile)
-            rows = conn.execute(
-                select(log_nodes.c.hash)
-                .where(
-                    log_nodes.c.level == TILE_HEIGHT * tile.level,
-                    log_nodes.c.idx >= first,
-                    log_nodes.c.idx < first + tile.width,
-                )
-                .order_by(log_nodes.c.idx)
-            ).all()
-        if len(rows) != tile.width:
-            raise ConsistencyError(
-                f"log store: tile {tile.path} needs {tile.width} subtree hashes, found {len(rows)}"
-            )
-        return b"".join(bytes(r.hash) for r in rows)
+        publish. (The same read :class:`PublishedLog` answers with, from the store alone.)"""
+        return _read_tile(self._engine, self._size, tile)
 
     def entry_bundle(self, tile: Tile) -> bytes:
         """The entry bundle ``tile`` (uint16 length prefixes; uint32 for the extension), in one
         range read. :class:`NotFoundError` for a bundle the log does not publish, and for a
         standard bundle that holds an entry too long for it (served by the extension)."""
-        if not tile.is_bundle:
-            raise NotFoundError(f"{tile.path} is a hash tile, not an entry bundle")
-        first = tile.index << TILE_HEIGHT
-        with self._engine.connect() as conn:
-            self._check_tile(conn, tile)
-            rows = conn.execute(
-                select(log_entries.c.data)
-                .where(log_entries.c.idx >= first, log_entries.c.idx < first + tile.width)
-                .order_by(log_entries.c.idx)
-            ).all()
-        if len(rows) != tile.width:
-            raise ConsistencyError(
-                f"log store: bundle {tile.path} needs {tile.width} entries, found {len(rows)}"
+        return _read_bundle(self._engine, self._size, tile)
+
+
+def _cosignature_lines(conn: Connection, size: int) -> str:
+    """The stored witness cosignature lines of the checkpoint of ``size``, in the order the
+    log serves them after its note."""
+    lines = conn.execute(
+        select(log_cosignatures.c.line)
+        .where(log_cosignatures.c.size == size)
+        .order_by(log_cosignatures.c.witness)
+    ).scalars()
+    return "".join(lines)
+
+
+def _check_tile(conn: Connection, size: int, tile: Tile) -> None:
+    """Refuse a tile a log of ``size`` entries does not publish: beyond its tree, or a partial
+    width that no signed checkpoint's size (up to ``size``) implies."""
+    if tile_in_tree(tile, size):
+        return
+    level = max(tile.level, 0)
+    shift = TILE_HEIGHT * level
+    count = (tile.index << TILE_HEIGHT) + tile.width
+    # Sizes beyond the tree are answered without a query (whose integers could overflow).
+    if not tile.full and count << shift <= size:
+        signed = conn.execute(
+            select(log_checkpoints.c.size)
+            .where(
+                log_checkpoints.c.size >= count << shift,
+                log_checkpoints.c.size < (count + 1) << shift,
+                log_checkpoints.c.size <= size,
             )
-        try:
-            return encode_bundle([bytes(r.data) for r in rows], wide=tile.level == WIDE_ENTRIES)
-        except EncodingError as exc:
-            wide = Tile(WIDE_ENTRIES, tile.index, tile.width)
-            raise NotFoundError(
-                f"no bundle {tile.path}: {exc}; this bundle is served with uint32 lengths at "
-                f"{wide.path} (ADR 0046)"
-            ) from exc
+            .limit(1)
+        ).first()
+        if signed is not None:
+            return
+    raise NotFoundError(
+        f"no tile {tile.path}: the log publishes the full tiles of its tree of "
+        f"{size} entries and the partial tiles of its signed checkpoints' sizes"
+    )
+
+
+def _read_tile(engine: Engine, size: int, tile: Tile) -> bytes:
+    """Hash tile ``tile`` of the log of ``size`` entries in ``engine``'s store (see
+    :meth:`PersistentLog.tile`)."""
+    if tile.is_bundle:
+        raise NotFoundError(f"{tile.path} is an entry bundle, not a hash tile")
+    first = tile.index << TILE_HEIGHT
+    with engine.connect() as conn:
+        _check_tile(conn, size, tile)
+        rows = conn.execute(
+            select(log_nodes.c.hash)
+            .where(
+                log_nodes.c.level == TILE_HEIGHT * tile.level,
+                log_nodes.c.idx >= first,
+                log_nodes.c.idx < first + tile.width,
+            )
+            .order_by(log_nodes.c.idx)
+        ).all()
+    if len(rows) != tile.width:
+        raise ConsistencyError(
+            f"log store: tile {tile.path} needs {tile.width} subtree hashes, found {len(rows)}"
+        )
+    return b"".join(bytes(r.hash) for r in rows)
+
+
+def _read_bundle(engine: Engine, size: int, tile: Tile) -> bytes:
+    """Entry bundle ``tile`` of the log of ``size`` entries in ``engine``'s store (see
+    :meth:`PersistentLog.entry_bundle`)."""
+    if not tile.is_bundle:
+        raise NotFoundError(f"{tile.path} is a hash tile, not an entry bundle")
+    first = tile.index << TILE_HEIGHT
+    with engine.connect() as conn:
+        _check_tile(conn, size, tile)
+        rows = conn.execute(
+            select(log_entries.c.data)
+            .where(log_entries.c.idx >= first, log_entries.c.idx < first + tile.width)
+            .order_by(log_entries.c.idx)
+        ).all()
+    if len(rows) != tile.width:
+        raise ConsistencyError(
+            f"log store: bundle {tile.path} needs {tile.width} entries, found {len(rows)}"
+        )
+    try:
+        return encode_bundle([bytes(r.data) for r in rows], wide=tile.level == WIDE_ENTRIES)
+    except EncodingError as exc:
+        wide = Tile(WIDE_ENTRIES, tile.index, tile.width)
+        raise NotFoundError(
+            f"no bundle {tile.path}: {exc}; this bundle is served with uint32 lengths at "
+            f"{wide.path} (ADR 0046)"
+        ) from exc
 
 
 @contextmanager
@@ -1108,6 +1128,17 @@ class LogStore:
                 return
             pos = int(page[-1].size)
 
+    def published(self) -> PublishedLog | None:
+        """The log as it stands at the newest signed checkpoint the store holds (None: it has
+        signed none), for publishing its tiles from the store alone."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(log_checkpoints.c.size, log_checkpoints.c.note)
+                .order_by(log_checkpoints.c.size.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else PublishedLog(self._engine, int(row.size), str(row.note))
+
     def nodes_completed(self, start: int, end: int | None = None) -> dict[Node, bytes]:
         """The stored hashes of the complete subtrees whose last leaf lies in ``[start, end)``
         (``end`` None: every one from ``start`` on)."""
@@ -1126,3 +1157,50 @@ class LogStore:
                 select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(or_(*terms))
             )
             return {Node(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedLog:
+    """A log as its store publishes it at one signed checkpoint, read without the log's key:
+    the checkpoint note and the hash tiles and entry bundles of its size, each read by the
+    very functions the service answers ``/checkpoint`` and ``/tile/...`` with
+    (:meth:`PersistentLog.checkpoint_note`, :meth:`PersistentLog.tile`,
+    :meth:`PersistentLog.entry_bundle`), so that a copy made from the store is byte for byte
+    the one made from the API (`pausewatch log tiles --data-dir`, ADR 0046).
+
+    It only reads: no lock, no migration, no write, so a service may run on the same store
+    (SQLite in WAL mode lets a reader beside the writer). The size is fixed when it is read
+    (:meth:`LogStore.published`): entries the service appends later are beyond it, and the
+    tiles of this size never change.
+    """
+
+    engine: Engine
+    size: int
+    """The checkpoint's tree size."""
+    note: str
+    """The checkpoint's signed note, the log's own signature only."""
+
+    def checkpoint_note(self) -> str:
+        """The checkpoint note with the witness cosignatures stored for it so far."""
+        with self.engine.connect() as conn:
+            return self.note + _cosignature_lines(conn, self.size)
+
+    def tile(self, tile: Tile) -> bytes:
+        """Hash tile ``tile`` (:meth:`PersistentLog.tile`)."""
+        return _read_tile(self.engine, self.size, tile)
+
+    def entry_bundle(self, tile: Tile) -> bytes:
+        """Entry bundle ``tile`` (:meth:`PersistentLog.entry_bundle`)."""
+        return _read_bundle(self.engine, self.size, tile)
+
+    def read(self, path: str) -> bytes:
+        """The bytes the API serves at ``path`` (``checkpoint``, or a tile or bundle path), a
+        ``fetch`` for :class:`TileClient` and ``write_tiles``; :class:`NotFoundError` for one
+        the log does not publish or a path that is not a tile's."""
+        if path == "checkpoint":
+            return self.checkpoint_note().encode()
+        try:
+            tile = parse_tile_path(path)
+        except EncodingError as exc:
+            raise NotFoundError(f"{path}: {exc}") from exc
+        return self.entry_bundle(tile) if tile.is_bundle else self.tile(tile)
