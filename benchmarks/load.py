@@ -909,6 +909,8 @@ def main(argv: list[str] | None = None) -> int:
     total_s = args.warm_up + args.duration + 2 * args.alone
     windows = math.ceil(args.max_rate * total_s * 1.1 / args.chips) + 1
     load = os.getloadavg()[0]
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="pausewatch-load-", dir=args.dir))
     data_dir, load_dir = workdir / "data", workdir / "load"
     load_dir.mkdir()

@@ -211,3 +211,29 @@ def test_the_balance_flows_into_the_policys_findings(world: World) -> None:
         if f.kind is FindingKind.CHIPS_UNACCOUNTED
     ]
     assert sorted(found) == [("operator:lab", (f"log:{index}",)), ("party:us", (f"log:{index}",))]
+
+
+def test_kept_accounts_are_the_accounts_computed_afresh_at_every_step(world: World) -> None:
+    """chip_accounts is kept by the registry between changes of the views it reads
+    (docs/adr/0056): after each statement folded and each chip first seen reporting (a row
+    set in place, as the telemetry fold sets it), it equals the accounts computed afresh."""
+    from pausewatch.detect._chips import _chip_accounts
+
+    steps = [
+        lambda: ship(world, "g1", "g2", "g3", "g4"),
+        lambda: custody(world, "g1", "install"),
+        lambda: seen(world, "g1"),
+        lambda: seen(world, "g1"),  # a new chain head of a chip already seen
+        lambda: custody(world, "g2", "install"),
+        lambda: seen(world, "g3"),
+        lambda: custody(world, "g2", "retire"),
+    ]
+    assert chip_accounts(world.registry) == _chip_accounts(world.registry)
+    for step in steps:
+        chip_accounts(world.registry)
+        step()
+        assert chip_accounts(world.registry) == _chip_accounts(world.registry)
+    assert account(chip_accounts(world.registry).operators, "lab").reporting.chips == (
+        "g1",
+        "g3",
+    )

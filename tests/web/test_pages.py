@@ -421,3 +421,24 @@ def test_odd_numbers_in_queries_are_not_server_errors(
     client: TestClient, path: str, status: int
 ) -> None:
     assert client.get(path).status_code == status
+
+
+def test_a_template_is_loaded_once_and_not_checked_against_its_file_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The templates ship in the package: a page rendered again reads no file and asks the file
+    system nothing (the check cost a tenth of a page's time under ingest; docs/adr/0056)."""
+    import os.path
+
+    from pausewatch.web.routes import _environment
+
+    env = _environment()
+    env.get_template("base.html")
+    asked: list[str] = []
+    for name in ("isfile", "getmtime", "exists"):
+        real = getattr(os.path, name)
+        monkeypatch.setattr(
+            os.path, name, lambda p, _real=real, _name=name: asked.append(_name) or _real(p)
+        )
+    env.get_template("base.html")
+    assert asked == []

@@ -237,9 +237,31 @@ def _inspection(row: Row) -> InspectionResult:
     )
 
 
+CHIP_VIEWS = (
+    "chips",
+    "operators",
+    "chip_movements",
+    "exports",
+    "inspection_plans",
+    "inspection_reports",
+)
+"""The views whose rows :func:`chip_accounts` reads; of ``tel_chains`` it reads only the keys
+(which chips have reported)."""
+
+
 def chip_accounts(registry: Registry) -> ChipAccounts:
     """The chip balances of every operator and party the supply chain reached, the exports to
-    non-parties and the inspection results, from the registry's views (module docstring)."""
+    non-parties and the inspection results, from the registry's views (module docstring).
+
+    Kept by the registry until one of the views it reads changes (:meth:`Registry.derived`):
+    under telemetry ingest only a chip's first report changes them, so the many reads of the
+    policy's facts in between do not count every chip again (docs/adr/0056)."""
+    return registry.derived(
+        "chip_accounts", _chip_accounts, rows_of=CHIP_VIEWS, keys_of=("tel_chains",)
+    )
+
+
+def _chip_accounts(registry: Registry) -> ChipAccounts:
     views = registry.views
     chips: dict[str, Row] = {k[0]: row for k, row in views["chips"].items()}
     reporting = frozenset(k[0] for k in views["tel_chains"])

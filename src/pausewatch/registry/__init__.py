@@ -10,7 +10,7 @@ Public API::
 """
 
 from pausewatch.registry._effects import Effect, current_effect
-from pausewatch.registry._fold import VIEWS, Change, Outcome, Registry, Row
+from pausewatch.registry._fold import VIEWS, Change, Outcome, Registry, Row, View
 from pausewatch.registry._kinds import (
     REGISTRY_KINDS,
     ChipCertify,
@@ -65,5 +65,6 @@ __all__ = [
     "RunStart",
     "Stance",
     "SubjectKind",
+    "View",
     "current_effect",
 ]

@@ -14,12 +14,13 @@ keyed by view name; times are RFC 3339 UTC strings with microseconds (the log's 
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pausewatch.compute import load_catalogue
 from pausewatch.ledger import format_time
@@ -61,6 +62,84 @@ from pausewatch.telemetry import (
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
 Row = dict[str, Any]
+
+
+class View(dict[tuple[Any, ...], Row]):
+    """One view's rows by primary key, counting its changes: :attr:`revision` goes up with
+    every row set or removed, :attr:`keys_revision` only when a key is added or removed. What
+    is derived from views is kept by these counts (:meth:`Registry.derived`), so every way a
+    view is changed counts: the fold's commits, a load from the database, a test's own rows."""
+
+    __slots__ = ("keys_revision", "revision")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.revision = 0
+        self.keys_revision = 0
+
+    def __setitem__(self, key: tuple[Any, ...], row: Row) -> None:
+        if key not in self:
+            self.keys_revision += 1
+        self.revision += 1
+        super().__setitem__(key, row)
+
+    def __delitem__(self, key: tuple[Any, ...]) -> None:
+        super().__delitem__(key)
+        self.revision += 1
+        self.keys_revision += 1
+
+    def pop(self, key: tuple[Any, ...], *default: Any) -> Any:
+        """Remove ``key``'s row and return it (or ``default``), counting the change."""
+        if key in self:
+            self.revision += 1
+            self.keys_revision += 1
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[tuple[Any, ...], Row]:
+        """Remove the last row set, counting the change."""
+        item = super().popitem()
+        self.revision += 1
+        self.keys_revision += 1
+        return item
+
+    def setdefault(self, key: tuple[Any, ...], default: Row) -> Row:
+        """The row under ``key``, set to ``default`` first if absent (a counted change)."""
+        if key not in self:
+            self[key] = default
+        return super().__getitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Set each row given, counting each change."""
+        for key, row in dict(*args, **kwargs).items():
+            self[key] = row
+
+    def clear(self) -> None:
+        """Remove every row, counting the change."""
+        if self:
+            self.revision += 1
+            self.keys_revision += 1
+        super().clear()
+
+    def __ior__(self, other: Any) -> View:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+
+_T = TypeVar("_T")
+
+_UNCOUNTED = itertools.count(-1, -1)
+"""A view that is not a :class:`View` (set in place of one) cannot say whether it changed:
+each reading of its revision differs, so nothing derived from it is kept."""
+
+
+def _revision(rows: dict[tuple[Any, ...], Row]) -> int:
+    return rows.revision if isinstance(rows, View) else next(_UNCOUNTED)
+
+
+def _keys_revision(rows: dict[tuple[Any, ...], Row]) -> int:
+    return rows.keys_revision if isinstance(rows, View) else next(_UNCOUNTED)
+
+
 """One view row: column name to JSON value."""
 
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -175,7 +254,7 @@ class Registry:
 
     secretariat: frozenset[str]
     views: dict[str, dict[tuple[Any, ...], Row]] = field(
-        default_factory=lambda: {name: {} for name in VIEWS}
+        default_factory=lambda: {name: View() for name in VIEWS}
     )
     adoptions: list[Adoption] = field(default_factory=list)
     applied: int = 0
@@ -191,6 +270,37 @@ class Registry:
     lift_state: LiftState | None = None
     """The state figures lift conditions test, at a time under a policy: what a lift decision
     is checked against. Computed above the domains (the state's facts) and handed down."""
+    _derived: dict[str, tuple[tuple[int, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for name, rows in list(self.views.items()):
+            if not isinstance(rows, View):
+                self.views[name] = View(rows)
+
+    def derived(
+        self,
+        name: str,
+        compute: Callable[[Registry], _T],
+        *,
+        rows_of: tuple[str, ...] = (),
+        keys_of: tuple[str, ...] = (),
+    ) -> _T:
+        """``compute(self)``, kept under ``name`` until a view it reads changes: any row of a
+        view in ``rows_of``, or the keys of one in ``keys_of`` (for a figure that asks only
+        which rows exist). ``compute`` must read nothing else of the registry, and what it
+        returns must be immutable (it is handed to every caller). Readers call it holding the
+        state's lock, as for any read of the views (docs/adr/0056-derived-figures.md)."""
+        stamp = tuple(_revision(self.views[v]) for v in rows_of) + tuple(
+            _keys_revision(self.views[v]) for v in keys_of
+        )
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]  # type: ignore[no-any-return]
+        value = compute(self)
+        self._derived[name] = (stamp, value)
+        return value
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -1373,6 +1483,7 @@ __all__ = [
     "Registry",
     "RejectedError",
     "Row",
+    "View",
     "adoption_from_row",
     "record_movement",
 ]
