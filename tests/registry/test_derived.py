@@ -120,3 +120,31 @@ def test_a_kept_figure_always_equals_computing_it_afresh(ops: list[Any]) -> None
             rows.update({(chip,): {"n": n}})
         kept = registry.derived("f", compute, rows_of=("chips",), keys_of=("tel_chains",))
         assert kept == compute(registry)
+
+
+def test_the_facts_count_a_chip_installed_between_two_reads() -> None:
+    """The clusters' capacity the facts read is kept between reads (docs/adr/0056): a chip
+    installed after one read is counted by the next, as by a registry folded afresh."""
+    from datetime import UTC, datetime
+
+    from pausewatch.state import facts_from_registry
+    from registry.world import World  # type: ignore[import-not-found]
+
+    w = World()
+    w.basic()
+    for n in (1, 2):
+        w.chip(f"g{n}", "nv", buyer="lab")
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+
+    def cluster(registry: Registry) -> Any:
+        (c1,) = facts_from_registry(registry, at, None).clusters
+        return c1.h100e, c1.peak_flops_per_s
+
+    w.ok("chip.custody/v1", {"chip_id": "g1", "action": "install", "cluster_id": "c1"}, "lab")
+    one = cluster(w.registry)
+    assert one[0] > 0
+    w.ok("chip.custody/v1", {"chip_id": "g2", "action": "install", "cluster_id": "c1"}, "lab")
+    two = cluster(w.registry)
+    assert two == (2 * one[0], 2 * one[1])
+    w.ok("chip.custody/v1", {"chip_id": "g2", "action": "retire"}, "lab")
+    assert cluster(w.registry) == one

@@ -30,7 +30,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -117,7 +117,43 @@ def _flop(text: str) -> dict[str, float]:
 
 
 def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+    return None if text is None else _parsed_time(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_time(text: str) -> datetime:
+    """A view's time, parsed once: every chip reporting in one window has the same window end,
+    and every read of the facts parses each chip's (datetimes are immutable)."""
+    return datetime.fromisoformat(text)
+
+
+def _cluster_capacity(registry: Registry) -> ClusterCapacity:
+    """Per cluster: its installed chips' H100-equivalents, peak FLOP/s and count, from the
+    ``chips`` view alone (kept by the registry until a chip row changes: docs/adr/0056)."""
+    catalogue = load_catalogue()
+    h100e: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    installed: dict[str, int] = {}
+    for _, chip in registry.views["chips"].items():
+        cluster = chip["cluster_id"]
+        if chip["status"] != "installed" or cluster is None:
+            continue
+        model = catalogue.get(chip["model"])
+        h100e[cluster] = h100e.get(cluster, 0.0) + model.h100e
+        peak[cluster] = peak.get(cluster, 0.0) + model.best_peak
+        installed[cluster] = installed.get(cluster, 0) + 1
+    return ClusterCapacity(
+        MappingProxyType(h100e), MappingProxyType(peak), MappingProxyType(installed)
+    )
+
+
+@dataclass(frozen=True)
+class ClusterCapacity:
+    """What :func:`_cluster_capacity` counts, read only."""
+
+    h100e: Mapping[str, float]
+    peak: Mapping[str, float]
+    installed: Mapping[str, int]
 
 
 def silence_limit(policy: Policy | None) -> timedelta:
@@ -226,18 +262,8 @@ def _facts(
         for _, row in sorted(views["runs"].items())
     ]
     _run_places(runs, views)
-    catalogue = load_catalogue()
-    h100e: dict[str, float] = {}
-    peak: dict[str, float] = {}
-    installed: dict[str, int] = {}
-    for _, chip in views["chips"].items():
-        cluster = chip["cluster_id"]
-        if chip["status"] != "installed" or cluster is None:
-            continue
-        model = catalogue.get(chip["model"])
-        h100e[cluster] = h100e.get(cluster, 0.0) + model.h100e
-        peak[cluster] = peak.get(cluster, 0.0) + model.best_peak
-        installed[cluster] = installed.get(cluster, 0) + 1
+    capacity = registry.derived("cluster_capacity", _cluster_capacity, rows_of=("chips",))
+    h100e, peak, installed = capacity.h100e, capacity.peak, capacity.installed
     dark = dark_chips(registry, at, silence_limit(policy))
     undeclared: dict[str, tuple[float, int]] = {}
     for (cluster_id,), row in views["tel_clusters"].items():
