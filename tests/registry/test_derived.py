@@ -148,3 +148,29 @@ def test_the_facts_count_a_chip_installed_between_two_reads() -> None:
     assert two == (2 * one[0], 2 * one[1])
     w.ok("chip.custody/v1", {"chip_id": "g2", "action": "retire"}, "lab")
     assert cluster(w.registry) == one
+
+
+def test_a_view_pickles_and_copies_with_its_counts() -> None:
+    """A view copied (copy, deepcopy) or pickled keeps its rows and its counts, so that a
+    registry copied with the figures it keeps reads them right (with the counts reset, a copy
+    of a view changed since a figure was kept could read as unchanged)."""
+    import copy
+    import pickle
+
+    registry = Registry(frozenset())
+    _, read = _counting(registry)
+    assert read() == (0, 0)
+    registry.views["chips"][("g1",)] = {"status": "installed"}
+    view = registry.views["chips"]
+    pickled = pickle.loads(pickle.dumps(view))  # noqa: S301 - its own bytes, just made
+    for twin in (pickled, copy.copy(view), copy.deepcopy(view)):
+        assert isinstance(twin, View)
+        assert twin == view
+        assert (twin.revision, twin.keys_revision) == (view.revision, view.keys_revision)
+    clone = copy.deepcopy(registry)
+    assert clone.derived(
+        "n",
+        lambda r: (len(r.views["chips"]), len(r.views["tel_chains"])),
+        rows_of=("chips",),
+        keys_of=("tel_chains",),
+    ) == (1, 0)

@@ -124,6 +124,17 @@ class View(dict[tuple[Any, ...], Row]):
         self.update(other)
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled and copied with its counts: a copy made with them reset could read as
+        # unchanged to a figure kept at a count it had before (copy.deepcopy, Ray, processes).
+        return (_restored_view, (dict(self), self.revision, self.keys_revision))
+
+
+def _restored_view(rows: dict[tuple[Any, ...], Row], revision: int, keys_revision: int) -> View:
+    view = View(rows)
+    view.revision, view.keys_revision = revision, keys_revision
+    return view
+
 
 _T = TypeVar("_T")
 
