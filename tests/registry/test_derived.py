@@ -13,25 +13,41 @@ from pausewatch.registry import Registry, View
 
 def test_a_view_counts_every_change_and_each_key_added_or_removed() -> None:
     view = View()
+    seen = [(view.revision, view.keys_revision)]
+
+    def changed() -> tuple[bool, bool]:
+        """Whether the rows, and the keys, changed since the last call."""
+        now = (view.revision, view.keys_revision)
+        before = seen[-1]
+        seen.append(now)
+        return now[0] != before[0], now[1] != before[1]
+
     view[("a",)] = {"n": 1}
-    assert (view.revision, view.keys_revision) == (1, 1)
+    assert changed() == (True, True)
     view[("a",)] = {"n": 2}  # the same key: a row changed, the keys did not
-    assert (view.revision, view.keys_revision) == (2, 1)
+    assert changed() == (True, False)
     view.setdefault(("a",), {"n": 3})  # present: nothing changes
-    assert (view.revision, view.keys_revision) == (2, 1)
-    view.setdefault(("b",), {"n": 3})
-    view.update({("c",): {"n": 4}})
-    view |= {("d",): {"n": 5}}
-    assert (view.revision, view.keys_revision) == (5, 4)
+    assert changed() == (False, False)
+    for change in (
+        lambda: view.setdefault(("b",), {"n": 3}),
+        lambda: view.update({("c",): {"n": 4}}),
+        lambda: view.__ior__({("d",): {"n": 5}}),
+        lambda: view.pop(("a",)),
+        lambda: view.__delitem__(("b",)),
+        lambda: view.popitem(),
+        lambda: view.clear(),
+    ):
+        change()
+        assert changed() == (True, True)
     assert view.pop(("zz",), None) is None  # absent: nothing changes
-    assert (view.revision, view.keys_revision) == (5, 4)
-    view.pop(("a",))
-    del view[("b",)]
-    view.popitem()
-    assert (view.revision, view.keys_revision) == (8, 7)
-    view.clear()
-    assert (view.revision, view.keys_revision) == (9, 8)
+    view.clear()  # empty: nothing changes
+    assert changed() == (False, False)
     assert not view
+    # No two views, nor two states of one, show the same count.
+    assert (
+        len({r for r, _ in seen} | {View().revision, View().revision})
+        == len({r for r, _ in seen}) + 2
+    )
 
 
 def test_a_registry_counts_the_views_it_is_given() -> None:
@@ -150,12 +166,16 @@ def test_the_facts_count_a_chip_installed_between_two_reads() -> None:
     assert cluster(w.registry) == one
 
 
-def test_a_view_pickles_and_copies_with_its_counts() -> None:
-    """A view copied (copy, deepcopy) or pickled keeps its rows and its counts, so that a
-    registry copied with the figures it keeps reads them right (with the counts reset, a copy
-    of a view changed since a figure was kept could read as unchanged)."""
+def test_a_view_pickles_and_copies_by_its_rows_and_a_copy_computes_its_figures_again() -> None:
+    """A view copied (copy, deepcopy) or pickled keeps its rows and draws counts of its own; a
+    registry copied or pickled leaves the figures it keeps behind, even those that cannot be
+    copied, and computes them again (docs/adr/0056)."""
     import copy
     import pickle
+    from datetime import UTC, datetime
+
+    from pausewatch.state import facts_from_registry
+    from registry.world import World  # type: ignore[import-not-found]
 
     registry = Registry(frozenset())
     _, read = _counting(registry)
@@ -166,11 +186,65 @@ def test_a_view_pickles_and_copies_with_its_counts() -> None:
     for twin in (pickled, copy.copy(view), copy.deepcopy(view)):
         assert isinstance(twin, View)
         assert twin == view
-        assert (twin.revision, twin.keys_revision) == (view.revision, view.keys_revision)
-    clone = copy.deepcopy(registry)
-    assert clone.derived(
-        "n",
-        lambda r: (len(r.views["chips"]), len(r.views["tel_chains"])),
-        rows_of=("chips",),
-        keys_of=("tel_chains",),
-    ) == (1, 0)
+        assert twin.revision != view.revision
+    w = World()
+    w.basic()
+    w.chip("g1", "nv", buyer="lab")
+    w.ok("chip.custody/v1", {"chip_id": "g1", "action": "install", "cluster_id": "c1"}, "lab")
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    facts_from_registry(w.registry, at, None)  # keeps read-only mappings it cannot pickle
+    for clone in (copy.deepcopy(w.registry), pickle.loads(pickle.dumps(w.registry))):  # noqa: S301
+        clone.views["chips"][("g1",)] = {**clone.views["chips"][("g1",)], "status": "retired"}
+        (c1,) = facts_from_registry(clone, at, None).clusters
+        assert c1.h100e == 0.0
+    (c1,) = facts_from_registry(w.registry, at, None).clusters
+    assert c1.h100e > 0.0
+
+
+def test_a_view_set_in_place_of_another_is_read_as_changed() -> None:
+    """A registry that kept a figure while its views were empty reads a view set in place
+    of one, even a counted one just made from rows, as changed (the review's first case)."""
+    from pausewatch.detect import chip_accounts
+    from pausewatch.detect._chips import _chip_accounts
+    from registry.world import World  # type: ignore[import-not-found]
+
+    empty = Registry(frozenset())
+    assert chip_accounts(empty).certified_only.count == 0
+    w = World()
+    w.basic()
+    for n in (1, 2):
+        w.chip(f"g{n}", "nv", buyer="lab")
+    other = Registry(frozenset(), views={n: dict(v) for n, v in w.registry.views.items()})
+    empty.views = other.views
+    assert chip_accounts(empty) == _chip_accounts(empty)
+    assert chip_accounts(empty).certified_only.count == 2
+
+
+def test_a_reader_inside_a_change_does_not_keep_the_figure_from_before_it() -> None:
+    """A view counts a change after making it: a figure computed while a row is being set
+    (here from within the key's hash, which the dict calls while setting it) is not kept
+    under the count of the change."""
+    registry = Registry(frozenset())
+
+    def compute(r: Registry) -> int:
+        return len(r.views["chips"])
+
+    def read() -> int:
+        return registry.derived("n", compute, rows_of=("chips",))
+
+    class Key:
+        def __init__(self) -> None:
+            self.hashed = 0
+
+        def __hash__(self) -> int:
+            self.hashed += 1
+            if self.hashed == 2:  # 1: is the key new; 2: setting it
+                read()
+            return 1
+
+        def __eq__(self, other: object) -> bool:
+            return self is other
+
+    assert read() == 0
+    registry.views["chips"][(Key(),)] = {}
+    assert read() == compute(registry) == 1

@@ -64,42 +64,53 @@ from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, Teleme
 Row = dict[str, Any]
 
 
+_REVISIONS = itertools.count(1)
+"""Where every :class:`View`'s counts come from: one sequence for the process, so that no two
+views, nor two states of one view, ever show the same count (a view set in place of another,
+a copy changed apart from its original: each reads as changed to a figure kept from the
+other). ``next`` on it is atomic under the interpreter lock."""
+
+
 class View(dict[tuple[Any, ...], Row]):
-    """One view's rows by primary key, counting its changes: :attr:`revision` goes up with
-    every row set or removed, :attr:`keys_revision` only when a key is added or removed. What
-    is derived from views is kept by these counts (:meth:`Registry.derived`), so every way a
-    view is changed counts: the fold's commits, a load from the database, a test's own rows."""
+    """One view's rows by primary key, counting its changes: :attr:`revision` is renewed with
+    every row set or removed, :attr:`keys_revision` only when a key is added or removed, each
+    from one sequence for the process (:data:`_REVISIONS`), after the change is made. What is
+    derived from views is kept by these counts (:meth:`Registry.derived`), so every way a view
+    is changed counts: the fold's commits, a load from the database, a test's own rows, a view
+    set in place of another."""
 
     __slots__ = ("keys_revision", "revision")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.revision = 0
-        self.keys_revision = 0
+        self.revision = self.keys_revision = next(_REVISIONS)
+
+    def _changed(self, keys: bool) -> None:
+        self.revision = next(_REVISIONS)
+        if keys:
+            self.keys_revision = self.revision
 
     def __setitem__(self, key: tuple[Any, ...], row: Row) -> None:
-        if key not in self:
-            self.keys_revision += 1
-        self.revision += 1
+        added = key not in self
         super().__setitem__(key, row)
+        self._changed(added)
 
     def __delitem__(self, key: tuple[Any, ...]) -> None:
         super().__delitem__(key)
-        self.revision += 1
-        self.keys_revision += 1
+        self._changed(True)
 
     def pop(self, key: tuple[Any, ...], *default: Any) -> Any:
         """Remove ``key``'s row and return it (or ``default``), counting the change."""
-        if key in self:
-            self.revision += 1
-            self.keys_revision += 1
-        return super().pop(key, *default)
+        if key not in self:
+            return super().pop(key, *default)
+        row = super().pop(key)
+        self._changed(True)
+        return row
 
     def popitem(self) -> tuple[tuple[Any, ...], Row]:
         """Remove the last row set, counting the change."""
         item = super().popitem()
-        self.revision += 1
-        self.keys_revision += 1
+        self._changed(True)
         return item
 
     def setdefault(self, key: tuple[Any, ...], default: Row) -> Row:
@@ -115,40 +126,30 @@ class View(dict[tuple[Any, ...], Row]):
 
     def clear(self) -> None:
         """Remove every row, counting the change."""
-        if self:
-            self.revision += 1
-            self.keys_revision += 1
+        had = bool(self)
         super().clear()
+        if had:
+            self._changed(True)
 
     def __ior__(self, other: Any) -> View:  # type: ignore[override,misc]
         self.update(other)
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled and copied with its counts: a copy made with them reset could read as
-        # unchanged to a figure kept at a count it had before (copy.deepcopy, Ray, processes).
-        return (_restored_view, (dict(self), self.revision, self.keys_revision))
-
-
-def _restored_view(rows: dict[tuple[Any, ...], Row], revision: int, keys_revision: int) -> View:
-    view = View(rows)
-    view.revision, view.keys_revision = revision, keys_revision
-    return view
+        # Pickled and copied by its rows: the copy draws counts of its own.
+        return (View, (dict(self),))
 
 
 _T = TypeVar("_T")
 
-_UNCOUNTED = itertools.count(-1, -1)
-"""A view that is not a :class:`View` (set in place of one) cannot say whether it changed:
-each reading of its revision differs, so nothing derived from it is kept."""
-
-
 def _revision(rows: dict[tuple[Any, ...], Row]) -> int:
-    return rows.revision if isinstance(rows, View) else next(_UNCOUNTED)
+    # A plain dict set in place of a view cannot say whether it changed: each reading of its
+    # revision is new, so nothing derived from it is kept.
+    return rows.revision if isinstance(rows, View) else -next(_REVISIONS)
 
 
 def _keys_revision(rows: dict[tuple[Any, ...], Row]) -> int:
-    return rows.keys_revision if isinstance(rows, View) else next(_UNCOUNTED)
+    return rows.keys_revision if isinstance(rows, View) else -next(_REVISIONS)
 
 
 """One view row: column name to JSON value."""
@@ -289,6 +290,16 @@ class Registry:
         for name, rows in list(self.views.items()):
             if not isinstance(rows, View):
                 self.views[name] = View(rows)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copied or pickled without the figures it keeps: its views are copied with counts of
+        # their own (View.__reduce__), so a copy computes its figures again.
+        state = dict(self.__dict__)
+        state["_derived"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def derived(
         self,
