@@ -142,6 +142,7 @@ class View(dict[tuple[Any, ...], Row]):
 
 _T = TypeVar("_T")
 
+
 def _revision(rows: dict[tuple[Any, ...], Row]) -> int:
     # A plain dict set in place of a view cannot say whether it changed: each reading of its
     # revision is new, so nothing derived from it is kept.
