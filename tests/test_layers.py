@@ -8,6 +8,7 @@ a circle hidden in one is still a circle.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,10 @@ def _package(path: Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
-def _imports() -> list[tuple[str, str, str]]:
-    """(importing module, its package, imported package) for every pausewatch import."""
+@functools.cache
+def _imports() -> tuple[tuple[str, str, str], ...]:
+    """(importing module, its package, imported package) for every pausewatch import; parsed
+    once for the session, not once for each package's test."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
         package = _package(path)
@@ -68,7 +71,7 @@ def _imports() -> list[tuple[str, str, str]]:
                 parts = name.split(".")
                 if parts[0] == "pausewatch" and len(parts) > 1 and parts[1] != package:
                     found.append((str(path.relative_to(SRC)), package, parts[1]))
-    return found
+    return tuple(found)
 
 
 def test_every_package_has_a_layer() -> None:
