@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3_000_000)
     parser.add_argument("--count", type=int, default=80)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="scenarios played at once, a process each (1)"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     workdir = args.workdir
@@ -65,7 +68,7 @@ def main() -> None:
         sys.stderr.write(".")
         sys.stderr.flush()
 
-    report, _ = evaluate_corpus(scenarios, workdir=workdir, progress=progress)
+    report, _ = evaluate_corpus(scenarios, workdir=workdir, progress=progress, workers=args.workers)
     sys.stderr.write("\n")
     wall = time.perf_counter() - began
     print(

@@ -239,8 +239,9 @@ def test_without_an_evaluation_the_single_figure_needs_its_stakes(
 def test_the_kept_report_is_what_detect_evaluate_writes(tmp_path: Path) -> None:
     """The report kept in tests/simulate/data is, but for its timings, what
     ``pausewatch simulate scenarios --seed 3000000 --count 4`` then ``pausewatch detect
-    evaluate DIR --json`` write today (about three minutes), so the tests of --evaluation read
-    the real shape."""
+    evaluate DIR --json`` write today, so the tests of --evaluation read the real shape. The
+    kept report was played one scenario after another; here they are played two at a time
+    (``--workers 2``), so this also checks that doing so changes nothing but the timings."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cli = [sys.executable, "-m", "pausewatch.cli"]
     corpus, work = tmp_path / "corpus", tmp_path / "work"
@@ -251,7 +252,8 @@ def test_the_kept_report_is_what_detect_evaluate_writes(tmp_path: Path) -> None:
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     done = subprocess.run(
-        [*cli, "detect", "evaluate", str(corpus), "--json", "--workdir", str(work)],
+        [*cli, "detect", "evaluate", str(corpus), "--json", "--workdir", str(work),
+         "--workers", "2"],
         capture_output=True, text=True, env=env, check=False, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -26,6 +26,7 @@ from pausewatch.trial import (
     Outcome,
     check_seeds,
     defection_subjects,
+    evaluate_corpus,
     play,
     summarise,
 )
@@ -308,6 +309,7 @@ def test_detect_evaluate_over_a_small_corpus_gives_the_contract_keys(tmp_path: P
         [
             *PAUSEWATCH, "detect", "evaluate", str(tmp_path / "corpus"), "--json",
             "--workdir", str(tmp_path), "--outcomes", str(tmp_path / "outcomes.jsonl"),
+            "--workers", "2",
         ],
         capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
@@ -329,3 +331,20 @@ def test_detect_evaluate_over_a_small_corpus_gives_the_contract_keys(tmp_path: P
     assert report["cost"]["records"] > 0
     lines = (tmp_path / "outcomes.jsonl").read_text().splitlines()
     assert len(lines) == 5
+    # Played two at a time (--workers 2), the outcomes are still in the corpus's order.
+    assert [json.loads(line)["seed"] for line in lines] == [s.seed for s in corpus]
+
+
+def test_detect_evaluate_refuses_fewer_than_one_worker(tmp_path: Path) -> None:
+    """``--workers 0`` is a usage error (exit 2, nothing played); the library says so too."""
+    write_corpus([small_honest(SEED)], tmp_path)
+    result = subprocess.run(
+        [*PAUSEWATCH, "detect", "evaluate", str(tmp_path), "--workers", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluate_corpus([small_honest(SEED)], workers=0)

@@ -31,8 +31,10 @@ corpus that overlaps it.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -262,21 +264,66 @@ def evaluate_corpus(
     *,
     workdir: Path | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    workers: int = 1,
 ) -> tuple[dict[str, Any], list[Outcome]]:
     """Play every scenario (seeds checked first) and summarise; returns the report and the
-    outcomes."""
+    outcomes, in the corpus's order.
+
+    ``workers`` > 1: the scenarios are played in that many processes at once, each scenario
+    in a fresh service of its own as always (its uploads verified in that process); each
+    outcome is what playing it alone gives, so the report is the same but for its timings
+    (docs/adr/0057-scenarios-in-parallel.md). ``progress`` is called as each one ends."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     seeds = [s.seed for s in scenarios]
     check_seeds(seeds)
-    outcomes = []
     began = time.perf_counter()
-    for scenario in scenarios:
-        outcome = play(scenario, workdir=workdir)
-        outcomes.append(outcome)
-        if progress is not None:
-            progress(outcome)
+    if workers == 1 or len(scenarios) < 2:
+        outcomes = []
+        for scenario in scenarios:
+            outcome = play(scenario, workdir=workdir)
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    else:
+        outcomes = _played_apart(scenarios, workdir, min(workers, len(scenarios)), progress)
     report = summarise(outcomes, seeds=seeds)
     report["cost"]["wall_s"] = time.perf_counter() - began
     return report, outcomes
+
+
+def _play_alone(scenario: Scenario, workdir: Path | None) -> Outcome:
+    """In a worker: play one scenario, its uploads verified in this process (no pool of
+    ingest workers per scenario worker)."""
+    return play(scenario, workdir=workdir, ingest_workers=0)
+
+
+def _played_apart(
+    scenarios: list[Scenario],
+    workdir: Path | None,
+    workers: int,
+    progress: Callable[[Outcome], None] | None,
+) -> list[Outcome]:
+    # The fork server, as for the ingest workers (docs/adr/0048): a worker inherits no thread
+    # or lock of this process. Each fits the workload classifier once (seconds), as a process
+    # playing them all in turn does.
+    context = multiprocessing.get_context("forkserver")
+    played: dict[int, Outcome] = {}
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending = {
+            pool.submit(_play_alone, scenario, workdir): n for n, scenario in enumerate(scenarios)
+        }
+        try:
+            for done in as_completed(pending):
+                outcome = done.result()
+                played[pending[done]] = outcome
+                if progress is not None:
+                    progress(outcome)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return [played[n] for n in range(len(scenarios))]
 
 
 __all__ = [

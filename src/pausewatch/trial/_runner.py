@@ -897,11 +897,17 @@ class _Play:
         return self.outcome
 
 
-def play(scenario: Scenario, *, workdir: Path | None = None) -> Outcome:
+def play(
+    scenario: Scenario, *, workdir: Path | None = None, ingest_workers: int | None = None
+) -> Outcome:
     """Play ``scenario`` through a fresh in-process service over a temporary SQLite file
-    (under ``workdir`` if given) and return what it showed."""
+    (under ``workdir`` if given) and return what it showed. ``ingest_workers``: the service's
+    (``Settings.ingest_workers``; 0 verifies uploads in this process, as a scenario played in a
+    worker of :func:`~pausewatch.trial.evaluate_corpus` does); the outcome is the same."""
     with tempfile.TemporaryDirectory(dir=workdir, prefix="pausewatch-scenario-") as tmp:
         settings = Settings(data_dir=Path(tmp), batch_latency_ms=1, clerk_interval_s=0)
+        if ingest_workers is not None:
+            settings = settings.model_copy(update={"ingest_workers": ingest_workers})
         clock = _Clock(scenario.start - timedelta(days=2))
         service = LogService(settings, clock=clock).start()
         try:
