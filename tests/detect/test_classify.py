@@ -256,6 +256,24 @@ def test_the_feature_matrix_equals_each_traces_features_bit_for_bit() -> None:
     assert got.tobytes() == expected.tobytes()  # NaNs included, had any arisen
 
 
+def test_the_feature_matrix_is_exact_for_counters_past_what_a_float_or_64_bits_hold() -> None:
+    """Counters past 2^53 (where float() rounds), past 2^62 (where two of them no longer add in
+    64 bits) and past 2^64: the features are still those workload_features gives, bit for bit
+    (the counters are read in 64-bit integers where they fit, as Python's ints otherwise)."""
+    rng = np.random.default_rng(11)
+    traces = []
+    for n, big in enumerate((2**53 + 1, 2**62 - 1, 2**62 + 3, 2**63 + 5, 2**64 + 7)):
+        trace = _random_trace(rng, f"big-{n}", 8)
+        trace[3] = trace[3]._replace(nvlink_tx_bytes=big, nvlink_rx_bytes=big, mem_used_bytes=big)
+        traces.append(trace)
+    for trace in traces:
+        expected = workload_features(trace)
+        got = feature_matrix([trace, *traces[:1]])[0]
+        assert got.tobytes() == np.asarray(expected, dtype=np.float64).tobytes()
+    expected_all = np.vstack([workload_features(t) for t in traces])
+    assert feature_matrix(traces).tobytes() == expected_all.tobytes()
+
+
 def test_the_feature_matrix_refuses_what_workload_features_refuses() -> None:
     """No traces, a short trace or one mixing chips anywhere in the call: a DetectionError."""
     traces, _ = simulated_traces(range(1), windows=6, chips=1)
