@@ -62,6 +62,7 @@ from pausewatch.telemetry import (
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetryBatch
 
 Row = dict[str, Any]
+"""One view row: column name to JSON value."""
 
 
 _REVISIONS = itertools.count(1)
@@ -152,8 +153,6 @@ def _revision(rows: dict[tuple[Any, ...], Row]) -> int:
 def _keys_revision(rows: dict[tuple[Any, ...], Row]) -> int:
     return rows.keys_revision if isinstance(rows, View) else -next(_REVISIONS)
 
-
-"""One view row: column name to JSON value."""
 
 VIEWS: dict[str, tuple[str, ...]] = {
     "parties": ("party_id",),
