@@ -248,3 +248,34 @@ def test_a_reader_inside_a_change_does_not_keep_the_figure_from_before_it() -> N
     assert read() == 0
     registry.views["chips"][(Key(),)] = {}
     assert read() == compute(registry) == 1
+
+
+def test_a_commit_counts_each_view_it_changes_once_and_only_what_changed() -> None:
+    """The fold's commit sets rows through the dict and counts each view once after them: a
+    row added changes the keys, a row replaced only the rows, a removal of an absent row
+    nothing; a figure kept before the commit is computed again exactly when its views moved."""
+    from pausewatch.registry._fold import Change, Prepared
+
+    registry = Registry(frozenset())
+    calls, read = _counting(registry)
+    chips, chains = registry.views["chips"], registry.views["tel_chains"]
+
+    def commit(*changes: Change) -> tuple[int, int, int, int]:
+        before = (chips.revision, chips.keys_revision, chains.revision, chains.keys_revision)
+        registry.commit(Prepared(registry.applied, True, None, changes))
+        after = (chips.revision, chips.keys_revision, chains.revision, chains.keys_revision)
+        return tuple(int(a != b) for a, b in zip(before, after, strict=True))  # type: ignore[return-value]
+
+    assert read() == (0, 0)
+    assert commit(Change("chips", ("g1",), {"s": 1}), Change("chips", ("g2",), {"s": 1})) == (
+        1, 1, 0, 0,
+    )  # fmt: skip
+    assert read() == (2, 0)
+    assert commit(Change("tel_chains", ("g1",), {"seq": 0})) == (0, 0, 1, 1)
+    assert commit(Change("tel_chains", ("g1",), {"seq": 1})) == (0, 0, 1, 0)
+    assert read() == (2, 1)
+    assert len(calls) == 3  # the replaced chain head moved no key: the figure was kept
+    assert commit(Change("chips", ("zz",), None)) == (0, 0, 0, 0)
+    assert commit(Change("chips", ("g2",), None)) == (1, 1, 0, 0)
+    assert read() == (1, 1)
+    assert chips == {("g1",): {"s": 1}}

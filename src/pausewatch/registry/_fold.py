@@ -395,11 +395,24 @@ class Registry:
         """Make the changes :meth:`prepare` computed, on the views it computed them from."""
         if prepared.index != self.applied:
             raise ValueError(f"expected log entry {self.applied}, got {prepared.index}")
+        # Rows are set through the dict itself and each view changed is counted once, after
+        # its rows: a telemetry batch sets some thousand rows under the readers' lock, and
+        # counting each through View.__setitem__ cost ten times the setting.
+        keys_changed: dict[str, bool] = {}
         for change in prepared.changes:
+            rows = self.views[change.view]
             if change.row is None:
-                self.views[change.view].pop(change.key, None)
+                if change.key in rows:
+                    dict.__delitem__(rows, change.key)
+                    keys_changed[change.view] = True
             else:
-                self.views[change.view][change.key] = change.row
+                added = change.key not in rows
+                dict.__setitem__(rows, change.key, change.row)
+                keys_changed[change.view] = keys_changed.get(change.view, False) or added
+        for view, keys in keys_changed.items():
+            rows = self.views[view]
+            if isinstance(rows, View):
+                rows._changed(keys)
         self.adoptions.extend(prepared.adoptions)
         self.applied = prepared.index + 1
         return Outcome(prepared.index, prepared.accepted, prepared.reason, prepared.changes)
