@@ -7,6 +7,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The suite runs in this many processes, a test file to each at a time (docs/adr/0058); 0 runs
+# it in this one process.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 .PHONY: run test test-fast lint typecheck system-deps bytecode clean
 
@@ -42,11 +46,11 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
 test: $(VENV)/.installed-dev system-deps lint typecheck bytecode
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # Everything but the slow tests (crash recovery, large logs): for quick local runs.
 test-fast: $(VENV)/.installed-dev lint typecheck bytecode
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
