@@ -50,8 +50,6 @@ from pausewatch.registry._kinds import (
 from pausewatch.statements import Body, Statement
 from pausewatch.telemetry import (
     SIGNALS_TEXT,
-    Aggregate,
-    ChainState,
     ChipTotals,
     ClusterTotals,
     DayTotals,
@@ -1277,7 +1275,7 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
             f"batch {submission.batch_digest} of operator {body.operator_id!r} was already "
             f"integrated at entry {seen['idx']}"
         )
-    chains = {chip: ChainState.from_json(state) for chip, state in body.chains.items()}
+    chains = body.chain_states()
     for chip, state in sorted(chains.items()):
         current = ctx.get("tel_chains", chip)
         if current is not None and state.seq <= current["seq"]:
@@ -1285,7 +1283,7 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
                 f"chip {chip!r}: the batch's chain head (seq {state.seq}) is not past the one "
                 f"on the log (seq {current['seq']})"
             )
-    agg = Aggregate.from_json(body.aggregate)
+    agg = body.aggregate_totals()
     gap_windows = sum(g.to_seq - g.from_seq + 1 for g in body.gaps)
     ctx.set(
         "tel_batches",

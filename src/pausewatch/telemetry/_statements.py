@@ -27,6 +27,27 @@ BATCH_KIND = "telemetry.batch/v1"
 Hex64 = Digest
 
 
+class _Checked(dict[str, Any]):
+    """A body's JSON object, as validation read it, that also holds what validation parsed it
+    into (``parsed``), so that the fold does not parse it again (docs/adr/0054). It is the
+    same mapping to everything else: it compares, encodes and pickles as the plain dict (a
+    copy or an unpickled one holds nothing parsed, and is parsed again when asked)."""
+
+    __slots__ = ("parsed",)
+
+    def __init__(self, value: dict[str, Any], parsed: Any) -> None:
+        super().__init__(value)
+        self.parsed = parsed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def _parsed(value: object) -> Any:
+    """What validation parsed ``value`` into, or None when it was not validated here."""
+    return value.parsed if isinstance(value, _Checked) else None
+
+
 @statement_kind(SUBMISSION_KIND)
 class TelemetrySubmission(Body):
     """An operator submits a batch: the SHA-256 of the exact uploaded bytes and their lines."""
@@ -101,32 +122,47 @@ class TelemetryBatch(Body):
             raise ValueError(f"submission: {exc}") from exc
         if statement.kind != SUBMISSION_KIND:
             raise ValueError(f"submission: expected {SUBMISSION_KIND}, got {statement.kind}")
-        return value
+        return _Checked(value, statement)
 
     @field_validator("chains")
     @classmethod
     def _chains(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        states: dict[str, ChainState] = {}
         for chip, state in value.items():
             try:
-                ChainState.from_json(state)
+                states[chip] = ChainState.from_json(state)
             except Error as exc:
                 raise ValueError(f"chains.{chip}: {exc}") from exc
-        return value
+        return _Checked(value, states)
 
     @field_validator("aggregate")
     @classmethod
     def _aggregate(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            Aggregate.from_json(value)
+            return _Checked(value, Aggregate.from_json(value))
         except Error as exc:
             raise ValueError(str(exc)) from exc
-        return value
 
     def submission_body(self) -> TelemetrySubmission:
-        """The operator's submission, verified."""
-        body = parse_statement(self.submission).body
+        """The operator's submission, verified (when this body was validated, then)."""
+        statement = _parsed(self.submission)
+        if statement is None:
+            statement = parse_statement(self.submission)
+        body = statement.body
         assert isinstance(body, TelemetrySubmission)
         return body
+
+    def chain_states(self) -> dict[str, ChainState]:
+        """Each chip's chain head, as :attr:`chains` holds it (parsed once, by validation)."""
+        states = _parsed(self.chains)
+        if states is None:
+            return {chip: ChainState.from_json(state) for chip, state in self.chains.items()}
+        return dict(states)
+
+    def aggregate_totals(self) -> Aggregate:
+        """:attr:`aggregate` read (parsed once, by validation)."""
+        agg = _parsed(self.aggregate)
+        return agg if agg is not None else Aggregate.from_json(self.aggregate)
 
     def submission_signer(self) -> str:
         """The key that signed the submission."""
