@@ -3,19 +3,33 @@ them (docs/adr/0052)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pausewatch.registry._fold import (
-    _CHIP_TOTALS,
-    _keep_chip_totals,
-    _kept_chip_totals,
+    _TOTALS,
+    _keep_totals,
+    _kept_totals,
+    _merge_totals,
     _totals_doc,
     _totals_row,
 )
-from pausewatch.telemetry import ChipTotals
+from pausewatch.telemetry import ChipTotals, ClusterTotals, RunTotals
+
+
+def _keep_chip_totals(chip_id: str, row: dict[str, object], totals: ChipTotals) -> None:
+    _keep_totals("tel_chips", chip_id, row, totals)
+
+
+def _kept_chip_totals(chip_id: str, row: dict[str, object]) -> ChipTotals | None:
+    kept = _kept_totals("tel_chips", chip_id, row)
+    assert kept is None or isinstance(kept, ChipTotals)
+    return kept
+
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -70,4 +84,112 @@ def test_a_row_the_fold_did_not_write_is_read() -> None:
     assert _kept_chip_totals("c1/b", row) is None
     for n in range(9000):
         _keep_chip_totals(f"c/{n}", row, first)
-    assert len(_CHIP_TOTALS) <= 8192
+    assert len(_TOTALS) <= 8192
+
+
+class _Views:
+    """The part of the fold's context ``_merge_totals`` uses: rows by view and key."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.index = 0
+
+    def get(self, view: str, *key: Any) -> dict[str, Any] | None:
+        return self.rows.get((view, key[0]))
+
+    def set(self, view: str, row: dict[str, Any]) -> None:
+        name = row["run_id"] if view == "tel_runs" else row["cluster_id"]
+        self.rows[(view, name)] = row
+
+
+def _run(chips: list[str], n: int) -> RunTotals:
+    return RunTotals(
+        flop={"bf16": 10**18 + n},
+        chip_windows=len(chips),
+        chips=frozenset(chips),
+        clusters=frozenset({f"c{n % 2}"}),
+        first_window_start=T0 + timedelta(minutes=n),
+        last_window_end=T0 + timedelta(minutes=n + 1),
+    )
+
+
+def _cluster(chips: list[str], n: int) -> ClusterTotals:
+    return ClusterTotals(
+        chip_windows=len(chips),
+        chips=frozenset(chips),
+        flop={"bf16": 10**18 + n},
+        energy_j=n,
+        unattributed_flop={},
+        undeclared_flop={"bf16": n},
+        undeclared_windows=n % 3,
+    )
+
+
+def _reference_row(view: str, key: str, name: str, previous: Any, batch: Any, idx: int) -> Any:
+    """The row as the fold wrote it before it kept the sets: read the row back, merge, write
+    every field."""
+    cls = RunTotals if view == "tel_runs" else ClusterTotals
+    new = batch if previous is None else cls.from_json(_totals_doc(previous, key)).merge(batch)
+    row = _totals_row(key, name, new.to_json(), idx)
+    row.pop("days", None)
+    row.pop("signals", None)
+    return row
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    batches=st.lists(
+        st.lists(st.sampled_from([f"chip-{i}" for i in range(12)]), min_size=1, max_size=6),
+        min_size=1,
+        max_size=12,
+    ),
+    forget=st.sets(st.integers(0, 11)),
+)
+def test_a_run_and_a_clusters_rows_are_what_reading_them_back_gives(
+    batches: list[list[str]], forget: set[int]
+) -> None:
+    """Batch after batch, the tel_runs and tel_clusters rows the fold writes from its kept
+    totals and set texts are the rows it wrote when it read each row back and wrote every
+    field, key order included; also when what it kept is forgotten in between (another
+    process, a full cache)."""
+    views = _Views()
+    previous: dict[str, Any] = {"tel_runs": None, "tel_clusters": None}
+    for n, chips in enumerate(batches):
+        views.index = n + 1
+        if n in forget:
+            _TOTALS.clear()
+        for view, key, name, batch in (
+            ("tel_runs", "run_id", "run-1", _run(chips, n)),
+            ("tel_clusters", "cluster_id", "c1", _cluster(chips, n)),
+        ):
+            cls = RunTotals if view == "tel_runs" else ClusterTotals
+            _merge_totals(views, view, key, {name: batch}, cls)  # type: ignore[arg-type]
+            row = views.rows[(view, name)]
+            expected = _reference_row(view, key, name, previous[view], batch, n + 1)
+            assert list(row.items()) == list(expected.items())
+            previous[view] = row
+
+
+def test_a_batch_of_chips_the_run_has_seen_leaves_its_set_text_as_it_was() -> None:
+    """A run's and a cluster's set of chips grows with the fleet: a batch whose chips are all
+    in it writes the very text of the row before (nothing sorted or encoded again); a chip
+    that joins gives a new text with it."""
+    views = _Views()
+    fleet = [f"chip-{i:05d}" for i in range(5000)]
+    for view, key, make, cls in (
+        ("tel_runs", "run_id", _run, RunTotals),
+        ("tel_clusters", "cluster_id", _cluster, ClusterTotals),
+    ):
+        views.index = 1
+        _merge_totals(views, view, key, {"x": make(fleet, 1)}, cls)  # type: ignore[arg-type]
+        first = views.rows[(view, "x")]
+        views.index = 2
+        _merge_totals(views, view, key, {"x": make(fleet[:200], 2)}, cls)  # type: ignore[arg-type]
+        second = views.rows[(view, "x")]
+        assert second["chips"] is first["chips"]
+        assert second["updated_idx"] == 2
+        assert second["chip_windows"] == 5200
+        views.index = 3
+        _merge_totals(views, view, key, {"x": make(["chip-new"], 3)}, cls)  # type: ignore[arg-type]
+        third = views.rows[(view, "x")]
+        assert json.loads(third["chips"]) == sorted([*fleet, "chip-new"])

@@ -18,7 +18,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -1363,52 +1363,92 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
 
 
 def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any], cls: Any) -> None:
-    chips = view == "tel_chips"
+    sets = _SET_FIELDS.get(view, ())
     for name in sorted(totals):
         new = totals[name]
         row = ctx.get(view, name)
         if row is not None:
-            old = _kept_chip_totals(name, row) if chips else None
+            old = _kept_totals(view, name, row)
             if old is None:
                 old = cls.from_json(_totals_doc(row, key))
             new = old.merge(new)
-        merged = _totals_row(key, name, new.to_json(), ctx.index)
-        # A cluster's days have their own view (cluster_days): its row keeps the totals only.
-        merged.pop("days", None)
-        merged.pop("signals", None)  # and its signals theirs (tel_signals, docs/adr/0032)
-        if chips:
+        if not sets:
+            merged = _totals_row(key, name, new.to_json(), ctx.index)
+        else:
+            # The sets of ids a run or a cluster has seen grow with the fleet, not with the
+            # batch: written from the set's kept text, which a batch whose chips were all seen
+            # before leaves as it was (issue 19 §5).
+            fields = _totals_row(key, name, new.to_json(sets=False), ctx.index)
+            fields |= {field: _set_text(getattr(new, field)) for field in sets}
+            merged = {key: name, "updated_idx": ctx.index}
+            merged |= sorted((k, v) for k, v in fields.items() if k not in merged)
+        if view == "tel_chips":
             merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
-            _keep_chip_totals(name, merged, new)
+        elif view == "tel_clusters":
+            # A cluster's days have their own view (cluster_days) and its signals theirs
+            # (tel_signals, docs/adr/0032): its row keeps the totals, which read back as such.
+            new = replace(new, days={}, signals={})
+        _keep_totals(view, name, merged, new)
         ctx.set(view, merged)
 
 
-_CHIP_TOTALS: dict[str, tuple[tuple[tuple[str, Any], ...], ChipTotals]] = {}
-"""Per chip, a ``tel_chips`` row the fold wrote (its items) and the totals it was written from.
-A batch rewrites the rows of its two hundred chips, and reading each back (its JSON, its times)
-was a tenth of the fold under ingest (docs/adr/0054). Kept by value: a row whose items are not
-these (read from the database, folded by another registry) is read from its items."""
-_CHIP_TOTALS_KEPT = 8192
-_CHIP_TOTALS_LOCK = threading.Lock()
+_SET_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "tel_runs": ("chips", "clusters"),
+    "tel_clusters": ("chips",),
+}
+"""The totals' sets of ids, by view: JSON text of the sorted list, written by :func:`_set_text`."""
+
+_TOTALS: dict[tuple[str, str], tuple[tuple[tuple[str, Any], ...], Any]] = {}
+"""Per view and key, a ``tel_chips``, ``tel_runs`` or ``tel_clusters`` row the fold wrote (its
+items) and the totals it was written from. A batch rewrites the rows of its two hundred chips,
+and reading each back (its JSON, its times) was a tenth of the fold under ingest (docs/adr/0054);
+a run's row holds every chip that worked on it. Kept by value: a row whose items are not these
+(read from the database, folded by another registry) is read from its items."""
+_TOTALS_KEPT = 8192
+_TOTALS_LOCK = threading.Lock()
 
 
-def _kept_chip_totals(chip_id: str, row: Row) -> ChipTotals | None:
+def _kept_totals(view: str, name: str, row: Row) -> Any:
     """The totals ``row`` reads as, if the fold wrote a row of exactly these items."""
-    with _CHIP_TOTALS_LOCK:
-        kept = _CHIP_TOTALS.get(chip_id)
+    with _TOTALS_LOCK:
+        kept = _TOTALS.get((view, name))
+    # The items' texts are compared by identity first: a row's kept text is the very string.
     if kept is not None and kept[0] == tuple(row.items()):
         return kept[1]
     return None
 
 
-def _keep_chip_totals(chip_id: str, row: Row, totals: ChipTotals) -> None:
-    # ChipTotals.from_json(_totals_doc(row)) == totals: the row is totals.to_json() in text
-    # (tests/registry: test_a_chips_kept_totals_are_what_its_row_reads_as).
+def _keep_totals(view: str, name: str, row: Row, totals: Any) -> None:
+    # cls.from_json(_totals_doc(row)) == totals: the row is totals.to_json() in text
+    # (tests/registry/test_fold_caches.py).
     items = tuple(row.items())
-    with _CHIP_TOTALS_LOCK:  # registries fold on several threads (the service's, an audit's)
-        _CHIP_TOTALS.pop(chip_id, None)
-        while len(_CHIP_TOTALS) >= _CHIP_TOTALS_KEPT:
-            _CHIP_TOTALS.pop(next(iter(_CHIP_TOTALS)))
-        _CHIP_TOTALS[chip_id] = (items, totals)
+    with _TOTALS_LOCK:  # registries fold on several threads (the service's, an audit's)
+        _TOTALS.pop((view, name), None)
+        while len(_TOTALS) >= _TOTALS_KEPT:
+            _TOTALS.pop(next(iter(_TOTALS)))
+        _TOTALS[(view, name)] = (items, totals)
+
+
+_SET_TEXTS: dict[int, tuple[frozenset[str], str]] = {}
+"""By identity of the set, the text :func:`_set_text` wrote of it (the set is referenced, so
+that its identity cannot pass to another)."""
+_SET_TEXTS_KEPT = 1024
+
+
+def _set_text(values: frozenset[str]) -> str:
+    """The JSON text of ``values`` sorted, as ``_totals_row`` writes a list: the text written
+    before when ``values`` is the very set it was written of (a run's or a cluster's set of
+    chips is the same object from batch to batch until a chip joins it)."""
+    with _TOTALS_LOCK:
+        kept = _SET_TEXTS.get(id(values))
+    if kept is not None and kept[0] is values:
+        return kept[1]
+    text = json.dumps(sorted(values), sort_keys=True, separators=(",", ":"))
+    with _TOTALS_LOCK:
+        while len(_SET_TEXTS) >= _SET_TEXTS_KEPT:
+            _SET_TEXTS.pop(next(iter(_SET_TEXTS)))
+        _SET_TEXTS[id(values)] = (values, text)
+    return text
 
 
 def _merge_signals(

@@ -55,6 +55,15 @@ def _add_flop(into: dict[str, int], flop: Mapping[str, int]) -> None:
         into[precision] = into.get(precision, 0) + count
 
 
+def _union(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    """``a | b``, and the very set ``a`` (or ``b``) when it holds the other: a batch's chips are
+    most often all in the run's already, and the union of a run's set of chips with them would
+    copy the whole set (issue 19 §5: work that grows with the fleet stays out of each batch)."""
+    if len(b) <= len(a):
+        return a if b <= a else a | b
+    return b if a <= b else a | b
+
+
 def _sum_flop(*parts: Mapping[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in parts:
@@ -185,22 +194,24 @@ class RunTotals:
         return RunTotals(
             flop=_sum_flop(self.flop, other.flop),
             chip_windows=self.chip_windows + other.chip_windows,
-            chips=self.chips | other.chips,
-            clusters=self.clusters | other.clusters,
+            chips=_union(self.chips, other.chips),
+            clusters=_union(self.clusters, other.clusters),
             first_window_start=min(self.first_window_start, other.first_window_start),
             last_window_end=max(self.last_window_end, other.last_window_end),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping with sorted keys and lists."""
-        return {
+    def to_json(self, *, sets: bool = True) -> dict[str, Any]:
+        """A JSON-ready mapping with sorted keys and lists; without ``sets``, without the
+        chips and clusters (a view writes those apart: :data:`SET_FIELDS`)."""
+        doc: dict[str, Any] = {
             "chip_windows": self.chip_windows,
-            "chips": sorted(self.chips),
-            "clusters": sorted(self.clusters),
             "first_window_start": format_time(self.first_window_start),
             "flop": _flop_json(self.flop),
             "last_window_end": format_time(self.last_window_end),
         }
+        if sets:
+            doc |= {"chips": sorted(self.chips), "clusters": sorted(self.clusters)}
+        return dict(sorted(doc.items()))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunTotals:
@@ -315,7 +326,7 @@ class ClusterTotals:
         """The totals of both sets of records."""
         return ClusterTotals(
             chip_windows=self.chip_windows + other.chip_windows,
-            chips=self.chips | other.chips,
+            chips=_union(self.chips, other.chips),
             flop=_sum_flop(self.flop, other.flop),
             energy_j=self.energy_j + other.energy_j,
             unattributed_flop=_sum_flop(self.unattributed_flop, other.unattributed_flop),
@@ -325,18 +336,21 @@ class ClusterTotals:
             signals=merge_signals(self.signals, other.signals),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, sets: bool = True) -> dict[str, Any]:
         """A JSON-ready mapping with sorted keys and lists (``days`` only when it holds any, so
-        that totals without them read as they did before they were kept)."""
+        that totals without them read as they did before they were kept); without ``sets``,
+        without the chips, the days and the signals (a view writes those apart)."""
         doc: dict[str, Any] = {
             "chip_windows": self.chip_windows,
-            "chips": sorted(self.chips),
             "energy_j": self.energy_j,
             "flop": _flop_json(self.flop),
             "unattributed_flop": _flop_json(self.unattributed_flop),
             "undeclared_flop": _flop_json(self.undeclared_flop),
             "undeclared_windows": self.undeclared_windows,
         }
+        if not sets:
+            return dict(sorted(doc.items()))
+        doc["chips"] = sorted(self.chips)
         if self.days:
             doc["days"] = {d: self.days[d].to_json() for d in sorted(self.days)}
         if self.signals:
