@@ -1367,8 +1367,9 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
     for name in sorted(totals):
         new = totals[name]
         row = ctx.get(view, name)
+        kept = None
         if row is not None:
-            old = _kept_totals(view, name, row)
+            kept = old = _kept_totals(view, name, row)
             if old is None:
                 old = cls.from_json(_totals_doc(row, key))
             new = old.merge(new)
@@ -1376,10 +1377,10 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
             merged = _totals_row(key, name, new.to_json(), ctx.index)
         else:
             # The sets of ids a run or a cluster has seen grow with the fleet, not with the
-            # batch: written from the set's kept text, which a batch whose chips were all seen
-            # before leaves as it was (issue 19 §5).
+            # batch: a batch whose chips were all seen before leaves the kept set as it was
+            # (the union is the very set), and the row keeps its text (issue 19 §5).
             fields = _totals_row(key, name, new.to_json(sets=False), ctx.index)
-            fields |= {field: _set_text(getattr(new, field)) for field in sets}
+            fields |= {field: _set_text(field, new, kept, row) for field in sets}
             merged = {key: name, "updated_idx": ctx.index}
             merged |= sorted((k, v) for k, v in fields.items() if k not in merged)
         if view == "tel_chips":
@@ -1429,26 +1430,17 @@ def _keep_totals(view: str, name: str, row: Row, totals: Any) -> None:
         _TOTALS[(view, name)] = (items, totals)
 
 
-_SET_TEXTS: dict[int, tuple[frozenset[str], str]] = {}
-"""By identity of the set, the text :func:`_set_text` wrote of it (the set is referenced, so
-that its identity cannot pass to another)."""
-_SET_TEXTS_KEPT = 1024
-
-
-def _set_text(values: frozenset[str]) -> str:
-    """The JSON text of ``values`` sorted, as ``_totals_row`` writes a list: the text written
-    before when ``values`` is the very set it was written of (a run's or a cluster's set of
-    chips is the same object from batch to batch until a chip joins it)."""
-    with _TOTALS_LOCK:
-        kept = _SET_TEXTS.get(id(values))
-    if kept is not None and kept[0] is values:
-        return kept[1]
-    text = json.dumps(sorted(values), sort_keys=True, separators=(",", ":"))
-    with _TOTALS_LOCK:
-        while len(_SET_TEXTS) >= _SET_TEXTS_KEPT:
-            _SET_TEXTS.pop(next(iter(_SET_TEXTS)))
-        _SET_TEXTS[id(values)] = (values, text)
-    return text
+def _set_text(field: str, new: Any, kept: Any, row: Row | None) -> str:
+    """The JSON text of the set ``new.<field>`` sorted, as ``_totals_row`` writes a list: the
+    row's own text when it is the very set of the totals kept for that row (the row was written
+    from them, so its text is that set's). Nothing is kept by the set's identity: a set the row
+    moved on from is garbage at once, not held (with its text) until a cache forgets it."""
+    values = getattr(new, field)
+    if kept is not None and row is not None and getattr(kept, field) is values:
+        text = row[field]
+        assert isinstance(text, str)
+        return text
+    return json.dumps(sorted(values), sort_keys=True, separators=(",", ":"))
 
 
 def _merge_signals(
