@@ -224,3 +224,37 @@ def test_a_growing_run_leaves_no_superseded_set_behind() -> None:
     # What is live: the two rows' texts of 40,000 ids (0.6 MB each) and the kept totals' two
     # sets (2 MB each). Every set the run and the cluster had on the way would be some 250 MB.
     assert held < 20_000_000, f"{held:,} bytes still held after the fold"
+
+
+def test_a_row_folds_the_same_whether_its_kept_totals_were_forgotten_or_not() -> None:
+    """The kept totals stand for what their row reads back as. A secretariat's aggregate may
+    give its times without an offset (``Aggregate.from_json`` reads them as naive); the row holds
+    them as UTC (``...Z``), which reads back aware. Two batches of a run so written must fold the
+    same with the kept totals (the service) and without them (the audit, which checks each entry
+    before it folds it; another process; a full cache): here the second batch is unreadable both
+    ways, not merged into the run's row by one fold and refused by the other."""
+    naive = datetime.fromisoformat("2026-11-27T01:00:00")  # as from_json reads it
+    outcomes = []
+    for forget in (False, True):
+        _TOTALS.clear()
+        views = _Views()
+        for n in range(2):
+            views.index = n + 1
+            if forget:
+                _TOTALS.clear()
+            batch = RunTotals(
+                flop={"bf16": 10},
+                chip_windows=1,
+                chips=frozenset({"chip-1"}),
+                clusters=frozenset({"c1"}),
+                first_window_start=naive + timedelta(minutes=n),
+                last_window_end=naive + timedelta(minutes=n + 1),
+            )
+            try:
+                _merge_totals(views, "tel_runs", "run_id", {"r": batch}, RunTotals)  # type: ignore[arg-type]
+            except TypeError as exc:
+                outcomes.append((forget, n, "unreadable", str(exc)))
+                break
+        else:
+            outcomes.append((forget, 2, "folded", views.rows[("tel_runs", "r")]))
+    assert outcomes[0][1:3] == outcomes[1][1:3], outcomes
