@@ -1406,6 +1406,8 @@ and reading each back (its JSON, its times) was a tenth of the fold under ingest
 a run's row holds every chip that worked on it. Kept by value: a row whose items are not these
 (read from the database, folded by another registry) is read from its items."""
 _TOTALS_KEPT = 8192
+_TOTALS_TIMES = ("first_window_start", "last_window_end", "last_busy_end")
+"""The totals' times (a chip's, a run's; a cluster's totals have none)."""
 _TOTALS_LOCK = threading.Lock()
 
 
@@ -1423,8 +1425,17 @@ def _keep_totals(view: str, name: str, row: Row, totals: Any) -> None:
     # cls.from_json(_totals_doc(row)) == totals: the row is totals.to_json() in text
     # (tests/registry/test_fold_caches.py).
     items = tuple(row.items())
+    # A time without an offset (an aggregate may give one) is written as UTC and reads back
+    # aware: totals holding one are not what their row reads as, and would merge where the row
+    # read back cannot (the fold's outcome would hang on what this process kept).
+    naive = any(
+        isinstance(when := getattr(totals, name_, None), datetime) and when.tzinfo is None
+        for name_ in _TOTALS_TIMES
+    )
     with _TOTALS_LOCK:  # registries fold on several threads (the service's, an audit's)
         _TOTALS.pop((view, name), None)
+        if naive:
+            return
         while len(_TOTALS) >= _TOTALS_KEPT:
             _TOTALS.pop(next(iter(_TOTALS)))
         _TOTALS[(view, name)] = (items, totals)
