@@ -258,3 +258,19 @@ def test_a_row_folds_the_same_whether_its_kept_totals_were_forgotten_or_not() ->
         else:
             outcomes.append((forget, 2, "folded", views.rows[("tel_runs", "r")]))
     assert outcomes[0][1:3] == outcomes[1][1:3], outcomes
+
+
+def test_a_runs_kept_totals_outlive_a_fleets_worth_of_chips() -> None:
+    """A run's and a cluster's kept totals are bounded apart from the chips': a batch of a
+    fleet larger than the chips' bound (every chip's row is kept in turn) does not push out the
+    run's, which would then be read back whole on its next batch (issue 19 §5)."""
+    _TOTALS.clear()
+    run = _run([f"chip-{i}" for i in range(100)], 0)
+    row = _totals_row("run_id", "run-1", run.to_json(), 1)
+    _keep_totals("tel_runs", "run-1", row, run)
+    chip = ChipTotals(1, T0, T0 + timedelta(minutes=1), {"bf16": 5}, 10, 20, None)
+    chip_row = _row(chip, 1)
+    for n in range(9000):
+        _keep_totals("tel_chips", f"c/{n}", chip_row, chip)
+    assert _kept_totals("tel_runs", "run-1", dict(row)) is run
+    assert len(_TOTALS) <= 8192 + 4096
