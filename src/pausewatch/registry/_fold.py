@@ -1399,13 +1399,41 @@ _SET_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 """The totals' sets of ids, by view: JSON text of the sorted list, written by :func:`_set_text`."""
 
-_TOTALS: dict[tuple[str, str], tuple[tuple[tuple[str, Any], ...], Any]] = {}
-"""Per view and key, a ``tel_chips``, ``tel_runs`` or ``tel_clusters`` row the fold wrote (its
-items) and the totals it was written from. A batch rewrites the rows of its two hundred chips,
-and reading each back (its JSON, its times) was a tenth of the fold under ingest (docs/adr/0054);
-a run's row holds every chip that worked on it. Kept by value: a row whose items are not these
-(read from the database, folded by another registry) is read from its items."""
-_TOTALS_KEPT = 8192
+
+class _KeptTotals:
+    """Per view and key, a ``tel_chips``, ``tel_runs`` or ``tel_clusters`` row the fold wrote
+    (its items) and the totals it was written from. A batch rewrites the rows of its two hundred
+    chips, and reading each back (its JSON, its times) was a tenth of the fold under ingest
+    (docs/adr/0054); a run's row holds every chip that worked on it. Kept by value: a row whose
+    items are not these (read from the database, folded by another registry) is read from its
+    items. Each view has its own bound (:data:`_TOTALS_KEPT`), oldest written first out, so that
+    a fleet's chips, more than the chips' bound, never push out the runs' and the clusters'."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, dict[str, tuple[tuple[tuple[str, Any], ...], Any]]] = {}
+
+    def get(self, view: str, name: str) -> tuple[tuple[tuple[str, Any], ...], Any] | None:
+        return self._views.get(view, {}).get(name)
+
+    def put(self, view: str, name: str, kept: tuple[tuple[tuple[str, Any], ...], Any]) -> None:
+        rows = self._views.setdefault(view, {})
+        while len(rows) >= _TOTALS_KEPT.get(view, 1024):
+            rows.pop(next(iter(rows)))
+        rows[name] = kept
+
+    def drop(self, view: str, name: str) -> None:
+        self._views.get(view, {}).pop(name, None)
+
+    def clear(self) -> None:
+        self._views.clear()
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self._views.values())
+
+
+_TOTALS = _KeptTotals()
+_TOTALS_KEPT: Mapping[str, int] = {"tel_chips": 8192, "tel_runs": 2048, "tel_clusters": 2048}
+"""Rows kept per view at most (a view not named: 1,024)."""
 _TOTALS_TIMES = ("first_window_start", "last_window_end", "last_busy_end")
 """The totals' times (a chip's, a run's; a cluster's totals have none)."""
 _TOTALS_LOCK = threading.Lock()
@@ -1414,7 +1442,7 @@ _TOTALS_LOCK = threading.Lock()
 def _kept_totals(view: str, name: str, row: Row) -> Any:
     """The totals ``row`` reads as, if the fold wrote a row of exactly these items."""
     with _TOTALS_LOCK:
-        kept = _TOTALS.get((view, name))
+        kept = _TOTALS.get(view, name)
     # The items' texts are compared by identity first: a row's kept text is the very string.
     if kept is not None and kept[0] == tuple(row.items()):
         return kept[1]
@@ -1433,12 +1461,9 @@ def _keep_totals(view: str, name: str, row: Row, totals: Any) -> None:
         for name_ in _TOTALS_TIMES
     )
     with _TOTALS_LOCK:  # registries fold on several threads (the service's, an audit's)
-        _TOTALS.pop((view, name), None)
-        if naive:
-            return
-        while len(_TOTALS) >= _TOTALS_KEPT:
-            _TOTALS.pop(next(iter(_TOTALS)))
-        _TOTALS[(view, name)] = (items, totals)
+        _TOTALS.drop(view, name)
+        if not naive:
+            _TOTALS.put(view, name, (items, totals))
 
 
 def _set_text(field: str, new: Any, kept: Any, row: Row | None) -> str:
