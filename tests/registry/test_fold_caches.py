@@ -94,6 +94,7 @@ class _Views:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         self.index = 0
+        self.keeps = True
 
     def get(self, view: str, *key: Any) -> dict[str, Any] | None:
         return self.rows.get((view, key[0]))

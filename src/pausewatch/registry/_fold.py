@@ -449,7 +449,7 @@ class Registry:
         handler = self.handlers.get(statement.kind)
         if handler is None:
             return None
-        ctx = _Context(self, self.applied, at, statement)
+        ctx = _Context(self, self.applied, at, statement, checking=True)
         try:
             handler(ctx, statement.body)
         except RejectedError as exc:
@@ -475,8 +475,20 @@ def _failure(exc: BaseException) -> str:
 class _Context:
     """One entry being folded: reads see the registry plus this entry's own earlier changes."""
 
-    def __init__(self, registry: Registry, index: int, at: datetime, statement: Statement) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        index: int,
+        at: datetime,
+        statement: Statement,
+        *,
+        checking: bool = False,
+    ) -> None:
         self.registry = registry
+        self.keeps = not checking
+        """Whether the handlers may keep what they wrote for the next entry (the kept totals):
+        not when the entry is only checked (:meth:`Registry.check`), whose rows are never
+        made, and would push out those of the rows the fold did make."""
         self.index = index
         self.at = at
         self.when = format_time(at)
@@ -1389,7 +1401,8 @@ def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any],
             # A cluster's days have their own view (cluster_days) and its signals theirs
             # (tel_signals, docs/adr/0032): its row keeps the totals, which read back as such.
             new = replace(new, days={}, signals={})
-        _keep_totals(view, name, merged, new)
+        if ctx.keeps:
+            _keep_totals(view, name, merged, new)
         ctx.set(view, merged)
 
 
