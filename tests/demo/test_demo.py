@@ -40,6 +40,7 @@ def test_the_world_clock_only_moves_forward() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the whole demo and its audit: 97 s beside another (ADR 0058)
 def test_the_story_plays_and_the_log_recomputes_it(tmp_path: Path) -> None:
     import socket
 

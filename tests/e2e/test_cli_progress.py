@@ -72,6 +72,7 @@ def test_no_progress_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the whole demo: 111 s beside another (ADR 0058)
 def test_the_demo_shows_each_act_and_its_counts(tmp_path: Path) -> None:
     """`pausewatch demo --json` on a terminal shows each act as it plays and the count of the
     chips registered; stdout holds only the JSON summary."""

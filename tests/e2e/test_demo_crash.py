@@ -18,7 +18,9 @@ from pausewatch.demo._detection import INSTALLED, SHIPPED
 from pausewatch.ledger import SignedCheckpoint, Verifier, verify_consistency
 from pausewatch.statements import load_key
 
-pytestmark = pytest.mark.slow
+# The demo three times over with its restarts and audits: under the two workers of `make test`
+# it took 183 s beside another demo (ADR 0058); its own waits bound each step.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _serve(data: Path, port: int, log: Path) -> Process:

@@ -236,6 +236,7 @@ def test_without_an_evaluation_the_single_figure_needs_its_stakes(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # four scenarios played: 103 s beside a demo (ADR 0058)
 def test_the_kept_report_is_what_detect_evaluate_writes(tmp_path: Path) -> None:
     """The report kept in tests/simulate/data is, but for its timings, what
     ``pausewatch simulate scenarios --seed 3000000 --count 4`` then ``pausewatch detect
