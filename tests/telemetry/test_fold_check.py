@@ -57,3 +57,36 @@ def test_checking_a_batch_keeps_nothing(tmp_path: Path) -> None:
         fold_entry(fresh, entry)
     for view in ("tel_chips", "tel_runs", "tel_clusters"):
         assert dict(registry.views[view]) == dict(fresh.views[view])
+
+
+def test_checking_a_batch_keeps_no_signals_text(tmp_path: Path) -> None:
+    """Registry.check runs a batch's handler, which writes each of its clusters' tel_signals
+    text (some 100 kB a cluster) through SIGNALS_TEXT: a checking context must not keep those
+    texts (rows never made), which would push out the texts of the rows the fold did make
+    (a bound of 256) and hold dead ones: the fold would parse its own rows' signals again."""
+    from pausewatch.telemetry._aggregate import SIGNALS_TEXT
+
+    fleet = simulate_fleet(CLUSTERS, windows=2, seed=7)
+    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, ingest_workers=0)
+    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+    try:
+        operator = register(service, fleet)
+        for window in fleet.windows:
+            upload = b"".join(line + b"\n" for line in window)
+            service.ingest_telemetry(upload, submission(upload, operator))
+        entries = [service.log.entry(i) for i in range(service.log.size)]
+        secretariat = service.state.secretariat
+    finally:
+        service.close()
+    registry = new_registry(secretariat)
+    for entry in entries[:-1]:
+        fold_entry(registry, entry)
+    last = statement_of(entries[-1])
+    assert any(t.signals for t in last.body.aggregate_totals().clusters.values())  # type: ignore[attr-defined]
+    with SIGNALS_TEXT._lock:
+        before = {k: v[0] for k, v in SIGNALS_TEXT._by_id.items()}
+    assert registry.check(last, entries[-1].integrated_at) is None
+    with SIGNALS_TEXT._lock:
+        after = {k: v[0] for k, v in SIGNALS_TEXT._by_id.items()}
+    assert after.keys() == before.keys(), f"{len(after.keys() - before.keys())} texts kept"
+    assert all(after[k] is before[k] for k in before)
