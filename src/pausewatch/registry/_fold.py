@@ -486,9 +486,9 @@ class _Context:
     ) -> None:
         self.registry = registry
         self.keeps = not checking
-        """Whether the handlers may keep what they wrote for the next entry (the kept totals):
-        not when the entry is only checked (:meth:`Registry.check`), whose rows are never
-        made, and would push out those of the rows the fold did make."""
+        """Whether the handlers may keep what they wrote for the next entry (the kept totals,
+        the signals' texts): not when the entry is only checked (:meth:`Registry.check`), whose
+        rows are never made, and would push out those of the rows the fold did make."""
         self.index = index
         self.at = at
         self.when = format_time(at)
@@ -1506,7 +1506,7 @@ def _merge_signals(
         "tel_signals",
         {
             "cluster_id": cluster_id,
-            "signals": SIGNALS_TEXT.write(signals),
+            "signals": SIGNALS_TEXT.write(signals, keep=ctx.keeps),
             "updated_idx": ctx.index,
         },
     )

@@ -502,11 +502,13 @@ class SignalsText:
         self._keep(text, signals)
         return signals
 
-    def write(self, signals: Mapping[str, tuple[Signal, ...]]) -> str:
-        """The row's JSON text of ``signals`` (sorted chips, no spaces)."""
+    def write(self, signals: Mapping[str, tuple[Signal, ...]], *, keep: bool = True) -> str:
+        """The row's JSON text of ``signals`` (sorted chips, no spaces); not kept without
+        ``keep`` (a row that is only checked, never made: :meth:`Registry.check`)."""
         data = signals_json(signals)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        self._keep(text, {c: tuple(ws) for c, ws in data.items()})
+        if keep:
+            self._keep(text, {c: tuple(ws) for c, ws in data.items()})
         return text
 
     def _keep(self, text: str, signals: dict[str, tuple[Signal, ...]]) -> None:
