@@ -276,3 +276,42 @@ def test_a_runs_kept_totals_outlive_a_fleets_worth_of_chips() -> None:
         _keep_totals("tel_chips", f"c/{n}", chip_row, chip)
     assert _kept_totals("tel_runs", "run-1", dict(row)) is run
     assert len(_TOTALS) <= 8192 + 2048
+
+
+def test_a_naive_aggregate_time_folds_the_same_in_any_machines_zone() -> None:
+    """A time without an offset (an aggregate may give one: ``Aggregate.from_json`` reads it
+    naive) is written as UTC, as the fold's comment on kept totals says: the service, a
+    follower, ``state rebuild`` and the audit, on machines in different zones, write the same
+    row from the same log. ``format_time`` took such a time as the machine's local time."""
+    import os
+    import time
+
+    naive = datetime.fromisoformat("2026-11-27T01:00:00")
+    batch = RunTotals(
+        flop={"bf16": 10},
+        chip_windows=1,
+        chips=frozenset({"chip-1"}),
+        clusters=frozenset({"c1"}),
+        first_window_start=naive,
+        last_window_end=naive + timedelta(minutes=1),
+    )
+    rows = []
+    zone = os.environ.get("TZ")
+    try:
+        for tz in ("UTC", "America/New_York", "Asia/Tokyo"):
+            os.environ["TZ"] = tz
+            time.tzset()
+            _TOTALS.clear()
+            views = _Views()
+            views.index = 1
+            _merge_totals(views, "tel_runs", "run_id", {"r": batch}, RunTotals)  # type: ignore[arg-type]
+            rows.append(views.rows[("tel_runs", "r")])
+    finally:
+        if zone is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+    assert rows[0]["first_window_start"] == "2026-11-27T01:00:00Z"
+    assert rows[1] == rows[0]
+    assert rows[2] == rows[0]
