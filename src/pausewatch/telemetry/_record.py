@@ -158,7 +158,8 @@ class SigningKey(Protocol):
 
 
 def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with ``Z``: ``2026-11-27T01:00:00Z`` (microseconds only when non-zero).
+    """RFC 3339 UTC with ``Z``: ``2026-11-27T01:00:00Z`` (microseconds only when non-zero; a
+    naive time is taken as UTC, whatever the machine's zone).
 
     Kept for the latest times written in a fixed offset (UTC, as every record's): a batch's
     two hundred chips' totals write the same few window times again and again, the fold's most
@@ -176,5 +177,8 @@ def _format_fixed(value: datetime) -> str:
 
 
 def _format(value: datetime) -> str:
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    # A naive time is taken as UTC, not as the machine's local time (which astimezone would
+    # assume): every fold of a log, in whatever zone it runs, writes the same text.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
