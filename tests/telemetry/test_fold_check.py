@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
+from pausewatch.ledger import Entry
 from pausewatch.registry._fold import _TOTALS, _kept_totals
 from pausewatch.service import LogService
 from pausewatch.settings import Settings
@@ -15,12 +18,14 @@ from pausewatch.state._store import fold_entry
 
 from .test_ingest import CLUSTERS, register, submission, ticking
 
+Logged = tuple[list[Entry], frozenset[str]]
 
-def test_checking_a_batch_keeps_nothing(tmp_path: Path) -> None:
-    """Registry.check runs a telemetry batch's handler on rows it never makes: what the fold
-    kept for the rows it did make stays (the audit checks each batch before folding it, and its
-    fold would otherwise read every run's row back); folding the batch then takes the kept
-    totals and writes what a fold from the rows read back writes."""
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
+    """The entries of a log a service filled (a fleet registered, then two windows of its
+    telemetry, one batch each: the last entry is a batch), and the secretariat's keys."""
+    tmp_path: Path = tmp_path_factory.mktemp("logged")
     fleet = simulate_fleet(CLUSTERS, windows=2, seed=7)
     settings = Settings(data_dir=tmp_path, batch_latency_ms=1, ingest_workers=0)
     service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
@@ -30,9 +35,17 @@ def test_checking_a_batch_keeps_nothing(tmp_path: Path) -> None:
             upload = b"".join(line + b"\n" for line in window)
             service.ingest_telemetry(upload, submission(upload, operator))
         entries = [service.log.entry(i) for i in range(service.log.size)]
-        secretariat = service.state.secretariat
+        return entries, frozenset(service.state.secretariat)
     finally:
         service.close()
+
+
+def test_checking_a_batch_keeps_nothing(logged: Logged) -> None:
+    """Registry.check runs a telemetry batch's handler on rows it never makes: what the fold
+    kept for the rows it did make stays (the audit checks each batch before folding it, and its
+    fold would otherwise read every run's row back); folding the batch then takes the kept
+    totals and writes what a fold from the rows read back writes."""
+    entries, secretariat = logged
     registry = new_registry(secretariat)
     for entry in entries[:-1]:
         fold_entry(registry, entry)
@@ -59,25 +72,14 @@ def test_checking_a_batch_keeps_nothing(tmp_path: Path) -> None:
         assert dict(registry.views[view]) == dict(fresh.views[view])
 
 
-def test_checking_a_batch_keeps_no_signals_text(tmp_path: Path) -> None:
+def test_checking_a_batch_keeps_no_signals_text(logged: Logged) -> None:
     """Registry.check runs a batch's handler, which writes each of its clusters' tel_signals
     text (some 100 kB a cluster) through SIGNALS_TEXT: a checking context must not keep those
     texts (rows never made), which would push out the texts of the rows the fold did make
     (a bound of 256) and hold dead ones: the fold would parse its own rows' signals again."""
     from pausewatch.telemetry._aggregate import SIGNALS_TEXT
 
-    fleet = simulate_fleet(CLUSTERS, windows=2, seed=7)
-    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, ingest_workers=0)
-    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
-    try:
-        operator = register(service, fleet)
-        for window in fleet.windows:
-            upload = b"".join(line + b"\n" for line in window)
-            service.ingest_telemetry(upload, submission(upload, operator))
-        entries = [service.log.entry(i) for i in range(service.log.size)]
-        secretariat = service.state.secretariat
-    finally:
-        service.close()
+    entries, secretariat = logged
     registry = new_registry(secretariat)
     for entry in entries[:-1]:
         fold_entry(registry, entry)
