@@ -30,8 +30,10 @@ Hex64 = Digest
 class _Checked(dict[str, Any]):
     """A body's JSON object, as validation read it, that also holds what validation parsed it
     into (``parsed``), so that the fold does not parse it again (docs/adr/0054). It is the
-    same mapping to everything else: it compares, encodes and pickles as the plain dict (a
-    copy or an unpickled one holds nothing parsed, and is parsed again when asked)."""
+    same mapping to everything else: it compares, pickles and encodes to the same bytes as the
+    plain dict (a copy or an unpickled one holds nothing parsed, and is parsed again when
+    asked; :func:`~pausewatch.statements.canonical` takes its slower exact path for a dict
+    subclass, and nothing encodes these fields: a statement keeps its signed bytes)."""
 
     __slots__ = ("parsed",)
 
