@@ -7,38 +7,23 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pausewatch.statements._statement as statement_module
-from pausewatch.service import LogService
-from pausewatch.settings import Settings
-from pausewatch.simulate import simulate_fleet
 from pausewatch.statements import parse_statement
 from pausewatch.telemetry import Aggregate, ChainState
 from pausewatch.telemetry._statements import BATCH_KIND, TelemetryBatch
 
-from .test_ingest import CLUSTERS, register, submission, ticking
+from .test_ingest import logged_batches
 
 
 @pytest.fixture(scope="module")
 def batch_entry(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The envelope of a real ``telemetry.batch/v1`` statement a service logged."""
-    tmp_path: Path = tmp_path_factory.mktemp("batch")
-    fleet = simulate_fleet(CLUSTERS, windows=2, seed=5)
-    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, ingest_workers=0)
-    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
-    try:
-        operator = register(service, fleet)
-        upload = b"".join(line + b"\n" for window in fleet.windows for line in window)
-        receipt = service.ingest_telemetry(upload, submission(upload, operator))
-        entry = service.log.entry(receipt.index)
-    finally:
-        service.close()
-    envelope = json.loads(entry.data)["statement"]
+    entries, _ = logged_batches(tmp_path_factory.mktemp("batch"), windows=2, seed=5)
+    envelope = json.loads(entries[-1].data)["statement"]
     assert envelope["kind"] == BATCH_KIND
     return json.dumps(envelope).encode()
 

@@ -3,41 +3,22 @@ each batch before folding it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 
 from pausewatch.ledger import Entry
 from pausewatch.registry._fold import _TOTALS, _kept_totals
-from pausewatch.service import LogService
-from pausewatch.settings import Settings
-from pausewatch.simulate import simulate_fleet
 from pausewatch.state import new_registry, statement_of
 from pausewatch.state._store import fold_entry
 
-from .test_ingest import CLUSTERS, register, submission, ticking
+from .test_ingest import logged_batches
 
 Logged = tuple[list[Entry], frozenset[str]]
 
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
-    """The entries of a log a service filled (a fleet registered, then two windows of its
-    telemetry, one batch each: the last entry is a batch), and the secretariat's keys."""
-    tmp_path: Path = tmp_path_factory.mktemp("logged")
-    fleet = simulate_fleet(CLUSTERS, windows=2, seed=7)
-    settings = Settings(data_dir=tmp_path, batch_latency_ms=1, ingest_workers=0)
-    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
-    try:
-        operator = register(service, fleet)
-        for window in fleet.windows:
-            upload = b"".join(line + b"\n" for line in window)
-            service.ingest_telemetry(upload, submission(upload, operator))
-        entries = [service.log.entry(i) for i in range(service.log.size)]
-        return entries, frozenset(service.state.secretariat)
-    finally:
-        service.close()
+    """A log a service filled, whose last entry is a batch, and the secretariat's keys."""
+    return logged_batches(tmp_path_factory.mktemp("logged"), windows=2, seed=7)
 
 
 def test_checking_a_batch_keeps_nothing(logged: Logged) -> None:

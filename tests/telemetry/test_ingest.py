@@ -26,6 +26,7 @@ from pausewatch.errors import (
     StatementError,
     StorageFullError,
 )
+from pausewatch.ledger import Entry
 from pausewatch.ledger import root as merkle_root
 from pausewatch.registry import VIEWS
 from pausewatch.service import LogService, Upload, iter_stored_records
@@ -116,6 +117,26 @@ def submission(data: bytes, key: KeyPair, operator: str = "lab", records: int | 
         },
         key,
     )
+
+
+def logged_batches(
+    data_dir: Path, *, windows: int, seed: int
+) -> tuple[list[Entry], frozenset[str]]:
+    """The entries of a log a service on ``data_dir`` filled: the CLUSTERS fleet registered,
+    then each of its ``windows`` uploaded as one batch (the last entry is a batch); and the
+    secretariat's keys."""
+    fleet = simulate_fleet(CLUSTERS, windows=windows, seed=seed)
+    settings = Settings(data_dir=data_dir, batch_latency_ms=1, ingest_workers=0)
+    service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+    try:
+        operator = register(service, fleet)
+        for window in fleet.windows:
+            upload = b"".join(line + b"\n" for line in window)
+            service.ingest_telemetry(upload, submission(upload, operator))
+        entries = [service.log.entry(i) for i in range(service.log.size)]
+        return entries, frozenset(service.state.secretariat)
+    finally:
+        service.close()
 
 
 def flop_of(lines: list[bytes]) -> dict[str, dict[str, int]]:

@@ -1430,7 +1430,7 @@ class _KeptTotals:
 
     def put(self, view: str, name: str, kept: tuple[tuple[tuple[str, Any], ...], Any]) -> None:
         rows = self._views.setdefault(view, {})
-        while len(rows) >= _TOTALS_KEPT.get(view, 1024):
+        while len(rows) >= _TOTALS_KEPT[view]:
             rows.pop(next(iter(rows)))
         rows[name] = kept
 
@@ -1446,7 +1446,7 @@ class _KeptTotals:
 
 _TOTALS = _KeptTotals()
 _TOTALS_KEPT: Mapping[str, int] = {"tel_chips": 8192, "tel_runs": 2048, "tel_clusters": 2048}
-"""Rows kept per view at most (a view not named: 1,024)."""
+"""Rows kept per view at most."""
 _TOTALS_TIMES = ("first_window_start", "last_window_end", "last_busy_end")
 """The totals' times (a chip's, a run's; a cluster's totals have none)."""
 _TOTALS_LOCK = threading.Lock()
