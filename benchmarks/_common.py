@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,19 @@ from typing import Any
 def verdict(ok: bool) -> str:
     """PASS or MISS."""
     return "PASS" if ok else "MISS"
+
+
+def child_env(drop: str | None = "PAUSEWATCH_") -> dict[str, str]:
+    """This process's environment for a child started in another directory: each relative
+    ``PYTHONPATH`` entry made absolute (``PYTHONPATH=src`` would otherwise name the child's
+    own ``src``, and the child would import whatever copy of pausewatch the virtual environment
+    points at, not this checkout's), and the variables starting with ``drop`` left out."""
+    env = {k: v for k, v in os.environ.items() if drop is None or not k.startswith(drop)}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(p) if p else p for p in env["PYTHONPATH"].split(os.pathsep)
+        )
+    return env
 
 
 def write_json(path: str | None, figures: dict[str, Any]) -> None:

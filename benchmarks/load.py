@@ -98,7 +98,8 @@ from typing import Any
 
 import httpx
 
-from _common import write_json
+import pausewatch
+from _common import child_env, write_json
 from log_10m import Cluster, _pg_admin
 from log_append import filesystem_of
 from pausewatch.client import PausewatchClient
@@ -240,7 +241,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         """Start it and wait until ``/healthz`` answers."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
+        env = child_env()
         if self.ingest_workers is not None:
             env["PAUSEWATCH_INGEST_WORKERS"] = str(self.ingest_workers)
         env.update(SERVER_ENV)
@@ -512,8 +513,7 @@ def run_phase(
         "WARNING",
         *classes,
     ]
-    env = {**os.environ, "PAUSEWATCH_LOAD_DIR": str(load_dir)}
-    env = {k: v for k, v in env.items() if not k.startswith("LOCUST_")}
+    env = {**child_env("LOCUST_"), "PAUSEWATCH_LOAD_DIR": str(load_dir)}
     if not quiet:
         print(f"  running: {name} ({seconds} s, {users} users) ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
@@ -928,7 +928,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  machine: {usable_cpus()} CPUs usable ({os.cpu_count()} online), {cpu_model()}; "
         f"load average {load:.2f}; Python {platform.python_version()}, "
-        f"locust {package_version('locust')}, pausewatch {package_version('pausewatch')}"
+        f"locust {package_version('locust')}, pausewatch {package_version('pausewatch')} "
+        f"from {Path(pausewatch.__file__).parent} (the server's too: PYTHONPATH made absolute)"
     )
     if args.replicas:
         print(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import signal
 import socket
@@ -42,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from _common import verdict, write_json
+from _common import child_env, verdict, write_json
 from pausewatch.ledger import (
     ENTRIES,
     Checkpoint,
@@ -113,7 +112,7 @@ def served(args: argparse.Namespace) -> dict[str, Any]:
         fill(data_dir, args.served_entries)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAUSEWATCH_")}
+        env = child_env()
         log = (Path(tmp) / "serve.log").open("ab")
         cmd = [sys.executable, "-m", "pausewatch.cli", "serve", "--data-dir", str(data_dir)]
         proc = subprocess.Popen(
