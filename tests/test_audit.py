@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from pausewatch.audit._recompute import compare_views
 from pausewatch.errors import ConfigurationError
 from pausewatch.ledger import (
     Checkpoint,
+    CompactRange,
     LogStore,
     MerkleTree,
     Node,
@@ -21,6 +24,7 @@ from pausewatch.ledger import (
     PersistentLog,
     Signer,
     encode_entry,
+    leaf_hash,
     sign_checkpoint,
 )
 from pausewatch.registry import Registry
@@ -370,3 +374,123 @@ def test_compare_views_names_table_key_and_column() -> None:
         f"view table reg_keys key ({key_row['key']!r},): missing from the store, the entries "
         "give it",
     ]
+
+
+# -- checkpoints, streamed (issue 19 section 5) ---------------------------------------------------
+
+
+def test_checkpoints_are_read_as_the_tree_reaches_them() -> None:
+    """Notes in order of size are read only when the recomputed tree reaches them: the audit
+    never holds the whole list (a log signs a checkpoint for every append)."""
+    entries, log = make_log(12)
+    consumed = 0
+
+    def counted_entries() -> Iterator[tuple[int, bytes]]:
+        nonlocal consumed
+        for pair in enumerate(entries):
+            consumed += 1
+            yield pair
+
+    read_at: dict[int, int] = {}
+
+    def notes() -> Iterator[str]:
+        for size in range(1, 13):
+            read_at[size] = consumed
+            yield checkpoint(entries, size, log)
+
+    report, _ = audit_log(counted_entries(), notes(), log.verifier())
+    assert report.ok, report.problems
+    assert report.checkpoints_verified == 12
+    # The note of size s is read once the tree holds s - 1 entries, not before.
+    assert all(read_at[s] >= s - 1 for s in read_at), read_at
+
+
+def test_the_report_lists_the_newest_checkpoints_and_counts_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond the bound, the report lists every pinned checkpoint and the newest others; the
+    counts (verified, witnessed, not listed) and the anchor cover them all."""
+    monkeypatch.setattr(audit, "MAX_CHECKPOINTS_LISTED", 3)
+    entries, log = make_log(9)
+    w = Signer.generate("w.example")
+    notes = [checkpoint(entries, s, log) for s in range(1, 10)]
+    notes[1] = cosigned(notes[1], w)  # size 2: the only witnessed one, not among the newest
+    held = checkpoint(entries, 1, log)
+    report, _ = audit_log(enumerate(entries), notes, log.verifier(), [w.verifier()], pinned=[held])
+    assert report.ok, report.problems
+    assert [(c.size, c.pinned) for c in report.checkpoints] == [
+        (1, True),
+        (7, False),
+        (8, False),
+        (9, False),
+    ]
+    assert (report.checkpoints_verified, report.checkpoints_not_listed) == (10, 6)
+    assert (report.anchor, report.anchored_size) == ("witnesses", 2)
+    as_json = report.to_json()
+    assert as_json["witnessed_checkpoints"] == 1
+    assert as_json["checkpoints_verified"] == 10
+    assert as_json["checkpoints_not_listed"] == 6
+
+
+def test_a_checkpoint_listed_after_a_larger_one_is_named() -> None:
+    """The ordered notes must come in order of size: one that comes after a larger one can no
+    longer be checked and is a problem, naming it; notes given as ``unordered`` may come in any
+    order."""
+    entries, log = make_log(6)
+    five, three = checkpoint(entries, 5, log), checkpoint(entries, 3, log)
+    report, _ = audit_log(enumerate(entries), [five, three], log.verifier())
+    assert report.problems == [
+        "checkpoint 3: listed after a checkpoint of more entries (checkpoints are checked in "
+        "order of size)"
+    ]
+    report, _ = audit_log(enumerate(entries), [], log.verifier(), unordered=[five, three])
+    assert report.ok, report.problems
+    assert [c.size for c in report.checkpoints] == [3, 5]
+
+
+def test_a_checkpoint_at_size_zero_and_beyond_the_entries() -> None:
+    """The empty tree's checkpoint is checked before any entry; the ordered notes beyond the
+    entries are each named once, after the last entry."""
+    entries, log = make_log(3)
+    notes = [
+        sign_checkpoint(Checkpoint(ORIGIN, 0, MerkleTree([]).root()), log),
+        checkpoint(entries, 3, log),
+        checkpoint([*entries, b"x"], 4, log),
+        checkpoint([*entries, b"x", b"y"], 5, log),
+    ]
+    report, _ = audit_log(enumerate(entries), notes, log.verifier())
+    assert [c.size for c in report.checkpoints] == [0, 3]
+    assert report.problems == [
+        "checkpoint 4: covers more entries than the 3 audited",
+        "checkpoint 5: covers more entries than the 3 audited",
+    ]
+
+
+def test_the_audits_memory_does_not_grow_with_the_checkpoints() -> None:
+    """A checkpoint for every entry: the audit's peak memory with ten times the checkpoints
+    stays within a small margin of the smaller run's (it grew by about 2.3 KB a checkpoint
+    when every note, opened checkpoint and result was held)."""
+    entries, log = make_log(12_000)
+    tree = CompactRange()
+    roots = []
+    for e in entries:
+        tree.append(leaf_hash(e))
+        roots.append(tree.root())
+
+    def peak(every: int) -> int:
+        def notes() -> Iterator[str]:
+            for size in range(every, len(entries) + 1, every):
+                yield sign_checkpoint(Checkpoint(ORIGIN, size, roots[size - 1]), log)
+
+        tracemalloc.start()
+        try:
+            report, _ = audit_log(enumerate(entries), notes(), log.verifier())
+            held = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert report.ok, report.problems
+        assert report.checkpoints_verified == len(entries) // every
+        return held
+
+    few, many = peak(10), peak(1)  # 1,200 and 12,000 checkpoints
+    assert many - few < 2 * 1024 * 1024, (few, many)

@@ -295,15 +295,18 @@ class PausewatchClient:
 
     def checkpoint_sizes(self) -> list[int]:
         """Every signed checkpoint size, oldest first."""
-        sizes: list[int] = []
+        return list(self.iter_checkpoint_sizes())
+
+    def iter_checkpoint_sizes(self) -> Iterator[int]:
+        """Every signed checkpoint size, oldest first, a page at a time (a log signs one for
+        every append: there may be as many as entries)."""
         start: int | None = 0
         while start is not None:
             page = self._request(
                 "GET", "/v1/checkpoints", params={"start": start, "limit": 10_000}
             ).json()
-            sizes.extend(page["sizes"])
+            yield from (int(size) for size in page["sizes"])
             start = page["next"]
-        return sizes
 
     def entry(self, index: int) -> dict[str, Any]:
         """One entry (decoded and as base64 bytes)."""

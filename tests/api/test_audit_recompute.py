@@ -45,6 +45,7 @@ from fastapi.testclient import TestClient
 from pausewatch.api import create_app
 from pausewatch.audit import audit_log
 from pausewatch.audit._recompute import reverify_batch
+from pausewatch.cli._audit import _Export
 from pausewatch.ledger import LogStore
 from pausewatch.service import LogService, TelemetryIngest, iter_stored_records
 from pausewatch.state import dump_view, new_registry
@@ -231,6 +232,46 @@ def test_an_honest_export_is_recomputed_and_passes(
         *((audited.batches[1], n) for n in range(6)),
     ]
     assert all('"sig"' in r["line"] for r in records)
+
+
+def test_an_export_is_read_holding_nothing_per_batch_or_checkpoint(
+    exported: tuple[Path, str, str],
+) -> None:
+    """The export `pausewatch log export` writes (records after their batch, checkpoints last
+    in order of size) is read without noting anything per batch or per checkpoint: the audit
+    streams them from where they are."""
+    path, _, _ = exported
+    export = _Export(path)
+    assert export.record_offsets == {}
+    assert export.unsorted_notes is None
+    notes = [json.loads(x)["note"] for x in path.read_text().splitlines() if '"checkpoint"' in x]
+    assert len(notes) > 2
+    assert list(export.notes()) == notes
+
+
+def test_an_export_laid_out_otherwise_audits_the_same(
+    audited: Audited, exported: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """Checkpoints first and in reverse, and a batch's records at the very end: the audit
+    finds the same, every batch verified again from its records and every checkpoint."""
+    path, log_key, secretariat = exported
+    lines = path.read_text().splitlines()
+    kinds = [json.loads(x)["type"] for x in lines]
+    checkpoints = [x for x, k in zip(lines, kinds, strict=True) if k == "checkpoint"]
+    moved = [
+        x
+        for x, k in zip(lines, kinds, strict=True)
+        if k == "record" and json.loads(x)["index"] == audited.batches[0]
+    ]
+    rest = [x for x in lines if x not in checkpoints and x not in moved]
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("\n".join([rest[0], *reversed(checkpoints), *rest[1:], *moved]) + "\n")
+    export = _Export(shuffled)
+    assert set(export.record_offsets) == {audited.batches[0]}
+    assert export.unsorted_notes is not None
+    plain, other = _audit(path, log_key, secretariat), _audit(shuffled, log_key, secretariat)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert json.loads(other.stdout) == json.loads(plain.stdout)
 
 
 def test_an_altered_record_line_fails_the_audit_naming_the_batch(

@@ -8,6 +8,10 @@ key, counts its valid witness cosignatures, and commits to exactly the root of t
 tree at its size (which makes all checkpoints consistent with each other). Problems are collected
 as values, not raised, so one report says everything that is wrong.
 
+Checkpoints are checked as the recomputed tree reaches their size, and read only then: a log
+signs one per append, so there may be as many as entries. The report counts every one and lists
+the pinned ones and the newest :data:`MAX_CHECKPOINTS_LISTED` (docs/adr/0059).
+
 Checkpoints signed by the log key prove only that the log's key signed them: a log rolled back
 to an older copy of its store, or one that forked, signs a consistent-looking history too. An
 audit is therefore *anchored* only by something outside the log: a checkpoint the auditor held
@@ -29,8 +33,11 @@ most one segment of a batch is held at a time.
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,6 +71,8 @@ from pausewatch.transcript._statements import (
 )
 
 MAX_PROBLEMS = 100
+MAX_CHECKPOINTS_LISTED = 1000
+"""Checkpoints the report lists besides the pinned ones: the newest (all are verified)."""
 PAGE = 4096
 """Leaves between two comparisons with the stored subtree hashes."""
 
@@ -102,6 +111,14 @@ class AuditReport:
     root_hash: str = ""
     kinds: dict[str, int] = field(default_factory=dict)
     checkpoints: list[CheckpointResult] = field(default_factory=list)
+    """The checkpoints verified: every pinned one and the newest
+    :data:`MAX_CHECKPOINTS_LISTED` of the others, in order of size."""
+    checkpoints_verified: int = 0
+    """Every checkpoint verified (signed by the log key, its root the recomputed tree's)."""
+    checkpoints_not_listed: int = 0
+    """Checkpoints verified but not in :attr:`checkpoints` (older ones beyond the bound)."""
+    witnessed_checkpoints: int = 0
+    """Checkpoints verified and cosigned by the threshold of the witness keys given."""
     problems: list[str] = field(default_factory=list)
     server_proofs_checked: int = 0
     decisions: list[dict[str, object]] = field(default_factory=list)
@@ -177,7 +194,9 @@ class AuditReport:
             "root_hash": self.root_hash,
             "kinds": self.kinds,
             "checkpoints": [c.__dict__ for c in self.checkpoints],
-            "witnessed_checkpoints": sum(c.witnessed for c in self.checkpoints),
+            "checkpoints_verified": self.checkpoints_verified,
+            "checkpoints_not_listed": self.checkpoints_not_listed,
+            "witnessed_checkpoints": self.witnessed_checkpoints,
             "witness_threshold": self.witness_threshold,
             "anchored": self.anchored,
             "anchor": self.anchor,
@@ -355,12 +374,15 @@ def audit_log(
     secretariat: str | None = None,
     *,
     pinned: Iterable[str] = (),
+    unordered: Iterable[str] = (),
     stored_nodes: StoredNodes | None = None,
     records: BatchRecords | None = None,
     stored_views: StoredViews | None = None,
 ) -> tuple[AuditReport, CompactRange]:
-    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes`` and the
-    ``pinned`` checkpoints the auditor held. A checkpoint is witnessed when ``threshold``
+    """Audit ``entries`` (``(index, bytes)`` in order) against ``checkpoint_notes`` (in order
+    of size, read as the tree reaches them; one listed after a larger one is a problem), the
+    ``pinned`` checkpoints the auditor held and a few ``unordered`` notes (both held from the
+    start, in any order). A checkpoint is witnessed when ``threshold``
     (default: all) of ``witnesses`` cosigned it. With the ``secretariat`` key (a signer id),
     also fold the entries and recompute every proposal's outcome from them alone
     (:attr:`AuditReport.decisions`), re-evaluate the policy for each finding a policy-filed
@@ -370,17 +392,11 @@ def audit_log(
     Returns the report and the recomputed tree's right edge."""
     k = witness_threshold(witnesses, threshold)
     report = AuditReport(origin=log_verifier.name, witness_threshold=k)
-    held = [(note, True) for note in pinned]
-    notes = held + [(note, False) for note in checkpoint_notes]
-    opened: list[tuple[SignedCheckpoint, bool]] = []
-    for note, is_pinned in notes:
-        try:
-            opened.append((SignedCheckpoint.open(note, log_verifier, witnesses or []), is_pinned))
-        except Error as exc:
-            report.problem(f"checkpoint{' (pinned)' if is_pinned else ''}: {exc}")
-    wanted = {signed.checkpoint.size for signed, _ in opened}
-    roots: dict[int, bytes] = {0: EMPTY_ROOT}
+    checks = _Checkpoints(report, checkpoint_notes, log_verifier, witnesses or [], k)
+    checks.hold(pinned, pinned=True)
+    checks.hold(unordered, pinned=False)
     tree = CompactRange()
+    checks.reach(0, EMPTY_ROOT)
     created: list[tuple[Node, bytes]] = []
     page_start = 0
     last_time = ""
@@ -400,8 +416,8 @@ def audit_log(
         created += tree.append(leaf_hash(data))
         if fold is not None:
             recent.record(tree.size, tree.root())
-        if tree.size in wanted:
-            roots[tree.size] = tree.root()
+        if checks.wanted(tree.size):
+            checks.reach(tree.size, tree.root())
         if stored_nodes is not None and tree.size - page_start >= PAGE:
             _compare_stored(report, created, stored_nodes(page_start, tree.size))
             created, page_start = [], tree.size
@@ -438,34 +454,118 @@ def audit_log(
     else:
         report.batches_not_reverified = report.kinds.get(BATCH_KIND, 0)
     report.root_hash = tree.root().hex()
-    for signed, is_pinned in opened:
-        cp = signed.checkpoint
-        what = f"checkpoint {cp.size}{' (pinned)' if is_pinned else ''}"
-        if cp.size > tree.size:
-            report.problem(f"{what}: covers more entries than the {tree.size} audited")
-            continue
-        if roots[cp.size] != cp.root_hash:
-            report.problem(
-                f"{what}: root {cp.root_hash.hex()} differs from the recomputed "
-                f"{roots[cp.size].hex()}: the log is inconsistent with this checkpoint"
-            )
-            continue
-        witnessed = k > 0 and signed.witnessed(k)
-        report.checkpoints.append(
-            CheckpointResult(
-                cp.size,
-                cp.root_hash.hex(),
-                sorted({c.name for c in signed.cosignatures}),
-                witnessed,
-                is_pinned,
-            )
+    checks.finish(tree.size)
+    return report, tree
+
+
+class _Checkpoints:
+    """The checkpoints, each checked when the recomputed tree reaches its size: the notes in
+    order of size are read only as the tree grows, and only the listed results
+    (:data:`MAX_CHECKPOINTS_LISTED`) are kept, so memory does not grow with their number."""
+
+    def __init__(
+        self,
+        report: AuditReport,
+        ordered: Iterable[str],
+        verifier: Verifier,
+        witnesses: list[Verifier],
+        threshold: int,
+    ) -> None:
+        self.report = report
+        self.verifier = verifier
+        self.witnesses = witnesses
+        self.threshold = threshold
+        self._ordered: Iterator[str] | None = iter(ordered)
+        self._last_read = -1
+        """The size of the latest note read from the ordered ones."""
+        self._waiting: list[tuple[int, int, SignedCheckpoint, bool]] = []
+        """A heap of opened checkpoints not reached yet: size, order read, note, pinned."""
+        self._read = 0
+        self._pinned: list[CheckpointResult] = []
+        self._newest: deque[CheckpointResult] = deque(maxlen=MAX_CHECKPOINTS_LISTED)
+
+    def hold(self, notes: Iterable[str], *, pinned: bool) -> None:
+        """Open ``notes`` (a few, in any order) now, to check each when the tree reaches it."""
+        for note in notes:
+            self._open(note, pinned)
+
+    def _open(self, note: str, pinned: bool) -> int | None:
+        try:
+            signed = SignedCheckpoint.open(note, self.verifier, self.witnesses)
+        except Error as exc:
+            self.report.problem(f"checkpoint{' (pinned)' if pinned else ''}: {exc}")
+            return None
+        self._read += 1
+        heapq.heappush(self._waiting, (signed.checkpoint.size, self._read, signed, pinned))
+        return signed.checkpoint.size
+
+    def _read_up_to(self, size: int) -> None:
+        """Read the ordered notes until one lies beyond ``size`` (or none is left)."""
+        while self._ordered is not None and self._last_read <= size:
+            note = next(self._ordered, None)
+            if note is None:
+                self._ordered, self._last_read = None, sys.maxsize
+                return
+            read = self._open(note, False)
+            if read is not None:
+                self._last_read = read
+
+    def wanted(self, size: int) -> bool:
+        """Whether a checkpoint may be due at ``size``: the tree's root is needed there."""
+        return self._last_read <= size or bool(self._waiting and self._waiting[0][0] <= size)
+
+    def reach(self, size: int, root: bytes) -> None:
+        """The recomputed tree has ``size`` entries and ``root``: check what is due."""
+        self._read_up_to(size)
+        while self._waiting and self._waiting[0][0] <= size:
+            at, _, signed, pinned = heapq.heappop(self._waiting)
+            what = f"checkpoint {at}{' (pinned)' if pinned else ''}"
+            if at < size:
+                self.report.problem(
+                    f"{what}: listed after a checkpoint of more entries (checkpoints are "
+                    "checked in order of size)"
+                )
+            elif signed.checkpoint.root_hash != root:
+                self.report.problem(
+                    f"{what}: root {signed.checkpoint.root_hash.hex()} differs from the "
+                    f"recomputed {root.hex()}: the log is inconsistent with this checkpoint"
+                )
+            else:
+                self._verified(signed, pinned)
+
+    def _verified(self, signed: SignedCheckpoint, pinned: bool) -> None:
+        report, cp = self.report, signed.checkpoint
+        witnessed = self.threshold > 0 and signed.witnessed(self.threshold)
+        result = CheckpointResult(
+            cp.size,
+            cp.root_hash.hex(),
+            sorted({c.name for c in signed.cosignatures}),
+            witnessed,
+            pinned,
         )
-        anchor = PINNED if is_pinned else WITNESSED if witnessed else None
+        (self._pinned if pinned else self._newest).append(result)
+        report.checkpoints_verified += 1
+        report.witnessed_checkpoints += witnessed
+        anchor = PINNED if pinned else WITNESSED if witnessed else None
         if anchor is not None and (not report.anchored or cp.size > report.anchored_size):
             report.anchor, report.anchored_size = anchor, cp.size
-    if k and report.checkpoints and not any(c.witnessed for c in report.checkpoints):
-        report.problem(f"no checkpoint carries {k} valid witness cosignatures")
-    return report, tree
+
+    def finish(self, size: int) -> None:
+        """The tree ends at ``size``: whatever lies beyond it is a problem; list the results."""
+        self._read_up_to(sys.maxsize)
+        report = self.report
+        for at, _, _, pinned in sorted(self._waiting):
+            report.problem(
+                f"checkpoint {at}{' (pinned)' if pinned else ''}: covers more entries than "
+                f"the {size} audited"
+            )
+        self._waiting = []
+        report.checkpoints = sorted(
+            [*self._pinned, *self._newest], key=lambda c: (c.size, not c.pinned)
+        )
+        report.checkpoints_not_listed = report.checkpoints_verified - len(report.checkpoints)
+        if self.threshold and report.checkpoints_verified and not report.witnessed_checkpoints:
+            report.problem(f"no checkpoint carries {self.threshold} valid witness cosignatures")
 
 
 def _recomputer(report: AuditReport, fold: Registry, records: BatchRecords | None) -> BeforeFold:

@@ -68,30 +68,57 @@ def _export_lines(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
 
 
 class _Export:
-    """An export read in two passes, neither of which holds the entries or records: the first
-    notes the header, the checkpoints, the entries' count and where each batch's records start;
-    the second streams the entries, and each batch's records from where they start."""
+    """An export read in two passes, neither of which holds the entries, the records or the
+    checkpoints: the first checks the layout and counts the entries; the second streams the
+    entries, each batch's records and the checkpoints from where they are.
+
+    ``pausewatch log export`` writes each batch's records right after its entry and the
+    checkpoints last, in order of size: then nothing is held per batch or per checkpoint.
+    An export laid out otherwise still audits: the offset of each batch's records that do not
+    follow their entry is noted, and checkpoints not in order of size are held and sorted."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.header: dict[str, object] | None = None
-        self.notes: list[str] = []
         self.total = 0
         self.record_offsets: dict[int, int] = {}
-        """Byte offset of the first record line of each batch that has one."""
+        """Byte offset of the first record line of each batch whose records do not follow
+        its entry (none in an export ``pausewatch log export`` wrote)."""
+        self.checkpoints_at: int | None = None
+        """Byte offset of the first checkpoint line."""
+        self.unsorted_notes: list[str] | None = None
+        """Every checkpoint note, sorted by size, when the export lists them otherwise."""
+        self._after_entry: tuple[int, int] | None = None
+        """The index of the entry the second pass last gave, and the offset of the line
+        after it."""
+        following: int | None = None
+        last_size = -1
         for at, x in _export_lines(path):
             kind = x.get("type")
             if kind == "log" and self.header is None:
                 self.header = x
             elif kind == "entry":
                 self.total += 1
+                index = x.get("index")
+                following = index if type(index) is int else None
+                continue
             elif kind == "checkpoint":
-                self.notes.append(str(x["note"]))
+                if self.checkpoints_at is None:
+                    self.checkpoints_at = at
+                size = _note_size(str(x["note"]))
+                if size < last_size and self.unsorted_notes is None:
+                    self.unsorted_notes = []
+                last_size = max(last_size, size)
             elif kind == "record":
                 index, line = x.get("index"), x.get("line")
                 if type(index) is not int or not isinstance(line, str):
                     fail(f"{path}: the record line at byte {at}: expected an index and a line")
-                self.record_offsets.setdefault(index, at)
+                if index != following:
+                    self.record_offsets.setdefault(index, at)
+                continue
+            following = None
+        if self.unsorted_notes is not None:
+            self.unsorted_notes = sorted(self._notes_from_file(), key=_note_size)
 
     @property
     def has_records(self) -> bool:
@@ -100,19 +127,44 @@ class _Export:
 
     def entries(self) -> Iterator[tuple[int, bytes]]:
         """Every entry, in the export's order."""
-        for _, x in _export_lines(self.path):
-            if x.get("type") == "entry":
-                yield int(str(x["index"])), base64.b64decode(str(x["data"]))
+        with self.path.open("rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                x = parse_json(line)
+                if x.get("type") == "entry":
+                    index = int(str(x["index"]))
+                    self._after_entry = (index, fh.tell())
+                    yield index, base64.b64decode(str(x["data"]))
+
+    def notes(self) -> Iterator[str]:
+        """Every checkpoint note, in order of size."""
+        if self.unsorted_notes is not None:
+            return iter(self.unsorted_notes)
+        return self._notes_from_file()
+
+    def _notes_from_file(self) -> Iterator[str]:
+        if self.checkpoints_at is None:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self.checkpoints_at)
+            for line in fh:
+                if line.strip():
+                    x = parse_json(line)
+                    if x.get("type") == "checkpoint":
+                        yield str(x["note"])
 
     def records(self, index: int, _batch: object) -> Iterator[str] | None:
         """The record lines exported after the batch at ``index``; none if the export holds no
         records at all."""
         if not self.has_records:
             return None
-        return self._records(index)
-
-    def _records(self, index: int) -> Iterator[str]:
         at = self.record_offsets.get(index)
+        if at is None and self._after_entry is not None and self._after_entry[0] == index:
+            at = self._after_entry[1]
+        return self._records(index, at)
+
+    def _records(self, index: int, at: int | None) -> Iterator[str]:
         if at is None:
             return
         with self.path.open("rb") as fh:
@@ -124,6 +176,15 @@ class _Export:
                 if x.get("type") != "record" or x.get("index") != index:
                     return
                 yield str(x["line"])
+
+
+def _note_size(note: str) -> int:
+    """The tree size a checkpoint note names (its second line); -1 if it names none (the
+    audit reports why when it opens the note)."""
+    try:
+        return int(note.split("\n", 2)[1])
+    except (IndexError, ValueError):
+        return -1
 
 
 def audit(
@@ -234,7 +295,7 @@ def audit(
             task = display.add_task("auditing entries", total=export.total)
             report, _ = audit_log(
                 counted(export.entries(), display, task),
-                export.notes,
+                export.notes(),
                 verifier,
                 witnesses,
                 threshold,
@@ -248,8 +309,7 @@ def audit(
 
             verifier = log_verifier(client, log_key)
             latest = client.checkpoint()
-            notes = [client.checkpoint_note(s) for s in client.checkpoint_sizes()]
-            notes.append(latest)
+            notes = (client.checkpoint_note(s) for s in client.iter_checkpoint_sizes())
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
             info = client.info()
             roles = info.get("roles", {})
@@ -282,6 +342,7 @@ def audit(
                 threshold,
                 key,
                 pinned=held,
+                unordered=[latest],
                 records=served_records,
             )
             _check_server_proofs(client, report, [*held, latest], verifier)
@@ -325,10 +386,7 @@ def _audit_store(
             fail("the database holds no log; give --log-key to audit it anyway")
         if secretariat is None:
             secretariat = _folded_with(engine)
-        notes = list(store.checkpoint_notes())
         kept = CheckpointFile(data_dir / "checkpoint").read() if data_dir is not None else None
-        if kept is not None:
-            notes.append(kept)
         views_behind = _views_behind(engine)
 
         def records(_index: int, batch: TelemetryBatch) -> Iterator[bytes]:
@@ -337,12 +395,13 @@ def _audit_store(
 
         report, _ = audit_log(
             store.entries(),
-            notes,
+            store.checkpoint_notes(),
             verifier,
             witnesses,
             threshold,
             secretariat,
             pinned=held,
+            unordered=[] if kept is None else [kept],
             stored_nodes=store.nodes_completed,
             records=records,
             stored_views=None if views_behind else partial(dump_view, engine),
@@ -517,12 +576,11 @@ def _print(report: AuditReport, as_json: bool) -> None:
         f"kinds:        {', '.join(f'{k} {v}' for k, v in sorted(report.kinds.items())) or '-'}"
     )
     witnessed = (
-        f"{sum(c.witnessed for c in report.checkpoints)} witnessed "
-        f"({report.witness_threshold} cosignatures needed)"
+        f"{report.witnessed_checkpoints} witnessed ({report.witness_threshold} cosignatures needed)"
         if report.witness_threshold
         else "none counted as witnessed (no --witness keys given)"
     )
-    out.print(f"checkpoints:  {len(report.checkpoints)} verified, {witnessed}")
+    out.print(f"checkpoints:  {report.checkpoints_verified} verified, {witnessed}")
     if report.stored_hashes_checked:
         out.print(f"stored hashes: {report.stored_hashes_checked} subtree hashes recomputed")
     if report.anchored:

@@ -269,10 +269,9 @@ def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None 
                     "line": r["line"],
                 }
                 fh.write(json.dumps(record) + "\n")
-    sizes = client.checkpoint_sizes()
-    notes: Iterator[str] = (client.checkpoint_note(s) for s in sizes)
+    notes: Iterator[str] = (client.checkpoint_note(s) for s in client.iter_checkpoint_sizes())
     if display is not None:
-        task = display.add_task("exporting checkpoints", total=len(sizes))
+        task = display.add_task("exporting checkpoints", total=None)
         notes = counted(notes, display, task)
     for note in notes:
         fh.write(json.dumps({"type": "checkpoint", "note": note}) + "\n")
