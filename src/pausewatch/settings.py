@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     """How much lower the ingest workers' scheduling priority is than the serving process's
     (added to their nice value): verifying uploads is batch work, answering reads is not, and
     when both want a core the reads go first (docs/adr/0054); 0: the same priority."""
+    ingest_thread_nice: int = Field(default=5, ge=0, le=19)
+    """How much lower the scheduling priority of the serving process's own ingest threads is
+    than its event loop's and its reads' (Linux, where a thread's nice value is its own): the
+    threads that take an upload through verification, storage and the log, the sequencer
+    that appends and folds, and a follower's fold (docs/adr/0060); 0: the same priority."""
     upload_lock_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """On PostgreSQL, seconds a telemetry upload waits for another attempt at the same upload
     (the same operator's same bytes, in another replica, or a session a stuck or paused

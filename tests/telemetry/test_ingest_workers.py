@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from pausewatch.api import create_app
 from pausewatch.api.routes.telemetry import INGEST_UPLOADS
 from pausewatch.errors import IngestWorkerError
 from pausewatch.service import LogService, stored_records
+from pausewatch.service._ingest_pool import lower_this_thread
 from pausewatch.settings import Settings
 from pausewatch.simulate import Fleet, Misbehaviour, simulate_fleet
 from pausewatch.statements import sign_statement
@@ -40,6 +42,10 @@ from pausewatch.telemetry import (
 )
 
 from .test_ingest import CLUSTERS, register, submission, ticking
+
+CALLER: ContextVar[str] = ContextVar("caller", default="")
+"""Which of a test's uploads a verification is for: the upload runs on one of the service's
+ingest threads, in its caller's context."""
 
 # Worker processes are real and slow to start on a loaded machine: SQLite only here (the pool
 # changes nothing in the database's part; the parametrised ingest tests cover both backends).
@@ -404,7 +410,7 @@ def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
         calls: dict[str, int] = {}
 
         def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
-            name = threading.current_thread().name
+            name = CALLER.get()
             n = calls[name] = calls.get(name, 0) + 1
             if name == "A" and n == 2:
                 # B may be held back until A is over: then it never gets here.
@@ -419,6 +425,7 @@ def test_a_failed_attempt_keeps_the_records_a_concurrent_retry_of_it_relies_on(
         out: dict[str, Any] = {}
 
         def run(name: str) -> None:
+            CALLER.set(name)
             try:
                 out[name] = svc.ingest_telemetry(data, submission(data, operator))
             except Exception as exc:
@@ -541,9 +548,9 @@ def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other
     later_segments: list[int] = []
 
     def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
-        if threading.current_thread().name == "later":
+        if CALLER.get() == "later":
             later_segments.append(len(job.lines))
-        if threading.current_thread().name == "later" and not later_verifying.is_set():
+        if CALLER.get() == "later" and not later_verifying.is_set():
             later_verifying.set()
             earlier_in.wait(60)  # its heads are read: the earlier upload moves them now
         return real(job)
@@ -552,6 +559,7 @@ def test_pooled_uploads_of_the_same_chips_side_by_side_match_one_after_the_other
     receipts: dict[str, Any] = {}
 
     def send(name: str, upload: bytes) -> None:
+        CALLER.set(name)
         try:
             receipts[name] = pooled.ingest_telemetry(upload, submission(upload, operator))
         except Exception as exc:  # pragma: no cover - reported below
@@ -644,3 +652,103 @@ def test_statements_are_answered_while_uploads_fill_every_ingest_thread(
             assert [a.status_code for a in answers] == [201] * held
     finally:
         svc.close()
+
+
+# -- the serving process's own ingest threads, below its reads (docs/adr/0060) ------------------
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's"
+)
+
+
+def _nice_of(thread: threading.Thread) -> int:
+    assert thread.native_id is not None
+    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+
+@linux_only
+def test_uploads_and_the_sequencer_run_below_the_serving_process(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """An upload is taken through on one of the service's ingest threads and logged by its
+    sequencer, both ``ingest_thread_nice`` levels below the thread that called it (a read's
+    thread keeps the process's priority); the receipt is the one the caller's own thread gives
+    (``ingest_thread_nice=0``)."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[int] = []
+    receipts = []
+    for nice in (3, 0):
+        settings = Settings(
+            data_dir=tmp_path / str(nice),
+            batch_latency_ms=1,
+            ingest_workers=0,
+            ingest_thread_nice=nice,
+        )
+        service = LogService(settings, clock=ticking(fleet.end + timedelta(minutes=1))).start()
+        try:
+            original = service.telemetry._ingest_once
+
+            def spy(*args: Any, _original: Any = original) -> Any:
+                seen.append(os.getpriority(os.PRIO_PROCESS, 0))
+                return _original(*args)
+
+            service.telemetry._ingest_once = spy  # type: ignore[method-assign]
+            operator = register(service, fleet)
+            upload = b"".join(line + b"\n" for line in fleet.windows[0])
+            receipt = service.ingest_telemetry(upload, submission(upload, operator))
+            receipts.append({k: v for k, v in asdict(receipt).items() if k != "integrated_at"})
+            sequencer = next(t for t in threading.enumerate() if t.name == "pausewatch-sequencer")
+            assert _nice_of(sequencer) == min(19, mine + nice)
+            if nice:
+                ingest = [
+                    t for t in threading.enumerate() if t.name.startswith("pausewatch-ingest")
+                ]
+                assert ingest
+                assert all(_nice_of(t) == min(19, mine + nice) for t in ingest)
+            else:
+                assert service.telemetry.threads is None
+        finally:
+            service.close()
+    assert seen == [min(19, mine + 3), mine]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+    assert receipts[0] == receipts[1]
+
+
+@linux_only
+def test_a_worker_runs_its_levels_below_the_server_whatever_it_inherited() -> None:
+    """A worker forked from a fork server that one of the serving process's lower ingest
+    threads started inherits that thread's nice value: it still ends ``ingest_nice`` levels
+    below the serving process, not that many below what it inherited."""
+    code = (
+        "import os\n"
+        "from pausewatch.service._ingest_pool import _start_worker\n"
+        "base = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        "os.nice(5)\n"  # what a fork server started from a thread 5 levels down passes on
+        "_start_worker(os.getppid(), 10, base)\n"
+        "print(os.getpriority(os.PRIO_PROCESS, 0) - base)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert int(done.stdout) == min(19, base + 10) - base
+
+
+@linux_only
+def test_lower_this_thread_adds_to_the_threads_own_level_only() -> None:
+    """``lower_this_thread`` changes the calling thread alone, adds to its level, stops at 19,
+    and does nothing at 0."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    found: dict[str, int] = {}
+
+    def run(name: str, *steps: int) -> None:
+        for n in steps:
+            lower_this_thread(n)
+        found[name] = os.getpriority(os.PRIO_PROCESS, 0)
+
+    for name, steps in {"zero": (0,), "twice": (2, 3), "capped": (15, 15)}.items():
+        thread = threading.Thread(target=run, args=(name, *steps))
+        thread.start()
+        thread.join()
+    assert found == {"zero": mine, "twice": min(19, mine + 5), "capped": 19}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine

@@ -65,6 +65,7 @@ class Sequencer:
         batch_size: int = 1000,
         max_latency: float = 0.01,
         max_queue: int = 100_000,
+        thread_start: Callable[[], None] | None = None,
     ) -> None:
         if batch_size < 1 or max_latency < 0:
             raise LogError(
@@ -77,6 +78,8 @@ class Sequencer:
         self.max_latency = max_latency
         self._queue: queue.Queue[_Request | None] = queue.Queue(max_queue)
         self._thread: threading.Thread | None = None
+        self._thread_start = thread_start
+        """Called first on the writer thread (the service lowers its priority there)."""
         self._stopping = False
         self._abandoned = False
         self._busy_since: float | None = None
@@ -178,6 +181,8 @@ class Sequencer:
         return batch, stop
 
     def _run(self) -> None:
+        if self._thread_start is not None:
+            self._thread_start()
         while True:
             batch, stop = self._collect()
             if batch:

@@ -20,9 +20,11 @@ facts would otherwise do while holding the state's lock) and hands it to this pr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
@@ -40,10 +42,34 @@ _PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
 """Imported once by the fork server, so that each worker starts with the verifier loaded."""
 
 
-def _start_worker(server_pid: int, nice: int) -> None:
-    """In a worker, first: lower its scheduling priority by ``nice``, and watch the server."""
+def lower_this_thread(nice: int) -> None:
+    """Lower the calling thread's scheduling priority by ``nice`` (added to its nice value,
+    at most 19). On Linux a thread's nice value is its own: the serving process's threads
+    that ingest (the upload threads, the sequencer, a follower's fold) run below its event
+    loop and the threads answering reads (docs/adr/0060). Elsewhere, or at 0, nothing."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError as exc:  # pragma: no cover - a sandbox that forbids it
+        _logger.warning("could not lower the priority of thread %s: %s", tid, exc)
+
+
+def _start_worker(server_pid: int, nice: int, server_nice: int = 0) -> None:
+    """In a worker, first: run ``nice`` levels below the serving process (whose nice value is
+    ``server_nice``), and watch the server. A worker inherits the nice value of the thread
+    that started the fork server, which may be one of the serving process's lower ingest
+    threads: its own level is set from the serving process's, not added to what it
+    inherited."""
     if nice:
-        os.nice(nice)
+        target = min(19, server_nice + nice)
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current < target:
+            os.nice(target - current)
+        elif current > target:
+            with contextlib.suppress(PermissionError):  # raising it back needs privilege
+                os.setpriority(os.PRIO_PROCESS, 0, target)
     _watch_server(server_pid)
 
 
@@ -142,7 +168,9 @@ class IngestPool:
                     self.workers,
                     mp_context=context,
                     initializer=_start_worker,
-                    initargs=(os.getpid(), self.nice),
+                    # The process's own nice value: on Linux its first thread's, whichever
+                    # thread asks.
+                    initargs=(os.getpid(), self.nice, os.getpriority(os.PRIO_PROCESS, os.getpid())),
                 )
                 _fit_classifier_aside(context)
             return self._executor

@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -42,7 +43,11 @@ from pausewatch.ledger import (
 from pausewatch.registry import ChipCertify, Effect, current_effect
 from pausewatch.service._errors import RegistryConflictError, entry_refusal, unfolded
 from pausewatch.service._governance import clerk
-from pausewatch.service._ingest_pool import default_ingest_workers, fit_classifier_aside
+from pausewatch.service._ingest_pool import (
+    default_ingest_workers,
+    fit_classifier_aside,
+    lower_this_thread,
+)
 from pausewatch.service._notices import (
     NOTICE_KIND,
     NoticeLimits,
@@ -268,6 +273,7 @@ class LogService:
                 else settings.ingest_workers
             ),
             nice=settings.ingest_nice,
+            thread_nice=settings.ingest_thread_nice,
             upload_lock_timeout_s=settings.upload_lock_timeout_s,
             refusal=self._not_sequencing,
         )
@@ -286,6 +292,7 @@ class LogService:
             batch_size=settings.batch_size,
             max_latency=settings.batch_latency_ms / 1000,
             max_queue=settings.max_queue,
+            thread_start=partial(lower_this_thread, settings.ingest_thread_nice),
         )
         distributor = WitnessDistributor(
             self.log, self.witnesses, transport=self._witness_transport
@@ -405,6 +412,9 @@ class LogService:
 
     def _replica_loop(self) -> None:
         """Follow the log, and try for the sequencer's lock (or check it is still held)."""
+        # A follower's fold is its share of ingest: below its reads (the heartbeat has a
+        # thread of its own).
+        lower_this_thread(self.settings.ingest_thread_nice)
         # A follower looks at the heartbeat each round: several times within its bound.
         poll = min(self.settings.replica_poll_s, self.settings.replica_stale_s / 4)
         refresh = min(poll, 0.1)

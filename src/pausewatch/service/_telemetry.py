@@ -41,6 +41,7 @@ anything), and the operator's retry then finds it integrated.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import io
 import json
@@ -49,7 +50,7 @@ import math
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +67,7 @@ from pausewatch.errors import (
 )
 from pausewatch.ledger import Appended, PendingEntry, Sequencer
 from pausewatch.service._errors import entry_refusal, unfolded
-from pausewatch.service._ingest_pool import IngestPool
+from pausewatch.service._ingest_pool import IngestPool, lower_this_thread
 from pausewatch.state import ChainHeads, RegistrySnapshot, StateStore
 from pausewatch.statements import KeyPair, Statement, sign_statement
 from pausewatch.store._views import tel_submissions, telemetry_records
@@ -82,6 +83,10 @@ from pausewatch.telemetry import (
 from pausewatch.telemetry._statements import BATCH_KIND, SUBMISSION_KIND, TelemetrySubmission
 
 _logger = logging.getLogger("pausewatch.service")
+
+INGEST_THREADS = 8
+"""Uploads taken through :meth:`TelemetryIngest.ingest` at once on its own threads (the API
+lets as many in: ``pausewatch.api.routes.telemetry.INGEST_UPLOADS``); more wait their turn."""
 
 SPOOL_IN_MEMORY = 1 << 20
 """An upload up to this size stays in memory while it is verified; a larger one goes to a
@@ -303,6 +308,7 @@ class TelemetryIngest:
         every_signature: bool = False,
         workers: int = 0,
         nice: int = 0,
+        thread_nice: int = 0,
         upload_lock_timeout_s: float = 30.0,
         refusal: Callable[[], Exception | None] = lambda: None,
     ) -> None:
@@ -326,6 +332,18 @@ class TelemetryIngest:
         asked once an attempt holds its upload, which it may have waited for."""
         self.pool = IngestPool(workers, nice=nice) if workers > 0 else None
         """Worker processes that verify uploads' segments; ``None``: verify in this process."""
+        self.threads = (
+            ThreadPoolExecutor(
+                INGEST_THREADS,
+                thread_name_prefix="pausewatch-ingest",
+                initializer=lower_this_thread,
+                initargs=(thread_nice,),
+            )
+            if thread_nice > 0
+            else None
+        )
+        """Threads of lower priority that take each upload through :meth:`ingest`, so that
+        reads go first when both want the interpreter (``None``: the caller's own thread)."""
         self.lock = threading.Lock()
         """Serialises what needs the log's order: the chain heads' check, the append, the fold.
         Never held while an upload is read, parsed or its signatures checked."""
@@ -446,7 +464,15 @@ class TelemetryIngest:
         return body
 
     def ingest(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
-        """Verify, store and log one batch (see the module docstring)."""
+        """Verify, store and log one batch (see the module docstring), on one of
+        :attr:`threads` when there are; blocks until it is done."""
+        if self.threads is None:
+            return self._ingest(data, submission)
+        # In the caller's context, as if on its own thread.
+        context = contextvars.copy_context()
+        return self.threads.submit(context.run, self._ingest, data, submission).result()
+
+    def _ingest(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         upload = data if isinstance(data, Upload) else Upload.of(data)
         body = self.check_submission(upload, submission)
         seen = self._seen(body)
@@ -546,7 +572,9 @@ class TelemetryIngest:
             raise
 
     def close(self) -> None:
-        """Stop the worker processes, if any."""
+        """Stop the ingest threads and the worker processes, if any."""
+        if self.threads is not None:
+            self.threads.shutdown(wait=True, cancel_futures=True)
         if self.pool is not None:
             self.pool.close()
 
