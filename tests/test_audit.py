@@ -494,3 +494,16 @@ def test_the_audits_memory_does_not_grow_with_the_checkpoints() -> None:
 
     few, many = peak(10), peak(1)  # 1,200 and 12,000 checkpoints
     assert many - few < 2 * 1024 * 1024, (few, many)
+
+
+def test_a_checkpoint_listed_late_within_entries_that_end_first_is_named_as_such() -> None:
+    """A note listed after a larger one that the entries end before is named for what it is
+    (listed late), not as covering more entries than were audited: it covers fewer."""
+    entries, log = make_log(4)
+    five = checkpoint([*entries, b"x"], 5, log)
+    report, _ = audit_log(enumerate(entries), [five, checkpoint(entries, 3, log)], log.verifier())
+    assert report.problems == [
+        "checkpoint 3: listed after a checkpoint of more entries (checkpoints are checked in "
+        "order of size)",
+        "checkpoint 5: covers more entries than the 4 audited",
+    ]

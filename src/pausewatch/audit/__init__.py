@@ -521,10 +521,7 @@ class _Checkpoints:
             at, _, signed, pinned = heapq.heappop(self._waiting)
             what = f"checkpoint {at}{' (pinned)' if pinned else ''}"
             if at < size:
-                self.report.problem(
-                    f"{what}: listed after a checkpoint of more entries (checkpoints are "
-                    "checked in order of size)"
-                )
+                self._listed_late(what)
             elif signed.checkpoint.root_hash != root:
                 self.report.problem(
                     f"{what}: root {signed.checkpoint.root_hash.hex()} differs from the "
@@ -532,6 +529,12 @@ class _Checkpoints:
                 )
             else:
                 self._verified(signed, pinned)
+
+    def _listed_late(self, what: str) -> None:
+        self.report.problem(
+            f"{what}: listed after a checkpoint of more entries (checkpoints are checked in "
+            "order of size)"
+        )
 
     def _verified(self, signed: SignedCheckpoint, pinned: bool) -> None:
         report, cp = self.report, signed.checkpoint
@@ -555,10 +558,12 @@ class _Checkpoints:
         self._read_up_to(sys.maxsize)
         report = self.report
         for at, _, _, pinned in sorted(self._waiting):
-            report.problem(
-                f"checkpoint {at}{' (pinned)' if pinned else ''}: covers more entries than "
-                f"the {size} audited"
-            )
+            what = f"checkpoint {at}{' (pinned)' if pinned else ''}"
+            if at <= size:
+                # Read only now, after the tree passed its size: it came after a larger one.
+                self._listed_late(what)
+            else:
+                report.problem(f"{what}: covers more entries than the {size} audited")
         self._waiting = []
         report.checkpoints = sorted(
             [*self._pinned, *self._newest], key=lambda c: (c.size, not c.pinned)
