@@ -507,3 +507,34 @@ def test_a_checkpoint_listed_late_within_entries_that_end_first_is_named_as_such
         "order of size)",
         "checkpoint 5: covers more entries than the 4 audited",
     ]
+
+
+def test_notes_the_tree_cannot_reach_are_not_held() -> None:
+    """Notes beyond entries that end early, and notes listed after a larger one, are each
+    named as they are read and then dropped: the audit's peak memory does not grow with them
+    (it held every one, opened, until the end: about 900 bytes a note)."""
+    entries, log = make_log(10)
+    ten = checkpoint(entries, 10, log)
+
+    def note(size: int) -> str:
+        return sign_checkpoint(Checkpoint(ORIGIN, size, bytes(32)), log)
+
+    def peak(n: int, late: bool) -> int:
+        def notes() -> Iterator[str]:
+            yield ten
+            for i in range(n):
+                # after the last entry: each beyond the entries; or each listed after size 10
+                yield note(5) if late else note(11 + i)
+
+        tracemalloc.start()
+        try:
+            report, _ = audit_log(enumerate(entries), notes(), log.verifier())
+            held = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(report.problems) == audit.MAX_PROBLEMS + 1
+        return held
+
+    for late in (False, True):
+        few, many = peak(300, late), peak(3_000, late)
+        assert many - few < 512 * 1024, (late, few, many)

@@ -487,28 +487,38 @@ class _Checkpoints:
     def hold(self, notes: Iterable[str], *, pinned: bool) -> None:
         """Open ``notes`` (a few, in any order) now, to check each when the tree reaches it."""
         for note in notes:
-            self._open(note, pinned)
+            signed = self._open(note, pinned)
+            if signed is not None:
+                self._wait(signed, pinned)
 
-    def _open(self, note: str, pinned: bool) -> int | None:
+    def _open(self, note: str, pinned: bool) -> SignedCheckpoint | None:
         try:
-            signed = SignedCheckpoint.open(note, self.verifier, self.witnesses)
+            return SignedCheckpoint.open(note, self.verifier, self.witnesses)
         except Error as exc:
             self.report.problem(f"checkpoint{' (pinned)' if pinned else ''}: {exc}")
             return None
+
+    def _wait(self, signed: SignedCheckpoint, pinned: bool) -> None:
         self._read += 1
         heapq.heappush(self._waiting, (signed.checkpoint.size, self._read, signed, pinned))
-        return signed.checkpoint.size
 
     def _read_up_to(self, size: int) -> None:
-        """Read the ordered notes until one lies beyond ``size`` (or none is left)."""
+        """Read the ordered notes until one lies beyond ``size`` (or none is left). The tree
+        has passed the size of any note of fewer entries: it came after a larger one and is
+        named now, not held."""
         while self._ordered is not None and self._last_read <= size:
             note = next(self._ordered, None)
             if note is None:
                 self._ordered, self._last_read = None, sys.maxsize
                 return
-            read = self._open(note, False)
-            if read is not None:
-                self._last_read = read
+            signed = self._open(note, False)
+            if signed is None:
+                continue
+            if signed.checkpoint.size < size:
+                self._listed_late(f"checkpoint {signed.checkpoint.size}")
+                continue
+            self._wait(signed, False)
+            self._last_read = signed.checkpoint.size
 
     def wanted(self, size: int) -> bool:
         """Whether a checkpoint may be due at ``size``: the tree's root is needed there."""
@@ -529,6 +539,17 @@ class _Checkpoints:
                 )
             else:
                 self._verified(signed, pinned)
+
+    def _unreached(self, size: int, upto: int) -> None:
+        """Name the waiting checkpoints of at most ``upto`` entries, beyond the tree's end at
+        ``size``, in order of size."""
+        while self._waiting and self._waiting[0][0] <= upto:
+            at, _, _, pinned = heapq.heappop(self._waiting)
+            what = f"checkpoint {at}{' (pinned)' if pinned else ''}"
+            if at <= size:
+                self._listed_late(what)
+            else:
+                self.report.problem(f"{what}: covers more entries than the {size} audited")
 
     def _listed_late(self, what: str) -> None:
         self.report.problem(
@@ -554,17 +575,25 @@ class _Checkpoints:
             report.anchor, report.anchored_size = anchor, cp.size
 
     def finish(self, size: int) -> None:
-        """The tree ends at ``size``: whatever lies beyond it is a problem; list the results."""
-        self._read_up_to(sys.maxsize)
+        """The tree ends at ``size``: whatever lies beyond it is a problem; list the results.
+        The rest of the ordered notes are read one at a time and named, none held."""
         report = self.report
-        for at, _, _, pinned in sorted(self._waiting):
-            what = f"checkpoint {at}{' (pinned)' if pinned else ''}"
+        while self._ordered is not None:
+            note = next(self._ordered, None)
+            if note is None:
+                break
+            signed = self._open(note, False)
+            if signed is None:
+                continue
+            at = signed.checkpoint.size
             if at <= size:
                 # Read only now, after the tree passed its size: it came after a larger one.
-                self._listed_late(what)
-            else:
-                report.problem(f"{what}: covers more entries than the {size} audited")
-        self._waiting = []
+                self._listed_late(f"checkpoint {at}")
+                continue
+            self._unreached(size, at)
+            report.problem(f"checkpoint {at}: covers more entries than the {size} audited")
+        self._ordered, self._last_read = None, sys.maxsize
+        self._unreached(size, sys.maxsize)
         report.checkpoints = sorted(
             [*self._pinned, *self._newest], key=lambda c: (c.size, not c.pinned)
         )
