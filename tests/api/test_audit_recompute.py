@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -558,3 +558,84 @@ def test_audit_log_without_records_counts_batches_as_not_reverified(audited: Aud
     assert report.ok, report.problems
     assert (report.batches_reverified, report.batches_not_reverified) == (0, 2)
     assert report.view_rows_compared > 0
+
+
+def _growing_client(http: TestClient, grow: Callable[[], int]) -> tuple[type, list[int]]:
+    """A :class:`~pausewatch.client.PausewatchClient` class over ``http`` (a TestClient) whose
+    server pages checkpoint sizes two at a time, and where another client appends (``grow``)
+    as soon as the last page of entries has been served: a live log, growing during a read.
+    Returns the class and the list ``grow``'s result goes to."""
+    from pausewatch.client import PausewatchClient
+
+    grown: list[int] = []
+
+    class Growing(PausewatchClient):
+        def __init__(self, url: str) -> None:
+            super().__init__(url)
+            self._http.close()
+            self._http = http
+
+        def close(self) -> None:
+            pass
+
+        def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+            if path == "/v1/checkpoints":
+                kwargs["params"] = {**kwargs["params"], "limit": 2}
+            resp = super()._request(method, path, **kwargs)
+            if path == "/v1/entries" and resp.json()["next"] is None and not grown:
+                grown.append(grow())
+            return resp
+
+    return Growing, grown
+
+
+def _late_declaration(audited: Audited, http: TestClient) -> Callable[[], int]:
+    """Another client's append: a run declaration; returns its index."""
+
+    def grow() -> int:
+        late = sign_statement(
+            "run.declaration/v1", declaration("r-late"), audited.world.keys["operator"]
+        )
+        resp = http.post("/v1/statements", json=late.to_json())
+        assert resp.status_code == 201, resp.text
+        return int(resp.json()["index"])
+
+    return grow
+
+
+def test_audit_url_of_a_log_that_grows_meanwhile_passes(
+    audited: Audited,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`audit --url` of a live log: a checkpoint the log signs after the audit read its last
+    entry is not one the audit could check, nor a problem. The notes were fetched before the
+    entries; read as the tree reaches them, they are read up to the latest checkpoint the
+    audit started from, which the entries read after it cover."""
+    import typer
+
+    from pausewatch.cli import _audit as cli_audit
+
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
+    with TestClient(create_app(service)) as http:
+        info = http.get("/v1/log").json()
+        growing, grown = _growing_client(http, _late_declaration(audited, http))
+        monkeypatch.setattr(cli_audit, "PausewatchClient", growing)
+        code = 0
+        try:
+            cli_audit.audit(
+                url="http://testserver",
+                log_key=info["verifier_key"],
+                secretariat=info["roles"]["secretariat"],
+                as_json=True,
+            )
+        except typer.Exit as exc:
+            code = exc.exit_code
+    service.close()
+    assert grown, "the log did not grow during the audit"
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["problems"]
+    assert report["entries"] == grown[0]
+    assert report["checkpoints_verified"] > 2

@@ -309,7 +309,13 @@ def audit(
 
             verifier = log_verifier(client, log_key)
             latest = client.checkpoint()
-            notes = (client.checkpoint_note(s) for s in client.iter_checkpoint_sizes())
+            # The notes are read as the tree reaches them, the last ones after the last entry:
+            # a live log has signed more by then, beyond the entries read. Those up to the
+            # latest checkpoint are the ones the entries cover (they are read after it).
+            sizes: Iterator[int] = client.iter_checkpoint_sizes()
+            if (bound := _note_size(latest)) >= 0:
+                sizes = itertools.takewhile(lambda s: s <= bound, sizes)
+            notes = (client.checkpoint_note(s) for s in sizes)
             entries = ((int(e["index"]), base64.b64decode(e["data"])) for e in client.entries())
             info = client.info()
             roles = info.get("roles", {})
