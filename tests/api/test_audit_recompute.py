@@ -639,3 +639,29 @@ def test_audit_url_of_a_log_that_grows_meanwhile_passes(
     assert code == 0, report["problems"]
     assert report["entries"] == grown[0]
     assert report["checkpoints_verified"] > 2
+
+
+def test_an_export_of_a_log_that_grows_meanwhile_holds_checkpoints_its_entries_cover(
+    audited: Audited, tmp_path: Path
+) -> None:
+    """`log export` of a live log writes the checkpoints after the entries, a page of sizes at
+    a time: the ones the log signs meanwhile lie beyond the entries written, and an audit of
+    the export would fail on them. It writes those its entries cover, and the export audits."""
+    from pausewatch.cli._log import write_export
+
+    shutil.copytree(audited.data_dir, tmp_path / "data")
+    service = LogService(settings(tmp_path / "data"), clock=Clock(audited.now))
+    path = tmp_path / "export.jsonl"
+    with TestClient(create_app(service)) as http:
+        info = http.get("/v1/log").json()
+        growing, grown = _growing_client(http, _late_declaration(audited, http))
+        with growing("http://testserver") as client, path.open("w") as fh:
+            count = write_export(client, fh)
+    service.close()
+    assert grown == [count], "the log did not grow during the export"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    sizes = [int(x["note"].split("\n")[1]) for x in lines if x["type"] == "checkpoint"]
+    assert len(sizes) > 2
+    assert max(sizes) == count
+    res = _audit(path, info["verifier_key"], info["roles"]["secretariat"])
+    assert res.returncode == 0, res.stdout + res.stderr

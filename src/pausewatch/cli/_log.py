@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import shutil
@@ -241,8 +242,8 @@ def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None 
 
     A ``log`` header (``records: true``: batches' records follow them), then each entry, each
     ``telemetry.batch/v1`` entry followed by its stored records in position order (``record``
-    lines: the batch's index, the position and the exact signed line), then every checkpoint.
-    Streamed: a page of entries or records at a time.
+    lines: the batch's index, the position and the exact signed line), then every checkpoint
+    those entries cover. Streamed: a page of entries or records at a time.
     """
     count = 0
     info = client.info()
@@ -269,7 +270,10 @@ def write_export(client: PausewatchClient, fh: TextIO, display: Progress | None 
                     "line": r["line"],
                 }
                 fh.write(json.dumps(record) + "\n")
-    notes: Iterator[str] = (client.checkpoint_note(s) for s in client.iter_checkpoint_sizes())
+    # A page of sizes at a time, after the entries: a live log signs more meanwhile, beyond
+    # the entries written (an audit of the export could not check them).
+    sizes = itertools.takewhile(lambda s: s <= count, client.iter_checkpoint_sizes())
+    notes: Iterator[str] = (client.checkpoint_note(s) for s in sizes)
     if display is not None:
         task = display.add_task("exporting checkpoints", total=None)
         notes = counted(notes, display, task)
