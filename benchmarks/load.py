@@ -848,6 +848,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "priority is (default: its own default, 10; 0: the serving process's)",
     )
     p.add_argument(
+        "--ingest-thread-nice",
+        type=int,
+        default=None,
+        help="the server's PAUSEWATCH_INGEST_THREAD_NICE: how much lower its own ingest "
+        "threads' priority is than its reads' (default: its own default, 10; 0: the same)",
+    )
+    p.add_argument(
         "--replicas",
         type=int,
         default=0,
@@ -946,10 +953,16 @@ def main(argv: list[str] | None = None) -> int:
         nice = Settings.model_fields["ingest_nice"].default
     if args.ingest_nice is not None:
         SERVER_ENV["PAUSEWATCH_INGEST_NICE"] = str(args.ingest_nice)
+    thread_nice = args.ingest_thread_nice
+    if thread_nice is None:
+        thread_nice = Settings.model_fields["ingest_thread_nice"].default
+    else:
+        SERVER_ENV["PAUSEWATCH_INGEST_THREAD_NICE"] = str(thread_nice)
     print(
         f"  ingest workers: {workers}"
         + (" (verified in the serving process)" if workers == 0 else f" processes, nice +{nice}")
         + ("" if args.ingest_workers is not None else " (the service's default)")
+        + f"; the serving process's ingest threads nice +{thread_nice}"
     )
 
     figures: dict[str, Any] = {
@@ -971,6 +984,7 @@ def main(argv: list[str] | None = None) -> int:
         "policy": args.policy,
         "ingest_workers": workers,
         "ingest_nice": nice,
+        "ingest_thread_nice": thread_nice,
         "replicas": args.replicas,
     }
     server: Server | None = None

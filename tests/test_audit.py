@@ -23,6 +23,7 @@ from pausewatch.ledger import (
     PendingEntry,
     PersistentLog,
     Signer,
+    Verifier,
     encode_entry,
     leaf_hash,
     sign_checkpoint,
@@ -466,6 +467,18 @@ def test_a_checkpoint_at_size_zero_and_beyond_the_entries() -> None:
     ]
 
 
+def traced_audit(
+    entries: list[bytes], notes: Iterator[str], verifier: Verifier
+) -> tuple[audit.AuditReport, int]:
+    """The audit of ``entries`` against ``notes``, and the peak memory it allocated."""
+    tracemalloc.start()
+    try:
+        report, _ = audit_log(enumerate(entries), notes, verifier)
+        return report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_the_audits_memory_does_not_grow_with_the_checkpoints() -> None:
     """A checkpoint for every entry: the audit's peak memory with ten times the checkpoints
     stays within a small margin of the smaller run's (it grew by about 2.3 KB a checkpoint
@@ -482,12 +495,7 @@ def test_the_audits_memory_does_not_grow_with_the_checkpoints() -> None:
             for size in range(every, len(entries) + 1, every):
                 yield sign_checkpoint(Checkpoint(ORIGIN, size, roots[size - 1]), log)
 
-        tracemalloc.start()
-        try:
-            report, _ = audit_log(enumerate(entries), notes(), log.verifier())
-            held = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        report, held = traced_audit(entries, notes(), log.verifier())
         assert report.ok, report.problems
         assert report.checkpoints_verified == len(entries) // every
         return held
@@ -526,12 +534,7 @@ def test_notes_the_tree_cannot_reach_are_not_held() -> None:
                 # after the last entry: each beyond the entries; or each listed after size 10
                 yield note(5) if late else note(11 + i)
 
-        tracemalloc.start()
-        try:
-            report, _ = audit_log(enumerate(entries), notes(), log.verifier())
-            held = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        report, held = traced_audit(entries, notes(), log.verifier())
         assert len(report.problems) == audit.MAX_PROBLEMS + 1
         return held
 

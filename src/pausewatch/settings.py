@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     """How much lower the ingest workers' scheduling priority is than the serving process's
     (added to their nice value): verifying uploads is batch work, answering reads is not, and
     when both want a core the reads go first (docs/adr/0054); 0: the same priority."""
-    ingest_thread_nice: int = Field(default=5, ge=0, le=19)
+    ingest_thread_nice: int = Field(default=10, ge=0, le=19)
     """How much lower the scheduling priority of the serving process's own ingest threads is
     than its event loop's and its reads' (Linux, where a thread's nice value is its own): the
     threads that take an upload through verification, storage and the log, the sequencer
