@@ -752,3 +752,67 @@ def test_lower_this_thread_adds_to_the_threads_own_level_only() -> None:
         thread.join()
     assert found == {"zero": mine, "twice": min(19, mine + 5), "capped": 19}
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+
+
+def test_uploads_queued_or_sent_when_the_ingest_threads_shut_answer_a_retryable_error(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """More uploads than the ingest has threads, the service closing meanwhile: the one still
+    waiting for a thread, and one sent after the close, are refused with IngestWorkerError
+    (503, send it again), not a bare CancelledError or RuntimeError (500)."""
+    from pausewatch.service._telemetry import INGEST_THREADS
+
+    svc = open_service(tmp_path / "queued", fleet, workers=0)
+    try:
+        operator = register(svc, fleet)
+        assert svc.telemetry.threads is not None
+        lines = [ln for w in fleet.windows for ln in w]
+        assert len(lines) > INGEST_THREADS + 1
+        real = svc.telemetry._ingest_once
+        arrived = threading.Semaphore(0)
+        release = threading.Event()
+
+        def held(*args: Any) -> Any:
+            arrived.release()
+            release.wait(60)
+            return real(*args)
+
+        svc.telemetry._ingest_once = held  # type: ignore[method-assign,assignment]
+        out: dict[int, Any] = {}
+
+        def send(n: int) -> None:
+            data = lines[n] + b"\n"
+            try:
+                out[n] = svc.ingest_telemetry(data, submission(data, operator))
+            except BaseException as exc:
+                out[n] = exc
+
+        senders = [threading.Thread(target=send, args=(n,)) for n in range(INGEST_THREADS)]
+        for t in senders:
+            t.start()
+        closer: threading.Thread | None = None
+        try:
+            for _ in range(INGEST_THREADS):
+                assert arrived.acquire(timeout=60), "an upload never reached its thread"
+            queued = threading.Thread(target=send, args=(INGEST_THREADS,))
+            queued.start()
+            deadline = time.monotonic() + 30
+            while svc.telemetry.threads._work_queue.qsize() == 0:
+                assert time.monotonic() < deadline, "the ninth upload was never queued"
+                time.sleep(0.01)
+            closer = threading.Thread(target=svc.telemetry.close)
+            closer.start()
+            queued.join(30)
+            assert not queued.is_alive()
+        finally:
+            release.set()
+            for t in senders:
+                t.join(60)
+            if closer is not None:
+                closer.join(60)
+        assert isinstance(out[INGEST_THREADS], IngestWorkerError), repr(out[INGEST_THREADS])
+        late = lines[INGEST_THREADS + 1] + b"\n"
+        with pytest.raises(IngestWorkerError):
+            svc.ingest_telemetry(late, submission(late, operator))
+    finally:
+        svc.close()

@@ -50,7 +50,7 @@ import math
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +62,7 @@ from sqlalchemy.exc import OperationalError
 from pausewatch.errors import (
     AuthorizationError,
     ConfigurationError,
+    IngestWorkerError,
     StatementError,
     UploadBusyError,
 )
@@ -293,6 +294,13 @@ class BatchReceipt:
     """Rejections per rule."""
 
 
+def _ingest_closed() -> IngestWorkerError:
+    return IngestWorkerError(
+        "the telemetry ingest shut down before this upload was taken through; nothing of it "
+        "was accepted: send it again"
+    )
+
+
 class TelemetryIngest:
     """Verifies, stores and logs telemetry batches; appends one batch at a time."""
 
@@ -465,12 +473,24 @@ class TelemetryIngest:
 
     def ingest(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         """Verify, store and log one batch (see the module docstring), on one of
-        :attr:`threads` when there are; blocks until it is done."""
+        :attr:`threads` when there are; blocks until it is done. An upload still waiting for
+        a thread when :meth:`close` shuts them, or sent after, is refused with
+        :class:`~pausewatch.errors.IngestWorkerError` (nothing of it done: send it again)."""
         if self.threads is None:
             return self._ingest(data, submission)
         # In the caller's context, as if on its own thread.
         context = contextvars.copy_context()
-        return self.threads.submit(context.run, self._ingest, data, submission).result()
+        try:
+            future = self.threads.submit(context.run, self._ingest, data, submission)
+        except RuntimeError as exc:  # close() shut the threads down
+            raise _ingest_closed() from exc
+        try:
+            return future.result()
+        except CancelledError as exc:
+            if not future.cancelled():  # raised by the upload itself: its own error
+                raise
+            # close() cancelled it while it waited for a thread: nothing of it was done.
+            raise _ingest_closed() from exc
 
     def _ingest(self, data: bytes | Upload, submission: Statement) -> BatchReceipt:
         upload = data if isinstance(data, Upload) else Upload.of(data)
