@@ -816,3 +816,61 @@ def test_uploads_queued_or_sent_when_the_ingest_threads_shut_answer_a_retryable_
             svc.ingest_telemetry(late, submission(late, operator))
     finally:
         svc.close()
+
+
+def test_closing_does_not_wait_for_the_rest_of_an_upload_to_be_verified(
+    tmp_path: Path, fleet: Fleet
+) -> None:
+    """The service closes while an upload is between segments: its sequencer is stopped, so
+    nothing of the upload can be logged. The workers are shut before close() waits for the
+    ingest threads: the upload ends at its next segment with IngestWorkerError, instead of
+    close() waiting while every remaining segment is verified for nothing."""
+    svc = open_service(tmp_path / "closing", fleet, workers=1)
+    closer: threading.Thread | None = None
+    operator = register(svc, fleet)
+    data = _first_segment_then(fleet)
+    pool = svc.telemetry.pool
+    assert pool is not None
+    real = pool.verify
+    first = threading.Event()
+    release = threading.Event()
+    verified_after: list[int] = []
+
+    def verify(job: SegmentJob) -> SegmentVerdict | MissingContext:
+        if not first.is_set():
+            first.set()
+            release.wait(60)
+            answer = real(job)
+        else:
+            answer = real(job)
+        if release.is_set():
+            verified_after.append(len(job.lines))
+        return answer
+
+    pool.verify = verify  # type: ignore[method-assign]
+    out: list[BaseException | Any] = []
+
+    def send() -> None:
+        try:
+            out.append(svc.ingest_telemetry(data, submission(data, operator)))
+        except BaseException as exc:
+            out.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        assert first.wait(60), "the upload never reached verification"
+        closer = threading.Thread(target=svc.close)
+        closer.start()
+        deadline = time.monotonic() + 5
+        while not pool._closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.set()
+        sender.join(60)
+        if closer is not None:
+            closer.join(60)
+        else:
+            svc.close()
+    assert isinstance(out[0], IngestWorkerError), repr(out[0])
+    assert verified_after == []

@@ -592,11 +592,16 @@ class TelemetryIngest:
             raise
 
     def close(self) -> None:
-        """Stop the ingest threads and the worker processes, if any."""
+        """Stop the ingest threads and the worker processes, if any. Uploads waiting for a
+        thread are refused; the workers stop before the uploads in flight are waited for, so
+        that each ends at its next segment (:class:`~pausewatch.errors.IngestWorkerError`)
+        rather than being verified to the end while the service closes."""
         if self.threads is not None:
-            self.threads.shutdown(wait=True, cancel_futures=True)
+            self.threads.shutdown(wait=False, cancel_futures=True)
         if self.pool is not None:
             self.pool.close()
+        if self.threads is not None:
+            self.threads.shutdown(wait=True)
 
     def _moved(self, heads: Mapping[str, ChainState | None]) -> bool:
         """Whether any of these chain heads is no longer the log's."""
