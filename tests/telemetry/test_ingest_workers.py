@@ -735,9 +735,10 @@ def test_a_worker_runs_its_levels_below_the_server_whatever_it_inherited() -> No
 
 
 @linux_only
-def test_lower_this_thread_adds_to_the_threads_own_level_only() -> None:
-    """``lower_this_thread`` changes the calling thread alone, adds to its level, stops at 19,
-    and does nothing at 0."""
+def test_lower_this_thread_sets_the_threads_own_level_only() -> None:
+    """``lower_this_thread`` changes the calling thread alone, to that many levels below the
+    process (not below what the thread had: twice is as once), stops at 19, and does nothing
+    at 0."""
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     found: dict[str, int] = {}
 
@@ -750,7 +751,7 @@ def test_lower_this_thread_adds_to_the_threads_own_level_only() -> None:
         thread = threading.Thread(target=run, args=(name, *steps))
         thread.start()
         thread.join()
-    assert found == {"zero": mine, "twice": min(19, mine + 5), "capped": 19}
+    assert found == {"zero": mine, "twice": min(19, mine + 3), "capped": min(19, mine + 15)}
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
 
 
@@ -874,3 +875,42 @@ def test_closing_does_not_wait_for_the_rest_of_an_upload_to_be_verified(
             svc.close()
     assert isinstance(out[0], IngestWorkerError), repr(out[0])
     assert verified_after == []
+
+
+@linux_only
+def test_a_thread_started_by_a_lower_thread_is_not_lowered_twice() -> None:
+    """A follower's replica loop runs ``ingest_thread_nice`` below the process and starts the
+    sequencer when it takes over: the sequencer inherits the loop's level, and lowering it
+    again must leave it ``ingest_thread_nice`` below the process, not twice that (or 19)."""
+    from functools import partial
+
+    from pausewatch.ledger import Sequencer
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    found: dict[str, int] = {}
+
+    def replica_loop() -> None:
+        lower_this_thread(5)
+        found["loop"] = os.getpriority(os.PRIO_PROCESS, 0)
+        sequencer = Sequencer(
+            None,  # type: ignore[arg-type]  # nothing is appended
+            lambda: None,  # type: ignore[arg-type,return-value]
+            thread_start=partial(lower_this_thread, 5),
+        ).start()
+        thread = sequencer._thread
+        assert thread is not None
+        deadline = time.monotonic() + 30
+        while True:
+            found["sequencer"] = _nice_of(thread)
+            if found["sequencer"] != found["loop"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        time.sleep(0.1)
+        found["sequencer"] = _nice_of(thread)
+        sequencer.stop()
+
+    thread = threading.Thread(target=replica_loop)
+    thread.start()
+    thread.join(60)
+    assert found == {"loop": min(19, mine + 5), "sequencer": min(19, mine + 5)}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine

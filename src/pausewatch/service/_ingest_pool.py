@@ -43,15 +43,20 @@ _PRELOAD = ["pausewatch.telemetry", "pausewatch.compute"]
 
 
 def lower_this_thread(nice: int) -> None:
-    """Lower the calling thread's scheduling priority by ``nice`` (added to its nice value,
-    at most 19). On Linux a thread's nice value is its own: the serving process's threads
-    that ingest (the upload threads, the sequencer, a follower's fold) run below its event
-    loop and the threads answering reads (docs/adr/0060). Elsewhere, or at 0, nothing."""
+    """Run the calling thread ``nice`` levels below the process (its first thread's nice
+    value plus ``nice``, at most 19). On Linux a thread's nice value is its own: the serving
+    process's threads that ingest (the upload threads, the sequencer, a follower's fold) run
+    below its event loop and the threads answering reads (docs/adr/0060). A thread inherits
+    the level of the thread that started it (the sequencer a follower's replica loop starts
+    when it takes over): it is set from the process's, not lowered again from what it
+    inherited. Never raised (that needs privilege). Elsewhere, or at 0, nothing."""
     if nice <= 0 or not sys.platform.startswith("linux"):
         return
     tid = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + nice)
+        if os.getpriority(os.PRIO_PROCESS, tid) < target:
+            os.setpriority(os.PRIO_PROCESS, tid, target)
     except OSError as exc:  # pragma: no cover - a sandbox that forbids it
         _logger.warning("could not lower the priority of thread %s: %s", tid, exc)
 
