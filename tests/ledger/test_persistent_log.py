@@ -902,6 +902,27 @@ def test_submit_before_start_is_refused(sqlite_engine: Engine, log_signer: Signe
         seq.submit(PendingEntry(payload(1)))
 
 
+def test_a_failing_thread_set_up_does_not_stop_the_sequencer(
+    sqlite_engine: Engine, log_signer: Signer
+) -> None:
+    """``thread_start`` runs first on the writer thread; if it raises, the writer still
+    appends (its failure is logged), rather than dying and leaving every writer waiting."""
+    ran: list[str] = []
+
+    def broken() -> None:
+        ran.append(threading.current_thread().name)
+        raise RuntimeError("no priority for you")
+
+    seq = Sequencer(
+        PersistentLog(sqlite_engine, log_signer), tick_clock(), thread_start=broken
+    ).start()
+    try:
+        assert seq.submit(PendingEntry(payload(1))).result(timeout=30).index == 0
+    finally:
+        seq.stop()
+    assert ran == ["pausewatch-sequencer"]
+
+
 def test_bad_sequencer_settings_are_refused(sqlite_engine: Engine, log_signer: Signer) -> None:
     """batch_size < 1 or a negative max_latency raises LogError."""
     log = PersistentLog(sqlite_engine, log_signer)

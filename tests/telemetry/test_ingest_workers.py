@@ -692,7 +692,7 @@ def test_uploads_and_the_sequencer_run_below_the_serving_process(
                 seen.append(os.getpriority(os.PRIO_PROCESS, 0))
                 return _original(*args)
 
-            service.telemetry._ingest_once = spy  # type: ignore[method-assign]
+            service.telemetry._ingest_once = spy  # type: ignore[method-assign,assignment]
             operator = register(service, fleet)
             upload = b"".join(line + b"\n" for line in fleet.windows[0])
             receipt = service.ingest_telemetry(upload, submission(upload, operator))

@@ -9,6 +9,7 @@ only when it is on disk. A group is never split across transactions.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -23,6 +24,8 @@ from pausewatch.ledger._log import Appended, FencedError, PendingEntry, Persiste
 from pausewatch.store import storage_full
 
 Clock = Callable[[], datetime]
+
+_logger = logging.getLogger("pausewatch.ledger")
 
 
 @dataclass
@@ -182,7 +185,10 @@ class Sequencer:
 
     def _run(self) -> None:
         if self._thread_start is not None:
-            self._thread_start()
+            try:
+                self._thread_start()
+            except Exception:  # the writer runs anyway: a failed set-up must not stop the log
+                _logger.exception("the sequencer's thread set-up failed; appending regardless")
         while True:
             batch, stop = self._collect()
             if batch:

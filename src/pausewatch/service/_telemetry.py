@@ -47,6 +47,7 @@ import io
 import json
 import logging
 import math
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -347,7 +348,7 @@ class TelemetryIngest:
                 initializer=lower_this_thread,
                 initargs=(thread_nice,),
             )
-            if thread_nice > 0
+            if thread_nice > 0 and sys.platform.startswith("linux")
             else None
         )
         """Threads of lower priority that take each upload through :meth:`ingest`, so that
