@@ -914,3 +914,35 @@ def test_a_thread_started_by_a_lower_thread_is_not_lowered_twice() -> None:
     thread.join(60)
     assert found == {"loop": min(19, mine + 5), "sequencer": min(19, mine + 5)}
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+
+
+@linux_only
+def test_the_service_starts_the_fork_server_at_its_own_level(tmp_path: Path) -> None:
+    """In a fresh process (a process has one fork server): a service with workers starts the
+    fork server as it starts, from the thread that starts it. Left to the first upload, one of
+    the ingest threads ``ingest_thread_nice`` levels down would start it, and every worker
+    would inherit that level, which a worker without privilege cannot leave for a higher
+    priority (``ingest_nice`` below ``ingest_thread_nice``, 0 included)."""
+    code = (
+        "import os, sys\n"
+        "from multiprocessing import forkserver\n"
+        "from pathlib import Path\n"
+        "from pausewatch.service import LogService\n"
+        "from pausewatch.settings import Settings\n"
+        "settings = Settings(data_dir=Path(sys.argv[1]), ingest_workers=1, ingest_nice=0,\n"
+        "                    ingest_thread_nice=10)\n"
+        "service = LogService(settings).start()\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "print('none' if pid is None else\n"
+        "      os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0))\n"
+        "service.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0"

@@ -67,14 +67,13 @@ def _start_worker(server_pid: int, nice: int, server_nice: int = 0) -> None:
     that started the fork server, which may be one of the serving process's lower ingest
     threads: its own level is set from the serving process's, not added to what it
     inherited."""
-    if nice:
-        target = min(19, server_nice + nice)
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if current < target:
-            os.nice(target - current)
-        elif current > target:
-            with contextlib.suppress(PermissionError):  # raising it back needs privilege
-                os.setpriority(os.PRIO_PROCESS, 0, target)
+    target = min(19, server_nice + nice)
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if current < target:
+        os.nice(target - current)
+    elif current > target:
+        with contextlib.suppress(PermissionError):  # raising it back needs privilege
+            os.setpriority(os.PRIO_PROCESS, 0, target)
     _watch_server(server_pid)
 
 
@@ -131,6 +130,18 @@ def _fit_classifier_aside(context: BaseContext) -> None:
             executor.shutdown(wait=False)
 
     threading.Thread(target=fit, name="pausewatch-classifier-fit", daemon=True).start()
+
+
+def start_fork_server() -> None:
+    """Start the fork server that workers come from, now, from the calling thread (once a
+    process). A process inherits the nice value of the thread that starts it, and a worker
+    that of the fork server: started lazily from one of the serving process's lower ingest
+    threads (docs/adr/0060), the workers could not rise back to ``PAUSEWATCH_INGEST_NICE``
+    below the serving process without privilege. The service starts it as it starts."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
 
 
 def fit_classifier_aside() -> None:

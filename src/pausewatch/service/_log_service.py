@@ -47,6 +47,7 @@ from pausewatch.service._ingest_pool import (
     default_ingest_workers,
     fit_classifier_aside,
     lower_this_thread,
+    start_fork_server,
 )
 from pausewatch.service._notices import (
     NOTICE_KIND,
@@ -366,6 +367,9 @@ class LogService:
         """Start the sequencer, the witness distributor and the secretariat's clerk. A replica
         tries once to become the sequencer, then keeps trying (or keeps its lock) on a thread
         of its own; until it sequences it only follows the log."""
+        if self.telemetry.pool is not None:
+            # From this thread, at the process's level: the workers' level comes from it.
+            start_fork_server()
         if self._election is None:
             self.sequencer.start()
             self.distributor.start()
