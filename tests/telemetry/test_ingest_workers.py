@@ -697,12 +697,13 @@ def test_uploads_and_the_sequencer_run_below_the_serving_process(
             upload = b"".join(line + b"\n" for line in fleet.windows[0])
             receipt = service.ingest_telemetry(upload, submission(upload, operator))
             receipts.append({k: v for k, v in asdict(receipt).items() if k != "integrated_at"})
-            sequencer = next(t for t in threading.enumerate() if t.name == "pausewatch-sequencer")
+            # This service's own threads: other tests' services may still have theirs.
+            sequencer = service.sequencer._thread
+            assert sequencer is not None
             assert _nice_of(sequencer) == min(19, mine + nice)
             if nice:
-                ingest = [
-                    t for t in threading.enumerate() if t.name.startswith("pausewatch-ingest")
-                ]
+                assert service.telemetry.threads is not None
+                ingest = list(service.telemetry.threads._threads)
                 assert ingest
                 assert all(_nice_of(t) == min(19, mine + nice) for t in ingest)
             else:
