@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pausewatch.service._deterrence import Assumptions, assess_figure
+from pausewatch.service._deterrence import Assumptions, assess_figure, looks_needed
 from pausewatch.simulate.inspection import required_detection
 
 
@@ -144,6 +145,32 @@ def test_the_looks_needed_are_found_without_counting_one_by_one() -> None:
     assert n > 1_000_000
     assert _meets(int(n), needed["per_look"], 0.001, 3650.0, a)
     assert not _meets(int(n) - 1, needed["per_look"], 0.001, 3650.0, a)
+
+
+@pytest.mark.parametrize(
+    ("gain", "cost", "alpha", "per_look"),
+    [
+        # cost / (gain + penalty) underflows to 0, times alarms certain from the first look
+        (2.0, 5e-324, 1.0, 0.5),
+        # the slope of the alarms over a look's detection underflows to 0 (log of 0)
+        (2.0, 1e-323, 1.0 - math.exp(-1.0), 1.0 - 1e-16),
+        # ... and overflows (a turn at infinity, then rounded)
+        (1e-300, 1e6, 1.0 - 1e-16, 1e-300),
+    ],
+)
+def test_looks_at_the_ends_of_the_float_range_are_answered(
+    gain: float, cost: float, alpha: float, per_look: float
+) -> None:
+    """Found by the property below: a false alarm cost so small that its ratio to the stakes
+    underflows to 0, with false alarms certain from the first look, made the slope of the
+    alarms 0 x inf = nan, and the turn of the margin nan. A ratio of the slopes past the float
+    range put the turn at log(0) or at an infinity rounded to an integer. The looks needed
+    are a number or inf, never an exception."""
+    a = Assumptions(gain=gain, penalty=0.0, false_alarm_cost=cost)
+    n = looks_needed(per_look, alpha, 1.0, a)
+    assert n == math.inf or (n >= 1 and float(n).is_integer())
+    if n != math.inf:
+        assert _meets(int(n), per_look, alpha, 1.0, a)
 
 
 @settings(max_examples=300, deadline=None)

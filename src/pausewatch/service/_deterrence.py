@@ -305,9 +305,12 @@ def looks_needed(
 
     if margin(1) >= 0:
         return 1.0
-    # B|lc|: 0 when false alarms cost nothing or never come (never inf * 0).
+    # B|lc|: 0 when false alarms cost nothing or never come; inf when they are certain at any
+    # cost (never 0 * inf: a cost whose ratio to the stakes underflows is still a cost).
     if a.false_alarm_cost == 0.0 or lc == 0.0:
         slope_alarm = 0.0
+    elif lc == -math.inf:
+        slope_alarm = math.inf
     else:
         slope_alarm = a.false_alarm_cost / (a.gain + a.penalty) * -lc
     if la == 0.0:  # no look detects anything
@@ -319,8 +322,16 @@ def looks_needed(
     if slope_alarm == 0.0 or la == lc:
         rising = slope_alarm == 0.0 or -la > slope_alarm
         return first_meeting(1, cap) if rising else math.inf
-    # f'(n) = |la| e^(la n) - B|lc| e^(lc n) is zero at n* below.
-    turn = math.log(slope_alarm / -la) / (la - lc)
+    # f'(n) = |la| e^(la n) - B|lc| e^(lc n) is zero at n* below (a ratio past the float
+    # range puts n* at an end: clamped, never rounded from an infinity).
+    ratio = slope_alarm / -la
+    if ratio == 0.0:  # log(ratio) is -inf
+        turn = -math.inf if la > lc else math.inf
+    elif ratio == math.inf:
+        turn = math.inf if la > lc else -math.inf
+    else:
+        turn = math.log(ratio) / (la - lc)
+    turn = min(float(cap), max(1.0, turn))
     if la < lc:  # rises until n*, then falls: the first meeting lies before the peak
         peak = min(cap, max(1, round(turn)))
         best = max((n for n in (peak - 1, peak, peak + 1) if 1 <= n <= cap), key=margin)
