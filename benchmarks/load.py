@@ -190,11 +190,19 @@ def server_side(before: dict[float, float], after: dict[float, float]) -> dict[s
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """Count, p50, p95, p99 and max of response times (ms), nearest rank."""
+    """Count, p50, p95, p99 and max of response times (ms), nearest rank; and how many took
+    the read target or longer."""
     ordered = sorted(samples)
     n = len(ordered)
     if not n:
-        return {"count": 0, "p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        return {
+            "count": 0,
+            "p50_ms": 0.0,
+            "p95_ms": 0.0,
+            "p99_ms": 0.0,
+            "max_ms": 0.0,
+            "at_or_over_target": 0,
+        }
 
     def rank(q: float) -> float:
         return float(ordered[max(0, math.ceil(q * n) - 1)])
@@ -205,6 +213,7 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
         "p95_ms": rank(0.95),
         "p99_ms": rank(0.99),
         "max_ms": float(ordered[-1]),
+        "at_or_over_target": sum(1 for x in ordered if x >= READ_P99_TARGET_MS),
     }
 
 
@@ -774,18 +783,25 @@ def report_rates(
     reads = mixed["reads"]
     slowest_alone = min(before["records_per_s"], after["records_per_s"])
     fast_reads = bool(reads) and reads["p99_ms"] < READ_P99_TARGET_MS
+    count = int(reads.get("count", 0))
+    # Nearest rank: the p99 is the ceil(0.99 n)-th fastest; the reads above it may be slow.
+    allowed = count - math.ceil(0.99 * count)
     full_rate = mixed["records_per_s"] >= slowest_alone
     print(
         f"  target (issue 19, section 4): read p99 < {READ_P99_TARGET_MS:g} ms while ingest "
         f"runs at >= its rate alone, both from this run: read p99 "
         f"{reads.get('p99_ms', float('nan')):.1f} ms over {int(reads.get('count', 0)):,} reads "
-        f"(pages, JSON, healthz) {'<' if fast_reads else '>='} {READ_P99_TARGET_MS:g}; ingest "
+        f"(pages, JSON, healthz) {'<' if fast_reads else '>='} {READ_P99_TARGET_MS:g} "
+        f"({int(reads.get('at_or_over_target', 0)):,} of them took {READ_P99_TARGET_MS:g} ms or "
+        f"more; a p99 under {READ_P99_TARGET_MS:g} allows {allowed:,}); ingest "
         f"{mixed['records_per_s']:,.0f} records/s under load "
         f"{'>=' if full_rate else '<'} {slowest_alone:,.0f} alone (the slower of the two "
         f"phases alone): {'PASS' if fast_reads and full_rate else 'MISS'}"
     )
     return {
         "read_p99_ms_under_load": reads.get("p99_ms"),
+        "reads_at_or_over_target": reads.get("at_or_over_target"),
+        "reads_over_target_allowed": allowed,
         "read_target": "PASS" if fast_reads and full_rate else "MISS",
         "records_per_s_under_load": mixed["records_per_s"],
         "records_per_s_alone": alone,
