@@ -414,10 +414,13 @@ def audit_log(
             )
             break
         created += tree.append(leaf_hash(data))
-        if fold is not None:
-            recent.record(tree.size, tree.root())
-        if checks.wanted(tree.size):
-            checks.reach(tree.size, tree.root())
+        due = checks.wanted(tree.size)
+        if fold is not None or due:
+            root = tree.root()
+            if fold is not None:
+                recent.record(tree.size, root)
+            if due:
+                checks.reach(tree.size, root)
         if stored_nodes is not None and tree.size - page_start >= PAGE:
             _compare_stored(report, created, stored_nodes(page_start, tree.size))
             created, page_start = [], tree.size

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from sqlalchemy import Engine, func, select
@@ -36,6 +36,8 @@ from pausewatch.cli._log import LogKeyOpt, WitnessOpt
 from pausewatch.client import ClientError, PausewatchClient, TileFetcher
 from pausewatch.errors import Error, NotFoundError
 from pausewatch.ledger import (
+    Checkpoint,
+    Note,
     SignedCheckpoint,
     TileChecker,
     TileClient,
@@ -128,10 +130,7 @@ class _Export:
     def entries(self) -> Iterator[tuple[int, bytes]]:
         """Every entry, in the export's order."""
         with self.path.open("rb") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                x = parse_json(line)
+            for x in _parsed(fh):
                 if x.get("type") == "entry":
                     index = int(str(x["index"]))
                     self._after_entry = (index, fh.tell())
@@ -148,11 +147,9 @@ class _Export:
             return
         with self.path.open("rb") as fh:
             fh.seek(self.checkpoints_at)
-            for line in fh:
-                if line.strip():
-                    x = parse_json(line)
-                    if x.get("type") == "checkpoint":
-                        yield str(x["note"])
+            for x in _parsed(fh):
+                if x.get("type") == "checkpoint":
+                    yield str(x["note"])
 
     def records(self, index: int, _batch: object) -> Iterator[str] | None:
         """The record lines exported after the batch at ``index``; none if the export holds no
@@ -169,22 +166,27 @@ class _Export:
             return
         with self.path.open("rb") as fh:
             fh.seek(at)
-            for line in fh:
-                if not line.strip():
-                    continue
-                x = parse_json(line)
+            for x in _parsed(fh):
                 if x.get("type") != "record" or x.get("index") != index:
                     return
                 yield str(x["line"])
 
 
 def _note_size(note: str) -> int:
-    """The tree size a checkpoint note names (its second line); -1 if it names none (the
-    audit reports why when it opens the note)."""
+    """The tree size a checkpoint note names, read as the log's parsers read it (not yet
+    verified); -1 if it names none (the audit reports why when it opens the note)."""
     try:
-        return int(note.split("\n", 2)[1])
-    except (IndexError, ValueError):
+        return Checkpoint.from_text(Note.from_text(note).text).size
+    except Error:
         return -1
+
+
+def _parsed(fh: BinaryIO) -> Iterator[dict[str, Any]]:
+    """Each non-blank line of an export from ``fh``'s position, as JSON (the first pass,
+    :func:`_export_lines`, found every line readable); ``fh.tell()`` is after it."""
+    for line in fh:
+        if line.strip():
+            yield parse_json(line)
 
 
 def audit(
