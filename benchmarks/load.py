@@ -70,6 +70,11 @@ as the service timed them (its ``pausewatch_http_request_duration_seconds`` hist
 read target and the bucket that holds their p99. The two differ by what happens outside the
 service (the client's own work, the machine's scheduling of it).
 
+``--time-reads`` (one server): each read handler's thread CPU time and wall time inside the
+server, per endpoint, for the mixed phase (``benchmarks/read_timing/sitecustomize.py``, put
+first on the server's ``PYTHONPATH``, wraps FastAPI's thread-pool call; docs/adr/0061). Wall
+minus CPU is the time the handler's thread waited for a core or the interpreter's lock.
+
 Run ``.venv/bin/python benchmarks/load.py`` or ``... --duration 30``.
 """
 
@@ -173,6 +178,45 @@ def read_buckets(urls: Sequence[str]) -> dict[float, float]:
             le = math.inf if labels["le"] == "+Inf" else float(labels["le"])
             out[le] = out.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
     return out
+
+
+READ_TIMING_DIR = Path(__file__).resolve().with_name("read_timing")
+"""Holds the ``sitecustomize`` that ``--time-reads`` puts first on the server's path."""
+
+NOT_READERS = frozenset({"metrics"})
+"""Endpoints timed by ``--time-reads`` that are not readers' reads (this script's scrapes)."""
+
+
+def read_times(path: Path, start: int) -> tuple[dict[str, dict[str, float]], int]:
+    """From ``--time-reads``' file, the lines written from byte ``start`` on, per endpoint:
+    count, wall and thread CPU ms (p50, p90, max, nearest rank); and where the file ends."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read()
+    except FileNotFoundError:
+        return {}, start
+    by_name: dict[str, list[tuple[float, float]]] = {}
+    for line in data.decode("utf-8").splitlines():
+        name, wall, cpu = line.split()
+        if name not in NOT_READERS:
+            by_name.setdefault(name, []).append((float(wall), float(cpu)))
+
+    def rank(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    out = {}
+    for name, rows in sorted(by_name.items()):
+        walls, cpus = [w for w, _ in rows], [c for _, c in rows]
+        out[name] = {"count": len(rows)}
+        for label, values in (("wall", walls), ("cpu", cpus)):
+            out[name] |= {
+                f"{label}_p50_ms": rank(values, 0.5),
+                f"{label}_p90_ms": rank(values, 0.9),
+                f"{label}_max_ms": max(values),
+            }
+    return out, start + len(data)
 
 
 def server_side(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
@@ -762,6 +806,17 @@ def report_rates(
             "  slowest reads under mixed load: "
             + "; ".join(f"{p} {ms:.0f} ms at {at:.1f} s" for at, p, ms in mixed["slowest_reads"])
         )
+    if mixed.get("read_times"):
+        print(
+            "  read handlers inside the server under mixed load (--time-reads; ms, p50 / p90 / "
+            "max; wall - CPU = time the handler's thread waited):"
+        )
+        for name, t in mixed["read_times"].items():
+            print(
+                f"    {name:<22} {t['count']:5.0f} calls  CPU {t['cpu_p50_ms']:6.1f} / "
+                f"{t['cpu_p90_ms']:6.1f} / {t['cpu_max_ms']:6.1f}   wall {t['wall_p50_ms']:6.1f} / "
+                f"{t['wall_p90_ms']:6.1f} / {t['wall_max_ms']:6.1f}"
+            )
     print("  latency with no readers (ms):")
     for name in ("alone-before", "alone-after"):
         if "telemetry upload" in phases[name]["groups"]:
@@ -872,6 +927,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "threads' priority is than its reads' (default: its own default, 10; 0: the same)",
     )
     p.add_argument(
+        "--time-reads",
+        action="store_true",
+        help="time each read handler inside the server (thread CPU and wall ms, per endpoint, "
+        "mixed phase; benchmarks/read_timing); one server only",
+    )
+    p.add_argument(
         "--replicas",
         type=int,
         default=0,
@@ -901,6 +962,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("expected 1 <= --uploaders <= --users")
     if args.chips < max(3, args.uploaders):
         p.error("expected --chips >= 3 and >= --uploaders")
+    if args.time_reads and args.replicas:
+        p.error("--time-reads times one server: not with --replicas")
     if args.max_rate <= 0 or args.think <= 0:
         p.error("expected --max-rate > 0 and --think > 0")
     if args.replicas < 0:
@@ -981,6 +1044,12 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if args.ingest_workers is not None else " (the service's default)")
         + f"; the serving process's ingest threads nice +{thread_nice}"
     )
+    times_path = load_dir / "read-times.txt"
+    if args.time_reads:
+        SERVER_ENV["LOAD_READ_TIMES"] = str(times_path)
+        path = child_env().get("PYTHONPATH", "")
+        SERVER_ENV["PYTHONPATH"] = os.pathsep.join(p for p in (str(READ_TIMING_DIR), path) if p)
+        print(f"  read handlers timed inside the server ({READ_TIMING_DIR.name}/sitecustomize.py)")
 
     figures: dict[str, Any] = {
         "benchmark": "load",
@@ -1002,6 +1071,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest_workers": workers,
         "ingest_nice": nice,
         "ingest_thread_nice": thread_nice,
+        "time_reads": args.time_reads,
         "replicas": args.replicas,
     }
     server: Server | None = None
@@ -1078,6 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
             if readers == 0 and name == "mixed":
                 classes = ["TelemetryUploader"]
             buckets = read_buckets(read_hosts)
+            times_from = times_path.stat().st_size if times_path.exists() else 0
             phase = run_phase(
                 name,
                 server=server,
@@ -1091,6 +1162,8 @@ def main(argv: list[str] | None = None) -> int:
                 read_hosts=read_hosts,
             )
             phase["server_side"] = server_side(buckets, read_buckets(read_hosts))
+            if args.time_reads:
+                phase["read_times"], _ = read_times(times_path, times_from)
             phases[name] = phase
             for s in (server, *followers):
                 if not s.alive():
