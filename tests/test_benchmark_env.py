@@ -7,7 +7,6 @@ import importlib
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -61,10 +60,13 @@ def test_time_reads_times_each_read_handler_inside_a_real_server(tmp_path: Path)
     """`load.py --time-reads`: the server started with `benchmarks/read_timing` first on its
     path writes one line per synchronous endpoint call (name, wall ms, thread CPU ms), and
     load.py reads the lines written since an offset, per endpoint, leaving out its scrapes."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        load = importlib.import_module("load")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
     times = tmp_path / "read-times.txt"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = load.free_port()
     env = _common().child_env()
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "benchmarks" / "read_timing"), str(ROOT / "src"), env.get("PYTHONPATH", "")]
@@ -101,11 +103,6 @@ def test_time_reads_times_each_read_handler_inside_a_real_server(tmp_path: Path)
         _, wall, cpu = line.split()
         assert float(wall) >= 0
         assert float(cpu) >= 0
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        load = importlib.import_module("load")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     timed, end = load.read_times(times, start)
     assert end == times.stat().st_size
     assert {name: t["count"] for name, t in timed.items()} == {"get_view": 2, "healthz": 1}
