@@ -4,14 +4,17 @@ policy's finding. The traces come from seeds the classifier was neither fitted n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pausewatch.detect import (
     ClusterVerdict,
+    DeclaredWorkload,
     classify_cluster,
+    classify_signals,
     fitted_classifier,
     records_of,
 )
@@ -20,7 +23,8 @@ from pausewatch.policy import Facts, evaluate, load_preset
 from pausewatch.simulate import ClusterSpec, Workload, simulate_fleet
 from pausewatch.simulate.fleet import Misbehaviour
 from pausewatch.state import classified_clusters, evaluated
-from pausewatch.telemetry import TelemetryRecord
+from pausewatch.state._facts import signal_records
+from pausewatch.telemetry import AcceptedRecord, Signal, TelemetryRecord, aggregate
 from registry.world import World  # type: ignore[import-not-found]
 
 SEED = 7_000
@@ -167,3 +171,66 @@ def test_the_state_files_the_finding_from_records_it_is_given(world: World) -> N
     ]
     _, bare = evaluated(world.registry, AT, policy)
     assert not [f for f in bare.findings if f.kind.value == "training_suspected"]
+
+
+def window_signals(cluster: str, recs: list[TelemetryRecord]) -> dict[str, tuple[Signal, ...]]:
+    """The window signals the fold keeps of ``recs`` (the aggregate of one batch of them)."""
+    accepted = [
+        AcceptedRecord(i, "", b"", r, cluster, None, "H100 SXM") for i, r in enumerate(recs)
+    ]
+    return dict(aggregate(accepted).clusters[cluster].signals)
+
+
+def test_a_verdict_on_window_signals_equals_the_verdict_on_their_records() -> None:
+    """classify_signals, which the state's look at the policy runs on the fold's window signals
+    without making a record of each window, gives the verdict classify_cluster gives on the
+    records those signals stand for, field for field: for every workload, with windows naming
+    a run, a declared workload or none, gaps in a chip's chain, a chip with too few windows,
+    and workloads declared by run label and by time."""
+    rng = random.Random(5)
+    start = min(r.window_start for r in records(Workload.IDLE))
+    declared = [
+        DeclaredWorkload("w1", "c1", "inference", start, start + timedelta(minutes=20)),
+        DeclaredWorkload(
+            "w2", "c1", "serving", start + timedelta(minutes=35), start + timedelta(days=1)
+        ),
+        DeclaredWorkload("run-x", "c1", "training", start, start + timedelta(days=1)),
+        DeclaredWorkload("w9", "c9", "inference", start, start + timedelta(days=1)),
+    ]
+    compared = 0
+    for workload, hidden in (
+        (Workload.TRAINING, False),
+        (Workload.TRAINING, True),
+        (Workload.INFERENCE, False),
+        (Workload.IDLE, False),
+    ):
+        base = records(workload, hidden=hidden, chips=6)
+        variants = [base]
+        mixed = []
+        for r in base:
+            label = rng.choice([None, None, "w1", "w2", "run-x", r.run_id])
+            if rng.random() < 0.03:
+                continue  # a gap in the chip's chain
+            mixed.append(r._replace(run_id=label))
+        variants.append(mixed)
+        variants.append([r for r in base if not r.chip_id.endswith("-0") or r.seq < 20])
+        for recs in variants:
+            signals = window_signals("c1", recs)
+            for workloads in ([], declared):
+                expected = classify_cluster("c1", signal_records(signals), workloads)
+                assert classify_signals("c1", signals, workloads) == expected
+                compared += expected.traces
+    assert compared > 100  # traces were classified, not only empty verdicts compared
+
+
+def test_a_clusters_records_in_any_order_give_one_verdict() -> None:
+    """A chip's windows are cut into stretches by ``seq`` whatever order they come in: shuffled
+    records, with a gap, give the verdict of the same records in order."""
+    recs = records(Workload.TRAINING, hidden=True)
+    first = min(r.chip_id for r in recs)
+    recs = [r for r in recs if not (r.chip_id == first and r.seq == recs[0].seq + 45)]
+    shuffled = list(recs)
+    random.Random(3).shuffle(shuffled)
+    verdict = classify_cluster("c1", recs)
+    assert verdict.traces == 3 * 2 + 1  # 4 chips of 60 windows; the gap costs its chip one
+    assert classify_cluster("c1", shuffled) == verdict

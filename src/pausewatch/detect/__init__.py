@@ -207,6 +207,7 @@ from pausewatch.detect._training import (
     DeclaredWorkload,
     FittedClassifier,
     classify_cluster,
+    classify_signals,
     fitted_classifier,
     prime_classifier,
 )
@@ -290,6 +291,7 @@ __all__ = [
     "chips_unaccounted",
     "cholesky",
     "classify_cluster",
+    "classify_signals",
     "compute_unaccounted",
     "counter_alarms",
     "counter_days",

@@ -149,10 +149,15 @@ class WorkloadClassifier:
 
     def predict_proba(self, traces: Sequence[Sequence[TelemetryRecord]]) -> npt.NDArray[np.float64]:
         """Per trace, the probability of each of :data:`CLASSIFIED_WORKLOADS`, columns in order."""
+        return self.predict_proba_features(feature_matrix(traces))
+
+    def predict_proba_features(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """:meth:`predict_proba` of traces whose feature vectors are the rows of ``matrix``
+        (:func:`feature_matrix`, or :func:`column_features` of their columns)."""
         if self._model is None:
             raise DetectionError("the classifier is not fitted")
-        raw = self._compiled().predict_proba(feature_matrix(traces))
-        out = np.zeros((len(traces), len(CLASSIFIED_WORKLOADS)))
+        raw = self._compiled().predict_proba(matrix)
+        out = np.zeros((len(matrix), len(CLASSIFIED_WORKLOADS)))
         for column, cls in enumerate(self._model.classes_):
             out[:, int(cls)] = raw[:, column]
         return out
@@ -289,15 +294,38 @@ def _same_length_features(traces: list[list[TelemetryRecord]]) -> npt.NDArray[np
     def column(values: list[float]) -> npt.NDArray[np.float64]:
         return np.array(values, dtype=np.float64).reshape(shape)  # C-contiguous rows
 
-    secs = column([r.window_s for r in flat])
-    tensor = column([r.tensor_active for r in flat])
-    sm = column([r.sm_active for r in flat])
-    power = column([r.power_w_avg for r in flat])
-    peak = column([r.power_w_peak for r in flat])
-    memory = column([float(r.mem_used_bytes) for r in flat])
-    nvlink = column([float(r.nvlink_tx_bytes + r.nvlink_rx_bytes) for r in flat]) / secs
-    net_tx = column([float(r.net_tx_bytes) for r in flat]) / secs
-    net_rx = column([float(r.net_rx_bytes) for r in flat]) / secs
+    return column_features(
+        column([r.window_s for r in flat]),
+        column([r.tensor_active for r in flat]),
+        column([r.sm_active for r in flat]),
+        column([r.power_w_avg for r in flat]),
+        column([r.power_w_peak for r in flat]),
+        column([float(r.mem_used_bytes) for r in flat]),
+        column([float(r.nvlink_tx_bytes + r.nvlink_rx_bytes) for r in flat]),
+        column([float(r.net_tx_bytes) for r in flat]),
+        column([float(r.net_rx_bytes) for r in flat]),
+    )
+
+
+def column_features(
+    secs: npt.NDArray[np.float64],
+    tensor: npt.NDArray[np.float64],
+    sm: npt.NDArray[np.float64],
+    power: npt.NDArray[np.float64],
+    peak: npt.NDArray[np.float64],
+    memory: npt.NDArray[np.float64],
+    nvlink_bytes: npt.NDArray[np.float64],
+    net_tx_bytes: npt.NDArray[np.float64],
+    net_rx_bytes: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """The feature vectors of traces of one length from their columns, one row a trace and one
+    column a window (in ``seq`` order), each a C-contiguous float64 matrix: the window's
+    seconds, tensor and SM activity, mean and peak power, memory held, NVLink bytes sent and
+    received, network bytes sent, received. A matrix that is C-contiguous reduces each row as
+    :func:`workload_features` reduces the trace alone (:func:`feature_matrix`)."""
+    nvlink = nvlink_bytes / secs
+    net_tx = net_tx_bytes / secs
+    net_rx = net_rx_bytes / secs
     net = net_tx + net_rx
     return np.column_stack(
         [

@@ -18,23 +18,29 @@ finds on one log does not depend on that log.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import attrgetter
+from typing import NamedTuple, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from pausewatch.detect._classify import (
     CLASSIFIED_WORKLOADS,
     WorkloadClassifier,
+    column_features,
     disguised_traces,
     fit_on_simulation,
     simulated_traces,
 )
 from pausewatch.simulate import Workload
 from pausewatch.simulate.adversarial import AdversarialKind
-from pausewatch.telemetry import TelemetryRecord
+from pausewatch.telemetry import Signal, TelemetryRecord, signal_values
 
 FIT_SEEDS = range(0, 20)
 """Seeds of the simulated traces the classifier is fitted on (ADR 0027's fit range)."""
@@ -89,6 +95,12 @@ class FittedClassifier:
         if not traces:
             return []
         return [float(p) for p in self.classifier.predict_proba(traces)[:, _TRAINING]]
+
+    def training_probability_features(self, matrix: npt.NDArray[np.float64]) -> list[float]:
+        """Per row of ``matrix`` (a trace's feature vector), the probability of training."""
+        if not len(matrix):
+            return []
+        return [float(p) for p in self.classifier.predict_proba_features(matrix)[:, _TRAINING]]
 
 
 _fitted: list[FittedClassifier] = []
@@ -153,9 +165,21 @@ class ClusterVerdict:
         return self.training_traces / self.traces if self.traces else 0.0
 
 
-def _claim(
-    record: TelemetryRecord, workloads: Sequence[DeclaredWorkload]
-) -> tuple[bool, str | None]:
+class _Window(Protocol):
+    """What the claims and the cut into stretches read of a window: a record or a signal."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def run_id(self) -> str | None: ...
+    @property
+    def window_start(self) -> datetime: ...
+
+
+_W = TypeVar("_W", bound=_Window)
+
+
+def _claim(record: _Window, workloads: Sequence[DeclaredWorkload]) -> tuple[bool, str | None]:
     """Whether the window claims no training, and the declared workload it runs under."""
     for w in workloads:
         if w.kind not in CLAIMING_NO_TRAINING:
@@ -167,10 +191,16 @@ def _claim(
     return record.run_id is None, None
 
 
-def _stretches(records: list[TelemetryRecord]) -> list[list[TelemetryRecord]]:
+def _stretches(records: list[_W]) -> list[list[_W]]:
     """One chip's windows cut into consecutive stretches of SUSTAINED_WINDOWS (by ``seq``)."""
-    out: list[list[TelemetryRecord]] = []
-    current: list[TelemetryRecord] = []
+    if records:
+        first = records[0].seq
+        if [r.seq for r in records] == list(range(first, first + len(records))):
+            # Already in order, one window a seq and none missing (a chip's signals): cut.
+            whole = len(records) - len(records) % SUSTAINED_WINDOWS
+            return [records[i : i + SUSTAINED_WINDOWS] for i in range(0, whole, SUSTAINED_WINDOWS)]
+    out: list[list[_W]] = []
+    current: list[_W] = []
     for r in sorted(records, key=lambda r: r.seq):
         if current and r.seq != current[-1].seq + 1:
             current = []
@@ -218,6 +248,99 @@ def classify_cluster(
     )
 
 
+class _SignalWindow(NamedTuple):
+    """One window of the fold's window signals, as the classifier reads it."""
+
+    seq: int
+    run_id: str | None
+    window_start: datetime
+    window_end: datetime
+    columns: tuple[float, ...]
+    """The window's values in :func:`~pausewatch.detect._classify.column_features`' order."""
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _signal_window(window: Signal) -> _SignalWindow:
+    """One window's signals (:func:`~pausewatch.telemetry.signal_values`), kept by its text: a
+    batch adds a window to a sampled chip, and the chip's other windows are the ones the last
+    verdict read. Each value is taken as :func:`classify_cluster`'s records hold it: the
+    counters as integers, then as floats; NVLink as one count sent and received."""
+    v = signal_values(window)
+    start = datetime.fromisoformat(v[1])
+    end = datetime.fromisoformat(v[2])
+    columns = (
+        (end - start).total_seconds(),
+        float(v[4]),
+        float(v[5]),
+        float(v[6]),
+        float(v[7]),
+        float(int(v[8])),
+        float(int(v[9])),
+        float(int(v[10])),
+        float(int(v[11])),
+    )
+    return _SignalWindow(int(v[0]), v[3], start, end, columns)
+
+
+_WIDTH = 9
+_COLUMNS = attrgetter("columns")
+_START = attrgetter("window_start")
+_END = attrgetter("window_end")
+
+
+def classify_signals(
+    cluster_id: str,
+    signals: Mapping[str, Sequence[Signal]],
+    workloads: Sequence[DeclaredWorkload] = (),
+    *,
+    fitted: FittedClassifier | None = None,
+) -> ClusterVerdict:
+    """:func:`classify_cluster` of the records the fold's window signals of ``cluster_id``
+    stand for (``tel_signals``: per sampled chip, its latest windows; docs/adr/0032), equal to
+    it field for field, without making a record of each window.
+
+    A look at the policy computes this whenever a batch of the cluster's has changed its
+    signals since the last look: each window's values are parsed once and kept by its text,
+    and the traces' columns are one array, cut by column (docs/adr/0062)."""
+    mine = [w for w in workloads if w.cluster_id == cluster_id]
+    claiming = any(w.kind in CLAIMING_NO_TRAINING for w in mine)
+    traces: list[list[_SignalWindow]] = []
+    under: set[str] = set()
+    for chip in sorted(signals):
+        windows = list(map(_signal_window, signals[chip]))
+        if not claiming:  # a window claims no training when it names no run
+            claimed = [w for w in windows if w.run_id is None]
+        else:
+            claimed = []
+            for window in windows:
+                claims, workload = _claim(window, mine)
+                if claims:
+                    claimed.append(window)
+                    if workload is not None:
+                        under.add(workload)
+        traces += _stretches(claimed)
+    model = fitted or fitted_classifier()
+    calls: list[bool] = []
+    if traces:
+        flat = list(chain.from_iterable(traces))
+        values = np.fromiter(
+            chain.from_iterable(map(_COLUMNS, flat)), dtype=np.float64, count=len(flat) * _WIDTH
+        ).reshape(len(traces), SUSTAINED_WINDOWS, _WIDTH)
+        matrix = column_features(*(np.ascontiguousarray(values[:, :, k]) for k in range(_WIDTH)))
+        calls = [p >= CONFIDENCE for p in model.training_probability_features(matrix)]
+    return ClusterVerdict(
+        cluster_id=cluster_id,
+        traces=len(traces),
+        windows=sum(len(t) for t in traces),
+        training_traces=sum(calls),
+        first_window=min(map(_START, chain.from_iterable(traces)), default=None),
+        last_window=max(map(_END, chain.from_iterable(traces)), default=None),
+        workloads=tuple(sorted(under)),
+        recall=model.recall,
+        false_positive_rate=model.false_positive_rate,
+    )
+
+
 __all__ = [
     "CLAIMING_NO_TRAINING",
     "CONFIDENCE",
@@ -230,6 +353,7 @@ __all__ = [
     "DeclaredWorkload",
     "FittedClassifier",
     "classify_cluster",
+    "classify_signals",
     "fitted_classifier",
     "prime_classifier",
 ]

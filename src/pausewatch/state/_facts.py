@@ -59,6 +59,7 @@ from pausewatch.detect import (
     RunPattern,
     chip_accounts,
     classify_cluster,
+    classify_signals,
     counter_alarms,
     dark_draw,
     day_period,
@@ -522,7 +523,7 @@ def _signal_verdict(
     if verdict is None:
         kept = SIGNALS_TEXT.read(signals)
         if max((len(ws) for ws in kept.values()), default=0) >= SUSTAINED_WINDOWS:
-            verdict = classify_cluster(cluster_id, signal_records(kept), mine)
+            verdict = classify_signals(cluster_id, kept, mine)
     with _VERDICTS_LOCK:  # readers look on several threads at once
         if verdict is not None:
             while len(_VERDICTS) >= _VERDICTS_KEPT:
