@@ -22,10 +22,8 @@ import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from itertools import chain
-from operator import attrgetter
-from typing import NamedTuple, Protocol, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -283,9 +281,109 @@ def _signal_window(window: Signal) -> _SignalWindow:
 
 
 _WIDTH = 9
-_COLUMNS = attrgetter("columns")
-_START = attrgetter("window_start")
-_END = attrgetter("window_end")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class _ChipWindows(NamedTuple):
+    """One sampled chip's windows in its signals' order, as arrays (read only)."""
+
+    texts: tuple[Signal, ...]
+    """The window texts they were made from."""
+    seq: npt.NDArray[np.int64]
+    unnamed: npt.NDArray[np.bool_]
+    """Whether each window names no run."""
+    start_us: npt.NDArray[np.int64]
+    """Window starts, microseconds since the epoch (exact, as the windows' times are)."""
+    end_us: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.float64]
+    """One row a window, in :func:`~pausewatch.detect._classify.column_features`' order."""
+
+
+_CHIPS: dict[tuple[str, str], _ChipWindows] = {}
+"""The last windows read of each sampled chip, by cluster and chip id."""
+_CHIPS_KEPT = 2048
+"""Chips kept: 128 clusters' 16 sampled chips, some 6 kB each."""
+_CHIPS_LOCK = threading.Lock()
+_MAX_DROPPED = 8
+"""Most windows a chip's signals may have dropped from their start since the last read and
+still be read from the kept arrays: each batch drops one a chip past SIGNAL_WINDOWS."""
+
+
+def _us(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.flags.writeable = False
+    return array
+
+
+def _windows_of(texts: tuple[Signal, ...]) -> _ChipWindows:
+    """A chip's windows as arrays, each window's values read once (:func:`_signal_window`)."""
+    ws = [_signal_window(t) for t in texts]
+    return _ChipWindows(
+        texts=texts,
+        seq=_read_only(np.array([w.seq for w in ws], dtype=np.int64)),
+        unnamed=_read_only(np.array([w.run_id is None for w in ws], dtype=np.bool_)),
+        start_us=_read_only(np.array([_us(w.window_start) for w in ws], dtype=np.int64)),
+        end_us=_read_only(np.array([_us(w.window_end) for w in ws], dtype=np.int64)),
+        columns=_read_only(
+            np.array([w.columns for w in ws], dtype=np.float64).reshape(len(ws), _WIDTH)
+        ),
+    )
+
+
+def _chip_windows(cluster_id: str, chip: str, texts: tuple[Signal, ...]) -> _ChipWindows:
+    """A sampled chip's windows as arrays, from the last read's where the signals only moved
+    on: a batch adds windows at the end of a chip's signals and drops as many from their start
+    (each label's latest SIGNAL_WINDOWS are kept), so the rest is the same texts, checked by
+    identity or value. Anything else is read afresh."""
+    key = (cluster_id, chip)
+    kept = _CHIPS.get(key)
+    if kept is not None and (kept.texts is texts or kept.texts == texts):
+        return kept
+    out: _ChipWindows | None = None
+    if kept is not None:
+        old = kept.texts
+        for dropped in range(min(len(old), _MAX_DROPPED) + 1):
+            common = len(old) - dropped
+            if common <= len(texts) and texts[:common] == old[dropped:]:
+                added = _windows_of(texts[common:])
+                out = _ChipWindows(
+                    texts,
+                    *(
+                        _read_only(np.concatenate((a[dropped:], b)))
+                        for a, b in zip(kept[1:], added[1:], strict=True)
+                    ),
+                )
+                break
+    if out is None:
+        out = _windows_of(texts)
+    with _CHIPS_LOCK:  # readers look on several threads at once
+        _CHIPS.pop(key, None)
+        while len(_CHIPS) >= _CHIPS_KEPT:
+            _CHIPS.pop(next(iter(_CHIPS)))
+        _CHIPS[key] = out
+    return out
+
+
+def _cut(seq: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """:func:`_stretches` by position: of windows with these ``seq``, the positions of each
+    stretch's windows in turn, in ``seq`` order (a stable sort, as ``sorted``)."""
+    n = len(seq)
+    if n < SUSTAINED_WINDOWS:
+        return np.empty(0, dtype=np.intp)
+    if int(seq[-1]) - int(seq[0]) == n - 1 and bool(np.all(np.diff(seq) == 1)):
+        return np.arange(n - n % SUSTAINED_WINDOWS, dtype=np.intp)  # one unbroken run, in order
+    order = np.argsort(seq, kind="stable")
+    ordered = seq[order]
+    breaks = np.flatnonzero(np.diff(ordered) != 1) + 1  # a window that does not follow on
+    bounds = zip(
+        np.concatenate(([0], breaks)).tolist(), np.concatenate((breaks, [n])).tolist(), strict=True
+    )
+    runs = [order[b : e - (e - b) % SUSTAINED_WINDOWS] for b, e in bounds]
+    return np.concatenate(runs).astype(np.intp) if runs else np.empty(0, dtype=np.intp)
 
 
 def classify_signals(
@@ -300,41 +398,58 @@ def classify_signals(
     it field for field, without making a record of each window.
 
     A look at the policy computes this whenever a batch of the cluster's has changed its
-    signals since the last look: each window's values are parsed once and kept by its text,
-    and the traces' columns are one array, cut by column (docs/adr/0062)."""
+    signals since the last look. Each chip's windows are kept as arrays between looks, and a
+    look reads only the windows a batch added (:func:`_chip_windows`); the claims, the cut into
+    stretches and the traces' columns are array operations (docs/adr/0062)."""
     mine = [w for w in workloads if w.cluster_id == cluster_id]
     claiming = any(w.kind in CLAIMING_NO_TRAINING for w in mine)
-    traces: list[list[_SignalWindow]] = []
     under: set[str] = set()
+    columns: list[npt.NDArray[np.float64]] = []
+    starts: list[npt.NDArray[np.int64]] = []
+    ends: list[npt.NDArray[np.int64]] = []
     for chip in sorted(signals):
-        windows = list(map(_signal_window, signals[chip]))
+        ws = _chip_windows(cluster_id, chip, tuple(signals[chip]))
         if not claiming:  # a window claims no training when it names no run
-            claimed = [w for w in windows if w.run_id is None]
+            claimed = np.flatnonzero(ws.unnamed)
         else:
-            claimed = []
-            for window in windows:
-                claims, workload = _claim(window, mine)
+            positions = []
+            for i, text in enumerate(ws.texts):
+                claims, workload = _claim(_signal_window(text), mine)
                 if claims:
-                    claimed.append(window)
+                    positions.append(i)
                     if workload is not None:
                         under.add(workload)
-        traces += _stretches(claimed)
+            claimed = np.array(positions, dtype=np.intp)
+        take = claimed[_cut(ws.seq[claimed])]
+        if len(take):
+            columns.append(ws.columns[take])
+            starts.append(ws.start_us[take])
+            ends.append(ws.end_us[take])
     model = fitted or fitted_classifier()
-    calls: list[bool] = []
-    if traces:
-        flat = list(chain.from_iterable(traces))
-        values = np.fromiter(
-            chain.from_iterable(map(_COLUMNS, flat)), dtype=np.float64, count=len(flat) * _WIDTH
-        ).reshape(len(traces), SUSTAINED_WINDOWS, _WIDTH)
-        matrix = column_features(*(np.ascontiguousarray(values[:, :, k]) for k in range(_WIDTH)))
-        calls = [p >= CONFIDENCE for p in model.training_probability_features(matrix)]
+    if not columns:
+        return ClusterVerdict(
+            cluster_id,
+            0,
+            0,
+            0,
+            None,
+            None,
+            tuple(sorted(under)),
+            model.recall,
+            model.false_positive_rate,
+        )
+    values = np.concatenate(columns)
+    traces = len(values) // SUSTAINED_WINDOWS
+    cube = values.reshape(traces, SUSTAINED_WINDOWS, _WIDTH)
+    matrix = column_features(*(np.ascontiguousarray(cube[:, :, k]) for k in range(_WIDTH)))
+    calls = [p >= CONFIDENCE for p in model.training_probability_features(matrix)]
     return ClusterVerdict(
         cluster_id=cluster_id,
-        traces=len(traces),
-        windows=sum(len(t) for t in traces),
+        traces=traces,
+        windows=len(values),
         training_traces=sum(calls),
-        first_window=min(map(_START, chain.from_iterable(traces)), default=None),
-        last_window=max(map(_END, chain.from_iterable(traces)), default=None),
+        first_window=_EPOCH + int(min(int(a.min()) for a in starts)) * _MICROSECOND,
+        last_window=_EPOCH + int(max(int(a.max()) for a in ends)) * _MICROSECOND,
         workloads=tuple(sorted(under)),
         recall=model.recall,
         false_positive_rate=model.false_positive_rate,
