@@ -18,13 +18,19 @@ from pausewatch.detect import (
     fitted_classifier,
     records_of,
 )
-from pausewatch.detect._training import FIT_SEEDS, MEASURE_SEEDS, SUSTAINED_WINDOWS
+from pausewatch.detect._training import _CHIPS, FIT_SEEDS, MEASURE_SEEDS, SUSTAINED_WINDOWS
 from pausewatch.policy import Facts, evaluate, load_preset
 from pausewatch.simulate import ClusterSpec, Workload, simulate_fleet
 from pausewatch.simulate.fleet import Misbehaviour
 from pausewatch.state import classified_clusters, evaluated
 from pausewatch.state._facts import signal_records
-from pausewatch.telemetry import AcceptedRecord, Signal, TelemetryRecord, aggregate
+from pausewatch.telemetry import (
+    AcceptedRecord,
+    Signal,
+    TelemetryRecord,
+    aggregate,
+    merge_signals,
+)
 from registry.world import World  # type: ignore[import-not-found]
 
 SEED = 7_000
@@ -234,3 +240,53 @@ def test_a_clusters_records_in_any_order_give_one_verdict() -> None:
     verdict = classify_cluster("c1", recs)
     assert verdict.traces == 3 * 2 + 1  # 4 chips of 60 windows; the gap costs its chip one
     assert classify_cluster("c1", shuffled) == verdict
+
+
+def test_a_verdict_after_each_batch_equals_the_verdict_on_the_records() -> None:
+    """Batch after batch, as the fold merges them into a cluster's signals (each a window of
+    some chips, the oldest windows dropping out past SIGNAL_WINDOWS, a chip's run label
+    changing on the way), the verdict on the signals read from the last look's arrays equals
+    classify_cluster's on the records, and the verdict read afresh."""
+    recs = records(Workload.IDLE, chips=6) + [
+        r._replace(seq=r.seq + 2 * SUSTAINED_WINDOWS)
+        for r in records(Workload.TRAINING, hidden=True, chips=6)
+    ]
+    chips = sorted({r.chip_id for r in recs})
+    by_seq: dict[int, list[TelemetryRecord]] = {}
+    for r in recs:
+        if r.chip_id == chips[0] and r.seq % 17 == 5:
+            r = r._replace(run_id="run-x")  # a second label on one chip's windows
+        by_seq.setdefault(r.seq, []).append(r)
+    batches = [
+        [r for r in by_seq[seq] if chips.index(r.chip_id) % 2 == half]
+        for seq in sorted(by_seq)
+        for half in (0, 1)
+    ]
+    kept: dict[str, tuple[Signal, ...]] = {}
+    checked = 0
+    for step, batch in enumerate(batches):
+        kept = merge_signals(kept, window_signals("c1", batch))
+        if step % 3:
+            continue  # reads come after some batches, not all
+        verdict = classify_signals("c1", kept)
+        assert verdict == classify_cluster("c1", signal_records(kept))
+        _CHIPS.clear()
+        assert classify_signals("c1", kept) == verdict
+        checked += verdict.traces
+    assert checked > 200
+
+
+def test_signals_that_did_not_move_on_from_the_last_look_are_read_afresh() -> None:
+    """A chip whose signals are not the last look's moved on (another chip's, reordered, or
+    dropped by more than a few windows) is read afresh, not from the kept arrays."""
+    signals = window_signals("c1", records(Workload.INFERENCE))
+    chips = sorted(signals)
+    expected = classify_cluster("c1", signal_records(signals))
+    assert classify_signals("c1", signals) == expected
+    swapped = {chips[0]: signals[chips[1]], chips[1]: signals[chips[0]]}
+    assert classify_signals("c1", swapped) == classify_cluster("c1", signal_records(swapped))
+    shuffled = {c: tuple(reversed(ws)) for c, ws in signals.items()}
+    assert classify_signals("c1", shuffled) == classify_cluster("c1", signal_records(shuffled))
+    late = {c: ws[20:] + ws[:20] for c, ws in signals.items()}
+    assert classify_signals("c1", late) == classify_cluster("c1", signal_records(late))
+    assert classify_signals("c1", signals) == expected
