@@ -39,7 +39,7 @@ from pausewatch.simulate import (
     fleet_world,
     simulate_fleet,
 )
-from pausewatch.state import dump_view
+from pausewatch.state import dump_view, statement_of
 from pausewatch.statements import KeyPair, load_key, sign_statement
 from pausewatch.telemetry import batch_root
 
@@ -441,6 +441,29 @@ def records_of(fleet: Fleet, cluster: str, windows: slice) -> bytes:
         for line in w
         if json.loads(line)["record"]["chip_id"].startswith(cluster + "/")
     )
+
+
+def test_a_batch_statement_is_built_and_signed_without_the_ingest_lock(
+    service: LogService, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch statement of an upload's verification is built and signed before the ingest
+    lock is taken (only the heads' check, the append and the fold hold it), and it is the
+    statement on the log."""
+    operator = register(service, fleet)
+    ingest = service.telemetry
+    built: list[tuple[bool, bytes]] = []
+    original = ingest._batch_statement
+
+    def watched(*args: Any) -> Any:
+        statement = original(*args)
+        built.append((ingest.lock.locked(), statement.canonical_bytes()))
+        return statement
+
+    monkeypatch.setattr(ingest, "_batch_statement", watched)
+    data = b"".join(line + b"\n" for line in fleet.windows[0])
+    receipt = ingest.ingest(data, submission(data, operator))
+    assert [locked for locked, _ in built] == [False]
+    assert statement_of(service.log.entry(receipt.index)).canonical_bytes() == built[0][1]
 
 
 def test_an_upload_being_parsed_holds_no_lock(service: LogService, fleet: Fleet) -> None:
