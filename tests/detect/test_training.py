@@ -290,3 +290,17 @@ def test_signals_that_did_not_move_on_from_the_last_look_are_read_afresh() -> No
     late = {c: ws[20:] + ws[:20] for c, ws in signals.items()}
     assert classify_signals("c1", late) == classify_cluster("c1", signal_records(late))
     assert classify_signals("c1", signals) == expected
+
+
+def test_a_stretch_never_joins_two_chips_windows() -> None:
+    """One chip's windows that end where another chip's begin (by seq) make no stretch
+    together: each chip is cut alone."""
+    recs = records(Workload.INFERENCE, chips=2)
+    first, second = sorted({r.chip_id for r in recs})
+    joined = [r for r in recs if r.chip_id == first and r.seq < 45] + [
+        r._replace(seq=r.seq + 45) for r in recs if r.chip_id == second and r.seq < 15
+    ]
+    signals = window_signals("c1", joined)
+    verdict = classify_signals("c1", signals)
+    assert verdict == classify_cluster("c1", signal_records(signals))
+    assert verdict.traces == 1  # the first chip's 0-29; 30-44 and the second's 15 are short

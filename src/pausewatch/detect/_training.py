@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -246,6 +247,15 @@ def classify_cluster(
     )
 
 
+_WIDTH = 9
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _us(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
 class _SignalWindow(NamedTuple):
     """One window of the fold's window signals, as the classifier reads it."""
 
@@ -255,6 +265,9 @@ class _SignalWindow(NamedTuple):
     window_end: datetime
     columns: tuple[float, ...]
     """The window's values in :func:`~pausewatch.detect._classify.column_features`' order."""
+    ints: tuple[int, int, int, int]
+    """``seq``, 1 when it names no run (else 0), start and end in microseconds since the epoch
+    (exact: an accepted record's ``seq`` is at most 2^53 - 1, its times before the year 9000)."""
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -277,25 +290,18 @@ def _signal_window(window: Signal) -> _SignalWindow:
         float(int(v[10])),
         float(int(v[11])),
     )
-    return _SignalWindow(int(v[0]), v[3], start, end, columns)
-
-
-_WIDTH = 9
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+    seq = int(v[0])
+    ints = (seq, int(v[3] is None), _us(start), _us(end))
+    return _SignalWindow(seq, v[3], start, end, columns, ints)
 
 
 class _ChipWindows(NamedTuple):
-    """One sampled chip's windows in its signals' order, as arrays (read only)."""
+    """One sampled chip's windows in its signals' order, as two arrays (read only)."""
 
     texts: tuple[Signal, ...]
     """The window texts they were made from."""
-    seq: npt.NDArray[np.int64]
-    unnamed: npt.NDArray[np.bool_]
-    """Whether each window names no run."""
-    start_us: npt.NDArray[np.int64]
-    """Window starts, microseconds since the epoch (exact, as the windows' times are)."""
-    end_us: npt.NDArray[np.int64]
+    ints: npt.NDArray[np.int64]
+    """One row a window: :attr:`_SignalWindow.ints`."""
     columns: npt.NDArray[np.float64]
     """One row a window, in :func:`~pausewatch.detect._classify.column_features`' order."""
 
@@ -310,10 +316,6 @@ _MAX_DROPPED = 8
 still be read from the kept arrays: each batch drops one a chip past SIGNAL_WINDOWS."""
 
 
-def _us(value: datetime) -> int:
-    return (value - _EPOCH) // _MICROSECOND
-
-
 def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     array.flags.writeable = False
     return array
@@ -323,14 +325,9 @@ def _windows_of(texts: tuple[Signal, ...]) -> _ChipWindows:
     """A chip's windows as arrays, each window's values read once (:func:`_signal_window`)."""
     ws = [_signal_window(t) for t in texts]
     return _ChipWindows(
-        texts=texts,
-        seq=_read_only(np.array([w.seq for w in ws], dtype=np.int64)),
-        unnamed=_read_only(np.array([w.run_id is None for w in ws], dtype=np.bool_)),
-        start_us=_read_only(np.array([_us(w.window_start) for w in ws], dtype=np.int64)),
-        end_us=_read_only(np.array([_us(w.window_end) for w in ws], dtype=np.int64)),
-        columns=_read_only(
-            np.array([w.columns for w in ws], dtype=np.float64).reshape(len(ws), _WIDTH)
-        ),
+        texts,
+        _read_only(np.array([w.ints for w in ws], dtype=np.int64).reshape(len(ws), 4)),
+        _read_only(np.array([w.columns for w in ws], dtype=np.float64).reshape(len(ws), _WIDTH)),
     )
 
 
@@ -352,10 +349,8 @@ def _chip_windows(cluster_id: str, chip: str, texts: tuple[Signal, ...]) -> _Chi
                 added = _windows_of(texts[common:])
                 out = _ChipWindows(
                     texts,
-                    *(
-                        _read_only(np.concatenate((a[dropped:], b)))
-                        for a, b in zip(kept[1:], added[1:], strict=True)
-                    ),
+                    _read_only(np.concatenate((kept.ints[dropped:], added.ints))),
+                    _read_only(np.concatenate((kept.columns[dropped:], added.columns))),
                 )
                 break
     if out is None:
@@ -368,22 +363,24 @@ def _chip_windows(cluster_id: str, chip: str, texts: tuple[Signal, ...]) -> _Chi
     return out
 
 
-def _cut(seq: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-    """:func:`_stretches` by position: of windows with these ``seq``, the positions of each
-    stretch's windows in turn, in ``seq`` order (a stable sort, as ``sorted``)."""
-    n = len(seq)
+def _cut(ints: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """:func:`_stretches` of every chip at once, by position: ``ints`` holds one row a claimed
+    window (chip number, ``seq``), and the result is the positions of each chip's stretches'
+    windows in turn (chips in their order, each in ``seq`` order, ties in their order: a stable
+    sort, as ``sorted``). A stretch is SUSTAINED_WINDOWS windows that follow on by ``seq``;
+    each run that follows on gives its whole stretches from its start."""
+    n = len(ints)
     if n < SUSTAINED_WINDOWS:
         return np.empty(0, dtype=np.intp)
-    if int(seq[-1]) - int(seq[0]) == n - 1 and bool(np.all(np.diff(seq) == 1)):
-        return np.arange(n - n % SUSTAINED_WINDOWS, dtype=np.intp)  # one unbroken run, in order
-    order = np.argsort(seq, kind="stable")
-    ordered = seq[order]
-    breaks = np.flatnonzero(np.diff(ordered) != 1) + 1  # a window that does not follow on
-    bounds = zip(
-        np.concatenate(([0], breaks)).tolist(), np.concatenate((breaks, [n])).tolist(), strict=True
-    )
-    runs = [order[b : e - (e - b) % SUSTAINED_WINDOWS] for b, e in bounds]
-    return np.concatenate(runs).astype(np.intp) if runs else np.empty(0, dtype=np.intp)
+    order = np.lexsort((ints[:, 1], ints[:, 0]))  # by chip, then seq; stable
+    chip, seq = ints[order, 0], ints[order, 1]
+    starts = np.flatnonzero(np.concatenate(([True], (np.diff(seq) != 1) | (np.diff(chip) != 0))))
+    lengths = np.diff(np.append(starts, n))
+    run = np.repeat(np.arange(len(starts)), lengths)
+    within = np.arange(n) - starts[run]
+    keep = within < (lengths - lengths % SUSTAINED_WINDOWS)[run]
+    out: npt.NDArray[np.intp] = np.asarray(order[keep], dtype=np.intp)
+    return out
 
 
 def classify_signals(
@@ -399,34 +396,33 @@ def classify_signals(
 
     A look at the policy computes this whenever a batch of the cluster's has changed its
     signals since the last look. Each chip's windows are kept as arrays between looks, and a
-    look reads only the windows a batch added (:func:`_chip_windows`); the claims, the cut into
-    stretches and the traces' columns are array operations (docs/adr/0062)."""
+    look reads only the windows a batch added (:func:`_chip_windows`); the cut into stretches
+    (:func:`_cut`) and the traces' columns are array operations over all the cluster's chips at
+    once, and so are the claims unless a workload claiming no training is declared on the
+    cluster (then each window is checked against the workloads: docs/adr/0062)."""
     mine = [w for w in workloads if w.cluster_id == cluster_id]
     claiming = any(w.kind in CLAIMING_NO_TRAINING for w in mine)
     under: set[str] = set()
-    columns: list[npt.NDArray[np.float64]] = []
-    starts: list[npt.NDArray[np.int64]] = []
-    ends: list[npt.NDArray[np.int64]] = []
-    for chip in sorted(signals):
-        ws = _chip_windows(cluster_id, chip, tuple(signals[chip]))
+    chips = [_chip_windows(cluster_id, chip, tuple(signals[chip])) for chip in sorted(signals)]
+    model = fitted or fitted_classifier()
+    take: npt.NDArray[np.intp] = np.empty(0, dtype=np.intp)
+    if chips:
+        ints = np.concatenate([c.ints for c in chips])
+        number = np.repeat(np.arange(len(chips)), [len(c.texts) for c in chips])
         if not claiming:  # a window claims no training when it names no run
-            claimed = np.flatnonzero(ws.unnamed)
+            claimed = np.flatnonzero(ints[:, 1])
         else:
             positions = []
-            for i, text in enumerate(ws.texts):
+            for i, text in enumerate(chain.from_iterable(c.texts for c in chips)):
                 claims, workload = _claim(_signal_window(text), mine)
                 if claims:
                     positions.append(i)
                     if workload is not None:
                         under.add(workload)
             claimed = np.array(positions, dtype=np.intp)
-        take = claimed[_cut(ws.seq[claimed])]
-        if len(take):
-            columns.append(ws.columns[take])
-            starts.append(ws.start_us[take])
-            ends.append(ws.end_us[take])
-    model = fitted or fitted_classifier()
-    if not columns:
+        keyed = np.column_stack((number[claimed], ints[claimed, 0]))
+        take = claimed[_cut(keyed)]
+    if not len(take):
         return ClusterVerdict(
             cluster_id,
             0,
@@ -438,18 +434,18 @@ def classify_signals(
             model.recall,
             model.false_positive_rate,
         )
-    values = np.concatenate(columns)
-    traces = len(values) // SUSTAINED_WINDOWS
+    values = np.concatenate([c.columns for c in chips])[take]
+    traces = len(take) // SUSTAINED_WINDOWS
     cube = values.reshape(traces, SUSTAINED_WINDOWS, _WIDTH)
     matrix = column_features(*(np.ascontiguousarray(cube[:, :, k]) for k in range(_WIDTH)))
     calls = [p >= CONFIDENCE for p in model.training_probability_features(matrix)]
     return ClusterVerdict(
         cluster_id=cluster_id,
         traces=traces,
-        windows=len(values),
+        windows=len(take),
         training_traces=sum(calls),
-        first_window=_EPOCH + int(min(int(a.min()) for a in starts)) * _MICROSECOND,
-        last_window=_EPOCH + int(max(int(a.max()) for a in ends)) * _MICROSECOND,
+        first_window=_EPOCH + int(ints[take, 2].min()) * _MICROSECOND,
+        last_window=_EPOCH + int(ints[take, 3].max()) * _MICROSECOND,
         workloads=tuple(sorted(under)),
         recall=model.recall,
         false_positive_rate=model.false_positive_rate,

@@ -549,8 +549,9 @@ _NO_FLOP: Mapping[str, int] = MappingProxyType({})
 @functools.lru_cache(maxsize=1 << 14)
 def _signal_record(chip: str, window: Signal) -> TelemetryRecord:
     """One window's signals as a record. Kept by its text: a batch of a cluster's adds a window
-    to its sampled chips and the other 59 of each chip's are the ones the last verdict read
-    (a verdict reads some 960 of them, and parsing their times is most of the cost)."""
+    to its sampled chips and the other 59 of each chip's are the ones the last look read (the
+    run patterns read them; the verdicts read the windows as arrays, :func:`classify_signals`),
+    and parsing their times is most of the cost."""
     w = signal_values(window)
     return TelemetryRecord(
         chip_id=chip,
