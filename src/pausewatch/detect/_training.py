@@ -195,7 +195,7 @@ def _stretches(records: list[_W]) -> list[list[_W]]:
     if records:
         first = records[0].seq
         if [r.seq for r in records] == list(range(first, first + len(records))):
-            # Already in order, one window a seq and none missing (a chip's signals): cut.
+            # Already in order, one window a seq and none missing (a chip's chain as sent): cut.
             whole = len(records) - len(records) % SUSTAINED_WINDOWS
             return [records[i : i + SUSTAINED_WINDOWS] for i in range(0, whole, SUSTAINED_WINDOWS)]
     out: list[list[_W]] = []
