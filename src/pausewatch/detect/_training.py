@@ -309,7 +309,8 @@ class _ChipWindows(NamedTuple):
 _CHIPS: dict[tuple[str, str], _ChipWindows] = {}
 """The last windows read of each sampled chip, by cluster and chip id."""
 _CHIPS_KEPT = 2048
-"""Chips kept: 128 clusters' 16 sampled chips, some 6 kB each."""
+"""Chips kept: 128 clusters' 16 sampled chips, some 6.5 kB of arrays each (the texts kept are
+the ``tel_signals`` row's own strings while the row stays as the last look read it)."""
 _CHIPS_LOCK = threading.Lock()
 _MAX_DROPPED = 8
 """Most windows a chip's signals may have dropped from their start since the last read and
