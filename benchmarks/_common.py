@@ -36,6 +36,11 @@ def write_json(path: str | None, figures: dict[str, Any]) -> None:
         )
 
 
+def nearest_rank(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``ordered`` (sorted, not empty) by nearest rank."""
+    return float(ordered[max(0, math.ceil(q * len(ordered)) - 1)])
+
+
 def stats_us(samples_ns: Sequence[int]) -> dict[str, float]:
     """Mean, median, p99 and max of per-call timings, in µs."""
     ordered = sorted(samples_ns)

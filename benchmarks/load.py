@@ -104,7 +104,7 @@ from typing import Any
 import httpx
 
 import pausewatch
-from _common import child_env, write_json
+from _common import child_env, nearest_rank, write_json
 from log_10m import Cluster, _pg_admin
 from log_append import filesystem_of
 from pausewatch.client import PausewatchClient
@@ -202,19 +202,15 @@ def read_times(path: Path, start: int) -> tuple[dict[str, dict[str, float]], int
         if name not in NOT_READERS:
             by_name.setdefault(name, []).append((float(wall), float(cpu)))
 
-    def rank(values: list[float], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
     out = {}
     for name, rows in sorted(by_name.items()):
-        walls, cpus = [w for w, _ in rows], [c for _, c in rows]
+        walls, cpus = sorted(w for w, _ in rows), sorted(c for _, c in rows)
         out[name] = {"count": len(rows)}
         for label, values in (("wall", walls), ("cpu", cpus)):
             out[name] |= {
-                f"{label}_p50_ms": rank(values, 0.5),
-                f"{label}_p90_ms": rank(values, 0.9),
-                f"{label}_max_ms": max(values),
+                f"{label}_p50_ms": nearest_rank(values, 0.5),
+                f"{label}_p90_ms": nearest_rank(values, 0.9),
+                f"{label}_max_ms": values[-1],
             }
     return out, start + len(data)
 
@@ -248,14 +244,11 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
             "at_or_over_target": 0,
         }
 
-    def rank(q: float) -> float:
-        return float(ordered[max(0, math.ceil(q * n) - 1)])
-
     return {
         "count": n,
-        "p50_ms": rank(0.50),
-        "p95_ms": rank(0.95),
-        "p99_ms": rank(0.99),
+        "p50_ms": nearest_rank(ordered, 0.50),
+        "p95_ms": nearest_rank(ordered, 0.95),
+        "p99_ms": nearest_rank(ordered, 0.99),
         "max_ms": float(ordered[-1]),
         "at_or_over_target": sum(1 for x in ordered if x >= READ_P99_TARGET_MS),
     }

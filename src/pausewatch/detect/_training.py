@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from pausewatch.detect._classify import (
     WorkloadClassifier,
     column_features,
     disguised_traces,
+    feature_matrix,
     fit_on_simulation,
     simulated_traces,
 )
@@ -91,9 +92,7 @@ class FittedClassifier:
 
     def training_probability(self, traces: Sequence[Sequence[TelemetryRecord]]) -> list[float]:
         """Per trace, the probability of training."""
-        if not traces:
-            return []
-        return [float(p) for p in self.classifier.predict_proba(traces)[:, _TRAINING]]
+        return self.training_probability_features(feature_matrix(traces)) if traces else []
 
     def training_probability_features(self, matrix: npt.NDArray[np.float64]) -> list[float]:
         """Per row of ``matrix`` (a trace's feature vector), the probability of training."""
@@ -165,17 +164,12 @@ class ClusterVerdict:
 
 
 class _Window(Protocol):
-    """What the claims and the cut into stretches read of a window: a record or a signal."""
+    """What the claims read of a window: a record or a signal."""
 
-    @property
-    def seq(self) -> int: ...
     @property
     def run_id(self) -> str | None: ...
     @property
     def window_start(self) -> datetime: ...
-
-
-_W = TypeVar("_W", bound=_Window)
 
 
 def _claim(record: _Window, workloads: Sequence[DeclaredWorkload]) -> tuple[bool, str | None]:
@@ -190,7 +184,7 @@ def _claim(record: _Window, workloads: Sequence[DeclaredWorkload]) -> tuple[bool
     return record.run_id is None, None
 
 
-def _stretches(records: list[_W]) -> list[list[_W]]:
+def _stretches(records: list[TelemetryRecord]) -> list[list[TelemetryRecord]]:
     """One chip's windows cut into consecutive stretches of SUSTAINED_WINDOWS (by ``seq``)."""
     if records:
         first = records[0].seq
@@ -198,8 +192,8 @@ def _stretches(records: list[_W]) -> list[list[_W]]:
             # Already in order, one window a seq and none missing (a chip's chain as sent): cut.
             whole = len(records) - len(records) % SUSTAINED_WINDOWS
             return [records[i : i + SUSTAINED_WINDOWS] for i in range(0, whole, SUSTAINED_WINDOWS)]
-    out: list[list[_W]] = []
-    current: list[_W] = []
+    out: list[list[TelemetryRecord]] = []
+    current: list[TelemetryRecord] = []
     for r in sorted(records, key=lambda r: r.seq):
         if current and r.seq != current[-1].seq + 1:
             current = []
@@ -259,10 +253,8 @@ def _us(value: datetime) -> int:
 class _SignalWindow(NamedTuple):
     """One window of the fold's window signals, as the classifier reads it."""
 
-    seq: int
     run_id: str | None
     window_start: datetime
-    window_end: datetime
     columns: tuple[float, ...]
     """The window's values in :func:`~pausewatch.detect._classify.column_features`' order."""
     ints: tuple[int, int, int, int]
@@ -290,9 +282,8 @@ def _signal_window(window: Signal) -> _SignalWindow:
         float(int(v[10])),
         float(int(v[11])),
     )
-    seq = int(v[0])
-    ints = (seq, int(v[3] is None), _us(start), _us(end))
-    return _SignalWindow(seq, v[3], start, end, columns, ints)
+    ints = (int(v[0]), int(v[3] is None), _us(start), _us(end))
+    return _SignalWindow(v[3], start, columns, ints)
 
 
 class _ChipWindows(NamedTuple):
