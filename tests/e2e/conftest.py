@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -96,5 +97,45 @@ def start_log(tmp_path: Path, processes: list[Process]):  # type: ignore[no-unty
         ).start()
         processes.append(p)
         return p
+
+    return start
+
+
+@pytest.fixture
+def start_witness(tmp_path: Path, processes: list[Process]):  # type: ignore[no-untyped-def]
+    """Start `pausewatch witness serve` under a new key ``name`` that trusts the log whose
+    verifier key is ``log_key``; returns the process, its roster line (``<url> <cosignature
+    verifier key>``) and that key."""
+
+    def start(name: str, log_key: str) -> tuple[Process, str, str]:
+        keys = tmp_path / "witness-keys"
+        made = run_cli("keys", "new", name, "--keys-dir", str(keys))
+        assert made.returncode == 0, made.stderr
+        shown = run_cli("keys", "show", name, "--keys-dir", str(keys), "--json")
+        assert shown.returncode == 0, shown.stderr
+        cosigning = json.loads(shown.stdout)["cosignature_verifier_key"]
+        port = free_port()
+        logs = tmp_path / f"witness-{port}-logs.txt"
+        logs.write_text(f"# trusted logs\n{log_key}\n")
+        witness = Process(
+            [
+                "witness",
+                "serve",
+                "--key",
+                name,
+                "--keys-dir",
+                str(keys),
+                "--logs",
+                str(logs),
+                "--data-dir",
+                str(tmp_path / f"witness-{port}"),
+                "--port",
+                str(port),
+            ],
+            f"http://127.0.0.1:{port}",
+            tmp_path / f"witness-{port}.log",
+        ).start()
+        processes.append(witness)
+        return witness, f"{witness.url} {cosigning}", cosigning
 
     return start

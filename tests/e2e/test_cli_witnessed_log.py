@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Process, free_port, run_cli
+from conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -25,42 +25,20 @@ def cli_ok(*args: str) -> str:
     return res.stdout
 
 
-def test_witnessed_log_end_to_end(tmp_path: Path, processes: list[Process], start_log: Any) -> None:
+def test_witnessed_log_end_to_end(tmp_path: Path, start_log: Any, start_witness: Any) -> None:
     """Statements signed and submitted with the CLI end in checkpoints cosigned by two
     witnesses; `log verify` and `audit` (online and on an export) accept them, and an export
     with one altered byte fails the audit."""
-    log_dir, keys = tmp_path / "log", tmp_path / "keys"
+    log_dir = tmp_path / "log"
     cli_ok("keys", "new", ORIGIN, "--data-dir", str(log_dir))
     log_vkey = json.loads(cli_ok("keys", "show", ORIGIN, "--data-dir", str(log_dir), "--json"))[
         "verifier_key"
     ]
-    (tmp_path / "logs.txt").write_text(f"# trusted logs\n{log_vkey}\n")
     roster, witness_keys = [], []
     for name in ("witness.one.example/w", "witness.two.example/w"):
-        cli_ok("keys", "new", name, "--keys-dir", str(keys))
-        shown = json.loads(cli_ok("keys", "show", name, "--keys-dir", str(keys), "--json"))
-        port = free_port()
-        w = Process(
-            [
-                "witness",
-                "serve",
-                "--key",
-                name,
-                "--keys-dir",
-                str(keys),
-                "--logs",
-                str(tmp_path / "logs.txt"),
-                "--data-dir",
-                str(tmp_path / name.split(".")[1]),
-                "--port",
-                str(port),
-            ],
-            f"http://127.0.0.1:{port}",
-            tmp_path / f"witness-{port}.log",
-        ).start()
-        processes.append(w)
-        roster.append(f"{w.url} {shown['cosignature_verifier_key']}")
-        witness_keys.append(shown["cosignature_verifier_key"])
+        _, line, key = start_witness(name, log_vkey)
+        roster.append(line)
+        witness_keys.append(key)
     (tmp_path / "roster.txt").write_text("\n".join(roster) + "\n")
     server = start_log(log_dir, "--witnesses", str(tmp_path / "roster.txt"))
 

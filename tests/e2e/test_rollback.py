@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -112,7 +114,7 @@ def run_log(start_log: Callable[..., Process], store: Store, first: int, count: 
     server.stop()
 
 
-def refused_start(store: Store) -> str:
+def refused_start(store: Store, *extra: str) -> str:
     """Start `pausewatch serve` and expect it to refuse: exit 1, one line on stderr."""
     res = run_cli(
         "serve",
@@ -121,6 +123,7 @@ def refused_start(store: Store) -> str:
         "--port",
         str(free_port()),
         *store.serve_args(),
+        *extra,
         timeout=60,
     )
     assert res.returncode == 1, res.stdout + res.stderr
@@ -155,6 +158,45 @@ def test_restored_older_database_is_refused(start_log: Any, store: Store) -> Non
             shutil.copy2(f, store.data_dir / f.name)
         server = start_log(store.data_dir)
         submit(server.url, 5, 1, store.data_dir)
+
+
+def test_a_database_restored_with_its_data_directory_is_refused_by_the_witnesses(
+    start_log: Any, start_witness: Any, store: Store, tmp_path: Path
+) -> None:
+    """The database and the data directory's kept checkpoint restored together from one older
+    backup agree with each other: only the witness knows that the log went further. The
+    service asks it before it sequences, and refuses to start with one line (ADR 0063)."""
+    made = run_cli("keys", "new", "pausewatch.local/log", "--data-dir", str(store.data_dir))
+    assert made.returncode == 0, made.stderr
+    log_key = (store.data_dir / "keys" / "pausewatch.local_log.pub").read_text().strip()
+    _, line, _ = start_witness("witness.one.example/w", log_key)
+    roster = tmp_path / "roster.txt"
+    roster.write_text(line + "\n")
+
+    def run_witnessed(first: int, count: int) -> None:
+        server = start_log(store.data_dir, *store.serve_args(), "--witnesses", str(roster))
+        submit(server.url, first, count, store.data_dir)
+        size = str(first + count)
+        deadline = time.monotonic() + 30
+        while httpx.get(server.url + "/checkpoint", params={"witnessed": "true"}).text.split("\n")[
+            1:2
+        ] != [size]:
+            assert time.monotonic() < deadline, f"checkpoint {size} was not cosigned"
+            time.sleep(0.1)
+        server.stop()
+
+    run_witnessed(0, 3)
+    store.snapshot()
+    kept = (store.data_dir / "checkpoint").read_text()
+    run_witnessed(3, 2)
+    store.restore()
+    (store.data_dir / "checkpoint").write_text(kept)
+
+    line = refused_start(store, "--witnesses", str(roster))
+    assert "holds 3 entries" in line
+    assert "witness witness.one.example/w" in line
+    assert "cosigned a checkpoint of size 5" in line
+    assert "restore the newest copy of the database" in line
 
 
 def test_truncated_database_is_refused(start_log: Any, store: Store) -> None:

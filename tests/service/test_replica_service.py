@@ -6,15 +6,18 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from pausewatch.api import create_app
+from pausewatch.demo._witnesses import DemoWitnesses
 from pausewatch.errors import ConfigurationError, ConsistencyError
 from pausewatch.ledger import (
     Checkpoint,
@@ -27,6 +30,7 @@ from pausewatch.ledger import (
 )
 from pausewatch.service import LogService
 from pausewatch.service._notices import NoticeQuotaError
+from pausewatch.service._witnessing import add_checkpoint_body
 from pausewatch.settings import Settings
 from pausewatch.statements import KeyPair, Statement, load_key, sign_statement
 from pausewatch.store import CheckpointFile, log_handoff, make_engine
@@ -43,7 +47,11 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
     started: list[LogService] = []
 
     def start(
-        name: str, checkpoint_from: LogService | None = None, stale_s: float = 10.0, **extra: Any
+        name: str,
+        checkpoint_from: LogService | None = None,
+        stale_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        **extra: Any,
     ) -> LogService:
         data_dir = tmp_path / name
         if started:
@@ -59,7 +67,7 @@ def replica(tmp_path: Path, pg_url: str) -> Iterator[Replica]:
             replica_stale_s=stale_s,
             **extra,
         )
-        service = LogService(settings).start()
+        service = LogService(settings, witness_transport=transport).start()
         started.append(service)
         return service
 
@@ -337,6 +345,67 @@ def test_a_replica_that_kept_a_newer_checkpoint_refuses_to_sequence(replica: Rep
     with pytest.raises(ConsistencyError, match="rolled back"):
         b.log.refresh()
     assert CheckpointFile(b.settings.kept_checkpoint_file).read() == ahead
+
+
+def _witnesses_of(service: LogService, tmp_path: Path) -> tuple[DemoWitnesses, Path]:
+    """Three real tlog-witnesses of ``service``'s log, answering in process, and their roster."""
+    witnesses = DemoWitnesses(2026, lambda: datetime.now(UTC))
+    witnesses.trust(service.log.verifier)
+    roster = tmp_path / "witnesses.txt"
+    roster.write_text(witnesses.roster())
+    return witnesses, roster
+
+
+def test_a_replica_takes_over_once_the_witnesses_agree_with_the_database(
+    replica: Replica, tmp_path: Path
+) -> None:
+    """A replica that wins the lock asks the witnesses where they stand before it sequences
+    (ADR 0063): at the dead sequencer's last checkpoint, they let it take over."""
+    first = replica("first")
+    witnesses, roster = _witnesses_of(first, tmp_path)
+    first.close()
+    a = replica("a", witnesses_file=roster, transport=witnesses.transport())
+    b = replica("b", witnesses_file=roster, transport=witnesses.transport())
+    wait_for(lambda: a.role == "sequencer" or b.role == "sequencer")
+    seq, other = (a, b) if a.role == "sequencer" else (b, a)
+    for i in range(3):
+        seq.submit(notice(seq, f"n{i}")).result(10)
+    names = [w.verifier.name for w in seq.witnesses]
+    wait_for(lambda: all(seq.log.cosigned_sizes(n) == 3 for n in names))
+    seq.close()
+    wait_for(lambda: other.role == "sequencer")
+    assert [(p.size, p.conflict) for p in other.witness_positions] == [(3, None)] * 3
+    assert other.submit(notice(other, "after")).result(10).index == 3
+
+
+def test_a_replica_refuses_to_sequence_a_database_behind_what_the_witnesses_cosigned(
+    replica: Replica, tmp_path: Path
+) -> None:
+    """The database lost entries the log had signed and the witnesses cosigned, and no
+    replica's kept checkpoint holds them (each lagged, or was restored with the database): a
+    replica that wins the lock asks the witnesses, refuses to sequence, gives the lock up and
+    keeps following, rather than sign a second checkpoint of a size already signed. A replica
+    with no witnesses to ask cannot tell, and takes over."""
+    a = replica("a")
+    for i in range(3):
+        a.submit(notice(a, f"n{i}")).result(10)
+    witnesses, roster = _witnesses_of(a, tmp_path)
+    # The log once signed a checkpoint of size 10, which every witness cosigned.
+    key = load_key(a.settings.keys_dir, a.settings.log_origin)
+    note = sign_checkpoint(Checkpoint(a.log.origin, 10, b"\x01" * 32), key.signer)
+    with httpx.Client(transport=witnesses.transport()) as client:
+        for line in witnesses.roster().splitlines():
+            body = add_checkpoint_body(0, [], note)
+            assert client.post(f"{line.split()[0]}/add-checkpoint", content=body).status_code == 200
+    b = replica("b", checkpoint_from=a, witnesses_file=roster, transport=witnesses.transport())
+    wait_for(lambda: b.log.size == 3)
+    a.close()
+    b._elect()
+    assert (b.role, b.takeovers, b.state.persist) == ("follower", 0, False)
+    assert b.log.size == 3
+    c = replica("c", checkpoint_from=b)
+    wait_for(lambda: c.role == "sequencer")
+    assert b.role == "follower"
 
 
 def test_a_new_sequencer_takes_what_a_dead_one_left_pending(replica: Replica) -> None:

@@ -65,9 +65,10 @@ def serve(
         typer.Option(
             "--unsafe-trust-database",
             help="Start even if the database is behind the checkpoint the log kept in its data "
-            "directory, or disagrees with it, and keep the database's newest checkpoint instead. "
-            "If the database lost entries the log then signs a second checkpoint of a size it "
-            "already signed: a fork witnesses refuse and auditors report (ADR 0014).",
+            "directory, or disagrees with it, and keep the database's newest checkpoint instead; "
+            "and sequence even if a witness cosigned a checkpoint the database lacks. If the "
+            "database lost entries the log then signs a second checkpoint of a size it already "
+            "signed: a fork witnesses refuse and auditors report (ADR 0014, ADR 0063).",
         ),
     ] = False,
 ) -> None:

@@ -67,6 +67,7 @@ class Host:
     ) -> None:
         from pausewatch.service import LogService
         from pausewatch.settings import Settings
+        from pausewatch.statements import load_or_create_key
 
         self.clock = DemoClock(T0, speed)
         # Three witnesses cosign the log's checkpoints, in process (demo._witnesses).
@@ -82,10 +83,13 @@ class Host:
             clerk_interval_s=clerk_interval_s,
             witnesses_file=roster,
         )
+        # The witnesses know the log's key before the service asks them where they stand on
+        # it, as it does before it sequences (docs/adr/0063).
+        log_key = load_or_create_key(self.settings.keys_dir, self.settings.log_origin)
+        self.witnesses.trust(log_key.signer.verifier())
         self.service = LogService(
             self.settings, clock=self.clock, witness_transport=self.witnesses.transport()
         )
-        self.witnesses.trust(self.service.log.verifier)
         size = self.service.log.size
         if size:
             last = self.service.log.entry(size - 1).integrated_at

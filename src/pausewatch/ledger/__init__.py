@@ -24,6 +24,7 @@ from pausewatch.ledger._checkpoint import (
     sign_checkpoint,
 )
 from pausewatch.ledger._log import (
+    UNSAFE_FLAG,
     Appended,
     Entry,
     FencedError,
@@ -120,6 +121,7 @@ __all__ = [
     "SEQUENCER_LOCK_KEY",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "UNSAFE_FLAG",
     "WIDE_ENTRIES",
     "Appended",
     "Checkpoint",

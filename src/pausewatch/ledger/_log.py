@@ -639,6 +639,15 @@ class PersistentLog:
         """The newest signed checkpoint note (log signature only)."""
         return self._latest_note
 
+    def current_note(self) -> str:
+        """The newest signed checkpoint note; for a log that has signed none yet (its store is
+        empty), a checkpoint of the empty tree signed now and not stored: what a witness is
+        shown to learn where it stands on this log (docs/adr/0063)."""
+        note = self._latest_note
+        if note is not None:
+            return note
+        return sign_checkpoint(Checkpoint(self.origin, self._size, self.root()), self._signer)
+
     def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
         """The signed checkpoint of ``size`` (default: this log's newest, the one it verified
         or signed, never a newer one the store holds that this log has not reached), with the

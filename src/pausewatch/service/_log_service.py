@@ -57,7 +57,13 @@ from pausewatch.service._notices import (
     check_registered_signer,
 )
 from pausewatch.service._telemetry import BatchReceipt, TelemetryIngest, Upload, stored_records
-from pausewatch.service._witnessing import WitnessDistributor, WitnessEndpoint, load_roster
+from pausewatch.service._witnessing import (
+    WitnessDistributor,
+    WitnessEndpoint,
+    WitnessPosition,
+    check_witnesses,
+    load_roster,
+)
 from pausewatch.settings import Settings
 from pausewatch.state import StateStore
 from pausewatch.statements import (
@@ -243,6 +249,18 @@ class LogService:
                 "configured witnesses"
             )
         self._witness_transport = witness_transport
+        self._unsafe_trust_database = unsafe_trust_database
+        self.witness_positions: list[WitnessPosition] = []
+        """Where each witness stood on the log when this process last started to sequence it
+        (none asked yet: a follower, or no witnesses)."""
+        if self._election is None:
+            # Before anything is appended: a witness that cosigned a checkpoint this database
+            # lacks means the database lost entries the log signed (docs/adr/0063).
+            try:
+                self.witness_positions = self._check_witnesses()
+            except BaseException:
+                self.engine.dispose()
+                raise
         # The registry's views: resumed from the database, then brought up to the log (entries
         # integrated before a crash may not have been folded yet), then advanced after each
         # durable batch on the sequencer's thread. A replica that does not sequence folds in
@@ -283,6 +301,17 @@ class LogService:
         self._clerk_lock = threading.Lock()
         self.clerk_stats = ClerkStats()
         self.started_at = clock()
+
+    def _check_witnesses(self) -> list[WitnessPosition]:
+        """Where each witness stands on the log, asked before this process sequences it;
+        :class:`ConsistencyError` where one cosigned a checkpoint the database lacks, unless the
+        service was started with ``--unsafe-trust-database``."""
+        return check_witnesses(
+            self.log,
+            self.witnesses,
+            transport=self._witness_transport,
+            unsafe=self._unsafe_trust_database,
+        )
 
     def _new_sequencer(self) -> tuple[Sequencer, WitnessDistributor]:
         """A sequencer (not started) and the witness distributor it notifies."""
@@ -525,6 +554,9 @@ class LogService:
         assert self._election is not None
         self._election.beat(self._epoch())
         self._beating = True  # through the rest of the takeover too, however long it takes
+        # The database as it now stands against what the witnesses cosigned: a replica's kept
+        # checkpoint may lag the dead sequencer's (docs/adr/0063).
+        self.witness_positions = self._check_witnesses()
         self.state.resume(self.log)
         self._recount_notices(every=0.0, force=True)
         self.sequencer.stop()

@@ -4,6 +4,12 @@ cosignatures.
 A background thread wakes after every integrated batch, takes the newest checkpoint and posts it
 to each witness's ``add-checkpoint`` with a consistency proof from the size that witness last
 cosigned. A 409 answer tells the true size; the request is then retried once from there.
+
+Before a process starts to sequence (a single server at start, a replica at takeover), it asks
+every witness where it stands on this log (:func:`check_witnesses`): a witness that cosigned a
+checkpoint the database does not hold means the database lost entries the log had signed, and
+the process refuses to sequence rather than sign a second checkpoint of a size already signed
+(docs/adr/0063-witnesses-checked-before-sequencing.md).
 """
 
 from __future__ import annotations
@@ -11,15 +17,16 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from pausewatch.errors import ConfigurationError, Error
-from pausewatch.ledger import PersistentLog, Verifier
+from pausewatch.errors import ConfigurationError, ConsistencyError, Error
+from pausewatch.ledger import UNSAFE_FLAG, PersistentLog, Verifier
 
-log = logging.getLogger("pausewatch.witnessing")
+_logger = logging.getLogger("pausewatch.witnessing")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,137 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> bytes:
     """The request body of tlog-witness ``add-checkpoint``."""
     lines = [f"old {old_size}\n"] + [base64.b64encode(h).decode() + "\n" for h in proof]
     return ("".join(lines) + "\n" + note).encode()
+
+
+CHECK_TIMEOUT_S = 5.0
+"""How long :func:`check_witnesses` waits for each witness (they are asked at once)."""
+
+_CHECK_ADR = "docs/adr/0063-witnesses-checked-before-sequencing.md"
+_SIZE_TYPE = "text/x.tlog.size"
+
+
+@dataclass(frozen=True)
+class WitnessPosition:
+    """Where one witness stands on this log, as it answered ``add-checkpoint`` with the log's
+    newest checkpoint and an old size equal to that checkpoint's."""
+
+    witness: str
+    url: str
+    size: int | None
+    """The size of the newest checkpoint of this log the witness cosigned, as it said (None:
+    it could not be asked, or did not say)."""
+    conflict: str | None = None
+    """Why this witness's answer contradicts the database (None: it does not)."""
+    unknown: str | None = None
+    """Why the witness could not tell where it stands (unreachable, an answer the protocol
+    does not give for this request); None when it told."""
+
+
+def _said(text: str) -> str:
+    """A witness's answer as a short single line (it is quoted in a one-line refusal)."""
+    return " ".join(text.split())[:200]
+
+
+def _ask(client: httpx.Client, size: int, body: bytes, w: WitnessEndpoint) -> WitnessPosition:
+    name = w.verifier.name
+    try:
+        resp = client.post(f"{w.url}/add-checkpoint", content=body)
+    except httpx.HTTPError as exc:
+        return WitnessPosition(name, w.url, None, unknown=f"unreachable: {_said(str(exc))}")
+    if resp.status_code == 200:  # it cosigned this very checkpoint (again)
+        return WitnessPosition(name, w.url, size)
+    if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(_SIZE_TYPE):
+        try:
+            theirs = int(resp.text.strip())
+        except ValueError:
+            return WitnessPosition(
+                name, w.url, None, unknown=f"answered 409 with no size: {_said(resp.text)!r}"
+            )
+        if theirs > size:
+            return WitnessPosition(
+                name, w.url, theirs, conflict=f"it cosigned a checkpoint of size {theirs}"
+            )
+        return WitnessPosition(name, w.url, theirs)  # it lags: the distributor catches it up
+    if resp.status_code == 409:  # same size, another root (c2sp.org/tlog-witness)
+        return WitnessPosition(
+            name,
+            w.url,
+            size,
+            conflict=f"it cosigned another checkpoint of size {size} ({_said(resp.text)})",
+        )
+    return WitnessPosition(
+        name, w.url, None, unknown=f"answered {resp.status_code}: {_said(resp.text)}"
+    )
+
+
+def witness_positions(
+    log: PersistentLog,
+    witnesses: list[WitnessEndpoint],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = CHECK_TIMEOUT_S,
+) -> list[WitnessPosition]:
+    """Ask every witness, all at once, where it stands on this log: each is sent the log's
+    newest checkpoint (:meth:`PersistentLog.current_note`) with an old size equal to its size.
+    A witness at that checkpoint cosigns it again (200); one at another size answers 409 with
+    that size; one that cosigned another root at that size answers 409 without a size."""
+    if not witnesses:
+        return []
+    size = log.size
+    body = add_checkpoint_body(size, [], log.current_note())
+    with (
+        httpx.Client(timeout=timeout, transport=transport) as client,
+        ThreadPoolExecutor(len(witnesses), thread_name_prefix="pausewatch-witness-check") as pool,
+    ):
+        return list(pool.map(lambda w: _ask(client, size, body, w), witnesses))
+
+
+def check_witnesses(
+    log: PersistentLog,
+    witnesses: list[WitnessEndpoint],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: float = CHECK_TIMEOUT_S,
+    unsafe: bool = False,
+) -> list[WitnessPosition]:
+    """Before this process sequences the log: refuse (:class:`ConsistencyError`, one line) if
+    any witness cosigned a checkpoint the database does not hold, a larger size or another root
+    at its size; the log signed it, so the database lost entries it had acknowledged, and
+    sequencing on it would sign a second checkpoint of a size already signed (a fork).
+    ``unsafe`` (``--unsafe-trust-database``) logs the contradiction and goes on. A witness that
+    cannot be asked is logged and does not stop the start. Returns every witness's answer."""
+    positions = witness_positions(log, witnesses, transport=transport, timeout=timeout)
+    for p in positions:
+        if p.unknown is not None:
+            _logger.warning(
+                "witness %s (%s) could not say where it stands on the log (%s); starting to "
+                "sequence at %d entries without its word",
+                p.witness,
+                p.url,
+                p.unknown,
+                log.size,
+            )
+    conflicts = [p for p in positions if p.conflict is not None]
+    if not conflicts:
+        return positions
+    said = "; ".join(f"witness {p.witness} ({p.url}): {p.conflict}" for p in conflicts)
+    problem = (
+        f"the database holds {log.size} entries of log {log.origin}, but {said}: the log signed "
+        "a checkpoint this database does not hold, so the database was rolled back or replaced "
+        "(docs/deployment.md, How to restore)"
+    )
+    if not unsafe:
+        raise ConsistencyError(
+            f"{problem}; restore the newest copy of the database, or start once with "
+            f"{UNSAFE_FLAG} to fork the log from this one ({_CHECK_ADR})"
+        )
+    _logger.error(
+        "%s: sequencing anyway; this log will sign a second checkpoint of a size it already "
+        "signed, a fork that witnesses refuse and auditors report: %s",
+        UNSAFE_FLAG,
+        problem,
+    )
+    return positions
 
 
 class WitnessDistributor:
@@ -124,7 +262,7 @@ class WitnessDistributor:
                 self.round()
             except Exception:
                 self.failures += 1
-                log.exception("witness round failed")
+                _logger.exception("witness round failed")
 
     def round(self) -> int:
         """Send the newest checkpoint to every witness that lacks it; return cosignatures got."""
@@ -151,7 +289,7 @@ class WitnessDistributor:
                 )
             except httpx.HTTPError as exc:
                 self.failures += 1
-                log.warning("witness %s unreachable: %s", name, exc)
+                _logger.warning("witness %s unreachable: %s", name, exc)
                 return False
             if resp.status_code == 200:
                 self._log.add_cosignature(size, w.verifier, note + resp.text)
@@ -165,10 +303,10 @@ class WitnessDistributor:
                 except ValueError:
                     break
                 if self._known[name] > size:
-                    log.error("witness %s claims size %s > log size %s", name, resp.text, size)
+                    _logger.error("witness %s claims size %s > log size %s", name, resp.text, size)
                     break
                 continue
             break
         self.failures += 1
-        log.warning("witness %s refused checkpoint %d: %s", name, size, resp.status_code)
+        _logger.warning("witness %s refused checkpoint %d: %s", name, size, resp.status_code)
         return False

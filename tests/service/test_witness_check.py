@@ -1,0 +1,208 @@
+"""Before a process sequences the log it asks the witnesses where they stand (ADR 0063): a
+witness that cosigned a checkpoint the database lacks stops the start, whatever the data
+directory's kept checkpoint says. The witnesses are the real tlog-witness state machine
+(:class:`pausewatch.witness.Witness`), answering in process as the demo's do."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pausewatch.demo._witnesses import DemoWitnesses
+from pausewatch.errors import ConsistencyError
+from pausewatch.ledger import Checkpoint, sign_checkpoint
+from pausewatch.service import LogService
+from pausewatch.service._witnessing import add_checkpoint_body
+from pausewatch.settings import Settings
+from pausewatch.statements import load_or_create_key, sign_statement
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Log:
+    """A log served from one data directory (SQLite) with a roster of in-process witnesses."""
+
+    def __init__(self, data_dir: Path, witnesses: DemoWitnesses) -> None:
+        self.data_dir = data_dir
+        self.witnesses = witnesses
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / "witnesses.txt").write_text(witnesses.roster())
+        self.settings = Settings(data_dir=data_dir, clerk_interval_s=0)
+        self.key = load_or_create_key(self.settings.keys_dir, self.settings.log_origin)
+        witnesses.trust(self.key.signer.verifier())
+        self.started: list[LogService] = []
+
+    def open(self, **options: bool) -> LogService:
+        service = LogService(
+            self.settings, witness_transport=self.witnesses.transport(), **options
+        ).start()
+        self.started.append(service)
+        return service
+
+    def urls(self) -> list[str]:
+        return [line.split()[0] for line in self.witnesses.roster().splitlines()]
+
+    def entries(self) -> int:
+        with sqlite3.connect(self.data_dir / "pausewatch.db") as conn:
+            (count,) = conn.execute("SELECT count(*) FROM log_entries").fetchone()
+        return int(count)
+
+    def tell_witness(self, url: str, old: int, size: int, root: bytes) -> httpx.Response:
+        """Show one witness a checkpoint the log's key signed (as the log once did)."""
+        note = sign_checkpoint(Checkpoint(self.settings.log_origin, size, root), self.key.signer)
+        with httpx.Client(transport=self.witnesses.transport()) as client:
+            return client.post(f"{url}/add-checkpoint", content=add_checkpoint_body(old, [], note))
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Log]:
+    made = Log(tmp_path / "log", DemoWitnesses(2026, now))
+    yield made
+    for service in made.started:
+        service.close()
+
+
+_TITLES = itertools.count()
+
+
+def submit(service: LogService, count: int) -> None:
+    """Append ``count`` new notices (each title once: the log keeps one copy of a statement)."""
+    for _ in range(count):
+        title = f"n{next(_TITLES)}"
+        notice = sign_statement("notice/v1", {"title": title}, service.secretariat_key)
+        assert not service.submit(notice).result(10).duplicate
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)
+
+
+def witnessed(service: LogService, size: int) -> Callable[[], bool]:
+    names = [w.verifier.name for w in service.witnesses]
+    return lambda: all(service.log.cosigned_sizes(n) == size for n in names)
+
+
+def test_a_database_restored_with_its_data_directory_is_refused_where_witnesses_saw_more(
+    log: Log, tmp_path: Path
+) -> None:
+    """The database and the data directory restored together from an older backup: the kept
+    checkpoint agrees with the database, but the witnesses cosigned the newer checkpoint, so
+    the start is refused with one line naming them, and nothing is appended or signed."""
+    service = log.open()
+    submit(service, 2)
+    wait_for(witnessed(service, 2))
+    service.close()
+    backup = tmp_path / "backup"
+    shutil.copytree(log.data_dir, backup)
+    service = log.open()
+    submit(service, 3)
+    wait_for(witnessed(service, 5))
+    service.close()
+    shutil.rmtree(log.data_dir)
+    shutil.copytree(backup, log.data_dir)
+    kept = (log.data_dir / "checkpoint").read_text()
+
+    with pytest.raises(ConsistencyError) as refused:
+        log.open()
+    line = str(refused.value)
+    assert "\n" not in line
+    assert "holds 2 entries" in line
+    assert line.count("cosigned a checkpoint of size 5") == 3
+    assert "--unsafe-trust-database" in line
+    assert log.entries() == 2
+    assert (log.data_dir / "checkpoint").read_text() == kept
+
+
+def test_the_unsafe_override_sequences_anyway_and_says_it_forks(
+    log: Log, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--unsafe-trust-database`` starts on such a database, logging the contradiction; what
+    each witness said is kept on the service."""
+    url = log.urls()[0]
+    assert log.tell_witness(url, 0, 10, b"\x01" * 32).status_code == 200
+    with caplog.at_level(logging.ERROR, logger="pausewatch.witnessing"):
+        service = log.open(unsafe_trust_database=True)
+    assert "fork" in caplog.text
+    assert "size 10" in caplog.text
+    submit(service, 1)
+    [ahead] = [p for p in service.witness_positions if p.conflict is not None]
+    assert (ahead.url, ahead.size) == (url, 10)
+
+
+def test_a_witness_that_cosigned_another_root_at_the_same_size_refuses_the_start(
+    log: Log,
+) -> None:
+    """A witness holding another checkpoint of the database's very size (another history of
+    the same length) is a fork too."""
+    service = log.open()
+    submit(service, 2)
+    service.close()
+    fresh = DemoWitnesses(2027, now)  # witnesses that never saw this log
+    other = Log(log.data_dir, fresh)
+    url = other.urls()[1]
+    assert other.tell_witness(url, 0, 2, b"\x02" * 32).status_code == 200
+    with pytest.raises(ConsistencyError, match="cosigned another checkpoint of size 2"):
+        other.open()
+    assert log.entries() == 2
+
+
+def test_an_empty_database_is_refused_where_witnesses_cosigned_the_log(log: Log) -> None:
+    """A log pointed at an empty database (a new one, the wrong one) with no kept checkpoint
+    has nothing of its own to compare with: the witnesses still know the log was longer."""
+    assert log.tell_witness(log.urls()[2], 0, 7, b"\x03" * 32).status_code == 200
+    with pytest.raises(ConsistencyError, match=r"holds 0 entries.*cosigned a checkpoint of size 7"):
+        log.open()
+    assert log.entries() == 0
+
+
+def test_witnesses_behind_at_or_out_of_reach_let_the_log_start(
+    log: Log, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Witnesses at the database's checkpoint, behind it (they never saw the newest) or out of
+    reach do not stop the start; each answer is kept, and an unreachable witness is logged."""
+    service = log.open()
+    submit(service, 3)
+    wait_for(witnessed(service, 3))
+    service.close()
+
+    service = log.open()  # the same witnesses: at the database's checkpoint
+    assert [(p.size, p.conflict, p.unknown) for p in service.witness_positions] == [
+        (3, None, None)
+    ] * 3
+    service.close()
+
+    behind = Log(log.data_dir, DemoWitnesses(2026, now))  # same keys, no memory of the log
+    service = behind.open()
+    assert [(p.size, p.conflict) for p in service.witness_positions] == [(0, None)] * 3
+    submit(service, 1)
+    wait_for(witnessed(service, 4))  # the distributor brings them up from there
+    service.close()
+
+    (log.data_dir / "witnesses.txt").write_text(
+        "".join(
+            f"http://127.0.0.1:9 {line.split()[1]}\n"
+            for line in log.witnesses.roster().splitlines()[:1]
+        )
+    )
+    with caplog.at_level(logging.WARNING, logger="pausewatch.witnessing"):
+        service = log.open()
+    [unreachable] = service.witness_positions
+    assert unreachable.size is None
+    assert unreachable.unknown is not None
+    assert "could not say where it stands" in caplog.text
+    submit(service, 1)
+    assert service.log.size == 5
