@@ -974,3 +974,21 @@ def test_submit_many_integrates_a_group_in_one_transaction(
     # The group of six exceeded batch_size 4 but was not split: one checkpoint covers it whole.
     assert log.first_checkpoint_covering(1) == log.first_checkpoint_covering(5)
     assert seq.submit_many([]).result(timeout=1) == []
+
+
+def test_the_current_note_is_the_newest_checkpoint_or_the_empty_trees(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """What a witness is shown to say where it stands (ADR 0063): an empty log's is a
+    checkpoint of the empty tree, signed by the log and not stored; afterwards the newest
+    signed checkpoint. A store with entries that no checkpoint covers has none to show."""
+    log = PersistentLog(engine, log_signer)
+    empty = SignedCheckpoint.open(log.current_note(), log.verifier).checkpoint
+    assert (empty.origin, empty.size, empty.root_hash) == (log.origin, 0, EMPTY_ROOT)
+    assert log.latest_note() is None
+    log.append_batch([PendingEntry(b'{"n":0}'), PendingEntry(b'{"n":1}')], T0)
+    assert log.current_note() == log.latest_note() == log.checkpoint_note(2)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM log_checkpoints"))
+    with pytest.raises(ConsistencyError, match="2 entries and no checkpoint covers them"):
+        PersistentLog(engine, log_signer).current_note()

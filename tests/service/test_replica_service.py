@@ -397,15 +397,33 @@ def test_a_replica_refuses_to_sequence_a_database_behind_what_the_witnesses_cosi
         for line in witnesses.roster().splitlines():
             body = add_checkpoint_body(0, [], note)
             assert client.post(f"{line.split()[0]}/add-checkpoint", content=body).status_code == 200
-    b = replica("b", checkpoint_from=a, witnesses_file=roster, transport=witnesses.transport())
+    asked = _Counting(witnesses.transport())
+    b = replica("b", checkpoint_from=a, witnesses_file=roster, transport=asked)
     wait_for(lambda: b.log.size == 3)
     a.close()
     b._elect()
     assert (b.role, b.takeovers, b.state.persist) == ("follower", 0, False)
     assert b.log.size == 3
+    # Refused, it waits before it tries again (TAKEOVER_RETRY_S), rather than ask the witnesses
+    # on every round of its election (every 0.05 s here).
+    assert asked.requests == 3
+    time.sleep(1.0)
+    assert asked.requests == 3
     c = replica("c", checkpoint_from=b)
     wait_for(lambda: c.role == "sequencer")
     assert b.role == "follower"
+
+
+class _Counting(httpx.BaseTransport):
+    """A transport that counts the requests it passes on."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return self.inner.handle_request(request)
 
 
 def test_a_new_sequencer_takes_what_a_dead_one_left_pending(replica: Replica) -> None:

@@ -646,7 +646,9 @@ class PersistentLog:
         note = self._latest_note
         if note is not None:
             return note
-        return sign_checkpoint(Checkpoint(self.origin, self._size, self.root()), self._signer)
+        if self._size:  # entries no checkpoint covers: nothing is signed for them here
+            raise ConsistencyError(f"log store: {self._size} entries and no checkpoint covers them")
+        return sign_checkpoint(Checkpoint(self.origin, 0, EMPTY_ROOT), self._signer)
 
     def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
         """The signed checkpoint of ``size`` (default: this log's newest, the one it verified

@@ -138,6 +138,10 @@ def _one_at_a_time(engine: Engine, replicated: bool) -> Iterator[None]:
 
 _STARTUP_LOCK_KEY = 0x7061_7573_6577_0002
 
+TAKEOVER_RETRY_S = 5.0
+"""How long a replica whose takeover was refused (its kept checkpoint, a witness) waits before
+it tries again; other replicas may take over meanwhile (docs/adr/0063)."""
+
 
 class MalformedJSONError(StatementError):
     """The request body is not JSON."""
@@ -231,6 +235,8 @@ class LogService:
         self._heartbeat_thread: threading.Thread | None = None
         self._refreshed_at = time.monotonic()
         self._appended_at = time.monotonic()
+        self._next_takeover = 0.0
+        """When this replica may try to take over again after a refused takeover (monotonic)."""
         if settings.replica_id is not None:
             self._election = SequencerLock(self.engine)
             self.handoff = Handoff(self.engine, settings.replica_id, lambda: to_micros(clock()))
@@ -500,6 +506,8 @@ class LogService:
                     )
                     self._step_down()
                 return
+            if time.monotonic() < self._next_takeover:
+                return  # its last takeover was refused: another replica may try meanwhile
             if not election.try_acquire():
                 silent = election.silent_for()
                 if silent is not None and silent > self.settings.replica_stale_s:
@@ -518,14 +526,19 @@ class LogService:
             try:
                 self._take_over()
             except Exception:
-                # Say why (a database behind this data directory's kept checkpoint, say), give
-                # the lock to another replica, and keep following; the next round tries again.
+                # Say why (a database behind this data directory's kept checkpoint or behind
+                # what a witness cosigned, say), give the lock to another replica, and keep
+                # following; this one tries again after a while, not every round (what refused
+                # it rarely mends in a second, and each try asks every witness again).
                 _logger.exception(
-                    "replica %s won the sequencer's lock but cannot sequence; giving it up",
+                    "replica %s won the sequencer's lock but cannot sequence; giving it up for "
+                    "%g s",
                     self.settings.replica_id,
+                    TAKEOVER_RETRY_S,
                 )
                 self._stop_sequencing()
                 election.release()
+                self._next_takeover = time.monotonic() + TAKEOVER_RETRY_S
 
     def _epoch(self) -> int:
         epoch = self.log.epoch
