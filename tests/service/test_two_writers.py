@@ -166,6 +166,46 @@ def test_a_refresh_that_races_an_older_one_still_reaches_its_checkpoint(
     assert (follower.size, follower.root()) == (writer.size, writer.root())
 
 
+def test_a_refresh_overtaken_by_another_does_not_take_the_log_for_inconsistent(
+    engine: Engine, log_signer: Signer
+) -> None:
+    """Two refreshes of a follower that already holds a checkpoint: when the other applies the
+    newer checkpoint while this one checks it, this one checks consistency from the checkpoint
+    it started from, not from the one the log moved to meanwhile (it once compared the old size
+    with the new root and raised 'inconsistent', a false alarm of a fork)."""
+    writer = PersistentLog(engine, log_signer)
+    follower = PersistentLog(engine, log_signer)
+    writer.append_batch([entry(0)], NOW)
+    assert follower.refresh()
+    writer.append_batch([entry(1)], NOW)
+    gate, entered = threading.Event(), threading.Event()
+    fetch = follower._fetch
+
+    def gated_fetch(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
+        if threading.current_thread().name == "slow" and not entered.is_set():
+            entered.set()
+            gate.wait(10)
+        return fetch(conn, nodes)
+
+    follower._fetch = gated_fetch  # type: ignore[method-assign]
+    results: dict[str, bool | BaseException] = {}
+
+    def refresh() -> None:
+        try:
+            results[threading.current_thread().name] = follower.refresh()
+        except BaseException as exc:  # the assertion below names it
+            results[threading.current_thread().name] = exc
+
+    slow = threading.Thread(target=refresh, name="slow")
+    slow.start()
+    assert entered.wait(10)  # it read the log at size 1 and is checking the store's 2
+    refresh()  # this thread brings the log to 2 meanwhile
+    gate.set()
+    slow.join(10)
+    assert results == {"MainThread": True, "slow": True}
+    assert (follower.size, follower.root()) == (writer.size, writer.root())
+
+
 def test_a_log_serves_only_checkpoints_within_its_own_size(
     engine: Engine, log_signer: Signer
 ) -> None:

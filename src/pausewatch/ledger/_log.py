@@ -354,7 +354,10 @@ class PersistentLog:
                 .order_by(log_checkpoints.c.size.desc())
                 .limit(1)
             ).first()
-            old_size = self._size
+            # The size and its root read together: another thread's refresh may move the log
+            # while this one checks, and the check is from the checkpoint this one started at.
+            with self._write_lock:
+                old_size, old_root = self._size, self.root()
             if latest is None or latest.size <= old_size:
                 return None
             size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
@@ -376,7 +379,7 @@ class PersistentLog:
                 ranges = consistency_ranges(old_size, size)
                 proof = assemble(ranges, self._fetch(conn, nodes_for(ranges)))
                 try:
-                    verify_consistency(old_size, size, proof, self.root(), root)
+                    verify_consistency(old_size, size, proof, old_root, root)
                 except ProofError as exc:
                     raise ConsistencyError(
                         f"the store's checkpoint of size {size} is inconsistent with checkpoint "
