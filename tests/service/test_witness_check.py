@@ -160,6 +160,25 @@ def test_a_witness_that_cosigned_another_root_at_the_same_size_refuses_the_start
     assert log.entries() == 2
 
 
+def test_a_witness_behind_on_another_history_refuses_the_start(log: Log) -> None:
+    """A witness that cosigned a smaller checkpoint the database's tree does not extend (the
+    database holds another history, longer than what the witness saw) is sent the consistency
+    proof from its size, refuses it, and so refuses the start."""
+    service = log.open()
+    submit(service, 3)
+    service.close()
+    fresh = DemoWitnesses(2027, now)
+    other = Log(log.data_dir, fresh)
+    url = other.urls()[0]
+    assert other.tell_witness(url, 0, 2, b"\x04" * 32).status_code == 200
+    with pytest.raises(ConsistencyError) as refused:
+        other.open()
+    assert "the checkpoint of size 2 it cosigned is not a prefix of the database's tree" in str(
+        refused.value
+    )
+    assert log.entries() == 3
+
+
 def test_an_empty_database_is_refused_where_witnesses_cosigned_the_log(log: Log) -> None:
     """A log pointed at an empty database (a new one, the wrong one) with no kept checkpoint
     has nothing of its own to compare with: the witnesses still know the log was longer."""
@@ -188,8 +207,10 @@ def test_witnesses_behind_at_or_out_of_reach_let_the_log_start(
     behind = Log(log.data_dir, DemoWitnesses(2026, now))  # same keys, no memory of the log
     service = behind.open()
     assert [(p.size, p.conflict) for p in service.witness_positions] == [(0, None)] * 3
+    # Sent the proof from their size, they cosigned the database's checkpoint; the distributor
+    # brings them up from there.
     submit(service, 1)
-    wait_for(witnessed(service, 4))  # the distributor brings them up from there
+    wait_for(witnessed(service, 4))
     service.close()
 
     (log.data_dir / "witnesses.txt").write_text(

@@ -105,10 +105,12 @@ def _said(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def _ask(client: httpx.Client, size: int, body: bytes, w: WitnessEndpoint) -> WitnessPosition:
+def _ask(
+    client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint
+) -> WitnessPosition:
     name = w.verifier.name
     try:
-        resp = client.post(f"{w.url}/add-checkpoint", content=body)
+        resp = client.post(f"{w.url}/add-checkpoint", content=add_checkpoint_body(size, [], note))
     except httpx.HTTPError as exc:
         return WitnessPosition(name, w.url, None, unknown=f"unreachable: {_said(str(exc))}")
     if resp.status_code == 200:  # it cosigned this very checkpoint (again)
@@ -124,7 +126,7 @@ def _ask(client: httpx.Client, size: int, body: bytes, w: WitnessEndpoint) -> Wi
             return WitnessPosition(
                 name, w.url, theirs, conflict=f"it cosigned a checkpoint of size {theirs}"
             )
-        return WitnessPosition(name, w.url, theirs)  # it lags: the distributor catches it up
+        return _ask_from(client, log, size, note, w, theirs)
     if resp.status_code == 409:  # same size, another root (c2sp.org/tlog-witness)
         return WitnessPosition(
             name,
@@ -137,6 +139,37 @@ def _ask(client: httpx.Client, size: int, body: bytes, w: WitnessEndpoint) -> Wi
     )
 
 
+def _ask_from(
+    client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint, theirs: int
+) -> WitnessPosition:
+    """A witness that lags, at ``theirs``: the database's checkpoint must extend the one it
+    cosigned there. It is sent the consistency proof from ``theirs``; a witness whose checkpoint
+    is not a prefix of the database's tree refuses it (422)."""
+    name = w.verifier.name
+    try:
+        proof = log.consistency_proof(theirs, size)
+        resp = client.post(
+            f"{w.url}/add-checkpoint", content=add_checkpoint_body(theirs, proof, note)
+        )
+    except httpx.HTTPError as exc:
+        return WitnessPosition(name, w.url, theirs, unknown=f"unreachable: {_said(str(exc))}")
+    if resp.status_code == 200:  # it had cosigned a prefix of this tree, and now this one
+        return WitnessPosition(name, w.url, theirs)
+    if resp.status_code == 422:
+        return WitnessPosition(
+            name,
+            w.url,
+            theirs,
+            conflict=(
+                f"the checkpoint of size {theirs} it cosigned is not a prefix of the database's "
+                f"tree ({_said(resp.text)})"
+            ),
+        )
+    # Moved meanwhile (another process sends it checkpoints), or another answer: it said where
+    # it stood, and that does not contradict the database.
+    return WitnessPosition(name, w.url, theirs)
+
+
 def witness_positions(
     log: PersistentLog,
     witnesses: list[WitnessEndpoint],
@@ -147,16 +180,17 @@ def witness_positions(
     """Ask every witness, all at once, where it stands on this log: each is sent the log's
     newest checkpoint (:meth:`PersistentLog.current_note`) with an old size equal to its size.
     A witness at that checkpoint cosigns it again (200); one at another size answers 409 with
-    that size; one that cosigned another root at that size answers 409 without a size."""
+    that size; one that cosigned another root at that size answers 409 without a size. A
+    witness behind is then sent the consistency proof from its size, which it checks against
+    the root it cosigned there."""
     if not witnesses:
         return []
-    size = log.size
-    body = add_checkpoint_body(size, [], log.current_note())
+    size, note = log.size, log.current_note()
     with (
         httpx.Client(timeout=timeout, transport=transport) as client,
         ThreadPoolExecutor(len(witnesses), thread_name_prefix="pausewatch-witness-check") as pool,
     ):
-        return list(pool.map(lambda w: _ask(client, size, body, w), witnesses))
+        return list(pool.map(lambda w: _ask(client, log, size, note, w), witnesses))
 
 
 def check_witnesses(
@@ -168,11 +202,12 @@ def check_witnesses(
     unsafe: bool = False,
 ) -> list[WitnessPosition]:
     """Before this process sequences the log: refuse (:class:`ConsistencyError`, one line) if
-    any witness cosigned a checkpoint the database does not hold, a larger size or another root
-    at its size; the log signed it, so the database lost entries it had acknowledged, and
-    sequencing on it would sign a second checkpoint of a size already signed (a fork).
-    ``unsafe`` (``--unsafe-trust-database``) logs the contradiction and goes on. A witness that
-    cannot be asked is logged and does not stop the start. Returns every witness's answer."""
+    any witness cosigned a checkpoint the database does not hold: a larger size, another root at
+    its size, or a smaller checkpoint its tree does not extend. The log signed it, so the
+    database lost entries it had acknowledged (or holds another history), and sequencing on it
+    would sign a second checkpoint of a size already signed (a fork). ``unsafe``
+    (``--unsafe-trust-database``) logs the contradiction and goes on. A witness that cannot be
+    asked is logged and does not stop the start. Returns every witness's answer."""
     positions = witness_positions(log, witnesses, transport=transport, timeout=timeout)
     for p in positions:
         if p.unknown is not None:
