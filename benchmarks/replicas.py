@@ -12,17 +12,24 @@ sent after it (and, separately, until a survivor's ``/healthz`` says ``sequencer
 replica is restarted (it comes back as a follower). Target: the issue's "another takes over within
 seconds", read as **at most 5 s** in every round.
 
-Verification (exit 1 on failure): every acknowledged statement is on the log at its index with
-its leaf hash, and the newest checkpoint verifies.
+``--witnesses N`` starts N ``pausewatch witness serve`` processes that trust the log's key and
+gives every replica their roster. A replica then asks every witness where it stands before it
+sequences (docs/adr/0063), so each takeover time includes that question.
 
-Run ``PYTHONPATH=src .venv/bin/python benchmarks/replicas.py --database-url
-postgresql+psycopg://USER@HOST:PORT/DB`` (about a minute; ``--seconds 3 --rounds 1`` for a smoke
-run).
+Verification (exit 1 on failure): every acknowledged statement is on the log at its index with
+its leaf hash, and the newest checkpoint verifies; with witnesses, every witness cosigns the
+newest checkpoint (none refused one across the takeovers: each checkpoint was consistent with
+the ones it had cosigned).
+
+Run ``PYTHONPATH=src .venv/bin/python benchmarks/replicas.py`` (about a minute; ``--seconds 3
+--rounds 1`` for a smoke run). Without ``--database-url`` (an empty database) it starts a
+private PostgreSQL cluster for the run, as ``log_10m.py`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import signal
 import socket
@@ -37,6 +44,7 @@ from typing import Any
 import httpx
 
 from _common import stats_us, verdict, write_json
+from log_10m import Cluster, _pg_admin
 from pausewatch.client import ClientError, PausewatchClient
 from pausewatch.ledger import SignedCheckpoint, Verifier
 from pausewatch.statements import KeyPair, load_key, sign_statement
@@ -53,10 +61,13 @@ def free_port() -> int:
 class Replica:
     """One ``pausewatch serve --replica-id`` subprocess."""
 
-    def __init__(self, name: str, data_dir: Path, database_url: str) -> None:
+    def __init__(
+        self, name: str, data_dir: Path, database_url: str, roster: Path | None = None
+    ) -> None:
         self.name = name
         self.data_dir = data_dir
         self.database_url = database_url
+        self.roster = roster
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -68,6 +79,7 @@ class Replica:
                 sys.executable, "-m", "pausewatch.cli", "serve", "--data-dir", str(self.data_dir),
                 "--port", str(self.port), "--database-url", self.database_url,
                 "--replica-id", self.name,
+                *(["--witnesses", str(self.roster)] if self.roster is not None else []),
             ],
             stdout=log,
             stderr=log,
@@ -99,6 +111,54 @@ class Replica:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def cli(*args: str) -> str:
+    """Run ``pausewatch ARGS``; its standard output (exit on failure)."""
+    res = subprocess.run(
+        [sys.executable, "-m", "pausewatch.cli", *args], capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"pausewatch {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout
+
+
+Witness = subprocess.Popen[bytes]
+
+
+def start_witnesses(root: Path, count: int, log_key: str) -> tuple[list[Witness], Path]:
+    """``count`` ``pausewatch witness serve`` processes trusting ``log_key``; their roster."""
+    logs = root / "logs.txt"
+    logs.write_text(log_key + "\n")
+    procs: list[Witness] = []
+    lines = []
+    for i in range(count):
+        name = f"witness{i}.example/w"
+        keys = root / f"witness{i}-keys"
+        cli("keys", "new", name, "--keys-dir", str(keys))
+        shown = json.loads(cli("keys", "show", name, "--keys-dir", str(keys), "--json"))
+        port = free_port()
+        log = (root / f"witness{i}.log").open("ab")
+        cmd = [
+            sys.executable, "-m", "pausewatch.cli", "witness", "serve", "--key", name,
+            "--keys-dir", str(keys), "--logs", str(logs), "--data-dir", str(root / f"witness{i}"),
+            "--port", str(port),
+        ]  # fmt: skip
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=log))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"witness {name} did not start") from None
+                time.sleep(0.1)
+        lines.append(f"{url} {shown['cosignature_verifier_key']}")
+    roster = root / "witnesses.txt"
+    roster.write_text("\n".join(lines) + "\n")
+    return procs, roster
 
 
 class Load:
@@ -155,7 +215,16 @@ def phase(key: KeyPair, url: str, clients: int, seconds: float, tag: str) -> dic
 def main(argv: list[str] | None = None) -> int:
     """Run the phases and the takeovers; print each figure beside its reference."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--database-url", required=True, help="an empty PostgreSQL database")
+    p.add_argument(
+        "--database-url",
+        help="an empty PostgreSQL database (default: a private cluster started for the run)",
+    )
+    p.add_argument(
+        "--witnesses",
+        type=int,
+        default=0,
+        help="witness processes every replica asks before it sequences (0)",
+    )
     p.add_argument("--clients", type=int, default=8, help="client threads (8)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds a phase (10)")
     p.add_argument("--rounds", type=int, default=3, help="takeovers (3)")
@@ -164,12 +233,27 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="pausewatch-replicas-"))
     replicas: list[Replica] = []
+    witnesses: list[Witness] = []
+    cluster: Cluster | None = None
     try:
+        url = args.database_url
+        if url is None:
+            root.chmod(0o755)  # the private cluster's owner (postgres) goes through it
+            (root / "pg").mkdir()
+            cluster = Cluster(root / "pg")
+            base = cluster.start()
+            _pg_admin(base, "CREATE DATABASE pausewatch_replicas")
+            url = base + "/pausewatch_replicas"
+        roster = None
+        if args.witnesses:
+            cli("keys", "new", "pausewatch.local/log", "--data-dir", str(root / "r0"))
+            log_key = (root / "r0" / "keys" / "pausewatch.local_log.pub").read_text().strip()
+            witnesses, roster = start_witnesses(root, args.witnesses, log_key)
         for i in range(3):
             data_dir = root / f"r{i}"
             if replicas:
                 shutil.copytree(replicas[0].data_dir / "keys", data_dir / "keys")
-            replicas.append(Replica(f"r{i}", data_dir, args.database_url).start())
+            replicas.append(Replica(f"r{i}", data_dir, url, roster).start())
         key = load_key(replicas[0].data_dir / "keys", "secretariat")
 
         def sequencer() -> Replica:
@@ -225,13 +309,41 @@ def main(argv: list[str] | None = None) -> int:
         if acked and latest.size <= max(a[1] for a in acked):
             print("FAIL: the newest checkpoint does not cover every acknowledged entry")
             return 1
+        witnessed_size = None
+        if args.witnesses:
+            # Every witness cosigns the newest checkpoint: none refused one as inconsistent
+            # with what it cosigned before the takeovers.
+            deadline = time.monotonic() + 30
+            with PausewatchClient(sequencer().url) as client:
+                while witnessed_size != latest.size and time.monotonic() < deadline:
+                    note = client.checkpoint(witnessed=True)
+                    witnessed_size = SignedCheckpoint.open(note, verifier).checkpoint.size
+                    time.sleep(0.2)
+            if witnessed_size != latest.size:
+                print(
+                    f"FAIL: the witnesses cosigned up to {witnessed_size}, not the newest "
+                    f"checkpoint {latest.size}"
+                )
+                return 1
     finally:
         for r in replicas:
             r.stop()
+        for w in witnesses:
+            w.terminate()
+            w.wait(15)
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
     worst = max((t["first_ack_s"] for t in takeovers), default=0.0)
-    print(f"replicas: 3 on one PostgreSQL; {args.clients} clients; {args.seconds:g} s a phase")
+    print(
+        f"replicas: 3 on one PostgreSQL; {args.clients} clients; {args.seconds:g} s a phase; "
+        + (
+            f"{args.witnesses} witnesses, asked by each replica before it sequences (ADR 0063)"
+            if args.witnesses
+            else "no witnesses"
+        )
+    )
     print(
         f"submissions to the sequencer (reference): {direct['statements_per_s']:.0f}/s, "
         f"p50 {direct['p50_us'] / 1000:.1f} ms, p99 {direct['p99_us'] / 1000:.1f} ms"
@@ -251,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{verdict(worst <= TARGET_TAKEOVER_S)}"
     )
     print(f"verified: {len(acked)} acknowledged statements on the log at their indices")
+    if args.witnesses:
+        print(
+            f"verified: all {args.witnesses} witnesses cosigned the newest checkpoint "
+            f"({latest.size}) after the takeovers"
+        )
     write_json(
         args.json,
         {
