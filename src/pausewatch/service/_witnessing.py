@@ -108,6 +108,8 @@ def _said(text: str) -> str:
 def _ask(
     client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint
 ) -> WitnessPosition:
+    """Where witness ``w`` stands: shown ``note`` (the checkpoint of ``size``) with old size
+    ``size``, and, if it lags, the consistency proof from where it is (:func:`_ask_from`)."""
     name = w.verifier.name
     try:
         resp = client.post(f"{w.url}/add-checkpoint", content=add_checkpoint_body(size, [], note))
