@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class Log:
         return [line.split()[0] for line in self.witnesses.roster().splitlines()]
 
     def entries(self) -> int:
-        with sqlite3.connect(self.data_dir / "pausewatch.db") as conn:
+        with closing(sqlite3.connect(self.data_dir / "pausewatch.db")) as conn:
             (count,) = conn.execute("SELECT count(*) FROM log_entries").fetchone()
         return int(count)
 
