@@ -173,14 +173,17 @@ def test_a_database_restored_with_its_data_directory_is_refused_by_the_witnesses
     roster = tmp_path / "roster.txt"
     roster.write_text(line + "\n")
 
+    def witnessed_size(url: str) -> str:
+        """The size line of the newest checkpoint the witness cosigned, as the log serves it."""
+        note = httpx.get(url + "/checkpoint", params={"witnessed": "true"}).text
+        return [*note.split("\n"), "", ""][1]
+
     def run_witnessed(first: int, count: int) -> None:
         server = start_log(store.data_dir, *store.serve_args(), "--witnesses", str(roster))
         submit(server.url, first, count, store.data_dir)
         size = str(first + count)
         deadline = time.monotonic() + 30
-        while httpx.get(server.url + "/checkpoint", params={"witnessed": "true"}).text.split("\n")[
-            1:2
-        ] != [size]:
+        while witnessed_size(server.url) != size:
             assert time.monotonic() < deadline, f"checkpoint {size} was not cosigned"
             time.sleep(0.1)
         server.stop()
