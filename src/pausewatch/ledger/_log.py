@@ -83,6 +83,9 @@ from pausewatch.store import (
 _sha256 = hashlib.sha256
 _logger = logging.getLogger("pausewatch.ledger")
 
+_Head = tuple[int, CompactRange, str | None]
+"""A log's published state: its size, the right edge of its tree and its newest checkpoint."""
+
 ADR = "docs/adr/0014-kept-checkpoint.md"
 UNSAFE_FLAG = "--unsafe-trust-database"
 """The `pausewatch serve` option that accepts a store the kept checkpoint refuses."""
@@ -222,7 +225,7 @@ class PersistentLog:
         self.verifier = signer.verifier()
         with _snapshot(engine) as conn:
             self._check_identity(conn)
-            self._size, self._compact, self._latest_note = self._load(conn)
+            self._head: _Head = self._load(conn)
         if kept is not None:
             self._check_kept(kept, unsafe_trust_store)
 
@@ -256,14 +259,14 @@ class PersistentLog:
         with self._write_lock:
             with _snapshot(self._engine) as conn:
                 loaded = self._load(conn)
-            before = (self._size, self._compact, self._latest_note)
-            self._size, self._compact, self._latest_note = loaded
+            before = self._head
+            self._head = loaded
             self._unkept = None
             if self._kept is not None:
                 try:
                     self._check_kept(self._kept, False)
                 except BaseException:
-                    self._size, self._compact, self._latest_note = before
+                    self._head = before
                     raise
 
     def take_over(self) -> int:
@@ -356,8 +359,7 @@ class PersistentLog:
             ).first()
             # The size and its root read together: another thread's refresh may move the log
             # while this one checks, and the check is from the checkpoint this one started at.
-            with self._write_lock:
-                old_size, old_root = self._size, self.root()
+            old_size, old_root = self.head()
             if latest is None or latest.size <= old_size:
                 return None
             size, root, note = int(latest.size), bytes(latest.root), str(latest.note)
@@ -484,13 +486,31 @@ class PersistentLog:
     # -- reads ---------------------------------------------------------------------------------
 
     @property
+    def _size(self) -> int:
+        return self._head[0]
+
+    @property
+    def _compact(self) -> CompactRange:
+        return self._head[1]
+
+    @property
+    def _latest_note(self) -> str | None:
+        return self._head[2]
+
+    @property
     def size(self) -> int:
         """Number of durable entries."""
-        return self._size
+        return self._head[0]
 
     def root(self) -> bytes:
         """Root of the durable tree."""
-        return self._compact.root() if self._size else EMPTY_ROOT
+        return self.head()[1]
+
+    def head(self) -> tuple[int, bytes]:
+        """The durable tree's size and root, read together: another thread may publish a newer
+        checkpoint between a read of :attr:`size` and one of :meth:`root`."""
+        size, compact, _ = self._head
+        return size, compact.root() if size else EMPTY_ROOT
 
     @staticmethod
     def _fetch(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
@@ -835,9 +855,7 @@ class PersistentLog:
             self._unkept = (compact, size, note)
             self._kept.write(note)
             self._unkept = None
-        self._compact = compact
-        self._size = size
-        self._latest_note = note
+        self._head = (size, compact, note)  # one assignment: readers see all three or none
 
     def _newest_checkpoint(self, conn: Connection) -> tuple[int, bytes] | None:
         """The store's newest checkpoint ``(size, root)``, which must be this log's own."""

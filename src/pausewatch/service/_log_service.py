@@ -810,12 +810,13 @@ class LogService:
             raise RegistryConflictError(str(rejected))
 
     def info(self) -> LogInfo:
-        """The log's identity and current tree head."""
+        """The log's identity and current tree head (its size and root read together)."""
+        size, root = self.log.head()
         return LogInfo(
             self.log.origin,
             self.log.verifier.to_string(),
-            self.log.size,
-            self.log.root(),
+            size,
+            root,
             self.witnesses,
             self.witness_threshold,
             dict(self.roles),
