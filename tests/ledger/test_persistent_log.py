@@ -983,11 +983,12 @@ def test_the_current_note_is_the_newest_checkpoint_or_the_empty_trees(
     checkpoint of the empty tree, signed by the log and not stored; afterwards the newest
     signed checkpoint. A store with entries that no checkpoint covers has none to show."""
     log = PersistentLog(engine, log_signer)
-    empty = SignedCheckpoint.open(log.current_note(), log.verifier).checkpoint
-    assert (empty.origin, empty.size, empty.root_hash) == (log.origin, 0, EMPTY_ROOT)
-    assert log.latest_note() is None
+    size, note = log.current_note()
+    empty = SignedCheckpoint.open(note, log.verifier).checkpoint
+    assert (size, empty.origin, empty.size, empty.root_hash) == (0, log.origin, 0, EMPTY_ROOT)
+    assert log.latest() == (0, None)
     log.append_batch([PendingEntry(b'{"n":0}'), PendingEntry(b'{"n":1}')], T0)
-    assert log.current_note() == log.latest_note() == log.checkpoint_note(2)
+    assert log.current_note() == log.latest() == (2, log.checkpoint_note(2))
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM log_checkpoints"))
     with pytest.raises(ConsistencyError, match="2 entries and no checkpoint covers them"):

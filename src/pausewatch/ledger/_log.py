@@ -662,16 +662,24 @@ class PersistentLog:
         """The newest signed checkpoint note (log signature only)."""
         return self._latest_note
 
-    def current_note(self) -> str:
-        """The newest signed checkpoint note; for a log that has signed none yet (its store is
-        empty), a checkpoint of the empty tree signed now and not stored: what a witness is
-        shown to learn where it stands on this log (docs/adr/0063)."""
-        note = self._latest_note
+    def latest(self) -> tuple[int, str | None]:
+        """The log's size and its newest signed checkpoint note, read together (another thread
+        may publish a newer checkpoint between a read of :attr:`size` and one of
+        :meth:`latest_note`)."""
+        size, _, note = self._head
+        return size, note
+
+    def current_note(self) -> tuple[int, str]:
+        """The log's size and the checkpoint note of that size: the newest signed one, or, for a
+        log that has signed none yet (its store is empty), a checkpoint of the empty tree signed
+        now and not stored. What a witness is shown to learn where it stands on this log
+        (docs/adr/0063)."""
+        size, note = self.latest()
         if note is not None:
-            return note
-        if self._size:  # entries no checkpoint covers: nothing is signed for them here
-            raise ConsistencyError(f"log store: {self._size} entries and no checkpoint covers them")
-        return sign_checkpoint(Checkpoint(self.origin, 0, EMPTY_ROOT), self._signer)
+            return size, note
+        if size:  # entries no checkpoint covers: nothing is signed for them here
+            raise ConsistencyError(f"log store: {size} entries and no checkpoint covers them")
+        return 0, sign_checkpoint(Checkpoint(self.origin, 0, EMPTY_ROOT), self._signer)
 
     def checkpoint_note(self, size: int | None = None, *, with_cosignatures: bool = True) -> str:
         """The signed checkpoint of ``size`` (default: this log's newest, the one it verified

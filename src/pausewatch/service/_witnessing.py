@@ -105,6 +105,14 @@ def _said(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def _size_in(resp: httpx.Response) -> int | None:
+    """The size a witness's 409 answer gives (c2sp.org/tlog-witness: ``text/x.tlog.size``),
+    None for any other answer; :class:`ValueError` for a size answer that holds no number."""
+    if resp.status_code != 409 or not resp.headers.get("content-type", "").startswith(_SIZE_TYPE):
+        return None
+    return int(resp.text.strip())
+
+
 def _ask(
     client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint
 ) -> WitnessPosition:
@@ -117,13 +125,13 @@ def _ask(
         return WitnessPosition(name, w.url, None, unknown=f"unreachable: {_said(str(exc))}")
     if resp.status_code == 200:  # it cosigned this very checkpoint (again)
         return WitnessPosition(name, w.url, size)
-    if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(_SIZE_TYPE):
-        try:
-            theirs = int(resp.text.strip())
-        except ValueError:
-            return WitnessPosition(
-                name, w.url, None, unknown=f"answered 409 with no size: {_said(resp.text)!r}"
-            )
+    try:
+        theirs = _size_in(resp)
+    except ValueError:
+        return WitnessPosition(
+            name, w.url, None, unknown=f"answered 409 with no size: {_said(resp.text)!r}"
+        )
+    if theirs is not None:
         if theirs > size:
             return WitnessPosition(
                 name, w.url, theirs, conflict=f"it cosigned a checkpoint of size {theirs}"
@@ -187,7 +195,7 @@ def witness_positions(
     the root it cosigned there."""
     if not witnesses:
         return []
-    size, note = log.size, log.current_note()
+    size, note = log.current_note()
     with (
         httpx.Client(timeout=timeout, transport=transport) as client,
         ThreadPoolExecutor(len(witnesses), thread_name_prefix="pausewatch-witness-check") as pool,
@@ -303,8 +311,7 @@ class WitnessDistributor:
 
     def round(self) -> int:
         """Send the newest checkpoint to every witness that lacks it; return cosignatures got."""
-        note = self._log.latest_note()
-        size = self._log.size
+        size, note = self._log.latest()  # together: the sequencer may append meanwhile
         if note is None or size == 0:
             return 0
         got = 0
@@ -332,14 +339,13 @@ class WitnessDistributor:
                 self._log.add_cosignature(size, w.verifier, note + resp.text)
                 self._known[name] = size
                 return True
-            if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(
-                "text/x.tlog.size"
-            ):
-                try:
-                    self._known[name] = int(resp.text.strip())
-                except ValueError:
-                    break
-                if self._known[name] > size:
+            try:
+                theirs = _size_in(resp)
+            except ValueError:
+                break
+            if theirs is not None:
+                self._known[name] = theirs
+                if theirs > size:
                     _logger.error("witness %s claims size %s > log size %s", name, resp.text, size)
                     break
                 continue
