@@ -864,9 +864,10 @@ def test_closing_does_not_wait_for_the_rest_of_an_upload_to_be_verified(
         assert first.wait(60), "the upload never reached verification"
         closer = threading.Thread(target=svc.close)
         closer.start()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while not pool._closed and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert pool._closed, "closing the service never closed the pool"
     finally:
         release.set()
         sender.join(60)
