@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine
 
 from pausewatch.ledger import Signer
@@ -53,6 +54,12 @@ from pausewatch.store import make_engine, sqlite_url, upgrade
 # name ingest_workers (the worker path has tests of its own, and the key ingest tests run on
 # both); PAUSEWATCH_INGEST_WORKERS=N in the environment runs the rest through workers too.
 os.environ.setdefault("PAUSEWATCH_INGEST_WORKERS", "0")
+
+# No per-example deadline: a pause of the machine (the other test worker, the CI runner's
+# neighbours) must not fail a property. Tests never assert on timings; a property that hangs is
+# stopped by the suite's own timeout.
+settings.register_profile("pausewatch", deadline=None)
+settings.load_profile("pausewatch")
 
 PG_USER = "postgres"
 _db_counter = itertools.count()

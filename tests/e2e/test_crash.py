@@ -29,20 +29,24 @@ def test_sigkill_loses_no_acknowledged_statement(tmp_path: Path, start_log: Any)
     lock = threading.Lock()
 
     def submitter(worker: int) -> None:
-        with PausewatchClient(server.url, timeout=5) as client:
+        with PausewatchClient(server.url, timeout=30) as client:
             n = 0
+            statement = sign_statement("notice/v1", {"title": f"w{worker}-{n}"}, key)
             while not stop.is_set():
-                statement = sign_statement("notice/v1", {"title": f"w{worker}-{n}"}, key)
                 try:
                     res = client.submit(statement)
                 except ClientError:
-                    return
+                    # A stall on a slow machine before the kill: the same statement is sent
+                    # again (if it was logged, the log answers with its first index).
+                    time.sleep(0.1)
+                    continue
                 with lock:
                     acked.append((res["index"], res["leaf_hash"], statement.to_json()))
                 n += 1
+                statement = sign_statement("notice/v1", {"title": f"w{worker}-{n}"}, key)
 
     def watcher() -> None:
-        with PausewatchClient(server.url, timeout=5) as client:
+        with PausewatchClient(server.url, timeout=30) as client:
             while not stop.is_set():
                 try:
                     notes.append(client.checkpoint())

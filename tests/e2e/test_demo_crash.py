@@ -28,6 +28,12 @@ def _serve(data: Path, port: int, log: Path) -> Process:
     return Process(args, f"http://127.0.0.1:{port}", log).start(timeout=60)
 
 
+def _get(url: str, **kwargs: Any) -> httpx.Response:
+    """A GET that waits out a demo busy registering its fleet on a loaded machine (httpx's
+    default of 5 s does not)."""
+    return httpx.get(url, timeout=60, **kwargs)
+
+
 def _wait(what: str, check: Any, timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -42,12 +48,12 @@ def _wait(what: str, check: Any, timeout_s: float) -> Any:
 
 
 def _checkpoint(url: str, log_key: Verifier) -> Any:
-    return SignedCheckpoint.open(httpx.get(f"{url}/checkpoint").text, log_key).checkpoint
+    return SignedCheckpoint.open(_get(f"{url}/checkpoint").text, log_key).checkpoint
 
 
 def _extends(url: str, before: Any, after: Any) -> None:
     """``after`` extends ``before``: RFC 9162 consistency, so nothing acknowledged was lost."""
-    proof = httpx.get(
+    proof = _get(
         f"{url}/v1/proofs/consistency", params={"old": before.size, "new": after.size}
     ).json()
     verify_consistency(
@@ -65,10 +71,10 @@ def test_sigkill_during_the_demo_loses_nothing(tmp_path: Path, processes: list[P
     first = _serve(data, port, tmp_path / "first.log")
     processes.append(first)
     url = first.url
-    log_key = Verifier.from_string(httpx.get(f"{url}/v1/log").json()["verifier_key"])
+    log_key = Verifier.from_string(_get(f"{url}/v1/log").json()["verifier_key"])
     # Killed first while the chips are being registered...
-    _wait("1,500 entries", lambda: httpx.get(f"{url}/healthz").json()["size"] >= 1500, 120)
-    note = httpx.get(f"{url}/checkpoint").text
+    _wait("1,500 entries", lambda: _get(f"{url}/healthz").json()["size"] >= 1500, 120)
+    note = _get(f"{url}/checkpoint").text
     before = SignedCheckpoint.open(note, log_key).checkpoint
     first.kill()
     assert before.size >= 1
@@ -78,7 +84,7 @@ def test_sigkill_during_the_demo_loses_nothing(tmp_path: Path, processes: list[P
     # the very same telemetry chains and heartbeats as the first time.
     _wait(
         "the pause in force",
-        lambda: httpx.get(f"{url}/v1/pause").json()["status"] == "active",
+        lambda: _get(f"{url}/v1/pause").json()["status"] == "active",
         240,
     )
     middle = _checkpoint(url, log_key)
@@ -89,7 +95,7 @@ def test_sigkill_during_the_demo_loses_nothing(tmp_path: Path, processes: list[P
 
     def finished() -> bool:
         # The story's last act lifts the pause (under its preset's own conditions).
-        return bool(httpx.get(f"{url}/v1/pause").json()["status"] == "lifted")
+        return bool(_get(f"{url}/v1/pause").json()["status"] == "lifted")
 
     _wait("the story's last act after the restarts", finished, 300)
     after = _checkpoint(url, log_key)
@@ -112,7 +118,7 @@ def test_sigkill_during_the_demo_loses_nothing(tmp_path: Path, processes: list[P
     assert report["kinds"]["chip.certify/v1"] == 2048 + len(SHIPPED)
     assert report["kinds"]["chip.custody/v1"] == 2048 + len(INSTALLED)
     assert report["kinds"]["policy.adopt/v1"] == 1
-    outcomes = {(p["kind"], p["passed"]) for p in httpx.get(f"{url}/v1/proposals").json()["rows"]}
+    outcomes = {(p["kind"], p["passed"]) for p in _get(f"{url}/v1/proposals").json()["rows"]}
     assert {("pause_start", True), ("halt_order", True), ("pause_renew", True)} <= outcomes
     assert {("pause_lift", False), ("pause_lift", True)} <= outcomes
     assert base64.b64decode(note.splitlines()[2])  # the note we held is a real checkpoint

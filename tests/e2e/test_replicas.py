@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 def role(url: str) -> str | None:
     try:
-        return str(httpx.get(url + "/healthz", timeout=2).json().get("role"))
+        return str(httpx.get(url + "/healthz", timeout=30).json().get("role"))
     except httpx.HTTPError:
         return None
 

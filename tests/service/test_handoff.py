@@ -24,6 +24,9 @@ from pausewatch.store import make_engine, upgrade
 pytestmark = pytest.mark.postgres
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+WAIT_S = 2.0
+"""How long a follower's submission waits for its answer in the withdrawal test: long enough
+that the test takes its row first on a slow machine, as the pump would."""
 
 
 @pytest.fixture
@@ -42,14 +45,23 @@ def test_a_row_a_pump_has_taken_is_not_taken_by_another(pg_engine: Engine) -> No
     """While one sequencer's pump holds a row (it is appending it), another pump does not
     take it too."""
     handoff = Handoff(pg_engine, "f", lambda: 0)
-    submitted = threading.Thread(target=lambda: _submit_quietly(handoff, entry(0), 1.0))
+    # The submitter waits long enough that its row is surely taken before it would withdraw
+    # it, however slow the machine; the row is answered once checked, so it returns then.
+    submitted = threading.Thread(target=lambda: _submit_quietly(handoff, entry(0), 30.0))
     submitted.start()
     try:
         with pg_engine.connect() as conn, conn.begin():
-            assert len(_wait_rows(lambda: _take(conn))) == 1  # as the first pump does
+            (row_id,) = _wait_rows(lambda: _take(conn))  # as the first pump does
             assert handoff.pending(10) == []
+            conn.execute(  # answered as a failed append: the submitter returns at once
+                text(
+                    "UPDATE log_handoff SET error = 'LogError: test', resolved_us = 1 WHERE id = :i"
+                ),
+                {"i": row_id},
+            )
     finally:
-        submitted.join(10)
+        submitted.join(60)
+    assert not submitted.is_alive()
 
 
 def test_a_follower_does_not_withdraw_a_row_being_appended(
@@ -63,7 +75,7 @@ def test_a_follower_does_not_withdraw_a_row_being_appended(
 
     def submit() -> None:
         try:
-            answers.append(handoff.submit(entry(0), timeout=0.3))
+            answers.append(handoff.submit(entry(0), timeout=WAIT_S))
         except Exception as exc:
             answers.append(exc)
 
@@ -71,18 +83,23 @@ def test_a_follower_does_not_withdraw_a_row_being_appended(
     follower.start()
     with pg_engine.connect() as conn, conn.begin():
         (row_id,) = _wait_rows(lambda: _take(conn))  # as the sequencer's pump does
-        threading.Event().wait(1.0)  # the append outlasts the follower's wait
+        # The append outlasts the follower's wait: its deadline, counted from before the row
+        # could be taken, has passed once WAIT_S have gone by since.
+        threading.Event().wait(WAIT_S + 0.5)
         appended = log.append_batch([entry(0)], NOW)
-        conn.execute(
-            text(
-                "UPDATE log_handoff SET idx = 0, duplicate = false, resolved_us = 1 WHERE id = :i"
-            ),
-            {"i": row_id},
-        )
-    follower.join(10)
+        _answer(conn, row_id)
+    follower.join(30)
     assert answers == [appended[0]]
     with pg_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM log_handoff")).scalar() == 0
+
+
+def _answer(conn: Connection, row_id: int) -> None:
+    """Resolve a taken row as integrated at index 0, as the sequencer's pump does."""
+    conn.execute(
+        text("UPDATE log_handoff SET idx = 0, duplicate = false, resolved_us = 1 WHERE id = :i"),
+        {"i": row_id},
+    )
 
 
 def _take(conn: Connection) -> list[int]:
@@ -99,7 +116,7 @@ def _submit_quietly(handoff: Handoff, pending: PendingEntry, timeout: float) -> 
 
 
 def _wait_rows(take):  # type: ignore[no-untyped-def]
-    for _ in range(500):
+    for _ in range(3000):
         rows = take()
         if rows:
             return rows

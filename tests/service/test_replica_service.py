@@ -220,7 +220,9 @@ def test_a_paused_sequencer_is_replaced_and_cannot_commit_when_it_resumes(
     """A sequencer that stops answering (paused, hung) while its sessions stay open, one of
     them in the middle of an append, is replaced once its heartbeat is stale: a follower ends
     its sessions and takes over. When it resumes it cannot commit and steps down."""
-    a, b = replica("a", stale_s=2.0), replica("b", stale_s=2.0)
+    # Stale after 5 s: long enough that a loaded machine does not stall a heartbeat that long
+    # before the test pauses it, and b takes over before the append below is in flight.
+    a, b = replica("a", stale_s=5.0), replica("b", stale_s=5.0)
     a.submit(notice(a, "before")).result(10)
     assert a._replica_thread is not None
     a._replica_stop.set()  # paused: no heartbeat, no look at its lock

@@ -174,7 +174,7 @@ def test_the_overview_shows_what_the_api_says(page: Page, base_url: str) -> None
     page.wait_for_function(
         "t => document.querySelector(\"[data-field='pause-left']\").textContent !== t",
         arg=first,
-        timeout=5000,
+        timeout=30_000,  # a one-second timer, in a headless browser on a loaded machine
     )
 
 
@@ -337,6 +337,8 @@ def test_the_navigation_bar_reaches_every_page(page: Page, base_url: str) -> Non
         ("Overview", "Overview"),
     ):
         page.get_by_role("navigation", name="Main").get_by_role("link", name=label).click()
+        # The click may return before the navigation commits: wait for the new page's heading.
+        page.get_by_role("heading", level=1, name=heading, exact=True).wait_for(timeout=30_000)
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == heading
         assert page.locator("a[aria-current='page']").inner_text() == label
