@@ -9,6 +9,7 @@ import itertools
 import logging
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -20,11 +21,12 @@ import pytest
 
 from pausewatch.demo._witnesses import DemoWitnesses
 from pausewatch.errors import ConsistencyError
-from pausewatch.ledger import Checkpoint, sign_checkpoint
+from pausewatch.ledger import Checkpoint, PersistentLog, sign_checkpoint
 from pausewatch.service import LogService
-from pausewatch.service._witnessing import add_checkpoint_body
+from pausewatch.service._witnessing import add_checkpoint_body, load_roster, witness_positions
 from pausewatch.settings import Settings
 from pausewatch.statements import load_or_create_key, sign_statement
+from pausewatch.store import make_engine, sqlite_url
 
 
 def now() -> datetime:
@@ -44,9 +46,11 @@ class Log:
         witnesses.trust(self.key.signer.verifier())
         self.started: list[LogService] = []
 
-    def open(self, **options: bool) -> LogService:
+    def open(self, transport: httpx.BaseTransport | None = None, **options: bool) -> LogService:
         service = LogService(
-            self.settings, witness_transport=self.witnesses.transport(), **options
+            self.settings,
+            witness_transport=transport or self.witnesses.transport(),
+            **options,
         ).start()
         self.started.append(service)
         return service
@@ -59,11 +63,33 @@ class Log:
             (count,) = conn.execute("SELECT count(*) FROM log_entries").fetchone()
         return int(count)
 
-    def tell_witness(self, url: str, old: int, size: int, root: bytes) -> httpx.Response:
+    def tell_witness(
+        self, url: str, old: int, size: int, root: bytes, proof: list[bytes] | None = None
+    ) -> httpx.Response:
         """Show one witness a checkpoint the log's key signed (as the log once did)."""
         note = sign_checkpoint(Checkpoint(self.settings.log_origin, size, root), self.key.signer)
+        body = add_checkpoint_body(old, proof or [], note)
         with httpx.Client(transport=self.witnesses.transport()) as client:
-            return client.post(f"{url}/add-checkpoint", content=add_checkpoint_body(old, [], note))
+            return client.post(f"{url}/add-checkpoint", content=body)
+
+
+class Between(httpx.BaseTransport):
+    """The witnesses' own transport, with ``hook`` given each request first (numbered per
+    witness from 1): it may act meanwhile and return None, or answer in the witness's place."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        hook: Callable[[httpx.Request, int], httpx.Response | None],
+    ) -> None:
+        self.inner = inner
+        self.hook = hook
+        self.seen: dict[str, int] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        n = self.seen[request.url.host] = self.seen.get(request.url.host, 0) + 1
+        answer = self.hook(request, n)
+        return answer if answer is not None else self.inner.handle_request(request)
 
 
 @pytest.fixture
@@ -228,3 +254,155 @@ def test_witnesses_behind_at_or_out_of_reach_let_the_log_start(
     assert "could not say where it stands" in caplog.text
     submit(service, 1)
     assert service.log.size == 5
+
+
+def _old_spec(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+    """A witness as the spec had it before its 2026 revision: another root at the same size is
+    409 (text/plain), not 422."""
+    if answer.status_code != 422:
+        return answer
+    return httpx.Response(409, headers={"content-type": "text/plain"}, text=answer.text)
+
+
+def test_another_root_at_the_same_size_is_a_conflict_in_either_spelling(log: Log) -> None:
+    """c2sp.org/tlog-witness answers a checkpoint of the witness's own size with another root
+    422 since its 2026 revision (the witness in this package does), 409 before it: both refuse
+    the start. (The check read only the 409, and started on a spec-current witness's 422.)"""
+    service = log.open()
+    submit(service, 2)
+    service.close()
+    fresh = DemoWitnesses(2027, now)
+    other = Log(log.data_dir, fresh)
+    url = other.urls()[1]
+    assert other.tell_witness(url, 0, 2, b"\x02" * 32).status_code == 200
+    plain = fresh.transport()
+    assert other.tell_witness(url, 2, 2, b"\x05" * 32).status_code == 422
+    with pytest.raises(ConsistencyError, match="cosigned another checkpoint of size 2"):
+        other.open()
+    older = Between(plain, lambda request, n: _old_spec(request, plain.handle_request(request)))
+    with pytest.raises(ConsistencyError, match="cosigned another checkpoint of size 2"):
+        other.open(transport=older)
+    assert log.entries() == 2
+
+
+def test_a_witness_moved_past_the_database_while_asked_refuses_the_start(
+    log: Log, tmp_path: Path
+) -> None:
+    """A witness behind the database when first asked, moved past it before it is sent the
+    proof (the old sequencer still running, say), answers the proof with 409 and its new size:
+    that is a conflict, not a witness that merely moved. (It was taken as no conflict.)"""
+    service = log.open()
+    submit(service, 2)
+    wait_for(witnessed(service, 2))
+    service.close()
+    # The old sequencer goes on to 10 entries where the witnesses do not see it (a roster of
+    # its own), and the database given to the new process is a copy at 2 that went on to 3.
+    primary = Log(tmp_path / "primary", DemoWitnesses(2099, now))
+    shutil.rmtree(primary.data_dir)
+    shutil.copytree(log.data_dir, primary.data_dir)
+    (primary.data_dir / "witnesses.txt").write_text(primary.witnesses.roster())
+    service = primary.open()
+    submit(service, 8)
+    ten, note = service.log.latest()
+    assert ten == 10
+    assert note is not None
+    proof = service.log.consistency_proof(2, 10)
+    root = service.log.root()
+    service.close()
+    restored = Log(tmp_path / "restored", DemoWitnesses(2098, now))
+    shutil.rmtree(restored.data_dir)
+    shutil.copytree(log.data_dir, restored.data_dir)
+    (restored.data_dir / "witnesses.txt").write_text(restored.witnesses.roster())
+    service = restored.open()
+    submit(service, 1)
+    service.close()
+    (restored.data_dir / "witnesses.txt").write_text(log.witnesses.roster())
+    moved = log.urls()[0]
+
+    def old_sequencer_meanwhile(request: httpx.Request, n: int) -> None:
+        if str(request.url).startswith(moved) and n == 2:  # between the two requests
+            assert log.tell_witness(moved, 2, 10, root, proof).status_code == 200
+
+    with pytest.raises(ConsistencyError, match="cosigned a checkpoint of size 10"):
+        restored.open(transport=Between(log.witnesses.transport(), old_sequencer_meanwhile))
+
+
+def test_no_witness_is_moved_onto_a_database_another_witness_contradicts(log: Log) -> None:
+    """A witness behind, on a prefix of the database's tree, is sent the proof that would move
+    it onto the database's checkpoint only once no witness has contradicted the database: when
+    one has, the start is refused and the witness behind stays where it was. (It was sent the
+    proof at once, and cosigned the database's tree, another branch of the log's history.)"""
+    service = log.open()
+    submit(service, 3)
+    prefix = service.log.root_at(2)
+    service.close()
+    fresh = DemoWitnesses(2027, now)
+    other = Log(log.data_dir, fresh)
+    ahead, behind = other.urls()[:2]
+    assert other.tell_witness(ahead, 0, 10, b"\x01" * 32).status_code == 200
+    assert other.tell_witness(behind, 0, 2, prefix).status_code == 200
+    with pytest.raises(ConsistencyError, match="cosigned a checkpoint of size 10"):
+        other.open()
+    # Still at 2: shown its own checkpoint again, it cosigns it (at 3 it would answer 409 "3").
+    assert other.tell_witness(behind, 2, 2, prefix).status_code == 200
+
+
+def test_answers_outside_the_protocol_leave_the_witness_unknown_not_a_fork(log: Log) -> None:
+    """A witness out of reach (the connection refused), one whose 409 holds no size (a negative
+    number, a word), and one that does not answer within the check's wait: each is logged as
+    unable to say where it stands, and the log starts. (A negative size made the check fail with
+    "sizes out of order" and refused the start.)"""
+    service = log.open()
+    submit(service, 2)
+    wait_for(witnessed(service, 2))
+    service.close()
+    refused, negative, word = log.urls()
+
+    def odd(request: httpx.Request, n: int) -> httpx.Response | None:
+        url = str(request.url)
+        if url.startswith(refused):
+            raise httpx.ConnectError("connection refused", request=request)
+        size = {negative: "-1\n", word: "two\n"}
+        for prefix, body in size.items():
+            if url.startswith(prefix):
+                return httpx.Response(409, headers={"content-type": "text/x.tlog.size"}, text=body)
+        return None
+
+    service = log.open(transport=Between(log.witnesses.transport(), odd))
+    assert [(p.size, p.conflict) for p in service.witness_positions] == [(None, None)] * 3
+    said = [p.unknown or "" for p in service.witness_positions]
+    assert "unreachable" in said[0]
+    assert "connection refused" in said[0]
+    assert "not a tree size" in said[1]
+    assert "not a tree size" in said[2]
+    submit(service, 1)
+    assert service.log.size == 3
+
+
+def test_a_witness_that_never_answers_is_given_up_after_the_wait(log: Log) -> None:
+    """The check waits :data:`CHECK_TIMEOUT_S` for all witnesses at once, whatever one of them
+    does with its connection; one that has not answered by then is out of reach."""
+    service = log.open()
+    submit(service, 1)
+    service.close()
+    slow = log.urls()[2]
+    release = threading.Event()
+
+    def hang(request: httpx.Request, n: int) -> None:
+        if str(request.url).startswith(slow):
+            release.wait(60)
+
+    try:
+        positions = witness_positions(
+            PersistentLog(make_engine(sqlite_url(log.data_dir / "pausewatch.db")), log.key.signer),
+            [w for w in load_roster(log.data_dir / "witnesses.txt")],
+            transport=Between(log.witnesses.transport(), hang),
+            timeout=0.2,
+        )
+    finally:
+        release.set()
+    assert [(p.size, p.unknown) for p in positions] == [
+        (1, None),
+        (1, None),
+        (None, "no answer within 0.2 s"),
+    ]

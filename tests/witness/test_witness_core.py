@@ -144,18 +144,20 @@ def test_never_cosigns_smaller(witness: Witness, log: FakeLog) -> None:
 
 
 def test_same_size_different_root(witness: Witness, log: FakeLog) -> None:
-    """Old size equal to the checkpoint size with a different root gets 409."""
+    """Old size equal to the checkpoint size with a different root gets 422 (c2sp.org/tlog-witness
+    since its 2026 revision; 409 before it, which logs' witness checks still read as the same)."""
     assert witness.add_checkpoint(log.body(0, 4), NOW).status == 200
     fork = FakeLog(signer=log.signer, seed="fork ")
     fork.grow(4)
     resp = witness.add_checkpoint(fork.body(4, 4), NOW)
-    assert (resp.status, resp.content_type) == (409, CONTENT_TYPE_TEXT)
+    assert (resp.status, resp.content_type) == (422, CONTENT_TYPE_TEXT)
 
 
 def test_size_zero_with_wrong_root(witness: Witness, log: FakeLog) -> None:
-    """A size-0 checkpoint whose root is not the empty-tree root gets 409."""
+    """A size-0 checkpoint whose root is not the empty-tree root gets 422 (c2sp.org/tlog-witness:
+    "A checkpoint of size zero MUST have the root hash of the empty tree")."""
     note = sign_checkpoint(Checkpoint(ORIGIN, 0, b"\x01" * 32), log.signer)
-    assert witness.add_checkpoint(request(0, [], note), NOW).status == 409
+    assert witness.add_checkpoint(request(0, [], note), NOW).status == 422
 
 
 def test_bad_proof(witness: Witness, log: FakeLog) -> None:

@@ -22,6 +22,7 @@ from pausewatch.errors import (
     AuthorizationError,
     ConfigurationError,
     ConsistencyError,
+    Error,
     NotFoundError,
     StatementError,
 )
@@ -525,16 +526,19 @@ class LogService:
                 return
             try:
                 self._take_over()
-            except Exception:
+            except Exception as exc:
                 # Say why (a database behind this data directory's kept checkpoint or behind
                 # what a witness cosigned, say), give the lock to another replica, and keep
                 # following; this one tries again after a while, not every round (what refused
-                # it rarely mends in a second, and each try asks every witness again).
-                _logger.exception(
+                # it rarely mends in a second, and each try asks every witness again). A
+                # refusal the service explains is one line; anything else keeps its traceback.
+                _logger.error(
                     "replica %s won the sequencer's lock but cannot sequence; giving it up for "
-                    "%g s",
+                    "%g s: %s",
                     self.settings.replica_id,
                     TAKEOVER_RETRY_S,
+                    exc,
+                    exc_info=not isinstance(exc, Error),
                 )
                 self._stop_sequencing()
                 election.release()

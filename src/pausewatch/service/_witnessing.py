@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +79,16 @@ def add_checkpoint_body(old_size: int, proof: list[bytes], note: str) -> bytes:
 
 
 CHECK_TIMEOUT_S = 5.0
-"""How long :func:`check_witnesses` waits for each witness (they are asked at once)."""
+"""How long :func:`check_witnesses` waits for the witnesses in each of its two steps (they are
+asked at once; one that has not answered by then is taken as out of reach)."""
+
+_CHECK_ROUNDS = 3
+"""Requests a lagging witness is sent at most while it moves (another process sends it
+checkpoints meanwhile)."""
 
 _CHECK_ADR = "docs/adr/0063-witnesses-checked-before-sequencing.md"
 _SIZE_TYPE = "text/x.tlog.size"
+_SIZE = re.compile(r"[0-9]{1,20}\n?")
 
 
 @dataclass(frozen=True)
@@ -106,78 +114,131 @@ def _said(text: str) -> str:
 
 
 def _size_in(resp: httpx.Response) -> int | None:
-    """The size a witness's 409 answer gives (c2sp.org/tlog-witness: ``text/x.tlog.size``),
-    None for any other answer; :class:`ValueError` for a size answer that holds no number."""
-    if resp.status_code != 409 or not resp.headers.get("content-type", "").startswith(_SIZE_TYPE):
+    """The size a witness's 409 answer gives (c2sp.org/tlog-witness: a decimal and a newline,
+    ``text/x.tlog.size``), None for any other answer; :class:`ValueError` for a size answer
+    that holds no size. A 409 whose body is a size is read as one whatever its content type
+    says: since the spec's 2026 revision every 409 carries the witness's size."""
+    if resp.status_code != 409:
         return None
-    return int(resp.text.strip())
+    if _SIZE.fullmatch(resp.text):
+        return int(resp.text)
+    if resp.headers.get("content-type", "").startswith(_SIZE_TYPE):
+        raise ValueError(f"not a tree size: {_said(resp.text)!r}")
+    return None
 
 
-def _ask(
-    client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint
-) -> WitnessPosition:
-    """Where witness ``w`` stands: shown ``note`` (the checkpoint of ``size``) with old size
-    ``size``, and, if it lags, the consistency proof from where it is (:func:`_ask_from`)."""
-    name = w.verifier.name
+def _position(w: WitnessEndpoint, size: int | None, **why: str) -> WitnessPosition:
+    return WitnessPosition(w.verifier.name, w.url, size, **why)
+
+
+def _probe(client: httpx.Client, size: int, note: str, w: WitnessEndpoint) -> WitnessPosition | int:
+    """The first step: witness ``w`` is shown ``note`` (the checkpoint of ``size``) with old
+    size ``size`` and no proof, which changes nothing unless it stands at that checkpoint (it
+    cosigns it again). Returns where it stands, or the smaller size it cosigned (a witness
+    behind, whose checkpoint there is checked in the second step)."""
     try:
         resp = client.post(f"{w.url}/add-checkpoint", content=add_checkpoint_body(size, [], note))
     except httpx.HTTPError as exc:
-        return WitnessPosition(name, w.url, None, unknown=f"unreachable: {_said(str(exc))}")
+        return _position(w, None, unknown=f"unreachable: {_said(str(exc))}")
     if resp.status_code == 200:  # it cosigned this very checkpoint (again)
-        return WitnessPosition(name, w.url, size)
+        return _position(w, size)
+    if resp.status_code == 422:  # same size, another root (c2sp.org/tlog-witness)
+        return _position(
+            w, size, conflict=f"it cosigned another checkpoint of size {size} ({_said(resp.text)})"
+        )
     try:
         theirs = _size_in(resp)
-    except ValueError:
-        return WitnessPosition(
-            name, w.url, None, unknown=f"answered 409 with no size: {_said(resp.text)!r}"
-        )
+    except ValueError as exc:
+        return _position(w, None, unknown=f"answered 409 with {exc}")
     if theirs is not None:
         if theirs > size:
-            return WitnessPosition(
-                name, w.url, theirs, conflict=f"it cosigned a checkpoint of size {theirs}"
-            )
-        return _ask_from(client, log, size, note, w, theirs)
-    if resp.status_code == 409:  # same size, another root (c2sp.org/tlog-witness)
-        return WitnessPosition(
-            name,
-            w.url,
-            size,
-            conflict=f"it cosigned another checkpoint of size {size} ({_said(resp.text)})",
+            return _position(w, theirs, conflict=f"it cosigned a checkpoint of size {theirs}")
+        return theirs
+    if resp.status_code == 409:  # the same, as the spec answered it before its 2026 revision
+        return _position(
+            w, size, conflict=f"it cosigned another checkpoint of size {size} ({_said(resp.text)})"
         )
-    return WitnessPosition(
-        name, w.url, None, unknown=f"answered {resp.status_code}: {_said(resp.text)}"
-    )
+    return _position(w, None, unknown=f"answered {resp.status_code}: {_said(resp.text)}")
 
 
-def _ask_from(
-    client: httpx.Client, log: PersistentLog, size: int, note: str, w: WitnessEndpoint, theirs: int
+def _catch_up(
+    client: httpx.Client,
+    log: PersistentLog,
+    size: int,
+    note: str,
+    w: WitnessEndpoint,
+    theirs: int,
 ) -> WitnessPosition:
-    """A witness that lags, at ``theirs``: the database's checkpoint must extend the one it
-    cosigned there. It is sent the consistency proof from ``theirs``; a witness whose checkpoint
-    is not a prefix of the database's tree refuses it (422)."""
-    name = w.verifier.name
+    """The second step, for a witness behind at ``theirs``: the database's checkpoint must
+    extend the one it cosigned there. It is sent the consistency proof from ``theirs``; a
+    witness whose checkpoint is not a prefix of the database's tree refuses it (422). A witness
+    that moved meanwhile is asked again from where it says it is."""
+    for _round in range(_CHECK_ROUNDS):
+        try:
+            proof = log.consistency_proof(theirs, size)
+        except Error as exc:
+            return _position(w, theirs, unknown=f"no proof from its size: {exc}")
+        try:
+            resp = client.post(
+                f"{w.url}/add-checkpoint", content=add_checkpoint_body(theirs, proof, note)
+            )
+        except httpx.HTTPError as exc:
+            return _position(w, theirs, unknown=f"unreachable: {_said(str(exc))}")
+        if resp.status_code == 200:  # it had cosigned a prefix of this tree, and now this one
+            return _position(w, theirs)
+        if resp.status_code == 422:
+            return _position(
+                w,
+                theirs,
+                conflict=(
+                    f"the checkpoint of size {theirs} it cosigned is not a prefix of the "
+                    f"database's tree ({_said(resp.text)})"
+                ),
+            )
+        try:
+            moved = _size_in(resp)
+        except ValueError as exc:
+            return _position(w, theirs, unknown=f"answered 409 with {exc}")
+        if moved is None:
+            if resp.status_code == 409 and theirs == size:  # before the spec's 2026 revision
+                return _position(w, size, conflict=f"it cosigned another checkpoint of size {size}")
+            return _position(w, theirs, unknown=f"answered {resp.status_code}: {_said(resp.text)}")
+        if moved > size:
+            return _position(w, moved, conflict=f"it cosigned a checkpoint of size {moved}")
+        theirs = moved
+    return _position(w, theirs, unknown=f"it kept moving while asked (last at size {theirs})")
+
+
+def _each(
+    witnesses: list[WitnessEndpoint],
+    ask: Callable[[httpx.Client, WitnessEndpoint], WitnessPosition | int],
+    *,
+    transport: httpx.BaseTransport | None,
+    timeout: float,
+) -> list[WitnessPosition | int]:
+    """``ask`` each witness at once, each with a client of its own; a witness that has not
+    answered within ``timeout`` in all is taken as out of reach (its request is left to end on
+    its own: nothing waits for it)."""
+
+    def one(w: WitnessEndpoint) -> WitnessPosition | int:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            return ask(client, w)
+
+    pool = ThreadPoolExecutor(len(witnesses), thread_name_prefix="pausewatch-witness-check")
     try:
-        proof = log.consistency_proof(theirs, size)
-        resp = client.post(
-            f"{w.url}/add-checkpoint", content=add_checkpoint_body(theirs, proof, note)
-        )
-    except httpx.HTTPError as exc:
-        return WitnessPosition(name, w.url, theirs, unknown=f"unreachable: {_said(str(exc))}")
-    if resp.status_code == 200:  # it had cosigned a prefix of this tree, and now this one
-        return WitnessPosition(name, w.url, theirs)
-    if resp.status_code == 422:
-        return WitnessPosition(
-            name,
-            w.url,
-            theirs,
-            conflict=(
-                f"the checkpoint of size {theirs} it cosigned is not a prefix of the database's "
-                f"tree ({_said(resp.text)})"
-            ),
-        )
-    # Moved meanwhile (another process sends it checkpoints), or another answer: it said where
-    # it stood, and that does not contradict the database.
-    return WitnessPosition(name, w.url, theirs)
+        futures = [pool.submit(one, w) for w in witnesses]
+        wait(futures, timeout)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    out: list[WitnessPosition | int] = []
+    for w, fut in zip(witnesses, futures, strict=True):
+        if not fut.done():
+            out.append(_position(w, None, unknown=f"no answer within {timeout:g} s"))
+        elif (exc := fut.exception()) is not None:
+            out.append(_position(w, None, unknown=f"not asked: {_said(str(exc))}"))
+        else:
+            out.append(fut.result())
+    return out
 
 
 def witness_positions(
@@ -187,20 +248,48 @@ def witness_positions(
     transport: httpx.BaseTransport | None = None,
     timeout: float = CHECK_TIMEOUT_S,
 ) -> list[WitnessPosition]:
-    """Ask every witness, all at once, where it stands on this log: each is sent the log's
-    newest checkpoint (:meth:`PersistentLog.current_note`) with an old size equal to its size.
-    A witness at that checkpoint cosigns it again (200); one at another size answers 409 with
-    that size; one that cosigned another root at that size answers 409 without a size. A
-    witness behind is then sent the consistency proof from its size, which it checks against
-    the root it cosigned there."""
+    """Ask every witness, all at once, where it stands on this log, in two steps.
+
+    First each is sent the log's newest checkpoint (:meth:`PersistentLog.current_note`) with an
+    old size equal to its size and no proof. A witness at that checkpoint cosigns it again
+    (200); one at another size answers 409 with that size; one that cosigned another root at
+    that size answers 422 (409 before the spec's 2026 revision). None of this changes a
+    witness that is not at the checkpoint.
+
+    Then, only if no witness contradicted the database, each witness behind is sent the
+    consistency proof from its size, which it checks against the root it cosigned there (and
+    cosigns the newest checkpoint when it holds). A witness is never moved onto the database's
+    tree while another says that tree lost what the log signed."""
     if not witnesses:
         return []
     size, note = log.current_note()
-    with (
-        httpx.Client(timeout=timeout, transport=transport) as client,
-        ThreadPoolExecutor(len(witnesses), thread_name_prefix="pausewatch-witness-check") as pool,
-    ):
-        return list(pool.map(lambda w: _ask(client, log, size, note, w), witnesses))
+    first = _each(
+        witnesses,
+        lambda client, w: _probe(client, size, note, w),
+        transport=transport,
+        timeout=timeout,
+    )
+    conflicted = any(isinstance(a, WitnessPosition) and a.conflict for a in first)
+    behind = {
+        w.verifier.name: a for w, a in zip(witnesses, first, strict=True) if isinstance(a, int)
+    }
+    second: dict[str, WitnessPosition | int] = {}
+    if behind and not conflicted:
+        lagging = [w for w in witnesses if w.verifier.name in behind]
+        answers = _each(
+            lagging,
+            lambda client, w: _catch_up(client, log, size, note, w, behind[w.verifier.name]),
+            transport=transport,
+            timeout=timeout,
+        )
+        second = {w.verifier.name: a for w, a in zip(lagging, answers, strict=True)}
+    out: list[WitnessPosition] = []
+    for w, a in zip(witnesses, first, strict=True):
+        a = second.get(w.verifier.name, a)
+        if isinstance(a, int):  # behind, not asked further: another witness contradicted
+            a = _position(w, a, unknown="behind; not sent a proof, another witness conflicts")
+        out.append(a)
+    return out
 
 
 def check_witnesses(

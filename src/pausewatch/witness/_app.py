@@ -41,12 +41,18 @@ _ADD_CHECKPOINT_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {
         "description": (
             "The old size is not the latest cosigned size (body: that size and a newline, "
-            "Content-Type text/x.tlog.size), or equal sizes with different root hashes."
+            "Content-Type text/x.tlog.size)."
         ),
         "content": {CONTENT_TYPE_SIZE: {"schema": {"type": "string"}}, **_TEXT},
     },
     413: {"description": f"The body is larger than {MAX_BODY_BYTES} bytes.", "content": _TEXT},
-    422: {"description": "The consistency proof does not verify.", "content": _TEXT},
+    422: {
+        "description": (
+            "The consistency proof does not verify, or the old size equals the checkpoint's "
+            "and its root hash differs from the one cosigned at that size."
+        ),
+        "content": _TEXT,
+    },
 }
 
 

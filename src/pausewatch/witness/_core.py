@@ -243,8 +243,9 @@ class Witness:
 
         400 malformed body or old size above the checkpoint size; 404 unknown origin; 403 no
         valid signature by a trusted key (or an invalid one by a trusted key); 409 with
-        ``text/x.tlog.size`` when the old size is not the latest cosigned size; 409 when the
-        sizes are equal and the roots differ; 422 when the consistency proof fails. On success
+        ``text/x.tlog.size`` when the old size is not the latest cosigned size; 422 when the
+        old size equals the checkpoint size and the roots differ (409 before the spec's 2026
+        revision), or when the consistency proof fails. On success
         the checkpoint is recorded (compare-and-set on the old size) and the body is the
         witness's cosignature line, timestamped ``int(now.timestamp())``.
         """
@@ -278,7 +279,7 @@ class Witness:
             return _conflict_size(latest_size)
         if req.old_size == cp.size and cp.root_hash != latest_root:
             return _text(
-                409,
+                422,
                 f"checkpoint of size {cp.size} has root {cp.root_hash.hex()}, but the witness "
                 f"cosigned root {latest_root.hex()} at that size",
             )
