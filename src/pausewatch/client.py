@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -426,14 +427,31 @@ class TileFetcher:
     ``pausewatch log tiles``. Call it with a path (``checkpoint``, ``tile/0/000``); a 404 raises
     :class:`~pausewatch.errors.NotFoundError`, any other answer but 200 :class:`ClientError`.
     Redirects are followed, :data:`MAX_REDIRECTS` at most (an object store or CDN may
-    redirect). Give it to :class:`pausewatch.ledger.TileClient`."""
+    redirect). Give it to :class:`pausewatch.ledger.TileClient`.
+
+    The server is not trusted (what it serves is checked against the signed checkpoint), so
+    what it may cost is bounded too: a fetch is refused once its body, unpacked, passes what
+    its resource can hold (:data:`MAX_CHECKPOINT_BYTES`; a hash tile 256 hashes; an entry
+    bundle 256 entries of at most 65,535 bytes; a ``pausewatch-entries32`` bundle
+    ``max_bundle_bytes``), and once it has taken ``deadline`` seconds in all (``timeout``
+    bounds each read, which a server sending a byte at a time never trips)."""
 
     MAX_REDIRECTS = 5
+    MAX_CHECKPOINT_BYTES = 1 << 20
+    """A checkpoint note: its lines and signatures (c2sp.org/tlog-checkpoint), generously."""
 
     def __init__(
-        self, prefix: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+        self,
+        prefix: str,
+        *,
+        timeout: float = 30.0,
+        deadline: float = 600.0,
+        max_bundle_bytes: int = 1 << 30,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.prefix = prefix.rstrip("/")
+        self.deadline = deadline
+        self.max_bundle_bytes = max_bundle_bytes
         self._http = httpx.Client(
             base_url=self.prefix,
             timeout=timeout,
@@ -453,15 +471,48 @@ class TileFetcher:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def __call__(self, path: str) -> bytes:
+    def limit(self, path: str) -> int:
+        """The most bytes the resource at ``path`` can hold, unpacked."""
+        from pausewatch.ledger import (
+            ENTRIES,
+            HASH_SIZE,
+            MAX_BUNDLE_ENTRY,
+            WIDE_ENTRIES,
+            parse_tile_path,
+        )
+
         try:
-            resp = self._http.get("/" + path)
+            tile = parse_tile_path(path)
+        except Error:
+            return self.MAX_CHECKPOINT_BYTES
+        if tile.level == WIDE_ENTRIES:
+            return self.max_bundle_bytes
+        if tile.level == ENTRIES:
+            return tile.width * (2 + MAX_BUNDLE_ENTRY)
+        return tile.width * HASH_SIZE
+
+    def __call__(self, path: str) -> bytes:
+        where = f"{self.prefix}/{path}"
+        limit = self.limit(path)
+        deadline = time.monotonic() + self.deadline
+        try:
+            with self._http.stream("GET", "/" + path) as resp:
+                if resp.status_code == 404:
+                    raise NotFoundError(f"{where}: not found")
+                if resp.status_code != 200:
+                    raise ClientError(f"{where}: {resp.status_code}", resp.status_code)
+                body = bytearray()
+                for chunk in resp.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise ClientError(
+                            f"{where}: the server sent more than the {limit:,} bytes this "
+                            "resource can hold"
+                        )
+                    if time.monotonic() > deadline:
+                        raise ClientError(f"{where}: not received within {self.deadline:g} s")
         except httpx.TooManyRedirects as exc:
-            raise ClientError(f"{self.prefix}/{path}: too many redirects ({exc})") from exc
+            raise ClientError(f"{where}: too many redirects ({exc})") from exc
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.prefix}: {exc}") from exc
-        if resp.status_code == 404:
-            raise NotFoundError(f"{self.prefix}/{path}: not found")
-        if resp.status_code != 200:
-            raise ClientError(f"{self.prefix}/{path}: {resp.status_code}", resp.status_code)
-        return resp.content
+        return bytes(body)

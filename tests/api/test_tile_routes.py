@@ -4,6 +4,7 @@ with their caching headers, problems for bad paths, and proofs from the served t
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -283,3 +284,55 @@ def test_tile_fetcher_follows_redirects_and_refuses_other_answers() -> None:
             pytest.raises(ClientError, match=why),
         ):
             fetch("tile/0/000")
+
+
+class _Trickle(httpx.SyncByteStream):
+    """A body sent a few bytes at a time, slowly: each read is quick, the whole never ends."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            time.sleep(0.02)
+            yield b"xx"
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("checkpoint", TileFetcher.MAX_CHECKPOINT_BYTES),
+        ("tile/0/000", 8192),
+        ("tile/3/x001/234.p/5", 5 * 32),
+        ("tile/entries/000", 256 * 65_537),
+        ("tile/entries/000.p/2", 2 * 65_537),
+        ("tile/pausewatch-entries32/000", 3_000_000),
+    ],
+)
+def test_a_server_cannot_send_more_than_the_resource_holds(path: str, limit: int) -> None:
+    """An untrusted tile server's answer is refused once it passes, unpacked, what the resource
+    can hold: a gzip body of a few kilobytes that unpacks to megabytes (a gzip bomb) included.
+    (The fetcher read every body whole, asking for gzip: 65 kB unpacked to 64 MiB.)"""
+    bomb = gzip.compress(b"\0" * (limit + 1))
+    exact = gzip.compress(b"\0" * limit)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = bomb if request.url.path.startswith("/bomb/") else exact
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=body)
+
+    transport = httpx.MockTransport(handler)
+    with TileFetcher("http://x/exact", transport=transport, max_bundle_bytes=3_000_000) as fetch:
+        assert len(fetch(path)) == limit
+    with (
+        TileFetcher("http://x/bomb", transport=transport, max_bundle_bytes=3_000_000) as fetch,
+        pytest.raises(ClientError, match=f"more than the {limit:,} bytes"),
+    ):
+        fetch(path)
+
+
+def test_a_server_that_never_finishes_its_answer_is_given_up() -> None:
+    """A server sending a body a byte at a time never trips the per-read timeout; the fetch's
+    own deadline ends it. (The fetch waited as long as the server went on.)"""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, stream=_Trickle()))
+    with (
+        TileFetcher("http://x", transport=transport, deadline=0.3) as fetch,
+        pytest.raises(ClientError, match=r"tile/entries/000: not received within 0.3 s"),
+    ):
+        fetch("tile/entries/000")

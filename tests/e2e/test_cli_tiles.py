@@ -281,6 +281,23 @@ def test_audit_tiles_reports_a_bad_bundle(
     assert any("tile/entries/001" in p for p in report.problems), report.problems
 
 
+def test_an_altered_bundle_is_named_before_the_entries_it_spoils(
+    static_server: tuple[Path, str],
+) -> None:
+    """A tile server that swaps a full bundle for 256 entries of junk spoils every one of them
+    for the audit, more problems than a report shows: the report still leads with the bundle's
+    hash tile, which names the server's data as the cause, not the log's signed entries. (The
+    report showed "entry 0: not JSON" to "entry 99" and nothing else.)"""
+    root, url = static_server
+    signer = Signer.generate("test.example/log")
+    _serve(root, _audited(700, signer))
+    (root / "tile/entries/000").write_bytes(encode_bundle([b"junk"] * 256))
+    report = _audit_tiles(url, signer.verifier(), [], 0, [], None)
+    assert report.problems[0].startswith("hash tile tile/0/000:"), report.problems[:3]
+    assert report.problems[-1] == "... more problems not shown"
+    assert any("not JSON" in p for p in report.problems)
+
+
 def _files_under(site: Path) -> list[str]:
     """Every file in ``site``, staging included."""
     return sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())

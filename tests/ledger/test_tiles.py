@@ -4,6 +4,7 @@ alone against :class:`MerkleTree`'s."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -588,6 +589,57 @@ def test_rebuilder_refuses_a_bundle_of_the_wrong_width() -> None:
     rebuilder.add([b"\0" * 32] * 256)
     with pytest.raises(ProofError):
         rebuilder.finish()
+
+
+def test_rebuilder_holds_nothing_per_bundle_before_the_bundles_arrive() -> None:
+    """A signed size near 2^64 (a log's key may sign anything) costs nothing to start from:
+    the bundles' widths follow from the size as each arrives. (They were listed up front: at
+    2^32 entries, 53 s and 143 MB before the first bundle was looked at; at 2^40, no end.)"""
+    tracemalloc.start()
+    try:
+        rebuilder = TileRebuilder(2**30 + 3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024
+    assert rebuilder.add([b"\0" * 32] * 256) == [(Tile(0, 0), [b"\0" * 32] * 256)]
+    with pytest.raises(ProofError, match=f"has {2**22 + 1} bundles, got 1"):
+        rebuilder.finish()
+    last = TileRebuilder(259)
+    last.add([b"\1" * 32] * 256)
+    with pytest.raises(ProofError, match="bundle 1: expected 3 leaf hashes, got 256"):
+        last.add([b"\1" * 32] * 256)
+    last.add([b"\1" * 32] * 3)
+    with pytest.raises(ProofError, match="has 2 bundles"):
+        last.add([b"\1" * 32])
+
+
+def test_a_partial_bundle_gone_is_read_from_the_full_one(log_signer: Signer) -> None:
+    """The log completed bundle 1 after the checkpoint of 300 was signed and dropped its
+    partial bundle: the 44 entries are read from the full bundle, as a partial hash tile is
+    from the full tile. A bundle in neither form is not found, naming it. (The partial
+    bundle was looked for only in the uint32 extension.)"""
+    tree, data = tree_of(512)
+    serve = tree_fetch(tree, signed(tree, log_signer, 300), data)
+
+    def fetch(path: str) -> bytes:
+        if path in ("tile/entries/001.p/44", "tile/pausewatch-entries32/001.p/44"):
+            raise NotFoundError(path)
+        return serve(path)
+
+    client = TileClient(fetch, log_signer.verifier())
+    client.latest()
+    assert list(client.entries(300, start=250)) == [(i, data[i]) for i in range(250, 300)]
+
+    def gone(path: str) -> bytes:
+        if path.startswith("tile/entries/001") or path.startswith("tile/pausewatch-entries32/"):
+            raise NotFoundError(path)
+        return serve(path)
+
+    client = TileClient(gone, log_signer.verifier())
+    client.latest()
+    with pytest.raises(NotFoundError, match=r"entry bundle tile/entries/001\.p/44: not found"):
+        list(client.entries(300, start=256))
 
 
 def test_client_refuses_a_fork(log_signer: Signer) -> None:

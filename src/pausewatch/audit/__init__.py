@@ -71,6 +71,7 @@ from pausewatch.transcript._statements import (
 )
 
 MAX_PROBLEMS = 100
+_MORE = "... more problems not shown"
 MAX_CHECKPOINTS_LISTED = 1000
 """Checkpoints the report lists besides the pinned ones: the newest (all are verified)."""
 PAGE = 4096
@@ -183,7 +184,16 @@ class AuditReport:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(message)
         elif len(self.problems) == MAX_PROBLEMS:
-            self.problems.append("... more problems not shown")
+            self.problems.append(_MORE)
+
+    def lead(self, messages: list[str]) -> None:
+        """Record problems ahead of those already recorded, within the same cap: the cause
+        first (a tile server's altered bundle, say), then what it caused (every entry of it
+        unreadable), so that the cap never hides the cause behind its consequences."""
+        shown = [p for p in self.problems if p != _MORE]
+        self.problems = []
+        for message in [*messages, *shown]:
+            self.problem(message)
 
     def to_json(self) -> dict[str, object]:
         """The report as JSON."""

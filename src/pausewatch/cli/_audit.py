@@ -473,15 +473,16 @@ def _audit_tiles(
             secretariat,
             pinned=held,
         )
-    for problem in [*unread, *checker.problems]:
-        report.problem(problem)
+    # What the tiles say comes first in the report: a bundle the server altered makes each of
+    # its entries a problem of the audit too, and those must not hide the cause.
+    served = [*unread, *checker.problems]
     with TileFetcher(prefix) as fetch:
         client = TileClient(fetch, verifier, witnesses)
         client.open_checkpoint(latest.note)
         try:
             client.verify_root(size)
         except Error as exc:
-            report.problem(f"hash tiles: {exc}")
+            served.append(f"hash tiles: {exc}")
         for note in held:
             try:
                 old = client.open_checkpoint(note).checkpoint
@@ -489,7 +490,8 @@ def _audit_tiles(
                     client.verify_consistency(old.size, size)
                     report.server_proofs_checked += 1
             except Error as exc:
-                report.problem(f"consistency from the tiles, pinned checkpoint: {exc}")
+                served.append(f"consistency from the tiles, pinned checkpoint: {exc}")
+    report.lead(served)
     return report
 
 

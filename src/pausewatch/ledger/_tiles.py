@@ -340,7 +340,10 @@ class TileRebuilder:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._widths = [b.width for b in bundles(size)]
+        # The bundles' count and widths follow from the size (not listed: a signed size may
+        # be near 2^64, and nothing is held before the first bundle arrives).
+        self._full = size >> TILE_HEIGHT
+        self._bundles = self._full + (1 if size & (TILE_WIDTH - 1) else 0)
         self._seen = 0
         levels = len(tile_widths(size))
         self._next = [0] * levels
@@ -348,9 +351,9 @@ class TileRebuilder:
 
     def add(self, leaf_hashes: Sequence[bytes]) -> list[tuple[Tile, list[bytes]]]:
         """Take the leaf hashes of the next bundle; return the full tiles they complete."""
-        if self._seen >= len(self._widths):
-            raise ProofError(f"a tree of size {self.size} has {len(self._widths)} bundles")
-        width = self._widths[self._seen]
+        if self._seen >= self._bundles:
+            raise ProofError(f"a tree of size {self.size} has {self._bundles} bundles")
+        width = TILE_WIDTH if self._seen < self._full else self.size & (TILE_WIDTH - 1)
         if len(leaf_hashes) != width:
             raise ProofError(
                 f"bundle {self._seen}: expected {width} leaf hashes, got {len(leaf_hashes)}"
@@ -371,9 +374,9 @@ class TileRebuilder:
 
     def finish(self) -> list[tuple[Tile, list[bytes]]]:
         """The partial tiles, lowest level first, once every bundle was added."""
-        if self._seen != len(self._widths):
+        if self._seen != self._bundles:
             raise ProofError(
-                f"a tree of size {self.size} has {len(self._widths)} bundles, got {self._seen}"
+                f"a tree of size {self.size} has {self._bundles} bundles, got {self._seen}"
             )
         return [
             (Tile(level, self._next[level], len(hashes)), hashes)
@@ -622,16 +625,30 @@ class TileClient:
     # -- entries -------------------------------------------------------------------------------
 
     def bundle(self, bundle: Tile) -> list[bytes]:
-        """The entries of one bundle; the uint32 extension when the standard one is refused."""
-        try:
-            data = self._fetch(bundle.path)
-            wide = False
-        except NotFoundError:
-            data = self._fetch(Tile(WIDE_ENTRIES, bundle.index, bundle.width).path)
-            wide = True
-        self.fetched_tiles += 1
-        self.fetched_bytes += len(data)
-        return decode_bundle(data, bundle.width, wide=wide)
+        """The entries of one bundle; the uint32 extension when the standard one is not
+        there. A partial bundle that is gone (the log completed it) is read from the full
+        bundle, as a partial hash tile is."""
+        for level in (ENTRIES, WIDE_ENTRIES):
+            wide = level == WIDE_ENTRIES
+            try:
+                data = self._fetch(Tile(level, bundle.index, bundle.width).path)
+                width = bundle.width
+            except NotFoundError:
+                if bundle.full:
+                    continue
+                try:
+                    data = self._fetch(Tile(level, bundle.index).path)
+                except NotFoundError:
+                    continue
+                width = TILE_WIDTH
+            self.fetched_tiles += 1
+            self.fetched_bytes += len(data)
+            return decode_bundle(data, width, wide=wide)[: bundle.width]
+        raise NotFoundError(
+            f"entry bundle {bundle.path}: not found (nor in the uint32 extension"
+            + ("" if bundle.full else ", nor as a full bundle")
+            + ")"
+        )
 
     def entries(self, size: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
         """Every entry ``(index, bytes)`` of the verified checkpoint of ``size`` from
