@@ -92,6 +92,13 @@ class Between(httpx.BaseTransport):
         return answer if answer is not None else self.inner.handle_request(request)
 
 
+def copy_of(log: Log, data_dir: Path, seed: int) -> Log:
+    """A copy of ``log``'s data directory (its keys, its database) served with a roster of
+    witnesses of its own, which never hear of ``log``'s."""
+    shutil.copytree(log.data_dir, data_dir)
+    return Log(data_dir, DemoWitnesses(seed, now))
+
+
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[Log]:
     made = Log(tmp_path / "log", DemoWitnesses(2026, now))
@@ -297,10 +304,7 @@ def test_a_witness_moved_past_the_database_while_asked_refuses_the_start(
     service.close()
     # The old sequencer goes on to 10 entries where the witnesses do not see it (a roster of
     # its own), and the database given to the new process is a copy at 2 that went on to 3.
-    primary = Log(tmp_path / "primary", DemoWitnesses(2099, now))
-    shutil.rmtree(primary.data_dir)
-    shutil.copytree(log.data_dir, primary.data_dir)
-    (primary.data_dir / "witnesses.txt").write_text(primary.witnesses.roster())
+    primary = copy_of(log, tmp_path / "primary", 2099)
     service = primary.open()
     submit(service, 8)
     ten, note = service.log.latest()
@@ -309,10 +313,7 @@ def test_a_witness_moved_past_the_database_while_asked_refuses_the_start(
     proof = service.log.consistency_proof(2, 10)
     root = service.log.root()
     service.close()
-    restored = Log(tmp_path / "restored", DemoWitnesses(2098, now))
-    shutil.rmtree(restored.data_dir)
-    shutil.copytree(log.data_dir, restored.data_dir)
-    (restored.data_dir / "witnesses.txt").write_text(restored.witnesses.roster())
+    restored = copy_of(log, tmp_path / "restored", 2098)
     service = restored.open()
     submit(service, 1)
     service.close()
