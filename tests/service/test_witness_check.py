@@ -372,6 +372,7 @@ def test_a_witness_that_never_answers_is_given_up_after_the_wait(log: Log) -> No
     does with its connection; one that has not answered by then is out of reach."""
     service = log.open()
     submit(service, 1)
+    wait_for(witnessed(service, 1))  # the witnesses stand at the checkpoint they are shown
     service.close()
     slow = log.urls()[2]
     release = threading.Event()
