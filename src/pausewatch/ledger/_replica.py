@@ -216,10 +216,16 @@ class SequencerLock:
         return True
 
     def release(self) -> None:
-        """Give the lock up (the session ends: the lock cannot outlive this call)."""
+        """Give the lock up: unlocked on its session, then the session ended, so the lock is
+        free when this returns (the server's backend ends a moment after its client hangs up,
+        and a replica trying in that moment would find the lock held)."""
         with self._use:
             conn = self._conn
             if conn is not None:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
+                except Exception:  # the session is gone already: so is its lock
+                    _logger.debug("unlocking the sequencer's lock failed", exc_info=True)
                 self._drop(conn)
 
     def _drop(self, conn: Connection) -> None:
