@@ -22,6 +22,8 @@ Databases
         ``postgresql`` case actually runs.
     ``engine``
         An engine on ``db_url`` with the schema migrated to head; disposed afterwards.
+    ``pg_engine``
+        The same on ``pg_url`` alone (what only PostgreSQL does).
 
 Keys
     ``log_signer``
@@ -218,6 +220,16 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on ``db_url`` with the schema migrated to head."""
     eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database with the schema migrated to head (tests of
+    what only PostgreSQL does: replicas' locks and hand-off)."""
+    eng = make_engine(pg_url)
     upgrade(eng)
     yield eng
     eng.dispose()

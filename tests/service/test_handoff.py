@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +18,6 @@ from pausewatch.ledger import (
     PersistentLog,
     Signer,
 )
-from pausewatch.store import make_engine, upgrade
 
 pytestmark = pytest.mark.postgres
 
@@ -27,14 +25,6 @@ NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 WAIT_S = 2.0
 """How long a follower's submission waits for its answer in the withdrawal test: long enough
 that the test takes its row first on a slow machine, as the pump would."""
-
-
-@pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    engine = make_engine(pg_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def entry(n: int) -> PendingEntry:
