@@ -11,7 +11,8 @@ import base64
 import contextlib
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -434,7 +435,9 @@ class TileFetcher:
     its resource can hold (:data:`MAX_CHECKPOINT_BYTES`; a hash tile 256 hashes; an entry
     bundle 256 entries of at most 65,535 bytes; a ``pausewatch-entries32`` bundle
     ``max_bundle_bytes``), and once it has taken ``deadline`` seconds in all (``timeout``
-    bounds each read, which a server sending a byte at a time never trips)."""
+    bounds each read, which a server sending a byte at a time never trips). It asks for gzip
+    or nothing and unpacks gzip itself, never past the resource's limit however much one read
+    holds; a body in another coding is refused."""
 
     MAX_REDIRECTS = 5
     MAX_CHECKPOINT_BYTES = 1 << 20
@@ -501,8 +504,17 @@ class TileFetcher:
                     raise NotFoundError(f"{where}: not found")
                 if resp.status_code != 200:
                     raise ClientError(f"{where}: {resp.status_code}", resp.status_code)
+                chunks: Iterable[bytes]
+                if resp.is_stream_consumed:  # a transport that hands back a body already read
+                    chunks = [resp.content]
+                elif _gzipped(where, resp.headers.get_list("content-encoding", split_commas=True)):
+                    chunks = _gunzipped(
+                        where, _bounded(where, resp.iter_raw(), _packed(limit)), limit
+                    )
+                else:
+                    chunks = resp.iter_raw()
                 body = bytearray()
-                for chunk in resp.iter_bytes():
+                for chunk in chunks:
                     body += chunk
                     if len(body) > limit:
                         raise ClientError(
@@ -516,3 +528,68 @@ class TileFetcher:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.prefix}: {exc}") from exc
         return bytes(body)
+
+
+def _gzipped(where: str, encodings: list[str]) -> bool:
+    """Whether a body in the ``Content-Encoding`` codings ``encodings`` is gzip; a tile fetch
+    asks for gzip or nothing, so any other coding (or gzip twice) is refused."""
+    codings = [c.strip().lower() for c in encodings if c.strip().lower() not in ("", "identity")]
+    if not codings:
+        return False
+    if codings in (["gzip"], ["x-gzip"]):
+        return True
+    raise ClientError(
+        f"{where}: the body is in a coding it was not asked for ({', '.join(codings)}); "
+        "expected gzip or none"
+    )
+
+
+def _packed(limit: int) -> int:
+    """The most bytes a gzip body of at most ``limit`` bytes unpacked may take on the wire:
+    deflate's stored blocks (5 bytes a 65,535) plus its header and trailer, generously. A
+    gzip header's name and comment fields unpack to nothing, so only this bounds them."""
+    return limit + limit // 64 + 4096
+
+
+def _bounded(where: str, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """``chunks`` as they come, refused once they pass ``limit`` bytes in all."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise ClientError(
+                f"{where}: the server sent more than the {limit:,} bytes this resource can "
+                "take on the wire"
+            )
+        yield chunk
+
+
+def _gunzipped(where: str, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """The gzip members (RFC 1952) in ``chunks`` unpacked, never more than ``limit + 1``
+    bytes in all: what passes ``limit`` is for the caller to refuse, and nothing past it is
+    unpacked, however much one chunk would unpack to (httpx's own decoder unpacks a whole
+    chunk at once: a 65 kB chunk can hold 64 MiB)."""
+    unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    inside = False
+    out = 0
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                inside = True
+                piece = unpack.decompress(data, limit + 1 - out)
+                if piece:
+                    out += len(piece)
+                    yield piece
+                    if out > limit:
+                        return
+                if unpack.eof:
+                    data = unpack.unused_data
+                    unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    inside = False
+                else:
+                    data = unpack.unconsumed_tail
+    except zlib.error as exc:
+        raise ClientError(f"{where}: the body is not the gzip it says it is ({exc})") from exc
+    if inside:
+        raise ClientError(f"{where}: the body ends inside its gzip stream")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -315,7 +317,9 @@ def test_a_server_cannot_send_more_than_the_resource_holds(path: str, limit: int
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = bomb if request.url.path.startswith("/bomb/") else exact
-        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=body)
+        return httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(body)
+        )
 
     transport = httpx.MockTransport(handler)
     with TileFetcher("http://x/exact", transport=transport, max_bundle_bytes=3_000_000) as fetch:
@@ -325,6 +329,78 @@ def test_a_server_cannot_send_more_than_the_resource_holds(path: str, limit: int
         pytest.raises(ClientError, match=f"more than the {limit:,} bytes"),
     ):
         fetch(path)
+
+
+def _serving(body: bytes, encoding: str | None = "gzip") -> httpx.MockTransport:
+    """A server answering every GET with ``body`` as it is, in one chunk, marked with the
+    ``Content-Encoding`` ``encoding`` (none for None)."""
+    headers = {} if encoding is None else {"Content-Encoding": encoding}
+    return httpx.MockTransport(
+        lambda request: httpx.Response(200, headers=headers, stream=httpx.ByteStream(body))
+    )
+
+
+def test_one_chunk_of_a_gzip_bomb_is_not_unpacked_past_the_limit() -> None:
+    """A gzip body that arrives as one network chunk is unpacked no further than the resource
+    can hold. (The fetcher refused the body after httpx had unpacked the whole chunk: 64 MiB in
+    memory for a partial bundle of 128 kB.)"""
+    bomb = gzip.compress(b"\0" * (64 << 20))
+    assert len(bomb) < 131_074  # within what such a bundle may take on the wire
+    with TileFetcher("http://x", transport=_serving(bomb)) as fetch:
+        tracemalloc.start()
+        try:
+            with pytest.raises(
+                ClientError, match="more than the 131,074 bytes this resource can h"
+            ):
+                fetch("tile/entries/000.p/2")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 2 << 20, f"{peak:,} bytes at the peak"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("deflate", zlib.compress(b"x" * 100)),
+        ("br", b"\x0b\x02\x80xx\x03"),
+        ("gzip, gzip", gzip.compress(gzip.compress(b"x" * 100))),
+        ("compress", b"x"),
+    ],
+    ids=["deflate", "br", "gzip-twice", "compress"],
+)
+def test_a_coding_the_fetch_did_not_ask_for_is_refused(encoding: str, body: bytes) -> None:
+    """The fetch asks for gzip or nothing; a body in any other coding is refused by name, not
+    unpacked by whatever decoder the HTTP library has for it."""
+    with (
+        TileFetcher("http://x", transport=_serving(body, encoding)) as fetch,
+        pytest.raises(ClientError, match="a coding it was not asked for"),
+    ):
+        fetch("tile/0/000")
+
+
+def test_a_gzip_body_is_whole_gzip_members() -> None:
+    """A gzip body may hold several members (RFC 1952 §2.2), read one after the other, and
+    ``identity`` alongside is no coding; a cut-off stream, junk, or junk after a member is
+    refused. A gzip header's name field unpacks to nothing, so the bytes on the wire are bounded
+    as well as those unpacked."""
+    tile = b"h" * 4096 + b"i" * 4096
+    members = gzip.compress(tile[:100]) + gzip.compress(tile[100:])
+    for body, encoding in [(members, "gzip"), (gzip.compress(tile), "identity, x-gzip")]:
+        with TileFetcher("http://x", transport=_serving(body, encoding)) as fetch:
+            assert fetch("tile/0/000") == tile
+    named = b"\x1f\x8b\x08\x08" + bytes(6) + b"a" * 30_000
+    for body, why in [
+        (gzip.compress(tile)[:-5], "ends inside its gzip stream"),
+        (b"not gzip at all", "not the gzip it says it is"),
+        (gzip.compress(tile[:10]) + b"junk", "not the gzip it says it is"),
+        (named, "more than the 12,416 bytes this resource can take on the wire"),
+    ]:
+        with (
+            TileFetcher("http://x", transport=_serving(body)) as fetch,
+            pytest.raises(ClientError, match=why),
+        ):
+            fetch("tile/0/000")
 
 
 def test_a_server_that_never_finishes_its_answer_is_given_up() -> None:
