@@ -41,6 +41,16 @@ CLUSTERS = (
 WINDOWS = 30
 WINDOWS_PER_UPLOAD = 2
 BATCH_KIND = "telemetry.batch/v1"
+ACCOUNTED_VIEWS = (
+    "tel_runs",
+    "tel_run_chips",
+    "tel_run_clusters",
+    "tel_chips",
+    "tel_clusters",
+    "tel_cluster_chips",
+    "tel_chains",
+)
+"""The telemetry views compared whole, less their log positions."""
 RECEIPT_FIELDS = ("accepted", "duplicates", "rejected", "gaps", "records_root")
 """What a receipt says about the batch itself (its index and time depend on the run)."""
 
@@ -54,7 +64,7 @@ class Accounting:
     submissions: list[str]
     """Batch digests in ``tel_submissions``, sorted."""
     views: dict[str, list[dict[str, Any]]]
-    """``tel_runs``, ``tel_chips``, ``tel_clusters``, ``tel_chains`` without ``updated_idx``."""
+    """The :data:`ACCOUNTED_VIEWS` without ``updated_idx``."""
     gaps: list[tuple[str, str, int, int, int]]
     """``tel_gaps`` as (batch digest, chip, from seq, to seq, missing), sorted."""
     rejections: list[tuple[str, int, int, str | None, int | None, str]]
@@ -158,7 +168,7 @@ def read_accounting(data_dir: Path) -> Accounting:
         return Accounting(
             batches=strip("tel_batches"),
             submissions=sorted(r["batch_digest"] for r in dump_view(engine, "tel_submissions")),
-            views={v: strip(v) for v in ("tel_runs", "tel_chips", "tel_clusters", "tel_chains")},
+            views={v: strip(v) for v in ACCOUNTED_VIEWS},
             gaps=sorted(
                 (digest_of[g["idx"]], g["chip_id"], g["from_seq"], g["to_seq"], g["missing"])
                 for g in dump_view(engine, "tel_gaps")

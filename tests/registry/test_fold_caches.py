@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pausewatch.registry._fold import (
     _TOTALS,
+    VIEWS,
     _keep_totals,
     _kept_totals,
     _merge_totals,
@@ -92,16 +93,21 @@ class _Views:
     """The part of the fold's context ``_merge_totals`` uses: rows by view and key."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.rows: dict[tuple[str, ...], dict[str, Any]] = {}
         self.index = 0
         self.keeps = True
+        self.written: list[str] = []
 
     def get(self, view: str, *key: Any) -> dict[str, Any] | None:
-        return self.rows.get((view, key[0]))
+        return self.rows.get((view, *key))
 
     def set(self, view: str, row: dict[str, Any]) -> None:
-        name = row["run_id"] if view == "tel_runs" else row["cluster_id"]
-        self.rows[(view, name)] = row
+        self.rows[(view, *(row[k] for k in VIEWS[view]))] = row
+        self.written.append(view)
+
+    def members(self, view: str, name: str) -> list[str]:
+        """The members of ``name`` in the members view ``view``, sorted."""
+        return sorted(key[2] for key in self.rows if key[0] == view and key[1] == name)
 
 
 def _run(chips: list[str], n: int) -> RunTotals:
@@ -127,14 +133,21 @@ def _cluster(chips: list[str], n: int) -> ClusterTotals:
     )
 
 
-def _reference_row(view: str, key: str, name: str, previous: Any, batch: Any, idx: int) -> Any:
-    """The row as the fold wrote it before it kept the sets: read the row back, merge, write
-    every field."""
+def _reference_row(
+    view: str, key: str, name: str, previous: Any, batch: Any, idx: int, seen: dict[str, set[str]]
+) -> Any:
+    """The row as a fold that keeps nothing writes it: read the row back, merge, write every
+    field but the sets, whose members are counted (``seen``: every member so far, by set)."""
     cls = RunTotals if view == "tel_runs" else ClusterTotals
-    new = batch if previous is None else cls.from_json(_totals_doc(previous, key)).merge(batch)
-    row = _totals_row(key, name, new.to_json(), idx)
-    row.pop("days", None)
-    row.pop("signals", None)
+    empty = {field: () for field in seen}
+    new = batch if previous is None else cls.from_json(_totals_doc(previous, key) | empty)
+    new = new if previous is None else new.merge(batch)
+    fields = _totals_row(key, name, new.to_json(sets=False), idx)
+    fields["chip_count"] = len(seen["chips"])
+    if view == "tel_runs":
+        fields["cluster_count"] = len(seen["clusters"])
+    row = {key: name, "updated_idx": idx}
+    row |= sorted((k, v) for k, v in fields.items() if k not in row)
     return row
 
 
@@ -151,11 +164,15 @@ def test_a_run_and_a_clusters_rows_are_what_reading_them_back_gives(
     batches: list[list[str]], forget: set[int]
 ) -> None:
     """Batch after batch, the tel_runs and tel_clusters rows the fold writes from its kept
-    totals and set texts are the rows it wrote when it read each row back and wrote every
-    field, key order included; also when what it kept is forgotten in between (another
-    process, a full cache)."""
+    totals are the rows it writes when it reads each row back and writes every field, key
+    order included; also when what it kept is forgotten in between (another process, a full
+    cache). Their members are every chip (and cluster) the batches named, each once."""
     views = _Views()
     previous: dict[str, Any] = {"tel_runs": None, "tel_clusters": None}
+    seen: dict[str, dict[str, set[str]]] = {
+        "tel_runs": {"chips": set(), "clusters": set()},
+        "tel_clusters": {"chips": set()},
+    }
     for n, chips in enumerate(batches):
         views.index = n + 1
         if n in forget:
@@ -165,67 +182,75 @@ def test_a_run_and_a_clusters_rows_are_what_reading_them_back_gives(
             ("tel_clusters", "cluster_id", "c1", _cluster(chips, n)),
         ):
             cls = RunTotals if view == "tel_runs" else ClusterTotals
+            for field, ids in seen[view].items():
+                ids |= getattr(batch, field)
             _merge_totals(views, view, key, {name: batch}, cls)  # type: ignore[arg-type]
             row = views.rows[(view, name)]
-            expected = _reference_row(view, key, name, previous[view], batch, n + 1)
+            expected = _reference_row(view, key, name, previous[view], batch, n + 1, seen[view])
             assert list(row.items()) == list(expected.items())
             previous[view] = row
+    assert views.members("tel_run_chips", "run-1") == sorted(seen["tel_runs"]["chips"])
+    assert views.members("tel_run_clusters", "run-1") == sorted(seen["tel_runs"]["clusters"])
+    assert views.members("tel_cluster_chips", "c1") == sorted(seen["tel_clusters"]["chips"])
 
 
-def test_a_batch_of_chips_the_run_has_seen_leaves_its_set_text_as_it_was() -> None:
-    """A run's and a cluster's set of chips grows with the fleet: a batch whose chips are all
-    in it writes the very text of the row before (nothing sorted or encoded again); a chip
-    that joins gives a new text with it."""
+def test_a_batch_writes_a_row_for_each_chip_that_joins_and_none_for_the_others() -> None:
+    """A run's and a cluster's chips grow with the fleet, not with the batch: each is a row of
+    its own, written once, when it first reports, and the run's row keeps their count. A batch
+    whose chips (and clusters: every odd batch here is cluster c1's) the run has all seen writes
+    no member row. (The row held every chip as one list,
+    written whole with every batch: 1.5 MB a batch at 100,000 chips; issue 19 §5.)"""
     views = _Views()
     fleet = [f"chip-{i:05d}" for i in range(5000)]
-    for view, key, make, cls in (
-        ("tel_runs", "run_id", _run, RunTotals),
-        ("tel_clusters", "cluster_id", _cluster, ClusterTotals),
+    for view, key, make, cls, members in (
+        ("tel_runs", "run_id", _run, RunTotals, "tel_run_chips"),
+        ("tel_clusters", "cluster_id", _cluster, ClusterTotals, "tel_cluster_chips"),
     ):
         views.index = 1
         _merge_totals(views, view, key, {"x": make(fleet, 1)}, cls)  # type: ignore[arg-type]
         first = views.rows[(view, "x")]
+        assert first["chip_count"] == 5000
+        assert "chips" not in first
+        views.written.clear()
         views.index = 2
-        _merge_totals(views, view, key, {"x": make(fleet[:200], 2)}, cls)  # type: ignore[arg-type]
+        _merge_totals(views, view, key, {"x": make(fleet[:200], 3)}, cls)  # type: ignore[arg-type]
         second = views.rows[(view, "x")]
-        assert second["chips"] is first["chips"]
-        assert second["updated_idx"] == 2
-        assert second["chip_windows"] == 5200
+        assert views.written == [view]
+        assert (second["updated_idx"], second["chip_windows"]) == (2, 5200)
+        assert second["chip_count"] == 5000
+        views.written.clear()
         views.index = 3
-        _merge_totals(views, view, key, {"x": make(["chip-new"], 3)}, cls)  # type: ignore[arg-type]
-        third = views.rows[(view, "x")]
-        assert json.loads(third["chips"]) == sorted([*fleet, "chip-new"])
+        _merge_totals(views, view, key, {"x": make([*fleet[:9], "chip-new"], 5)}, cls)  # type: ignore[arg-type]
+        assert views.written == [members, view]
+        assert views.rows[(members, "x", "chip-new")] == {key: "x", "chip_id": "chip-new"}
+        assert views.rows[(view, "x")]["chip_count"] == 5001
+        assert views.members(members, "x") == sorted([*fleet, "chip-new"])
 
 
-def test_a_growing_run_leaves_no_superseded_set_behind() -> None:
-    """A run (and its cluster) that chips keep joining gets a new set of chips each batch; the
-    fold holds the run's and the cluster's current sets and texts, not every set they had on
-    the way: a superseded set and its text are garbage once the row moved on (at 100,000 chips
-    a run's set and its text are some 5 MB, and a run grows over hundreds of batches)."""
-    import gc
-    import tracemalloc
-
+def test_a_growing_runs_row_stays_the_same_size_and_nothing_keeps_its_sets() -> None:
+    """A run (and its cluster) that chips keep joining: the row the fold writes each batch is
+    the same size at the 80th batch as at the first, and the totals kept for it hold no set
+    (a run's set of 100,000 chips and its text are some 5 MB, rewritten over hundreds of
+    batches)."""
     _TOTALS.clear()
     views = _Views()
     fleet = [f"chip-{i:06d}" for i in range(40_000)]
-    batches = [fleet[n * 500 : (n + 1) * 500] for n in range(80)]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        for n, chips in enumerate(batches):
-            views.index = n + 1
-            run, cluster = _run(chips, n), _cluster(chips, n)
-            _merge_totals(views, "tel_runs", "run_id", {"grow": run}, RunTotals)  # type: ignore[arg-type]
-            _merge_totals(views, "tel_clusters", "cluster_id", {"grow": cluster}, ClusterTotals)  # type: ignore[arg-type]
-        del run, cluster
-        gc.collect()
-        held, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert json.loads(views.rows[("tel_runs", "grow")]["chips"]) == fleet
-    # What is live: the two rows' texts of 40,000 ids (0.6 MB each) and the kept totals' two
-    # sets (2 MB each). Every set the run and the cluster had on the way would be some 250 MB.
-    assert held < 20_000_000, f"{held:,} bytes still held after the fold"
+    sizes = []
+    for n in range(80):
+        views.index = n + 1
+        chips = fleet[n * 500 : (n + 1) * 500]
+        _merge_totals(views, "tel_runs", "run_id", {"grow": _run(chips, n)}, RunTotals)  # type: ignore[arg-type]
+        _merge_totals(
+            views, "tel_clusters", "cluster_id", {"grow": _cluster(chips, n)}, ClusterTotals
+        )  # type: ignore[arg-type]
+        sizes.append(len(json.dumps(views.rows[("tel_runs", "grow")])))
+    assert max(sizes) - min(sizes) <= 8, sizes  # the counts' and the index's digits
+    assert views.members("tel_run_chips", "grow") == fleet
+    assert views.rows[("tel_runs", "grow")]["chip_count"] == 40_000
+    for view in ("tel_runs", "tel_clusters"):
+        kept = _kept_totals(view, "grow", views.rows[(view, "grow")])
+        assert kept is not None
+        assert kept.chips == frozenset()
 
 
 def test_a_row_folds_the_same_whether_its_kept_totals_were_forgotten_or_not() -> None:

@@ -63,6 +63,9 @@ STATE_TABLES = EVAL_TABLES | {
     "tel_gaps",
     "tel_rejections",
     "tel_runs",
+    "tel_run_chips",
+    "tel_run_clusters",
+    "tel_cluster_chips",
     "tel_submissions",
     "telemetry_records",
     "det_meters",
@@ -85,7 +88,7 @@ STATE_TABLES = EVAL_TABLES | {
     "tr_verdicts",
 }
 ALL_TABLES = LOG_TABLES | STATE_TABLES | {"alembic_version"}
-HEAD = ["0016"]
+HEAD = ["0017"]
 
 
 def _revision(engine: Engine) -> list[str]:
@@ -396,6 +399,91 @@ def test_0016_builds_the_block_index_from_stored_entries_and_downgrades(db_url: 
         after = PersistentLog(engine, signer)
         assert after.root() == before.root()
         assert [after.index_of(a.leaf_hash) for a in appended] == list(range(40))
+    finally:
+        engine.dispose()
+
+
+_LISTS_0016 = (
+    "CREATE TABLE tel_runs (run_id VARCHAR(128) PRIMARY KEY, flop TEXT NOT NULL, "
+    "chip_windows BIGINT NOT NULL, chips TEXT NOT NULL, clusters TEXT NOT NULL, "
+    "first_window_start VARCHAR(32), last_window_end VARCHAR(32), updated_idx BIGINT NOT NULL)",
+    "CREATE TABLE tel_clusters (cluster_id VARCHAR(128) PRIMARY KEY, "
+    "chip_windows BIGINT NOT NULL, chips TEXT NOT NULL, flop TEXT NOT NULL, "
+    "energy_j BIGINT NOT NULL, unattributed_flop TEXT NOT NULL, undeclared_flop TEXT NOT NULL, "
+    "undeclared_windows BIGINT NOT NULL, updated_idx BIGINT NOT NULL)",
+    'INSERT INTO tel_runs VALUES (\'r1\', \'{}\', 7, \'["a","b","c"]\', \'["c1","c2"]\', '
+    "'2027-01-01T00:00:00Z', '2027-01-01T00:01:00Z', 4)",
+    "INSERT INTO tel_runs VALUES ('r2', '{}', 1, '[\"a\"]', '[\"c1\"]', NULL, NULL, 5)",
+    "INSERT INTO tel_clusters VALUES ('c1', 6, '[\"a\",\"b\"]', '{}', 0, '{}', '{}', 0, 5)",
+)
+"""``tel_runs`` and ``tel_clusters`` as 0016 left them (the chips as JSON lists), with rows."""
+
+
+def test_0017_moves_the_lists_of_chips_into_views_of_their_own_and_downgrades(
+    db_url: str,
+) -> None:
+    """0017 moves each ``tel_runs`` row's chips and clusters and each ``tel_clusters`` row's
+    chips, JSON lists written whole with every batch, into one row per member
+    (``tel_run_chips``, ``tel_run_clusters``, ``tel_cluster_chips``), the rows keeping their
+    counts; the downgrade writes the lists back as they were."""
+    from alembic import command
+
+    from pausewatch.store._engine import _alembic_config
+
+    def lists(conn: Connection) -> list[tuple[object, ...]]:
+        runs = conn.execute(text("SELECT run_id, chips, clusters FROM tel_runs ORDER BY run_id"))
+        clusters = conn.execute(text("SELECT cluster_id, chips FROM tel_clusters"))
+        return [tuple(r) for r in runs] + [tuple(r) for r in clusters]
+
+    def members(conn: Connection) -> dict[str, list[tuple[object, ...]]]:
+        queries = {
+            "tel_run_chips": "SELECT run_id, chip_id FROM tel_run_chips ORDER BY 1, 2",
+            "tel_run_clusters": "SELECT run_id, cluster_id FROM tel_run_clusters ORDER BY 1, 2",
+            "tel_cluster_chips": "SELECT cluster_id, chip_id FROM tel_cluster_chips ORDER BY 1, 2",
+        }
+        return {t: [tuple(r) for r in conn.execute(text(q))] for t, q in queries.items()}
+
+    engine = make_engine(db_url)
+    try:
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0016")
+            # 0002 creates today's tables: put back the shapes 0016 left.
+            for table in ("tel_run_chips", "tel_run_clusters", "tel_cluster_chips"):
+                conn.execute(text(f"DROP TABLE {table}"))
+            conn.execute(text("DROP TABLE tel_runs"))
+            conn.execute(text("DROP TABLE tel_clusters"))
+            for statement in _LISTS_0016:
+                conn.execute(text(statement))
+            before = lists(conn)
+        upgrade(engine)
+        assert _revision(engine) == HEAD
+        assert set(table_names(engine)) == ALL_TABLES
+        with engine.connect() as conn:
+            assert members(conn) == {
+                "tel_run_chips": [("r1", "a"), ("r1", "b"), ("r1", "c"), ("r2", "a")],
+                "tel_run_clusters": [("r1", "c1"), ("r1", "c2"), ("r2", "c1")],
+                "tel_cluster_chips": [("c1", "a"), ("c1", "b")],
+            }
+            counts = "SELECT run_id, chip_count, cluster_count, chip_windows, updated_idx FROM "
+            assert [tuple(r) for r in conn.execute(text(counts + "tel_runs ORDER BY run_id"))] == [
+                ("r1", 3, 2, 7, 4),
+                ("r2", 1, 1, 1, 5),
+            ]
+            row = conn.execute(text("SELECT chip_count, chip_windows FROM tel_clusters")).one()
+            assert tuple(row) == (2, 6)
+        columns = {c["name"] for c in inspect(engine).get_columns("tel_runs")}
+        assert {"chips", "clusters"}.isdisjoint(columns)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0016")
+        with engine.connect() as conn:
+            assert lists(conn) == before
+        assert {"tel_run_chips", "tel_cluster_chips"}.isdisjoint(table_names(engine))
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert len(members(conn)["tel_run_chips"]) == 4
     finally:
         engine.dispose()
 

@@ -171,7 +171,10 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "tel_chips": ("chip_id",),
     "tel_runs": ("run_id",),
     "tel_run_batches": ("run_id", "idx"),
+    "tel_run_chips": ("run_id", "chip_id"),
+    "tel_run_clusters": ("run_id", "cluster_id"),
     "tel_clusters": ("cluster_id",),
+    "tel_cluster_chips": ("cluster_id", "chip_id"),
     "cluster_days": ("cluster_id", "day"),
     "tel_signals": ("cluster_id",),
     "tel_gaps": ("idx", "chip_id", "from_seq"),
@@ -1232,8 +1235,8 @@ def _adopt(ctx: _Context, body: Body) -> None:
 
 # -- telemetry -----------------------------------------------------------------------------------
 
-_JSON_FIELDS = frozenset({"flop", "chips", "clusters", "unattributed_flop", "undeclared_flop"})
-"""Totals fields kept as JSON text in their view (maps of FLOP per precision, sets of ids)."""
+_JSON_FIELDS = frozenset({"flop", "unattributed_flop", "undeclared_flop"})
+"""Totals fields kept as JSON text in their view (maps of FLOP per precision)."""
 
 
 def _totals_row(key: str, value: str, doc: Mapping[str, Any], idx: int) -> Row:
@@ -1377,47 +1380,56 @@ def _telemetry_batch(ctx: _Context, body: Body) -> None:
 def _merge_totals(ctx: _Context, view: str, key: str, totals: Mapping[str, Any], cls: Any) -> None:
     sets = _SET_FIELDS.get(view, ())
     for name in sorted(totals):
-        new = totals[name]
+        new = batch = totals[name]
         row = ctx.get(view, name)
-        kept = None
         if row is not None:
-            kept = old = _kept_totals(view, name, row)
+            old = _kept_totals(view, name, row)
             if old is None:
-                old = cls.from_json(_totals_doc(row, key))
+                # The row holds no sets (their members have views of their own): read as none.
+                old = cls.from_json(_totals_doc(row, key) | {a: () for a, *_ in sets})
             new = old.merge(new)
-        if not sets:
-            merged = _totals_row(key, name, new.to_json(), ctx.index)
-        else:
-            # The sets of ids a run or a cluster has seen grow with the fleet, not with the
-            # batch: a batch whose chips were all seen before leaves the kept set as it was
-            # (the union is the very set), and the row keeps its text (issue 19 §5).
-            fields = _totals_row(key, name, new.to_json(sets=False), ctx.index)
-            fields |= {field: _set_text(field, new, kept, row) for field in sets}
-            merged = {key: name, "updated_idx": ctx.index}
-            merged |= sorted((k, v) for k, v in fields.items() if k not in merged)
+        fields = _totals_row(
+            key, name, new.to_json(sets=False) if sets else new.to_json(), ctx.index
+        )
+        # The ids a run or a cluster has seen grow with the fleet, not with the batch: each is
+        # a row of its own view, written when it first reports, and the totals' row keeps
+        # their count (issue 19 §5, docs/adr/0064). Its text no longer grows with the run.
+        for attr, members, member_key, count in sets:
+            joined = sorted(m for m in getattr(batch, attr) if ctx.get(members, name, m) is None)
+            for member in joined:
+                ctx.set(members, {key: name, member_key: member})
+            fields[count] = (0 if row is None else int(row[count])) + len(joined)
+        merged = {key: name, "updated_idx": ctx.index}
+        merged |= sorted((k, v) for k, v in fields.items() if k not in merged)
         if view == "tel_chips":
             merged.setdefault("last_busy_end", None)  # every row has the column (ADR 0020)
         elif view == "tel_clusters":
             # A cluster's days have their own view (cluster_days) and its signals theirs
             # (tel_signals, docs/adr/0032): its row keeps the totals, which read back as such.
             new = replace(new, days={}, signals={})
+        if sets:
+            new = replace(new, **{attr: frozenset() for attr, *_ in sets})
         if ctx.keeps:
             _keep_totals(view, name, merged, new)
         ctx.set(view, merged)
 
 
-_SET_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "tel_runs": ("chips", "clusters"),
-    "tel_clusters": ("chips",),
+_SET_FIELDS: Mapping[str, tuple[tuple[str, str, str, str], ...]] = {
+    "tel_runs": (
+        ("chips", "tel_run_chips", "chip_id", "chip_count"),
+        ("clusters", "tel_run_clusters", "cluster_id", "cluster_count"),
+    ),
+    "tel_clusters": (("chips", "tel_cluster_chips", "chip_id", "chip_count"),),
 }
-"""The totals' sets of ids, by view: JSON text of the sorted list, written by :func:`_set_text`."""
+"""The totals' sets of ids, by view: (the totals' field, the view of its members, the members'
+key, the row's count of them). A row's totals read back with these sets empty."""
 
 
 class _KeptTotals:
     """Per view and key, a ``tel_chips``, ``tel_runs`` or ``tel_clusters`` row the fold wrote
     (its items) and the totals it was written from. A batch rewrites the rows of its two hundred
     chips, and reading each back (its JSON, its times) was a tenth of the fold under ingest
-    (docs/adr/0054); a run's row holds every chip that worked on it. Kept by value: a row whose
+    (docs/adr/0054). Kept by value: a row whose
     items are not these (read from the database, folded by another registry) is read from its
     items. Each view has its own bound (:data:`_TOTALS_KEPT`), oldest written first out, so that
     a fleet's chips, more than the chips' bound, never push out the runs' and the clusters'."""
@@ -1477,19 +1489,6 @@ def _keep_totals(view: str, name: str, row: Row, totals: Any) -> None:
         _TOTALS.drop(view, name)
         if not naive:
             _TOTALS.put(view, name, (items, totals))
-
-
-def _set_text(field: str, new: Any, kept: Any, row: Row | None) -> str:
-    """The JSON text of the set ``new.<field>`` sorted, as ``_totals_row`` writes a list: the
-    row's own text when it is the very set of the totals kept for that row (the row was written
-    from them, so its text is that set's). Nothing is kept by the set's identity: a set the row
-    moved on from is garbage at once, not held (with its text) until a cache forgets it."""
-    values = getattr(new, field)
-    if kept is not None and row is not None and getattr(kept, field) is values:
-        text = row[field]
-        assert isinstance(text, str)
-        return text
-    return json.dumps(sorted(values), sort_keys=True, separators=(",", ":"))
 
 
 def _merge_signals(

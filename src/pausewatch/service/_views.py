@@ -172,7 +172,7 @@ def run_report(state: StateStore, run_id: str, at: datetime) -> dict[str, Any]:
             "counter_tolerance": COUNTER_TOLERANCE,
             "counting_rule": rule.value,
             "chip_windows": 0 if totals is None else totals["chip_windows"],
-            "chips": 0 if totals is None else len(json.loads(totals["chips"])),
+            "chips": 0 if totals is None else int(totals["chip_count"]),
             "fraction_of_plan": counted / run["planned_flop"] if run["planned_flop"] else None,
             "history": history,
         },

@@ -262,7 +262,7 @@ def _facts(
         _run_fact(row, views["tel_runs"].get((row["run_id"],)), rule, at, reviews)
         for _, row in sorted(views["runs"].items())
     ]
-    _run_places(runs, views)
+    _run_places(runs, registry)
     capacity = registry.derived("cluster_capacity", _cluster_capacity, rows_of=("chips",))
     h100e, peak, installed = capacity.h100e, capacity.peak, capacity.installed
     dark = dark_chips(registry, at, silence_limit(policy))
@@ -944,11 +944,36 @@ def _order_chips(registry: Registry, subject: str) -> tuple[list[str], list[str]
             for (chip_id,), chip in views["chips"].items()
             if chip["status"] == "installed" and chip["cluster_id"] == cluster
         )
+    members = run_members(registry)
     for run_id in covered:
-        totals = views["tel_runs"].get((run_id,))
-        if totals is not None:
-            chips.update(json.loads(totals["chips"]))
+        chips.update(members.get(run_id, ((), ()))[0])
     return covered, sorted(chips)
+
+
+def run_members(registry: Registry) -> Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per run, the chips and the clusters that reported windows for it, each sorted
+    (``tel_run_chips``, ``tel_run_clusters``; docs/adr/0064). Kept until either view gains a
+    row, which is when a chip first reports for a run, not with every batch."""
+    return registry.derived(
+        "run_members", _run_members, keys_of=("tel_run_chips", "tel_run_clusters")
+    )
+
+
+def _run_members(
+    registry: Registry,
+) -> Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    chips: dict[str, list[str]] = {}
+    clusters: dict[str, list[str]] = {}
+    for run_id, chip_id in registry.views["tel_run_chips"]:
+        chips.setdefault(run_id, []).append(chip_id)
+    for run_id, cluster_id in registry.views["tel_run_clusters"]:
+        clusters.setdefault(run_id, []).append(cluster_id)
+    return MappingProxyType(
+        {
+            run_id: (tuple(sorted(chips.get(run_id, ()))), tuple(sorted(clusters.get(run_id, ()))))
+            for run_id in chips.keys() | clusters.keys()
+        }
+    )
 
 
 def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str, Any]]:
@@ -1082,9 +1107,11 @@ def _reviews(registry: Registry, at: datetime) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _run_places(runs: list[dict[str, Any]], views: dict[str, dict[tuple[Any, ...], Row]]) -> None:
+def _run_places(runs: list[dict[str, Any]], registry: Registry) -> None:
     """Where each run's declaration says it runs, and where its records came from; and the
     digests that tell one run split into several (docs/adr/0028)."""
+    views = registry.views
+    members = run_members(registry)
     for fact in runs:
         row = views["runs"][(fact["id"],)]
         operator = views["operators"].get((row["operator_id"],))
@@ -1095,10 +1122,10 @@ def _run_places(runs: list[dict[str, Any]], views: dict[str, dict[tuple[Any, ...
             fact["declared_chips"] = json.loads(row["chip_ids"])
         fact["hyperparameters_digest"] = row["hyperparameters_digest"]
         fact["data_order_seed_digest"] = row["data_order_seed_digest"]
-        telemetry = views["tel_runs"].get((fact["id"],))
-        if telemetry is not None:
-            fact["chips"] = json.loads(telemetry["chips"])
-            fact["clusters"] = json.loads(telemetry["clusters"])
+        if (fact["id"],) in views["tel_runs"]:
+            chips, clusters = members.get(fact["id"], ((), ()))
+            fact["chips"] = list(chips)
+            fact["clusters"] = list(clusters)
 
 
 def _run_fact(

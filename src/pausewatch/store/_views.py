@@ -260,13 +260,30 @@ tel_runs = Table(
     _id("run_id", primary_key=True),
     Column("flop", Text, nullable=False),
     Column("chip_windows", BigInteger, nullable=False),
-    Column("chips", Text, nullable=False),
-    Column("clusters", Text, nullable=False),
+    Column("chip_count", BigInteger, nullable=False),
+    Column("cluster_count", BigInteger, nullable=False),
     _time("first_window_start"),
     _time("last_window_end"),
     _idx("updated_idx"),
 )
-"""Measured compute per declared run (JSON columns: FLOP per precision, chip and cluster ids)."""
+"""Measured compute per declared run (``flop``: JSON, FLOP per precision); how many chips and
+clusters reported for it (which ones: ``tel_run_chips``, ``tel_run_clusters``)."""
+tel_run_chips = Table(
+    "tel_run_chips",
+    metadata,
+    _id("run_id", primary_key=True),
+    _id("chip_id", primary_key=True),
+)
+"""Each chip that reported a window for a run: one row, written when the chip first does (a
+run's chips as a list in its ``tel_runs`` row were written whole with every batch; issue 19
+§5, docs/adr/0064)."""
+tel_run_clusters = Table(
+    "tel_run_clusters",
+    metadata,
+    _id("run_id", primary_key=True),
+    _id("cluster_id", primary_key=True),
+)
+"""Each cluster whose chips reported a window for a run (as ``tel_run_chips``)."""
 tel_run_batches = Table(
     "tel_run_batches",
     metadata,
@@ -284,7 +301,7 @@ tel_clusters = Table(
     metadata,
     _id("cluster_id", primary_key=True),
     Column("chip_windows", BigInteger, nullable=False),
-    Column("chips", Text, nullable=False),
+    Column("chip_count", BigInteger, nullable=False),
     Column("flop", Text, nullable=False),
     Column("energy_j", BigInteger, nullable=False),
     Column("unattributed_flop", Text, nullable=False),
@@ -293,7 +310,14 @@ tel_clusters = Table(
     _idx("updated_idx"),
 )
 """Per cluster: all compute, energy, and compute tagged to no run (undeclared above the
-threshold)."""
+threshold); how many of its chips reported (which ones: ``tel_cluster_chips``)."""
+tel_cluster_chips = Table(
+    "tel_cluster_chips",
+    metadata,
+    _id("cluster_id", primary_key=True),
+    _id("chip_id", primary_key=True),
+)
+"""Each chip that reported a window in a cluster (as ``tel_run_chips``)."""
 cluster_days = Table(
     "det_cluster_days",
     metadata,
@@ -817,7 +841,10 @@ VIEW_TABLES: dict[str, Table] = {
     "tel_chips": tel_chips,
     "tel_runs": tel_runs,
     "tel_run_batches": tel_run_batches,
+    "tel_run_chips": tel_run_chips,
+    "tel_run_clusters": tel_run_clusters,
     "tel_clusters": tel_clusters,
+    "tel_cluster_chips": tel_cluster_chips,
     "cluster_days": cluster_days,
     "tel_signals": tel_signals,
     "tel_gaps": tel_gaps,

@@ -202,7 +202,8 @@ class RunTotals:
 
     def to_json(self, *, sets: bool = True) -> dict[str, Any]:
         """A JSON-ready mapping with sorted keys and lists; without ``sets``, without the
-        chips and clusters (the fold writes a ``tel_runs`` row's sets apart, issue 19 §5)."""
+        chips and clusters (the fold writes them as views of their own: ``tel_run_chips``,
+        ``tel_run_clusters``; issue 19 §5)."""
         doc: dict[str, Any] = {
             "chip_windows": self.chip_windows,
             "first_window_start": format_time(self.first_window_start),
