@@ -830,8 +830,9 @@ def report_rates(
         )
     reads = mixed["reads"]
     slowest_alone = min(before["records_per_s"], after["records_per_s"])
-    fast_reads = bool(reads) and reads["p99_ms"] < READ_P99_TARGET_MS
-    count = int(reads.get("count", 0))
+    count = int(reads.get("count", 0)) if reads else 0
+    # No reads (--users equal to --uploaders) is no read target met.
+    fast_reads = count > 0 and reads["p99_ms"] < READ_P99_TARGET_MS
     # Nearest rank: the p99 is the ceil(0.99 n)-th fastest; the reads above it may be slow.
     allowed = count - math.ceil(0.99 * count)
     full_rate = mixed["records_per_s"] >= slowest_alone
