@@ -1429,10 +1429,10 @@ class _KeptTotals:
     """Per view and key, a ``tel_chips``, ``tel_runs`` or ``tel_clusters`` row the fold wrote
     (its items) and the totals it was written from. A batch rewrites the rows of its two hundred
     chips, and reading each back (its JSON, its times) was a tenth of the fold under ingest
-    (docs/adr/0054). Kept by value: a row whose
-    items are not these (read from the database, folded by another registry) is read from its
-    items. Each view has its own bound (:data:`_TOTALS_KEPT`), oldest written first out, so that
-    a fleet's chips, more than the chips' bound, never push out the runs' and the clusters'."""
+    (docs/adr/0054). Kept by value: a row whose items are not these (read from the database,
+    folded by another registry) is read from its items. Each view has its own bound
+    (:data:`_TOTALS_KEPT`), oldest written first out, so that a fleet's chips, more than the
+    chips' bound, never push out the runs' and the clusters'."""
 
     def __init__(self) -> None:
         self._views: dict[str, dict[str, tuple[tuple[tuple[str, Any], ...], Any]]] = {}
