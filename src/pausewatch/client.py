@@ -505,14 +505,19 @@ class TileFetcher:
                 if resp.status_code != 200:
                     raise ClientError(f"{where}: {resp.status_code}", resp.status_code)
                 chunks: Iterable[bytes]
-                if resp.is_stream_consumed:  # a transport that hands back a body already read
+                if resp.is_stream_consumed:
+                    # Only an in-process transport answers with a body httpx has already read
+                    # (and unpacked with its own decoders); no server over a network does.
                     chunks = [resp.content]
-                elif _gzipped(where, resp.headers.get_list("content-encoding", split_commas=True)):
-                    chunks = _gunzipped(
-                        where, _bounded(where, resp.iter_raw(), _packed(limit)), limit
-                    )
                 else:
-                    chunks = resp.iter_raw()
+                    # The deadline is checked at each read off the wire, whatever it unpacks to
+                    # (a gzip header's name field, an empty stored block: nothing at all).
+                    raw = _received(where, resp.iter_raw(), deadline, self.deadline)
+                    coding = resp.headers.get_list("content-encoding", split_commas=True)
+                    if _gzipped(where, coding):
+                        chunks = _gunzipped(where, _bounded(where, raw, _packed(limit)), limit)
+                    else:
+                        chunks = raw
                 body = bytearray()
                 for chunk in chunks:
                     body += chunk
@@ -521,8 +526,6 @@ class TileFetcher:
                             f"{where}: the server sent more than the {limit:,} bytes this "
                             "resource can hold"
                         )
-                    if time.monotonic() > deadline:
-                        raise ClientError(f"{where}: not received within {self.deadline:g} s")
         except httpx.TooManyRedirects as exc:
             raise ClientError(f"{where}: too many redirects ({exc})") from exc
         except httpx.HTTPError as exc:
@@ -551,6 +554,17 @@ def _packed(limit: int) -> int:
     return limit + limit // 64 + 4096
 
 
+def _received(
+    where: str, chunks: Iterable[bytes], deadline: float, seconds: float
+) -> Iterator[bytes]:
+    """``chunks`` as they come, refused once the clock passes ``deadline`` (``seconds`` after
+    the fetch began)."""
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise ClientError(f"{where}: not received within {seconds:g} s")
+        yield chunk
+
+
 def _bounded(where: str, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
     """``chunks`` as they come, refused once they pass ``limit`` bytes in all."""
     seen = 0
@@ -564,18 +578,31 @@ def _bounded(where: str, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]
         yield chunk
 
 
+_MAX_GZIP_MEMBERS = 16
+"""Gzip members one body may hold (RFC 1952 allows several; a server writes one). Each member's
+end copies what is left of its read: thousands of empty members in one read would cost time
+in the square of the read's size, for nothing unpacked."""
+
+
 def _gunzipped(where: str, chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
     """The gzip members (RFC 1952) in ``chunks`` unpacked, never more than ``limit + 1``
     bytes in all: what passes ``limit`` is for the caller to refuse, and nothing past it is
     unpacked, however much one chunk would unpack to (httpx's own decoder unpacks a whole
-    chunk at once: a 65 kB chunk can hold 64 MiB)."""
+    chunk at once: a 65 kB chunk can hold 64 MiB). At most :data:`_MAX_GZIP_MEMBERS`."""
     unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
     inside = False
+    members = 0
     out = 0
     try:
         for chunk in chunks:
             data = chunk
             while data:
+                if not inside:
+                    members += 1
+                    if members > _MAX_GZIP_MEMBERS:
+                        raise ClientError(
+                            f"{where}: the body holds more than {_MAX_GZIP_MEMBERS} gzip members"
+                        )
                 inside = True
                 piece = unpack.decompress(data, limit + 1 - out)
                 if piece:

@@ -403,6 +403,48 @@ def test_a_gzip_body_is_whole_gzip_members() -> None:
             fetch("tile/0/000")
 
 
+class _TrickleNothing(httpx.SyncByteStream):
+    """A gzip body that unpacks to nothing, sent a byte at a time, slowly: a member header whose
+    name field never ends. Each read is quick; nothing ever comes out."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"\x1f\x8b\x08\x08" + bytes(6)
+        while True:
+            time.sleep(0.02)
+            yield b"a"
+
+
+def test_a_gzip_body_that_unpacks_to_nothing_is_given_up_at_the_deadline() -> None:
+    """The fetch's deadline holds whatever the bytes unpack to. (It was checked only when the
+    body grew, so a gzip header's name field sent a byte at a time went on until the bytes on
+    the wire reached their bound: 100 hours at the per-read timeout.)"""
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"Content-Encoding": "gzip"}, stream=_TrickleNothing()
+        )
+    )
+    with (
+        TileFetcher("http://x", transport=transport, deadline=0.3) as fetch,
+        pytest.raises(ClientError, match=r"tile/0/000: not received within 0.3 s"),
+    ):
+        fetch("tile/0/000")
+
+
+def test_a_gzip_body_holds_a_few_members_at_most() -> None:
+    """A body of sixteen gzip members is read; one of seventeen is refused (thousands of empty
+    members in one read cost time in the square of the read, for nothing unpacked)."""
+    tile = bytes(range(256)) * 32
+    sixteen = b"".join(gzip.compress(tile[n * 512 : (n + 1) * 512]) for n in range(16))
+    with TileFetcher("http://x", transport=_serving(sixteen)) as fetch:
+        assert fetch("tile/0/000") == tile
+    for body in (sixteen + gzip.compress(b""), gzip.compress(b"") * 100):
+        with (
+            TileFetcher("http://x", transport=_serving(body)) as fetch,
+            pytest.raises(ClientError, match="more than 16 gzip members"),
+        ):
+            fetch("tile/0/000")
+
+
 def test_a_server_that_never_finishes_its_answer_is_given_up() -> None:
     """A server sending a body a byte at a time never trips the per-read timeout; the fetch's
     own deadline ends it. (The fetch waited as long as the server went on.)"""
