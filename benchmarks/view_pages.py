@@ -3,7 +3,7 @@
 Issue 19 §6 (fleet scale): a view can hold a fleet's chips (``tel_chips``, ``tel_run_chips``:
 a million rows at a million chips). A page used to sort every row of the view for each request,
 holding the state's lock, which the fold's commit waits on. The keys' order is now kept until a
-key is added or removed (``pausewatch.service._views.view_keys``; docs/adr/0064).
+key is added or removed (``Registry.sorted_keys``; docs/adr/0064).
 
 A registry's ``tel_run_chips`` is filled with ``--rows`` members (default 1,000,000: 100 runs of
 10,000 chips), then, in the same run:

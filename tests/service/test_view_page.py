@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from pausewatch.registry import Registry
-from pausewatch.service._views import view_keys, view_page
+from pausewatch.service._views import view_page
 from pausewatch.state import new_registry
 
 
@@ -72,13 +72,13 @@ def test_the_key_order_is_kept_until_a_key_changes_and_rows_are_read_live() -> N
     chips = state.registry.views["tel_chips"]
     for n in range(5):
         chips[(f"chip-{n}",)] = {"chip_id": f"chip-{n}", "records": n}
-    first = view_keys(state.registry, "tel_chips")
+    first = state.registry.sorted_keys("tel_chips")
     chips[("chip-2",)] = {"chip_id": "chip-2", "records": 100}
-    assert view_keys(state.registry, "tel_chips") is first
+    assert state.registry.sorted_keys("tel_chips") is first
     page = view_page(state, "tel_chips", 2, 1)  # type: ignore[arg-type]
     assert page["rows"] == [{"chip_id": "chip-2", "records": 100}]
     chips[("chip-10",)] = {"chip_id": "chip-10", "records": 0}
-    again = view_keys(state.registry, "tel_chips")
+    again = state.registry.sorted_keys("tel_chips")
     assert again is not first
     assert again == tuple(sorted(chips))
 

@@ -325,6 +325,14 @@ class Registry:
         self._derived[name] = (stamp, value)
         return value
 
+    def sorted_keys(self, view: str) -> tuple[tuple[Any, ...], ...]:
+        """The keys of ``view`` in order, kept until one is added or removed (a row changed
+        under its key keeps its place): a view as large as a fleet's chips is not sorted again
+        for each reader (docs/adr/0064). Call it holding the state's lock."""
+        return self.derived(
+            f"sorted_keys:{view}", lambda r: tuple(sorted(r.views[view])), keys_of=(view,)
+        )
+
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, view: str, *key: Any) -> Row | None:

@@ -100,13 +100,14 @@ def detection_evaluation(state: StateStore) -> dict[str, Any]:
 
 def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str, Any]:
     """Rows ``offset`` to ``offset + limit`` of a view, in primary-key order. The keys' order is
-    kept until a key is added or removed (:func:`view_keys`), so that a page of a view as large
-    as a fleet's chips reads its rows alone, not every row sorted, under the state's lock."""
+    kept until a key is added or removed (:meth:`Registry.sorted_keys`), so that a page of a
+    view as large as a fleet's chips reads its rows alone, not every row sorted, under the
+    state's lock."""
     if view not in VIEWS:
         raise NotFoundError(f"unknown view {view!r}; views: {', '.join(sorted(VIEWS))}")
     with state.lock:
         rows = state.registry.views[view]
-        keys = view_keys(state.registry, view)
+        keys = state.registry.sorted_keys(view)
         page = [rows[key] for key in keys[offset : offset + limit]]
     return {
         "view": view,
@@ -116,14 +117,6 @@ def view_page(state: StateStore, view: str, offset: int, limit: int) -> dict[str
         "rows": page,
         "next": offset + limit if offset + limit < len(keys) else None,
     }
-
-
-def view_keys(registry: Registry, view: str) -> tuple[tuple[Any, ...], ...]:
-    """The keys of ``view``, sorted; kept until one is added or removed (a row changed under
-    its key keeps its place). Call it holding the state's lock."""
-    return registry.derived(
-        f"view_keys:{view}", lambda r: tuple(sorted(r.views[view])), keys_of=(view,)
-    )
 
 
 def _history(batches: list[dict[str, Any]], rule: CountingRule) -> list[dict[str, Any]]:

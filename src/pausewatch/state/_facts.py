@@ -962,18 +962,22 @@ def run_members(registry: Registry) -> Mapping[str, tuple[tuple[str, ...], tuple
 def _run_members(
     registry: Registry,
 ) -> Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    chips: dict[str, list[str]] = {}
-    clusters: dict[str, list[str]] = {}
-    for run_id, chip_id in registry.views["tel_run_chips"]:
-        chips.setdefault(run_id, []).append(chip_id)
-    for run_id, cluster_id in registry.views["tel_run_clusters"]:
-        clusters.setdefault(run_id, []).append(cluster_id)
+    chips = _by_run(registry.sorted_keys("tel_run_chips"))
+    clusters = _by_run(registry.sorted_keys("tel_run_clusters"))
     return MappingProxyType(
         {
-            run_id: (tuple(sorted(chips.get(run_id, ()))), tuple(sorted(clusters.get(run_id, ()))))
+            run_id: (chips.get(run_id, ()), clusters.get(run_id, ()))
             for run_id in chips.keys() | clusters.keys()
         }
     )
+
+
+def _by_run(keys: Iterable[tuple[Any, ...]]) -> dict[str, tuple[str, ...]]:
+    """Sorted ``(run, member)`` keys as each run's members, in order."""
+    members: dict[str, list[str]] = {}
+    for run_id, member in keys:
+        members.setdefault(run_id, []).append(member)
+    return {run_id: tuple(ids) for run_id, ids in members.items()}
 
 
 def _orders(registry: Registry, at: datetime, limit: timedelta) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def downgrade() -> None:
     for table in ("tel_runs", "tel_clusters"):
         counts = [s[5] for s in _SETS if s[0] == table and s[5] in _columns(table)]
         with op.batch_alter_table(table) as batch:
-            for column in dict.fromkeys(counts):
+            for column in counts:
                 batch.drop_column(column)
             for listed in (s[2] for s in _SETS if s[0] == table):
                 batch.alter_column(listed, server_default=None)
